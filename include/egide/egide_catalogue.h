@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * egide_catalogue.h - the one list of message types and node roles.
+ *
+ * The message types are the catalogue of DOMAIN.md (rows 1-20 plus
+ * message.acknowledgement); the roles are the node roles of the directory.
+ * Every module that needs to know whether a type or a role exists (the
+ * directory, payload validation, the broker's checks) asks here, so adding a
+ * type is a one-line change in egide_catalogue.c.  Names are compared
+ * exactly (case-sensitive, no surrounding spaces).
+ */
+#ifndef EGIDE_CATALOGUE_H
+#define EGIDE_CATALOGUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Message type names on the wire (EnvelopeHeader.message_type). */
+#define EGIDE_TYPE_IP_TRANSMISSION "ip.transmission"
+#define EGIDE_TYPE_SNATED_TRANSMISSION "snated.transmission"
+#define EGIDE_TYPE_IP_QUALIFICATION "ip.qualification"
+#define EGIDE_TYPE_PARQUET_DIRECT_SIGNALEMENT "parquet.direct_signalement"
+#define EGIDE_TYPE_PARQUET_SOIT_TRANSMIS "parquet.soit_transmis"
+#define EGIDE_TYPE_PARQUET_SAISINE "parquet.saisine"
+#define EGIDE_TYPE_PARQUET_FEEDBACK "parquet.feedback"
+#define EGIDE_TYPE_EVALUATION_ASSIGNMENT "evaluation.assignment"
+#define EGIDE_TYPE_PARENTS_NOTICE "parents.notice"
+#define EGIDE_TYPE_EVALUATION_INFORMATION_REQUEST "evaluation.information_request"
+#define EGIDE_TYPE_EVALUATION_ESCALATION "evaluation.escalation"
+#define EGIDE_TYPE_EVALUATION_REPORT "evaluation.report"
+#define EGIDE_TYPE_SENDER_FEEDBACK "sender.feedback"
+#define EGIDE_TYPE_DEPARTMENT_TRANSFER "department.transfer"
+#define EGIDE_TYPE_ASE_EMERGENCY_RECEPTION "ase.emergency_reception"
+#define EGIDE_TYPE_COURT_OPP "court.opp"
+#define EGIDE_TYPE_COURT_DECISION "court.decision"
+#define EGIDE_TYPE_ASE_SITUATION_REPORT "ase.situation_report"
+#define EGIDE_TYPE_ASE_INCIDENT "ase.incident"
+#define EGIDE_TYPE_OBSERVATORY_EXPORT "observatory.export"
+#define EGIDE_TYPE_MESSAGE_ACKNOWLEDGEMENT "message.acknowledgement"
+
+/* Node roles (NodeEntry.role). */
+#define EGIDE_ROLE_CRIP "crip"
+#define EGIDE_ROLE_TAS "tas"
+#define EGIDE_ROLE_SNATED "snated"
+#define EGIDE_ROLE_PARQUET "parquet"
+#define EGIDE_ROLE_POLICE "police"
+#define EGIDE_ROLE_COURT "court"
+#define EGIDE_ROLE_ASE "ase"
+#define EGIDE_ROLE_REPORTER "reporter"
+#define EGIDE_ROLE_OBSERVATORY "observatory"
+#define EGIDE_ROLE_AUDITOR "auditor"
+#define EGIDE_ROLE_BROKER "broker"
+
+/* One catalogue entry: the wire name, the DOMAIN.md row (0 for
+ * message.acknowledgement, which applies to any message), a short English
+ * description, and whether it is a reply (sent back to the sender of an
+ * earlier message, linked by in_reply_to). */
+typedef struct egide_catalogue_type {
+    const char *name;        /* wire name, e.g. "ip.transmission" */
+    int row;                 /* DOMAIN.md catalogue row, 0 = none */
+    const char *description; /* English, for help texts and logs */
+    bool reply;              /* answers an earlier message */
+} egide_catalogue_type_t;
+
+/* Number of message types, and the i-th (NULL when i is out of range).
+ * The table is static: the pointers stay valid for the program's life. */
+size_t egide_catalogue_type_count(void);
+const egide_catalogue_type_t *egide_catalogue_type_at(size_t i);
+/* The entry named name, or NULL (also for NULL). */
+const egide_catalogue_type_t *egide_catalogue_type_find(const char *name);
+/* true when name is a catalogue message type. */
+bool egide_catalogue_type_known(const char *name);
+
+/* Number of roles and the i-th role name (NULL when out of range). */
+size_t egide_catalogue_role_count(void);
+const char *egide_catalogue_role_at(size_t i);
+/* true when name is a known node role. */
+bool egide_catalogue_role_known(const char *name);
+
+#endif
