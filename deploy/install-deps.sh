@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: AGPL-3.0-or-later
+# install-deps.sh - installs exactly the Debian 12 packages Égide needs to
+# build, test and run the demo.  Idempotent: does nothing when everything is
+# there; runs `apt-get update` only when something must be installed.
+#   --lint   also the linters (clang-tidy, cppcheck, clang-format)
+#   --fuzz   also clang + libFuzzer runtime for the fuzz targets
+set -euo pipefail
+
+pkgs=(build-essential cmake pkg-config openssl ca-certificates
+      libssl-dev libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev sqlite3
+      libinih-dev libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev
+      curl python3 procps)
+for arg in "$@"; do
+  case "$arg" in
+    --lint) pkgs+=(clang-tidy cppcheck clang-format) ;;
+    --fuzz) pkgs+=(clang libclang-rt-14-dev) ;;
+    *) echo "install-deps.sh: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
+
+missing=()
+for p in "${pkgs[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#pkgs[@]} packages present"
+  exit 0
+fi
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+  sudo="sudo"
+fi
+echo "install-deps: installing ${missing[*]}"
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* egide_transport.c - CURVE ROUTER/DEALER setup and framed send/recv (see header). */
+#include "egide/egide_transport.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "egide/egide_limits.h"
+#include "egide/egide_log.h"
+#include "egide/egide_util.h"
+#include "egide/egide_wire.h"
+
+#ifndef ZMQ_ZAP_ENFORCE_DOMAIN
+#define ZMQ_ZAP_ENFORCE_DOMAIN 93 /* draft option in 4.3 */
+#endif
+
+int egide_curve_key_valid(const char *s)
+{
+    if (!s || strlen(s) != EGIDE_CURVE_KEY_Z85_LEN)
+        return 0;
+    uint8_t raw[32];
+    return zmq_z85_decode(raw, s) != NULL;
+}
+
+egide_rc egide_curve_key_read(const char *path, int secret, char out[41])
+{
+    uint8_t *data;
+    size_t len;
+    egide_rc rc = secret ? egide_secret_read(path, 256, &data, &len)
+                         : egide_file_read(path, 256, &data, &len);
+    if (rc)
+        return rc;
+    while (len && (data[len - 1] == '\n' || data[len - 1] == '\r' || data[len - 1] == ' '))
+        data[--len] = '\0';
+    if (len != EGIDE_CURVE_KEY_Z85_LEN || !egide_curve_key_valid((char *)data)) {
+        egide_free_secret(data, len);
+        return EGIDE_ERR_PROTO;
+    }
+    memcpy(out, data, 41);
+    egide_free_secret(data, len);
+    return EGIDE_OK;
+}
+
+static egide_rc s_common(void *s, const egide_transport_opts_t *o)
+{
+    int linger = o->linger_ms;
+    int hb = o->heartbeat_ms, hbt = o->heartbeat_ms * 3;
+    int64_t max = o->max_msg ? o->max_msg : (int64_t)EGIDE_MAX_FRAME;
+    if (zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger) ||
+        zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max, sizeof max))
+        return EGIDE_ERR_IO;
+    if (hb > 0 && (zmq_setsockopt(s, ZMQ_HEARTBEAT_IVL, &hb, sizeof hb) ||
+                   zmq_setsockopt(s, ZMQ_HEARTBEAT_TIMEOUT, &hbt, sizeof hbt) ||
+                   zmq_setsockopt(s, ZMQ_HEARTBEAT_TTL, &hbt, sizeof hbt)))
+        return EGIDE_ERR_IO;
+    if (o->sndhwm > 0 && zmq_setsockopt(s, ZMQ_SNDHWM, &o->sndhwm, sizeof o->sndhwm))
+        return EGIDE_ERR_IO;
+    return EGIDE_OK;
+}
+
+egide_rc egide_transport_router(void *zctx, const char *endpoint, const char *secret_z85,
+                                const egide_transport_opts_t *o, void **out)
+{
+    *out = NULL;
+    void *s = zmq_socket(zctx, ZMQ_ROUTER);
+    if (!s)
+        return EGIDE_ERR_IO;
+    int one = 1;
+    egide_rc rc = s_common(s, o);
+    if (!rc && (zmq_setsockopt(s, ZMQ_CURVE_SERVER, &one, sizeof one) ||
+                zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, secret_z85, 40) ||
+                zmq_setsockopt(s, ZMQ_ZAP_DOMAIN, EGIDE_ZAP_DOMAIN, strlen(EGIDE_ZAP_DOMAIN)) ||
+                zmq_setsockopt(s, ZMQ_ZAP_ENFORCE_DOMAIN, &one, sizeof one) ||
+                zmq_setsockopt(s, ZMQ_ROUTER_MANDATORY, &one, sizeof one)))
+        rc = EGIDE_ERR_IO;
+    if (!rc && zmq_bind(s, endpoint) != 0) {
+        egide_log(EGIDE_LOG_ERROR, "bind %s: %s", endpoint, zmq_strerror(zmq_errno()));
+        rc = EGIDE_ERR_IO;
+    }
+    if (rc) {
+        int zero = 0;
+        zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+        zmq_close(s);
+        return rc;
+    }
+    *out = s;
+    return EGIDE_OK;
+}
+
+egide_rc egide_transport_dealer(void *zctx, const char *endpoint, const char *server_public_z85,
+                                const char *public_z85, const char *secret_z85,
+                                const egide_transport_opts_t *o, void **out)
+{
+    *out = NULL;
+    void *s = zmq_socket(zctx, ZMQ_DEALER);
+    if (!s)
+        return EGIDE_ERR_IO;
+    int one = 1;
+    egide_rc rc = s_common(s, o);
+    if (!rc && (zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, server_public_z85, 40) ||
+                zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, public_z85, 40) ||
+                zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, secret_z85, 40) ||
+                zmq_setsockopt(s, ZMQ_IMMEDIATE, &one, sizeof one)))
+        rc = EGIDE_ERR_IO;
+    if (!rc && zmq_connect(s, endpoint) != 0) {
+        egide_log(EGIDE_LOG_ERROR, "connect %s: %s", endpoint, zmq_strerror(zmq_errno()));
+        rc = EGIDE_ERR_IO;
+    }
+    if (rc) {
+        int zero = 0;
+        zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+        zmq_close(s);
+        return rc;
+    }
+    *out = s;
+    return EGIDE_OK;
+}
+
+egide_rc egide_transport_send(void *sock, const void *routing_id, size_t rid_len,
+                              const Egide__V1__Frame *f)
+{
+    uint8_t *buf;
+    size_t len;
+    egide_rc rc = egide_wire_pack(EGIDE_WIRE_FRAME, f, &buf, &len);
+    if (rc)
+        return rc;
+    if (routing_id && zmq_send(sock, routing_id, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+        free(buf);
+        return (errno == EHOSTUNREACH || errno == EAGAIN) ? EGIDE_ERR_STATE : EGIDE_ERR_IO;
+    }
+    int r = zmq_send(sock, buf, len, ZMQ_DONTWAIT);
+    free(buf);
+    if (r < 0)
+        return (errno == EHOSTUNREACH || errno == EAGAIN) ? EGIDE_ERR_STATE : EGIDE_ERR_IO;
+    return EGIDE_OK;
+}
+
+static void s_drain(void *sock)
+{
+    int more = 1;
+    size_t sz = sizeof more;
+    for (int i = 0; i < 64 && zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &sz) == 0 && more; i++) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        zmq_msg_recv(&m, sock, ZMQ_DONTWAIT);
+        zmq_msg_close(&m);
+    }
+}
+
+egide_rc egide_transport_recv(void *sock, int is_router, egide_transport_msg_t *m)
+{
+    memset(m, 0, sizeof *m);
+    zmq_msg_t part;
+    if (is_router) {
+        zmq_msg_init(&part);
+        if (zmq_msg_recv(&part, sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&part);
+            return errno == EAGAIN ? EGIDE_ERR_TIMEOUT : EGIDE_ERR_IO;
+        }
+        size_t n = zmq_msg_size(&part);
+        m->rid_len = n < sizeof m->routing_id ? n : sizeof m->routing_id;
+        memcpy(m->routing_id, zmq_msg_data(&part), m->rid_len);
+        zmq_msg_close(&part);
+        int more = 0;
+        size_t sz = sizeof more;
+        zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &sz);
+        if (!more)
+            return EGIDE_ERR_PROTO;
+    }
+    zmq_msg_init(&part);
+    if (zmq_msg_recv(&part, sock, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&part);
+        return errno == EAGAIN ? EGIDE_ERR_TIMEOUT : EGIDE_ERR_IO;
+    }
+    const char *uid = zmq_msg_gets(&part, "User-Id");
+    if (uid)
+        egide_strlcpy(m->user_id, uid, sizeof m->user_id);
+    m->frame_len = zmq_msg_size(&part);
+    void *frame = NULL;
+    egide_rc rc = egide_wire_unpack(EGIDE_WIRE_FRAME, zmq_msg_data(&part), m->frame_len, &frame, NULL);
+    zmq_msg_close(&part);
+    s_drain(sock);
+    m->frame = frame;
+    return rc;
+}
+
+void egide_transport_msg_clear(egide_transport_msg_t *m)
+{
+    egide_wire_free(EGIDE_WIRE_FRAME, m->frame);
+    m->frame = NULL;
+}
