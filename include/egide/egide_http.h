@@ -31,7 +31,7 @@
 
 /* Defaults used when the matching config field is 0. */
 #define EGIDE_HTTP_DEFAULT_MAX_CONNECTIONS 64u
-#define EGIDE_HTTP_DEFAULT_TIMEOUT_S 30u
+#define EGIDE_HTTP_DEFAULT_TIMEOUT_S       30u
 /* Longest accepted request target (path + query); longer gets 414. */
 #define EGIDE_HTTP_MAX_URI 8192u
 /* Token files: at least this many characters, at most EGIDE_HTTP_TOKEN_MAX. */
@@ -43,11 +43,11 @@ typedef struct egide_http egide_http_t;
 /* One request as the handler sees it.  Everything is borrowed and valid only
  * for the duration of the handler call. */
 typedef struct egide_http_req {
-    const char *method;           /* "GET", "POST", ... */
-    const char *path;             /* URL path, no query, e.g. "/v1/messages/abcd" */
-    const char *query;            /* raw query string without '?', or "" (never NULL) */
-    const uint8_t *body;          /* request body, NUL-terminated (body[body_len] == 0), never NULL */
-    size_t body_len;              /* bytes of body, not counting the NUL */
+    const char *method;  /* "GET", "POST", ... */
+    const char *path;    /* URL path, no query, e.g. "/v1/messages/abcd" */
+    const char *query;   /* raw query string without '?', or "" (never NULL) */
+    const uint8_t *body; /* request body, NUL-terminated (body[body_len] == 0), never NULL */
+    size_t body_len;     /* bytes of body, not counting the NUL */
     const char *authenticated_as; /* "token" when the bearer token matched; NULL on a public path;
                                      "none" when the server runs without a token (tests only) */
     const char *content_type;     /* request Content-Type header, or NULL */
@@ -71,22 +71,22 @@ typedef void (*egide_http_handler_fn)(const egide_http_req_t *req, egide_http_re
                                       void *arg);
 
 typedef struct egide_http_config {
-    const char *bind_addr;   /* "127.0.0.1" (default when NULL) or "::1"; other addresses need
-                                allow_non_loopback */
-    uint16_t port;           /* 0 = pick a free port; egide_http_port() tells which */
-    const char *token;       /* bearer token required on every route except public_paths;
-                                NULL = no authentication (tests only).  Copied. */
+    const char *bind_addr; /* "127.0.0.1" (default when NULL) or "::1"; other addresses need
+                              allow_non_loopback */
+    uint16_t port;         /* 0 = pick a free port; egide_http_port() tells which */
+    const char *token;     /* bearer token required on every route except public_paths;
+                              NULL = no authentication (tests only).  Copied. */
     const char *const *public_paths; /* NULL-terminated list of exact paths served without a
                                         token (e.g. "/v1/health"), or NULL for none.  /metrics is
                                         public only if listed here (daemons add it when their
                                         configuration says metrics_public = yes).  Copied. */
-    size_t max_body;         /* larger bodies refused with 413 before being buffered;
-                                0 = EGIDE_MAX_JSON_BODY */
-    unsigned max_connections; /* 0 = EGIDE_HTTP_DEFAULT_MAX_CONNECTIONS */
-    unsigned timeout_s;      /* idle connection timeout; 0 = EGIDE_HTTP_DEFAULT_TIMEOUT_S */
-    bool allow_non_loopback; /* must be true to bind anything but 127.0.0.0/8 or ::1 */
-    unsigned threads;        /* 0 or 1: one internal thread; >1: thread pool (handler must
-                                then be thread-safe) */
+    size_t max_body;                 /* larger bodies refused with 413 before being buffered;
+                                        0 = EGIDE_MAX_JSON_BODY */
+    unsigned max_connections;        /* 0 = EGIDE_HTTP_DEFAULT_MAX_CONNECTIONS */
+    unsigned timeout_s;              /* idle connection timeout; 0 = EGIDE_HTTP_DEFAULT_TIMEOUT_S */
+    bool allow_non_loopback;         /* must be true to bind anything but 127.0.0.0/8 or ::1 */
+    unsigned threads;                /* 0 or 1: one internal thread; >1: thread pool (handler must
+                                        then be thread-safe) */
 } egide_http_config_t;
 
 /* Start serving.  cfg is copied (strings included); fn and arg must stay valid
@@ -133,7 +133,7 @@ void egide_http_text(egide_http_resp_t *resp, int status, const char *content_ty
  * first occurrence wins; a key without '=' has the value "".
  * Returns EGIDE_ERR_NOTFOUND if absent, EGIDE_ERR_LIMIT if the decoded value
  * does not fit, EGIDE_ERR_PROTO on a bad %-escape or a decoded NUL byte,
- * EGIDE_ERR_INVALID on NULL arguments. */
+ * EGIDE_ERR_INVALID on NULL arguments or an empty key. */
 egide_rc egide_http_query_get(const char *query, const char *key, char *out, size_t outsz);
 
 /* ---- bearer tokens ------------------------------------------------------ */
@@ -142,7 +142,8 @@ egide_rc egide_http_query_get(const char *query, const char *key, char *out, siz
  * or others (EGIDE_ERR_PERM otherwise, via egide_secret_read), one line, at
  * least EGIDE_HTTP_TOKEN_MIN printable characters with no spaces
  * (EGIDE_ERR_CONFIG otherwise).  *token is a new NUL-terminated string; free
- * it with egide_http_token_free().  EGIDE_ERR_IO if it cannot be read. */
+ * it with egide_http_token_free().  EGIDE_ERR_NOTFOUND if the file does not
+ * exist, EGIDE_ERR_IO if it cannot be read. */
 egide_rc egide_http_token_load(const char *path, char **token);
 
 /* Write a fresh token (256 random bits as 64 lower-case hex characters and a

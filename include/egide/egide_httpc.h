@@ -17,7 +17,7 @@
 #include "egide/egide_rc.h"
 
 /* Default cap on a response body and default total timeout. */
-#define EGIDE_HTTPC_DEFAULT_MAX_RESP (16u * 1024u * 1024u)
+#define EGIDE_HTTPC_DEFAULT_MAX_RESP   (16u * 1024u * 1024u)
 #define EGIDE_HTTPC_DEFAULT_TIMEOUT_MS 10000L
 
 typedef struct egide_httpc_resp {

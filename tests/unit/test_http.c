@@ -1,0 +1,557 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * test_http.c - the HTTP server wrapper (egide_http) and client
+ * (egide_httpc) against each other on 127.0.0.1: bearer token, public paths,
+ * body cap, query decoding, security headers, loopback-only binding, clean
+ * stop, unreachable servers and response caps; plus token files.  A raw
+ * socket helper checks what the client does not expose (headers, chunked
+ * uploads).
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "egide/egide_http.h"
+#include "egide/egide_httpc.h"
+#include "egide/egide_util.h"
+#include "egide_test.h"
+
+#define TOKEN    "0123456789abcdef0123456789abcdef-test-token"
+#define MAX_BODY 1024u
+
+static atomic_int s_calls;
+static char s_base[64];
+
+/* The test handler: /echo describes the request; /big answers 100 KiB;
+ * /q decodes two query keys; /err answers 422 with details; anything else
+ * is left to the wrapper's default (404 JSON). */
+static void s_handler(const egide_http_req_t *req, egide_http_resp_t *resp, void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&s_calls, 1);
+    if (strcmp(req->path, "/echo") == 0 || strcmp(req->path, "/v1/health") == 0) {
+        json_t *o = json_pack(
+            "{s:s, s:s, s:s, s:s%, s:I, s:s?, s:s?}", "method", req->method, "path", req->path,
+            "query", req->query, "body", (const char *)req->body, req->body_len, "body_len",
+            (json_int_t)req->body_len, "auth", req->authenticated_as, "ctype", req->content_type);
+        egide_http_json(resp, 200, o);
+    } else if (strcmp(req->path, "/big") == 0) {
+        char *big = malloc(100 * 1024 + 1);
+        if (!big) {
+            egide_http_error(resp, 500, EGIDE_ERR_NOMEM, "oom");
+            return;
+        }
+        memset(big, 'x', 100 * 1024);
+        big[100 * 1024] = '\0';
+        egide_http_text(resp, 200, NULL, big);
+        free(big);
+    } else if (strcmp(req->path, "/q") == 0) {
+        char box[16], name[64];
+        egide_rc r1 = egide_http_query_get(req->query, "box", box, sizeof box);
+        egide_rc r2 = egide_http_query_get(req->query, "name", name, sizeof name);
+        egide_http_json(resp, 200,
+                        json_pack("{s:s, s:i, s:s, s:i}", "box", r1 ? "" : box, "box_rc", (int)r1,
+                                  "name", r2 ? "" : name, "name_rc", (int)r2));
+    } else if (strcmp(req->path, "/err") == 0) {
+        egide_http_error_details(resp, 422, EGIDE_ERR_VALIDATION,
+                                 json_pack("[s,s]", "a: bad", "b: worse"), "payload invalid");
+    } else if (strcmp(req->path, "/twice") == 0) {
+        egide_http_text(resp, 200, NULL, "first");
+        egide_http_json(resp, 201, json_pack("{s:b}", "second", 1));
+    } else {
+        resp->status = 404;
+    }
+}
+
+static egide_http_t *s_start(const char *token, const char *const *public_paths, unsigned threads)
+{
+    egide_http_config_t cfg = {
+        .bind_addr = "127.0.0.1",
+        .port = 0,
+        .token = token,
+        .public_paths = public_paths,
+        .max_body = MAX_BODY,
+        .max_connections = 16,
+        .timeout_s = 5,
+        .threads = threads,
+    };
+    egide_http_t *h = NULL;
+    if (egide_http_start(&cfg, s_handler, NULL, &h) != EGIDE_OK)
+        return NULL;
+    snprintf(s_base, sizeof s_base, "http://127.0.0.1:%u", (unsigned)egide_http_port(h));
+    return h;
+}
+
+static egide_rc s_get(const char *path, const char *token, egide_httpc_resp_t *r)
+{
+    char url[256];
+    snprintf(url, sizeof url, "%s%s", s_base, path);
+    return egide_httpc_request("GET", url, token, NULL, NULL, 0, 0, 5000, r);
+}
+
+static egide_rc s_post(const char *path, const char *token, const void *body, size_t len,
+                       egide_httpc_resp_t *r)
+{
+    char url[256];
+    snprintf(url, sizeof url, "%s%s", s_base, path);
+    return egide_httpc_request("POST", url, token, "application/json", body, len, 0, 5000, r);
+}
+
+/* Send raw bytes, read the whole answer (the request must ask to close). */
+static size_t s_raw(uint16_t port, const char *req, size_t reqlen, char *out, size_t outsz)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return 0;
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    size_t got = 0;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0) {
+        size_t sent = 0;
+        for (int i = 0; i < 10000 && sent < reqlen; i++) {
+            ssize_t w = send(fd, req + sent, reqlen - sent, MSG_NOSIGNAL);
+            if (w <= 0)
+                break;
+            sent += (size_t)w;
+        }
+        for (int i = 0; i < 10000 && got + 1 < outsz; i++) {
+            ssize_t n = recv(fd, out + got, outsz - 1 - got, 0);
+            if (n <= 0)
+                break;
+            got += (size_t)n;
+        }
+    }
+    out[got] = '\0';
+    close(fd);
+    return got;
+}
+
+static json_t *s_parse(const egide_httpc_resp_t *r)
+{
+    return r->body ? json_loadb(r->body, r->body_len, 0, NULL) : NULL;
+}
+
+static const char *s_err_code(json_t *o)
+{
+    return json_string_value(json_object_get(json_object_get(o, "error"), "code"));
+}
+
+static void test_token_auth(void)
+{
+    const char *pub[] = {"/v1/health", NULL};
+    egide_http_t *h = s_start(TOKEN, pub, 0);
+    REQUIRE(h != NULL);
+    CHECK(egide_http_port(h) != 0);
+    egide_httpc_resp_t r;
+
+    CHECK_RC(s_get("/echo?box=inbox", TOKEN, &r), EGIDE_OK);
+    CHECK(r.status == 200);
+    CHECK(strncmp(r.content_type, "application/json", 16) == 0);
+    CHECK(r.body_len > 0 && r.body[r.body_len - 1] == '\n');
+    json_t *o = s_parse(&r);
+    CHECK_STREQ(json_string_value(json_object_get(o, "auth")), "token");
+    CHECK_STREQ(json_string_value(json_object_get(o, "method")), "GET");
+    CHECK_STREQ(json_string_value(json_object_get(o, "path")), "/echo");
+    CHECK_STREQ(json_string_value(json_object_get(o, "query")), "box=inbox");
+    json_decref(o);
+    egide_httpc_resp_free(&r);
+
+    int before = atomic_load(&s_calls);
+    /* No token: 401, handler not called. */
+    CHECK_RC(s_get("/echo", NULL, &r), EGIDE_OK);
+    CHECK(r.status == 401);
+    o = s_parse(&r);
+    CHECK_STREQ(s_err_code(o), "EGIDE_ERR_AUTH");
+    json_decref(o);
+    egide_httpc_resp_free(&r);
+    /* Wrong token, same length. */
+    char wrong[] = TOKEN;
+    wrong[5] ^= 1;
+    CHECK_RC(s_get("/echo", wrong, &r), EGIDE_OK);
+    CHECK(r.status == 401);
+    egide_httpc_resp_free(&r);
+    /* Prefix of the right token, and the right token plus a byte. */
+    CHECK_RC(s_get("/echo", "0123456789abcdef0123456789abcdef", &r), EGIDE_OK);
+    CHECK(r.status == 401);
+    egide_httpc_resp_free(&r);
+    CHECK_RC(s_get("/echo", TOKEN "x", &r), EGIDE_OK);
+    CHECK(r.status == 401);
+    egide_httpc_resp_free(&r);
+    /* A public route does not need the token, and says so to the handler. */
+    CHECK_RC(s_get("/v1/health", NULL, &r), EGIDE_OK);
+    CHECK(r.status == 200);
+    o = s_parse(&r);
+    CHECK(json_is_null(json_object_get(o, "auth")) || !json_object_get(o, "auth"));
+    json_decref(o);
+    egide_httpc_resp_free(&r);
+    /* Public means that exact path only. */
+    CHECK_RC(s_get("/v1/health/x", NULL, &r), EGIDE_OK);
+    CHECK(r.status == 401);
+    egide_httpc_resp_free(&r);
+    CHECK(atomic_load(&s_calls) == before + 1);
+
+    /* Raw: the WWW-Authenticate header, other schemes, security headers. */
+    char buf[4096];
+    const char *rq = "GET /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    s_raw(egide_http_port(h), rq, strlen(rq), buf, sizeof buf);
+    CHECK(strstr(buf, " 401 ") != NULL);
+    CHECK(strstr(buf, "WWW-Authenticate: Bearer") != NULL);
+    rq = "GET /echo HTTP/1.1\r\nHost: x\r\nAuthorization: Basic " TOKEN
+         "\r\nConnection: close\r\n\r\n";
+    s_raw(egide_http_port(h), rq, strlen(rq), buf, sizeof buf);
+    CHECK(strstr(buf, " 401 ") != NULL);
+    CHECK(strstr(buf, "invalid_token") != NULL);
+    rq = "GET /echo HTTP/1.1\r\nHost: x\r\nAuthorization: bearer " TOKEN
+         "\r\nConnection: close\r\n\r\n";
+    s_raw(egide_http_port(h), rq, strlen(rq), buf, sizeof buf);
+    CHECK(strstr(buf, " 200 ") != NULL);
+    CHECK(strstr(buf, "Cache-Control: no-store") != NULL);
+    CHECK(strstr(buf, "X-Content-Type-Options: nosniff") != NULL);
+    CHECK(strstr(buf, TOKEN) == NULL); /* never echoed */
+
+    egide_http_stop(&h);
+    CHECK(h == NULL);
+    egide_http_stop(&h); /* idempotent */
+    egide_http_stop(NULL);
+}
+
+static void test_body_limits(void)
+{
+    egide_http_t *h = s_start(TOKEN, NULL, 0);
+    REQUIRE(h != NULL);
+    egide_httpc_resp_t r;
+    char *body = malloc(4 * MAX_BODY);
+    REQUIRE(body != NULL);
+    memset(body, 'a', 4 * MAX_BODY);
+
+    /* Exactly the cap: accepted, passed through whole and NUL-terminated. */
+    CHECK_RC(s_post("/echo", TOKEN, body, MAX_BODY, &r), EGIDE_OK);
+    CHECK(r.status == 200);
+    json_t *o = s_parse(&r);
+    CHECK(json_integer_value(json_object_get(o, "body_len")) == MAX_BODY);
+    CHECK(json_string_length(json_object_get(o, "body")) == MAX_BODY);
+    CHECK_STREQ(json_string_value(json_object_get(o, "method")), "POST");
+    CHECK_STREQ(json_string_value(json_object_get(o, "ctype")), "application/json");
+    json_decref(o);
+    egide_httpc_resp_free(&r);
+
+    /* One byte over: 413 with a JSON error, handler not called. */
+    int before = atomic_load(&s_calls);
+    CHECK_RC(s_post("/echo", TOKEN, body, MAX_BODY + 1, &r), EGIDE_OK);
+    CHECK(r.status == 413);
+    o = s_parse(&r);
+    CHECK_STREQ(s_err_code(o), "EGIDE_ERR_LIMIT");
+    json_decref(o);
+    egide_httpc_resp_free(&r);
+    CHECK_RC(s_post("/echo", TOKEN, body, 4 * MAX_BODY, &r), EGIDE_OK);
+    CHECK(r.status == 413);
+    egide_httpc_resp_free(&r);
+    /* Unauthenticated oversize: 401 comes first. */
+    CHECK_RC(s_post("/echo", NULL, body, 4 * MAX_BODY, &r), EGIDE_OK);
+    CHECK(r.status == 401);
+    egide_httpc_resp_free(&r);
+    CHECK(atomic_load(&s_calls) == before);
+
+    /* A huge Content-Length is refused from the headers alone. */
+    char buf[4096];
+    const char *rq = "POST /echo HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN
+                     "\r\nContent-Length: 99999999999\r\nConnection: close\r\n\r\n";
+    s_raw(egide_http_port(h), rq, strlen(rq), buf, sizeof buf);
+    CHECK(strstr(buf, " 413 ") != NULL);
+
+    /* Chunked upload without Content-Length, going over the cap: 413. */
+    char chunked[8192];
+    int n = snprintf(chunked, sizeof chunked,
+                     "POST /echo HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN
+                     "\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                     "%x\r\n%.*s\r\n%x\r\n%.*s\r\n0\r\n\r\n",
+                     MAX_BODY, (int)MAX_BODY, body, 10u, 10, body);
+    REQUIRE(n > 0 && (size_t)n < sizeof chunked);
+    s_raw(egide_http_port(h), chunked, (size_t)n, buf, sizeof buf);
+    CHECK(strstr(buf, " 413 ") != NULL);
+    CHECK(atomic_load(&s_calls) == before);
+    /* Chunked within the cap is fine. */
+    n = snprintf(chunked, sizeof chunked,
+                 "POST /echo HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN
+                 "\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                 "5\r\nhello\r\n0\r\n\r\n");
+    s_raw(egide_http_port(h), chunked, (size_t)n, buf, sizeof buf);
+    CHECK(strstr(buf, " 200 ") != NULL);
+    CHECK(strstr(buf, "\"body\":\"hello\"") != NULL);
+
+    /* Response cap on the client side. */
+    CHECK_RC(s_get("/big", TOKEN, &r), EGIDE_OK);
+    CHECK(r.status == 200 && r.body_len == 100 * 1024);
+    CHECK(strncmp(r.content_type, "text/plain", 10) == 0);
+    egide_httpc_resp_free(&r);
+    char url[256];
+    snprintf(url, sizeof url, "%s/big", s_base);
+    CHECK_RC(egide_httpc_request("GET", url, TOKEN, NULL, NULL, 0, 1000, 5000, &r),
+             EGIDE_ERR_LIMIT);
+    CHECK(r.body == NULL);
+    CHECK(strstr(r.error, "larger than") != NULL);
+    egide_httpc_resp_free(&r);
+
+    free(body);
+    egide_http_stop(&h);
+}
+
+static void test_routes_and_helpers(void)
+{
+    egide_http_t *h = s_start(NULL, NULL, 4); /* no token, thread pool */
+    REQUIRE(h != NULL);
+    egide_httpc_resp_t r;
+
+    CHECK_RC(s_get("/echo", NULL, &r), EGIDE_OK);
+    CHECK(r.status == 200);
+    json_t *o = s_parse(&r);
+    CHECK_STREQ(json_string_value(json_object_get(o, "auth")), "none");
+    CHECK_STREQ(json_string_value(json_object_get(o, "query")), "");
+    json_decref(o);
+    egide_httpc_resp_free(&r);
+
+    /* Default 404 from the wrapper when the handler gives no body. */
+    CHECK_RC(s_get("/nowhere", NULL, &r), EGIDE_OK);
+    CHECK(r.status == 404);
+    o = s_parse(&r);
+    CHECK_STREQ(s_err_code(o), "EGIDE_ERR_NOTFOUND");
+    json_decref(o);
+    egide_httpc_resp_free(&r);
+
+    /* Error with details. */
+    CHECK_RC(s_get("/err", NULL, &r), EGIDE_OK);
+    CHECK(r.status == 422);
+    o = s_parse(&r);
+    CHECK_STREQ(s_err_code(o), "EGIDE_ERR_VALIDATION");
+    json_t *d = json_object_get(json_object_get(o, "error"), "details");
+    CHECK(json_array_size(d) == 2);
+    CHECK_STREQ(json_string_value(json_array_get(d, 1)), "b: worse");
+    CHECK_STREQ(json_string_value(json_object_get(json_object_get(o, "error"), "message")),
+                "payload invalid");
+    json_decref(o);
+    egide_httpc_resp_free(&r);
+
+    /* A second helper call replaces the first body (no leak under ASan). */
+    CHECK_RC(s_get("/twice", NULL, &r), EGIDE_OK);
+    CHECK(r.status == 201);
+    CHECK_STREQ(r.body, "{\"second\":true}\n");
+    egide_httpc_resp_free(&r);
+
+    /* Query decoding through the server. */
+    CHECK_RC(s_get("/q?name=Cl%C3%A9ment+et%20Zo%C3%A9&box=inbox&box=outbox", NULL, &r), EGIDE_OK);
+    o = s_parse(&r);
+    CHECK_STREQ(json_string_value(json_object_get(o, "box")), "inbox");
+    CHECK_STREQ(json_string_value(json_object_get(o, "name")), "Clément et Zoé");
+    json_decref(o);
+    egide_httpc_resp_free(&r);
+    CHECK_RC(s_get("/q?box=0123456789abcdefXYZ&name=%zz", NULL, &r), EGIDE_OK);
+    o = s_parse(&r);
+    CHECK(json_integer_value(json_object_get(o, "box_rc")) == EGIDE_ERR_LIMIT);
+    CHECK(json_integer_value(json_object_get(o, "name_rc")) == EGIDE_ERR_PROTO);
+    json_decref(o);
+    egide_httpc_resp_free(&r);
+
+    /* Over-long request target: 414. */
+    size_t ulen = EGIDE_HTTP_MAX_URI + 100;
+    char *longurl = malloc(ulen + 64);
+    REQUIRE(longurl != NULL);
+    int n = snprintf(longurl, ulen + 64, "%s/echo?x=", s_base);
+    memset(longurl + n, 'a', ulen);
+    longurl[n + ulen] = '\0';
+    CHECK_RC(egide_httpc_request("GET", longurl, NULL, NULL, NULL, 0, 0, 5000, &r), EGIDE_OK);
+    CHECK(r.status == 414 || r.status == 431);
+    egide_httpc_resp_free(&r);
+    free(longurl);
+
+    egide_http_stop(&h);
+}
+
+static void test_query_get(void)
+{
+    char out[16];
+    const char *q = "a=1&b=x%20y+z&c&d=%zz&e=%00&f=%4&g=%41%42&&h=0123456789abcdef&a=2&%62%6f=k";
+    CHECK_RC(egide_http_query_get(q, "a", out, sizeof out), EGIDE_OK);
+    CHECK_STREQ(out, "1");
+    CHECK_RC(egide_http_query_get(q, "b", out, sizeof out), EGIDE_OK);
+    CHECK_STREQ(out, "x y z");
+    CHECK_RC(egide_http_query_get(q, "c", out, sizeof out), EGIDE_OK);
+    CHECK_STREQ(out, "");
+    CHECK_RC(egide_http_query_get(q, "d", out, sizeof out), EGIDE_ERR_PROTO);
+    CHECK_RC(egide_http_query_get(q, "e", out, sizeof out), EGIDE_ERR_PROTO);
+    CHECK_RC(egide_http_query_get(q, "f", out, sizeof out), EGIDE_ERR_PROTO);
+    CHECK_RC(egide_http_query_get(q, "g", out, sizeof out), EGIDE_OK);
+    CHECK_STREQ(out, "AB");
+    CHECK_RC(egide_http_query_get(q, "h", out, sizeof out), EGIDE_ERR_LIMIT);
+    CHECK_RC(egide_http_query_get(q, "bo", out, sizeof out), EGIDE_OK);
+    CHECK_STREQ(out, "k");
+    CHECK_RC(egide_http_query_get(q, "zz", out, sizeof out), EGIDE_ERR_NOTFOUND);
+    CHECK_RC(egide_http_query_get(q, "", out, sizeof out), EGIDE_ERR_INVALID);
+    CHECK_RC(egide_http_query_get("", "a", out, sizeof out), EGIDE_ERR_NOTFOUND);
+    CHECK_RC(egide_http_query_get(NULL, "a", out, sizeof out), EGIDE_ERR_INVALID);
+    CHECK_RC(egide_http_query_get(q, "a", out, 0), EGIDE_ERR_INVALID);
+}
+
+static void test_bind_rules(void)
+{
+    egide_http_t *h = NULL;
+    egide_http_config_t cfg = {.bind_addr = "0.0.0.0", .token = TOKEN};
+    CHECK_RC(egide_http_start(&cfg, s_handler, NULL, &h), EGIDE_ERR_CONFIG);
+    CHECK(h == NULL);
+    cfg.bind_addr = "192.168.1.10";
+    CHECK_RC(egide_http_start(&cfg, s_handler, NULL, &h), EGIDE_ERR_CONFIG);
+    cfg.bind_addr = "::";
+    CHECK_RC(egide_http_start(&cfg, s_handler, NULL, &h), EGIDE_ERR_CONFIG);
+    cfg.bind_addr = "localhost.evil";
+    CHECK_RC(egide_http_start(&cfg, s_handler, NULL, &h), EGIDE_ERR_INVALID);
+    cfg.bind_addr = NULL; /* default 127.0.0.1 */
+    cfg.token = "short";
+    CHECK_RC(egide_http_start(&cfg, s_handler, NULL, &h), EGIDE_ERR_CONFIG);
+    cfg.token = "0123456789abcdef0123456789abcdef\r\nX-Evil: 1";
+    CHECK_RC(egide_http_start(&cfg, s_handler, NULL, &h), EGIDE_ERR_CONFIG);
+    cfg.token = TOKEN;
+    CHECK_RC(egide_http_start(&cfg, NULL, NULL, &h), EGIDE_ERR_INVALID);
+    CHECK_RC(egide_http_start(NULL, s_handler, NULL, &h), EGIDE_ERR_INVALID);
+    CHECK_RC(egide_http_start(&cfg, s_handler, NULL, &h), EGIDE_OK);
+    REQUIRE(h != NULL);
+    uint16_t port = egide_http_port(h);
+    /* The same port twice: EGIDE_ERR_IO. */
+    egide_http_t *h2 = NULL;
+    cfg.port = port;
+    CHECK_RC(egide_http_start(&cfg, s_handler, NULL, &h2), EGIDE_ERR_IO);
+    CHECK(h2 == NULL);
+    egide_http_stop(&h);
+    CHECK(egide_http_port(NULL) == 0);
+
+    /* ::1 works where the machine has IPv6 loopback. */
+    cfg.bind_addr = "::1";
+    cfg.port = 0;
+    egide_rc rc = egide_http_start(&cfg, s_handler, NULL, &h);
+    CHECK(rc == EGIDE_OK || rc == EGIDE_ERR_IO);
+    if (rc == EGIDE_OK) {
+        char url[128];
+        snprintf(url, sizeof url, "http://[::1]:%u/echo", (unsigned)egide_http_port(h));
+        egide_httpc_resp_t r;
+        CHECK_RC(egide_httpc_request("GET", url, TOKEN, NULL, NULL, 0, 0, 5000, &r), EGIDE_OK);
+        CHECK(r.status == 200);
+        egide_httpc_resp_free(&r);
+        egide_http_stop(&h);
+    } else {
+        fprintf(stderr, "note: no IPv6 loopback here, ::1 case skipped\n");
+    }
+}
+
+static void test_client_errors(void)
+{
+    /* A port that was just free: start, note the port, stop. */
+    egide_http_t *h = s_start(NULL, NULL, 0);
+    REQUIRE(h != NULL);
+    char url[128];
+    snprintf(url, sizeof url, "%s/echo", s_base);
+    egide_httpc_resp_t r;
+    CHECK_RC(egide_httpc_request("GET", url, NULL, NULL, NULL, 0, 0, 5000, &r), EGIDE_OK);
+    egide_httpc_resp_free(&r);
+    egide_http_stop(&h);
+    CHECK_RC(egide_httpc_request("GET", url, NULL, NULL, NULL, 0, 0, 5000, &r), EGIDE_ERR_IO);
+    CHECK(r.status == 0 && r.body == NULL);
+    CHECK(strstr(r.error, "cannot connect") != NULL);
+    CHECK(strstr(r.error, "127.0.0.1") != NULL);
+    egide_httpc_resp_free(&r);
+
+    CHECK_RC(egide_httpc_request("GET", "file:///etc/passwd", NULL, NULL, NULL, 0, 0, 1000, &r),
+             EGIDE_ERR_INVALID);
+    CHECK_RC(egide_httpc_request("GET", "ftp://127.0.0.1/", NULL, NULL, NULL, 0, 0, 1000, &r),
+             EGIDE_ERR_INVALID);
+    CHECK_RC(egide_httpc_request("GET", "gopher://127.0.0.1/", NULL, NULL, NULL, 0, 0, 1000, &r),
+             EGIDE_ERR_INVALID);
+    CHECK_RC(egide_httpc_request("GET", url, "tok\r\nX-Evil: 1", NULL, NULL, 0, 0, 1000, &r),
+             EGIDE_ERR_INVALID);
+    CHECK_RC(egide_httpc_request("GET", NULL, NULL, NULL, NULL, 0, 0, 1000, &r), EGIDE_ERR_INVALID);
+    CHECK_RC(egide_httpc_request("POST", url, NULL, NULL, NULL, 5, 0, 1000, &r), EGIDE_ERR_INVALID);
+    CHECK_RC(egide_httpc_request("GET", url, NULL, NULL, NULL, 0, 0, 1000, NULL),
+             EGIDE_ERR_INVALID);
+    egide_httpc_resp_free(&r);
+    egide_httpc_resp_free(NULL);
+}
+
+static void test_token_files(void)
+{
+    char dir[] = "/tmp/egide-test-http-XXXXXX";
+    REQUIRE(mkdtemp(dir) != NULL);
+    char path[256], path2[256], path3[256];
+    snprintf(path, sizeof path, "%s/api.token", dir);
+    snprintf(path2, sizeof path2, "%s/short.token", dir);
+    snprintf(path3, sizeof path3, "%s/missing.token", dir);
+
+    CHECK_RC(egide_http_token_generate(path), EGIDE_OK);
+    struct stat st;
+    CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
+    CHECK_RC(egide_http_token_generate(path), EGIDE_ERR_EXISTS);
+    char *tok = NULL;
+    CHECK_RC(egide_http_token_load(path, &tok), EGIDE_OK);
+    REQUIRE(tok != NULL);
+    CHECK(strlen(tok) == 64);
+    CHECK(strspn(tok, "0123456789abcdef") == 64);
+
+    /* The loaded token works against a server that uses it. */
+    egide_http_t *h = s_start(tok, NULL, 0);
+    CHECK(h != NULL);
+    egide_httpc_resp_t r;
+    CHECK_RC(s_get("/echo", tok, &r), EGIDE_OK);
+    CHECK(r.status == 200);
+    egide_httpc_resp_free(&r);
+    egide_http_stop(&h);
+    egide_http_token_free(&tok);
+    CHECK(tok == NULL);
+    egide_http_token_free(&tok);
+
+    /* Two generated tokens differ. */
+    CHECK_RC(egide_http_token_generate(path3), EGIDE_OK);
+    char *tok2 = NULL;
+    CHECK_RC(egide_http_token_load(path, &tok), EGIDE_OK);
+    CHECK_RC(egide_http_token_load(path3, &tok2), EGIDE_OK);
+    CHECK(tok && tok2 && strcmp(tok, tok2) != 0);
+    egide_http_token_free(&tok);
+    egide_http_token_free(&tok2);
+    unlink(path3);
+
+    /* Too open. */
+    CHECK(chmod(path, 0640) == 0);
+    CHECK_RC(egide_http_token_load(path, &tok), EGIDE_ERR_PERM);
+    CHECK(tok == NULL);
+    CHECK(chmod(path, 0604) == 0);
+    CHECK_RC(egide_http_token_load(path, &tok), EGIDE_ERR_PERM);
+    /* Too short, or with a space. */
+    CHECK_RC(egide_file_write_atomic(path2, "abc\n", 4, 0600), EGIDE_OK);
+    CHECK_RC(egide_http_token_load(path2, &tok), EGIDE_ERR_CONFIG);
+    CHECK_RC(egide_file_write_atomic(path2, "0123456789abcdef 0123456789abcdef\n", 34, 0600),
+             EGIDE_OK);
+    CHECK_RC(egide_http_token_load(path2, &tok), EGIDE_ERR_CONFIG);
+    CHECK(tok == NULL);
+    /* Missing. */
+    CHECK_RC(egide_http_token_load(path3, &tok), EGIDE_ERR_NOTFOUND);
+    CHECK_RC(egide_http_token_load(NULL, &tok), EGIDE_ERR_INVALID);
+
+    unlink(path);
+    unlink(path2);
+    rmdir(dir);
+}
+
+int main(void)
+{
+    RUN(test_query_get);
+    RUN(test_token_auth);
+    RUN(test_body_limits);
+    RUN(test_routes_and_helpers);
+    RUN(test_bind_rules);
+    RUN(test_client_errors);
+    RUN(test_token_files);
+    EGIDE_TEST_DONE();
+}
