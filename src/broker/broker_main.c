@@ -1,3 +1,359 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* egide_cli.c - placeholder main, replaced below. */
-int main(void) { return 0; }
+/*
+ * broker_main.c - egide-broker: command line, configuration, start-up checks
+ * (key permissions, directory signature, certificate chains), signals, and
+ * the directory (re)load.  The loop itself is in broker_core.c.
+ */
+#include "broker.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "egide/egide_checkpoint.h"
+#include "egide/egide_crypto.h"
+#include "egide/egide_db.h"
+#include "egide/egide_limits.h"
+#include "egide/egide_log.h"
+#include "egide/egide_util.h"
+
+static const char *const s_levels[] = {"error", "warning", "notice", "info", "debug", NULL};
+
+#define K(sec, name, type, req, min, max, def, help) {sec, name, type, req, min, max, def, NULL, help}
+const egide_config_key_t broker_config_schema[] = {
+    K("broker", "node_id", EGIDE_CFG_NODE_ID, true, 0, 0, NULL, "this broker's node id, e.g. 71.broker"),
+    K("broker", "endpoint", EGIDE_CFG_ENDPOINT, false, 0, 0, EGIDE_DEFAULT_BROKER_ENDPOINT, "ZeroMQ endpoint to bind"),
+    K("broker", "database", EGIDE_CFG_PATH, true, 0, 0, NULL, "SQLite file (envelopes, queues, audit log)"),
+    K("broker", "directory", EGIDE_CFG_PATH, true, 0, 0, NULL, "signed directory file"),
+    K("broker", "directory_anchor", EGIDE_CFG_PATH, true, 0, 0, NULL, "directory authority certificate (pinned)"),
+    K("broker", "ca_root", EGIDE_CFG_PATH, true, 0, 0, NULL, "department root CA certificate"),
+    K("broker", "ca_chain", EGIDE_CFG_PATH, false, 0, 0, NULL, "intermediate (issuing) CA certificates"),
+    K("broker", "crl", EGIDE_CFG_PATH, false, 0, 0, NULL, "CRLs of the root and issuing CAs"),
+    K("broker", "sign_key", EGIDE_CFG_PATH, true, 0, 0, NULL, "Ed25519 signing key (mode 0600)"),
+    K("broker", "sign_cert", EGIDE_CFG_PATH, true, 0, 0, NULL, "Ed25519 signing certificate"),
+    K("broker", "curve_secret", EGIDE_CFG_PATH, true, 0, 0, NULL, "CURVE secret key, Z85 (mode 0600)"),
+    K("broker", "group_commit", EGIDE_CFG_BOOL, false, 0, 0, "true", "commit a batch of frames with one fsync"),
+    K("broker", "batch_max", EGIDE_CFG_INT, false, 1, 4096, "256", "frames per group commit"),
+    K("broker", "clock_skew_ms", EGIDE_CFG_INT, false, 1000, 86400000, "300000", "accepted clock difference"),
+    K("broker", "seq_window", EGIDE_CFG_INT, false, 1, 1000000, "4096", "per-sender sequence replay window"),
+    K("broker", "retry_min_ms", EGIDE_CFG_INT, false, 10, 600000, "500", "first redelivery delay"),
+    K("broker", "retry_max_ms", EGIDE_CFG_INT, false, 100, 3600000, "60000", "longest redelivery delay"),
+    K("broker", "heartbeat_ms", EGIDE_CFG_INT, false, 0, 600000, "5000", "ZeroMQ heartbeat interval (0 = off)"),
+    K("broker", "max_message_bytes", EGIDE_CFG_INT, false, 1024, 25165824, "25165824", "largest frame accepted"),
+    K("audit", "origin", EGIDE_CFG_STRING, false, 0, 0, NULL, "checkpoint origin (default egide.<node_id>/audit)"),
+    K("audit", "checkpoint_entries", EGIDE_CFG_INT, false, 1, 1000000, "256", "checkpoint after this many leaves"),
+    K("audit", "checkpoint_seconds", EGIDE_CFG_INT, false, 1, 86400, "10", "or after this many seconds"),
+    K("api", "enabled", EGIDE_CFG_BOOL, false, 0, 0, "true", "serve /v1/health, /metrics and the audit API"),
+    K("api", "bind", EGIDE_CFG_STRING, false, 0, 0, "127.0.0.1", "address of the HTTP API"),
+    K("api", "port", EGIDE_CFG_INT, false, 0, 65535, "7711", "port of the HTTP API (0 = any free port)"),
+    K("api", "token_file", EGIDE_CFG_PATH, false, 0, 0, NULL, "bearer token for the audit API (mode 0600)"),
+    K("api", "metrics_public", EGIDE_CFG_BOOL, false, 0, 0, "false", "serve /metrics without the token"),
+    K("api", "allow_non_loopback", EGIDE_CFG_BOOL, false, 0, 0, "false", "allow binding a non-loopback address"),
+    {"log", "level", EGIDE_CFG_ENUM, false, 0, 0, "notice", s_levels, "log level"},
+    K("log", "syslog", EGIDE_CFG_BOOL, false, 0, 0, "false", "log to syslog instead of stderr"),
+    EGIDE_CONFIG_END,
+};
+
+static volatile sig_atomic_t s_stop = 0, s_reload = 0;
+static void s_on_term(int sig)
+{
+    (void)sig;
+    s_stop = 1;
+}
+static void s_on_hup(int sig)
+{
+    (void)sig;
+    s_reload = 1;
+}
+
+static egide_rc s_fail(const char *what, egide_rc rc)
+{
+    egide_log(EGIDE_LOG_ERROR, "%s: %s", what, egide_strerror(rc));
+    return rc;
+}
+
+/* Load (or reload) the directory: signature by the pinned anchor, never an
+ * older version, not expired; rebuild the verified peer table; audit it. */
+static egide_rc s_load_directory(broker_t *b)
+{
+    uint64_t min = b->dir ? egide_directory_version(b->dir) : 0;
+    egide_directory_t *d = NULL;
+    egide_rc rc = egide_directory_load_file(b->directory_path, b->anchor, min, egide_now_ms(), &d);
+    if (rc)
+        return s_fail("directory", rc);
+    if (b->dir && egide_directory_version(d) == min) {
+        egide_directory_destroy(&d);
+        egide_log(EGIDE_LOG_NOTICE, "directory unchanged (v%llu)", (unsigned long long)min);
+        return EGIDE_OK;
+    }
+    egide_peers_t *p = NULL;
+    rc = egide_peers_build(d, b->pki, egide_now_ms(), &p);
+    if (rc) {
+        egide_directory_destroy(&d);
+        return s_fail("directory certificates", rc);
+    }
+    egide_peers_destroy(&b->peers);
+    egide_directory_destroy(&b->dir);
+    b->dir = d;
+    b->peers = p;
+    if (b->db) {
+        Egide__V1__AuditEvent ev = EGIDE__V1__AUDIT_EVENT__INIT;
+        ev.version = 1;
+        ev.type = EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_DIRECTORY_LOADED;
+        ev.directory_version = egide_directory_version(d);
+        ev.node_id = b->node_id;
+        ev.time_ms = egide_now_ms();
+        uint64_t leaf;
+        if (egide_db_begin(b->db) == EGIDE_OK) {
+            if (egide_auditlog_append_event(b->audit, &ev, &leaf) == EGIDE_OK)
+                egide_db_commit(b->db);
+            else
+                egide_db_rollback(b->db);
+        }
+    }
+    egide_log(EGIDE_LOG_NOTICE, "directory v%llu loaded (%zu nodes)",
+              (unsigned long long)egide_directory_version(d), egide_directory_pb(d)->n_nodes);
+    return EGIDE_OK;
+}
+
+egide_rc broker_init(broker_t *b, egide_config_t *cfg)
+{
+    memset(b, 0, sizeof *b);
+    b->cfg = cfg;
+    b->out_tail = &b->out;
+    b->stop = &s_stop;
+    b->reload = &s_reload;
+    egide_strlcpy(b->node_id, egide_config_str(cfg, "broker", "node_id"), sizeof b->node_id);
+    b->group_commit = egide_config_bool(cfg, "broker", "group_commit");
+    b->batch_max = (int)egide_config_int(cfg, "broker", "batch_max");
+    b->clock_skew_ms = egide_config_int(cfg, "broker", "clock_skew_ms");
+    b->seq_window = (uint64_t)egide_config_int(cfg, "broker", "seq_window");
+    b->retry_min_ms = (int)egide_config_int(cfg, "broker", "retry_min_ms");
+    b->retry_max_ms = (int)egide_config_int(cfg, "broker", "retry_max_ms");
+    b->checkpoint_entries = (uint64_t)egide_config_int(cfg, "audit", "checkpoint_entries");
+    b->checkpoint_ms = egide_config_int(cfg, "audit", "checkpoint_seconds") * 1000;
+    const char *origin = egide_config_str(cfg, "audit", "origin");
+    if (origin)
+        egide_strlcpy(b->origin, origin, sizeof b->origin);
+    else if (egide_checkpoint_origin_for(b->node_id, b->origin, sizeof b->origin))
+        return s_fail("audit origin", EGIDE_ERR_CONFIG);
+
+    char *p;
+    egide_rc rc;
+    X509 *cert = NULL;
+    p = egide_config_path(cfg, "broker", "sign_key");
+    rc = egide_key_load_private(p, &b->sign_key);
+    if (rc) {
+        egide_log(EGIDE_LOG_ERROR, "signing key %s: %s%s", p, egide_strerror(rc),
+                  rc == EGIDE_ERR_PERM ? " (chmod 600)" : "");
+        free(p);
+        return rc;
+    }
+    free(p);
+    p = egide_config_path(cfg, "broker", "sign_cert");
+    rc = egide_cert_load(p, &cert);
+    if (!rc)
+        rc = egide_cert_fingerprint(cert, b->sign_fpr);
+    X509_free(cert);
+    if (rc) {
+        egide_log(EGIDE_LOG_ERROR, "signing certificate %s: %s", p, egide_strerror(rc));
+        free(p);
+        return rc;
+    }
+    free(p);
+    p = egide_config_path(cfg, "broker", "directory_anchor");
+    rc = egide_cert_load(p, &b->anchor);
+    if (rc) {
+        egide_log(EGIDE_LOG_ERROR, "directory anchor %s: %s", p, egide_strerror(rc));
+        free(p);
+        return rc;
+    }
+    free(p);
+    char *root = egide_config_path(cfg, "broker", "ca_root");
+    char *chain = egide_config_path(cfg, "broker", "ca_chain");
+    char *crl = egide_config_path(cfg, "broker", "crl");
+    rc = egide_trust_new(root, chain, crl, crl ? 0 : EGIDE_TRUST_NO_CRL, &b->pki);
+    if (rc)
+        egide_log(EGIDE_LOG_ERROR, "trust store (%s): %s", root, egide_strerror(rc));
+    free(root);
+    free(chain);
+    free(crl);
+    if (rc)
+        return rc;
+
+    b->directory_path = egide_config_path(cfg, "broker", "directory");
+    if ((rc = s_load_directory(b)))
+        return rc;
+    if (!egide_directory_node(b->dir, b->node_id))
+        egide_log(EGIDE_LOG_WARNING, "node id %s is not in the directory", b->node_id);
+
+    p = egide_config_path(cfg, "broker", "database");
+    rc = broker_store_open(b, p);
+    free(p);
+    if (rc)
+        return s_fail("database", rc);
+    b->last_checkpoint_size = 0;
+    {
+        Egide__V1__AuditEvent ev = EGIDE__V1__AUDIT_EVENT__INIT;
+        ev.version = 1;
+        ev.type = EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_DIRECTORY_LOADED;
+        ev.directory_version = egide_directory_version(b->dir);
+        ev.node_id = b->node_id;
+        ev.time_ms = egide_now_ms();
+        uint64_t leaf;
+        if (egide_db_begin(b->db) == EGIDE_OK) {
+            if (egide_auditlog_append_event(b->audit, &ev, &leaf) == EGIDE_OK)
+                egide_db_commit(b->db);
+            else
+                egide_db_rollback(b->db);
+        }
+    }
+
+    char secret[41];
+    p = egide_config_path(cfg, "broker", "curve_secret");
+    rc = egide_curve_key_read(p, 1, secret);
+    if (rc) {
+        egide_log(EGIDE_LOG_ERROR, "CURVE secret %s: %s%s", p, egide_strerror(rc),
+                  rc == EGIDE_ERR_PERM ? " (chmod 600)" : "");
+        free(p);
+        return rc;
+    }
+    free(p);
+    b->zctx = zmq_ctx_new();
+    b->zap = zmq_socket(b->zctx, ZMQ_REP);
+    if (!b->zap || zmq_bind(b->zap, "inproc://zeromq.zap.01") != 0) {
+        egide_wipe(secret, sizeof secret);
+        return s_fail("ZAP handler", EGIDE_ERR_IO);
+    }
+    egide_transport_opts_t o = {
+        .heartbeat_ms = (int)egide_config_int(cfg, "broker", "heartbeat_ms"),
+        .linger_ms = EGIDE_DEFAULT_LINGER_MS,
+        .max_msg = egide_config_int(cfg, "broker", "max_message_bytes"),
+        .sndhwm = 100000,
+    };
+    rc = egide_transport_router(b->zctx, egide_config_str(cfg, "broker", "endpoint"), secret, &o,
+                                &b->router);
+    egide_wipe(secret, sizeof secret);
+    if (rc)
+        return s_fail("transport", rc);
+    b->last_checkpoint_ms = egide_mono_ms();
+    if (egide_config_bool(cfg, "api", "enabled") && (rc = broker_api_start(b)))
+        return s_fail("HTTP API", rc);
+    return EGIDE_OK;
+}
+
+void broker_fini(broker_t *b)
+{
+    broker_api_stop(b);
+    int zero = 0;
+    if (b->router) {
+        zmq_setsockopt(b->router, ZMQ_LINGER, &zero, sizeof zero);
+        zmq_close(b->router);
+    }
+    if (b->zap) {
+        zmq_setsockopt(b->zap, ZMQ_LINGER, &zero, sizeof zero);
+        zmq_close(b->zap);
+    }
+    if (b->zctx)
+        zmq_ctx_term(b->zctx);
+    broker_out_t *o = b->out;
+    while (o) {
+        broker_out_t *n = o->next;
+        free(o->data);
+        free(o);
+        o = n;
+    }
+    egide_auditlog_destroy(&b->audit);
+    egide_db_close(&b->db);
+    egide_peers_destroy(&b->peers);
+    egide_directory_destroy(&b->dir);
+    egide_trust_destroy(&b->pki);
+    X509_free(b->anchor);
+    EVP_PKEY_free(b->sign_key);
+    free(b->directory_path);
+    free(b->conns);
+}
+
+/* Called from the loop on SIGHUP. */
+egide_rc broker_reload_directory(broker_t *b)
+{
+    egide_rc rc = s_load_directory(b);
+    if (rc)
+        egide_log(EGIDE_LOG_WARNING, "directory reload refused; keeping v%llu",
+                  (unsigned long long)egide_directory_version(b->dir));
+    return rc;
+}
+
+static void s_usage(FILE *f)
+{
+    fprintf(f, "usage: egide-broker -c CONFIG [-n] [-v]\n"
+               "  -c, --config FILE   configuration (INI)\n"
+               "  -n, --check         check the configuration and exit\n"
+               "  -v, --verbose       log at debug level\n"
+               "      --print-config  print every configuration key with its default\n"
+               "  -h, --help          this text\n"
+               "      --version       print the version\n"
+               "Égide broker: routes signed, encrypted referrals between the nodes of a\n"
+               "department's directory, keeps per-recipient queues and the audit log.\n");
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'}, {"check", no_argument, NULL, 'n'},
+        {"verbose", no_argument, NULL, 'v'},      {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},      {"print-config", no_argument, NULL, 'P'},
+        {NULL, 0, NULL, 0}};
+    const char *config = NULL;
+    bool check = false, verbose = false;
+    int c;
+    while ((c = getopt_long(argc, argv, "c:nvh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': config = optarg; break;
+        case 'n': check = true; break;
+        case 'v': verbose = true; break;
+        case 'h': s_usage(stdout); return 0;
+        case 'V': printf("egide-broker %s\n", EGIDE_VERSION_STRING); return 0;
+        case 'P': egide_config_print_schema(broker_config_schema, stdout); return 0;
+        default: s_usage(stderr); return 2;
+        }
+    }
+    if (!config || optind != argc) {
+        s_usage(stderr);
+        return 2;
+    }
+    egide_log_init("egide-broker", false, EGIDE_LOG_NOTICE);
+    char err[1024];
+    egide_config_t *cfg = NULL;
+    if (egide_config_load(config, broker_config_schema, &cfg, err, sizeof err) != EGIDE_OK) {
+        fprintf(stderr, "egide-broker: %s\n", err);
+        return 1;
+    }
+    if (check) {
+        printf("egide-broker: configuration %s is valid\n", config);
+        egide_config_destroy(&cfg);
+        return 0;
+    }
+    egide_log_level lvl = EGIDE_LOG_NOTICE;
+    egide_log_parse_level(egide_config_str(cfg, "log", "level"), &lvl);
+    egide_log_init("egide-broker", egide_config_bool(cfg, "log", "syslog"),
+                   verbose ? EGIDE_LOG_DEBUG : lvl);
+    struct sigaction sa = {0};
+    sa.sa_handler = s_on_term;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = s_on_hup;
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    broker_t b;
+    int status = 1;
+    if (broker_init(&b, cfg) == EGIDE_OK)
+        status = broker_run(&b);
+    broker_fini(&b);
+    egide_config_destroy(&cfg);
+    return status;
+}
