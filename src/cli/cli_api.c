@@ -102,14 +102,23 @@ static const char *s_field(json_t *o, const char *key, char *out, size_t outsz)
 }
 
 /* Milliseconds since the epoch as a local ISO date, "-" for 0 or absent. */
-static const char *s_time(json_t *o, const char *key, bool seconds, char *out, size_t outsz)
+enum { S_T_MIN, S_T_SEC, S_T_ISO }; /* table, details, full ISO 8601 with the offset */
+static const char *s_time(json_t *o, const char *key, int style, char *out, size_t outsz)
 {
     json_t *v = json_object_get(o, key);
     json_int_t ms = json_is_integer(v) ? json_integer_value(v) : 0;
     struct tm tm;
     time_t t = (time_t)(ms / 1000);
-    if (ms <= 0 || !localtime_r(&t, &tm) ||
-        !strftime(out, outsz, seconds ? "%Y-%m-%dT%H:%M:%S%z" : "%Y-%m-%d %H:%M", &tm))
+    size_t n = 0;
+    if (ms > 0 && localtime_r(&t, &tm)) {
+        if (style == S_T_MIN)
+            n = strftime(out, outsz, "%Y-%m-%d %H:%M", &tm);
+        else if (style == S_T_SEC)
+            n = strftime(out, outsz, "%Y-%m-%d %H:%M:%S", &tm);
+        else
+            n = strftime(out, outsz, "%Y-%m-%dT%H:%M:%S%z", &tm);
+    }
+    if (!n)
         snprintf(out, outsz, "-");
     return out;
 }
@@ -766,11 +775,11 @@ static int s_list(const char *what, const char *box, int argc, char **argv)
         s_field(m, "urgency", urg, sizeof urg);
         s_field(m, "state", st, sizeof st);
         if (inbox) {
-            s_time(m, json_object_get(m, "received_ms") ? "received_ms" : "created_ms", false, when,
-                   sizeof when);
+            s_time(m, json_object_get(m, "received_ms") ? "received_ms" : "created_ms", S_T_MIN,
+                   when, sizeof when);
             s_field(m, "sender", who, sizeof who);
         } else {
-            s_time(m, "created_ms", false, when, sizeof when);
+            s_time(m, "created_ms", S_T_MIN, when, sizeof when);
             s_recipients_line(m, who, sizeof who);
         }
         printf("%-32s  %-26s  %-9s  %-16s  %-12s  %s\n", id, type, urg, when, st, who);
@@ -897,7 +906,7 @@ int cmd_show(int argc, char **argv)
     printf("Type        %s\n", s_field(res, "type", a, sizeof a));
     printf("From        %s\n", s_field(res, "sender", a, sizeof a));
     printf("Urgency     %s\n", s_field(res, "urgency", a, sizeof a));
-    printf("Created     %s\n", s_time(res, "created_ms", true, a, sizeof a));
+    printf("Created     %s\n", s_time(res, "created_ms", S_T_ISO, a, sizeof a));
     printf("State       %s\n", s_field(res, "state", a, sizeof a));
     if (json_is_string(json_object_get(res, "in_reply_to")))
         printf("In reply to %s\n", s_field(res, "in_reply_to", a, sizeof a));
@@ -910,10 +919,10 @@ int cmd_show(int argc, char **argv)
             char node[EGIDE_MAX_NODE_ID + 1], st[32], t1[40], t2[40], t3[40], reason[256];
             s_field(x, "node", node, sizeof node);
             s_field(x, "state", st, sizeof st);
-            printf("  %-28s %-12s accepted %-16s delivered %-16s acknowledged %s", node, st,
-                   s_time(x, "accepted_ms", false, t1, sizeof t1),
-                   s_time(x, "delivered_ms", false, t2, sizeof t2),
-                   s_time(x, "acknowledged_ms", false, t3, sizeof t3));
+            printf("  %-28s %-12s accepted %-19s delivered %-19s acknowledged %s", node, st,
+                   s_time(x, "accepted_ms", S_T_SEC, t1, sizeof t1),
+                   s_time(x, "delivered_ms", S_T_SEC, t2, sizeof t2),
+                   s_time(x, "acknowledged_ms", S_T_SEC, t3, sizeof t3));
             if (json_is_string(json_object_get(x, "reason")) &&
                 json_string_length(json_object_get(x, "reason")))
                 printf("  reason: %s", s_field(x, "reason", reason, sizeof reason));
@@ -929,7 +938,7 @@ int cmd_show(int argc, char **argv)
         json_t *ver = json_object_get(x, "verified");
         printf("  %-9s %s -> %s  %s  %s", s_field(x, "kind", kind, sizeof kind),
                s_field(x, "issuer", issuer, sizeof issuer),
-               s_field(x, "recipient", rcp, sizeof rcp), s_time(x, "time_ms", true, t, sizeof t),
+               s_field(x, "recipient", rcp, sizeof rcp), s_time(x, "time_ms", S_T_SEC, t, sizeof t),
                json_is_true(ver) ? "signature verified" : "SIGNATURE NOT VERIFIED");
         if (json_is_integer(json_object_get(x, "audit_leaf_index")))
             printf("  audit #%s", s_field(x, "audit_leaf_index", b, sizeof b));
