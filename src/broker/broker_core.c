@@ -174,13 +174,14 @@ static egide_rc s_receipt(broker_t *b, int kind, const uint8_t *msg_id, const ui
     return egide_receipt_sign(&p, b->sign_key, out, len);
 }
 
-static void s_send_receipt(broker_t *b, const char *node_id, uint64_t corr,
+static void s_send_receipt(broker_t *b, const char *node_id, uint64_t corr, uint64_t relay_id,
                            const uint8_t *receipt, size_t len)
 {
     Egide__V1__Frame f;
     Egide__V1__ReceiptFrame rf = EGIDE__V1__RECEIPT_FRAME__INIT;
     egide_wire_frame_init(&f, corr);
     rf.receipt = (ProtobufCBinaryData){len, (uint8_t *)receipt};
+    rf.relay_id = relay_id;
     f.body_case = EGIDE__V1__FRAME__BODY_RECEIPT;
     f.receipt = &rf;
     s_out_push(b, node_id, &f);
@@ -248,7 +249,7 @@ static void s_reject(broker_t *b, const char *node_id, uint64_t corr,
             sqlite3_finalize(st);
         }
     }
-    s_send_receipt(b, node_id, corr, rcpt, rlen);
+    s_send_receipt(b, node_id, corr, 0, rcpt, rlen);
     free(rcpt);
 }
 
@@ -266,7 +267,7 @@ static bool s_duplicate(broker_t *b, const char *node_id, uint64_t corr,
         handled = true;
         const void *osha = sqlite3_column_blob(st, 0);
         if (sqlite3_column_bytes(st, 0) == 32 && memcmp(osha, sha, 32) == 0) {
-            s_send_receipt(b, node_id, corr, sqlite3_column_blob(st, 1),
+            s_send_receipt(b, node_id, corr, 0, sqlite3_column_blob(st, 1),
                            (size_t)sqlite3_column_bytes(st, 1));
         } else {
             sqlite3_finalize(st);
@@ -283,7 +284,7 @@ static bool s_duplicate(broker_t *b, const char *node_id, uint64_t corr,
     sqlite3_bind_blob(st, 1, h->msg_id.data, 16, SQLITE_STATIC);
     sqlite3_bind_blob(st, 2, sha, 32, SQLITE_STATIC);
     if (sqlite3_step(st) == SQLITE_ROW) {
-        s_send_receipt(b, node_id, corr, sqlite3_column_blob(st, 0),
+        s_send_receipt(b, node_id, corr, 0, sqlite3_column_blob(st, 0),
                        (size_t)sqlite3_column_bytes(st, 0));
         handled = true;
     }
@@ -485,7 +486,7 @@ static void s_handle_submit(broker_t *b, const egide_transport_msg_t *m)
         goto done;
     }
     atomic_fetch_add(&b->m.accepted, 1);
-    s_send_receipt(b, node, corr, rcpt, rlen);
+    s_send_receipt(b, node, corr, 0, rcpt, rlen);
     free(rcpt);
     /* Deliver right away to connected recipients (after this commit). */
     for (size_t i = 0; i < h->n_recipients; i++) {
@@ -534,7 +535,7 @@ static void s_queue_relay(broker_t *b, const char *sender_id, const uint8_t *msg
     sqlite3_bind_int64(st, 5, egide_now_ms());
     if (sqlite3_step(st) == SQLITE_DONE) {
         int64_t id = sqlite3_last_insert_rowid(b->db);
-        s_send_receipt(b, sender_id, (uint64_t)id, rcpt, len);
+        s_send_receipt(b, sender_id, 0, (uint64_t)id, rcpt, len);
         sqlite3_stmt *u;
         if (egide_db_prepare(b->db, "UPDATE relays SET attempts=1, next_ms=? WHERE id=?", &u) == 0) {
             sqlite3_bind_int64(u, 1, egide_now_ms() + b->retry_min_ms * 4);
@@ -924,7 +925,7 @@ static void s_pump(broker_t *b)
         sqlite3_bind_int(sel, 3, PUMP_BATCH);
         while (sqlite3_step(sel) == SQLITE_ROW) {
             int64_t id = sqlite3_column_int64(sel, 0);
-            s_send_receipt(b, c->node_id, (uint64_t)id, sqlite3_column_blob(sel, 1),
+            s_send_receipt(b, c->node_id, 0, (uint64_t)id, sqlite3_column_blob(sel, 1),
                            (size_t)sqlite3_column_bytes(sel, 1));
             sqlite3_reset(upd);
             sqlite3_bind_int64(upd, 1, now + s_backoff(b, sqlite3_column_int(sel, 2) + 1) * 4);
