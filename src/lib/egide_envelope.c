@@ -1,0 +1,586 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * egide_envelope.c - seal and open Égide envelopes (suite 1): see
+ * egide_envelope.h for the byte-level bindings and the order of the checks.
+ *
+ * Everything a peer sends is validated before it is used: sizes first (before
+ * protobuf allocates anything), then every header field, then the signature
+ * over the header bytes exactly as received (protobuf is not canonical, so the
+ * header is never re-serialized), then the cryptography.  Content keys and
+ * plaintext are wiped before they are freed; the decrypted Payload is parsed
+ * with an allocator that wipes on free.
+ */
+#include "egide/egide_envelope.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "egide/egide_crypto.h"
+#include "egide/egide_hpke.h"
+#include "egide/egide_limits.h"
+#include "egide/egide_log.h"
+#include "egide/egide_pki.h"
+#include "egide/egide_util.h"
+
+#define WRAP_LABEL      "egide-wrap-v1"
+#define PAYLOAD_LABEL   "egide-payload-v1"
+#define COMMIT_LABEL    "egide-commit-v1"
+#define WRAPPED_CEK_LEN (EGIDE_CEK_LEN + EGIDE_GCM_TAG_LEN)
+/* Payload framing overhead: two tags, two lengths, the content type. */
+#define MAX_PLAINTEXT (EGIDE_MAX_PAYLOAD + EGIDE_MAX_CONTENT_TYPE + 32u)
+
+/* Invariant: env and hdr are unpacked from raw and validated by
+ * s_validate_header(); hdr->header bytes live inside env. */
+struct egide_envelope {
+    uint8_t *raw;                   /* the bytes as received (owned) */
+    size_t raw_len;                 /* their length */
+    uint8_t hash[32];               /* SHA-256(raw) */
+    Egide__V1__SignedEnvelope *env; /* unpacked outer message (owned) */
+    Egide__V1__EnvelopeHeader *hdr; /* unpacked env->header (owned) */
+};
+
+/* ------------------------------------------------------------ a wiping allocator */
+
+static void *s_wipe_alloc(void *data, size_t size)
+{
+    (void)data;
+    if (size > SIZE_MAX - 16)
+        return NULL;
+    uint8_t *p = malloc(size + 16);
+    if (!p)
+        return NULL;
+    memcpy(p, &size, sizeof size);
+    return p + 16;
+}
+
+static void s_wipe_free(void *data, void *ptr)
+{
+    (void)data;
+    if (!ptr)
+        return;
+    uint8_t *p = (uint8_t *)ptr - 16;
+    size_t size;
+    memcpy(&size, p, sizeof size);
+    egide_free_secret(p, size + 16);
+}
+
+static ProtobufCAllocator s_wiping = {s_wipe_alloc, s_wipe_free, NULL};
+
+/* ------------------------------------------------------------ field checks */
+
+/* 1..max bytes, each printable ASCII without space. */
+static int s_valid_id(const char *s, size_t max)
+{
+    if (!s)
+        return 0;
+    size_t n = 0;
+    for (; s[n]; n++) {
+        if (n >= max)
+            return 0;
+        unsigned char c = (unsigned char)s[n];
+        if (c < 0x21 || c > 0x7e)
+            return 0;
+    }
+    return n > 0;
+}
+
+/* Printable ASCII (spaces allowed), 1..max bytes: content types. */
+static int s_valid_text(const char *s, size_t len, size_t max)
+{
+    if (!s || len == 0 || len > max)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+            return 0;
+    return 1;
+}
+
+static int s_urgency_ok(int u)
+{
+    return u == EGIDE__V1__URGENCY__URGENCY_NORMAL || u == EGIDE__V1__URGENCY__URGENCY_URGENT ||
+           u == EGIDE__V1__URGENCY__URGENCY_IMMEDIATE;
+}
+
+static egide_rc s_validate_header(const Egide__V1__EnvelopeHeader *h)
+{
+    if (h->version != EGIDE_ENVELOPE_VERSION || h->suite != EGIDE_ENVELOPE_SUITE)
+        return EGIDE_ERR_VERSION;
+    if (h->msg_id.len != EGIDE_MSG_ID_LEN || !s_valid_id(h->sender_id, EGIDE_MAX_NODE_ID) ||
+        h->sender_cert_fingerprint.len != EGIDE_SHA256_LEN ||
+        !s_valid_id(h->message_type, EGIDE_MAX_TYPE_NAME) || !s_urgency_ok((int)h->urgency) ||
+        (h->in_reply_to.len != 0 && h->in_reply_to.len != EGIDE_MSG_ID_LEN) ||
+        h->payload_nonce.len != EGIDE_GCM_NONCE_LEN ||
+        h->ciphertext_sha256.len != EGIDE_SHA256_LEN || h->key_commitment.len != EGIDE_SHA256_LEN ||
+        h->created_ms <= 0 || h->expires_ms < h->created_ms)
+        return EGIDE_ERR_PROTO;
+    if (h->n_recipients == 0)
+        return EGIDE_ERR_PROTO;
+    if (h->n_recipients > EGIDE_MAX_RECIPIENTS)
+        return EGIDE_ERR_LIMIT;
+    for (size_t i = 0; i < h->n_recipients; i++) {
+        const Egide__V1__Recipient *r = h->recipients[i];
+        if (!r || !s_valid_id(r->node_id, EGIDE_MAX_NODE_ID) ||
+            r->key_fingerprint.len != EGIDE_SHA256_LEN || r->enc.len != EGIDE_HPKE_ENC_LEN ||
+            r->wrapped_cek.len != WRAPPED_CEK_LEN)
+            return EGIDE_ERR_PROTO;
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(h->recipients[j]->node_id, r->node_id) == 0)
+                return EGIDE_ERR_PROTO; /* duplicate recipient */
+    }
+    return EGIDE_OK;
+}
+
+/* ------------------------------------------------------------ bindings */
+
+static egide_rc s_payload_aad(egide_buf_t *b, const uint8_t *msg_id, const char *sender_id,
+                              const char *type)
+{
+    egide_buf_init(b, 4 * 4 + sizeof PAYLOAD_LABEL + EGIDE_MSG_ID_LEN + EGIDE_MAX_NODE_ID +
+                          EGIDE_MAX_TYPE_NAME);
+    egide_rc rc = egide_buf_append_lp(b, PAYLOAD_LABEL, strlen(PAYLOAD_LABEL));
+    if (!rc)
+        rc = egide_buf_append_lp(b, msg_id, EGIDE_MSG_ID_LEN);
+    if (!rc)
+        rc = egide_buf_append_lp(b, sender_id, strlen(sender_id));
+    if (!rc)
+        rc = egide_buf_append_lp(b, type, strlen(type));
+    return rc;
+}
+
+static egide_rc s_wrap_info(egide_buf_t *b, const uint8_t *msg_id, const char *sender_id,
+                            const char *recipient_id)
+{
+    egide_buf_init(b, 4 * 4 + sizeof WRAP_LABEL + EGIDE_MSG_ID_LEN + 2 * EGIDE_MAX_NODE_ID);
+    egide_rc rc = egide_buf_append_lp(b, WRAP_LABEL, strlen(WRAP_LABEL));
+    if (!rc)
+        rc = egide_buf_append_lp(b, msg_id, EGIDE_MSG_ID_LEN);
+    if (!rc)
+        rc = egide_buf_append_lp(b, sender_id, strlen(sender_id));
+    if (!rc)
+        rc = egide_buf_append_lp(b, recipient_id, strlen(recipient_id));
+    return rc;
+}
+
+static egide_rc s_commitment(const uint8_t cek[EGIDE_CEK_LEN], const uint8_t *msg_id,
+                             uint8_t out[32])
+{
+    uint8_t in[sizeof COMMIT_LABEL - 1 + EGIDE_MSG_ID_LEN];
+    memcpy(in, COMMIT_LABEL, sizeof COMMIT_LABEL - 1);
+    memcpy(in + sizeof COMMIT_LABEL - 1, msg_id, EGIDE_MSG_ID_LEN);
+    return egide_hmac_sha256(cek, EGIDE_CEK_LEN, in, sizeof in, out);
+}
+
+/* ------------------------------------------------------------ seal */
+
+static egide_rc s_check_params(const egide_seal_params_t *p)
+{
+    if (!p || !p->sign_key || EVP_PKEY_get_id(p->sign_key) != EVP_PKEY_ED25519 ||
+        !p->sign_cert_fpr || !s_valid_id(p->sender_id, EGIDE_MAX_NODE_ID) ||
+        !s_valid_id(p->message_type, EGIDE_MAX_TYPE_NAME) || !s_urgency_ok(p->urgency) ||
+        !p->content_type ||
+        !s_valid_text(p->content_type, strlen(p->content_type), EGIDE_MAX_CONTENT_TYPE) ||
+        (p->payload_len > 0 && !p->payload) || !p->recipients || p->created_ms < 0 ||
+        p->expires_ms < 0)
+        return EGIDE_ERR_INVALID;
+    if (p->n_recipients == 0)
+        return EGIDE_ERR_INVALID;
+    if (p->n_recipients > EGIDE_MAX_RECIPIENTS || p->payload_len > EGIDE_MAX_PAYLOAD)
+        return EGIDE_ERR_LIMIT;
+    for (size_t i = 0; i < p->n_recipients; i++) {
+        const egide_seal_recipient_t *r = &p->recipients[i];
+        if (!s_valid_id(r->node_id, EGIDE_MAX_NODE_ID) || !r->enc_pub ||
+            EVP_PKEY_get_id(r->enc_pub) != EVP_PKEY_X25519 || !r->enc_cert_fpr)
+            return EGIDE_ERR_INVALID;
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(p->recipients[j].node_id, r->node_id) == 0)
+                return EGIDE_ERR_INVALID;
+    }
+    return EGIDE_OK;
+}
+
+egide_rc egide_envelope_seal(const egide_seal_params_t *p, uint8_t **out, size_t *out_len,
+                             uint8_t msg_id_out[16])
+{
+    if (!out || !out_len)
+        return EGIDE_ERR_INVALID;
+    *out = NULL;
+    *out_len = 0;
+    egide_rc rc = s_check_params(p);
+    if (rc)
+        return rc;
+
+    uint8_t msg_id[EGIDE_MSG_ID_LEN], cek[EGIDE_CEK_LEN], nonce[EGIDE_GCM_NONCE_LEN];
+    uint8_t commit[32], ct_hash[32], sig[64];
+    uint8_t *pt = NULL, *ct = NULL, *hdr_bytes = NULL, *env_bytes = NULL;
+    size_t pt_len = 0, ct_len = 0, hdr_len = 0;
+    egide_buf_t aad;
+    egide_buf_init(&aad, 0);
+    Egide__V1__Recipient *rcpts = NULL;
+    Egide__V1__Recipient **rcpt_ptrs = NULL;
+    uint8_t *wraps = NULL; /* n * (32 enc + 48 wrapped) */
+
+    int64_t created = p->created_ms ? p->created_ms : egide_now_ms();
+    int64_t expires = p->expires_ms ? p->expires_ms : created + EGIDE_DEFAULT_MESSAGE_TTL_MS;
+    if (expires < created)
+        return EGIDE_ERR_INVALID;
+
+    if ((rc = egide_random(msg_id, sizeof msg_id)) || (rc = egide_random(cek, sizeof cek)) ||
+        (rc = egide_random(nonce, sizeof nonce)))
+        goto done;
+
+    /* Plaintext: the serialized Payload. */
+    Egide__V1__Payload payload = EGIDE__V1__PAYLOAD__INIT;
+    payload.content_type = (char *)p->content_type;
+    payload.body.data = (uint8_t *)p->payload;
+    payload.body.len = p->payload_len;
+    pt_len = egide__v1__payload__get_packed_size(&payload);
+    pt = malloc(pt_len ? pt_len : 1);
+    ct_len = pt_len + EGIDE_GCM_TAG_LEN;
+    ct = malloc(ct_len);
+    if (!pt || !ct) {
+        rc = EGIDE_ERR_NOMEM;
+        goto done;
+    }
+    egide__v1__payload__pack(&payload, pt);
+    if ((rc = s_payload_aad(&aad, msg_id, p->sender_id, p->message_type)))
+        goto done;
+    if ((rc = egide_aead_seal(EGIDE_HPKE_AEAD_AES256GCM, cek, sizeof cek, nonce, aad.data, aad.len,
+                              pt, pt_len, ct)))
+        goto done;
+    egide_sha256(ct, ct_len, ct_hash);
+    if ((rc = s_commitment(cek, msg_id, commit)))
+        goto done;
+
+    /* One HPKE wrap of the CEK per recipient. */
+    rcpts = calloc(p->n_recipients, sizeof *rcpts);
+    rcpt_ptrs = calloc(p->n_recipients, sizeof *rcpt_ptrs);
+    wraps = malloc(p->n_recipients * (EGIDE_HPKE_ENC_LEN + WRAPPED_CEK_LEN));
+    if (!rcpts || !rcpt_ptrs || !wraps) {
+        rc = EGIDE_ERR_NOMEM;
+        goto done;
+    }
+    for (size_t i = 0; i < p->n_recipients; i++) {
+        const egide_seal_recipient_t *r = &p->recipients[i];
+        uint8_t *enc = wraps + i * (EGIDE_HPKE_ENC_LEN + WRAPPED_CEK_LEN);
+        uint8_t *wrapped = enc + EGIDE_HPKE_ENC_LEN;
+        egide_buf_t info;
+        rc = s_wrap_info(&info, msg_id, p->sender_id, r->node_id);
+        if (!rc)
+            rc = egide_hpke_seal(EGIDE_HPKE_AEAD_AES256GCM, r->enc_pub, info.data, info.len,
+                                 r->enc_cert_fpr, EGIDE_SHA256_LEN, cek, sizeof cek, enc, wrapped);
+        egide_buf_free(&info);
+        if (rc)
+            goto done;
+        egide__v1__recipient__init(&rcpts[i]);
+        rcpts[i].node_id = (char *)r->node_id;
+        rcpts[i].key_fingerprint.data = (uint8_t *)r->enc_cert_fpr;
+        rcpts[i].key_fingerprint.len = EGIDE_SHA256_LEN;
+        rcpts[i].enc.data = enc;
+        rcpts[i].enc.len = EGIDE_HPKE_ENC_LEN;
+        rcpts[i].wrapped_cek.data = wrapped;
+        rcpts[i].wrapped_cek.len = WRAPPED_CEK_LEN;
+        rcpt_ptrs[i] = &rcpts[i];
+    }
+
+    /* The header, signed as the bytes we store. */
+    Egide__V1__EnvelopeHeader h = EGIDE__V1__ENVELOPE_HEADER__INIT;
+    h.version = EGIDE_ENVELOPE_VERSION;
+    h.suite = EGIDE_ENVELOPE_SUITE;
+    h.msg_id.data = msg_id;
+    h.msg_id.len = sizeof msg_id;
+    h.sender_id = (char *)p->sender_id;
+    h.sender_cert_fingerprint.data = (uint8_t *)p->sign_cert_fpr;
+    h.sender_cert_fingerprint.len = EGIDE_SHA256_LEN;
+    h.sender_seq = p->sender_seq;
+    h.created_ms = created;
+    h.expires_ms = expires;
+    h.message_type = (char *)p->message_type;
+    h.urgency = (Egide__V1__Urgency)p->urgency;
+    if (p->in_reply_to) {
+        h.in_reply_to.data = (uint8_t *)p->in_reply_to;
+        h.in_reply_to.len = EGIDE_MSG_ID_LEN;
+    }
+    h.n_recipients = p->n_recipients;
+    h.recipients = rcpt_ptrs;
+    h.payload_nonce.data = nonce;
+    h.payload_nonce.len = sizeof nonce;
+    h.ciphertext_sha256.data = ct_hash;
+    h.ciphertext_sha256.len = sizeof ct_hash;
+    h.key_commitment.data = commit;
+    h.key_commitment.len = sizeof commit;
+    hdr_len = egide__v1__envelope_header__get_packed_size(&h);
+    if (hdr_len > EGIDE_MAX_HEADER) {
+        rc = EGIDE_ERR_LIMIT;
+        goto done;
+    }
+    hdr_bytes = malloc(hdr_len);
+    if (!hdr_bytes) {
+        rc = EGIDE_ERR_NOMEM;
+        goto done;
+    }
+    egide__v1__envelope_header__pack(&h, hdr_bytes);
+    if ((rc = egide_sign_labeled(p->sign_key, EGIDE_LABEL_ENVELOPE, hdr_bytes, hdr_len, sig)))
+        goto done;
+
+    Egide__V1__SignedEnvelope env = EGIDE__V1__SIGNED_ENVELOPE__INIT;
+    env.header.data = hdr_bytes;
+    env.header.len = hdr_len;
+    env.ciphertext.data = ct;
+    env.ciphertext.len = ct_len;
+    env.signature.data = sig;
+    env.signature.len = sizeof sig;
+    size_t env_len = egide__v1__signed_envelope__get_packed_size(&env);
+    if (env_len > EGIDE_MAX_ENVELOPE) {
+        rc = EGIDE_ERR_LIMIT;
+        goto done;
+    }
+    env_bytes = malloc(env_len);
+    if (!env_bytes) {
+        rc = EGIDE_ERR_NOMEM;
+        goto done;
+    }
+    egide__v1__signed_envelope__pack(&env, env_bytes);
+    *out = env_bytes;
+    *out_len = env_len;
+    env_bytes = NULL;
+    if (msg_id_out)
+        memcpy(msg_id_out, msg_id, sizeof msg_id);
+    rc = EGIDE_OK;
+done:
+    egide_wipe(cek, sizeof cek);
+    egide_free_secret(pt, pt_len);
+    free(ct);
+    free(hdr_bytes);
+    free(env_bytes);
+    free(rcpts);
+    free(rcpt_ptrs);
+    free(wraps);
+    egide_buf_free(&aad);
+    return rc;
+}
+
+/* ------------------------------------------------------------ parse */
+
+egide_rc egide_envelope_parse(const uint8_t *buf, size_t len, egide_envelope_t **out)
+{
+    if (!out)
+        return EGIDE_ERR_INVALID;
+    *out = NULL;
+    if (len > EGIDE_MAX_ENVELOPE)
+        return EGIDE_ERR_LIMIT;
+    if (!buf || len == 0)
+        return EGIDE_ERR_PROTO;
+    egide_envelope_t *e = calloc(1, sizeof *e);
+    if (!e)
+        return EGIDE_ERR_NOMEM;
+    egide_rc rc = EGIDE_OK;
+    e->raw = malloc(len);
+    if (!e->raw) {
+        rc = EGIDE_ERR_NOMEM;
+        goto fail;
+    }
+    memcpy(e->raw, buf, len);
+    e->raw_len = len;
+    egide_sha256(buf, len, e->hash);
+    e->env = egide__v1__signed_envelope__unpack(NULL, len, buf);
+    if (!e->env) {
+        rc = EGIDE_ERR_PROTO;
+        goto fail;
+    }
+    if (e->env->header.len > EGIDE_MAX_HEADER) {
+        rc = EGIDE_ERR_LIMIT;
+        goto fail;
+    }
+    /* The signature is the highest-numbered, required field: a truncated
+     * envelope lacks it.  The ciphertext holds at least a tag. */
+    if (e->env->header.len == 0 || e->env->signature.len != EGIDE_ED25519_SIG_LEN ||
+        e->env->ciphertext.len < EGIDE_GCM_TAG_LEN) {
+        rc = EGIDE_ERR_PROTO;
+        goto fail;
+    }
+    if (e->env->ciphertext.len > MAX_PLAINTEXT + EGIDE_GCM_TAG_LEN) {
+        rc = EGIDE_ERR_LIMIT;
+        goto fail;
+    }
+    e->hdr = egide__v1__envelope_header__unpack(NULL, e->env->header.len, e->env->header.data);
+    if (!e->hdr) {
+        rc = EGIDE_ERR_PROTO;
+        goto fail;
+    }
+    rc = s_validate_header(e->hdr);
+    if (rc)
+        goto fail;
+    *out = e;
+    return EGIDE_OK;
+fail:
+    egide_envelope_destroy(&e);
+    return rc;
+}
+
+void egide_envelope_destroy(egide_envelope_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    egide_envelope_t *e = *self_p;
+    if (e->hdr)
+        egide__v1__envelope_header__free_unpacked(e->hdr, NULL);
+    if (e->env)
+        egide__v1__signed_envelope__free_unpacked(e->env, NULL);
+    free(e->raw);
+    free(e);
+    *self_p = NULL;
+}
+
+const Egide__V1__EnvelopeHeader *egide_envelope_header(const egide_envelope_t *e)
+{
+    return e ? e->hdr : NULL;
+}
+
+void egide_envelope_hash(const egide_envelope_t *e, uint8_t out[32])
+{
+    if (e)
+        memcpy(out, e->hash, 32);
+}
+
+const uint8_t *egide_envelope_bytes(const egide_envelope_t *e, size_t *len)
+{
+    if (len)
+        *len = e ? e->raw_len : 0;
+    return e ? e->raw : NULL;
+}
+
+int egide_envelope_recipient_index(const egide_envelope_t *e, const char *node_id)
+{
+    if (!e || !node_id)
+        return -1;
+    for (size_t i = 0; i < e->hdr->n_recipients; i++)
+        if (strcmp(e->hdr->recipients[i]->node_id, node_id) == 0)
+            return (int)i;
+    return -1;
+}
+
+egide_rc egide_envelope_match_sender_cert(const egide_envelope_t *e, X509 *sign_cert)
+{
+    if (!e || !sign_cert)
+        return EGIDE_ERR_INVALID;
+    uint8_t fpr[32];
+    if (egide_cert_fingerprint(sign_cert, fpr) != EGIDE_OK ||
+        !egide_ct_equal(fpr, e->hdr->sender_cert_fingerprint.data, 32))
+        return EGIDE_ERR_CERT;
+    char cn[EGIDE_MAX_NODE_ID + 1];
+    if (egide_pki_cert_cn(sign_cert, cn, sizeof cn) != EGIDE_OK ||
+        strcmp(cn, e->hdr->sender_id) != 0)
+        return EGIDE_ERR_CERT;
+    return EGIDE_OK;
+}
+
+egide_rc egide_envelope_check_time(const egide_envelope_t *e, int64_t now_ms, int64_t skew_ms)
+{
+    if (!e || skew_ms < 0)
+        return EGIDE_ERR_INVALID;
+    if (now_ms > e->hdr->expires_ms)
+        return EGIDE_ERR_EXPIRED;
+    if (e->hdr->created_ms > now_ms && e->hdr->created_ms - now_ms > skew_ms)
+        return EGIDE_ERR_REPLAY;
+    return EGIDE_OK;
+}
+
+egide_rc egide_envelope_verify(const egide_envelope_t *e, EVP_PKEY *sender_sign_pub)
+{
+    if (!e || !sender_sign_pub || EVP_PKEY_get_id(sender_sign_pub) != EVP_PKEY_ED25519)
+        return EGIDE_ERR_INVALID;
+    egide_rc rc =
+        egide_verify_labeled(sender_sign_pub, EGIDE_LABEL_ENVELOPE, e->env->header.data,
+                             e->env->header.len, e->env->signature.data, e->env->signature.len);
+    if (rc)
+        return rc == EGIDE_ERR_INVALID ? EGIDE_ERR_INVALID : EGIDE_ERR_SIGNATURE;
+    uint8_t h[32];
+    egide_sha256(e->env->ciphertext.data, e->env->ciphertext.len, h);
+    if (!egide_ct_equal(h, e->hdr->ciphertext_sha256.data, 32))
+        return EGIDE_ERR_HASH;
+    return EGIDE_OK;
+}
+
+egide_rc egide_envelope_open(const egide_envelope_t *e, const char *my_node_id,
+                             EVP_PKEY *my_enc_key, EVP_PKEY *sender_sign_pub, char **content_type,
+                             uint8_t **payload, size_t *payload_len)
+{
+    if (!content_type || !payload || !payload_len)
+        return EGIDE_ERR_INVALID;
+    *content_type = NULL;
+    *payload = NULL;
+    *payload_len = 0;
+    if (!e || !my_node_id || !my_enc_key || EVP_PKEY_get_id(my_enc_key) != EVP_PKEY_X25519)
+        return EGIDE_ERR_INVALID;
+    egide_rc rc = egide_envelope_verify(e, sender_sign_pub);
+    if (rc)
+        return rc;
+    const Egide__V1__EnvelopeHeader *h = e->hdr;
+    int idx = egide_envelope_recipient_index(e, my_node_id);
+    if (idx < 0)
+        return EGIDE_ERR_NOT_RECIPIENT;
+    const Egide__V1__Recipient *r = h->recipients[idx];
+
+    uint8_t cek[EGIDE_CEK_LEN], commit[32];
+    uint8_t *pt = NULL;
+    size_t pt_len = e->env->ciphertext.len - EGIDE_GCM_TAG_LEN;
+    Egide__V1__Payload *pl = NULL;
+    egide_buf_t info, aad;
+    egide_buf_init(&aad, 0);
+    rc = s_wrap_info(&info, h->msg_id.data, h->sender_id, r->node_id);
+    if (!rc) {
+        rc = egide_hpke_open(EGIDE_HPKE_AEAD_AES256GCM, my_enc_key, r->enc.data, r->enc.len,
+                             info.data, info.len, r->key_fingerprint.data, r->key_fingerprint.len,
+                             r->wrapped_cek.data, r->wrapped_cek.len, cek);
+        if (rc == EGIDE_ERR_CRYPTO)
+            rc = EGIDE_ERR_DECRYPT;
+    }
+    egide_buf_free(&info);
+    if (rc)
+        goto done;
+    if ((rc = s_commitment(cek, h->msg_id.data, commit)))
+        goto done;
+    if (!egide_ct_equal(commit, h->key_commitment.data, 32)) {
+        rc = EGIDE_ERR_COMMITMENT;
+        goto done;
+    }
+    if ((rc = s_payload_aad(&aad, h->msg_id.data, h->sender_id, h->message_type)))
+        goto done;
+    pt = malloc(pt_len ? pt_len : 1);
+    if (!pt) {
+        rc = EGIDE_ERR_NOMEM;
+        goto done;
+    }
+    rc = egide_aead_open(EGIDE_HPKE_AEAD_AES256GCM, cek, sizeof cek, h->payload_nonce.data,
+                         aad.data, aad.len, e->env->ciphertext.data, e->env->ciphertext.len, pt);
+    if (rc)
+        goto done;
+    pl = egide__v1__payload__unpack(&s_wiping, pt_len, pt);
+    if (!pl || !pl->content_type ||
+        !s_valid_text(pl->content_type, strlen(pl->content_type), EGIDE_MAX_CONTENT_TYPE) ||
+        pl->body.len > EGIDE_MAX_PAYLOAD) {
+        rc = EGIDE_ERR_PROTO;
+        goto done;
+    }
+    *content_type = strdup(pl->content_type);
+    *payload = malloc(pl->body.len ? pl->body.len : 1);
+    if (!*content_type || !*payload) {
+        free(*content_type);
+        free(*payload);
+        *content_type = NULL;
+        *payload = NULL;
+        rc = EGIDE_ERR_NOMEM;
+        goto done;
+    }
+    if (pl->body.len)
+        memcpy(*payload, pl->body.data, pl->body.len);
+    *payload_len = pl->body.len;
+    rc = EGIDE_OK;
+done:
+    if (pl)
+        egide__v1__payload__free_unpacked(pl, &s_wiping);
+    egide_free_secret(pt, pt_len);
+    egide_wipe(cek, sizeof cek);
+    egide_buf_free(&aad);
+    return rc;
+}
