@@ -129,8 +129,9 @@ void egide_http_text(egide_http_resp_t *resp, int status, const char *content_ty
                      const char *text);
 
 /* Look key up in a raw query string ("a=1&b=x%20y") and copy its URL-decoded
- * value ('+' is a space) into out (size outsz, always NUL-terminated).  The
- * first occurrence wins; a key without '=' has the value "".
+ * value ('+' is a space) into out (size outsz, always NUL-terminated; "" on
+ * any error, never a partial value).  The first occurrence wins; a key
+ * without '=' has the value "".
  * Returns EGIDE_ERR_NOTFOUND if absent, EGIDE_ERR_LIMIT if the decoded value
  * does not fit, EGIDE_ERR_PROTO on a bad %-escape or a decoded NUL byte,
  * EGIDE_ERR_INVALID on NULL arguments or an empty key. */

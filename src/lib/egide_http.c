@@ -216,34 +216,39 @@ static int s_hexval(char c)
 static egide_rc s_url_decode(const char *s, size_t n, char *out, size_t outsz)
 {
     size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
+    egide_rc rc = EGIDE_OK;
+    for (size_t i = 0; i < n && rc == EGIDE_OK; i++) {
         char c = s[i];
         if (c == '+') {
             c = ' ';
         } else if (c == '%') {
-            if (n - i < 3)
-                return EGIDE_ERR_PROTO;
-            int hi = s_hexval(s[i + 1]), lo = s_hexval(s[i + 2]);
-            if (hi < 0 || lo < 0)
-                return EGIDE_ERR_PROTO;
+            int hi = n - i >= 3 ? s_hexval(s[i + 1]) : -1;
+            int lo = n - i >= 3 ? s_hexval(s[i + 2]) : -1;
+            if (hi < 0 || lo < 0) {
+                rc = EGIDE_ERR_PROTO;
+                break;
+            }
             c = (char)(hi * 16 + lo);
             i += 2;
         }
         if (c == '\0')
-            return EGIDE_ERR_PROTO;
-        if (o + 1 >= outsz)
-            return EGIDE_ERR_LIMIT;
-        out[o++] = c;
+            rc = EGIDE_ERR_PROTO;
+        else if (o + 1 >= outsz)
+            rc = EGIDE_ERR_LIMIT;
+        else
+            out[o++] = c;
     }
-    out[o] = '\0';
-    return EGIDE_OK;
+    /* Never hand back part of a value. */
+    out[rc == EGIDE_OK ? o : 0] = '\0';
+    return rc;
 }
 
 egide_rc egide_http_query_get(const char *query, const char *key, char *out, size_t outsz)
 {
+    if (out && outsz)
+        out[0] = '\0';
     if (!query || !key || !*key || !out || !outsz)
         return EGIDE_ERR_INVALID;
-    out[0] = '\0';
     size_t klen = strlen(key);
     const char *p = query;
     while (*p) {

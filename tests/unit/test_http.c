@@ -390,6 +390,11 @@ static void test_query_get(void)
     CHECK_RC(egide_http_query_get(q, "g", out, sizeof out), EGIDE_OK);
     CHECK_STREQ(out, "AB");
     CHECK_RC(egide_http_query_get(q, "h", out, sizeof out), EGIDE_ERR_LIMIT);
+    CHECK_STREQ(out, ""); /* never a truncated value */
+    CHECK_RC(egide_http_query_get(q, "d", out, sizeof out), EGIDE_ERR_PROTO);
+    CHECK_STREQ(out, "");
+    CHECK_RC(egide_http_query_get(q, "a", out, 1), EGIDE_ERR_LIMIT);
+    CHECK_STREQ(out, "");
     CHECK_RC(egide_http_query_get(q, "bo", out, sizeof out), EGIDE_OK);
     CHECK_STREQ(out, "k");
     CHECK_RC(egide_http_query_get(q, "zz", out, sizeof out), EGIDE_ERR_NOTFOUND);
