@@ -57,7 +57,7 @@ typedef struct egide_http_req {
  * "application/json"}.  If the handler leaves body NULL, the wrapper sends a
  * JSON error matching status ("not found", "method not allowed", ...). */
 typedef struct egide_http_resp {
-    int status;               /* HTTP status; default 500 until set */
+    int status;               /* HTTP status (200..599, else 500); default 500 until set */
     char *body;               /* malloc'ed, freed by the wrapper; may be NULL */
     size_t body_len;          /* bytes of body */
     const char *content_type; /* static string; default "application/json" */

@@ -442,10 +442,12 @@ static void s_default_body(egide_http_resp_t *resp)
         egide_http_error(resp, 414, EGIDE_ERR_LIMIT, "request target too long");
         break;
     default:
-        if (resp->status >= 200 && resp->status < 400 && resp->status != 204)
-            egide_http_text(resp, resp->status, s_json, "{}\n");
-        else if (resp->status == 204 || resp->status == 304)
+        if (resp->status == 204 || resp->status == 304)
             egide_http_text(resp, resp->status, s_json, "");
+        else if (resp->status < 400)
+            egide_http_text(resp, resp->status, s_json, "{}\n");
+        else if (resp->status < 500)
+            egide_http_error(resp, resp->status, EGIDE_ERR_INVALID, "request refused");
         else
             egide_http_error(resp, resp->status, EGIDE_ERR_IO, "internal error");
         break;
@@ -455,7 +457,7 @@ static void s_default_body(egide_http_resp_t *resp)
 static enum MHD_Result s_send(struct MHD_Connection *con, egide_http_resp_t *resp,
                               const char *www_auth)
 {
-    if (resp->status < 100 || resp->status > 599) {
+    if (resp->status < 200 || resp->status > 599) {
         free(resp->body);
         resp->body = NULL;
         resp->status = 500;

@@ -63,6 +63,13 @@ static void s_handler(const egide_http_req_t *req, egide_http_resp_t *resp, void
     } else if (strcmp(req->path, "/twice") == 0) {
         egide_http_text(resp, 200, NULL, "first");
         egide_http_json(resp, 201, json_pack("{s:b}", "second", 1));
+    } else if (strcmp(req->path, "/status") == 0) {
+        /* Only a status, no body: the wrapper fills in a default. */
+        char code[8];
+        int64_t v = 0;
+        if (egide_http_query_get(req->query, "code", code, sizeof code) == EGIDE_OK &&
+            egide_parse_int64(code, -1000, 1000, &v) == EGIDE_OK)
+            resp->status = (int)v;
     } else {
         resp->status = 404;
     }
@@ -325,6 +332,38 @@ static void test_routes_and_helpers(void)
     CHECK_STREQ(s_err_code(o), "EGIDE_ERR_NOTFOUND");
     json_decref(o);
     egide_httpc_resp_free(&r);
+
+    /* Status-only answers get a default body; nonsense statuses become 500. */
+    static const struct {
+        const char *q;
+        long status;
+        const char *body;
+    } defaults[] = {
+        {"/status?code=409", 409,
+         "{\"error\":{\"code\":\"EGIDE_ERR_INVALID\",\"message\":"
+         "\"request refused\"}}\n"},
+        {"/status?code=405", 405,
+         "{\"error\":{\"code\":\"EGIDE_ERR_INVALID\",\"message\":"
+         "\"method not allowed\"}}\n"},
+        {"/status?code=204", 204, ""},
+        {"/status?code=200", 200, "{}\n"},
+        {"/status?code=503", 503,
+         "{\"error\":{\"code\":\"EGIDE_ERR_IO\",\"message\":"
+         "\"internal error\"}}\n"},
+        {"/status?code=99", 500, NULL},
+        {"/status?code=700", 500, NULL},
+        {"/status", 500,
+         "{\"error\":{\"code\":\"EGIDE_ERR_IO\",\"message\":"
+         "\"internal error\"}}\n"},
+    };
+    for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++) {
+        CHECK_RC(s_get(defaults[i].q, NULL, &r), EGIDE_OK);
+        CHECK(r.status == defaults[i].status);
+        if (defaults[i].body)
+            CHECK_STREQ(r.body, defaults[i].body);
+        CHECK(strncmp(r.content_type, "application/json", 16) == 0);
+        egide_httpc_resp_free(&r);
+    }
 
     /* Error with details. */
     CHECK_RC(s_get("/err", NULL, &r), EGIDE_OK);
