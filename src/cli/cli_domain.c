@@ -1,6 +1,563 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* cli_domain.c - placeholder until its issue lands: every command here says so and exits 2. */
+/*
+ * cli_domain.c - the domain commands of `egide`:
+ *   egide validate --type TYPE FILE [--out PB_FILE] [--facts]
+ *       check a JSON payload offline; prints "ok" or every error, one per
+ *       line ("path: message"); exit 0 valid, 1 invalid, 2 usage.
+ *   egide deadlines --api URL --token-file FILE [--json]
+ *       fetch GET /v1/deadlines from the local edge and print a table.
+ *   egide deadlines --type TYPE --received DATE [--under-2] [--urgency U]
+ *       [--runaway] [--no-parental-agreement] [--kind CODE] [--payload FILE]
+ *       [--profile FILE] [--now DATE] [--json]
+ *       compute the deadlines a message starts, offline.
+ *   egide export olinpe --year N --key-file FILE --in EVENTS --out FILE
+ *       [--department D] [--algorithm NAME] [--context LABEL]
+ *       the pseudonymised observatory export (see egide_observatory.h).
+ * Nothing here prints payload content except `validate`'s own error paths.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "cli.h"
-int cmd_validate(int argc, char **argv) { (void)argc; (void)argv; cli_fail("validate", "not available in this build yet"); return 2; }
-int cmd_deadlines(int argc, char **argv) { (void)argc; (void)argv; cli_fail("deadlines", "not available in this build yet"); return 2; }
-int cmd_export(int argc, char **argv) { (void)argc; (void)argv; cli_fail("export", "not available in this build yet"); return 2; }
+#include "egide/egide_date.h"
+#include "egide/egide_deadline.h"
+#include "egide/egide_httpc.h"
+#include "egide/egide_limits.h"
+#include "egide/egide_observatory.h"
+#include "egide/egide_payload.h"
+#include "egide/egide_pseudo.h"
+#include "egide/egide_util.h"
+
+#define S_MAX_EVENTS_FILE (64u * 1024u * 1024u)
+
+/* Value of option argv[*i] ("--x VALUE"); NULL (and a message) if missing. */
+static const char *s_optarg(int argc, char **argv, int *i, const char *cmd)
+{
+    if (*i + 1 >= argc) {
+        cli_fail(cmd, "%s needs a value", argv[*i]);
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+/* ------------------------------------------------------------ validate */
+
+static void s_validate_usage(FILE *f)
+{
+    fprintf(f, "usage: egide validate --type TYPE FILE [--out PB_FILE] [--facts]\n"
+               "  Check a JSON payload of message type TYPE offline.  Prints \"ok\" or\n"
+               "  every error as \"path: message\", one per line (exit 1).\n"
+               "  --out PB_FILE  also write the serialized protobuf\n"
+               "  --facts        print the routing and deadline facts\n");
+}
+
+static void s_print_facts(const egide_payload_facts_t *f)
+{
+    char when[32];
+    egide_datetime_format(f->received_ms, when, sizeof when);
+    printf("commune: %s\ndepartment: %s\nreceived: %s\nurgency: %d\nchildren: %d\n"
+           "child_under_2: %s\nkind: %s\n",
+           f->commune, f->department, when, f->urgency, f->n_children,
+           f->child_under_2 ? "yes" : "no", f->kind);
+}
+
+int cmd_validate(int argc, char **argv)
+{
+    const char *type = NULL, *file = NULL, *out = NULL;
+    bool facts = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            s_validate_usage(stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--type") == 0) {
+            if (!(type = s_optarg(argc, argv, &i, "validate")))
+                return 2;
+        } else if (strcmp(argv[i], "--out") == 0) {
+            if (!(out = s_optarg(argc, argv, &i, "validate")))
+                return 2;
+        } else if (strcmp(argv[i], "--facts") == 0) {
+            facts = true;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            cli_fail("validate", "unknown option %s", argv[i]);
+            return 2;
+        } else if (!file) {
+            file = argv[i];
+        } else {
+            cli_fail("validate", "one file at a time");
+            return 2;
+        }
+    }
+    if (!type || !file) {
+        s_validate_usage(stderr);
+        return 2;
+    }
+    if (!egide_payload_type_known(type)) {
+        cli_fail("validate", "unknown message type \"%s\"", type);
+        return 2;
+    }
+    uint8_t *buf;
+    size_t len;
+    egide_rc rc = egide_file_read(file, EGIDE_MAX_JSON_BODY, &buf, &len);
+    if (rc != EGIDE_OK)
+        return cli_fail_rc("validate", rc, "%s", file);
+    uint8_t *pb = NULL;
+    size_t pb_len = 0;
+    char *errors = NULL;
+    egide_payload_facts_t fx;
+    rc = egide_payload_from_json(type, (const char *)buf, len, egide_now_ms(), &pb, &pb_len, &fx,
+                                 &errors);
+    free(buf);
+    if (rc == EGIDE_ERR_VALIDATION) {
+        printf("%s\n", errors ? errors : "json: invalid");
+        free(errors);
+        return 1;
+    }
+    free(errors);
+    if (rc != EGIDE_OK)
+        return cli_fail_rc("validate", rc, "%s", file);
+    if (out) {
+        rc = egide_file_write_atomic(out, pb, pb_len, 0600);
+        if (rc != EGIDE_OK) {
+            free(pb);
+            return cli_fail_rc("validate", rc, "%s", out);
+        }
+    }
+    free(pb);
+    printf("ok\n");
+    if (facts)
+        s_print_facts(&fx);
+    return 0;
+}
+
+/* ------------------------------------------------------------ deadlines */
+
+static void s_deadlines_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: egide deadlines --api URL --token-file FILE [--json]\n"
+            "       egide deadlines --type TYPE --received DATE [--under-2] [--urgency U]\n"
+            "                       [--runaway] [--no-parental-agreement] [--kind CODE]\n"
+            "                       [--payload FILE] [--profile FILE] [--now DATE] [--json]\n"
+            "  Online: the local edge's open, overdue and met deadlines (GET /v1/deadlines).\n"
+            "  Offline: the deadlines a message of TYPE received at DATE (YYYY-MM-DD or RFC\n"
+            "  3339) starts under a jurisdiction profile (default: $EGIDE_PROFILE, else\n"
+            "  %s/deploy/profiles/fr-casf.ini), their state at --now (default: now).\n"
+            "  U is normal, urgent or immediate.  --payload takes the facts from a payload.\n",
+            EGIDE_SOURCE_DIR);
+}
+
+static void s_fmt_time(int64_t ms, char *out, size_t outsz)
+{
+    char iso[32];
+    if (ms <= 0) {
+        egide_strlcpy(out, "-", outsz);
+        return;
+    }
+    egide_datetime_format(ms, iso, sizeof iso);
+    /* "YYYY-MM-DDTHH:MM:SSZ" -> "YYYY-MM-DD HH:MM" */
+    iso[10] = ' ';
+    iso[16] = '\0';
+    egide_snprintf(out, outsz, "%s", iso);
+}
+
+/* Copy s for the terminal: control characters become '?', UTF-8 is kept
+ * (labels are French), at most n bytes of s. */
+static const char *s_clean(const char *s, size_t n, char *out, size_t outsz)
+{
+    size_t o = 0;
+    for (size_t i = 0; s[i] && i < n && o + 1 < outsz; i++) {
+        unsigned char c = (unsigned char)s[i];
+        out[o++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* Print one table row; strings come from the edge or the profile, so they
+ * are cleaned (no control characters reach the terminal). */
+static void s_row(const char *state, int64_t due, const char *type, const char *name,
+                  const char *msg_id, const char *label, const char *source)
+{
+    char due_s[32], a[80], b[80], c[80], d[40], e[200], f[140];
+    s_fmt_time(due, due_s, sizeof due_s);
+    s_clean(state, 16, a, sizeof a);
+    s_clean(type, 64, b, sizeof b);
+    s_clean(name, 64, c, sizeof c);
+    s_clean(msg_id, 12, d, sizeof d);
+    s_clean(label, 190, e, sizeof e);
+    s_clean(source, 130, f, sizeof f);
+    printf("%-8s %-16s %-26s %-22s %-12s %s [%s]\n", a, due_s, b, c, d, e, f);
+}
+
+static void s_header(void)
+{
+    printf("%-8s %-16s %-26s %-22s %-12s %s\n", "STATE", "DUE (UTC)", "TYPE", "NAME", "MSG",
+           "LABEL [SOURCE]");
+}
+
+static int s_deadlines_online(const char *api, const char *token_file, bool as_json)
+{
+    uint8_t *token = NULL;
+    size_t tlen = 0;
+    egide_rc rc = egide_secret_read(token_file, 4096, &token, &tlen);
+    if (rc != EGIDE_OK)
+        return cli_fail_rc("deadlines", rc, "%s", token_file);
+    char url[1024];
+    size_t alen = strlen(api);
+    while (alen > 0 && api[alen - 1] == '/')
+        alen--;
+    if (egide_snprintf(url, sizeof url, "%.*s/v1/deadlines", (int)alen, api) != EGIDE_OK) {
+        egide_free_secret(token, tlen);
+        return cli_fail("deadlines", "URL too long");
+    }
+    egide_httpc_resp_t resp;
+    rc = egide_httpc_request("GET", url, (const char *)token, NULL, NULL, 0, 0, 0, &resp);
+    egide_free_secret(token, tlen);
+    if (rc != EGIDE_OK) {
+        int r = cli_fail_rc("deadlines", rc, "%s", resp.error[0] ? resp.error : url);
+        egide_httpc_resp_free(&resp);
+        return r;
+    }
+    if (resp.status != 200) {
+        char safe[200];
+        egide_sanitize(resp.body, strnlen(resp.body, 160), safe, sizeof safe);
+        int r = cli_fail("deadlines", "%s: HTTP %ld %s", url, resp.status, safe);
+        egide_httpc_resp_free(&resp);
+        return r;
+    }
+    json_error_t jerr;
+    json_t *root = json_loadb(resp.body, resp.body_len, 0, &jerr);
+    egide_httpc_resp_free(&resp);
+    json_t *list = json_object_get(root, "deadlines");
+    if (!json_is_array(list)) {
+        json_decref(root);
+        return cli_fail("deadlines", "%s: not a {\"deadlines\": [...]} answer", url);
+    }
+    if (as_json) {
+        char *s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        printf("%s\n", s ? s : "{}");
+        free(s);
+        json_decref(root);
+        return 0;
+    }
+    s_header();
+    size_t i;
+    json_t *d;
+    json_array_foreach(list, i, d)
+    {
+#define S_F(k) (json_is_string(json_object_get(d, k)) ? json_string_value(json_object_get(d, k)) : "")
+        json_t *due = json_object_get(d, "due_ms");
+        s_row(S_F("state"), json_is_integer(due) ? (int64_t)json_integer_value(due) : 0,
+              S_F("type"), S_F("name"), S_F("msg_id"), S_F("label"), S_F("source"));
+#undef S_F
+    }
+    if (json_array_size(list) == 0)
+        printf("(no deadline)\n");
+    json_decref(root);
+    return 0;
+}
+
+/* A date "YYYY-MM-DD" (00:00 UTC) or an RFC 3339 date-time. */
+static egide_rc s_parse_when(const char *s, int64_t *ms)
+{
+    if (egide_datetime_parse(s, ms) == EGIDE_OK)
+        return EGIDE_OK;
+    return egide_date_parse(s, ms);
+}
+
+int cmd_deadlines(int argc, char **argv)
+{
+    const char *api = NULL, *token_file = NULL, *type = NULL, *received = NULL, *urgency = NULL;
+    const char *profile_path = NULL, *now_s = NULL, *kind = NULL, *payload = NULL;
+    bool as_json = false, under_2 = false, runaway = false, no_agreement = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char **slot = NULL;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            s_deadlines_usage(stdout);
+            return 0;
+        } else if (strcmp(a, "--json") == 0) {
+            as_json = true;
+        } else if (strcmp(a, "--under-2") == 0) {
+            under_2 = true;
+        } else if (strcmp(a, "--runaway") == 0) {
+            runaway = true;
+        } else if (strcmp(a, "--no-parental-agreement") == 0) {
+            no_agreement = true;
+        } else if (strcmp(a, "--api") == 0) {
+            slot = &api;
+        } else if (strcmp(a, "--token-file") == 0) {
+            slot = &token_file;
+        } else if (strcmp(a, "--type") == 0) {
+            slot = &type;
+        } else if (strcmp(a, "--received") == 0) {
+            slot = &received;
+        } else if (strcmp(a, "--urgency") == 0) {
+            slot = &urgency;
+        } else if (strcmp(a, "--profile") == 0) {
+            slot = &profile_path;
+        } else if (strcmp(a, "--now") == 0) {
+            slot = &now_s;
+        } else if (strcmp(a, "--kind") == 0) {
+            slot = &kind;
+        } else if (strcmp(a, "--payload") == 0) {
+            slot = &payload;
+        } else {
+            cli_fail("deadlines", "unknown argument %s", a);
+            return 2;
+        }
+        if (slot && !(*slot = s_optarg(argc, argv, &i, "deadlines")))
+            return 2;
+    }
+    if (api || token_file) {
+        if (!api || !token_file || type) {
+            cli_fail("deadlines", "online use needs --api URL and --token-file FILE (and no --type)");
+            return 2;
+        }
+        return s_deadlines_online(api, token_file, as_json);
+    }
+    if (!type || (!received && !payload)) {
+        s_deadlines_usage(stderr);
+        return 2;
+    }
+    if (!egide_payload_type_known(type)) {
+        cli_fail("deadlines", "unknown message type \"%s\"", type);
+        return 2;
+    }
+    int64_t now = egide_now_ms(), recv_ms = 0;
+    if (now_s && s_parse_when(now_s, &now) != EGIDE_OK) {
+        cli_fail("deadlines", "--now: not a date");
+        return 2;
+    }
+    egide_payload_facts_t fx;
+    memset(&fx, 0, sizeof fx);
+    fx.urgency = 1;
+    if (payload) {
+        uint8_t *buf;
+        size_t len;
+        char *errors = NULL;
+        egide_rc rc = egide_file_read(payload, EGIDE_MAX_JSON_BODY, &buf, &len);
+        if (rc != EGIDE_OK)
+            return cli_fail_rc("deadlines", rc, "%s", payload);
+        rc = egide_payload_from_json(type, (char *)buf, len, now, NULL, NULL, &fx, &errors);
+        free(buf);
+        if (rc != EGIDE_OK) {
+            if (errors)
+                fprintf(stderr, "%s\n", errors);
+            free(errors);
+            return cli_fail_rc("deadlines", rc, "%s", payload);
+        }
+        recv_ms = fx.received_ms;
+    }
+    if (received && s_parse_when(received, &recv_ms) != EGIDE_OK) {
+        cli_fail("deadlines", "--received: not a date (YYYY-MM-DD or RFC 3339)");
+        return 2;
+    }
+    if (under_2)
+        fx.child_under_2 = true;
+    if (runaway)
+        fx.runaway = true;
+    if (no_agreement)
+        fx.parental_agreement = 2;
+    if (kind)
+        egide_strlcpy(fx.kind, kind, sizeof fx.kind);
+    if (urgency) {
+        if (strcmp(urgency, "normal") == 0)
+            fx.urgency = 1;
+        else if (strcmp(urgency, "urgent") == 0)
+            fx.urgency = 2;
+        else if (strcmp(urgency, "immediate") == 0)
+            fx.urgency = 3;
+        else {
+            cli_fail("deadlines", "--urgency: normal, urgent or immediate");
+            return 2;
+        }
+    }
+    char defpath[1024];
+    if (!profile_path) {
+        const char *env = getenv("EGIDE_PROFILE");
+        if (env && *env)
+            profile_path = env;
+        else {
+            egide_snprintf(defpath, sizeof defpath, "%s/deploy/profiles/fr-casf.ini",
+                           EGIDE_SOURCE_DIR);
+            profile_path = defpath;
+        }
+    }
+    egide_deadline_profile_t *prof = NULL;
+    char err[512];
+    egide_rc rc = egide_deadline_profile_load(profile_path, &prof, err, sizeof err);
+    if (rc != EGIDE_OK)
+        return cli_fail("deadlines", "%s", err);
+    egide_deadline_t dl[EGIDE_DEADLINE_MAX_DEFS];
+    size_t n = 0;
+    rc = egide_deadline_compute(prof, type, "", recv_ms, &fx, dl, EGIDE_DEADLINE_MAX_DEFS, &n);
+    if (rc == EGIDE_OK)
+        rc = egide_deadline_evaluate(prof, dl, n, NULL, 0, now);
+    if (rc != EGIDE_OK) {
+        egide_deadline_profile_destroy(&prof);
+        return cli_fail_rc("deadlines", rc, "compute");
+    }
+    if (as_json) {
+        json_t *root = json_object(), *arr = json_array();
+        for (size_t i = 0; i < n; i++) {
+            json_t *o = json_object();
+            json_object_set_new(o, "msg_id", json_string(dl[i].msg_id));
+            json_object_set_new(o, "type", json_string(dl[i].type));
+            json_object_set_new(o, "name", json_string(dl[i].name));
+            json_object_set_new(o, "label", json_string(dl[i].label));
+            json_object_set_new(o, "start_ms", json_integer(dl[i].start_ms));
+            json_object_set_new(o, "due_ms", json_integer(dl[i].due_ms));
+            json_object_set_new(o, "state", json_string(egide_deadline_state_name(dl[i].state)));
+            json_object_set_new(o, "source", json_string(dl[i].source));
+            json_object_set_new(o, "practice", json_boolean(dl[i].practice));
+            json_array_append_new(arr, o);
+        }
+        json_object_set_new(root, "profile", json_string(egide_deadline_profile_name(prof)));
+        json_object_set_new(root, "deadlines", arr);
+        char *s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        printf("%s\n", s ? s : "{}");
+        free(s);
+        json_decref(root);
+    } else {
+        printf("profile %s (%s)\n", egide_deadline_profile_name(prof),
+               egide_deadline_profile_jurisdiction(prof));
+        s_header();
+        for (size_t i = 0; i < n; i++)
+            s_row(egide_deadline_state_name(dl[i].state), dl[i].due_ms, dl[i].type, dl[i].name,
+                  "-", dl[i].label, dl[i].source);
+        if (n == 0)
+            printf("(no deadline)\n");
+    }
+    egide_deadline_profile_destroy(&prof);
+    return 0;
+}
+
+/* ------------------------------------------------------------ export */
+
+static void s_export_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: egide export olinpe --year N --key-file FILE --in EVENTS --out FILE\n"
+            "                           [--department D] [--algorithm NAME] [--context LABEL]\n"
+            "  Pseudonymised yearly export of measure events (décret 2016-1966).\n"
+            "  EVENTS: JSON lines {\"type\",\"received\",\"payload\"[,\"previous\"]} (see\n"
+            "  docs/observatory-export.md).  The key file must be mode 0600 and hold at\n"
+            "  least %d bytes.  Default algorithm hmac-sha256-v1 (Égide's own: the\n"
+            "  national one is not known), context \"olinpe\".\n",
+            EGIDE_PSEUDO_MIN_KEY);
+}
+
+int cmd_export(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        s_export_usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "olinpe") != 0) {
+        cli_fail("export", "unknown export \"%s\" (known: olinpe)", argv[1]);
+        return 2;
+    }
+    const char *year_s = NULL, *key_file = NULL, *in = NULL, *out = NULL, *dept = NULL;
+    const char *alg_name = NULL, *context = NULL;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        const char **slot = NULL;
+        if (strcmp(a, "--help") == 0) {
+            s_export_usage(stdout);
+            return 0;
+        } else if (strcmp(a, "--year") == 0) {
+            slot = &year_s;
+        } else if (strcmp(a, "--key-file") == 0) {
+            slot = &key_file;
+        } else if (strcmp(a, "--in") == 0) {
+            slot = &in;
+        } else if (strcmp(a, "--out") == 0) {
+            slot = &out;
+        } else if (strcmp(a, "--department") == 0) {
+            slot = &dept;
+        } else if (strcmp(a, "--algorithm") == 0) {
+            slot = &alg_name;
+        } else if (strcmp(a, "--context") == 0) {
+            slot = &context;
+        } else {
+            cli_fail("export", "unknown argument %s", a);
+            return 2;
+        }
+        if (!(*slot = s_optarg(argc, argv, &i, "export")))
+            return 2;
+    }
+    if (!year_s || !key_file || !in || !out) {
+        s_export_usage(stderr);
+        return 2;
+    }
+    int64_t year;
+    if (egide_parse_int64(year_s, 2000, 2199, &year) != EGIDE_OK) {
+        cli_fail("export", "--year: not a year");
+        return 2;
+    }
+    const egide_pseudo_alg_t *alg = egide_pseudo_alg_find(alg_name);
+    if (!alg) {
+        cli_fail("export", "unknown algorithm \"%s\"", alg_name);
+        return 2;
+    }
+    uint8_t *key = NULL;
+    size_t klen = 0;
+    egide_rc rc = egide_secret_read(key_file, EGIDE_PSEUDO_MAX_KEY, &key, &klen);
+    if (rc != EGIDE_OK)
+        return cli_fail_rc("export", rc, "key file %s", key_file);
+    if (klen < EGIDE_PSEUDO_MIN_KEY) {
+        egide_free_secret(key, klen);
+        return cli_fail("export", "key file %s: shorter than %d bytes", key_file,
+                        EGIDE_PSEUDO_MIN_KEY);
+    }
+    uint8_t *events = NULL;
+    size_t elen = 0;
+    rc = egide_file_read(in, S_MAX_EVENTS_FILE, &events, &elen);
+    if (rc != EGIDE_OK) {
+        egide_free_secret(key, klen);
+        return cli_fail_rc("export", rc, "%s", in);
+    }
+    egide_olinpe_opts_t o = {.year = (int)year,
+                             .key = key,
+                             .key_len = klen,
+                             .alg = alg,
+                             .context = context,
+                             .department = dept,
+                             .now_ms = egide_now_ms()};
+    char *json = NULL, *errors = NULL;
+    egide_olinpe_stats_t st;
+    rc = egide_observatory_export((const char *)events, elen, &o, &json, &st, &errors);
+    egide_free_secret(key, klen);
+    egide_free_secret(events, elen);
+    if (rc == EGIDE_ERR_VALIDATION) {
+        fprintf(stderr, "%s\n", errors ? errors : "invalid input");
+        free(errors);
+        return cli_fail("export", "%s: invalid events, nothing written", in);
+    }
+    free(errors);
+    if (rc != EGIDE_OK)
+        return cli_fail_rc("export", rc, "%s", in);
+    size_t jlen = strlen(json);
+    json[jlen] = '\0';
+    egide_buf_t b;
+    egide_buf_init(&b, jlen + 2);
+    rc = egide_buf_append(&b, json, jlen);
+    if (rc == EGIDE_OK)
+        rc = egide_buf_append(&b, "\n", 1);
+    free(json);
+    if (rc == EGIDE_OK)
+        rc = egide_file_write_atomic(out, b.data, b.len, 0600);
+    egide_buf_free(&b);
+    if (rc != EGIDE_OK)
+        return cli_fail_rc("export", rc, "%s", out);
+    fprintf(stderr,
+            "egide: export: %zu event(s) from %zu message(s); skipped: %zu other year, %zu not a "
+            "measure, %zu child(ren) without mother's birth name, %zu with a name that does not "
+            "normalise\n",
+            st.events, st.lines, st.other_year, st.not_a_measure, st.no_mother_name,
+            st.bad_identity);
+    return 0;
+}
