@@ -360,16 +360,23 @@ static void s_done(s_ctx_t *ctx)
 
 /* ---- requests ---------------------------------------------------------- */
 
+/* --json: the server's bytes as they came, with a final newline. */
+static void s_print_raw(const egide_httpc_resp_t *r)
+{
+    fwrite(r->body, 1, r->body_len, stdout);
+    if (!r->body_len || r->body[r->body_len - 1] != '\n')
+        fputc('\n', stdout);
+}
+
 /* Print the server's error as one line per detail; returns 1. */
 static int s_api_error(s_ctx_t *ctx, const egide_httpc_resp_t *r, const char *msg_id)
 {
     json_t *o = json_loadb(r->body, r->body_len, 0, NULL);
     json_t *err = json_object_get(o, "error");
-    char msg[512], code[64];
+    char msg[512];
     s_field(err, "message", msg, sizeof msg);
-    s_field(err, "code", code, sizeof code);
     if (ctx->json && o)
-        fwrite(r->body, 1, r->body_len, stdout);
+        s_print_raw(r); /* machines get the details too */
     if (r->status == 404 && msg_id) {
         cli_fail(ctx->what, "no message %s", msg_id);
     } else if (r->status == 401) {
@@ -457,14 +464,6 @@ static int s_call(s_ctx_t *ctx, const char *method, const char *path, json_t *bo
     return 0;
 }
 
-/* --json: the server's bytes as they came, with a final newline. */
-static void s_print_raw(const egide_httpc_resp_t *r)
-{
-    fwrite(r->body, 1, r->body_len, stdout);
-    if (!r->body_len || r->body[r->body_len - 1] != '\n')
-        fputc('\n', stdout);
-}
-
 static int s_usage(const char *what, const char *text, bool error)
 {
     fprintf(error ? stderr : stdout,
@@ -492,9 +491,36 @@ static const char s_send_usage[] =
     "send --type TYPE (--to NODE ... | --commune CODE) --file PAYLOAD\n"
     "                  [--urgency normal|urgent|immediate] [--in-reply-to MSG_ID]\n"
     "                  [--content-type TYPE]\n\n"
-    "Submit a message through the local edge.  PAYLOAD is a JSON object, or any\n"
+    "Submit a message through the local edge.  PAYLOAD (a file, or - for stdin) is a\n"
+    "JSON object, or any\n"
     "bytes when --content-type is given (other than application/json).  Prints the\n"
     "message id and its recipients.\n";
+
+/* The whole of stdin, at most EGIDE_MAX_PAYLOAD bytes, NUL-terminated. */
+static egide_rc s_read_stdin(uint8_t **out, size_t *len)
+{
+    egide_buf_t b;
+    egide_buf_init(&b, EGIDE_MAX_PAYLOAD + 1);
+    uint8_t chunk[16384];
+    size_t n;
+    egide_rc rc = EGIDE_OK;
+    while (rc == EGIDE_OK && (n = fread(chunk, 1, sizeof chunk, stdin)) > 0)
+        rc = egide_buf_append(&b, chunk, n);
+    if (rc == EGIDE_OK && ferror(stdin))
+        rc = EGIDE_ERR_IO;
+    if (rc == EGIDE_OK && b.len > EGIDE_MAX_PAYLOAD)
+        rc = EGIDE_ERR_LIMIT;
+    if (rc == EGIDE_OK)
+        rc = egide_buf_append(&b, "", 1);
+    egide_wipe(chunk, sizeof chunk);
+    if (rc) {
+        egide_buf_free_secret(&b);
+        return rc;
+    }
+    *out = b.data;
+    *len = b.len - 1;
+    return EGIDE_OK;
+}
 
 static int s_send_body(s_ctx_t *ctx, const char *type, const char **to, size_t nto,
                        const char *commune, const char *file, const char *urgency,
@@ -502,7 +528,10 @@ static int s_send_body(s_ctx_t *ctx, const char *type, const char **to, size_t n
 {
     uint8_t *data = NULL;
     size_t len = 0;
-    egide_rc rc = egide_file_read(file, EGIDE_MAX_PAYLOAD, &data, &len);
+    egide_rc rc = strcmp(file, "-") == 0 ? s_read_stdin(&data, &len)
+                                         : egide_file_read(file, EGIDE_MAX_PAYLOAD, &data, &len);
+    if (strcmp(file, "-") == 0)
+        file = "(stdin)";
     if (rc == EGIDE_ERR_LIMIT)
         return cli_fail(ctx->what, "%s: larger than %u bytes", file, EGIDE_MAX_PAYLOAD);
     if (rc)
