@@ -1,3 +1,341 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* egide_cli.c - placeholder main, replaced below. */
-int main(void) { return 0; }
+/*
+ * edge_main.c - egide-edge: command line, configuration, start-up checks
+ * (key permissions and types, trust store, the first directory and the
+ * broker key it pins), signals.  The loop is in edge_core.c, the REST API in
+ * edge_api.c.
+ */
+#include "edge.h"
+
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "egide/egide_crypto.h"
+#include "egide/egide_db.h"
+#include "egide/egide_log.h"
+#include "egide/egide_util.h"
+
+static const char *const s_levels[] = {"error", "warning", "notice", "info", "debug", NULL};
+
+#define K(sec, name, type, req, min, max, def, help) {sec, name, type, req, min, max, def, NULL, help}
+const egide_config_key_t edge_config_schema[] = {
+    K("edge", "node_id", EGIDE_CFG_NODE_ID, true, 0, 0, NULL, "this node's id, e.g. 71.crip"),
+    K("edge", "database", EGIDE_CFG_PATH, true, 0, 0, NULL, "SQLite file (outbox, inbox, receipts)"),
+    K("edge", "directory_anchor", EGIDE_CFG_PATH, true, 0, 0, NULL, "directory authority certificate (pinned)"),
+    K("edge", "directory", EGIDE_CFG_PATH, false, 0, 0, NULL, "initial signed directory (later ones come from the broker)"),
+    K("edge", "broker_endpoint", EGIDE_CFG_ENDPOINT, false, 0, 0, NULL, "override the directory's broker endpoint"),
+    K("edge", "broker_curve_public", EGIDE_CFG_PATH, false, 0, 0, NULL, "override the directory's broker CURVE key (Z85 file)"),
+    K("edge", "ca_root", EGIDE_CFG_PATH, true, 0, 0, NULL, "department root CA certificate"),
+    K("edge", "ca_chain", EGIDE_CFG_PATH, false, 0, 0, NULL, "intermediate (issuing) CA certificates"),
+    K("edge", "crl", EGIDE_CFG_PATH, false, 0, 0, NULL, "CRLs of the root and issuing CAs"),
+    K("edge", "sign_key", EGIDE_CFG_PATH, true, 0, 0, NULL, "Ed25519 signing key (mode 0600)"),
+    K("edge", "sign_cert", EGIDE_CFG_PATH, true, 0, 0, NULL, "Ed25519 signing certificate"),
+    K("edge", "enc_key", EGIDE_CFG_PATH, true, 0, 0, NULL, "X25519 encryption key (mode 0600)"),
+    K("edge", "curve_secret", EGIDE_CFG_PATH, true, 0, 0, NULL, "CURVE secret key, Z85 (mode 0600)"),
+    K("edge", "curve_public", EGIDE_CFG_PATH, true, 0, 0, NULL, "CURVE public key, Z85"),
+    K("edge", "message_ttl_days", EGIDE_CFG_INT, false, 1, 365, "30", "a message not delivered by then expires"),
+    K("edge", "retry_min_ms", EGIDE_CFG_INT, false, 10, 600000, "500", "first resend delay"),
+    K("edge", "retry_max_ms", EGIDE_CFG_INT, false, 100, 3600000, "60000", "longest resend delay"),
+    K("edge", "clock_skew_ms", EGIDE_CFG_INT, false, 1000, 86400000, "300000", "accepted clock difference"),
+    K("edge", "heartbeat_ms", EGIDE_CFG_INT, false, 0, 600000, "5000", "ZeroMQ heartbeat interval (0 = off)"),
+    K("edge", "group_commit", EGIDE_CFG_BOOL, false, 0, 0, "true", "commit a batch of frames with one fsync"),
+    K("deadlines", "profile", EGIDE_CFG_PATH, false, 0, 0, NULL, "jurisdiction deadline profile (INI)"),
+    K("api", "bind", EGIDE_CFG_STRING, false, 0, 0, "127.0.0.1", "address of the REST API"),
+    K("api", "port", EGIDE_CFG_INT, false, 0, 65535, "7720", "port of the REST API (0 = any free port)"),
+    K("api", "token_file", EGIDE_CFG_PATH, true, 0, 0, NULL, "bearer token file (mode 0600)"),
+    K("api", "metrics_public", EGIDE_CFG_BOOL, false, 0, 0, "false", "serve /metrics without the token"),
+    K("api", "allow_non_loopback", EGIDE_CFG_BOOL, false, 0, 0, "false", "allow binding a non-loopback address"),
+    K("api", "max_body_bytes", EGIDE_CFG_INT, false, 1024, 25165824, "20971520", "largest request body"),
+    {"log", "level", EGIDE_CFG_ENUM, false, 0, 0, "notice", s_levels, "log level"},
+    K("log", "syslog", EGIDE_CFG_BOOL, false, 0, 0, "false", "log to syslog instead of stderr"),
+    EGIDE_CONFIG_END,
+};
+
+static volatile sig_atomic_t s_stop = 0;
+static void s_on_term(int sig)
+{
+    (void)sig;
+    s_stop = 1;
+}
+
+static egide_rc s_path_fail(const char *what, const char *path, egide_rc rc)
+{
+    egide_log(EGIDE_LOG_ERROR, "%s %s: %s%s", what, path ? path : "", egide_strerror(rc),
+              rc == EGIDE_ERR_PERM ? " (chmod 600)" : "");
+    return rc;
+}
+
+egide_rc edge_init(edge_t *e, egide_config_t *cfg)
+{
+    memset(e, 0, sizeof *e);
+    e->cfg = cfg;
+    e->stop = &s_stop;
+    e->wake[0] = e->wake[1] = -1;
+    pthread_mutex_init(&e->dir_lock, NULL);
+    pthread_mutex_init(&e->api_lock, NULL);
+    egide_strlcpy(e->node_id, egide_config_str(cfg, "edge", "node_id"), sizeof e->node_id);
+    e->ttl_ms = egide_config_int(cfg, "edge", "message_ttl_days") * 86400000LL;
+    e->retry_min_ms = (int)egide_config_int(cfg, "edge", "retry_min_ms");
+    e->retry_max_ms = (int)egide_config_int(cfg, "edge", "retry_max_ms");
+    e->clock_skew_ms = egide_config_int(cfg, "edge", "clock_skew_ms");
+    e->group_commit = egide_config_bool(cfg, "edge", "group_commit");
+    egide_rc rc;
+    char *p;
+
+    p = egide_config_path(cfg, "edge", "sign_key");
+    rc = egide_pki_load_key(p, EGIDE_CERT_USE_SIGN, &e->sign_key);
+    if (rc) {
+        s_path_fail("signing key", p, rc);
+        free(p);
+        return rc;
+    }
+    free(p);
+    p = egide_config_path(cfg, "edge", "enc_key");
+    rc = egide_pki_load_key(p, EGIDE_CERT_USE_ENC, &e->enc_key);
+    if (rc) {
+        s_path_fail("encryption key", p, rc);
+        free(p);
+        return rc;
+    }
+    free(p);
+    X509 *cert = NULL;
+    p = egide_config_path(cfg, "edge", "sign_cert");
+    rc = egide_cert_load(p, &cert);
+    if (!rc)
+        rc = egide_pki_check_node_cert(cert, EGIDE_CERT_USE_SIGN, e->node_id);
+    if (!rc)
+        rc = egide_cert_fingerprint(cert, e->sign_fpr);
+    X509_free(cert);
+    if (rc) {
+        s_path_fail("signing certificate (must name this node)", p, rc);
+        free(p);
+        return rc;
+    }
+    free(p);
+    p = egide_config_path(cfg, "edge", "directory_anchor");
+    rc = egide_cert_load(p, &e->anchor);
+    if (rc) {
+        s_path_fail("directory anchor", p, rc);
+        free(p);
+        return rc;
+    }
+    free(p);
+    char *root = egide_config_path(cfg, "edge", "ca_root");
+    char *chain = egide_config_path(cfg, "edge", "ca_chain");
+    char *crl = egide_config_path(cfg, "edge", "crl");
+    rc = egide_trust_new(root, chain, crl, crl ? 0 : EGIDE_TRUST_NO_CRL, &e->trust);
+    if (rc)
+        s_path_fail("trust store", root, rc);
+    free(root);
+    free(chain);
+    free(crl);
+    if (rc)
+        return rc;
+    p = egide_config_path(cfg, "edge", "curve_secret");
+    rc = egide_curve_key_read(p, 1, e->curve_secret);
+    if (rc) {
+        s_path_fail("CURVE secret", p, rc);
+        free(p);
+        return rc;
+    }
+    free(p);
+    p = egide_config_path(cfg, "edge", "curve_public");
+    rc = egide_curve_key_read(p, 0, e->curve_public);
+    if (rc) {
+        s_path_fail("CURVE public key", p, rc);
+        free(p);
+        return rc;
+    }
+    free(p);
+
+    e->db_path = egide_config_path(cfg, "edge", "database");
+    rc = edge_store_open(e->db_path, &e->db);
+    if (rc)
+        return s_path_fail("database", e->db_path, rc);
+
+    /* The directory: the newest of the stored one and the configured file. */
+    uint8_t *stored = NULL;
+    size_t slen = 0;
+    if (edge_store_meta_get(e->db, "directory", &stored, &slen) == EGIDE_OK) {
+        edge_adopt_directory(e, stored, slen, false);
+        free(stored);
+    }
+    p = egide_config_path(cfg, "edge", "directory");
+    if (p) {
+        uint8_t *d;
+        size_t dl;
+        rc = egide_file_read(p, EGIDE_MAX_DIRECTORY, &d, &dl);
+        if (rc) {
+            s_path_fail("directory", p, rc);
+            free(p);
+            return rc;
+        }
+        rc = edge_adopt_directory(e, d, dl, true);
+        free(d);
+        if (rc && !e->dir) {
+            s_path_fail("directory", p, rc);
+            free(p);
+            return rc;
+        }
+        free(p);
+    }
+    const Egide__V1__BrokerEndpoint *be = e->dir ? egide_directory_broker(e->dir) : NULL;
+    const char *ep = egide_config_str(cfg, "edge", "broker_endpoint");
+    if (!ep && be)
+        ep = be->endpoint;
+    p = egide_config_path(cfg, "edge", "broker_curve_public");
+    if (p) {
+        rc = egide_curve_key_read(p, 0, e->broker_public);
+        if (rc) {
+            s_path_fail("broker CURVE key", p, rc);
+            free(p);
+            return rc;
+        }
+        free(p);
+    } else if (be && be->curve_public_key) {
+        egide_strlcpy(e->broker_public, be->curve_public_key, sizeof e->broker_public);
+    }
+    if (!ep || !e->broker_public[0]) {
+        egide_log(EGIDE_LOG_ERROR, "no broker endpoint or key: set [edge] directory (or"
+                                   " broker_endpoint and broker_curve_public)");
+        return EGIDE_ERR_CONFIG;
+    }
+    egide_strlcpy(e->broker_endpoint, ep, sizeof e->broker_endpoint);
+    if (!e->role[0]) {
+        egide_log(EGIDE_LOG_ERROR, "node %s is not in the directory", e->node_id);
+        return EGIDE_ERR_CONFIG;
+    }
+    char *prof = egide_config_path(cfg, "deadlines", "profile");
+    if (prof) {
+        char err[512];
+        rc = egide_deadline_profile_load(prof, &e->profile, err, sizeof err);
+        free(prof);
+        if (rc) {
+            egide_log(EGIDE_LOG_ERROR, "deadline profile: %s", err);
+            return rc;
+        }
+    }
+
+    if (pipe2(e->wake, O_NONBLOCK | O_CLOEXEC) != 0)
+        return EGIDE_ERR_IO;
+    e->zctx = zmq_ctx_new();
+    egide_transport_opts_t o = {
+        .heartbeat_ms = (int)egide_config_int(cfg, "edge", "heartbeat_ms"),
+        .linger_ms = EGIDE_DEFAULT_LINGER_MS,
+        .max_msg = EGIDE_MAX_FRAME,
+        .sndhwm = 100000,
+    };
+    rc = egide_transport_dealer(e->zctx, e->broker_endpoint, e->broker_public, e->curve_public,
+                                e->curve_secret, &o, &e->dealer);
+    if (rc)
+        return s_path_fail("transport", e->broker_endpoint, rc);
+    rc = edge_api_start(e);
+    if (rc)
+        egide_log(EGIDE_LOG_ERROR, "REST API: %s", egide_strerror(rc));
+    return rc;
+}
+
+void edge_fini(edge_t *e)
+{
+    edge_api_stop(e);
+    int zero = 0;
+    if (e->monitor) {
+        zmq_setsockopt(e->monitor, ZMQ_LINGER, &zero, sizeof zero);
+        zmq_close(e->monitor);
+    }
+    if (e->dealer) {
+        zmq_socket_monitor(e->dealer, NULL, 0);
+        int linger = EGIDE_DEFAULT_LINGER_MS;
+        zmq_setsockopt(e->dealer, ZMQ_LINGER, &linger, sizeof linger);
+        zmq_close(e->dealer);
+    }
+    if (e->zctx)
+        zmq_ctx_term(e->zctx);
+    for (int i = 0; i < 2; i++)
+        if (e->wake[i] >= 0)
+            close(e->wake[i]);
+    egide_db_close(&e->db);
+    egide_deadline_profile_destroy(&e->profile);
+    egide_peers_destroy(&e->peers);
+    egide_directory_destroy(&e->dir);
+    egide_trust_destroy(&e->trust);
+    X509_free(e->anchor);
+    EVP_PKEY_free(e->sign_key);
+    EVP_PKEY_free(e->enc_key);
+    egide_wipe(e->curve_secret, sizeof e->curve_secret);
+    free(e->db_path);
+    pthread_mutex_destroy(&e->dir_lock);
+    pthread_mutex_destroy(&e->api_lock);
+}
+
+static void s_usage(FILE *f)
+{
+    fprintf(f, "usage: egide-edge -c CONFIG [-n] [-v]\n"
+               "  -c, --config FILE   configuration (INI)\n"
+               "  -n, --check         check the configuration and exit\n"
+               "  -v, --verbose       log at debug level\n"
+               "      --print-config  print every configuration key with its default\n"
+               "  -h, --help          this text\n"
+               "      --version       print the version\n"
+               "Égide edge: holds one node's keys, seals and opens its messages, keeps a\n"
+               "durable outbox and inbox, and serves the local REST API.\n");
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'}, {"check", no_argument, NULL, 'n'},
+        {"verbose", no_argument, NULL, 'v'},      {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},      {"print-config", no_argument, NULL, 'P'},
+        {NULL, 0, NULL, 0}};
+    const char *config = NULL;
+    bool check = false, verbose = false;
+    int c;
+    while ((c = getopt_long(argc, argv, "c:nvh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': config = optarg; break;
+        case 'n': check = true; break;
+        case 'v': verbose = true; break;
+        case 'h': s_usage(stdout); return 0;
+        case 'V': printf("egide-edge %s\n", EGIDE_VERSION_STRING); return 0;
+        case 'P': egide_config_print_schema(edge_config_schema, stdout); return 0;
+        default: s_usage(stderr); return 2;
+        }
+    }
+    if (!config || optind != argc) {
+        s_usage(stderr);
+        return 2;
+    }
+    egide_log_init("egide-edge", false, EGIDE_LOG_NOTICE);
+    char err[1024];
+    egide_config_t *cfg = NULL;
+    if (egide_config_load(config, edge_config_schema, &cfg, err, sizeof err) != EGIDE_OK) {
+        fprintf(stderr, "egide-edge: %s\n", err);
+        return 1;
+    }
+    if (check) {
+        printf("egide-edge: configuration %s is valid\n", config);
+        egide_config_destroy(&cfg);
+        return 0;
+    }
+    egide_log_level lvl = EGIDE_LOG_NOTICE;
+    egide_log_parse_level(egide_config_str(cfg, "log", "level"), &lvl);
+    egide_log_init("egide-edge", egide_config_bool(cfg, "log", "syslog"), verbose ? EGIDE_LOG_DEBUG : lvl);
+    struct sigaction sa = {0};
+    sa.sa_handler = s_on_term;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    edge_t e;
+    int status = 1;
+    if (edge_init(&e, cfg) == EGIDE_OK)
+        status = edge_run(&e);
+    edge_fini(&e);
+    egide_config_destroy(&cfg);
+    return status;
+}
