@@ -12,10 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if __has_include("egide/egide_auditapi.h")
 #include "egide/egide_auditapi.h"
-#define HAVE_AUDITAPI 1
-#endif
 #include "egide/egide_db.h"
 #include "egide/egide_log.h"
 #include "egide/egide_util.h"
@@ -104,14 +101,8 @@ static void s_handler(const egide_http_req_t *req, egide_http_resp_t *resp, void
     if (strncmp(req->path, "/v1/audit/", 10) == 0) {
         char *body = NULL;
         const char *ctype = NULL;
-#ifdef HAVE_AUDITAPI
         int status = egide_auditapi_handle(b->api_audit, req->method, req->path, req->query, &body,
                                            &ctype);
-#else
-        int status = 503;
-        body = strdup("{\"error\":{\"code\":\"EGIDE_ERR_STATE\",\"message\":\"audit API not built\"}}");
-        ctype = "application/json";
-#endif
         resp->status = status;
         resp->body = body;
         resp->body_len = body ? strlen(body) : 0;
