@@ -10,8 +10,8 @@
  * the resulting EVP_PKEY, and hand that to egide_envelope_* per message.
  *
  * Errors: EGIDE_ERR_REVOKED (a certificate in the chain is on a CRL),
- * EGIDE_ERR_EXPIRED (a certificate is expired or not yet valid at the
- * verification time), EGIDE_ERR_CERT (anything else: unknown issuer, bad
+ * EGIDE_ERR_EXPIRED (the certificate is expired or not yet valid at the
+ * verification time, or a CA of its chain is), EGIDE_ERR_CERT (anything else: unknown issuer, bad
  * signature, missing or stale CRL, wrong key type/usage/name).
  */
 #ifndef EGIDE_PKI_H
@@ -44,8 +44,9 @@ typedef struct egide_trust egide_trust_t;
  *   flags       0, or EGIDE_TRUST_NO_CRL to accept crl_path == NULL
  * Without a CRL and without EGIDE_TRUST_NO_CRL this returns EGIDE_ERR_CONFIG:
  * revocation checking is on unless explicitly turned off.
- * Returns EGIDE_ERR_IO / EGIDE_ERR_CERT / EGIDE_ERR_PROTO for unreadable or
- * malformed files.  *out is the caller's (egide_trust_destroy). */
+ * Returns EGIDE_ERR_NOTFOUND / EGIDE_ERR_IO for missing or unreadable files,
+ * EGIDE_ERR_CERT for unparsable certificates, EGIDE_ERR_PROTO for a CRL file
+ * without any CRL.  *out is the caller's (egide_trust_destroy). */
 egide_rc egide_trust_new(const char *root_path, const char *chain_path, const char *crl_path,
                          unsigned flags, egide_trust_t **out);
 

@@ -218,6 +218,13 @@ egide_rc egide_trust_verify(const egide_trust_t *t, X509 *cert, STACK_OF(X509) *
     } else {
         int err = X509_STORE_CTX_get_error(ctx);
         rc = s_map_verify_error(err);
+        /* OpenSSL checks CRLs before validity periods: a certificate that is
+         * out of its validity at that time is reported as such, whatever the
+         * CRL says (a revoked one stays revoked). */
+        time_t tt = (time_t)at;
+        if (rc == EGIDE_ERR_CERT && (X509_cmp_time(X509_get0_notAfter(cert), &tt) < 0 ||
+                                     X509_cmp_time(X509_get0_notBefore(cert), &tt) > 0))
+            rc = EGIDE_ERR_EXPIRED;
         egide_log(EGIDE_LOG_INFO, "certificate verification: %s (depth %d)",
                   X509_verify_cert_error_string(err), X509_STORE_CTX_get_error_depth(ctx));
     }
