@@ -90,14 +90,14 @@ static const char *s_field(json_t *o, const char *key, char *out, size_t outsz)
     if (json_is_string(v))
         return s_clean(json_string_value(v), out, outsz);
     if (json_is_integer(v)) {
-        snprintf(out, outsz, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        (void)snprintf(out, outsz, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
         return out;
     }
     if (json_is_true(v) || json_is_false(v)) {
-        snprintf(out, outsz, "%s", json_is_true(v) ? "yes" : "no");
+        (void)snprintf(out, outsz, "%s", json_is_true(v) ? "yes" : "no");
         return out;
     }
-    snprintf(out, outsz, "-");
+    (void)snprintf(out, outsz, "-");
     return out;
 }
 
@@ -119,7 +119,7 @@ static const char *s_time(json_t *o, const char *key, int style, char *out, size
             n = strftime(out, outsz, "%Y-%m-%dT%H:%M:%S%z", &tm);
     }
     if (!n)
-        snprintf(out, outsz, "-");
+        (void)snprintf(out, outsz, "-");
     return out;
 }
 
@@ -156,7 +156,7 @@ static int s_on_ini(void *user, const char *section, const char *name, const cha
         return 1; /* other sections belong to other commands */
     if (strcmp(name, "url") == 0) {
         if (!ini->ctx->url_set && egide_strlcpy(ini->ctx->url, value, sizeof ini->ctx->url)) {
-            snprintf(ini->err, sizeof ini->err, "url too long");
+            (void)snprintf(ini->err, sizeof ini->err, "url too long");
             return 0;
         }
     } else if (strcmp(name, "token_file") == 0) {
@@ -173,21 +173,22 @@ static int s_on_ini(void *user, const char *section, const char *name, const cha
             rc = egide_snprintf(ini->ctx->token_file, sizeof ini->ctx->token_file, "%s/%s",
                                 ini->dir, value);
         if (rc) {
-            snprintf(ini->err, sizeof ini->err, "token_file too long");
+            (void)snprintf(ini->err, sizeof ini->err, "token_file too long");
             return 0;
         }
     } else if (strcmp(name, "timeout_ms") == 0) {
         int64_t v;
         if (egide_parse_int64(value, 1, 600000, &v)) {
-            snprintf(ini->err, sizeof ini->err, "timeout_ms: not a number of ms in [1, 600000]");
+            (void)snprintf(ini->err, sizeof ini->err,
+                           "timeout_ms: not a number of ms in [1, 600000]");
             return 0;
         }
         if (!ini->ctx->timeout_set)
             ini->ctx->timeout_ms = (long)v;
     } else {
         char n[64];
-        snprintf(ini->err, sizeof ini->err, "unknown key '%s' in [api]",
-                 egide_sanitize(name, strlen(name), n, sizeof n));
+        (void)snprintf(ini->err, sizeof ini->err, "unknown key '%s' in [api]",
+                       egide_sanitize(name, strlen(name), n, sizeof n));
         return 0;
     }
     return 1;
@@ -353,9 +354,14 @@ static int s_setup(s_ctx_t *ctx)
     return 0;
 }
 
-static void s_done(s_ctx_t *ctx)
+/* Wipe the token; a failed write to stdout (disk full, closed pipe) turns
+ * a success into a failure, so scripts never take truncated output. */
+static int s_done(s_ctx_t *ctx, int ret)
 {
     egide_http_token_free(&ctx->token);
+    if ((fflush(stdout) != 0 || ferror(stdout)) && ret == 0)
+        ret = cli_fail(ctx->what, "cannot write the output");
+    return ret;
 }
 
 /* ---- requests ---------------------------------------------------------- */
@@ -363,9 +369,9 @@ static void s_done(s_ctx_t *ctx)
 /* --json: the server's bytes as they came, with a final newline. */
 static void s_print_raw(const egide_httpc_resp_t *r)
 {
-    fwrite(r->body, 1, r->body_len, stdout);
+    (void)fwrite(r->body, 1, r->body_len, stdout);
     if (!r->body_len || r->body[r->body_len - 1] != '\n')
-        fputc('\n', stdout);
+        (void)fputc('\n', stdout);
 }
 
 /* Print the server's error as one line per detail; returns 1. */
@@ -466,16 +472,16 @@ static int s_call(s_ctx_t *ctx, const char *method, const char *path, json_t *bo
 
 static int s_usage(const char *what, const char *text, bool error)
 {
-    fprintf(error ? stderr : stdout,
-            "usage: egide %s\n"
-            "common options:\n"
-            "  --api URL          edge API (default " S_DEFAULT_API ")\n"
-            "  --token-file FILE  API bearer token (a 0600 file)\n"
-            "  --config FILE      INI file with [api] url, token_file, timeout_ms\n"
-            "                     (default $EGIDE_CONFIG or ~/.config/egide/cli.ini)\n"
-            "  --json             print the server's JSON\n"
-            "  --timeout MS       total request timeout (default %ld)\n",
-            text, EGIDE_HTTPC_DEFAULT_TIMEOUT_MS);
+    (void)fprintf(error ? stderr : stdout,
+                  "usage: egide %s\n"
+                  "common options:\n"
+                  "  --api URL          edge API (default " S_DEFAULT_API ")\n"
+                  "  --token-file FILE  API bearer token (a 0600 file)\n"
+                  "  --config FILE      INI file with [api] url, token_file, timeout_ms\n"
+                  "                     (default $EGIDE_CONFIG or ~/.config/egide/cli.ini)\n"
+                  "  --json             print the server's JSON\n"
+                  "  --timeout MS       total request timeout (default %ld)\n",
+                  text, EGIDE_HTTPC_DEFAULT_TIMEOUT_MS);
     (void)what;
     return error ? 2 : 0;
 }
@@ -698,8 +704,7 @@ done:
     json_decref(body);
     json_decref(res);
     egide_httpc_resp_free(&r);
-    s_done(&ctx);
-    return ret;
+    return s_done(&ctx, ret);
 }
 
 /* ---- inbox / outbox ---------------------------------------------------- */
@@ -726,7 +731,7 @@ static const char *s_recipients_line(json_t *m, char *out, size_t outsz)
         o += (size_t)n;
     }
     if (!out[0])
-        snprintf(out, outsz, "-");
+        (void)snprintf(out, outsz, "-");
     return out;
 }
 
@@ -737,10 +742,10 @@ static int s_list(const char *what, const char *box, int argc, char **argv)
     const char *state = NULL;
     int64_t limit = 0;
     char usage[256];
-    snprintf(usage, sizeof usage,
-             "%s [--state STATE] [--limit N]\n\nList the %s with their states "
-             "(STATE: queued, accepted, delivered, acknowledged, rejected, expired).\n",
-             what, strcmp(box, "inbox") == 0 ? "messages received" : "messages sent");
+    (void)snprintf(usage, sizeof usage,
+                   "%s [--state STATE] [--limit N]\n\nList the %s with their states "
+                   "(STATE: queued, accepted, delivered, acknowledged, rejected, expired).\n",
+                   what, strcmp(box, "inbox") == 0 ? "messages received" : "messages sent");
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         int m;
@@ -775,11 +780,11 @@ static int s_list(const char *what, const char *box, int argc, char **argv)
     if (ret)
         goto done;
     char path[256];
-    snprintf(path, sizeof path, "/v1/messages?box=%s%s%s", box, state ? "&state=" : "",
-             state ? state : "");
+    (void)snprintf(path, sizeof path, "/v1/messages?box=%s%s%s", box, state ? "&state=" : "",
+                   state ? state : "");
     if (limit) {
         size_t n = strlen(path);
-        snprintf(path + n, sizeof path - n, "&limit=%lld", (long long)limit);
+        (void)snprintf(path + n, sizeof path - n, "&limit=%lld", (long long)limit);
     }
     ret = s_call(&ctx, "GET", path, NULL, NULL, &r, &res);
     if (ret)
@@ -816,8 +821,7 @@ static int s_list(const char *what, const char *box, int argc, char **argv)
 done:
     json_decref(res);
     egide_httpc_resp_free(&r);
-    s_done(&ctx);
-    return ret;
+    return s_done(&ctx, ret);
 }
 
 int cmd_inbox(int argc, char **argv)
@@ -870,11 +874,12 @@ static int s_write_payload(s_ctx_t *ctx, json_t *res, const char *out_file, bool
         if (egide_file_write_atomic(out_file, data, len, 0600))
             ret = cli_fail(ctx->what, "%s: cannot write the payload", out_file);
         else
-            fprintf(stderr, "egide: show: payload written to %s (%zu bytes)\n", out_file, len);
+            (void)fprintf(stderr, "egide: show: payload written to %s (%zu bytes)\n", out_file,
+                          len);
     } else {
         char ct[128];
         printf("\nPayload (%s):\n", s_field(res, "content_type", ct, sizeof ct));
-        fwrite(data, 1, len, stdout);
+        (void)fwrite(data, 1, len, stdout);
         printf("\n");
     }
     egide_free_secret(data, len);
@@ -919,7 +924,7 @@ int cmd_show(int argc, char **argv)
     if (ret)
         goto done;
     char path[128];
-    snprintf(path, sizeof path, "/v1/messages/%s", id);
+    (void)snprintf(path, sizeof path, "/v1/messages/%s", id);
     ret = s_call(&ctx, "GET", path, NULL, id, &r, &res);
     if (ret)
         goto done;
@@ -986,8 +991,7 @@ int cmd_show(int argc, char **argv)
 done:
     json_decref(res);
     egide_httpc_resp_free(&r);
-    s_done(&ctx);
-    return ret;
+    return s_done(&ctx, ret);
 }
 
 /* ---- ack --------------------------------------------------------------- */
@@ -1036,7 +1040,7 @@ int cmd_ack(int argc, char **argv)
     if (ret)
         goto done;
     char path[128];
-    snprintf(path, sizeof path, "/v1/messages/%s/ack", id);
+    (void)snprintf(path, sizeof path, "/v1/messages/%s/ack", id);
     ret = s_call(&ctx, "POST", path, body, id, &r, &res);
     if (ret)
         goto done;
@@ -1050,8 +1054,7 @@ done:
     json_decref(body);
     json_decref(res);
     egide_httpc_resp_free(&r);
-    s_done(&ctx);
-    return ret;
+    return s_done(&ctx, ret);
 }
 
 /* ---- status ------------------------------------------------------------ */
@@ -1104,6 +1107,5 @@ int cmd_status(int argc, char **argv)
 done:
     json_decref(res);
     egide_httpc_resp_free(&r);
-    s_done(&ctx);
-    return ret;
+    return s_done(&ctx, ret);
 }

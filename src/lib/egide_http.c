@@ -130,7 +130,7 @@ static void s_error_v(egide_http_resp_t *resp, int status, egide_rc rc, json_t *
                       const char *fmt, va_list ap)
 {
     char msg[512];
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    (void)vsnprintf(msg, sizeof msg, fmt, ap);
     size_t len = 0;
     char *body = s_error_body(rc, msg, details, &len);
     s_set_body(resp, status, s_json, body, body ? len : 0);
@@ -364,7 +364,7 @@ static void s_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
     char line[512];
-    vsnprintf(line, sizeof line, fmt, ap);
+    (void)vsnprintf(line, sizeof line, fmt, ap);
     size_t n = strlen(line);
     while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
         line[--n] = '\0';
@@ -678,7 +678,7 @@ egide_rc egide_http_start(const egide_http_config_t *cfg, egide_http_handler_fn 
     }
     if (cfg->public_paths) {
         size_t n = 0;
-        while (cfg->public_paths[n] && n < 1024)
+        while (n < 1024 && cfg->public_paths[n])
             n++;
         h->public_paths = calloc(n + 1, sizeof *h->public_paths);
         if (!h->public_paths) {

@@ -116,19 +116,20 @@ egide_rc egide_httpc_request(const char *method, const char *url, const char *to
         return EGIDE_ERR_INVALID;
     memset(out, 0, sizeof *out);
     if (!method || !*method || !url || (body_len && !body) || s_has_ctl(method)) {
-        snprintf(out->error, sizeof out->error, "invalid arguments");
+        (void)snprintf(out->error, sizeof out->error, "invalid arguments");
         return EGIDE_ERR_INVALID;
     }
     if (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0) {
-        snprintf(out->error, sizeof out->error, "only http:// and https:// URLs are supported");
+        (void)snprintf(out->error, sizeof out->error,
+                       "only http:// and https:// URLs are supported");
         return EGIDE_ERR_INVALID;
     }
     if (token && s_has_ctl(token)) {
-        snprintf(out->error, sizeof out->error, "the token contains control characters");
+        (void)snprintf(out->error, sizeof out->error, "the token contains control characters");
         return EGIDE_ERR_INVALID;
     }
     if (content_type && s_has_ctl(content_type)) {
-        snprintf(out->error, sizeof out->error, "invalid content type");
+        (void)snprintf(out->error, sizeof out->error, "invalid content type");
         return EGIDE_ERR_INVALID;
     }
     if (!max_resp)
@@ -140,7 +141,7 @@ egide_rc egide_httpc_request(const char *method, const char *url, const char *to
 
     pthread_once(&s_once, s_global_init);
     if (s_init_rc != CURLE_OK) {
-        snprintf(out->error, sizeof out->error, "libcurl initialisation failed");
+        (void)snprintf(out->error, sizeof out->error, "libcurl initialisation failed");
         return EGIDE_ERR_IO;
     }
 
@@ -161,7 +162,7 @@ egide_rc egide_httpc_request(const char *method, const char *url, const char *to
         goto done;
     }
     if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) {
-        snprintf(out->error, sizeof out->error, "malformed URL %s", shown);
+        (void)snprintf(out->error, sizeof out->error, "malformed URL %s", shown);
         rc = EGIDE_ERR_INVALID;
         goto done;
     }
@@ -173,7 +174,7 @@ egide_rc egide_httpc_request(const char *method, const char *url, const char *to
             rc = EGIDE_ERR_NOMEM;
             goto done;
         }
-        snprintf(auth, auth_len, "Authorization: Bearer %s", token);
+        (void)snprintf(auth, auth_len, "Authorization: Bearer %s", token);
         if (!(tmp = curl_slist_append(hdrs, auth))) {
             rc = EGIDE_ERR_NOMEM;
             goto done;
@@ -182,8 +183,8 @@ egide_rc egide_httpc_request(const char *method, const char *url, const char *to
     }
     if (body || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0) {
         char ct[160];
-        snprintf(ct, sizeof ct, "Content-Type: %s",
-                 content_type ? content_type : "application/json");
+        (void)snprintf(ct, sizeof ct, "Content-Type: %s",
+                       content_type ? content_type : "application/json");
         if (!(tmp = curl_slist_append(hdrs, ct))) {
             rc = EGIDE_ERR_NOMEM;
             goto done;
@@ -230,7 +231,7 @@ egide_rc egide_httpc_request(const char *method, const char *url, const char *to
         }
     }
     if (!ok) {
-        snprintf(out->error, sizeof out->error, "libcurl refused an option");
+        (void)snprintf(out->error, sizeof out->error, "libcurl refused an option");
         rc = EGIDE_ERR_IO;
         goto done;
     }
@@ -239,24 +240,24 @@ egide_rc egide_httpc_request(const char *method, const char *url, const char *to
     if (cc == CURLE_OK || cc == CURLE_WRITE_ERROR || cc == CURLE_FILESIZE_EXCEEDED)
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
     if (sink.over || cc == CURLE_FILESIZE_EXCEEDED) {
-        snprintf(out->error, sizeof out->error, "response from %s larger than %zu bytes", shown,
-                 max_resp);
+        (void)snprintf(out->error, sizeof out->error, "response from %s larger than %zu bytes",
+                       shown, max_resp);
         rc = EGIDE_ERR_LIMIT;
     } else if (sink.nomem) {
         rc = EGIDE_ERR_NOMEM;
     } else if (cc == CURLE_OPERATION_TIMEDOUT) {
-        snprintf(out->error, sizeof out->error, "no answer from %s within %ld ms", shown,
-                 timeout_ms);
+        (void)snprintf(out->error, sizeof out->error, "no answer from %s within %ld ms", shown,
+                       timeout_ms);
         rc = EGIDE_ERR_TIMEOUT;
     } else if (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST) {
-        snprintf(out->error, sizeof out->error, "cannot connect to %s", shown);
+        (void)snprintf(out->error, sizeof out->error, "cannot connect to %s", shown);
         rc = EGIDE_ERR_IO;
     } else if (cc == CURLE_UNSUPPORTED_PROTOCOL || cc == CURLE_URL_MALFORMAT) {
-        snprintf(out->error, sizeof out->error, "unsupported or malformed URL %s", shown);
+        (void)snprintf(out->error, sizeof out->error, "unsupported or malformed URL %s", shown);
         rc = EGIDE_ERR_INVALID;
     } else if (cc != CURLE_OK) {
-        snprintf(out->error, sizeof out->error, "request to %s failed: %s", shown,
-                 curl_easy_strerror(cc));
+        (void)snprintf(out->error, sizeof out->error, "request to %s failed: %s", shown,
+                       curl_easy_strerror(cc));
         rc = EGIDE_ERR_IO;
     }
     if (rc == EGIDE_OK) {
@@ -271,7 +272,7 @@ egide_rc egide_httpc_request(const char *method, const char *url, const char *to
 
 done:
     if (rc == EGIDE_ERR_NOMEM && !out->error[0])
-        snprintf(out->error, sizeof out->error, "out of memory");
+        (void)snprintf(out->error, sizeof out->error, "out of memory");
     if (rc != EGIDE_OK) {
         out->status = rc == EGIDE_ERR_LIMIT ? out->status : 0;
         egide_log(EGIDE_LOG_DEBUG, "httpc: %s", out->error);

@@ -39,12 +39,13 @@ static struct {
 static int s_status = 200;
 static const char *s_answer = "{}";
 
-static char s_dir[64];      /* temp dir: HOME, token files, payloads */
-static char s_bin[512];     /* the egide binary */
-static char s_api[64];      /* http://127.0.0.1:PORT */
-static char s_tok[256];     /* good token file */
-static char *s_token;       /* its content */
-static const char *s_stdin; /* file the next command reads as stdin (else /dev/null) */
+static char s_dir[64];       /* temp dir: HOME, token files, payloads */
+static char s_bin[512];      /* the egide binary */
+static char s_api[64];       /* http://127.0.0.1:PORT */
+static char s_tok[256];      /* good token file */
+static char *s_token;        /* its content */
+static const char *s_stdin;  /* file the next command reads as stdin (else /dev/null) */
+static const char *s_stdout; /* where the next command writes stdout (else a temp file) */
 
 static void s_handler(const egide_http_req_t *req, egide_http_resp_t *resp, void *arg)
 {
@@ -105,7 +106,7 @@ static int s_run(const char *const *args, const char *env_config, char **out, ch
     if (pid < 0)
         return -1;
     if (pid == 0) {
-        int o = open(fo, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int o = open(s_stdout ? s_stdout : fo, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         int e = open(fe, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         int in = open(s_stdin ? s_stdin : "/dev/null", O_RDONLY);
         if (o < 0 || e < 0 || in < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0 || dup2(in, 0) < 0)
@@ -615,6 +616,15 @@ static void test_show_ack_status(void)
     CHECK(strstr(out, "directory version 7") != NULL);
     free(out);
     free(err);
+    /* Output that cannot be written is a failure, not a silent success. */
+    if (access("/dev/full", W_OK) == 0) {
+        s_stdout = "/dev/full";
+        CHECK(s_run(h, NULL, &out, &err) == 1);
+        s_stdout = NULL;
+        CHECK_STREQ(err, "egide: status: cannot write the output\n");
+        free(out);
+        free(err);
+    }
     const char *hj[] = {"status", "--json", "--api", s_api, NULL};
     CHECK(s_run(hj, NULL, &out, &err) == 0);
     CHECK(strncmp(out, health, strlen(health)) == 0);
