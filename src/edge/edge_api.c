@@ -318,6 +318,14 @@ static json_t *s_outbox_row(sqlite3 *db, sqlite3_stmt *st, const char *node_id)
     if (sqlite3_column_type(st, 8) != SQLITE_NULL)
         json_object_set_new(o, "in_reply_to", s_hex_json(sqlite3_column_blob(st, 8), 16));
     json_t *r = s_outbox_recipients(db, sqlite3_column_blob(st, 0));
+    if (sqlite3_column_type(st, 5) != SQLITE_NULL) {
+        size_t i;
+        json_t *x;
+        json_array_foreach(r, i, x)
+        {
+            json_object_set_new(x, "accepted_ms", json_integer(sqlite3_column_int64(st, 5)));
+        }
+    }
     /* The message's overall state: the least advanced recipient once accepted. */
     if (s == OUT_ACCEPTED) {
         int lo = 99;
@@ -362,14 +370,21 @@ static json_t *s_inbox_row(sqlite3_stmt *st)
 
 static void s_list(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *resp)
 {
-    char box[16] = "inbox", state[16] = "", limit_s[16] = "100";
-    egide_rc rc = egide_http_query_get(req->query, "box", box, sizeof box);
-    if (rc && rc != EGIDE_ERR_NOTFOUND) {
-        egide_http_error(resp, 400, rc, "box: too long");
-        return;
+    char box[16], state[16], limit_s[16];
+    static const struct {
+        const char *name;
+        const char *def;
+    } q[] = {{"box", "inbox"}, {"state", ""}, {"limit", "100"}};
+    char *bufs[] = {box, state, limit_s};
+    for (size_t i = 0; i < 3; i++) {
+        egide_rc rc = egide_http_query_get(req->query, q[i].name, bufs[i], 16);
+        if (rc == EGIDE_ERR_NOTFOUND) {
+            egide_strlcpy(bufs[i], q[i].def, 16);
+        } else if (rc) {
+            egide_http_error(resp, 400, rc, "%s: not a valid value", q[i].name);
+            return;
+        }
     }
-    egide_http_query_get(req->query, "state", state, sizeof state);
-    egide_http_query_get(req->query, "limit", limit_s, sizeof limit_s);
     int64_t limit;
     if (egide_parse_int64(limit_s, 1, 10000, &limit)) {
         egide_http_error(resp, 400, EGIDE_ERR_INVALID, "limit: a number from 1 to 10000");
@@ -583,7 +598,8 @@ static void s_ack(edge_t *e, const egide_http_req_t *req, const uint8_t id[16], 
 static void s_deadlines(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *resp)
 {
     char filter[16] = "";
-    egide_http_query_get(req->query, "state", filter, sizeof filter);
+    if (egide_http_query_get(req->query, "state", filter, sizeof filter) != EGIDE_OK)
+        filter[0] = '\0';
     egide_deadline_state want = EGIDE_DEADLINE_OPEN;
     if (filter[0] && egide_deadline_state_parse(filter, &want)) {
         egide_http_error(resp, 400, EGIDE_ERR_INVALID, "state: open, overdue, met or late");
