@@ -1166,7 +1166,7 @@ typedef struct s_opts {
     const char *nodes, *routes, *rules, *key, *cert, *out, *pki, *communes, *endpoint;
     const char *department, *jurisdiction, *term, *anchor, *commune, *postal, *type, *role;
     const char *version, *valid_days, *min_version;
-    bool json, allow_unrouted;
+    bool json, allow_unrouted, all;
     const char *file; /* positional */
 } s_opts_t;
 
@@ -1205,6 +1205,10 @@ static int s_parse_opts(const char *what, int argc, char **argv, s_opts_t *o)
         }
         if (strcmp(a, "--allow-unrouted") == 0) {
             o->allow_unrouted = true;
+            continue;
+        }
+        if (strcmp(a, "--all") == 0) {
+            o->all = true;
             continue;
         }
         bool matched = false;
@@ -1255,7 +1259,8 @@ static void s_usage(FILE *f)
                "\n"
                "build signs the directory made of the nodes, routes and rules files (see\n"
                "deploy/71/ for examples); errors are 'file:line: message' and nothing is\n"
-               "written.  route prints the node ids a message goes to, one per line.\n");
+               "written.  route prints the node ids a message goes to, one per line;\n"
+               "with --all, one line per routed commune: CODE<TAB>id id...\n");
 }
 
 /* ------------------------------------------------------------------ build */
@@ -1729,8 +1734,8 @@ static int s_route(int argc, char **argv)
     int prc = s_parse_opts(what, argc, argv, &o);
     if (prc)
         return prc;
-    if (!!o.commune == !!o.postal) {
-        cli_fail(what, "give --commune INSEE_CODE or --postal-code CODE");
+    if ((o.commune != NULL) + (o.postal != NULL) + o.all != 1) {
+        cli_fail(what, "give one of --commune INSEE_CODE, --postal-code CODE, --all");
         return 2;
     }
     const char *type = o.type ? o.type : EGIDE_TYPE_IP_TRANSMISSION;
@@ -1750,6 +1755,37 @@ static int s_route(int argc, char **argv)
     const char *dep = p->department;
     char commune[8] = "";
     r = 1;
+    /* sender role: given, or the first role whose rule routes this type */
+    const char *role = o.role;
+    if (!role) {
+        for (size_t i = 0; i < p->n_rules && !role; i++)
+            if (strcmp(p->rules[i]->message_type, type) == 0 && p->rules[i]->n_route_to)
+                role = p->rules[i]->sender_role;
+        if (!role) {
+            cli_fail_rc(what, EGIDE_ERR_ROUTE, "no rule routes %s by commune", type);
+            goto out;
+        }
+    }
+    if (o.all) {
+        size_t failed = 0;
+        for (size_t i = 0; i < p->n_routes; i++) {
+            char **all_ids = NULL;
+            egide_rc arc = egide_directory_resolve(d, role, type, p->routes[i]->commune, &all_ids);
+            if (arc) {
+                fprintf(stderr, "egide: %s: commune %s: %s\n", what, p->routes[i]->commune,
+                        egide_strerror(arc));
+                failed++;
+                continue;
+            }
+            printf("%s\t", p->routes[i]->commune);
+            for (char **q = all_ids; *q; q++)
+                printf("%s%s", q == all_ids ? "" : " ", *q);
+            printf("\n");
+            egide_directory_ids_free(&all_ids);
+        }
+        r = failed ? 1 : 0;
+        goto out;
+    }
     if (o.postal) {
         if (!egide_directory_postal_valid(o.postal)) {
             cli_fail(what, "bad postal code '%s' (5 digits)", o.postal);
@@ -1801,17 +1837,6 @@ static int s_route(int argc, char **argv)
         cli_fail_rc(what, EGIDE_ERR_ROUTE, "commune %s is not a routed commune of department %s",
                     commune, dep);
         goto out;
-    }
-    /* sender role: given, or the first role whose rule routes this type */
-    const char *role = o.role;
-    if (!role) {
-        for (size_t i = 0; i < p->n_rules && !role; i++)
-            if (strcmp(p->rules[i]->message_type, type) == 0 && p->rules[i]->n_route_to)
-                role = p->rules[i]->sender_role;
-        if (!role) {
-            cli_fail_rc(what, EGIDE_ERR_ROUTE, "no rule routes %s by commune", type);
-            goto out;
-        }
     }
     char **ids = NULL;
     egide_rc rc = egide_directory_resolve(d, role, type, commune, &ids);
