@@ -80,8 +80,10 @@ typedef struct egide_http_config {
                                         token (e.g. "/v1/health"), or NULL for none.  /metrics is
                                         public only if listed here (daemons add it when their
                                         configuration says metrics_public = yes).  Copied. */
-    size_t max_body;                 /* larger bodies refused with 413 before being buffered;
-                                        0 = EGIDE_MAX_JSON_BODY */
+    size_t max_body;                 /* larger bodies refused with 413 before being buffered
+                                        (from Content-Length; a chunked body going over is
+                                        discarded, then refused); 0 or more than
+                                        EGIDE_MAX_JSON_BODY = EGIDE_MAX_JSON_BODY */
     unsigned max_connections;        /* 0 = EGIDE_HTTP_DEFAULT_MAX_CONNECTIONS */
     unsigned timeout_s;              /* idle connection timeout; 0 = EGIDE_HTTP_DEFAULT_TIMEOUT_S */
     bool allow_non_loopback;         /* must be true to bind anything but 127.0.0.0/8 or ::1 */
@@ -93,7 +95,7 @@ typedef struct egide_http_config {
  * until egide_http_stop().  *out receives the server.
  * Returns EGIDE_ERR_INVALID (NULL arguments, unparsable bind_addr),
  * EGIDE_ERR_CONFIG (non-loopback bind_addr without allow_non_loopback, token
- * shorter than EGIDE_HTTP_TOKEN_MIN or containing control characters),
+ * shorter than EGIDE_HTTP_TOKEN_MIN or containing spaces or control characters),
  * EGIDE_ERR_IO (the port could not be bound), EGIDE_ERR_NOMEM. */
 egide_rc egide_http_start(const egide_http_config_t *cfg, egide_http_handler_fn fn, void *arg,
                           egide_http_t **out);
