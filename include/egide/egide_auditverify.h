@@ -37,6 +37,10 @@ typedef struct egide_auditverify_report {
     uint8_t root[32];     /* recomputed root at size */
     bool ok;              /* no problem found */
     uint64_t bad_index;   /* first bad entry, or EGIDE_AUDITVERIFY_NO_INDEX */
+    uint64_t bad_end;     /* 0 when bad_index is exact; else the first bad entry is
+                             somewhere in [bad_index, bad_end): only a signed
+                             checkpoint showed it (e.g. entries swapped together
+                             with their recorded leaf hashes) */
     char problem[256];    /* one sentence, "" when ok */
 } egide_auditverify_report_t;
 

@@ -1,4 +1,1124 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* cli_audit.c - placeholder until its issue lands: every command here says so and exits 2. */
+/*
+ * cli_audit.c - `egide audit`: what an auditor runs to check the broker's
+ * audit log without trusting the department's IT and without seeing any
+ * content.
+ *
+ *   egide audit checkpoint [--out FILE]      latest signed checkpoint
+ *   egide audit prove MSGID                  inclusion of every event of a message
+ *   egide audit consistency --from FILE [--update]
+ *                                            the log still extends a checkpoint kept earlier
+ *   egide audit export --out FILE            all entries and checkpoints, JSON
+ *   egide audit verify FILE | --db BROKER.sqlite
+ *                                            recompute everything offline
+ *   egide audit history MSGID [FILE | --db BROKER.sqlite]
+ *                                            readable trail of one message
+ *
+ * Online commands use --api URL (default http://127.0.0.1:7711) and
+ * --token-file FILE.  --anchor CERT is the broker's Ed25519 signing
+ * certificate: every checkpoint must carry a signature by that key, under the
+ * key name = the checkpoint's origin ("egide.<broker id>/audit"); --origin
+ * pins the origin too.  Nothing the API says is believed without checking it
+ * against a signed checkpoint: leaves are re-hashed and re-decoded here.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
 #include "cli.h"
-int cmd_audit(int argc, char **argv) { (void)argc; (void)argv; cli_fail("audit", "not available in this build yet"); return 2; }
+#include "egide/egide_auditapi.h"
+#include "egide/egide_auditlog.h"
+#include "egide/egide_auditverify.h"
+#include "egide/egide_checkpoint.h"
+#include "egide/egide_crypto.h"
+#include "egide/egide_date.h"
+#include "egide/egide_db.h"
+#include "egide/egide_httpc.h"
+#include "egide/egide_limits.h"
+#include "egide/egide_merkle.h"
+#include "egide/egide_util.h"
+#include "egide/egide_wire.h"
+#include "egide/egide_witness.h"
+
+#define S_DEFAULT_API "http://127.0.0.1:7711"
+#define S_MAX_EXPORT  (2048ull * 1024 * 1024) /* export files read by verify/history */
+#define S_MAX_TOKEN   4096u
+#define S_TIMEOUT_MS  30000L
+
+/* Parsed command line of one subcommand. */
+typedef struct s_opts {
+    const char *what;   /* "audit prove", for messages */
+    const char *api;    /* base URL of the broker's audit API */
+    char *token;        /* bearer token (owned, wiped), or NULL */
+    const char *anchor; /* broker signing certificate path, or NULL */
+    const char *origin; /* pinned origin, or NULL */
+    const char *out;    /* --out */
+    const char *from;   /* --from */
+    const char *db;     /* --db */
+    const char *arg;    /* the positional argument, or NULL */
+    const char *arg2;   /* a second one (history MSGID FILE), or NULL */
+    bool json;          /* --json */
+    bool update;        /* --update */
+    EVP_PKEY *pub;      /* anchored key (owned), loaded from anchor */
+} s_opts_t;
+
+static void s_opts_free(s_opts_t *o)
+{
+    if (o->token)
+        egide_free_secret(o->token, strlen(o->token));
+    o->token = NULL;
+    EVP_PKEY_free(o->pub);
+    o->pub = NULL;
+}
+
+static void s_usage(FILE *f)
+{
+    fprintf(f, "usage: egide audit SUBCOMMAND [OPTIONS]\n\n"
+               "Check the broker's tamper-evident audit log (ids, types, hashes, times; never "
+               "content).\n\n"
+               "  checkpoint [--out FILE]           fetch the latest signed checkpoint\n"
+               "  prove MSGID                       prove every event of a message is in the log\n"
+               "  consistency --from FILE [--update] check the log extends a checkpoint kept "
+               "earlier\n"
+               "  export --out FILE                 save all entries and checkpoints (JSON)\n"
+               "  verify FILE | --db BROKER.sqlite  recompute the whole log offline\n"
+               "  history MSGID [FILE | --db DB]    who sent what to whom, and what happened\n"
+               "                                    (FILE: an export; default: the API)\n\n"
+               "  --api URL          broker audit API (default " S_DEFAULT_API ")\n"
+               "  --token-file FILE  API bearer token (a 0600 file)\n"
+               "  --anchor CERT      the broker's Ed25519 signing certificate (PEM or DER);\n"
+               "                     checkpoints must be signed by it under key name = origin\n"
+               "  --origin ORIGIN    require this origin (e.g. egide.71.broker/audit)\n"
+               "  --json             machine-readable output\n");
+}
+
+/* Match "--name VALUE" or "--name=VALUE" (see cli_api.c). */
+static int s_opt(const char *what, int argc, char **argv, int *i, const char *name,
+                 const char **val)
+{
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+    if (strncmp(a, name, n) != 0)
+        return 0;
+    if (a[n] == '=') {
+        *val = a + n + 1;
+        return 1;
+    }
+    if (a[n] != '\0')
+        return 0;
+    if (*i + 1 >= argc) {
+        cli_fail(what, "%s needs a value", name);
+        return -1;
+    }
+    *val = argv[++*i];
+    return 1;
+}
+
+/* Parse options; returns 0 or an exit status (message printed). */
+static int s_parse(s_opts_t *o, int argc, char **argv)
+{
+    const char *token_file = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        int m = 0;
+        if (strcmp(argv[i], "--json") == 0) {
+            o->json = true;
+            continue;
+        }
+        if (strcmp(argv[i], "--update") == 0) {
+            o->update = true;
+            continue;
+        }
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            s_usage(stdout);
+            return -1;
+        }
+        struct {
+            const char *name;
+            const char **dst;
+        } opts[] = {{"--api", &o->api},       {"--token-file", &token_file},
+                    {"--anchor", &o->anchor}, {"--origin", &o->origin},
+                    {"--out", &o->out},       {"--from", &o->from},
+                    {"--db", &o->db}};
+        int matched = 0;
+        for (size_t k = 0; k < sizeof opts / sizeof opts[0] && !matched; k++) {
+            if ((m = s_opt(o->what, argc, argv, &i, opts[k].name, &v)) < 0)
+                return 2;
+            if (m > 0) {
+                *opts[k].dst = v;
+                matched = 1;
+            }
+        }
+        if (matched)
+            continue;
+        if (argv[i][0] == '-' && argv[i][1] != '\0')
+            return cli_fail(o->what, "unknown option '%s' (egide audit --help)", argv[i]) + 1;
+        if (o->arg2 || (o->arg && strcmp(o->what, "audit history") != 0))
+            return cli_fail(o->what, "unexpected argument '%s'", argv[i]) + 1;
+        if (o->arg)
+            o->arg2 = argv[i];
+        else
+            o->arg = argv[i];
+    }
+    if (!o->api)
+        o->api = S_DEFAULT_API;
+    if (strncmp(o->api, "http://", 7) != 0 && strncmp(o->api, "https://", 8) != 0)
+        return cli_fail(o->what, "--api: '%s' is not an http:// or https:// URL", o->api) + 1;
+    if (o->origin) {
+        char chk[EGIDE_CHECKPOINT_MAX_ORIGIN + 1];
+        if (egide_strlcpy(chk, o->origin, sizeof chk) != EGIDE_OK || !*o->origin ||
+            strpbrk(o->origin, " \t\n+"))
+            return cli_fail(o->what, "--origin: not a valid origin") + 1;
+    }
+    if (token_file) {
+        uint8_t *t = NULL;
+        size_t len = 0;
+        egide_rc rc = egide_secret_read(token_file, S_MAX_TOKEN, &t, &len);
+        if (rc != EGIDE_OK)
+            return cli_fail_rc(o->what, rc, "--token-file %s", token_file);
+        o->token = (char *)t;
+    }
+    if (o->anchor) {
+        X509 *cert = NULL;
+        egide_rc rc = egide_cert_load(o->anchor, &cert);
+        if (rc != EGIDE_OK)
+            return cli_fail_rc(o->what, rc, "--anchor %s", o->anchor);
+        o->pub = X509_get_pubkey(cert);
+        X509_free(cert);
+        if (!o->pub || EVP_PKEY_get_base_id(o->pub) != EVP_PKEY_ED25519)
+            return cli_fail(o->what, "--anchor %s: not an Ed25519 certificate", o->anchor);
+    }
+    return 0;
+}
+
+static int s_need_anchor(const s_opts_t *o)
+{
+    if (o->pub)
+        return 0;
+    return cli_fail(o->what, "give the broker's signing certificate with --anchor CERT");
+}
+
+/* ---------------------------------------------------------------- HTTP */
+
+/* GET api + path_query; on 200 returns the body (caller frees), else prints
+ * one line and returns NULL. */
+static char *s_get(const s_opts_t *o, const char *path_query, size_t *len, bool want_json)
+{
+    char url[2048];
+    size_t base = strlen(o->api);
+    while (base > 0 && o->api[base - 1] == '/')
+        base--;
+    if (snprintf(url, sizeof url, "%.*s%s", (int)base, o->api, path_query) >= (int)sizeof url) {
+        cli_fail(o->what, "--api: URL too long");
+        return NULL;
+    }
+    egide_httpc_resp_t r;
+    egide_rc rc = egide_httpc_request("GET", url, o->token, NULL, NULL, 0,
+                                      EGIDE_HTTPC_DEFAULT_MAX_RESP, S_TIMEOUT_MS, &r);
+    if (rc != EGIDE_OK) {
+        cli_fail_rc(o->what, rc, "%s", r.error[0] ? r.error : url);
+        egide_httpc_resp_free(&r);
+        return NULL;
+    }
+    if (r.status != 200) {
+        const char *msg = NULL;
+        json_t *j = json_loadb(r.body, r.body_len, 0, NULL);
+        msg = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
+        char clean[256];
+        egide_sanitize(msg ? msg : "", msg ? strlen(msg) : 0, clean, sizeof clean);
+        cli_fail(o->what, "the broker answered %ld%s%s", r.status, msg ? ": " : "", clean);
+        json_decref(j);
+        egide_httpc_resp_free(&r);
+        return NULL;
+    }
+    if (want_json && strncmp(r.content_type, "application/json", 16) != 0) {
+        cli_fail(o->what, "the broker did not answer JSON");
+        egide_httpc_resp_free(&r);
+        return NULL;
+    }
+    char *body = r.body;
+    if (len)
+        *len = r.body_len;
+    r.body = NULL;
+    egide_httpc_resp_free(&r);
+    return body;
+}
+
+static json_t *s_get_json(const s_opts_t *o, const char *path_query)
+{
+    size_t len = 0;
+    char *body = s_get(o, path_query, &len, true);
+    if (!body)
+        return NULL;
+    json_error_t e;
+    json_t *j = json_loadb(body, len, 0, &e);
+    free(body);
+    if (!j || !json_is_object(j)) {
+        cli_fail(o->what, "the broker's answer is not a JSON object");
+        json_decref(j);
+        return NULL;
+    }
+    return j;
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+/* Base64 JSON string -> exactly 32 bytes. */
+static int s_b64_32(json_t *v, uint8_t out[32])
+{
+    const char *s = json_string_value(v);
+    uint8_t *raw = NULL;
+    size_t len = 0;
+    if (!s || egide_base64_decode(s, strlen(s), &raw, &len, 32) != EGIDE_OK || len != 32) {
+        free(raw);
+        return 0;
+    }
+    memcpy(out, raw, 32);
+    free(raw);
+    return 1;
+}
+
+/* JSON array of base64 hashes -> new proof (caller frees); -1 when bad. */
+static int s_proof(json_t *arr, uint8_t (**p)[32], size_t *n)
+{
+    *p = NULL;
+    *n = 0;
+    if (!json_is_array(arr) || json_array_size(arr) > EGIDE_MERKLE_MAX_PROOF)
+        return -1;
+    size_t k = json_array_size(arr);
+    if (k == 0)
+        return 0;
+    uint8_t(*out)[32] = calloc(k, 32);
+    if (!out)
+        return -1;
+    for (size_t i = 0; i < k; i++) {
+        if (!s_b64_32(json_array_get(arr, i), out[i])) {
+            free(out);
+            return -1;
+        }
+    }
+    *p = out;
+    *n = k;
+    return 0;
+}
+
+static int s_u64(json_t *v, uint64_t *out)
+{
+    if (!json_is_integer(v) || json_integer_value(v) < 0)
+        return 0;
+    *out = (uint64_t)json_integer_value(v);
+    return 1;
+}
+
+/* Verify a note with the anchor: key name = --origin or the note's origin. */
+static egide_rc s_verify_note(const s_opts_t *o, const char *note, egide_checkpoint_t *cp)
+{
+    egide_checkpoint_t tmp;
+    size_t len = strlen(note);
+    egide_rc rc = egide_checkpoint_parse(note, len, &tmp);
+    if (rc != EGIDE_OK)
+        return rc;
+    if (o->origin && strcmp(o->origin, tmp.origin) != 0)
+        return EGIDE_ERR_SIGNATURE;
+    return egide_checkpoint_verify(note, len, o->origin ? o->origin : tmp.origin, o->pub, cp);
+}
+
+static int s_parse_msgid(const char *what, const char *arg, uint8_t id[16])
+{
+    if (!arg)
+        return cli_fail(what, "give the message id (32 hex digits)");
+    if (strlen(arg) != 32 || egide_hex_decode(arg, id, 16) != EGIDE_OK)
+        return cli_fail(what, "'%.40s' is not a message id (32 hex digits)", arg);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- checkpoint */
+
+static int s_cmd_checkpoint(s_opts_t *o)
+{
+    size_t len = 0;
+    char *note = s_get(o, "/v1/audit/checkpoint", &len, false);
+    if (!note)
+        return 1;
+    if (strlen(note) != len || len > EGIDE_CHECKPOINT_MAX_NOTE) {
+        free(note);
+        return cli_fail(o->what, "the broker's checkpoint is not a signed note");
+    }
+    egide_checkpoint_t cp;
+    egide_rc rc;
+    const char *state = "signature not checked (no --anchor)";
+    if (o->pub) {
+        rc = s_verify_note(o, note, &cp);
+        if (rc != EGIDE_OK) {
+            free(note);
+            return cli_fail_rc(o->what, rc, "the checkpoint is not signed by the anchored key");
+        }
+        state = "signature verified";
+    } else if ((rc = egide_checkpoint_parse(note, len, &cp)) != EGIDE_OK) {
+        free(note);
+        return cli_fail_rc(o->what, rc, "the broker's checkpoint");
+    }
+    if (o->out && (rc = egide_file_write_atomic(o->out, note, len, 0644)) != EGIDE_OK) {
+        free(note);
+        return cli_fail_rc(o->what, rc, "--out %s", o->out);
+    }
+    if (o->json) {
+        char root[65];
+        egide_hex_encode(cp.root, 32, root);
+        json_t *j =
+            json_pack("{s:s,s:I,s:s,s:b,s:s}", "origin", cp.origin, "size", (json_int_t)cp.size,
+                      "root", root, "verified", o->pub != NULL, "note", note);
+        char *s = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
+        if (s)
+            printf("%s\n", s);
+        free(s);
+        json_decref(j);
+    } else {
+        fputs(note, stdout);
+        if (!o->pub)
+            fprintf(stderr, "egide: audit checkpoint: %s\n", state);
+    }
+    free(note);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- prove */
+
+/* One event line of a trail. */
+static void s_trail_line(uint64_t index, const Egide__V1__AuditEvent *ev, const char *mark)
+{
+    char t[32] = "?", node[80], sender[80], reason[64];
+    egide_datetime_format(ev->time_ms, t, sizeof t);
+    egide_sanitize(ev->node_id ? ev->node_id : "", ev->node_id ? strlen(ev->node_id) : 0, node,
+                   sizeof node);
+    egide_sanitize(ev->sender_id ? ev->sender_id : "", ev->sender_id ? strlen(ev->sender_id) : 0,
+                   sender, sizeof sender);
+    snprintf(reason, sizeof reason, "%s", egide_wire_reason_name((int)ev->reason));
+    char what[256];
+    switch (ev->type) {
+    case EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_SUBMITTED:
+        snprintf(what, sizeof what, "submitted by %s", sender);
+        break;
+    case EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_ACCEPTED:
+        snprintf(what, sizeof what, "accepted by the broker");
+        break;
+    case EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_REJECTED:
+        snprintf(what, sizeof what, "rejected by the broker: %s", reason);
+        break;
+    case EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_DELIVERED:
+        snprintf(what, sizeof what, "delivered to %s", node);
+        break;
+    case EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_RECEIPT_RELAYED:
+        snprintf(what, sizeof what, "receipt of %s relayed to %s", node, sender);
+        break;
+    case EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_RECIPIENT_REJECTED:
+        snprintf(what, sizeof what, "rejected by recipient %s: %s", node, reason);
+        break;
+    case EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_EXPIRED:
+        snprintf(what, sizeof what, "expired undelivered for %s", node);
+        break;
+    case EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_ACKNOWLEDGED:
+        snprintf(what, sizeof what, "acknowledged by %s", node);
+        break;
+    default:
+        snprintf(what, sizeof what, "%s %s", egide_wire_audit_type_name((int)ev->type), node);
+        break;
+    }
+    printf("  %s  #%-8llu %s%s\n", t, (unsigned long long)index, what, mark);
+}
+
+/* Header line of a trail: type, sender, recipients. */
+static void s_trail_head(const char *msgid_hex, const Egide__V1__AuditEvent *ev)
+{
+    char type[80] = "?", sender[80] = "?", to[600] = "";
+    if (ev) {
+        egide_sanitize(ev->message_type ? ev->message_type : "?",
+                       ev->message_type ? strlen(ev->message_type) : 1, type, sizeof type);
+        egide_sanitize(ev->sender_id ? ev->sender_id : "?",
+                       ev->sender_id ? strlen(ev->sender_id) : 1, sender, sizeof sender);
+        size_t off = 0;
+        for (size_t i = 0; i < ev->n_recipient_ids && i < EGIDE_MAX_RECIPIENTS; i++) {
+            char r[80];
+            egide_sanitize(ev->recipient_ids[i], strlen(ev->recipient_ids[i]), r, sizeof r);
+            int w = snprintf(to + off, sizeof to - off, "%s%s", i ? ", " : "", r);
+            if (w < 0 || (size_t)w >= sizeof to - off)
+                break;
+            off += (size_t)w;
+        }
+    }
+    printf("message %s: %s from %s to %s\n", msgid_hex, type, sender, to[0] ? to : "?");
+}
+
+/* Decode leaf and check it is about msg_id.  Returns the event or NULL. */
+static Egide__V1__AuditEvent *s_event_for(const uint8_t *leaf, size_t len, const uint8_t id[16])
+{
+    void *m = NULL;
+    if (egide_wire_unpack(EGIDE_WIRE_AUDIT_EVENT, leaf, len, &m, NULL) != EGIDE_OK)
+        return NULL;
+    Egide__V1__AuditEvent *ev = m;
+    if (ev->msg_id.len != 16 || memcmp(ev->msg_id.data, id, 16) != 0) {
+        egide_wire_free(EGIDE_WIRE_AUDIT_EVENT, m);
+        return NULL;
+    }
+    return ev;
+}
+
+/* A collected trail: the events of one message, checked or not. */
+typedef struct s_trail {
+    uint64_t index[EGIDE_AUDITLOG_MAX_MSG_EVENTS];            /* leaf indexes */
+    Egide__V1__AuditEvent *ev[EGIDE_AUDITLOG_MAX_MSG_EVENTS]; /* decoded events (owned) */
+    bool proven[EGIDE_AUDITLOG_MAX_MSG_EVENTS];               /* inclusion verified */
+    size_t n;                                                 /* events */
+} s_trail_t;
+
+static void s_trail_free(s_trail_t *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        egide_wire_free(EGIDE_WIRE_AUDIT_EVENT, t->ev[i]);
+    free(t);
+}
+
+static void s_trail_print(const s_opts_t *o, s_trail_t *t, const char *hex, const char *footer)
+{
+    if (o->json) {
+        json_t *arr = json_array();
+        for (size_t i = 0; arr && i < t->n; i++) {
+            json_t *e = egide_auditapi_event_json(t->ev[i]);
+            if (!e)
+                continue;
+            json_object_set_new(e, "index", json_integer((json_int_t)t->index[i]));
+            json_object_set_new(e, "proven", json_boolean(t->proven[i]));
+            json_array_append_new(arr, e);
+        }
+        json_t *j = json_pack("{s:s,s:o}", "msg_id", hex, "events", arr);
+        char *s = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
+        if (s)
+            printf("%s\n", s);
+        free(s);
+        json_decref(j);
+        return;
+    }
+    s_trail_head(hex, t->n ? t->ev[0] : NULL);
+    for (size_t i = 0; i < t->n; i++)
+        s_trail_line(t->index[i], t->ev[i],
+                     t->proven[i] || !o->pub || o->db || o->arg2 ? ""
+                                                                 : "  (not yet in a checkpoint)");
+    if (footer)
+        printf("%s\n", footer);
+}
+
+/* Fetch every event of msg_id with proofs; verify all against the signed
+ * checkpoint when the anchor is set (required when `strict`).  Fills *out. */
+static int s_fetch_trail(s_opts_t *o, const uint8_t id[16], const char *hex, bool strict,
+                         s_trail_t **out, egide_checkpoint_t *cp_out)
+{
+    char pq[128];
+    snprintf(pq, sizeof pq, "/v1/audit/proof/inclusion?msg_id=%s", hex);
+    json_t *j = s_get_json(o, pq);
+    if (!j)
+        return 1;
+    int ret = 0;
+    s_trail_t *t = calloc(1, sizeof *t);
+    egide_checkpoint_t cp;
+    memset(&cp, 0, sizeof cp);
+    const char *note = json_string_value(json_object_get(j, "checkpoint"));
+    uint64_t tree_size = 0;
+    if (!t) {
+        ret = cli_fail(o->what, "out of memory");
+    } else if (!note || !s_u64(json_object_get(j, "tree_size"), &tree_size)) {
+        ret = cli_fail(o->what, "the broker's answer has no checkpoint");
+    } else if (o->pub) {
+        egide_rc rc = s_verify_note(o, note, &cp);
+        if (rc != EGIDE_OK)
+            ret = cli_fail_rc(o->what, rc, "the checkpoint is not signed by the anchored key");
+        else if (cp.size != tree_size)
+            ret = cli_fail(o->what, "the proofs are not relative to the signed checkpoint");
+    } else if (strict) {
+        ret = s_need_anchor(o);
+    }
+    json_t *entries = json_object_get(j, "entries");
+    size_t k = json_array_size(entries);
+    for (size_t i = 0; ret == 0 && i < k; i++) {
+        json_t *e = json_array_get(entries, i);
+        uint64_t index = 0;
+        const char *leaf64 = json_string_value(json_object_get(e, "leaf"));
+        uint8_t *leaf = NULL;
+        size_t len = 0;
+        if (!s_u64(json_object_get(e, "index"), &index) || !leaf64 ||
+            egide_base64_decode(leaf64, strlen(leaf64), &leaf, &len, EGIDE_AUDITLOG_MAX_LEAF) !=
+                EGIDE_OK) {
+            ret = cli_fail(o->what, "malformed entry in the broker's answer");
+            break;
+        }
+        Egide__V1__AuditEvent *ev = s_event_for(leaf, len, id);
+        uint8_t lh[32];
+        egide_merkle_leaf_hash(leaf, len, lh);
+        free(leaf);
+        if (!ev) {
+            ret = cli_fail(o->what, "entry %llu is not an event of this message",
+                           (unsigned long long)index);
+            break;
+        }
+        bool proven = false;
+        if (o->pub) {
+            uint8_t(*p)[32] = NULL;
+            size_t pn = 0;
+            if (s_proof(json_object_get(e, "proof"), &p, &pn) != 0 ||
+                egide_merkle_verify_inclusion(lh, index, cp.size, (const uint8_t(*)[32])p, pn,
+                                              cp.root) != EGIDE_OK) {
+                free(p);
+                egide_wire_free(EGIDE_WIRE_AUDIT_EVENT, ev);
+                ret = cli_fail(o->what,
+                               "entry %llu: the inclusion proof does not match the signed "
+                               "checkpoint of size %llu",
+                               (unsigned long long)index, (unsigned long long)cp.size);
+                break;
+            }
+            free(p);
+            proven = true;
+        }
+        if (t->n == EGIDE_AUDITLOG_MAX_MSG_EVENTS) {
+            egide_wire_free(EGIDE_WIRE_AUDIT_EVENT, ev);
+            break;
+        }
+        t->index[t->n] = index;
+        t->ev[t->n] = ev;
+        t->proven[t->n] = proven;
+        t->n++;
+    }
+    /* Events after the checkpoint: fetched as entries, shown as pending. */
+    json_t *pending = json_object_get(j, "pending");
+    for (size_t i = 0; ret == 0 && i < json_array_size(pending); i++) {
+        uint64_t index = 0;
+        if (!s_u64(json_array_get(pending, i), &index) || t->n == EGIDE_AUDITLOG_MAX_MSG_EVENTS)
+            break;
+        snprintf(pq, sizeof pq, "/v1/audit/entries?start=%llu&end=%llu", (unsigned long long)index,
+                 (unsigned long long)index + 1);
+        json_t *pj = s_get_json(o, pq);
+        json_t *e = json_array_get(json_object_get(pj, "entries"), 0);
+        const char *leaf64 = json_string_value(json_object_get(e, "leaf"));
+        uint8_t *leaf = NULL;
+        size_t len = 0;
+        Egide__V1__AuditEvent *ev = NULL;
+        if (leaf64 && egide_base64_decode(leaf64, strlen(leaf64), &leaf, &len,
+                                          EGIDE_AUDITLOG_MAX_LEAF) == EGIDE_OK)
+            ev = s_event_for(leaf, len, id);
+        free(leaf);
+        json_decref(pj);
+        if (!ev) {
+            ret = cli_fail(o->what, "entry %llu is not an event of this message",
+                           (unsigned long long)index);
+            break;
+        }
+        t->index[t->n] = index;
+        t->ev[t->n] = ev;
+        t->proven[t->n] = false;
+        t->n++;
+    }
+    json_decref(j);
+    if (ret != 0) {
+        if (t)
+            s_trail_free(t);
+        return ret;
+    }
+    *out = t;
+    if (cp_out)
+        *cp_out = cp;
+    return 0;
+}
+
+static int s_cmd_prove(s_opts_t *o)
+{
+    uint8_t id[16];
+    if (s_parse_msgid(o->what, o->arg, id) || s_need_anchor(o))
+        return 1;
+    char hex[33];
+    egide_hex_encode(id, 16, hex);
+    s_trail_t *t = NULL;
+    egide_checkpoint_t cp;
+    int ret = s_fetch_trail(o, id, hex, true, &t, &cp);
+    if (ret)
+        return ret;
+    size_t proven = 0;
+    for (size_t i = 0; i < t->n; i++)
+        proven += t->proven[i];
+    if (proven == 0) {
+        s_trail_free(t);
+        return cli_fail(o->what, "no event of message %s is covered by a checkpoint yet", hex);
+    }
+    char footer[512];
+    snprintf(footer, sizeof footer,
+             "proven: %zu event(s) included in the signed checkpoint of %s at size %llu%s", proven,
+             cp.origin, (unsigned long long)cp.size,
+             proven < t->n ? " (later events are not in a checkpoint yet)" : "");
+    s_trail_print(o, t, hex, footer);
+    s_trail_free(t);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- consistency */
+
+static int s_cmd_consistency(s_opts_t *o)
+{
+    if (!o->from)
+        return cli_fail(o->what, "give the checkpoint kept earlier with --from FILE");
+    if (s_need_anchor(o))
+        return 1;
+    uint8_t *old = NULL;
+    size_t old_len = 0;
+    egide_rc rc = egide_file_read(o->from, EGIDE_CHECKPOINT_MAX_NOTE, &old, &old_len);
+    if (rc != EGIDE_OK)
+        return cli_fail_rc(o->what, rc, "--from %s", o->from);
+    egide_checkpoint_t oldcp, newcp;
+    if ((rc = s_verify_note(o, (const char *)old, &oldcp)) != EGIDE_OK) {
+        free(old);
+        return cli_fail_rc(o->what, rc, "--from %s is not a checkpoint signed by the anchored key",
+                           o->from);
+    }
+    size_t len = 0;
+    char *note = s_get(o, "/v1/audit/checkpoint", &len, false);
+    if (!note) {
+        free(old);
+        return 1;
+    }
+    uint8_t(*p)[32] = NULL;
+    size_t pn = 0;
+    int ret = 0;
+    egide_checkpoint_t peek;
+    if (strlen(note) != len || egide_checkpoint_parse(note, len, &peek) != EGIDE_OK) {
+        ret = cli_fail(o->what, "the broker's checkpoint is not a signed note");
+    } else if (oldcp.size > 0 && peek.size > oldcp.size) {
+        char pq[128];
+        snprintf(pq, sizeof pq, "/v1/audit/proof/consistency?from=%llu&to=%llu",
+                 (unsigned long long)oldcp.size, (unsigned long long)peek.size);
+        json_t *j = s_get_json(o, pq);
+        if (!j)
+            ret = 1;
+        else if (s_proof(json_object_get(j, "proof"), &p, &pn) != 0)
+            ret = cli_fail(o->what, "malformed consistency proof");
+        json_decref(j);
+    }
+    if (ret == 0) {
+        rc = egide_witness_check((const char *)old, old_len, note, len,
+                                 o->origin ? o->origin : oldcp.origin, o->pub,
+                                 (const uint8_t(*)[32])p, pn, &newcp);
+        switch (rc) {
+        case EGIDE_OK:
+            break;
+        case EGIDE_ERR_SIGNATURE:
+            ret = cli_fail(o->what, "the broker's new checkpoint is not signed by the anchored "
+                                    "key");
+            break;
+        case EGIDE_ERR_VERSION:
+            ret = cli_fail(o->what,
+                           "the broker's log (size %llu) is smaller than the trusted checkpoint "
+                           "(size %llu): entries were removed",
+                           (unsigned long long)peek.size, (unsigned long long)oldcp.size);
+            break;
+        case EGIDE_ERR_CONSISTENCY:
+            ret = cli_fail(o->what,
+                           "the broker's log (size %llu) does not extend the trusted checkpoint "
+                           "(size %llu): its history was rewritten or forked",
+                           (unsigned long long)peek.size, (unsigned long long)oldcp.size);
+            break;
+        default:
+            ret = cli_fail_rc(o->what, rc, "checking consistency");
+            break;
+        }
+    }
+    if (ret == 0 && o->update && newcp.size > oldcp.size &&
+        (rc = egide_file_write_atomic(o->from, note, len, 0644)) != EGIDE_OK)
+        ret = cli_fail_rc(o->what, rc, "updating %s", o->from);
+    if (ret == 0) {
+        if (o->json) {
+            json_t *j = json_pack("{s:b,s:s,s:I,s:I,s:b}", "consistent", 1, "origin", newcp.origin,
+                                  "from", (json_int_t)oldcp.size, "to", (json_int_t)newcp.size,
+                                  "updated", o->update && newcp.size > oldcp.size);
+            char *s = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
+            if (s)
+                printf("%s\n", s);
+            free(s);
+            json_decref(j);
+        } else {
+            printf("consistent: %s grew from %llu to %llu entries without rewriting history%s\n",
+                   newcp.origin, (unsigned long long)oldcp.size, (unsigned long long)newcp.size,
+                   o->update && newcp.size > oldcp.size ? " (checkpoint file updated)" : "");
+        }
+    }
+    free(p);
+    free(note);
+    free(old);
+    return ret;
+}
+
+/* ---------------------------------------------------------------- export */
+
+static int s_cmd_export(s_opts_t *o)
+{
+    if (!o->out)
+        return cli_fail(o->what, "give the output file with --out FILE");
+    json_t *entries = json_array(), *cps = json_array();
+    uint64_t size = 0, start = 0;
+    int ret = 0;
+    /* Entries first: the export's size is the log size at the first page. */
+    for (int page = 0; ret == 0; page++) {
+        char pq[128];
+        if (page == 0)
+            snprintf(pq, sizeof pq, "/v1/audit/entries?start=0");
+        else
+            snprintf(pq, sizeof pq, "/v1/audit/entries?start=%llu&end=%llu",
+                     (unsigned long long)start, (unsigned long long)size);
+        json_t *j = s_get_json(o, pq);
+        if (!j) {
+            ret = 1;
+            break;
+        }
+        if (page == 0 && !s_u64(json_object_get(j, "tree_size"), &size))
+            ret = cli_fail(o->what, "malformed entries page");
+        json_t *arr = json_object_get(j, "entries");
+        size_t k = json_array_size(arr);
+        for (size_t i = 0; ret == 0 && i < k && start < size; i++) {
+            json_t *e = json_array_get(arr, i);
+            uint64_t idx = 0;
+            if (!s_u64(json_object_get(e, "index"), &idx) || idx != start ||
+                !json_is_string(json_object_get(e, "leaf"))) {
+                ret = cli_fail(o->what, "malformed entry %llu", (unsigned long long)start);
+                break;
+            }
+            json_t *x = json_pack("{s:I,s:O,s:O}", "index", (json_int_t)idx, "leaf",
+                                  json_object_get(e, "leaf"), "leaf_hash",
+                                  json_object_get(e, "leaf_hash") ? json_object_get(e, "leaf_hash")
+                                                                  : json_null());
+            json_array_append_new(entries, x);
+            start++;
+        }
+        json_decref(j);
+        if (ret == 0 && k == 0 && start < size)
+            ret = cli_fail(o->what, "the broker returned no entries at %llu",
+                           (unsigned long long)start);
+        if (start >= size)
+            break;
+    }
+    /* Checkpoints up to that size (later ones would name entries not exported). */
+    uint64_t cstart = 0;
+    for (int guard = 0; ret == 0 && guard < 100000; guard++) {
+        char pq[128];
+        snprintf(pq, sizeof pq, "/v1/audit/checkpoints?start=%llu", (unsigned long long)cstart);
+        json_t *j = s_get_json(o, pq);
+        if (!j) {
+            ret = 1;
+            break;
+        }
+        json_t *arr = json_object_get(j, "checkpoints");
+        for (size_t i = 0; i < json_array_size(arr); i++) {
+            json_t *c = json_array_get(arr, i);
+            uint64_t cs = 0;
+            if (s_u64(json_object_get(c, "size"), &cs) && cs <= size &&
+                json_is_string(json_object_get(c, "note")))
+                json_array_append(cps, json_object_get(c, "note"));
+        }
+        uint64_t next = 0;
+        int more = s_u64(json_object_get(j, "next"), &next) && next > cstart && next <= size;
+        json_decref(j);
+        if (!more)
+            break;
+        cstart = next;
+    }
+    if (ret == 0) {
+        json_t *doc =
+            json_pack("{s:s,s:s,s:I,s:I,s:o,s:o}", "format", "egide-audit-export/1", "api", o->api,
+                      "exported_ms", (json_int_t)egide_now_ms(), "tree_size", (json_int_t)size,
+                      "checkpoints", cps, "entries", entries);
+        cps = entries = NULL;
+        char *s = doc ? json_dumps(doc, JSON_INDENT(1)) : NULL;
+        json_decref(doc);
+        egide_rc rc = s ? egide_file_write_atomic(o->out, s, strlen(s), 0644) : EGIDE_ERR_NOMEM;
+        free(s);
+        if (rc != EGIDE_OK)
+            ret = cli_fail_rc(o->what, rc, "--out %s", o->out);
+        else if (o->json)
+            printf("{\"entries\": %llu, \"out\": \"%s\"}\n", (unsigned long long)size, o->out);
+        else
+            printf("exported %llu entries to %s\n", (unsigned long long)size, o->out);
+    }
+    json_decref(entries);
+    json_decref(cps);
+    return ret;
+}
+
+/* ---------------------------------------------------------------- verify */
+
+static json_t *s_load_export(const char *what, const char *path)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    egide_rc rc = egide_file_read(path, (size_t)S_MAX_EXPORT, &buf, &len);
+    if (rc != EGIDE_OK) {
+        cli_fail_rc(what, rc, "%s", path);
+        return NULL;
+    }
+    json_error_t e;
+    json_t *j = json_loadb((const char *)buf, len, 0, &e);
+    free(buf);
+    if (!j || !json_is_object(j) || !json_is_array(json_object_get(j, "entries")) ||
+        !json_is_array(json_object_get(j, "checkpoints"))) {
+        cli_fail(what, "%s: not an egide audit export (line %d)", path, j ? 0 : e.line);
+        json_decref(j);
+        return NULL;
+    }
+    return j;
+}
+
+static int s_report(const s_opts_t *o, const egide_auditverify_report_t *r, const char *src)
+{
+    char root[65];
+    egide_hex_encode(r->root, 32, root);
+    if (o->json) {
+        json_t *j = json_pack("{s:b,s:s,s:I,s:I,s:I,s:s}", "ok", r->ok, "source", src, "entries",
+                              (json_int_t)r->size, "checkpoints", (json_int_t)r->checkpoints,
+                              "messages", (json_int_t)r->messages, "root", root);
+        if (j && !r->ok) {
+            json_object_set_new(j, "problem", json_string(r->problem));
+            json_object_set_new(j, "bad_index",
+                                r->bad_index == EGIDE_AUDITVERIFY_NO_INDEX
+                                    ? json_null()
+                                    : json_integer((json_int_t)r->bad_index));
+            if (r->bad_end)
+                json_object_set_new(j, "bad_range_end", json_integer((json_int_t)r->bad_end));
+        }
+        char *s = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
+        if (s)
+            printf("%s\n", s);
+        free(s);
+        json_decref(j);
+    }
+    if (!r->ok) {
+        if (r->bad_index == EGIDE_AUDITVERIFY_NO_INDEX)
+            return cli_fail(o->what, "%s: %s", src, r->problem);
+        if (r->bad_end)
+            return cli_fail(o->what, "%s: first bad index in [%llu, %llu): %s", src,
+                            (unsigned long long)r->bad_index, (unsigned long long)r->bad_end,
+                            r->problem);
+        return cli_fail(o->what, "%s: first bad index %llu: %s", src,
+                        (unsigned long long)r->bad_index, r->problem);
+    }
+    if (!o->json)
+        printf("verified %s: %llu entries, %llu signed checkpoints, %llu messages\nroot %s\n", src,
+               (unsigned long long)r->size, (unsigned long long)r->checkpoints,
+               (unsigned long long)r->messages, root);
+    return 0;
+}
+
+static int s_cmd_verify(s_opts_t *o)
+{
+    if (!o->arg == !o->db)
+        return cli_fail(o->what, "give an export FILE or --db BROKER.sqlite (one of them)");
+    if (s_need_anchor(o))
+        return 1;
+    egide_auditverify_report_t rep;
+    memset(&rep, 0, sizeof rep);
+    if (o->db) {
+        sqlite3 *db = NULL;
+        egide_auditlog_t *log = NULL;
+        egide_rc rc = egide_db_open(o->db, true, &db);
+        if (rc == EGIDE_OK)
+            rc = egide_auditlog_open(db, &log);
+        if (rc == EGIDE_OK)
+            rc = egide_auditlog_verify_all(log, o->origin, o->pub, true, &rep);
+        egide_auditlog_destroy(&log);
+        egide_db_close(&db);
+        if (rc != EGIDE_OK && rc != EGIDE_ERR_CONSISTENCY)
+            return cli_fail_rc(o->what, rc, "--db %s", o->db);
+        return s_report(o, &rep, o->db);
+    }
+    json_t *doc = s_load_export(o->what, o->arg);
+    if (!doc)
+        return 1;
+    egide_auditverify_t *v = egide_auditverify_new(o->origin, o->pub, o->origin, true);
+    if (!v) {
+        json_decref(doc);
+        return cli_fail(o->what, "out of memory");
+    }
+    json_t *cps = json_object_get(doc, "checkpoints");
+    json_t *entries = json_object_get(doc, "entries");
+    egide_rc rc = EGIDE_OK;
+    for (size_t i = 0; i < json_array_size(cps) && rc == EGIDE_OK; i++) {
+        const char *note = json_string_value(json_array_get(cps, i));
+        if (!note) {
+            egide_auditverify_fail(v, EGIDE_AUDITVERIFY_NO_INDEX, "a checkpoint is not a string");
+            break;
+        }
+        rc = egide_auditverify_add_checkpoint(v, note, strlen(note));
+    }
+    for (size_t i = 0; i < json_array_size(entries) && rc == EGIDE_OK; i++) {
+        json_t *e = json_array_get(entries, i);
+        uint64_t idx = 0;
+        const char *leaf64 = json_string_value(json_object_get(e, "leaf"));
+        uint8_t *leaf = NULL, lh[32];
+        size_t len = 0;
+        json_t *jh = json_object_get(e, "leaf_hash");
+        if (!s_u64(json_object_get(e, "index"), &idx) || !leaf64 ||
+            egide_base64_decode(leaf64, strlen(leaf64), &leaf, &len, EGIDE_AUDITLOG_MAX_LEAF) !=
+                EGIDE_OK ||
+            (jh && !json_is_null(jh) && !s_b64_32(jh, lh))) {
+            free(leaf);
+            char why[128];
+            snprintf(why, sizeof why, "entry #%zu of the file is malformed", i);
+            egide_auditverify_fail(v, i, why);
+            break;
+        }
+        rc = egide_auditverify_add_leaf(v, idx, leaf, len, jh && !json_is_null(jh) ? lh : NULL);
+        free(leaf);
+    }
+    if (rc != EGIDE_OK && rc != EGIDE_ERR_CONSISTENCY) {
+        egide_auditverify_destroy(&v);
+        json_decref(doc);
+        return cli_fail_rc(o->what, rc, "%s", o->arg);
+    }
+    uint64_t claimed = 0;
+    egide_auditverify_finish(v, &rep);
+    if (rep.ok && s_u64(json_object_get(doc, "tree_size"), &claimed) && claimed != rep.size) {
+        char why[160];
+        snprintf(why, sizeof why, "the file says %llu entries but holds %llu",
+                 (unsigned long long)claimed, (unsigned long long)rep.size);
+        egide_auditverify_fail(v, rep.size, why);
+        egide_auditverify_finish(v, &rep);
+    }
+    egide_auditverify_destroy(&v);
+    json_decref(doc);
+    return s_report(o, &rep, o->arg);
+}
+
+/* ---------------------------------------------------------------- history */
+
+static int s_cmd_history(s_opts_t *o)
+{
+    uint8_t id[16];
+    if (s_parse_msgid(o->what, o->arg, id))
+        return 1;
+    char hex[33];
+    egide_hex_encode(id, 16, hex);
+    /* history MSGID [FILE]: the source is --db, an export FILE, or the API. */
+    const char *file = o->arg2;
+    if (file && o->db)
+        return cli_fail(o->what, "give an export FILE or --db, not both");
+    s_trail_t *t = NULL;
+    const char *footer = NULL;
+    if (o->db || file) {
+        t = calloc(1, sizeof *t);
+        if (!t)
+            return cli_fail(o->what, "out of memory");
+        footer = "(read from a file: run `egide audit verify` on it to check it)";
+    }
+    if (o->db) {
+        sqlite3 *db = NULL;
+        egide_auditlog_t *log = NULL;
+        uint64_t *idx = NULL;
+        size_t n = 0;
+        egide_rc rc = egide_db_open(o->db, true, &db);
+        if (rc == EGIDE_OK)
+            rc = egide_auditlog_open(db, &log);
+        if (rc == EGIDE_OK)
+            rc = egide_auditlog_find_msg(log, id, &idx, &n);
+        for (size_t i = 0; rc == EGIDE_OK && i < n; i++) {
+            uint8_t *leaf = NULL;
+            size_t len = 0;
+            rc = egide_auditlog_leaf(log, idx[i], &leaf, &len);
+            Egide__V1__AuditEvent *ev = rc == EGIDE_OK ? s_event_for(leaf, len, id) : NULL;
+            free(leaf);
+            if (ev) {
+                t->index[t->n] = idx[i];
+                t->ev[t->n++] = ev;
+            }
+        }
+        free(idx);
+        egide_auditlog_destroy(&log);
+        egide_db_close(&db);
+        if (rc != EGIDE_OK) {
+            s_trail_free(t);
+            return cli_fail_rc(o->what, rc, "--db %s", o->db);
+        }
+    } else if (file) {
+        json_t *doc = s_load_export(o->what, file);
+        if (!doc) {
+            s_trail_free(t);
+            return 1;
+        }
+        json_t *entries = json_object_get(doc, "entries");
+        for (size_t i = 0; i < json_array_size(entries) && t->n < EGIDE_AUDITLOG_MAX_MSG_EVENTS;
+             i++) {
+            json_t *e = json_array_get(entries, i);
+            const char *leaf64 = json_string_value(json_object_get(e, "leaf"));
+            uint8_t *leaf = NULL;
+            size_t len = 0;
+            uint64_t idx = 0;
+            if (!leaf64 || !s_u64(json_object_get(e, "index"), &idx) ||
+                egide_base64_decode(leaf64, strlen(leaf64), &leaf, &len, EGIDE_AUDITLOG_MAX_LEAF) !=
+                    EGIDE_OK)
+                continue;
+            Egide__V1__AuditEvent *ev = s_event_for(leaf, len, id);
+            free(leaf);
+            if (ev) {
+                t->index[t->n] = idx;
+                t->ev[t->n++] = ev;
+            }
+        }
+        json_decref(doc);
+    } else {
+        int ret = s_fetch_trail(o, id, hex, false, &t, NULL);
+        if (ret)
+            return ret;
+        footer = o->pub ? "(each event marked without a note is proven against the signed "
+                          "checkpoint)"
+                        : "(not verified: give --anchor to check proofs)";
+    }
+    if (t->n == 0) {
+        s_trail_free(t);
+        return cli_fail(o->what, "no audit event for message %s", hex);
+    }
+    s_trail_print(o, t, hex, footer);
+    s_trail_free(t);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- dispatch */
+
+int cmd_audit(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        s_usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    static const struct {
+        const char *name;
+        const char *what;
+        int (*fn)(s_opts_t *);
+    } subs[] = {
+        {"checkpoint", "audit checkpoint", s_cmd_checkpoint},
+        {"prove", "audit prove", s_cmd_prove},
+        {"consistency", "audit consistency", s_cmd_consistency},
+        {"export", "audit export", s_cmd_export},
+        {"verify", "audit verify", s_cmd_verify},
+        {"history", "audit history", s_cmd_history},
+    };
+    for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
+        if (strcmp(argv[1], subs[i].name) != 0)
+            continue;
+        s_opts_t o;
+        memset(&o, 0, sizeof o);
+        o.what = subs[i].what;
+        int ret = s_parse(&o, argc - 1, argv + 1);
+        if (ret < 0)
+            ret = 0; /* --help */
+        else if (ret == 0)
+            ret = subs[i].fn(&o);
+        s_opts_free(&o);
+        return ret;
+    }
+    cli_fail("audit", "unknown subcommand '%s' (egide audit --help)", argv[1]);
+    return 2;
+}

@@ -59,6 +59,7 @@ struct egide_auditverify {
     void *hook_ctx;                                 /* for the hooks */
     bool failed;                                    /* a problem is recorded */
     uint64_t bad_index;                             /* first bad entry */
+    uint64_t bad_end;                               /* 0, or end of the bad range */
     char problem[256];                              /* what */
 };
 
@@ -201,10 +202,10 @@ static egide_rc s_check_cps(egide_auditverify_t *self)
                 char why[256];
                 snprintf(why, sizeof why,
                          "the entries do not match the signed checkpoint of size %llu: an entry "
-                         "in [%llu, %llu) was changed, removed or reordered",
-                         (unsigned long long)cp->size, (unsigned long long)self->last_ok_size,
+                         "since the last matching checkpoint was changed, removed or reordered",
                          (unsigned long long)cp->size);
                 egide_auditverify_fail(self, self->last_ok_size, why);
+                self->bad_end = cp->size;
                 return EGIDE_ERR_CONSISTENCY;
             }
             self->last_ok_size = cp->size;
@@ -387,6 +388,7 @@ egide_rc egide_auditverify_finish(egide_auditverify_t *self, egide_auditverify_r
         s_root(self, rep->root);
         rep->ok = !self->failed;
         rep->bad_index = self->bad_index;
+        rep->bad_end = self->bad_end;
         egide_strlcpy(rep->problem, self->problem, sizeof rep->problem);
     }
     return self->failed ? EGIDE_ERR_CONSISTENCY : EGIDE_OK;

@@ -1,0 +1,482 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * test_auditcli.c - `egide audit` end to end: the real `egide` binary talks
+ * to egide_auditapi_handle served over HTTP on 127.0.0.1 (libmicrohttpd,
+ * in this process), and works offline on export files and broker databases.
+ *
+ * Shows: prove / history / checkpoint / consistency (with --update) on an
+ * honest log; a forked log and a shrunk log caught by `consistency` and by
+ * egide_witness_check; a wrong anchor refused; export + verify; changing,
+ * deleting or reordering one entry in an export or directly in the SQLite
+ * file (triggers dropped) makes `egide audit verify` fail naming the first
+ * bad index.  Keys and certificates are made at run time in a mkdtemp dir.
+ */
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "egide/egide_auditapi.h"
+#include "egide/egide_auditlog.h"
+#include "egide/egide_checkpoint.h"
+#include "egide/egide_db.h"
+#include "egide/egide_httpc.h"
+#include "egide/egide_util.h"
+#include "egide/egide_witness.h"
+#include "egide_test.h"
+
+#define ORIGIN "egide.71.broker/audit"
+
+static char s_tmp[128], s_bin[1024], s_api[128];
+static EVP_PKEY *s_key, *s_other;
+static egide_auditlog_t *volatile s_served;
+static char s_out[65536], s_err[8192];
+
+/* ---- HTTP server around the pure handler ---- */
+
+static enum MHD_Result s_qarg(void *cls, enum MHD_ValueKind kind, const char *key,
+                              const char *value)
+{
+    (void)kind;
+    char *q = cls;
+    size_t l = strlen(q);
+    snprintf(q + l, 1024 - l, "%s%s=%s", l ? "&" : "", key, value ? value : "");
+    return MHD_YES;
+}
+
+static enum MHD_Result s_handler(void *cls, struct MHD_Connection *c, const char *url,
+                                 const char *method, const char *version, const char *upload,
+                                 size_t *upload_size, void **req_cls)
+{
+    (void)cls;
+    (void)version;
+    (void)upload;
+    (void)upload_size;
+    (void)req_cls;
+    char q[1024] = "";
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, s_qarg, q);
+    char *body = NULL;
+    const char *ct = NULL;
+    int st = egide_auditapi_handle(s_served, method, url, q[0] ? q : NULL, &body, &ct);
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(body ? strlen(body) : 0, body, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(r, "Content-Type", ct ? ct : "text/plain");
+    enum MHD_Result ret = MHD_queue_response(c, (unsigned)st, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+/* ---- helpers ---- */
+
+static int s_run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int s_run(const char *fmt, ...)
+{
+    char args[2048], cmd[4096], o[256], e[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(o, sizeof o, "%s/out.txt", s_tmp);
+    snprintf(e, sizeof e, "%s/err.txt", s_tmp);
+    snprintf(cmd, sizeof cmd, "'%s' audit %s >'%s' 2>'%s' </dev/null", s_bin, args, o, e);
+    int st = system(cmd);
+    s_out[0] = s_err[0] = '\0';
+    FILE *f = fopen(o, "r");
+    if (f) {
+        size_t n = fread(s_out, 1, sizeof s_out - 1, f);
+        s_out[n] = '\0';
+        fclose(f);
+    }
+    f = fopen(e, "r");
+    if (f) {
+        size_t n = fread(s_err, 1, sizeof s_err - 1, f);
+        s_err[n] = '\0';
+        fclose(f);
+    }
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+#define EXPECT_RUN(want, needle_out, needle_err, ...)                                              \
+    do {                                                                                           \
+        int rc_ = s_run(__VA_ARGS__);                                                              \
+        int ok_ = (want) == 0 ? rc_ == 0 : rc_ != 0;                                               \
+        if (ok_ && (needle_out) && !strstr(s_out, (needle_out) ? (needle_out) : ""))               \
+            ok_ = 0;                                                                               \
+        if (ok_ && (needle_err) && !strstr(s_err, (needle_err) ? (needle_err) : ""))               \
+            ok_ = 0;                                                                               \
+        if (!ok_)                                                                                  \
+            fprintf(stderr, "%s:%d: exit %d\n--- stdout:\n%s--- stderr:\n%s\n", __FILE__,          \
+                    __LINE__, rc_, s_out, s_err);                                                  \
+        CHECK(ok_);                                                                                \
+    } while (0)
+
+static int s_write_cert(EVP_PKEY *key, const char *path)
+{
+    X509 *x = X509_new();
+    X509_NAME *n = X509_NAME_new();
+    int ok = x && n && X509_set_version(x, 2) && ASN1_INTEGER_set(X509_get_serialNumber(x), 1) &&
+             X509_gmtime_adj(X509_getm_notBefore(x), 0) &&
+             X509_gmtime_adj(X509_getm_notAfter(x), 3600) &&
+             X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"71.broker",
+                                        -1, -1, 0) &&
+             X509_set_subject_name(x, n) && X509_set_issuer_name(x, n) && X509_set_pubkey(x, key) &&
+             X509_sign(x, key, NULL) > 0;
+    FILE *f = ok ? fopen(path, "w") : NULL;
+    ok = f && PEM_write_X509(f, x);
+    if (f)
+        fclose(f);
+    X509_NAME_free(n);
+    X509_free(x);
+    return ok;
+}
+
+static void s_msgid(int m, uint8_t id[16])
+{
+    memset(id, 0, 16);
+    id[0] = 0xA0;
+    id[15] = (uint8_t)m;
+}
+
+/* Append events i..i+n-1 of the standard story (5 events per message);
+ * fork != 0 changes the time of every event from index `fork` on. */
+static void s_story(egide_auditlog_t *log, int from, int n, int fork)
+{
+    static char *recips[2] = {"71.crip", "71.tas.macon"};
+    for (int i = from; i < from + n; i++) {
+        Egide__V1__AuditEvent ev = EGIDE__V1__AUDIT_EVENT__INIT;
+        uint8_t id[16], env[32];
+        int m = i / 5, step = i % 5;
+        s_msgid(m, id);
+        memset(env, 0x10 + m, 32);
+        ev.version = 1;
+        static const Egide__V1__AuditEventType types[5] = {
+            EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_SUBMITTED,
+            EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_ACCEPTED,
+            EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_DELIVERED,
+            EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_RECIPIENT_REJECTED,
+            EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_ACKNOWLEDGED};
+        ev.type = types[step];
+        ev.msg_id.data = id;
+        ev.msg_id.len = 16;
+        ev.envelope_sha256.data = env;
+        ev.envelope_sha256.len = 32;
+        ev.sender_id = "71.police.macon";
+        ev.n_recipient_ids = 2;
+        ev.recipient_ids = recips;
+        ev.message_type = "ip.transmission";
+        ev.node_id = step == 3 ? "71.tas.macon" : step == 1 ? "71.broker" : "71.crip";
+        ev.reason = step == 3 ? EGIDE__V1__REASON_CODE__REASON_DECRYPT_FAILED : 0;
+        ev.time_ms = 1790000000000LL + i * 60000LL + (fork && i >= fork ? 1 : 0);
+        egide_auditlog_append_event(log, &ev, NULL);
+    }
+}
+
+static egide_auditlog_t *s_newlog(const char *name, sqlite3 **db)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", s_tmp, name);
+    egide_auditlog_t *log = NULL;
+    if (egide_db_open(path, false, db) != EGIDE_OK || egide_auditlog_open(*db, &log) != EGIDE_OK)
+        return NULL;
+    return log;
+}
+
+static void s_drop_triggers(sqlite3 *db)
+{
+    const char *t[] = {"audit_leaves", "audit_hashes", "audit_checkpoints", "audit_msg_index"};
+    for (int i = 0; i < 4; i++) {
+        char sql[256];
+        snprintf(sql, sizeof sql,
+                 "DROP TRIGGER %s_no_update; DROP TRIGGER %s_no_delete; DROP TRIGGER %s_no_replace",
+                 t[i], t[i], t[i]);
+        sqlite3_exec(db, sql, NULL, NULL, NULL);
+    }
+}
+
+/* ---- tests ---- */
+
+static void test_online(void)
+{
+    sqlite3 *dba = NULL, *dbb = NULL, *dbc = NULL;
+    egide_auditlog_t *a = s_newlog("a.sqlite", &dba);
+    egide_auditlog_t *b = s_newlog("b.sqlite", &dbb);
+    egide_auditlog_t *c = s_newlog("c.sqlite", &dbc);
+    REQUIRE(a && b && c);
+    s_story(a, 0, 12, 0);
+    REQUIRE(egide_auditlog_checkpoint(a, ORIGIN, ORIGIN, s_key, NULL) == EGIDE_OK);
+    s_served = a;
+
+    /* Fetch and keep the checkpoint of size 12. */
+    EXPECT_RUN(0, "\n12\n", NULL, "checkpoint --api %s --anchor %s/broker.pem --out %s/cp12.txt",
+               s_api, s_tmp, s_tmp);
+    EXPECT_RUN(0, "\"size\": 12", NULL, "checkpoint --api %s --anchor %s/broker.pem --json", s_api,
+               s_tmp);
+    EXPECT_RUN(1, NULL, "not signed by the anchored key",
+               "checkpoint --api %s --anchor %s/other.pem", s_api, s_tmp);
+    EXPECT_RUN(1, NULL, "not signed by the anchored key",
+               "checkpoint --api %s --anchor %s/broker.pem --origin egide.72.broker/audit", s_api,
+               s_tmp);
+    EXPECT_RUN(0, "\n12\n", "not checked", "checkpoint --api=%s", s_api);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "cp %s/cp12.txt %s/cp12.keep", s_tmp, s_tmp);
+    CHECK(system(cmd) == 0);
+
+    s_story(a, 12, 20, 0);
+    REQUIRE(egide_auditlog_checkpoint(a, ORIGIN, ORIGIN, s_key, NULL) == EGIDE_OK);
+    s_story(a, 32, 3, 0); /* message 6 is partly after the checkpoint */
+
+    /* Prove and history. */
+    EXPECT_RUN(0, "proven: 5 event(s)", NULL,
+               "prove a000000000000000000000000000000%d --api %s --anchor %s/broker.pem", 1, s_api,
+               s_tmp);
+    EXPECT_RUN(0, "not in a checkpoint yet", NULL,
+               "prove a0000000000000000000000000000006 --api %s --anchor %s/broker.pem", s_api,
+               s_tmp);
+    EXPECT_RUN(1, NULL, "answered 404",
+               "prove a00000000000000000000000000000ff --api %s --anchor %s/broker.pem", s_api,
+               s_tmp);
+    EXPECT_RUN(1, NULL, "--anchor", "prove a0000000000000000000000000000001 --api %s", s_api);
+    EXPECT_RUN(1, NULL, "not signed",
+               "prove a0000000000000000000000000000001 --api %s --anchor %s/other.pem", s_api,
+               s_tmp);
+    EXPECT_RUN(1, NULL, "not a message id", "prove a0 --api %s --anchor %s/broker.pem", s_api,
+               s_tmp);
+    EXPECT_RUN(0, "rejected by recipient 71.tas.macon: REASON_DECRYPT_FAILED", NULL,
+               "history a0000000000000000000000000000002 --api %s --anchor %s/broker.pem", s_api,
+               s_tmp);
+    CHECK(strstr(s_out, "ip.transmission from 71.police.macon to 71.crip, 71.tas.macon"));
+    CHECK(strstr(s_out, "submitted by 71.police.macon"));
+    CHECK(strstr(s_out, "accepted by the broker"));
+    CHECK(strstr(s_out, "delivered to 71.crip"));
+    CHECK(strstr(s_out, "acknowledged by 71.crip"));
+    EXPECT_RUN(0, "\"type\": \"AUDIT_ACKNOWLEDGED\"", NULL,
+               "history a0000000000000000000000000000002 --api %s --json", s_api);
+
+    /* Consistency: 12 -> 30 holds; --update moves the file to 30. */
+    EXPECT_RUN(0, "grew from 12 to 32", NULL,
+               "consistency --from %s/cp12.txt --api %s --anchor %s/broker.pem", s_tmp, s_api,
+               s_tmp);
+    EXPECT_RUN(0, "updated", NULL,
+               "consistency --from %s/cp12.txt --update --api %s --anchor %s/broker.pem", s_tmp,
+               s_api, s_tmp);
+    EXPECT_RUN(0, "from 32 to 32", NULL,
+               "consistency --from %s/cp12.txt --api %s --anchor %s/broker.pem", s_tmp, s_api,
+               s_tmp);
+
+    /* A forked log (entry 9 differs, same key) served in its place. */
+    s_story(b, 0, 30, 9);
+    REQUIRE(egide_auditlog_checkpoint(b, ORIGIN, ORIGIN, s_key, NULL) == EGIDE_OK);
+    s_served = b;
+    EXPECT_RUN(1, NULL, "rewritten or forked",
+               "consistency --from %s/cp12.keep --api %s --anchor %s/broker.pem", s_tmp, s_api,
+               s_tmp);
+    /* ... and the edge-side witness function says the same. */
+    uint8_t *old = NULL;
+    size_t old_len = 0;
+    char path[256];
+    snprintf(path, sizeof path, "%s/cp12.keep", s_tmp);
+    REQUIRE(egide_file_read(path, 4096, &old, &old_len) == EGIDE_OK);
+    char *newnote = NULL;
+    uint8_t(*p)[32] = NULL;
+    size_t pn = 0;
+    REQUIRE(egide_auditlog_latest_checkpoint(b, &newnote) == EGIDE_OK);
+    REQUIRE(egide_auditlog_consistency(b, 12, 30, &p, &pn) == EGIDE_OK);
+    CHECK_RC(egide_witness_check((const char *)old, old_len, newnote, strlen(newnote), ORIGIN,
+                                 s_key, (const uint8_t(*)[32])p, pn, NULL),
+             EGIDE_ERR_CONSISTENCY);
+    free(p);
+    free(newnote);
+    /* The honest log's proof passes the same function. */
+    REQUIRE(egide_auditlog_checkpoint_next(a, 30, NULL, &newnote) == EGIDE_OK);
+    REQUIRE(egide_auditlog_consistency(a, 12, 32, &p, &pn) == EGIDE_OK);
+    CHECK_RC(egide_witness_check((const char *)old, old_len, newnote, strlen(newnote), ORIGIN,
+                                 s_key, (const uint8_t(*)[32])p, pn, NULL),
+             EGIDE_OK);
+    free(p);
+    free(newnote);
+    free(old);
+
+    /* A log that shrank. */
+    s_story(c, 0, 10, 0);
+    REQUIRE(egide_auditlog_checkpoint(c, ORIGIN, ORIGIN, s_key, NULL) == EGIDE_OK);
+    s_served = c;
+    EXPECT_RUN(1, NULL, "smaller than the trusted checkpoint",
+               "consistency --from %s/cp12.keep --api %s --anchor %s/broker.pem", s_tmp, s_api,
+               s_tmp);
+
+    /* Export the honest log, verify, tamper with the file. */
+    s_served = a;
+    EXPECT_RUN(0, "exported 35 entries", NULL, "export --out %s/exp.json --api %s", s_tmp, s_api);
+    EXPECT_RUN(0, "verified", NULL, "verify %s/exp.json --anchor %s/broker.pem", s_tmp, s_tmp);
+    CHECK(strstr(s_out, "35 entries, 2 signed checkpoints, 7 messages") != NULL);
+    EXPECT_RUN(1, NULL, "not signed by the anchored broker key",
+               "verify %s/exp.json --anchor %s/other.pem", s_tmp, s_tmp);
+    EXPECT_RUN(0, "acknowledged by 71.crip", NULL,
+               "history a0000000000000000000000000000003 %s/exp.json", s_tmp);
+
+    snprintf(path, sizeof path, "%s/exp.json", s_tmp);
+    json_t *doc = json_load_file(path, 0, NULL);
+    REQUIRE(doc != NULL);
+    json_t *entries = json_object_get(doc, "entries");
+    char f[256];
+    /* (1) change entry 7's bytes (leaf_hash kept). */
+    json_t *d1 = json_deep_copy(doc);
+    json_t *e7 = json_array_get(json_object_get(d1, "entries"), 7);
+    json_object_set(e7, "leaf", json_object_get(json_array_get(entries, 8), "leaf"));
+    snprintf(f, sizeof f, "%s/t1.json", s_tmp);
+    json_dump_file(d1, f, 0);
+    EXPECT_RUN(1, NULL, "first bad index 7", "verify %s --anchor %s/broker.pem", f, s_tmp);
+    /* (1b) same, with the leaf hash removed: the checkpoint names the range. */
+    json_object_del(e7, "leaf_hash");
+    json_dump_file(d1, f, 0);
+    EXPECT_RUN(1, NULL, "first bad index in [0, 12)", "verify %s --anchor %s/broker.pem", f, s_tmp);
+    snprintf(cmd, sizeof cmd, "cp %s %s/t1b.json", f, s_tmp);
+    CHECK(system(cmd) == 0);
+    json_decref(d1);
+    /* (2) delete entry 8. */
+    json_t *d2 = json_deep_copy(doc);
+    json_array_remove(json_object_get(d2, "entries"), 8);
+    json_dump_file(d2, f, 0);
+    EXPECT_RUN(1, NULL, "first bad index 8", "verify %s --anchor %s/broker.pem", f, s_tmp);
+    json_decref(d2);
+    /* (3) reorder entries 20 and 21 (indexes renumbered to look right, each
+     * with its recorded leaf hash): only the signed checkpoint of size 32
+     * shows it, so the range since the last good checkpoint is named. */
+    json_t *d3 = json_deep_copy(doc);
+    json_t *arr = json_object_get(d3, "entries");
+    json_t *x = json_incref(json_array_get(arr, 20));
+    json_array_set(arr, 20, json_array_get(arr, 21));
+    json_array_set_new(arr, 21, x);
+    json_object_set_new(json_array_get(arr, 20), "index", json_integer(20));
+    json_object_set_new(json_array_get(arr, 21), "index", json_integer(21));
+    json_dump_file(d3, f, 0);
+    EXPECT_RUN(1, NULL, "first bad index in [12, 32)", "verify %s --anchor %s/broker.pem", f,
+               s_tmp);
+    /* (3b) the same with the leaf hashes left in place: exact index. */
+    json_object_set(json_array_get(arr, 20), "leaf_hash",
+                    json_object_get(json_array_get(entries, 20), "leaf_hash"));
+    json_object_set(json_array_get(arr, 21), "leaf_hash",
+                    json_object_get(json_array_get(entries, 21), "leaf_hash"));
+    json_dump_file(d3, f, 0);
+    EXPECT_RUN(1, NULL, "first bad index 20:", "verify %s --anchor %s/broker.pem", f, s_tmp);
+    json_decref(d3);
+    json_decref(doc);
+    snprintf(f, sizeof f, "%s/none.json", s_tmp);
+    EXPECT_RUN(1, NULL, "none.json", "verify %s --anchor %s/broker.pem", f, s_tmp);
+
+    /* The API down. */
+    s_served = a;
+    EXPECT_RUN(1, NULL, "audit checkpoint", "checkpoint --api http://127.0.0.1:1");
+
+    egide_auditlog_destroy(&a);
+    egide_auditlog_destroy(&b);
+    egide_auditlog_destroy(&c);
+    s_served = NULL;
+    egide_db_close(&dba);
+    egide_db_close(&dbb);
+    egide_db_close(&dbc);
+}
+
+/* Tampering directly in the SQLite file, then `egide audit verify --db`. */
+static void s_db_case(const char *name, const char *sql, const char *want)
+{
+    sqlite3 *db = NULL;
+    egide_auditlog_t *log = s_newlog(name, &db);
+    REQUIRE(log != NULL);
+    s_story(log, 0, 20, 0);
+    egide_auditlog_checkpoint(log, ORIGIN, ORIGIN, s_key, NULL);
+    s_story(log, 20, 20, 0);
+    egide_auditlog_checkpoint(log, ORIGIN, ORIGIN, s_key, NULL);
+    /* Through SQL the log refuses to change. */
+    CHECK(sqlite3_exec(db, "UPDATE audit_leaves SET leaf = x'00' WHERE idx = 3", NULL, NULL,
+                       NULL) != SQLITE_OK);
+    CHECK(sqlite3_exec(db, "DELETE FROM audit_leaves WHERE idx = 3", NULL, NULL, NULL) !=
+          SQLITE_OK);
+    egide_auditlog_destroy(&log);
+    EXPECT_RUN(0, "verified", NULL, "verify --db %s/%s --anchor %s/broker.pem", s_tmp, name, s_tmp);
+    if (sql) {
+        s_drop_triggers(db);
+        CHECK(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK);
+    }
+    egide_db_close(&db);
+    if (sql)
+        EXPECT_RUN(1, NULL, want, "verify --db %s/%s --anchor %s/broker.pem", s_tmp, name, s_tmp);
+}
+
+static void test_db_tamper(void)
+{
+    s_db_case("d1.sqlite",
+              "UPDATE audit_leaves SET leaf = (SELECT leaf FROM audit_leaves WHERE idx = 18) "
+              "WHERE idx = 17",
+              "first bad index 17");
+    s_db_case("d2.sqlite", "DELETE FROM audit_leaves WHERE idx = 8", "first bad index 8");
+    s_db_case("d3.sqlite",
+              "UPDATE audit_leaves SET idx = -1 WHERE idx = 25;"
+              "UPDATE audit_leaves SET idx = 25 WHERE idx = 26;"
+              "UPDATE audit_leaves SET idx = 26 WHERE idx = -1;",
+              "first bad index 25");
+    s_db_case("d4.sqlite", "DELETE FROM audit_leaves WHERE idx = 39", "first bad index 39");
+    s_db_case("d5.sqlite",
+              "UPDATE audit_checkpoints SET note = replace(note, char(10) || '20' || char(10), "
+              "char(10) || '19' || char(10))",
+              "not signed by the anchored broker key");
+    EXPECT_RUN(0, "delivered to 71.crip", NULL,
+               "history a0000000000000000000000000000001 --db %s/d1.sqlite", s_tmp);
+    EXPECT_RUN(1, NULL, "one of them", "verify --anchor %s/broker.pem", s_tmp);
+    EXPECT_RUN(1, NULL, "--anchor", "verify --db %s/d1.sqlite", s_tmp);
+    EXPECT_RUN(1, NULL, "unknown option", "verify --bogus");
+    EXPECT_RUN(1, NULL, "unknown subcommand", "bogus");
+    EXPECT_RUN(0, "history MSGID", NULL, "--help");
+}
+
+int main(void)
+{
+    const char *bin = getenv("EGIDE_BIN");
+    snprintf(s_bin, sizeof s_bin, "%s/egide", bin ? bin : ".");
+    if (access(s_bin, X_OK) != 0) {
+        fprintf(stderr, "%s not found (set EGIDE_BIN)\n", s_bin);
+        return 1;
+    }
+    snprintf(s_tmp, sizeof s_tmp, "/tmp/egide-auditcli-XXXXXX");
+    if (!mkdtemp(s_tmp))
+        return 1;
+    s_key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    s_other = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    char p1[256], p2[256];
+    snprintf(p1, sizeof p1, "%s/broker.pem", s_tmp);
+    snprintf(p2, sizeof p2, "%s/other.pem", s_tmp);
+    if (!s_key || !s_other || !s_write_cert(s_key, p1) || !s_write_cert(s_other, p2))
+        return 1;
+
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct MHD_Daemon *d =
+        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, s_handler, NULL,
+                         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_END);
+    if (!d)
+        return 1;
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    snprintf(s_api, sizeof s_api, "http://127.0.0.1:%u", info ? info->port : 0);
+
+    RUN(test_online);
+    RUN(test_db_tamper);
+
+    MHD_stop_daemon(d);
+    EVP_PKEY_free(s_key);
+    EVP_PKEY_free(s_other);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "%s", getenv("KEEP") ? "true" : "rm -rf");
+    snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), " %s", s_tmp);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", s_tmp);
+    EGIDE_TEST_DONE();
+}
