@@ -167,7 +167,7 @@ static egide_rc s_commitment(const uint8_t cek[EGIDE_CEK_LEN], const uint8_t *ms
     uint8_t in[sizeof COMMIT_LABEL - 1 + EGIDE_MSG_ID_LEN];
     memcpy(in, COMMIT_LABEL, sizeof COMMIT_LABEL - 1);
     memcpy(in + sizeof COMMIT_LABEL - 1, msg_id, EGIDE_MSG_ID_LEN);
-    return egide_hmac_sha256(cek, EGIDE_CEK_LEN, in, sizeof in, out);
+    return egide_hpke_hmac_sha256(cek, EGIDE_CEK_LEN, in, sizeof in, out);
 }
 
 /* ------------------------------------------------------------ seal */
@@ -247,7 +247,8 @@ egide_rc egide_envelope_seal(const egide_seal_params_t *p, uint8_t **out, size_t
     if ((rc = egide_aead_seal(EGIDE_HPKE_AEAD_AES256GCM, cek, sizeof cek, nonce, aad.data, aad.len,
                               pt, pt_len, ct)))
         goto done;
-    egide_sha256(ct, ct_len, ct_hash);
+    if ((rc = egide_hpke_sha256(ct, ct_len, ct_hash)))
+        goto done;
     if ((rc = s_commitment(cek, msg_id, commit)))
         goto done;
 
@@ -381,7 +382,9 @@ egide_rc egide_envelope_parse(const uint8_t *buf, size_t len, egide_envelope_t *
     }
     memcpy(e->raw, buf, len);
     e->raw_len = len;
-    egide_sha256(buf, len, e->hash);
+    rc = egide_hpke_sha256(buf, len, e->hash);
+    if (rc)
+        goto fail;
     e->env = egide__v1__signed_envelope__unpack(NULL, len, buf);
     if (!e->env) {
         rc = EGIDE_ERR_PROTO;
@@ -495,7 +498,8 @@ egide_rc egide_envelope_verify(const egide_envelope_t *e, EVP_PKEY *sender_sign_
     if (rc)
         return rc == EGIDE_ERR_INVALID ? EGIDE_ERR_INVALID : EGIDE_ERR_SIGNATURE;
     uint8_t h[32];
-    egide_sha256(e->env->ciphertext.data, e->env->ciphertext.len, h);
+    if (egide_hpke_sha256(e->env->ciphertext.data, e->env->ciphertext.len, h) != EGIDE_OK)
+        return EGIDE_ERR_CRYPTO;
     if (!egide_ct_equal(h, e->hdr->ciphertext_sha256.data, 32))
         return EGIDE_ERR_HASH;
     return EGIDE_OK;
