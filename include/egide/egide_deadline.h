@@ -47,7 +47,7 @@
 #include "egide/egide_rc.h"
 
 #define EGIDE_DEADLINE_MAX_DEFS 32 /* deadlines in one profile */
-#define EGIDE_DEADLINE_PER_MSG 8   /* most deadlines one message can start */
+#define EGIDE_DEADLINE_PER_MSG  8  /* most deadlines one message can start */
 
 typedef enum egide_deadline_state {
     EGIDE_DEADLINE_OPEN = 0,    /* not closed, due time not passed */
@@ -58,17 +58,17 @@ typedef enum egide_deadline_state {
 
 /* One running deadline.  Plain data: the edge stores it as a row. */
 typedef struct egide_deadline {
-    char msg_id[72];         /* the starting message's id, as the caller writes it (hex) */
-    char type[64];           /* the starting message's type */
-    char name[48];           /* profile deadline name, e.g. "evaluation" */
-    char label[192];         /* human label (UTF-8, the profile's language) */
-    char source[128];        /* legal source, e.g. "L226-3, D226-2-3" */
-    int64_t start_ms;        /* when the clock started */
-    int64_t due_ms;          /* when it is due */
-    bool practice;           /* a practice target, not a legal term */
+    char msg_id[72];  /* the starting message's id, as the caller writes it (hex) */
+    char type[64];    /* the starting message's type */
+    char name[48];    /* profile deadline name, e.g. "evaluation" */
+    char label[192];  /* human label (UTF-8, the profile's language) */
+    char source[128]; /* legal source, e.g. "L226-3, D226-2-3" */
+    int64_t start_ms; /* when the clock started */
+    int64_t due_ms;   /* when it is due */
+    bool practice;    /* a practice target, not a legal term */
     egide_deadline_state state;
-    int64_t closed_ms;       /* time of the closing message, 0 = not closed */
-    char closed_by[72];      /* id of the closing message, "" = not closed */
+    int64_t closed_ms;  /* time of the closing message, 0 = not closed */
+    char closed_by[72]; /* id of the closing message, "" = not closed */
 } egide_deadline_t;
 
 /* A later message, as evaluate() needs it (borrowed strings). */

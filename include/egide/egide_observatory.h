@@ -44,22 +44,22 @@
 #include "egide/egide_rc.h"
 
 typedef struct egide_olinpe_opts {
-    int year;                       /* the year N exported (events dated in N) */
-    const uint8_t *key;             /* pseudonymisation key (borrowed) */
+    int year;           /* the year N exported (events dated in N) */
+    const uint8_t *key; /* pseudonymisation key (borrowed) */
     size_t key_len;
-    const egide_pseudo_alg_t *alg;  /* NULL = default */
-    const char *context;            /* key separation label; NULL = "olinpe" */
-    const char *department;         /* export-level department; NULL = the first event's */
-    int64_t now_ms;                 /* generated_at, and the validation clock */
+    const egide_pseudo_alg_t *alg; /* NULL = default */
+    const char *context;           /* key separation label; NULL = "olinpe" */
+    const char *department;        /* export-level department; NULL = the first event's */
+    int64_t now_ms;                /* generated_at, and the validation clock */
 } egide_olinpe_opts_t;
 
 typedef struct egide_olinpe_stats {
-    size_t lines;            /* messages read */
-    size_t events;           /* events written */
-    size_t other_year;       /* messages dated outside the year */
-    size_t not_a_measure;    /* messages of types that make no event */
-    size_t no_mother_name;   /* children skipped: no mother's birth name */
-    size_t bad_identity;     /* children skipped: a name that does not normalise */
+    size_t lines;          /* messages read */
+    size_t events;         /* events written */
+    size_t other_year;     /* messages dated outside the year */
+    size_t not_a_measure;  /* messages of types that make no event */
+    size_t no_mother_name; /* children skipped: no mother's birth name */
+    size_t bad_identity;   /* children skipped: a name that does not normalise */
 } egide_olinpe_stats_t;
 
 /* Build the export from JSON lines (see above).

@@ -34,8 +34,8 @@
 
 /* Largest attachment carried inline (bytes), and longest free-text and
  * short string fields; more than this is a validation error. */
-#define EGIDE_MAX_ATTACHMENT (10u * 1024u * 1024u)
-#define EGIDE_MAX_TEXT_FIELD (64u * 1024u)
+#define EGIDE_MAX_ATTACHMENT  (10u * 1024u * 1024u)
+#define EGIDE_MAX_TEXT_FIELD  (64u * 1024u)
 #define EGIDE_MAX_SHORT_FIELD 512u
 /* Most errors reported for one payload (then "...: too many errors"). */
 #define EGIDE_PAYLOAD_MAX_ERRORS 100
@@ -114,8 +114,8 @@ const char *egide_payload_type_for_content_type(const char *ct);
  * (ProtobufCMessage *, returned as void *; free with
  * egide_payload_message_free()).  Same validation and errors as
  * egide_payload_from_json().  Used by the observatory export. */
-egide_rc egide_payload_from_jansson(const char *type, const void *root, int64_t now_ms,
-                                    void **msg, egide_payload_facts_t *facts, char **errors);
+egide_rc egide_payload_from_jansson(const char *type, const void *root, int64_t now_ms, void **msg,
+                                    egide_payload_facts_t *facts, char **errors);
 void egide_payload_message_free(void *msg);
 
 #endif

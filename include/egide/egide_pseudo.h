@@ -37,9 +37,9 @@
 #include <stdint.h>
 #include "egide/egide_rc.h"
 
-#define EGIDE_PSEUDO_HEX_LEN 64  /* pseudonym length (hex digits) */
-#define EGIDE_PSEUDO_MIN_KEY 32  /* shortest key accepted (bytes) */
-#define EGIDE_PSEUDO_MAX_KEY 4096
+#define EGIDE_PSEUDO_HEX_LEN  64 /* pseudonym length (hex digits) */
+#define EGIDE_PSEUDO_MIN_KEY  32 /* shortest key accepted (bytes) */
+#define EGIDE_PSEUDO_MAX_KEY  4096
 #define EGIDE_PSEUDO_MAX_NAME 256 /* longest normalised name (bytes) */
 
 /* Normalise a first name or family name (see above) into out (outsz bytes,

@@ -247,7 +247,8 @@ static int s_deadlines_online(const char *api, const char *token_file, bool as_j
     json_t *d;
     json_array_foreach(list, i, d)
     {
-#define S_F(k) (json_is_string(json_object_get(d, k)) ? json_string_value(json_object_get(d, k)) : "")
+#define S_F(k)                                                                                     \
+    (json_is_string(json_object_get(d, k)) ? json_string_value(json_object_get(d, k)) : "")
         json_t *due = json_object_get(d, "due_ms");
         s_row(S_F("state"), json_is_integer(due) ? (int64_t)json_integer_value(due) : 0,
               S_F("type"), S_F("name"), S_F("msg_id"), S_F("label"), S_F("source"));
@@ -313,7 +314,8 @@ int cmd_deadlines(int argc, char **argv)
     }
     if (api || token_file) {
         if (!api || !token_file || type) {
-            cli_fail("deadlines", "online use needs --api URL and --token-file FILE (and no --type)");
+            cli_fail("deadlines",
+                     "online use needs --api URL and --token-file FILE (and no --type)");
             return 2;
         }
         return s_deadlines_online(api, token_file, as_json);
@@ -426,8 +428,8 @@ int cmd_deadlines(int argc, char **argv)
                egide_deadline_profile_jurisdiction(prof));
         s_header();
         for (size_t i = 0; i < n; i++)
-            s_row(egide_deadline_state_name(dl[i].state), dl[i].due_ms, dl[i].type, dl[i].name,
-                  "-", dl[i].label, dl[i].source);
+            s_row(egide_deadline_state_name(dl[i].state), dl[i].due_ms, dl[i].type, dl[i].name, "-",
+                  dl[i].label, dl[i].source);
         if (n == 0)
             printf("(no deadline)\n");
     }
@@ -444,7 +446,7 @@ static void s_export_usage(FILE *f)
             "                           [--department D] [--algorithm NAME] [--context LABEL]\n"
             "  Pseudonymised yearly export of measure events (décret 2016-1966).\n"
             "  EVENTS: JSON lines {\"type\",\"received\",\"payload\"[,\"previous\"]} (see\n"
-            "  docs/observatory-export.md).  The key file must be mode 0600 and hold at\n"
+            "  docs/payloads-and-deadlines.md).  The key file must be mode 0600 and hold at\n"
             "  least %d bytes.  Default algorithm hmac-sha256-v1 (Égide's own: the\n"
             "  national one is not known), context \"olinpe\".\n",
             EGIDE_PSEUDO_MIN_KEY);

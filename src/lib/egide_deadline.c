@@ -23,13 +23,20 @@
 #define S_MAX_TYPES 12 /* types in one on/closed_by list */
 #define S_MAX_KINDS 8  /* codes in one when_kind list */
 
-typedef enum { S_DUR_NONE = 0, S_DUR_HOURS, S_DUR_DAYS, S_DUR_MONTHS, S_DUR_REQUESTED, S_DUR_DATE } s_dur_unit;
+typedef enum {
+    S_DUR_NONE = 0,
+    S_DUR_HOURS,
+    S_DUR_DAYS,
+    S_DUR_MONTHS,
+    S_DUR_REQUESTED,
+    S_DUR_DATE
+} s_dur_unit;
 
 /* A duration or due rule: n units, the sender's date, or a fixed day. */
 typedef struct s_dur {
     s_dur_unit unit;
-    int64_t n;        /* count of hours/days/months; for S_DUR_DATE: years to add */
-    int month, day;   /* S_DUR_DATE: the fixed day */
+    int64_t n;      /* count of hours/days/months; for S_DUR_DATE: years to add */
+    int month, day; /* S_DUR_DATE: the fixed day */
 } s_dur_t;
 
 typedef enum { S_FROM_RECEIVED = 0, S_FROM_IP_RECEIVED, S_FROM_JE_SEIZED } s_from;
@@ -44,11 +51,11 @@ typedef struct s_def {
     size_t n_closed_by;
     s_dur_t due, due_urgent, due_immediate, due_under_2, due_runaway;
     s_from from;
-    char from_fallback[48];        /* another deadline's name, or "" */
+    char from_fallback[48]; /* another deadline's name, or "" */
     bool when_no_parental_agreement;
     char when_kind[S_MAX_KINDS][40];
     size_t n_when_kind;
-    bool close_any;                /* close = any */
+    bool close_any; /* close = any */
     bool practice;
 } s_def_t;
 
@@ -290,10 +297,10 @@ static bool s_check_profile(s_parse_t *ps)
     }
     for (size_t i = 0; i < p->n_defs; i++) {
         const s_def_t *d = &p->defs[i];
-        const char *missing = !d->label[0] ? "label"
-                              : !d->source[0] ? "source"
-                              : !d->n_on ? "on"
-                              : !d->n_closed_by ? "closed_by"
+        const char *missing = !d->label[0]                ? "label"
+                              : !d->source[0]             ? "source"
+                              : !d->n_on                  ? "on"
+                              : !d->n_closed_by           ? "closed_by"
                               : d->due.unit == S_DUR_NONE ? "due"
                                                           : NULL;
         if (missing) {
@@ -305,8 +312,8 @@ static bool s_check_profile(s_parse_t *ps)
             for (size_t j = 0; j < p->n_defs; j++)
                 found |= j != i && strcmp(p->defs[j].name, d->from_fallback) == 0;
             if (!found) {
-                snprintf(ps->err, sizeof ps->err, "[deadline %.40s]: from_fallback names no deadline",
-                         d->name);
+                snprintf(ps->err, sizeof ps->err,
+                         "[deadline %.40s]: from_fallback names no deadline", d->name);
                 return false;
             }
         }

@@ -27,8 +27,8 @@
 static const struct {
     const char *type;
     const char *event;
-    const char *detail_member;  /* top-level member holding the code, or NULL */
-    const char *detail_sub;     /* member inside it ("sender" -> "type"), or NULL */
+    const char *detail_member; /* top-level member holding the code, or NULL */
+    const char *detail_sub;    /* member inside it ("sender" -> "type"), or NULL */
 } s_events[] = {
     {EGIDE_TYPE_IP_TRANSMISSION, "ip_received", "sender", "type"},
     {EGIDE_TYPE_SNATED_TRANSMISSION, "ip_received", NULL, NULL},
@@ -48,7 +48,8 @@ typedef struct s_run {
     int nerr;
 } s_run_t;
 
-static void s_err(s_run_t *r, size_t line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void s_err(s_run_t *r, size_t line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void s_err(s_run_t *r, size_t line, const char *fmt, ...)
 {
     char msg[600], out[700];
@@ -170,8 +171,9 @@ static egide_rc s_events_of(s_run_t *r, size_t lineno, const char *type, json_t 
             const char *pmn = s_str(previous, "mother_birth_name");
             if (!pf || !pmn || egide_date_parse_month(s_str(previous, "birth_month"), &py, &pm) ||
                 s_pseudo(r->o, pf, py, pm, pmn, prev) != EGIDE_OK) {
-                s_err(r, lineno, "previous: needs first_name, birth_month (YYYY-MM) and "
-                                 "mother_birth_name that normalise");
+                s_err(r, lineno,
+                      "previous: needs first_name, birth_month (YYYY-MM) and "
+                      "mother_birth_name that normalise");
                 continue;
             }
             if (strcmp(prev, pseudo) == 0)

@@ -50,16 +50,16 @@ static const s_type_t s_types[] = {
      "received_at", NULL},
     {EGIDE_TYPE_SNATED_TRANSMISSION, &egide__v1__snated_transmission__descriptor,
      CT("snated-transmission"), "received_at", NULL},
-    {EGIDE_TYPE_IP_QUALIFICATION, &egide__v1__ip_qualification__descriptor,
-     CT("ip-qualification"), "decided_at", "qualification"},
+    {EGIDE_TYPE_IP_QUALIFICATION, &egide__v1__ip_qualification__descriptor, CT("ip-qualification"),
+     "decided_at", "qualification"},
     {EGIDE_TYPE_PARQUET_DIRECT_SIGNALEMENT, &egide__v1__direct_signalement__descriptor,
      CT("parquet-direct-signalement"), "sent_at", NULL},
     {EGIDE_TYPE_PARQUET_SOIT_TRANSMIS, &egide__v1__soit_transmis__descriptor,
      CT("parquet-soit-transmis"), "issued_at", NULL},
     {EGIDE_TYPE_PARQUET_SAISINE, &egide__v1__parquet_saisine__descriptor, CT("parquet-saisine"),
      "sent_at", NULL},
-    {EGIDE_TYPE_PARQUET_FEEDBACK, &egide__v1__parquet_feedback__descriptor,
-     CT("parquet-feedback"), "decided_at", "outcome"},
+    {EGIDE_TYPE_PARQUET_FEEDBACK, &egide__v1__parquet_feedback__descriptor, CT("parquet-feedback"),
+     "decided_at", "outcome"},
     {EGIDE_TYPE_EVALUATION_ASSIGNMENT, &egide__v1__evaluation_assignment__descriptor,
      CT("evaluation-assignment"), "assigned_at", NULL},
     {EGIDE_TYPE_PARENTS_NOTICE, &egide__v1__parents_notice__descriptor, CT("parents-notice"),
@@ -81,8 +81,8 @@ static const s_type_t s_types[] = {
      "decided_at", "decision"},
     {EGIDE_TYPE_ASE_SITUATION_REPORT, &egide__v1__situation_report__descriptor,
      CT("ase-situation-report"), "report_date", NULL},
-    {EGIDE_TYPE_ASE_INCIDENT, &egide__v1__incident__descriptor, CT("ase-incident"),
-     "occurred_at", "kind"},
+    {EGIDE_TYPE_ASE_INCIDENT, &egide__v1__incident__descriptor, CT("ase-incident"), "occurred_at",
+     "kind"},
     {EGIDE_TYPE_OBSERVATORY_EXPORT, &egide__v1__observatory_export__descriptor,
      CT("observatory-export"), "generated_at", NULL},
     {EGIDE_TYPE_MESSAGE_ACKNOWLEDGEMENT, &egide__v1__message_acknowledgement__descriptor,
@@ -164,14 +164,15 @@ static const struct {
 
 /* Free-text fields: up to EGIDE_MAX_TEXT_FIELD, newlines and tabs allowed. */
 static const char *const s_text_fields[] = {
-    "account", "assessment", "caller_account", "handler_assessment", "household", "request",
-    "actions_taken", "comment", "next_step", "instructions", "questions", "facts", "reasons",
-    "proposed_measures", "message", "summary", "circumstances", "grounds", "description",
-    "withheld_reason", NULL};
+    "account",   "assessment",    "caller_account", "handler_assessment", "household",
+    "request",   "actions_taken", "comment",        "next_step",          "instructions",
+    "questions", "facts",         "reasons",        "proposed_measures",  "message",
+    "summary",   "circumstances", "grounds",        "description",        "withheld_reason",
+    NULL};
 
 /* Most elements of one repeated field (observatory events excepted). */
 #define S_MAX_REPEATED 1024u
-#define S_MAX_EVENTS (1u << 20)
+#define S_MAX_EVENTS   (1u << 20)
 
 /* ------------------------------------------------------------ errors and paths */
 
@@ -207,8 +208,7 @@ static void s_err(s_ctx_t *c, const char *fmt, ...)
 static size_t s_push_field(s_ctx_t *c, const char *name)
 {
     size_t saved = c->plen;
-    int n = snprintf(c->path + c->plen, sizeof c->path - c->plen, "%s%s", c->plen ? "." : "",
-                     name);
+    int n = snprintf(c->path + c->plen, sizeof c->path - c->plen, "%s%s", c->plen ? "." : "", name);
     if (n > 0)
         c->plen += (size_t)n < sizeof c->path - c->plen ? (size_t)n : sizeof c->path - c->plen - 1;
     return saved;
@@ -919,7 +919,8 @@ static void s_fill_facts(const s_type_t *t, const ProtobufCMessage *m, int64_t n
         fx->health_data = (*(Egide__V1__Danger **)p)->health_data;
 
     p = s_field_ptr(m, "children", &f);
-    if (p && f->label == PROTOBUF_C_LABEL_REPEATED && f->descriptor == &egide__v1__child__descriptor) {
+    if (p && f->label == PROTOBUF_C_LABEL_REPEATED &&
+        f->descriptor == &egide__v1__child__descriptor) {
         size_t n = *(size_t *)((char *)m + f->quantifier_offset);
         Egide__V1__Child **kids = *(Egide__V1__Child ***)p;
         fx->n_children = (int)n;
@@ -958,8 +959,8 @@ static char *s_take_errors(s_ctx_t *c)
     return out;
 }
 
-egide_rc egide_payload_from_jansson(const char *type, const void *root, int64_t now_ms,
-                                    void **msg, egide_payload_facts_t *facts, char **errors)
+egide_rc egide_payload_from_jansson(const char *type, const void *root, int64_t now_ms, void **msg,
+                                    egide_payload_facts_t *facts, char **errors)
 {
     if (errors)
         *errors = NULL;

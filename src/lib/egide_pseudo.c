@@ -18,19 +18,18 @@
 
 /* U+00C0..U+00FF; NULL = refused (× and ÷). */
 static const char *const s_latin1[64] = {
-    "A", "A", "A", "A", "A", "A", "AE", "C", "E", "E", "E", "E", "I", "I", "I", "I",
-    "D", "N", "O", "O", "O", "O", "O", NULL, "O", "U", "U", "U", "U", "Y", "TH", "SS",
-    "A", "A", "A", "A", "A", "A", "AE", "C", "E", "E", "E", "E", "I", "I", "I", "I",
-    "D", "N", "O", "O", "O", "O", "O", NULL, "O", "U", "U", "U", "U", "Y", "TH", "Y"};
+    "A", "A", "A", "A", "A", "A", "AE", "C",  "E", "E", "E", "E", "I", "I", "I",  "I",
+    "D", "N", "O", "O", "O", "O", "O",  NULL, "O", "U", "U", "U", "U", "Y", "TH", "SS",
+    "A", "A", "A", "A", "A", "A", "AE", "C",  "E", "E", "E", "E", "I", "I", "I",  "I",
+    "D", "N", "O", "O", "O", "O", "O",  NULL, "O", "U", "U", "U", "U", "Y", "TH", "Y"};
 
 /* U+0100..U+017F as runs of one folding. */
 static const struct {
     unsigned count;
     const char *to;
-} s_ext_a[] = {{6, "A"},  {8, "C"}, {4, "D"},  {10, "E"}, {8, "G"},  {4, "H"},  {10, "I"},
-               {2, "IJ"}, {2, "J"}, {3, "K"},  {10, "L"}, {9, "N"},  {6, "O"},  {2, "OE"},
-               {6, "R"},  {8, "S"}, {6, "T"},  {12, "U"}, {2, "W"},  {3, "Y"},  {6, "Z"},
-               {1, "S"}};
+} s_ext_a[] = {{6, "A"}, {8, "C"},  {4, "D"},  {10, "E"}, {8, "G"}, {4, "H"},  {10, "I"}, {2, "IJ"},
+               {2, "J"}, {3, "K"},  {10, "L"}, {9, "N"},  {6, "O"}, {2, "OE"}, {6, "R"},  {8, "S"},
+               {6, "T"}, {12, "U"}, {2, "W"},  {3, "Y"},  {6, "Z"}, {1, "S"}};
 
 /* Decode one UTF-8 code point at s (strict); returns bytes used, 0 on error. */
 static size_t s_utf8(const unsigned char *s, uint32_t *cp)
@@ -220,8 +219,7 @@ egide_rc egide_pseudo_compute(const egide_pseudo_alg_t *alg, const uint8_t *key,
     if (!alg)
         alg = egide_pseudo_alg_find(NULL);
     if (!key || klen < EGIDE_PSEUDO_MIN_KEY || klen > EGIDE_PSEUDO_MAX_KEY || !context ||
-        !*context || birth_year < 1900 || birth_year > 2199 || birth_month < 1 ||
-        birth_month > 12)
+        !*context || birth_year < 1900 || birth_year > 2199 || birth_month < 1 || birth_month > 12)
         return EGIDE_ERR_INVALID;
     char first[EGIDE_PSEUDO_MAX_NAME], mother[EGIDE_PSEUDO_MAX_NAME];
     egide_rc rc = egide_pseudo_normalize(first_name, first, sizeof first);

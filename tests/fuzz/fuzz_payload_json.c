@@ -35,7 +35,8 @@ static void s_one(const char *type, const char *json, size_t len)
         abort();
     uint8_t *pb2 = NULL;
     size_t pb2_len = 0;
-    if (egide_payload_from_json(type, back, strlen(back), NOW, &pb2, &pb2_len, NULL, NULL) != EGIDE_OK)
+    if (egide_payload_from_json(type, back, strlen(back), NOW, &pb2, &pb2_len, NULL, NULL) !=
+        EGIDE_OK)
         abort();
     if (pb2_len != pb_len || memcmp(pb, pb2, pb_len) != 0)
         abort();

@@ -16,7 +16,7 @@
 #include "egide_test.h"
 
 #define HOUR (3600LL * 1000LL)
-#define DAY (24 * HOUR)
+#define DAY  (24 * HOUR)
 
 static egide_deadline_profile_t *s_fr, *s_nc;
 
@@ -76,7 +76,8 @@ static void test_evaluation_normal(void)
     size_t n = 0;
     egide_payload_facts_t f = s_facts(1, false);
     int64_t r = s_ts("2026-11-20T08:14:00Z");
-    CHECK_RC(egide_deadline_compute(s_fr, "ip.transmission", "ab01", r, &f, d, EGIDE_DEADLINE_PER_MSG, &n),
+    CHECK_RC(egide_deadline_compute(s_fr, "ip.transmission", "ab01", r, &f, d,
+                                    EGIDE_DEADLINE_PER_MSG, &n),
              EGIDE_OK);
     CHECK(n == 3);
     const egide_deadline_t *e = s_find(d, n, "evaluation");
@@ -96,7 +97,8 @@ static void test_evaluation_normal(void)
     REQUIRE(o != NULL);
     CHECK(o->due_ms == s_ts("2027-05-01T00:00:00Z") - 1);
     /* No facts at all: the base terms. */
-    CHECK_RC(egide_deadline_compute(s_fr, "ip.transmission", NULL, r, NULL, d, EGIDE_DEADLINE_PER_MSG, &n),
+    CHECK_RC(egide_deadline_compute(s_fr, "ip.transmission", NULL, r, NULL, d,
+                                    EGIDE_DEADLINE_PER_MSG, &n),
              EGIDE_OK);
     CHECK(n == 3 && s_find(d, n, "evaluation")->due_ms == s_ts("2027-02-20T08:14:00Z"));
     CHECK_STREQ(d[0].msg_id, "");
@@ -133,8 +135,8 @@ static void test_evaluation_shorter(void)
     CHECK(s_find(d, n, "evaluation")->start_ms == r);
     /* End-of-month clamping: 30 November + 3 months = 28 February. */
     f = s_facts(1, false);
-    CHECK_RC(egide_deadline_compute(s_fr, "ip.transmission", "x", s_ts("2026-11-30T10:00:00Z"), &f, d, 8,
-                                    &n),
+    CHECK_RC(egide_deadline_compute(s_fr, "ip.transmission", "x", s_ts("2026-11-30T10:00:00Z"), &f,
+                                    d, 8, &n),
              EGIDE_OK);
     CHECK(s_find(d, n, "evaluation")->due_ms == s_ts("2027-02-28T10:00:00Z"));
 }
@@ -171,22 +173,27 @@ static void test_emergency_reception(void)
     int64_t r = s_ts("2026-11-21T22:10:00Z");
     egide_payload_facts_t f = s_facts(1, false);
     f.parental_agreement = 2; /* no */
-    CHECK_RC(egide_deadline_compute(s_fr, "ase.emergency_reception", "e1", r, &f, d, 8, &n), EGIDE_OK);
+    CHECK_RC(egide_deadline_compute(s_fr, "ase.emergency_reception", "e1", r, &f, d, 8, &n),
+             EGIDE_OK);
     CHECK(n == 1 && d[0].due_ms == r + 5 * DAY);
     CHECK(strstr(d[0].source, "L223-2") != NULL);
     f.runaway = true;
-    CHECK_RC(egide_deadline_compute(s_fr, "ase.emergency_reception", "e1", r, &f, d, 8, &n), EGIDE_OK);
+    CHECK_RC(egide_deadline_compute(s_fr, "ase.emergency_reception", "e1", r, &f, d, 8, &n),
+             EGIDE_OK);
     CHECK(n == 1 && d[0].due_ms == r + 72 * HOUR);
     /* Not said / unknown: the court must still be seized. */
     f.parental_agreement = 0;
-    CHECK_RC(egide_deadline_compute(s_fr, "ase.emergency_reception", "e1", r, &f, d, 8, &n), EGIDE_OK);
+    CHECK_RC(egide_deadline_compute(s_fr, "ase.emergency_reception", "e1", r, &f, d, 8, &n),
+             EGIDE_OK);
     CHECK(n == 1);
     f.parental_agreement = 3;
-    CHECK_RC(egide_deadline_compute(s_fr, "ase.emergency_reception", "e1", r, &f, d, 8, &n), EGIDE_OK);
+    CHECK_RC(egide_deadline_compute(s_fr, "ase.emergency_reception", "e1", r, &f, d, 8, &n),
+             EGIDE_OK);
     CHECK(n == 1);
     /* Parents agreed: no clock. */
     f.parental_agreement = 1;
-    CHECK_RC(egide_deadline_compute(s_fr, "ase.emergency_reception", "e1", r, &f, d, 8, &n), EGIDE_OK);
+    CHECK_RC(egide_deadline_compute(s_fr, "ase.emergency_reception", "e1", r, &f, d, 8, &n),
+             EGIDE_OK);
     CHECK(n == 0);
 }
 
@@ -212,13 +219,16 @@ static void test_situation_reports_and_requested(void)
     /* Soit-transmis: the parquet's date, end of that day; none without it. */
     f = s_facts(1, false);
     f.requested_due_ms = s_ts("2026-12-31");
-    CHECK_RC(egide_deadline_compute(s_fr, "parquet.soit_transmis", "st", r, &f, d, 8, &n), EGIDE_OK);
+    CHECK_RC(egide_deadline_compute(s_fr, "parquet.soit_transmis", "st", r, &f, d, 8, &n),
+             EGIDE_OK);
     CHECK(n == 1 && d[0].due_ms == s_ts("2027-01-01T00:00:00Z") - 1);
     f.requested_due_ms = 0;
-    CHECK_RC(egide_deadline_compute(s_fr, "parquet.soit_transmis", "st", r, &f, d, 8, &n), EGIDE_OK);
+    CHECK_RC(egide_deadline_compute(s_fr, "parquet.soit_transmis", "st", r, &f, d, 8, &n),
+             EGIDE_OK);
     CHECK(n == 0);
     /* Types without a clock. */
-    CHECK_RC(egide_deadline_compute(s_fr, "message.acknowledgement", "a", r, &f, d, 8, &n), EGIDE_OK);
+    CHECK_RC(egide_deadline_compute(s_fr, "message.acknowledgement", "a", r, &f, d, 8, &n),
+             EGIDE_OK);
     CHECK(n == 0);
     CHECK_RC(egide_deadline_compute(s_fr, "no.such.type", "a", r, &f, d, 8, &n), EGIDE_OK);
     CHECK(n == 0);
@@ -242,7 +252,8 @@ static void test_new_caledonia(void)
     CHECK(s_find(d, n, "evaluation")->due_ms == s_ts("2026-12-18T21:05:00Z"));
     /* No emergency-reception clock is configured for Province Sud. */
     f.parental_agreement = 2;
-    CHECK_RC(egide_deadline_compute(s_nc, "ase.emergency_reception", "e", r, &f, d, 8, &n), EGIDE_OK);
+    CHECK_RC(egide_deadline_compute(s_nc, "ase.emergency_reception", "e", r, &f, d, 8, &n),
+             EGIDE_OK);
     CHECK(n == 0);
     CHECK_RC(egide_deadline_compute(s_nc, "court.opp", "o", r, &f, d, 8, &n), EGIDE_OK);
     CHECK(n == 2);
@@ -254,7 +265,8 @@ static void test_evaluate(void)
     size_t n = 0;
     int64_t r = s_ts("2026-09-14T07:14:00Z");
     egide_payload_facts_t f = s_facts(1, false);
-    REQUIRE(egide_deadline_compute(s_fr, "snated.transmission", "ip1", r, &f, d, 8, &n) == EGIDE_OK);
+    REQUIRE(egide_deadline_compute(s_fr, "snated.transmission", "ip1", r, &f, d, 8, &n) ==
+            EGIDE_OK);
     REQUIRE(n == 3);
     /* Nothing yet: open the next day, qualification overdue after a week. */
     CHECK_RC(egide_deadline_evaluate(s_fr, d, n, NULL, 0, r + DAY), EGIDE_OK);
@@ -296,8 +308,9 @@ static void test_evaluate(void)
     /* A report after the due time: late. */
     for (size_t i = 0; i < n; i++)
         d[i].closed_ms = 0;
-    egide_deadline_msg_t late[] = {{"ip1", NULL, "snated.transmission", r},
-                                   {"rp3", "ip1", "evaluation.report", s_ts("2027-01-05T10:00:00Z")}};
+    egide_deadline_msg_t late[] = {
+        {"ip1", NULL, "snated.transmission", r},
+        {"rp3", "ip1", "evaluation.report", s_ts("2027-01-05T10:00:00Z")}};
     CHECK_RC(egide_deadline_evaluate(s_fr, d, n, late, 2, s_ts("2027-01-06T00:00:00Z")), EGIDE_OK);
     CHECK(s_find(d, n, "evaluation")->state == EGIDE_DEADLINE_LATE);
     CHECK_STREQ(egide_deadline_state_name(EGIDE_DEADLINE_LATE), "late");
@@ -305,7 +318,8 @@ static void test_evaluate(void)
     /* A cycle in in_reply_to is harmless. */
     for (size_t i = 0; i < n; i++)
         d[i].closed_ms = 0;
-    egide_deadline_msg_t cyc[] = {{"a", "b", "evaluation.report", r + DAY}, {"b", "a", "ip.qualification", r}};
+    egide_deadline_msg_t cyc[] = {{"a", "b", "evaluation.report", r + DAY},
+                                  {"b", "a", "ip.qualification", r}};
     CHECK_RC(egide_deadline_evaluate(s_fr, d, n, cyc, 2, r + 2 * DAY), EGIDE_OK);
     CHECK(s_find(d, n, "evaluation")->state == EGIDE_DEADLINE_OPEN);
 }
@@ -325,14 +339,16 @@ static void test_evaluate_export_any(void)
     CHECK(s_find(d, n, "situation_report")->state == EGIDE_DEADLINE_OPEN);
     for (size_t i = 0; i < n; i++)
         d[i].closed_ms = 0;
-    egide_deadline_msg_t late[] = {{"x2", NULL, "observatory.export", s_ts("2027-05-02T08:00:00Z")}};
+    egide_deadline_msg_t late[] = {
+        {"x2", NULL, "observatory.export", s_ts("2027-05-02T08:00:00Z")}};
     CHECK_RC(egide_deadline_evaluate(s_fr, d, n, late, 1, s_ts("2027-05-03T00:00:00Z")), EGIDE_OK);
     CHECK(s_find(d, n, "observatory_export")->state == EGIDE_DEADLINE_LATE);
     /* An export sent before the decision does not count. */
     for (size_t i = 0; i < n; i++)
         d[i].closed_ms = 0;
     egide_deadline_msg_t before[] = {{"x0", NULL, "observatory.export", r - DAY}};
-    CHECK_RC(egide_deadline_evaluate(s_fr, d, n, before, 1, s_ts("2027-05-03T00:00:00Z")), EGIDE_OK);
+    CHECK_RC(egide_deadline_evaluate(s_fr, d, n, before, 1, s_ts("2027-05-03T00:00:00Z")),
+             EGIDE_OK);
     CHECK(s_find(d, n, "observatory_export")->state == EGIDE_DEADLINE_OVERDUE);
 }
 
@@ -348,18 +364,21 @@ static void test_states_and_args(void)
     CHECK_STREQ(egide_deadline_state_name((egide_deadline_state)42), "?");
     egide_deadline_t d[1];
     size_t n = 7;
-    CHECK_RC(egide_deadline_compute(NULL, "ip.transmission", "x", 0, NULL, d, 1, &n), EGIDE_ERR_INVALID);
+    CHECK_RC(egide_deadline_compute(NULL, "ip.transmission", "x", 0, NULL, d, 1, &n),
+             EGIDE_ERR_INVALID);
     CHECK(n == 0);
     /* Three deadlines do not fit in one slot. */
-    CHECK_RC(egide_deadline_compute(s_fr, "ip.transmission", "x", s_ts("2026-11-20"), NULL, d, 1, &n),
-             EGIDE_ERR_LIMIT);
+    CHECK_RC(
+        egide_deadline_compute(s_fr, "ip.transmission", "x", s_ts("2026-11-20"), NULL, d, 1, &n),
+        EGIDE_ERR_LIMIT);
     CHECK_RC(egide_deadline_evaluate(NULL, d, 1, NULL, 0, 0), EGIDE_ERR_INVALID);
     CHECK_RC(egide_deadline_evaluate(s_fr, NULL, 1, NULL, 0, 0), EGIDE_ERR_INVALID);
     egide_deadline_profile_t *p = NULL;
     egide_deadline_profile_destroy(&p); /* NULL-safe */
     egide_deadline_profile_destroy(NULL);
     char err[256];
-    CHECK_RC(egide_deadline_profile_load("/nonexistent/profile.ini", &p, err, sizeof err), EGIDE_ERR_NOTFOUND);
+    CHECK_RC(egide_deadline_profile_load("/nonexistent/profile.ini", &p, err, sizeof err),
+             EGIDE_ERR_NOTFOUND);
     CHECK(p == NULL && strstr(err, "/nonexistent/profile.ini") != NULL);
 }
 
@@ -376,29 +395,36 @@ static void s_bad_profile(const char *text, const char *want)
 }
 
 #define HEAD "[profile]\nname = t\n"
-#define DEF "[deadline a]\nlabel = A\nsource = S\non = ip.transmission\nclosed_by = evaluation.report\n"
+#define DEF                                                                                        \
+    "[deadline a]\nlabel = A\nsource = S\non = ip.transmission\nclosed_by = evaluation.report\n"
 
 static void test_profile_errors(void)
 {
     egide_deadline_profile_t *p = NULL;
     char err[512];
-    CHECK_RC(egide_deadline_profile_parse("t.ini", HEAD DEF "due = 3 months\n", &p, err, sizeof err), EGIDE_OK);
+    CHECK_RC(
+        egide_deadline_profile_parse("t.ini", HEAD DEF "due = 3 months\n", &p, err, sizeof err),
+        EGIDE_OK);
     CHECK(p != NULL && strcmp(egide_deadline_profile_term(p), "information préoccupante") == 0);
     egide_deadline_profile_destroy(&p);
     CHECK(p == NULL);
     s_bad_profile(HEAD DEF "due = 3 weeks\n", "t.ini:8: due: not a duration");
     s_bad_profile(HEAD DEF "due = three months\n", "t.ini:8: due: not a duration");
-    s_bad_profile(HEAD DEF "due = 3 months\ndue_urgent = requested\n", "t.ini:9: due_urgent: not a duration");
+    s_bad_profile(HEAD DEF "due = 3 months\ndue_urgent = requested\n",
+                  "t.ini:9: due_urgent: not a duration");
     s_bad_profile(HEAD DEF "due = date 02-30 +1\n", "t.ini:8: due: not a duration");
-    s_bad_profile(HEAD DEF "due = 3 months\ncolour = red\n", "t.ini:9: [deadline a]: unknown key \"colour\"");
+    s_bad_profile(HEAD DEF "due = 3 months\ncolour = red\n",
+                  "t.ini:9: [deadline a]: unknown key \"colour\"");
     s_bad_profile(HEAD DEF "due = 3 months\nclosed_by = evaluation.reprot\n",
                   "t.ini:9: unknown message type \"evaluation.reprot\"");
     s_bad_profile(HEAD DEF, "t.ini: [deadline a]: due is required");
-    s_bad_profile(HEAD "[deadline a]\nlabel = A\nsource = S\ndue = 1 days\nclosed_by = ip.qualification\n",
-                  "[deadline a]: on is required");
+    s_bad_profile(
+        HEAD "[deadline a]\nlabel = A\nsource = S\ndue = 1 days\nclosed_by = ip.qualification\n",
+        "[deadline a]: on is required");
     s_bad_profile(HEAD DEF "due = 1 days\nfrom = je_seized\nfrom_fallback = nope\n",
                   "from_fallback names no deadline");
-    s_bad_profile(HEAD DEF "due = 1 days\nfrom = yesterday\n", "from: received, ip_received or je_seized");
+    s_bad_profile(HEAD DEF "due = 1 days\nfrom = yesterday\n",
+                  "from: received, ip_received or je_seized");
     s_bad_profile(HEAD DEF "due = 1 days\nwhen = raining\n", "when: only no_parental_agreement");
     s_bad_profile(HEAD DEF "due = 1 days\nclose = never\n", "close: thread or any");
     s_bad_profile(HEAD DEF "due = 1 days\npractice = maybe\n", "practice: not a boolean");

@@ -41,9 +41,14 @@ static uint8_t s_key[32];
 /* Members whose values are catalogue codes (enums), allowed in the export. */
 static bool s_is_code_key(const char *k)
 {
-    static const char *const codes[] = {"sex", "type", "link", "categories", "urgency", "parents_informed",
-                                        "channel", "decision", "conclusion", "parental_agreement", "kind",
-                                        "outcome", "qualification", "grounds", "reason", NULL};
+    static const char *const codes[] = {"sex",           "type",
+                                        "link",          "categories",
+                                        "urgency",       "parents_informed",
+                                        "channel",       "decision",
+                                        "conclusion",    "parental_agreement",
+                                        "kind",          "outcome",
+                                        "qualification", "grounds",
+                                        "reason",        NULL};
     for (size_t i = 0; codes[i]; i++)
         if (strcmp(codes[i], k) == 0)
             return true;
@@ -161,10 +166,12 @@ static void test_export_samples(void)
     /* Zoé (Cluny) is one child across the 119 call, the evaluation and the
      * emergency reception: one pseudonym, three events. */
     char zoe[65];
-    REQUIRE(egide_pseudo_compute(NULL, s_key, 32, "olinpe", "ZOE", 2016, 5, "INVENTE DUPONT", zoe) == EGIDE_OK);
+    REQUIRE(egide_pseudo_compute(NULL, s_key, 32, "olinpe", "ZOE", 2016, 5, "INVENTE DUPONT",
+                                 zoe) == EGIDE_OK);
     CHECK(s_count(ev, "pseudonym", zoe) == 3);
     /* The output is a valid observatory.export payload (checked inside too). */
-    CHECK_RC(egide_payload_from_json("observatory.export", out, strlen(out), NOW, NULL, NULL, NULL, NULL),
+    CHECK_RC(egide_payload_from_json("observatory.export", out, strlen(out), NOW, NULL, NULL, NULL,
+                                     NULL),
              EGIDE_OK);
 
     /* No identifying string of any input reaches the export. */
@@ -194,10 +201,10 @@ static void test_previous_and_filters(void)
     /* A correction: the earlier export had the wrong birth month. */
     char *line = NULL;
     {
-        json_t *l = json_pack("{s:s, s:s, s:O, s:{s:i, s:s, s:s, s:s}}", "type", "court.decision", "received",
-                              "2026-10-15T11:00:00+02:00", "payload", s_payloads[5], "previous", "child", 0,
-                              "first_name", "Leo", "birth_month", "2025-07", "mother_birth_name",
-                              "OEUVRARD EXEMPLE");
+        json_t *l = json_pack("{s:s, s:s, s:O, s:{s:i, s:s, s:s, s:s}}", "type", "court.decision",
+                              "received", "2026-10-15T11:00:00+02:00", "payload", s_payloads[5],
+                              "previous", "child", 0, "first_name", "Leo", "birth_month", "2025-07",
+                              "mother_birth_name", "OEUVRARD EXEMPLE");
         line = json_dumps(l, JSON_COMPACT);
         json_decref(l);
     }
@@ -220,7 +227,8 @@ static void test_previous_and_filters(void)
     /* Another year: nothing to export, the department must then be given. */
     char *in = s_jsonl(NULL);
     o = s_opts(2025);
-    CHECK_RC(egide_observatory_export(in, strlen(in), &o, &out, &st, &errors), EGIDE_ERR_VALIDATION);
+    CHECK_RC(egide_observatory_export(in, strlen(in), &o, &out, &st, &errors),
+             EGIDE_ERR_VALIDATION);
     CHECK(errors && strstr(errors, "department") != NULL);
     CHECK(st.other_year == NSAMPLES);
     free(errors);
@@ -240,7 +248,8 @@ static void test_previous_and_filters(void)
     CHECK_RC(egide_observatory_export(in, strlen(in), &o, &out2, NULL, NULL), EGIDE_OK);
     json_t *r1 = json_loads(out1, 0, NULL), *r2 = json_loads(out2, 0, NULL);
     CHECK(strcmp(json_string_value(json_object_get(json_array_get(s_events(r1), 0), "pseudonym")),
-                 json_string_value(json_object_get(json_array_get(s_events(r2), 0), "pseudonym"))) != 0);
+                 json_string_value(
+                     json_object_get(json_array_get(s_events(r2), 0), "pseudonym"))) != 0);
     json_decref(r1);
     json_decref(r2);
     free(out1);
@@ -262,16 +271,19 @@ static void test_bad_input(void)
     json_decref(l);
     char *in = s_jsonl(t);
     free(t);
-    CHECK_RC(egide_observatory_export(in, strlen(in), &o, &out, &st, &errors), EGIDE_ERR_VALIDATION);
+    CHECK_RC(egide_observatory_export(in, strlen(in), &o, &out, &st, &errors),
+             EGIDE_ERR_VALIDATION);
     CHECK(out == NULL);
     CHECK(errors && strstr(errors, "line 10: payload.children[0].birth_date: not a date") != NULL);
     free(errors);
     errors = NULL;
     free(in);
     /* Lines that are not objects, unknown members, unknown types. */
-    const char *junk = "[1]\n{\"type\":\"ip.nope\",\"payload\":{}}\n{\"type\":\"court.opp\",\"payload\":{},\"x\":1}\n"
+    const char *junk = "[1]\n{\"type\":\"ip.nope\",\"payload\":{}}\n{\"type\":\"court.opp\","
+                       "\"payload\":{},\"x\":1}\n"
                        "{\"type\":\"court.opp\",\"received\":\"yesterday\",\"payload\":{}}\n";
-    CHECK_RC(egide_observatory_export(junk, strlen(junk), &o, &out, &st, &errors), EGIDE_ERR_VALIDATION);
+    CHECK_RC(egide_observatory_export(junk, strlen(junk), &o, &out, &st, &errors),
+             EGIDE_ERR_VALIDATION);
     CHECK(errors && strstr(errors, "line 1: json: not a JSON object"));
     CHECK(errors && strstr(errors, "line 2: type: missing or not a catalogue type"));
     CHECK(errors && strstr(errors, "line 3: x: unknown field"));
@@ -280,7 +292,8 @@ static void test_bad_input(void)
     errors = NULL;
     /* A child without the mother's birth name is skipped, not guessed. */
     json_t *nomother = json_deep_copy(s_payloads[5]);
-    json_object_del(json_array_get(json_object_get(nomother, "children"), 0), "mother_birth_surname");
+    json_object_del(json_array_get(json_object_get(nomother, "children"), 0),
+                    "mother_birth_surname");
     l = json_pack("{s:s, s:o}", "type", "court.decision", "payload", nomother);
     t = json_dumps(l, JSON_COMPACT);
     json_decref(l);

@@ -20,27 +20,30 @@
 
 #define NOW 1795341600000LL /* 2026-11-22T10:00:00Z */
 
-#define CHILD                                                                                     \
-    "{\"surname\":\"Fictif\",\"first_names\":[\"Zoé\",\"Anne\"],\"sex\":\"female\","              \
-    "\"birth_date\":\"2016-05-14\",\"commune\":\"71137\",\"address\":{\"street\":\"1 rue X\","    \
+#define CHILD                                                                                       \
+    "{\"surname\":\"Fictif\",\"first_names\":[\"Zoé\",\"Anne\"],\"sex\":\"female\","               \
+    "\"birth_date\":\"2016-05-14\",\"commune\":\"71137\",\"address\":{\"street\":\"1 rue X\","      \
     "\"postal_code\":\"71250\",\"city\":\"Cluny\"},\"school\":\"École\",\"school_class\":\"CM1\"," \
     "\"mother_birth_surname\":\"Inventé\",\"case_ref\":\"C-1\"}"
 #define ADULT                                                                                      \
-    "{\"surname\":\"Fictif\",\"birth_surname\":\"Inventé\",\"first_names\":[\"Claire\"],"          \
+    "{\"surname\":\"Fictif\",\"birth_surname\":\"Inventé\",\"first_names\":[\"Claire\"],"         \
     "\"link\":\"mother\",\"birth_date\":\"1985-01-31\",\"phone\":\"+33 6 00 00 00 00\","           \
     "\"parental_authority\":true,\"presumed_author\":true,\"lives_with_children\":true}"
 #define DANGER                                                                                     \
-    "{\"categories\":[\"physical_violence\",\"severe_neglect\"],\"facts\":[{\"date\":\"2026-11-01\"," \
-    "\"account\":\"Vu.\\nDeux lignes.\",\"reported_by\":\"voisin\"}],\"assessment\":\"Grave.\","  \
+    "{\"categories\":[\"physical_violence\",\"severe_neglect\"],\"facts\":[{\"date\":\"2026-11-"   \
+    "01\","                                                                                        \
+    "\"account\":\"Vu.\\nDeux lignes.\",\"reported_by\":\"voisin\"}],\"assessment\":\"Grave.\","   \
     "\"health_data\":true}"
 #define SENDER                                                                                     \
-    "{\"type\":\"education\",\"organisation\":\"Collège\",\"name\":\"A. Exemple\",\"role\":\"CPE\"," \
+    "{\"type\":\"education\",\"organisation\":\"Collège\",\"name\":\"A. "                         \
+    "Exemple\",\"role\":\"CPE\","                                                                  \
     "\"phone\":\"03 85 00 00 00\",\"email\":\"a@exemple.invalid\",\"reference\":\"R-1\","          \
     "\"confidential\":true}"
 /* SHA-256("hello") and its base64 content. */
 #define ATTACH                                                                                     \
     "{\"name\":\"a.txt\",\"media_type\":\"text/plain\",\"size_bytes\":5,\"sha256\":"               \
-    "\"2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824\",\"content\":\"aGVsbG8=\"," \
+    "\"2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824\",\"content\":\"aGVsbG8="  \
+    "\","                                                                                          \
     "\"health_data\":true}"
 #define T "\"2026-11-20T09:14:00+01:00\""
 
@@ -50,73 +53,92 @@ static const struct {
     const char *json;
 } s_full[] = {
     {"ip.transmission",
-     "{\"received_at\":" T ",\"channel\":\"phone\",\"sender\":" SENDER ",\"parents_informed\":\"no\","
+     "{\"received_at\":" T ",\"channel\":\"phone\",\"sender\":" SENDER
+     ",\"parents_informed\":\"no\","
      "\"children\":[" CHILD "," CHILD "],\"adults\":[" ADULT "],\"other_minors\":[{\"first_name\":"
      "\"Léo\",\"birth_date\":\"2010-01-01\",\"sex\":\"male\"}],\"danger\":" DANGER
      ",\"urgency\":\"urgent\",\"attachments\":[" ATTACH "],\"household\":\"Mère et enfants.\"}"},
     {"snated.transmission",
-     "{\"received_at\":" T ",\"snated_ref\":\"S-1\",\"sender\":{\"type\":\"snated\",\"anonymous\":true},"
+     "{\"received_at\":" T
+     ",\"snated_ref\":\"S-1\",\"sender\":{\"type\":\"snated\",\"anonymous\":true},"
      "\"caller_account\":\"Récit.\",\"handler_assessment\":\"Évaluation.\",\"phoned_to_crip\":true,"
-     "\"children\":[" CHILD "],\"adults\":[" ADULT "],\"other_minors\":[{\"birth_date\":\"2012-03-03\"}],"
+     "\"children\":[" CHILD "],\"adults\":[" ADULT
+     "],\"other_minors\":[{\"birth_date\":\"2012-03-03\"}],"
      "\"danger\":" DANGER ",\"urgency\":\"immediate\",\"parents_informed\":\"unknown\"}"},
     {"ip.qualification",
      "{\"decided_at\":" T ",\"case_ref\":\"C-1\",\"qualification\":\"information_preoccupante\","
      "\"child_already_known\":true,\"next_step\":\"Évaluation.\",\"urgency\":\"normal\"}"},
     {"parquet.direct_signalement",
      "{\"sent_at\":" T ",\"sender\":" SENDER ",\"children\":[" CHILD "],\"adults\":[" ADULT "],"
-     "\"danger\":" DANGER ",\"urgency\":\"immediate\",\"copy_to_pcd\":true,\"attachments\":[" ATTACH "]}"},
+     "\"danger\":" DANGER ",\"urgency\":\"immediate\",\"copy_to_pcd\":true,\"attachments\":[" ATTACH
+     "]}"},
     {"parquet.soit_transmis",
-     "{\"issued_at\":" T ",\"parquet_ref\":\"P-1\",\"request\":\"Évaluer.\",\"due_date\":\"2026-12-31\","
-     "\"children\":[" CHILD "],\"adults\":[" ADULT "],\"urgency\":\"normal\",\"attachments\":[" ATTACH "]}"},
+     "{\"issued_at\":" T
+     ",\"parquet_ref\":\"P-1\",\"request\":\"Évaluer.\",\"due_date\":\"2026-12-31\","
+     "\"children\":[" CHILD "],\"adults\":[" ADULT
+     "],\"urgency\":\"normal\",\"attachments\":[" ATTACH "]}"},
     {"parquet.saisine",
-     "{\"sent_at\":" T ",\"case_ref\":\"C-1\",\"grounds\":[\"grave_immediate_danger\",\"family_refusal\"],"
-     "\"actions_taken\":\"AED refusée.\",\"children\":[" CHILD "],\"adults\":[" ADULT "],\"danger\":" DANGER
-     ",\"urgency\":\"urgent\",\"attachments\":[" ATTACH "]}"},
+     "{\"sent_at\":" T
+     ",\"case_ref\":\"C-1\",\"grounds\":[\"grave_immediate_danger\",\"family_refusal\"],"
+     "\"actions_taken\":\"AED refusée.\",\"children\":[" CHILD "],\"adults\":[" ADULT
+     "],\"danger\":" DANGER ",\"urgency\":\"urgent\",\"attachments\":[" ATTACH "]}"},
     {"parquet.feedback",
      "{\"decided_at\":" T ",\"parquet_ref\":\"P-1\",\"case_ref\":\"C-1\",\"outcome\":\"je_seized\","
      "\"comment\":\"JE saisi.\"}"},
     {"evaluation.assignment",
-     "{\"assigned_at\":" T ",\"ip_received_at\":" T ",\"case_ref\":\"C-1\",\"territory\":\"71.tas.macon\","
-     "\"evaluators\":[\"A\",\"B\"],\"children\":[" CHILD "],\"other_minors\":[{\"birth_date\":\"2012-03-03\"}],"
+     "{\"assigned_at\":" T ",\"ip_received_at\":" T
+     ",\"case_ref\":\"C-1\",\"territory\":\"71.tas.macon\","
+     "\"evaluators\":[\"A\",\"B\"],\"children\":[" CHILD
+     "],\"other_minors\":[{\"birth_date\":\"2012-03-03\"}],"
      "\"urgency\":\"urgent\",\"instructions\":\"Rencontrer tous les mineurs.\"}"},
     {"parents.notice", "{\"case_ref\":\"C-1\",\"sent_at\":" T "}"},
     {"evaluation.information_request",
      "{\"requested_at\":" T ",\"case_ref\":\"C-1\",\"addressee\":\"médecin scolaire\","
      "\"questions\":\"Suivi ?\",\"due_date\":\"2026-12-01\"}"},
     {"evaluation.escalation",
-     "{\"escalated_at\":" T ",\"case_ref\":\"C-1\",\"reason\":\"child_not_met\",\"facts\":\"Absent.\","
+     "{\"escalated_at\":" T
+     ",\"case_ref\":\"C-1\",\"reason\":\"child_not_met\",\"facts\":\"Absent.\","
      "\"urgency\":\"immediate\"}"},
     {"evaluation.report",
-     "{\"completed_at\":" T ",\"ip_received_at\":" T ",\"case_ref\":\"C-1\",\"evaluators\":[\"A\",\"B\"],"
+     "{\"completed_at\":" T ",\"ip_received_at\":" T
+     ",\"case_ref\":\"C-1\",\"evaluators\":[\"A\",\"B\"],"
      "\"children\":[" CHILD "],\"conclusion\":\"judicial_referral\",\"reasons\":\"Motifs.\","
-     "\"proposed_measures\":\"AEMO.\",\"child_met\":true,\"parents_met\":true,\"attachments\":[" ATTACH "]}"},
+     "\"proposed_measures\":\"AEMO.\",\"child_met\":true,\"parents_met\":true,\"attachments\":"
+     "[" ATTACH "]}"},
     {"sender.feedback",
-     "{\"sent_at\":" T ",\"case_ref\":\"C-1\",\"sender_ref\":\"S-1\",\"outcome\":\"evaluation_under_way\","
+     "{\"sent_at\":" T
+     ",\"case_ref\":\"C-1\",\"sender_ref\":\"S-1\",\"outcome\":\"evaluation_under_way\","
      "\"message\":\"Merci.\"}"},
     {"department.transfer",
-     "{\"transferred_at\":" T ",\"case_ref\":\"C-1\",\"from_department\":\"71\",\"to_department\":\"2A\","
-     "\"new_commune\":\"2A004\",\"address_unknown\":true,\"children\":[" CHILD "],\"adults\":[" ADULT "],"
+     "{\"transferred_at\":" T
+     ",\"case_ref\":\"C-1\",\"from_department\":\"71\",\"to_department\":\"2A\","
+     "\"new_commune\":\"2A004\",\"address_unknown\":true,\"children\":[" CHILD
+     "],\"adults\":[" ADULT "],"
      "\"danger\":" DANGER ",\"summary\":\"Résumé.\",\"attachments\":[" ATTACH "]}"},
     {"ase.emergency_reception",
-     "{\"received_at\":" T ",\"children\":[" CHILD "],\"adults\":[" ADULT "],\"parental_agreement\":\"no\","
+     "{\"received_at\":" T ",\"children\":[" CHILD "],\"adults\":[" ADULT
+     "],\"parental_agreement\":\"no\","
      "\"runaway\":true,\"circumstances\":\"Fugue.\",\"placement_place\":\"Foyer\"}"},
-    {"court.opp",
-     "{\"ordered_at\":" T ",\"parquet_ref\":\"P-1\",\"children\":[" CHILD "],\"adults\":[" ADULT "],"
-     "\"placed_with\":\"ASE 71\",\"grounds\":\"Danger.\",\"je_seized_at\":" T "}"},
-    {"court.decision",
-     "{\"decided_at\":" T ",\"court_ref\":\"J-1\",\"decision\":\"placement\",\"children\":[" CHILD "],"
-     "\"measure_start_date\":\"2026-11-20\",\"measure_end_date\":\"2027-11-19\",\"reasons\":\"Motifs.\","
-     "\"notified_at\":" T "}"},
+    {"court.opp", "{\"ordered_at\":" T ",\"parquet_ref\":\"P-1\",\"children\":[" CHILD
+                  "],\"adults\":[" ADULT "],"
+                  "\"placed_with\":\"ASE 71\",\"grounds\":\"Danger.\",\"je_seized_at\":" T "}"},
+    {"court.decision", "{\"decided_at\":" T
+                       ",\"court_ref\":\"J-1\",\"decision\":\"placement\",\"children\":[" CHILD "],"
+                       "\"measure_start_date\":\"2026-11-20\",\"measure_end_date\":\"2027-11-19\","
+                       "\"reasons\":\"Motifs.\","
+                       "\"notified_at\":" T "}"},
     {"ase.situation_report",
      "{\"report_date\":\"2026-11-20\",\"court_ref\":\"J-1\",\"children\":[" CHILD "],"
-     "\"period_start_date\":\"2025-11-20\",\"period_end_date\":\"2026-11-19\",\"placement_place\":\"AF\","
+     "\"period_start_date\":\"2025-11-20\",\"period_end_date\":\"2026-11-19\",\"placement_place\":"
+     "\"AF\","
      "\"summary\":\"Bilan.\",\"attachments\":[" ATTACH "]}"},
-    {"ase.incident",
-     "{\"occurred_at\":" T ",\"kind\":\"runaway\",\"children\":[" CHILD "],\"description\":\"Fugue.\","
-     "\"police_informed\":true,\"ended_at\":" T "}"},
+    {"ase.incident", "{\"occurred_at\":" T ",\"kind\":\"runaway\",\"children\":[" CHILD
+                     "],\"description\":\"Fugue.\","
+                     "\"police_informed\":true,\"ended_at\":" T "}"},
     {"observatory.export",
      "{\"department\":\"71\",\"year\":2026,\"algorithm\":\"hmac-sha256-v1\",\"generated_at\":" T ","
-     "\"events\":[{\"pseudonym\":\"2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824\","
+     "\"events\":[{\"pseudonym\":"
+     "\"2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824\","
      "\"previous_pseudonym\":\"2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9825\","
      "\"event_type\":\"judicial_decision\",\"event_month\":\"2026-11\",\"department\":\"71\","
      "\"detail\":\"placement\"}]}"},
@@ -132,7 +154,8 @@ static void s_round_trip(const char *type, const char *json, const char *what)
     size_t pb_len = 0;
     char *errors = NULL, *out = NULL;
     egide_payload_facts_t fx;
-    egide_rc rc = egide_payload_from_json(type, json, strlen(json), NOW, &pb, &pb_len, &fx, &errors);
+    egide_rc rc =
+        egide_payload_from_json(type, json, strlen(json), NOW, &pb, &pb_len, &fx, &errors);
     if (rc != EGIDE_OK)
         fprintf(stderr, "%s (%s): %s\n", what, type, errors ? errors : "?");
     CHECK_RC(rc, EGIDE_OK);
@@ -219,7 +242,8 @@ static void s_expect(const char *type, const char *json, const char *want)
     char *errors = NULL;
     uint8_t *pb = (uint8_t *)1;
     size_t pb_len = 99;
-    egide_rc rc = egide_payload_from_json(type, json, strlen(json), NOW, &pb, &pb_len, NULL, &errors);
+    egide_rc rc =
+        egide_payload_from_json(type, json, strlen(json), NOW, &pb, &pb_len, NULL, &errors);
     CHECK_RC(rc, EGIDE_ERR_VALIDATION);
     CHECK(pb == NULL && pb_len == 0);
     bool found = false;
@@ -255,14 +279,18 @@ static void test_validation_errors(void)
     const char *ip = "ip.transmission";
     char *j;
     /* Spec examples. */
-    j = s_ip_with("[" CHILD ",{\"first_names\":[\"A\"],\"sex\":\"male\",\"birth_date\":\"2016-02-30\","
-                  "\"commune\":\"71137\"}]", "");
+    j = s_ip_with("[" CHILD
+                  ",{\"first_names\":[\"A\"],\"sex\":\"male\",\"birth_date\":\"2016-02-30\","
+                  "\"commune\":\"71137\"}]",
+                  "");
     s_expect(ip, j, "children[1].birth_date: not a date");
     free(j);
     j = s_ip_with("[]", "");
     s_expect(ip, j, "children: at least one child");
     free(j);
-    s_expect(ip, "{\"received_at\":" T ",\"sender\":" SENDER ",\"danger\":" DANGER ",\"urgency\":\"normal\"}",
+    s_expect(ip,
+             "{\"received_at\":" T ",\"sender\":" SENDER ",\"danger\":" DANGER
+             ",\"urgency\":\"normal\"}",
              "children: at least one child");
     j = s_ip_with("[" CHILD "]", "\"danger2\":1");
     s_expect(ip, j, "danger2: unknown field");
@@ -273,7 +301,8 @@ static void test_validation_errors(void)
              "danger.categories[0]: unknown category \"x\"");
     s_expect(ip,
              "{\"received_at\":" T ",\"sender\":" SENDER ",\"children\":[" CHILD "],"
-             "\"danger\":{\"categories\":[\"severe_neglect\",\"severe_neglect\"]},\"urgency\":\"normal\"}",
+             "\"danger\":{\"categories\":[\"severe_neglect\",\"severe_neglect\"]},\"urgency\":"
+             "\"normal\"}",
              "danger.categories[1]: duplicate category");
     s_expect(ip,
              "{\"received_at\":" T ",\"sender\":" SENDER ",\"children\":[" CHILD "],"
@@ -281,13 +310,16 @@ static void test_validation_errors(void)
              "danger.categories: at least one category");
     /* Nested unknown field, required members, types. */
     j = s_ip_with("[{\"first_names\":[\"A\"],\"sex\":\"male\",\"birth_date\":\"2016-02-03\","
-                  "\"commune\":\"71137\",\"eyes\":\"blue\"}]", "");
+                  "\"commune\":\"71137\",\"eyes\":\"blue\"}]",
+                  "");
     s_expect(ip, j, "children[0].eyes: unknown field");
     free(j);
     j = s_ip_with("[{\"first_names\":[\"A\"],\"sex\":\"male\",\"commune\":\"71137\"}]", "");
     s_expect(ip, j, "children[0].birth_date: required");
     free(j);
-    s_expect(ip, "{\"sender\":" SENDER ",\"children\":[" CHILD "],\"danger\":" DANGER ",\"urgency\":\"normal\"}",
+    s_expect(ip,
+             "{\"sender\":" SENDER ",\"children\":[" CHILD "],\"danger\":" DANGER
+             ",\"urgency\":\"normal\"}",
              "received_at: required");
     j = s_ip_with("{}", "");
     s_expect(ip, j, "children: not an array");
@@ -308,7 +340,8 @@ static void test_validation_errors(void)
     s_expect(ip, j, "household: must not be empty");
     free(j);
     j = s_ip_with("[{\"first_names\":[\"A\\u0001\"],\"sex\":\"male\",\"birth_date\":\"2016-02-03\","
-                  "\"commune\":\"71137\"}]", "");
+                  "\"commune\":\"71137\"}]",
+                  "");
     s_expect(ip, j, "children[0].first_names[0]: control character");
     free(j);
     j = s_ip_with("[" CHILD "]", "\"channel\":\"pigeon\"");
@@ -321,64 +354,87 @@ static void test_validation_errors(void)
     s_expect(ip, j, "channel: unknown channel \"PHONE\"");
     free(j);
     /* Conventions: date-times, future, INSEE, postal code, phone, e-mail. */
-    s_expect(ip, "{\"received_at\":\"2026-11-20 09:14\",\"sender\":" SENDER ",\"children\":[" CHILD "],"
-                 "\"danger\":" DANGER ",\"urgency\":\"normal\"}",
+    s_expect(ip,
+             "{\"received_at\":\"2026-11-20 09:14\",\"sender\":" SENDER ",\"children\":[" CHILD "],"
+             "\"danger\":" DANGER ",\"urgency\":\"normal\"}",
              "received_at: not a date-time (RFC 3339, e.g. 2026-11-20T09:14:00+01:00)");
-    s_expect(ip, "{\"received_at\":\"2026-11-20T09:14:00\",\"sender\":" SENDER ",\"children\":[" CHILD "],"
-                 "\"danger\":" DANGER ",\"urgency\":\"normal\"}",
+    s_expect(ip,
+             "{\"received_at\":\"2026-11-20T09:14:00\",\"sender\":" SENDER ",\"children\":[" CHILD
+             "],"
+             "\"danger\":" DANGER ",\"urgency\":\"normal\"}",
              "received_at: not a date-time (RFC 3339, e.g. 2026-11-20T09:14:00+01:00)");
-    s_expect(ip, "{\"received_at\":\"2027-01-01T00:00:00Z\",\"sender\":" SENDER ",\"children\":[" CHILD "],"
-                 "\"danger\":" DANGER ",\"urgency\":\"normal\"}",
+    s_expect(ip,
+             "{\"received_at\":\"2027-01-01T00:00:00Z\",\"sender\":" SENDER ",\"children\":[" CHILD
+             "],"
+             "\"danger\":" DANGER ",\"urgency\":\"normal\"}",
              "received_at: in the future");
     j = s_ip_with("[{\"first_names\":[\"A\"],\"sex\":\"male\",\"birth_date\":\"2027-02-03\","
-                  "\"commune\":\"71137\"}]", "");
+                  "\"commune\":\"71137\"}]",
+                  "");
     s_expect(ip, j, "children[0].birth_date: in the future");
     free(j);
     j = s_ip_with("[{\"first_names\":[\"A\"],\"sex\":\"male\",\"birth_date\":\"2016-02-03\","
-                  "\"commune\":\"71250x\"}]", "");
+                  "\"commune\":\"71250x\"}]",
+                  "");
     s_expect(ip, j, "children[0].commune: not an INSEE commune code");
     free(j);
     j = s_ip_with("[{\"first_names\":[\"A\"],\"sex\":\"male\",\"birth_date\":\"2016-02-03\","
-                  "\"commune\":\"20004\",\"address\":{\"postal_code\":\"7125\"}}]", "");
+                  "\"commune\":\"20004\",\"address\":{\"postal_code\":\"7125\"}}]",
+                  "");
     s_expect(ip, j, "children[0].commune: not an INSEE commune code");
     s_expect(ip, j, "children[0].address.postal_code: not a postal code");
     free(j);
-    s_expect(ip, "{\"received_at\":" T ",\"sender\":{\"type\":\"health\",\"phone\":\"call me\","
-                 "\"email\":\"nobody\"},\"children\":[" CHILD "],\"danger\":" DANGER ",\"urgency\":\"normal\"}",
+    s_expect(ip,
+             "{\"received_at\":" T ",\"sender\":{\"type\":\"health\",\"phone\":\"call me\","
+             "\"email\":\"nobody\"},\"children\":[" CHILD "],\"danger\":" DANGER
+             ",\"urgency\":\"normal\"}",
              "sender.phone: not a phone number");
-    s_expect(ip, "{\"received_at\":" T ",\"sender\":{\"type\":\"health\",\"email\":\"nobody\"},"
-                 "\"children\":[" CHILD "],\"danger\":" DANGER ",\"urgency\":\"normal\"}",
+    s_expect(ip,
+             "{\"received_at\":" T ",\"sender\":{\"type\":\"health\",\"email\":\"nobody\"},"
+             "\"children\":[" CHILD "],\"danger\":" DANGER ",\"urgency\":\"normal\"}",
              "sender.email: not an e-mail address");
     /* Anonymous sender with an identity. */
-    s_expect(ip, "{\"received_at\":" T ",\"sender\":{\"type\":\"individual\",\"anonymous\":true,"
-                 "\"name\":\"X\"},\"children\":[" CHILD "],\"danger\":" DANGER ",\"urgency\":\"normal\"}",
+    s_expect(ip,
+             "{\"received_at\":" T ",\"sender\":{\"type\":\"individual\",\"anonymous\":true,"
+             "\"name\":\"X\"},\"children\":[" CHILD "],\"danger\":" DANGER
+             ",\"urgency\":\"normal\"}",
              "sender.name: must be absent for an anonymous sender");
-    s_expect(ip, "{\"received_at\":" T ",\"sender\":{\"type\":\"individual\",\"anonymous\":1},"
-                 "\"children\":[" CHILD "],\"danger\":" DANGER ",\"urgency\":\"normal\"}",
+    s_expect(ip,
+             "{\"received_at\":" T ",\"sender\":{\"type\":\"individual\",\"anonymous\":1},"
+             "\"children\":[" CHILD "],\"danger\":" DANGER ",\"urgency\":\"normal\"}",
              "sender.anonymous: not a boolean");
     /* Attachments: hash, size, base64. */
-    j = s_ip_with("[" CHILD "]", "\"attachments\":[{\"name\":\"a\",\"media_type\":\"text/plain\","
-                  "\"size_bytes\":5,\"sha256\":\"2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9825\","
+    j = s_ip_with("[" CHILD "]",
+                  "\"attachments\":[{\"name\":\"a\",\"media_type\":\"text/plain\","
+                  "\"size_bytes\":5,\"sha256\":"
+                  "\"2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9825\","
                   "\"content\":\"aGVsbG8=\"}]");
     s_expect(ip, j, "attachments[0].content: does not match sha256");
     free(j);
-    j = s_ip_with("[" CHILD "]", "\"attachments\":[{\"name\":\"a\",\"media_type\":\"text/plain\","
-                  "\"size_bytes\":6,\"sha256\":\"2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824\","
+    j = s_ip_with("[" CHILD "]",
+                  "\"attachments\":[{\"name\":\"a\",\"media_type\":\"text/plain\","
+                  "\"size_bytes\":6,\"sha256\":"
+                  "\"2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824\","
                   "\"content\":\"aGVsbG8=\"}]");
     s_expect(ip, j, "attachments[0].content: length differs from size_bytes");
     free(j);
-    j = s_ip_with("[" CHILD "]", "\"attachments\":[{\"name\":\"a\",\"media_type\":\"text/plain\","
+    j = s_ip_with("[" CHILD "]",
+                  "\"attachments\":[{\"name\":\"a\",\"media_type\":\"text/plain\","
                   "\"size_bytes\":99999999999,\"sha256\":\"ABC\",\"content\":\"!!\"}]");
     s_expect(ip, j, "attachments[0].size_bytes: larger than the limit of 10485760 bytes");
     s_expect(ip, j, "attachments[0].sha256: not a SHA-256 (64 lower-case hex digits)");
     s_expect(ip, j, "attachments[0].content: not base64");
     free(j);
-    j = s_ip_with("[" CHILD "]", "\"attachments\":[{\"name\":\"a\",\"media_type\":\"text/plain\","
-                  "\"size_bytes\":0,\"sha256\":\"2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824\"}]");
+    j = s_ip_with("[" CHILD "]",
+                  "\"attachments\":[{\"name\":\"a\",\"media_type\":\"text/plain\","
+                  "\"size_bytes\":0,\"sha256\":"
+                  "\"2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824\"}]");
     s_expect(ip, j, "attachments[0].size_bytes: must be positive");
     free(j);
-    j = s_ip_with("[" CHILD "]", "\"attachments\":[{\"name\":\"a\",\"media_type\":\"text/plain\","
-                  "\"size_bytes\":\"5\",\"sha256\":\"2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824\"}]");
+    j = s_ip_with("[" CHILD "]",
+                  "\"attachments\":[{\"name\":\"a\",\"media_type\":\"text/plain\","
+                  "\"size_bytes\":\"5\",\"sha256\":"
+                  "\"2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824\"}]");
     s_expect(ip, j, "attachments[0].size_bytes: not an integer");
     free(j);
     /* Length limits. */
@@ -388,8 +444,10 @@ static void test_validation_errors(void)
         memset(name, 'a', big);
         name[big] = '\0';
         char *kid = malloc(big + 256);
-        snprintf(kid, big + 256, "[{\"first_names\":[\"%s\"],\"sex\":\"male\",\"birth_date\":\"2016-02-03\","
-                 "\"commune\":\"71137\"}]", name);
+        snprintf(kid, big + 256,
+                 "[{\"first_names\":[\"%s\"],\"sex\":\"male\",\"birth_date\":\"2016-02-03\","
+                 "\"commune\":\"71137\"}]",
+                 name);
         j = s_ip_with(kid, "");
         s_expect(ip, j, "children[0].first_names[0]: longer than 512 bytes");
         free(j);
@@ -400,14 +458,17 @@ static void test_validation_errors(void)
     s_expect("parents.notice", "{\"case_ref\":\"C\",\"withheld\":true}",
              "withheld_reason: required when withheld");
     s_expect("parents.notice", "{\"case_ref\":\"C\"}", "sent_at: required unless withheld");
-    s_expect("parents.notice", "{\"case_ref\":\"C\",\"withheld\":true,\"withheld_reason\":\"r\",\"sent_at\":" T "}",
+    s_expect("parents.notice",
+             "{\"case_ref\":\"C\",\"withheld\":true,\"withheld_reason\":\"r\",\"sent_at\":" T "}",
              "sent_at: must be absent when withheld");
     s_expect("department.transfer",
-             "{\"transferred_at\":" T ",\"case_ref\":\"C\",\"from_department\":\"71\",\"to_department\":\"71\","
+             "{\"transferred_at\":" T
+             ",\"case_ref\":\"C\",\"from_department\":\"71\",\"to_department\":\"71\","
              "\"children\":[" CHILD "],\"summary\":\"S\"}",
              "to_department: same as from_department");
     s_expect("department.transfer",
-             "{\"transferred_at\":" T ",\"case_ref\":\"C\",\"from_department\":\"20\",\"to_department\":\"979\","
+             "{\"transferred_at\":" T
+             ",\"case_ref\":\"C\",\"from_department\":\"20\",\"to_department\":\"979\","
              "\"children\":[" CHILD "],\"summary\":\"S\"}",
              "from_department: not a department code");
     s_expect("observatory.export",
@@ -426,18 +487,22 @@ static void test_validation_errors(void)
              "\"department\":\"71\"}]}",
              "events[0].pseudonym: not a pseudonym (64 lower-case hex digits)");
     s_expect("evaluation.assignment",
-             "{\"assigned_at\":" T ",\"ip_received_at\":" T ",\"case_ref\":\"C\",\"territory\":\"TAS Mâcon\","
+             "{\"assigned_at\":" T ",\"ip_received_at\":" T
+             ",\"case_ref\":\"C\",\"territory\":\"TAS Mâcon\","
              "\"children\":[" CHILD "],\"urgency\":\"normal\"}",
              "territory: not a node id");
     s_expect("ip.qualification", "{\"decided_at\":" T ",\"case_ref\":\"C\",\"qualification\":2}",
              "qualification: unknown qualification 2");
     /* The document itself. */
     s_expect(ip, "[1,2]", "json: not an object");
-    s_expect(ip, "{\"received_at\":" T ",", "json: invalid JSON at line 1 column 43: string or '}' expected near end of file");
+    s_expect(ip, "{\"received_at\":" T ",",
+             "json: invalid JSON at line 1 column 43: string or '}' expected near end of file");
     s_expect(ip, "{\"_comment\":5}", "_comment: not a string");
     /* _comment is only accepted at the top level. */
-    j = s_ip_with("[{\"_comment\":\"x\",\"first_names\":[\"A\"],\"sex\":\"male\",\"birth_date\":\"2016-02-03\","
-                  "\"commune\":\"71137\"}]", "");
+    j = s_ip_with("[{\"_comment\":\"x\",\"first_names\":[\"A\"],\"sex\":\"male\",\"birth_date\":"
+                  "\"2016-02-03\","
+                  "\"commune\":\"71137\"}]",
+                  "");
     s_expect(ip, j, "children[0]._comment: unknown field");
     free(j);
 }
@@ -447,22 +512,25 @@ static void test_document_errors(void)
     char *errors = NULL;
     /* Duplicate member: refused by the parser, reported as a JSON error. */
     const char *dup = "{\"received_at\":" T ",\"received_at\":" T "}";
-    CHECK_RC(egide_payload_from_json("ip.transmission", dup, strlen(dup), NOW, NULL, NULL, NULL, &errors),
+    CHECK_RC(egide_payload_from_json("ip.transmission", dup, strlen(dup), NOW, NULL, NULL, NULL,
+                                     &errors),
              EGIDE_ERR_VALIDATION);
     CHECK(errors && strncmp(errors, "json: invalid JSON", 18) == 0);
     free(errors);
     errors = NULL;
     /* Unknown type, bad arguments, size limit. */
-    CHECK_RC(egide_payload_from_json("ip.nope", "{}", 2, NOW, NULL, NULL, NULL, &errors), EGIDE_ERR_NOTFOUND);
+    CHECK_RC(egide_payload_from_json("ip.nope", "{}", 2, NOW, NULL, NULL, NULL, &errors),
+             EGIDE_ERR_NOTFOUND);
     CHECK(errors == NULL);
-    CHECK_RC(egide_payload_from_json(NULL, "{}", 2, NOW, NULL, NULL, NULL, NULL), EGIDE_ERR_INVALID);
-    CHECK_RC(egide_payload_from_json("ip.transmission", "{}", (size_t)EGIDE_MAX_JSON_BODY + 1, NOW, NULL,
-                                     NULL, NULL, NULL),
+    CHECK_RC(egide_payload_from_json(NULL, "{}", 2, NOW, NULL, NULL, NULL, NULL),
+             EGIDE_ERR_INVALID);
+    CHECK_RC(egide_payload_from_json("ip.transmission", "{}", (size_t)EGIDE_MAX_JSON_BODY + 1, NOW,
+                                     NULL, NULL, NULL, NULL),
              EGIDE_ERR_LIMIT);
     /* Not NUL-terminated input: only len bytes are read. */
     const char *ack = "{\"acknowledged_at\":" T ",\"acknowledged_by\":\"w\"}GARBAGE";
-    CHECK_RC(egide_payload_from_json("message.acknowledgement", ack, strlen(ack) - 7, NOW, NULL, NULL,
-                                     NULL, NULL),
+    CHECK_RC(egide_payload_from_json("message.acknowledgement", ack, strlen(ack) - 7, NOW, NULL,
+                                     NULL, NULL, NULL),
              EGIDE_OK);
     /* Too many errors are capped. */
     egide_buf_t b;
@@ -474,7 +542,8 @@ static void test_document_errors(void)
         egide_buf_append(&b, m, strlen(m));
     }
     egide_buf_append(&b, "}", 1);
-    CHECK_RC(egide_payload_from_json("ip.transmission", (char *)b.data, b.len, NOW, NULL, NULL, NULL, &errors),
+    CHECK_RC(egide_payload_from_json("ip.transmission", (char *)b.data, b.len, NOW, NULL, NULL,
+                                     NULL, &errors),
              EGIDE_ERR_VALIDATION);
     size_t lines = 0;
     for (const char *p = errors; p && *p; p++)
@@ -487,13 +556,17 @@ static void test_document_errors(void)
 
 static void test_facts(void)
 {
-    const char *j = "{\"received_at\":\"2026-11-20T09:14:00+01:00\",\"sender\":{\"type\":\"individual\","
-                    "\"anonymous\":true},\"children\":["
-                    "{\"first_names\":[\"A\"],\"sex\":\"male\",\"birth_date\":\"2016-02-03\",\"commune\":\"2A004\"},"
-                    "{\"first_names\":[\"B\"],\"sex\":\"female\",\"birth_date\":\"2024-11-21\",\"commune\":\"2A004\"}],"
-                    "\"danger\":{\"categories\":[\"sexual_violence\"]},\"urgency\":\"immediate\"}";
+    const char *j =
+        "{\"received_at\":\"2026-11-20T09:14:00+01:00\",\"sender\":{\"type\":\"individual\","
+        "\"anonymous\":true},\"children\":["
+        "{\"first_names\":[\"A\"],\"sex\":\"male\",\"birth_date\":\"2016-02-03\",\"commune\":"
+        "\"2A004\"},"
+        "{\"first_names\":[\"B\"],\"sex\":\"female\",\"birth_date\":\"2024-11-21\",\"commune\":"
+        "\"2A004\"}],"
+        "\"danger\":{\"categories\":[\"sexual_violence\"]},\"urgency\":\"immediate\"}";
     egide_payload_facts_t f;
-    CHECK_RC(egide_payload_from_json("ip.transmission", j, strlen(j), NOW, NULL, NULL, &f, NULL), EGIDE_OK);
+    CHECK_RC(egide_payload_from_json("ip.transmission", j, strlen(j), NOW, NULL, NULL, &f, NULL),
+             EGIDE_OK);
     CHECK_STREQ(f.commune, "2A004");
     CHECK_STREQ(f.department, "2A");
     CHECK(f.received_ms == 1795162440000LL); /* 2026-11-20T08:14:00Z */
@@ -505,37 +578,48 @@ static void test_facts(void)
     CHECK(f.youngest_birth_ms == b);
     CHECK(f.anonymous_sender);
     /* Born exactly two years before the receipt day: not under 2 any more. */
-    const char *k = "{\"received_at\":\"2026-11-21T00:00:00Z\",\"sender\":{\"type\":\"individual\"},"
-                    "\"children\":[{\"first_names\":[\"B\"],\"sex\":\"female\",\"birth_date\":\"2024-11-21\","
-                    "\"commune\":\"98818\"}],\"danger\":{\"categories\":[\"severe_neglect\"]},\"urgency\":\"normal\"}";
-    CHECK_RC(egide_payload_from_json("ip.transmission", k, strlen(k), NOW, NULL, NULL, &f, NULL), EGIDE_OK);
+    const char *k =
+        "{\"received_at\":\"2026-11-21T00:00:00Z\",\"sender\":{\"type\":\"individual\"},"
+        "\"children\":[{\"first_names\":[\"B\"],\"sex\":\"female\",\"birth_date\":\"2024-11-21\","
+        "\"commune\":\"98818\"}],\"danger\":{\"categories\":[\"severe_neglect\"]},\"urgency\":"
+        "\"normal\"}";
+    CHECK_RC(egide_payload_from_json("ip.transmission", k, strlen(k), NOW, NULL, NULL, &f, NULL),
+             EGIDE_OK);
     CHECK(!f.child_under_2);
     CHECK_STREQ(f.department, "988");
     CHECK(f.urgency == 1);
     /* Types' own facts. */
     const char *e = "{\"received_at\":" T ",\"children\":[" CHILD "],\"parental_agreement\":\"no\","
                     "\"runaway\":true,\"circumstances\":\"c\"}";
-    CHECK_RC(egide_payload_from_json("ase.emergency_reception", e, strlen(e), NOW, NULL, NULL, &f, NULL),
-             EGIDE_OK);
+    CHECK_RC(
+        egide_payload_from_json("ase.emergency_reception", e, strlen(e), NOW, NULL, NULL, &f, NULL),
+        EGIDE_OK);
     CHECK(f.runaway && f.parental_agreement == 2);
-    const char *d = "{\"decided_at\":" T ",\"court_ref\":\"J\",\"decision\":\"opp_confirmed\",\"children\":[" CHILD "]}";
-    CHECK_RC(egide_payload_from_json("court.decision", d, strlen(d), NOW, NULL, NULL, &f, NULL), EGIDE_OK);
+    const char *d = "{\"decided_at\":" T
+                    ",\"court_ref\":\"J\",\"decision\":\"opp_confirmed\",\"children\":[" CHILD "]}";
+    CHECK_RC(egide_payload_from_json("court.decision", d, strlen(d), NOW, NULL, NULL, &f, NULL),
+             EGIDE_OK);
     CHECK_STREQ(f.kind, "opp_confirmed");
-    const char *s = "{\"issued_at\":" T ",\"parquet_ref\":\"P\",\"request\":\"r\",\"due_date\":\"2026-12-31\","
-                    "\"children\":[" CHILD "],\"urgency\":\"normal\"}";
-    CHECK_RC(egide_payload_from_json("parquet.soit_transmis", s, strlen(s), NOW, NULL, NULL, &f, NULL), EGIDE_OK);
+    const char *s =
+        "{\"issued_at\":" T ",\"parquet_ref\":\"P\",\"request\":\"r\",\"due_date\":\"2026-12-31\","
+        "\"children\":[" CHILD "],\"urgency\":\"normal\"}";
+    CHECK_RC(
+        egide_payload_from_json("parquet.soit_transmis", s, strlen(s), NOW, NULL, NULL, &f, NULL),
+        EGIDE_OK);
     egide_date_parse("2026-12-31", &b);
     CHECK(f.requested_due_ms == b);
 }
 
 static void test_content_types(void)
 {
-    CHECK_STREQ(egide_payload_content_type("ip.transmission"), "application/vnd.egide.ip-transmission+protobuf");
+    CHECK_STREQ(egide_payload_content_type("ip.transmission"),
+                "application/vnd.egide.ip-transmission+protobuf");
     CHECK_STREQ(egide_payload_content_type("evaluation.information_request"),
                 "application/vnd.egide.evaluation-information-request+protobuf");
     CHECK(egide_payload_content_type("nope") == NULL);
     CHECK(egide_payload_content_type(NULL) == NULL);
-    CHECK_STREQ(egide_payload_type_for_content_type("application/vnd.egide.court-opp+protobuf"), "court.opp");
+    CHECK_STREQ(egide_payload_type_for_content_type("application/vnd.egide.court-opp+protobuf"),
+                "court.opp");
     CHECK(egide_payload_type_for_content_type("application/json") == NULL);
     /* Content types are distinct. */
     for (size_t i = 0; i < egide_catalogue_type_count(); i++)
@@ -551,11 +635,13 @@ static void test_received_protobuf(void)
     const uint8_t junk[] = {0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f};
     CHECK_RC(egide_payload_to_json("ip.transmission", junk, sizeof junk, &json), EGIDE_ERR_PROTO);
     CHECK(json == NULL);
-    CHECK_RC(egide_payload_check("ip.transmission", junk, sizeof junk, NOW, NULL, &errors), EGIDE_ERR_PROTO);
+    CHECK_RC(egide_payload_check("ip.transmission", junk, sizeof junk, NOW, NULL, &errors),
+             EGIDE_ERR_PROTO);
     CHECK_RC(egide_payload_to_json("nope", junk, 0, &json), EGIDE_ERR_NOTFOUND);
     CHECK_RC(egide_payload_to_json("ip.transmission", junk, sizeof junk, NULL), EGIDE_ERR_INVALID);
     /* An empty message parses but fails the schema. */
-    CHECK_RC(egide_payload_check("ip.transmission", NULL, 0, NOW, NULL, &errors), EGIDE_ERR_VALIDATION);
+    CHECK_RC(egide_payload_check("ip.transmission", NULL, 0, NOW, NULL, &errors),
+             EGIDE_ERR_VALIDATION);
     CHECK(errors && strstr(errors, "children: at least one child"));
     free(errors);
     errors = NULL;
@@ -563,8 +649,8 @@ static void test_received_protobuf(void)
     const char *ack = "{\"acknowledged_at\":" T ",\"acknowledged_by\":\"w\"}";
     uint8_t *pb;
     size_t len;
-    REQUIRE(egide_payload_from_json("message.acknowledgement", ack, strlen(ack), NOW, &pb, &len, NULL, NULL) ==
-            EGIDE_OK);
+    REQUIRE(egide_payload_from_json("message.acknowledgement", ack, strlen(ack), NOW, &pb, &len,
+                                    NULL, NULL) == EGIDE_OK);
     uint8_t *more = malloc(len + 3);
     memcpy(more, pb, len);
     /* field 99, varint: a two-byte tag, then the value 1 */
@@ -580,14 +666,16 @@ static void test_received_protobuf(void)
     const char *q = "{\"decided_at\":" T ",\"case_ref\":\"C\",\"qualification\":\"not_ip\"}";
     uint8_t *qpb;
     size_t qlen;
-    REQUIRE(egide_payload_from_json("ip.qualification", q, strlen(q), NOW, &qpb, &qlen, NULL, NULL) == EGIDE_OK);
+    REQUIRE(egide_payload_from_json("ip.qualification", q, strlen(q), NOW, &qpb, &qlen, NULL,
+                                    NULL) == EGIDE_OK);
     for (size_t i = 0; i + 1 < qlen; i++)
         if (qpb[i] == ((3 << 3) | 0) && qpb[i + 1] == 2)
             qpb[i + 1] = 77;
     CHECK_RC(egide_payload_to_json("ip.qualification", qpb, qlen, &json), EGIDE_OK);
     CHECK(json && strstr(json, "77"));
     free(json);
-    CHECK_RC(egide_payload_check("ip.qualification", qpb, qlen, NOW, NULL, &errors), EGIDE_ERR_VALIDATION);
+    CHECK_RC(egide_payload_check("ip.qualification", qpb, qlen, NOW, NULL, &errors),
+             EGIDE_ERR_VALIDATION);
     CHECK(errors && strstr(errors, "qualification: unknown qualification 77"));
     free(errors);
     free(qpb);

@@ -36,7 +36,9 @@ static void test_normalize(void)
     CHECK_STREQ(s_norm("Marie\xc2\xa0Hélène"), "MARIE HELENE");     /* no-break space */
     CHECK_STREQ(s_norm("Jean-Pierre"), "JEAN PIERRE");
     CHECK_STREQ(s_norm("N'Diaye"), "NDIAYE");
-    CHECK_STREQ(s_norm("N\xe2\x80\x99" "Diaye"), "NDIAYE"); /* typographic apostrophe */
+    CHECK_STREQ(s_norm("N\xe2\x80\x99"
+                       "Diaye"),
+                "NDIAYE"); /* typographic apostrophe */
     CHECK_STREQ(s_norm("NDIAYE"), "NDIAYE");
     CHECK_STREQ(s_norm("François"), "FRANCOIS");
     CHECK_STREQ(s_norm("Œuvrard"), "OEUVRARD");
@@ -61,17 +63,17 @@ static void test_normalize(void)
     CHECK_STREQ(s_norm("A×B"), "(refused)");
     CHECK_STREQ(s_norm(""), "(refused)");
     CHECK_STREQ(s_norm(" - ' "), "(refused)");
-    CHECK_STREQ(s_norm("Zo\xc3"), "(refused)");             /* truncated sequence */
-    CHECK_STREQ(s_norm("Zo\xc0\xa9"), "(refused)");         /* overlong */
-    CHECK_STREQ(s_norm("Zo\xed\xa0\x80"), "(refused)");     /* surrogate */
+    CHECK_STREQ(s_norm("Zo\xc3"), "(refused)");         /* truncated sequence */
+    CHECK_STREQ(s_norm("Zo\xc0\xa9"), "(refused)");     /* overlong */
+    CHECK_STREQ(s_norm("Zo\xed\xa0\x80"), "(refused)"); /* surrogate */
     char small[4];
     CHECK_RC(egide_pseudo_normalize("Zoé", small, sizeof small), EGIDE_OK);
     CHECK_RC(egide_pseudo_normalize("Chloé", small, sizeof small), EGIDE_ERR_LIMIT);
     CHECK_RC(egide_pseudo_normalize(NULL, small, sizeof small), EGIDE_ERR_INVALID);
 }
 
-static void s_p(const uint8_t *key, const char *ctx, const char *first, int y, int m, const char *mother,
-                char out[65])
+static void s_p(const uint8_t *key, const char *ctx, const char *first, int y, int m,
+                const char *mother, char out[65])
 {
     if (egide_pseudo_compute(NULL, key, 32, ctx, first, y, m, mother, out) != EGIDE_OK)
         snprintf(out, 65, "error");
@@ -122,21 +124,30 @@ static void test_arguments(void)
 {
     char out[65];
     const egide_pseudo_alg_t *alg = egide_pseudo_alg_find(NULL);
-    CHECK_RC(egide_pseudo_compute(alg, s_key, 31, "olinpe", "Zoe", 2016, 5, "X", out), EGIDE_ERR_INVALID);
+    CHECK_RC(egide_pseudo_compute(alg, s_key, 31, "olinpe", "Zoe", 2016, 5, "X", out),
+             EGIDE_ERR_INVALID);
     CHECK(out[0] == '\0');
-    CHECK_RC(egide_pseudo_compute(alg, NULL, 32, "olinpe", "Zoe", 2016, 5, "X", out), EGIDE_ERR_INVALID);
+    CHECK_RC(egide_pseudo_compute(alg, NULL, 32, "olinpe", "Zoe", 2016, 5, "X", out),
+             EGIDE_ERR_INVALID);
     CHECK_RC(egide_pseudo_compute(alg, s_key, 32, "", "Zoe", 2016, 5, "X", out), EGIDE_ERR_INVALID);
-    CHECK_RC(egide_pseudo_compute(alg, s_key, 32, "olinpe", "Zoe", 2016, 13, "X", out), EGIDE_ERR_INVALID);
-    CHECK_RC(egide_pseudo_compute(alg, s_key, 32, "olinpe", "Zoe", 1899, 1, "X", out), EGIDE_ERR_INVALID);
-    CHECK_RC(egide_pseudo_compute(alg, s_key, 32, "olinpe", "Zoe2", 2016, 5, "X", out), EGIDE_ERR_INVALID);
-    CHECK_RC(egide_pseudo_compute(alg, s_key, 32, "olinpe", "Zoe", 2016, 5, "", out), EGIDE_ERR_INVALID);
-    CHECK_RC(egide_pseudo_compute(alg, s_key, 32, "olinpe", "Zoe", 2016, 5, NULL, out), EGIDE_ERR_INVALID);
-    CHECK_RC(egide_pseudo_compute(alg, s_key, 32, "olinpe", "Zoe", 2016, 5, "X", NULL), EGIDE_ERR_INVALID);
+    CHECK_RC(egide_pseudo_compute(alg, s_key, 32, "olinpe", "Zoe", 2016, 13, "X", out),
+             EGIDE_ERR_INVALID);
+    CHECK_RC(egide_pseudo_compute(alg, s_key, 32, "olinpe", "Zoe", 1899, 1, "X", out),
+             EGIDE_ERR_INVALID);
+    CHECK_RC(egide_pseudo_compute(alg, s_key, 32, "olinpe", "Zoe2", 2016, 5, "X", out),
+             EGIDE_ERR_INVALID);
+    CHECK_RC(egide_pseudo_compute(alg, s_key, 32, "olinpe", "Zoe", 2016, 5, "", out),
+             EGIDE_ERR_INVALID);
+    CHECK_RC(egide_pseudo_compute(alg, s_key, 32, "olinpe", "Zoe", 2016, 5, NULL, out),
+             EGIDE_ERR_INVALID);
+    CHECK_RC(egide_pseudo_compute(alg, s_key, 32, "olinpe", "Zoe", 2016, 5, "X", NULL),
+             EGIDE_ERR_INVALID);
     /* A name longer than the normalisation buffer is refused, not truncated. */
     char *longname = malloc(EGIDE_PSEUDO_MAX_NAME + 10);
     memset(longname, 'a', EGIDE_PSEUDO_MAX_NAME + 9);
     longname[EGIDE_PSEUDO_MAX_NAME + 9] = '\0';
-    CHECK_RC(egide_pseudo_compute(alg, s_key, 32, "olinpe", longname, 2016, 5, "X", out), EGIDE_ERR_INVALID);
+    CHECK_RC(egide_pseudo_compute(alg, s_key, 32, "olinpe", longname, 2016, 5, "X", out),
+             EGIDE_ERR_INVALID);
     free(longname);
     CHECK_RC(egide_pseudo_compute(alg, s_key, 32, "olinpe", "Zoe", 2016, 5, "X", out), EGIDE_OK);
 }
