@@ -69,8 +69,8 @@ static const char *const s_sql[ST__COUNT] = {
     [ST_INS_CP] = "INSERT INTO audit_checkpoints(size, note) VALUES(?1, ?2)",
     [ST_CP_AT] = "SELECT note FROM audit_checkpoints WHERE size = ?1",
     [ST_CP_LATEST] = "SELECT size, note FROM audit_checkpoints ORDER BY size DESC LIMIT 1",
-    [ST_CP_NEXT] = "SELECT size, note FROM audit_checkpoints WHERE size >= ?1 ORDER BY size "
-                   "LIMIT 1",
+    [ST_CP_NEXT] =
+        "SELECT size, note FROM audit_checkpoints WHERE size >= ?1 ORDER BY size LIMIT 1",
 };
 
 /* Invariant: st[] are all prepared on db; none is left un-reset between
