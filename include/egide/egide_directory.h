@@ -33,17 +33,11 @@
 #include <openssl/x509.h>
 
 #include "egide.pb-c.h"
+#include "egide/egide_limits.h"
 #include "egide/egide_rc.h"
 
 #define EGIDE_DIRECTORY_FORMAT_VERSION 1u
-/* Bounds on what one directory may hold (checked before indexing). */
-#define EGIDE_DIRECTORY_MAX_NODES 4096u
-#define EGIDE_DIRECTORY_MAX_ROUTES 8192u
-#define EGIDE_DIRECTORY_MAX_RULES 1024u
-#define EGIDE_DIRECTORY_MAX_BROKERS 8u
-#define EGIDE_DIRECTORY_MAX_POSTAL_CODES 16u /* per commune */
-#define EGIDE_DIRECTORY_MAX_NAME 200u        /* bytes of a display or commune name */
-#define EGIDE_DIRECTORY_MAX_ENDPOINT 256u    /* bytes of a ZeroMQ endpoint */
+/* Bounds on what one directory may hold: EGIDE_DIRECTORY_MAX_* in egide_limits.h. */
 
 typedef struct egide_directory egide_directory_t;
 

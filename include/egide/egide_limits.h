@@ -53,4 +53,13 @@
 #define EGIDE_DEFAULT_CHECKPOINT_ENTRIES 256u
 #define EGIDE_DEFAULT_CHECKPOINT_SECONDS 10u
 
+/* The signed directory (egide_directory.h): bounds checked before indexing. */
+#define EGIDE_DIRECTORY_MAX_NODES 4096u
+#define EGIDE_DIRECTORY_MAX_ROUTES 8192u
+#define EGIDE_DIRECTORY_MAX_RULES 1024u
+#define EGIDE_DIRECTORY_MAX_BROKERS 8u
+#define EGIDE_DIRECTORY_MAX_POSTAL_CODES 16u /* per commune */
+#define EGIDE_DIRECTORY_MAX_NAME 200u        /* bytes of a display or commune name */
+#define EGIDE_DIRECTORY_MAX_ENDPOINT 256u    /* bytes of a ZeroMQ endpoint */
+
 #endif

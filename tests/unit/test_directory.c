@@ -351,6 +351,21 @@ static void test_roundtrip(void)
     CHECK(egide_directory_version(d2) == 7);
     egide_directory_destroy(&d2);
 
+    CHECK(egide_directory_node_active(egide_directory_node(d, "71.crip")));
+    CHECK(!egide_directory_node_active(NULL));
+    /* NULL-safe accessors */
+    CHECK(egide_directory_version(NULL) == 0);
+    CHECK(egide_directory_pb(NULL) == NULL);
+    CHECK(egide_directory_broker(NULL) == NULL);
+    CHECK(egide_directory_route(NULL, "71137") == NULL);
+    CHECK(egide_directory_postal_lookup(NULL, "71250", NULL, 0) == 0);
+    CHECK(egide_directory_signed_bytes(NULL, &sl) == NULL && sl == 0);
+    /* the display loader refuses what is not a signed directory */
+    static const uint8_t junk[] = {0x0a, 0x02, 0x08, 0x01};
+    CHECK(egide_directory_load_untrusted(junk, sizeof junk, &d2) != EGIDE_OK);
+    CHECK(d2 == NULL);
+    CHECK_RC(egide_directory_load_untrusted(b, EGIDE_MAX_DIRECTORY + 1, &d2), EGIDE_ERR_LIMIT);
+
     egide_directory_destroy(&d);
     CHECK(d == NULL);
     egide_directory_destroy(&d); /* idempotent */
@@ -507,6 +522,7 @@ static void test_check_send(void)
         egide_directory_check_send(d, "71.education.dsden", "ip.transmission", unknown, 2, &reason),
         EGIDE_ERR_NOTFOUND);
     CHECK(reason == EGIDE__V1__REASON_CODE__REASON_UNKNOWN_RECIPIENT);
+    CHECK(!egide_directory_node_active(egide_directory_node(d, "71.police.macon")));
     const char *susp[] = {"71.police.macon"};
     CHECK_RC(egide_directory_check_send(d, "71.crip", "ip.qualification", susp, 1, &reason),
              EGIDE_ERR_AUTH);
@@ -730,6 +746,11 @@ static void test_validate(void)
          T.routes[2].police = ""),
         EGIDE_ERR_PROTO, "does not set");
     BAD(T.rules[1].sender_role = "reporter", EGIDE_ERR_PROTO, "duplicate rule");
+    /* counts are checked before anything is read or allocated */
+    BAD(T.dir.n_nodes = EGIDE_DIRECTORY_MAX_NODES + 1, EGIDE_ERR_PROTO, "node count");
+    BAD(T.dir.n_routes = EGIDE_DIRECTORY_MAX_ROUTES + 1, EGIDE_ERR_PROTO, "too many routes");
+    BAD(T.dir.n_rules = EGIDE_DIRECTORY_MAX_RULES + 1, EGIDE_ERR_PROTO, "too many rules");
+    BAD(T.dir.n_brokers = EGIDE_DIRECTORY_MAX_BROKERS + 1, EGIDE_ERR_PROTO, "broker count");
 #undef BAD
     /* a valid directory whose routes omit optional fields */
     s_make(1);
