@@ -224,9 +224,14 @@ egide_rc egide_envelope_seal(const egide_seal_params_t *p, uint8_t **out, size_t
     if (expires < created)
         return EGIDE_ERR_INVALID;
 
-    if ((rc = egide_random(msg_id, sizeof msg_id)) || (rc = egide_random(cek, sizeof cek)) ||
-        (rc = egide_random(nonce, sizeof nonce)))
+    /* One call to the DRBG for all three (each call takes its lock). */
+    uint8_t rnd[EGIDE_MSG_ID_LEN + EGIDE_CEK_LEN + EGIDE_GCM_NONCE_LEN];
+    if ((rc = egide_random(rnd, sizeof rnd)))
         goto done;
+    memcpy(msg_id, rnd, sizeof msg_id);
+    memcpy(cek, rnd + sizeof msg_id, sizeof cek);
+    memcpy(nonce, rnd + sizeof msg_id + sizeof cek, sizeof nonce);
+    egide_wipe(rnd, sizeof rnd);
 
     /* Plaintext: the serialized Payload. */
     Egide__V1__Payload payload = EGIDE__V1__PAYLOAD__INIT;
