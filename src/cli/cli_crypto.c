@@ -29,12 +29,12 @@
 
 static void s_seal_usage(FILE *f)
 {
-    fprintf(f,
-            "usage: egide seal --key SIGNKEY --cert SIGNCERT --to RCPTCERT [--to RCPTCERT ...]\n"
-            "                  --type TYPE --in FILE --out FILE [--content-type CT]\n"
-            "                  [--urgency normal|urgent|immediate] [--seq N] [--reply-to MSGID]\n"
-            "Seal FILE for the recipients named by their encryption certificates (CN =\n"
-            "node id); the sender id is the CN of SIGNCERT.  Prints the msg_id (hex).\n");
+    (void)fprintf(
+        f, "usage: egide seal --key SIGNKEY --cert SIGNCERT --to RCPTCERT [--to RCPTCERT ...]\n"
+           "                  --type TYPE --in FILE --out FILE [--content-type CT]\n"
+           "                  [--urgency normal|urgent|immediate] [--seq N] [--reply-to MSGID]\n"
+           "Seal FILE for the recipients named by their encryption certificates (CN =\n"
+           "node id); the sender id is the CN of SIGNCERT.  Prints the msg_id (hex).\n");
 }
 
 static int s_parse_urgency(const char *s)
@@ -193,7 +193,7 @@ int cmd_seal(int argc, char **argv)
     }
     char hex[33];
     egide_hex_encode(msg_id, 16, hex);
-    printf("%s\n", hex);
+    (void)printf("%s\n", hex);
     ret = 0;
 done:
     for (size_t i = 0; i < n_to; i++) {
@@ -212,11 +212,12 @@ done:
 
 static void s_open_usage(FILE *f)
 {
-    fprintf(f, "usage: egide open --key ENCKEY --cert ENCCERT --ca ROOTCERT [--chain CHAIN]\n"
-               "                  [--crl CRL] --sender-cert SIGNCERT --in FILE --out FILE\n"
-               "Verify (sender chain and revocation, signature, key commitment) and decrypt an\n"
-               "envelope addressed to the node of ENCCERT.  Without --crl revocation is not\n"
-               "checked (a warning says so).  Prints sender, msg_id and type on stderr.\n");
+    (void)fprintf(f,
+                  "usage: egide open --key ENCKEY --cert ENCCERT --ca ROOTCERT [--chain CHAIN]\n"
+                  "                  [--crl CRL] --sender-cert SIGNCERT --in FILE --out FILE\n"
+                  "Verify (sender chain and revocation, signature, key commitment) and decrypt an\n"
+                  "envelope addressed to the node of ENCCERT.  Without --crl revocation is not\n"
+                  "checked (a warning says so).  Prints sender, msg_id and type on stderr.\n");
 }
 
 int cmd_open(int argc, char **argv)
@@ -295,7 +296,7 @@ int cmd_open(int argc, char **argv)
         goto done;
     }
     if (!crl)
-        fprintf(stderr, "egide: open: warning: no --crl given, revocation is not checked\n");
+        (void)fprintf(stderr, "egide: open: warning: no --crl given, revocation is not checked\n");
     if ((rc = egide_trust_new(ca, chain, crl, crl ? 0 : EGIDE_TRUST_NO_CRL, &trust))) {
         cli_fail_rc("open", rc, "trust store (--ca/--chain/--crl)");
         goto done;
@@ -321,7 +322,7 @@ int cmd_open(int argc, char **argv)
         cli_fail_rc("open", rc, "sender certificate");
         goto done;
     }
-    if ((rc = egide_envelope_match_sender_cert(env, scert))) {
+    if (egide_envelope_match_sender_cert(env, scert) != EGIDE_OK) {
         cli_fail("open", "sender certificate: not the one the envelope names");
         goto done;
     }
@@ -345,8 +346,8 @@ int cmd_open(int argc, char **argv)
     }
     char hex[33];
     egide_hex_encode(h->msg_id.data, 16, hex);
-    fprintf(stderr, "sender %s\nmsg_id %s\ntype %s\ncontent-type %s\n", h->sender_id, hex,
-            h->message_type, ctype);
+    (void)fprintf(stderr, "sender %s\nmsg_id %s\ntype %s\ncontent-type %s\n", h->sender_id, hex,
+                  h->message_type, ctype);
     ret = 0;
 done:
     egide_free_secret(payload, payload_len);
@@ -366,10 +367,10 @@ done:
 
 static void s_pki_usage(FILE *f)
 {
-    fprintf(f, "usage: egide pki curve-keygen --out-secret FILE --out-public FILE\n"
-               "       egide pki fingerprint CERT\n"
-               "       egide pki verify --ca ROOT [--chain CHAIN] [--crl CRL]\n"
-               "                        [--use sign|enc] [--node ID] CERT\n");
+    (void)fprintf(f, "usage: egide pki curve-keygen --out-secret FILE --out-public FILE\n"
+                     "       egide pki fingerprint CERT\n"
+                     "       egide pki verify --ca ROOT [--chain CHAIN] [--crl CRL]\n"
+                     "                        [--use sign|enc] [--node ID] CERT\n");
 }
 
 static int s_curve_keygen(int argc, char **argv)
@@ -426,7 +427,7 @@ static int s_fingerprint(int argc, char **argv)
         return cli_fail_rc("pki", rc, "%s", argv[1]);
     char hex[65];
     egide_hex_encode(fpr, 32, hex);
-    printf("%s\n", hex);
+    (void)printf("%s\n", hex);
     return 0;
 }
 
@@ -473,7 +474,7 @@ static int s_verify(int argc, char **argv)
     egide_trust_t *t = NULL;
     X509 *cert = NULL;
     if (!crl)
-        fprintf(stderr, "egide: pki: warning: no --crl given, revocation is not checked\n");
+        (void)fprintf(stderr, "egide: pki: warning: no --crl given, revocation is not checked\n");
     egide_rc rc = egide_trust_new(ca, chain, crl, crl ? 0 : EGIDE_TRUST_NO_CRL, &t);
     if (rc)
         return cli_fail_rc("pki", rc, "trust store");
@@ -486,7 +487,7 @@ static int s_verify(int argc, char **argv)
     egide_trust_destroy(&t);
     if (rc)
         return cli_fail_rc("pki", rc, "%s", path);
-    printf("%s: OK\n", path);
+    (void)printf("%s: OK\n", path);
     return 0;
 }
 

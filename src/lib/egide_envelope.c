@@ -259,7 +259,7 @@ egide_rc egide_envelope_seal(const egide_seal_params_t *p, uint8_t **out, size_t
 
     /* One HPKE wrap of the CEK per recipient. */
     rcpts = calloc(p->n_recipients, sizeof *rcpts);
-    rcpt_ptrs = calloc(p->n_recipients, sizeof *rcpt_ptrs);
+    rcpt_ptrs = calloc(p->n_recipients, sizeof(Egide__V1__Recipient *));
     wraps = malloc(p->n_recipients * (EGIDE_HPKE_ENC_LEN + WRAPPED_CEK_LEN));
     if (!rcpts || !rcpt_ptrs || !wraps) {
         rc = EGIDE_ERR_NOMEM;

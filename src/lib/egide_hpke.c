@@ -167,6 +167,8 @@ static void s_suite_hpke(s_suite_t *s, uint16_t aead_id)
     s->len = 10;
 }
 
+static const uint8_t s_hpke_v1[7] = {'H', 'P', 'K', 'E', '-', 'v', '1'};
+
 /* LabeledExtract(salt, label, ikm) = HMAC(salt, "HPKE-v1" || suite || label ||
  * ikm). */
 static egide_rc s_labeled_extract(const s_suite_t *suite, const uint8_t *salt, size_t salt_len,
@@ -177,9 +179,10 @@ static egide_rc s_labeled_extract(const s_suite_t *suite, const uint8_t *salt, s
     size_t ll = strlen(label);
     if (ll > 32)
         return EGIDE_ERR_INVALID;
-    memcpy(prefix, "HPKE-v1", 7);
+    memcpy(prefix, s_hpke_v1, 7);
     memcpy(prefix + 7, suite->id, suite->len);
-    memcpy(prefix + 7 + suite->len, label, ll);
+    for (size_t k = 0; k < ll; k++) /* the label is bytes, not a C string */
+        prefix[7 + suite->len + k] = (uint8_t)label[k];
     return s_hmac3(salt, salt_len, prefix, 7 + suite->len + ll, ikm, ikm_len, NULL, 0, out);
 }
 
@@ -194,9 +197,10 @@ static egide_rc s_labeled_expand(const s_suite_t *suite, const uint8_t prk[NH], 
         return EGIDE_ERR_INVALID;
     prefix[0] = (uint8_t)(L >> 8);
     prefix[1] = (uint8_t)L;
-    memcpy(prefix + 2, "HPKE-v1", 7);
+    memcpy(prefix + 2, s_hpke_v1, 7);
     memcpy(prefix + 9, suite->id, suite->len);
-    memcpy(prefix + 9 + suite->len, label, ll);
+    for (size_t k = 0; k < ll; k++)
+        prefix[9 + suite->len + k] = (uint8_t)label[k];
     size_t plen = 9 + suite->len + ll;
 
     uint8_t t[NH];
