@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -757,13 +758,29 @@ static int s_cmd_consistency(s_opts_t *o)
 
 /* ---------------------------------------------------------------- export */
 
+/* Write one JSON value compactly to f; 0 on success. */
+static int s_put(FILE *f, json_t *j)
+{
+    int r = j ? json_dumpf(j, f, JSON_COMPACT | JSON_ENCODE_ANY) : -1;
+    json_decref(j);
+    return r;
+}
+
+/* The export is written as it is fetched (one entry per line, so memory
+ * stays flat whatever the log size) into FILE.part, then fsync'ed and
+ * renamed over FILE. */
 static int s_cmd_export(s_opts_t *o)
 {
     if (!o->out)
         return cli_fail(o->what, "give the output file with --out FILE");
-    json_t *entries = json_array(), *cps = json_array();
+    char part[4096];
+    if (egide_snprintf(part, sizeof part, "%s.part", o->out) != EGIDE_OK)
+        return cli_fail(o->what, "--out: path too long");
+    FILE *f = fopen(part, "w");
+    if (!f)
+        return cli_fail(o->what, "--out %s: cannot create %s", o->out, part);
     uint64_t size = 0, start = 0;
-    int ret = 0;
+    int ret = 0, io = 0;
     /* Entries first: the export's size is the log size at the first page. */
     for (int page = 0; ret == 0; page++) {
         char pq[128];
@@ -777,23 +794,30 @@ static int s_cmd_export(s_opts_t *o)
             ret = 1;
             break;
         }
-        if (page == 0 && !s_u64(json_object_get(j, "tree_size"), &size))
-            ret = cli_fail(o->what, "malformed entries page");
+        if (page == 0) {
+            if (!s_u64(json_object_get(j, "tree_size"), &size))
+                ret = cli_fail(o->what, "malformed entries page");
+            else
+                io |= fprintf(f,
+                              "{\"format\":\"egide-audit-export/1\",\"exported_ms\":%lld,"
+                              "\"tree_size\":%llu,\n\"entries\":[",
+                              (long long)egide_now_ms(), (unsigned long long)size) < 0;
+        }
         json_t *arr = json_object_get(j, "entries");
         size_t k = json_array_size(arr);
         for (size_t i = 0; ret == 0 && i < k && start < size; i++) {
             json_t *e = json_array_get(arr, i);
             uint64_t idx = 0;
+            json_t *lh = json_object_get(e, "leaf_hash");
             if (!s_u64(json_object_get(e, "index"), &idx) || idx != start ||
                 !json_is_string(json_object_get(e, "leaf"))) {
                 ret = cli_fail(o->what, "malformed entry %llu", (unsigned long long)start);
                 break;
             }
-            json_t *x = json_pack("{s:I,s:O,s:O}", "index", (json_int_t)idx, "leaf",
-                                  json_object_get(e, "leaf"), "leaf_hash",
-                                  json_object_get(e, "leaf_hash") ? json_object_get(e, "leaf_hash")
-                                                                  : json_null());
-            json_array_append_new(entries, x);
+            io |= fputs(start ? ",\n" : "\n", f) < 0;
+            io |= s_put(f, json_pack("{s:I,s:O,s:O}", "index", (json_int_t)idx, "leaf",
+                                     json_object_get(e, "leaf"), "leaf_hash",
+                                     lh ? lh : json_null())) != 0;
             start++;
         }
         json_decref(j);
@@ -804,7 +828,9 @@ static int s_cmd_export(s_opts_t *o)
             break;
     }
     /* Checkpoints up to that size (later ones would name entries not exported). */
-    uint64_t cstart = 0;
+    if (ret == 0)
+        io |= fputs("],\n\"checkpoints\":[", f) < 0;
+    uint64_t cstart = 0, ncps = 0;
     for (int guard = 0; ret == 0 && guard < 100000; guard++) {
         char pq[128];
         snprintf(pq, sizeof pq, "/v1/audit/checkpoints?start=%llu", (unsigned long long)cstart);
@@ -818,8 +844,10 @@ static int s_cmd_export(s_opts_t *o)
             json_t *c = json_array_get(arr, i);
             uint64_t cs = 0;
             if (s_u64(json_object_get(c, "size"), &cs) && cs <= size &&
-                json_is_string(json_object_get(c, "note")))
-                json_array_append(cps, json_object_get(c, "note"));
+                json_is_string(json_object_get(c, "note"))) {
+                io |= fputs(ncps++ ? ",\n" : "\n", f) < 0;
+                io |= s_put(f, json_incref(json_object_get(c, "note"))) != 0;
+            }
         }
         uint64_t next = 0;
         int more = s_u64(json_object_get(j, "next"), &next) && next > cstart && next <= size;
@@ -828,26 +856,25 @@ static int s_cmd_export(s_opts_t *o)
             break;
         cstart = next;
     }
-    if (ret == 0) {
-        json_t *doc =
-            json_pack("{s:s,s:s,s:I,s:I,s:o,s:o}", "format", "egide-audit-export/1", "api", o->api,
-                      "exported_ms", (json_int_t)egide_now_ms(), "tree_size", (json_int_t)size,
-                      "checkpoints", cps, "entries", entries);
-        cps = entries = NULL;
-        char *s = doc ? json_dumps(doc, JSON_INDENT(1)) : NULL;
-        json_decref(doc);
-        egide_rc rc = s ? egide_file_write_atomic(o->out, s, strlen(s), 0644) : EGIDE_ERR_NOMEM;
-        free(s);
-        if (rc != EGIDE_OK)
-            ret = cli_fail_rc(o->what, rc, "--out %s", o->out);
-        else if (o->json)
-            printf("{\"entries\": %llu, \"out\": \"%s\"}\n", (unsigned long long)size, o->out);
-        else
-            printf("exported %llu entries to %s\n", (unsigned long long)size, o->out);
+    if (ret == 0)
+        io |= fputs("]}\n", f) < 0;
+    io |= fflush(f) != 0 || fsync(fileno(f)) != 0;
+    io |= fclose(f) != 0;
+    if (ret == 0 && io)
+        ret = cli_fail(o->what, "--out %s: write failed", o->out);
+    if (ret == 0 && rename(part, o->out) != 0)
+        ret = cli_fail(o->what, "--out %s: cannot rename %s", o->out, part);
+    if (ret != 0) {
+        remove(part);
+        return ret;
     }
-    json_decref(entries);
-    json_decref(cps);
-    return ret;
+    if (o->json)
+        printf("{\"entries\": %llu, \"checkpoints\": %llu}\n", (unsigned long long)size,
+               (unsigned long long)ncps);
+    else
+        printf("exported %llu entries and %llu checkpoints to %s\n", (unsigned long long)size,
+               (unsigned long long)ncps, o->out);
+    return 0;
 }
 
 /* ---------------------------------------------------------------- verify */
