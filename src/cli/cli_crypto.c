@@ -295,8 +295,6 @@ int cmd_open(int argc, char **argv)
         cli_fail("open", "%s does not match the key in %s", key_path, cert_path);
         goto done;
     }
-    if (!crl)
-        (void)fprintf(stderr, "egide: open: warning: no --crl given, revocation is not checked\n");
     if ((rc = egide_trust_new(ca, chain, crl, crl ? 0 : EGIDE_TRUST_NO_CRL, &trust))) {
         cli_fail_rc("open", rc, "trust store (--ca/--chain/--crl)");
         goto done;
@@ -348,6 +346,9 @@ int cmd_open(int argc, char **argv)
     egide_hex_encode(h->msg_id.data, 16, hex);
     (void)fprintf(stderr, "sender %s\nmsg_id %s\ntype %s\ncontent-type %s\n", h->sender_id, hex,
                   h->message_type, ctype);
+    /* Said after success only, so that a failure stays one line. */
+    if (!crl)
+        (void)fprintf(stderr, "egide: open: warning: no --crl given, revocation was not checked\n");
     ret = 0;
 done:
     egide_free_secret(payload, payload_len);
