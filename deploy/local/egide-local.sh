@@ -6,12 +6,15 @@
 #
 #   EGIDE_BIN   directory of egide, egide-broker, egide-edge (required)
 #   EL_DIR      where everything goes (required; mktemp -d)
-#   EL_DEPLOY   deployment folder (default deploy/71)
+#   EL_DEPLOY   deployment folder (default deploy/71; a copy may be edited)
+#   EL_DEPT, EL_JURISDICTION   its department and profile (71, fr-casf)
 #
 # Every wait is bounded; el_stop_all stops what was started.
 
 EL_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 EL_DEPLOY="${EL_DEPLOY:-$EL_ROOT/deploy/71}"
+EL_DEPT="${EL_DEPT:-71}"
+EL_JURISDICTION="${EL_JURISDICTION:-fr-casf}"
 declare -gA EL_PID EL_PORT
 EL_BROKER_PORT=""
 EL_BROKER_API_PORT=""
@@ -29,7 +32,8 @@ el_setup() {
     mkdir -p "$EL_DIR/state"
     EL_BROKER_PORT=$(el_free_port)
     EL_BROKER_API_PORT=$(el_free_port)
-    EGIDE="$EGIDE_BIN/egide" "$EL_DEPLOY/make-directory.sh" "$EL_DIR/pki" \
+    EGIDE="$EGIDE_BIN/egide" "$EL_ROOT/deploy/tools/make-directory.sh" "$EL_DEPLOY" "$EL_DEPT" \
+        "$EL_JURISDICTION" "$EL_DIR/pki" \
         --endpoint "tcp://127.0.0.1:$EL_BROKER_PORT" "$@" >"$EL_DIR/make-directory.log" 2>&1 ||
         { cat "$EL_DIR/make-directory.log" >&2; el_die "make-directory failed"; return 1; }
     el_write_broker_config

@@ -642,17 +642,27 @@ static void s_handle_ack(broker_t *b, const egide_transport_msg_t *m)
         sqlite3_reset(st);
         sqlite3_bind_int64(st, 1, (int64_t)a->ids[i]);
         sqlite3_bind_text(st, 2, m->user_id, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 16) {
-            Egide__V1__AuditEvent ev = EGIDE__V1__AUDIT_EVENT__INIT;
-            ev.type = EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_RECEIPT_RELAYED;
-            ev.msg_id = (ProtobufCBinaryData){16, (uint8_t *)sqlite3_column_blob(st, 0)};
-            ev.receipt_sha256 = (ProtobufCBinaryData){32, (uint8_t *)sqlite3_column_blob(st, 1)};
-            ev.node_id = (char *)m->user_id;
-            s_audit(b, &ev, NULL);
-            atomic_fetch_add(&b->m.relayed, 1);
-            while (sqlite3_step(st) == SQLITE_ROW)
-                ;
+        uint8_t msg_id[16], rsha[32];
+        bool hit = false;
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 16 &&
+            sqlite3_column_bytes(st, 1) == 32) {
+            memcpy(msg_id, sqlite3_column_blob(st, 0), 16);
+            memcpy(rsha, sqlite3_column_blob(st, 1), 32);
+            hit = true;
         }
+        /* Finish the statement before the audit log opens its savepoint. */
+        while (sqlite3_step(st) == SQLITE_ROW)
+            ;
+        sqlite3_reset(st);
+        if (!hit)
+            continue;
+        Egide__V1__AuditEvent ev = EGIDE__V1__AUDIT_EVENT__INIT;
+        ev.type = EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_RECEIPT_RELAYED;
+        ev.msg_id = (ProtobufCBinaryData){16, msg_id};
+        ev.receipt_sha256 = (ProtobufCBinaryData){32, rsha};
+        ev.node_id = (char *)m->user_id;
+        s_audit(b, &ev, NULL);
+        atomic_fetch_add(&b->m.relayed, 1);
     }
     sqlite3_finalize(st);
 }
@@ -688,6 +698,9 @@ static void s_send_checkpoint(broker_t *b, broker_conn_t *c)
     f.body_case = EGIDE__V1__FRAME__BODY_CHECKPOINT;
     f.checkpoint = &ck;
     s_out_push(b, c->node_id, &f);
+    /* The edge will hold this one: the next proof starts from it. */
+    if (cp.size > c->checkpoint_size)
+        c->checkpoint_size = cp.size;
     free(items);
     free(proof);
     free(note);
@@ -1005,10 +1018,8 @@ static void s_checkpoint(broker_t *b, bool force)
     b->last_checkpoint_ms = now;
     /* Connected edges get it (with a consistency proof from their size). */
     for (size_t i = 0; i < b->n_conns; i++)
-        if (b->conns[i].connected) {
+        if (b->conns[i].connected)
             s_send_checkpoint(b, &b->conns[i]);
-            b->conns[i].checkpoint_size = size;
-        }
     free(note);
 }
 

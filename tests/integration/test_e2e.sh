@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: AGPL-3.0-or-later
+# test_e2e.sh - end to end on loopback: submitted -> ACCEPTED -> DELIVERED at
+# every recipient, the payload identical at each recipient, receipts
+# verified, acknowledgements back at the sender, routing by commune, clear
+# API errors, the broker's metrics and audit proof.
+. "$(dirname "$0")/common.sh"
+
+el_setup || exit 1
+el_start_broker || exit 1
+for n in fr.snated 71.crip 71.tas.macon 71.tas.cluny-tournus; do el_start_edge "$n" || exit 1; done
+for n in fr.snated 71.crip 71.tas.macon 71.tas.cluny-tournus; do
+    check "$n connects to the broker" el_wait_until 100 t_connected "$n"
+done
+
+SAMPLE="$EL_ROOT/deploy/samples/snated-cluny.json"
+BODY=$(python3 -c "import json; print(json.dumps({'type':'snated.transmission','commune':'71137','payload':json.load(open('$SAMPLE'))}))")
+R=$(el_api fr.snated POST /v1/messages -d "$BODY")
+ID=$(echo "$R" | json "j['id']")
+check "submission answers 202 with an id" test ${#ID} -eq 32
+check "recipients resolved from commune 71137: CRIP and Cluny/Tournus" \
+    test "$(echo "$R" | json "' '.join(sorted(j['recipients']))")" = "71.crip 71.tas.cluny-tournus"
+check "delivered to every recipient" el_wait_until 150 t_all_delivered fr.snated "$ID"
+
+M=$(el_api fr.snated GET "/v1/messages/$ID")
+check "ACCEPTED by the broker, with an audit leaf index" \
+    test "$(echo "$M" | json "[r['kind'] for r in j['receipts'] if r['issuer']=='71.broker' and 'audit_leaf_index' in r]")" = "['ACCEPTED']"
+check "one DELIVERED receipt per recipient, each verified" \
+    test "$(echo "$M" | json "sorted(r['issuer'] for r in j['receipts'] if r['kind']=='DELIVERED' and r['verified'])")" = "['71.crip', '71.tas.cluny-tournus']"
+
+for n in 71.crip 71.tas.cluny-tournus; do
+    P=$(el_api "$n" GET "/v1/messages/$ID")
+    check "$n: payload identical to what was sent" python3 -c "
+import json,sys
+got=json.loads(sys.argv[1])['payload']; sent=json.load(open('$SAMPLE'))
+sent.pop('_comment', None)  # the validator drops the sample's comment; everything else travels
+if got != sent:
+    print('sent:', json.dumps(sent, sort_keys=True)[:2000]); print('got: ', json.dumps(got, sort_keys=True)[:2000])
+sys.exit(0 if got==sent else 1)" "$P"
+    check "$n: sender is fr.snated" test "$(echo "$P" | json "j['sender']")" = fr.snated
+done
+check "Mâcon territory did not receive the Cluny referral" test "$(t_inbox_count 71.tas.macon "$ID")" = 0
+
+# Byte-for-byte: the protobuf payload the recipients stored is the same.
+H1=$(sqlite3 "$EL_DIR/state/71.crip/edge.sqlite" "SELECT hex(payload) FROM inbox WHERE hex(msg_id)=upper('$ID')" | sha256sum)
+H2=$(sqlite3 "$EL_DIR/state/71.tas.cluny-tournus/edge.sqlite" "SELECT hex(payload) FROM inbox WHERE hex(msg_id)=upper('$ID')" | sha256sum)
+check "stored payload bytes identical at both recipients" test "$H1" = "$H2"
+
+# Acknowledgement by the CRIP travels back as a message of its own.
+el_api 71.crip POST "/v1/messages/$ID/ack" -d '{"note":"reçu, qualification en cours"}' >/dev/null
+acked() { el_api fr.snated GET "/v1/messages/$ID" | json "[r['state'] for r in j['recipients'] if r['node']=='71.crip'][0]" | grep -qx acknowledged; }
+check "the 119 sees the CRIP's acknowledgement" el_wait_until 100 acked
+check "the CRIP's inbox shows it acknowledged" \
+    test "$(el_api 71.crip GET "/v1/messages/$ID" | json "j['state']")" = acknowledged
+
+# Deadlines: a 119 transmission starts the CRIP's clocks.
+check "the CRIP lists deadlines started by the transmission" \
+    test "$(el_api 71.crip GET /v1/deadlines | json "sum(1 for d in j['deadlines'] if d['msg_id']=='$ID')")" -ge 1
+
+# Clear errors and nothing sent on bad input.
+code() { el_api "$1" "$2" "$3" -o /dev/null -w '%{http_code}' "${@:4}"; }
+check "unknown type -> 400" test "$(code fr.snated POST /v1/messages -d '{"type":"nope","to":["71.crip"],"payload":{}}')" = 400
+check "bad JSON -> 400" test "$(code fr.snated POST /v1/messages -d '{"type":')" = 400
+check "invalid payload -> 422 with field errors" \
+    bash -c "$(declare -f el_api); EL_DIR=$EL_DIR; declare -A EL_PORT=([fr.snated]=${EL_PORT[fr.snated]}); el_api fr.snated POST /v1/messages -d '{\"type\":\"snated.transmission\",\"commune\":\"71137\",\"payload\":{\"children\":[{\"birth_date\":\"soon\"}]}}' | grep -q details"
+check "commune of another department -> 422" \
+    test "$(code fr.snated POST /v1/messages -d "$(echo "$BODY" | sed 's/"71137"/"98818"/')")" = 422
+check "no token -> 401" test "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:${EL_PORT[fr.snated]}/v1/messages")" = 401
+check "unknown message -> 404" test "$(code fr.snated GET /v1/messages/00000000000000000000000000000000)" = 404
+check "nothing queued by the refused requests" \
+    test "$(el_api fr.snated GET '/v1/messages?box=outbox' | json "len(j['messages'])")" = 1
+
+# The broker's metrics and the auditor's proof.
+MT=$(curl -s -H "Authorization: Bearer $(cat "$EL_DIR/state/broker/api.token")" "http://127.0.0.1:$EL_BROKER_API_PORT/metrics")
+check "broker metrics count the accepted messages" grep -Eq '^egide_broker_messages_total\{outcome="accepted"\} [1-9]' <<<"$MT"
+sleep 2.5
+check "auditor proves the message is in the signed log" "$EGIDE_BIN/egide" audit prove "$ID" \
+    --api "http://127.0.0.1:$EL_BROKER_API_PORT" --token-file "$EL_DIR/state/broker/api.token" \
+    --anchor "$EL_DIR/pki/nodes/71.broker/sign.crt"
+t_done
