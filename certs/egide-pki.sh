@@ -71,6 +71,7 @@ done
 command -v openssl >/dev/null || die "openssl not found"
 
 umask 077
+[ "$REVOKE" = 1 ] && [ ! -d "$OUT" ] && die "$OUT: no PKI here"
 mkdir -p "$OUT"
 OUT="$(cd "$OUT" && pwd)"
 CA="$OUT/ca"
@@ -100,6 +101,17 @@ gen_crl() {
 }
 
 pubfile() { chmod 644 "$@"; }
+
+# One run at a time per OUTDIR: `openssl ca` databases are not safe for
+# concurrent writers.
+if [ "$REVOKE" = 1 ] && [ ! -d "$CA/state" ]; then
+    die "$OUT: no PKI here"
+fi
+mkdir -p "$CA/state"
+if command -v flock >/dev/null; then
+    exec 9>"$CA/state/lock"
+    flock -w 120 9 || die "$OUT: another egide-pki.sh is running"
+fi
 
 # ---------------------------------------------------------------- revoke
 if [ "$REVOKE" = 1 ]; then
