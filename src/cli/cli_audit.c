@@ -78,23 +78,24 @@ static void s_opts_free(s_opts_t *o)
 
 static void s_usage(FILE *f)
 {
-    fprintf(f, "usage: egide audit SUBCOMMAND [OPTIONS]\n\n"
-               "Check the broker's tamper-evident audit log (ids, types, hashes, times; never "
-               "content).\n\n"
-               "  checkpoint [--out FILE]           fetch the latest signed checkpoint\n"
-               "  prove MSGID                       prove every event of a message is in the log\n"
-               "  consistency --from FILE [--update] check the log extends a checkpoint kept "
-               "earlier\n"
-               "  export --out FILE                 save all entries and checkpoints (JSON)\n"
-               "  verify FILE | --db BROKER.sqlite  recompute the whole log offline\n"
-               "  history MSGID [FILE | --db DB]    who sent what to whom, and what happened\n"
-               "                                    (FILE: an export; default: the API)\n\n"
-               "  --api URL          broker audit API (default " S_DEFAULT_API ")\n"
-               "  --token-file FILE  API bearer token (a 0600 file)\n"
-               "  --anchor CERT      the broker's Ed25519 signing certificate (PEM or DER);\n"
-               "                     checkpoints must be signed by it under key name = origin\n"
-               "  --origin ORIGIN    require this origin (e.g. egide.71.broker/audit)\n"
-               "  --json             machine-readable output\n");
+    (void)fprintf(
+        f, "usage: egide audit SUBCOMMAND [OPTIONS]\n\n"
+           "Check the broker's tamper-evident audit log (ids, types, hashes, times; never "
+           "content).\n\n"
+           "  checkpoint [--out FILE]           fetch the latest signed checkpoint\n"
+           "  prove MSGID                       prove every event of a message is in the log\n"
+           "  consistency --from FILE [--update] check the log extends a checkpoint kept "
+           "earlier\n"
+           "  export --out FILE                 save all entries and checkpoints (JSON)\n"
+           "  verify FILE | --db BROKER.sqlite  recompute the whole log offline\n"
+           "  history MSGID [FILE | --db DB]    who sent what to whom, and what happened\n"
+           "                                    (FILE: an export; default: the API)\n\n"
+           "  --api URL          broker audit API (default " S_DEFAULT_API ")\n"
+           "  --token-file FILE  API bearer token (a 0600 file)\n"
+           "  --anchor CERT      the broker's Ed25519 signing certificate (PEM or DER);\n"
+           "                     checkpoints must be signed by it under key name = origin\n"
+           "  --origin ORIGIN    require this origin (e.g. egide.71.broker/audit)\n"
+           "  --json             machine-readable output\n");
 }
 
 /* Match "--name VALUE" or "--name=VALUE" (see cli_api.c). */
@@ -379,9 +380,9 @@ static int s_cmd_checkpoint(s_opts_t *o)
         free(s);
         json_decref(j);
     } else {
-        fputs(note, stdout);
+        (void)fputs(note, stdout);
         if (!o->pub)
-            fprintf(stderr, "egide: audit checkpoint: %s\n", state);
+            (void)fprintf(stderr, "egide: audit checkpoint: %s\n", state);
     }
     free(note);
     return 0;
@@ -398,35 +399,35 @@ static void s_trail_line(uint64_t index, const Egide__V1__AuditEvent *ev, const 
                    sizeof node);
     egide_sanitize(ev->sender_id ? ev->sender_id : "", ev->sender_id ? strlen(ev->sender_id) : 0,
                    sender, sizeof sender);
-    snprintf(reason, sizeof reason, "%s", egide_wire_reason_name((int)ev->reason));
+    (void)snprintf(reason, sizeof reason, "%s", egide_wire_reason_name((int)ev->reason));
     char what[256];
     switch (ev->type) {
     case EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_SUBMITTED:
-        snprintf(what, sizeof what, "submitted by %s", sender);
+        (void)snprintf(what, sizeof what, "submitted by %s", sender);
         break;
     case EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_ACCEPTED:
-        snprintf(what, sizeof what, "accepted by the broker");
+        (void)snprintf(what, sizeof what, "accepted by the broker");
         break;
     case EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_REJECTED:
-        snprintf(what, sizeof what, "rejected by the broker: %s", reason);
+        (void)snprintf(what, sizeof what, "rejected by the broker: %s", reason);
         break;
     case EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_DELIVERED:
-        snprintf(what, sizeof what, "delivered to %s", node);
+        (void)snprintf(what, sizeof what, "delivered to %s", node);
         break;
     case EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_RECEIPT_RELAYED:
-        snprintf(what, sizeof what, "receipt of %s relayed to %s", node, sender);
+        (void)snprintf(what, sizeof what, "receipt of %s relayed to %s", node, sender);
         break;
     case EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_RECIPIENT_REJECTED:
-        snprintf(what, sizeof what, "rejected by recipient %s: %s", node, reason);
+        (void)snprintf(what, sizeof what, "rejected by recipient %s: %s", node, reason);
         break;
     case EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_EXPIRED:
-        snprintf(what, sizeof what, "expired undelivered for %s", node);
+        (void)snprintf(what, sizeof what, "expired undelivered for %s", node);
         break;
     case EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_ACKNOWLEDGED:
-        snprintf(what, sizeof what, "acknowledged by %s", node);
+        (void)snprintf(what, sizeof what, "acknowledged by %s", node);
         break;
     default:
-        snprintf(what, sizeof what, "%s %s", egide_wire_audit_type_name((int)ev->type), node);
+        (void)snprintf(what, sizeof what, "%s %s", egide_wire_audit_type_name((int)ev->type), node);
         break;
     }
     printf("  %s  #%-8llu %s%s\n", t, (unsigned long long)index, what, mark);
@@ -518,19 +519,21 @@ static int s_fetch_trail(s_opts_t *o, const uint8_t id[16], const char *hex, boo
                          s_trail_t **out, egide_checkpoint_t *cp_out)
 {
     char pq[128];
-    snprintf(pq, sizeof pq, "/v1/audit/proof/inclusion?msg_id=%s", hex);
+    (void)snprintf(pq, sizeof pq, "/v1/audit/proof/inclusion?msg_id=%s", hex);
     json_t *j = s_get_json(o, pq);
     if (!j)
         return 1;
     int ret = 0;
     s_trail_t *t = calloc(1, sizeof *t);
+    if (!t) {
+        json_decref(j);
+        return cli_fail(o->what, "out of memory");
+    }
     egide_checkpoint_t cp;
     memset(&cp, 0, sizeof cp);
     const char *note = json_string_value(json_object_get(j, "checkpoint"));
     uint64_t tree_size = 0;
-    if (!t) {
-        ret = cli_fail(o->what, "out of memory");
-    } else if (!note || !s_u64(json_object_get(j, "tree_size"), &tree_size)) {
+    if (!note || !s_u64(json_object_get(j, "tree_size"), &tree_size)) {
         ret = cli_fail(o->what, "the broker's answer has no checkpoint");
     } else if (o->pub) {
         egide_rc rc = s_verify_note(o, note, &cp);
@@ -597,8 +600,8 @@ static int s_fetch_trail(s_opts_t *o, const uint8_t id[16], const char *hex, boo
         uint64_t index = 0;
         if (!s_u64(json_array_get(pending, i), &index) || t->n == EGIDE_AUDITLOG_MAX_MSG_EVENTS)
             break;
-        snprintf(pq, sizeof pq, "/v1/audit/entries?start=%llu&end=%llu", (unsigned long long)index,
-                 (unsigned long long)index + 1);
+        (void)snprintf(pq, sizeof pq, "/v1/audit/entries?start=%llu&end=%llu",
+                       (unsigned long long)index, (unsigned long long)index + 1);
         json_t *pj = s_get_json(o, pq);
         json_t *e = json_array_get(json_object_get(pj, "entries"), 0);
         const char *leaf64 = json_string_value(json_object_get(e, "leaf"));
@@ -622,8 +625,7 @@ static int s_fetch_trail(s_opts_t *o, const uint8_t id[16], const char *hex, boo
     }
     json_decref(j);
     if (ret != 0) {
-        if (t)
-            s_trail_free(t);
+        s_trail_free(t);
         return ret;
     }
     *out = t;
@@ -652,10 +654,10 @@ static int s_cmd_prove(s_opts_t *o)
         return cli_fail(o->what, "no event of message %s is covered by a checkpoint yet", hex);
     }
     char footer[512];
-    snprintf(footer, sizeof footer,
-             "proven: %zu event(s) included in the signed checkpoint of %s at size %llu%s", proven,
-             cp.origin, (unsigned long long)cp.size,
-             proven < t->n ? " (later events are not in a checkpoint yet)" : "");
+    (void)snprintf(footer, sizeof footer,
+                   "proven: %zu event(s) included in the signed checkpoint of %s at size %llu%s",
+                   proven, cp.origin, (unsigned long long)cp.size,
+                   proven < t->n ? " (later events are not in a checkpoint yet)" : "");
     s_trail_print(o, t, hex, footer);
     s_trail_free(t);
     return 0;
@@ -690,12 +692,14 @@ static int s_cmd_consistency(s_opts_t *o)
     size_t pn = 0;
     int ret = 0;
     egide_checkpoint_t peek;
+    memset(&peek, 0, sizeof peek);
+    memset(&newcp, 0, sizeof newcp);
     if (strlen(note) != len || egide_checkpoint_parse(note, len, &peek) != EGIDE_OK) {
         ret = cli_fail(o->what, "the broker's checkpoint is not a signed note");
     } else if (oldcp.size > 0 && peek.size > oldcp.size) {
         char pq[128];
-        snprintf(pq, sizeof pq, "/v1/audit/proof/consistency?from=%llu&to=%llu",
-                 (unsigned long long)oldcp.size, (unsigned long long)peek.size);
+        (void)snprintf(pq, sizeof pq, "/v1/audit/proof/consistency?from=%llu&to=%llu",
+                       (unsigned long long)oldcp.size, (unsigned long long)peek.size);
         json_t *j = s_get_json(o, pq);
         if (!j)
             ret = 1;
@@ -785,10 +789,10 @@ static int s_cmd_export(s_opts_t *o)
     for (int page = 0; ret == 0; page++) {
         char pq[128];
         if (page == 0)
-            snprintf(pq, sizeof pq, "/v1/audit/entries?start=0");
+            (void)snprintf(pq, sizeof pq, "/v1/audit/entries?start=0");
         else
-            snprintf(pq, sizeof pq, "/v1/audit/entries?start=%llu&end=%llu",
-                     (unsigned long long)start, (unsigned long long)size);
+            (void)snprintf(pq, sizeof pq, "/v1/audit/entries?start=%llu&end=%llu",
+                           (unsigned long long)start, (unsigned long long)size);
         json_t *j = s_get_json(o, pq);
         if (!j) {
             ret = 1;
@@ -833,7 +837,8 @@ static int s_cmd_export(s_opts_t *o)
     uint64_t cstart = 0, ncps = 0;
     for (int guard = 0; ret == 0 && guard < 100000; guard++) {
         char pq[128];
-        snprintf(pq, sizeof pq, "/v1/audit/checkpoints?start=%llu", (unsigned long long)cstart);
+        (void)snprintf(pq, sizeof pq, "/v1/audit/checkpoints?start=%llu",
+                       (unsigned long long)cstart);
         json_t *j = s_get_json(o, pq);
         if (!j) {
             ret = 1;
@@ -865,7 +870,7 @@ static int s_cmd_export(s_opts_t *o)
     if (ret == 0 && rename(part, o->out) != 0)
         ret = cli_fail(o->what, "--out %s: cannot rename %s", o->out, part);
     if (ret != 0) {
-        remove(part);
+        (void)remove(part);
         return ret;
     }
     if (o->json)
@@ -994,7 +999,7 @@ static int s_cmd_verify(s_opts_t *o)
             (jh && !json_is_null(jh) && !s_b64_32(jh, lh))) {
             free(leaf);
             char why[128];
-            snprintf(why, sizeof why, "entry #%zu of the file is malformed", i);
+            (void)snprintf(why, sizeof why, "entry #%zu of the file is malformed", i);
             egide_auditverify_fail(v, i, why);
             break;
         }
@@ -1010,8 +1015,8 @@ static int s_cmd_verify(s_opts_t *o)
     egide_auditverify_finish(v, &rep);
     if (rep.ok && s_u64(json_object_get(doc, "tree_size"), &claimed) && claimed != rep.size) {
         char why[160];
-        snprintf(why, sizeof why, "the file says %llu entries but holds %llu",
-                 (unsigned long long)claimed, (unsigned long long)rep.size);
+        (void)snprintf(why, sizeof why, "the file says %llu entries but holds %llu",
+                       (unsigned long long)claimed, (unsigned long long)rep.size);
         egide_auditverify_fail(v, rep.size, why);
         egide_auditverify_finish(v, &rep);
     }

@@ -568,20 +568,20 @@ static egide_rc s_on_hash(void *ctx, unsigned level, uint64_t index, const uint8
     if (src != SQLITE_ROW) {
         if (src != SQLITE_DONE)
             v->err = s_dberr(v->log, "reading stored hashes", src);
-        snprintf(why, 160, "stored hash %llu (level %u, index %llu) is missing",
-                 (unsigned long long)want, level, (unsigned long long)index);
+        (void)snprintf(why, 160, "stored hash %llu (level %u, index %llu) is missing",
+                       (unsigned long long)want, level, (unsigned long long)index);
         return EGIDE_ERR_CONSISTENCY;
     }
     uint64_t pos = (uint64_t)sqlite3_column_int64(v->hashes, 0);
     if (pos != want || sqlite3_column_bytes(v->hashes, 1) != 32 ||
         memcmp(sqlite3_column_blob(v->hashes, 1), hash, 32) != 0) {
         if (level == 0)
-            snprintf(why, 160, "entry %llu does not match its stored leaf hash",
-                     (unsigned long long)index);
+            (void)snprintf(why, 160, "entry %llu does not match its stored leaf hash",
+                           (unsigned long long)index);
         else
-            snprintf(why, 160,
-                     "stored hash at level %u, index %llu differs from the recomputed tree", level,
-                     (unsigned long long)index);
+            (void)snprintf(why, 160,
+                           "stored hash at level %u, index %llu differs from the recomputed tree",
+                           level, (unsigned long long)index);
         return EGIDE_ERR_CONSISTENCY;
     }
     return EGIDE_OK;
@@ -601,7 +601,8 @@ static egide_rc s_on_event(void *ctx, uint64_t index, const Egide__V1__AuditEven
         return EGIDE_OK;
     if (src != SQLITE_DONE)
         v->err = s_dberr(v->log, "reading the msg_id index", src);
-    snprintf(why, 160, "entry %llu is missing from the msg_id index", (unsigned long long)index);
+    (void)snprintf(why, 160, "entry %llu is missing from the msg_id index",
+                   (unsigned long long)index);
     return EGIDE_ERR_CONSISTENCY;
 }
 
@@ -616,7 +617,7 @@ egide_rc egide_auditlog_verify_all(egide_auditlog_t *log, const char *key_name, 
     s_vctx_t vc = {.log = log, .err = EGIDE_OK};
     sqlite3_stmt *leaves = NULL, *cps = NULL, *count = NULL;
     egide_rc rc = EGIDE_OK;
-    int src;
+    int src = SQLITE_OK;
     const char *q[] = {"SELECT pos, hash FROM audit_hashes ORDER BY pos",
                        "SELECT 1 FROM audit_msg_index WHERE msg_id = ?1 AND idx = ?2",
                        "SELECT idx, leaf FROM audit_leaves ORDER BY idx",
@@ -635,6 +636,8 @@ egide_rc egide_auditlog_verify_all(egide_auditlog_t *log, const char *key_name, 
         if (rc == EGIDE_ERR_CONSISTENCY)
             break;
     }
+    if (rc == EGIDE_OK && src != SQLITE_DONE)
+        rc = s_dberr(log, "reading checkpoints", src);
     if (rc == EGIDE_OK) {
         while ((src = sqlite3_step(leaves)) == SQLITE_ROW) {
             sqlite3_int64 idx = sqlite3_column_int64(leaves, 0);

@@ -123,25 +123,25 @@ egide_rc egide_auditverify_add_checkpoint(egide_auditverify_t *self, const char 
     egide_checkpoint_t cp;
     egide_rc rc = egide_checkpoint_parse(note, len, &cp);
     if (rc != EGIDE_OK) {
-        snprintf(why, sizeof why, "checkpoint #%zu is malformed (%s)", self->ncps + 1,
-                 egide_strerror(rc));
+        (void)snprintf(why, sizeof why, "checkpoint #%zu is malformed (%s)", self->ncps + 1,
+                       egide_strerror(rc));
         egide_auditverify_fail(self, EGIDE_AUDITVERIFY_NO_INDEX, why);
         return EGIDE_ERR_CONSISTENCY;
     }
     if (self->origin[0] == '\0')
         memcpy(self->origin, cp.origin, sizeof self->origin);
     if (strcmp(self->origin, cp.origin) != 0) {
-        snprintf(why, sizeof why, "checkpoint of size %llu has another origin",
-                 (unsigned long long)cp.size);
+        (void)snprintf(why, sizeof why, "checkpoint of size %llu has another origin",
+                       (unsigned long long)cp.size);
         egide_auditverify_fail(self, EGIDE_AUDITVERIFY_NO_INDEX, why);
         return EGIDE_ERR_CONSISTENCY;
     }
     if (self->pub) {
         const char *name = self->key_name[0] ? self->key_name : cp.origin;
         if (egide_checkpoint_verify(note, len, name, self->pub, NULL) != EGIDE_OK) {
-            snprintf(why, sizeof why,
-                     "checkpoint of size %llu is not signed by the anchored broker key",
-                     (unsigned long long)cp.size);
+            (void)snprintf(why, sizeof why,
+                           "checkpoint of size %llu is not signed by the anchored broker key",
+                           (unsigned long long)cp.size);
             egide_auditverify_fail(self, EGIDE_AUDITVERIFY_NO_INDEX, why);
             return EGIDE_ERR_CONSISTENCY;
         }
@@ -200,10 +200,11 @@ static egide_rc s_check_cps(egide_auditverify_t *self)
             s_root(self, root);
             if (!egide_ct_equal(root, cp->root, 32)) {
                 char why[256];
-                snprintf(why, sizeof why,
-                         "the entries do not match the signed checkpoint of size %llu: an entry "
-                         "since the last matching checkpoint was changed, removed or reordered",
-                         (unsigned long long)cp->size);
+                (void)snprintf(
+                    why, sizeof why,
+                    "the entries do not match the signed checkpoint of size %llu: an entry "
+                    "since the last matching checkpoint was changed, removed or reordered",
+                    (unsigned long long)cp->size);
                 egide_auditverify_fail(self, self->last_ok_size, why);
                 self->bad_end = cp->size;
                 return EGIDE_ERR_CONSISTENCY;
@@ -252,16 +253,16 @@ static egide_rc s_check_event(egide_auditverify_t *self, uint64_t index, const u
     const char *detail = NULL;
     egide_rc rc = egide_wire_unpack(EGIDE_WIRE_AUDIT_EVENT, leaf, len, &m, &detail);
     if (rc != EGIDE_OK) {
-        snprintf(why, sizeof why, "entry %llu is not a valid audit event (%s)",
-                 (unsigned long long)index, detail ? detail : egide_strerror(rc));
+        (void)snprintf(why, sizeof why, "entry %llu is not a valid audit event (%s)",
+                       (unsigned long long)index, detail ? detail : egide_strerror(rc));
         egide_auditverify_fail(self, index, why);
         return EGIDE_ERR_CONSISTENCY;
     }
     const Egide__V1__AuditEvent *ev = m;
     rc = EGIDE_OK;
     if (ev->envelope_sha256.len != 0 && ev->envelope_sha256.len != 32) {
-        snprintf(why, sizeof why, "entry %llu has an envelope hash that is not 32 bytes",
-                 (unsigned long long)index);
+        (void)snprintf(why, sizeof why, "entry %llu has an envelope hash that is not 32 bytes",
+                       (unsigned long long)index);
         egide_auditverify_fail(self, index, why);
         rc = EGIDE_ERR_CONSISTENCY;
     }
@@ -284,10 +285,11 @@ static egide_rc s_check_event(egide_auditverify_t *self, uint64_t index, const u
                     memcpy(e->env, ev->envelope_sha256.data, 32);
                     e->first = index;
                 } else if (memcmp(e->env, ev->envelope_sha256.data, 32) != 0) {
-                    snprintf(why, sizeof why,
-                             "entry %llu carries another envelope hash than entry %llu for the "
-                             "same msg_id",
-                             (unsigned long long)index, (unsigned long long)e->first);
+                    (void)snprintf(
+                        why, sizeof why,
+                        "entry %llu carries another envelope hash than entry %llu for the "
+                        "same msg_id",
+                        (unsigned long long)index, (unsigned long long)e->first);
                     egide_auditverify_fail(self, index, why);
                     rc = EGIDE_ERR_CONSISTENCY;
                 }
@@ -332,8 +334,8 @@ egide_rc egide_auditverify_add_leaf(egide_auditverify_t *self, uint64_t index, c
     if (rc != EGIDE_OK)
         return rc;
     if (index != self->size) {
-        snprintf(why, sizeof why, "entry %llu is missing (next stored entry is %llu)",
-                 (unsigned long long)self->size, (unsigned long long)index);
+        (void)snprintf(why, sizeof why, "entry %llu is missing (next stored entry is %llu)",
+                       (unsigned long long)self->size, (unsigned long long)index);
         egide_auditverify_fail(self, self->size, why);
         return EGIDE_ERR_CONSISTENCY;
     }
@@ -342,8 +344,8 @@ egide_rc egide_auditverify_add_leaf(egide_auditverify_t *self, uint64_t index, c
     uint8_t h[32];
     egide_merkle_leaf_hash(leaf, len, h);
     if (stored_leaf_hash && !egide_ct_equal(h, stored_leaf_hash, 32)) {
-        snprintf(why, sizeof why, "entry %llu does not match its recorded leaf hash",
-                 (unsigned long long)index);
+        (void)snprintf(why, sizeof why, "entry %llu does not match its recorded leaf hash",
+                       (unsigned long long)index);
         egide_auditverify_fail(self, index, why);
         return EGIDE_ERR_CONSISTENCY;
     }
@@ -373,11 +375,12 @@ egide_rc egide_auditverify_finish(egide_auditverify_t *self, egide_auditverify_r
         s_check_cps(self);
     if (!self->failed && self->next_cp < self->ncps) {
         char why[256];
-        snprintf(why, sizeof why,
-                 "a signed checkpoint covers %llu entries but only %llu are present: entry %llu "
-                 "and later were removed",
-                 (unsigned long long)self->cps[self->ncps - 1].size, (unsigned long long)self->size,
-                 (unsigned long long)self->size);
+        (void)snprintf(
+            why, sizeof why,
+            "a signed checkpoint covers %llu entries but only %llu are present: entry %llu "
+            "and later were removed",
+            (unsigned long long)self->cps[self->ncps - 1].size, (unsigned long long)self->size,
+            (unsigned long long)self->size);
         egide_auditverify_fail(self, self->size, why);
     }
     if (rep) {

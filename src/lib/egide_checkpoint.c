@@ -52,7 +52,7 @@ egide_rc egide_checkpoint_key_id(const char *key_name, EVP_PKEY *pub, uint8_t id
         return EGIDE_ERR_INVALID;
     size_t nlen = strlen(key_name);
     uint8_t buf[EGIDE_CHECKPOINT_MAX_ORIGIN + 2 + 32];
-    memcpy(buf, key_name, nlen);
+    memcpy(buf, key_name, nlen); /* NOLINT(bugprone-not-null-terminated-result): bytes */
     buf[nlen] = 0x0A;
     buf[nlen + 1] = 0x01; /* signature type: Ed25519 */
     if (egide_key_raw_public(pub, buf + nlen + 2) != EGIDE_OK)

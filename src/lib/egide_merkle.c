@@ -87,7 +87,9 @@ static unsigned s_log2(uint64_t n)
 static egide_rc s_range_hash(egide_merkle_reader_fn rd, void *ctx, uint64_t lo, uint64_t len,
                              uint8_t out[32])
 {
-    if (s_is_pow2(len) && lo % len == 0) {
+    if (len == 0)
+        return EGIDE_ERR_INVALID;
+    if (s_is_pow2(len) && (lo & (len - 1)) == 0) {
         unsigned level = s_log2(len);
         return rd(ctx, level, lo >> level, out);
     }
