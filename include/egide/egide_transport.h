@@ -31,6 +31,12 @@ typedef struct egide_transport_opts {
     int linger_ms;    /* ZMQ_LINGER */
     int64_t max_msg;  /* ZMQ_MAXMSGSIZE */
     int sndhwm;       /* ZMQ_SNDHWM (0 = libzmq default) */
+    /* Dealer only: when monitor_ep is set, a socket monitor for
+     * monitor_events is attached and a PAIR socket connected to it (returned
+     * in *monitor_out) BEFORE connecting, so no handshake event is missed. */
+    const char *monitor_ep;
+    int monitor_events;
+    void **monitor_out;
 } egide_transport_opts_t;
 
 /* Broker side: ROUTER, CURVE server with the broker's secret key, bound to

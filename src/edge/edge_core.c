@@ -738,13 +738,7 @@ static void s_monitor(edge_t *e)
 
 int edge_run(edge_t *e)
 {
-    if (zmq_socket_monitor(e->dealer, "inproc://edge-monitor",
-                           ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) != 0)
-        return 1;
-    e->monitor = zmq_socket(e->zctx, ZMQ_PAIR);
-    if (!e->monitor || zmq_connect(e->monitor, "inproc://edge-monitor") != 0)
+    if (!e->monitor)
         return 1;
     zmq_pollitem_t items[3] = {{e->dealer, 0, ZMQ_POLLIN, 0},
                                {e->monitor, 0, ZMQ_POLLIN, 0},

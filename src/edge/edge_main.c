@@ -229,6 +229,11 @@ egide_rc edge_init(edge_t *e, egide_config_t *cfg)
         .linger_ms = EGIDE_DEFAULT_LINGER_MS,
         .max_msg = EGIDE_MAX_FRAME,
         .sndhwm = 100000,
+        .monitor_ep = "inproc://edge-monitor",
+        .monitor_events = ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
+                          ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                          ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL,
+        .monitor_out = &e->monitor,
     };
     rc = egide_transport_dealer(e->zctx, e->broker_endpoint, e->broker_public, e->curve_public,
                                 e->curve_secret, &o, &e->dealer);

@@ -104,16 +104,29 @@ egide_rc egide_transport_dealer(void *zctx, const char *endpoint, const char *se
                 zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, secret_z85, 40) ||
                 zmq_setsockopt(s, ZMQ_IMMEDIATE, &one, sizeof one)))
         rc = EGIDE_ERR_IO;
+    void *mon = NULL;
+    if (!rc && o->monitor_ep) {
+        mon = zmq_socket(zctx, ZMQ_PAIR);
+        if (!mon || zmq_socket_monitor(s, o->monitor_ep, o->monitor_events) != 0 ||
+            zmq_connect(mon, o->monitor_ep) != 0)
+            rc = EGIDE_ERR_IO;
+    }
     if (!rc && zmq_connect(s, endpoint) != 0) {
         egide_log(EGIDE_LOG_ERROR, "connect %s: %s", endpoint, zmq_strerror(zmq_errno()));
         rc = EGIDE_ERR_IO;
     }
     if (rc) {
         int zero = 0;
+        if (mon) {
+            zmq_setsockopt(mon, ZMQ_LINGER, &zero, sizeof zero);
+            zmq_close(mon);
+        }
         zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
         zmq_close(s);
         return rc;
     }
+    if (o->monitor_out)
+        *o->monitor_out = mon;
     *out = s;
     return EGIDE_OK;
 }

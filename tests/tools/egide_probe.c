@@ -45,6 +45,14 @@ static Egide__V1__Frame *s_wait(int ms, int want_case, int *refused)
                 memcpy(&ev, zmq_msg_data(&m), 2);
                 if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH && refused)
                     *refused = 1;
+                if (ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED && want_case < 0) {
+                    zmq_msg_close(&m);
+                    zmq_msg_init(&m);
+                    zmq_msg_recv(&m, s_mon, 0);
+                    zmq_msg_close(&m);
+                    static Egide__V1__Frame marker;
+                    return &marker; /* connected */
+                }
             }
             int more = zmq_msg_more(&m);
             zmq_msg_close(&m);
@@ -147,16 +155,23 @@ int main(int argc, char **argv)
         return 2;
     }
     s_zctx = zmq_ctx_new();
-    egide_transport_opts_t opts = {.heartbeat_ms = 0, .linger_ms = 500, .max_msg = 0, .sndhwm = 0};
+    egide_transport_opts_t opts = {
+        .heartbeat_ms = 0, .linger_ms = 500, .max_msg = 0, .sndhwm = 0,
+        .monitor_ep = "inproc://probe-mon",
+        .monitor_events = ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_SUCCEEDED,
+        .monitor_out = &s_mon};
     if (egide_transport_dealer(s_zctx, endpoint, bk, pk, sk, &opts, &s_sock))
         return 2;
-    zmq_socket_monitor(s_sock, "inproc://probe-mon", ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
-    s_mon = zmq_socket(s_zctx, ZMQ_PAIR);
-    zmq_connect(s_mon, "inproc://probe-mon");
     int refused = 0, status = 0;
-
+    /* With ZMQ_IMMEDIATE nothing can be sent before the handshake: wait for it. */
+    Egide__V1__Frame *f = s_wait(5000, -1, &refused);
+    if (!f) {
+        printf(refused ? "refused\n" : "no-answer\n");
+        status = refused ? 4 : 3;
+        goto out;
+    }
     s_hello(node);
-    Egide__V1__Frame *f = s_wait(5000, 0, &refused);
+    f = s_wait(5000, 0, &refused);
     if (!f) {
         printf(refused ? "refused\n" : "no-answer\n");
         status = refused ? 4 : 3;
