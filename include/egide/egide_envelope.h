@@ -95,7 +95,8 @@ void egide_envelope_destroy(egide_envelope_t **self_p);
 /* The parsed header (borrowed, valid until destroy). */
 const Egide__V1__EnvelopeHeader *egide_envelope_header(const egide_envelope_t *e);
 
-/* SHA-256 of the SignedEnvelope bytes as received (receipts refer to it). */
+/* SHA-256 of the SignedEnvelope bytes as received (receipts refer to it);
+ * computed on each call. */
 void egide_envelope_hash(const egide_envelope_t *e, uint8_t out[32]);
 
 /* The raw bytes as received (borrowed). */

@@ -8,7 +8,7 @@
  * over the header bytes exactly as received (protobuf is not canonical, so the
  * header is never re-serialized), then the cryptography.  Content keys and
  * plaintext are wiped before they are freed; the decrypted Payload is parsed
- * with an allocator that wipes on free.
+ * in place and its buffer handed to the caller, so plaintext is never copied.
  */
 #include "egide/egide_envelope.h"
 
@@ -34,37 +34,9 @@
 struct egide_envelope {
     uint8_t *raw;                   /* the bytes as received (owned) */
     size_t raw_len;                 /* their length */
-    uint8_t hash[32];               /* SHA-256(raw) */
     Egide__V1__SignedEnvelope *env; /* unpacked outer message (owned) */
     Egide__V1__EnvelopeHeader *hdr; /* unpacked env->header (owned) */
 };
-
-/* ------------------------------------------------------------ a wiping allocator */
-
-static void *s_wipe_alloc(void *data, size_t size)
-{
-    (void)data;
-    if (size > SIZE_MAX - 16)
-        return NULL;
-    uint8_t *p = malloc(size + 16);
-    if (!p)
-        return NULL;
-    memcpy(p, &size, sizeof size);
-    return p + 16;
-}
-
-static void s_wipe_free(void *data, void *ptr)
-{
-    (void)data;
-    if (!ptr)
-        return;
-    uint8_t *p = (uint8_t *)ptr - 16;
-    size_t size;
-    memcpy(&size, p, sizeof size);
-    egide_free_secret(p, size + 16);
-}
-
-static ProtobufCAllocator s_wiping = {s_wipe_alloc, s_wipe_free, NULL};
 
 /* ------------------------------------------------------------ field checks */
 
@@ -127,6 +99,83 @@ static egide_rc s_validate_header(const Egide__V1__EnvelopeHeader *h)
             if (strcmp(h->recipients[j]->node_id, r->node_id) == 0)
                 return EGIDE_ERR_PROTO; /* duplicate recipient */
     }
+    return EGIDE_OK;
+}
+
+/* ------------------------------------------------------------ payload */
+
+/* Read a protobuf varint of at most 10 bytes from *p (< end). */
+static int s_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (int shift = 0; shift < 70 && *p < end; shift += 7) {
+        uint8_t b = *(*p)++;
+        if (shift == 63 && b > 1)
+            return -1; /* more than 64 bits */
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *out = v;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Parse a serialized egide.v1.Payload in place: content_type (field 1) and
+ * body (field 2) point into buf.  Unknown fields are skipped, the last
+ * occurrence of a field wins (protobuf rules), groups and a wrong wire type
+ * for a known field are refused.  Parsing in place spares the copies (and
+ * wipes) of a generic unpack of what may be megabytes of plaintext. */
+static egide_rc s_parse_payload(const uint8_t *buf, size_t len, const uint8_t **ct, size_t *ct_len,
+                                const uint8_t **body, size_t *body_len)
+{
+    const uint8_t *p = buf, *end = buf + len;
+    *ct = NULL;
+    *ct_len = 0;
+    *body = p;
+    *body_len = 0;
+    while (p < end) {
+        uint64_t key, n;
+        if (s_varint(&p, end, &key) || key > UINT32_MAX || (key >> 3) == 0)
+            return EGIDE_ERR_PROTO;
+        uint64_t field = key >> 3;
+        unsigned wt = (unsigned)(key & 7);
+        if ((field == 1 || field == 2) && wt != 2)
+            return EGIDE_ERR_PROTO;
+        switch (wt) {
+        case 0:
+            if (s_varint(&p, end, &n))
+                return EGIDE_ERR_PROTO;
+            break;
+        case 1:
+            if ((size_t)(end - p) < 8)
+                return EGIDE_ERR_PROTO;
+            p += 8;
+            break;
+        case 5:
+            if ((size_t)(end - p) < 4)
+                return EGIDE_ERR_PROTO;
+            p += 4;
+            break;
+        case 2:
+            if (s_varint(&p, end, &n) || n > (uint64_t)(end - p))
+                return EGIDE_ERR_PROTO;
+            if (field == 1) {
+                *ct = p;
+                *ct_len = (size_t)n;
+            } else if (field == 2) {
+                *body = p;
+                *body_len = (size_t)n;
+            }
+            p += n;
+            break;
+        default:
+            return EGIDE_ERR_PROTO; /* groups (3, 4) and reserved types */
+        }
+    }
+    if (!*ct || !s_valid_text((const char *)*ct, *ct_len, EGIDE_MAX_CONTENT_TYPE) ||
+        *body_len > EGIDE_MAX_PAYLOAD)
+        return EGIDE_ERR_PROTO;
     return EGIDE_OK;
 }
 
@@ -387,9 +436,6 @@ egide_rc egide_envelope_parse(const uint8_t *buf, size_t len, egide_envelope_t *
     }
     memcpy(e->raw, buf, len);
     e->raw_len = len;
-    rc = egide_hpke_sha256(buf, len, e->hash);
-    if (rc)
-        goto fail;
     e->env = egide__v1__signed_envelope__unpack(NULL, len, buf);
     if (!e->env) {
         rc = EGIDE_ERR_PROTO;
@@ -446,8 +492,10 @@ const Egide__V1__EnvelopeHeader *egide_envelope_header(const egide_envelope_t *e
 
 void egide_envelope_hash(const egide_envelope_t *e, uint8_t out[32])
 {
-    if (e)
-        memcpy(out, e->hash, 32);
+    /* Computed when asked (once per envelope in practice), not in parse:
+     * receivers that only open pay for one hash of the ciphertext. */
+    if (e && egide_hpke_sha256(e->raw, e->raw_len, out) != EGIDE_OK)
+        egide_sha256(e->raw, e->raw_len, out);
 }
 
 const uint8_t *egide_envelope_bytes(const egide_envelope_t *e, size_t *len)
@@ -533,7 +581,6 @@ egide_rc egide_envelope_open(const egide_envelope_t *e, const char *my_node_id,
     uint8_t cek[EGIDE_CEK_LEN], commit[32];
     uint8_t *pt = NULL;
     size_t pt_len = e->env->ciphertext.len - EGIDE_GCM_TAG_LEN;
-    Egide__V1__Payload *pl = NULL;
     egide_buf_t info, aad;
     egide_buf_init(&aad, 0);
     rc = s_wrap_info(&info, h->msg_id.data, h->sender_id, r->node_id);
@@ -564,30 +611,24 @@ egide_rc egide_envelope_open(const egide_envelope_t *e, const char *my_node_id,
                          aad.data, aad.len, e->env->ciphertext.data, e->env->ciphertext.len, pt);
     if (rc)
         goto done;
-    pl = egide__v1__payload__unpack(&s_wiping, pt_len, pt);
-    if (!pl || !pl->content_type ||
-        !s_valid_text(pl->content_type, strlen(pl->content_type), EGIDE_MAX_CONTENT_TYPE) ||
-        pl->body.len > EGIDE_MAX_PAYLOAD) {
-        rc = EGIDE_ERR_PROTO;
+    const uint8_t *ctp, *body;
+    size_t ctl, body_len;
+    if ((rc = s_parse_payload(pt, pt_len, &ctp, &ctl, &body, &body_len)))
         goto done;
-    }
-    *content_type = strdup(pl->content_type);
-    *payload = malloc(pl->body.len ? pl->body.len : 1);
-    if (!*content_type || !*payload) {
-        free(*content_type);
-        free(*payload);
-        *content_type = NULL;
-        *payload = NULL;
+    *content_type = strndup((const char *)ctp, ctl);
+    if (!*content_type) {
         rc = EGIDE_ERR_NOMEM;
         goto done;
     }
-    if (pl->body.len)
-        memcpy(*payload, pl->body.data, pl->body.len);
-    *payload_len = pl->body.len;
+    /* Hand the plaintext buffer itself over: body moved to its start, the
+     * rest (content type, framing) wiped. */
+    memmove(pt, body, body_len);
+    egide_wipe(pt + body_len, pt_len - body_len);
+    *payload = pt;
+    *payload_len = body_len;
+    pt = NULL;
     rc = EGIDE_OK;
 done:
-    if (pl)
-        egide__v1__payload__free_unpacked(pl, &s_wiping);
     egide_free_secret(pt, pt_len);
     egide_wipe(cek, sizeof cek);
     egide_buf_free(&aad);

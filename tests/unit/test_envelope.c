@@ -12,6 +12,7 @@
  */
 #include "egide/egide_crypto.h"
 #include "egide/egide_envelope.h"
+#include "egide/egide_hpke.h"
 #include "egide/egide_limits.h"
 #include "egide/egide_pki.h"
 #include "egide/egide_rc.h"
@@ -694,6 +695,166 @@ static void test_truncated_oversized_random(void)
     free(buf);
 }
 
+/* An independent re-implementation of sealing (from the byte bindings
+ * documented in egide_envelope.h, on public primitives) around an arbitrary
+ * plaintext: cross-checks the bindings and lets tests feed the payload
+ * parser bytes no honest sealer would produce. */
+static void s_lp(egide_buf_t *b, const void *p, size_t n)
+{
+    egide_buf_append_lp(b, p, n);
+}
+
+static uint8_t *s_seal_raw(const uint8_t *pt, size_t pt_len, size_t *out_len)
+{
+    node_t *from = &s_nodes[POLICE], *to = &s_nodes[CRIP];
+    uint8_t msg_id[16], cek[32], nonce[12], ct_hash[32], commit[32], enc[32], wrapped[48], sig[64];
+    egide_random(msg_id, 16);
+    egide_random(cek, 32);
+    egide_random(nonce, 12);
+    egide_buf_t aad, info, cin;
+    egide_buf_init(&aad, 4096);
+    s_lp(&aad, "egide-payload-v1", 16);
+    s_lp(&aad, msg_id, 16);
+    s_lp(&aad, from->id, strlen(from->id));
+    s_lp(&aad, "ip.transmission", 15);
+    uint8_t *ct = malloc(pt_len + 16);
+    if (egide_aead_seal(EGIDE_HPKE_AEAD_AES256GCM, cek, 32, nonce, aad.data, aad.len, pt, pt_len,
+                        ct) != EGIDE_OK)
+        return NULL;
+    egide_sha256(ct, pt_len + 16, ct_hash);
+    egide_buf_init(&cin, 4096);
+    egide_buf_append(&cin, "egide-commit-v1", 15);
+    egide_buf_append(&cin, msg_id, 16);
+    egide_hmac_sha256(cek, 32, cin.data, cin.len, commit);
+    egide_buf_init(&info, 4096);
+    s_lp(&info, "egide-wrap-v1", 13);
+    s_lp(&info, msg_id, 16);
+    s_lp(&info, from->id, strlen(from->id));
+    s_lp(&info, to->id, strlen(to->id));
+    if (egide_hpke_seal(EGIDE_HPKE_AEAD_AES256GCM, to->enc_pub, info.data, info.len, to->enc_fpr,
+                        32, cek, 32, enc, wrapped) != EGIDE_OK)
+        return NULL;
+    Egide__V1__Recipient r = EGIDE__V1__RECIPIENT__INIT, *rl[1] = {&r};
+    r.node_id = to->id;
+    r.key_fingerprint = (ProtobufCBinaryData){32, to->enc_fpr};
+    r.enc = (ProtobufCBinaryData){32, enc};
+    r.wrapped_cek = (ProtobufCBinaryData){48, wrapped};
+    Egide__V1__EnvelopeHeader h = EGIDE__V1__ENVELOPE_HEADER__INIT;
+    h.version = 1;
+    h.suite = 1;
+    h.msg_id = (ProtobufCBinaryData){16, msg_id};
+    h.sender_id = from->id;
+    h.sender_cert_fingerprint = (ProtobufCBinaryData){32, from->sign_fpr};
+    h.created_ms = egide_now_ms();
+    h.expires_ms = h.created_ms + 60000;
+    h.message_type = "ip.transmission";
+    h.urgency = EGIDE__V1__URGENCY__URGENCY_NORMAL;
+    h.n_recipients = 1;
+    h.recipients = rl;
+    h.payload_nonce = (ProtobufCBinaryData){12, nonce};
+    h.ciphertext_sha256 = (ProtobufCBinaryData){32, ct_hash};
+    h.key_commitment = (ProtobufCBinaryData){32, commit};
+    size_t hl = egide__v1__envelope_header__get_packed_size(&h);
+    uint8_t *hb = malloc(hl);
+    egide__v1__envelope_header__pack(&h, hb);
+    egide_sign_labeled(from->sign_key, EGIDE_LABEL_ENVELOPE, hb, hl, sig);
+    Egide__V1__SignedEnvelope env = EGIDE__V1__SIGNED_ENVELOPE__INIT;
+    env.header = (ProtobufCBinaryData){hl, hb};
+    env.ciphertext = (ProtobufCBinaryData){pt_len + 16, ct};
+    env.signature = (ProtobufCBinaryData){64, sig};
+    *out_len = egide__v1__signed_envelope__get_packed_size(&env);
+    uint8_t *out = malloc(*out_len);
+    egide__v1__signed_envelope__pack(&env, out);
+    free(hb);
+    free(ct);
+    egide_buf_free(&aad);
+    egide_buf_free(&info);
+    egide_buf_free(&cin);
+    return out;
+}
+
+static egide_rc s_open_raw(const uint8_t *pt, size_t pt_len, char **body)
+{
+    size_t len = 0;
+    uint8_t *env = s_seal_raw(pt, pt_len, &len);
+    if (!env)
+        return EGIDE_ERR_CRYPTO;
+    egide_rc rc = s_open(env, len, CRIP, s_nodes[POLICE].sign_pub, body);
+    free(env);
+    return rc;
+}
+
+static void test_payload_parsing(void)
+{
+    /* The documented bindings, re-implemented here, interoperate. */
+    Egide__V1__Payload pl = EGIDE__V1__PAYLOAD__INIT;
+    pl.content_type = "application/json";
+    pl.body = (ProtobufCBinaryData){7, (uint8_t *)"{\"a\":1}"};
+    uint8_t buf[256];
+    size_t n = egide__v1__payload__pack(&pl, buf);
+    char *body = NULL;
+    CHECK_RC(s_open_raw(buf, n, &body), EGIDE_OK);
+    CHECK_STREQ(body, "{\"a\":1}");
+    free(body);
+    body = NULL;
+    /* Unknown fields of every wire type are skipped; the last body wins. */
+    static const uint8_t extra[] = {0x38, 0x96, 0x01,                       /* field 7 varint */
+                                    0x41, 1,    2,    3,   4,   5, 6, 7, 8, /* field 8 fixed64 */
+                                    0x4d, 1,    2,    3,   4,               /* field 9 fixed32 */
+                                    0x52, 0x02, 'z',  'z',                  /* field 10 bytes */
+                                    0x12, 0x03, 'o',  'l', 'd',             /* body "old" */
+                                    0x12, 0x03, 'n',  'e', 'w'};            /* body "new" */
+    uint8_t b2[300];
+    memcpy(b2, buf, n);
+    memcpy(b2 + n, extra, sizeof extra);
+    CHECK_RC(s_open_raw(b2, n + sizeof extra, &body), EGIDE_OK);
+    CHECK_STREQ(body, "new");
+    free(body);
+    /* Malformed plaintexts: each refused as PROTO after a valid decryption. */
+    struct {
+        const char *what;
+        const uint8_t *b;
+        size_t n;
+    } bad[] = {
+        {"empty", (const uint8_t *)"", 0},
+        {"no content type", (const uint8_t *)"\x12\x01x", 3},
+        {"empty content type", (const uint8_t *)"\x0a\x00\x12\x01x", 5},
+        {"control char",
+         (const uint8_t *)"\x0a\x02"
+                          "a\n",
+         4},
+        {"NUL in content type",
+         (const uint8_t *)"\x0a\x02"
+                          "a\x00",
+         4},
+        {"wrong wire type", (const uint8_t *)"\x08\x01", 2},
+        {"length past end",
+         (const uint8_t *)"\x0a\x05"
+                          "ab",
+         4},
+        {"group",
+         (const uint8_t *)"\x0a\x01"
+                          "a\x1b",
+         4},
+        {"field zero", (const uint8_t *)"\x02\x00", 2},
+        {"endless varint",
+         (const uint8_t *)"\x0a\x01"
+                          "a\x38\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01",
+         15},
+        {"truncated fixed64",
+         (const uint8_t *)"\x0a\x01"
+                          "a\x41\x01",
+         5},
+        {"garbage", (const uint8_t *)"\xff\xff\xff", 3},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        egide_rc rc = s_open_raw(bad[i].b, bad[i].n, NULL);
+        if (rc != EGIDE_ERR_PROTO)
+            fprintf(stderr, "  payload '%s': %s\n", bad[i].what, egide_rc_name(rc));
+        CHECK(rc == EGIDE_ERR_PROTO);
+    }
+}
+
 static void test_api_null_safety(void)
 {
     egide_envelope_destroy(NULL);
@@ -720,6 +881,7 @@ int main(void)
     RUN(test_too_many_recipients);
     RUN(test_seal_parameters);
     RUN(test_truncated_oversized_random);
+    RUN(test_payload_parsing);
     RUN(test_api_null_safety);
     s_teardown();
     EGIDE_TEST_DONE();
