@@ -111,6 +111,12 @@ egide_rc egide_hpke_open(uint16_t aead_id, EVP_PKEY *sk_r, const uint8_t *enc, s
 egide_rc egide_aead_seal(uint16_t aead_id, const uint8_t *key, size_t key_len,
                          const uint8_t nonce[12], const uint8_t *aad, size_t aad_len,
                          const uint8_t *pt, size_t pt_len, uint8_t *ct);
+/* As egide_aead_seal over the concatenation pt1 || pt2 (ct holds
+ * len1 + len2 + 16 bytes), so a framed plaintext need not be copied. */
+egide_rc egide_aead_seal2(uint16_t aead_id, const uint8_t *key, size_t key_len,
+                          const uint8_t nonce[12], const uint8_t *aad, size_t aad_len,
+                          const uint8_t *pt1, size_t len1, const uint8_t *pt2, size_t len2,
+                          uint8_t *ct);
 egide_rc egide_aead_open(uint16_t aead_id, const uint8_t *key, size_t key_len,
                          const uint8_t nonce[12], const uint8_t *aad, size_t aad_len,
                          const uint8_t *ct, size_t ct_len, uint8_t *pt);

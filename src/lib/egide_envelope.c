@@ -104,6 +104,18 @@ static egide_rc s_validate_header(const Egide__V1__EnvelopeHeader *h)
 
 /* ------------------------------------------------------------ payload */
 
+/* Write v as a protobuf varint (at most 10 bytes); returns its length. */
+static size_t s_put_varint(uint8_t *out, uint64_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        out[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    out[n++] = (uint8_t)v;
+    return n;
+}
+
 /* Read a protobuf varint of at most 10 bytes from *p (< end). */
 static int s_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
 {
@@ -260,7 +272,7 @@ egide_rc egide_envelope_seal(const egide_seal_params_t *p, uint8_t **out, size_t
 
     uint8_t msg_id[EGIDE_MSG_ID_LEN], cek[EGIDE_CEK_LEN], nonce[EGIDE_GCM_NONCE_LEN];
     uint8_t commit[32], ct_hash[32], sig[64];
-    uint8_t *pt = NULL, *ct = NULL, *hdr_bytes = NULL, *env_bytes = NULL;
+    uint8_t *ct = NULL, *hdr_bytes = NULL, *env_bytes = NULL;
     size_t pt_len = 0, ct_len = 0, hdr_len = 0;
     egide_buf_t aad;
     egide_buf_init(&aad, 0);
@@ -282,24 +294,33 @@ egide_rc egide_envelope_seal(const egide_seal_params_t *p, uint8_t **out, size_t
     memcpy(nonce, rnd + sizeof msg_id + sizeof cek, sizeof nonce);
     egide_wipe(rnd, sizeof rnd);
 
-    /* Plaintext: the serialized Payload. */
-    Egide__V1__Payload payload = EGIDE__V1__PAYLOAD__INIT;
-    payload.content_type = (char *)p->content_type;
-    payload.body.data = (uint8_t *)p->payload;
-    payload.body.len = p->payload_len;
-    pt_len = egide__v1__payload__get_packed_size(&payload);
-    pt = malloc(pt_len ? pt_len : 1);
+    /* Plaintext: the serialized Payload, i.e. field 1 (content_type) then
+     * field 2 (body, omitted when empty, as protobuf does).  Only the framing
+     * is built here; the body is encrypted straight from the caller's buffer,
+     * never copied. */
+    uint8_t frame[2 * 11 + EGIDE_MAX_CONTENT_TYPE];
+    size_t fl = 0, ctl = strlen(p->content_type);
+    frame[fl++] = 0x0a;
+    fl += s_put_varint(frame + fl, ctl);
+    memcpy(frame + fl, p->content_type, ctl);
+    fl += ctl;
+    if (p->payload_len > 0) {
+        frame[fl++] = 0x12;
+        fl += s_put_varint(frame + fl, p->payload_len);
+    }
+    pt_len = fl + p->payload_len;
     ct_len = pt_len + EGIDE_GCM_TAG_LEN;
     ct = malloc(ct_len);
-    if (!pt || !ct) {
+    if (!ct) {
         rc = EGIDE_ERR_NOMEM;
         goto done;
     }
-    egide__v1__payload__pack(&payload, pt);
     if ((rc = s_payload_aad(&aad, msg_id, p->sender_id, p->message_type)))
         goto done;
-    if ((rc = egide_aead_seal(EGIDE_HPKE_AEAD_AES256GCM, cek, sizeof cek, nonce, aad.data, aad.len,
-                              pt, pt_len, ct)))
+    rc = egide_aead_seal2(EGIDE_HPKE_AEAD_AES256GCM, cek, sizeof cek, nonce, aad.data, aad.len,
+                          frame, fl, p->payload, p->payload_len, ct);
+    egide_wipe(frame, sizeof frame);
+    if (rc)
         goto done;
     if ((rc = egide_hpke_sha256(ct, ct_len, ct_hash)))
         goto done;
@@ -403,7 +424,6 @@ egide_rc egide_envelope_seal(const egide_seal_params_t *p, uint8_t **out, size_t
     rc = EGIDE_OK;
 done:
     egide_wipe(cek, sizeof cek);
-    egide_free_secret(pt, pt_len);
     free(ct);
     free(hdr_bytes);
     free(env_bytes);

@@ -303,6 +303,37 @@ out:
     return rc;
 }
 
+egide_rc egide_aead_seal2(uint16_t aead_id, const uint8_t *key, size_t key_len,
+                          const uint8_t nonce[12], const uint8_t *aad, size_t aad_len,
+                          const uint8_t *pt1, size_t len1, const uint8_t *pt2, size_t len2,
+                          uint8_t *ct)
+{
+    size_t want = 0;
+    const EVP_CIPHER *cipher = s_cipher(aead_id, &want);
+    if (!cipher || key_len != want)
+        return EGIDE_ERR_INVALID;
+    if (len1 > INT32_MAX - 64 || len2 > INT32_MAX - 64 - len1 || aad_len > INT32_MAX)
+        return EGIDE_ERR_LIMIT;
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    if (!c)
+        return EGIDE_ERR_NOMEM;
+    int len = 0;
+    egide_rc rc = EGIDE_ERR_CRYPTO;
+    if (EVP_EncryptInit_ex(c, cipher, NULL, NULL, NULL) == 1 &&
+        EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_IVLEN, 12, NULL) == 1 &&
+        EVP_EncryptInit_ex(c, NULL, NULL, key, nonce) == 1 &&
+        (aad_len == 0 || EVP_EncryptUpdate(c, NULL, &len, aad, (int)aad_len) == 1) &&
+        (len1 == 0 || EVP_EncryptUpdate(c, ct, &len, pt1, (int)len1) == 1) &&
+        (len2 == 0 || EVP_EncryptUpdate(c, ct + len1, &len, pt2, (int)len2) == 1) &&
+        EVP_EncryptFinal_ex(c, ct + len1 + len2, &len) == 1 &&
+        EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, EGIDE_HPKE_TAG_LEN, ct + len1 + len2) == 1)
+        rc = EGIDE_OK;
+    else
+        egide_crypto_log_errors("aead");
+    EVP_CIPHER_CTX_free(c);
+    return rc;
+}
+
 egide_rc egide_aead_seal(uint16_t aead_id, const uint8_t *key, size_t key_len,
                          const uint8_t nonce[12], const uint8_t *aad, size_t aad_len,
                          const uint8_t *pt, size_t pt_len, uint8_t *ct)

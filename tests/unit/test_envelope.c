@@ -855,6 +855,73 @@ static void test_payload_parsing(void)
     }
 }
 
+/* The other direction: open egide_envelope_seal()'s output with public
+ * primitives and protobuf-c, following only the documented bindings. */
+static void test_independent_open(void)
+{
+    const char *bodies[] = {"", "x", "{\"commune\":\"71137\"}"};
+    for (int i = 0; i < 3; i++) {
+        const int to[] = {TAS, CRIP};
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        REQUIRE(s_seal(POLICE, to, 2, bodies[i], &buf, &len) == EGIDE_OK);
+        Egide__V1__SignedEnvelope *env = egide__v1__signed_envelope__unpack(NULL, len, buf);
+        REQUIRE(env);
+        Egide__V1__EnvelopeHeader *h =
+            egide__v1__envelope_header__unpack(NULL, env->header.len, env->header.data);
+        REQUIRE(h && h->n_recipients == 2);
+        CHECK_RC(egide_verify_labeled(s_nodes[POLICE].sign_pub, EGIDE_LABEL_ENVELOPE,
+                                      env->header.data, env->header.len, env->signature.data,
+                                      env->signature.len),
+                 EGIDE_OK);
+        const Egide__V1__Recipient *r = h->recipients[1];
+        CHECK_STREQ(r->node_id, "71.crip");
+        egide_buf_t info, aad, cin;
+        egide_buf_init(&info, 4096);
+        s_lp(&info, "egide-wrap-v1", 13);
+        s_lp(&info, h->msg_id.data, 16);
+        s_lp(&info, "71.police", 9);
+        s_lp(&info, "71.crip", 7);
+        uint8_t cek[32], commit[32], hash[32];
+        CHECK_RC(egide_hpke_open(EGIDE_HPKE_AEAD_AES256GCM, s_nodes[CRIP].enc_key, r->enc.data,
+                                 r->enc.len, info.data, info.len, s_nodes[CRIP].enc_fpr, 32,
+                                 r->wrapped_cek.data, r->wrapped_cek.len, cek),
+                 EGIDE_OK);
+        CHECK(memcmp(r->key_fingerprint.data, s_nodes[CRIP].enc_fpr, 32) == 0);
+        egide_buf_init(&cin, 4096);
+        egide_buf_append(&cin, "egide-commit-v1", 15);
+        egide_buf_append(&cin, h->msg_id.data, 16);
+        egide_hmac_sha256(cek, 32, cin.data, cin.len, commit);
+        CHECK(memcmp(commit, h->key_commitment.data, 32) == 0);
+        egide_sha256(env->ciphertext.data, env->ciphertext.len, hash);
+        CHECK(memcmp(hash, h->ciphertext_sha256.data, 32) == 0);
+        egide_buf_init(&aad, 4096);
+        s_lp(&aad, "egide-payload-v1", 16);
+        s_lp(&aad, h->msg_id.data, 16);
+        s_lp(&aad, "71.police", 9);
+        s_lp(&aad, "ip.transmission", 15);
+        size_t ptl = env->ciphertext.len - 16;
+        uint8_t *pt = malloc(ptl + 1);
+        CHECK_RC(egide_aead_open(EGIDE_HPKE_AEAD_AES256GCM, cek, 32, h->payload_nonce.data,
+                                 aad.data, aad.len, env->ciphertext.data, env->ciphertext.len, pt),
+                 EGIDE_OK);
+        /* The plaintext is exactly what protobuf-c packs for this Payload. */
+        Egide__V1__Payload want = EGIDE__V1__PAYLOAD__INIT;
+        want.content_type = "text/plain";
+        want.body = (ProtobufCBinaryData){strlen(bodies[i]), (uint8_t *)bodies[i]};
+        uint8_t packed[256];
+        size_t pn = egide__v1__payload__pack(&want, packed);
+        CHECK(pn == ptl && memcmp(pt, packed, pn) == 0);
+        free(pt);
+        egide_buf_free(&info);
+        egide_buf_free(&aad);
+        egide_buf_free(&cin);
+        egide__v1__envelope_header__free_unpacked(h, NULL);
+        egide__v1__signed_envelope__free_unpacked(env, NULL);
+        free(buf);
+    }
+}
+
 static void test_api_null_safety(void)
 {
     egide_envelope_destroy(NULL);
@@ -882,6 +949,7 @@ int main(void)
     RUN(test_seal_parameters);
     RUN(test_truncated_oversized_random);
     RUN(test_payload_parsing);
+    RUN(test_independent_open);
     RUN(test_api_null_safety);
     s_teardown();
     EGIDE_TEST_DONE();

@@ -468,6 +468,23 @@ static void test_bad_arguments(void)
     key[0] ^= 1;
     CHECK_RC(egide_aead_open(EGIDE_HPKE_AEAD_AES256GCM, key, 32, nonce, NULL, 0, ct + 32, 20, ct),
              EGIDE_ERR_DECRYPT);
+    /* Two-part sealing equals sealing the concatenation. */
+    uint8_t whole[40], c1[56], c2[56];
+    for (int i = 0; i < 40; i++)
+        whole[i] = (uint8_t)i;
+    CHECK_RC(egide_aead_seal(EGIDE_HPKE_AEAD_AES256GCM, key, 32, nonce, ct, 3, whole, 40, c1),
+             EGIDE_OK);
+    CHECK_RC(egide_aead_seal2(EGIDE_HPKE_AEAD_AES256GCM, key, 32, nonce, ct, 3, whole, 13,
+                              whole + 13, 27, c2),
+             EGIDE_OK);
+    CHECK(memcmp(c1, c2, 56) == 0);
+    CHECK_RC(
+        egide_aead_seal2(EGIDE_HPKE_AEAD_AES256GCM, key, 32, nonce, ct, 3, whole, 40, NULL, 0, c2),
+        EGIDE_OK);
+    CHECK(memcmp(c1, c2, 56) == 0);
+    CHECK_RC(
+        egide_aead_seal2(EGIDE_HPKE_AEAD_AES256GCM, key, 16, nonce, NULL, 0, whole, 1, NULL, 0, c2),
+        EGIDE_ERR_INVALID);
     EVP_PKEY_free(r);
 }
 
