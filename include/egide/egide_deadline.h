@@ -16,7 +16,8 @@
  *      (msg_id, in_reply_to, type, time), each deadline is open, met, late
  *      (met after its due time) or overdue at now_ms.
  * A message closes a deadline when its type is one of the deadline's
- * closed_by types, it is not earlier than the deadline's start, and it
+ * closed_by types, it is not earlier than the deadline's start (or than the
+ * starting message, when that is among the messages and earlier), and it
  * belongs to the same thread (following in_reply_to up to the first message,
  * both reach the same root) - or, for deadlines with "close = any" (the
  * yearly observatory export), any such message closes it.

@@ -576,11 +576,19 @@ egide_rc egide_deadline_evaluate(const egide_deadline_profile_t *p, egide_deadli
         const s_def_t *def = s_def_find(p, dl->name);
         if (def) {
             const char *root = dl->msg_id[0] ? s_root(dl->msg_id, msgs, nmsgs) : NULL;
+            /* A clock may start after its message (the JE ruling runs from
+             * the seizure limit): a closing message counts from the earlier
+             * of the start and the starting message's own time. */
+            int64_t from = dl->start_ms;
+            for (size_t k = 0; dl->msg_id[0] && k < nmsgs; k++)
+                if (msgs[k].msg_id && strcmp(msgs[k].msg_id, dl->msg_id) == 0 &&
+                    msgs[k].time_ms < from)
+                    from = msgs[k].time_ms;
             for (size_t k = 0; k < nmsgs; k++) {
                 const egide_deadline_msg_t *m = &msgs[k];
                 if (!m->msg_id || !m->type || !s_in_list(def->closed_by, def->n_closed_by, m->type))
                     continue;
-                if (m->time_ms < dl->start_ms || strcmp(m->msg_id, dl->msg_id) == 0)
+                if (m->time_ms < from || strcmp(m->msg_id, dl->msg_id) == 0)
                     continue;
                 if (!def->close_any && (!root || strcmp(s_root(m->msg_id, msgs, nmsgs), root) != 0))
                     continue;

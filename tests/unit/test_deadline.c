@@ -164,6 +164,21 @@ static void test_opp(void)
     REQUIRE(rule != NULL);
     CHECK(rule->due_ms == s_ts("2026-10-20T09:00:00Z"));
     CHECK(s_find(d, n, "opp_je_seizure")->due_ms == r + 8 * DAY);
+    /* The judge rules on day 5, before the ruling clock's fallback start:
+     * both deadlines are met. */
+    f.je_seized_ms = 0;
+    CHECK_RC(egide_deadline_compute(s_fr, "court.opp", "opp1", r, &f, d, 8, &n), EGIDE_OK);
+    egide_deadline_msg_t msgs[] = {{"opp1", NULL, "court.opp", r},
+                                   {"dec1", "opp1", "court.decision", r + 5 * DAY}};
+    CHECK_RC(egide_deadline_evaluate(s_fr, d, n, msgs, 2, r + 30 * DAY), EGIDE_OK);
+    CHECK(s_find(d, n, "opp_je_seizure")->state == EGIDE_DEADLINE_MET);
+    CHECK(s_find(d, n, "opp_je_ruling")->state == EGIDE_DEADLINE_MET);
+    /* Without the decision, both are overdue after 23 days. */
+    for (size_t i = 0; i < n; i++)
+        d[i].closed_ms = 0;
+    CHECK_RC(egide_deadline_evaluate(s_fr, d, n, msgs, 1, r + 24 * DAY), EGIDE_OK);
+    CHECK(s_find(d, n, "opp_je_seizure")->state == EGIDE_DEADLINE_OVERDUE);
+    CHECK(s_find(d, n, "opp_je_ruling")->state == EGIDE_DEADLINE_OVERDUE);
 }
 
 static void test_emergency_reception(void)
