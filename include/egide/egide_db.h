@@ -33,6 +33,14 @@ void egide_db_rollback(sqlite3 *db);
 
 /* Prepare, logging the error; *st is NULL on failure. */
 egide_rc egide_db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st);
+/* A cached prepared statement for sql, which must be a string literal (the
+ * cache is keyed by the pointer).  Give it back with egide_db_done() — never
+ * sqlite3_finalize() — which resets it and clears its bindings.  The cache
+ * is shared by threads but a connection is used by one thread at a time;
+ * egide_db_close() finalizes the connection's entries. */
+egide_rc egide_db_stmt(sqlite3 *db, const char *sql, sqlite3_stmt **st);
+void egide_db_done(sqlite3_stmt *st);
+
 /* Map a sqlite result code to egide_rc (SQLITE_CONSTRAINT -> EGIDE_ERR_EXISTS). */
 egide_rc egide_db_rc(int sqlite_rc);
 

@@ -239,14 +239,14 @@ static void s_reject(broker_t *b, const char *node_id, uint64_t corr,
         return;
     if (remember) {
         sqlite3_stmt *st;
-        if (egide_db_prepare(b->db, "INSERT OR IGNORE INTO rejections(msg_id, sha256, receipt, time_ms)"
+        if (egide_db_stmt(b->db, "INSERT OR IGNORE INTO rejections(msg_id, sha256, receipt, time_ms)"
                                     " VALUES(?,?,?,?)", &st) == EGIDE_OK) {
             sqlite3_bind_blob(st, 1, h->msg_id.data, 16, SQLITE_STATIC);
             sqlite3_bind_blob(st, 2, sha, 32, SQLITE_STATIC);
             sqlite3_bind_blob(st, 3, rcpt, (int)rlen, SQLITE_STATIC);
             sqlite3_bind_int64(st, 4, egide_now_ms());
             sqlite3_step(st);
-            sqlite3_finalize(st);
+            egide_db_done(st);
         }
     }
     s_send_receipt(b, node_id, corr, 0, rcpt, rlen);
@@ -260,7 +260,7 @@ static bool s_duplicate(broker_t *b, const char *node_id, uint64_t corr,
 {
     sqlite3_stmt *st;
     bool handled = false;
-    if (egide_db_prepare(b->db, "SELECT sha256, receipt FROM envelopes WHERE msg_id=?", &st))
+    if (egide_db_stmt(b->db, "SELECT sha256, receipt FROM envelopes WHERE msg_id=?", &st))
         return false;
     sqlite3_bind_blob(st, 1, h->msg_id.data, 16, SQLITE_STATIC);
     if (sqlite3_step(st) == SQLITE_ROW) {
@@ -270,16 +270,16 @@ static bool s_duplicate(broker_t *b, const char *node_id, uint64_t corr,
             s_send_receipt(b, node_id, corr, 0, sqlite3_column_blob(st, 1),
                            (size_t)sqlite3_column_bytes(st, 1));
         } else {
-            sqlite3_finalize(st);
+            egide_db_done(st);
             s_reject(b, node_id, corr, h, sha, R(DUPLICATE_CONFLICT),
                      "msg_id already used with another envelope", false);
             return true;
         }
     }
-    sqlite3_finalize(st);
+    egide_db_done(st);
     if (handled)
         return true;
-    if (egide_db_prepare(b->db, "SELECT receipt FROM rejections WHERE msg_id=? AND sha256=?", &st))
+    if (egide_db_stmt(b->db, "SELECT receipt FROM rejections WHERE msg_id=? AND sha256=?", &st))
         return false;
     sqlite3_bind_blob(st, 1, h->msg_id.data, 16, SQLITE_STATIC);
     sqlite3_bind_blob(st, 2, sha, 32, SQLITE_STATIC);
@@ -288,7 +288,7 @@ static bool s_duplicate(broker_t *b, const char *node_id, uint64_t corr,
                        (size_t)sqlite3_column_bytes(st, 0));
         handled = true;
     }
-    sqlite3_finalize(st);
+    egide_db_done(st);
     return handled;
 }
 
@@ -299,21 +299,21 @@ static bool s_seq_ok(broker_t *b, const Egide__V1__EnvelopeHeader *h)
     sqlite3_stmt *st;
     if (h->sender_seq == 0 || h->sender_seq > INT64_MAX)
         return false;
-    if (egide_db_prepare(b->db, "SELECT max_seq FROM senders WHERE sender_id=?", &st))
+    if (egide_db_stmt(b->db, "SELECT max_seq FROM senders WHERE sender_id=?", &st))
         return false;
     sqlite3_bind_text(st, 1, h->sender_id, -1, SQLITE_STATIC);
     uint64_t max = 0;
     if (sqlite3_step(st) == SQLITE_ROW)
         max = (uint64_t)sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+    egide_db_done(st);
     if (max > b->seq_window && h->sender_seq <= max - b->seq_window)
         return false;
-    if (egide_db_prepare(b->db, "SELECT 1 FROM envelopes WHERE sender_id=? AND sender_seq=?", &st))
+    if (egide_db_stmt(b->db, "SELECT 1 FROM envelopes WHERE sender_id=? AND sender_seq=?", &st))
         return false;
     sqlite3_bind_text(st, 1, h->sender_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, (int64_t)h->sender_seq);
     bool used = sqlite3_step(st) == SQLITE_ROW;
-    sqlite3_finalize(st);
+    egide_db_done(st);
     return !used;
 }
 
@@ -322,7 +322,7 @@ static egide_rc s_store_accepted(broker_t *b, const Egide__V1__EnvelopeHeader *h
                                  const uint8_t *rcpt, size_t rlen, uint64_t leaf)
 {
     sqlite3_stmt *st;
-    egide_rc rc = egide_db_prepare(
+    egide_rc rc = egide_db_stmt(
         b->db,
         "INSERT INTO envelopes(msg_id, sha256, sender_id, sender_seq, type, urgency, created_ms,"
         " expires_ms, received_ms, data, receipt, leaf_index) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -342,10 +342,10 @@ static egide_rc s_store_accepted(broker_t *b, const Egide__V1__EnvelopeHeader *h
     sqlite3_bind_blob(st, 11, rcpt, (int)rlen, SQLITE_STATIC);
     sqlite3_bind_int64(st, 12, (int64_t)leaf);
     rc = egide_db_rc(sqlite3_step(st));
-    sqlite3_finalize(st);
+    egide_db_done(st);
     if (rc)
         return rc;
-    rc = egide_db_prepare(b->db,
+    rc = egide_db_stmt(b->db,
                           "INSERT INTO deliveries(msg_id, recipient_id, urgency, expires_ms)"
                           " VALUES(?,?,?,?)",
                           &st);
@@ -359,10 +359,10 @@ static egide_rc s_store_accepted(broker_t *b, const Egide__V1__EnvelopeHeader *h
         sqlite3_bind_int64(st, 4, h->expires_ms);
         rc = egide_db_rc(sqlite3_step(st));
     }
-    sqlite3_finalize(st);
+    egide_db_done(st);
     if (rc)
         return rc;
-    rc = egide_db_prepare(b->db,
+    rc = egide_db_stmt(b->db,
                           "INSERT INTO senders(sender_id, max_seq) VALUES(?1, ?2)"
                           " ON CONFLICT(sender_id) DO UPDATE SET max_seq=max(max_seq, ?2)",
                           &st);
@@ -371,7 +371,7 @@ static egide_rc s_store_accepted(broker_t *b, const Egide__V1__EnvelopeHeader *h
     sqlite3_bind_text(st, 1, h->sender_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, (int64_t)h->sender_seq);
     rc = egide_db_rc(sqlite3_step(st));
-    sqlite3_finalize(st);
+    egide_db_done(st);
     return rc;
 }
 
@@ -501,13 +501,13 @@ static void s_handle_submit(broker_t *b, const egide_transport_msg_t *m)
         f.deliver = &d;
         s_out_push(b, ids[i], &f);
         sqlite3_stmt *st;
-        if (egide_db_prepare(b->db, "UPDATE deliveries SET attempts=1, next_ms=? WHERE msg_id=?"
+        if (egide_db_stmt(b->db, "UPDATE deliveries SET attempts=1, next_ms=? WHERE msg_id=?"
                                     " AND recipient_id=?", &st) == EGIDE_OK) {
             sqlite3_bind_int64(st, 1, egide_now_ms() + b->retry_min_ms * 4);
             sqlite3_bind_blob(st, 2, h->msg_id.data, 16, SQLITE_STATIC);
             sqlite3_bind_text(st, 3, ids[i], -1, SQLITE_STATIC);
             sqlite3_step(st);
-            sqlite3_finalize(st);
+            egide_db_done(st);
         }
         atomic_fetch_add(&b->m.deliveries_sent, 1);
     }
@@ -523,7 +523,7 @@ static void s_queue_relay(broker_t *b, const char *sender_id, const uint8_t *msg
     uint8_t rsha[32];
     egide_sha256(rcpt, len, rsha);
     sqlite3_stmt *st;
-    if (egide_db_prepare(b->db,
+    if (egide_db_stmt(b->db,
                          "INSERT INTO relays(sender_id, msg_id, receipt, receipt_sha256, created_ms)"
                          " VALUES(?,?,?,?,?)",
                          &st))
@@ -537,14 +537,14 @@ static void s_queue_relay(broker_t *b, const char *sender_id, const uint8_t *msg
         int64_t id = sqlite3_last_insert_rowid(b->db);
         s_send_receipt(b, sender_id, 0, (uint64_t)id, rcpt, len);
         sqlite3_stmt *u;
-        if (egide_db_prepare(b->db, "UPDATE relays SET attempts=1, next_ms=? WHERE id=?", &u) == 0) {
+        if (egide_db_stmt(b->db, "UPDATE relays SET attempts=1, next_ms=? WHERE id=?", &u) == 0) {
             sqlite3_bind_int64(u, 1, egide_now_ms() + b->retry_min_ms * 4);
             sqlite3_bind_int64(u, 2, id);
             sqlite3_step(u);
-            sqlite3_finalize(u);
+            egide_db_done(u);
         }
     }
-    sqlite3_finalize(st);
+    egide_db_done(st);
 }
 
 static void s_handle_receipt(broker_t *b, const egide_transport_msg_t *m)
@@ -577,7 +577,7 @@ static void s_handle_receipt(broker_t *b, const egide_transport_msg_t *m)
         goto done;
     }
     sqlite3_stmt *st;
-    if (egide_db_prepare(b->db,
+    if (egide_db_stmt(b->db,
                          "SELECT e.sha256, e.sender_id, e.type, d.state FROM deliveries d JOIN envelopes e"
                          " ON e.msg_id=d.msg_id WHERE d.msg_id=? AND d.recipient_id=?",
                          &st))
@@ -586,7 +586,7 @@ static void s_handle_receipt(broker_t *b, const egide_transport_msg_t *m)
     sqlite3_bind_text(st, 2, node, -1, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_ROW || sqlite3_column_bytes(st, 0) != 32 ||
         memcmp(sqlite3_column_blob(st, 0), body->envelope_sha256.data, 32) != 0) {
-        sqlite3_finalize(st);
+        egide_db_done(st);
         s_send_error(b, node, m->frame->corr_id, R(UNKNOWN_RECIPIENT),
                      "no such delivery for this node");
         goto done;
@@ -595,12 +595,12 @@ static void s_handle_receipt(broker_t *b, const egide_transport_msg_t *m)
     egide_strlcpy(sender, (const char *)sqlite3_column_text(st, 1), sizeof sender);
     egide_strlcpy(type, (const char *)sqlite3_column_text(st, 2), sizeof type);
     int state = sqlite3_column_int(st, 3);
-    sqlite3_finalize(st);
+    egide_db_done(st);
     if (state != 0)
         goto done; /* already final: a retry of the same receipt; relay exists */
 
     bool delivered = body->kind == EGIDE__V1__RECEIPT_KIND__RECEIPT_DELIVERED;
-    if (egide_db_prepare(b->db, "UPDATE deliveries SET state=?, done_ms=?, receipt=? WHERE msg_id=?"
+    if (egide_db_stmt(b->db, "UPDATE deliveries SET state=?, done_ms=?, receipt=? WHERE msg_id=?"
                                 " AND recipient_id=?", &st))
         goto done;
     sqlite3_bind_int(st, 1, delivered ? 1 : 2);
@@ -609,7 +609,7 @@ static void s_handle_receipt(broker_t *b, const egide_transport_msg_t *m)
     sqlite3_bind_blob(st, 4, body->msg_id.data, 16, SQLITE_STATIC);
     sqlite3_bind_text(st, 5, node, -1, SQLITE_STATIC);
     sqlite3_step(st);
-    sqlite3_finalize(st);
+    egide_db_done(st);
 
     uint8_t rsha[32];
     egide_sha256(raw->data, raw->len, rsha);
@@ -634,7 +634,7 @@ static void s_handle_ack(broker_t *b, const egide_transport_msg_t *m)
 {
     const Egide__V1__Ack *a = m->frame->ack;
     sqlite3_stmt *st;
-    if (egide_db_prepare(b->db, "UPDATE relays SET done=1 WHERE id=? AND sender_id=? AND done=0"
+    if (egide_db_stmt(b->db, "UPDATE relays SET done=1 WHERE id=? AND sender_id=? AND done=0"
                                 " RETURNING msg_id, receipt_sha256",
                          &st))
         return;
@@ -664,7 +664,7 @@ static void s_handle_ack(broker_t *b, const egide_transport_msg_t *m)
         s_audit(b, &ev, NULL);
         atomic_fetch_add(&b->m.relayed, 1);
     }
-    sqlite3_finalize(st);
+    egide_db_done(st);
 }
 
 /* ------------------------------------------------------------ hello */
@@ -739,17 +739,17 @@ static void s_handle_hello(broker_t *b, const egide_transport_msg_t *m)
     s_send_checkpoint(b, c);
     /* Everything pending for this node is due now. */
     sqlite3_stmt *st;
-    if (egide_db_prepare(b->db, "UPDATE deliveries SET next_ms=0 WHERE recipient_id=? AND state=0",
+    if (egide_db_stmt(b->db, "UPDATE deliveries SET next_ms=0 WHERE recipient_id=? AND state=0",
                          &st) == EGIDE_OK) {
         sqlite3_bind_text(st, 1, m->user_id, -1, SQLITE_STATIC);
         sqlite3_step(st);
-        sqlite3_finalize(st);
+        egide_db_done(st);
     }
-    if (egide_db_prepare(b->db, "UPDATE relays SET next_ms=0 WHERE sender_id=? AND done=0", &st) ==
+    if (egide_db_stmt(b->db, "UPDATE relays SET next_ms=0 WHERE sender_id=? AND done=0", &st) ==
         EGIDE_OK) {
         sqlite3_bind_text(st, 1, m->user_id, -1, SQLITE_STATIC);
         sqlite3_step(st);
-        sqlite3_finalize(st);
+        egide_db_done(st);
     }
 }
 
@@ -887,16 +887,16 @@ static void s_pump(broker_t *b)
         broker_conn_t *c = &b->conns[i];
         if (!c->connected)
             continue;
-        if (egide_db_prepare(b->db,
+        if (egide_db_stmt(b->db,
                              "SELECT d.msg_id, e.data, d.attempts FROM deliveries d JOIN envelopes e"
                              " ON e.msg_id=d.msg_id WHERE d.recipient_id=? AND d.state=0 AND"
                              " d.next_ms<=? ORDER BY d.urgency DESC, d.rowid LIMIT ?",
                              &sel))
             return;
-        if (egide_db_prepare(b->db, "UPDATE deliveries SET attempts=attempts+1, next_ms=? WHERE"
+        if (egide_db_stmt(b->db, "UPDATE deliveries SET attempts=attempts+1, next_ms=? WHERE"
                                     " msg_id=? AND recipient_id=?",
                              &upd)) {
-            sqlite3_finalize(sel);
+            egide_db_done(sel);
             return;
         }
         sqlite3_bind_text(sel, 1, c->node_id, -1, SQLITE_STATIC);
@@ -921,16 +921,16 @@ static void s_pump(broker_t *b)
             sqlite3_bind_text(upd, 3, c->node_id, -1, SQLITE_STATIC);
             sqlite3_step(upd);
         }
-        sqlite3_finalize(sel);
-        sqlite3_finalize(upd);
+        egide_db_done(sel);
+        egide_db_done(upd);
 
-        if (egide_db_prepare(b->db, "SELECT id, receipt, attempts FROM relays WHERE sender_id=? AND"
+        if (egide_db_stmt(b->db, "SELECT id, receipt, attempts FROM relays WHERE sender_id=? AND"
                                     " done=0 AND next_ms<=? ORDER BY id LIMIT ?",
                              &sel))
             return;
-        if (egide_db_prepare(b->db, "UPDATE relays SET attempts=attempts+1, next_ms=? WHERE id=?",
+        if (egide_db_stmt(b->db, "UPDATE relays SET attempts=attempts+1, next_ms=? WHERE id=?",
                              &upd)) {
-            sqlite3_finalize(sel);
+            egide_db_done(sel);
             return;
         }
         sqlite3_bind_text(sel, 1, c->node_id, -1, SQLITE_STATIC);
@@ -945,58 +945,77 @@ static void s_pump(broker_t *b)
             sqlite3_bind_int64(upd, 2, id);
             sqlite3_step(upd);
         }
-        sqlite3_finalize(sel);
-        sqlite3_finalize(upd);
+        egide_db_done(sel);
+        egide_db_done(upd);
     }
 }
 
-/* Deliveries past their expiry: REJECTED (EXPIRED) receipt to the sender. */
+/* Deliveries past their expiry: REJECTED (EXPIRED) receipt to the sender.
+ * Rows are read first: the audit log cannot open its savepoint while a
+ * SELECT is still stepping. */
 static void s_expire(broker_t *b)
 {
+    typedef struct {
+        uint8_t msg_id[16], sha[32];
+        char rcpt[EGIDE_MAX_NODE_ID + 1], sender[EGIDE_MAX_NODE_ID + 1], type[EGIDE_MAX_TYPE_NAME + 1];
+    } s_exp_t;
+    s_exp_t *rows = NULL;
+    size_t n = 0;
     sqlite3_stmt *sel;
     int64_t now = egide_now_ms();
-    if (egide_db_prepare(b->db,
-                         "SELECT d.msg_id, d.recipient_id, e.sha256, e.sender_id, e.type FROM deliveries d"
-                         " JOIN envelopes e ON e.msg_id=d.msg_id WHERE d.state=0 AND d.expires_ms<=?"
-                         " LIMIT 256",
-                         &sel))
+    if (egide_db_stmt(b->db,
+                      "SELECT d.msg_id, d.recipient_id, e.sha256, e.sender_id, e.type FROM deliveries d"
+                      " JOIN envelopes e ON e.msg_id=d.msg_id WHERE d.state=0 AND d.expires_ms<=?"
+                      " LIMIT 64",
+                      &sel))
         return;
     sqlite3_bind_int64(sel, 1, now);
     while (sqlite3_step(sel) == SQLITE_ROW) {
-        const uint8_t *msg_id = sqlite3_column_blob(sel, 0);
-        const char *rcpt_id = (const char *)sqlite3_column_text(sel, 1);
-        const uint8_t *sha = sqlite3_column_blob(sel, 2);
-        const char *sender = (const char *)sqlite3_column_text(sel, 3);
+        if (!rows && !(rows = calloc(64, sizeof *rows)))
+            break;
+        if (n >= 64 || sqlite3_column_bytes(sel, 0) != 16 || sqlite3_column_bytes(sel, 2) != 32)
+            continue;
+        s_exp_t *x = &rows[n++];
+        memcpy(x->msg_id, sqlite3_column_blob(sel, 0), 16);
+        memcpy(x->sha, sqlite3_column_blob(sel, 2), 32);
+        egide_strlcpy(x->rcpt, (const char *)sqlite3_column_text(sel, 1), sizeof x->rcpt);
+        egide_strlcpy(x->sender, (const char *)sqlite3_column_text(sel, 3), sizeof x->sender);
+        egide_strlcpy(x->type, (const char *)sqlite3_column_text(sel, 4), sizeof x->type);
+    }
+    egide_db_done(sel);
+    for (size_t i = 0; i < n; i++) {
+        s_exp_t *x = &rows[i];
         Egide__V1__AuditEvent ev = EGIDE__V1__AUDIT_EVENT__INIT;
         ev.type = EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_EXPIRED;
-        ev.msg_id = (ProtobufCBinaryData){16, (uint8_t *)msg_id};
-        ev.envelope_sha256 = (ProtobufCBinaryData){32, (uint8_t *)sha};
-        ev.sender_id = (char *)sender;
-        ev.node_id = (char *)rcpt_id;
-        ev.message_type = (char *)sqlite3_column_text(sel, 4);
+        ev.msg_id = (ProtobufCBinaryData){16, x->msg_id};
+        ev.envelope_sha256 = (ProtobufCBinaryData){32, x->sha};
+        ev.sender_id = x->sender;
+        ev.node_id = x->rcpt;
+        ev.message_type = x->type;
         ev.reason = R(EXPIRED);
         uint64_t leaf;
         s_audit(b, &ev, &leaf);
         uint8_t *r;
         size_t rlen;
-        if (s_receipt(b, EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED, msg_id, sha, sender, rcpt_id,
-                      R(EXPIRED), "not delivered before expiry", (int64_t)leaf, &r, &rlen) == 0) {
+        if (s_receipt(b, EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED, x->msg_id, x->sha, x->sender,
+                      x->rcpt, R(EXPIRED), "not delivered before expiry", (int64_t)leaf, &r,
+                      &rlen) == 0) {
             sqlite3_stmt *u;
-            if (egide_db_prepare(b->db, "UPDATE deliveries SET state=3, done_ms=?, receipt=? WHERE"
-                                        " msg_id=? AND recipient_id=?", &u) == 0) {
+            if (egide_db_stmt(b->db, "UPDATE deliveries SET state=3, done_ms=?, receipt=? WHERE"
+                                     " msg_id=? AND recipient_id=?", &u) == 0) {
                 sqlite3_bind_int64(u, 1, now);
                 sqlite3_bind_blob(u, 2, r, (int)rlen, SQLITE_STATIC);
-                sqlite3_bind_blob(u, 3, msg_id, 16, SQLITE_STATIC);
-                sqlite3_bind_text(u, 4, rcpt_id, -1, SQLITE_STATIC);
+                sqlite3_bind_blob(u, 3, x->msg_id, 16, SQLITE_STATIC);
+                sqlite3_bind_text(u, 4, x->rcpt, -1, SQLITE_STATIC);
                 sqlite3_step(u);
-                sqlite3_finalize(u);
+                egide_db_done(u);
             }
-            s_queue_relay(b, sender, msg_id, r, rlen);
+            s_queue_relay(b, x->sender, x->msg_id, r, rlen);
             free(r);
         }
         atomic_fetch_add(&b->m.expired, 1);
     }
-    sqlite3_finalize(sel);
+    free(rows);
 }
 
 static void s_checkpoint(broker_t *b, bool force)
@@ -1026,13 +1045,13 @@ static void s_checkpoint(broker_t *b, bool force)
 static void s_gauges(broker_t *b)
 {
     sqlite3_stmt *st;
-    if (egide_db_prepare(b->db, "SELECT (SELECT count(*) FROM deliveries WHERE state=0),"
+    if (egide_db_stmt(b->db, "SELECT (SELECT count(*) FROM deliveries WHERE state=0),"
                                 " (SELECT count(*) FROM relays WHERE done=0)", &st) == EGIDE_OK) {
         if (sqlite3_step(st) == SQLITE_ROW) {
             atomic_store(&b->m.queue_depth, (uint64_t)sqlite3_column_int64(st, 0));
             atomic_store(&b->m.relay_depth, (uint64_t)sqlite3_column_int64(st, 1));
         }
-        sqlite3_finalize(st);
+        egide_db_done(st);
     }
 }
 

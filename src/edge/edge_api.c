@@ -278,7 +278,7 @@ static json_t *s_outbox_recipients(sqlite3 *db, const void *msg_id)
 {
     json_t *arr = json_array();
     sqlite3_stmt *st;
-    if (egide_db_prepare(db, "SELECT node_id, state, delivered_ms, acknowledged_ms, reason FROM"
+    if (egide_db_stmt(db, "SELECT node_id, state, delivered_ms, acknowledged_ms, reason FROM"
                              " outbox_rcpt WHERE msg_id=? ORDER BY node_id", &st))
         return arr;
     sqlite3_bind_blob(st, 1, msg_id, 16, SQLITE_STATIC);
@@ -295,7 +295,7 @@ static json_t *s_outbox_recipients(sqlite3 *db, const void *msg_id)
             json_object_set_new(o, "reason", json_string(egide_wire_reason_name(sqlite3_column_int(st, 4))));
         json_array_append_new(arr, o);
     }
-    sqlite3_finalize(st);
+    egide_db_done(st);
     return arr;
 }
 
@@ -434,7 +434,7 @@ static void s_list(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *re
         }
         json_array_append_new(arr, o);
     }
-    sqlite3_finalize(st);
+    egide_db_done(st);
     pthread_mutex_unlock(&e->api_lock);
     egide_http_json(resp, 200, json_pack("{s:o}", "messages", arr));
 }
@@ -443,7 +443,7 @@ static json_t *s_receipts(sqlite3 *db, const uint8_t id[16])
 {
     json_t *arr = json_array();
     sqlite3_stmt *st;
-    if (egide_db_prepare(db, "SELECT kind, issuer, recipient, time_ms, reason, leaf_index FROM"
+    if (egide_db_stmt(db, "SELECT kind, issuer, recipient, time_ms, reason, leaf_index FROM"
                              " receipts WHERE msg_id=? ORDER BY time_ms", &st))
         return arr;
     sqlite3_bind_blob(st, 1, id, 16, SQLITE_STATIC);
@@ -461,7 +461,7 @@ static json_t *s_receipts(sqlite3 *db, const uint8_t id[16])
             json_object_set_new(o, "audit_leaf_index", json_integer(sqlite3_column_int64(st, 5)));
         json_array_append_new(arr, o);
     }
-    sqlite3_finalize(st);
+    egide_db_done(st);
     return arr;
 }
 
@@ -470,13 +470,13 @@ static void s_show(edge_t *e, const uint8_t id[16], egide_http_resp_t *resp)
     sqlite3_stmt *st;
     json_t *o = NULL;
     pthread_mutex_lock(&e->api_lock);
-    if (egide_db_prepare(e->api_db, "SELECT " OUTBOX_COLS " FROM outbox WHERE msg_id=?", &st) == 0) {
+    if (egide_db_stmt(e->api_db, "SELECT " OUTBOX_COLS " FROM outbox WHERE msg_id=?", &st) == 0) {
         sqlite3_bind_blob(st, 1, id, 16, SQLITE_STATIC);
         if (sqlite3_step(st) == SQLITE_ROW)
             o = s_outbox_row(e->api_db, st, e->node_id);
-        sqlite3_finalize(st);
+        egide_db_done(st);
     }
-    if (!o && egide_db_prepare(e->api_db, "SELECT " INBOX_COLS ", content_type, payload FROM inbox"
+    if (!o && egide_db_stmt(e->api_db, "SELECT " INBOX_COLS ", content_type, payload FROM inbox"
                                           " WHERE msg_id=?", &st) == 0) {
         sqlite3_bind_blob(st, 1, id, 16, SQLITE_STATIC);
         if (sqlite3_step(st) == SQLITE_ROW) {
@@ -502,7 +502,7 @@ static void s_show(edge_t *e, const uint8_t id[16], egide_http_resp_t *resp)
                 free(js);
             }
         }
-        sqlite3_finalize(st);
+        egide_db_done(st);
     }
     if (o)
         json_object_set_new(o, "receipts", s_receipts(e->api_db, id));
@@ -535,13 +535,13 @@ static void s_ack(edge_t *e, const egide_http_req_t *req, const uint8_t id[16], 
     sqlite3_stmt *st;
     char sender[EGIDE_MAX_NODE_ID + 1] = "";
     int state = -1;
-    if (egide_db_prepare(e->api_db, "SELECT sender_id, state FROM inbox WHERE msg_id=?", &st) == 0) {
+    if (egide_db_stmt(e->api_db, "SELECT sender_id, state FROM inbox WHERE msg_id=?", &st) == 0) {
         sqlite3_bind_blob(st, 1, id, 16, SQLITE_STATIC);
         if (sqlite3_step(st) == SQLITE_ROW) {
             egide_strlcpy(sender, (const char *)sqlite3_column_text(st, 0), sizeof sender);
             state = sqlite3_column_int(st, 1);
         }
-        sqlite3_finalize(st);
+        egide_db_done(st);
     }
     if (state < 0) {
         pthread_mutex_unlock(&e->api_lock);
@@ -576,12 +576,12 @@ static void s_ack(edge_t *e, const egide_http_req_t *req, const uint8_t id[16], 
             rc = edge_submit(e, e->api_db, "message.acknowledgement", to, 1,
                              EGIDE__V1__URGENCY__URGENCY_NORMAL, id, pb, pb_len, NULL, ack_id);
         free(pb);
-        if (!rc && egide_db_prepare(e->api_db, "UPDATE inbox SET state=3, acknowledged_ms=? WHERE"
+        if (!rc && egide_db_stmt(e->api_db, "UPDATE inbox SET state=3, acknowledged_ms=? WHERE"
                                                " msg_id=?", &st) == 0) {
             sqlite3_bind_int64(st, 1, egide_now_ms());
             sqlite3_bind_blob(st, 2, id, 16, SQLITE_STATIC);
             sqlite3_step(st);
-            sqlite3_finalize(st);
+            egide_db_done(st);
         }
     }
     pthread_mutex_unlock(&e->api_lock);
@@ -615,7 +615,7 @@ static void s_deadlines(edge_t *e, const egide_http_req_t *req, egide_http_resp_
     size_t nd = 0, cap = 64;
     egide_deadline_t *d = calloc(cap, sizeof *d);
     sqlite3_stmt *st;
-    if (d && egide_db_prepare(e->api_db, "SELECT msg_id, type, name, label, source, start_ms, due_ms,"
+    if (d && egide_db_stmt(e->api_db, "SELECT msg_id, type, name, label, source, start_ms, due_ms,"
                                          " practice FROM deadlines ORDER BY due_ms LIMIT 10000", &st) == 0) {
         while (sqlite3_step(st) == SQLITE_ROW) {
             if (nd == cap) {
@@ -636,13 +636,13 @@ static void s_deadlines(edge_t *e, const egide_http_req_t *req, egide_http_resp_
             x->due_ms = sqlite3_column_int64(st, 6);
             x->practice = sqlite3_column_int(st, 7);
         }
-        sqlite3_finalize(st);
+        egide_db_done(st);
     }
     /* The later messages of both boxes, to see which deadlines were closed. */
     size_t nm = 0, mcap = 256;
     egide_deadline_msg_t *msgs = calloc(mcap, sizeof *msgs);
     char (*ids)[2][33] = calloc(mcap, sizeof *ids);
-    if (msgs && ids && egide_db_prepare(e->api_db,
+    if (msgs && ids && egide_db_stmt(e->api_db,
                                         "SELECT msg_id, in_reply_to, type, created_ms FROM outbox UNION ALL"
                                         " SELECT msg_id, in_reply_to, type, received_ms FROM inbox"
                                         " LIMIT 20000", &st) == 0) {
@@ -671,7 +671,7 @@ static void s_deadlines(edge_t *e, const egide_http_req_t *req, egide_http_resp_
             msgs[i].msg_id = ids[i][0];
             msgs[i].in_reply_to = ids[i][1];
         }
-        sqlite3_finalize(st);
+        egide_db_done(st);
     }
     pthread_mutex_unlock(&e->api_lock);
     if (d && msgs)
@@ -705,22 +705,22 @@ static void s_counts(edge_t *e, int64_t *pending, int64_t *inbox, int64_t *by_st
 {
     sqlite3_stmt *st;
     *pending = *inbox = 0;
-    if (egide_db_prepare(e->api_db, "SELECT (SELECT count(*) FROM outbox WHERE state=0),"
+    if (egide_db_stmt(e->api_db, "SELECT (SELECT count(*) FROM outbox WHERE state=0),"
                                     " (SELECT count(*) FROM inbox)", &st) == 0) {
         if (sqlite3_step(st) == SQLITE_ROW) {
             *pending = sqlite3_column_int64(st, 0);
             *inbox = sqlite3_column_int64(st, 1);
         }
-        sqlite3_finalize(st);
+        egide_db_done(st);
     }
-    if (by_state && egide_db_prepare(e->api_db, "SELECT state, count(*) FROM outbox_rcpt GROUP BY state",
+    if (by_state && egide_db_stmt(e->api_db, "SELECT state, count(*) FROM outbox_rcpt GROUP BY state",
                                      &st) == 0) {
         while (sqlite3_step(st) == SQLITE_ROW) {
             int s = sqlite3_column_int(st, 0);
             if (s >= 0 && s <= 4)
                 by_state[s] = sqlite3_column_int64(st, 1);
         }
-        sqlite3_finalize(st);
+        egide_db_done(st);
     }
 }
 

@@ -157,13 +157,13 @@ static void s_send_outbox(edge_t *e)
         return;
     int64_t now = egide_now_ms();
     sqlite3_stmt *sel, *upd;
-    if (egide_db_prepare(e->db, "SELECT msg_id, seq, envelope, attempts FROM outbox WHERE state=0"
+    if (egide_db_stmt(e->db, "SELECT msg_id, seq, envelope, attempts FROM outbox WHERE state=0"
                                 " AND next_ms<=? ORDER BY urgency DESC, seq LIMIT ?",
                          &sel))
         return;
-    if (egide_db_prepare(e->db, "UPDATE outbox SET attempts=attempts+1, next_ms=? WHERE msg_id=?",
+    if (egide_db_stmt(e->db, "UPDATE outbox SET attempts=attempts+1, next_ms=? WHERE msg_id=?",
                          &upd)) {
-        sqlite3_finalize(sel);
+        egide_db_done(sel);
         return;
     }
     sqlite3_bind_int64(sel, 1, now);
@@ -187,8 +187,8 @@ static void s_send_outbox(edge_t *e)
         sqlite3_bind_blob(upd, 2, sqlite3_column_blob(sel, 0), 16, SQLITE_TRANSIENT);
         sqlite3_step(upd);
     }
-    sqlite3_finalize(sel);
-    sqlite3_finalize(upd);
+    egide_db_done(sel);
+    egide_db_done(upd);
     egide_db_commit(e->db);
 }
 
@@ -199,18 +199,18 @@ static void s_expire(edge_t *e)
     sqlite3_stmt *st;
     int64_t now = egide_now_ms();
     egide_db_begin(e->db);
-    if (egide_db_prepare(e->db, "UPDATE outbox_rcpt SET state=4 WHERE state=0 AND msg_id IN"
+    if (egide_db_stmt(e->db, "UPDATE outbox_rcpt SET state=4 WHERE state=0 AND msg_id IN"
                                 " (SELECT msg_id FROM outbox WHERE expires_ms<=?)", &st) == 0) {
         sqlite3_bind_int64(st, 1, now);
         sqlite3_step(st);
-        sqlite3_finalize(st);
+        egide_db_done(st);
     }
-    if (egide_db_prepare(e->db, "UPDATE outbox SET state=3, done_ms=? WHERE state=0 AND"
+    if (egide_db_stmt(e->db, "UPDATE outbox SET state=3, done_ms=? WHERE state=0 AND"
                                 " expires_ms<=?", &st) == 0) {
         sqlite3_bind_int64(st, 1, now);
         sqlite3_bind_int64(st, 2, now);
         sqlite3_step(st);
-        sqlite3_finalize(st);
+        egide_db_done(st);
     }
     egide_db_commit(e->db);
 }
@@ -223,7 +223,7 @@ static void s_store_receipt(edge_t *e, egide_receipt_t *r, const ProtobufCBinary
     uint8_t sha[32];
     egide_receipt_hash(r, sha);
     sqlite3_stmt *st;
-    if (egide_db_prepare(e->db, "INSERT OR IGNORE INTO receipts(sha256, msg_id, kind, issuer,"
+    if (egide_db_stmt(e->db, "INSERT OR IGNORE INTO receipts(sha256, msg_id, kind, issuer,"
                                 " recipient, time_ms, reason, leaf_index, data)"
                                 " VALUES(?,?,?,?,?,?,?,?,?)",
                          &st))
@@ -239,7 +239,7 @@ static void s_store_receipt(edge_t *e, egide_receipt_t *r, const ProtobufCBinary
         sqlite3_bind_int64(st, 8, (int64_t)b->audit_leaf_index);
     sqlite3_bind_blob(st, 9, raw->data, (int)raw->len, SQLITE_STATIC);
     sqlite3_step(st);
-    sqlite3_finalize(st);
+    egide_db_done(st);
 }
 
 static void s_latency(edge_t *e, const uint8_t *msg_id)
@@ -247,7 +247,7 @@ static void s_latency(edge_t *e, const uint8_t *msg_id)
     /* When the last recipient has answered, record submit -> delivered. */
     static const int64_t bounds[] = {10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 60000};
     sqlite3_stmt *st;
-    if (egide_db_prepare(e->db, "SELECT (SELECT count(*) FROM outbox_rcpt WHERE msg_id=?1 AND"
+    if (egide_db_stmt(e->db, "SELECT (SELECT count(*) FROM outbox_rcpt WHERE msg_id=?1 AND"
                                 " state=0), (SELECT created_ms FROM outbox WHERE msg_id=?1)", &st))
         return;
     sqlite3_bind_blob(st, 1, msg_id, 16, SQLITE_STATIC);
@@ -262,14 +262,14 @@ static void s_latency(edge_t *e, const uint8_t *msg_id)
         atomic_fetch_add(&e->m.latency_count, 1);
         atomic_fetch_add(&e->m.latency_sum_ms, (uint64_t)ms);
     }
-    sqlite3_finalize(st);
+    egide_db_done(st);
 }
 
 static void s_rcpt_update(edge_t *e, const uint8_t *msg_id, const char *node, int state, int reason,
                           int64_t t)
 {
     sqlite3_stmt *st;
-    if (egide_db_prepare(e->db, "UPDATE outbox_rcpt SET state=?, reason=?, delivered_ms=? WHERE"
+    if (egide_db_stmt(e->db, "UPDATE outbox_rcpt SET state=?, reason=?, delivered_ms=? WHERE"
                                 " msg_id=? AND node_id=? AND state=0",
                          &st))
         return;
@@ -280,7 +280,7 @@ static void s_rcpt_update(edge_t *e, const uint8_t *msg_id, const char *node, in
     sqlite3_bind_text(st, 5, node, -1, SQLITE_STATIC);
     sqlite3_step(st);
     bool changed = sqlite3_changes(e->db) > 0;
-    sqlite3_finalize(st);
+    egide_db_done(st);
     if (changed) {
         atomic_fetch_add(state == RCPT_DELIVERED ? &e->m.delivered_out : &e->m.rejected_out, 1);
         s_latency(e, msg_id);
@@ -298,12 +298,12 @@ static void s_handle_receipt(edge_t *e, const Egide__V1__Frame *f, s_pending_t *
     }
     const Egide__V1__ReceiptBody *b = egide_receipt_body(r);
     sqlite3_stmt *st;
-    if (egide_db_prepare(e->db, "SELECT sha256, state FROM outbox WHERE msg_id=?", &st))
+    if (egide_db_stmt(e->db, "SELECT sha256, state FROM outbox WHERE msg_id=?", &st))
         goto done;
     sqlite3_bind_blob(st, 1, b->msg_id.data, 16, SQLITE_STATIC);
     bool known = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 32 &&
                  memcmp(sqlite3_column_blob(st, 0), b->envelope_sha256.data, 32) == 0;
-    sqlite3_finalize(st);
+    egide_db_done(st);
     if (!known) {
         egide_log(EGIDE_LOG_WARNING, "receipt from %s for a message this node did not send",
                   b->issuer_id);
@@ -322,7 +322,7 @@ static void s_handle_receipt(edge_t *e, const Egide__V1__Frame *f, s_pending_t *
     bool from_broker = strcmp(b->issuer_id, e->broker_id) == 0;
     s_store_receipt(e, r, raw);
     if (from_broker && b->kind == EGIDE__V1__RECEIPT_KIND__RECEIPT_ACCEPTED) {
-        if (egide_db_prepare(e->db, "UPDATE outbox SET state=1, accepted_ms=?, leaf_index=? WHERE"
+        if (egide_db_stmt(e->db, "UPDATE outbox SET state=1, accepted_ms=?, leaf_index=? WHERE"
                                     " msg_id=? AND state=0", &st) == 0) {
             sqlite3_bind_int64(st, 1, b->time_ms);
             sqlite3_bind_int64(st, 2, (int64_t)b->audit_leaf_index);
@@ -330,7 +330,7 @@ static void s_handle_receipt(edge_t *e, const Egide__V1__Frame *f, s_pending_t *
             sqlite3_step(st);
             if (sqlite3_changes(e->db))
                 atomic_fetch_add(&e->m.accepted, 1);
-            sqlite3_finalize(st);
+            egide_db_done(st);
         }
     } else if (from_broker && b->kind == EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED &&
                !b->recipient_id[0]) {
@@ -338,7 +338,7 @@ static void s_handle_receipt(edge_t *e, const Egide__V1__Frame *f, s_pending_t *
                   egide_wire_reason_name(b->reason));
         if (b->reason >= 0 && b->reason < 32)
             atomic_fetch_add(&e->m.rejected_by_reason[b->reason], 1);
-        if (egide_db_prepare(e->db, "UPDATE outbox SET state=2, reason=?, done_ms=? WHERE msg_id=?"
+        if (egide_db_stmt(e->db, "UPDATE outbox SET state=2, reason=?, done_ms=? WHERE msg_id=?"
                                     " AND state=0", &st) == 0) {
             sqlite3_bind_int(st, 1, b->reason);
             sqlite3_bind_int64(st, 2, b->time_ms);
@@ -346,14 +346,14 @@ static void s_handle_receipt(edge_t *e, const Egide__V1__Frame *f, s_pending_t *
             sqlite3_step(st);
             if (sqlite3_changes(e->db))
                 atomic_fetch_add(&e->m.rejected, 1);
-            sqlite3_finalize(st);
+            egide_db_done(st);
         }
-        if (egide_db_prepare(e->db, "UPDATE outbox_rcpt SET state=2, reason=? WHERE msg_id=? AND"
+        if (egide_db_stmt(e->db, "UPDATE outbox_rcpt SET state=2, reason=? WHERE msg_id=? AND"
                                     " state=0", &st) == 0) {
             sqlite3_bind_int(st, 1, b->reason);
             sqlite3_bind_blob(st, 2, b->msg_id.data, 16, SQLITE_STATIC);
             sqlite3_step(st);
-            sqlite3_finalize(st);
+            egide_db_done(st);
         }
     } else if (from_broker && b->kind == EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED) {
         /* The broker gave up on one recipient (expiry). */
@@ -411,7 +411,7 @@ static bool s_duplicate(edge_t *e, const Egide__V1__EnvelopeHeader *h, const uin
 {
     sqlite3_stmt *st;
     bool dup = false;
-    if (egide_db_prepare(e->db, "SELECT receipt FROM inbox WHERE msg_id=? AND sha256=? UNION ALL"
+    if (egide_db_stmt(e->db, "SELECT receipt FROM inbox WHERE msg_id=? AND sha256=? UNION ALL"
                                 " SELECT receipt FROM inbox_rejected WHERE msg_id=? AND sha256=?",
                          &st))
         return false;
@@ -423,7 +423,7 @@ static bool s_duplicate(edge_t *e, const Egide__V1__EnvelopeHeader *h, const uin
         s_reply_receipt(out, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
         dup = true;
     }
-    sqlite3_finalize(st);
+    egide_db_done(st);
     return dup;
 }
 
@@ -442,7 +442,7 @@ static void s_reject_delivery(edge_t *e, const Egide__V1__EnvelopeHeader *h, con
     if (s_sign_receipt(e, EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED, h, sha, reason, why, &r, &rl))
         return;
     sqlite3_stmt *st;
-    if (egide_db_prepare(e->db, "INSERT OR IGNORE INTO inbox_rejected(msg_id, sha256, sender_id,"
+    if (egide_db_stmt(e->db, "INSERT OR IGNORE INTO inbox_rejected(msg_id, sha256, sender_id,"
                                 " reason, receipt, time_ms) VALUES(?,?,?,?,?,?)", &st) == 0) {
         sqlite3_bind_blob(st, 1, h->msg_id.data, 16, SQLITE_STATIC);
         sqlite3_bind_blob(st, 2, sha, 32, SQLITE_STATIC);
@@ -451,7 +451,7 @@ static void s_reject_delivery(edge_t *e, const Egide__V1__EnvelopeHeader *h, con
         sqlite3_bind_blob(st, 5, r, (int)rl, SQLITE_STATIC);
         sqlite3_bind_int64(st, 6, egide_now_ms());
         sqlite3_step(st);
-        sqlite3_finalize(st);
+        egide_db_done(st);
     }
     s_reply_receipt(out, r, rl);
     free(r);
@@ -482,14 +482,14 @@ static void s_note_ack(edge_t *e, const Egide__V1__EnvelopeHeader *h)
     if (strcmp(h->message_type, "message.acknowledgement") != 0 || h->in_reply_to.len != 16)
         return;
     sqlite3_stmt *st;
-    if (egide_db_prepare(e->db, "UPDATE outbox_rcpt SET state=3, acknowledged_ms=? WHERE msg_id=?"
+    if (egide_db_stmt(e->db, "UPDATE outbox_rcpt SET state=3, acknowledged_ms=? WHERE msg_id=?"
                                 " AND node_id=? AND state IN (0,1)", &st))
         return;
     sqlite3_bind_int64(st, 1, h->created_ms);
     sqlite3_bind_blob(st, 2, h->in_reply_to.data, 16, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, h->sender_id, -1, SQLITE_STATIC);
     sqlite3_step(st);
-    sqlite3_finalize(st);
+    egide_db_done(st);
 }
 
 static void s_handle_deliver(edge_t *e, const Egide__V1__Frame *f, s_pending_t *out)
@@ -563,7 +563,7 @@ static void s_handle_deliver(edge_t *e, const Egide__V1__Frame *f, s_pending_t *
     if (s_sign_receipt(e, EGIDE__V1__RECEIPT_KIND__RECEIPT_DELIVERED, h, sha, 0, NULL, &r, &rl))
         goto done;
     sqlite3_stmt *st;
-    rc = egide_db_prepare(e->db,
+    rc = egide_db_stmt(e->db,
                           "INSERT INTO inbox(msg_id, sha256, sender_id, type, urgency, in_reply_to,"
                           " created_ms, received_ms, content_type, payload, receipt)"
                           " VALUES(?,?,?,?,?,?,?,?,?,?,?)",
@@ -582,7 +582,7 @@ static void s_handle_deliver(edge_t *e, const Egide__V1__Frame *f, s_pending_t *
         sqlite3_bind_blob(st, 10, payload, (int)plen, SQLITE_STATIC);
         sqlite3_bind_blob(st, 11, r, (int)rl, SQLITE_STATIC);
         rc = egide_db_rc(sqlite3_step(st));
-        sqlite3_finalize(st);
+        egide_db_done(st);
     }
     if (rc) {
         /* A msg_id we already hold with other bytes: refuse, keep the first. */

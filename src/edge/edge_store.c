@@ -63,7 +63,7 @@ egide_rc edge_store_meta_get(sqlite3 *db, const char *key, uint8_t **val, size_t
     *val = NULL;
     *len = 0;
     sqlite3_stmt *st;
-    egide_rc rc = egide_db_prepare(db, "SELECT value FROM meta WHERE key=?", &st);
+    egide_rc rc = egide_db_stmt(db, "SELECT value FROM meta WHERE key=?", &st);
     if (rc)
         return rc;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
@@ -81,27 +81,27 @@ egide_rc edge_store_meta_get(sqlite3 *db, const char *key, uint8_t **val, size_t
             rc = EGIDE_OK;
         }
     }
-    sqlite3_finalize(st);
+    egide_db_done(st);
     return rc;
 }
 
 egide_rc edge_store_meta_put(sqlite3 *db, const char *key, const void *val, size_t len)
 {
     sqlite3_stmt *st;
-    egide_rc rc = egide_db_prepare(db, "INSERT OR REPLACE INTO meta(key, value) VALUES(?,?)", &st);
+    egide_rc rc = egide_db_stmt(db, "INSERT OR REPLACE INTO meta(key, value) VALUES(?,?)", &st);
     if (rc)
         return rc;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_blob(st, 2, val, (int)len, SQLITE_STATIC);
     rc = egide_db_rc(sqlite3_step(st));
-    sqlite3_finalize(st);
+    egide_db_done(st);
     return rc;
 }
 
 egide_rc edge_store_next_seq(sqlite3 *db, uint64_t *seq)
 {
     sqlite3_stmt *st;
-    egide_rc rc = egide_db_prepare(
+    egide_rc rc = egide_db_stmt(
         db,
         "INSERT INTO meta(key, value) VALUES('seq', 1) ON CONFLICT(key) DO UPDATE SET"
         " value=value+1 RETURNING value",
@@ -115,7 +115,7 @@ egide_rc edge_store_next_seq(sqlite3 *db, uint64_t *seq)
     }
     while (sqlite3_step(st) == SQLITE_ROW)
         ;
-    sqlite3_finalize(st);
+    egide_db_done(st);
     return rc;
 }
 
@@ -123,7 +123,7 @@ egide_rc edge_store_outbox_add(sqlite3 *db, const Egide__V1__EnvelopeHeader *h,
                                const uint8_t *env, size_t len, const uint8_t sha[32])
 {
     sqlite3_stmt *st;
-    egide_rc rc = egide_db_prepare(
+    egide_rc rc = egide_db_stmt(
         db,
         "INSERT INTO outbox(msg_id, seq, type, urgency, in_reply_to, created_ms, expires_ms,"
         " envelope, sha256) VALUES(?,?,?,?,?,?,?,?,?)",
@@ -141,10 +141,10 @@ egide_rc edge_store_outbox_add(sqlite3 *db, const Egide__V1__EnvelopeHeader *h,
     sqlite3_bind_blob(st, 8, env, (int)len, SQLITE_STATIC);
     sqlite3_bind_blob(st, 9, sha, 32, SQLITE_STATIC);
     rc = egide_db_rc(sqlite3_step(st));
-    sqlite3_finalize(st);
+    egide_db_done(st);
     if (rc)
         return rc;
-    rc = egide_db_prepare(db, "INSERT INTO outbox_rcpt(msg_id, node_id) VALUES(?,?)", &st);
+    rc = egide_db_stmt(db, "INSERT INTO outbox_rcpt(msg_id, node_id) VALUES(?,?)", &st);
     if (rc)
         return rc;
     for (size_t i = 0; i < h->n_recipients && !rc; i++) {
@@ -153,7 +153,7 @@ egide_rc edge_store_outbox_add(sqlite3 *db, const Egide__V1__EnvelopeHeader *h,
         sqlite3_bind_text(st, 2, h->recipients[i]->node_id, -1, SQLITE_STATIC);
         rc = egide_db_rc(sqlite3_step(st));
     }
-    sqlite3_finalize(st);
+    egide_db_done(st);
     return rc;
 }
 
@@ -169,7 +169,7 @@ void edge_store_deadlines(edge_t *e, sqlite3 *db, const char *type, const uint8_
     if (egide_deadline_compute(e->profile, type, hex, time_ms, facts, d, 8, &n) != EGIDE_OK)
         return;
     sqlite3_stmt *st;
-    if (egide_db_prepare(db, "INSERT OR IGNORE INTO deadlines(msg_id, type, name, label, source,"
+    if (egide_db_stmt(db, "INSERT OR IGNORE INTO deadlines(msg_id, type, name, label, source,"
                              " start_ms, due_ms, practice) VALUES(?,?,?,?,?,?,?,?)",
                          &st))
         return;
@@ -185,5 +185,5 @@ void edge_store_deadlines(edge_t *e, sqlite3 *db, const char *type, const uint8_
         sqlite3_bind_int(st, 8, d[i].practice);
         sqlite3_step(st);
     }
-    sqlite3_finalize(st);
+    egide_db_done(st);
 }

@@ -3,6 +3,7 @@
 #include "egide/egide_db.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -74,10 +75,75 @@ egide_rc egide_db_open(const char *path, bool readonly, sqlite3 **out)
     return EGIDE_OK;
 }
 
+/* Statement cache: small, bounded, linear (a daemon uses a few dozen
+ * statements).  When full, statements are prepared uncached. */
+#define S_CACHE_MAX 256
+static struct {
+    sqlite3 *db;
+    const char *sql;
+    sqlite3_stmt *st;
+} s_cache[S_CACHE_MAX];
+static size_t s_cache_n;
+static pthread_mutex_t s_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+egide_rc egide_db_stmt(sqlite3 *db, const char *sql, sqlite3_stmt **st)
+{
+    *st = NULL;
+    pthread_mutex_lock(&s_cache_lock);
+    for (size_t i = 0; i < s_cache_n; i++)
+        if (s_cache[i].db == db && s_cache[i].sql == sql) {
+            *st = s_cache[i].st;
+            pthread_mutex_unlock(&s_cache_lock);
+            return EGIDE_OK;
+        }
+    pthread_mutex_unlock(&s_cache_lock);
+    int rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
+    if (rc != SQLITE_OK) {
+        egide_log(EGIDE_LOG_ERROR, "sqlite prepare: %s", sqlite3_errmsg(db));
+        *st = NULL;
+        return egide_db_rc(rc) ? egide_db_rc(rc) : EGIDE_ERR_DB;
+    }
+    pthread_mutex_lock(&s_cache_lock);
+    if (s_cache_n < S_CACHE_MAX) {
+        s_cache[s_cache_n].db = db;
+        s_cache[s_cache_n].sql = sql;
+        s_cache[s_cache_n].st = *st;
+        s_cache_n++;
+    }
+    pthread_mutex_unlock(&s_cache_lock);
+    return EGIDE_OK;
+}
+
+void egide_db_done(sqlite3_stmt *st)
+{
+    if (!st)
+        return;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    /* An uncached statement (cache full) is finalized here. */
+    bool cached = false;
+    pthread_mutex_lock(&s_cache_lock);
+    for (size_t i = 0; i < s_cache_n && !cached; i++)
+        cached = s_cache[i].st == st;
+    pthread_mutex_unlock(&s_cache_lock);
+    if (!cached)
+        sqlite3_finalize(st);
+}
+
 void egide_db_close(sqlite3 **db_p)
 {
     if (!db_p || !*db_p)
         return;
+    pthread_mutex_lock(&s_cache_lock);
+    for (size_t i = 0; i < s_cache_n;) {
+        if (s_cache[i].db == *db_p) {
+            sqlite3_finalize(s_cache[i].st);
+            s_cache[i] = s_cache[--s_cache_n];
+        } else {
+            i++;
+        }
+    }
+    pthread_mutex_unlock(&s_cache_lock);
     sqlite3_close_v2(*db_p);
     *db_p = NULL;
 }

@@ -36,10 +36,12 @@ t_done() {
     exit $?
 }
 trap t_cleanup EXIT
-# Watchdog: the whole test is bounded even if a daemon hangs.
-( sleep "${T_TIMEOUT:-600}"; echo "watchdog: $TEST_NAME exceeded ${T_TIMEOUT:-600}s" >&2; kill -TERM $$ ) 2>/dev/null &
+# Watchdog: the whole test is bounded even if a daemon hangs.  Its output
+# goes to /dev/null so a leftover sleep never holds ctest's pipe open.
+( sleep "${T_TIMEOUT:-600}" && kill -TERM $$ ) >/dev/null 2>&1 </dev/null &
 T_WATCHDOG=$!
-trap 't_cleanup; kill $T_WATCHDOG 2>/dev/null' EXIT
+trap 'echo "watchdog: $TEST_NAME exceeded ${T_TIMEOUT:-600}s" >&2; exit 124' TERM
+trap 't_cleanup; pkill -P $T_WATCHDOG 2>/dev/null; kill $T_WATCHDOG 2>/dev/null' EXIT
 
 # json FIELD-EXPR: read JSON on stdin, print a Python expression over it (j).
 json() { python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"; }

@@ -4,8 +4,8 @@
 # message the sender accepted is in every recipient's inbox exactly once —
 # none lost, none twice.  Three rounds: the broker, a receiving edge, and the
 # sending edge are killed.  EGIDE_CRASH_N sets the stream length (1000).
-. "$(dirname "$0")/common.sh"
 T_TIMEOUT=1500
+. "$(dirname "$0")/common.sh"
 N=${EGIDE_CRASH_N:-1000}
 
 el_setup || exit 1
