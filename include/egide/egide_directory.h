@@ -175,6 +175,8 @@ bool egide_directory_commune_valid(const char *code);   /* 5 chars: 2 digits|2A|
 bool egide_directory_department_valid(const char *dep); /* "71", "2A", "974", "988" */
 bool egide_directory_z85_key_valid(const char *z85);    /* 40 Z85 characters */
 bool egide_directory_postal_valid(const char *pc);      /* 5 digits */
+/* Well-formed UTF-8 of at most max bytes without control characters (names). */
+bool egide_directory_text_valid(const char *s, size_t max);
 /* true when the commune belongs to the department (its code starts with it). */
 bool egide_directory_commune_in_department(const char *commune, const char *department);
 

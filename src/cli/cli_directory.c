@@ -406,6 +406,10 @@ static bool s_nodes_finish(const char *file, s_nodes_t *ns, const char *pki,
             return s_fail(file, n->line, "node %s has no role", n->id);
         if (!n->name)
             return s_fail(file, n->line, "node %s has no name", n->id);
+        if (!egide_directory_text_valid(n->name, EGIDE_DIRECTORY_MAX_NAME))
+            return s_fail(file, n->name_line,
+                          "%s: name must be UTF-8 text of at most %u bytes, no control characters",
+                          n->id, EGIDE_DIRECTORY_MAX_NAME);
         bool broker = strcmp(n->role, EGIDE_ROLE_BROKER) == 0;
         if (broker && endpoint_override) {
             free(n->endpoint);
@@ -1081,8 +1085,11 @@ static bool s_routes_load(s_routes_t *rs, const char *file, const char *dep, con
         if (!nm[0] && known_c)
             nm = known_c->name;
         e->name = s_strdup(nm);
-        if (strlen(e->name) > EGIDE_DIRECTORY_MAX_NAME) {
-            s_fail(file, c.line, "commune %s: name too long", code);
+        if (!egide_directory_text_valid(e->name, EGIDE_DIRECTORY_MAX_NAME)) {
+            s_fail(file, c.line,
+                   "commune %s: name must be UTF-8 text of at most %u bytes, no control "
+                   "characters",
+                   code, EGIDE_DIRECTORY_MAX_NAME);
             goto out;
         }
         const char *pc = cpos >= 0 ? c.field[cpos] : "";

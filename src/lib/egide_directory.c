@@ -138,7 +138,7 @@ bool egide_directory_postal_valid(const char *pc)
 }
 
 /* Well-formed UTF-8 of at most max bytes, without control characters. */
-static bool s_text_valid(const char *s, size_t max)
+bool egide_directory_text_valid(const char *s, size_t max)
 {
     if (!s)
         return false;
@@ -390,7 +390,7 @@ static egide_rc s_index_build(const Egide__V1__Directory *dir, s_index_t *ix, ch
         S_FAIL("validity period is empty or negative");
     if (!s_jurisdiction_valid(dir->jurisdiction))
         S_FAIL("bad jurisdiction '%s'", SAFE(dir->jurisdiction));
-    if (!s_text_valid(dir->referral_term, 64))
+    if (!egide_directory_text_valid(dir->referral_term, 64))
         S_FAIL("bad referral term");
 
     /* ---- nodes */
@@ -409,7 +409,8 @@ static egide_rc s_index_build(const Egide__V1__Directory *dir, s_index_t *ix, ch
             S_FAIL("node %zu: bad node id '%s'", i, SAFE(n->id));
         if (!egide_catalogue_role_known(n->role))
             S_FAIL("node %s: unknown role '%s'", n->id, SAFE(n->role));
-        if (!s_text_valid(n->display_name, EGIDE_DIRECTORY_MAX_NAME) || !n->display_name[0])
+        if (!egide_directory_text_valid(n->display_name, EGIDE_DIRECTORY_MAX_NAME) ||
+            !n->display_name[0])
             S_FAIL("node %s: missing or bad display name", n->id);
         if (!s_cert_has_key(&n->signing_cert_der, EVP_PKEY_ED25519))
             S_FAIL("node %s: signing certificate missing, malformed or not Ed25519", n->id);
@@ -479,7 +480,7 @@ static egide_rc s_index_build(const Egide__V1__Directory *dir, s_index_t *ix, ch
             S_FAIL("route %s: court '%s' is not a court node", r->commune, SAFE(r->court));
         if (r->police[0] && !s_node_role_is(s_find_node(ix, r->police), EGIDE_ROLE_POLICE, NULL))
             S_FAIL("route %s: police '%s' is not a police node", r->commune, SAFE(r->police));
-        if (!s_text_valid(r->name, EGIDE_DIRECTORY_MAX_NAME))
+        if (!egide_directory_text_valid(r->name, EGIDE_DIRECTORY_MAX_NAME))
             S_FAIL("route %s: bad commune name", r->commune);
         if (r->n_postal_codes > EGIDE_DIRECTORY_MAX_POSTAL_CODES)
             S_FAIL("route %s: too many postal codes", r->commune);

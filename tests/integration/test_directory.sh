@@ -280,6 +280,11 @@ sed -i "${LINE}a status = sleeping" "$BAD/nodes.ini"
 build_bad "bad status" "nodes.ini:$((LINE + 1)): status must be active or suspended"
 
 reset_bad
+LINE=$(grep -n '^name = Juge des enfants, tribunal judiciaire de Mâcon' "$BAD/nodes.ini" | cut -d: -f1)
+sed -i "${LINE}s/.*/name = Juge des enfants, tribunal judiciaire de M\xe2con/" "$BAD/nodes.ini"
+build_bad "name not UTF-8" "nodes.ini:$LINE: 71.je.macon: name must be UTF-8 text"
+
+reset_bad
 LINE=$(grep -n '^71270,' "$BAD/routes.csv" | cut -d: -f1)
 sed -i 's/^71270,Mâcon,/71999,Nowhere,/' "$BAD/routes.csv"
 build_bad "unknown commune" "routes.csv:$LINE: unknown commune 71999"

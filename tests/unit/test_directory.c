@@ -294,6 +294,18 @@ static void test_syntax(void)
     CHECK(!egide_directory_z85_key_valid("rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]y \""));
     CHECK(!egide_directory_z85_key_valid(NULL));
 
+    CHECK(egide_directory_text_valid("Mâcon", 10));
+    CHECK(egide_directory_text_valid("", 10));
+    CHECK(!egide_directory_text_valid("M\xe2"
+                                      "con",
+                                      10));                 /* Latin-1 */
+    CHECK(!egide_directory_text_valid("a\tb", 10));         /* control */
+    CHECK(!egide_directory_text_valid("\xc0\xaf", 10));     /* overlong */
+    CHECK(!egide_directory_text_valid("\xed\xa0\x80", 10)); /* surrogate */
+    CHECK(!egide_directory_text_valid("\xc2\x85", 10));     /* C1 control */
+    CHECK(!egide_directory_text_valid("\xe2\x82", 10));     /* truncated */
+    CHECK(!egide_directory_text_valid("abcdefghijk", 10));  /* too long */
+    CHECK(!egide_directory_text_valid(NULL, 10));
     CHECK(egide_directory_postal_valid("71250"));
     CHECK(!egide_directory_postal_valid("7125"));
     CHECK(!egide_directory_postal_valid("7125a"));
