@@ -561,7 +561,7 @@ static void s_handle_receipt(broker_t *b, const egide_transport_msg_t *m)
     if (!rc)
         rc = egide_receipt_verify(r, p->sign_pub);
     const Egide__V1__ReceiptBody *body = r ? egide_receipt_body(r) : NULL;
-    if (rc) {
+    if (rc || !body) {
         egide_log(EGIDE_LOG_NOTICE, "bad receipt from %s: %s", node, egide_strerror(rc));
         s_send_error(b, node, m->frame->corr_id,
                      rc == EGIDE_ERR_SIGNATURE ? R(BAD_SIGNATURE) : R(MALFORMED),

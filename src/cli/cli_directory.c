@@ -869,7 +869,8 @@ static bool s_communes_load(s_communes_t *cs, const char *file, const char *dep)
     }
     if (r < 0)
         goto out;
-    qsort(cs->v, cs->n, sizeof *cs->v, s_cmp_commune);
+    if (cs->n > 1)
+        qsort(cs->v, cs->n, sizeof *cs->v, s_cmp_commune);
     for (size_t i = 1; i < cs->n; i++)
         if (strcmp(cs->v[i - 1].code, cs->v[i].code) == 0) {
             s_fail(file, cs->v[i].line, "commune %s listed twice", cs->v[i].code);
@@ -1328,6 +1329,10 @@ static int s_build(int argc, char **argv)
     ini.on_key = s_nodes_key;
     if (!s_ini_parse(&ini) || !s_nodes_finish(o.nodes, &nodes, o.pki, o.endpoint))
         goto fail;
+    if (nodes.n == 0) {
+        s_fail(o.nodes, 0, "no node defined");
+        goto fail;
+    }
     /* department: given, or the prefix of the first node id */
     if (o.department) {
         snprintf(dep, sizeof dep, "%s", o.department);

@@ -167,7 +167,7 @@ static void s_fmt_time(int64_t ms, char *out, size_t outsz)
 static const char *s_clean(const char *s, size_t n, char *out, size_t outsz)
 {
     size_t o = 0;
-    for (size_t i = 0; s[i] && i < n && o + 1 < outsz; i++) {
+    for (size_t i = 0; i < n && s[i] && o + 1 < outsz; i++) {
         unsigned char c = (unsigned char)s[i];
         out[o++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
     }

@@ -398,7 +398,7 @@ static void s_list(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *re
     int want = -1;
     if (state[0]) {
         const char *const *names = out ? s_out_states : (const char *const[]){"", "delivered", "", "acknowledged"};
-        size_t nn = out ? 4 : 4;
+        size_t nn = 4;
         for (size_t i = 0; i < nn; i++)
             if (names[i][0] && strcmp(names[i], state) == 0)
                 want = (int)i;
