@@ -595,28 +595,20 @@ static void s_ack(edge_t *e, const egide_http_req_t *req, const uint8_t id[16], 
 
 /* ------------------------------------------------------------ deadlines */
 
-static void s_deadlines(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *resp)
+/* Load every stored deadline and evaluate it against the messages of both
+ * boxes at now.  *out is the caller's (free). */
+static egide_rc s_deadlines_eval(edge_t *e, egide_deadline_t **out, size_t *n_out)
 {
-    char filter[16] = "";
-    if (egide_http_query_get(req->query, "state", filter, sizeof filter) != EGIDE_OK)
-        filter[0] = '\0';
-    egide_deadline_state want = EGIDE_DEADLINE_OPEN;
-    if (filter[0] && egide_deadline_state_parse(filter, &want)) {
-        egide_http_error(resp, 400, EGIDE_ERR_INVALID, "state: open, overdue, met or late");
-        return;
-    }
-    json_t *arr = json_array();
-    if (!e->profile) {
-        egide_http_json(resp, 200, json_pack("{s:o, s:s}", "deadlines", arr, "note",
-                                             "no deadline profile configured"));
-        return;
-    }
+    *out = NULL;
+    *n_out = 0;
+    if (!e->profile)
+        return EGIDE_OK;
     pthread_mutex_lock(&e->api_lock);
     size_t nd = 0, cap = 64;
     egide_deadline_t *d = calloc(cap, sizeof *d);
     sqlite3_stmt *st;
     if (d && egide_db_stmt(e->api_db, "SELECT msg_id, type, name, label, source, start_ms, due_ms,"
-                                         " practice FROM deadlines ORDER BY due_ms LIMIT 10000", &st) == 0) {
+                                      " practice FROM deadlines ORDER BY due_ms LIMIT 10000", &st) == 0) {
         while (sqlite3_step(st) == SQLITE_ROW) {
             if (nd == cap) {
                 egide_deadline_t *n = realloc(d, cap * 2 * sizeof *d);
@@ -641,18 +633,18 @@ static void s_deadlines(edge_t *e, const egide_http_req_t *req, egide_http_resp_
     /* The later messages of both boxes, to see which deadlines were closed. */
     size_t nm = 0, mcap = 256;
     egide_deadline_msg_t *msgs = calloc(mcap, sizeof *msgs);
-    char (*ids)[2][33] = calloc(mcap, sizeof *ids);
-    if (msgs && ids && egide_db_stmt(e->api_db,
-                                        "SELECT msg_id, in_reply_to, type, created_ms FROM outbox UNION ALL"
-                                        " SELECT msg_id, in_reply_to, type, received_ms FROM inbox"
-                                        " LIMIT 20000", &st) == 0) {
-        char (*types)[64] = NULL;
+    char(*ids)[2][33] = calloc(mcap, sizeof *ids);
+    if (msgs && ids &&
+        egide_db_stmt(e->api_db,
+                      "SELECT msg_id, in_reply_to, type, created_ms FROM outbox UNION ALL"
+                      " SELECT msg_id, in_reply_to, type, received_ms FROM inbox LIMIT 20000",
+                      &st) == 0) {
         while (sqlite3_step(st) == SQLITE_ROW) {
             if (nm == mcap) {
                 egide_deadline_msg_t *nmsg = realloc(msgs, mcap * 2 * sizeof *msgs);
-                char (*nids)[2][33] = nmsg ? realloc(ids, mcap * 2 * sizeof *ids) : NULL;
                 if (nmsg)
                     msgs = nmsg;
+                char(*nids)[2][33] = nmsg ? realloc(ids, mcap * 2 * sizeof *ids) : NULL;
                 if (!nids)
                     break;
                 ids = nids;
@@ -666,7 +658,6 @@ static void s_deadlines(edge_t *e, const egide_http_req_t *req, egide_http_resp_
             msgs[nm].time_ms = sqlite3_column_int64(st, 3);
             nm++;
         }
-        (void)types;
         for (size_t i = 0; i < nm; i++) {
             msgs[i].msg_id = ids[i][0];
             msgs[i].in_reply_to = ids[i][1];
@@ -674,9 +665,46 @@ static void s_deadlines(edge_t *e, const egide_http_req_t *req, egide_http_resp_
         egide_db_done(st);
     }
     pthread_mutex_unlock(&e->api_lock);
+    egide_rc rc = EGIDE_ERR_NOMEM;
     if (d && msgs)
-        egide_deadline_evaluate(e->profile, d, nd, msgs, nm, egide_now_ms());
-    for (size_t i = 0; d && i < nd; i++) {
+        rc = egide_deadline_evaluate(e->profile, d, nd, msgs, nm, egide_now_ms());
+    for (size_t i = 0; msgs && i < nm; i++)
+        free((char *)msgs[i].type);
+    free(msgs);
+    free(ids);
+    if (rc) {
+        free(d);
+        return rc;
+    }
+    *out = d;
+    *n_out = nd;
+    return EGIDE_OK;
+}
+
+static void s_deadlines(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *resp)
+{
+    char filter[16] = "";
+    if (egide_http_query_get(req->query, "state", filter, sizeof filter) != EGIDE_OK)
+        filter[0] = '\0';
+    egide_deadline_state want = EGIDE_DEADLINE_OPEN;
+    if (filter[0] && egide_deadline_state_parse(filter, &want)) {
+        egide_http_error(resp, 400, EGIDE_ERR_INVALID, "state: open, overdue, met or late");
+        return;
+    }
+    json_t *arr = json_array();
+    if (!e->profile) {
+        egide_http_json(resp, 200, json_pack("{s:o, s:s}", "deadlines", arr, "note",
+                                             "no deadline profile configured"));
+        return;
+    }
+    egide_deadline_t *d = NULL;
+    size_t nd = 0;
+    if (s_deadlines_eval(e, &d, &nd) != EGIDE_OK) {
+        json_decref(arr);
+        egide_http_error(resp, 500, EGIDE_ERR_NOMEM, "deadline evaluation failed");
+        return;
+    }
+    for (size_t i = 0; i < nd; i++) {
         if (filter[0] && d[i].state != want)
             continue;
         json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:b}", "msg_id", d[i].msg_id,
@@ -690,10 +718,6 @@ static void s_deadlines(edge_t *e, const egide_http_req_t *req, egide_http_resp_
             json_object_set_new(o, "closed_by", json_string(d[i].closed_by));
         json_array_append_new(arr, o);
     }
-    for (size_t i = 0; msgs && i < nm; i++)
-        free((char *)msgs[i].type);
-    free(msgs);
-    free(ids);
     free(d);
     egide_http_json(resp, 200, json_pack("{s:o, s:s}", "deadlines", arr, "profile",
                                          egide_deadline_profile_name(e->profile)));
@@ -785,6 +809,18 @@ static void s_metrics(edge_t *e, egide_http_resp_t *resp)
         uint64_t v = atomic_load(&e->m.rejected_by_reason[r]);
         if (v)
             EMIT("egide_edge_rejections_total{reason=\"%s\"} %llu\n", egide_wire_reason_name(r), (unsigned long long)v);
+    }
+    egide_deadline_t *dl = NULL;
+    size_t ndl = 0;
+    if (s_deadlines_eval(e, &dl, &ndl) == EGIDE_OK) {
+        size_t by[4] = {0};
+        for (size_t i = 0; i < ndl; i++)
+            if ((unsigned)dl[i].state < 4)
+                by[dl[i].state]++;
+        EMIT("# HELP egide_edge_deadlines Legal deadlines by state (overdue = past due, not met).\n# TYPE egide_edge_deadlines gauge\n");
+        for (int k = 0; k < 4; k++)
+            EMIT("egide_edge_deadlines{state=\"%s\"} %zu\n", egide_deadline_state_name((egide_deadline_state)k), by[k]);
+        free(dl);
     }
     EMIT("# HELP egide_edge_audit_alerts_total Broker checkpoints that failed the consistency check.\n# TYPE egide_edge_audit_alerts_total counter\n");
     EMIT("egide_edge_audit_alerts_total %llu\n", (unsigned long long)atomic_load(&e->m.checkpoint_alerts));

@@ -641,17 +641,20 @@ static void s_handle_checkpoint(edge_t *e, const Egide__V1__Frame *f)
     EVP_PKEY_free(pub);
     if (rc == EGIDE_OK) {
         edge_store_meta_put(e->db, "checkpoint", c->note.data, c->note.len);
-    } else if (rc == EGIDE_ERR_VERSION) {
-        /* An older checkpoint than ours (e.g. sent before our last one): ignore. */
     } else {
+        /* A bad signature, a fork (no consistency proof from ours), or a
+         * smaller tree than one the broker already signed (a log never
+         * shrinks: a rollback) - each is evidence, kept and raised. */
         atomic_fetch_add(&e->m.checkpoint_alerts, 1);
         char msg[160];
-        snprintf(msg, sizeof msg, "%s", egide_strerror(rc));
+        snprintf(msg, sizeof msg, "%s", rc == EGIDE_ERR_VERSION ? "broker log smaller than a checkpoint it signed before (rollback)"
+                                        : rc == EGIDE_ERR_CONSISTENCY ? "new checkpoint does not extend the one held (fork or rewrite)"
+                                                                      : egide_strerror(rc));
         edge_store_meta_put(e->db, "checkpoint_alert", msg, strlen(msg));
         egide_log(EGIDE_LOG_ERROR,
                   "ALERT: the broker's audit checkpoint does not extend the one this node holds"
                   " (%s): the log may have been rewritten or forked",
-                  egide_strerror(rc));
+                  msg);
     }
     free(proof);
     free(trusted);

@@ -57,6 +57,10 @@ check "the CRIP's inbox shows it acknowledged" \
 check "the CRIP lists deadlines started by the transmission" \
     test "$(el_api 71.crip GET /v1/deadlines | json "sum(1 for d in j['deadlines'] if d['msg_id']=='$ID')")" -ge 1
 
+EM=$(curl -s -H "Authorization: Bearer $(cat "$EL_DIR/state/71.crip/api.token")" "http://127.0.0.1:${EL_PORT[71.crip]}/metrics")
+check "edge metrics count open deadlines" grep -Eq '^egide_edge_deadlines\{state="open"\} [1-9]' <<<"$EM"
+check "edge metrics have the delivery-latency histogram" grep -q '^egide_edge_delivery_latency_ms_count' <<<"$EM"
+
 # Clear errors and nothing sent on bad input.
 code() { el_api "$1" "$2" "$3" -o /dev/null -w '%{http_code}' "${@:4}"; }
 check "unknown type -> 400" test "$(code fr.snated POST /v1/messages -d '{"type":"nope","to":["71.crip"],"payload":{}}')" = 400
