@@ -60,7 +60,8 @@ int main(int argc, char **argv)
     }
     const char *ep = argv[1], *pki = argv[2];
     int64_t count, window;
-    if (egide_parse_int64(argv[3], 1, 10000000, &count) || egide_parse_int64(argv[4], 1, 100000, &window))
+    if (egide_parse_int64(argv[3], 1, 10000000, &count) ||
+        egide_parse_int64(argv[4], 1, 100000, &window))
         return 2;
     char path[1024], bk[41], sk[41], pk[41];
     snprintf(path, sizeof path, "%s/nodes/71.broker/curve.public", pki);
@@ -121,7 +122,10 @@ int main(int argc, char **argv)
     free(text);
 
     void *zctx = zmq_ctx_new(), *sock = NULL, *mon = NULL;
-    egide_transport_opts_t o = {.heartbeat_ms = 0, .linger_ms = 0, .max_msg = 0, .sndhwm = 0,
+    egide_transport_opts_t o = {.heartbeat_ms = 0,
+                                .linger_ms = 0,
+                                .max_msg = 0,
+                                .sndhwm = 0,
                                 .monitor_ep = "inproc://bench-mon",
                                 .monitor_events = ZMQ_EVENT_HANDSHAKE_SUCCEEDED,
                                 .monitor_out = &mon};
@@ -150,12 +154,18 @@ int main(int argc, char **argv)
     int64_t t_start = s_us(), t_end_limit = t_start + 600 * 1000000LL;
     while (done < count && s_us() < t_end_limit) {
         while (sent < count && sent - done < window) {
-            egide_seal_params_t p = {
-                .sender_id = "fr.snated", .sign_key = skey, .sign_cert_fpr = sfpr,
-                .recipients = r, .n_recipients = 2, .message_type = "snated.transmission",
-                .urgency = EGIDE__V1__URGENCY__URGENCY_NORMAL, .sender_seq = seq0 + (uint64_t)sent,
-                .content_type = egide_payload_content_type("snated.transmission"),
-                .payload = pb, .payload_len = pb_len};
+            egide_seal_params_t p = {.sender_id = "fr.snated",
+                                     .sign_key = skey,
+                                     .sign_cert_fpr = sfpr,
+                                     .recipients = r,
+                                     .n_recipients = 2,
+                                     .message_type = "snated.transmission",
+                                     .urgency = EGIDE__V1__URGENCY__URGENCY_NORMAL,
+                                     .sender_seq = seq0 + (uint64_t)sent,
+                                     .content_type =
+                                         egide_payload_content_type("snated.transmission"),
+                                     .payload = pb,
+                                     .payload_len = pb_len};
             uint8_t *env;
             size_t len;
             if (egide_envelope_seal(&p, &env, &len, msgs[sent].id))
@@ -179,7 +189,8 @@ int main(int argc, char **argv)
                 break;
             if (m.frame->body_case == EGIDE__V1__FRAME__BODY_RECEIPT) {
                 egide_receipt_t *rc = NULL;
-                if (egide_receipt_parse(m.frame->receipt->receipt.data, m.frame->receipt->receipt.len, &rc) == 0) {
+                if (egide_receipt_parse(m.frame->receipt->receipt.data,
+                                        m.frame->receipt->receipt.len, &rc) == 0) {
                     const Egide__V1__ReceiptBody *b = egide_receipt_body(rc);
                     if (b->kind == EGIDE__V1__RECEIPT_KIND__RECEIPT_ACCEPTED)
                         accepted++;
@@ -220,7 +231,8 @@ int main(int argc, char **argv)
     double secs = (double)(s_us() - t_start) / 1e6;
     qsort(lat, (size_t)done, sizeof *lat, s_cmp64);
     double rate = (double)done / secs;
-    printf("referrals=%lld accepted=%lld seconds=%.2f rate=%.0f/s p50=%.1fms p99=%.1fms payload=%zuB\n",
+    printf("referrals=%lld accepted=%lld seconds=%.2f rate=%.0f/s p50=%.1fms p99=%.1fms "
+           "payload=%zuB\n",
            (long long)done, (long long)accepted, secs, rate,
            done ? (double)lat[done / 2] / 1000.0 : 0.0,
            done ? (double)lat[(done * 99) / 100] / 1000.0 : 0.0, pb_len);

@@ -27,30 +27,33 @@ typedef enum egide_cfg_type {
 } egide_cfg_type;
 
 typedef struct egide_config_key {
-    const char *section;         /* "broker", "edge", "api", ... */
-    const char *name;            /* key name */
+    const char *section; /* "broker", "edge", "api", ... */
+    const char *name;    /* key name */
     egide_cfg_type type;
-    bool required;               /* missing -> error */
-    int64_t min, max;            /* EGIDE_CFG_INT range */
-    const char *def;             /* default as text, or NULL */
-    const char *const *choices;  /* EGIDE_CFG_ENUM: NULL-terminated */
-    const char *help;            /* one line for --help / docs */
+    bool required;              /* missing -> error */
+    int64_t min, max;           /* EGIDE_CFG_INT range */
+    const char *def;            /* default as text, or NULL */
+    const char *const *choices; /* EGIDE_CFG_ENUM: NULL-terminated */
+    const char *help;           /* one line for --help / docs */
 } egide_config_key_t;
 
 /* Terminates a schema array. */
-#define EGIDE_CONFIG_END {NULL, NULL, EGIDE_CFG_STRING, false, 0, 0, NULL, NULL, NULL}
+#define EGIDE_CONFIG_END                                                                           \
+    {                                                                                              \
+        NULL, NULL, EGIDE_CFG_STRING, false, 0, 0, NULL, NULL, NULL                                \
+    }
 
 typedef struct egide_config egide_config_t;
 
 /* Load path against schema (array ended by EGIDE_CONFIG_END).  On error
  * returns EGIDE_ERR_CONFIG (or _IO/_NOTFOUND/_LIMIT for the file itself) and
  * writes "file:line: message" into err. */
-egide_rc egide_config_load(const char *path, const egide_config_key_t *schema,
-                           egide_config_t **out, char *err, size_t errsz);
+egide_rc egide_config_load(const char *path, const egide_config_key_t *schema, egide_config_t **out,
+                           char *err, size_t errsz);
 /* Same from a string (name is used in messages). */
 egide_rc egide_config_load_string(const char *name, const char *text,
-                                  const egide_config_key_t *schema, egide_config_t **out,
-                                  char *err, size_t errsz);
+                                  const egide_config_key_t *schema, egide_config_t **out, char *err,
+                                  size_t errsz);
 void egide_config_destroy(egide_config_t **self_p);
 
 /* Value or default; NULL when neither.  Borrowed, valid until destroy. */

@@ -18,8 +18,8 @@
 #include "egide/egide_rc.h"
 
 /* Domain-separation labels: every signature covers label || '\0' || data. */
-#define EGIDE_LABEL_ENVELOPE "egide-sig-v1"
-#define EGIDE_LABEL_RECEIPT "egide-receipt-v1"
+#define EGIDE_LABEL_ENVELOPE  "egide-sig-v1"
+#define EGIDE_LABEL_RECEIPT   "egide-receipt-v1"
 #define EGIDE_LABEL_DIRECTORY "egide-directory-v1"
 
 void egide_sha256(const void *data, size_t len, uint8_t out[32]);

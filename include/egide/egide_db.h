@@ -27,7 +27,7 @@ egide_rc egide_db_migrate(sqlite3 *db, const char *const *migrations, size_t n);
 
 /* Execute SQL without results; logs sqlite3_errmsg on failure (never data). */
 egide_rc egide_db_exec(sqlite3 *db, const char *sql);
-egide_rc egide_db_begin(sqlite3 *db);  /* BEGIN IMMEDIATE */
+egide_rc egide_db_begin(sqlite3 *db); /* BEGIN IMMEDIATE */
 egide_rc egide_db_commit(sqlite3 *db);
 void egide_db_rollback(sqlite3 *db);
 

@@ -58,7 +58,8 @@ char *egide_base64_encode(const uint8_t *in, size_t n);
 /* Strict base64 decode (padding required, no whitespace).  *out is the
  * caller's to free.  EGIDE_ERR_PROTO on bad input, EGIDE_ERR_LIMIT if the
  * decoded size would exceed max. */
-egide_rc egide_base64_decode(const char *in, size_t inlen, uint8_t **out, size_t *outlen, size_t max);
+egide_rc egide_base64_decode(const char *in, size_t inlen, uint8_t **out, size_t *outlen,
+                             size_t max);
 
 /* Read a whole file of at most max bytes.  *out is NUL-terminated (not counted
  * in *len) and the caller's to free.  EGIDE_ERR_LIMIT when larger. */

@@ -37,7 +37,7 @@ extern const egide_config_key_t broker_config_schema[];
 /* One outgoing frame, sent after the commit that covers it. */
 typedef struct broker_out {
     char node_id[EGIDE_MAX_NODE_ID + 1]; /* recipient node (routing id looked up at send) */
-    uint8_t *data;                      /* packed Frame */
+    uint8_t *data;                       /* packed Frame */
     size_t len;
     struct broker_out *next;
 } broker_out_t;
@@ -47,7 +47,7 @@ typedef struct broker_conn {
     char node_id[EGIDE_MAX_NODE_ID + 1];
     uint8_t rid[256]; /* ROUTER routing id of its latest connection */
     size_t rid_len;
-    bool connected;   /* false after EHOSTUNREACH until its next frame */
+    bool connected; /* false after EHOSTUNREACH until its next frame */
     int64_t last_seen_ms;
     uint64_t checkpoint_size; /* tree size the edge said it holds */
 } broker_conn_t;
@@ -58,8 +58,8 @@ typedef struct broker_metrics {
     _Atomic uint64_t deliveries_sent, redeliveries, frames_in, frames_bad, zap_refused;
     _Atomic uint64_t commits;
     _Atomic uint64_t rejected_by_reason[32];
-    _Atomic uint64_t queue_depth;   /* deliveries not yet receipted (updated each tick) */
-    _Atomic uint64_t relay_depth;   /* receipts not yet acked by senders */
+    _Atomic uint64_t queue_depth; /* deliveries not yet receipted (updated each tick) */
+    _Atomic uint64_t relay_depth; /* receipts not yet acked by senders */
     _Atomic uint64_t audit_size;
     _Atomic uint64_t connected_nodes;
 } broker_metrics_t;
@@ -68,9 +68,9 @@ typedef struct broker {
     /* configuration */
     egide_config_t *cfg;
     char node_id[EGIDE_MAX_NODE_ID + 1];
-    char origin[128];          /* audit log origin / checkpoint key name */
+    char origin[128]; /* audit log origin / checkpoint key name */
     bool group_commit;
-    int batch_max;             /* frames per commit with group commit */
+    int batch_max; /* frames per commit with group commit */
     int64_t clock_skew_ms;
     uint64_t seq_window;
     int retry_min_ms, retry_max_ms;
@@ -79,7 +79,7 @@ typedef struct broker {
     /* keys and trust */
     EVP_PKEY *sign_key;
     uint8_t sign_fpr[32];
-    X509 *anchor;              /* directory authority, pinned */
+    X509 *anchor; /* directory authority, pinned */
     egide_trust_t *pki;
     egide_directory_t *dir;
     egide_peers_t *peers;
@@ -96,7 +96,7 @@ typedef struct broker {
     broker_out_t *out, **out_tail;
     /* api */
     egide_http_t *http;
-    sqlite3 *api_db;           /* the API thread's own connection */
+    sqlite3 *api_db; /* the API thread's own connection */
     egide_auditlog_t *api_audit;
     char *api_token;
     broker_metrics_t m;

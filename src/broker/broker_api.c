@@ -31,22 +31,30 @@ static void s_metrics(broker_t *b, egide_http_resp_t *resp)
     } while (0)
     EMIT("# HELP egide_broker_messages_total Envelopes by outcome at the broker.\n");
     EMIT("# TYPE egide_broker_messages_total counter\n");
-    EMIT("egide_broker_messages_total{outcome=\"accepted\"} %llu\n", (unsigned long long)atomic_load(&b->m.accepted));
-    EMIT("egide_broker_messages_total{outcome=\"rejected\"} %llu\n", (unsigned long long)atomic_load(&b->m.rejected));
+    EMIT("egide_broker_messages_total{outcome=\"accepted\"} %llu\n",
+         (unsigned long long)atomic_load(&b->m.accepted));
+    EMIT("egide_broker_messages_total{outcome=\"rejected\"} %llu\n",
+         (unsigned long long)atomic_load(&b->m.rejected));
     EMIT("# HELP egide_broker_deliveries_total Per-recipient delivery outcomes.\n");
     EMIT("# TYPE egide_broker_deliveries_total counter\n");
-    EMIT("egide_broker_deliveries_total{outcome=\"delivered\"} %llu\n", (unsigned long long)atomic_load(&b->m.delivered));
-    EMIT("egide_broker_deliveries_total{outcome=\"rejected\"} %llu\n", (unsigned long long)atomic_load(&b->m.recipient_rejected));
-    EMIT("egide_broker_deliveries_total{outcome=\"expired\"} %llu\n", (unsigned long long)atomic_load(&b->m.expired));
+    EMIT("egide_broker_deliveries_total{outcome=\"delivered\"} %llu\n",
+         (unsigned long long)atomic_load(&b->m.delivered));
+    EMIT("egide_broker_deliveries_total{outcome=\"rejected\"} %llu\n",
+         (unsigned long long)atomic_load(&b->m.recipient_rejected));
+    EMIT("egide_broker_deliveries_total{outcome=\"expired\"} %llu\n",
+         (unsigned long long)atomic_load(&b->m.expired));
     EMIT("# HELP egide_broker_delivery_attempts_total Deliver frames sent (retries included).\n");
     EMIT("# TYPE egide_broker_delivery_attempts_total counter\n");
-    EMIT("egide_broker_delivery_attempts_total %llu\n", (unsigned long long)atomic_load(&b->m.deliveries_sent));
+    EMIT("egide_broker_delivery_attempts_total %llu\n",
+         (unsigned long long)atomic_load(&b->m.deliveries_sent));
     EMIT("# HELP egide_broker_redeliveries_total Deliver frames that were retries.\n");
     EMIT("# TYPE egide_broker_redeliveries_total counter\n");
-    EMIT("egide_broker_redeliveries_total %llu\n", (unsigned long long)atomic_load(&b->m.redeliveries));
+    EMIT("egide_broker_redeliveries_total %llu\n",
+         (unsigned long long)atomic_load(&b->m.redeliveries));
     EMIT("# HELP egide_broker_receipts_relayed_total Receipts acknowledged by their senders.\n");
     EMIT("# TYPE egide_broker_receipts_relayed_total counter\n");
-    EMIT("egide_broker_receipts_relayed_total %llu\n", (unsigned long long)atomic_load(&b->m.relayed));
+    EMIT("egide_broker_receipts_relayed_total %llu\n",
+         (unsigned long long)atomic_load(&b->m.relayed));
     EMIT("# HELP egide_broker_rejections_total Rejections by reason code.\n");
     EMIT("# TYPE egide_broker_rejections_total counter\n");
     for (int r = 0; r < 32; r++) {
@@ -57,11 +65,14 @@ static void s_metrics(broker_t *b, egide_http_resp_t *resp)
     }
     EMIT("# HELP egide_broker_frames_total Frames received, and those refused as malformed.\n");
     EMIT("# TYPE egide_broker_frames_total counter\n");
-    EMIT("egide_broker_frames_total{kind=\"all\"} %llu\n", (unsigned long long)atomic_load(&b->m.frames_in));
-    EMIT("egide_broker_frames_total{kind=\"bad\"} %llu\n", (unsigned long long)atomic_load(&b->m.frames_bad));
+    EMIT("egide_broker_frames_total{kind=\"all\"} %llu\n",
+         (unsigned long long)atomic_load(&b->m.frames_in));
+    EMIT("egide_broker_frames_total{kind=\"bad\"} %llu\n",
+         (unsigned long long)atomic_load(&b->m.frames_bad));
     EMIT("# HELP egide_broker_zap_refused_total Transport keys refused at the handshake.\n");
     EMIT("# TYPE egide_broker_zap_refused_total counter\n");
-    EMIT("egide_broker_zap_refused_total %llu\n", (unsigned long long)atomic_load(&b->m.zap_refused));
+    EMIT("egide_broker_zap_refused_total %llu\n",
+         (unsigned long long)atomic_load(&b->m.zap_refused));
     EMIT("# HELP egide_broker_commits_total Database commits (each one fsync).\n");
     EMIT("# TYPE egide_broker_commits_total counter\n");
     EMIT("egide_broker_commits_total %llu\n", (unsigned long long)atomic_load(&b->m.commits));
@@ -76,7 +87,8 @@ static void s_metrics(broker_t *b, egide_http_resp_t *resp)
     EMIT("egide_broker_audit_log_size %llu\n", (unsigned long long)atomic_load(&b->m.audit_size));
     EMIT("# HELP egide_broker_connected_nodes Nodes with a live connection.\n");
     EMIT("# TYPE egide_broker_connected_nodes gauge\n");
-    EMIT("egide_broker_connected_nodes %llu\n", (unsigned long long)atomic_load(&b->m.connected_nodes));
+    EMIT("egide_broker_connected_nodes %llu\n",
+         (unsigned long long)atomic_load(&b->m.connected_nodes));
 #undef EMIT
     egide_buf_append(&out, "", 1);
     egide_http_text(resp, 200, "text/plain; version=0.0.4", out.data ? (const char *)out.data : "");
@@ -101,8 +113,8 @@ static void s_handler(const egide_http_req_t *req, egide_http_resp_t *resp, void
     if (strncmp(req->path, "/v1/audit/", 10) == 0) {
         char *body = NULL;
         const char *ctype = NULL;
-        int status = egide_auditapi_handle(b->api_audit, req->method, req->path, req->query, &body,
-                                           &ctype);
+        int status =
+            egide_auditapi_handle(b->api_audit, req->method, req->path, req->query, &body, &ctype);
         resp->status = status;
         resp->body = body;
         resp->body_len = body ? strlen(body) : 0;
@@ -142,8 +154,8 @@ egide_rc broker_api_start(broker_t *b)
         .bind_addr = egide_config_str(cfg, "api", "bind"),
         .port = (uint16_t)egide_config_int(cfg, "api", "port"),
         .token = b->api_token,
-        .public_paths = egide_config_bool(cfg, "api", "metrics_public") ? pub_with_metrics
-                                                                         : pub_only_health,
+        .public_paths =
+            egide_config_bool(cfg, "api", "metrics_public") ? pub_with_metrics : pub_only_health,
         .max_body = 4096,
         .allow_non_loopback = egide_config_bool(cfg, "api", "allow_non_loopback"),
         .threads = 1,

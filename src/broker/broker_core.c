@@ -25,9 +25,9 @@
 #include "egide/egide_util.h"
 #include "egide/egide_wire.h"
 
-#define R(x) EGIDE__V1__REASON_CODE__REASON_##x
+#define R(x)       EGIDE__V1__REASON_CODE__REASON_##x
 #define PUMP_BATCH 256
-#define TICK_MS 200
+#define TICK_MS    200
 
 static void s_hex16(const uint8_t *id, char out[33])
 {
@@ -239,8 +239,10 @@ static void s_reject(broker_t *b, const char *node_id, uint64_t corr,
         return;
     if (remember) {
         sqlite3_stmt *st;
-        if (egide_db_stmt(b->db, "INSERT OR IGNORE INTO rejections(msg_id, sha256, receipt, time_ms)"
-                                    " VALUES(?,?,?,?)", &st) == EGIDE_OK) {
+        if (egide_db_stmt(b->db,
+                          "INSERT OR IGNORE INTO rejections(msg_id, sha256, receipt, time_ms)"
+                          " VALUES(?,?,?,?)",
+                          &st) == EGIDE_OK) {
             sqlite3_bind_blob(st, 1, h->msg_id.data, 16, SQLITE_STATIC);
             sqlite3_bind_blob(st, 2, sha, 32, SQLITE_STATIC);
             sqlite3_bind_blob(st, 3, rcpt, (int)rlen, SQLITE_STATIC);
@@ -346,9 +348,9 @@ static egide_rc s_store_accepted(broker_t *b, const Egide__V1__EnvelopeHeader *h
     if (rc)
         return rc;
     rc = egide_db_stmt(b->db,
-                          "INSERT INTO deliveries(msg_id, recipient_id, urgency, expires_ms)"
-                          " VALUES(?,?,?,?)",
-                          &st);
+                       "INSERT INTO deliveries(msg_id, recipient_id, urgency, expires_ms)"
+                       " VALUES(?,?,?,?)",
+                       &st);
     if (rc)
         return rc;
     for (size_t i = 0; i < h->n_recipients && !rc; i++) {
@@ -363,9 +365,9 @@ static egide_rc s_store_accepted(broker_t *b, const Egide__V1__EnvelopeHeader *h
     if (rc)
         return rc;
     rc = egide_db_stmt(b->db,
-                          "INSERT INTO senders(sender_id, max_seq) VALUES(?1, ?2)"
-                          " ON CONFLICT(sender_id) DO UPDATE SET max_seq=max(max_seq, ?2)",
-                          &st);
+                       "INSERT INTO senders(sender_id, max_seq) VALUES(?1, ?2)"
+                       " ON CONFLICT(sender_id) DO UPDATE SET max_seq=max(max_seq, ?2)",
+                       &st);
     if (rc)
         return rc;
     sqlite3_bind_text(st, 1, h->sender_id, -1, SQLITE_STATIC);
@@ -389,7 +391,8 @@ static void s_handle_submit(broker_t *b, const egide_transport_msg_t *m)
         /* Without a parsable header there is no msg_id to sign a receipt
          * about: answer with an error frame and count it. */
         atomic_fetch_add(&b->m.rejected, 1);
-        atomic_fetch_add(&b->m.rejected_by_reason[rc == EGIDE_ERR_LIMIT ? R(OVERSIZE) : R(MALFORMED)], 1);
+        atomic_fetch_add(
+            &b->m.rejected_by_reason[rc == EGIDE_ERR_LIMIT ? R(OVERSIZE) : R(MALFORMED)], 1);
         egide_log(EGIDE_LOG_NOTICE, "unparsable envelope from %s: %s", node, egide_strerror(rc));
         s_send_error(b, node, corr, rc == EGIDE_ERR_LIMIT ? R(OVERSIZE) : R(MALFORMED),
                      egide_strerror(rc));
@@ -434,7 +437,8 @@ static void s_handle_submit(broker_t *b, const egide_transport_msg_t *m)
         goto done;
     }
     if (h->created_ms > now + b->clock_skew_ms || h->created_ms < now - b->clock_skew_ms) {
-        s_reject(b, node, corr, h, sha, R(CLOCK_SKEW), "created_ms too far from broker clock", true);
+        s_reject(b, node, corr, h, sha, R(CLOCK_SKEW), "created_ms too far from broker clock",
+                 true);
         goto done;
     }
     const char *ids[EGIDE_MAX_RECIPIENTS];
@@ -443,8 +447,8 @@ static void s_handle_submit(broker_t *b, const egide_transport_msg_t *m)
     int reason = 0;
     rc = egide_directory_check_send(b->dir, node, h->message_type, ids, h->n_recipients, &reason);
     if (rc) {
-        s_reject(b, node, corr, h, sha, reason ? reason : R(FORBIDDEN_TYPE),
-                 egide_strerror(rc), true);
+        s_reject(b, node, corr, h, sha, reason ? reason : R(FORBIDDEN_TYPE), egide_strerror(rc),
+                 true);
         goto done;
     }
     for (size_t i = 0; i < h->n_recipients; i++) {
@@ -458,7 +462,8 @@ static void s_handle_submit(broker_t *b, const egide_transport_msg_t *m)
         }
     }
     if (!s_seq_ok(b, h)) {
-        s_reject(b, node, corr, h, sha, R(REPLAY), "sender sequence already used or too old", false);
+        s_reject(b, node, corr, h, sha, R(REPLAY), "sender sequence already used or too old",
+                 false);
         goto done;
     }
 
@@ -501,8 +506,10 @@ static void s_handle_submit(broker_t *b, const egide_transport_msg_t *m)
         f.deliver = &d;
         s_out_push(b, ids[i], &f);
         sqlite3_stmt *st;
-        if (egide_db_stmt(b->db, "UPDATE deliveries SET attempts=1, next_ms=? WHERE msg_id=?"
-                                    " AND recipient_id=?", &st) == EGIDE_OK) {
+        if (egide_db_stmt(b->db,
+                          "UPDATE deliveries SET attempts=1, next_ms=? WHERE msg_id=?"
+                          " AND recipient_id=?",
+                          &st) == EGIDE_OK) {
             sqlite3_bind_int64(st, 1, egide_now_ms() + b->retry_min_ms * 4);
             sqlite3_bind_blob(st, 2, h->msg_id.data, 16, SQLITE_STATIC);
             sqlite3_bind_text(st, 3, ids[i], -1, SQLITE_STATIC);
@@ -524,9 +531,9 @@ static void s_queue_relay(broker_t *b, const char *sender_id, const uint8_t *msg
     egide_sha256(rcpt, len, rsha);
     sqlite3_stmt *st;
     if (egide_db_stmt(b->db,
-                         "INSERT INTO relays(sender_id, msg_id, receipt, receipt_sha256, created_ms)"
-                         " VALUES(?,?,?,?,?)",
-                         &st))
+                      "INSERT INTO relays(sender_id, msg_id, receipt, receipt_sha256, created_ms)"
+                      " VALUES(?,?,?,?,?)",
+                      &st))
         return;
     sqlite3_bind_text(st, 1, sender_id, -1, SQLITE_STATIC);
     sqlite3_bind_blob(st, 2, msg_id, 16, SQLITE_STATIC);
@@ -577,10 +584,11 @@ static void s_handle_receipt(broker_t *b, const egide_transport_msg_t *m)
         goto done;
     }
     sqlite3_stmt *st;
-    if (egide_db_stmt(b->db,
-                         "SELECT e.sha256, e.sender_id, e.type, d.state FROM deliveries d JOIN envelopes e"
-                         " ON e.msg_id=d.msg_id WHERE d.msg_id=? AND d.recipient_id=?",
-                         &st))
+    if (egide_db_stmt(
+            b->db,
+            "SELECT e.sha256, e.sender_id, e.type, d.state FROM deliveries d JOIN envelopes e"
+            " ON e.msg_id=d.msg_id WHERE d.msg_id=? AND d.recipient_id=?",
+            &st))
         goto done;
     sqlite3_bind_blob(st, 1, body->msg_id.data, 16, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, node, -1, SQLITE_STATIC);
@@ -600,8 +608,10 @@ static void s_handle_receipt(broker_t *b, const egide_transport_msg_t *m)
         goto done; /* already final: a retry of the same receipt; relay exists */
 
     bool delivered = body->kind == EGIDE__V1__RECEIPT_KIND__RECEIPT_DELIVERED;
-    if (egide_db_stmt(b->db, "UPDATE deliveries SET state=?, done_ms=?, receipt=? WHERE msg_id=?"
-                                " AND recipient_id=?", &st))
+    if (egide_db_stmt(b->db,
+                      "UPDATE deliveries SET state=?, done_ms=?, receipt=? WHERE msg_id=?"
+                      " AND recipient_id=?",
+                      &st))
         goto done;
     sqlite3_bind_int(st, 1, delivered ? 1 : 2);
     sqlite3_bind_int64(st, 2, egide_now_ms());
@@ -634,9 +644,10 @@ static void s_handle_ack(broker_t *b, const egide_transport_msg_t *m)
 {
     const Egide__V1__Ack *a = m->frame->ack;
     sqlite3_stmt *st;
-    if (egide_db_stmt(b->db, "UPDATE relays SET done=1 WHERE id=? AND sender_id=? AND done=0"
-                                " RETURNING msg_id, receipt_sha256",
-                         &st))
+    if (egide_db_stmt(b->db,
+                      "UPDATE relays SET done=1 WHERE id=? AND sender_id=? AND done=0"
+                      " RETURNING msg_id, receipt_sha256",
+                      &st))
         return;
     for (size_t i = 0; i < a->n_ids && i < 4096; i++) {
         sqlite3_reset(st);
@@ -740,7 +751,7 @@ static void s_handle_hello(broker_t *b, const egide_transport_msg_t *m)
     /* Everything pending for this node is due now. */
     sqlite3_stmt *st;
     if (egide_db_stmt(b->db, "UPDATE deliveries SET next_ms=0 WHERE recipient_id=? AND state=0",
-                         &st) == EGIDE_OK) {
+                      &st) == EGIDE_OK) {
         sqlite3_bind_text(st, 1, m->user_id, -1, SQLITE_STATIC);
         sqlite3_step(st);
         egide_db_done(st);
@@ -830,8 +841,8 @@ static void s_zap(broker_t *b)
     }
     const char *status = "400", *text = "unknown transport key";
     char user[EGIDE_MAX_NODE_ID + 1] = "";
-    if (n == 7 && zmq_msg_size(&parts[5]) == 5 && memcmp(zmq_msg_data(&parts[5]), "CURVE", 5) == 0 &&
-        zmq_msg_size(&parts[6]) == 32) {
+    if (n == 7 && zmq_msg_size(&parts[5]) == 5 &&
+        memcmp(zmq_msg_data(&parts[5]), "CURVE", 5) == 0 && zmq_msg_size(&parts[6]) == 32) {
         char z85[41];
         zmq_z85_encode(z85, zmq_msg_data(&parts[6]), 32);
         const Egide__V1__NodeEntry *node = egide_directory_node_by_curve(b->dir, z85);
@@ -841,7 +852,8 @@ static void s_zap(broker_t *b)
             text = "OK";
             egide_strlcpy(user, node->id, sizeof user);
         } else {
-            text = node ? "node suspended or its certificate is not valid" : "unknown transport key";
+            text =
+                node ? "node suspended or its certificate is not valid" : "unknown transport key";
             atomic_fetch_add(&b->m.zap_refused, 1);
             uint8_t ksha[32];
             egide_sha256(zmq_msg_data(&parts[6]), 32, ksha);
@@ -888,14 +900,15 @@ static void s_pump(broker_t *b)
         if (!c->connected)
             continue;
         if (egide_db_stmt(b->db,
-                             "SELECT d.msg_id, e.data, d.attempts FROM deliveries d JOIN envelopes e"
-                             " ON e.msg_id=d.msg_id WHERE d.recipient_id=? AND d.state=0 AND"
-                             " d.next_ms<=? ORDER BY d.urgency DESC, d.rowid LIMIT ?",
-                             &sel))
+                          "SELECT d.msg_id, e.data, d.attempts FROM deliveries d JOIN envelopes e"
+                          " ON e.msg_id=d.msg_id WHERE d.recipient_id=? AND d.state=0 AND"
+                          " d.next_ms<=? ORDER BY d.urgency DESC, d.rowid LIMIT ?",
+                          &sel))
             return;
-        if (egide_db_stmt(b->db, "UPDATE deliveries SET attempts=attempts+1, next_ms=? WHERE"
-                                    " msg_id=? AND recipient_id=?",
-                             &upd)) {
+        if (egide_db_stmt(b->db,
+                          "UPDATE deliveries SET attempts=attempts+1, next_ms=? WHERE"
+                          " msg_id=? AND recipient_id=?",
+                          &upd)) {
             egide_db_done(sel);
             return;
         }
@@ -924,12 +937,13 @@ static void s_pump(broker_t *b)
         egide_db_done(sel);
         egide_db_done(upd);
 
-        if (egide_db_stmt(b->db, "SELECT id, receipt, attempts FROM relays WHERE sender_id=? AND"
-                                    " done=0 AND next_ms<=? ORDER BY id LIMIT ?",
-                             &sel))
+        if (egide_db_stmt(b->db,
+                          "SELECT id, receipt, attempts FROM relays WHERE sender_id=? AND"
+                          " done=0 AND next_ms<=? ORDER BY id LIMIT ?",
+                          &sel))
             return;
         if (egide_db_stmt(b->db, "UPDATE relays SET attempts=attempts+1, next_ms=? WHERE id=?",
-                             &upd)) {
+                          &upd)) {
             egide_db_done(sel);
             return;
         }
@@ -957,17 +971,19 @@ static void s_expire(broker_t *b)
 {
     typedef struct {
         uint8_t msg_id[16], sha[32];
-        char rcpt[EGIDE_MAX_NODE_ID + 1], sender[EGIDE_MAX_NODE_ID + 1], type[EGIDE_MAX_TYPE_NAME + 1];
+        char rcpt[EGIDE_MAX_NODE_ID + 1], sender[EGIDE_MAX_NODE_ID + 1],
+            type[EGIDE_MAX_TYPE_NAME + 1];
     } s_exp_t;
     s_exp_t *rows = NULL;
     size_t n = 0;
     sqlite3_stmt *sel;
     int64_t now = egide_now_ms();
-    if (egide_db_stmt(b->db,
-                      "SELECT d.msg_id, d.recipient_id, e.sha256, e.sender_id, e.type FROM deliveries d"
-                      " JOIN envelopes e ON e.msg_id=d.msg_id WHERE d.state=0 AND d.expires_ms<=?"
-                      " LIMIT 64",
-                      &sel))
+    if (egide_db_stmt(
+            b->db,
+            "SELECT d.msg_id, d.recipient_id, e.sha256, e.sender_id, e.type FROM deliveries d"
+            " JOIN envelopes e ON e.msg_id=d.msg_id WHERE d.state=0 AND d.expires_ms<=?"
+            " LIMIT 64",
+            &sel))
         return;
     sqlite3_bind_int64(sel, 1, now);
     while (sqlite3_step(sel) == SQLITE_ROW) {
@@ -1001,8 +1017,10 @@ static void s_expire(broker_t *b)
                       x->rcpt, R(EXPIRED), "not delivered before expiry", (int64_t)leaf, &r,
                       &rlen) == 0) {
             sqlite3_stmt *u;
-            if (egide_db_stmt(b->db, "UPDATE deliveries SET state=3, done_ms=?, receipt=? WHERE"
-                                     " msg_id=? AND recipient_id=?", &u) == 0) {
+            if (egide_db_stmt(b->db,
+                              "UPDATE deliveries SET state=3, done_ms=?, receipt=? WHERE"
+                              " msg_id=? AND recipient_id=?",
+                              &u) == 0) {
                 sqlite3_bind_int64(u, 1, now);
                 sqlite3_bind_blob(u, 2, r, (int)rlen, SQLITE_STATIC);
                 sqlite3_bind_blob(u, 3, x->msg_id, 16, SQLITE_STATIC);
@@ -1045,8 +1063,10 @@ static void s_checkpoint(broker_t *b, bool force)
 static void s_gauges(broker_t *b)
 {
     sqlite3_stmt *st;
-    if (egide_db_stmt(b->db, "SELECT (SELECT count(*) FROM deliveries WHERE state=0),"
-                                " (SELECT count(*) FROM relays WHERE done=0)", &st) == EGIDE_OK) {
+    if (egide_db_stmt(b->db,
+                      "SELECT (SELECT count(*) FROM deliveries WHERE state=0),"
+                      " (SELECT count(*) FROM relays WHERE done=0)",
+                      &st) == EGIDE_OK) {
         if (sqlite3_step(st) == SQLITE_ROW) {
             atomic_store(&b->m.queue_depth, (uint64_t)sqlite3_column_int64(st, 0));
             atomic_store(&b->m.relay_depth, (uint64_t)sqlite3_column_int64(st, 1));
@@ -1112,7 +1132,8 @@ int broker_run(broker_t *b)
         if (b->reload && *b->reload) {
             *b->reload = 0;
             uint64_t before = egide_directory_version(b->dir);
-            if (broker_reload_directory(b) == EGIDE_OK && egide_directory_version(b->dir) > before) {
+            if (broker_reload_directory(b) == EGIDE_OK &&
+                egide_directory_version(b->dir) > before) {
                 /* Push the new directory to every connected edge. */
                 size_t len;
                 const uint8_t *d = egide_directory_signed_bytes(b->dir, &len);

@@ -22,36 +22,59 @@
 
 static const char *const s_levels[] = {"error", "warning", "notice", "info", "debug", NULL};
 
-#define K(sec, name, type, req, min, max, def, help) {sec, name, type, req, min, max, def, NULL, help}
+#define K(sec, name, type, req, min, max, def, help)                                               \
+    {                                                                                              \
+        sec, name, type, req, min, max, def, NULL, help                                            \
+    }
 const egide_config_key_t broker_config_schema[] = {
-    K("broker", "node_id", EGIDE_CFG_NODE_ID, true, 0, 0, NULL, "this broker's node id, e.g. 71.broker"),
-    K("broker", "endpoint", EGIDE_CFG_ENDPOINT, false, 0, 0, EGIDE_DEFAULT_BROKER_ENDPOINT, "ZeroMQ endpoint to bind"),
-    K("broker", "database", EGIDE_CFG_PATH, true, 0, 0, NULL, "SQLite file (envelopes, queues, audit log)"),
+    K("broker", "node_id", EGIDE_CFG_NODE_ID, true, 0, 0, NULL,
+      "this broker's node id, e.g. 71.broker"),
+    K("broker", "endpoint", EGIDE_CFG_ENDPOINT, false, 0, 0, EGIDE_DEFAULT_BROKER_ENDPOINT,
+      "ZeroMQ endpoint to bind"),
+    K("broker", "database", EGIDE_CFG_PATH, true, 0, 0, NULL,
+      "SQLite file (envelopes, queues, audit log)"),
     K("broker", "directory", EGIDE_CFG_PATH, true, 0, 0, NULL, "signed directory file"),
-    K("broker", "directory_anchor", EGIDE_CFG_PATH, true, 0, 0, NULL, "directory authority certificate (pinned)"),
+    K("broker", "directory_anchor", EGIDE_CFG_PATH, true, 0, 0, NULL,
+      "directory authority certificate (pinned)"),
     K("broker", "ca_root", EGIDE_CFG_PATH, true, 0, 0, NULL, "department root CA certificate"),
-    K("broker", "ca_chain", EGIDE_CFG_PATH, false, 0, 0, NULL, "intermediate (issuing) CA certificates"),
+    K("broker", "ca_chain", EGIDE_CFG_PATH, false, 0, 0, NULL,
+      "intermediate (issuing) CA certificates"),
     K("broker", "crl", EGIDE_CFG_PATH, false, 0, 0, NULL, "CRLs of the root and issuing CAs"),
     K("broker", "sign_key", EGIDE_CFG_PATH, true, 0, 0, NULL, "Ed25519 signing key (mode 0600)"),
     K("broker", "sign_cert", EGIDE_CFG_PATH, true, 0, 0, NULL, "Ed25519 signing certificate"),
-    K("broker", "curve_secret", EGIDE_CFG_PATH, true, 0, 0, NULL, "CURVE secret key, Z85 (mode 0600)"),
-    K("broker", "group_commit", EGIDE_CFG_BOOL, false, 0, 0, "true", "commit a batch of frames with one fsync"),
+    K("broker", "curve_secret", EGIDE_CFG_PATH, true, 0, 0, NULL,
+      "CURVE secret key, Z85 (mode 0600)"),
+    K("broker", "group_commit", EGIDE_CFG_BOOL, false, 0, 0, "true",
+      "commit a batch of frames with one fsync"),
     K("broker", "batch_max", EGIDE_CFG_INT, false, 1, 4096, "256", "frames per group commit"),
-    K("broker", "clock_skew_ms", EGIDE_CFG_INT, false, 1000, 86400000, "300000", "accepted clock difference"),
-    K("broker", "seq_window", EGIDE_CFG_INT, false, 1, 1000000, "4096", "per-sender sequence replay window"),
+    K("broker", "clock_skew_ms", EGIDE_CFG_INT, false, 1000, 86400000, "300000",
+      "accepted clock difference"),
+    K("broker", "seq_window", EGIDE_CFG_INT, false, 1, 1000000, "4096",
+      "per-sender sequence replay window"),
     K("broker", "retry_min_ms", EGIDE_CFG_INT, false, 10, 600000, "500", "first redelivery delay"),
-    K("broker", "retry_max_ms", EGIDE_CFG_INT, false, 100, 3600000, "60000", "longest redelivery delay"),
-    K("broker", "heartbeat_ms", EGIDE_CFG_INT, false, 0, 600000, "5000", "ZeroMQ heartbeat interval (0 = off)"),
-    K("broker", "max_message_bytes", EGIDE_CFG_INT, false, 1024, 25165824, "25165824", "largest frame accepted"),
-    K("audit", "origin", EGIDE_CFG_STRING, false, 0, 0, NULL, "checkpoint origin (default egide.<node_id>/audit)"),
-    K("audit", "checkpoint_entries", EGIDE_CFG_INT, false, 1, 1000000, "256", "checkpoint after this many leaves"),
-    K("audit", "checkpoint_seconds", EGIDE_CFG_INT, false, 1, 86400, "10", "or after this many seconds"),
-    K("api", "enabled", EGIDE_CFG_BOOL, false, 0, 0, "true", "serve /v1/health, /metrics and the audit API"),
+    K("broker", "retry_max_ms", EGIDE_CFG_INT, false, 100, 3600000, "60000",
+      "longest redelivery delay"),
+    K("broker", "heartbeat_ms", EGIDE_CFG_INT, false, 0, 600000, "5000",
+      "ZeroMQ heartbeat interval (0 = off)"),
+    K("broker", "max_message_bytes", EGIDE_CFG_INT, false, 1024, 25165824, "25165824",
+      "largest frame accepted"),
+    K("audit", "origin", EGIDE_CFG_STRING, false, 0, 0, NULL,
+      "checkpoint origin (default egide.<node_id>/audit)"),
+    K("audit", "checkpoint_entries", EGIDE_CFG_INT, false, 1, 1000000, "256",
+      "checkpoint after this many leaves"),
+    K("audit", "checkpoint_seconds", EGIDE_CFG_INT, false, 1, 86400, "10",
+      "or after this many seconds"),
+    K("api", "enabled", EGIDE_CFG_BOOL, false, 0, 0, "true",
+      "serve /v1/health, /metrics and the audit API"),
     K("api", "bind", EGIDE_CFG_STRING, false, 0, 0, "127.0.0.1", "address of the HTTP API"),
-    K("api", "port", EGIDE_CFG_INT, false, 0, 65535, "7711", "port of the HTTP API (0 = any free port)"),
-    K("api", "token_file", EGIDE_CFG_PATH, false, 0, 0, NULL, "bearer token for the audit API (mode 0600)"),
-    K("api", "metrics_public", EGIDE_CFG_BOOL, false, 0, 0, "false", "serve /metrics without the token"),
-    K("api", "allow_non_loopback", EGIDE_CFG_BOOL, false, 0, 0, "false", "allow binding a non-loopback address"),
+    K("api", "port", EGIDE_CFG_INT, false, 0, 65535, "7711",
+      "port of the HTTP API (0 = any free port)"),
+    K("api", "token_file", EGIDE_CFG_PATH, false, 0, 0, NULL,
+      "bearer token for the audit API (mode 0600)"),
+    K("api", "metrics_public", EGIDE_CFG_BOOL, false, 0, 0, "false",
+      "serve /metrics without the token"),
+    K("api", "allow_non_loopback", EGIDE_CFG_BOOL, false, 0, 0, "false",
+      "allow binding a non-loopback address"),
     {"log", "level", EGIDE_CFG_ENUM, false, 0, 0, "notice", s_levels, "log level"},
     K("log", "syslog", EGIDE_CFG_BOOL, false, 0, 0, "false", "log to syslog instead of stderr"),
     EGIDE_CONFIG_END,
@@ -302,23 +325,39 @@ static void s_usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"check", no_argument, NULL, 'n'},
-        {"verbose", no_argument, NULL, 'v'},      {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},      {"print-config", no_argument, NULL, 'P'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"check", no_argument, NULL, 'n'},
+                                         {"verbose", no_argument, NULL, 'v'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {"version", no_argument, NULL, 'V'},
+                                         {"print-config", no_argument, NULL, 'P'},
+                                         {NULL, 0, NULL, 0}};
     const char *config = NULL;
     bool check = false, verbose = false;
     int c;
     while ((c = getopt_long(argc, argv, "c:nvh", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': config = optarg; break;
-        case 'n': check = true; break;
-        case 'v': verbose = true; break;
-        case 'h': s_usage(stdout); return 0;
-        case 'V': printf("egide-broker %s\n", EGIDE_VERSION_STRING); return 0;
-        case 'P': egide_config_print_schema(broker_config_schema, stdout); return 0;
-        default: s_usage(stderr); return 2;
+        case 'c':
+            config = optarg;
+            break;
+        case 'n':
+            check = true;
+            break;
+        case 'v':
+            verbose = true;
+            break;
+        case 'h':
+            s_usage(stdout);
+            return 0;
+        case 'V':
+            printf("egide-broker %s\n", EGIDE_VERSION_STRING);
+            return 0;
+        case 'P':
+            egide_config_print_schema(broker_config_schema, stdout);
+            return 0;
+        default:
+            s_usage(stderr);
+            return 2;
         }
     }
     if (!config || optind != argc) {

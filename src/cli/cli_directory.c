@@ -45,9 +45,9 @@
 #include "egide/egide_limits.h"
 #include "egide/egide_util.h"
 
-#define S_MAX_ITEMS 20000u /* rows or sections in one input file */
+#define S_MAX_ITEMS    20000u /* rows or sections in one input file */
 #define S_MAX_CSV_LINE 4096u
-#define S_MAX_FIELDS 32u
+#define S_MAX_FIELDS   32u
 
 /* ------------------------------------------------------------------ errors */
 
@@ -526,7 +526,7 @@ static void s_nodes_free(s_nodes_t *ns)
 
 /* ------------------------------------------------------------------ rules */
 
-#define S_MAX_ROLES 16u
+#define S_MAX_ROLES        16u
 #define S_MAX_ROUTE_FIELDS 5u
 
 typedef struct s_rule_group {

@@ -36,7 +36,13 @@ extern const egide_config_key_t edge_config_schema[];
 
 /* Outbox message states and per-recipient states (stored as integers). */
 enum { OUT_QUEUED = 0, OUT_ACCEPTED = 1, OUT_REJECTED = 2, OUT_EXPIRED = 3 };
-enum { RCPT_PENDING = 0, RCPT_DELIVERED = 1, RCPT_REJECTED = 2, RCPT_ACKNOWLEDGED = 3, RCPT_EXPIRED = 4 };
+enum {
+    RCPT_PENDING = 0,
+    RCPT_DELIVERED = 1,
+    RCPT_REJECTED = 2,
+    RCPT_ACKNOWLEDGED = 3,
+    RCPT_EXPIRED = 4
+};
 enum { IN_DELIVERED = 1, IN_ACKNOWLEDGED = 3 };
 
 typedef struct edge_metrics {
@@ -74,8 +80,8 @@ typedef struct edge {
     /* transport */
     void *zctx, *dealer, *monitor;
     atomic_bool connected;
-    atomic_bool refused;   /* the broker refused our key at the handshake */
-    int wake[2];           /* API -> loop */
+    atomic_bool refused; /* the broker refused our key at the handshake */
+    int wake[2];         /* API -> loop */
     uint64_t corr;
     /* api */
     egide_http_t *http;
@@ -98,8 +104,8 @@ egide_rc edge_store_next_seq(sqlite3 *db, uint64_t *seq);
 egide_rc edge_store_meta_get(sqlite3 *db, const char *key, uint8_t **val, size_t *len);
 egide_rc edge_store_meta_put(sqlite3 *db, const char *key, const void *val, size_t len);
 /* Queue a sealed envelope (within the caller's transaction). */
-egide_rc edge_store_outbox_add(sqlite3 *db, const Egide__V1__EnvelopeHeader *h,
-                               const uint8_t *env, size_t len, const uint8_t sha[32]);
+egide_rc edge_store_outbox_add(sqlite3 *db, const Egide__V1__EnvelopeHeader *h, const uint8_t *env,
+                               size_t len, const uint8_t sha[32]);
 /* Record deadlines started by a message (within the caller's transaction). */
 void edge_store_deadlines(edge_t *e, sqlite3 *db, const char *type, const uint8_t msg_id[16],
                           int64_t time_ms, const egide_payload_facts_t *facts);

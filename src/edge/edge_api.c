@@ -101,8 +101,8 @@ egide_rc edge_submit(edge_t *e, sqlite3 *db, const char *type, const char *const
         rc = edge_store_outbox_add(db, egide_envelope_header(parsed), env, len, sha);
     }
     if (!rc && facts)
-        edge_store_deadlines(e, db, type, msg_id, facts->received_ms ? facts->received_ms
-                                                                     : egide_now_ms(), facts);
+        edge_store_deadlines(e, db, type, msg_id,
+                             facts->received_ms ? facts->received_ms : egide_now_ms(), facts);
     egide_envelope_destroy(&parsed);
     free(env);
     if (!rc)
@@ -120,15 +120,17 @@ egide_rc edge_submit(edge_t *e, sqlite3 *db, const char *type, const char *const
 static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *resp)
 {
     json_error_t jerr;
-    json_t *root = json_loadb((const char *)req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *root =
+        json_loadb((const char *)req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root || !json_is_object(root)) {
         egide_http_error(resp, 400, EGIDE_ERR_PROTO, "body is not a JSON object (line %d: %s)",
                          jerr.line, root ? "not an object" : jerr.text);
         json_decref(root);
         return;
     }
-    static const char *const allowed[] = {"type", "to", "commune", "urgency", "in_reply_to",
-                                          "payload", "payload_b64", "content_type", NULL};
+    static const char *const allowed[] = {"type",        "to",           "commune",
+                                          "urgency",     "in_reply_to",  "payload",
+                                          "payload_b64", "content_type", NULL};
     const char *key;
     json_t *val;
     json_object_foreach(root, key, val)
@@ -160,12 +162,14 @@ static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_re
     memset(&facts, 0, sizeof facts);
 
     if (!type || !egide_payload_type_known(type)) {
-        egide_http_error(resp, 400, EGIDE_ERR_VALIDATION, "type: %s", type ? "unknown message type" : "required");
+        egide_http_error(resp, 400, EGIDE_ERR_VALIDATION, "type: %s",
+                         type ? "unknown message type" : "required");
         goto done;
     }
     if (json_object_get(root, "payload_b64")) {
-        egide_http_error(resp, 400, EGIDE_ERR_VALIDATION,
-                         "payload_b64: type %s carries a structured payload; send it as \"payload\"", type);
+        egide_http_error(
+            resp, 400, EGIDE_ERR_VALIDATION,
+            "payload_b64: type %s carries a structured payload; send it as \"payload\"", type);
         goto done;
     }
     if (!json_is_object(payload)) {
@@ -173,11 +177,13 @@ static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_re
         goto done;
     }
     if (urg && egide_wire_urgency_parse(urg, &urgency)) {
-        egide_http_error(resp, 400, EGIDE_ERR_VALIDATION, "urgency: not one of normal, urgent, immediate");
+        egide_http_error(resp, 400, EGIDE_ERR_VALIDATION,
+                         "urgency: not one of normal, urgent, immediate");
         goto done;
     }
     if (irt && !s_parse_id(irt, irt_id)) {
-        egide_http_error(resp, 400, EGIDE_ERR_VALIDATION, "in_reply_to: not a message id (32 hex digits)");
+        egide_http_error(resp, 400, EGIDE_ERR_VALIDATION,
+                         "in_reply_to: not a message id (32 hex digits)");
         goto done;
     }
     char *ptext = json_dumps(payload, JSON_COMPACT);
@@ -189,7 +195,8 @@ static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_re
         json_t *details = json_array();
         if (errors) {
             char *save = NULL;
-            for (char *line = strtok_r(errors, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+            for (char *line = strtok_r(errors, "\n", &save); line;
+                 line = strtok_r(NULL, "\n", &save))
                 json_array_append_new(details, json_string(line));
         }
         egide_http_error_details(resp, 422, rc, details, "payload invalid for %s", type);
@@ -198,11 +205,13 @@ static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_re
     if (!urg && facts.urgency > 0)
         urgency = facts.urgency; /* the payload's own urgency when the request says none */
     if (to && commune) {
-        egide_http_error(resp, 400, EGIDE_ERR_INVALID, "give either \"to\" or \"commune\", not both");
+        egide_http_error(resp, 400, EGIDE_ERR_INVALID,
+                         "give either \"to\" or \"commune\", not both");
         goto done;
     }
     if (to) {
-        if (!json_is_array(to) || json_array_size(to) == 0 || json_array_size(to) > EGIDE_MAX_RECIPIENTS) {
+        if (!json_is_array(to) || json_array_size(to) == 0 ||
+            json_array_size(to) > EGIDE_MAX_RECIPIENTS) {
             egide_http_error(resp, 400, EGIDE_ERR_VALIDATION, "to: a list of 1 to %u node ids",
                              EGIDE_MAX_RECIPIENTS);
             goto done;
@@ -218,20 +227,21 @@ static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_re
     } else {
         const char *c = commune ? commune : (facts.commune[0] ? facts.commune : NULL);
         if (!c) {
-            egide_http_error(resp, 400, EGIDE_ERR_VALIDATION,
-                             "recipients: give \"to\", or \"commune\" (or a child's commune in the payload)");
+            egide_http_error(
+                resp, 400, EGIDE_ERR_VALIDATION,
+                "recipients: give \"to\", or \"commune\" (or a child's commune in the payload)");
             goto done;
         }
         pthread_mutex_lock(&e->dir_lock);
         rc = e->dir ? egide_directory_resolve(e->dir, e->role, type, c, &ids) : EGIDE_ERR_STATE;
         pthread_mutex_unlock(&e->dir_lock);
         if (rc) {
-            egide_http_error(resp, rc == EGIDE_ERR_STATE ? 503 : 422, rc, "commune %s, type %s: %s",
-                             c, type,
-                             rc == EGIDE_ERR_ROUTE ? "no route in the directory (another department?)"
-                             : rc == EGIDE_ERR_RULE ? "this node's role may not send this type there"
-                             : rc == EGIDE_ERR_STATE ? "no directory yet (broker not reached)"
-                                                     : egide_strerror(rc));
+            egide_http_error(
+                resp, rc == EGIDE_ERR_STATE ? 503 : 422, rc, "commune %s, type %s: %s", c, type,
+                rc == EGIDE_ERR_ROUTE   ? "no route in the directory (another department?)"
+                : rc == EGIDE_ERR_RULE  ? "this node's role may not send this type there"
+                : rc == EGIDE_ERR_STATE ? "no directory yet (broker not reached)"
+                                        : egide_strerror(rc));
             goto done;
         }
         for (size_t i = 0; ids[i] && n < EGIDE_MAX_RECIPIENTS; i++)
@@ -246,7 +256,8 @@ static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_re
     pthread_mutex_unlock(&e->dir_lock);
     if (rc) {
         egide_http_error(resp, rc == EGIDE_ERR_STATE ? 503 : 422, rc, "recipients refused: %s",
-                         rc == EGIDE_ERR_STATE ? "no directory yet" : egide_wire_reason_name(reason));
+                         rc == EGIDE_ERR_STATE ? "no directory yet"
+                                               : egide_wire_reason_name(reason));
         goto done;
     }
     uint8_t msg_id[16];
@@ -263,8 +274,9 @@ static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_re
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(arr, json_string(rcpt[i]));
-    egide_http_json(resp, 202, json_pack("{s:o, s:s, s:s, s:o}", "id", s_hex_json(msg_id, 16),
-                                         "state", "queued", "type", type, "recipients", arr));
+    egide_http_json(resp, 202,
+                    json_pack("{s:o, s:s, s:s, s:o}", "id", s_hex_json(msg_id, 16), "state",
+                              "queued", "type", type, "recipients", arr));
 done:
     free(errors);
     egide_free_secret(pb, pb_len);
@@ -278,8 +290,10 @@ static json_t *s_outbox_recipients(sqlite3 *db, const void *msg_id)
 {
     json_t *arr = json_array();
     sqlite3_stmt *st;
-    if (egide_db_stmt(db, "SELECT node_id, state, delivered_ms, acknowledged_ms, reason FROM"
-                             " outbox_rcpt WHERE msg_id=? ORDER BY node_id", &st))
+    if (egide_db_stmt(db,
+                      "SELECT node_id, state, delivered_ms, acknowledged_ms, reason FROM"
+                      " outbox_rcpt WHERE msg_id=? ORDER BY node_id",
+                      &st))
         return arr;
     sqlite3_bind_blob(st, 1, msg_id, 16, SQLITE_STATIC);
     while (sqlite3_step(st) == SQLITE_ROW) {
@@ -287,12 +301,14 @@ static json_t *s_outbox_recipients(sqlite3 *db, const void *msg_id)
         json_t *o = json_pack("{s:s, s:s}", "node", (const char *)sqlite3_column_text(st, 0),
                               "state", s >= 0 && s <= 4 ? s_rcpt_states[s] : "unknown");
         if (sqlite3_column_type(st, 2) != SQLITE_NULL)
-            json_object_set_new(o, s == RCPT_DELIVERED || s == RCPT_ACKNOWLEDGED ? "delivered_ms" : "done_ms",
-                                json_integer(sqlite3_column_int64(st, 2)));
+            json_object_set_new(
+                o, s == RCPT_DELIVERED || s == RCPT_ACKNOWLEDGED ? "delivered_ms" : "done_ms",
+                json_integer(sqlite3_column_int64(st, 2)));
         if (sqlite3_column_type(st, 3) != SQLITE_NULL)
             json_object_set_new(o, "acknowledged_ms", json_integer(sqlite3_column_int64(st, 3)));
         if (sqlite3_column_int(st, 4))
-            json_object_set_new(o, "reason", json_string(egide_wire_reason_name(sqlite3_column_int(st, 4))));
+            json_object_set_new(o, "reason",
+                                json_string(egide_wire_reason_name(sqlite3_column_int(st, 4))));
         json_array_append_new(arr, o);
     }
     egide_db_done(st);
@@ -301,18 +317,21 @@ static json_t *s_outbox_recipients(sqlite3 *db, const void *msg_id)
 
 static json_t *s_outbox_row(sqlite3 *db, sqlite3_stmt *st, const char *node_id)
 {
-    /* columns: msg_id, type, urgency, created_ms, state, accepted_ms, reason, leaf_index, in_reply_to */
+    /* columns: msg_id, type, urgency, created_ms, state, accepted_ms, reason, leaf_index,
+     * in_reply_to */
     int s = sqlite3_column_int(st, 4);
-    json_t *o = json_pack("{s:o, s:s, s:s, s:s, s:s, s:I, s:s}", "id",
-                          s_hex_json(sqlite3_column_blob(st, 0), sqlite3_column_bytes(st, 0)), "box",
-                          "outbox", "type", (const char *)sqlite3_column_text(st, 1), "sender", node_id,
-                          "urgency", egide_wire_urgency_name(sqlite3_column_int(st, 2)), "created_ms",
-                          (json_int_t)sqlite3_column_int64(st, 3), "state",
-                          s >= 0 && s <= 3 ? s_out_states[s] : "unknown");
+    json_t *o =
+        json_pack("{s:o, s:s, s:s, s:s, s:s, s:I, s:s}", "id",
+                  s_hex_json(sqlite3_column_blob(st, 0), sqlite3_column_bytes(st, 0)), "box",
+                  "outbox", "type", (const char *)sqlite3_column_text(st, 1), "sender", node_id,
+                  "urgency", egide_wire_urgency_name(sqlite3_column_int(st, 2)), "created_ms",
+                  (json_int_t)sqlite3_column_int64(st, 3), "state",
+                  s >= 0 && s <= 3 ? s_out_states[s] : "unknown");
     if (sqlite3_column_type(st, 5) != SQLITE_NULL)
         json_object_set_new(o, "accepted_ms", json_integer(sqlite3_column_int64(st, 5)));
     if (sqlite3_column_int(st, 6))
-        json_object_set_new(o, "reason", json_string(egide_wire_reason_name(sqlite3_column_int(st, 6))));
+        json_object_set_new(o, "reason",
+                            json_string(egide_wire_reason_name(sqlite3_column_int(st, 6))));
     if (sqlite3_column_type(st, 7) != SQLITE_NULL)
         json_object_set_new(o, "audit_leaf_index", json_integer(sqlite3_column_int64(st, 7)));
     if (sqlite3_column_type(st, 8) != SQLITE_NULL)
@@ -334,7 +353,10 @@ static json_t *s_outbox_row(sqlite3 *db, sqlite3_stmt *st, const char *node_id)
         json_array_foreach(r, i, x)
         {
             const char *rs = json_string_value(json_object_get(x, "state"));
-            int v = strcmp(rs, "queued") == 0 ? 0 : strcmp(rs, "delivered") == 0 ? 1 : strcmp(rs, "acknowledged") == 0 ? 2 : 3;
+            int v = strcmp(rs, "queued") == 0         ? 0
+                    : strcmp(rs, "delivered") == 0    ? 1
+                    : strcmp(rs, "acknowledged") == 0 ? 2
+                                                      : 3;
             lo = v < lo ? v : lo;
         }
         if (lo == 1)
@@ -348,12 +370,13 @@ static json_t *s_outbox_row(sqlite3 *db, sqlite3_stmt *st, const char *node_id)
 
 static json_t *s_inbox_row(sqlite3_stmt *st)
 {
-    /* columns: msg_id, type, urgency, created_ms, state, received_ms, sender_id, acknowledged_ms, in_reply_to */
+    /* columns: msg_id, type, urgency, created_ms, state, received_ms, sender_id, acknowledged_ms,
+     * in_reply_to */
     int s = sqlite3_column_int(st, 4);
     json_t *o = json_pack("{s:o, s:s, s:s, s:s, s:s, s:I, s:I, s:s}", "id",
-                          s_hex_json(sqlite3_column_blob(st, 0), sqlite3_column_bytes(st, 0)), "box",
-                          "inbox", "type", (const char *)sqlite3_column_text(st, 1), "sender",
-                          (const char *)sqlite3_column_text(st, 6), "urgency",
+                          s_hex_json(sqlite3_column_blob(st, 0), sqlite3_column_bytes(st, 0)),
+                          "box", "inbox", "type", (const char *)sqlite3_column_text(st, 1),
+                          "sender", (const char *)sqlite3_column_text(st, 6), "urgency",
                           egide_wire_urgency_name(sqlite3_column_int(st, 2)), "created_ms",
                           (json_int_t)sqlite3_column_int64(st, 3), "received_ms",
                           (json_int_t)sqlite3_column_int64(st, 5), "state",
@@ -365,8 +388,11 @@ static json_t *s_inbox_row(sqlite3_stmt *st)
     return o;
 }
 
-#define OUTBOX_COLS "msg_id, type, urgency, created_ms, state, accepted_ms, reason, leaf_index, in_reply_to"
-#define INBOX_COLS "msg_id, type, urgency, created_ms, state, received_ms, sender_id, acknowledged_ms, in_reply_to"
+#define OUTBOX_COLS                                                                                \
+    "msg_id, type, urgency, created_ms, state, accepted_ms, reason, leaf_index, in_reply_to"
+#define INBOX_COLS                                                                                 \
+    "msg_id, type, urgency, created_ms, state, received_ms, sender_id, acknowledged_ms, "          \
+    "in_reply_to"
 
 static void s_list(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *resp)
 {
@@ -397,13 +423,15 @@ static void s_list(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *re
     }
     int want = -1;
     if (state[0]) {
-        const char *const *names = out ? s_out_states : (const char *const[]){"", "delivered", "", "acknowledged"};
+        const char *const *names =
+            out ? s_out_states : (const char *const[]){"", "delivered", "", "acknowledged"};
         size_t nn = 4;
         for (size_t i = 0; i < nn; i++)
             if (names[i][0] && strcmp(names[i], state) == 0)
                 want = (int)i;
         /* For the outbox, delivered/acknowledged are recipient states: filter after. */
-        if (want < 0 && !(out && (strcmp(state, "delivered") == 0 || strcmp(state, "acknowledged") == 0))) {
+        if (want < 0 &&
+            !(out && (strcmp(state, "delivered") == 0 || strcmp(state, "acknowledged") == 0))) {
             egide_http_error(resp, 400, EGIDE_ERR_INVALID, "state: unknown state \"%s\" for the %s",
                              state, box);
             return;
@@ -443,8 +471,10 @@ static json_t *s_receipts(sqlite3 *db, const uint8_t id[16])
 {
     json_t *arr = json_array();
     sqlite3_stmt *st;
-    if (egide_db_stmt(db, "SELECT kind, issuer, recipient, time_ms, reason, leaf_index FROM"
-                             " receipts WHERE msg_id=? ORDER BY time_ms", &st))
+    if (egide_db_stmt(db,
+                      "SELECT kind, issuer, recipient, time_ms, reason, leaf_index FROM"
+                      " receipts WHERE msg_id=? ORDER BY time_ms",
+                      &st))
         return arr;
     sqlite3_bind_blob(st, 1, id, 16, SQLITE_STATIC);
     while (sqlite3_step(st) == SQLITE_ROW) {
@@ -456,7 +486,8 @@ static json_t *s_receipts(sqlite3 *db, const uint8_t id[16])
         if (rc && rc[0])
             json_object_set_new(o, "recipient", json_string(rc));
         if (sqlite3_column_int(st, 4))
-            json_object_set_new(o, "reason", json_string(egide_wire_reason_name(sqlite3_column_int(st, 4))));
+            json_object_set_new(o, "reason",
+                                json_string(egide_wire_reason_name(sqlite3_column_int(st, 4))));
         if (sqlite3_column_type(st, 5) != SQLITE_NULL)
             json_object_set_new(o, "audit_leaf_index", json_integer(sqlite3_column_int64(st, 5)));
         json_array_append_new(arr, o);
@@ -476,8 +507,10 @@ static void s_show(edge_t *e, const uint8_t id[16], egide_http_resp_t *resp)
             o = s_outbox_row(e->api_db, st, e->node_id);
         egide_db_done(st);
     }
-    if (!o && egide_db_stmt(e->api_db, "SELECT " INBOX_COLS ", content_type, payload FROM inbox"
-                                          " WHERE msg_id=?", &st) == 0) {
+    if (!o && egide_db_stmt(e->api_db,
+                            "SELECT " INBOX_COLS ", content_type, payload FROM inbox"
+                            " WHERE msg_id=?",
+                            &st) == 0) {
         sqlite3_bind_blob(st, 1, id, 16, SQLITE_STATIC);
         if (sqlite3_step(st) == SQLITE_ROW) {
             o = s_inbox_row(st);
@@ -486,8 +519,9 @@ static void s_show(edge_t *e, const uint8_t id[16], egide_http_resp_t *resp)
             const char *ptype = egide_payload_type_for_content_type(ct);
             char *js = NULL;
             json_t *pj = NULL;
-            if (ptype && egide_payload_to_json(ptype, sqlite3_column_blob(st, 10),
-                                               (size_t)sqlite3_column_bytes(st, 10), &js) == EGIDE_OK)
+            if (ptype &&
+                egide_payload_to_json(ptype, sqlite3_column_blob(st, 10),
+                                      (size_t)sqlite3_column_bytes(st, 10), &js) == EGIDE_OK)
                 pj = json_loads(js, 0, NULL);
             if (pj) {
                 json_object_set_new(o, "payload", pj);
@@ -516,7 +550,8 @@ static void s_show(edge_t *e, const uint8_t id[16], egide_http_resp_t *resp)
     egide_http_json(resp, 200, o);
 }
 
-static void s_ack(edge_t *e, const egide_http_req_t *req, const uint8_t id[16], egide_http_resp_t *resp)
+static void s_ack(edge_t *e, const egide_http_req_t *req, const uint8_t id[16],
+                  egide_http_resp_t *resp)
 {
     char hex[33];
     egide_hex_encode(id, 16, hex);
@@ -557,7 +592,8 @@ static void s_ack(edge_t *e, const egide_http_req_t *req, const uint8_t id[16], 
         struct tm tm;
         gmtime_r(&t, &tm);
         strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        json_t *pj = json_pack("{s:s, s:s}", "acknowledged_at", when, "acknowledged_by", e->node_id);
+        json_t *pj =
+            json_pack("{s:s, s:s}", "acknowledged_at", when, "acknowledged_by", e->node_id);
         if (comment)
             json_object_set_new(pj, "comment", json_string(comment));
         char *ptext = json_dumps(pj, JSON_COMPACT);
@@ -566,8 +602,8 @@ static void s_ack(edge_t *e, const egide_http_req_t *req, const uint8_t id[16], 
         size_t pb_len = 0;
         char *errors = NULL;
         egide_payload_facts_t facts;
-        rc = egide_payload_from_json("message.acknowledgement", ptext, strlen(ptext), egide_now_ms(),
-                                     &pb, &pb_len, &facts, &errors);
+        rc = egide_payload_from_json("message.acknowledgement", ptext, strlen(ptext),
+                                     egide_now_ms(), &pb, &pb_len, &facts, &errors);
         free(ptext);
         free(errors);
         const char *to[1] = {sender};
@@ -576,8 +612,10 @@ static void s_ack(edge_t *e, const egide_http_req_t *req, const uint8_t id[16], 
             rc = edge_submit(e, e->api_db, "message.acknowledgement", to, 1,
                              EGIDE__V1__URGENCY__URGENCY_NORMAL, id, pb, pb_len, NULL, ack_id);
         free(pb);
-        if (!rc && egide_db_stmt(e->api_db, "UPDATE inbox SET state=3, acknowledged_ms=? WHERE"
-                                               " msg_id=?", &st) == 0) {
+        if (!rc && egide_db_stmt(e->api_db,
+                                 "UPDATE inbox SET state=3, acknowledged_ms=? WHERE"
+                                 " msg_id=?",
+                                 &st) == 0) {
             sqlite3_bind_int64(st, 1, egide_now_ms());
             sqlite3_bind_blob(st, 2, id, 16, SQLITE_STATIC);
             sqlite3_step(st);
@@ -607,8 +645,10 @@ static egide_rc s_deadlines_eval(edge_t *e, egide_deadline_t **out, size_t *n_ou
     size_t nd = 0, cap = 64;
     egide_deadline_t *d = calloc(cap, sizeof *d);
     sqlite3_stmt *st;
-    if (d && egide_db_stmt(e->api_db, "SELECT msg_id, type, name, label, source, start_ms, due_ms,"
-                                      " practice FROM deadlines ORDER BY due_ms LIMIT 10000", &st) == 0) {
+    if (d && egide_db_stmt(e->api_db,
+                           "SELECT msg_id, type, name, label, source, start_ms, due_ms,"
+                           " practice FROM deadlines ORDER BY due_ms LIMIT 10000",
+                           &st) == 0) {
         while (sqlite3_step(st) == SQLITE_ROW) {
             if (nd == cap) {
                 egide_deadline_t *n = realloc(d, cap * 2 * sizeof *d);
@@ -693,8 +733,9 @@ static void s_deadlines(edge_t *e, const egide_http_req_t *req, egide_http_resp_
     }
     json_t *arr = json_array();
     if (!e->profile) {
-        egide_http_json(resp, 200, json_pack("{s:o, s:s}", "deadlines", arr, "note",
-                                             "no deadline profile configured"));
+        egide_http_json(
+            resp, 200,
+            json_pack("{s:o, s:s}", "deadlines", arr, "note", "no deadline profile configured"));
         return;
     }
     egide_deadline_t *d = NULL;
@@ -707,11 +748,11 @@ static void s_deadlines(edge_t *e, const egide_http_req_t *req, egide_http_resp_
     for (size_t i = 0; i < nd; i++) {
         if (filter[0] && d[i].state != want)
             continue;
-        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:b}", "msg_id", d[i].msg_id,
-                              "type", d[i].type, "name", d[i].name, "label", d[i].label, "source",
-                              d[i].source, "start_ms", (json_int_t)d[i].start_ms, "due_ms",
-                              (json_int_t)d[i].due_ms, "state", egide_deadline_state_name(d[i].state),
-                              "practice", d[i].practice);
+        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:b}", "msg_id",
+                              d[i].msg_id, "type", d[i].type, "name", d[i].name, "label",
+                              d[i].label, "source", d[i].source, "start_ms",
+                              (json_int_t)d[i].start_ms, "due_ms", (json_int_t)d[i].due_ms, "state",
+                              egide_deadline_state_name(d[i].state), "practice", d[i].practice);
         if (d[i].closed_ms)
             json_object_set_new(o, "closed_ms", json_integer(d[i].closed_ms));
         if (d[i].closed_by[0])
@@ -719,8 +760,9 @@ static void s_deadlines(edge_t *e, const egide_http_req_t *req, egide_http_resp_
         json_array_append_new(arr, o);
     }
     free(d);
-    egide_http_json(resp, 200, json_pack("{s:o, s:s}", "deadlines", arr, "profile",
-                                         egide_deadline_profile_name(e->profile)));
+    egide_http_json(resp, 200,
+                    json_pack("{s:o, s:s}", "deadlines", arr, "profile",
+                              egide_deadline_profile_name(e->profile)));
 }
 
 /* ------------------------------------------------------------ health, metrics */
@@ -729,16 +771,19 @@ static void s_counts(edge_t *e, int64_t *pending, int64_t *inbox, int64_t *by_st
 {
     sqlite3_stmt *st;
     *pending = *inbox = 0;
-    if (egide_db_stmt(e->api_db, "SELECT (SELECT count(*) FROM outbox WHERE state=0),"
-                                    " (SELECT count(*) FROM inbox)", &st) == 0) {
+    if (egide_db_stmt(e->api_db,
+                      "SELECT (SELECT count(*) FROM outbox WHERE state=0),"
+                      " (SELECT count(*) FROM inbox)",
+                      &st) == 0) {
         if (sqlite3_step(st) == SQLITE_ROW) {
             *pending = sqlite3_column_int64(st, 0);
             *inbox = sqlite3_column_int64(st, 1);
         }
         egide_db_done(st);
     }
-    if (by_state && egide_db_stmt(e->api_db, "SELECT state, count(*) FROM outbox_rcpt GROUP BY state",
-                                     &st) == 0) {
+    if (by_state &&
+        egide_db_stmt(e->api_db, "SELECT state, count(*) FROM outbox_rcpt GROUP BY state", &st) ==
+            0) {
         while (sqlite3_step(st) == SQLITE_ROW) {
             int s = sqlite3_column_int(st, 0);
             if (s >= 0 && s <= 4)
@@ -758,11 +803,17 @@ static void s_health(edge_t *e, egide_http_resp_t *resp)
     edge_store_meta_get(e->api_db, "checkpoint_alert", &alert, &alen);
     pthread_mutex_unlock(&e->api_lock);
     bool conn = atomic_load(&e->connected);
-    json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "status", alert ? "alert" : conn ? "ok" : "degraded",
-                          "node", e->node_id, "broker",
-                          conn ? "connected" : atomic_load(&e->refused) ? "refused" : "disconnected",
-                          "directory_version", (json_int_t)(e->dir ? egide_directory_version(e->dir) : 0),
-                          "outbox_pending", (json_int_t)pending, "inbox", (json_int_t)inbox);
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "status",
+                  alert  ? "alert"
+                  : conn ? "ok"
+                         : "degraded",
+                  "node", e->node_id, "broker",
+                  conn                       ? "connected"
+                  : atomic_load(&e->refused) ? "refused"
+                                             : "disconnected",
+                  "directory_version", (json_int_t)(e->dir ? egide_directory_version(e->dir) : 0),
+                  "outbox_pending", (json_int_t)pending, "inbox", (json_int_t)inbox);
     if (alert)
         json_object_set_new(o, "audit_alert", json_stringn((const char *)alert, alen));
     free(alert);
@@ -771,7 +822,8 @@ static void s_health(edge_t *e, egide_http_resp_t *resp)
 
 static void s_metrics(edge_t *e, egide_http_resp_t *resp)
 {
-    static const char *const le[] = {"10", "25", "50", "100", "250", "500", "1000", "2500", "5000", "10000", "60000", "+Inf"};
+    static const char *const le[] = {"10",   "25",   "50",   "100",   "250",   "500",
+                                     "1000", "2500", "5000", "10000", "60000", "+Inf"};
     int64_t pending, inbox, by_state[5] = {0};
     pthread_mutex_lock(&e->api_lock);
     s_counts(e, &pending, &inbox, by_state);
@@ -785,30 +837,46 @@ static void s_metrics(edge_t *e, egide_http_resp_t *resp)
         if (n_ > 0)                                                                                \
             egide_buf_append(&out, line, (size_t)n_ < sizeof line ? (size_t)n_ : sizeof line - 1); \
     } while (0)
-    EMIT("# HELP egide_edge_up Edge connected to its broker (1) or not (0).\n# TYPE egide_edge_up gauge\n");
+    EMIT("# HELP egide_edge_up Edge connected to its broker (1) or not (0).\n# TYPE egide_edge_up "
+         "gauge\n");
     EMIT("egide_edge_up %d\n", atomic_load(&e->connected) ? 1 : 0);
-    EMIT("# HELP egide_edge_recipient_states Sent messages per recipient state.\n# TYPE egide_edge_recipient_states gauge\n");
+    EMIT("# HELP egide_edge_recipient_states Sent messages per recipient state.\n# TYPE "
+         "egide_edge_recipient_states gauge\n");
     for (int s = 0; s < 5; s++)
-        EMIT("egide_edge_recipient_states{state=\"%s\"} %lld\n", s_rcpt_states[s], (long long)by_state[s]);
-    EMIT("# HELP egide_edge_outbox_pending Messages not yet accepted by the broker.\n# TYPE egide_edge_outbox_pending gauge\n");
+        EMIT("egide_edge_recipient_states{state=\"%s\"} %lld\n", s_rcpt_states[s],
+             (long long)by_state[s]);
+    EMIT("# HELP egide_edge_outbox_pending Messages not yet accepted by the broker.\n# TYPE "
+         "egide_edge_outbox_pending gauge\n");
     EMIT("egide_edge_outbox_pending %lld\n", (long long)pending);
-    EMIT("# HELP egide_edge_inbox_messages Messages received.\n# TYPE egide_edge_inbox_messages gauge\n");
+    EMIT("# HELP egide_edge_inbox_messages Messages received.\n# TYPE egide_edge_inbox_messages "
+         "gauge\n");
     EMIT("egide_edge_inbox_messages %lld\n", (long long)inbox);
-    EMIT("# HELP egide_edge_messages_total Message events.\n# TYPE egide_edge_messages_total counter\n");
-    EMIT("egide_edge_messages_total{event=\"submitted\"} %llu\n", (unsigned long long)atomic_load(&e->m.submitted));
-    EMIT("egide_edge_messages_total{event=\"accepted\"} %llu\n", (unsigned long long)atomic_load(&e->m.accepted));
-    EMIT("egide_edge_messages_total{event=\"rejected_by_broker\"} %llu\n", (unsigned long long)atomic_load(&e->m.rejected));
-    EMIT("egide_edge_messages_total{event=\"delivered\"} %llu\n", (unsigned long long)atomic_load(&e->m.delivered_out));
-    EMIT("egide_edge_messages_total{event=\"rejected_by_recipient\"} %llu\n", (unsigned long long)atomic_load(&e->m.rejected_out));
-    EMIT("egide_edge_messages_total{event=\"received\"} %llu\n", (unsigned long long)atomic_load(&e->m.received));
-    EMIT("egide_edge_messages_total{event=\"refused_on_receipt\"} %llu\n", (unsigned long long)atomic_load(&e->m.received_rejected));
-    EMIT("# HELP egide_edge_retries_total Envelopes sent again to the broker.\n# TYPE egide_edge_retries_total counter\n");
+    EMIT("# HELP egide_edge_messages_total Message events.\n# TYPE egide_edge_messages_total "
+         "counter\n");
+    EMIT("egide_edge_messages_total{event=\"submitted\"} %llu\n",
+         (unsigned long long)atomic_load(&e->m.submitted));
+    EMIT("egide_edge_messages_total{event=\"accepted\"} %llu\n",
+         (unsigned long long)atomic_load(&e->m.accepted));
+    EMIT("egide_edge_messages_total{event=\"rejected_by_broker\"} %llu\n",
+         (unsigned long long)atomic_load(&e->m.rejected));
+    EMIT("egide_edge_messages_total{event=\"delivered\"} %llu\n",
+         (unsigned long long)atomic_load(&e->m.delivered_out));
+    EMIT("egide_edge_messages_total{event=\"rejected_by_recipient\"} %llu\n",
+         (unsigned long long)atomic_load(&e->m.rejected_out));
+    EMIT("egide_edge_messages_total{event=\"received\"} %llu\n",
+         (unsigned long long)atomic_load(&e->m.received));
+    EMIT("egide_edge_messages_total{event=\"refused_on_receipt\"} %llu\n",
+         (unsigned long long)atomic_load(&e->m.received_rejected));
+    EMIT("# HELP egide_edge_retries_total Envelopes sent again to the broker.\n# TYPE "
+         "egide_edge_retries_total counter\n");
     EMIT("egide_edge_retries_total %llu\n", (unsigned long long)atomic_load(&e->m.retries));
-    EMIT("# HELP egide_edge_rejections_total Rejections by reason (by the broker, or by this node on receipt).\n# TYPE egide_edge_rejections_total counter\n");
+    EMIT("# HELP egide_edge_rejections_total Rejections by reason (by the broker, or by this node "
+         "on receipt).\n# TYPE egide_edge_rejections_total counter\n");
     for (int r = 0; r < 32; r++) {
         uint64_t v = atomic_load(&e->m.rejected_by_reason[r]);
         if (v)
-            EMIT("egide_edge_rejections_total{reason=\"%s\"} %llu\n", egide_wire_reason_name(r), (unsigned long long)v);
+            EMIT("egide_edge_rejections_total{reason=\"%s\"} %llu\n", egide_wire_reason_name(r),
+                 (unsigned long long)v);
     }
     egide_deadline_t *dl = NULL;
     size_t ndl = 0;
@@ -817,21 +885,29 @@ static void s_metrics(edge_t *e, egide_http_resp_t *resp)
         for (size_t i = 0; i < ndl; i++)
             if ((unsigned)dl[i].state < 4)
                 by[dl[i].state]++;
-        EMIT("# HELP egide_edge_deadlines Legal deadlines by state (overdue = past due, not met).\n# TYPE egide_edge_deadlines gauge\n");
+        EMIT("# HELP egide_edge_deadlines Legal deadlines by state (overdue = past due, not "
+             "met).\n# TYPE egide_edge_deadlines gauge\n");
         for (int k = 0; k < 4; k++)
-            EMIT("egide_edge_deadlines{state=\"%s\"} %zu\n", egide_deadline_state_name((egide_deadline_state)k), by[k]);
+            EMIT("egide_edge_deadlines{state=\"%s\"} %zu\n",
+                 egide_deadline_state_name((egide_deadline_state)k), by[k]);
         free(dl);
     }
-    EMIT("# HELP egide_edge_audit_alerts_total Broker checkpoints that failed the consistency check.\n# TYPE egide_edge_audit_alerts_total counter\n");
-    EMIT("egide_edge_audit_alerts_total %llu\n", (unsigned long long)atomic_load(&e->m.checkpoint_alerts));
-    EMIT("# HELP egide_edge_delivery_latency_ms Submission to the last recipient's receipt.\n# TYPE egide_edge_delivery_latency_ms histogram\n");
+    EMIT("# HELP egide_edge_audit_alerts_total Broker checkpoints that failed the consistency "
+         "check.\n# TYPE egide_edge_audit_alerts_total counter\n");
+    EMIT("egide_edge_audit_alerts_total %llu\n",
+         (unsigned long long)atomic_load(&e->m.checkpoint_alerts));
+    EMIT("# HELP egide_edge_delivery_latency_ms Submission to the last recipient's receipt.\n# "
+         "TYPE egide_edge_delivery_latency_ms histogram\n");
     uint64_t cum = 0;
     for (int i = 0; i < 12; i++) {
         cum += atomic_load(&e->m.latency_bucket[i]);
-        EMIT("egide_edge_delivery_latency_ms_bucket{le=\"%s\"} %llu\n", le[i], (unsigned long long)cum);
+        EMIT("egide_edge_delivery_latency_ms_bucket{le=\"%s\"} %llu\n", le[i],
+             (unsigned long long)cum);
     }
-    EMIT("egide_edge_delivery_latency_ms_sum %llu\n", (unsigned long long)atomic_load(&e->m.latency_sum_ms));
-    EMIT("egide_edge_delivery_latency_ms_count %llu\n", (unsigned long long)atomic_load(&e->m.latency_count));
+    EMIT("egide_edge_delivery_latency_ms_sum %llu\n",
+         (unsigned long long)atomic_load(&e->m.latency_sum_ms));
+    EMIT("egide_edge_delivery_latency_ms_count %llu\n",
+         (unsigned long long)atomic_load(&e->m.latency_count));
 #undef EMIT
     egide_buf_append(&out, "", 1);
     egide_http_text(resp, 200, "text/plain; version=0.0.4", out.data ? (const char *)out.data : "");
@@ -898,7 +974,8 @@ egide_rc edge_api_start(edge_t *e)
         .bind_addr = egide_config_str(cfg, "api", "bind"),
         .port = (uint16_t)egide_config_int(cfg, "api", "port"),
         .token = e->api_token,
-        .public_paths = egide_config_bool(cfg, "api", "metrics_public") ? pub_with_metrics : pub_only_health,
+        .public_paths =
+            egide_config_bool(cfg, "api", "metrics_public") ? pub_with_metrics : pub_only_health,
         .max_body = (size_t)egide_config_int(cfg, "api", "max_body_bytes"),
         .allow_non_loopback = egide_config_bool(cfg, "api", "allow_non_loopback"),
         .threads = 1,

@@ -28,8 +28,8 @@
 #include "egide/egide_wire.h"
 #include "egide/egide_witness.h"
 
-#define R(x) EGIDE__V1__REASON_CODE__REASON_##x
-#define TICK_MS 200
+#define R(x)       EGIDE__V1__REASON_CODE__REASON_##x
+#define TICK_MS    200
 #define SEND_BATCH 256
 
 /* Frames to send after the commit. */
@@ -114,7 +114,8 @@ egide_rc edge_adopt_directory(edge_t *e, const uint8_t *bytes, size_t len, bool 
     pthread_mutex_unlock(&e->dir_lock);
     if (persist && e->db)
         edge_store_meta_put(e->db, "directory", bytes, len);
-    egide_log(EGIDE_LOG_NOTICE, "directory v%llu adopted", (unsigned long long)egide_directory_version(d));
+    egide_log(EGIDE_LOG_NOTICE, "directory v%llu adopted",
+              (unsigned long long)egide_directory_version(d));
     return EGIDE_OK;
 }
 
@@ -157,12 +158,13 @@ static void s_send_outbox(edge_t *e)
         return;
     int64_t now = egide_now_ms();
     sqlite3_stmt *sel, *upd;
-    if (egide_db_stmt(e->db, "SELECT msg_id, seq, envelope, attempts FROM outbox WHERE state=0"
-                                " AND next_ms<=? ORDER BY urgency DESC, seq LIMIT ?",
-                         &sel))
+    if (egide_db_stmt(e->db,
+                      "SELECT msg_id, seq, envelope, attempts FROM outbox WHERE state=0"
+                      " AND next_ms<=? ORDER BY urgency DESC, seq LIMIT ?",
+                      &sel))
         return;
     if (egide_db_stmt(e->db, "UPDATE outbox SET attempts=attempts+1, next_ms=? WHERE msg_id=?",
-                         &upd)) {
+                      &upd)) {
         egide_db_done(sel);
         return;
     }
@@ -199,14 +201,18 @@ static void s_expire(edge_t *e)
     sqlite3_stmt *st;
     int64_t now = egide_now_ms();
     egide_db_begin(e->db);
-    if (egide_db_stmt(e->db, "UPDATE outbox_rcpt SET state=4 WHERE state=0 AND msg_id IN"
-                                " (SELECT msg_id FROM outbox WHERE expires_ms<=?)", &st) == 0) {
+    if (egide_db_stmt(e->db,
+                      "UPDATE outbox_rcpt SET state=4 WHERE state=0 AND msg_id IN"
+                      " (SELECT msg_id FROM outbox WHERE expires_ms<=?)",
+                      &st) == 0) {
         sqlite3_bind_int64(st, 1, now);
         sqlite3_step(st);
         egide_db_done(st);
     }
-    if (egide_db_stmt(e->db, "UPDATE outbox SET state=3, done_ms=? WHERE state=0 AND"
-                                " expires_ms<=?", &st) == 0) {
+    if (egide_db_stmt(e->db,
+                      "UPDATE outbox SET state=3, done_ms=? WHERE state=0 AND"
+                      " expires_ms<=?",
+                      &st) == 0) {
         sqlite3_bind_int64(st, 1, now);
         sqlite3_bind_int64(st, 2, now);
         sqlite3_step(st);
@@ -223,10 +229,11 @@ static void s_store_receipt(edge_t *e, egide_receipt_t *r, const ProtobufCBinary
     uint8_t sha[32];
     egide_receipt_hash(r, sha);
     sqlite3_stmt *st;
-    if (egide_db_stmt(e->db, "INSERT OR IGNORE INTO receipts(sha256, msg_id, kind, issuer,"
-                                " recipient, time_ms, reason, leaf_index, data)"
-                                " VALUES(?,?,?,?,?,?,?,?,?)",
-                         &st))
+    if (egide_db_stmt(e->db,
+                      "INSERT OR IGNORE INTO receipts(sha256, msg_id, kind, issuer,"
+                      " recipient, time_ms, reason, leaf_index, data)"
+                      " VALUES(?,?,?,?,?,?,?,?,?)",
+                      &st))
         return;
     sqlite3_bind_blob(st, 1, sha, 32, SQLITE_STATIC);
     sqlite3_bind_blob(st, 2, b->msg_id.data, 16, SQLITE_STATIC);
@@ -247,8 +254,10 @@ static void s_latency(edge_t *e, const uint8_t *msg_id)
     /* When the last recipient has answered, record submit -> delivered. */
     static const int64_t bounds[] = {10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 60000};
     sqlite3_stmt *st;
-    if (egide_db_stmt(e->db, "SELECT (SELECT count(*) FROM outbox_rcpt WHERE msg_id=?1 AND"
-                                " state=0), (SELECT created_ms FROM outbox WHERE msg_id=?1)", &st))
+    if (egide_db_stmt(e->db,
+                      "SELECT (SELECT count(*) FROM outbox_rcpt WHERE msg_id=?1 AND"
+                      " state=0), (SELECT created_ms FROM outbox WHERE msg_id=?1)",
+                      &st))
         return;
     sqlite3_bind_blob(st, 1, msg_id, 16, SQLITE_STATIC);
     if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 0) {
@@ -269,9 +278,10 @@ static void s_rcpt_update(edge_t *e, const uint8_t *msg_id, const char *node, in
                           int64_t t)
 {
     sqlite3_stmt *st;
-    if (egide_db_stmt(e->db, "UPDATE outbox_rcpt SET state=?, reason=?, delivered_ms=? WHERE"
-                                " msg_id=? AND node_id=? AND state=0",
-                         &st))
+    if (egide_db_stmt(e->db,
+                      "UPDATE outbox_rcpt SET state=?, reason=?, delivered_ms=? WHERE"
+                      " msg_id=? AND node_id=? AND state=0",
+                      &st))
         return;
     sqlite3_bind_int(st, 1, state);
     sqlite3_bind_int(st, 2, reason);
@@ -322,8 +332,10 @@ static void s_handle_receipt(edge_t *e, const Egide__V1__Frame *f, s_pending_t *
     bool from_broker = strcmp(b->issuer_id, e->broker_id) == 0;
     s_store_receipt(e, r, raw);
     if (from_broker && b->kind == EGIDE__V1__RECEIPT_KIND__RECEIPT_ACCEPTED) {
-        if (egide_db_stmt(e->db, "UPDATE outbox SET state=1, accepted_ms=?, leaf_index=? WHERE"
-                                    " msg_id=? AND state=0", &st) == 0) {
+        if (egide_db_stmt(e->db,
+                          "UPDATE outbox SET state=1, accepted_ms=?, leaf_index=? WHERE"
+                          " msg_id=? AND state=0",
+                          &st) == 0) {
             sqlite3_bind_int64(st, 1, b->time_ms);
             sqlite3_bind_int64(st, 2, (int64_t)b->audit_leaf_index);
             sqlite3_bind_blob(st, 3, b->msg_id.data, 16, SQLITE_STATIC);
@@ -338,8 +350,10 @@ static void s_handle_receipt(edge_t *e, const Egide__V1__Frame *f, s_pending_t *
                   egide_wire_reason_name(b->reason));
         if (b->reason >= 0 && b->reason < 32)
             atomic_fetch_add(&e->m.rejected_by_reason[b->reason], 1);
-        if (egide_db_stmt(e->db, "UPDATE outbox SET state=2, reason=?, done_ms=? WHERE msg_id=?"
-                                    " AND state=0", &st) == 0) {
+        if (egide_db_stmt(e->db,
+                          "UPDATE outbox SET state=2, reason=?, done_ms=? WHERE msg_id=?"
+                          " AND state=0",
+                          &st) == 0) {
             sqlite3_bind_int(st, 1, b->reason);
             sqlite3_bind_int64(st, 2, b->time_ms);
             sqlite3_bind_blob(st, 3, b->msg_id.data, 16, SQLITE_STATIC);
@@ -348,8 +362,10 @@ static void s_handle_receipt(edge_t *e, const Egide__V1__Frame *f, s_pending_t *
                 atomic_fetch_add(&e->m.rejected, 1);
             egide_db_done(st);
         }
-        if (egide_db_stmt(e->db, "UPDATE outbox_rcpt SET state=2, reason=? WHERE msg_id=? AND"
-                                    " state=0", &st) == 0) {
+        if (egide_db_stmt(e->db,
+                          "UPDATE outbox_rcpt SET state=2, reason=? WHERE msg_id=? AND"
+                          " state=0",
+                          &st) == 0) {
             sqlite3_bind_int(st, 1, b->reason);
             sqlite3_bind_blob(st, 2, b->msg_id.data, 16, SQLITE_STATIC);
             sqlite3_step(st);
@@ -358,7 +374,8 @@ static void s_handle_receipt(edge_t *e, const Egide__V1__Frame *f, s_pending_t *
     } else if (from_broker && b->kind == EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED) {
         /* The broker gave up on one recipient (expiry). */
         s_rcpt_update(e, b->msg_id.data, b->recipient_id,
-                      b->reason == R(EXPIRED) ? RCPT_EXPIRED : RCPT_REJECTED, b->reason, b->time_ms);
+                      b->reason == R(EXPIRED) ? RCPT_EXPIRED : RCPT_REJECTED, b->reason,
+                      b->time_ms);
     } else if (!from_broker && strcmp(b->recipient_id, b->issuer_id) == 0) {
         s_rcpt_update(e, b->msg_id.data, b->issuer_id,
                       b->kind == EGIDE__V1__RECEIPT_KIND__RECEIPT_DELIVERED ? RCPT_DELIVERED
@@ -387,8 +404,8 @@ static void s_reply_receipt(s_pending_t *out, const uint8_t *rcpt, size_t len)
 }
 
 static egide_rc s_sign_receipt(edge_t *e, int kind, const Egide__V1__EnvelopeHeader *h,
-                               const uint8_t sha[32], int reason, const char *detail,
-                               uint8_t **r, size_t *rl)
+                               const uint8_t sha[32], int reason, const char *detail, uint8_t **r,
+                               size_t *rl)
 {
     egide_receipt_params_t p = {
         .kind = kind,
@@ -411,9 +428,10 @@ static bool s_duplicate(edge_t *e, const Egide__V1__EnvelopeHeader *h, const uin
 {
     sqlite3_stmt *st;
     bool dup = false;
-    if (egide_db_stmt(e->db, "SELECT receipt FROM inbox WHERE msg_id=? AND sha256=? UNION ALL"
-                                " SELECT receipt FROM inbox_rejected WHERE msg_id=? AND sha256=?",
-                         &st))
+    if (egide_db_stmt(e->db,
+                      "SELECT receipt FROM inbox WHERE msg_id=? AND sha256=? UNION ALL"
+                      " SELECT receipt FROM inbox_rejected WHERE msg_id=? AND sha256=?",
+                      &st))
         return false;
     sqlite3_bind_blob(st, 1, h->msg_id.data, 16, SQLITE_STATIC);
     sqlite3_bind_blob(st, 2, sha, 32, SQLITE_STATIC);
@@ -442,8 +460,10 @@ static void s_reject_delivery(edge_t *e, const Egide__V1__EnvelopeHeader *h, con
     if (s_sign_receipt(e, EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED, h, sha, reason, why, &r, &rl))
         return;
     sqlite3_stmt *st;
-    if (egide_db_stmt(e->db, "INSERT OR IGNORE INTO inbox_rejected(msg_id, sha256, sender_id,"
-                                " reason, receipt, time_ms) VALUES(?,?,?,?,?,?)", &st) == 0) {
+    if (egide_db_stmt(e->db,
+                      "INSERT OR IGNORE INTO inbox_rejected(msg_id, sha256, sender_id,"
+                      " reason, receipt, time_ms) VALUES(?,?,?,?,?,?)",
+                      &st) == 0) {
         sqlite3_bind_blob(st, 1, h->msg_id.data, 16, SQLITE_STATIC);
         sqlite3_bind_blob(st, 2, sha, 32, SQLITE_STATIC);
         sqlite3_bind_text(st, 3, h->sender_id, -1, SQLITE_STATIC);
@@ -460,19 +480,32 @@ static void s_reject_delivery(edge_t *e, const Egide__V1__EnvelopeHeader *h, con
 static int s_reason_of(egide_rc rc)
 {
     switch (rc) {
-    case EGIDE_ERR_SIGNATURE: return R(BAD_SIGNATURE);
-    case EGIDE_ERR_HASH: return R(BAD_SIGNATURE);
-    case EGIDE_ERR_COMMITMENT: return R(KEY_COMMITMENT);
-    case EGIDE_ERR_DECRYPT: return R(DECRYPT_FAILED);
-    case EGIDE_ERR_NOT_RECIPIENT: return R(NOT_RECIPIENT);
-    case EGIDE_ERR_EXPIRED: return R(EXPIRED);
-    case EGIDE_ERR_REPLAY: return R(CLOCK_SKEW);
-    case EGIDE_ERR_VERSION: return R(UNSUPPORTED_VERSION);
-    case EGIDE_ERR_LIMIT: return R(OVERSIZE);
-    case EGIDE_ERR_CERT: return R(CERT_INVALID);
-    case EGIDE_ERR_REVOKED: return R(CERT_REVOKED);
-    case EGIDE_ERR_VALIDATION: return R(PAYLOAD_INVALID);
-    default: return R(MALFORMED);
+    case EGIDE_ERR_SIGNATURE:
+        return R(BAD_SIGNATURE);
+    case EGIDE_ERR_HASH:
+        return R(BAD_SIGNATURE);
+    case EGIDE_ERR_COMMITMENT:
+        return R(KEY_COMMITMENT);
+    case EGIDE_ERR_DECRYPT:
+        return R(DECRYPT_FAILED);
+    case EGIDE_ERR_NOT_RECIPIENT:
+        return R(NOT_RECIPIENT);
+    case EGIDE_ERR_EXPIRED:
+        return R(EXPIRED);
+    case EGIDE_ERR_REPLAY:
+        return R(CLOCK_SKEW);
+    case EGIDE_ERR_VERSION:
+        return R(UNSUPPORTED_VERSION);
+    case EGIDE_ERR_LIMIT:
+        return R(OVERSIZE);
+    case EGIDE_ERR_CERT:
+        return R(CERT_INVALID);
+    case EGIDE_ERR_REVOKED:
+        return R(CERT_REVOKED);
+    case EGIDE_ERR_VALIDATION:
+        return R(PAYLOAD_INVALID);
+    default:
+        return R(MALFORMED);
     }
 }
 
@@ -482,8 +515,10 @@ static void s_note_ack(edge_t *e, const Egide__V1__EnvelopeHeader *h)
     if (strcmp(h->message_type, "message.acknowledgement") != 0 || h->in_reply_to.len != 16)
         return;
     sqlite3_stmt *st;
-    if (egide_db_stmt(e->db, "UPDATE outbox_rcpt SET state=3, acknowledged_ms=? WHERE msg_id=?"
-                                " AND node_id=? AND state IN (0,1)", &st))
+    if (egide_db_stmt(e->db,
+                      "UPDATE outbox_rcpt SET state=3, acknowledged_ms=? WHERE msg_id=?"
+                      " AND node_id=? AND state IN (0,1)",
+                      &st))
         return;
     sqlite3_bind_int64(st, 1, h->created_ms);
     sqlite3_bind_blob(st, 2, h->in_reply_to.data, 16, SQLITE_STATIC);
@@ -528,7 +563,8 @@ static void s_handle_deliver(edge_t *e, const Egide__V1__Frame *f, s_pending_t *
     }
     pthread_mutex_unlock(&e->dir_lock);
     if (!spub) {
-        s_reject_delivery(e, h, sha, prc == EGIDE_ERR_NOTFOUND ? R(UNKNOWN_SENDER) : s_reason_of(prc),
+        s_reject_delivery(e, h, sha,
+                          prc == EGIDE_ERR_NOTFOUND ? R(UNKNOWN_SENDER) : s_reason_of(prc),
                           "sender certificate unknown or not valid", out);
         goto done;
     }
@@ -548,7 +584,8 @@ static void s_handle_deliver(edge_t *e, const Egide__V1__Frame *f, s_pending_t *
     if (ptype) {
         char *errors = NULL;
         if (strcmp(ptype, h->message_type) != 0) {
-            s_reject_delivery(e, h, sha, R(PAYLOAD_INVALID), "payload type differs from header", out);
+            s_reject_delivery(e, h, sha, R(PAYLOAD_INVALID), "payload type differs from header",
+                              out);
             goto done;
         }
         rc = egide_payload_check(ptype, payload, plen, egide_now_ms(), &facts, &errors);
@@ -564,10 +601,10 @@ static void s_handle_deliver(edge_t *e, const Egide__V1__Frame *f, s_pending_t *
         goto done;
     sqlite3_stmt *st;
     rc = egide_db_stmt(e->db,
-                          "INSERT INTO inbox(msg_id, sha256, sender_id, type, urgency, in_reply_to,"
-                          " created_ms, received_ms, content_type, payload, receipt)"
-                          " VALUES(?,?,?,?,?,?,?,?,?,?,?)",
-                          &st);
+                       "INSERT INTO inbox(msg_id, sha256, sender_id, type, urgency, in_reply_to,"
+                       " created_ms, received_ms, content_type, payload, receipt)"
+                       " VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+                       &st);
     if (!rc) {
         sqlite3_bind_blob(st, 1, h->msg_id.data, 16, SQLITE_STATIC);
         sqlite3_bind_blob(st, 2, sha, 32, SQLITE_STATIC);
@@ -647,9 +684,12 @@ static void s_handle_checkpoint(edge_t *e, const Egide__V1__Frame *f)
          * shrinks: a rollback) - each is evidence, kept and raised. */
         atomic_fetch_add(&e->m.checkpoint_alerts, 1);
         char msg[160];
-        snprintf(msg, sizeof msg, "%s", rc == EGIDE_ERR_VERSION ? "broker log smaller than a checkpoint it signed before (rollback)"
-                                        : rc == EGIDE_ERR_CONSISTENCY ? "new checkpoint does not extend the one held (fork or rewrite)"
-                                                                      : egide_strerror(rc));
+        snprintf(msg, sizeof msg, "%s",
+                 rc == EGIDE_ERR_VERSION
+                     ? "broker log smaller than a checkpoint it signed before (rollback)"
+                 : rc == EGIDE_ERR_CONSISTENCY
+                     ? "new checkpoint does not extend the one held (fork or rewrite)"
+                     : egide_strerror(rc));
         edge_store_meta_put(e->db, "checkpoint_alert", msg, strlen(msg));
         egide_log(EGIDE_LOG_ERROR,
                   "ALERT: the broker's audit checkpoint does not extend the one this node holds"
@@ -726,12 +766,15 @@ static void s_monitor(edge_t *e)
             break;
         case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
             if (!atomic_exchange(&e->refused, true))
-                egide_log(EGIDE_LOG_ERROR, "the broker refused this node's transport key (status %u):"
-                                           " is the node active in the directory?", value);
+                egide_log(EGIDE_LOG_ERROR,
+                          "the broker refused this node's transport key (status %u):"
+                          " is the node active in the directory?",
+                          value);
             break;
         case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
         case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
-            egide_log(EGIDE_LOG_WARNING, "handshake with the broker failed (is its key the pinned one?)");
+            egide_log(EGIDE_LOG_WARNING,
+                      "handshake with the broker failed (is its key the pinned one?)");
             break;
         default:
             break;
@@ -776,7 +819,8 @@ int edge_run(edge_t *e)
                 if (rc == EGIDE_OK)
                     s_handle_frame(e, m.frame, out);
                 else
-                    egide_log(EGIDE_LOG_WARNING, "bad frame from the broker: %s", egide_strerror(rc));
+                    egide_log(EGIDE_LOG_WARNING, "bad frame from the broker: %s",
+                              egide_strerror(rc));
                 egide_transport_msg_clear(&m);
                 if (!e->group_commit)
                     break;

@@ -22,35 +22,54 @@
 
 static const char *const s_levels[] = {"error", "warning", "notice", "info", "debug", NULL};
 
-#define K(sec, name, type, req, min, max, def, help) {sec, name, type, req, min, max, def, NULL, help}
+#define K(sec, name, type, req, min, max, def, help)                                               \
+    {                                                                                              \
+        sec, name, type, req, min, max, def, NULL, help                                            \
+    }
 const egide_config_key_t edge_config_schema[] = {
     K("edge", "node_id", EGIDE_CFG_NODE_ID, true, 0, 0, NULL, "this node's id, e.g. 71.crip"),
-    K("edge", "database", EGIDE_CFG_PATH, true, 0, 0, NULL, "SQLite file (outbox, inbox, receipts)"),
-    K("edge", "directory_anchor", EGIDE_CFG_PATH, true, 0, 0, NULL, "directory authority certificate (pinned)"),
-    K("edge", "directory", EGIDE_CFG_PATH, false, 0, 0, NULL, "initial signed directory (later ones come from the broker)"),
-    K("edge", "broker_endpoint", EGIDE_CFG_ENDPOINT, false, 0, 0, NULL, "override the directory's broker endpoint"),
-    K("edge", "broker_curve_public", EGIDE_CFG_PATH, false, 0, 0, NULL, "override the directory's broker CURVE key (Z85 file)"),
+    K("edge", "database", EGIDE_CFG_PATH, true, 0, 0, NULL,
+      "SQLite file (outbox, inbox, receipts)"),
+    K("edge", "directory_anchor", EGIDE_CFG_PATH, true, 0, 0, NULL,
+      "directory authority certificate (pinned)"),
+    K("edge", "directory", EGIDE_CFG_PATH, false, 0, 0, NULL,
+      "initial signed directory (later ones come from the broker)"),
+    K("edge", "broker_endpoint", EGIDE_CFG_ENDPOINT, false, 0, 0, NULL,
+      "override the directory's broker endpoint"),
+    K("edge", "broker_curve_public", EGIDE_CFG_PATH, false, 0, 0, NULL,
+      "override the directory's broker CURVE key (Z85 file)"),
     K("edge", "ca_root", EGIDE_CFG_PATH, true, 0, 0, NULL, "department root CA certificate"),
-    K("edge", "ca_chain", EGIDE_CFG_PATH, false, 0, 0, NULL, "intermediate (issuing) CA certificates"),
+    K("edge", "ca_chain", EGIDE_CFG_PATH, false, 0, 0, NULL,
+      "intermediate (issuing) CA certificates"),
     K("edge", "crl", EGIDE_CFG_PATH, false, 0, 0, NULL, "CRLs of the root and issuing CAs"),
     K("edge", "sign_key", EGIDE_CFG_PATH, true, 0, 0, NULL, "Ed25519 signing key (mode 0600)"),
     K("edge", "sign_cert", EGIDE_CFG_PATH, true, 0, 0, NULL, "Ed25519 signing certificate"),
     K("edge", "enc_key", EGIDE_CFG_PATH, true, 0, 0, NULL, "X25519 encryption key (mode 0600)"),
-    K("edge", "curve_secret", EGIDE_CFG_PATH, true, 0, 0, NULL, "CURVE secret key, Z85 (mode 0600)"),
+    K("edge", "curve_secret", EGIDE_CFG_PATH, true, 0, 0, NULL,
+      "CURVE secret key, Z85 (mode 0600)"),
     K("edge", "curve_public", EGIDE_CFG_PATH, true, 0, 0, NULL, "CURVE public key, Z85"),
-    K("edge", "message_ttl_days", EGIDE_CFG_INT, false, 1, 365, "30", "a message not delivered by then expires"),
+    K("edge", "message_ttl_days", EGIDE_CFG_INT, false, 1, 365, "30",
+      "a message not delivered by then expires"),
     K("edge", "retry_min_ms", EGIDE_CFG_INT, false, 10, 600000, "500", "first resend delay"),
     K("edge", "retry_max_ms", EGIDE_CFG_INT, false, 100, 3600000, "60000", "longest resend delay"),
-    K("edge", "clock_skew_ms", EGIDE_CFG_INT, false, 1000, 86400000, "300000", "accepted clock difference"),
-    K("edge", "heartbeat_ms", EGIDE_CFG_INT, false, 0, 600000, "5000", "ZeroMQ heartbeat interval (0 = off)"),
-    K("edge", "group_commit", EGIDE_CFG_BOOL, false, 0, 0, "true", "commit a batch of frames with one fsync"),
-    K("deadlines", "profile", EGIDE_CFG_PATH, false, 0, 0, NULL, "jurisdiction deadline profile (INI)"),
+    K("edge", "clock_skew_ms", EGIDE_CFG_INT, false, 1000, 86400000, "300000",
+      "accepted clock difference"),
+    K("edge", "heartbeat_ms", EGIDE_CFG_INT, false, 0, 600000, "5000",
+      "ZeroMQ heartbeat interval (0 = off)"),
+    K("edge", "group_commit", EGIDE_CFG_BOOL, false, 0, 0, "true",
+      "commit a batch of frames with one fsync"),
+    K("deadlines", "profile", EGIDE_CFG_PATH, false, 0, 0, NULL,
+      "jurisdiction deadline profile (INI)"),
     K("api", "bind", EGIDE_CFG_STRING, false, 0, 0, "127.0.0.1", "address of the REST API"),
-    K("api", "port", EGIDE_CFG_INT, false, 0, 65535, "7720", "port of the REST API (0 = any free port)"),
+    K("api", "port", EGIDE_CFG_INT, false, 0, 65535, "7720",
+      "port of the REST API (0 = any free port)"),
     K("api", "token_file", EGIDE_CFG_PATH, true, 0, 0, NULL, "bearer token file (mode 0600)"),
-    K("api", "metrics_public", EGIDE_CFG_BOOL, false, 0, 0, "false", "serve /metrics without the token"),
-    K("api", "allow_non_loopback", EGIDE_CFG_BOOL, false, 0, 0, "false", "allow binding a non-loopback address"),
-    K("api", "max_body_bytes", EGIDE_CFG_INT, false, 1024, 25165824, "20971520", "largest request body"),
+    K("api", "metrics_public", EGIDE_CFG_BOOL, false, 0, 0, "false",
+      "serve /metrics without the token"),
+    K("api", "allow_non_loopback", EGIDE_CFG_BOOL, false, 0, 0, "false",
+      "allow binding a non-loopback address"),
+    K("api", "max_body_bytes", EGIDE_CFG_INT, false, 1024, 25165824, "20971520",
+      "largest request body"),
     {"log", "level", EGIDE_CFG_ENUM, false, 0, 0, "notice", s_levels, "log level"},
     K("log", "syslog", EGIDE_CFG_BOOL, false, 0, 0, "false", "log to syslog instead of stderr"),
     EGIDE_CONFIG_END,
@@ -293,23 +312,39 @@ static void s_usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"check", no_argument, NULL, 'n'},
-        {"verbose", no_argument, NULL, 'v'},      {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},      {"print-config", no_argument, NULL, 'P'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"check", no_argument, NULL, 'n'},
+                                         {"verbose", no_argument, NULL, 'v'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {"version", no_argument, NULL, 'V'},
+                                         {"print-config", no_argument, NULL, 'P'},
+                                         {NULL, 0, NULL, 0}};
     const char *config = NULL;
     bool check = false, verbose = false;
     int c;
     while ((c = getopt_long(argc, argv, "c:nvh", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': config = optarg; break;
-        case 'n': check = true; break;
-        case 'v': verbose = true; break;
-        case 'h': s_usage(stdout); return 0;
-        case 'V': printf("egide-edge %s\n", EGIDE_VERSION_STRING); return 0;
-        case 'P': egide_config_print_schema(edge_config_schema, stdout); return 0;
-        default: s_usage(stderr); return 2;
+        case 'c':
+            config = optarg;
+            break;
+        case 'n':
+            check = true;
+            break;
+        case 'v':
+            verbose = true;
+            break;
+        case 'h':
+            s_usage(stdout);
+            return 0;
+        case 'V':
+            printf("egide-edge %s\n", EGIDE_VERSION_STRING);
+            return 0;
+        case 'P':
+            egide_config_print_schema(edge_config_schema, stdout);
+            return 0;
+        default:
+            s_usage(stderr);
+            return 2;
         }
     }
     if (!config || optind != argc) {
@@ -330,7 +365,8 @@ int main(int argc, char **argv)
     }
     egide_log_level lvl = EGIDE_LOG_NOTICE;
     egide_log_parse_level(egide_config_str(cfg, "log", "level"), &lvl);
-    egide_log_init("egide-edge", egide_config_bool(cfg, "log", "syslog"), verbose ? EGIDE_LOG_DEBUG : lvl);
+    egide_log_init("egide-edge", egide_config_bool(cfg, "log", "syslog"),
+                   verbose ? EGIDE_LOG_DEBUG : lvl);
     struct sigaction sa = {0};
     sa.sa_handler = s_on_term;
     sigaction(SIGTERM, &sa, NULL);

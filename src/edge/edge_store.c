@@ -101,11 +101,11 @@ egide_rc edge_store_meta_put(sqlite3 *db, const char *key, const void *val, size
 egide_rc edge_store_next_seq(sqlite3 *db, uint64_t *seq)
 {
     sqlite3_stmt *st;
-    egide_rc rc = egide_db_stmt(
-        db,
-        "INSERT INTO meta(key, value) VALUES('seq', 1) ON CONFLICT(key) DO UPDATE SET"
-        " value=value+1 RETURNING value",
-        &st);
+    egide_rc rc =
+        egide_db_stmt(db,
+                      "INSERT INTO meta(key, value) VALUES('seq', 1) ON CONFLICT(key) DO UPDATE SET"
+                      " value=value+1 RETURNING value",
+                      &st);
     if (rc)
         return rc;
     rc = EGIDE_ERR_DB;
@@ -119,8 +119,8 @@ egide_rc edge_store_next_seq(sqlite3 *db, uint64_t *seq)
     return rc;
 }
 
-egide_rc edge_store_outbox_add(sqlite3 *db, const Egide__V1__EnvelopeHeader *h,
-                               const uint8_t *env, size_t len, const uint8_t sha[32])
+egide_rc edge_store_outbox_add(sqlite3 *db, const Egide__V1__EnvelopeHeader *h, const uint8_t *env,
+                               size_t len, const uint8_t sha[32])
 {
     sqlite3_stmt *st;
     egide_rc rc = egide_db_stmt(
@@ -169,9 +169,10 @@ void edge_store_deadlines(edge_t *e, sqlite3 *db, const char *type, const uint8_
     if (egide_deadline_compute(e->profile, type, hex, time_ms, facts, d, 8, &n) != EGIDE_OK)
         return;
     sqlite3_stmt *st;
-    if (egide_db_stmt(db, "INSERT OR IGNORE INTO deadlines(msg_id, type, name, label, source,"
-                             " start_ms, due_ms, practice) VALUES(?,?,?,?,?,?,?,?)",
-                         &st))
+    if (egide_db_stmt(db,
+                      "INSERT OR IGNORE INTO deadlines(msg_id, type, name, label, source,"
+                      " start_ms, due_ms, practice) VALUES(?,?,?,?,?,?,?,?)",
+                      &st))
         return;
     for (size_t i = 0; i < n; i++) {
         sqlite3_reset(st);

@@ -29,7 +29,7 @@ struct egide_config {
     const egide_config_key_t *schema; /* borrowed, static in callers */
     s_entry_t *entries;               /* one per schema key, same order */
     size_t n;
-    char *file;                       /* owned copy of the name */
+    char *file; /* owned copy of the name */
 };
 
 typedef struct s_parse {
@@ -181,15 +181,16 @@ static int s_handler(void *user, const char *section, const char *name, const ch
         return 1;
     }
     if (!section_known)
-        s_error(p, p->line, *section ? "unknown section [%s]" : "key outside any [section]%s", section);
+        s_error(p, p->line, *section ? "unknown section [%s]" : "key outside any [section]%s",
+                section);
     else
         s_error(p, p->line, "unknown key '%s' in section [%s]", name, section);
     return 0;
 }
 
 egide_rc egide_config_load_string(const char *name, const char *text,
-                                  const egide_config_key_t *schema, egide_config_t **out,
-                                  char *err, size_t errsz)
+                                  const egide_config_key_t *schema, egide_config_t **out, char *err,
+                                  size_t errsz)
 {
     *out = NULL;
     if (errsz)
@@ -231,8 +232,8 @@ egide_rc egide_config_load_string(const char *name, const char *text,
     return EGIDE_OK;
 }
 
-egide_rc egide_config_load(const char *path, const egide_config_key_t *schema,
-                           egide_config_t **out, char *err, size_t errsz)
+egide_rc egide_config_load(const char *path, const egide_config_key_t *schema, egide_config_t **out,
+                           char *err, size_t errsz)
 {
     *out = NULL;
     uint8_t *data;
@@ -307,7 +308,10 @@ bool egide_config_has(const egide_config_t *c, const char *section, const char *
     return e && e->value;
 }
 
-const char *egide_config_file(const egide_config_t *c) { return c->file; }
+const char *egide_config_file(const egide_config_t *c)
+{
+    return c->file;
+}
 
 char *egide_config_path(const egide_config_t *c, const char *section, const char *name)
 {

@@ -58,7 +58,8 @@ egide_rc egide_db_open(const char *path, bool readonly, sqlite3 **out)
     int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
     int rc = sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
-        egide_log(EGIDE_LOG_ERROR, "database %s: %s", path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        egide_log(EGIDE_LOG_ERROR, "database %s: %s", path,
+                  db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
         sqlite3_close(db);
         return EGIDE_ERR_DB;
     }
@@ -178,8 +179,14 @@ egide_rc egide_db_migrate(sqlite3 *db, const char *const *migrations, size_t n)
     return EGIDE_OK;
 }
 
-egide_rc egide_db_begin(sqlite3 *db) { return egide_db_exec(db, "BEGIN IMMEDIATE"); }
-egide_rc egide_db_commit(sqlite3 *db) { return egide_db_exec(db, "COMMIT"); }
+egide_rc egide_db_begin(sqlite3 *db)
+{
+    return egide_db_exec(db, "BEGIN IMMEDIATE");
+}
+egide_rc egide_db_commit(sqlite3 *db)
+{
+    return egide_db_exec(db, "COMMIT");
+}
 
 void egide_db_rollback(sqlite3 *db)
 {

@@ -36,8 +36,14 @@ void egide_log_init(const char *ident, bool use_syslog, egide_log_level level)
         openlog(s_log.ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
 
-void egide_log_set_level(egide_log_level level) { s_log.level = level; }
-egide_log_level egide_log_get_level(void) { return s_log.level; }
+void egide_log_set_level(egide_log_level level)
+{
+    s_log.level = level;
+}
+egide_log_level egide_log_get_level(void)
+{
+    return s_log.level;
+}
 
 egide_rc egide_log_parse_level(const char *s, egide_log_level *out)
 {
@@ -75,9 +81,8 @@ static void s_emit(egide_log_level level, const char *msg)
     struct tm tm;
     gmtime_r(&ts.tv_sec, &tm);
     int n = snprintf(out, sizeof out, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s[%ld] %s: %s\n",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, ts.tv_nsec / 1000000, s_log.ident, (long)getpid(),
-                     s_names[level], line);
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     ts.tv_nsec / 1000000, s_log.ident, (long)getpid(), s_names[level], line);
     if (n > 0) {
         size_t len = (size_t)n < sizeof out ? (size_t)n : sizeof out - 1;
         ssize_t w = write(STDERR_FILENO, out, len);

@@ -192,7 +192,8 @@ egide_rc egide_transport_recv(void *sock, int is_router, egide_transport_msg_t *
         egide_strlcpy(m->user_id, uid, sizeof m->user_id);
     m->frame_len = zmq_msg_size(&part);
     void *frame = NULL;
-    egide_rc rc = egide_wire_unpack(EGIDE_WIRE_FRAME, zmq_msg_data(&part), m->frame_len, &frame, NULL);
+    egide_rc rc =
+        egide_wire_unpack(EGIDE_WIRE_FRAME, zmq_msg_data(&part), m->frame_len, &frame, NULL);
     zmq_msg_close(&part);
     s_drain(sock);
     m->frame = frame;

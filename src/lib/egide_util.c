@@ -222,7 +222,8 @@ static int s_b64val(char c)
     return -1;
 }
 
-egide_rc egide_base64_decode(const char *in, size_t inlen, uint8_t **out, size_t *outlen, size_t max)
+egide_rc egide_base64_decode(const char *in, size_t inlen, uint8_t **out, size_t *outlen,
+                             size_t max)
 {
     *out = NULL;
     *outlen = 0;
@@ -255,7 +256,8 @@ egide_rc egide_base64_decode(const char *in, size_t inlen, uint8_t **out, size_t
                 return EGIDE_ERR_PROTO;
             }
         }
-        uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
+        uint32_t w =
+            (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
         uint8_t bytes[3] = {(uint8_t)(w >> 16), (uint8_t)(w >> 8), (uint8_t)w};
         for (int k = 0; k < 3 && o < n; k++)
             buf[o++] = bytes[k];

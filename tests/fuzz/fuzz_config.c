@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* fuzz_config.c - the INI configuration loader against the broker-like schema: any input gives OK or EGIDE_ERR_CONFIG with a "file:" message, never a crash. */
+/* fuzz_config.c - the INI configuration loader against the broker-like schema: any input gives OK
+ * or EGIDE_ERR_CONFIG with a "file:" message, never a crash. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

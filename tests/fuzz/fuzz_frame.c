@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* fuzz_frame.c - every wire decoder (frames, envelopes, receipts, audit events, directories) on arbitrary bytes: a message either unpacks and re-packs, or is refused; never a crash. */
+/* fuzz_frame.c - every wire decoder (frames, envelopes, receipts, audit events, directories) on
+ * arbitrary bytes: a message either unpacks and re-packs, or is refused; never a crash. */
 #include <stdint.h>
 #include <stdlib.h>
 

@@ -117,30 +117,63 @@ int main(int argc, char **argv)
     size_t n_to = 0;
     long long seq = 0, count = 100, size = 4096;
     static const struct option o[] = {
-        {"endpoint", 1, 0, 'e'}, {"broker-public", 1, 0, 'b'}, {"curve-secret", 1, 0, 's'},
-        {"curve-public", 1, 0, 'p'}, {"node", 1, 0, 'n'}, {"sign-key", 1, 0, 'k'},
-        {"sign-cert", 1, 0, 'c'}, {"pki", 1, 0, 'P'}, {"type", 1, 0, 't'}, {"to", 1, 0, 'T'},
-        {"sender-id", 1, 0, 'S'}, {"seq", 1, 0, 'q'}, {"count", 1, 0, 'N'}, {"size", 1, 0, 'z'},
-        {0, 0, 0, 0}};
+        {"endpoint", 1, 0, 'e'},     {"broker-public", 1, 0, 'b'}, {"curve-secret", 1, 0, 's'},
+        {"curve-public", 1, 0, 'p'}, {"node", 1, 0, 'n'},          {"sign-key", 1, 0, 'k'},
+        {"sign-cert", 1, 0, 'c'},    {"pki", 1, 0, 'P'},           {"type", 1, 0, 't'},
+        {"to", 1, 0, 'T'},           {"sender-id", 1, 0, 'S'},     {"seq", 1, 0, 'q'},
+        {"count", 1, 0, 'N'},        {"size", 1, 0, 'z'},          {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", o, NULL)) != -1) {
         int64_t v = 0;
         switch (c) {
-        case 'e': endpoint = optarg; break;
-        case 'b': bpub = optarg; break;
-        case 's': csec = optarg; break;
-        case 'p': cpub = optarg; break;
-        case 'n': node = optarg; break;
-        case 'k': skey = optarg; break;
-        case 'c': scert = optarg; break;
-        case 'P': pki = optarg; break;
-        case 't': type = optarg; break;
-        case 'T': if (n_to < 8) to[n_to++] = optarg; break;
-        case 'S': sender_id = optarg; break;
-        case 'q': if (egide_parse_int64(optarg, 0, INT64_MAX, &v) == 0) seq = v; break;
-        case 'N': if (egide_parse_int64(optarg, 1, 1000000, &v) == 0) count = v; break;
-        case 'z': if (egide_parse_int64(optarg, 1, 1 << 24, &v) == 0) size = v; break;
-        default: return 2;
+        case 'e':
+            endpoint = optarg;
+            break;
+        case 'b':
+            bpub = optarg;
+            break;
+        case 's':
+            csec = optarg;
+            break;
+        case 'p':
+            cpub = optarg;
+            break;
+        case 'n':
+            node = optarg;
+            break;
+        case 'k':
+            skey = optarg;
+            break;
+        case 'c':
+            scert = optarg;
+            break;
+        case 'P':
+            pki = optarg;
+            break;
+        case 't':
+            type = optarg;
+            break;
+        case 'T':
+            if (n_to < 8)
+                to[n_to++] = optarg;
+            break;
+        case 'S':
+            sender_id = optarg;
+            break;
+        case 'q':
+            if (egide_parse_int64(optarg, 0, INT64_MAX, &v) == 0)
+                seq = v;
+            break;
+        case 'N':
+            if (egide_parse_int64(optarg, 1, 1000000, &v) == 0)
+                count = v;
+            break;
+        case 'z':
+            if (egide_parse_int64(optarg, 1, 1 << 24, &v) == 0)
+                size = v;
+            break;
+        default:
+            return 2;
         }
     }
     if (optind != argc - 1 || !endpoint || !bpub || !csec || !cpub || !node) {
@@ -155,11 +188,14 @@ int main(int argc, char **argv)
         return 2;
     }
     s_zctx = zmq_ctx_new();
-    egide_transport_opts_t opts = {
-        .heartbeat_ms = 0, .linger_ms = 500, .max_msg = 0, .sndhwm = 0,
-        .monitor_ep = "inproc://probe-mon",
-        .monitor_events = ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_SUCCEEDED,
-        .monitor_out = &s_mon};
+    egide_transport_opts_t opts = {.heartbeat_ms = 0,
+                                   .linger_ms = 500,
+                                   .max_msg = 0,
+                                   .sndhwm = 0,
+                                   .monitor_ep = "inproc://probe-mon",
+                                   .monitor_events = ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                                                     ZMQ_EVENT_HANDSHAKE_SUCCEEDED,
+                                   .monitor_out = &s_mon};
     if (egide_transport_dealer(s_zctx, endpoint, bk, pk, sk, &opts, &s_sock))
         return 2;
     int refused = 0, status = 0;
@@ -184,8 +220,9 @@ int main(int argc, char **argv)
         EVP_PKEY *key = NULL;
         X509 *cert = NULL;
         uint8_t fpr[32];
-        if (!skey || !scert || !pki || n_to == 0 || egide_pki_load_key(skey, EGIDE_CERT_USE_SIGN, &key) ||
-            egide_cert_load(scert, &cert) || egide_cert_fingerprint(cert, fpr)) {
+        if (!skey || !scert || !pki || n_to == 0 ||
+            egide_pki_load_key(skey, EGIDE_CERT_USE_SIGN, &key) || egide_cert_load(scert, &cert) ||
+            egide_cert_fingerprint(cert, fpr)) {
             fprintf(stderr, "egide_probe: need --sign-key, --sign-cert, --pki and --to\n");
             status = 2;
             goto out;
@@ -198,7 +235,8 @@ int main(int argc, char **argv)
             char path[1024];
             X509 *ec = NULL;
             snprintf(path, sizeof path, "%s/nodes/%s/enc.crt", pki, to[i]);
-            if (egide_cert_load(path, &ec) || egide_pki_cert_pubkey(ec, EGIDE_CERT_USE_ENC, &pubs[i]) ||
+            if (egide_cert_load(path, &ec) ||
+                egide_pki_cert_pubkey(ec, EGIDE_CERT_USE_ENC, &pubs[i]) ||
                 egide_cert_fingerprint(ec, fprs[i])) {
                 fprintf(stderr, "egide_probe: %s: bad certificate\n", path);
                 return 2;
@@ -208,13 +246,17 @@ int main(int argc, char **argv)
         }
         uint8_t *payload = malloc((size_t)size);
         memset(payload, 'x', (size_t)size);
-        egide_seal_params_t p = {
-            .sender_id = sender_id ? sender_id : node, .sign_key = key, .sign_cert_fpr = fpr,
-            .recipients = r, .n_recipients = n_to, .message_type = type,
-            .urgency = EGIDE__V1__URGENCY__URGENCY_NORMAL,
-            .sender_seq = seq ? (uint64_t)seq : (uint64_t)egide_now_ms(),
-            .content_type = "application/octet-stream", .payload = payload,
-            .payload_len = (size_t)size};
+        egide_seal_params_t p = {.sender_id = sender_id ? sender_id : node,
+                                 .sign_key = key,
+                                 .sign_cert_fpr = fpr,
+                                 .recipients = r,
+                                 .n_recipients = n_to,
+                                 .message_type = type,
+                                 .urgency = EGIDE__V1__URGENCY__URGENCY_NORMAL,
+                                 .sender_seq = seq ? (uint64_t)seq : (uint64_t)egide_now_ms(),
+                                 .content_type = "application/octet-stream",
+                                 .payload = payload,
+                                 .payload_len = (size_t)size};
         uint8_t *env;
         size_t len;
         uint8_t id[16];
@@ -245,7 +287,8 @@ int main(int argc, char **argv)
                     rf = NULL;
                 }
                 /* Relayed receipts of earlier messages are not our answer. */
-                if (rf && rf->body_case == EGIDE__V1__FRAME__BODY_RECEIPT && rf->receipt->relay_id) {
+                if (rf && rf->body_case == EGIDE__V1__FRAME__BODY_RECEIPT &&
+                    rf->receipt->relay_id) {
                     egide_wire_free(EGIDE_WIRE_FRAME, rf);
                     rf = NULL;
                 }

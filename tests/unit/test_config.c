@@ -26,7 +26,8 @@ static void test_good(void)
 {
     char err[512];
     egide_config_t *c = NULL;
-    CHECK_RC(s_load("; comment\n[node]\nid = 71.crip\nport = 9000\nsyslog = yes\n\n[paths]\nkey = keys/sign.key\n",
+    CHECK_RC(s_load("; comment\n[node]\nid = 71.crip\nport = 9000\nsyslog = yes\n\n[paths]\nkey = "
+                    "keys/sign.key\n",
                     err, sizeof err, &c),
              EGIDE_OK);
     REQUIRE(c != NULL);
@@ -62,16 +63,21 @@ static void expect_err(const char *text, const char *want)
 
 static void test_errors(void)
 {
-    expect_err("[node]\nid = 71.crip\ncolour = blue\n", "t.ini:3: unknown key 'colour' in section [node]");
+    expect_err("[node]\nid = 71.crip\ncolour = blue\n",
+               "t.ini:3: unknown key 'colour' in section [node]");
     expect_err("[node]\nid = 71.crip\n[nodes]\nx = 1\n", "t.ini:4: unknown section [nodes]");
     expect_err("id = 71.crip\n", "t.ini:1: key outside any [section]");
-    expect_err("[node]\nid = 71.crip\nport = 70000\n", "t.ini:3: bad value for 'port': not an integer in 1..65535");
+    expect_err("[node]\nid = 71.crip\nport = 70000\n",
+               "t.ini:3: bad value for 'port': not an integer in 1..65535");
     expect_err("[node]\nid = 71.crip\nport = 12abc\n", "t.ini:3: bad value for 'port'");
-    expect_err("[node]\nid = 71.crip\nsyslog = maybe\n", "t.ini:3: bad value for 'syslog': not a boolean");
+    expect_err("[node]\nid = 71.crip\nsyslog = maybe\n",
+               "t.ini:3: bad value for 'syslog': not a boolean");
     expect_err("[node]\nid = 71.CRIP\n", "t.ini:2: bad value for 'id': not a node id");
     expect_err("[node]\nid = 71.crip\nendpoint = http://x\n", "t.ini:3: bad value for 'endpoint'");
-    expect_err("[node]\nid = 71.crip\n[log]\nlevel = loud\n", "t.ini:4: bad value for 'level': not one of: error warning info");
-    expect_err("[node]\nid = 71.crip\nid = 71.tas\n", "t.ini:3: duplicate key 'id' (first set on line 2)");
+    expect_err("[node]\nid = 71.crip\n[log]\nlevel = loud\n",
+               "t.ini:4: bad value for 'level': not one of: error warning info");
+    expect_err("[node]\nid = 71.crip\nid = 71.tas\n",
+               "t.ini:3: duplicate key 'id' (first set on line 2)");
     expect_err("[node]\nport = 80\n", "t.ini: missing required key 'id' in section [node]");
     expect_err("[node]\nid = 71.crip\nthis is not ini\n", "t.ini:3: syntax error");
     expect_err("[node\nid = 71.crip\n", "t.ini:1: syntax error");
@@ -87,7 +93,8 @@ static void test_file(void)
 {
     char err[512];
     egide_config_t *c = NULL;
-    CHECK_RC(egide_config_load("/nonexistent/egide.ini", s_schema, &c, err, sizeof err), EGIDE_ERR_NOTFOUND);
+    CHECK_RC(egide_config_load("/nonexistent/egide.ini", s_schema, &c, err, sizeof err),
+             EGIDE_ERR_NOTFOUND);
     CHECK(strstr(err, "/nonexistent/egide.ini: cannot read configuration") != NULL);
     char path[] = "/tmp/egide-test-config-XXXXXX";
     int fd = mkstemp(path);

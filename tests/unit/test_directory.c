@@ -98,9 +98,9 @@ static int s_setup(void)
 
 /* ------------------------------------------------------------ a test directory */
 
-#define T_MAX_NODES 16
+#define T_MAX_NODES  16
 #define T_MAX_ROUTES 8
-#define T_MAX_RULES 16
+#define T_MAX_RULES  16
 
 /* A Directory built on static storage: test code edits it, then signs it. */
 typedef struct t_dir {

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* test_log.c - logging: level filtering, level names, control characters never reach a log line, warn adds strerror. */
+/* test_log.c - logging: level filtering, level names, control characters never reach a log line,
+ * warn adds strerror. */
 #include <errno.h>
 
 #include "egide/egide_log.h"
