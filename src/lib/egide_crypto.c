@@ -14,24 +14,24 @@
 #include <openssl/pem.h>
 #include <openssl/sha.h>
 
+#include "egide/egide_hpke.h"
 #include "egide/egide_limits.h"
 #include "egide/egide_log.h"
 #include "egide/egide_util.h"
 
+/* Both go through egide_hpke's algorithms, fetched once: OpenSSL 3.0's
+ * one-shot SHA256()/HMAC() fetch the implementation on every call, which
+ * showed in the daemons' profiles. */
 void egide_sha256(const void *data, size_t len, uint8_t out[32])
 {
-    SHA256(data, len, out);
+    if (egide_hpke_sha256(data, len, out) != EGIDE_OK)
+        SHA256(data, len, out); /* fetch failed once: the slow path still works */
 }
 
 egide_rc egide_hmac_sha256(const uint8_t *key, size_t klen, const void *data, size_t len,
                            uint8_t out[32])
 {
-    unsigned int olen = 0;
-    if (klen > INT32_MAX)
-        return EGIDE_ERR_INVALID;
-    if (!HMAC(EVP_sha256(), key, (int)klen, data, len, out, &olen) || olen != 32)
-        return EGIDE_ERR_CRYPTO;
-    return EGIDE_OK;
+    return egide_hpke_hmac_sha256(key, klen, data, len, out);
 }
 
 egide_rc egide_ed25519_sign(EVP_PKEY *sk, const void *msg, size_t len, uint8_t sig[64])

@@ -125,7 +125,8 @@ static void s_walk(const char *dir, int consistency, int depth)
         if (e->d_name[0] == '.')
             continue;
         char p[4096];
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        if (snprintf(p, sizeof p, "%s/%s", dir, e->d_name) >= (int)sizeof p)
+            continue;
         size_t l = strlen(e->d_name);
         if (l > 5 && strcmp(e->d_name + l - 5, ".json") == 0)
             s_run_probe(p, consistency);
