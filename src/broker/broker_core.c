@@ -728,6 +728,13 @@ static void s_handle_hello(broker_t *b, const egide_transport_msg_t *m)
     broker_conn_t *c = s_conn(b, m->user_id, false);
     if (!c)
         return;
+    const egide_peer_t *hp = egide_peers_get(b->peers, m->user_id);
+    if (!hp || hp->status != EGIDE_OK || !egide_directory_node_active(hp->node)) {
+        /* Admitted under an older directory or CRL: not any more. */
+        s_send_error(b, m->user_id, m->frame->corr_id, R(NODE_SUSPENDED),
+                     "node suspended or certificate revoked");
+        return;
+    }
     c->checkpoint_size = h->checkpoint_size;
     Egide__V1__AuditEvent ev = EGIDE__V1__AUDIT_EVENT__INIT;
     ev.type = EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_NODE_CONNECTED;
@@ -898,6 +905,10 @@ static void s_pump(broker_t *b)
     for (size_t i = 0; i < b->n_conns; i++) {
         broker_conn_t *c = &b->conns[i];
         if (!c->connected)
+            continue;
+        /* A node suspended or revoked since it connected gets nothing more. */
+        const egide_peer_t *cp = egide_peers_get(b->peers, c->node_id);
+        if (!cp || cp->status != EGIDE_OK || !egide_directory_node_active(cp->node))
             continue;
         if (egide_db_stmt(b->db,
                           "SELECT d.msg_id, e.data, d.attempts FROM deliveries d JOIN envelopes e"

@@ -98,47 +98,77 @@ static egide_rc s_fail(const char *what, egide_rc rc)
     return rc;
 }
 
-/* Load (or reload) the directory: signature by the pinned anchor, never an
- * older version, not expired; rebuild the verified peer table; audit it. */
+static egide_rc s_load_trust(broker_t *b, egide_trust_t **out)
+{
+    char *root = egide_config_path(b->cfg, "broker", "ca_root");
+    char *chain = egide_config_path(b->cfg, "broker", "ca_chain");
+    char *crl = egide_config_path(b->cfg, "broker", "crl");
+    egide_rc rc = egide_trust_new(root, chain, crl, crl ? 0 : EGIDE_TRUST_NO_CRL, out);
+    if (rc)
+        egide_log(EGIDE_LOG_ERROR, "trust store (%s%s%s): %s", root, crl ? ", " : "",
+                  crl ? crl : "", egide_strerror(rc));
+    free(root);
+    free(chain);
+    free(crl);
+    return rc;
+}
+
+static void s_audit_directory(broker_t *b)
+{
+    Egide__V1__AuditEvent ev = EGIDE__V1__AUDIT_EVENT__INIT;
+    ev.version = 1;
+    ev.type = EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_DIRECTORY_LOADED;
+    ev.directory_version = egide_directory_version(b->dir);
+    ev.node_id = b->node_id;
+    ev.time_ms = egide_now_ms();
+    uint64_t leaf;
+    if (egide_db_begin(b->db) == EGIDE_OK) {
+        if (egide_auditlog_append_event(b->audit, &ev, &leaf) == EGIDE_OK)
+            egide_db_commit(b->db);
+        else
+            egide_db_rollback(b->db);
+    }
+}
+
+/* Load (or reload) the trust store (CRLs change) and the directory:
+ * signature by the pinned anchor, never an older version, not expired; then
+ * rebuild the verified peer table.  On any failure the old state stays. */
 static egide_rc s_load_directory(broker_t *b)
 {
-    uint64_t min = b->dir ? egide_directory_version(b->dir) : 0;
-    egide_directory_t *d = NULL;
-    egide_rc rc = egide_directory_load_file(b->directory_path, b->anchor, min, egide_now_ms(), &d);
+    egide_trust_t *t = NULL;
+    egide_rc rc = s_load_trust(b, &t);
     if (rc)
+        return rc;
+    uint64_t cur = b->dir ? egide_directory_version(b->dir) : 0;
+    egide_directory_t *d = NULL;
+    rc = egide_directory_load_file(b->directory_path, b->anchor, cur, egide_now_ms(), &d);
+    if (rc) {
+        egide_trust_destroy(&t);
         return s_fail("directory", rc);
-    if (b->dir && egide_directory_version(d) == min) {
-        egide_directory_destroy(&d);
-        egide_log(EGIDE_LOG_NOTICE, "directory unchanged (v%llu)", (unsigned long long)min);
-        return EGIDE_OK;
     }
+    bool newer = !b->dir || egide_directory_version(d) > cur;
+    if (!newer)
+        egide_directory_destroy(&d); /* same version: keep ours, refresh certificates */
     egide_peers_t *p = NULL;
-    rc = egide_peers_build(d, b->pki, egide_now_ms(), &p);
+    rc = egide_peers_build(newer ? d : b->dir, t, egide_now_ms(), &p);
     if (rc) {
         egide_directory_destroy(&d);
+        egide_trust_destroy(&t);
         return s_fail("directory certificates", rc);
     }
     egide_peers_destroy(&b->peers);
-    egide_directory_destroy(&b->dir);
-    b->dir = d;
+    egide_trust_destroy(&b->pki);
+    b->pki = t;
     b->peers = p;
-    if (b->db) {
-        Egide__V1__AuditEvent ev = EGIDE__V1__AUDIT_EVENT__INIT;
-        ev.version = 1;
-        ev.type = EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_DIRECTORY_LOADED;
-        ev.directory_version = egide_directory_version(d);
-        ev.node_id = b->node_id;
-        ev.time_ms = egide_now_ms();
-        uint64_t leaf;
-        if (egide_db_begin(b->db) == EGIDE_OK) {
-            if (egide_auditlog_append_event(b->audit, &ev, &leaf) == EGIDE_OK)
-                egide_db_commit(b->db);
-            else
-                egide_db_rollback(b->db);
-        }
+    if (newer) {
+        egide_directory_destroy(&b->dir);
+        b->dir = d;
+        if (b->db)
+            s_audit_directory(b);
     }
-    egide_log(EGIDE_LOG_NOTICE, "directory v%llu loaded (%zu nodes)",
-              (unsigned long long)egide_directory_version(d), egide_directory_pb(d)->n_nodes);
+    egide_log(EGIDE_LOG_NOTICE, "directory v%llu %s (%zu nodes), certificates and CRL checked",
+              (unsigned long long)egide_directory_version(b->dir), newer ? "loaded" : "unchanged",
+              egide_directory_pb(b->dir)->n_nodes);
     return EGIDE_OK;
 }
 
@@ -195,18 +225,6 @@ egide_rc broker_init(broker_t *b, egide_config_t *cfg)
         return rc;
     }
     free(p);
-    char *root = egide_config_path(cfg, "broker", "ca_root");
-    char *chain = egide_config_path(cfg, "broker", "ca_chain");
-    char *crl = egide_config_path(cfg, "broker", "crl");
-    rc = egide_trust_new(root, chain, crl, crl ? 0 : EGIDE_TRUST_NO_CRL, &b->pki);
-    if (rc)
-        egide_log(EGIDE_LOG_ERROR, "trust store (%s): %s", root, egide_strerror(rc));
-    free(root);
-    free(chain);
-    free(crl);
-    if (rc)
-        return rc;
-
     b->directory_path = egide_config_path(cfg, "broker", "directory");
     if ((rc = s_load_directory(b)))
         return rc;
@@ -219,21 +237,7 @@ egide_rc broker_init(broker_t *b, egide_config_t *cfg)
     if (rc)
         return s_fail("database", rc);
     b->last_checkpoint_size = 0;
-    {
-        Egide__V1__AuditEvent ev = EGIDE__V1__AUDIT_EVENT__INIT;
-        ev.version = 1;
-        ev.type = EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_DIRECTORY_LOADED;
-        ev.directory_version = egide_directory_version(b->dir);
-        ev.node_id = b->node_id;
-        ev.time_ms = egide_now_ms();
-        uint64_t leaf;
-        if (egide_db_begin(b->db) == EGIDE_OK) {
-            if (egide_auditlog_append_event(b->audit, &ev, &leaf) == EGIDE_OK)
-                egide_db_commit(b->db);
-            else
-                egide_db_rollback(b->db);
-        }
-    }
+    s_audit_directory(b); /* the directory this run starts with */
 
     char secret[41];
     p = egide_config_path(cfg, "broker", "curve_secret");
