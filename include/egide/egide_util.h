@@ -42,6 +42,9 @@ void egide_buf_init(egide_buf_t *b, size_t max);
 egide_rc egide_buf_append(egide_buf_t *b, const void *p, size_t n);
 /* Append a 4-byte big-endian length then the bytes (used for AAD/info). */
 egide_rc egide_buf_append_lp(egide_buf_t *b, const void *p, size_t n);
+/* Append formatted text (no NUL counted).  EGIDE_ERR_LIMIT past max. */
+egide_rc egide_buf_printf(egide_buf_t *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 void egide_buf_free(egide_buf_t *b);        /* frees, does not wipe */
 void egide_buf_free_secret(egide_buf_t *b); /* wipes then frees */
 

@@ -22,13 +22,7 @@ static void s_metrics(broker_t *b, egide_http_resp_t *resp)
 {
     egide_buf_t out;
     egide_buf_init(&out, 1 << 20);
-    char line[256];
-#define EMIT(...)                                                                                  \
-    do {                                                                                           \
-        int n_ = snprintf(line, sizeof line, __VA_ARGS__);                                         \
-        if (n_ > 0)                                                                                \
-            egide_buf_append(&out, line, (size_t)n_ < sizeof line ? (size_t)n_ : sizeof line - 1); \
-    } while (0)
+#define EMIT(...) egide_buf_printf(&out, __VA_ARGS__)
     EMIT("# HELP egide_broker_messages_total Envelopes by outcome at the broker.\n");
     EMIT("# TYPE egide_broker_messages_total counter\n");
     EMIT("egide_broker_messages_total{outcome=\"accepted\"} %llu\n",

@@ -6,7 +6,6 @@
  */
 #include "broker.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 
 #include "egide/egide_checkpoint.h"
 #include "egide/egide_crypto.h"
+#include "egide/egide_daemon.h"
 #include "egide/egide_db.h"
 #include "egide/egide_limits.h"
 #include "egide/egide_log.h"
@@ -79,18 +79,6 @@ const egide_config_key_t broker_config_schema[] = {
     K("log", "syslog", EGIDE_CFG_BOOL, false, 0, 0, "false", "log to syslog instead of stderr"),
     EGIDE_CONFIG_END,
 };
-
-static volatile sig_atomic_t s_stop = 0, s_reload = 0;
-static void s_on_term(int sig)
-{
-    (void)sig;
-    s_stop = 1;
-}
-static void s_on_hup(int sig)
-{
-    (void)sig;
-    s_reload = 1;
-}
 
 static egide_rc s_fail(const char *what, egide_rc rc)
 {
@@ -177,8 +165,8 @@ egide_rc broker_init(broker_t *b, egide_config_t *cfg)
     memset(b, 0, sizeof *b);
     b->cfg = cfg;
     b->out_tail = &b->out;
-    b->stop = &s_stop;
-    b->reload = &s_reload;
+    b->stop = &egide_daemon_stop;
+    b->reload = &egide_daemon_reload;
     egide_strlcpy(b->node_id, egide_config_str(cfg, "broker", "node_id"), sizeof b->node_id);
     b->group_commit = egide_config_bool(cfg, "broker", "group_commit");
     b->batch_max = (int)egide_config_int(cfg, "broker", "batch_max");
@@ -314,89 +302,23 @@ egide_rc broker_reload_directory(broker_t *b)
     return rc;
 }
 
-static void s_usage(FILE *f)
+static int s_run(egide_config_t *cfg)
 {
-    fprintf(f, "usage: egide-broker -c CONFIG [-n] [-v]\n"
-               "  -c, --config FILE   configuration (INI)\n"
-               "  -n, --check         check the configuration and exit\n"
-               "  -v, --verbose       log at debug level\n"
-               "      --print-config  print every configuration key with its default\n"
-               "  -h, --help          this text\n"
-               "      --version       print the version\n"
-               "Égide broker: routes signed, encrypted referrals between the nodes of a\n"
-               "department's directory, keeps per-recipient queues and the audit log.\n");
-}
-
-int main(int argc, char **argv)
-{
-    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-                                         {"check", no_argument, NULL, 'n'},
-                                         {"verbose", no_argument, NULL, 'v'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {"version", no_argument, NULL, 'V'},
-                                         {"print-config", no_argument, NULL, 'P'},
-                                         {NULL, 0, NULL, 0}};
-    const char *config = NULL;
-    bool check = false, verbose = false;
-    int c;
-    while ((c = getopt_long(argc, argv, "c:nvh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            config = optarg;
-            break;
-        case 'n':
-            check = true;
-            break;
-        case 'v':
-            verbose = true;
-            break;
-        case 'h':
-            s_usage(stdout);
-            return 0;
-        case 'V':
-            printf("egide-broker %s\n", EGIDE_VERSION_STRING);
-            return 0;
-        case 'P':
-            egide_config_print_schema(broker_config_schema, stdout);
-            return 0;
-        default:
-            s_usage(stderr);
-            return 2;
-        }
-    }
-    if (!config || optind != argc) {
-        s_usage(stderr);
-        return 2;
-    }
-    egide_log_init("egide-broker", false, EGIDE_LOG_NOTICE);
-    char err[1024];
-    egide_config_t *cfg = NULL;
-    if (egide_config_load(config, broker_config_schema, &cfg, err, sizeof err) != EGIDE_OK) {
-        fprintf(stderr, "egide-broker: %s\n", err);
-        return 1;
-    }
-    if (check) {
-        printf("egide-broker: configuration %s is valid\n", config);
-        egide_config_destroy(&cfg);
-        return 0;
-    }
-    egide_log_level lvl = EGIDE_LOG_NOTICE;
-    egide_log_parse_level(egide_config_str(cfg, "log", "level"), &lvl);
-    egide_log_init("egide-broker", egide_config_bool(cfg, "log", "syslog"),
-                   verbose ? EGIDE_LOG_DEBUG : lvl);
-    struct sigaction sa = {0};
-    sa.sa_handler = s_on_term;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sa.sa_handler = s_on_hup;
-    sigaction(SIGHUP, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
     broker_t b;
     int status = 1;
     if (broker_init(&b, cfg) == EGIDE_OK)
         status = broker_run(&b);
     broker_fini(&b);
-    egide_config_destroy(&cfg);
     return status;
+}
+
+int main(int argc, char **argv)
+{
+    static const egide_daemon_spec_t spec = {
+        "egide-broker",
+        "Égide broker: routes signed, encrypted referrals between the nodes of a\n"
+        "department's directory, keeps per-recipient queues and the audit log.\n"
+        "SIGHUP reloads the directory and the CRL.\n",
+        broker_config_schema, s_run};
+    return egide_daemon_main(&spec, argc, argv);
 }

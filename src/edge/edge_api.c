@@ -830,13 +830,7 @@ static void s_metrics(edge_t *e, egide_http_resp_t *resp)
     pthread_mutex_unlock(&e->api_lock);
     egide_buf_t out;
     egide_buf_init(&out, 1 << 20);
-    char line[256];
-#define EMIT(...)                                                                                  \
-    do {                                                                                           \
-        int n_ = snprintf(line, sizeof line, __VA_ARGS__);                                         \
-        if (n_ > 0)                                                                                \
-            egide_buf_append(&out, line, (size_t)n_ < sizeof line ? (size_t)n_ : sizeof line - 1); \
-    } while (0)
+#define EMIT(...) egide_buf_printf(&out, __VA_ARGS__)
     EMIT("# HELP egide_edge_up Edge connected to its broker (1) or not (0).\n# TYPE egide_edge_up "
          "gauge\n");
     EMIT("egide_edge_up %d\n", atomic_load(&e->connected) ? 1 : 0);

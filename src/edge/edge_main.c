@@ -8,7 +8,6 @@
 #include "edge.h"
 
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include <zmq.h>
 
 #include "egide/egide_crypto.h"
+#include "egide/egide_daemon.h"
 #include "egide/egide_db.h"
 #include "egide/egide_log.h"
 #include "egide/egide_util.h"
@@ -75,13 +75,6 @@ const egide_config_key_t edge_config_schema[] = {
     EGIDE_CONFIG_END,
 };
 
-static volatile sig_atomic_t s_stop = 0;
-static void s_on_term(int sig)
-{
-    (void)sig;
-    s_stop = 1;
-}
-
 static egide_rc s_path_fail(const char *what, const char *path, egide_rc rc)
 {
     egide_log(EGIDE_LOG_ERROR, "%s %s: %s%s", what, path ? path : "", egide_strerror(rc),
@@ -93,7 +86,7 @@ egide_rc edge_init(edge_t *e, egide_config_t *cfg)
 {
     memset(e, 0, sizeof *e);
     e->cfg = cfg;
-    e->stop = &s_stop;
+    e->stop = &egide_daemon_stop;
     e->wake[0] = e->wake[1] = -1;
     pthread_mutex_init(&e->dir_lock, NULL);
     pthread_mutex_init(&e->api_lock, NULL);
@@ -297,86 +290,22 @@ void edge_fini(edge_t *e)
     pthread_mutex_destroy(&e->api_lock);
 }
 
-static void s_usage(FILE *f)
+static int s_run(egide_config_t *cfg)
 {
-    fprintf(f, "usage: egide-edge -c CONFIG [-n] [-v]\n"
-               "  -c, --config FILE   configuration (INI)\n"
-               "  -n, --check         check the configuration and exit\n"
-               "  -v, --verbose       log at debug level\n"
-               "      --print-config  print every configuration key with its default\n"
-               "  -h, --help          this text\n"
-               "      --version       print the version\n"
-               "Égide edge: holds one node's keys, seals and opens its messages, keeps a\n"
-               "durable outbox and inbox, and serves the local REST API.\n");
-}
-
-int main(int argc, char **argv)
-{
-    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-                                         {"check", no_argument, NULL, 'n'},
-                                         {"verbose", no_argument, NULL, 'v'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {"version", no_argument, NULL, 'V'},
-                                         {"print-config", no_argument, NULL, 'P'},
-                                         {NULL, 0, NULL, 0}};
-    const char *config = NULL;
-    bool check = false, verbose = false;
-    int c;
-    while ((c = getopt_long(argc, argv, "c:nvh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            config = optarg;
-            break;
-        case 'n':
-            check = true;
-            break;
-        case 'v':
-            verbose = true;
-            break;
-        case 'h':
-            s_usage(stdout);
-            return 0;
-        case 'V':
-            printf("egide-edge %s\n", EGIDE_VERSION_STRING);
-            return 0;
-        case 'P':
-            egide_config_print_schema(edge_config_schema, stdout);
-            return 0;
-        default:
-            s_usage(stderr);
-            return 2;
-        }
-    }
-    if (!config || optind != argc) {
-        s_usage(stderr);
-        return 2;
-    }
-    egide_log_init("egide-edge", false, EGIDE_LOG_NOTICE);
-    char err[1024];
-    egide_config_t *cfg = NULL;
-    if (egide_config_load(config, edge_config_schema, &cfg, err, sizeof err) != EGIDE_OK) {
-        fprintf(stderr, "egide-edge: %s\n", err);
-        return 1;
-    }
-    if (check) {
-        printf("egide-edge: configuration %s is valid\n", config);
-        egide_config_destroy(&cfg);
-        return 0;
-    }
-    egide_log_level lvl = EGIDE_LOG_NOTICE;
-    egide_log_parse_level(egide_config_str(cfg, "log", "level"), &lvl);
-    egide_log_init("egide-edge", egide_config_bool(cfg, "log", "syslog"),
-                   verbose ? EGIDE_LOG_DEBUG : lvl);
-    struct sigaction sa = {0};
-    sa.sa_handler = s_on_term;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
     edge_t e;
     int status = 1;
     if (edge_init(&e, cfg) == EGIDE_OK)
         status = edge_run(&e);
     edge_fini(&e);
-    egide_config_destroy(&cfg);
     return status;
+}
+
+int main(int argc, char **argv)
+{
+    static const egide_daemon_spec_t spec = {
+        "egide-edge",
+        "Égide edge: holds one node's keys, seals and opens its messages, keeps a\n"
+        "durable outbox and inbox, and serves the local REST API.\n",
+        edge_config_schema, s_run};
+    return egide_daemon_main(&spec, argc, argv);
 }

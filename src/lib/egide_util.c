@@ -112,6 +112,28 @@ egide_rc egide_buf_append_lp(egide_buf_t *b, const void *p, size_t n)
     return rc ? rc : egide_buf_append(b, p, n);
 }
 
+egide_rc egide_buf_printf(egide_buf_t *b, const char *fmt, ...)
+{
+    char small[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return EGIDE_ERR_INVALID;
+    if ((size_t)n < sizeof small)
+        return egide_buf_append(b, small, (size_t)n);
+    char *big = malloc((size_t)n + 1);
+    if (!big)
+        return EGIDE_ERR_NOMEM;
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    egide_rc rc = egide_buf_append(b, big, (size_t)n);
+    free(big);
+    return rc;
+}
+
 void egide_buf_free(egide_buf_t *b)
 {
     free(b->data);

@@ -91,6 +91,17 @@ static void test_buf(void)
     CHECK(b.len == 10 && b.data[8] == 1 && b.data[9] == 'x');
     CHECK_RC(egide_buf_append(&b, "y", 1), EGIDE_ERR_LIMIT);
     egide_buf_free_secret(&b);
+    egide_buf_init(&b, 2000);
+    CHECK_RC(egide_buf_printf(&b, "%s=%d;", "a", 7), EGIDE_OK);
+    CHECK(b.len == 4 && memcmp(b.data, "a=7;", 4) == 0);
+    char big[1200];
+    memset(big, 'z', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    CHECK_RC(egide_buf_printf(&b, "%s", big), EGIDE_OK); /* longer than the stack buffer */
+    CHECK(b.len == 4 + sizeof big - 1 && b.data[b.len - 1] == 'z');
+    CHECK_RC(egide_buf_printf(&b, "%s", big), EGIDE_ERR_LIMIT);
+    CHECK(b.len == 4 + sizeof big - 1);
+    egide_buf_free(&b);
     CHECK(b.data == NULL && b.len == 0);
 }
 
