@@ -98,7 +98,7 @@ curve_secret = $pki/nodes/$n/curve.secret
 curve_public = $pki/nodes/$n/curve.public
 retry_min_ms = ${EL_RETRY_MIN_MS:-500}
 retry_max_ms = ${EL_RETRY_MAX_MS:-5000}
-group_commit = ${EL_GROUP_COMMIT:-true}
+group_commit = ${EL_EDGE_GROUP_COMMIT:-${EL_GROUP_COMMIT:-true}}
 [deadlines]
 profile = $EL_ROOT/deploy/profiles/fr-casf.ini
 [api]

@@ -1119,13 +1119,18 @@ int broker_run(broker_t *b)
             egide_rc rc = egide_transport_recv(b->router, 1, &m);
             if (rc == EGIDE_ERR_TIMEOUT || rc == EGIDE_ERR_IO)
                 break;
-            /* An Ack or a heartbeat promises nothing to anyone: with one
-             * commit per frame it still rides on the next commit instead of
-             * costing an fsync of its own.  Everything that leads to a
-             * receipt or a delivery is committed before it is sent. */
+            /* With one commit per frame, frames whose effects need no fsync
+             * of their own ride on the next commit: an Ack or a heartbeat
+             * promises nothing, and a recipient's receipt is already durable
+             * at the recipient, which answers a redelivery with the same
+             * bytes, so a crash before our commit loses nothing (the receipt
+             * comes again, is relayed and audited again, and the sender
+             * deduplicates it).  What the broker itself vouches for - an
+             * ACCEPTED or REJECTED receipt - always waits for its commit. */
             bool quiet = rc == EGIDE_OK && m.frame &&
                          (m.frame->body_case == EGIDE__V1__FRAME__BODY_ACK ||
-                          m.frame->body_case == EGIDE__V1__FRAME__BODY_HEARTBEAT);
+                          m.frame->body_case == EGIDE__V1__FRAME__BODY_HEARTBEAT ||
+                          m.frame->body_case == EGIDE__V1__FRAME__BODY_RECEIPT);
             s_handle(b, &m, rc);
             egide_transport_msg_clear(&m);
             handled++;
