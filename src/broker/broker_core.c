@@ -490,6 +490,19 @@ static void s_handle_submit(broker_t *b, const egide_transport_msg_t *m)
         free(rcpt);
         goto done;
     }
+    if (h->in_reply_to.len == EGIDE_MSG_ID_LEN &&
+        strcmp(h->message_type, "message.acknowledgement") == 0) {
+        /* A person acknowledged an earlier message: log it under that
+         * message's id, so its trail shows who acknowledged it and when. */
+        Egide__V1__AuditEvent ack = EGIDE__V1__AUDIT_EVENT__INIT;
+        ack.type = EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_ACKNOWLEDGED;
+        ack.msg_id = h->in_reply_to;
+        ack.node_id = h->sender_id;
+        ack.message_type = h->message_type;
+        ack.n_recipient_ids = h->n_recipients;
+        ack.recipient_ids = (char **)ids;
+        s_audit(b, &ack, NULL);
+    }
     atomic_fetch_add(&b->m.accepted, 1);
     s_send_receipt(b, node, corr, 0, rcpt, rlen);
     free(rcpt);
@@ -524,15 +537,15 @@ done:
 
 /* ------------------------------------------------------------ receipts in */
 
-static void s_queue_relay(broker_t *b, const char *sender_id, const uint8_t *msg_id,
-                          const uint8_t *rcpt, size_t len)
+static void s_queue_relay(broker_t *b, const char *sender_id, const char *issuer,
+                          const uint8_t *msg_id, const uint8_t *rcpt, size_t len)
 {
     uint8_t rsha[32];
     egide_sha256(rcpt, len, rsha);
     sqlite3_stmt *st;
     if (egide_db_stmt(b->db,
-                      "INSERT INTO relays(sender_id, msg_id, receipt, receipt_sha256, created_ms)"
-                      " VALUES(?,?,?,?,?)",
+                      "INSERT INTO relays(sender_id, msg_id, receipt, receipt_sha256, created_ms,"
+                      " issuer) VALUES(?,?,?,?,?,?)",
                       &st))
         return;
     sqlite3_bind_text(st, 1, sender_id, -1, SQLITE_STATIC);
@@ -540,6 +553,7 @@ static void s_queue_relay(broker_t *b, const char *sender_id, const uint8_t *msg
     sqlite3_bind_blob(st, 3, rcpt, (int)len, SQLITE_STATIC);
     sqlite3_bind_blob(st, 4, rsha, 32, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, egide_now_ms());
+    sqlite3_bind_text(st, 6, issuer, -1, SQLITE_STATIC);
     if (sqlite3_step(st) == SQLITE_DONE) {
         int64_t id = sqlite3_last_insert_rowid(b->db);
         s_send_receipt(b, sender_id, 0, (uint64_t)id, rcpt, len);
@@ -635,7 +649,7 @@ static void s_handle_receipt(broker_t *b, const egide_transport_msg_t *m)
     ev.receipt_sha256 = (ProtobufCBinaryData){32, rsha};
     s_audit(b, &ev, NULL);
     atomic_fetch_add(delivered ? &b->m.delivered : &b->m.recipient_rejected, 1);
-    s_queue_relay(b, sender, body->msg_id.data, raw->data, raw->len);
+    s_queue_relay(b, sender, node, body->msg_id.data, raw->data, raw->len);
 done:
     egide_receipt_destroy(&r);
 }
@@ -646,7 +660,7 @@ static void s_handle_ack(broker_t *b, const egide_transport_msg_t *m)
     sqlite3_stmt *st;
     if (egide_db_stmt(b->db,
                       "UPDATE relays SET done=1 WHERE id=? AND sender_id=? AND done=0"
-                      " RETURNING msg_id, receipt_sha256",
+                      " RETURNING msg_id, receipt_sha256, issuer",
                       &st))
         return;
     for (size_t i = 0; i < a->n_ids && i < 4096; i++) {
@@ -654,11 +668,13 @@ static void s_handle_ack(broker_t *b, const egide_transport_msg_t *m)
         sqlite3_bind_int64(st, 1, (int64_t)a->ids[i]);
         sqlite3_bind_text(st, 2, m->user_id, -1, SQLITE_STATIC);
         uint8_t msg_id[16], rsha[32];
+        char issuer[EGIDE_MAX_NODE_ID + 1] = "";
         bool hit = false;
         if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 16 &&
             sqlite3_column_bytes(st, 1) == 32) {
             memcpy(msg_id, sqlite3_column_blob(st, 0), 16);
             memcpy(rsha, sqlite3_column_blob(st, 1), 32);
+            egide_strlcpy(issuer, (const char *)sqlite3_column_text(st, 2), sizeof issuer);
             hit = true;
         }
         /* Finish the statement before the audit log opens its savepoint. */
@@ -671,7 +687,8 @@ static void s_handle_ack(broker_t *b, const egide_transport_msg_t *m)
         ev.type = EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_RECEIPT_RELAYED;
         ev.msg_id = (ProtobufCBinaryData){16, msg_id};
         ev.receipt_sha256 = (ProtobufCBinaryData){32, rsha};
-        ev.node_id = (char *)m->user_id;
+        ev.sender_id = (char *)m->user_id; /* the message's sender, who now holds it */
+        ev.node_id = issuer;               /* whose receipt it is */
         s_audit(b, &ev, NULL);
         atomic_fetch_add(&b->m.relayed, 1);
     }
@@ -1039,7 +1056,7 @@ static void s_expire(broker_t *b)
                 sqlite3_step(u);
                 egide_db_done(u);
             }
-            s_queue_relay(b, x->sender, x->msg_id, r, rlen);
+            s_queue_relay(b, x->sender, b->node_id, x->msg_id, r, rlen);
             free(r);
         }
         atomic_fetch_add(&b->m.expired, 1);

@@ -57,6 +57,8 @@ static const char *const s_migrations[] = {
     "  done INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX relays_queue ON relays(sender_id, done, next_ms);"
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value);",
+    /* 2: who issued each relayed receipt (for the audit trail) */
+    "ALTER TABLE relays ADD COLUMN issuer TEXT NOT NULL DEFAULT '';",
 };
 
 egide_rc broker_store_open(broker_t *b, const char *path)

@@ -81,4 +81,9 @@ sleep 2.5
 check "auditor proves the message is in the signed log" "$EGIDE_BIN/egide" audit prove "$ID" \
     --api "http://127.0.0.1:$EL_BROKER_API_PORT" --token-file "$EL_DIR/state/broker/api.token" \
     --anchor "$EL_DIR/pki/nodes/71.broker/sign.crt"
+HIST=$("$EGIDE_BIN/egide" audit history "$ID" --db "$EL_DIR/state/broker/broker.sqlite" 2>&1)
+check "the audit trail shows acceptance, both deliveries, the relays and the acknowledgement" \
+    bash -c "grep -q 'accepted by the broker' <<<\"\$0\" && [ \$(grep -c 'delivered to' <<<\"\$0\") = 2 ] && [ \$(grep -c 'relayed to fr.snated' <<<\"\$0\") = 2 ] && grep -q 'acknowledged by 71.crip' <<<\"\$0\"" "$HIST"
+check "the auditor's offline verification of the broker's log passes" "$EGIDE_BIN/egide" audit verify \
+    --db "$EL_DIR/state/broker/broker.sqlite" --anchor "$EL_DIR/pki/nodes/71.broker/sign.crt"
 t_done
