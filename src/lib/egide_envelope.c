@@ -12,6 +12,7 @@
  */
 #include "egide/egide_envelope.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +37,13 @@ struct egide_envelope {
     size_t raw_len;                 /* their length */
     Egide__V1__SignedEnvelope *env; /* unpacked outer message (owned) */
     Egide__V1__EnvelopeHeader *hdr; /* unpacked env->header (owned) */
+    /* Memo of a successful egide_envelope_verify(): the raw Ed25519 key it
+     * verified under.  egide_envelope_open() verifies again for safety; the
+     * memo makes that free when the caller already did (the signature is
+     * the most expensive step of opening).  Not thread-safe, like the rest
+     * of the object. */
+    bool verified;
+    uint8_t verified_pub[32];
 };
 
 /* ------------------------------------------------------------ field checks */
@@ -565,6 +573,11 @@ egide_rc egide_envelope_verify(const egide_envelope_t *e, EVP_PKEY *sender_sign_
 {
     if (!e || !sender_sign_pub || EVP_PKEY_get_id(sender_sign_pub) != EVP_PKEY_ED25519)
         return EGIDE_ERR_INVALID;
+    uint8_t pub[32];
+    if (egide_key_raw_public(sender_sign_pub, pub) != EGIDE_OK)
+        return EGIDE_ERR_INVALID;
+    if (e->verified && egide_ct_equal(pub, e->verified_pub, 32))
+        return EGIDE_OK;
     egide_rc rc =
         egide_verify_labeled(sender_sign_pub, EGIDE_LABEL_ENVELOPE, e->env->header.data,
                              e->env->header.len, e->env->signature.data, e->env->signature.len);
@@ -575,6 +588,9 @@ egide_rc egide_envelope_verify(const egide_envelope_t *e, EVP_PKEY *sender_sign_
         return EGIDE_ERR_CRYPTO;
     if (!egide_ct_equal(h, e->hdr->ciphertext_sha256.data, 32))
         return EGIDE_ERR_HASH;
+    egide_envelope_t *m = (egide_envelope_t *)e; /* the memo only; see the struct */
+    memcpy(m->verified_pub, pub, 32);
+    m->verified = true;
     return EGIDE_OK;
 }
 
