@@ -1099,6 +1099,8 @@ int cmd_status(int argc, char **argv)
         printf("directory version %s\n", s_field(res, "directory_version", a, sizeof a));
         printf("outbox pending    %s\n", s_field(res, "outbox_pending", a, sizeof a));
         printf("inbox             %s\n", s_field(res, "inbox", a, sizeof a));
+        if (json_object_get(res, "audit_alert"))
+            printf("AUDIT ALERT       %s\n", s_field(res, "audit_alert", a, sizeof a));
     }
     if (!st || strcmp(st, "ok") != 0) {
         char a[64];

@@ -32,6 +32,7 @@ for i in $(seq 1 12); do ID=$(send); done # grow the new log past the old size
 alerted() { el_api 71.crip GET /v1/health | json "j.get('audit_alert','')" | grep -q .; }
 check "the CRIP's edge raises an audit alert" el_wait_until 150 alerted
 check "the alert is in its metrics" bash -c "curl -s -H 'Authorization: Bearer $(cat "$EL_DIR/state/71.crip/api.token")' http://127.0.0.1:${EL_PORT[71.crip]}/metrics | grep -Eq '^egide_edge_audit_alerts_total [1-9]'"
+check "egide status shows it and exits non-zero" bash -c "out=\$(el_cli() { '$EGIDE_BIN/egide' \"\$@\" --api http://127.0.0.1:${EL_PORT[71.crip]} --token-file '$EL_DIR/state/71.crip/api.token'; }; el_cli status 2>&1); rc=\$?; [ \$rc -ne 0 ] && grep -q 'AUDIT ALERT' <<<\"\$out\""
 check "and in its log" grep -q "ALERT: the broker's audit checkpoint" "$EL_DIR/state/71.crip/edge.log"
 check "the auditor's consistency check fails too" bash -c "! '$EGIDE_BIN/egide' audit consistency --from '$EL_DIR/saved.cp' ${AUD[*]} >/dev/null 2>&1"
 t_done
