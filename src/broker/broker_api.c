@@ -15,6 +15,7 @@
 #include "egide/egide_auditapi.h"
 #include "egide/egide_db.h"
 #include "egide/egide_log.h"
+#include "egide/egide_metrics.h"
 #include "egide/egide_util.h"
 #include "egide/egide_wire.h"
 
@@ -22,68 +23,50 @@ static void s_metrics(broker_t *b, egide_http_resp_t *resp)
 {
     egide_buf_t out;
     egide_buf_init(&out, 1 << 20);
-#define EMIT(...) egide_buf_printf(&out, __VA_ARGS__)
-    EMIT("# HELP egide_broker_messages_total Envelopes by outcome at the broker.\n");
-    EMIT("# TYPE egide_broker_messages_total counter\n");
-    EMIT("egide_broker_messages_total{outcome=\"accepted\"} %llu\n",
-         (unsigned long long)atomic_load(&b->m.accepted));
-    EMIT("egide_broker_messages_total{outcome=\"rejected\"} %llu\n",
-         (unsigned long long)atomic_load(&b->m.rejected));
-    EMIT("# HELP egide_broker_deliveries_total Per-recipient delivery outcomes.\n");
-    EMIT("# TYPE egide_broker_deliveries_total counter\n");
-    EMIT("egide_broker_deliveries_total{outcome=\"delivered\"} %llu\n",
-         (unsigned long long)atomic_load(&b->m.delivered));
-    EMIT("egide_broker_deliveries_total{outcome=\"rejected\"} %llu\n",
-         (unsigned long long)atomic_load(&b->m.recipient_rejected));
-    EMIT("egide_broker_deliveries_total{outcome=\"expired\"} %llu\n",
-         (unsigned long long)atomic_load(&b->m.expired));
-    EMIT("# HELP egide_broker_delivery_attempts_total Deliver frames sent (retries included).\n");
-    EMIT("# TYPE egide_broker_delivery_attempts_total counter\n");
-    EMIT("egide_broker_delivery_attempts_total %llu\n",
-         (unsigned long long)atomic_load(&b->m.deliveries_sent));
-    EMIT("# HELP egide_broker_redeliveries_total Deliver frames that were retries.\n");
-    EMIT("# TYPE egide_broker_redeliveries_total counter\n");
-    EMIT("egide_broker_redeliveries_total %llu\n",
-         (unsigned long long)atomic_load(&b->m.redeliveries));
-    EMIT("# HELP egide_broker_receipts_relayed_total Receipts acknowledged by their senders.\n");
-    EMIT("# TYPE egide_broker_receipts_relayed_total counter\n");
-    EMIT("egide_broker_receipts_relayed_total %llu\n",
-         (unsigned long long)atomic_load(&b->m.relayed));
-    EMIT("# HELP egide_broker_rejections_total Rejections by reason code.\n");
-    EMIT("# TYPE egide_broker_rejections_total counter\n");
+    const broker_metrics_t *m = &b->m;
+    static const char *const msg_total = "egide_broker_messages_total";
+    egide_metrics_family(&out, msg_total, "counter", "Envelopes by outcome at the broker.");
+    egide_metrics_value(&out, msg_total, "outcome", "accepted", atomic_load(&m->accepted));
+    egide_metrics_value(&out, msg_total, "outcome", "rejected", atomic_load(&m->rejected));
+    static const char *const del_total = "egide_broker_deliveries_total";
+    egide_metrics_family(&out, del_total, "counter", "Per-recipient delivery outcomes.");
+    egide_metrics_value(&out, del_total, "outcome", "delivered", atomic_load(&m->delivered));
+    egide_metrics_value(&out, del_total, "outcome", "rejected",
+                        atomic_load(&m->recipient_rejected));
+    egide_metrics_value(&out, del_total, "outcome", "expired", atomic_load(&m->expired));
+    egide_metrics_single(&out, "egide_broker_delivery_attempts_total", "counter",
+                         "Deliver frames sent (retries included).",
+                         atomic_load(&m->deliveries_sent));
+    egide_metrics_single(&out, "egide_broker_redeliveries_total", "counter",
+                         "Deliver frames that were retries.", atomic_load(&m->redeliveries));
+    egide_metrics_single(&out, "egide_broker_receipts_relayed_total", "counter",
+                         "Receipts acknowledged by their senders.", atomic_load(&m->relayed));
+    egide_metrics_family(&out, "egide_broker_rejections_total", "counter",
+                         "Rejections by reason code.");
     for (int r = 0; r < 32; r++) {
-        uint64_t v = atomic_load(&b->m.rejected_by_reason[r]);
+        uint64_t v = atomic_load(&m->rejected_by_reason[r]);
         if (v)
-            EMIT("egide_broker_rejections_total{reason=\"%s\"} %llu\n", egide_wire_reason_name(r),
-                 (unsigned long long)v);
+            egide_metrics_value(&out, "egide_broker_rejections_total", "reason",
+                                egide_wire_reason_name(r), v);
     }
-    EMIT("# HELP egide_broker_frames_total Frames received, and those refused as malformed.\n");
-    EMIT("# TYPE egide_broker_frames_total counter\n");
-    EMIT("egide_broker_frames_total{kind=\"all\"} %llu\n",
-         (unsigned long long)atomic_load(&b->m.frames_in));
-    EMIT("egide_broker_frames_total{kind=\"bad\"} %llu\n",
-         (unsigned long long)atomic_load(&b->m.frames_bad));
-    EMIT("# HELP egide_broker_zap_refused_total Transport keys refused at the handshake.\n");
-    EMIT("# TYPE egide_broker_zap_refused_total counter\n");
-    EMIT("egide_broker_zap_refused_total %llu\n",
-         (unsigned long long)atomic_load(&b->m.zap_refused));
-    EMIT("# HELP egide_broker_commits_total Database commits (each one fsync).\n");
-    EMIT("# TYPE egide_broker_commits_total counter\n");
-    EMIT("egide_broker_commits_total %llu\n", (unsigned long long)atomic_load(&b->m.commits));
-    EMIT("# HELP egide_broker_queue_depth Deliveries waiting for a recipient's receipt.\n");
-    EMIT("# TYPE egide_broker_queue_depth gauge\n");
-    EMIT("egide_broker_queue_depth %llu\n", (unsigned long long)atomic_load(&b->m.queue_depth));
-    EMIT("# HELP egide_broker_relay_depth Receipts waiting for their sender.\n");
-    EMIT("# TYPE egide_broker_relay_depth gauge\n");
-    EMIT("egide_broker_relay_depth %llu\n", (unsigned long long)atomic_load(&b->m.relay_depth));
-    EMIT("# HELP egide_broker_audit_log_size Leaves in the audit log.\n");
-    EMIT("# TYPE egide_broker_audit_log_size gauge\n");
-    EMIT("egide_broker_audit_log_size %llu\n", (unsigned long long)atomic_load(&b->m.audit_size));
-    EMIT("# HELP egide_broker_connected_nodes Nodes with a live connection.\n");
-    EMIT("# TYPE egide_broker_connected_nodes gauge\n");
-    EMIT("egide_broker_connected_nodes %llu\n",
-         (unsigned long long)atomic_load(&b->m.connected_nodes));
-#undef EMIT
+    static const char *const frames = "egide_broker_frames_total";
+    egide_metrics_family(&out, frames, "counter",
+                         "Frames received, and those refused as malformed.");
+    egide_metrics_value(&out, frames, "kind", "all", atomic_load(&m->frames_in));
+    egide_metrics_value(&out, frames, "kind", "bad", atomic_load(&m->frames_bad));
+    egide_metrics_single(&out, "egide_broker_zap_refused_total", "counter",
+                         "Transport keys refused at the handshake.", atomic_load(&m->zap_refused));
+    egide_metrics_single(&out, "egide_broker_commits_total", "counter",
+                         "Database commits (each one fsync).", atomic_load(&m->commits));
+    egide_metrics_single(&out, "egide_broker_queue_depth", "gauge",
+                         "Deliveries waiting for a recipient's receipt.",
+                         atomic_load(&m->queue_depth));
+    egide_metrics_single(&out, "egide_broker_relay_depth", "gauge",
+                         "Receipts waiting for their sender.", atomic_load(&m->relay_depth));
+    egide_metrics_single(&out, "egide_broker_audit_log_size", "gauge", "Leaves in the audit log.",
+                         atomic_load(&m->audit_size));
+    egide_metrics_single(&out, "egide_broker_connected_nodes", "gauge",
+                         "Nodes with a live connection.", atomic_load(&m->connected_nodes));
     egide_buf_append(&out, "", 1);
     egide_http_text(resp, 200, "text/plain; version=0.0.4", out.data ? (const char *)out.data : "");
     egide_buf_free(&out);

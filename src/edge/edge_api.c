@@ -22,6 +22,7 @@
 #include "egide/egide_db.h"
 #include "egide/egide_envelope.h"
 #include "egide/egide_log.h"
+#include "egide/egide_metrics.h"
 #include "egide/egide_payload.h"
 #include "egide/egide_util.h"
 #include "egide/egide_wire.h"
@@ -828,81 +829,68 @@ static void s_metrics(edge_t *e, egide_http_resp_t *resp)
     pthread_mutex_lock(&e->api_lock);
     s_counts(e, &pending, &inbox, by_state);
     pthread_mutex_unlock(&e->api_lock);
+    const edge_metrics_t *m = &e->m;
     egide_buf_t out;
     egide_buf_init(&out, 1 << 20);
-#define EMIT(...) egide_buf_printf(&out, __VA_ARGS__)
-    EMIT("# HELP egide_edge_up Edge connected to its broker (1) or not (0).\n# TYPE egide_edge_up "
-         "gauge\n");
-    EMIT("egide_edge_up %d\n", atomic_load(&e->connected) ? 1 : 0);
-    EMIT("# HELP egide_edge_recipient_states Sent messages per recipient state.\n# TYPE "
-         "egide_edge_recipient_states gauge\n");
-    for (int s = 0; s < 5; s++)
-        EMIT("egide_edge_recipient_states{state=\"%s\"} %lld\n", s_rcpt_states[s],
-             (long long)by_state[s]);
-    EMIT("# HELP egide_edge_outbox_pending Messages not yet accepted by the broker.\n# TYPE "
-         "egide_edge_outbox_pending gauge\n");
-    EMIT("egide_edge_outbox_pending %lld\n", (long long)pending);
-    EMIT("# HELP egide_edge_inbox_messages Messages received.\n# TYPE egide_edge_inbox_messages "
-         "gauge\n");
-    EMIT("egide_edge_inbox_messages %lld\n", (long long)inbox);
-    EMIT("# HELP egide_edge_messages_total Message events.\n# TYPE egide_edge_messages_total "
-         "counter\n");
-    EMIT("egide_edge_messages_total{event=\"submitted\"} %llu\n",
-         (unsigned long long)atomic_load(&e->m.submitted));
-    EMIT("egide_edge_messages_total{event=\"accepted\"} %llu\n",
-         (unsigned long long)atomic_load(&e->m.accepted));
-    EMIT("egide_edge_messages_total{event=\"rejected_by_broker\"} %llu\n",
-         (unsigned long long)atomic_load(&e->m.rejected));
-    EMIT("egide_edge_messages_total{event=\"delivered\"} %llu\n",
-         (unsigned long long)atomic_load(&e->m.delivered_out));
-    EMIT("egide_edge_messages_total{event=\"rejected_by_recipient\"} %llu\n",
-         (unsigned long long)atomic_load(&e->m.rejected_out));
-    EMIT("egide_edge_messages_total{event=\"received\"} %llu\n",
-         (unsigned long long)atomic_load(&e->m.received));
-    EMIT("egide_edge_messages_total{event=\"refused_on_receipt\"} %llu\n",
-         (unsigned long long)atomic_load(&e->m.received_rejected));
-    EMIT("# HELP egide_edge_retries_total Envelopes sent again to the broker.\n# TYPE "
-         "egide_edge_retries_total counter\n");
-    EMIT("egide_edge_retries_total %llu\n", (unsigned long long)atomic_load(&e->m.retries));
-    EMIT("# HELP egide_edge_rejections_total Rejections by reason (by the broker, or by this node "
-         "on receipt).\n# TYPE egide_edge_rejections_total counter\n");
+    egide_metrics_single(&out, "egide_edge_up", "gauge",
+                         "Edge connected to its broker (1) or not (0).",
+                         atomic_load(&e->connected) ? 1 : 0);
+    static const char *const rs = "egide_edge_recipient_states";
+    egide_metrics_family(&out, rs, "gauge", "Sent messages per recipient state.");
+    for (int k = 0; k < 5; k++)
+        egide_metrics_value(&out, rs, "state", s_rcpt_states[k], (uint64_t)by_state[k]);
+    egide_metrics_single(&out, "egide_edge_outbox_pending", "gauge",
+                         "Messages not yet accepted by the broker.", (uint64_t)pending);
+    egide_metrics_single(&out, "egide_edge_inbox_messages", "gauge", "Messages received.",
+                         (uint64_t)inbox);
+    static const char *const mt = "egide_edge_messages_total";
+    egide_metrics_family(&out, mt, "counter", "Message events.");
+    egide_metrics_value(&out, mt, "event", "submitted", atomic_load(&m->submitted));
+    egide_metrics_value(&out, mt, "event", "accepted", atomic_load(&m->accepted));
+    egide_metrics_value(&out, mt, "event", "rejected_by_broker", atomic_load(&m->rejected));
+    egide_metrics_value(&out, mt, "event", "delivered", atomic_load(&m->delivered_out));
+    egide_metrics_value(&out, mt, "event", "rejected_by_recipient", atomic_load(&m->rejected_out));
+    egide_metrics_value(&out, mt, "event", "received", atomic_load(&m->received));
+    egide_metrics_value(&out, mt, "event", "refused_on_receipt",
+                        atomic_load(&m->received_rejected));
+    egide_metrics_single(&out, "egide_edge_retries_total", "counter",
+                         "Envelopes sent again to the broker.", atomic_load(&m->retries));
+    static const char *const rj = "egide_edge_rejections_total";
+    egide_metrics_family(&out, rj, "counter",
+                         "Rejections by reason (by the broker, or by this node on receipt).");
     for (int r = 0; r < 32; r++) {
-        uint64_t v = atomic_load(&e->m.rejected_by_reason[r]);
+        uint64_t v = atomic_load(&m->rejected_by_reason[r]);
         if (v)
-            EMIT("egide_edge_rejections_total{reason=\"%s\"} %llu\n", egide_wire_reason_name(r),
-                 (unsigned long long)v);
+            egide_metrics_value(&out, rj, "reason", egide_wire_reason_name(r), v);
     }
     egide_deadline_t *dl = NULL;
     size_t ndl = 0;
     if (s_deadlines_eval(e, &dl, &ndl) == EGIDE_OK) {
-        size_t by[4] = {0};
+        uint64_t by[4] = {0};
         for (size_t i = 0; i < ndl; i++)
             if ((unsigned)dl[i].state < 4)
                 by[dl[i].state]++;
-        EMIT("# HELP egide_edge_deadlines Legal deadlines by state (overdue = past due, not "
-             "met).\n# TYPE egide_edge_deadlines gauge\n");
+        egide_metrics_family(&out, "egide_edge_deadlines", "gauge",
+                             "Legal deadlines by state (overdue = past due, not met).");
         for (int k = 0; k < 4; k++)
-            EMIT("egide_edge_deadlines{state=\"%s\"} %zu\n",
-                 egide_deadline_state_name((egide_deadline_state)k), by[k]);
+            egide_metrics_value(&out, "egide_edge_deadlines", "state",
+                                egide_deadline_state_name((egide_deadline_state)k), by[k]);
         free(dl);
     }
-    EMIT("# HELP egide_edge_audit_alerts_total Broker checkpoints that failed the consistency "
-         "check.\n# TYPE egide_edge_audit_alerts_total counter\n");
-    EMIT("egide_edge_audit_alerts_total %llu\n",
-         (unsigned long long)atomic_load(&e->m.checkpoint_alerts));
-    EMIT("# HELP egide_edge_delivery_latency_ms Submission to the last recipient's receipt.\n# "
-         "TYPE egide_edge_delivery_latency_ms histogram\n");
+    egide_metrics_single(&out, "egide_edge_audit_alerts_total", "counter",
+                         "Broker checkpoints that failed the consistency check.",
+                         atomic_load(&m->checkpoint_alerts));
+    static const char *const lat = "egide_edge_delivery_latency_ms";
+    egide_metrics_family(&out, lat, "histogram", "Submission to the last recipient's receipt.");
     uint64_t cum = 0;
     for (int i = 0; i < 12; i++) {
-        cum += atomic_load(&e->m.latency_bucket[i]);
-        EMIT("egide_edge_delivery_latency_ms_bucket{le=\"%s\"} %llu\n", le[i],
-             (unsigned long long)cum);
+        cum += atomic_load(&m->latency_bucket[i]);
+        egide_metrics_value(&out, "egide_edge_delivery_latency_ms_bucket", "le", le[i], cum);
     }
-    EMIT("egide_edge_delivery_latency_ms_sum %llu\n",
-         (unsigned long long)atomic_load(&e->m.latency_sum_ms));
-    EMIT("egide_edge_delivery_latency_ms_count %llu\n",
-         (unsigned long long)atomic_load(&e->m.latency_count));
-#undef EMIT
+    egide_metrics_value(&out, "egide_edge_delivery_latency_ms_sum", NULL, NULL,
+                        atomic_load(&m->latency_sum_ms));
+    egide_metrics_value(&out, "egide_edge_delivery_latency_ms_count", NULL, NULL,
+                        atomic_load(&m->latency_count));
     egide_buf_append(&out, "", 1);
     egide_http_text(resp, 200, "text/plain; version=0.0.4", out.data ? (const char *)out.data : "");
     egide_buf_free(&out);
