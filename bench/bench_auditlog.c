@@ -20,11 +20,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "egide/egide_auditlog.h"
-#include "egide/egide_checkpoint.h"
-#include "egide/egide_db.h"
-#include "egide/egide_merkle.h"
-#include "egide/egide_util.h"
+#include "egide/audit/egide_auditlog.h"
+#include "egide/protocol/egide_checkpoint.h"
+#include "egide/store/egide_db.h"
+#include "egide/audit/egide_merkle.h"
+#include "egide/base/egide_util.h"
 
 #define ORIGIN "egide.71.broker/audit"
 

@@ -14,10 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "egide/egide_crypto.h"
-#include "egide/egide_directory.h"
-#include "egide/egide_limits.h"
-#include "egide/egide_util.h"
+#include "egide/crypto/egide_crypto.h"
+#include "egide/directory/egide_directory.h"
+#include "egide/base/egide_limits.h"
+#include "egide/base/egide_util.h"
 
 static double s_rate(int64_t t0, long n)
 {

@@ -17,14 +17,14 @@
 #include <jansson.h>
 #include <zmq.h>
 
-#include "egide/egide_crypto.h"
-#include "egide/egide_envelope.h"
-#include "egide/egide_payload.h"
-#include "egide/egide_pki.h"
-#include "egide/egide_receipt.h"
-#include "egide/egide_transport.h"
-#include "egide/egide_util.h"
-#include "egide/egide_wire.h"
+#include "egide/crypto/egide_crypto.h"
+#include "egide/protocol/egide_envelope.h"
+#include "egide/domain/egide_payload.h"
+#include "egide/crypto/egide_pki.h"
+#include "egide/protocol/egide_receipt.h"
+#include "egide/net/egide_transport.h"
+#include "egide/base/egide_util.h"
+#include "egide/wire/egide_wire.h"
 
 typedef struct {
     uint8_t id[16];

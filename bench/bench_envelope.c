@@ -22,9 +22,9 @@
 
 #include <openssl/evp.h>
 
-#include "egide/egide_crypto.h"
-#include "egide/egide_envelope.h"
-#include "egide/egide_util.h"
+#include "egide/crypto/egide_crypto.h"
+#include "egide/protocol/egide_envelope.h"
+#include "egide/base/egide_util.h"
 
 #define PAYLOAD_LEN 4096
 #define MAX_N       5

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "egide/egide_http.h"
-#include "egide/egide_httpc.h"
-#include "egide/egide_util.h"
+#include "egide/net/egide_http.h"
+#include "egide/net/egide_httpc.h"
+#include "egide/base/egide_util.h"
 
 #define TOKEN "bench-token-0123456789abcdef0123456789abcdef"
 

@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "egide/egide_deadline.h"
-#include "egide/egide_payload.h"
-#include "egide/egide_pseudo.h"
-#include "egide/egide_util.h"
+#include "egide/domain/egide_deadline.h"
+#include "egide/domain/egide_payload.h"
+#include "egide/domain/egide_pseudo.h"
+#include "egide/base/egide_util.h"
 
 #define NOW 1795341600000LL
 

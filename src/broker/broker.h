@@ -22,15 +22,15 @@
 #include <sqlite3.h>
 #include <openssl/evp.h>
 
-#include "egide/egide_auditlog.h"
-#include "egide/egide_config.h"
-#include "egide/egide_limits.h"
-#include "egide/egide_directory.h"
-#include "egide/egide_http.h"
-#include "egide/egide_checkpoint.h"
-#include "egide/egide_pki.h"
-#include "egide/egide_peers.h"
-#include "egide/egide_transport.h"
+#include "egide/audit/egide_auditlog.h"
+#include "egide/base/egide_config.h"
+#include "egide/base/egide_limits.h"
+#include "egide/directory/egide_directory.h"
+#include "egide/net/egide_http.h"
+#include "egide/protocol/egide_checkpoint.h"
+#include "egide/crypto/egide_pki.h"
+#include "egide/directory/egide_peers.h"
+#include "egide/net/egide_transport.h"
 
 extern const egide_config_key_t broker_config_schema[];
 

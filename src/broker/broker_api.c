@@ -12,12 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "egide/egide_auditapi.h"
-#include "egide/egide_db.h"
-#include "egide/egide_log.h"
-#include "egide/egide_metrics.h"
-#include "egide/egide_util.h"
-#include "egide/egide_wire.h"
+#include "egide/base/egide_token.h"
+#include "egide/audit/egide_auditapi.h"
+#include "egide/store/egide_db.h"
+#include "egide/base/egide_log.h"
+#include "egide/net/egide_metrics.h"
+#include "egide/base/egide_util.h"
+#include "egide/wire/egide_wire.h"
 
 static void s_metrics(broker_t *b, egide_http_resp_t *resp)
 {
@@ -107,7 +108,7 @@ egide_rc broker_api_start(broker_t *b)
     const egide_config_t *cfg = b->cfg;
     char *tf = egide_config_path(cfg, "api", "token_file");
     if (tf) {
-        rc = egide_http_token_load(tf, &b->api_token);
+        rc = egide_token_load(tf, &b->api_token);
         if (rc) {
             egide_log(EGIDE_LOG_ERROR, "API token %s: %s%s", tf, egide_strerror(rc),
                       rc == EGIDE_ERR_PERM ? " (chmod 600)" : "");
@@ -149,5 +150,5 @@ void broker_api_stop(broker_t *b)
     egide_http_stop(&b->http);
     egide_auditlog_destroy(&b->api_audit);
     egide_db_close(&b->api_db);
-    egide_http_token_free(&b->api_token);
+    egide_token_free(&b->api_token);
 }

@@ -16,14 +16,14 @@
 #include <string.h>
 #include <zmq.h>
 
-#include "egide/egide_crypto.h"
-#include "egide/egide_db.h"
-#include "egide/egide_envelope.h"
-#include "egide/egide_limits.h"
-#include "egide/egide_log.h"
-#include "egide/egide_receipt.h"
-#include "egide/egide_util.h"
-#include "egide/egide_wire.h"
+#include "egide/crypto/egide_crypto.h"
+#include "egide/store/egide_db.h"
+#include "egide/protocol/egide_envelope.h"
+#include "egide/base/egide_limits.h"
+#include "egide/base/egide_log.h"
+#include "egide/protocol/egide_receipt.h"
+#include "egide/base/egide_util.h"
+#include "egide/wire/egide_wire.h"
 
 #define R(x)       EGIDE__V1__REASON_CODE__REASON_##x
 #define PUMP_BATCH 256

@@ -9,8 +9,8 @@
  */
 #include "broker.h"
 
-#include "egide/egide_db.h"
-#include "egide/egide_log.h"
+#include "egide/store/egide_db.h"
+#include "egide/base/egide_log.h"
 
 static const char *const s_migrations[] = {
     /* 1 */

@@ -9,7 +9,7 @@
 #define EGIDE_CLI_H
 
 #include <stdbool.h>
-#include "egide/egide_rc.h"
+#include "egide/base/egide_rc.h"
 
 /* Print "egide: <what>: <formatted message>\n" to stderr; returns 1. */
 int cli_fail(const char *what, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

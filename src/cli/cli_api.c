@@ -29,10 +29,11 @@
 #include <jansson.h>
 
 #include "cli.h"
-#include "egide/egide_http.h"
-#include "egide/egide_httpc.h"
-#include "egide/egide_limits.h"
-#include "egide/egide_util.h"
+#include "egide/base/egide_token.h"
+#include "egide/net/egide_http.h"
+#include "egide/net/egide_httpc.h"
+#include "egide/base/egide_limits.h"
+#include "egide/base/egide_util.h"
 
 #define S_DEFAULT_API "http://127.0.0.1:7720"
 #define S_MAX_TO      32 /* EGIDE_MAX_RECIPIENTS */
@@ -336,7 +337,7 @@ static int s_setup(s_ctx_t *ctx)
         return cli_fail(ctx->what, "--api: '%s' must be a base URL (no query, no spaces)",
                         ctx->url);
     if (ctx->token_file[0]) {
-        egide_rc r = egide_http_token_load(ctx->token_file, &ctx->token);
+        egide_rc r = egide_token_load(ctx->token_file, &ctx->token);
         switch (r) {
         case EGIDE_OK:
             break;
@@ -346,7 +347,7 @@ static int s_setup(s_ctx_t *ctx)
             return cli_fail("token", "%s: no such file", ctx->token_file);
         case EGIDE_ERR_CONFIG:
             return cli_fail("token", "%s: not a valid token (one line, at least %u characters)",
-                            ctx->token_file, EGIDE_HTTP_TOKEN_MIN);
+                            ctx->token_file, EGIDE_TOKEN_MIN);
         default:
             return cli_fail_rc("token", r, "%s", ctx->token_file);
         }
@@ -358,7 +359,7 @@ static int s_setup(s_ctx_t *ctx)
  * a success into a failure, so scripts never take truncated output. */
 static int s_done(s_ctx_t *ctx, int ret)
 {
-    egide_http_token_free(&ctx->token);
+    egide_token_free(&ctx->token);
     if ((fflush(stdout) != 0 || ferror(stdout)) && ret == 0)
         ret = cli_fail(ctx->what, "cannot write the output");
     return ret;

@@ -16,14 +16,14 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <zmq.h>
+#include "egide/net/egide_transport.h"
 
 #include "cli.h"
-#include "egide/egide_crypto.h"
-#include "egide/egide_envelope.h"
-#include "egide/egide_limits.h"
-#include "egide/egide_pki.h"
-#include "egide/egide_util.h"
+#include "egide/crypto/egide_crypto.h"
+#include "egide/protocol/egide_envelope.h"
+#include "egide/base/egide_limits.h"
+#include "egide/crypto/egide_pki.h"
+#include "egide/base/egide_util.h"
 
 /* ------------------------------------------------------------ seal */
 
@@ -400,9 +400,10 @@ static int s_curve_keygen(int argc, char **argv)
     if (stat(sec, &st) == 0)
         return cli_fail("pki", "%s exists: not overwriting a secret key", sec);
     char zpub[41], zsec[41];
-    if (zmq_curve_keypair(zpub, zsec) != 0)
-        return cli_fail("pki", "zmq_curve_keypair: %s", zmq_strerror(zmq_errno()));
-    egide_rc rc = egide_file_write_atomic(sec, zsec, EGIDE_CURVE_KEY_Z85_LEN, 0600);
+    egide_rc rc = egide_curve_keypair(zpub, zsec);
+    if (rc)
+        return cli_fail_rc("pki", rc, "making a CURVE key pair");
+    rc = egide_file_write_atomic(sec, zsec, EGIDE_CURVE_KEY_Z85_LEN, 0600);
     egide_wipe(zsec, sizeof zsec);
     if (rc)
         return cli_fail_rc("pki", rc, "%s", sec);

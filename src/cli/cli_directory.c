@@ -39,11 +39,11 @@
 #include <openssl/x509.h>
 
 #include "cli.h"
-#include "egide/egide_catalogue.h"
-#include "egide/egide_crypto.h"
-#include "egide/egide_directory.h"
-#include "egide/egide_limits.h"
-#include "egide/egide_util.h"
+#include "egide/domain/egide_catalogue.h"
+#include "egide/crypto/egide_crypto.h"
+#include "egide/directory/egide_directory.h"
+#include "egide/base/egide_limits.h"
+#include "egide/base/egide_util.h"
 
 #define S_MAX_ITEMS    20000u /* rows or sections in one input file */
 #define S_MAX_CSV_LINE 4096u

@@ -21,14 +21,14 @@
 #include <string.h>
 
 #include "cli.h"
-#include "egide/egide_date.h"
-#include "egide/egide_deadline.h"
-#include "egide/egide_httpc.h"
-#include "egide/egide_limits.h"
-#include "egide/egide_observatory.h"
-#include "egide/egide_payload.h"
-#include "egide/egide_pseudo.h"
-#include "egide/egide_util.h"
+#include "egide/base/egide_date.h"
+#include "egide/domain/egide_deadline.h"
+#include "egide/net/egide_httpc.h"
+#include "egide/base/egide_limits.h"
+#include "egide/domain/egide_observatory.h"
+#include "egide/domain/egide_payload.h"
+#include "egide/domain/egide_pseudo.h"
+#include "egide/base/egide_util.h"
 
 #define S_MAX_EVENTS_FILE (64u * 1024u * 1024u)
 

@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "cli.h"
-#include "egide/egide_limits.h"
-#include "egide/egide_log.h"
+#include "egide/base/egide_limits.h"
+#include "egide/base/egide_log.h"
 
 static const struct {
     const char *name;

@@ -23,14 +23,14 @@
 #include <sqlite3.h>
 #include <openssl/evp.h>
 
-#include "egide/egide_config.h"
-#include "egide/egide_deadline.h"
-#include "egide/egide_directory.h"
-#include "egide/egide_http.h"
-#include "egide/egide_limits.h"
-#include "egide/egide_peers.h"
-#include "egide/egide_pki.h"
-#include "egide/egide_transport.h"
+#include "egide/base/egide_config.h"
+#include "egide/domain/egide_deadline.h"
+#include "egide/directory/egide_directory.h"
+#include "egide/net/egide_http.h"
+#include "egide/base/egide_limits.h"
+#include "egide/directory/egide_peers.h"
+#include "egide/crypto/egide_pki.h"
+#include "egide/net/egide_transport.h"
 
 extern const egide_config_key_t edge_config_schema[];
 

@@ -18,14 +18,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "egide/egide_crypto.h"
-#include "egide/egide_db.h"
-#include "egide/egide_envelope.h"
-#include "egide/egide_log.h"
-#include "egide/egide_metrics.h"
-#include "egide/egide_payload.h"
-#include "egide/egide_util.h"
-#include "egide/egide_wire.h"
+#include "egide/base/egide_token.h"
+#include "egide/crypto/egide_crypto.h"
+#include "egide/store/egide_db.h"
+#include "egide/protocol/egide_envelope.h"
+#include "egide/base/egide_log.h"
+#include "egide/net/egide_metrics.h"
+#include "egide/domain/egide_payload.h"
+#include "egide/base/egide_util.h"
+#include "egide/wire/egide_wire.h"
 
 static const char *const s_out_states[] = {"queued", "accepted", "rejected", "expired"};
 static const char *const s_rcpt_states[] = {"queued", "delivered", "rejected", "acknowledged",
@@ -939,7 +940,7 @@ egide_rc edge_api_start(edge_t *e)
 {
     const egide_config_t *cfg = e->cfg;
     char *tf = egide_config_path(cfg, "api", "token_file");
-    egide_rc rc = egide_http_token_load(tf, &e->api_token);
+    egide_rc rc = egide_token_load(tf, &e->api_token);
     if (rc) {
         egide_log(EGIDE_LOG_ERROR, "API token %s: %s%s", tf, egide_strerror(rc),
                   rc == EGIDE_ERR_PERM ? " (chmod 600)" : "");
@@ -972,5 +973,5 @@ void edge_api_stop(edge_t *e)
 {
     egide_http_stop(&e->http);
     egide_db_close(&e->api_db);
-    egide_http_token_free(&e->api_token);
+    egide_token_free(&e->api_token);
 }

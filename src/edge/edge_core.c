@@ -17,16 +17,16 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#include "egide/egide_checkpoint.h"
-#include "egide/egide_crypto.h"
-#include "egide/egide_db.h"
-#include "egide/egide_envelope.h"
-#include "egide/egide_log.h"
-#include "egide/egide_payload.h"
-#include "egide/egide_receipt.h"
-#include "egide/egide_util.h"
-#include "egide/egide_wire.h"
-#include "egide/egide_witness.h"
+#include "egide/protocol/egide_checkpoint.h"
+#include "egide/crypto/egide_crypto.h"
+#include "egide/store/egide_db.h"
+#include "egide/protocol/egide_envelope.h"
+#include "egide/base/egide_log.h"
+#include "egide/domain/egide_payload.h"
+#include "egide/protocol/egide_receipt.h"
+#include "egide/base/egide_util.h"
+#include "egide/wire/egide_wire.h"
+#include "egide/audit/egide_witness.h"
 
 #define R(x)       EGIDE__V1__REASON_CODE__REASON_##x
 #define TICK_MS    200

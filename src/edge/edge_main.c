@@ -14,11 +14,11 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#include "egide/egide_crypto.h"
-#include "egide/egide_daemon.h"
-#include "egide/egide_db.h"
-#include "egide/egide_log.h"
-#include "egide/egide_util.h"
+#include "egide/crypto/egide_crypto.h"
+#include "egide/base/egide_daemon.h"
+#include "egide/store/egide_db.h"
+#include "egide/base/egide_log.h"
+#include "egide/base/egide_util.h"
 
 static const char *const s_levels[] = {"error", "warning", "notice", "info", "debug", NULL};
 

@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "egide/egide_db.h"
-#include "egide/egide_log.h"
-#include "egide/egide_util.h"
+#include "egide/store/egide_db.h"
+#include "egide/base/egide_log.h"
+#include "egide/base/egide_util.h"
 
 static const char *const s_migrations[] = {
     /* 1 */

@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "egide/egide_auditapi.h"
-#include "egide/egide_auditlog.h"
+#include "egide/audit/egide_auditapi.h"
+#include "egide/audit/egide_auditlog.h"
 
 static egide_auditlog_t *s_log;
 

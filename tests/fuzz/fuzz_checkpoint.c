@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "egide/egide_checkpoint.h"
-#include "egide/egide_witness.h"
+#include "egide/protocol/egide_checkpoint.h"
+#include "egide/audit/egide_witness.h"
 
 static EVP_PKEY *s_key;
 

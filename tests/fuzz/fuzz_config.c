@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "egide/egide_config.h"
+#include "egide/base/egide_config.h"
 
 static const char *const s_levels[] = {"error", "info", NULL};
 static const egide_config_key_t s_schema[] = {

@@ -23,11 +23,11 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#include "egide/egide_catalogue.h"
-#include "egide/egide_crypto.h"
-#include "egide/egide_directory.h"
-#include "egide/egide_limits.h"
-#include "egide/egide_log.h"
+#include "egide/domain/egide_catalogue.h"
+#include "egide/crypto/egide_crypto.h"
+#include "egide/directory/egide_directory.h"
+#include "egide/base/egide_limits.h"
+#include "egide/base/egide_log.h"
 
 static EVP_PKEY *s_key;
 static X509 *s_cert;

@@ -19,11 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "egide/egide_crypto.h"
-#include "egide/egide_envelope.h"
-#include "egide/egide_hpke.h"
-#include "egide/egide_limits.h"
-#include "egide/egide_util.h"
+#include "egide/crypto/egide_crypto.h"
+#include "egide/protocol/egide_envelope.h"
+#include "egide/crypto/egide_hpke.h"
+#include "egide/base/egide_limits.h"
+#include "egide/base/egide_util.h"
 
 #define FUZZ_RECIPIENT "71.fuzz"
 #define FUZZ_SENDER    "71.fuzz-sender"

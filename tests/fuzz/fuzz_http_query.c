@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "egide/egide_http.h"
+#include "egide/net/egide_http.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "egide/egide_catalogue.h"
-#include "egide/egide_payload.h"
+#include "egide/domain/egide_catalogue.h"
+#include "egide/domain/egide_payload.h"
 
 #define NOW 1795341600000LL /* fixed clock: 2026-11-22T10:00:00Z */
 

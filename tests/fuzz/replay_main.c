@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "egide/egide_util.h"
-#include "egide/egide_limits.h"
+#include "egide/base/egide_util.h"
+#include "egide/base/egide_limits.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -19,14 +19,14 @@
 #include <string.h>
 #include <zmq.h>
 
-#include "egide/egide_crypto.h"
-#include "egide/egide_envelope.h"
-#include "egide/egide_limits.h"
-#include "egide/egide_pki.h"
-#include "egide/egide_receipt.h"
-#include "egide/egide_transport.h"
-#include "egide/egide_util.h"
-#include "egide/egide_wire.h"
+#include "egide/crypto/egide_crypto.h"
+#include "egide/protocol/egide_envelope.h"
+#include "egide/base/egide_limits.h"
+#include "egide/crypto/egide_pki.h"
+#include "egide/protocol/egide_receipt.h"
+#include "egide/net/egide_transport.h"
+#include "egide/base/egide_util.h"
+#include "egide/wire/egide_wire.h"
 
 static void *s_zctx, *s_sock, *s_mon;
 

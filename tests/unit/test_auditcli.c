@@ -23,13 +23,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "egide/egide_auditapi.h"
-#include "egide/egide_auditlog.h"
-#include "egide/egide_checkpoint.h"
-#include "egide/egide_db.h"
-#include "egide/egide_httpc.h"
-#include "egide/egide_util.h"
-#include "egide/egide_witness.h"
+#include "egide/audit/egide_auditapi.h"
+#include "egide/audit/egide_auditlog.h"
+#include "egide/protocol/egide_checkpoint.h"
+#include "egide/store/egide_db.h"
+#include "egide/net/egide_httpc.h"
+#include "egide/base/egide_util.h"
+#include "egide/audit/egide_witness.h"
 #include "egide_test.h"
 
 #define ORIGIN "egide.71.broker/audit"

@@ -13,12 +13,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "egide/egide_auditlog.h"
-#include "egide/egide_checkpoint.h"
-#include "egide/egide_db.h"
-#include "egide/egide_merkle.h"
-#include "egide/egide_util.h"
-#include "egide/egide_wire.h"
+#include "egide/audit/egide_auditlog.h"
+#include "egide/protocol/egide_checkpoint.h"
+#include "egide/store/egide_db.h"
+#include "egide/audit/egide_merkle.h"
+#include "egide/base/egide_util.h"
+#include "egide/wire/egide_wire.h"
 #include "egide_test.h"
 
 #define ORIGIN "egide.71.broker/audit"

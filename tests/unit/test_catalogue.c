@@ -3,8 +3,8 @@
  * test_catalogue.c - the message-type and role tables: every DOMAIN.md type
  * is known, lookups are exact, and out-of-range accesses return NULL.
  */
-#include "egide/egide_catalogue.h"
-#include "egide/egide_rc.h"
+#include "egide/domain/egide_catalogue.h"
+#include "egide/base/egide_rc.h"
 #include "egide_test.h"
 
 static void test_types(void)

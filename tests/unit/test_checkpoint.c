@@ -6,11 +6,11 @@
 #include <openssl/evp.h>
 #include <string.h>
 
-#include "egide/egide_checkpoint.h"
-#include "egide/egide_crypto.h"
-#include "egide/egide_merkle.h"
-#include "egide/egide_util.h"
-#include "egide/egide_witness.h"
+#include "egide/protocol/egide_checkpoint.h"
+#include "egide/crypto/egide_crypto.h"
+#include "egide/audit/egide_merkle.h"
+#include "egide/base/egide_util.h"
+#include "egide/audit/egide_witness.h"
 #include "egide_test.h"
 
 #define NAME "egide.71.broker/audit"

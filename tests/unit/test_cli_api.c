@@ -17,9 +17,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "egide/egide_http.h"
-#include "egide/egide_httpc.h"
-#include "egide/egide_util.h"
+#include "egide/base/egide_token.h"
+#include "egide/net/egide_http.h"
+#include "egide/net/egide_httpc.h"
+#include "egide/base/egide_util.h"
 #include "egide_test.h"
 
 #define ID1 "0123456789abcdef0123456789abcdef"
@@ -718,7 +719,7 @@ int main(void)
     if (!mkdtemp(s_dir))
         return 1;
     snprintf(s_tok, sizeof s_tok, "%s/good.token", s_dir);
-    if (egide_http_token_generate(s_tok) || egide_http_token_load(s_tok, &s_token))
+    if (egide_token_generate(s_tok) || egide_token_load(s_tok, &s_token))
         return 1;
 
     const char *pub[] = {"/v1/health", NULL};
@@ -738,7 +739,7 @@ int main(void)
     RUN(test_config_files);
 
     egide_http_stop(&h);
-    egide_http_token_free(&s_token);
+    egide_token_free(&s_token);
     free(s_got.body);
     /* Clean the temp dir (flat, plus what the tests removed themselves). */
     const char *files[] = {"stdout",      "stderr",  "good.token", "p.json",

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /* test_config.c - schema-checked INI configuration: values, defaults and every error path. */
-#include "egide/egide_config.h"
-#include "egide/egide_util.h"
+#include "egide/base/egide_config.h"
+#include "egide/base/egide_util.h"
 #include "egide_test.h"
 
 #include <unistd.h>

@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "egide/egide_date.h"
-#include "egide/egide_deadline.h"
-#include "egide/egide_util.h"
+#include "egide/base/egide_date.h"
+#include "egide/domain/egide_deadline.h"
+#include "egide/base/egide_util.h"
 #include "egide_test.h"
 
 #define HOUR (3600LL * 1000LL)

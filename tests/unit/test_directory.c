@@ -16,11 +16,11 @@
 #include <openssl/x509.h>
 #include <zmq.h>
 
-#include "egide/egide_crypto.h"
-#include "egide/egide_directory.h"
-#include "egide/egide_limits.h"
-#include "egide/egide_log.h"
-#include "egide/egide_util.h"
+#include "egide/crypto/egide_crypto.h"
+#include "egide/directory/egide_directory.h"
+#include "egide/base/egide_limits.h"
+#include "egide/base/egide_log.h"
+#include "egide/base/egide_util.h"
 #include "egide_test.h"
 
 static char s_tmp[256];

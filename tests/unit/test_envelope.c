@@ -10,13 +10,13 @@
  * give their specific error; truncated, oversized and random input fail
  * cleanly.
  */
-#include "egide/egide_crypto.h"
-#include "egide/egide_envelope.h"
-#include "egide/egide_hpke.h"
-#include "egide/egide_limits.h"
-#include "egide/egide_pki.h"
-#include "egide/egide_rc.h"
-#include "egide/egide_util.h"
+#include "egide/crypto/egide_crypto.h"
+#include "egide/protocol/egide_envelope.h"
+#include "egide/crypto/egide_hpke.h"
+#include "egide/base/egide_limits.h"
+#include "egide/crypto/egide_pki.h"
+#include "egide/base/egide_rc.h"
+#include "egide/base/egide_util.h"
 #include "egide_test.h"
 
 #include <stdint.h>

@@ -7,10 +7,10 @@
  * enc, shared_secret, key, base_nonce, exporter_secret, every ciphertext both
  * ways, every exported value), plus round trips and the error paths of the API.
  */
-#include "egide/egide_crypto.h"
-#include "egide/egide_hpke.h"
-#include "egide/egide_rc.h"
-#include "egide/egide_util.h"
+#include "egide/crypto/egide_crypto.h"
+#include "egide/crypto/egide_hpke.h"
+#include "egide/base/egide_rc.h"
+#include "egide/base/egide_util.h"
 #include "egide_test.h"
 
 #include <ctype.h>

@@ -16,9 +16,9 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "egide/egide_http.h"
-#include "egide/egide_httpc.h"
-#include "egide/egide_util.h"
+#include "egide/net/egide_http.h"
+#include "egide/net/egide_httpc.h"
+#include "egide/base/egide_util.h"
 #include "egide_test.h"
 
 #define TOKEN    "0123456789abcdef0123456789abcdef-test-token"
@@ -534,12 +534,12 @@ static void test_token_files(void)
     snprintf(path2, sizeof path2, "%s/short.token", dir);
     snprintf(path3, sizeof path3, "%s/missing.token", dir);
 
-    CHECK_RC(egide_http_token_generate(path), EGIDE_OK);
+    CHECK_RC(egide_token_generate(path), EGIDE_OK);
     struct stat st;
     CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
-    CHECK_RC(egide_http_token_generate(path), EGIDE_ERR_EXISTS);
+    CHECK_RC(egide_token_generate(path), EGIDE_ERR_EXISTS);
     char *tok = NULL;
-    CHECK_RC(egide_http_token_load(path, &tok), EGIDE_OK);
+    CHECK_RC(egide_token_load(path, &tok), EGIDE_OK);
     REQUIRE(tok != NULL);
     CHECK(strlen(tok) == 64);
     CHECK(strspn(tok, "0123456789abcdef") == 64);
@@ -552,36 +552,36 @@ static void test_token_files(void)
     CHECK(r.status == 200);
     egide_httpc_resp_free(&r);
     egide_http_stop(&h);
-    egide_http_token_free(&tok);
+    egide_token_free(&tok);
     CHECK(tok == NULL);
-    egide_http_token_free(&tok);
+    egide_token_free(&tok);
 
     /* Two generated tokens differ. */
-    CHECK_RC(egide_http_token_generate(path3), EGIDE_OK);
+    CHECK_RC(egide_token_generate(path3), EGIDE_OK);
     char *tok2 = NULL;
-    CHECK_RC(egide_http_token_load(path, &tok), EGIDE_OK);
-    CHECK_RC(egide_http_token_load(path3, &tok2), EGIDE_OK);
+    CHECK_RC(egide_token_load(path, &tok), EGIDE_OK);
+    CHECK_RC(egide_token_load(path3, &tok2), EGIDE_OK);
     CHECK(tok && tok2 && strcmp(tok, tok2) != 0);
-    egide_http_token_free(&tok);
-    egide_http_token_free(&tok2);
+    egide_token_free(&tok);
+    egide_token_free(&tok2);
     unlink(path3);
 
     /* Too open. */
     CHECK(chmod(path, 0640) == 0);
-    CHECK_RC(egide_http_token_load(path, &tok), EGIDE_ERR_PERM);
+    CHECK_RC(egide_token_load(path, &tok), EGIDE_ERR_PERM);
     CHECK(tok == NULL);
     CHECK(chmod(path, 0604) == 0);
-    CHECK_RC(egide_http_token_load(path, &tok), EGIDE_ERR_PERM);
+    CHECK_RC(egide_token_load(path, &tok), EGIDE_ERR_PERM);
     /* Too short, or with a space. */
     CHECK_RC(egide_file_write_atomic(path2, "abc\n", 4, 0600), EGIDE_OK);
-    CHECK_RC(egide_http_token_load(path2, &tok), EGIDE_ERR_CONFIG);
+    CHECK_RC(egide_token_load(path2, &tok), EGIDE_ERR_CONFIG);
     CHECK_RC(egide_file_write_atomic(path2, "0123456789abcdef 0123456789abcdef\n", 34, 0600),
              EGIDE_OK);
-    CHECK_RC(egide_http_token_load(path2, &tok), EGIDE_ERR_CONFIG);
+    CHECK_RC(egide_token_load(path2, &tok), EGIDE_ERR_CONFIG);
     CHECK(tok == NULL);
     /* Missing. */
-    CHECK_RC(egide_http_token_load(path3, &tok), EGIDE_ERR_NOTFOUND);
-    CHECK_RC(egide_http_token_load(NULL, &tok), EGIDE_ERR_INVALID);
+    CHECK_RC(egide_token_load(path3, &tok), EGIDE_ERR_NOTFOUND);
+    CHECK_RC(egide_token_load(NULL, &tok), EGIDE_ERR_INVALID);
 
     unlink(path);
     unlink(path2);

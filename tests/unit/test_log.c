@@ -3,7 +3,7 @@
  * warn adds strerror. */
 #include <errno.h>
 
-#include "egide/egide_log.h"
+#include "egide/base/egide_log.h"
 #include "egide_test.h"
 
 static char s_last[1100];

@@ -21,9 +21,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "egide/egide_crypto.h"
-#include "egide/egide_merkle.h"
-#include "egide/egide_util.h"
+#include "egide/crypto/egide_crypto.h"
+#include "egide/audit/egide_merkle.h"
+#include "egide/base/egide_util.h"
 #include "egide_test.h"
 
 static char s_dir[4096];

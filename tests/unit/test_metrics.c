@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /* test_metrics.c - Prometheus text exposition: families, samples, label escaping. */
-#include "egide/egide_metrics.h"
+#include "egide/net/egide_metrics.h"
 #include "egide_test.h"
 
 static void test_metrics(void)

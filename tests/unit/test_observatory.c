@@ -14,10 +14,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include "egide/egide_observatory.h"
-#include "egide/egide_payload.h"
-#include "egide/egide_pseudo.h"
-#include "egide/egide_util.h"
+#include "egide/domain/egide_observatory.h"
+#include "egide/domain/egide_payload.h"
+#include "egide/domain/egide_pseudo.h"
+#include "egide/base/egide_util.h"
 #include "egide_test.h"
 
 #define NOW 1795341600000LL /* 2026-11-22T10:00:00Z */

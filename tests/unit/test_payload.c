@@ -11,11 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "egide/egide_catalogue.h"
-#include "egide/egide_date.h"
-#include "egide/egide_limits.h"
-#include "egide/egide_payload.h"
-#include "egide/egide_util.h"
+#include "egide/domain/egide_catalogue.h"
+#include "egide/base/egide_date.h"
+#include "egide/base/egide_limits.h"
+#include "egide/domain/egide_payload.h"
+#include "egide/base/egide_util.h"
 #include "egide_test.h"
 
 #define NOW 1795341600000LL /* 2026-11-22T10:00:00Z */

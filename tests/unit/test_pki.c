@@ -6,11 +6,11 @@
  * verification time, key type / key usage / CN checks, trust store errors,
  * key loading with the 0600 rule, and the script's own layout promises.
  */
-#include "egide/egide_crypto.h"
-#include "egide/egide_limits.h"
-#include "egide/egide_pki.h"
-#include "egide/egide_rc.h"
-#include "egide/egide_util.h"
+#include "egide/crypto/egide_crypto.h"
+#include "egide/base/egide_limits.h"
+#include "egide/crypto/egide_pki.h"
+#include "egide/base/egide_rc.h"
+#include "egide/base/egide_util.h"
 #include "egide_test.h"
 
 #include <sys/stat.h>

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "egide/egide_pseudo.h"
-#include "egide/egide_util.h"
+#include "egide/domain/egide_pseudo.h"
+#include "egide/base/egide_util.h"
 #include "egide_test.h"
 
 static uint8_t s_key[32], s_key2[32];

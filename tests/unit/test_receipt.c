@@ -5,10 +5,10 @@
  * CN), wrong keys, every flipped byte, every truncation, oversize, version,
  * and the parameter rules (kind, reason consistency, ids, detail).
  */
-#include "egide/egide_crypto.h"
-#include "egide/egide_limits.h"
-#include "egide/egide_receipt.h"
-#include "egide/egide_util.h"
+#include "egide/crypto/egide_crypto.h"
+#include "egide/base/egide_limits.h"
+#include "egide/protocol/egide_receipt.h"
+#include "egide/base/egide_util.h"
 #include "egide_test.h"
 
 #include <openssl/x509.h>

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /* test_util.c - unit tests for egide_rc and egide_util. */
-#include "egide/egide_rc.h"
-#include "egide/egide_util.h"
+#include "egide/base/egide_rc.h"
+#include "egide/base/egide_util.h"
 #include "egide_test.h"
 
 #include <stdint.h>

@@ -5,9 +5,9 @@
  * input over the kind's limit with EGIDE_ERR_LIMIT, and invalid messages are
  * refused at pack time.
  */
-#include "egide/egide_limits.h"
-#include "egide/egide_util.h"
-#include "egide/egide_wire.h"
+#include "egide/base/egide_limits.h"
+#include "egide/base/egide_util.h"
+#include "egide/wire/egide_wire.h"
 #include "egide_test.h"
 
 static uint8_t s_b16[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};

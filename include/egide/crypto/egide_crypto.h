@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * egide_crypto.h - the primitives every module shares: SHA-256, HMAC-SHA256,
+ * Ed25519 signing with a domain-separation label, and loading keys and
+ * certificates.  HPKE, envelopes and chain verification live in their own
+ * modules (egide_hpke, egide_envelope, egide_pki) on top of this one.
+ *
+ * Keys and certificates are OpenSSL objects (EVP_PKEY, X509); functions that
+ * return one hand ownership to the caller (EVP_PKEY_free / X509_free).
+ */
+#ifndef EGIDE_CRYPTO_H
+#define EGIDE_CRYPTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include "egide/base/egide_rc.h"
+
+/* Domain-separation labels: every signature covers label || '\0' || data. */
+#define EGIDE_LABEL_ENVELOPE  "egide-sig-v1"
+#define EGIDE_LABEL_RECEIPT   "egide-receipt-v1"
+#define EGIDE_LABEL_DIRECTORY "egide-directory-v1"
+
+void egide_sha256(const void *data, size_t len, uint8_t out[32]);
+egide_rc egide_hmac_sha256(const uint8_t *key, size_t klen, const void *data, size_t len,
+                           uint8_t out[32]);
+
+/* Raw Ed25519 over msg (used as is by C2SP signed notes). */
+egide_rc egide_ed25519_sign(EVP_PKEY *sk, const void *msg, size_t len, uint8_t sig[64]);
+/* EGIDE_OK when sig verifies, EGIDE_ERR_SIGNATURE when it does not,
+ * EGIDE_ERR_INVALID when pk is not an Ed25519 key. */
+egide_rc egide_ed25519_verify(EVP_PKEY *pk, const void *msg, size_t len, const uint8_t *sig,
+                              size_t siglen);
+
+/* Ed25519 over label || '\0' || msg. */
+egide_rc egide_sign_labeled(EVP_PKEY *sk, const char *label, const void *msg, size_t len,
+                            uint8_t sig[64]);
+egide_rc egide_verify_labeled(EVP_PKEY *pk, const char *label, const void *msg, size_t len,
+                              const uint8_t *sig, size_t siglen);
+
+/* Load a PEM private key; refuses (EGIDE_ERR_PERM) a file readable or
+ * writable by group or others. */
+egide_rc egide_key_load_private(const char *path, EVP_PKEY **out);
+/* Public key from 32 raw bytes (type EVP_PKEY_ED25519 or EVP_PKEY_X25519). */
+egide_rc egide_key_from_raw_public(int type, const uint8_t raw[32], EVP_PKEY **out);
+/* The 32 raw public bytes of an Ed25519 or X25519 key. */
+egide_rc egide_key_raw_public(EVP_PKEY *key, uint8_t out[32]);
+
+/* Load an X.509 certificate, PEM or DER. */
+egide_rc egide_cert_load(const char *path, X509 **out);
+/* Parse DER bytes into a certificate (whole input must be consumed). */
+egide_rc egide_cert_from_der(const uint8_t *der, size_t len, X509 **out);
+/* DER encoding (*der is the caller's, OPENSSL_free). */
+egide_rc egide_cert_to_der(X509 *cert, uint8_t **der, size_t *len);
+/* SHA-256 over the certificate's DER encoding. */
+egide_rc egide_cert_fingerprint(X509 *cert, uint8_t out[32]);
+
+/* Log and clear OpenSSL's error queue, prefixed by what failed. */
+void egide_crypto_log_errors(const char *what);
+
+#endif

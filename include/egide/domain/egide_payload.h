@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * egide_payload.h - referral payloads: JSON <-> protobuf for every message
+ * type of the catalogue (proto/referral.proto), with strict validation and
+ * field-level errors, and the few facts the edge needs for routing and
+ * deadlines.
+ *
+ * An invalid payload is refused here, before anything is signed or sent.
+ * Errors are reported one per line as "path: message", e.g.
+ *   children[1].birth_date: not a date
+ *   children: at least one child
+ *   danger.categories[0]: unknown category "x"
+ *   foo: unknown field
+ * Paths are JSON member names with [i] for array elements; "json" names the
+ * document itself (syntax errors).  Error text never quotes a string value of
+ * the payload except an enum code that was not recognised (truncated to 32
+ * bytes and sanitised), so error lists can be logged.
+ *
+ * JSON rules: enums are lower-case value names without the enum prefix
+ * ("physical_violence"); dates "YYYY-MM-DD", date-times RFC 3339 with an
+ * offset, months "YYYY-MM"; bytes are base64; no null, no unknown member,
+ * no duplicate member, no empty string.  The top level may carry a
+ * "_comment" string (e.g. "INVENTED sample"), which is dropped.  JSON
+ * produced by egide_payload_to_json() leaves out false, 0 and absent
+ * members (proto3 has no presence for them).
+ */
+#ifndef EGIDE_PAYLOAD_H
+#define EGIDE_PAYLOAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "egide/base/egide_rc.h"
+
+/* Largest attachment carried inline (bytes), and longest free-text and
+ * short string fields; more than this is a validation error. */
+#define EGIDE_MAX_ATTACHMENT  (10u * 1024u * 1024u)
+#define EGIDE_MAX_TEXT_FIELD  (64u * 1024u)
+#define EGIDE_MAX_SHORT_FIELD 512u
+/* Most errors reported for one payload (then "...: too many errors"). */
+#define EGIDE_PAYLOAD_MAX_ERRORS 100
+
+/* What the edge needs from a valid payload without reading it: routing
+ * (commune), urgency and the inputs of the legal clocks.  All fields are
+ * zero/empty when the payload does not say. */
+typedef struct egide_payload_facts {
+    char commune[8];           /* INSEE code of the first child's residence ("71137"), or "" */
+    char department[4];        /* its department ("71", "2A", "988"), or "" */
+    int64_t received_ms;       /* the payload's own time (received_at, decided_at, ordered_at…);
+                                  now_ms when the type has none */
+    int urgency;               /* Egide__V1__Urgency value; 1 (normal) when the payload has none */
+    bool child_under_2;        /* some child is under 2 years old at received_ms */
+    int64_t youngest_birth_ms; /* 00:00 UTC of the youngest child's birth date; 0 = no child */
+    int n_children;            /* children in the payload */
+    bool runaway;              /* ase.emergency_reception: the child ran away */
+    int parental_agreement;    /* ase.emergency_reception: Answer value (1 yes, 2 no, 3 unknown,
+                                  0 not said) */
+    int64_t requested_due_ms;  /* a due date set by the sender (soit-transmis, information
+                                  request), 00:00 UTC; 0 = none */
+    int64_t ip_received_ms;    /* ip_received_at when given (assignment, report); 0 = none */
+    int64_t je_seized_ms;      /* court.opp: when the juvenile judge was seized; 0 = not yet */
+    char kind[40];             /* the payload's main code: decision ("placement"), conclusion,
+                                  qualification, outcome, reason or incident kind; "" if none */
+    bool anonymous_sender;     /* the sender asked to stay anonymous */
+    bool confidential_sender;  /* the sender's identity must not reach the family */
+    bool health_data;          /* the payload says it carries health data */
+} egide_payload_facts_t;
+
+/* true when type is a catalogue message type with a payload schema. */
+bool egide_payload_type_known(const char *type);
+
+/* Validate a JSON payload for message type `type` and serialize it.
+ *   json/len   the document (need not be NUL-terminated; at most
+ *              EGIDE_MAX_JSON_BODY bytes)
+ *   now_ms     the caller's clock (dates in the future are checked against it)
+ *   pb/pb_len  on EGIDE_OK: the serialized protobuf (malloc'ed, caller frees);
+ *              may be NULL to validate only
+ *   facts      on EGIDE_OK: filled in (may be NULL)
+ *   errors     on EGIDE_ERR_VALIDATION: newline-separated "path: message"
+ *              lines (malloc'ed, caller frees; no trailing newline); else
+ *              NULL.  May be NULL.
+ * Returns EGIDE_OK, EGIDE_ERR_VALIDATION (bad JSON or schema/semantic
+ * errors), EGIDE_ERR_NOTFOUND (unknown type), EGIDE_ERR_LIMIT (document or
+ * serialized payload too large), EGIDE_ERR_INVALID (NULL arguments),
+ * EGIDE_ERR_NOMEM. */
+egide_rc egide_payload_from_json(const char *type, const char *json, size_t len, int64_t now_ms,
+                                 uint8_t **pb, size_t *pb_len, egide_payload_facts_t *facts,
+                                 char **errors);
+
+/* Decode a serialized payload of message type `type` into pretty JSON
+ * (2-space indent, members in field order; malloc'ed, caller frees).
+ * Returns EGIDE_ERR_PROTO when pb does not parse, EGIDE_ERR_NOTFOUND for an
+ * unknown type, EGIDE_ERR_LIMIT when len > EGIDE_MAX_PAYLOAD. */
+egide_rc egide_payload_to_json(const char *type, const uint8_t *pb, size_t len, char **json);
+
+/* Check a received serialized payload as strictly as egide_payload_from_json
+ * checks JSON (a recipient calls this after decrypting): unknown field
+ * numbers, unknown enum values and every schema rule are errors.  Same
+ * arguments and return codes as egide_payload_from_json() (EGIDE_ERR_PROTO
+ * when pb does not parse). */
+egide_rc egide_payload_check(const char *type, const uint8_t *pb, size_t len, int64_t now_ms,
+                             egide_payload_facts_t *facts, char **errors);
+
+/* "application/vnd.egide.<type with . and _ as ->+protobuf", e.g.
+ * "application/vnd.egide.ip-transmission+protobuf"; NULL for an unknown
+ * type.  Static string. */
+const char *egide_payload_content_type(const char *type);
+
+/* The type whose content type is ct, or NULL. */
+const char *egide_payload_type_for_content_type(const char *ct);
+
+/* Parse JSON already loaded by jansson (a json_t *, passed as void * so this
+ * header does not need jansson.h) into a newly allocated protobuf-c message
+ * (ProtobufCMessage *, returned as void *; free with
+ * egide_payload_message_free()).  Same validation and errors as
+ * egide_payload_from_json().  Used by the observatory export. */
+egide_rc egide_payload_from_jansson(const char *type, const void *root, int64_t now_ms, void **msg,
+                                    egide_payload_facts_t *facts, char **errors);
+void egide_payload_message_free(void *msg);
+
+#endif

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * egide_pseudo.h - keyed pseudonyms of children for the observatories
+ * (décret 2016-1966, D226-3-4 CASF).
+ *
+ * Inputs: the child's first name, month and year of birth, and the mother's
+ * *birth* name.  The national algorithm and its key management are set by
+ * DREES/ONPE and were not available when this was written, so the algorithm
+ * is pluggable (a table of egide_pseudo_alg_t, chosen by name) and every
+ * algorithm is keyed and key-separated: the key file's key is never used
+ * directly, a sub-key is derived for one algorithm and one context (e.g.
+ * "olinpe"), so the same key file used for something else gives unrelated
+ * values.  Without the key there is no way back from a pseudonym to a child;
+ * the key stays in the department (0600 file, egide_secret_read).
+ *
+ * Built-in algorithm "hmac-sha256-v1" (Égide's own, NOT the national one):
+ *   subkey    = HMAC-SHA256(key, "egide-pseudo-v1" || 0x00 || context)
+ *   pseudonym = hex(HMAC-SHA256(subkey, lp(first) || lp("YYYY-MM") || lp(mother)))
+ * where lp(x) is a 4-byte big-endian length then x, and first/mother are
+ * normalised by egide_pseudo_normalize().
+ *
+ * Normalisation (strict, so the same child gives the same pseudonym whoever
+ * typed the name): UTF-8 in; letters upper-cased; accents and diacritics
+ * removed (É->E, Ç->C, Ÿ->Y, also decomposed forms with combining marks);
+ * ligatures and special letters expanded (Œ->OE, Æ->AE, ß->SS, Ĳ->IJ, Þ->TH,
+ * Ø->O, Ł->L); hyphens, dashes, dots, underscores and all spaces become one
+ * space; apostrophes (' ’ ʼ `) are removed ("N'Diaye" -> "NDIAYE");
+ * leading/trailing separators dropped.  So "Zoé" = "ZOE" = "zoe",
+ * "Marie-Hélène" = "MARIE HELENE" = "marie  hélène".  Any other character
+ * (digits, other scripts, symbols) is refused: a name that cannot be
+ * normalised safely is not guessed at.
+ */
+#ifndef EGIDE_PSEUDO_H
+#define EGIDE_PSEUDO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "egide/base/egide_rc.h"
+
+#define EGIDE_PSEUDO_HEX_LEN  64 /* pseudonym length (hex digits) */
+#define EGIDE_PSEUDO_MIN_KEY  32 /* shortest key accepted (bytes) */
+#define EGIDE_PSEUDO_MAX_KEY  4096
+#define EGIDE_PSEUDO_MAX_NAME 256 /* longest normalised name (bytes) */
+
+/* Normalise a first name or family name (see above) into out (outsz bytes,
+ * NUL-terminated).  EGIDE_ERR_INVALID for a character outside the accepted
+ * set, bad UTF-8, or an empty result; EGIDE_ERR_LIMIT when out is too small. */
+egide_rc egide_pseudo_normalize(const char *in, char *out, size_t outsz);
+
+/* One pseudonym algorithm.  derive() gets already-normalised names and a
+ * key of klen >= EGIDE_PSEUDO_MIN_KEY bytes, writes 64 hex digits + NUL. */
+typedef struct egide_pseudo_alg {
+    const char *name; /* e.g. "hmac-sha256-v1" */
+    egide_rc (*derive)(const uint8_t *key, size_t klen, const char *context, const char *first,
+                       int birth_year, int birth_month, const char *mother,
+                       char out[EGIDE_PSEUDO_HEX_LEN + 1]);
+} egide_pseudo_alg_t;
+
+/* The algorithm named name (NULL = the default, "hmac-sha256-v1"), or NULL
+ * when unknown.  Static. */
+const egide_pseudo_alg_t *egide_pseudo_alg_find(const char *name);
+
+/* Normalise the names and derive the pseudonym with alg (NULL = default).
+ *   key/klen    the department's pseudonymisation key (EGIDE_PSEUDO_MIN_KEY..
+ *               EGIDE_PSEUDO_MAX_KEY bytes, else EGIDE_ERR_INVALID)
+ *   context     key-separation label, e.g. "olinpe" (non-empty)
+ *   birth_year/birth_month  1900..2199 / 1..12
+ * Returns EGIDE_ERR_INVALID for a name that does not normalise, bad month,
+ * key or context; EGIDE_ERR_CRYPTO if HMAC fails.  No input is logged. */
+egide_rc egide_pseudo_compute(const egide_pseudo_alg_t *alg, const uint8_t *key, size_t klen,
+                              const char *context, const char *first_name, int birth_year,
+                              int birth_month, const char *mother_birth_name,
+                              char out[EGIDE_PSEUDO_HEX_LEN + 1]);
+
+#endif

@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * egide_http.h - the small HTTP server both daemons mount their REST handlers
+ * on (the edge's local API, the broker's read-only audit API and /metrics).
+ *
+ * It wraps libmicrohttpd with the rules every Égide API shares: loopback only
+ * unless explicitly allowed; a bearer token (compared in constant time, via
+ * SHA-256 digests so that length differences leak nothing) on every route
+ * except an explicit list of public paths; request bodies capped before they
+ * are buffered (413); security headers on every response; JSON errors of the
+ * form {"error":{"code":"EGIDE_ERR_...","message":"..."}}.  The token and
+ * request bodies are never logged.
+ *
+ * Threading: the server runs in libmicrohttpd's internal polling thread
+ * (MHD_USE_INTERNAL_POLLING_THREAD).  The handler is therefore called from
+ * that thread, never from the thread that called egide_http_start().  With
+ * cfg->threads <= 1 (the default) there is one such thread and handler calls
+ * never overlap; with cfg->threads > 1 a pool is used and the handler must be
+ * thread-safe.  egide_http_stop() returns only after the thread(s) have been
+ * joined, so no handler call is running or will run afterwards.
+ */
+#ifndef EGIDE_HTTP_H
+#define EGIDE_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "egide/base/egide_rc.h"
+#include "egide/base/egide_token.h"
+
+/* Defaults used when the matching config field is 0. */
+#define EGIDE_HTTP_DEFAULT_MAX_CONNECTIONS 64u
+#define EGIDE_HTTP_DEFAULT_TIMEOUT_S       30u
+/* Longest accepted request target (path + query); longer gets 414. */
+#define EGIDE_HTTP_MAX_URI 8192u
+
+typedef struct egide_http egide_http_t;
+
+/* One request as the handler sees it.  Everything is borrowed and valid only
+ * for the duration of the handler call. */
+typedef struct egide_http_req {
+    const char *method;  /* "GET", "POST", ... */
+    const char *path;    /* URL path, no query, e.g. "/v1/messages/abcd" */
+    const char *query;   /* raw query string without '?', or "" (never NULL) */
+    const uint8_t *body; /* request body, NUL-terminated (body[body_len] == 0), never NULL */
+    size_t body_len;     /* bytes of body, not counting the NUL */
+    const char *authenticated_as; /* "token" when the bearer token matched; NULL on a public path;
+                                     "none" when the server runs without a token (tests only) */
+    const char *content_type;     /* request Content-Type header, or NULL */
+} egide_http_req_t;
+
+/* The handler's answer.  The wrapper initialises it to {500, NULL, 0,
+ * "application/json"}.  If the handler leaves body NULL, the wrapper sends a
+ * JSON error matching status ("not found", "method not allowed", ...). */
+typedef struct egide_http_resp {
+    int status;               /* HTTP status (200..599, else 500); default 500 until set */
+    char *body;               /* malloc'ed, freed by the wrapper; may be NULL */
+    size_t body_len;          /* bytes of body */
+    const char *content_type; /* static string; default "application/json" */
+} egide_http_resp_t;
+
+/* Called once per complete request (after authentication and the size check
+ * passed).  Runs on libmicrohttpd's thread (see the file comment).  Must set
+ * resp->status and normally resp->body through the helpers below.  If a
+ * helper is called twice, the previous body is freed. */
+typedef void (*egide_http_handler_fn)(const egide_http_req_t *req, egide_http_resp_t *resp,
+                                      void *arg);
+
+typedef struct egide_http_config {
+    const char *bind_addr; /* "127.0.0.1" (default when NULL) or "::1"; other addresses need
+                              allow_non_loopback */
+    uint16_t port;         /* 0 = pick a free port; egide_http_port() tells which */
+    const char *token;     /* bearer token required on every route except public_paths;
+                              NULL = no authentication (tests only).  Copied. */
+    const char *const *public_paths; /* NULL-terminated list of exact paths served without a
+                                        token (e.g. "/v1/health"), or NULL for none.  /metrics is
+                                        public only if listed here (daemons add it when their
+                                        configuration says metrics_public = yes).  Copied. */
+    size_t max_body;                 /* larger bodies refused with 413 before being buffered
+                                        (from Content-Length; a chunked body going over is
+                                        discarded, then refused); 0 or more than
+                                        EGIDE_MAX_JSON_BODY = EGIDE_MAX_JSON_BODY */
+    unsigned max_connections;        /* 0 = EGIDE_HTTP_DEFAULT_MAX_CONNECTIONS */
+    unsigned timeout_s;              /* idle connection timeout; 0 = EGIDE_HTTP_DEFAULT_TIMEOUT_S */
+    bool allow_non_loopback;         /* must be true to bind anything but 127.0.0.0/8 or ::1 */
+    unsigned threads;                /* 0 or 1: one internal thread; >1: thread pool (handler must
+                                        then be thread-safe) */
+} egide_http_config_t;
+
+/* Start serving.  cfg is copied (strings included); fn and arg must stay valid
+ * until egide_http_stop().  *out receives the server.
+ * Returns EGIDE_ERR_INVALID (NULL arguments, unparsable bind_addr),
+ * EGIDE_ERR_CONFIG (non-loopback bind_addr without allow_non_loopback, token
+ * shorter than EGIDE_TOKEN_MIN or containing spaces or control characters),
+ * EGIDE_ERR_IO (the port could not be bound), EGIDE_ERR_NOMEM. */
+egide_rc egide_http_start(const egide_http_config_t *cfg, egide_http_handler_fn fn, void *arg,
+                          egide_http_t **out);
+
+/* The port actually bound (useful with cfg->port == 0); 0 if h is NULL. */
+uint16_t egide_http_port(const egide_http_t *h);
+
+/* Stop accepting, finish or drop open connections, join the thread(s), free
+ * everything and set *self_p = NULL.  NULL-safe and idempotent. */
+void egide_http_stop(egide_http_t **self_p);
+
+/* ---- helpers for handlers --------------------------------------------- */
+
+/* Serialise obj as compact JSON plus "\n" into resp with the given status and
+ * content type "application/json".  Takes the reference to obj (NULL-safe:
+ * a NULL obj, or a serialisation failure, gives a 500 JSON error). */
+void egide_http_json(egide_http_resp_t *resp, int status, json_t *obj);
+
+/* {"error":{"code":"<egide_rc_name(rc)>","message":"<formatted>"}} with the
+ * given status.  The message is not logged; keep referral content out of it. */
+void egide_http_error(egide_http_resp_t *resp, int status, egide_rc rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Like egide_http_error() with an extra "details":[...] array of strings
+ * (e.g. payload validation errors).  Takes the reference to details (a JSON
+ * array, may be NULL). */
+void egide_http_error_details(egide_http_resp_t *resp, int status, egide_rc rc, json_t *details,
+                              const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* Copy text into resp with status and content_type (a static string, e.g.
+ * "text/plain; version=0.0.4" for Prometheus; NULL = "text/plain; charset=utf-8"). */
+void egide_http_text(egide_http_resp_t *resp, int status, const char *content_type,
+                     const char *text);
+
+/* Look key up in a raw query string ("a=1&b=x%20y") and copy its URL-decoded
+ * value ('+' is a space) into out (size outsz, always NUL-terminated; "" on
+ * any error, never a partial value).  The first occurrence wins; a key
+ * without '=' has the value "".
+ * Returns EGIDE_ERR_NOTFOUND if absent, EGIDE_ERR_LIMIT if the decoded value
+ * does not fit, EGIDE_ERR_PROTO on a bad %-escape or a decoded NUL byte,
+ * EGIDE_ERR_INVALID on NULL arguments or an empty key. */
+egide_rc egide_http_query_get(const char *query, const char *key, char *out, size_t outsz);
+
+#endif

@@ -1,0 +1,216 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * egide_crypto.c - shared primitives on OpenSSL 3.0 EVP: hashing, HMAC,
+ * labelled Ed25519 signatures, key and certificate loading.
+ */
+#include "egide/crypto/egide_crypto.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/hmac.h>
+#include <openssl/pem.h>
+#include <openssl/sha.h>
+
+#include "egide/crypto/egide_hpke.h"
+#include "egide/base/egide_limits.h"
+#include "egide/base/egide_log.h"
+#include "egide/base/egide_util.h"
+
+/* Both go through egide_hpke's algorithms, fetched once: OpenSSL 3.0's
+ * one-shot SHA256()/HMAC() fetch the implementation on every call, which
+ * showed in the daemons' profiles. */
+void egide_sha256(const void *data, size_t len, uint8_t out[32])
+{
+    if (egide_hpke_sha256(data, len, out) != EGIDE_OK)
+        SHA256(data, len, out); /* fetch failed once: the slow path still works */
+}
+
+egide_rc egide_hmac_sha256(const uint8_t *key, size_t klen, const void *data, size_t len,
+                           uint8_t out[32])
+{
+    return egide_hpke_hmac_sha256(key, klen, data, len, out);
+}
+
+egide_rc egide_ed25519_sign(EVP_PKEY *sk, const void *msg, size_t len, uint8_t sig[64])
+{
+    if (!sk || EVP_PKEY_get_id(sk) != EVP_PKEY_ED25519)
+        return EGIDE_ERR_INVALID;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (!ctx)
+        return EGIDE_ERR_NOMEM;
+    size_t siglen = 64;
+    egide_rc rc = EGIDE_OK;
+    if (EVP_DigestSignInit(ctx, NULL, NULL, NULL, sk) != 1 ||
+        EVP_DigestSign(ctx, sig, &siglen, msg, len) != 1 || siglen != 64) {
+        egide_crypto_log_errors("ed25519 sign");
+        rc = EGIDE_ERR_CRYPTO;
+    }
+    EVP_MD_CTX_free(ctx);
+    return rc;
+}
+
+egide_rc egide_ed25519_verify(EVP_PKEY *pk, const void *msg, size_t len, const uint8_t *sig,
+                              size_t siglen)
+{
+    if (!pk || EVP_PKEY_get_id(pk) != EVP_PKEY_ED25519)
+        return EGIDE_ERR_INVALID;
+    if (!sig || siglen != 64)
+        return EGIDE_ERR_SIGNATURE;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (!ctx)
+        return EGIDE_ERR_NOMEM;
+    egide_rc rc = EGIDE_ERR_SIGNATURE;
+    if (EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, pk) == 1 &&
+        EVP_DigestVerify(ctx, sig, siglen, msg, len) == 1)
+        rc = EGIDE_OK;
+    ERR_clear_error();
+    EVP_MD_CTX_free(ctx);
+    return rc;
+}
+
+static egide_rc s_labeled(const char *label, const void *msg, size_t len, egide_buf_t *b)
+{
+    size_t ll = strlen(label) + 1; /* the NUL is part of the label */
+    egide_buf_init(b, SIZE_MAX);
+    egide_rc rc = egide_buf_append(b, label, ll);
+    return rc ? rc : egide_buf_append(b, msg, len);
+}
+
+egide_rc egide_sign_labeled(EVP_PKEY *sk, const char *label, const void *msg, size_t len,
+                            uint8_t sig[64])
+{
+    egide_buf_t b;
+    egide_rc rc = s_labeled(label, msg, len, &b);
+    if (!rc)
+        rc = egide_ed25519_sign(sk, b.data, b.len, sig);
+    egide_buf_free(&b);
+    return rc;
+}
+
+egide_rc egide_verify_labeled(EVP_PKEY *pk, const char *label, const void *msg, size_t len,
+                              const uint8_t *sig, size_t siglen)
+{
+    egide_buf_t b;
+    egide_rc rc = s_labeled(label, msg, len, &b);
+    if (!rc)
+        rc = egide_ed25519_verify(pk, b.data, b.len, sig, siglen);
+    egide_buf_free(&b);
+    return rc;
+}
+
+egide_rc egide_key_load_private(const char *path, EVP_PKEY **out)
+{
+    *out = NULL;
+    egide_rc rc = egide_file_check_secret(path);
+    if (rc)
+        return rc;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return EGIDE_ERR_IO;
+    EVP_PKEY *k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+    fclose(f);
+    if (!k) {
+        egide_crypto_log_errors("private key");
+        return EGIDE_ERR_CRYPTO;
+    }
+    *out = k;
+    return EGIDE_OK;
+}
+
+egide_rc egide_key_from_raw_public(int type, const uint8_t raw[32], EVP_PKEY **out)
+{
+    *out = EVP_PKEY_new_raw_public_key(type, NULL, raw, 32);
+    if (!*out) {
+        ERR_clear_error();
+        return EGIDE_ERR_CRYPTO;
+    }
+    return EGIDE_OK;
+}
+
+egide_rc egide_key_raw_public(EVP_PKEY *key, uint8_t out[32])
+{
+    size_t len = 32;
+    if (!key || EVP_PKEY_get_raw_public_key(key, out, &len) != 1 || len != 32) {
+        ERR_clear_error();
+        return EGIDE_ERR_INVALID;
+    }
+    return EGIDE_OK;
+}
+
+egide_rc egide_cert_from_der(const uint8_t *der, size_t len, X509 **out)
+{
+    *out = NULL;
+    if (!der || len == 0 || len > EGIDE_MAX_CERT_FILE)
+        return EGIDE_ERR_CERT;
+    const unsigned char *p = der;
+    X509 *c = d2i_X509(NULL, &p, (long)len);
+    if (!c || p != der + len) {
+        X509_free(c);
+        ERR_clear_error();
+        return EGIDE_ERR_CERT;
+    }
+    *out = c;
+    return EGIDE_OK;
+}
+
+egide_rc egide_cert_load(const char *path, X509 **out)
+{
+    *out = NULL;
+    uint8_t *data;
+    size_t len;
+    egide_rc rc = egide_file_read(path, EGIDE_MAX_CERT_FILE, &data, &len);
+    if (rc)
+        return rc;
+    BIO *bio = BIO_new_mem_buf(data, (int)len);
+    X509 *c = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+    BIO_free(bio);
+    if (c) {
+        *out = c;
+        rc = EGIDE_OK;
+    } else {
+        ERR_clear_error();
+        rc = egide_cert_from_der(data, len, out);
+    }
+    free(data);
+    return rc;
+}
+
+egide_rc egide_cert_to_der(X509 *cert, uint8_t **der, size_t *len)
+{
+    *der = NULL;
+    int n = i2d_X509(cert, der);
+    if (n <= 0) {
+        ERR_clear_error();
+        return EGIDE_ERR_CERT;
+    }
+    *len = (size_t)n;
+    return EGIDE_OK;
+}
+
+egide_rc egide_cert_fingerprint(X509 *cert, uint8_t out[32])
+{
+    uint8_t *der;
+    size_t len;
+    egide_rc rc = egide_cert_to_der(cert, &der, &len);
+    if (rc)
+        return rc;
+    egide_sha256(der, len, out);
+    OPENSSL_free(der);
+    return EGIDE_OK;
+}
+
+void egide_crypto_log_errors(const char *what)
+{
+    unsigned long e;
+    char buf[256];
+    int n = 0;
+    while ((e = ERR_get_error()) != 0) {
+        if (n++ < 4) {
+            ERR_error_string_n(e, buf, sizeof buf);
+            egide_log(EGIDE_LOG_WARNING, "%s: openssl: %s", what, buf);
+        }
+    }
+}
