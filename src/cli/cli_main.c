@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /*
- * egide_cli.c - main() of the `egide` command: dispatches to one function per
+ * cli_main.c - main() of the `egide` command: dispatches to one function per
  * command (see cli.h) and owns --help and --version.
  */
 #include <stdarg.h>
