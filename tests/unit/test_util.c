@@ -4,6 +4,7 @@
 #include "egide/base/egide_util.h"
 #include "egide_test.h"
 
+#include <dirent.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -159,6 +160,93 @@ static void test_clock_random(void)
     CHECK(memcmp(r1, r2, 16) != 0);
 }
 
+/* Hardening #11: secret files are opened once with O_NOFOLLOW and checked
+ * on the descriptor (regular file, our owner, 0600); atomic writes use a
+ * random exclusive temporary name and never write through a planted link. */
+static void test_secret_files_hardened(void)
+{
+    char dir[] = "/tmp/egide-test-secret-XXXXXX";
+    REQUIRE(mkdtemp(dir) != NULL);
+    char key[300], link[300], sub[300], fifo[300];
+    snprintf(key, sizeof key, "%s/key", dir);
+    snprintf(link, sizeof link, "%s/link", dir);
+    snprintf(sub, sizeof sub, "%s/sub", dir);
+    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    CHECK_RC(egide_file_write_atomic(key, "k3y\n", 4, 0600), EGIDE_OK);
+    uint8_t *data = NULL;
+    size_t len = 0;
+    CHECK_RC(egide_secret_read(key, 100, &data, &len), EGIDE_OK);
+    egide_free_secret(data, len);
+
+    /* A symbolic link to a good 0600 file is refused, not followed. */
+    REQUIRE(symlink(key, link) == 0);
+    CHECK_RC(egide_file_check_secret(link), EGIDE_ERR_PERM);
+    CHECK_RC(egide_secret_read(link, 100, &data, &len), EGIDE_ERR_PERM);
+    CHECK(data == NULL);
+    /* Not a regular file: a directory, a FIFO (which would also block a
+     * plain open). */
+    REQUIRE(mkdir(sub, 0700) == 0);
+    CHECK_RC(egide_file_check_secret(sub), EGIDE_ERR_PERM);
+    REQUIRE(mkfifo(fifo, 0600) == 0);
+    CHECK_RC(egide_secret_read(fifo, 100, &data, &len), EGIDE_ERR_PERM);
+    /* Another owner, even with mode 0600. */
+    if (geteuid() == 0) {
+        REQUIRE(chown(key, 65534, 65534) == 0);
+        CHECK_RC(egide_file_check_secret(key), EGIDE_ERR_PERM);
+        CHECK_RC(egide_secret_read(key, 100, &data, &len), EGIDE_ERR_PERM);
+        REQUIRE(chown(key, 0, 0) == 0);
+        CHECK_RC(egide_file_check_secret(key), EGIDE_OK);
+    }
+    int fd = -1;
+    CHECK_RC(egide_secret_open(key, &fd), EGIDE_OK);
+    CHECK(fd >= 0);
+    if (fd >= 0)
+        close(fd);
+    CHECK_RC(egide_secret_open(NULL, &fd), EGIDE_ERR_INVALID);
+
+    /* The temporary name of an atomic write cannot be predicted: a link
+     * planted at the old "<path>.tmp.<pid>" name is left alone, and so is
+     * its target. */
+    char victim[300], planted[320], out[300];
+    snprintf(victim, sizeof victim, "%s/victim", dir);
+    snprintf(out, sizeof out, "%s/out", dir);
+    snprintf(planted, sizeof planted, "%s.tmp.%ld", out, (long)getpid());
+    CHECK_RC(egide_file_write_atomic(victim, "untouched", 9, 0644), EGIDE_OK);
+    REQUIRE(symlink(victim, planted) == 0);
+    CHECK_RC(egide_file_write_atomic(out, "new", 3, 0600), EGIDE_OK);
+    CHECK_RC(egide_file_read(victim, 100, &data, &len), EGIDE_OK);
+    CHECK(len == 9 && memcmp(data, "untouched", 9) == 0);
+    free(data);
+    CHECK_RC(egide_file_read(out, 100, &data, &len), EGIDE_OK);
+    CHECK(len == 3 && memcmp(data, "new", 3) == 0);
+    free(data);
+    struct stat st;
+    CHECK(stat(out, &st) == 0 && (st.st_mode & 0777) == 0600);
+    /* No temporary file is left beside it. */
+    DIR *d = opendir(dir);
+    int leftovers = 0;
+    for (struct dirent *de; d && (de = readdir(d));)
+        if (strstr(de->d_name, ".tmp-"))
+            leftovers++;
+    if (d)
+        closedir(d);
+    CHECK(leftovers == 0);
+    /* A write into a missing directory fails cleanly. */
+    char bad[320];
+    snprintf(bad, sizeof bad, "%s/none/out", dir);
+    CHECK_RC(egide_file_write_atomic(bad, "x", 1, 0600), EGIDE_ERR_IO);
+    CHECK_RC(egide_file_write_atomic(NULL, "x", 1, 0600), EGIDE_ERR_INVALID);
+
+    unlink(planted);
+    unlink(victim);
+    unlink(out);
+    unlink(fifo);
+    rmdir(sub);
+    unlink(link);
+    unlink(key);
+    rmdir(dir);
+}
+
 int main(void)
 {
     RUN(test_rc_strings);
@@ -168,6 +256,7 @@ int main(void)
     RUN(test_buf);
     RUN(test_parse);
     RUN(test_files);
+    RUN(test_secret_files_hardened);
     RUN(test_clock_random);
     EGIDE_TEST_DONE();
 }

@@ -67,13 +67,23 @@ egide_rc egide_base64_decode(const char *in, size_t inlen, uint8_t **out, size_t
 /* Read a whole file of at most max bytes.  *out is NUL-terminated (not counted
  * in *len) and the caller's to free.  EGIDE_ERR_LIMIT when larger. */
 egide_rc egide_file_read(const char *path, size_t max, uint8_t **out, size_t *len);
-/* Write a file atomically (temp + fsync + rename) with the given mode. */
+/* Write a file atomically with the given mode: a temporary file beside it
+ * with a random name, created with O_EXCL and O_NOFOLLOW, written, fsync'ed,
+ * renamed over path, then the directory fsync'ed.  EGIDE_ERR_FULL when the
+ * disk or quota is full (transient), EGIDE_ERR_IO otherwise; on failure path
+ * is untouched and no temporary file is left. */
 egide_rc egide_file_write_atomic(const char *path, const void *data, size_t len, unsigned mode);
-/* EGIDE_ERR_PERM when path is readable or writable by group or others;
- * EGIDE_ERR_IO when it cannot be stat'ed. */
+/* Open a secret file once, without following a symbolic link, and check the
+ * open descriptor: a regular file, owned by the effective user, with no
+ * group or other permission bits.  *fd is the caller's to close.
+ * EGIDE_ERR_NOTFOUND (missing), EGIDE_ERR_PERM (a link, not a regular file,
+ * another owner, or group/other bits), EGIDE_ERR_IO. */
+egide_rc egide_secret_open(const char *path, int *fd);
+/* egide_secret_open() and close: the same checks, nothing read. */
 egide_rc egide_file_check_secret(const char *path);
-/* Read a secret file (must pass egide_file_check_secret); trailing newline
- * stripped.  Wipe with egide_free_secret(*out, *len). */
+/* Read a secret file through egide_secret_open() (the descriptor checked is
+ * the one read); trailing newline stripped.  Wipe with
+ * egide_free_secret(*out, *len). */
 egide_rc egide_secret_read(const char *path, size_t max, uint8_t **out, size_t *len);
 
 /* Copy s into out (size outsz) replacing control and non-printable bytes by

@@ -27,8 +27,7 @@ typedef struct egide_frame_hello {
     const char *software;       /* "egide-edge/0.1.0" */
 } egide_frame_hello_t;
 
-egide_rc egide_frame_hello(uint64_t corr, const egide_frame_hello_t *h, uint8_t **out,
-                           size_t *len);
+egide_rc egide_frame_hello(uint64_t corr, const egide_frame_hello_t *h, uint8_t **out, size_t *len);
 egide_rc egide_frame_directory(uint64_t corr, const uint8_t *signed_dir, size_t dir_len,
                                uint8_t **out, size_t *len);
 egide_rc egide_frame_submit(uint64_t corr, const uint8_t *env, size_t env_len, uint8_t **out,
@@ -37,12 +36,11 @@ egide_rc egide_frame_deliver(uint64_t corr, const uint8_t *env, size_t env_len, 
                              size_t *len);
 /* relay_id: 0 for the broker's own answer to a Submit, else the relay row the
  * sender acknowledges with an Ack frame. */
-egide_rc egide_frame_receipt(uint64_t corr, uint64_t relay_id, const uint8_t *rcpt,
-                             size_t rcpt_len, uint8_t **out, size_t *len);
+egide_rc egide_frame_receipt(uint64_t corr, uint64_t relay_id, const uint8_t *rcpt, size_t rcpt_len,
+                             uint8_t **out, size_t *len);
 egide_rc egide_frame_heartbeat(uint64_t corr, int64_t time_ms, uint8_t **out, size_t *len);
 /* code: an Egide__V1__ReasonCode; detail may be NULL. */
-egide_rc egide_frame_error(uint64_t corr, int code, const char *detail, uint8_t **out,
-                           size_t *len);
+egide_rc egide_frame_error(uint64_t corr, int code, const char *detail, uint8_t **out, size_t *len);
 /* proof: n_proof hashes of 32 bytes each (RFC 9162), from from_size. */
 egide_rc egide_frame_checkpoint(uint64_t corr, const char *note, size_t note_len,
                                 uint64_t from_size, const uint8_t (*proof)[32], size_t n_proof,

@@ -36,6 +36,7 @@ static const struct {
     [EGIDE_ERR_CONSISTENCY] = {"EGIDE_ERR_CONSISTENCY", "audit proof or consistency check failed"},
     [EGIDE_ERR_AMBIGUOUS] = {"EGIDE_ERR_AMBIGUOUS", "ambiguous input"},
     [EGIDE_ERR_HASH] = {"EGIDE_ERR_HASH", "hash mismatch"},
+    [EGIDE_ERR_FULL] = {"EGIDE_ERR_FULL", "disk full"},
 };
 
 const char *egide_strerror(egide_rc rc)

@@ -294,28 +294,15 @@ egide_rc egide_base64_decode(const char *in, size_t inlen, uint8_t **out, size_t
     return EGIDE_OK;
 }
 
-egide_rc egide_file_read(const char *path, size_t max, uint8_t **out, size_t *len)
+/* Read at most max bytes from an open regular file (st is its fstat). */
+static egide_rc s_read_fd(int fd, const struct stat *st, size_t max, uint8_t **out, size_t *len)
 {
-    *out = NULL;
-    *len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errno == ENOENT ? EGIDE_ERR_NOTFOUND : EGIDE_ERR_IO;
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return EGIDE_ERR_IO;
-    }
-    if ((uint64_t)st.st_size > max) {
-        close(fd);
+    if ((uint64_t)st->st_size > max)
         return EGIDE_ERR_LIMIT;
-    }
-    size_t want = (size_t)st.st_size;
+    size_t want = (size_t)st->st_size;
     uint8_t *buf = malloc(want + 1);
-    if (!buf) {
-        close(fd);
+    if (!buf)
         return EGIDE_ERR_NOMEM;
-    }
     size_t got = 0;
     while (got < want) {
         ssize_t r = read(fd, buf + got, want - got);
@@ -325,9 +312,8 @@ egide_rc egide_file_read(const char *path, size_t max, uint8_t **out, size_t *le
             break;
         got += (size_t)r;
     }
-    close(fd);
     if (got != want) {
-        free(buf);
+        egide_free_secret(buf, want + 1);
         return EGIDE_ERR_IO;
     }
     buf[got] = '\0';
@@ -336,54 +322,140 @@ egide_rc egide_file_read(const char *path, size_t max, uint8_t **out, size_t *le
     return EGIDE_OK;
 }
 
+egide_rc egide_file_read(const char *path, size_t max, uint8_t **out, size_t *len)
+{
+    if (!out || !len)
+        return EGIDE_ERR_INVALID;
+    *out = NULL;
+    *len = 0;
+    if (!path)
+        return EGIDE_ERR_INVALID;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return errno == ENOENT ? EGIDE_ERR_NOTFOUND : EGIDE_ERR_IO;
+    struct stat st;
+    egide_rc rc = EGIDE_ERR_IO;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+        rc = s_read_fd(fd, &st, max, out, len);
+    close(fd);
+    return rc;
+}
+
+/* Fsync the directory holding path, so a rename into it is durable. */
+static egide_rc s_fsync_dir(const char *path)
+{
+    char dir[PATH_MAX];
+    if (egide_strlcpy(dir, path, sizeof dir))
+        return EGIDE_ERR_LIMIT;
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        egide_strlcpy(dir, ".", sizeof dir);
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return EGIDE_ERR_IO;
+    int r = fsync(dfd);
+    close(dfd);
+    return r == 0 ? EGIDE_OK : EGIDE_ERR_IO;
+}
+
 egide_rc egide_file_write_atomic(const char *path, const void *data, size_t len, unsigned mode)
 {
-    char tmp[PATH_MAX];
-    if (egide_snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()))
+    if (!path || (len && !data))
+        return EGIDE_ERR_INVALID;
+    /* A random temporary name created exclusively, never followed: nobody
+     * can plant a link or a file at a name we would write through. */
+    uint8_t rnd[8];
+    char rhex[17], tmp[PATH_MAX];
+    egide_rc rc = egide_random(rnd, sizeof rnd);
+    if (rc)
+        return rc;
+    egide_hex_encode(rnd, sizeof rnd, rhex);
+    if (egide_snprintf(tmp, sizeof tmp, "%s.tmp-%s", path, rhex))
         return EGIDE_ERR_LIMIT;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (mode_t)mode);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, (mode_t)mode);
     if (fd < 0)
-        return EGIDE_ERR_IO;
+        return errno == ENOSPC ? EGIDE_ERR_FULL : EGIDE_ERR_IO;
     const uint8_t *p = data;
     size_t done = 0;
+    int werr = 0;
     while (done < len) {
         ssize_t w = write(fd, p + done, len - done);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {
-            close(fd);
-            unlink(tmp);
-            return EGIDE_ERR_IO;
+            werr = w < 0 ? errno : EIO;
+            break;
         }
         done += (size_t)w;
     }
-    if (fchmod(fd, (mode_t)mode) != 0 || fsync(fd) != 0 || close(fd) != 0) {
+    if (done != len || fchmod(fd, (mode_t)mode) != 0 || fsync(fd) != 0) {
+        if (!werr)
+            werr = errno;
+        close(fd);
+        unlink(tmp);
+        return werr == ENOSPC || werr == EDQUOT ? EGIDE_ERR_FULL : EGIDE_ERR_IO;
+    }
+    if (close(fd) != 0 || rename(tmp, path) != 0) {
         unlink(tmp);
         return EGIDE_ERR_IO;
     }
-    if (rename(tmp, path) != 0) {
-        unlink(tmp);
-        return EGIDE_ERR_IO;
+    return s_fsync_dir(path);
+}
+
+egide_rc egide_secret_open(const char *path, int *fd_out)
+{
+    if (!path || !fd_out)
+        return EGIDE_ERR_INVALID;
+    *fd_out = -1;
+    /* Opened once, by name, without following a link; everything else is
+     * checked on the descriptor that is then read, so the file checked is
+     * the file read. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return EGIDE_ERR_NOTFOUND;
+        return errno == ELOOP ? EGIDE_ERR_PERM : EGIDE_ERR_IO;
     }
+    struct stat st;
+    egide_rc rc = EGIDE_OK;
+    if (fstat(fd, &st) != 0)
+        rc = EGIDE_ERR_IO;
+    else if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & (S_IRWXG | S_IRWXO)))
+        rc = EGIDE_ERR_PERM;
+    if (rc) {
+        close(fd);
+        return rc;
+    }
+    *fd_out = fd;
     return EGIDE_OK;
 }
 
 egide_rc egide_file_check_secret(const char *path)
 {
-    struct stat st;
-    if (stat(path, &st) != 0)
-        return errno == ENOENT ? EGIDE_ERR_NOTFOUND : EGIDE_ERR_IO;
-    if (st.st_mode & (S_IRWXG | S_IRWXO))
-        return EGIDE_ERR_PERM;
-    return EGIDE_OK;
+    int fd;
+    egide_rc rc = egide_secret_open(path, &fd);
+    if (!rc)
+        close(fd);
+    return rc;
 }
 
 egide_rc egide_secret_read(const char *path, size_t max, uint8_t **out, size_t *len)
 {
-    egide_rc rc = egide_file_check_secret(path);
+    if (!out || !len)
+        return EGIDE_ERR_INVALID;
+    *out = NULL;
+    *len = 0;
+    int fd;
+    egide_rc rc = egide_secret_open(path, &fd);
     if (rc)
         return rc;
-    rc = egide_file_read(path, max, out, len);
+    struct stat st;
+    rc = fstat(fd, &st) == 0 ? s_read_fd(fd, &st, max, out, len) : EGIDE_ERR_IO;
+    close(fd);
     if (rc)
         return rc;
     while (*len && ((*out)[*len - 1] == '\n' || (*out)[*len - 1] == '\r'))

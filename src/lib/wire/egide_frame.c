@@ -25,8 +25,7 @@ static ProtobufCBinaryData s_bin(const uint8_t *p, size_t n)
     return (ProtobufCBinaryData){n, (uint8_t *)p};
 }
 
-egide_rc egide_frame_hello(uint64_t corr, const egide_frame_hello_t *h, uint8_t **out,
-                           size_t *len)
+egide_rc egide_frame_hello(uint64_t corr, const egide_frame_hello_t *h, uint8_t **out, size_t *len)
 {
     if (!h || !h->node_id)
         return EGIDE_ERR_INVALID;
@@ -84,8 +83,8 @@ egide_rc egide_frame_deliver(uint64_t corr, const uint8_t *env, size_t env_len, 
     return s_pack(&f, out, len);
 }
 
-egide_rc egide_frame_receipt(uint64_t corr, uint64_t relay_id, const uint8_t *rcpt,
-                             size_t rcpt_len, uint8_t **out, size_t *len)
+egide_rc egide_frame_receipt(uint64_t corr, uint64_t relay_id, const uint8_t *rcpt, size_t rcpt_len,
+                             uint8_t **out, size_t *len)
 {
     if (!rcpt || !rcpt_len)
         return EGIDE_ERR_INVALID;
@@ -110,8 +109,7 @@ egide_rc egide_frame_heartbeat(uint64_t corr, int64_t time_ms, uint8_t **out, si
     return s_pack(&f, out, len);
 }
 
-egide_rc egide_frame_error(uint64_t corr, int code, const char *detail, uint8_t **out,
-                           size_t *len)
+egide_rc egide_frame_error(uint64_t corr, int code, const char *detail, uint8_t **out, size_t *len)
 {
     Egide__V1__Frame f;
     Egide__V1__Error b = EGIDE__V1__ERROR__INIT;
