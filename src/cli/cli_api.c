@@ -17,7 +17,6 @@
  * Payloads, which hold referral content, are printed only on request
  * (show --payload) or written to a 0600 file (show --out).
  */
-#include <ini.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +28,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "egide/base/egide_ini.h"
 #include "egide/base/egide_token.h"
 #include "egide/net/egide_http.h"
 #include "egide/net/egide_httpc.h"
@@ -144,25 +144,24 @@ static const char *const s_urgencies[] = {"normal", "urgent", "immediate", NULL}
 
 /* ---- options and configuration --------------------------------------- */
 
+/* The [api] section of the configuration file; other sections belong to
+ * other commands and are skipped. */
 typedef struct s_ini {
     s_ctx_t *ctx;    /* where values go (only if not set on the command line) */
     const char *dir; /* the config file's directory, for relative paths */
-    char err[256];   /* first error */
 } s_ini_t;
 
-static int s_on_ini(void *user, const char *section, const char *name, const char *value)
+static bool s_on_ini(egide_ini_t *p, const char *section, const char *name, const char *value,
+                     void *user)
 {
     s_ini_t *ini = user;
-    if (strcmp(section, "api") != 0)
-        return 1; /* other sections belong to other commands */
+    (void)section; /* only [api] reaches here */
     if (strcmp(name, "url") == 0) {
-        if (!ini->ctx->url_set && egide_strlcpy(ini->ctx->url, value, sizeof ini->ctx->url)) {
-            (void)snprintf(ini->err, sizeof ini->err, "url too long");
-            return 0;
-        }
+        if (!ini->ctx->url_set && egide_strlcpy(ini->ctx->url, value, sizeof ini->ctx->url))
+            return egide_ini_fail(p, "url too long");
     } else if (strcmp(name, "token_file") == 0) {
         if (ini->ctx->token_file_set)
-            return 1;
+            return true;
         egide_rc rc;
         const char *home = getenv("HOME");
         if (value[0] == '/')
@@ -173,26 +172,20 @@ static int s_on_ini(void *user, const char *section, const char *name, const cha
         else
             rc = egide_snprintf(ini->ctx->token_file, sizeof ini->ctx->token_file, "%s/%s",
                                 ini->dir, value);
-        if (rc) {
-            (void)snprintf(ini->err, sizeof ini->err, "token_file too long");
-            return 0;
-        }
+        if (rc)
+            return egide_ini_fail(p, "token_file too long");
     } else if (strcmp(name, "timeout_ms") == 0) {
         int64_t v;
-        if (egide_parse_int64(value, 1, 600000, &v)) {
-            (void)snprintf(ini->err, sizeof ini->err,
-                           "timeout_ms: not a number of ms in [1, 600000]");
-            return 0;
-        }
+        if (egide_parse_int64(value, 1, 600000, &v))
+            return egide_ini_fail(p, "timeout_ms: not a number of ms in [1, 600000]");
         if (!ini->ctx->timeout_set)
             ini->ctx->timeout_ms = (long)v;
     } else {
         char n[64];
-        (void)snprintf(ini->err, sizeof ini->err, "unknown key '%s' in [api]",
-                       egide_sanitize(name, strlen(name), n, sizeof n));
-        return 0;
+        return egide_ini_fail(p, "unknown key '%s' in [api]",
+                              egide_sanitize(name, strlen(name), n, sizeof n));
     }
-    return 1;
+    return true;
 }
 
 static int s_load_config(s_ctx_t *ctx)
@@ -228,11 +221,12 @@ static int s_load_config(s_ctx_t *ctx)
     else
         egide_strlcpy(dir, ".", sizeof dir);
     s_ini_t ini = {.ctx = ctx, .dir = dir};
-    int line = ini_parse(path, s_on_ini, &ini);
-    if (line < 0)
-        return cli_fail("config", "%s: cannot open", path);
-    if (line > 0)
-        return cli_fail("config", "%s:%d: %s", path, line, ini.err[0] ? ini.err : "syntax error");
+    static const egide_ini_section_spec_t spec[] = {{"api", NULL}, {NULL, NULL}};
+    egide_ini_opts_t o = {
+        .on_key = s_on_ini, .user = &ini, .spec = spec, .skip_unknown_sections = true};
+    char err[512];
+    if (egide_ini_parse_file(path, &o, err, sizeof err) != EGIDE_OK)
+        return cli_fail("config", "%s", err);
     return 0;
 }
 

@@ -5,8 +5,8 @@
  * Each program declares the keys it accepts (section, name, type, range,
  * default, required).  Loading refuses unknown sections and keys, duplicate
  * keys, bad values and missing required keys, and reports the first error as
- * "file:line: message" (or "file: message" for a missing key).  Parsing uses
- * the inih library; line numbers come from our own line reader.
+ * "file:line: message" (or "file: message" for a missing key).  The file is
+ * read by egide_ini (the one INI reader, see egide_ini.h).
  */
 #ifndef EGIDE_CONFIG_H
 #define EGIDE_CONFIG_H

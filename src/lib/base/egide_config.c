@@ -1,21 +1,19 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /*
  * egide_config.c - INI configuration checked against a schema (see the
- * header).  inih does the tokenising; s_reader feeds it one line at a time so
- * we know the current line number, and refuses over-long lines instead of
- * letting them be split silently.
+ * header).  egide_ini reads the file (line numbers, over-long lines, unknown
+ * sections and keys, duplicates within a block, from a table built from the
+ * schema); this file checks each value against its type and keeps it.
  */
 #include "egide/base/egide_config.h"
 
 #include <ctype.h>
-#include <stdarg.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <ini.h>
-
+#include "egide/base/egide_ini.h"
 #include "egide/base/egide_limits.h"
 #include "egide/base/egide_util.h"
 
@@ -32,55 +30,13 @@ struct egide_config {
     char *file; /* owned copy of the name */
 };
 
+/* The parse of one file: the egide_ini table built from the schema (one row
+ * per section, its keys in key_ptrs), and the configuration being filled. */
 typedef struct s_parse {
     egide_config_t *cfg;
-    const char *text; /* remaining input */
-    int line;         /* number of the line last handed to inih */
-    char *err;
-    size_t errsz;
-    bool failed;
-    int err_line; /* line of the recorded error (0 = none/whole file) */
+    egide_ini_section_spec_t *spec; /* owned, rows end with section NULL */
+    const char **key_ptrs;          /* owned, the rows' NULL-terminated key lists */
 } s_parse_t;
-
-static void s_error(s_parse_t *p, int line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void s_error(s_parse_t *p, int line, const char *fmt, ...)
-{
-    if (p->failed)
-        return; /* keep the first error: it is the one to fix first */
-    p->failed = true;
-    p->err_line = line;
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (line > 0)
-        snprintf(p->err, p->errsz, "%s:%d: %s", p->cfg->file, line, msg);
-    else
-        snprintf(p->err, p->errsz, "%s: %s", p->cfg->file, msg);
-}
-
-static char *s_reader(char *str, int num, void *stream)
-{
-    s_parse_t *p = stream;
-    if (!*p->text)
-        return NULL;
-    const char *nl = strchr(p->text, '\n');
-    size_t len = nl ? (size_t)(nl - p->text) + 1 : strlen(p->text);
-    p->line++;
-    if (len >= (size_t)num) {
-        s_error(p, p->line, "line too long (at most %d characters)", num - 1);
-        /* hand inih a comment so it carries on counting lines */
-        egide_strlcpy(str, ";\n", (size_t)num);
-    } else {
-        memcpy(str, p->text, len);
-        str[len] = '\0';
-    }
-    p->text += len;
-    return str;
-}
 
 static bool s_valid_node_id(const char *v)
 {
@@ -149,43 +105,56 @@ static const char *s_check(const egide_config_key_t *k, const char *v, char *buf
     return "unknown type";
 }
 
-static int s_handler(void *user, const char *section, const char *name, const char *value)
+static bool s_on_key(egide_ini_t *ini, const char *section, const char *name, const char *value,
+                     void *user)
 {
     s_parse_t *p = user;
     egide_config_t *c = p->cfg;
-    bool section_known = false;
     for (size_t i = 0; i < c->n; i++) {
         const egide_config_key_t *k = c->entries[i].key;
-        if (strcmp(k->section, section) != 0)
+        if (strcmp(k->section, section) != 0 || strcmp(k->name, name) != 0)
             continue;
-        section_known = true;
-        if (strcmp(k->name, name) != 0)
-            continue;
-        if (c->entries[i].value) {
-            s_error(p, p->line, "duplicate key '%s' (first set on line %d)", name,
-                    c->entries[i].line);
-            return 0;
-        }
+        /* egide_ini refuses a repeat inside one block; this catches one in
+         * a repeated [section]. */
+        if (c->entries[i].value)
+            return egide_ini_fail(ini, "duplicate key '%s' (first set on line %d)", name,
+                                  c->entries[i].line);
         char buf[256];
         const char *bad = s_check(k, value, buf, sizeof buf);
-        if (bad) {
-            s_error(p, p->line, "bad value for '%s': %s", name, bad);
-            return 0;
-        }
+        if (bad)
+            return egide_ini_fail(ini, "bad value for '%s': %s", name, bad);
         c->entries[i].value = strdup(value);
-        c->entries[i].line = p->line;
-        if (!c->entries[i].value) {
-            s_error(p, p->line, "out of memory");
-            return 0;
-        }
-        return 1;
+        c->entries[i].line = egide_ini_line(ini);
+        if (!c->entries[i].value)
+            return egide_ini_fail(ini, "out of memory");
+        return true;
     }
-    if (!section_known)
-        s_error(p, p->line, *section ? "unknown section [%s]" : "key outside any [section]%s",
-                section);
-    else
-        s_error(p, p->line, "unknown key '%s' in section [%s]", name, section);
-    return 0;
+    return egide_ini_fail(ini, "unknown key '%s' in section [%s]", name, section);
+}
+
+/* The egide_ini table of the schema's sections and keys. */
+static egide_rc s_spec_new(s_parse_t *p, const egide_config_key_t *schema, size_t n)
+{
+    p->spec = calloc(n + 1, sizeof *p->spec);
+    p->key_ptrs = calloc(2 * n + 1, sizeof *p->key_ptrs);
+    if (!p->spec || !p->key_ptrs)
+        return EGIDE_ERR_NOMEM;
+    size_t rows = 0, used = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool seen = false;
+        for (size_t r = 0; r < rows && !seen; r++)
+            seen = strcmp(p->spec[r].section, schema[i].section) == 0;
+        if (seen)
+            continue;
+        p->spec[rows].section = schema[i].section;
+        p->spec[rows].keys = &p->key_ptrs[used];
+        rows++;
+        for (size_t j = i; j < n; j++)
+            if (strcmp(schema[j].section, schema[i].section) == 0)
+                p->key_ptrs[used++] = schema[j].name;
+        p->key_ptrs[used++] = NULL;
+    }
+    return EGIDE_OK;
 }
 
 egide_rc egide_config_load_string(const char *name, const char *text,
@@ -210,23 +179,23 @@ egide_rc egide_config_load_string(const char *name, const char *text,
     for (size_t i = 0; i < c->n; i++)
         c->entries[i].key = &schema[i];
 
-    s_parse_t p = {.cfg = c, .text = text, .line = 0, .err = err, .errsz = errsz};
-    int r = ini_parse_stream(s_reader, &p, s_handler, &p);
-    /* inih reports the first line it could not parse; when that comes before
-     * our own first complaint, it is the real cause (e.g. "[node" followed
-     * by keys that then seem to be outside any section). */
-    if (r > 0 && p.failed && r < p.err_line)
-        p.failed = false;
-    if (r != 0 && !p.failed)
-        s_error(&p, r > 0 ? r : p.line, "syntax error (expected [section] or key = value)");
-    for (size_t i = 0; !p.failed && i < c->n; i++)
+    s_parse_t p = {.cfg = c};
+    egide_rc rc = s_spec_new(&p, schema, c->n);
+    if (rc == EGIDE_OK) {
+        egide_ini_opts_t o = {.on_key = s_on_key, .user = &p, .spec = p.spec};
+        rc = egide_ini_parse_string(name, text, &o, err, errsz);
+    }
+    free(p.spec);
+    free(p.key_ptrs);
+    for (size_t i = 0; rc == EGIDE_OK && i < c->n; i++)
         if (c->entries[i].key->required && !c->entries[i].value) {
-            s_error(&p, 0, "missing required key '%s' in section [%s]", c->entries[i].key->name,
-                    c->entries[i].key->section);
+            snprintf(err, errsz, "%s: missing required key '%s' in section [%s]", name,
+                     c->entries[i].key->name, c->entries[i].key->section);
+            rc = EGIDE_ERR_CONFIG;
         }
-    if (p.failed) {
+    if (rc) {
         egide_config_destroy(&c);
-        return EGIDE_ERR_CONFIG;
+        return rc;
     }
     *out = c;
     return EGIDE_OK;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /*
- * egide_deadline.c - jurisdiction profiles (INI, read with inih) and the
+ * egide_deadline.c - jurisdiction profiles (INI, read with egide_ini) and the
  * computation and evaluation of legal deadlines (see egide_deadline.h).
  *
  * Invariants: a loaded profile holds 1..EGIDE_DEADLINE_MAX_DEFS definitions,
@@ -10,13 +10,13 @@
  */
 #include "egide/domain/egide_deadline.h"
 
-#include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "egide/domain/egide_catalogue.h"
 #include "egide/base/egide_date.h"
+#include "egide/base/egide_ini.h"
+#include "egide/domain/egide_catalogue.h"
 #include "egide/base/egide_limits.h"
 #include "egide/base/egide_util.h"
 
@@ -157,9 +157,8 @@ static bool s_copy(s_parse_t *ps, char *dst, size_t dstsz, const char *v, const 
     return true;
 }
 
-static int s_handler(void *user, const char *section, const char *key, const char *value)
+static int s_key(s_parse_t *ps, const char *section, const char *key, const char *value)
 {
-    s_parse_t *ps = user;
     egide_deadline_profile_t *p = ps->p;
     if (strcmp(section, "profile") == 0) {
         if (strcmp(key, "name") == 0)
@@ -281,6 +280,16 @@ static int s_handler(void *user, const char *section, const char *key, const cha
     return 0;
 }
 
+/* egide_ini's callback: s_key() leaves its message in ps->err. */
+static bool s_on_key(egide_ini_t *ini, const char *section, const char *key, const char *value,
+                     void *user)
+{
+    s_parse_t *ps = user;
+    if (s_key(ps, section, key, value))
+        return true;
+    return egide_ini_fail(ini, "%s", ps->err[0] ? ps->err : "refused");
+}
+
 /* Whole-profile checks once every line is read. */
 static bool s_check_profile(s_parse_t *ps)
 {
@@ -336,12 +345,17 @@ egide_rc egide_deadline_profile_parse(const char *name, const char *text,
     ps.p = calloc(1, sizeof *ps.p);
     if (!ps.p)
         return EGIDE_ERR_NOMEM;
-    int line = ini_parse_string(text, s_handler, &ps);
-    if (line != 0) {
-        if (err)
-            snprintf(err, errsz, "%s:%d: %s", name, line, ps.err[0] ? ps.err : "syntax error");
+    /* [deadline NAME] may repeat: its keys add to the same definition.  A
+     * key set again replaces the earlier value, as profiles have always
+     * allowed (and test_deadline relies on). */
+    static const egide_ini_section_spec_t spec[] = {
+        {"profile", NULL}, {"deadline *", NULL}, {NULL, NULL}};
+    egide_ini_opts_t o = {
+        .on_key = s_on_key, .user = &ps, .spec = spec, .allow_duplicate_keys = true};
+    egide_rc rc = egide_ini_parse_string(name, text, &o, err, errsz);
+    if (rc != EGIDE_OK) {
         free(ps.p);
-        return EGIDE_ERR_CONFIG;
+        return rc;
     }
     if (!s_check_profile(&ps)) {
         if (err)
