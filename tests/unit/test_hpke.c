@@ -357,6 +357,58 @@ static void test_rfc9180_vectors(void)
     CHECK(s_vectors_run >= 3);
 }
 
+/* ------------------------------------------------------------ SHA-256 / HMAC */
+
+/* egide_crypto owns SHA-256 and HMAC (RFC 4231 vectors); the HPKE names are
+ * aliases; the multi-part form equals the one-part form over the
+ * concatenation; bad pointers are refused. */
+static void test_sha256_hmac(void)
+{
+    uint8_t out[32], alias[32];
+    const char *want;
+    /* FIPS 180-2: SHA-256("abc"). */
+    want = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+    egide_sha256("abc", 3, out);
+    CHECK(s_eq_hex(out, 32, want));
+    CHECK_RC(egide_hpke_sha256("abc", 3, alias), EGIDE_OK);
+    CHECK(s_eq_hex(alias, 32, want));
+    CHECK_RC(egide_hpke_sha256(NULL, 3, alias), EGIDE_ERR_CRYPTO);
+    /* SHA-256(""). */
+    want = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    egide_sha256(NULL, 0, out);
+    CHECK(s_eq_hex(out, 32, want));
+    /* RFC 4231 test case 2: key "Jefe". */
+    want = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
+    const char *msg = "what do ya want for nothing?";
+    CHECK_RC(egide_hmac_sha256((const uint8_t *)"Jefe", 4, msg, strlen(msg), out), EGIDE_OK);
+    CHECK(s_eq_hex(out, 32, want));
+    CHECK_RC(egide_hpke_hmac_sha256((const uint8_t *)"Jefe", 4, msg, strlen(msg), alias), EGIDE_OK);
+    CHECK(s_eq_hex(alias, 32, want));
+    const void *parts[3] = {msg, NULL, msg + 10};
+    const size_t lens[3] = {10, 0, strlen(msg) - 10};
+    CHECK_RC(egide_hmac_sha256v((const uint8_t *)"Jefe", 4, parts, lens, 3, out), EGIDE_OK);
+    CHECK(s_eq_hex(out, 32, want));
+    /* RFC 4231 test case 6: a 131-byte key (longer than the block: hashed). */
+    uint8_t key[131];
+    memset(key, 0xaa, sizeof key);
+    const char *m6 = "Test Using Larger Than Block-Size Key - Hash Key First";
+    want = "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54";
+    CHECK_RC(egide_hmac_sha256(key, sizeof key, m6, strlen(m6), out), EGIDE_OK);
+    CHECK(s_eq_hex(out, 32, want));
+    /* Bad input. */
+    CHECK_RC(egide_hmac_sha256(NULL, 4, msg, 1, out), EGIDE_ERR_INVALID);
+    CHECK_RC(egide_hmac_sha256(key, 4, NULL, 1, out), EGIDE_ERR_INVALID);
+    const void *bad[1] = {NULL};
+    const size_t blen[1] = {3};
+    CHECK_RC(egide_hmac_sha256v(key, 4, bad, blen, 1, out), EGIDE_ERR_INVALID);
+    CHECK_RC(egide_hmac_sha256v(key, 4, NULL, NULL, 1, out), EGIDE_ERR_INVALID);
+    /* No parts at all is HMAC of the empty string (RFC 4231 has none; check
+     * against the one-part form). */
+    CHECK_RC(egide_hmac_sha256v(key, 4, NULL, NULL, 0, out), EGIDE_OK);
+    CHECK_RC(egide_hmac_sha256(key, 4, NULL, 0, alias), EGIDE_OK);
+    CHECK(memcmp(out, alias, 32) == 0);
+}
+
 /* ------------------------------------------------------------ API behaviour */
 
 static EVP_PKEY *s_keygen(void)
@@ -493,5 +545,6 @@ int main(void)
     RUN(test_rfc9180_vectors);
     RUN(test_roundtrip_all_aeads);
     RUN(test_bad_arguments);
+    RUN(test_sha256_hmac);
     EGIDE_TEST_DONE();
 }

@@ -3,7 +3,8 @@
  * egide_crypto.h - the primitives every module shares: SHA-256, HMAC-SHA256,
  * Ed25519 signing with a domain-separation label, and loading keys and
  * certificates.  HPKE, envelopes and chain verification live in their own
- * modules (egide_hpke, egide_envelope, egide_pki) on top of this one.
+ * modules (egide_hpke, egide_envelope, egide_pki) on top of this one; this
+ * one includes none of them.
  *
  * Keys and certificates are OpenSSL objects (EVP_PKEY, X509); functions that
  * return one hand ownership to the caller (EVP_PKEY_free / X509_free).
@@ -22,9 +23,22 @@
 #define EGIDE_LABEL_RECEIPT   "egide-receipt-v1"
 #define EGIDE_LABEL_DIRECTORY "egide-directory-v1"
 
+/* SHA-256 of data (len bytes; data may be NULL when len is 0) into out.
+ * Runs on a digest fetched once (no provider fetch per call, unlike
+ * SHA256() in OpenSSL 3.0); falls back to SHA256() if that fetch failed, so
+ * it cannot fail. */
 void egide_sha256(const void *data, size_t len, uint8_t out[32]);
+/* HMAC-SHA256(key, data) into out.  key may be NULL when klen is 0 (an empty
+ * key, which HMAC pads with zeros: RFC 5869's default salt).
+ * EGIDE_ERR_INVALID for a NULL pointer with a non-zero length,
+ * EGIDE_ERR_NOMEM, EGIDE_ERR_CRYPTO when OpenSSL fails. */
 egide_rc egide_hmac_sha256(const uint8_t *key, size_t klen, const void *data, size_t len,
                            uint8_t out[32]);
+/* HMAC-SHA256(key, parts[0] || ... || parts[n-1]) without concatenating
+ * them (HKDF's labelled inputs); parts of length 0 are skipped and may be
+ * NULL.  Same return codes as egide_hmac_sha256. */
+egide_rc egide_hmac_sha256v(const uint8_t *key, size_t klen, const void *const *parts,
+                            const size_t *lens, size_t n, uint8_t out[32]);
 
 /* Raw Ed25519 over msg (used as is by C2SP signed notes). */
 egide_rc egide_ed25519_sign(EVP_PKEY *sk, const void *msg, size_t len, uint8_t sig[64]);

@@ -121,8 +121,9 @@ egide_rc egide_aead_open(uint16_t aead_id, const uint8_t *key, size_t key_len,
                          const uint8_t nonce[12], const uint8_t *aad, size_t aad_len,
                          const uint8_t *ct, size_t ct_len, uint8_t *pt);
 
-/* SHA-256 and HMAC-SHA256 on a digest fetched once (no provider fetch per
- * call, unlike SHA256()/HMAC() in OpenSSL 3.0): for hot paths. */
+/* Aliases kept for existing callers: egide_sha256() (EGIDE_ERR_CRYPTO only
+ * for NULL data with a non-zero length) and egide_hmac_sha256() of
+ * egide_crypto.h, which own the digest fetched once.  New code calls those. */
 egide_rc egide_hpke_sha256(const void *data, size_t len, uint8_t out[32]);
 egide_rc egide_hpke_hmac_sha256(const uint8_t *key, size_t klen, const void *data, size_t len,
                                 uint8_t out[32]);

@@ -2,6 +2,10 @@
 /*
  * egide_crypto.c - shared primitives on OpenSSL 3.0 EVP: hashing, HMAC,
  * labelled Ed25519 signatures, key and certificate loading.
+ *
+ * SHA-256 and HMAC-SHA256 (RFC 2104, written out on one EVP_MD_CTX) run on
+ * a digest fetched once; HPKE's HKDF (egide_hpke.c) is built on
+ * egide_hmac_sha256v(), so this file depends on nothing above it.
  */
 #include "egide/crypto/egide_crypto.h"
 
@@ -9,29 +13,119 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <pthread.h>
+
 #include <openssl/err.h>
-#include <openssl/hmac.h>
 #include <openssl/pem.h>
 #include <openssl/sha.h>
 
-#include "egide/crypto/egide_hpke.h"
 #include "egide/base/egide_limits.h"
 #include "egide/base/egide_log.h"
 #include "egide/base/egide_util.h"
 
-/* Both go through egide_hpke's algorithms, fetched once: OpenSSL 3.0's
- * one-shot SHA256()/HMAC() fetch the implementation on every call, which
- * showed in the daemons' profiles. */
+#define S_SHA256_LEN 32u
+#define S_HMAC_BLOCK 64u
+
+/* The SHA-256 digest is fetched once: OpenSSL 3.0's one-shot SHA256() and
+ * HMAC() and its legacy EVP_sha256() fetch the implementation from the
+ * provider on every call, which costs more than hashing the short inputs of
+ * HKDF and showed in the daemons' profiles. */
+static pthread_once_t s_once = PTHREAD_ONCE_INIT;
+static EVP_MD *s_md; /* never freed; NULL when the fetch failed */
+
+static void s_init(void)
+{
+    s_md = EVP_MD_fetch(NULL, "SHA2-256", NULL);
+    ERR_clear_error();
+}
+
+/* Init md for SHA-256 and feed it parts[0..n-1] (empty parts skipped). */
+static int s_digest_parts(EVP_MD_CTX *md, const void *const *parts, const size_t *lens, size_t n)
+{
+    if (EVP_DigestInit_ex(md, s_md, NULL) != 1)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (lens[i] > 0 && EVP_DigestUpdate(md, parts[i], lens[i]) != 1)
+            return 0;
+    return 1;
+}
+
+static int s_digest_final(EVP_MD_CTX *md, uint8_t out[S_SHA256_LEN])
+{
+    unsigned int olen = 0;
+    return EVP_DigestFinal_ex(md, out, &olen) == 1 && olen == S_SHA256_LEN;
+}
+
 void egide_sha256(const void *data, size_t len, uint8_t out[32])
 {
-    if (egide_hpke_sha256(data, len, out) != EGIDE_OK)
-        SHA256(data, len, out); /* fetch failed once: the slow path still works */
+    pthread_once(&s_once, s_init);
+    EVP_MD_CTX *md = s_md ? EVP_MD_CTX_new() : NULL;
+    const void *parts[1] = {data};
+    int ok = md && s_digest_parts(md, parts, &len, 1) && s_digest_final(md, out);
+    EVP_MD_CTX_free(md);
+    if (!ok) {
+        ERR_clear_error();
+        SHA256(data, len, out); /* the slow path still works */
+    }
+}
+
+egide_rc egide_hmac_sha256v(const uint8_t *key, size_t klen, const void *const *parts,
+                            const size_t *lens, size_t n, uint8_t out[32])
+{
+    if ((klen > 0 && !key) || (n > 0 && (!parts || !lens)))
+        return EGIDE_ERR_INVALID;
+    for (size_t i = 0; i < n; i++)
+        if (lens[i] > 0 && !parts[i])
+            return EGIDE_ERR_INVALID;
+    pthread_once(&s_once, s_init);
+    if (!s_md)
+        return EGIDE_ERR_CRYPTO;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    if (!md)
+        return EGIDE_ERR_NOMEM;
+    /* RFC 2104: H((K0 ^ opad) || H((K0 ^ ipad) || text)), K0 the key padded
+     * to the block (hashed first when longer). */
+    uint8_t k0[S_HMAC_BLOCK] = {0}, pad[S_HMAC_BLOCK], inner[S_SHA256_LEN];
+    const void *kp[1] = {key};
+    egide_rc rc = EGIDE_ERR_CRYPTO;
+    if (klen > S_HMAC_BLOCK) {
+        if (!s_digest_parts(md, kp, &klen, 1) || !s_digest_final(md, k0))
+            goto done;
+    } else if (klen > 0) {
+        memcpy(k0, key, klen);
+    }
+    for (size_t i = 0; i < S_HMAC_BLOCK; i++)
+        pad[i] = k0[i] ^ 0x36;
+    const void *ip[1] = {pad};
+    const size_t bl = S_HMAC_BLOCK;
+    if (!s_digest_parts(md, ip, &bl, 1))
+        goto done;
+    for (size_t i = 0; i < n; i++)
+        if (lens[i] > 0 && EVP_DigestUpdate(md, parts[i], lens[i]) != 1)
+            goto done;
+    if (!s_digest_final(md, inner))
+        goto done;
+    for (size_t i = 0; i < S_HMAC_BLOCK; i++)
+        pad[i] = k0[i] ^ 0x5c;
+    const void *op[2] = {pad, inner};
+    const size_t ol[2] = {S_HMAC_BLOCK, S_SHA256_LEN};
+    if (s_digest_parts(md, op, ol, 2) && s_digest_final(md, out))
+        rc = EGIDE_OK;
+done:
+    if (rc)
+        egide_crypto_log_errors("hmac-sha256");
+    egide_wipe(k0, sizeof k0);
+    egide_wipe(pad, sizeof pad);
+    egide_wipe(inner, sizeof inner);
+    EVP_MD_CTX_free(md);
+    return rc;
 }
 
 egide_rc egide_hmac_sha256(const uint8_t *key, size_t klen, const void *data, size_t len,
                            uint8_t out[32])
 {
-    return egide_hpke_hmac_sha256(key, klen, data, len, out);
+    const void *parts[1] = {data};
+    return egide_hmac_sha256v(key, klen, parts, &len, 1, out);
 }
 
 egide_rc egide_ed25519_sign(EVP_PKEY *sk, const void *msg, size_t len, uint8_t sig[64])

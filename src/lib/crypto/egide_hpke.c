@@ -6,10 +6,10 @@
  *
  * The structure follows the RFC's pseudo-code closely (LabeledExtract,
  * LabeledExpand, ExtractAndExpand, KeySchedule) so that it can be checked
- * against it line by line.  HMAC-SHA256 (RFC 2104) runs on a SHA-256
- * digest fetched once, and the AEAD ciphers are fetched once, which keeps
- * provider fetches off the hot path (an envelope runs about ten HMACs per
- * recipient).
+ * against it line by line.  HMAC-SHA256 is egide_crypto's (on a SHA-256
+ * digest fetched once) and the AEAD ciphers are fetched once here, which
+ * keeps provider fetches off the hot path (an envelope runs about ten HMACs
+ * per recipient).
  */
 #include "egide/crypto/egide_hpke.h"
 
@@ -36,14 +36,12 @@ struct egide_hpke_ctx {
 
 #define NH 32u /* HKDF-SHA256 output length */
 
-/* ------------------------------------------------------------ HMAC/HKDF */
+/* ------------------------------------------------------------ HKDF */
 
-/* Digest and ciphers fetched once: OpenSSL 3.0's legacy getters
- * (EVP_sha256(), EVP_aes_256_gcm()) and one-shot helpers (SHA256(), HMAC())
- * fetch from the provider on every call, which costs more than the hashing
- * itself for the short inputs of HKDF. */
+/* The AEAD ciphers are fetched once: OpenSSL 3.0's legacy getters
+ * (EVP_aes_256_gcm()) fetch from the provider on every call.  HMAC-SHA256
+ * comes from egide_crypto, which fetches its digest once too. */
 static pthread_once_t s_once = PTHREAD_ONCE_INIT;
-static EVP_MD *s_sha256;     /* never freed */
 static EVP_CIPHER *s_aes128; /* never freed */
 static EVP_CIPHER *s_aes256; /* never freed */
 static EVP_CIPHER *s_chacha; /* never freed */
@@ -52,62 +50,12 @@ static EVP_PKEY *s_x25519_template; /* any X25519 public key, never freed */
 
 static void s_init(void)
 {
-    s_sha256 = EVP_MD_fetch(NULL, "SHA2-256", NULL);
     s_aes128 = EVP_CIPHER_fetch(NULL, "AES-128-GCM", NULL);
     s_aes256 = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
     s_chacha = EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305", NULL);
     static const uint8_t base_point[32] = {9};
     s_x25519_template = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, base_point, 32);
     ERR_clear_error();
-}
-
-#define HMAC_BLOCK 64u
-
-/* HMAC-SHA256(key, parts[0] || ... || parts[n-1]) per RFC 2104, on one
- * EVP_MD_CTX and the pre-fetched digest; empty parts are skipped. */
-static egide_rc s_hmac(const uint8_t *key, size_t klen, const void *const *parts,
-                       const size_t *lens, size_t n, uint8_t out[NH])
-{
-    pthread_once(&s_once, s_init);
-    if (!s_sha256)
-        return EGIDE_ERR_CRYPTO;
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    if (!md)
-        return EGIDE_ERR_NOMEM;
-    uint8_t k0[HMAC_BLOCK] = {0}, pad[HMAC_BLOCK], inner[NH];
-    egide_rc rc = EGIDE_ERR_CRYPTO;
-    unsigned int olen = 0;
-    if (klen > HMAC_BLOCK) {
-        if (EVP_DigestInit_ex(md, s_sha256, NULL) != 1 || EVP_DigestUpdate(md, key, klen) != 1 ||
-            EVP_DigestFinal_ex(md, k0, &olen) != 1)
-            goto done;
-    } else if (klen > 0) {
-        memcpy(k0, key, klen);
-    }
-    for (size_t i = 0; i < HMAC_BLOCK; i++)
-        pad[i] = k0[i] ^ 0x36;
-    if (EVP_DigestInit_ex(md, s_sha256, NULL) != 1 || EVP_DigestUpdate(md, pad, HMAC_BLOCK) != 1)
-        goto done;
-    for (size_t i = 0; i < n; i++)
-        if (lens[i] > 0 && EVP_DigestUpdate(md, parts[i], lens[i]) != 1)
-            goto done;
-    if (EVP_DigestFinal_ex(md, inner, &olen) != 1 || olen != NH)
-        goto done;
-    for (size_t i = 0; i < HMAC_BLOCK; i++)
-        pad[i] = k0[i] ^ 0x5c;
-    if (EVP_DigestInit_ex(md, s_sha256, NULL) != 1 || EVP_DigestUpdate(md, pad, HMAC_BLOCK) != 1 ||
-        EVP_DigestUpdate(md, inner, NH) != 1 || EVP_DigestFinal_ex(md, out, &olen) != 1 ||
-        olen != NH)
-        goto done;
-    rc = EGIDE_OK;
-done:
-    if (rc)
-        egide_crypto_log_errors("hpke hmac");
-    egide_wipe(k0, sizeof k0);
-    egide_wipe(pad, sizeof pad);
-    egide_wipe(inner, sizeof inner);
-    EVP_MD_CTX_free(md);
-    return rc;
 }
 
 /* HMAC-SHA256(key, p1 || p2 || p3); any part may be empty.  An empty key is
@@ -117,32 +65,22 @@ static egide_rc s_hmac3(const uint8_t *key, size_t klen, const void *p1, size_t 
 {
     const void *parts[3] = {p1, p2, p3};
     const size_t lens[3] = {l1, l2, l3};
-    return s_hmac(key, klen, parts, lens, 3, out);
+    return egide_hmac_sha256v(key, klen, parts, lens, 3, out);
 }
 
+/* Kept for callers of the HPKE names (the envelope): aliases of egide_crypto's. */
 egide_rc egide_hpke_hmac_sha256(const uint8_t *key, size_t klen, const void *data, size_t len,
                                 uint8_t out[32])
 {
-    if ((klen > 0 && !key) || (len > 0 && !data))
-        return EGIDE_ERR_INVALID;
-    return s_hmac3(key, klen, data, len, NULL, 0, NULL, 0, out);
+    return egide_hmac_sha256(key, klen, data, len, out);
 }
 
 egide_rc egide_hpke_sha256(const void *data, size_t len, uint8_t out[32])
 {
-    pthread_once(&s_once, s_init);
-    unsigned int olen = 0;
-    if (!s_sha256 || (len > 0 && !data))
+    if (len > 0 && !data)
         return EGIDE_ERR_CRYPTO;
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    if (!md)
-        return EGIDE_ERR_NOMEM;
-    egide_rc rc = EGIDE_OK;
-    if (EVP_DigestInit_ex(md, s_sha256, NULL) != 1 || EVP_DigestUpdate(md, data, len) != 1 ||
-        EVP_DigestFinal_ex(md, out, &olen) != 1 || olen != 32)
-        rc = EGIDE_ERR_CRYPTO;
-    EVP_MD_CTX_free(md);
-    return rc;
+    egide_sha256(data, len, out);
+    return EGIDE_OK;
 }
 
 /* suite_id is "KEM" || kem_id or "HPKE" || kem || kdf || aead. */
@@ -215,7 +153,7 @@ static egide_rc s_labeled_expand(const s_suite_t *suite, const uint8_t prk[NH], 
         uint8_t ctr = (uint8_t)i;
         const void *parts[4] = {t, prefix, info, &ctr};
         const size_t lens[4] = {tlen, plen, info_len, 1};
-        if (s_hmac(prk, NH, parts, lens, 4, t) != EGIDE_OK) {
+        if (egide_hmac_sha256v(prk, NH, parts, lens, 4, t) != EGIDE_OK) {
             rc = EGIDE_ERR_CRYPTO;
             break;
         }
@@ -249,21 +187,27 @@ static const EVP_CIPHER *s_cipher(uint16_t aead_id, size_t *key_len)
     }
 }
 
+/* AEAD over in1 || in2 (in2 only when sealing; len2 is 0 when opening).
+ * Sealing writes len1 + len2 bytes of ciphertext and the tag to out;
+ * opening takes ciphertext || tag in in1 and writes len1 - 16 bytes, wiped
+ * again when the tag does not verify (EGIDE_ERR_DECRYPT). */
 static egide_rc s_aead(int enc, uint16_t aead_id, const uint8_t *key, size_t key_len,
                        const uint8_t nonce[12], const uint8_t *aad, size_t aad_len,
-                       const uint8_t *in, size_t in_len, uint8_t *out)
+                       const uint8_t *in1, size_t len1, const uint8_t *in2, size_t len2,
+                       uint8_t *out)
 {
     size_t want = 0;
     const EVP_CIPHER *cipher = s_cipher(aead_id, &want);
     if (!cipher || key_len != want)
         return EGIDE_ERR_INVALID;
-    if (in_len > INT32_MAX - 64 || aad_len > INT32_MAX)
+    if (len1 > INT32_MAX - 64 || len2 > INT32_MAX - 64 - len1 || aad_len > INT32_MAX)
         return EGIDE_ERR_LIMIT;
-    size_t body = in_len;
+    size_t body = len1 + len2;
     if (!enc) {
-        if (in_len < EGIDE_HPKE_TAG_LEN)
+        if (len1 < EGIDE_HPKE_TAG_LEN)
             return EGIDE_ERR_DECRYPT;
-        body = in_len - EGIDE_HPKE_TAG_LEN;
+        body = len1 - EGIDE_HPKE_TAG_LEN;
+        len1 = body;
     }
     EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
     if (!c)
@@ -276,7 +220,9 @@ static egide_rc s_aead(int enc, uint16_t aead_id, const uint8_t *key, size_t key
         goto done;
     if (aad_len > 0 && EVP_CipherUpdate(c, NULL, &len, aad, (int)aad_len) != 1)
         goto done;
-    if (body > 0 && EVP_CipherUpdate(c, out, &len, in, (int)body) != 1)
+    if (len1 > 0 && EVP_CipherUpdate(c, out, &len, in1, (int)len1) != 1)
+        goto done;
+    if (len2 > 0 && EVP_CipherUpdate(c, out + len1, &len, in2, (int)len2) != 1)
         goto done;
     if (enc) {
         if (EVP_CipherFinal_ex(c, out + body, &len) != 1 ||
@@ -285,7 +231,7 @@ static egide_rc s_aead(int enc, uint16_t aead_id, const uint8_t *key, size_t key
         rc = EGIDE_OK;
     } else {
         if (EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, EGIDE_HPKE_TAG_LEN,
-                                (void *)(in + body)) != 1)
+                                (void *)(in1 + body)) != 1)
             goto done;
         if (EVP_CipherFinal_ex(c, out + body, &len) != 1) {
             egide_wipe(out, body);
@@ -308,44 +254,21 @@ egide_rc egide_aead_seal2(uint16_t aead_id, const uint8_t *key, size_t key_len,
                           const uint8_t *pt1, size_t len1, const uint8_t *pt2, size_t len2,
                           uint8_t *ct)
 {
-    size_t want = 0;
-    const EVP_CIPHER *cipher = s_cipher(aead_id, &want);
-    if (!cipher || key_len != want)
-        return EGIDE_ERR_INVALID;
-    if (len1 > INT32_MAX - 64 || len2 > INT32_MAX - 64 - len1 || aad_len > INT32_MAX)
-        return EGIDE_ERR_LIMIT;
-    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-    if (!c)
-        return EGIDE_ERR_NOMEM;
-    int len = 0;
-    egide_rc rc = EGIDE_ERR_CRYPTO;
-    if (EVP_EncryptInit_ex(c, cipher, NULL, NULL, NULL) == 1 &&
-        EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_IVLEN, 12, NULL) == 1 &&
-        EVP_EncryptInit_ex(c, NULL, NULL, key, nonce) == 1 &&
-        (aad_len == 0 || EVP_EncryptUpdate(c, NULL, &len, aad, (int)aad_len) == 1) &&
-        (len1 == 0 || EVP_EncryptUpdate(c, ct, &len, pt1, (int)len1) == 1) &&
-        (len2 == 0 || EVP_EncryptUpdate(c, ct + len1, &len, pt2, (int)len2) == 1) &&
-        EVP_EncryptFinal_ex(c, ct + len1 + len2, &len) == 1 &&
-        EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, EGIDE_HPKE_TAG_LEN, ct + len1 + len2) == 1)
-        rc = EGIDE_OK;
-    else
-        egide_crypto_log_errors("aead");
-    EVP_CIPHER_CTX_free(c);
-    return rc;
+    return s_aead(1, aead_id, key, key_len, nonce, aad, aad_len, pt1, len1, pt2, len2, ct);
 }
 
 egide_rc egide_aead_seal(uint16_t aead_id, const uint8_t *key, size_t key_len,
                          const uint8_t nonce[12], const uint8_t *aad, size_t aad_len,
                          const uint8_t *pt, size_t pt_len, uint8_t *ct)
 {
-    return s_aead(1, aead_id, key, key_len, nonce, aad, aad_len, pt, pt_len, ct);
+    return s_aead(1, aead_id, key, key_len, nonce, aad, aad_len, pt, pt_len, NULL, 0, ct);
 }
 
 egide_rc egide_aead_open(uint16_t aead_id, const uint8_t *key, size_t key_len,
                          const uint8_t nonce[12], const uint8_t *aad, size_t aad_len,
                          const uint8_t *ct, size_t ct_len, uint8_t *pt)
 {
-    return s_aead(0, aead_id, key, key_len, nonce, aad, aad_len, ct, ct_len, pt);
+    return s_aead(0, aead_id, key, key_len, nonce, aad, aad_len, ct, ct_len, NULL, 0, pt);
 }
 
 /* ------------------------------------------------------------ KEM */
@@ -598,8 +521,9 @@ static void s_nonce(const egide_hpke_ctx_t *ctx, uint8_t nonce[12])
         nonce[11 - i] ^= (uint8_t)(ctx->seq >> (8 * i));
 }
 
-egide_rc egide_hpke_ctx_seal(egide_hpke_ctx_t *ctx, const uint8_t *aad, size_t aad_len,
-                             const uint8_t *pt, size_t pt_len, uint8_t *ct)
+/* Seal (enc) or open with the context's next nonce; seq moves on success. */
+static egide_rc s_ctx_aead(int enc, egide_hpke_ctx_t *ctx, const uint8_t *aad, size_t aad_len,
+                           const uint8_t *in, size_t in_len, uint8_t *out)
 {
     if (!ctx || ctx->key_len == 0)
         return EGIDE_ERR_INVALID;
@@ -607,27 +531,23 @@ egide_rc egide_hpke_ctx_seal(egide_hpke_ctx_t *ctx, const uint8_t *aad, size_t a
         return EGIDE_ERR_LIMIT;
     uint8_t nonce[12];
     s_nonce(ctx, nonce);
-    egide_rc rc =
-        s_aead(1, ctx->aead_id, ctx->key, ctx->key_len, nonce, aad, aad_len, pt, pt_len, ct);
+    egide_rc rc = s_aead(enc, ctx->aead_id, ctx->key, ctx->key_len, nonce, aad, aad_len, in, in_len,
+                         NULL, 0, out);
     if (!rc)
         ctx->seq++;
     return rc;
 }
 
+egide_rc egide_hpke_ctx_seal(egide_hpke_ctx_t *ctx, const uint8_t *aad, size_t aad_len,
+                             const uint8_t *pt, size_t pt_len, uint8_t *ct)
+{
+    return s_ctx_aead(1, ctx, aad, aad_len, pt, pt_len, ct);
+}
+
 egide_rc egide_hpke_ctx_open(egide_hpke_ctx_t *ctx, const uint8_t *aad, size_t aad_len,
                              const uint8_t *ct, size_t ct_len, uint8_t *pt)
 {
-    if (!ctx || ctx->key_len == 0)
-        return EGIDE_ERR_INVALID;
-    if (ctx->seq == UINT64_MAX)
-        return EGIDE_ERR_LIMIT;
-    uint8_t nonce[12];
-    s_nonce(ctx, nonce);
-    egide_rc rc =
-        s_aead(0, ctx->aead_id, ctx->key, ctx->key_len, nonce, aad, aad_len, ct, ct_len, pt);
-    if (!rc)
-        ctx->seq++;
-    return rc;
+    return s_ctx_aead(0, ctx, aad, aad_len, ct, ct_len, pt);
 }
 
 egide_rc egide_hpke_ctx_export(const egide_hpke_ctx_t *ctx, const uint8_t *exporter_context,
