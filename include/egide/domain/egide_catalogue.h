@@ -6,7 +6,8 @@
  * message.acknowledgement); the roles are the node roles of the directory.
  * Every module that needs to know whether a type or a role exists (the
  * directory, payload validation, the broker's checks) asks here, so adding a
- * type is a one-line change in egide_catalogue.c.  Names are compared
+ * type is a one-line change in egide_catalogue.c (plus its message in
+ * referral.proto).  Names are compared
  * exactly (case-sensitive, no surrounding spaces).
  */
 #ifndef EGIDE_CATALOGUE_H
@@ -51,15 +52,26 @@
 #define EGIDE_ROLE_AUDITOR     "auditor"
 #define EGIDE_ROLE_BROKER      "broker"
 
+/* protobuf-c's descriptor type, declared here so that users of the catalogue
+ * need not include protobuf-c. */
+struct ProtobufCMessageDescriptor;
+
 /* One catalogue entry: the wire name, the DOMAIN.md row (0 for
  * message.acknowledgement, which applies to any message), a short English
- * description, and whether it is a reply (sent back to the sender of an
- * earlier message, linked by in_reply_to). */
+ * description, whether it is a reply (sent back to the sender of an earlier
+ * message, linked by in_reply_to), and how its structured payload is carried
+ * (egide_payload converts by these: the top-level message of
+ * proto/referral.proto, the content type, and the fields the broker-visible
+ * facts are taken from). */
 typedef struct egide_catalogue_type {
-    const char *name;        /* wire name, e.g. "ip.transmission" */
-    int row;                 /* DOMAIN.md catalogue row, 0 = none */
-    const char *description; /* English, for help texts and logs */
-    bool reply;              /* answers an earlier message */
+    const char *name;                                 /* wire name, e.g. "ip.transmission" */
+    int row;                                          /* DOMAIN.md catalogue row, 0 = none */
+    const char *description;                          /* English, for help texts and logs */
+    bool reply;                                       /* answers an earlier message */
+    const struct ProtobufCMessageDescriptor *payload; /* top-level payload message */
+    const char *content_type;                         /* application/vnd.egide.*+protobuf */
+    const char *time_field;                           /* the payload's own time (facts) */
+    const char *kind_field;                           /* main enum code (facts.kind), or NULL */
 } egide_catalogue_type_t;
 
 /* Number of message types, and the i-th (NULL when i is out of range).
@@ -68,6 +80,9 @@ size_t egide_catalogue_type_count(void);
 const egide_catalogue_type_t *egide_catalogue_type_at(size_t i);
 /* The entry named name, or NULL (also for NULL). */
 const egide_catalogue_type_t *egide_catalogue_type_find(const char *name);
+/* The entry whose content_type is content_type (exact match), or NULL (also
+ * for NULL). */
+const egide_catalogue_type_t *egide_catalogue_type_for_content_type(const char *content_type);
 /* true when name is a catalogue message type. */
 bool egide_catalogue_type_known(const char *name);
 

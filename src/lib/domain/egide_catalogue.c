@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /*
  * egide_catalogue.c - the static tables behind egide_catalogue.h: the
- * message types of DOMAIN.md's catalogue and the directory's node roles.
+ * message types of DOMAIN.md's catalogue (with the protobuf message, content
+ * type and facts fields that egide_payload converts by) and the directory's
+ * node roles.  This is the only list of message types.
  * Lookups are linear over ~20 short strings, which is cheaper than hashing
  * at this size; callers that look up per message (the broker) go through the
  * directory's own sorted indexes.
@@ -10,29 +12,58 @@
 
 #include "egide/domain/egide_catalogue.h"
 
+#include "referral.pb-c.h"
+
+/* One row per message type: name, DOMAIN.md row, description, reply,
+ * payload message, content type, own time field, main code field. */
+#define CT(x) "application/vnd.egide." x "+protobuf"
+#define P(x)  &egide__v1__##x##__descriptor
 static const egide_catalogue_type_t s_types[] = {
-    {EGIDE_TYPE_IP_TRANSMISSION, 1, "IP transmission (information préoccupante)", false},
-    {EGIDE_TYPE_SNATED_TRANSMISSION, 2, "119 transmission (notice 1)", false},
-    {EGIDE_TYPE_IP_QUALIFICATION, 3, "acknowledgement / qualification of an IP", true},
-    {EGIDE_TYPE_PARQUET_DIRECT_SIGNALEMENT, 4, "direct signalement to the parquet", false},
-    {EGIDE_TYPE_PARQUET_SOIT_TRANSMIS, 5, "soit-transmis: request to evaluate", false},
-    {EGIDE_TYPE_PARQUET_SAISINE, 6, "saisine / signalement by the PCD", false},
-    {EGIDE_TYPE_PARQUET_FEEDBACK, 7, "parquet feedback on what it did", true},
-    {EGIDE_TYPE_EVALUATION_ASSIGNMENT, 8, "evaluation assignment", false},
-    {EGIDE_TYPE_PARENTS_NOTICE, 9, "notice to parents (tracked, sent outside)", false},
-    {EGIDE_TYPE_EVALUATION_INFORMATION_REQUEST, 10, "information request (shared secrecy)", false},
-    {EGIDE_TYPE_EVALUATION_ESCALATION, 11, "mid-evaluation escalation", false},
-    {EGIDE_TYPE_EVALUATION_REPORT, 12, "evaluation report", false},
-    {EGIDE_TYPE_SENDER_FEEDBACK, 13, "feedback to the original sender (notice 2)", true},
-    {EGIDE_TYPE_DEPARTMENT_TRANSFER, 14, "transfer to another department", false},
-    {EGIDE_TYPE_ASE_EMERGENCY_RECEPTION, 15, "emergency administrative reception notice", false},
-    {EGIDE_TYPE_COURT_OPP, 16, "OPP (emergency placement order)", false},
-    {EGIDE_TYPE_COURT_DECISION, 17, "juvenile judge decision", false},
-    {EGIDE_TYPE_ASE_SITUATION_REPORT, 18, "situation report on a child in care", false},
-    {EGIDE_TYPE_ASE_INCIDENT, 19, "incident / runaway note", false},
-    {EGIDE_TYPE_OBSERVATORY_EXPORT, 20, "observatory export (pseudonymised)", false},
-    {EGIDE_TYPE_MESSAGE_ACKNOWLEDGEMENT, 0, "a person's acknowledgement of a message", true},
+    {EGIDE_TYPE_IP_TRANSMISSION, 1, "IP transmission (information préoccupante)", false,
+     P(ip_transmission), CT("ip-transmission"), "received_at", NULL},
+    {EGIDE_TYPE_SNATED_TRANSMISSION, 2, "119 transmission (notice 1)", false,
+     P(snated_transmission), CT("snated-transmission"), "received_at", NULL},
+    {EGIDE_TYPE_IP_QUALIFICATION, 3, "acknowledgement / qualification of an IP", true,
+     P(ip_qualification), CT("ip-qualification"), "decided_at", "qualification"},
+    {EGIDE_TYPE_PARQUET_DIRECT_SIGNALEMENT, 4, "direct signalement to the parquet", false,
+     P(direct_signalement), CT("parquet-direct-signalement"), "sent_at", NULL},
+    {EGIDE_TYPE_PARQUET_SOIT_TRANSMIS, 5, "soit-transmis: request to evaluate", false,
+     P(soit_transmis), CT("parquet-soit-transmis"), "issued_at", NULL},
+    {EGIDE_TYPE_PARQUET_SAISINE, 6, "saisine / signalement by the PCD", false, P(parquet_saisine),
+     CT("parquet-saisine"), "sent_at", NULL},
+    {EGIDE_TYPE_PARQUET_FEEDBACK, 7, "parquet feedback on what it did", true, P(parquet_feedback),
+     CT("parquet-feedback"), "decided_at", "outcome"},
+    {EGIDE_TYPE_EVALUATION_ASSIGNMENT, 8, "evaluation assignment", false, P(evaluation_assignment),
+     CT("evaluation-assignment"), "assigned_at", NULL},
+    {EGIDE_TYPE_PARENTS_NOTICE, 9, "notice to parents (tracked, sent outside)", false,
+     P(parents_notice), CT("parents-notice"), "sent_at", NULL},
+    {EGIDE_TYPE_EVALUATION_INFORMATION_REQUEST, 10, "information request (shared secrecy)", false,
+     P(information_request), CT("evaluation-information-request"), "requested_at", NULL},
+    {EGIDE_TYPE_EVALUATION_ESCALATION, 11, "mid-evaluation escalation", false,
+     P(evaluation_escalation), CT("evaluation-escalation"), "escalated_at", "reason"},
+    {EGIDE_TYPE_EVALUATION_REPORT, 12, "evaluation report", false, P(evaluation_report),
+     CT("evaluation-report"), "completed_at", "conclusion"},
+    {EGIDE_TYPE_SENDER_FEEDBACK, 13, "feedback to the original sender (notice 2)", true,
+     P(sender_feedback), CT("sender-feedback"), "sent_at", "outcome"},
+    {EGIDE_TYPE_DEPARTMENT_TRANSFER, 14, "transfer to another department", false,
+     P(department_transfer), CT("department-transfer"), "transferred_at", NULL},
+    {EGIDE_TYPE_ASE_EMERGENCY_RECEPTION, 15, "emergency administrative reception notice", false,
+     P(emergency_reception), CT("ase-emergency-reception"), "received_at", NULL},
+    {EGIDE_TYPE_COURT_OPP, 16, "OPP (emergency placement order)", false, P(opp), CT("court-opp"),
+     "ordered_at", NULL},
+    {EGIDE_TYPE_COURT_DECISION, 17, "juvenile judge decision", false, P(court_decision),
+     CT("court-decision"), "decided_at", "decision"},
+    {EGIDE_TYPE_ASE_SITUATION_REPORT, 18, "situation report on a child in care", false,
+     P(situation_report), CT("ase-situation-report"), "report_date", NULL},
+    {EGIDE_TYPE_ASE_INCIDENT, 19, "incident / runaway note", false, P(incident), CT("ase-incident"),
+     "occurred_at", "kind"},
+    {EGIDE_TYPE_OBSERVATORY_EXPORT, 20, "observatory export (pseudonymised)", false,
+     P(observatory_export), CT("observatory-export"), "generated_at", NULL},
+    {EGIDE_TYPE_MESSAGE_ACKNOWLEDGEMENT, 0, "a person's acknowledgement of a message", true,
+     P(message_acknowledgement), CT("message-acknowledgement"), "acknowledged_at", NULL},
 };
+#undef P
+#undef CT
 
 static const char *const s_roles[] = {
     EGIDE_ROLE_CRIP,        EGIDE_ROLE_TAS,     EGIDE_ROLE_SNATED, EGIDE_ROLE_PARQUET,
@@ -59,6 +90,16 @@ const egide_catalogue_type_t *egide_catalogue_type_find(const char *name)
         return NULL;
     for (size_t i = 0; i < S_NTYPES; i++)
         if (strcmp(s_types[i].name, name) == 0)
+            return &s_types[i];
+    return NULL;
+}
+
+const egide_catalogue_type_t *egide_catalogue_type_for_content_type(const char *content_type)
+{
+    if (!content_type)
+        return NULL;
+    for (size_t i = 0; i < S_NTYPES; i++)
+        if (strcmp(s_types[i].content_type, content_type) == 0)
             return &s_types[i];
     return NULL;
 }

@@ -6,8 +6,9 @@
  * The conversion is driven by protobuf-c's descriptors, so a field added to
  * referral.proto is converted without touching this file.  What the
  * descriptors cannot say is added here, in three places:
- * - s_types[]: catalogue type -> top-level message, its own time field and
- *   its main code (for the facts);
+ * - egide_catalogue's table (the only list of types): catalogue type ->
+ *   top-level message, content type, its own time field and its main code
+ *   (for the facts);
  * - s_required[]: required fields per message ("name+" = at least one);
  * - s_check_string(): checks chosen by field-name convention (*_at date-time,
  *   *_date date, *_month, commune, *department, sha256, pseudonym…), and
@@ -36,69 +37,12 @@
 
 /* ------------------------------------------------------------ type table */
 
-typedef struct s_type {
-    const char *name;                       /* catalogue wire name */
-    const ProtobufCMessageDescriptor *desc; /* top-level message */
-    const char *content_type;               /* application/vnd.egide.*+protobuf */
-    const char *time_field;                 /* the payload's own time (facts.received_ms) */
-    const char *kind_field;                 /* main enum code (facts.kind), or NULL */
-} s_type_t;
-
-#define CT(x) "application/vnd.egide." x "+protobuf"
-static const s_type_t s_types[] = {
-    {EGIDE_TYPE_IP_TRANSMISSION, &egide__v1__ip_transmission__descriptor, CT("ip-transmission"),
-     "received_at", NULL},
-    {EGIDE_TYPE_SNATED_TRANSMISSION, &egide__v1__snated_transmission__descriptor,
-     CT("snated-transmission"), "received_at", NULL},
-    {EGIDE_TYPE_IP_QUALIFICATION, &egide__v1__ip_qualification__descriptor, CT("ip-qualification"),
-     "decided_at", "qualification"},
-    {EGIDE_TYPE_PARQUET_DIRECT_SIGNALEMENT, &egide__v1__direct_signalement__descriptor,
-     CT("parquet-direct-signalement"), "sent_at", NULL},
-    {EGIDE_TYPE_PARQUET_SOIT_TRANSMIS, &egide__v1__soit_transmis__descriptor,
-     CT("parquet-soit-transmis"), "issued_at", NULL},
-    {EGIDE_TYPE_PARQUET_SAISINE, &egide__v1__parquet_saisine__descriptor, CT("parquet-saisine"),
-     "sent_at", NULL},
-    {EGIDE_TYPE_PARQUET_FEEDBACK, &egide__v1__parquet_feedback__descriptor, CT("parquet-feedback"),
-     "decided_at", "outcome"},
-    {EGIDE_TYPE_EVALUATION_ASSIGNMENT, &egide__v1__evaluation_assignment__descriptor,
-     CT("evaluation-assignment"), "assigned_at", NULL},
-    {EGIDE_TYPE_PARENTS_NOTICE, &egide__v1__parents_notice__descriptor, CT("parents-notice"),
-     "sent_at", NULL},
-    {EGIDE_TYPE_EVALUATION_INFORMATION_REQUEST, &egide__v1__information_request__descriptor,
-     CT("evaluation-information-request"), "requested_at", NULL},
-    {EGIDE_TYPE_EVALUATION_ESCALATION, &egide__v1__evaluation_escalation__descriptor,
-     CT("evaluation-escalation"), "escalated_at", "reason"},
-    {EGIDE_TYPE_EVALUATION_REPORT, &egide__v1__evaluation_report__descriptor,
-     CT("evaluation-report"), "completed_at", "conclusion"},
-    {EGIDE_TYPE_SENDER_FEEDBACK, &egide__v1__sender_feedback__descriptor, CT("sender-feedback"),
-     "sent_at", "outcome"},
-    {EGIDE_TYPE_DEPARTMENT_TRANSFER, &egide__v1__department_transfer__descriptor,
-     CT("department-transfer"), "transferred_at", NULL},
-    {EGIDE_TYPE_ASE_EMERGENCY_RECEPTION, &egide__v1__emergency_reception__descriptor,
-     CT("ase-emergency-reception"), "received_at", NULL},
-    {EGIDE_TYPE_COURT_OPP, &egide__v1__opp__descriptor, CT("court-opp"), "ordered_at", NULL},
-    {EGIDE_TYPE_COURT_DECISION, &egide__v1__court_decision__descriptor, CT("court-decision"),
-     "decided_at", "decision"},
-    {EGIDE_TYPE_ASE_SITUATION_REPORT, &egide__v1__situation_report__descriptor,
-     CT("ase-situation-report"), "report_date", NULL},
-    {EGIDE_TYPE_ASE_INCIDENT, &egide__v1__incident__descriptor, CT("ase-incident"), "occurred_at",
-     "kind"},
-    {EGIDE_TYPE_OBSERVATORY_EXPORT, &egide__v1__observatory_export__descriptor,
-     CT("observatory-export"), "generated_at", NULL},
-    {EGIDE_TYPE_MESSAGE_ACKNOWLEDGEMENT, &egide__v1__message_acknowledgement__descriptor,
-     CT("message-acknowledgement"), "acknowledged_at", NULL},
-};
-#undef CT
-#define S_NTYPES (sizeof s_types / sizeof s_types[0])
+/* The types, their messages and facts fields are egide_catalogue's table. */
+typedef egide_catalogue_type_t s_type_t;
 
 static const s_type_t *s_type_find(const char *name)
 {
-    if (!name)
-        return NULL;
-    for (size_t i = 0; i < S_NTYPES; i++)
-        if (strcmp(s_types[i].name, name) == 0)
-            return &s_types[i];
-    return NULL;
+    return egide_catalogue_type_find(name);
 }
 
 bool egide_payload_type_known(const char *type)
@@ -114,12 +58,8 @@ const char *egide_payload_content_type(const char *type)
 
 const char *egide_payload_type_for_content_type(const char *ct)
 {
-    if (!ct)
-        return NULL;
-    for (size_t i = 0; i < S_NTYPES; i++)
-        if (strcmp(s_types[i].content_type, ct) == 0)
-            return s_types[i].name;
-    return NULL;
+    const s_type_t *t = egide_catalogue_type_for_content_type(ct);
+    return t ? t->name : NULL;
 }
 
 /* Required fields per message (full proto name); "x+" = at least one x. */
@@ -975,10 +915,10 @@ egide_rc egide_payload_from_jansson(const char *type, const void *root, int64_t 
     memset(&c, 0, sizeof c);
     c.now_ms = now_ms;
     egide_buf_init(&c.errs, 64u * 1024u);
-    ProtobufCMessage *m = s_msg_new(t->desc);
+    ProtobufCMessage *m = s_msg_new(t->payload);
     if (!m)
         return EGIDE_ERR_NOMEM;
-    s_from_object(&c, t->desc, (json_t *)root, m, true);
+    s_from_object(&c, t->payload, (json_t *)root, m, true);
     if (c.nomem) {
         protobuf_c_message_free_unpacked(m, NULL);
         egide_buf_free(&c.errs);
@@ -1230,7 +1170,7 @@ static egide_rc s_unpack_json(const char *type, const uint8_t *pb, size_t len, j
     if (len > EGIDE_MAX_PAYLOAD)
         return EGIDE_ERR_LIMIT;
     static const uint8_t empty[1] = {0};
-    ProtobufCMessage *m = protobuf_c_message_unpack(t->desc, NULL, len, pb ? pb : empty);
+    ProtobufCMessage *m = protobuf_c_message_unpack(t->payload, NULL, len, pb ? pb : empty);
     if (!m)
         return EGIDE_ERR_PROTO;
     if (unknown)
