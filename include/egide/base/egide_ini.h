@@ -18,6 +18,8 @@
  *   - a line longer than inih's buffer ("line too long (at most N bytes)");
  *   - a malformed line ("syntax error (expected [section] or key = value)");
  *   - a key before any [section] ("key outside any [section]");
+ *   - an indented line after a key, which inih would glue to that key's
+ *     value ("indented line (multi-line values are not supported...)");
  *   - a key set twice in one section block ("duplicate key 'k' (first set
  *     on line N)"), unless allow_duplicate_keys;
  *   - with a table: a section it does not list ("unknown section [s]", at

@@ -45,6 +45,8 @@ struct egide_ini {
     bool unknown;                        /* current block: not in spec, refused at its
                                             first key (that is where a reader looks) */
     const egide_ini_section_spec_t *cur; /* current block's spec row, or NULL */
+    bool after_key;                      /* a key came since the last header: inih would read an
+                                            indented line as the continuation of its value */
     s_seen_t *seen;                      /* keys of the current block */
     size_t n_seen, cap_seen;
 };
@@ -132,6 +134,7 @@ static void s_seen_clear(egide_ini_t *ini)
 static void s_begin_section(egide_ini_t *ini, const char *name)
 {
     s_seen_clear(ini);
+    ini->after_key = false;
     ini->section_line = ini->line;
     ini->skip = ini->unknown = false;
     ini->cur = NULL;
@@ -162,8 +165,16 @@ static void s_scan_header(egide_ini_t *ini, const char *str)
     const char *p = str;
     if (ini->line == 1 && strncmp(p, "\xef\xbb\xbf", 3) == 0)
         p += 3;
+    const char *text = p;
     while (*p == ' ' || *p == '\t')
         p++;
+    if (p > text && ini->after_key && *p && !strchr(";#\r\n", *p)) {
+        /* inih would glue this line to the value of the key above: an
+         * indented file would silently read wrong. */
+        egide_ini_fail(ini, "indented line (multi-line values are not supported: remove the "
+                            "indentation)");
+        return;
+    }
     if (*p != '[')
         return;
     const char *e = p + 1;
@@ -218,6 +229,7 @@ static int s_handler(void *user, const char *section, const char *key, const cha
         return 0;
     if (ini->section_line == 0)
         return egide_ini_fail(ini, "key outside any [section]");
+    ini->after_key = true;
     if (ini->skip)
         return 1;
     if (ini->unknown)
