@@ -1,15 +1,33 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /*
- * broker.h - egide-broker internals: configuration, state, the store, the
- * message loop and the HTTP API.  main() (broker_main.c) only parses the
- * command line, loads the configuration and runs broker_run().
+ * broker.h - egide-broker internals: configuration, state, and the steps of
+ * the message loop, one file per job:
+ *   broker_init.c   configuration schema, start-up (keys, store, sockets), shutdown
+ *   broker_dir.c    trust store and directory (re)load
+ *   broker_loop.c   poll loop, transactions, timers, dispatch of frames
+ *   broker_zap.c    ZAP handler (CURVE key -> node id)
+ *   broker_admit.c  admission of an envelope: a pure decision
+ *   broker_submit.c a Submit frame: admission, then store, sign, answer
+ *   broker_relay.c  recipients' receipts, relays to senders, acks, redelivery, expiry
+ *   broker_hello.c  hello, directory sync, audit checkpoints
+ *   broker_out.c    connections, the output queue, receipts, errors, audit appends
+ *   broker_store*.c the store (the only files with SQL)
+ *   broker_api.c    the HTTP API
+ * main() (broker_main.c) only runs the shared daemon main over these.
  *
  * Invariants:
  * - A receipt or delivery leaves only after the COMMIT covering it: handlers
- *   append outgoing frames to b->out, which is flushed after each commit.
+ *   append outgoing frames to b->out, which is flushed after each commit and
+ *   discarded when the commit fails or the batch is refused.
+ * - A store error is transient: the step that meets it calls
+ *   broker_store_failed(), the whole batch is rolled back and nothing it
+ *   produced is sent (no receipt, no REJECTED); peers retry.  The daemon
+ *   keeps running.
  * - The peer's identity is the ZAP User-Id of its connection (a node id the
  *   ZAP handler found for its CURVE key in the directory), never a routing id
  *   or a field the peer chose.
+ * - Frames are built only by egide_frame_* and sent only by
+ *   egide_transport_send_raw (from broker_flush); no ZeroMQ or SQL here.
  * - The broker never holds a content key: it sees headers only.
  */
 #ifndef EGIDE_BROKER_H
@@ -19,7 +37,6 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <sqlite3.h>
 #include <openssl/evp.h>
 
 #include "egide/audit/egide_auditlog.h"
@@ -31,6 +48,8 @@
 #include "egide/crypto/egide_pki.h"
 #include "egide/directory/egide_peers.h"
 #include "egide/net/egide_transport.h"
+
+#include "broker_store.h"
 
 extern const egide_config_key_t broker_config_schema[];
 
@@ -85,8 +104,9 @@ typedef struct broker {
     egide_peers_t *peers;
     char *directory_path;
     /* store */
-    sqlite3 *db;
-    egide_auditlog_t *audit;
+    broker_store_t *store;   /* the loop thread's */
+    egide_auditlog_t *audit; /* borrowed from store */
+    bool store_failed;       /* a store error in this batch: roll it back */
     uint64_t last_checkpoint_size;
     int64_t last_checkpoint_ms;
     /* transport */
@@ -96,22 +116,76 @@ typedef struct broker {
     broker_out_t *out, **out_tail;
     /* api */
     egide_http_t *http;
-    sqlite3 *api_db; /* the API thread's own connection */
-    egide_auditlog_t *api_audit;
+    broker_store_t *api_store;   /* the API thread's own reader */
+    egide_auditlog_t *api_audit; /* borrowed from api_store */
     char *api_token;
     broker_metrics_t m;
     volatile sig_atomic_t *stop;
     volatile sig_atomic_t *reload;
 } broker_t;
 
-/* broker_main.c / broker_core.c */
+/* broker_init.c */
 egide_rc broker_init(broker_t *b, egide_config_t *cfg);
-int broker_run(broker_t *b);
-egide_rc broker_reload_directory(broker_t *b);
 void broker_fini(broker_t *b);
 
-/* broker_store.c */
-egide_rc broker_store_open(broker_t *b, const char *path);
+/* broker_dir.c: load (or reload) the trust store and the directory; on any
+ * failure the old state stays. */
+egide_rc broker_load_directory(broker_t *b);
+/* On SIGHUP: the same, logging a refusal. */
+egide_rc broker_reload_directory(broker_t *b);
+/* Audit the directory held (its own transaction; no other open). */
+egide_rc broker_audit_directory(broker_t *b);
+
+/* broker_loop.c: run until *b->stop; returns the exit status. */
+int broker_run(broker_t *b);
+
+/* broker_zap.c: answer the waiting ZAP requests (at most max). */
+void broker_zap_handle(broker_t *b, int max);
+
+/* broker_submit.c / broker_relay.c / broker_hello.c: frame handlers. */
+void broker_handle_submit(broker_t *b, const egide_transport_msg_t *m);
+void broker_handle_receipt(broker_t *b, const egide_transport_msg_t *m);
+void broker_handle_ack(broker_t *b, const egide_transport_msg_t *m);
+void broker_handle_hello(broker_t *b, const egide_transport_msg_t *m);
+/* Timers: send due deliveries and relays; expire deliveries; checkpoint. */
+void broker_pump(broker_t *b);
+void broker_expire(broker_t *b);
+void broker_checkpoint(broker_t *b, bool force);
+/* Queue (in this transaction) and send (after commit) a receipt to sender_id. */
+void broker_queue_relay(broker_t *b, const char *sender_id, const char *issuer,
+                        const uint8_t *msg_id, const uint8_t *rcpt, size_t len);
+/* The directory to one node, or to every connected node (node_id NULL). */
+void broker_send_directory(broker_t *b, const char *node_id);
+/* Redelivery delay after attempts sends (exponential, capped). */
+int64_t broker_backoff(const broker_t *b, int attempts);
+
+/* broker_out.c */
+broker_conn_t *broker_conn(broker_t *b, const char *node_id, bool create);
+void broker_conn_seen(broker_t *b, const egide_transport_msg_t *m);
+/* Queue packed frame bytes for node_id (takes ownership of *data, NULLs it);
+ * a failed build (rc != EGIDE_OK) is logged and dropped. */
+void broker_out_push(broker_t *b, const char *node_id, egide_rc rc, uint8_t **data, size_t len);
+void broker_out_discard(broker_t *b);
+/* Send the queue to connected nodes, then empty it. */
+void broker_flush(broker_t *b);
+/* Commit the transaction and flush; when it fails or the batch met a store
+ * error, roll back and discard instead.  EGIDE_OK only when committed. */
+egide_rc broker_commit(broker_t *b);
+/* Note a store error in this batch (logged once here). */
+void broker_store_failed(broker_t *b, egide_rc rc, const char *what);
+/* Append an audit event (version and time filled in); *leaf its index.
+ * A failure is a store failure of the batch. */
+egide_rc broker_audit(broker_t *b, Egide__V1__AuditEvent *ev, uint64_t *leaf);
+/* Sign a broker receipt; *out is the caller's.  leaf < 0: none. */
+egide_rc broker_receipt(broker_t *b, int kind, const uint8_t *msg_id, const uint8_t *sha,
+                        const char *sender_id, const char *recipient_id, int reason,
+                        const char *detail, int64_t leaf, uint8_t **out, size_t *len);
+void broker_send_receipt(broker_t *b, const char *node_id, uint64_t corr, uint64_t relay_id,
+                         const uint8_t *receipt, size_t len);
+void broker_send_error(broker_t *b, const char *node_id, uint64_t corr, int code,
+                       const char *detail);
+void broker_send_deliver(broker_t *b, const char *node_id, const uint8_t *env, size_t len);
+
 /* broker_api.c */
 egide_rc broker_api_start(broker_t *b);
 void broker_api_stop(broker_t *b);

@@ -3,7 +3,7 @@
  * broker_api.c - the broker's HTTP API (loopback by default): /v1/health
  * (public), /metrics (Prometheus text) and the read-only audit API
  * (/v1/audit/...), behind the bearer token.  Runs in libmicrohttpd's thread
- * with its own SQLite connection; reads only.
+ * with its own reader handle on the store; reads only.
  */
 #include "broker.h"
 
@@ -14,7 +14,6 @@
 
 #include "egide/base/egide_token.h"
 #include "egide/audit/egide_auditapi.h"
-#include "egide/store/egide_db.h"
 #include "egide/base/egide_log.h"
 #include "egide/net/egide_metrics.h"
 #include "egide/base/egide_util.h"
@@ -120,12 +119,11 @@ egide_rc broker_api_start(broker_t *b)
         egide_log(EGIDE_LOG_WARNING, "[api] token_file not set: the audit API and /metrics are"
                                      " served without authentication on loopback");
     }
-    const char *dbfile = sqlite3_db_filename(b->db, "main");
-    rc = egide_db_open(dbfile, false, &b->api_db);
-    if (!rc)
-        rc = egide_auditlog_open(b->api_db, &b->api_audit);
+    /* The API thread reads through its own handle on the store. */
+    rc = broker_store_open_reader(b->store, &b->api_store);
     if (rc)
         return rc;
+    b->api_audit = broker_store_audit(b->api_store);
     static const char *const pub_only_health[] = {"/v1/health", NULL};
     static const char *const pub_with_metrics[] = {"/v1/health", "/metrics", NULL};
     egide_http_config_t hc = {
@@ -148,7 +146,7 @@ egide_rc broker_api_start(broker_t *b)
 void broker_api_stop(broker_t *b)
 {
     egide_http_stop(&b->http);
-    egide_auditlog_destroy(&b->api_audit);
-    egide_db_close(&b->api_db);
+    b->api_audit = NULL; /* the store's */
+    broker_store_close(&b->api_store);
     egide_token_free(&b->api_token);
 }

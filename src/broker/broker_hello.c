@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * broker_hello.c - a node says hello: it is checked against the current
+ * directory and CRL, logged, sent the directory when it holds an older one
+ * and the latest audit checkpoint (with a consistency proof from the size it
+ * holds), and everything pending for it becomes due.  Also the periodic
+ * signed checkpoints and the directory push after a reload.
+ */
+#include "broker.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "egide/base/egide_log.h"
+#include "egide/base/egide_util.h"
+#include "egide/protocol/egide_checkpoint.h"
+#include "egide/wire/egide_frame.h"
+
+#define R(x) EGIDE__V1__REASON_CODE__REASON_##x
+
+/* The one place the DirectorySync frame is built. */
+void broker_send_directory(broker_t *b, const char *node_id)
+{
+    size_t dlen = 0;
+    const uint8_t *d = egide_directory_signed_bytes(b->dir, &dlen);
+    for (size_t i = 0; i < b->n_conns; i++) {
+        broker_conn_t *c = &b->conns[i];
+        if (node_id ? strcmp(c->node_id, node_id) != 0 : !c->connected)
+            continue;
+        uint8_t *f = NULL;
+        size_t n = 0;
+        egide_rc rc = egide_frame_directory(0, d, dlen, &f, &n);
+        broker_out_push(b, c->node_id, rc, &f, n);
+    }
+}
+
+static void s_send_checkpoint(broker_t *b, broker_conn_t *c)
+{
+    char *note = NULL;
+    if (egide_auditlog_latest_checkpoint(b->audit, &note) != EGIDE_OK || !note)
+        return;
+    egide_checkpoint_t cp;
+    if (egide_checkpoint_parse(note, strlen(note), &cp) != EGIDE_OK) {
+        free(note);
+        return;
+    }
+    uint8_t(*proof)[32] = NULL;
+    size_t n = 0;
+    uint64_t from = 0;
+    if (c->checkpoint_size > 0 && c->checkpoint_size < cp.size &&
+        egide_auditlog_consistency(b->audit, c->checkpoint_size, cp.size, &proof, &n) == EGIDE_OK)
+        from = c->checkpoint_size;
+    uint8_t *f = NULL;
+    size_t flen = 0;
+    egide_rc rc = egide_frame_checkpoint(0, note, strlen(note), from, (const uint8_t(*)[32])proof,
+                                         from ? n : 0, &f, &flen);
+    broker_out_push(b, c->node_id, rc, &f, flen);
+    /* The edge will hold this one: the next proof starts from it. */
+    if (rc == EGIDE_OK && cp.size > c->checkpoint_size)
+        c->checkpoint_size = cp.size;
+    free(proof);
+    free(note);
+}
+
+void broker_checkpoint(broker_t *b, bool force)
+{
+    uint64_t size = egide_auditlog_size(b->audit);
+    int64_t now = egide_mono_ms();
+    if (size == b->last_checkpoint_size)
+        return;
+    if (!force && size - b->last_checkpoint_size < b->checkpoint_entries &&
+        now - b->last_checkpoint_ms < b->checkpoint_ms)
+        return;
+    char *note = NULL;
+    egide_rc rc = egide_auditlog_checkpoint(b->audit, b->origin, b->origin, b->sign_key, &note);
+    if (rc) {
+        egide_log(EGIDE_LOG_ERROR, "checkpoint: %s", egide_strerror(rc));
+        return;
+    }
+    b->last_checkpoint_size = size;
+    b->last_checkpoint_ms = now;
+    /* Connected edges get it (with a consistency proof from their size). */
+    for (size_t i = 0; i < b->n_conns; i++)
+        if (b->conns[i].connected)
+            s_send_checkpoint(b, &b->conns[i]);
+    free(note);
+}
+
+void broker_handle_hello(broker_t *b, const egide_transport_msg_t *m)
+{
+    const Egide__V1__Hello *h = m->frame->hello;
+    if (strcmp(h->node_id, m->user_id) != 0) {
+        broker_send_error(b, m->user_id, m->frame->corr_id, R(SENDER_MISMATCH),
+                          "hello node_id differs from the authenticated node");
+        return;
+    }
+    broker_conn_t *c = broker_conn(b, m->user_id, false);
+    if (!c)
+        return;
+    const egide_peer_t *hp = egide_peers_get(b->peers, m->user_id);
+    if (!hp || hp->status != EGIDE_OK || !egide_directory_node_active(hp->node)) {
+        /* Admitted under an older directory or CRL: not any more. */
+        broker_send_error(b, m->user_id, m->frame->corr_id, R(NODE_SUSPENDED),
+                          "node suspended or certificate revoked");
+        return;
+    }
+    c->checkpoint_size = h->checkpoint_size;
+    Egide__V1__AuditEvent ev = EGIDE__V1__AUDIT_EVENT__INIT;
+    ev.type = EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_NODE_CONNECTED;
+    ev.node_id = (char *)m->user_id;
+    ev.directory_version = h->directory_version;
+    if (broker_audit(b, &ev, NULL))
+        return;
+    egide_log(EGIDE_LOG_INFO, "node %s connected (directory v%llu)", m->user_id,
+              (unsigned long long)h->directory_version);
+    if (h->directory_version < egide_directory_version(b->dir))
+        broker_send_directory(b, m->user_id);
+    s_send_checkpoint(b, c);
+    /* Everything pending for this node is due now. */
+    egide_rc rc = broker_store_node_wake(b->store, m->user_id);
+    if (rc)
+        broker_store_failed(b, rc, "waking a node's queue");
+}

@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * broker_init.c - the broker's configuration schema, its start-up (keys with
+ * their permissions checked, the pinned directory anchor, the directory, the
+ * store, the ZAP handler and the ROUTER, the HTTP API) and its shutdown.
+ */
+#include "broker.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "egide/base/egide_daemon.h"
+#include "egide/base/egide_limits.h"
+#include "egide/base/egide_log.h"
+#include "egide/base/egide_util.h"
+#include "egide/crypto/egide_crypto.h"
+#include "egide/protocol/egide_checkpoint.h"
+
+static const char *const s_levels[] = {"error", "warning", "notice", "info", "debug", NULL};
+
+#define K(sec, name, type, req, min, max, def, help)                                               \
+    {                                                                                              \
+        sec, name, type, req, min, max, def, NULL, help                                            \
+    }
+const egide_config_key_t broker_config_schema[] = {
+    K("broker", "node_id", EGIDE_CFG_NODE_ID, true, 0, 0, NULL,
+      "this broker's node id, e.g. 71.broker"),
+    K("broker", "endpoint", EGIDE_CFG_ENDPOINT, false, 0, 0, EGIDE_DEFAULT_BROKER_ENDPOINT,
+      "ZeroMQ endpoint to bind"),
+    K("broker", "database", EGIDE_CFG_PATH, true, 0, 0, NULL,
+      "SQLite file (envelopes, queues, audit log)"),
+    K("broker", "directory", EGIDE_CFG_PATH, true, 0, 0, NULL, "signed directory file"),
+    K("broker", "directory_anchor", EGIDE_CFG_PATH, true, 0, 0, NULL,
+      "directory authority certificate (pinned)"),
+    K("broker", "ca_root", EGIDE_CFG_PATH, true, 0, 0, NULL, "department root CA certificate"),
+    K("broker", "ca_chain", EGIDE_CFG_PATH, false, 0, 0, NULL,
+      "intermediate (issuing) CA certificates"),
+    K("broker", "crl", EGIDE_CFG_PATH, false, 0, 0, NULL, "CRLs of the root and issuing CAs"),
+    K("broker", "sign_key", EGIDE_CFG_PATH, true, 0, 0, NULL, "Ed25519 signing key (mode 0600)"),
+    K("broker", "sign_cert", EGIDE_CFG_PATH, true, 0, 0, NULL, "Ed25519 signing certificate"),
+    K("broker", "curve_secret", EGIDE_CFG_PATH, true, 0, 0, NULL,
+      "CURVE secret key, Z85 (mode 0600)"),
+    K("broker", "group_commit", EGIDE_CFG_BOOL, false, 0, 0, "true",
+      "commit a batch of frames with one fsync"),
+    K("broker", "batch_max", EGIDE_CFG_INT, false, 1, 4096, "256", "frames per group commit"),
+    K("broker", "clock_skew_ms", EGIDE_CFG_INT, false, 1000, 86400000, "300000",
+      "accepted clock difference"),
+    K("broker", "seq_window", EGIDE_CFG_INT, false, 1, 1000000, "4096",
+      "per-sender sequence replay window"),
+    K("broker", "retry_min_ms", EGIDE_CFG_INT, false, 10, 600000, "500", "first redelivery delay"),
+    K("broker", "retry_max_ms", EGIDE_CFG_INT, false, 100, 3600000, "60000",
+      "longest redelivery delay"),
+    K("broker", "heartbeat_ms", EGIDE_CFG_INT, false, 0, 600000, "5000",
+      "ZeroMQ heartbeat interval (0 = off)"),
+    K("broker", "max_message_bytes", EGIDE_CFG_INT, false, 1024, 25165824, "25165824",
+      "largest frame accepted"),
+    K("audit", "origin", EGIDE_CFG_STRING, false, 0, 0, NULL,
+      "checkpoint origin (default egide.<node_id>/audit)"),
+    K("audit", "checkpoint_entries", EGIDE_CFG_INT, false, 1, 1000000, "256",
+      "checkpoint after this many leaves"),
+    K("audit", "checkpoint_seconds", EGIDE_CFG_INT, false, 1, 86400, "10",
+      "or after this many seconds"),
+    K("api", "enabled", EGIDE_CFG_BOOL, false, 0, 0, "true",
+      "serve /v1/health, /metrics and the audit API"),
+    K("api", "bind", EGIDE_CFG_STRING, false, 0, 0, "127.0.0.1", "address of the HTTP API"),
+    K("api", "port", EGIDE_CFG_INT, false, 0, 65535, "7711",
+      "port of the HTTP API (0 = any free port)"),
+    K("api", "token_file", EGIDE_CFG_PATH, false, 0, 0, NULL,
+      "bearer token for the audit API (mode 0600)"),
+    K("api", "metrics_public", EGIDE_CFG_BOOL, false, 0, 0, "false",
+      "serve /metrics without the token"),
+    K("api", "allow_non_loopback", EGIDE_CFG_BOOL, false, 0, 0, "false",
+      "allow binding a non-loopback address"),
+    {"log", "level", EGIDE_CFG_ENUM, false, 0, 0, "notice", s_levels, "log level"},
+    K("log", "syslog", EGIDE_CFG_BOOL, false, 0, 0, "false", "log to syslog instead of stderr"),
+    EGIDE_CONFIG_END,
+};
+
+static egide_rc s_fail(const char *what, egide_rc rc)
+{
+    egide_log(EGIDE_LOG_ERROR, "%s: %s", what, egide_strerror(rc));
+    return rc;
+}
+
+egide_rc broker_init(broker_t *b, egide_config_t *cfg)
+{
+    memset(b, 0, sizeof *b);
+    b->cfg = cfg;
+    b->out_tail = &b->out;
+    b->stop = &egide_daemon_stop;
+    b->reload = &egide_daemon_reload;
+    egide_strlcpy(b->node_id, egide_config_str(cfg, "broker", "node_id"), sizeof b->node_id);
+    b->group_commit = egide_config_bool(cfg, "broker", "group_commit");
+    b->batch_max = (int)egide_config_int(cfg, "broker", "batch_max");
+    b->clock_skew_ms = egide_config_int(cfg, "broker", "clock_skew_ms");
+    b->seq_window = (uint64_t)egide_config_int(cfg, "broker", "seq_window");
+    b->retry_min_ms = (int)egide_config_int(cfg, "broker", "retry_min_ms");
+    b->retry_max_ms = (int)egide_config_int(cfg, "broker", "retry_max_ms");
+    b->checkpoint_entries = (uint64_t)egide_config_int(cfg, "audit", "checkpoint_entries");
+    b->checkpoint_ms = egide_config_int(cfg, "audit", "checkpoint_seconds") * 1000;
+    const char *origin = egide_config_str(cfg, "audit", "origin");
+    if (origin)
+        egide_strlcpy(b->origin, origin, sizeof b->origin);
+    else if (egide_checkpoint_origin_for(b->node_id, b->origin, sizeof b->origin))
+        return s_fail("audit origin", EGIDE_ERR_CONFIG);
+
+    char *p;
+    egide_rc rc;
+    X509 *cert = NULL;
+    p = egide_config_path(cfg, "broker", "sign_key");
+    rc = egide_key_load_private(p, &b->sign_key);
+    if (rc) {
+        egide_log(EGIDE_LOG_ERROR, "signing key %s: %s%s", p, egide_strerror(rc),
+                  rc == EGIDE_ERR_PERM ? " (chmod 600)" : "");
+        free(p);
+        return rc;
+    }
+    free(p);
+    p = egide_config_path(cfg, "broker", "sign_cert");
+    rc = egide_cert_load(p, &cert);
+    if (!rc)
+        rc = egide_cert_fingerprint(cert, b->sign_fpr);
+    X509_free(cert);
+    if (rc) {
+        egide_log(EGIDE_LOG_ERROR, "signing certificate %s: %s", p, egide_strerror(rc));
+        free(p);
+        return rc;
+    }
+    free(p);
+    p = egide_config_path(cfg, "broker", "directory_anchor");
+    rc = egide_cert_load(p, &b->anchor);
+    if (rc) {
+        egide_log(EGIDE_LOG_ERROR, "directory anchor %s: %s", p, egide_strerror(rc));
+        free(p);
+        return rc;
+    }
+    free(p);
+    b->directory_path = egide_config_path(cfg, "broker", "directory");
+    if ((rc = broker_load_directory(b)))
+        return rc;
+    if (!egide_directory_node(b->dir, b->node_id))
+        egide_log(EGIDE_LOG_WARNING, "node id %s is not in the directory", b->node_id);
+
+    p = egide_config_path(cfg, "broker", "database");
+    rc = broker_store_open(NULL, p, false, &b->store);
+    free(p);
+    if (rc)
+        return s_fail("database", rc);
+    b->audit = broker_store_audit(b->store);
+    b->last_checkpoint_size = 0;
+    if ((rc = broker_audit_directory(b))) /* the directory this run starts with */
+        return s_fail("audit log", rc);
+
+    char secret[41];
+    p = egide_config_path(cfg, "broker", "curve_secret");
+    rc = egide_curve_key_read(p, 1, secret);
+    if (rc) {
+        egide_log(EGIDE_LOG_ERROR, "CURVE secret %s: %s%s", p, egide_strerror(rc),
+                  rc == EGIDE_ERR_PERM ? " (chmod 600)" : "");
+        free(p);
+        return rc;
+    }
+    free(p);
+    b->zctx = egide_transport_ctx_new();
+    if (!b->zctx || egide_zap_open(b->zctx, &b->zap) != EGIDE_OK) {
+        egide_wipe(secret, sizeof secret);
+        return s_fail("ZAP handler", EGIDE_ERR_IO);
+    }
+    egide_transport_opts_t o = {
+        .heartbeat_ms = (int)egide_config_int(cfg, "broker", "heartbeat_ms"),
+        .linger_ms = EGIDE_DEFAULT_LINGER_MS,
+        .max_msg = egide_config_int(cfg, "broker", "max_message_bytes"),
+        .sndhwm = 100000,
+    };
+    rc = egide_transport_router(b->zctx, egide_config_str(cfg, "broker", "endpoint"), secret, &o,
+                                &b->router);
+    egide_wipe(secret, sizeof secret);
+    if (rc)
+        return s_fail("transport", rc);
+    b->last_checkpoint_ms = egide_mono_ms();
+    if (egide_config_bool(cfg, "api", "enabled") && (rc = broker_api_start(b)))
+        return s_fail("HTTP API", rc);
+    return EGIDE_OK;
+}
+
+void broker_fini(broker_t *b)
+{
+    broker_api_stop(b);
+    egide_transport_close(&b->router, 0);
+    egide_transport_close(&b->zap, 0);
+    egide_transport_ctx_destroy(&b->zctx);
+    if (b->out_tail)
+        broker_out_discard(b);
+    b->audit = NULL; /* the store's */
+    broker_store_close(&b->store);
+    egide_peers_destroy(&b->peers);
+    egide_directory_destroy(&b->dir);
+    egide_trust_destroy(&b->pki);
+    X509_free(b->anchor);
+    EVP_PKEY_free(b->sign_key);
+    free(b->directory_path);
+    free(b->conns);
+}

@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * broker_loop.c - the broker's message loop.  One thread owns the ROUTER,
+ * the ZAP socket and the store.  Frames are handled in batches inside one
+ * transaction (group commit) or one per transaction; what they produce
+ * (receipts, deliveries) is queued in b->out and sent only after the COMMIT
+ * has returned, i.e. after the fsync.  A store error refuses the batch it
+ * happened in (rolled back, nothing sent) and the loop goes on: peers retry.
+ * Timers (every TICK_MS): due deliveries and relays, expiry, checkpoints;
+ * every second the gauges; on SIGHUP the directory.
+ */
+#include "broker.h"
+
+#include <time.h>
+
+#include "egide/base/egide_log.h"
+#include "egide/base/egide_util.h"
+
+#define R(x)    EGIDE__V1__REASON_CODE__REASON_##x
+#define TICK_MS 200
+#define ZAP_MAX 256 /* ZAP requests answered per round */
+
+static void s_handle(broker_t *b, egide_transport_msg_t *m, egide_rc rrc)
+{
+    atomic_fetch_add(&b->m.frames_in, 1);
+    if (!m->user_id[0]) {
+        /* Cannot happen with ZAP enforced; refuse to act on it if it does. */
+        atomic_fetch_add(&b->m.frames_bad, 1);
+        return;
+    }
+    broker_conn_seen(b, m);
+    if (rrc != EGIDE_OK || !m->frame) {
+        atomic_fetch_add(&b->m.frames_bad, 1);
+        char safe[80];
+        egide_log(EGIDE_LOG_NOTICE, "bad frame (%zu bytes) from %s: %s", m->frame_len,
+                  egide_sanitize(m->user_id, sizeof m->user_id, safe, sizeof safe),
+                  egide_strerror(rrc));
+        broker_send_error(b, m->user_id, 0, rrc == EGIDE_ERR_LIMIT ? R(OVERSIZE) : R(MALFORMED),
+                          egide_strerror(rrc));
+        return;
+    }
+    switch (m->frame->body_case) {
+    case EGIDE__V1__FRAME__BODY_HELLO:
+        broker_handle_hello(b, m);
+        break;
+    case EGIDE__V1__FRAME__BODY_SUBMIT:
+        broker_handle_submit(b, m);
+        break;
+    case EGIDE__V1__FRAME__BODY_RECEIPT:
+        broker_handle_receipt(b, m);
+        break;
+    case EGIDE__V1__FRAME__BODY_ACK:
+        broker_handle_ack(b, m);
+        break;
+    case EGIDE__V1__FRAME__BODY_HEARTBEAT:
+        break;
+    default:
+        atomic_fetch_add(&b->m.frames_bad, 1);
+        broker_send_error(b, m->user_id, m->frame->corr_id, R(MALFORMED),
+                          "frame type not accepted by the broker");
+        break;
+    }
+}
+
+static void s_gauges(broker_t *b)
+{
+    uint64_t queued = 0, relays = 0;
+    if (broker_store_counts(b->store, &queued, &relays) == EGIDE_OK) {
+        atomic_store(&b->m.queue_depth, queued);
+        atomic_store(&b->m.relay_depth, relays);
+    }
+}
+
+/* With one commit per frame, frames whose effects need no fsync of their
+ * own ride on the next commit: an Ack or a heartbeat promises nothing, and a
+ * recipient's receipt is already durable at the recipient, which answers a
+ * redelivery with the same bytes, so a crash before our commit loses nothing
+ * (the receipt comes again, is relayed and audited again, and the sender
+ * deduplicates it).  What the broker itself vouches for - an ACCEPTED or
+ * REJECTED receipt - always waits for its commit. */
+static bool s_quiet(egide_rc rc, const egide_transport_msg_t *m)
+{
+    return rc == EGIDE_OK && m->frame &&
+           (m->frame->body_case == EGIDE__V1__FRAME__BODY_ACK ||
+            m->frame->body_case == EGIDE__V1__FRAME__BODY_HEARTBEAT ||
+            m->frame->body_case == EGIDE__V1__FRAME__BODY_RECEIPT);
+}
+
+/* Begin a transaction; on failure wait a tick so that the loop retries
+ * without spinning (frames stay queued in ZeroMQ meanwhile). */
+static bool s_begin(broker_t *b)
+{
+    egide_rc rc = broker_store_begin(b->store);
+    if (rc) {
+        egide_log(EGIDE_LOG_ERROR, "cannot begin a transaction: %s; retrying", egide_strerror(rc));
+        struct timespec ts = {0, TICK_MS * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return rc == EGIDE_OK;
+}
+
+/* Handle up to batch_max frames; returns with a transaction open, or false
+ * when a new one could not be begun. */
+static bool s_frames(broker_t *b)
+{
+    for (int handled = 0; handled < b->batch_max; handled++) {
+        egide_transport_msg_t m;
+        egide_rc rc = egide_transport_recv(b->router, 1, &m);
+        if (rc == EGIDE_ERR_TIMEOUT || rc == EGIDE_ERR_IO)
+            break;
+        bool quiet = s_quiet(rc, &m);
+        s_handle(b, &m, rc);
+        egide_transport_msg_clear(&m);
+        if (!b->group_commit && !quiet) {
+            broker_commit(b); /* a failure is logged; the loop goes on */
+            if (!s_begin(b))
+                return false;
+        }
+    }
+    return true;
+}
+
+static void s_reload(broker_t *b)
+{
+    *b->reload = 0;
+    uint64_t before = egide_directory_version(b->dir);
+    if (broker_reload_directory(b) == EGIDE_OK && egide_directory_version(b->dir) > before) {
+        /* Push the new directory to every connected edge. */
+        broker_send_directory(b, NULL);
+        broker_flush(b);
+    }
+}
+
+int broker_run(broker_t *b)
+{
+    void *socks[2] = {b->router, b->zap};
+    int64_t next_tick = 0, next_gauges = 0;
+    egide_log(EGIDE_LOG_NOTICE, "broker %s running (directory v%llu, %s commit, %s store)",
+              b->node_id, (unsigned long long)egide_directory_version(b->dir),
+              b->group_commit ? "group" : "per-message", broker_store_backend(b->store));
+    while (!*b->stop) {
+        int64_t now = egide_mono_ms();
+        int timeout = next_tick > now ? (int)(next_tick - now) : 0;
+        bool ready[2];
+        if (egide_transport_poll(socks, ready, 2, timeout) == EGIDE_ERR_IO)
+            break;
+        if (!s_begin(b))
+            continue;
+        broker_zap_handle(b, ZAP_MAX);
+        if (!s_frames(b))
+            continue;
+        now = egide_mono_ms();
+        if (now >= next_tick) {
+            broker_pump(b);
+            broker_expire(b);
+            broker_checkpoint(b, false);
+            next_tick = now + TICK_MS;
+        }
+        broker_commit(b);
+        if (now >= next_gauges) {
+            s_gauges(b);
+            next_gauges = now + 1000;
+        }
+        if (b->reload && *b->reload)
+            s_reload(b);
+    }
+    if (broker_store_begin(b->store) == EGIDE_OK) {
+        broker_checkpoint(b, true);
+        broker_commit(b);
+    }
+    egide_log(EGIDE_LOG_NOTICE, "broker stopping");
+    return 0;
+}

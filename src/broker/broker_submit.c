@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * broker_submit.c - a Submit frame: admission (broker_admit, a pure
+ * decision), then what the decision asks for: an audit leaf, a signed
+ * receipt, the envelope and its queues in the store, the answer and the
+ * first deliveries queued for after the commit.  Any store error makes the
+ * batch refused (broker_store_failed): nothing of it is sent.
+ */
+#include "broker.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "egide/base/egide_log.h"
+#include "egide/base/egide_util.h"
+#include "egide/wire/egide_wire.h"
+
+#include "broker_admit.h"
+
+#define R(x) EGIDE__V1__REASON_CODE__REASON_##x
+
+static void s_hex16(const uint8_t *id, char out[33])
+{
+    egide_hex_encode(id, 16, out);
+}
+
+/* The header's recipients as an id array (at most EGIDE_MAX_RECIPIENTS). */
+static size_t s_ids(const Egide__V1__EnvelopeHeader *h, char **ids)
+{
+    size_t n = h->n_recipients < EGIDE_MAX_RECIPIENTS ? h->n_recipients : EGIDE_MAX_RECIPIENTS;
+    for (size_t i = 0; i < n; i++)
+        ids[i] = h->recipients[i]->node_id;
+    return n;
+}
+
+/* A signed REJECTED receipt with an audit leaf; remembered when the decision
+ * says so, so that a retry gets the same answer. */
+static void s_reject(broker_t *b, const char *node, uint64_t corr, const broker_admit_t *d)
+{
+    const Egide__V1__EnvelopeHeader *h = egide_envelope_header(d->env);
+    char hex[33];
+    s_hex16(h->msg_id.data, hex);
+    egide_log(EGIDE_LOG_NOTICE, "rejected %s from %s (%s): %s", hex, node,
+              egide_wire_reason_name(d->reason), d->detail);
+
+    char *ids[EGIDE_MAX_RECIPIENTS];
+    Egide__V1__AuditEvent ev = EGIDE__V1__AUDIT_EVENT__INIT;
+    ev.type = EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_REJECTED;
+    ev.msg_id = h->msg_id;
+    ev.envelope_sha256 = (ProtobufCBinaryData){32, (uint8_t *)d->sha256};
+    ev.sender_id = h->sender_id;
+    ev.message_type = h->message_type;
+    ev.node_id = (char *)node;
+    ev.reason = d->reason;
+    ev.n_recipient_ids = s_ids(h, ids);
+    ev.recipient_ids = ids;
+    uint64_t leaf;
+    if (broker_audit(b, &ev, &leaf))
+        return;
+    uint8_t *rcpt = NULL;
+    size_t rlen = 0;
+    egide_rc rc =
+        broker_receipt(b, EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED, h->msg_id.data, d->sha256,
+                       h->sender_id, NULL, d->reason, d->detail, (int64_t)leaf, &rcpt, &rlen);
+    if (!rc && d->remember)
+        rc = broker_store_rejection_put(b->store, h->msg_id.data, d->sha256, rcpt, rlen,
+                                        egide_now_ms());
+    if (rc) {
+        broker_store_failed(b, rc, "remembering a rejection");
+    } else {
+        atomic_fetch_add(&b->m.rejected, 1);
+        if (d->reason >= 0 && d->reason < 32)
+            atomic_fetch_add(&b->m.rejected_by_reason[d->reason], 1);
+        broker_send_receipt(b, node, corr, 0, rcpt, rlen);
+    }
+    free(rcpt);
+}
+
+/* Accept: audit leaf, signed receipt, envelope + queues, in this commit;
+ * then the answer and a first delivery to connected recipients. */
+static void s_accept(broker_t *b, const char *node, uint64_t corr, const broker_admit_t *d,
+                     const uint8_t *raw, size_t len)
+{
+    const Egide__V1__EnvelopeHeader *h = egide_envelope_header(d->env);
+    char *ids[EGIDE_MAX_RECIPIENTS];
+    size_t n = s_ids(h, ids);
+    Egide__V1__AuditEvent ev = EGIDE__V1__AUDIT_EVENT__INIT;
+    ev.type = EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_ACCEPTED;
+    ev.msg_id = h->msg_id;
+    ev.envelope_sha256 = (ProtobufCBinaryData){32, (uint8_t *)d->sha256};
+    ev.sender_id = h->sender_id;
+    ev.message_type = h->message_type;
+    ev.n_recipient_ids = n;
+    ev.recipient_ids = ids;
+    uint64_t leaf = 0;
+    if (broker_audit(b, &ev, &leaf))
+        return;
+    uint8_t *rcpt = NULL;
+    size_t rlen = 0;
+    egide_rc rc =
+        broker_receipt(b, EGIDE__V1__RECEIPT_KIND__RECEIPT_ACCEPTED, h->msg_id.data, d->sha256,
+                       h->sender_id, NULL, 0, NULL, (int64_t)leaf, &rcpt, &rlen);
+    if (!rc) {
+        broker_accept_t a = {
+            .msg_id = h->msg_id.data,
+            .sha256 = d->sha256,
+            .sender_id = h->sender_id,
+            .sender_seq = h->sender_seq,
+            .type = h->message_type,
+            .urgency = h->urgency,
+            .created_ms = h->created_ms,
+            .expires_ms = h->expires_ms,
+            .received_ms = egide_now_ms(),
+            .data = raw,
+            .len = len,
+            .receipt = rcpt,
+            .receipt_len = rlen,
+            .leaf_index = leaf,
+            .recipients = (const char *const *)ids,
+            .n_recipients = n,
+        };
+        rc = broker_store_accept(b->store, &a);
+    }
+    if (rc) {
+        broker_store_failed(b, rc, "storing an accepted envelope");
+        free(rcpt);
+        return;
+    }
+    if (h->in_reply_to.len == EGIDE_MSG_ID_LEN &&
+        strcmp(h->message_type, "message.acknowledgement") == 0) {
+        /* A person acknowledged an earlier message: log it under that
+         * message's id, so its trail shows who acknowledged it and when. */
+        Egide__V1__AuditEvent ack = EGIDE__V1__AUDIT_EVENT__INIT;
+        ack.type = EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_ACKNOWLEDGED;
+        ack.msg_id = h->in_reply_to;
+        ack.node_id = h->sender_id;
+        ack.message_type = h->message_type;
+        ack.n_recipient_ids = n;
+        ack.recipient_ids = ids;
+        broker_audit(b, &ack, NULL);
+    }
+    atomic_fetch_add(&b->m.accepted, 1);
+    broker_send_receipt(b, node, corr, 0, rcpt, rlen);
+    free(rcpt);
+    /* Deliver right away to connected recipients (after this commit). */
+    for (size_t i = 0; i < n; i++) {
+        broker_conn_t *c = broker_conn(b, ids[i], false);
+        if (!c || !c->connected)
+            continue;
+        rc = broker_store_delivery_attempted(b->store, h->msg_id.data, ids[i],
+                                             egide_now_ms() + (int64_t)b->retry_min_ms * 4);
+        if (rc) {
+            broker_store_failed(b, rc, "noting a delivery");
+            return;
+        }
+        broker_send_deliver(b, ids[i], raw, len);
+    }
+}
+
+void broker_handle_submit(broker_t *b, const egide_transport_msg_t *m)
+{
+    const char *node = m->user_id;
+    uint64_t corr = m->frame->corr_id;
+    const ProtobufCBinaryData *raw = &m->frame->submit->envelope;
+    broker_admit_in_t in = {
+        .node_id = node,
+        .env = raw->data,
+        .len = raw->len,
+        .dir = b->dir,
+        .peers = b->peers,
+        .store = b->store,
+        .now_ms = egide_now_ms(),
+        .clock_skew_ms = b->clock_skew_ms,
+        .seq_window = b->seq_window,
+    };
+    broker_admit_t d;
+    if (broker_admit(&in, &d) != EGIDE_OK) {
+        broker_admit_clear(&d);
+        return;
+    }
+    switch (d.verdict) {
+    case BROKER_ADMIT_MALFORMED:
+        atomic_fetch_add(&b->m.rejected, 1);
+        atomic_fetch_add(&b->m.rejected_by_reason[d.reason], 1);
+        egide_log(EGIDE_LOG_NOTICE, "unparsable envelope from %s: %s", node, egide_strerror(d.rc));
+        broker_send_error(b, node, corr, d.reason, d.detail);
+        break;
+    case BROKER_ADMIT_RETRY:
+        broker_store_failed(b, d.rc, "admission lookups");
+        break;
+    case BROKER_ADMIT_DUPLICATE:
+        broker_send_receipt(b, node, corr, 0, d.stored.receipt, d.stored.receipt_len);
+        break;
+    case BROKER_ADMIT_REJECT:
+        s_reject(b, node, corr, &d);
+        break;
+    case BROKER_ADMIT_ACCEPT:
+        s_accept(b, node, corr, &d, raw->data, raw->len);
+        break;
+    }
+    broker_admit_clear(&d);
+}

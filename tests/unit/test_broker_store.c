@@ -1,0 +1,621 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * test_broker_store.c - the broker store conformance test: the contract of
+ * every operation of broker_store_ops_t (broker_store.h), written against
+ * the broker_store_* functions only, and run once per backend of
+ * broker_store_backends[] so that it runs unchanged against PostgreSQL when
+ * that backend is added.  A backend's location comes from
+ * EGIDE_TEST_STORE_<NAME> (e.g. a conninfo), else a fresh file in a
+ * temporary directory.
+ *
+ * Checked: write then read back; state transitions of a delivery and their
+ * refusals; duplicates refused (accept) or idempotent (rejections); order of
+ * due deliveries (urgency, then acceptance) and relays (oldest first);
+ * empty results; bad arguments; a reader refuses writes; data survives a
+ * reopen; the audit log shares the store's transactions; and injected write
+ * failures (each write of an accept in turn, and the commit) leave nothing
+ * half-written, after which the same accept succeeds.
+ */
+#include "broker_store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "egide/base/egide_rc.h"
+#include "egide/crypto/egide_crypto.h"
+#include "egide_test.h"
+
+static const broker_store_ops_t *s_ops; /* backend under test */
+static char s_tmp[256];
+static int s_count;
+
+/* A fresh, empty store of the backend under test. */
+static broker_store_t *s_fresh(char *loc, size_t size)
+{
+    char env[64];
+    snprintf(env, sizeof env, "EGIDE_TEST_STORE_%s", s_ops->name);
+    for (char *p = env; *p; p++)
+        if (*p >= 'a' && *p <= 'z')
+            *p = (char)(*p - 'a' + 'A');
+    const char *given = getenv(env);
+    if (given)
+        snprintf(loc, size, "%s", given);
+    else
+        snprintf(loc, size, "%s/store-%s-%d.db", s_tmp, s_ops->name, ++s_count);
+    broker_store_t *s = NULL;
+    if (broker_store_open(s_ops, loc, false, &s) != EGIDE_OK)
+        return NULL;
+    return s;
+}
+
+/* An accept record: msg_id byte i, sender seq, urgency, recipients. */
+typedef struct {
+    uint8_t msg_id[16], sha[32];
+    uint8_t data[64], receipt[40];
+    const char *rcpts[4];
+    broker_accept_t a;
+} s_acc_t;
+
+static void s_acc(s_acc_t *x, uint8_t id, uint64_t seq, int urgency, int64_t expires_ms,
+                  const char *r1, const char *r2)
+{
+    memset(x, 0, sizeof *x);
+    memset(x->msg_id, id, 16);
+    memset(x->data, id ^ 0x5a, sizeof x->data);
+    memset(x->receipt, id ^ 0xa5, sizeof x->receipt);
+    egide_sha256(x->data, sizeof x->data, x->sha);
+    x->rcpts[0] = r1;
+    x->rcpts[1] = r2;
+    x->a = (broker_accept_t){
+        .msg_id = x->msg_id,
+        .sha256 = x->sha,
+        .sender_id = "71.crip",
+        .sender_seq = seq,
+        .type = "ip.transmission",
+        .urgency = urgency,
+        .created_ms = 1000,
+        .expires_ms = expires_ms,
+        .received_ms = 1001,
+        .data = x->data,
+        .len = sizeof x->data,
+        .receipt = x->receipt,
+        .receipt_len = sizeof x->receipt,
+        .leaf_index = id,
+        .recipients = x->rcpts,
+        .n_recipients = r2 ? 2 : 1,
+    };
+}
+
+/* Nothing of x is in the store. */
+static void s_check_absent(broker_store_t *s, const s_acc_t *x)
+{
+    broker_stored_t st;
+    CHECK_RC(broker_store_envelope_find(s, x->msg_id, &st), EGIDE_ERR_NOTFOUND);
+    broker_delivery_t d;
+    for (size_t i = 0; i < x->a.n_recipients; i++)
+        CHECK_RC(broker_store_delivery_get(s, x->msg_id, x->rcpts[i], &d), EGIDE_ERR_NOTFOUND);
+    uint64_t max = 99;
+    CHECK_RC(broker_store_sender_max_seq(s, x->a.sender_id, &max), EGIDE_OK);
+    CHECK(max == 0);
+    uint64_t q = 9, r = 9;
+    CHECK_RC(broker_store_counts(s, &q, &r), EGIDE_OK);
+    CHECK(q == 0);
+}
+
+/* ------------------------------------------------------------ tests */
+
+static void test_open_and_names(void)
+{
+    broker_store_t *s = NULL;
+    CHECK_RC(broker_store_open(s_ops, NULL, false, &s), EGIDE_ERR_INVALID);
+    CHECK_RC(broker_store_open(s_ops, "", false, &s), EGIDE_ERR_INVALID);
+    CHECK_RC(broker_store_open(s_ops, "/x", false, NULL), EGIDE_ERR_INVALID);
+    CHECK(s == NULL);
+    broker_store_close(NULL);
+    broker_store_close(&s); /* NULL-safe */
+    CHECK_STREQ(broker_delivery_state_name(BROKER_DELIVERY_QUEUED), "queued");
+    CHECK_STREQ(broker_delivery_state_name(BROKER_DELIVERY_DELIVERED), "delivered");
+    CHECK_STREQ(broker_delivery_state_name(BROKER_DELIVERY_REJECTED), "rejected");
+    CHECK_STREQ(broker_delivery_state_name(BROKER_DELIVERY_EXPIRED), "expired");
+    CHECK_STREQ(broker_delivery_state_name((broker_delivery_state)42), "unknown");
+    CHECK_STREQ(broker_delivery_state_name((broker_delivery_state)-1), "unknown");
+    char loc[512];
+    s = s_fresh(loc, sizeof loc);
+    REQUIRE(s != NULL);
+    CHECK_STREQ(broker_store_backend(s), s_ops->name);
+    CHECK(broker_store_audit(s) != NULL);
+    char where[512];
+    CHECK_RC(broker_store_location(s, where, sizeof where), EGIDE_OK);
+    CHECK_RC(broker_store_location(s, where, 1), EGIDE_ERR_LIMIT);
+    CHECK_RC(broker_store_location(s, NULL, 10), EGIDE_ERR_INVALID);
+    CHECK_RC(broker_store_begin(NULL), EGIDE_ERR_INVALID);
+    CHECK_RC(broker_store_commit(NULL), EGIDE_ERR_INVALID);
+    broker_store_rollback(NULL);
+    broker_store_close(&s);
+    CHECK(s == NULL);
+}
+
+static void test_accept_read_back(void)
+{
+    char loc[512];
+    broker_store_t *s = s_fresh(loc, sizeof loc);
+    REQUIRE(s != NULL);
+    s_acc_t x;
+    s_acc(&x, 1, 7, 2, 5000, "71.tas.macon", "71.parquet.macon");
+    CHECK_RC(broker_store_begin(s), EGIDE_OK);
+    CHECK_RC(broker_store_begin(s), EGIDE_ERR_STATE); /* one transaction at a time */
+    CHECK_RC(broker_store_accept(s, &x.a), EGIDE_OK);
+    CHECK_RC(broker_store_commit(s), EGIDE_OK);
+
+    broker_stored_t st;
+    CHECK_RC(broker_store_envelope_find(s, x.msg_id, &st), EGIDE_OK);
+    CHECK(memcmp(st.sha256, x.sha, 32) == 0);
+    CHECK(st.receipt_len == sizeof x.receipt && memcmp(st.receipt, x.receipt, st.receipt_len) == 0);
+    broker_stored_clear(&st);
+    CHECK(st.receipt == NULL);
+    broker_stored_clear(NULL);
+    for (int i = 0; i < 2; i++) {
+        broker_delivery_t d;
+        CHECK_RC(broker_store_delivery_get(s, x.msg_id, x.rcpts[i], &d), EGIDE_OK);
+        CHECK(d.state == BROKER_DELIVERY_QUEUED);
+        CHECK(d.attempts == 0);
+        CHECK(memcmp(d.sha256, x.sha, 32) == 0);
+        CHECK_STREQ(d.sender_id, "71.crip");
+        CHECK_STREQ(d.type, "ip.transmission");
+    }
+    broker_delivery_t d;
+    CHECK_RC(broker_store_delivery_get(s, x.msg_id, "71.ase", &d), EGIDE_ERR_NOTFOUND);
+    uint64_t max = 0;
+    bool used = false;
+    CHECK_RC(broker_store_sender_max_seq(s, "71.crip", &max), EGIDE_OK);
+    CHECK(max == 7);
+    CHECK_RC(broker_store_sender_max_seq(s, "71.ase", &max), EGIDE_OK);
+    CHECK(max == 0);
+    CHECK_RC(broker_store_sender_seq_used(s, "71.crip", 7, &used), EGIDE_OK);
+    CHECK(used);
+    CHECK_RC(broker_store_sender_seq_used(s, "71.crip", 8, &used), EGIDE_OK);
+    CHECK(!used);
+    CHECK_RC(broker_store_sender_seq_used(s, "71.ase", 7, &used), EGIDE_OK);
+    CHECK(!used);
+    /* A lower sequence accepted later does not lower the highest. */
+    s_acc_t y;
+    s_acc(&y, 2, 3, 2, 5000, "71.tas.macon", NULL);
+    CHECK_RC(broker_store_begin(s), EGIDE_OK);
+    CHECK_RC(broker_store_accept(s, &y.a), EGIDE_OK);
+    CHECK_RC(broker_store_commit(s), EGIDE_OK);
+    CHECK_RC(broker_store_sender_max_seq(s, "71.crip", &max), EGIDE_OK);
+    CHECK(max == 7);
+    uint64_t q = 0, r = 0;
+    CHECK_RC(broker_store_counts(s, &q, &r), EGIDE_OK);
+    CHECK(q == 3 && r == 0);
+    /* Survives a reopen; migrations run again without harm. */
+    broker_store_close(&s);
+    CHECK_RC(broker_store_open(s_ops, loc, false, &s), EGIDE_OK);
+    REQUIRE(s != NULL);
+    CHECK_RC(broker_store_envelope_find(s, y.msg_id, &st), EGIDE_OK);
+    broker_stored_clear(&st);
+    CHECK_RC(broker_store_counts(s, &q, &r), EGIDE_OK);
+    CHECK(q == 3);
+    broker_store_close(&s);
+}
+
+static void test_accept_refusals(void)
+{
+    char loc[512];
+    broker_store_t *s = s_fresh(loc, sizeof loc);
+    REQUIRE(s != NULL);
+    s_acc_t x, y;
+    s_acc(&x, 1, 7, 2, 5000, "71.tas.macon", NULL);
+    CHECK_RC(broker_store_begin(s), EGIDE_OK);
+    CHECK_RC(broker_store_accept(s, &x.a), EGIDE_OK);
+    /* Same msg_id again. */
+    CHECK_RC(broker_store_accept(s, &x.a), EGIDE_ERR_EXISTS);
+    /* Same (sender, seq) under another msg_id: nothing of it written. */
+    s_acc(&y, 2, 7, 2, 5000, "71.ase", NULL);
+    CHECK_RC(broker_store_accept(s, &y.a), EGIDE_ERR_EXISTS);
+    broker_stored_t st;
+    CHECK_RC(broker_store_envelope_find(s, y.msg_id, &st), EGIDE_ERR_NOTFOUND);
+    /* A recipient twice: the envelope and the first delivery are undone. */
+    s_acc(&y, 3, 9, 2, 5000, "71.ase", "71.ase");
+    CHECK_RC(broker_store_accept(s, &y.a), EGIDE_ERR_EXISTS);
+    CHECK_RC(broker_store_envelope_find(s, y.msg_id, &st), EGIDE_ERR_NOTFOUND);
+    broker_delivery_t d;
+    CHECK_RC(broker_store_delivery_get(s, y.msg_id, "71.ase", &d), EGIDE_ERR_NOTFOUND);
+    uint64_t max = 0;
+    CHECK_RC(broker_store_sender_max_seq(s, "71.crip", &max), EGIDE_OK);
+    CHECK(max == 7);
+    /* The first accept is untouched by the failures after it. */
+    CHECK_RC(broker_store_commit(s), EGIDE_OK);
+    CHECK_RC(broker_store_envelope_find(s, x.msg_id, &st), EGIDE_OK);
+    broker_stored_clear(&st);
+
+    /* Bad arguments, checked before the backend. */
+    CHECK_RC(broker_store_accept(NULL, &x.a), EGIDE_ERR_INVALID);
+    CHECK_RC(broker_store_accept(s, NULL), EGIDE_ERR_INVALID);
+    s_acc(&y, 4, 10, 2, 5000, "71.ase", NULL);
+    broker_accept_t bad = y.a;
+    bad.sender_seq = 0;
+    CHECK_RC(broker_store_accept(s, &bad), EGIDE_ERR_INVALID);
+    bad = y.a;
+    bad.n_recipients = 0;
+    CHECK_RC(broker_store_accept(s, &bad), EGIDE_ERR_INVALID);
+    bad = y.a;
+    bad.len = 0;
+    CHECK_RC(broker_store_accept(s, &bad), EGIDE_ERR_INVALID);
+    bad = y.a;
+    bad.receipt = NULL;
+    CHECK_RC(broker_store_accept(s, &bad), EGIDE_ERR_INVALID);
+    bad = y.a;
+    bad.sender_id = "";
+    CHECK_RC(broker_store_accept(s, &bad), EGIDE_ERR_INVALID);
+    char longid[BROKER_STORE_ID_MAX + 8];
+    memset(longid, 'a', sizeof longid - 1);
+    longid[sizeof longid - 1] = 0;
+    const char *lr[1] = {longid};
+    bad = y.a;
+    bad.recipients = lr;
+    CHECK_RC(broker_store_accept(s, &bad), EGIDE_ERR_INVALID);
+    CHECK_RC(broker_store_envelope_find(s, NULL, &st), EGIDE_ERR_INVALID);
+    CHECK_RC(broker_store_sender_max_seq(s, longid, &max), EGIDE_ERR_INVALID);
+    CHECK_RC(broker_store_sender_max_seq(s, NULL, &max), EGIDE_ERR_INVALID);
+    CHECK_RC(broker_store_delivery_get(s, x.msg_id, "", &d), EGIDE_ERR_INVALID);
+    broker_store_close(&s);
+}
+
+static void test_rejections(void)
+{
+    char loc[512];
+    broker_store_t *s = s_fresh(loc, sizeof loc);
+    REQUIRE(s != NULL);
+    uint8_t id[16], sha[32], other[32], r1[8] = "first", r2[8] = "second";
+    memset(id, 9, sizeof id);
+    memset(sha, 1, sizeof sha);
+    memset(other, 2, sizeof other);
+    broker_stored_t st;
+    CHECK_RC(broker_store_rejection_find(s, id, sha, &st), EGIDE_ERR_NOTFOUND);
+    CHECK_RC(broker_store_begin(s), EGIDE_OK);
+    CHECK_RC(broker_store_rejection_put(s, id, sha, r1, sizeof r1, 5), EGIDE_OK);
+    /* Idempotent: the first answer stays. */
+    CHECK_RC(broker_store_rejection_put(s, id, sha, r2, sizeof r2, 6), EGIDE_OK);
+    CHECK_RC(broker_store_commit(s), EGIDE_OK);
+    CHECK_RC(broker_store_rejection_find(s, id, sha, &st), EGIDE_OK);
+    CHECK(st.receipt_len == sizeof r1 && memcmp(st.receipt, r1, sizeof r1) == 0);
+    CHECK(memcmp(st.sha256, sha, 32) == 0);
+    broker_stored_clear(&st);
+    /* Only the exact (msg_id, hash) pair. */
+    CHECK_RC(broker_store_rejection_find(s, id, other, &st), EGIDE_ERR_NOTFOUND);
+    /* A rejection is not an accepted envelope. */
+    CHECK_RC(broker_store_envelope_find(s, id, &st), EGIDE_ERR_NOTFOUND);
+    CHECK_RC(broker_store_rejection_put(s, id, sha, r1, 0, 5), EGIDE_ERR_INVALID);
+    CHECK_RC(broker_store_rejection_put(s, NULL, sha, r1, sizeof r1, 5), EGIDE_ERR_INVALID);
+    CHECK_RC(broker_store_rejection_find(s, id, NULL, &st), EGIDE_ERR_INVALID);
+    broker_store_close(&s);
+}
+
+static void test_due_order_and_attempts(void)
+{
+    char loc[512];
+    broker_store_t *s = s_fresh(loc, sizeof loc);
+    REQUIRE(s != NULL);
+    s_acc_t x[4];
+    const int urg[4] = {1, 3, 2, 3};
+    CHECK_RC(broker_store_begin(s), EGIDE_OK);
+    for (int i = 0; i < 4; i++) {
+        s_acc(&x[i], (uint8_t)(10 + i), (uint64_t)(i + 1), urg[i], 100000, "71.ase", NULL);
+        CHECK_RC(broker_store_accept(s, &x[i].a), EGIDE_OK);
+    }
+    CHECK_RC(broker_store_commit(s), EGIDE_OK);
+    broker_due_t *due = NULL;
+    size_t n = 0;
+    CHECK_RC(broker_store_deliveries_due(s, "71.ase", 50, 10, &due, &n), EGIDE_OK);
+    REQUIRE(n == 4 && due != NULL);
+    /* Most urgent first, then in the order accepted. */
+    CHECK(due[0].msg_id[0] == 11);
+    CHECK(due[1].msg_id[0] == 13);
+    CHECK(due[2].msg_id[0] == 12);
+    CHECK(due[3].msg_id[0] == 10);
+    CHECK(due[0].len == sizeof x[1].data && memcmp(due[0].data, x[1].data, due[0].len) == 0);
+    CHECK(due[0].attempts == 0);
+    broker_due_free(due, n);
+    broker_due_free(NULL, 0);
+    /* The limit. */
+    CHECK_RC(broker_store_deliveries_due(s, "71.ase", 50, 2, &due, &n), EGIDE_OK);
+    CHECK(n == 2 && due[0].msg_id[0] == 11);
+    broker_due_free(due, n);
+    /* Empty: another node. */
+    due = (broker_due_t *)&n;
+    CHECK_RC(broker_store_deliveries_due(s, "71.crip", 50, 10, &due, &n), EGIDE_OK);
+    CHECK(n == 0 && due == NULL);
+    /* Bad arguments. */
+    CHECK_RC(broker_store_deliveries_due(s, "71.ase", 50, 0, &due, &n), EGIDE_ERR_INVALID);
+    CHECK_RC(broker_store_deliveries_due(s, "71.ase", 50, 5000, &due, &n), EGIDE_ERR_INVALID);
+    CHECK_RC(broker_store_deliveries_due(s, "71.ase", 50, 10, NULL, &n), EGIDE_ERR_INVALID);
+
+    /* A sent delivery is due again at next_ms, with one more attempt. */
+    CHECK_RC(broker_store_begin(s), EGIDE_OK);
+    CHECK_RC(broker_store_delivery_attempted(s, x[1].msg_id, "71.ase", 1000), EGIDE_OK);
+    CHECK_RC(broker_store_delivery_attempted(s, x[1].msg_id, "71.crip", 1000), EGIDE_ERR_NOTFOUND);
+    CHECK_RC(broker_store_commit(s), EGIDE_OK);
+    CHECK_RC(broker_store_deliveries_due(s, "71.ase", 999, 10, &due, &n), EGIDE_OK);
+    CHECK(n == 3 && due[0].msg_id[0] == 13);
+    broker_due_free(due, n);
+    CHECK_RC(broker_store_deliveries_due(s, "71.ase", 1000, 10, &due, &n), EGIDE_OK);
+    CHECK(n == 4 && due[0].msg_id[0] == 11 && due[0].attempts == 1);
+    broker_due_free(due, n);
+    /* node_wake: due now again. */
+    CHECK_RC(broker_store_begin(s), EGIDE_OK);
+    CHECK_RC(broker_store_delivery_attempted(s, x[1].msg_id, "71.ase", 1 << 30), EGIDE_OK);
+    CHECK_RC(broker_store_node_wake(s, "71.ase"), EGIDE_OK);
+    CHECK_RC(broker_store_node_wake(s, "71.nobody"), EGIDE_OK);
+    CHECK_RC(broker_store_commit(s), EGIDE_OK);
+    CHECK_RC(broker_store_deliveries_due(s, "71.ase", 50, 10, &due, &n), EGIDE_OK);
+    CHECK(n == 4 && due[0].attempts == 2);
+    broker_due_free(due, n);
+    CHECK_RC(broker_store_node_wake(s, ""), EGIDE_ERR_INVALID);
+    broker_store_close(&s);
+}
+
+static void test_finish_and_expiry(void)
+{
+    char loc[512];
+    broker_store_t *s = s_fresh(loc, sizeof loc);
+    REQUIRE(s != NULL);
+    s_acc_t x;
+    s_acc(&x, 1, 1, 2, 5000, "71.tas.macon", "71.ase");
+    const uint8_t rc_bytes[4] = {1, 2, 3, 4};
+    CHECK_RC(broker_store_begin(s), EGIDE_OK);
+    CHECK_RC(broker_store_accept(s, &x.a), EGIDE_OK);
+    broker_expiring_t *ex = NULL;
+    size_t n = 0;
+    CHECK_RC(broker_store_deliveries_expiring(s, 4999, 10, &ex, &n), EGIDE_OK);
+    CHECK(n == 0 && ex == NULL);
+    CHECK_RC(broker_store_deliveries_expiring(s, 5000, 10, &ex, &n), EGIDE_OK);
+    CHECK(n == 2);
+    if (n == 2) {
+        CHECK(memcmp(ex[0].msg_id, x.msg_id, 16) == 0);
+        CHECK(memcmp(ex[0].sha256, x.sha, 32) == 0);
+        CHECK_STREQ(ex[0].sender_id, "71.crip");
+        CHECK_STREQ(ex[0].type, "ip.transmission");
+        CHECK(strcmp(ex[0].recipient_id, "71.ase") == 0 ||
+              strcmp(ex[0].recipient_id, "71.tas.macon") == 0);
+    }
+    broker_expiring_free(ex);
+    CHECK_RC(broker_store_deliveries_expiring(s, 5000, 0, &ex, &n), EGIDE_ERR_INVALID);
+
+    /* QUEUED -> DELIVERED, once. */
+    CHECK_RC(broker_store_delivery_finish(s, x.msg_id, "71.tas.macon", BROKER_DELIVERY_DELIVERED,
+                                          rc_bytes, sizeof rc_bytes, 10),
+             EGIDE_OK);
+    CHECK_RC(broker_store_delivery_finish(s, x.msg_id, "71.tas.macon", BROKER_DELIVERY_REJECTED,
+                                          rc_bytes, sizeof rc_bytes, 11),
+             EGIDE_ERR_STATE);
+    CHECK_RC(broker_store_delivery_finish(s, x.msg_id, "71.nobody", BROKER_DELIVERY_DELIVERED,
+                                          rc_bytes, sizeof rc_bytes, 11),
+             EGIDE_ERR_NOTFOUND);
+    CHECK_RC(broker_store_delivery_finish(s, x.msg_id, "71.ase", BROKER_DELIVERY_QUEUED, rc_bytes,
+                                          sizeof rc_bytes, 11),
+             EGIDE_ERR_INVALID);
+    CHECK_RC(
+        broker_store_delivery_finish(s, x.msg_id, "71.ase", BROKER_DELIVERY_EXPIRED, NULL, 0, 11),
+        EGIDE_ERR_INVALID);
+    broker_delivery_t d;
+    CHECK_RC(broker_store_delivery_get(s, x.msg_id, "71.tas.macon", &d), EGIDE_OK);
+    CHECK(d.state == BROKER_DELIVERY_DELIVERED);
+    /* A final delivery is neither due, nor expiring, nor attempted. */
+    broker_due_t *due = NULL;
+    CHECK_RC(broker_store_deliveries_due(s, "71.tas.macon", 50, 10, &due, &n), EGIDE_OK);
+    CHECK(n == 0);
+    CHECK_RC(broker_store_delivery_attempted(s, x.msg_id, "71.tas.macon", 99), EGIDE_ERR_NOTFOUND);
+    CHECK_RC(broker_store_deliveries_expiring(s, 5000, 10, &ex, &n), EGIDE_OK);
+    CHECK(n == 1 && strcmp(ex[0].recipient_id, "71.ase") == 0);
+    broker_expiring_free(ex);
+    CHECK_RC(broker_store_delivery_finish(s, x.msg_id, "71.ase", BROKER_DELIVERY_EXPIRED, rc_bytes,
+                                          sizeof rc_bytes, 5000),
+             EGIDE_OK);
+    CHECK_RC(broker_store_deliveries_expiring(s, 5000, 10, &ex, &n), EGIDE_OK);
+    CHECK(n == 0);
+    CHECK_RC(broker_store_delivery_get(s, x.msg_id, "71.ase", &d), EGIDE_OK);
+    CHECK(d.state == BROKER_DELIVERY_EXPIRED);
+    uint64_t q = 9, r = 9;
+    CHECK_RC(broker_store_counts(s, &q, &r), EGIDE_OK);
+    CHECK(q == 0 && r == 0);
+    CHECK_RC(broker_store_commit(s), EGIDE_OK);
+    broker_store_close(&s);
+}
+
+static void test_relays(void)
+{
+    char loc[512];
+    broker_store_t *s = s_fresh(loc, sizeof loc);
+    REQUIRE(s != NULL);
+    uint8_t mid[16], r1[6] = "rcpt1", r2[6] = "rcpt2";
+    memset(mid, 3, sizeof mid);
+    uint64_t id1 = 0, id2 = 0;
+    CHECK_RC(broker_store_begin(s), EGIDE_OK);
+    CHECK_RC(broker_store_relay_queue(s, "71.crip", "71.ase", mid, r1, sizeof r1, 10, &id1),
+             EGIDE_OK);
+    CHECK_RC(broker_store_relay_queue(s, "71.crip", "71.tas.macon", mid, r2, sizeof r2, 11, &id2),
+             EGIDE_OK);
+    CHECK(id1 > 0 && id2 > id1);
+    CHECK_RC(broker_store_relay_queue(s, "71.crip", "71.ase", mid, r1, 0, 10, &id1),
+             EGIDE_ERR_INVALID);
+    CHECK_RC(broker_store_relay_queue(s, "71.crip", "", mid, r1, sizeof r1, 10, &id1),
+             EGIDE_ERR_INVALID);
+    CHECK_RC(broker_store_commit(s), EGIDE_OK);
+    broker_relay_due_t *rel = NULL;
+    size_t n = 0;
+    CHECK_RC(broker_store_relays_due(s, "71.crip", 0, 10, &rel, &n), EGIDE_OK);
+    REQUIRE(n == 2);
+    CHECK(rel[0].id == id1 && rel[1].id == id2); /* oldest first */
+    CHECK(rel[0].len == sizeof r1 && memcmp(rel[0].receipt, r1, sizeof r1) == 0);
+    CHECK(rel[0].attempts == 0);
+    broker_relay_due_free(rel, n);
+    CHECK_RC(broker_store_relays_due(s, "71.ase", 0, 10, &rel, &n), EGIDE_OK);
+    CHECK(n == 0 && rel == NULL);
+    uint64_t q = 0, r = 0;
+    CHECK_RC(broker_store_counts(s, &q, &r), EGIDE_OK);
+    CHECK(r == 2);
+
+    CHECK_RC(broker_store_begin(s), EGIDE_OK);
+    CHECK_RC(broker_store_relay_attempted(s, id1, 500), EGIDE_OK);
+    CHECK_RC(broker_store_relay_attempted(s, id2 + 100, 500), EGIDE_ERR_NOTFOUND);
+    CHECK_RC(broker_store_relay_attempted(s, 0, 500), EGIDE_ERR_INVALID);
+    CHECK_RC(broker_store_relays_due(s, "71.crip", 499, 10, &rel, &n), EGIDE_OK);
+    CHECK(n == 1 && rel[0].id == id2);
+    broker_relay_due_free(rel, n);
+    CHECK_RC(broker_store_relays_due(s, "71.crip", 500, 10, &rel, &n), EGIDE_OK);
+    CHECK(n == 2 && rel[0].attempts == 1);
+    broker_relay_due_free(rel, n);
+
+    /* Ack: only the sender's own relay, once. */
+    broker_relay_acked_t ack;
+    CHECK_RC(broker_store_relay_ack(s, id1, "71.ase", &ack), EGIDE_ERR_NOTFOUND);
+    CHECK_RC(broker_store_relay_ack(s, id1, "71.crip", &ack), EGIDE_OK);
+    uint8_t rsha[32];
+    egide_sha256(r1, sizeof r1, rsha);
+    CHECK(memcmp(ack.msg_id, mid, 16) == 0);
+    CHECK(memcmp(ack.receipt_sha256, rsha, 32) == 0);
+    CHECK_STREQ(ack.issuer, "71.ase");
+    CHECK_RC(broker_store_relay_ack(s, id1, "71.crip", &ack), EGIDE_ERR_NOTFOUND);
+    CHECK_RC(broker_store_relay_ack(s, 0, "71.crip", &ack), EGIDE_ERR_NOTFOUND);
+    CHECK_RC(broker_store_relay_ack(s, UINT64_MAX, "71.crip", &ack), EGIDE_ERR_NOTFOUND);
+    CHECK_RC(broker_store_relay_ack(s, id2, "71.crip", NULL), EGIDE_ERR_INVALID);
+    CHECK_RC(broker_store_relay_attempted(s, id1, 600), EGIDE_ERR_NOTFOUND); /* done */
+    /* Wake makes a pending relay due now. */
+    CHECK_RC(broker_store_relay_attempted(s, id2, 1 << 30), EGIDE_OK);
+    CHECK_RC(broker_store_relays_due(s, "71.crip", 1000, 10, &rel, &n), EGIDE_OK);
+    CHECK(n == 0);
+    CHECK_RC(broker_store_node_wake(s, "71.crip"), EGIDE_OK);
+    CHECK_RC(broker_store_relays_due(s, "71.crip", 0, 10, &rel, &n), EGIDE_OK);
+    CHECK(n == 1 && rel[0].id == id2);
+    broker_relay_due_free(rel, n);
+    CHECK_RC(broker_store_commit(s), EGIDE_OK);
+    CHECK_RC(broker_store_counts(s, &q, &r), EGIDE_OK);
+    CHECK(r == 1);
+    CHECK_RC(broker_store_counts(s, NULL, &r), EGIDE_ERR_INVALID);
+    broker_store_close(&s);
+}
+
+static void test_rollback_and_reader(void)
+{
+    char loc[512];
+    broker_store_t *s = s_fresh(loc, sizeof loc);
+    REQUIRE(s != NULL);
+    s_acc_t x, y;
+    s_acc(&x, 1, 1, 2, 5000, "71.ase", NULL);
+    s_acc(&y, 2, 2, 2, 5000, "71.ase", NULL);
+    egide_auditlog_t *log = broker_store_audit(s);
+    REQUIRE(log != NULL);
+    uint64_t size0 = egide_auditlog_size(log);
+    /* Rolled back: nothing, audit leaf included. */
+    CHECK_RC(broker_store_begin(s), EGIDE_OK);
+    CHECK_RC(broker_store_accept(s, &x.a), EGIDE_OK);
+    uint8_t leaf[4] = {1, 2, 3, 4};
+    uint64_t idx = 0;
+    CHECK_RC(egide_auditlog_append(log, leaf, sizeof leaf, &idx), EGIDE_OK);
+    broker_store_rollback(s);
+    CHECK(egide_auditlog_size(log) == size0);
+    s_check_absent(s, &x);
+    broker_store_rollback(s); /* no transaction: harmless */
+    /* Committed: seen by a reader, which refuses writes. */
+    CHECK_RC(broker_store_begin(s), EGIDE_OK);
+    CHECK_RC(broker_store_accept(s, &y.a), EGIDE_OK);
+    CHECK_RC(broker_store_commit(s), EGIDE_OK);
+    broker_store_t *rd = NULL;
+    CHECK_RC(broker_store_open_reader(s, &rd), EGIDE_OK);
+    REQUIRE(rd != NULL);
+    broker_stored_t st;
+    CHECK_RC(broker_store_envelope_find(rd, y.msg_id, &st), EGIDE_OK);
+    broker_stored_clear(&st);
+    CHECK(broker_store_audit(rd) != NULL);
+    CHECK_RC(broker_store_accept(rd, &x.a), EGIDE_ERR_INVALID);
+    CHECK_RC(broker_store_node_wake(rd, "71.ase"), EGIDE_ERR_INVALID);
+    uint64_t id;
+    CHECK_RC(broker_store_relay_queue(rd, "71.crip", "71.ase", x.msg_id, x.receipt, 4, 1, &id),
+             EGIDE_ERR_INVALID);
+    broker_store_close(&rd);
+    CHECK_RC(broker_store_open_reader(NULL, &rd), EGIDE_ERR_INVALID);
+    broker_store_close(&s);
+}
+
+/* Each write of an accept fails in turn, then the commit: nothing stays. */
+static void test_injected_failures(void)
+{
+    char loc[512];
+    broker_store_t *s = s_fresh(loc, sizeof loc);
+    REQUIRE(s != NULL);
+    s_acc_t x;
+    s_acc(&x, 1, 5, 2, 5000, "71.tas.macon", "71.ase");
+    if (broker_store_inject_fault(s, 1) == EGIDE_ERR_STATE) {
+        fprintf(stderr, "backend %s has no fault injection; skipped\n", s_ops->name);
+        broker_store_close(&s);
+        return;
+    }
+    broker_store_inject_fault(s, 0);
+    CHECK_RC(broker_store_inject_fault(s, -1), EGIDE_ERR_INVALID);
+    CHECK_RC(broker_store_inject_fault(NULL, 1), EGIDE_ERR_INVALID);
+    /* envelope, delivery 1, delivery 2, sender sequence */
+    for (int nth = 1; nth <= 4; nth++) {
+        CHECK_RC(broker_store_begin(s), EGIDE_OK);
+        CHECK_RC(broker_store_inject_fault(s, nth), EGIDE_OK);
+        egide_rc rc = broker_store_accept(s, &x.a);
+        CHECK(rc == EGIDE_ERR_IO || rc == EGIDE_ERR_DB);
+        s_check_absent(s, &x); /* inside the transaction: the savepoint undid it */
+        broker_store_rollback(s);
+        s_check_absent(s, &x);
+    }
+    /* The commit fails: rolled back, nothing stays. */
+    CHECK_RC(broker_store_begin(s), EGIDE_OK);
+    CHECK_RC(broker_store_accept(s, &x.a), EGIDE_OK);
+    CHECK_RC(broker_store_inject_fault(s, 1), EGIDE_OK);
+    CHECK(broker_store_commit(s) != EGIDE_OK);
+    broker_store_rollback(s);
+    s_check_absent(s, &x);
+    /* Other writes fail cleanly too. */
+    CHECK_RC(broker_store_begin(s), EGIDE_OK);
+    CHECK_RC(broker_store_inject_fault(s, 1), EGIDE_OK);
+    uint8_t sha[32] = {0};
+    CHECK(broker_store_rejection_put(s, x.msg_id, sha, x.receipt, 4, 1) != EGIDE_OK);
+    broker_stored_t st;
+    CHECK_RC(broker_store_rejection_find(s, x.msg_id, sha, &st), EGIDE_ERR_NOTFOUND);
+    broker_store_rollback(s);
+    /* The fault has cleared: the same accept now succeeds, once. */
+    CHECK_RC(broker_store_begin(s), EGIDE_OK);
+    CHECK_RC(broker_store_accept(s, &x.a), EGIDE_OK);
+    CHECK_RC(broker_store_commit(s), EGIDE_OK);
+    CHECK_RC(broker_store_envelope_find(s, x.msg_id, &st), EGIDE_OK);
+    broker_stored_clear(&st);
+    uint64_t q = 0, r = 0;
+    CHECK_RC(broker_store_counts(s, &q, &r), EGIDE_OK);
+    CHECK(q == 2);
+    broker_store_close(&s);
+}
+
+int main(void)
+{
+    snprintf(s_tmp, sizeof s_tmp, "/tmp/egide-test-broker-store.XXXXXX");
+    if (!mkdtemp(s_tmp)) {
+        fprintf(stderr, "mkdtemp failed\n");
+        return 1;
+    }
+    for (size_t i = 0; broker_store_backends[i]; i++) {
+        s_ops = broker_store_backends[i];
+        fprintf(stderr, "backend %s\n", s_ops->name);
+        RUN(test_open_and_names);
+        RUN(test_accept_read_back);
+        RUN(test_accept_refusals);
+        RUN(test_rejections);
+        RUN(test_due_order_and_attempts);
+        RUN(test_finish_and_expiry);
+        RUN(test_relays);
+        RUN(test_rollback_and_reader);
+        RUN(test_injected_failures);
+    }
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", s_tmp);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cleanup of %s failed\n", s_tmp);
+    EGIDE_TEST_DONE();
+}
