@@ -6,11 +6,25 @@
  * signed DELIVERED or REJECTED receipt), tracks per-recipient states and
  * legal deadlines, and serves the local REST API.
  *
- * Threads: the loop thread owns the DEALER socket and its SQLite connection;
- * the API (libmicrohttpd's thread) has its own connection.  The directory and
- * the peer table are swapped by the loop on a DirectorySync, under dir_lock;
- * the API takes the lock while it resolves and seals.  The API wakes the loop
- * through a pipe when it has queued something.
+ * Files, one job each: edge_main.c (main, start-up checks: edge_init and
+ * edge_fini), edge_loop.c (poll loop, connection events, hello, directory,
+ * the per-batch transaction), edge_outbox.c (submitting, resending, receipts
+ * for what we sent, per-recipient states, expiry), edge_inbox.c (a Deliver:
+ * open, store, sign DELIVERED or REJECTED), edge_witness.c (the broker's
+ * audit checkpoints), edge_out.c (frames held until the commit), edge_api.c
+ * (HTTP routes), edge_store*.{h,c} (all state, behind edge_store_ops_t).
+ *
+ * Threads: the loop thread owns the DEALER socket and its store handle
+ * (store); the API (libmicrohttpd's thread) has its own (api_store, one
+ * request at a time under api_lock).  The directory and the peer table are
+ * swapped by the loop on a DirectorySync, under dir_lock; the API takes the
+ * lock while it resolves and seals.  The API wakes the loop through a pipe
+ * when it has queued something.
+ *
+ * Store errors are transient everywhere: a handler that meets one returns
+ * it, the loop rolls the batch back and sends nothing of it (no receipt, no
+ * ack), and the broker delivers or relays again later.  No store error is
+ * ever answered with a REJECTED receipt, and none stops the daemon.
  */
 #ifndef EGIDE_EDGE_H
 #define EGIDE_EDGE_H
@@ -20,7 +34,6 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <sqlite3.h>
 #include <openssl/evp.h>
 
 #include "egide/base/egide_config.h"
@@ -32,18 +45,9 @@
 #include "egide/crypto/egide_pki.h"
 #include "egide/net/egide_transport.h"
 
-extern const egide_config_key_t edge_config_schema[];
+#include "edge_store.h"
 
-/* Outbox message states and per-recipient states (stored as integers). */
-enum { OUT_QUEUED = 0, OUT_ACCEPTED = 1, OUT_REJECTED = 2, OUT_EXPIRED = 3 };
-enum {
-    RCPT_PENDING = 0,
-    RCPT_DELIVERED = 1,
-    RCPT_REJECTED = 2,
-    RCPT_ACKNOWLEDGED = 3,
-    RCPT_EXPIRED = 4
-};
-enum { IN_DELIVERED = 1, IN_ACKNOWLEDGED = 3 };
+extern const egide_config_key_t edge_config_schema[];
 
 typedef struct edge_metrics {
     _Atomic uint64_t submitted, accepted, rejected, delivered_out, rejected_out;
@@ -76,7 +80,7 @@ typedef struct edge {
     egide_deadline_profile_t *profile;
     /* store */
     char *db_path;
-    sqlite3 *db; /* loop thread */
+    edge_store_t *store; /* loop thread */
     /* transport */
     void *zctx, *dealer, *monitor;
     atomic_bool connected;
@@ -85,36 +89,106 @@ typedef struct edge {
     uint64_t corr;
     /* api */
     egide_http_t *http;
-    sqlite3 *api_db;
-    pthread_mutex_t api_lock; /* one request at a time on api_db */
+    edge_store_t *api_store;
+    pthread_mutex_t api_lock; /* one request at a time on api_store */
     char *api_token;
     edge_metrics_t m;
     volatile sig_atomic_t *stop;
 } edge_t;
 
-/* edge_main.c */
+/* ---- edge_main.c ---- */
+/* Load keys, trust, store and directory, open the transport and the API.
+ * On failure the caller still calls edge_fini. */
 egide_rc edge_init(edge_t *e, egide_config_t *cfg);
+/* Release everything edge_init made; safe on a half-initialised edge. */
 void edge_fini(edge_t *e);
-/* edge_core.c */
+
+/* ---- edge_out.c: frames held until the batch commits ---- */
+#define EDGE_OUT_MAX 512 /* frames per batch; beyond, the peer retries */
+typedef struct edge_out {
+    uint8_t *data[EDGE_OUT_MAX]; /* packed frames, owned */
+    size_t len[EDGE_OUT_MAX];
+    size_t n;
+    uint64_t acks[EDGE_OUT_MAX]; /* relay ids to acknowledge in one Ack frame */
+    size_t n_acks;
+} edge_out_t;
+/* Queue a Receipt frame carrying rcpt (copied).  EGIDE_ERR_LIMIT when full
+ * (nothing queued: the broker redelivers), else egide_frame_receipt's. */
+egide_rc edge_out_receipt(edge_out_t *o, const uint8_t *rcpt, size_t len);
+/* Note a relay id to acknowledge (dropped when full: the broker relays
+ * again and the receipt is stored once). */
+void edge_out_ack(edge_out_t *o, uint64_t relay_id);
+/* After the COMMIT (send = true): send the frames and one Ack frame, then
+ * empty o; after a rollback (send = false): only empty it. */
+void edge_out_flush(edge_t *e, edge_out_t *o, bool send);
+/* Move the i-th queued frame to the caller (*frame to free); NULL when
+ * there is none. */
+void edge_out_take(edge_out_t *o, size_t i, uint8_t **frame, size_t *len);
+
+/* ---- edge_loop.c ---- */
+/* Run until *e->stop: poll, handle frames in batches, resend, expire.
+ * Returns the process exit status. */
 int edge_run(edge_t *e);
+/* Check and adopt a signed directory newer than the one held (same version:
+ * no-op).  persist: also keep it in the store (a store error is returned
+ * after the directory was adopted in memory). */
 egide_rc edge_adopt_directory(edge_t *e, const uint8_t *signed_bytes, size_t len, bool persist);
-/* edge_store.c */
-egide_rc edge_store_open(const char *path, sqlite3 **db);
-egide_rc edge_store_next_seq(sqlite3 *db, uint64_t *seq);
-egide_rc edge_store_meta_get(sqlite3 *db, const char *key, uint8_t **val, size_t *len);
-egide_rc edge_store_meta_put(sqlite3 *db, const char *key, const void *val, size_t len);
-/* Queue a sealed envelope (within the caller's transaction). */
-egide_rc edge_store_outbox_add(sqlite3 *db, const Egide__V1__EnvelopeHeader *h, const uint8_t *env,
-                               size_t len, const uint8_t sha[32]);
-/* Record deadlines started by a message (within the caller's transaction). */
-void edge_store_deadlines(edge_t *e, sqlite3 *db, const char *type, const uint8_t msg_id[16],
-                          int64_t time_ms, const egide_payload_facts_t *facts);
-/* edge_api.c */
+
+/* ---- edge_outbox.c ---- */
+/* Seal and queue a message from the API or loop thread, on store st (its
+ * own transaction): recipients resolved from the peers (EGIDE_ERR_NOTFOUND
+ * for one not in the directory, its status when not valid), then sealed,
+ * queued with its deadlines, committed, and the loop woken.  msg_id gets the
+ * new id.  Store errors come back as they are (nothing queued). */
+egide_rc edge_submit(edge_t *e, edge_store_t *st, const char *type, const char *const *to,
+                     size_t n_to, int urgency, const uint8_t *in_reply_to, const uint8_t *pb,
+                     size_t pb_len, const egide_payload_facts_t *facts, uint8_t msg_id[16]);
+/* Record on st the deadlines the profile starts for a message (none without
+ * a profile).  Store errors are returned. */
+egide_rc edge_deadlines_start(edge_t *e, edge_store_t *st, const char *type,
+                              const uint8_t msg_id[16], int64_t time_ms,
+                              const egide_payload_facts_t *facts);
+/* Send what is due (connected only), one transaction of attempts. */
+void edge_outbox_send(edge_t *e);
+/* Mark expired what passed its expiry (own transaction). */
+void edge_outbox_expire(edge_t *e);
+/* A Receipt frame from the broker (within the batch): verified against its
+ * issuer, stored, applied to the outbox; the relay is acknowledged.  A store
+ * error is returned (the batch rolls back, no ack is sent). */
+egide_rc edge_outbox_receipt(edge_t *e, const uint8_t *rcpt, size_t len, uint64_t relay_id,
+                             edge_out_t *out);
+/* A received message.acknowledgement answering one of ours: that recipient
+ * acknowledged (no-op for other types).  Store errors are returned. */
+egide_rc edge_outbox_note_ack(edge_t *e, const char *type, const uint8_t *in_reply_to,
+                              size_t irt_len, const char *sender_id, int64_t created_ms);
+
+/* ---- edge_inbox.c ---- */
+/* Handle one delivered envelope within the caller's transaction: a
+ * duplicate gets the receipt sent before; otherwise it is checked (recipient,
+ * sender certificate, signature, time, decryption, payload), stored, and
+ * answered with a signed DELIVERED receipt, or refused with a signed
+ * REJECTED one (remembered), queued on out.  EGIDE_OK when handled (an
+ * unparsable envelope is dropped, logged); a store error otherwise: nothing
+ * was queued, the caller rolls back and the broker redelivers. */
+egide_rc edge_inbox_deliver(edge_t *e, const uint8_t *env, size_t len, edge_out_t *out);
+/* The same as one step with its own transaction, for tests and tools:
+ * *frame gets the packed frame to send (a Receipt; the caller's), or NULL
+ * when there is nothing to send.  A store error (the begin, a write, the
+ * commit) is returned with *frame NULL and everything rolled back. */
+egide_rc edge_inbox_step(edge_t *e, const uint8_t *env, size_t len, uint8_t **frame,
+                         size_t *frame_len);
+
+/* ---- edge_witness.c ---- */
+/* A Checkpoint frame: verified against the one held (signature, consistency)
+ * and kept, or an alert raised and kept.  Store errors are returned. */
+egide_rc edge_witness_checkpoint(edge_t *e, const uint8_t *note, size_t note_len,
+                                 const ProtobufCBinaryData *proof, size_t n_proof);
+/* Tree size of the checkpoint held (0 = none), for the hello. */
+uint64_t edge_witness_size(edge_t *e);
+
+/* ---- edge_api.c ---- */
+/* Open the API's store handle and start the HTTP server. */
 egide_rc edge_api_start(edge_t *e);
 void edge_api_stop(edge_t *e);
-/* Seal and queue an acknowledgement / reply from the API or loop thread. */
-egide_rc edge_submit(edge_t *e, sqlite3 *db, const char *type, const char *const *to, size_t n_to,
-                     int urgency, const uint8_t *in_reply_to, const uint8_t *pb, size_t pb_len,
-                     const egide_payload_facts_t *facts, uint8_t msg_id[16]);
 
 #endif

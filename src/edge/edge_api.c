@@ -7,30 +7,27 @@
  *   POST /v1/messages/{id}/ack   acknowledge a received message
  *   GET  /v1/deadlines           open, overdue, met and late legal deadlines
  *   GET  /v1/health, GET /metrics
- * Runs in libmicrohttpd's thread, on its own SQLite connection, one request
- * at a time.  Payloads are validated before anything is signed; errors name
- * the field (never echo content into logs).
+ * Runs in libmicrohttpd's thread, on its own store handle (api_store), one
+ * request at a time; it reads through the store's named operations only
+ * (no SQL here) and submits through edge_submit.  A store error is a 500,
+ * never a partial answer.  Payloads are validated before anything is
+ * signed; errors name the field (never echo content into logs).
  */
 #include "edge.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+#include <time.h>
 
 #include "egide/base/egide_token.h"
 #include "egide/crypto/egide_crypto.h"
-#include "egide/store/egide_db.h"
 #include "egide/protocol/egide_envelope.h"
 #include "egide/base/egide_log.h"
 #include "egide/net/egide_metrics.h"
 #include "egide/domain/egide_payload.h"
 #include "egide/base/egide_util.h"
 #include "egide/wire/egide_wire.h"
-
-static const char *const s_out_states[] = {"queued", "accepted", "rejected", "expired"};
-static const char *const s_rcpt_states[] = {"queued", "delivered", "rejected", "acknowledged",
-                                            "expired"};
 
 static json_t *s_hex_json(const void *blob, int len)
 {
@@ -47,77 +44,6 @@ static bool s_parse_id(const char *s, uint8_t id[16])
 }
 
 /* ------------------------------------------------------------ submit */
-
-egide_rc edge_submit(edge_t *e, sqlite3 *db, const char *type, const char *const *to, size_t n_to,
-                     int urgency, const uint8_t *in_reply_to, const uint8_t *pb, size_t pb_len,
-                     const egide_payload_facts_t *facts, uint8_t msg_id[16])
-{
-    egide_seal_recipient_t rcpts[EGIDE_MAX_RECIPIENTS];
-    if (n_to == 0 || n_to > EGIDE_MAX_RECIPIENTS)
-        return EGIDE_ERR_LIMIT;
-    egide_rc rc = egide_db_begin(db);
-    if (rc)
-        return rc;
-    uint64_t seq = 0;
-    uint8_t *env = NULL;
-    size_t len = 0;
-    pthread_mutex_lock(&e->dir_lock);
-    for (size_t i = 0; i < n_to && !rc; i++) {
-        const egide_peer_t *p = egide_peers_get(e->peers, to[i]);
-        if (!p)
-            rc = EGIDE_ERR_NOTFOUND;
-        else if (p->status)
-            rc = p->status;
-        else
-            rcpts[i] = (egide_seal_recipient_t){p->node->id, p->enc_pub, p->enc_fpr};
-    }
-    if (!rc)
-        rc = edge_store_next_seq(db, &seq);
-    if (!rc) {
-        int64_t now = egide_now_ms();
-        egide_seal_params_t sp = {
-            .sender_id = e->node_id,
-            .sign_key = e->sign_key,
-            .sign_cert_fpr = e->sign_fpr,
-            .recipients = rcpts,
-            .n_recipients = n_to,
-            .message_type = type,
-            .urgency = urgency,
-            .in_reply_to = in_reply_to,
-            .sender_seq = seq,
-            .created_ms = now,
-            .expires_ms = now + e->ttl_ms,
-            .content_type = egide_payload_content_type(type),
-            .payload = pb,
-            .payload_len = pb_len,
-        };
-        rc = egide_envelope_seal(&sp, &env, &len, msg_id);
-    }
-    pthread_mutex_unlock(&e->dir_lock);
-    egide_envelope_t *parsed = NULL;
-    if (!rc)
-        rc = egide_envelope_parse(env, len, &parsed);
-    if (!rc) {
-        uint8_t sha[32];
-        egide_envelope_hash(parsed, sha);
-        rc = edge_store_outbox_add(db, egide_envelope_header(parsed), env, len, sha);
-    }
-    if (!rc && facts)
-        edge_store_deadlines(e, db, type, msg_id,
-                             facts->received_ms ? facts->received_ms : egide_now_ms(), facts);
-    egide_envelope_destroy(&parsed);
-    free(env);
-    if (!rc)
-        rc = egide_db_commit(db);
-    if (rc) {
-        egide_db_rollback(db);
-        return rc;
-    }
-    atomic_fetch_add(&e->m.submitted, 1);
-    ssize_t w = write(e->wake[1], "x", 1);
-    (void)w;
-    return EGIDE_OK;
-}
 
 static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *resp)
 {
@@ -264,8 +190,8 @@ static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_re
     }
     uint8_t msg_id[16];
     pthread_mutex_lock(&e->api_lock);
-    rc = edge_submit(e, e->api_db, type, rcpt, n, urgency, irt ? irt_id : NULL, pb, pb_len, &facts,
-                     msg_id);
+    rc = edge_submit(e, e->api_store, type, rcpt, n, urgency, irt ? irt_id : NULL, pb, pb_len,
+                     &facts, msg_id);
     pthread_mutex_unlock(&e->api_lock);
     if (rc) {
         egide_http_error(resp, rc == EGIDE_ERR_NOTFOUND ? 422 : 500, rc, "sealing failed: %s",
@@ -288,67 +214,52 @@ done:
 
 /* ------------------------------------------------------------ listing */
 
-static json_t *s_outbox_recipients(sqlite3 *db, const void *msg_id)
+static json_t *s_outbox_recipients(edge_store_t *st, const uint8_t msg_id[16], bool accepted,
+                                   int64_t accepted_ms)
 {
     json_t *arr = json_array();
-    sqlite3_stmt *st;
-    if (egide_db_stmt(db,
-                      "SELECT node_id, state, delivered_ms, acknowledged_ms, reason FROM"
-                      " outbox_rcpt WHERE msg_id=? ORDER BY node_id",
-                      &st))
+    edge_rcpt_row_t r[EGIDE_MAX_RECIPIENTS];
+    size_t n = 0;
+    if (edge_store_rcpt_list(st, msg_id, r, EGIDE_MAX_RECIPIENTS, &n, NULL) != EGIDE_OK)
         return arr;
-    sqlite3_bind_blob(st, 1, msg_id, 16, SQLITE_STATIC);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        int s = sqlite3_column_int(st, 1);
-        json_t *o = json_pack("{s:s, s:s}", "node", (const char *)sqlite3_column_text(st, 0),
-                              "state", s >= 0 && s <= 4 ? s_rcpt_states[s] : "unknown");
-        if (sqlite3_column_type(st, 2) != SQLITE_NULL)
-            json_object_set_new(
-                o, s == RCPT_DELIVERED || s == RCPT_ACKNOWLEDGED ? "delivered_ms" : "done_ms",
-                json_integer(sqlite3_column_int64(st, 2)));
-        if (sqlite3_column_type(st, 3) != SQLITE_NULL)
-            json_object_set_new(o, "acknowledged_ms", json_integer(sqlite3_column_int64(st, 3)));
-        if (sqlite3_column_int(st, 4))
-            json_object_set_new(o, "reason",
-                                json_string(egide_wire_reason_name(sqlite3_column_int(st, 4))));
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = json_pack("{s:s, s:s}", "node", r[i].node_id, "state",
+                              edge_rcpt_state_name(r[i].state));
+        if (r[i].has_done)
+            json_object_set_new(o,
+                                r[i].state == EDGE_RCPT_DELIVERED ||
+                                        r[i].state == EDGE_RCPT_ACKNOWLEDGED
+                                    ? "delivered_ms"
+                                    : "done_ms",
+                                json_integer(r[i].done_ms));
+        if (r[i].has_acknowledged)
+            json_object_set_new(o, "acknowledged_ms", json_integer(r[i].acknowledged_ms));
+        if (r[i].reason)
+            json_object_set_new(o, "reason", json_string(egide_wire_reason_name(r[i].reason)));
+        if (accepted)
+            json_object_set_new(o, "accepted_ms", json_integer(accepted_ms));
         json_array_append_new(arr, o);
     }
-    egide_db_done(st);
     return arr;
 }
 
-static json_t *s_outbox_row(sqlite3 *db, sqlite3_stmt *st, const char *node_id)
+static json_t *s_outbox_json(edge_store_t *st, const edge_outbox_row_t *m, const char *node_id)
 {
-    /* columns: msg_id, type, urgency, created_ms, state, accepted_ms, reason, leaf_index,
-     * in_reply_to */
-    int s = sqlite3_column_int(st, 4);
-    json_t *o =
-        json_pack("{s:o, s:s, s:s, s:s, s:s, s:I, s:s}", "id",
-                  s_hex_json(sqlite3_column_blob(st, 0), sqlite3_column_bytes(st, 0)), "box",
-                  "outbox", "type", (const char *)sqlite3_column_text(st, 1), "sender", node_id,
-                  "urgency", egide_wire_urgency_name(sqlite3_column_int(st, 2)), "created_ms",
-                  (json_int_t)sqlite3_column_int64(st, 3), "state",
-                  s >= 0 && s <= 3 ? s_out_states[s] : "unknown");
-    if (sqlite3_column_type(st, 5) != SQLITE_NULL)
-        json_object_set_new(o, "accepted_ms", json_integer(sqlite3_column_int64(st, 5)));
-    if (sqlite3_column_int(st, 6))
-        json_object_set_new(o, "reason",
-                            json_string(egide_wire_reason_name(sqlite3_column_int(st, 6))));
-    if (sqlite3_column_type(st, 7) != SQLITE_NULL)
-        json_object_set_new(o, "audit_leaf_index", json_integer(sqlite3_column_int64(st, 7)));
-    if (sqlite3_column_type(st, 8) != SQLITE_NULL)
-        json_object_set_new(o, "in_reply_to", s_hex_json(sqlite3_column_blob(st, 8), 16));
-    json_t *r = s_outbox_recipients(db, sqlite3_column_blob(st, 0));
-    if (sqlite3_column_type(st, 5) != SQLITE_NULL) {
-        size_t i;
-        json_t *x;
-        json_array_foreach(r, i, x)
-        {
-            json_object_set_new(x, "accepted_ms", json_integer(sqlite3_column_int64(st, 5)));
-        }
+    json_t *o = json_pack("{s:o, s:s, s:s, s:s, s:s, s:I, s:s}", "id", s_hex_json(m->msg_id, 16),
+                          "box", "outbox", "type", m->type, "sender", node_id, "urgency",
+                          egide_wire_urgency_name(m->urgency), "created_ms",
+                          (json_int_t)m->created_ms, "state", edge_out_state_name(m->state));
+    if (m->has_accepted) {
+        json_object_set_new(o, "accepted_ms", json_integer(m->accepted_ms));
+        json_object_set_new(o, "audit_leaf_index", json_integer(m->leaf_index));
     }
+    if (m->reason)
+        json_object_set_new(o, "reason", json_string(egide_wire_reason_name(m->reason)));
+    if (m->has_in_reply_to)
+        json_object_set_new(o, "in_reply_to", s_hex_json(m->in_reply_to, 16));
+    json_t *r = s_outbox_recipients(st, m->msg_id, m->has_accepted, m->accepted_ms);
     /* The message's overall state: the least advanced recipient once accepted. */
-    if (s == OUT_ACCEPTED) {
+    if (m->state == EDGE_OUT_ACCEPTED) {
         int lo = 99;
         size_t i;
         json_t *x;
@@ -370,31 +281,24 @@ static json_t *s_outbox_row(sqlite3 *db, sqlite3_stmt *st, const char *node_id)
     return o;
 }
 
-static json_t *s_inbox_row(sqlite3_stmt *st)
+static json_t *s_inbox_json(const edge_inbox_row_t *m)
 {
-    /* columns: msg_id, type, urgency, created_ms, state, received_ms, sender_id, acknowledged_ms,
-     * in_reply_to */
-    int s = sqlite3_column_int(st, 4);
-    json_t *o = json_pack("{s:o, s:s, s:s, s:s, s:s, s:I, s:I, s:s}", "id",
-                          s_hex_json(sqlite3_column_blob(st, 0), sqlite3_column_bytes(st, 0)),
-                          "box", "inbox", "type", (const char *)sqlite3_column_text(st, 1),
-                          "sender", (const char *)sqlite3_column_text(st, 6), "urgency",
-                          egide_wire_urgency_name(sqlite3_column_int(st, 2)), "created_ms",
-                          (json_int_t)sqlite3_column_int64(st, 3), "received_ms",
-                          (json_int_t)sqlite3_column_int64(st, 5), "state",
-                          s == IN_ACKNOWLEDGED ? "acknowledged" : "delivered");
-    if (sqlite3_column_type(st, 7) != SQLITE_NULL)
-        json_object_set_new(o, "acknowledged_ms", json_integer(sqlite3_column_int64(st, 7)));
-    if (sqlite3_column_type(st, 8) != SQLITE_NULL)
-        json_object_set_new(o, "in_reply_to", s_hex_json(sqlite3_column_blob(st, 8), 16));
+    json_t *o = json_pack(
+        "{s:o, s:s, s:s, s:s, s:s, s:I, s:I, s:s}", "id", s_hex_json(m->msg_id, 16), "box", "inbox",
+        "type", m->type, "sender", m->sender_id, "urgency", egide_wire_urgency_name(m->urgency),
+        "created_ms", (json_int_t)m->created_ms, "received_ms", (json_int_t)m->received_ms, "state",
+        m->state == EDGE_IN_ACKNOWLEDGED ? "acknowledged" : "delivered");
+    if (m->has_acknowledged)
+        json_object_set_new(o, "acknowledged_ms", json_integer(m->acknowledged_ms));
+    if (m->has_in_reply_to)
+        json_object_set_new(o, "in_reply_to", s_hex_json(m->in_reply_to, 16));
     return o;
 }
 
-#define OUTBOX_COLS                                                                                \
-    "msg_id, type, urgency, created_ms, state, accepted_ms, reason, leaf_index, in_reply_to"
-#define INBOX_COLS                                                                                 \
-    "msg_id, type, urgency, created_ms, state, received_ms, sender_id, acknowledged_ms, "          \
-    "in_reply_to"
+static void s_store_error(egide_http_resp_t *resp, egide_rc rc)
+{
+    egide_http_error(resp, 500, rc, "store: %s", egide_strerror(rc));
+}
 
 static void s_list(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *resp)
 {
@@ -414,8 +318,9 @@ static void s_list(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *re
         }
     }
     int64_t limit;
-    if (egide_parse_int64(limit_s, 1, 10000, &limit)) {
-        egide_http_error(resp, 400, EGIDE_ERR_INVALID, "limit: a number from 1 to 10000");
+    if (egide_parse_int64(limit_s, 1, EDGE_STORE_LIST_MAX, &limit)) {
+        egide_http_error(resp, 400, EGIDE_ERR_INVALID, "limit: a number from 1 to %d",
+                         EDGE_STORE_LIST_MAX);
         return;
     }
     bool out = strcmp(box, "outbox") == 0;
@@ -425,12 +330,12 @@ static void s_list(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *re
     }
     int want = -1;
     if (state[0]) {
-        const char *const *names =
-            out ? s_out_states : (const char *const[]){"", "delivered", "", "acknowledged"};
-        size_t nn = 4;
-        for (size_t i = 0; i < nn; i++)
-            if (names[i][0] && strcmp(names[i], state) == 0)
-                want = (int)i;
+        edge_out_state os;
+        edge_in_state is;
+        if (out && edge_out_state_parse(state, &os) == EGIDE_OK)
+            want = (int)os;
+        else if (!out && edge_in_state_parse(state, &is) == EGIDE_OK)
+            want = (int)is;
         /* For the outbox, delivered/acknowledged are recipient states: filter after. */
         if (want < 0 &&
             !(out && (strcmp(state, "delivered") == 0 || strcmp(state, "acknowledged") == 0))) {
@@ -439,110 +344,108 @@ static void s_list(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *re
             return;
         }
     }
-    sqlite3_stmt *st;
-    char sql[256];
-    snprintf(sql, sizeof sql, "SELECT %s FROM %s %s ORDER BY %s DESC LIMIT ?",
-             out ? OUTBOX_COLS : INBOX_COLS, out ? "outbox" : "inbox",
-             want >= 0 ? "WHERE state=?" : "", out ? "seq" : "received_ms");
+    json_t *arr = json_array();
+    egide_rc rc;
+    size_t n = 0;
     pthread_mutex_lock(&e->api_lock);
-    if (egide_db_prepare(e->api_db, sql, &st)) {
-        pthread_mutex_unlock(&e->api_lock);
-        egide_http_error(resp, 500, EGIDE_ERR_DB, "query failed");
+    if (out) {
+        edge_outbox_row_t *rows = NULL;
+        rc = edge_store_outbox_list(e->api_store, want, (size_t)limit, &rows, &n);
+        for (size_t i = 0; !rc && i < n; i++) {
+            json_t *o = s_outbox_json(e->api_store, &rows[i], e->node_id);
+            if (want < 0 && state[0] &&
+                strcmp(json_string_value(json_object_get(o, "state")), state) != 0)
+                json_decref(o);
+            else
+                json_array_append_new(arr, o);
+        }
+        free(rows);
+    } else {
+        edge_inbox_row_t *rows = NULL;
+        rc = edge_store_inbox_list(e->api_store, want, (size_t)limit, &rows, &n);
+        for (size_t i = 0; !rc && i < n; i++)
+            json_array_append_new(arr, s_inbox_json(&rows[i]));
+        free(rows);
+    }
+    pthread_mutex_unlock(&e->api_lock);
+    if (rc) {
+        json_decref(arr);
+        s_store_error(resp, rc);
         return;
     }
-    int k = 1;
-    if (want >= 0)
-        sqlite3_bind_int(st, k++, want);
-    sqlite3_bind_int64(st, k, limit);
-    json_t *arr = json_array();
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        json_t *o = out ? s_outbox_row(e->api_db, st, e->node_id) : s_inbox_row(st);
-        if (out && want < 0 && state[0] &&
-            strcmp(json_string_value(json_object_get(o, "state")), state) != 0) {
-            json_decref(o);
-            continue;
-        }
-        json_array_append_new(arr, o);
-    }
-    egide_db_done(st);
-    pthread_mutex_unlock(&e->api_lock);
     egide_http_json(resp, 200, json_pack("{s:o}", "messages", arr));
 }
 
-static json_t *s_receipts(sqlite3 *db, const uint8_t id[16])
+static json_t *s_receipts(edge_store_t *st, const uint8_t id[16])
 {
     json_t *arr = json_array();
-    sqlite3_stmt *st;
-    if (egide_db_stmt(db,
-                      "SELECT kind, issuer, recipient, time_ms, reason, leaf_index FROM"
-                      " receipts WHERE msg_id=? ORDER BY time_ms",
-                      &st))
+    edge_receipt_row_t *r = NULL;
+    size_t n = 0;
+    if (edge_store_receipt_list(st, id, &r, &n) != EGIDE_OK)
         return arr;
-    sqlite3_bind_blob(st, 1, id, 16, SQLITE_STATIC);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        json_t *o = json_pack("{s:s, s:s, s:I, s:b}", "kind",
-                              egide_wire_receipt_kind_name(sqlite3_column_int(st, 0)), "issuer",
-                              (const char *)sqlite3_column_text(st, 1), "time_ms",
-                              (json_int_t)sqlite3_column_int64(st, 3), "verified", 1);
-        const char *rc = (const char *)sqlite3_column_text(st, 2);
-        if (rc && rc[0])
-            json_object_set_new(o, "recipient", json_string(rc));
-        if (sqlite3_column_int(st, 4))
-            json_object_set_new(o, "reason",
-                                json_string(egide_wire_reason_name(sqlite3_column_int(st, 4))));
-        if (sqlite3_column_type(st, 5) != SQLITE_NULL)
-            json_object_set_new(o, "audit_leaf_index", json_integer(sqlite3_column_int64(st, 5)));
+    for (size_t i = 0; i < n; i++) {
+        json_t *o =
+            json_pack("{s:s, s:s, s:I, s:b}", "kind", egide_wire_receipt_kind_name(r[i].kind),
+                      "issuer", r[i].issuer, "time_ms", (json_int_t)r[i].time_ms, "verified", 1);
+        if (r[i].recipient[0])
+            json_object_set_new(o, "recipient", json_string(r[i].recipient));
+        if (r[i].reason)
+            json_object_set_new(o, "reason", json_string(egide_wire_reason_name(r[i].reason)));
+        if (r[i].has_leaf)
+            json_object_set_new(o, "audit_leaf_index", json_integer(r[i].leaf_index));
         json_array_append_new(arr, o);
     }
-    egide_db_done(st);
+    free(r);
     return arr;
+}
+
+/* The payload as JSON for a known content type, else base64. */
+static void s_payload_json(json_t *o, const edge_inbox_row_t *m)
+{
+    json_object_set_new(o, "content_type", json_string(m->content_type));
+    const char *ptype = egide_payload_type_for_content_type(m->content_type);
+    char *js = NULL;
+    json_t *pj = NULL;
+    if (ptype && egide_payload_to_json(ptype, m->payload, m->payload_len, &js) == EGIDE_OK)
+        pj = json_loads(js, 0, NULL);
+    if (pj) {
+        json_object_set_new(o, "payload", pj);
+    } else {
+        char *b64 = egide_base64_encode(m->payload, m->payload_len);
+        json_object_set_new(o, "payload_b64", json_string(b64 ? b64 : ""));
+        free(b64);
+    }
+    if (js) {
+        egide_wipe(js, strlen(js));
+        free(js);
+    }
 }
 
 static void s_show(edge_t *e, const uint8_t id[16], egide_http_resp_t *resp)
 {
-    sqlite3_stmt *st;
     json_t *o = NULL;
     pthread_mutex_lock(&e->api_lock);
-    if (egide_db_stmt(e->api_db, "SELECT " OUTBOX_COLS " FROM outbox WHERE msg_id=?", &st) == 0) {
-        sqlite3_bind_blob(st, 1, id, 16, SQLITE_STATIC);
-        if (sqlite3_step(st) == SQLITE_ROW)
-            o = s_outbox_row(e->api_db, st, e->node_id);
-        egide_db_done(st);
-    }
-    if (!o && egide_db_stmt(e->api_db,
-                            "SELECT " INBOX_COLS ", content_type, payload FROM inbox"
-                            " WHERE msg_id=?",
-                            &st) == 0) {
-        sqlite3_bind_blob(st, 1, id, 16, SQLITE_STATIC);
-        if (sqlite3_step(st) == SQLITE_ROW) {
-            o = s_inbox_row(st);
-            const char *ct = (const char *)sqlite3_column_text(st, 9);
-            json_object_set_new(o, "content_type", json_string(ct));
-            const char *ptype = egide_payload_type_for_content_type(ct);
-            char *js = NULL;
-            json_t *pj = NULL;
-            if (ptype &&
-                egide_payload_to_json(ptype, sqlite3_column_blob(st, 10),
-                                      (size_t)sqlite3_column_bytes(st, 10), &js) == EGIDE_OK)
-                pj = json_loads(js, 0, NULL);
-            if (pj) {
-                json_object_set_new(o, "payload", pj);
-            } else {
-                char *b64 = egide_base64_encode(sqlite3_column_blob(st, 10),
-                                                (size_t)sqlite3_column_bytes(st, 10));
-                json_object_set_new(o, "payload_b64", json_string(b64 ? b64 : ""));
-                free(b64);
-            }
-            if (js) {
-                egide_wipe(js, strlen(js));
-                free(js);
-            }
+    edge_outbox_row_t om;
+    egide_rc rc = edge_store_outbox_get(e->api_store, id, &om);
+    if (!rc)
+        o = s_outbox_json(e->api_store, &om, e->node_id);
+    if (rc == EGIDE_ERR_NOTFOUND) {
+        edge_inbox_row_t im;
+        rc = edge_store_inbox_get(e->api_store, id, true, &im);
+        if (!rc) {
+            o = s_inbox_json(&im);
+            s_payload_json(o, &im);
+            edge_inbox_row_clear(&im);
         }
-        egide_db_done(st);
     }
     if (o)
-        json_object_set_new(o, "receipts", s_receipts(e->api_db, id));
+        json_object_set_new(o, "receipts", s_receipts(e->api_store, id));
     pthread_mutex_unlock(&e->api_lock);
+    if (rc && rc != EGIDE_ERR_NOTFOUND) {
+        json_decref(o);
+        s_store_error(resp, rc);
+        return;
+    }
     if (!o) {
         char hex[33];
         egide_hex_encode(id, 16, hex);
@@ -550,6 +453,38 @@ static void s_show(edge_t *e, const uint8_t id[16], egide_http_resp_t *resp)
         return;
     }
     egide_http_json(resp, 200, o);
+}
+
+/* Seal the acknowledgement of message id for its sender. */
+static egide_rc s_send_ack(edge_t *e, const uint8_t id[16], const char *sender, const char *comment)
+{
+    char when[32];
+    time_t t = (time_t)(egide_now_ms() / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    json_t *pj = json_pack("{s:s, s:s}", "acknowledged_at", when, "acknowledged_by", e->node_id);
+    if (comment)
+        json_object_set_new(pj, "comment", json_string(comment));
+    char *ptext = json_dumps(pj, JSON_COMPACT);
+    json_decref(pj);
+    if (!ptext)
+        return EGIDE_ERR_NOMEM;
+    uint8_t *pb = NULL;
+    size_t pb_len = 0;
+    char *errors = NULL;
+    egide_payload_facts_t facts;
+    egide_rc rc = egide_payload_from_json("message.acknowledgement", ptext, strlen(ptext),
+                                          egide_now_ms(), &pb, &pb_len, &facts, &errors);
+    free(ptext);
+    free(errors);
+    const char *to[1] = {sender};
+    uint8_t ack_id[16];
+    if (!rc)
+        rc = edge_submit(e, e->api_store, "message.acknowledgement", to, 1,
+                         EGIDE__V1__URGENCY__URGENCY_NORMAL, id, pb, pb_len, NULL, ack_id);
+    free(pb);
+    return rc;
 }
 
 static void s_ack(edge_t *e, const egide_http_req_t *req, const uint8_t id[16],
@@ -569,63 +504,20 @@ static void s_ack(edge_t *e, const egide_http_req_t *req, const uint8_t id[16],
         comment = json_string_value(json_object_get(body, "note"));
     }
     pthread_mutex_lock(&e->api_lock);
-    sqlite3_stmt *st;
-    char sender[EGIDE_MAX_NODE_ID + 1] = "";
-    int state = -1;
-    if (egide_db_stmt(e->api_db, "SELECT sender_id, state FROM inbox WHERE msg_id=?", &st) == 0) {
-        sqlite3_bind_blob(st, 1, id, 16, SQLITE_STATIC);
-        if (sqlite3_step(st) == SQLITE_ROW) {
-            egide_strlcpy(sender, (const char *)sqlite3_column_text(st, 0), sizeof sender);
-            state = sqlite3_column_int(st, 1);
-        }
-        egide_db_done(st);
-    }
-    if (state < 0) {
-        pthread_mutex_unlock(&e->api_lock);
-        json_decref(body);
-        egide_http_error(resp, 404, EGIDE_ERR_NOTFOUND, "no received message %s", hex);
-        return;
-    }
-    egide_rc rc = EGIDE_OK;
-    if (state != IN_ACKNOWLEDGED) {
+    edge_inbox_row_t m;
+    egide_rc rc = edge_store_inbox_get(e->api_store, id, false, &m);
+    if (!rc && m.state != EDGE_IN_ACKNOWLEDGED) {
         /* The acknowledgement is a message of its own, signed and receipted. */
-        char when[32];
-        time_t t = (time_t)(egide_now_ms() / 1000);
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        json_t *pj =
-            json_pack("{s:s, s:s}", "acknowledged_at", when, "acknowledged_by", e->node_id);
-        if (comment)
-            json_object_set_new(pj, "comment", json_string(comment));
-        char *ptext = json_dumps(pj, JSON_COMPACT);
-        json_decref(pj);
-        uint8_t *pb = NULL;
-        size_t pb_len = 0;
-        char *errors = NULL;
-        egide_payload_facts_t facts;
-        rc = egide_payload_from_json("message.acknowledgement", ptext, strlen(ptext),
-                                     egide_now_ms(), &pb, &pb_len, &facts, &errors);
-        free(ptext);
-        free(errors);
-        const char *to[1] = {sender};
-        uint8_t ack_id[16];
+        rc = s_send_ack(e, id, m.sender_id, comment);
         if (!rc)
-            rc = edge_submit(e, e->api_db, "message.acknowledgement", to, 1,
-                             EGIDE__V1__URGENCY__URGENCY_NORMAL, id, pb, pb_len, NULL, ack_id);
-        free(pb);
-        if (!rc && egide_db_stmt(e->api_db,
-                                 "UPDATE inbox SET state=3, acknowledged_ms=? WHERE"
-                                 " msg_id=?",
-                                 &st) == 0) {
-            sqlite3_bind_int64(st, 1, egide_now_ms());
-            sqlite3_bind_blob(st, 2, id, 16, SQLITE_STATIC);
-            sqlite3_step(st);
-            egide_db_done(st);
-        }
+            rc = edge_store_inbox_acknowledge(e->api_store, id, egide_now_ms(), NULL);
     }
     pthread_mutex_unlock(&e->api_lock);
     json_decref(body);
+    if (rc == EGIDE_ERR_NOTFOUND) {
+        egide_http_error(resp, 404, EGIDE_ERR_NOTFOUND, "no received message %s", hex);
+        return;
+    }
     if (rc) {
         egide_http_error(resp, 500, rc, "acknowledgement failed");
         return;
@@ -643,77 +535,35 @@ static egide_rc s_deadlines_eval(edge_t *e, egide_deadline_t **out, size_t *n_ou
     *n_out = 0;
     if (!e->profile)
         return EGIDE_OK;
+    egide_deadline_t *d = NULL;
+    edge_msg_time_t *t = NULL;
+    size_t nd = 0, nt = 0;
     pthread_mutex_lock(&e->api_lock);
-    size_t nd = 0, cap = 64;
-    egide_deadline_t *d = calloc(cap, sizeof *d);
-    sqlite3_stmt *st;
-    if (d && egide_db_stmt(e->api_db,
-                           "SELECT msg_id, type, name, label, source, start_ms, due_ms,"
-                           " practice FROM deadlines ORDER BY due_ms LIMIT 10000",
-                           &st) == 0) {
-        while (sqlite3_step(st) == SQLITE_ROW) {
-            if (nd == cap) {
-                egide_deadline_t *n = realloc(d, cap * 2 * sizeof *d);
-                if (!n)
-                    break;
-                d = n;
-                cap *= 2;
-            }
-            egide_deadline_t *x = &d[nd++];
-            memset(x, 0, sizeof *x);
-            egide_strlcpy(x->msg_id, (const char *)sqlite3_column_text(st, 0), sizeof x->msg_id);
-            egide_strlcpy(x->type, (const char *)sqlite3_column_text(st, 1), sizeof x->type);
-            egide_strlcpy(x->name, (const char *)sqlite3_column_text(st, 2), sizeof x->name);
-            egide_strlcpy(x->label, (const char *)sqlite3_column_text(st, 3), sizeof x->label);
-            egide_strlcpy(x->source, (const char *)sqlite3_column_text(st, 4), sizeof x->source);
-            x->start_ms = sqlite3_column_int64(st, 5);
-            x->due_ms = sqlite3_column_int64(st, 6);
-            x->practice = sqlite3_column_int(st, 7);
-        }
-        egide_db_done(st);
-    }
-    /* The later messages of both boxes, to see which deadlines were closed. */
-    size_t nm = 0, mcap = 256;
-    egide_deadline_msg_t *msgs = calloc(mcap, sizeof *msgs);
-    char(*ids)[2][33] = calloc(mcap, sizeof *ids);
-    if (msgs && ids &&
-        egide_db_stmt(e->api_db,
-                      "SELECT msg_id, in_reply_to, type, created_ms FROM outbox UNION ALL"
-                      " SELECT msg_id, in_reply_to, type, received_ms FROM inbox LIMIT 20000",
-                      &st) == 0) {
-        while (sqlite3_step(st) == SQLITE_ROW) {
-            if (nm == mcap) {
-                egide_deadline_msg_t *nmsg = realloc(msgs, mcap * 2 * sizeof *msgs);
-                if (nmsg)
-                    msgs = nmsg;
-                char(*nids)[2][33] = nmsg ? realloc(ids, mcap * 2 * sizeof *ids) : NULL;
-                if (!nids)
-                    break;
-                ids = nids;
-                mcap *= 2;
-            }
-            egide_hex_encode(sqlite3_column_blob(st, 0), 16, ids[nm][0]);
-            ids[nm][1][0] = '\0';
-            if (sqlite3_column_bytes(st, 1) == 16)
-                egide_hex_encode(sqlite3_column_blob(st, 1), 16, ids[nm][1]);
-            msgs[nm].type = strdup((const char *)sqlite3_column_text(st, 2));
-            msgs[nm].time_ms = sqlite3_column_int64(st, 3);
-            nm++;
-        }
-        for (size_t i = 0; i < nm; i++) {
-            msgs[i].msg_id = ids[i][0];
-            msgs[i].in_reply_to = ids[i][1];
-        }
-        egide_db_done(st);
-    }
+    egide_rc rc = edge_store_deadline_list(e->api_store, EDGE_STORE_DEADLINES_MAX, &d, &nd);
+    if (!rc)
+        rc = edge_store_message_times(e->api_store, EDGE_STORE_TIMES_MAX, &t, &nt);
     pthread_mutex_unlock(&e->api_lock);
-    egide_rc rc = EGIDE_ERR_NOMEM;
-    if (d && msgs)
-        rc = egide_deadline_evaluate(e->profile, d, nd, msgs, nm, egide_now_ms());
-    for (size_t i = 0; msgs && i < nm; i++)
-        free((char *)msgs[i].type);
+    /* The later messages of both boxes, to see which deadlines were closed. */
+    egide_deadline_msg_t *msgs = NULL;
+    char(*ids)[2][33] = NULL;
+    if (!rc && nt) {
+        msgs = calloc(nt, sizeof *msgs);
+        ids = calloc(nt, sizeof *ids);
+        if (!msgs || !ids)
+            rc = EGIDE_ERR_NOMEM;
+    }
+    for (size_t i = 0; !rc && i < nt; i++) {
+        egide_hex_encode(t[i].msg_id, 16, ids[i][0]);
+        ids[i][1][0] = '\0';
+        if (t[i].has_in_reply_to)
+            egide_hex_encode(t[i].in_reply_to, 16, ids[i][1]);
+        msgs[i] = (egide_deadline_msg_t){ids[i][0], ids[i][1], t[i].type, t[i].time_ms};
+    }
+    if (!rc && nd)
+        rc = egide_deadline_evaluate(e->profile, d, nd, msgs, nt, egide_now_ms());
     free(msgs);
     free(ids);
+    free(t);
     if (rc) {
         free(d);
         return rc;
@@ -769,41 +619,21 @@ static void s_deadlines(edge_t *e, const egide_http_req_t *req, egide_http_resp_
 
 /* ------------------------------------------------------------ health, metrics */
 
-static void s_counts(edge_t *e, int64_t *pending, int64_t *inbox, int64_t *by_state)
-{
-    sqlite3_stmt *st;
-    *pending = *inbox = 0;
-    if (egide_db_stmt(e->api_db,
-                      "SELECT (SELECT count(*) FROM outbox WHERE state=0),"
-                      " (SELECT count(*) FROM inbox)",
-                      &st) == 0) {
-        if (sqlite3_step(st) == SQLITE_ROW) {
-            *pending = sqlite3_column_int64(st, 0);
-            *inbox = sqlite3_column_int64(st, 1);
-        }
-        egide_db_done(st);
-    }
-    if (by_state &&
-        egide_db_stmt(e->api_db, "SELECT state, count(*) FROM outbox_rcpt GROUP BY state", &st) ==
-            0) {
-        while (sqlite3_step(st) == SQLITE_ROW) {
-            int s = sqlite3_column_int(st, 0);
-            if (s >= 0 && s <= 4)
-                by_state[s] = sqlite3_column_int64(st, 1);
-        }
-        egide_db_done(st);
-    }
-}
-
 static void s_health(edge_t *e, egide_http_resp_t *resp)
 {
-    int64_t pending, inbox;
+    edge_store_counts_t c;
     pthread_mutex_lock(&e->api_lock);
-    s_counts(e, &pending, &inbox, NULL);
+    egide_rc rc = edge_store_counts(e->api_store, &c);
     uint8_t *alert = NULL;
     size_t alen = 0;
-    edge_store_meta_get(e->api_db, "checkpoint_alert", &alert, &alen);
+    /* Absent (NOTFOUND) is the normal case; a store error shows in counts. */
+    edge_store_meta_get(e->api_store, "checkpoint_alert", &alert, &alen);
     pthread_mutex_unlock(&e->api_lock);
+    if (rc) {
+        free(alert);
+        s_store_error(resp, rc);
+        return;
+    }
     bool conn = atomic_load(&e->connected);
     json_t *o =
         json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "status",
@@ -815,7 +645,7 @@ static void s_health(edge_t *e, egide_http_resp_t *resp)
                   : atomic_load(&e->refused) ? "refused"
                                              : "disconnected",
                   "directory_version", (json_int_t)(e->dir ? egide_directory_version(e->dir) : 0),
-                  "outbox_pending", (json_int_t)pending, "inbox", (json_int_t)inbox);
+                  "outbox_pending", (json_int_t)c.outbox_queued, "inbox", (json_int_t)c.inbox);
     if (alert)
         json_object_set_new(o, "audit_alert", json_stringn((const char *)alert, alen));
     free(alert);
@@ -826,10 +656,14 @@ static void s_metrics(edge_t *e, egide_http_resp_t *resp)
 {
     static const char *const le[] = {"10",   "25",   "50",   "100",   "250",   "500",
                                      "1000", "2500", "5000", "10000", "60000", "+Inf"};
-    int64_t pending, inbox, by_state[5] = {0};
+    edge_store_counts_t c;
     pthread_mutex_lock(&e->api_lock);
-    s_counts(e, &pending, &inbox, by_state);
+    egide_rc rc = edge_store_counts(e->api_store, &c);
     pthread_mutex_unlock(&e->api_lock);
+    if (rc) {
+        s_store_error(resp, rc);
+        return;
+    }
     const edge_metrics_t *m = &e->m;
     egide_buf_t out;
     egide_buf_init(&out, 1 << 20);
@@ -838,12 +672,12 @@ static void s_metrics(edge_t *e, egide_http_resp_t *resp)
                          atomic_load(&e->connected) ? 1 : 0);
     static const char *const rs = "egide_edge_recipient_states";
     egide_metrics_family(&out, rs, "gauge", "Sent messages per recipient state.");
-    for (int k = 0; k < 5; k++)
-        egide_metrics_value(&out, rs, "state", s_rcpt_states[k], (uint64_t)by_state[k]);
+    for (int k = 0; k < EDGE_RCPT_STATE__COUNT; k++)
+        egide_metrics_value(&out, rs, "state", edge_rcpt_state_name(k), (uint64_t)c.by_rcpt[k]);
     egide_metrics_single(&out, "egide_edge_outbox_pending", "gauge",
-                         "Messages not yet accepted by the broker.", (uint64_t)pending);
+                         "Messages not yet accepted by the broker.", (uint64_t)c.outbox_queued);
     egide_metrics_single(&out, "egide_edge_inbox_messages", "gauge", "Messages received.",
-                         (uint64_t)inbox);
+                         (uint64_t)c.inbox);
     static const char *const mt = "egide_edge_messages_total";
     egide_metrics_family(&out, mt, "counter", "Message events.");
     egide_metrics_value(&out, mt, "event", "submitted", atomic_load(&m->submitted));
@@ -948,7 +782,7 @@ egide_rc edge_api_start(edge_t *e)
         return rc;
     }
     free(tf);
-    rc = edge_store_open(e->db_path, &e->api_db);
+    rc = edge_store_sqlite_ops.open(e->db_path, &e->api_store);
     if (rc)
         return rc;
     static const char *const pub_only_health[] = {"/v1/health", NULL};
@@ -972,6 +806,6 @@ egide_rc edge_api_start(edge_t *e)
 void edge_api_stop(edge_t *e)
 {
     egide_http_stop(&e->http);
-    egide_db_close(&e->api_db);
+    edge_store_close(&e->api_store);
     egide_token_free(&e->api_token);
 }

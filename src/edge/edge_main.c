@@ -2,8 +2,8 @@
 /*
  * edge_main.c - egide-edge: command line, configuration, start-up checks
  * (key permissions and types, trust store, the first directory and the
- * broker key it pins), signals.  The loop is in edge_core.c, the REST API in
- * edge_api.c.
+ * broker key it pins), signals.  The loop is in edge_loop.c, the REST API in
+ * edge_api.c, the store behind edge_store.h.
  */
 #include "edge.h"
 
@@ -12,11 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <zmq.h>
 
 #include "egide/crypto/egide_crypto.h"
 #include "egide/base/egide_daemon.h"
-#include "egide/store/egide_db.h"
 #include "egide/base/egide_log.h"
 #include "egide/base/egide_util.h"
 
@@ -166,14 +164,14 @@ egide_rc edge_init(edge_t *e, egide_config_t *cfg)
     free(p);
 
     e->db_path = egide_config_path(cfg, "edge", "database");
-    rc = edge_store_open(e->db_path, &e->db);
+    rc = edge_store_sqlite_ops.open(e->db_path, &e->store);
     if (rc)
         return s_path_fail("database", e->db_path, rc);
 
     /* The directory: the newest of the stored one and the configured file. */
     uint8_t *stored = NULL;
     size_t slen = 0;
-    if (edge_store_meta_get(e->db, "directory", &stored, &slen) == EGIDE_OK) {
+    if (edge_store_meta_get(e->store, "directory", &stored, &slen) == EGIDE_OK) {
         edge_adopt_directory(e, stored, slen, false);
         free(stored);
     }
@@ -235,16 +233,19 @@ egide_rc edge_init(edge_t *e, egide_config_t *cfg)
 
     if (pipe2(e->wake, O_NONBLOCK | O_CLOEXEC) != 0)
         return EGIDE_ERR_IO;
-    e->zctx = zmq_ctx_new();
+    e->zctx = egide_transport_ctx_new();
+    if (!e->zctx)
+        return s_path_fail("transport", e->broker_endpoint, EGIDE_ERR_IO);
     egide_transport_opts_t o = {
         .heartbeat_ms = (int)egide_config_int(cfg, "edge", "heartbeat_ms"),
         .linger_ms = EGIDE_DEFAULT_LINGER_MS,
         .max_msg = EGIDE_MAX_FRAME,
         .sndhwm = 100000,
         .monitor_ep = "inproc://edge-monitor",
-        .monitor_events = ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
-                          ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
-                          ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL,
+        .monitor_events = EGIDE_TRANSPORT_EV_HANDSHAKE_OK | EGIDE_TRANSPORT_EV_DISCONNECTED |
+                          EGIDE_TRANSPORT_EV_HANDSHAKE_FAIL_AUTH |
+                          EGIDE_TRANSPORT_EV_HANDSHAKE_FAIL_NOAUTH |
+                          EGIDE_TRANSPORT_EV_HANDSHAKE_FAIL_PROTO,
         .monitor_out = &e->monitor,
     };
     rc = egide_transport_dealer(e->zctx, e->broker_endpoint, e->broker_public, e->curve_public,
@@ -260,23 +261,15 @@ egide_rc edge_init(edge_t *e, egide_config_t *cfg)
 void edge_fini(edge_t *e)
 {
     edge_api_stop(e);
-    int zero = 0;
-    if (e->monitor) {
-        zmq_setsockopt(e->monitor, ZMQ_LINGER, &zero, sizeof zero);
-        zmq_close(e->monitor);
-    }
-    if (e->dealer) {
-        zmq_socket_monitor(e->dealer, NULL, 0);
-        int linger = EGIDE_DEFAULT_LINGER_MS;
-        zmq_setsockopt(e->dealer, ZMQ_LINGER, &linger, sizeof linger);
-        zmq_close(e->dealer);
-    }
-    if (e->zctx)
-        zmq_ctx_term(e->zctx);
+    egide_transport_close(&e->monitor, 0);
+    if (e->dealer)
+        egide_transport_monitor_stop(e->dealer);
+    egide_transport_close(&e->dealer, EGIDE_DEFAULT_LINGER_MS);
+    egide_transport_ctx_destroy(&e->zctx);
     for (int i = 0; i < 2; i++)
         if (e->wake[i] >= 0)
             close(e->wake[i]);
-    egide_db_close(&e->db);
+    edge_store_close(&e->store);
     egide_deadline_profile_destroy(&e->profile);
     egide_peers_destroy(&e->peers);
     egide_directory_destroy(&e->dir);

@@ -1,0 +1,330 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * edge_inbox.c - what arrives for this node: a delivered envelope is
+ * checked in DESIGN.md's order (recipient, sender certificate, signature
+ * over the raw header, time, key commitment and decryption, payload), then
+ * stored with the signed DELIVERED receipt that answers it, or refused with
+ * a signed REJECTED receipt that is remembered.  A duplicate with the same
+ * hash gets the receipt it had; the same msg_id with another hash is a
+ * DUPLICATE_CONFLICT.
+ *
+ * A store error is NOT a refusal: it is transient (a full disk, an I/O
+ * error), so nothing is queued, the batch rolls back and the broker delivers
+ * again later.  Only a genuine "same id, other bytes" is refused as a
+ * conflict.  Receipts are queued on an edge_out_t and leave after the
+ * commit; nothing here touches a socket.
+ */
+#include "edge.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "egide/base/egide_log.h"
+#include "egide/base/egide_util.h"
+#include "egide/domain/egide_payload.h"
+#include "egide/protocol/egide_envelope.h"
+#include "egide/protocol/egide_receipt.h"
+#include "egide/wire/egide_wire.h"
+
+#define R(x) EGIDE__V1__REASON_CODE__REASON_##x
+
+static egide_rc s_sign_receipt(edge_t *e, int kind, const Egide__V1__EnvelopeHeader *h,
+                               const uint8_t sha[32], int reason, const char *detail, uint8_t **r,
+                               size_t *rl)
+{
+    egide_receipt_params_t p = {
+        .kind = kind,
+        .msg_id = h->msg_id.data,
+        .envelope_sha256 = sha,
+        .issuer_id = e->node_id,
+        .sender_id = h->sender_id,
+        .recipient_id = e->node_id,
+        .time_ms = egide_now_ms(),
+        .reason = reason,
+        .detail = detail,
+        .issuer_cert_fpr = e->sign_fpr,
+    };
+    return egide_receipt_sign(&p, e->sign_key, r, rl);
+}
+
+/* Queue a receipt; a full queue is not an error (the broker redelivers and
+ * the duplicate gets the stored receipt then). */
+static void s_reply(edge_out_t *out, const uint8_t *r, size_t rl)
+{
+    egide_rc rc = edge_out_receipt(out, r, rl);
+    if (rc)
+        egide_log(EGIDE_LOG_WARNING, "receipt not queued (%s): sent on redelivery",
+                  egide_strerror(rc));
+}
+
+/* Already answered (stored or refused with these very bytes)?  Send the
+ * same receipt again.  *dup false and EGIDE_OK when not seen. */
+static egide_rc s_duplicate(edge_t *e, const Egide__V1__EnvelopeHeader *h, const uint8_t sha[32],
+                            edge_out_t *out, bool *dup)
+{
+    uint8_t *r = NULL;
+    size_t rl = 0;
+    *dup = false;
+    egide_rc rc = edge_store_inbox_receipt(e->store, h->msg_id.data, sha, &r, &rl);
+    if (rc == EGIDE_ERR_NOTFOUND)
+        rc = edge_store_rejected_find(e->store, h->msg_id.data, sha, &r, &rl);
+    if (rc == EGIDE_ERR_NOTFOUND)
+        return EGIDE_OK;
+    if (rc)
+        return rc;
+    s_reply(out, r, rl);
+    free(r);
+    *dup = true;
+    return EGIDE_OK;
+}
+
+/* Refuse for good: sign REJECTED, remember it, queue it.  Only for reasons
+ * that hold whenever the same bytes come again. */
+static egide_rc s_reject(edge_t *e, const Egide__V1__EnvelopeHeader *h, const uint8_t sha[32],
+                         int reason, const char *why, edge_out_t *out)
+{
+    char hex[33];
+    egide_hex_encode(h->msg_id.data, 16, hex);
+    uint8_t *r = NULL;
+    size_t rl = 0;
+    egide_rc rc =
+        s_sign_receipt(e, EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED, h, sha, reason, why, &r, &rl);
+    if (rc) {
+        /* Nothing to send: the broker redelivers and we try again. */
+        egide_log(EGIDE_LOG_ERROR, "signing a receipt failed: %s", egide_strerror(rc));
+        return EGIDE_OK;
+    }
+    rc = edge_store_rejected_put(e->store, h->msg_id.data, sha, h->sender_id, reason, r, rl,
+                                 egide_now_ms());
+    if (rc) {
+        free(r);
+        return rc;
+    }
+    egide_log(EGIDE_LOG_WARNING, "refused message %s from %s: %s (%s)", hex, h->sender_id,
+              egide_wire_reason_name(reason), why);
+    atomic_fetch_add(&e->m.received_rejected, 1);
+    if (reason >= 0 && reason < 32)
+        atomic_fetch_add(&e->m.rejected_by_reason[reason], 1);
+    s_reply(out, r, rl);
+    free(r);
+    return EGIDE_OK;
+}
+
+static int s_reason_of(egide_rc rc)
+{
+    switch (rc) {
+    case EGIDE_ERR_SIGNATURE:
+    case EGIDE_ERR_HASH:
+        return R(BAD_SIGNATURE);
+    case EGIDE_ERR_COMMITMENT:
+        return R(KEY_COMMITMENT);
+    case EGIDE_ERR_DECRYPT:
+        return R(DECRYPT_FAILED);
+    case EGIDE_ERR_NOT_RECIPIENT:
+        return R(NOT_RECIPIENT);
+    case EGIDE_ERR_EXPIRED:
+        return R(EXPIRED);
+    case EGIDE_ERR_REPLAY:
+        return R(CLOCK_SKEW);
+    case EGIDE_ERR_VERSION:
+        return R(UNSUPPORTED_VERSION);
+    case EGIDE_ERR_LIMIT:
+        return R(OVERSIZE);
+    case EGIDE_ERR_CERT:
+        return R(CERT_INVALID);
+    case EGIDE_ERR_REVOKED:
+        return R(CERT_REVOKED);
+    case EGIDE_ERR_VALIDATION:
+        return R(PAYLOAD_INVALID);
+    default:
+        return R(MALFORMED);
+    }
+}
+
+/* The sender's signing key if its certificate is valid and the one the
+ * header names (a new reference, the caller frees); NULL with *why. */
+static EVP_PKEY *s_sender_key(edge_t *e, const Egide__V1__EnvelopeHeader *h, egide_rc *why)
+{
+    pthread_mutex_lock(&e->dir_lock);
+    const egide_peer_t *p = egide_peers_get(e->peers, h->sender_id);
+    EVP_PKEY *spub = NULL;
+    egide_rc prc = EGIDE_ERR_NOTFOUND;
+    if (p) {
+        prc = p->status;
+        if (!prc && (h->sender_cert_fingerprint.len != 32 ||
+                     memcmp(h->sender_cert_fingerprint.data, p->sign_fpr, 32) != 0))
+            prc = EGIDE_ERR_CERT;
+        if (!prc && EVP_PKEY_up_ref(p->sign_pub) == 1)
+            spub = p->sign_pub;
+        else if (!prc)
+            prc = EGIDE_ERR_NOMEM;
+    }
+    pthread_mutex_unlock(&e->dir_lock);
+    *why = prc;
+    return spub;
+}
+
+/* Verified and opened: store it with its DELIVERED receipt. */
+static egide_rc s_store(edge_t *e, const Egide__V1__EnvelopeHeader *h, const uint8_t sha[32],
+                        const char *ctype, const uint8_t *payload, size_t plen,
+                        const egide_payload_facts_t *facts, edge_out_t *out)
+{
+    uint8_t *r = NULL, *stored = NULL;
+    size_t rl = 0, sl = 0;
+    egide_rc rc =
+        s_sign_receipt(e, EGIDE__V1__RECEIPT_KIND__RECEIPT_DELIVERED, h, sha, 0, NULL, &r, &rl);
+    if (rc) {
+        egide_log(EGIDE_LOG_ERROR, "signing a receipt failed: %s", egide_strerror(rc));
+        return EGIDE_OK; /* nothing promised: the broker redelivers */
+    }
+    int64_t now = egide_now_ms();
+    edge_inbox_msg_t m = {
+        .msg_id = h->msg_id.data,
+        .sha256 = sha,
+        .sender_id = h->sender_id,
+        .type = h->message_type,
+        .urgency = h->urgency,
+        .in_reply_to = h->in_reply_to.len == 16 ? h->in_reply_to.data : NULL,
+        .created_ms = h->created_ms,
+        .received_ms = now,
+        .content_type = ctype ? ctype : "",
+        .payload = payload,
+        .payload_len = plen,
+        .receipt = r,
+        .receipt_len = rl,
+    };
+    edge_inbox_put_result res = EDGE_INBOX_STORED;
+    rc = edge_store_inbox_put(e->store, &m, &res, &stored, &sl);
+    if (!rc && res == EDGE_INBOX_STORED)
+        rc = edge_outbox_note_ack(e, h->message_type, h->in_reply_to.data, h->in_reply_to.len,
+                                  h->sender_id, h->created_ms);
+    if (!rc && res == EDGE_INBOX_STORED)
+        rc = edge_deadlines_start(e, e->store, h->message_type, h->msg_id.data,
+                                  facts->received_ms ? facts->received_ms : now, facts);
+    char hex[33];
+    egide_hex_encode(h->msg_id.data, 16, hex);
+    if (rc) {
+        /* Transient: the DELIVERED receipt just signed is dropped unsent. */
+        egide_log(EGIDE_LOG_WARNING,
+                  "message %s from %s not stored (%s): the broker will deliver it again", hex,
+                  h->sender_id, egide_strerror(rc));
+    } else if (res == EDGE_INBOX_CONFLICT) {
+        rc = s_reject(e, h, sha, R(DUPLICATE_CONFLICT), "msg_id already received", out);
+    } else if (res == EDGE_INBOX_DUPLICATE) {
+        s_reply(out, stored, sl);
+    } else {
+        atomic_fetch_add(&e->m.received, 1);
+        egide_log(EGIDE_LOG_INFO, "received %s (%s) from %s", hex, h->message_type, h->sender_id);
+        s_reply(out, r, rl);
+    }
+    free(stored);
+    free(r);
+    return rc;
+}
+
+/* Checks after decryption: the payload's own type and schema. */
+static egide_rc s_check_payload(edge_t *e, const Egide__V1__EnvelopeHeader *h,
+                                const uint8_t sha[32], const char *ctype, const uint8_t *payload,
+                                size_t plen, egide_payload_facts_t *facts, edge_out_t *out,
+                                bool *refused)
+{
+    *refused = false;
+    const char *ptype = egide_payload_type_for_content_type(ctype);
+    if (!ptype)
+        return EGIDE_OK;
+    *refused = true;
+    if (strcmp(ptype, h->message_type) != 0)
+        return s_reject(e, h, sha, R(PAYLOAD_INVALID), "payload type differs from header", out);
+    char *errors = NULL;
+    egide_rc rc = egide_payload_check(ptype, payload, plen, egide_now_ms(), facts, &errors);
+    free(errors); /* field errors may quote content: never logged */
+    if (rc)
+        return s_reject(e, h, sha, R(PAYLOAD_INVALID), "payload fails validation", out);
+    *refused = false;
+    return EGIDE_OK;
+}
+
+egide_rc edge_inbox_deliver(edge_t *e, const uint8_t *bytes, size_t len, edge_out_t *out)
+{
+    if (!e || !out || (!bytes && len))
+        return EGIDE_ERR_INVALID;
+    egide_envelope_t *env = NULL;
+    egide_rc rc = egide_envelope_parse(bytes, len, &env);
+    if (rc) {
+        /* No msg_id to sign about: the broker checked it, so this is a bug
+         * or an attack; dropped. */
+        egide_log(EGIDE_LOG_WARNING, "unparsable envelope delivered: %s", egide_strerror(rc));
+        return EGIDE_OK;
+    }
+    const Egide__V1__EnvelopeHeader *h = egide_envelope_header(env);
+    uint8_t sha[32];
+    egide_envelope_hash(env, sha);
+    char *ctype = NULL;
+    uint8_t *payload = NULL;
+    size_t plen = 0;
+    bool done = false;
+    rc = s_duplicate(e, h, sha, out, &done);
+    if (rc || done)
+        goto end;
+    if (egide_envelope_recipient_index(env, e->node_id) < 0) {
+        rc = s_reject(e, h, sha, R(NOT_RECIPIENT), "this node is not a recipient", out);
+        goto end;
+    }
+    egide_rc why = EGIDE_OK;
+    EVP_PKEY *spub = s_sender_key(e, h, &why);
+    if (!spub && why == EGIDE_ERR_NOMEM) {
+        rc = why; /* transient, like a store error */
+        goto end;
+    }
+    if (!spub) {
+        rc = s_reject(e, h, sha, why == EGIDE_ERR_NOTFOUND ? R(UNKNOWN_SENDER) : s_reason_of(why),
+                      "sender certificate unknown or not valid", out);
+        goto end;
+    }
+    egide_rc vrc = egide_envelope_verify(env, spub);
+    if (!vrc)
+        vrc = egide_envelope_check_time(env, egide_now_ms(), e->clock_skew_ms);
+    if (!vrc)
+        vrc = egide_envelope_open(env, e->node_id, e->enc_key, spub, &ctype, &payload, &plen);
+    EVP_PKEY_free(spub);
+    if (vrc) {
+        rc = s_reject(e, h, sha, s_reason_of(vrc), egide_strerror(vrc), out);
+        goto end;
+    }
+    egide_payload_facts_t facts;
+    memset(&facts, 0, sizeof facts);
+    rc = s_check_payload(e, h, sha, ctype, payload, plen, &facts, out, &done);
+    if (!rc && !done)
+        rc = s_store(e, h, sha, ctype, payload, plen, &facts, out);
+end:
+    free(ctype);
+    egide_free_secret(payload, plen);
+    egide_envelope_destroy(&env);
+    return rc;
+}
+
+egide_rc edge_inbox_step(edge_t *e, const uint8_t *bytes, size_t len, uint8_t **frame,
+                         size_t *frame_len)
+{
+    if (!frame || !frame_len)
+        return EGIDE_ERR_INVALID;
+    *frame = NULL;
+    *frame_len = 0;
+    if (!e)
+        return EGIDE_ERR_INVALID;
+    edge_out_t *o = calloc(1, sizeof *o);
+    if (!o)
+        return EGIDE_ERR_NOMEM;
+    egide_rc rc = edge_store_begin(e->store);
+    if (!rc)
+        rc = edge_inbox_deliver(e, bytes, len, o);
+    if (!rc)
+        rc = edge_store_commit(e->store);
+    if (rc)
+        edge_store_rollback(e->store);
+    else
+        edge_out_take(o, 0, frame, frame_len);
+    edge_out_flush(e, o, false);
+    free(o);
+    return rc;
+}

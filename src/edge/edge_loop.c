@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * edge_loop.c - the edge's loop: connection events from the socket monitor,
+ * the hello, directory sync, frames from the broker handled in batches, and
+ * the timers (resending the outbox, expiry).
+ *
+ * Frames are handled in one store transaction per batch; what must be sent
+ * after (receipts, acks) is held in an edge_out_t and sent only once the
+ * COMMIT returned.  A handler that meets a store error stops the batch: it
+ * is rolled back and nothing of it is sent, so the broker delivers and
+ * relays again (a store error is transient, never a refusal).
+ *
+ * ZeroMQ is reached only through egide_transport.
+ */
+#include "edge.h"
+
+#include <string.h>
+#include <unistd.h>
+
+#include "egide/base/egide_log.h"
+#include "egide/base/egide_util.h"
+#include "egide/wire/egide_frame.h"
+#include "egide/wire/egide_wire.h"
+
+#define TICK_MS   200
+#define BATCH_MAX 256
+/* The API's wake-up pipe is not a ZeroMQ socket and egide_transport_poll
+ * takes sockets only: the poll is bounded so a submission waits at most
+ * this long before it is sent. */
+#define WAKE_MS 20
+
+/* ------------------------------------------------------------ directory */
+
+egide_rc edge_adopt_directory(edge_t *e, const uint8_t *bytes, size_t len, bool persist)
+{
+    uint64_t cur = e->dir ? egide_directory_version(e->dir) : 0;
+    egide_directory_t *d = NULL;
+    egide_rc rc = egide_directory_load(bytes, len, e->anchor, cur, egide_now_ms(), &d);
+    if (rc) {
+        egide_log(EGIDE_LOG_WARNING, "directory refused: %s", egide_strerror(rc));
+        return rc;
+    }
+    if (e->dir && egide_directory_version(d) == cur) {
+        egide_directory_destroy(&d);
+        return EGIDE_OK;
+    }
+    egide_peers_t *p = NULL;
+    rc = egide_peers_build(d, e->trust, egide_now_ms(), &p);
+    if (rc) {
+        egide_directory_destroy(&d);
+        return rc;
+    }
+    const Egide__V1__NodeEntry *me = egide_directory_node(d, e->node_id);
+    if (!me)
+        egide_log(EGIDE_LOG_WARNING, "this node (%s) is not in directory v%llu", e->node_id,
+                  (unsigned long long)egide_directory_version(d));
+    pthread_mutex_lock(&e->dir_lock);
+    egide_peers_destroy(&e->peers);
+    egide_directory_destroy(&e->dir);
+    e->dir = d;
+    e->peers = p;
+    if (me)
+        egide_strlcpy(e->role, me->role, sizeof e->role);
+    const Egide__V1__BrokerEndpoint *be = egide_directory_broker(d);
+    if (be && be->node_id)
+        egide_strlcpy(e->broker_id, be->node_id, sizeof e->broker_id);
+    pthread_mutex_unlock(&e->dir_lock);
+    egide_log(EGIDE_LOG_NOTICE, "directory v%llu adopted",
+              (unsigned long long)egide_directory_version(d));
+    if (persist && e->store)
+        return edge_store_meta_put(e->store, "directory", bytes, len);
+    return EGIDE_OK;
+}
+
+/* ------------------------------------------------------------ hello */
+
+static void s_hello(edge_t *e)
+{
+    egide_frame_hello_t h = {
+        .node_id = e->node_id,
+        .directory_version = e->dir ? egide_directory_version(e->dir) : 0,
+        .checkpoint_size = edge_witness_size(e),
+        .software = "egide-edge/" EGIDE_VERSION_STRING,
+    };
+    uint8_t *f = NULL;
+    size_t fl = 0;
+    egide_rc rc = egide_frame_hello(++e->corr, &h, &f, &fl);
+    if (!rc)
+        rc = egide_transport_send_raw(e->dealer, NULL, 0, f, fl);
+    free(f);
+    if (rc)
+        egide_log(EGIDE_LOG_WARNING, "hello not sent: %s", egide_strerror(rc));
+    /* Everything not yet accepted is due now (a failure only delays it). */
+    edge_store_outbox_retry_all(e->store);
+}
+
+/* ------------------------------------------------------------ frames */
+
+static egide_rc s_handle_frame(edge_t *e, const Egide__V1__Frame *f, edge_out_t *out)
+{
+    switch (f->body_case) {
+    case EGIDE__V1__FRAME__BODY_DIRECTORY: {
+        egide_rc rc = edge_adopt_directory(e, f->directory->signed_directory.data,
+                                           f->directory->signed_directory.len, true);
+        /* A refused directory is the broker's problem; only a store error
+         * stops the batch. */
+        return rc == EGIDE_ERR_IO || rc == EGIDE_ERR_DB || rc == EGIDE_ERR_NOMEM ? rc : EGIDE_OK;
+    }
+    case EGIDE__V1__FRAME__BODY_RECEIPT:
+        return edge_outbox_receipt(e, f->receipt->receipt.data, f->receipt->receipt.len,
+                                   f->receipt->relay_id, out);
+    case EGIDE__V1__FRAME__BODY_DELIVER:
+        return edge_inbox_deliver(e, f->deliver->envelope.data, f->deliver->envelope.len, out);
+    case EGIDE__V1__FRAME__BODY_CHECKPOINT:
+        return edge_witness_checkpoint(e, f->checkpoint->note.data, f->checkpoint->note.len,
+                                       f->checkpoint->consistency_proof,
+                                       f->checkpoint->n_consistency_proof);
+    case EGIDE__V1__FRAME__BODY_ERROR:
+        egide_log(EGIDE_LOG_WARNING, "broker error (corr %llu): %s", (unsigned long long)f->corr_id,
+                  egide_wire_reason_name(f->error->code));
+        return EGIDE_OK;
+    case EGIDE__V1__FRAME__BODY_HEARTBEAT:
+        return EGIDE_OK;
+    default:
+        egide_log(EGIDE_LOG_WARNING, "unexpected frame from the broker");
+        return EGIDE_OK;
+    }
+}
+
+/* Receive and handle up to BATCH_MAX frames in one transaction; send what
+ * they produced after the commit.  Returns how many were received. */
+static int s_batch(edge_t *e)
+{
+    edge_out_t *out = calloc(1, sizeof *out);
+    if (!out)
+        return 0;
+    int handled = 0;
+    egide_rc rc = edge_store_begin(e->store);
+    while (!rc && handled < BATCH_MAX) {
+        egide_transport_msg_t m;
+        egide_rc rrc = egide_transport_recv(e->dealer, 0, &m);
+        if (rrc == EGIDE_ERR_TIMEOUT || rrc == EGIDE_ERR_IO)
+            break;
+        handled++;
+        if (rrc == EGIDE_OK)
+            rc = s_handle_frame(e, m.frame, out);
+        else
+            egide_log(EGIDE_LOG_WARNING, "bad frame from the broker: %s", egide_strerror(rrc));
+        egide_transport_msg_clear(&m);
+        if (!e->group_commit)
+            break;
+    }
+    if (!rc)
+        rc = edge_store_commit(e->store);
+    if (rc) {
+        /* Nothing was promised: the broker will redeliver. */
+        egide_log(EGIDE_LOG_WARNING, "store: %s; %d frame(s) left for the broker to resend",
+                  egide_strerror(rc), handled);
+        edge_store_rollback(e->store);
+        edge_out_flush(e, out, false);
+    } else {
+        edge_out_flush(e, out, true);
+    }
+    free(out);
+    return handled;
+}
+
+static void s_monitor(edge_t *e)
+{
+    for (int i = 0; i < 64; i++) {
+        int event = 0;
+        egide_rc rc = egide_transport_monitor_recv(e->monitor, &event);
+        if (rc == EGIDE_ERR_TIMEOUT || rc == EGIDE_ERR_INVALID)
+            return;
+        if (rc)
+            continue;
+        switch (event) {
+        case EGIDE_TRANSPORT_EV_HANDSHAKE_OK:
+            atomic_store(&e->connected, true);
+            atomic_store(&e->refused, false);
+            egide_log(EGIDE_LOG_NOTICE, "connected to the broker");
+            s_hello(e);
+            break;
+        case EGIDE_TRANSPORT_EV_DISCONNECTED:
+            if (atomic_exchange(&e->connected, false))
+                egide_log(EGIDE_LOG_NOTICE, "disconnected from the broker; will reconnect");
+            break;
+        case EGIDE_TRANSPORT_EV_HANDSHAKE_FAIL_AUTH:
+            if (!atomic_exchange(&e->refused, true))
+                egide_log(EGIDE_LOG_ERROR, "the broker refused this node's transport key:"
+                                           " is the node active in the directory?");
+            break;
+        case EGIDE_TRANSPORT_EV_HANDSHAKE_FAIL_NOAUTH:
+        case EGIDE_TRANSPORT_EV_HANDSHAKE_FAIL_PROTO:
+            egide_log(EGIDE_LOG_WARNING,
+                      "handshake with the broker failed (is its key the pinned one?)");
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+int edge_run(edge_t *e)
+{
+    if (!e->monitor)
+        return 1;
+    void *const socks[2] = {e->dealer, e->monitor};
+    int64_t next_tick = 0;
+    egide_log(EGIDE_LOG_NOTICE, "edge %s running, broker %s", e->node_id, e->broker_endpoint);
+    while (!*e->stop) {
+        int64_t now = egide_mono_ms();
+        int64_t wait = next_tick > now ? next_tick - now : 0;
+        bool ready[2] = {false, false};
+        egide_rc prc =
+            egide_transport_poll(socks, ready, 2, (int)(wait < WAKE_MS ? wait : WAKE_MS));
+        if (prc == EGIDE_ERR_IO || prc == EGIDE_ERR_INVALID)
+            break;
+        if (ready[1])
+            s_monitor(e);
+        bool woken = false;
+        char buf[64];
+        while (read(e->wake[0], buf, sizeof buf) > 0)
+            woken = true;
+        int handled = ready[0] ? s_batch(e) : 0;
+        now = egide_mono_ms();
+        if (woken || now >= next_tick || handled)
+            edge_outbox_send(e);
+        if (now >= next_tick) {
+            edge_outbox_expire(e);
+            next_tick = now + TICK_MS;
+        }
+    }
+    egide_log(EGIDE_LOG_NOTICE, "edge stopping");
+    return 0;
+}

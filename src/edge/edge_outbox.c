@@ -1,0 +1,363 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * edge_outbox.c - what this node sends: sealing and queueing a submission
+ * (from the API or the loop), resending the exact sealed bytes with backoff
+ * until the broker's ACCEPTED, the receipts that come back for what we sent
+ * (each verified against its issuer's key, stored, applied to the message's
+ * or one recipient's state), acknowledgements by the recipients' people,
+ * expiry, and the submit-to-delivered latency.
+ *
+ * A store error is returned to the loop, which rolls the batch back and
+ * acknowledges nothing: the broker relays the receipt again.
+ */
+#include "edge.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "egide/base/egide_log.h"
+#include "egide/base/egide_util.h"
+#include "egide/protocol/egide_envelope.h"
+#include "egide/protocol/egide_receipt.h"
+#include "egide/wire/egide_frame.h"
+#include "egide/wire/egide_wire.h"
+
+#define R(x)       EGIDE__V1__REASON_CODE__REASON_##x
+#define SEND_BATCH 256
+
+/* ------------------------------------------------------------ submit */
+
+egide_rc edge_deadlines_start(edge_t *e, edge_store_t *st, const char *type,
+                              const uint8_t msg_id[16], int64_t time_ms,
+                              const egide_payload_facts_t *facts)
+{
+    if (!e->profile)
+        return EGIDE_OK;
+    char hex[33];
+    egide_hex_encode(msg_id, 16, hex);
+    egide_deadline_t d[8];
+    size_t n = 0;
+    /* A type without deadlines, or facts the profile cannot use, start none. */
+    if (egide_deadline_compute(e->profile, type, hex, time_ms, facts, d, 8, &n) != EGIDE_OK)
+        return EGIDE_OK;
+    return edge_store_deadline_put(st, d, n);
+}
+
+/* Resolve recipients under dir_lock and seal; *env is the caller's. */
+static egide_rc s_seal(edge_t *e, edge_store_t *st, const char *type, const char *const *to,
+                       size_t n_to, int urgency, const uint8_t *in_reply_to, const uint8_t *pb,
+                       size_t pb_len, uint8_t **env, size_t *len, uint8_t msg_id[16])
+{
+    egide_seal_recipient_t rcpts[EGIDE_MAX_RECIPIENTS];
+    egide_rc rc = EGIDE_OK;
+    uint64_t seq = 0;
+    pthread_mutex_lock(&e->dir_lock);
+    for (size_t i = 0; i < n_to && !rc; i++) {
+        const egide_peer_t *p = egide_peers_get(e->peers, to[i]);
+        if (!p)
+            rc = EGIDE_ERR_NOTFOUND;
+        else if (p->status)
+            rc = p->status;
+        else
+            rcpts[i] = (egide_seal_recipient_t){p->node->id, p->enc_pub, p->enc_fpr};
+    }
+    if (!rc)
+        rc = edge_store_next_seq(st, &seq);
+    if (!rc) {
+        int64_t now = egide_now_ms();
+        egide_seal_params_t sp = {
+            .sender_id = e->node_id,
+            .sign_key = e->sign_key,
+            .sign_cert_fpr = e->sign_fpr,
+            .recipients = rcpts,
+            .n_recipients = n_to,
+            .message_type = type,
+            .urgency = urgency,
+            .in_reply_to = in_reply_to,
+            .sender_seq = seq,
+            .created_ms = now,
+            .expires_ms = now + e->ttl_ms,
+            .content_type = egide_payload_content_type(type),
+            .payload = pb,
+            .payload_len = pb_len,
+        };
+        rc = egide_envelope_seal(&sp, env, len, msg_id);
+    }
+    pthread_mutex_unlock(&e->dir_lock);
+    return rc;
+}
+
+/* Queue sealed bytes as they will be sent (the header as parsed back). */
+static egide_rc s_queue(edge_store_t *st, const uint8_t *env, size_t len)
+{
+    egide_envelope_t *parsed = NULL;
+    egide_rc rc = egide_envelope_parse(env, len, &parsed);
+    if (rc)
+        return rc;
+    const Egide__V1__EnvelopeHeader *h = egide_envelope_header(parsed);
+    uint8_t sha[32];
+    egide_envelope_hash(parsed, sha);
+    const char *ids[EGIDE_MAX_RECIPIENTS];
+    size_t n = h->n_recipients < EGIDE_MAX_RECIPIENTS ? h->n_recipients : EGIDE_MAX_RECIPIENTS;
+    for (size_t i = 0; i < n; i++)
+        ids[i] = h->recipients[i]->node_id;
+    edge_outbox_msg_t m = {
+        .msg_id = h->msg_id.data,
+        .seq = h->sender_seq,
+        .type = h->message_type,
+        .urgency = h->urgency,
+        .in_reply_to = h->in_reply_to.len == 16 ? h->in_reply_to.data : NULL,
+        .created_ms = h->created_ms,
+        .expires_ms = h->expires_ms,
+        .envelope = env,
+        .envelope_len = len,
+        .sha256 = sha,
+        .rcpt_ids = ids,
+        .n_rcpt = n,
+    };
+    rc = edge_store_outbox_add(st, &m);
+    egide_envelope_destroy(&parsed);
+    return rc;
+}
+
+egide_rc edge_submit(edge_t *e, edge_store_t *st, const char *type, const char *const *to,
+                     size_t n_to, int urgency, const uint8_t *in_reply_to, const uint8_t *pb,
+                     size_t pb_len, const egide_payload_facts_t *facts, uint8_t msg_id[16])
+{
+    if (n_to == 0 || n_to > EGIDE_MAX_RECIPIENTS)
+        return EGIDE_ERR_LIMIT;
+    egide_rc rc = edge_store_begin(st);
+    if (rc)
+        return rc;
+    uint8_t *env = NULL;
+    size_t len = 0;
+    rc = s_seal(e, st, type, to, n_to, urgency, in_reply_to, pb, pb_len, &env, &len, msg_id);
+    if (!rc)
+        rc = s_queue(st, env, len);
+    free(env);
+    if (!rc && facts)
+        rc = edge_deadlines_start(e, st, type, msg_id,
+                                  facts->received_ms ? facts->received_ms : egide_now_ms(), facts);
+    if (!rc)
+        rc = edge_store_commit(st);
+    if (rc) {
+        edge_store_rollback(st);
+        return rc;
+    }
+    atomic_fetch_add(&e->m.submitted, 1);
+    ssize_t w = write(e->wake[1], "x", 1);
+    (void)w; /* a full pipe already wakes the loop */
+    return EGIDE_OK;
+}
+
+/* ------------------------------------------------------------ resending */
+
+static int64_t s_backoff(const edge_t *e, int attempts)
+{
+    int64_t d = e->retry_min_ms;
+    for (int i = 1; i < attempts && d < e->retry_max_ms; i++)
+        d *= 2;
+    return d < e->retry_max_ms ? d : e->retry_max_ms;
+}
+
+typedef struct s_send_ctx {
+    edge_t *e;
+    int64_t now;
+    egide_rc rc; /* the first store error */
+} s_send_ctx_t;
+
+static int s_send_one(const edge_outbox_due_t *m, void *arg)
+{
+    s_send_ctx_t *c = arg;
+    uint8_t *f = NULL;
+    size_t fl = 0;
+    egide_rc rc = egide_frame_submit(m->seq, m->envelope, m->envelope_len, &f, &fl);
+    if (!rc)
+        rc = egide_transport_send_raw(c->e->dealer, NULL, 0, f, fl);
+    free(f);
+    if (rc)
+        return 1; /* the queue is full or the broker gone: later */
+    if (m->attempts > 0)
+        atomic_fetch_add(&c->e->m.retries, 1);
+    c->rc = edge_store_outbox_attempt(c->e->store, m->msg_id,
+                                      c->now + s_backoff(c->e, m->attempts + 1) * 4);
+    return c->rc ? 1 : 0;
+}
+
+void edge_outbox_send(edge_t *e)
+{
+    if (!atomic_load(&e->connected))
+        return;
+    s_send_ctx_t c = {e, egide_now_ms(), EGIDE_OK};
+    if (edge_store_begin(e->store) != EGIDE_OK)
+        return;
+    egide_rc rc = edge_store_outbox_due(e->store, c.now, SEND_BATCH, s_send_one, &c);
+    if (!rc)
+        rc = c.rc;
+    /* Frames already sent are harmless: retries are byte-identical. */
+    if (!rc)
+        rc = edge_store_commit(e->store);
+    if (rc)
+        edge_store_rollback(e->store);
+}
+
+void edge_outbox_expire(edge_t *e)
+{
+    if (edge_store_begin(e->store) != EGIDE_OK)
+        return;
+    egide_rc rc = edge_store_outbox_expire(e->store, egide_now_ms(), NULL);
+    if (!rc)
+        rc = edge_store_commit(e->store);
+    if (rc)
+        edge_store_rollback(e->store);
+}
+
+/* ------------------------------------------------------------ receipts */
+
+/* When the last recipient has answered, record submit -> delivered. */
+static egide_rc s_latency(edge_t *e, const uint8_t *msg_id)
+{
+    static const int64_t bounds[] = {10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 60000};
+    edge_outbox_row_t row;
+    edge_rcpt_row_t r[EGIDE_MAX_RECIPIENTS];
+    size_t n = 0, pending = 0;
+    egide_rc rc = edge_store_outbox_get(e->store, msg_id, &row);
+    if (!rc)
+        rc = edge_store_rcpt_list(e->store, msg_id, r, EGIDE_MAX_RECIPIENTS, &n, &pending);
+    if (rc == EGIDE_ERR_NOTFOUND)
+        return EGIDE_OK;
+    if (rc || pending)
+        return rc;
+    int64_t ms = egide_now_ms() - row.created_ms;
+    if (ms < 0)
+        ms = 0;
+    size_t i = 0;
+    while (i < sizeof bounds / sizeof bounds[0] && ms > bounds[i])
+        i++;
+    atomic_fetch_add(&e->m.latency_bucket[i], 1);
+    atomic_fetch_add(&e->m.latency_count, 1);
+    atomic_fetch_add(&e->m.latency_sum_ms, (uint64_t)ms);
+    return EGIDE_OK;
+}
+
+static egide_rc s_rcpt(edge_t *e, const uint8_t *msg_id, const char *node, edge_rcpt_state state,
+                       int reason, int64_t t)
+{
+    bool changed = false;
+    egide_rc rc = edge_store_rcpt_update(e->store, msg_id, node, state, reason, t, &changed);
+    if (rc || !changed)
+        return rc;
+    atomic_fetch_add(state == EDGE_RCPT_DELIVERED ? &e->m.delivered_out : &e->m.rejected_out, 1);
+    return s_latency(e, msg_id);
+}
+
+/* Apply a verified receipt to the outbox. */
+static egide_rc s_apply(edge_t *e, const Egide__V1__ReceiptBody *b)
+{
+    bool from_broker = strcmp(b->issuer_id, e->broker_id) == 0;
+    bool changed = false;
+    egide_rc rc = EGIDE_OK;
+    if (from_broker && b->kind == EGIDE__V1__RECEIPT_KIND__RECEIPT_ACCEPTED) {
+        rc = edge_store_outbox_mark_accepted(e->store, b->msg_id.data, b->time_ms,
+                                             (int64_t)b->audit_leaf_index, &changed);
+        if (!rc && changed)
+            atomic_fetch_add(&e->m.accepted, 1);
+    } else if (from_broker && b->kind == EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED &&
+               !b->recipient_id[0]) {
+        egide_log(EGIDE_LOG_WARNING, "broker rejected a message: %s",
+                  egide_wire_reason_name(b->reason));
+        if (b->reason >= 0 && b->reason < 32)
+            atomic_fetch_add(&e->m.rejected_by_reason[b->reason], 1);
+        rc = edge_store_outbox_mark_rejected(e->store, b->msg_id.data, b->reason, b->time_ms,
+                                             &changed);
+        if (!rc && changed)
+            atomic_fetch_add(&e->m.rejected, 1);
+    } else if (from_broker && b->kind == EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED) {
+        /* The broker gave up on one recipient (expiry). */
+        rc = s_rcpt(e, b->msg_id.data, b->recipient_id,
+                    b->reason == R(EXPIRED) ? EDGE_RCPT_EXPIRED : EDGE_RCPT_REJECTED, b->reason,
+                    b->time_ms);
+    } else if (!from_broker && strcmp(b->recipient_id, b->issuer_id) == 0) {
+        rc = s_rcpt(e, b->msg_id.data, b->issuer_id,
+                    b->kind == EGIDE__V1__RECEIPT_KIND__RECEIPT_DELIVERED ? EDGE_RCPT_DELIVERED
+                                                                          : EDGE_RCPT_REJECTED,
+                    b->reason, b->time_ms);
+    }
+    return rc;
+}
+
+/* Verify with the issuer's key from the directory. */
+static egide_rc s_verify(edge_t *e, egide_receipt_t *r, const char *issuer)
+{
+    pthread_mutex_lock(&e->dir_lock);
+    const egide_peer_t *p = egide_peers_get(e->peers, issuer);
+    egide_rc rc =
+        (p && p->status == EGIDE_OK) ? egide_receipt_verify(r, p->sign_pub) : EGIDE_ERR_CERT;
+    pthread_mutex_unlock(&e->dir_lock);
+    return rc;
+}
+
+egide_rc edge_outbox_receipt(edge_t *e, const uint8_t *raw, size_t len, uint64_t relay_id,
+                             edge_out_t *out)
+{
+    egide_receipt_t *r = NULL;
+    egide_rc rc = egide_receipt_parse(raw, len, &r);
+    if (rc) {
+        egide_log(EGIDE_LOG_WARNING, "unparsable receipt from the broker: %s", egide_strerror(rc));
+        edge_out_ack(out, relay_id);
+        return EGIDE_OK;
+    }
+    const Egide__V1__ReceiptBody *b = egide_receipt_body(r);
+    edge_outbox_row_t row;
+    egide_rc src = b->msg_id.len == 16 ? edge_store_outbox_get(e->store, b->msg_id.data, &row)
+                                       : EGIDE_ERR_NOTFOUND;
+    if (src && src != EGIDE_ERR_NOTFOUND) {
+        rc = src; /* transient: not acknowledged, relayed again */
+        goto done;
+    }
+    if (src == EGIDE_ERR_NOTFOUND || b->envelope_sha256.len != 32 ||
+        memcmp(row.sha256, b->envelope_sha256.data, 32) != 0) {
+        egide_log(EGIDE_LOG_WARNING, "receipt from %s for a message this node did not send",
+                  b->issuer_id);
+        goto ack;
+    }
+    rc = s_verify(e, r, b->issuer_id);
+    if (rc) {
+        egide_log(EGIDE_LOG_WARNING, "receipt issued by %s does not verify: %s", b->issuer_id,
+                  egide_strerror(rc));
+        rc = EGIDE_OK;
+        goto ack;
+    }
+    edge_receipt_row_t rr;
+    memset(&rr, 0, sizeof rr);
+    egide_receipt_hash(r, rr.sha256);
+    memcpy(rr.msg_id, b->msg_id.data, 16);
+    rr.kind = b->kind;
+    egide_strlcpy(rr.issuer, b->issuer_id, sizeof rr.issuer);
+    egide_strlcpy(rr.recipient, b->recipient_id ? b->recipient_id : "", sizeof rr.recipient);
+    rr.time_ms = b->time_ms;
+    rr.reason = b->reason;
+    rr.has_leaf = b->has_audit_leaf;
+    rr.leaf_index = (int64_t)b->audit_leaf_index;
+    rc = edge_store_receipt_put(e->store, &rr, raw, len);
+    if (!rc)
+        rc = s_apply(e, b);
+    if (rc)
+        goto done;
+ack:
+    /* Acknowledge relays even when we could not use them: resending the
+     * same bytes would not change the outcome, and the broker logged them. */
+    edge_out_ack(out, relay_id);
+done:
+    egide_receipt_destroy(&r);
+    return rc;
+}
+
+egide_rc edge_outbox_note_ack(edge_t *e, const char *type, const uint8_t *in_reply_to,
+                              size_t irt_len, const char *sender_id, int64_t created_ms)
+{
+    if (!type || strcmp(type, "message.acknowledgement") != 0 || irt_len != 16)
+        return EGIDE_OK;
+    return edge_store_rcpt_acknowledge(e->store, in_reply_to, sender_id, created_ms, NULL);
+}

@@ -1,0 +1,384 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * edge_store.h - the edge's durable state as named, checked operations
+ * behind one table of functions (after OpenSMTPD's queue_backend.c and
+ * GNUnet's datastore plugins), so that another backend slots in beside
+ * edge_store_sqlite.c and passes the same conformance test
+ * (tests/unit/test_edge_store.c).
+ *
+ * What is kept: meta (key -> bytes: the directory, the witnessed checkpoint,
+ * an audit alert, the sender sequence); the outbox (the exact sealed bytes,
+ * so retries are byte-identical) with one state per recipient; the inbox
+ * (the opened payload and the DELIVERED receipt sent for it, so a duplicate
+ * gets the same bytes again); the envelopes refused on receipt with the
+ * REJECTED receipt sent; every verified receipt received; the legal
+ * deadlines started by messages.
+ *
+ * Contract for every operation:
+ *  - a NULL store or a required argument missing -> EGIDE_ERR_INVALID and
+ *    nothing changes;
+ *  - a storage failure (I/O error, full disk, busy, corruption) ->
+ *    EGIDE_ERR_IO, EGIDE_ERR_NOMEM or EGIDE_ERR_DB, logged once by the
+ *    backend (never with data).  Callers treat it as TRANSIENT: nothing is
+ *    signed because of it, nothing is acknowledged, the peer retries.  It is
+ *    never answered with a REJECTED receipt;
+ *  - EGIDE_ERR_NOTFOUND only where documented;
+ *  - a write runs inside the caller's transaction when one is open
+ *    (begin/commit/rollback), else on its own.
+ * Buffers returned through uint8_t ** / T ** are the caller's to free()
+ * (payloads with egide_free_secret or edge_inbox_row_clear); strings in row
+ * structs are copied and NUL-terminated (truncated to their field).
+ *
+ * A store handle is used by one thread at a time; the loop and the API each
+ * open their own.
+ */
+#ifndef EGIDE_EDGE_STORE_H
+#define EGIDE_EDGE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "egide/base/egide_limits.h"
+#include "egide/base/egide_rc.h"
+#include "egide/domain/egide_deadline.h"
+
+/* ---- states ---------------------------------------------------------------
+ * Stored as these integers: never renumber. */
+
+/* An outbox message as the broker saw it. */
+typedef enum edge_out_state {
+    EDGE_OUT_QUEUED = 0,   /* sealed, not yet ACCEPTED by the broker (resent) */
+    EDGE_OUT_ACCEPTED = 1, /* the broker's ACCEPTED receipt is held */
+    EDGE_OUT_REJECTED = 2, /* the broker refused it (reason kept) */
+    EDGE_OUT_EXPIRED = 3,  /* its expiry passed before acceptance */
+} edge_out_state;
+#define EDGE_OUT_STATE__COUNT 4
+
+/* One recipient of an outbox message. */
+typedef enum edge_rcpt_state {
+    EDGE_RCPT_PENDING = 0,      /* no answer from the recipient yet ("queued") */
+    EDGE_RCPT_DELIVERED = 1,    /* its signed DELIVERED receipt is held */
+    EDGE_RCPT_REJECTED = 2,     /* refused by it, or by the broker for it */
+    EDGE_RCPT_ACKNOWLEDGED = 3, /* a person acknowledged it (a message of its own) */
+    EDGE_RCPT_EXPIRED = 4,      /* the broker gave up on it at expiry */
+} edge_rcpt_state;
+#define EDGE_RCPT_STATE__COUNT 5
+
+/* A received message. */
+typedef enum edge_in_state {
+    EDGE_IN_DELIVERED = 1,    /* stored, DELIVERED receipt sent */
+    EDGE_IN_ACKNOWLEDGED = 3, /* acknowledged through the API */
+} edge_in_state;
+
+/* API names ("queued", "accepted", ...; "unknown" out of range).  Static. */
+const char *edge_out_state_name(int s);
+const char *edge_rcpt_state_name(int s);
+const char *edge_in_state_name(int s);
+/* The state for an API name; EGIDE_ERR_INVALID when unknown. */
+egide_rc edge_out_state_parse(const char *name, edge_out_state *out);
+egide_rc edge_in_state_parse(const char *name, edge_in_state *out);
+
+/* What edge_store_ops_t.inbox_put found. */
+typedef enum edge_inbox_put_result {
+    EDGE_INBOX_STORED = 0,    /* a new row */
+    EDGE_INBOX_DUPLICATE = 1, /* same msg_id and same hash: the stored receipt is returned */
+    EDGE_INBOX_CONFLICT = 2,  /* same msg_id, another hash: nothing written */
+} edge_inbox_put_result;
+
+/* ---- rows ---------------------------------------------------------------- */
+
+#define EDGE_TYPE_MAX 64 /* message type names, content types */
+
+/* A sealed message to queue (outbox_add).  Borrowed pointers. */
+typedef struct edge_outbox_msg {
+    const uint8_t *msg_id;       /* 16 bytes */
+    uint64_t seq;                /* sender_seq, unique */
+    const char *type;            /* message type */
+    int urgency;                 /* Egide__V1__Urgency */
+    const uint8_t *in_reply_to;  /* 16 bytes or NULL */
+    int64_t created_ms;          /* header times */
+    int64_t expires_ms;          /* */
+    const uint8_t *envelope;     /* the sealed bytes, sent as they are */
+    size_t envelope_len;         /* > 0 */
+    const uint8_t *sha256;       /* 32 bytes: the envelope hash */
+    const char *const *rcpt_ids; /* recipients' node ids */
+    size_t n_rcpt;               /* 1..EGIDE_MAX_RECIPIENTS */
+} edge_outbox_msg_t;
+
+/* An outbox message as listed (no envelope bytes). */
+typedef struct edge_outbox_row {
+    uint8_t msg_id[16];
+    uint64_t seq;
+    char type[EDGE_TYPE_MAX];
+    int urgency;
+    int64_t created_ms, expires_ms;
+    uint8_t sha256[32];
+    edge_out_state state;
+    int attempts;      /* sends so far */
+    int reason;        /* the broker's reason when rejected, else 0 */
+    bool has_accepted; /* accepted_ms and leaf_index are set */
+    int64_t accepted_ms;
+    int64_t leaf_index; /* the broker's audit leaf for the acceptance */
+    bool has_in_reply_to;
+    uint8_t in_reply_to[16];
+} edge_outbox_row_t;
+
+/* One recipient's state. */
+typedef struct edge_rcpt_row {
+    char node_id[EGIDE_MAX_NODE_ID + 1];
+    edge_rcpt_state state;
+    bool has_done; /* done_ms set (delivered, rejected or expired time) */
+    int64_t done_ms;
+    bool has_acknowledged;
+    int64_t acknowledged_ms;
+    int reason; /* 0 = none */
+} edge_rcpt_row_t;
+
+/* A due outbox message (outbox_due callback).  Borrowed for the call only. */
+typedef struct edge_outbox_due {
+    const uint8_t *msg_id; /* 16 bytes */
+    uint64_t seq;
+    const uint8_t *envelope;
+    size_t envelope_len;
+    int attempts;
+} edge_outbox_due_t;
+/* Return 0 to go on, anything else to stop the iteration. */
+typedef int (*edge_outbox_due_fn)(const edge_outbox_due_t *m, void *arg);
+
+/* A received message to store (inbox_put).  Borrowed pointers. */
+typedef struct edge_inbox_msg {
+    const uint8_t *msg_id; /* 16 bytes */
+    const uint8_t *sha256; /* 32 bytes */
+    const char *sender_id;
+    const char *type;
+    int urgency;
+    const uint8_t *in_reply_to; /* 16 bytes or NULL */
+    int64_t created_ms, received_ms;
+    const char *content_type;
+    const uint8_t *payload; /* may be NULL when payload_len is 0 */
+    size_t payload_len;
+    const uint8_t *receipt; /* the signed DELIVERED receipt */
+    size_t receipt_len;     /* > 0 */
+} edge_inbox_msg_t;
+
+/* A received message as read back. */
+typedef struct edge_inbox_row {
+    uint8_t msg_id[16];
+    uint8_t sha256[32];
+    char sender_id[EGIDE_MAX_NODE_ID + 1];
+    char type[EDGE_TYPE_MAX];
+    int urgency;
+    int64_t created_ms, received_ms;
+    edge_in_state state;
+    bool has_acknowledged;
+    int64_t acknowledged_ms;
+    bool has_in_reply_to;
+    uint8_t in_reply_to[16];
+    char content_type[EDGE_TYPE_MAX * 2];
+    uint8_t *payload; /* inbox_get with want_payload only; the caller's */
+    size_t payload_len;
+} edge_inbox_row_t;
+/* Wipe and free row->payload; the row may be reused.  NULL-safe. */
+void edge_inbox_row_clear(edge_inbox_row_t *row);
+
+/* A verified receipt received (receipt_put / receipt_list). */
+typedef struct edge_receipt_row {
+    uint8_t sha256[32]; /* the receipt's hash: its key */
+    uint8_t msg_id[16];
+    int kind; /* Egide__V1__ReceiptKind */
+    char issuer[EGIDE_MAX_NODE_ID + 1];
+    char recipient[EGIDE_MAX_NODE_ID + 1]; /* "" = none */
+    int64_t time_ms;
+    int reason;
+    bool has_leaf;
+    int64_t leaf_index;
+} edge_receipt_row_t;
+
+/* A message's id, parent and time, for evaluating deadlines. */
+typedef struct edge_msg_time {
+    uint8_t msg_id[16];
+    bool has_in_reply_to;
+    uint8_t in_reply_to[16];
+    char type[EDGE_TYPE_MAX];
+    int64_t time_ms; /* created (outbox) or received (inbox) */
+} edge_msg_time_t;
+
+typedef struct edge_store_counts {
+    int64_t outbox_queued;                   /* outbox messages in EDGE_OUT_QUEUED */
+    int64_t inbox;                           /* inbox messages */
+    int64_t by_rcpt[EDGE_RCPT_STATE__COUNT]; /* recipients per state */
+} edge_store_counts_t;
+
+/* Limits the reads enforce (the API's paging). */
+#define EDGE_STORE_LIST_MAX      10000 /* outbox_list / inbox_list limit */
+#define EDGE_STORE_DEADLINES_MAX 10000 /* deadline_list */
+#define EDGE_STORE_TIMES_MAX     20000 /* message_times */
+#define EDGE_STORE_RECEIPTS_MAX  1024  /* receipt_list, per message */
+
+/* ---- the table ------------------------------------------------------------ */
+
+typedef struct edge_store edge_store_t;
+typedef struct edge_store_ops edge_store_ops_t;
+
+/* Every backend's handle starts with this. */
+struct edge_store {
+    const edge_store_ops_t *ops;
+};
+
+struct edge_store_ops {
+    const char *name; /* "sqlite" */
+
+    /* Open (creating and migrating) the store at path. */
+    egide_rc (*open)(const char *path, edge_store_t **out);
+    /* NULL-safe, idempotent; sets *s = NULL. */
+    void (*close)(edge_store_t **s);
+    /* One write transaction; EGIDE_ERR_STATE when one is already open.
+     * commit failing leaves nothing written (the caller rolls back). */
+    egide_rc (*begin)(edge_store_t *s);
+    egide_rc (*commit)(edge_store_t *s);
+    void (*rollback)(edge_store_t *s); /* harmless when none is open */
+
+    /* meta: *val (NUL-terminated beyond *len) is the caller's;
+     * EGIDE_ERR_NOTFOUND when the key is absent. */
+    egide_rc (*meta_get)(edge_store_t *s, const char *key, uint8_t **val, size_t *len);
+    egide_rc (*meta_put)(edge_store_t *s, const char *key, const void *val, size_t len);
+    /* The next sender sequence number: 1, 2, 3... (durable with the transaction). */
+    egide_rc (*next_seq)(edge_store_t *s, uint64_t *seq);
+
+    /* outbox.  add: the message in EDGE_OUT_QUEUED, due now, every recipient
+     * EDGE_RCPT_PENDING; EGIDE_ERR_EXISTS for a msg_id or seq already held. */
+    egide_rc (*outbox_add)(edge_store_t *s, const edge_outbox_msg_t *m);
+    /* EGIDE_ERR_NOTFOUND when no such message. */
+    egide_rc (*outbox_get)(edge_store_t *s, const uint8_t msg_id[16], edge_outbox_row_t *row);
+    /* Calls fn for up to limit queued messages with next_ms <= now_ms, most
+     * urgent first, then by seq.  fn may call outbox_attempt on this store. */
+    egide_rc (*outbox_due)(edge_store_t *s, int64_t now_ms, size_t limit, edge_outbox_due_fn fn,
+                           void *arg);
+    /* One more send: attempts + 1, next due at next_ms. */
+    egide_rc (*outbox_attempt)(edge_store_t *s, const uint8_t msg_id[16], int64_t next_ms);
+    /* Every queued message due now (on reconnecting). */
+    egide_rc (*outbox_retry_all)(edge_store_t *s);
+    /* QUEUED -> ACCEPTED; *changed false when it was not QUEUED (or absent). */
+    egide_rc (*outbox_mark_accepted)(edge_store_t *s, const uint8_t msg_id[16], int64_t time_ms,
+                                     int64_t leaf_index, bool *changed);
+    /* QUEUED -> REJECTED with its pending recipients. */
+    egide_rc (*outbox_mark_rejected)(edge_store_t *s, const uint8_t msg_id[16], int reason,
+                                     int64_t time_ms, bool *changed);
+    /* Queued messages whose expires_ms <= now_ms -> EXPIRED, and pending
+     * recipients of any message past expiry -> EDGE_RCPT_EXPIRED; *n (may be
+     * NULL) gets the number of messages expired. */
+    egide_rc (*outbox_expire)(edge_store_t *s, int64_t now_ms, size_t *n);
+    /* Newest first (by seq); state < 0 = any.  *rows the caller's. */
+    egide_rc (*outbox_list)(edge_store_t *s, int state, size_t limit, edge_outbox_row_t **rows,
+                            size_t *n);
+
+    /* recipients.  PENDING -> state (DELIVERED, REJECTED or EXPIRED) with
+     * reason and time; *changed false when it was not PENDING. */
+    egide_rc (*rcpt_update)(edge_store_t *s, const uint8_t msg_id[16], const char *node_id,
+                            edge_rcpt_state state, int reason, int64_t time_ms, bool *changed);
+    /* PENDING or DELIVERED -> ACKNOWLEDGED. */
+    egide_rc (*rcpt_acknowledge)(edge_store_t *s, const uint8_t msg_id[16], const char *node_id,
+                                 int64_t time_ms, bool *changed);
+    /* The message's recipients by node id (at most max, EGIDE_MAX_RECIPIENTS
+     * is enough); *pending = how many are PENDING.  NOTFOUND: no message. */
+    egide_rc (*rcpt_list)(edge_store_t *s, const uint8_t msg_id[16], edge_rcpt_row_t *rows,
+                          size_t max, size_t *n, size_t *pending);
+
+    /* inbox.  put: a new row in EDGE_IN_DELIVERED, or what was there (see
+     * edge_inbox_put_result; on DUPLICATE *receipt gets the stored receipt,
+     * the caller's).  Only a storage failure returns an error. */
+    egide_rc (*inbox_put)(edge_store_t *s, const edge_inbox_msg_t *m, edge_inbox_put_result *result,
+                          uint8_t **receipt, size_t *receipt_len);
+    /* The receipt stored for exactly (msg_id, sha256); NOTFOUND otherwise. */
+    egide_rc (*inbox_receipt)(edge_store_t *s, const uint8_t msg_id[16], const uint8_t sha256[32],
+                              uint8_t **receipt, size_t *len);
+    /* NOTFOUND when absent; the payload only when want_payload. */
+    egide_rc (*inbox_get)(edge_store_t *s, const uint8_t msg_id[16], bool want_payload,
+                          edge_inbox_row_t *row);
+    /* Newest first (by received_ms); state < 0 = any; no payloads. */
+    egide_rc (*inbox_list)(edge_store_t *s, int state, size_t limit, edge_inbox_row_t **rows,
+                           size_t *n);
+    /* DELIVERED -> ACKNOWLEDGED; NOTFOUND when absent; *changed false when
+     * already acknowledged. */
+    egide_rc (*inbox_acknowledge)(edge_store_t *s, const uint8_t msg_id[16], int64_t time_ms,
+                                  bool *changed);
+    /* Count of inbox rows with this msg_id (0 or 1), for checks. */
+    egide_rc (*inbox_count)(edge_store_t *s, const uint8_t msg_id[16], size_t *n);
+
+    /* envelopes refused on receipt: remember the REJECTED receipt sent (a
+     * second remember of the same pair keeps the first); find it again. */
+    egide_rc (*rejected_put)(edge_store_t *s, const uint8_t msg_id[16], const uint8_t sha256[32],
+                             const char *sender_id, int reason, const uint8_t *receipt, size_t len,
+                             int64_t time_ms);
+    egide_rc (*rejected_find)(edge_store_t *s, const uint8_t msg_id[16], const uint8_t sha256[32],
+                              uint8_t **receipt, size_t *len);
+
+    /* receipts received (verified): put keeps the first of one hash;
+     * list by time, at most EDGE_STORE_RECEIPTS_MAX. */
+    egide_rc (*receipt_put)(edge_store_t *s, const edge_receipt_row_t *r, const uint8_t *data,
+                            size_t len);
+    egide_rc (*receipt_list)(edge_store_t *s, const uint8_t msg_id[16], edge_receipt_row_t **rows,
+                             size_t *n);
+
+    /* deadlines: put keeps the first of one (msg_id, name); list by due
+     * time, at most limit (state/closed_* left zero: evaluated later). */
+    egide_rc (*deadline_put)(edge_store_t *s, const egide_deadline_t *d, size_t n);
+    egide_rc (*deadline_list)(edge_store_t *s, size_t limit, egide_deadline_t **rows, size_t *n);
+    /* The messages of both boxes (outbox then inbox), at most limit. */
+    egide_rc (*message_times)(edge_store_t *s, size_t limit, edge_msg_time_t **rows, size_t *n);
+    /* Totals for health and metrics. */
+    egide_rc (*counts)(edge_store_t *s, edge_store_counts_t *c);
+};
+
+/* The SQLite backend (edge_store_sqlite.c). */
+extern const edge_store_ops_t edge_store_sqlite_ops;
+
+/* The named operations, for the daemon's code: each calls the handle's
+ * table (same arguments and return codes as the table above). */
+#define EDGE_STORE_CALL(s, op, ...) ((s) ? (s)->ops->op((s), __VA_ARGS__) : EGIDE_ERR_INVALID)
+#define edge_store_begin(s)         ((s) ? (s)->ops->begin(s) : EGIDE_ERR_INVALID)
+#define edge_store_commit(s)        ((s) ? (s)->ops->commit(s) : EGIDE_ERR_INVALID)
+#define edge_store_rollback(s)                                                                     \
+    do {                                                                                           \
+        if (s)                                                                                     \
+            (s)->ops->rollback(s);                                                                 \
+    } while (0)
+#define edge_store_close(sp)                                                                       \
+    do {                                                                                           \
+        if (*(sp))                                                                                 \
+            (*(sp))->ops->close(sp);                                                               \
+    } while (0)
+#define edge_store_meta_get(s, ...)       EDGE_STORE_CALL(s, meta_get, __VA_ARGS__)
+#define edge_store_meta_put(s, ...)       EDGE_STORE_CALL(s, meta_put, __VA_ARGS__)
+#define edge_store_next_seq(s, ...)       EDGE_STORE_CALL(s, next_seq, __VA_ARGS__)
+#define edge_store_outbox_add(s, ...)     EDGE_STORE_CALL(s, outbox_add, __VA_ARGS__)
+#define edge_store_outbox_get(s, ...)     EDGE_STORE_CALL(s, outbox_get, __VA_ARGS__)
+#define edge_store_outbox_due(s, ...)     EDGE_STORE_CALL(s, outbox_due, __VA_ARGS__)
+#define edge_store_outbox_attempt(s, ...) EDGE_STORE_CALL(s, outbox_attempt, __VA_ARGS__)
+#define edge_store_outbox_retry_all(s)    ((s) ? (s)->ops->outbox_retry_all(s) : EGIDE_ERR_INVALID)
+#define edge_store_outbox_mark_accepted(s, ...)                                                    \
+    EDGE_STORE_CALL(s, outbox_mark_accepted, __VA_ARGS__)
+#define edge_store_outbox_mark_rejected(s, ...)                                                    \
+    EDGE_STORE_CALL(s, outbox_mark_rejected, __VA_ARGS__)
+#define edge_store_outbox_expire(s, ...)     EDGE_STORE_CALL(s, outbox_expire, __VA_ARGS__)
+#define edge_store_outbox_list(s, ...)       EDGE_STORE_CALL(s, outbox_list, __VA_ARGS__)
+#define edge_store_rcpt_update(s, ...)       EDGE_STORE_CALL(s, rcpt_update, __VA_ARGS__)
+#define edge_store_rcpt_acknowledge(s, ...)  EDGE_STORE_CALL(s, rcpt_acknowledge, __VA_ARGS__)
+#define edge_store_rcpt_list(s, ...)         EDGE_STORE_CALL(s, rcpt_list, __VA_ARGS__)
+#define edge_store_inbox_put(s, ...)         EDGE_STORE_CALL(s, inbox_put, __VA_ARGS__)
+#define edge_store_inbox_receipt(s, ...)     EDGE_STORE_CALL(s, inbox_receipt, __VA_ARGS__)
+#define edge_store_inbox_get(s, ...)         EDGE_STORE_CALL(s, inbox_get, __VA_ARGS__)
+#define edge_store_inbox_list(s, ...)        EDGE_STORE_CALL(s, inbox_list, __VA_ARGS__)
+#define edge_store_inbox_acknowledge(s, ...) EDGE_STORE_CALL(s, inbox_acknowledge, __VA_ARGS__)
+#define edge_store_inbox_count(s, ...)       EDGE_STORE_CALL(s, inbox_count, __VA_ARGS__)
+#define edge_store_rejected_put(s, ...)      EDGE_STORE_CALL(s, rejected_put, __VA_ARGS__)
+#define edge_store_rejected_find(s, ...)     EDGE_STORE_CALL(s, rejected_find, __VA_ARGS__)
+#define edge_store_receipt_put(s, ...)       EDGE_STORE_CALL(s, receipt_put, __VA_ARGS__)
+#define edge_store_receipt_list(s, ...)      EDGE_STORE_CALL(s, receipt_list, __VA_ARGS__)
+#define edge_store_deadline_put(s, ...)      EDGE_STORE_CALL(s, deadline_put, __VA_ARGS__)
+#define edge_store_deadline_list(s, ...)     EDGE_STORE_CALL(s, deadline_list, __VA_ARGS__)
+#define edge_store_message_times(s, ...)     EDGE_STORE_CALL(s, message_times, __VA_ARGS__)
+#define edge_store_counts(s, ...)            EDGE_STORE_CALL(s, counts, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,1169 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * edge_store_sqlite.c - the SQLite backend of the edge store (edge_store.h):
+ * the schema and its migrations, and every statement the edge runs.  This
+ * file and egide_db are the only edge code that speaks SQL.
+ *
+ * States are bound as parameters from the typed enums of edge_store.h, never
+ * written as numbers in the SQL.  Every sqlite3_step() result is checked: a
+ * failure is logged once here (the operation, SQLite's message; never data)
+ * and returned as EGIDE_ERR_IO (I/O error, full disk), EGIDE_ERR_NOMEM or
+ * EGIDE_ERR_DB, which the edge treats as transient.  A statement comes from
+ * egide_db's per-connection cache and goes back with egide_db_done().
+ */
+#include "edge_store.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sqlite3.h>
+
+#include "egide/base/egide_log.h"
+#include "egide/base/egide_util.h"
+#include "egide/store/egide_db.h"
+
+/* Migration 1's DEFAULTs equal EDGE_OUT_QUEUED, EDGE_RCPT_PENDING and
+ * EDGE_IN_DELIVERED; every INSERT binds the state anyway.  A migration
+ * once released is never edited: add one. */
+static const char *const s_migrations[] = {
+    /* 1 */
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB);"
+    "CREATE TABLE outbox("
+    "  msg_id BLOB PRIMARY KEY, seq INTEGER NOT NULL UNIQUE, type TEXT NOT NULL,"
+    "  urgency INTEGER NOT NULL, in_reply_to BLOB, created_ms INTEGER NOT NULL,"
+    "  expires_ms INTEGER NOT NULL, envelope BLOB NOT NULL, sha256 BLOB NOT NULL,"
+    "  state INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_ms INTEGER NOT NULL DEFAULT 0, accepted_ms INTEGER, reason INTEGER,"
+    "  leaf_index INTEGER, done_ms INTEGER);"
+    "CREATE INDEX outbox_queue ON outbox(state, next_ms);"
+    "CREATE TABLE outbox_rcpt("
+    "  msg_id BLOB NOT NULL REFERENCES outbox(msg_id), node_id TEXT NOT NULL,"
+    "  state INTEGER NOT NULL DEFAULT 0, delivered_ms INTEGER, acknowledged_ms INTEGER,"
+    "  reason INTEGER, PRIMARY KEY(msg_id, node_id));"
+    "CREATE TABLE inbox("
+    "  msg_id BLOB PRIMARY KEY, sha256 BLOB NOT NULL, sender_id TEXT NOT NULL,"
+    "  type TEXT NOT NULL, urgency INTEGER NOT NULL, in_reply_to BLOB,"
+    "  created_ms INTEGER NOT NULL, received_ms INTEGER NOT NULL, content_type TEXT NOT NULL,"
+    "  payload BLOB NOT NULL, receipt BLOB NOT NULL, state INTEGER NOT NULL DEFAULT 1,"
+    "  acknowledged_ms INTEGER);"
+    "CREATE TABLE inbox_rejected("
+    "  msg_id BLOB NOT NULL, sha256 BLOB NOT NULL, sender_id TEXT, reason INTEGER NOT NULL,"
+    "  receipt BLOB NOT NULL, time_ms INTEGER NOT NULL, PRIMARY KEY(msg_id, sha256));"
+    "CREATE TABLE receipts("
+    "  sha256 BLOB PRIMARY KEY, msg_id BLOB NOT NULL, kind INTEGER NOT NULL, issuer TEXT NOT NULL,"
+    "  recipient TEXT, time_ms INTEGER NOT NULL, reason INTEGER, leaf_index INTEGER,"
+    "  data BLOB NOT NULL);"
+    "CREATE INDEX receipts_msg ON receipts(msg_id);"
+    "CREATE TABLE deadlines("
+    "  msg_id TEXT NOT NULL, type TEXT NOT NULL, name TEXT NOT NULL, label TEXT NOT NULL,"
+    "  source TEXT NOT NULL, start_ms INTEGER NOT NULL, due_ms INTEGER NOT NULL,"
+    "  practice INTEGER NOT NULL, PRIMARY KEY(msg_id, name));",
+    /* 2: inbox listing pages by received time without a full scan. */
+    "CREATE INDEX IF NOT EXISTS inbox_received ON inbox(received_ms);",
+};
+
+typedef struct s_store {
+    edge_store_t base; /* must be first: the handle callers hold */
+    sqlite3 *db;       /* one connection, one thread at a time */
+} s_store_t;
+
+#define DB(s) (((s_store_t *)(s))->db)
+
+/* ------------------------------------------------------------ helpers */
+
+static egide_rc s_fail(sqlite3 *db, const char *op, int src)
+{
+    egide_log(EGIDE_LOG_ERROR, "edge store: %s: %s", op, sqlite3_errmsg(db));
+    egide_rc rc = egide_db_rc(src);
+    return rc == EGIDE_OK ? EGIDE_ERR_DB : rc;
+}
+
+/* Step a statement that returns no row; done with it either way. */
+static egide_rc s_exec(sqlite3 *db, sqlite3_stmt *st, const char *op)
+{
+    int r = sqlite3_step(st);
+    egide_rc rc = r == SQLITE_DONE ? EGIDE_OK : s_fail(db, op, r);
+    egide_db_done(st);
+    return rc;
+}
+
+/* Step a write and report whether it changed a row. */
+static egide_rc s_exec_changed(sqlite3 *db, sqlite3_stmt *st, const char *op, bool *changed)
+{
+    egide_rc rc = s_exec(db, st, op);
+    if (changed)
+        *changed = rc == EGIDE_OK && sqlite3_changes(db) > 0;
+    return rc;
+}
+
+/* Step a query: EGIDE_OK with *row true/false, or the error. */
+static egide_rc s_row(sqlite3 *db, sqlite3_stmt *st, const char *op, bool *row)
+{
+    int r = sqlite3_step(st);
+    *row = r == SQLITE_ROW;
+    if (r == SQLITE_ROW || r == SQLITE_DONE)
+        return EGIDE_OK;
+    return s_fail(db, op, r);
+}
+
+static void s_text(char *dst, size_t size, sqlite3_stmt *st, int col)
+{
+    const char *t = (const char *)sqlite3_column_text(st, col);
+    egide_strlcpy(dst, t ? t : "", size);
+}
+
+/* Copy an exact-size blob column; false (and dst zeroed) when NULL or
+ * another size. */
+static bool s_blob(uint8_t *dst, size_t n, sqlite3_stmt *st, int col)
+{
+    if (sqlite3_column_type(st, col) == SQLITE_BLOB && (size_t)sqlite3_column_bytes(st, col) == n) {
+        memcpy(dst, sqlite3_column_blob(st, col), n);
+        return true;
+    }
+    memset(dst, 0, n);
+    return false;
+}
+
+/* A copy of a blob column, NUL-terminated beyond *len. */
+static egide_rc s_dup(sqlite3_stmt *st, int col, uint8_t **out, size_t *len)
+{
+    size_t n = (size_t)sqlite3_column_bytes(st, col);
+    *out = malloc(n + 1);
+    if (!*out)
+        return EGIDE_ERR_NOMEM;
+    if (n)
+        memcpy(*out, sqlite3_column_blob(st, col), n);
+    (*out)[n] = 0;
+    *len = n;
+    return EGIDE_OK;
+}
+
+static bool s_has(sqlite3_stmt *st, int col)
+{
+    return sqlite3_column_type(st, col) != SQLITE_NULL;
+}
+
+static void s_bind_opt_id(sqlite3_stmt *st, int i, const uint8_t *id)
+{
+    if (id)
+        sqlite3_bind_blob(st, i, id, 16, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+/* A growing array of rows of `size` bytes for the list reads. */
+static egide_rc s_grow(void **rows, size_t *cap, size_t n, size_t size)
+{
+    if (n < *cap)
+        return EGIDE_OK;
+    size_t nc = *cap ? *cap * 2 : 16;
+    void *p = realloc(*rows, nc * size);
+    if (!p)
+        return EGIDE_ERR_NOMEM;
+    *rows = p;
+    *cap = nc;
+    return EGIDE_OK;
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+static egide_rc s_open(const char *path, edge_store_t **out)
+{
+    if (!path || !out)
+        return EGIDE_ERR_INVALID;
+    *out = NULL;
+    s_store_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return EGIDE_ERR_NOMEM;
+    s->base.ops = &edge_store_sqlite_ops;
+    egide_rc rc = egide_db_open(path, false, &s->db);
+    if (!rc)
+        rc = egide_db_migrate(s->db, s_migrations, sizeof s_migrations / sizeof s_migrations[0]);
+    if (rc) {
+        egide_db_close(&s->db);
+        free(s);
+        return rc;
+    }
+    *out = &s->base;
+    return EGIDE_OK;
+}
+
+static void s_close(edge_store_t **sp)
+{
+    if (!sp || !*sp)
+        return;
+    s_store_t *s = (s_store_t *)*sp;
+    egide_db_close(&s->db);
+    free(s);
+    *sp = NULL;
+}
+
+static egide_rc s_begin(edge_store_t *s)
+{
+    if (!s)
+        return EGIDE_ERR_INVALID;
+    if (!sqlite3_get_autocommit(DB(s)))
+        return EGIDE_ERR_STATE;
+    return egide_db_begin(DB(s));
+}
+
+static egide_rc s_commit(edge_store_t *s)
+{
+    if (!s)
+        return EGIDE_ERR_INVALID;
+    /* SQLite rolls a transaction back by itself after some errors (a full
+     * disk, an I/O error): a COMMIT then would "succeed" on nothing. */
+    if (sqlite3_get_autocommit(DB(s)))
+        return EGIDE_ERR_STATE;
+    return egide_db_commit(DB(s));
+}
+
+static void s_rollback(edge_store_t *s)
+{
+    if (s && !sqlite3_get_autocommit(DB(s)))
+        egide_db_rollback(DB(s));
+}
+
+/* ------------------------------------------------------------ meta */
+
+static egide_rc s_meta_get(edge_store_t *s, const char *key, uint8_t **val, size_t *len)
+{
+    if (!s || !key || !val || !len)
+        return EGIDE_ERR_INVALID;
+    *val = NULL;
+    *len = 0;
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(DB(s), "SELECT value FROM meta WHERE key=?", &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    bool row;
+    rc = s_row(DB(s), st, "meta get", &row);
+    if (!rc)
+        rc = row ? s_dup(st, 0, val, len) : EGIDE_ERR_NOTFOUND;
+    egide_db_done(st);
+    return rc;
+}
+
+static egide_rc s_meta_put(edge_store_t *s, const char *key, const void *val, size_t len)
+{
+    if (!s || !key || (!val && len) || len > INT32_MAX)
+        return EGIDE_ERR_INVALID;
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(DB(s), "INSERT OR REPLACE INTO meta(key, value) VALUES(?,?)", &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, val ? val : "", (int)len, SQLITE_STATIC);
+    return s_exec(DB(s), st, "meta put");
+}
+
+static egide_rc s_next_seq(edge_store_t *s, uint64_t *seq)
+{
+    if (!s || !seq)
+        return EGIDE_ERR_INVALID;
+    sqlite3_stmt *st;
+    egide_rc rc =
+        egide_db_stmt(DB(s),
+                      "INSERT INTO meta(key, value) VALUES('seq', 1) ON CONFLICT(key) DO UPDATE SET"
+                      " value=value+1 RETURNING value",
+                      &st);
+    if (rc)
+        return rc;
+    bool row;
+    rc = s_row(DB(s), st, "next seq", &row);
+    if (!rc && !row)
+        rc = EGIDE_ERR_DB;
+    if (!rc)
+        *seq = (uint64_t)sqlite3_column_int64(st, 0);
+    /* RETURNING: the write completes on the step that returns DONE. */
+    if (!rc) {
+        int r = sqlite3_step(st);
+        if (r != SQLITE_DONE)
+            rc = s_fail(DB(s), "next seq", r);
+    }
+    egide_db_done(st);
+    return rc;
+}
+
+/* ------------------------------------------------------------ outbox */
+
+static egide_rc s_outbox_add(edge_store_t *s, const edge_outbox_msg_t *m)
+{
+    if (!s || !m || !m->msg_id || !m->type || !m->envelope || !m->envelope_len ||
+        m->envelope_len > INT32_MAX || !m->sha256 || !m->rcpt_ids || m->n_rcpt == 0 ||
+        m->n_rcpt > EGIDE_MAX_RECIPIENTS)
+        return EGIDE_ERR_INVALID;
+    for (size_t i = 0; i < m->n_rcpt; i++)
+        if (!m->rcpt_ids[i])
+            return EGIDE_ERR_INVALID;
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(
+        DB(s),
+        "INSERT INTO outbox(msg_id, seq, type, urgency, in_reply_to, created_ms, expires_ms,"
+        " envelope, sha256, state, attempts, next_ms) VALUES(?,?,?,?,?,?,?,?,?,?,0,0)",
+        &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_blob(st, 1, m->msg_id, 16, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (int64_t)m->seq);
+    sqlite3_bind_text(st, 3, m->type, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, m->urgency);
+    s_bind_opt_id(st, 5, m->in_reply_to);
+    sqlite3_bind_int64(st, 6, m->created_ms);
+    sqlite3_bind_int64(st, 7, m->expires_ms);
+    sqlite3_bind_blob(st, 8, m->envelope, (int)m->envelope_len, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 9, m->sha256, 32, SQLITE_STATIC);
+    sqlite3_bind_int(st, 10, EDGE_OUT_QUEUED);
+    rc = s_exec(DB(s), st, "outbox add");
+    if (rc)
+        return rc;
+    rc = egide_db_stmt(DB(s), "INSERT INTO outbox_rcpt(msg_id, node_id, state) VALUES(?,?,?)", &st);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < m->n_rcpt && !rc; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_blob(st, 1, m->msg_id, 16, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, m->rcpt_ids[i], -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 3, EDGE_RCPT_PENDING);
+        int r = sqlite3_step(st);
+        if (r != SQLITE_DONE)
+            rc = s_fail(DB(s), "outbox add recipient", r);
+    }
+    egide_db_done(st);
+    return rc;
+}
+
+#define OUTBOX_COLS                                                                                \
+    "msg_id, seq, type, urgency, created_ms, expires_ms, sha256, state, attempts, reason,"         \
+    " accepted_ms, leaf_index, in_reply_to"
+
+static void s_outbox_row(sqlite3_stmt *st, edge_outbox_row_t *r)
+{
+    memset(r, 0, sizeof *r);
+    s_blob(r->msg_id, 16, st, 0);
+    r->seq = (uint64_t)sqlite3_column_int64(st, 1);
+    s_text(r->type, sizeof r->type, st, 2);
+    r->urgency = sqlite3_column_int(st, 3);
+    r->created_ms = sqlite3_column_int64(st, 4);
+    r->expires_ms = sqlite3_column_int64(st, 5);
+    s_blob(r->sha256, 32, st, 6);
+    r->state = (edge_out_state)sqlite3_column_int(st, 7);
+    r->attempts = sqlite3_column_int(st, 8);
+    r->reason = sqlite3_column_int(st, 9);
+    r->has_accepted = s_has(st, 10);
+    r->accepted_ms = sqlite3_column_int64(st, 10);
+    r->leaf_index = sqlite3_column_int64(st, 11);
+    r->has_in_reply_to = s_blob(r->in_reply_to, 16, st, 12);
+}
+
+static egide_rc s_outbox_get(edge_store_t *s, const uint8_t msg_id[16], edge_outbox_row_t *row)
+{
+    if (!s || !msg_id || !row)
+        return EGIDE_ERR_INVALID;
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(DB(s), "SELECT " OUTBOX_COLS " FROM outbox WHERE msg_id=?", &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_blob(st, 1, msg_id, 16, SQLITE_STATIC);
+    bool found;
+    rc = s_row(DB(s), st, "outbox get", &found);
+    if (!rc && !found)
+        rc = EGIDE_ERR_NOTFOUND;
+    if (!rc)
+        s_outbox_row(st, row);
+    egide_db_done(st);
+    return rc;
+}
+
+static egide_rc s_outbox_due(edge_store_t *s, int64_t now_ms, size_t limit, edge_outbox_due_fn fn,
+                             void *arg)
+{
+    if (!s || !fn || limit == 0)
+        return EGIDE_ERR_INVALID;
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(DB(s),
+                                "SELECT msg_id, seq, envelope, attempts FROM outbox WHERE state=?"
+                                " AND next_ms<=? ORDER BY urgency DESC, seq LIMIT ?",
+                                &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_int(st, 1, EDGE_OUT_QUEUED);
+    sqlite3_bind_int64(st, 2, now_ms);
+    sqlite3_bind_int64(st, 3, limit > INT32_MAX ? INT32_MAX : (int64_t)limit);
+    for (;;) {
+        bool row;
+        rc = s_row(DB(s), st, "outbox due", &row);
+        if (rc || !row)
+            break;
+        uint8_t id[16];
+        if (!s_blob(id, 16, st, 0))
+            continue;
+        edge_outbox_due_t m = {
+            .msg_id = id,
+            .seq = (uint64_t)sqlite3_column_int64(st, 1),
+            .envelope = sqlite3_column_blob(st, 2),
+            .envelope_len = (size_t)sqlite3_column_bytes(st, 2),
+            .attempts = sqlite3_column_int(st, 3),
+        };
+        if (fn(&m, arg) != 0)
+            break;
+    }
+    egide_db_done(st);
+    return rc;
+}
+
+static egide_rc s_outbox_attempt(edge_store_t *s, const uint8_t msg_id[16], int64_t next_ms)
+{
+    if (!s || !msg_id)
+        return EGIDE_ERR_INVALID;
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(
+        DB(s), "UPDATE outbox SET attempts=attempts+1, next_ms=? WHERE msg_id=?", &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, next_ms);
+    sqlite3_bind_blob(st, 2, msg_id, 16, SQLITE_STATIC);
+    return s_exec(DB(s), st, "outbox attempt");
+}
+
+static egide_rc s_outbox_retry_all(edge_store_t *s)
+{
+    if (!s)
+        return EGIDE_ERR_INVALID;
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(DB(s), "UPDATE outbox SET next_ms=0 WHERE state=?", &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_int(st, 1, EDGE_OUT_QUEUED);
+    return s_exec(DB(s), st, "outbox retry");
+}
+
+static egide_rc s_outbox_mark_accepted(edge_store_t *s, const uint8_t msg_id[16], int64_t time_ms,
+                                       int64_t leaf_index, bool *changed)
+{
+    if (!s || !msg_id)
+        return EGIDE_ERR_INVALID;
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(DB(s),
+                                "UPDATE outbox SET state=?, accepted_ms=?, leaf_index=? WHERE"
+                                " msg_id=? AND state=?",
+                                &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_int(st, 1, EDGE_OUT_ACCEPTED);
+    sqlite3_bind_int64(st, 2, time_ms);
+    sqlite3_bind_int64(st, 3, leaf_index);
+    sqlite3_bind_blob(st, 4, msg_id, 16, SQLITE_STATIC);
+    sqlite3_bind_int(st, 5, EDGE_OUT_QUEUED);
+    return s_exec_changed(DB(s), st, "outbox accepted", changed);
+}
+
+static egide_rc s_outbox_mark_rejected(edge_store_t *s, const uint8_t msg_id[16], int reason,
+                                       int64_t time_ms, bool *changed)
+{
+    if (!s || !msg_id)
+        return EGIDE_ERR_INVALID;
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(DB(s),
+                                "UPDATE outbox SET state=?, reason=?, done_ms=? WHERE msg_id=?"
+                                " AND state=?",
+                                &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_int(st, 1, EDGE_OUT_REJECTED);
+    sqlite3_bind_int(st, 2, reason);
+    sqlite3_bind_int64(st, 3, time_ms);
+    sqlite3_bind_blob(st, 4, msg_id, 16, SQLITE_STATIC);
+    sqlite3_bind_int(st, 5, EDGE_OUT_QUEUED);
+    bool ch = false;
+    rc = s_exec_changed(DB(s), st, "outbox rejected", &ch);
+    if (changed)
+        *changed = ch;
+    if (rc)
+        return rc;
+    rc = egide_db_stmt(DB(s), "UPDATE outbox_rcpt SET state=?, reason=? WHERE msg_id=? AND state=?",
+                       &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_int(st, 1, EDGE_RCPT_REJECTED);
+    sqlite3_bind_int(st, 2, reason);
+    sqlite3_bind_blob(st, 3, msg_id, 16, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, EDGE_RCPT_PENDING);
+    return s_exec(DB(s), st, "outbox rejected recipients");
+}
+
+static egide_rc s_outbox_expire(edge_store_t *s, int64_t now_ms, size_t *n)
+{
+    if (!s)
+        return EGIDE_ERR_INVALID;
+    if (n)
+        *n = 0;
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(DB(s),
+                                "UPDATE outbox_rcpt SET state=? WHERE state=? AND msg_id IN"
+                                " (SELECT msg_id FROM outbox WHERE expires_ms<=?)",
+                                &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_int(st, 1, EDGE_RCPT_EXPIRED);
+    sqlite3_bind_int(st, 2, EDGE_RCPT_PENDING);
+    sqlite3_bind_int64(st, 3, now_ms);
+    rc = s_exec(DB(s), st, "expire recipients");
+    if (rc)
+        return rc;
+    rc = egide_db_stmt(DB(s),
+                       "UPDATE outbox SET state=?, done_ms=? WHERE state=? AND expires_ms<=?", &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_int(st, 1, EDGE_OUT_EXPIRED);
+    sqlite3_bind_int64(st, 2, now_ms);
+    sqlite3_bind_int(st, 3, EDGE_OUT_QUEUED);
+    sqlite3_bind_int64(st, 4, now_ms);
+    rc = s_exec(DB(s), st, "expire messages");
+    if (!rc && n)
+        *n = (size_t)sqlite3_changes(DB(s));
+    return rc;
+}
+
+static egide_rc s_outbox_list(edge_store_t *s, int state, size_t limit, edge_outbox_row_t **rows,
+                              size_t *n)
+{
+    if (!s || !rows || !n || limit == 0 || limit > EDGE_STORE_LIST_MAX)
+        return EGIDE_ERR_INVALID;
+    *rows = NULL;
+    *n = 0;
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(DB(s),
+                                "SELECT " OUTBOX_COLS " FROM outbox WHERE ?1<0 OR state=?1"
+                                " ORDER BY seq DESC LIMIT ?2",
+                                &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_int(st, 1, state);
+    sqlite3_bind_int64(st, 2, (int64_t)limit);
+    size_t cap = 0;
+    for (;;) {
+        bool row;
+        rc = s_row(DB(s), st, "outbox list", &row);
+        if (rc || !row)
+            break;
+        rc = s_grow((void **)rows, &cap, *n, sizeof **rows);
+        if (rc)
+            break;
+        s_outbox_row(st, &(*rows)[(*n)++]);
+    }
+    egide_db_done(st);
+    if (rc) {
+        free(*rows);
+        *rows = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------ recipients */
+
+static egide_rc s_rcpt_update(edge_store_t *s, const uint8_t msg_id[16], const char *node_id,
+                              edge_rcpt_state state, int reason, int64_t time_ms, bool *changed)
+{
+    if (changed)
+        *changed = false;
+    if (!s || !msg_id || !node_id ||
+        (state != EDGE_RCPT_DELIVERED && state != EDGE_RCPT_REJECTED && state != EDGE_RCPT_EXPIRED))
+        return EGIDE_ERR_INVALID;
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(DB(s),
+                                "UPDATE outbox_rcpt SET state=?, reason=?, delivered_ms=? WHERE"
+                                " msg_id=? AND node_id=? AND state=?",
+                                &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_int(st, 1, state);
+    sqlite3_bind_int(st, 2, reason);
+    sqlite3_bind_int64(st, 3, time_ms);
+    sqlite3_bind_blob(st, 4, msg_id, 16, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, node_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 6, EDGE_RCPT_PENDING);
+    return s_exec_changed(DB(s), st, "recipient update", changed);
+}
+
+static egide_rc s_rcpt_acknowledge(edge_store_t *s, const uint8_t msg_id[16], const char *node_id,
+                                   int64_t time_ms, bool *changed)
+{
+    if (changed)
+        *changed = false;
+    if (!s || !msg_id || !node_id)
+        return EGIDE_ERR_INVALID;
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(DB(s),
+                                "UPDATE outbox_rcpt SET state=?, acknowledged_ms=? WHERE msg_id=?"
+                                " AND node_id=? AND state IN (?,?)",
+                                &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_int(st, 1, EDGE_RCPT_ACKNOWLEDGED);
+    sqlite3_bind_int64(st, 2, time_ms);
+    sqlite3_bind_blob(st, 3, msg_id, 16, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, node_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 5, EDGE_RCPT_PENDING);
+    sqlite3_bind_int(st, 6, EDGE_RCPT_DELIVERED);
+    return s_exec_changed(DB(s), st, "recipient acknowledged", changed);
+}
+
+static egide_rc s_rcpt_list(edge_store_t *s, const uint8_t msg_id[16], edge_rcpt_row_t *rows,
+                            size_t max, size_t *n, size_t *pending)
+{
+    if (!s || !msg_id || (!rows && max) || !n)
+        return EGIDE_ERR_INVALID;
+    *n = 0;
+    if (pending)
+        *pending = 0;
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(DB(s),
+                                "SELECT node_id, state, delivered_ms, acknowledged_ms, reason FROM"
+                                " outbox_rcpt WHERE msg_id=? ORDER BY node_id",
+                                &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_blob(st, 1, msg_id, 16, SQLITE_STATIC);
+    size_t seen = 0;
+    for (;;) {
+        bool row;
+        rc = s_row(DB(s), st, "recipient list", &row);
+        if (rc || !row)
+            break;
+        seen++;
+        int state = sqlite3_column_int(st, 1);
+        if (pending && state == EDGE_RCPT_PENDING)
+            (*pending)++;
+        if (*n >= max)
+            continue;
+        edge_rcpt_row_t *r = &rows[(*n)++];
+        memset(r, 0, sizeof *r);
+        s_text(r->node_id, sizeof r->node_id, st, 0);
+        r->state = (edge_rcpt_state)state;
+        r->has_done = s_has(st, 2);
+        r->done_ms = sqlite3_column_int64(st, 2);
+        r->has_acknowledged = s_has(st, 3);
+        r->acknowledged_ms = sqlite3_column_int64(st, 3);
+        r->reason = sqlite3_column_int(st, 4);
+    }
+    egide_db_done(st);
+    if (!rc && seen == 0)
+        rc = EGIDE_ERR_NOTFOUND;
+    return rc;
+}
+
+/* ------------------------------------------------------------ inbox */
+
+static egide_rc s_inbox_put(edge_store_t *s, const edge_inbox_msg_t *m,
+                            edge_inbox_put_result *result, uint8_t **receipt, size_t *receipt_len)
+{
+    if (!s || !m || !result || !receipt || !receipt_len || !m->msg_id || !m->sha256 ||
+        !m->sender_id || !m->type || !m->content_type || (!m->payload && m->payload_len) ||
+        m->payload_len > INT32_MAX || !m->receipt || !m->receipt_len || m->receipt_len > INT32_MAX)
+        return EGIDE_ERR_INVALID;
+    *receipt = NULL;
+    *receipt_len = 0;
+    /* Look first, then insert: a failing INSERT is then always a storage
+     * failure, never mistaken for a duplicate. */
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(DB(s), "SELECT sha256, receipt FROM inbox WHERE msg_id=?", &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_blob(st, 1, m->msg_id, 16, SQLITE_STATIC);
+    bool row;
+    rc = s_row(DB(s), st, "inbox put (lookup)", &row);
+    if (!rc && row) {
+        uint8_t sha[32];
+        if (s_blob(sha, 32, st, 0) && memcmp(sha, m->sha256, 32) == 0) {
+            rc = s_dup(st, 1, receipt, receipt_len);
+            if (!rc)
+                *result = EDGE_INBOX_DUPLICATE;
+        } else {
+            *result = EDGE_INBOX_CONFLICT;
+        }
+    }
+    egide_db_done(st);
+    if (rc || row)
+        return rc;
+    rc = egide_db_stmt(DB(s),
+                       "INSERT INTO inbox(msg_id, sha256, sender_id, type, urgency, in_reply_to,"
+                       " created_ms, received_ms, content_type, payload, receipt, state)"
+                       " VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+                       &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_blob(st, 1, m->msg_id, 16, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, m->sha256, 32, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, m->sender_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, m->type, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 5, m->urgency);
+    s_bind_opt_id(st, 6, m->in_reply_to);
+    sqlite3_bind_int64(st, 7, m->created_ms);
+    sqlite3_bind_int64(st, 8, m->received_ms);
+    sqlite3_bind_text(st, 9, m->content_type, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 10, m->payload ? (const void *)m->payload : "", (int)m->payload_len,
+                      SQLITE_STATIC);
+    sqlite3_bind_blob(st, 11, m->receipt, (int)m->receipt_len, SQLITE_STATIC);
+    sqlite3_bind_int(st, 12, EDGE_IN_DELIVERED);
+    rc = s_exec(DB(s), st, "inbox put");
+    if (!rc)
+        *result = EDGE_INBOX_STORED;
+    return rc;
+}
+
+static egide_rc s_receipt_for(edge_store_t *s, sqlite3_stmt *st, const uint8_t msg_id[16],
+                              const uint8_t sha256[32], uint8_t **receipt, size_t *len,
+                              const char *op)
+{
+    sqlite3_bind_blob(st, 1, msg_id, 16, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, sha256, 32, SQLITE_STATIC);
+    bool row;
+    egide_rc rc = s_row(DB(s), st, op, &row);
+    if (!rc)
+        rc = row ? s_dup(st, 0, receipt, len) : EGIDE_ERR_NOTFOUND;
+    egide_db_done(st);
+    return rc;
+}
+
+static egide_rc s_inbox_receipt(edge_store_t *s, const uint8_t msg_id[16], const uint8_t sha256[32],
+                                uint8_t **receipt, size_t *len)
+{
+    if (!s || !msg_id || !sha256 || !receipt || !len)
+        return EGIDE_ERR_INVALID;
+    *receipt = NULL;
+    *len = 0;
+    sqlite3_stmt *st;
+    egide_rc rc =
+        egide_db_stmt(DB(s), "SELECT receipt FROM inbox WHERE msg_id=? AND sha256=?", &st);
+    return rc ? rc : s_receipt_for(s, st, msg_id, sha256, receipt, len, "inbox receipt");
+}
+
+#define INBOX_COLS                                                                                 \
+    "msg_id, sha256, sender_id, type, urgency, created_ms, received_ms, state, acknowledged_ms,"   \
+    " in_reply_to, content_type"
+
+static void s_inbox_row(sqlite3_stmt *st, edge_inbox_row_t *r)
+{
+    memset(r, 0, sizeof *r);
+    s_blob(r->msg_id, 16, st, 0);
+    s_blob(r->sha256, 32, st, 1);
+    s_text(r->sender_id, sizeof r->sender_id, st, 2);
+    s_text(r->type, sizeof r->type, st, 3);
+    r->urgency = sqlite3_column_int(st, 4);
+    r->created_ms = sqlite3_column_int64(st, 5);
+    r->received_ms = sqlite3_column_int64(st, 6);
+    r->state = (edge_in_state)sqlite3_column_int(st, 7);
+    r->has_acknowledged = s_has(st, 8);
+    r->acknowledged_ms = sqlite3_column_int64(st, 8);
+    r->has_in_reply_to = s_blob(r->in_reply_to, 16, st, 9);
+    s_text(r->content_type, sizeof r->content_type, st, 10);
+}
+
+static egide_rc s_inbox_get(edge_store_t *s, const uint8_t msg_id[16], bool want_payload,
+                            edge_inbox_row_t *row)
+{
+    if (!s || !msg_id || !row)
+        return EGIDE_ERR_INVALID;
+    sqlite3_stmt *st;
+    egide_rc rc =
+        egide_db_stmt(DB(s), "SELECT " INBOX_COLS ", payload FROM inbox WHERE msg_id=?", &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_blob(st, 1, msg_id, 16, SQLITE_STATIC);
+    bool found;
+    rc = s_row(DB(s), st, "inbox get", &found);
+    if (!rc && !found)
+        rc = EGIDE_ERR_NOTFOUND;
+    if (!rc) {
+        s_inbox_row(st, row);
+        if (want_payload)
+            rc = s_dup(st, 11, &row->payload, &row->payload_len);
+    }
+    egide_db_done(st);
+    return rc;
+}
+
+static egide_rc s_inbox_list(edge_store_t *s, int state, size_t limit, edge_inbox_row_t **rows,
+                             size_t *n)
+{
+    if (!s || !rows || !n || limit == 0 || limit > EDGE_STORE_LIST_MAX)
+        return EGIDE_ERR_INVALID;
+    *rows = NULL;
+    *n = 0;
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(DB(s),
+                                "SELECT " INBOX_COLS " FROM inbox WHERE ?1<0 OR state=?1"
+                                " ORDER BY received_ms DESC LIMIT ?2",
+                                &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_int(st, 1, state);
+    sqlite3_bind_int64(st, 2, (int64_t)limit);
+    size_t cap = 0;
+    for (;;) {
+        bool row;
+        rc = s_row(DB(s), st, "inbox list", &row);
+        if (rc || !row)
+            break;
+        rc = s_grow((void **)rows, &cap, *n, sizeof **rows);
+        if (rc)
+            break;
+        s_inbox_row(st, &(*rows)[(*n)++]);
+    }
+    egide_db_done(st);
+    if (rc) {
+        free(*rows);
+        *rows = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+static egide_rc s_inbox_acknowledge(edge_store_t *s, const uint8_t msg_id[16], int64_t time_ms,
+                                    bool *changed)
+{
+    if (changed)
+        *changed = false;
+    if (!s || !msg_id)
+        return EGIDE_ERR_INVALID;
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(DB(s),
+                                "UPDATE inbox SET state=?, acknowledged_ms=? WHERE msg_id=?"
+                                " AND state=?",
+                                &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_int(st, 1, EDGE_IN_ACKNOWLEDGED);
+    sqlite3_bind_int64(st, 2, time_ms);
+    sqlite3_bind_blob(st, 3, msg_id, 16, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, EDGE_IN_DELIVERED);
+    bool ch = false;
+    rc = s_exec_changed(DB(s), st, "inbox acknowledge", &ch);
+    if (changed)
+        *changed = ch;
+    if (!rc && !ch) {
+        size_t k = 0;
+        rc = s->ops->inbox_count(s, msg_id, &k);
+        if (!rc && k == 0)
+            rc = EGIDE_ERR_NOTFOUND;
+    }
+    return rc;
+}
+
+static egide_rc s_inbox_count(edge_store_t *s, const uint8_t msg_id[16], size_t *n)
+{
+    if (!s || !msg_id || !n)
+        return EGIDE_ERR_INVALID;
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(DB(s), "SELECT count(*) FROM inbox WHERE msg_id=?", &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_blob(st, 1, msg_id, 16, SQLITE_STATIC);
+    bool row;
+    rc = s_row(DB(s), st, "inbox count", &row);
+    *n = !rc && row ? (size_t)sqlite3_column_int64(st, 0) : 0;
+    egide_db_done(st);
+    return rc;
+}
+
+static egide_rc s_rejected_put(edge_store_t *s, const uint8_t msg_id[16], const uint8_t sha256[32],
+                               const char *sender_id, int reason, const uint8_t *receipt,
+                               size_t len, int64_t time_ms)
+{
+    if (!s || !msg_id || !sha256 || !receipt || !len || len > INT32_MAX)
+        return EGIDE_ERR_INVALID;
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(DB(s),
+                                "INSERT OR IGNORE INTO inbox_rejected(msg_id, sha256, sender_id,"
+                                " reason, receipt, time_ms) VALUES(?,?,?,?,?,?)",
+                                &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_blob(st, 1, msg_id, 16, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, sha256, 32, SQLITE_STATIC);
+    if (sender_id)
+        sqlite3_bind_text(st, 3, sender_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, reason);
+    sqlite3_bind_blob(st, 5, receipt, (int)len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, time_ms);
+    return s_exec(DB(s), st, "rejected put");
+}
+
+static egide_rc s_rejected_find(edge_store_t *s, const uint8_t msg_id[16], const uint8_t sha256[32],
+                                uint8_t **receipt, size_t *len)
+{
+    if (!s || !msg_id || !sha256 || !receipt || !len)
+        return EGIDE_ERR_INVALID;
+    *receipt = NULL;
+    *len = 0;
+    sqlite3_stmt *st;
+    egide_rc rc =
+        egide_db_stmt(DB(s), "SELECT receipt FROM inbox_rejected WHERE msg_id=? AND sha256=?", &st);
+    return rc ? rc : s_receipt_for(s, st, msg_id, sha256, receipt, len, "rejected find");
+}
+
+/* ------------------------------------------------------------ receipts */
+
+static egide_rc s_receipt_put(edge_store_t *s, const edge_receipt_row_t *r, const uint8_t *data,
+                              size_t len)
+{
+    if (!s || !r || !data || !len || len > INT32_MAX || !r->issuer[0])
+        return EGIDE_ERR_INVALID;
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(DB(s),
+                                "INSERT OR IGNORE INTO receipts(sha256, msg_id, kind, issuer,"
+                                " recipient, time_ms, reason, leaf_index, data)"
+                                " VALUES(?,?,?,?,?,?,?,?,?)",
+                                &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_blob(st, 1, r->sha256, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, r->msg_id, 16, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, r->kind);
+    sqlite3_bind_text(st, 4, r->issuer, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, r->recipient, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, r->time_ms);
+    sqlite3_bind_int(st, 7, r->reason);
+    if (r->has_leaf)
+        sqlite3_bind_int64(st, 8, r->leaf_index);
+    sqlite3_bind_blob(st, 9, data, (int)len, SQLITE_STATIC);
+    return s_exec(DB(s), st, "receipt put");
+}
+
+static egide_rc s_receipt_list(edge_store_t *s, const uint8_t msg_id[16], edge_receipt_row_t **rows,
+                               size_t *n)
+{
+    if (!s || !msg_id || !rows || !n)
+        return EGIDE_ERR_INVALID;
+    *rows = NULL;
+    *n = 0;
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(DB(s),
+                                "SELECT sha256, msg_id, kind, issuer, recipient, time_ms, reason,"
+                                " leaf_index FROM receipts WHERE msg_id=? ORDER BY time_ms LIMIT ?",
+                                &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_blob(st, 1, msg_id, 16, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, EDGE_STORE_RECEIPTS_MAX);
+    size_t cap = 0;
+    for (;;) {
+        bool row;
+        rc = s_row(DB(s), st, "receipt list", &row);
+        if (rc || !row)
+            break;
+        rc = s_grow((void **)rows, &cap, *n, sizeof **rows);
+        if (rc)
+            break;
+        edge_receipt_row_t *r = &(*rows)[(*n)++];
+        memset(r, 0, sizeof *r);
+        s_blob(r->sha256, 32, st, 0);
+        s_blob(r->msg_id, 16, st, 1);
+        r->kind = sqlite3_column_int(st, 2);
+        s_text(r->issuer, sizeof r->issuer, st, 3);
+        s_text(r->recipient, sizeof r->recipient, st, 4);
+        r->time_ms = sqlite3_column_int64(st, 5);
+        r->reason = sqlite3_column_int(st, 6);
+        r->has_leaf = s_has(st, 7);
+        r->leaf_index = sqlite3_column_int64(st, 7);
+    }
+    egide_db_done(st);
+    if (rc) {
+        free(*rows);
+        *rows = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------ deadlines */
+
+static egide_rc s_deadline_put(edge_store_t *s, const egide_deadline_t *d, size_t n)
+{
+    if (!s || (!d && n))
+        return EGIDE_ERR_INVALID;
+    if (n == 0)
+        return EGIDE_OK;
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(DB(s),
+                                "INSERT OR IGNORE INTO deadlines(msg_id, type, name, label, source,"
+                                " start_ms, due_ms, practice) VALUES(?,?,?,?,?,?,?,?)",
+                                &st);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n && !rc; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, d[i].msg_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, d[i].type, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, d[i].name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, d[i].label, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, d[i].source, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 6, d[i].start_ms);
+        sqlite3_bind_int64(st, 7, d[i].due_ms);
+        sqlite3_bind_int(st, 8, d[i].practice);
+        int r = sqlite3_step(st);
+        if (r != SQLITE_DONE)
+            rc = s_fail(DB(s), "deadline put", r);
+    }
+    egide_db_done(st);
+    return rc;
+}
+
+static egide_rc s_deadline_list(edge_store_t *s, size_t limit, egide_deadline_t **rows, size_t *n)
+{
+    if (!s || !rows || !n || limit == 0 || limit > EDGE_STORE_DEADLINES_MAX)
+        return EGIDE_ERR_INVALID;
+    *rows = NULL;
+    *n = 0;
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(DB(s),
+                                "SELECT msg_id, type, name, label, source, start_ms, due_ms,"
+                                " practice FROM deadlines ORDER BY due_ms LIMIT ?",
+                                &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, (int64_t)limit);
+    size_t cap = 0;
+    for (;;) {
+        bool row;
+        rc = s_row(DB(s), st, "deadline list", &row);
+        if (rc || !row)
+            break;
+        rc = s_grow((void **)rows, &cap, *n, sizeof **rows);
+        if (rc)
+            break;
+        egide_deadline_t *x = &(*rows)[(*n)++];
+        memset(x, 0, sizeof *x);
+        s_text(x->msg_id, sizeof x->msg_id, st, 0);
+        s_text(x->type, sizeof x->type, st, 1);
+        s_text(x->name, sizeof x->name, st, 2);
+        s_text(x->label, sizeof x->label, st, 3);
+        s_text(x->source, sizeof x->source, st, 4);
+        x->start_ms = sqlite3_column_int64(st, 5);
+        x->due_ms = sqlite3_column_int64(st, 6);
+        x->practice = sqlite3_column_int(st, 7) != 0;
+    }
+    egide_db_done(st);
+    if (rc) {
+        free(*rows);
+        *rows = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+static egide_rc s_message_times(edge_store_t *s, size_t limit, edge_msg_time_t **rows, size_t *n)
+{
+    if (!s || !rows || !n || limit == 0 || limit > EDGE_STORE_TIMES_MAX)
+        return EGIDE_ERR_INVALID;
+    *rows = NULL;
+    *n = 0;
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(DB(s),
+                                "SELECT msg_id, in_reply_to, type, created_ms FROM outbox UNION ALL"
+                                " SELECT msg_id, in_reply_to, type, received_ms FROM inbox LIMIT ?",
+                                &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, (int64_t)limit);
+    size_t cap = 0;
+    for (;;) {
+        bool row;
+        rc = s_row(DB(s), st, "message times", &row);
+        if (rc || !row)
+            break;
+        rc = s_grow((void **)rows, &cap, *n, sizeof **rows);
+        if (rc)
+            break;
+        edge_msg_time_t *x = &(*rows)[(*n)++];
+        memset(x, 0, sizeof *x);
+        s_blob(x->msg_id, 16, st, 0);
+        x->has_in_reply_to = s_blob(x->in_reply_to, 16, st, 1);
+        s_text(x->type, sizeof x->type, st, 2);
+        x->time_ms = sqlite3_column_int64(st, 3);
+    }
+    egide_db_done(st);
+    if (rc) {
+        free(*rows);
+        *rows = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+static egide_rc s_counts(edge_store_t *s, edge_store_counts_t *c)
+{
+    if (!s || !c)
+        return EGIDE_ERR_INVALID;
+    memset(c, 0, sizeof *c);
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(DB(s),
+                                "SELECT (SELECT count(*) FROM outbox WHERE state=?),"
+                                " (SELECT count(*) FROM inbox)",
+                                &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_int(st, 1, EDGE_OUT_QUEUED);
+    bool row;
+    rc = s_row(DB(s), st, "counts", &row);
+    if (!rc && row) {
+        c->outbox_queued = sqlite3_column_int64(st, 0);
+        c->inbox = sqlite3_column_int64(st, 1);
+    }
+    egide_db_done(st);
+    if (rc)
+        return rc;
+    rc = egide_db_stmt(DB(s), "SELECT state, count(*) FROM outbox_rcpt GROUP BY state", &st);
+    if (rc)
+        return rc;
+    for (;;) {
+        rc = s_row(DB(s), st, "counts by state", &row);
+        if (rc || !row)
+            break;
+        int k = sqlite3_column_int(st, 0);
+        if (k >= 0 && k < EDGE_RCPT_STATE__COUNT)
+            c->by_rcpt[k] = sqlite3_column_int64(st, 1);
+    }
+    egide_db_done(st);
+    return rc;
+}
+
+const edge_store_ops_t edge_store_sqlite_ops = {
+    .name = "sqlite",
+    .open = s_open,
+    .close = s_close,
+    .begin = s_begin,
+    .commit = s_commit,
+    .rollback = s_rollback,
+    .meta_get = s_meta_get,
+    .meta_put = s_meta_put,
+    .next_seq = s_next_seq,
+    .outbox_add = s_outbox_add,
+    .outbox_get = s_outbox_get,
+    .outbox_due = s_outbox_due,
+    .outbox_attempt = s_outbox_attempt,
+    .outbox_retry_all = s_outbox_retry_all,
+    .outbox_mark_accepted = s_outbox_mark_accepted,
+    .outbox_mark_rejected = s_outbox_mark_rejected,
+    .outbox_expire = s_outbox_expire,
+    .outbox_list = s_outbox_list,
+    .rcpt_update = s_rcpt_update,
+    .rcpt_acknowledge = s_rcpt_acknowledge,
+    .rcpt_list = s_rcpt_list,
+    .inbox_put = s_inbox_put,
+    .inbox_receipt = s_inbox_receipt,
+    .inbox_get = s_inbox_get,
+    .inbox_list = s_inbox_list,
+    .inbox_acknowledge = s_inbox_acknowledge,
+    .inbox_count = s_inbox_count,
+    .rejected_put = s_rejected_put,
+    .rejected_find = s_rejected_find,
+    .receipt_put = s_receipt_put,
+    .receipt_list = s_receipt_list,
+    .deadline_put = s_deadline_put,
+    .deadline_list = s_deadline_list,
+    .message_times = s_message_times,
+    .counts = s_counts,
+};
