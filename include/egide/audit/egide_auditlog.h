@@ -1,29 +1,29 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /*
  * egide_auditlog.h - the broker's tamper-evident audit log: an RFC 9162
- * Merkle tree log in SQLite, with signed checkpoints.
+ * Merkle tree log with signed checkpoints, on a store backend
+ * (egide_auditstore.h: SQLite today, PostgreSQL next).
  *
- * Storage (tables created if missing; UPDATE and DELETE on all four are
- * refused by triggers):
- *   audit_leaves(idx, leaf)          leaf bytes (a serialized AuditEvent)
- *   audit_hashes(pos, hash)          the stored-hash index of
- *                                    research.swtch.com/tlog: the hash of the
- *                                    complete subtree (level L, index n) is
- *                                    at pos = i + L, where n is first
- *                                    replaced L times by 2n+1 and then
- *                                    i = n + n/2 + n/4 + ...; appending leaf
- *                                    n writes 1 + trailing_ones(n) hashes,
- *                                    at consecutive positions
- *   audit_checkpoints(size, note)    signed notes (egide_checkpoint.h)
- *   audit_msg_index(msg_id, idx)     msg_id -> indexes of its events
- * A proof reads O(log n) stored hashes.
+ * What is stored (append-only: the backend refuses UPDATE and DELETE):
+ *   leaves        idx -> leaf bytes (a serialized AuditEvent)
+ *   hashes        the stored-hash index of research.swtch.com/tlog: the
+ *                 hash of the complete subtree (level L, index n) is at
+ *                 pos = i + L, where n is first replaced L times by 2n+1 and
+ *                 then i = n + n/2 + n/4 + ...; appending leaf n writes
+ *                 1 + trailing_ones(n) hashes, at consecutive positions
+ *   checkpoints   size -> signed note (egide_checkpoint.h)
+ *   msg index     msg_id -> indexes of its events
+ * A proof reads O(log n) stored hashes.  With egide_auditlog_open() these
+ * are the SQLite tables of egide_auditstore_sqlite.h in the caller's
+ * database.
  *
- * Transactions: the log lives in the caller's connection and never BEGINs or
- * COMMITs.  Each append runs inside a SAVEPOINT, so it is atomic on its own
- * and, inside the caller's transaction, commits or rolls back with it (e.g.
- * "envelope accepted" + "audit leaf appended" in one COMMIT).  The log keeps
- * no state that a ROLLBACK could make stale: the size is read from the table.
- * A handle must be used by one thread at a time (like its connection).
+ * Transactions: the log never BEGINs or COMMITs.  Each append runs inside
+ * one unit of the store's work (a SAVEPOINT in SQLite), so it is atomic on
+ * its own and, inside the caller's transaction, commits or rolls back with
+ * it (e.g. "envelope accepted" + "audit leaf appended" in one COMMIT).  The
+ * log keeps no state that a ROLLBACK could make stale: the size is read from
+ * the store.  A handle must be used by one thread at a time (like its
+ * connection).
  */
 #ifndef EGIDE_AUDITLOG_H
 #define EGIDE_AUDITLOG_H
@@ -36,6 +36,7 @@
 #include "egide.pb-c.h"
 #include "egide/audit/egide_auditverify.h"
 #include "egide/base/egide_rc.h"
+#include "egide/store/egide_auditstore.h"
 
 /* Most indexes egide_auditlog_find_msg returns for one msg_id. */
 #define EGIDE_AUDITLOG_MAX_MSG_EVENTS 1024u
@@ -44,13 +45,21 @@
 
 typedef struct egide_auditlog egide_auditlog_t;
 
-/* Prepare the log on db (borrowed: must outlive the log).  Creates the
- * tables and triggers if missing, unless db is read-only (then they must
- * exist: EGIDE_ERR_NOTFOUND).  Does not BEGIN or COMMIT.
- * EGIDE_ERR_DB, EGIDE_ERR_NOMEM, EGIDE_ERR_INVALID. */
+/* The log on SQLite connection db (borrowed: must outlive the log), through
+ * the SQLite store backend, which the log owns: creates or migrates the
+ * tables and triggers, unless db is read-only (then they must exist:
+ * EGIDE_ERR_NOTFOUND).  Does not BEGIN or COMMIT.
+ * EGIDE_ERR_DB, EGIDE_ERR_NOMEM, EGIDE_ERR_INVALID, EGIDE_ERR_VERSION (tables
+ * newer than this program). */
 egide_rc egide_auditlog_open(sqlite3 *db, egide_auditlog_t **out);
-/* Finalize the statements and free; NULL-safe, nulls *self_p.  Does not
- * close the connection. */
+/* The log on any store backend: ops (static, every required member set)
+ * and its handle backend, both borrowed (must outlive the log; the log does
+ * not destroy backend).  EGIDE_ERR_INVALID for a NULL or incomplete ops or
+ * a NULL backend, EGIDE_ERR_NOMEM. */
+egide_rc egide_auditlog_open_store(const egide_auditstore_ops_t *ops, void *backend,
+                                   egide_auditlog_t **out);
+/* Free the log (and the backend egide_auditlog_open made); NULL-safe, nulls
+ * *self_p.  Does not close the connection. */
 void egide_auditlog_destroy(egide_auditlog_t **self_p);
 
 /* Check (egide_wire rules: version 1, a type, a time, 16-byte msg_id),

@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /*
- * egide_auditlog.c - the audit log in SQLite: leaves, the tlog stored-hash
- * table, signed checkpoints and the msg_id index (see the header).
+ * egide_auditlog.c - the audit log's logic: the tlog stored-hash layout,
+ * appends, proofs, signed checkpoints, the msg_id index and whole-log
+ * verification (see the header), on rows kept by a store backend through
+ * egide_auditstore_ops_t.  No SQL here: the statements, the schema and the
+ * append-only triggers are the backend's (egide_auditstore_sqlite.c).
  *
- * Every statement is prepared once and reset after each use, so no read
- * lock outlives a call.  Appends run inside SAVEPOINT egide_audit so a
- * failure half-way leaves nothing behind, with or without an outer
- * transaction.  SQLite errors become one log line (never data) and an
- * egide_rc here, at the module boundary.
+ * Each append and each checkpoint is one unit of the backend's work
+ * (begin ... release, rollback on any failure), so a failure half-way leaves
+ * nothing behind, with or without an outer transaction; the store's own
+ * errors are logged there and become EGIDE_ERR_DB (or EGIDE_ERR_NOMEM)
+ * here, as the header promises.
  */
 #include "egide/audit/egide_auditlog.h"
 
@@ -20,70 +23,27 @@
 #include "egide/base/egide_log.h"
 #include "egide/audit/egide_merkle.h"
 #include "egide/base/egide_util.h"
+#include "egide/store/egide_auditstore_sqlite.h"
 #include "egide/wire/egide_wire.h"
 
-static const char *const s_schema =
-    "CREATE TABLE IF NOT EXISTS audit_leaves(idx INTEGER PRIMARY KEY, leaf BLOB NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS audit_hashes(pos INTEGER PRIMARY KEY,"
-    " hash BLOB NOT NULL CHECK(length(hash) = 32));"
-    "CREATE TABLE IF NOT EXISTS audit_checkpoints(size INTEGER PRIMARY KEY, note TEXT NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS audit_msg_index(msg_id BLOB NOT NULL, idx INTEGER NOT NULL,"
-    " PRIMARY KEY(msg_id, idx)) WITHOUT ROWID;"
-/* INSERT OR REPLACE deletes the old row without firing DELETE triggers
- * (recursive_triggers is off by default), hence the _no_replace triggers. */
-#define S_TRIGGERS(t, key_match)                                                                   \
-    "CREATE TRIGGER IF NOT EXISTS " t "_no_update BEFORE UPDATE ON " t                             \
-    " BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;"                                 \
-    "CREATE TRIGGER IF NOT EXISTS " t "_no_delete BEFORE DELETE ON " t                             \
-    " BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;"                                 \
-    "CREATE TRIGGER IF NOT EXISTS " t "_no_replace BEFORE INSERT ON " t                            \
-    " WHEN EXISTS (SELECT 1 FROM " t " WHERE " key_match ")"                                       \
-    " BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;"
-    S_TRIGGERS("audit_leaves", "idx = NEW.idx") S_TRIGGERS("audit_hashes", "pos = NEW.pos")
-        S_TRIGGERS("audit_checkpoints", "size = NEW.size")
-            S_TRIGGERS("audit_msg_index", "msg_id = NEW.msg_id AND idx = NEW.idx");
+_Static_assert(EGIDE_AUDITLOG_MAX_LEAF == EGIDE_AUDITSTORE_MAX_LEAF, "leaf limits differ");
+_Static_assert(EGIDE_CHECKPOINT_MAX_NOTE <= EGIDE_AUDITSTORE_MAX_NOTE, "store notes too short");
+_Static_assert(EGIDE_MSG_ID_LEN == EGIDE_AUDITSTORE_MSG_ID_LEN, "msg_id lengths differ");
 
-enum {
-    ST_SIZE,
-    ST_INS_LEAF,
-    ST_INS_HASH,
-    ST_GET_HASH,
-    ST_GET_LEAF,
-    ST_INS_MSG,
-    ST_FIND_MSG,
-    ST_INS_CP,
-    ST_CP_AT,
-    ST_CP_LATEST,
-    ST_CP_NEXT,
-    ST__COUNT
-};
-
-static const char *const s_sql[ST__COUNT] = {
-    [ST_SIZE] = "SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_leaves",
-    [ST_INS_LEAF] = "INSERT INTO audit_leaves(idx, leaf) VALUES(?1, ?2)",
-    [ST_INS_HASH] = "INSERT INTO audit_hashes(pos, hash) VALUES(?1, ?2)",
-    [ST_GET_HASH] = "SELECT hash FROM audit_hashes WHERE pos = ?1",
-    [ST_GET_LEAF] = "SELECT leaf FROM audit_leaves WHERE idx = ?1",
-    [ST_INS_MSG] = "INSERT INTO audit_msg_index(msg_id, idx) VALUES(?1, ?2)",
-    [ST_FIND_MSG] = "SELECT idx FROM audit_msg_index WHERE msg_id = ?1 ORDER BY idx LIMIT ?2",
-    [ST_INS_CP] = "INSERT INTO audit_checkpoints(size, note) VALUES(?1, ?2)",
-    [ST_CP_AT] = "SELECT note FROM audit_checkpoints WHERE size = ?1",
-    [ST_CP_LATEST] = "SELECT size, note FROM audit_checkpoints ORDER BY size DESC LIMIT 1",
-    [ST_CP_NEXT] =
-        "SELECT size, note FROM audit_checkpoints WHERE size >= ?1 ORDER BY size LIMIT 1",
-};
-
-/* Invariant: st[] are all prepared on db; none is left un-reset between
- * calls. */
+/* Invariant: ops has every required member; be is its handle, freed with
+ * ops->destroy when owned.  No state a ROLLBACK could make stale is kept:
+ * the size is read from the store each time. */
 struct egide_auditlog {
-    sqlite3 *db;                 /* borrowed connection */
-    sqlite3_stmt *st[ST__COUNT]; /* prepared statements (owned) */
+    const egide_auditstore_ops_t *ops; /* the backend's functions */
+    void *be;                          /* the backend's handle */
+    bool owns;                         /* destroy be with the log */
 };
 
-static egide_rc s_dberr(egide_auditlog_t *log, const char *what, int src)
+/* A store error at the log's boundary: the header promises EGIDE_ERR_DB
+ * (the store has logged the details). */
+static egide_rc s_db(egide_rc rc)
 {
-    egide_log(EGIDE_LOG_ERROR, "audit log: %s: %s", what, sqlite3_errmsg(log->db));
-    return (src & 0xff) == SQLITE_NOMEM ? EGIDE_ERR_NOMEM : EGIDE_ERR_DB;
+    return rc == EGIDE_OK || rc == EGIDE_ERR_NOMEM ? rc : EGIDE_ERR_DB;
 }
 
 uint64_t egide_auditlog_hash_pos(unsigned level, uint64_t index)
@@ -96,17 +56,35 @@ uint64_t egide_auditlog_hash_pos(unsigned level, uint64_t index)
     return i + level;
 }
 
-static int s_table_exists(sqlite3 *db, const char *name)
+static bool s_ops_complete(const egide_auditstore_ops_t *o)
 {
-    sqlite3_stmt *st = NULL;
-    int found = 0;
-    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?1", -1,
-                           &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-        found = sqlite3_step(st) == SQLITE_ROW;
-    }
-    sqlite3_finalize(st);
-    return found;
+    return o && o->destroy && o->begin && o->release && o->rollback && o->size && o->append &&
+           o->hash && o->leaf && o->scan_leaves && o->find_msg && o->msg_has && o->counts &&
+           o->put_checkpoint && o->checkpoint;
+}
+
+static egide_rc s_new(const egide_auditstore_ops_t *ops, void *be, bool owns,
+                      egide_auditlog_t **out)
+{
+    egide_auditlog_t *log = calloc(1, sizeof *log);
+    if (!log)
+        return EGIDE_ERR_NOMEM;
+    log->ops = ops;
+    log->be = be;
+    log->owns = owns;
+    *out = log;
+    return EGIDE_OK;
+}
+
+egide_rc egide_auditlog_open_store(const egide_auditstore_ops_t *ops, void *backend,
+                                   egide_auditlog_t **out)
+{
+    if (!out)
+        return EGIDE_ERR_INVALID;
+    *out = NULL;
+    if (!s_ops_complete(ops) || !backend)
+        return EGIDE_ERR_INVALID;
+    return s_new(ops, backend, false, out);
 }
 
 egide_rc egide_auditlog_open(sqlite3 *db, egide_auditlog_t **out)
@@ -114,81 +92,28 @@ egide_rc egide_auditlog_open(sqlite3 *db, egide_auditlog_t **out)
     if (!db || !out)
         return EGIDE_ERR_INVALID;
     *out = NULL;
-    egide_auditlog_t *log = calloc(1, sizeof *log);
-    if (!log)
-        return EGIDE_ERR_NOMEM;
-    log->db = db;
-    egide_rc rc = EGIDE_OK;
-    if (sqlite3_db_readonly(db, "main") == 1) {
-        const char *t[] = {"audit_leaves", "audit_hashes", "audit_checkpoints", "audit_msg_index"};
-        for (size_t i = 0; i < 4 && rc == EGIDE_OK; i++)
-            if (!s_table_exists(db, t[i]))
-                rc = EGIDE_ERR_NOTFOUND;
-    } else {
-        char *err = NULL;
-        int src = sqlite3_exec(db, s_schema, NULL, NULL, &err);
-        if (src != SQLITE_OK) {
-            egide_log(EGIDE_LOG_ERROR, "audit log: creating tables: %s", err ? err : "?");
-            rc = (src & 0xff) == SQLITE_NOMEM ? EGIDE_ERR_NOMEM : EGIDE_ERR_DB;
-        }
-        sqlite3_free(err);
-    }
-    for (int i = 0; i < ST__COUNT && rc == EGIDE_OK; i++) {
-        int src =
-            sqlite3_prepare_v3(db, s_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &log->st[i], NULL);
-        if (src != SQLITE_OK)
-            rc = s_dberr(log, "preparing statements", src);
-    }
-    if (rc != EGIDE_OK) {
-        egide_auditlog_destroy(&log);
-        return rc;
-    }
-    *out = log;
-    return EGIDE_OK;
+    egide_auditstore_sqlite_t *be = NULL;
+    egide_rc rc = egide_auditstore_sqlite_new(db, &be);
+    if (rc == EGIDE_OK)
+        rc = s_new(&egide_auditstore_sqlite_ops, be, true, out);
+    if (rc != EGIDE_OK)
+        egide_auditstore_sqlite_destroy(&be);
+    return rc;
 }
 
 void egide_auditlog_destroy(egide_auditlog_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    for (int i = 0; i < ST__COUNT; i++)
-        sqlite3_finalize((*self_p)->st[i]);
+    if ((*self_p)->owns)
+        (*self_p)->ops->destroy((*self_p)->be);
     free(*self_p);
     *self_p = NULL;
 }
 
-/* Step a statement expected to finish (INSERT); resets it. */
-static egide_rc s_exec(egide_auditlog_t *log, sqlite3_stmt *st, const char *what)
-{
-    int src = sqlite3_step(st);
-    egide_rc rc = src == SQLITE_DONE ? EGIDE_OK : s_dberr(log, what, src);
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    return rc;
-}
-
-static egide_rc s_savepoint(egide_auditlog_t *log, const char *sql)
-{
-    int src = sqlite3_exec(log->db, sql, NULL, NULL, NULL);
-    return src == SQLITE_OK ? EGIDE_OK : s_dberr(log, sql, src);
-}
-
-static void s_rollback(egide_auditlog_t *log)
-{
-    sqlite3_exec(log->db, "ROLLBACK TO egide_audit; RELEASE egide_audit", NULL, NULL, NULL);
-}
-
 static egide_rc s_size(egide_auditlog_t *log, uint64_t *size)
 {
-    sqlite3_stmt *st = log->st[ST_SIZE];
-    int src = sqlite3_step(st);
-    egide_rc rc = EGIDE_OK;
-    if (src == SQLITE_ROW)
-        *size = (uint64_t)sqlite3_column_int64(st, 0);
-    else
-        rc = s_dberr(log, "reading the size", src);
-    sqlite3_reset(st);
-    return rc;
+    return s_db(log->ops->size(log->be, size));
 }
 
 uint64_t egide_auditlog_size(egide_auditlog_t *log)
@@ -201,89 +126,55 @@ uint64_t egide_auditlog_size(egide_auditlog_t *log)
 
 static egide_rc s_get_hash(egide_auditlog_t *log, uint64_t pos, uint8_t out[32])
 {
-    sqlite3_stmt *st = log->st[ST_GET_HASH];
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)pos);
-    int src = sqlite3_step(st);
-    egide_rc rc = EGIDE_OK;
-    if (src == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 32) {
-        memcpy(out, sqlite3_column_blob(st, 0), 32);
-    } else if (src == SQLITE_ROW || src == SQLITE_DONE) {
+    egide_rc rc = log->ops->hash(log->be, pos, out);
+    if (rc == EGIDE_ERR_NOTFOUND || rc == EGIDE_ERR_CONSISTENCY)
         egide_log(EGIDE_LOG_ERROR, "audit log: stored hash %llu missing or malformed",
                   (unsigned long long)pos);
-        rc = EGIDE_ERR_DB;
-    } else {
-        rc = s_dberr(log, "reading a stored hash", src);
-    }
-    sqlite3_reset(st);
-    return rc;
+    return s_db(rc);
 }
 
-static egide_rc s_put_hash(egide_auditlog_t *log, uint64_t pos, const uint8_t h[32])
-{
-    sqlite3_stmt *st = log->st[ST_INS_HASH];
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)pos);
-    sqlite3_bind_blob(st, 2, h, 32, SQLITE_STATIC);
-    return s_exec(log, st, "storing a hash");
-}
-
-/* Append inside the caller's SAVEPOINT. */
-static egide_rc s_append_locked(egide_auditlog_t *log, const uint8_t *leaf, size_t len,
-                                uint64_t *index)
-{
-    uint64_t n = 0;
-    egide_rc rc = s_size(log, &n);
-    if (rc != EGIDE_OK)
-        return rc;
-    if (n >= (UINT64_MAX >> 2))
-        return EGIDE_ERR_LIMIT;
-    sqlite3_stmt *st = log->st[ST_INS_LEAF];
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)n);
-    sqlite3_bind_blob(st, 2, leaf, (int)len, SQLITE_STATIC);
-    if ((rc = s_exec(log, st, "storing a leaf")) != EGIDE_OK)
-        return rc;
-    uint8_t h[32];
-    egide_merkle_leaf_hash(leaf, len, h);
-    if ((rc = s_put_hash(log, egide_auditlog_hash_pos(0, n), h)) != EGIDE_OK)
-        return rc;
-    unsigned l = 0;
-    uint64_t i = n;
-    while (rc == EGIDE_OK && (i & 1)) {
-        uint8_t left[32];
-        rc = s_get_hash(log, egide_auditlog_hash_pos(l, i - 1), left);
-        if (rc != EGIDE_OK)
-            break;
-        egide_merkle_node_hash(left, h, h);
-        i >>= 1;
-        l++;
-        rc = s_put_hash(log, egide_auditlog_hash_pos(l, i), h);
-    }
-    if (rc == EGIDE_OK)
-        *index = n;
-    return rc;
-}
-
+/* Append leaf n = the current size, in one unit of the store's work: the
+ * leaf hash and the 1 + trailing_ones(n) subtree hashes it completes (each
+ * from the stored left sibling), at consecutive positions from
+ * hash_pos(0, n). */
 static egide_rc s_append(egide_auditlog_t *log, const uint8_t *leaf, size_t len,
                          const uint8_t *msg_id, uint64_t *leaf_index)
 {
-    egide_rc rc = s_savepoint(log, "SAVEPOINT egide_audit");
+    const egide_auditstore_ops_t *o = log->ops;
+    egide_rc rc = s_db(o->begin(log->be));
     if (rc != EGIDE_OK)
         return rc;
-    uint64_t idx = 0;
-    rc = s_append_locked(log, leaf, len, &idx);
-    if (rc == EGIDE_OK && msg_id) {
-        sqlite3_stmt *st = log->st[ST_INS_MSG];
-        sqlite3_bind_blob(st, 1, msg_id, 16, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64)idx);
-        rc = s_exec(log, st, "indexing a msg_id");
+    uint64_t n = 0;
+    rc = s_size(log, &n);
+    if (rc == EGIDE_OK && n >= (UINT64_MAX >> 2))
+        rc = EGIDE_ERR_LIMIT;
+    uint8_t h[EGIDE_AUDITSTORE_MAX_HASHES][32];
+    size_t nh = 1;
+    if (rc == EGIDE_OK)
+        egide_merkle_leaf_hash(leaf, len, h[0]);
+    unsigned l = 0;
+    for (uint64_t i = n; rc == EGIDE_OK && (i & 1); i >>= 1, l++, nh++) {
+        uint8_t left[32];
+        rc = s_get_hash(log, egide_auditlog_hash_pos(l, i - 1), left);
+        if (rc == EGIDE_OK)
+            egide_merkle_node_hash(left, h[nh - 1], h[nh]);
+    }
+    if (rc == EGIDE_OK) {
+        rc = o->append(log->be, n, leaf, len, msg_id, egide_auditlog_hash_pos(0, n),
+                       (const uint8_t(*)[32])h, nh);
+        if (rc == EGIDE_ERR_EXISTS)
+            egide_log(EGIDE_LOG_ERROR, "audit log: entry %llu or its hashes are already stored",
+                      (unsigned long long)n);
+        rc = s_db(rc);
     }
     if (rc == EGIDE_OK)
-        rc = s_savepoint(log, "RELEASE egide_audit");
+        rc = s_db(o->release(log->be));
     if (rc != EGIDE_OK) {
-        s_rollback(log);
+        o->rollback(log->be);
         return rc;
     }
     if (leaf_index)
-        *leaf_index = idx;
+        *leaf_index = n;
     return EGIDE_OK;
 }
 
@@ -307,8 +198,11 @@ egide_rc egide_auditlog_append_event(egide_auditlog_t *log, const Egide__V1__Aud
     egide_rc rc = egide_wire_pack(EGIDE_WIRE_AUDIT_EVENT, ev, &buf, &len);
     if (rc != EGIDE_OK)
         return rc;
-    rc = s_append(log, buf, len, ev->msg_id.len == EGIDE_MSG_ID_LEN ? ev->msg_id.data : NULL,
-                  leaf_index);
+    if (len > EGIDE_AUDITLOG_MAX_LEAF)
+        rc = EGIDE_ERR_LIMIT;
+    else
+        rc = s_append(log, buf, len, ev->msg_id.len == EGIDE_MSG_ID_LEN ? ev->msg_id.data : NULL,
+                      leaf_index);
     free(buf);
     return rc;
 }
@@ -377,35 +271,16 @@ egide_rc egide_auditlog_leaf(egide_auditlog_t *log, uint64_t index, uint8_t **le
         return EGIDE_ERR_INVALID;
     *leaf = NULL;
     *len = 0;
-    sqlite3_stmt *st = log->st[ST_GET_LEAF];
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)index);
-    int src = sqlite3_step(st);
-    egide_rc rc = EGIDE_OK;
-    if (src == SQLITE_ROW) {
-        int l = sqlite3_column_bytes(st, 0);
-        const void *p = sqlite3_column_blob(st, 0);
-        uint8_t *out = malloc(l > 0 ? (size_t)l : 1);
-        if (!out) {
-            rc = EGIDE_ERR_NOMEM;
-        } else {
-            if (l > 0)
-                memcpy(out, p, (size_t)l);
-            *leaf = out;
-            *len = (size_t)l;
-        }
-    } else if (src == SQLITE_DONE) {
-        rc = EGIDE_ERR_NOTFOUND;
-    } else {
-        rc = s_dberr(log, "reading a leaf", src);
-    }
-    sqlite3_reset(st);
-    return rc;
+    egide_rc rc = log->ops->leaf(log->be, index, leaf, len);
+    return rc == EGIDE_ERR_NOTFOUND ? rc : s_db(rc);
 }
 
 egide_rc egide_auditlog_leaf_hash(egide_auditlog_t *log, uint64_t index, uint8_t out[32])
 {
     if (!log || !out)
         return EGIDE_ERR_INVALID;
+    if (index >= INT64_MAX)
+        return EGIDE_ERR_NOTFOUND;
     egide_rc rc = s_check_size(log, index + 1);
     if (rc == EGIDE_ERR_INVALID)
         return EGIDE_ERR_NOTFOUND;
@@ -422,17 +297,8 @@ egide_rc egide_auditlog_find_msg(egide_auditlog_t *log, const uint8_t msg_id[16]
     uint64_t *out = malloc(EGIDE_AUDITLOG_MAX_MSG_EVENTS * sizeof *out);
     if (!out)
         return EGIDE_ERR_NOMEM;
-    sqlite3_stmt *st = log->st[ST_FIND_MSG];
-    sqlite3_bind_blob(st, 1, msg_id, 16, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, EGIDE_AUDITLOG_MAX_MSG_EVENTS);
     size_t k = 0;
-    int src;
-    while ((src = sqlite3_step(st)) == SQLITE_ROW && k < EGIDE_AUDITLOG_MAX_MSG_EVENTS)
-        out[k++] = (uint64_t)sqlite3_column_int64(st, 0);
-    egide_rc rc = (src == SQLITE_DONE || src == SQLITE_ROW) ? EGIDE_OK
-                                                            : s_dberr(log, "finding a msg_id", src);
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
+    egide_rc rc = s_db(log->ops->find_msg(log->be, msg_id, out, EGIDE_AUDITLOG_MAX_MSG_EVENTS, &k));
     if (rc != EGIDE_OK || k == 0) {
         free(out);
         return rc;
@@ -442,45 +308,13 @@ egide_rc egide_auditlog_find_msg(egide_auditlog_t *log, const uint8_t msg_id[16]
     return EGIDE_OK;
 }
 
-/* Copy column col of st as a new string. */
-static egide_rc s_col_text(sqlite3_stmt *st, int col, char **out)
+/* The checkpoint q/arg from the store, for the public getters: a note the
+ * store holds but a checkpoint cannot be is a damaged store. */
+static egide_rc s_cp_get(egide_auditlog_t *log, egide_auditstore_cp_query_t q, uint64_t arg,
+                         uint64_t *size, char **note_out)
 {
-    const unsigned char *t = sqlite3_column_text(st, col);
-    int l = sqlite3_column_bytes(st, col);
-    if (!t || l < 0 || (size_t)l > EGIDE_CHECKPOINT_MAX_NOTE)
-        return EGIDE_ERR_DB;
-    char *s = malloc((size_t)l + 1);
-    if (!s)
-        return EGIDE_ERR_NOMEM;
-    memcpy(s, t, (size_t)l);
-    s[l] = '\0';
-    *out = s;
-    return EGIDE_OK;
-}
-
-static egide_rc s_cp_query(egide_auditlog_t *log, int which, int64_t arg, uint64_t *size,
-                           char **note_out)
-{
-    sqlite3_stmt *st = log->st[which];
-    if (which != ST_CP_LATEST)
-        sqlite3_bind_int64(st, 1, arg);
-    int src = sqlite3_step(st);
-    egide_rc rc = EGIDE_OK;
-    if (src == SQLITE_ROW) {
-        int col = 0;
-        if (which != ST_CP_AT) {
-            if (size)
-                *size = (uint64_t)sqlite3_column_int64(st, 0);
-            col = 1;
-        }
-        rc = note_out ? s_col_text(st, col, note_out) : EGIDE_OK;
-    } else if (src == SQLITE_DONE) {
-        rc = EGIDE_ERR_NOTFOUND;
-    } else {
-        rc = s_dberr(log, "reading checkpoints", src);
-    }
-    sqlite3_reset(st);
-    return rc;
+    egide_rc rc = log->ops->checkpoint(log->be, q, arg, size, note_out);
+    return rc == EGIDE_ERR_NOTFOUND ? rc : s_db(rc);
 }
 
 egide_rc egide_auditlog_checkpoint(egide_auditlog_t *log, const char *origin, const char *key_name,
@@ -498,28 +332,25 @@ egide_rc egide_auditlog_checkpoint(egide_auditlog_t *log, const char *origin, co
         egide_checkpoint_key_id(origin, key, id) != EGIDE_OK ||
         egide_checkpoint_key_id(key_name, key, id) != EGIDE_OK)
         return EGIDE_ERR_INVALID;
-    egide_rc rc = s_savepoint(log, "SAVEPOINT egide_audit");
+    const egide_auditstore_ops_t *o = log->ops;
+    egide_rc rc = s_db(o->begin(log->be));
     if (rc != EGIDE_OK)
         return rc;
     char *note = NULL;
     rc = s_size(log, &cp.size);
     if (rc == EGIDE_OK)
-        rc = s_cp_query(log, ST_CP_AT, (int64_t)cp.size, NULL, &note);
+        rc = s_cp_get(log, EGIDE_AUDITSTORE_CP_AT, cp.size, NULL, &note);
     if (rc == EGIDE_ERR_NOTFOUND) {
         rc = egide_auditlog_root(log, cp.size, cp.root);
         if (rc == EGIDE_OK)
             rc = egide_checkpoint_sign(&cp, key_name, key, &note);
-        if (rc == EGIDE_OK) {
-            sqlite3_stmt *st = log->st[ST_INS_CP];
-            sqlite3_bind_int64(st, 1, (sqlite3_int64)cp.size);
-            sqlite3_bind_text(st, 2, note, -1, SQLITE_STATIC);
-            rc = s_exec(log, st, "storing a checkpoint");
-        }
+        if (rc == EGIDE_OK)
+            rc = s_db(o->put_checkpoint(log->be, cp.size, note));
     }
     if (rc == EGIDE_OK)
-        rc = s_savepoint(log, "RELEASE egide_audit");
+        rc = s_db(o->release(log->be));
     if (rc != EGIDE_OK) {
-        s_rollback(log);
+        o->rollback(log->be);
         free(note);
         return rc;
     }
@@ -535,7 +366,7 @@ egide_rc egide_auditlog_latest_checkpoint(egide_auditlog_t *log, char **note_out
     if (!log || !note_out)
         return EGIDE_ERR_INVALID;
     *note_out = NULL;
-    return s_cp_query(log, ST_CP_LATEST, 0, NULL, note_out);
+    return s_cp_get(log, EGIDE_AUDITSTORE_CP_LATEST, 0, NULL, note_out);
 }
 
 egide_rc egide_auditlog_checkpoint_next(egide_auditlog_t *log, uint64_t min_size, uint64_t *size,
@@ -544,37 +375,35 @@ egide_rc egide_auditlog_checkpoint_next(egide_auditlog_t *log, uint64_t min_size
     if (!log || !note_out || min_size > INT64_MAX)
         return EGIDE_ERR_INVALID;
     *note_out = NULL;
-    return s_cp_query(log, ST_CP_NEXT, (int64_t)min_size, size, note_out);
+    return s_cp_get(log, EGIDE_AUDITSTORE_CP_NEXT, min_size, size, note_out);
 }
 
 /* ---------------------------------------------------------------- verify */
 
 /* State of egide_auditlog_verify_all's hooks. */
 typedef struct s_vctx {
-    egide_auditlog_t *log; /* the log */
-    sqlite3_stmt *hashes;  /* SELECT pos, hash ... ORDER BY pos, stepped along */
-    sqlite3_stmt *msg;     /* SELECT 1 FROM audit_msg_index WHERE ... */
-    uint64_t next_pos;     /* position the next formed hash must have */
-    uint64_t msg_events;   /* events with a msg_id seen */
-    egide_rc err;          /* a database error during the walk */
+    egide_auditlog_t *log;  /* the log */
+    egide_auditverify_t *v; /* the verifier fed with the stored leaves */
+    uint64_t msg_events;    /* events with a msg_id seen */
+    egide_rc err;           /* a store error during the walk */
 } s_vctx_t;
 
+/* Each hash the verifier forms against the stored one at its position. */
 static egide_rc s_on_hash(void *ctx, unsigned level, uint64_t index, const uint8_t hash[32],
                           char *why)
 {
     s_vctx_t *v = ctx;
     uint64_t want = egide_auditlog_hash_pos(level, index);
-    int src = sqlite3_step(v->hashes);
-    if (src != SQLITE_ROW) {
-        if (src != SQLITE_DONE)
-            v->err = s_dberr(v->log, "reading stored hashes", src);
+    uint8_t stored[32];
+    egide_rc rc = v->log->ops->hash(v->log->be, want, stored);
+    if (rc != EGIDE_OK && rc != EGIDE_ERR_CONSISTENCY) {
+        if (rc != EGIDE_ERR_NOTFOUND)
+            v->err = s_db(rc);
         (void)snprintf(why, 160, "stored hash %llu (level %u, index %llu) is missing",
                        (unsigned long long)want, level, (unsigned long long)index);
         return EGIDE_ERR_CONSISTENCY;
     }
-    uint64_t pos = (uint64_t)sqlite3_column_int64(v->hashes, 0);
-    if (pos != want || sqlite3_column_bytes(v->hashes, 1) != 32 ||
-        memcmp(sqlite3_column_blob(v->hashes, 1), hash, 32) != 0) {
+    if (rc == EGIDE_ERR_CONSISTENCY || memcmp(stored, hash, 32) != 0) {
         if (level == 0)
             (void)snprintf(why, 160, "entry %llu does not match its stored leaf hash",
                            (unsigned long long)index);
@@ -593,17 +422,75 @@ static egide_rc s_on_event(void *ctx, uint64_t index, const Egide__V1__AuditEven
     if (ev->msg_id.len != EGIDE_MSG_ID_LEN)
         return EGIDE_OK;
     v->msg_events++;
-    sqlite3_bind_blob(v->msg, 1, ev->msg_id.data, 16, SQLITE_STATIC);
-    sqlite3_bind_int64(v->msg, 2, (sqlite3_int64)index);
-    int src = sqlite3_step(v->msg);
-    sqlite3_reset(v->msg);
-    if (src == SQLITE_ROW)
+    egide_rc rc = v->log->ops->msg_has(v->log->be, ev->msg_id.data, index);
+    if (rc == EGIDE_OK)
         return EGIDE_OK;
-    if (src != SQLITE_DONE)
-        v->err = s_dberr(v->log, "reading the msg_id index", src);
+    if (rc != EGIDE_ERR_NOTFOUND)
+        v->err = s_db(rc);
     (void)snprintf(why, 160, "entry %llu is missing from the msg_id index",
                    (unsigned long long)index);
     return EGIDE_ERR_CONSISTENCY;
+}
+
+/* scan_leaves' callback: a store error met by a hook ends the scan with it. */
+static egide_rc s_on_leaf(void *ctx, uint64_t index, const uint8_t *leaf, size_t len)
+{
+    s_vctx_t *v = ctx;
+    egide_rc rc = egide_auditverify_add_leaf(v->v, index, leaf, len, NULL);
+    return v->err != EGIDE_OK ? v->err : rc;
+}
+
+/* Feed every stored checkpoint, by size, to the verifier.  EGIDE_OK also
+ * when one was bad (recorded in v; *bad set). */
+static egide_rc s_feed_checkpoints(egide_auditlog_t *log, egide_auditverify_t *v, bool *bad)
+{
+    uint64_t min = 0;
+    for (;;) {
+        uint64_t size = 0;
+        char *note = NULL;
+        egide_rc rc = log->ops->checkpoint(log->be, EGIDE_AUDITSTORE_CP_NEXT, min, &size, &note);
+        if (rc == EGIDE_ERR_NOTFOUND)
+            return EGIDE_OK;
+        if (rc == EGIDE_ERR_LIMIT) {
+            egide_auditverify_fail(v, EGIDE_AUDITVERIFY_NO_INDEX,
+                                   "a stored checkpoint is longer than any note can be");
+            *bad = true;
+            return EGIDE_OK;
+        }
+        if (rc != EGIDE_OK)
+            return s_db(rc);
+        rc = egide_auditverify_add_checkpoint(v, note, strlen(note));
+        free(note);
+        if (rc == EGIDE_ERR_CONSISTENCY) {
+            *bad = true;
+            return EGIDE_OK;
+        }
+        if (rc != EGIDE_OK)
+            return rc;
+        if (size >= INT64_MAX)
+            return EGIDE_OK;
+        min = size + 1;
+    }
+}
+
+/* What the walk cannot see: rows beyond those the leaves account for. */
+static egide_rc s_check_counts(s_vctx_t *vc, bool events, const egide_auditverify_report_t *r)
+{
+    egide_auditstore_counts_t c;
+    egide_rc rc = s_db(vc->log->ops->counts(vc->log->be, &c));
+    if (rc != EGIDE_OK)
+        return rc;
+    if (c.hashes != egide_auditlog_hash_pos(0, r->size))
+        egide_auditverify_fail(vc->v, r->size,
+                               "stored hashes go beyond the last entry: entries were "
+                               "removed from the end");
+    else if (c.leaves != r->size)
+        egide_auditverify_fail(vc->v, r->size,
+                               "the log holds entries outside the sequence 0, 1, ...");
+    else if (events && c.msg_entries != vc->msg_events)
+        egide_auditverify_fail(vc->v, EGIDE_AUDITVERIFY_NO_INDEX,
+                               "the msg_id index has entries for events that do not exist");
+    return EGIDE_OK;
 }
 
 egide_rc egide_auditlog_verify_all(egide_auditlog_t *log, const char *key_name, EVP_PKEY *pub,
@@ -614,75 +501,35 @@ egide_rc egide_auditlog_verify_all(egide_auditlog_t *log, const char *key_name, 
     egide_auditverify_t *v = egide_auditverify_new(key_name, pub, NULL, events);
     if (!v)
         return EGIDE_ERR_NOMEM;
-    s_vctx_t vc = {.log = log, .err = EGIDE_OK};
-    sqlite3_stmt *leaves = NULL, *cps = NULL, *count = NULL;
-    egide_rc rc = EGIDE_OK;
-    int src = SQLITE_OK;
-    const char *q[] = {"SELECT pos, hash FROM audit_hashes ORDER BY pos",
-                       "SELECT 1 FROM audit_msg_index WHERE msg_id = ?1 AND idx = ?2",
-                       "SELECT idx, leaf FROM audit_leaves ORDER BY idx",
-                       "SELECT note FROM audit_checkpoints ORDER BY size",
-                       "SELECT COUNT(*) FROM audit_msg_index"};
-    sqlite3_stmt **stp[] = {&vc.hashes, &vc.msg, &leaves, &cps, &count};
-    for (size_t i = 0; i < 5 && rc == EGIDE_OK; i++)
-        if ((src = sqlite3_prepare_v2(log->db, q[i], -1, stp[i], NULL)) != SQLITE_OK)
-            rc = s_dberr(log, "preparing the verification", src);
+    s_vctx_t vc = {.log = log, .v = v, .err = EGIDE_OK};
     egide_auditverify_set_hooks(v, s_on_hash, events ? s_on_event : NULL, &vc);
-    /* Checkpoints first (their signatures), then the leaves in order. */
-    while (rc == EGIDE_OK && (src = sqlite3_step(cps)) == SQLITE_ROW) {
-        const char *note = (const char *)sqlite3_column_text(cps, 0);
-        int nl = sqlite3_column_bytes(cps, 0);
-        rc = egide_auditverify_add_checkpoint(v, note ? note : "", note ? (size_t)nl : 0);
-        if (rc == EGIDE_ERR_CONSISTENCY)
-            break;
-    }
-    if (rc == EGIDE_OK && src != SQLITE_DONE)
-        rc = s_dberr(log, "reading checkpoints", src);
-    if (rc == EGIDE_OK) {
-        while ((src = sqlite3_step(leaves)) == SQLITE_ROW) {
-            sqlite3_int64 idx = sqlite3_column_int64(leaves, 0);
-            const void *leaf = sqlite3_column_blob(leaves, 1);
-            int len = sqlite3_column_bytes(leaves, 1);
-            if (idx < 0) {
-                egide_auditverify_fail(v, 0, "an entry has a negative index");
-                break;
-            }
-            rc = egide_auditverify_add_leaf(v, (uint64_t)idx, leaf, leaf ? (size_t)len : 0, NULL);
-            if (rc != EGIDE_OK || vc.err != EGIDE_OK)
-                break;
-        }
+    /* Checkpoints first (their signatures), then the leaves in order, then
+     * the row counts (only when all else held, as the first problem is the
+     * one reported). */
+    egide_auditverify_report_t r;
+    bool bad = false;
+    egide_rc rc = s_feed_checkpoints(log, v, &bad);
+    if (rc == EGIDE_OK && !bad) {
+        rc = log->ops->scan_leaves(log->be, s_on_leaf, &vc);
         if (rc == EGIDE_ERR_CONSISTENCY)
             rc = EGIDE_OK; /* recorded in v */
-        else if (rc == EGIDE_OK && src != SQLITE_DONE && src != SQLITE_ROW)
-            rc = s_dberr(log, "reading leaves", src);
-    } else if (rc == EGIDE_ERR_CONSISTENCY) {
-        rc = EGIDE_OK;
+        else
+            rc = s_db(rc);
+        if (rc == EGIDE_OK)
+            rc = vc.err;
     }
-    if (rc == EGIDE_OK && vc.err != EGIDE_OK)
-        rc = vc.err;
-    egide_auditverify_report_t r;
     if (rc == EGIDE_OK) {
         egide_auditverify_finish(v, &r);
-        /* Stored hashes beyond those the leaves account for: the tail of
-         * the leaves was removed. */
-        if (r.ok && sqlite3_step(vc.hashes) == SQLITE_ROW) {
-            egide_auditverify_fail(v, r.size,
-                                   "stored hashes go beyond the last entry: entries were "
-                                   "removed from the end");
-        }
-        if (r.ok && events && sqlite3_step(count) == SQLITE_ROW &&
-            (uint64_t)sqlite3_column_int64(count, 0) != vc.msg_events) {
-            egide_auditverify_fail(v, EGIDE_AUDITVERIFY_NO_INDEX,
-                                   "the msg_id index has entries for events that do not exist");
-        }
+        if (r.ok)
+            rc = s_check_counts(&vc, events, &r);
+    }
+    if (rc == EGIDE_OK) {
         egide_auditverify_finish(v, &r);
         if (rep)
             *rep = r;
         if (!r.ok)
             rc = EGIDE_ERR_CONSISTENCY;
     }
-    for (size_t i = 0; i < 5; i++)
-        sqlite3_finalize(*stp[i]);
     egide_auditverify_destroy(&v);
     return rc;
 }
