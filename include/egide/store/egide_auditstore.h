@@ -109,6 +109,13 @@ typedef struct egide_auditstore_ops {
      * EGIDE_ERR_CONSISTENCY when the stored value is not 32 bytes. */
     egide_rc (*hash)(void *be, uint64_t pos, uint8_t out[EGIDE_AUDITSTORE_HASH_LEN]);
 
+    /* The hashes at positions first_pos, first_pos + 1, ... into out (the
+     * caller's array of max entries), stopping before the first position
+     * that is missing or does not hold 32 bytes: *n is how many were read
+     * (0 is EGIDE_OK).  For reading long runs (verification) in one query. */
+    egide_rc (*hash_run)(void *be, uint64_t first_pos, size_t max,
+                         uint8_t (*out)[EGIDE_AUDITSTORE_HASH_LEN], size_t *n);
+
     /* A copy of leaf `index` (*leaf is the caller's to free, never NULL on
      * success).  EGIDE_ERR_NOTFOUND when none. */
     egide_rc (*leaf)(void *be, uint64_t index, uint8_t **leaf, size_t *len);

@@ -59,8 +59,8 @@ uint64_t egide_auditlog_hash_pos(unsigned level, uint64_t index)
 static bool s_ops_complete(const egide_auditstore_ops_t *o)
 {
     return o && o->destroy && o->begin && o->release && o->rollback && o->size && o->append &&
-           o->hash && o->leaf && o->scan_leaves && o->find_msg && o->msg_has && o->counts &&
-           o->put_checkpoint && o->checkpoint;
+           o->hash && o->hash_run && o->leaf && o->scan_leaves && o->find_msg && o->msg_has &&
+           o->counts && o->put_checkpoint && o->checkpoint;
 }
 
 static egide_rc s_new(const egide_auditstore_ops_t *ops, void *be, bool owns,
@@ -380,13 +380,40 @@ egide_rc egide_auditlog_checkpoint_next(egide_auditlog_t *log, uint64_t min_size
 
 /* ---------------------------------------------------------------- verify */
 
-/* State of egide_auditlog_verify_all's hooks. */
+/* Stored hashes read ahead: the walk forms them in position order. */
+#define S_RUN 512u
+
+/* State of egide_auditlog_verify_all's hooks.  Invariant: run[k] is the
+ * stored hash at position run_first + k for k < run_n. */
 typedef struct s_vctx {
     egide_auditlog_t *log;  /* the log */
     egide_auditverify_t *v; /* the verifier fed with the stored leaves */
     uint64_t msg_events;    /* events with a msg_id seen */
     egide_rc err;           /* a store error during the walk */
+    uint64_t run_first;     /* position of run[0] */
+    size_t run_n;           /* valid entries of run */
+    uint8_t run[S_RUN][32]; /* stored hashes read ahead */
 } s_vctx_t;
+
+/* The stored hash at pos: from the read-ahead run, refilled from pos when
+ * pos is outside it; a position the run stops before is asked for alone,
+ * for its exact status (missing or malformed). */
+static egide_rc s_stored_hash(s_vctx_t *v, uint64_t pos, uint8_t out[32])
+{
+    const egide_auditstore_ops_t *o = v->log->ops;
+    if (pos < v->run_first || pos - v->run_first >= v->run_n) {
+        egide_rc rc = o->hash_run(v->log->be, pos, S_RUN, v->run, &v->run_n);
+        v->run_first = pos;
+        if (rc != EGIDE_OK) {
+            v->run_n = 0;
+            return rc;
+        }
+        if (v->run_n == 0)
+            return o->hash(v->log->be, pos, out);
+    }
+    memcpy(out, v->run[pos - v->run_first], 32);
+    return EGIDE_OK;
+}
 
 /* Each hash the verifier forms against the stored one at its position. */
 static egide_rc s_on_hash(void *ctx, unsigned level, uint64_t index, const uint8_t hash[32],
@@ -395,7 +422,7 @@ static egide_rc s_on_hash(void *ctx, unsigned level, uint64_t index, const uint8
     s_vctx_t *v = ctx;
     uint64_t want = egide_auditlog_hash_pos(level, index);
     uint8_t stored[32];
-    egide_rc rc = v->log->ops->hash(v->log->be, want, stored);
+    egide_rc rc = s_stored_hash(v, want, stored);
     if (rc != EGIDE_OK && rc != EGIDE_ERR_CONSISTENCY) {
         if (rc != EGIDE_ERR_NOTFOUND)
             v->err = s_db(rc);
@@ -501,8 +528,14 @@ egide_rc egide_auditlog_verify_all(egide_auditlog_t *log, const char *key_name, 
     egide_auditverify_t *v = egide_auditverify_new(key_name, pub, NULL, events);
     if (!v)
         return EGIDE_ERR_NOMEM;
-    s_vctx_t vc = {.log = log, .v = v, .err = EGIDE_OK};
-    egide_auditverify_set_hooks(v, s_on_hash, events ? s_on_event : NULL, &vc);
+    s_vctx_t *vc = calloc(1, sizeof *vc); /* 16 KiB of read-ahead: not on the stack */
+    if (!vc) {
+        egide_auditverify_destroy(&v);
+        return EGIDE_ERR_NOMEM;
+    }
+    vc->log = log;
+    vc->v = v;
+    egide_auditverify_set_hooks(v, s_on_hash, events ? s_on_event : NULL, vc);
     /* Checkpoints first (their signatures), then the leaves in order, then
      * the row counts (only when all else held, as the first problem is the
      * one reported). */
@@ -510,18 +543,18 @@ egide_rc egide_auditlog_verify_all(egide_auditlog_t *log, const char *key_name, 
     bool bad = false;
     egide_rc rc = s_feed_checkpoints(log, v, &bad);
     if (rc == EGIDE_OK && !bad) {
-        rc = log->ops->scan_leaves(log->be, s_on_leaf, &vc);
+        rc = log->ops->scan_leaves(log->be, s_on_leaf, vc);
         if (rc == EGIDE_ERR_CONSISTENCY)
             rc = EGIDE_OK; /* recorded in v */
         else
             rc = s_db(rc);
         if (rc == EGIDE_OK)
-            rc = vc.err;
+            rc = vc->err;
     }
     if (rc == EGIDE_OK) {
         egide_auditverify_finish(v, &r);
         if (r.ok)
-            rc = s_check_counts(&vc, events, &r);
+            rc = s_check_counts(vc, events, &r);
     }
     if (rc == EGIDE_OK) {
         egide_auditverify_finish(v, &r);
@@ -530,6 +563,7 @@ egide_rc egide_auditlog_verify_all(egide_auditlog_t *log, const char *key_name, 
         if (!r.ok)
             rc = EGIDE_ERR_CONSISTENCY;
     }
+    free(vc);
     egide_auditverify_destroy(&v);
     return rc;
 }

@@ -71,6 +71,7 @@ enum {
     ST_INS_LEAF,
     ST_INS_HASH,
     ST_GET_HASH,
+    ST_HASH_RUN,
     ST_GET_LEAF,
     ST_SCAN_LEAVES,
     ST_INS_MSG,
@@ -95,6 +96,7 @@ static const char *const s_sql[ST__COUNT] = {
     [ST_INS_LEAF] = "INSERT INTO audit_leaves(idx, leaf) VALUES(?1, ?2)",
     [ST_INS_HASH] = "INSERT INTO audit_hashes(pos, hash) VALUES(?1, ?2)",
     [ST_GET_HASH] = "SELECT hash FROM audit_hashes WHERE pos = ?1",
+    [ST_HASH_RUN] = "SELECT pos, hash FROM audit_hashes WHERE pos >= ?1 ORDER BY pos LIMIT ?2",
     [ST_GET_LEAF] = "SELECT leaf FROM audit_leaves WHERE idx = ?1",
     [ST_SCAN_LEAVES] = "SELECT idx, leaf FROM audit_leaves WHERE idx >= 0 ORDER BY idx",
     [ST_INS_MSG] = "INSERT INTO audit_msg_index(msg_id, idx) VALUES(?1, ?2)",
@@ -374,6 +376,37 @@ static egide_rc s_op_hash(void *be, uint64_t pos, uint8_t out[EGIDE_AUDITSTORE_H
     return rc;
 }
 
+static egide_rc s_op_hash_run(void *be, uint64_t first_pos, size_t max,
+                              uint8_t (*out)[EGIDE_AUDITSTORE_HASH_LEN], size_t *n)
+{
+    s_self_t *self = be;
+    if (!n || (max > 0 && !out) || first_pos > EGIDE_AUDITSTORE_MAX_INDEX)
+        return EGIDE_ERR_INVALID;
+    *n = 0;
+    if (max == 0)
+        return EGIDE_OK;
+    sqlite3_stmt *st = self->st[ST_HASH_RUN];
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)first_pos);
+    sqlite3_bind_int64(st, 2, max > INT32_MAX ? INT32_MAX : (sqlite3_int64)max);
+    size_t k = 0;
+    int src = SQLITE_DONE;
+    while (k < max && (src = sqlite3_step(st)) == SQLITE_ROW) {
+        const void *h = sqlite3_column_blob(st, 1);
+        if ((uint64_t)sqlite3_column_int64(st, 0) != first_pos + k || !h ||
+            sqlite3_column_bytes(st, 1) != EGIDE_AUDITSTORE_HASH_LEN) {
+            src = SQLITE_DONE; /* the run ends at a gap or a malformed hash */
+            break;
+        }
+        memcpy(out[k++], h, EGIDE_AUDITSTORE_HASH_LEN);
+    }
+    egide_rc rc = EGIDE_OK;
+    if (k < max && src != SQLITE_DONE)
+        rc = s_err(self->db, "reading stored hashes", src);
+    s_done(st);
+    *n = rc == EGIDE_OK ? k : 0;
+    return rc;
+}
+
 /* A malloc'ed copy of column col of st (never NULL on success). */
 static egide_rc s_col_copy(sqlite3_stmt *st, int col, uint8_t **out, size_t *len)
 {
@@ -618,6 +651,7 @@ const egide_auditstore_ops_t egide_auditstore_sqlite_ops = {
     .size = s_op_size,
     .append = s_op_append,
     .hash = s_op_hash,
+    .hash_run = s_op_hash_run,
     .leaf = s_op_leaf,
     .scan_leaves = s_op_scan_leaves,
     .find_msg = s_op_find_msg,
