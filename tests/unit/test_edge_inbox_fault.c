@@ -1,0 +1,607 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * test_edge_inbox_fault.c - a referral reaches a recipient whose store
+ * fails, injected the way SQLite's own tests inject I/O errors: a test VFS,
+ * registered as the default, wraps the real one and fails xWrite, xSync and
+ * xTruncate with SQLITE_IOERR_WRITE or SQLITE_FULL while a flag is set.
+ *
+ * With a real sealed envelope from a development PKI and signed directory
+ * made at run time (deploy/71 through deploy/tools/make-directory.sh), the
+ * edge's inbox step (edge_inbox_step: the Deliver handling of the loop,
+ * without a socket) must:
+ *  - under the fault: produce nothing to send, sign and remember no
+ *    REJECTED, store nothing (the fault hits the COMMIT for a small
+ *    referral, the INSERT itself for one larger than the page cache; and
+ *    a one-shot fault fails a single write of the INSERT only, the case
+ *    where a refusal written just after would have been committed);
+ *  - once the fault clears, on the same bytes: one DELIVERED receipt, valid
+ *    under the recipient's key, and exactly one inbox row;
+ *  - on the same bytes once more: the very same frame bytes, still one row.
+ * Around it: genuine refusals still happen (not a recipient, same msg_id
+ * with other bytes = DUPLICATE_CONFLICT) and are stable; a refusal met by
+ * the fault is not sent either; garbage and bad arguments fail cleanly.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "edge.h"
+#include "egide/base/egide_log.h"
+#include "egide/base/egide_util.h"
+#include "egide/crypto/egide_crypto.h"
+#include "egide/protocol/egide_envelope.h"
+#include "egide/protocol/egide_receipt.h"
+#include "egide/wire/egide_wire.h"
+#include "egide_test.h"
+
+/* ------------------------------------------------------------ fault VFS */
+
+static sqlite3_vfs *s_real;     /* the default VFS we wrap */
+static int s_fault;             /* 0 = none, else the error xWrite/xSync return */
+static int s_faults_hit;        /* how many calls failed */
+static int s_fault_left = -1;   /* calls left to fail (-1 = while s_fault is set) */
+static sqlite3_io_methods s_io; /* forwarding methods, filled at open */
+
+typedef struct s_file {
+    sqlite3_file base;   /* pMethods = &s_io */
+    sqlite3_file *inner; /* the real file, allocated right after */
+} s_file_t;
+
+#define INNER(f) (((s_file_t *)(f))->inner)
+
+static int s_close(sqlite3_file *f)
+{
+    return INNER(f)->pMethods->xClose(INNER(f));
+}
+static int s_read(sqlite3_file *f, void *b, int n, sqlite3_int64 off)
+{
+    return INNER(f)->pMethods->xRead(INNER(f), b, n, off);
+}
+/* The error to inject now, or 0. */
+static int s_inject(void)
+{
+    int e = s_fault;
+    if (!e)
+        return 0;
+    s_faults_hit++;
+    if (s_fault_left > 0 && --s_fault_left == 0)
+        s_fault = 0; /* a one-shot fault: the disk recovers at once */
+    return e;
+}
+
+static int s_write(sqlite3_file *f, const void *b, int n, sqlite3_int64 off)
+{
+    int e = s_inject();
+    if (e)
+        return e;
+    return INNER(f)->pMethods->xWrite(INNER(f), b, n, off);
+}
+static int s_truncate(sqlite3_file *f, sqlite3_int64 size)
+{
+    int e = s_inject();
+    if (e)
+        return e;
+    return INNER(f)->pMethods->xTruncate(INNER(f), size);
+}
+static int s_sync(sqlite3_file *f, int flags)
+{
+    int e = s_inject();
+    if (e)
+        return e == SQLITE_FULL ? SQLITE_FULL : SQLITE_IOERR_FSYNC;
+    return INNER(f)->pMethods->xSync(INNER(f), flags);
+}
+static int s_size(sqlite3_file *f, sqlite3_int64 *size)
+{
+    return INNER(f)->pMethods->xFileSize(INNER(f), size);
+}
+static int s_lock(sqlite3_file *f, int l)
+{
+    return INNER(f)->pMethods->xLock(INNER(f), l);
+}
+static int s_unlock(sqlite3_file *f, int l)
+{
+    return INNER(f)->pMethods->xUnlock(INNER(f), l);
+}
+static int s_check(sqlite3_file *f, int *out)
+{
+    return INNER(f)->pMethods->xCheckReservedLock(INNER(f), out);
+}
+static int s_fctl(sqlite3_file *f, int op, void *arg)
+{
+    return INNER(f)->pMethods->xFileControl(INNER(f), op, arg);
+}
+static int s_sector(sqlite3_file *f)
+{
+    return INNER(f)->pMethods->xSectorSize(INNER(f));
+}
+static int s_devchar(sqlite3_file *f)
+{
+    return INNER(f)->pMethods->xDeviceCharacteristics(INNER(f));
+}
+static int s_shm_map(sqlite3_file *f, int pg, int sz, int ext, void volatile **pp)
+{
+    return INNER(f)->pMethods->xShmMap(INNER(f), pg, sz, ext, pp);
+}
+static int s_shm_lock(sqlite3_file *f, int off, int n, int flags)
+{
+    return INNER(f)->pMethods->xShmLock(INNER(f), off, n, flags);
+}
+static void s_shm_barrier(sqlite3_file *f)
+{
+    INNER(f)->pMethods->xShmBarrier(INNER(f));
+}
+static int s_shm_unmap(sqlite3_file *f, int del)
+{
+    return INNER(f)->pMethods->xShmUnmap(INNER(f), del);
+}
+static int s_fetch(sqlite3_file *f, sqlite3_int64 off, int n, void **pp)
+{
+    return INNER(f)->pMethods->xFetch(INNER(f), off, n, pp);
+}
+static int s_unfetch(sqlite3_file *f, sqlite3_int64 off, void *p)
+{
+    return INNER(f)->pMethods->xUnfetch(INNER(f), off, p);
+}
+
+static int s_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags, int *out_flags)
+{
+    (void)vfs;
+    s_file_t *w = (s_file_t *)f;
+    w->inner = (sqlite3_file *)(w + 1);
+    int rc = s_real->xOpen(s_real, name, w->inner, flags, out_flags);
+    if (rc != SQLITE_OK || !w->inner->pMethods) {
+        f->pMethods = NULL;
+        return rc;
+    }
+    /* Forward at the real file's version: no method it lacks is offered. */
+    s_io = (sqlite3_io_methods){
+        w->inner->pMethods->iVersion < 3 ? w->inner->pMethods->iVersion : 3,
+        s_close,
+        s_read,
+        s_write,
+        s_truncate,
+        s_sync,
+        s_size,
+        s_lock,
+        s_unlock,
+        s_check,
+        s_fctl,
+        s_sector,
+        s_devchar,
+        s_shm_map,
+        s_shm_lock,
+        s_shm_barrier,
+        s_shm_unmap,
+        s_fetch,
+        s_unfetch,
+    };
+    f->pMethods = &s_io;
+    return SQLITE_OK;
+}
+
+static sqlite3_vfs s_vfs;
+
+static int s_vfs_install(void)
+{
+    s_real = sqlite3_vfs_find(NULL);
+    if (!s_real)
+        return -1;
+    s_vfs = *s_real;
+    s_vfs.szOsFile = (int)sizeof(s_file_t) + s_real->szOsFile;
+    s_vfs.zName = "egide-fault";
+    s_vfs.pNext = NULL;
+    s_vfs.xOpen = s_open;
+    /* Everything else (delete, access, randomness, time...) is the real
+     * VFS's, called with its own object by the copied pointers' code: the
+     * unix VFS does not depend on its pAppData being ours. */
+    return sqlite3_vfs_register(&s_vfs, 1) == SQLITE_OK ? 0 : -1;
+}
+
+/* ------------------------------------------------------------ fixture */
+
+static char s_dir[256];
+static edge_t E;
+static EVP_PKEY *s_police_sign, *s_crip_sign_pub, *s_crip_enc_pub, *s_tas_enc_pub;
+static uint8_t s_police_fpr[32], s_crip_enc_fpr[32], s_tas_enc_fpr[32];
+static int s_warnings; /* "not stored" lines: the INSERT itself failed */
+
+static void s_sink(egide_log_level level, const char *line, void *arg)
+{
+    (void)arg;
+    (void)level;
+    if (strstr(line, "not stored"))
+        s_warnings++;
+}
+
+static int s_sh(const char *cmd)
+{
+    int st = system(cmd);
+    if (st != 0)
+        fprintf(stderr, "command failed (%d): %s\n", st, cmd);
+    return st;
+}
+
+static int s_cert(const char *id, const char *file, egide_cert_use use, EVP_PKEY **pub,
+                  uint8_t fpr[32])
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/pki/nodes/%s/%s", s_dir, id, file);
+    X509 *c = NULL;
+    int rc = egide_cert_load(p, &c) || (fpr && egide_cert_fingerprint(c, fpr)) ||
+             (pub && egide_pki_cert_pubkey(c, use, pub));
+    X509_free(c);
+    return rc ? -1 : 0;
+}
+
+static int s_key(const char *id, const char *file, egide_cert_use use, EVP_PKEY **out)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/pki/nodes/%s/%s", s_dir, id, file);
+    return egide_pki_load_key(p, use, out) ? -1 : 0;
+}
+
+/* The recipient edge 71.crip: keys, trust, the signed directory, a store. */
+static int s_setup(void)
+{
+    const char *src = getenv("EGIDE_SOURCE_DIR"), *bin = getenv("EGIDE_BIN");
+    if (!src || !bin)
+        return -1;
+    egide_strlcpy(s_dir, "/tmp/egide-test-edge-fault.XXXXXX", sizeof s_dir);
+    if (!mkdtemp(s_dir))
+        return -1;
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "EGIDE='%s/egide' bash '%s/deploy/71/make-directory.sh' '%s/pki' >/dev/null 2>&1", bin,
+             src, s_dir);
+    if (s_sh(cmd))
+        return -1;
+    memset(&E, 0, sizeof E);
+    pthread_mutex_init(&E.dir_lock, NULL);
+    pthread_mutex_init(&E.api_lock, NULL);
+    E.wake[0] = E.wake[1] = -1;
+    egide_strlcpy(E.node_id, "71.crip", sizeof E.node_id);
+    E.clock_skew_ms = 300000;
+    E.ttl_ms = 86400000;
+    if (s_key("71.crip", "sign.key", EGIDE_CERT_USE_SIGN, &E.sign_key) ||
+        s_key("71.crip", "enc.key", EGIDE_CERT_USE_ENC, &E.enc_key) ||
+        s_cert("71.crip", "sign.crt", EGIDE_CERT_USE_SIGN, &s_crip_sign_pub, E.sign_fpr) ||
+        s_cert("71.crip", "enc.crt", EGIDE_CERT_USE_ENC, &s_crip_enc_pub, s_crip_enc_fpr) ||
+        s_cert("71.tas.macon", "enc.crt", EGIDE_CERT_USE_ENC, &s_tas_enc_pub, s_tas_enc_fpr) ||
+        s_key("71.police.macon", "sign.key", EGIDE_CERT_USE_SIGN, &s_police_sign) ||
+        s_cert("71.police.macon", "sign.crt", EGIDE_CERT_USE_SIGN, NULL, s_police_fpr))
+        return -1;
+    char p[512], root[512], chain[512], crl[512];
+    snprintf(p, sizeof p, "%s/pki/authority/authority.crt", s_dir);
+    snprintf(root, sizeof root, "%s/pki/ca/root.crt", s_dir);
+    snprintf(chain, sizeof chain, "%s/pki/ca/chain.pem", s_dir);
+    snprintf(crl, sizeof crl, "%s/pki/ca/crl.pem", s_dir);
+    if (egide_cert_load(p, &E.anchor) || egide_trust_new(root, chain, crl, 0, &E.trust))
+        return -1;
+    snprintf(p, sizeof p, "%s/pki/directory.bin", s_dir);
+    uint8_t *d = NULL;
+    size_t dl = 0;
+    if (egide_file_read(p, EGIDE_MAX_DIRECTORY, &d, &dl))
+        return -1;
+    snprintf(p, sizeof p, "%s/crip.db", s_dir);
+    egide_rc rc = edge_store_sqlite_ops.open(p, &E.store);
+    if (!rc)
+        rc = edge_adopt_directory(&E, d, dl, true);
+    free(d);
+    return rc || !E.peers ? -1 : 0;
+}
+
+static void s_teardown(void)
+{
+    edge_store_close(&E.store);
+    egide_peers_destroy(&E.peers);
+    egide_directory_destroy(&E.dir);
+    egide_trust_destroy(&E.trust);
+    X509_free(E.anchor);
+    EVP_PKEY_free(E.sign_key);
+    EVP_PKEY_free(E.enc_key);
+    EVP_PKEY_free(s_police_sign);
+    EVP_PKEY_free(s_crip_sign_pub);
+    EVP_PKEY_free(s_crip_enc_pub);
+    EVP_PKEY_free(s_tas_enc_pub);
+    pthread_mutex_destroy(&E.dir_lock);
+    pthread_mutex_destroy(&E.api_lock);
+    if (s_dir[0]) {
+        char cmd[512];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", s_dir);
+        s_sh(cmd);
+    }
+}
+
+/* A referral from 71.police.macon, sealed for `to` (crip or tas). */
+static uint8_t *s_referral(bool to_crip, size_t body_len, uint64_t seq, size_t *len,
+                           uint8_t msg_id[16])
+{
+    egide_seal_recipient_t r = {to_crip ? "71.crip" : "71.tas.macon",
+                                to_crip ? s_crip_enc_pub : s_tas_enc_pub,
+                                to_crip ? s_crip_enc_fpr : s_tas_enc_fpr};
+    uint8_t *body = malloc(body_len);
+    if (!body)
+        return NULL;
+    /* Incompressible filler, so the body really takes body_len on disk. */
+    for (size_t i = 0; i < body_len; i++)
+        body[i] = (uint8_t)((i * 2654435761u) >> 13);
+    egide_seal_params_t p = {
+        .sender_id = "71.police.macon",
+        .sign_key = s_police_sign,
+        .sign_cert_fpr = s_police_fpr,
+        .recipients = &r,
+        .n_recipients = 1,
+        .message_type = "ip.transmission",
+        .urgency = EGIDE__V1__URGENCY__URGENCY_URGENT,
+        .sender_seq = seq,
+        .content_type = "text/plain",
+        .payload = body,
+        .payload_len = body_len,
+    };
+    uint8_t *out = NULL;
+    egide_rc rc = egide_envelope_seal(&p, &out, len, msg_id);
+    free(body);
+    return rc ? NULL : out;
+}
+
+/* The same envelope with one header field changed and signed again by its
+ * sender: same msg_id, valid, other bytes. */
+static uint8_t *s_resigned(const uint8_t *env, size_t len, size_t *out_len)
+{
+    Egide__V1__SignedEnvelope *se = NULL;
+    Egide__V1__EnvelopeHeader *h = NULL;
+    uint8_t *hb = NULL, *out = NULL;
+    size_t hl = 0;
+    uint8_t sig[64];
+    if (egide_wire_unpack(EGIDE_WIRE_SIGNED_ENVELOPE, env, len, (void **)&se, NULL) ||
+        egide_wire_unpack(EGIDE_WIRE_ENVELOPE_HEADER, se->header.data, se->header.len, (void **)&h,
+                          NULL))
+        goto done;
+    h->created_ms += 1;
+    if (egide_wire_pack(EGIDE_WIRE_ENVELOPE_HEADER, h, &hb, &hl) ||
+        egide_sign_labeled(s_police_sign, EGIDE_LABEL_ENVELOPE, hb, hl, sig))
+        goto done;
+    ProtobufCBinaryData oh = se->header, os = se->signature;
+    se->header = (ProtobufCBinaryData){hl, hb};
+    se->signature = (ProtobufCBinaryData){64, sig};
+    if (egide_wire_pack(EGIDE_WIRE_SIGNED_ENVELOPE, se, &out, out_len))
+        out = NULL;
+    se->header = oh;
+    se->signature = os;
+done:
+    free(hb);
+    if (h)
+        egide_wire_free(EGIDE_WIRE_ENVELOPE_HEADER, h);
+    if (se)
+        egide_wire_free(EGIDE_WIRE_SIGNED_ENVELOPE, se);
+    return out;
+}
+
+/* The receipt inside a Receipt frame, verified with 71.crip's key. */
+static int s_receipt_kind(const uint8_t *frame, size_t len, const uint8_t msg_id[16], int *reason)
+{
+    Egide__V1__Frame *f = NULL;
+    int kind = -1;
+    if (egide_wire_unpack(EGIDE_WIRE_FRAME, frame, len, (void **)&f, NULL))
+        return -1;
+    egide_receipt_t *r = NULL;
+    if (f->body_case == EGIDE__V1__FRAME__BODY_RECEIPT &&
+        egide_receipt_parse(f->receipt->receipt.data, f->receipt->receipt.len, &r) == EGIDE_OK &&
+        egide_receipt_verify(r, s_crip_sign_pub) == EGIDE_OK) {
+        const Egide__V1__ReceiptBody *b = egide_receipt_body(r);
+        if (b->msg_id.len == 16 && memcmp(b->msg_id.data, msg_id, 16) == 0 &&
+            strcmp(b->issuer_id, "71.crip") == 0) {
+            kind = b->kind;
+            if (reason)
+                *reason = b->reason;
+        }
+    }
+    egide_receipt_destroy(&r);
+    egide_wire_free(EGIDE_WIRE_FRAME, f);
+    return kind;
+}
+
+static size_t s_rows(const uint8_t msg_id[16])
+{
+    size_t n = 99;
+    if (edge_store_inbox_count(E.store, msg_id, &n) != EGIDE_OK)
+        return 99;
+    return n;
+}
+
+static bool s_rejected_held(const uint8_t *env, size_t len)
+{
+    egide_envelope_t *p = NULL;
+    if (egide_envelope_parse(env, len, &p))
+        return false;
+    uint8_t sha[32];
+    egide_envelope_hash(p, sha);
+    uint8_t *r = NULL;
+    size_t rl = 0;
+    egide_rc rc =
+        edge_store_rejected_find(E.store, egide_envelope_header(p)->msg_id.data, sha, &r, &rl);
+    free(r);
+    egide_envelope_destroy(&p);
+    return rc == EGIDE_OK;
+}
+
+/* ------------------------------------------------------------ tests */
+
+/* The heart of it: the fault, then the same bytes twice. */
+static void s_fault_then_deliver(int fault, int budget, size_t body_len, bool insert_fails)
+{
+    uint8_t id[16];
+    size_t len = 0;
+    static uint64_t seq = 100;
+    uint8_t *env = s_referral(true, body_len, ++seq, &len, id);
+    REQUIRE(env);
+    uint64_t rejected_before = atomic_load(&E.m.received_rejected);
+    int warnings_before = s_warnings;
+
+    s_fault = fault;
+    s_fault_left = budget;
+    s_faults_hit = 0;
+    uint8_t *frame = NULL;
+    size_t fl = 0;
+    egide_rc rc = edge_inbox_step(&E, env, len, &frame, &fl);
+    s_fault = 0;
+    s_fault_left = -1;
+    CHECK(rc == EGIDE_ERR_IO || rc == EGIDE_ERR_DB);               /* transient, reported */
+    CHECK(frame == NULL && fl == 0);                               /* nothing to send */
+    CHECK(s_faults_hit > 0);                                       /* the fault was met */
+    CHECK(atomic_load(&E.m.received_rejected) == rejected_before); /* no REJECTED signed */
+    CHECK(!s_rejected_held(env, len));                             /* nor remembered */
+    CHECK(s_rows(id) == 0);
+    if (insert_fails)
+        CHECK(s_warnings > warnings_before); /* the INSERT itself failed */
+
+    /* The broker delivers the same bytes again. */
+    rc = edge_inbox_step(&E, env, len, &frame, &fl);
+    CHECK_RC(rc, EGIDE_OK);
+    REQUIRE(frame);
+    CHECK(s_receipt_kind(frame, fl, id, NULL) == EGIDE__V1__RECEIPT_KIND__RECEIPT_DELIVERED);
+    CHECK(s_rows(id) == 1);
+    /* And once more: the same receipt, still one row. */
+    uint8_t *again = NULL;
+    size_t al = 0;
+    CHECK_RC(edge_inbox_step(&E, env, len, &again, &al), EGIDE_OK);
+    CHECK(again && al == fl && memcmp(again, frame, fl) == 0);
+    CHECK(s_rows(id) == 1);
+    CHECK(!s_rejected_held(env, len));
+    free(again);
+    free(frame);
+    free(env);
+}
+
+static void test_full_disk_at_commit(void)
+{
+    s_fault_then_deliver(SQLITE_FULL, -1, 600, false);
+}
+
+static void test_io_error_at_commit(void)
+{
+    s_fault_then_deliver(SQLITE_IOERR_WRITE, -1, 600, false);
+}
+
+/* 6 MB: more than the page cache, so the INSERT spills to disk and fails. */
+static void test_full_disk_at_insert(void)
+{
+    s_fault_then_deliver(SQLITE_FULL, -1, 6u * 1024 * 1024, true);
+}
+
+/* The bug this guards against: ONE failed write during the INSERT, the
+ * disk fine again right after.  A refusal written after it would commit
+ * and be sent; what must happen is nothing, then DELIVERED on redelivery. */
+static void test_one_failed_write_at_insert(void)
+{
+    s_fault_then_deliver(SQLITE_FULL, 1, 6u * 1024 * 1024, true);
+}
+
+/* A genuine refusal met by the fault is not sent either; later it is, the
+ * same each time. */
+static void test_refusal_under_fault(void)
+{
+    uint8_t id[16];
+    size_t len = 0;
+    uint8_t *env = s_referral(false, 100, 200, &len, id); /* for 71.tas.macon only */
+    REQUIRE(env);
+    s_fault = SQLITE_IOERR_WRITE;
+    uint8_t *frame = NULL;
+    size_t fl = 0;
+    egide_rc rc = edge_inbox_step(&E, env, len, &frame, &fl);
+    s_fault = 0;
+    CHECK(rc != EGIDE_OK && frame == NULL);
+    CHECK(!s_rejected_held(env, len));
+    CHECK_RC(edge_inbox_step(&E, env, len, &frame, &fl), EGIDE_OK);
+    REQUIRE(frame);
+    int reason = 0;
+    CHECK(s_receipt_kind(frame, fl, id, &reason) == EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED);
+    CHECK(reason == EGIDE__V1__REASON_CODE__REASON_NOT_RECIPIENT);
+    CHECK(s_rejected_held(env, len));
+    uint8_t *again = NULL;
+    size_t al = 0;
+    CHECK_RC(edge_inbox_step(&E, env, len, &again, &al), EGIDE_OK);
+    CHECK(again && al == fl && memcmp(again, frame, fl) == 0);
+    CHECK(s_rows(id) == 0);
+    free(again);
+    free(frame);
+    free(env);
+}
+
+/* Same msg_id, other (validly signed) bytes: the one case that is a
+ * DUPLICATE_CONFLICT; the first stays. */
+static void test_conflict(void)
+{
+    uint8_t id[16];
+    size_t len = 0, l2 = 0;
+    uint8_t *env = s_referral(true, 100, 300, &len, id);
+    REQUIRE(env);
+    uint8_t *other = s_resigned(env, len, &l2);
+    REQUIRE(other);
+    CHECK(l2 != len || memcmp(other, env, len) != 0);
+    uint8_t *frame = NULL;
+    size_t fl = 0;
+    CHECK_RC(edge_inbox_step(&E, env, len, &frame, &fl), EGIDE_OK);
+    CHECK(frame &&
+          s_receipt_kind(frame, fl, id, NULL) == EGIDE__V1__RECEIPT_KIND__RECEIPT_DELIVERED);
+    free(frame);
+    int reason = 0;
+    CHECK_RC(edge_inbox_step(&E, other, l2, &frame, &fl), EGIDE_OK);
+    CHECK(frame &&
+          s_receipt_kind(frame, fl, id, &reason) == EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED);
+    CHECK(reason == EGIDE__V1__REASON_CODE__REASON_DUPLICATE_CONFLICT);
+    CHECK(s_rows(id) == 1);
+    free(frame);
+    /* Under a fault even the conflict is not answered. */
+    uint8_t *third = s_resigned(other, l2, &len);
+    REQUIRE(third);
+    s_fault = SQLITE_FULL;
+    egide_rc rc = edge_inbox_step(&E, third, len, &frame, &fl);
+    s_fault = 0;
+    CHECK(rc != EGIDE_OK && frame == NULL);
+    CHECK(!s_rejected_held(third, len));
+    free(third);
+    free(other);
+    free(env);
+}
+
+static void test_bad_input(void)
+{
+    uint8_t *frame = (uint8_t *)1;
+    size_t fl = 7;
+    CHECK_RC(edge_inbox_step(NULL, (const uint8_t *)"x", 1, &frame, &fl), EGIDE_ERR_INVALID);
+    CHECK(frame == NULL && fl == 0);
+    CHECK_RC(edge_inbox_step(&E, (const uint8_t *)"x", 1, NULL, &fl), EGIDE_ERR_INVALID);
+    CHECK_RC(edge_inbox_step(&E, NULL, 5, &frame, &fl), EGIDE_ERR_INVALID);
+    /* Garbage is dropped (logged), nothing signed, the store still works. */
+    static const uint8_t junk[] = {0x0a, 0xff, 0xff, 0x01, 0x12, 0x00, 0x99};
+    CHECK_RC(edge_inbox_step(&E, junk, sizeof junk, &frame, &fl), EGIDE_OK);
+    CHECK(frame == NULL);
+    CHECK_RC(edge_inbox_step(&E, junk, 0, &frame, &fl), EGIDE_OK);
+    CHECK(frame == NULL);
+    uint8_t id[16] = {0};
+    CHECK(s_rows(id) == 0);
+}
+
+int main(void)
+{
+    egide_log_set_sink(s_sink, NULL);
+    if (s_vfs_install() != 0 || s_setup() != 0) {
+        fprintf(stderr, "setup failed\n");
+        s_teardown();
+        return 1;
+    }
+    RUN(test_full_disk_at_commit);
+    RUN(test_io_error_at_commit);
+    RUN(test_full_disk_at_insert);
+    RUN(test_one_failed_write_at_insert);
+    RUN(test_refusal_under_fault);
+    RUN(test_conflict);
+    RUN(test_bad_input);
+    s_teardown();
+    EGIDE_TEST_DONE();
+}
