@@ -12,7 +12,15 @@
  * for the retry rows a backend whose lookups fail.  Every row asserts the
  * verdict, the reason code, the detail and whether the rejection is to be
  * remembered.
+ *
+ * Then what the broker does with a decision (broker_handle_submit,
+ * broker_handle_receipt, broker_commit), with store failures injected: a
+ * failed accept, a failed remembered rejection, a failed commit and a failed
+ * settling of a delivery each leave nothing to send (no ACCEPTED, no
+ * REJECTED, no relay) and nothing stored; the daemon's next transaction
+ * works, and the peer's retry is answered exactly once.
  */
+#include "broker.h"
 #include "broker_admit.h"
 
 #include <stdio.h>
@@ -26,16 +34,18 @@
 #include "egide/crypto/egide_crypto.h"
 #include "egide/crypto/egide_pki.h"
 #include "egide/protocol/egide_envelope.h"
+#include "egide/protocol/egide_receipt.h"
+#include "egide/wire/egide_wire.h"
 #include "egide_test.h"
 
 #define R(x) EGIDE__V1__REASON_CODE__REASON_##x
 
 /* ------------------------------------------------------------ fixture */
 
-enum { POLICE, CRIP, TAS, SUSPENDED, ASE, OLD, REVOKED, STRANGER, N_NODES };
-static const char *const s_ids[N_NODES] = {"71.police.macon",      "71.crip",    "71.tas.macon",
-                                           "71.tas.cluny-tournus", "71.ase",     "71.old",
-                                           "71.revoked",           "71.stranger"};
+enum { POLICE, CRIP, TAS, SUSPENDED, ASE, OLD, REVOKED, STRANGER, BROKER, N_NODES };
+static const char *const s_ids[N_NODES] = {"71.police.macon",      "71.crip",     "71.tas.macon",
+                                           "71.tas.cluny-tournus", "71.ase",      "71.old",
+                                           "71.revoked",           "71.stranger", "71.broker"};
 
 typedef struct {
     EVP_PKEY *sign_key, *enc_pub;
@@ -207,398 +217,73 @@ typedef struct {
 
 #define IPT "ip.transmission"
 
+/* One row per reason code (and per other verdict).  Columns: name; sender,
+ * authenticated node, signing key, certificate named; recipients, whose key
+ * the first is sealed to; type; broker clock minus created_ms; store setup;
+ * bytes; expected verdict, reason, detail (prefix), remembered. */
+/* clang-format off */
 static const row_t s_rows[] = {
-    {"accept",
-     POLICE,
-     POLICE,
-     NONE,
-     NONE,
-     {CRIP, TAS},
-     NONE,
-     IPT,
-     0,
-     SETUP_NONE,
-     BYTES_SEALED,
-     BROKER_ADMIT_ACCEPT,
-     0,
-     NULL,
-     false},
-    {"malformed bytes",
-     POLICE,
-     POLICE,
-     NONE,
-     NONE,
-     {CRIP, NONE},
-     NONE,
-     IPT,
-     0,
-     SETUP_NONE,
-     BYTES_GARBAGE,
-     BROKER_ADMIT_MALFORMED,
-     R(MALFORMED),
-     NULL,
-     false},
-    {"oversize",
-     POLICE,
-     POLICE,
-     NONE,
-     NONE,
-     {CRIP, NONE},
-     NONE,
-     IPT,
-     0,
-     SETUP_NONE,
-     BYTES_HUGE,
-     BROKER_ADMIT_MALFORMED,
-     R(OVERSIZE),
-     NULL,
-     false},
-    {"sender mismatch",
-     POLICE,
-     CRIP,
-     NONE,
-     NONE,
-     {CRIP, NONE},
-     NONE,
-     IPT,
-     0,
-     SETUP_NONE,
-     BYTES_SEALED,
-     BROKER_ADMIT_REJECT,
-     R(SENDER_MISMATCH),
-     "header sender differs",
-     false},
-    {"duplicate, same bytes: stored ACCEPTED",
-     POLICE,
-     POLICE,
-     NONE,
-     NONE,
-     {CRIP, NONE},
-     NONE,
-     IPT,
-     0,
-     SETUP_ACCEPTED_SAME,
-     BYTES_SEALED,
-     BROKER_ADMIT_DUPLICATE,
-     0,
-     NULL,
-     false},
-    {"duplicate conflict",
-     POLICE,
-     POLICE,
-     NONE,
-     NONE,
-     {CRIP, NONE},
-     NONE,
-     IPT,
-     0,
-     SETUP_ACCEPTED_OTHER,
-     BYTES_SEALED,
-     BROKER_ADMIT_REJECT,
-     R(DUPLICATE_CONFLICT),
-     "msg_id already used",
-     false},
-    {"duplicate of a rejection: stored REJECTED",
-     POLICE,
-     POLICE,
-     NONE,
-     NONE,
-     {CRIP, NONE},
-     NONE,
-     IPT,
-     0,
-     SETUP_REJECTED_SAME,
-     BYTES_SEALED,
-     BROKER_ADMIT_DUPLICATE,
-     0,
-     NULL,
-     false},
-    {"unknown sender",
-     STRANGER,
-     STRANGER,
-     NONE,
-     NONE,
-     {CRIP, NONE},
-     NONE,
-     IPT,
-     0,
-     SETUP_NONE,
-     BYTES_SEALED,
-     BROKER_ADMIT_REJECT,
-     R(UNKNOWN_SENDER),
-     "sender not in the directory",
-     true},
-    {"sender certificate revoked",
-     REVOKED,
-     REVOKED,
-     NONE,
-     NONE,
-     {CRIP, NONE},
-     NONE,
-     "parents.notice",
-     0,
-     SETUP_NONE,
-     BYTES_SEALED,
-     BROKER_ADMIT_REJECT,
-     R(CERT_REVOKED),
-     "sender certificate not valid",
-     true},
-    {"sender certificate expired",
-     OLD,
-     OLD,
-     NONE,
-     NONE,
-     {CRIP, NONE},
-     NONE,
-     IPT,
-     0,
-     SETUP_NONE,
-     BYTES_SEALED,
-     BROKER_ADMIT_REJECT,
-     R(CERT_INVALID),
-     "sender certificate not valid",
-     true},
-    {"bad fingerprint",
-     POLICE,
-     POLICE,
-     NONE,
-     CRIP,
-     {CRIP, NONE},
-     NONE,
-     IPT,
-     0,
-     SETUP_NONE,
-     BYTES_SEALED,
-     BROKER_ADMIT_REJECT,
-     R(CERT_INVALID),
-     "sender certificate is not the one in the directory",
-     true},
-    {"bad signature",
-     POLICE,
-     POLICE,
-     CRIP,
-     NONE,
-     {CRIP, NONE},
-     NONE,
-     IPT,
-     0,
-     SETUP_NONE,
-     BYTES_SEALED,
-     BROKER_ADMIT_REJECT,
-     R(BAD_SIGNATURE),
-     NULL,
-     false},
-    {"expired",
-     POLICE,
-     POLICE,
-     NONE,
-     NONE,
-     {CRIP, NONE},
-     NONE,
-     IPT,
-     31 * DAY,
-     SETUP_NONE,
-     BYTES_SEALED,
-     BROKER_ADMIT_REJECT,
-     R(EXPIRED),
-     "message expired",
-     true},
-    {"clock skew (created in the future)",
-     POLICE,
-     POLICE,
-     NONE,
-     NONE,
-     {CRIP, NONE},
-     NONE,
-     IPT,
-     -3600 * 1000,
-     SETUP_NONE,
-     BYTES_SEALED,
-     BROKER_ADMIT_REJECT,
-     R(CLOCK_SKEW),
-     "created_ms too far",
-     true},
-    {"clock skew (created long ago)",
-     POLICE,
-     POLICE,
-     NONE,
-     NONE,
-     {CRIP, NONE},
-     NONE,
-     IPT,
-     3600 * 1000,
-     SETUP_NONE,
-     BYTES_SEALED,
-     BROKER_ADMIT_REJECT,
-     R(CLOCK_SKEW),
-     "created_ms too far",
-     true},
-    {"forbidden type",
-     POLICE,
-     POLICE,
-     NONE,
-     NONE,
-     {CRIP, NONE},
-     NONE,
-     "ip.qualification",
-     0,
-     SETUP_NONE,
-     BYTES_SEALED,
-     BROKER_ADMIT_REJECT,
-     R(FORBIDDEN_TYPE),
-     NULL,
-     true},
-    {"unknown type",
-     POLICE,
-     POLICE,
-     NONE,
-     NONE,
-     {CRIP, NONE},
-     NONE,
-     "no.such.type",
-     0,
-     SETUP_NONE,
-     BYTES_SEALED,
-     BROKER_ADMIT_REJECT,
-     R(UNKNOWN_TYPE),
-     NULL,
-     true},
-    {"forbidden recipient",
-     POLICE,
-     POLICE,
-     NONE,
-     NONE,
-     {CRIP, ASE},
-     NONE,
-     IPT,
-     0,
-     SETUP_NONE,
-     BYTES_SEALED,
-     BROKER_ADMIT_REJECT,
-     R(FORBIDDEN_RECIPIENT),
-     NULL,
-     true},
-    {"unknown recipient",
-     POLICE,
-     POLICE,
-     NONE,
-     NONE,
-     {CRIP, STRANGER},
-     NONE,
-     IPT,
-     0,
-     SETUP_NONE,
-     BYTES_SEALED,
-     BROKER_ADMIT_REJECT,
-     R(UNKNOWN_RECIPIENT),
-     NULL,
-     true},
-    {"suspended recipient",
-     POLICE,
-     POLICE,
-     NONE,
-     NONE,
-     {CRIP, SUSPENDED},
-     NONE,
-     IPT,
-     0,
-     SETUP_NONE,
-     BYTES_SEALED,
-     BROKER_ADMIT_REJECT,
-     R(NODE_SUSPENDED),
-     NULL,
-     true},
-    {"recipient certificate revoked",
-     POLICE,
-     POLICE,
-     NONE,
-     NONE,
-     {CRIP, REVOKED},
-     NONE,
-     IPT,
-     0,
-     SETUP_NONE,
-     BYTES_SEALED,
-     BROKER_ADMIT_REJECT,
-     R(UNKNOWN_RECIPIENT),
-     "recipient key is not the directory's",
-     true},
-    {"recipient key mismatch",
-     POLICE,
-     POLICE,
-     NONE,
-     NONE,
-     {CRIP, NONE},
-     TAS,
-     IPT,
-     0,
-     SETUP_NONE,
-     BYTES_SEALED,
-     BROKER_ADMIT_REJECT,
-     R(UNKNOWN_RECIPIENT),
-     "recipient key is not the directory's",
-     true},
-    {"replay: sequence used",
-     POLICE,
-     POLICE,
-     NONE,
-     NONE,
-     {CRIP, NONE},
-     NONE,
-     IPT,
-     0,
-     SETUP_SEQ_USED,
-     BYTES_SEALED,
-     BROKER_ADMIT_REJECT,
-     R(REPLAY),
-     "sender sequence",
-     false},
-    {"replay: sequence below the window",
-     POLICE,
-     POLICE,
-     NONE,
-     NONE,
-     {CRIP, NONE},
-     NONE,
-     IPT,
-     0,
-     SETUP_SEQ_OLD,
-     BYTES_SEALED,
-     BROKER_ADMIT_REJECT,
-     R(REPLAY),
-     "sender sequence",
-     false},
-    {"store failure (duplicate lookup): retry",
-     POLICE,
-     POLICE,
-     NONE,
-     NONE,
-     {CRIP, NONE},
-     NONE,
-     IPT,
-     0,
-     SETUP_FAIL_FIND,
-     BYTES_SEALED,
-     BROKER_ADMIT_RETRY,
-     0,
-     NULL,
-     false},
-    {"store failure (sequence lookup): retry",
-     POLICE,
-     POLICE,
-     NONE,
-     NONE,
-     {CRIP, NONE},
-     NONE,
-     IPT,
-     0,
-     SETUP_FAIL_SEQ,
-     BYTES_SEALED,
-     BROKER_ADMIT_RETRY,
-     0,
-     NULL,
-     false},
+    {"accept", POLICE, POLICE, NONE, NONE, {CRIP, TAS}, NONE, IPT, 0, SETUP_NONE, BYTES_SEALED,
+     BROKER_ADMIT_ACCEPT, 0, NULL, false},
+    {"malformed bytes", POLICE, POLICE, NONE, NONE, {CRIP, NONE}, NONE, IPT, 0, SETUP_NONE,
+     BYTES_GARBAGE, BROKER_ADMIT_MALFORMED, R(MALFORMED), NULL, false},
+    {"oversize", POLICE, POLICE, NONE, NONE, {CRIP, NONE}, NONE, IPT, 0, SETUP_NONE, BYTES_HUGE,
+     BROKER_ADMIT_MALFORMED, R(OVERSIZE), NULL, false},
+    {"sender mismatch", POLICE, CRIP, NONE, NONE, {CRIP, NONE}, NONE, IPT, 0, SETUP_NONE,
+     BYTES_SEALED, BROKER_ADMIT_REJECT, R(SENDER_MISMATCH), "header sender differs", false},
+    {"duplicate, same bytes: stored ACCEPTED", POLICE, POLICE, NONE, NONE, {CRIP, NONE}, NONE, IPT,
+     0, SETUP_ACCEPTED_SAME, BYTES_SEALED, BROKER_ADMIT_DUPLICATE, 0, NULL, false},
+    {"duplicate conflict", POLICE, POLICE, NONE, NONE, {CRIP, NONE}, NONE, IPT, 0,
+     SETUP_ACCEPTED_OTHER, BYTES_SEALED, BROKER_ADMIT_REJECT, R(DUPLICATE_CONFLICT),
+     "msg_id already used", false},
+    {"duplicate of a rejection: stored REJECTED", POLICE, POLICE, NONE, NONE, {CRIP, NONE}, NONE,
+     IPT, 0, SETUP_REJECTED_SAME, BYTES_SEALED, BROKER_ADMIT_DUPLICATE, 0, NULL, false},
+    {"unknown sender", STRANGER, STRANGER, NONE, NONE, {CRIP, NONE}, NONE, IPT, 0, SETUP_NONE,
+     BYTES_SEALED, BROKER_ADMIT_REJECT, R(UNKNOWN_SENDER), "sender not in the directory", true},
+    {"sender certificate revoked", REVOKED, REVOKED, NONE, NONE, {CRIP, NONE}, NONE,
+     "parents.notice", 0, SETUP_NONE, BYTES_SEALED, BROKER_ADMIT_REJECT, R(CERT_REVOKED),
+     "sender certificate not valid", true},
+    {"sender certificate expired", OLD, OLD, NONE, NONE, {CRIP, NONE}, NONE, IPT, 0, SETUP_NONE,
+     BYTES_SEALED, BROKER_ADMIT_REJECT, R(CERT_INVALID), "sender certificate not valid", true},
+    {"bad fingerprint", POLICE, POLICE, NONE, CRIP, {CRIP, NONE}, NONE, IPT, 0, SETUP_NONE,
+     BYTES_SEALED, BROKER_ADMIT_REJECT, R(CERT_INVALID),
+     "sender certificate is not the one in the directory", true},
+    {"bad signature", POLICE, POLICE, CRIP, NONE, {CRIP, NONE}, NONE, IPT, 0, SETUP_NONE,
+     BYTES_SEALED, BROKER_ADMIT_REJECT, R(BAD_SIGNATURE), NULL, false},
+    {"expired", POLICE, POLICE, NONE, NONE, {CRIP, NONE}, NONE, IPT, 31 * DAY, SETUP_NONE,
+     BYTES_SEALED, BROKER_ADMIT_REJECT, R(EXPIRED), "message expired", true},
+    {"clock skew (created in the future)", POLICE, POLICE, NONE, NONE, {CRIP, NONE}, NONE, IPT,
+     -3600 * 1000, SETUP_NONE, BYTES_SEALED, BROKER_ADMIT_REJECT, R(CLOCK_SKEW),
+     "created_ms too far", true},
+    {"clock skew (created long ago)", POLICE, POLICE, NONE, NONE, {CRIP, NONE}, NONE, IPT,
+     3600 * 1000, SETUP_NONE, BYTES_SEALED, BROKER_ADMIT_REJECT, R(CLOCK_SKEW),
+     "created_ms too far", true},
+    {"forbidden type", POLICE, POLICE, NONE, NONE, {CRIP, NONE}, NONE, "ip.qualification", 0,
+     SETUP_NONE, BYTES_SEALED, BROKER_ADMIT_REJECT, R(FORBIDDEN_TYPE), NULL, true},
+    {"unknown type", POLICE, POLICE, NONE, NONE, {CRIP, NONE}, NONE, "no.such.type", 0,
+     SETUP_NONE, BYTES_SEALED, BROKER_ADMIT_REJECT, R(UNKNOWN_TYPE), NULL, true},
+    {"forbidden recipient", POLICE, POLICE, NONE, NONE, {CRIP, ASE}, NONE, IPT, 0, SETUP_NONE,
+     BYTES_SEALED, BROKER_ADMIT_REJECT, R(FORBIDDEN_RECIPIENT), NULL, true},
+    {"unknown recipient", POLICE, POLICE, NONE, NONE, {CRIP, STRANGER}, NONE, IPT, 0, SETUP_NONE,
+     BYTES_SEALED, BROKER_ADMIT_REJECT, R(UNKNOWN_RECIPIENT), NULL, true},
+    {"suspended recipient", POLICE, POLICE, NONE, NONE, {CRIP, SUSPENDED}, NONE, IPT, 0,
+     SETUP_NONE, BYTES_SEALED, BROKER_ADMIT_REJECT, R(NODE_SUSPENDED), NULL, true},
+    {"recipient certificate revoked", POLICE, POLICE, NONE, NONE, {CRIP, REVOKED}, NONE, IPT, 0,
+     SETUP_NONE, BYTES_SEALED, BROKER_ADMIT_REJECT, R(UNKNOWN_RECIPIENT),
+     "recipient key is not the directory's", true},
+    {"recipient key mismatch", POLICE, POLICE, NONE, NONE, {CRIP, NONE}, TAS, IPT, 0, SETUP_NONE,
+     BYTES_SEALED, BROKER_ADMIT_REJECT, R(UNKNOWN_RECIPIENT),
+     "recipient key is not the directory's", true},
+    {"replay: sequence used", POLICE, POLICE, NONE, NONE, {CRIP, NONE}, NONE, IPT, 0,
+     SETUP_SEQ_USED, BYTES_SEALED, BROKER_ADMIT_REJECT, R(REPLAY), "sender sequence", false},
+    {"replay: sequence below the window", POLICE, POLICE, NONE, NONE, {CRIP, NONE}, NONE, IPT, 0,
+     SETUP_SEQ_OLD, BYTES_SEALED, BROKER_ADMIT_REJECT, R(REPLAY), "sender sequence", false},
+    {"store failure (duplicate lookup): retry", POLICE, POLICE, NONE, NONE, {CRIP, NONE}, NONE,
+     IPT, 0, SETUP_FAIL_FIND, BYTES_SEALED, BROKER_ADMIT_RETRY, 0, NULL, false},
+    {"store failure (sequence lookup): retry", POLICE, POLICE, NONE, NONE, {CRIP, NONE}, NONE, IPT,
+     0, SETUP_FAIL_SEQ, BYTES_SEALED, BROKER_ADMIT_RETRY, 0, NULL, false},
 };
+/* clang-format on */
 
 #define SEQ       100
 #define WINDOW    64
@@ -844,6 +529,301 @@ static void test_bad_arguments(void)
     CHECK_STREQ(broker_admit_verdict_name((broker_admit_verdict)99), "unknown");
 }
 
+/* ------------------------------------------------------------ the caller */
+
+/* A broker with just what the frame handlers use: no sockets (nothing is
+ * connected, so nothing is ever sent; b->out is what would be). */
+static void s_broker(broker_t *b, broker_store_t *st)
+{
+    memset(b, 0, sizeof *b);
+    egide_strlcpy(b->node_id, s_ids[BROKER], sizeof b->node_id);
+    b->store = st;
+    b->audit = broker_store_audit(st);
+    b->dir = s_directory;
+    b->peers = s_peers;
+    b->sign_key = s_nodes[BROKER].sign_key;
+    memcpy(b->sign_fpr, s_nodes[BROKER].sign_fpr, 32);
+    b->clock_skew_ms = SKEW_MS;
+    b->seq_window = WINDOW;
+    b->retry_min_ms = 500;
+    b->retry_max_ms = 60000;
+    b->out_tail = &b->out;
+    b->batch_max = 1;
+}
+
+/* Frames queued for node, and the kind of the first receipt among them. */
+static size_t s_out(const broker_t *b, const char *node, int *receipt_kind, uint64_t *relay_id)
+{
+    size_t n = 0;
+    *receipt_kind = 0;
+    for (const broker_out_t *o = b->out; o; o = o->next) {
+        if (strcmp(o->node_id, node) != 0)
+            continue;
+        n++;
+        Egide__V1__Frame *f = NULL;
+        if (egide_wire_unpack(EGIDE_WIRE_FRAME, o->data, o->len, (void **)&f, NULL) != EGIDE_OK)
+            continue;
+        egide_receipt_t *r = NULL;
+        if (f->body_case == EGIDE__V1__FRAME__BODY_RECEIPT && !*receipt_kind &&
+            egide_receipt_parse(f->receipt->receipt.data, f->receipt->receipt.len, &r) ==
+                EGIDE_OK) {
+            *receipt_kind = egide_receipt_body(r)->kind;
+            if (relay_id)
+                *relay_id = f->receipt->relay_id;
+        }
+        egide_receipt_destroy(&r);
+        egide_wire_free(EGIDE_WIRE_FRAME, f);
+    }
+    return n;
+}
+
+/* A frame from node as the transport hands it over. */
+typedef struct {
+    egide_transport_msg_t m;
+    Egide__V1__Frame f;
+    Egide__V1__Submit sub;
+    Egide__V1__ReceiptFrame rf;
+} s_frame_t;
+
+static void s_frame(s_frame_t *x, int node, const uint8_t *data, size_t len, bool receipt)
+{
+    memset(x, 0, sizeof *x);
+    egide_strlcpy(x->m.user_id, s_ids[node], sizeof x->m.user_id);
+    egide_wire_frame_init(&x->f, 77);
+    if (receipt) {
+        x->rf = (Egide__V1__ReceiptFrame)EGIDE__V1__RECEIPT_FRAME__INIT;
+        x->rf.receipt = (ProtobufCBinaryData){len, (uint8_t *)data};
+        x->f.body_case = EGIDE__V1__FRAME__BODY_RECEIPT;
+        x->f.receipt = &x->rf;
+    } else {
+        x->sub = (Egide__V1__Submit)EGIDE__V1__SUBMIT__INIT;
+        x->sub.envelope = (ProtobufCBinaryData){len, (uint8_t *)data};
+        x->f.body_case = EGIDE__V1__FRAME__BODY_SUBMIT;
+        x->f.submit = &x->sub;
+    }
+    x->m.frame = &x->f;
+}
+
+/* Seal a fresh envelope (created now) from POLICE to `to`. */
+static egide_rc s_seal_now(int to, const char *type, uint64_t seq, uint8_t **out, size_t *len,
+                           uint8_t msg_id[16])
+{
+    egide_seal_recipient_t rc = {s_ids[to], s_nodes[to].enc_pub, s_nodes[to].enc_fpr};
+    egide_seal_params_t p = {
+        .sender_id = s_ids[POLICE],
+        .sign_key = s_nodes[POLICE].sign_key,
+        .sign_cert_fpr = s_nodes[POLICE].sign_fpr,
+        .recipients = &rc,
+        .n_recipients = 1,
+        .message_type = type,
+        .urgency = EGIDE__V1__URGENCY__URGENCY_URGENT,
+        .sender_seq = seq,
+        .content_type = "text/plain",
+        .payload = (const uint8_t *)"test",
+        .payload_len = 4,
+    };
+    return egide_envelope_seal(&p, out, len, msg_id);
+}
+
+static broker_store_t *s_store(void)
+{
+    char loc[512];
+    snprintf(loc, sizeof loc, "%s/store-%d.db", s_dir, ++s_stores);
+    broker_store_t *st = NULL;
+    return broker_store_open(NULL, loc, false, &st) == EGIDE_OK ? st : NULL;
+}
+
+/* A failed accept: nothing sent, nothing stored, the audit leaf rolled back;
+ * the retry is accepted once, and a retry after that gets the same receipt. */
+static void test_submit_store_failure(void)
+{
+    broker_store_t *st = s_store();
+    REQUIRE(st != NULL);
+    broker_t b;
+    s_broker(&b, st);
+    uint8_t *env = NULL, id[16];
+    size_t len = 0;
+    REQUIRE(s_seal_now(CRIP, IPT, 1, &env, &len, id) == EGIDE_OK);
+    s_frame_t fr;
+    s_frame(&fr, POLICE, env, len, false);
+    uint64_t size0 = egide_auditlog_size(b.audit);
+    int kind = 0;
+
+    CHECK_RC(broker_store_begin(st), EGIDE_OK);
+    CHECK_RC(broker_store_inject_fault(st, 1), EGIDE_OK); /* the envelope's INSERT */
+    broker_handle_submit(&b, &fr.m);
+    CHECK(b.store_failed);
+    CHECK(broker_commit(&b) != EGIDE_OK);
+    CHECK(b.out == NULL && !b.store_failed);
+    CHECK(egide_auditlog_size(b.audit) == size0);
+    broker_stored_t sd;
+    CHECK_RC(broker_store_envelope_find(st, id, &sd), EGIDE_ERR_NOTFOUND);
+    CHECK(atomic_load(&b.m.accepted) == 0 && atomic_load(&b.m.rejected) == 0);
+
+    /* The daemon goes on; the sender's retry is accepted. */
+    CHECK_RC(broker_store_begin(st), EGIDE_OK);
+    broker_handle_submit(&b, &fr.m);
+    CHECK(!b.store_failed);
+    CHECK(s_out(&b, s_ids[POLICE], &kind, NULL) == 1);
+    CHECK(kind == EGIDE__V1__RECEIPT_KIND__RECEIPT_ACCEPTED);
+    CHECK_RC(broker_commit(&b), EGIDE_OK);
+    CHECK(b.out == NULL);
+    CHECK(egide_auditlog_size(b.audit) == size0 + 1);
+    CHECK(atomic_load(&b.m.accepted) == 1);
+    CHECK_RC(broker_store_envelope_find(st, id, &sd), EGIDE_OK);
+    /* Once more: the stored receipt again, nothing new stored or audited. */
+    CHECK_RC(broker_store_begin(st), EGIDE_OK);
+    broker_handle_submit(&b, &fr.m);
+    CHECK(s_out(&b, s_ids[POLICE], &kind, NULL) == 1);
+    CHECK(kind == EGIDE__V1__RECEIPT_KIND__RECEIPT_ACCEPTED);
+    CHECK(b.out && b.out->next == NULL);
+    CHECK_RC(broker_commit(&b), EGIDE_OK);
+    CHECK(egide_auditlog_size(b.audit) == size0 + 1);
+    CHECK(atomic_load(&b.m.accepted) == 1);
+    uint64_t q = 0, r = 0;
+    CHECK_RC(broker_store_counts(st, &q, &r), EGIDE_OK);
+    CHECK(q == 1);
+    broker_stored_clear(&sd);
+    free(env);
+    broker_store_close(&st);
+}
+
+/* A rejection that cannot be remembered is not sent: the retry gets it. */
+static void test_reject_store_failure(void)
+{
+    broker_store_t *st = s_store();
+    REQUIRE(st != NULL);
+    broker_t b;
+    s_broker(&b, st);
+    uint8_t *env = NULL, id[16];
+    size_t len = 0;
+    REQUIRE(s_seal_now(ASE, IPT, 1, &env, &len, id) == EGIDE_OK); /* forbidden recipient */
+    s_frame_t fr;
+    s_frame(&fr, POLICE, env, len, false);
+    int kind = 0;
+    CHECK_RC(broker_store_begin(st), EGIDE_OK);
+    CHECK_RC(broker_store_inject_fault(st, 1), EGIDE_OK); /* the rejection's INSERT */
+    broker_handle_submit(&b, &fr.m);
+    CHECK(b.store_failed);
+    CHECK(broker_commit(&b) != EGIDE_OK);
+    CHECK(b.out == NULL);
+    CHECK(atomic_load(&b.m.rejected) == 0);
+    CHECK_RC(broker_store_begin(st), EGIDE_OK);
+    broker_handle_submit(&b, &fr.m);
+    CHECK(s_out(&b, s_ids[POLICE], &kind, NULL) == 1);
+    CHECK(kind == EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED);
+    CHECK_RC(broker_commit(&b), EGIDE_OK);
+    CHECK(atomic_load(&b.m.rejected) == 1);
+    uint8_t sha[32];
+    egide_sha256(env, len, sha);
+    broker_stored_t sd;
+    CHECK_RC(broker_store_rejection_find(st, id, sha, &sd), EGIDE_OK);
+    broker_stored_clear(&sd);
+    free(env);
+    broker_store_close(&st);
+}
+
+/* A failed COMMIT (as with group_commit = false after each frame): the
+ * batch is discarded, the next transaction begins and commits. */
+static void test_commit_failure(void)
+{
+    broker_store_t *st = s_store();
+    REQUIRE(st != NULL);
+    broker_t b;
+    s_broker(&b, st);
+    uint8_t *env = NULL, id[16];
+    size_t len = 0;
+    REQUIRE(s_seal_now(CRIP, IPT, 1, &env, &len, id) == EGIDE_OK);
+    s_frame_t fr;
+    s_frame(&fr, POLICE, env, len, false);
+    int kind = 0;
+    CHECK_RC(broker_store_begin(st), EGIDE_OK);
+    broker_handle_submit(&b, &fr.m);
+    CHECK(s_out(&b, s_ids[POLICE], &kind, NULL) == 1);
+    CHECK_RC(broker_store_inject_fault(st, 1), EGIDE_OK); /* the COMMIT */
+    CHECK(broker_commit(&b) != EGIDE_OK);
+    CHECK(b.out == NULL);
+    broker_stored_t sd;
+    CHECK_RC(broker_store_envelope_find(st, id, &sd), EGIDE_ERR_NOTFOUND);
+    CHECK_RC(broker_store_begin(st), EGIDE_OK);
+    broker_handle_submit(&b, &fr.m);
+    CHECK(s_out(&b, s_ids[POLICE], &kind, NULL) == 1);
+    CHECK(kind == EGIDE__V1__RECEIPT_KIND__RECEIPT_ACCEPTED);
+    CHECK_RC(broker_commit(&b), EGIDE_OK);
+    CHECK_RC(broker_store_envelope_find(st, id, &sd), EGIDE_OK);
+    broker_stored_clear(&sd);
+    free(env);
+    broker_store_close(&st);
+}
+
+/* A recipient's receipt whose delivery cannot be settled is not relayed;
+ * the recipient's retry is settled and relayed once. */
+static void test_receipt_store_failure(void)
+{
+    broker_store_t *st = s_store();
+    REQUIRE(st != NULL);
+    broker_t b;
+    s_broker(&b, st);
+    uint8_t *env = NULL, id[16];
+    size_t len = 0;
+    REQUIRE(s_seal_now(CRIP, IPT, 1, &env, &len, id) == EGIDE_OK);
+    s_frame_t fr;
+    s_frame(&fr, POLICE, env, len, false);
+    CHECK_RC(broker_store_begin(st), EGIDE_OK);
+    broker_handle_submit(&b, &fr.m);
+    CHECK_RC(broker_commit(&b), EGIDE_OK);
+
+    uint8_t sha[32];
+    egide_sha256(env, len, sha);
+    egide_receipt_params_t p = {
+        .kind = EGIDE__V1__RECEIPT_KIND__RECEIPT_DELIVERED,
+        .msg_id = id,
+        .envelope_sha256 = sha,
+        .issuer_id = s_ids[CRIP],
+        .sender_id = s_ids[POLICE],
+        .recipient_id = s_ids[CRIP],
+        .issuer_cert_fpr = s_nodes[CRIP].sign_fpr,
+    };
+    uint8_t *rc = NULL;
+    size_t rlen = 0;
+    REQUIRE(egide_receipt_sign(&p, s_nodes[CRIP].sign_key, &rc, &rlen) == EGIDE_OK);
+    s_frame_t rf;
+    s_frame(&rf, CRIP, rc, rlen, true);
+    int kind = 0;
+    uint64_t relay = 0;
+    CHECK_RC(broker_store_begin(st), EGIDE_OK);
+    CHECK_RC(broker_store_inject_fault(st, 1), EGIDE_OK); /* the delivery's UPDATE */
+    broker_handle_receipt(&b, &rf.m);
+    CHECK(b.store_failed);
+    CHECK(broker_commit(&b) != EGIDE_OK);
+    CHECK(b.out == NULL);
+    broker_delivery_t d;
+    CHECK_RC(broker_store_delivery_get(st, id, s_ids[CRIP], &d), EGIDE_OK);
+    CHECK(d.state == BROKER_DELIVERY_QUEUED);
+    uint64_t q = 0, r = 0;
+    CHECK_RC(broker_store_counts(st, &q, &r), EGIDE_OK);
+    CHECK(q == 1 && r == 0);
+
+    CHECK_RC(broker_store_begin(st), EGIDE_OK);
+    broker_handle_receipt(&b, &rf.m);
+    CHECK(s_out(&b, s_ids[POLICE], &kind, &relay) == 1);
+    CHECK(kind == EGIDE__V1__RECEIPT_KIND__RECEIPT_DELIVERED && relay > 0);
+    CHECK_RC(broker_commit(&b), EGIDE_OK);
+    CHECK_RC(broker_store_delivery_get(st, id, s_ids[CRIP], &d), EGIDE_OK);
+    CHECK(d.state == BROKER_DELIVERY_DELIVERED);
+    /* The same receipt again: already settled, nothing relayed twice. */
+    CHECK_RC(broker_store_begin(st), EGIDE_OK);
+    broker_handle_receipt(&b, &rf.m);
+    CHECK(b.out == NULL);
+    CHECK_RC(broker_commit(&b), EGIDE_OK);
+    CHECK_RC(broker_store_counts(st, &q, &r), EGIDE_OK);
+    CHECK(q == 0 && r == 1);
+    CHECK(atomic_load(&b.m.delivered) == 1);
+    free(rc);
+    free(env);
+    broker_store_close(&st);
+}
+
 int main(void)
 {
     if (s_setup()) {
@@ -854,6 +834,10 @@ int main(void)
     RUN(test_bad_arguments);
     RUN(test_rows_cover_reasons);
     RUN(test_rows);
+    RUN(test_submit_store_failure);
+    RUN(test_reject_store_failure);
+    RUN(test_commit_failure);
+    RUN(test_receipt_store_failure);
     s_teardown();
     EGIDE_TEST_DONE();
 }
