@@ -230,15 +230,30 @@ static egide_rc s_check_size(egide_auditlog_t *log, uint64_t size)
     return rc;
 }
 
-egide_rc egide_auditlog_root(egide_auditlog_t *log, uint64_t size, uint8_t root[32])
+typedef enum { S_ROOT, S_INCLUSION, S_CONSISTENCY } s_tree_op_t;
+
+/* One Merkle computation over the stored hashes of the first `size` leaves
+ * (EGIDE_ERR_INVALID when the log is shorter): the root, the inclusion
+ * proof of leaf a, or the consistency proof from size a. */
+static egide_rc s_tree(egide_auditlog_t *log, s_tree_op_t op, uint64_t a, uint64_t size,
+                       uint8_t root[32], uint8_t (**proof)[32], size_t *n)
 {
-    if (!log || !root)
-        return EGIDE_ERR_INVALID;
     egide_rc rc = s_check_size(log, size);
     if (rc != EGIDE_OK)
         return rc;
     s_reader_t r = {log, size};
-    return egide_merkle_tree_hash(s_read, &r, size, root);
+    if (op == S_ROOT)
+        return egide_merkle_tree_hash(s_read, &r, size, root);
+    if (op == S_INCLUSION)
+        return egide_merkle_inclusion_proof(s_read, &r, a, size, proof, n);
+    return egide_merkle_consistency_proof(s_read, &r, a, size, proof, n);
+}
+
+egide_rc egide_auditlog_root(egide_auditlog_t *log, uint64_t size, uint8_t root[32])
+{
+    if (!log || !root)
+        return EGIDE_ERR_INVALID;
+    return s_tree(log, S_ROOT, 0, size, root, NULL, NULL);
 }
 
 egide_rc egide_auditlog_inclusion(egide_auditlog_t *log, uint64_t index, uint64_t size,
@@ -246,11 +261,7 @@ egide_rc egide_auditlog_inclusion(egide_auditlog_t *log, uint64_t index, uint64_
 {
     if (!log || !proof || !n || index >= size)
         return EGIDE_ERR_INVALID;
-    egide_rc rc = s_check_size(log, size);
-    if (rc != EGIDE_OK)
-        return rc;
-    s_reader_t r = {log, size};
-    return egide_merkle_inclusion_proof(s_read, &r, index, size, proof, n);
+    return s_tree(log, S_INCLUSION, index, size, NULL, proof, n);
 }
 
 egide_rc egide_auditlog_consistency(egide_auditlog_t *log, uint64_t m, uint64_t n,
@@ -258,11 +269,7 @@ egide_rc egide_auditlog_consistency(egide_auditlog_t *log, uint64_t m, uint64_t 
 {
     if (!log || !proof || !count || m == 0 || m > n)
         return EGIDE_ERR_INVALID;
-    egide_rc rc = s_check_size(log, n);
-    if (rc != EGIDE_OK)
-        return rc;
-    s_reader_t r = {log, n};
-    return egide_merkle_consistency_proof(s_read, &r, m, n, proof, count);
+    return s_tree(log, S_CONSISTENCY, m, n, NULL, proof, count);
 }
 
 egide_rc egide_auditlog_leaf(egide_auditlog_t *log, uint64_t index, uint8_t **leaf, size_t *len)

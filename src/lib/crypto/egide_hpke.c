@@ -432,6 +432,25 @@ static egide_rc s_ctx_new(uint16_t aead_id, const uint8_t *info, size_t info_len
     return EGIDE_OK;
 }
 
+/* The end of both setups, once the DH is done (rc: how far it went):
+ * shared_secret and the key schedule, then the ephemeral key and the DH
+ * output go; on failure the context too. */
+static egide_rc s_setup_finish(egide_rc rc, egide_hpke_ctx_t *ctx, uint8_t dh[32],
+                               const uint8_t enc[32], const uint8_t pkrm[32], const uint8_t *info,
+                               size_t info_len, EVP_PKEY *eph, egide_hpke_ctx_t **out)
+{
+    if (!rc)
+        rc = s_extract_and_expand(dh, enc, pkrm, ctx->shared_secret);
+    if (!rc)
+        rc = s_key_schedule(ctx, info, info_len);
+    EVP_PKEY_free(eph);
+    egide_wipe(dh, 32);
+    if (rc)
+        egide_hpke_ctx_destroy(&ctx);
+    *out = ctx;
+    return rc;
+}
+
 egide_rc egide_hpke_setup_base_s(uint16_t aead_id, EVP_PKEY *pk_r, const uint8_t *info,
                                  size_t info_len, const uint8_t *ikm_e, size_t ikm_e_len,
                                  uint8_t enc[EGIDE_HPKE_ENC_LEN], egide_hpke_ctx_t **out)
@@ -461,16 +480,7 @@ egide_rc egide_hpke_setup_base_s(uint16_t aead_id, EVP_PKEY *pk_r, const uint8_t
         rc = egide_key_raw_public(pk_r, pkrm);
     if (!rc)
         rc = s_dh(ske, pk_r, dh);
-    if (!rc)
-        rc = s_extract_and_expand(dh, enc, pkrm, ctx->shared_secret);
-    if (!rc)
-        rc = s_key_schedule(ctx, info, info_len);
-    EVP_PKEY_free(ske);
-    egide_wipe(dh, sizeof dh);
-    if (rc)
-        egide_hpke_ctx_destroy(&ctx);
-    *out = ctx;
-    return rc;
+    return s_setup_finish(rc, ctx, dh, enc, pkrm, info, info_len, ske, out);
 }
 
 egide_rc egide_hpke_setup_base_r(uint16_t aead_id, const uint8_t *enc, size_t enc_len,
@@ -494,16 +504,7 @@ egide_rc egide_hpke_setup_base_r(uint16_t aead_id, const uint8_t *enc, size_t en
         rc = egide_key_raw_public(sk_r, pkrm);
     if (!rc && s_dh(sk_r, pke, dh) != EGIDE_OK)
         rc = EGIDE_ERR_DECRYPT; /* peer-supplied enc of small order */
-    if (!rc)
-        rc = s_extract_and_expand(dh, enc, pkrm, ctx->shared_secret);
-    if (!rc)
-        rc = s_key_schedule(ctx, info, info_len);
-    EVP_PKEY_free(pke);
-    egide_wipe(dh, sizeof dh);
-    if (rc)
-        egide_hpke_ctx_destroy(&ctx);
-    *out = ctx;
-    return rc;
+    return s_setup_finish(rc, ctx, dh, enc, pkrm, info, info_len, pke, out);
 }
 
 void egide_hpke_ctx_destroy(egide_hpke_ctx_t **self_p)

@@ -8,6 +8,7 @@
  * at this size; callers that look up per message (the broker) go through the
  * directory's own sorted indexes.
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "egide/domain/egide_catalogue.h"
@@ -84,24 +85,30 @@ const egide_catalogue_type_t *egide_catalogue_type_at(size_t i)
     return i < S_NTYPES ? &s_types[i] : NULL;
 }
 
+/* The entry of n `stride`-byte entries from base whose string at offset
+ * off equals key, or NULL (also for a NULL key). */
+static const void *s_lookup(const void *base, size_t n, size_t stride, size_t off, const char *key)
+{
+    for (size_t i = 0; key && i < n; i++) {
+        const char *e = (const char *)base + i * stride;
+        const char *s;
+        memcpy(&s, e + off, sizeof s);
+        if (strcmp(s, key) == 0)
+            return e;
+    }
+    return NULL;
+}
+
 const egide_catalogue_type_t *egide_catalogue_type_find(const char *name)
 {
-    if (!name)
-        return NULL;
-    for (size_t i = 0; i < S_NTYPES; i++)
-        if (strcmp(s_types[i].name, name) == 0)
-            return &s_types[i];
-    return NULL;
+    return s_lookup(s_types, S_NTYPES, sizeof s_types[0], offsetof(egide_catalogue_type_t, name),
+                    name);
 }
 
 const egide_catalogue_type_t *egide_catalogue_type_for_content_type(const char *content_type)
 {
-    if (!content_type)
-        return NULL;
-    for (size_t i = 0; i < S_NTYPES; i++)
-        if (strcmp(s_types[i].content_type, content_type) == 0)
-            return &s_types[i];
-    return NULL;
+    return s_lookup(s_types, S_NTYPES, sizeof s_types[0],
+                    offsetof(egide_catalogue_type_t, content_type), content_type);
 }
 
 bool egide_catalogue_type_known(const char *name)
@@ -121,10 +128,5 @@ const char *egide_catalogue_role_at(size_t i)
 
 bool egide_catalogue_role_known(const char *name)
 {
-    if (!name)
-        return false;
-    for (size_t i = 0; i < S_NROLES; i++)
-        if (strcmp(s_roles[i], name) == 0)
-            return true;
-    return false;
+    return s_lookup(s_roles, S_NROLES, sizeof s_roles[0], 0, name) != NULL;
 }

@@ -152,6 +152,20 @@ static egide_rc s_run(s_self_t *self, int which, const char *what)
     return rc;
 }
 
+/* Step statement `which` for one row: EGIDE_OK with the row ready to read
+ * (the caller then calls s_done), else EGIDE_ERR_NOTFOUND when there is no
+ * row or the error, the statement reset. */
+static egide_rc s_row(s_self_t *self, int which, const char *what)
+{
+    sqlite3_stmt *st = self->st[which];
+    int src = sqlite3_step(st);
+    if (src == SQLITE_ROW)
+        return EGIDE_OK;
+    egide_rc rc = src == SQLITE_DONE ? EGIDE_ERR_NOTFOUND : s_err(self->db, what, src);
+    s_done(st);
+    return rc;
+}
+
 /* A write: as s_run, unless an injected fault is due. */
 static egide_rc s_write(s_self_t *self, int which, const char *what)
 {
@@ -305,17 +319,13 @@ static egide_rc s_op_size(void *be, uint64_t *size)
     s_self_t *self = be;
     if (!size)
         return EGIDE_ERR_INVALID;
-    sqlite3_stmt *st = self->st[ST_SIZE];
-    int src = sqlite3_step(st);
-    egide_rc rc = EGIDE_OK;
-    if (src == SQLITE_ROW) {
-        sqlite3_int64 n = sqlite3_column_int64(st, 0);
+    egide_rc rc = s_row(self, ST_SIZE, "reading the size");
+    if (rc == EGIDE_OK) {
+        sqlite3_int64 n = sqlite3_column_int64(self->st[ST_SIZE], 0);
         *size = n > 0 ? (uint64_t)n : 0; /* only negative indexes: none counts */
-    } else {
-        rc = s_err(self->db, "reading the size", src);
+        s_done(self->st[ST_SIZE]);
     }
-    s_done(st);
-    return rc;
+    return rc == EGIDE_ERR_NOTFOUND ? EGIDE_ERR_DB : rc; /* an aggregate has a row */
 }
 
 static egide_rc s_op_append(void *be, uint64_t index, const uint8_t *leaf, size_t len,
@@ -359,20 +369,15 @@ static egide_rc s_op_hash(void *be, uint64_t pos, uint8_t out[EGIDE_AUDITSTORE_H
         return EGIDE_ERR_INVALID;
     sqlite3_stmt *st = self->st[ST_GET_HASH];
     sqlite3_bind_int64(st, 1, (sqlite3_int64)pos);
-    int src = sqlite3_step(st);
-    egide_rc rc = EGIDE_OK;
-    if (src == SQLITE_ROW) {
+    egide_rc rc = s_row(self, ST_GET_HASH, "reading a stored hash");
+    if (rc == EGIDE_OK) {
         const void *h = sqlite3_column_blob(st, 0);
         if (h && sqlite3_column_bytes(st, 0) == EGIDE_AUDITSTORE_HASH_LEN)
             memcpy(out, h, EGIDE_AUDITSTORE_HASH_LEN);
         else
             rc = EGIDE_ERR_CONSISTENCY;
-    } else if (src == SQLITE_DONE) {
-        rc = EGIDE_ERR_NOTFOUND;
-    } else {
-        rc = s_err(self->db, "reading a stored hash", src);
+        s_done(st);
     }
-    s_done(st);
     return rc;
 }
 
@@ -431,15 +436,11 @@ static egide_rc s_op_leaf(void *be, uint64_t index, uint8_t **leaf, size_t *len)
     *len = 0;
     sqlite3_stmt *st = self->st[ST_GET_LEAF];
     sqlite3_bind_int64(st, 1, (sqlite3_int64)index);
-    int src = sqlite3_step(st);
-    egide_rc rc;
-    if (src == SQLITE_ROW)
+    egide_rc rc = s_row(self, ST_GET_LEAF, "reading a leaf");
+    if (rc == EGIDE_OK) {
         rc = s_col_copy(st, 0, leaf, len);
-    else if (src == SQLITE_DONE)
-        rc = EGIDE_ERR_NOTFOUND;
-    else
-        rc = s_err(self->db, "reading a leaf", src);
-    s_done(st);
+        s_done(st);
+    }
     return rc;
 }
 
@@ -498,11 +499,9 @@ static egide_rc s_op_msg_has(void *be, const uint8_t msg_id[EGIDE_AUDITSTORE_MSG
     sqlite3_stmt *st = self->st[ST_HAS_MSG];
     sqlite3_bind_blob(st, 1, msg_id, EGIDE_AUDITSTORE_MSG_ID_LEN, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)index);
-    int src = sqlite3_step(st);
-    egide_rc rc = src == SQLITE_ROW    ? EGIDE_OK
-                  : src == SQLITE_DONE ? EGIDE_ERR_NOTFOUND
-                                       : s_err(self->db, "reading the msg_id index", src);
-    s_done(st);
+    egide_rc rc = s_row(self, ST_HAS_MSG, "reading the msg_id index");
+    if (rc == EGIDE_OK)
+        s_done(st);
     return rc;
 }
 
@@ -512,18 +511,14 @@ static egide_rc s_op_counts(void *be, egide_auditstore_counts_t *out)
     if (!out)
         return EGIDE_ERR_INVALID;
     sqlite3_stmt *st = self->st[ST_COUNTS];
-    int src = sqlite3_step(st);
-    egide_rc rc = EGIDE_OK;
-    if (src == SQLITE_ROW) {
-        out->leaves = (uint64_t)sqlite3_column_int64(st, 0);
-        out->hashes = (uint64_t)sqlite3_column_int64(st, 1);
-        out->msg_entries = (uint64_t)sqlite3_column_int64(st, 2);
-        out->checkpoints = (uint64_t)sqlite3_column_int64(st, 3);
-    } else {
-        rc = s_err(self->db, "counting rows", src);
+    egide_rc rc = s_row(self, ST_COUNTS, "counting rows");
+    if (rc == EGIDE_OK) {
+        uint64_t *f[4] = {&out->leaves, &out->hashes, &out->msg_entries, &out->checkpoints};
+        for (int i = 0; i < 4; i++)
+            *f[i] = (uint64_t)sqlite3_column_int64(st, i);
+        s_done(st);
     }
-    s_done(st);
-    return rc;
+    return rc == EGIDE_ERR_NOTFOUND ? EGIDE_ERR_DB : rc;
 }
 
 static egide_rc s_op_put_checkpoint(void *be, uint64_t size, const char *note)
@@ -554,27 +549,22 @@ static egide_rc s_op_checkpoint(void *be, egide_auditstore_cp_query_t q, uint64_
     sqlite3_stmt *st = self->st[which];
     if (which != ST_CP_LATEST)
         sqlite3_bind_int64(st, 1, (sqlite3_int64)arg);
-    int src = sqlite3_step(st);
-    egide_rc rc = EGIDE_OK;
-    if (src == SQLITE_ROW) {
-        if (size)
-            *size = (uint64_t)sqlite3_column_int64(st, 0);
-        const unsigned char *t = sqlite3_column_text(st, 1);
-        int l = sqlite3_column_bytes(st, 1);
-        if (!t || l < 0)
-            rc = EGIDE_ERR_DB;
-        else if ((size_t)l > EGIDE_AUDITSTORE_MAX_NOTE)
-            rc = EGIDE_ERR_LIMIT;
-        else if (note && !(*note = malloc((size_t)l + 1)))
-            rc = EGIDE_ERR_NOMEM;
-        else if (note) {
-            memcpy(*note, t, (size_t)l);
-            (*note)[l] = '\0';
-        }
-    } else if (src == SQLITE_DONE) {
-        rc = EGIDE_ERR_NOTFOUND;
-    } else {
-        rc = s_err(self->db, "reading checkpoints", src);
+    egide_rc rc = s_row(self, which, "reading checkpoints");
+    if (rc != EGIDE_OK)
+        return rc;
+    if (size)
+        *size = (uint64_t)sqlite3_column_int64(st, 0);
+    const unsigned char *t = sqlite3_column_text(st, 1);
+    int l = sqlite3_column_bytes(st, 1);
+    if (!t || l < 0)
+        rc = EGIDE_ERR_DB;
+    else if ((size_t)l > EGIDE_AUDITSTORE_MAX_NOTE)
+        rc = EGIDE_ERR_LIMIT;
+    else if (note && !(*note = malloc((size_t)l + 1)))
+        rc = EGIDE_ERR_NOMEM;
+    else if (note) {
+        memcpy(*note, t, (size_t)l);
+        (*note)[l] = '\0';
     }
     s_done(st);
     return rc;
