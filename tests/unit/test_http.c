@@ -8,8 +8,11 @@
  * uploads).
  */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -139,6 +142,66 @@ static size_t s_raw(uint16_t port, const char *req, size_t reqlen, char *out, si
     out[got] = '\0';
     close(fd);
     return got;
+}
+
+/* Connect to 127.0.0.1:port with send/receive timeouts of ms; -1 on error. */
+static int s_connect(uint16_t port, int ms)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+#define S_CLOSED (-1) /* s_raw_status(): the server closed without an answer */
+
+/* Send raw bytes and wait at most wait_ms in all for the answer's status
+ * line; the HTTP status, S_CLOSED when the server closed the connection
+ * without one, 0 when nothing came in time.  What was read goes to out. */
+static int s_raw_status(uint16_t port, const char *req, size_t reqlen, int wait_ms, char *out,
+                        size_t outsz)
+{
+    out[0] = '\0';
+    int fd = s_connect(port, 200);
+    if (fd < 0)
+        return 0;
+    size_t sent = 0;
+    for (int i = 0; i < 1000 && sent < reqlen; i++) {
+        ssize_t w = send(fd, req + sent, reqlen - sent, MSG_NOSIGNAL);
+        if (w <= 0)
+            break;
+        sent += (size_t)w;
+    }
+    size_t got = 0;
+    bool closed = false;
+    int64_t end = egide_mono_ms() + wait_ms;
+    while (egide_mono_ms() < end && got + 1 < outsz) {
+        ssize_t n = recv(fd, out + got, outsz - 1 - got, 0);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+            closed = true;
+            break;
+        }
+        if (n > 0) {
+            got += (size_t)n;
+            out[got] = '\0';
+            if (strstr(out, "\r\n\r\n"))
+                break; /* the status line and headers are in: enough */
+        }
+    }
+    close(fd);
+    int status = 0;
+    if (sscanf(out, "HTTP/1.%*d %d", &status) != 1)
+        status = closed ? S_CLOSED : 0;
+    return status;
 }
 
 static json_t *s_parse(const egide_httpc_resp_t *r)
@@ -413,6 +476,340 @@ static void test_routes_and_helpers(void)
     egide_http_stop(&h);
 }
 
+/* A server whose idle timeout (30 s) is far longer than any wait below, so
+ * an answer that comes at all comes from a check, not from the timeout. */
+static egide_http_t *s_start_cfg(const egide_http_config_t *over)
+{
+    egide_http_config_t cfg = *over;
+    cfg.bind_addr = "127.0.0.1";
+    cfg.token = TOKEN;
+    cfg.max_body = MAX_BODY;
+    egide_http_t *h = NULL;
+    if (egide_http_start(&cfg, s_handler, NULL, &h) != EGIDE_OK)
+        return NULL;
+    snprintf(s_base, sizeof s_base, "http://127.0.0.1:%u", (unsigned)egide_http_port(h));
+    return h;
+}
+
+/* Every malformed request gets an answer with the right status, or (for
+ * the few libmicrohttpd refuses before we see them, and the bodies it cannot
+ * answer in the middle of) is closed by the server, well before the idle
+ * timeout: nothing waits for it. */
+static void test_malformed(void)
+{
+    egide_http_config_t cfg = {.timeout_s = 30, .header_timeout_s = 2, .body_timeout_s = 3};
+    egide_http_t *h = s_start_cfg(&cfg);
+    REQUIRE(h != NULL);
+    uint16_t port = egide_http_port(h);
+    const int wait_ms = 10000; /* a third of the idle timeout */
+    char *buf = malloc(65536);
+    char *rq = malloc(65536);
+    REQUIRE(buf && rq);
+    const char *auth = "Authorization: Bearer " TOKEN "\r\n";
+
+    /* About 500 query parameters: served, the raw query intact. */
+    int n = snprintf(rq, 65536, "GET /echo?");
+    for (int i = 0; i < 500; i++)
+        n += snprintf(rq + n, 65536 - (size_t)n, "%sp%d=%d", i ? "&" : "", i, i);
+    n += snprintf(rq + n, 65536 - (size_t)n, " HTTP/1.1\r\nHost: x\r\n%sConnection: close\r\n\r\n",
+                  auth);
+    int st = s_raw_status(port, rq, (size_t)n, wait_ms, buf, 65536);
+    CHECK(st == 200);
+    CHECK(strstr(buf, "application/json") != NULL);
+    egide_httpc_resp_t r;
+    CHECK_RC(s_get("/q?box=1&p1=1&p2=2&p3=3&p4=4&p5=5&name=six", TOKEN, &r), EGIDE_OK);
+    json_t *o = s_parse(&r);
+    CHECK_STREQ(json_string_value(json_object_get(o, "box")), "1");
+    CHECK_STREQ(json_string_value(json_object_get(o, "name")), "six");
+    json_decref(o);
+    egide_httpc_resp_free(&r);
+
+    /* 5000 query parameters in a 40 KB target: 414 with our JSON error. */
+    n = snprintf(rq, 65536, "GET /echo?");
+    for (int i = 0; i < 5000 && n < 40000; i++)
+        n += snprintf(rq + n, 65536 - (size_t)n, "%sq=%d", i ? "&" : "", i % 10);
+    n += snprintf(rq + n, 65536 - (size_t)n, " HTTP/1.1\r\nHost: x\r\n%sConnection: close\r\n\r\n",
+                  auth);
+    st = s_raw_status(port, rq, (size_t)n, wait_ms, buf, 65536);
+    CHECK(st == 414);
+    CHECK(strstr(buf, "application/json") != NULL);
+
+    /* Request lines libmicrohttpd refuses itself (no space, no target):
+     * closed at once, or a 400. */
+    static const char *const refused[] = {"GARBAGE\r\n\r\n", "GET\r\nHost: x\r\n\r\n"};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        st = s_raw_status(port, refused[i], strlen(refused[i]), wait_ms, buf, 65536);
+        CHECK(st == 400 || st == S_CLOSED);
+    }
+    /* Bytes that never make a line (a TLS ClientHello on the HTTP port):
+     * closed at the header deadline. */
+    static const char hello[] = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage";
+    st = s_raw_status(port, hello, sizeof hello - 1, wait_ms, buf, 65536);
+    CHECK(st == S_CLOSED);
+    /* Malformed targets and header fields that reach us: 400, JSON, even
+     * without a token (they are refused before authentication). */
+    static const char *const garbage[] = {
+        "GET /echo HTTP/1.1 extra\r\nHost: x\r\n\r\n",
+        "GET /echo\001 HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /ec\177ho HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /echo HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n",
+        "GET /echo HTTP/1.1\r\n: empty name\r\nHost: x\r\n\r\n",
+        "GET /echo HTTP/1.1\r\nHost: x\r\nBad(name): 1\r\n\r\n",
+        "GET /echo HTTP/1.1\r\nHost: x\r\nX-Ctl: a\001b\r\n\r\n",
+        "GET /echo HTTP/1.1\r\n\r\n", /* HTTP/1.1 without Host */
+        "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc",
+        "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "3\r\nabc\r\n0\r\n\r\n",
+        "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\nabc",
+    };
+    for (size_t i = 0; i < sizeof garbage / sizeof garbage[0]; i++) {
+        st = s_raw_status(port, garbage[i], strlen(garbage[i]), wait_ms, buf, 65536);
+        if (st != 400)
+            fprintf(stderr, "garbage %zu: %d\n", i, st);
+        CHECK(st == 400);
+    }
+    /* An unknown HTTP version: libmicrohttpd's 505. */
+    const char *v = "GET /echo HTTP/9.9\r\nHost: x\r\n\r\n";
+    st = s_raw_status(port, v, strlen(v), wait_ms, buf, 65536);
+    CHECK(st == 505);
+
+    /* A chunk size of 2^64-1, a little data, then nothing: libmicrohttpd
+     * 0.9.75 cannot answer in the middle of a body, so the request deadline
+     * closes it. */
+    n = snprintf(rq, 65536,
+                 "POST /echo HTTP/1.1\r\nHost: x\r\n%sTransfer-Encoding: chunked\r\n\r\n"
+                 "ffffffffffffffff\r\nabc",
+                 auth);
+    st = s_raw_status(port, rq, (size_t)n, wait_ms, buf, 65536);
+    CHECK(st == S_CLOSED);
+    /* The same with data streaming past the cap: closed once
+     * EGIDE_HTTP_DISCARD_MAX more bytes were thrown away. */
+    n = snprintf(rq, 65536,
+                 "POST /echo HTTP/1.1\r\nHost: x\r\n%sTransfer-Encoding: chunked\r\n\r\n"
+                 "ffffffffffffffff\r\n",
+                 auth);
+    size_t big = MAX_BODY + EGIDE_HTTP_DISCARD_MAX + 4096;
+    char *stream = malloc((size_t)n + big);
+    REQUIRE(stream != NULL);
+    memcpy(stream, rq, (size_t)n);
+    memset(stream + n, 'a', big);
+    st = s_raw_status(port, stream, (size_t)n + big, wait_ms, buf, 65536);
+    CHECK(st == S_CLOSED);
+    free(stream);
+    /* A chunk size over 64 bits: libmicrohttpd's 413. */
+    n = snprintf(rq, 65536,
+                 "POST /echo HTTP/1.1\r\nHost: x\r\n%sTransfer-Encoding: chunked\r\n\r\n"
+                 "1ffffffffffffffff\r\nabc",
+                 auth);
+    st = s_raw_status(port, rq, (size_t)n, wait_ms, buf, 65536);
+    CHECK(st == 413);
+    /* A chunk size that is not hexadecimal: 400. */
+    n = snprintf(rq, 65536,
+                 "POST /echo HTTP/1.1\r\nHost: x\r\n%sTransfer-Encoding: chunked\r\n\r\n"
+                 "zz\r\nabc\r\n0\r\n\r\n",
+                 auth);
+    st = s_raw_status(port, rq, (size_t)n, wait_ms, buf, 65536);
+    CHECK(st == 400);
+    /* Headers sent, the announced body never: closed at the request deadline. */
+    n = snprintf(rq, 65536, "POST /echo HTTP/1.1\r\nHost: x\r\n%sContent-Length: 100\r\n\r\nabc",
+                 auth);
+    st = s_raw_status(port, rq, (size_t)n, wait_ms, buf, 65536);
+    CHECK(st == S_CLOSED);
+
+    /* Bad Content-Length values: 400 with our JSON error. */
+    static const char *const badlen[] = {"abc", "-1", "1, 2", "18446744073709551617"};
+    for (size_t i = 0; i < sizeof badlen / sizeof badlen[0]; i++) {
+        n = snprintf(rq, 65536,
+                     "POST /echo HTTP/1.1\r\nHost: x\r\n%sContent-Length: %s\r\n"
+                     "Connection: close\r\n\r\n",
+                     auth, badlen[i]);
+        st = s_raw_status(port, rq, (size_t)n, wait_ms, buf, 65536);
+        CHECK(st == 400 || st == 413);
+    }
+
+    /* Headers larger than a connection's memory: 431. */
+    n = snprintf(rq, 65536, "GET /echo HTTP/1.1\r\nHost: x\r\n%s", auth);
+    for (int i = 0; i < 2000 && n < 60000; i++)
+        n += snprintf(rq + n, 65536 - (size_t)n, "X-Filler-%d: %s\r\n", i, "0123456789abcdef");
+    n += snprintf(rq + n, 65536 - (size_t)n, "\r\n");
+    st = s_raw_status(port, rq, (size_t)n, wait_ms, buf, 65536);
+    CHECK(st == 431);
+    /* Many cookies, which libmicrohttpd splits into its pool as well. */
+    n = snprintf(rq, 65536,
+                 "GET /echo HTTP/1.1\r\nHost: x\r\n%sConnection: close\r\nCookie: ", auth);
+    for (int i = 0; i < 1000; i++)
+        n += snprintf(rq + n, 65536 - (size_t)n, "%sc%d=%d", i ? "; " : "", i, i);
+    n += snprintf(rq + n, 65536 - (size_t)n, "\r\n\r\n");
+    int64_t t0 = egide_mono_ms();
+    st = s_raw_status(port, rq, (size_t)n, wait_ms, buf, 65536);
+    if (st != 200 && st != 431 && st != S_CLOSED)
+        fprintf(stderr, "cookies: %d after %lld ms\n", st, (long long)(egide_mono_ms() - t0));
+    /* libmicrohttpd closes at once when the cookies do not fit its pool. */
+    CHECK(st == 200 || st == 431 || st == S_CLOSED);
+
+    /* The server still serves after all that. */
+    CHECK_RC(s_get("/echo", TOKEN, &r), EGIDE_OK);
+    CHECK(r.status == 200);
+    egide_httpc_resp_free(&r);
+    free(rq);
+    free(buf);
+    egide_http_stop(&h);
+}
+
+/* ---- slow clients --------------------------------------------------- */
+
+#define SLOW_N 200 /* slow connections, more than the default slots */
+
+/* A slowloris: SLOW_N connections that send a request line and headers one
+ * byte every 100 ms and never finish; a connection the server closes is
+ * opened again.  Runs until stop is set, at most 60 s. */
+typedef struct slow_ctx {
+    uint16_t port;
+    atomic_bool stop;
+    atomic_int open;       /* connections open now */
+    atomic_int reconnects; /* connections the server closed and we reopened */
+    int fd[SLOW_N];
+} slow_ctx_t;
+
+static void *s_slowloris(void *arg)
+{
+    slow_ctx_t *sc = arg;
+    static const char line[] = "GET /echo HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+    size_t pos[SLOW_N] = {0};
+    for (int i = 0; i < SLOW_N; i++) {
+        sc->fd[i] = s_connect(sc->port, 1000);
+        if (sc->fd[i] >= 0)
+            atomic_fetch_add(&sc->open, 1);
+    }
+    for (int round = 0; round < 600 && !atomic_load(&sc->stop); round++) {
+        for (int i = 0; i < SLOW_N; i++) {
+            if (sc->fd[i] < 0) {
+                sc->fd[i] = s_connect(sc->port, 200);
+                pos[i] = 0;
+                if (sc->fd[i] < 0)
+                    continue;
+                atomic_fetch_add(&sc->open, 1);
+                atomic_fetch_add(&sc->reconnects, 1);
+            }
+            char c = pos[i] < sizeof line - 1 ? line[pos[i]] : 'a';
+            char junk[64];
+            ssize_t peek = recv(sc->fd[i], junk, sizeof junk, MSG_DONTWAIT);
+            if (peek == 0 || send(sc->fd[i], &c, 1, MSG_NOSIGNAL | MSG_DONTWAIT) != 1) {
+                close(sc->fd[i]);
+                sc->fd[i] = -1;
+                atomic_fetch_sub(&sc->open, 1);
+                continue;
+            }
+            pos[i]++;
+        }
+        usleep(100 * 1000);
+    }
+    return NULL;
+}
+
+static void s_slow_release(slow_ctx_t *sc, pthread_t th)
+{
+    atomic_store(&sc->stop, true);
+    pthread_join(th, NULL);
+    for (int i = 0; i < SLOW_N; i++)
+        if (sc->fd[i] >= 0)
+            close(sc->fd[i]);
+}
+
+/* SLOW_N slow, unauthenticated connections are open (all on 127.0.0.1, as a
+ * local attacker's would be): a client that sends its request at once still
+ * gets 8 answers of 8, and once they are gone the server serves at once. */
+static void test_slow_clients(void)
+{
+    egide_http_config_t cfg = {0}; /* the defaults, as the daemons use them */
+    egide_http_t *h = s_start_cfg(&cfg);
+    REQUIRE(h != NULL);
+    static slow_ctx_t sc;
+    memset(&sc, 0, sizeof sc);
+    sc.port = egide_http_port(h);
+    pthread_t th;
+    REQUIRE(pthread_create(&th, NULL, s_slowloris, &sc) == 0);
+    /* Wait (at most 10 s) until all are connected, then 1 s more so they are
+     * all old enough to be evicted and have filled every slot. */
+    for (int i = 0; i < 100 && atomic_load(&sc.open) < SLOW_N; i++)
+        usleep(100 * 1000);
+    CHECK(atomic_load(&sc.open) == SLOW_N);
+    usleep(1000 * 1000);
+
+    int ok = 0;
+    for (int i = 0; i < 8; i++) {
+        egide_httpc_resp_t r;
+        if (s_get("/echo", TOKEN, &r) == EGIDE_OK && r.status == 200)
+            ok++;
+        egide_httpc_resp_free(&r);
+        usleep(200 * 1000);
+    }
+    fprintf(stderr, "legitimate client: %d of 8 answers with %d slow connections open\n", ok,
+            atomic_load(&sc.open));
+    CHECK(ok == 8);
+    egide_http_stats_t st;
+    egide_http_stats(h, &st);
+    CHECK(st.evicted > 0);
+    CHECK(st.open <= EGIDE_HTTP_DEFAULT_MAX_CONNECTIONS);
+
+    s_slow_release(&sc, th);
+    egide_httpc_resp_t r;
+    CHECK_RC(s_get("/echo", TOKEN, &r), EGIDE_OK);
+    CHECK(r.status == 200);
+    egide_httpc_resp_free(&r);
+    egide_http_stop(&h);
+}
+
+/* A connection that keeps sending its headers one byte at a time is closed
+ * by the server at the header deadline, although the idle timeout (reset by
+ * every byte) would never close it. */
+static void test_header_deadline(void)
+{
+    egide_http_config_t cfg = {.timeout_s = 30, .header_timeout_s = 2};
+    egide_http_t *h = s_start_cfg(&cfg);
+    REQUIRE(h != NULL);
+    int fd = s_connect(egide_http_port(h), 200);
+    REQUIRE(fd >= 0);
+    static const char line[] = "GET /echo HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+    bool closed = false;
+    /* At most 10 s of one byte every 200 ms. */
+    for (size_t i = 0; i < 50 && !closed; i++) {
+        char c = i < sizeof line - 1 ? line[i] : 'a';
+        char junk[64];
+        if (recv(fd, junk, sizeof junk, MSG_DONTWAIT) == 0 ||
+            send(fd, &c, 1, MSG_NOSIGNAL | MSG_DONTWAIT) != 1)
+            closed = true;
+        else
+            usleep(200 * 1000);
+    }
+    close(fd);
+    CHECK(closed);
+    egide_http_stats_t st;
+    egide_http_stats(h, &st);
+    CHECK(st.header_expired == 1);
+    CHECK(st.accepted == 1);
+
+    /* A client that is not slow is not touched: a kept-alive connection
+     * serves two requests. */
+    fd = s_connect(egide_http_port(h), 5000);
+    REQUIRE(fd >= 0);
+    const char *rq = "GET /echo HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN "\r\n\r\n";
+    int answers = 0;
+    for (int k = 0; k < 2; k++) {
+        if (send(fd, rq, strlen(rq), MSG_NOSIGNAL) != (ssize_t)strlen(rq))
+            break;
+        char buf[4096];
+        ssize_t n = recv(fd, buf, sizeof buf - 1, 0);
+        if (n > 0) {
+            buf[n] = '\0';
+            answers += strstr(buf, " 200 ") != NULL;
+        }
+    }
+    close(fd);
+    CHECK(answers == 2);
+    egide_http_stop(&h);
+}
+
 static void test_query_get(void)
 {
     char out[16];
@@ -594,6 +991,9 @@ int main(void)
     RUN(test_token_auth);
     RUN(test_body_limits);
     RUN(test_routes_and_helpers);
+    RUN(test_malformed);
+    RUN(test_header_deadline);
+    RUN(test_slow_clients);
     RUN(test_bind_rules);
     RUN(test_client_errors);
     RUN(test_token_files);

@@ -18,6 +18,30 @@
  * never overlap; with cfg->threads > 1 a pool is used and the handler must be
  * thread-safe.  egide_http_stop() returns only after the thread(s) have been
  * joined, so no handler call is running or will run afterwards.
+ *
+ * Abuse (slow clients, floods, malformed requests).  Every connection lives
+ * under three bounds besides libmicrohttpd's idle timeout (timeout_s, reset by
+ * every byte): the complete request line and headers must arrive within
+ * header_timeout_s, and the complete request within body_timeout_s, both
+ * counted from the start of the request (the connection's start, or the end
+ * of the previous request on a kept-alive connection); a connection past its
+ * deadline is closed by a watchdog thread, whatever it is still sending.
+ * When every connection slot is taken, the connection that has waited longest
+ * for its headers (at least EGIDE_HTTP_EVICT_GRACE_MS) is closed to make room:
+ * slow, unauthenticated connections can therefore never lock out a client
+ * that sends its request at once, even when every client shares 127.0.0.1.
+ * Memory is bounded per connection (EGIDE_HTTP_CONN_MEMORY for the request
+ * line and headers, max_body for the body) and overall (max_connections
+ * pools, max_body_total buffered body bytes; past it 503).  A malformed
+ * request gets 400 (bad target, header or Content-Length/Transfer-Encoding),
+ * 413, 414 or 431 with the usual JSON error when libmicrohttpd hands it to
+ * us; libmicrohttpd answers 400/413/431/505 itself (HTML body) or closes the
+ * connection at once for the ones it refuses before (e.g. a request line
+ * without a space).  Two cases cannot be answered with libmicrohttpd 0.9.75,
+ * which allows a response only before the body or after all of it: a chunked
+ * body that goes over max_body and keeps coming is discarded up to
+ * EGIDE_HTTP_DISCARD_MAX more bytes, then the connection is closed; one that
+ * stops coming (say a chunk size of 2^64-1) is closed at body_timeout_s.
  */
 #ifndef EGIDE_HTTP_H
 #define EGIDE_HTTP_H
@@ -31,8 +55,23 @@
 #include "egide/base/egide_token.h"
 
 /* Defaults used when the matching config field is 0. */
-#define EGIDE_HTTP_DEFAULT_MAX_CONNECTIONS 64u
-#define EGIDE_HTTP_DEFAULT_TIMEOUT_S       30u
+#define EGIDE_HTTP_DEFAULT_MAX_CONNECTIONS  128u
+#define EGIDE_HTTP_DEFAULT_TIMEOUT_S        30u
+#define EGIDE_HTTP_DEFAULT_HEADER_TIMEOUT_S 10u
+#define EGIDE_HTTP_DEFAULT_BODY_TIMEOUT_S   120u
+/* Per-address connection limit on a non-loopback address (see max_per_client). */
+#define EGIDE_HTTP_DEFAULT_MAX_PER_CLIENT 16u
+/* Overall buffered body bytes: max(4 * max_body, this) unless max_body_total says. */
+#define EGIDE_HTTP_MIN_BODY_TOTAL (16u * 1024u * 1024u)
+/* libmicrohttpd's memory pool per connection: request line, headers, response headers. */
+#define EGIDE_HTTP_CONN_MEMORY (64u * 1024u)
+/* Listen backlog (the kernel caps it at net.core.somaxconn). */
+#define EGIDE_HTTP_LISTEN_BACKLOG 1024u
+/* A connection still waiting for its headers is evicted for a newcomer only
+ * after this long: a client that sends its request at once never is. */
+#define EGIDE_HTTP_EVICT_GRACE_MS 500u
+/* Bytes of an over-large chunked body discarded before the connection is closed. */
+#define EGIDE_HTTP_DISCARD_MAX (64u * 1024u)
 /* Longest accepted request target (path + query); longer gets 414. */
 #define EGIDE_HTTP_MAX_URI 8192u
 
@@ -87,7 +126,31 @@ typedef struct egide_http_config {
     bool allow_non_loopback;         /* must be true to bind anything but 127.0.0.0/8 or ::1 */
     unsigned threads;                /* 0 or 1: one internal thread; >1: thread pool (handler must
                                         then be thread-safe) */
+    /* Fields below were added for abuse resistance; 0 means the safe default,
+     * so a zero-initialised config (as the daemons use) is protected. */
+    unsigned header_timeout_s; /* request line + headers must be complete this long after the
+                                  request started; 0 = EGIDE_HTTP_DEFAULT_HEADER_TIMEOUT_S */
+    unsigned body_timeout_s;   /* the whole request (headers + body) likewise; 0 =
+                                  EGIDE_HTTP_DEFAULT_BODY_TIMEOUT_S; never less than
+                                  header_timeout_s */
+    unsigned max_per_client;   /* connections from one IP address; 0 = no limit on a loopback
+                                  bind (every local client shares 127.0.0.1, so a limit would let
+                                  one local process lock the others out: the deadlines and the
+                                  eviction protect them), EGIDE_HTTP_DEFAULT_MAX_PER_CLIENT on
+                                  any other address; set explicitly, it applies everywhere */
+    size_t max_body_total;     /* request body bytes buffered at once over all connections
+                                  (past it: 503); 0 = max(4 * max_body, EGIDE_HTTP_MIN_BODY_TOTAL) */
 } egide_http_config_t;
+
+/* Counters since start, for metrics and tests (egide_http_stats()). */
+typedef struct egide_http_stats {
+    unsigned open;           /* connections open now */
+    uint64_t accepted;       /* connections accepted */
+    uint64_t header_expired; /* closed: headers not complete by header_timeout_s */
+    uint64_t body_expired;   /* closed: request not complete by body_timeout_s */
+    uint64_t evicted;        /* closed to make room for a new connection */
+    uint64_t refused_busy;   /* 503: max_body_total reached */
+} egide_http_stats_t;
 
 /* Start serving.  cfg is copied (strings included); fn and arg must stay valid
  * until egide_http_stop().  *out receives the server.
@@ -100,6 +163,9 @@ egide_rc egide_http_start(const egide_http_config_t *cfg, egide_http_handler_fn 
 
 /* The port actually bound (useful with cfg->port == 0); 0 if h is NULL. */
 uint16_t egide_http_port(const egide_http_t *h);
+
+/* Copy the counters into *out (zeroes if h is NULL).  Thread-safe. */
+void egide_http_stats(egide_http_t *h, egide_http_stats_t *out);
 
 /* Stop accepting, finish or drop open connections, join the thread(s), free
  * everything and set *self_p = NULL.  NULL-safe and idempotent. */

@@ -16,6 +16,15 @@
  *                    referral).
  * The token is kept only as its SHA-256 digest: comparing digests in constant
  * time leaks neither the content nor the length of the expected token.
+ *
+ * Abuse resistance (see the header): s_on_connection() keeps every open
+ * connection in a list (s_conn_t, oldest request first) with the phase of
+ * its current request; the watchdog thread closes, with shutdown(2), those
+ * past their header or body deadline, and a new connection that fills the
+ * last slot evicts the one that has waited longest for its headers.
+ * shutdown() on a descriptor another thread serves is safe here because
+ * libmicrohttpd calls the CLOSED notification, which unlinks the entry
+ * under h->lock, before it closes the descriptor.
  */
 #include "egide/net/egide_http.h"
 #include "egide/base/egide_token.h"
@@ -25,13 +34,16 @@
 #include <fcntl.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "egide/crypto/egide_crypto.h"
@@ -41,15 +53,50 @@
 
 /* A running server.  Invariant: d != NULL between start and stop; the
  * configuration it uses is owned here (copied from the caller). */
+/* Where a connection's current request stands. */
+typedef enum s_phase {
+    S_HEAD = 0, /* waiting for the request line and headers */
+    S_BODY,     /* headers in, body arriving */
+    S_DONE      /* handler running or answer queued: no deadline but the idle timeout */
+} s_phase_t;
+
+/* One open connection.  Invariant: linked in its server's list, in order of
+ * start_ms, from the STARTED to the CLOSED notification; fd stays open for
+ * that whole time (libmicrohttpd closes it after CLOSED).  All fields are
+ * under the server's lock. */
+typedef struct s_conn {
+    struct s_conn *prev, *next; /* list links */
+    int fd;                     /* the connection's socket */
+    int64_t start_ms;           /* when the current request started (monotonic) */
+    s_phase_t phase;            /* see s_phase_t */
+    bool closing;               /* shutdown() already done */
+} s_conn_t;
+
 struct egide_http {
-    struct MHD_Daemon *d;     /* the libmicrohttpd daemon */
-    egide_http_handler_fn fn; /* the Égide handler */
-    void *arg;                /* its argument */
-    bool has_token;           /* false: no authentication (tests only) */
-    uint8_t token_digest[32]; /* SHA-256 of the expected token */
-    char **public_paths;      /* NULL-terminated copy, may be NULL */
-    size_t max_body;          /* request body cap in bytes */
-    uint16_t port;            /* bound port */
+    struct MHD_Daemon *d;      /* the libmicrohttpd daemon */
+    egide_http_handler_fn fn;  /* the Égide handler */
+    void *arg;                 /* its argument */
+    bool has_token;            /* false: no authentication (tests only) */
+    uint8_t token_digest[32];  /* SHA-256 of the expected token */
+    char **public_paths;       /* NULL-terminated copy, may be NULL */
+    size_t max_body;           /* request body cap in bytes */
+    uint16_t port;             /* bound port */
+    unsigned max_conns;        /* connection slots (libmicrohttpd's limit too) */
+    int64_t header_ms;         /* header deadline from the request's start */
+    int64_t body_ms;           /* whole-request deadline from the request's start */
+    size_t body_total;         /* cap on body bytes buffered over all connections */
+    atomic_size_t body_used;   /* body bytes reserved now */
+    pthread_mutex_t lock;      /* guards the list, counters and stopping */
+    pthread_cond_t wake;       /* wakes the watchdog to stop */
+    bool lock_ok;              /* lock and wake are initialised */
+    bool stopping;             /* the watchdog must exit */
+    bool watchdog_ok;          /* the watchdog thread runs */
+    unsigned nclosing;         /* listed connections already shut down */
+    pthread_t watchdog;        /* closes connections past their deadlines */
+    s_conn_t *head, *tail;     /* open connections, oldest request first */
+    egide_http_stats_t st;     /* counters (st.open = list length) */
+    egide_http_stats_t logged; /* counters at the last aggregated log line */
+    int64_t logged_ms;         /* when that line was written */
 };
 
 /* One request in flight.  Invariant: body.len <= max_body of the server;
@@ -59,6 +106,10 @@ typedef struct s_req {
     bool uri_too_long;   /* request target longer than EGIDE_HTTP_MAX_URI */
     bool started;        /* the header-time checks ran */
     bool too_large;      /* the body went over max_body (chunked upload) */
+    bool busy;           /* max_body_total reached: answer 503 */
+    bool bad_target;     /* control character or space in the request target */
+    size_t reserved;     /* bytes of egide_http.body_used held by this request */
+    size_t discarded;    /* bytes thrown away after too_large */
     const char *auth_as; /* what egide_http_req_t.authenticated_as will say */
     egide_buf_t body;    /* the buffered body */
 } s_req_t;
@@ -275,15 +326,227 @@ egide_rc egide_http_query_get(const char *query, const char *key, char *out, siz
 
 /* ---- libmicrohttpd callbacks ---------------------------------------- */
 
+/* libmicrohttpd's own messages, at most S_LOG_BURST per S_LOG_WINDOW_MS: a
+ * flood of broken connections must not become a flood of log lines. */
+#define S_LOG_BURST     10
+#define S_LOG_WINDOW_MS 10000
+
 static void s_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
+    /* Process-wide: both daemons run one server, tests several. */
+    static _Atomic int64_t window_start;
+    static atomic_uint in_window, suppressed;
+    int64_t now = egide_mono_ms();
+    int64_t ws = atomic_load(&window_start);
+    if (now - ws >= S_LOG_WINDOW_MS && atomic_compare_exchange_strong(&window_start, &ws, now)) {
+        atomic_store(&in_window, 0);
+        unsigned n = atomic_exchange(&suppressed, 0);
+        if (n)
+            egide_log(EGIDE_LOG_WARNING, "http: %u more libmicrohttpd messages suppressed", n);
+    }
+    if (atomic_fetch_add(&in_window, 1) >= S_LOG_BURST) {
+        atomic_fetch_add(&suppressed, 1);
+        return;
+    }
     char line[512];
     (void)vsnprintf(line, sizeof line, fmt, ap);
     size_t n = strlen(line);
     while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
         line[--n] = '\0';
-    egide_log(EGIDE_LOG_WARNING, "http: %s", line);
+    char clean[512];
+    egide_log(EGIDE_LOG_WARNING, "http: %s", egide_sanitize(line, n, clean, sizeof clean));
+}
+
+/* ---- connection tracking -------------------------------------------- */
+
+static void s_list_unlink(egide_http_t *h, s_conn_t *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        h->head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    else
+        h->tail = c->prev;
+    c->prev = c->next = NULL;
+}
+
+static void s_list_append(egide_http_t *h, s_conn_t *c)
+{
+    c->prev = h->tail;
+    c->next = NULL;
+    if (h->tail)
+        h->tail->next = c;
+    else
+        h->head = c;
+    h->tail = c;
+}
+
+/* Close c's socket (lock held).  libmicrohttpd then reads EOF and frees the
+ * connection in its own thread; the slot stays taken until it has. */
+static void s_close_locked(egide_http_t *h, s_conn_t *c)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    h->nclosing++;
+    (void)shutdown(c->fd, SHUT_RDWR);
+}
+
+/* While every slot is taken (counting none being closed already), close the
+ * connection that has waited longest for its headers, if it has waited at
+ * least the grace; never `except` (the newcomer).  Lock held. */
+static void s_evict_locked(egide_http_t *h, int64_t now, const s_conn_t *except)
+{
+    while (h->st.open - h->nclosing >= h->max_conns) {
+        s_conn_t *victim = NULL;
+        for (s_conn_t *c = h->head; c && !victim; c = c->next)
+            if (c != except && !c->closing && c->phase == S_HEAD)
+                victim = c;
+        /* The list is in order of start: the first is the oldest. */
+        if (!victim || now - victim->start_ms < (int64_t)EGIDE_HTTP_EVICT_GRACE_MS)
+            return;
+        s_close_locked(h, victim);
+        h->st.evicted++;
+    }
+}
+
+static void s_on_connection(void *cls, struct MHD_Connection *con, void **socket_context,
+                            enum MHD_ConnectionNotificationCode code)
+{
+    egide_http_t *h = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(con, MHD_CONNECTION_INFO_CONNECTION_FD);
+        s_conn_t *c = ci ? calloc(1, sizeof *c) : NULL;
+        *socket_context = c;
+        if (!c) {
+            /* Untracked means unbounded: do not serve it. */
+            if (ci)
+                (void)shutdown(ci->connect_fd, SHUT_RDWR);
+            return;
+        }
+        c->fd = ci->connect_fd;
+        c->start_ms = egide_mono_ms();
+        c->phase = S_HEAD;
+        pthread_mutex_lock(&h->lock);
+        s_list_append(h, c);
+        h->st.open++;
+        h->st.accepted++;
+        s_evict_locked(h, c->start_ms, c);
+        pthread_mutex_unlock(&h->lock);
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        s_conn_t *c = *socket_context;
+        if (!c)
+            return;
+        pthread_mutex_lock(&h->lock);
+        s_list_unlink(h, c);
+        h->st.open--;
+        if (c->closing)
+            h->nclosing--;
+        pthread_mutex_unlock(&h->lock);
+        free(c);
+        *socket_context = NULL;
+    }
+}
+
+/* Move con's request to phase; restart = a new request begins now. */
+static void s_set_phase(egide_http_t *h, struct MHD_Connection *con, s_phase_t phase, bool restart)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(con, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    s_conn_t *c = ci ? ci->socket_context : NULL;
+    if (!c)
+        return;
+    pthread_mutex_lock(&h->lock);
+    c->phase = phase;
+    if (restart) {
+        c->start_ms = egide_mono_ms();
+        s_list_unlink(h, c);
+        s_list_append(h, c);
+    }
+    pthread_mutex_unlock(&h->lock);
+}
+
+/* The watchdog: every 100 ms, close connections past their deadline, make
+ * room if every slot is taken, and write one summary line per 10 s when
+ * something was closed. */
+static void *s_watchdog(void *arg)
+{
+    egide_http_t *h = arg;
+    pthread_mutex_lock(&h->lock);
+    while (!h->stopping) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += 100 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        (void)pthread_cond_timedwait(&h->wake, &h->lock, &ts);
+        if (h->stopping)
+            break;
+        int64_t now = egide_mono_ms();
+        for (s_conn_t *c = h->head; c; c = c->next) {
+            if (c->closing)
+                continue;
+            if (c->phase == S_HEAD && now - c->start_ms >= h->header_ms) {
+                s_close_locked(h, c);
+                h->st.header_expired++;
+            } else if (c->phase == S_BODY && now - c->start_ms >= h->body_ms) {
+                s_close_locked(h, c);
+                h->st.body_expired++;
+            }
+        }
+        s_evict_locked(h, now, NULL);
+        egide_http_stats_t st = h->st, was = h->logged;
+        bool say =
+            now - h->logged_ms >= 10000 &&
+            (st.header_expired != was.header_expired || st.body_expired != was.body_expired ||
+             st.evicted != was.evicted || st.refused_busy != was.refused_busy);
+        if (say) {
+            h->logged = st;
+            h->logged_ms = now;
+            pthread_mutex_unlock(&h->lock);
+            egide_log(EGIDE_LOG_NOTICE,
+                      "http: closed %llu connections past the header deadline, %llu past the "
+                      "request deadline, %llu to make room; %llu requests refused busy "
+                      "(%u open)",
+                      (unsigned long long)(st.header_expired - was.header_expired),
+                      (unsigned long long)(st.body_expired - was.body_expired),
+                      (unsigned long long)(st.evicted - was.evicted),
+                      (unsigned long long)(st.refused_busy - was.refused_busy), st.open);
+            pthread_mutex_lock(&h->lock);
+        }
+    }
+    pthread_mutex_unlock(&h->lock);
+    return NULL;
+}
+
+void egide_http_stats(egide_http_t *h, egide_http_stats_t *out)
+{
+    if (!out)
+        return;
+    memset(out, 0, sizeof *out);
+    if (!h || !h->lock_ok)
+        return;
+    pthread_mutex_lock(&h->lock);
+    *out = h->st;
+    pthread_mutex_unlock(&h->lock);
+}
+
+/* Reserve n more bytes of the overall body budget for r; false when full. */
+static bool s_reserve(egide_http_t *h, s_req_t *r, size_t n)
+{
+    size_t cur = atomic_load(&h->body_used);
+    do {
+        if (n > h->body_total || cur > h->body_total - n)
+            return false;
+    } while (!atomic_compare_exchange_weak(&h->body_used, &cur, cur + n));
+    r->reserved += n;
+    return true;
 }
 
 static void *s_on_uri(void *cls, const char *uri, struct MHD_Connection *con)
@@ -297,6 +560,10 @@ static void *s_on_uri(void *cls, const char *uri, struct MHD_Connection *con)
     size_t ulen = uri ? strlen(uri) : 0;
     if (ulen > EGIDE_HTTP_MAX_URI)
         r->uri_too_long = true;
+    for (size_t i = 0; i < ulen && !r->bad_target; i++) {
+        unsigned char c = (unsigned char)uri[i];
+        r->bad_target = c <= 0x20 || c == 0x7f;
+    }
     const char *q = (uri && !r->uri_too_long) ? strchr(uri, '?') : NULL;
     if (q) {
         q++;
@@ -313,18 +580,32 @@ static void *s_on_uri(void *cls, const char *uri, struct MHD_Connection *con)
         free(r);
         return NULL;
     }
+    /* libmicrohttpd 0.9.75 goes on to split the query into its connection's
+     * memory pool; when the pool runs out (a few hundred parameters) it
+     * queues a 431 and then, ignoring its own failure, waits for headers it
+     * has just discarded: the client gets nothing until the idle timeout.
+     * We never use its copy (handlers get the raw query kept above), so the
+     * query is ended right after the '?' in its buffer, which it then splits
+     * into nothing.  The buffer is libmicrohttpd's own writable read buffer;
+     * only the const of the callback's prototype is cast away. */
+    char *mq = uri ? strchr((char *)(uintptr_t)uri, '?') : NULL;
+    if (mq && mq[1] != '\0')
+        mq[1] = '\0';
     return r;
 }
 
 static void s_on_completed(void *cls, struct MHD_Connection *con, void **req_cls,
                            enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
-    (void)con;
+    egide_http_t *h = cls;
     (void)toe;
+    /* A kept-alive connection's next request starts now. */
+    s_set_phase(h, con, S_HEAD, true);
     s_req_t *r = req_cls ? *req_cls : NULL;
     if (!r)
         return;
+    if (r->reserved)
+        atomic_fetch_sub(&h->body_used, r->reserved);
     free(r->query);
     egide_buf_free_secret(&r->body);
     free(r);
@@ -356,6 +637,10 @@ static void s_default_body(egide_http_resp_t *resp)
     case 414:
         egide_http_error(resp, 414, EGIDE_ERR_LIMIT, "request target too long");
         break;
+    case 431:
+        egide_http_error(resp, 431, EGIDE_ERR_LIMIT, "request header fields too large");
+        break;
+
     default:
         if (resp->status == 204 || resp->status == 304)
             egide_http_text(resp, resp->status, s_json, "");
@@ -370,7 +655,7 @@ static void s_default_body(egide_http_resp_t *resp)
 }
 
 static enum MHD_Result s_send(struct MHD_Connection *con, egide_http_resp_t *resp,
-                              const char *www_auth)
+                              const char *www_auth, const char *retry_after)
 {
     if (resp->status < 200 || resp->status > 599) {
         free(resp->body);
@@ -399,15 +684,71 @@ static enum MHD_Result s_send(struct MHD_Connection *con, egide_http_resp_t *res
               MHD_add_response_header(mr, "Referrer-Policy", "no-referrer");
     if (ok && www_auth)
         ok = MHD_add_response_header(mr, MHD_HTTP_HEADER_WWW_AUTHENTICATE, www_auth);
+    if (ok && retry_after)
+        ok = MHD_add_response_header(mr, MHD_HTTP_HEADER_RETRY_AFTER, retry_after);
     enum MHD_Result ret = ok ? MHD_queue_response(con, (unsigned)resp->status, mr) : MHD_NO;
     MHD_destroy_response(mr);
     return ret;
 }
 
-static enum MHD_Result s_send_status(struct MHD_Connection *con, int status, const char *www_auth)
+/* An answer from the wrapper itself; the request needs no deadline after. */
+static enum MHD_Result s_send_status(egide_http_t *h, struct MHD_Connection *con, int status,
+                                     const char *www_auth)
 {
+    s_set_phase(h, con, S_DONE, false);
     egide_http_resp_t resp = {status, NULL, 0, s_json};
-    return s_send(con, &resp, www_auth);
+    return s_send(con, &resp, www_auth, NULL);
+}
+
+/* 503 with Retry-After: the overall body budget is spent. */
+static enum MHD_Result s_send_busy(egide_http_t *h, struct MHD_Connection *con)
+{
+    s_set_phase(h, con, S_DONE, false);
+    pthread_mutex_lock(&h->lock);
+    h->st.refused_busy++;
+    pthread_mutex_unlock(&h->lock);
+    egide_http_resp_t resp = {503, NULL, 0, s_json};
+    egide_http_error(&resp, 503, EGIDE_ERR_LIMIT, "server busy, retry later");
+    return s_send(con, &resp, NULL, "1");
+}
+
+/* What the header check found. */
+typedef struct s_hdr_scan {
+    bool bad;            /* a malformed field name or value */
+    unsigned n_length;   /* Content-Length fields */
+    unsigned n_encoding; /* Transfer-Encoding fields */
+    bool chunked;        /* the Transfer-Encoding is exactly "chunked" */
+} s_hdr_scan_t;
+
+static bool s_is_tchar(unsigned char c)
+{
+    return c > 0x20 && c < 0x7f && !strchr("\"(),/:;<=>?@[\\]{}", c);
+}
+
+static enum MHD_Result s_hdr_check(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    (void)kind;
+    s_hdr_scan_t *sc = cls;
+    if (!key || !*key) {
+        sc->bad = true;
+        return MHD_NO;
+    }
+    for (const char *k = key; *k; k++)
+        if (!s_is_tchar((unsigned char)*k))
+            sc->bad = true;
+    for (const char *v = value ? value : ""; *v; v++) {
+        unsigned char c = (unsigned char)*v;
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            sc->bad = true;
+    }
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+        sc->n_length++;
+    if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        sc->n_encoding++;
+        sc->chunked = value && strcasecmp(value, "chunked") == 0;
+    }
+    return sc->bad ? MHD_NO : MHD_YES;
 }
 
 static bool s_is_public(const egide_http_t *h, const char *path)
@@ -453,8 +794,19 @@ static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *con, const
 
     if (!r->started) {
         r->started = true;
+        s_set_phase(h, con, S_BODY, false);
         if (r->uri_too_long)
-            return s_send_status(con, 414, NULL);
+            return s_send_status(h, con, 414, NULL);
+        /* Malformed requests are refused before authentication: they say
+         * nothing about the client but that it is broken or probing.  One
+         * Content-Length, or one "Transfer-Encoding: chunked" and no
+         * Content-Length, as RFC 9112 section 6 asks of a server that wants
+         * no request smuggling. */
+        s_hdr_scan_t sc = {0};
+        (void)MHD_get_connection_values(con, MHD_HEADER_KIND, s_hdr_check, &sc);
+        if (r->bad_target || sc.bad || sc.n_length > 1 || sc.n_encoding > 1 ||
+            (sc.n_encoding && (!sc.chunked || sc.n_length)))
+            return s_send_status(h, con, 400, NULL);
         if (s_is_public(h, url)) {
             r->auth_as = NULL;
         } else if (h->has_token) {
@@ -464,7 +816,7 @@ static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *con, const
                 egide_log(EGIDE_LOG_NOTICE, "http: %s %s: %s bearer token", method,
                           egide_sanitize(url, strlen(url), path, sizeof path),
                           a == 1 ? "missing" : "wrong");
-                return s_send_status(con, 401,
+                return s_send_status(h, con, 401,
                                      a == 1 ? "Bearer realm=\"egide\""
                                             : "Bearer realm=\"egide\", error=\"invalid_token\"");
             }
@@ -477,9 +829,12 @@ static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *con, const
         if (cl) {
             int64_t n = 0;
             if (egide_parse_int64(cl, 0, INT64_MAX, &n) != EGIDE_OK)
-                return s_send_status(con, 400, NULL);
+                return s_send_status(h, con, 400, NULL);
             if ((uint64_t)n > h->max_body)
-                return s_send_status(con, 413, NULL);
+                return s_send_status(h, con, 413, NULL);
+            /* The body plus its NUL, reserved before a byte is read. */
+            if (!s_reserve(h, r, (size_t)n + 1))
+                return s_send_busy(h, con);
         }
         return MHD_YES;
     }
@@ -487,10 +842,24 @@ static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *con, const
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (r->too_large)
-            return MHD_YES; /* discard the rest, answer 413 at the end */
+        if (r->too_large || r->busy) {
+            /* Discard the rest and answer at the end, but only so much:
+             * libmicrohttpd cannot answer before the body is complete, and
+             * a chunked body may never end (chunk size 2^64-1). */
+            r->discarded += n;
+            return r->discarded > EGIDE_HTTP_DISCARD_MAX ? MHD_NO : MHD_YES;
+        }
         if (n > h->max_body - r->body.len) {
             r->too_large = true;
+            r->discarded = n;
+            egide_buf_free_secret(&r->body);
+            return MHD_YES;
+        }
+        /* Chunked bodies reserve as they grow (the NUL included). */
+        size_t need = r->body.len + n + 1;
+        if (need > r->reserved && !s_reserve(h, r, need - r->reserved)) {
+            r->busy = true;
+            r->discarded = n;
             egide_buf_free_secret(&r->body);
             return MHD_YES;
         }
@@ -499,8 +868,11 @@ static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *con, const
         return MHD_YES;
     }
 
+    s_set_phase(h, con, S_DONE, false);
     if (r->too_large)
-        return s_send_status(con, 413, NULL);
+        return s_send_status(h, con, 413, NULL);
+    if (r->busy)
+        return s_send_busy(h, con);
     /* NUL-terminate for the handler's convenience (the cap has room). */
     if (egide_buf_append(&r->body, "", 1) != EGIDE_OK)
         return MHD_NO;
@@ -521,7 +893,7 @@ static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *con, const
     char path[128];
     egide_log(EGIDE_LOG_DEBUG, "http: %s %s -> %d", method,
               egide_sanitize(url, strlen(url), path, sizeof path), resp.status);
-    return s_send(con, &resp, NULL);
+    return s_send(con, &resp, NULL, NULL);
 }
 
 /* ---- start / stop --------------------------------------------------- */
@@ -534,6 +906,10 @@ static void s_free(egide_http_t *h)
         free(h->public_paths[i]);
     free(h->public_paths);
     egide_wipe(h->token_digest, sizeof h->token_digest);
+    if (h->lock_ok) {
+        pthread_cond_destroy(&h->wake);
+        pthread_mutex_destroy(&h->lock);
+    }
     free(h);
 }
 
@@ -609,29 +985,78 @@ egide_rc egide_http_start(const egide_http_config_t *cfg, egide_http_handler_fn 
         }
     }
 
+    size_t body_total = cfg->max_body_total;
+    if (!body_total) {
+        body_total = h->max_body <= SIZE_MAX / 4 ? 4 * h->max_body : SIZE_MAX;
+        if (body_total < EGIDE_HTTP_MIN_BODY_TOTAL)
+            body_total = EGIDE_HTTP_MIN_BODY_TOTAL;
+    }
+    h->body_total = body_total;
+    atomic_init(&h->body_used, 0);
+    unsigned header_s =
+        cfg->header_timeout_s ? cfg->header_timeout_s : EGIDE_HTTP_DEFAULT_HEADER_TIMEOUT_S;
+    unsigned body_s = cfg->body_timeout_s ? cfg->body_timeout_s : EGIDE_HTTP_DEFAULT_BODY_TIMEOUT_S;
+    if (body_s < header_s)
+        body_s = header_s;
+    h->header_ms = (int64_t)header_s * 1000;
+    h->body_ms = (int64_t)body_s * 1000;
+    pthread_condattr_t ca;
+    if (pthread_condattr_init(&ca) != 0) {
+        s_free(h);
+        return EGIDE_ERR_NOMEM;
+    }
+    (void)pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    if (pthread_mutex_init(&h->lock, NULL) != 0) {
+        pthread_condattr_destroy(&ca);
+        s_free(h);
+        return EGIDE_ERR_NOMEM;
+    }
+    if (pthread_cond_init(&h->wake, &ca) != 0) {
+        pthread_condattr_destroy(&ca);
+        pthread_mutex_destroy(&h->lock);
+        s_free(h);
+        return EGIDE_ERR_NOMEM;
+    }
+    pthread_condattr_destroy(&ca);
+    h->lock_ok = true;
+
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
     if (v6)
         flags |= MHD_USE_IPv6;
     unsigned maxconn =
         cfg->max_connections ? cfg->max_connections : EGIDE_HTTP_DEFAULT_MAX_CONNECTIONS;
+    h->max_conns = maxconn;
     unsigned timeout = cfg->timeout_s ? cfg->timeout_s : EGIDE_HTTP_DEFAULT_TIMEOUT_S;
     unsigned threads = cfg->threads > 1 ? cfg->threads : 1;
     if (threads > 64)
         threads = 64;
+    unsigned per_ip = cfg->max_per_client;
+    if (!per_ip && !loopback)
+        per_ip = EGIDE_HTTP_DEFAULT_MAX_PER_CLIENT;
     const struct sockaddr *sa = v6 ? (const struct sockaddr *)&sin6 : (const struct sockaddr *)&sin;
 
-    struct MHD_OptionItem opts[] = {
-        {MHD_OPTION_SOCK_ADDR, 0, (void *)sa},
-        {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)maxconn, NULL},
-        {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)timeout, NULL},
-        {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)s_on_uri, h},
-        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)s_on_completed, h},
-        {threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, (intptr_t)threads, NULL},
-        {MHD_OPTION_END, 0, NULL},
-    };
+    struct MHD_OptionItem opts[16];
+    size_t no = 0;
+#define S_OPT(o, v, p) (opts[no++] = (struct MHD_OptionItem){(o), (intptr_t)(v), (p)})
+    S_OPT(MHD_OPTION_SOCK_ADDR, 0, (void *)(uintptr_t)sa);
+    S_OPT(MHD_OPTION_CONNECTION_LIMIT, maxconn, NULL);
+    S_OPT(MHD_OPTION_CONNECTION_TIMEOUT, timeout, NULL);
+    S_OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, EGIDE_HTTP_CONN_MEMORY, NULL);
+    S_OPT(MHD_OPTION_LISTEN_BACKLOG_SIZE, EGIDE_HTTP_LISTEN_BACKLOG, NULL);
+    /* Host required on HTTP/1.1, no spaces inside the request target. */
+    S_OPT(MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL);
+    if (per_ip)
+        S_OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip, NULL);
+    S_OPT(MHD_OPTION_NOTIFY_CONNECTION, s_on_connection, h);
+    S_OPT(MHD_OPTION_URI_LOG_CALLBACK, s_on_uri, h);
+    S_OPT(MHD_OPTION_NOTIFY_COMPLETED, s_on_completed, h);
+    if (threads > 1)
+        S_OPT(MHD_OPTION_THREAD_POOL_SIZE, threads, NULL);
+    S_OPT(MHD_OPTION_END, 0, NULL);
+#undef S_OPT
     h->d =
         MHD_start_daemon(flags, cfg->port, NULL, NULL, s_on_request, h, MHD_OPTION_EXTERNAL_LOGGER,
-                         s_mhd_log, NULL, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+                         s_mhd_log, h, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
     if (!h->d) {
         char a[64];
         egide_log(EGIDE_LOG_ERROR, "http: cannot listen on %s port %u",
@@ -639,6 +1064,14 @@ egide_rc egide_http_start(const egide_http_config_t *cfg, egide_http_handler_fn 
         s_free(h);
         return EGIDE_ERR_IO;
     }
+    if (pthread_create(&h->watchdog, NULL, s_watchdog, h) != 0) {
+        egide_log(EGIDE_LOG_ERROR, "http: cannot start the connection watchdog");
+        MHD_stop_daemon(h->d);
+        h->d = NULL;
+        s_free(h);
+        return EGIDE_ERR_NOMEM;
+    }
+    h->watchdog_ok = true;
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
     h->port = info ? info->port : cfg->port;
     *out = h;
@@ -655,6 +1088,16 @@ void egide_http_stop(egide_http_t **self_p)
     if (!self_p || !*self_p)
         return;
     egide_http_t *h = *self_p;
+    /* The watchdog first, so nothing shuts sockets down while
+     * libmicrohttpd closes them. */
+    if (h->watchdog_ok) {
+        pthread_mutex_lock(&h->lock);
+        h->stopping = true;
+        pthread_cond_signal(&h->wake);
+        pthread_mutex_unlock(&h->lock);
+        pthread_join(h->watchdog, NULL);
+        h->watchdog_ok = false;
+    }
     if (h->d)
         MHD_stop_daemon(h->d);
     h->d = NULL;
