@@ -4,8 +4,9 @@
  *   egide validate --type TYPE FILE [--out PB_FILE] [--facts]
  *       check a JSON payload offline; prints "ok" or every error, one per
  *       line ("path: message"); exit 0 valid, 1 invalid, 2 usage.
- *   egide deadlines --api URL --token-file FILE [--json]
- *       fetch GET /v1/deadlines from the local edge and print a table.
+ *   egide deadlines [--api URL] [--token-file FILE] [--config FILE] [--json]
+ *       fetch GET /v1/deadlines from the local edge and print a table (the
+ *       daemon options resolve as for every command: cli_conn.c).
  *   egide deadlines --type TYPE --received DATE [--under-2] [--urgency U]
  *       [--runaway] [--no-parental-agreement] [--kind CODE] [--payload FILE]
  *       [--profile FILE] [--now DATE] [--json]
@@ -13,7 +14,8 @@
  *   egide export olinpe --year N --key-file FILE --in EVENTS --out FILE
  *       [--department D] [--algorithm NAME] [--context LABEL]
  *       the pseudonymised observatory export (see egide_observatory.h).
- * Nothing here prints payload content except `validate`'s own error paths.
+ * Options come from one table per command (cli_opts.c).  Nothing here
+ * prints payload content except `validate`'s own error paths.
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -23,7 +25,6 @@
 #include "cli.h"
 #include "egide/base/egide_date.h"
 #include "egide/domain/egide_deadline.h"
-#include "egide/net/egide_httpc.h"
 #include "egide/base/egide_limits.h"
 #include "egide/domain/egide_observatory.h"
 #include "egide/domain/egide_payload.h"
@@ -32,26 +33,22 @@
 
 #define S_MAX_EVENTS_FILE (64u * 1024u * 1024u)
 
-/* Value of option argv[*i] ("--x VALUE"); NULL (and a message) if missing. */
-static const char *s_optarg(int argc, char **argv, int *i, const char *cmd)
-{
-    if (*i + 1 >= argc) {
-        cli_fail(cmd, "%s needs a value", argv[*i]);
-        return NULL;
-    }
-    return argv[++*i];
-}
-
 /* ------------------------------------------------------------ validate */
 
-static void s_validate_usage(FILE *f)
-{
-    fprintf(f, "usage: egide validate --type TYPE FILE [--out PB_FILE] [--facts]\n"
-               "  Check a JSON payload of message type TYPE offline.  Prints \"ok\" or\n"
-               "  every error as \"path: message\", one per line (exit 1).\n"
-               "  --out PB_FILE  also write the serialized protobuf\n"
-               "  --facts        print the routing and deadline facts\n");
-}
+static const cli_opt_t s_validate_opts[] = {
+    {"--type", CLI_VALUE, "TYPE", "the message type of the payload", true},
+    {"--out", CLI_VALUE, "PB_FILE", "also write the serialized protobuf", false},
+    {"--facts", CLI_FLAG, NULL, "print the routing and deadline facts", false},
+    {NULL, CLI_FLAG, NULL, NULL, false},
+};
+static const cli_cmd_t s_validate_cmd = {
+    "validate",
+    "FILE",
+    1,
+    1,
+    "Check a JSON payload of message type TYPE offline.  Prints \"ok\" or every\n"
+    "error as \"path: message\", one per line (exit 1).",
+    {s_validate_opts}};
 
 static void s_print_facts(const egide_payload_facts_t *f)
 {
@@ -65,34 +62,13 @@ static void s_print_facts(const egide_payload_facts_t *f)
 
 int cmd_validate(int argc, char **argv)
 {
-    const char *type = NULL, *file = NULL, *out = NULL;
-    bool facts = false;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            s_validate_usage(stdout);
-            return 0;
-        } else if (strcmp(argv[i], "--type") == 0) {
-            if (!(type = s_optarg(argc, argv, &i, "validate")))
-                return 2;
-        } else if (strcmp(argv[i], "--out") == 0) {
-            if (!(out = s_optarg(argc, argv, &i, "validate")))
-                return 2;
-        } else if (strcmp(argv[i], "--facts") == 0) {
-            facts = true;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            cli_fail("validate", "unknown option %s", argv[i]);
-            return 2;
-        } else if (!file) {
-            file = argv[i];
-        } else {
-            cli_fail("validate", "one file at a time");
-            return 2;
-        }
-    }
-    if (!type || !file) {
-        s_validate_usage(stderr);
-        return 2;
-    }
+    cli_args_t args;
+    int prc = cli_parse(&s_validate_cmd, argc - 1, argv + 1, &args);
+    if (prc)
+        return prc == CLI_HELP ? 0 : prc;
+    const char *type = cli_get(&args, "--type"), *file = args.pos[0];
+    const char *out = cli_get(&args, "--out");
+    bool facts = cli_has(&args, "--facts");
     if (!egide_payload_type_known(type)) {
         cli_fail("validate", "unknown message type \"%s\"", type);
         return 2;
@@ -133,20 +109,35 @@ int cmd_validate(int argc, char **argv)
 
 /* ------------------------------------------------------------ deadlines */
 
-static void s_deadlines_usage(FILE *f)
-{
-    fprintf(f,
-            "usage: egide deadlines --api URL --token-file FILE [--json]\n"
-            "       egide deadlines --type TYPE --received DATE [--under-2] [--urgency U]\n"
-            "                       [--runaway] [--no-parental-agreement] [--kind CODE]\n"
-            "                       [--payload FILE] [--profile FILE] [--now DATE] [--json]\n"
-            "  Online: the local edge's open, overdue and met deadlines (GET /v1/deadlines).\n"
-            "  Offline: the deadlines a message of TYPE received at DATE (YYYY-MM-DD or RFC\n"
-            "  3339) starts under a jurisdiction profile (default: $EGIDE_PROFILE, else\n"
-            "  %s/deploy/profiles/fr-casf.ini), their state at --now (default: now).\n"
-            "  U is normal, urgent or immediate.  --payload takes the facts from a payload.\n",
-            EGIDE_SOURCE_DIR);
-}
+static const cli_opt_t s_deadlines_opts[] = {
+    {"--type", CLI_VALUE, "TYPE", "offline: the deadlines a message of TYPE starts", false},
+    {"--received", CLI_VALUE, "DATE", "offline: when it was received (YYYY-MM-DD or RFC 3339)",
+     false},
+    {"--payload", CLI_VALUE, "FILE", "offline: take the facts from a payload", false},
+    {"--under-2", CLI_FLAG, NULL, "offline: a child is under 2", false},
+    {"--urgency", CLI_VALUE, "U", "offline: normal, urgent or immediate", false},
+    {"--runaway", CLI_FLAG, NULL, "offline: a runaway child", false},
+    {"--no-parental-agreement", CLI_FLAG, NULL, "offline: the parents do not agree", false},
+    {"--kind", CLI_VALUE, "CODE", "offline: the kind of measure", false},
+    {"--profile", CLI_VALUE, "FILE",
+     "offline: jurisdiction profile (default $EGIDE_PROFILE, else fr-casf)", false},
+    {"--now", CLI_VALUE, "DATE", "offline: evaluate the states at DATE (default: now)", false},
+    {NULL, CLI_FLAG, NULL, NULL, false},
+};
+static const cli_cmd_t s_deadlines_cmd = {
+    "deadlines",
+    NULL,
+    0,
+    0,
+    "Without --type: the local edge's open, overdue and met deadlines (GET\n"
+    "/v1/deadlines).  With --type: offline, the deadlines a message of TYPE received\n"
+    "at DATE starts under a jurisdiction profile, and their state at --now.",
+    {s_deadlines_opts, cli_api_opts, cli_json_opts}};
+
+/* The edge, with the token sent as the file holds it (the edge judges it),
+ * as this command always did. */
+static const cli_conn_spec_t s_deadlines_edge = {
+    .section = "api", .default_url = "http://127.0.0.1:7720", .any_token = true};
 
 static void s_fmt_time(int64_t ms, char *out, size_t outsz)
 {
@@ -197,50 +188,25 @@ static void s_header(void)
            "LABEL [SOURCE]");
 }
 
-static int s_deadlines_online(const char *api, const char *token_file, bool as_json)
+static int s_deadlines_online(const cli_args_t *args)
 {
-    uint8_t *token = NULL;
-    size_t tlen = 0;
-    egide_rc rc = egide_secret_read(token_file, 4096, &token, &tlen);
-    if (rc != EGIDE_OK)
-        return cli_fail_rc("deadlines", rc, "%s", token_file);
-    char url[1024];
-    size_t alen = strlen(api);
-    while (alen > 0 && api[alen - 1] == '/')
-        alen--;
-    if (egide_snprintf(url, sizeof url, "%.*s/v1/deadlines", (int)alen, api) != EGIDE_OK) {
-        egide_free_secret(token, tlen);
-        return cli_fail("deadlines", "URL too long");
-    }
-    egide_httpc_resp_t resp;
-    rc = egide_httpc_request("GET", url, (const char *)token, NULL, NULL, 0, 0, 0, &resp);
-    egide_free_secret(token, tlen);
-    if (rc != EGIDE_OK) {
-        int r = cli_fail_rc("deadlines", rc, "%s", resp.error[0] ? resp.error : url);
-        egide_httpc_resp_free(&resp);
-        return r;
-    }
-    if (resp.status != 200) {
-        char safe[200];
-        egide_sanitize(resp.body, strnlen(resp.body, 160), safe, sizeof safe);
-        int r = cli_fail("deadlines", "%s: HTTP %ld %s", url, resp.status, safe);
-        egide_httpc_resp_free(&resp);
-        return r;
-    }
-    json_error_t jerr;
-    json_t *root = json_loadb(resp.body, resp.body_len, 0, &jerr);
-    egide_httpc_resp_free(&resp);
+    cli_conn_t ctx;
+    json_t *root = NULL;
+    egide_httpc_resp_t resp = {0};
+    int ret = cli_conn_setup(&ctx, args, &s_deadlines_edge);
+    if (ret)
+        goto done;
+    ret = cli_conn_call(&ctx, "GET", "/v1/deadlines", NULL, NULL, &resp, &root);
+    if (ret)
+        goto done;
     json_t *list = json_object_get(root, "deadlines");
     if (!json_is_array(list)) {
-        json_decref(root);
-        return cli_fail("deadlines", "%s: not a {\"deadlines\": [...]} answer", url);
+        ret = cli_fail("deadlines", "%s: not a {\"deadlines\": [...]} answer", ctx.url);
+        goto done;
     }
-    if (as_json) {
-        char *s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        printf("%s\n", s ? s : "{}");
-        free(s);
-        json_decref(root);
-        return 0;
+    if (ctx.json) {
+        cli_conn_print_raw(&resp);
+        goto done;
     }
     s_header();
     size_t i;
@@ -256,8 +222,10 @@ static int s_deadlines_online(const char *api, const char *token_file, bool as_j
     }
     if (json_array_size(list) == 0)
         printf("(no deadline)\n");
+done:
     json_decref(root);
-    return 0;
+    egide_httpc_resp_free(&resp);
+    return cli_conn_done(&ctx, ret);
 }
 
 /* A date "YYYY-MM-DD" (00:00 UTC) or an RFC 3339 date-time. */
@@ -270,60 +238,32 @@ static egide_rc s_parse_when(const char *s, int64_t *ms)
 
 int cmd_deadlines(int argc, char **argv)
 {
-    const char *api = NULL, *token_file = NULL, *type = NULL, *received = NULL, *urgency = NULL;
-    const char *profile_path = NULL, *now_s = NULL, *kind = NULL, *payload = NULL;
-    bool as_json = false, under_2 = false, runaway = false, no_agreement = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char **slot = NULL;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            s_deadlines_usage(stdout);
-            return 0;
-        } else if (strcmp(a, "--json") == 0) {
-            as_json = true;
-        } else if (strcmp(a, "--under-2") == 0) {
-            under_2 = true;
-        } else if (strcmp(a, "--runaway") == 0) {
-            runaway = true;
-        } else if (strcmp(a, "--no-parental-agreement") == 0) {
-            no_agreement = true;
-        } else if (strcmp(a, "--api") == 0) {
-            slot = &api;
-        } else if (strcmp(a, "--token-file") == 0) {
-            slot = &token_file;
-        } else if (strcmp(a, "--type") == 0) {
-            slot = &type;
-        } else if (strcmp(a, "--received") == 0) {
-            slot = &received;
-        } else if (strcmp(a, "--urgency") == 0) {
-            slot = &urgency;
-        } else if (strcmp(a, "--profile") == 0) {
-            slot = &profile_path;
-        } else if (strcmp(a, "--now") == 0) {
-            slot = &now_s;
-        } else if (strcmp(a, "--kind") == 0) {
-            slot = &kind;
-        } else if (strcmp(a, "--payload") == 0) {
-            slot = &payload;
-        } else {
-            cli_fail("deadlines", "unknown argument %s", a);
-            return 2;
-        }
-        if (slot && !(*slot = s_optarg(argc, argv, &i, "deadlines")))
-            return 2;
+    cli_args_t args;
+    int prc = cli_parse(&s_deadlines_cmd, argc - 1, argv + 1, &args);
+    if (prc)
+        return prc == CLI_HELP ? 0 : prc;
+    const char *type = cli_get(&args, "--type"), *received = cli_get(&args, "--received");
+    const char *urgency = cli_get(&args, "--urgency"), *profile_path = cli_get(&args, "--profile");
+    const char *now_s = cli_get(&args, "--now"), *kind = cli_get(&args, "--kind");
+    const char *payload = cli_get(&args, "--payload");
+    bool as_json = cli_has(&args, "--json"), under_2 = cli_has(&args, "--under-2");
+    bool runaway = cli_has(&args, "--runaway");
+    bool no_agreement = cli_has(&args, "--no-parental-agreement");
+    bool online_opts = cli_has(&args, "--api") || cli_has(&args, "--token-file") ||
+                       cli_has(&args, "--config") || cli_has(&args, "--timeout");
+    if (!type) {
+        if (received || urgency || profile_path || now_s || kind || payload || under_2 || runaway ||
+            no_agreement)
+            return cli_usage_fail(&s_deadlines_cmd,
+                                  "offline deadlines need --type TYPE (egide deadlines --help)");
+        return s_deadlines_online(&args);
     }
-    if (api || token_file) {
-        if (!api || !token_file || type) {
-            cli_fail("deadlines",
-                     "online use needs --api URL and --token-file FILE (and no --type)");
-            return 2;
-        }
-        return s_deadlines_online(api, token_file, as_json);
-    }
-    if (!type || (!received && !payload)) {
-        s_deadlines_usage(stderr);
-        return 2;
-    }
+    if (online_opts)
+        return cli_usage_fail(&s_deadlines_cmd,
+                              "--type computes deadlines offline: --api, --token-file, --config "
+                              "and --timeout are for the edge's list (without --type)");
+    if (!received && !payload)
+        return cli_usage_fail(&s_deadlines_cmd, "give --received DATE or --payload FILE");
     if (!egide_payload_type_known(type)) {
         cli_fail("deadlines", "unknown message type \"%s\"", type);
         return 2;
@@ -439,62 +379,48 @@ int cmd_deadlines(int argc, char **argv)
 
 /* ------------------------------------------------------------ export */
 
-static void s_export_usage(FILE *f)
-{
-    fprintf(f,
-            "usage: egide export olinpe --year N --key-file FILE --in EVENTS --out FILE\n"
-            "                           [--department D] [--algorithm NAME] [--context LABEL]\n"
-            "  Pseudonymised yearly export of measure events (décret 2016-1966).\n"
-            "  EVENTS: JSON lines {\"type\",\"received\",\"payload\"[,\"previous\"]} (see\n"
-            "  docs/payloads-and-deadlines.md).  The key file must be mode 0600 and hold at\n"
-            "  least %d bytes.  Default algorithm hmac-sha256-v1 (Égide's own: the\n"
-            "  national one is not known), context \"olinpe\".\n",
-            EGIDE_PSEUDO_MIN_KEY);
-}
+#define S_STR_(x) #x
+#define S_STR(x)  S_STR_(x)
+static const cli_opt_t s_export_opts[] = {
+    {"--year", CLI_VALUE, "N", "the year of the measure events", true},
+    {"--key-file", CLI_VALUE, "FILE",
+     "pseudonymisation key (mode 0600, at least " S_STR(EGIDE_PSEUDO_MIN_KEY) " bytes)", true},
+    {"--in", CLI_VALUE, "EVENTS", "JSON lines {\"type\",\"received\",\"payload\"[,\"previous\"]}",
+     true},
+    {"--out", CLI_VALUE, "FILE", "the export (written 0600)", true},
+    {"--department", CLI_VALUE, "D", "only this department", false},
+    {"--algorithm", CLI_VALUE, "NAME", "pseudonymisation (default hmac-sha256-v1)", false},
+    {"--context", CLI_VALUE, "LABEL", "key derivation context (default \"olinpe\")", false},
+    {NULL, CLI_FLAG, NULL, NULL, false},
+};
+static const cli_cmd_t s_export_cmd = {
+    "export olinpe",
+    NULL,
+    0,
+    0,
+    "Pseudonymised yearly export of measure events (décret 2016-1966); see\n"
+    "docs/payloads-and-deadlines.md.  hmac-sha256-v1 is Égide's own algorithm: the\n"
+    "national one is not known.",
+    {s_export_opts}};
 
 int cmd_export(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        s_export_usage(argc < 2 ? stderr : stdout);
+        cli_help(&s_export_cmd, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
     if (strcmp(argv[1], "olinpe") != 0) {
         cli_fail("export", "unknown export \"%s\" (known: olinpe)", argv[1]);
         return 2;
     }
-    const char *year_s = NULL, *key_file = NULL, *in = NULL, *out = NULL, *dept = NULL;
-    const char *alg_name = NULL, *context = NULL;
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i];
-        const char **slot = NULL;
-        if (strcmp(a, "--help") == 0) {
-            s_export_usage(stdout);
-            return 0;
-        } else if (strcmp(a, "--year") == 0) {
-            slot = &year_s;
-        } else if (strcmp(a, "--key-file") == 0) {
-            slot = &key_file;
-        } else if (strcmp(a, "--in") == 0) {
-            slot = &in;
-        } else if (strcmp(a, "--out") == 0) {
-            slot = &out;
-        } else if (strcmp(a, "--department") == 0) {
-            slot = &dept;
-        } else if (strcmp(a, "--algorithm") == 0) {
-            slot = &alg_name;
-        } else if (strcmp(a, "--context") == 0) {
-            slot = &context;
-        } else {
-            cli_fail("export", "unknown argument %s", a);
-            return 2;
-        }
-        if (!(*slot = s_optarg(argc, argv, &i, "export")))
-            return 2;
-    }
-    if (!year_s || !key_file || !in || !out) {
-        s_export_usage(stderr);
-        return 2;
-    }
+    cli_args_t args;
+    int prc = cli_parse(&s_export_cmd, argc - 2, argv + 2, &args);
+    if (prc)
+        return prc == CLI_HELP ? 0 : prc;
+    const char *year_s = cli_get(&args, "--year"), *key_file = cli_get(&args, "--key-file");
+    const char *in = cli_get(&args, "--in"), *out = cli_get(&args, "--out");
+    const char *dept = cli_get(&args, "--department"), *alg_name = cli_get(&args, "--algorithm");
+    const char *context = cli_get(&args, "--context");
     int64_t year;
     if (egide_parse_int64(year_s, 2000, 2199, &year) != EGIDE_OK) {
         cli_fail("export", "--year: not a year");
