@@ -45,6 +45,18 @@ static bool s_parse_id(const char *s, uint8_t id[16])
 
 /* ------------------------------------------------------------ submit */
 
+/* The directory's access rules for this node sending type to rcpt
+ * (EGIDE_ERR_STATE while no directory is held). */
+static egide_rc s_check_send(edge_t *e, const char *type, const char *const *rcpt, size_t n,
+                             int *reason)
+{
+    pthread_mutex_lock(&e->dir_lock);
+    egide_rc rc = e->dir ? egide_directory_check_send(e->dir, e->node_id, type, rcpt, n, reason)
+                         : EGIDE_ERR_STATE;
+    pthread_mutex_unlock(&e->dir_lock);
+    return rc;
+}
+
 static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *resp)
 {
     json_error_t jerr;
@@ -178,11 +190,7 @@ static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_re
     /* Check against the access rules here too: a refusal now is clearer
      * than a REJECTED receipt later. */
     int reason = 0;
-    pthread_mutex_lock(&e->dir_lock);
-    rc = e->dir ? egide_directory_check_send(e->dir, e->node_id, type, rcpt, n, &reason)
-                : EGIDE_ERR_STATE;
-    pthread_mutex_unlock(&e->dir_lock);
-    if (rc) {
+    if ((rc = s_check_send(e, type, rcpt, n, &reason)) != EGIDE_OK) {
         egide_http_error(resp, rc == EGIDE_ERR_STATE ? 503 : 422, rc, "recipients refused: %s",
                          rc == EGIDE_ERR_STATE ? "no directory yet"
                                                : egide_wire_reason_name(reason));

@@ -110,35 +110,23 @@ static egide_rc s_reject(edge_t *e, const Egide__V1__EnvelopeHeader *h, const ui
     return EGIDE_OK;
 }
 
+/* The reason code a refusal carries for each check that failed; any other
+ * failure is MALFORMED. */
+static const int s_reasons[EGIDE_RC__COUNT] = {
+    // clang-format off
+    [EGIDE_ERR_SIGNATURE] = R(BAD_SIGNATURE),    [EGIDE_ERR_HASH] = R(BAD_SIGNATURE),
+    [EGIDE_ERR_COMMITMENT] = R(KEY_COMMITMENT),  [EGIDE_ERR_DECRYPT] = R(DECRYPT_FAILED),
+    [EGIDE_ERR_NOT_RECIPIENT] = R(NOT_RECIPIENT), [EGIDE_ERR_EXPIRED] = R(EXPIRED),
+    [EGIDE_ERR_REPLAY] = R(CLOCK_SKEW),          [EGIDE_ERR_VERSION] = R(UNSUPPORTED_VERSION),
+    [EGIDE_ERR_LIMIT] = R(OVERSIZE),             [EGIDE_ERR_CERT] = R(CERT_INVALID),
+    [EGIDE_ERR_REVOKED] = R(CERT_REVOKED),       [EGIDE_ERR_VALIDATION] = R(PAYLOAD_INVALID),
+    // clang-format on
+};
+
 static int s_reason_of(egide_rc rc)
 {
-    switch (rc) {
-    case EGIDE_ERR_SIGNATURE:
-    case EGIDE_ERR_HASH:
-        return R(BAD_SIGNATURE);
-    case EGIDE_ERR_COMMITMENT:
-        return R(KEY_COMMITMENT);
-    case EGIDE_ERR_DECRYPT:
-        return R(DECRYPT_FAILED);
-    case EGIDE_ERR_NOT_RECIPIENT:
-        return R(NOT_RECIPIENT);
-    case EGIDE_ERR_EXPIRED:
-        return R(EXPIRED);
-    case EGIDE_ERR_REPLAY:
-        return R(CLOCK_SKEW);
-    case EGIDE_ERR_VERSION:
-        return R(UNSUPPORTED_VERSION);
-    case EGIDE_ERR_LIMIT:
-        return R(OVERSIZE);
-    case EGIDE_ERR_CERT:
-        return R(CERT_INVALID);
-    case EGIDE_ERR_REVOKED:
-        return R(CERT_REVOKED);
-    case EGIDE_ERR_VALIDATION:
-        return R(PAYLOAD_INVALID);
-    default:
-        return R(MALFORMED);
-    }
+    int r = rc > 0 && rc < EGIDE_RC__COUNT ? s_reasons[rc] : 0;
+    return r ? r : R(MALFORMED);
 }
 
 /* The sender's signing key if its certificate is valid and the one the

@@ -102,20 +102,20 @@ static egide_rc s_queue(edge_store_t *st, const uint8_t *env, size_t len)
     size_t n = h->n_recipients < EGIDE_MAX_RECIPIENTS ? h->n_recipients : EGIDE_MAX_RECIPIENTS;
     for (size_t i = 0; i < n; i++)
         ids[i] = h->recipients[i]->node_id;
-    edge_outbox_msg_t m = {
-        .msg_id = h->msg_id.data,
-        .seq = h->sender_seq,
-        .type = h->message_type,
-        .urgency = h->urgency,
-        .in_reply_to = h->in_reply_to.len == 16 ? h->in_reply_to.data : NULL,
-        .created_ms = h->created_ms,
-        .expires_ms = h->expires_ms,
-        .envelope = env,
-        .envelope_len = len,
-        .sha256 = sha,
-        .rcpt_ids = ids,
-        .n_rcpt = n,
-    };
+    /* In the struct's order: id, seq, type, urgency, in_reply_to, times,
+     * the bytes and their hash, the recipients. */
+    edge_outbox_msg_t m = {h->msg_id.data,
+                           h->sender_seq,
+                           h->message_type,
+                           h->urgency,
+                           h->in_reply_to.len == 16 ? h->in_reply_to.data : NULL,
+                           h->created_ms,
+                           h->expires_ms,
+                           env,
+                           len,
+                           sha,
+                           ids,
+                           n};
     rc = edge_store_outbox_add(st, &m);
     egide_envelope_destroy(&parsed);
     return rc;

@@ -164,6 +164,40 @@ static egide_rc s_grow(void **rows, size_t *cap, size_t n, size_t size)
     return EGIDE_OK;
 }
 
+/* Fill one row of a list read from the current result row. */
+typedef void (*s_fill_fn)(sqlite3_stmt *st, void *row);
+
+/* Step st to the end, one row of `size` bytes per result row; done with st
+ * either way.  On error nothing is returned. */
+static egide_rc s_collect(sqlite3 *db, sqlite3_stmt *st, const char *op, size_t size,
+                          s_fill_fn fill, void **rows, size_t *n)
+{
+    size_t cap = 0;
+    egide_rc rc;
+    *rows = NULL;
+    *n = 0;
+    for (;;) {
+        bool row;
+        rc = s_row(db, st, op, &row);
+        if (rc || !row)
+            break;
+        rc = s_grow(rows, &cap, *n, size);
+        if (rc)
+            break;
+        void *r = (char *)*rows + *n * size;
+        memset(r, 0, size);
+        fill(st, r);
+        (*n)++;
+    }
+    egide_db_done(st);
+    if (rc) {
+        free(*rows);
+        *rows = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
 /* ------------------------------------------------------------ lifecycle */
 
 static egide_rc s_open(const char *path, edge_store_t **out)
@@ -337,8 +371,9 @@ static egide_rc s_outbox_add(edge_store_t *s, const edge_outbox_msg_t *m)
     "msg_id, seq, type, urgency, created_ms, expires_ms, sha256, state, attempts, reason,"         \
     " accepted_ms, leaf_index, in_reply_to"
 
-static void s_outbox_row(sqlite3_stmt *st, edge_outbox_row_t *r)
+static void s_outbox_row(sqlite3_stmt *st, void *row)
 {
+    edge_outbox_row_t *r = row;
     memset(r, 0, sizeof *r);
     s_blob(r->msg_id, 16, st, 0);
     r->seq = (uint64_t)sqlite3_column_int64(st, 1);
@@ -541,24 +576,8 @@ static egide_rc s_outbox_list(edge_store_t *s, int state, size_t limit, edge_out
         return rc;
     sqlite3_bind_int(st, 1, state);
     sqlite3_bind_int64(st, 2, (int64_t)limit);
-    size_t cap = 0;
-    for (;;) {
-        bool row;
-        rc = s_row(DB(s), st, "outbox list", &row);
-        if (rc || !row)
-            break;
-        rc = s_grow((void **)rows, &cap, *n, sizeof **rows);
-        if (rc)
-            break;
-        s_outbox_row(st, &(*rows)[(*n)++]);
-    }
-    egide_db_done(st);
-    if (rc) {
-        free(*rows);
-        *rows = NULL;
-        *n = 0;
-    }
-    return rc;
+    return s_collect(DB(s), st, "outbox list", sizeof(edge_outbox_row_t), s_outbox_row,
+                     (void **)rows, n);
 }
 
 /* ------------------------------------------------------------ recipients */
@@ -744,8 +763,9 @@ static egide_rc s_inbox_receipt(edge_store_t *s, const uint8_t msg_id[16], const
     "msg_id, sha256, sender_id, type, urgency, created_ms, received_ms, state, acknowledged_ms,"   \
     " in_reply_to, content_type"
 
-static void s_inbox_row(sqlite3_stmt *st, edge_inbox_row_t *r)
+static void s_inbox_row(sqlite3_stmt *st, void *row)
 {
+    edge_inbox_row_t *r = row;
     memset(r, 0, sizeof *r);
     s_blob(r->msg_id, 16, st, 0);
     s_blob(r->sha256, 32, st, 1);
@@ -801,24 +821,8 @@ static egide_rc s_inbox_list(edge_store_t *s, int state, size_t limit, edge_inbo
         return rc;
     sqlite3_bind_int(st, 1, state);
     sqlite3_bind_int64(st, 2, (int64_t)limit);
-    size_t cap = 0;
-    for (;;) {
-        bool row;
-        rc = s_row(DB(s), st, "inbox list", &row);
-        if (rc || !row)
-            break;
-        rc = s_grow((void **)rows, &cap, *n, sizeof **rows);
-        if (rc)
-            break;
-        s_inbox_row(st, &(*rows)[(*n)++]);
-    }
-    egide_db_done(st);
-    if (rc) {
-        free(*rows);
-        *rows = NULL;
-        *n = 0;
-    }
-    return rc;
+    return s_collect(DB(s), st, "inbox list", sizeof(edge_inbox_row_t), s_inbox_row, (void **)rows,
+                     n);
 }
 
 static egide_rc s_inbox_acknowledge(edge_store_t *s, const uint8_t msg_id[16], int64_t time_ms,
@@ -932,6 +936,20 @@ static egide_rc s_receipt_put(edge_store_t *s, const edge_receipt_row_t *r, cons
     return s_exec(DB(s), st, "receipt put");
 }
 
+static void s_receipt_row(sqlite3_stmt *st, void *row)
+{
+    edge_receipt_row_t *r = row;
+    s_blob(r->sha256, 32, st, 0);
+    s_blob(r->msg_id, 16, st, 1);
+    r->kind = sqlite3_column_int(st, 2);
+    s_text(r->issuer, sizeof r->issuer, st, 3);
+    s_text(r->recipient, sizeof r->recipient, st, 4);
+    r->time_ms = sqlite3_column_int64(st, 5);
+    r->reason = sqlite3_column_int(st, 6);
+    r->has_leaf = s_has(st, 7);
+    r->leaf_index = sqlite3_column_int64(st, 7);
+}
+
 static egide_rc s_receipt_list(edge_store_t *s, const uint8_t msg_id[16], edge_receipt_row_t **rows,
                                size_t *n)
 {
@@ -948,34 +966,8 @@ static egide_rc s_receipt_list(edge_store_t *s, const uint8_t msg_id[16], edge_r
         return rc;
     sqlite3_bind_blob(st, 1, msg_id, 16, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, EDGE_STORE_RECEIPTS_MAX);
-    size_t cap = 0;
-    for (;;) {
-        bool row;
-        rc = s_row(DB(s), st, "receipt list", &row);
-        if (rc || !row)
-            break;
-        rc = s_grow((void **)rows, &cap, *n, sizeof **rows);
-        if (rc)
-            break;
-        edge_receipt_row_t *r = &(*rows)[(*n)++];
-        memset(r, 0, sizeof *r);
-        s_blob(r->sha256, 32, st, 0);
-        s_blob(r->msg_id, 16, st, 1);
-        r->kind = sqlite3_column_int(st, 2);
-        s_text(r->issuer, sizeof r->issuer, st, 3);
-        s_text(r->recipient, sizeof r->recipient, st, 4);
-        r->time_ms = sqlite3_column_int64(st, 5);
-        r->reason = sqlite3_column_int(st, 6);
-        r->has_leaf = s_has(st, 7);
-        r->leaf_index = sqlite3_column_int64(st, 7);
-    }
-    egide_db_done(st);
-    if (rc) {
-        free(*rows);
-        *rows = NULL;
-        *n = 0;
-    }
-    return rc;
+    return s_collect(DB(s), st, "receipt list", sizeof(edge_receipt_row_t), s_receipt_row,
+                     (void **)rows, n);
 }
 
 /* ------------------------------------------------------------ deadlines */
@@ -1011,6 +1003,19 @@ static egide_rc s_deadline_put(edge_store_t *s, const egide_deadline_t *d, size_
     return rc;
 }
 
+static void s_deadline_row(sqlite3_stmt *st, void *row)
+{
+    egide_deadline_t *x = row;
+    s_text(x->msg_id, sizeof x->msg_id, st, 0);
+    s_text(x->type, sizeof x->type, st, 1);
+    s_text(x->name, sizeof x->name, st, 2);
+    s_text(x->label, sizeof x->label, st, 3);
+    s_text(x->source, sizeof x->source, st, 4);
+    x->start_ms = sqlite3_column_int64(st, 5);
+    x->due_ms = sqlite3_column_int64(st, 6);
+    x->practice = sqlite3_column_int(st, 7) != 0;
+}
+
 static egide_rc s_deadline_list(edge_store_t *s, size_t limit, egide_deadline_t **rows, size_t *n)
 {
     if (!s || !rows || !n || limit == 0 || limit > EDGE_STORE_DEADLINES_MAX)
@@ -1025,33 +1030,17 @@ static egide_rc s_deadline_list(edge_store_t *s, size_t limit, egide_deadline_t 
     if (rc)
         return rc;
     sqlite3_bind_int64(st, 1, (int64_t)limit);
-    size_t cap = 0;
-    for (;;) {
-        bool row;
-        rc = s_row(DB(s), st, "deadline list", &row);
-        if (rc || !row)
-            break;
-        rc = s_grow((void **)rows, &cap, *n, sizeof **rows);
-        if (rc)
-            break;
-        egide_deadline_t *x = &(*rows)[(*n)++];
-        memset(x, 0, sizeof *x);
-        s_text(x->msg_id, sizeof x->msg_id, st, 0);
-        s_text(x->type, sizeof x->type, st, 1);
-        s_text(x->name, sizeof x->name, st, 2);
-        s_text(x->label, sizeof x->label, st, 3);
-        s_text(x->source, sizeof x->source, st, 4);
-        x->start_ms = sqlite3_column_int64(st, 5);
-        x->due_ms = sqlite3_column_int64(st, 6);
-        x->practice = sqlite3_column_int(st, 7) != 0;
-    }
-    egide_db_done(st);
-    if (rc) {
-        free(*rows);
-        *rows = NULL;
-        *n = 0;
-    }
-    return rc;
+    return s_collect(DB(s), st, "deadline list", sizeof(egide_deadline_t), s_deadline_row,
+                     (void **)rows, n);
+}
+
+static void s_time_row(sqlite3_stmt *st, void *row)
+{
+    edge_msg_time_t *x = row;
+    s_blob(x->msg_id, 16, st, 0);
+    x->has_in_reply_to = s_blob(x->in_reply_to, 16, st, 1);
+    s_text(x->type, sizeof x->type, st, 2);
+    x->time_ms = sqlite3_column_int64(st, 3);
 }
 
 static egide_rc s_message_times(edge_store_t *s, size_t limit, edge_msg_time_t **rows, size_t *n)
@@ -1068,29 +1057,8 @@ static egide_rc s_message_times(edge_store_t *s, size_t limit, edge_msg_time_t *
     if (rc)
         return rc;
     sqlite3_bind_int64(st, 1, (int64_t)limit);
-    size_t cap = 0;
-    for (;;) {
-        bool row;
-        rc = s_row(DB(s), st, "message times", &row);
-        if (rc || !row)
-            break;
-        rc = s_grow((void **)rows, &cap, *n, sizeof **rows);
-        if (rc)
-            break;
-        edge_msg_time_t *x = &(*rows)[(*n)++];
-        memset(x, 0, sizeof *x);
-        s_blob(x->msg_id, 16, st, 0);
-        x->has_in_reply_to = s_blob(x->in_reply_to, 16, st, 1);
-        s_text(x->type, sizeof x->type, st, 2);
-        x->time_ms = sqlite3_column_int64(st, 3);
-    }
-    egide_db_done(st);
-    if (rc) {
-        free(*rows);
-        *rows = NULL;
-        *n = 0;
-    }
-    return rc;
+    return s_collect(DB(s), st, "message times", sizeof(edge_msg_time_t), s_time_row, (void **)rows,
+                     n);
 }
 
 static egide_rc s_counts(edge_store_t *s, edge_store_counts_t *c)
@@ -1130,40 +1098,40 @@ static egide_rc s_counts(edge_store_t *s, edge_store_counts_t *c)
     return rc;
 }
 
-const edge_store_ops_t edge_store_sqlite_ops = {
-    .name = "sqlite",
-    .open = s_open,
-    .close = s_close,
-    .begin = s_begin,
-    .commit = s_commit,
-    .rollback = s_rollback,
-    .meta_get = s_meta_get,
-    .meta_put = s_meta_put,
-    .next_seq = s_next_seq,
-    .outbox_add = s_outbox_add,
-    .outbox_get = s_outbox_get,
-    .outbox_due = s_outbox_due,
-    .outbox_attempt = s_outbox_attempt,
-    .outbox_retry_all = s_outbox_retry_all,
-    .outbox_mark_accepted = s_outbox_mark_accepted,
-    .outbox_mark_rejected = s_outbox_mark_rejected,
-    .outbox_expire = s_outbox_expire,
-    .outbox_list = s_outbox_list,
-    .rcpt_update = s_rcpt_update,
-    .rcpt_acknowledge = s_rcpt_acknowledge,
-    .rcpt_list = s_rcpt_list,
-    .inbox_put = s_inbox_put,
-    .inbox_receipt = s_inbox_receipt,
-    .inbox_get = s_inbox_get,
-    .inbox_list = s_inbox_list,
-    .inbox_acknowledge = s_inbox_acknowledge,
-    .inbox_count = s_inbox_count,
-    .rejected_put = s_rejected_put,
-    .rejected_find = s_rejected_find,
-    .receipt_put = s_receipt_put,
-    .receipt_list = s_receipt_list,
-    .deadline_put = s_deadline_put,
-    .deadline_list = s_deadline_list,
-    .message_times = s_message_times,
-    .counts = s_counts,
-};
+/* Every operation X is s_X: the table names them once. */
+#define OP(x) .x = s_##x
+const edge_store_ops_t edge_store_sqlite_ops = {.name = "sqlite",
+                                                OP(open),
+                                                OP(close),
+                                                OP(begin),
+                                                OP(commit),
+                                                OP(rollback),
+                                                OP(meta_get),
+                                                OP(meta_put),
+                                                OP(next_seq),
+                                                OP(outbox_add),
+                                                OP(outbox_get),
+                                                OP(outbox_due),
+                                                OP(outbox_attempt),
+                                                OP(outbox_retry_all),
+                                                OP(outbox_mark_accepted),
+                                                OP(outbox_mark_rejected),
+                                                OP(outbox_expire),
+                                                OP(outbox_list),
+                                                OP(rcpt_update),
+                                                OP(rcpt_acknowledge),
+                                                OP(rcpt_list),
+                                                OP(inbox_put),
+                                                OP(inbox_receipt),
+                                                OP(inbox_get),
+                                                OP(inbox_list),
+                                                OP(inbox_acknowledge),
+                                                OP(inbox_count),
+                                                OP(rejected_put),
+                                                OP(rejected_find),
+                                                OP(receipt_put),
+                                                OP(receipt_list),
+                                                OP(deadline_put),
+                                                OP(deadline_list),
+                                                OP(message_times),
+                                                OP(counts)};
