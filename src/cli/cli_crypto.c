@@ -10,7 +10,6 @@
  * certificate chain, revocation, signature, key commitment and decryption all
  * verify; plaintext is written 0600.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,15 +26,27 @@
 
 /* ------------------------------------------------------------ seal */
 
-static void s_seal_usage(FILE *f)
-{
-    (void)fprintf(
-        f, "usage: egide seal --key SIGNKEY --cert SIGNCERT --to RCPTCERT [--to RCPTCERT ...]\n"
-           "                  --type TYPE --in FILE --out FILE [--content-type CT]\n"
-           "                  [--urgency normal|urgent|immediate] [--seq N] [--reply-to MSGID]\n"
-           "Seal FILE for the recipients named by their encryption certificates (CN =\n"
-           "node id); the sender id is the CN of SIGNCERT.  Prints the msg_id (hex).\n");
-}
+static const cli_opt_t s_seal_opts[] = {
+    {"--key", CLI_VALUE, "SIGNKEY", "the sender's Ed25519 signing key", true},
+    {"--cert", CLI_VALUE, "SIGNCERT", "its certificate (CN = the sender's node id)", true},
+    {"--to", CLI_LIST, "RCPTCERT", "a recipient's encryption certificate (CN = node id)", true},
+    {"--type", CLI_VALUE, "TYPE", "message type", true},
+    {"--in", CLI_VALUE, "FILE", "the payload", true},
+    {"--out", CLI_VALUE, "FILE", "the sealed envelope", true},
+    {"--content-type", CLI_VALUE, "CT", "payload type (default application/octet-stream)", false},
+    {"--urgency", CLI_VALUE, "U", "normal, urgent or immediate", false},
+    {"--seq", CLI_VALUE, "N", "the sender's sequence number", false},
+    {"--reply-to", CLI_VALUE, "MSGID", "the message this one answers (32 hex digits)", false},
+    {NULL, CLI_FLAG, NULL, NULL, false},
+};
+static const cli_cmd_t s_seal_cmd = {
+    "seal",
+    NULL,
+    0,
+    0,
+    "Seal FILE for the recipients named by their encryption certificates; the sender\n"
+    "id is the CN of SIGNCERT.  Prints the msg_id (hex).",
+    {s_seal_opts}};
 
 static int s_parse_urgency(const char *s)
 {
@@ -50,74 +61,26 @@ static int s_parse_urgency(const char *s)
 
 int cmd_seal(int argc, char **argv)
 {
-    static const struct option opts[] = {{"key", required_argument, NULL, 'k'},
-                                         {"cert", required_argument, NULL, 'c'},
-                                         {"to", required_argument, NULL, 't'},
-                                         {"type", required_argument, NULL, 'y'},
-                                         {"in", required_argument, NULL, 'i'},
-                                         {"out", required_argument, NULL, 'o'},
-                                         {"content-type", required_argument, NULL, 'C'},
-                                         {"urgency", required_argument, NULL, 'u'},
-                                         {"seq", required_argument, NULL, 's'},
-                                         {"reply-to", required_argument, NULL, 'r'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    const char *key_path = NULL, *cert_path = NULL, *type = NULL, *in = NULL, *outp = NULL;
-    const char *ctype = "application/octet-stream", *reply = NULL;
-    const char *to[EGIDE_MAX_RECIPIENTS + 1];
-    size_t n_to = 0;
+    cli_args_t args;
+    int prc = cli_parse(&s_seal_cmd, argc - 1, argv + 1, &args);
+    if (prc)
+        return prc == CLI_HELP ? 0 : prc;
+    const char *key_path = cli_get(&args, "--key"), *cert_path = cli_get(&args, "--cert");
+    const char *type = cli_get(&args, "--type"), *in = cli_get(&args, "--in");
+    const char *outp = cli_get(&args, "--out"), *reply = cli_get(&args, "--reply-to");
+    const char *ctype = cli_get(&args, "--content-type"), *v;
+    if (!ctype)
+        ctype = "application/octet-stream";
+    const char *to[EGIDE_MAX_RECIPIENTS];
+    size_t n_to = cli_list(&args, "--to", to, EGIDE_MAX_RECIPIENTS);
+    if (n_to > EGIDE_MAX_RECIPIENTS)
+        return cli_fail("seal", "at most %u recipients", EGIDE_MAX_RECIPIENTS) + 1;
     int urgency = EGIDE__V1__URGENCY__URGENCY_NORMAL;
+    if ((v = cli_get(&args, "--urgency")) && (urgency = s_parse_urgency(v)) < 0)
+        return cli_fail("seal", "--urgency: normal, urgent or immediate") + 1;
     int64_t seq = 0;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'k':
-            key_path = optarg;
-            break;
-        case 'c':
-            cert_path = optarg;
-            break;
-        case 't':
-            if (n_to >= EGIDE_MAX_RECIPIENTS)
-                return cli_fail("seal", "at most %u recipients", EGIDE_MAX_RECIPIENTS) + 1;
-            to[n_to++] = optarg;
-            break;
-        case 'y':
-            type = optarg;
-            break;
-        case 'i':
-            in = optarg;
-            break;
-        case 'o':
-            outp = optarg;
-            break;
-        case 'C':
-            ctype = optarg;
-            break;
-        case 'u':
-            if ((urgency = s_parse_urgency(optarg)) < 0)
-                return cli_fail("seal", "--urgency: normal, urgent or immediate") + 1;
-            break;
-        case 's':
-            if (egide_parse_int64(optarg, 0, INT64_MAX, &seq) != EGIDE_OK)
-                return cli_fail("seal", "--seq: not a number") + 1;
-            break;
-        case 'r':
-            reply = optarg;
-            break;
-        case 'h':
-            s_seal_usage(stdout);
-            return 0;
-        default:
-            s_seal_usage(stderr);
-            return 2;
-        }
-    }
-    if (!key_path || !cert_path || n_to == 0 || !type || !in || !outp || optind != argc) {
-        s_seal_usage(stderr);
-        return 2;
-    }
+    if ((v = cli_get(&args, "--seq")) && egide_parse_int64(v, 0, INT64_MAX, &seq) != EGIDE_OK)
+        return cli_fail("seal", "--seq: not a number") + 1;
     int ret = 1;
     egide_rc rc;
     EVP_PKEY *sk = NULL, *cert_pub = NULL;
@@ -210,66 +173,37 @@ done:
 
 /* ------------------------------------------------------------ open */
 
-static void s_open_usage(FILE *f)
-{
-    (void)fprintf(f,
-                  "usage: egide open --key ENCKEY --cert ENCCERT --ca ROOTCERT [--chain CHAIN]\n"
-                  "                  [--crl CRL] --sender-cert SIGNCERT --in FILE --out FILE\n"
-                  "Verify (sender chain and revocation, signature, key commitment) and decrypt an\n"
-                  "envelope addressed to the node of ENCCERT.  Without --crl revocation is not\n"
-                  "checked (a warning says so).  Prints sender, msg_id and type on stderr.\n");
-}
+static const cli_opt_t s_open_opts[] = {
+    {"--key", CLI_VALUE, "ENCKEY", "the recipient's X25519 encryption key", true},
+    {"--cert", CLI_VALUE, "ENCCERT", "its certificate (CN = the recipient's node id)", true},
+    {"--ca", CLI_VALUE, "ROOTCERT", "the root CA", true},
+    {"--chain", CLI_VALUE, "CHAIN", "intermediate certificates", false},
+    {"--crl", CLI_VALUE, "CRL", "revocation list (without it revocation is not checked)", false},
+    {"--sender-cert", CLI_VALUE, "SIGNCERT", "the sender's signing certificate", true},
+    {"--in", CLI_VALUE, "FILE", "the sealed envelope", true},
+    {"--out", CLI_VALUE, "FILE", "the payload (written 0600)", true},
+    {NULL, CLI_FLAG, NULL, NULL, false},
+};
+static const cli_cmd_t s_open_cmd = {
+    "open",
+    NULL,
+    0,
+    0,
+    "Verify (sender chain and revocation, signature, key commitment) and decrypt an\n"
+    "envelope addressed to the node of ENCCERT.  Prints sender, msg_id and type on\n"
+    "stderr.",
+    {s_open_opts}};
 
 int cmd_open(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"key", required_argument, NULL, 'k'}, {"cert", required_argument, NULL, 'c'},
-        {"ca", required_argument, NULL, 'a'},  {"chain", required_argument, NULL, 'n'},
-        {"crl", required_argument, NULL, 'l'}, {"sender-cert", required_argument, NULL, 's'},
-        {"in", required_argument, NULL, 'i'},  {"out", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},      {NULL, 0, NULL, 0}};
-    const char *key_path = NULL, *cert_path = NULL, *ca = NULL, *chain = NULL, *crl = NULL;
-    const char *scert_path = NULL, *in = NULL, *outp = NULL;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'k':
-            key_path = optarg;
-            break;
-        case 'c':
-            cert_path = optarg;
-            break;
-        case 'a':
-            ca = optarg;
-            break;
-        case 'n':
-            chain = optarg;
-            break;
-        case 'l':
-            crl = optarg;
-            break;
-        case 's':
-            scert_path = optarg;
-            break;
-        case 'i':
-            in = optarg;
-            break;
-        case 'o':
-            outp = optarg;
-            break;
-        case 'h':
-            s_open_usage(stdout);
-            return 0;
-        default:
-            s_open_usage(stderr);
-            return 2;
-        }
-    }
-    if (!key_path || !cert_path || !ca || !scert_path || !in || !outp || optind != argc) {
-        s_open_usage(stderr);
-        return 2;
-    }
+    cli_args_t args;
+    int prc = cli_parse(&s_open_cmd, argc - 1, argv + 1, &args);
+    if (prc)
+        return prc == CLI_HELP ? 0 : prc;
+    const char *key_path = cli_get(&args, "--key"), *cert_path = cli_get(&args, "--cert");
+    const char *ca = cli_get(&args, "--ca"), *chain = cli_get(&args, "--chain");
+    const char *crl = cli_get(&args, "--crl"), *scert_path = cli_get(&args, "--sender-cert");
+    const char *in = cli_get(&args, "--in"), *outp = cli_get(&args, "--out");
     int ret = 1;
     egide_rc rc;
     EVP_PKEY *my_key = NULL, *my_pub = NULL, *sender_pub = NULL;
@@ -366,36 +300,41 @@ done:
 
 /* ------------------------------------------------------------ pki */
 
+static const cli_opt_t s_keygen_opts[] = {
+    {"--out-secret", CLI_VALUE, "FILE", "the secret key (written 0600, never overwritten)", true},
+    {"--out-public", CLI_VALUE, "FILE", "the public key", true},
+    {NULL, CLI_FLAG, NULL, NULL, false},
+};
+static const cli_opt_t s_verify_opts[] = {
+    {"--ca", CLI_VALUE, "ROOT", "the root CA", true},
+    {"--chain", CLI_VALUE, "CHAIN", "intermediate certificates", false},
+    {"--crl", CLI_VALUE, "CRL", "revocation list", false},
+    {"--use", CLI_VALUE, "USE", "sign or enc: check a node certificate for this use", false},
+    {"--node", CLI_VALUE, "ID", "with --use: the node id it must name", false},
+    {NULL, CLI_FLAG, NULL, NULL, false},
+};
+static const cli_opt_t s_no_opts[] = {{NULL, CLI_FLAG, NULL, NULL, false}};
+static const cli_cmd_t s_pki_cmds[] = {
+    {"pki curve-keygen", NULL, 0, 0, "Make a CURVE (ZeroMQ transport) key pair.", {s_keygen_opts}},
+    {"pki fingerprint",
+     "CERT",
+     1,
+     1,
+     "Print the SHA-256 fingerprint of a certificate.",
+     {s_no_opts}},
+    {"pki verify", "CERT", 1, 1, "Verify a certificate against the PKI.", {s_verify_opts}},
+};
+
 static void s_pki_usage(FILE *f)
 {
-    (void)fprintf(f, "usage: egide pki curve-keygen --out-secret FILE --out-public FILE\n"
-                     "       egide pki fingerprint CERT\n"
-                     "       egide pki verify --ca ROOT [--chain CHAIN] [--crl CRL]\n"
-                     "                        [--use sign|enc] [--node ID] CERT\n");
+    (void)fprintf(f, "usage: egide pki SUBCOMMAND [OPTIONS]   (egide pki SUBCOMMAND --help)\n\n");
+    for (size_t i = 0; i < sizeof s_pki_cmds / sizeof s_pki_cmds[0]; i++)
+        (void)fprintf(f, "  egide %-18s %s\n", s_pki_cmds[i].name, s_pki_cmds[i].about);
 }
 
-static int s_curve_keygen(int argc, char **argv)
+static int s_curve_keygen(const cli_args_t *args)
 {
-    static const struct option opts[] = {{"out-secret", required_argument, NULL, 's'},
-                                         {"out-public", required_argument, NULL, 'p'},
-                                         {NULL, 0, NULL, 0}};
-    const char *sec = NULL, *pub = NULL;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 's')
-            sec = optarg;
-        else if (c == 'p')
-            pub = optarg;
-        else {
-            s_pki_usage(stderr);
-            return 2;
-        }
-    }
-    if (!sec || !pub || optind != argc) {
-        s_pki_usage(stderr);
-        return 2;
-    }
+    const char *sec = cli_get(args, "--out-secret"), *pub = cli_get(args, "--out-public");
     struct stat st;
     if (stat(sec, &st) == 0)
         return cli_fail("pki", "%s exists: not overwriting a secret key", sec);
@@ -412,67 +351,38 @@ static int s_curve_keygen(int argc, char **argv)
     return 0;
 }
 
-static int s_fingerprint(int argc, char **argv)
+static int s_fingerprint(const cli_args_t *args)
 {
-    if (argc != 2) {
-        s_pki_usage(stderr);
-        return 2;
-    }
+    const char *path = args->pos[0];
     X509 *cert;
     uint8_t fpr[32];
-    egide_rc rc = egide_cert_load(argv[1], &cert);
+    egide_rc rc = egide_cert_load(path, &cert);
     if (!rc) {
         rc = egide_cert_fingerprint(cert, fpr);
         X509_free(cert);
     }
     if (rc)
-        return cli_fail_rc("pki", rc, "%s", argv[1]);
+        return cli_fail_rc("pki", rc, "%s", path);
     char hex[65];
     egide_hex_encode(fpr, 32, hex);
     (void)printf("%s\n", hex);
     return 0;
 }
 
-static int s_verify(int argc, char **argv)
+static int s_verify(const cli_args_t *args)
 {
-    static const struct option opts[] = {
-        {"ca", required_argument, NULL, 'a'},   {"chain", required_argument, NULL, 'n'},
-        {"crl", required_argument, NULL, 'l'},  {"use", required_argument, NULL, 'u'},
-        {"node", required_argument, NULL, 'i'}, {NULL, 0, NULL, 0}};
-    const char *ca = NULL, *chain = NULL, *crl = NULL, *node = NULL;
-    int use = 0, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'a':
-            ca = optarg;
-            break;
-        case 'n':
-            chain = optarg;
-            break;
-        case 'l':
-            crl = optarg;
-            break;
-        case 'i':
-            node = optarg;
-            break;
-        case 'u':
-            use = strcmp(optarg, "sign") == 0  ? EGIDE_CERT_USE_SIGN
-                  : strcmp(optarg, "enc") == 0 ? EGIDE_CERT_USE_ENC
-                                               : -1;
-            if (use < 0)
-                return cli_fail("pki", "--use: sign or enc") + 1;
-            break;
-        default:
-            s_pki_usage(stderr);
-            return 2;
-        }
+    const char *ca = cli_get(args, "--ca"), *chain = cli_get(args, "--chain");
+    const char *crl = cli_get(args, "--crl"), *node = cli_get(args, "--node");
+    const char *u = cli_get(args, "--use");
+    int use = 0;
+    if (u) {
+        use = strcmp(u, "sign") == 0  ? EGIDE_CERT_USE_SIGN
+              : strcmp(u, "enc") == 0 ? EGIDE_CERT_USE_ENC
+                                      : -1;
+        if (use < 0)
+            return cli_fail("pki", "--use: sign or enc") + 1;
     }
-    if (!ca || optind != argc - 1) {
-        s_pki_usage(stderr);
-        return 2;
-    }
-    const char *path = argv[optind];
+    const char *path = args->pos[0];
     egide_trust_t *t = NULL;
     X509 *cert = NULL;
     if (!crl)
@@ -495,20 +405,20 @@ static int s_verify(int argc, char **argv)
 
 int cmd_pki(int argc, char **argv)
 {
-    if (argc < 2) {
-        s_pki_usage(stderr);
-        return 2;
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        s_pki_usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
     }
-    if (strcmp(argv[1], "curve-keygen") == 0)
-        return s_curve_keygen(argc - 1, argv + 1);
-    if (strcmp(argv[1], "fingerprint") == 0)
-        return s_fingerprint(argc - 1, argv + 1);
-    if (strcmp(argv[1], "verify") == 0)
-        return s_verify(argc - 1, argv + 1);
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        s_pki_usage(stdout);
-        return 0;
+    static int (*const fns[])(const cli_args_t *) = {s_curve_keygen, s_fingerprint, s_verify};
+    for (size_t i = 0; i < sizeof s_pki_cmds / sizeof s_pki_cmds[0]; i++) {
+        if (strcmp(argv[1], s_pki_cmds[i].name + 4) != 0)
+            continue;
+        cli_args_t args;
+        int prc = cli_parse(&s_pki_cmds[i], argc - 2, argv + 2, &args);
+        if (prc)
+            return prc == CLI_HELP ? 0 : prc;
+        return fns[i](&args);
     }
-    s_pki_usage(stderr);
+    cli_fail("pki", "unknown subcommand '%s' (curve-keygen, fingerprint, verify)", argv[1]);
     return 2;
 }
