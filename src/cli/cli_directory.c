@@ -39,116 +39,116 @@ typedef struct s_opts {
     const char *file; /* positional */
 } s_opts_t;
 
-static int s_parse_opts(const char *what, int argc, char **argv, s_opts_t *o)
+static const cli_opt_t s_build_opts[] = {
+    {"--nodes", CLI_VALUE, "NODES.ini", "one [node-id] section per node", true},
+    {"--routes", CLI_VALUE, "ROUTES.csv", "one row per commune", true},
+    {"--rules", CLI_VALUE, "RULES.ini", "one [message.type] section per rule group", true},
+    {"--authority-key", CLI_VALUE, "KEY", "the directory authority's signing key", true},
+    {"--authority-cert", CLI_VALUE, "CERT", "its certificate", true},
+    {"--version", CLI_VALUE, "N", "the directory's version (never going backwards)", true},
+    {"--out", CLI_VALUE, "FILE", "the signed directory", true},
+    {"--valid-days", CLI_VALUE, "D", "validity, 1..3660 days (default 30)", false},
+    {"--department", CLI_VALUE, "D", "e.g. 71, 2A, 988 (default: from the first node id)", false},
+    {"--jurisdiction", CLI_VALUE, "J", "default fr-casf", false},
+    {"--referral-term", CLI_VALUE, "TEXT", "default by jurisdiction", false},
+    {"--pki", CLI_VALUE, "DIR", "default certificate and key paths DIR/nodes/<id>/", false},
+    {"--communes", CLI_VALUE, "COMMUNES.csv", "every commune of the department", false},
+    {"--allow-unrouted", CLI_FLAG, NULL, "with --communes: communes may lack a route", false},
+    {"--broker-endpoint", CLI_VALUE, "tcp://HOST:PORT", "replaces the brokers' endpoint", false},
+    {NULL, CLI_FLAG, NULL, NULL, false},
+};
+static const cli_opt_t s_anchor_opts[] = {
+    {"--anchor", CLI_VALUE, "CERT", "verify with the authority's certificate", false},
+    {NULL, CLI_FLAG, NULL, NULL, false},
+};
+static const cli_opt_t s_verify_opts[] = {
+    {"--anchor", CLI_VALUE, "AUTHORITY_CERT", "the authority's certificate", true},
+    {"--min-version", CLI_VALUE, "N", "refuse older directories", false},
+    {NULL, CLI_FLAG, NULL, NULL, false},
+};
+static const cli_opt_t s_route_opts[] = {
+    {"--commune", CLI_VALUE, "CODE", "the child's commune (INSEE code)", false},
+    {"--postal-code", CLI_VALUE, "CODE", "or its postal code (when it covers one commune)", false},
+    {"--all", CLI_FLAG, NULL, "every routed commune: CODE<TAB>id id...", false},
+    {"--type", CLI_VALUE, "TYPE", "message type (default ip.transmission)", false},
+    {"--sender-role", CLI_VALUE, "ROLE", "the sender's role (default: the routed rule's)", false},
+    {NULL, CLI_FLAG, NULL, NULL, false},
+};
+static const cli_cmd_t s_cmds[] = {
+    {"directory build",
+     NULL,
+     0,
+     0,
+     "Sign the directory made of the nodes, routes and rules files (see deploy/71/ for\n"
+     "examples); errors are 'file:line: message' and nothing is written.",
+     {s_build_opts}},
+    {"directory show",
+     "FILE",
+     1,
+     1,
+     "Print a directory (verified with --anchor).",
+     {s_anchor_opts, cli_json_opts}},
+    {"directory verify",
+     "FILE",
+     1,
+     1,
+     "Verify a directory's signature, version and validity.",
+     {s_verify_opts}},
+    {"directory route",
+     "FILE",
+     1,
+     1,
+     "Print the node ids a message goes to, one per line; with --all, one line per\n"
+     "routed commune.",
+     {s_route_opts, s_anchor_opts}},
+};
+
+/* The parsed options as the subcommands use them. */
+static void s_fill(const cli_args_t *a, s_opts_t *o)
 {
-    struct {
-        const char *name;
-        const char **slot;
-    } str[] = {
-        {"--nodes", &o->nodes},
-        {"--routes", &o->routes},
-        {"--rules", &o->rules},
-        {"--authority-key", &o->key},
-        {"--authority-cert", &o->cert},
-        {"--out", &o->out},
-        {"--pki", &o->pki},
-        {"--communes", &o->communes},
-        {"--broker-endpoint", &o->endpoint},
-        {"--department", &o->department},
-        {"--jurisdiction", &o->jurisdiction},
-        {"--referral-term", &o->term},
-        {"--anchor", &o->anchor},
-        {"--commune", &o->commune},
-        {"--postal-code", &o->postal},
-        {"--type", &o->type},
-        {"--sender-role", &o->role},
-        {"--version", &o->version},
-        {"--valid-days", &o->valid_days},
-        {"--min-version", &o->min_version},
-    };
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--json") == 0) {
-            o->json = true;
-            continue;
-        }
-        if (strcmp(a, "--allow-unrouted") == 0) {
-            o->allow_unrouted = true;
-            continue;
-        }
-        if (strcmp(a, "--all") == 0) {
-            o->all = true;
-            continue;
-        }
-        bool matched = false;
-        for (size_t k = 0; k < sizeof str / sizeof str[0]; k++) {
-            size_t nl = strlen(str[k].name);
-            if (strcmp(a, str[k].name) == 0) {
-                if (i + 1 >= argc) {
-                    cli_fail(what, "%s needs a value", a);
-                    return 2;
-                }
-                *str[k].slot = argv[++i];
-                matched = true;
-                break;
-            }
-            if (strncmp(a, str[k].name, nl) == 0 && a[nl] == '=') {
-                *str[k].slot = a + nl + 1;
-                matched = true;
-                break;
-            }
-        }
-        if (matched)
-            continue;
-        if (a[0] == '-' && a[1]) {
-            cli_fail(what, "unknown option %s (egide directory --help)", a);
-            return 2;
-        }
-        if (o->file) {
-            cli_fail(what, "unexpected argument '%s'", a);
-            return 2;
-        }
-        o->file = a;
-    }
-    return 0;
+    memset(o, 0, sizeof *o);
+    o->nodes = cli_get(a, "--nodes");
+    o->routes = cli_get(a, "--routes");
+    o->rules = cli_get(a, "--rules");
+    o->key = cli_get(a, "--authority-key");
+    o->cert = cli_get(a, "--authority-cert");
+    o->out = cli_get(a, "--out");
+    o->pki = cli_get(a, "--pki");
+    o->communes = cli_get(a, "--communes");
+    o->endpoint = cli_get(a, "--broker-endpoint");
+    o->department = cli_get(a, "--department");
+    o->jurisdiction = cli_get(a, "--jurisdiction");
+    o->term = cli_get(a, "--referral-term");
+    o->anchor = cli_get(a, "--anchor");
+    o->commune = cli_get(a, "--commune");
+    o->postal = cli_get(a, "--postal-code");
+    o->type = cli_get(a, "--type");
+    o->role = cli_get(a, "--sender-role");
+    o->version = cli_get(a, "--version");
+    o->valid_days = cli_get(a, "--valid-days");
+    o->min_version = cli_get(a, "--min-version");
+    o->json = cli_has(a, "--json");
+    o->allow_unrouted = cli_has(a, "--allow-unrouted");
+    o->all = cli_has(a, "--all");
+    o->file = a->n_pos ? a->pos[0] : NULL;
 }
 
 static void s_usage(FILE *f)
 {
-    fprintf(f, "usage:\n"
-               "  egide directory build --nodes NODES.ini --routes ROUTES.csv --rules RULES.ini\n"
-               "        --authority-key KEY --authority-cert CERT --version N --out FILE\n"
-               "        [--valid-days D (30)] [--department 71] [--jurisdiction fr-casf]\n"
-               "        [--referral-term TEXT] [--pki DIR] [--communes COMMUNES.csv]\n"
-               "        [--allow-unrouted] [--broker-endpoint tcp://HOST:PORT]\n"
-               "  egide directory show FILE [--anchor CERT] [--json]\n"
-               "  egide directory verify FILE --anchor AUTHORITY_CERT [--min-version N]\n"
-               "  egide directory route FILE (--commune CODE | --postal-code CODE)\n"
-               "        [--type TYPE (ip.transmission)] [--sender-role ROLE] [--anchor CERT]\n"
-               "\n"
-               "build signs the directory made of the nodes, routes and rules files (see\n"
-               "deploy/71/ for examples); errors are 'file:line: message' and nothing is\n"
-               "written.  route prints the node ids a message goes to, one per line;\n"
-               "with --all, one line per routed commune: CODE<TAB>id id...\n");
+    fprintf(f, "usage: egide directory SUBCOMMAND [OPTIONS]   (egide directory SUBCOMMAND "
+               "--help)\n\n");
+    for (size_t i = 0; i < sizeof s_cmds / sizeof s_cmds[0]; i++)
+        fprintf(f, "  egide %s%s%s\n", s_cmds[i].name, s_cmds[i].args ? " " : "",
+                s_cmds[i].args ? s_cmds[i].args : "");
 }
 
 /* ------------------------------------------------------------------ build */
 
-static int s_build(int argc, char **argv)
+static int s_build(const cli_args_t *a)
 {
     const char *what = "directory build";
     s_opts_t o;
-    memset(&o, 0, sizeof o);
-    int prc = s_parse_opts(what, argc, argv, &o);
-    if (prc)
-        return prc;
-    if (o.file)
-        return cli_fail(what, "unexpected argument '%s'", o.file), 2;
-    if (!o.nodes || !o.routes || !o.rules || !o.key || !o.cert || !o.version || !o.out) {
-        cli_fail(what, "--nodes, --routes, --rules, --authority-key, "
-                       "--authority-cert, --version and --out are required");
-        return 2;
-    }
+    s_fill(a, &o);
     int64_t version = 0, days = 30;
     if (egide_parse_int64(o.version, 1, INT64_MAX, &version) != EGIDE_OK)
         return cli_fail(what, "--version wants a positive integer"), 2;
@@ -353,13 +353,10 @@ static int s_show_json(const egide_directory_t *d, bool verified)
     return rc == 0 ? 0 : 1;
 }
 
-static int s_show(int argc, char **argv)
+static int s_show(const cli_args_t *a)
 {
     s_opts_t o;
-    memset(&o, 0, sizeof o);
-    int prc = s_parse_opts("directory show", argc, argv, &o);
-    if (prc)
-        return prc;
+    s_fill(a, &o);
     egide_directory_t *d = NULL;
     int r = s_open("directory show", &o, 0, &d);
     if (r)
@@ -418,17 +415,10 @@ static int s_show(int argc, char **argv)
 
 /* ------------------------------------------------------------------ verify */
 
-static int s_verify(int argc, char **argv)
+static int s_verify(const cli_args_t *a)
 {
     s_opts_t o;
-    memset(&o, 0, sizeof o);
-    int prc = s_parse_opts("directory verify", argc, argv, &o);
-    if (prc)
-        return prc;
-    if (!o.anchor) {
-        cli_fail("directory verify", "--anchor AUTHORITY_CERT is required");
-        return 2;
-    }
+    s_fill(a, &o);
     int64_t minv = 0;
     if (o.min_version && egide_parse_int64(o.min_version, 0, INT64_MAX, &minv) != EGIDE_OK)
         return cli_fail("directory verify", "--min-version wants an integer"), 2;
@@ -449,14 +439,11 @@ static int s_verify(int argc, char **argv)
 
 /* ------------------------------------------------------------------ route */
 
-static int s_route(int argc, char **argv)
+static int s_route(const cli_args_t *a)
 {
     const char *what = "directory route";
     s_opts_t o;
-    memset(&o, 0, sizeof o);
-    int prc = s_parse_opts(what, argc, argv, &o);
-    if (prc)
-        return prc;
+    s_fill(a, &o);
     if ((o.commune != NULL) + (o.postal != NULL) + o.all != 1) {
         cli_fail(what, "give one of --commune INSEE_CODE, --postal-code CODE, --all");
         return 2;
@@ -594,20 +581,16 @@ int cmd_directory(int argc, char **argv)
         s_usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
-    const char *sub = argv[1];
-    for (int i = 2; i < argc; i++)
-        if (strcmp(argv[i], "--help") == 0) {
-            s_usage(stdout);
-            return 0;
-        }
-    if (strcmp(sub, "build") == 0)
-        return s_build(argc - 2, argv + 2);
-    if (strcmp(sub, "show") == 0)
-        return s_show(argc - 2, argv + 2);
-    if (strcmp(sub, "verify") == 0)
-        return s_verify(argc - 2, argv + 2);
-    if (strcmp(sub, "route") == 0)
-        return s_route(argc - 2, argv + 2);
-    cli_fail("directory", "unknown subcommand '%s' (build, show, verify, route)", sub);
+    static int (*const fns[])(const cli_args_t *) = {s_build, s_show, s_verify, s_route};
+    for (size_t i = 0; i < sizeof s_cmds / sizeof s_cmds[0]; i++) {
+        if (strcmp(argv[1], s_cmds[i].name + strlen("directory ")) != 0)
+            continue;
+        cli_args_t args;
+        int prc = cli_parse(&s_cmds[i], argc - 2, argv + 2, &args);
+        if (prc)
+            return prc == CLI_HELP ? 0 : prc;
+        return fns[i](&args);
+    }
+    cli_fail("directory", "unknown subcommand '%s' (build, show, verify, route)", argv[1]);
     return 2;
 }

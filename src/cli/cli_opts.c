@@ -174,10 +174,15 @@ void cli_help(const cli_cmd_t *cmd, void *file)
             cmd->args ? cmd->args : "");
     if (cmd->about)
         fprintf(f, "\n%s\n", cmd->about);
+    const char *heading = NULL;
     for (size_t t = 0; t < CLI_MAX_TABLES && cmd->opts[t]; t++) {
         if (!cmd->opts[t][0].name)
             continue;
-        fprintf(f, "\n%s:\n", cmd->opts[t] == cli_api_opts ? "talking to the daemon" : "options");
+        /* One heading for the command's own options, one for the daemon's. */
+        const char *h = cmd->opts[t] == cli_api_opts ? "talking to the daemon" : "options";
+        if (!heading || (strcmp(h, heading) != 0 && cmd->opts[t] == cli_api_opts))
+            fprintf(f, "\n%s:\n", h);
+        heading = h;
         for (const cli_opt_t *o = cmd->opts[t]; o->name; o++) {
             char left[64];
             snprintf(left, sizeof left, "%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
