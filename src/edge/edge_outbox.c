@@ -255,7 +255,10 @@ static egide_rc s_rcpt(edge_t *e, const uint8_t *msg_id, const char *node, edge_
 /* Apply a verified receipt to the outbox. */
 static egide_rc s_apply(edge_t *e, const Egide__V1__ReceiptBody *b)
 {
-    bool from_broker = strcmp(b->issuer_id, e->broker_id) == 0;
+    /* protobuf-c gives "" for an absent string; be safe with NULL anyway. */
+    const char *issuer = b->issuer_id ? b->issuer_id : "";
+    const char *rcpt = b->recipient_id ? b->recipient_id : "";
+    bool from_broker = strcmp(issuer, e->broker_id) == 0;
     bool changed = false;
     egide_rc rc = EGIDE_OK;
     if (from_broker && b->kind == EGIDE__V1__RECEIPT_KIND__RECEIPT_ACCEPTED) {
@@ -263,8 +266,7 @@ static egide_rc s_apply(edge_t *e, const Egide__V1__ReceiptBody *b)
                                              (int64_t)b->audit_leaf_index, &changed);
         if (!rc && changed)
             atomic_fetch_add(&e->m.accepted, 1);
-    } else if (from_broker && b->kind == EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED &&
-               !b->recipient_id[0]) {
+    } else if (from_broker && b->kind == EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED && !rcpt[0]) {
         egide_log(EGIDE_LOG_WARNING, "broker rejected a message: %s",
                   egide_wire_reason_name(b->reason));
         if (b->reason >= 0 && b->reason < 32)
@@ -275,11 +277,11 @@ static egide_rc s_apply(edge_t *e, const Egide__V1__ReceiptBody *b)
             atomic_fetch_add(&e->m.rejected, 1);
     } else if (from_broker && b->kind == EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED) {
         /* The broker gave up on one recipient (expiry). */
-        rc = s_rcpt(e, b->msg_id.data, b->recipient_id,
+        rc = s_rcpt(e, b->msg_id.data, rcpt,
                     b->reason == R(EXPIRED) ? EDGE_RCPT_EXPIRED : EDGE_RCPT_REJECTED, b->reason,
                     b->time_ms);
-    } else if (!from_broker && strcmp(b->recipient_id, b->issuer_id) == 0) {
-        rc = s_rcpt(e, b->msg_id.data, b->issuer_id,
+    } else if (!from_broker && strcmp(rcpt, issuer) == 0) {
+        rc = s_rcpt(e, b->msg_id.data, issuer,
                     b->kind == EGIDE__V1__RECEIPT_KIND__RECEIPT_DELIVERED ? EDGE_RCPT_DELIVERED
                                                                           : EDGE_RCPT_REJECTED,
                     b->reason, b->time_ms);
