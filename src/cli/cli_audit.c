@@ -14,12 +14,14 @@
  *   egide audit history MSGID [FILE | --db BROKER.sqlite]
  *                                            readable trail of one message
  *
- * Online commands use --api URL (default http://127.0.0.1:7711) and
- * --token-file FILE.  --anchor CERT is the broker's Ed25519 signing
- * certificate: every checkpoint must carry a signature by that key, under the
- * key name = the checkpoint's origin ("egide.<broker id>/audit"); --origin
- * pins the origin too.  Nothing the API says is believed without checking it
- * against a signed checkpoint: leaves are re-hashed and re-decoded here.
+ * Online commands take the daemon options of every command (cli_conn.c):
+ * --api URL (default http://127.0.0.1:7711), --token-file FILE, --timeout MS
+ * and --config FILE, whose [audit] section may set url, token_file and
+ * timeout_ms.  Each subcommand is one option table (cli_opts.c).  --anchor CERT is the broker's
+ * Ed25519 signing certificate: every checkpoint must carry a signature by that key, under the key
+ * name = the checkpoint's origin ("egide.<broker id>/audit"); --origin pins the origin too. Nothing
+ * the API says is believed without checking it against a signed checkpoint: leaves are re-hashed
+ * and re-decoded here.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,144 +47,150 @@
 #include "egide/wire/egide_wire.h"
 #include "egide/audit/egide_witness.h"
 
-#define S_DEFAULT_API "http://127.0.0.1:7711"
-#define S_MAX_EXPORT  (2048ull * 1024 * 1024) /* export files read by verify/history */
-#define S_MAX_TOKEN   4096u
-#define S_TIMEOUT_MS  30000L
+#define S_MAX_EXPORT (2048ull * 1024 * 1024) /* export files read by verify/history */
 
-/* Parsed command line of one subcommand. */
+/* The broker's read-only audit API: [audit] in the configuration file, the
+ * token sent as the file holds it (the broker judges it), 30 s. */
+static const cli_conn_spec_t s_broker = {.section = "audit",
+                                         .default_url = "http://127.0.0.1:7711",
+                                         .timeout_ms = 30000,
+                                         .any_token = true};
+
+/* Parsed command line of one subcommand.  Invariant: conn is set up (by
+ * s_online()) before the first request only, so that offline subcommands
+ * never read the configuration nor the token. */
 typedef struct s_opts {
-    const char *what;   /* "audit prove", for messages */
-    const char *api;    /* base URL of the broker's audit API */
-    char *token;        /* bearer token (owned, wiped), or NULL */
-    const char *anchor; /* broker signing certificate path, or NULL */
-    const char *origin; /* pinned origin, or NULL */
-    const char *out;    /* --out */
-    const char *from;   /* --from */
-    const char *db;     /* --db */
-    const char *arg;    /* the positional argument, or NULL */
-    const char *arg2;   /* a second one (history MSGID FILE), or NULL */
-    bool json;          /* --json */
-    bool update;        /* --update */
-    EVP_PKEY *pub;      /* anchored key (owned), loaded from anchor */
+    const char *what;       /* "audit prove", for messages */
+    const cli_args_t *args; /* the parsed command line */
+    cli_conn_t conn;        /* --api, --token-file, --config, --timeout */
+    bool online;            /* conn is set up */
+    const char *anchor;     /* broker signing certificate path, or NULL */
+    const char *origin;     /* pinned origin, or NULL */
+    const char *out;        /* --out */
+    const char *from;       /* --from */
+    const char *db;         /* --db */
+    const char *arg;        /* the positional argument, or NULL */
+    const char *arg2;       /* a second one (history MSGID FILE), or NULL */
+    bool json;              /* --json */
+    bool update;            /* --update */
+    EVP_PKEY *pub;          /* anchored key (owned), loaded from anchor */
 } s_opts_t;
 
 static void s_opts_free(s_opts_t *o)
 {
-    if (o->token)
-        egide_free_secret(o->token, strlen(o->token));
-    o->token = NULL;
     EVP_PKEY_free(o->pub);
     o->pub = NULL;
 }
 
+static const cli_opt_t s_audit_opts[] = {
+    {"--anchor", CLI_VALUE, "CERT",
+     "the broker's Ed25519 signing certificate: checkpoints must be signed by it", false},
+    {"--origin", CLI_VALUE, "ORIGIN", "require this origin (e.g. egide.71.broker/audit)", false},
+    {NULL, CLI_FLAG, NULL, NULL, false},
+};
+static const cli_opt_t s_out_opts[] = {
+    {"--out", CLI_VALUE, "FILE", "write it to FILE", false},
+    {NULL, CLI_FLAG, NULL, NULL, false},
+};
+static const cli_opt_t s_consistency_opts[] = {
+    {"--from", CLI_VALUE, "FILE", "a checkpoint kept earlier", true},
+    {"--update", CLI_FLAG, NULL, "replace it by the newer one once proven", false},
+    {NULL, CLI_FLAG, NULL, NULL, false},
+};
+static const cli_opt_t s_db_opts[] = {
+    {"--db", CLI_VALUE, "BROKER.sqlite", "read the broker's database instead", false},
+    {NULL, CLI_FLAG, NULL, NULL, false},
+};
+
+static int s_cmd_checkpoint(s_opts_t *o);
+static int s_cmd_prove(s_opts_t *o);
+static int s_cmd_consistency(s_opts_t *o);
+static int s_cmd_export(s_opts_t *o);
+static int s_cmd_verify(s_opts_t *o);
+static int s_cmd_history(s_opts_t *o);
+
+static const struct {
+    cli_cmd_t cmd;
+    int (*fn)(s_opts_t *);
+} s_subs[] = {
+    {{"audit checkpoint",
+      NULL,
+      0,
+      0,
+      "Fetch the latest signed checkpoint.",
+      {s_out_opts, s_audit_opts, cli_api_opts, cli_json_opts}},
+     s_cmd_checkpoint},
+    {{"audit prove",
+      "MSGID",
+      1,
+      1,
+      "Prove every event of a message is in the log.",
+      {s_audit_opts, cli_api_opts, cli_json_opts}},
+     s_cmd_prove},
+    {{"audit consistency",
+      NULL,
+      0,
+      0,
+      "Check the log still extends a checkpoint kept earlier.",
+      {s_consistency_opts, s_audit_opts, cli_api_opts, cli_json_opts}},
+     s_cmd_consistency},
+    {{"audit export",
+      NULL,
+      0,
+      0,
+      "Save all entries and checkpoints (JSON) with --out FILE.",
+      {s_out_opts, s_audit_opts, cli_api_opts, cli_json_opts}},
+     s_cmd_export},
+    {{"audit verify",
+      "[FILE]",
+      0,
+      1,
+      "Recompute the whole log offline, from an export FILE or --db BROKER.sqlite.",
+      {s_db_opts, s_audit_opts, cli_json_opts}},
+     s_cmd_verify},
+    {{"audit history",
+      "MSGID [FILE]",
+      1,
+      2,
+      "Who sent what to whom, and what happened: from an export FILE, --db, or the API.",
+      {s_db_opts, s_audit_opts, cli_api_opts, cli_json_opts}},
+     s_cmd_history},
+};
+
 static void s_usage(FILE *f)
 {
-    (void)fprintf(
-        f, "usage: egide audit SUBCOMMAND [OPTIONS]\n\n"
-           "Check the broker's tamper-evident audit log (ids, types, hashes, times; never "
-           "content).\n\n"
-           "  checkpoint [--out FILE]           fetch the latest signed checkpoint\n"
-           "  prove MSGID                       prove every event of a message is in the log\n"
-           "  consistency --from FILE [--update] check the log extends a checkpoint kept "
-           "earlier\n"
-           "  export --out FILE                 save all entries and checkpoints (JSON)\n"
-           "  verify FILE | --db BROKER.sqlite  recompute the whole log offline\n"
-           "  history MSGID [FILE | --db DB]    who sent what to whom, and what happened\n"
-           "                                    (FILE: an export; default: the API)\n\n"
-           "  --api URL          broker audit API (default " S_DEFAULT_API ")\n"
-           "  --token-file FILE  API bearer token (a 0600 file)\n"
-           "  --anchor CERT      the broker's Ed25519 signing certificate (PEM or DER);\n"
-           "                     checkpoints must be signed by it under key name = origin\n"
-           "  --origin ORIGIN    require this origin (e.g. egide.71.broker/audit)\n"
-           "  --json             machine-readable output\n");
+    (void)fprintf(f, "usage: egide audit SUBCOMMAND [OPTIONS]   (egide audit SUBCOMMAND --help)\n\n"
+                     "Check the broker's tamper-evident audit log (ids, types, hashes, times; "
+                     "never content).\n\n");
+    for (size_t i = 0; i < sizeof s_subs / sizeof s_subs[0]; i++) {
+        const cli_cmd_t *c = &s_subs[i].cmd;
+        char left[64];
+        snprintf(left, sizeof left, "%s%s%s", c->name + strlen("audit "), c->args ? " " : "",
+                 c->args ? c->args : "");
+        (void)fprintf(f, "  %-22s %s\n", left, c->about);
+    }
 }
 
-/* Match "--name VALUE" or "--name=VALUE" (see cli_api.c). */
-static int s_opt(const char *what, int argc, char **argv, int *i, const char *name,
-                 const char **val)
+/* Take the parsed options; load the anchor.  Returns 0 or an exit status
+ * (message printed). */
+static int s_parse(s_opts_t *o, const cli_args_t *a)
 {
-    const char *a = argv[*i];
-    size_t n = strlen(name);
-    if (strncmp(a, name, n) != 0)
-        return 0;
-    if (a[n] == '=') {
-        *val = a + n + 1;
-        return 1;
-    }
-    if (a[n] != '\0')
-        return 0;
-    if (*i + 1 >= argc) {
-        cli_fail(what, "%s needs a value", name);
-        return -1;
-    }
-    *val = argv[++*i];
-    return 1;
-}
-
-/* Parse options; returns 0 or an exit status (message printed). */
-static int s_parse(s_opts_t *o, int argc, char **argv)
-{
-    const char *token_file = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *v = NULL;
-        int m = 0;
-        if (strcmp(argv[i], "--json") == 0) {
-            o->json = true;
-            continue;
-        }
-        if (strcmp(argv[i], "--update") == 0) {
-            o->update = true;
-            continue;
-        }
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            s_usage(stdout);
-            return -1;
-        }
-        struct {
-            const char *name;
-            const char **dst;
-        } opts[] = {{"--api", &o->api},       {"--token-file", &token_file},
-                    {"--anchor", &o->anchor}, {"--origin", &o->origin},
-                    {"--out", &o->out},       {"--from", &o->from},
-                    {"--db", &o->db}};
-        int matched = 0;
-        for (size_t k = 0; k < sizeof opts / sizeof opts[0] && !matched; k++) {
-            if ((m = s_opt(o->what, argc, argv, &i, opts[k].name, &v)) < 0)
-                return 2;
-            if (m > 0) {
-                *opts[k].dst = v;
-                matched = 1;
-            }
-        }
-        if (matched)
-            continue;
-        if (argv[i][0] == '-' && argv[i][1] != '\0')
-            return cli_fail(o->what, "unknown option '%s' (egide audit --help)", argv[i]) + 1;
-        if (o->arg2 || (o->arg && strcmp(o->what, "audit history") != 0))
-            return cli_fail(o->what, "unexpected argument '%s'", argv[i]) + 1;
-        if (o->arg)
-            o->arg2 = argv[i];
-        else
-            o->arg = argv[i];
-    }
-    if (!o->api)
-        o->api = S_DEFAULT_API;
-    if (strncmp(o->api, "http://", 7) != 0 && strncmp(o->api, "https://", 8) != 0)
-        return cli_fail(o->what, "--api: '%s' is not an http:// or https:// URL", o->api) + 1;
+    o->args = a;
+    o->conn.what = o->what; /* for cli_conn_done() even when offline */
+    o->anchor = cli_get(a, "--anchor");
+    o->origin = cli_get(a, "--origin");
+    o->out = cli_get(a, "--out");
+    o->from = cli_get(a, "--from");
+    o->db = cli_get(a, "--db");
+    o->json = cli_has(a, "--json");
+    o->update = cli_has(a, "--update");
+    o->arg = a->n_pos > 0 ? a->pos[0] : NULL;
+    o->arg2 = a->n_pos > 1 ? a->pos[1] : NULL;
     if (o->origin) {
         char chk[EGIDE_CHECKPOINT_MAX_ORIGIN + 1];
         if (egide_strlcpy(chk, o->origin, sizeof chk) != EGIDE_OK || !*o->origin ||
             strpbrk(o->origin, " \t\n+"))
             return cli_fail(o->what, "--origin: not a valid origin") + 1;
-    }
-    if (token_file) {
-        uint8_t *t = NULL;
-        size_t len = 0;
-        egide_rc rc = egide_secret_read(token_file, S_MAX_TOKEN, &t, &len);
-        if (rc != EGIDE_OK)
-            return cli_fail_rc(o->what, rc, "--token-file %s", token_file);
-        o->token = (char *)t;
     }
     if (o->anchor) {
         X509 *cert = NULL;
@@ -197,6 +205,18 @@ static int s_parse(s_opts_t *o, int argc, char **argv)
     return 0;
 }
 
+/* Resolve the API options once, before the first request. */
+static int s_online(s_opts_t *o)
+{
+    if (o->online)
+        return 0;
+    int rc = cli_conn_setup(&o->conn, o->args, &s_broker);
+    o->conn.what = o->what;
+    if (rc == 0)
+        o->online = true;
+    return rc;
+}
+
 static int s_need_anchor(const s_opts_t *o)
 {
     if (o->pub)
@@ -208,19 +228,18 @@ static int s_need_anchor(const s_opts_t *o)
 
 /* GET api + path_query; on 200 returns the body (caller frees), else prints
  * one line and returns NULL. */
-static char *s_get(const s_opts_t *o, const char *path_query, size_t *len, bool want_json)
+static char *s_get(s_opts_t *o, const char *path_query, size_t *len, bool want_json)
 {
     char url[2048];
-    size_t base = strlen(o->api);
-    while (base > 0 && o->api[base - 1] == '/')
-        base--;
-    if (snprintf(url, sizeof url, "%.*s%s", (int)base, o->api, path_query) >= (int)sizeof url) {
+    if (s_online(o))
+        return NULL;
+    if (snprintf(url, sizeof url, "%s%s", o->conn.url, path_query) >= (int)sizeof url) {
         cli_fail(o->what, "--api: URL too long");
         return NULL;
     }
     egide_httpc_resp_t r;
-    egide_rc rc = egide_httpc_request("GET", url, o->token, NULL, NULL, 0,
-                                      EGIDE_HTTPC_DEFAULT_MAX_RESP, S_TIMEOUT_MS, &r);
+    egide_rc rc = egide_httpc_request("GET", url, o->conn.token, NULL, NULL, 0,
+                                      EGIDE_HTTPC_DEFAULT_MAX_RESP, o->conn.timeout_ms, &r);
     if (rc != EGIDE_OK) {
         cli_fail_rc(o->what, rc, "%s", r.error[0] ? r.error : url);
         egide_httpc_resp_free(&r);
@@ -250,7 +269,7 @@ static char *s_get(const s_opts_t *o, const char *path_query, size_t *len, bool 
     return body;
 }
 
-static json_t *s_get_json(const s_opts_t *o, const char *path_query)
+static json_t *s_get_json(s_opts_t *o, const char *path_query)
 {
     size_t len = 0;
     char *body = s_get(o, path_query, &len, true);
@@ -1125,31 +1144,21 @@ int cmd_audit(int argc, char **argv)
         s_usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
-    static const struct {
-        const char *name;
-        const char *what;
-        int (*fn)(s_opts_t *);
-    } subs[] = {
-        {"checkpoint", "audit checkpoint", s_cmd_checkpoint},
-        {"prove", "audit prove", s_cmd_prove},
-        {"consistency", "audit consistency", s_cmd_consistency},
-        {"export", "audit export", s_cmd_export},
-        {"verify", "audit verify", s_cmd_verify},
-        {"history", "audit history", s_cmd_history},
-    };
-    for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
-        if (strcmp(argv[1], subs[i].name) != 0)
+    for (size_t i = 0; i < sizeof s_subs / sizeof s_subs[0]; i++) {
+        if (strcmp(argv[1], s_subs[i].cmd.name + strlen("audit ")) != 0)
             continue;
+        cli_args_t args;
+        int ret = cli_parse(&s_subs[i].cmd, argc - 2, argv + 2, &args);
+        if (ret)
+            return ret == CLI_HELP ? 0 : ret;
         s_opts_t o;
         memset(&o, 0, sizeof o);
-        o.what = subs[i].what;
-        int ret = s_parse(&o, argc - 1, argv + 1);
-        if (ret < 0)
-            ret = 0; /* --help */
-        else if (ret == 0)
-            ret = subs[i].fn(&o);
+        o.what = s_subs[i].cmd.name;
+        ret = s_parse(&o, &args);
+        if (ret == 0)
+            ret = s_subs[i].fn(&o);
         s_opts_free(&o);
-        return ret;
+        return cli_conn_done(&o.conn, ret);
     }
     cli_fail("audit", "unknown subcommand '%s' (egide audit --help)", argv[1]);
     return 2;
