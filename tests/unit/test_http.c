@@ -97,6 +97,20 @@ static egide_http_t *s_start(const char *token, const char *const *public_paths,
     return h;
 }
 
+/* A server with the test token and body cap, and the rest from *over. */
+static egide_http_t *s_start_cfg(const egide_http_config_t *over)
+{
+    egide_http_config_t cfg = *over;
+    cfg.bind_addr = "127.0.0.1";
+    cfg.token = TOKEN;
+    cfg.max_body = MAX_BODY;
+    egide_http_t *h = NULL;
+    if (egide_http_start(&cfg, s_handler, NULL, &h) != EGIDE_OK)
+        return NULL;
+    snprintf(s_base, sizeof s_base, "http://127.0.0.1:%u", (unsigned)egide_http_port(h));
+    return h;
+}
+
 static egide_rc s_get(const char *path, const char *token, egide_httpc_resp_t *r)
 {
     char url[256];
@@ -337,13 +351,26 @@ static void test_body_limits(void)
     s_raw(egide_http_port(h), rq, strlen(rq), buf, sizeof buf);
     CHECK(strstr(buf, " 413 ") != NULL);
 
-    /* Chunked upload without Content-Length, going over the cap: 413. */
+    /* A chunked upload is refused from the headers by default: 411. */
     char chunked[8192];
     int n = snprintf(chunked, sizeof chunked,
                      "POST /echo HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN
                      "\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-                     "%x\r\n%.*s\r\n%x\r\n%.*s\r\n0\r\n\r\n",
-                     MAX_BODY, (int)MAX_BODY, body, 10u, 10, body);
+                     "5\r\nhello\r\n0\r\n\r\n");
+    s_raw(egide_http_port(h), chunked, (size_t)n, buf, sizeof buf);
+    CHECK(strstr(buf, " 411 ") != NULL);
+    CHECK(strstr(buf, "EGIDE_ERR_INVALID") != NULL);
+    egide_http_stop(&h);
+    egide_http_config_t ccfg = {.allow_chunked = true, .timeout_s = 5};
+    h = s_start_cfg(&ccfg);
+    REQUIRE(h != NULL);
+
+    /* Allowed: going over the cap gives 413. */
+    n = snprintf(chunked, sizeof chunked,
+                 "POST /echo HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN
+                 "\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                 "%x\r\n%.*s\r\n%x\r\n%.*s\r\n0\r\n\r\n",
+                 MAX_BODY, (int)MAX_BODY, body, 10u, 10, body);
     REQUIRE(n > 0 && (size_t)n < sizeof chunked);
     s_raw(egide_http_port(h), chunked, (size_t)n, buf, sizeof buf);
     CHECK(strstr(buf, " 413 ") != NULL);
@@ -476,21 +503,6 @@ static void test_routes_and_helpers(void)
     egide_http_stop(&h);
 }
 
-/* A server whose idle timeout (30 s) is far longer than any wait below, so
- * an answer that comes at all comes from a check, not from the timeout. */
-static egide_http_t *s_start_cfg(const egide_http_config_t *over)
-{
-    egide_http_config_t cfg = *over;
-    cfg.bind_addr = "127.0.0.1";
-    cfg.token = TOKEN;
-    cfg.max_body = MAX_BODY;
-    egide_http_t *h = NULL;
-    if (egide_http_start(&cfg, s_handler, NULL, &h) != EGIDE_OK)
-        return NULL;
-    snprintf(s_base, sizeof s_base, "http://127.0.0.1:%u", (unsigned)egide_http_port(h));
-    return h;
-}
-
 /* Every malformed request gets an answer with the right status, or (for
  * the few libmicrohttpd refuses before we see them, and the bodies it cannot
  * answer in the middle of) is closed by the server, well before the idle
@@ -573,17 +585,27 @@ static void test_malformed(void)
     st = s_raw_status(port, v, strlen(v), wait_ms, buf, 65536);
     CHECK(st == 505);
 
-    /* A chunk size of 2^64-1, a little data, then nothing: libmicrohttpd
-     * 0.9.75 cannot answer in the middle of a body, so the request deadline
-     * closes it. */
+    /* A chunk size of 2^64-1: by default no chunked body is accepted, so
+     * the answer is 411 from the headers alone. */
     n = snprintf(rq, 65536,
                  "POST /echo HTTP/1.1\r\nHost: x\r\n%sTransfer-Encoding: chunked\r\n\r\n"
                  "ffffffffffffffff\r\nabc",
                  auth);
     st = s_raw_status(port, rq, (size_t)n, wait_ms, buf, 65536);
+    CHECK(st == 411);
+    CHECK(strstr(buf, "application/json") != NULL);
+
+    /* With chunked bodies allowed, libmicrohttpd 0.9.75 cannot answer in the
+     * middle of one: a chunk of 2^64-1 bytes that stops coming is closed at
+     * the request deadline, one that keeps coming once
+     * EGIDE_HTTP_DISCARD_MAX bytes past the cap were thrown away. */
+    egide_http_config_t ccfg = cfg;
+    ccfg.allow_chunked = true;
+    egide_http_t *hc = s_start_cfg(&ccfg);
+    REQUIRE(hc != NULL);
+    uint16_t cport = egide_http_port(hc);
+    st = s_raw_status(cport, rq, (size_t)n, wait_ms, buf, 65536);
     CHECK(st == S_CLOSED);
-    /* The same with data streaming past the cap: closed once
-     * EGIDE_HTTP_DISCARD_MAX more bytes were thrown away. */
     n = snprintf(rq, 65536,
                  "POST /echo HTTP/1.1\r\nHost: x\r\n%sTransfer-Encoding: chunked\r\n\r\n"
                  "ffffffffffffffff\r\n",
@@ -593,7 +615,7 @@ static void test_malformed(void)
     REQUIRE(stream != NULL);
     memcpy(stream, rq, (size_t)n);
     memset(stream + n, 'a', big);
-    st = s_raw_status(port, stream, (size_t)n + big, wait_ms, buf, 65536);
+    st = s_raw_status(cport, stream, (size_t)n + big, wait_ms, buf, 65536);
     CHECK(st == S_CLOSED);
     free(stream);
     /* A chunk size over 64 bits: libmicrohttpd's 413. */
@@ -601,15 +623,18 @@ static void test_malformed(void)
                  "POST /echo HTTP/1.1\r\nHost: x\r\n%sTransfer-Encoding: chunked\r\n\r\n"
                  "1ffffffffffffffff\r\nabc",
                  auth);
-    st = s_raw_status(port, rq, (size_t)n, wait_ms, buf, 65536);
+    st = s_raw_status(cport, rq, (size_t)n, wait_ms, buf, 65536);
     CHECK(st == 413);
     /* A chunk size that is not hexadecimal: 400. */
     n = snprintf(rq, 65536,
                  "POST /echo HTTP/1.1\r\nHost: x\r\n%sTransfer-Encoding: chunked\r\n\r\n"
                  "zz\r\nabc\r\n0\r\n\r\n",
                  auth);
-    st = s_raw_status(port, rq, (size_t)n, wait_ms, buf, 65536);
+    st = s_raw_status(cport, rq, (size_t)n, wait_ms, buf, 65536);
     CHECK(st == 400);
+    egide_http_stop(&hc);
+    snprintf(s_base, sizeof s_base, "http://127.0.0.1:%u", (unsigned)port);
+
     /* Headers sent, the announced body never: closed at the request deadline. */
     n = snprintf(rq, 65536, "POST /echo HTTP/1.1\r\nHost: x\r\n%sContent-Length: 100\r\n\r\nabc",
                  auth);
@@ -810,6 +835,86 @@ static void test_header_deadline(void)
     egide_http_stop(&h);
 }
 
+/* The overall body budget (503, then served once it is free again), an
+ * explicit per-client limit, and an unauthenticated body held at the header
+ * deadline. */
+static void test_limits(void)
+{
+    egide_http_config_t cfg = {.timeout_s = 30, .max_body_total = 1500};
+    egide_http_t *h = s_start_cfg(&cfg);
+    REQUIRE(h != NULL);
+    uint16_t port = egide_http_port(h);
+    char buf[4096], rq[2048];
+    /* A holds 1001 bytes of the budget while its body is still coming. */
+    int a = s_connect(port, 1000);
+    REQUIRE(a >= 0);
+    int n = snprintf(rq, sizeof rq,
+                     "POST /echo HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN
+                     "\r\nContent-Length: 1000\r\n\r\nabc");
+    CHECK(send(a, rq, (size_t)n, MSG_NOSIGNAL) == n);
+    usleep(300 * 1000);
+    n = snprintf(rq, sizeof rq,
+                 "POST /echo HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN
+                 "\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n");
+    memset(rq + n, 'b', 1000);
+    int st = s_raw_status(port, rq, (size_t)n + 1000, 10000, buf, sizeof buf);
+    CHECK(st == 503);
+    CHECK(strstr(buf, "Retry-After: 1") != NULL);
+    egide_http_stats_t stats;
+    egide_http_stats(h, &stats);
+    CHECK(stats.refused_busy == 1);
+    close(a);
+    /* Once A is gone the budget is free again (bounded wait, 5 s). */
+    st = 0;
+    for (int i = 0; i < 50 && st != 200; i++) {
+        st = s_raw_status(port, rq, (size_t)n + 1000, 5000, buf, sizeof buf);
+        if (st != 200)
+            usleep(100 * 1000);
+    }
+    CHECK(st == 200);
+    egide_http_stop(&h);
+
+    /* An explicit per-client limit applies on loopback too: the third
+     * connection from 127.0.0.1 is closed without being served. */
+    egide_http_config_t pcfg = {.timeout_s = 30, .max_per_client = 2};
+    h = s_start_cfg(&pcfg);
+    REQUIRE(h != NULL);
+    port = egide_http_port(h);
+    int c1 = s_connect(port, 1000), c2 = s_connect(port, 1000);
+    CHECK(c1 >= 0 && c2 >= 0);
+    usleep(300 * 1000);
+    const char *get = "GET /echo HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN
+                      "\r\nConnection: close\r\n\r\n";
+    st = s_raw_status(port, get, strlen(get), 10000, buf, sizeof buf);
+    CHECK(st == S_CLOSED || st == 0);
+    close(c1);
+    close(c2);
+    st = 0;
+    for (int i = 0; i < 50 && st != 200; i++) {
+        st = s_raw_status(port, get, strlen(get), 5000, buf, sizeof buf);
+        if (st != 200)
+            usleep(100 * 1000);
+    }
+    CHECK(st == 200);
+    egide_http_stop(&h);
+
+    /* A body sent slowly to a public path (no token needed) gets only the
+     * header deadline for the whole request. */
+    const char *pub[] = {"/v1/health", NULL};
+    egide_http_config_t ucfg = {.timeout_s = 30, .header_timeout_s = 2, .public_paths = pub};
+    h = s_start_cfg(&ucfg);
+    REQUIRE(h != NULL);
+    const char *slow = "POST /v1/health HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nab";
+    st = s_raw_status(egide_http_port(h), slow, strlen(slow), 10000, buf, sizeof buf);
+    CHECK(st == S_CLOSED);
+    egide_http_stats(h, &stats);
+    CHECK(stats.header_expired == 1);
+    egide_http_stop(&h);
+    egide_http_stats(NULL, &stats);
+    CHECK(stats.accepted == 0);
+    egide_http_stats(NULL, NULL);
+}
+
 static void test_query_get(void)
 {
     char out[16];
@@ -994,6 +1099,7 @@ int main(void)
     RUN(test_malformed);
     RUN(test_header_deadline);
     RUN(test_slow_clients);
+    RUN(test_limits);
     RUN(test_bind_rules);
     RUN(test_client_errors);
     RUN(test_token_files);

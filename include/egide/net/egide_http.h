@@ -20,28 +20,33 @@
  * joined, so no handler call is running or will run afterwards.
  *
  * Abuse (slow clients, floods, malformed requests).  Every connection lives
- * under three bounds besides libmicrohttpd's idle timeout (timeout_s, reset by
- * every byte): the complete request line and headers must arrive within
- * header_timeout_s, and the complete request within body_timeout_s, both
- * counted from the start of the request (the connection's start, or the end
- * of the previous request on a kept-alive connection); a connection past its
- * deadline is closed by a watchdog thread, whatever it is still sending.
- * When every connection slot is taken, the connection that has waited longest
- * for its headers (at least EGIDE_HTTP_EVICT_GRACE_MS) is closed to make room:
- * slow, unauthenticated connections can therefore never lock out a client
- * that sends its request at once, even when every client shares 127.0.0.1.
- * Memory is bounded per connection (EGIDE_HTTP_CONN_MEMORY for the request
- * line and headers, max_body for the body) and overall (max_connections
- * pools, max_body_total buffered body bytes; past it 503).  A malformed
- * request gets 400 (bad target, header or Content-Length/Transfer-Encoding),
- * 413, 414 or 431 with the usual JSON error when libmicrohttpd hands it to
- * us; libmicrohttpd answers 400/413/431/505 itself (HTML body) or closes the
- * connection at once for the ones it refuses before (e.g. a request line
- * without a space).  Two cases cannot be answered with libmicrohttpd 0.9.75,
- * which allows a response only before the body or after all of it: a chunked
- * body that goes over max_body and keeps coming is discarded up to
- * EGIDE_HTTP_DISCARD_MAX more bytes, then the connection is closed; one that
- * stops coming (say a chunk size of 2^64-1) is closed at body_timeout_s.
+ * under two deadlines besides libmicrohttpd's idle timeout (timeout_s, reset
+ * by every byte), counted from the start of the request (the connection's
+ * start, or the end of the previous request on a kept-alive connection): the
+ * request line and headers must be complete within header_timeout_s, and so
+ * must the whole request when it is not authenticated (a public path); an
+ * authenticated request must be complete within body_timeout_s.  A watchdog
+ * thread closes a connection past its deadline, whatever it is still
+ * sending.  When every connection slot is taken, the unauthenticated
+ * connection whose request started first (at least EGIDE_HTTP_EVICT_GRACE_MS
+ * ago) is closed to make room: slow, unauthenticated connections can never
+ * lock out a client that sends its request at once, even when every client
+ * shares 127.0.0.1.  Memory is bounded per connection (EGIDE_HTTP_CONN_MEMORY
+ * for the request line and headers, max_body for the body) and overall
+ * (max_connections pools; max_body_total body bytes buffered at once, past
+ * which 503).  A malformed request gets, with the usual JSON error: 400 (a
+ * control character in the target, a malformed header field, several
+ * Content-Length or Transfer-Encoding fields, both, or an encoding other than
+ * chunked), 411 (a chunked body, unless allow_chunked), 413, 414 (target over
+ * EGIDE_HTTP_MAX_URI).  What libmicrohttpd refuses before it calls us it
+ * answers itself (400, 413, 431, 505, with an HTML body) or, for a request
+ * line without a space or a header block over its memory, closes the
+ * connection at once.  With allow_chunked, libmicrohttpd 0.9.75 (which can
+ * answer only before a body or after all of it) leaves two cases without an
+ * answer: a chunked body that goes over max_body and keeps coming is
+ * discarded up to EGIDE_HTTP_DISCARD_MAX more bytes, then the connection is
+ * closed; one that stops coming (a chunk size of 2^64-1) is closed at its
+ * deadline or the idle timeout, whichever comes first.
  */
 #ifndef EGIDE_HTTP_H
 #define EGIDE_HTTP_H
@@ -118,9 +123,9 @@ typedef struct egide_http_config {
                                         public only if listed here (daemons add it when their
                                         configuration says metrics_public = yes).  Copied. */
     size_t max_body;                 /* larger bodies refused with 413 before being buffered
-                                        (from Content-Length; a chunked body going over is
-                                        discarded, then refused); 0 or more than
-                                        EGIDE_MAX_JSON_BODY = EGIDE_MAX_JSON_BODY */
+                                        (from Content-Length; with allow_chunked, a chunked
+                                        body going over is discarded, then refused); 0 or more
+                                        than EGIDE_MAX_JSON_BODY = EGIDE_MAX_JSON_BODY */
     unsigned max_connections;        /* 0 = EGIDE_HTTP_DEFAULT_MAX_CONNECTIONS */
     unsigned timeout_s;              /* idle connection timeout; 0 = EGIDE_HTTP_DEFAULT_TIMEOUT_S */
     bool allow_non_loopback;         /* must be true to bind anything but 127.0.0.0/8 or ::1 */
@@ -140,6 +145,10 @@ typedef struct egide_http_config {
                                   any other address; set explicitly, it applies everywhere */
     size_t max_body_total;     /* request body bytes buffered at once over all connections
                                   (past it: 503); 0 = max(4 * max_body, EGIDE_HTTP_MIN_BODY_TOTAL) */
+    bool allow_chunked;        /* false (default): a request with Transfer-Encoding gets 411,
+                                  since libmicrohttpd cannot refuse a chunked body while it is
+                                  still coming; true: accepted, with the limits described in the
+                                  file comment */
 } egide_http_config_t;
 
 /* Counters since start, for metrics and tests (egide_http_stats()). */

@@ -56,7 +56,8 @@
 /* Where a connection's current request stands. */
 typedef enum s_phase {
     S_HEAD = 0, /* waiting for the request line and headers */
-    S_BODY,     /* headers in, body arriving */
+    S_ANON,     /* headers in, not authenticated (public path), body arriving */
+    S_BODY,     /* headers in, bearer token checked, body arriving */
     S_DONE      /* handler running or answer queued: no deadline but the idle timeout */
 } s_phase_t;
 
@@ -80,6 +81,7 @@ struct egide_http {
     uint8_t token_digest[32];  /* SHA-256 of the expected token */
     char **public_paths;       /* NULL-terminated copy, may be NULL */
     size_t max_body;           /* request body cap in bytes */
+    bool allow_chunked;        /* chunked request bodies accepted (else 411) */
     uint16_t port;             /* bound port */
     unsigned max_conns;        /* connection slots (libmicrohttpd's limit too) */
     int64_t header_ms;         /* header deadline from the request's start */
@@ -396,14 +398,15 @@ static void s_close_locked(egide_http_t *h, s_conn_t *c)
 }
 
 /* While every slot is taken (counting none being closed already), close the
- * connection that has waited longest for its headers, if it has waited at
- * least the grace; never `except` (the newcomer).  Lock held. */
+ * unauthenticated connection (still in its headers, or sending a body to a
+ * public path) whose request started first, if it started at least the
+ * grace ago; never `except` (the newcomer).  Lock held. */
 static void s_evict_locked(egide_http_t *h, int64_t now, const s_conn_t *except)
 {
     while (h->st.open - h->nclosing >= h->max_conns) {
         s_conn_t *victim = NULL;
         for (s_conn_t *c = h->head; c && !victim; c = c->next)
-            if (c != except && !c->closing && c->phase == S_HEAD)
+            if (c != except && !c->closing && (c->phase == S_HEAD || c->phase == S_ANON))
                 victim = c;
         /* The list is in order of start: the first is the oldest. */
         if (!victim || now - victim->start_ms < (int64_t)EGIDE_HTTP_EVICT_GRACE_MS)
@@ -492,7 +495,8 @@ static void *s_watchdog(void *arg)
         for (s_conn_t *c = h->head; c; c = c->next) {
             if (c->closing)
                 continue;
-            if (c->phase == S_HEAD && now - c->start_ms >= h->header_ms) {
+            /* An unauthenticated request has the header deadline for all of it. */
+            if ((c->phase == S_HEAD || c->phase == S_ANON) && now - c->start_ms >= h->header_ms) {
                 s_close_locked(h, c);
                 h->st.header_expired++;
             } else if (c->phase == S_BODY && now - c->start_ms >= h->body_ms) {
@@ -630,6 +634,10 @@ static void s_default_body(egide_http_resp_t *resp)
         break;
     case 405:
         egide_http_error(resp, 405, EGIDE_ERR_INVALID, "method not allowed");
+        break;
+    case 411:
+        egide_http_error(resp, 411, EGIDE_ERR_INVALID,
+                         "Content-Length required (chunked request bodies are not accepted)");
         break;
     case 413:
         egide_http_error(resp, 413, EGIDE_ERR_LIMIT, "request body too large");
@@ -794,7 +802,7 @@ static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *con, const
 
     if (!r->started) {
         r->started = true;
-        s_set_phase(h, con, S_BODY, false);
+        s_set_phase(h, con, S_ANON, false);
         if (r->uri_too_long)
             return s_send_status(h, con, 414, NULL);
         /* Malformed requests are refused before authentication: they say
@@ -807,6 +815,12 @@ static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *con, const
         if (r->bad_target || sc.bad || sc.n_length > 1 || sc.n_encoding > 1 ||
             (sc.n_encoding && (!sc.chunked || sc.n_length)))
             return s_send_status(h, con, 400, NULL);
+        /* libmicrohttpd 0.9.75 can answer only before a body or after all
+         * of it, and never shows us a chunk's size: a chunk of 2^64-1 bytes
+         * could only be cut off by a deadline, so by default a body must
+         * announce its length. */
+        if (sc.n_encoding && !h->allow_chunked)
+            return s_send_status(h, con, 411, NULL);
         if (s_is_public(h, url)) {
             r->auth_as = NULL;
         } else if (h->has_token) {
@@ -821,6 +835,7 @@ static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *con, const
                                             : "Bearer realm=\"egide\", error=\"invalid_token\"");
             }
             r->auth_as = "token";
+            s_set_phase(h, con, S_BODY, false);
         } else {
             r->auth_as = "none";
         }
@@ -963,6 +978,7 @@ egide_rc egide_http_start(const egide_http_config_t *cfg, egide_http_handler_fn 
     h->max_body = cfg->max_body ? cfg->max_body : EGIDE_MAX_JSON_BODY;
     if (h->max_body > EGIDE_MAX_JSON_BODY)
         h->max_body = EGIDE_MAX_JSON_BODY;
+    h->allow_chunked = cfg->allow_chunked;
     if (cfg->token) {
         h->has_token = true;
         egide_sha256(cfg->token, strlen(cfg->token), h->token_digest);
