@@ -20,6 +20,9 @@
  * Around it: genuine refusals still happen (not a recipient, same msg_id
  * with other bytes = DUPLICATE_CONFLICT) and are stable; a refusal met by
  * the fault is not sent either; garbage and bad arguments fail cleanly.
+ * On the sending side the same holds: a submission under the fault queues
+ * nothing, and a recipient's receipt under the fault is neither applied nor
+ * acknowledged (so the broker relays it again), then is, once.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -205,8 +208,8 @@ static int s_vfs_install(void)
 
 static char s_dir[256];
 static edge_t E;
-static EVP_PKEY *s_police_sign, *s_crip_sign_pub, *s_crip_enc_pub, *s_tas_enc_pub;
-static uint8_t s_police_fpr[32], s_crip_enc_fpr[32], s_tas_enc_fpr[32];
+static EVP_PKEY *s_police_sign, *s_crip_sign_pub, *s_crip_enc_pub, *s_tas_enc_pub, *s_tas_sign;
+static uint8_t s_police_fpr[32], s_crip_enc_fpr[32], s_tas_enc_fpr[32], s_tas_sign_fpr[32];
 static int s_warnings; /* "not stored" lines: the INSERT itself failed */
 
 static void s_sink(egide_log_level level, const char *line, void *arg)
@@ -272,7 +275,9 @@ static int s_setup(void)
         s_cert("71.crip", "enc.crt", EGIDE_CERT_USE_ENC, &s_crip_enc_pub, s_crip_enc_fpr) ||
         s_cert("71.tas.macon", "enc.crt", EGIDE_CERT_USE_ENC, &s_tas_enc_pub, s_tas_enc_fpr) ||
         s_key("71.police.macon", "sign.key", EGIDE_CERT_USE_SIGN, &s_police_sign) ||
-        s_cert("71.police.macon", "sign.crt", EGIDE_CERT_USE_SIGN, NULL, s_police_fpr))
+        s_cert("71.police.macon", "sign.crt", EGIDE_CERT_USE_SIGN, NULL, s_police_fpr) ||
+        s_key("71.tas.macon", "sign.key", EGIDE_CERT_USE_SIGN, &s_tas_sign) ||
+        s_cert("71.tas.macon", "sign.crt", EGIDE_CERT_USE_SIGN, NULL, s_tas_sign_fpr))
         return -1;
     char p[512], root[512], chain[512], crl[512];
     snprintf(p, sizeof p, "%s/pki/authority/authority.crt", s_dir);
@@ -307,6 +312,7 @@ static void s_teardown(void)
     EVP_PKEY_free(s_crip_sign_pub);
     EVP_PKEY_free(s_crip_enc_pub);
     EVP_PKEY_free(s_tas_enc_pub);
+    EVP_PKEY_free(s_tas_sign);
     pthread_mutex_destroy(&E.dir_lock);
     pthread_mutex_destroy(&E.api_lock);
     if (s_dir[0]) {
@@ -569,6 +575,115 @@ static void test_conflict(void)
     free(env);
 }
 
+/* ---- the sending side: a submission and a receipt meet the fault ---- */
+
+/* Submitting while the disk is full fails cleanly: nothing is queued. */
+static void test_submit_under_fault(void)
+{
+    const char *to[] = {"71.tas.macon"};
+    static const uint8_t body[] = "suivi";
+    uint8_t id[16];
+    edge_outbox_row_t *rows = NULL;
+    size_t before = 0, after = 0;
+    REQUIRE(edge_store_outbox_list(E.store, -1, 100, &rows, &before) == EGIDE_OK);
+    free(rows);
+    s_fault = SQLITE_FULL;
+    egide_rc rc =
+        edge_submit(&E, E.store, "ip.transmission", to, 1, EGIDE__V1__URGENCY__URGENCY_NORMAL, NULL,
+                    body, sizeof body - 1, NULL, id);
+    s_fault = 0;
+    CHECK(rc == EGIDE_ERR_IO || rc == EGIDE_ERR_DB || rc == EGIDE_ERR_STATE);
+    REQUIRE(edge_store_outbox_list(E.store, -1, 100, &rows, &after) == EGIDE_OK);
+    free(rows);
+    CHECK(after == before);
+    CHECK_RC(edge_submit(&E, E.store, "ip.transmission", to, 1, EGIDE__V1__URGENCY__URGENCY_NORMAL,
+                         NULL, body, sizeof body - 1, NULL, id),
+             EGIDE_OK);
+    REQUIRE(edge_store_outbox_list(E.store, -1, 100, &rows, &after) == EGIDE_OK);
+    free(rows);
+    CHECK(after == before + 1);
+}
+
+/* One receipt step in its own transaction, as the loop runs it. */
+static egide_rc s_receipt_step(const uint8_t *r, size_t rl, uint64_t relay, size_t *acks)
+{
+    edge_out_t *o = calloc(1, sizeof *o);
+    if (!o)
+        return EGIDE_ERR_NOMEM;
+    egide_rc rc = edge_store_begin(E.store);
+    if (!rc)
+        rc = edge_outbox_receipt(&E, r, rl, relay, o);
+    if (!rc)
+        rc = edge_store_commit(E.store);
+    if (rc)
+        edge_store_rollback(E.store);
+    *acks = rc ? 0 : o->n_acks; /* what the loop would send after the commit */
+    edge_out_flush(&E, o, false);
+    free(o);
+    return rc;
+}
+
+/* The recipient's DELIVERED receipt arrives while the store fails: it is
+ * not acknowledged (the broker relays it again) and changes nothing; then
+ * it is stored, applied and acknowledged once the fault clears. */
+static void test_receipt_under_fault(void)
+{
+    const char *to[] = {"71.tas.macon"};
+    static const uint8_t body[] = "suivi";
+    uint8_t id[16];
+    REQUIRE(edge_submit(&E, E.store, "ip.transmission", to, 1, EGIDE__V1__URGENCY__URGENCY_NORMAL,
+                        NULL, body, sizeof body - 1, NULL, id) == EGIDE_OK);
+    edge_outbox_row_t m;
+    REQUIRE(edge_store_outbox_get(E.store, id, &m) == EGIDE_OK);
+    egide_receipt_params_t p = {
+        .kind = EGIDE__V1__RECEIPT_KIND__RECEIPT_DELIVERED,
+        .msg_id = id,
+        .envelope_sha256 = m.sha256,
+        .issuer_id = "71.tas.macon",
+        .sender_id = "71.crip",
+        .recipient_id = "71.tas.macon",
+        .issuer_cert_fpr = s_tas_sign_fpr,
+    };
+    uint8_t *r = NULL;
+    size_t rl = 0;
+    REQUIRE(egide_receipt_sign(&p, s_tas_sign, &r, &rl) == EGIDE_OK);
+    edge_rcpt_row_t row[EGIDE_MAX_RECIPIENTS];
+    size_t n = 0, pending = 0, acks = 9;
+    edge_receipt_row_t *held = NULL;
+    size_t nheld = 9;
+
+    s_fault = SQLITE_IOERR_WRITE;
+    egide_rc rc = s_receipt_step(r, rl, 41, &acks);
+    s_fault = 0;
+    CHECK(rc != EGIDE_OK);
+    CHECK(acks == 0);
+    CHECK_RC(edge_store_rcpt_list(E.store, id, row, EGIDE_MAX_RECIPIENTS, &n, &pending), EGIDE_OK);
+    CHECK(n == 1 && row[0].state == EDGE_RCPT_PENDING);
+    CHECK_RC(edge_store_receipt_list(E.store, id, &held, &nheld), EGIDE_OK);
+    CHECK(nheld == 0);
+    free(held);
+
+    CHECK_RC(s_receipt_step(r, rl, 41, &acks), EGIDE_OK);
+    CHECK(acks == 1);
+    CHECK_RC(edge_store_rcpt_list(E.store, id, row, EGIDE_MAX_RECIPIENTS, &n, &pending), EGIDE_OK);
+    CHECK(n == 1 && row[0].state == EDGE_RCPT_DELIVERED && pending == 0);
+    /* Relayed again: acknowledged again, kept once, state unchanged. */
+    CHECK_RC(s_receipt_step(r, rl, 42, &acks), EGIDE_OK);
+    CHECK(acks == 1);
+    CHECK_RC(edge_store_receipt_list(E.store, id, &held, &nheld), EGIDE_OK);
+    CHECK(nheld == 1);
+    free(held);
+    /* A receipt that does not verify is acknowledged (it cannot get better)
+     * but changes nothing. */
+    r[rl - 1] ^= 1;
+    CHECK_RC(s_receipt_step(r, rl, 43, &acks), EGIDE_OK);
+    CHECK(acks == 1);
+    CHECK_RC(edge_store_receipt_list(E.store, id, &held, &nheld), EGIDE_OK);
+    CHECK(nheld == 1);
+    free(held);
+    free(r);
+}
+
 static void test_bad_input(void)
 {
     uint8_t *frame = (uint8_t *)1;
@@ -601,6 +716,8 @@ int main(void)
     RUN(test_one_failed_write_at_insert);
     RUN(test_refusal_under_fault);
     RUN(test_conflict);
+    RUN(test_submit_under_fault);
+    RUN(test_receipt_under_fault);
     RUN(test_bad_input);
     s_teardown();
     EGIDE_TEST_DONE();
