@@ -3,7 +3,6 @@
  * cli_main.c - main() of the `egide` command: dispatches to one function per
  * command (see cli.h) and owns --help and --version.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -39,28 +38,6 @@ static void s_usage(FILE *f)
     for (size_t i = 0; i < sizeof s_cmds / sizeof s_cmds[0]; i++)
         fprintf(f, "  %-10s %s\n", s_cmds[i].name, s_cmds[i].summary);
     fprintf(f, "\n  --help     this text\n  --version  print the version\n");
-}
-
-int cli_fail(const char *what, const char *fmt, ...)
-{
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "egide: %s: %s\n", what, msg);
-    return 1;
-}
-
-int cli_fail_rc(const char *what, egide_rc rc, const char *fmt, ...)
-{
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "egide: %s: %s%s%s\n", what, msg, msg[0] ? ": " : "", egide_strerror(rc));
-    return 1;
 }
 
 int main(int argc, char **argv)

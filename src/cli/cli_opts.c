@@ -3,7 +3,9 @@
  * cli_opts.c - the one command-line parser of `egide` (see cli.h): every
  * command describes its options in tables, this file reads argv against
  * them and writes --help from them, so that options behave the same in
- * every command and the help cannot drift from what is accepted.
+ * every command and the help cannot drift from what is accepted.  The
+ * one-line error printers (cli_fail, cli_fail_rc) live here too, in the
+ * library rather than beside main(), so that unit tests can run commands.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,6 +29,28 @@ const cli_opt_t cli_json_opts[] = {
     {"--json", CLI_FLAG, NULL, "machine-readable output (JSON)", false},
     {NULL, CLI_FLAG, NULL, NULL, false},
 };
+
+int cli_fail(const char *what, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "egide: %s: %s\n", what, msg);
+    return 1;
+}
+
+int cli_fail_rc(const char *what, egide_rc rc, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "egide: %s: %s%s%s\n", what, msg, msg[0] ? ": " : "", egide_strerror(rc));
+    return 1;
+}
 
 int cli_usage_fail(const cli_cmd_t *cmd, const char *fmt, ...)
 {
