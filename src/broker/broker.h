@@ -124,9 +124,14 @@ typedef struct broker {
     volatile sig_atomic_t *reload;
 } broker_t;
 
-/* broker_init.c */
+/* broker_init.c: start-up (every failure logged) and shutdown (also after
+ * a failed init); broker_serve runs init, the loop and fini: the exit status. */
 egide_rc broker_init(broker_t *b, egide_config_t *cfg);
 void broker_fini(broker_t *b);
+int broker_serve(egide_config_t *cfg);
+/* Log that the file at path (for `what`) failed to load with rc, with the
+ * fix for a mode too open; returns rc (EGIDE_OK: nothing logged). */
+egide_rc broker_file_fail(const char *what, const char *path, egide_rc rc);
 
 /* broker_dir.c: load (or reload) the trust store and the directory; on any
  * failure the old state stays. */
@@ -180,6 +185,12 @@ egide_rc broker_audit(broker_t *b, Egide__V1__AuditEvent *ev, uint64_t *leaf);
 egide_rc broker_receipt(broker_t *b, int kind, const uint8_t *msg_id, const uint8_t *sha,
                         const char *sender_id, const char *recipient_id, int reason,
                         const char *detail, int64_t leaf, uint8_t **out, size_t *len);
+/* Append ev, then sign a receipt citing its leaf (*leaf, if not NULL);
+ * *out is the caller's.  A failure of either refuses the batch. */
+egide_rc broker_audit_receipt(broker_t *b, Egide__V1__AuditEvent *ev, int kind,
+                              const uint8_t *msg_id, const uint8_t *sha, const char *sender_id,
+                              const char *recipient_id, int reason, const char *detail,
+                              uint8_t **out, size_t *len, uint64_t *leaf);
 void broker_send_receipt(broker_t *b, const char *node_id, uint64_t corr, uint64_t relay_id,
                          const uint8_t *receipt, size_t len);
 void broker_send_error(broker_t *b, const char *node_id, uint64_t corr, int code,

@@ -16,14 +16,8 @@
 
 const char *broker_admit_verdict_name(broker_admit_verdict v)
 {
-    static const char *const names[] = {
-        [BROKER_ADMIT_ACCEPT] = "accept",       [BROKER_ADMIT_REJECT] = "reject",
-        [BROKER_ADMIT_DUPLICATE] = "duplicate", [BROKER_ADMIT_MALFORMED] = "malformed",
-        [BROKER_ADMIT_RETRY] = "retry",
-    };
-    if ((int)v < 0 || (size_t)v >= sizeof names / sizeof names[0])
-        return "unknown";
-    return names[v];
+    static const char *const names[] = {"accept", "reject", "duplicate", "malformed", "retry"};
+    return (unsigned)v < sizeof names / sizeof names[0] ? names[v] : "unknown";
 }
 
 void broker_admit_clear(broker_admit_t *d)
@@ -140,10 +134,8 @@ static void s_rules(const broker_admit_in_t *in, const Egide__V1__EnvelopeHeader
         s_reject(d, R(CLOCK_SKEW), "created_ms too far from broker clock", true);
         return;
     }
-    const char *ids[EGIDE_MAX_RECIPIENTS];
-    size_t n = h->n_recipients < EGIDE_MAX_RECIPIENTS ? h->n_recipients : EGIDE_MAX_RECIPIENTS;
-    for (size_t i = 0; i < n; i++)
-        ids[i] = h->recipients[i]->node_id;
+    const char *const *ids = (const char *const *)d->ids;
+    size_t n = d->n_ids;
     int reason = 0;
     rc = egide_directory_check_send(in->dir, in->node_id, h->message_type, ids, n, &reason);
     if (rc) {
@@ -160,8 +152,23 @@ static void s_rules(const broker_admit_in_t *in, const Egide__V1__EnvelopeHeader
             return;
         }
     }
-    if (!s_sequence(in, h, d))
-        d->verdict = BROKER_ADMIT_ACCEPT;
+    if (s_sequence(in, h, d))
+        return;
+    d->verdict = BROKER_ADMIT_ACCEPT;
+    d->accept = (broker_accept_t){
+        .msg_id = h->msg_id.data,
+        .sha256 = d->sha256,
+        .sender_id = h->sender_id,
+        .sender_seq = h->sender_seq,
+        .type = h->message_type,
+        .urgency = h->urgency,
+        .created_ms = h->created_ms,
+        .expires_ms = h->expires_ms,
+        .data = in->env,
+        .len = in->len,
+        .recipients = (const char *const *)d->ids,
+        .n_recipients = d->n_ids,
+    };
 }
 
 egide_rc broker_admit(const broker_admit_in_t *in, broker_admit_t *out)
@@ -182,6 +189,9 @@ egide_rc broker_admit(const broker_admit_in_t *in, broker_admit_t *out)
         return EGIDE_OK;
     }
     const Egide__V1__EnvelopeHeader *h = egide_envelope_header(out->env);
+    out->n_ids = h->n_recipients < EGIDE_MAX_RECIPIENTS ? h->n_recipients : EGIDE_MAX_RECIPIENTS;
+    for (size_t i = 0; i < out->n_ids; i++)
+        out->ids[i] = h->recipients[i]->node_id;
     if (strcmp(h->sender_id, in->node_id) != 0)
         /* Not the sender's own message: a forged or relayed sender id. */
         return s_reject(out, R(SENDER_MISMATCH),

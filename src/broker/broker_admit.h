@@ -35,6 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "egide/base/egide_limits.h"
 #include "egide/directory/egide_directory.h"
 #include "egide/directory/egide_peers.h"
 #include "egide/protocol/egide_envelope.h"
@@ -70,6 +71,12 @@ typedef struct broker_admit {
     uint8_t sha256[32];     /* SHA-256 of the envelope bytes */
     egide_envelope_t *env;  /* parsed envelope (all but MALFORMED); owned */
     broker_stored_t stored; /* DUPLICATE: the stored answer; owned */
+    /* All but MALFORMED: the recipients' ids (borrowed from env). */
+    char *ids[EGIDE_MAX_RECIPIENTS];
+    size_t n_ids;
+    /* ACCEPT: what to store, from the header and the bytes (borrowed from
+     * env and in->env); the caller adds received_ms, receipt and leaf_index. */
+    broker_accept_t accept;
 } broker_admit_t;
 
 /* Decide on in->env.  *out is filled (and owns what it points to) whatever

@@ -106,19 +106,13 @@ egide_rc broker_api_start(broker_t *b)
     egide_rc rc;
     const egide_config_t *cfg = b->cfg;
     char *tf = egide_config_path(cfg, "api", "token_file");
-    if (tf) {
-        rc = egide_token_load(tf, &b->api_token);
-        if (rc) {
-            egide_log(EGIDE_LOG_ERROR, "API token %s: %s%s", tf, egide_strerror(rc),
-                      rc == EGIDE_ERR_PERM ? " (chmod 600)" : "");
-            free(tf);
-            return rc;
-        }
-        free(tf);
-    } else {
+    if (!tf)
         egide_log(EGIDE_LOG_WARNING, "[api] token_file not set: the audit API and /metrics are"
                                      " served without authentication on loopback");
-    }
+    rc = tf ? broker_file_fail("API token", tf, egide_token_load(tf, &b->api_token)) : EGIDE_OK;
+    free(tf);
+    if (rc)
+        return rc;
     /* The API thread reads through its own handle on the store. */
     rc = broker_store_open_reader(b->store, &b->api_store);
     if (rc)

@@ -82,6 +82,38 @@ static egide_rc s_fail(const char *what, egide_rc rc)
     return rc;
 }
 
+egide_rc broker_file_fail(const char *what, const char *path, egide_rc rc)
+{
+    if (rc)
+        egide_log(EGIDE_LOG_ERROR, "%s %s: %s%s", what, path ? path : "(not set)",
+                  egide_strerror(rc), rc == EGIDE_ERR_PERM ? " (chmod 600)" : "");
+    return rc;
+}
+
+/* The broker's own keys and the directory authority it pins. */
+static egide_rc s_keys(broker_t *b)
+{
+    char *p = egide_config_path(b->cfg, "broker", "sign_key");
+    egide_rc rc = broker_file_fail("signing key", p, egide_key_load_private(p, &b->sign_key));
+    free(p);
+    if (rc)
+        return rc;
+    X509 *cert = NULL;
+    p = egide_config_path(b->cfg, "broker", "sign_cert");
+    rc = egide_cert_load(p, &cert);
+    if (!rc)
+        rc = egide_cert_fingerprint(cert, b->sign_fpr);
+    X509_free(cert);
+    rc = broker_file_fail("signing certificate", p, rc);
+    free(p);
+    if (rc)
+        return rc;
+    p = egide_config_path(b->cfg, "broker", "directory_anchor");
+    rc = broker_file_fail("directory anchor", p, egide_cert_load(p, &b->anchor));
+    free(p);
+    return rc;
+}
+
 egide_rc broker_init(broker_t *b, egide_config_t *cfg)
 {
     memset(b, 0, sizeof *b);
@@ -104,44 +136,16 @@ egide_rc broker_init(broker_t *b, egide_config_t *cfg)
     else if (egide_checkpoint_origin_for(b->node_id, b->origin, sizeof b->origin))
         return s_fail("audit origin", EGIDE_ERR_CONFIG);
 
-    char *p;
-    egide_rc rc;
-    X509 *cert = NULL;
-    p = egide_config_path(cfg, "broker", "sign_key");
-    rc = egide_key_load_private(p, &b->sign_key);
-    if (rc) {
-        egide_log(EGIDE_LOG_ERROR, "signing key %s: %s%s", p, egide_strerror(rc),
-                  rc == EGIDE_ERR_PERM ? " (chmod 600)" : "");
-        free(p);
+    egide_rc rc = s_keys(b);
+    if (rc)
         return rc;
-    }
-    free(p);
-    p = egide_config_path(cfg, "broker", "sign_cert");
-    rc = egide_cert_load(p, &cert);
-    if (!rc)
-        rc = egide_cert_fingerprint(cert, b->sign_fpr);
-    X509_free(cert);
-    if (rc) {
-        egide_log(EGIDE_LOG_ERROR, "signing certificate %s: %s", p, egide_strerror(rc));
-        free(p);
-        return rc;
-    }
-    free(p);
-    p = egide_config_path(cfg, "broker", "directory_anchor");
-    rc = egide_cert_load(p, &b->anchor);
-    if (rc) {
-        egide_log(EGIDE_LOG_ERROR, "directory anchor %s: %s", p, egide_strerror(rc));
-        free(p);
-        return rc;
-    }
-    free(p);
     b->directory_path = egide_config_path(cfg, "broker", "directory");
     if ((rc = broker_load_directory(b)))
         return rc;
     if (!egide_directory_node(b->dir, b->node_id))
         egide_log(EGIDE_LOG_WARNING, "node id %s is not in the directory", b->node_id);
 
-    p = egide_config_path(cfg, "broker", "database");
+    char *p = egide_config_path(cfg, "broker", "database");
     rc = broker_store_open(NULL, p, false, &b->store);
     free(p);
     if (rc)
@@ -153,14 +157,10 @@ egide_rc broker_init(broker_t *b, egide_config_t *cfg)
 
     char secret[41];
     p = egide_config_path(cfg, "broker", "curve_secret");
-    rc = egide_curve_key_read(p, 1, secret);
-    if (rc) {
-        egide_log(EGIDE_LOG_ERROR, "CURVE secret %s: %s%s", p, egide_strerror(rc),
-                  rc == EGIDE_ERR_PERM ? " (chmod 600)" : "");
-        free(p);
-        return rc;
-    }
+    rc = broker_file_fail("CURVE secret", p, egide_curve_key_read(p, 1, secret));
     free(p);
+    if (rc)
+        return rc;
     b->zctx = egide_transport_ctx_new();
     if (!b->zctx || egide_zap_open(b->zctx, &b->zap) != EGIDE_OK) {
         egide_wipe(secret, sizeof secret);
@@ -200,4 +200,13 @@ void broker_fini(broker_t *b)
     EVP_PKEY_free(b->sign_key);
     free(b->directory_path);
     free(b->conns);
+}
+
+int broker_serve(egide_config_t *cfg)
+{
+    broker_t b;
+    egide_rc rc = broker_init(&b, cfg);
+    int status = rc == EGIDE_OK ? broker_run(&b) : 1;
+    broker_fini(&b); /* also after a failed init: it frees what init made */
+    return status;
 }

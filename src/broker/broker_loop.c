@@ -39,27 +39,27 @@ static void s_handle(broker_t *b, egide_transport_msg_t *m, egide_rc rrc)
                           egide_strerror(rrc));
         return;
     }
-    switch (m->frame->body_case) {
-    case EGIDE__V1__FRAME__BODY_HELLO:
-        broker_handle_hello(b, m);
-        break;
-    case EGIDE__V1__FRAME__BODY_SUBMIT:
-        broker_handle_submit(b, m);
-        break;
-    case EGIDE__V1__FRAME__BODY_RECEIPT:
-        broker_handle_receipt(b, m);
-        break;
-    case EGIDE__V1__FRAME__BODY_ACK:
-        broker_handle_ack(b, m);
-        break;
-    case EGIDE__V1__FRAME__BODY_HEARTBEAT:
-        break;
-    default:
-        atomic_fetch_add(&b->m.frames_bad, 1);
-        broker_send_error(b, m->user_id, m->frame->corr_id, R(MALFORMED),
-                          "frame type not accepted by the broker");
-        break;
+    /* The frames a node may send the broker, and their handlers. */
+    static const struct {
+        Egide__V1__Frame__BodyCase body;
+        void (*fn)(broker_t *, const egide_transport_msg_t *);
+    } handlers[] = {
+        {EGIDE__V1__FRAME__BODY_HELLO, broker_handle_hello},
+        {EGIDE__V1__FRAME__BODY_SUBMIT, broker_handle_submit},
+        {EGIDE__V1__FRAME__BODY_RECEIPT, broker_handle_receipt},
+        {EGIDE__V1__FRAME__BODY_ACK, broker_handle_ack},
+        {EGIDE__V1__FRAME__BODY_HEARTBEAT, NULL}, /* its arrival was the point */
+    };
+    for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++) {
+        if (handlers[i].body != m->frame->body_case)
+            continue;
+        if (handlers[i].fn)
+            handlers[i].fn(b, m);
+        return;
     }
+    atomic_fetch_add(&b->m.frames_bad, 1);
+    broker_send_error(b, m->user_id, m->frame->corr_id, R(MALFORMED),
+                      "frame type not accepted by the broker");
 }
 
 static void s_gauges(broker_t *b)

@@ -176,6 +176,23 @@ egide_rc broker_receipt(broker_t *b, int kind, const uint8_t *msg_id, const uint
     return rc;
 }
 
+egide_rc broker_audit_receipt(broker_t *b, Egide__V1__AuditEvent *ev, int kind,
+                              const uint8_t *msg_id, const uint8_t *sha, const char *sender_id,
+                              const char *recipient_id, int reason, const char *detail,
+                              uint8_t **out, size_t *len, uint64_t *leaf)
+{
+    uint64_t idx = 0;
+    egide_rc rc = broker_audit(b, ev, &idx);
+    if (!rc)
+        rc = broker_receipt(b, kind, msg_id, sha, sender_id, recipient_id, reason, detail,
+                            (int64_t)idx, out, len);
+    if (rc)
+        broker_store_failed(b, rc, "an audited receipt");
+    if (leaf)
+        *leaf = idx;
+    return rc;
+}
+
 void broker_send_receipt(broker_t *b, const char *node_id, uint64_t corr, uint64_t relay_id,
                          const uint8_t *receipt, size_t len)
 {

@@ -180,14 +180,14 @@ static egide_rc s_pump_node(broker_t *b, const char *node, int64_t now)
     broker_due_free(due, n);
     if (rc)
         return rc;
-    broker_relay_due_t *rel = NULL;
+    broker_due_t *rel = NULL;
     rc = broker_store_relays_due(b->store, node, now, PUMP_BATCH, &rel, &n);
     for (size_t i = 0; !rc && i < n; i++) {
         rc = broker_store_relay_attempted(b->store, rel[i].id, s_next_due(b, rel[i].attempts + 1));
         if (!rc)
-            broker_send_receipt(b, node, 0, rel[i].id, rel[i].receipt, rel[i].len);
+            broker_send_receipt(b, node, 0, rel[i].id, rel[i].data, rel[i].len);
     }
-    broker_relay_due_free(rel, n);
+    broker_due_free(rel, n);
     return rc;
 }
 
@@ -230,14 +230,11 @@ void broker_expire(broker_t *b)
         ev.node_id = x->recipient_id;
         ev.message_type = x->type;
         ev.reason = R(EXPIRED);
-        uint64_t leaf;
-        if ((rc = broker_audit(b, &ev, &leaf)))
-            break;
         uint8_t *r = NULL;
         size_t rlen = 0;
-        rc = broker_receipt(b, EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED, x->msg_id, x->sha256,
-                            x->sender_id, x->recipient_id, R(EXPIRED),
-                            "not delivered before expiry", (int64_t)leaf, &r, &rlen);
+        rc = broker_audit_receipt(b, &ev, EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED, x->msg_id,
+                                  x->sha256, x->sender_id, x->recipient_id, R(EXPIRED),
+                                  "not delivered before expiry", &r, &rlen, NULL);
         if (!rc)
             rc = broker_store_delivery_finish(b->store, x->msg_id, x->recipient_id,
                                               BROKER_DELIVERY_EXPIRED, r, rlen, now);

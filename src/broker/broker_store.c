@@ -24,15 +24,9 @@ const broker_store_ops_t *const broker_store_backends[] = {&broker_store_sqlite_
 
 const char *broker_delivery_state_name(broker_delivery_state s)
 {
-    static const char *const names[] = {
-        [BROKER_DELIVERY_QUEUED] = "queued",
-        [BROKER_DELIVERY_DELIVERED] = "delivered",
-        [BROKER_DELIVERY_REJECTED] = "rejected",
-        [BROKER_DELIVERY_EXPIRED] = "expired",
-    };
-    if ((int)s < 0 || (size_t)s >= sizeof names / sizeof names[0])
-        return "unknown";
-    return names[s];
+    /* Indexed by the stored numbers (broker_store.h). */
+    static const char *const names[] = {"queued", "delivered", "rejected", "expired"};
+    return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "unknown";
 }
 
 void broker_stored_clear(broker_stored_t *s)
@@ -47,13 +41,6 @@ void broker_due_free(broker_due_t *items, size_t n)
 {
     for (size_t i = 0; items && i < n; i++)
         free(items[i].data);
-    free(items);
-}
-
-void broker_relay_due_free(broker_relay_due_t *items, size_t n)
-{
-    for (size_t i = 0; items && i < n; i++)
-        free(items[i].receipt);
     free(items);
 }
 
@@ -279,7 +266,7 @@ egide_rc broker_store_relay_queue(broker_store_t *s, const char *sender_id, cons
 }
 
 egide_rc broker_store_relays_due(broker_store_t *s, const char *sender_id, int64_t now_ms,
-                                 size_t limit, broker_relay_due_t **items, size_t *n)
+                                 size_t limit, broker_due_t **items, size_t *n)
 {
     if (!s || !s_id_ok(sender_id) || !s_list_ok(limit, items, n))
         return EGIDE_ERR_INVALID;

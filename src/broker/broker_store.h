@@ -98,12 +98,14 @@ typedef struct broker_delivery {
     int attempts;
 } broker_delivery_t;
 
-/* A queued delivery that is due: the envelope bytes to send (owned). */
+/* Something due to be sent: a queued delivery (data = the envelope) or a
+ * relay (id names it, data = the receipt).  data is owned by the list. */
 typedef struct broker_due {
-    uint8_t msg_id[16];
+    uint64_t id;        /* relays: the relay id the sender acknowledges */
+    uint8_t msg_id[16]; /* the message it is about */
     uint8_t *data;
     size_t len;
-    int attempts; /* Deliver frames sent so far */
+    int attempts; /* frames sent so far */
 } broker_due_t;
 void broker_due_free(broker_due_t *items, size_t n);
 
@@ -115,15 +117,6 @@ typedef struct broker_expiring {
     char type[BROKER_STORE_TYPE_MAX];
 } broker_expiring_t;
 void broker_expiring_free(broker_expiring_t *items);
-
-/* A relay (receipt on its way back to its sender) that is due. */
-typedef struct broker_relay_due {
-    uint64_t id;
-    uint8_t *receipt; /* owned */
-    size_t len;
-    int attempts;
-} broker_relay_due_t;
-void broker_relay_due_free(broker_relay_due_t *items, size_t n);
 
 /* What an acknowledged relay was, for the audit trail. */
 typedef struct broker_relay_acked {
@@ -171,7 +164,7 @@ typedef struct broker_store_ops {
                             const uint8_t *msg_id, const uint8_t *receipt, size_t len,
                             int64_t now_ms, uint64_t *id);
     egide_rc (*relays_due)(void *impl, const char *sender_id, int64_t now_ms, size_t limit,
-                           broker_relay_due_t **items, size_t *n);
+                           broker_due_t **items, size_t *n);
     egide_rc (*relay_attempted)(void *impl, uint64_t id, int64_t next_ms);
     egide_rc (*relay_ack)(void *impl, uint64_t id, const char *sender_id,
                           broker_relay_acked_t *out);
@@ -263,7 +256,7 @@ egide_rc broker_store_relay_queue(broker_store_t *s, const char *sender_id, cons
 /* Up to limit (1..4096) unacknowledged relays of sender_id due at now_ms,
  * oldest first. */
 egide_rc broker_store_relays_due(broker_store_t *s, const char *sender_id, int64_t now_ms,
-                                 size_t limit, broker_relay_due_t **items, size_t *n);
+                                 size_t limit, broker_due_t **items, size_t *n);
 /* A relay was sent: attempts + 1, next due at next_ms; EGIDE_ERR_NOTFOUND. */
 egide_rc broker_store_relay_attempted(broker_store_t *s, uint64_t id, int64_t next_ms);
 /* The sender acknowledged relay id: done.  EGIDE_ERR_NOTFOUND when it is not

@@ -14,6 +14,7 @@
  */
 #include "broker_store.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sqlite3.h>
@@ -115,7 +116,7 @@ static const char *const s_sql[ST__COUNT] = {
     [ST_DELIVERY_GET] =
         "SELECT e.sha256, e.sender_id, e.type, d.state, d.attempts FROM deliveries d"
         " JOIN envelopes e ON e.msg_id=d.msg_id WHERE d.msg_id=? AND d.recipient_id=?",
-    [ST_DUE] = "SELECT d.msg_id, e.data, d.attempts FROM deliveries d JOIN envelopes e"
+    [ST_DUE] = "SELECT d.rowid, d.msg_id, e.data, d.attempts FROM deliveries d JOIN envelopes e"
                " ON e.msg_id=d.msg_id WHERE d.recipient_id=? AND d.state=0 AND"
                " d.next_ms<=? ORDER BY d.urgency DESC, d.rowid LIMIT ?",
     [ST_ATTEMPTED] = "UPDATE deliveries SET attempts=attempts+1, next_ms=? WHERE"
@@ -131,7 +132,7 @@ static const char *const s_sql[ST__COUNT] = {
     [ST_RELAY_INSERT] =
         "INSERT INTO relays(sender_id, msg_id, receipt, receipt_sha256, created_ms, issuer)"
         " VALUES(?,?,?,?,?,?)",
-    [ST_RELAYS_DUE] = "SELECT id, receipt, attempts FROM relays WHERE sender_id=? AND"
+    [ST_RELAYS_DUE] = "SELECT id, msg_id, receipt, attempts FROM relays WHERE sender_id=? AND"
                       " done=0 AND next_ms<=? ORDER BY id LIMIT ?",
     [ST_RELAY_ATTEMPTED] = "UPDATE relays SET attempts=attempts+1, next_ms=? WHERE id=? AND done=0",
     [ST_RELAY_ACK] = "UPDATE relays SET done=1 WHERE id=? AND sender_id=? AND done=0"
@@ -148,7 +149,7 @@ typedef struct s_store {
 
 /* ------------------------------------------------------------ helpers */
 
-/* One log line for a failed statement; the SQL names the operation. */
+/* One log line for a failed statement; its number names the operation. */
 static egide_rc s_fail(s_store_t *x, int st, int src)
 {
     egide_rc rc = egide_db_rc(src);
@@ -162,11 +163,6 @@ static egide_rc s_fail(s_store_t *x, int st, int src)
     return rc;
 }
 
-static egide_rc s_prepare(s_store_t *x, int st, sqlite3_stmt **out)
-{
-    return egide_db_stmt(x->db, s_sql[st], out);
-}
-
 /* Step a write, counting down to an injected fault. */
 static int s_step_write(s_store_t *x, sqlite3_stmt *st)
 {
@@ -177,27 +173,81 @@ static int s_step_write(s_store_t *x, sqlite3_stmt *st)
     return sqlite3_step(st);
 }
 
-/* Run a prepared write to completion; EGIDE_ERR_NOTFOUND when want_change
- * and no row changed. */
-static egide_rc s_write(s_store_t *x, int which, sqlite3_stmt *st, bool want_change)
+/* Prepare statement `which` and bind its parameters from the arguments, one
+ * letter of fmt each: 'k' a 16-byte key (msg_id), 'h' a 32-byte hash, 'b' a
+ * blob (const uint8_t *, size_t), 't' text, 'I' an int64_t, 'i' an int.
+ * Everything is bound SQLITE_STATIC: the arguments outlive the step. */
+static egide_rc s_bindv(s_store_t *x, int which, sqlite3_stmt **out, const char *fmt, va_list ap)
 {
-    int src = s_step_write(x, st);
-    egide_rc rc = src == SQLITE_DONE ? EGIDE_OK : s_fail(x, which, src);
-    if (!rc && want_change && sqlite3_changes(x->db) == 0)
-        rc = EGIDE_ERR_NOTFOUND;
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(x->db, s_sql[which], &st);
+    if (rc)
+        return rc;
+    for (int i = 1; *fmt; fmt++, i++) {
+        const uint8_t *p;
+        switch (*fmt) {
+        case 'k':
+        case 'h':
+            p = va_arg(ap, const uint8_t *);
+            sqlite3_bind_blob(st, i, p, *fmt == 'k' ? 16 : 32, SQLITE_STATIC);
+            break;
+        case 'b':
+            p = va_arg(ap, const uint8_t *);
+            sqlite3_bind_blob(st, i, p, (int)va_arg(ap, size_t), SQLITE_STATIC);
+            break;
+        case 't':
+            sqlite3_bind_text(st, i, va_arg(ap, const char *), -1, SQLITE_STATIC);
+            break;
+        case 'I':
+            sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
+            break;
+        default:
+            sqlite3_bind_int(st, i, va_arg(ap, int));
+            break;
+        }
+    }
+    *out = st;
+    return EGIDE_OK;
+}
+
+/* How s_run steps a statement. */
+enum {
+    RUN_DONE,   /* a write, to completion */
+    RUN_CHANGE, /* a write that must change a row (else EGIDE_ERR_NOTFOUND) */
+    RUN_ROW,    /* a query (or a write with RETURNING): stop on its first row */
+};
+
+/* Bind the arguments (see s_bindv) and step statement `which`.  RUN_ROW:
+ * EGIDE_OK with *row on its first row (the caller gives it back with
+ * egide_db_done), else EGIDE_ERR_NOTFOUND or the error, the statement
+ * already given back.  Writes count towards an injected fault. */
+static egide_rc s_run(s_store_t *x, int which, int mode, sqlite3_stmt **row, const char *fmt, ...)
+{
+    sqlite3_stmt *st;
+    va_list ap;
+    va_start(ap, fmt);
+    egide_rc rc = s_bindv(x, which, &st, fmt, ap);
+    va_end(ap);
+    if (rc)
+        return rc;
+    bool write = mode != RUN_ROW || which == ST_RELAY_ACK;
+    int src = write ? s_step_write(x, st) : sqlite3_step(st);
+    if (mode == RUN_ROW && src == SQLITE_ROW) {
+        *row = st;
+        return EGIDE_OK;
+    }
+    if (src == SQLITE_DONE)
+        rc = mode == RUN_ROW || (mode == RUN_CHANGE && sqlite3_changes(x->db) == 0)
+                 ? EGIDE_ERR_NOTFOUND
+                 : EGIDE_OK;
+    else
+        rc = s_fail(x, which, src);
     egide_db_done(st);
     return rc;
 }
-
-static void s_bind_id(sqlite3_stmt *st, int i, const uint8_t *msg_id)
-{
-    sqlite3_bind_blob(st, i, msg_id, 16, SQLITE_STATIC);
-}
-
-static void s_bind_text(sqlite3_stmt *st, int i, const char *s)
-{
-    sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
-}
+#define s_exec(x, which, want_change, ...)                                                         \
+    s_run(x, which, (want_change) ? RUN_CHANGE : RUN_DONE, NULL, __VA_ARGS__)
+#define s_row(x, which, row, ...) s_run(x, which, RUN_ROW, row, __VA_ARGS__)
 
 /* Copy column col (a blob of exactly n bytes) into out. */
 static bool s_col_fixed(sqlite3_stmt *st, int col, uint8_t *out, size_t n)
@@ -229,35 +279,61 @@ static void s_col_text(sqlite3_stmt *st, int col, char *out, size_t size)
     egide_strlcpy(out, t ? t : "", size);
 }
 
-/* A stored answer: sha256 (col 0) and receipt (col 1) of the current row. */
-static egide_rc s_stored_row(sqlite3_stmt *st, broker_stored_t *out)
+/* A stored answer: sha256 (col 0) and receipt (col 1) of the row, which is
+ * given back. */
+static egide_rc s_stored_row(egide_rc rc, sqlite3_stmt *st, broker_stored_t *out)
 {
+    if (rc)
+        return rc;
     if (!s_col_fixed(st, 0, out->sha256, 32))
-        return EGIDE_ERR_DB;
-    return s_col_dup(st, 1, &out->receipt, &out->receipt_len);
+        rc = EGIDE_ERR_DB;
+    else
+        rc = s_col_dup(st, 1, &out->receipt, &out->receipt_len);
+    egide_db_done(st);
+    return rc;
 }
 
-/* Step a one-row query: EGIDE_OK with a row, EGIDE_ERR_NOTFOUND without. */
-static egide_rc s_step_one(s_store_t *x, int which, sqlite3_stmt *st)
-{
-    int src = sqlite3_step(st);
-    if (src == SQLITE_ROW)
-        return EGIDE_OK;
-    return src == SQLITE_DONE ? EGIDE_ERR_NOTFOUND : s_fail(x, which, src);
-}
+/* Read one row of a list into item (zeroed); EGIDE_OK or an error. */
+typedef egide_rc (*s_row_fn)(sqlite3_stmt *st, void *item);
 
-/* Grow a list by one element of size sz; NULL when out of memory. */
-static void *s_grow(void **items, size_t n, size_t *cap, size_t sz)
+/* Collect the rows of a query s_row started (its rc and statement): every
+ * row through fn into a grown array of sz-byte items; no row is an empty
+ * list.  On error nothing is returned (release frees what rows hold). */
+static egide_rc s_collect(s_store_t *x, int which, egide_rc rc, sqlite3_stmt *st, s_row_fn fn,
+                          size_t sz, void (*release)(void *, size_t), void **items, size_t *n)
 {
-    if (n == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 16;
-        void *p = realloc(*items, ncap * sz);
-        if (!p)
-            return NULL;
-        *items = p;
-        *cap = ncap;
+    if (rc)
+        return rc == EGIDE_ERR_NOTFOUND ? EGIDE_OK : rc;
+    size_t cap = 0;
+    int src = SQLITE_ROW;
+    for (; !rc && src == SQLITE_ROW; src = rc ? src : sqlite3_step(st)) {
+        if (*n == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            void *p = realloc(*items, ncap * sz);
+            if (!p) {
+                rc = EGIDE_ERR_NOMEM;
+                break;
+            }
+            *items = p;
+            cap = ncap;
+        }
+        void *item = (char *)*items + *n * sz;
+        memset(item, 0, sz);
+        if (!(rc = fn(st, item)))
+            (*n)++;
+        else
+            release(item, 1); /* what fn read of it */
     }
-    return (char *)*items + n * sz;
+    if (!rc && src != SQLITE_DONE)
+        rc = s_fail(x, which, src);
+    egide_db_done(st);
+    if (rc) {
+        release(*items, *n);
+        free(*items);
+        *items = NULL;
+        *n = 0;
+    }
+    return rc;
 }
 
 /* ------------------------------------------------------------ lifecycle */
@@ -355,39 +431,16 @@ static void s_inject_fault(void *impl, int nth_write)
 
 static egide_rc s_accept_rows(s_store_t *x, const broker_accept_t *a)
 {
-    sqlite3_stmt *st;
-    egide_rc rc = s_prepare(x, ST_ENV_INSERT, &st);
-    if (rc)
-        return rc;
-    s_bind_id(st, 1, a->msg_id);
-    sqlite3_bind_blob(st, 2, a->sha256, 32, SQLITE_STATIC);
-    s_bind_text(st, 3, a->sender_id);
-    sqlite3_bind_int64(st, 4, (int64_t)a->sender_seq);
-    s_bind_text(st, 5, a->type);
-    sqlite3_bind_int(st, 6, a->urgency);
-    sqlite3_bind_int64(st, 7, a->created_ms);
-    sqlite3_bind_int64(st, 8, a->expires_ms);
-    sqlite3_bind_int64(st, 9, a->received_ms);
-    sqlite3_bind_blob(st, 10, a->data, (int)a->len, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 11, a->receipt, (int)a->receipt_len, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 12, (int64_t)a->leaf_index);
-    if ((rc = s_write(x, ST_ENV_INSERT, st, false)))
-        return rc;
-    for (size_t i = 0; i < a->n_recipients; i++) {
-        if ((rc = s_prepare(x, ST_DELIVERY_INSERT, &st)))
-            return rc;
-        s_bind_id(st, 1, a->msg_id);
-        s_bind_text(st, 2, a->recipients[i]);
-        sqlite3_bind_int(st, 3, a->urgency);
-        sqlite3_bind_int64(st, 4, a->expires_ms);
-        if ((rc = s_write(x, ST_DELIVERY_INSERT, st, false)))
-            return rc;
-    }
-    if ((rc = s_prepare(x, ST_SENDER_UPSERT, &st)))
-        return rc;
-    s_bind_text(st, 1, a->sender_id);
-    sqlite3_bind_int64(st, 2, (int64_t)a->sender_seq);
-    return s_write(x, ST_SENDER_UPSERT, st, false);
+    egide_rc rc =
+        s_exec(x, ST_ENV_INSERT, false, "khtItiIIIbbI", a->msg_id, a->sha256, a->sender_id,
+               (int64_t)a->sender_seq, a->type, a->urgency, a->created_ms, a->expires_ms,
+               a->received_ms, a->data, a->len, a->receipt, a->receipt_len, (int64_t)a->leaf_index);
+    for (size_t i = 0; !rc && i < a->n_recipients; i++)
+        rc = s_exec(x, ST_DELIVERY_INSERT, false, "ktiI", a->msg_id, a->recipients[i], a->urgency,
+                    a->expires_ms);
+    if (!rc)
+        rc = s_exec(x, ST_SENDER_UPSERT, false, "tI", a->sender_id, (int64_t)a->sender_seq);
+    return rc;
 }
 
 /* All rows or none: a savepoint inside the caller's transaction. */
@@ -413,173 +466,109 @@ static egide_rc s_accept(void *impl, const broker_accept_t *a)
 
 static egide_rc s_envelope_find(void *impl, const uint8_t *msg_id, broker_stored_t *out)
 {
-    s_store_t *x = impl;
-    sqlite3_stmt *st;
-    egide_rc rc = s_prepare(x, ST_ENV_FIND, &st);
-    if (rc)
-        return rc;
-    s_bind_id(st, 1, msg_id);
-    rc = s_step_one(x, ST_ENV_FIND, st);
-    if (!rc)
-        rc = s_stored_row(st, out);
-    egide_db_done(st);
-    return rc;
+    sqlite3_stmt *st = NULL;
+    egide_rc rc = s_row(impl, ST_ENV_FIND, &st, "k", msg_id);
+    return s_stored_row(rc, st, out);
 }
 
 static egide_rc s_rejection_put(void *impl, const uint8_t *msg_id, const uint8_t *sha256,
                                 const uint8_t *receipt, size_t len, int64_t now_ms)
 {
-    s_store_t *x = impl;
-    sqlite3_stmt *st;
-    egide_rc rc = s_prepare(x, ST_REJ_INSERT, &st);
-    if (rc)
-        return rc;
-    s_bind_id(st, 1, msg_id);
-    sqlite3_bind_blob(st, 2, sha256, 32, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 3, receipt, (int)len, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, now_ms);
-    return s_write(x, ST_REJ_INSERT, st, false);
+    return s_exec(impl, ST_REJ_INSERT, false, "khbI", msg_id, sha256, receipt, len, now_ms);
 }
 
 static egide_rc s_rejection_find(void *impl, const uint8_t *msg_id, const uint8_t *sha256,
                                  broker_stored_t *out)
 {
-    s_store_t *x = impl;
-    sqlite3_stmt *st;
-    egide_rc rc = s_prepare(x, ST_REJ_FIND, &st);
-    if (rc)
-        return rc;
-    s_bind_id(st, 1, msg_id);
-    sqlite3_bind_blob(st, 2, sha256, 32, SQLITE_STATIC);
-    rc = s_step_one(x, ST_REJ_FIND, st);
-    if (!rc)
-        rc = s_stored_row(st, out);
-    egide_db_done(st);
-    return rc;
+    sqlite3_stmt *st = NULL;
+    egide_rc rc = s_row(impl, ST_REJ_FIND, &st, "kh", msg_id, sha256);
+    return s_stored_row(rc, st, out);
 }
 
 static egide_rc s_sender_max_seq(void *impl, const char *sender_id, uint64_t *max)
 {
-    s_store_t *x = impl;
     sqlite3_stmt *st;
-    egide_rc rc = s_prepare(x, ST_SENDER_MAX, &st);
+    egide_rc rc = s_row(impl, ST_SENDER_MAX, &st, "t", sender_id);
     if (rc)
-        return rc;
-    s_bind_text(st, 1, sender_id);
-    rc = s_step_one(x, ST_SENDER_MAX, st);
-    if (!rc)
-        *max = (uint64_t)sqlite3_column_int64(st, 0);
+        return rc == EGIDE_ERR_NOTFOUND ? EGIDE_OK : rc; /* no envelope yet: 0 */
+    *max = (uint64_t)sqlite3_column_int64(st, 0);
     egide_db_done(st);
-    return rc == EGIDE_ERR_NOTFOUND ? EGIDE_OK : rc;
+    return EGIDE_OK;
 }
 
 static egide_rc s_sender_seq_used(void *impl, const char *sender_id, uint64_t seq, bool *used)
 {
-    s_store_t *x = impl;
     sqlite3_stmt *st;
-    egide_rc rc = s_prepare(x, ST_SEQ_USED, &st);
-    if (rc)
-        return rc;
-    s_bind_text(st, 1, sender_id);
-    sqlite3_bind_int64(st, 2, (int64_t)seq);
-    rc = s_step_one(x, ST_SEQ_USED, st);
+    egide_rc rc = s_row(impl, ST_SEQ_USED, &st, "tI", sender_id, (int64_t)seq);
+    if (!rc)
+        egide_db_done(st);
     *used = rc == EGIDE_OK;
-    egide_db_done(st);
     return rc == EGIDE_ERR_NOTFOUND ? EGIDE_OK : rc;
 }
 
 static egide_rc s_delivery_get(void *impl, const uint8_t *msg_id, const char *recipient_id,
                                broker_delivery_t *out)
 {
-    s_store_t *x = impl;
     sqlite3_stmt *st;
-    egide_rc rc = s_prepare(x, ST_DELIVERY_GET, &st);
+    egide_rc rc = s_row(impl, ST_DELIVERY_GET, &st, "kt", msg_id, recipient_id);
     if (rc)
         return rc;
-    s_bind_id(st, 1, msg_id);
-    s_bind_text(st, 2, recipient_id);
-    rc = s_step_one(x, ST_DELIVERY_GET, st);
-    if (!rc && !s_col_fixed(st, 0, out->sha256, 32))
+    if (!s_col_fixed(st, 0, out->sha256, 32))
         rc = EGIDE_ERR_DB;
-    if (!rc) {
-        s_col_text(st, 1, out->sender_id, sizeof out->sender_id);
-        s_col_text(st, 2, out->type, sizeof out->type);
-        out->state = (broker_delivery_state)sqlite3_column_int(st, 3);
-        out->attempts = sqlite3_column_int(st, 4);
-    }
+    s_col_text(st, 1, out->sender_id, sizeof out->sender_id);
+    s_col_text(st, 2, out->type, sizeof out->type);
+    out->state = (broker_delivery_state)sqlite3_column_int(st, 3);
+    out->attempts = sqlite3_column_int(st, 4);
     egide_db_done(st);
     return rc;
 }
 
 /* ------------------------------------------------------------ deliveries */
 
+/* A due delivery or relay: id, msg_id, the bytes to send, attempts. */
+static egide_rc s_due_row(sqlite3_stmt *st, void *item)
+{
+    broker_due_t *d = item;
+    d->id = (uint64_t)sqlite3_column_int64(st, 0);
+    if (!s_col_fixed(st, 1, d->msg_id, 16))
+        return EGIDE_ERR_DB;
+    d->attempts = sqlite3_column_int(st, 3);
+    return s_col_dup(st, 2, &d->data, &d->len);
+}
+
+static void s_due_release(void *items, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(((broker_due_t *)items)[i].data);
+}
+
+/* What is due for one node: deliveries (ST_DUE) or relays (ST_RELAYS_DUE). */
+static egide_rc s_due(s_store_t *x, int which, const char *node_id, int64_t now_ms, size_t limit,
+                      broker_due_t **items, size_t *n)
+{
+    sqlite3_stmt *st = NULL;
+    egide_rc rc = s_row(x, which, &st, "tII", node_id, now_ms, (int64_t)limit);
+    return s_collect(x, which, rc, st, s_due_row, sizeof **items, s_due_release, (void **)items, n);
+}
+
 static egide_rc s_deliveries_due(void *impl, const char *recipient_id, int64_t now_ms, size_t limit,
                                  broker_due_t **items, size_t *n)
 {
-    s_store_t *x = impl;
-    sqlite3_stmt *st;
-    egide_rc rc = s_prepare(x, ST_DUE, &st);
-    if (rc)
-        return rc;
-    s_bind_text(st, 1, recipient_id);
-    sqlite3_bind_int64(st, 2, now_ms);
-    sqlite3_bind_int64(st, 3, (int64_t)limit);
-    size_t cap = 0;
-    int src = SQLITE_DONE;
-    while (!rc && (src = sqlite3_step(st)) == SQLITE_ROW) {
-        broker_due_t *d = s_grow((void **)items, *n, &cap, sizeof *d);
-        if (!d) {
-            rc = EGIDE_ERR_NOMEM;
-            break;
-        }
-        memset(d, 0, sizeof *d);
-        if (!s_col_fixed(st, 0, d->msg_id, 16))
-            rc = EGIDE_ERR_DB;
-        else if (!(rc = s_col_dup(st, 1, &d->data, &d->len)))
-            d->attempts = sqlite3_column_int(st, 2);
-        if (!rc)
-            (*n)++;
-    }
-    if (!rc && src != SQLITE_DONE)
-        rc = s_fail(x, ST_DUE, src);
-    egide_db_done(st);
-    if (rc) {
-        broker_due_free(*items, *n);
-        *items = NULL;
-        *n = 0;
-    }
-    return rc;
+    return s_due(impl, ST_DUE, recipient_id, now_ms, limit, items, n);
 }
 
 static egide_rc s_delivery_attempted(void *impl, const uint8_t *msg_id, const char *recipient_id,
                                      int64_t next_ms)
 {
-    s_store_t *x = impl;
-    sqlite3_stmt *st;
-    egide_rc rc = s_prepare(x, ST_ATTEMPTED, &st);
-    if (rc)
-        return rc;
-    sqlite3_bind_int64(st, 1, next_ms);
-    s_bind_id(st, 2, msg_id);
-    s_bind_text(st, 3, recipient_id);
-    return s_write(x, ST_ATTEMPTED, st, true);
+    return s_exec(impl, ST_ATTEMPTED, true, "Ikt", next_ms, msg_id, recipient_id);
 }
 
 static egide_rc s_delivery_finish(void *impl, const uint8_t *msg_id, const char *recipient_id,
                                   broker_delivery_state state, const uint8_t *receipt, size_t len,
                                   int64_t now_ms)
 {
-    s_store_t *x = impl;
-    sqlite3_stmt *st;
-    egide_rc rc = s_prepare(x, ST_FINISH, &st);
-    if (rc)
-        return rc;
-    sqlite3_bind_int(st, 1, (int)state);
-    sqlite3_bind_int64(st, 2, now_ms);
-    sqlite3_bind_blob(st, 3, receipt, (int)len, SQLITE_STATIC);
-    s_bind_id(st, 4, msg_id);
-    s_bind_text(st, 5, recipient_id);
-    rc = s_write(x, ST_FINISH, st, true);
+    egide_rc rc = s_exec(impl, ST_FINISH, true, "iIbkt", (int)state, now_ms, receipt, len, msg_id,
+                         recipient_id);
     if (rc == EGIDE_ERR_NOTFOUND) {
         /* Nothing changed: no such delivery, or it is already final. */
         broker_delivery_t d;
@@ -590,59 +579,35 @@ static egide_rc s_delivery_finish(void *impl, const uint8_t *msg_id, const char 
     return rc;
 }
 
+static egide_rc s_expiring_row(sqlite3_stmt *st, void *item)
+{
+    broker_expiring_t *e = item;
+    if (!s_col_fixed(st, 0, e->msg_id, 16) || !s_col_fixed(st, 2, e->sha256, 32))
+        return EGIDE_ERR_DB;
+    s_col_text(st, 1, e->recipient_id, sizeof e->recipient_id);
+    s_col_text(st, 3, e->sender_id, sizeof e->sender_id);
+    s_col_text(st, 4, e->type, sizeof e->type);
+    return EGIDE_OK;
+}
+
+static void s_nothing_to_release(void *items, size_t n)
+{
+    (void)items, (void)n;
+}
+
 static egide_rc s_deliveries_expiring(void *impl, int64_t now_ms, size_t limit,
                                       broker_expiring_t **items, size_t *n)
 {
-    s_store_t *x = impl;
-    sqlite3_stmt *st;
-    egide_rc rc = s_prepare(x, ST_EXPIRING, &st);
-    if (rc)
-        return rc;
-    sqlite3_bind_int64(st, 1, now_ms);
-    sqlite3_bind_int64(st, 2, (int64_t)limit);
-    size_t cap = 0;
-    int src = SQLITE_DONE;
-    while (!rc && (src = sqlite3_step(st)) == SQLITE_ROW) {
-        broker_expiring_t *e = s_grow((void **)items, *n, &cap, sizeof *e);
-        if (!e) {
-            rc = EGIDE_ERR_NOMEM;
-            break;
-        }
-        memset(e, 0, sizeof *e);
-        if (!s_col_fixed(st, 0, e->msg_id, 16) || !s_col_fixed(st, 2, e->sha256, 32)) {
-            rc = EGIDE_ERR_DB;
-            break;
-        }
-        s_col_text(st, 1, e->recipient_id, sizeof e->recipient_id);
-        s_col_text(st, 3, e->sender_id, sizeof e->sender_id);
-        s_col_text(st, 4, e->type, sizeof e->type);
-        (*n)++;
-    }
-    if (!rc && src != SQLITE_DONE)
-        rc = s_fail(x, ST_EXPIRING, src);
-    egide_db_done(st);
-    if (rc) {
-        free(*items);
-        *items = NULL;
-        *n = 0;
-    }
-    return rc;
+    sqlite3_stmt *st = NULL;
+    egide_rc rc = s_row(impl, ST_EXPIRING, &st, "II", now_ms, (int64_t)limit);
+    return s_collect(impl, ST_EXPIRING, rc, st, s_expiring_row, sizeof **items,
+                     s_nothing_to_release, (void **)items, n);
 }
 
 static egide_rc s_node_wake(void *impl, const char *node_id)
 {
-    s_store_t *x = impl;
-    static const int which[] = {ST_WAKE_DELIVERIES, ST_WAKE_RELAYS};
-    for (size_t i = 0; i < sizeof which / sizeof which[0]; i++) {
-        sqlite3_stmt *st;
-        egide_rc rc = s_prepare(x, which[i], &st);
-        if (rc)
-            return rc;
-        s_bind_text(st, 1, node_id);
-        if ((rc = s_write(x, which[i], st, false)))
-            return rc;
-    }
-    return EGIDE_OK;
+    egide_rc rc = s_exec(impl, ST_WAKE_DELIVERIES, false, "t", node_id);
+    return rc ? rc : s_exec(impl, ST_WAKE_RELAYS, false, "t", node_id);
 }
 
 /* ------------------------------------------------------------ relays */
@@ -654,68 +619,22 @@ static egide_rc s_relay_queue(void *impl, const char *sender_id, const char *iss
     s_store_t *x = impl;
     uint8_t rsha[32];
     egide_sha256(receipt, len, rsha);
-    sqlite3_stmt *st;
-    egide_rc rc = s_prepare(x, ST_RELAY_INSERT, &st);
-    if (rc)
-        return rc;
-    s_bind_text(st, 1, sender_id);
-    s_bind_id(st, 2, msg_id);
-    sqlite3_bind_blob(st, 3, receipt, (int)len, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 4, rsha, 32, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, now_ms);
-    s_bind_text(st, 6, issuer);
-    rc = s_write(x, ST_RELAY_INSERT, st, false);
+    egide_rc rc = s_exec(x, ST_RELAY_INSERT, false, "tkbhIt", sender_id, msg_id, receipt, len, rsha,
+                         now_ms, issuer);
     if (!rc)
         *id = (uint64_t)sqlite3_last_insert_rowid(x->db);
     return rc;
 }
 
 static egide_rc s_relays_due(void *impl, const char *sender_id, int64_t now_ms, size_t limit,
-                             broker_relay_due_t **items, size_t *n)
+                             broker_due_t **items, size_t *n)
 {
-    s_store_t *x = impl;
-    sqlite3_stmt *st;
-    egide_rc rc = s_prepare(x, ST_RELAYS_DUE, &st);
-    if (rc)
-        return rc;
-    s_bind_text(st, 1, sender_id);
-    sqlite3_bind_int64(st, 2, now_ms);
-    sqlite3_bind_int64(st, 3, (int64_t)limit);
-    size_t cap = 0;
-    int src = SQLITE_DONE;
-    while (!rc && (src = sqlite3_step(st)) == SQLITE_ROW) {
-        broker_relay_due_t *r = s_grow((void **)items, *n, &cap, sizeof *r);
-        if (!r) {
-            rc = EGIDE_ERR_NOMEM;
-            break;
-        }
-        memset(r, 0, sizeof *r);
-        r->id = (uint64_t)sqlite3_column_int64(st, 0);
-        r->attempts = sqlite3_column_int(st, 2);
-        if (!(rc = s_col_dup(st, 1, &r->receipt, &r->len)))
-            (*n)++;
-    }
-    if (!rc && src != SQLITE_DONE)
-        rc = s_fail(x, ST_RELAYS_DUE, src);
-    egide_db_done(st);
-    if (rc) {
-        broker_relay_due_free(*items, *n);
-        *items = NULL;
-        *n = 0;
-    }
-    return rc;
+    return s_due(impl, ST_RELAYS_DUE, sender_id, now_ms, limit, items, n);
 }
 
 static egide_rc s_relay_attempted(void *impl, uint64_t id, int64_t next_ms)
 {
-    s_store_t *x = impl;
-    sqlite3_stmt *st;
-    egide_rc rc = s_prepare(x, ST_RELAY_ATTEMPTED, &st);
-    if (rc)
-        return rc;
-    sqlite3_bind_int64(st, 1, next_ms);
-    sqlite3_bind_int64(st, 2, (int64_t)id);
-    return s_write(x, ST_RELAY_ATTEMPTED, st, true);
+    return s_exec(impl, ST_RELAY_ATTEMPTED, true, "II", next_ms, (int64_t)id);
 }
 
 static egide_rc s_relay_ack(void *impl, uint64_t id, const char *sender_id,
@@ -723,41 +642,30 @@ static egide_rc s_relay_ack(void *impl, uint64_t id, const char *sender_id,
 {
     s_store_t *x = impl;
     sqlite3_stmt *st;
-    egide_rc rc = s_prepare(x, ST_RELAY_ACK, &st);
+    egide_rc rc = s_row(x, ST_RELAY_ACK, &st, "It", (int64_t)id, sender_id);
     if (rc)
         return rc;
-    sqlite3_bind_int64(st, 1, (int64_t)id);
-    s_bind_text(st, 2, sender_id);
-    int src = s_step_write(x, st);
-    if (src == SQLITE_ROW) {
-        if (!s_col_fixed(st, 0, out->msg_id, 16) || !s_col_fixed(st, 1, out->receipt_sha256, 32))
-            rc = EGIDE_ERR_DB;
-        s_col_text(st, 2, out->issuer, sizeof out->issuer);
-        /* Run the UPDATE to its end (id is a key: no second row). */
-        src = sqlite3_step(st);
-        if (src != SQLITE_DONE)
-            rc = s_fail(x, ST_RELAY_ACK, src);
-    } else {
-        rc = src == SQLITE_DONE ? EGIDE_ERR_NOTFOUND : s_fail(x, ST_RELAY_ACK, src);
-    }
+    if (!s_col_fixed(st, 0, out->msg_id, 16) || !s_col_fixed(st, 1, out->receipt_sha256, 32))
+        rc = EGIDE_ERR_DB;
+    s_col_text(st, 2, out->issuer, sizeof out->issuer);
+    /* Run the UPDATE to its end (id is a key: no second row). */
+    int src = sqlite3_step(st);
+    if (src != SQLITE_DONE)
+        rc = s_fail(x, ST_RELAY_ACK, src);
     egide_db_done(st);
     return rc;
 }
 
 static egide_rc s_counts(void *impl, uint64_t *queued, uint64_t *relays)
 {
-    s_store_t *x = impl;
     sqlite3_stmt *st;
-    egide_rc rc = s_prepare(x, ST_COUNTS, &st);
+    egide_rc rc = s_row(impl, ST_COUNTS, &st, "");
     if (rc)
-        return rc;
-    rc = s_step_one(x, ST_COUNTS, st);
-    if (!rc) {
-        *queued = (uint64_t)sqlite3_column_int64(st, 0);
-        *relays = (uint64_t)sqlite3_column_int64(st, 1);
-    }
+        return rc == EGIDE_ERR_NOTFOUND ? EGIDE_ERR_DB : rc;
+    *queued = (uint64_t)sqlite3_column_int64(st, 0);
+    *relays = (uint64_t)sqlite3_column_int64(st, 1);
     egide_db_done(st);
-    return rc == EGIDE_ERR_NOTFOUND ? EGIDE_ERR_DB : rc;
+    return EGIDE_OK;
 }
 
 const broker_store_ops_t broker_store_sqlite_ops = {

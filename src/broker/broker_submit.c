@@ -24,13 +24,18 @@ static void s_hex16(const uint8_t *id, char out[33])
     egide_hex_encode(id, 16, out);
 }
 
-/* The header's recipients as an id array (at most EGIDE_MAX_RECIPIENTS). */
-static size_t s_ids(const Egide__V1__EnvelopeHeader *h, char **ids)
+/* An audit event about the envelope with header h; ids (n) its recipients. */
+static void s_event(Egide__V1__AuditEvent *ev, int type, const Egide__V1__EnvelopeHeader *h,
+                    const uint8_t *sha, char **ids, size_t n)
 {
-    size_t n = h->n_recipients < EGIDE_MAX_RECIPIENTS ? h->n_recipients : EGIDE_MAX_RECIPIENTS;
-    for (size_t i = 0; i < n; i++)
-        ids[i] = h->recipients[i]->node_id;
-    return n;
+    *ev = (Egide__V1__AuditEvent)EGIDE__V1__AUDIT_EVENT__INIT;
+    ev->type = type;
+    ev->msg_id = h->msg_id;
+    ev->envelope_sha256 = (ProtobufCBinaryData){32, (uint8_t *)sha};
+    ev->sender_id = h->sender_id;
+    ev->message_type = h->message_type;
+    ev->n_recipient_ids = n;
+    ev->recipient_ids = ids;
 }
 
 /* A signed REJECTED receipt with an audit leaf; remembered when the decision
@@ -43,25 +48,16 @@ static void s_reject(broker_t *b, const char *node, uint64_t corr, const broker_
     egide_log(EGIDE_LOG_NOTICE, "rejected %s from %s (%s): %s", hex, node,
               egide_wire_reason_name(d->reason), d->detail);
 
-    char *ids[EGIDE_MAX_RECIPIENTS];
-    Egide__V1__AuditEvent ev = EGIDE__V1__AUDIT_EVENT__INIT;
-    ev.type = EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_REJECTED;
-    ev.msg_id = h->msg_id;
-    ev.envelope_sha256 = (ProtobufCBinaryData){32, (uint8_t *)d->sha256};
-    ev.sender_id = h->sender_id;
-    ev.message_type = h->message_type;
+    Egide__V1__AuditEvent ev;
+    s_event(&ev, EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_REJECTED, h, d->sha256, (char **)d->ids,
+            d->n_ids);
     ev.node_id = (char *)node;
     ev.reason = d->reason;
-    ev.n_recipient_ids = s_ids(h, ids);
-    ev.recipient_ids = ids;
-    uint64_t leaf;
-    if (broker_audit(b, &ev, &leaf))
-        return;
     uint8_t *rcpt = NULL;
     size_t rlen = 0;
-    egide_rc rc =
-        broker_receipt(b, EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED, h->msg_id.data, d->sha256,
-                       h->sender_id, NULL, d->reason, d->detail, (int64_t)leaf, &rcpt, &rlen);
+    egide_rc rc = broker_audit_receipt(b, &ev, EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED,
+                                       h->msg_id.data, d->sha256, h->sender_id, NULL, d->reason,
+                                       d->detail, &rcpt, &rlen, NULL);
     if (!rc && d->remember)
         rc = broker_store_rejection_put(b->store, h->msg_id.data, d->sha256, rcpt, rlen,
                                         egide_now_ms());
@@ -78,48 +74,25 @@ static void s_reject(broker_t *b, const char *node, uint64_t corr, const broker_
 
 /* Accept: audit leaf, signed receipt, envelope + queues, in this commit;
  * then the answer and a first delivery to connected recipients. */
-static void s_accept(broker_t *b, const char *node, uint64_t corr, const broker_admit_t *d,
-                     const uint8_t *raw, size_t len)
+static void s_accept(broker_t *b, const char *node, uint64_t corr, broker_admit_t *d)
 {
     const Egide__V1__EnvelopeHeader *h = egide_envelope_header(d->env);
-    char *ids[EGIDE_MAX_RECIPIENTS];
-    size_t n = s_ids(h, ids);
-    Egide__V1__AuditEvent ev = EGIDE__V1__AUDIT_EVENT__INIT;
-    ev.type = EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_ACCEPTED;
-    ev.msg_id = h->msg_id;
-    ev.envelope_sha256 = (ProtobufCBinaryData){32, (uint8_t *)d->sha256};
-    ev.sender_id = h->sender_id;
-    ev.message_type = h->message_type;
-    ev.n_recipient_ids = n;
-    ev.recipient_ids = ids;
+    char **ids = d->ids;
+    size_t n = d->n_ids;
+    Egide__V1__AuditEvent ev;
+    s_event(&ev, EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_ACCEPTED, h, d->sha256, ids, n);
     uint64_t leaf = 0;
-    if (broker_audit(b, &ev, &leaf))
-        return;
     uint8_t *rcpt = NULL;
     size_t rlen = 0;
     egide_rc rc =
-        broker_receipt(b, EGIDE__V1__RECEIPT_KIND__RECEIPT_ACCEPTED, h->msg_id.data, d->sha256,
-                       h->sender_id, NULL, 0, NULL, (int64_t)leaf, &rcpt, &rlen);
+        broker_audit_receipt(b, &ev, EGIDE__V1__RECEIPT_KIND__RECEIPT_ACCEPTED, h->msg_id.data,
+                             d->sha256, h->sender_id, NULL, 0, NULL, &rcpt, &rlen, &leaf);
     if (!rc) {
-        broker_accept_t a = {
-            .msg_id = h->msg_id.data,
-            .sha256 = d->sha256,
-            .sender_id = h->sender_id,
-            .sender_seq = h->sender_seq,
-            .type = h->message_type,
-            .urgency = h->urgency,
-            .created_ms = h->created_ms,
-            .expires_ms = h->expires_ms,
-            .received_ms = egide_now_ms(),
-            .data = raw,
-            .len = len,
-            .receipt = rcpt,
-            .receipt_len = rlen,
-            .leaf_index = leaf,
-            .recipients = (const char *const *)ids,
-            .n_recipients = n,
-        };
-        rc = broker_store_accept(b->store, &a);
+        d->accept.received_ms = egide_now_ms();
+        d->accept.receipt = rcpt;
+        d->accept.receipt_len = rlen;
+        d->accept.leaf_index = leaf;
+        rc = broker_store_accept(b->store, &d->accept);
     }
     if (rc) {
         broker_store_failed(b, rc, "storing an accepted envelope");
@@ -153,7 +126,7 @@ static void s_accept(broker_t *b, const char *node, uint64_t corr, const broker_
             broker_store_failed(b, rc, "noting a delivery");
             return;
         }
-        broker_send_deliver(b, ids[i], raw, len);
+        broker_send_deliver(b, ids[i], d->accept.data, d->accept.len);
     }
 }
 
@@ -195,7 +168,7 @@ void broker_handle_submit(broker_t *b, const egide_transport_msg_t *m)
         s_reject(b, node, corr, &d);
         break;
     case BROKER_ADMIT_ACCEPT:
-        s_accept(b, node, corr, &d, raw->data, raw->len);
+        s_accept(b, node, corr, &d);
         break;
     }
     broker_admit_clear(&d);

@@ -444,14 +444,15 @@ static void test_relays(void)
     CHECK_RC(broker_store_relay_queue(s, "71.crip", "", mid, r1, sizeof r1, 10, &id1),
              EGIDE_ERR_INVALID);
     CHECK_RC(broker_store_commit(s), EGIDE_OK);
-    broker_relay_due_t *rel = NULL;
+    broker_due_t *rel = NULL;
     size_t n = 0;
     CHECK_RC(broker_store_relays_due(s, "71.crip", 0, 10, &rel, &n), EGIDE_OK);
     REQUIRE(n == 2);
     CHECK(rel[0].id == id1 && rel[1].id == id2); /* oldest first */
-    CHECK(rel[0].len == sizeof r1 && memcmp(rel[0].receipt, r1, sizeof r1) == 0);
+    CHECK(rel[0].len == sizeof r1 && memcmp(rel[0].data, r1, sizeof r1) == 0);
+    CHECK(memcmp(rel[0].msg_id, mid, 16) == 0);
     CHECK(rel[0].attempts == 0);
-    broker_relay_due_free(rel, n);
+    broker_due_free(rel, n);
     CHECK_RC(broker_store_relays_due(s, "71.ase", 0, 10, &rel, &n), EGIDE_OK);
     CHECK(n == 0 && rel == NULL);
     uint64_t q = 0, r = 0;
@@ -464,10 +465,10 @@ static void test_relays(void)
     CHECK_RC(broker_store_relay_attempted(s, 0, 500), EGIDE_ERR_INVALID);
     CHECK_RC(broker_store_relays_due(s, "71.crip", 499, 10, &rel, &n), EGIDE_OK);
     CHECK(n == 1 && rel[0].id == id2);
-    broker_relay_due_free(rel, n);
+    broker_due_free(rel, n);
     CHECK_RC(broker_store_relays_due(s, "71.crip", 500, 10, &rel, &n), EGIDE_OK);
     CHECK(n == 2 && rel[0].attempts == 1);
-    broker_relay_due_free(rel, n);
+    broker_due_free(rel, n);
 
     /* Ack: only the sender's own relay, once. */
     broker_relay_acked_t ack;
@@ -490,7 +491,7 @@ static void test_relays(void)
     CHECK_RC(broker_store_node_wake(s, "71.crip"), EGIDE_OK);
     CHECK_RC(broker_store_relays_due(s, "71.crip", 0, 10, &rel, &n), EGIDE_OK);
     CHECK(n == 1 && rel[0].id == id2);
-    broker_relay_due_free(rel, n);
+    broker_due_free(rel, n);
     CHECK_RC(broker_store_commit(s), EGIDE_OK);
     CHECK_RC(broker_store_counts(s, &q, &r), EGIDE_OK);
     CHECK(r == 1);
