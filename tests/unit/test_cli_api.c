@@ -703,6 +703,80 @@ static void test_config_files(void)
     free(err);
 }
 
+/* `egide deadlines` talks to the edge like every other command: --config
+ * (and $EGIDE_CONFIG) give the URL and the token, the command line wins,
+ * and --type keeps it offline. */
+static void test_deadlines_config(void)
+{
+    static const char list[] =
+        "{\"deadlines\":[{\"msg_id\":\"" ID1 "\",\"type\":\"snated.transmission\","
+        "\"name\":\"evaluation\",\"label\":\"\u00c9valuation (3 mois)\",\"due_ms\":"
+        "1797840840000,\"state\":\"open\",\"source\":\"L226-3\"}]}";
+    char cfg[256], bad[256], text[512];
+    snprintf(text, sizeof text, "[api]\nurl = %s\ntoken_file = good.token\n", s_api);
+    s_write("dl.ini", text, 0600, cfg, sizeof cfg);
+    s_expect(200, list);
+    char *out, *err;
+    const char *a[] = {"deadlines", "--config", cfg, NULL};
+    CHECK(s_run(a, NULL, &out, &err) == 0);
+    CHECK_STREQ(err, "");
+    CHECK_STREQ(s_got.method, "GET");
+    CHECK_STREQ(s_got.path, "/v1/deadlines");
+    CHECK_STREQ(s_got.auth, "token"); /* the token named by the file */
+    CHECK(strstr(out, "evaluation") != NULL);
+    CHECK(strstr(out, "Évaluation (3 mois) [L226-3]") != NULL);
+    free(out);
+    free(err);
+    /* --json: the edge's answer as it came. */
+    const char *b[] = {"deadlines", "--config", cfg, "--json", NULL};
+    CHECK(s_run(b, NULL, &out, &err) == 0);
+    CHECK(strncmp(out, list, strlen(list)) == 0);
+    free(out);
+    free(err);
+    /* $EGIDE_CONFIG, with no option at all. */
+    s_expect(200, list);
+    const char *c[] = {"deadlines", NULL};
+    CHECK(s_run(c, cfg, &out, &err) == 0);
+    CHECK(s_got.count == 1);
+    CHECK_STREQ(s_got.auth, "token");
+    free(out);
+    free(err);
+    /* The command line wins over the file. */
+    const char *d[] = {"deadlines", "--config", cfg, "--api", "http://127.0.0.1:1", NULL};
+    CHECK(s_run(d, NULL, &out, &err) == 1);
+    CHECK(strstr(err, "unreachable at http://127.0.0.1:1 ") != NULL);
+    CHECK(s_lines(err) == 1);
+    free(out);
+    free(err);
+    /* A mistake in the file: its file:line, nothing sent. */
+    s_write("dl-bad.ini", "[api]\nurl = http://127.0.0.1:9\ncolour = blue\n", 0600, bad,
+            sizeof bad);
+    s_expect(200, list);
+    const char *e[] = {"deadlines", "--config", bad, NULL};
+    CHECK(s_run(e, NULL, &out, &err) == 1);
+    char want[400];
+    snprintf(want, sizeof want, "egide: config: %s:3: unknown key 'colour' in [api]\n", bad);
+    CHECK_STREQ(err, want);
+    CHECK(s_got.count == 0);
+    free(out);
+    free(err);
+    /* Offline (--type) and the edge's options do not mix: a usage error. */
+    const char *f[] = {"deadlines",  "--type",     "ip.transmission",
+                       "--received", "2026-01-05", "--config",
+                       cfg,          NULL};
+    CHECK(s_run(f, NULL, &out, &err) == 2);
+    CHECK(strstr(err, "egide: deadlines: --type computes deadlines offline") == err);
+    CHECK(s_got.count == 0);
+    free(out);
+    free(err);
+    /* A missing value is a one-line usage error. */
+    const char *g[] = {"deadlines", "--config", NULL};
+    CHECK(s_run(g, NULL, &out, &err) == 2);
+    CHECK_STREQ(err, "egide: deadlines: --config needs a value (--config FILE)\n");
+    free(out);
+    free(err);
+}
+
 int main(void)
 {
     const char *bin = getenv("EGIDE_BIN");
@@ -737,15 +811,16 @@ int main(void)
     RUN(test_lists);
     RUN(test_show_ack_status);
     RUN(test_config_files);
+    RUN(test_deadlines_config);
 
     egide_http_stop(&h);
     egide_token_free(&s_token);
     free(s_got.body);
     /* Clean the temp dir (flat, plus what the tests removed themselves). */
-    const char *files[] = {"stdout",      "stderr",  "good.token", "p.json",
-                           "p2.json",     "p.bin",   "p3.json",    "bad.json",
-                           "arr.json",    "p4.json", "p5.json",    "open.token",
-                           "wrong.token", "cli.ini", "bad.ini",    NULL};
+    const char *files[] = {"stdout",  "stderr",     "good.token",  "p.json",   "p2.json",
+                           "p.bin",   "p3.json",    "bad.json",    "arr.json", "p4.json",
+                           "p5.json", "open.token", "wrong.token", "cli.ini",  "bad.ini",
+                           "dl.ini",  "dl-bad.ini", NULL};
     for (size_t i = 0; files[i]; i++) {
         char p[256];
         snprintf(p, sizeof p, "%s/%s", s_dir, files[i]);
