@@ -63,6 +63,16 @@ typedef struct cli_cmd {
     const cli_opt_t *opts[CLI_MAX_TABLES]; /* the command's tables, NULL after the last */
 } cli_cmd_t;
 
+/* A cli_cmd_t initializer: name, positional part, min and max positional
+ * arguments, the --help paragraph, then the option tables. */
+#define CLI_CMD(name, args, min, max, about, ...)                                                  \
+    {                                                                                              \
+        name, args, min, max, about,                                                               \
+        {                                                                                          \
+            __VA_ARGS__                                                                            \
+        }                                                                                          \
+    }
+
 /* The options of every command that talks to a daemon, and --json. */
 extern const cli_opt_t cli_api_opts[];
 extern const cli_opt_t cli_json_opts[];
@@ -86,6 +96,14 @@ typedef struct cli_args {
  * (the command then exits 0); 2 after printing a usage error. */
 #define CLI_HELP (-1)
 int cli_parse(const cli_cmd_t *cmd, int argc, char **argv, cli_args_t *out);
+/* For a command with subcommands ("egide directory build"): find argv[1]
+ * among cmds[0..n-1], each named "GROUP SUB", and parse the arguments after
+ * it into *args.  Returns 0 with *which set when the subcommand is to run;
+ * CLI_HELP after printing help (the group's list, generated from cmds with
+ * intro above it, or the subcommand's); 2 after a usage error (no or an
+ * unknown subcommand included). */
+int cli_parse_sub(const char *group, const char *intro, const cli_cmd_t *cmds, size_t n, int argc,
+                  char **argv, size_t *which, cli_args_t *args);
 /* The value of option name ("--type"), or NULL when not given.  Borrowed. */
 const char *cli_get(const cli_args_t *a, const char *name);
 /* Whether option name was given. */
@@ -145,6 +163,11 @@ int cli_conn_done(cli_conn_t *c, int ret);
  * server gave; msg_id names the message of a 404) and 1 returned. */
 int cli_conn_call(cli_conn_t *c, const char *method, const char *path, json_t *body,
                   const char *msg_id, egide_httpc_resp_t *resp, json_t **out);
+/* cli_conn_setup() then cli_conn_call(): one command, one request.  *resp
+ * and *out are initialised first, so the caller frees them in every case. */
+int cli_conn_request(cli_conn_t *c, const cli_args_t *a, const cli_conn_spec_t *spec,
+                     const char *method, const char *path, json_t *body, const char *msg_id,
+                     egide_httpc_resp_t *resp, json_t **out);
 /* --json: the server's bytes as they came, with a final newline. */
 void cli_conn_print_raw(const egide_httpc_resp_t *r);
 /* Copy s into out without C0/C1 control characters nor DEL (UTF-8 kept,

@@ -183,15 +183,12 @@ static const cli_opt_t s_send_opts[] = {
     {"--content-type", CLI_VALUE, "TYPE", "payload bytes of this type instead of JSON", false},
     {NULL, CLI_FLAG, NULL, NULL, false},
 };
-static const cli_cmd_t s_send_cmd = {
-    "send",
-    NULL,
-    0,
-    0,
+static const char s_about_send[] =
     "Submit a message through the local edge.  PAYLOAD is a JSON object, or any bytes\n"
     "when --content-type is given (other than application/json).  Prints the message\n"
-    "id and its recipients.",
-    {s_send_opts, cli_api_opts, cli_json_opts}};
+    "id and its recipients.";
+static const cli_cmd_t s_send_cmd =
+    CLI_CMD("send", NULL, 0, 0, s_about_send, s_send_opts, cli_api_opts, cli_json_opts);
 
 int cmd_send(int argc, char **argv)
 {
@@ -295,18 +292,12 @@ static const cli_opt_t s_list_opts[] = {
     {"--limit", CLI_VALUE, "N", "at most N messages (1..100000)", false},
     {NULL, CLI_FLAG, NULL, NULL, false},
 };
-static const cli_cmd_t s_inbox_cmd = {"inbox",
-                                      NULL,
-                                      0,
-                                      0,
-                                      "List the messages received, with their states.",
-                                      {s_list_opts, cli_api_opts, cli_json_opts}};
-static const cli_cmd_t s_outbox_cmd = {"outbox",
-                                       NULL,
-                                       0,
-                                       0,
-                                       "List the messages sent, with their states per recipient.",
-                                       {s_list_opts, cli_api_opts, cli_json_opts}};
+static const char s_about_inbox[] = "List the messages received, with their states.";
+static const cli_cmd_t s_inbox_cmd =
+    CLI_CMD("inbox", NULL, 0, 0, s_about_inbox, s_list_opts, cli_api_opts, cli_json_opts);
+static const char s_about_outbox[] = "List the messages sent, with their states per recipient.";
+static const cli_cmd_t s_outbox_cmd =
+    CLI_CMD("outbox", NULL, 0, 0, s_about_outbox, s_list_opts, cli_api_opts, cli_json_opts);
 
 static int s_list(const cli_cmd_t *cmd, const char *box, int argc, char **argv)
 {
@@ -326,11 +317,8 @@ static int s_list(const cli_cmd_t *cmd, const char *box, int argc, char **argv)
     if (v && egide_parse_int64(v, 1, 100000, &limit))
         return cli_fail(what, "--limit: not a number in [1, 100000]") + 1;
     cli_conn_t ctx;
-    int ret = cli_conn_setup(&ctx, &args, &cli_edge);
     json_t *res = NULL;
     egide_httpc_resp_t r = {0};
-    if (ret)
-        goto done;
     char path[256];
     (void)snprintf(path, sizeof path, "/v1/messages?box=%s%s%s", box, state ? "&state=" : "",
                    state ? state : "");
@@ -338,7 +326,7 @@ static int s_list(const cli_cmd_t *cmd, const char *box, int argc, char **argv)
         size_t n = strlen(path);
         (void)snprintf(path + n, sizeof path - n, "&limit=%lld", (long long)limit);
     }
-    ret = cli_conn_call(&ctx, "GET", path, NULL, NULL, &r, &res);
+    int ret = cli_conn_request(&ctx, &args, &cli_edge, "GET", path, NULL, NULL, &r, &res);
     if (ret)
         goto done;
     if (ctx.json) {
@@ -393,15 +381,12 @@ static const cli_opt_t s_show_opts[] = {
     {"--out", CLI_VALUE, "FILE", "write the payload to FILE (mode 0600)", false},
     {NULL, CLI_FLAG, NULL, NULL, false},
 };
-static const cli_cmd_t s_show_cmd = {
-    "show",
-    "MSG_ID",
-    1,
-    1,
+static const char s_about_show[] =
     "Show one message: header, per-recipient states and signed receipts.  The payload\n"
     "(referral content) is printed only with --payload, or written to FILE (mode 0600)\n"
-    "with --out.",
-    {s_show_opts, cli_api_opts, cli_json_opts}};
+    "with --out.";
+static const cli_cmd_t s_show_cmd =
+    CLI_CMD("show", "MSG_ID", 1, 1, s_about_show, s_show_opts, cli_api_opts, cli_json_opts);
 
 static int s_write_payload(cli_conn_t *ctx, json_t *res, const char *out_file, bool to_stdout)
 {
@@ -459,14 +444,11 @@ int cmd_show(int argc, char **argv)
     if (!s_is_msg_id(id))
         return cli_fail("show", "'%s' is not a message id (32 hex characters)", id) + 1;
 
-    int ret = cli_conn_setup(&ctx, &args, &cli_edge);
     json_t *res = NULL;
     egide_httpc_resp_t r = {0};
-    if (ret)
-        goto done;
     char path[128];
     (void)snprintf(path, sizeof path, "/v1/messages/%s", id);
-    ret = cli_conn_call(&ctx, "GET", path, NULL, id, &r, &res);
+    int ret = cli_conn_request(&ctx, &args, &cli_edge, "GET", path, NULL, id, &r, &res);
     if (ret)
         goto done;
     if (ctx.json) {
@@ -542,14 +524,11 @@ static const cli_opt_t s_ack_opts[] = {
     {"--note", CLI_VALUE, "TEXT", "a note for the sender", false},
     {NULL, CLI_FLAG, NULL, NULL, false},
 };
-static const cli_cmd_t s_ack_cmd = {
-    "ack",
-    "MSG_ID",
-    1,
-    1,
+static const char s_about_ack[] =
     "Acknowledge a received message (sends the signed acknowledgement back to its\n"
-    "sender).",
-    {s_ack_opts, cli_api_opts, cli_json_opts}};
+    "sender).";
+static const cli_cmd_t s_ack_cmd =
+    CLI_CMD("ack", "MSG_ID", 1, 1, s_about_ack, s_ack_opts, cli_api_opts, cli_json_opts);
 
 int cmd_ack(int argc, char **argv)
 {
@@ -567,14 +546,11 @@ int cmd_ack(int argc, char **argv)
         if (!body)
             return cli_fail("ack", "--note: not valid UTF-8 text") + 1;
     }
-    int ret = cli_conn_setup(&ctx, &args, &cli_edge);
     json_t *res = NULL;
     egide_httpc_resp_t r = {0};
-    if (ret)
-        goto done;
     char path[128];
     (void)snprintf(path, sizeof path, "/v1/messages/%s/ack", id);
-    ret = cli_conn_call(&ctx, "POST", path, body, id, &r, &res);
+    int ret = cli_conn_request(&ctx, &args, &cli_edge, "POST", path, body, id, &r, &res);
     if (ret)
         goto done;
     if (ctx.json) {
@@ -592,14 +568,11 @@ done:
 
 /* ---- status ------------------------------------------------------------ */
 
-static const cli_cmd_t s_status_cmd = {
-    "status",
-    NULL,
-    0,
-    0,
+static const char s_about_status[] =
     "Health of the local edge: node, broker connection, directory version, pending\n"
-    "outbox and inbox counts.  Exits non-zero unless the edge says \"ok\".",
-    {cli_api_opts, cli_json_opts}};
+    "outbox and inbox counts.  Exits non-zero unless the edge says \"ok\".";
+static const cli_cmd_t s_status_cmd =
+    CLI_CMD("status", NULL, 0, 0, s_about_status, cli_api_opts, cli_json_opts);
 
 int cmd_status(int argc, char **argv)
 {
@@ -608,12 +581,9 @@ int cmd_status(int argc, char **argv)
     if (prc)
         return prc == CLI_HELP ? 0 : prc;
     cli_conn_t ctx;
-    int ret = cli_conn_setup(&ctx, &args, &cli_edge);
     json_t *res = NULL;
     egide_httpc_resp_t r = {0};
-    if (ret)
-        goto done;
-    ret = cli_conn_call(&ctx, "GET", "/v1/health", NULL, NULL, &r, &res);
+    int ret = cli_conn_request(&ctx, &args, &cli_edge, "GET", "/v1/health", NULL, NULL, &r, &res);
     if (ret)
         goto done;
     const char *st = json_string_value(json_object_get(res, "status"));

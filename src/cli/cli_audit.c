@@ -109,67 +109,33 @@ static int s_cmd_export(s_opts_t *o);
 static int s_cmd_verify(s_opts_t *o);
 static int s_cmd_history(s_opts_t *o);
 
-static const struct {
-    cli_cmd_t cmd;
-    int (*fn)(s_opts_t *);
-} s_subs[] = {
-    {{"audit checkpoint",
-      NULL,
-      0,
-      0,
-      "Fetch the latest signed checkpoint.",
-      {s_out_opts, s_audit_opts, cli_api_opts, cli_json_opts}},
-     s_cmd_checkpoint},
-    {{"audit prove",
-      "MSGID",
-      1,
-      1,
-      "Prove every event of a message is in the log.",
-      {s_audit_opts, cli_api_opts, cli_json_opts}},
-     s_cmd_prove},
-    {{"audit consistency",
-      NULL,
-      0,
-      0,
-      "Check the log still extends a checkpoint kept earlier.",
-      {s_consistency_opts, s_audit_opts, cli_api_opts, cli_json_opts}},
-     s_cmd_consistency},
-    {{"audit export",
-      NULL,
-      0,
-      0,
-      "Save all entries and checkpoints (JSON) with --out FILE.",
-      {s_out_opts, s_audit_opts, cli_api_opts, cli_json_opts}},
-     s_cmd_export},
-    {{"audit verify",
-      "[FILE]",
-      0,
-      1,
-      "Recompute the whole log offline, from an export FILE or --db BROKER.sqlite.",
-      {s_db_opts, s_audit_opts, cli_json_opts}},
-     s_cmd_verify},
-    {{"audit history",
-      "MSGID [FILE]",
-      1,
-      2,
-      "Who sent what to whom, and what happened: from an export FILE, --db, or the API.",
-      {s_db_opts, s_audit_opts, cli_api_opts, cli_json_opts}},
-     s_cmd_history},
+static const char s_about_audit_history[] =
+    "Who sent what to whom, and what happened: from an export FILE, --db, or the API.";
+static const char s_about_audit_verify[] =
+    "Recompute the whole log offline, from an export FILE or --db BROKER.sqlite.";
+static const char s_about_audit_export[] =
+    "Save all entries and checkpoints (JSON) with --out FILE.";
+static const char s_about_audit_consistency[] =
+    "Check the log still extends a checkpoint kept earlier.";
+static const char s_about_audit_prove[] = "Prove every event of a message is in the log.";
+static const char s_about_audit_checkpoint[] = "Fetch the latest signed checkpoint.";
+static const cli_cmd_t s_subs[] = {
+    CLI_CMD("audit checkpoint", NULL, 0, 0, s_about_audit_checkpoint, s_out_opts, s_audit_opts,
+            cli_api_opts, cli_json_opts),
+    CLI_CMD("audit prove", "MSGID", 1, 1, s_about_audit_prove, s_audit_opts, cli_api_opts,
+            cli_json_opts),
+    CLI_CMD("audit consistency", NULL, 0, 0, s_about_audit_consistency, s_consistency_opts,
+            s_audit_opts, cli_api_opts, cli_json_opts),
+    CLI_CMD("audit export", NULL, 0, 0, s_about_audit_export, s_out_opts, s_audit_opts,
+            cli_api_opts, cli_json_opts),
+    CLI_CMD("audit verify", "[FILE]", 0, 1, s_about_audit_verify, s_db_opts, s_audit_opts,
+            cli_json_opts),
+    CLI_CMD("audit history", "MSGID [FILE]", 1, 2, s_about_audit_history, s_db_opts, s_audit_opts,
+            cli_api_opts, cli_json_opts),
 };
-
-static void s_usage(FILE *f)
-{
-    (void)fprintf(f, "usage: egide audit SUBCOMMAND [OPTIONS]   (egide audit SUBCOMMAND --help)\n\n"
-                     "Check the broker's tamper-evident audit log (ids, types, hashes, times; "
-                     "never content).\n\n");
-    for (size_t i = 0; i < sizeof s_subs / sizeof s_subs[0]; i++) {
-        const cli_cmd_t *c = &s_subs[i].cmd;
-        char left[64];
-        snprintf(left, sizeof left, "%s%s%s", c->name + strlen("audit "), c->args ? " " : "",
-                 c->args ? c->args : "");
-        (void)fprintf(f, "  %-22s %s\n", left, c->about);
-    }
-}
+/* In the order of s_subs. */
+static int (*const s_sub_fns[])(s_opts_t *) = {s_cmd_checkpoint, s_cmd_prove,  s_cmd_consistency,
+                                               s_cmd_export,     s_cmd_verify, s_cmd_history};
 
 /* Take the parsed options; load the anchor.  Returns 0 or an exit status
  * (message printed). */
@@ -1140,26 +1106,20 @@ static int s_cmd_history(s_opts_t *o)
 
 int cmd_audit(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        s_usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
-    }
-    for (size_t i = 0; i < sizeof s_subs / sizeof s_subs[0]; i++) {
-        if (strcmp(argv[1], s_subs[i].cmd.name + strlen("audit ")) != 0)
-            continue;
-        cli_args_t args;
-        int ret = cli_parse(&s_subs[i].cmd, argc - 2, argv + 2, &args);
-        if (ret)
-            return ret == CLI_HELP ? 0 : ret;
-        s_opts_t o;
-        memset(&o, 0, sizeof o);
-        o.what = s_subs[i].cmd.name;
-        ret = s_parse(&o, &args);
-        if (ret == 0)
-            ret = s_subs[i].fn(&o);
-        s_opts_free(&o);
-        return cli_conn_done(&o.conn, ret);
-    }
-    cli_fail("audit", "unknown subcommand '%s' (egide audit --help)", argv[1]);
-    return 2;
+    size_t which = 0;
+    cli_args_t args;
+    int ret = cli_parse_sub("audit",
+                            "Check the broker's tamper-evident audit log (ids, types, hashes, "
+                            "times; never content).",
+                            s_subs, sizeof s_subs / sizeof s_subs[0], argc, argv, &which, &args);
+    if (ret)
+        return ret == CLI_HELP ? 0 : ret;
+    s_opts_t o;
+    memset(&o, 0, sizeof o);
+    o.what = s_subs[which].name;
+    ret = s_parse(&o, &args);
+    if (ret == 0)
+        ret = s_sub_fns[which](&o);
+    s_opts_free(&o);
+    return cli_conn_done(&o.conn, ret);
 }

@@ -165,16 +165,13 @@ static egide_rc s_token_any(const char *path, char **token)
     uint8_t *t = NULL;
     size_t len = 0;
     egide_rc rc = egide_secret_read(path, EGIDE_TOKEN_MAX + 2, &t, &len);
-    if (rc == EGIDE_ERR_LIMIT)
-        return EGIDE_ERR_CONFIG;
-    if (rc)
-        return rc;
-    if (strlen((const char *)t) != len) {
+    if (rc == EGIDE_OK && strlen((const char *)t) != len) { /* a NUL byte: not text */
         egide_free_secret(t, len);
-        return EGIDE_ERR_CONFIG;
+        rc = EGIDE_ERR_CONFIG;
     }
-    *token = (char *)t;
-    return EGIDE_OK;
+    if (rc == EGIDE_OK)
+        *token = (char *)t;
+    return rc == EGIDE_ERR_LIMIT ? EGIDE_ERR_CONFIG : rc;
 }
 
 int cli_conn_setup(cli_conn_t *ctx, const cli_args_t *a, const cli_conn_spec_t *spec)
@@ -352,4 +349,14 @@ int cli_conn_call(cli_conn_t *ctx, const char *method, const char *path, json_t 
                         resp->status);
     }
     return 0;
+}
+
+int cli_conn_request(cli_conn_t *c, const cli_args_t *a, const cli_conn_spec_t *spec,
+                     const char *method, const char *path, json_t *body, const char *msg_id,
+                     egide_httpc_resp_t *resp, json_t **out)
+{
+    memset(resp, 0, sizeof *resp);
+    *out = NULL;
+    int ret = cli_conn_setup(c, a, spec);
+    return ret ? ret : cli_conn_call(c, method, path, body, msg_id, resp, out);
 }

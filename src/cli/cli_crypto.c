@@ -39,14 +39,10 @@ static const cli_opt_t s_seal_opts[] = {
     {"--reply-to", CLI_VALUE, "MSGID", "the message this one answers (32 hex digits)", false},
     {NULL, CLI_FLAG, NULL, NULL, false},
 };
-static const cli_cmd_t s_seal_cmd = {
-    "seal",
-    NULL,
-    0,
-    0,
+static const char s_about_seal[] =
     "Seal FILE for the recipients named by their encryption certificates; the sender\n"
-    "id is the CN of SIGNCERT.  Prints the msg_id (hex).",
-    {s_seal_opts}};
+    "id is the CN of SIGNCERT.  Prints the msg_id (hex).";
+static const cli_cmd_t s_seal_cmd = CLI_CMD("seal", NULL, 0, 0, s_about_seal, s_seal_opts);
 
 static int s_parse_urgency(const char *s)
 {
@@ -184,15 +180,11 @@ static const cli_opt_t s_open_opts[] = {
     {"--out", CLI_VALUE, "FILE", "the payload (written 0600)", true},
     {NULL, CLI_FLAG, NULL, NULL, false},
 };
-static const cli_cmd_t s_open_cmd = {
-    "open",
-    NULL,
-    0,
-    0,
+static const char s_about_open[] =
     "Verify (sender chain and revocation, signature, key commitment) and decrypt an\n"
     "envelope addressed to the node of ENCCERT.  Prints sender, msg_id and type on\n"
-    "stderr.",
-    {s_open_opts}};
+    "stderr.";
+static const cli_cmd_t s_open_cmd = CLI_CMD("open", NULL, 0, 0, s_about_open, s_open_opts);
 
 int cmd_open(int argc, char **argv)
 {
@@ -314,23 +306,14 @@ static const cli_opt_t s_verify_opts[] = {
     {NULL, CLI_FLAG, NULL, NULL, false},
 };
 static const cli_opt_t s_no_opts[] = {{NULL, CLI_FLAG, NULL, NULL, false}};
+static const char s_about_pki_verify[] = "Verify a certificate against the PKI.";
+static const char s_about_pki_fingerprint[] = "Print the SHA-256 fingerprint of a certificate.";
+static const char s_about_pki_curve_keygen[] = "Make a CURVE (ZeroMQ transport) key pair.";
 static const cli_cmd_t s_pki_cmds[] = {
-    {"pki curve-keygen", NULL, 0, 0, "Make a CURVE (ZeroMQ transport) key pair.", {s_keygen_opts}},
-    {"pki fingerprint",
-     "CERT",
-     1,
-     1,
-     "Print the SHA-256 fingerprint of a certificate.",
-     {s_no_opts}},
-    {"pki verify", "CERT", 1, 1, "Verify a certificate against the PKI.", {s_verify_opts}},
+    CLI_CMD("pki curve-keygen", NULL, 0, 0, s_about_pki_curve_keygen, s_keygen_opts),
+    CLI_CMD("pki fingerprint", "CERT", 1, 1, s_about_pki_fingerprint, s_no_opts),
+    CLI_CMD("pki verify", "CERT", 1, 1, s_about_pki_verify, s_verify_opts),
 };
-
-static void s_pki_usage(FILE *f)
-{
-    (void)fprintf(f, "usage: egide pki SUBCOMMAND [OPTIONS]   (egide pki SUBCOMMAND --help)\n\n");
-    for (size_t i = 0; i < sizeof s_pki_cmds / sizeof s_pki_cmds[0]; i++)
-        (void)fprintf(f, "  egide %-18s %s\n", s_pki_cmds[i].name, s_pki_cmds[i].about);
-}
 
 static int s_curve_keygen(const cli_args_t *args)
 {
@@ -405,20 +388,12 @@ static int s_verify(const cli_args_t *args)
 
 int cmd_pki(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        s_pki_usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
-    }
     static int (*const fns[])(const cli_args_t *) = {s_curve_keygen, s_fingerprint, s_verify};
-    for (size_t i = 0; i < sizeof s_pki_cmds / sizeof s_pki_cmds[0]; i++) {
-        if (strcmp(argv[1], s_pki_cmds[i].name + 4) != 0)
-            continue;
-        cli_args_t args;
-        int prc = cli_parse(&s_pki_cmds[i], argc - 2, argv + 2, &args);
-        if (prc)
-            return prc == CLI_HELP ? 0 : prc;
-        return fns[i](&args);
-    }
-    cli_fail("pki", "unknown subcommand '%s' (curve-keygen, fingerprint, verify)", argv[1]);
-    return 2;
+    size_t which = 0;
+    cli_args_t args;
+    int prc = cli_parse_sub("pki", NULL, s_pki_cmds, sizeof s_pki_cmds / sizeof s_pki_cmds[0], argc,
+                            argv, &which, &args);
+    if (prc)
+        return prc == CLI_HELP ? 0 : prc;
+    return fns[which](&args);
 }

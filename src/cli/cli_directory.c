@@ -74,33 +74,20 @@ static const cli_opt_t s_route_opts[] = {
     {"--sender-role", CLI_VALUE, "ROLE", "the sender's role (default: the routed rule's)", false},
     {NULL, CLI_FLAG, NULL, NULL, false},
 };
+static const char s_about_directory_route[] =
+    "Print the node ids a message goes to, one per line; with --all, one line per\n"
+    "routed commune.";
+static const char s_about_directory_verify[] =
+    "Verify a directory's signature, version and validity.";
+static const char s_about_directory_show[] = "Print a directory (verified with --anchor).";
+static const char s_about_directory_build[] =
+    "Sign the directory made of the nodes, routes and rules files (see deploy/71/ for\n"
+    "examples); errors are 'file:line: message' and nothing is written.";
 static const cli_cmd_t s_cmds[] = {
-    {"directory build",
-     NULL,
-     0,
-     0,
-     "Sign the directory made of the nodes, routes and rules files (see deploy/71/ for\n"
-     "examples); errors are 'file:line: message' and nothing is written.",
-     {s_build_opts}},
-    {"directory show",
-     "FILE",
-     1,
-     1,
-     "Print a directory (verified with --anchor).",
-     {s_anchor_opts, cli_json_opts}},
-    {"directory verify",
-     "FILE",
-     1,
-     1,
-     "Verify a directory's signature, version and validity.",
-     {s_verify_opts}},
-    {"directory route",
-     "FILE",
-     1,
-     1,
-     "Print the node ids a message goes to, one per line; with --all, one line per\n"
-     "routed commune.",
-     {s_route_opts, s_anchor_opts}},
+    CLI_CMD("directory build", NULL, 0, 0, s_about_directory_build, s_build_opts),
+    CLI_CMD("directory show", "FILE", 1, 1, s_about_directory_show, s_anchor_opts, cli_json_opts),
+    CLI_CMD("directory verify", "FILE", 1, 1, s_about_directory_verify, s_verify_opts),
+    CLI_CMD("directory route", "FILE", 1, 1, s_about_directory_route, s_route_opts, s_anchor_opts),
 };
 
 /* The parsed options as the subcommands use them. */
@@ -131,15 +118,6 @@ static void s_fill(const cli_args_t *a, s_opts_t *o)
     o->allow_unrouted = cli_has(a, "--allow-unrouted");
     o->all = cli_has(a, "--all");
     o->file = a->n_pos ? a->pos[0] : NULL;
-}
-
-static void s_usage(FILE *f)
-{
-    fprintf(f, "usage: egide directory SUBCOMMAND [OPTIONS]   (egide directory SUBCOMMAND "
-               "--help)\n\n");
-    for (size_t i = 0; i < sizeof s_cmds / sizeof s_cmds[0]; i++)
-        fprintf(f, "  egide %s%s%s\n", s_cmds[i].name, s_cmds[i].args ? " " : "",
-                s_cmds[i].args ? s_cmds[i].args : "");
 }
 
 /* ------------------------------------------------------------------ build */
@@ -577,20 +555,12 @@ out:
 
 int cmd_directory(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        s_usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
-    }
     static int (*const fns[])(const cli_args_t *) = {s_build, s_show, s_verify, s_route};
-    for (size_t i = 0; i < sizeof s_cmds / sizeof s_cmds[0]; i++) {
-        if (strcmp(argv[1], s_cmds[i].name + strlen("directory ")) != 0)
-            continue;
-        cli_args_t args;
-        int prc = cli_parse(&s_cmds[i], argc - 2, argv + 2, &args);
-        if (prc)
-            return prc == CLI_HELP ? 0 : prc;
-        return fns[i](&args);
-    }
-    cli_fail("directory", "unknown subcommand '%s' (build, show, verify, route)", argv[1]);
-    return 2;
+    size_t which = 0;
+    cli_args_t args;
+    int prc = cli_parse_sub("directory", NULL, s_cmds, sizeof s_cmds / sizeof s_cmds[0], argc, argv,
+                            &which, &args);
+    if (prc)
+        return prc == CLI_HELP ? 0 : prc;
+    return fns[which](&args);
 }

@@ -41,14 +41,11 @@ static const cli_opt_t s_validate_opts[] = {
     {"--facts", CLI_FLAG, NULL, "print the routing and deadline facts", false},
     {NULL, CLI_FLAG, NULL, NULL, false},
 };
-static const cli_cmd_t s_validate_cmd = {
-    "validate",
-    "FILE",
-    1,
-    1,
+static const char s_about_validate[] =
     "Check a JSON payload of message type TYPE offline.  Prints \"ok\" or every\n"
-    "error as \"path: message\", one per line (exit 1).",
-    {s_validate_opts}};
+    "error as \"path: message\", one per line (exit 1).";
+static const cli_cmd_t s_validate_cmd =
+    CLI_CMD("validate", "FILE", 1, 1, s_about_validate, s_validate_opts);
 
 static void s_print_facts(const egide_payload_facts_t *f)
 {
@@ -124,15 +121,12 @@ static const cli_opt_t s_deadlines_opts[] = {
     {"--now", CLI_VALUE, "DATE", "offline: evaluate the states at DATE (default: now)", false},
     {NULL, CLI_FLAG, NULL, NULL, false},
 };
-static const cli_cmd_t s_deadlines_cmd = {
-    "deadlines",
-    NULL,
-    0,
-    0,
+static const char s_about_deadlines[] =
     "Without --type: the local edge's open, overdue and met deadlines (GET\n"
     "/v1/deadlines).  With --type: offline, the deadlines a message of TYPE received\n"
-    "at DATE starts under a jurisdiction profile, and their state at --now.",
-    {s_deadlines_opts, cli_api_opts, cli_json_opts}};
+    "at DATE starts under a jurisdiction profile, and their state at --now.";
+static const cli_cmd_t s_deadlines_cmd = CLI_CMD("deadlines", NULL, 0, 0, s_about_deadlines,
+                                                 s_deadlines_opts, cli_api_opts, cli_json_opts);
 
 /* The edge, with the token sent as the file holds it (the edge judges it),
  * as this command always did. */
@@ -193,10 +187,8 @@ static int s_deadlines_online(const cli_args_t *args)
     cli_conn_t ctx;
     json_t *root = NULL;
     egide_httpc_resp_t resp = {0};
-    int ret = cli_conn_setup(&ctx, args, &s_deadlines_edge);
-    if (ret)
-        goto done;
-    ret = cli_conn_call(&ctx, "GET", "/v1/deadlines", NULL, NULL, &resp, &root);
+    int ret = cli_conn_request(&ctx, args, &s_deadlines_edge, "GET", "/v1/deadlines", NULL, NULL,
+                               &resp, &root);
     if (ret)
         goto done;
     json_t *list = json_object_get(root, "deadlines");
@@ -393,15 +385,12 @@ static const cli_opt_t s_export_opts[] = {
     {"--context", CLI_VALUE, "LABEL", "key derivation context (default \"olinpe\")", false},
     {NULL, CLI_FLAG, NULL, NULL, false},
 };
-static const cli_cmd_t s_export_cmd = {
-    "export olinpe",
-    NULL,
-    0,
-    0,
+static const char s_about_export_olinpe[] =
     "Pseudonymised yearly export of measure events (décret 2016-1966); see\n"
     "docs/payloads-and-deadlines.md.  hmac-sha256-v1 is Égide's own algorithm: the\n"
-    "national one is not known.",
-    {s_export_opts}};
+    "national one is not known.";
+static const cli_cmd_t s_export_cmd =
+    CLI_CMD("export olinpe", NULL, 0, 0, s_about_export_olinpe, s_export_opts);
 
 int cmd_export(int argc, char **argv)
 {

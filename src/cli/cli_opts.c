@@ -30,36 +30,44 @@ const cli_opt_t cli_json_opts[] = {
     {NULL, CLI_FLAG, NULL, NULL, false},
 };
 
-int cli_fail(const char *what, const char *fmt, ...)
+/* "egide: what: message[: egide_strerror(rc)]" on stderr (rc < 0: none). */
+static void s_vfail(const char *what, int rc, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+static void s_vfail(const char *what, int rc, const char *fmt, va_list ap)
 {
     char msg[1024];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    if (rc < 0)
+        fprintf(stderr, "egide: %s: %s\n", what, msg);
+    else
+        fprintf(stderr, "egide: %s: %s%s%s\n", what, msg, msg[0] ? ": " : "",
+                egide_strerror((egide_rc)rc));
+}
+
+int cli_fail(const char *what, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    s_vfail(what, -1, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "egide: %s: %s\n", what, msg);
     return 1;
 }
 
 int cli_fail_rc(const char *what, egide_rc rc, const char *fmt, ...)
 {
-    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    s_vfail(what, (int)rc, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "egide: %s: %s%s%s\n", what, msg, msg[0] ? ": " : "", egide_strerror(rc));
     return 1;
 }
 
 int cli_usage_fail(const cli_cmd_t *cmd, const char *fmt, ...)
 {
-    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    s_vfail(cmd->name, -1, fmt, ap);
     va_end(ap);
-    cli_fail(cmd->name, "%s", msg);
     return 2;
 }
 
@@ -215,4 +223,40 @@ void cli_help(const cli_cmd_t *cmd, void *file)
         }
     }
     fprintf(f, "\n  %-24s %s\n", "--help", "this text");
+}
+
+/* The list of a group's subcommands, for "egide GROUP --help". */
+static void s_group_usage(const char *group, const char *intro, const cli_cmd_t *cmds, size_t n,
+                          FILE *f)
+{
+    fprintf(f, "usage: egide %s SUBCOMMAND [OPTIONS]   (egide %s SUBCOMMAND --help)\n\n", group,
+            group);
+    if (intro)
+        fprintf(f, "%s\n\n", intro);
+    size_t skip = strlen(group) + 1;
+    for (size_t i = 0; i < n; i++) {
+        char left[64];
+        snprintf(left, sizeof left, "%s%s%s", cmds[i].name + skip, cmds[i].args ? " " : "",
+                 cmds[i].args ? cmds[i].args : "");
+        const char *about = cmds[i].about ? cmds[i].about : "";
+        fprintf(f, "  %-22s %.*s\n", left, (int)strcspn(about, "\n"), about);
+    }
+}
+
+int cli_parse_sub(const char *group, const char *intro, const cli_cmd_t *cmds, size_t n, int argc,
+                  char **argv, size_t *which, cli_args_t *args)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        s_group_usage(group, intro, cmds, n, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : CLI_HELP;
+    }
+    size_t skip = strlen(group) + 1;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(cmds[i].name, group, skip - 1) == 0 &&
+            strcmp(cmds[i].name + skip, argv[1]) == 0) {
+            *which = i;
+            return cli_parse(&cmds[i], argc - 2, argv + 2, args);
+        }
+    cli_fail(group, "unknown subcommand '%s' (egide %s --help lists them)", argv[1], group);
+    return 2;
 }
