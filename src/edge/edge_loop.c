@@ -28,6 +28,10 @@
  * takes sockets only: the poll is bounded so a submission waits at most
  * this long before it is sent. */
 #define WAKE_MS 20
+/* After a store error the broker's socket is left unread this long, so a
+ * full disk does not turn the loop into a busy one; the broker keeps what
+ * we did not acknowledge and sends it again. */
+#define STORE_RETRY_MS 500
 
 /* ------------------------------------------------------------ directory */
 
@@ -128,10 +132,13 @@ static egide_rc s_handle_frame(edge_t *e, const Egide__V1__Frame *f, edge_out_t 
 }
 
 /* Receive and handle up to BATCH_MAX frames in one transaction; send what
- * they produced after the commit.  Returns how many were received. */
-static int s_batch(edge_t *e)
+ * they produced after the commit.  Returns how many were received; *failed
+ * tells a store error (the batch was rolled back, nothing sent). */
+static int s_batch(edge_t *e, bool *failed)
 {
+    static bool s_failing; /* log the first failure of a streak and the recovery */
     edge_out_t *out = calloc(1, sizeof *out);
+    *failed = out == NULL;
     if (!out)
         return 0;
     int handled = 0;
@@ -154,11 +161,17 @@ static int s_batch(edge_t *e)
         rc = edge_store_commit(e->store);
     if (rc) {
         /* Nothing was promised: the broker will redeliver. */
-        egide_log(EGIDE_LOG_WARNING, "store: %s; %d frame(s) left for the broker to resend",
-                  egide_strerror(rc), handled);
+        if (!s_failing)
+            egide_log(EGIDE_LOG_WARNING, "store: %s; %d frame(s) left for the broker to resend",
+                      egide_strerror(rc), handled);
+        s_failing = true;
+        *failed = true;
         edge_store_rollback(e->store);
         edge_out_flush(e, out, false);
     } else {
+        if (s_failing)
+            egide_log(EGIDE_LOG_NOTICE, "store writable again");
+        s_failing = false;
         edge_out_flush(e, out, true);
     }
     free(out);
@@ -205,25 +218,29 @@ int edge_run(edge_t *e)
 {
     if (!e->monitor)
         return 1;
-    void *const socks[2] = {e->dealer, e->monitor};
-    int64_t next_tick = 0;
+    void *const socks[2] = {e->monitor, e->dealer};
+    int64_t next_tick = 0, store_retry = 0;
     egide_log(EGIDE_LOG_NOTICE, "edge %s running, broker %s", e->node_id, e->broker_endpoint);
     while (!*e->stop) {
         int64_t now = egide_mono_ms();
         int64_t wait = next_tick > now ? next_tick - now : 0;
         bool ready[2] = {false, false};
+        int n = now < store_retry ? 1 : 2; /* the dealer rests after a store error */
         egide_rc prc =
-            egide_transport_poll(socks, ready, 2, (int)(wait < WAKE_MS ? wait : WAKE_MS));
+            egide_transport_poll(socks, ready, n, (int)(wait < WAKE_MS ? wait : WAKE_MS));
         if (prc == EGIDE_ERR_IO || prc == EGIDE_ERR_INVALID)
             break;
-        if (ready[1])
+        if (ready[0])
             s_monitor(e);
         bool woken = false;
         char buf[64];
         while (read(e->wake[0], buf, sizeof buf) > 0)
             woken = true;
-        int handled = ready[0] ? s_batch(e) : 0;
+        bool failed = false;
+        int handled = ready[1] ? s_batch(e, &failed) : 0;
         now = egide_mono_ms();
+        if (failed)
+            store_retry = now + STORE_RETRY_MS;
         if (woken || now >= next_tick || handled)
             edge_outbox_send(e);
         if (now >= next_tick) {
