@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /*
- * cli.h - the `egide` command: one function per top-level command, each in
- * the cli_*.c file of its area.  Every command prints errors as one line
+ * cli.h - the `egide` command: one entry per top-level command (its option
+ * table and its body, or a function for a group of subcommands), each in the
+ * cli_*.c file of its area.  Every command prints errors as one line
  * "egide: WHAT: why" on stderr and returns non-zero; --json switches output
  * to JSON for machines where the command has output.
  */
@@ -96,6 +97,9 @@ typedef struct cli_args {
  * (the command then exits 0); 2 after printing a usage error. */
 #define CLI_HELP (-1)
 int cli_parse(const cli_cmd_t *cmd, int argc, char **argv, cli_args_t *out);
+/* Parse argv[0..argc-1] for cmd, then run fn on the result.  Returns fn's
+ * exit status, 0 after --help, 2 after a usage error. */
+int cli_run(const cli_cmd_t *cmd, int argc, char **argv, int (*fn)(const cli_args_t *));
 /* For a command with subcommands ("egide directory build"): find argv[1]
  * among cmds[0..n-1], each named "GROUP SUB", and parse the arguments after
  * it into *args.  Returns 0 with *which set when the subcommand is to run;
@@ -176,24 +180,28 @@ const char *cli_clean(const char *s, char *out, size_t outsz);
 /* A JSON member as clean printable text ("-" when absent or null). */
 const char *cli_field(json_t *o, const char *key, char *out, size_t outsz);
 
+/* cli_cmds.c: run `egide argv[1] ...` as main() does (argv[0] is the
+ * program).  Returns the exit status. */
+int cli_dispatch(int argc, char **argv);
+
+/* A command without subcommands: its description and its body, which main()
+ * runs through cli_run(). */
+typedef struct cli_entry {
+    const cli_cmd_t *cmd;               /* options, --help */
+    int (*run)(const cli_args_t *args); /* returns the exit status */
+} cli_entry_t;
+
 /* cli_crypto.c: sealed envelopes and PKI helpers. */
-int cmd_seal(int argc, char **argv);
-int cmd_open(int argc, char **argv);
+extern const cli_entry_t cli_seal, cli_open;
 int cmd_pki(int argc, char **argv);
 /* cli_directory.c: build, show, verify, route. */
 int cmd_directory(int argc, char **argv);
 /* cli_audit.c: checkpoint, prove, consistency, export, verify, history. */
 int cmd_audit(int argc, char **argv);
 /* cli_domain.c: payload validation, deadlines, observatory export. */
-int cmd_validate(int argc, char **argv);
-int cmd_deadlines(int argc, char **argv);
+extern const cli_entry_t cli_validate, cli_deadlines;
 int cmd_export(int argc, char **argv);
 /* cli_api.c: talking to the local edge API. */
-int cmd_send(int argc, char **argv);
-int cmd_inbox(int argc, char **argv);
-int cmd_outbox(int argc, char **argv);
-int cmd_show(int argc, char **argv);
-int cmd_ack(int argc, char **argv);
-int cmd_status(int argc, char **argv);
+extern const cli_entry_t cli_send, cli_inbox, cli_outbox, cli_show, cli_ack, cli_status;
 
 #endif

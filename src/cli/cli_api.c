@@ -190,17 +190,13 @@ static const char s_about_send[] =
 static const cli_cmd_t s_send_cmd =
     CLI_CMD("send", NULL, 0, 0, s_about_send, s_send_opts, cli_api_opts, cli_json_opts);
 
-int cmd_send(int argc, char **argv)
+static int s_send(const cli_args_t *args)
 {
-    cli_args_t args;
-    int prc = cli_parse(&s_send_cmd, argc - 1, argv + 1, &args);
-    if (prc)
-        return prc == CLI_HELP ? 0 : prc;
-    const char *type = cli_get(&args, "--type"), *commune = cli_get(&args, "--commune");
-    const char *file = cli_get(&args, "--file"), *urgency = cli_get(&args, "--urgency");
-    const char *reply = cli_get(&args, "--in-reply-to"), *ctype = cli_get(&args, "--content-type");
+    const char *type = cli_get(args, "--type"), *commune = cli_get(args, "--commune");
+    const char *file = cli_get(args, "--file"), *urgency = cli_get(args, "--urgency");
+    const char *reply = cli_get(args, "--in-reply-to"), *ctype = cli_get(args, "--content-type");
     const char *to[S_MAX_TO];
-    size_t nto = cli_list(&args, "--to", to, S_MAX_TO);
+    size_t nto = cli_list(args, "--to", to, S_MAX_TO);
     if (nto > S_MAX_TO)
         return cli_fail("send", "at most %d recipients", S_MAX_TO) + 1;
     cli_conn_t ctx;
@@ -226,7 +222,7 @@ int cmd_send(int argc, char **argv)
                         reply) +
                1;
 
-    int ret = cli_conn_setup(&ctx, &args, &cli_edge);
+    int ret = cli_conn_setup(&ctx, args, &cli_edge);
     json_t *body = NULL, *res = NULL;
     egide_httpc_resp_t r = {0};
     if (ret)
@@ -257,6 +253,8 @@ done:
     egide_httpc_resp_free(&r);
     return cli_conn_done(&ctx, ret);
 }
+
+const cli_entry_t cli_send = {&s_send_cmd, s_send};
 
 /* ---- inbox / outbox ---------------------------------------------------- */
 
@@ -299,14 +297,11 @@ static const char s_about_outbox[] = "List the messages sent, with their states 
 static const cli_cmd_t s_outbox_cmd =
     CLI_CMD("outbox", NULL, 0, 0, s_about_outbox, s_list_opts, cli_api_opts, cli_json_opts);
 
-static int s_list(const cli_cmd_t *cmd, const char *box, int argc, char **argv)
+static int s_list(const cli_args_t *args)
 {
-    const char *what = cmd->name;
-    cli_args_t args;
-    int prc = cli_parse(cmd, argc - 1, argv + 1, &args);
-    if (prc)
-        return prc == CLI_HELP ? 0 : prc;
-    const char *state = cli_get(&args, "--state"), *v = cli_get(&args, "--limit");
+    const char *what = args->cmd->name;
+    const char *box = args->cmd == &s_inbox_cmd ? "inbox" : "outbox";
+    const char *state = cli_get(args, "--state"), *v = cli_get(args, "--limit");
     int64_t limit = 0;
     if (state && !s_in(state, s_states))
         return cli_fail(what,
@@ -326,7 +321,7 @@ static int s_list(const cli_cmd_t *cmd, const char *box, int argc, char **argv)
         size_t n = strlen(path);
         (void)snprintf(path + n, sizeof path - n, "&limit=%lld", (long long)limit);
     }
-    int ret = cli_conn_request(&ctx, &args, &cli_edge, "GET", path, NULL, NULL, &r, &res);
+    int ret = cli_conn_request(&ctx, args, &cli_edge, "GET", path, NULL, NULL, &r, &res);
     if (ret)
         goto done;
     if (ctx.json) {
@@ -364,15 +359,9 @@ done:
     return cli_conn_done(&ctx, ret);
 }
 
-int cmd_inbox(int argc, char **argv)
-{
-    return s_list(&s_inbox_cmd, "inbox", argc, argv);
-}
+const cli_entry_t cli_inbox = {&s_inbox_cmd, s_list};
 
-int cmd_outbox(int argc, char **argv)
-{
-    return s_list(&s_outbox_cmd, "outbox", argc, argv);
-}
+const cli_entry_t cli_outbox = {&s_outbox_cmd, s_list};
 
 /* ---- show -------------------------------------------------------------- */
 
@@ -432,14 +421,10 @@ static int s_write_payload(cli_conn_t *ctx, json_t *res, const char *out_file, b
     return ret;
 }
 
-int cmd_show(int argc, char **argv)
+static int s_show(const cli_args_t *args)
 {
-    cli_args_t args;
-    int prc = cli_parse(&s_show_cmd, argc - 1, argv + 1, &args);
-    if (prc)
-        return prc == CLI_HELP ? 0 : prc;
-    const char *id = args.pos[0], *out_file = cli_get(&args, "--out");
-    bool payload = cli_has(&args, "--payload");
+    const char *id = args->pos[0], *out_file = cli_get(args, "--out");
+    bool payload = cli_has(args, "--payload");
     cli_conn_t ctx;
     if (!s_is_msg_id(id))
         return cli_fail("show", "'%s' is not a message id (32 hex characters)", id) + 1;
@@ -448,7 +433,7 @@ int cmd_show(int argc, char **argv)
     egide_httpc_resp_t r = {0};
     char path[128];
     (void)snprintf(path, sizeof path, "/v1/messages/%s", id);
-    int ret = cli_conn_request(&ctx, &args, &cli_edge, "GET", path, NULL, id, &r, &res);
+    int ret = cli_conn_request(&ctx, args, &cli_edge, "GET", path, NULL, id, &r, &res);
     if (ret)
         goto done;
     if (ctx.json) {
@@ -518,6 +503,8 @@ done:
     return cli_conn_done(&ctx, ret);
 }
 
+const cli_entry_t cli_show = {&s_show_cmd, s_show};
+
 /* ---- ack --------------------------------------------------------------- */
 
 static const cli_opt_t s_ack_opts[] = {
@@ -530,13 +517,9 @@ static const char s_about_ack[] =
 static const cli_cmd_t s_ack_cmd =
     CLI_CMD("ack", "MSG_ID", 1, 1, s_about_ack, s_ack_opts, cli_api_opts, cli_json_opts);
 
-int cmd_ack(int argc, char **argv)
+static int s_ack(const cli_args_t *args)
 {
-    cli_args_t args;
-    int prc = cli_parse(&s_ack_cmd, argc - 1, argv + 1, &args);
-    if (prc)
-        return prc == CLI_HELP ? 0 : prc;
-    const char *id = args.pos[0], *note = cli_get(&args, "--note");
+    const char *id = args->pos[0], *note = cli_get(args, "--note");
     cli_conn_t ctx;
     if (!s_is_msg_id(id))
         return cli_fail("ack", "'%s' is not a message id (32 hex characters)", id) + 1;
@@ -550,7 +533,7 @@ int cmd_ack(int argc, char **argv)
     egide_httpc_resp_t r = {0};
     char path[128];
     (void)snprintf(path, sizeof path, "/v1/messages/%s/ack", id);
-    int ret = cli_conn_request(&ctx, &args, &cli_edge, "POST", path, body, id, &r, &res);
+    int ret = cli_conn_request(&ctx, args, &cli_edge, "POST", path, body, id, &r, &res);
     if (ret)
         goto done;
     if (ctx.json) {
@@ -566,6 +549,8 @@ done:
     return cli_conn_done(&ctx, ret);
 }
 
+const cli_entry_t cli_ack = {&s_ack_cmd, s_ack};
+
 /* ---- status ------------------------------------------------------------ */
 
 static const char s_about_status[] =
@@ -574,16 +559,12 @@ static const char s_about_status[] =
 static const cli_cmd_t s_status_cmd =
     CLI_CMD("status", NULL, 0, 0, s_about_status, cli_api_opts, cli_json_opts);
 
-int cmd_status(int argc, char **argv)
+static int s_status(const cli_args_t *args)
 {
-    cli_args_t args;
-    int prc = cli_parse(&s_status_cmd, argc - 1, argv + 1, &args);
-    if (prc)
-        return prc == CLI_HELP ? 0 : prc;
     cli_conn_t ctx;
     json_t *res = NULL;
     egide_httpc_resp_t r = {0};
-    int ret = cli_conn_request(&ctx, &args, &cli_edge, "GET", "/v1/health", NULL, NULL, &r, &res);
+    int ret = cli_conn_request(&ctx, args, &cli_edge, "GET", "/v1/health", NULL, NULL, &r, &res);
     if (ret)
         goto done;
     const char *st = json_string_value(json_object_get(res, "status"));
@@ -610,3 +591,5 @@ done:
     egide_httpc_resp_free(&r);
     return cli_conn_done(&ctx, ret);
 }
+
+const cli_entry_t cli_status = {&s_status_cmd, s_status};

@@ -55,27 +55,23 @@ static int s_parse_urgency(const char *s)
     return -1;
 }
 
-int cmd_seal(int argc, char **argv)
+static int s_seal(const cli_args_t *args)
 {
-    cli_args_t args;
-    int prc = cli_parse(&s_seal_cmd, argc - 1, argv + 1, &args);
-    if (prc)
-        return prc == CLI_HELP ? 0 : prc;
-    const char *key_path = cli_get(&args, "--key"), *cert_path = cli_get(&args, "--cert");
-    const char *type = cli_get(&args, "--type"), *in = cli_get(&args, "--in");
-    const char *outp = cli_get(&args, "--out"), *reply = cli_get(&args, "--reply-to");
-    const char *ctype = cli_get(&args, "--content-type"), *v;
+    const char *key_path = cli_get(args, "--key"), *cert_path = cli_get(args, "--cert");
+    const char *type = cli_get(args, "--type"), *in = cli_get(args, "--in");
+    const char *outp = cli_get(args, "--out"), *reply = cli_get(args, "--reply-to");
+    const char *ctype = cli_get(args, "--content-type"), *v;
     if (!ctype)
         ctype = "application/octet-stream";
     const char *to[EGIDE_MAX_RECIPIENTS];
-    size_t n_to = cli_list(&args, "--to", to, EGIDE_MAX_RECIPIENTS);
+    size_t n_to = cli_list(args, "--to", to, EGIDE_MAX_RECIPIENTS);
     if (n_to > EGIDE_MAX_RECIPIENTS)
         return cli_fail("seal", "at most %u recipients", EGIDE_MAX_RECIPIENTS) + 1;
     int urgency = EGIDE__V1__URGENCY__URGENCY_NORMAL;
-    if ((v = cli_get(&args, "--urgency")) && (urgency = s_parse_urgency(v)) < 0)
+    if ((v = cli_get(args, "--urgency")) && (urgency = s_parse_urgency(v)) < 0)
         return cli_fail("seal", "--urgency: normal, urgent or immediate") + 1;
     int64_t seq = 0;
-    if ((v = cli_get(&args, "--seq")) && egide_parse_int64(v, 0, INT64_MAX, &seq) != EGIDE_OK)
+    if ((v = cli_get(args, "--seq")) && egide_parse_int64(v, 0, INT64_MAX, &seq) != EGIDE_OK)
         return cli_fail("seal", "--seq: not a number") + 1;
     int ret = 1;
     egide_rc rc;
@@ -167,6 +163,8 @@ done:
     return ret;
 }
 
+const cli_entry_t cli_seal = {&s_seal_cmd, s_seal};
+
 /* ------------------------------------------------------------ open */
 
 static const cli_opt_t s_open_opts[] = {
@@ -186,16 +184,12 @@ static const char s_about_open[] =
     "stderr.";
 static const cli_cmd_t s_open_cmd = CLI_CMD("open", NULL, 0, 0, s_about_open, s_open_opts);
 
-int cmd_open(int argc, char **argv)
+static int s_open(const cli_args_t *args)
 {
-    cli_args_t args;
-    int prc = cli_parse(&s_open_cmd, argc - 1, argv + 1, &args);
-    if (prc)
-        return prc == CLI_HELP ? 0 : prc;
-    const char *key_path = cli_get(&args, "--key"), *cert_path = cli_get(&args, "--cert");
-    const char *ca = cli_get(&args, "--ca"), *chain = cli_get(&args, "--chain");
-    const char *crl = cli_get(&args, "--crl"), *scert_path = cli_get(&args, "--sender-cert");
-    const char *in = cli_get(&args, "--in"), *outp = cli_get(&args, "--out");
+    const char *key_path = cli_get(args, "--key"), *cert_path = cli_get(args, "--cert");
+    const char *ca = cli_get(args, "--ca"), *chain = cli_get(args, "--chain");
+    const char *crl = cli_get(args, "--crl"), *scert_path = cli_get(args, "--sender-cert");
+    const char *in = cli_get(args, "--in"), *outp = cli_get(args, "--out");
     int ret = 1;
     egide_rc rc;
     EVP_PKEY *my_key = NULL, *my_pub = NULL, *sender_pub = NULL;
@@ -289,6 +283,8 @@ done:
     X509_free(scert);
     return ret;
 }
+
+const cli_entry_t cli_open = {&s_open_cmd, s_open};
 
 /* ------------------------------------------------------------ pki */
 

@@ -57,15 +57,11 @@ static void s_print_facts(const egide_payload_facts_t *f)
            f->child_under_2 ? "yes" : "no", f->kind);
 }
 
-int cmd_validate(int argc, char **argv)
+static int s_validate(const cli_args_t *args)
 {
-    cli_args_t args;
-    int prc = cli_parse(&s_validate_cmd, argc - 1, argv + 1, &args);
-    if (prc)
-        return prc == CLI_HELP ? 0 : prc;
-    const char *type = cli_get(&args, "--type"), *file = args.pos[0];
-    const char *out = cli_get(&args, "--out");
-    bool facts = cli_has(&args, "--facts");
+    const char *type = cli_get(args, "--type"), *file = args->pos[0];
+    const char *out = cli_get(args, "--out");
+    bool facts = cli_has(args, "--facts");
     if (!egide_payload_type_known(type)) {
         cli_fail("validate", "unknown message type \"%s\"", type);
         return 2;
@@ -103,6 +99,8 @@ int cmd_validate(int argc, char **argv)
         s_print_facts(&fx);
     return 0;
 }
+
+const cli_entry_t cli_validate = {&s_validate_cmd, s_validate};
 
 /* ------------------------------------------------------------ deadlines */
 
@@ -228,27 +226,23 @@ static egide_rc s_parse_when(const char *s, int64_t *ms)
     return egide_date_parse(s, ms);
 }
 
-int cmd_deadlines(int argc, char **argv)
+static int s_deadlines(const cli_args_t *args)
 {
-    cli_args_t args;
-    int prc = cli_parse(&s_deadlines_cmd, argc - 1, argv + 1, &args);
-    if (prc)
-        return prc == CLI_HELP ? 0 : prc;
-    const char *type = cli_get(&args, "--type"), *received = cli_get(&args, "--received");
-    const char *urgency = cli_get(&args, "--urgency"), *profile_path = cli_get(&args, "--profile");
-    const char *now_s = cli_get(&args, "--now"), *kind = cli_get(&args, "--kind");
-    const char *payload = cli_get(&args, "--payload");
-    bool as_json = cli_has(&args, "--json"), under_2 = cli_has(&args, "--under-2");
-    bool runaway = cli_has(&args, "--runaway");
-    bool no_agreement = cli_has(&args, "--no-parental-agreement");
-    bool online_opts = cli_has(&args, "--api") || cli_has(&args, "--token-file") ||
-                       cli_has(&args, "--config") || cli_has(&args, "--timeout");
+    const char *type = cli_get(args, "--type"), *received = cli_get(args, "--received");
+    const char *urgency = cli_get(args, "--urgency"), *profile_path = cli_get(args, "--profile");
+    const char *now_s = cli_get(args, "--now"), *kind = cli_get(args, "--kind");
+    const char *payload = cli_get(args, "--payload");
+    bool as_json = cli_has(args, "--json"), under_2 = cli_has(args, "--under-2");
+    bool runaway = cli_has(args, "--runaway");
+    bool no_agreement = cli_has(args, "--no-parental-agreement");
+    bool online_opts = cli_has(args, "--api") || cli_has(args, "--token-file") ||
+                       cli_has(args, "--config") || cli_has(args, "--timeout");
     if (!type) {
         if (received || urgency || profile_path || now_s || kind || payload || under_2 || runaway ||
             no_agreement)
             return cli_usage_fail(&s_deadlines_cmd,
                                   "offline deadlines need --type TYPE (egide deadlines --help)");
-        return s_deadlines_online(&args);
+        return s_deadlines_online(args);
     }
     if (online_opts)
         return cli_usage_fail(&s_deadlines_cmd,
@@ -369,6 +363,8 @@ int cmd_deadlines(int argc, char **argv)
     return 0;
 }
 
+const cli_entry_t cli_deadlines = {&s_deadlines_cmd, s_deadlines};
+
 /* ------------------------------------------------------------ export */
 
 #define S_STR_(x) #x
@@ -392,24 +388,12 @@ static const char s_about_export_olinpe[] =
 static const cli_cmd_t s_export_cmd =
     CLI_CMD("export olinpe", NULL, 0, 0, s_about_export_olinpe, s_export_opts);
 
-int cmd_export(int argc, char **argv)
+static int s_export(const cli_args_t *args)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        cli_help(&s_export_cmd, argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
-    }
-    if (strcmp(argv[1], "olinpe") != 0) {
-        cli_fail("export", "unknown export \"%s\" (known: olinpe)", argv[1]);
-        return 2;
-    }
-    cli_args_t args;
-    int prc = cli_parse(&s_export_cmd, argc - 2, argv + 2, &args);
-    if (prc)
-        return prc == CLI_HELP ? 0 : prc;
-    const char *year_s = cli_get(&args, "--year"), *key_file = cli_get(&args, "--key-file");
-    const char *in = cli_get(&args, "--in"), *out = cli_get(&args, "--out");
-    const char *dept = cli_get(&args, "--department"), *alg_name = cli_get(&args, "--algorithm");
-    const char *context = cli_get(&args, "--context");
+    const char *year_s = cli_get(args, "--year"), *key_file = cli_get(args, "--key-file");
+    const char *in = cli_get(args, "--in"), *out = cli_get(args, "--out");
+    const char *dept = cli_get(args, "--department"), *alg_name = cli_get(args, "--algorithm");
+    const char *context = cli_get(args, "--context");
     int64_t year;
     if (egide_parse_int64(year_s, 2000, 2199, &year) != EGIDE_OK) {
         cli_fail("export", "--year: not a year");
@@ -477,4 +461,17 @@ int cmd_export(int argc, char **argv)
             st.events, st.lines, st.other_year, st.not_a_measure, st.no_mother_name,
             st.bad_identity);
     return 0;
+}
+
+int cmd_export(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        cli_help(&s_export_cmd, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "olinpe") != 0) {
+        cli_fail("export", "unknown export \"%s\" (known: olinpe)", argv[1]);
+        return 2;
+    }
+    return cli_run(&s_export_cmd, argc - 2, argv + 2, s_export);
 }

@@ -260,3 +260,12 @@ int cli_parse_sub(const char *group, const char *intro, const cli_cmd_t *cmds, s
     cli_fail(group, "unknown subcommand '%s' (egide %s --help lists them)", argv[1], group);
     return 2;
 }
+
+int cli_run(const cli_cmd_t *cmd, int argc, char **argv, int (*fn)(const cli_args_t *))
+{
+    cli_args_t args;
+    int prc = cli_parse(cmd, argc, argv, &args);
+    if (prc)
+        return prc == CLI_HELP ? 0 : prc;
+    return fn(&args);
+}
