@@ -365,6 +365,25 @@ const cli_entry_t cli_outbox = {&s_outbox_cmd, s_list};
 
 /* ---- show -------------------------------------------------------------- */
 
+/* METHOD /v1/messages/ID<suffix> for the command's MSG_ID argument, which
+ * is checked first (32 hex digits: never a path of the caller's choosing).
+ * Everything is initialised, so the caller frees in every case; returns 0
+ * or the exit status (2 for a bad id, nothing sent). */
+static int s_msg_request(cli_conn_t *ctx, const cli_args_t *args, const char *method,
+                         const char *suffix, json_t *body, egide_httpc_resp_t *r, json_t **res)
+{
+    const char *id = args->pos[0];
+    char path[128];
+    memset(ctx, 0, sizeof *ctx);
+    memset(r, 0, sizeof *r);
+    *res = NULL;
+    ctx->what = args->cmd->name;
+    if (!s_is_msg_id(id))
+        return cli_fail(ctx->what, "'%s' is not a message id (32 hex characters)", id) + 1;
+    (void)snprintf(path, sizeof path, "/v1/messages/%s%s", id, suffix);
+    return cli_conn_request(ctx, args, &cli_edge, method, path, body, id, r, res);
+}
+
 static const cli_opt_t s_show_opts[] = {
     {"--payload", CLI_FLAG, NULL, "print the payload (referral content)", false},
     {"--out", CLI_VALUE, "FILE", "write the payload to FILE (mode 0600)", false},
@@ -423,17 +442,12 @@ static int s_write_payload(cli_conn_t *ctx, json_t *res, const char *out_file, b
 
 static int s_show(const cli_args_t *args)
 {
-    const char *id = args->pos[0], *out_file = cli_get(args, "--out");
+    const char *out_file = cli_get(args, "--out");
     bool payload = cli_has(args, "--payload");
     cli_conn_t ctx;
-    if (!s_is_msg_id(id))
-        return cli_fail("show", "'%s' is not a message id (32 hex characters)", id) + 1;
-
     json_t *res = NULL;
-    egide_httpc_resp_t r = {0};
-    char path[128];
-    (void)snprintf(path, sizeof path, "/v1/messages/%s", id);
-    int ret = cli_conn_request(&ctx, args, &cli_edge, "GET", path, NULL, id, &r, &res);
+    egide_httpc_resp_t r;
+    int ret = s_msg_request(&ctx, args, "GET", "", NULL, &r, &res);
     if (ret)
         goto done;
     if (ctx.json) {
@@ -519,21 +533,14 @@ static const cli_cmd_t s_ack_cmd =
 
 static int s_ack(const cli_args_t *args)
 {
-    const char *id = args->pos[0], *note = cli_get(args, "--note");
-    cli_conn_t ctx;
-    if (!s_is_msg_id(id))
-        return cli_fail("ack", "'%s' is not a message id (32 hex characters)", id) + 1;
+    const char *note = cli_get(args, "--note");
     json_t *body = NULL;
-    if (note) {
-        body = json_pack("{s:s}", "note", note);
-        if (!body)
-            return cli_fail("ack", "--note: not valid UTF-8 text") + 1;
-    }
+    if (note && !(body = json_pack("{s:s}", "note", note)))
+        return cli_fail("ack", "--note: not valid UTF-8 text") + 1;
+    cli_conn_t ctx;
     json_t *res = NULL;
-    egide_httpc_resp_t r = {0};
-    char path[128];
-    (void)snprintf(path, sizeof path, "/v1/messages/%s/ack", id);
-    int ret = cli_conn_request(&ctx, args, &cli_edge, "POST", path, body, id, &r, &res);
+    egide_httpc_resp_t r;
+    int ret = s_msg_request(&ctx, args, "POST", "/ack", body, &r, &res);
     if (ret)
         goto done;
     if (ctx.json) {

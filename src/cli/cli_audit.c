@@ -254,6 +254,16 @@ static json_t *s_get_json(s_opts_t *o, const char *path_query)
 
 /* ---------------------------------------------------------------- helpers */
 
+/* --json output: j indented on stdout, then released (NULL: nothing). */
+static void s_print_json(json_t *j)
+{
+    char *text = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
+    if (text)
+        printf("%s\n", text);
+    free(text);
+    json_decref(j);
+}
+
 /* Base64 JSON string -> exactly 32 bytes. */
 static int s_b64_32(json_t *v, uint8_t out[32])
 {
@@ -359,11 +369,7 @@ static int s_cmd_checkpoint(s_opts_t *o)
         json_t *j =
             json_pack("{s:s,s:I,s:s,s:b,s:s}", "origin", cp.origin, "size", (json_int_t)cp.size,
                       "root", root, "verified", o->pub != NULL, "note", note);
-        char *s = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
-        if (s)
-            printf("%s\n", s);
-        free(s);
-        json_decref(j);
+        s_print_json(j);
     } else {
         (void)fputs(note, stdout);
         if (!o->pub)
@@ -385,36 +391,36 @@ static void s_trail_line(uint64_t index, const Egide__V1__AuditEvent *ev, const 
     egide_sanitize(ev->sender_id ? ev->sender_id : "", ev->sender_id ? strlen(ev->sender_id) : 0,
                    sender, sizeof sender);
     (void)snprintf(reason, sizeof reason, "%s", egide_wire_reason_name((int)ev->reason));
+    /* One row per event type: the words around up to two of node, sender
+     * and reason (a table, so that the text of a type is said once). */
+    enum { W_NODE, W_SENDER, W_REASON, W_NONE }; /* what the words name */
+    static const struct {
+        int type;
+        const char *before;
+        int a;
+        const char *between;
+        int b;
+    } words[] = {
+        {EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_SUBMITTED, "submitted by ", W_SENDER, "", W_NONE},
+        {EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_ACCEPTED, "accepted by the broker", W_NONE, "", W_NONE},
+        {EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_REJECTED, "rejected by the broker: ", W_REASON, "",
+         W_NONE},
+        {EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_DELIVERED, "delivered to ", W_NODE, "", W_NONE},
+        {EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_RECEIPT_RELAYED, "receipt of ", W_NODE, " relayed to ",
+         W_SENDER},
+        {EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_RECIPIENT_REJECTED, "rejected by recipient ", W_NODE,
+         ": ", W_REASON},
+        {EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_EXPIRED, "expired undelivered for ", W_NODE, "",
+         W_NONE},
+        {EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_ACKNOWLEDGED, "acknowledged by ", W_NODE, "", W_NONE},
+    };
+    const char *val[] = {node, sender, reason, ""};
     char what[256];
-    switch (ev->type) {
-    case EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_SUBMITTED:
-        (void)snprintf(what, sizeof what, "submitted by %s", sender);
-        break;
-    case EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_ACCEPTED:
-        (void)snprintf(what, sizeof what, "accepted by the broker");
-        break;
-    case EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_REJECTED:
-        (void)snprintf(what, sizeof what, "rejected by the broker: %s", reason);
-        break;
-    case EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_DELIVERED:
-        (void)snprintf(what, sizeof what, "delivered to %s", node);
-        break;
-    case EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_RECEIPT_RELAYED:
-        (void)snprintf(what, sizeof what, "receipt of %s relayed to %s", node, sender);
-        break;
-    case EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_RECIPIENT_REJECTED:
-        (void)snprintf(what, sizeof what, "rejected by recipient %s: %s", node, reason);
-        break;
-    case EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_EXPIRED:
-        (void)snprintf(what, sizeof what, "expired undelivered for %s", node);
-        break;
-    case EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_ACKNOWLEDGED:
-        (void)snprintf(what, sizeof what, "acknowledged by %s", node);
-        break;
-    default:
-        (void)snprintf(what, sizeof what, "%s %s", egide_wire_audit_type_name((int)ev->type), node);
-        break;
-    }
+    (void)snprintf(what, sizeof what, "%s %s", egide_wire_audit_type_name((int)ev->type), node);
+    for (size_t k = 0; k < sizeof words / sizeof words[0]; k++)
+        if (words[k].type == (int)ev->type)
+            (void)snprintf(what, sizeof what, "%s%s%s%s", words[k].before, val[words[k].a],
+                           words[k].between, val[words[k].b]);
     printf("  %s  #%-8llu %s%s\n", t, (unsigned long long)index, what, mark);
 }
 
@@ -482,11 +488,7 @@ static void s_trail_print(const s_opts_t *o, s_trail_t *t, const char *hex, cons
             json_array_append_new(arr, e);
         }
         json_t *j = json_pack("{s:s,s:o}", "msg_id", hex, "events", arr);
-        char *s = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
-        if (s)
-            printf("%s\n", s);
-        free(s);
-        json_decref(j);
+        s_print_json(j);
         return;
     }
     s_trail_head(hex, t->n ? t->ev[0] : NULL);
@@ -704,17 +706,15 @@ static int s_cmd_consistency(s_opts_t *o)
                                     "key");
             break;
         case EGIDE_ERR_VERSION:
-            ret = cli_fail(o->what,
-                           "the broker's log (size %llu) is smaller than the trusted checkpoint "
-                           "(size %llu): entries were removed",
-                           (unsigned long long)peek.size, (unsigned long long)oldcp.size);
+        case EGIDE_ERR_CONSISTENCY: {
+            bool shorter = rc == EGIDE_ERR_VERSION;
+            ret = cli_fail(
+                o->what, "the broker's log (size %llu) %s the trusted checkpoint (size %llu): %s",
+                (unsigned long long)peek.size, shorter ? "is smaller than" : "does not extend",
+                (unsigned long long)oldcp.size,
+                shorter ? "entries were removed" : "its history was rewritten or forked");
             break;
-        case EGIDE_ERR_CONSISTENCY:
-            ret = cli_fail(o->what,
-                           "the broker's log (size %llu) does not extend the trusted checkpoint "
-                           "(size %llu): its history was rewritten or forked",
-                           (unsigned long long)peek.size, (unsigned long long)oldcp.size);
-            break;
+        }
         default:
             ret = cli_fail_rc(o->what, rc, "checking consistency");
             break;
@@ -728,11 +728,7 @@ static int s_cmd_consistency(s_opts_t *o)
             json_t *j = json_pack("{s:b,s:s,s:I,s:I,s:b}", "consistent", 1, "origin", newcp.origin,
                                   "from", (json_int_t)oldcp.size, "to", (json_int_t)newcp.size,
                                   "updated", o->update && newcp.size > oldcp.size);
-            char *s = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
-            if (s)
-                printf("%s\n", s);
-            free(s);
-            json_decref(j);
+            s_print_json(j);
         } else {
             printf("consistent: %s grew from %llu to %llu entries without rewriting history%s\n",
                    newcp.origin, (unsigned long long)oldcp.size, (unsigned long long)newcp.size,
@@ -907,11 +903,7 @@ static int s_report(const s_opts_t *o, const egide_auditverify_report_t *r, cons
             if (r->bad_end)
                 json_object_set_new(j, "bad_range_end", json_integer((json_int_t)r->bad_end));
         }
-        char *s = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
-        if (s)
-            printf("%s\n", s);
-        free(s);
-        json_decref(j);
+        s_print_json(j);
     }
     if (!r->ok) {
         if (r->bad_index == EGIDE_AUDITVERIFY_NO_INDEX)

@@ -291,38 +291,32 @@ static int s_show_json(const egide_directory_t *d, bool verified)
     json_object_set_new(root, "nodes", nodes);
     json_t *brokers = json_array();
     for (size_t i = 0; i < p->n_brokers; i++) {
-        json_t *o = json_object();
-        json_object_set_new(o, "node_id", json_string(p->brokers[i]->node_id));
-        json_object_set_new(o, "endpoint", json_string(p->brokers[i]->endpoint));
-        json_object_set_new(o, "curve_public_key", json_string(p->brokers[i]->curve_public_key));
-        json_array_append_new(brokers, o);
+        const Egide__V1__BrokerEndpoint *b = p->brokers[i];
+        json_array_append_new(brokers,
+                              json_pack("{s:s?, s:s?, s:s?}", "node_id", b->node_id, "endpoint",
+                                        b->endpoint, "curve_public_key", b->curve_public_key));
     }
     json_object_set_new(root, "brokers", brokers);
     json_t *routes = json_array();
     for (size_t i = 0; i < p->n_routes; i++) {
         const Egide__V1__RouteEntry *r = p->routes[i];
-        json_t *o = json_object();
-        json_object_set_new(o, "commune", json_string(r->commune));
-        json_object_set_new(o, "name", json_string(r->name));
-        json_object_set_new(o, "postal_codes", s_strarray(r->postal_codes, r->n_postal_codes));
-        json_object_set_new(o, "crip", json_string(r->crip));
-        json_object_set_new(o, "territory", json_string(r->territory));
-        json_object_set_new(o, "parquet", json_string(r->parquet));
-        json_object_set_new(o, "court", json_string(r->court));
-        json_object_set_new(o, "police", json_string(r->police));
-        json_array_append_new(routes, o);
+        /* s? keeps a field that protobuf-c left NULL from dropping the row */
+        json_array_append_new(routes,
+                              json_pack("{s:s?, s:s?, s:o, s:s?, s:s?, s:s?, s:s?, s:s?}",
+                                        "commune", r->commune, "name", r->name, "postal_codes",
+                                        s_strarray(r->postal_codes, r->n_postal_codes), "crip",
+                                        r->crip, "territory", r->territory, "parquet", r->parquet,
+                                        "court", r->court, "police", r->police));
     }
     json_object_set_new(root, "routes", routes);
     json_t *rules = json_array();
     for (size_t i = 0; i < p->n_rules; i++) {
         const Egide__V1__AccessRule *r = p->rules[i];
-        json_t *o = json_object();
-        json_object_set_new(o, "sender_role", json_string(r->sender_role));
-        json_object_set_new(o, "message_type", json_string(r->message_type));
-        json_object_set_new(o, "recipient_roles",
-                            s_strarray(r->recipient_roles, r->n_recipient_roles));
-        json_object_set_new(o, "route_to", s_strarray(r->route_to, r->n_route_to));
-        json_array_append_new(rules, o);
+        json_array_append_new(rules,
+                              json_pack("{s:s?, s:s?, s:o, s:o}", "sender_role", r->sender_role,
+                                        "message_type", r->message_type, "recipient_roles",
+                                        s_strarray(r->recipient_roles, r->n_recipient_roles),
+                                        "route_to", s_strarray(r->route_to, r->n_route_to)));
     }
     json_object_set_new(root, "rules", rules);
     int rc = json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
