@@ -224,6 +224,22 @@ static void test_online(void)
                "checkpoint --api %s --anchor %s/broker.pem --origin egide.72.broker/audit", s_api,
                s_tmp);
     EXPECT_RUN(0, "\n12\n", "not checked", "checkpoint --api=%s", s_api);
+    /* --config: the [audit] section gives the broker's URL (and the
+     * timeout); [api] belongs to the edge commands and is not read here;
+     * the command line wins; a mistake in the file is its file:line. */
+    char cfg[300], text[600];
+    snprintf(cfg, sizeof cfg, "%s/cli.ini", s_tmp);
+    snprintf(text, sizeof text,
+             "[api]\nurl = http://127.0.0.1:1\n[audit]\nurl = %s\ntimeout_ms = 20000\n", s_api);
+    REQUIRE(egide_file_write_atomic(cfg, text, strlen(text), 0600) == EGIDE_OK);
+    EXPECT_RUN(0, "\n12\n", NULL, "checkpoint --config %s --anchor %s/broker.pem", cfg, s_tmp);
+    EXPECT_RUN(1, NULL, "audit checkpoint", "checkpoint --config %s --api http://127.0.0.1:1", cfg);
+    snprintf(text, sizeof text, "[audit]\nurl = %s\nurl = %s\n", s_api, s_api);
+    REQUIRE(egide_file_write_atomic(cfg, text, strlen(text), 0600) == EGIDE_OK);
+    EXPECT_RUN(1, NULL, "cli.ini:3: duplicate key 'url' (first set on line 2)",
+               "checkpoint --config %s", cfg);
+    /* verify never talks to the broker: no daemon options there */
+    EXPECT_RUN(1, NULL, "unknown option", "verify --config %s", cfg);
     char cmd[512];
     snprintf(cmd, sizeof cmd, "cp %s/cp12.txt %s/cp12.keep", s_tmp, s_tmp);
     CHECK(system(cmd) == 0);
