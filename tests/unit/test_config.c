@@ -87,6 +87,15 @@ static void test_errors(void)
     longline[sizeof longline - 2] = '\n';
     longline[sizeof longline - 1] = '\0';
     expect_err(longline, "t.ini:3: line too long");
+    /* Read by egide_ini: a key repeated in a repeated section, the known keys
+     * named, an indented line that inih would glue to the key above. */
+    expect_err("[node]\nid = 71.crip\n[log]\nlevel = info\n[node]\nid = 71.tas\n",
+               "t.ini:6: duplicate key 'id' (first set on line 2)");
+    expect_err("[log]\nlevle = info\n",
+               "t.ini:2: unknown key 'levle' in section [log] (known: level)");
+    expect_err("[node]\nid = 71.crip\n  port = 80\n", "t.ini:3: indented line");
+    expect_err("[node]\nid = 71.crip\n[log]\nlevel = info\nlevel = error\n",
+               "t.ini:5: duplicate key 'level' (first set on line 4)");
 }
 
 static void test_file(void)
