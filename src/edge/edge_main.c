@@ -80,6 +80,16 @@ static egide_rc s_path_fail(const char *what, const char *path, egide_rc rc)
     return rc;
 }
 
+/* The end of loading one configured file: log a failure naming it, free
+ * its path either way, return rc. */
+static egide_rc s_loaded(const char *what, char *path, egide_rc rc)
+{
+    if (rc)
+        s_path_fail(what, path, rc);
+    free(path);
+    return rc;
+}
+
 egide_rc edge_init(edge_t *e, egide_config_t *cfg)
 {
     memset(e, 0, sizeof *e);
@@ -98,21 +108,13 @@ egide_rc edge_init(edge_t *e, egide_config_t *cfg)
     char *p;
 
     p = egide_config_path(cfg, "edge", "sign_key");
-    rc = egide_pki_load_key(p, EGIDE_CERT_USE_SIGN, &e->sign_key);
-    if (rc) {
-        s_path_fail("signing key", p, rc);
-        free(p);
+    if ((rc = s_loaded("signing key", p,
+                       egide_pki_load_key(p, EGIDE_CERT_USE_SIGN, &e->sign_key))) != EGIDE_OK)
         return rc;
-    }
-    free(p);
     p = egide_config_path(cfg, "edge", "enc_key");
-    rc = egide_pki_load_key(p, EGIDE_CERT_USE_ENC, &e->enc_key);
-    if (rc) {
-        s_path_fail("encryption key", p, rc);
-        free(p);
+    if ((rc = s_loaded("encryption key", p,
+                       egide_pki_load_key(p, EGIDE_CERT_USE_ENC, &e->enc_key))) != EGIDE_OK)
         return rc;
-    }
-    free(p);
     X509 *cert = NULL;
     p = egide_config_path(cfg, "edge", "sign_cert");
     rc = egide_cert_load(p, &cert);
@@ -121,20 +123,11 @@ egide_rc edge_init(edge_t *e, egide_config_t *cfg)
     if (!rc)
         rc = egide_cert_fingerprint(cert, e->sign_fpr);
     X509_free(cert);
-    if (rc) {
-        s_path_fail("signing certificate (must name this node)", p, rc);
-        free(p);
+    if ((rc = s_loaded("signing certificate (must name this node)", p, rc)) != EGIDE_OK)
         return rc;
-    }
-    free(p);
     p = egide_config_path(cfg, "edge", "directory_anchor");
-    rc = egide_cert_load(p, &e->anchor);
-    if (rc) {
-        s_path_fail("directory anchor", p, rc);
-        free(p);
+    if ((rc = s_loaded("directory anchor", p, egide_cert_load(p, &e->anchor))) != EGIDE_OK)
         return rc;
-    }
-    free(p);
     char *root = egide_config_path(cfg, "edge", "ca_root");
     char *chain = egide_config_path(cfg, "edge", "ca_chain");
     char *crl = egide_config_path(cfg, "edge", "crl");
@@ -147,21 +140,12 @@ egide_rc edge_init(edge_t *e, egide_config_t *cfg)
     if (rc)
         return rc;
     p = egide_config_path(cfg, "edge", "curve_secret");
-    rc = egide_curve_key_read(p, 1, e->curve_secret);
-    if (rc) {
-        s_path_fail("CURVE secret", p, rc);
-        free(p);
+    if ((rc = s_loaded("CURVE secret", p, egide_curve_key_read(p, 1, e->curve_secret))) != EGIDE_OK)
         return rc;
-    }
-    free(p);
     p = egide_config_path(cfg, "edge", "curve_public");
-    rc = egide_curve_key_read(p, 0, e->curve_public);
-    if (rc) {
-        s_path_fail("CURVE public key", p, rc);
-        free(p);
+    if ((rc = s_loaded("CURVE public key", p, egide_curve_key_read(p, 0, e->curve_public))) !=
+        EGIDE_OK)
         return rc;
-    }
-    free(p);
 
     e->db_path = egide_config_path(cfg, "edge", "database");
     rc = edge_store_sqlite_ops.open(e->db_path, &e->store);

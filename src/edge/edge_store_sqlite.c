@@ -13,6 +13,7 @@
  */
 #include "edge_store.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sqlite3.h>
@@ -93,6 +94,41 @@ static egide_rc s_exec_changed(sqlite3 *db, sqlite3_stmt *st, const char *op, bo
     if (changed)
         *changed = rc == EGIDE_OK && sqlite3_changes(db) > 0;
     return rc;
+}
+
+/* One write statement: prepare sql (a string literal), bind the arguments
+ * by fmt - 'i' int (states, reasons), 'I' int64_t (times, indexes), 'd' a
+ * 16-byte id, 't' text - run it, and report in *changed (may be NULL)
+ * whether a row changed. */
+static egide_rc s_write(edge_store_t *s, const char *sql, const char *op, bool *changed,
+                        const char *fmt, ...)
+{
+    if (changed)
+        *changed = false;
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(DB(s), sql, &st);
+    if (rc)
+        return rc;
+    va_list ap;
+    va_start(ap, fmt);
+    for (int i = 1; fmt[i - 1]; i++) {
+        switch (fmt[i - 1]) {
+        case 'i':
+            sqlite3_bind_int(st, i, va_arg(ap, int));
+            break;
+        case 'I':
+            sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
+            break;
+        case 'd':
+            sqlite3_bind_blob(st, i, va_arg(ap, const uint8_t *), 16, SQLITE_STATIC);
+            break;
+        default: /* 't' */
+            sqlite3_bind_text(st, i, va_arg(ap, const char *), -1, SQLITE_STATIC);
+            break;
+        }
+    }
+    va_end(ap);
+    return s_exec_changed(DB(s), st, op, changed);
 }
 
 /* Step a query: EGIDE_OK with *row true/false, or the error. */
@@ -451,26 +487,16 @@ static egide_rc s_outbox_attempt(edge_store_t *s, const uint8_t msg_id[16], int6
 {
     if (!s || !msg_id)
         return EGIDE_ERR_INVALID;
-    sqlite3_stmt *st;
-    egide_rc rc = egide_db_stmt(
-        DB(s), "UPDATE outbox SET attempts=attempts+1, next_ms=? WHERE msg_id=?", &st);
-    if (rc)
-        return rc;
-    sqlite3_bind_int64(st, 1, next_ms);
-    sqlite3_bind_blob(st, 2, msg_id, 16, SQLITE_STATIC);
-    return s_exec(DB(s), st, "outbox attempt");
+    return s_write(s, "UPDATE outbox SET attempts=attempts+1, next_ms=? WHERE msg_id=?",
+                   "outbox attempt", NULL, "Id", next_ms, msg_id);
 }
 
 static egide_rc s_outbox_retry_all(edge_store_t *s)
 {
     if (!s)
         return EGIDE_ERR_INVALID;
-    sqlite3_stmt *st;
-    egide_rc rc = egide_db_stmt(DB(s), "UPDATE outbox SET next_ms=0 WHERE state=?", &st);
-    if (rc)
-        return rc;
-    sqlite3_bind_int(st, 1, EDGE_OUT_QUEUED);
-    return s_exec(DB(s), st, "outbox retry");
+    return s_write(s, "UPDATE outbox SET next_ms=0 WHERE state=?", "outbox retry", NULL, "i",
+                   (int)EDGE_OUT_QUEUED);
 }
 
 static egide_rc s_outbox_mark_accepted(edge_store_t *s, const uint8_t msg_id[16], int64_t time_ms,
@@ -478,19 +504,11 @@ static egide_rc s_outbox_mark_accepted(edge_store_t *s, const uint8_t msg_id[16]
 {
     if (!s || !msg_id)
         return EGIDE_ERR_INVALID;
-    sqlite3_stmt *st;
-    egide_rc rc = egide_db_stmt(DB(s),
-                                "UPDATE outbox SET state=?, accepted_ms=?, leaf_index=? WHERE"
-                                " msg_id=? AND state=?",
-                                &st);
-    if (rc)
-        return rc;
-    sqlite3_bind_int(st, 1, EDGE_OUT_ACCEPTED);
-    sqlite3_bind_int64(st, 2, time_ms);
-    sqlite3_bind_int64(st, 3, leaf_index);
-    sqlite3_bind_blob(st, 4, msg_id, 16, SQLITE_STATIC);
-    sqlite3_bind_int(st, 5, EDGE_OUT_QUEUED);
-    return s_exec_changed(DB(s), st, "outbox accepted", changed);
+    return s_write(s,
+                   "UPDATE outbox SET state=?, accepted_ms=?, leaf_index=? WHERE msg_id=?"
+                   " AND state=?",
+                   "outbox accepted", changed, "iIIdi", (int)EDGE_OUT_ACCEPTED, time_ms, leaf_index,
+                   msg_id, (int)EDGE_OUT_QUEUED);
 }
 
 static egide_rc s_outbox_mark_rejected(edge_store_t *s, const uint8_t msg_id[16], int reason,
@@ -498,33 +516,16 @@ static egide_rc s_outbox_mark_rejected(edge_store_t *s, const uint8_t msg_id[16]
 {
     if (!s || !msg_id)
         return EGIDE_ERR_INVALID;
-    sqlite3_stmt *st;
-    egide_rc rc = egide_db_stmt(DB(s),
-                                "UPDATE outbox SET state=?, reason=?, done_ms=? WHERE msg_id=?"
-                                " AND state=?",
-                                &st);
+    egide_rc rc = s_write(s,
+                          "UPDATE outbox SET state=?, reason=?, done_ms=? WHERE msg_id=?"
+                          " AND state=?",
+                          "outbox rejected", changed, "iiIdi", (int)EDGE_OUT_REJECTED, reason,
+                          time_ms, msg_id, (int)EDGE_OUT_QUEUED);
     if (rc)
         return rc;
-    sqlite3_bind_int(st, 1, EDGE_OUT_REJECTED);
-    sqlite3_bind_int(st, 2, reason);
-    sqlite3_bind_int64(st, 3, time_ms);
-    sqlite3_bind_blob(st, 4, msg_id, 16, SQLITE_STATIC);
-    sqlite3_bind_int(st, 5, EDGE_OUT_QUEUED);
-    bool ch = false;
-    rc = s_exec_changed(DB(s), st, "outbox rejected", &ch);
-    if (changed)
-        *changed = ch;
-    if (rc)
-        return rc;
-    rc = egide_db_stmt(DB(s), "UPDATE outbox_rcpt SET state=?, reason=? WHERE msg_id=? AND state=?",
-                       &st);
-    if (rc)
-        return rc;
-    sqlite3_bind_int(st, 1, EDGE_RCPT_REJECTED);
-    sqlite3_bind_int(st, 2, reason);
-    sqlite3_bind_blob(st, 3, msg_id, 16, SQLITE_STATIC);
-    sqlite3_bind_int(st, 4, EDGE_RCPT_PENDING);
-    return s_exec(DB(s), st, "outbox rejected recipients");
+    return s_write(s, "UPDATE outbox_rcpt SET state=?, reason=? WHERE msg_id=? AND state=?",
+                   "outbox rejected recipients", NULL, "iidi", (int)EDGE_RCPT_REJECTED, reason,
+                   msg_id, (int)EDGE_RCPT_PENDING);
 }
 
 static egide_rc s_outbox_expire(edge_store_t *s, int64_t now_ms, size_t *n)
@@ -533,51 +534,46 @@ static egide_rc s_outbox_expire(edge_store_t *s, int64_t now_ms, size_t *n)
         return EGIDE_ERR_INVALID;
     if (n)
         *n = 0;
-    sqlite3_stmt *st;
-    egide_rc rc = egide_db_stmt(DB(s),
-                                "UPDATE outbox_rcpt SET state=? WHERE state=? AND msg_id IN"
-                                " (SELECT msg_id FROM outbox WHERE expires_ms<=?)",
-                                &st);
-    if (rc)
-        return rc;
-    sqlite3_bind_int(st, 1, EDGE_RCPT_EXPIRED);
-    sqlite3_bind_int(st, 2, EDGE_RCPT_PENDING);
-    sqlite3_bind_int64(st, 3, now_ms);
-    rc = s_exec(DB(s), st, "expire recipients");
-    if (rc)
-        return rc;
-    rc = egide_db_stmt(DB(s),
-                       "UPDATE outbox SET state=?, done_ms=? WHERE state=? AND expires_ms<=?", &st);
-    if (rc)
-        return rc;
-    sqlite3_bind_int(st, 1, EDGE_OUT_EXPIRED);
-    sqlite3_bind_int64(st, 2, now_ms);
-    sqlite3_bind_int(st, 3, EDGE_OUT_QUEUED);
-    sqlite3_bind_int64(st, 4, now_ms);
-    rc = s_exec(DB(s), st, "expire messages");
+    egide_rc rc = s_write(s,
+                          "UPDATE outbox_rcpt SET state=? WHERE state=? AND msg_id IN"
+                          " (SELECT msg_id FROM outbox WHERE expires_ms<=?)",
+                          "expire recipients", NULL, "iiI", (int)EDGE_RCPT_EXPIRED,
+                          (int)EDGE_RCPT_PENDING, now_ms);
+    if (!rc)
+        rc = s_write(s, "UPDATE outbox SET state=?, done_ms=? WHERE state=? AND expires_ms<=?",
+                     "expire messages", NULL, "iIiI", (int)EDGE_OUT_EXPIRED, now_ms,
+                     (int)EDGE_OUT_QUEUED, now_ms);
     if (!rc && n)
         *n = (size_t)sqlite3_changes(DB(s));
     return rc;
 }
 
-static egide_rc s_outbox_list(edge_store_t *s, int state, size_t limit, edge_outbox_row_t **rows,
-                              size_t *n)
+/* A list read: sql (a string literal: egide_db_stmt caches by pointer)
+ * binds ?1 = state (< 0: any; unused by some) and ?2 = limit, 1..max. */
+static egide_rc s_list(edge_store_t *s, const char *sql, const char *op, int state, size_t limit,
+                       size_t max, size_t size, s_fill_fn fill, void **rows, size_t *n)
 {
-    if (!s || !rows || !n || limit == 0 || limit > EDGE_STORE_LIST_MAX)
+    if (!s || !rows || !n || limit == 0 || limit > max)
         return EGIDE_ERR_INVALID;
     *rows = NULL;
     *n = 0;
     sqlite3_stmt *st;
-    egide_rc rc = egide_db_stmt(DB(s),
-                                "SELECT " OUTBOX_COLS " FROM outbox WHERE ?1<0 OR state=?1"
-                                " ORDER BY seq DESC LIMIT ?2",
-                                &st);
+    egide_rc rc = egide_db_stmt(DB(s), sql, &st);
     if (rc)
         return rc;
     sqlite3_bind_int(st, 1, state);
     sqlite3_bind_int64(st, 2, (int64_t)limit);
-    return s_collect(DB(s), st, "outbox list", sizeof(edge_outbox_row_t), s_outbox_row,
-                     (void **)rows, n);
+    return s_collect(DB(s), st, op, size, fill, rows, n);
+}
+
+static egide_rc s_outbox_list(edge_store_t *s, int state, size_t limit, edge_outbox_row_t **rows,
+                              size_t *n)
+{
+    return s_list(s,
+                  "SELECT " OUTBOX_COLS " FROM outbox WHERE ?1<0 OR state=?1"
+                  " ORDER BY seq DESC LIMIT ?2",
+                  "outbox list", state, limit, EDGE_STORE_LIST_MAX, sizeof **rows, s_outbox_row,
+                  (void **)rows, n);
 }
 
 /* ------------------------------------------------------------ recipients */
@@ -590,20 +586,11 @@ static egide_rc s_rcpt_update(edge_store_t *s, const uint8_t msg_id[16], const c
     if (!s || !msg_id || !node_id ||
         (state != EDGE_RCPT_DELIVERED && state != EDGE_RCPT_REJECTED && state != EDGE_RCPT_EXPIRED))
         return EGIDE_ERR_INVALID;
-    sqlite3_stmt *st;
-    egide_rc rc = egide_db_stmt(DB(s),
-                                "UPDATE outbox_rcpt SET state=?, reason=?, delivered_ms=? WHERE"
-                                " msg_id=? AND node_id=? AND state=?",
-                                &st);
-    if (rc)
-        return rc;
-    sqlite3_bind_int(st, 1, state);
-    sqlite3_bind_int(st, 2, reason);
-    sqlite3_bind_int64(st, 3, time_ms);
-    sqlite3_bind_blob(st, 4, msg_id, 16, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, node_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 6, EDGE_RCPT_PENDING);
-    return s_exec_changed(DB(s), st, "recipient update", changed);
+    return s_write(s,
+                   "UPDATE outbox_rcpt SET state=?, reason=?, delivered_ms=? WHERE"
+                   " msg_id=? AND node_id=? AND state=?",
+                   "recipient update", changed, "iiIdti", (int)state, reason, time_ms, msg_id,
+                   node_id, (int)EDGE_RCPT_PENDING);
 }
 
 static egide_rc s_rcpt_acknowledge(edge_store_t *s, const uint8_t msg_id[16], const char *node_id,
@@ -613,20 +600,11 @@ static egide_rc s_rcpt_acknowledge(edge_store_t *s, const uint8_t msg_id[16], co
         *changed = false;
     if (!s || !msg_id || !node_id)
         return EGIDE_ERR_INVALID;
-    sqlite3_stmt *st;
-    egide_rc rc = egide_db_stmt(DB(s),
-                                "UPDATE outbox_rcpt SET state=?, acknowledged_ms=? WHERE msg_id=?"
-                                " AND node_id=? AND state IN (?,?)",
-                                &st);
-    if (rc)
-        return rc;
-    sqlite3_bind_int(st, 1, EDGE_RCPT_ACKNOWLEDGED);
-    sqlite3_bind_int64(st, 2, time_ms);
-    sqlite3_bind_blob(st, 3, msg_id, 16, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, node_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 5, EDGE_RCPT_PENDING);
-    sqlite3_bind_int(st, 6, EDGE_RCPT_DELIVERED);
-    return s_exec_changed(DB(s), st, "recipient acknowledged", changed);
+    return s_write(s,
+                   "UPDATE outbox_rcpt SET state=?, acknowledged_ms=? WHERE msg_id=?"
+                   " AND node_id=? AND state IN (?,?)",
+                   "recipient acknowledged", changed, "iIdtii", (int)EDGE_RCPT_ACKNOWLEDGED,
+                   time_ms, msg_id, node_id, (int)EDGE_RCPT_PENDING, (int)EDGE_RCPT_DELIVERED);
 }
 
 static egide_rc s_rcpt_list(edge_store_t *s, const uint8_t msg_id[16], edge_rcpt_row_t *rows,
@@ -732,14 +710,24 @@ static egide_rc s_inbox_put(edge_store_t *s, const edge_inbox_msg_t *m,
     return rc;
 }
 
-static egide_rc s_receipt_for(edge_store_t *s, sqlite3_stmt *st, const uint8_t msg_id[16],
+/* The receipt column of the row for exactly (msg_id, sha256) from sql (a
+ * string literal binding ?1 = msg_id, ?2 = sha256). */
+static egide_rc s_receipt_for(edge_store_t *s, const char *sql, const uint8_t msg_id[16],
                               const uint8_t sha256[32], uint8_t **receipt, size_t *len,
                               const char *op)
 {
+    if (!s || !msg_id || !sha256 || !receipt || !len)
+        return EGIDE_ERR_INVALID;
+    *receipt = NULL;
+    *len = 0;
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(DB(s), sql, &st);
+    if (rc)
+        return rc;
     sqlite3_bind_blob(st, 1, msg_id, 16, SQLITE_STATIC);
     sqlite3_bind_blob(st, 2, sha256, 32, SQLITE_STATIC);
     bool row;
-    egide_rc rc = s_row(DB(s), st, op, &row);
+    rc = s_row(DB(s), st, op, &row);
     if (!rc)
         rc = row ? s_dup(st, 0, receipt, len) : EGIDE_ERR_NOTFOUND;
     egide_db_done(st);
@@ -749,14 +737,8 @@ static egide_rc s_receipt_for(edge_store_t *s, sqlite3_stmt *st, const uint8_t m
 static egide_rc s_inbox_receipt(edge_store_t *s, const uint8_t msg_id[16], const uint8_t sha256[32],
                                 uint8_t **receipt, size_t *len)
 {
-    if (!s || !msg_id || !sha256 || !receipt || !len)
-        return EGIDE_ERR_INVALID;
-    *receipt = NULL;
-    *len = 0;
-    sqlite3_stmt *st;
-    egide_rc rc =
-        egide_db_stmt(DB(s), "SELECT receipt FROM inbox WHERE msg_id=? AND sha256=?", &st);
-    return rc ? rc : s_receipt_for(s, st, msg_id, sha256, receipt, len, "inbox receipt");
+    return s_receipt_for(s, "SELECT receipt FROM inbox WHERE msg_id=?1 AND sha256=?2", msg_id,
+                         sha256, receipt, len, "inbox receipt");
 }
 
 #define INBOX_COLS                                                                                 \
@@ -808,21 +790,11 @@ static egide_rc s_inbox_get(edge_store_t *s, const uint8_t msg_id[16], bool want
 static egide_rc s_inbox_list(edge_store_t *s, int state, size_t limit, edge_inbox_row_t **rows,
                              size_t *n)
 {
-    if (!s || !rows || !n || limit == 0 || limit > EDGE_STORE_LIST_MAX)
-        return EGIDE_ERR_INVALID;
-    *rows = NULL;
-    *n = 0;
-    sqlite3_stmt *st;
-    egide_rc rc = egide_db_stmt(DB(s),
-                                "SELECT " INBOX_COLS " FROM inbox WHERE ?1<0 OR state=?1"
-                                " ORDER BY received_ms DESC LIMIT ?2",
-                                &st);
-    if (rc)
-        return rc;
-    sqlite3_bind_int(st, 1, state);
-    sqlite3_bind_int64(st, 2, (int64_t)limit);
-    return s_collect(DB(s), st, "inbox list", sizeof(edge_inbox_row_t), s_inbox_row, (void **)rows,
-                     n);
+    return s_list(s,
+                  "SELECT " INBOX_COLS " FROM inbox WHERE ?1<0 OR state=?1"
+                  " ORDER BY received_ms DESC LIMIT ?2",
+                  "inbox list", state, limit, EDGE_STORE_LIST_MAX, sizeof **rows, s_inbox_row,
+                  (void **)rows, n);
 }
 
 static egide_rc s_inbox_acknowledge(edge_store_t *s, const uint8_t msg_id[16], int64_t time_ms,
@@ -832,19 +804,12 @@ static egide_rc s_inbox_acknowledge(edge_store_t *s, const uint8_t msg_id[16], i
         *changed = false;
     if (!s || !msg_id)
         return EGIDE_ERR_INVALID;
-    sqlite3_stmt *st;
-    egide_rc rc = egide_db_stmt(DB(s),
-                                "UPDATE inbox SET state=?, acknowledged_ms=? WHERE msg_id=?"
-                                " AND state=?",
-                                &st);
-    if (rc)
-        return rc;
-    sqlite3_bind_int(st, 1, EDGE_IN_ACKNOWLEDGED);
-    sqlite3_bind_int64(st, 2, time_ms);
-    sqlite3_bind_blob(st, 3, msg_id, 16, SQLITE_STATIC);
-    sqlite3_bind_int(st, 4, EDGE_IN_DELIVERED);
     bool ch = false;
-    rc = s_exec_changed(DB(s), st, "inbox acknowledge", &ch);
+    egide_rc rc = s_write(s,
+                          "UPDATE inbox SET state=?, acknowledged_ms=? WHERE msg_id=?"
+                          " AND state=?",
+                          "inbox acknowledge", &ch, "iIdi", (int)EDGE_IN_ACKNOWLEDGED, time_ms,
+                          msg_id, (int)EDGE_IN_DELIVERED);
     if (changed)
         *changed = ch;
     if (!rc && !ch) {
@@ -898,14 +863,8 @@ static egide_rc s_rejected_put(edge_store_t *s, const uint8_t msg_id[16], const 
 static egide_rc s_rejected_find(edge_store_t *s, const uint8_t msg_id[16], const uint8_t sha256[32],
                                 uint8_t **receipt, size_t *len)
 {
-    if (!s || !msg_id || !sha256 || !receipt || !len)
-        return EGIDE_ERR_INVALID;
-    *receipt = NULL;
-    *len = 0;
-    sqlite3_stmt *st;
-    egide_rc rc =
-        egide_db_stmt(DB(s), "SELECT receipt FROM inbox_rejected WHERE msg_id=? AND sha256=?", &st);
-    return rc ? rc : s_receipt_for(s, st, msg_id, sha256, receipt, len, "rejected find");
+    return s_receipt_for(s, "SELECT receipt FROM inbox_rejected WHERE msg_id=?1 AND sha256=?2",
+                         msg_id, sha256, receipt, len, "rejected find");
 }
 
 /* ------------------------------------------------------------ receipts */
@@ -1018,20 +977,11 @@ static void s_deadline_row(sqlite3_stmt *st, void *row)
 
 static egide_rc s_deadline_list(edge_store_t *s, size_t limit, egide_deadline_t **rows, size_t *n)
 {
-    if (!s || !rows || !n || limit == 0 || limit > EDGE_STORE_DEADLINES_MAX)
-        return EGIDE_ERR_INVALID;
-    *rows = NULL;
-    *n = 0;
-    sqlite3_stmt *st;
-    egide_rc rc = egide_db_stmt(DB(s),
-                                "SELECT msg_id, type, name, label, source, start_ms, due_ms,"
-                                " practice FROM deadlines ORDER BY due_ms LIMIT ?",
-                                &st);
-    if (rc)
-        return rc;
-    sqlite3_bind_int64(st, 1, (int64_t)limit);
-    return s_collect(DB(s), st, "deadline list", sizeof(egide_deadline_t), s_deadline_row,
-                     (void **)rows, n);
+    return s_list(s,
+                  "SELECT msg_id, type, name, label, source, start_ms, due_ms, practice"
+                  " FROM deadlines ORDER BY due_ms LIMIT ?2",
+                  "deadline list", -1, limit, EDGE_STORE_DEADLINES_MAX, sizeof **rows,
+                  s_deadline_row, (void **)rows, n);
 }
 
 static void s_time_row(sqlite3_stmt *st, void *row)
@@ -1045,20 +995,11 @@ static void s_time_row(sqlite3_stmt *st, void *row)
 
 static egide_rc s_message_times(edge_store_t *s, size_t limit, edge_msg_time_t **rows, size_t *n)
 {
-    if (!s || !rows || !n || limit == 0 || limit > EDGE_STORE_TIMES_MAX)
-        return EGIDE_ERR_INVALID;
-    *rows = NULL;
-    *n = 0;
-    sqlite3_stmt *st;
-    egide_rc rc = egide_db_stmt(DB(s),
-                                "SELECT msg_id, in_reply_to, type, created_ms FROM outbox UNION ALL"
-                                " SELECT msg_id, in_reply_to, type, received_ms FROM inbox LIMIT ?",
-                                &st);
-    if (rc)
-        return rc;
-    sqlite3_bind_int64(st, 1, (int64_t)limit);
-    return s_collect(DB(s), st, "message times", sizeof(edge_msg_time_t), s_time_row, (void **)rows,
-                     n);
+    return s_list(s,
+                  "SELECT msg_id, in_reply_to, type, created_ms FROM outbox UNION ALL"
+                  " SELECT msg_id, in_reply_to, type, received_ms FROM inbox LIMIT ?2",
+                  "message times", -1, limit, EDGE_STORE_TIMES_MAX, sizeof **rows, s_time_row,
+                  (void **)rows, n);
 }
 
 static egide_rc s_counts(edge_store_t *s, edge_store_counts_t *c)
