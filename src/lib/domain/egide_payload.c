@@ -305,6 +305,105 @@ static void s_department_of(const char *commune, char out[4])
 }
 
 /* Check a string field's value by length, characters and naming convention. */
+/* Checks chosen by field name: each returns why s is refused, or NULL. */
+typedef const char *(*s_string_check_fn)(const s_ctx_t *c, const char *field, const char *s,
+                                         size_t len);
+
+static const char *s_chk_datetime(const s_ctx_t *c, const char *field, const char *s, size_t len)
+{
+    (void)field;
+    (void)len;
+    int64_t ms;
+    if (egide_datetime_parse(s, &ms) != EGIDE_OK)
+        return "not a date-time (RFC 3339, e.g. 2026-11-20T09:14:00+01:00)";
+    return ms > c->now_ms + EGIDE_DEFAULT_CLOCK_SKEW_MS ? "in the future" : NULL;
+}
+
+static const char *s_chk_date(const s_ctx_t *c, const char *field, const char *s, size_t len)
+{
+    (void)len;
+    int64_t ms;
+    if (egide_date_parse(s, &ms) != EGIDE_OK)
+        return "not a date";
+    return strcmp(field, "birth_date") == 0 && ms > c->now_ms ? "in the future" : NULL;
+}
+
+static const char *s_chk_month(const s_ctx_t *c, const char *field, const char *s, size_t len)
+{
+    (void)c, (void)field, (void)len;
+    int y, m;
+    return egide_date_parse_month(s, &y, &m) != EGIDE_OK ? "not a month (YYYY-MM)" : NULL;
+}
+
+static const char *s_chk_commune(const s_ctx_t *c, const char *field, const char *s, size_t len)
+{
+    (void)c, (void)field, (void)len;
+    return s_is_commune(s) ? NULL : "not an INSEE commune code";
+}
+
+static const char *s_chk_department(const s_ctx_t *c, const char *field, const char *s, size_t len)
+{
+    (void)c, (void)field, (void)len;
+    return s_is_department(s) ? NULL : "not a department code";
+}
+
+static const char *s_chk_sha256(const s_ctx_t *c, const char *field, const char *s, size_t len)
+{
+    (void)c, (void)field, (void)len;
+    return s_is_hex64(s) ? NULL : "not a SHA-256 (64 lower-case hex digits)";
+}
+
+static const char *s_chk_pseudonym(const s_ctx_t *c, const char *field, const char *s, size_t len)
+{
+    (void)c, (void)field, (void)len;
+    return s_is_hex64(s) ? NULL : "not a pseudonym (64 lower-case hex digits)";
+}
+
+static const char *s_chk_postal(const s_ctx_t *c, const char *field, const char *s, size_t len)
+{
+    (void)c, (void)field;
+    return len == 5 && s_all(s, 5, "0123456789") ? NULL : "not a postal code";
+}
+
+static const char *s_chk_phone(const s_ctx_t *c, const char *field, const char *s, size_t len)
+{
+    (void)c, (void)field;
+    return s_all(s, len, "0123456789+ .-()") ? NULL : "not a phone number";
+}
+
+static const char *s_chk_email(const s_ctx_t *c, const char *field, const char *s, size_t len)
+{
+    (void)c, (void)field, (void)len;
+    const char *at = strchr(s, '@');
+    if (!at || at == s || !at[1] || strchr(at + 1, '@') || strchr(s, ' '))
+        return "not an e-mail address";
+    return NULL;
+}
+
+static const char *s_chk_node_id(const s_ctx_t *c, const char *field, const char *s, size_t len)
+{
+    (void)c, (void)field;
+    if (len > EGIDE_MAX_NODE_ID || !s_all(s, len, "abcdefghijklmnopqrstuvwxyz0123456789.-"))
+        return "not a node id";
+    return NULL;
+}
+
+/* A field is checked by the first row whose exact name or suffix it has. */
+typedef struct s_string_rule {
+    const char *exact;       /* whole field name, or NULL */
+    const char *suffix;      /* end of the field name, or NULL */
+    s_string_check_fn check; /* the check */
+} s_string_rule_t;
+
+static const s_string_rule_t s_string_rules[] = {
+    {NULL, "_at", s_chk_datetime},          {"date", "_date", s_chk_date},
+    {NULL, "_month", s_chk_month},          {"commune", "_commune", s_chk_commune},
+    {NULL, "department", s_chk_department}, {"sha256", NULL, s_chk_sha256},
+    {NULL, "pseudonym", s_chk_pseudonym},   {"postal_code", NULL, s_chk_postal},
+    {"phone", NULL, s_chk_phone},           {"email", NULL, s_chk_email},
+    {"territory", NULL, s_chk_node_id},
+};
+
 static bool s_check_string(s_ctx_t *c, const char *field, const char *s, size_t len)
 {
     if (len == 0) {
@@ -324,71 +423,16 @@ static bool s_check_string(s_ctx_t *c, const char *field, const char *s, size_t 
             return false;
         }
     }
-    int64_t ms;
-    if (s_ends_with(field, "_at")) {
-        if (egide_datetime_parse(s, &ms) != EGIDE_OK) {
-            s_err(c, "not a date-time (RFC 3339, e.g. 2026-11-20T09:14:00+01:00)");
-            return false;
-        }
-        if (ms > c->now_ms + EGIDE_DEFAULT_CLOCK_SKEW_MS) {
-            s_err(c, "in the future");
-            return false;
-        }
-    } else if (strcmp(field, "date") == 0 || s_ends_with(field, "_date")) {
-        if (egide_date_parse(s, &ms) != EGIDE_OK) {
-            s_err(c, "not a date");
-            return false;
-        }
-        if (strcmp(field, "birth_date") == 0 && ms > c->now_ms) {
-            s_err(c, "in the future");
-            return false;
-        }
-    } else if (s_ends_with(field, "_month")) {
-        int y, m;
-        if (egide_date_parse_month(s, &y, &m) != EGIDE_OK) {
-            s_err(c, "not a month (YYYY-MM)");
-            return false;
-        }
-    } else if (strcmp(field, "commune") == 0 || s_ends_with(field, "_commune")) {
-        if (!s_is_commune(s)) {
-            s_err(c, "not an INSEE commune code");
-            return false;
-        }
-    } else if (s_ends_with(field, "department")) {
-        if (!s_is_department(s)) {
-            s_err(c, "not a department code");
-            return false;
-        }
-    } else if (strcmp(field, "sha256") == 0) {
-        if (!s_is_hex64(s)) {
-            s_err(c, "not a SHA-256 (64 lower-case hex digits)");
-            return false;
-        }
-    } else if (s_ends_with(field, "pseudonym")) {
-        if (!s_is_hex64(s)) {
-            s_err(c, "not a pseudonym (64 lower-case hex digits)");
-            return false;
-        }
-    } else if (strcmp(field, "postal_code") == 0) {
-        if (len != 5 || !s_all(s, 5, "0123456789")) {
-            s_err(c, "not a postal code");
-            return false;
-        }
-    } else if (strcmp(field, "phone") == 0) {
-        if (!s_all(s, len, "0123456789+ .-()")) {
-            s_err(c, "not a phone number");
-            return false;
-        }
-    } else if (strcmp(field, "email") == 0) {
-        const char *at = strchr(s, '@');
-        if (!at || at == s || !at[1] || strchr(at + 1, '@') || strchr(s, ' ')) {
-            s_err(c, "not an e-mail address");
-            return false;
-        }
-    } else if (strcmp(field, "territory") == 0) {
-        if (len > EGIDE_MAX_NODE_ID || !s_all(s, len, "abcdefghijklmnopqrstuvwxyz0123456789.-")) {
-            s_err(c, "not a node id");
-            return false;
+    for (size_t i = 0; i < sizeof s_string_rules / sizeof s_string_rules[0]; i++) {
+        const s_string_rule_t *r = &s_string_rules[i];
+        if ((r->exact && strcmp(field, r->exact) == 0) ||
+            (r->suffix && s_ends_with(field, r->suffix))) {
+            const char *why = r->check(c, field, s, len);
+            if (why) {
+                s_err(c, "%s", why);
+                return false;
+            }
+            break; /* the first rule that names the field decides */
         }
     }
     return true;
