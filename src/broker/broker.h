@@ -81,47 +81,53 @@ typedef struct broker_metrics {
     _Atomic uint64_t relay_depth; /* receipts not yet acked by senders */
     _Atomic uint64_t audit_size;
     _Atomic uint64_t connected_nodes;
+    _Atomic uint64_t directory_version; /* of b->dir, which only the loop thread reads */
 } broker_metrics_t;
 
+/* The broker.  Invariants: the HTTP API's thread reads only m, node_id,
+ * cfg and its own api_* fields; everything else is the loop thread's (the
+ * directory it replaces on SIGHUP included: the API reads its version from
+ * m).  out holds only frames produced inside the open transaction, and
+ * store_failed is false outside a transaction. */
 typedef struct broker {
     /* configuration */
-    egide_config_t *cfg;
-    char node_id[EGIDE_MAX_NODE_ID + 1];
-    char origin[128]; /* audit log origin / checkpoint key name */
-    bool group_commit;
-    int batch_max; /* frames per commit with group commit */
-    int64_t clock_skew_ms;
-    uint64_t seq_window;
-    int retry_min_ms, retry_max_ms;
-    uint64_t checkpoint_entries;
-    int64_t checkpoint_ms;
+    egide_config_t *cfg;                 /* borrowed from main */
+    char node_id[EGIDE_MAX_NODE_ID + 1]; /* this broker's node id (receipts' issuer) */
+    char origin[128];                    /* audit log origin / checkpoint key name */
+    bool group_commit;                   /* one commit per batch, else per frame */
+    int batch_max;                       /* frames per commit with group commit */
+    int64_t clock_skew_ms;               /* accepted |created_ms - now| */
+    uint64_t seq_window;                 /* per-sender replay window */
+    int retry_min_ms, retry_max_ms;      /* redelivery backoff bounds */
+    uint64_t checkpoint_entries;         /* checkpoint after this many leaves */
+    int64_t checkpoint_ms;               /* or after this long */
     /* keys and trust */
-    EVP_PKEY *sign_key;
-    uint8_t sign_fpr[32];
-    X509 *anchor; /* directory authority, pinned */
-    egide_trust_t *pki;
-    egide_directory_t *dir;
-    egide_peers_t *peers;
-    char *directory_path;
+    EVP_PKEY *sign_key;     /* Ed25519: receipts and checkpoints */
+    uint8_t sign_fpr[32];   /* SHA-256 of its certificate */
+    X509 *anchor;           /* directory authority, pinned */
+    egide_trust_t *pki;     /* root, chain, CRLs */
+    egide_directory_t *dir; /* the directory held (replaced on reload) */
+    egide_peers_t *peers;   /* dir's nodes with verified certificates */
+    char *directory_path;   /* where reloads read it */
     /* store */
-    broker_store_t *store;   /* the loop thread's */
-    egide_auditlog_t *audit; /* borrowed from store */
-    bool store_failed;       /* a store error in this batch: roll it back */
-    uint64_t last_checkpoint_size;
-    int64_t last_checkpoint_ms;
-    /* transport */
+    broker_store_t *store;         /* the loop thread's */
+    egide_auditlog_t *audit;       /* borrowed from store */
+    bool store_failed;             /* a store error in this batch: roll it back */
+    uint64_t last_checkpoint_size; /* tree size of the last checkpoint */
+    int64_t last_checkpoint_ms;    /* monotonic time of it */
+    /* transport (opaque libzmq handles, used through egide_transport_*) */
     void *zctx, *router, *zap;
-    broker_conn_t *conns;
+    broker_conn_t *conns; /* nodes seen, connected or not */
     size_t n_conns, cap_conns;
-    broker_out_t *out, **out_tail;
+    broker_out_t *out, **out_tail; /* frames waiting for the commit */
     /* api */
     egide_http_t *http;
     broker_store_t *api_store;   /* the API thread's own reader */
     egide_auditlog_t *api_audit; /* borrowed from api_store */
-    char *api_token;
+    char *api_token;             /* bearer token (NULL: none) */
     broker_metrics_t m;
-    volatile sig_atomic_t *stop;
-    volatile sig_atomic_t *reload;
+    volatile sig_atomic_t *stop;   /* set by SIGTERM/SIGINT */
+    volatile sig_atomic_t *reload; /* set by SIGHUP */
 } broker_t;
 
 /* broker_init.c: start-up (every failure logged) and shutdown (also after

@@ -77,7 +77,7 @@ static void s_handler(const egide_http_req_t *req, egide_http_resp_t *resp, void
     broker_t *b = arg;
     if (strcmp(req->path, "/v1/health") == 0) {
         json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I}", "status", "ok", "node", b->node_id,
-                              "directory_version", (json_int_t)egide_directory_version(b->dir),
+                              "directory_version", (json_int_t)atomic_load(&b->m.directory_version),
                               "audit_log_size", (json_int_t)atomic_load(&b->m.audit_size),
                               "connected_nodes", (json_int_t)atomic_load(&b->m.connected_nodes));
         egide_http_json(resp, 200, o);

@@ -82,6 +82,7 @@ egide_rc broker_load_directory(broker_t *b)
             egide_log(EGIDE_LOG_WARNING, "directory v%llu loaded but not audited",
                       (unsigned long long)egide_directory_version(b->dir));
     }
+    atomic_store(&b->m.directory_version, egide_directory_version(b->dir));
     egide_log(EGIDE_LOG_NOTICE, "directory v%llu %s (%zu nodes), certificates and CRL checked",
               (unsigned long long)egide_directory_version(b->dir), newer ? "loaded" : "unchanged",
               egide_directory_pb(b->dir)->n_nodes);

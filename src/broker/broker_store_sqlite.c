@@ -149,13 +149,14 @@ typedef struct s_store {
 
 /* ------------------------------------------------------------ helpers */
 
-/* One log line for a failed statement; its number names the operation. */
+/* One log line for a failed statement, named by the start of its SQL (which
+ * holds no data: every value is a bound parameter). */
 static egide_rc s_fail(s_store_t *x, int st, int src)
 {
     egide_rc rc = egide_db_rc(src);
     if (!rc)
         rc = EGIDE_ERR_DB;
-    egide_log(EGIDE_LOG_ERROR, "broker store (statement %d): %s", st,
+    egide_log(EGIDE_LOG_ERROR, "broker store: \"%.40s...\": %s", s_sql[st],
               src == SQLITE_IOERR && x->fault_in < 0 ? "injected I/O error"
                                                      : sqlite3_errmsg(x->db));
     if (x->fault_in < 0)

@@ -4,9 +4,9 @@
  * every operation of broker_store_ops_t (broker_store.h), written against
  * the broker_store_* functions only, and run once per backend of
  * broker_store_backends[] so that it runs unchanged against PostgreSQL when
- * that backend is added.  A backend's location comes from
- * EGIDE_TEST_STORE_<NAME> (e.g. a conninfo), else a fresh file in a
- * temporary directory.
+ * that backend is added.  `test_broker_store NAME` runs one backend only.
+ * A backend's location comes from EGIDE_TEST_STORE_<NAME> (e.g. a
+ * conninfo), else a fresh file in a temporary directory.
  *
  * Checked: write then read back; state transitions of a delivery and their
  * refusals; duplicates refused (accept) or idempotent (rejections); order of
@@ -594,15 +594,19 @@ static void test_injected_failures(void)
     broker_store_close(&s);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     snprintf(s_tmp, sizeof s_tmp, "/tmp/egide-test-broker-store.XXXXXX");
     if (!mkdtemp(s_tmp)) {
         fprintf(stderr, "mkdtemp failed\n");
         return 1;
     }
+    int ran = 0;
     for (size_t i = 0; broker_store_backends[i]; i++) {
         s_ops = broker_store_backends[i];
+        if (argc > 1 && strcmp(argv[1], s_ops->name) != 0)
+            continue;
+        ran++;
         fprintf(stderr, "backend %s\n", s_ops->name);
         RUN(test_open_and_names);
         RUN(test_accept_read_back);
@@ -614,6 +618,7 @@ int main(void)
         RUN(test_rollback_and_reader);
         RUN(test_injected_failures);
     }
+    CHECK(ran > 0); /* an unknown backend name is a failure, not a pass */
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", s_tmp);
     if (system(cmd) != 0)
