@@ -525,7 +525,7 @@ static bool s_csv_open(s_ctx_t *x, s_csv_t *c, const char *file)
     c->file = file;
     uint8_t *b = NULL;
     size_t n = 0;
-    egide_rc rc = egide_file_read(file, 64u * 1024u * 1024u, &b, &n);
+    egide_rc rc = egide_file_read(file, S_MAX_CSV_FILE, &b, &n);
     if (rc)
         return s_fail(x, file, 0, "cannot read: %s", egide_strerror(rc));
     if (memchr(b, '\0', n)) {
