@@ -14,11 +14,12 @@
  * remembered.
  *
  * Then what the broker does with a decision (broker_handle_submit,
- * broker_handle_receipt, broker_commit), with store failures injected: a
- * failed accept, a failed remembered rejection, a failed commit and a failed
- * settling of a delivery each leave nothing to send (no ACCEPTED, no
- * REJECTED, no relay) and nothing stored; the daemon's next transaction
- * works, and the peer's retry is answered exactly once.
+ * broker_handle_receipt, broker_commit) and its timers and acks
+ * (broker_expire, broker_pump, broker_handle_ack), with store failures
+ * injected: a failed accept, remembered rejection, commit, settling of a
+ * delivery, expiry, redelivery or ack each leave nothing to send (no
+ * ACCEPTED, no REJECTED, no relay, no Deliver) and nothing stored; the
+ * daemon's next transaction works, and the retry is answered exactly once.
  */
 #include "broker.h"
 #include "broker_admit.h"
@@ -824,6 +825,135 @@ static void test_receipt_store_failure(void)
     broker_store_close(&st);
 }
 
+/* Frames of one kind queued for node. */
+static size_t s_out_count(const broker_t *b, const char *node, int body)
+{
+    size_t n = 0;
+    for (const broker_out_t *o = b->out; o; o = o->next) {
+        Egide__V1__Frame *f = NULL;
+        if (strcmp(o->node_id, node) != 0 ||
+            egide_wire_unpack(EGIDE_WIRE_FRAME, o->data, o->len, (void **)&f, NULL) != EGIDE_OK)
+            continue;
+        n += (int)f->body_case == body;
+        egide_wire_free(EGIDE_WIRE_FRAME, f);
+    }
+    return n;
+}
+
+/* The timers and the sender's Ack under store failures: an expiry, a
+ * redelivery and an acknowledgement that cannot be written send nothing and
+ * change nothing; each succeeds on the next round. */
+static void test_timers_store_failure(void)
+{
+    broker_store_t *st = s_store();
+    REQUIRE(st != NULL);
+    broker_t b;
+    s_broker(&b, st);
+    broker_conn_t *c = broker_conn(&b, s_ids[CRIP], true);
+    REQUIRE(c != NULL);
+    c->connected = true; /* its frames stay in b->out: there is no socket */
+    uint8_t old_id[16], new_id[16], sha[32];
+    memset(old_id, 0x31, sizeof old_id);
+    memset(new_id, 0x32, sizeof new_id);
+    memset(sha, 0x33, sizeof sha);
+    /* One delivery long expired, one due now. */
+    REQUIRE(s_put_accepted(st, old_id, sha, s_ids[POLICE], 1) == EGIDE_OK);
+    static const uint8_t data[8] = "envelope";
+    const char *rc1[1] = {s_ids[CRIP]};
+    broker_accept_t a = {
+        .msg_id = new_id,
+        .sha256 = sha,
+        .sender_id = s_ids[POLICE],
+        .sender_seq = 2,
+        .type = IPT,
+        .urgency = 2,
+        .created_ms = egide_now_ms(),
+        .expires_ms = egide_now_ms() + DAY,
+        .received_ms = egide_now_ms(),
+        .data = data,
+        .len = sizeof data,
+        .receipt = (const uint8_t *)RCPT_SAME,
+        .receipt_len = sizeof RCPT_SAME - 1,
+        .recipients = rc1,
+        .n_recipients = 1,
+    };
+    REQUIRE(broker_store_begin(st) == EGIDE_OK);
+    REQUIRE(broker_store_accept(st, &a) == EGIDE_OK);
+    REQUIRE(broker_store_commit(st) == EGIDE_OK);
+    int kind = 0;
+    uint64_t relay = 0, q = 0, r = 0;
+    broker_delivery_t d;
+
+    /* Expiry. */
+    CHECK_RC(broker_store_begin(st), EGIDE_OK);
+    CHECK_RC(broker_store_inject_fault(st, 1), EGIDE_OK);
+    broker_expire(&b);
+    CHECK(b.store_failed);
+    CHECK(broker_commit(&b) != EGIDE_OK);
+    CHECK(b.out == NULL);
+    CHECK_RC(broker_store_delivery_get(st, old_id, s_ids[CRIP], &d), EGIDE_OK);
+    CHECK(d.state == BROKER_DELIVERY_QUEUED);
+    CHECK_RC(broker_store_begin(st), EGIDE_OK);
+    broker_expire(&b);
+    CHECK(s_out(&b, s_ids[POLICE], &kind, &relay) == 1);
+    CHECK(kind == EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED && relay > 0);
+    CHECK_RC(broker_commit(&b), EGIDE_OK);
+    CHECK_RC(broker_store_delivery_get(st, old_id, s_ids[CRIP], &d), EGIDE_OK);
+    CHECK(d.state == BROKER_DELIVERY_EXPIRED);
+    CHECK(atomic_load(&b.m.expired) == 1);
+
+    /* Redelivery to the connected recipient. */
+    CHECK_RC(broker_store_begin(st), EGIDE_OK);
+    CHECK_RC(broker_store_inject_fault(st, 1), EGIDE_OK);
+    broker_pump(&b);
+    CHECK(b.store_failed);
+    CHECK(broker_commit(&b) != EGIDE_OK);
+    CHECK(b.out == NULL);
+    CHECK_RC(broker_store_delivery_get(st, new_id, s_ids[CRIP], &d), EGIDE_OK);
+    CHECK(d.attempts == 0);
+    CHECK_RC(broker_store_begin(st), EGIDE_OK);
+    broker_pump(&b);
+    CHECK(s_out_count(&b, s_ids[CRIP], EGIDE__V1__FRAME__BODY_DELIVER) == 1);
+    CHECK_RC(broker_commit(&b), EGIDE_OK);
+    CHECK_RC(broker_store_delivery_get(st, new_id, s_ids[CRIP], &d), EGIDE_OK);
+    CHECK(d.attempts == 1);
+    /* Not due again before its backoff. */
+    CHECK_RC(broker_store_begin(st), EGIDE_OK);
+    broker_pump(&b);
+    CHECK(b.out == NULL);
+    CHECK_RC(broker_commit(&b), EGIDE_OK);
+
+    /* The sender's Ack of the expiry receipt. */
+    uint64_t ids[1] = {relay};
+    Egide__V1__Ack ack = EGIDE__V1__ACK__INIT;
+    ack.n_ids = 1;
+    ack.ids = ids;
+    s_frame_t fr;
+    s_frame(&fr, POLICE, NULL, 0, false);
+    fr.f.body_case = EGIDE__V1__FRAME__BODY_ACK;
+    fr.f.ack = &ack;
+    uint64_t size0 = egide_auditlog_size(b.audit);
+    CHECK_RC(broker_store_begin(st), EGIDE_OK);
+    CHECK_RC(broker_store_inject_fault(st, 1), EGIDE_OK);
+    broker_handle_ack(&b, &fr.m);
+    CHECK(b.store_failed);
+    CHECK(broker_commit(&b) != EGIDE_OK);
+    CHECK_RC(broker_store_counts(st, &q, &r), EGIDE_OK);
+    CHECK(r == 1);
+    CHECK(egide_auditlog_size(b.audit) == size0);
+    CHECK_RC(broker_store_begin(st), EGIDE_OK);
+    broker_handle_ack(&b, &fr.m);
+    broker_handle_ack(&b, &fr.m); /* a second Ack: nothing more */
+    CHECK(!b.store_failed);
+    CHECK_RC(broker_commit(&b), EGIDE_OK);
+    CHECK_RC(broker_store_counts(st, &q, &r), EGIDE_OK);
+    CHECK(r == 0);
+    CHECK(egide_auditlog_size(b.audit) == size0 + 1); /* one RECEIPT_RELAYED */
+    CHECK(atomic_load(&b.m.relayed) == 1);
+    free(b.conns);
+    broker_store_close(&st);
+}
+
 int main(void)
 {
     if (s_setup()) {
@@ -838,6 +968,7 @@ int main(void)
     RUN(test_reject_store_failure);
     RUN(test_commit_failure);
     RUN(test_receipt_store_failure);
+    RUN(test_timers_store_failure);
     s_teardown();
     EGIDE_TEST_DONE();
 }
