@@ -236,7 +236,7 @@ static egide_rc s_commitment(const uint8_t cek[EGIDE_CEK_LEN], const uint8_t *ms
     uint8_t in[sizeof COMMIT_LABEL - 1 + EGIDE_MSG_ID_LEN];
     memcpy(in, COMMIT_LABEL, sizeof COMMIT_LABEL - 1);
     memcpy(in + sizeof COMMIT_LABEL - 1, msg_id, EGIDE_MSG_ID_LEN);
-    return egide_hpke_hmac_sha256(cek, EGIDE_CEK_LEN, in, sizeof in, out);
+    return egide_hmac_sha256(cek, EGIDE_CEK_LEN, in, sizeof in, out);
 }
 
 /* ------------------------------------------------------------ seal */
@@ -330,8 +330,7 @@ egide_rc egide_envelope_seal(const egide_seal_params_t *p, uint8_t **out, size_t
     egide_wipe(frame, sizeof frame);
     if (rc)
         goto done;
-    if ((rc = egide_hpke_sha256(ct, ct_len, ct_hash)))
-        goto done;
+    egide_sha256(ct, ct_len, ct_hash);
     if ((rc = s_commitment(cek, msg_id, commit)))
         goto done;
 
@@ -522,7 +521,7 @@ void egide_envelope_hash(const egide_envelope_t *e, uint8_t out[32])
 {
     /* Computed when asked (once per envelope in practice), not in parse:
      * receivers that only open pay for one hash of the ciphertext. */
-    if (e && egide_hpke_sha256(e->raw, e->raw_len, out) != EGIDE_OK)
+    if (e)
         egide_sha256(e->raw, e->raw_len, out);
 }
 
@@ -584,8 +583,7 @@ egide_rc egide_envelope_verify(const egide_envelope_t *e, EVP_PKEY *sender_sign_
     if (rc)
         return rc == EGIDE_ERR_INVALID ? EGIDE_ERR_INVALID : EGIDE_ERR_SIGNATURE;
     uint8_t h[32];
-    if (egide_hpke_sha256(e->env->ciphertext.data, e->env->ciphertext.len, h) != EGIDE_OK)
-        return EGIDE_ERR_CRYPTO;
+    egide_sha256(e->env->ciphertext.data, e->env->ciphertext.len, h);
     if (!egide_ct_equal(h, e->hdr->ciphertext_sha256.data, 32))
         return EGIDE_ERR_HASH;
     egide_envelope_t *m = (egide_envelope_t *)e; /* the memo only; see the struct */
