@@ -64,6 +64,10 @@ static void s_send_checkpoint(broker_t *b, broker_conn_t *c)
 
 void broker_checkpoint(broker_t *b, bool force)
 {
+    /* A refused batch is rolled back: signing a tree it will not keep would
+     * tell the edges of a size the log never reaches. */
+    if (b->store_failed)
+        return;
     uint64_t size = egide_auditlog_size(b->audit);
     int64_t now = egide_mono_ms();
     if (size == b->last_checkpoint_size)
