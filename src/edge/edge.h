@@ -143,6 +143,13 @@ egide_rc edge_adopt_directory(edge_t *e, const uint8_t *signed_bytes, size_t len
 egide_rc edge_submit(edge_t *e, edge_store_t *st, const char *type, const char *const *to,
                      size_t n_to, int urgency, const uint8_t *in_reply_to, const uint8_t *pb,
                      size_t pb_len, const egide_payload_facts_t *facts, uint8_t msg_id[16]);
+/* The same within the caller's transaction on st (nothing committed, the
+ * loop not woken: call edge_outbox_queued after the commit). */
+egide_rc edge_submit_in(edge_t *e, edge_store_t *st, const char *type, const char *const *to,
+                        size_t n_to, int urgency, const uint8_t *in_reply_to, const uint8_t *pb,
+                        size_t pb_len, const egide_payload_facts_t *facts, uint8_t msg_id[16]);
+/* After committing an edge_submit_in: count it and wake the loop. */
+void edge_outbox_queued(edge_t *e);
 /* Record on st the deadlines the profile starts for a message (none without
  * a profile).  Store errors are returned. */
 egide_rc edge_deadlines_start(edge_t *e, edge_store_t *st, const char *type,

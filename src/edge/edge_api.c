@@ -463,7 +463,8 @@ static void s_show(edge_t *e, const uint8_t id[16], egide_http_resp_t *resp)
     egide_http_json(resp, 200, o);
 }
 
-/* Seal the acknowledgement of message id for its sender. */
+/* Seal the acknowledgement of message id for its sender and mark the
+ * message acknowledged, in one transaction. */
 static egide_rc s_send_ack(edge_t *e, const uint8_t id[16], const char *sender, const char *comment)
 {
     char when[32];
@@ -488,9 +489,22 @@ static egide_rc s_send_ack(edge_t *e, const uint8_t id[16], const char *sender, 
     free(errors);
     const char *to[1] = {sender};
     uint8_t ack_id[16];
+    /* The acknowledgement message and the inbox state change commit
+     * together: a retry after a failure sends no second acknowledgement. */
     if (!rc)
-        rc = edge_submit(e, e->api_store, "message.acknowledgement", to, 1,
-                         EGIDE__V1__URGENCY__URGENCY_NORMAL, id, pb, pb_len, NULL, ack_id);
+        rc = edge_store_begin(e->api_store);
+    if (!rc) {
+        rc = edge_submit_in(e, e->api_store, "message.acknowledgement", to, 1,
+                            EGIDE__V1__URGENCY__URGENCY_NORMAL, id, pb, pb_len, NULL, ack_id);
+        if (!rc)
+            rc = edge_store_inbox_acknowledge(e->api_store, id, egide_now_ms(), NULL);
+        if (!rc)
+            rc = edge_store_commit(e->api_store);
+        if (rc)
+            edge_store_rollback(e->api_store);
+        else
+            edge_outbox_queued(e);
+    }
     free(pb);
     return rc;
 }
@@ -517,8 +531,6 @@ static void s_ack(edge_t *e, const egide_http_req_t *req, const uint8_t id[16],
     if (!rc && m.state != EDGE_IN_ACKNOWLEDGED) {
         /* The acknowledgement is a message of its own, signed and receipted. */
         rc = s_send_ack(e, id, m.sender_id, comment);
-        if (!rc)
-            rc = edge_store_inbox_acknowledge(e->api_store, id, egide_now_ms(), NULL);
     }
     pthread_mutex_unlock(&e->api_lock);
     json_decref(body);

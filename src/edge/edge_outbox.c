@@ -121,33 +121,46 @@ static egide_rc s_queue(edge_store_t *st, const uint8_t *env, size_t len)
     return rc;
 }
 
-egide_rc edge_submit(edge_t *e, edge_store_t *st, const char *type, const char *const *to,
-                     size_t n_to, int urgency, const uint8_t *in_reply_to, const uint8_t *pb,
-                     size_t pb_len, const egide_payload_facts_t *facts, uint8_t msg_id[16])
+egide_rc edge_submit_in(edge_t *e, edge_store_t *st, const char *type, const char *const *to,
+                        size_t n_to, int urgency, const uint8_t *in_reply_to, const uint8_t *pb,
+                        size_t pb_len, const egide_payload_facts_t *facts, uint8_t msg_id[16])
 {
     if (n_to == 0 || n_to > EGIDE_MAX_RECIPIENTS)
         return EGIDE_ERR_LIMIT;
-    egide_rc rc = edge_store_begin(st);
-    if (rc)
-        return rc;
     uint8_t *env = NULL;
     size_t len = 0;
-    rc = s_seal(e, st, type, to, n_to, urgency, in_reply_to, pb, pb_len, &env, &len, msg_id);
+    egide_rc rc =
+        s_seal(e, st, type, to, n_to, urgency, in_reply_to, pb, pb_len, &env, &len, msg_id);
     if (!rc)
         rc = s_queue(st, env, len);
     free(env);
     if (!rc && facts)
         rc = edge_deadlines_start(e, st, type, msg_id,
                                   facts->received_ms ? facts->received_ms : egide_now_ms(), facts);
+    return rc;
+}
+
+void edge_outbox_queued(edge_t *e)
+{
+    atomic_fetch_add(&e->m.submitted, 1);
+    ssize_t w = write(e->wake[1], "x", 1);
+    (void)w; /* a full pipe already wakes the loop */
+}
+
+egide_rc edge_submit(edge_t *e, edge_store_t *st, const char *type, const char *const *to,
+                     size_t n_to, int urgency, const uint8_t *in_reply_to, const uint8_t *pb,
+                     size_t pb_len, const egide_payload_facts_t *facts, uint8_t msg_id[16])
+{
+    egide_rc rc = edge_store_begin(st);
+    if (!rc)
+        rc = edge_submit_in(e, st, type, to, n_to, urgency, in_reply_to, pb, pb_len, facts, msg_id);
     if (!rc)
         rc = edge_store_commit(st);
     if (rc) {
         edge_store_rollback(st);
         return rc;
     }
-    atomic_fetch_add(&e->m.submitted, 1);
-    ssize_t w = write(e->wake[1], "x", 1);
-    (void)w; /* a full pipe already wakes the loop */
+    edge_outbox_queued(e);
     return EGIDE_OK;
 }
 
