@@ -684,6 +684,52 @@ static void test_receipt_under_fault(void)
     free(r);
 }
 
+/* The queue of frames held until the commit: bad arguments, full, take. */
+static void test_out_queue(void)
+{
+    uint8_t id[16] = {1}, sha[32] = {2};
+    egide_receipt_params_t p = {
+        .kind = EGIDE__V1__RECEIPT_KIND__RECEIPT_DELIVERED,
+        .msg_id = id,
+        .envelope_sha256 = sha,
+        .issuer_id = "71.crip",
+        .sender_id = "71.police.macon",
+        .recipient_id = "71.crip",
+        .issuer_cert_fpr = E.sign_fpr,
+    };
+    uint8_t *r = NULL;
+    size_t rl = 0;
+    REQUIRE(egide_receipt_sign(&p, E.sign_key, &r, &rl) == EGIDE_OK);
+    edge_out_t *o = calloc(1, sizeof *o);
+    REQUIRE(o);
+    CHECK_RC(edge_out_receipt(NULL, r, rl), EGIDE_ERR_INVALID);
+    CHECK_RC(edge_out_receipt(o, NULL, rl), EGIDE_ERR_INVALID);
+    CHECK_RC(edge_out_receipt(o, r, 0), EGIDE_ERR_INVALID);
+    int ok = 0;
+    for (size_t i = 0; i < EDGE_OUT_MAX; i++)
+        ok += edge_out_receipt(o, r, rl) == EGIDE_OK;
+    CHECK(ok == EDGE_OUT_MAX && o->n == EDGE_OUT_MAX);
+    CHECK_RC(edge_out_receipt(o, r, rl), EGIDE_ERR_LIMIT); /* full: the broker redelivers */
+    for (uint64_t i = 1; i <= EDGE_OUT_MAX + 3; i++)
+        edge_out_ack(o, i);
+    edge_out_ack(o, 0); /* no relay: nothing to acknowledge */
+    CHECK(o->n_acks == EDGE_OUT_MAX);
+    uint8_t *f = NULL;
+    size_t fl = 0;
+    edge_out_take(o, 0, &f, &fl);
+    CHECK(f && s_receipt_kind(f, fl, id, NULL) == EGIDE__V1__RECEIPT_KIND__RECEIPT_DELIVERED);
+    free(f);
+    edge_out_take(o, 0, &f, &fl); /* taken already */
+    CHECK(f == NULL && fl == 0);
+    edge_out_take(o, EDGE_OUT_MAX, &f, &fl);
+    CHECK(f == NULL);
+    edge_out_flush(&E, o, false); /* after a rollback: dropped, nothing sent */
+    CHECK(o->n == 0 && o->n_acks == 0);
+    edge_out_flush(&E, NULL, false);
+    free(o);
+    free(r);
+}
+
 static void test_bad_input(void)
 {
     uint8_t *frame = (uint8_t *)1;
@@ -718,6 +764,7 @@ int main(void)
     RUN(test_conflict);
     RUN(test_submit_under_fault);
     RUN(test_receipt_under_fault);
+    RUN(test_out_queue);
     RUN(test_bad_input);
     s_teardown();
     EGIDE_TEST_DONE();
