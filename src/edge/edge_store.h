@@ -335,7 +335,10 @@ struct edge_store_ops {
 extern const edge_store_ops_t edge_store_sqlite_ops;
 
 /* The named operations, for the daemon's code: each calls the handle's
- * table (same arguments and return codes as the table above). */
+ * table (same arguments and return codes as the table above); a NULL
+ * handle gives EGIDE_ERR_INVALID.  Macros: s is evaluated more than once,
+ * so pass a plain variable or field.  edge_store_close takes the handle's
+ * address (never NULL) and sets the handle to NULL. */
 #define EDGE_STORE_CALL(s, op, ...) ((s) ? (s)->ops->op((s), __VA_ARGS__) : EGIDE_ERR_INVALID)
 #define edge_store_begin(s)         ((s) ? (s)->ops->begin(s) : EGIDE_ERR_INVALID)
 #define edge_store_commit(s)        ((s) ? (s)->ops->commit(s) : EGIDE_ERR_INVALID)
