@@ -84,6 +84,14 @@ typedef struct broker_metrics {
     _Atomic uint64_t directory_version; /* of b->dir, which only the loop thread reads */
 } broker_metrics_t;
 
+/* Outcomes counted inside the open transaction, added to the metrics when
+ * it commits: a refused batch did not happen. */
+typedef struct broker_counted {
+    uint64_t accepted, rejected, delivered, recipient_rejected, relayed, expired;
+    uint64_t deliveries_sent, redeliveries;
+    uint64_t rejected_by_reason[32];
+} broker_counted_t;
+
 /* The broker.  Invariants: the HTTP API's thread reads only m, node_id,
  * cfg and its own api_* fields; everything else is the loop thread's (the
  * directory it replaces on SIGHUP included: the API reads its version from
@@ -126,6 +134,7 @@ typedef struct broker {
     egide_auditlog_t *api_audit; /* borrowed from api_store */
     char *api_token;             /* bearer token (NULL: none) */
     broker_metrics_t m;
+    broker_counted_t counted;      /* this transaction's, not yet in m */
     volatile sig_atomic_t *stop;   /* set by SIGTERM/SIGINT */
     volatile sig_atomic_t *reload; /* set by SIGHUP */
 } broker_t;

@@ -115,14 +115,35 @@ void broker_store_failed(broker_t *b, egide_rc rc, const char *what)
     b->store_failed = true;
 }
 
+/* The committed transaction's outcomes into the metrics. */
+static void s_count(broker_t *b)
+{
+    broker_metrics_t *m = &b->m;
+    const broker_counted_t *c = &b->counted;
+    atomic_fetch_add(&m->accepted, c->accepted);
+    atomic_fetch_add(&m->rejected, c->rejected);
+    atomic_fetch_add(&m->delivered, c->delivered);
+    atomic_fetch_add(&m->recipient_rejected, c->recipient_rejected);
+    atomic_fetch_add(&m->relayed, c->relayed);
+    atomic_fetch_add(&m->expired, c->expired);
+    atomic_fetch_add(&m->deliveries_sent, c->deliveries_sent);
+    atomic_fetch_add(&m->redeliveries, c->redeliveries);
+    for (size_t i = 0; i < 32; i++)
+        if (c->rejected_by_reason[i])
+            atomic_fetch_add(&m->rejected_by_reason[i], c->rejected_by_reason[i]);
+    atomic_fetch_add(&m->commits, 1);
+}
+
 egide_rc broker_commit(broker_t *b)
 {
     egide_rc rc = EGIDE_ERR_DB;
     if (!b->store_failed && (rc = broker_store_commit(b->store)) == EGIDE_OK) {
-        atomic_fetch_add(&b->m.commits, 1);
+        s_count(b);
+        memset(&b->counted, 0, sizeof b->counted);
         broker_flush(b);
         return EGIDE_OK;
     }
+    memset(&b->counted, 0, sizeof b->counted);
     /* Nothing queued in b->out was promised: drop it, peers retry. */
     egide_log(EGIDE_LOG_ERROR, "%s; batch rolled back, nothing sent, peers will retry",
               b->store_failed ? "store error in this batch" : "commit failed");
@@ -217,5 +238,5 @@ void broker_send_deliver(broker_t *b, const char *node_id, const uint8_t *env, s
     size_t n = 0;
     egide_rc rc = egide_frame_deliver(0, env, len, &f, &n);
     broker_out_push(b, node_id, rc, &f, n);
-    atomic_fetch_add(&b->m.deliveries_sent, 1);
+    b->counted.deliveries_sent++;
 }

@@ -132,7 +132,10 @@ void broker_handle_receipt(broker_t *b, const egide_transport_msg_t *m)
     ev.receipt_sha256 = (ProtobufCBinaryData){32, rsha};
     if (broker_audit(b, &ev, NULL))
         goto done;
-    atomic_fetch_add(delivered ? &b->m.delivered : &b->m.recipient_rejected, 1);
+    if (delivered)
+        b->counted.delivered++;
+    else
+        b->counted.recipient_rejected++;
     broker_queue_relay(b, dl.sender_id, node, body->msg_id.data, raw->data, raw->len);
 done:
     egide_receipt_destroy(&r);
@@ -158,7 +161,7 @@ void broker_handle_ack(broker_t *b, const egide_transport_msg_t *m)
         ev.node_id = ack.issuer;           /* whose receipt it is */
         if (broker_audit(b, &ev, NULL))
             return;
-        atomic_fetch_add(&b->m.relayed, 1);
+        b->counted.relayed++;
     }
 }
 
@@ -175,7 +178,7 @@ static egide_rc s_pump_node(broker_t *b, const char *node, int64_t now)
             break;
         broker_send_deliver(b, node, due[i].data, due[i].len);
         if (due[i].attempts > 0)
-            atomic_fetch_add(&b->m.redeliveries, 1);
+            b->counted.redeliveries++;
     }
     broker_due_free(due, n);
     if (rc)
@@ -245,7 +248,7 @@ void broker_expire(broker_t *b)
         }
         broker_queue_relay(b, x->sender_id, b->node_id, x->msg_id, r, rlen);
         free(r);
-        atomic_fetch_add(&b->m.expired, 1);
+        b->counted.expired++;
     }
     broker_expiring_free(rows);
 }

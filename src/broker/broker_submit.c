@@ -64,9 +64,9 @@ static void s_reject(broker_t *b, const char *node, uint64_t corr, const broker_
     if (rc) {
         broker_store_failed(b, rc, "remembering a rejection");
     } else {
-        atomic_fetch_add(&b->m.rejected, 1);
+        b->counted.rejected++;
         if (d->reason >= 0 && d->reason < 32)
-            atomic_fetch_add(&b->m.rejected_by_reason[d->reason], 1);
+            b->counted.rejected_by_reason[d->reason]++;
         broker_send_receipt(b, node, corr, 0, rcpt, rlen);
     }
     free(rcpt);
@@ -112,7 +112,7 @@ static void s_accept(broker_t *b, const char *node, uint64_t corr, broker_admit_
         ack.recipient_ids = ids;
         broker_audit(b, &ack, NULL);
     }
-    atomic_fetch_add(&b->m.accepted, 1);
+    b->counted.accepted++;
     broker_send_receipt(b, node, corr, 0, rcpt, rlen);
     free(rcpt);
     /* Deliver right away to connected recipients (after this commit). */
@@ -153,8 +153,8 @@ void broker_handle_submit(broker_t *b, const egide_transport_msg_t *m)
     }
     switch (d.verdict) {
     case BROKER_ADMIT_MALFORMED:
-        atomic_fetch_add(&b->m.rejected, 1);
-        atomic_fetch_add(&b->m.rejected_by_reason[d.reason], 1);
+        b->counted.rejected++;
+        b->counted.rejected_by_reason[d.reason]++;
         egide_log(EGIDE_LOG_NOTICE, "unparsable envelope from %s: %s", node, egide_strerror(d.rc));
         broker_send_error(b, node, corr, d.reason, d.detail);
         break;
