@@ -290,6 +290,17 @@ static void test_bad_input(void)
     CHECK(errors && strstr(errors, "line 4: payload.children: at least one child"));
     free(errors);
     errors = NULL;
+    /* Unknown keys cannot forge lines or escapes, at the top or in the payload. */
+    const char *forge = "{\"type\":\"court.opp\",\"payload\":{\"a\\nline 9: b\":1},"
+                        "\"\\u001b[31mx\\\"\":1}\n";
+    CHECK_RC(egide_observatory_export(forge, strlen(forge), &o, &out, &st, &errors),
+             EGIDE_ERR_VALIDATION);
+    CHECK(errors && strstr(errors, "line 1: [\"\\u001b[31mx\\\"\"]: unknown field\n"));
+    CHECK(errors && strstr(errors, "line 1: payload[\"a\\u000aline 9: b\"]: unknown field\n"));
+    CHECK(errors && !strstr(errors, "\nline 9") && !strstr(errors, ": line 9") &&
+          !strchr(errors, 0x1b));
+    free(errors);
+    errors = NULL;
     /* A child without the mother's birth name is skipped, not guessed. */
     json_t *nomother = json_deep_copy(s_payloads[5]);
     json_object_del(json_array_get(json_object_get(nomother, "children"), 0),

@@ -507,6 +507,139 @@ static void test_validation_errors(void)
     free(j);
 }
 
+/* An error list is safe to log: valid UTF-8, no control byte but the line
+ * breaks between errors, exactly `lines` lines, none longer than 1200 bytes. */
+static bool s_loggable(const char *errors, int lines)
+{
+    if (!errors)
+        return false;
+    int n = 1;
+    size_t line = 0;
+    for (const unsigned char *p = (const unsigned char *)errors; *p; p++) {
+        if (*p == '\n') {
+            n++;
+            line = 0;
+            continue;
+        }
+        if (*p < 0x20 || *p == 0x7f || ++line > 1200)
+            return false;
+    }
+    /* Valid UTF-8: jansson checks it for us. */
+    json_t *j = json_string(errors);
+    bool utf8 = j != NULL;
+    json_decref(j);
+    if (n != lines || !utf8)
+        fprintf(stderr, "not loggable (%d lines, want %d):\n%s\n", n, lines, errors);
+    return n == lines && utf8;
+}
+
+static void test_error_quoting(void)
+{
+    const char *ip = "ip.transmission";
+    char *j, *errors;
+    /* A line break, an escape sequence, a quote, a backslash, a bidi override. */
+    j = s_ip_with("[" CHILD "]", "\"a\\nb\":1");
+    s_expect(ip, j, "[\"a\\u000ab\"]: unknown field");
+    free(j);
+    j = s_ip_with("[" CHILD "]", "\"\\u001b[31mred\":1");
+    s_expect(ip, j, "[\"\\u001b[31mred\"]: unknown field");
+    free(j);
+    j = s_ip_with("[" CHILD "]", "\"a\\\"b\":1,\"c\\\\d\":2,\"e\\u202ef\":3,\"\":4");
+    s_expect(ip, j, "[\"a\\\"b\"]: unknown field");
+    s_expect(ip, j, "[\"c\\\\d\"]: unknown field");
+    s_expect(ip, j, "[\"e\\u202ef\"]: unknown field");
+    s_expect(ip, j, "[\"\"]: unknown field");
+    free(j);
+    /* A key that tries to forge a second error line gives one line. */
+    j = s_ip_with("[" CHILD "]", "\"x\\nchildren: at least one child\\r\\n\\u0085\":1");
+    errors = NULL;
+    CHECK_RC(egide_payload_from_json(ip, j, strlen(j), NOW, NULL, NULL, NULL, &errors),
+             EGIDE_ERR_VALIDATION);
+    CHECK(s_loggable(errors, 1));
+    CHECK(errors && strstr(errors, "\\u000achildren: at least one child\\u000d\\u000a\\u0085"));
+    free(errors);
+    free(j);
+    /* Nested: the path keeps its plain part. */
+    j = s_ip_with("[{\"first_names\":[\"A\"],\"sex\":\"male\",\"birth_date\":\"2016-02-03\","
+                  "\"commune\":\"71137\",\"\\u001b]0;x\\u0007\":1}]",
+                  "");
+    s_expect(ip, j, "children[0][\"\\u001b]0;x\\u0007\"]: unknown field");
+    free(j);
+    /* 10 KB of letters: 64 bytes shown, then "…". */
+    size_t big = 10240;
+    char *key = malloc(big + 1);
+    REQUIRE(key);
+    memset(key, 'a', big);
+    key[big] = '\0';
+    char *extra = malloc(big + 16);
+    REQUIRE(extra);
+    snprintf(extra, big + 16, "\"%s\":1", key);
+    j = s_ip_with("[" CHILD "]", extra);
+    char want[128];
+    snprintf(want, sizeof want, "[\"%.64s\xe2\x80\xa6\"]: unknown field", key);
+    s_expect(ip, j, want);
+    errors = NULL;
+    egide_payload_from_json(ip, j, strlen(j), NOW, NULL, NULL, NULL, &errors);
+    CHECK(s_loggable(errors, 1));
+    free(errors);
+    free(j);
+    free(extra);
+    /* The cut falls between characters, not inside one. */
+    memset(key, 'a', 63);
+    snprintf(key + 63, big + 1 - 63, "\xc3\xa9z");
+    json_t *root = json_object();
+    json_object_set_new(root, key, json_integer(1));
+    errors = NULL;
+    CHECK_RC(egide_payload_from_jansson("message.acknowledgement", root, NOW, NULL, NULL, &errors),
+             EGIDE_ERR_VALIDATION);
+    snprintf(want, sizeof want, "[\"%.63s\xe2\x80\xa6\"]: unknown field", key);
+    CHECK(errors && strstr(errors, want) != NULL);
+    CHECK(s_loggable(errors, 3));
+    free(errors);
+    json_decref(root);
+    free(key);
+    /* Invalid UTF-8 (only a caller's own jansson tree can hold it): bytes as
+     * \xNN, in keys and in an unrecognised enum code. */
+    root = json_object();
+    json_object_set_new(root, "acknowledged_at", json_string("2026-11-20T09:14:00+01:00"));
+    json_object_set_new(root, "acknowledged_by", json_string("w"));
+    json_object_set_new_nocheck(root, "k\xff\xc3(\xed\xa0\x80", json_integer(1));
+    errors = NULL;
+    CHECK_RC(egide_payload_from_jansson("message.acknowledgement", root, NOW, NULL, NULL, &errors),
+             EGIDE_ERR_VALIDATION);
+    CHECK(errors && strcmp(errors, "[\"k\\xff\\xc3(\\xed\\xa0\\x80\"]: unknown field") == 0);
+    CHECK(s_loggable(errors, 1));
+    free(errors);
+    json_decref(root);
+    j = s_ip_with("[" CHILD "]", "");
+    root = json_loads(j, 0, NULL);
+    free(j);
+    REQUIRE(root);
+    json_object_set_new(root, "channel", json_stringn_nocheck("\x1b[2J\xfe\"", 6));
+    errors = NULL;
+    CHECK_RC(egide_payload_from_jansson(ip, root, NOW, NULL, NULL, &errors), EGIDE_ERR_VALIDATION);
+    CHECK(errors && strcmp(errors, "channel: unknown channel \"\\u001b[2J\\xfe\\\"\"") == 0);
+    free(errors);
+    json_decref(root);
+
+    /* egide_payload_quote() itself: small buffers cut between escapes. */
+    char q[EGIDE_PAYLOAD_QUOTE_SIZE];
+    CHECK(egide_payload_quote("ok", 2, q, sizeof q) == 4);
+    CHECK_STREQ(q, "\"ok\"");
+    CHECK(egide_payload_quote(NULL, 5, q, sizeof q) == 2);
+    CHECK_STREQ(q, "\"\"");
+    egide_payload_quote("\n\n\n", 3, q, 16);
+    CHECK_STREQ(q, "\"\\u000a\xe2\x80\xa6\"");
+    egide_payload_quote("abc", 3, q, 7);
+    CHECK_STREQ(q, "");
+    egide_payload_quote("Zo\xc3\xab \xe2\x80\xae", 8, q, sizeof q);
+    CHECK_STREQ(q, "\"Zo\xc3\xab \\u202e\"");
+    /* The worst case fits the documented size. */
+    char worst[EGIDE_PAYLOAD_QUOTE_MAX];
+    memset(worst, 0x1b, sizeof worst);
+    CHECK(egide_payload_quote(worst, sizeof worst, q, sizeof q) == EGIDE_PAYLOAD_QUOTE_MAX * 6 + 2);
+}
+
 static void test_document_errors(void)
 {
     char *errors = NULL;
@@ -737,6 +870,7 @@ int main(void)
     RUN(test_round_trip_samples);
     RUN(test_validation_errors);
     RUN(test_document_errors);
+    RUN(test_error_quoting);
     RUN(test_facts);
     RUN(test_content_types);
     RUN(test_received_protobuf);

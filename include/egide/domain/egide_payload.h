@@ -12,9 +12,14 @@
  *   danger.categories[0]: unknown category "x"
  *   foo: unknown field
  * Paths are JSON member names with [i] for array elements; "json" names the
- * document itself (syntax errors).  Error text never quotes a string value of
- * the payload except an enum code that was not recognised (truncated to 32
- * bytes and sanitised), so error lists can be logged.
+ * document itself (syntax errors).  A member name that is not a plain
+ * identifier ([A-Za-z_][A-Za-z0-9_]*, at most 64 bytes) - which only an
+ * unknown member can be - is shown quoted and escaped by
+ * egide_payload_quote() in brackets: children[0]["a\u000ab"]: unknown field.
+ * Error text never quotes a string value of the payload except an enum code
+ * that was not recognised, also through egide_payload_quote(), so an error
+ * list holds no control character, no line break, no lone quote and no
+ * invalid UTF-8 and can be logged as it is.
  *
  * JSON rules: enums are lower-case value names without the enum prefix
  * ("physical_violence"); dates "YYYY-MM-DD", date-times RFC 3339 with an
@@ -39,6 +44,31 @@
 #define EGIDE_MAX_SHORT_FIELD 512u
 /* Most errors reported for one payload (then "...: too many errors"). */
 #define EGIDE_PAYLOAD_MAX_ERRORS 100
+
+/* Caller-supplied text quoted in an error: at most EGIDE_PAYLOAD_QUOTE_MAX
+ * bytes of it, and an output buffer of EGIDE_PAYLOAD_QUOTE_SIZE always holds
+ * the result. */
+#define EGIDE_PAYLOAD_QUOTE_MAX  64u
+#define EGIDE_PAYLOAD_QUOTE_SIZE (EGIDE_PAYLOAD_QUOTE_MAX * 6u + 8u)
+
+/* Quote s (len bytes, need not be NUL-terminated) for an error message or a
+ * log line: between double quotes, '"' and '\\' as \" and \\, control and
+ * line-breaking characters (C0, DEL, C1, U+2028/2029) and bidirectional
+ * formatting characters (U+061C, U+200E/F, U+202A-E, U+2066-9, U+FEFF) as
+ * \uXXXX, each byte that is not part of valid UTF-8 as \xNN; other UTF-8 is
+ * kept.  Only the first EGIDE_PAYLOAD_QUOTE_MAX bytes of s are shown (cut at
+ * a character), then "…" (U+2026).  The result is cut the same way, never in
+ * an escape, when outsz is smaller than EGIDE_PAYLOAD_QUOTE_SIZE.  Writes ""
+ * when outsz < 8.  Returns strlen(out). */
+size_t egide_payload_quote(const char *s, size_t len, char *out, size_t outsz);
+
+/* A JSON member name as error paths show it (into out, size outsz; returns
+ * out): as it is when it is a plain identifier ([A-Za-z_][A-Za-z0-9_]*, at
+ * most EGIDE_PAYLOAD_QUOTE_MAX bytes), else ["..."] with the name quoted by
+ * egide_payload_quote().  EGIDE_PAYLOAD_MEMBER_SIZE bytes always suffice;
+ * a smaller out gets "". */
+#define EGIDE_PAYLOAD_MEMBER_SIZE (EGIDE_PAYLOAD_QUOTE_SIZE + 2u)
+const char *egide_payload_member(const char *name, char *out, size_t outsz);
 
 /* What the edge needs from a valid payload without reading it: routing
  * (commune), urgency and the inputs of the legal clocks.  All fields are

@@ -52,7 +52,9 @@ static void s_err(s_run_t *r, size_t line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void s_err(s_run_t *r, size_t line, const char *fmt, ...)
 {
-    char msg[600], out[700];
+    /* Room for a payload error line whole (egide_payload's own bound): a
+     * line is never cut inside an escape or a UTF-8 sequence. */
+    char msg[2048], out[2100];
     if (r->nerr++ >= EGIDE_PAYLOAD_MAX_ERRORS)
         return;
     va_list ap;
@@ -223,9 +225,8 @@ static egide_rc s_line(s_run_t *r, size_t lineno, const char *text, size_t len, 
     {
         if (strcmp(key, "type") && strcmp(key, "received") && strcmp(key, "payload") &&
             strcmp(key, "previous")) {
-            char safe[48];
-            egide_sanitize(key, strnlen(key, 40), safe, sizeof safe);
-            s_err(r, lineno, "%s: unknown field", safe);
+            char name[EGIDE_PAYLOAD_MEMBER_SIZE];
+            s_err(r, lineno, "%s: unknown field", egide_payload_member(key, name, sizeof name));
         }
     }
     const char *type = s_str(root, "type");
@@ -248,7 +249,7 @@ static egide_rc s_line(s_run_t *r, size_t lineno, const char *text, size_t len, 
         const char *p = perr ? perr : "payload: invalid";
         while (*p) {
             size_t n = strcspn(p, "\n");
-            s_err(r, lineno, "payload.%.*s", (int)n, p);
+            s_err(r, lineno, "payload%s%.*s", *p == '[' ? "" : ".", (int)n, p);
             p += n + (p[n] ? 1 : 0);
         }
         free(perr);

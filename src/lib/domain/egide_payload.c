@@ -116,6 +116,95 @@ static const char *const s_text_fields[] = {
 
 /* ------------------------------------------------------------ errors and paths */
 
+/* Length of the valid UTF-8 sequence at s (at most n bytes) and its code
+ * point; 0 when the bytes there are not valid UTF-8 (truncated, overlong,
+ * a surrogate, or above U+10FFFF). */
+static size_t s_utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
+{
+    if (s[0] < 0x80) {
+        *cp = s[0];
+        return 1;
+    }
+    size_t len;
+    uint32_t v, min;
+    if ((s[0] & 0xe0) == 0xc0) {
+        len = 2, v = s[0] & 0x1fu, min = 0x80;
+    } else if ((s[0] & 0xf0) == 0xe0) {
+        len = 3, v = s[0] & 0x0fu, min = 0x800;
+    } else if ((s[0] & 0xf8) == 0xf0) {
+        len = 4, v = s[0] & 0x07u, min = 0x10000;
+    } else {
+        return 0;
+    }
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        v = (v << 6) | (s[i] & 0x3fu);
+    }
+    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+        return 0;
+    *cp = v;
+    return len;
+}
+
+/* Characters that move the cursor, end a line or reorder what a terminal or
+ * a log viewer shows: C0 and C1 controls, DEL, the line and paragraph
+ * separators and the bidirectional formatting characters. */
+static bool s_escaped_cp(uint32_t cp)
+{
+    return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x061c || cp == 0x200e ||
+           cp == 0x200f || (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) ||
+           cp == 0xfeff;
+}
+
+size_t egide_payload_quote(const char *s, size_t len, char *out, size_t outsz)
+{
+    static const char more[] = "\xe2\x80\xa6"; /* U+2026 "…" */
+    if (!out || outsz < 8) {
+        if (out && outsz)
+            out[0] = '\0';
+        return 0;
+    }
+    if (!s)
+        len = 0;
+    /* Room kept for the ellipsis, the closing quote and the NUL. */
+    size_t room = outsz - (sizeof more - 1) - 2, o = 0, i = 0;
+    out[o++] = '"';
+    while (i < len) {
+        const unsigned char *p = (const unsigned char *)s + i;
+        uint32_t cp = 0;
+        size_t n = s_utf8_next(p, len - i, &cp);
+        char esc[8];
+        size_t el;
+        if (n == 0) {
+            snprintf(esc, sizeof esc, "\\x%02x", p[0]);
+            el = 4, n = 1;
+        } else if (cp == '"' || cp == '\\') {
+            esc[0] = '\\', esc[1] = (char)cp, el = 2;
+        } else if (s_escaped_cp(cp)) {
+            snprintf(esc, sizeof esc, "\\u%04x", (unsigned)cp);
+            el = 6;
+        } else {
+            memcpy(esc, p, n);
+            el = n;
+        }
+        if (i + n > EGIDE_PAYLOAD_QUOTE_MAX || o + el > room)
+            break;
+        memcpy(out + o, esc, el);
+        o += el;
+        i += n;
+    }
+    if (i < len) {
+        memcpy(out + o, more, sizeof more - 1);
+        o += sizeof more - 1;
+    }
+    out[o++] = '"';
+    out[o] = '\0';
+    return o;
+}
+
 typedef struct s_ctx {
     egide_buf_t errs; /* "path: message\n" lines */
     int nerr;         /* errors recorded (including the "too many" one) */
@@ -128,7 +217,9 @@ typedef struct s_ctx {
 static void s_err(s_ctx_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void s_err(s_ctx_t *c, const char *fmt, ...)
 {
-    char msg[256], line[900];
+    /* Large enough for a quoted value and a full path: never cut inside an
+     * escape or a UTF-8 sequence. */
+    char msg[EGIDE_PAYLOAD_QUOTE_SIZE + 128], line[sizeof c->path + sizeof msg + 4];
     if (c->nerr > EGIDE_PAYLOAD_MAX_ERRORS)
         return;
     if (c->nerr == EGIDE_PAYLOAD_MAX_ERRORS) {
@@ -145,22 +236,70 @@ static void s_err(s_ctx_t *c, const char *fmt, ...)
         c->nomem = true;
 }
 
+/* true when s is a plain member name ([A-Za-z_][A-Za-z0-9_]*, at most
+ * EGIDE_PAYLOAD_QUOTE_MAX bytes), shown as is in a path; every schema field
+ * is one, so only unknown members are ever shown quoted. */
+static bool s_plain_name(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++) {
+        unsigned char ch = (unsigned char)s[n];
+        if (!(ch == '_' || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              (n > 0 && ch >= '0' && ch <= '9')))
+            return false;
+    }
+    return n > 0 && n <= EGIDE_PAYLOAD_QUOTE_MAX;
+}
+
+/* Append one path segment.  The path is cut at a segment boundary, with
+ * "…", when the next segment does not fit: never in the middle of an escape
+ * or of a UTF-8 sequence. */
+static size_t s_push_seg(s_ctx_t *c, const char *seg)
+{
+    static const char more[] = "\xe2\x80\xa6"; /* U+2026 "…" */
+    const size_t ml = sizeof more - 1;
+    size_t saved = c->plen, n = strlen(seg);
+    if (c->plen >= ml && memcmp(c->path + c->plen - ml, more, ml) == 0)
+        return saved; /* already cut: deeper segments are not shown */
+    if (c->plen + n + ml + 1 > sizeof c->path) {
+        seg = more;
+        n = ml;
+    }
+    memcpy(c->path + c->plen, seg, n + 1);
+    c->plen += n;
+    return saved;
+}
+
+const char *egide_payload_member(const char *name, char *out, size_t outsz)
+{
+    if (!out || outsz == 0)
+        return out;
+    if (name && s_plain_name(name)) {
+        snprintf(out, outsz, "%s", name);
+    } else {
+        char q[EGIDE_PAYLOAD_QUOTE_SIZE];
+        egide_payload_quote(name, name ? strlen(name) : 0, q, sizeof q);
+        if (strlen(q) + 3 <= outsz)
+            snprintf(out, outsz, "[%s]", q);
+        else
+            out[0] = '\0';
+    }
+    return out;
+}
+
 static size_t s_push_field(s_ctx_t *c, const char *name)
 {
-    size_t saved = c->plen;
-    int n = snprintf(c->path + c->plen, sizeof c->path - c->plen, "%s%s", c->plen ? "." : "", name);
-    if (n > 0)
-        c->plen += (size_t)n < sizeof c->path - c->plen ? (size_t)n : sizeof c->path - c->plen - 1;
-    return saved;
+    char seg[EGIDE_PAYLOAD_MEMBER_SIZE + 1];
+    egide_payload_member(name, seg + 1, sizeof seg - 1);
+    seg[0] = '.';
+    return s_push_seg(c, c->plen && seg[1] != '[' ? seg : seg + 1);
 }
 
 static size_t s_push_index(s_ctx_t *c, size_t i)
 {
-    size_t saved = c->plen;
-    int n = snprintf(c->path + c->plen, sizeof c->path - c->plen, "[%zu]", i);
-    if (n > 0)
-        c->plen += (size_t)n < sizeof c->path - c->plen ? (size_t)n : sizeof c->path - c->plen - 1;
-    return saved;
+    char seg[32];
+    snprintf(seg, sizeof seg, "[%zu]", i);
+    return s_push_seg(c, seg);
 }
 
 static void s_pop(s_ctx_t *c, size_t saved)
@@ -544,9 +683,9 @@ static void s_set_value(s_ctx_t *c, const ProtobufCFieldDescriptor *f, json_t *v
                 return;
             }
         }
-        char safe[40];
-        egide_sanitize(s, strnlen(s, 32), safe, sizeof safe);
-        s_err(c, "unknown %s \"%s\"", noun, safe);
+        char q[EGIDE_PAYLOAD_QUOTE_SIZE];
+        egide_payload_quote(s, json_string_length(v), q, sizeof q);
+        s_err(c, "unknown %s %s", noun, q);
         return;
     }
     case PROTOBUF_C_TYPE_STRING: {
