@@ -24,10 +24,6 @@
 
 #define TICK_MS   200
 #define BATCH_MAX 256
-/* The API's wake-up pipe is not a ZeroMQ socket and egide_transport_poll
- * takes sockets only: the poll is bounded so a submission waits at most
- * this long before it is sent. */
-#define WAKE_MS 20
 /* After a store error the broker's socket is left unread this long, so a
  * full disk does not turn the loop into a busy one; the broker keeps what
  * we did not acknowledge and sends it again. */
@@ -226,15 +222,15 @@ int edge_run(edge_t *e)
         int64_t wait = next_tick > now ? next_tick - now : 0;
         bool ready[2] = {false, false};
         int n = now < store_retry ? 1 : 2; /* the dealer rests after a store error */
-        egide_rc prc =
-            egide_transport_poll(socks, ready, n, (int)(wait < WAKE_MS ? wait : WAKE_MS));
+        bool wake_ready = false;           /* the API's pipe: a submission is waiting */
+        egide_rc prc = egide_transport_poll_fd(socks, ready, n, e->wake[0], &wake_ready, (int)wait);
         if (prc == EGIDE_ERR_IO || prc == EGIDE_ERR_INVALID)
             break;
         if (ready[0])
             s_monitor(e);
         bool woken = false;
         char buf[64];
-        while (read(e->wake[0], buf, sizeof buf) > 0)
+        while (wake_ready && read(e->wake[0], buf, sizeof buf) > 0)
             woken = true;
         bool failed = false;
         int handled = ready[1] ? s_batch(e, &failed) : 0;

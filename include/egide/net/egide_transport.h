@@ -97,6 +97,10 @@ egide_rc egide_transport_send_raw(void *sock, const void *routing_id, size_t rid
  * ready[i] tells which.  EGIDE_OK when at least one is, EGIDE_ERR_TIMEOUT when
  * none or when a signal interrupted the wait, EGIDE_ERR_IO otherwise (logged). */
 egide_rc egide_transport_poll(void *const *socks, bool *ready, int n, int timeout_ms);
+/* The same, also waiting on one plain file descriptor (a pipe; fd < 0 for
+ * none): *fd_ready tells whether it is readable. */
+egide_rc egide_transport_poll_fd(void *const *socks, bool *ready, int n, int fd, bool *fd_ready,
+                                 int timeout_ms);
 
 /* Read one event from a monitor PAIR socket without blocking: *event gets the
  * ZMQ_EVENT_* number.  EGIDE_ERR_TIMEOUT when none is waiting. */

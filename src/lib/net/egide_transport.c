@@ -275,16 +275,22 @@ egide_rc egide_transport_send_raw(void *sock, const void *routing_id, size_t rid
     return EGIDE_OK;
 }
 
-egide_rc egide_transport_poll(void *const *socks, bool *ready, int n, int timeout_ms)
+egide_rc egide_transport_poll_fd(void *const *socks, bool *ready, int n, int fd, bool *fd_ready,
+                                 int timeout_ms)
 {
-    zmq_pollitem_t items[8];
-    if (!socks || !ready || n <= 0 || n > 8)
+    zmq_pollitem_t items[9];
+    if (!socks || !ready || n < 0 || n > 8 || (n == 0 && fd < 0) || (fd >= 0 && !fd_ready))
         return EGIDE_ERR_INVALID;
     for (int i = 0; i < n; i++) {
         items[i] = (zmq_pollitem_t){socks[i], 0, ZMQ_POLLIN, 0};
         ready[i] = false;
     }
-    int r = zmq_poll(items, n, timeout_ms);
+    int total = n;
+    if (fd >= 0) {
+        items[total++] = (zmq_pollitem_t){NULL, fd, ZMQ_POLLIN, 0};
+        *fd_ready = false;
+    }
+    int r = zmq_poll(items, total, timeout_ms);
     if (r < 0) {
         if (zmq_errno() == EINTR)
             return EGIDE_ERR_TIMEOUT;
@@ -293,7 +299,16 @@ egide_rc egide_transport_poll(void *const *socks, bool *ready, int n, int timeou
     }
     for (int i = 0; i < n; i++)
         ready[i] = (items[i].revents & ZMQ_POLLIN) != 0;
+    if (fd >= 0)
+        *fd_ready = (items[n].revents & ZMQ_POLLIN) != 0;
     return r > 0 ? EGIDE_OK : EGIDE_ERR_TIMEOUT;
+}
+
+egide_rc egide_transport_poll(void *const *socks, bool *ready, int n, int timeout_ms)
+{
+    if (n <= 0)
+        return EGIDE_ERR_INVALID;
+    return egide_transport_poll_fd(socks, ready, n, -1, NULL, timeout_ms);
 }
 
 egide_rc egide_transport_monitor_recv(void *monitor, int *event)
