@@ -24,7 +24,8 @@
  * by every byte), counted from the start of the request (the connection's
  * start, or the end of the previous request on a kept-alive connection): the
  * request line and headers must be complete within header_timeout_s, and so
- * must the whole request when it is not authenticated (a public path); an
+ * must the whole request when it is not authenticated (a public path, or a
+ * server without a token); an
  * authenticated request must be complete within body_timeout_s.  A watchdog
  * thread closes a connection past its deadline, whatever it is still
  * sending.  When every connection slot is taken, the unauthenticated
@@ -74,7 +75,7 @@
 #define EGIDE_HTTP_LISTEN_BACKLOG 1024u
 /* A connection still waiting for its headers is evicted for a newcomer only
  * after this long: a client that sends its request at once never is. */
-#define EGIDE_HTTP_EVICT_GRACE_MS 500u
+#define EGIDE_HTTP_EVICT_GRACE_MS 100u
 /* Bytes of an over-large chunked body discarded before the connection is closed. */
 #define EGIDE_HTTP_DISCARD_MAX (64u * 1024u)
 /* Longest accepted request target (path + query); longer gets 414. */
@@ -144,7 +145,8 @@ typedef struct egide_http_config {
                                   eviction protect them), EGIDE_HTTP_DEFAULT_MAX_PER_CLIENT on
                                   any other address; set explicitly, it applies everywhere */
     size_t max_body_total;     /* request body bytes buffered at once over all connections
-                                  (past it: 503); 0 = max(4 * max_body, EGIDE_HTTP_MIN_BODY_TOTAL) */
+                                  (past it: 503); 0 = max(4 * max_body, EGIDE_HTTP_MIN_BODY_TOTAL);
+                                  never less than max_body + 1 */
     bool allow_chunked;        /* false (default): a request with Transfer-Encoding gets 411,
                                   since libmicrohttpd cannot refuse a chunked body while it is
                                   still coming; true: accepted, with the limits described in the

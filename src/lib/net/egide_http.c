@@ -1007,6 +1007,9 @@ egide_rc egide_http_start(const egide_http_config_t *cfg, egide_http_handler_fn 
         if (body_total < EGIDE_HTTP_MIN_BODY_TOTAL)
             body_total = EGIDE_HTTP_MIN_BODY_TOTAL;
     }
+    /* A budget smaller than one request would refuse every large one. */
+    if (body_total <= h->max_body)
+        body_total = h->max_body + 1;
     h->body_total = body_total;
     atomic_init(&h->body_used, 0);
     unsigned header_s =
