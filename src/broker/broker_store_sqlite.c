@@ -8,6 +8,9 @@
  * and one log line here, never with message content.
  *
  * Together with broker_store.c this is the only broker file that knows SQL.
+ * Migrations: the broker's tables (s_migrations, PRAGMA user_version), then
+ * the audit tables (egide_auditstore_sqlite_migrate); the audit log is then
+ * opened on the same connection.
  * Envelopes are kept as the exact bytes received (retries and redeliveries
  * are byte-identical); a delivery row per (message, recipient) is the queue;
  * relays hold receipts on their way back to senders until acknowledged.
@@ -22,6 +25,7 @@
 #include "egide/base/egide_log.h"
 #include "egide/base/egide_util.h"
 #include "egide/crypto/egide_crypto.h"
+#include "egide/store/egide_auditstore_sqlite.h"
 #include "egide/store/egide_db.h"
 
 static const char *const s_migrations[] = {
@@ -72,8 +76,10 @@ static const char *const s_migrations[] = {
     /* 2: who issued each relayed receipt (for the audit trail) */
     "ALTER TABLE relays ADD COLUMN issuer TEXT NOT NULL DEFAULT '';",
 };
-/* The audit log's own tables are created by egide_auditlog_open() on this
- * connection, right after these migrations (its DDL is the audit layer's). */
+/* The audit log's tables are migrated right after these, on the same
+ * connection, by egide_auditstore_sqlite_migrate(): their DDL belongs to the
+ * store layer, and they keep their own version table since user_version is
+ * ours. */
 
 enum {
     ST_ENV_INSERT,
@@ -350,6 +356,8 @@ static egide_rc s_open(const char *location, bool reader, void **impl)
     egide_rc rc = egide_db_open(location, false, &x->db);
     if (!rc && !reader)
         rc = egide_db_migrate(x->db, s_migrations, sizeof s_migrations / sizeof s_migrations[0]);
+    if (!rc && !reader)
+        rc = egide_auditstore_sqlite_migrate(x->db);
     if (!rc) {
         rc = egide_auditlog_open(x->db, &x->log);
         if (rc)
