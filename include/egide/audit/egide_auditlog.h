@@ -118,8 +118,11 @@ egide_rc egide_auditlog_checkpoint_next(egide_auditlog_t *log, uint64_t min_size
  * at its size), the msg_id index, and (events) that every leaf is a valid
  * AuditEvent and all events of a msg_id carry the same envelope hash.
  * key_name NULL = each note's origin.  rep (may be NULL) gets the outcome and
- * the first bad index.  EGIDE_OK when all holds, EGIDE_ERR_CONSISTENCY when
- * not, EGIDE_ERR_DB / EGIDE_ERR_NOMEM when the check could not run. */
+ * the first bad index.  With pub, a non-empty log that no signed checkpoint
+ * covers fails (EGIDE_ERR_CONSISTENCY, rep->unanchored; see
+ * egide_auditverify_finish()).  EGIDE_OK when all holds,
+ * EGIDE_ERR_CONSISTENCY when not, EGIDE_ERR_DB / EGIDE_ERR_NOMEM when the
+ * check could not run. */
 egide_rc egide_auditlog_verify_all(egide_auditlog_t *log, const char *key_name, EVP_PKEY *pub,
                                    bool events, egide_auditverify_report_t *rep);
 

@@ -33,6 +33,7 @@ typedef struct egide_auditverify egide_auditverify_t;
 typedef struct egide_auditverify_report {
     uint64_t size;        /* leaves checked */
     uint64_t checkpoints; /* checkpoints whose signature and root matched */
+    uint64_t signed_size; /* entries covered by the largest of them (0 = none) */
     uint64_t messages;    /* distinct msg_ids seen */
     uint8_t root[32];     /* recomputed root at size */
     bool ok;              /* no problem found */
@@ -41,13 +42,22 @@ typedef struct egide_auditverify_report {
                              somewhere in [bad_index, bad_end): only a signed
                              checkpoint showed it (e.g. entries swapped together
                              with their recorded leaf hashes) */
+    bool unanchored;      /* the only problem: a key was given, entries are
+                             present, and no signed checkpoint covers any
+                             (bad_index is then EGIDE_AUDITVERIFY_NO_INDEX) */
     char problem[256];    /* one sentence, "" when ok */
 } egide_auditverify_report_t;
 
 /* Called for every complete subtree hash as it is formed, in the order the
  * log's stored-hash table holds them (level 0 is the leaf hash).  Return
  * non-EGIDE_OK to report a mismatch with the stored copy (the problem text
- * is then taken from `why`, a buffer of 160 bytes). */
+ * is then taken from `why`, a buffer of 160 bytes): EGIDE_ERR_NOTFOUND when
+ * the stored copy is missing (the report names the entry whose append wrote
+ * it), anything else when it differs.  A differing leaf hash names its
+ * entry; a differing hash at level L > 0, index i (every hash below it
+ * having matched) names the range [i << L, (i + 1) << L) in bad_index and
+ * bad_end: the stored hash itself, or any entry under it rewritten together
+ * with its stored leaf hash, would give the same mismatch. */
 typedef egide_rc (*egide_auditverify_hash_fn)(void *ctx, unsigned level, uint64_t index,
                                               const uint8_t hash[32], char *why);
 /* Called for every decoded event (events mode).  Same contract. */
@@ -78,7 +88,13 @@ egide_rc egide_auditverify_add_leaf(egide_auditverify_t *self, uint64_t index, c
 /* Record a problem found by the caller (e.g. a malformed export entry). */
 void egide_auditverify_fail(egide_auditverify_t *self, uint64_t bad_index, const char *problem);
 /* Check checkpoints beyond the last leaf, fill rep.  EGIDE_OK when the log
- * verified, EGIDE_ERR_CONSISTENCY otherwise (rep says why). */
+ * verified, EGIDE_ERR_CONSISTENCY otherwise (rep says why).  With a key
+ * (pub), a log of one or more entries of which no signed checkpoint covers
+ * any fails too (EGIDE_ERR_CONSISTENCY, rep->unanchored set): such a log
+ * proves nothing, as anyone who can write it can make it.  Entries after the
+ * last checkpoint are normal (checkpoints are periodic): rep->signed_size
+ * says how far the signed part goes.  May be called again; a problem
+ * recorded after an unanchored finish takes its place. */
 egide_rc egide_auditverify_finish(egide_auditverify_t *self, egide_auditverify_report_t *rep);
 
 #endif

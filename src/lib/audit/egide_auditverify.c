@@ -313,13 +313,28 @@ static egide_rc s_formed(egide_auditverify_t *self, unsigned level, uint64_t ind
     if (!self->on_hash)
         return EGIDE_OK;
     char hw[160] = "";
-    if (self->on_hash(self->hook_ctx, level, index, h, hw) != EGIDE_OK) {
-        /* The leaf whose append wrote this hash. */
-        uint64_t leaf = ((index + 1) << level) - 1;
-        egide_auditverify_fail(self, leaf, hw[0] ? hw : "stored hash differs");
+    egide_rc rc = self->on_hash(self->hook_ctx, level, index, h, hw);
+    if (rc == EGIDE_OK)
+        return EGIDE_OK;
+    uint64_t first = index << level, end = (index + 1) << level;
+    if (level == 0 || rc == EGIDE_ERR_NOTFOUND) {
+        /* The entry itself, or the entry whose append wrote the missing hash. */
+        egide_auditverify_fail(self, end - 1, hw[0] ? hw : "stored hash differs");
         return EGIDE_ERR_CONSISTENCY;
     }
-    return EGIDE_OK;
+    /* Every hash below this one matched its stored copy, this one does not:
+     * either this stored hash was changed, or an entry under it was changed
+     * together with the stored hashes on its path (its leaf hash...).  The
+     * hashes cannot tell which, so the range under it is named. */
+    char why[256];
+    (void)snprintf(why, sizeof why,
+                   "%s: one of entries %llu to %llu was changed with its stored leaf hash, or "
+                   "that stored hash was changed",
+                   hw[0] ? hw : "a stored hash differs", (unsigned long long)first,
+                   (unsigned long long)(end - 1));
+    egide_auditverify_fail(self, first, why);
+    self->bad_end = end;
+    return EGIDE_ERR_CONSISTENCY;
 }
 
 egide_rc egide_auditverify_add_leaf(egide_auditverify_t *self, uint64_t index, const uint8_t *leaf,
@@ -383,16 +398,28 @@ egide_rc egide_auditverify_finish(egide_auditverify_t *self, egide_auditverify_r
             (unsigned long long)self->size);
         egide_auditverify_fail(self, self->size, why);
     }
+    /* With an anchor, entries that no signed checkpoint covers prove nothing:
+     * anyone with write access to the log could have made all of them.  Not
+     * recorded as `failed`, so that a problem found later by the caller
+     * (egide_auditlog_verify_all's row counts) is still the one reported. */
+    bool unanchored = !self->failed && self->pub && self->size > 0 && self->cps_ok == 0;
     if (rep) {
         memset(rep, 0, sizeof *rep);
         rep->size = self->size;
         rep->checkpoints = self->cps_ok;
+        rep->signed_size = self->last_ok_size;
         rep->messages = self->nmsgs;
         s_root(self, rep->root);
-        rep->ok = !self->failed;
+        rep->ok = !self->failed && !unanchored;
+        rep->unanchored = unanchored;
         rep->bad_index = self->bad_index;
         rep->bad_end = self->bad_end;
         egide_strlcpy(rep->problem, self->problem, sizeof rep->problem);
+        if (unanchored)
+            (void)snprintf(rep->problem, sizeof rep->problem,
+                           "no checkpoint signed by the anchored broker key covers any of the "
+                           "%llu entries: nothing proves they are the broker's",
+                           (unsigned long long)self->size);
     }
-    return self->failed ? EGIDE_ERR_CONSISTENCY : EGIDE_OK;
+    return self->failed || unanchored ? EGIDE_ERR_CONSISTENCY : EGIDE_OK;
 }
