@@ -45,6 +45,8 @@ egide_rc egide_frame_error(uint64_t corr, int code, const char *detail, uint8_t 
 egide_rc egide_frame_checkpoint(uint64_t corr, const char *note, size_t note_len,
                                 uint64_t from_size, const uint8_t (*proof)[32], size_t n_proof,
                                 uint8_t **out, size_t *len);
+/* last_seq: the highest sender_seq the broker accepted from the node. */
+egide_rc egide_frame_welcome(uint64_t corr, uint64_t last_seq, uint8_t **out, size_t *len);
 egide_rc egide_frame_ack(uint64_t corr, const uint64_t *ids, size_t n_ids, uint8_t **out,
                          size_t *len);
 

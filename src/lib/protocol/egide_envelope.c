@@ -441,6 +441,62 @@ done:
     return rc;
 }
 
+/* ------------------------------------------------------------ resequence */
+
+egide_rc egide_envelope_resequence(const uint8_t *buf, size_t len, uint64_t new_seq,
+                                   EVP_PKEY *sign_key, uint8_t **out, size_t *out_len)
+{
+    if (!buf || !sign_key || !out || !out_len || !new_seq)
+        return EGIDE_ERR_INVALID;
+    *out = NULL;
+    *out_len = 0;
+    egide_envelope_t *e = NULL;
+    egide_rc rc = egide_envelope_parse(buf, len, &e);
+    if (rc)
+        return rc;
+    /* Only the sequence changes: a shallow copy of the parsed header keeps
+     * every other field, recipients and their wrapped keys included, and
+     * neither the payload nor the keys bind the sequence, so nothing is
+     * decrypted or re-encrypted. */
+    Egide__V1__EnvelopeHeader h = *egide_envelope_header(e);
+    h.sender_seq = new_seq;
+    uint8_t *hdr = NULL, *env_bytes = NULL;
+    uint8_t sig[EGIDE_ED25519_SIG_LEN];
+    size_t hdr_len = egide__v1__envelope_header__get_packed_size(&h);
+    if (hdr_len > EGIDE_MAX_HEADER) {
+        rc = EGIDE_ERR_LIMIT;
+        goto done;
+    }
+    if (!(hdr = malloc(hdr_len))) {
+        rc = EGIDE_ERR_NOMEM;
+        goto done;
+    }
+    egide__v1__envelope_header__pack(&h, hdr);
+    if ((rc = egide_sign_labeled(sign_key, EGIDE_LABEL_ENVELOPE, hdr, hdr_len, sig)))
+        goto done;
+    Egide__V1__SignedEnvelope env = EGIDE__V1__SIGNED_ENVELOPE__INIT;
+    env.header = (ProtobufCBinaryData){hdr_len, hdr};
+    env.ciphertext = e->env->ciphertext;
+    env.signature = (ProtobufCBinaryData){sizeof sig, sig};
+    size_t env_len = egide__v1__signed_envelope__get_packed_size(&env);
+    if (env_len > EGIDE_MAX_ENVELOPE) {
+        rc = EGIDE_ERR_LIMIT;
+        goto done;
+    }
+    if (!(env_bytes = malloc(env_len))) {
+        rc = EGIDE_ERR_NOMEM;
+        goto done;
+    }
+    egide__v1__signed_envelope__pack(&env, env_bytes);
+    *out = env_bytes;
+    *out_len = env_len;
+    rc = EGIDE_OK;
+done:
+    free(hdr);
+    egide_envelope_destroy(&e);
+    return rc;
+}
+
 /* ------------------------------------------------------------ parse */
 
 egide_rc egide_envelope_parse(const uint8_t *buf, size_t len, egide_envelope_t **out)

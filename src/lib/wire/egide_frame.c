@@ -163,3 +163,14 @@ egide_rc egide_frame_ack(uint64_t corr, const uint64_t *ids, size_t n_ids, uint8
     f.ack = &b;
     return s_pack(&f, out, len);
 }
+
+egide_rc egide_frame_welcome(uint64_t corr, uint64_t last_seq, uint8_t **out, size_t *len)
+{
+    Egide__V1__Frame f;
+    Egide__V1__Welcome b = EGIDE__V1__WELCOME__INIT;
+    egide_wire_frame_init(&f, corr);
+    b.last_seq = last_seq;
+    f.body_case = EGIDE__V1__FRAME__BODY_WELCOME;
+    f.welcome = &b;
+    return s_pack(&f, out, len);
+}

@@ -157,6 +157,8 @@ static const char *s_check_frame(const void *m)
         return f->checkpoint->note.len ? NULL : "checkpoint: empty note";
     case EGIDE__V1__FRAME__BODY_ACK:
         return f->ack->n_ids ? NULL : "ack: no ids";
+    case EGIDE__V1__FRAME__BODY_WELCOME:
+        return NULL;
     default:
         return "frame body missing";
     }
