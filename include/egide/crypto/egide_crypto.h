@@ -53,8 +53,16 @@ egide_rc egide_sign_labeled(EVP_PKEY *sk, const char *label, const void *msg, si
 egide_rc egide_verify_labeled(EVP_PKEY *pk, const char *label, const void *msg, size_t len,
                               const uint8_t *sig, size_t siglen);
 
-/* Load a PEM private key; refuses (EGIDE_ERR_PERM) a file readable or
- * writable by group or others. */
+/* Load a PEM private key (*out is the caller's to free).  The file is
+ * opened once through egide_secret_read(): without following a symbolic
+ * link, and checked on the descriptor that is read (a regular file owned by
+ * the effective user, no group or other permission bits), so the file
+ * checked is the file parsed; the PEM text is parsed from memory and wiped.
+ * An encrypted key is refused (no passphrase is ever asked for).
+ * EGIDE_ERR_NOTFOUND (missing), EGIDE_ERR_PERM (a link, not a regular file,
+ * another owner, group/other bits), EGIDE_ERR_LIMIT (over
+ * EGIDE_MAX_CERT_FILE), EGIDE_ERR_IO, EGIDE_ERR_CRYPTO (not a PEM private
+ * key, or encrypted), EGIDE_ERR_NOMEM, EGIDE_ERR_INVALID (out NULL). */
 egide_rc egide_key_load_private(const char *path, EVP_PKEY **out);
 /* Public key from 32 raw bytes (type EVP_PKEY_ED25519 or EVP_PKEY_X25519). */
 egide_rc egide_key_from_raw_public(int type, const uint8_t raw[32], EVP_PKEY **out);

@@ -9,6 +9,7 @@
  */
 #include "egide/crypto/egide_crypto.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,20 +196,37 @@ egide_rc egide_verify_labeled(EVP_PKEY *pk, const char *label, const void *msg, 
     return rc;
 }
 
+/* No passphrase: an encrypted key fails to load instead of OpenSSL asking
+ * for one on the terminal (a daemon has none). */
+static int s_no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+    (void)buf, (void)size, (void)rwflag, (void)u;
+    return -1;
+}
+
 egide_rc egide_key_load_private(const char *path, EVP_PKEY **out)
 {
+    if (!out)
+        return EGIDE_ERR_INVALID;
     *out = NULL;
-    egide_rc rc = egide_file_check_secret(path);
+    /* One open, without following a link, checked on the descriptor that is
+     * read: the file whose owner and mode were checked is the file parsed.
+     * A PEM key is far smaller than the largest certificate file. */
+    uint8_t *pem = NULL;
+    size_t len = 0;
+    egide_rc rc = egide_secret_read(path, EGIDE_MAX_CERT_FILE, &pem, &len);
     if (rc)
         return rc;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return EGIDE_ERR_IO;
-    EVP_PKEY *k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-    fclose(f);
+    EVP_PKEY *k = NULL;
+    BIO *b = len <= INT_MAX ? BIO_new_mem_buf(pem, (int)len) : NULL;
+    if (b) {
+        k = PEM_read_bio_PrivateKey(b, NULL, s_no_passphrase, NULL);
+        BIO_free(b);
+    }
+    egide_free_secret(pem, len);
     if (!k) {
         egide_crypto_log_errors("private key");
-        return EGIDE_ERR_CRYPTO;
+        return b ? EGIDE_ERR_CRYPTO : EGIDE_ERR_NOMEM;
     }
     *out = k;
     return EGIDE_OK;
