@@ -71,6 +71,8 @@ typedef struct s_conn {
     int64_t start_ms;           /* when the current request started (monotonic) */
     s_phase_t phase;            /* see s_phase_t */
     bool closing;               /* shutdown() already done */
+    struct s_req *req;          /* the current request's context, or NULL; owned by the
+                                   connection's libmicrohttpd thread, not under the lock */
 } s_conn_t;
 
 struct egide_http {
@@ -360,6 +362,18 @@ static void s_mhd_log(void *cls, const char *fmt, va_list ap)
     egide_log(EGIDE_LOG_WARNING, "http: %s", egide_sanitize(line, n, clean, sizeof clean));
 }
 
+/* Free a request context and give back its share of the body budget. */
+static void s_req_free(egide_http_t *h, s_req_t *r)
+{
+    if (!r)
+        return;
+    if (r->reserved)
+        atomic_fetch_sub(&h->body_used, r->reserved);
+    free(r->query);
+    egide_buf_free_secret(&r->body);
+    free(r);
+}
+
 /* ---- connection tracking -------------------------------------------- */
 
 static void s_list_unlink(egide_http_t *h, s_conn_t *c)
@@ -450,17 +464,23 @@ static void s_on_connection(void *cls, struct MHD_Connection *con, void **socket
         if (c->closing)
             h->nclosing--;
         pthread_mutex_unlock(&h->lock);
+        s_req_free(h, c->req);
         free(c);
         *socket_context = NULL;
     }
 }
 
-/* Move con's request to phase; restart = a new request begins now. */
-static void s_set_phase(egide_http_t *h, struct MHD_Connection *con, s_phase_t phase, bool restart)
+static s_conn_t *s_conn_of(struct MHD_Connection *con)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(con, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    s_conn_t *c = ci ? ci->socket_context : NULL;
+    return ci ? ci->socket_context : NULL;
+}
+
+/* Move con's request to phase; restart = a new request begins now. */
+static void s_set_phase(egide_http_t *h, struct MHD_Connection *con, s_phase_t phase, bool restart)
+{
+    s_conn_t *c = s_conn_of(con);
     if (!c)
         return;
     pthread_mutex_lock(&h->lock);
@@ -555,8 +575,15 @@ static bool s_reserve(egide_http_t *h, s_req_t *r, size_t n)
 
 static void *s_on_uri(void *cls, const char *uri, struct MHD_Connection *con)
 {
-    (void)con;
     egide_http_t *h = cls;
+    /* libmicrohttpd 0.9.75 forgets to report the end of a request whose
+     * cookies overflow its pool: the connection owns the request's context,
+     * so that one still left at the next request or at the close is freed. */
+    s_conn_t *c = s_conn_of(con);
+    if (c) {
+        s_req_free(h, c->req);
+        c->req = NULL;
+    }
     s_req_t *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
@@ -565,8 +592,8 @@ static void *s_on_uri(void *cls, const char *uri, struct MHD_Connection *con)
     if (ulen > EGIDE_HTTP_MAX_URI)
         r->uri_too_long = true;
     for (size_t i = 0; i < ulen && !r->bad_target; i++) {
-        unsigned char c = (unsigned char)uri[i];
-        r->bad_target = c <= 0x20 || c == 0x7f;
+        unsigned char b = (unsigned char)uri[i];
+        r->bad_target = b <= 0x20 || b == 0x7f;
     }
     const char *q = (uri && !r->uri_too_long) ? strchr(uri, '?') : NULL;
     if (q) {
@@ -595,6 +622,8 @@ static void *s_on_uri(void *cls, const char *uri, struct MHD_Connection *con)
     char *mq = uri ? strchr((char *)(uintptr_t)uri, '?') : NULL;
     if (mq && mq[1] != '\0')
         mq[1] = '\0';
+    if (c)
+        c->req = r;
     return r;
 }
 
@@ -608,11 +637,10 @@ static void s_on_completed(void *cls, struct MHD_Connection *con, void **req_cls
     s_req_t *r = req_cls ? *req_cls : NULL;
     if (!r)
         return;
-    if (r->reserved)
-        atomic_fetch_sub(&h->body_used, r->reserved);
-    free(r->query);
-    egide_buf_free_secret(&r->body);
-    free(r);
+    s_conn_t *c = s_conn_of(con);
+    if (c && c->req == r)
+        c->req = NULL;
+    s_req_free(h, r);
     *req_cls = NULL;
 }
 
