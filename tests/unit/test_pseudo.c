@@ -120,6 +120,141 @@ static void test_pseudonyms(void)
     CHECK_STREQ(egide_pseudo_alg_find(NULL)->name, "hmac-sha256-v1");
 }
 
+/* Names beyond Latin Extended-A, through utf8proc (issue 11): each in
+ * precomposed (NFC) and decomposed (NFD) form. */
+static const struct {
+    const char *nfc, *nfd, *norm;
+} s_names[] = {
+    {"Th\xe1\xbb\x8b Ng\xe1\xbb\x8d"
+     "c",
+     "Thi\xcc\xa3 Ngo\xcc\xa3"
+     "c",
+     "THI NGOC"},
+    {"Nguy\xe1\xbb\x85n", "Nguye\xcc\x82\xcc\x83n", "NGUYEN"},
+    {"\xc3\x85sa", "A\xcc\x8asa", "ASA"},
+    {"Zo\xc3\xab-L\xc3\xa9"
+     "a",
+     "Zoe\xcc\x88-Le\xcc\x81"
+     "a",
+     "ZOE LEA"},
+    {"\xc3\x89LODIE", "E\xcc\x81LODIE", "ELODIE"},
+    {"\xc3\xa9lodie", "e\xcc\x81lodie", "ELODIE"},
+    {"\xc5\x92"
+     "dipe",
+     "\xc5\x92"
+     "dipe",
+     "OEDIPE"}, /* Œ has no decomposition */
+    {"\xc4\x90\xe1\xbb\xa9"
+     "c",
+     "\xc4\x90u\xcc\x9b\xcc\x81"
+     "c",
+     "DUC"},                                                /* Đức */
+    {"Tr\xe1\xba\xa7n", "Tra\xcc\x82\xcc\x80n", "TRAN"},    /* Trần */
+    {"\xc6\xaf\xc6\xa1ng", "U\xcc\x9bo\xcc\x9bng", "UONG"}, /* Ương */
+};
+
+static void test_unicode_names(void)
+{
+    char a[65], b[65], c[65];
+    for (size_t i = 0; i < sizeof s_names / sizeof s_names[0]; i++) {
+        CHECK_STREQ(s_norm(s_names[i].nfc), s_names[i].norm);
+        CHECK_STREQ(s_norm(s_names[i].nfd), s_names[i].norm);
+        /* One pseudonym for both forms (as first name and as mother's name). */
+        s_p(s_key, "olinpe", s_names[i].nfc, 2020, 3, s_names[i].nfc, a);
+        s_p(s_key, "olinpe", s_names[i].nfd, 2020, 3, s_names[i].nfd, b);
+        s_p(s_key, "olinpe", s_names[i].norm, 2020, 3, s_names[i].norm, c);
+        CHECK(strlen(a) == 64);
+        CHECK_STREQ(a, b);
+        CHECK_STREQ(a, c);
+    }
+    /* The ligature rule: Œ and Æ are their two letters, as civil status
+     * writes them in ASCII, so "Œdipe" is "Oedipe". */
+    CHECK_STREQ(s_norm("oedipe"), "OEDIPE");
+    CHECK_STREQ(s_norm("OEDIPE"), "OEDIPE");
+    CHECK_STREQ(s_norm("\xc7\xbc"
+                       "lfred"),
+                "AELFRED");                              /* Ǽ: folds to æ */
+    CHECK_STREQ(s_norm("Col\xc2\xb7lette"), "COLLETTE"); /* Catalan l·l */
+    CHECK_STREQ(s_norm("Co\xc4\xbf"
+                       "lette"),
+                "COLLETTE"); /* Ŀ */
+    CHECK_STREQ(s_norm("\xef\xac\x81"
+                       "lom\xc3\xa8ne"),
+                "FILOMENE"); /* ﬁ ligature */
+    /* Different names, different pseudonyms. */
+    s_p(s_key, "olinpe",
+        "Th\xe1\xbb\x8b Ng\xe1\xbb\x8d"
+        "c",
+        2020, 3, "Nguy\xe1\xbb\x85n", a);
+    s_p(s_key, "olinpe", "Th\xe1\xbb\x8b Ng\xc3\xa2n", 2020, 3, "Nguy\xe1\xbb\x85n", b);
+    CHECK(strcmp(a, b) != 0);
+    s_p(s_key, "olinpe",
+        "Th\xe1\xbb\x8b Ng\xe1\xbb\x8d"
+        "c",
+        2020, 3, "Tr\xe1\xba\xa7n", b);
+    CHECK(strcmp(a, b) != 0);
+    s_p(s_key, "olinpe", "\xc3\x85sa", 2020, 3, "X", a);
+    s_p(s_key, "olinpe", "Isa", 2020, 3, "X", b);
+    CHECK(strcmp(a, b) != 0);
+    /* Still refused: other scripts, digits, marks that Latin letters do not
+     * take (a Hebrew point), a standalone Greek ano teleia. */
+    CHECK_STREQ(s_norm("Th\xe1\xbb\x8b 2"), "(refused)");
+    CHECK_STREQ(s_norm("Zo\xd6\xb0"), "(refused)");
+    CHECK_STREQ(s_norm("Zo\xce\x87"), "(refused)");
+    CHECK_STREQ(s_norm("\xce\x96\xcf\x89\xce\xae"), "(refused)"); /* Ζωή */
+    /* Invalid UTF-8 is its own error, and leaves nothing in out. */
+    char out[EGIDE_PSEUDO_MAX_NAME];
+    const char *bad[] = {"Zo\xc3", "Zo\xc0\xa9", "Zo\xed\xa0\x80", "Zo\xf4\x90\x80\x80",
+                         "\xff",   "Zo\xe1\xbb"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memset(out, 'x', sizeof out);
+        CHECK_RC(egide_pseudo_normalize(bad[i], out, sizeof out), EGIDE_ERR_PROTO);
+        CHECK(out[0] == '\0' && out[1] != 'Z');
+        CHECK_RC(egide_pseudo_compute(NULL, s_key, 32, "olinpe", bad[i], 2016, 5, "X", a),
+                 EGIDE_ERR_PROTO);
+        CHECK_RC(egide_pseudo_fold(bad[i], out, sizeof out), EGIDE_ERR_PROTO);
+    }
+    CHECK_RC(egide_pseudo_normalize("Zo\xd6\xb0", out, sizeof out), EGIDE_ERR_INVALID);
+}
+
+static const char *s_fold(const char *in)
+{
+    static char out[256];
+    if (egide_pseudo_fold(in, out, sizeof out) != EGIDE_OK)
+        return "(refused)";
+    return out;
+}
+
+static void test_fold(void)
+{
+    /* Search and comparison: the same letters, in lower case, everything
+     * else kept. */
+    CHECK_STREQ(s_fold("Th\xe1\xbb\x8b Ng\xe1\xbb\x8d"
+                       "c"),
+                "thi ngoc");
+    CHECK_STREQ(s_fold("THI NGOC"), "thi ngoc");
+    CHECK_STREQ(s_fold("Thi\xcc\xa3 Ngo\xcc\xa3"
+                       "c"),
+                "thi ngoc");
+    CHECK_STREQ(s_fold("\xc5\x92"
+                       "dipe"),
+                "oedipe");
+    CHECK_STREQ(s_fold("\xc3\x89LODIE Gro\xc3\x9f"), "elodie gross");
+    CHECK_STREQ(s_fold("  N'Diaye\t\xe2\x80\x94  C-2026-17 \n"), "ndiaye c 2026 17");
+    CHECK_STREQ(s_fold("\xc5\x81ukasz \xc3\x98stergaard"), "lukasz ostergaard");
+    CHECK_STREQ(s_fold("\xd0\x97\xd0\xbe\xd1\x8f 3"), "\xd0\xb7\xd0\xbe\xd1\x8f 3"); /* Зоя 3 */
+    CHECK_STREQ(s_fold(""), "");
+    CHECK_STREQ(s_fold(" - "), "");
+    CHECK(strstr(s_fold("Dossier de Th\xe1\xbb\x8b Ng\xe1\xbb\x8d"
+                        "c Nguy\xe1\xbb\x85n"),
+                 s_fold("ngoc nguyen")) != NULL);
+    char small[4];
+    CHECK_RC(egide_pseudo_fold("abc", small, sizeof small), EGIDE_OK);
+    CHECK_RC(egide_pseudo_fold("abcd", small, sizeof small), EGIDE_ERR_LIMIT);
+    CHECK(small[0] == '\0');
+    CHECK_RC(egide_pseudo_fold(NULL, small, sizeof small), EGIDE_ERR_INVALID);
+}
+
 static void test_arguments(void)
 {
     char out[65];
@@ -160,6 +295,8 @@ int main(void)
     }
     RUN(test_normalize);
     RUN(test_pseudonyms);
+    RUN(test_unicode_names);
+    RUN(test_fold);
     RUN(test_arguments);
     EGIDE_TEST_DONE();
 }

@@ -20,15 +20,24 @@
  * normalised by egide_pseudo_normalize().
  *
  * Normalisation (strict, so the same child gives the same pseudonym whoever
- * typed the name): UTF-8 in; letters upper-cased; accents and diacritics
- * removed (É->E, Ç->C, Ÿ->Y, also decomposed forms with combining marks);
- * ligatures and special letters expanded (Œ->OE, Æ->AE, ß->SS, Ĳ->IJ, Þ->TH,
- * Ø->O, Ł->L); hyphens, dashes, dots, underscores and all spaces become one
- * space; apostrophes (' ’ ʼ `) are removed ("N'Diaye" -> "NDIAYE");
- * leading/trailing separators dropped.  So "Zoé" = "ZOE" = "zoe",
- * "Marie-Hélène" = "MARIE HELENE" = "marie  hélène".  Any other character
- * (digits, other scripts, symbols) is refused: a name that cannot be
- * normalised safely is not guessed at.
+ * typed the name), done with utf8proc (Debian libutf8proc): UTF-8 in; each
+ * character decomposed with the compatibility mappings (NFKD), its
+ * combining marks removed and its case folded, then written in upper-case
+ * ASCII.  So accents and diacritics go, whether typed precomposed or
+ * decomposed (É->E, Ç->C, Ÿ->Y, "Thị Ngọc" -> "THI NGOC", "Nguyễn" ->
+ * "NGUYEN", Å->A, Ș->S, Ơ->O), ß and ẞ become SS, compatibility forms their
+ * letters (ĳ->IJ, ﬁ->FI, ǆ->DZ, ſ->S, fullwidth letters).  Letters Unicode
+ * does not decompose are written as civil status writes them in ASCII:
+ * the ligatures as their two letters (Œ->OE, Æ->AE: "Œdipe" = "Oedipe" =
+ * "OEDIPE"), Þ->TH, and the letters with a stroke or bar as the plain
+ * letter (Ø->O, Ł->L, Đ->D, Ð->D, Ħ->H, Ŧ->T, ı->I, ĸ->K, Ŋ->N).  Hyphens,
+ * dashes, dots, underscores and spaces become one space; apostrophes
+ * (' ’ ‘ ʼ ` ´) and the Catalan middle dot (l·l) are removed ("N'Diaye" ->
+ * "NDIAYE"); leading/trailing separators dropped.  So "Zoé" = "ZOE" =
+ * "zoe", "Marie-Hélène" = "MARIE HELENE" = "marie  hélène".  Any other
+ * character (digits, other scripts, symbols, combining marks outside the
+ * Latin ones) is refused: a name that cannot be normalised safely is not
+ * guessed at.
  */
 #ifndef EGIDE_PSEUDO_H
 #define EGIDE_PSEUDO_H
@@ -43,9 +52,23 @@
 #define EGIDE_PSEUDO_MAX_NAME 256 /* longest normalised name (bytes) */
 
 /* Normalise a first name or family name (see above) into out (outsz bytes,
- * NUL-terminated).  EGIDE_ERR_INVALID for a character outside the accepted
- * set, bad UTF-8, or an empty result; EGIDE_ERR_LIMIT when out is too small. */
+ * NUL-terminated; "" on error).  EGIDE_ERR_PROTO when in is not valid UTF-8
+ * (truncated or overlong sequence, surrogate, above U+10FFFF);
+ * EGIDE_ERR_INVALID for a character outside the accepted set, an empty
+ * result or NULL arguments; EGIDE_ERR_LIMIT when out is too small. */
 egide_rc egide_pseudo_normalize(const char *in, char *out, size_t outsz);
+
+/* The same folding for search and comparison of any text (names, case
+ * references, free text): NFKD, combining marks removed, case folded, the
+ * same letters as above written as ASCII, in lower case; apostrophes and the
+ * middle dot removed; separators, whitespace and control characters as one
+ * space, none leading or trailing; other characters (digits, other scripts,
+ * symbols) kept, folded.  Compare or search folded texts with strcmp /
+ * strstr: "Thị Ngọc" and "THI NGOC" both fold to "thi ngoc", "Œdipe" to
+ * "oedipe".  out: outsz bytes, NUL-terminated ("" for an empty text).
+ * EGIDE_ERR_PROTO when in is not valid UTF-8, EGIDE_ERR_LIMIT when out is too
+ * small, EGIDE_ERR_INVALID for NULL arguments. */
+egide_rc egide_pseudo_fold(const char *in, char *out, size_t outsz);
 
 /* One pseudonym algorithm.  derive() gets already-normalised names and a
  * key of klen >= EGIDE_PSEUDO_MIN_KEY bytes, writes 64 hex digits + NUL. */
@@ -65,8 +88,9 @@ const egide_pseudo_alg_t *egide_pseudo_alg_find(const char *name);
  *               EGIDE_PSEUDO_MAX_KEY bytes, else EGIDE_ERR_INVALID)
  *   context     key-separation label, e.g. "olinpe" (non-empty)
  *   birth_year/birth_month  1900..2199 / 1..12
- * Returns EGIDE_ERR_INVALID for a name that does not normalise, bad month,
- * key or context; EGIDE_ERR_CRYPTO if HMAC fails.  No input is logged. */
+ * Returns EGIDE_ERR_PROTO for a name that is not valid UTF-8,
+ * EGIDE_ERR_INVALID for a name that does not normalise, bad month, key or
+ * context; EGIDE_ERR_CRYPTO if HMAC fails.  No input is logged. */
 egide_rc egide_pseudo_compute(const egide_pseudo_alg_t *alg, const uint8_t *key, size_t klen,
                               const char *context, const char *first_name, int birth_year,
                               int birth_month, const char *mother_birth_name,

@@ -161,7 +161,7 @@ static egide_rc s_events_of(s_run_t *r, size_t lineno, const char *type, json_t 
         egide_date_year_month(bms, &by, &bm);
         char pseudo[EGIDE_PSEUDO_HEX_LEN + 1], prev[EGIDE_PSEUDO_HEX_LEN + 1] = "";
         egide_rc rc = s_pseudo(r->o, first, by, bm, mother, pseudo);
-        if (rc == EGIDE_ERR_INVALID) {
+        if (rc == EGIDE_ERR_INVALID || rc == EGIDE_ERR_PROTO) { /* PROTO: not UTF-8 */
             st->bad_identity++;
             continue;
         }

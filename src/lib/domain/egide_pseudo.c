@@ -3,155 +3,193 @@
  * egide_pseudo.c - name normalisation and keyed pseudonyms for the
  * observatory export (see egide_pseudo.h for the rules and why).
  *
- * The UTF-8 decoder is strict (no overlong forms, no surrogates, nothing
- * above U+10FFFF).  Folding covers Latin-1 Supplement, Latin Extended-A, the
- * Romanian comma-below letters, capital sharp s and combining diacritics,
- * which is what French civil-status names use; everything else is refused.
+ * Folding is utf8proc's (Debian libutf8proc, a maintained Unicode library):
+ * each code point is decomposed with compatibility mappings (NFKD), its
+ * combining marks are dropped and it is case-folded, in one call
+ * (utf8proc_decompose_char).  utf8proc also decodes the UTF-8, strictly
+ * (no overlong forms, no surrogates, nothing above U+10FFFF).  What is left
+ * here is what Unicode does not decompose and French civil status writes as
+ * two letters or as a plain letter (s_letters[]: oe, ae, o, l, d, th...),
+ * and which characters separate words or are dropped.
  */
 #include "egide/domain/egide_pseudo.h"
 
 #include <stdbool.h>
 #include <string.h>
+#include <utf8proc.h>
 
 #include "egide/crypto/egide_crypto.h"
 #include "egide/base/egide_util.h"
 
-/* U+00C0..U+00FF; NULL = refused (× and ÷). */
-static const char *const s_latin1[64] = {
-    "A", "A", "A", "A", "A", "A", "AE", "C",  "E", "E", "E", "E", "I", "I", "I",  "I",
-    "D", "N", "O", "O", "O", "O", "O",  NULL, "O", "U", "U", "U", "U", "Y", "TH", "SS",
-    "A", "A", "A", "A", "A", "A", "AE", "C",  "E", "E", "E", "E", "I", "I", "I",  "I",
-    "D", "N", "O", "O", "O", "O", "O",  NULL, "O", "U", "U", "U", "U", "Y", "TH", "Y"};
+/* NFKD + marks removed + case folding: what every code point goes through. */
+#define S_FOLD (UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT | UTF8PROC_STRIPMARK | UTF8PROC_CASEFOLD)
+/* Longest folding of one code point (U+FDFA gives 18). */
+#define S_MAX_FOLD 32
 
-/* U+0100..U+017F as runs of one folding. */
+/* Case-folded letters that have no decomposition, written in ASCII as civil
+ * status writes them: the ligatures as their two letters (Œ -> OE, Æ -> AE,
+ * as a registrar writes "OEDIPE" for "Œdipe"), the letters with a stroke or
+ * a bar as the plain letter, thorn and eth as TH and D, dotless i as I. */
 static const struct {
-    unsigned count;
+    uint32_t cp;
     const char *to;
-} s_ext_a[] = {{6, "A"}, {8, "C"},  {4, "D"},  {10, "E"}, {8, "G"}, {4, "H"},  {10, "I"}, {2, "IJ"},
-               {2, "J"}, {3, "K"},  {10, "L"}, {9, "N"},  {6, "O"}, {2, "OE"}, {6, "R"},  {8, "S"},
-               {6, "T"}, {12, "U"}, {2, "W"},  {3, "Y"},  {6, "Z"}, {1, "S"}};
+} s_letters[] = {
+    {0x00E6, "AE"}, /* æ (also ǣ ǽ, which fold to it) */
+    {0x00F0, "D"},  /* ð */
+    {0x00F8, "O"},  /* ø (also ǿ) */
+    {0x00FE, "TH"}, /* þ */
+    {0x0111, "D"},  /* đ, Vietnamese and Croatian */
+    {0x0127, "H"},  /* ħ */
+    {0x0131, "I"},  /* ı */
+    {0x0138, "K"},  /* ĸ */
+    {0x0142, "L"},  /* ł */
+    {0x014B, "N"},  /* ŋ */
+    {0x0153, "OE"}, /* œ */
+    {0x0167, "T"},  /* ŧ */
+};
 
-/* Decode one UTF-8 code point at s (strict); returns bytes used, 0 on error. */
-static size_t s_utf8(const unsigned char *s, uint32_t *cp)
+static const char *s_letter(uint32_t c)
 {
-    if (s[0] < 0x80) {
-        *cp = s[0];
-        return 1;
-    }
-    size_t n;
-    uint32_t c, min;
-    if ((s[0] & 0xE0) == 0xC0) {
-        n = 2;
-        c = s[0] & 0x1F;
-        min = 0x80;
-    } else if ((s[0] & 0xF0) == 0xE0) {
-        n = 3;
-        c = s[0] & 0x0F;
-        min = 0x800;
-    } else if ((s[0] & 0xF8) == 0xF0) {
-        n = 4;
-        c = s[0] & 0x07;
-        min = 0x10000;
-    } else {
-        return 0;
-    }
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        c = (c << 6) | (s[i] & 0x3F);
-    }
-    if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
-        return 0;
-    *cp = c;
-    return n;
+    for (size_t i = 0; i < sizeof s_letters / sizeof s_letters[0]; i++)
+        if (s_letters[i].cp == c)
+            return s_letters[i].to;
+    return NULL;
 }
 
-typedef enum { S_LETTERS, S_SEPARATOR, S_DROP, S_BAD } s_class;
-
-/* Classify a code point; for letters, *to is its upper-case ASCII folding. */
-static s_class s_fold(uint32_t c, const char **to, char *one)
+/* Word separators and dropped characters, judged on the code point as
+ * typed (before folding, which would turn the acute accent U+00B4 into a
+ * space and a mark). */
+static bool s_separator(uint32_t c)
 {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) {
-        one[0] = (char)(c >= 'a' ? c - 32 : c);
-        one[1] = '\0';
-        *to = one;
-        return S_LETTERS;
-    }
-    if (c == ' ' || c == '-' || c == '.' || c == '_' || c == '\t' || c == 0xA0 ||
-        (c >= 0x2010 && c <= 0x2015) || c == 0x2212 || c == 0x202F || c == 0x2009)
-        return S_SEPARATOR;
-    if (c == '\'' || c == '`' || c == 0x2018 || c == 0x2019 || c == 0x02BC || c == 0xB4)
-        return S_DROP;
-    if (c >= 0x0300 && c <= 0x036F)
-        return S_DROP; /* combining diacritical marks (decomposed input) */
-    if (c >= 0xC0 && c <= 0xFF) {
-        *to = s_latin1[c - 0xC0];
-        return *to ? S_LETTERS : S_BAD;
-    }
-    if (c >= 0x100 && c <= 0x17F) {
-        unsigned off = c - 0x100;
-        for (size_t i = 0; i < sizeof s_ext_a / sizeof s_ext_a[0]; i++) {
-            if (off < s_ext_a[i].count) {
-                *to = s_ext_a[i].to;
-                return S_LETTERS;
-            }
-            off -= s_ext_a[i].count;
-        }
-        return S_BAD;
-    }
-    if (c >= 0x218 && c <= 0x21B) {
-        *to = c <= 0x219 ? "S" : "T";
-        return S_LETTERS;
-    }
-    if (c == 0x1E9E) {
-        *to = "SS";
-        return S_LETTERS;
-    }
-    return S_BAD;
+    return c == ' ' || c == '-' || c == '.' || c == '_' || c == '\t' || c == 0xA0 ||
+           (c >= 0x2010 && c <= 0x2015) || c == 0x2212 || c == 0x202F || c == 0x2009;
 }
 
-egide_rc egide_pseudo_normalize(const char *in, char *out, size_t outsz)
+/* Apostrophes, and the middle dot of Catalan "l·l" (U+00B7): dropped. */
+static bool s_dropped(uint32_t c)
+{
+    return c == '\'' || c == '`' || c == 0x2018 || c == 0x2019 || c == 0x02BC || c == 0xB4 ||
+           c == 0xB7;
+}
+
+/* Combining marks that Latin letters take (decomposed input): the
+ * diacritical marks and their extended and supplement blocks, half marks. */
+static bool s_latin_mark(uint32_t c)
+{
+    return (c >= 0x0300 && c <= 0x036F) || (c >= 0x1AB0 && c <= 0x1AFF) ||
+           (c >= 0x1DC0 && c <= 0x1DFF) || (c >= 0xFE20 && c <= 0xFE2F);
+}
+
+/* Append to out: false when it does not fit. */
+static bool s_put(char *out, size_t outsz, size_t *o, const char *s, size_t n)
+{
+    if (*o + n + 1 > outsz)
+        return false;
+    memcpy(out + *o, s, n);
+    *o += n;
+    return true;
+}
+
+/* Whitespace and controls of any kind (text mode): one space. */
+static bool s_space(uint32_t c)
+{
+    utf8proc_category_t k = utf8proc_category((utf8proc_int32_t)c);
+    return k == UTF8PROC_CATEGORY_ZS || k == UTF8PROC_CATEGORY_ZL || k == UTF8PROC_CATEGORY_ZP ||
+           k == UTF8PROC_CATEGORY_CC;
+}
+
+/* The folding both public functions share.  name: egide_pseudo_normalize()'s
+ * rules (upper-case ASCII letters only, anything else refused); else
+ * egide_pseudo_fold()'s (lower case, other characters kept folded). */
+static egide_rc s_fold(const char *in, char *out, size_t outsz, bool name)
 {
     if (!in || !out || outsz == 0)
         return EGIDE_ERR_INVALID;
     out[0] = '\0';
-    size_t o = 0;
+    size_t o = 0, len = strlen(in);
     bool pending_space = false;
-    const unsigned char *p = (const unsigned char *)in;
-    while (*p) {
-        uint32_t cp;
-        size_t n = s_utf8(p, &cp);
-        if (n == 0)
-            return EGIDE_ERR_INVALID;
-        p += n;
-        const char *to = NULL;
-        char one[2];
-        switch (s_fold(cp, &to, one)) {
-        case S_BAD:
-            out[0] = '\0';
-            return EGIDE_ERR_INVALID;
-        case S_DROP:
-            break;
-        case S_SEPARATOR:
-            pending_space = o > 0;
-            break;
-        case S_LETTERS: {
-            size_t tl = strlen(to);
-            if (o + (pending_space ? 1 : 0) + tl + 1 > outsz) {
-                out[0] = '\0';
-                return EGIDE_ERR_LIMIT;
-            }
-            if (pending_space)
-                out[o++] = ' ';
-            pending_space = false;
-            memcpy(out + o, to, tl);
-            o += tl;
+    egide_rc rc = EGIDE_OK;
+    const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)in;
+    while (len > 0 && rc == EGIDE_OK) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t n = utf8proc_iterate(p, (utf8proc_ssize_t)len, &cp);
+        if (n <= 0 || cp < 0) {
+            rc = EGIDE_ERR_PROTO;
             break;
         }
+        p += n;
+        len -= (size_t)n;
+        if (s_separator((uint32_t)cp) || (!name && s_space((uint32_t)cp))) {
+            pending_space = o > 0;
+            continue;
+        }
+        if (s_dropped((uint32_t)cp))
+            continue;
+        utf8proc_int32_t f[S_MAX_FOLD];
+        int bound = 0;
+        utf8proc_ssize_t nf = utf8proc_decompose_char(cp, f, S_MAX_FOLD, S_FOLD, &bound);
+        if (nf < 0 || nf > S_MAX_FOLD) {
+            rc = EGIDE_ERR_INVALID;
+            break;
+        }
+        /* nf == 0: a combining mark typed as such (decomposed input), dropped;
+         * in a name only when it is one of the marks Latin letters take (a
+         * Hebrew point or an Arabic vowel sign on a Latin name is not
+         * guessed at). */
+        if (nf == 0 && name && !s_latin_mark((uint32_t)cp)) {
+            rc = EGIDE_ERR_INVALID;
+            break;
+        }
+        for (utf8proc_ssize_t i = 0; i < nf && rc == EGIDE_OK; i++) {
+            uint32_t c = (uint32_t)f[i];
+            char buf[8] = {0};
+            const char *to = NULL;
+            size_t tl = 0;
+            if (c >= 'a' && c <= 'z') {
+                buf[0] = (char)(name ? c - 'a' + 'A' : c);
+                to = buf, tl = 1;
+            } else if ((to = s_letter(c)) != NULL) {
+                tl = strlen(to);
+                if (!name) {
+                    for (size_t j = 0; j < tl; j++)
+                        buf[j] = (char)(to[j] - 'A' + 'a');
+                    to = buf;
+                }
+            } else if ((c == 0xB7 && (cp == 0x13F || cp == 0x140)) || (c == 0x2BC && cp == 0x149)) {
+                /* What two letters decompose into besides letters: the
+                 * middle dot of Catalan Ŀ ŀ, the apostrophe of ŉ. */
+                continue;
+            } else if (name) {
+                rc = EGIDE_ERR_INVALID; /* digit, symbol, other script */
+                break;
+            } else {
+                tl = (size_t)utf8proc_encode_char((utf8proc_int32_t)c, (utf8proc_uint8_t *)buf);
+                to = buf;
+            }
+            if ((pending_space && !s_put(out, outsz, &o, " ", 1)) || !s_put(out, outsz, &o, to, tl))
+                rc = EGIDE_ERR_LIMIT;
+            pending_space = false;
         }
     }
+    if (rc == EGIDE_OK && o == 0 && name)
+        rc = EGIDE_ERR_INVALID;
+    if (rc != EGIDE_OK) {
+        egide_wipe(out, o < outsz ? o + 1 : outsz);
+        out[0] = '\0';
+        return rc;
+    }
     out[o] = '\0';
-    return o ? EGIDE_OK : EGIDE_ERR_INVALID;
+    return EGIDE_OK;
+}
+
+egide_rc egide_pseudo_normalize(const char *in, char *out, size_t outsz)
+{
+    return s_fold(in, out, outsz, true);
+}
+
+egide_rc egide_pseudo_fold(const char *in, char *out, size_t outsz)
+{
+    return s_fold(in, out, outsz, false);
 }
 
 static egide_rc s_lp(egide_buf_t *b, const char *s)
