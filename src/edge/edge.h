@@ -56,7 +56,27 @@ typedef struct edge_metrics {
     _Atomic uint64_t checkpoint_alerts;
     _Atomic uint64_t latency_bucket[12]; /* submit -> all DELIVERED, see edge_api.c bounds */
     _Atomic uint64_t latency_count, latency_sum_ms;
+    _Atomic uint64_t clock_ahead; /* envelopes created ahead of our clock (> EDGE_CLOCK_NOTE_MS) */
+    _Atomic uint64_t clock_expired; /* delivered although past expiry by our clock */
 } edge_metrics_t;
+
+/* How far a sender's signed created time may be ahead of our clock before
+ * it is noted as a disagreement (network delay only ever makes it look
+ * older, so an envelope from the future says one of the two clocks is
+ * wrong), and how long the largest offset seen is remembered. */
+#define EDGE_CLOCK_NOTE_MS   30000
+#define EDGE_CLOCK_WINDOW_MS (60 * 60 * 1000)
+
+/* What this node's clock disagrees with, under dir_lock.  Invariant:
+ * offset_ms > 0 exactly when a disagreement was seen (at seen_ms, by our
+ * clock) from sender; it is the largest one seen within
+ * EDGE_CLOCK_WINDOW_MS of seen_ms.  Only ever noted: a recipient never
+ * refuses a referral because of its own clock (edge_inbox.c). */
+typedef struct edge_clock {
+    int64_t offset_ms;                  /* sender's created time - our clock, > 0 */
+    int64_t seen_ms;                    /* our clock when it was seen */
+    char sender[EGIDE_MAX_NODE_ID + 1]; /* who it was seen from */
+} edge_clock_t;
 
 typedef struct edge {
     egide_config_t *cfg;
@@ -65,6 +85,8 @@ typedef struct edge {
     int64_t ttl_ms;
     int retry_min_ms, retry_max_ms;
     int64_t clock_skew_ms;
+    int64_t (*now_ms)(void); /* this node's clock; NULL = egide_now_ms (tests inject one) */
+    edge_clock_t clock;      /* disagreements with senders' clocks, under dir_lock */
     bool group_commit;
     /* keys and trust */
     EVP_PKEY *sign_key, *enc_key;
@@ -74,7 +96,7 @@ typedef struct edge {
     char curve_public[41], curve_secret[41];
     char broker_endpoint[256], broker_public[41];
     char broker_id[EGIDE_MAX_NODE_ID + 1];
-    pthread_mutex_t dir_lock; /* guards dir and peers */
+    pthread_mutex_t dir_lock; /* guards dir, peers and clock */
     egide_directory_t *dir;
     egide_peers_t *peers;
     egide_deadline_profile_t *profile;
@@ -95,6 +117,15 @@ typedef struct edge {
     edge_metrics_t m;
     volatile sig_atomic_t *stop;
 } edge_t;
+
+/* This node's clock (e->now_ms, else the system's), in ms since the epoch. */
+int64_t edge_now_ms(const edge_t *e);
+/* Note that a sender's signed time is offset_ms ahead of our clock (kept
+ * when it is the largest within the window; ignored unless offset_ms >
+ * EDGE_CLOCK_NOTE_MS). */
+void edge_clock_note(edge_t *e, const char *sender_id, int64_t offset_ms);
+/* The disagreement to report now: *out zeroed when none within the window. */
+void edge_clock_get(edge_t *e, edge_clock_t *out);
 
 /* ---- edge_main.c ---- */
 /* Load keys, trust, store and directory, open the transport and the API.
@@ -197,5 +228,9 @@ uint64_t edge_witness_size(edge_t *e);
 /* Open the API's store handle and start the HTTP server. */
 egide_rc edge_api_start(edge_t *e);
 void edge_api_stop(edge_t *e);
+/* Answer one request (authenticated already) on e->api_store: the routes
+ * above as a pure function of the request, for the server and for tests
+ * (tests/unit/test_edge_api.c).  resp as egide_http fills it. */
+void edge_api_handle(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *resp);
 
 #endif

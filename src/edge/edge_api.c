@@ -655,17 +655,31 @@ static void s_health(edge_t *e, egide_http_resp_t *resp)
         return;
     }
     bool conn = atomic_load(&e->connected);
+    edge_clock_t clk;
+    edge_clock_get(e, &clk);
     json_t *o =
         json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "status",
-                  alert  ? "alert"
-                  : conn ? "ok"
-                         : "degraded",
+                  alert                    ? "alert"
+                  : conn && !clk.offset_ms ? "ok"
+                                           : "degraded",
                   "node", e->node_id, "broker",
                   conn                       ? "connected"
                   : atomic_load(&e->refused) ? "refused"
                                              : "disconnected",
                   "directory_version", (json_int_t)(e->dir ? egide_directory_version(e->dir) : 0),
                   "outbox_pending", (json_int_t)c.outbox_queued, "inbox", (json_int_t)c.inbox);
+    /* A clock that disagrees with senders' signed times: referrals are
+     * still accepted (edge_inbox.c), but legal clocks start from it. */
+    json_t *cj = json_pack("{s:s, s:I}", "status", clk.offset_ms ? "skewed" : "ok", "offset_ms",
+                           (json_int_t)clk.offset_ms);
+    if (clk.offset_ms) {
+        json_object_set_new(cj, "sender", json_string(clk.sender));
+        json_object_set_new(cj, "seen_ms", json_integer(clk.seen_ms));
+        json_object_set_new(cj, "note",
+                            json_string("this node's clock is behind the sender's "
+                                        "signed time: check time synchronisation"));
+    }
+    json_object_set_new(o, "clock", cj);
     if (alert)
         json_object_set_new(o, "audit_alert", json_stringn((const char *)alert, alen));
     free(alert);
@@ -735,6 +749,18 @@ static void s_metrics(edge_t *e, egide_http_resp_t *resp)
     egide_metrics_single(&out, "egide_edge_audit_alerts_total", "counter",
                          "Broker checkpoints that failed the consistency check.",
                          atomic_load(&m->checkpoint_alerts));
+    edge_clock_t clk;
+    edge_clock_get(e, &clk);
+    egide_metrics_single(&out, "egide_edge_clock_offset_ms", "gauge",
+                         "Largest lead of a sender's signed time over this node's clock in the "
+                         "last hour (0 = none beyond 30 s).",
+                         (uint64_t)clk.offset_ms);
+    static const char *const ck = "egide_edge_clock_disagreements_total";
+    egide_metrics_family(&out, ck, "counter",
+                         "Envelopes accepted although this node's clock disagreed: created ahead "
+                         "of it, or past expiry by it.");
+    egide_metrics_value(&out, ck, "kind", "created_ahead", atomic_load(&m->clock_ahead));
+    egide_metrics_value(&out, ck, "kind", "expired_by_own_clock", atomic_load(&m->clock_expired));
     static const char *const lat = "egide_edge_delivery_latency_ms";
     egide_metrics_family(&out, lat, "histogram", "Submission to the last recipient's receipt.");
     uint64_t cum = 0;
@@ -755,7 +781,11 @@ static void s_metrics(edge_t *e, egide_http_resp_t *resp)
 
 static void s_handler(const egide_http_req_t *req, egide_http_resp_t *resp, void *arg)
 {
-    edge_t *e = arg;
+    edge_api_handle(arg, req, resp);
+}
+
+void edge_api_handle(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *resp)
+{
     const char *p = req->path;
     bool get = strcmp(req->method, "GET") == 0, post = strcmp(req->method, "POST") == 0;
     if (strcmp(p, "/v1/health") == 0 && get) {

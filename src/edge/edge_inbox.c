@@ -8,6 +8,20 @@
  * hash gets the receipt it had; the same msg_id with another hash is a
  * DUPLICATE_CONFLICT.
  *
+ * Time is never a reason to refuse here.  The broker already judged the
+ * envelope's created and expiry times with its own clock before it
+ * delivered it (and expires what it cannot deliver in time, telling the
+ * sender); a recipient whose own clock is wrong would otherwise sign a
+ * permanent REJECTED for every referral, and nothing would be retried once
+ * its clock was fixed.  So a created time ahead of our clock is only noted
+ * (edge_clock_note: health and metrics say the clock is skewed, and from
+ * which sender), and an envelope that looks expired to our clock is still
+ * verified, stored and answered DELIVERED (counted, logged without
+ * content): it was live when the broker sent it, and a late referral read
+ * is better than a child's referral refused for good.  For the payload's
+ * own dates ("not in the future"), the later of our clock and the sender's
+ * signed created time is used, which the broker bounded by its clock.
+ *
  * A store error is NOT a refusal: it is transient (a full disk, an I/O
  * error), so nothing is queued, the batch rolls back and the broker delivers
  * again later.  Only a genuine "same id, other bytes" is refused as a
@@ -28,6 +42,47 @@
 
 #define R(x) EGIDE__V1__REASON_CODE__REASON_##x
 
+int64_t edge_now_ms(const edge_t *e)
+{
+    return e && e->now_ms ? e->now_ms() : egide_now_ms();
+}
+
+void edge_clock_note(edge_t *e, const char *sender_id, int64_t offset_ms)
+{
+    if (!e || !sender_id || offset_ms <= EDGE_CLOCK_NOTE_MS)
+        return;
+    int64_t now = edge_now_ms(e);
+    atomic_fetch_add(&e->m.clock_ahead, 1);
+    pthread_mutex_lock(&e->dir_lock);
+    edge_clock_t *c = &e->clock;
+    bool stale = c->offset_ms <= 0 || now - c->seen_ms > EDGE_CLOCK_WINDOW_MS || now < c->seen_ms;
+    bool first = c->offset_ms <= 0;
+    if (stale || offset_ms >= c->offset_ms) {
+        c->offset_ms = offset_ms;
+        c->seen_ms = now;
+        egide_strlcpy(c->sender, sender_id, sizeof c->sender);
+    }
+    pthread_mutex_unlock(&e->dir_lock);
+    if (first || stale)
+        egide_log(EGIDE_LOG_WARNING,
+                  "this node's clock is %lld ms behind %s's signed time: check its time "
+                  "synchronisation (referrals are still accepted)",
+                  (long long)offset_ms, sender_id);
+}
+
+void edge_clock_get(edge_t *e, edge_clock_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!e)
+        return;
+    int64_t now = edge_now_ms(e);
+    pthread_mutex_lock(&e->dir_lock);
+    if (e->clock.offset_ms > 0 && now - e->clock.seen_ms <= EDGE_CLOCK_WINDOW_MS &&
+        now >= e->clock.seen_ms)
+        *out = e->clock;
+    pthread_mutex_unlock(&e->dir_lock);
+}
+
 static egide_rc s_sign_receipt(edge_t *e, int kind, const Egide__V1__EnvelopeHeader *h,
                                const uint8_t sha[32], int reason, const char *detail, uint8_t **r,
                                size_t *rl)
@@ -39,7 +94,7 @@ static egide_rc s_sign_receipt(edge_t *e, int kind, const Egide__V1__EnvelopeHea
         .issuer_id = e->node_id,
         .sender_id = h->sender_id,
         .recipient_id = e->node_id,
-        .time_ms = egide_now_ms(),
+        .time_ms = edge_now_ms(e),
         .reason = reason,
         .detail = detail,
         .issuer_cert_fpr = e->sign_fpr,
@@ -95,7 +150,7 @@ static egide_rc s_reject(edge_t *e, const Egide__V1__EnvelopeHeader *h, const ui
         return EGIDE_OK;
     }
     rc = edge_store_rejected_put(e->store, h->msg_id.data, sha, h->sender_id, reason, r, rl,
-                                 egide_now_ms());
+                                 edge_now_ms(e));
     if (rc) {
         free(r);
         return rc;
@@ -165,7 +220,7 @@ static egide_rc s_store(edge_t *e, const Egide__V1__EnvelopeHeader *h, const uin
         egide_log(EGIDE_LOG_ERROR, "signing a receipt failed: %s", egide_strerror(rc));
         return EGIDE_OK; /* nothing promised: the broker redelivers */
     }
-    int64_t now = egide_now_ms();
+    int64_t now = edge_now_ms(e);
     edge_inbox_msg_t m = {
         .msg_id = h->msg_id.data,
         .sha256 = sha,
@@ -224,12 +279,34 @@ static egide_rc s_check_payload(edge_t *e, const Egide__V1__EnvelopeHeader *h,
     if (strcmp(ptype, h->message_type) != 0)
         return s_reject(e, h, sha, R(PAYLOAD_INVALID), "payload type differs from header", out);
     char *errors = NULL;
-    egide_rc rc = egide_payload_check(ptype, payload, plen, egide_now_ms(), facts, &errors);
+    /* "In the future" by the later of the two clocks (see the file comment). */
+    int64_t now = edge_now_ms(e);
+    if (h->created_ms > now)
+        now = h->created_ms;
+    egide_rc rc = egide_payload_check(ptype, payload, plen, now, facts, &errors);
     free(errors); /* field errors may quote content: never logged */
     if (rc)
         return s_reject(e, h, sha, R(PAYLOAD_INVALID), "payload fails validation", out);
     *refused = false;
     return EGIDE_OK;
+}
+
+/* The signed times against our clock, after the signature verified: noted,
+ * never a refusal (see the file comment). */
+static void s_check_clock(edge_t *e, const Egide__V1__EnvelopeHeader *h)
+{
+    int64_t now = edge_now_ms(e);
+    if (h->created_ms > now)
+        edge_clock_note(e, h->sender_id, h->created_ms - now);
+    if (now > h->expires_ms) {
+        char hex[33];
+        egide_hex_encode(h->msg_id.data, 16, hex);
+        atomic_fetch_add(&e->m.clock_expired, 1);
+        egide_log(EGIDE_LOG_WARNING,
+                  "message %s from %s looks expired by %lld ms to this node's clock; the broker "
+                  "delivered it, so it is accepted",
+                  hex, h->sender_id, (long long)(now - h->expires_ms));
+    }
 }
 
 egide_rc edge_inbox_deliver(edge_t *e, const uint8_t *bytes, size_t len, edge_out_t *out)
@@ -271,7 +348,7 @@ egide_rc edge_inbox_deliver(edge_t *e, const uint8_t *bytes, size_t len, edge_ou
     }
     egide_rc vrc = egide_envelope_verify(env, spub);
     if (!vrc)
-        vrc = egide_envelope_check_time(env, egide_now_ms(), e->clock_skew_ms);
+        s_check_clock(e, h);
     if (!vrc)
         vrc = egide_envelope_open(env, e->node_id, e->enc_key, spub, &ctype, &payload, &plen);
     EVP_PKEY_free(spub);

@@ -17,6 +17,9 @@
  *  - once the fault clears, on the same bytes: one DELIVERED receipt, valid
  *    under the recipient's key, and exactly one inbox row;
  *  - on the same bytes once more: the very same frame bytes, still one row.
+ * A recipient whose own clock is wrong (10 minutes slow, then 31 days
+ * fast) still delivers, and says so in health and metrics (issue 13
+ * item 4).
  * Around it: genuine refusals still happen (not a recipient, same msg_id
  * with other bytes = DUPLICATE_CONFLICT) and are stable; a refusal met by
  * the fault is not sent either; garbage and bad arguments fail cleanly.
@@ -33,8 +36,10 @@
 #include <sqlite3.h>
 
 #include "edge.h"
+#include "egide/base/egide_date.h"
 #include "egide/base/egide_log.h"
 #include "egide/base/egide_util.h"
+#include "egide/domain/egide_payload.h"
 #include "egide/crypto/egide_crypto.h"
 #include "egide/protocol/egide_envelope.h"
 #include "egide/protocol/egide_receipt.h"
@@ -322,36 +327,94 @@ static void s_teardown(void)
     }
 }
 
-/* A referral from 71.police.macon, sealed for `to` (crip or tas). */
-static uint8_t *s_referral(bool to_crip, size_t body_len, uint64_t seq, size_t *len,
-                           uint8_t msg_id[16])
+/* Seal body (content type ctype, message type type) from 71.police.macon
+ * for 71.crip or 71.tas.macon, created at created_ms (0 = now). */
+static uint8_t *s_seal(bool to_crip, const char *type, const char *ctype, const uint8_t *body,
+                       size_t body_len, uint64_t seq, int64_t created_ms, size_t *len,
+                       uint8_t msg_id[16])
 {
     egide_seal_recipient_t r = {to_crip ? "71.crip" : "71.tas.macon",
                                 to_crip ? s_crip_enc_pub : s_tas_enc_pub,
                                 to_crip ? s_crip_enc_fpr : s_tas_enc_fpr};
-    uint8_t *body = malloc(body_len);
-    if (!body)
-        return NULL;
-    /* Incompressible filler, so the body really takes body_len on disk. */
-    for (size_t i = 0; i < body_len; i++)
-        body[i] = (uint8_t)((i * 2654435761u) >> 13);
     egide_seal_params_t p = {
         .sender_id = "71.police.macon",
         .sign_key = s_police_sign,
         .sign_cert_fpr = s_police_fpr,
         .recipients = &r,
         .n_recipients = 1,
-        .message_type = "ip.transmission",
+        .message_type = type,
         .urgency = EGIDE__V1__URGENCY__URGENCY_URGENT,
         .sender_seq = seq,
-        .content_type = "text/plain",
+        .created_ms = created_ms,
+        .content_type = ctype,
         .payload = body,
         .payload_len = body_len,
     };
     uint8_t *out = NULL;
     egide_rc rc = egide_envelope_seal(&p, &out, len, msg_id);
-    free(body);
     return rc ? NULL : out;
+}
+
+/* A valid structured ip.transmission received at received_ms (the
+ * sender's clock), carrying an attachment of attach_len incompressible
+ * bytes so that it really takes that much on disk.  *pb the caller's. */
+static int s_ip_payload(size_t attach_len, int64_t received_ms, uint8_t **pb, size_t *pb_len)
+{
+    uint8_t *att = malloc(attach_len ? attach_len : 1);
+    if (!att)
+        return -1;
+    for (size_t i = 0; i < attach_len; i++)
+        att[i] = (uint8_t)((i * 2654435761u) >> 13);
+    uint8_t h[32];
+    char hex[65], when[40];
+    egide_sha256(att, attach_len, h);
+    egide_hex_encode(h, 32, hex);
+    char *b64 = egide_base64_encode(att, attach_len);
+    free(att);
+    if (!b64 || egide_datetime_format(received_ms, when, sizeof when)) {
+        free(b64);
+        return -1;
+    }
+    size_t cap = strlen(b64) + 2048;
+    char *json = malloc(cap);
+    if (!json) {
+        free(b64);
+        return -1;
+    }
+    snprintf(json, cap,
+             "{\"received_at\":\"%s\",\"sender\":{\"type\":\"police\"},"
+             "\"children\":[{\"first_names\":[\"Zo\u00e9\"],\"sex\":\"female\","
+             "\"birth_date\":\"2016-05-14\",\"commune\":\"71270\"}],"
+             "\"danger\":{\"categories\":[\"severe_neglect\"]},\"urgency\":\"urgent\","
+             "\"attachments\":[{\"name\":\"a.bin\",\"media_type\":\"application/"
+             "octet-stream\",\"size_bytes\":%zu,\"sha256\":\"%s\",\"content\":\"%s\"}]}",
+             when, attach_len, hex, b64);
+    free(b64);
+    char *errors = NULL;
+    egide_payload_facts_t facts;
+    egide_rc rc = egide_payload_from_json("ip.transmission", json, strlen(json), egide_now_ms(), pb,
+                                          pb_len, &facts, &errors);
+    if (rc)
+        fprintf(stderr, "payload: %s\n", errors ? errors : egide_strerror(rc));
+    free(errors);
+    free(json);
+    return rc ? -1 : 0;
+}
+
+/* A referral from 71.police.macon, sealed for `to` (crip or tas): a valid
+ * ip.transmission of about body_len bytes, received and created now by the
+ * sender's clock. */
+static uint8_t *s_referral(bool to_crip, size_t body_len, uint64_t seq, size_t *len,
+                           uint8_t msg_id[16])
+{
+    uint8_t *pb = NULL;
+    size_t pl = 0;
+    if (s_ip_payload(body_len, egide_now_ms(), &pb, &pl))
+        return NULL;
+    uint8_t *out = s_seal(to_crip, "ip.transmission", egide_payload_content_type("ip.transmission"),
+                          pb, pl, seq, 0, len, msg_id);
+    free(pb);
+    return out;
 }
 
 /* The same envelope with one header field changed and signed again by its
@@ -575,6 +638,118 @@ static void test_conflict(void)
     free(env);
 }
 
+/* ---- the recipient's own clock ---- */
+
+static int64_t s_clock_offset; /* added to the real clock by s_clock */
+static int64_t s_clock(void)
+{
+    return egide_now_ms() + s_clock_offset;
+}
+
+/* GET path through the API's routes; the body (JSON or text) is the
+ * caller's, NULL on a status other than 200. */
+static char *s_api_get(const char *path)
+{
+    egide_http_req_t req = {"GET", path, "", (const uint8_t *)"", 0, "token", NULL};
+    egide_http_resp_t resp = {500, NULL, 0, "application/json"};
+    E.api_store = E.store;
+    edge_api_handle(&E, &req, &resp);
+    E.api_store = NULL;
+    if (resp.status != 200) {
+        free(resp.body);
+        return NULL;
+    }
+    char *out = malloc(resp.body_len + 1);
+    if (out) {
+        memcpy(out, resp.body, resp.body_len);
+        out[resp.body_len] = '\0';
+    }
+    free(resp.body);
+    return out;
+}
+
+/* The metric line "name{labels} value" (or "name value"): its value, -1
+ * when absent. */
+static long long s_metric(const char *text, const char *series)
+{
+    size_t n = strlen(series);
+    for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+        if (strncmp(p, series, n) == 0 && p[n] == ' ')
+            return atoll(p + n + 1);
+    return -1;
+}
+
+/* Issue 13 item 4: a recipient whose clock is 10 minutes slow.  The
+ * envelope's created time and the payload's received_at (both now by the
+ * sender's clock) look 10 minutes in the future to it.  It must verify,
+ * store and sign DELIVERED, and say in health and metrics that its clock
+ * disagrees, with whom and by how much. */
+static void test_slow_clock_delivers(void)
+{
+    char *h = s_api_get("/v1/health");
+    REQUIRE(h);
+    CHECK(strstr(h, "\"clock\": {\"status\": \"ok\"") || strstr(h, "\"clock\":{\"status\":\"ok\""));
+    free(h);
+    E.now_ms = s_clock;
+    s_clock_offset = -10 * 60 * 1000;
+    uint8_t id[16];
+    size_t len = 0;
+    uint8_t *env = s_referral(true, 100, 400, &len, id);
+    REQUIRE(env);
+    uint8_t *frame = NULL;
+    size_t fl = 0;
+    int reason = -1;
+    CHECK_RC(edge_inbox_step(&E, env, len, &frame, &fl), EGIDE_OK);
+    REQUIRE(frame);
+    CHECK(s_receipt_kind(frame, fl, id, &reason) == EGIDE__V1__RECEIPT_KIND__RECEIPT_DELIVERED);
+    CHECK(reason == 0);
+    CHECK(s_rows(id) == 1);
+    CHECK(!s_rejected_held(env, len));
+    free(frame);
+
+    json_t *j = NULL;
+    h = s_api_get("/v1/health");
+    REQUIRE(h);
+    j = json_loads(h, 0, NULL);
+    free(h);
+    REQUIRE(j);
+    json_t *c = json_object_get(j, "clock");
+    CHECK(c && strcmp(json_string_value(json_object_get(c, "status")), "skewed") == 0);
+    json_int_t off = json_integer_value(json_object_get(c, "offset_ms"));
+    CHECK(off >= 9 * 60 * 1000 && off <= 11 * 60 * 1000);
+    CHECK(json_string_value(json_object_get(c, "sender")) &&
+          strcmp(json_string_value(json_object_get(c, "sender")), "71.police.macon") == 0);
+    CHECK(strcmp(json_string_value(json_object_get(j, "status")), "degraded") == 0);
+    json_decref(j);
+    char *m = s_api_get("/metrics");
+    REQUIRE(m);
+    long long g = s_metric(m, "egide_edge_clock_offset_ms");
+    CHECK(g >= 9 * 60 * 1000 && g <= 11 * 60 * 1000);
+    CHECK(s_metric(m, "egide_edge_clock_disagreements_total{kind=\"created_ahead\"}") >= 1);
+    free(m);
+
+    /* Its clock fixed, then fast by 31 days: the envelope now looks
+     * expired to it, yet the broker delivered it; a new referral is
+     * still delivered, never refused for good. */
+    s_clock_offset = 31LL * 86400000; /* past the 30-day default expiry */
+    uint8_t id2[16];
+    uint8_t *env2 = s_referral(true, 100, 401, &len, id2);
+    REQUIRE(env2);
+    CHECK_RC(edge_inbox_step(&E, env2, len, &frame, &fl), EGIDE_OK);
+    REQUIRE(frame);
+    CHECK(s_receipt_kind(frame, fl, id2, NULL) == EGIDE__V1__RECEIPT_KIND__RECEIPT_DELIVERED);
+    CHECK(s_rows(id2) == 1);
+    free(frame);
+    m = s_api_get("/metrics");
+    REQUIRE(m);
+    CHECK(s_metric(m, "egide_edge_clock_disagreements_total{kind=\"expired_by_own_clock\"}") == 1);
+    free(m);
+    E.now_ms = NULL;
+    s_clock_offset = 0;
+    free(env2);
+    free(env);
+}
+
 /* ---- the sending side: a submission and a receipt meet the fault ---- */
 
 /* Submitting while the disk is full fails cleanly: nothing is queued. */
@@ -762,6 +937,7 @@ int main(void)
     RUN(test_one_failed_write_at_insert);
     RUN(test_refusal_under_fault);
     RUN(test_conflict);
+    RUN(test_slow_clock_delivers);
     RUN(test_submit_under_fault);
     RUN(test_receipt_under_fault);
     RUN(test_out_queue);
