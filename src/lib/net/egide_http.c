@@ -21,7 +21,7 @@
  * connection in a list (s_conn_t, oldest request first) with the phase of
  * its current request; the watchdog thread closes, with shutdown(2), those
  * past their header or body deadline, and a new connection that fills the
- * last slot evicts the one that has waited longest for its headers.
+ * last slot evicts the unauthenticated one whose request started first.
  * shutdown() on a descriptor another thread serves is safe here because
  * libmicrohttpd calls the CLOSED notification, which unlinks the entry
  * under h->lock, before it closes the descriptor.
@@ -51,8 +51,6 @@
 #include "egide/base/egide_log.h"
 #include "egide/base/egide_util.h"
 
-/* A running server.  Invariant: d != NULL between start and stop; the
- * configuration it uses is owned here (copied from the caller). */
 /* Where a connection's current request stands. */
 typedef enum s_phase {
     S_HEAD = 0, /* waiting for the request line and headers */
@@ -63,8 +61,8 @@ typedef enum s_phase {
 
 /* One open connection.  Invariant: linked in its server's list, in order of
  * start_ms, from the STARTED to the CLOSED notification; fd stays open for
- * that whole time (libmicrohttpd closes it after CLOSED).  All fields are
- * under the server's lock. */
+ * that whole time (libmicrohttpd closes it after CLOSED).  All fields but
+ * req are under the server's lock. */
 typedef struct s_conn {
     struct s_conn *prev, *next; /* list links */
     int fd;                     /* the connection's socket */
@@ -75,6 +73,8 @@ typedef struct s_conn {
                                    connection's libmicrohttpd thread, not under the lock */
 } s_conn_t;
 
+/* A running server.  Invariant: d != NULL between start and stop; the
+ * configuration it uses is owned here (copied from the caller). */
 struct egide_http {
     struct MHD_Daemon *d;      /* the libmicrohttpd daemon */
     egide_http_handler_fn fn;  /* the Égide handler */
