@@ -2,7 +2,9 @@
 /*
  * edge_api.c - the edge's local REST API (loopback, bearer token, JSON):
  *   POST /v1/messages            validate, resolve, seal, queue
- *   GET  /v1/messages?box=&state=&limit=
+ *   GET  /v1/messages?box=&state=&limit=   (an outbox message's "state" is
+ *                                overall, never better than its worst
+ *                                recipient: see edge_overall_state)
  *   GET  /v1/messages/{id}       with its receipts (and the payload, inbox)
  *   POST /v1/messages/{id}/ack   acknowledge a received message
  *   GET  /v1/deadlines           open, overdue, met and late legal deadlines
@@ -222,14 +224,10 @@ done:
 
 /* ------------------------------------------------------------ listing */
 
-static json_t *s_outbox_recipients(edge_store_t *st, const uint8_t msg_id[16], bool accepted,
+static json_t *s_outbox_recipients(const edge_rcpt_row_t *r, size_t n, bool accepted,
                                    int64_t accepted_ms)
 {
     json_t *arr = json_array();
-    edge_rcpt_row_t r[EGIDE_MAX_RECIPIENTS];
-    size_t n = 0;
-    if (edge_store_rcpt_list(st, msg_id, r, EGIDE_MAX_RECIPIENTS, &n, NULL) != EGIDE_OK)
-        return arr;
     for (size_t i = 0; i < n; i++) {
         json_t *o = json_pack("{s:s, s:s}", "node", r[i].node_id, "state",
                               edge_rcpt_state_name(r[i].state));
@@ -251,12 +249,20 @@ static json_t *s_outbox_recipients(edge_store_t *st, const uint8_t msg_id[16], b
     return arr;
 }
 
+/* NULL on a store error (the caller answers 500). */
 static json_t *s_outbox_json(edge_store_t *st, const edge_outbox_row_t *m, const char *node_id)
 {
+    edge_rcpt_row_t r[EGIDE_MAX_RECIPIENTS];
+    size_t n = 0;
+    egide_rc rc = edge_store_rcpt_list(st, m->msg_id, r, EGIDE_MAX_RECIPIENTS, &n, NULL);
+    if (rc && rc != EGIDE_ERR_NOTFOUND)
+        return NULL;
+    /* The overall state is never better than the worst recipient's
+     * (edge_overall_state): a refusal by one shows on the message. */
     json_t *o = json_pack("{s:o, s:s, s:s, s:s, s:s, s:I, s:s}", "id", s_hex_json(m->msg_id, 16),
                           "box", "outbox", "type", m->type, "sender", node_id, "urgency",
                           egide_wire_urgency_name(m->urgency), "created_ms",
-                          (json_int_t)m->created_ms, "state", edge_out_state_name(m->state));
+                          (json_int_t)m->created_ms, "state", edge_overall_state(m->state, r, n));
     if (m->has_accepted) {
         json_object_set_new(o, "accepted_ms", json_integer(m->accepted_ms));
         json_object_set_new(o, "audit_leaf_index", json_integer(m->leaf_index));
@@ -265,27 +271,8 @@ static json_t *s_outbox_json(edge_store_t *st, const edge_outbox_row_t *m, const
         json_object_set_new(o, "reason", json_string(egide_wire_reason_name(m->reason)));
     if (m->has_in_reply_to)
         json_object_set_new(o, "in_reply_to", s_hex_json(m->in_reply_to, 16));
-    json_t *r = s_outbox_recipients(st, m->msg_id, m->has_accepted, m->accepted_ms);
-    /* The message's overall state: the least advanced recipient once accepted. */
-    if (m->state == EDGE_OUT_ACCEPTED) {
-        int lo = 99;
-        size_t i;
-        json_t *x;
-        json_array_foreach(r, i, x)
-        {
-            const char *rs = json_string_value(json_object_get(x, "state"));
-            int v = strcmp(rs, "queued") == 0         ? 0
-                    : strcmp(rs, "delivered") == 0    ? 1
-                    : strcmp(rs, "acknowledged") == 0 ? 2
-                                                      : 3;
-            lo = v < lo ? v : lo;
-        }
-        if (lo == 1)
-            json_object_set_new(o, "state", json_string("delivered"));
-        else if (lo == 2)
-            json_object_set_new(o, "state", json_string("acknowledged"));
-    }
-    json_object_set_new(o, "recipients", r);
+    json_object_set_new(o, "recipients",
+                        s_outbox_recipients(r, n, m->has_accepted, m->accepted_ms));
     return o;
 }
 
@@ -344,9 +331,12 @@ static void s_list(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *re
             want = (int)os;
         else if (!out && edge_in_state_parse(state, &is) == EGIDE_OK)
             want = (int)is;
-        /* For the outbox, delivered/acknowledged are recipient states: filter after. */
-        if (want < 0 &&
-            !(out && (strcmp(state, "delivered") == 0 || strcmp(state, "acknowledged") == 0))) {
+        /* For the outbox, every state but "queued" is an overall state
+         * (edge_overall_state), which depends on the recipients: filter
+         * after reading. */
+        if (out && strcmp(state, "queued") != 0)
+            want = -1;
+        if (want < 0 && !(out && edge_overall_state_known(state))) {
             egide_http_error(resp, 400, EGIDE_ERR_INVALID, "state: unknown state \"%s\" for the %s",
                              state, box);
             return;
@@ -361,6 +351,10 @@ static void s_list(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *re
         rc = edge_store_outbox_list(e->api_store, want, (size_t)limit, &rows, &n);
         for (size_t i = 0; !rc && i < n; i++) {
             json_t *o = s_outbox_json(e->api_store, &rows[i], e->node_id);
+            if (!o) {
+                rc = EGIDE_ERR_DB;
+                break;
+            }
             if (want < 0 && state[0] &&
                 strcmp(json_string_value(json_object_get(o, "state")), state) != 0)
                 json_decref(o);
@@ -435,8 +429,8 @@ static void s_show(edge_t *e, const uint8_t id[16], egide_http_resp_t *resp)
     pthread_mutex_lock(&e->api_lock);
     edge_outbox_row_t om;
     egide_rc rc = edge_store_outbox_get(e->api_store, id, &om);
-    if (!rc)
-        o = s_outbox_json(e->api_store, &om, e->node_id);
+    if (!rc && !(o = s_outbox_json(e->api_store, &om, e->node_id)))
+        rc = EGIDE_ERR_DB;
     if (rc == EGIDE_ERR_NOTFOUND) {
         edge_inbox_row_t im;
         rc = edge_store_inbox_get(e->api_store, id, true, &im);

@@ -81,6 +81,41 @@ egide_rc edge_in_state_parse(const char *name, edge_in_state *out)
     return rc;
 }
 
+static const char *const s_overall[] = {
+    "queued",          "accepted",       "delivered", "acknowledged", "rejected",
+    "partly_rejected", "partly_expired", "expired",   NULL,
+};
+
+const char *edge_overall_state(edge_out_state st, const struct edge_rcpt_row *r, size_t n)
+{
+    if (st == EDGE_OUT_REJECTED)
+        return "rejected";
+    if (st == EDGE_OUT_EXPIRED)
+        return "expired";
+    size_t by[EDGE_RCPT_STATE__COUNT] = {0};
+    for (size_t i = 0; r && i < n; i++)
+        if ((unsigned)r[i].state < EDGE_RCPT_STATE__COUNT)
+            by[r[i].state]++;
+    size_t bad = by[EDGE_RCPT_REJECTED] + by[EDGE_RCPT_EXPIRED];
+    if (n > 0 && bad == n)
+        return by[EDGE_RCPT_REJECTED] ? "rejected" : "expired";
+    if (bad)
+        return by[EDGE_RCPT_REJECTED] ? "partly_rejected" : "partly_expired";
+    if (st == EDGE_OUT_QUEUED)
+        return "queued";
+    if (n == 0 || by[EDGE_RCPT_PENDING])
+        return "accepted";
+    return by[EDGE_RCPT_ACKNOWLEDGED] == n ? "acknowledged" : "delivered";
+}
+
+bool edge_overall_state_known(const char *name)
+{
+    for (size_t i = 0; name && s_overall[i]; i++)
+        if (strcmp(s_overall[i], name) == 0)
+            return true;
+    return false;
+}
+
 void edge_inbox_row_clear(edge_inbox_row_t *row)
 {
     if (!row)

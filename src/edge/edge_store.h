@@ -75,6 +75,26 @@ typedef enum edge_in_state {
 const char *edge_out_state_name(int s);
 const char *edge_rcpt_state_name(int s);
 const char *edge_in_state_name(int s);
+/* A sent message's overall state, as the API shows it: never better than
+ * its worst recipient, so a refusal is never hidden behind "delivered".
+ * From the stored state st and the n recipients r (r may be NULL when n
+ * is 0), the first that applies:
+ *   "rejected" / "expired"  st is REJECTED / EXPIRED (the broker's answer),
+ *                           or every recipient is rejected or expired
+ *                           ("rejected" when any one is rejected);
+ *   "partly_rejected"       some recipient rejected it, others did not;
+ *   "partly_expired"        some recipient expired (none rejected), others
+ *                           did not;
+ *   "queued"                st is QUEUED (not yet accepted);
+ *   "accepted"              accepted, some recipient not answered yet;
+ *   "delivered"             every recipient delivered or acknowledged,
+ *                           not all acknowledged;
+ *   "acknowledged"          every recipient acknowledged.
+ * The recipients' own states say which.  Static strings. */
+struct edge_rcpt_row;
+const char *edge_overall_state(edge_out_state st, const struct edge_rcpt_row *r, size_t n);
+/* true when name is one of the overall states above. */
+bool edge_overall_state_known(const char *name);
 /* The state for an API name; EGIDE_ERR_INVALID when unknown. */
 egide_rc edge_out_state_parse(const char *name, edge_out_state *out);
 egide_rc edge_in_state_parse(const char *name, edge_in_state *out);

@@ -615,6 +615,70 @@ static void test_state_names(void)
     CHECK_RC(edge_in_state_parse("queued", &is), EGIDE_ERR_INVALID);
 }
 
+/* Issue 13 item 6: the overall state of a sent message is never better
+ * than its worst recipient, through the store's own recipient rows. */
+static void test_overall_state(void)
+{
+    edge_store_t *s = s_open();
+    REQUIRE(s);
+    const char *to[] = {"71.crip", "71.tas.macon"};
+    uint8_t id[16];
+    s_id(id, 900);
+    REQUIRE(s_add(s, 900, 1, to, 2, 1LL << 50) == EGIDE_OK);
+    edge_rcpt_row_t r[EGIDE_MAX_RECIPIENTS];
+    size_t n = 0;
+    bool ch = false;
+    edge_outbox_row_t m;
+#define OVERALL()                                                                                  \
+    (OPS->outbox_get(s, id, &m) == EGIDE_OK &&                                                     \
+             OPS->rcpt_list(s, id, r, EGIDE_MAX_RECIPIENTS, &n, NULL) == EGIDE_OK                  \
+         ? edge_overall_state(m.state, r, n)                                                       \
+         : "error")
+    CHECK_STREQ(OVERALL(), "queued");
+    CHECK_RC(OPS->outbox_mark_accepted(s, id, 1500, 7, &ch), EGIDE_OK);
+    CHECK_STREQ(OVERALL(), "accepted");
+    CHECK_RC(OPS->rcpt_update(s, id, "71.tas.macon", EDGE_RCPT_DELIVERED, 0, 2000, &ch), EGIDE_OK);
+    CHECK_STREQ(OVERALL(), "accepted"); /* the CRIP has not answered yet */
+    /* The CRIP refuses it: the message must not look delivered. */
+    CHECK_RC(OPS->rcpt_update(s, id, "71.crip", EDGE_RCPT_REJECTED, 13, 2100, &ch), EGIDE_OK);
+    CHECK_STREQ(OVERALL(), "partly_rejected");
+    CHECK_RC(OPS->rcpt_acknowledge(s, id, "71.tas.macon", 2200, &ch), EGIDE_OK);
+    CHECK_STREQ(OVERALL(), "partly_rejected");
+#undef OVERALL
+    OPS->close(&s);
+}
+
+static void test_overall_names(void)
+{
+    edge_rcpt_row_t r[3];
+    memset(r, 0, sizeof r);
+    CHECK_STREQ(edge_overall_state(EDGE_OUT_QUEUED, NULL, 0), "queued");
+    CHECK_STREQ(edge_overall_state(EDGE_OUT_REJECTED, NULL, 0), "rejected");
+    CHECK_STREQ(edge_overall_state(EDGE_OUT_EXPIRED, r, 3), "expired");
+    CHECK_STREQ(edge_overall_state(EDGE_OUT_ACCEPTED, NULL, 0), "accepted");
+    CHECK_STREQ(edge_overall_state(EDGE_OUT_ACCEPTED, r, 3), "accepted");
+    r[0].state = r[1].state = r[2].state = EDGE_RCPT_DELIVERED;
+    CHECK_STREQ(edge_overall_state(EDGE_OUT_ACCEPTED, r, 3), "delivered");
+    r[1].state = EDGE_RCPT_ACKNOWLEDGED;
+    CHECK_STREQ(edge_overall_state(EDGE_OUT_ACCEPTED, r, 3), "delivered");
+    r[0].state = r[2].state = EDGE_RCPT_ACKNOWLEDGED;
+    CHECK_STREQ(edge_overall_state(EDGE_OUT_ACCEPTED, r, 3), "acknowledged");
+    r[2].state = EDGE_RCPT_EXPIRED;
+    CHECK_STREQ(edge_overall_state(EDGE_OUT_ACCEPTED, r, 3), "partly_expired");
+    r[1].state = EDGE_RCPT_REJECTED;
+    CHECK_STREQ(edge_overall_state(EDGE_OUT_ACCEPTED, r, 3), "partly_rejected");
+    r[0].state = EDGE_RCPT_EXPIRED;
+    CHECK_STREQ(edge_overall_state(EDGE_OUT_ACCEPTED, r, 3), "rejected");
+    r[1].state = EDGE_RCPT_EXPIRED;
+    CHECK_STREQ(edge_overall_state(EDGE_OUT_ACCEPTED, r, 3), "expired");
+    r[0].state = EDGE_RCPT_REJECTED;
+    CHECK_STREQ(edge_overall_state(EDGE_OUT_QUEUED, r, 1), "rejected");
+    CHECK(edge_overall_state_known("partly_rejected"));
+    CHECK(edge_overall_state_known("delivered"));
+    CHECK(!edge_overall_state_known("bogus"));
+    CHECK(!edge_overall_state_known(NULL));
+}
+
 int main(void)
 {
     egide_log_set_sink(s_quiet, NULL);
@@ -624,6 +688,7 @@ int main(void)
         return 1;
     }
     RUN(test_state_names);
+    RUN(test_overall_names);
     for (size_t b = 0; b < sizeof s_backends / sizeof s_backends[0]; b++) {
         OPS = s_backends[b];
         fprintf(stderr, "backend %s\n", OPS->name);
@@ -633,6 +698,7 @@ int main(void)
         RUN(test_outbox);
         RUN(test_inbox);
         RUN(test_receipts_deadlines);
+        RUN(test_overall_state);
     }
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", s_dir);

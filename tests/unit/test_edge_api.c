@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * test_edge_api.c - the edge's REST routes (edge_api_handle, the handler
+ * the HTTP server calls, without a server) on a real sending edge: the
+ * development PKI and signed directory of deploy/71 made at run time, the
+ * keys of 71.police.macon and a SQLite store.
+ *
+ * What it proves:
+ *  - a sent message's overall state is never better than its worst
+ *    recipient (issue 13 item 6): one recipient DELIVERED and the CRIP
+ *    REJECTED shows "partly_rejected", in GET /v1/messages/{id} and in the
+ *    outbox list (and not under state=delivered).
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "edge.h"
+#include "egide/base/egide_date.h"
+#include "egide/base/egide_log.h"
+#include "egide/base/egide_util.h"
+#include "egide/crypto/egide_crypto.h"
+#include "egide_test.h"
+
+static char s_dir[256];
+static edge_t E;
+
+static void s_quiet(egide_log_level level, const char *line, void *arg)
+{
+    (void)level, (void)line, (void)arg;
+}
+
+static int s_sh(const char *cmd)
+{
+    int st = system(cmd);
+    if (st != 0)
+        fprintf(stderr, "command failed (%d): %s\n", st, cmd);
+    return st;
+}
+
+/* The sending edge 71.police.macon: keys, trust, the signed directory, a
+ * store (the loop's and the API's handle at once: one thread here). */
+static int s_setup(void)
+{
+    const char *src = getenv("EGIDE_SOURCE_DIR"), *bin = getenv("EGIDE_BIN");
+    if (!src || !bin)
+        return -1;
+    egide_strlcpy(s_dir, "/tmp/egide-test-edge-api.XXXXXX", sizeof s_dir);
+    if (!mkdtemp(s_dir))
+        return -1;
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "EGIDE='%s/egide' bash '%s/deploy/71/make-directory.sh' '%s/pki' >/dev/null 2>&1", bin,
+             src, s_dir);
+    if (s_sh(cmd))
+        return -1;
+    memset(&E, 0, sizeof E);
+    pthread_mutex_init(&E.dir_lock, NULL);
+    pthread_mutex_init(&E.api_lock, NULL);
+    E.wake[0] = E.wake[1] = -1;
+    egide_strlcpy(E.node_id, "71.police.macon", sizeof E.node_id);
+    E.clock_skew_ms = 300000;
+    E.ttl_ms = 86400000;
+    char p[512], root[512], chain[512], crl[512];
+    X509 *c = NULL;
+    snprintf(p, sizeof p, "%s/pki/nodes/71.police.macon/sign.key", s_dir);
+    if (egide_pki_load_key(p, EGIDE_CERT_USE_SIGN, &E.sign_key))
+        return -1;
+    snprintf(p, sizeof p, "%s/pki/nodes/71.police.macon/enc.key", s_dir);
+    if (egide_pki_load_key(p, EGIDE_CERT_USE_ENC, &E.enc_key))
+        return -1;
+    snprintf(p, sizeof p, "%s/pki/nodes/71.police.macon/sign.crt", s_dir);
+    if (egide_cert_load(p, &c) || egide_cert_fingerprint(c, E.sign_fpr)) {
+        X509_free(c);
+        return -1;
+    }
+    X509_free(c);
+    snprintf(p, sizeof p, "%s/pki/authority/authority.crt", s_dir);
+    snprintf(root, sizeof root, "%s/pki/ca/root.crt", s_dir);
+    snprintf(chain, sizeof chain, "%s/pki/ca/chain.pem", s_dir);
+    snprintf(crl, sizeof crl, "%s/pki/ca/crl.pem", s_dir);
+    if (egide_cert_load(p, &E.anchor) || egide_trust_new(root, chain, crl, 0, &E.trust))
+        return -1;
+    snprintf(p, sizeof p, "%s/pki/directory.bin", s_dir);
+    uint8_t *d = NULL;
+    size_t dl = 0;
+    if (egide_file_read(p, EGIDE_MAX_DIRECTORY, &d, &dl))
+        return -1;
+    snprintf(p, sizeof p, "%s/police.db", s_dir);
+    egide_rc rc = edge_store_sqlite_ops.open(p, &E.store);
+    if (!rc)
+        rc = edge_adopt_directory(&E, d, dl, true);
+    free(d);
+    E.api_store = E.store;
+    return rc || !E.peers ? -1 : 0;
+}
+
+static void s_teardown(void)
+{
+    E.api_store = NULL;
+    edge_store_close(&E.store);
+    egide_peers_destroy(&E.peers);
+    egide_directory_destroy(&E.dir);
+    egide_trust_destroy(&E.trust);
+    X509_free(E.anchor);
+    EVP_PKEY_free(E.sign_key);
+    EVP_PKEY_free(E.enc_key);
+    pthread_mutex_destroy(&E.dir_lock);
+    pthread_mutex_destroy(&E.api_lock);
+    if (s_dir[0]) {
+        char cmd[512];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", s_dir);
+        s_sh(cmd);
+    }
+}
+
+/* One request through the routes; *status gets the HTTP status and the
+ * parsed JSON answer is returned (the caller's; NULL when not JSON). */
+static json_t *s_call(const char *method, const char *path, const char *query, const char *body,
+                      int *status)
+{
+    egide_http_req_t req = {method,
+                            path,
+                            query ? query : "",
+                            (const uint8_t *)(body ? body : ""),
+                            body ? strlen(body) : 0,
+                            "token",
+                            body ? "application/json" : NULL};
+    egide_http_resp_t resp = {500, NULL, 0, "application/json"};
+    edge_api_handle(&E, &req, &resp);
+    *status = resp.status;
+    json_t *j = resp.body ? json_loadb(resp.body, resp.body_len, 0, NULL) : NULL;
+    free(resp.body);
+    return j;
+}
+
+static const char *s_str(json_t *o, const char *key)
+{
+    const char *v = json_string_value(json_object_get(o, key));
+    return v ? v : "";
+}
+
+/* ------------------------------------------------------------ overall state */
+
+/* Issue 13 item 6: the CRIP REJECTED the referral, the territory has it:
+ * the message is "partly_rejected", never "delivered". */
+static void test_overall_state_shows_rejection(void)
+{
+    uint8_t id[16], sha[32], env[24];
+    memset(id, 0x6c, sizeof id);
+    memset(sha, 0x21, sizeof sha);
+    memset(env, 0x33, sizeof env);
+    const char *to[] = {"71.crip", "71.tas.macon"};
+    edge_outbox_msg_t m = {
+        .msg_id = id,
+        .seq = 9001,
+        .type = "ip.transmission",
+        .urgency = 2,
+        .created_ms = 1000,
+        .expires_ms = 1LL << 50,
+        .envelope = env,
+        .envelope_len = sizeof env,
+        .sha256 = sha,
+        .rcpt_ids = to,
+        .n_rcpt = 2,
+    };
+    bool ch = false;
+    REQUIRE(edge_store_outbox_add(E.store, &m) == EGIDE_OK);
+    REQUIRE(edge_store_outbox_mark_accepted(E.store, id, 1500, 3, &ch) == EGIDE_OK);
+    REQUIRE(edge_store_rcpt_update(E.store, id, "71.tas.macon", EDGE_RCPT_DELIVERED, 0, 2000,
+                                   &ch) == EGIDE_OK);
+    REQUIRE(edge_store_rcpt_update(E.store, id, "71.crip", EDGE_RCPT_REJECTED,
+                                   EGIDE__V1__REASON_CODE__REASON_PAYLOAD_INVALID, 2100,
+                                   &ch) == EGIDE_OK);
+    char hex[33], path[64];
+    egide_hex_encode(id, 16, hex);
+    snprintf(path, sizeof path, "/v1/messages/%s", hex);
+    int st = 0;
+    json_t *j = s_call("GET", path, NULL, NULL, &st);
+    CHECK(st == 200);
+    CHECK_STREQ(s_str(j, "state"), "partly_rejected");
+    json_decref(j);
+
+    j = s_call("GET", "/v1/messages", "box=outbox&state=partly_rejected", NULL, &st);
+    CHECK(st == 200);
+    json_t *arr = json_object_get(j, "messages");
+    CHECK(json_array_size(arr) == 1 && strcmp(s_str(json_array_get(arr, 0), "id"), hex) == 0);
+    json_decref(j);
+    j = s_call("GET", "/v1/messages", "box=outbox&state=delivered", NULL, &st);
+    CHECK(st == 200);
+    CHECK(json_array_size(json_object_get(j, "messages")) == 0);
+    json_decref(j);
+    j = s_call("GET", "/v1/messages", "box=outbox&state=nonsense", NULL, &st);
+    CHECK(st == 400);
+    json_decref(j);
+}
+
+int main(void)
+{
+    egide_log_set_sink(s_quiet, NULL);
+    if (s_setup() != 0) {
+        fprintf(stderr, "setup failed\n");
+        s_teardown();
+        return 1;
+    }
+    RUN(test_overall_state_shows_rejection);
+    s_teardown();
+    EGIDE_TEST_DONE();
+}
