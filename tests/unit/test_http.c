@@ -21,6 +21,7 @@
 
 #include "egide/net/egide_http.h"
 #include "egide/net/egide_httpc.h"
+#include "egide/base/egide_log.h"
 #include "egide/base/egide_util.h"
 #include "egide_test.h"
 
@@ -915,6 +916,45 @@ static void test_limits(void)
     egide_http_stats(NULL, NULL);
 }
 
+static atomic_int s_token_lines, s_raw_escapes;
+
+static void s_count_sink(egide_log_level level, const char *line, void *arg)
+{
+    (void)level;
+    (void)arg;
+    if (strstr(line, "bearer token"))
+        atomic_fetch_add(&s_token_lines, 1);
+    if (strchr(line, '\033'))
+        atomic_fetch_add(&s_raw_escapes, 1);
+}
+
+/* A flood of unauthenticated requests makes at most a burst of log lines
+ * (then one saying how many were left out), and what the client chose (the
+ * method) reaches the log without control characters. */
+static void test_log_flood(void)
+{
+    egide_http_config_t cfg = {.timeout_s = 30};
+    egide_http_t *h = s_start_cfg(&cfg);
+    REQUIRE(h != NULL);
+    egide_log_set_sink(s_count_sink, NULL);
+    char buf[4096];
+    const char *esc = "G\033[31mET /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    int st = s_raw_status(egide_http_port(h), esc, strlen(esc), 10000, buf, sizeof buf);
+    CHECK(st == 401);
+    int refused = 0;
+    for (int i = 0; i < 50; i++) {
+        egide_httpc_resp_t r;
+        if (s_get("/echo", NULL, &r) == EGIDE_OK && r.status == 401)
+            refused++;
+        egide_httpc_resp_free(&r);
+    }
+    egide_log_set_sink(NULL, NULL);
+    CHECK(refused == 50);
+    CHECK(atomic_load(&s_token_lines) <= 10);
+    CHECK(atomic_load(&s_raw_escapes) == 0);
+    egide_http_stop(&h);
+}
+
 static void test_query_get(void)
 {
     char out[16];
@@ -1100,6 +1140,7 @@ int main(void)
     RUN(test_header_deadline);
     RUN(test_slow_clients);
     RUN(test_limits);
+    RUN(test_log_flood);
     RUN(test_bind_rules);
     RUN(test_client_errors);
     RUN(test_token_files);

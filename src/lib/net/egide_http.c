@@ -330,29 +330,48 @@ egide_rc egide_http_query_get(const char *query, const char *key, char *out, siz
 
 /* ---- libmicrohttpd callbacks ---------------------------------------- */
 
-/* libmicrohttpd's own messages, at most S_LOG_BURST per S_LOG_WINDOW_MS: a
- * flood of broken connections must not become a flood of log lines. */
+/* Log lines caused by clients (libmicrohttpd's messages, refused tokens): at
+ * most S_LOG_BURST of each kind per S_LOG_WINDOW_MS, then one line saying
+ * how many were left out, so a flood of broken or unauthenticated requests
+ * does not become a flood of log lines. */
 #define S_LOG_BURST     10
 #define S_LOG_WINDOW_MS 10000
+
+/* One rate limit (process-wide: the daemons run one server, tests several). */
+typedef struct s_ratelimit {
+    _Atomic int64_t window_start; /* monotonic ms */
+    atomic_uint in_window;        /* lines asked for in this window */
+    atomic_uint suppressed;       /* of them, left out */
+    const char *what;             /* "libmicrohttpd messages", ... */
+} s_ratelimit_t;
+
+static s_ratelimit_t s_rl_mhd = {.what = "libmicrohttpd messages"};
+static s_ratelimit_t s_rl_auth = {.what = "refused bearer tokens"};
+
+/* true when one more line may be written now. */
+static bool s_log_allowed(s_ratelimit_t *rl)
+{
+    int64_t now = egide_mono_ms();
+    int64_t ws = atomic_load(&rl->window_start);
+    if (now - ws >= S_LOG_WINDOW_MS &&
+        atomic_compare_exchange_strong(&rl->window_start, &ws, now)) {
+        atomic_store(&rl->in_window, 0);
+        unsigned n = atomic_exchange(&rl->suppressed, 0);
+        if (n)
+            egide_log(EGIDE_LOG_WARNING, "http: %u more %s not logged", n, rl->what);
+    }
+    if (atomic_fetch_add(&rl->in_window, 1) >= S_LOG_BURST) {
+        atomic_fetch_add(&rl->suppressed, 1);
+        return false;
+    }
+    return true;
+}
 
 static void s_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
-    /* Process-wide: both daemons run one server, tests several. */
-    static _Atomic int64_t window_start;
-    static atomic_uint in_window, suppressed;
-    int64_t now = egide_mono_ms();
-    int64_t ws = atomic_load(&window_start);
-    if (now - ws >= S_LOG_WINDOW_MS && atomic_compare_exchange_strong(&window_start, &ws, now)) {
-        atomic_store(&in_window, 0);
-        unsigned n = atomic_exchange(&suppressed, 0);
-        if (n)
-            egide_log(EGIDE_LOG_WARNING, "http: %u more libmicrohttpd messages suppressed", n);
-    }
-    if (atomic_fetch_add(&in_window, 1) >= S_LOG_BURST) {
-        atomic_fetch_add(&suppressed, 1);
+    if (!s_log_allowed(&s_rl_mhd))
         return;
-    }
     char line[512];
     (void)vsnprintf(line, sizeof line, fmt, ap);
     size_t n = strlen(line);
@@ -854,10 +873,12 @@ static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *con, const
         } else if (h->has_token) {
             int a = s_check_token(h, con);
             if (a != 0) {
-                char path[128];
-                egide_log(EGIDE_LOG_NOTICE, "http: %s %s: %s bearer token", method,
-                          egide_sanitize(url, strlen(url), path, sizeof path),
-                          a == 1 ? "missing" : "wrong");
+                char path[128], meth[32];
+                if (s_log_allowed(&s_rl_auth))
+                    egide_log(EGIDE_LOG_NOTICE, "http: %s %s: %s bearer token",
+                              egide_sanitize(method, strlen(method), meth, sizeof meth),
+                              egide_sanitize(url, strlen(url), path, sizeof path),
+                              a == 1 ? "missing" : "wrong");
                 return s_send_status(h, con, 401,
                                      a == 1 ? "Bearer realm=\"egide\""
                                             : "Bearer realm=\"egide\", error=\"invalid_token\"");
@@ -933,8 +954,9 @@ static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *con, const
     };
     egide_http_resp_t resp = {500, NULL, 0, s_json};
     h->fn(&req, &resp, h->arg);
-    char path[128];
-    egide_log(EGIDE_LOG_DEBUG, "http: %s %s -> %d", method,
+    char path[128], meth[32];
+    egide_log(EGIDE_LOG_DEBUG, "http: %s %s -> %d",
+              egide_sanitize(method, strlen(method), meth, sizeof meth),
               egide_sanitize(url, strlen(url), path, sizeof path), resp.status);
     return s_send(con, &resp, NULL, NULL);
 }
