@@ -894,6 +894,8 @@ static int s_report(const s_opts_t *o, const egide_auditverify_report_t *r, cons
         json_t *j = json_pack("{s:b,s:s,s:I,s:I,s:I,s:s}", "ok", r->ok, "source", src, "entries",
                               (json_int_t)r->size, "checkpoints", (json_int_t)r->checkpoints,
                               "messages", (json_int_t)r->messages, "root", root);
+        if (j)
+            json_object_set_new(j, "signed_entries", json_integer((json_int_t)r->signed_size));
         if (j && !r->ok) {
             json_object_set_new(j, "problem", json_string(r->problem));
             json_object_set_new(j, "bad_index",
@@ -916,9 +918,10 @@ static int s_report(const s_opts_t *o, const egide_auditverify_report_t *r, cons
                         (unsigned long long)r->bad_index, r->problem);
     }
     if (!o->json)
-        printf("verified %s: %llu entries, %llu signed checkpoints, %llu messages\nroot %s\n", src,
-               (unsigned long long)r->size, (unsigned long long)r->checkpoints,
-               (unsigned long long)r->messages, root);
+        printf("verified %s: %llu entries, %llu signed checkpoints, %llu messages\n"
+               "%llu entries under the latest signed checkpoint\nroot %s\n",
+               src, (unsigned long long)r->size, (unsigned long long)r->checkpoints,
+               (unsigned long long)r->messages, (unsigned long long)r->signed_size, root);
     return 0;
 }
 

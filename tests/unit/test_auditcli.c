@@ -448,6 +448,33 @@ static void test_db_tamper(void)
     EXPECT_RUN(1, NULL, "one of them", "verify --anchor %s/broker.pem", s_tmp);
     EXPECT_RUN(1, NULL, "--anchor", "verify --db %s/d1.sqlite", s_tmp);
     EXPECT_RUN(1, NULL, "unknown option", "verify --bogus");
+    /* Hardening #10: a log that no signed checkpoint covers proves nothing
+     * and is refused with an anchor (it used to pass, "0 signed
+     * checkpoints", exit 0). */
+    {
+        sqlite3 *db = NULL;
+        egide_auditlog_t *log = s_newlog("nocp.sqlite", &db);
+        REQUIRE(log != NULL);
+        s_story(log, 0, 10, 0);
+        egide_auditlog_destroy(&log);
+        egide_db_close(&db);
+        EXPECT_RUN(1, NULL, "no checkpoint signed by the anchored broker key covers any of the 10",
+                   "verify --db %s/nocp.sqlite --anchor %s/broker.pem", s_tmp, s_tmp);
+    }
+    /* Entries after the last checkpoint are normal (checkpoints are
+     * periodic); the report says how far the signed part goes. */
+    {
+        sqlite3 *db = NULL;
+        egide_auditlog_t *log = s_newlog("part.sqlite", &db);
+        REQUIRE(log != NULL);
+        s_story(log, 0, 20, 0);
+        egide_auditlog_checkpoint(log, ORIGIN, ORIGIN, s_key, NULL);
+        s_story(log, 20, 10, 0);
+        egide_auditlog_destroy(&log);
+        egide_db_close(&db);
+        EXPECT_RUN(0, "\n20 entries under the latest signed checkpoint\n", NULL,
+                   "verify --db %s/part.sqlite --anchor %s/broker.pem", s_tmp, s_tmp);
+    }
     EXPECT_RUN(1, NULL, "unknown subcommand", "bogus");
     EXPECT_RUN(0, "history MSGID", NULL, "--help");
 }
