@@ -81,8 +81,28 @@ typedef struct broker_metrics {
     _Atomic uint64_t relay_depth; /* receipts not yet acked by senders */
     _Atomic uint64_t audit_size;
     _Atomic uint64_t connected_nodes;
-    _Atomic uint64_t directory_version; /* of b->dir, which only the loop thread reads */
+    _Atomic uint64_t directory_version;          /* of b->dir, which only the loop thread reads */
+    _Atomic int64_t directory_not_after_ms;      /* of b->dir: past it, new work is refused */
+    _Atomic uint64_t directory_expired_refusals; /* hellos and submits refused for it */
+    _Atomic uint64_t zap_refused_audited;        /* refusals that made an audit leaf */
 } broker_metrics_t;
+
+/* A refused CURVE key, for aggregating refusals (broker_zap.c): one audit
+ * leaf and one log line per key per interval, however many handshakes. */
+typedef struct broker_refused {
+    uint8_t key_sha256[32]; /* SHA-256 of the refused key (never the key) */
+    int64_t window_ms;      /* start of its interval (the refusal that was audited) */
+    uint64_t count;         /* refusals in this interval, the audited one included */
+} broker_refused_t;
+
+#define BROKER_REFUSED_MAX         1024               /* keys remembered; oldest evicted */
+#define BROKER_REFUSED_INTERVAL_MS (10LL * 60 * 1000) /* one leaf per key per interval */
+/* Leaves for refused keys per interval, all keys together: CURVE keys cost
+ * nothing to make, so a client cycling through keys is bounded too (the
+ * refusals past it are counted in the summary line). */
+#define BROKER_REFUSED_LEAVES_MAX 256
+/* How often the peers' certificates are checked again against the clock. */
+#define BROKER_PEERS_RECHECK_MS (60LL * 1000)
 
 /* Outcomes counted inside the open transaction, added to the metrics when
  * it commits: a refused batch did not happen. */
@@ -104,25 +124,41 @@ typedef struct broker {
     char origin[128];                    /* audit log origin / checkpoint key name */
     bool group_commit;                   /* one commit per batch, else per frame */
     int batch_max;                       /* frames per commit with group commit */
-    int64_t clock_skew_ms;               /* accepted |created_ms - now| */
+    int64_t clock_skew_ms;               /* accepted created_ms - now (future only) */
+    int64_t max_lifetime_ms;             /* longest expires_ms - created_ms accepted */
     uint64_t seq_window;                 /* per-sender replay window */
     int retry_min_ms, retry_max_ms;      /* redelivery backoff bounds */
     uint64_t checkpoint_entries;         /* checkpoint after this many leaves */
     int64_t checkpoint_ms;               /* or after this long */
     /* keys and trust */
-    EVP_PKEY *sign_key;     /* Ed25519: receipts and checkpoints */
-    uint8_t sign_fpr[32];   /* SHA-256 of its certificate */
-    X509 *anchor;           /* directory authority, pinned */
-    egide_trust_t *pki;     /* root, chain, CRLs */
-    egide_directory_t *dir; /* the directory held (replaced on reload) */
-    egide_peers_t *peers;   /* dir's nodes with verified certificates */
-    char *directory_path;   /* where reloads read it */
+    EVP_PKEY *sign_key;         /* Ed25519: receipts and checkpoints */
+    uint8_t sign_fpr[32];       /* SHA-256 of its certificate */
+    X509 *anchor;               /* directory authority, pinned */
+    egide_trust_t *pki;         /* root, chain, CRLs */
+    egide_directory_t *dir;     /* the directory held (replaced on reload) */
+    egide_peers_t *peers;       /* dir's nodes with verified certificates */
+    char *directory_path;       /* where reloads read it */
+    int64_t peers_ms;           /* wall clock the peers' certificates were checked at */
+    int64_t dir_expired_log_ms; /* last loud log line about an expired directory */
+    /* refused handshakes (broker_zap.c) */
+    broker_refused_t refused[BROKER_REFUSED_MAX]; /* keys refused lately */
+    size_t n_refused;
+    int64_t refused_interval_ms; /* BROKER_REFUSED_INTERVAL_MS unless a test sets it */
+    uint64_t refused_quiet;      /* refusals not logged since the last summary */
+    int64_t refused_summary_ms;  /* when the last summary line was logged */
+    int64_t refused_leaves_ms;   /* start of the interval refused_leaves counts in */
+    uint64_t refused_leaves;     /* leaves for refused keys in that interval */
     /* store */
     broker_store_t *store;         /* the loop thread's */
     egide_auditlog_t *audit;       /* borrowed from store */
     bool store_failed;             /* a store error in this batch: roll it back */
+    bool store_new;                /* the store's file did not exist before this start */
     uint64_t last_checkpoint_size; /* tree size of the last checkpoint */
     int64_t last_checkpoint_ms;    /* monotonic time of it */
+    char *checkpoint_path;         /* file keeping the last signed checkpoint, outside
+                                    * the store (NULL: not kept) */
+    char *checkpoint_pending;      /* signed in this transaction; written to
+                                    * checkpoint_path after its commit */
     /* transport (opaque libzmq handles, used through egide_transport_*) */
     void *zctx, *router, *zap;
     broker_conn_t *conns; /* nodes seen, connected or not */
@@ -135,9 +171,13 @@ typedef struct broker {
     char *api_token;             /* bearer token (NULL: none) */
     broker_metrics_t m;
     broker_counted_t counted;      /* this transaction's, not yet in m */
+    int64_t (*clock)(void);        /* wall clock (NULL: egide_now_ms); tests inject one */
     volatile sig_atomic_t *stop;   /* set by SIGTERM/SIGINT */
     volatile sig_atomic_t *reload; /* set by SIGHUP */
 } broker_t;
+
+/* The broker's wall clock in ms (b->clock when a test set one). */
+int64_t broker_now(const broker_t *b);
 
 /* broker_init.c: start-up (every failure logged) and shutdown (also after
  * a failed init); broker_serve runs init, the loop and fini: the exit status. */
@@ -161,6 +201,30 @@ int broker_run(broker_t *b);
 
 /* broker_zap.c: answer the waiting ZAP requests (at most max). */
 void broker_zap_handle(broker_t *b, int max);
+/* A refused CURVE key (its SHA-256) of node (NULL: unknown key) at now_ms:
+ * counted; audited and logged only for the first refusal of that key in
+ * b->refused_interval_ms.  Returns true when it appended an audit leaf. */
+bool broker_zap_refused(broker_t *b, const uint8_t key_sha256[32], const char *node_id,
+                        int64_t now_ms);
+
+/* broker_dir.c: whether the directory held is still valid at now_ms; when
+ * not, log it loudly (at most once a minute) and count a refusal. */
+bool broker_directory_valid(broker_t *b, int64_t now_ms);
+/* Check the peers' certificates again against now_ms when the last check is
+ * older than BROKER_PEERS_RECHECK_MS (or force): a certificate that expired
+ * since the directory was loaded is refused from then on.  The old table
+ * stays when the check fails. */
+egide_rc broker_refresh_peers(broker_t *b, int64_t now_ms, bool force);
+
+/* broker_init.c: at start, the store must hold everything the last signed
+ * checkpoint (in b->checkpoint_path, else the store's own latest) covers:
+ * a tree at least that large whose root at that size is the checkpoint's.
+ * Otherwise it logs what is missing and returns EGIDE_ERR_CONSISTENCY: the
+ * broker must not serve. */
+egide_rc broker_check_store(broker_t *b);
+/* After a commit: keep the checkpoint signed in it (b->checkpoint_pending)
+ * in b->checkpoint_path (atomic write).  A failure is logged. */
+void broker_keep_checkpoint(broker_t *b);
 
 /* broker_submit.c / broker_relay.c / broker_hello.c: frame handlers. */
 void broker_handle_submit(broker_t *b, const egide_transport_msg_t *m);
@@ -211,6 +275,7 @@ void broker_send_receipt(broker_t *b, const char *node_id, uint64_t corr, uint64
 void broker_send_error(broker_t *b, const char *node_id, uint64_t corr, int code,
                        const char *detail);
 void broker_send_deliver(broker_t *b, const char *node_id, const uint8_t *env, size_t len);
+void broker_send_welcome(broker_t *b, const char *node_id, uint64_t corr, uint64_t last_seq);
 
 /* broker_api.c */
 egide_rc broker_api_start(broker_t *b);

@@ -16,7 +16,8 @@
 
 const char *broker_admit_verdict_name(broker_admit_verdict v)
 {
-    static const char *const names[] = {"accept", "reject", "duplicate", "malformed", "retry"};
+    static const char *const names[] = {"accept",    "reject", "duplicate",
+                                        "malformed", "retry",  "unavailable"};
     return (unsigned)v < sizeof names / sizeof names[0] ? names[v] : "unknown";
 }
 
@@ -129,9 +130,18 @@ static void s_rules(const broker_admit_in_t *in, const Egide__V1__EnvelopeHeader
         s_reject(d, R(EXPIRED), "message expired", true);
         return;
     }
-    if (h->created_ms > in->now_ms + in->clock_skew_ms ||
-        h->created_ms < in->now_ms - in->clock_skew_ms) {
-        s_reject(d, R(CLOCK_SKEW), "created_ms too far from broker clock", true);
+    int64_t max_life =
+        in->max_lifetime_ms > 0 ? in->max_lifetime_ms : BROKER_DEFAULT_MAX_LIFETIME_MS;
+    if (h->expires_ms - h->created_ms > max_life) {
+        s_reject(d, R(EXPIRED), "lifetime longer than the maximum", true);
+        return;
+    }
+    /* Only a creation time in the future is the sender's clock: one in the
+     * past is a retry (broker outage, sender offline) or a slow path, and
+     * is judged by expiry and lifetime above, replays by msg_id and
+     * sequence. */
+    if (h->created_ms > in->now_ms + in->clock_skew_ms) {
+        s_reject(d, R(CLOCK_SKEW), "created_ms too far in the future of the broker clock", true);
         return;
     }
     const char *const *ids = (const char *const *)d->ids;
@@ -192,6 +202,14 @@ egide_rc broker_admit(const broker_admit_in_t *in, broker_admit_t *out)
     out->n_ids = h->n_recipients < EGIDE_MAX_RECIPIENTS ? h->n_recipients : EGIDE_MAX_RECIPIENTS;
     for (size_t i = 0; i < out->n_ids; i++)
         out->ids[i] = h->recipients[i]->node_id;
+    if (in->now_ms > egide_directory_not_after_ms(in->dir)) {
+        /* Not the sender's fault: say so without signing anything, so that
+         * the referral stays queued at the sender until IT renews it. */
+        out->verdict = BROKER_ADMIT_UNAVAILABLE;
+        out->reason = R(INTERNAL);
+        out->detail = "broker directory expired; retry later";
+        return EGIDE_OK;
+    }
     if (strcmp(h->sender_id, in->node_id) != 0)
         /* Not the sender's own message: a forged or relayed sender id. */
         return s_reject(out, R(SENDER_MISMATCH),

@@ -16,13 +16,22 @@
  *   5. sender's certificates valid          REJECT: CERT_REVOKED / CERT_INVALID
  *   6. header names that certificate        REJECT: CERT_INVALID
  *   7. signature                            REJECT: BAD_SIGNATURE (not remembered)
- *   8. not expired                          REJECT: EXPIRED
- *   9. created_ms within the clock skew     REJECT: CLOCK_SKEW
+ *   8. not expired, and a lifetime (expires_ms - created_ms) no longer
+ *      than max_lifetime_ms                 REJECT: EXPIRED
+ *   9. created_ms not in the future beyond
+ *      the clock skew (the sender's clock)  REJECT: CLOCK_SKEW
+ *      A created_ms in the past is not skew: a referral queued during an
+ *      outage, or by a sender that was offline, is retried long after it was
+ *      created and must be accepted while it has not expired.  Replays are
+ *      caught by msg_id (3) and the sequence rules (12), not by its age.
  *  10. directory rules (type, recipients)   REJECT: egide_directory_check_send's reason
  *  11. each recipient's certificates valid and the key the envelope was
  *      sealed to is the directory's         REJECT: UNKNOWN_RECIPIENT
  *  12. sender sequence unused, in window    REJECT: REPLAY (not remembered)
- *  else ACCEPT.  A store lookup that fails at 3 or 12 gives RETRY: nothing is
+ *  else ACCEPT.  Before all but 1: the directory held must be valid at
+ *  now_ms, else UNAVAILABLE (transient: an Error frame, nothing signed,
+ *  nothing remembered; the sender keeps the referral queued until the
+ *  directory is renewed).  A store lookup that fails at 3 or 12 gives RETRY: nothing is
  *  signed, the sender retries.  Rejections that depend only on the envelope's
  *  bytes and the directory are "remembered" (the caller stores them so that
  *  a retry gets the same signed answer); those that depend on who sent it or
@@ -50,17 +59,25 @@ typedef struct broker_admit_in {
     const egide_peers_t *peers; /* dir's nodes with verified certificates */
     broker_store_t *store;      /* read only: duplicates and sequences */
     int64_t now_ms;             /* broker clock */
-    int64_t clock_skew_ms;      /* accepted |created_ms - now| */
+    int64_t clock_skew_ms;      /* accepted created_ms - now (the future only) */
+    int64_t max_lifetime_ms;    /* longest expires_ms - created_ms (0: the default) */
     uint64_t seq_window;        /* how far behind the highest a sequence may be */
 } broker_admit_in_t;
 
 typedef enum {
-    BROKER_ADMIT_ACCEPT,    /* store, sign ACCEPTED, deliver */
-    BROKER_ADMIT_REJECT,    /* sign REJECTED with reason */
-    BROKER_ADMIT_DUPLICATE, /* answer with stored.receipt again, nothing else */
-    BROKER_ADMIT_MALFORMED, /* no header to sign about: an Error frame with reason */
-    BROKER_ADMIT_RETRY,     /* a store lookup failed (rc): answer nothing */
+    BROKER_ADMIT_ACCEPT,      /* store, sign ACCEPTED, deliver */
+    BROKER_ADMIT_REJECT,      /* sign REJECTED with reason */
+    BROKER_ADMIT_DUPLICATE,   /* answer with stored.receipt again, nothing else */
+    BROKER_ADMIT_MALFORMED,   /* no header to sign about: an Error frame with reason */
+    BROKER_ADMIT_RETRY,       /* a store lookup failed (rc): answer nothing */
+    BROKER_ADMIT_UNAVAILABLE, /* the broker cannot judge now (its directory expired):
+                               * an Error frame with reason, nothing signed */
 } broker_admit_verdict;
+
+/* Longest envelope lifetime accepted when the configuration sets none: the
+ * edge's own cap on message_ttl_days (365), so that no envelope an edge may
+ * legitimately seal is refused for good, while one expiring in a century is. */
+#define BROKER_DEFAULT_MAX_LIFETIME_MS (365LL * 24 * 3600 * 1000)
 
 typedef struct broker_admit {
     broker_admit_verdict verdict;
@@ -84,7 +101,7 @@ typedef struct broker_admit {
  * EGIDE_ERR_INVALID when in, out or one of in's pointers is NULL. */
 egide_rc broker_admit(const broker_admit_in_t *in, broker_admit_t *out);
 void broker_admit_clear(broker_admit_t *d);
-/* "accept", "reject", "duplicate", "malformed", "retry". */
+/* "accept", "reject", "duplicate", "malformed", "retry", "unavailable". */
 const char *broker_admit_verdict_name(broker_admit_verdict v);
 
 #endif

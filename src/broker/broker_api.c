@@ -67,6 +67,19 @@ static void s_metrics(broker_t *b, egide_http_resp_t *resp)
                          atomic_load(&m->audit_size));
     egide_metrics_single(&out, "egide_broker_connected_nodes", "gauge",
                          "Nodes with a live connection.", atomic_load(&m->connected_nodes));
+    int64_t na = atomic_load(&m->directory_not_after_ms);
+    egide_metrics_single(&out, "egide_broker_directory_expired", "gauge",
+                         "1 when the directory held is past its validity: new work is refused.",
+                         egide_now_ms() > na ? 1 : 0);
+    egide_metrics_single(&out, "egide_broker_directory_not_after_seconds", "gauge",
+                         "End of the directory's validity (Unix time).",
+                         na > 0 ? (uint64_t)(na / 1000) : 0);
+    egide_metrics_single(&out, "egide_broker_directory_expired_refusals_total", "counter",
+                         "Hellos and submits refused because the directory expired.",
+                         atomic_load(&m->directory_expired_refusals));
+    egide_metrics_single(&out, "egide_broker_zap_refused_audited_total", "counter",
+                         "Refused handshakes that made an audit leaf (one per key per interval).",
+                         atomic_load(&m->zap_refused_audited));
     egide_buf_append(&out, "", 1);
     egide_http_text(resp, 200, "text/plain; version=0.0.4", out.data ? (const char *)out.data : "");
     egide_buf_free(&out);
@@ -76,11 +89,18 @@ static void s_handler(const egide_http_req_t *req, egide_http_resp_t *resp, void
 {
     broker_t *b = arg;
     if (strcmp(req->path, "/v1/health") == 0) {
-        json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I}", "status", "ok", "node", b->node_id,
-                              "directory_version", (json_int_t)atomic_load(&b->m.directory_version),
-                              "audit_log_size", (json_int_t)atomic_load(&b->m.audit_size),
-                              "connected_nodes", (json_int_t)atomic_load(&b->m.connected_nodes));
-        egide_http_json(resp, 200, o);
+        /* Past the directory's validity the broker refuses new work: say so
+         * to monitoring (503) until the directory is renewed. */
+        int64_t na = atomic_load(&b->m.directory_not_after_ms);
+        bool expired = egide_now_ms() > na;
+        json_t *o =
+            json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:b}", "status",
+                      expired ? "directory_expired" : "ok", "node", b->node_id, "directory_version",
+                      (json_int_t)atomic_load(&b->m.directory_version), "audit_log_size",
+                      (json_int_t)atomic_load(&b->m.audit_size), "connected_nodes",
+                      (json_int_t)atomic_load(&b->m.connected_nodes), "directory_not_after_ms",
+                      (json_int_t)na, "directory_expired", expired);
+        egide_http_json(resp, expired ? 503 : 200, o);
         return;
     }
     if (strcmp(req->path, "/metrics") == 0) {

@@ -3,7 +3,10 @@
  * broker_hello.c - a node says hello: it is checked against the current
  * directory and CRL, logged, sent the directory when it holds an older one
  * and the latest audit checkpoint (with a consistency proof from the size it
- * holds), and everything pending for it becomes due.  Also the periodic
+ * holds), a Welcome with the highest sequence the broker accepted from it
+ * (a restored edge resumes above it instead of being refused as a replay
+ * for ever), and everything pending for it becomes due.  Past the
+ * directory's expiry a hello gets a transient Error instead.  Also the periodic
  * signed checkpoints and the directory push after a reload.
  */
 #include "broker.h"
@@ -87,7 +90,10 @@ void broker_checkpoint(broker_t *b, bool force)
     for (size_t i = 0; i < b->n_conns; i++)
         if (b->conns[i].connected)
             s_send_checkpoint(b, &b->conns[i]);
-    free(note);
+    /* Kept outside the store once this transaction commits (broker_commit),
+     * so that a store that lost what it covers is caught at the next start. */
+    free(b->checkpoint_pending);
+    b->checkpoint_pending = note;
 }
 
 void broker_handle_hello(broker_t *b, const egide_transport_msg_t *m)
@@ -101,6 +107,11 @@ void broker_handle_hello(broker_t *b, const egide_transport_msg_t *m)
     broker_conn_t *c = broker_conn(b, m->user_id, false);
     if (!c)
         return;
+    if (!broker_directory_valid(b, broker_now(b))) {
+        broker_send_error(b, m->user_id, m->frame->corr_id, R(INTERNAL),
+                          "broker directory expired; retry later");
+        return;
+    }
     const egide_peer_t *hp = egide_peers_get(b->peers, m->user_id);
     if (!hp || hp->status != EGIDE_OK || !egide_directory_node_active(hp->node)) {
         /* Admitted under an older directory or CRL: not any more. */
@@ -117,11 +128,18 @@ void broker_handle_hello(broker_t *b, const egide_transport_msg_t *m)
         return;
     egide_log(EGIDE_LOG_INFO, "node %s connected (directory v%llu)", m->user_id,
               (unsigned long long)h->directory_version);
+    uint64_t last_seq = 0;
+    egide_rc rc = broker_store_sender_max_seq(b->store, m->user_id, &last_seq);
+    if (rc) {
+        broker_store_failed(b, rc, "the sequence for a welcome");
+        return;
+    }
+    broker_send_welcome(b, m->user_id, m->frame->corr_id, last_seq);
     if (h->directory_version < egide_directory_version(b->dir))
         broker_send_directory(b, m->user_id);
     s_send_checkpoint(b, c);
     /* Everything pending for this node is due now. */
-    egide_rc rc = broker_store_node_wake(b->store, m->user_id);
+    rc = broker_store_node_wake(b->store, m->user_id);
     if (rc)
         broker_store_failed(b, rc, "waking a node's queue");
 }

@@ -6,8 +6,10 @@
  */
 #include "broker.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "egide/base/egide_daemon.h"
 #include "egide/base/egide_limits.h"
@@ -44,7 +46,9 @@ const egide_config_key_t broker_config_schema[] = {
       "commit a batch of frames with one fsync"),
     K("broker", "batch_max", EGIDE_CFG_INT, false, 1, 4096, "256", "frames per group commit"),
     K("broker", "clock_skew_ms", EGIDE_CFG_INT, false, 1000, 86400000, "300000",
-      "accepted clock difference"),
+      "how far in the future of the broker's clock an envelope may be created"),
+    K("broker", "max_lifetime_days", EGIDE_CFG_INT, false, 1, 3650, "365",
+      "longest envelope lifetime (expires - created) accepted"),
     K("broker", "seq_window", EGIDE_CFG_INT, false, 1, 1000000, "4096",
       "per-sender sequence replay window"),
     K("broker", "retry_min_ms", EGIDE_CFG_INT, false, 10, 600000, "500", "first redelivery delay"),
@@ -56,6 +60,9 @@ const egide_config_key_t broker_config_schema[] = {
       "largest frame accepted"),
     K("audit", "origin", EGIDE_CFG_STRING, false, 0, 0, NULL,
       "checkpoint origin (default egide.<node_id>/audit)"),
+    K("audit", "checkpoint_file", EGIDE_CFG_PATH, false, 0, 0, NULL,
+      "file keeping the last signed checkpoint, checked against the store at start "
+      "(default <database>.checkpoint)"),
     K("audit", "checkpoint_entries", EGIDE_CFG_INT, false, 1, 1000000, "256",
       "checkpoint after this many leaves"),
     K("audit", "checkpoint_seconds", EGIDE_CFG_INT, false, 1, 86400, "10",
@@ -125,6 +132,8 @@ egide_rc broker_init(broker_t *b, egide_config_t *cfg)
     b->group_commit = egide_config_bool(cfg, "broker", "group_commit");
     b->batch_max = (int)egide_config_int(cfg, "broker", "batch_max");
     b->clock_skew_ms = egide_config_int(cfg, "broker", "clock_skew_ms");
+    b->max_lifetime_ms = egide_config_int(cfg, "broker", "max_lifetime_days") * 86400000LL;
+    b->refused_interval_ms = BROKER_REFUSED_INTERVAL_MS;
     b->seq_window = (uint64_t)egide_config_int(cfg, "broker", "seq_window");
     b->retry_min_ms = (int)egide_config_int(cfg, "broker", "retry_min_ms");
     b->retry_max_ms = (int)egide_config_int(cfg, "broker", "retry_max_ms");
@@ -146,12 +155,25 @@ egide_rc broker_init(broker_t *b, egide_config_t *cfg)
         egide_log(EGIDE_LOG_WARNING, "node id %s is not in the directory", b->node_id);
 
     char *p = egide_config_path(cfg, "broker", "database");
+    b->store_new = p && access(p, F_OK) != 0;
     rc = broker_store_open(NULL, p, false, &b->store);
     free(p);
     if (rc)
         return s_fail("database", rc);
     b->audit = broker_store_audit(b->store);
     b->last_checkpoint_size = 0;
+    p = egide_config_path(cfg, "audit", "checkpoint_file");
+    if (!p) {
+        char *db = egide_config_path(cfg, "broker", "database");
+        size_t n = db ? strlen(db) + sizeof ".checkpoint" : 0;
+        p = n ? malloc(n) : NULL;
+        if (p)
+            snprintf(p, n, "%s.checkpoint", db);
+        free(db);
+    }
+    b->checkpoint_path = p;
+    if ((rc = broker_check_store(b))) /* before anything is appended */
+        return rc;
     if ((rc = broker_audit_directory(b))) /* the directory this run starts with */
         return s_fail("audit log", rc);
 
@@ -183,6 +205,124 @@ egide_rc broker_init(broker_t *b, egide_config_t *cfg)
     return EGIDE_OK;
 }
 
+/* The highest checkpoint stored whose root the store still has, below
+ * `below`: where the damage starts (0 when none agrees). */
+static uint64_t s_last_good(broker_t *b, uint64_t below)
+{
+    uint64_t good = 0, from = 1, size = 0;
+    char *note = NULL;
+    while (egide_auditlog_checkpoint_next(b->audit, from, &size, &note) == EGIDE_OK) {
+        egide_checkpoint_t cp;
+        uint8_t root[32];
+        bool ok = size < below && egide_checkpoint_parse(note, strlen(note), &cp) == EGIDE_OK &&
+                  egide_auditlog_root(b->audit, cp.size, root) == EGIDE_OK &&
+                  memcmp(root, cp.root, 32) == 0;
+        free(note);
+        note = NULL;
+        if (size >= below)
+            break;
+        if (ok)
+            good = size;
+        from = size + 1;
+    }
+    free(note);
+    return good;
+}
+
+egide_rc broker_check_store(broker_t *b)
+{
+    char *note = NULL;
+    const char *where = b->checkpoint_path;
+    uint8_t *fbytes = NULL;
+    size_t flen = 0;
+    egide_rc rc = where ? egide_file_read(where, EGIDE_CHECKPOINT_MAX_NOTE, &fbytes, &flen)
+                        : EGIDE_ERR_NOTFOUND;
+    if (rc == EGIDE_OK) {
+        note = calloc(1, flen + 1);
+        if (!note) {
+            free(fbytes);
+            return s_fail("last signed checkpoint", EGIDE_ERR_NOMEM);
+        }
+        memcpy(note, fbytes, flen);
+        free(fbytes);
+    } else {
+        /* No file yet (a first start, or a store from before it was kept):
+         * the store's own latest checkpoint is all there is to check. */
+        where = "the store";
+        rc = egide_auditlog_latest_checkpoint(b->audit, &note);
+        if (rc == EGIDE_ERR_NOTFOUND)
+            return EGIDE_OK;
+        if (rc)
+            return s_fail("reading the latest checkpoint", rc);
+    }
+    egide_checkpoint_t cp;
+    rc = egide_checkpoint_verify(note, strlen(note), b->origin, b->sign_key, &cp);
+    free(note);
+    if (!rc && b->store_new && egide_auditlog_size(b->audit) == 0) {
+        /* The database file was not there: someone installed a new store on
+         * purpose (damage leaves a file behind).  Start a new log, loudly:
+         * the edges' witnesses will see a fork. */
+        egide_log(EGIDE_LOG_WARNING,
+                  "store check: a NEW, empty store replaces one whose last signed checkpoint "
+                  "(%s) covered %llu entries; starting a new audit log (the edges will raise "
+                  "fork alerts)",
+                  where, (unsigned long long)cp.size);
+        return EGIDE_OK;
+    }
+    if (rc) {
+        egide_log(EGIDE_LOG_ERROR,
+                  "store check: the last checkpoint (%s) is not one this broker signed: %s; "
+                  "refusing to serve",
+                  where, egide_strerror(rc));
+        return EGIDE_ERR_CONSISTENCY;
+    }
+    uint64_t size = egide_auditlog_size(b->audit);
+    uint8_t root[32];
+    if (size < cp.size) {
+        egide_log(EGIDE_LOG_ERROR,
+                  "store check: the audit log has %llu entries but the last checkpoint this "
+                  "broker signed (%s) covers %llu: entries %llu..%llu (%llu) are lost from the "
+                  "store, with the referrals they recorded as accepted, rejected or delivered; "
+                  "refusing to serve. Restore the store from a backup that holds them",
+                  (unsigned long long)size, where, (unsigned long long)cp.size,
+                  (unsigned long long)size, (unsigned long long)(cp.size - 1),
+                  (unsigned long long)(cp.size - size));
+        return EGIDE_ERR_CONSISTENCY;
+    }
+    rc = egide_auditlog_root(b->audit, cp.size, root);
+    if (rc || memcmp(root, cp.root, 32) != 0) {
+        uint64_t good = s_last_good(b, cp.size);
+        egide_log(EGIDE_LOG_ERROR,
+                  "store check: the audit log (%llu entries) does not hash at size %llu to the "
+                  "root of the last checkpoint this broker signed (%s)%s%s: entries in "
+                  "%llu..%llu were altered or lost (the store agrees with a signed checkpoint "
+                  "up to size %llu); refusing to serve. Restore the store from a backup",
+                  (unsigned long long)size, (unsigned long long)cp.size, where, rc ? ": " : "",
+                  rc ? egide_strerror(rc) : "", (unsigned long long)good,
+                  (unsigned long long)(cp.size - 1), (unsigned long long)good);
+        return EGIDE_ERR_CONSISTENCY;
+    }
+    b->last_checkpoint_size = cp.size;
+    egide_log(EGIDE_LOG_INFO, "store check: %llu entries, agrees with the checkpoint of size %llu",
+              (unsigned long long)size, (unsigned long long)cp.size);
+    return EGIDE_OK;
+}
+
+void broker_keep_checkpoint(broker_t *b)
+{
+    char *note = b->checkpoint_pending;
+    b->checkpoint_pending = NULL;
+    if (!note || !b->checkpoint_path) {
+        free(note);
+        return;
+    }
+    egide_rc rc = egide_file_write_atomic(b->checkpoint_path, note, strlen(note), 0600);
+    if (rc)
+        egide_log(EGIDE_LOG_WARNING, "keeping the last checkpoint in %s: %s", b->checkpoint_path,
+                  egide_strerror(rc));
+    free(note);
+}
+
 void broker_fini(broker_t *b)
 {
     broker_api_stop(b);
@@ -199,6 +339,8 @@ void broker_fini(broker_t *b)
     X509_free(b->anchor);
     EVP_PKEY_free(b->sign_key);
     free(b->directory_path);
+    free(b->checkpoint_path);
+    free(b->checkpoint_pending);
     free(b->conns);
 }
 

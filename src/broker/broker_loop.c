@@ -151,6 +151,7 @@ int broker_run(broker_t *b)
             continue;
         now = egide_mono_ms();
         if (now >= next_tick) {
+            broker_refresh_peers(b, broker_now(b), false);
             broker_pump(b);
             broker_expire(b);
             broker_checkpoint(b, false);

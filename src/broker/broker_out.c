@@ -18,6 +18,11 @@
 #include "egide/wire/egide_frame.h"
 #include "egide/wire/egide_wire.h"
 
+int64_t broker_now(const broker_t *b)
+{
+    return b->clock ? b->clock() : egide_now_ms();
+}
+
 /* ------------------------------------------------------------ connections */
 
 broker_conn_t *broker_conn(broker_t *b, const char *node_id, bool create)
@@ -140,9 +145,12 @@ egide_rc broker_commit(broker_t *b)
     if (!b->store_failed && (rc = broker_store_commit(b->store)) == EGIDE_OK) {
         s_count(b);
         memset(&b->counted, 0, sizeof b->counted);
+        broker_keep_checkpoint(b);
         broker_flush(b);
         return EGIDE_OK;
     }
+    free(b->checkpoint_pending); /* signed in a transaction that did not happen */
+    b->checkpoint_pending = NULL;
     memset(&b->counted, 0, sizeof b->counted);
     /* Nothing queued in b->out was promised: drop it, peers retry. */
     egide_log(EGIDE_LOG_ERROR, "%s; batch rolled back, nothing sent, peers will retry",
@@ -239,4 +247,12 @@ void broker_send_deliver(broker_t *b, const char *node_id, const uint8_t *env, s
     egide_rc rc = egide_frame_deliver(0, env, len, &f, &n);
     broker_out_push(b, node_id, rc, &f, n);
     b->counted.deliveries_sent++;
+}
+
+void broker_send_welcome(broker_t *b, const char *node_id, uint64_t corr, uint64_t last_seq)
+{
+    uint8_t *f = NULL;
+    size_t n = 0;
+    egide_rc rc = egide_frame_welcome(corr, last_seq, &f, &n);
+    broker_out_push(b, node_id, rc, &f, n);
 }

@@ -53,6 +53,14 @@ static void s_reject(broker_t *b, const char *node, uint64_t corr, const broker_
             d->n_ids);
     ev.node_id = (char *)node;
     ev.reason = d->reason;
+    /* A rejection that is not remembered is not about these bytes as the
+     * message (a sequence already used, a signature or sender that does not
+     * hold, a msg_id taken): the same msg_id may still be accepted with
+     * other bytes (an edge restored from a backup resequences and resubmits
+     * it), and all the audit events of one msg_id must name one envelope.
+     * So its leaf names the message, not a hash; the receipt has the hash. */
+    if (!d->remember)
+        ev.envelope_sha256 = (ProtobufCBinaryData){0, NULL};
     uint8_t *rcpt = NULL;
     size_t rlen = 0;
     egide_rc rc = broker_audit_receipt(b, &ev, EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED,
@@ -142,8 +150,9 @@ void broker_handle_submit(broker_t *b, const egide_transport_msg_t *m)
         .dir = b->dir,
         .peers = b->peers,
         .store = b->store,
-        .now_ms = egide_now_ms(),
+        .now_ms = broker_now(b),
         .clock_skew_ms = b->clock_skew_ms,
+        .max_lifetime_ms = b->max_lifetime_ms,
         .seq_window = b->seq_window,
     };
     broker_admit_t d;
@@ -160,6 +169,12 @@ void broker_handle_submit(broker_t *b, const egide_transport_msg_t *m)
         break;
     case BROKER_ADMIT_RETRY:
         broker_store_failed(b, d.rc, "admission lookups");
+        break;
+    case BROKER_ADMIT_UNAVAILABLE:
+        /* Logged loudly and counted by broker_directory_valid; nothing is
+         * signed or remembered, the sender keeps the referral queued. */
+        broker_directory_valid(b, in.now_ms);
+        broker_send_error(b, node, corr, d.reason, d.detail);
         break;
     case BROKER_ADMIT_DUPLICATE:
         broker_send_receipt(b, node, corr, 0, d.stored.receipt, d.stored.receipt_len);

@@ -4,7 +4,9 @@
  * admitted only when the directory lists it for an active node whose
  * certificates are valid; the answer's User-Id (the node id) is then the
  * identity of every frame on that connection.  A refused key is logged by
- * its hash prefix and audited.  The ZeroMQ side is egide_zap_recv/_reply.
+ * its hash prefix and audited, once per key per interval (a table of at
+ * most BROKER_REFUSED_MAX keys, the oldest evicted), with the refusals in
+ * between only counted.  The ZeroMQ side is egide_zap_recv/_reply.
  */
 #include "broker.h"
 
@@ -16,22 +18,98 @@
 
 #define R(x) EGIDE__V1__REASON_CODE__REASON_##x
 
-/* A refused CURVE key: a log line (hash prefix, never the key) and a leaf. */
-static void s_refused(broker_t *b, const egide_zap_request_t *req, const Egide__V1__NodeEntry *node)
+/* The entry of a refused key, or a new one (the oldest evicted when the
+ * table is full: memory stays bounded whatever a client sends). */
+static broker_refused_t *s_refused_entry(broker_t *b, const uint8_t ksha[32], bool *fresh)
+{
+    *fresh = false;
+    size_t oldest = 0;
+    for (size_t i = 0; i < b->n_refused; i++) {
+        if (memcmp(b->refused[i].key_sha256, ksha, 32) == 0)
+            return &b->refused[i];
+        if (b->refused[i].window_ms < b->refused[oldest].window_ms)
+            oldest = i;
+    }
+    broker_refused_t *r =
+        b->n_refused < BROKER_REFUSED_MAX ? &b->refused[b->n_refused++] : &b->refused[oldest];
+    memset(r, 0, sizeof *r);
+    memcpy(r->key_sha256, ksha, 32);
+    *fresh = true;
+    return r;
+}
+
+/* A refused CURVE key.  Refused handshakes cost an unauthenticated client
+ * nothing, and the audit log is permanent: one leaf and one log line per key
+ * per interval (the first refusal), the others only counted, with a summary
+ * line of what was not logged once per interval. */
+bool broker_zap_refused(broker_t *b, const uint8_t ksha[32], const char *node_id, int64_t now_ms)
 {
     atomic_fetch_add(&b->m.zap_refused, 1);
-    uint8_t ksha[32];
-    egide_sha256(req->curve_key, 32, ksha);
+    int64_t interval =
+        b->refused_interval_ms > 0 ? b->refused_interval_ms : BROKER_REFUSED_INTERVAL_MS;
+    bool fresh = false;
+    broker_refused_t *r = s_refused_entry(b, ksha, &fresh);
     char khex[17];
     egide_hex_encode(ksha, 8, khex);
-    egide_log(EGIDE_LOG_NOTICE, "refused transport key %s…%s%s", khex, node ? " of node " : "",
-              node ? node->id : "");
+    bool quiet = !fresh && now_ms >= r->window_ms && now_ms - r->window_ms < interval;
+    if (!quiet) {
+        if (now_ms < b->refused_leaves_ms || now_ms - b->refused_leaves_ms >= interval) {
+            b->refused_leaves_ms = now_ms;
+            b->refused_leaves = 0;
+        }
+        if (b->refused_leaves >= BROKER_REFUSED_LEAVES_MAX) {
+            /* Too many keys this interval: this one is only counted. */
+            r->window_ms = now_ms;
+            r->count = 0;
+            quiet = true;
+        }
+    }
+    if (quiet) {
+        r->count++;
+        b->refused_quiet++;
+        if (now_ms - b->refused_summary_ms >= interval || now_ms < b->refused_summary_ms) {
+            egide_log(EGIDE_LOG_NOTICE,
+                      "%llu more refused handshakes not logged one by one (%zu keys seen lately)",
+                      (unsigned long long)b->refused_quiet, b->n_refused);
+            b->refused_quiet = 0;
+            b->refused_summary_ms = now_ms;
+        }
+        return false;
+    }
+    uint64_t before = fresh ? 0 : r->count;
+    r->window_ms = now_ms;
+    r->count = 1;
+    if (!b->refused_summary_ms)
+        b->refused_summary_ms = now_ms;
+    if (before > 1)
+        egide_log(EGIDE_LOG_NOTICE,
+                  "refused transport key %s…%s%s (%llu refusals in the previous interval)", khex,
+                  node_id ? " of node " : "", node_id ? node_id : "", (unsigned long long)before);
+    else
+        egide_log(EGIDE_LOG_NOTICE, "refused transport key %s…%s%s", khex,
+                  node_id ? " of node " : "", node_id ? node_id : "");
+    /* AuditEvent has no count field (yet): one leaf per key per interval. */
     Egide__V1__AuditEvent ev = EGIDE__V1__AUDIT_EVENT__INIT;
     ev.type = EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_NODE_REFUSED;
-    ev.node_id = node ? node->id : "";
-    ev.reason = node ? R(NODE_SUSPENDED) : R(UNKNOWN_SENDER);
-    ev.transport_key_sha256 = (ProtobufCBinaryData){32, ksha};
-    broker_audit(b, &ev, NULL);
+    ev.node_id = node_id ? (char *)node_id : "";
+    ev.reason = node_id ? R(NODE_SUSPENDED) : R(UNKNOWN_SENDER);
+    ev.transport_key_sha256 = (ProtobufCBinaryData){32, (uint8_t *)ksha};
+    ev.time_ms = now_ms;
+    if (broker_audit(b, &ev, NULL) != EGIDE_OK) {
+        /* The batch is refused: the next refusal of this key audits it. */
+        r->window_ms = INT64_MIN / 2;
+        return false;
+    }
+    b->refused_leaves++;
+    atomic_fetch_add(&b->m.zap_refused_audited, 1);
+    return true;
+}
+
+static void s_refused(broker_t *b, const egide_zap_request_t *req, const Egide__V1__NodeEntry *node)
+{
+    uint8_t ksha[32];
+    egide_sha256(req->curve_key, 32, ksha);
+    broker_zap_refused(b, ksha, node ? node->id : NULL, broker_now(b));
 }
 
 static void s_answer(broker_t *b, const egide_zap_request_t *req)

@@ -28,7 +28,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sqlite3.h>
 
+#include "egide/audit/egide_auditverify.h"
 #include "egide/base/egide_limits.h"
 #include "egide/base/egide_rc.h"
 #include "egide/base/egide_util.h"
@@ -191,6 +193,9 @@ typedef enum {
     SETUP_SEQ_OLD,        /* the sender is far ahead: its sequence is below the window */
     SETUP_FAIL_FIND,      /* the store's envelope lookup fails */
     SETUP_FAIL_SEQ,       /* the store's sequence lookup fails */
+    SETUP_LIFE_CENTURY,   /* sealed to expire 100 years after its creation */
+    SETUP_LIFE_MAX,       /* sealed with exactly the maximum lifetime */
+    SETUP_DIR_EXPIRED,    /* the broker's clock is past the directory's validity */
 } setup_t;
 
 typedef enum { BYTES_SEALED, BYTES_GARBAGE, BYTES_HUGE } bytes_t;
@@ -256,9 +261,31 @@ static const row_t s_rows[] = {
     {"clock skew (created in the future)", POLICE, POLICE, NONE, NONE, {CRIP, NONE}, NONE, IPT,
      -3600 * 1000, SETUP_NONE, BYTES_SEALED, BROKER_ADMIT_REJECT, R(CLOCK_SKEW),
      "created_ms too far", true},
-    {"clock skew (created long ago)", POLICE, POLICE, NONE, NONE, {CRIP, NONE}, NONE, IPT,
-     3600 * 1000, SETUP_NONE, BYTES_SEALED, BROKER_ADMIT_REJECT, R(CLOCK_SKEW),
+    /* Issue 13 item 1: a creation time in the past is a retry (a broker
+     * outage, a sender offline), not clock skew.  This row said CLOCK_SKEW
+     * before; that was the defect that threw queued referrals away. */
+    {"created an hour ago (queued during an outage): accepted", POLICE, POLICE, NONE, NONE,
+     {CRIP, NONE}, NONE, IPT, 3600 * 1000, SETUP_NONE, BYTES_SEALED, BROKER_ADMIT_ACCEPT, 0, NULL,
+     false},
+    {"created 10 minutes ago (a retry): accepted", POLICE, POLICE, NONE, NONE, {CRIP, NONE}, NONE,
+     IPT, 600 * 1000, SETUP_NONE, BYTES_SEALED, BROKER_ADMIT_ACCEPT, 0, NULL, false},
+    {"created 29 days ago, not expired: accepted", POLICE, POLICE, NONE, NONE, {CRIP, NONE}, NONE,
+     IPT, 29 * DAY, SETUP_NONE, BYTES_SEALED, BROKER_ADMIT_ACCEPT, 0, NULL, false},
+    {"created 6 minutes in the future: clock skew", POLICE, POLICE, NONE, NONE, {CRIP, NONE}, NONE,
+     IPT, -360 * 1000, SETUP_NONE, BYTES_SEALED, BROKER_ADMIT_REJECT, R(CLOCK_SKEW),
      "created_ms too far", true},
+    {"created 4 minutes in the future: within the skew", POLICE, POLICE, NONE, NONE, {CRIP, NONE},
+     NONE, IPT, -240 * 1000, SETUP_NONE, BYTES_SEALED, BROKER_ADMIT_ACCEPT, 0, NULL, false},
+    /* Item 14: a maximum lifetime. */
+    {"lifetime of 100 years: refused", POLICE, POLICE, NONE, NONE, {CRIP, NONE}, NONE, IPT, 0,
+     SETUP_LIFE_CENTURY, BYTES_SEALED, BROKER_ADMIT_REJECT, R(EXPIRED),
+     "lifetime longer than the maximum", true},
+    {"lifetime exactly the maximum: accepted", POLICE, POLICE, NONE, NONE, {CRIP, NONE}, NONE, IPT,
+     0, SETUP_LIFE_MAX, BYTES_SEALED, BROKER_ADMIT_ACCEPT, 0, NULL, false},
+    /* Item 9: past the directory's validity, nothing is signed. */
+    {"directory expired: unavailable (transient)", POLICE, POLICE, NONE, NONE, {CRIP, NONE}, NONE,
+     IPT, 0, SETUP_DIR_EXPIRED, BYTES_SEALED, BROKER_ADMIT_UNAVAILABLE, R(INTERNAL),
+     "broker directory expired", false},
     {"forbidden type", POLICE, POLICE, NONE, NONE, {CRIP, NONE}, NONE, "ip.qualification", 0,
      SETUP_NONE, BYTES_SEALED, BROKER_ADMIT_REJECT, R(FORBIDDEN_TYPE), NULL, true},
     {"unknown type", POLICE, POLICE, NONE, NONE, {CRIP, NONE}, NONE, "no.such.type", 0,
@@ -289,6 +316,7 @@ static const row_t s_rows[] = {
 #define SEQ       100
 #define WINDOW    64
 #define SKEW_MS   (300 * 1000)
+#define MAXLIFE   (90 * DAY)
 #define CREATED   1000000000000LL /* envelopes' created_ms */
 #define RCPT_SAME "stored-accepted-receipt"
 #define RCPT_REJ  "stored-rejected-receipt"
@@ -325,6 +353,9 @@ static egide_rc s_seal(const row_t *r, uint8_t **out, size_t *len)
         .urgency = EGIDE__V1__URGENCY__URGENCY_URGENT,
         .sender_seq = SEQ,
         .created_ms = CREATED,
+        .expires_ms = r->setup == SETUP_LIFE_CENTURY ? CREATED + 36525 * DAY
+                      : r->setup == SETUP_LIFE_MAX   ? CREATED + MAXLIFE
+                                                     : 0,
         .content_type = "text/plain",
         .payload = (const uint8_t *)"test",
         .payload_len = 4,
@@ -438,8 +469,10 @@ static void s_check_row(const row_t *r)
         .dir = s_directory,
         .peers = s_peers,
         .store = st,
-        .now_ms = CREATED + r->clock,
+        .now_ms = r->setup == SETUP_DIR_EXPIRED ? egide_directory_not_after_ms(s_directory) + 1
+                                                : CREATED + r->clock,
         .clock_skew_ms = SKEW_MS,
+        .max_lifetime_ms = MAXLIFE,
         .seq_window = WINDOW,
     };
     broker_admit_t d;
@@ -474,7 +507,9 @@ static void s_check_row(const row_t *r)
     uint64_t q = 9, rl = 9;
     if (st && r->setup != SETUP_FAIL_FIND && r->setup != SETUP_FAIL_SEQ) {
         CHECK_RC(broker_store_counts(st, &q, &rl), EGIDE_OK);
-        CHECK(q == (r->setup == SETUP_NONE || r->setup == SETUP_REJECTED_SAME ? 0u : 1u));
+        bool put = r->setup == SETUP_ACCEPTED_SAME || r->setup == SETUP_ACCEPTED_OTHER ||
+                   r->setup == SETUP_SEQ_USED || r->setup == SETUP_SEQ_OLD;
+        CHECK(q == (put ? 1u : 0u));
     }
     broker_store_close(&st);
     free(env);
@@ -501,6 +536,7 @@ static void test_rows_cover_reasons(void)
         R(FORBIDDEN_TYPE),    R(UNKNOWN_TYPE),
         R(NODE_SUSPENDED),    R(FORBIDDEN_RECIPIENT),
         R(UNKNOWN_RECIPIENT), R(REPLAY),
+        R(INTERNAL),
     };
     for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++) {
         bool found = false;
@@ -527,6 +563,7 @@ static void test_bad_arguments(void)
     CHECK_STREQ(broker_admit_verdict_name(BROKER_ADMIT_DUPLICATE), "duplicate");
     CHECK_STREQ(broker_admit_verdict_name(BROKER_ADMIT_MALFORMED), "malformed");
     CHECK_STREQ(broker_admit_verdict_name(BROKER_ADMIT_RETRY), "retry");
+    CHECK_STREQ(broker_admit_verdict_name(BROKER_ADMIT_UNAVAILABLE), "unavailable");
     CHECK_STREQ(broker_admit_verdict_name((broker_admit_verdict)99), "unknown");
 }
 
@@ -545,7 +582,9 @@ static void s_broker(broker_t *b, broker_store_t *st)
     b->sign_key = s_nodes[BROKER].sign_key;
     memcpy(b->sign_fpr, s_nodes[BROKER].sign_fpr, 32);
     b->clock_skew_ms = SKEW_MS;
+    b->max_lifetime_ms = MAXLIFE;
     b->seq_window = WINDOW;
+    b->refused_interval_ms = 10 * 60 * 1000;
     b->retry_min_ms = 500;
     b->retry_max_ms = 60000;
     b->out_tail = &b->out;
@@ -954,6 +993,540 @@ static void test_timers_store_failure(void)
     broker_store_close(&st);
 }
 
+/* ------------------------------------------------------------ issue 13 */
+
+/* The first frame of a kind queued for node, unpacked (the caller frees it
+ * with egide_wire_free), or NULL. */
+static Egide__V1__Frame *s_first(const broker_t *b, const char *node, int body)
+{
+    for (const broker_out_t *o = b->out; o; o = o->next) {
+        Egide__V1__Frame *f = NULL;
+        if (strcmp(o->node_id, node) != 0 ||
+            egide_wire_unpack(EGIDE_WIRE_FRAME, o->data, o->len, (void **)&f, NULL) != EGIDE_OK)
+            continue;
+        if ((int)f->body_case == body)
+            return f;
+        egide_wire_free(EGIDE_WIRE_FRAME, f);
+    }
+    return NULL;
+}
+
+/* Seal from POLICE to `to` with sequence seq, created at created_ms. */
+static egide_rc s_seal_at(int to, uint64_t seq, int64_t created_ms, uint8_t **out, size_t *len,
+                          uint8_t msg_id[16])
+{
+    egide_seal_recipient_t rc = {s_ids[to], s_nodes[to].enc_pub, s_nodes[to].enc_fpr};
+    egide_seal_params_t p = {
+        .sender_id = s_ids[POLICE],
+        .sign_key = s_nodes[POLICE].sign_key,
+        .sign_cert_fpr = s_nodes[POLICE].sign_fpr,
+        .recipients = &rc,
+        .n_recipients = 1,
+        .message_type = IPT,
+        .urgency = EGIDE__V1__URGENCY__URGENCY_URGENT,
+        .sender_seq = seq,
+        .created_ms = created_ms,
+        .content_type = "text/plain",
+        .payload = (const uint8_t *)"test",
+        .payload_len = 4,
+    };
+    return egide_envelope_seal(&p, out, len, msg_id);
+}
+
+/* Submit env from POLICE in one transaction and commit; the kind of the
+ * receipt answered (0: none) and the Error code answered (0: none). */
+static void s_submit(broker_t *b, const uint8_t *env, size_t len, int *kind, int *reason,
+                     int *error)
+{
+    s_frame_t fr;
+    s_frame(&fr, POLICE, env, len, false);
+    *kind = 0;
+    *reason = 0;
+    *error = 0;
+    CHECK_RC(broker_store_begin(b->store), EGIDE_OK);
+    broker_handle_submit(b, &fr.m);
+    Egide__V1__Frame *f = s_first(b, s_ids[POLICE], EGIDE__V1__FRAME__BODY_RECEIPT);
+    egide_receipt_t *r = NULL;
+    if (f &&
+        egide_receipt_parse(f->receipt->receipt.data, f->receipt->receipt.len, &r) == EGIDE_OK) {
+        *kind = egide_receipt_body(r)->kind;
+        *reason = egide_receipt_body(r)->reason;
+    }
+    egide_receipt_destroy(&r);
+    if (f)
+        egide_wire_free(EGIDE_WIRE_FRAME, f);
+    f = s_first(b, s_ids[POLICE], EGIDE__V1__FRAME__BODY_ERROR);
+    if (f) {
+        *error = f->error->code;
+        egide_wire_free(EGIDE_WIRE_FRAME, f);
+    }
+    CHECK_RC(broker_commit(b), EGIDE_OK);
+}
+
+/* Item 1: a referral queued at the sender during a 10-minute broker outage
+ * (created 10 minutes before the broker sees it) is accepted, stored and
+ * queued for delivery; its retry gets the same receipt. */
+static void test_retry_after_outage(void)
+{
+    broker_store_t *st = s_store();
+    REQUIRE(st != NULL);
+    broker_t b;
+    s_broker(&b, st);
+    uint8_t *env = NULL, id[16];
+    size_t len = 0;
+    REQUIRE(s_seal_at(CRIP, 1, egide_now_ms() - 10 * 60 * 1000, &env, &len, id) == EGIDE_OK);
+    int kind, reason, error;
+    s_submit(&b, env, len, &kind, &reason, &error);
+    CHECK(kind == EGIDE__V1__RECEIPT_KIND__RECEIPT_ACCEPTED && error == 0);
+    broker_stored_t sd;
+    CHECK_RC(broker_store_envelope_find(st, id, &sd), EGIDE_OK);
+    broker_stored_clear(&sd);
+    broker_delivery_t dv;
+    CHECK_RC(broker_store_delivery_get(st, id, s_ids[CRIP], &dv), EGIDE_OK);
+    CHECK(dv.state == BROKER_DELIVERY_QUEUED);
+    s_submit(&b, env, len, &kind, &reason, &error); /* the sender retries: same answer */
+    CHECK(kind == EGIDE__V1__RECEIPT_KIND__RECEIPT_ACCEPTED);
+    CHECK(atomic_load(&b.m.accepted) == 1 && atomic_load(&b.m.rejected) == 0);
+    free(env);
+    broker_store_close(&st);
+}
+
+static int64_t s_fake_now;
+static int64_t s_fake_clock(void)
+{
+    return s_fake_now;
+}
+
+/* A hello from node; what was queued for it is in b->out after. */
+static void s_hello(broker_t *b, int node)
+{
+    Egide__V1__Hello h = EGIDE__V1__HELLO__INIT;
+    h.node_id = (char *)s_ids[node];
+    h.directory_version = egide_directory_version(s_directory);
+    s_frame_t fr;
+    s_frame(&fr, node, NULL, 0, false);
+    fr.f.body_case = EGIDE__V1__FRAME__BODY_HELLO;
+    fr.f.hello = &h;
+    broker_conn_t *c = broker_conn(b, s_ids[node], true);
+    if (c)
+        c->connected = true;
+    broker_handle_hello(b, &fr.m);
+}
+
+/* Item 9: past the directory's validity (injected clock) a submit gets an
+ * Error (REASON_INTERNAL), no receipt, nothing stored or audited, and a
+ * hello an Error and no Welcome; counted for /metrics and /v1/health.  Back
+ * within it, the same envelope is accepted. */
+static void test_directory_expired(void)
+{
+    broker_store_t *st = s_store();
+    REQUIRE(st != NULL);
+    broker_t b;
+    s_broker(&b, st);
+    b.clock = s_fake_clock;
+    atomic_store(&b.m.directory_not_after_ms, egide_directory_not_after_ms(s_directory));
+    s_fake_now = egide_directory_not_after_ms(s_directory) + 31 * DAY;
+    uint8_t *env = NULL, id[16];
+    size_t len = 0;
+    REQUIRE(s_seal_at(CRIP, 1, s_fake_now - 1000, &env, &len, id) == EGIDE_OK);
+    uint64_t size0 = egide_auditlog_size(b.audit);
+    int kind, reason, error;
+    s_submit(&b, env, len, &kind, &reason, &error);
+    CHECK(kind == 0 && error == R(INTERNAL));
+    CHECK(egide_auditlog_size(b.audit) == size0);
+    broker_stored_t sd;
+    CHECK_RC(broker_store_envelope_find(st, id, &sd), EGIDE_ERR_NOTFOUND);
+    uint8_t sha[32];
+    egide_sha256(env, len, sha);
+    CHECK_RC(broker_store_rejection_find(st, id, sha, &sd), EGIDE_ERR_NOTFOUND);
+    CHECK(atomic_load(&b.m.rejected) == 0);
+    CHECK(atomic_load(&b.m.directory_expired_refusals) == 1);
+
+    CHECK_RC(broker_store_begin(st), EGIDE_OK);
+    s_hello(&b, POLICE);
+    Egide__V1__Frame *f = s_first(&b, s_ids[POLICE], EGIDE__V1__FRAME__BODY_ERROR);
+    CHECK(f && f->error->code == R(INTERNAL));
+    if (f)
+        egide_wire_free(EGIDE_WIRE_FRAME, f);
+    CHECK(s_out_count(&b, s_ids[POLICE], EGIDE__V1__FRAME__BODY_WELCOME) == 0);
+    CHECK_RC(broker_commit(&b), EGIDE_OK);
+    CHECK(egide_auditlog_size(b.audit) == size0);
+    CHECK(atomic_load(&b.m.directory_expired_refusals) == 2);
+
+    /* Renewed (here: the clock back within it): the referral still queued
+     * at the sender is accepted. */
+    free(env);
+    s_fake_now = egide_now_ms();
+    REQUIRE(s_seal_at(CRIP, 1, s_fake_now - 1000, &env, &len, id) == EGIDE_OK);
+    s_submit(&b, env, len, &kind, &reason, &error);
+    CHECK(kind == EGIDE__V1__RECEIPT_KIND__RECEIPT_ACCEPTED && error == 0);
+    free(env);
+    free(b.conns);
+    broker_store_close(&st);
+}
+
+/* Item 9: certificates are checked again as time passes.  826 days on
+ * (injected clock), the nodes' 825-day certificates have expired: the
+ * sender is refused (CERT_INVALID) and a hello from it is refused.  A check
+ * that fails for another reason (40 days on: the CRL is past its next
+ * update, the certificates still valid) keeps the table checked before, so
+ * an out-of-date CRL does not make the broker refuse everyone for good. */
+static void test_certificates_expire(void)
+{
+    broker_store_t *st = s_store();
+    REQUIRE(st != NULL);
+    broker_t b;
+    s_broker(&b, st);
+    egide_trust_t *trust = NULL;
+    char root[512], chain[512], crl[512];
+    snprintf(root, sizeof root, "%s/pki/ca/root.crt", s_dir);
+    snprintf(chain, sizeof chain, "%s/pki/ca/chain.pem", s_dir);
+    snprintf(crl, sizeof crl, "%s/pki/ca/crl.pem", s_dir);
+    REQUIRE(egide_trust_new(root, chain, crl, 0, &trust) == EGIDE_OK);
+    b.pki = trust;
+    b.peers = NULL;
+    int64_t now = egide_now_ms();
+    CHECK_RC(broker_refresh_peers(&b, now, true), EGIDE_OK);
+    REQUIRE(b.peers != NULL);
+    const egide_peers_t *checked = b.peers;
+    CHECK_RC(broker_refresh_peers(&b, now + 1000, false), EGIDE_OK); /* too soon: unchanged */
+    CHECK(b.peers == checked);
+    CHECK_RC(broker_refresh_peers(&b, now + 40 * DAY, false), EGIDE_ERR_CERT);
+    CHECK(b.peers == checked);
+    const egide_peer_t *pp = egide_peers_get(b.peers, s_ids[POLICE]);
+    CHECK(pp && pp->status == EGIDE_OK);
+
+    CHECK_RC(broker_refresh_peers(&b, now + 826 * DAY, false), EGIDE_OK);
+    pp = egide_peers_get(b.peers, s_ids[POLICE]);
+    CHECK(pp && pp->status == EGIDE_ERR_EXPIRED);
+    uint8_t *env = NULL, id[16];
+    size_t len = 0;
+    REQUIRE(s_seal_at(CRIP, 1, now, &env, &len, id) == EGIDE_OK);
+    int kind, reason, error;
+    s_submit(&b, env, len, &kind, &reason, &error);
+    CHECK(kind == EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED && reason == R(CERT_INVALID));
+    CHECK_RC(broker_store_begin(st), EGIDE_OK);
+    s_hello(&b, POLICE);
+    Egide__V1__Frame *f = s_first(&b, s_ids[POLICE], EGIDE__V1__FRAME__BODY_ERROR);
+    CHECK(f && f->error->code == R(NODE_SUSPENDED));
+    if (f)
+        egide_wire_free(EGIDE_WIRE_FRAME, f);
+    CHECK(s_out_count(&b, s_ids[POLICE], EGIDE__V1__FRAME__BODY_WELCOME) == 0);
+    CHECK_RC(broker_commit(&b), EGIDE_OK);
+    free(env);
+    free(b.conns);
+    egide_peers_destroy(&b.peers);
+    egide_trust_destroy(&trust);
+    broker_store_close(&st);
+}
+
+static uint64_t s_welcome(broker_t *b, int node, bool *got)
+{
+    CHECK_RC(broker_store_begin(b->store), EGIDE_OK);
+    s_hello(b, node);
+    Egide__V1__Frame *f = s_first(b, s_ids[node], EGIDE__V1__FRAME__BODY_WELCOME);
+    *got = f != NULL;
+    uint64_t seq = f ? f->welcome->last_seq : 0;
+    if (f)
+        egide_wire_free(EGIDE_WIRE_FRAME, f);
+    CHECK_RC(broker_commit(b), EGIDE_OK);
+    return seq;
+}
+
+/* Item 2: a hello is answered with a Welcome carrying the highest sequence
+ * accepted from the node (0 for a new one).  A REPLAY rejection is not
+ * remembered, so the edge's resequenced resubmission of the same message
+ * (same msg_id, sequence above last_seq, signed again) is accepted; a
+ * resequenced copy of an ACCEPTED message is still DUPLICATE_CONFLICT; and
+ * the audit log stays consistent (every event of a msg_id names one
+ * envelope). */
+static void test_welcome_and_resequence(void)
+{
+    broker_store_t *st = s_store();
+    REQUIRE(st != NULL);
+    broker_t b;
+    s_broker(&b, st);
+    bool got = false;
+    CHECK(s_welcome(&b, POLICE, &got) == 0 && got);
+
+    uint8_t *a = NULL, *x = NULL, *x2 = NULL, *a2 = NULL, ida[16], idx[16];
+    size_t alen = 0, xlen = 0, x2len = 0, a2len = 0;
+    int64_t now = egide_now_ms();
+    REQUIRE(s_seal_at(CRIP, 10, now, &a, &alen, ida) == EGIDE_OK);
+    int kind, reason, error;
+    s_submit(&b, a, alen, &kind, &reason, &error);
+    CHECK(kind == EGIDE__V1__RECEIPT_KIND__RECEIPT_ACCEPTED);
+    CHECK(s_welcome(&b, POLICE, &got) == 10 && got);
+
+    /* A restored edge sends a new message under a sequence it already used. */
+    REQUIRE(s_seal_at(CRIP, 10, now, &x, &xlen, idx) == EGIDE_OK);
+    s_submit(&b, x, xlen, &kind, &reason, &error);
+    CHECK(kind == EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED && reason == R(REPLAY));
+    uint8_t sha[32];
+    egide_sha256(x, xlen, sha);
+    broker_stored_t sd;
+    CHECK_RC(broker_store_rejection_find(st, idx, sha, &sd), EGIDE_ERR_NOTFOUND);
+    /* Its hello told it last_seq = 10: it resequences above and resubmits. */
+    REQUIRE(egide_envelope_resequence(x, xlen, 11, s_nodes[POLICE].sign_key, &x2, &x2len) ==
+            EGIDE_OK);
+    s_submit(&b, x2, x2len, &kind, &reason, &error);
+    CHECK(kind == EGIDE__V1__RECEIPT_KIND__RECEIPT_ACCEPTED && error == 0);
+    CHECK_RC(broker_store_envelope_find(st, idx, &sd), EGIDE_OK);
+    broker_stored_clear(&sd);
+    CHECK(s_welcome(&b, POLICE, &got) == 11 && got);
+    /* The same for an ACCEPTED message: its msg_id is known with another
+     * hash. */
+    REQUIRE(egide_envelope_resequence(a, alen, 12, s_nodes[POLICE].sign_key, &a2, &a2len) ==
+            EGIDE_OK);
+    s_submit(&b, a2, a2len, &kind, &reason, &error);
+    CHECK(kind == EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED && reason == R(DUPLICATE_CONFLICT));
+    /* The original of each is still answered with its ACCEPTED. */
+    s_submit(&b, x2, x2len, &kind, &reason, &error);
+    CHECK(kind == EGIDE__V1__RECEIPT_KIND__RECEIPT_ACCEPTED);
+    s_submit(&b, a, alen, &kind, &reason, &error);
+    CHECK(kind == EGIDE__V1__RECEIPT_KIND__RECEIPT_ACCEPTED);
+    CHECK(atomic_load(&b.m.accepted) == 2);
+    /* A welcome for a node that never sent: 0. */
+    CHECK(s_welcome(&b, CRIP, &got) == 0 && got);
+    egide_auditverify_report_t rep;
+    memset(&rep, 0, sizeof rep);
+    egide_rc vrc = egide_auditlog_verify_all(b.audit, NULL, NULL, true, &rep);
+    if (vrc)
+        fprintf(stderr, "audit verify: %s\n", rep.problem);
+    CHECK_RC(vrc, EGIDE_OK);
+    free(a);
+    free(a2);
+    free(x);
+    free(x2);
+    free(b.conns);
+    broker_store_close(&st);
+}
+
+/* Item 8: refused handshakes.  5,000 refusals of one key make one audit
+ * leaf; of 3 keys, 3 leaves; after the interval (injected time), one more
+ * per key; the table of keys stays bounded (oldest evicted), and so do the
+ * leaves of a client cycling through keys. */
+static void test_zap_refusals(void)
+{
+    broker_store_t *st = s_store();
+    REQUIRE(st != NULL);
+    broker_t b;
+    s_broker(&b, st);
+    uint8_t k[3][32];
+    for (int i = 0; i < 3; i++)
+        memset(k[i], 0x50 + i, 32);
+    int64_t t0 = 1700000000000LL;
+    uint64_t size0 = egide_auditlog_size(b.audit);
+    CHECK_RC(broker_store_begin(st), EGIDE_OK);
+    int leaves = 0;
+    for (int i = 0; i < 5000; i++)
+        leaves += broker_zap_refused(&b, k[0], NULL, t0 + i);
+    CHECK(leaves == 1);
+    CHECK(egide_auditlog_size(b.audit) == size0 + 1);
+    for (int i = 0; i < 5000; i++)
+        leaves += broker_zap_refused(&b, k[i % 3], i % 3 == 1 ? s_ids[SUSPENDED] : NULL, t0 + i);
+    CHECK(leaves == 3);
+    CHECK(egide_auditlog_size(b.audit) == size0 + 3);
+    CHECK(atomic_load(&b.m.zap_refused) == 10000);
+    CHECK(atomic_load(&b.m.zap_refused_audited) == 3);
+    /* The interval later: one more leaf per key. */
+    int64_t t1 = t0 + b.refused_interval_ms + 5000;
+    for (int i = 0; i < 300; i++)
+        leaves += broker_zap_refused(&b, k[i % 3], NULL, t1 + i);
+    CHECK(leaves == 6);
+    CHECK(egide_auditlog_size(b.audit) == size0 + 6);
+    /* Many keys: at most BROKER_REFUSED_MAX remembered, one leaf each. */
+    for (uint32_t i = 0; i < BROKER_REFUSED_MAX + 100; i++) {
+        uint8_t kk[32] = {0};
+        memcpy(kk, &i, sizeof i);
+        kk[31] = 0xaa;
+        leaves += broker_zap_refused(&b, kk, NULL, t1 + 1000 + i);
+    }
+    CHECK(b.n_refused == BROKER_REFUSED_MAX);
+    /* ... and at most BROKER_REFUSED_LEAVES_MAX leaves an interval in all
+     * (3 of this interval's were the keys above). */
+    CHECK(leaves == 3 + BROKER_REFUSED_LEAVES_MAX);
+    CHECK(egide_auditlog_size(b.audit) == size0 + 3 + BROKER_REFUSED_LEAVES_MAX);
+    CHECK_RC(broker_commit(&b), EGIDE_OK);
+    broker_store_close(&st);
+}
+
+/* Run fn(b) with stderr going to a file; returns what it logged (the
+ * caller frees) and fn's result in *rc. */
+static char *s_logged(egide_rc (*fn)(broker_t *), broker_t *b, egide_rc *rc)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/stderr-%d.log", s_dir, ++s_stores);
+    fflush(stderr);
+    int saved = dup(2);
+    FILE *f = fopen(path, "w");
+    if (!f || saved < 0) {
+        if (f)
+            fclose(f);
+        *rc = fn(b);
+        return NULL;
+    }
+    dup2(fileno(f), 2);
+    *rc = fn(b);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    fclose(f);
+    uint8_t *text = NULL;
+    size_t n = 0;
+    if (egide_file_read(path, 1 << 20, &text, &n) != EGIDE_OK)
+        return NULL;
+    char *out = calloc(1, n + 1);
+    if (out)
+        memcpy(out, text, n);
+    free(text);
+    return out;
+}
+
+/* Raw SQL on the store's file, as a damaged disk would leave it (the
+ * append-only triggers dropped first: damage does not ask). */
+static int s_damage(const char *db, const char *sql)
+{
+    sqlite3 *h = NULL;
+    char *err = NULL;
+    int rc = sqlite3_open(db, &h);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(h,
+                          "DROP TRIGGER IF EXISTS audit_leaves_no_delete;"
+                          "DROP TRIGGER IF EXISTS audit_leaves_no_update;"
+                          "DROP TRIGGER IF EXISTS audit_hashes_no_delete;"
+                          "DROP TRIGGER IF EXISTS audit_hashes_no_update;",
+                          NULL, NULL, &err);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(h, sql, NULL, NULL, &err);
+    if (rc != SQLITE_OK)
+        fprintf(stderr, "damage: %s\n", err ? err : sqlite3_errstr(rc));
+    sqlite3_free(err);
+    sqlite3_close(h);
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
+static int s_copy(const char *from, const char *to)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s' && rm -f '%s-wal' '%s-shm'", from, to, to, to);
+    return s_run(cmd);
+}
+
+/* Item 3: at start the store must hold what the last signed checkpoint
+ * covers.  A store that lost entries below it (deleted, as a WAL that lost
+ * its last frames leaves it) or whose tree no longer hashes to its root is
+ * refused, with the sizes and the range of lost entries in the log; the
+ * intact store, and one that only grew since, start. */
+static void test_store_check_at_start(void)
+{
+    char db[512], copy[512], cpf[512];
+    snprintf(db, sizeof db, "%s/store-check.db", s_dir);
+    snprintf(copy, sizeof copy, "%s/store-check-damaged.db", s_dir);
+    snprintf(cpf, sizeof cpf, "%s/store-check.db.checkpoint", s_dir);
+    broker_store_t *st = NULL;
+    REQUIRE(broker_store_open(NULL, db, false, &st) == EGIDE_OK);
+    broker_t b;
+    s_broker(&b, st);
+    egide_strlcpy(b.origin, "egide.71.broker/audit", sizeof b.origin);
+    b.checkpoint_path = cpf;
+    /* No checkpoint yet: nothing to check. */
+    egide_rc rc = broker_check_store(&b);
+    CHECK_RC(rc, EGIDE_OK);
+    int kind, reason, error;
+    for (uint64_t i = 1; i <= 6; i++) {
+        uint8_t *env = NULL, id[16];
+        size_t len = 0;
+        REQUIRE(s_seal_at(CRIP, i, egide_now_ms(), &env, &len, id) == EGIDE_OK);
+        s_submit(&b, env, len, &kind, &reason, &error);
+        CHECK(kind == EGIDE__V1__RECEIPT_KIND__RECEIPT_ACCEPTED);
+        free(env);
+    }
+    CHECK_RC(broker_store_begin(st), EGIDE_OK);
+    broker_checkpoint(&b, true);
+    CHECK(access(cpf, F_OK) != 0); /* not before its commit */
+    CHECK_RC(broker_commit(&b), EGIDE_OK);
+    CHECK(access(cpf, F_OK) == 0);
+    CHECK(b.checkpoint_pending == NULL);
+    uint64_t signed_size = egide_auditlog_size(b.audit);
+    CHECK(signed_size == 6);
+    /* Two more accepted after the checkpoint: a store that grew is fine. */
+    for (uint64_t i = 7; i <= 8; i++) {
+        uint8_t *env = NULL, id[16];
+        size_t len = 0;
+        REQUIRE(s_seal_at(CRIP, i, egide_now_ms(), &env, &len, id) == EGIDE_OK);
+        s_submit(&b, env, len, &kind, &reason, &error);
+        free(env);
+    }
+    broker_store_close(&st);
+
+    /* Intact: starts. */
+    REQUIRE(broker_store_open(NULL, db, false, &st) == EGIDE_OK);
+    b.store = st;
+    b.audit = broker_store_audit(st);
+    b.last_checkpoint_size = 0;
+    char *log = s_logged(broker_check_store, &b, &rc);
+    CHECK_RC(rc, EGIDE_OK);
+    CHECK(b.last_checkpoint_size == signed_size);
+    free(log);
+    broker_store_close(&st);
+
+    /* Entries 4.. lost (below the checkpoint's 6): refused, and said. */
+    REQUIRE(s_copy(db, copy) == 0);
+    REQUIRE(s_damage(copy, "DELETE FROM audit_leaves WHERE idx >= 4;") == 0);
+    REQUIRE(broker_store_open(NULL, copy, false, &st) == EGIDE_OK);
+    b.store = st;
+    b.audit = broker_store_audit(st);
+    log = s_logged(broker_check_store, &b, &rc);
+    CHECK_RC(rc, EGIDE_ERR_CONSISTENCY);
+    CHECK(log &&
+          strstr(log, "the audit log has 4 entries but the last checkpoint this broker "
+                      "signed") &&
+          strstr(log, "covers 6: entries 4..5") && strstr(log, "refusing to serve"));
+    if (log)
+        fputs(log, stderr);
+    free(log);
+    broker_store_close(&st);
+
+    /* The tree's stored hashes altered below the checkpoint: refused. */
+    REQUIRE(s_copy(db, copy) == 0);
+    REQUIRE(s_damage(copy, "UPDATE audit_hashes SET hash = randomblob(32);") == 0);
+    REQUIRE(broker_store_open(NULL, copy, false, &st) == EGIDE_OK);
+    b.store = st;
+    b.audit = broker_store_audit(st);
+    log = s_logged(broker_check_store, &b, &rc);
+    CHECK_RC(rc, EGIDE_ERR_CONSISTENCY);
+    CHECK(log && strstr(log, "does not hash at size 6") && strstr(log, "refusing to serve"));
+    if (log)
+        fputs(log, stderr);
+    free(log);
+    broker_store_close(&st);
+
+    /* Everything lost but the file is still there: refused, unless the
+     * database itself was removed (a new store on purpose). */
+    REQUIRE(s_copy(db, copy) == 0);
+    REQUIRE(s_damage(copy, "DELETE FROM audit_leaves;") == 0);
+    REQUIRE(broker_store_open(NULL, copy, false, &st) == EGIDE_OK);
+    b.store = st;
+    b.audit = broker_store_audit(st);
+    log = s_logged(broker_check_store, &b, &rc);
+    CHECK_RC(rc, EGIDE_ERR_CONSISTENCY);
+    CHECK(log && strstr(log, "entries 0..5"));
+    free(log);
+    b.store_new = true;
+    CHECK_RC(broker_check_store(&b), EGIDE_OK);
+    b.store_new = false;
+    broker_store_close(&st);
+
+    /* A checkpoint file that is not this broker's signature: refused. */
+    REQUIRE(s_write(cpf, "egide.71.broker/audit\n6\nAAAA\n\n") == 0);
+    REQUIRE(broker_store_open(NULL, db, false, &st) == EGIDE_OK);
+    b.store = st;
+    b.audit = broker_store_audit(st);
+    CHECK_RC(broker_check_store(&b), EGIDE_ERR_CONSISTENCY);
+    broker_store_close(&st);
+}
+
 int main(void)
 {
     if (s_setup()) {
@@ -969,6 +1542,12 @@ int main(void)
     RUN(test_commit_failure);
     RUN(test_receipt_store_failure);
     RUN(test_timers_store_failure);
+    RUN(test_retry_after_outage);
+    RUN(test_directory_expired);
+    RUN(test_certificates_expire);
+    RUN(test_welcome_and_resequence);
+    RUN(test_zap_refusals);
+    RUN(test_store_check_at_start);
     s_teardown();
     EGIDE_TEST_DONE();
 }
