@@ -26,7 +26,10 @@
 #include "egide/store/egide_auditstore_sqlite.h"
 #include "egide/wire/egide_wire.h"
 
+/* The two limits have the same value on purpose: each layer names its own. */
+/* NOLINTBEGIN(misc-redundant-expression) */
 _Static_assert(EGIDE_AUDITLOG_MAX_LEAF == EGIDE_AUDITSTORE_MAX_LEAF, "leaf limits differ");
+/* NOLINTEND(misc-redundant-expression) */
 _Static_assert(EGIDE_CHECKPOINT_MAX_NOTE <= EGIDE_AUDITSTORE_MAX_NOTE, "store notes too short");
 _Static_assert(EGIDE_MSG_ID_LEN == EGIDE_AUDITSTORE_MSG_ID_LEN, "msg_id lengths differ");
 

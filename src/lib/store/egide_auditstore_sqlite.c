@@ -102,6 +102,8 @@ static const char *const s_sql[ST__COUNT] = {
     [ST_INS_MSG] = "INSERT INTO audit_msg_index(msg_id, idx) VALUES(?1, ?2)",
     [ST_FIND_MSG] = "SELECT idx FROM audit_msg_index WHERE msg_id = ?1 ORDER BY idx LIMIT ?2",
     [ST_HAS_MSG] = "SELECT 1 FROM audit_msg_index WHERE msg_id = ?1 AND idx = ?2",
+    /* One statement over several literals, not a missing comma. */
+    /* NOLINTNEXTLINE(bugprone-suspicious-missing-comma) */
     [ST_COUNTS] = "SELECT (SELECT COUNT(*) FROM audit_leaves), (SELECT COUNT(*) FROM audit_hashes),"
                   " (SELECT COUNT(*) FROM audit_msg_index),"
                   " (SELECT COUNT(*) FROM audit_checkpoints)",
@@ -344,7 +346,7 @@ static egide_rc s_op_append(void *be, uint64_t index, const uint8_t *leaf, size_
     sqlite3_bind_blob(self->st[ST_INS_LEAF], 2, leaf, (int)len, SQLITE_STATIC);
     rc = s_write(self, ST_INS_LEAF, "storing a leaf");
     for (size_t k = 0; k < nhashes && rc == EGIDE_OK; k++) {
-        sqlite3_bind_int64(self->st[ST_INS_HASH], 1, (sqlite3_int64)(first_pos + k));
+        sqlite3_bind_int64(self->st[ST_INS_HASH], 1, (sqlite3_int64)first_pos + (sqlite3_int64)k);
         sqlite3_bind_blob(self->st[ST_INS_HASH], 2, hashes[k], EGIDE_AUDITSTORE_HASH_LEN,
                           SQLITE_STATIC);
         rc = s_write(self, ST_INS_HASH, "storing a hash");
