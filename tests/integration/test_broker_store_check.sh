@@ -3,8 +3,8 @@
 # test_broker_store_check.sh - issue 13 item 3: the broker keeps its last
 # signed checkpoint outside its store and, at start, refuses to serve a
 # store that lost entries that checkpoint covers (as a damaged WAL after a
-# crash leaves it), saying what is lost, with a non-zero exit; the intact
-# store starts.
+# crash leaves it, or the WAL itself lost after a kill -9), saying what is
+# lost, with a non-zero exit; the intact store starts.
 . "$(dirname "$0")/common.sh"
 el_setup || exit 1
 el_start_broker || exit 1
@@ -49,4 +49,17 @@ el_start_edge fr.snated || exit 1
 el_start_edge 71.crip || exit 1
 ID=$(send)
 check "and delivers" el_wait_until 100 t_all_delivered fr.snated "$ID"
+
+# A crash, then the WAL lost (here: truncated to nothing, as a damaged
+# device may leave it): what was committed since the last WAL checkpoint,
+# the referral just delivered included, is gone from the store, while the
+# checkpoint kept outside it covers it.
+covers_more() { [ "$(sed -n 2p "$ST/broker.sqlite.checkpoint")" -gt "$SIZE" ]; }
+check "a newer checkpoint is kept" el_wait_until 100 covers_more
+NEW=$(sed -n 2p "$ST/broker.sqlite.checkpoint")
+el_stop broker KILL
+check "the WAL holds the last commits" test -s "$ST/broker.sqlite-wal"
+truncate -s 0 "$ST/broker.sqlite-wal"
+check "after the WAL is lost the broker refuses to start" start_fails
+check "  naming what the store lacks" grep -Eq "the audit log has [0-9]+ entries but the last checkpoint this broker signed .* covers $NEW: entries [0-9]+\.\.$((NEW - 1)) \([0-9]+\) are lost" "$EL_DIR/start.log"
 t_done
