@@ -108,11 +108,24 @@ static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_re
                          type ? "unknown message type" : "required");
         goto done;
     }
-    if (json_object_get(root, "payload_b64")) {
-        egide_http_error(
-            resp, 400, EGIDE_ERR_VALIDATION,
-            "payload_b64: type %s carries a structured payload; send it as \"payload\"", type);
-        goto done;
+    /* A catalogue type carries its own structured payload and nothing else:
+     * opaque bytes or another content type are refused here, with the
+     * content type expected, rather than REJECTED by the recipient. */
+    const char *want_ct = egide_payload_content_type(type);
+    const char *req_ct = json_string_value(json_object_get(root, "content_type"));
+    if (json_object_get(root, "payload_b64") || json_object_get(root, "content_type")) {
+        if (json_object_get(root, "content_type") && !req_ct) {
+            egide_http_error(resp, 400, EGIDE_ERR_VALIDATION, "content_type: not a string");
+            goto done;
+        }
+        if (json_object_get(root, "payload_b64") || (want_ct && strcmp(req_ct, want_ct) != 0)) {
+            egide_http_error(resp, 422, EGIDE_ERR_VALIDATION,
+                             "content_type: type %s carries %s (a structured payload, sent as "
+                             "\"payload\"), not %s",
+                             type, want_ct ? want_ct : "a structured payload",
+                             req_ct ? "opaque bytes of another type" : "opaque bytes");
+            goto done;
+        }
     }
     if (!json_is_object(payload)) {
         egide_http_error(resp, 400, EGIDE_ERR_VALIDATION, "payload: required (a JSON object)");

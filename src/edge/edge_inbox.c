@@ -2,7 +2,8 @@
 /*
  * edge_inbox.c - what arrives for this node: a delivered envelope is
  * checked in DESIGN.md's order (recipient, sender certificate, signature
- * over the raw header, time, key commitment and decryption, payload), then
+ * over the raw header, time, key commitment and decryption, the payload's
+ * content type against the message type's, the payload), then
  * stored with the signed DELIVERED receipt that answers it, or refused with
  * a signed REJECTED receipt that is remembered.  A duplicate with the same
  * hash gets the receipt it had; the same msg_id with another hash is a
@@ -35,6 +36,7 @@
 
 #include "egide/base/egide_log.h"
 #include "egide/base/egide_util.h"
+#include "egide/domain/egide_catalogue.h"
 #include "egide/domain/egide_payload.h"
 #include "egide/protocol/egide_envelope.h"
 #include "egide/protocol/egide_receipt.h"
@@ -272,6 +274,15 @@ static egide_rc s_check_payload(edge_t *e, const Egide__V1__EnvelopeHeader *h,
                                 bool *refused)
 {
     *refused = false;
+    /* A catalogue type carries its structured payload and nothing else
+     * (issue 11): anything else is refused for good, before any DELIVERED
+     * receipt or legal clock. */
+    const egide_catalogue_type_t *ct = egide_catalogue_type_find(h->message_type);
+    if (ct && ct->content_type && (!ctype || strcmp(ctype, ct->content_type) != 0)) {
+        *refused = true;
+        return s_reject(e, h, sha, R(CONTENT_TYPE_MISMATCH),
+                        "payload content type is not the message type's", out);
+    }
     const char *ptype = egide_payload_type_for_content_type(ctype);
     if (!ptype)
         return EGIDE_OK;

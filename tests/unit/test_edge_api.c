@@ -9,7 +9,10 @@
  *  - a sent message's overall state is never better than its worst
  *    recipient (issue 13 item 6): one recipient DELIVERED and the CRIP
  *    REJECTED shows "partly_rejected", in GET /v1/messages/{id} and in the
- *    outbox list (and not under state=delivered).
+ *    outbox list (and not under state=delivered);
+ *  - a catalogue type sent with another content type (opaque bytes) is a
+ *    422 naming the expected content type, and nothing is queued (issue
+ *    11, Deliver 4).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -22,6 +25,7 @@
 #include "egide/base/egide_log.h"
 #include "egide/base/egide_util.h"
 #include "egide/crypto/egide_crypto.h"
+#include "egide/domain/egide_payload.h"
 #include "egide_test.h"
 
 static char s_dir[256];
@@ -197,6 +201,43 @@ static void test_overall_state_shows_rejection(void)
     json_decref(j);
 }
 
+/* ------------------------------------------------------------ content type */
+
+/* Issue 11 (Deliver 4), the sender's side: a catalogue type sent as
+ * opaque bytes, or with another content type, is a 422 naming the content
+ * type expected; nothing is queued. */
+static void test_submit_content_type_mismatch(void)
+{
+    edge_outbox_row_t *rows = NULL;
+    size_t before = 0, after = 0;
+    REQUIRE(edge_store_outbox_list(E.store, -1, 100, &rows, &before) == EGIDE_OK);
+    free(rows);
+    static const char *const bodies[] = {
+        "{\"type\":\"snated.transmission\",\"to\":[\"71.crip\"],\"payload_b64\":\"JVBERi0x\","
+        "\"content_type\":\"application/octet-stream\"}",
+        "{\"type\":\"snated.transmission\",\"to\":[\"71.crip\"],\"payload_b64\":\"JVBERi0x\"}",
+        "{\"type\":\"ip.transmission\",\"to\":[\"71.crip\"],\"payload\":{},"
+        "\"content_type\":\"application/octet-stream\"}",
+    };
+    const char *want[] = {"application/vnd.egide.snated-transmission+protobuf",
+                          "application/vnd.egide.snated-transmission+protobuf",
+                          "application/vnd.egide.ip-transmission+protobuf"};
+    for (size_t i = 0; i < 3; i++) {
+        int st = 0;
+        json_t *j = s_call("POST", "/v1/messages", NULL, bodies[i], &st);
+        CHECK(st == 422);
+        char *txt = j ? json_dumps(j, 0) : NULL;
+        CHECK(txt && strstr(txt, want[i]));
+        CHECK_STREQ(egide_payload_content_type(i < 2 ? "snated.transmission" : "ip.transmission"),
+                    want[i]);
+        free(txt);
+        json_decref(j);
+    }
+    REQUIRE(edge_store_outbox_list(E.store, -1, 100, &rows, &after) == EGIDE_OK);
+    free(rows);
+    CHECK(after == before);
+}
+
 int main(void)
 {
     egide_log_set_sink(s_quiet, NULL);
@@ -206,6 +247,7 @@ int main(void)
         return 1;
     }
     RUN(test_overall_state_shows_rejection);
+    RUN(test_submit_content_type_mismatch);
     s_teardown();
     EGIDE_TEST_DONE();
 }

@@ -20,6 +20,8 @@
  * A recipient whose own clock is wrong (10 minutes slow, then 31 days
  * fast) still delivers, and says so in health and metrics (issue 13
  * item 4).
+ * A catalogue type whose payload is not its own content type is refused
+ * with CONTENT_TYPE_MISMATCH, never stored (issue 11, Deliver 4).
  * Around it: genuine refusals still happen (not a recipient, same msg_id
  * with other bytes = DUPLICATE_CONFLICT) and are stable; a refusal met by
  * the fault is not sent either; garbage and bad arguments fail cleanly.
@@ -750,6 +752,56 @@ static void test_slow_clock_delivers(void)
     free(env);
 }
 
+/* ---- a catalogue type must carry its structured payload ---- */
+
+/* Issue 11 (Deliver 4): snated.transmission carrying opaque bytes, an
+ * ip.transmission carrying another type's payload or text: each is refused
+ * for good with CONTENT_TYPE_MISMATCH, before any DELIVERED receipt, row or
+ * legal clock, and the refusal is the same on redelivery. */
+static void test_content_type_mismatch(void)
+{
+    uint8_t *pb = NULL;
+    size_t pl = 0;
+    REQUIRE(s_ip_payload(10, egide_now_ms(), &pb, &pl) == 0);
+    static const uint8_t opaque[] = "%PDF-1.4 x";
+    const struct {
+        const char *type, *ctype;
+        const uint8_t *body;
+        size_t len;
+    } c[] = {
+        {"snated.transmission", "application/octet-stream", opaque, sizeof opaque - 1},
+        {"ip.transmission", "text/plain", opaque, sizeof opaque - 1},
+        {"ip.transmission", egide_payload_content_type("snated.transmission"), pb, pl},
+        {"snated.transmission", egide_payload_content_type("ip.transmission"), pb, pl},
+    };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        uint8_t id[16];
+        size_t len = 0;
+        uint8_t *env =
+            s_seal(true, c[i].type, c[i].ctype, c[i].body, c[i].len, 500 + i, 0, &len, id);
+        REQUIRE(env);
+        uint64_t received = atomic_load(&E.m.received);
+        uint8_t *frame = NULL, *again = NULL;
+        size_t fl = 0, al = 0;
+        int reason = 0;
+        CHECK_RC(edge_inbox_step(&E, env, len, &frame, &fl), EGIDE_OK);
+        REQUIRE(frame);
+        CHECK(s_receipt_kind(frame, fl, id, &reason) == EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED);
+        CHECK(reason == EGIDE__V1__REASON_CODE__REASON_CONTENT_TYPE_MISMATCH);
+        CHECK(s_rows(id) == 0);
+        CHECK(s_rejected_held(env, len));
+        CHECK(atomic_load(&E.m.received) == received);
+        CHECK_RC(edge_inbox_step(&E, env, len, &again, &al), EGIDE_OK);
+        CHECK(again && al == fl && memcmp(again, frame, fl) == 0);
+        free(again);
+        free(frame);
+        free(env);
+    }
+    CHECK_STREQ(egide_wire_reason_name(EGIDE__V1__REASON_CODE__REASON_CONTENT_TYPE_MISMATCH),
+                "REASON_CONTENT_TYPE_MISMATCH");
+    free(pb);
+}
+
 /* ---- the sending side: a submission and a receipt meet the fault ---- */
 
 /* Submitting while the disk is full fails cleanly: nothing is queued. */
@@ -938,6 +990,7 @@ int main(void)
     RUN(test_refusal_under_fault);
     RUN(test_conflict);
     RUN(test_slow_clock_delivers);
+    RUN(test_content_type_mismatch);
     RUN(test_submit_under_fault);
     RUN(test_receipt_under_fault);
     RUN(test_out_queue);
