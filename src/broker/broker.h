@@ -207,6 +207,11 @@ void broker_zap_handle(broker_t *b, int max);
 bool broker_zap_refused(broker_t *b, const uint8_t key_sha256[32], const char *node_id,
                         int64_t now_ms);
 
+/* Log the total of refusals not logged one by one, when there are some and
+ * the last such line is an interval old (also from the loop's timer, so
+ * that the total of a burst that stopped is said). */
+void broker_zap_summary(broker_t *b, int64_t now_ms);
+
 /* broker_dir.c: whether the directory held is still valid at now_ms; when
  * not, log it loudly (at most once a minute) and count a refusal. */
 bool broker_directory_valid(broker_t *b, int64_t now_ms);

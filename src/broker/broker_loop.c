@@ -152,6 +152,7 @@ int broker_run(broker_t *b)
         now = egide_mono_ms();
         if (now >= next_tick) {
             broker_refresh_peers(b, broker_now(b), false);
+            broker_zap_summary(b, broker_now(b));
             broker_pump(b);
             broker_expire(b);
             broker_checkpoint(b, false);

@@ -38,6 +38,20 @@ static broker_refused_t *s_refused_entry(broker_t *b, const uint8_t ksha[32], bo
     return r;
 }
 
+void broker_zap_summary(broker_t *b, int64_t now_ms)
+{
+    int64_t interval =
+        b->refused_interval_ms > 0 ? b->refused_interval_ms : BROKER_REFUSED_INTERVAL_MS;
+    if (!b->refused_quiet ||
+        (now_ms >= b->refused_summary_ms && now_ms - b->refused_summary_ms < interval))
+        return;
+    egide_log(EGIDE_LOG_NOTICE,
+              "%llu more refused handshakes not logged one by one (%zu keys seen lately)",
+              (unsigned long long)b->refused_quiet, b->n_refused);
+    b->refused_quiet = 0;
+    b->refused_summary_ms = now_ms;
+}
+
 /* A refused CURVE key.  Refused handshakes cost an unauthenticated client
  * nothing, and the audit log is permanent: one leaf and one log line per key
  * per interval (the first refusal), the others only counted, with a summary
@@ -67,13 +81,7 @@ bool broker_zap_refused(broker_t *b, const uint8_t ksha[32], const char *node_id
     if (quiet) {
         r->count++;
         b->refused_quiet++;
-        if (now_ms - b->refused_summary_ms >= interval || now_ms < b->refused_summary_ms) {
-            egide_log(EGIDE_LOG_NOTICE,
-                      "%llu more refused handshakes not logged one by one (%zu keys seen lately)",
-                      (unsigned long long)b->refused_quiet, b->n_refused);
-            b->refused_quiet = 0;
-            b->refused_summary_ms = now_ms;
-        }
+        broker_zap_summary(b, now_ms);
         return false;
     }
     uint64_t before = fresh ? 0 : r->count;

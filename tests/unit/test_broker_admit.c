@@ -1323,6 +1323,13 @@ static void test_zap_refusals(void)
         leaves += broker_zap_refused(&b, k[0], NULL, t0 + i);
     CHECK(leaves == 1);
     CHECK(egide_auditlog_size(b.audit) == size0 + 1);
+    /* The burst stops: the timer says its total once, an interval on. */
+    CHECK(b.refused_quiet == 4999);
+    broker_zap_summary(&b, t0 + 6000);
+    CHECK(b.refused_quiet == 4999);
+    broker_zap_summary(&b, t0 + b.refused_interval_ms + 1);
+    CHECK(b.refused_quiet == 0);
+    b.refused_summary_ms = t0;
     for (int i = 0; i < 5000; i++)
         leaves += broker_zap_refused(&b, k[i % 3], i % 3 == 1 ? s_ids[SUSPENDED] : NULL, t0 + i);
     CHECK(leaves == 3);
