@@ -204,10 +204,18 @@ egide_rc broker_admit(const broker_admit_in_t *in, broker_admit_t *out)
         out->ids[i] = h->recipients[i]->node_id;
     if (in->now_ms > egide_directory_not_after_ms(in->dir)) {
         /* Not the sender's fault: say so without signing anything, so that
-         * the referral stays queued at the sender until IT renews it. */
+         * the referral stays queued at the sender until IT renews it.  A
+         * retry of what was answered before still gets its stored answer
+         * (nothing new is signed for it). */
+        if (strcmp(h->sender_id, in->node_id) == 0 && s_duplicate(in, h, out) &&
+            out->verdict == BROKER_ADMIT_DUPLICATE)
+            return EGIDE_OK;
+        broker_stored_clear(&out->stored);
         out->verdict = BROKER_ADMIT_UNAVAILABLE;
         out->reason = R(INTERNAL);
         out->detail = "broker directory expired; retry later";
+        out->remember = false;
+        out->rc = EGIDE_OK;
         return EGIDE_OK;
     }
     if (strcmp(h->sender_id, in->node_id) != 0)

@@ -31,7 +31,8 @@
  *  else ACCEPT.  Before all but 1: the directory held must be valid at
  *  now_ms, else UNAVAILABLE (transient: an Error frame, nothing signed,
  *  nothing remembered; the sender keeps the referral queued until the
- *  directory is renewed).  A store lookup that fails at 3 or 12 gives RETRY: nothing is
+ *  directory is renewed) - except a DUPLICATE of the sender's own, which
+ *  still gets its stored answer.  A store lookup that fails at 3 or 12 gives RETRY: nothing is
  *  signed, the sender retries.  Rejections that depend only on the envelope's
  *  bytes and the directory are "remembered" (the caller stores them so that
  *  a retry gets the same signed answer); those that depend on who sent it or

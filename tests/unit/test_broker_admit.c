@@ -186,16 +186,17 @@ static void s_teardown(void)
 
 typedef enum {
     SETUP_NONE,
-    SETUP_ACCEPTED_SAME,  /* the same envelope already accepted */
-    SETUP_ACCEPTED_OTHER, /* its msg_id accepted with other bytes */
-    SETUP_REJECTED_SAME,  /* the same envelope already rejected */
-    SETUP_SEQ_USED,       /* another envelope of the sender has its sequence */
-    SETUP_SEQ_OLD,        /* the sender is far ahead: its sequence is below the window */
-    SETUP_FAIL_FIND,      /* the store's envelope lookup fails */
-    SETUP_FAIL_SEQ,       /* the store's sequence lookup fails */
-    SETUP_LIFE_CENTURY,   /* sealed to expire 100 years after its creation */
-    SETUP_LIFE_MAX,       /* sealed with exactly the maximum lifetime */
-    SETUP_DIR_EXPIRED,    /* the broker's clock is past the directory's validity */
+    SETUP_ACCEPTED_SAME,   /* the same envelope already accepted */
+    SETUP_ACCEPTED_OTHER,  /* its msg_id accepted with other bytes */
+    SETUP_REJECTED_SAME,   /* the same envelope already rejected */
+    SETUP_SEQ_USED,        /* another envelope of the sender has its sequence */
+    SETUP_SEQ_OLD,         /* the sender is far ahead: its sequence is below the window */
+    SETUP_FAIL_FIND,       /* the store's envelope lookup fails */
+    SETUP_FAIL_SEQ,        /* the store's sequence lookup fails */
+    SETUP_LIFE_CENTURY,    /* sealed to expire 100 years after its creation */
+    SETUP_LIFE_MAX,        /* sealed with exactly the maximum lifetime */
+    SETUP_DIR_EXPIRED,     /* the broker's clock is past the directory's validity */
+    SETUP_DIR_EXPIRED_DUP, /* that, and the same envelope already accepted */
 } setup_t;
 
 typedef enum { BYTES_SEALED, BYTES_GARBAGE, BYTES_HUGE } bytes_t;
@@ -286,6 +287,9 @@ static const row_t s_rows[] = {
     {"directory expired: unavailable (transient)", POLICE, POLICE, NONE, NONE, {CRIP, NONE}, NONE,
      IPT, 0, SETUP_DIR_EXPIRED, BYTES_SEALED, BROKER_ADMIT_UNAVAILABLE, R(INTERNAL),
      "broker directory expired", false},
+    {"directory expired, duplicate: still the stored ACCEPTED", POLICE, POLICE, NONE, NONE,
+     {CRIP, NONE}, NONE, IPT, 0, SETUP_DIR_EXPIRED_DUP, BYTES_SEALED, BROKER_ADMIT_DUPLICATE, 0,
+     NULL, false},
     {"forbidden type", POLICE, POLICE, NONE, NONE, {CRIP, NONE}, NONE, "ip.qualification", 0,
      SETUP_NONE, BYTES_SEALED, BROKER_ADMIT_REJECT, R(FORBIDDEN_TYPE), NULL, true},
     {"unknown type", POLICE, POLICE, NONE, NONE, {CRIP, NONE}, NONE, "no.such.type", 0,
@@ -411,6 +415,7 @@ static egide_rc s_prepare(const row_t *r, broker_store_t *st, const uint8_t *env
     const char *sender = h->sender_id;
     switch (r->setup) {
     case SETUP_ACCEPTED_SAME:
+    case SETUP_DIR_EXPIRED_DUP:
         rc = s_put_accepted(st, id, sha, sender, SEQ);
         break;
     case SETUP_ACCEPTED_OTHER:
@@ -469,8 +474,9 @@ static void s_check_row(const row_t *r)
         .dir = s_directory,
         .peers = s_peers,
         .store = st,
-        .now_ms = r->setup == SETUP_DIR_EXPIRED ? egide_directory_not_after_ms(s_directory) + 1
-                                                : CREATED + r->clock,
+        .now_ms = r->setup == SETUP_DIR_EXPIRED || r->setup == SETUP_DIR_EXPIRED_DUP
+                      ? egide_directory_not_after_ms(s_directory) + 1
+                      : CREATED + r->clock,
         .clock_skew_ms = SKEW_MS,
         .max_lifetime_ms = MAXLIFE,
         .seq_window = WINDOW,
@@ -492,7 +498,7 @@ static void s_check_row(const row_t *r)
     if (r->verdict == BROKER_ADMIT_RETRY)
         CHECK(d.rc == EGIDE_ERR_IO);
     if (r->verdict == BROKER_ADMIT_DUPLICATE) {
-        const char *want = r->setup == SETUP_ACCEPTED_SAME ? RCPT_SAME : RCPT_REJ;
+        const char *want = r->setup == SETUP_REJECTED_SAME ? RCPT_REJ : RCPT_SAME;
         CHECK(d.stored.receipt_len == strlen(want) &&
               memcmp(d.stored.receipt, want, d.stored.receipt_len) == 0);
     } else {
@@ -507,8 +513,9 @@ static void s_check_row(const row_t *r)
     uint64_t q = 9, rl = 9;
     if (st && r->setup != SETUP_FAIL_FIND && r->setup != SETUP_FAIL_SEQ) {
         CHECK_RC(broker_store_counts(st, &q, &rl), EGIDE_OK);
-        bool put = r->setup == SETUP_ACCEPTED_SAME || r->setup == SETUP_ACCEPTED_OTHER ||
-                   r->setup == SETUP_SEQ_USED || r->setup == SETUP_SEQ_OLD;
+        bool put = r->setup == SETUP_ACCEPTED_SAME || r->setup == SETUP_DIR_EXPIRED_DUP ||
+                   r->setup == SETUP_ACCEPTED_OTHER || r->setup == SETUP_SEQ_USED ||
+                   r->setup == SETUP_SEQ_OLD;
         CHECK(q == (put ? 1u : 0u));
     }
     broker_store_close(&st);
