@@ -59,6 +59,86 @@ static egide_rc s_check_send(edge_t *e, const char *type, const char *const *rcp
     return rc;
 }
 
+static json_t *s_outbox_json(edge_store_t *st, const edge_outbox_row_t *m, const char *node_id);
+static void s_store_error(egide_http_resp_t *resp, egide_rc rc);
+
+/* The idempotency key of a submission (issue 13 item 14).  It comes from
+ * the body's "idempotency_key" member: egide_http does not pass request
+ * headers to handlers yet; once it does, the Idempotency-Key header is
+ * read here first.  1..EDGE_IDEM_KEY_MAX printable ASCII characters.
+ * The request's identity is the SHA-256 of the body without the key, in
+ * a canonical form (compact, keys sorted), so a retry that only reorders
+ * members is the same request.
+ * Returns true when the caller goes on (idem[0] == '\0' without a key;
+ * else idem and req_sha set, the key not held yet); false when resp was
+ * answered: 400 for a bad key, 200 with the original message for the
+ * same key and the same request, 409 for the same key and another
+ * request, 500 on a store error. */
+static bool s_idempotency(edge_t *e, const egide_http_req_t *req, json_t *root,
+                          char idem[EDGE_IDEM_KEY_MAX + 1], uint8_t req_sha[32],
+                          egide_http_resp_t *resp)
+{
+    (void)req;
+    idem[0] = '\0';
+    json_t *k = json_object_get(root, "idempotency_key");
+    if (!k)
+        return true;
+    const char *key = json_string_value(k);
+    size_t kl = key ? strlen(key) : 0;
+    bool ok = kl > 0 && kl <= EDGE_IDEM_KEY_MAX;
+    for (size_t i = 0; ok && i < kl; i++)
+        ok = key[i] > 0x20 && key[i] < 0x7f;
+    if (!ok) {
+        egide_http_error(resp, 400, EGIDE_ERR_VALIDATION,
+                         "idempotency_key: 1 to %d printable ASCII characters, no spaces",
+                         EDGE_IDEM_KEY_MAX);
+        return false;
+    }
+    json_t *copy = json_deep_copy(root);
+    if (copy)
+        json_object_del(copy, "idempotency_key");
+    char *canon = copy ? json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(copy);
+    if (!canon) {
+        egide_http_error(resp, 500, EGIDE_ERR_NOMEM, "out of memory");
+        return false;
+    }
+    egide_sha256(canon, strlen(canon), req_sha);
+    egide_wipe(canon, strlen(canon)); /* it holds the referral */
+    free(canon);
+    uint8_t held_sha[32], held_id[16];
+    edge_outbox_row_t m;
+    json_t *o = NULL;
+    pthread_mutex_lock(&e->api_lock);
+    egide_rc rc = edge_store_idem_get(e->api_store, key, held_sha, held_id);
+    bool same = !rc && egide_ct_equal(held_sha, req_sha, 32);
+    if (same && !(rc = edge_store_outbox_get(e->api_store, held_id, &m)) &&
+        !(o = s_outbox_json(e->api_store, &m, e->node_id)))
+        rc = EGIDE_ERR_DB;
+    pthread_mutex_unlock(&e->api_lock);
+    if (rc == EGIDE_ERR_NOTFOUND && !same) {
+        memcpy(idem, key, kl + 1);
+        return true;
+    }
+    if (rc) {
+        s_store_error(resp, rc);
+        return false;
+    }
+    char hex[33];
+    egide_hex_encode(held_id, 16, hex);
+    if (!same) {
+        egide_http_error(resp, 409, EGIDE_ERR_EXISTS,
+                         "idempotency_key: already used for another request (message %s); "
+                         "use a new key for a new message",
+                         hex);
+        return false;
+    }
+    /* The same request again: the message it made, not a new one. */
+    json_object_set_new(o, "idempotent_replay", json_true());
+    egide_http_json(resp, 200, o);
+    return false;
+}
+
 static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *resp)
 {
     json_error_t jerr;
@@ -70,9 +150,9 @@ static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_re
         json_decref(root);
         return;
     }
-    static const char *const allowed[] = {"type",        "to",           "commune",
-                                          "urgency",     "in_reply_to",  "payload",
-                                          "payload_b64", "content_type", NULL};
+    static const char *const allowed[] = {
+        "type",    "to",          "commune",      "urgency",         "in_reply_to",
+        "payload", "payload_b64", "content_type", "idempotency_key", NULL};
     const char *key;
     json_t *val;
     json_object_foreach(root, key, val)
@@ -85,6 +165,12 @@ static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_re
             json_decref(root);
             return;
         }
+    }
+    uint8_t req_sha[32];
+    char idem[EDGE_IDEM_KEY_MAX + 1];
+    if (!s_idempotency(e, req, root, idem, req_sha, resp)) {
+        json_decref(root);
+        return; /* answered: a bad key, the original message, or a conflict */
     }
     const char *type = json_string_value(json_object_get(root, "type"));
     json_t *payload = json_object_get(root, "payload");
@@ -213,9 +299,32 @@ static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_re
     }
     uint8_t msg_id[16];
     pthread_mutex_lock(&e->api_lock);
-    rc = edge_submit(e, e->api_store, type, rcpt, n, urgency, irt ? irt_id : NULL, pb, pb_len,
-                     &facts, msg_id);
+    if (!idem[0]) {
+        rc = edge_submit(e, e->api_store, type, rcpt, n, urgency, irt ? irt_id : NULL, pb, pb_len,
+                         &facts, msg_id);
+    } else {
+        /* The message and its key commit together: a request cut off
+         * after this commit and retried finds the key, never a second
+         * referral. */
+        rc = edge_store_begin(e->api_store);
+        if (!rc)
+            rc = edge_submit_in(e, e->api_store, type, rcpt, n, urgency, irt ? irt_id : NULL, pb,
+                                pb_len, &facts, msg_id);
+        if (!rc)
+            rc = edge_store_idem_put(e->api_store, idem, req_sha, msg_id, edge_now_ms(e));
+        if (!rc)
+            rc = edge_store_commit(e->api_store);
+        if (rc)
+            edge_store_rollback(e->api_store);
+        else
+            edge_outbox_queued(e);
+    }
     pthread_mutex_unlock(&e->api_lock);
+    if (rc == EGIDE_ERR_EXISTS && idem[0]) {
+        /* Taken meanwhile (nothing was queued): answer as a retry would be. */
+        s_idempotency(e, req, root, idem, req_sha, resp);
+        goto done;
+    }
     if (rc) {
         egide_http_error(resp, rc == EGIDE_ERR_NOTFOUND ? 422 : 500, rc, "sealing failed: %s",
                          rc == EGIDE_ERR_NOTFOUND ? "a recipient is not in the directory"

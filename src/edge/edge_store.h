@@ -235,6 +235,7 @@ typedef struct edge_store_counts {
 #define EDGE_STORE_DEADLINES_MAX 10000 /* deadline_list */
 #define EDGE_STORE_TIMES_MAX     20000 /* message_times */
 #define EDGE_STORE_RECEIPTS_MAX  1024  /* receipt_list, per message */
+#define EDGE_IDEM_KEY_MAX        128   /* bytes of an idempotency key */
 
 /* ---- the table ------------------------------------------------------------ */
 
@@ -349,6 +350,16 @@ struct edge_store_ops {
     egide_rc (*message_times)(edge_store_t *s, size_t limit, edge_msg_time_t **rows, size_t *n);
     /* Totals for health and metrics. */
     egide_rc (*counts)(edge_store_t *s, edge_store_counts_t *c);
+    /* Idempotency keys of submissions (1..EDGE_IDEM_KEY_MAX bytes; the API
+     * checks they are printable): put remembers key -> (the hash of the
+     * request, the message it made, when), in the caller's transaction
+     * with the message itself, and never forgets it (it lives as long as
+     * the outbox row); EGIDE_ERR_EXISTS when the key is held already
+     * (nothing written).  get: NOTFOUND when the key is not held. */
+    egide_rc (*idem_put)(edge_store_t *s, const char *key, const uint8_t request_sha256[32],
+                         const uint8_t msg_id[16], int64_t time_ms);
+    egide_rc (*idem_get)(edge_store_t *s, const char *key, uint8_t request_sha256[32],
+                         uint8_t msg_id[16]);
 };
 
 /* The SQLite backend (edge_store_sqlite.c). */
@@ -403,5 +414,7 @@ extern const edge_store_ops_t edge_store_sqlite_ops;
 #define edge_store_deadline_list(s, ...)     EDGE_STORE_CALL(s, deadline_list, __VA_ARGS__)
 #define edge_store_message_times(s, ...)     EDGE_STORE_CALL(s, message_times, __VA_ARGS__)
 #define edge_store_counts(s, ...)            EDGE_STORE_CALL(s, counts, __VA_ARGS__)
+#define edge_store_idem_put(s, ...)          EDGE_STORE_CALL(s, idem_put, __VA_ARGS__)
+#define edge_store_idem_get(s, ...)          EDGE_STORE_CALL(s, idem_get, __VA_ARGS__)
 
 #endif

@@ -60,6 +60,11 @@ static const char *const s_migrations[] = {
     "  practice INTEGER NOT NULL, PRIMARY KEY(msg_id, name));",
     /* 2: inbox listing pages by received time without a full scan. */
     "CREATE INDEX IF NOT EXISTS inbox_received ON inbox(received_ms);",
+    /* 3: idempotency keys of POST /v1/messages, kept as long as the
+     * outbox rows they name (never purged). */
+    "CREATE TABLE idempotency("
+    "  key TEXT PRIMARY KEY, request_sha256 BLOB NOT NULL, msg_id BLOB NOT NULL,"
+    "  time_ms INTEGER NOT NULL);",
 };
 
 typedef struct s_store {
@@ -1041,6 +1046,65 @@ static egide_rc s_counts(edge_store_t *s, edge_store_counts_t *c)
 
 /* Every operation X is s_X: the table names them once. */
 #define OP(x) .x = s_##x
+/* ------------------------------------------------------------ idempotency keys */
+
+static bool s_idem_key_ok(const char *key)
+{
+    size_t n = key ? strlen(key) : 0;
+    return n > 0 && n <= EDGE_IDEM_KEY_MAX;
+}
+
+static egide_rc s_idem_put(edge_store_t *s, const char *key, const uint8_t request_sha256[32],
+                           const uint8_t msg_id[16], int64_t time_ms)
+{
+    if (!s || !s_idem_key_ok(key) || !request_sha256 || !msg_id)
+        return EGIDE_ERR_INVALID;
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(
+        DB(s), "INSERT INTO idempotency(key, request_sha256, msg_id, time_ms) VALUES(?,?,?,?)",
+        &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, request_sha256, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 3, msg_id, 16, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, time_ms);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_DONE)
+        rc = EGIDE_OK;
+    else if ((r & 0xff) == SQLITE_CONSTRAINT)
+        rc = EGIDE_ERR_EXISTS; /* the key is held: not a storage failure */
+    else
+        rc = s_fail(DB(s), "idempotency put", r);
+    egide_db_done(st);
+    return rc;
+}
+
+static egide_rc s_idem_get(edge_store_t *s, const char *key, uint8_t request_sha256[32],
+                           uint8_t msg_id[16])
+{
+    if (!s || !s_idem_key_ok(key) || !request_sha256 || !msg_id)
+        return EGIDE_ERR_INVALID;
+    sqlite3_stmt *st;
+    egide_rc rc =
+        egide_db_stmt(DB(s), "SELECT request_sha256, msg_id FROM idempotency WHERE key=?", &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    bool row;
+    rc = s_row(DB(s), st, "idempotency get", &row);
+    if (!rc && !row)
+        rc = EGIDE_ERR_NOTFOUND;
+    if (!rc && (sqlite3_column_bytes(st, 0) != 32 || sqlite3_column_bytes(st, 1) != 16))
+        rc = EGIDE_ERR_DB;
+    if (!rc) {
+        memcpy(request_sha256, sqlite3_column_blob(st, 0), 32);
+        memcpy(msg_id, sqlite3_column_blob(st, 1), 16);
+    }
+    egide_db_done(st);
+    return rc;
+}
+
 const edge_store_ops_t edge_store_sqlite_ops = {.name = "sqlite",
                                                 OP(open),
                                                 OP(close),
@@ -1075,4 +1139,6 @@ const edge_store_ops_t edge_store_sqlite_ops = {.name = "sqlite",
                                                 OP(deadline_put),
                                                 OP(deadline_list),
                                                 OP(message_times),
-                                                OP(counts)};
+                                                OP(counts),
+                                                OP(idem_put),
+                                                OP(idem_get)};

@@ -12,7 +12,10 @@
  *    outbox list (and not under state=delivered);
  *  - a catalogue type sent with another content type (opaque bytes) is a
  *    422 naming the expected content type, and nothing is queued (issue
- *    11, Deliver 4).
+ *    11, Deliver 4);
+ *  - an idempotency key makes a retried submission return the original
+ *    message (also after a restart), and the same key with another
+ *    request a 409 (issue 13 item 14).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -238,6 +241,107 @@ static void test_submit_content_type_mismatch(void)
     CHECK(after == before);
 }
 
+/* ------------------------------------------------------------ idempotency */
+
+#define IP_PAYLOAD                                                                                 \
+    "{\"received_at\":\"2026-10-01T16:40:00+02:00\",\"sender\":{\"type\":\"police\"},"             \
+    "\"children\":[{\"first_names\":[\"L\u00e9o\"],\"sex\":\"male\",\"birth_date\":"               \
+    "\"2016-05-14\",\"commune\":\"71270\"}],\"danger\":{\"categories\":[\"severe_neglect\"]},"     \
+    "\"urgency\":\"urgent\"}"
+
+static size_t s_outbox_count(void)
+{
+    edge_outbox_row_t *rows = NULL;
+    size_t n = 0;
+    if (edge_store_outbox_list(E.store, -1, EDGE_STORE_LIST_MAX, &rows, &n) != EGIDE_OK)
+        n = 99999;
+    free(rows);
+    return n;
+}
+
+/* POST body; *id gets the answer's "id" ("" when none). */
+static int s_post(const char *body, char id[33])
+{
+    int st = 0;
+    json_t *j = s_call("POST", "/v1/messages", NULL, body, &st);
+    egide_strlcpy(id, s_str(j, "id"), 33);
+    json_decref(j);
+    return st;
+}
+
+/* Issue 13 item 14: a request cut off after its commit and retried with
+ * the same key makes no second referral: the original id comes back
+ * (200), also after the store is reopened (a restart); the same key with
+ * another request is a 409; bad keys are a 400; without a key nothing
+ * changes. */
+static void test_idempotency_key(void)
+{
+    const char *body = "{\"type\":\"ip.transmission\",\"to\":[\"71.crip\"],"
+                       "\"idempotency_key\":\"8c0f-retry-1\",\"payload\":" IP_PAYLOAD "}";
+    /* The same request with its members in another order. */
+    const char *reordered = "{\"payload\":" IP_PAYLOAD ",\"idempotency_key\":\"8c0f-retry-1\","
+                            "\"to\":[\"71.crip\"],\"type\":\"ip.transmission\"}";
+    const char *other =
+        "{\"type\":\"ip.transmission\",\"to\":[\"71.crip\"],\"urgency\":"
+        "\"immediate\",\"idempotency_key\":\"8c0f-retry-1\",\"payload\":" IP_PAYLOAD "}";
+    char id1[33], id2[33];
+    size_t n0 = s_outbox_count();
+    CHECK(s_post(body, id1) == 202);
+    CHECK(strlen(id1) == 32);
+    CHECK(s_outbox_count() == n0 + 1);
+    CHECK(s_post(body, id2) == 200);
+    CHECK_STREQ(id2, id1);
+    CHECK(s_post(reordered, id2) == 200);
+    CHECK_STREQ(id2, id1);
+    CHECK(s_outbox_count() == n0 + 1);
+
+    /* Remembered in the store: the same after a restart. */
+    char path[512];
+    snprintf(path, sizeof path, "%s/police.db", s_dir);
+    edge_store_close(&E.store);
+    REQUIRE(edge_store_sqlite_ops.open(path, &E.store) == EGIDE_OK);
+    E.api_store = E.store;
+    CHECK(s_post(body, id2) == 200);
+    CHECK_STREQ(id2, id1);
+    CHECK(s_outbox_count() == n0 + 1);
+
+    int st = 0;
+    json_t *j = s_call("POST", "/v1/messages", NULL, other, &st);
+    CHECK(st == 409);
+    char *txt = j ? json_dumps(j, 0) : NULL;
+    CHECK(txt && strstr(txt, id1) && strstr(txt, "another request"));
+    free(txt);
+    json_decref(j);
+    CHECK(s_outbox_count() == n0 + 1);
+
+    static const char *const bad[] = {
+        "{\"type\":\"ip.transmission\",\"to\":[\"71.crip\"],\"idempotency_key\":\"a b\","
+        "\"payload\":" IP_PAYLOAD "}",
+        "{\"type\":\"ip.transmission\",\"to\":[\"71.crip\"],\"idempotency_key\":\"\","
+        "\"payload\":" IP_PAYLOAD "}",
+        "{\"type\":\"ip.transmission\",\"to\":[\"71.crip\"],\"idempotency_key\":12,"
+        "\"payload\":" IP_PAYLOAD "}",
+        "{\"type\":\"ip.transmission\",\"to\":[\"71.crip\"],\"idempotency_key\":\"\\u001b[2J\","
+        "\"payload\":" IP_PAYLOAD "}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK(s_post(bad[i], id2) == 400);
+    char longkey[600];
+    snprintf(longkey, sizeof longkey,
+             "{\"type\":\"ip.transmission\",\"to\":[\"71.crip\"],\"idempotency_key\":\"%0*d\","
+             "\"payload\":" IP_PAYLOAD "}",
+             EDGE_IDEM_KEY_MAX + 1, 7);
+    CHECK(s_post(longkey, id2) == 400);
+    CHECK(s_outbox_count() == n0 + 1);
+
+    /* Without a key, each request is a message of its own, as before. */
+    const char *plain =
+        "{\"type\":\"ip.transmission\",\"to\":[\"71.crip\"],\"payload\":" IP_PAYLOAD "}";
+    CHECK(s_post(plain, id2) == 202);
+    CHECK(s_post(plain, id2) == 202);
+    CHECK(s_outbox_count() == n0 + 3);
+}
+
 int main(void)
 {
     egide_log_set_sink(s_quiet, NULL);
@@ -248,6 +352,7 @@ int main(void)
     }
     RUN(test_overall_state_shows_rejection);
     RUN(test_submit_content_type_mismatch);
+    RUN(test_idempotency_key);
     s_teardown();
     EGIDE_TEST_DONE();
 }

@@ -648,6 +648,40 @@ static void test_overall_state(void)
     OPS->close(&s);
 }
 
+/* Idempotency keys: remembered once, found again, a second put of the
+ * key refused without touching the first; bad arguments; rolled back with
+ * the transaction. */
+static void test_idempotency_keys(void)
+{
+    edge_store_t *s = s_open();
+    REQUIRE(s);
+    uint8_t sha[32], id[16], sha2[32], got_sha[32], got_id[16];
+    s_sha(sha, 1);
+    s_sha(sha2, 2);
+    s_id(id, 77);
+    CHECK_RC(OPS->idem_get(s, "k-1", got_sha, got_id), EGIDE_ERR_NOTFOUND);
+    CHECK_RC(OPS->idem_put(s, "k-1", sha, id, 1000), EGIDE_OK);
+    CHECK_RC(OPS->idem_get(s, "k-1", got_sha, got_id), EGIDE_OK);
+    CHECK(memcmp(got_sha, sha, 32) == 0 && memcmp(got_id, id, 16) == 0);
+    uint8_t other[16];
+    s_id(other, 78);
+    CHECK_RC(OPS->idem_put(s, "k-1", sha2, other, 2000), EGIDE_ERR_EXISTS);
+    CHECK_RC(OPS->idem_get(s, "k-1", got_sha, got_id), EGIDE_OK);
+    CHECK(memcmp(got_sha, sha, 32) == 0 && memcmp(got_id, id, 16) == 0);
+    char big[EDGE_IDEM_KEY_MAX + 2];
+    memset(big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    CHECK_RC(OPS->idem_put(s, big, sha, id, 1), EGIDE_ERR_INVALID);
+    CHECK_RC(OPS->idem_put(s, "", sha, id, 1), EGIDE_ERR_INVALID);
+    CHECK_RC(OPS->idem_put(NULL, "k", sha, id, 1), EGIDE_ERR_INVALID);
+    CHECK_RC(OPS->idem_get(s, NULL, got_sha, got_id), EGIDE_ERR_INVALID);
+    CHECK_RC(OPS->begin(s), EGIDE_OK);
+    CHECK_RC(OPS->idem_put(s, "k-2", sha, id, 1), EGIDE_OK);
+    OPS->rollback(s);
+    CHECK_RC(OPS->idem_get(s, "k-2", got_sha, got_id), EGIDE_ERR_NOTFOUND);
+    OPS->close(&s);
+}
+
 static void test_overall_names(void)
 {
     edge_rcpt_row_t r[3];
@@ -699,6 +733,7 @@ int main(void)
         RUN(test_inbox);
         RUN(test_receipts_deadlines);
         RUN(test_overall_state);
+        RUN(test_idempotency_keys);
     }
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", s_dir);
