@@ -32,6 +32,9 @@ probe() { # NODE KEYDIR MODE [args]: run the probe as NODE with the CURVE keys i
         --sign-key "$PKI/nodes/$node/sign.key" --sign-cert "$PKI/nodes/$node/sign.crt" \
         --pki "$PKI" "$@" "$mode"
 }
+# A referral the 119 may send carries a real structured payload (invented
+# sample), as its edge would seal it: recipients refuse anything else.
+SAMPLE="$EGIDE_SOURCE_DIR/deploy/samples/snated-cluny.json"
 
 # Unknown transport key: a fresh CURVE key pair nobody listed.
 mkdir -p "$EL_DIR/rogue" && chmod 700 "$EL_DIR/rogue"
@@ -57,7 +60,7 @@ OUT=$(probe fr.snated "$PKI/nodes/fr.snated" submit --type snated.transmission -
 check "forged sender id REJECTED ($OUT)" test "$OUT" = "REJECTED REASON_SENDER_MISMATCH"
 
 # Replay: the same envelope twice -> the same receipt, one delivery.
-OUT=$(probe fr.snated "$PKI/nodes/fr.snated" replay --type snated.transmission --to 71.crip)
+OUT=$(probe fr.snated "$PKI/nodes/fr.snated" replay --type snated.transmission --to 71.crip --json "$SAMPLE")
 ID=$(sed -n 's/^msg //p' <<<"$OUT")
 check "first submission ACCEPTED" grep -qx 'ACCEPTED -' <<<"$(sed -n 2p <<<"$OUT")"
 check "replay answered with the original receipt" grep -qx 'same-receipt yes' <<<"$OUT"

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "egide/domain/egide_payload.h"
 #include "egide/crypto/egide_crypto.h"
 #include "egide/protocol/egide_envelope.h"
 #include "egide/base/egide_limits.h"
@@ -113,15 +114,17 @@ int main(int argc, char **argv)
 {
     const char *endpoint = NULL, *bpub = NULL, *csec = NULL, *cpub = NULL, *node = NULL;
     const char *skey = NULL, *scert = NULL, *pki = NULL, *type = "ip.transmission";
-    const char *sender_id = NULL, *to[8];
+    const char *sender_id = NULL, *json_path = NULL, *to[8];
     size_t n_to = 0;
     long long seq = 0, count = 100, size = 4096;
-    static const struct option o[] = {
-        {"endpoint", 1, 0, 'e'},     {"broker-public", 1, 0, 'b'}, {"curve-secret", 1, 0, 's'},
-        {"curve-public", 1, 0, 'p'}, {"node", 1, 0, 'n'},          {"sign-key", 1, 0, 'k'},
-        {"sign-cert", 1, 0, 'c'},    {"pki", 1, 0, 'P'},           {"type", 1, 0, 't'},
-        {"to", 1, 0, 'T'},           {"sender-id", 1, 0, 'S'},     {"seq", 1, 0, 'q'},
-        {"count", 1, 0, 'N'},        {"size", 1, 0, 'z'},          {0, 0, 0, 0}};
+    static const struct option o[] = {{"endpoint", 1, 0, 'e'},     {"broker-public", 1, 0, 'b'},
+                                      {"curve-secret", 1, 0, 's'}, {"curve-public", 1, 0, 'p'},
+                                      {"node", 1, 0, 'n'},         {"sign-key", 1, 0, 'k'},
+                                      {"sign-cert", 1, 0, 'c'},    {"pki", 1, 0, 'P'},
+                                      {"type", 1, 0, 't'},         {"to", 1, 0, 'T'},
+                                      {"sender-id", 1, 0, 'S'},    {"seq", 1, 0, 'q'},
+                                      {"count", 1, 0, 'N'},        {"size", 1, 0, 'z'},
+                                      {"json", 1, 0, 'j'},         {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", o, NULL)) != -1) {
         int64_t v = 0;
@@ -159,6 +162,9 @@ int main(int argc, char **argv)
             break;
         case 'S':
             sender_id = optarg;
+            break;
+        case 'j':
+            json_path = optarg;
             break;
         case 'q':
             if (egide_parse_int64(optarg, 0, INT64_MAX, &v) == 0)
@@ -244,8 +250,30 @@ int main(int argc, char **argv)
             X509_free(ec);
             r[i] = (egide_seal_recipient_t){to[i], pubs[i], fprs[i]};
         }
-        uint8_t *payload = malloc((size_t)size);
-        memset(payload, 'x', (size_t)size);
+        /* The payload: --json FILE gives a real structured payload of the
+         * type (its catalogue content type), as an edge would seal it;
+         * otherwise SIZE filler bytes as application/octet-stream, which a
+         * recipient refuses for a catalogue type (the broker never looks). */
+        uint8_t *payload = NULL;
+        size_t payload_len = (size_t)size;
+        const char *ctype = "application/octet-stream";
+        if (json_path) {
+            uint8_t *js = NULL;
+            size_t jlen = 0;
+            char *errs = NULL;
+            if (egide_file_read(json_path, 1 << 20, &js, &jlen) ||
+                egide_payload_from_json(type, (const char *)js, jlen, egide_now_ms(), &payload,
+                                        &payload_len, NULL, &errs) ||
+                !(ctype = egide_payload_content_type(type))) {
+                fprintf(stderr, "egide_probe: %s: not a valid %s payload%s%s\n", json_path, type,
+                        errs ? ": " : "", errs ? errs : "");
+                free(js);
+                free(errs);
+                return 2;
+            }
+            free(js);
+        } else if ((payload = malloc(payload_len)) != NULL)
+            memset(payload, 'x', payload_len);
         egide_seal_params_t p = {.sender_id = sender_id ? sender_id : node,
                                  .sign_key = key,
                                  .sign_cert_fpr = fpr,
@@ -254,9 +282,9 @@ int main(int argc, char **argv)
                                  .message_type = type,
                                  .urgency = EGIDE__V1__URGENCY__URGENCY_NORMAL,
                                  .sender_seq = seq ? (uint64_t)seq : (uint64_t)egide_now_ms(),
-                                 .content_type = "application/octet-stream",
+                                 .content_type = ctype,
                                  .payload = payload,
-                                 .payload_len = (size_t)size};
+                                 .payload_len = payload_len};
         uint8_t *env;
         size_t len;
         uint8_t id[16];
