@@ -161,7 +161,10 @@ static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_re
         for (const char *const *a = allowed; *a; a++)
             ok = ok || strcmp(*a, key) == 0;
         if (!ok) {
-            egide_http_error(resp, 400, EGIDE_ERR_PROTO, "unknown field \"%.64s\"", key);
+            /* Quoted, escaped and bounded: the key is the client's. */
+            char q[EGIDE_PAYLOAD_QUOTE_SIZE];
+            egide_payload_quote(key, strlen(key), q, sizeof q);
+            egide_http_error(resp, 400, EGIDE_ERR_PROTO, "unknown field %s", q);
             json_decref(root);
             return;
         }

@@ -241,6 +241,29 @@ static void test_submit_content_type_mismatch(void)
     CHECK(after == before);
 }
 
+/* Hardening #12 at the API: an unknown top-level member is named in the 400
+ * quoted, escaped and bounded, never raw (no forged lines, no escapes). */
+static void test_unknown_member_quoted(void)
+{
+    int st = 0;
+    json_t *j = s_call("POST", "/v1/messages", NULL,
+                       "{\"type\":\"ip.transmission\",\"a\\nERROR forged\\u001b[31m\":1}", &st);
+    CHECK(st == 400);
+    const char *msg = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
+    CHECK(msg && strstr(msg, "unknown field \"a\\u000aERROR forged\\u001b[31m\""));
+    CHECK(msg && !strchr(msg, '\n') && !strchr(msg, 0x1b));
+    json_decref(j);
+    char big[9000];
+    memcpy(big, "{\"", 2);
+    memset(big + 2, 'k', 8000);
+    memcpy(big + 8002, "\":1}", 5);
+    j = s_call("POST", "/v1/messages", NULL, big, &st);
+    CHECK(st == 400);
+    msg = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
+    CHECK(msg && strlen(msg) < 200 && strstr(msg, "\u2026"));
+    json_decref(j);
+}
+
 /* ------------------------------------------------------------ idempotency */
 
 #define IP_PAYLOAD                                                                                 \
@@ -353,6 +376,7 @@ int main(void)
     RUN(test_overall_state_shows_rejection);
     RUN(test_submit_content_type_mismatch);
     RUN(test_idempotency_key);
+    RUN(test_unknown_member_quoted);
     s_teardown();
     EGIDE_TEST_DONE();
 }
