@@ -41,46 +41,54 @@ egide_rc egide_frame_hello(uint64_t corr, const egide_frame_hello_t *h, uint8_t 
     return s_pack(&f, out, len);
 }
 
+/* The three frames whose body is one bytes field: a signed directory, an
+ * envelope submitted, an envelope delivered. */
+static egide_rc s_bytes_frame(uint64_t corr, Egide__V1__Frame__BodyCase which, const uint8_t *p,
+                              size_t n, uint8_t **out, size_t *len)
+{
+    if (!p || !n)
+        return EGIDE_ERR_INVALID;
+    Egide__V1__Frame f;
+    Egide__V1__DirectorySync dir = EGIDE__V1__DIRECTORY_SYNC__INIT;
+    Egide__V1__Submit sub = EGIDE__V1__SUBMIT__INIT;
+    Egide__V1__Deliver del = EGIDE__V1__DELIVER__INIT;
+    egide_wire_frame_init(&f, corr);
+    f.body_case = which;
+    switch (which) {
+    case EGIDE__V1__FRAME__BODY_DIRECTORY:
+        dir.signed_directory = s_bin(p, n);
+        f.directory = &dir;
+        break;
+    case EGIDE__V1__FRAME__BODY_SUBMIT:
+        sub.envelope = s_bin(p, n);
+        f.submit = &sub;
+        break;
+    case EGIDE__V1__FRAME__BODY_DELIVER:
+        del.envelope = s_bin(p, n);
+        f.deliver = &del;
+        break;
+    default:
+        return EGIDE_ERR_INVALID;
+    }
+    return s_pack(&f, out, len);
+}
+
 egide_rc egide_frame_directory(uint64_t corr, const uint8_t *signed_dir, size_t dir_len,
                                uint8_t **out, size_t *len)
 {
-    if (!signed_dir || !dir_len)
-        return EGIDE_ERR_INVALID;
-    Egide__V1__Frame f;
-    Egide__V1__DirectorySync b = EGIDE__V1__DIRECTORY_SYNC__INIT;
-    egide_wire_frame_init(&f, corr);
-    b.signed_directory = s_bin(signed_dir, dir_len);
-    f.body_case = EGIDE__V1__FRAME__BODY_DIRECTORY;
-    f.directory = &b;
-    return s_pack(&f, out, len);
+    return s_bytes_frame(corr, EGIDE__V1__FRAME__BODY_DIRECTORY, signed_dir, dir_len, out, len);
 }
 
 egide_rc egide_frame_submit(uint64_t corr, const uint8_t *env, size_t env_len, uint8_t **out,
                             size_t *len)
 {
-    if (!env || !env_len)
-        return EGIDE_ERR_INVALID;
-    Egide__V1__Frame f;
-    Egide__V1__Submit b = EGIDE__V1__SUBMIT__INIT;
-    egide_wire_frame_init(&f, corr);
-    b.envelope = s_bin(env, env_len);
-    f.body_case = EGIDE__V1__FRAME__BODY_SUBMIT;
-    f.submit = &b;
-    return s_pack(&f, out, len);
+    return s_bytes_frame(corr, EGIDE__V1__FRAME__BODY_SUBMIT, env, env_len, out, len);
 }
 
 egide_rc egide_frame_deliver(uint64_t corr, const uint8_t *env, size_t env_len, uint8_t **out,
                              size_t *len)
 {
-    if (!env || !env_len)
-        return EGIDE_ERR_INVALID;
-    Egide__V1__Frame f;
-    Egide__V1__Deliver b = EGIDE__V1__DELIVER__INIT;
-    egide_wire_frame_init(&f, corr);
-    b.envelope = s_bin(env, env_len);
-    f.body_case = EGIDE__V1__FRAME__BODY_DELIVER;
-    f.deliver = &b;
-    return s_pack(&f, out, len);
+    return s_bytes_frame(corr, EGIDE__V1__FRAME__BODY_DELIVER, env, env_len, out, len);
 }
 
 egide_rc egide_frame_receipt(uint64_t corr, uint64_t relay_id, const uint8_t *rcpt, size_t rcpt_len,
