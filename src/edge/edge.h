@@ -186,13 +186,27 @@ void edge_outbox_queued(edge_t *e);
 egide_rc edge_deadlines_start(edge_t *e, edge_store_t *st, const char *type,
                               const uint8_t msg_id[16], int64_t time_ms,
                               const egide_payload_facts_t *facts);
+/* The broker's Welcome (within the batch): it holds sequence numbers up to
+ * last_seq from this node, so the next one given is at least last_seq + 1
+ * (never lower; a notice says so when the counter had to move: the edge
+ * was restored from a backup or reinstalled).  A store error is returned;
+ * an impossible last_seq is logged and ignored. */
+egide_rc edge_outbox_welcome(edge_t *e, uint64_t last_seq);
+/* How many times one queued message is re-signed under a fresh sequence
+ * after the broker refused its sequence as a replay, before the refusal is
+ * taken for good. */
+#define EDGE_RESEQ_MAX 3
 /* Send what is due (connected only), one transaction of attempts. */
 void edge_outbox_send(edge_t *e);
 /* Mark expired what passed its expiry (own transaction). */
 void edge_outbox_expire(edge_t *e);
 /* A Receipt frame from the broker (within the batch): verified against its
- * issuer, stored, applied to the outbox; the relay is acknowledged.  A store
- * error is returned (the batch rolls back, no ack is sent). */
+ * issuer, stored, applied to the outbox; the relay is acknowledged.  The
+ * broker's REJECTED with REASON_REPLAY for a queued message (its sequence
+ * was used already, by a message this edge forgot) re-signs it under a
+ * fresh sequence and queues it again, at most EDGE_RESEQ_MAX times; then,
+ * and for every other reason, the rejection is for good.  A store error is
+ * returned (the batch rolls back, no ack is sent). */
 egide_rc edge_outbox_receipt(edge_t *e, const uint8_t *rcpt, size_t len, uint64_t relay_id,
                              edge_out_t *out);
 /* A received message.acknowledgement answering one of ours: that recipient

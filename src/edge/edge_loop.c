@@ -121,6 +121,10 @@ static egide_rc s_handle_frame(edge_t *e, const Egide__V1__Frame *f, edge_out_t 
         return EGIDE_OK;
     case EGIDE__V1__FRAME__BODY_HEARTBEAT:
         return EGIDE_OK;
+    case EGIDE__V1__FRAME__BODY_WELCOME:
+        /* In this batch's transaction: the raised counter is durable before
+         * anything the batch produces is sent. */
+        return f->welcome ? edge_outbox_welcome(e, f->welcome->last_seq) : EGIDE_OK;
     default:
         egide_log(EGIDE_LOG_WARNING, "unexpected frame from the broker");
         return EGIDE_OK;

@@ -164,6 +164,100 @@ egide_rc edge_submit(edge_t *e, edge_store_t *st, const char *type, const char *
     return EGIDE_OK;
 }
 
+/* ------------------------------------------------------------ sequence */
+
+egide_rc edge_outbox_welcome(edge_t *e, uint64_t last_seq)
+{
+    uint64_t before = 0, after = 0;
+    egide_rc rc = edge_store_seq_raise(e->store, last_seq, &before, &after);
+    if (rc == EGIDE_ERR_LIMIT || rc == EGIDE_ERR_INVALID) {
+        egide_log(EGIDE_LOG_WARNING,
+                  "welcome from the broker with an impossible sequence %llu:"
+                  " ignored",
+                  (unsigned long long)last_seq);
+        return EGIDE_OK;
+    }
+    if (!rc && after != before)
+        egide_log(EGIDE_LOG_NOTICE,
+                  "the broker holds sequence numbers up to %llu from this node but the next one"
+                  " here was %llu: this edge was restored or reinstalled; resuming at %llu",
+                  (unsigned long long)last_seq, (unsigned long long)before,
+                  (unsigned long long)after);
+    return rc;
+}
+
+/* A REJECTED REPLAY for a queued message: re-sign it under a fresh
+ * sequence and queue it again.  *done true when it was (the rejection is
+ * then not applied); false when the rejection stands (not queued, bound
+ * reached, or the envelope cannot be re-signed).  Store errors returned. */
+static egide_rc s_resequence(edge_t *e, const uint8_t msg_id[16], bool *done)
+{
+    *done = false;
+    edge_outbox_row_t row;
+    egide_rc rc = edge_store_outbox_get(e->store, msg_id, &row);
+    if (rc == EGIDE_ERR_NOTFOUND)
+        return EGIDE_OK;
+    if (rc || row.state != EDGE_OUT_QUEUED)
+        return rc;
+    char hex[33];
+    egide_hex_encode(msg_id, 16, hex);
+    if (row.resequenced >= EDGE_RESEQ_MAX) {
+        egide_log(EGIDE_LOG_WARNING,
+                  "message %s refused as a replay again after %d new sequence numbers:"
+                  " rejected for good (REASON_REPLAY)",
+                  hex, row.resequenced);
+        return EGIDE_OK;
+    }
+    uint8_t *env = NULL, *out = NULL;
+    size_t len = 0, out_len = 0;
+    uint64_t seq = 0;
+    rc = edge_store_outbox_envelope(e->store, msg_id, &env, &len);
+    if (!rc)
+        rc = edge_store_next_seq(e->store, &seq);
+    if (rc)
+        goto done;
+    egide_rc crc = egide_envelope_resequence(env, len, seq, e->sign_key, &out, &out_len);
+    egide_envelope_t *parsed = NULL;
+    if (!crc)
+        crc = egide_envelope_parse(out, out_len, &parsed);
+    if (crc == EGIDE_ERR_NOMEM) {
+        rc = crc; /* transient: the broker's answer is relayed again */
+        goto done;
+    }
+    if (crc) {
+        egide_log(EGIDE_LOG_WARNING,
+                  "message %s refused as a replay cannot be re-signed (%s): rejected for good", hex,
+                  egide_strerror(crc));
+        goto done;
+    }
+    uint8_t sha[32];
+    egide_envelope_hash(parsed, sha);
+    egide_envelope_destroy(&parsed);
+    bool changed = false;
+    rc = edge_store_outbox_resequence(e->store, msg_id, seq, out, out_len, sha, &changed);
+    if (rc == EGIDE_ERR_EXISTS) {
+        /* next_seq gave a number another row holds: the store is not what
+         * it promises; leave the message queued, its retry asks again. */
+        egide_log(EGIDE_LOG_ERROR, "message %s: sequence %llu is held by another message", hex,
+                  (unsigned long long)seq);
+        rc = EGIDE_OK;
+        *done = true;
+        goto done;
+    }
+    if (!rc && changed) {
+        *done = true;
+        egide_log(EGIDE_LOG_NOTICE,
+                  "message %s: the broker refused sequence %llu as already used; re-signed"
+                  " under sequence %llu and queued again (%d of %d)",
+                  hex, (unsigned long long)row.seq, (unsigned long long)seq, row.resequenced + 1,
+                  EDGE_RESEQ_MAX);
+    }
+done:
+    free(env);
+    free(out);
+    return rc;
+}
+
 /* ------------------------------------------------------------ resending */
 
 static int64_t s_backoff(const edge_t *e, int attempts)
@@ -280,6 +374,12 @@ static egide_rc s_apply(edge_t *e, const Egide__V1__ReceiptBody *b)
         if (!rc && changed)
             atomic_fetch_add(&e->m.accepted, 1);
     } else if (from_broker && b->kind == EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED && !rcpt[0]) {
+        if (b->reason == R(REPLAY)) {
+            bool done = false;
+            rc = s_resequence(e, b->msg_id.data, &done);
+            if (rc || done)
+                return rc;
+        }
         egide_log(EGIDE_LOG_WARNING, "broker rejected a message: %s",
                   egide_wire_reason_name(b->reason));
         if (b->reason >= 0 && b->reason < 32)

@@ -8,7 +8,9 @@
  *
  * What is kept: meta (key -> bytes: the directory, the witnessed checkpoint,
  * an audit alert, the sender sequence); the outbox (the exact sealed bytes,
- * so retries are byte-identical) with one state per recipient; the inbox
+ * so retries are byte-identical, replaced only when the broker refused
+ * their sequence as a replay and they are re-signed under a fresh one)
+ * with one state per recipient; the inbox
  * (the opened payload and the DELIVERED receipt sent for it, so a duplicate
  * gets the same bytes again); the envelopes refused on receipt with the
  * REJECTED receipt sent; every verified receipt received; the legal
@@ -142,6 +144,7 @@ typedef struct edge_outbox_row {
     int64_t leaf_index; /* the broker's audit leaf for the acceptance */
     bool has_in_reply_to;
     uint8_t in_reply_to[16];
+    int resequenced; /* times re-signed under a fresh seq (outbox_resequence) */
 } edge_outbox_row_t;
 
 /* One recipient's state. */
@@ -266,6 +269,13 @@ struct edge_store_ops {
     egide_rc (*meta_put)(edge_store_t *s, const char *key, const void *val, size_t len);
     /* The next sender sequence number: 1, 2, 3... (durable with the transaction). */
     egide_rc (*next_seq)(edge_store_t *s, uint64_t *seq);
+    /* The broker already holds sequence numbers up to last_used from this
+     * node: next_seq gives at least last_used + 1 from now on, never less
+     * than it would have.  *before and *after (each may be NULL) get the
+     * number next_seq would have given before and gives after (equal when
+     * nothing moved).  EGIDE_ERR_LIMIT when last_used >= INT64_MAX (nothing
+     * changes). */
+    egide_rc (*seq_raise)(edge_store_t *s, uint64_t last_used, uint64_t *before, uint64_t *after);
 
     /* outbox.  add: the message in EDGE_OUT_QUEUED, due now, every recipient
      * EDGE_RCPT_PENDING; EGIDE_ERR_EXISTS for a msg_id or seq already held. */
@@ -276,6 +286,17 @@ struct edge_store_ops {
      * urgent first, then by seq.  fn may call outbox_attempt on this store. */
     egide_rc (*outbox_due)(edge_store_t *s, int64_t now_ms, size_t limit, edge_outbox_due_fn fn,
                            void *arg);
+    /* The stored sealed bytes of a message, *env the caller's (free());
+     * EGIDE_ERR_NOTFOUND when no such message. */
+    egide_rc (*outbox_envelope)(edge_store_t *s, const uint8_t msg_id[16], uint8_t **env,
+                                size_t *len);
+    /* A QUEUED message re-signed under a fresh sequence: its envelope bytes,
+     * hash and seq replaced, resequenced + 1, due now (attempts kept);
+     * *changed false when it was not QUEUED (or absent), nothing written.
+     * EGIDE_ERR_EXISTS when another message holds seq (nothing written). */
+    egide_rc (*outbox_resequence)(edge_store_t *s, const uint8_t msg_id[16], uint64_t seq,
+                                  const uint8_t *env, size_t len, const uint8_t sha256[32],
+                                  bool *changed);
     /* One more send: attempts + 1, next due at next_ms. */
     egide_rc (*outbox_attempt)(edge_store_t *s, const uint8_t msg_id[16], int64_t next_ms);
     /* Every queued message due now (on reconnecting). */
@@ -383,14 +404,17 @@ extern const edge_store_ops_t edge_store_sqlite_ops;
         if (*(sp))                                                                                 \
             (*(sp))->ops->close(sp);                                                               \
     } while (0)
-#define edge_store_meta_get(s, ...)       EDGE_STORE_CALL(s, meta_get, __VA_ARGS__)
-#define edge_store_meta_put(s, ...)       EDGE_STORE_CALL(s, meta_put, __VA_ARGS__)
-#define edge_store_next_seq(s, ...)       EDGE_STORE_CALL(s, next_seq, __VA_ARGS__)
-#define edge_store_outbox_add(s, ...)     EDGE_STORE_CALL(s, outbox_add, __VA_ARGS__)
-#define edge_store_outbox_get(s, ...)     EDGE_STORE_CALL(s, outbox_get, __VA_ARGS__)
-#define edge_store_outbox_due(s, ...)     EDGE_STORE_CALL(s, outbox_due, __VA_ARGS__)
-#define edge_store_outbox_attempt(s, ...) EDGE_STORE_CALL(s, outbox_attempt, __VA_ARGS__)
-#define edge_store_outbox_retry_all(s)    ((s) ? (s)->ops->outbox_retry_all(s) : EGIDE_ERR_INVALID)
+#define edge_store_meta_get(s, ...)          EDGE_STORE_CALL(s, meta_get, __VA_ARGS__)
+#define edge_store_meta_put(s, ...)          EDGE_STORE_CALL(s, meta_put, __VA_ARGS__)
+#define edge_store_next_seq(s, ...)          EDGE_STORE_CALL(s, next_seq, __VA_ARGS__)
+#define edge_store_seq_raise(s, ...)         EDGE_STORE_CALL(s, seq_raise, __VA_ARGS__)
+#define edge_store_outbox_add(s, ...)        EDGE_STORE_CALL(s, outbox_add, __VA_ARGS__)
+#define edge_store_outbox_envelope(s, ...)   EDGE_STORE_CALL(s, outbox_envelope, __VA_ARGS__)
+#define edge_store_outbox_resequence(s, ...) EDGE_STORE_CALL(s, outbox_resequence, __VA_ARGS__)
+#define edge_store_outbox_get(s, ...)        EDGE_STORE_CALL(s, outbox_get, __VA_ARGS__)
+#define edge_store_outbox_due(s, ...)        EDGE_STORE_CALL(s, outbox_due, __VA_ARGS__)
+#define edge_store_outbox_attempt(s, ...)    EDGE_STORE_CALL(s, outbox_attempt, __VA_ARGS__)
+#define edge_store_outbox_retry_all(s)       ((s) ? (s)->ops->outbox_retry_all(s) : EGIDE_ERR_INVALID)
 #define edge_store_outbox_mark_accepted(s, ...)                                                    \
     EDGE_STORE_CALL(s, outbox_mark_accepted, __VA_ARGS__)
 #define edge_store_outbox_mark_rejected(s, ...)                                                    \

@@ -65,6 +65,9 @@ static const char *const s_migrations[] = {
     "CREATE TABLE idempotency("
     "  key TEXT PRIMARY KEY, request_sha256 BLOB NOT NULL, msg_id BLOB NOT NULL,"
     "  time_ms INTEGER NOT NULL);",
+    /* 4: how many times a queued message was re-signed under a fresh
+     * sequence after the broker refused its own as a replay (bounded). */
+    "ALTER TABLE outbox ADD COLUMN resequenced INTEGER NOT NULL DEFAULT 0;",
 };
 
 typedef struct s_store {
@@ -360,6 +363,56 @@ static egide_rc s_next_seq(edge_store_t *s, uint64_t *seq)
     return rc;
 }
 
+/* The number next_seq would give now (1 when none was ever given). */
+static egide_rc s_seq_peek(edge_store_t *s, uint64_t *next)
+{
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(DB(s), "SELECT value FROM meta WHERE key='seq'", &st);
+    if (rc)
+        return rc;
+    bool row;
+    rc = s_row(DB(s), st, "seq peek", &row);
+    if (!rc) {
+        int64_t v = row ? sqlite3_column_int64(st, 0) : 0;
+        *next = v > 0 ? (uint64_t)v + 1 : 1;
+    }
+    egide_db_done(st);
+    return rc;
+}
+
+static egide_rc s_seq_raise(edge_store_t *s, uint64_t last_used, uint64_t *before, uint64_t *after)
+{
+    if (!s)
+        return EGIDE_ERR_INVALID;
+    if (last_used >= (uint64_t)INT64_MAX)
+        return EGIDE_ERR_LIMIT;
+    uint64_t b = 0;
+    egide_rc rc = s_seq_peek(s, &b);
+    if (rc)
+        return rc;
+    /* One statement, so the counter only ever grows even without the
+     * caller's transaction (the API's handle gives numbers too). */
+    sqlite3_stmt *st;
+    rc = egide_db_stmt(DB(s),
+                       "INSERT INTO meta(key, value) VALUES('seq', ?1) ON CONFLICT(key) DO UPDATE"
+                       " SET value=max(CAST(value AS INTEGER), ?1)",
+                       &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, (int64_t)last_used);
+    rc = s_exec(DB(s), st, "seq raise");
+    uint64_t a = 0;
+    if (!rc)
+        rc = s_seq_peek(s, &a);
+    if (rc)
+        return rc;
+    if (before)
+        *before = b;
+    if (after)
+        *after = a;
+    return EGIDE_OK;
+}
+
 /* ------------------------------------------------------------ outbox */
 
 static egide_rc s_outbox_add(edge_store_t *s, const edge_outbox_msg_t *m)
@@ -410,7 +463,7 @@ static egide_rc s_outbox_add(edge_store_t *s, const edge_outbox_msg_t *m)
 
 #define OUTBOX_COLS                                                                                \
     "msg_id, seq, type, urgency, created_ms, expires_ms, sha256, state, attempts, reason,"         \
-    " accepted_ms, leaf_index, in_reply_to"
+    " accepted_ms, leaf_index, in_reply_to, resequenced"
 
 static void s_outbox_row(sqlite3_stmt *st, void *row)
 {
@@ -430,6 +483,7 @@ static void s_outbox_row(sqlite3_stmt *st, void *row)
     r->accepted_ms = sqlite3_column_int64(st, 10);
     r->leaf_index = sqlite3_column_int64(st, 11);
     r->has_in_reply_to = s_blob(r->in_reply_to, 16, st, 12);
+    r->resequenced = sqlite3_column_int(st, 13);
 }
 
 static egide_rc s_outbox_get(edge_store_t *s, const uint8_t msg_id[16], edge_outbox_row_t *row)
@@ -483,6 +537,61 @@ static egide_rc s_outbox_due(edge_store_t *s, int64_t now_ms, size_t limit, edge
         };
         if (fn(&m, arg) != 0)
             break;
+    }
+    egide_db_done(st);
+    return rc;
+}
+
+static egide_rc s_outbox_envelope(edge_store_t *s, const uint8_t msg_id[16], uint8_t **env,
+                                  size_t *len)
+{
+    if (!s || !msg_id || !env || !len)
+        return EGIDE_ERR_INVALID;
+    *env = NULL;
+    *len = 0;
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(DB(s), "SELECT envelope FROM outbox WHERE msg_id=?", &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_blob(st, 1, msg_id, 16, SQLITE_STATIC);
+    bool row;
+    rc = s_row(DB(s), st, "outbox envelope", &row);
+    if (!rc)
+        rc = row ? s_dup(st, 0, env, len) : EGIDE_ERR_NOTFOUND;
+    egide_db_done(st);
+    return rc;
+}
+
+static egide_rc s_outbox_resequence(edge_store_t *s, const uint8_t msg_id[16], uint64_t seq,
+                                    const uint8_t *env, size_t len, const uint8_t sha256[32],
+                                    bool *changed)
+{
+    if (changed)
+        *changed = false;
+    if (!s || !msg_id || seq == 0 || seq > (uint64_t)INT64_MAX || !env || !len || len > INT32_MAX ||
+        !sha256)
+        return EGIDE_ERR_INVALID;
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(DB(s),
+                                "UPDATE outbox SET seq=?, envelope=?, sha256=?,"
+                                " resequenced=resequenced+1, next_ms=0 WHERE msg_id=? AND state=?",
+                                &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, (int64_t)seq);
+    sqlite3_bind_blob(st, 2, env, (int)len, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 3, sha256, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 4, msg_id, 16, SQLITE_STATIC);
+    sqlite3_bind_int(st, 5, EDGE_OUT_QUEUED);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_DONE) {
+        if (changed)
+            *changed = sqlite3_changes(DB(s)) > 0;
+        rc = EGIDE_OK;
+    } else if ((r & 0xff) == SQLITE_CONSTRAINT) {
+        rc = EGIDE_ERR_EXISTS; /* another message holds seq: not a storage failure */
+    } else {
+        rc = s_fail(DB(s), "outbox resequence", r);
     }
     egide_db_done(st);
     return rc;
@@ -1114,7 +1223,10 @@ const edge_store_ops_t edge_store_sqlite_ops = {.name = "sqlite",
                                                 OP(meta_get),
                                                 OP(meta_put),
                                                 OP(next_seq),
+                                                OP(seq_raise),
                                                 OP(outbox_add),
+                                                OP(outbox_envelope),
+                                                OP(outbox_resequence),
                                                 OP(outbox_get),
                                                 OP(outbox_due),
                                                 OP(outbox_attempt),

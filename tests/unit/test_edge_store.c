@@ -201,6 +201,126 @@ static void test_meta_and_seq(void)
     OPS->close(&s);
 }
 
+static int s_collect(const edge_outbox_due_t *m, void *arg);
+
+/* seq_raise: the counter moves up to the broker's last + 1, never down,
+ * never reuses a number, and rolls back with the transaction. */
+static void test_seq_raise(void)
+{
+    edge_store_t *s = s_open();
+    REQUIRE(s);
+    uint64_t b = 9, a = 9, q = 0;
+    CHECK_RC(OPS->seq_raise(NULL, 5, &b, &a), EGIDE_ERR_INVALID);
+    CHECK_RC(OPS->seq_raise(s, (uint64_t)INT64_MAX, &b, &a), EGIDE_ERR_LIMIT);
+    CHECK_RC(OPS->seq_raise(s, UINT64_MAX, NULL, NULL), EGIDE_ERR_LIMIT);
+    /* a fresh store: 0 from the broker changes nothing */
+    CHECK_RC(OPS->seq_raise(s, 0, &b, &a), EGIDE_OK);
+    CHECK(b == 1 && a == 1);
+    /* a fresh store (reinstalled) and a broker holding 7: resume at 8 */
+    CHECK_RC(OPS->seq_raise(s, 7, &b, &a), EGIDE_OK);
+    CHECK(b == 1 && a == 8);
+    CHECK_RC(OPS->next_seq(s, &q), EGIDE_OK);
+    CHECK(q == 8);
+    /* lower or equal: never down, never a number given twice */
+    CHECK_RC(OPS->seq_raise(s, 3, &b, &a), EGIDE_OK);
+    CHECK(b == 9 && a == 9);
+    CHECK_RC(OPS->seq_raise(s, 8, NULL, &a), EGIDE_OK);
+    CHECK(a == 9);
+    CHECK_RC(OPS->next_seq(s, &q), EGIDE_OK);
+    CHECK(q == 9);
+    /* rolled back with the caller's transaction, kept with its commit */
+    CHECK_RC(OPS->begin(s), EGIDE_OK);
+    CHECK_RC(OPS->seq_raise(s, 100, &b, &a), EGIDE_OK);
+    CHECK(b == 10 && a == 101);
+    OPS->rollback(s);
+    CHECK_RC(OPS->seq_raise(s, 0, &b, &a), EGIDE_OK);
+    CHECK(b == 10 && a == 10);
+    CHECK_RC(OPS->begin(s), EGIDE_OK);
+    CHECK_RC(OPS->seq_raise(s, 100, &b, NULL), EGIDE_OK);
+    CHECK_RC(OPS->commit(s), EGIDE_OK);
+    CHECK_RC(OPS->next_seq(s, &q), EGIDE_OK);
+    CHECK(q == 101);
+    CHECK_RC(OPS->seq_raise(s, (uint64_t)INT64_MAX - 1, &b, &a), EGIDE_OK);
+    CHECK(b == 102 && a == (uint64_t)INT64_MAX);
+    OPS->close(&s);
+}
+
+/* outbox_envelope and outbox_resequence: the stored bytes read back, then
+ * replaced (seq, bytes, hash) on a queued message only, counted, due now;
+ * a seq held by another message is refused. */
+static void test_outbox_resequence(void)
+{
+    edge_store_t *s = s_open();
+    REQUIRE(s);
+    const char *to1[] = {"71.crip"};
+    int64_t far = INT64_C(4102444800000);
+    uint8_t id[16], id2[16], unknown[16], sha[32], *env = NULL;
+    size_t len = 0;
+    s_id(id, 1);
+    s_id(id2, 2);
+    s_id(unknown, 77);
+    CHECK_RC(s_add(s, 1, 0, to1, 1, far), EGIDE_OK);
+    CHECK_RC(s_add(s, 2, 0, to1, 1, far), EGIDE_OK);
+    CHECK_RC(OPS->outbox_envelope(NULL, id, &env, &len), EGIDE_ERR_INVALID);
+    CHECK_RC(OPS->outbox_envelope(s, NULL, &env, &len), EGIDE_ERR_INVALID);
+    CHECK_RC(OPS->outbox_envelope(s, id, NULL, &len), EGIDE_ERR_INVALID);
+    CHECK_RC(OPS->outbox_envelope(s, unknown, &env, &len), EGIDE_ERR_NOTFOUND);
+    CHECK(env == NULL && len == 0);
+    CHECK_RC(OPS->outbox_envelope(s, id, &env, &len), EGIDE_OK);
+    CHECK(len == 24 && env && env[0] == 1 && env[23] == 1);
+    free(env);
+    env = NULL;
+
+    uint8_t nenv[40];
+    memset(nenv, 0x5A, sizeof nenv);
+    s_sha(sha, 0x77);
+    bool ch = true;
+    CHECK_RC(OPS->outbox_resequence(NULL, id, 9, nenv, sizeof nenv, sha, &ch), EGIDE_ERR_INVALID);
+    CHECK(!ch);
+    CHECK_RC(OPS->outbox_resequence(s, NULL, 9, nenv, sizeof nenv, sha, &ch), EGIDE_ERR_INVALID);
+    CHECK_RC(OPS->outbox_resequence(s, id, 0, nenv, sizeof nenv, sha, &ch), EGIDE_ERR_INVALID);
+    CHECK_RC(OPS->outbox_resequence(s, id, 9, NULL, sizeof nenv, sha, &ch), EGIDE_ERR_INVALID);
+    CHECK_RC(OPS->outbox_resequence(s, id, 9, nenv, 0, sha, &ch), EGIDE_ERR_INVALID);
+    CHECK_RC(OPS->outbox_resequence(s, id, 9, nenv, sizeof nenv, NULL, &ch), EGIDE_ERR_INVALID);
+    /* another message's seq: refused, nothing written */
+    CHECK_RC(OPS->outbox_resequence(s, id, 2, nenv, sizeof nenv, sha, &ch), EGIDE_ERR_EXISTS);
+    CHECK(!ch);
+    edge_outbox_row_t row;
+    CHECK_RC(OPS->outbox_get(s, id, &row), EGIDE_OK);
+    CHECK(row.seq == 1 && row.resequenced == 0);
+    /* an attempt makes it not due; the resequence makes it due again */
+    CHECK_RC(OPS->outbox_attempt(s, id, 5000), EGIDE_OK);
+    CHECK_RC(OPS->outbox_resequence(s, id, 9, nenv, sizeof nenv, sha, &ch), EGIDE_OK);
+    CHECK(ch);
+    CHECK_RC(OPS->outbox_get(s, id, &row), EGIDE_OK);
+    CHECK(row.seq == 9 && row.resequenced == 1 && row.state == EDGE_OUT_QUEUED &&
+          row.attempts == 1 && memcmp(row.sha256, sha, 32) == 0);
+    CHECK_RC(OPS->outbox_envelope(s, id, &env, &len), EGIDE_OK);
+    CHECK(len == sizeof nenv && env && memcmp(env, nenv, len) == 0);
+    free(env);
+    env = NULL;
+    int seen[18] = {0};
+    CHECK_RC(OPS->outbox_due(s, 10, 10, s_collect, seen), EGIDE_OK);
+    CHECK(seen[0] == 2); /* both due: the new bytes are the ones sent */
+    /* not for an absent message, nor one no longer queued */
+    CHECK_RC(OPS->outbox_resequence(s, unknown, 11, nenv, sizeof nenv, sha, &ch), EGIDE_OK);
+    CHECK(!ch);
+    CHECK_RC(OPS->outbox_mark_rejected(s, id2, 4, 1900, &ch), EGIDE_OK);
+    CHECK_RC(OPS->outbox_resequence(s, id2, 12, nenv, sizeof nenv, sha, &ch), EGIDE_OK);
+    CHECK(!ch);
+    CHECK_RC(OPS->outbox_get(s, id2, &row), EGIDE_OK);
+    CHECK(row.seq == 2 && row.resequenced == 0);
+    /* counted each time, and rolled back with the transaction */
+    CHECK_RC(OPS->outbox_resequence(s, id, 10, nenv, sizeof nenv, sha, &ch), EGIDE_OK);
+    CHECK_RC(OPS->begin(s), EGIDE_OK);
+    CHECK_RC(OPS->outbox_resequence(s, id, 13, nenv, sizeof nenv, sha, &ch), EGIDE_OK);
+    CHECK(ch);
+    OPS->rollback(s);
+    CHECK_RC(OPS->outbox_get(s, id, &row), EGIDE_OK);
+    CHECK(row.seq == 10 && row.resequenced == 2);
+    OPS->close(&s);
+}
+
 static int s_collect(const edge_outbox_due_t *m, void *arg)
 {
     int *seen = arg;
@@ -730,6 +850,8 @@ int main(void)
         RUN(test_transactions);
         RUN(test_meta_and_seq);
         RUN(test_outbox);
+        RUN(test_seq_raise);
+        RUN(test_outbox_resequence);
         RUN(test_inbox);
         RUN(test_receipts_deadlines);
         RUN(test_overall_state);

@@ -1,0 +1,450 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * test_edge_restore.c - a sending edge restored from a backup or
+ * reinstalled (issue 13 item 2): its sequence counter is behind what the
+ * broker already accepted from it.  With a real development PKI and signed
+ * directory made at run time (deploy/71/make-directory.sh), the 119's edge
+ * (fr.snated) is driven without a socket:
+ *  - a Welcome moves the next sequence up to the broker's last + 1, never
+ *    down, in the batch's transaction (rolled back with it), with one
+ *    notice when it moved and none when it did not;
+ *  - the broker's REJECTED REASON_REPLAY for a queued message re-signs it
+ *    under a fresh sequence from the store: same msg_id, new seq, new hash,
+ *    due again, still verifying under the sender's key and opening for
+ *    each recipient with the same payload; the broker's ACCEPTED for the
+ *    new bytes is then applied;
+ *  - bounded: after EDGE_RESEQ_MAX re-signings the next REPLAY rejects it
+ *    for good (reason kept, logged);
+ *  - any other rejection is for good at once, as before.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "edge.h"
+#include "egide/base/egide_log.h"
+#include "egide/base/egide_util.h"
+#include "egide/crypto/egide_crypto.h"
+#include "egide/protocol/egide_envelope.h"
+#include "egide/protocol/egide_receipt.h"
+#include "egide/wire/egide_wire.h"
+#include "egide_test.h"
+
+#define R(x) EGIDE__V1__REASON_CODE__REASON_##x
+
+static char s_dir[256];
+static edge_t E;
+static EVP_PKEY *s_broker_sign, *s_snated_sign_pub, *s_crip_enc, *s_tas_enc;
+static uint8_t s_broker_fpr[32];
+static int s_moved_notes, s_reseq_notes, s_for_good_notes;
+
+static void s_sink(egide_log_level level, const char *line, void *arg)
+{
+    (void)arg;
+    (void)level;
+    if (strstr(line, "restored or reinstalled"))
+        s_moved_notes++;
+    if (strstr(line, "re-signed under sequence"))
+        s_reseq_notes++;
+    if (strstr(line, "rejected for good"))
+        s_for_good_notes++;
+}
+
+static int s_sh(const char *cmd)
+{
+    int st = system(cmd);
+    if (st != 0)
+        fprintf(stderr, "command failed (%d): %s\n", st, cmd);
+    return st;
+}
+
+static int s_cert(const char *id, const char *file, egide_cert_use use, EVP_PKEY **pub,
+                  uint8_t fpr[32])
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/pki/nodes/%s/%s", s_dir, id, file);
+    X509 *c = NULL;
+    int rc = egide_cert_load(p, &c) || (fpr && egide_cert_fingerprint(c, fpr)) ||
+             (pub && egide_pki_cert_pubkey(c, use, pub));
+    X509_free(c);
+    return rc ? -1 : 0;
+}
+
+static int s_key(const char *id, const char *file, egide_cert_use use, EVP_PKEY **out)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/pki/nodes/%s/%s", s_dir, id, file);
+    return egide_pki_load_key(p, use, out) ? -1 : 0;
+}
+
+/* The 119's edge fr.snated: keys, trust, the signed directory, a store. */
+static int s_setup(void)
+{
+    const char *src = getenv("EGIDE_SOURCE_DIR"), *bin = getenv("EGIDE_BIN");
+    if (!src || !bin)
+        return -1;
+    egide_strlcpy(s_dir, "/tmp/egide-test-edge-restore.XXXXXX", sizeof s_dir);
+    if (!mkdtemp(s_dir))
+        return -1;
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "EGIDE='%s/egide' bash '%s/deploy/71/make-directory.sh' '%s/pki' >/dev/null 2>&1", bin,
+             src, s_dir);
+    if (s_sh(cmd))
+        return -1;
+    memset(&E, 0, sizeof E);
+    pthread_mutex_init(&E.dir_lock, NULL);
+    pthread_mutex_init(&E.api_lock, NULL);
+    E.wake[0] = E.wake[1] = -1;
+    egide_strlcpy(E.node_id, "fr.snated", sizeof E.node_id);
+    E.clock_skew_ms = 300000;
+    E.ttl_ms = 86400000;
+    E.retry_min_ms = 1000;
+    E.retry_max_ms = 60000;
+    if (s_key("fr.snated", "sign.key", EGIDE_CERT_USE_SIGN, &E.sign_key) ||
+        s_key("fr.snated", "enc.key", EGIDE_CERT_USE_ENC, &E.enc_key) ||
+        s_cert("fr.snated", "sign.crt", EGIDE_CERT_USE_SIGN, &s_snated_sign_pub, E.sign_fpr) ||
+        s_key("71.broker", "sign.key", EGIDE_CERT_USE_SIGN, &s_broker_sign) ||
+        s_cert("71.broker", "sign.crt", EGIDE_CERT_USE_SIGN, NULL, s_broker_fpr) ||
+        s_key("71.crip", "enc.key", EGIDE_CERT_USE_ENC, &s_crip_enc) ||
+        s_key("71.tas.macon", "enc.key", EGIDE_CERT_USE_ENC, &s_tas_enc))
+        return -1;
+    char p[512], root[512], chain[512], crl[512];
+    snprintf(p, sizeof p, "%s/pki/authority/authority.crt", s_dir);
+    snprintf(root, sizeof root, "%s/pki/ca/root.crt", s_dir);
+    snprintf(chain, sizeof chain, "%s/pki/ca/chain.pem", s_dir);
+    snprintf(crl, sizeof crl, "%s/pki/ca/crl.pem", s_dir);
+    if (egide_cert_load(p, &E.anchor) || egide_trust_new(root, chain, crl, 0, &E.trust))
+        return -1;
+    snprintf(p, sizeof p, "%s/pki/directory.bin", s_dir);
+    uint8_t *d = NULL;
+    size_t dl = 0;
+    if (egide_file_read(p, EGIDE_MAX_DIRECTORY, &d, &dl))
+        return -1;
+    snprintf(p, sizeof p, "%s/snated.db", s_dir);
+    egide_rc rc = edge_store_sqlite_ops.open(p, &E.store);
+    if (!rc)
+        rc = edge_adopt_directory(&E, d, dl, true);
+    free(d);
+    return rc || !E.peers || strcmp(E.broker_id, "71.broker") != 0 ? -1 : 0;
+}
+
+static void s_teardown(void)
+{
+    edge_store_close(&E.store);
+    egide_peers_destroy(&E.peers);
+    egide_directory_destroy(&E.dir);
+    egide_trust_destroy(&E.trust);
+    X509_free(E.anchor);
+    EVP_PKEY_free(E.sign_key);
+    EVP_PKEY_free(E.enc_key);
+    EVP_PKEY_free(s_broker_sign);
+    EVP_PKEY_free(s_snated_sign_pub);
+    EVP_PKEY_free(s_crip_enc);
+    EVP_PKEY_free(s_tas_enc);
+    pthread_mutex_destroy(&E.dir_lock);
+    pthread_mutex_destroy(&E.api_lock);
+    if (s_dir[0]) {
+        char cmd[512];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", s_dir);
+        s_sh(cmd);
+    }
+}
+
+/* ------------------------------------------------------------ helpers */
+
+/* The number next_seq would give now, without using one. */
+static uint64_t s_next(void)
+{
+    uint64_t b = 0;
+    if (edge_store_seq_raise(E.store, 0, &b, NULL) != EGIDE_OK)
+        return 0;
+    return b;
+}
+
+/* A Welcome handled in a batch's transaction, committed or rolled back. */
+static egide_rc s_welcome(uint64_t last_seq, bool commit)
+{
+    egide_rc rc = edge_store_begin(E.store);
+    if (!rc)
+        rc = edge_outbox_welcome(&E, last_seq);
+    if (!rc && commit)
+        return edge_store_commit(E.store);
+    edge_store_rollback(E.store);
+    return rc;
+}
+
+/* A broker receipt for the message's current bytes, handled as the loop
+ * does (one transaction); *acked: the relay was acknowledged. */
+static egide_rc s_broker_receipt(const uint8_t id[16], int kind, int reason, uint64_t relay,
+                                 bool *acked)
+{
+    edge_outbox_row_t row;
+    egide_rc rc = edge_store_outbox_get(E.store, id, &row);
+    if (rc)
+        return rc;
+    egide_receipt_params_t p = {
+        .kind = kind,
+        .msg_id = id,
+        .envelope_sha256 = row.sha256,
+        .issuer_id = "71.broker",
+        .sender_id = "fr.snated",
+        .reason = reason,
+        .has_audit_leaf = kind == EGIDE__V1__RECEIPT_KIND__RECEIPT_ACCEPTED,
+        .audit_leaf_index = 17,
+        .issuer_cert_fpr = s_broker_fpr,
+    };
+    uint8_t *r = NULL;
+    size_t rl = 0;
+    rc = egide_receipt_sign(&p, s_broker_sign, &r, &rl);
+    if (rc)
+        return rc;
+    edge_out_t *o = calloc(1, sizeof *o);
+    if (!o) {
+        free(r);
+        return EGIDE_ERR_NOMEM;
+    }
+    rc = edge_store_begin(E.store);
+    if (!rc)
+        rc = edge_outbox_receipt(&E, r, rl, relay, o);
+    if (!rc)
+        rc = edge_store_commit(E.store);
+    if (rc)
+        edge_store_rollback(E.store);
+    *acked = !rc && o->n_acks == 1;
+    edge_out_flush(&E, o, false);
+    free(o);
+    free(r);
+    return rc;
+}
+
+static const uint8_t s_body[] = "{\"ip\":\"test only\"}";
+
+/* Submit a referral from the 119 to the CRIP and the Mâconnais. */
+static egide_rc s_submit(uint8_t id[16])
+{
+    const char *to[] = {"71.crip", "71.tas.macon"};
+    return edge_submit(&E, E.store, "ip.transmission", to, 2, EGIDE__V1__URGENCY__URGENCY_NORMAL,
+                       NULL, s_body, sizeof s_body - 1, NULL, id);
+}
+
+/* The stored bytes of message id: their header's msg_id and seq are the
+ * row's, their hash the row's, they verify under the 119's key and open
+ * for both recipients with the submitted payload. */
+static int s_check_stored(const uint8_t id[16], uint64_t want_seq)
+{
+    uint8_t *env = NULL;
+    size_t len = 0;
+    edge_outbox_row_t row;
+    if (edge_store_outbox_get(E.store, id, &row) ||
+        edge_store_outbox_envelope(E.store, id, &env, &len))
+        return -1;
+    egide_envelope_t *pe = NULL;
+    int bad = egide_envelope_parse(env, len, &pe) != EGIDE_OK;
+    if (!bad) {
+        const Egide__V1__EnvelopeHeader *h = egide_envelope_header(pe);
+        uint8_t sha[32];
+        egide_envelope_hash(pe, sha);
+        bad |= h->msg_id.len != 16 || memcmp(h->msg_id.data, id, 16) != 0;
+        bad |= h->sender_seq != want_seq || row.seq != want_seq;
+        bad |= memcmp(sha, row.sha256, 32) != 0;
+        bad |= egide_envelope_verify(pe, s_snated_sign_pub) != EGIDE_OK;
+        const char *who[] = {"71.crip", "71.tas.macon"};
+        EVP_PKEY *keys[] = {s_crip_enc, s_tas_enc};
+        for (int i = 0; i < 2 && !bad; i++) {
+            char *ct = NULL;
+            uint8_t *pl = NULL;
+            size_t pll = 0;
+            bad |= egide_envelope_open(pe, who[i], keys[i], s_snated_sign_pub, &ct, &pl, &pll) !=
+                   EGIDE_OK;
+            bad |= !pl || pll != sizeof s_body - 1 || memcmp(pl, s_body, pll) != 0;
+            free(ct);
+            if (pl)
+                egide_free_secret(pl, pll);
+        }
+    }
+    egide_envelope_destroy(&pe);
+    free(env);
+    return bad ? -1 : 0;
+}
+
+typedef struct s_due {
+    uint8_t id[16];
+    uint64_t seq;
+    int found;
+} s_due_t;
+
+static int s_find_due(const edge_outbox_due_t *m, void *arg)
+{
+    s_due_t *d = arg;
+    if (memcmp(m->msg_id, d->id, 16) == 0 && m->seq == d->seq)
+        d->found++;
+    return 0;
+}
+
+/* Is message id queued and due now under sequence seq? */
+static bool s_due_now(const uint8_t id[16], uint64_t seq)
+{
+    s_due_t d;
+    memcpy(d.id, id, 16);
+    d.seq = seq;
+    d.found = 0;
+    if (edge_store_outbox_due(E.store, egide_now_ms(), 256, s_find_due, &d) != EGIDE_OK)
+        return false;
+    return d.found == 1;
+}
+
+/* ------------------------------------------------------------ tests */
+
+/* A Welcome raises the counter to the broker's last + 1, never lowers it,
+ * is undone with a rolled-back batch, and is noted only when it moved. */
+static void test_welcome(void)
+{
+    uint8_t id[16];
+    REQUIRE(s_submit(id) == EGIDE_OK);
+    edge_outbox_row_t row;
+    REQUIRE(edge_store_outbox_get(E.store, id, &row) == EGIDE_OK);
+    CHECK(row.seq == 1);
+    CHECK(s_next() == 2);
+
+    /* the broker holds no more than we do: nothing moves, nothing said */
+    s_moved_notes = 0;
+    CHECK_RC(s_welcome(0, true), EGIDE_OK);
+    CHECK_RC(s_welcome(1, true), EGIDE_OK);
+    CHECK(s_next() == 2 && s_moved_notes == 0);
+
+    /* a rolled-back batch takes its Welcome with it */
+    CHECK_RC(s_welcome(40, false), EGIDE_OK);
+    CHECK(s_next() == 2);
+
+    /* restored from a backup: the broker accepted up to 40 from us */
+    s_moved_notes = 0;
+    CHECK_RC(s_welcome(40, true), EGIDE_OK);
+    CHECK(s_next() == 41 && s_moved_notes == 1);
+    REQUIRE(s_submit(id) == EGIDE_OK);
+    REQUIRE(edge_store_outbox_get(E.store, id, &row) == EGIDE_OK);
+    CHECK(row.seq == 41);
+
+    /* an older Welcome (or the same again) never moves it down */
+    s_moved_notes = 0;
+    CHECK_RC(s_welcome(12, true), EGIDE_OK);
+    CHECK_RC(s_welcome(40, true), EGIDE_OK);
+    CHECK_RC(s_welcome(41, true), EGIDE_OK);
+    CHECK(s_next() == 42 && s_moved_notes == 0);
+
+    /* an impossible number is ignored, not a store error */
+    CHECK_RC(s_welcome(UINT64_MAX, true), EGIDE_OK);
+    CHECK(s_next() == 42);
+}
+
+/* REJECTED REPLAY for a queued message: re-signed under a fresh sequence,
+ * same msg_id, verifies and opens, due again; then ACCEPTED applies. */
+static void test_replay_resequenced(void)
+{
+    uint8_t id[16];
+    REQUIRE(s_submit(id) == EGIDE_OK);
+    edge_outbox_row_t row;
+    REQUIRE(edge_store_outbox_get(E.store, id, &row) == EGIDE_OK);
+    uint64_t old_seq = row.seq;
+    uint8_t old_sha[32];
+    memcpy(old_sha, row.sha256, 32);
+    CHECK(s_check_stored(id, old_seq) == 0);
+    /* it was sent once: not due until its backoff */
+    REQUIRE(edge_store_outbox_attempt(E.store, id, egide_now_ms() + 600000) == EGIDE_OK);
+    CHECK(!s_due_now(id, old_seq));
+
+    s_reseq_notes = 0;
+    bool acked = false;
+    CHECK_RC(s_broker_receipt(id, EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED, R(REPLAY), 0, &acked),
+             EGIDE_OK);
+    REQUIRE(edge_store_outbox_get(E.store, id, &row) == EGIDE_OK);
+    CHECK(row.state == EDGE_OUT_QUEUED && row.reason == 0 && row.resequenced == 1);
+    CHECK(row.seq == old_seq + 1 && memcmp(row.sha256, old_sha, 32) != 0);
+    CHECK(s_check_stored(id, row.seq) == 0);
+    CHECK(s_due_now(id, row.seq));
+    CHECK(s_reseq_notes == 1);
+    /* the fresh number is used up: the next message gets the one after */
+    CHECK(s_next() == row.seq + 1);
+    edge_rcpt_row_t rr[EGIDE_MAX_RECIPIENTS];
+    size_t n = 0, pending = 0;
+    CHECK_RC(edge_store_rcpt_list(E.store, id, rr, EGIDE_MAX_RECIPIENTS, &n, &pending), EGIDE_OK);
+    CHECK(n == 2 && pending == 2);
+
+    /* the broker's ACCEPTED for the new bytes is applied */
+    CHECK_RC(s_broker_receipt(id, EGIDE__V1__RECEIPT_KIND__RECEIPT_ACCEPTED, 0, 0, &acked),
+             EGIDE_OK);
+    REQUIRE(edge_store_outbox_get(E.store, id, &row) == EGIDE_OK);
+    CHECK(row.state == EDGE_OUT_ACCEPTED && row.has_accepted && row.leaf_index == 17);
+    /* a REPLAY arriving after acceptance changes nothing */
+    CHECK_RC(s_broker_receipt(id, EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED, R(REPLAY), 5, &acked),
+             EGIDE_OK);
+    CHECK(acked);
+    REQUIRE(edge_store_outbox_get(E.store, id, &row) == EGIDE_OK);
+    CHECK(row.state == EDGE_OUT_ACCEPTED && row.resequenced == 1);
+}
+
+/* Bounded: EDGE_RESEQ_MAX re-signings, then the REPLAY is for good. */
+static void test_replay_bounded(void)
+{
+    uint8_t id[16];
+    REQUIRE(s_submit(id) == EGIDE_OK);
+    edge_outbox_row_t row;
+    bool acked = false;
+    s_for_good_notes = 0;
+    for (int i = 1; i <= EDGE_RESEQ_MAX; i++) {
+        CHECK_RC(s_broker_receipt(id, EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED, R(REPLAY),
+                                  (uint64_t)(100 + i), &acked),
+                 EGIDE_OK);
+        CHECK(acked);
+        REQUIRE(edge_store_outbox_get(E.store, id, &row) == EGIDE_OK);
+        CHECK(row.state == EDGE_OUT_QUEUED && row.resequenced == i);
+        CHECK(s_check_stored(id, row.seq) == 0);
+    }
+    CHECK(s_for_good_notes == 0);
+    uint64_t last_seq = row.seq;
+    CHECK_RC(
+        s_broker_receipt(id, EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED, R(REPLAY), 200, &acked),
+        EGIDE_OK);
+    REQUIRE(edge_store_outbox_get(E.store, id, &row) == EGIDE_OK);
+    CHECK(row.state == EDGE_OUT_REJECTED && row.reason == R(REPLAY));
+    CHECK(row.seq == last_seq && row.resequenced == EDGE_RESEQ_MAX);
+    CHECK(s_for_good_notes == 1);
+    edge_rcpt_row_t rr[EGIDE_MAX_RECIPIENTS];
+    size_t n = 0, pending = 0;
+    CHECK_RC(edge_store_rcpt_list(E.store, id, rr, EGIDE_MAX_RECIPIENTS, &n, &pending), EGIDE_OK);
+    CHECK(n == 2 && pending == 0 && rr[0].state == EDGE_RCPT_REJECTED && rr[0].reason == R(REPLAY));
+}
+
+/* Any other reason is a rejection for good at once, as before. */
+static void test_other_rejection_unchanged(void)
+{
+    uint8_t id[16];
+    REQUIRE(s_submit(id) == EGIDE_OK);
+    edge_outbox_row_t row;
+    REQUIRE(edge_store_outbox_get(E.store, id, &row) == EGIDE_OK);
+    uint64_t seq = row.seq;
+    bool acked = false;
+    CHECK_RC(s_broker_receipt(id, EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED, R(FORBIDDEN_TYPE), 0,
+                              &acked),
+             EGIDE_OK);
+    REQUIRE(edge_store_outbox_get(E.store, id, &row) == EGIDE_OK);
+    CHECK(row.state == EDGE_OUT_REJECTED && row.reason == R(FORBIDDEN_TYPE));
+    CHECK(row.seq == seq && row.resequenced == 0);
+}
+
+int main(void)
+{
+    egide_log_set_sink(s_sink, NULL);
+    if (s_setup() != 0) {
+        fprintf(stderr, "setup failed\n");
+        s_teardown();
+        return 1;
+    }
+    RUN(test_welcome);
+    RUN(test_replay_resequenced);
+    RUN(test_replay_bounded);
+    RUN(test_other_rejection_unchanged);
+    s_teardown();
+    EGIDE_TEST_DONE();
+}
