@@ -7,6 +7,7 @@
  * socket helper checks what the client does not expose (headers, chunked
  * uploads).
  */
+#include <fcntl.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
@@ -786,6 +787,55 @@ static void test_slow_clients(void)
     egide_http_stop(&h);
 }
 
+/* A client that pipelines requests on every slot and never reads the
+ * answers: each connection would sit with its answer unwritten, out of reach
+ * of eviction and of the header deadline, until the idle timeout.  Answers
+ * to unauthenticated requests close the connection, so the legitimate
+ * client is served. */
+static void test_pipelined_pin(void)
+{
+    static const char *const pub[] = {"/echo", NULL};
+    egide_http_config_t cfg = {0};
+    cfg.public_paths = pub;
+    egide_http_t *h = s_start_cfg(&cfg);
+    REQUIRE(h != NULL);
+    uint16_t port = egide_http_port(h);
+    enum { PIN_N = EGIDE_HTTP_DEFAULT_MAX_CONNECTIONS };
+    static int fds[PIN_N];
+    const char *req = "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n";
+    int opened = 0;
+    for (int i = 0; i < PIN_N; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        int rcv = 4096;
+        setsockopt(fds[i], SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (fds[i] < 0 || connect(fds[i], (struct sockaddr *)&a, sizeof a) != 0)
+            continue;
+        opened++;
+        fcntl(fds[i], F_SETFL, O_NONBLOCK);
+        for (int k = 0; k < 20000; k++) /* until the server stops reading */
+            if (send(fds[i], req, strlen(req), MSG_NOSIGNAL) < 0)
+                break;
+    }
+    CHECK(opened == PIN_N);
+    usleep(1500 * 1000);
+    int ok = 0;
+    for (int i = 0; i < 4; i++) {
+        egide_httpc_resp_t r;
+        if (s_get("/echo", TOKEN, &r) == EGIDE_OK && r.status == 200)
+            ok++;
+        egide_httpc_resp_free(&r);
+    }
+    fprintf(stderr, "legitimate client: %d of 4 answers with %d pipelining connections\n", ok,
+            opened);
+    CHECK(ok == 4);
+    for (int i = 0; i < PIN_N; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    egide_http_stop(&h);
+}
+
 /* A connection that keeps sending its headers one byte at a time is closed
  * by the server at the header deadline, although the idle timeout (reset by
  * every byte) would never close it. */
@@ -1139,6 +1189,7 @@ int main(void)
     RUN(test_malformed);
     RUN(test_header_deadline);
     RUN(test_slow_clients);
+    RUN(test_pipelined_pin);
     RUN(test_limits);
     RUN(test_log_flood);
     RUN(test_bind_rules);

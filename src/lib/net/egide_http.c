@@ -709,8 +709,13 @@ static void s_default_body(egide_http_resp_t *resp)
     }
 }
 
+/* close_after: "Connection: close", so libmicrohttpd closes the connection
+ * once the answer is written.  Given to every answer the wrapper makes itself
+ * (refusals) and to every answer to an unauthenticated request: such a
+ * connection cannot then pipeline requests it never reads the answers of,
+ * which would pin its slot out of reach of eviction until the idle timeout. */
 static enum MHD_Result s_send(struct MHD_Connection *con, egide_http_resp_t *resp,
-                              const char *www_auth, const char *retry_after)
+                              const char *www_auth, const char *retry_after, bool close_after)
 {
     if (resp->status < 200 || resp->status > 599) {
         free(resp->body);
@@ -741,6 +746,8 @@ static enum MHD_Result s_send(struct MHD_Connection *con, egide_http_resp_t *res
         ok = MHD_add_response_header(mr, MHD_HTTP_HEADER_WWW_AUTHENTICATE, www_auth);
     if (ok && retry_after)
         ok = MHD_add_response_header(mr, MHD_HTTP_HEADER_RETRY_AFTER, retry_after);
+    if (ok && close_after)
+        ok = MHD_add_response_header(mr, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ret = ok ? MHD_queue_response(con, (unsigned)resp->status, mr) : MHD_NO;
     MHD_destroy_response(mr);
     return ret;
@@ -752,7 +759,7 @@ static enum MHD_Result s_send_status(egide_http_t *h, struct MHD_Connection *con
 {
     s_set_phase(h, con, S_DONE, false);
     egide_http_resp_t resp = {status, NULL, 0, s_json};
-    return s_send(con, &resp, www_auth, NULL);
+    return s_send(con, &resp, www_auth, NULL, true);
 }
 
 /* 503 with Retry-After: the overall body budget is spent. */
@@ -764,7 +771,7 @@ static enum MHD_Result s_send_busy(egide_http_t *h, struct MHD_Connection *con)
     pthread_mutex_unlock(&h->lock);
     egide_http_resp_t resp = {503, NULL, 0, s_json};
     egide_http_error(&resp, 503, EGIDE_ERR_LIMIT, "server busy, retry later");
-    return s_send(con, &resp, NULL, "1");
+    return s_send(con, &resp, NULL, "1", true);
 }
 
 /* What the header check found. */
@@ -958,7 +965,8 @@ static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *con, const
     egide_log(EGIDE_LOG_DEBUG, "http: %s %s -> %d",
               egide_sanitize(method, strlen(method), meth, sizeof meth),
               egide_sanitize(url, strlen(url), path, sizeof path), resp.status);
-    return s_send(con, &resp, NULL, NULL);
+    bool by_token = r->auth_as && strcmp(r->auth_as, "token") == 0;
+    return s_send(con, &resp, NULL, NULL, !by_token);
 }
 
 /* ---- start / stop --------------------------------------------------- */
