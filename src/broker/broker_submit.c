@@ -138,6 +138,24 @@ static void s_accept(broker_t *b, const char *node, uint64_t corr, broker_admit_
     }
 }
 
+/* Before a REPLAY refusal: a Welcome with the highest sequence accepted from
+ * node, queued ahead of the receipt in this batch (both leave after the same
+ * commit, in this order).  The sender's counter is behind (restored, or the
+ * Welcome answering its Hello was lost): with this it re-signs under a
+ * number the broker has not used, instead of another stale one.  A store
+ * error refuses the batch (returns true: nothing to send). */
+static bool s_welcome(broker_t *b, const char *node, uint64_t corr)
+{
+    uint64_t last_seq = 0;
+    egide_rc rc = broker_store_sender_max_seq(b->store, node, &last_seq);
+    if (rc) {
+        broker_store_failed(b, rc, "the sequence for a welcome before a replay refusal");
+        return true;
+    }
+    broker_send_welcome(b, node, corr, last_seq);
+    return false;
+}
+
 void broker_handle_submit(broker_t *b, const egide_transport_msg_t *m)
 {
     const char *node = m->user_id;
@@ -180,6 +198,8 @@ void broker_handle_submit(broker_t *b, const egide_transport_msg_t *m)
         broker_send_receipt(b, node, corr, 0, d.stored.receipt, d.stored.receipt_len);
         break;
     case BROKER_ADMIT_REJECT:
+        if (d.reason == R(REPLAY) && s_welcome(b, node, corr))
+            break;
         s_reject(b, node, corr, &d);
         break;
     case BROKER_ADMIT_ACCEPT:

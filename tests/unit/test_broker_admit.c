@@ -1309,6 +1309,86 @@ static void test_welcome_and_resequence(void)
     broker_store_close(&st);
 }
 
+/* A REPLAY refusal is preceded by a Welcome: an edge whose counter is behind
+ * (restored, or the Welcome answering its Hello was lost) learns the
+ * broker's highest sequence from it and re-signs above it.  Queued for the
+ * sender in this order, in the batch of the Submit, with its corr_id, and
+ * both flushed by the one commit; other refusals get no Welcome. */
+static void test_replay_preceded_by_welcome(void)
+{
+    broker_store_t *st = s_store();
+    REQUIRE(st != NULL);
+    broker_t b;
+    s_broker(&b, st);
+    uint8_t *a = NULL, *c = NULL, *x = NULL, *y = NULL, ida[16], idc[16], idx[16], idy[16];
+    size_t alen = 0, clen = 0, xlen = 0, ylen = 0;
+    int64_t now = egide_now_ms();
+    int kind, reason, error;
+    REQUIRE(s_seal_at(CRIP, 10, now, &a, &alen, ida) == EGIDE_OK);
+    REQUIRE(s_seal_at(CRIP, 11, now, &c, &clen, idc) == EGIDE_OK);
+    s_submit(&b, a, alen, &kind, &reason, &error);
+    CHECK(kind == EGIDE__V1__RECEIPT_KIND__RECEIPT_ACCEPTED);
+    s_submit(&b, c, clen, &kind, &reason, &error);
+    CHECK(kind == EGIDE__V1__RECEIPT_KIND__RECEIPT_ACCEPTED);
+    CHECK(b.out == NULL);
+
+    /* A new message under a sequence the broker has used (10, not the
+     * highest): the Welcome says 11, then the REPLAY receipt. */
+    REQUIRE(s_seal_at(CRIP, 10, now, &x, &xlen, idx) == EGIDE_OK);
+    s_frame_t fr;
+    s_frame(&fr, POLICE, x, xlen, false);
+    CHECK_RC(broker_store_begin(b.store), EGIDE_OK);
+    broker_handle_submit(&b, &fr.m);
+    int bodies[4] = {0}, n = 0;
+    uint64_t last_seq = 0, corrs[4] = {0};
+    int rkind = 0, rreason = 0;
+    for (const broker_out_t *o = b.out; o; o = o->next) {
+        Egide__V1__Frame *f = NULL;
+        CHECK(strcmp(o->node_id, s_ids[POLICE]) == 0);
+        if (egide_wire_unpack(EGIDE_WIRE_FRAME, o->data, o->len, (void **)&f, NULL) != EGIDE_OK)
+            continue;
+        if (n < 4) {
+            bodies[n] = (int)f->body_case;
+            corrs[n] = f->corr_id;
+        }
+        n++;
+        if (f->body_case == EGIDE__V1__FRAME__BODY_WELCOME)
+            last_seq = f->welcome->last_seq;
+        egide_receipt_t *r = NULL;
+        if (f->body_case == EGIDE__V1__FRAME__BODY_RECEIPT &&
+            egide_receipt_parse(f->receipt->receipt.data, f->receipt->receipt.len, &r) ==
+                EGIDE_OK) {
+            rkind = egide_receipt_body(r)->kind;
+            rreason = egide_receipt_body(r)->reason;
+        }
+        egide_receipt_destroy(&r);
+        egide_wire_free(EGIDE_WIRE_FRAME, f);
+    }
+    CHECK(n == 2);
+    CHECK(bodies[0] == EGIDE__V1__FRAME__BODY_WELCOME);
+    CHECK(bodies[1] == EGIDE__V1__FRAME__BODY_RECEIPT);
+    CHECK(last_seq == 11);
+    CHECK(corrs[0] == 77 && corrs[1] == 77);
+    CHECK(rkind == EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED && rreason == R(REPLAY));
+    CHECK_RC(broker_commit(&b), EGIDE_OK);
+    CHECK(b.out == NULL); /* both went with the one commit */
+
+    /* Another refusal (the signature does not hold) comes without a Welcome. */
+    REQUIRE(s_seal_at(CRIP, 12, now, &y, &ylen, idy) == EGIDE_OK);
+    y[ylen - 5] ^= 0x40;
+    s_submit(&b, y, ylen, &kind, &reason, &error);
+    Egide__V1__Frame *w = s_first(&b, s_ids[POLICE], EGIDE__V1__FRAME__BODY_WELCOME);
+    CHECK(w == NULL);
+    if (w)
+        egide_wire_free(EGIDE_WIRE_FRAME, w);
+    free(a);
+    free(c);
+    free(x);
+    free(y);
+    free(b.conns);
+    broker_store_close(&st);
+}
+
 /* Item 8: refused handshakes.  5,000 refusals of one key make one audit
  * leaf; of 3 keys, 3 leaves; after the interval (injected time), one more
  * per key; the table of keys stays bounded (oldest evicted), and so do the
@@ -1560,6 +1640,7 @@ int main(void)
     RUN(test_directory_expired);
     RUN(test_certificates_expire);
     RUN(test_welcome_and_resequence);
+    RUN(test_replay_preceded_by_welcome);
     RUN(test_zap_refusals);
     RUN(test_store_check_at_start);
     s_teardown();
