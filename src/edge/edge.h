@@ -58,6 +58,7 @@ typedef struct edge_metrics {
     _Atomic uint64_t latency_count, latency_sum_ms;
     _Atomic uint64_t clock_ahead; /* envelopes created ahead of our clock (> EDGE_CLOCK_NOTE_MS) */
     _Atomic uint64_t clock_expired; /* delivered although past expiry by our clock */
+    _Atomic uint64_t reseq_stalls;  /* REPLAYs past EDGE_RESEQ_MAX kept queued for a Welcome */
 } edge_metrics_t;
 
 /* How far a sender's signed created time may be ahead of our clock before
@@ -115,6 +116,14 @@ typedef struct edge {
     pthread_mutex_t api_lock; /* one request at a time on api_store */
     char *api_token;
     edge_metrics_t m;
+    /* Re-signing after REPLAY (loop thread; edge_outbox.c, edge_loop.c):
+     * Welcomes handled, their count at the last REPLAY handled, and a Hello
+     * asked for (sent by the loop, at most every EDGE_HELLO_AGAIN_MS) when
+     * a message is past EDGE_RESEQ_MAX with no Welcome since. */
+    uint64_t welcomes, welcomes_at_replay;
+    bool hello_wanted;
+    int64_t hello_asked_ms;    /* monotonic */
+    atomic_bool reseq_stalled; /* a message waits for a Welcome (health) */
     volatile sig_atomic_t *stop;
 } edge_t;
 
@@ -193,9 +202,13 @@ egide_rc edge_deadlines_start(edge_t *e, edge_store_t *st, const char *type,
  * an impossible last_seq is logged and ignored. */
 egide_rc edge_outbox_welcome(edge_t *e, uint64_t last_seq);
 /* How many times one queued message is re-signed under a fresh sequence
- * after the broker refused its sequence as a replay, before the refusal is
- * taken for good. */
-#define EDGE_RESEQ_MAX 3
+ * after the broker refused its sequence as a replay with no Welcome in
+ * between.  Past it the message stays queued (never rejected for good for
+ * a stale counter): a Hello asks for a fresh Welcome, and the next REPLAY
+ * after a Welcome re-signs it again. */
+#define EDGE_RESEQ_MAX 8
+/* The least time between two Hellos asked for by stalled re-signing. */
+#define EDGE_HELLO_AGAIN_MS 5000
 /* Send what is due (connected only), one transaction of attempts. */
 void edge_outbox_send(edge_t *e);
 /* Mark expired what passed its expiry (own transaction). */
@@ -204,9 +217,11 @@ void edge_outbox_expire(edge_t *e);
  * issuer, stored, applied to the outbox; the relay is acknowledged.  The
  * broker's REJECTED with REASON_REPLAY for a queued message (its sequence
  * was used already, by a message this edge forgot) re-signs it under a
- * fresh sequence and queues it again, at most EDGE_RESEQ_MAX times; then,
- * and for every other reason, the rejection is for good.  A store error is
- * returned (the batch rolls back, no ack is sent). */
+ * fresh sequence and queues it again, at most EDGE_RESEQ_MAX times unless
+ * a Welcome came since the last REPLAY; past that it stays queued and a
+ * Hello is asked for (e->hello_wanted).  For every other reason the
+ * rejection is for good.  A store error is returned (the batch rolls back,
+ * no ack is sent). */
 egide_rc edge_outbox_receipt(edge_t *e, const uint8_t *rcpt, size_t len, uint64_t relay_id,
                              edge_out_t *out);
 /* A received message.acknowledgement answering one of ours: that recipient

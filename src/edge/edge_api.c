@@ -778,9 +778,9 @@ static void s_health(edge_t *e, egide_http_resp_t *resp)
     edge_clock_get(e, &clk);
     json_t *o =
         json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "status",
-                  alert                    ? "alert"
-                  : conn && !clk.offset_ms ? "ok"
-                                           : "degraded",
+                  alert                                                       ? "alert"
+                  : conn && !clk.offset_ms && !atomic_load(&e->reseq_stalled) ? "ok"
+                                                                              : "degraded",
                   "node", e->node_id, "broker",
                   conn                       ? "connected"
                   : atomic_load(&e->refused) ? "refused"
@@ -799,6 +799,12 @@ static void s_health(edge_t *e, egide_http_resp_t *resp)
                                         "signed time: check time synchronisation"));
     }
     json_object_set_new(o, "clock", cj);
+    /* A message refused as a replay past EDGE_RESEQ_MAX re-signings: kept
+     * queued until a Welcome from the broker gives the counter. */
+    if (atomic_load(&e->reseq_stalled))
+        json_object_set_new(o, "sequence",
+                            json_string("behind the broker's: a queued message waits for a "
+                                        "Welcome before it is re-signed"));
     if (alert)
         json_object_set_new(o, "audit_alert", json_stringn((const char *)alert, alen));
     free(alert);
@@ -865,6 +871,10 @@ static void s_metrics(edge_t *e, egide_http_resp_t *resp)
                                 egide_deadline_state_name((egide_deadline_state)k), by[k]);
         free(dl);
     }
+    egide_metrics_single(&out, "egide_edge_resequence_stalls_total", "counter",
+                         "Replay refusals past the re-signing bound: the message kept queued "
+                         "until a Welcome gives the broker's sequence.",
+                         atomic_load(&m->reseq_stalls));
     egide_metrics_single(&out, "egide_edge_audit_alerts_total", "counter",
                          "Broker checkpoints that failed the consistency check.",
                          atomic_load(&m->checkpoint_alerts));

@@ -90,6 +90,9 @@ static void s_hello(edge_t *e)
     free(f);
     if (rc)
         egide_log(EGIDE_LOG_WARNING, "hello not sent: %s", egide_strerror(rc));
+    /* Its Welcome answers any Hello asked for by stalled re-signing. */
+    e->hello_wanted = false;
+    e->hello_asked_ms = egide_mono_ms();
     /* Everything not yet accepted is due now (a failure only delays it). */
     edge_store_outbox_retry_all(e->store);
 }
@@ -241,6 +244,13 @@ int edge_run(edge_t *e)
         now = egide_mono_ms();
         if (failed)
             store_retry = now + STORE_RETRY_MS;
+        /* A message refused as a replay past EDGE_RESEQ_MAX waits for a
+         * Welcome (the one of the last Hello was lost): ask for one. */
+        if (e->hello_wanted && atomic_load(&e->connected) &&
+            now - e->hello_asked_ms >= EDGE_HELLO_AGAIN_MS) {
+            egide_log(EGIDE_LOG_NOTICE, "asking the broker for a Welcome (hello again)");
+            s_hello(e);
+        }
         if (woken || now >= next_tick || handled)
             edge_outbox_send(e);
         if (now >= next_tick) {

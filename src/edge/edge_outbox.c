@@ -177,6 +177,8 @@ egide_rc edge_outbox_welcome(edge_t *e, uint64_t last_seq)
                   (unsigned long long)last_seq);
         return EGIDE_OK;
     }
+    if (!rc)
+        e->welcomes++; /* a REPLAY after it may re-sign past EDGE_RESEQ_MAX */
     if (!rc && after != before)
         egide_log(EGIDE_LOG_NOTICE,
                   "the broker holds sequence numbers up to %llu from this node but the next one"
@@ -187,9 +189,14 @@ egide_rc edge_outbox_welcome(edge_t *e, uint64_t last_seq)
 }
 
 /* A REJECTED REPLAY for a queued message: re-sign it under a fresh
- * sequence and queue it again.  *done true when it was (the rejection is
- * then not applied); false when the rejection stands (not queued, bound
- * reached, or the envelope cannot be re-signed).  Store errors returned. */
+ * sequence and queue it again.  *done true when it was, or when it is kept
+ * queued waiting for a Welcome (the rejection is then not applied); false
+ * when the rejection stands (not queued, or the envelope cannot be
+ * re-signed).  A REPLAY is about the counter, never the message: past
+ * EDGE_RESEQ_MAX re-signings with no Welcome since the last REPLAY, a new
+ * number from the same counter would be stale again, so the message waits
+ * (loudly: log, metric, health) and a Hello asks the broker for a Welcome;
+ * the next REPLAY after one re-signs it.  Store errors returned. */
 static egide_rc s_resequence(edge_t *e, const uint8_t msg_id[16], bool *done)
 {
     *done = false;
@@ -201,11 +208,18 @@ static egide_rc s_resequence(edge_t *e, const uint8_t msg_id[16], bool *done)
         return rc;
     char hex[33];
     egide_hex_encode(msg_id, 16, hex);
-    if (row.resequenced >= EDGE_RESEQ_MAX) {
-        egide_log(EGIDE_LOG_WARNING,
-                  "message %s refused as a replay again after %d new sequence numbers:"
-                  " rejected for good (REASON_REPLAY)",
+    bool welcomed = e->welcomes != e->welcomes_at_replay;
+    e->welcomes_at_replay = e->welcomes;
+    if (row.resequenced >= EDGE_RESEQ_MAX && !welcomed) {
+        egide_log(EGIDE_LOG_ERROR,
+                  "message %s refused as a replay again after %d new sequence numbers: this"
+                  " node's sequence counter is behind the broker's; kept queued (not"
+                  " rejected), asking the broker for a Welcome before re-signing it again",
                   hex, row.resequenced);
+        atomic_fetch_add(&e->m.reseq_stalls, 1);
+        atomic_store(&e->reseq_stalled, true);
+        e->hello_wanted = true;
+        *done = true;
         return EGIDE_OK;
     }
     uint8_t *env = NULL, *out = NULL;
@@ -246,9 +260,11 @@ static egide_rc s_resequence(edge_t *e, const uint8_t msg_id[16], bool *done)
     }
     if (!rc && changed) {
         *done = true;
+        if (row.resequenced >= EDGE_RESEQ_MAX)
+            atomic_store(&e->reseq_stalled, false); /* re-signed after a Welcome */
         egide_log(EGIDE_LOG_NOTICE,
                   "message %s: the broker refused sequence %llu as already used; re-signed"
-                  " under sequence %llu and queued again (%d of %d)",
+                  " under sequence %llu and queued again (re-signing %d; %d without a Welcome)",
                   hex, (unsigned long long)row.seq, (unsigned long long)seq, row.resequenced + 1,
                   EDGE_RESEQ_MAX);
     }

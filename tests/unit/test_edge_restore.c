@@ -13,8 +13,13 @@
  *    due again, still verifying under the sender's key and opening for
  *    each recipient with the same payload; the broker's ACCEPTED for the
  *    new bytes is then applied;
- *  - bounded: after EDGE_RESEQ_MAX re-signings the next REPLAY rejects it
- *    for good (reason kept, logged);
+ *  - bounded: after EDGE_RESEQ_MAX re-signings with no Welcome between,
+ *    the next REPLAY keeps it queued (not re-signed, never rejected for
+ *    good: the counter is stale, not the message), logged, counted, and a
+ *    Hello asked for; after a Welcome the next REPLAY re-signs it again;
+ *  - the Welcome answering the Hello is lost (its batch rolled back): the
+ *    queued referrals still end ACCEPTED, whether the broker sends a
+ *    Welcome only for a Hello or also before each REPLAY;
  *  - any other rejection is for good at once, as before.
  */
 #include <stdint.h>
@@ -37,7 +42,7 @@ static char s_dir[256];
 static edge_t E;
 static EVP_PKEY *s_broker_sign, *s_snated_sign_pub, *s_crip_enc, *s_tas_enc;
 static uint8_t s_broker_fpr[32];
-static int s_moved_notes, s_reseq_notes, s_for_good_notes;
+static int s_moved_notes, s_reseq_notes, s_for_good_notes, s_kept_notes;
 
 static void s_sink(egide_log_level level, const char *line, void *arg)
 {
@@ -49,6 +54,8 @@ static void s_sink(egide_log_level level, const char *line, void *arg)
         s_reseq_notes++;
     if (strstr(line, "rejected for good"))
         s_for_good_notes++;
+    if (strstr(line, "kept queued (not rejected)"))
+        s_kept_notes++;
 }
 
 static int s_sh(const char *cmd)
@@ -384,7 +391,11 @@ static void test_replay_resequenced(void)
     CHECK(row.state == EDGE_OUT_ACCEPTED && row.resequenced == 1);
 }
 
-/* Bounded: EDGE_RESEQ_MAX re-signings, then the REPLAY is for good. */
+/* Bounded: EDGE_RESEQ_MAX re-signings with no Welcome between; then the
+ * REPLAY keeps the message queued and asks for a Welcome; after one, the
+ * next REPLAY re-signs it.  (This test expected "after EDGE_RESEQ_MAX (3)
+ * new sequence numbers: rejected for good"; that was the defect that lost
+ * every referral queued by an edge whose Welcome was lost.) */
 static void test_replay_bounded(void)
 {
     uint8_t id[16];
@@ -392,6 +403,9 @@ static void test_replay_bounded(void)
     edge_outbox_row_t row;
     bool acked = false;
     s_for_good_notes = 0;
+    s_kept_notes = 0;
+    E.hello_wanted = false;
+    uint64_t stalls = atomic_load(&E.m.reseq_stalls);
     for (int i = 1; i <= EDGE_RESEQ_MAX; i++) {
         CHECK_RC(s_broker_receipt(id, EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED, R(REPLAY),
                                   (uint64_t)(100 + i), &acked),
@@ -401,19 +415,100 @@ static void test_replay_bounded(void)
         CHECK(row.state == EDGE_OUT_QUEUED && row.resequenced == i);
         CHECK(s_check_stored(id, row.seq) == 0);
     }
-    CHECK(s_for_good_notes == 0);
+    CHECK(s_for_good_notes == 0 && !E.hello_wanted);
     uint64_t last_seq = row.seq;
-    CHECK_RC(
-        s_broker_receipt(id, EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED, R(REPLAY), 200, &acked),
-        EGIDE_OK);
-    REQUIRE(edge_store_outbox_get(E.store, id, &row) == EGIDE_OK);
-    CHECK(row.state == EDGE_OUT_REJECTED && row.reason == R(REPLAY));
-    CHECK(row.seq == last_seq && row.resequenced == EDGE_RESEQ_MAX);
-    CHECK(s_for_good_notes == 1);
+    /* Past the bound, twice with no Welcome: kept queued as it is. */
+    for (int i = 0; i < 2; i++) {
+        CHECK_RC(s_broker_receipt(id, EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED, R(REPLAY),
+                                  (uint64_t)(200 + i), &acked),
+                 EGIDE_OK);
+        CHECK(acked);
+        REQUIRE(edge_store_outbox_get(E.store, id, &row) == EGIDE_OK);
+        CHECK(row.state == EDGE_OUT_QUEUED && row.reason == 0);
+        CHECK(row.seq == last_seq && row.resequenced == EDGE_RESEQ_MAX);
+    }
+    CHECK(s_for_good_notes == 0 && s_kept_notes == 2);
+    CHECK(E.hello_wanted && atomic_load(&E.reseq_stalled));
+    CHECK(atomic_load(&E.m.reseq_stalls) == stalls + 2);
     edge_rcpt_row_t rr[EGIDE_MAX_RECIPIENTS];
     size_t n = 0, pending = 0;
     CHECK_RC(edge_store_rcpt_list(E.store, id, rr, EGIDE_MAX_RECIPIENTS, &n, &pending), EGIDE_OK);
-    CHECK(n == 2 && pending == 0 && rr[0].state == EDGE_RCPT_REJECTED && rr[0].reason == R(REPLAY));
+    CHECK(n == 2 && pending == 2);
+    /* The Hello was sent (the loop clears the flag); its Welcome arrives. */
+    E.hello_wanted = false;
+    CHECK_RC(s_welcome(0, true), EGIDE_OK);
+    CHECK_RC(
+        s_broker_receipt(id, EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED, R(REPLAY), 210, &acked),
+        EGIDE_OK);
+    REQUIRE(edge_store_outbox_get(E.store, id, &row) == EGIDE_OK);
+    CHECK(row.state == EDGE_OUT_QUEUED && row.resequenced == EDGE_RESEQ_MAX + 1);
+    CHECK(row.seq > last_seq && s_check_stored(id, row.seq) == 0 && s_due_now(id, row.seq));
+    CHECK(!atomic_load(&E.reseq_stalled) && !E.hello_wanted);
+    CHECK_RC(s_broker_receipt(id, EGIDE__V1__RECEIPT_KIND__RECEIPT_ACCEPTED, 0, 0, &acked),
+             EGIDE_OK);
+    REQUIRE(edge_store_outbox_get(E.store, id, &row) == EGIDE_OK);
+    CHECK(row.state == EDGE_OUT_ACCEPTED);
+    CHECK(s_for_good_notes == 0);
+}
+
+/* The broker accepted sequences up to bmax from this node before it was
+ * restored; the Welcome answering the edge's Hello is lost (its batch rolled
+ * back), then two referrals are submitted.  The broker answers each Submit
+ * as broker_admit does (a used sequence: REPLAY; else ACCEPTED), with a
+ * Welcome before each REPLAY when welcome_with_replay, and a Welcome for
+ * each Hello the edge asks for.  Both end ACCEPTED, none rejected. */
+static void s_lost_welcome(bool welcome_with_replay)
+{
+    E.hello_wanted = false;
+    uint64_t bmax = s_next() + 40;
+    CHECK_RC(s_welcome(bmax, false), EGIDE_OK); /* lost */
+    CHECK(s_next() <= bmax);
+    uint8_t id[2][16];
+    REQUIRE(s_submit(id[0]) == EGIDE_OK);
+    REQUIRE(s_submit(id[1]) == EGIDE_OK);
+    s_for_good_notes = 0;
+    int hellos = 0;
+    for (int round = 0; round < 60; round++) {
+        for (int k = 0; k < 2; k++) {
+            edge_outbox_row_t row;
+            bool acked = false;
+            REQUIRE(edge_store_outbox_get(E.store, id[k], &row) == EGIDE_OK);
+            if (row.state != EDGE_OUT_QUEUED)
+                continue;
+            bool replay = row.seq <= bmax;
+            if (replay && welcome_with_replay)
+                CHECK_RC(s_welcome(bmax, true), EGIDE_OK);
+            CHECK_RC(s_broker_receipt(id[k],
+                                      replay ? EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED
+                                             : EGIDE__V1__RECEIPT_KIND__RECEIPT_ACCEPTED,
+                                      replay ? R(REPLAY) : 0, 0, &acked),
+                     EGIDE_OK);
+            if (E.hello_wanted) { /* the loop sends a Hello; its Welcome */
+                E.hello_wanted = false;
+                hellos++;
+                CHECK_RC(s_welcome(bmax, true), EGIDE_OK);
+            }
+        }
+    }
+    for (int k = 0; k < 2; k++) {
+        edge_outbox_row_t row;
+        REQUIRE(edge_store_outbox_get(E.store, id[k], &row) == EGIDE_OK);
+        CHECK(row.state == EDGE_OUT_ACCEPTED);
+        CHECK(row.seq > bmax && s_check_stored(id[k], row.seq) == 0);
+    }
+    CHECK(s_for_good_notes == 0);
+    CHECK(welcome_with_replay ? hellos == 0 : hellos >= 1);
+    CHECK(s_next() > bmax + 2);
+}
+
+static void test_welcome_lost(void)
+{
+    s_lost_welcome(false);
+}
+
+static void test_welcome_lost_broker_welcomes_replays(void)
+{
+    s_lost_welcome(true);
 }
 
 /* Any other reason is a rejection for good at once, as before. */
@@ -445,6 +540,8 @@ int main(void)
     RUN(test_replay_resequenced);
     RUN(test_replay_bounded);
     RUN(test_other_rejection_unchanged);
+    RUN(test_welcome_lost);
+    RUN(test_welcome_lost_broker_welcomes_replays);
     s_teardown();
     EGIDE_TEST_DONE();
 }
