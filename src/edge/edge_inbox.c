@@ -19,7 +19,12 @@
  * which sender), and an envelope that looks expired to our clock is still
  * verified, stored and answered DELIVERED (counted, logged without
  * content): it was live when the broker sent it, and a late referral read
- * is better than a child's referral refused for good.  For the payload's
+ * is better than a child's referral refused for good.  Likewise a sender's
+ * certificate that is not yet valid or expired by our clock (a certificate
+ * just issued or renewed, our clock behind) is judged again at the sender's
+ * signed created time and within its own validity period, and a pass is a
+ * noted disagreement, not a refusal (s_sender_key); revocation, a wrong
+ * chain or name and a bad signature remain refusals.  For the payload's
  * own dates ("not in the future"), the later of our clock and the sender's
  * signed created time is used, which the broker bounded by its clock.
  *
@@ -186,23 +191,58 @@ static int s_reason_of(egide_rc rc)
     return r ? r : R(MALFORMED);
 }
 
+/* How the sender's certificates stand by our clock when the peer table
+ * judged them out of their validity period (see s_sender_key). */
+typedef struct s_cert_clock {
+    int64_t lead_ms; /* > 0: their validity starts that far ahead of our clock */
+    bool expired;    /* our clock is past their end */
+} s_cert_clock_t;
+
 /* The sender's signing key if its certificate is valid and the one the
- * header names (a new reference, the caller frees); NULL with *why. */
-static EVP_PKEY *s_sender_key(edge_t *e, const Egide__V1__EnvelopeHeader *h, egide_rc *why)
+ * header names (a new reference, the caller frees); NULL with *why.
+ *
+ * A certificate outside its validity period by this node's clock is a clock
+ * disagreement, not a refusal: the broker judged its validity with its own
+ * clock when it admitted the envelope (and re-checks certificates every
+ * minute), and the peer table was built with our clock at adoption.  So a
+ * peer whose status is EXPIRED is verified again, in full (chain, CRL, key
+ * usage, name), at our clock now (it may have been corrected since), at the
+ * sender's signed created time (bounded by the broker's clock) and within the
+ * certificates' own period; a revoked certificate, a wrong chain or name, a
+ * suspended node and a bad signature stay refusals.  *cc says what our
+ * clock disagreed with, noted by s_check_clock once the signature verified. */
+static EVP_PKEY *s_sender_key(edge_t *e, const Egide__V1__EnvelopeHeader *h, egide_rc *why,
+                              s_cert_clock_t *cc)
 {
+    memset(cc, 0, sizeof *cc);
+    int64_t now = edge_now_ms(e);
     pthread_mutex_lock(&e->dir_lock);
     const egide_peer_t *p = egide_peers_get(e->peers, h->sender_id);
     EVP_PKEY *spub = NULL;
     egide_rc prc = EGIDE_ERR_NOTFOUND;
     if (p) {
         prc = p->status;
-        if (!prc && (h->sender_cert_fingerprint.len != 32 ||
-                     memcmp(h->sender_cert_fingerprint.data, p->sign_fpr, 32) != 0))
-            prc = EGIDE_ERR_CERT;
         if (!prc && EVP_PKEY_up_ref(p->sign_pub) == 1)
             spub = p->sign_pub;
         else if (!prc)
             prc = EGIDE_ERR_NOMEM;
+        if (prc == EGIDE_ERR_EXPIRED) {
+            const int64_t at[] = {now, h->created_ms};
+            int64_t when = 0;
+            prc = egide_peer_verify_at(p, e->trust, at, 2, &when, &spub);
+            if (!prc && when != now && now < p->not_before_ms)
+                cc->lead_ms = p->not_before_ms - now;
+            else if (!prc && when != now && now > p->not_after_ms)
+                cc->expired = true;
+        }
+        if (!prc && (h->sender_cert_fingerprint.len != 32 ||
+                     memcmp(h->sender_cert_fingerprint.data, p->sign_fpr, 32) != 0))
+            prc = EGIDE_ERR_CERT;
+        if (prc) {
+            EVP_PKEY_free(spub);
+            spub = NULL;
+            memset(cc, 0, sizeof *cc);
+        }
     }
     pthread_mutex_unlock(&e->dir_lock);
     *why = prc;
@@ -302,22 +342,38 @@ static egide_rc s_check_payload(edge_t *e, const Egide__V1__EnvelopeHeader *h,
     return EGIDE_OK;
 }
 
-/* The signed times against our clock, after the signature verified: noted,
- * never a refusal (see the file comment). */
-static void s_check_clock(edge_t *e, const Egide__V1__EnvelopeHeader *h)
+/* The signed times, and the sender's certificates' validity (*cc), against
+ * our clock, after the signature verified: noted, never a refusal (see the
+ * file comment).  One envelope is one disagreement of each kind at most. */
+static void s_check_clock(edge_t *e, const Egide__V1__EnvelopeHeader *h, const s_cert_clock_t *cc)
 {
     int64_t now = edge_now_ms(e);
-    if (h->created_ms > now)
-        edge_clock_note(e, h->sender_id, h->created_ms - now);
-    if (now > h->expires_ms) {
-        char hex[33];
-        egide_hex_encode(h->msg_id.data, 16, hex);
-        atomic_fetch_add(&e->m.clock_expired, 1);
+    char hex[33];
+    egide_hex_encode(h->msg_id.data, 16, hex);
+    int64_t ahead = h->created_ms > now ? h->created_ms - now : 0;
+    if (cc->lead_ms > 0) {
+        egide_log(EGIDE_LOG_WARNING,
+                  "message %s from %s: the sender's certificate is not yet valid by this node's "
+                  "clock (%lld ms early); the broker admitted it, so it is accepted",
+                  hex, h->sender_id, (long long)cc->lead_ms);
+        if (cc->lead_ms > ahead)
+            ahead = cc->lead_ms;
+    }
+    if (ahead > 0)
+        edge_clock_note(e, h->sender_id, ahead);
+    bool expired = now > h->expires_ms;
+    if (expired)
         egide_log(EGIDE_LOG_WARNING,
                   "message %s from %s looks expired by %lld ms to this node's clock; the broker "
                   "delivered it, so it is accepted",
                   hex, h->sender_id, (long long)(now - h->expires_ms));
-    }
+    if (cc->expired)
+        egide_log(EGIDE_LOG_WARNING,
+                  "message %s from %s: the sender's certificate looks expired to this node's "
+                  "clock; the broker admitted it, so it is accepted",
+                  hex, h->sender_id);
+    if (expired || cc->expired)
+        atomic_fetch_add(&e->m.clock_expired, 1);
 }
 
 egide_rc edge_inbox_deliver(edge_t *e, const uint8_t *bytes, size_t len, edge_out_t *out)
@@ -347,7 +403,8 @@ egide_rc edge_inbox_deliver(edge_t *e, const uint8_t *bytes, size_t len, edge_ou
         goto end;
     }
     egide_rc why = EGIDE_OK;
-    EVP_PKEY *spub = s_sender_key(e, h, &why);
+    s_cert_clock_t cc;
+    EVP_PKEY *spub = s_sender_key(e, h, &why, &cc);
     if (!spub && why == EGIDE_ERR_NOMEM) {
         rc = why; /* transient, like a store error */
         goto end;
@@ -359,7 +416,7 @@ egide_rc edge_inbox_deliver(edge_t *e, const uint8_t *bytes, size_t len, edge_ou
     }
     egide_rc vrc = egide_envelope_verify(env, spub);
     if (!vrc)
-        s_check_clock(e, h);
+        s_check_clock(e, h, &cc);
     if (!vrc)
         vrc = egide_envelope_open(env, e->node_id, e->enc_key, spub, &ctype, &payload, &plen);
     EVP_PKEY_free(spub);

@@ -758,6 +758,118 @@ static void test_slow_clock_delivers(void)
  * ip.transmission carrying another type's payload or text: each is refused
  * for good with CONTENT_TYPE_MISMATCH, before any DELIVERED receipt, row or
  * legal clock, and the refusal is the same on redelivery. */
+/* The peer table as an edge whose clock is clock_ms builds it when it adopts
+ * the directory (edge_loop.c). */
+static void s_rebuild_peers(int64_t clock_ms)
+{
+    egide_peers_t *p = NULL;
+    REQUIRE(egide_peers_build(E.dir, E.trust, clock_ms, &p) == EGIDE_OK);
+    pthread_mutex_lock(&E.dir_lock);
+    egide_peers_destroy(&E.peers);
+    E.peers = p;
+    pthread_mutex_unlock(&E.dir_lock);
+}
+
+/* The sender's encryption certificate became valid "now" (issued at run
+ * time) and this node's clock is 10 minutes behind: by its clock the
+ * certificate is not yet valid when it adopts the directory.  That is a
+ * clock disagreement, not a refusal: DELIVERED, nothing remembered as
+ * REJECTED, the disagreement in /v1/health and /metrics.  A revoked sender
+ * is still refused. */
+static void test_cert_not_yet_valid_by_clock(void)
+{
+    E.now_ms = s_clock;
+    s_clock_offset = -10 * 60 * 1000;
+    s_rebuild_peers(edge_now_ms(&E));
+    pthread_mutex_lock(&E.dir_lock);
+    const egide_peer_t *pp = egide_peers_get(E.peers, "71.police.macon");
+    egide_rc st = pp ? pp->status : EGIDE_ERR_NOTFOUND;
+    bool in_window =
+        pp && pp->not_before_ms > edge_now_ms(&E) && pp->not_after_ms > pp->not_before_ms;
+    pthread_mutex_unlock(&E.dir_lock);
+    CHECK_RC(st, EGIDE_ERR_EXPIRED); /* the premise: not yet valid by our clock */
+    CHECK(in_window);
+    uint64_t ahead0 = atomic_load(&E.m.clock_ahead);
+    uint8_t id[16];
+    size_t len = 0;
+    uint8_t *env = s_referral(true, 100, 500, &len, id);
+    REQUIRE(env);
+    uint8_t *frame = NULL;
+    size_t fl = 0;
+    int reason = -1;
+    CHECK_RC(edge_inbox_step(&E, env, len, &frame, &fl), EGIDE_OK);
+    REQUIRE(frame);
+    CHECK(s_receipt_kind(frame, fl, id, &reason) == EGIDE__V1__RECEIPT_KIND__RECEIPT_DELIVERED);
+    CHECK(reason == 0);
+    CHECK(s_rows(id) == 1);
+    CHECK(!s_rejected_held(env, len));
+    CHECK(atomic_load(&E.m.clock_ahead) == ahead0 + 1); /* one envelope, one disagreement */
+    free(frame);
+    free(env);
+    char *h = s_api_get("/v1/health");
+    REQUIRE(h);
+    json_t *j = json_loads(h, 0, NULL);
+    free(h);
+    REQUIRE(j);
+    json_t *c = json_object_get(j, "clock");
+    CHECK(c && strcmp(json_string_value(json_object_get(c, "status")), "skewed") == 0);
+    CHECK(json_integer_value(json_object_get(c, "offset_ms")) >= 9 * 60 * 1000);
+    CHECK(strcmp(json_string_value(json_object_get(j, "status")), "degraded") == 0);
+    json_decref(j);
+    char *m = s_api_get("/metrics");
+    REQUIRE(m);
+    CHECK(s_metric(m, "egide_edge_clock_offset_ms") >= 9 * 60 * 1000);
+    CHECK(s_metric(m, "egide_edge_clock_disagreements_total{kind=\"created_ahead\"}") >= 2);
+    free(m);
+
+    /* Its clock fixed, the same table (no new directory): delivered, and
+     * judged at our clock now without a new disagreement. */
+    s_clock_offset = 0;
+    ahead0 = atomic_load(&E.m.clock_ahead);
+    env = s_referral(true, 100, 501, &len, id);
+    REQUIRE(env);
+    CHECK_RC(edge_inbox_step(&E, env, len, &frame, &fl), EGIDE_OK);
+    REQUIRE(frame);
+    CHECK(s_receipt_kind(frame, fl, id, NULL) == EGIDE__V1__RECEIPT_KIND__RECEIPT_DELIVERED);
+    CHECK(!s_rejected_held(env, len));
+    CHECK(atomic_load(&E.m.clock_ahead) == ahead0);
+    free(frame);
+    free(env);
+
+    /* Revoked, with the clock behind again: still refused for good. */
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "bash '%s/certs/egide-pki.sh' --revoke '%s/pki' 71.police.macon >/dev/null 2>&1",
+             getenv("EGIDE_SOURCE_DIR"), s_dir);
+    REQUIRE(s_sh(cmd) == 0);
+    char root[512], chain[512], crl[512];
+    snprintf(root, sizeof root, "%s/pki/ca/root.crt", s_dir);
+    snprintf(chain, sizeof chain, "%s/pki/ca/chain.pem", s_dir);
+    snprintf(crl, sizeof crl, "%s/pki/ca/crl.pem", s_dir);
+    egide_trust_t *t = NULL, *old = E.trust;
+    REQUIRE(egide_trust_new(root, chain, crl, 0, &t) == EGIDE_OK);
+    E.trust = t;
+    s_clock_offset = -10 * 60 * 1000;
+    s_rebuild_peers(edge_now_ms(&E));
+    env = s_referral(true, 100, 502, &len, id);
+    REQUIRE(env);
+    reason = -1;
+    CHECK_RC(edge_inbox_step(&E, env, len, &frame, &fl), EGIDE_OK);
+    REQUIRE(frame);
+    CHECK(s_receipt_kind(frame, fl, id, &reason) == EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED);
+    CHECK(reason == EGIDE__V1__REASON_CODE__REASON_CERT_REVOKED);
+    CHECK(s_rows(id) == 0);
+    CHECK(s_rejected_held(env, len));
+    free(frame);
+    free(env);
+    /* Put back the trust and table of the other tests. */
+    E.trust = old;
+    egide_trust_destroy(&t);
+    s_clock_offset = 0;
+    E.now_ms = NULL;
+    s_rebuild_peers(egide_now_ms());
+}
+
 static void test_content_type_mismatch(void)
 {
     uint8_t *pb = NULL;
@@ -990,6 +1102,7 @@ int main(void)
     RUN(test_refusal_under_fault);
     RUN(test_conflict);
     RUN(test_slow_clock_delivers);
+    RUN(test_cert_not_yet_valid_by_clock);
     RUN(test_content_type_mismatch);
     RUN(test_submit_under_fault);
     RUN(test_receipt_under_fault);

@@ -23,6 +23,10 @@ typedef struct egide_peer {
     EVP_PKEY *enc_pub;                /* X25519, NULL unless status == EGIDE_OK */
     uint8_t enc_fpr[32];              /* SHA-256 of the encryption certificate DER */
     egide_rc status; /* EGIDE_OK, or why its certificates fail (CERT, REVOKED, EXPIRED) */
+    /* The validity period common to its two certificates (Unix ms, from
+     * notBefore to notAfter inclusive), whatever the status; both 0 when a
+     * certificate does not parse or the two periods do not meet. */
+    int64_t not_before_ms, not_after_ms;
 } egide_peer_t;
 
 typedef struct egide_peers egide_peers_t;
@@ -35,5 +39,20 @@ egide_rc egide_peers_build(const egide_directory_t *dir, const egide_trust_t *tr
 void egide_peers_destroy(egide_peers_t **self_p);
 /* The peer with that id, or NULL. */
 const egide_peer_t *egide_peers_get(const egide_peers_t *p, const char *node_id);
+
+/* EGIDE_ERR_EXPIRED from egide_peers_build only says that the certificates
+ * were outside their validity period at now_ms, i.e. by one clock.  This
+ * verifies the peer's two certificates again, in full (chain, CRL, key
+ * usage, node id), at each non-zero time of at_ms[0..n_at) and then at the
+ * start and at the end of their common validity period, and stops at the
+ * first time that passes: EGIDE_OK, *when_ms (may be NULL) that time and
+ * *sign_pub (may be NULL) a new reference to the signing key.  Otherwise
+ * EGIDE_ERR_REVOKED at the first attempt that says so (revocation does not
+ * depend on the time), EGIDE_ERR_NOMEM, else peer->status.  A status
+ * other than EGIDE_ERR_EXPIRED is returned as it is, without retrying: a
+ * revoked certificate, a wrong chain or name are not a matter of time. */
+egide_rc egide_peer_verify_at(const egide_peer_t *peer, const egide_trust_t *trust,
+                              const int64_t *at_ms, size_t n_at, int64_t *when_ms,
+                              EVP_PKEY **sign_pub);
 
 #endif

@@ -2,8 +2,13 @@
 /* egide_peers.c - verified, parsed node keys of a directory (see header). */
 #include "egide/directory/egide_peers.h"
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <openssl/err.h>
+#include <openssl/x509.h>
 
 #include "egide/crypto/egide_crypto.h"
 #include "egide/base/egide_log.h"
@@ -32,6 +37,43 @@ static egide_rc s_verify(const egide_trust_t *trust, const ProtobufCBinaryData *
     return rc;
 }
 
+/* An ASN.1 time as Unix ms; false when it cannot be read. */
+static bool s_asn1_ms(const ASN1_TIME *t, int64_t *ms)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
+        return false;
+    *ms = (int64_t)timegm(&tm) * 1000;
+    return true;
+}
+
+/* The validity period common to the node's two certificates (both 0 when
+ * one does not parse or they do not meet). */
+static void s_window(egide_peer_t *e)
+{
+    const ProtobufCBinaryData *der[2] = {&e->node->signing_cert_der, &e->node->encryption_cert_der};
+    int64_t lo = INT64_MIN, hi = INT64_MAX;
+    for (int i = 0; i < 2; i++) {
+        X509 *c = NULL;
+        int64_t nb = 0, na = 0;
+        bool ok = egide_cert_from_der(der[i]->data, der[i]->len, &c) == EGIDE_OK &&
+                  s_asn1_ms(X509_get0_notBefore(c), &nb) && s_asn1_ms(X509_get0_notAfter(c), &na);
+        X509_free(c);
+        if (!ok) {
+            lo = 1, hi = 0;
+            break;
+        }
+        lo = nb > lo ? nb : lo;
+        hi = na < hi ? na : hi;
+    }
+    ERR_clear_error();
+    if (lo <= hi) {
+        e->not_before_ms = lo;
+        e->not_after_ms = hi;
+    }
+}
+
 egide_rc egide_peers_build(const egide_directory_t *dir, const egide_trust_t *trust, int64_t now_ms,
                            egide_peers_t **out)
 {
@@ -48,6 +90,7 @@ egide_rc egide_peers_build(const egide_directory_t *dir, const egide_trust_t *tr
     for (size_t i = 0; i < d->n_nodes; i++) {
         egide_peer_t *e = &p->v[p->n++];
         e->node = d->nodes[i];
+        s_window(e);
         e->status = s_verify(trust, &e->node->signing_cert_der, EGIDE_CERT_USE_SIGN, e->node->id,
                              now_ms, &e->sign_pub, e->sign_fpr);
         if (!e->status)
@@ -96,4 +139,45 @@ const egide_peer_t *egide_peers_get(const egide_peers_t *p, const char *node_id)
             lo = mid + 1;
     }
     return NULL;
+}
+
+egide_rc egide_peer_verify_at(const egide_peer_t *peer, const egide_trust_t *trust,
+                              const int64_t *at_ms, size_t n_at, int64_t *when_ms,
+                              EVP_PKEY **sign_pub)
+{
+    if (when_ms)
+        *when_ms = 0;
+    if (sign_pub)
+        *sign_pub = NULL;
+    if (!peer || !trust || (!at_ms && n_at))
+        return EGIDE_ERR_INVALID;
+    if (peer->status != EGIDE_ERR_EXPIRED)
+        return peer->status;
+    size_t n = n_at + 2;
+    for (size_t i = 0; i < n; i++) {
+        int64_t t = i < n_at ? at_ms[i] : i == n_at ? peer->not_before_ms : peer->not_after_ms;
+        if (t <= 0)
+            continue;
+        EVP_PKEY *sp = NULL, *ep = NULL;
+        uint8_t fpr[32];
+        egide_rc rc = s_verify(trust, &peer->node->signing_cert_der, EGIDE_CERT_USE_SIGN,
+                               peer->node->id, t, &sp, fpr);
+        if (!rc)
+            rc = s_verify(trust, &peer->node->encryption_cert_der, EGIDE_CERT_USE_ENC,
+                          peer->node->id, t, &ep, fpr);
+        EVP_PKEY_free(ep);
+        if (!rc) {
+            if (when_ms)
+                *when_ms = t;
+            if (sign_pub)
+                *sign_pub = sp;
+            else
+                EVP_PKEY_free(sp);
+            return EGIDE_OK;
+        }
+        EVP_PKEY_free(sp);
+        if (rc == EGIDE_ERR_REVOKED || rc == EGIDE_ERR_NOMEM)
+            return rc; /* revoked at one time is revoked */
+    }
+    return peer->status;
 }
