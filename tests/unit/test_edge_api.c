@@ -29,6 +29,7 @@
 #include "egide/base/egide_util.h"
 #include "egide/crypto/egide_crypto.h"
 #include "egide/domain/egide_payload.h"
+#include "edge_fixture.h"
 #include "egide_test.h"
 
 static char s_dir[256];
@@ -39,29 +40,11 @@ static void s_quiet(egide_log_level level, const char *line, void *arg)
     (void)level, (void)line, (void)arg;
 }
 
-static int s_sh(const char *cmd)
-{
-    int st = system(cmd);
-    if (st != 0)
-        fprintf(stderr, "command failed (%d): %s\n", st, cmd);
-    return st;
-}
-
 /* The sending edge 71.police.macon: keys, trust, the signed directory, a
  * store (the loop's and the API's handle at once: one thread here). */
 static int s_setup(void)
 {
-    const char *src = getenv("EGIDE_SOURCE_DIR"), *bin = getenv("EGIDE_BIN");
-    if (!src || !bin)
-        return -1;
-    egide_strlcpy(s_dir, "/tmp/egide-test-edge-api.XXXXXX", sizeof s_dir);
-    if (!mkdtemp(s_dir))
-        return -1;
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd,
-             "EGIDE='%s/egide' bash '%s/deploy/71/make-directory.sh' '%s/pki' >/dev/null 2>&1", bin,
-             src, s_dir);
-    if (s_sh(cmd))
+    if (edge_fx_make_pki(s_dir, sizeof s_dir, "/tmp/egide-test-edge-api.XXXXXX"))
         return -1;
     memset(&E, 0, sizeof E);
     pthread_mutex_init(&E.dir_lock, NULL);
@@ -119,7 +102,7 @@ static void s_teardown(void)
     if (s_dir[0]) {
         char cmd[512];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", s_dir);
-        s_sh(cmd);
+        edge_fx_sh(cmd);
     }
 }
 

@@ -46,6 +46,7 @@
 #include "egide/protocol/egide_envelope.h"
 #include "egide/protocol/egide_receipt.h"
 #include "egide/wire/egide_wire.h"
+#include "edge_fixture.h"
 #include "egide_test.h"
 
 /* ------------------------------------------------------------ fault VFS */
@@ -227,47 +228,10 @@ static void s_sink(egide_log_level level, const char *line, void *arg)
         s_warnings++;
 }
 
-static int s_sh(const char *cmd)
-{
-    int st = system(cmd);
-    if (st != 0)
-        fprintf(stderr, "command failed (%d): %s\n", st, cmd);
-    return st;
-}
-
-static int s_cert(const char *id, const char *file, egide_cert_use use, EVP_PKEY **pub,
-                  uint8_t fpr[32])
-{
-    char p[512];
-    snprintf(p, sizeof p, "%s/pki/nodes/%s/%s", s_dir, id, file);
-    X509 *c = NULL;
-    int rc = egide_cert_load(p, &c) || (fpr && egide_cert_fingerprint(c, fpr)) ||
-             (pub && egide_pki_cert_pubkey(c, use, pub));
-    X509_free(c);
-    return rc ? -1 : 0;
-}
-
-static int s_key(const char *id, const char *file, egide_cert_use use, EVP_PKEY **out)
-{
-    char p[512];
-    snprintf(p, sizeof p, "%s/pki/nodes/%s/%s", s_dir, id, file);
-    return egide_pki_load_key(p, use, out) ? -1 : 0;
-}
-
 /* The recipient edge 71.crip: keys, trust, the signed directory, a store. */
 static int s_setup(void)
 {
-    const char *src = getenv("EGIDE_SOURCE_DIR"), *bin = getenv("EGIDE_BIN");
-    if (!src || !bin)
-        return -1;
-    egide_strlcpy(s_dir, "/tmp/egide-test-edge-fault.XXXXXX", sizeof s_dir);
-    if (!mkdtemp(s_dir))
-        return -1;
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd,
-             "EGIDE='%s/egide' bash '%s/deploy/71/make-directory.sh' '%s/pki' >/dev/null 2>&1", bin,
-             src, s_dir);
-    if (s_sh(cmd))
+    if (edge_fx_make_pki(s_dir, sizeof s_dir, "/tmp/egide-test-edge-fault.XXXXXX"))
         return -1;
     memset(&E, 0, sizeof E);
     pthread_mutex_init(&E.dir_lock, NULL);
@@ -276,15 +240,19 @@ static int s_setup(void)
     egide_strlcpy(E.node_id, "71.crip", sizeof E.node_id);
     E.clock_skew_ms = 300000;
     E.ttl_ms = 86400000;
-    if (s_key("71.crip", "sign.key", EGIDE_CERT_USE_SIGN, &E.sign_key) ||
-        s_key("71.crip", "enc.key", EGIDE_CERT_USE_ENC, &E.enc_key) ||
-        s_cert("71.crip", "sign.crt", EGIDE_CERT_USE_SIGN, &s_crip_sign_pub, E.sign_fpr) ||
-        s_cert("71.crip", "enc.crt", EGIDE_CERT_USE_ENC, &s_crip_enc_pub, s_crip_enc_fpr) ||
-        s_cert("71.tas.macon", "enc.crt", EGIDE_CERT_USE_ENC, &s_tas_enc_pub, s_tas_enc_fpr) ||
-        s_key("71.police.macon", "sign.key", EGIDE_CERT_USE_SIGN, &s_police_sign) ||
-        s_cert("71.police.macon", "sign.crt", EGIDE_CERT_USE_SIGN, NULL, s_police_fpr) ||
-        s_key("71.tas.macon", "sign.key", EGIDE_CERT_USE_SIGN, &s_tas_sign) ||
-        s_cert("71.tas.macon", "sign.crt", EGIDE_CERT_USE_SIGN, NULL, s_tas_sign_fpr))
+    if (edge_fx_key(s_dir, "71.crip", "sign.key", EGIDE_CERT_USE_SIGN, &E.sign_key) ||
+        edge_fx_key(s_dir, "71.crip", "enc.key", EGIDE_CERT_USE_ENC, &E.enc_key) ||
+        edge_fx_cert(s_dir, "71.crip", "sign.crt", EGIDE_CERT_USE_SIGN, &s_crip_sign_pub,
+                     E.sign_fpr) ||
+        edge_fx_cert(s_dir, "71.crip", "enc.crt", EGIDE_CERT_USE_ENC, &s_crip_enc_pub,
+                     s_crip_enc_fpr) ||
+        edge_fx_cert(s_dir, "71.tas.macon", "enc.crt", EGIDE_CERT_USE_ENC, &s_tas_enc_pub,
+                     s_tas_enc_fpr) ||
+        edge_fx_key(s_dir, "71.police.macon", "sign.key", EGIDE_CERT_USE_SIGN, &s_police_sign) ||
+        edge_fx_cert(s_dir, "71.police.macon", "sign.crt", EGIDE_CERT_USE_SIGN, NULL,
+                     s_police_fpr) ||
+        edge_fx_key(s_dir, "71.tas.macon", "sign.key", EGIDE_CERT_USE_SIGN, &s_tas_sign) ||
+        edge_fx_cert(s_dir, "71.tas.macon", "sign.crt", EGIDE_CERT_USE_SIGN, NULL, s_tas_sign_fpr))
         return -1;
     char p[512], root[512], chain[512], crl[512];
     snprintf(p, sizeof p, "%s/pki/authority/authority.crt", s_dir);
@@ -325,7 +293,7 @@ static void s_teardown(void)
     if (s_dir[0]) {
         char cmd[512];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", s_dir);
-        s_sh(cmd);
+        edge_fx_sh(cmd);
     }
 }
 
@@ -841,7 +809,7 @@ static void test_cert_not_yet_valid_by_clock(void)
     snprintf(cmd, sizeof cmd,
              "bash '%s/certs/egide-pki.sh' --revoke '%s/pki' 71.police.macon >/dev/null 2>&1",
              getenv("EGIDE_SOURCE_DIR"), s_dir);
-    REQUIRE(s_sh(cmd) == 0);
+    REQUIRE(edge_fx_sh(cmd) == 0);
     char root[512], chain[512], crl[512];
     snprintf(root, sizeof root, "%s/pki/ca/root.crt", s_dir);
     snprintf(chain, sizeof chain, "%s/pki/ca/chain.pem", s_dir);

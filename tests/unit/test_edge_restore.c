@@ -34,6 +34,7 @@
 #include "egide/protocol/egide_envelope.h"
 #include "egide/protocol/egide_receipt.h"
 #include "egide/wire/egide_wire.h"
+#include "edge_fixture.h"
 #include "egide_test.h"
 
 #define R(x) EGIDE__V1__REASON_CODE__REASON_##x
@@ -58,47 +59,10 @@ static void s_sink(egide_log_level level, const char *line, void *arg)
         s_kept_notes++;
 }
 
-static int s_sh(const char *cmd)
-{
-    int st = system(cmd);
-    if (st != 0)
-        fprintf(stderr, "command failed (%d): %s\n", st, cmd);
-    return st;
-}
-
-static int s_cert(const char *id, const char *file, egide_cert_use use, EVP_PKEY **pub,
-                  uint8_t fpr[32])
-{
-    char p[512];
-    snprintf(p, sizeof p, "%s/pki/nodes/%s/%s", s_dir, id, file);
-    X509 *c = NULL;
-    int rc = egide_cert_load(p, &c) || (fpr && egide_cert_fingerprint(c, fpr)) ||
-             (pub && egide_pki_cert_pubkey(c, use, pub));
-    X509_free(c);
-    return rc ? -1 : 0;
-}
-
-static int s_key(const char *id, const char *file, egide_cert_use use, EVP_PKEY **out)
-{
-    char p[512];
-    snprintf(p, sizeof p, "%s/pki/nodes/%s/%s", s_dir, id, file);
-    return egide_pki_load_key(p, use, out) ? -1 : 0;
-}
-
 /* The 119's edge fr.snated: keys, trust, the signed directory, a store. */
 static int s_setup(void)
 {
-    const char *src = getenv("EGIDE_SOURCE_DIR"), *bin = getenv("EGIDE_BIN");
-    if (!src || !bin)
-        return -1;
-    egide_strlcpy(s_dir, "/tmp/egide-test-edge-restore.XXXXXX", sizeof s_dir);
-    if (!mkdtemp(s_dir))
-        return -1;
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd,
-             "EGIDE='%s/egide' bash '%s/deploy/71/make-directory.sh' '%s/pki' >/dev/null 2>&1", bin,
-             src, s_dir);
-    if (s_sh(cmd))
+    if (edge_fx_make_pki(s_dir, sizeof s_dir, "/tmp/egide-test-edge-restore.XXXXXX"))
         return -1;
     memset(&E, 0, sizeof E);
     pthread_mutex_init(&E.dir_lock, NULL);
@@ -109,13 +73,14 @@ static int s_setup(void)
     E.ttl_ms = 86400000;
     E.retry_min_ms = 1000;
     E.retry_max_ms = 60000;
-    if (s_key("fr.snated", "sign.key", EGIDE_CERT_USE_SIGN, &E.sign_key) ||
-        s_key("fr.snated", "enc.key", EGIDE_CERT_USE_ENC, &E.enc_key) ||
-        s_cert("fr.snated", "sign.crt", EGIDE_CERT_USE_SIGN, &s_snated_sign_pub, E.sign_fpr) ||
-        s_key("71.broker", "sign.key", EGIDE_CERT_USE_SIGN, &s_broker_sign) ||
-        s_cert("71.broker", "sign.crt", EGIDE_CERT_USE_SIGN, NULL, s_broker_fpr) ||
-        s_key("71.crip", "enc.key", EGIDE_CERT_USE_ENC, &s_crip_enc) ||
-        s_key("71.tas.macon", "enc.key", EGIDE_CERT_USE_ENC, &s_tas_enc))
+    if (edge_fx_key(s_dir, "fr.snated", "sign.key", EGIDE_CERT_USE_SIGN, &E.sign_key) ||
+        edge_fx_key(s_dir, "fr.snated", "enc.key", EGIDE_CERT_USE_ENC, &E.enc_key) ||
+        edge_fx_cert(s_dir, "fr.snated", "sign.crt", EGIDE_CERT_USE_SIGN, &s_snated_sign_pub,
+                     E.sign_fpr) ||
+        edge_fx_key(s_dir, "71.broker", "sign.key", EGIDE_CERT_USE_SIGN, &s_broker_sign) ||
+        edge_fx_cert(s_dir, "71.broker", "sign.crt", EGIDE_CERT_USE_SIGN, NULL, s_broker_fpr) ||
+        edge_fx_key(s_dir, "71.crip", "enc.key", EGIDE_CERT_USE_ENC, &s_crip_enc) ||
+        edge_fx_key(s_dir, "71.tas.macon", "enc.key", EGIDE_CERT_USE_ENC, &s_tas_enc))
         return -1;
     char p[512], root[512], chain[512], crl[512];
     snprintf(p, sizeof p, "%s/pki/authority/authority.crt", s_dir);
@@ -155,7 +120,7 @@ static void s_teardown(void)
     if (s_dir[0]) {
         char cmd[512];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", s_dir);
-        s_sh(cmd);
+        edge_fx_sh(cmd);
     }
 }
 
