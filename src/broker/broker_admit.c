@@ -98,6 +98,15 @@ static bool s_sequence(const broker_admit_in_t *in, const Egide__V1__EnvelopeHea
         s_reject(d, R(REPLAY), "sender sequence already used or too old", false);
         return true;
     }
+    /* A number far above the highest would, once accepted, leave the
+     * sender nothing above it (numbers stop at INT64_MAX): a bug or a
+     * corrupted counter at the edge must not lock it out for good.  Refused
+     * as a REPLAY, so the edge gets a Welcome with the highest number and
+     * re-signs just above it. */
+    if (h->sender_seq > max && h->sender_seq - max > BROKER_SEQ_MAX_JUMP) {
+        s_reject(d, R(REPLAY), "sender sequence jumps too far above the highest", false);
+        return true;
+    }
     return false;
 }
 

@@ -52,6 +52,12 @@
 
 #include "broker_store.h"
 
+/* How far above the highest sequence number accepted from a sender a new
+ * one may be (2^48: 8,900 years of one message a millisecond; a fresh
+ * sender starting at its clock in milliseconds, as egide_probe does, is
+ * far below it). */
+#define BROKER_SEQ_MAX_JUMP (UINT64_C(1) << 48)
+
 typedef struct broker_admit_in {
     const char *node_id; /* authenticated sender (ZAP User-Id) */
     const uint8_t *env;  /* the envelope bytes as received */

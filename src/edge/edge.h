@@ -59,6 +59,7 @@ typedef struct edge_metrics {
     _Atomic uint64_t clock_ahead; /* envelopes created ahead of our clock (> EDGE_CLOCK_NOTE_MS) */
     _Atomic uint64_t clock_expired; /* delivered although past expiry by our clock */
     _Atomic uint64_t reseq_stalls;  /* REPLAYs past EDGE_RESEQ_MAX kept queued for a Welcome */
+    _Atomic uint64_t cert_refusals; /* CERT_INVALID for the current certificate, kept queued */
 } edge_metrics_t;
 
 /* How far a sender's signed created time may be ahead of our clock before
@@ -124,6 +125,7 @@ typedef struct edge {
     bool hello_wanted;
     int64_t hello_asked_ms;    /* monotonic */
     atomic_bool reseq_stalled; /* a message waits for a Welcome (health) */
+    atomic_bool cert_refused;  /* the broker refused the current certificate (health) */
     volatile sig_atomic_t *stop;
 } edge_t;
 

@@ -778,9 +778,11 @@ static void s_health(edge_t *e, egide_http_resp_t *resp)
     edge_clock_get(e, &clk);
     json_t *o =
         json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "status",
-                  alert                                                       ? "alert"
-                  : conn && !clk.offset_ms && !atomic_load(&e->reseq_stalled) ? "ok"
-                                                                              : "degraded",
+                  alert ? "alert"
+                  : conn && !clk.offset_ms && !atomic_load(&e->reseq_stalled) &&
+                          !atomic_load(&e->cert_refused)
+                      ? "ok"
+                      : "degraded",
                   "node", e->node_id, "broker",
                   conn                       ? "connected"
                   : atomic_load(&e->refused) ? "refused"
@@ -805,6 +807,12 @@ static void s_health(edge_t *e, egide_http_resp_t *resp)
         json_object_set_new(o, "sequence",
                             json_string("behind the broker's: a queued message waits for a "
                                         "Welcome before it is re-signed"));
+    /* The broker refused this node's current signing certificate: queued
+     * messages wait (edge_outbox.c s_recertify) until the directories agree. */
+    if (atomic_load(&e->cert_refused))
+        json_object_set_new(o, "certificate",
+                            json_string("refused by the broker: queued messages wait; check this "
+                                        "node's certificate and the directory's version"));
     if (alert)
         json_object_set_new(o, "audit_alert", json_stringn((const char *)alert, alen));
     free(alert);
@@ -875,6 +883,10 @@ static void s_metrics(edge_t *e, egide_http_resp_t *resp)
                          "Replay refusals past the re-signing bound: the message kept queued "
                          "until a Welcome gives the broker's sequence.",
                          atomic_load(&m->reseq_stalls));
+    egide_metrics_single(&out, "egide_edge_certificate_refusals_total", "counter",
+                         "Broker refusals of this node's current signing certificate"
+                         " (messages kept queued).",
+                         atomic_load(&m->cert_refusals));
     egide_metrics_single(&out, "egide_edge_audit_alerts_total", "counter",
                          "Broker checkpoints that failed the consistency check.",
                          atomic_load(&m->checkpoint_alerts));

@@ -188,49 +188,26 @@ egide_rc edge_outbox_welcome(edge_t *e, uint64_t last_seq)
     return rc;
 }
 
-/* A REJECTED REPLAY for a queued message: re-sign it under a fresh
- * sequence and queue it again.  *done true when it was, or when it is kept
- * queued waiting for a Welcome (the rejection is then not applied); false
- * when the rejection stands (not queued, or the envelope cannot be
- * re-signed).  A REPLAY is about the counter, never the message: past
- * EDGE_RESEQ_MAX re-signings with no Welcome since the last REPLAY, a new
- * number from the same counter would be stale again, so the message waits
- * (loudly: log, metric, health) and a Hello asks the broker for a Welcome;
- * the next REPLAY after one re-signs it.  Store errors returned. */
-static egide_rc s_resequence(edge_t *e, const uint8_t msg_id[16], bool *done)
+/* Re-sign a QUEUED message under a fresh sequence and this node's current
+ * signing key and certificate, and queue it again (due now).  *done true
+ * when it was, or when it stays queued for another reason; false when it
+ * cannot be re-signed (the rejection then stands).  `why` names the
+ * broker's refusal for the log.  Store errors returned. */
+static egide_rc s_resign(edge_t *e, const uint8_t msg_id[16], const edge_outbox_row_t *row,
+                         const char *why, bool *done)
 {
-    *done = false;
-    edge_outbox_row_t row;
-    egide_rc rc = edge_store_outbox_get(e->store, msg_id, &row);
-    if (rc == EGIDE_ERR_NOTFOUND)
-        return EGIDE_OK;
-    if (rc || row.state != EDGE_OUT_QUEUED)
-        return rc;
     char hex[33];
     egide_hex_encode(msg_id, 16, hex);
-    bool welcomed = e->welcomes != e->welcomes_at_replay;
-    e->welcomes_at_replay = e->welcomes;
-    if (row.resequenced >= EDGE_RESEQ_MAX && !welcomed) {
-        egide_log(EGIDE_LOG_ERROR,
-                  "message %s refused as a replay again after %d new sequence numbers: this"
-                  " node's sequence counter is behind the broker's; kept queued (not"
-                  " rejected), asking the broker for a Welcome before re-signing it again",
-                  hex, row.resequenced);
-        atomic_fetch_add(&e->m.reseq_stalls, 1);
-        atomic_store(&e->reseq_stalled, true);
-        e->hello_wanted = true;
-        *done = true;
-        return EGIDE_OK;
-    }
     uint8_t *env = NULL, *out = NULL;
     size_t len = 0, out_len = 0;
     uint64_t seq = 0;
-    rc = edge_store_outbox_envelope(e->store, msg_id, &env, &len);
+    egide_rc rc = edge_store_outbox_envelope(e->store, msg_id, &env, &len);
     if (!rc)
         rc = edge_store_next_seq(e->store, &seq);
     if (rc)
         goto done;
-    egide_rc crc = egide_envelope_resequence(env, len, seq, e->sign_key, &out, &out_len);
+    egide_rc crc =
+        egide_envelope_resequence(env, len, seq, e->sign_key, e->sign_fpr, &out, &out_len);
     egide_envelope_t *parsed = NULL;
     if (!crc)
         crc = egide_envelope_parse(out, out_len, &parsed);
@@ -239,9 +216,8 @@ static egide_rc s_resequence(edge_t *e, const uint8_t msg_id[16], bool *done)
         goto done;
     }
     if (crc) {
-        egide_log(EGIDE_LOG_WARNING,
-                  "message %s refused as a replay cannot be re-signed (%s): rejected for good", hex,
-                  egide_strerror(crc));
+        egide_log(EGIDE_LOG_WARNING, "message %s refused (%s) cannot be re-signed (%s): rejected",
+                  hex, why, egide_strerror(crc));
         goto done;
     }
     uint8_t sha[32];
@@ -260,18 +236,97 @@ static egide_rc s_resequence(edge_t *e, const uint8_t msg_id[16], bool *done)
     }
     if (!rc && changed) {
         *done = true;
-        if (row.resequenced >= EDGE_RESEQ_MAX)
-            atomic_store(&e->reseq_stalled, false); /* re-signed after a Welcome */
         egide_log(EGIDE_LOG_NOTICE,
-                  "message %s: the broker refused sequence %llu as already used; re-signed"
-                  " under sequence %llu and queued again (re-signing %d; %d without a Welcome)",
-                  hex, (unsigned long long)row.seq, (unsigned long long)seq, row.resequenced + 1,
-                  EDGE_RESEQ_MAX);
+                  "message %s: the broker refused it (%s); re-signed under sequence %llu (was"
+                  " %llu) and this node's current certificate, queued again (re-signing %d)",
+                  hex, why, (unsigned long long)seq, (unsigned long long)row->seq,
+                  row->resequenced + 1);
     }
 done:
     free(env);
     free(out);
     return rc;
+}
+
+/* A REJECTED REPLAY for a queued message: re-sign it under a fresh
+ * sequence and queue it again.  *done true when it was, or when it is kept
+ * queued waiting for a Welcome (the rejection is then not applied); false
+ * when the rejection stands (not queued, or the envelope cannot be
+ * re-signed).  A REPLAY is about the counter, never the message: past
+ * EDGE_RESEQ_MAX re-signings with no Welcome since the last REPLAY, a new
+ * number from the same counter would be stale again, so the message waits
+ * (loudly: log, metric, health) and a Hello asks the broker for a Welcome;
+ * the next REPLAY after one re-signs it.  Store errors returned. */
+static egide_rc s_resequence(edge_t *e, const uint8_t msg_id[16], bool *done)
+{
+    *done = false;
+    edge_outbox_row_t row;
+    egide_rc rc = edge_store_outbox_get(e->store, msg_id, &row);
+    if (rc == EGIDE_ERR_NOTFOUND)
+        return EGIDE_OK;
+    if (rc || row.state != EDGE_OUT_QUEUED)
+        return rc;
+    bool welcomed = e->welcomes != e->welcomes_at_replay;
+    e->welcomes_at_replay = e->welcomes;
+    if (row.resequenced >= EDGE_RESEQ_MAX && !welcomed) {
+        char hex[33];
+        egide_hex_encode(msg_id, 16, hex);
+        egide_log(EGIDE_LOG_ERROR,
+                  "message %s refused as a replay again after %d new sequence numbers: this"
+                  " node's sequence counter is behind the broker's; kept queued (not"
+                  " rejected), asking the broker for a Welcome before re-signing it again",
+                  hex, row.resequenced);
+        atomic_fetch_add(&e->m.reseq_stalls, 1);
+        atomic_store(&e->reseq_stalled, true);
+        e->hello_wanted = true;
+        *done = true;
+        return EGIDE_OK;
+    }
+    rc = s_resign(e, msg_id, &row, "sequence already used", done);
+    if (!rc && *done && row.resequenced >= EDGE_RESEQ_MAX)
+        atomic_store(&e->reseq_stalled, false); /* re-signed after a Welcome */
+    return rc;
+}
+
+/* A REJECTED CERT_INVALID for a queued message: the broker's directory
+ * names another signing certificate for this node than the envelope does,
+ * or holds this node's as not valid.  Either is a certificate in flux (a
+ * renewal, a directory being published), never the referral's fault, so it
+ * is never final here.  Signed under a certificate this node no longer
+ * uses: re-signed under the current one.  Signed under the current one:
+ * kept queued and retried with the usual backoff until the directories
+ * agree or the message expires (health says so, a counter counts).  *done
+ * as for s_resequence. */
+static egide_rc s_recertify(edge_t *e, const uint8_t msg_id[16], bool *done)
+{
+    *done = false;
+    edge_outbox_row_t row;
+    egide_rc rc = edge_store_outbox_get(e->store, msg_id, &row);
+    if (rc == EGIDE_ERR_NOTFOUND)
+        return EGIDE_OK;
+    if (rc || row.state != EDGE_OUT_QUEUED)
+        return rc;
+    uint8_t *env = NULL;
+    size_t len = 0;
+    uint8_t fpr[32];
+    rc = edge_store_outbox_envelope(e->store, msg_id, &env, &len);
+    if (rc)
+        return rc;
+    egide_rc frc = egide_envelope_sender_fpr(env, len, fpr);
+    free(env);
+    if (!frc && memcmp(fpr, e->sign_fpr, 32) != 0)
+        return s_resign(e, msg_id, &row, "signed under a certificate since renewed", done);
+    char hex[33];
+    egide_hex_encode(msg_id, 16, hex);
+    egide_log(EGIDE_LOG_WARNING,
+              "message %s: the broker does not hold this node's signing certificate as valid;"
+              " kept queued (not rejected) and retried: check the certificate and the"
+              " directory's version",
+              hex);
+    atomic_fetch_add(&e->m.cert_refusals, 1);
+    atomic_store(&e->cert_refused, true);
+    *done = true;
+    return EGIDE_OK;
 }
 
 /* ------------------------------------------------------------ resending */
@@ -387,12 +442,15 @@ static egide_rc s_apply(edge_t *e, const Egide__V1__ReceiptBody *b)
     if (from_broker && b->kind == EGIDE__V1__RECEIPT_KIND__RECEIPT_ACCEPTED) {
         rc = edge_store_outbox_mark_accepted(e->store, b->msg_id.data, b->time_ms,
                                              (int64_t)b->audit_leaf_index, &changed);
-        if (!rc && changed)
+        if (!rc && changed) {
             atomic_fetch_add(&e->m.accepted, 1);
+            atomic_store(&e->cert_refused, false); /* the broker takes our certificate */
+        }
     } else if (from_broker && b->kind == EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED && !rcpt[0]) {
-        if (b->reason == R(REPLAY)) {
+        if (b->reason == R(REPLAY) || b->reason == R(CERT_INVALID)) {
             bool done = false;
-            rc = s_resequence(e, b->msg_id.data, &done);
+            rc = b->reason == R(REPLAY) ? s_resequence(e, b->msg_id.data, &done)
+                                        : s_recertify(e, b->msg_id.data, &done);
             if (rc || done)
                 return rc;
         }

@@ -191,6 +191,9 @@ typedef enum {
     SETUP_REJECTED_SAME,   /* the same envelope already rejected */
     SETUP_SEQ_USED,        /* another envelope of the sender has its sequence */
     SETUP_SEQ_OLD,         /* the sender is far ahead: its sequence is below the window */
+    SETUP_SEQ_GAP,         /* the sender's highest is a little above: a gap being filled */
+    SETUP_SEQ_JUMP,        /* sealed more than BROKER_SEQ_MAX_JUMP above the highest */
+    SETUP_SEQ_JUMP_MAX,    /* sealed exactly BROKER_SEQ_MAX_JUMP above the highest */
     SETUP_FAIL_FIND,       /* the store's envelope lookup fails */
     SETUP_FAIL_SEQ,        /* the store's sequence lookup fails */
     SETUP_LIFE_CENTURY,    /* sealed to expire 100 years after its creation */
@@ -310,6 +313,12 @@ static const row_t s_rows[] = {
      SETUP_SEQ_USED, BYTES_SEALED, BROKER_ADMIT_REJECT, R(REPLAY), "sender sequence", false},
     {"replay: sequence below the window", POLICE, POLICE, NONE, NONE, {CRIP, NONE}, NONE, IPT, 0,
      SETUP_SEQ_OLD, BYTES_SEALED, BROKER_ADMIT_REJECT, R(REPLAY), "sender sequence", false},
+    {"sequence in a gap below the highest", POLICE, POLICE, NONE, NONE, {CRIP, NONE}, NONE, IPT, 0,
+     SETUP_SEQ_GAP, BYTES_SEALED, BROKER_ADMIT_ACCEPT, 0, NULL, false},
+    {"replay: sequence jumps too far", POLICE, POLICE, NONE, NONE, {CRIP, NONE}, NONE, IPT, 0,
+     SETUP_SEQ_JUMP, BYTES_SEALED, BROKER_ADMIT_REJECT, R(REPLAY), "sender sequence jumps", false},
+    {"sequence at the largest jump", POLICE, POLICE, NONE, NONE, {CRIP, NONE}, NONE, IPT, 0,
+     SETUP_SEQ_JUMP_MAX, BYTES_SEALED, BROKER_ADMIT_ACCEPT, 0, NULL, false},
     {"store failure (duplicate lookup): retry", POLICE, POLICE, NONE, NONE, {CRIP, NONE}, NONE,
      IPT, 0, SETUP_FAIL_FIND, BYTES_SEALED, BROKER_ADMIT_RETRY, 0, NULL, false},
     {"store failure (sequence lookup): retry", POLICE, POLICE, NONE, NONE, {CRIP, NONE}, NONE, IPT,
@@ -355,7 +364,9 @@ static egide_rc s_seal(const row_t *r, uint8_t **out, size_t *len)
         .n_recipients = n,
         .message_type = r->type,
         .urgency = EGIDE__V1__URGENCY__URGENCY_URGENT,
-        .sender_seq = SEQ,
+        .sender_seq = r->setup == SETUP_SEQ_JUMP       ? SEQ + BROKER_SEQ_MAX_JUMP + 1
+                      : r->setup == SETUP_SEQ_JUMP_MAX ? SEQ + BROKER_SEQ_MAX_JUMP
+                                                       : SEQ,
         .created_ms = CREATED,
         .expires_ms = r->setup == SETUP_LIFE_CENTURY ? CREATED + 36525 * DAY
                       : r->setup == SETUP_LIFE_MAX   ? CREATED + MAXLIFE
@@ -432,6 +443,13 @@ static egide_rc s_prepare(const row_t *r, broker_store_t *st, const uint8_t *env
         break;
     case SETUP_SEQ_OLD:
         rc = s_put_accepted(st, other_id, other_sha, sender, SEQ + WINDOW);
+        break;
+    case SETUP_SEQ_GAP:
+        rc = s_put_accepted(st, other_id, other_sha, sender, SEQ + 10);
+        break;
+    case SETUP_SEQ_JUMP:
+    case SETUP_SEQ_JUMP_MAX:
+        rc = s_put_accepted(st, other_id, other_sha, sender, SEQ);
         break;
     default:
         break;
@@ -515,7 +533,8 @@ static void s_check_row(const row_t *r)
         CHECK_RC(broker_store_counts(st, &q, &rl), EGIDE_OK);
         bool put = r->setup == SETUP_ACCEPTED_SAME || r->setup == SETUP_DIR_EXPIRED_DUP ||
                    r->setup == SETUP_ACCEPTED_OTHER || r->setup == SETUP_SEQ_USED ||
-                   r->setup == SETUP_SEQ_OLD;
+                   r->setup == SETUP_SEQ_OLD || r->setup == SETUP_SEQ_GAP ||
+                   r->setup == SETUP_SEQ_JUMP || r->setup == SETUP_SEQ_JUMP_MAX;
         CHECK(q == (put ? 1u : 0u));
     }
     broker_store_close(&st);
@@ -1274,7 +1293,7 @@ static void test_welcome_and_resequence(void)
     broker_stored_t sd;
     CHECK_RC(broker_store_rejection_find(st, idx, sha, &sd), EGIDE_ERR_NOTFOUND);
     /* Its hello told it last_seq = 10: it resequences above and resubmits. */
-    REQUIRE(egide_envelope_resequence(x, xlen, 11, s_nodes[POLICE].sign_key, &x2, &x2len) ==
+    REQUIRE(egide_envelope_resequence(x, xlen, 11, s_nodes[POLICE].sign_key, NULL, &x2, &x2len) ==
             EGIDE_OK);
     s_submit(&b, x2, x2len, &kind, &reason, &error);
     CHECK(kind == EGIDE__V1__RECEIPT_KIND__RECEIPT_ACCEPTED && error == 0);
@@ -1283,7 +1302,7 @@ static void test_welcome_and_resequence(void)
     CHECK(s_welcome(&b, POLICE, &got) == 11 && got);
     /* The same for an ACCEPTED message: its msg_id is known with another
      * hash. */
-    REQUIRE(egide_envelope_resequence(a, alen, 12, s_nodes[POLICE].sign_key, &a2, &a2len) ==
+    REQUIRE(egide_envelope_resequence(a, alen, 12, s_nodes[POLICE].sign_key, NULL, &a2, &a2len) ==
             EGIDE_OK);
     s_submit(&b, a2, a2len, &kind, &reason, &error);
     CHECK(kind == EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED && reason == R(DUPLICATE_CONFLICT));

@@ -20,6 +20,9 @@
  *  - the Welcome answering the Hello is lost (its batch rolled back): the
  *    queued referrals still end ACCEPTED, whether the broker sends a
  *    Welcome only for a Hello or also before each REPLAY;
+ *  - the broker's CERT_INVALID for a queued message is never final: signed
+ *    under a certificate since renewed, it is re-signed under the current
+ *    one; under the current one, it stays queued and health says so;
  *  - any other rejection is for good at once, as before.
  */
 #include <stdint.h>
@@ -493,6 +496,76 @@ static void test_other_rejection_unchanged(void)
     CHECK(row.seq == seq && row.resequenced == 0);
 }
 
+/* A certificate renewal with messages queued: the broker's CERT_INVALID
+ * for an envelope signed under the certificate this node no longer uses
+ * re-signs it under the current key and certificate (same msg_id, fresh
+ * sequence, still opens for its recipients); CERT_INVALID for the current
+ * certificate keeps it queued, never rejected, and says so in health
+ * until the broker accepts something again. */
+static void test_cert_renewal(void)
+{
+    uint8_t id[16];
+    REQUIRE(s_submit(id) == EGIDE_OK);
+    edge_outbox_row_t row;
+    REQUIRE(edge_store_outbox_get(E.store, id, &row) == EGIDE_OK);
+    uint64_t old_seq = row.seq;
+    /* the node's certificate is renewed (a new key) while it is queued */
+    EVP_PKEY *old_key = E.sign_key, *renewed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    REQUIRE(renewed != NULL);
+    uint8_t old_fpr[32];
+    memcpy(old_fpr, E.sign_fpr, 32);
+    E.sign_key = renewed;
+    memset(E.sign_fpr, 0x3c, 32);
+    bool acked = false;
+    CHECK_RC(
+        s_broker_receipt(id, EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED, R(CERT_INVALID), 0, &acked),
+        EGIDE_OK);
+    REQUIRE(edge_store_outbox_get(E.store, id, &row) == EGIDE_OK);
+    CHECK(row.state == EDGE_OUT_QUEUED && row.reason == 0 && row.resequenced == 1);
+    CHECK(row.seq > old_seq && s_due_now(id, row.seq));
+    uint8_t *env = NULL;
+    size_t len = 0;
+    uint8_t fpr[32];
+    REQUIRE(edge_store_outbox_envelope(E.store, id, &env, &len) == EGIDE_OK);
+    CHECK_RC(egide_envelope_sender_fpr(env, len, fpr), EGIDE_OK);
+    CHECK(memcmp(fpr, E.sign_fpr, 32) == 0);
+    egide_envelope_t *pe = NULL;
+    REQUIRE(egide_envelope_parse(env, len, &pe) == EGIDE_OK);
+    CHECK_RC(egide_envelope_verify(pe, renewed), EGIDE_OK);
+    char *ct = NULL;
+    uint8_t *pl = NULL;
+    size_t pll = 0;
+    CHECK_RC(egide_envelope_open(pe, "71.crip", s_crip_enc, renewed, &ct, &pl, &pll), EGIDE_OK);
+    CHECK(pl && pll == sizeof s_body - 1 && memcmp(pl, s_body, pll) == 0);
+    free(ct);
+    if (pl)
+        egide_free_secret(pl, pll);
+    egide_envelope_destroy(&pe);
+    free(env);
+    CHECK(!atomic_load(&E.cert_refused));
+
+    /* refused again under the current certificate: kept queued, loudly */
+    uint64_t refusals = atomic_load(&E.m.cert_refusals);
+    uint64_t seq = row.seq;
+    CHECK_RC(
+        s_broker_receipt(id, EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED, R(CERT_INVALID), 0, &acked),
+        EGIDE_OK);
+    REQUIRE(edge_store_outbox_get(E.store, id, &row) == EGIDE_OK);
+    CHECK(row.state == EDGE_OUT_QUEUED && row.reason == 0 && row.resequenced == 1);
+    CHECK(row.seq == seq);
+    CHECK(atomic_load(&E.cert_refused));
+    CHECK(atomic_load(&E.m.cert_refusals) == refusals + 1);
+    /* the directories agree again: accepted, health clear */
+    CHECK_RC(s_broker_receipt(id, EGIDE__V1__RECEIPT_KIND__RECEIPT_ACCEPTED, 0, 0, &acked),
+             EGIDE_OK);
+    REQUIRE(edge_store_outbox_get(E.store, id, &row) == EGIDE_OK);
+    CHECK(row.state == EDGE_OUT_ACCEPTED);
+    CHECK(!atomic_load(&E.cert_refused));
+    E.sign_key = old_key;
+    memcpy(E.sign_fpr, old_fpr, 32);
+    EVP_PKEY_free(renewed);
+}
+
 int main(void)
 {
     egide_log_set_sink(s_sink, NULL);
@@ -505,6 +578,7 @@ int main(void)
     RUN(test_replay_resequenced);
     RUN(test_replay_bounded);
     RUN(test_other_rejection_unchanged);
+    RUN(test_cert_renewal);
     RUN(test_welcome_lost);
     RUN(test_welcome_lost_broker_welcomes_replays);
     s_teardown();

@@ -932,7 +932,7 @@ static void test_resequence(void)
     size_t len = 0, relen = 0;
     const char *msg = "IP: enfant de 6 ans (exemple inventé)";
     REQUIRE(s_seal(POLICE, to, 2, msg, &buf, &len) == EGIDE_OK);
-    CHECK_RC(egide_envelope_resequence(buf, len, 1000, s_nodes[POLICE].sign_key, &re, &relen),
+    CHECK_RC(egide_envelope_resequence(buf, len, 1000, s_nodes[POLICE].sign_key, NULL, &re, &relen),
              EGIDE_OK);
     REQUIRE(re != NULL);
     egide_envelope_t *a = NULL, *b = NULL;
@@ -958,20 +958,47 @@ static void test_resequence(void)
     free(re);
     re = NULL;
     /* Signed with another node's key: does not verify as the sender's. */
-    CHECK_RC(egide_envelope_resequence(buf, len, 1001, s_nodes[TAS].sign_key, &re, &relen),
+    CHECK_RC(egide_envelope_resequence(buf, len, 1001, s_nodes[TAS].sign_key, NULL, &re, &relen),
              EGIDE_OK);
     REQUIRE(egide_envelope_parse(re, relen, &b) == EGIDE_OK);
     CHECK_RC(egide_envelope_verify(b, s_nodes[POLICE].sign_pub), EGIDE_ERR_SIGNATURE);
     egide_envelope_destroy(&b);
     free(re);
     re = NULL;
+    /* After a certificate renewal: signed with the new key and naming the
+     * new certificate; the recipients still open it (the payload binds
+     * neither), and only the new key verifies it. */
+    EVP_PKEY *renewed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    REQUIRE(renewed != NULL);
+    uint8_t new_fpr[32], got_fpr[32];
+    memset(new_fpr, 0x5a, sizeof new_fpr);
+    CHECK_RC(egide_envelope_resequence(buf, len, 1002, renewed, new_fpr, &re, &relen), EGIDE_OK);
+    CHECK_RC(egide_envelope_sender_fpr(re, relen, got_fpr), EGIDE_OK);
+    CHECK(memcmp(got_fpr, new_fpr, 32) == 0);
+    CHECK_RC(egide_envelope_sender_fpr(buf, len, got_fpr), EGIDE_OK);
+    CHECK(memcmp(got_fpr, s_nodes[POLICE].sign_fpr, 32) == 0);
+    REQUIRE(egide_envelope_parse(re, relen, &b) == EGIDE_OK);
+    CHECK_RC(egide_envelope_verify(b, renewed), EGIDE_OK);
+    CHECK_RC(egide_envelope_verify(b, s_nodes[POLICE].sign_pub), EGIDE_ERR_SIGNATURE);
+    egide_envelope_destroy(&b);
+    for (int i = 0; i < 2; i++) {
+        char *body = NULL;
+        CHECK_RC(s_open(re, relen, to[i], renewed, &body), EGIDE_OK);
+        CHECK_STREQ(body, msg);
+        free(body);
+    }
+    EVP_PKEY_free(renewed);
+    free(re);
+    re = NULL;
+    CHECK_RC(egide_envelope_sender_fpr(NULL, len, got_fpr), EGIDE_ERR_INVALID);
+    CHECK(egide_envelope_sender_fpr(buf, len / 2, got_fpr) != EGIDE_OK);
     /* Bad input. */
-    CHECK_RC(egide_envelope_resequence(buf, len, 0, s_nodes[POLICE].sign_key, &re, &relen),
+    CHECK_RC(egide_envelope_resequence(buf, len, 0, s_nodes[POLICE].sign_key, NULL, &re, &relen),
              EGIDE_ERR_INVALID);
-    CHECK_RC(egide_envelope_resequence(NULL, len, 5, s_nodes[POLICE].sign_key, &re, &relen),
+    CHECK_RC(egide_envelope_resequence(NULL, len, 5, s_nodes[POLICE].sign_key, NULL, &re, &relen),
              EGIDE_ERR_INVALID);
-    CHECK_RC(egide_envelope_resequence(buf, len, 5, NULL, &re, &relen), EGIDE_ERR_INVALID);
-    CHECK(egide_envelope_resequence(buf, len / 2, 5, s_nodes[POLICE].sign_key, &re, &relen) !=
+    CHECK_RC(egide_envelope_resequence(buf, len, 5, NULL, NULL, &re, &relen), EGIDE_ERR_INVALID);
+    CHECK(egide_envelope_resequence(buf, len / 2, 5, s_nodes[POLICE].sign_key, NULL, &re, &relen) !=
           EGIDE_OK);
     CHECK(re == NULL);
     free(buf);

@@ -92,18 +92,26 @@ egide_rc egide_envelope_parse(const uint8_t *buf, size_t len, egide_envelope_t *
 /* NULL-safe; nulls *self_p. */
 void egide_envelope_destroy(egide_envelope_t **self_p);
 
-/* The same envelope under another sender sequence number: the header is
- * re-packed with sender_seq = new_seq and signed again with sign_key (the
- * sender's own key); msg_id, recipients, wrapped keys and ciphertext are
- * unchanged, since neither the payload's AAD nor the HPKE info bind the
- * sequence.  Used by an edge restored from a backup whose queued envelopes
- * carry sequence numbers the broker has already seen from it.  *out is new
+/* The same envelope under another sender sequence number, signed again:
+ * the header is re-packed with sender_seq = new_seq (and, when
+ * sign_cert_fpr is not NULL, sender_cert_fingerprint = those 32 bytes) and
+ * signed with sign_key (the sender's own key, the one that certificate
+ * names); msg_id, recipients, wrapped keys and ciphertext are unchanged,
+ * since neither the payload's AAD nor the HPKE info bind the sequence or
+ * the sender's certificate.  Used by an edge whose queued envelopes carry
+ * sequence numbers the broker has already seen from it (restored from a
+ * backup), or were signed under a certificate since renewed.  *out is new
  * (caller frees).  Returns egide_envelope_parse()'s codes for buf,
  * EGIDE_ERR_INVALID (NULL argument, new_seq 0), EGIDE_ERR_CRYPTO,
- * EGIDE_ERR_LIMIT, EGIDE_ERR_NOMEM.  The caller must sign with the key the
- * header's sender_cert_fingerprint names, or receivers refuse it. */
+ * EGIDE_ERR_LIMIT, EGIDE_ERR_NOMEM.  Receivers refuse it unless sign_key is
+ * the key of the certificate the header names. */
 egide_rc egide_envelope_resequence(const uint8_t *buf, size_t len, uint64_t new_seq,
-                                   EVP_PKEY *sign_key, uint8_t **out, size_t *out_len);
+                                   EVP_PKEY *sign_key, const uint8_t *sign_cert_fpr, uint8_t **out,
+                                   size_t *out_len);
+/* The sender certificate fingerprint an envelope's header names, copied to
+ * fpr (32 bytes).  EGIDE_ERR_PROTO when the header has none of 32 bytes;
+ * egide_envelope_parse()'s codes for buf. */
+egide_rc egide_envelope_sender_fpr(const uint8_t *buf, size_t len, uint8_t fpr[32]);
 
 /* The parsed header (borrowed, valid until destroy). */
 const Egide__V1__EnvelopeHeader *egide_envelope_header(const egide_envelope_t *e);

@@ -443,8 +443,27 @@ done:
 
 /* ------------------------------------------------------------ resequence */
 
+egide_rc egide_envelope_sender_fpr(const uint8_t *buf, size_t len, uint8_t fpr[32])
+{
+    if (!buf || !fpr)
+        return EGIDE_ERR_INVALID;
+    egide_envelope_t *e = NULL;
+    egide_rc rc = egide_envelope_parse(buf, len, &e);
+    if (rc)
+        return rc;
+    const Egide__V1__EnvelopeHeader *h = egide_envelope_header(e);
+    rc = EGIDE_ERR_PROTO;
+    if (h->sender_cert_fingerprint.len == 32) {
+        memcpy(fpr, h->sender_cert_fingerprint.data, 32);
+        rc = EGIDE_OK;
+    }
+    egide_envelope_destroy(&e);
+    return rc;
+}
+
 egide_rc egide_envelope_resequence(const uint8_t *buf, size_t len, uint64_t new_seq,
-                                   EVP_PKEY *sign_key, uint8_t **out, size_t *out_len)
+                                   EVP_PKEY *sign_key, const uint8_t *sign_cert_fpr, uint8_t **out,
+                                   size_t *out_len)
 {
     if (!buf || !sign_key || !out || !out_len || !new_seq)
         return EGIDE_ERR_INVALID;
@@ -460,6 +479,11 @@ egide_rc egide_envelope_resequence(const uint8_t *buf, size_t len, uint64_t new_
      * decrypted or re-encrypted. */
     Egide__V1__EnvelopeHeader h = *egide_envelope_header(e);
     h.sender_seq = new_seq;
+    uint8_t fpr[32];
+    if (sign_cert_fpr) {
+        memcpy(fpr, sign_cert_fpr, sizeof fpr);
+        h.sender_cert_fingerprint = (ProtobufCBinaryData){sizeof fpr, fpr};
+    }
     uint8_t *hdr = NULL, *env_bytes = NULL;
     uint8_t sig[EGIDE_ED25519_SIG_LEN];
     size_t hdr_len = egide__v1__envelope_header__get_packed_size(&h);
