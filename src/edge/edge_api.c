@@ -61,6 +61,7 @@ static egide_rc s_check_send(edge_t *e, const char *type, const char *const *rcp
 
 static json_t *s_outbox_json(edge_store_t *st, const edge_outbox_row_t *m, const char *node_id);
 static void s_store_error(egide_http_resp_t *resp, egide_rc rc);
+static bool s_store_transient(egide_rc rc);
 
 /* The idempotency key of a submission (issue 13 item 14).  It comes from
  * the body's "idempotency_key" member: egide_http does not pass request
@@ -73,7 +74,7 @@ static void s_store_error(egide_http_resp_t *resp, egide_rc rc);
  * else idem and req_sha set, the key not held yet); false when resp was
  * answered: 400 for a bad key, 200 with the original message for the
  * same key and the same request, 409 for the same key and another
- * request, 500 on a store error. */
+ * request, 503 on a store error. */
 static bool s_idempotency(edge_t *e, const egide_http_req_t *req, json_t *root,
                           char idem[EDGE_IDEM_KEY_MAX + 1], uint8_t req_sha[32],
                           egide_http_resp_t *resp)
@@ -324,8 +325,19 @@ static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_re
     }
     pthread_mutex_unlock(&e->api_lock);
     if (rc == EGIDE_ERR_EXISTS && idem[0]) {
-        /* Taken meanwhile (nothing was queued): answer as a retry would be. */
-        s_idempotency(e, req, root, idem, req_sha, resp);
+        /* Taken meanwhile (nothing was queued): answer as a retry would be;
+         * when the key is still not held, the EXISTS was the message's own
+         * id or sequence: nothing was queued, the client retries. */
+        if (s_idempotency(e, req, root, idem, req_sha, resp))
+            egide_http_error(resp, 503, rc, "not queued (a sequence number collided): retry");
+        goto done;
+    }
+    if (rc == EGIDE_ERR_EXISTS) {
+        egide_http_error(resp, 503, rc, "not queued (a sequence number collided): retry");
+        goto done;
+    }
+    if (s_store_transient(rc)) {
+        s_store_error(resp, rc);
         goto done;
     }
     if (rc) {
@@ -415,9 +427,21 @@ static json_t *s_inbox_json(const edge_inbox_row_t *m)
     return o;
 }
 
+/* A store failure is transient (a full disk, a locked or failing
+ * database): 503, so that clients retry; nothing was accepted or lost. */
+static bool s_store_transient(egide_rc rc)
+{
+    return rc == EGIDE_ERR_IO || rc == EGIDE_ERR_DB || rc == EGIDE_ERR_FULL ||
+           rc == EGIDE_ERR_NOMEM || rc == EGIDE_ERR_TIMEOUT;
+}
+
 static void s_store_error(egide_http_resp_t *resp, egide_rc rc)
 {
-    egide_http_error(resp, 500, rc, "store: %s", egide_strerror(rc));
+    if (s_store_transient(rc))
+        egide_http_error(resp, 503, rc, "store temporarily unavailable (%s): retry",
+                         egide_strerror(rc));
+    else
+        egide_http_error(resp, 500, rc, "store: %s", egide_strerror(rc));
 }
 
 static void s_list(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *resp)

@@ -348,6 +348,48 @@ static void test_idempotency_key(void)
     CHECK(s_outbox_count() == n0 + 3);
 }
 
+/* A store failure while queueing is transient: 503 and nothing queued,
+ * never a bare 500 or a refusal, also when an idempotency key was given and
+ * the EXISTS came from the message's own id or sequence; the client's retry
+ * then queues it once. */
+static egide_rc s_add_rc = EGIDE_OK;
+static egide_rc s_add_fails(edge_store_t *st, const edge_outbox_msg_t *m)
+{
+    (void)st, (void)m;
+    return s_add_rc;
+}
+
+static void test_submit_store_faults(void)
+{
+    const char *keyed = "{\"type\":\"ip.transmission\",\"to\":[\"71.crip\"],"
+                        "\"idempotency_key\":\"fault-retry-1\",\"payload\":" IP_PAYLOAD "}";
+    const char *plain =
+        "{\"type\":\"ip.transmission\",\"to\":[\"71.crip\"],\"payload\":" IP_PAYLOAD "}";
+    static const egide_rc faults[] = {EGIDE_ERR_EXISTS, EGIDE_ERR_FULL, EGIDE_ERR_IO, EGIDE_ERR_DB};
+    edge_store_ops_t faulty = *E.api_store->ops;
+    faulty.outbox_add = s_add_fails;
+    const edge_store_ops_t *real = E.api_store->ops;
+    size_t n0 = s_outbox_count();
+    char id[33];
+    for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++) {
+        s_add_rc = faults[i];
+        E.api_store->ops = &faulty;
+        int with_key = s_post(keyed, id), without = s_post(plain, id);
+        E.api_store->ops = real;
+        if (with_key != 503 || without != 503)
+            fprintf(stderr, "fault %s: %d with a key, %d without\n", egide_strerror(faults[i]),
+                    with_key, without);
+        CHECK(with_key == 503 && without == 503);
+        CHECK(s_outbox_count() == n0);
+    }
+    /* The retry once the store is back: queued once, then the original. */
+    char id2[33];
+    CHECK(s_post(keyed, id) == 202);
+    CHECK(s_post(keyed, id2) == 200);
+    CHECK_STREQ(id2, id);
+    CHECK(s_outbox_count() == n0 + 1);
+}
+
 int main(void)
 {
     egide_log_set_sink(s_quiet, NULL);
@@ -359,6 +401,7 @@ int main(void)
     RUN(test_overall_state_shows_rejection);
     RUN(test_submit_content_type_mismatch);
     RUN(test_idempotency_key);
+    RUN(test_submit_store_faults);
     RUN(test_unknown_member_quoted);
     s_teardown();
     EGIDE_TEST_DONE();
