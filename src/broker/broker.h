@@ -93,6 +93,7 @@ typedef struct broker_refused {
     uint8_t key_sha256[32]; /* SHA-256 of the refused key (never the key) */
     int64_t window_ms;      /* start of its interval (the refusal that was audited) */
     uint64_t count;         /* refusals in this interval, the audited one included */
+    bool audited;           /* this interval's first refusal made a leaf */
 } broker_refused_t;
 
 #define BROKER_REFUSED_MAX         1024               /* keys remembered; oldest evicted */

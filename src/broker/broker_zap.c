@@ -6,7 +6,8 @@
  * identity of every frame on that connection.  A refused key is logged by
  * its hash prefix and audited, once per key per interval (a table of at
  * most BROKER_REFUSED_MAX keys, the oldest evicted), with the refusals in
- * between only counted.  The ZeroMQ side is egide_zap_recv/_reply.
+ * between only counted, and that count written in the key's next leaf
+ * (AuditEvent.refusals_before).  The ZeroMQ side is egide_zap_recv/_reply.
  */
 #include "broker.h"
 
@@ -75,6 +76,7 @@ bool broker_zap_refused(broker_t *b, const uint8_t ksha[32], const char *node_id
             /* Too many keys this interval: this one is only counted. */
             r->window_ms = now_ms;
             r->count = 0;
+            r->audited = false;
             quiet = true;
         }
     }
@@ -85,6 +87,7 @@ bool broker_zap_refused(broker_t *b, const uint8_t ksha[32], const char *node_id
         return false;
     }
     uint64_t before = fresh ? 0 : r->count;
+    uint64_t unaudited = before > 0 && r->audited ? before - 1 : before;
     r->window_ms = now_ms;
     r->count = 1;
     if (!b->refused_summary_ms)
@@ -96,8 +99,11 @@ bool broker_zap_refused(broker_t *b, const uint8_t ksha[32], const char *node_id
     else
         egide_log(EGIDE_LOG_NOTICE, "refused transport key %s…%s%s", khex,
                   node_id ? " of node " : "", node_id ? node_id : "");
-    /* AuditEvent has no count field (yet): one leaf per key per interval. */
+    /* One leaf per key per interval, with the count of the refusals of its
+     * previous interval that were only counted (the first of an interval
+     * is this leaf; the others stay in the table until the next one). */
     Egide__V1__AuditEvent ev = EGIDE__V1__AUDIT_EVENT__INIT;
+    ev.refusals_before = unaudited;
     ev.type = EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_NODE_REFUSED;
     ev.node_id = node_id ? (char *)node_id : "";
     ev.reason = node_id ? R(NODE_SUSPENDED) : R(UNKNOWN_SENDER);
@@ -108,6 +114,7 @@ bool broker_zap_refused(broker_t *b, const uint8_t ksha[32], const char *node_id
         r->window_ms = INT64_MIN / 2;
         return false;
     }
+    r->audited = true;
     b->refused_leaves++;
     atomic_fetch_add(&b->m.zap_refused_audited, 1);
     return true;

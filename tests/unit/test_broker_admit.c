@@ -1442,12 +1442,31 @@ static void test_zap_refusals(void)
     CHECK(egide_auditlog_size(b.audit) == size0 + 3);
     CHECK(atomic_load(&b.m.zap_refused) == 10000);
     CHECK(atomic_load(&b.m.zap_refused_audited) == 3);
-    /* The interval later: one more leaf per key. */
+    /* The interval later: one more leaf per key, carrying the count of
+     * the refusals of its previous interval that made no leaf (key 0:
+     * 5,000 + 1,667, keys 1 and 2: 1,667 and 1,666; one of each audited). */
     int64_t t1 = t0 + b.refused_interval_ms + 5000;
     for (int i = 0; i < 300; i++)
         leaves += broker_zap_refused(&b, k[i % 3], NULL, t1 + i);
     CHECK(leaves == 6);
     CHECK(egide_auditlog_size(b.audit) == size0 + 6);
+    static const uint64_t want_before[3] = {6666, 1666, 1665};
+    for (uint64_t i = 0; i < 3; i++) {
+        uint8_t *leaf = NULL;
+        size_t ll = 0;
+        REQUIRE(egide_auditlog_leaf(b.audit, size0 + 3 + i, &leaf, &ll) == EGIDE_OK);
+        Egide__V1__AuditEvent *ev = egide__v1__audit_event__unpack(NULL, ll, leaf);
+        REQUIRE(ev != NULL);
+        CHECK(ev->type == EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_NODE_REFUSED);
+        CHECK(ev->transport_key_sha256.len == 32 &&
+              memcmp(ev->transport_key_sha256.data, k[i], 32) == 0);
+        if (ev->refusals_before != want_before[i])
+            fprintf(stderr, "key %llu: refusals_before %llu\n", (unsigned long long)i,
+                    (unsigned long long)ev->refusals_before);
+        CHECK(ev->refusals_before == want_before[i]);
+        egide__v1__audit_event__free_unpacked(ev, NULL);
+        free(leaf);
+    }
     /* Many keys: at most BROKER_REFUSED_MAX remembered, one leaf each. */
     for (uint32_t i = 0; i < BROKER_REFUSED_MAX + 100; i++) {
         uint8_t kk[32] = {0};

@@ -185,6 +185,8 @@ json_t *egide_auditapi_event_json(const Egide__V1__AuditEvent *ev)
     if (ev->transport_key_sha256.len)
         json_object_set_new(j, "transport_key_sha256",
                             s_hex(ev->transport_key_sha256.data, ev->transport_key_sha256.len));
+    if (ev->refusals_before)
+        json_object_set_new(j, "refusals_before", json_integer((json_int_t)ev->refusals_before));
     json_object_set_new(j, "time_ms", json_integer(ev->time_ms));
     char t[64];
     if (egide_datetime_format(ev->time_ms, t, sizeof t) == EGIDE_OK)
