@@ -252,7 +252,7 @@ static json_t *s_override_record(const char *reason, const char *c,
         json_array_append_new(kids, json_string(fx->communes[i]));
     for (size_t i = 0; to && i < n; i++)
         json_array_append_new(to, json_string(rcpt[i]));
-    json_t *o = json_pack("{s:s, s:s?, s:o, s:s?, s:o}", "reason", reason ? reason : "",
+    json_t *o = json_pack("{s:s, s:s*, s:o, s:s*, s:o}", "reason", reason ? reason : "",
                           "commune", c, "children_communes", kids ? kids : json_array(),
                           "territory", fx->territory[0] ? fx->territory : NULL, "recipients",
                           to ? to : json_array());
@@ -352,7 +352,11 @@ static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_re
                          "commune: commune must be a string INSEE code such as \"71137\"");
         goto done;
     }
-    if (commune && !egide_directory_commune_valid(commune)) {
+    /* The directory's syntax, and as the payload checks it: no INSEE code
+     * starts with 00, nor with 20 since Corsica became 2A/2B. */
+    if (commune && (!egide_directory_commune_valid(commune) ||
+                    (commune[0] == '0' && commune[1] == '0') ||
+                    (commune[0] == '2' && commune[1] == '0'))) {
         char q[EGIDE_PAYLOAD_QUOTE_SIZE];
         egide_payload_quote(commune, strlen(commune), q, sizeof q);
         egide_http_error(resp, 400, EGIDE_ERR_VALIDATION,
@@ -385,7 +389,7 @@ static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_re
         /* Written into the payload, so it is signed and sealed with it and
          * every recipient sees it; the request's own JSON stays as it came
          * (the idempotency hash is of the request). */
-        json_t *o = json_pack("{s:s, s:s?}", "reason", ovr_reason, "commune", commune);
+        json_t *o = json_pack("{s:s, s:s*}", "reason", ovr_reason, "commune", commune);
         pcopy = json_copy(payload);
         if (!o || !pcopy || json_object_set_new(pcopy, "routing_override", o) != 0) {
             egide_http_error(resp, 500, EGIDE_ERR_NOMEM, "out of memory");
