@@ -104,8 +104,7 @@ static egide_rc s_read_stdin(uint8_t **out, size_t *len)
 
 static int s_send_body(cli_conn_t *ctx, const char *type, const char **to, size_t nto,
                        const char *commune, const char *file, const char *urgency,
-                       const char *reply, const char *ctype, const char *override,
-                       json_t **out)
+                       const char *reply, const char *ctype, const char *override, json_t **out)
 {
     uint8_t *data = NULL;
     size_t len = 0;
@@ -183,8 +182,7 @@ static const cli_opt_t s_send_opts[] = {
     {"--commune", CLI_VALUE, "CODE",
      "route by this commune (INSEE code), one of the children's unless overridden", false},
     {"--override-reason", CLI_VALUE, "TEXT",
-     "route by --commune although the payload disagrees, and why (travels in the message)",
-     false},
+     "route by --commune although the payload disagrees, and why (travels in the message)", false},
     {"--file", CLI_VALUE, "PAYLOAD", "the payload: a file, or - for stdin", true},
     {"--urgency", CLI_VALUE, "U", "normal, urgent or immediate", false},
     {"--in-reply-to", CLI_VALUE, "MSG_ID", "the message this one answers", false},

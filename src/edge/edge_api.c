@@ -169,10 +169,11 @@ static bool s_override_parse(json_t *root, const char **reason, egide_http_resp_
         }
     }
     json_t *r = json_object_get(o, "reason");
-    const char *why = !r                   ? "required: say why the message goes elsewhere"
-                      : !json_is_string(r) ? "not a string"
-                                           : egide_payload_override_reason_problem(
-                                                 json_string_value(r), json_string_length(r));
+    const char *why =
+        !r ? "required: say why the message goes elsewhere"
+        : !json_is_string(r)
+            ? "not a string"
+            : egide_payload_override_reason_problem(json_string_value(r), json_string_length(r));
     if (why) {
         egide_http_error(resp, 400, EGIDE_ERR_VALIDATION, "routing_override.reason: %s", why);
         return false;
@@ -243,19 +244,18 @@ static bool s_routing_consistent(edge_t *e, const char *given, const char *c,
  * "routing_override/<msg id>", {"reason", "commune", "children_communes",
  * "territory", "recipients"}, written in the transaction that queues the
  * message (the sealed payload itself is for its recipients only). */
-static json_t *s_override_record(const char *reason, const char *c,
-                                 const egide_payload_facts_t *fx, const char *const *rcpt,
-                                 size_t n)
+static json_t *s_override_record(const char *reason, const char *c, const egide_payload_facts_t *fx,
+                                 const char *const *rcpt, size_t n)
 {
     json_t *kids = json_array(), *to = json_array();
     for (int i = 0; kids && i < fx->n_communes; i++)
         json_array_append_new(kids, json_string(fx->communes[i]));
     for (size_t i = 0; to && i < n; i++)
         json_array_append_new(to, json_string(rcpt[i]));
-    json_t *o = json_pack("{s:s, s:s*, s:o, s:s*, s:o}", "reason", reason ? reason : "",
-                          "commune", c, "children_communes", kids ? kids : json_array(),
-                          "territory", fx->territory[0] ? fx->territory : NULL, "recipients",
-                          to ? to : json_array());
+    json_t *o =
+        json_pack("{s:s, s:s*, s:o, s:s*, s:o}", "reason", reason ? reason : "", "commune", c,
+                  "children_communes", kids ? kids : json_array(), "territory",
+                  fx->territory[0] ? fx->territory : NULL, "recipients", to ? to : json_array());
     return o;
 }
 
@@ -354,9 +354,9 @@ static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_re
     }
     /* The directory's syntax, and as the payload checks it: no INSEE code
      * starts with 00, nor with 20 since Corsica became 2A/2B. */
-    if (commune && (!egide_directory_commune_valid(commune) ||
-                    (commune[0] == '0' && commune[1] == '0') ||
-                    (commune[0] == '2' && commune[1] == '0'))) {
+    if (commune &&
+        (!egide_directory_commune_valid(commune) || (commune[0] == '0' && commune[1] == '0') ||
+         (commune[0] == '2' && commune[1] == '0'))) {
         char q[EGIDE_PAYLOAD_QUOTE_SIZE];
         egide_payload_quote(commune, strlen(commune), q, sizeof q);
         egide_http_error(resp, 400, EGIDE_ERR_VALIDATION,
@@ -490,8 +490,8 @@ static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_re
             rcpt[n++] = ids[i];
         if (facts.routing_override) {
             json_t *po = json_object_get(payload, "routing_override");
-            record = s_override_record(json_string_value(json_object_get(po, "reason")), c,
-                                       &facts, rcpt, n);
+            record = s_override_record(json_string_value(json_object_get(po, "reason")), c, &facts,
+                                       rcpt, n);
             if (!record) {
                 egide_http_error(resp, 500, EGIDE_ERR_NOMEM, "out of memory");
                 goto done;
@@ -551,8 +551,8 @@ static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_re
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(arr, json_string(rcpt[i]));
-    json_t *ans = json_pack("{s:o, s:s, s:s, s:o}", "id", s_hex_json(msg_id, 16), "state",
-                            "queued", "type", type, "recipients", arr);
+    json_t *ans = json_pack("{s:o, s:s, s:s, s:o}", "id", s_hex_json(msg_id, 16), "state", "queued",
+                            "type", type, "recipients", arr);
     if (ans && record)
         json_object_set(ans, "routing_override", record);
     egide_http_json(resp, 202, ans);

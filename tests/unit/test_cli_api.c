@@ -382,16 +382,17 @@ static void test_send_override(void)
     json_t *b = s_got_json();
     REQUIRE(b != NULL);
     CHECK_STREQ(json_string_value(json_object_get(b, "commune")), "71270");
-    CHECK_STREQ(json_string_value(json_object_get(json_object_get(b, "routing_override"), "reason")),
-                "Enfant suivi par le TAS de Mâcon");
+    CHECK_STREQ(
+        json_string_value(json_object_get(json_object_get(b, "routing_override"), "reason")),
+        "Enfant suivi par le TAS de Mâcon");
     json_decref(b);
     free(out);
     free(err);
 
     /* Neither --to nor --commune: the edge routes by the children's commune. */
     s_expect(202, s_accepted);
-    const char *n[] = {"send",  "--type", "ip.transmission", "--file", payload, "--api",
-                       s_api,   "--token-file", s_tok, NULL};
+    const char *n[] = {"send",  "--type", "ip.transmission", "--file", payload,
+                       "--api", s_api,    "--token-file",    s_tok,    NULL};
     CHECK(s_run(n, NULL, &out, &err) == 0);
     b = s_got_json();
     REQUIRE(b != NULL);
@@ -411,9 +412,20 @@ static void test_send_override(void)
                                        "not with --to"};
     const char *reasons[] = {"", longr, "a\nb", "a\x1b[2Jb", "fine"};
     for (size_t i = 0; i < 5; i++) {
-        const char *c[] = {"send",  "--type", "ip.transmission", i == 4 ? "--to" : "--commune",
-                           i == 4 ? "71.crip" : "71270", "--override-reason", reasons[i],
-                           "--file", payload, "--api", s_api, "--token-file", s_tok, NULL};
+        const char *c[] = {"send",
+                           "--type",
+                           "ip.transmission",
+                           i == 4 ? "--to" : "--commune",
+                           i == 4 ? "71.crip" : "71270",
+                           "--override-reason",
+                           reasons[i],
+                           "--file",
+                           payload,
+                           "--api",
+                           s_api,
+                           "--token-file",
+                           s_tok,
+                           NULL};
         CHECK(s_run(c, NULL, &out, &err) == 2);
         CHECK(strstr(err, "egide: send: --override-reason") == err && strstr(err, want[i]));
         CHECK(s_lines(err) == 1);
@@ -426,8 +438,9 @@ static void test_send_override(void)
     s_expect(422, "{\"error\":{\"code\":\"EGIDE_ERR_ROUTE\",\"message\":\"routing mismatch: "
                   "commune 71270 given for routing is not a commune of the payload's children "
                   "(71137)\"}}");
-    const char *m[] = {"send",  "--type",       "ip.transmission", "--commune", "71270", "--file",
-                       payload, "--api",        s_api,             "--token-file", s_tok, NULL};
+    const char *m[] = {"send",   "--type", "ip.transmission", "--commune", "71270",
+                       "--file", payload,  "--api",           s_api,       "--token-file",
+                       s_tok,    NULL};
     CHECK(s_run(m, NULL, &out, &err) == 1);
     CHECK(strstr(err, "422 routing mismatch: commune 71270") && strstr(err, "(71137)"));
     free(out);

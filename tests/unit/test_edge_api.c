@@ -375,15 +375,15 @@ static int s_become(const char *id, const char *role)
 }
 
 #define KID(c)                                                                                     \
-    "{\"first_names\":[\"L\u00e9o\"],\"sex\":\"male\",\"birth_date\":\"2016-05-14\",\"commune\":" c \
-    "}"
+    "{\"first_names\":[\"L\u00e9o\"],\"sex\":\"male\",\"birth_date\":\"2016-05-14\","              \
+    "\"commune\":" c "}"
 #define IP_KIDS(kids)                                                                              \
     "{\"received_at\":\"2026-10-01T16:40:00+02:00\",\"sender\":{\"type\":\"police\"},"             \
-    "\"children\":[" kids "],\"danger\":{\"categories\":[\"severe_neglect\"]},\"urgency\":"       \
+    "\"children\":[" kids "],\"danger\":{\"categories\":[\"severe_neglect\"]},\"urgency\":"        \
     "\"urgent\"}"
 #define ASSIGN(territory, kids)                                                                    \
-    "{\"assigned_at\":\"2026-10-02T09:00:00+02:00\",\"ip_received_at\":"                          \
-    "\"2026-10-01T16:40:00+02:00\",\"case_ref\":\"CRIP71-2026-0815\",\"territory\":\"" territory  \
+    "{\"assigned_at\":\"2026-10-02T09:00:00+02:00\",\"ip_received_at\":"                           \
+    "\"2026-10-01T16:40:00+02:00\",\"case_ref\":\"CRIP71-2026-0815\",\"territory\":\"" territory   \
     "\",\"children\":[" kids "],\"urgency\":\"normal\"}"
 
 /* POST body: the status; *j the answer (the caller's). */
@@ -420,8 +420,7 @@ static void s_rcpts(json_t *j, char *out, size_t outsz)
 /* Open message id (hex) from this edge's outbox as recipient `as` would:
  * verify, decrypt, strict payload check; the payload as JSON (the
  * caller's) and its facts, or NULL. */
-static char *s_open_as(const char *hex, const char *as, const char *type,
-                       egide_payload_facts_t *fx)
+static char *s_open_as(const char *hex, const char *as, const char *type, egide_payload_facts_t *fx)
 {
     uint8_t id[16], *env = NULL, *pl = NULL;
     size_t len = 0, pl_len = 0;
@@ -466,7 +465,7 @@ static void test_route_commune_mismatch_and_override(void)
     json_decref(j);
     /* Two children in two communes: either may be routed by, another not. */
 #define TWO                                                                                        \
-    "{\"type\":\"ip.transmission\",\"commune\":\"%s\",\"payload\":" IP_KIDS(                         \
+    "{\"type\":\"ip.transmission\",\"commune\":\"%s\",\"payload\":" IP_KIDS(                       \
         KID("\"71137\"") "," KID("\"2A004\"")) "}"
     char body[4096], r[256];
     snprintf(body, sizeof body, TWO, "71543");
@@ -539,8 +538,8 @@ static void test_route_from_payload_and_codes(void)
 {
     json_t *j = NULL;
     char r[256], body[4096];
-    CHECK(s_post_j("{\"type\":\"ip.transmission\",\"payload\":" IP_KIDS(KID("\"71137\"")) "}", &j) ==
-          202);
+    CHECK(s_post_j("{\"type\":\"ip.transmission\",\"payload\":" IP_KIDS(KID("\"71137\"")) "}",
+                   &j) == 202);
     s_rcpts(j, r, sizeof r);
     CHECK_STREQ(r, "71.crip 71.tas.cluny-tournus");
     json_decref(j);
@@ -562,7 +561,8 @@ static void test_route_from_payload_and_codes(void)
         CHECK(strstr(s_err_msg(j), codes[i]) && strstr(s_err_msg(j), "(71137)"));
         json_decref(j);
     }
-    static const char *const bad[] = {"7113", "711370", "2C004", "71 37", "7A137", "00123", "20004"};
+    static const char *const bad[] = {"7113",  "711370", "2C004", "71 37",
+                                      "7A137", "00123",  "20004"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         snprintf(body, sizeof body,
                  "{\"type\":\"ip.transmission\",\"commune\":\"%s\",\"payload\":" IP_KIDS(
@@ -632,10 +632,10 @@ static void test_route_bad_override(void)
          "\"acknowledged_by\":\"x\"}}",
          "routing_override: type message.acknowledgement is not routed"},
         {OVB("{\"reason\":\"r\"}") ",\"payload\":{\"received_at\":\"2026-10-01T16:40:00+02:00\","
-                                 "\"sender\":{\"type\":\"police\"},\"children\":[" KID(
-                                     "\"71137\"") "],\"danger\":{\"categories\":[\"severe_"
-                                                  "neglect\"]},\"urgency\":\"urgent\","
-                                                  "\"routing_override\":{\"reason\":\"r\"}}}",
+                                   "\"sender\":{\"type\":\"police\"},\"children\":[" KID(
+                                       "\"71137\"") "],\"danger\":{\"categories\":[\"severe_"
+                                                    "neglect\"]},\"urgency\":\"urgent\","
+                                                    "\"routing_override\":{\"reason\":\"r\"}}}",
          "routing_override: given both in the request and in the payload"},
     };
 #undef OVB
@@ -670,8 +670,9 @@ static void test_route_territory_disagreement(void)
     CHECK(strstr(s_err_msg(j), "routes commune 71270 to 71.tas.macon") != NULL);
     json_decref(j);
     /* The same with the commune given. */
-    const char *bad2 = "{\"type\":\"evaluation.assignment\",\"commune\":\"71270\",\"payload\":" ASSIGN(
-        "71.tas.cluny-tournus", KID("\"71270\"")) "}";
+    const char *bad2 =
+        "{\"type\":\"evaluation.assignment\",\"commune\":\"71270\",\"payload\":" ASSIGN(
+            "71.tas.cluny-tournus", KID("\"71270\"")) "}";
     CHECK(s_post_j(bad2, &j) == 422);
     CHECK(strstr(s_err_msg(j), "71.tas.cluny-tournus") && strstr(s_err_msg(j), "71.tas.macon"));
     json_decref(j);
@@ -710,9 +711,9 @@ static void test_misrouted_reply(void)
     REQUIRE(s_become("71.tas.macon", "tas") == 0);
     size_t n0 = s_outbox_count();
 #define MR(irt, rid)                                                                               \
-    "{\"type\":\"routing.misrouted\",\"to\":[\"71.crip\"]" irt ",\"payload\":{\"reported_at\":"      \
-    "\"2026-10-02T10:00:00+02:00\",\"case_ref\":\"CRIP71-2026-0815\",\"received_msg_id\":\"" rid     \
-    "\",\"reason\":\"wrong_commune\",\"reason_text\":\"Famille domicili\u00e9e \u00e0 Cluny.\","       \
+    "{\"type\":\"routing.misrouted\",\"to\":[\"71.crip\"]" irt ",\"payload\":{\"reported_at\":"    \
+    "\"2026-10-02T10:00:00+02:00\",\"case_ref\":\"CRIP71-2026-0815\",\"received_msg_id\":\"" rid   \
+    "\",\"reason\":\"wrong_commune\",\"reason_text\":\"Famille domicili\u00e9e \u00e0 Cluny.\","   \
     "\"believed_commune\":\"71137\",\"believed_territory\":\"71.tas.cluny-tournus\"}}"
     json_t *j = NULL;
     CHECK(s_post_j(MR("", "0123456789abcdef0123456789abcdef"), &j) == 400);
@@ -721,8 +722,7 @@ static void test_misrouted_reply(void)
     CHECK(s_post_j(MR(",\"in_reply_to\":\"ffffffffffffffffffffffffffffffff\"",
                       "0123456789abcdef0123456789abcdef"),
                    &j) == 422);
-    CHECK(strstr(s_err_msg(j), "received_msg_id 0123456789abcdef0123456789abcdef differs") !=
-          NULL);
+    CHECK(strstr(s_err_msg(j), "received_msg_id 0123456789abcdef0123456789abcdef differs") != NULL);
     json_decref(j);
     CHECK(s_outbox_count() == n0);
     CHECK(s_post_j(MR(",\"in_reply_to\":\"0123456789ABCDEF0123456789ABCDEF\"",

@@ -760,9 +760,13 @@ static void test_facts(void)
     "{\"first_names\":[\"A\"],\"sex\":\"male\",\"birth_date\":\"2016-02-03\",\"commune\":" c "}"
 static void test_routing_facts(void)
 {
-    const char *j = ASSIGN_HEAD "\"territory\":\"71.tas.cluny-tournus\",\"children\":[" KID(
-        "\"71137\"") "," KID("\"2A004\"") "," KID("\"71137\"") "," KID(
-        "\"97411\"") "," KID("\"98818\"") "],\"urgency\":\"normal\"}";
+    const char *j = ASSIGN_HEAD
+        "\"territory\":\"71.tas.cluny-tournus\",\"children\":[" KID("\"71137\"") "," KID(
+            "\"2A004\"") "," KID("\"71137\"") "," KID("\"97411\"") "," KID("\"98818\"") "],"
+                                                                                        "\"urgency"
+                                                                                        "\":"
+                                                                                        "\"normal\""
+                                                                                        "}";
     egide_payload_facts_t f;
     CHECK_RC(
         egide_payload_from_json("evaluation.assignment", j, strlen(j), NOW, NULL, NULL, &f, NULL),
@@ -791,8 +795,8 @@ static void test_routing_facts(void)
                               "\"2016-02-03\",\"commune\":\"71%03d\"}",
                               i ? "," : "", 100 + i);
     snprintf(big + o, sizeof big - o, "],\"territory\":\"71.tas.macon\",\"urgency\":\"normal\"}");
-    CHECK_RC(egide_payload_from_json("evaluation.assignment", big, strlen(big), NOW, NULL, NULL,
-                                     &f, NULL),
+    CHECK_RC(egide_payload_from_json("evaluation.assignment", big, strlen(big), NOW, NULL, NULL, &f,
+                                     NULL),
              EGIDE_OK);
     CHECK(f.n_communes == EGIDE_PAYLOAD_MAX_COMMUNES && f.more_communes);
     CHECK(egide_payload_facts_has_commune(&f, "71100"));
@@ -805,9 +809,9 @@ static void test_routing_facts(void)
                      "\"routing_override\":{\"reason\":\"Suivi à Mâcon.\",\"commune\":\"71270\"}}";
     uint8_t *pb = NULL;
     size_t pb_len = 0;
-    CHECK_RC(egide_payload_from_json("ip.transmission", ov, strlen(ov), NOW, &pb, &pb_len, &f,
-                                     NULL),
-             EGIDE_OK);
+    CHECK_RC(
+        egide_payload_from_json("ip.transmission", ov, strlen(ov), NOW, &pb, &pb_len, &f, NULL),
+        EGIDE_OK);
     CHECK(f.routing_override);
     CHECK(f.territory[0] == '\0');
     egide_payload_facts_t g;
@@ -847,7 +851,7 @@ static void test_routing_errors(void)
 
     /* The override's reason: required, bounded, printable. */
 #define OV(r)                                                                                      \
-    ASSIGN_HEAD "\"territory\":\"71.tas.macon\",\"children\":[" KID(                              \
+    ASSIGN_HEAD "\"territory\":\"71.tas.macon\",\"children\":[" KID(                               \
         "\"71137\"") "],\"urgency\":\"normal\",\"routing_override\":" r "}"
     s_expect("evaluation.assignment", OV("{\"commune\":\"71270\"}"),
              "routing_override.reason: required");
@@ -912,8 +916,9 @@ static void test_routing_errors(void)
              "believed_territory: not a node id");
     egide_payload_facts_t f;
     const char *ok = MR_HEAD MR_ID "\"reason\":\"wrong_territory\",\"reason_text\":\"x\"}";
-    CHECK_RC(egide_payload_from_json("routing.misrouted", ok, strlen(ok), NOW, NULL, NULL, &f, NULL),
-             EGIDE_OK);
+    CHECK_RC(
+        egide_payload_from_json("routing.misrouted", ok, strlen(ok), NOW, NULL, NULL, &f, NULL),
+        EGIDE_OK);
     CHECK_STREQ(f.kind, "wrong_territory");
     CHECK(f.received_ms == 1795162440000LL);
     CHECK(f.n_communes == 0 && !f.routing_override);

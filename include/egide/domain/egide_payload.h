@@ -105,9 +105,9 @@ typedef struct egide_payload_facts {
     char communes[EGIDE_PAYLOAD_MAX_COMMUNES][8]; /* the children's distinct communes, in
                                                      payload order */
     int n_communes;                               /* entries of communes[] */
-    bool more_communes;                    /* more distinct communes than communes[] holds */
-    char territory[EGIDE_MAX_NODE_ID + 1]; /* the payload's `territory` node id, or "" */
-    bool routing_override;                 /* the payload carries a routing_override */
+    bool more_communes;                           /* more distinct communes than communes[] holds */
+    char territory[EGIDE_MAX_NODE_ID + 1];        /* the payload's `territory` node id, or "" */
+    bool routing_override;                        /* the payload carries a routing_override */
 } egide_payload_facts_t;
 
 /* Why s (len bytes) cannot be the reason of a routing override, as a short

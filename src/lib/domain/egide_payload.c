@@ -104,13 +104,14 @@ static const struct {
     {"egide.v1.RoutingMisrouted", "reported_at case_ref received_msg_id reason reason_text"},
 };
 
-/* Free-text fields: up to EGIDE_MAX_TEXT_FIELD, newlines and tabs allowed. */
+/* Free-text fields: up to EGIDE_MAX_TEXT_FIELD, newlines and tabs allowed;
+ * also every field whose name ends in "_text" (reason_text). */
 static const char *const s_text_fields[] = {
     "account",   "assessment",    "caller_account", "handler_assessment", "household",
     "request",   "actions_taken", "comment",        "next_step",          "instructions",
     "questions", "facts",         "reasons",        "proposed_measures",  "message",
     "summary",   "circumstances", "grounds",        "description",        "withheld_reason",
-    "reason_text", NULL};
+    NULL};
 
 /* A limit macro as a string literal, for fixed error messages. */
 #define S_STR_(x) #x
@@ -391,6 +392,8 @@ static void s_singular(const char *field, char *out, size_t outsz)
 
 static bool s_is_text_field(const char *name)
 {
+    if (s_ends_with(name, "_text"))
+        return true;
     for (size_t i = 0; s_text_fields[i]; i++)
         if (strcmp(s_text_fields[i], name) == 0)
             return true;
@@ -580,8 +583,8 @@ static const s_string_rule_t s_string_rules[] = {
     {NULL, "department", s_chk_department}, {"sha256", NULL, s_chk_sha256},
     {NULL, "pseudonym", s_chk_pseudonym},   {"postal_code", NULL, s_chk_postal},
     {"phone", NULL, s_chk_phone},           {"email", NULL, s_chk_email},
-    {"territory", "_territory", s_chk_node_id}, {NULL, "_msg_id", s_chk_msg_id},
-    {"reason", NULL, s_chk_reason},
+    {"territory", NULL, s_chk_node_id},     {NULL, "_territory", s_chk_node_id},
+    {NULL, "_msg_id", s_chk_msg_id},        {"reason", NULL, s_chk_reason},
 };
 
 static bool s_check_string(s_ctx_t *c, const char *field, const char *s, size_t len)
@@ -591,7 +594,7 @@ static bool s_check_string(s_ctx_t *c, const char *field, const char *s, size_t 
         return false;
     }
     bool text = s_is_text_field(field);
-    size_t max = text                             ? EGIDE_MAX_TEXT_FIELD
+    size_t max = text                           ? EGIDE_MAX_TEXT_FIELD
                  : strcmp(field, "reason") == 0 ? EGIDE_PAYLOAD_OVERRIDE_REASON_MAX
                                                 : EGIDE_MAX_SHORT_FIELD;
     if (len > max) {
@@ -735,8 +738,8 @@ static void s_set_value(s_ctx_t *c, const ProtobufCFieldDescriptor *f, json_t *v
         if (!json_is_string(v)) {
             /* A commune written as a number would lose its leading zero
              * (01053) and cannot be 2A004: named, never taken. */
-            if (json_is_number(v) && (strcmp(f->name, "commune") == 0 ||
-                                      s_ends_with(f->name, "_commune")))
+            if (json_is_number(v) &&
+                (strcmp(f->name, "commune") == 0 || s_ends_with(f->name, "_commune")))
                 s_err(c, "commune must be a string INSEE code such as \"71137\"");
             else
                 s_err(c, "not a string");
