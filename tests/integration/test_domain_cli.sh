@@ -52,6 +52,7 @@ declare -A TYPES=(
     [nc-noumea-information-signalante.json]=ip.transmission
     [court-decision-macon.json]=court.decision
     [emergency-reception-cluny.json]=ase.emergency_reception
+    [routing-misrouted-macon.json]=routing.misrouted
 )
 for f in "${!TYPES[@]}"; do
     run "$EGIDE" validate --type "${TYPES[$f]}" "$SAMPLES/$f"

@@ -225,6 +225,7 @@ static void test_round_trip_samples(void)
         {"nc-noumea-information-signalante.json", "ip.transmission"},
         {"court-decision-macon.json", "court.decision"},
         {"emergency-reception-cluny.json", "ase.emergency_reception"},
+        {"routing-misrouted-macon.json", "routing.misrouted"},
     };
     const char *src = getenv("EGIDE_SOURCE_DIR");
     REQUIRE(src != NULL);
