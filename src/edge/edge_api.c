@@ -29,6 +29,7 @@
 #include "egide/protocol/egide_envelope.h"
 #include "egide/base/egide_log.h"
 #include "egide/net/egide_metrics.h"
+#include "egide/domain/egide_catalogue.h"
 #include "egide/domain/egide_payload.h"
 #include "egide/base/egide_util.h"
 #include "egide/wire/egide_wire.h"
@@ -185,6 +186,125 @@ static egide_rc s_fill_origin(edge_t *e, const char *type, const uint8_t *irt, j
     return EGIDE_OK;
 }
 
+/* ------------------------------------------------------------ routing checks */
+
+/* The request's "routing_override": {"reason": "..."} (issue 11 item 3),
+ * checked as the payload will check it.  *reason is borrowed from root (NULL
+ * without an override).  false when resp was answered (400). */
+static bool s_override_parse(json_t *root, const char **reason, egide_http_resp_t *resp)
+{
+    *reason = NULL;
+    json_t *o = json_object_get(root, "routing_override");
+    if (!o)
+        return true;
+    if (!json_is_object(o)) {
+        egide_http_error(resp, 400, EGIDE_ERR_VALIDATION,
+                         "routing_override: an object {\"reason\": \"why\"}");
+        return false;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(o, key, v)
+    {
+        if (strcmp(key, "reason") != 0) {
+            char q[EGIDE_PAYLOAD_QUOTE_SIZE];
+            egide_payload_quote(key, strlen(key), q, sizeof q);
+            egide_http_error(resp, 400, EGIDE_ERR_VALIDATION,
+                             "routing_override: unknown field %s (only \"reason\")", q);
+            return false;
+        }
+    }
+    json_t *r = json_object_get(o, "reason");
+    const char *why =
+        !r ? "required: say why the message goes elsewhere"
+        : !json_is_string(r)
+            ? "not a string"
+            : egide_payload_override_reason_problem(json_string_value(r), json_string_length(r));
+    if (why) {
+        egide_http_error(resp, 400, EGIDE_ERR_VALIDATION, "routing_override.reason: %s", why);
+        return false;
+    }
+    *reason = json_string_value(r);
+    return true;
+}
+
+/* true when the payload message of type has a routing_override field. */
+static bool s_type_has_override(const char *type)
+{
+    const egide_catalogue_type_t *t = egide_catalogue_type_find(type);
+    return t && t->payload &&
+           protobuf_c_message_descriptor_get_field_by_name(t->payload, "routing_override");
+}
+
+/* "71137, 71270" (and ", ..." when the payload had more). */
+static void s_communes_text(const egide_payload_facts_t *fx, char *out, size_t outsz)
+{
+    size_t o = 0;
+    out[0] = '\0';
+    for (int i = 0; i < fx->n_communes && o + 16 < outsz; i++)
+        o += (size_t)snprintf(out + o, outsz - o, "%s%s", i ? ", " : "", fx->communes[i]);
+    if (fx->more_communes && o + 8 < outsz)
+        snprintf(out + o, outsz - o, ", ...");
+}
+
+/* Issue 11 item 3: a message routed by commune goes where its payload says.
+ * The commune given must be one of the children's (when the payload names
+ * any), and the payload's territory, when it has one, must be the node the
+ * directory routes that commune to; a routing_override in the payload lets
+ * either through.  false when resp was answered (422, EGIDE_ERR_ROUTE). */
+static bool s_routing_consistent(edge_t *e, const char *given, const char *c,
+                                 const egide_payload_facts_t *fx, egide_http_resp_t *resp)
+{
+    if (fx->routing_override)
+        return true;
+    char list[EGIDE_PAYLOAD_MAX_COMMUNES * 8 + 16];
+    s_communes_text(fx, list, sizeof list);
+    if (given && fx->n_communes > 0 && !egide_payload_facts_has_commune(fx, given)) {
+        egide_http_error(resp, 422, EGIDE_ERR_ROUTE,
+                         "routing mismatch: commune %s given for routing is not a commune of the "
+                         "payload's children (%s); route by one of them, or give "
+                         "routing_override with a reason",
+                         given, list);
+        return false;
+    }
+    if (!fx->territory[0])
+        return true;
+    char routed[EGIDE_MAX_NODE_ID + 1] = "";
+    pthread_mutex_lock(&e->dir_lock);
+    const Egide__V1__RouteEntry *r = e->dir ? egide_directory_route(e->dir, c) : NULL;
+    if (r && r->territory)
+        egide_strlcpy(routed, r->territory, sizeof routed);
+    pthread_mutex_unlock(&e->dir_lock);
+    if (routed[0] && strcmp(routed, fx->territory) != 0) {
+        egide_http_error(resp, 422, EGIDE_ERR_ROUTE,
+                         "routing mismatch: the payload's territory is %s but the directory "
+                         "routes commune %s to %s; correct one of them, or give "
+                         "routing_override with a reason",
+                         fx->territory, c, routed);
+        return false;
+    }
+    return true;
+}
+
+/* What the sender keeps of an override: the edge store's meta entry
+ * "routing_override/<msg id>", {"reason", "commune", "children_communes",
+ * "territory", "recipients"}, written in the transaction that queues the
+ * message (the sealed payload itself is for its recipients only). */
+static json_t *s_override_record(const char *reason, const char *c, const egide_payload_facts_t *fx,
+                                 const char *const *rcpt, size_t n)
+{
+    json_t *kids = json_array(), *to = json_array();
+    for (int i = 0; kids && i < fx->n_communes; i++)
+        json_array_append_new(kids, json_string(fx->communes[i]));
+    for (size_t i = 0; to && i < n; i++)
+        json_array_append_new(to, json_string(rcpt[i]));
+    json_t *o =
+        json_pack("{s:s, s:s*, s:o, s:s*, s:o}", "reason", reason ? reason : "", "commune", c,
+                  "children_communes", kids ? kids : json_array(), "territory",
+                  fx->territory[0] ? fx->territory : NULL, "recipients", to ? to : json_array());
+    return o;
+}
+
 static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *resp)
 {
     json_error_t jerr;
@@ -198,7 +318,8 @@ static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_re
     }
     static const char *const allowed[] = {
         "type",    "to",          "commune",      "urgency",         "in_reply_to",
-        "payload", "payload_b64", "content_type", "idempotency_key", NULL};
+        "payload", "payload_b64", "content_type", "idempotency_key", "routing_override",
+        NULL};
     const char *key;
     json_t *val;
     json_object_foreach(root, key, val)
@@ -224,7 +345,11 @@ static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_re
     const char *type = json_string_value(json_object_get(root, "type"));
     json_t *payload = json_object_get(root, "payload");
     json_t *to = json_object_get(root, "to");
-    const char *commune = json_string_value(json_object_get(root, "commune"));
+    json_t *jcommune = json_object_get(root, "commune");
+    const char *commune = json_string_value(jcommune);
+    const char *ovr_reason = NULL;
+    json_t *pcopy = NULL;  /* the payload with the request's override written in */
+    json_t *record = NULL; /* what the outbox keeps of an override */
     const char *urg = json_string_value(json_object_get(root, "urgency"));
     const char *irt = json_string_value(json_object_get(root, "in_reply_to"));
     uint8_t irt_id[16];
@@ -265,6 +390,77 @@ static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_re
     if (!json_is_object(payload)) {
         egide_http_error(resp, 400, EGIDE_ERR_VALIDATION, "payload: required (a JSON object)");
         goto done;
+    }
+    /* A commune as a JSON number loses its leading zero and cannot be 2A004:
+     * named, never ignored (issue 11 item 3). */
+    if (jcommune && !commune) {
+        egide_http_error(resp, 400, EGIDE_ERR_VALIDATION,
+                         "commune: commune must be a string INSEE code such as \"71137\"");
+        goto done;
+    }
+    /* The directory's syntax, and as the payload checks it: no INSEE code
+     * starts with 00, nor with 20 since Corsica became 2A/2B. */
+    if (commune &&
+        (!egide_directory_commune_valid(commune) || (commune[0] == '0' && commune[1] == '0') ||
+         (commune[0] == '2' && commune[1] == '0'))) {
+        char q[EGIDE_PAYLOAD_QUOTE_SIZE];
+        egide_payload_quote(commune, strlen(commune), q, sizeof q);
+        egide_http_error(resp, 400, EGIDE_ERR_VALIDATION,
+                         "commune: %s is not an INSEE commune code (5 characters: 2 digits, 2A "
+                         "or 2B, then 3 digits, e.g. \"71137\")",
+                         q);
+        goto done;
+    }
+    if (!s_override_parse(root, &ovr_reason, resp))
+        goto done;
+    if (ovr_reason) {
+        if (to) {
+            egide_http_error(resp, 400, EGIDE_ERR_VALIDATION,
+                             "routing_override: only for routing by commune; with \"to\" the "
+                             "recipients are already explicit");
+            goto done;
+        }
+        if (!s_type_has_override(type)) {
+            egide_http_error(resp, 400, EGIDE_ERR_VALIDATION,
+                             "routing_override: type %s is not routed by the children's commune "
+                             "and carries no override",
+                             type);
+            goto done;
+        }
+        if (json_object_get(payload, "routing_override")) {
+            egide_http_error(resp, 400, EGIDE_ERR_VALIDATION,
+                             "routing_override: given both in the request and in the payload");
+            goto done;
+        }
+        /* Written into the payload, so it is signed and sealed with it and
+         * every recipient sees it; the request's own JSON stays as it came
+         * (the idempotency hash is of the request). */
+        json_t *o = json_pack("{s:s, s:s*}", "reason", ovr_reason, "commune", commune);
+        pcopy = json_copy(payload);
+        if (!o || !pcopy || json_object_set_new(pcopy, "routing_override", o) != 0) {
+            egide_http_error(resp, 500, EGIDE_ERR_NOMEM, "out of memory");
+            goto done;
+        }
+        payload = pcopy;
+    }
+    /* A routing.misrouted answers the message it is about. */
+    if (strcmp(type, EGIDE_TYPE_ROUTING_MISROUTED) == 0) {
+        const char *rid = json_string_value(json_object_get(payload, "received_msg_id"));
+        uint8_t rid_b[16];
+        if (!irt) {
+            egide_http_error(resp, 400, EGIDE_ERR_VALIDATION,
+                             "in_reply_to: required for %s (the referral or assignment that is "
+                             "not this territory's)",
+                             type);
+            goto done;
+        }
+        if (rid && s_parse_id(rid, rid_b) && s_parse_id(irt, irt_id) &&
+            memcmp(rid_b, irt_id, 16) != 0) {
+            egide_http_error(resp, 422, EGIDE_ERR_VALIDATION,
+                             "payload.received_msg_id %.32s differs from in_reply_to %.32s", rid,
+                             irt);
+            goto done;
+        }
     }
     if (urg && egide_wire_urgency_parse(urg, &urgency)) {
         egide_http_error(resp, 400, EGIDE_ERR_VALIDATION,
@@ -328,6 +524,8 @@ static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_re
                 "recipients: give \"to\", or \"commune\" (or a child's commune in the payload)");
             goto done;
         }
+        if (!s_routing_consistent(e, commune, c, &facts, resp))
+            goto done;
         pthread_mutex_lock(&e->dir_lock);
         rc = e->dir ? egide_directory_resolve(e->dir, e->role, type, c, &ids) : EGIDE_ERR_STATE;
         pthread_mutex_unlock(&e->dir_lock);
@@ -342,6 +540,15 @@ static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_re
         }
         for (size_t i = 0; ids[i] && n < EGIDE_MAX_RECIPIENTS; i++)
             rcpt[n++] = ids[i];
+        if (facts.routing_override) {
+            json_t *po = json_object_get(payload, "routing_override");
+            record = s_override_record(json_string_value(json_object_get(po, "reason")), c, &facts,
+                                       rcpt, n);
+            if (!record) {
+                egide_http_error(resp, 500, EGIDE_ERR_NOMEM, "out of memory");
+                goto done;
+            }
+        }
     }
     /* Check against the access rules here too: a refusal now is clearer
      * than a REJECTED receipt later. */
@@ -353,28 +560,35 @@ static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_re
         goto done;
     }
     uint8_t msg_id[16];
-    pthread_mutex_lock(&e->api_lock);
-    if (!idem[0]) {
-        rc = edge_submit(e, e->api_store, type, rcpt, n, urgency, irt ? irt_id : NULL, pb, pb_len,
-                         &facts, msg_id);
-    } else {
-        /* The message and its key commit together: a request cut off
-         * after this commit and retried finds the key, never a second
-         * referral. */
-        rc = edge_store_begin(e->api_store);
-        if (!rc)
-            rc = edge_submit_in(e, e->api_store, type, rcpt, n, urgency, irt ? irt_id : NULL, pb,
-                                pb_len, &facts, msg_id);
-        if (!rc)
-            rc = edge_store_idem_put(e->api_store, idem, req_sha, msg_id, edge_now_ms(e));
-        if (!rc)
-            rc = edge_store_commit(e->api_store);
-        if (rc)
-            edge_store_rollback(e->api_store);
-        else
-            edge_outbox_queued(e);
+    char *rec_text = record ? json_dumps(record, JSON_COMPACT) : NULL;
+    if (record && !rec_text) {
+        egide_http_error(resp, 500, EGIDE_ERR_NOMEM, "out of memory");
+        goto done;
     }
+    pthread_mutex_lock(&e->api_lock);
+    /* The message, its override record and its idempotency key commit
+     * together: a request cut off after this commit and retried finds the
+     * key, never a second referral. */
+    rc = edge_store_begin(e->api_store);
+    if (!rc)
+        rc = edge_submit_in(e, e->api_store, type, rcpt, n, urgency, irt ? irt_id : NULL, pb,
+                            pb_len, &facts, msg_id);
+    if (!rc && rec_text) {
+        char mkey[64], hex[33];
+        egide_hex_encode(msg_id, 16, hex);
+        snprintf(mkey, sizeof mkey, "routing_override/%s", hex);
+        rc = edge_store_meta_put(e->api_store, mkey, rec_text, strlen(rec_text));
+    }
+    if (!rc && idem[0])
+        rc = edge_store_idem_put(e->api_store, idem, req_sha, msg_id, edge_now_ms(e));
+    if (!rc)
+        rc = edge_store_commit(e->api_store);
+    if (rc)
+        edge_store_rollback(e->api_store);
+    else
+        edge_outbox_queued(e);
     pthread_mutex_unlock(&e->api_lock);
+    free(rec_text);
     if (rc == EGIDE_ERR_EXISTS && idem[0]) {
         /* Taken meanwhile (nothing was queued): answer as a retry would be;
          * when the key is still not held, the EXISTS was the message's own
@@ -400,12 +614,16 @@ static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_re
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(arr, json_string(rcpt[i]));
-    json_t *ok = json_pack("{s:o, s:s, s:s, s:o}", "id", s_hex_json(msg_id, 16), "state", "queued",
-                           "type", type, "recipients", arr);
-    if (ok && filled)
-        json_object_set_new(ok, "filled", json_pack("[s]", "ip_received_at"));
-    egide_http_json(resp, 202, ok);
+    json_t *ans = json_pack("{s:o, s:s, s:s, s:o}", "id", s_hex_json(msg_id, 16), "state", "queued",
+                            "type", type, "recipients", arr);
+    if (ans && filled)
+        json_object_set_new(ans, "filled", json_pack("[s]", "ip_received_at"));
+    if (ans && record)
+        json_object_set(ans, "routing_override", record);
+    egide_http_json(resp, 202, ans);
 done:
+    json_decref(record);
+    json_decref(pcopy);
     free(errors);
     egide_free_secret(pb, pb_len);
     egide_directory_ids_free(&ids);

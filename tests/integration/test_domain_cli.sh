@@ -57,6 +57,11 @@ for f in "${!TYPES[@]}"; do
     run "$EGIDE" validate --type "${TYPES[$f]}" "$SAMPLES/$f"
     check "validate $f" [ "$RC" -eq 0 ] && check "validate $f says ok" [ "$OUT" = "ok" ]
 done
+# A territory's "not ours" (issue 11 item 3); kept out of TYPES, which also
+# feeds the observatory export below.
+run "$EGIDE" validate --type routing.misrouted --facts "$SAMPLES/routing-misrouted-macon.json"
+check "validate routing-misrouted-macon.json" [ "$RC" -eq 0 ]
+check "routing.misrouted facts: its reason code" has "$OUT" "wrong_commune"
 # The demo's file is the 119's transmission about the children of Cluny.
 run "$EGIDE" validate --type snated.transmission --facts "$SAMPLES/snated-cluny.json"
 check "facts commune" has "$OUT" "commune: 71137"
