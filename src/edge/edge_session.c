@@ -64,7 +64,10 @@ static void s_keys(const char *user, bool name_ok, const char *source,
     }
 }
 
-/* Whether key is locked now (lock held). */
+/* Whether key is locked now (lock held): its latest failure is less than
+ * lock_ms old, and it ends a run of at least max failures within
+ * fail_window_ms.  (Failures are not recorded while locked, so the latest
+ * is the one that locked.) */
 static egide_rc s_locked(edge_store_t *st, const edge_auth_policy_t *p, const char *key,
                          unsigned max, int64_t now_ms, bool *locked)
 {
@@ -73,9 +76,12 @@ static egide_rc s_locked(edge_store_t *st, const edge_auth_policy_t *p, const ch
         return EGIDE_OK;
     size_t n = 0;
     int64_t last = 0;
-    egide_rc rc = edge_store_auth_fail_count(st, key, now_ms - p->fail_window_ms, &n, &last);
+    egide_rc rc = edge_store_auth_fail_count(st, key, now_ms - p->lock_ms, &n, &last);
+    if (rc || n == 0 || now_ms >= last + p->lock_ms)
+        return rc;
+    rc = edge_store_auth_fail_count(st, key, last - p->fail_window_ms, &n, NULL);
     if (!rc)
-        *locked = n >= max && now_ms < last + p->lock_ms;
+        *locked = n >= max;
     return rc;
 }
 
