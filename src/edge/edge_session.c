@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "egide/base/egide_log.h"
 #include "egide/base/egide_util.h"
@@ -50,14 +51,23 @@ static void s_unlock(pthread_mutex_t *m)
         pthread_mutex_unlock(m);
 }
 
-/* The lockout keys of a login: "u:" name (a malformed name shares one key)
- * and "s:" source address (none when unknown). */
-static void s_keys(const char *user, bool name_ok, const char *source,
-                   char ukey[EDGE_AUTH_KEY_MAX + 1], char skey[EDGE_AUTH_KEY_MAX + 1])
+/* Whether addr is a loopback address (127.0.0.0/8, ::1, or 127/8 mapped). */
+static bool s_loopback(const char *addr)
 {
-    snprintf(ukey, EDGE_AUTH_KEY_MAX + 1, "u:%s", name_ok ? user : "?");
+    return strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0 ||
+           strncasecmp(addr, "::ffff:127.", 11) == 0;
+}
+
+/* The lockout keys of a login: "u:" name and "s:" source address.  None
+ * for an unknown or loopback source: every local browser, and a reverse
+ * proxy, share that address, so bounding it would let any one client lock
+ * everybody out (the proxy bounds its clients; see docs/accounts.md). */
+static void s_keys(const char *user, const char *source, char ukey[EDGE_AUTH_KEY_MAX + 1],
+                   char skey[EDGE_AUTH_KEY_MAX + 1])
+{
+    snprintf(ukey, EDGE_AUTH_KEY_MAX + 1, "u:%s", user);
     skey[0] = '\0';
-    if (source && *source) {
+    if (source && *source && !s_loopback(source)) {
         char clean[64];
         snprintf(skey, EDGE_AUTH_KEY_MAX + 1, "s:%s",
                  egide_sanitize(source, strlen(source), clean, sizeof clean));
@@ -117,7 +127,7 @@ egide_rc edge_session_login(edge_store_t *st, pthread_mutex_t *lock,
     pthread_once(&s_dummy_once, s_dummy_init);
 
     char ukey[EDGE_AUTH_KEY_MAX + 1], skey[EDGE_AUTH_KEY_MAX + 1];
-    s_keys(user, true, source, ukey, skey);
+    s_keys(user, source, ukey, skey);
     edge_user_row_t u;
     bool ulocked = false, slocked = false, found = false;
     s_lock(lock);

@@ -366,6 +366,18 @@ static void test_lockout_per_source(void)
     /* Not another address. */
     CHECK_RC(s_login("alice", s_pw, "192.0.2.8", t + 3, sid, &who), EGIDE_OK);
     CHECK_RC(s_login("alice", s_pw, "192.0.2.7", t + 2 + P.lock_ms, sid, &who), EGIDE_OK);
+    /* Loopback is not bounded: every local browser (or a reverse proxy)
+     * shares it, and one client must not lock everybody out. */
+    t += 2 * P.lock_ms;
+    static const char *const lo[] = {"127.0.0.1", "::1", "::ffff:127.0.0.1"};
+    for (size_t k = 0; k < 3; k++) {
+        for (int i = 0; i < 4; i++) {
+            char name[16];
+            snprintf(name, sizeof name, "lo%zu-%d", k, i);
+            CHECK_RC(s_login(name, s_other, lo[k], t + i, sid, &who), EGIDE_ERR_AUTH);
+        }
+        CHECK_RC(s_login("alice", s_pw, lo[k], t + 5, sid, &who), EGIDE_OK);
+    }
     P = saved;
 }
 
