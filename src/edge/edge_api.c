@@ -952,8 +952,8 @@ static bool s_authenticate(edge_t *e, const egide_http_req_t *req, egide_http_re
     if (!as || strcmp(as, "token") == 0 || strcmp(as, "none") == 0)
         return true;
     if (strcmp(as, "session") != 0 ||
-        edge_session_check(e->api_store, &e->api_lock, &e->auth, req->session, edge_now_ms(e),
-                           true, buf) != EGIDE_OK) {
+        edge_session_check(e->api_store, &e->api_lock, &e->auth, req->session, edge_now_ms(e), true,
+                           buf) != EGIDE_OK) {
         egide_http_error(resp, 401, EGIDE_ERR_AUTH, "session ended: log in again");
         return false;
     }
@@ -1021,7 +1021,8 @@ static void s_login(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *r
         egide_http_json(resp, 200, s_who_json(&who));
         return;
     case EGIDE_ERR_INVALID:
-        egide_http_error(resp, 400, rc, "user: 1 to %u of a-z 0-9 . _ -; password: 1 to %u bytes "
+        egide_http_error(resp, 400, rc,
+                         "user: 1 to %u of a-z 0-9 . _ -; password: 1 to %u bytes "
                          "of UTF-8 without control characters",
                          EDGE_USER_NAME_MAX, EDGE_PASSWORD_MAX);
         return;

@@ -242,9 +242,9 @@ typedef struct edge_store_counts {
 
 /* ---- accounts (personal accounts of the web pages: edge_accounts.h) ----- */
 
-#define EDGE_USER_NAME_MAX 64  /* bytes of an account name */
-#define EDGE_PWHASH_MAX    128 /* bytes of a stored password hash string (Argon2id, NUL incl.) */
-#define EDGE_AUTH_KEY_MAX  96  /* bytes of a lockout key ("u:" name, "s:" address) */
+#define EDGE_USER_NAME_MAX 64    /* bytes of an account name */
+#define EDGE_PWHASH_MAX    128   /* bytes of a stored password hash string (Argon2id, NUL incl.) */
+#define EDGE_AUTH_KEY_MAX  96    /* bytes of a lockout key ("u:" name, "s:" address) */
 #define EDGE_USERS_MAX     10000 /* user_list */
 
 /* One personal account.  pwhash is libsodium's crypto_pwhash_str() string

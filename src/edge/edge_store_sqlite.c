@@ -1287,8 +1287,7 @@ static egide_rc s_user_get(edge_store_t *s, const char *name, edge_user_row_t *u
     sqlite3_stmt *st;
     egide_rc rc = egide_db_stmt(
         DB(s),
-        "SELECT name, role, disabled, created_ms, updated_ms, pwhash FROM users WHERE name=?",
-        &st);
+        "SELECT name, role, disabled, created_ms, updated_ms, pwhash FROM users WHERE name=?", &st);
     if (rc)
         return rc;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -1439,8 +1438,8 @@ static egide_rc s_session_delete(edge_store_t *s, const uint8_t id_sha256[32])
 {
     if (!s || !id_sha256)
         return EGIDE_ERR_INVALID;
-    return s_session_write(s, "DELETE FROM sessions WHERE id_sha256=?", "session delete",
-                           id_sha256, false, 0);
+    return s_session_write(s, "DELETE FROM sessions WHERE id_sha256=?", "session delete", id_sha256,
+                           false, 0);
 }
 
 static egide_rc s_session_delete_user(edge_store_t *s, const char *user)

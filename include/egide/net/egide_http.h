@@ -129,6 +129,10 @@ typedef struct egide_http_resp {
 typedef void (*egide_http_handler_fn)(const egide_http_req_t *req, egide_http_resp_t *resp,
                                       void *arg);
 
+/* Whether session (a session cookie's value) is a live session; see
+ * egide_http_config_t.session_fn. */
+typedef bool (*egide_http_session_fn)(const char *session, void *arg);
+
 typedef struct egide_http_config {
     const char *bind_addr; /* "127.0.0.1" (default when NULL) or "::1"; other addresses need
                               allow_non_loopback */
@@ -175,7 +179,7 @@ typedef struct egide_http_config {
      * thread-safe and quick.  NULL session_cookie or session_fn: cookies
      * authenticate nothing (the token alone, as before).  Copied. */
     const char *session_cookie;
-    bool (*session_fn)(const char *session, void *session_arg);
+    egide_http_session_fn session_fn;
     void *session_arg;
 } egide_http_config_t;
 

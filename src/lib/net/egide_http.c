@@ -85,8 +85,8 @@ struct egide_http {
     size_t max_body;           /* request body cap in bytes */
     bool allow_chunked;        /* chunked request bodies accepted (else 411) */
     char *session_cookie;      /* cookie name of sessions, or NULL (no sessions) */
-    bool (*session_fn)(const char *, void *); /* accepts a session cookie's value */
-    void *session_arg;                        /* its argument */
+    egide_http_session_fn sfn; /* accepts a session cookie's value */
+    void *session_arg;         /* its argument */
     uint16_t port;             /* bound port */
     unsigned max_conns;        /* connection slots (libmicrohttpd's limit too) */
     int64_t header_ms;         /* header deadline from the request's start */
@@ -837,11 +837,11 @@ static bool s_is_public(const egide_http_t *h, const char *path)
  * session callback accepts.  (A request with both is judged by its token.) */
 static bool s_session_ok(const egide_http_t *h, struct MHD_Connection *con)
 {
-    if (!h->session_cookie || !h->session_fn ||
+    if (!h->session_cookie || !h->sfn ||
         MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION))
         return false;
     const char *v = MHD_lookup_connection_value(con, MHD_COOKIE_KIND, h->session_cookie);
-    return v && h->session_fn(v, h->session_arg);
+    return v && h->sfn(v, h->session_arg);
 }
 
 /* The client's address as text into out ("" when unknown). */
@@ -853,9 +853,10 @@ static void s_client_addr(struct MHD_Connection *con, char *out, size_t outsz)
     const struct sockaddr *sa = ci ? ci->client_addr : NULL;
     if (!sa)
         return;
-    const void *a = sa->sa_family == AF_INET    ? (const void *)&((const struct sockaddr_in *)sa)->sin_addr
-                    : sa->sa_family == AF_INET6 ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
-                                                : NULL;
+    const void *a =
+        sa->sa_family == AF_INET    ? (const void *)&((const struct sockaddr_in *)sa)->sin_addr
+        : sa->sa_family == AF_INET6 ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
+                                    : NULL;
     if (!a || !inet_ntop(sa->sa_family, a, out, (socklen_t)outsz))
         out[0] = '\0';
 }
@@ -1013,8 +1014,8 @@ static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *con, const
     egide_log(EGIDE_LOG_DEBUG, "http: %s %s -> %d",
               egide_sanitize(method, strlen(method), meth, sizeof meth),
               egide_sanitize(url, strlen(url), path, sizeof path), resp.status);
-    bool by_token = r->auth_as && (strcmp(r->auth_as, "token") == 0 ||
-                                   strcmp(r->auth_as, "session") == 0);
+    bool by_token =
+        r->auth_as && (strcmp(r->auth_as, "token") == 0 || strcmp(r->auth_as, "session") == 0);
     return s_send(con, &resp, NULL, NULL, !by_token);
 }
 
@@ -1115,7 +1116,7 @@ egide_rc egide_http_start(const egide_http_config_t *cfg, egide_http_handler_fn 
             s_free(h);
             return EGIDE_ERR_NOMEM;
         }
-        h->session_fn = cfg->session_fn;
+        h->sfn = cfg->session_fn;
         h->session_arg = cfg->session_arg;
     }
 
