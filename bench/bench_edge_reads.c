@@ -212,8 +212,12 @@ static egide_rc s_seed(seed_t *sd, size_t n, size_t *written)
 
 static json_t *s_get(edge_t *e, const char *path, const char *query, int *status)
 {
-    egide_http_req_t req = {"GET", path, query, (const uint8_t *)"", 0, "token", NULL};
-    egide_http_resp_t resp = {500, NULL, 0, "application/json"};
+    egide_http_req_t req = {.method = "GET",
+                            .path = path,
+                            .query = query,
+                            .body = (const uint8_t *)"",
+                            .authenticated_as = "token"};
+    egide_http_resp_t resp = {.status = 500, .content_type = "application/json"};
     edge_api_handle(e, &req, &resp);
     *status = resp.status;
     json_t *j = NULL;

@@ -3,6 +3,8 @@
 # install-deps.sh - installs exactly the Debian 12 packages Égide needs to
 # build, test and run the demo.  Idempotent: does nothing when everything is
 # there; runs `apt-get update` only when something must be installed.
+# (libsodium-dev: Argon2id for the web accounts; chromium, chromium-driver,
+# python3-selenium: the browser tests, tests/browser/.)
 #   --lint   also the linters (clang-tidy, cppcheck, clang-format)
 #   --fuzz   also clang + libFuzzer runtime for the fuzz targets
 set -euo pipefail
@@ -10,7 +12,8 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config openssl ca-certificates
       libssl-dev libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev sqlite3
       libinih-dev libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev libutf8proc-dev
-      curl python3 procps)
+      curl python3 procps libsodium-dev
+      chromium chromium-driver python3-selenium)
 for arg in "$@"; do
   case "$arg" in
     --lint) pkgs+=(clang-tidy cppcheck clang-format) ;;

@@ -46,6 +46,7 @@
 #include "egide/net/egide_transport.h"
 
 #include "edge_oblig.h"
+#include "edge_accounts.h"
 #include "edge_store.h"
 
 extern const egide_config_key_t edge_config_schema[];
@@ -117,6 +118,8 @@ typedef struct edge {
     edge_store_t *api_store;
     pthread_mutex_t api_lock; /* one request at a time on api_store */
     char *api_token;
+    edge_auth_policy_t auth; /* sessions and lockout of personal accounts ([web]) */
+    bool cookie_secure;      /* session cookie marked Secure (TLS in front) */
     edge_metrics_t m;
     /* Re-signing after REPLAY (loop thread; edge_outbox.c, edge_loop.c):
      * Welcomes handled, their count at the last REPLAY handled, and a Hello

@@ -10,6 +10,12 @@
  *   GET  /v1/deadlines?state=&role=&case=&limit=&after=   one page of the
  *                                obligations held here (stored, see edge_oblig.h)
  *   GET  /v1/health, GET /metrics
+ *   POST/GET/DELETE /v1/session  log in, who am I, log out (personal
+ *                                accounts, edge_accounts.h)
+ *   GET  /, /login, /assets/...  the embedded web pages (edge_web.c)
+ * A request comes with the bearer token (a machine: every right) or with
+ * a session cookie (a person: the rights of their role, edge_role_allows,
+ * and the session's CSRF token on every request that is not a GET).
  * Runs in libmicrohttpd's thread, on its own store handle (api_store), one
  * request at a time; it reads through the store's named operations only
  * (no SQL here) and submits through edge_submit.  A store error is a 500,
@@ -21,9 +27,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "egide/base/egide_date.h"
+#include "edge_web.h"
+
 #include "egide/base/egide_token.h"
 #include "egide/crypto/egide_crypto.h"
 #include "egide/protocol/egide_envelope.h"
@@ -843,7 +852,9 @@ static void s_payload_json(json_t *o, const edge_inbox_row_t *m)
     }
 }
 
-static void s_show(edge_t *e, const uint8_t id[16], egide_http_resp_t *resp)
+/* content: the payload too (never for a person whose role may not read
+ * content: an auditor's session gets the message without it). */
+static void s_show(edge_t *e, const uint8_t id[16], bool content, egide_http_resp_t *resp)
 {
     json_t *o = NULL;
     pthread_mutex_lock(&e->api_lock);
@@ -853,10 +864,11 @@ static void s_show(edge_t *e, const uint8_t id[16], egide_http_resp_t *resp)
         rc = EGIDE_ERR_DB;
     if (rc == EGIDE_ERR_NOTFOUND) {
         edge_inbox_row_t im;
-        rc = edge_store_inbox_get(e->api_store, id, true, &im);
+        rc = edge_store_inbox_get(e->api_store, id, content, &im);
         if (!rc) {
             o = s_inbox_json(&im);
-            s_payload_json(o, &im);
+            if (content)
+                s_payload_json(o, &im);
             edge_inbox_row_clear(&im);
         }
     }
@@ -1257,6 +1269,163 @@ static void s_metrics(edge_t *e, egide_http_resp_t *resp)
     egide_buf_free(&out);
 }
 
+/* ------------------------------------------------------------ sessions */
+
+static bool s_is_read(const char *method)
+{
+    return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+}
+
+/* The CSRF token a state-changing request carries: the X-CSRF-Token
+ * header, else the csrf_token field of a form body. */
+static bool s_csrf_ok(const egide_http_req_t *req, const edge_principal_t *who)
+{
+    if (req->csrf)
+        return edge_session_csrf_ok(who, req->csrf);
+    char field[EDGE_CSRF_HEX + 2];
+    if (req->content_type &&
+        strncasecmp(req->content_type, "application/x-www-form-urlencoded", 33) == 0 &&
+        egide_http_query_get((const char *)req->body, EDGE_CSRF_FIELD, field, sizeof field) ==
+            EGIDE_OK)
+        return edge_session_csrf_ok(who, field);
+    return false;
+}
+
+/* Who sends req: *who is NULL for the bearer token (a machine, every
+ * right) or a public path, else the session's person, whose CSRF token a
+ * state-changing request must carry.  false when resp was answered (401:
+ * no valid session; 403: CSRF token missing or wrong). */
+static bool s_authenticate(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *resp,
+                           edge_principal_t *buf, const edge_principal_t **who)
+{
+    *who = NULL;
+    const char *as = req->authenticated_as;
+    if (!as || strcmp(as, "token") == 0 || strcmp(as, "none") == 0)
+        return true;
+    if (strcmp(as, "session") != 0 ||
+        edge_session_check(e->api_store, &e->api_lock, &e->auth, req->session, edge_now_ms(e), true,
+                           buf) != EGIDE_OK) {
+        egide_http_error(resp, 401, EGIDE_ERR_AUTH, "session ended: log in again");
+        return false;
+    }
+    if (!s_is_read(req->method) && !s_csrf_ok(req, buf)) {
+        egide_http_error(resp, 403, EGIDE_ERR_AUTH, "CSRF token missing or wrong");
+        return false;
+    }
+    *who = buf;
+    return true;
+}
+
+/* Whether who may do perm (the token may do everything); 403 when not. */
+static bool s_allowed(const edge_principal_t *who, edge_perm perm, egide_http_resp_t *resp)
+{
+    if (!who || edge_role_allows(who->role, perm))
+        return true;
+    egide_http_error(resp, 403, EGIDE_ERR_AUTH, "role %s may not do this",
+                     edge_role_name(who->role));
+    return false;
+}
+
+static json_t *s_who_json(const edge_principal_t *who)
+{
+    return json_pack("{s:s, s:s, s:s, s:I}", "user", who->user, "role", edge_role_name(who->role),
+                     "csrf_token", who->csrf, "expires_ms", (json_int_t)who->expires_ms);
+}
+
+/* POST /v1/session: {"user", "password"} -> a session cookie, the CSRF
+ * token and the role.  One answer (401) for an unknown name, a wrong
+ * password and a disabled account; 429 while the name or the client's
+ * address is locked; 400 for a malformed body; 415 unless JSON (a
+ * cross-site form cannot send JSON, so no login CSRF). */
+static void s_login(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *resp)
+{
+    if (!req->content_type || strncasecmp(req->content_type, "application/json", 16) != 0) {
+        egide_http_error(resp, 415, EGIDE_ERR_INVALID, "send {\"user\", \"password\"} as JSON");
+        return;
+    }
+    json_t *root = json_loadb((const char *)req->body, req->body_len, JSON_REJECT_DUPLICATES, NULL);
+    json_t *u = json_object_get(root, "user"), *p = json_object_get(root, "password");
+    if (!json_is_object(root) || json_object_size(root) != 2 || !json_is_string(u) ||
+        !json_is_string(p)) {
+        json_decref(root);
+        egide_http_error(resp, 400, EGIDE_ERR_INVALID, "send {\"user\", \"password\"} as JSON");
+        return;
+    }
+    char sid[EDGE_SESSION_HEX + 1];
+    edge_principal_t who;
+    size_t plen = json_string_length(p);
+    egide_rc rc = edge_session_login(e->api_store, &e->api_lock, &e->auth, json_string_value(u),
+                                     json_string_length(u), json_string_value(p), plen,
+                                     req->client_addr, edge_now_ms(e), sid, &who);
+    /* jansson's copy of the password: wiped before it is freed. */
+    egide_wipe((char *)(uintptr_t)json_string_value(p), plen);
+    json_decref(root);
+    switch (rc) {
+    case EGIDE_OK:
+        resp->set_cookie = edge_session_cookie(sid, e->auth.absolute_ms / 1000, e->cookie_secure);
+        egide_wipe(sid, sizeof sid);
+        if (!resp->set_cookie) {
+            egide_http_error(resp, 500, EGIDE_ERR_NOMEM, "out of memory");
+            return;
+        }
+        egide_log(EGIDE_LOG_NOTICE, "web: session opened (role %s)", edge_role_name(who.role));
+        egide_http_json(resp, 200, s_who_json(&who));
+        return;
+    case EGIDE_ERR_INVALID:
+        egide_http_error(resp, 400, rc,
+                         "user: 1 to %u of a-z 0-9 . _ -; password: 1 to %u bytes "
+                         "of UTF-8 without control characters",
+                         EDGE_USER_NAME_MAX, EDGE_PASSWORD_MAX);
+        return;
+    case EGIDE_ERR_AUTH:
+        egide_http_error(resp, 401, rc, "identifiant ou mot de passe incorrect");
+        return;
+    case EGIDE_ERR_LIMIT:
+        egide_http_error(resp, 429, rc, "trop d'essais : réessayez dans %lld minutes",
+                         (long long)(e->auth.lock_ms / 60000));
+        return;
+    default:
+        s_store_error(resp, rc);
+        return;
+    }
+}
+
+/* /v1/session: POST logs in; GET says who the session is; DELETE logs out
+ * (with the CSRF token). */
+static void s_session_route(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *resp)
+{
+    if (strcmp(req->method, "POST") == 0) {
+        s_login(e, req, resp);
+        return;
+    }
+    bool get = strcmp(req->method, "GET") == 0, del = strcmp(req->method, "DELETE") == 0;
+    if (!get && !del) {
+        egide_http_error(resp, 405, EGIDE_ERR_INVALID, "use POST, GET or DELETE");
+        return;
+    }
+    edge_principal_t who;
+    if (edge_session_check(e->api_store, &e->api_lock, &e->auth, req->session, edge_now_ms(e), get,
+                           &who) != EGIDE_OK) {
+        egide_http_error(resp, 401, EGIDE_ERR_AUTH, "no session");
+        return;
+    }
+    if (get) {
+        egide_http_json(resp, 200, s_who_json(&who));
+        return;
+    }
+    if (!s_csrf_ok(req, &who)) {
+        egide_http_error(resp, 403, EGIDE_ERR_AUTH, "CSRF token missing or wrong");
+        return;
+    }
+    egide_rc rc = edge_session_logout(e->api_store, &e->api_lock, req->session);
+    if (rc && rc != EGIDE_ERR_AUTH) {
+        s_store_error(resp, rc);
+        return;
+    }
+    resp->set_cookie = edge_session_cookie(NULL, 0, e->cookie_secure);
+    egide_http_json(resp, 200, json_pack("{s:s}", "state", "logged_out"));
+}
+
 /* ------------------------------------------------------------ routing */
 
 static void s_handler(const egide_http_req_t *req, egide_http_resp_t *resp, void *arg)
@@ -1264,10 +1433,32 @@ static void s_handler(const egide_http_req_t *req, egide_http_resp_t *resp, void
     edge_api_handle(arg, req, resp);
 }
 
+/* The session callback of egide_http (any libmicrohttpd thread): only
+ * whether the session is alive; the handler checks it again for who. */
+static bool s_session_alive(const char *session, void *arg)
+{
+    edge_t *e = arg;
+    edge_principal_t who;
+    return edge_session_check(e->api_store, &e->api_lock, &e->auth, session, edge_now_ms(e), false,
+                              &who) == EGIDE_OK;
+}
+
 void edge_api_handle(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *resp)
 {
     const char *p = req->path;
+    if (edge_web_handle(req, resp))
+        return;
+    if (strcmp(p, "/v1/session") == 0) {
+        s_session_route(e, req, resp);
+        return;
+    }
+    edge_principal_t wbuf;
+    const edge_principal_t *who = NULL;
+    if (!s_authenticate(e, req, resp, &wbuf, &who))
+        return;
     bool get = strcmp(req->method, "GET") == 0, post = strcmp(req->method, "POST") == 0;
+    if (!s_allowed(who, EDGE_PERM_READ, resp))
+        return;
     if (strcmp(p, "/v1/health") == 0 && get) {
         s_health(e, resp);
     } else if (strcmp(p, "/metrics") == 0 && get) {
@@ -1275,8 +1466,10 @@ void edge_api_handle(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *
     } else if (strcmp(p, "/v1/deadlines") == 0 && get) {
         s_deadlines(e, req, resp);
     } else if (strcmp(p, "/v1/messages") == 0) {
-        if (post)
+        if (post && s_allowed(who, EDGE_PERM_SEND, resp))
             s_post_message(e, req, resp);
+        else if (post)
+            return;
         else if (get)
             s_list(e, req, resp);
         else
@@ -1289,9 +1482,10 @@ void edge_api_handle(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *
         if (n != 32 || (memcpy(idtxt, rest, 32), idtxt[32] = '\0', !s_parse_id(idtxt, id))) {
             egide_http_error(resp, 400, EGIDE_ERR_INVALID, "message id: 32 hexadecimal digits");
         } else if (rest[32] == '\0' && get) {
-            s_show(e, id, resp);
+            s_show(e, id, !who || edge_role_allows(who->role, EDGE_PERM_CONTENT), resp);
         } else if (strcmp(rest + 32, "/ack") == 0 && post) {
-            s_ack(e, req, id, resp);
+            if (s_allowed(who, EDGE_PERM_ACK, resp))
+                s_ack(e, req, id, resp);
         } else {
             egide_http_error(resp, 404, EGIDE_ERR_NOTFOUND, "no route %s %s", req->method, p);
         }
@@ -1315,14 +1509,33 @@ egide_rc edge_api_start(edge_t *e)
     rc = edge_store_sqlite_ops.open(e->db_path, &e->api_store);
     if (rc)
         return rc;
-    static const char *const pub_only_health[] = {"/v1/health", NULL};
-    static const char *const pub_with_metrics[] = {"/v1/health", "/metrics", NULL};
+    /* Public: health (and metrics when configured), the login endpoint and
+     * the pages (edge_web_paths), which hold no data. */
+    const char *pub[16];
+    size_t np = 0;
+    pub[np++] = "/v1/health";
+    if (egide_config_bool(cfg, "api", "metrics_public"))
+        pub[np++] = "/metrics";
+    pub[np++] = "/v1/session";
+    for (size_t i = 0; edge_web_paths[i] && np < 15; i++)
+        pub[np++] = edge_web_paths[i];
+    pub[np] = NULL;
+    edge_auth_policy_default(&e->auth);
+    e->auth.idle_ms = egide_config_int(cfg, "web", "session_idle_minutes") * 60000LL;
+    e->auth.absolute_ms = egide_config_int(cfg, "web", "session_max_hours") * 3600000LL;
+    e->auth.max_user_failures = (unsigned)egide_config_int(cfg, "web", "lockout_failures");
+    e->auth.max_source_failures = (unsigned)egide_config_int(cfg, "web", "lockout_source_failures");
+    e->auth.fail_window_ms = e->auth.lock_ms =
+        egide_config_int(cfg, "web", "lockout_minutes") * 60000LL;
+    e->cookie_secure = egide_config_bool(cfg, "web", "cookie_secure");
     egide_http_config_t hc = {
         .bind_addr = egide_config_str(cfg, "api", "bind"),
         .port = (uint16_t)egide_config_int(cfg, "api", "port"),
         .token = e->api_token,
-        .public_paths =
-            egide_config_bool(cfg, "api", "metrics_public") ? pub_with_metrics : pub_only_health,
+        .public_paths = pub,
+        .session_cookie = EDGE_SESSION_COOKIE,
+        .session_fn = s_session_alive,
+        .session_arg = e,
         .max_body = (size_t)egide_config_int(cfg, "api", "max_body_bytes"),
         .allow_non_loopback = egide_config_bool(cfg, "api", "allow_non_loopback"),
         .threads = 1,

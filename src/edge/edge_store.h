@@ -359,6 +359,34 @@ typedef struct edge_store_counts {
 #define EDGE_STORE_RECEIPTS_MAX 1024  /* receipt_list, per message */
 #define EDGE_IDEM_KEY_MAX       128   /* bytes of an idempotency key */
 
+/* ---- accounts (personal accounts of the web pages: edge_accounts.h) ----- */
+
+#define EDGE_USER_NAME_MAX 64    /* bytes of an account name */
+#define EDGE_PWHASH_MAX    128   /* bytes of a stored password hash string (Argon2id, NUL incl.) */
+#define EDGE_AUTH_KEY_MAX  96    /* bytes of a lockout key ("u:" name, "s:" address) */
+#define EDGE_USERS_MAX     10000 /* user_list */
+
+/* One personal account.  pwhash is libsodium's crypto_pwhash_str() string
+ * (it carries its own algorithm, parameters and salt). */
+typedef struct edge_user_row {
+    char name[EDGE_USER_NAME_MAX + 1]; /* [a-z0-9._-], 1..EDGE_USER_NAME_MAX */
+    int role;                          /* edge_role (edge_accounts.h) */
+    bool disabled;                     /* a disabled account cannot log in */
+    char pwhash[EDGE_PWHASH_MAX];      /* empty in user_list rows */
+    int64_t created_ms, updated_ms;    /* account created, last changed */
+} edge_user_row_t;
+
+/* One session, as session_get returns it: joined with its account, whose
+ * role and disabled flag are read at each lookup, never copied. */
+typedef struct edge_session_row {
+    uint8_t id_sha256[32];             /* SHA-256 of the session id (the id is never stored) */
+    char user[EDGE_USER_NAME_MAX + 1]; /* the account */
+    int role;                          /* the account's role now */
+    bool disabled;                     /* the account is disabled now */
+    int64_t created_ms;                /* login time (absolute expiry counts from it) */
+    int64_t last_ms;                   /* last request (idle expiry counts from it) */
+} edge_session_row_t;
+
 /* ---- the table ------------------------------------------------------------ */
 
 typedef struct edge_store edge_store_t;
@@ -535,6 +563,41 @@ struct edge_store_ops {
                          const uint8_t msg_id[16], int64_t time_ms);
     egide_rc (*idem_get)(edge_store_t *s, const char *key, uint8_t request_sha256[32],
                          uint8_t msg_id[16]);
+
+    /* ---- accounts (edge_accounts.c and edge_session.c are the callers) ----
+     * user_add: EGIDE_ERR_EXISTS when the name is taken.  user_get:
+     * NOTFOUND when absent.  user_set_hash / user_set_disabled: NOTFOUND
+     * when absent; user_set_disabled(true) also deletes the account's
+     * sessions in the same statement group (its own transaction unless the
+     * caller holds one).  user_list: by name, without hashes. */
+    egide_rc (*user_add)(edge_store_t *s, const edge_user_row_t *u);
+    egide_rc (*user_get)(edge_store_t *s, const char *name, edge_user_row_t *u);
+    egide_rc (*user_set_hash)(edge_store_t *s, const char *name, const char *pwhash,
+                              int64_t time_ms);
+    egide_rc (*user_set_disabled)(edge_store_t *s, const char *name, bool disabled,
+                                  int64_t time_ms);
+    egide_rc (*user_list)(edge_store_t *s, edge_user_row_t **rows, size_t *n);
+    /* Sessions by the SHA-256 of their id.  session_get: NOTFOUND when
+     * absent (or its account is gone).  session_touch: last_ms = time_ms.
+     * session_delete: NOTFOUND when absent.  session_delete_user: every
+     * session of the account.  session_purge: those created before
+     * created_before or idle since before last_before. */
+    egide_rc (*session_put)(edge_store_t *s, const uint8_t id_sha256[32], const char *user,
+                            int64_t time_ms);
+    egide_rc (*session_get)(edge_store_t *s, const uint8_t id_sha256[32], edge_session_row_t *row);
+    egide_rc (*session_touch)(edge_store_t *s, const uint8_t id_sha256[32], int64_t time_ms);
+    egide_rc (*session_delete)(edge_store_t *s, const uint8_t id_sha256[32]);
+    egide_rc (*session_delete_user)(edge_store_t *s, const char *user);
+    egide_rc (*session_purge)(edge_store_t *s, int64_t created_before, int64_t last_before);
+    /* Failed logins, by key ("u:" + name, "s:" + source address): add one
+     * at time_ms; count those at or after since_ms (*last_ms, may be NULL:
+     * the latest of them, 0 when none); clear the key; purge every failure
+     * before before_ms. */
+    egide_rc (*auth_fail_add)(edge_store_t *s, const char *key, int64_t time_ms);
+    egide_rc (*auth_fail_count)(edge_store_t *s, const char *key, int64_t since_ms, size_t *n,
+                                int64_t *last_ms);
+    egide_rc (*auth_fail_clear)(edge_store_t *s, const char *key);
+    egide_rc (*auth_fail_purge)(edge_store_t *s, int64_t before_ms);
 };
 
 /* The SQLite backend (edge_store_sqlite.c). */
@@ -600,5 +663,21 @@ extern const edge_store_ops_t edge_store_sqlite_ops;
 #define edge_store_counts(s, ...)            EDGE_STORE_CALL(s, counts, __VA_ARGS__)
 #define edge_store_idem_put(s, ...)          EDGE_STORE_CALL(s, idem_put, __VA_ARGS__)
 #define edge_store_idem_get(s, ...)          EDGE_STORE_CALL(s, idem_get, __VA_ARGS__)
+/* accounts */
+#define edge_store_user_add(s, ...)            EDGE_STORE_CALL(s, user_add, __VA_ARGS__)
+#define edge_store_user_get(s, ...)            EDGE_STORE_CALL(s, user_get, __VA_ARGS__)
+#define edge_store_user_set_hash(s, ...)       EDGE_STORE_CALL(s, user_set_hash, __VA_ARGS__)
+#define edge_store_user_set_disabled(s, ...)   EDGE_STORE_CALL(s, user_set_disabled, __VA_ARGS__)
+#define edge_store_user_list(s, ...)           EDGE_STORE_CALL(s, user_list, __VA_ARGS__)
+#define edge_store_session_put(s, ...)         EDGE_STORE_CALL(s, session_put, __VA_ARGS__)
+#define edge_store_session_get(s, ...)         EDGE_STORE_CALL(s, session_get, __VA_ARGS__)
+#define edge_store_session_touch(s, ...)       EDGE_STORE_CALL(s, session_touch, __VA_ARGS__)
+#define edge_store_session_delete(s, ...)      EDGE_STORE_CALL(s, session_delete, __VA_ARGS__)
+#define edge_store_session_delete_user(s, ...) EDGE_STORE_CALL(s, session_delete_user, __VA_ARGS__)
+#define edge_store_session_purge(s, ...)       EDGE_STORE_CALL(s, session_purge, __VA_ARGS__)
+#define edge_store_auth_fail_add(s, ...)       EDGE_STORE_CALL(s, auth_fail_add, __VA_ARGS__)
+#define edge_store_auth_fail_count(s, ...)     EDGE_STORE_CALL(s, auth_fail_count, __VA_ARGS__)
+#define edge_store_auth_fail_clear(s, ...)     EDGE_STORE_CALL(s, auth_fail_clear, __VA_ARGS__)
+#define edge_store_auth_fail_purge(s, ...)     EDGE_STORE_CALL(s, auth_fail_purge, __VA_ARGS__)
 
 #endif

@@ -101,6 +101,19 @@ static const char *const s_migrations[] = {
     "CREATE INDEX obligations_due ON obligations(due_ms);"
     "CREATE INDEX obligations_role_due ON obligations(role, due_ms);"
     "CREATE INDEX obligations_case ON obligations(case_id);",
+    /* accounts: personal accounts of the web pages (edge_accounts.h), their
+     * sessions (only the SHA-256 of a session id is kept) and failed logins
+     * for the lockout.  Sessions go with their account. */
+    "CREATE TABLE users("
+    "  name TEXT PRIMARY KEY, role INTEGER NOT NULL, pwhash TEXT NOT NULL,"
+    "  disabled INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL,"
+    "  updated_ms INTEGER NOT NULL);"
+    "CREATE TABLE sessions("
+    "  id_sha256 BLOB PRIMARY KEY, user TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,"
+    "  created_ms INTEGER NOT NULL, last_ms INTEGER NOT NULL);"
+    "CREATE INDEX sessions_user ON sessions(user);"
+    "CREATE TABLE auth_failures(key TEXT NOT NULL, time_ms INTEGER NOT NULL);"
+    "CREATE INDEX auth_failures_key ON auth_failures(key, time_ms);",
 };
 
 typedef struct s_store {
@@ -1659,6 +1672,286 @@ static egide_rc s_idem_get(edge_store_t *s, const char *key, uint8_t request_sha
     return rc;
 }
 
+/* ------------------------------------------------------------ accounts */
+
+static bool s_name_ok(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    return n > 0 && n <= EDGE_USER_NAME_MAX;
+}
+
+static bool s_auth_key_ok(const char *key)
+{
+    size_t n = key ? strlen(key) : 0;
+    return n > 0 && n <= EDGE_AUTH_KEY_MAX;
+}
+
+static egide_rc s_user_add(edge_store_t *s, const edge_user_row_t *u)
+{
+    if (!s || !u || !s_name_ok(u->name) || !u->pwhash[0])
+        return EGIDE_ERR_INVALID;
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(DB(s),
+                                "INSERT INTO users(name, role, pwhash, disabled, created_ms, "
+                                "updated_ms) VALUES(?,?,?,?,?,?)",
+                                &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, u->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, u->role);
+    sqlite3_bind_text(st, 3, u->pwhash, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, u->disabled ? 1 : 0);
+    sqlite3_bind_int64(st, 5, u->created_ms);
+    sqlite3_bind_int64(st, 6, u->updated_ms);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_DONE)
+        rc = EGIDE_OK;
+    else if ((r & 0xff) == SQLITE_CONSTRAINT)
+        rc = EGIDE_ERR_EXISTS; /* the name is taken: not a storage failure */
+    else
+        rc = s_fail(DB(s), "user add", r);
+    egide_db_done(st);
+    return rc;
+}
+
+static void s_fill_user(sqlite3_stmt *st, void *row)
+{
+    edge_user_row_t *u = row;
+    s_text(u->name, sizeof u->name, st, 0);
+    u->role = sqlite3_column_int(st, 1);
+    u->disabled = sqlite3_column_int(st, 2) != 0;
+    u->created_ms = sqlite3_column_int64(st, 3);
+    u->updated_ms = sqlite3_column_int64(st, 4);
+}
+
+static egide_rc s_user_get(edge_store_t *s, const char *name, edge_user_row_t *u)
+{
+    if (!s || !s_name_ok(name) || !u)
+        return EGIDE_ERR_INVALID;
+    memset(u, 0, sizeof *u);
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(
+        DB(s),
+        "SELECT name, role, disabled, created_ms, updated_ms, pwhash FROM users WHERE name=?", &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    bool row;
+    rc = s_row(DB(s), st, "user get", &row);
+    if (!rc && !row)
+        rc = EGIDE_ERR_NOTFOUND;
+    if (!rc) {
+        s_fill_user(st, u);
+        s_text(u->pwhash, sizeof u->pwhash, st, 5);
+    }
+    egide_db_done(st);
+    return rc;
+}
+
+static egide_rc s_user_set_hash(edge_store_t *s, const char *name, const char *pwhash,
+                                int64_t time_ms)
+{
+    if (!s || !s_name_ok(name) || !pwhash || !*pwhash || strlen(pwhash) >= EDGE_PWHASH_MAX)
+        return EGIDE_ERR_INVALID;
+    bool changed;
+    egide_rc rc = s_write(s, "UPDATE users SET pwhash=?, updated_ms=? WHERE name=?",
+                          "user set hash", &changed, "tIt", pwhash, time_ms, name);
+    return !rc && !changed ? EGIDE_ERR_NOTFOUND : rc;
+}
+
+static egide_rc s_user_set_disabled(edge_store_t *s, const char *name, bool disabled,
+                                    int64_t time_ms)
+{
+    if (!s || !s_name_ok(name))
+        return EGIDE_ERR_INVALID;
+    /* A savepoint works inside the caller's transaction and outside one. */
+    egide_rc rc = egide_db_exec(DB(s), "SAVEPOINT user_disable");
+    if (rc)
+        return rc;
+    bool changed = false;
+    rc = s_write(s, "UPDATE users SET disabled=?, updated_ms=? WHERE name=?", "user disable",
+                 &changed, "iIt", disabled ? 1 : 0, time_ms, name);
+    if (!rc && !changed)
+        rc = EGIDE_ERR_NOTFOUND;
+    if (!rc && disabled)
+        rc = s_write(s, "DELETE FROM sessions WHERE user=?", "user disable sessions", NULL, "t",
+                     name);
+    if (rc)
+        (void)egide_db_exec(DB(s), "ROLLBACK TO user_disable");
+    egide_rc r2 = egide_db_exec(DB(s), "RELEASE user_disable");
+    return rc ? rc : r2;
+}
+
+static egide_rc s_user_list(edge_store_t *s, edge_user_row_t **rows, size_t *n)
+{
+    if (!s || !rows || !n)
+        return EGIDE_ERR_INVALID;
+    *rows = NULL;
+    *n = 0;
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(
+        DB(s),
+        "SELECT name, role, disabled, created_ms, updated_ms FROM users ORDER BY name LIMIT ?",
+        &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_int(st, 1, EDGE_USERS_MAX);
+    return s_collect(DB(s), st, "user list", sizeof **rows, s_fill_user, (void **)rows, n);
+}
+
+static egide_rc s_session_put(edge_store_t *s, const uint8_t id_sha256[32], const char *user,
+                              int64_t time_ms)
+{
+    if (!s || !id_sha256 || !s_name_ok(user))
+        return EGIDE_ERR_INVALID;
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(
+        DB(s), "INSERT INTO sessions(id_sha256, user, created_ms, last_ms) VALUES(?,?,?,?)", &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_blob(st, 1, id_sha256, 32, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, user, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, time_ms);
+    sqlite3_bind_int64(st, 4, time_ms);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_DONE)
+        rc = EGIDE_OK;
+    else if ((r & 0xff) == SQLITE_CONSTRAINT)
+        rc = EGIDE_ERR_EXISTS; /* same id (never, with 256 random bits) or no such user */
+    else
+        rc = s_fail(DB(s), "session put", r);
+    egide_db_done(st);
+    return rc;
+}
+
+static egide_rc s_session_get(edge_store_t *s, const uint8_t id_sha256[32], edge_session_row_t *row)
+{
+    if (!s || !id_sha256 || !row)
+        return EGIDE_ERR_INVALID;
+    memset(row, 0, sizeof *row);
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(DB(s),
+                                "SELECT s.user, u.role, u.disabled, s.created_ms, s.last_ms "
+                                "FROM sessions s JOIN users u ON u.name = s.user "
+                                "WHERE s.id_sha256=?",
+                                &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_blob(st, 1, id_sha256, 32, SQLITE_STATIC);
+    bool found;
+    rc = s_row(DB(s), st, "session get", &found);
+    if (!rc && !found)
+        rc = EGIDE_ERR_NOTFOUND;
+    if (!rc) {
+        memcpy(row->id_sha256, id_sha256, 32);
+        s_text(row->user, sizeof row->user, st, 0);
+        row->role = sqlite3_column_int(st, 1);
+        row->disabled = sqlite3_column_int(st, 2) != 0;
+        row->created_ms = sqlite3_column_int64(st, 3);
+        row->last_ms = sqlite3_column_int64(st, 4);
+    }
+    egide_db_done(st);
+    return rc;
+}
+
+/* A write keyed by a session's 32-byte hash. */
+static egide_rc s_session_write(edge_store_t *s, const char *sql, const char *op,
+                                const uint8_t id_sha256[32], bool with_time, int64_t time_ms)
+{
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(DB(s), sql, &st);
+    if (rc)
+        return rc;
+    int i = 1;
+    if (with_time)
+        sqlite3_bind_int64(st, i++, time_ms);
+    sqlite3_bind_blob(st, i, id_sha256, 32, SQLITE_STATIC);
+    bool changed;
+    rc = s_exec_changed(DB(s), st, op, &changed);
+    return !rc && !changed ? EGIDE_ERR_NOTFOUND : rc;
+}
+
+static egide_rc s_session_touch(edge_store_t *s, const uint8_t id_sha256[32], int64_t time_ms)
+{
+    if (!s || !id_sha256)
+        return EGIDE_ERR_INVALID;
+    return s_session_write(s, "UPDATE sessions SET last_ms=? WHERE id_sha256=?", "session touch",
+                           id_sha256, true, time_ms);
+}
+
+static egide_rc s_session_delete(edge_store_t *s, const uint8_t id_sha256[32])
+{
+    if (!s || !id_sha256)
+        return EGIDE_ERR_INVALID;
+    return s_session_write(s, "DELETE FROM sessions WHERE id_sha256=?", "session delete", id_sha256,
+                           false, 0);
+}
+
+static egide_rc s_session_delete_user(edge_store_t *s, const char *user)
+{
+    if (!s || !s_name_ok(user))
+        return EGIDE_ERR_INVALID;
+    return s_write(s, "DELETE FROM sessions WHERE user=?", "session delete user", NULL, "t", user);
+}
+
+static egide_rc s_session_purge(edge_store_t *s, int64_t created_before, int64_t last_before)
+{
+    if (!s)
+        return EGIDE_ERR_INVALID;
+    return s_write(s, "DELETE FROM sessions WHERE created_ms < ? OR last_ms < ?", "session purge",
+                   NULL, "II", created_before, last_before);
+}
+
+static egide_rc s_auth_fail_add(edge_store_t *s, const char *key, int64_t time_ms)
+{
+    if (!s || !s_auth_key_ok(key))
+        return EGIDE_ERR_INVALID;
+    return s_write(s, "INSERT INTO auth_failures(key, time_ms) VALUES(?,?)", "auth failure add",
+                   NULL, "tI", key, time_ms);
+}
+
+static egide_rc s_auth_fail_count(edge_store_t *s, const char *key, int64_t since_ms, size_t *n,
+                                  int64_t *last_ms)
+{
+    if (!s || !s_auth_key_ok(key) || !n)
+        return EGIDE_ERR_INVALID;
+    *n = 0;
+    if (last_ms)
+        *last_ms = 0;
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(
+        DB(s), "SELECT count(*), max(time_ms) FROM auth_failures WHERE key=? AND time_ms>=?", &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, since_ms);
+    bool row;
+    rc = s_row(DB(s), st, "auth failure count", &row);
+    if (!rc && row) {
+        *n = (size_t)sqlite3_column_int64(st, 0);
+        if (last_ms && s_has(st, 1))
+            *last_ms = sqlite3_column_int64(st, 1);
+    }
+    egide_db_done(st);
+    return rc;
+}
+
+static egide_rc s_auth_fail_clear(edge_store_t *s, const char *key)
+{
+    if (!s || !s_auth_key_ok(key))
+        return EGIDE_ERR_INVALID;
+    return s_write(s, "DELETE FROM auth_failures WHERE key=?", "auth failure clear", NULL, "t",
+                   key);
+}
+
+static egide_rc s_auth_fail_purge(edge_store_t *s, int64_t before_ms)
+{
+    if (!s)
+        return EGIDE_ERR_INVALID;
+    return s_write(s, "DELETE FROM auth_failures WHERE time_ms < ?", "auth failure purge", NULL,
+                   "I", before_ms);
+}
+
 const edge_store_ops_t edge_store_sqlite_ops = {.name = "sqlite",
                                                 OP(open),
                                                 OP(close),
@@ -1704,4 +1997,20 @@ const edge_store_ops_t edge_store_sqlite_ops = {.name = "sqlite",
                                                 OP(obligation_counts),
                                                 OP(counts),
                                                 OP(idem_put),
-                                                OP(idem_get)};
+                                                OP(idem_get),
+                                                /* accounts */
+                                                OP(user_add),
+                                                OP(user_get),
+                                                OP(user_set_hash),
+                                                OP(user_set_disabled),
+                                                OP(user_list),
+                                                OP(session_put),
+                                                OP(session_get),
+                                                OP(session_touch),
+                                                OP(session_delete),
+                                                OP(session_delete_user),
+                                                OP(session_purge),
+                                                OP(auth_fail_add),
+                                                OP(auth_fail_count),
+                                                OP(auth_fail_clear),
+                                                OP(auth_fail_purge)};

@@ -126,8 +126,11 @@ static json_t *s_call(const char *method, const char *path, const char *query, c
                             (const uint8_t *)(body ? body : ""),
                             body ? strlen(body) : 0,
                             "token",
-                            body ? "application/json" : NULL};
-    egide_http_resp_t resp = {500, NULL, 0, "application/json"};
+                            body ? "application/json" : NULL,
+                            NULL,
+                            NULL,
+                            ""};
+    egide_http_resp_t resp = {500, NULL, 0, "application/json", NULL};
     edge_api_handle(&E, &req, &resp);
     *status = resp.status;
     json_t *j = resp.body ? json_loadb(resp.body, resp.body_len, 0, NULL) : NULL;

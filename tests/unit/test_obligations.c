@@ -652,8 +652,12 @@ static int64_t s_now(void)
 
 static json_t *s_get_api(edge_t *e, const char *query, int *status)
 {
-    egide_http_req_t req = {"GET", "/v1/deadlines", query, (const uint8_t *)"", 0, "token", NULL};
-    egide_http_resp_t resp = {500, NULL, 0, "application/json"};
+    egide_http_req_t req = {.method = "GET",
+                            .path = "/v1/deadlines",
+                            .query = query,
+                            .body = (const uint8_t *)"",
+                            .authenticated_as = "token"};
+    egide_http_resp_t resp = {.status = 500, .content_type = "application/json"};
     edge_api_handle(e, &req, &resp);
     *status = resp.status;
     json_t *j = resp.body ? json_loadb(resp.body, resp.body_len, 0, NULL) : NULL;
@@ -738,8 +742,12 @@ static void test_api(void)
     CHECK(status == 200 && json_integer_value(json_object_get(j, "total")) == 0);
     json_decref(j);
     /* /metrics: the gauges from obligation_counts */
-    egide_http_req_t req = {"GET", "/metrics", "", (const uint8_t *)"", 0, "token", NULL};
-    egide_http_resp_t resp = {500, NULL, 0, "application/json"};
+    egide_http_req_t req = {.method = "GET",
+                            .path = "/metrics",
+                            .query = "",
+                            .body = (const uint8_t *)"",
+                            .authenticated_as = "token"};
+    egide_http_resp_t resp = {.status = 500, .content_type = "application/json"};
     edge_api_handle(&E, &req, &resp);
     CHECK(resp.status == 200 && resp.body);
     CHECK(resp.body && strstr(resp.body, "egide_edge_deadlines{state=\"overdue\"} 2") != NULL);
