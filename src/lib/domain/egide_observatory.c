@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "egide/domain/egide_catalogue.h"
+#include "egide/domain/egide_known_child.h"
 #include "egide/base/egide_date.h"
 #include "egide/base/egide_limits.h"
 #include "egide/domain/egide_payload.h"
@@ -70,28 +71,6 @@ static const char *s_str(json_t *obj, const char *key)
 {
     json_t *v = json_object_get(obj, key);
     return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
-/* The mother's birth name for a child: its own field, else the one adult
- * with link "mother" and a birth_surname.  NULL when not known. */
-static const char *s_mother_name(json_t *payload, json_t *child)
-{
-    const char *m = s_str(child, "mother_birth_surname");
-    if (m)
-        return m;
-    json_t *adults = json_object_get(payload, "adults");
-    const char *found = NULL;
-    size_t i, mothers = 0;
-    json_t *a;
-    json_array_foreach(adults, i, a)
-    {
-        const char *link = s_str(a, "link");
-        if (link && strcmp(link, "mother") == 0) {
-            mothers++;
-            found = s_str(a, "birth_surname");
-        }
-    }
-    return mothers == 1 ? found : NULL;
 }
 
 static egide_rc s_pseudo(const egide_olinpe_opts_t *o, const char *first, int y, int m,
@@ -147,7 +126,7 @@ static egide_rc s_events_of(s_run_t *r, size_t lineno, const char *type, json_t 
         const char *first = json_string_value(json_array_get(names, 0));
         const char *birth = s_str(child, "birth_date");
         const char *commune = s_str(child, "commune");
-        const char *mother = s_mother_name(payload, child);
+        const char *mother = egide_known_child_mother(payload, child);
         int by = 0, bm = 0;
         int64_t bms;
         if (!mother) {
