@@ -562,6 +562,7 @@ static void s_show(edge_t *e, const uint8_t id[16], egide_http_resp_t *resp)
         if (!rc) {
             o = s_inbox_json(&im);
             s_payload_json(o, &im);
+            rc = edge_known_child_view(e, e->api_store, &im, o);
             edge_inbox_row_clear(&im);
         }
     }
