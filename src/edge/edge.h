@@ -272,6 +272,12 @@ egide_rc edge_known_child_note(edge_t *e, edge_store_t *st, const char *type,
  * nodes.  Store errors are returned (out unchanged). */
 egide_rc edge_known_child_view(edge_t *e, edge_store_t *st, const edge_inbox_row_t *m, void *out);
 
+/* ---- edge_export.c ---- */
+/* GET /v1/export/olinpe?year=N[&after=CURSOR][&limit=K] (the CRIP only):
+ * one page of the received measure messages for `egide export olinpe`
+ * (see edge_export.c).  Called by edge_api_handle, authenticated. */
+void edge_export_olinpe(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *resp);
+
 /* ---- edge_witness.c ---- */
 /* A Checkpoint frame: verified against the one held (signature, consistency)
  * and kept, or an alert raised and kept.  Store errors are returned. */

@@ -8,6 +8,7 @@
  *   GET  /v1/messages/{id}       with its receipts (and the payload, inbox)
  *   POST /v1/messages/{id}/ack   acknowledge a received message
  *   GET  /v1/deadlines           open, overdue, met and late legal deadlines
+ *   GET  /v1/export/olinpe?year= the CRIP's measure messages of a year, paged
  *   GET  /v1/health, GET /metrics
  * Runs in libmicrohttpd's thread, on its own store handle (api_store), one
  * request at a time; it reads through the store's named operations only
@@ -924,6 +925,8 @@ void edge_api_handle(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *
         s_metrics(e, resp);
     } else if (strcmp(p, "/v1/deadlines") == 0 && get) {
         s_deadlines(e, req, resp);
+    } else if (strcmp(p, "/v1/export/olinpe") == 0 && get) {
+        edge_export_olinpe(e, req, resp); /* edge_export.c */
     } else if (strcmp(p, "/v1/messages") == 0) {
         if (post)
             s_post_message(e, req, resp);
