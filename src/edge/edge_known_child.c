@@ -160,6 +160,8 @@ static egide_rc s_related(edge_store_t *st, edge_kc_relation rel, const edge_kc_
                               rel == EDGE_KC_SAME_CHILD ? "same_child" : "sibling", "msg_id", hex,
                               "child", rows[i].child, "received_ms",
                               (json_int_t)rows[i].received_ms, "received", when);
+        if (o && rows[i].case_id > 0)
+            json_object_set_new(o, "case_id", json_integer(rows[i].case_id));
         if (!o || json_array_append_new(arr, o))
             rc = EGIDE_ERR_NOMEM;
     }

@@ -327,6 +327,15 @@ static void test_detection(void)
     CHECK(s_has_related(ngoc, "sibling", s_r1, 0));
     CHECK(s_has_related(ngoc, "sibling", s_r1, 1));
     CHECK(s_n_related(ngoc) == 2); /* nothing from R3 or the later R4 */
+    /* Each related message names its case (case_msgs), the one the
+     * store holds for it. */
+    int64_t case1 = 0;
+    CHECK_RC(edge_store_case_of(E.store, s_r1, &case1), EGIDE_OK);
+    CHECK(case1 > 0);
+    size_t ri;
+    json_t *rr;
+    json_array_foreach(json_object_get(zoe, "related"), ri, rr)
+        CHECK(json_integer_value(json_object_get(rr, "case_id")) == case1);
     /* Neither a name nor a key in what the view adds. */
     char *dump = json_dumps(kc, 0);
     REQUIRE(dump);
