@@ -76,7 +76,10 @@ static json_t *s_message(const edge_inbox_row_t *m, size_t *bytes)
         return NULL;
     size_t i;
     json_t *a;
-    json_array_foreach(json_object_get(p, "attachments"), i, a) json_object_del(a, "content");
+    json_array_foreach(json_object_get(p, "attachments"), i, a)
+    {
+        json_object_del(a, "content");
+    }
     *bytes += jl;
     return json_pack("{s:s, s:o}", "type", m->type, "payload", p);
 }

@@ -1663,6 +1663,8 @@ static egide_rc s_kc_get(edge_store_t *s, const uint8_t msg_id[16], edge_kc_row_
         *n = 0;
     if (!s || !msg_id || !n || (!rows && max))
         return EGIDE_ERR_INVALID;
+    if (max == 0)
+        return EGIDE_OK;
     sqlite3_stmt *st;
     egide_rc rc = egide_db_stmt(DB(s),
                                 "SELECT child, status, child_key, household_key FROM child_keys"

@@ -157,11 +157,17 @@ static void s_wipe_json(json_t *j)
     } else if (json_is_array(j)) {
         size_t i;
         json_t *v;
-        json_array_foreach(j, i, v) s_wipe_json(v);
+        json_array_foreach(j, i, v)
+        {
+            s_wipe_json(v);
+        }
     } else if (json_is_object(j)) {
         const char *k;
         json_t *v;
-        json_object_foreach(j, k, v) s_wipe_json(v);
+        json_object_foreach(j, k, v)
+        {
+            s_wipe_json(v);
+        }
     }
 }
 

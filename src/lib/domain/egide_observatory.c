@@ -431,7 +431,7 @@ egide_rc egide_observatory_export(const char *in, size_t len, const egide_olinpe
     }
     if (!rc)
         rc = egide_olinpe_finish(b, out_json, stats, errors);
-    else if (stats)
+    else if (stats && b)
         *stats = b->st;
     egide_olinpe_destroy(&b);
     return rc;
