@@ -446,15 +446,15 @@ static void test_builder(void)
  * from another department is no event of this department's export. */
 static void test_transfers(void)
 {
-    static const char *const fmt =
-        "{\"type\":\"department.transfer\",\"payload\":{\"transferred_at\":"
-        "\"2026-06-01T10:00:00+02:00\",\"case_ref\":\"C-1\",\"from_department\":\"%s\","
-        "\"to_department\":\"%s\",\"summary\":\"s\",\"children\":[{\"first_names\":[\"Zoe\"],"
-        "\"sex\":\"female\",\"birth_date\":\"2016-05-14\",\"commune\":\"%s\","
-        "\"mother_birth_surname\":\"Invente\"}]}}\n";
+#define S_TRANSFER                                                                                 \
+    "{\"type\":\"department.transfer\",\"payload\":{\"transferred_at\":"                           \
+    "\"2026-06-01T10:00:00+02:00\",\"case_ref\":\"C-1\",\"from_department\":\"%s\","               \
+    "\"to_department\":\"%s\",\"summary\":\"s\",\"children\":[{\"first_names\":[\"Zoe\"],"         \
+    "\"sex\":\"female\",\"birth_date\":\"2016-05-14\",\"commune\":\"%s\","                         \
+    "\"mother_birth_surname\":\"Invente\"}]}}\n"
     char in[2048];
-    int n = snprintf(in, sizeof in, fmt, "71", "21", "71270");
-    snprintf(in + n, sizeof in - (size_t)n, fmt, "21", "71", "71270");
+    int n = snprintf(in, sizeof in, S_TRANSFER, "71", "21", "71270");
+    snprintf(in + n, sizeof in - (size_t)n, S_TRANSFER, "21", "71", "71270");
     egide_olinpe_opts_t o = s_opts(2026);
     o.department = "71";
     char *out = NULL, *errors = NULL;
