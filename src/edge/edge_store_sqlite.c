@@ -1768,7 +1768,9 @@ static egide_rc s_inbox_page(edge_store_t *s, int64_t from_ms, int64_t to_ms, in
                       &st);
     if (rc)
         return rc;
-    sqlite3_bind_int64(st, 1, from_ms);
+    /* The index range starts at the cursor, so a page never rereads the
+     * pages before it (only the cursor's own millisecond is filtered). */
+    sqlite3_bind_int64(st, 1, after_id && after_ms > from_ms ? after_ms : from_ms);
     sqlite3_bind_int64(st, 2, to_ms);
     sqlite3_bind_int64(st, 3, after_ms);
     s_bind_opt_id(st, 4, after_id);
