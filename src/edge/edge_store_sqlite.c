@@ -1792,7 +1792,8 @@ static egide_rc s_inbox_page(edge_store_t *s, int64_t from_ms, int64_t to_ms, in
             break;
         edge_inbox_row_t *r = &(*rows)[*n];
         s_inbox_row(st, r);
-        rc = s_dup(st, 11, &r->payload, &r->payload_len);
+        /* The payload is the last column, whatever INBOX_COLS holds. */
+        rc = s_dup(st, sqlite3_column_count(st) - 1, &r->payload, &r->payload_len);
         if (rc)
             break;
         bytes += r->payload_len;
