@@ -11,9 +11,12 @@
  *       [--runaway] [--no-parental-agreement] [--kind CODE] [--payload FILE]
  *       [--profile FILE] [--now DATE] [--json]
  *       compute the deadlines a message starts, offline.
- *   egide export olinpe --year N --key-file FILE --in EVENTS --out FILE
- *       [--department D] [--algorithm NAME] [--context LABEL]
- *       the pseudonymised observatory export (see egide_observatory.h).
+ *   egide export olinpe --year N --key-file FILE --out FILE [--in EVENTS]
+ *       [--department D] [--algorithm NAME] [--context LABEL] [--page K]
+ *       [--api URL] [--token-file FILE] [--config FILE]
+ *       the pseudonymised observatory export (see egide_observatory.h):
+ *       from a JSON-lines file, or without --in from the local CRIP edge's
+ *       store through GET /v1/export/olinpe, page by page (edge_export.c).
  * Options come from one table per command (cli_opts.c).  Nothing here
  * prints payload content except `validate`'s own error paths.
  */
@@ -381,30 +384,112 @@ static const cli_opt_t s_export_opts[] = {
     {"--year", CLI_VALUE, "N", "the year of the measure events", true},
     {"--key-file", CLI_VALUE, "FILE",
      "pseudonymisation key (mode 0600, at least " S_STR(EGIDE_PSEUDO_MIN_KEY) " bytes)", true},
-    {"--in", CLI_VALUE, "EVENTS", "JSON lines {\"type\",\"received\",\"payload\"[,\"previous\"]}",
-     true},
+    {"--in", CLI_VALUE, "EVENTS",
+     "JSON lines {\"type\",\"received\",\"payload\"[,\"previous\"]} instead of the edge", false},
     {"--out", CLI_VALUE, "FILE", "the export (written 0600)", true},
-    {"--department", CLI_VALUE, "D", "only this department", false},
+    {"--department", CLI_VALUE, "D", "the exporting department (e.g. 71)", false},
     {"--algorithm", CLI_VALUE, "NAME", "pseudonymisation (default hmac-sha256-v1)", false},
     {"--context", CLI_VALUE, "LABEL", "key derivation context (default \"olinpe\")", false},
+    {"--page", CLI_VALUE, "K", "messages asked per page from the edge (default 100)", false},
     {NULL, CLI_FLAG, NULL, NULL, false},
 };
 static const char s_about_export_olinpe[] =
     "Pseudonymised yearly export of measure events (décret 2016-1966); see\n"
-    "docs/payloads-and-deadlines.md.  hmac-sha256-v1 is Égide's own algorithm: the\n"
-    "national one is not known.";
+    "docs/payloads-and-deadlines.md.  Without --in, the events come from the local\n"
+    "CRIP edge's own store, page by page (GET /v1/export/olinpe): only the pages\n"
+    "and the events are ever held, and the key file never leaves this command.\n"
+    "hmac-sha256-v1 is Égide's own algorithm: the national one is not known.";
 static const cli_cmd_t s_export_cmd =
-    CLI_CMD("export olinpe", NULL, 0, 0, s_about_export_olinpe, s_export_opts);
+    CLI_CMD("export olinpe", NULL, 0, 0, s_about_export_olinpe, s_export_opts, cli_api_opts);
+
+#define S_EXPORT_MAX_PAGES 1000000 /* a guard against an edge that never ends */
+
+/* The messages of one page, each as one line for the builder. */
+static egide_rc s_feed_page(egide_olinpe_t *b, json_t *page, size_t *msgs)
+{
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(page, "messages"), i, m)
+    {
+        char *line = json_dumps(m, JSON_COMPACT);
+        if (!line)
+            return EGIDE_ERR_NOMEM;
+        size_t n = strlen(line);
+        egide_rc rc = egide_olinpe_add(b, line, n);
+        egide_free_secret(line, n); /* it held names */
+        if (rc)
+            return rc;
+        (*msgs)++;
+    }
+    return EGIDE_OK;
+}
+
+/* Every page of GET /v1/export/olinpe?year=N into b.  0 or the exit
+ * status after one line on stderr. */
+static int s_export_from_edge(const cli_args_t *args, int year, int64_t page, egide_olinpe_t *b,
+                              size_t *msgs, char *where, size_t wsz)
+{
+    cli_conn_t ctx;
+    int ret = cli_conn_setup(&ctx, args, &cli_edge);
+    if (ret)
+        return cli_conn_done(&ctx, ret);
+    egide_strlcpy(where, ctx.url, wsz);
+    char next[96] = "", path[256];
+    bool done = false;
+    for (long n = 0; !ret && !done; n++) {
+        if (n >= S_EXPORT_MAX_PAGES) {
+            ret =
+                cli_fail("export", "%s: more than %d pages, stopped", ctx.url, S_EXPORT_MAX_PAGES);
+            break;
+        }
+        snprintf(path, sizeof path, "/v1/export/olinpe?year=%d&limit=%lld%s%s", year,
+                 (long long)page, next[0] ? "&after=" : "", next);
+        egide_httpc_resp_t resp = {0};
+        json_t *root = NULL;
+        ret = cli_conn_call(&ctx, "GET", path, NULL, NULL, &resp, &root);
+        if (!ret) {
+            json_t *nx = json_object_get(root, "next");
+            json_t *sc = json_object_get(root, "scanned");
+            if (!json_is_array(json_object_get(root, "messages")) || !json_is_integer(sc) ||
+                (nx && (!json_is_string(nx) || json_string_length(nx) >= sizeof next ||
+                        strcmp(json_string_value(nx), next) == 0))) {
+                ret = cli_fail("export", "%s: not an export page (or a cursor that does not move)",
+                               ctx.url);
+            } else {
+                egide_rc rc = s_feed_page(b, root, msgs);
+                if (rc)
+                    ret = cli_fail_rc("export", rc, "building the export");
+                else if (!nx || json_integer_value(sc) == 0)
+                    done = true; /* the end */
+                else
+                    egide_strlcpy(next, json_string_value(nx), sizeof next);
+            }
+        }
+        json_decref(root);
+        if (resp.body)
+            egide_wipe(resp.body, resp.body_len); /* payloads */
+        egide_httpc_resp_free(&resp);
+    }
+    return cli_conn_done(&ctx, ret);
+}
 
 static int s_export(const cli_args_t *args)
 {
     const char *year_s = cli_get(args, "--year"), *key_file = cli_get(args, "--key-file");
     const char *in = cli_get(args, "--in"), *out = cli_get(args, "--out");
     const char *dept = cli_get(args, "--department"), *alg_name = cli_get(args, "--algorithm");
-    const char *context = cli_get(args, "--context");
-    int64_t year;
+    const char *context = cli_get(args, "--context"), *page_s = cli_get(args, "--page");
+    int64_t year, page = 100;
     if (egide_parse_int64(year_s, 2000, 2199, &year) != EGIDE_OK) {
         cli_fail("export", "--year: not a year");
+        return 2;
+    }
+    if (page_s && egide_parse_int64(page_s, 1, 500, &page) != EGIDE_OK) {
+        cli_fail("export", "--page: a number from 1 to 500");
+        return 2;
+    }
+    if (in && page_s) {
+        cli_fail("export", "--page is for the edge, not with --in");
         return 2;
     }
     const egide_pseudo_alg_t *alg = egide_pseudo_alg_find(alg_name);
@@ -422,13 +507,6 @@ static int s_export(const cli_args_t *args)
         return cli_fail("export", "key file %s: shorter than %d bytes", key_file,
                         EGIDE_PSEUDO_MIN_KEY);
     }
-    uint8_t *events = NULL;
-    size_t elen = 0;
-    rc = egide_file_read(in, S_MAX_EVENTS_FILE, &events, &elen);
-    if (rc != EGIDE_OK) {
-        egide_free_secret(key, klen);
-        return cli_fail_rc("export", rc, "%s", in);
-    }
     egide_olinpe_opts_t o = {.year = (int)year,
                              .key = key,
                              .key_len = klen,
@@ -436,21 +514,47 @@ static int s_export(const cli_args_t *args)
                              .context = context,
                              .department = dept,
                              .now_ms = egide_now_ms()};
-    char *json = NULL, *errors = NULL;
+    char *json = NULL, *errors = NULL, where[512] = "";
     egide_olinpe_stats_t st;
-    rc = egide_observatory_export((const char *)events, elen, &o, &json, &st, &errors);
+    memset(&st, 0, sizeof st);
+    if (in) {
+        uint8_t *events = NULL;
+        size_t elen = 0;
+        rc = egide_file_read(in, S_MAX_EVENTS_FILE, &events, &elen);
+        if (rc != EGIDE_OK) {
+            egide_free_secret(key, klen);
+            return cli_fail_rc("export", rc, "%s", in);
+        }
+        egide_strlcpy(where, in, sizeof where);
+        rc = egide_observatory_export((const char *)events, elen, &o, &json, &st, &errors);
+        egide_free_secret(events, elen);
+    } else {
+        egide_olinpe_t *b = NULL;
+        size_t msgs = 0;
+        rc = egide_olinpe_new(&o, &b);
+        if (rc) {
+            egide_free_secret(key, klen);
+            return cli_fail_rc("export", rc, "options");
+        }
+        int ret = s_export_from_edge(args, (int)year, page, b, &msgs, where, sizeof where);
+        if (ret) {
+            egide_olinpe_destroy(&b);
+            egide_free_secret(key, klen);
+            return ret; /* the reason is printed; nothing written */
+        }
+        rc = egide_olinpe_finish(b, &json, &st, &errors);
+        egide_olinpe_destroy(&b);
+    }
     egide_free_secret(key, klen);
-    egide_free_secret(events, elen);
     if (rc == EGIDE_ERR_VALIDATION) {
         fprintf(stderr, "%s\n", errors ? errors : "invalid input");
         free(errors);
-        return cli_fail("export", "%s: invalid events, nothing written", in);
+        return cli_fail("export", "%s: invalid events, nothing written", where);
     }
     free(errors);
     if (rc != EGIDE_OK)
-        return cli_fail_rc("export", rc, "%s", in);
+        return cli_fail_rc("export", rc, "%s", where);
     size_t jlen = strlen(json);
-    json[jlen] = '\0';
     egide_buf_t b;
     egide_buf_init(&b, jlen + 2);
     rc = egide_buf_append(&b, json, jlen);
@@ -464,10 +568,10 @@ static int s_export(const cli_args_t *args)
         return cli_fail_rc("export", rc, "%s", out);
     fprintf(stderr,
             "egide: export: %zu event(s) from %zu message(s); skipped: %zu other year, %zu not a "
-            "measure, %zu child(ren) without mother's birth name, %zu with a name that does not "
-            "normalise\n",
-            st.events, st.lines, st.other_year, st.not_a_measure, st.no_mother_name,
-            st.bad_identity);
+            "measure, %zu transfer(s) from another department, %zu child(ren) without mother's "
+            "birth name, %zu with a name that does not normalise\n",
+            st.events, st.lines, st.other_year, st.not_a_measure, st.other_department,
+            st.no_mother_name, st.bad_identity);
     return 0;
 }
 

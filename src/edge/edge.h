@@ -104,6 +104,8 @@ typedef struct edge {
     egide_directory_t *dir;
     egide_peers_t *peers;
     egide_deadline_profile_t *profile;
+    uint8_t *kc_key; /* [known_child] key_file (CRIP only), wiped at fini; NULL = detection off */
+    size_t kc_key_len;
     /* store */
     char *db_path;
     edge_store_t *store; /* loop thread */
@@ -255,6 +257,37 @@ egide_rc edge_inbox_deliver(edge_t *e, const uint8_t *env, size_t len, edge_out_
  * commit) is returned with *frame NULL and everything rolled back. */
 egide_rc edge_inbox_step(edge_t *e, const uint8_t *env, size_t len, uint8_t **frame,
                          size_t *frame_len);
+
+/* ---- edge_known_child.c ---- */
+/* At start-up: read [known_child] key_file when the node is a CRIP (a
+ * notice when it is a CRIP without one; a warning and nothing read when it
+ * is not a CRIP).  The file's errors (mode, size) are returned. */
+egide_rc edge_known_child_init(edge_t *e);
+/* Read the key from path (0600, EGIDE_PSEUDO_MIN_KEY.. bytes, else
+ * EGIDE_ERR_INVALID), replacing any held: for edge_known_child_init and
+ * tests. */
+egide_rc edge_known_child_set_key(edge_t *e, const char *path);
+/* Wipe and forget the key (detection off).  Safe when none is held. */
+void edge_known_child_fini(edge_t *e);
+/* A referral just stored on st (inside its transaction): key its children
+ * and store the keys (CRIP with a key only; other types and nodes: no-op).
+ * A child that cannot be keyed is stored as not comparable.  Store and
+ * resource errors are returned: the caller rolls the receipt back. */
+egide_rc edge_known_child_note(edge_t *e, edge_store_t *st, const char *type,
+                               const uint8_t msg_id[16], int64_t received_ms,
+                               const uint8_t *payload, size_t len);
+/* Add "known_child" to out (a json_t * object) for received message m:
+ * detection on/off/not_computed and, per child, "new" / "known" /
+ * "not_comparable" with the earlier related messages (ids, child indexes,
+ * received times; never names or keys).  No-op for other types and
+ * nodes.  Store errors are returned (out unchanged). */
+egide_rc edge_known_child_view(edge_t *e, edge_store_t *st, const edge_inbox_row_t *m, void *out);
+
+/* ---- edge_export.c ---- */
+/* GET /v1/export/olinpe?year=N[&after=CURSOR][&limit=K] (the CRIP only):
+ * one page of the received measure messages for `egide export olinpe`
+ * (see edge_export.c).  Called by edge_api_handle, authenticated. */
+void edge_export_olinpe(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *resp);
 
 /* ---- edge_witness.c ---- */
 /* A Checkpoint frame: verified against the one held (signature, consistency)

@@ -9,6 +9,7 @@
  *   POST /v1/messages/{id}/ack   acknowledge a received message
  *   GET  /v1/deadlines?state=&role=&case=&limit=&after=   one page of the
  *                                obligations held here (stored, see edge_oblig.h)
+ *   GET  /v1/export/olinpe?year= the CRIP's measure messages of a year, paged
  *   GET  /v1/health, GET /metrics
  *   POST/GET/DELETE /v1/session  log in, who am I, log out (personal
  *                                accounts, edge_accounts.h)
@@ -869,6 +870,7 @@ static void s_show(edge_t *e, const uint8_t id[16], bool content, egide_http_res
             o = s_inbox_json(&im);
             if (content)
                 s_payload_json(o, &im);
+            rc = edge_known_child_view(e, e->api_store, &im, o);
             edge_inbox_row_clear(&im);
         }
     }
@@ -1465,6 +1467,8 @@ void edge_api_handle(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *
         s_metrics(e, resp);
     } else if (strcmp(p, "/v1/deadlines") == 0 && get) {
         s_deadlines(e, req, resp);
+    } else if (strcmp(p, "/v1/export/olinpe") == 0 && get) {
+        edge_export_olinpe(e, req, resp); /* edge_export.c */
     } else if (strcmp(p, "/v1/messages") == 0) {
         if (post && s_allowed(who, EDGE_PERM_SEND, resp))
             s_post_message(e, req, resp);

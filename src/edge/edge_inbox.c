@@ -303,6 +303,9 @@ static egide_rc s_store(edge_t *e, const Egide__V1__EnvelopeHeader *h, const uin
                                   h->sender_id, h->created_ms);
     if (!rc && res == EDGE_INBOX_STORED)
         rc = s_obligations(e, h, case_id, now, facts);
+    if (!rc && res == EDGE_INBOX_STORED) /* same transaction: a failure rolls it all back */
+        rc =
+            edge_known_child_note(e, e->store, h->message_type, h->msg_id.data, now, payload, plen);
     char hex[33];
     egide_hex_encode(h->msg_id.data, 16, hex);
     if (rc) {

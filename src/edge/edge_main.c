@@ -58,6 +58,8 @@ const egide_config_key_t edge_config_schema[] = {
       "commit a batch of frames with one fsync"),
     K("deadlines", "profile", EGIDE_CFG_PATH, false, 0, 0, NULL,
       "jurisdiction deadline profile (INI)"),
+    K("known_child", "key_file", EGIDE_CFG_PATH, false, 0, 0, NULL,
+      "CRIP only: key of known-child detection (mode 0600, >= 32 bytes); none = off"),
     K("api", "bind", EGIDE_CFG_STRING, false, 0, 0, "127.0.0.1", "address of the REST API"),
     K("api", "port", EGIDE_CFG_INT, false, 0, 65535, "7720",
       "port of the REST API (0 = any free port)"),
@@ -216,6 +218,8 @@ egide_rc edge_init(edge_t *e, egide_config_t *cfg)
         egide_log(EGIDE_LOG_ERROR, "node %s is not in the directory", e->node_id);
         return EGIDE_ERR_CONFIG;
     }
+    if ((rc = edge_known_child_init(e)) != EGIDE_OK)
+        return rc;
     char *prof = egide_config_path(cfg, "deadlines", "profile");
     if (prof) {
         char err[512];
@@ -267,6 +271,7 @@ void edge_fini(edge_t *e)
             close(e->wake[i]);
     edge_store_close(&e->store);
     egide_deadline_profile_destroy(&e->profile);
+    edge_known_child_fini(e);
     egide_peers_destroy(&e->peers);
     egide_directory_destroy(&e->dir);
     egide_trust_destroy(&e->trust);

@@ -387,6 +387,37 @@ typedef struct edge_session_row {
     int64_t last_ms;                   /* last request (idle expiry counts from it) */
 } edge_session_row_t;
 
+/* ---- known child (edge_known_child.c) and the export's inbox pages ------
+ * The child and household keys of the referrals a CRIP received
+ * (egide_known_child.h), in the transaction that stores the message. */
+
+#define EDGE_KC_HEX_LEN       64                    /* a child or household key, hex */
+#define EDGE_KC_RELATED_MAX   100                   /* kc_related: rows per child and relation */
+#define EDGE_STORE_PAGE_MAX   500                   /* inbox_page: rows per page */
+#define EDGE_STORE_PAGE_BYTES (16u * 1024u * 1024u) /* inbox_page: payload bytes per page */
+
+/* One child of a received referral (kc_put / kc_get). */
+typedef struct edge_kc_row {
+    int child;                               /* its index in the payload's children */
+    int status;                              /* egide_kc_status: why it has no child key */
+    char child_key[EDGE_KC_HEX_LEN + 1];     /* "" = not comparable */
+    char household_key[EDGE_KC_HEX_LEN + 1]; /* "" = household not keyed */
+} edge_kc_row_t;
+
+/* How an earlier message relates to a child (kc_related). */
+typedef enum edge_kc_relation {
+    EDGE_KC_SAME_CHILD = 0, /* same child key */
+    EDGE_KC_SIBLING = 1,    /* same household key, another child key */
+} edge_kc_relation;
+
+/* An earlier message about the same child or a sibling. */
+typedef struct edge_kc_related {
+    uint8_t msg_id[16];
+    int child;           /* the child's index in that message */
+    int64_t received_ms; /* when that message was received */
+    int64_t case_id;     /* the case it belongs to (case_msgs), 0 = none */
+} edge_kc_related_t;
+
 /* ---- the table ------------------------------------------------------------ */
 
 typedef struct edge_store edge_store_t;
@@ -598,6 +629,35 @@ struct edge_store_ops {
                                 int64_t *last_ms);
     egide_rc (*auth_fail_clear)(edge_store_t *s, const char *key);
     egide_rc (*auth_fail_purge)(edge_store_t *s, int64_t before_ms);
+    /* ---- known child (appended: keep other sections above) ----
+     * kc_put: the keys of a received message's children, in the caller's
+     * transaction with the message itself; n may be 0 (nothing written).
+     * EGIDE_ERR_EXISTS when the message has keys already (nothing written).
+     * kc_get: the message's rows by child index, at most max; *n = 0 when
+     * it has none (received while detection was off, or not a referral). */
+    egide_rc (*kc_put)(edge_store_t *s, const uint8_t msg_id[16], int64_t received_ms,
+                       const edge_kc_row_t *rows, size_t n);
+    egide_rc (*kc_get)(edge_store_t *s, const uint8_t msg_id[16], edge_kc_row_t *rows, size_t max,
+                       size_t *n);
+    /* Other messages, received at or before before_ms, about the same child
+     * (rel SAME_CHILD: child key equal to child_key) or a sibling (rel
+     * SIBLING: household key equal to household_key, child key known and
+     * not child_key); newest first, at most limit (1..EDGE_KC_RELATED_MAX)
+     * into rows.  Through an index on each key: the cost is bounded by the
+     * matches.  The key needed by rel must be non-empty. */
+    egide_rc (*kc_related)(edge_store_t *s, edge_kc_relation rel, const char *child_key,
+                           const char *household_key, const uint8_t msg_id[16], int64_t before_ms,
+                           size_t limit, edge_kc_related_t *rows, size_t *n);
+    /* Received messages with from_ms <= received_ms < to_ms, in
+     * (received_ms, msg_id) order strictly after the cursor (after_ms,
+     * after_id; after_id NULL = from the start), with their payloads: at
+     * most limit (1..EDGE_STORE_PAGE_MAX) rows, and no row more once
+     * EDGE_STORE_PAGE_BYTES of payload are held (always one at least).
+     * Through the received-time index.  *rows the caller's: clear each
+     * with edge_inbox_row_clear, then free. */
+    egide_rc (*inbox_page)(edge_store_t *s, int64_t from_ms, int64_t to_ms, int64_t after_ms,
+                           const uint8_t *after_id, size_t limit, edge_inbox_row_t **rows,
+                           size_t *n);
 };
 
 /* The SQLite backend (edge_store_sqlite.c). */
@@ -679,5 +739,9 @@ extern const edge_store_ops_t edge_store_sqlite_ops;
 #define edge_store_auth_fail_count(s, ...)     EDGE_STORE_CALL(s, auth_fail_count, __VA_ARGS__)
 #define edge_store_auth_fail_clear(s, ...)     EDGE_STORE_CALL(s, auth_fail_clear, __VA_ARGS__)
 #define edge_store_auth_fail_purge(s, ...)     EDGE_STORE_CALL(s, auth_fail_purge, __VA_ARGS__)
+#define edge_store_kc_put(s, ...)              EDGE_STORE_CALL(s, kc_put, __VA_ARGS__)
+#define edge_store_kc_get(s, ...)              EDGE_STORE_CALL(s, kc_get, __VA_ARGS__)
+#define edge_store_kc_related(s, ...)          EDGE_STORE_CALL(s, kc_related, __VA_ARGS__)
+#define edge_store_inbox_page(s, ...)          EDGE_STORE_CALL(s, inbox_page, __VA_ARGS__)
 
 #endif

@@ -114,6 +114,17 @@ static const char *const s_migrations[] = {
     "CREATE INDEX sessions_user ON sessions(user);"
     "CREATE TABLE auth_failures(key TEXT NOT NULL, time_ms INTEGER NOT NULL);"
     "CREATE INDEX auth_failures_key ON auth_failures(key, time_ms);",
+    /* 6, known child (edge_known_child.c): the keys of each child of a
+     * received referral, never names; one partial index per key so that a
+     * lookup costs the matches, newest first by received time. */
+    "CREATE TABLE child_keys("
+    "  msg_id BLOB NOT NULL, child INTEGER NOT NULL, status INTEGER NOT NULL,"
+    "  child_key TEXT, household_key TEXT, received_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY(msg_id, child));"
+    "CREATE INDEX child_keys_child ON child_keys(child_key, received_ms)"
+    "  WHERE child_key IS NOT NULL;"
+    "CREATE INDEX child_keys_household ON child_keys(household_key, received_ms)"
+    "  WHERE household_key IS NOT NULL;",
 };
 
 typedef struct s_store {
@@ -1612,6 +1623,206 @@ static egide_rc s_counts(edge_store_t *s, edge_store_counts_t *c)
 }
 
 /* Every operation X is s_X: the table names them once. */
+/* ------------------------------------------------------------ known child */
+
+static bool s_kc_key_ok(const char *k)
+{
+    return k && strlen(k) == EDGE_KC_HEX_LEN;
+}
+
+static egide_rc s_kc_put(edge_store_t *s, const uint8_t msg_id[16], int64_t received_ms,
+                         const edge_kc_row_t *rows, size_t n)
+{
+    if (!s || !msg_id || (!rows && n))
+        return EGIDE_ERR_INVALID;
+    for (size_t i = 0; i < n; i++)
+        if ((rows[i].child_key[0] && !s_kc_key_ok(rows[i].child_key)) ||
+            (rows[i].household_key[0] && !s_kc_key_ok(rows[i].household_key)))
+            return EGIDE_ERR_INVALID;
+    if (n == 0)
+        return EGIDE_OK;
+    /* One message's rows all or none: a savepoint inside the caller's
+     * transaction (or on its own). */
+    egide_rc rc = egide_db_exec(DB(s), "SAVEPOINT kc_put");
+    for (size_t i = 0; i < n && !rc; i++) {
+        sqlite3_stmt *st;
+        rc = egide_db_stmt(DB(s),
+                           "INSERT INTO child_keys(msg_id, child, status, child_key,"
+                           " household_key, received_ms) VALUES(?,?,?,?,?,?)",
+                           &st);
+        if (rc)
+            break;
+        sqlite3_bind_blob(st, 1, msg_id, 16, SQLITE_STATIC);
+        sqlite3_bind_int(st, 2, rows[i].child);
+        sqlite3_bind_int(st, 3, rows[i].status);
+        if (rows[i].child_key[0])
+            sqlite3_bind_text(st, 4, rows[i].child_key, -1, SQLITE_STATIC);
+        if (rows[i].household_key[0])
+            sqlite3_bind_text(st, 5, rows[i].household_key, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 6, received_ms);
+        int r = sqlite3_step(st);
+        if ((r & 0xff) == SQLITE_CONSTRAINT)
+            rc = EGIDE_ERR_EXISTS;
+        else if (r != SQLITE_DONE)
+            rc = s_fail(DB(s), "known child put", r);
+        egide_db_done(st);
+    }
+    if (rc) {
+        (void)egide_db_exec(DB(s), "ROLLBACK TO kc_put");
+        (void)egide_db_exec(DB(s), "RELEASE kc_put");
+        return rc;
+    }
+    return egide_db_exec(DB(s), "RELEASE kc_put");
+}
+
+static egide_rc s_kc_get(edge_store_t *s, const uint8_t msg_id[16], edge_kc_row_t *rows, size_t max,
+                         size_t *n)
+{
+    if (n)
+        *n = 0;
+    if (!s || !msg_id || !n || (!rows && max))
+        return EGIDE_ERR_INVALID;
+    if (max == 0)
+        return EGIDE_OK;
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(DB(s),
+                                "SELECT child, status, child_key, household_key FROM child_keys"
+                                " WHERE msg_id=? ORDER BY child LIMIT ?",
+                                &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_blob(st, 1, msg_id, 16, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (int64_t)max);
+    for (;;) {
+        bool row;
+        rc = s_row(DB(s), st, "known child get", &row);
+        if (rc || !row)
+            break;
+        edge_kc_row_t *r = &rows[*n];
+        memset(r, 0, sizeof *r);
+        r->child = sqlite3_column_int(st, 0);
+        r->status = sqlite3_column_int(st, 1);
+        s_text(r->child_key, sizeof r->child_key, st, 2);
+        s_text(r->household_key, sizeof r->household_key, st, 3);
+        (*n)++;
+    }
+    egide_db_done(st);
+    if (rc)
+        *n = 0;
+    return rc;
+}
+
+static egide_rc s_kc_related(edge_store_t *s, edge_kc_relation rel, const char *child_key,
+                             const char *household_key, const uint8_t msg_id[16], int64_t before_ms,
+                             size_t limit, edge_kc_related_t *rows, size_t *n)
+{
+    if (n)
+        *n = 0;
+    if (!s || !msg_id || !rows || !n || limit == 0 || limit > EDGE_KC_RELATED_MAX ||
+        !s_kc_key_ok(child_key) || (rel == EDGE_KC_SIBLING && !s_kc_key_ok(household_key)) ||
+        (rel != EDGE_KC_SAME_CHILD && rel != EDGE_KC_SIBLING))
+        return EGIDE_ERR_INVALID;
+    sqlite3_stmt *st;
+    egide_rc rc;
+    if (rel == EDGE_KC_SAME_CHILD)
+        rc = egide_db_stmt(DB(s),
+                           "SELECT k.msg_id, k.child, k.received_ms, c.case_id FROM child_keys k"
+                           " LEFT JOIN case_msgs c ON c.msg_id=k.msg_id"
+                           " WHERE k.child_key=?1 AND k.child_key IS NOT NULL"
+                           " AND k.received_ms<=?2 AND k.msg_id<>?3"
+                           " ORDER BY k.received_ms DESC LIMIT ?4",
+                           &st);
+    else
+        rc = egide_db_stmt(DB(s),
+                           "SELECT k.msg_id, k.child, k.received_ms, c.case_id FROM child_keys k"
+                           " LEFT JOIN case_msgs c ON c.msg_id=k.msg_id"
+                           " WHERE k.household_key=?5 AND k.household_key IS NOT NULL"
+                           " AND k.received_ms<=?2 AND k.msg_id<>?3 AND k.child_key IS NOT NULL"
+                           " AND k.child_key<>?1 ORDER BY k.received_ms DESC LIMIT ?4",
+                           &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, child_key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, before_ms);
+    sqlite3_bind_blob(st, 3, msg_id, 16, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, (int64_t)limit);
+    if (rel == EDGE_KC_SIBLING)
+        sqlite3_bind_text(st, 5, household_key, -1, SQLITE_STATIC);
+    for (;;) {
+        bool row;
+        rc = s_row(DB(s), st, "known child related", &row);
+        if (rc || !row)
+            break;
+        edge_kc_related_t *r = &rows[*n];
+        memset(r, 0, sizeof *r);
+        s_blob(r->msg_id, 16, st, 0);
+        r->child = sqlite3_column_int(st, 1);
+        r->received_ms = sqlite3_column_int64(st, 2);
+        r->case_id = sqlite3_column_int64(st, 3); /* NULL (no case) reads as 0 */
+        (*n)++;
+    }
+    egide_db_done(st);
+    if (rc)
+        *n = 0;
+    return rc;
+}
+
+static egide_rc s_inbox_page(edge_store_t *s, int64_t from_ms, int64_t to_ms, int64_t after_ms,
+                             const uint8_t *after_id, size_t limit, edge_inbox_row_t **rows,
+                             size_t *n)
+{
+    if (rows)
+        *rows = NULL;
+    if (n)
+        *n = 0;
+    if (!s || !rows || !n || limit == 0 || limit > EDGE_STORE_PAGE_MAX)
+        return EGIDE_ERR_INVALID;
+    sqlite3_stmt *st;
+    egide_rc rc =
+        egide_db_stmt(DB(s),
+                      "SELECT " INBOX_COLS ", payload FROM inbox"
+                      " WHERE received_ms>=?1 AND received_ms<?2"
+                      " AND (?4 IS NULL OR received_ms>?3 OR (received_ms=?3 AND msg_id>?4))"
+                      " ORDER BY received_ms, msg_id LIMIT ?5",
+                      &st);
+    if (rc)
+        return rc;
+    /* The index range starts at the cursor, so a page never rereads the
+     * pages before it (only the cursor's own millisecond is filtered). */
+    sqlite3_bind_int64(st, 1, after_id && after_ms > from_ms ? after_ms : from_ms);
+    sqlite3_bind_int64(st, 2, to_ms);
+    sqlite3_bind_int64(st, 3, after_ms);
+    s_bind_opt_id(st, 4, after_id);
+    sqlite3_bind_int64(st, 5, (int64_t)limit);
+    size_t cap = 0, bytes = 0;
+    while (bytes < EDGE_STORE_PAGE_BYTES) {
+        bool row;
+        rc = s_row(DB(s), st, "inbox page", &row);
+        if (rc || !row)
+            break;
+        rc = s_grow((void **)rows, &cap, *n, sizeof **rows);
+        if (rc)
+            break;
+        edge_inbox_row_t *r = &(*rows)[*n];
+        s_inbox_row(st, r);
+        /* The payload is the last column, whatever INBOX_COLS holds. */
+        rc = s_dup(st, sqlite3_column_count(st) - 1, &r->payload, &r->payload_len);
+        if (rc)
+            break;
+        bytes += r->payload_len;
+        (*n)++;
+    }
+    egide_db_done(st);
+    if (rc) {
+        for (size_t i = 0; i < *n; i++)
+            edge_inbox_row_clear(&(*rows)[i]);
+        free(*rows);
+        *rows = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
 #define OP(x) .x = s_##x
 /* ------------------------------------------------------------ idempotency keys */
 
@@ -2013,4 +2224,9 @@ const edge_store_ops_t edge_store_sqlite_ops = {.name = "sqlite",
                                                 OP(auth_fail_add),
                                                 OP(auth_fail_count),
                                                 OP(auth_fail_clear),
-                                                OP(auth_fail_purge)};
+                                                OP(auth_fail_purge),
+                                                /* known child */
+                                                OP(kc_put),
+                                                OP(kc_get),
+                                                OP(kc_related),
+                                                OP(inbox_page)};

@@ -7,7 +7,9 @@
 # (fr-casf and New Caledonia profiles) and online against a stub of the
 # edge's GET /v1/deadlines on 127.0.0.1 (bearer token from a 0600 file), and
 # `egide export olinpe` (key file permissions, output mode, no identifying
-# string of the inputs in the output, nothing written on bad input).
+# string of the inputs in the output, nothing written on bad input), from a
+# file and, without --in, from a stub of the CRIP edge's paged
+# GET /v1/export/olinpe (cursor followed, same events, refusals).
 # Everything lives in a temporary directory that is removed at the end.
 set -uo pipefail
 
@@ -218,6 +220,75 @@ run "$EGIDE" export olinpe --year 26 --key-file "$TMP/key" --in "$TMP/events.jso
 check "bad year is usage" [ "$RC" -eq 2 ]
 run "$EGIDE" export nope
 check "unknown export is usage" [ "$RC" -eq 2 ]
+
+# ---------------------------------------------------------------- export olinpe from the edge (stub)
+# Without --in the command pages through the CRIP edge's GET
+# /v1/export/olinpe (edge_export.c; its store side is test_edge_export):
+# here a stub serving the seven samples two by two, with the bearer token.
+head -n 7 "$TMP/events.jsonl" >"$TMP/served.jsonl"
+cat >"$TMP/export-stub.py" <<'PY'
+import http.server, json, sys, urllib.parse
+token, portfile, served, log = sys.argv[1:5]
+MSGS = [json.loads(l) for l in open(served)]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        open(log, "a").write(self.path + "\n")
+        if self.headers.get("Authorization") != "Bearer " + token:
+            self.send_response(401); self.end_headers(); self.wfile.write(b'{"error":"unauthorized"}'); return
+        u = urllib.parse.urlparse(self.path)
+        q = dict(urllib.parse.parse_qsl(u.query))
+        if u.path != "/v1/export/olinpe" or "year" not in q:
+            self.send_response(404); self.end_headers(); return
+        if q["year"] == "2099":  # a broken edge: the cursor never moves
+            body = {"year": 2099, "scanned": 1, "messages": [], "next": "7-" + "0" * 32}
+        else:
+            lim = int(q.get("limit", "100"))
+            start = int(q["after"].split("-")[0]) if "after" in q else 0
+            page = MSGS[start:start + lim] if q["year"] == "2026" else []
+            body = {"year": int(q["year"]), "scanned": len(page), "messages": page}
+            if page:
+                body["next"] = "%d-%s" % (start + len(page), "ab" * 16)
+        self.send_response(200); self.send_header("Content-Type", "application/json"); self.end_headers()
+        self.wfile.write(json.dumps(body).encode())
+    def log_message(self, *a): pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+open(portfile, "w").write(str(s.server_address[1]))
+s.timeout = 1
+for _ in range(60):  # bounded: at most about a minute
+    s.handle_request()
+PY
+# The edge's own token rules (at least 32 characters, one line, 0600).
+openssl rand -hex 24 >"$TMP/token"
+chmod 600 "$TMP/token"
+rm -f "$TMP/port"
+python3 "$TMP/export-stub.py" "$(cat "$TMP/token")" "$TMP/port" "$TMP/served.jsonl" "$TMP/requests" &
+STUB_PID=$!
+for _ in $(seq 50); do [ -s "$TMP/port" ] && break; sleep 0.1; done
+API="http://127.0.0.1:$(cat "$TMP/port")"
+run "$EGIDE" export olinpe --year 2026 --key-file "$TMP/key" --api "$API" --token-file "$TMP/token" --page 2 --out "$TMP/from-edge.json"
+check "export from the edge ok" [ "$RC" -eq 0 ]
+check "from the edge: summary" has "$ERR" "9 event(s) from 7 message(s)"
+check "from the edge: mode 0600" [ "$(stat -c %a "$TMP/from-edge.json")" = "600" ]
+check "from the edge: same events as --in" [ "$(jq -c '[.events[] | [.pseudonym, .event_type, .event_month, .department]]' "$TMP/from-edge.json")" = "$(jq -c '[.events[] | [.pseudonym, .event_type, .event_month, .department]]' "$TMP/olinpe.json")" ]
+check "from the edge: pages of 2" [ "$(grep -c '^/v1/export/olinpe?year=2026&limit=2' "$TMP/requests")" -eq 5 ]
+check "from the edge: cursor followed" [ "$(grep -c 'after=6-abab' "$TMP/requests")" -eq 1 ]
+run "$EGIDE" validate --type observatory.export "$TMP/from-edge.json"
+check "from the edge: valid observatory.export" [ "$OUT" = "ok" ]
+openssl rand -hex 24 >"$TMP/wrong"
+run "$EGIDE" export olinpe --year 2026 --key-file "$TMP/key" --api "$API" --token-file "$TMP/wrong" --out "$TMP/x2.json"
+check "from the edge: wrong token fails" [ "$RC" -ne 0 ] && check "wrong token: nothing written" [ ! -e "$TMP/x2.json" ]
+run "$EGIDE" export olinpe --year 2099 --key-file "$TMP/key" --api "$API" --token-file "$TMP/token" --department 71 --out "$TMP/x3.json"
+check "a cursor that does not move fails" [ "$RC" -ne 0 ] && check "stuck cursor: nothing written" [ ! -e "$TMP/x3.json" ]
+check "stuck cursor: says so" has "$ERR" "cursor"
+run "$EGIDE" export olinpe --year 2030 --key-file "$TMP/key" --api "$API" --token-file "$TMP/token" --department 71 --out "$TMP/empty.json"
+check "a year without events: an empty export" [ "$RC" -eq 0 ] && check "no events" [ "$(jq '.events | length' "$TMP/empty.json")" = "0" ]
+kill "$STUB_PID" 2>/dev/null
+wait "$STUB_PID" 2>/dev/null
+STUB_PID=""
+run "$EGIDE" export olinpe --year 2026 --key-file "$TMP/key" --api "http://127.0.0.1:1" --token-file "$TMP/token" --out "$TMP/x4.json"
+check "no edge: export fails" [ "$RC" -ne 0 ] && check "no edge: nothing written" [ ! -e "$TMP/x4.json" ]
+run "$EGIDE" export olinpe --year 2026 --key-file "$TMP/key" --in "$TMP/served.jsonl" --page 2 --out "$TMP/x5.json"
+check "--page with --in is usage" [ "$RC" -eq 2 ]
 
 echo "$PASS passed, $FAIL failed"
 [ "$FAIL" -eq 0 ]

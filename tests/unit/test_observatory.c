@@ -386,6 +386,93 @@ static void test_bad_input(void)
     free(out);
 }
 
+/* The export built one message at a time (as from a store, page by page)
+ * is the export of the whole text; bad arguments; a resource error is
+ * not swallowed. */
+static void test_builder(void)
+{
+    egide_olinpe_opts_t o = s_opts(2026);
+    char *in = s_jsonl(NULL), *whole = NULL, *errors = NULL, *built = NULL;
+    egide_olinpe_stats_t st1, st2;
+    REQUIRE(in);
+    CHECK_RC(egide_observatory_export(in, strlen(in), &o, &whole, &st1, &errors), EGIDE_OK);
+    egide_olinpe_t *b = NULL;
+    REQUIRE(egide_olinpe_new(&o, &b) == EGIDE_OK);
+    const char *p = in;
+    size_t lines = 0;
+    while (*p) {
+        size_t n = strcspn(p, "\n");
+        CHECK_RC(egide_olinpe_add(b, p, n), EGIDE_OK);
+        lines++;
+        p += n + (p[n] ? 1 : 0);
+    }
+    CHECK(lines > NSAMPLES);
+    CHECK_RC(egide_olinpe_finish(b, &built, &st2, &errors), EGIDE_OK);
+    CHECK(whole && built && strcmp(whole, built) == 0);
+    CHECK(st1.events == st2.events && st2.events > 0 && st1.lines == st2.lines);
+    egide_olinpe_destroy(&b);
+    CHECK(b == NULL);
+    egide_olinpe_destroy(&b); /* idempotent */
+    egide_olinpe_destroy(NULL);
+    free(whole);
+    free(built);
+    free(in);
+    /* An invalid line is reported by finish, with its number. */
+    REQUIRE(egide_olinpe_new(&o, &b) == EGIDE_OK);
+    CHECK_RC(egide_olinpe_add(b, "", 0), EGIDE_OK);
+    CHECK_RC(egide_olinpe_add(b, "[1]", 3), EGIDE_OK);
+    CHECK_RC(egide_olinpe_finish(b, &built, NULL, &errors), EGIDE_ERR_VALIDATION);
+    CHECK(built == NULL && errors && strstr(errors, "line 2: json: not a JSON object"));
+    free(errors);
+    egide_olinpe_destroy(&b);
+    /* Arguments. */
+    egide_olinpe_opts_t bad = s_opts(1999);
+    CHECK_RC(egide_olinpe_new(&bad, &b), EGIDE_ERR_INVALID);
+    CHECK(b == NULL);
+    CHECK_RC(egide_olinpe_new(NULL, &b), EGIDE_ERR_INVALID);
+    CHECK_RC(egide_olinpe_new(&o, NULL), EGIDE_ERR_INVALID);
+    CHECK_RC(egide_olinpe_add(NULL, "{}", 2), EGIDE_ERR_INVALID);
+    CHECK_RC(egide_olinpe_finish(NULL, &built, NULL, NULL), EGIDE_ERR_INVALID);
+    /* The counted types. */
+    CHECK(egide_observatory_type_counted("court.decision"));
+    CHECK(egide_observatory_type_counted("ip.transmission"));
+    CHECK(egide_observatory_type_counted("department.transfer"));
+    CHECK(!egide_observatory_type_counted("ip.qualification"));
+    CHECK(!egide_observatory_type_counted("message.acknowledgement"));
+    CHECK(!egide_observatory_type_counted(NULL));
+}
+
+/* A transfer is the sending department's transfer_out: one that came in
+ * from another department is no event of this department's export. */
+static void test_transfers(void)
+{
+#define S_TRANSFER                                                                                 \
+    "{\"type\":\"department.transfer\",\"payload\":{\"transferred_at\":"                           \
+    "\"2026-06-01T10:00:00+02:00\",\"case_ref\":\"C-1\",\"from_department\":\"%s\","               \
+    "\"to_department\":\"%s\",\"summary\":\"s\",\"children\":[{\"first_names\":[\"Zoe\"],"         \
+    "\"sex\":\"female\",\"birth_date\":\"2016-05-14\",\"commune\":\"%s\","                         \
+    "\"mother_birth_surname\":\"Invente\"}]}}\n"
+    char in[2048];
+    int n = snprintf(in, sizeof in, S_TRANSFER, "71", "21", "71270");
+    snprintf(in + n, sizeof in - (size_t)n, S_TRANSFER, "21", "71", "71270");
+    egide_olinpe_opts_t o = s_opts(2026);
+    o.department = "71";
+    char *out = NULL, *errors = NULL;
+    egide_olinpe_stats_t st;
+    CHECK_RC(egide_observatory_export(in, strlen(in), &o, &out, &st, &errors), EGIDE_OK);
+    CHECK(st.events == 1 && st.other_department == 1);
+    json_t *root = out ? json_loads(out, 0, NULL) : NULL;
+    CHECK(s_count(s_events(root), "event_type", "transfer_out") == 1);
+    CHECK(s_count(s_events(root), "detail", "21") == 1);
+    json_decref(root);
+    free(out);
+    /* Without a department, both are kept (as before). */
+    o.department = NULL;
+    CHECK_RC(egide_observatory_export(in, strlen(in), &o, &out, &st, &errors), EGIDE_OK);
+    CHECK(st.events == 2 && st.other_department == 0);
+    free(out);
+}
+
 int main(void)
 {
     const char *src = getenv("EGIDE_SOURCE_DIR");
@@ -408,6 +495,8 @@ int main(void)
     RUN(test_previous_and_filters);
     RUN(test_bad_input);
     RUN(test_unicode_names);
+    RUN(test_builder);
+    RUN(test_transfers);
     for (size_t i = 0; i < NSAMPLES; i++)
         json_decref(s_payloads[i]);
     EGIDE_TEST_DONE();

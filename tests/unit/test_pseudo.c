@@ -3,7 +3,8 @@
  * test_pseudo.c - name normalisation (case, accents, ligatures, hyphens,
  * apostrophes, spaces, compound names, decomposed input, refusals) and
  * keyed pseudonyms (stable, key- and context-separated, sensitive to each
- * input, argument checks).
+ * input, argument checks); the names of issue 11 in every form (NFC, NFD,
+ * upper and lower case) stable in both contexts; household keys.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -255,6 +256,175 @@ static void test_fold(void)
     CHECK_RC(egide_pseudo_fold(NULL, small, sizeof small), EGIDE_ERR_INVALID);
 }
 
+/* Issue 11 item 6: the four names of the issue in six forms each (NFC and
+ * NFD, as typed, upper and lower case) fold to one name, give one
+ * pseudonym (as first name and as mother's name) and one household key,
+ * and the known-child context never gives the observatory's pseudonym. */
+static const struct {
+    const char *forms[6];
+    const char *norm;
+} s_forms[] = {
+    {{"Th\xe1\xbb\x8b Ng\xe1\xbb\x8d"
+      "c",
+      "Thi\xcc\xa3 Ngo\xcc\xa3"
+      "c",
+      "TH\xe1\xbb\x8a NG\xe1\xbb\x8c"
+      "C",
+      "THI\xcc\xa3 NGO\xcc\xa3"
+      "C",
+      "th\xe1\xbb\x8b ng\xe1\xbb\x8d"
+      "c",
+      "thi\xcc\xa3 ngo\xcc\xa3"
+      "c"},
+     "THI NGOC"},
+    {{"Nguy\xe1\xbb\x85n", "Nguye\xcc\x82\xcc\x83n", "NGUY\xe1\xbb\x84N", "NGUYE\xcc\x82\xcc\x83N",
+      "nguy\xe1\xbb\x85n", "nguye\xcc\x82\xcc\x83n"},
+     "NGUYEN"},
+    {{"\xc3\x85sa", "A\xcc\x8asa", "\xc3\x85SA", "A\xcc\x8aSA", "\xc3\xa5sa", "a\xcc\x8asa"},
+     "ASA"},
+    {{"Zo\xc3\xab-L\xc3\xa9"
+      "a",
+      "Zoe\xcc\x88-Le\xcc\x81"
+      "a",
+      "ZO\xc3\x8b-L\xc3\x89"
+      "A",
+      "ZOE\xcc\x88-LE\xcc\x81"
+      "A",
+      "zo\xc3\xab-l\xc3\xa9"
+      "a",
+      "zoe\xcc\x88-le\xcc\x81"
+      "a"},
+     "ZOE LEA"},
+};
+#define NFORMS (sizeof s_forms / sizeof s_forms[0])
+
+static void test_issue_names_all_forms(void)
+{
+    char ref[65], p[65], kc[65], hh[65], hh2[65];
+    char olinpe[NFORMS][65], known[NFORMS][65];
+    for (size_t i = 0; i < NFORMS; i++) {
+        /* The six forms are six different byte strings. */
+        for (size_t f = 0; f < 6; f++)
+            for (size_t g = f + 1; g < 6; g++)
+                CHECK(strcmp(s_forms[i].forms[f], s_forms[i].forms[g]) != 0);
+        s_p(s_key, "olinpe", s_forms[i].forms[0], 2019, 7, s_forms[i].forms[0], ref);
+        CHECK(strlen(ref) == 64);
+        s_p(s_key, "known-child", s_forms[i].forms[0], 2019, 7, s_forms[i].forms[0], kc);
+        CHECK(strlen(kc) == 64);
+        CHECK(strcmp(ref, kc) != 0); /* contexts separated */
+        CHECK_RC(egide_pseudo_household(s_key, 32, "known-child", s_forms[i].forms[0],
+                                        s_forms[i].forms[0], "71270", hh),
+                 EGIDE_OK);
+        CHECK(strlen(hh) == 64 && strcmp(hh, kc) != 0 && strcmp(hh, ref) != 0);
+        for (size_t f = 0; f < 6; f++) {
+            const char *form = s_forms[i].forms[f];
+            CHECK_STREQ(s_norm(form), s_forms[i].norm);
+            char folded[64];
+            egide_strlcpy(folded, s_fold(form), sizeof folded);
+            for (char *c = folded; *c; c++)
+                *c = (char)(*c >= 'a' && *c <= 'z' ? *c - 'a' + 'A' : *c);
+            CHECK_STREQ(folded, s_forms[i].norm); /* the search folding agrees */
+            s_p(s_key, "olinpe", form, 2019, 7, form, p);
+            CHECK_STREQ(p, ref);
+            /* Mixed: first name in one form, mother's name in another. */
+            s_p(s_key, "olinpe", form, 2019, 7, s_forms[i].forms[5 - f], p);
+            CHECK_STREQ(p, ref);
+            s_p(s_key, "known-child", form, 2019, 7, form, p);
+            CHECK_STREQ(p, kc);
+            CHECK_RC(egide_pseudo_household(s_key, 32, "known-child", form, s_forms[i].forms[5 - f],
+                                            "71270", hh2),
+                     EGIDE_OK);
+            CHECK_STREQ(hh2, hh);
+        }
+        memcpy(olinpe[i], ref, 65);
+        memcpy(known[i], kc, 65);
+    }
+    /* Different names, different pseudonyms, in both contexts. */
+    for (size_t i = 0; i < NFORMS; i++)
+        for (size_t j = i + 1; j < NFORMS; j++) {
+            CHECK(strcmp(olinpe[i], olinpe[j]) != 0);
+            CHECK(strcmp(known[i], known[j]) != 0);
+        }
+    /* Accents go, so "Zoé-Léa" is the same child as "Zoë-Léa"; a letter
+     * more ("Zoë-Léna") is another. */
+    s_p(s_key, "olinpe",
+        "Zo\xc3\xa9-L\xc3\xa9"
+        "a",
+        2019, 7,
+        "Zo\xc3\xa9-L\xc3\xa9"
+        "a",
+        p);
+    CHECK_STREQ(p, olinpe[3]);
+    s_p(s_key, "olinpe",
+        "Zo\xc3\xab-L\xc3\xa9"
+        "na",
+        2019, 7,
+        "Zo\xc3\xab-L\xc3\xa9"
+        "a",
+        p);
+    CHECK(strcmp(p, olinpe[3]) != 0);
+}
+
+static void test_household(void)
+{
+    char a[65], b[65];
+    CHECK_RC(egide_pseudo_household(s_key, 32, "known-child", "Marie-H\xc3\xa9l\xc3\xa8ne",
+                                    "Invent\xc3\xa9", "71270", a),
+             EGIDE_OK);
+    CHECK_RC(
+        egide_pseudo_household(s_key, 32, "known-child", "MARIE HELENE", "INVENTE", "71270", b),
+        EGIDE_OK);
+    CHECK_STREQ(a, b);
+    /* Each input matters, and the order of the names. */
+    CHECK_RC(
+        egide_pseudo_household(s_key, 32, "known-child", "Marie Helene", "Invente", "71271", b),
+        EGIDE_OK);
+    CHECK(strcmp(a, b) != 0);
+    CHECK_RC(egide_pseudo_household(s_key, 32, "known-child", "Marie", "Invente", "71270", b),
+             EGIDE_OK);
+    CHECK(strcmp(a, b) != 0);
+    CHECK_RC(
+        egide_pseudo_household(s_key, 32, "known-child", "Invente", "Marie Helene", "71270", b),
+        EGIDE_OK);
+    CHECK(strcmp(a, b) != 0);
+    CHECK_RC(
+        egide_pseudo_household(s_key2, 32, "known-child", "Marie Helene", "Invente", "71270", b),
+        EGIDE_OK);
+    CHECK(strcmp(a, b) != 0);
+    CHECK_RC(egide_pseudo_household(s_key, 32, "olinpe", "Marie Helene", "Invente", "71270", b),
+             EGIDE_OK);
+    CHECK(strcmp(a, b) != 0);
+    /* Corsica and overseas codes are communes; postal codes with letters,
+     * short codes and other junk are not. */
+    CHECK_RC(egide_pseudo_household(s_key, 32, "known-child", "Ana", "Invente", "2A004", b),
+             EGIDE_OK);
+    CHECK_RC(egide_pseudo_household(s_key, 32, "known-child", "Ana", "Invente", "98818", b),
+             EGIDE_OK);
+    const char *bad_communes[] = {"7127", "712700", "2C004", "71 27", "", NULL};
+    for (size_t i = 0; i < sizeof bad_communes / sizeof bad_communes[0]; i++) {
+        memset(b, 'x', sizeof b);
+        CHECK_RC(
+            egide_pseudo_household(s_key, 32, "known-child", "Ana", "Invente", bad_communes[i], b),
+            EGIDE_ERR_INVALID);
+        CHECK(b[0] == '\0');
+    }
+    /* Names and keys are checked as for pseudonyms. */
+    CHECK_RC(egide_pseudo_household(s_key, 32, "known-child", "Ana2", "Invente", "71270", b),
+             EGIDE_ERR_INVALID);
+    CHECK_RC(egide_pseudo_household(s_key, 32, "known-child", "Ana", "Zo\xc3", "71270", b),
+             EGIDE_ERR_PROTO);
+    CHECK_RC(egide_pseudo_household(s_key, 32, "known-child", NULL, "Invente", "71270", b),
+             EGIDE_ERR_INVALID);
+    CHECK_RC(egide_pseudo_household(s_key, 31, "known-child", "Ana", "Invente", "71270", b),
+             EGIDE_ERR_INVALID);
+    CHECK_RC(egide_pseudo_household(NULL, 32, "known-child", "Ana", "Invente", "71270", b),
+             EGIDE_ERR_INVALID);
+    CHECK_RC(egide_pseudo_household(s_key, 32, "", "Ana", "Invente", "71270", b),
+             EGIDE_ERR_INVALID);
+    CHECK_RC(egide_pseudo_household(s_key, 32, "known-child", "Ana", "Invente", "71270", NULL),
+             EGIDE_ERR_INVALID);
+}
+
 static void test_arguments(void)
 {
     char out[65];
@@ -297,6 +467,8 @@ int main(void)
     RUN(test_pseudonyms);
     RUN(test_unicode_names);
     RUN(test_fold);
+    RUN(test_issue_names_all_forms);
+    RUN(test_household);
     RUN(test_arguments);
     EGIDE_TEST_DONE();
 }

@@ -30,14 +30,18 @@
  * court.decision (judicial_decision, detail = decision),
  * department.transfer (transfer_out, detail = destination department),
  * ase.incident (incident, detail = kind).  Other types are counted and
- * skipped.  A child whose mother's birth name is not given
- * (child.mother_birth_surname, or exactly one adult with link "mother" and
+ * skipped.  With opts.department given, a department.transfer whose
+ * from_department is another department is skipped and counted
+ * (other_department): it is that department's transfer_out, and a transfer
+ * into this one (what a CRIP's inbox holds) is no event of this export.  A child whose mother's
+ * birth name is not given (child.mother_birth_surname, or exactly one adult with link "mother" and
  * a birth_surname) is skipped and counted: a married name would give a
  * different pseudonym, so none is guessed.
  */
 #ifndef EGIDE_OBSERVATORY_H
 #define EGIDE_OBSERVATORY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "egide/domain/egide_pseudo.h"
@@ -54,12 +58,13 @@ typedef struct egide_olinpe_opts {
 } egide_olinpe_opts_t;
 
 typedef struct egide_olinpe_stats {
-    size_t lines;          /* messages read */
-    size_t events;         /* events written */
-    size_t other_year;     /* messages dated outside the year */
-    size_t not_a_measure;  /* messages of types that make no event */
-    size_t no_mother_name; /* children skipped: no mother's birth name */
-    size_t bad_identity;   /* children skipped: a name that does not normalise */
+    size_t lines;            /* messages read */
+    size_t events;           /* events written */
+    size_t other_year;       /* messages dated outside the year */
+    size_t not_a_measure;    /* messages of types that make no event */
+    size_t no_mother_name;   /* children skipped: no mother's birth name */
+    size_t bad_identity;     /* children skipped: a name that does not normalise */
+    size_t other_department; /* transfers from another department (see above) */
 } egide_olinpe_stats_t;
 
 /* Build the export from JSON lines (see above).
@@ -73,5 +78,28 @@ typedef struct egide_olinpe_stats {
  * EGIDE_ERR_VALIDATION, EGIDE_ERR_LIMIT, EGIDE_ERR_NOMEM, EGIDE_ERR_CRYPTO. */
 egide_rc egide_observatory_export(const char *in, size_t len, const egide_olinpe_opts_t *opts,
                                   char **out_json, egide_olinpe_stats_t *stats, char **errors);
+
+/* The same export built one message at a time, so that a caller reading a
+ * store page by page never holds more than one page of messages (the
+ * events, codes and pseudonyms only, are kept until finish).
+ *   new      opts is borrowed until destroy (checked as above); *out the
+ *            caller's (egide_olinpe_destroy)
+ *   add      one JSON line as above (blank and '#' lines skipped); an
+ *            invalid line is recorded and reported by finish; returns only
+ *            resource errors (EGIDE_ERR_NOMEM, EGIDE_ERR_CRYPTO), after
+ *            which every call returns the same, and EGIDE_ERR_LIMIT for a
+ *            line longer than EGIDE_MAX_JSON_BODY
+ *   finish   as egide_observatory_export's result, for everything added
+ * egide_observatory_export() is new + add per line + finish. */
+typedef struct egide_olinpe egide_olinpe_t;
+egide_rc egide_olinpe_new(const egide_olinpe_opts_t *opts, egide_olinpe_t **out);
+egide_rc egide_olinpe_add(egide_olinpe_t *b, const char *line, size_t len);
+egide_rc egide_olinpe_finish(egide_olinpe_t *b, char **out_json, egide_olinpe_stats_t *stats,
+                             char **errors);
+/* NULL-safe, idempotent; sets *b = NULL. */
+void egide_olinpe_destroy(egide_olinpe_t **b);
+
+/* true for the message types that make events (the list above). */
+bool egide_observatory_type_counted(const char *type);
 
 #endif

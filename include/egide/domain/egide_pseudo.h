@@ -96,4 +96,19 @@ egide_rc egide_pseudo_compute(const egide_pseudo_alg_t *alg, const uint8_t *key,
                               int birth_month, const char *mother_birth_name,
                               char out[EGIDE_PSEUDO_HEX_LEN + 1]);
 
+/* The household key of known-child detection at the CRIP (see
+ * egide_known_child.h for what a household is and what it misses): keyed
+ * like a pseudonym, under its own label so it is never equal to one:
+ *   subkey = HMAC-SHA256(key, "egide-household-v1" || 0x00 || context)
+ *   out    = hex(HMAC-SHA256(subkey, lp(mother_first) || lp(mother_birth)
+ *                                    || lp(commune)))
+ * with the two names normalised by egide_pseudo_normalize() and commune an
+ * INSEE code as written (5 characters: digits, or 2A/2B then 3 digits).
+ * Same key and context rules and return codes as egide_pseudo_compute();
+ * EGIDE_ERR_INVALID also for a commune that is not an INSEE code.  No input
+ * is logged. */
+egide_rc egide_pseudo_household(const uint8_t *key, size_t klen, const char *context,
+                                const char *mother_first_name, const char *mother_birth_name,
+                                const char *commune, char out[EGIDE_PSEUDO_HEX_LEN + 1]);
+
 #endif

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "egide/domain/egide_catalogue.h"
+#include "egide/domain/egide_known_child.h"
 #include "egide/base/egide_date.h"
 #include "egide/base/egide_limits.h"
 #include "egide/domain/egide_payload.h"
@@ -72,28 +73,6 @@ static const char *s_str(json_t *obj, const char *key)
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-/* The mother's birth name for a child: its own field, else the one adult
- * with link "mother" and a birth_surname.  NULL when not known. */
-static const char *s_mother_name(json_t *payload, json_t *child)
-{
-    const char *m = s_str(child, "mother_birth_surname");
-    if (m)
-        return m;
-    json_t *adults = json_object_get(payload, "adults");
-    const char *found = NULL;
-    size_t i, mothers = 0;
-    json_t *a;
-    json_array_foreach(adults, i, a)
-    {
-        const char *link = s_str(a, "link");
-        if (link && strcmp(link, "mother") == 0) {
-            mothers++;
-            found = s_str(a, "birth_surname");
-        }
-    }
-    return mothers == 1 ? found : NULL;
-}
-
 static egide_rc s_pseudo(const egide_olinpe_opts_t *o, const char *first, int y, int m,
                          const char *mother, char out[EGIDE_PSEUDO_HEX_LEN + 1])
 {
@@ -122,6 +101,14 @@ static egide_rc s_events_of(s_run_t *r, size_t lineno, const char *type, json_t 
         st->not_a_measure++;
         return EGIDE_OK;
     }
+    /* A transfer from another department is that department's transfer_out
+     * (a CRIP's inbox holds the transfers that came in). */
+    const char *from = s_str(payload, "from_department");
+    if (strcmp(type, EGIDE_TYPE_DEPARTMENT_TRANSFER) == 0 && r->o->department && from &&
+        strcmp(from, r->o->department) != 0) {
+        st->other_department++;
+        return EGIDE_OK;
+    }
     if (strcmp(type, EGIDE_TYPE_ASE_EMERGENCY_RECEPTION) == 0 &&
         json_is_true(json_object_get(payload, "runaway")))
         detail = "runaway";
@@ -147,7 +134,7 @@ static egide_rc s_events_of(s_run_t *r, size_t lineno, const char *type, json_t 
         const char *first = json_string_value(json_array_get(names, 0));
         const char *birth = s_str(child, "birth_date");
         const char *commune = s_str(child, "commune");
-        const char *mother = s_mother_name(payload, child);
+        const char *mother = egide_known_child_mother(payload, child);
         int by = 0, bm = 0;
         int64_t bms;
         if (!mother) {
@@ -278,51 +265,94 @@ static egide_rc s_line(s_run_t *r, size_t lineno, const char *text, size_t len, 
     return rc;
 }
 
-egide_rc egide_observatory_export(const char *in, size_t len, const egide_olinpe_opts_t *opts,
-                                  char **out_json, egide_olinpe_stats_t *stats, char **errors)
+struct egide_olinpe {
+    s_run_t r;               /* options and errors */
+    egide_olinpe_stats_t st; /* counters so far */
+    json_t *events;          /* the events so far (codes and pseudonyms only) */
+    char first_dept[4];      /* the first event's department */
+    size_t lineno;           /* lines given so far (numbering errors) */
+    egide_rc failed;         /* a resource error met: every later call returns it */
+};
+
+static egide_rc s_check_opts(const egide_olinpe_opts_t *opts)
+{
+    if (!opts || opts->year < 2000 || opts->year > 2199 || !opts->key ||
+        opts->key_len < EGIDE_PSEUDO_MIN_KEY || opts->key_len > EGIDE_PSEUDO_MAX_KEY)
+        return EGIDE_ERR_INVALID;
+    return EGIDE_OK;
+}
+
+egide_rc egide_olinpe_new(const egide_olinpe_opts_t *opts, egide_olinpe_t **out)
+{
+    if (!out)
+        return EGIDE_ERR_INVALID;
+    *out = NULL;
+    egide_rc rc = s_check_opts(opts);
+    if (rc)
+        return rc;
+    egide_olinpe_t *b = calloc(1, sizeof *b);
+    if (!b)
+        return EGIDE_ERR_NOMEM;
+    b->r.o = opts;
+    egide_buf_init(&b->r.errs, 64u * 1024u);
+    b->events = json_array();
+    if (!b->events) {
+        free(b);
+        return EGIDE_ERR_NOMEM;
+    }
+    *out = b;
+    return EGIDE_OK;
+}
+
+void egide_olinpe_destroy(egide_olinpe_t **bp)
+{
+    if (!bp || !*bp)
+        return;
+    egide_olinpe_t *b = *bp;
+    json_decref(b->events);
+    egide_buf_free(&b->r.errs);
+    free(b);
+    *bp = NULL;
+}
+
+egide_rc egide_olinpe_add(egide_olinpe_t *b, const char *line, size_t len)
+{
+    if (!b || (!line && len))
+        return EGIDE_ERR_INVALID;
+    if (b->failed)
+        return b->failed;
+    if (len > EGIDE_MAX_JSON_BODY)
+        return EGIDE_ERR_LIMIT;
+    b->lineno++;
+    size_t k = 0;
+    while (k < len && (line[k] == ' ' || line[k] == '\t' || line[k] == '\r'))
+        k++;
+    if (k == len || line[k] == '#')
+        return EGIDE_OK;
+    egide_rc rc = s_line(&b->r, b->lineno, line, len, b->events, &b->st, b->first_dept);
+    if (rc)
+        b->failed = rc;
+    return rc;
+}
+
+egide_rc egide_olinpe_finish(egide_olinpe_t *b, char **out_json, egide_olinpe_stats_t *stats,
+                             char **errors)
 {
     if (errors)
         *errors = NULL;
     if (out_json)
         *out_json = NULL;
-    if (!opts || !out_json || (!in && len))
+    if (!b || !out_json)
         return EGIDE_ERR_INVALID;
-    if (opts->year < 2000 || opts->year > 2199 || !opts->key ||
-        opts->key_len < EGIDE_PSEUDO_MIN_KEY || opts->key_len > EGIDE_PSEUDO_MAX_KEY)
-        return EGIDE_ERR_INVALID;
-    if (len > (size_t)EGIDE_MAX_JSON_BODY * 4)
-        return EGIDE_ERR_LIMIT;
+    const egide_olinpe_opts_t *opts = b->r.o;
+    s_run_t *r = &b->r;
     const egide_pseudo_alg_t *alg = opts->alg ? opts->alg : egide_pseudo_alg_find(NULL);
-    egide_olinpe_stats_t st;
-    memset(&st, 0, sizeof st);
-    s_run_t r;
-    memset(&r, 0, sizeof r);
-    r.o = opts;
-    egide_buf_init(&r.errs, 64u * 1024u);
-    json_t *events = json_array();
-    if (!events)
-        return EGIDE_ERR_NOMEM;
-    char first_dept[4] = "";
-    egide_rc rc = EGIDE_OK;
-    size_t pos = 0, lineno = 0;
-    while (pos < len && rc == EGIDE_OK) {
-        const char *nl = memchr(in + pos, '\n', len - pos);
-        size_t n = nl ? (size_t)(nl - (in + pos)) : len - pos;
-        lineno++;
-        const char *line = in + pos;
-        pos += n + (nl ? 1 : 0);
-        size_t k = 0;
-        while (k < n && (line[k] == ' ' || line[k] == '\t' || line[k] == '\r'))
-            k++;
-        if (k == n || line[k] == '#')
-            continue;
-        rc = s_line(&r, lineno, line, n, events, &st, first_dept);
-    }
+    egide_rc rc = b->failed;
     json_t *root = NULL;
-    if (rc == EGIDE_OK && r.nerr == 0) {
-        const char *dept = opts->department ? opts->department : first_dept;
+    if (rc == EGIDE_OK && r->nerr == 0) {
+        const char *dept = opts->department ? opts->department : b->first_dept;
         if (!dept[0]) {
-            s_err(&r, lineno, "department: no event to take it from (give one)");
+            s_err(r, b->lineno, "department: no event to take it from (give one)");
         } else {
             char gen[32];
             egide_datetime_format(opts->now_ms, gen, sizeof gen);
@@ -334,27 +364,27 @@ egide_rc egide_observatory_export(const char *in, size_t len, const egide_olinpe
                 json_object_set_new(root, "year", json_integer(opts->year));
                 json_object_set_new(root, "algorithm", json_string(alg->name));
                 json_object_set_new(root, "generated_at", json_string(gen));
-                if (json_array_size(events) > 0)
-                    json_object_set(root, "events", events);
+                if (json_array_size(b->events) > 0)
+                    json_object_set(root, "events", b->events);
                 /* The export is a catalogue payload too: check it as one. */
                 char *verr = NULL;
                 egide_rc vrc = egide_payload_from_jansson(EGIDE_TYPE_OBSERVATORY_EXPORT, root,
                                                           opts->now_ms, NULL, NULL, &verr);
                 if (vrc == EGIDE_ERR_VALIDATION)
-                    s_err(&r, lineno, "export: %s", verr ? verr : "invalid");
+                    s_err(r, b->lineno, "export: %s", verr ? verr : "invalid");
                 else if (vrc != EGIDE_OK)
                     rc = vrc;
                 free(verr);
             }
         }
     }
-    if (rc == EGIDE_OK && r.nerr > 0) {
+    if (rc == EGIDE_OK && r->nerr > 0) {
         rc = EGIDE_ERR_VALIDATION;
-        if (errors && r.errs.len > 0) {
-            *errors = malloc(r.errs.len);
+        if (errors && r->errs.len > 0) {
+            *errors = malloc(r->errs.len);
             if (*errors) {
-                memcpy(*errors, r.errs.data, r.errs.len - 1);
-                (*errors)[r.errs.len - 1] = '\0';
+                memcpy(*errors, r->errs.data, r->errs.len - 1);
+                (*errors)[r->errs.len - 1] = '\0';
             }
         }
     }
@@ -364,9 +394,45 @@ egide_rc egide_observatory_export(const char *in, size_t len, const egide_olinpe
             rc = EGIDE_ERR_NOMEM;
     }
     if (stats)
-        *stats = st;
+        *stats = b->st;
     json_decref(root);
-    json_decref(events);
-    egide_buf_free(&r.errs);
+    return rc;
+}
+
+bool egide_observatory_type_counted(const char *type)
+{
+    for (size_t i = 0; type && i < sizeof s_events / sizeof s_events[0]; i++)
+        if (strcmp(s_events[i].type, type) == 0)
+            return true;
+    return false;
+}
+
+egide_rc egide_observatory_export(const char *in, size_t len, const egide_olinpe_opts_t *opts,
+                                  char **out_json, egide_olinpe_stats_t *stats, char **errors)
+{
+    if (errors)
+        *errors = NULL;
+    if (out_json)
+        *out_json = NULL;
+    if (!opts || !out_json || (!in && len))
+        return EGIDE_ERR_INVALID;
+    if (s_check_opts(opts))
+        return EGIDE_ERR_INVALID;
+    if (len > (size_t)EGIDE_MAX_JSON_BODY * 4)
+        return EGIDE_ERR_LIMIT;
+    egide_olinpe_t *b = NULL;
+    egide_rc rc = egide_olinpe_new(opts, &b);
+    size_t pos = 0;
+    while (!rc && pos < len) {
+        const char *nl = memchr(in + pos, '\n', len - pos);
+        size_t n = nl ? (size_t)(nl - (in + pos)) : len - pos;
+        rc = egide_olinpe_add(b, in + pos, n);
+        pos += n + (nl ? 1 : 0);
+    }
+    if (!rc)
+        rc = egide_olinpe_finish(b, out_json, stats, errors);
+    else if (stats && b)
+        *stats = b->st;
+    egide_olinpe_destroy(&b);
     return rc;
 }

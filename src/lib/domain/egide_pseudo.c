@@ -197,30 +197,23 @@ static egide_rc s_lp(egide_buf_t *b, const char *s)
     return egide_buf_append_lp(b, s, strlen(s));
 }
 
-/* hmac-sha256-v1: see egide_pseudo.h. */
-static egide_rc s_hmac_v1(const uint8_t *key, size_t klen, const char *context, const char *first,
-                          int birth_year, int birth_month, const char *mother,
-                          char out[EGIDE_PSEUDO_HEX_LEN + 1])
+/* The keyed construction both derivations share: a sub-key for (label,
+ * context), then HMAC over the length-prefixed fields. */
+static egide_rc s_keyed(const char *label, const uint8_t *key, size_t klen, const char *context,
+                        const char *const *fields, size_t nfields,
+                        char out[EGIDE_PSEUDO_HEX_LEN + 1])
 {
-    static const char label[] = "egide-pseudo-v1";
     uint8_t subkey[32], mac[32];
     egide_buf_t info, msg;
     egide_buf_init(&info, 1024);
     egide_buf_init(&msg, 4096);
-    char ym[16];
-    egide_rc rc = egide_snprintf(ym, sizeof ym, "%04d-%02d", birth_year, birth_month);
-    if (rc == EGIDE_OK)
-        rc = egide_buf_append(&info, label, sizeof label); /* includes the 0x00 */
+    egide_rc rc = egide_buf_append(&info, label, strlen(label) + 1); /* includes the 0x00 */
     if (rc == EGIDE_OK)
         rc = egide_buf_append(&info, context, strlen(context));
     if (rc == EGIDE_OK)
         rc = egide_hmac_sha256(key, klen, info.data, info.len, subkey);
-    if (rc == EGIDE_OK)
-        rc = s_lp(&msg, first);
-    if (rc == EGIDE_OK)
-        rc = s_lp(&msg, ym);
-    if (rc == EGIDE_OK)
-        rc = s_lp(&msg, mother);
+    for (size_t i = 0; i < nfields && rc == EGIDE_OK; i++)
+        rc = s_lp(&msg, fields[i]);
     if (rc == EGIDE_OK)
         rc = egide_hmac_sha256(subkey, sizeof subkey, msg.data, msg.len, mac);
     if (rc == EGIDE_OK)
@@ -229,6 +222,19 @@ static egide_rc s_hmac_v1(const uint8_t *key, size_t klen, const char *context, 
     egide_wipe(mac, sizeof mac);
     egide_buf_free(&info);
     egide_buf_free_secret(&msg);
+    return rc;
+}
+
+/* hmac-sha256-v1: see egide_pseudo.h. */
+static egide_rc s_hmac_v1(const uint8_t *key, size_t klen, const char *context, const char *first,
+                          int birth_year, int birth_month, const char *mother,
+                          char out[EGIDE_PSEUDO_HEX_LEN + 1])
+{
+    char ym[16];
+    egide_rc rc = egide_snprintf(ym, sizeof ym, "%04d-%02d", birth_year, birth_month);
+    const char *fields[] = {first, ym, mother};
+    if (rc == EGIDE_OK)
+        rc = s_keyed("egide-pseudo-v1", key, klen, context, fields, 3, out);
     return rc;
 }
 
@@ -265,6 +271,42 @@ egide_rc egide_pseudo_compute(const egide_pseudo_alg_t *alg, const uint8_t *key,
         rc = egide_pseudo_normalize(mother_birth_name, mother, sizeof mother);
     if (rc == EGIDE_OK)
         rc = alg->derive(key, klen, context, first, birth_year, birth_month, mother, out);
+    if (rc == EGIDE_ERR_LIMIT)
+        rc = EGIDE_ERR_INVALID;
+    egide_wipe(first, sizeof first);
+    egide_wipe(mother, sizeof mother);
+    return rc;
+}
+
+/* An INSEE commune code: 5 digits, or 2A/2B then 3 digits. */
+static bool s_commune(const char *c)
+{
+    if (!c || strlen(c) != 5)
+        return false;
+    bool corsica = c[0] == '2' && (c[1] == 'A' || c[1] == 'B');
+    for (size_t i = corsica ? 2 : 0; i < 5; i++)
+        if (c[i] < '0' || c[i] > '9')
+            return false;
+    return true;
+}
+
+egide_rc egide_pseudo_household(const uint8_t *key, size_t klen, const char *context,
+                                const char *mother_first_name, const char *mother_birth_name,
+                                const char *commune, char out[EGIDE_PSEUDO_HEX_LEN + 1])
+{
+    if (!out)
+        return EGIDE_ERR_INVALID;
+    out[0] = '\0';
+    if (!key || klen < EGIDE_PSEUDO_MIN_KEY || klen > EGIDE_PSEUDO_MAX_KEY || !context ||
+        !*context || !s_commune(commune))
+        return EGIDE_ERR_INVALID;
+    char first[EGIDE_PSEUDO_MAX_NAME], mother[EGIDE_PSEUDO_MAX_NAME];
+    egide_rc rc = egide_pseudo_normalize(mother_first_name, first, sizeof first);
+    if (rc == EGIDE_OK)
+        rc = egide_pseudo_normalize(mother_birth_name, mother, sizeof mother);
+    const char *fields[] = {first, mother, commune};
+    if (rc == EGIDE_OK)
+        rc = s_keyed("egide-household-v1", key, klen, context, fields, 3, out);
     if (rc == EGIDE_ERR_LIMIT)
         rc = EGIDE_ERR_INVALID;
     egide_wipe(first, sizeof first);
