@@ -147,7 +147,19 @@ static bool s_idempotency(edge_t *e, const egide_http_req_t *req, json_t *root,
                          hex);
         return false;
     }
-    /* The same request again: the message it made, not a new one. */
+    /* The same request again: the message it made, not a new one (with
+     * the routing override it recorded, as the first answer had it). */
+    char mkey[64];
+    uint8_t *rec = NULL;
+    size_t rec_len = 0;
+    snprintf(mkey, sizeof mkey, "routing_override/%s", hex);
+    pthread_mutex_lock(&e->api_lock);
+    egide_rc mrc = edge_store_meta_get(e->api_store, mkey, &rec, &rec_len);
+    pthread_mutex_unlock(&e->api_lock);
+    json_t *rj = mrc == EGIDE_OK ? json_loadb((const char *)rec, rec_len, 0, NULL) : NULL;
+    free(rec);
+    if (rj)
+        json_object_set_new(o, "routing_override", rj);
     json_object_set_new(o, "idempotent_replay", json_true());
     egide_http_json(resp, 200, o);
     return false;

@@ -658,6 +658,21 @@ static void test_route_commune_mismatch_and_override(void)
     CHECK(json_array_size(json_object_get(kept, "recipients")) == 2);
     json_decref(kept);
     free(val);
+    /* Retried with an idempotency key: the same message, its record again. */
+    const char *keyed =
+        "{\"type\":\"ip.transmission\",\"commune\":\"71270\",\"idempotency_key\":\"ovr-1\","
+        "\"routing_override\":{\"reason\":\"Suivi \u00e0 M\u00e2con\"},\"payload\":" IP_KIDS(
+            KID("\"71137\"")) "}";
+    CHECK(s_post_j(keyed, &j) == 202);
+    char first[33];
+    egide_strlcpy(first, s_str(j, "id"), sizeof first);
+    json_decref(j);
+    CHECK(s_post_j(keyed, &j) == 200);
+    CHECK_STREQ(s_str(j, "id"), first);
+    CHECK(json_is_true(json_object_get(j, "idempotent_replay")));
+    CHECK_STREQ(s_str(json_object_get(j, "routing_override"), "reason"), "Suivi \u00e0 M\u00e2con");
+    json_decref(j);
+    CHECK(s_outbox_count() == n0 + 3);
     /* A message without an override has no record. */
     CHECK(edge_store_meta_get(E.store, "routing_override/00000000000000000000000000000000", &val,
                               &vlen) == EGIDE_ERR_NOTFOUND);
