@@ -240,6 +240,31 @@ typedef struct edge_store_counts {
 #define EDGE_STORE_RECEIPTS_MAX  1024  /* receipt_list, per message */
 #define EDGE_IDEM_KEY_MAX        128   /* bytes of an idempotency key */
 
+/* ---- paged lists (the API's readers) -------------------------------------
+ * A page is read after a cursor (the last row of the previous page) in a
+ * fixed order: the outbox newest first by seq, the inbox newest first by
+ * (received_ms, msg_id).  A filtered outbox page looks at most
+ * EDGE_STORE_SCAN_MAX messages (the overall state depends on the
+ * recipients): it may then hold fewer than limit rows, with more set.
+ * more is set whenever rows follow, and never when none do, except that
+ * it is set when a filtered outbox page stopped at the scan bound. */
+#define EDGE_STORE_SCAN_MAX 5000
+
+typedef struct edge_page_q {
+    const char *state;    /* outbox: an overall state (edge_overall_state_known), inbox: "delivered"
+                             or "acknowledged"; NULL = any */
+    size_t limit;         /* 1..EDGE_STORE_LIST_MAX */
+    bool has_after;       /* continue after the cursor below */
+    int64_t after_key;    /* outbox: seq; inbox: received_ms */
+    uint8_t after_id[16]; /* inbox: msg_id (ties of received_ms) */
+} edge_page_q_t;
+
+typedef struct edge_page {
+    bool more;           /* rows may follow: continue after next_* */
+    int64_t next_key;    /* the cursor of the next page (as edge_page_q_t.after_*) */
+    uint8_t next_id[16]; /* */
+} edge_page_t;
+
 /* ---- the table ------------------------------------------------------------ */
 
 typedef struct edge_store edge_store_t;
@@ -381,6 +406,26 @@ struct edge_store_ops {
                          const uint8_t msg_id[16], int64_t time_ms);
     egide_rc (*idem_get)(edge_store_t *s, const char *key, uint8_t request_sha256[32],
                          uint8_t msg_id[16]);
+
+    /* ---- read-only handles and paged lists (the API's readers) ---------- */
+    /* Open an existing, already migrated store for reading only (busy
+     * timeout as open's); every write on it fails.  EGIDE_ERR_DB / _IO
+     * when it cannot be opened. */
+    egide_rc (*open_readonly)(const char *path, edge_store_t **out);
+    /* One read snapshot over several reads (a page and its recipients);
+     * EGIDE_ERR_STATE when a transaction is open.  read_end is harmless
+     * when none is. */
+    egide_rc (*read_begin)(edge_store_t *s);
+    void (*read_end)(edge_store_t *s);
+    /* A page of the outbox / inbox (see edge_page_q_t); *rows the caller's,
+     * *pg filled.  EGIDE_ERR_INVALID for a limit out of range or an
+     * unknown state. */
+    egide_rc (*outbox_page)(edge_store_t *s, const edge_page_q_t *q, edge_outbox_row_t **rows,
+                            size_t *n, edge_page_t *pg);
+    egide_rc (*inbox_page)(edge_store_t *s, const edge_page_q_t *q, edge_inbox_row_t **rows,
+                           size_t *n, edge_page_t *pg);
+
+    /* ---- cases and search (wt-http; appended after this line) ---------- */
 };
 
 /* The SQLite backend (edge_store_sqlite.c). */
@@ -440,5 +485,14 @@ extern const edge_store_ops_t edge_store_sqlite_ops;
 #define edge_store_counts(s, ...)            EDGE_STORE_CALL(s, counts, __VA_ARGS__)
 #define edge_store_idem_put(s, ...)          EDGE_STORE_CALL(s, idem_put, __VA_ARGS__)
 #define edge_store_idem_get(s, ...)          EDGE_STORE_CALL(s, idem_get, __VA_ARGS__)
+/* read-only handles, paged lists, cases and search */
+#define edge_store_read_begin(s)             ((s) ? (s)->ops->read_begin(s) : EGIDE_ERR_INVALID)
+#define edge_store_read_end(s)                                                                     \
+    do {                                                                                           \
+        if (s)                                                                                     \
+            (s)->ops->read_end(s);                                                                 \
+    } while (0)
+#define edge_store_outbox_page(s, ...)       EDGE_STORE_CALL(s, outbox_page, __VA_ARGS__)
+#define edge_store_inbox_page(s, ...)        EDGE_STORE_CALL(s, inbox_page, __VA_ARGS__)
 
 #endif

@@ -68,6 +68,10 @@ static const char *const s_migrations[] = {
     /* 4: how many times a queued message was re-signed under a fresh
      * sequence after the broker refused its own as a replay (bounded). */
     "ALTER TABLE outbox ADD COLUMN resequenced INTEGER NOT NULL DEFAULT 0;",
+    /* 5 (wt-http): the API's pages, newest first after a cursor, with and
+     * without a state filter, each an index range (no sort, no scan). */
+    "CREATE INDEX IF NOT EXISTS inbox_page ON inbox(received_ms, msg_id);"
+    "CREATE INDEX IF NOT EXISTS inbox_state_page ON inbox(state, received_ms, msg_id);",
 };
 
 typedef struct s_store {
@@ -1214,6 +1218,198 @@ static egide_rc s_idem_get(edge_store_t *s, const char *key, uint8_t request_sha
     return rc;
 }
 
+
+/* ------------------------------------------------------------ read-only handles, pages */
+
+static egide_rc s_open_readonly(const char *path, edge_store_t **out)
+{
+    if (!path || !out)
+        return EGIDE_ERR_INVALID;
+    *out = NULL;
+    s_store_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return EGIDE_ERR_NOMEM;
+    s->base.ops = &edge_store_sqlite_ops;
+    /* SQLITE_OPEN_READONLY on the WAL database the writer migrated; WAL
+     * readers never wait for the writer (busy timeout as egide_db_open's
+     * for the checkpoint corner cases). */
+    egide_rc rc = egide_db_open(path, true, &s->db);
+    if (rc) {
+        free(s);
+        return rc;
+    }
+    *out = &s->base;
+    return EGIDE_OK;
+}
+
+static egide_rc s_read_begin(edge_store_t *s)
+{
+    if (!s)
+        return EGIDE_ERR_INVALID;
+    if (!sqlite3_get_autocommit(DB(s)))
+        return EGIDE_ERR_STATE;
+    return egide_db_exec(DB(s), "BEGIN DEFERRED");
+}
+
+static void s_read_end(edge_store_t *s)
+{
+    if (s && !sqlite3_get_autocommit(DB(s)))
+        (void)egide_db_exec(DB(s), "COMMIT");
+}
+
+/* The recipients' states of one message packed in one integer by the
+ * outbox page's subquery: 12 bits each for all, rejected, expired,
+ * pending and acknowledged (EGIDE_MAX_RECIPIENTS < 4096). */
+#define S_PACK_BITS 12
+#define S_PACK_MASK ((1 << S_PACK_BITS) - 1)
+
+/* The overall state (edge_overall_state) of an outbox row from the
+ * packed counts of its recipients. */
+static const char *s_overall_packed(edge_out_state st, int64_t packed)
+{
+    size_t n = (size_t)(packed & S_PACK_MASK);
+    size_t k[4];
+    for (int i = 0; i < 4; i++)
+        k[i] = (size_t)((packed >> (S_PACK_BITS * (i + 1))) & S_PACK_MASK);
+    edge_rcpt_row_t r[EGIDE_MAX_RECIPIENTS];
+    if (n > EGIDE_MAX_RECIPIENTS)
+        n = EGIDE_MAX_RECIPIENTS;
+    static const edge_rcpt_state kind[4] = {EDGE_RCPT_REJECTED, EDGE_RCPT_EXPIRED,
+                                            EDGE_RCPT_PENDING, EDGE_RCPT_ACKNOWLEDGED};
+    size_t j = 0;
+    for (int i = 0; i < 4; i++)
+        for (size_t m = 0; m < k[i] && j < n; m++)
+            r[j++].state = kind[i];
+    while (j < n)
+        r[j++].state = EDGE_RCPT_DELIVERED;
+    return edge_overall_state(st, r, n);
+}
+
+static bool s_inbox_state_name(const char *name, int *state)
+{
+    edge_in_state is;
+    if (edge_in_state_parse(name, &is) != EGIDE_OK)
+        return false;
+    *state = (int)is;
+    return true;
+}
+
+static egide_rc s_outbox_page(edge_store_t *s, const edge_page_q_t *q, edge_outbox_row_t **rows,
+                              size_t *n, edge_page_t *pg)
+{
+    if (!s || !q || !rows || !n || !pg || q->limit == 0 || q->limit > EDGE_STORE_LIST_MAX ||
+        (q->state && !edge_overall_state_known(q->state)))
+        return EGIDE_ERR_INVALID;
+    *rows = NULL;
+    *n = 0;
+    memset(pg, 0, sizeof *pg);
+    sqlite3_stmt *st;
+    /* Newest first from the seq index; each row's recipients counted
+     * through outbox_rcpt's primary key (at most EGIDE_MAX_RECIPIENTS). */
+    egide_rc rc = egide_db_stmt(
+        DB(s),
+        "SELECT " OUTBOX_COLS ", (SELECT sum(1 + ((r.state=?2) << 12) + ((r.state=?3) << 24)"
+        " + ((r.state=?4) << 36) + ((r.state=?5) << 48)) FROM outbox_rcpt r"
+        " WHERE r.msg_id=outbox.msg_id) FROM outbox WHERE seq < ?1 ORDER BY seq DESC",
+        &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, q->has_after ? q->after_key : INT64_MAX);
+    sqlite3_bind_int(st, 2, EDGE_RCPT_REJECTED);
+    sqlite3_bind_int(st, 3, EDGE_RCPT_EXPIRED);
+    sqlite3_bind_int(st, 4, EDGE_RCPT_PENDING);
+    sqlite3_bind_int(st, 5, EDGE_RCPT_ACKNOWLEDGED);
+    size_t cap = 0, scanned = 0;
+    int64_t last_seq = 0;
+    for (;;) {
+        bool row;
+        rc = s_row(DB(s), st, "outbox page", &row);
+        if (rc || !row)
+            break;
+        if (scanned == EDGE_STORE_SCAN_MAX) {
+            /* Not looked at yet: the next page goes on from here. */
+            pg->more = true;
+            pg->next_key = *n == q->limit ? (int64_t)(*rows)[*n - 1].seq : last_seq;
+            break;
+        }
+        scanned++;
+        int64_t seq = sqlite3_column_int64(st, 1);
+        if (q->state && strcmp(s_overall_packed((edge_out_state)sqlite3_column_int(st, 7),
+                                                sqlite3_column_int64(st, 14)),
+                               q->state) != 0) {
+            if (*n < q->limit)
+                last_seq = seq;
+            continue;
+        }
+        if (*n == q->limit) {
+            /* One more matching row: there is a next page. */
+            pg->more = true;
+            pg->next_key = (int64_t)(*rows)[*n - 1].seq;
+            break;
+        }
+        rc = s_grow((void **)rows, &cap, *n, sizeof **rows);
+        if (rc)
+            break;
+        s_outbox_row(st, &(*rows)[(*n)++]);
+        last_seq = seq;
+    }
+    egide_db_done(st);
+    if (rc) {
+        free(*rows);
+        *rows = NULL;
+        *n = 0;
+        memset(pg, 0, sizeof *pg);
+        return rc;
+    }
+    return EGIDE_OK;
+}
+
+static egide_rc s_inbox_page(edge_store_t *s, const edge_page_q_t *q, edge_inbox_row_t **rows,
+                             size_t *n, edge_page_t *pg)
+{
+    int state = -1;
+    if (!s || !q || !rows || !n || !pg || q->limit == 0 || q->limit > EDGE_STORE_LIST_MAX ||
+        (q->state && !s_inbox_state_name(q->state, &state)))
+        return EGIDE_ERR_INVALID;
+    *rows = NULL;
+    *n = 0;
+    memset(pg, 0, sizeof *pg);
+    /* One statement per shape, each a range of inbox_page or
+     * inbox_state_page read backwards (no sort). */
+    static const char *const sql[2][2] = {
+        {"SELECT " INBOX_COLS " FROM inbox ORDER BY received_ms DESC, msg_id DESC LIMIT ?5",
+         "SELECT " INBOX_COLS " FROM inbox WHERE (received_ms, msg_id) < (?2, ?3)"
+         " ORDER BY received_ms DESC, msg_id DESC LIMIT ?5"},
+        {"SELECT " INBOX_COLS " FROM inbox WHERE state=?4"
+         " ORDER BY received_ms DESC, msg_id DESC LIMIT ?5",
+         "SELECT " INBOX_COLS " FROM inbox WHERE state=?4 AND (received_ms, msg_id) < (?2, ?3)"
+         " ORDER BY received_ms DESC, msg_id DESC LIMIT ?5"},
+    };
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(DB(s), sql[state >= 0][q->has_after], &st);
+    if (rc)
+        return rc;
+    if (q->has_after) {
+        sqlite3_bind_int64(st, 2, q->after_key);
+        sqlite3_bind_blob(st, 3, q->after_id, 16, SQLITE_STATIC);
+    }
+    if (state >= 0)
+        sqlite3_bind_int(st, 4, state);
+    sqlite3_bind_int64(st, 5, (int64_t)q->limit + 1); /* one more: is there a next page? */
+    rc = s_collect(DB(s), st, "inbox page", sizeof **rows, s_inbox_row, (void **)rows, n);
+    if (rc)
+        return rc;
+    if (*n > q->limit) {
+        *n = q->limit;
+        pg->more = true;
+        pg->next_key = (*rows)[*n - 1].received_ms;
+        memcpy(pg->next_id, (*rows)[*n - 1].msg_id, 16);
+    }
+    return EGIDE_OK;
+}
+
+/* ------------------------------------------------------------ cases and search (wt-http) */
+
 const edge_store_ops_t edge_store_sqlite_ops = {.name = "sqlite",
                                                 OP(open),
                                                 OP(close),
@@ -1253,4 +1449,12 @@ const edge_store_ops_t edge_store_sqlite_ops = {.name = "sqlite",
                                                 OP(message_times),
                                                 OP(counts),
                                                 OP(idem_put),
-                                                OP(idem_get)};
+                                                OP(idem_get),
+                                                /* read-only handles, pages */
+                                                OP(open_readonly),
+                                                OP(read_begin),
+                                                OP(read_end),
+                                                OP(outbox_page),
+                                                OP(inbox_page),
+                                                /* cases and search (wt-http) */
+};
