@@ -114,10 +114,10 @@ typedef struct edge {
     uint64_t corr;
     /* api */
     egide_http_t *http;
-    edge_store_t *api_store;       /* the API's writes (and reads without readers) */
-    pthread_mutex_t api_lock;      /* one request at a time on api_store */
-    edge_store_t **api_readers;    /* read-only handle per HTTP worker, or NULL (tests) */
-    unsigned n_api_readers;        /* entries of api_readers */
+    edge_store_t *api_store;    /* the API's writes (and reads without readers) */
+    pthread_mutex_t api_lock;   /* one request at a time on api_store */
+    edge_store_t **api_readers; /* read-only handle per HTTP worker, or NULL (tests) */
+    unsigned n_api_readers;     /* entries of api_readers */
     char *api_token;
     edge_metrics_t m;
     /* Re-signing after REPLAY (loop thread; edge_outbox.c, edge_loop.c):

@@ -516,12 +516,12 @@ static void s_list(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *re
         return;
     }
     edge_in_state is;
-    if (state[0] && (out ? !edge_overall_state_known(state)
-                         : edge_in_state_parse(state, &is) != EGIDE_OK)) {
+    if (state[0] &&
+        (out ? !edge_overall_state_known(state) : edge_in_state_parse(state, &is) != EGIDE_OK)) {
         char quoted[EGIDE_PAYLOAD_QUOTE_SIZE];
         egide_payload_quote(state, strlen(state), quoted, sizeof quoted);
-        egide_http_error(resp, 400, EGIDE_ERR_INVALID, "state: unknown state %s for the %s",
-                         quoted, box);
+        egide_http_error(resp, 400, EGIDE_ERR_INVALID, "state: unknown state %s for the %s", quoted,
+                         box);
         return;
     }
     edge_page_q_t pq = {.state = state[0] ? state : NULL, .limit = (size_t)limit};
@@ -852,17 +852,16 @@ static void s_health(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *
     bool conn = atomic_load(&e->connected);
     edge_clock_t clk;
     edge_clock_get(e, &clk);
-    json_t *o =
-        json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "status",
-                  alert                                                       ? "alert"
-                  : conn && !clk.offset_ms && !atomic_load(&e->reseq_stalled) ? "ok"
-                                                                              : "degraded",
-                  "node", e->node_id, "broker",
-                  conn                       ? "connected"
-                  : atomic_load(&e->refused) ? "refused"
-                                             : "disconnected",
-                  "directory_version", dir_version,
-                  "outbox_pending", (json_int_t)c.outbox_queued, "inbox", (json_int_t)c.inbox);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "status",
+                          alert                                                       ? "alert"
+                          : conn && !clk.offset_ms && !atomic_load(&e->reseq_stalled) ? "ok"
+                                                                                      : "degraded",
+                          "node", e->node_id, "broker",
+                          conn                       ? "connected"
+                          : atomic_load(&e->refused) ? "refused"
+                                                     : "disconnected",
+                          "directory_version", dir_version, "outbox_pending",
+                          (json_int_t)c.outbox_queued, "inbox", (json_int_t)c.inbox);
     /* A clock that disagrees with senders' signed times: referrals are
      * still accepted (edge_inbox.c), but legal clocks start from it. */
     json_t *cj = json_pack("{s:s, s:I}", "status", clk.offset_ms ? "skewed" : "ok", "offset_ms",

@@ -486,13 +486,13 @@ extern const edge_store_ops_t edge_store_sqlite_ops;
 #define edge_store_idem_put(s, ...)          EDGE_STORE_CALL(s, idem_put, __VA_ARGS__)
 #define edge_store_idem_get(s, ...)          EDGE_STORE_CALL(s, idem_get, __VA_ARGS__)
 /* read-only handles, paged lists, cases and search */
-#define edge_store_read_begin(s)             ((s) ? (s)->ops->read_begin(s) : EGIDE_ERR_INVALID)
+#define edge_store_read_begin(s) ((s) ? (s)->ops->read_begin(s) : EGIDE_ERR_INVALID)
 #define edge_store_read_end(s)                                                                     \
     do {                                                                                           \
         if (s)                                                                                     \
             (s)->ops->read_end(s);                                                                 \
     } while (0)
-#define edge_store_outbox_page(s, ...)       EDGE_STORE_CALL(s, outbox_page, __VA_ARGS__)
-#define edge_store_inbox_page(s, ...)        EDGE_STORE_CALL(s, inbox_page, __VA_ARGS__)
+#define edge_store_outbox_page(s, ...) EDGE_STORE_CALL(s, outbox_page, __VA_ARGS__)
+#define edge_store_inbox_page(s, ...)  EDGE_STORE_CALL(s, inbox_page, __VA_ARGS__)
 
 #endif
