@@ -47,6 +47,7 @@
 #include "egide/crypto/egide_pki.h"
 #include "egide/net/egide_transport.h"
 
+#include "edge_oblig.h"
 #include "edge_store.h"
 
 extern const egide_config_key_t edge_config_schema[];
@@ -194,11 +195,15 @@ egide_rc edge_submit_in(edge_t *e, edge_store_t *st, const char *type, const cha
                         size_t pb_len, const egide_payload_facts_t *facts, uint8_t msg_id[16]);
 /* After committing an edge_submit_in: count it and wake the loop. */
 void edge_outbox_queued(edge_t *e);
-/* Record on st the deadlines the profile starts for a message (none without
- * a profile).  Store errors are returned. */
-egide_rc edge_deadlines_start(edge_t *e, edge_store_t *st, const char *type,
-                              const uint8_t msg_id[16], int64_t time_ms,
-                              const egide_payload_facts_t *facts);
+/* What a message stored (sent = false) or queued (sent = true) here does
+ * to this node's obligations (edge_oblig.h), on st in the caller's
+ * transaction: the parties' roles come from the directory held (a node not
+ * in it has no role), this node's from e->role.  Nothing without a profile
+ * or a case.  Store errors are returned (transient). */
+egide_rc edge_obligations_note(edge_t *e, edge_store_t *st, const uint8_t msg_id[16],
+                               const char *type, bool sent, const char *sender_id,
+                               const char *const *rcpt_ids, size_t n_rcpt, int64_t case_id,
+                               int64_t time_ms, const egide_payload_facts_t *facts);
 /* The broker's Welcome (within the batch): it holds sequence numbers up to
  * last_seq from this node, so the next one given is at least last_seq + 1
  * (never lower; a notice says so when the counter had to move: the edge
@@ -266,7 +271,7 @@ void edge_api_stop(edge_t *e);
  * (tests/unit/test_edge_api.c).  resp as egide_http fills it. */
 void edge_api_handle(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *resp);
 /* The store handle for the reads of one request: the read-only handle of
- * the worker running it (req->worker) in a read snapshot, else api_store
+ * the worker running it (egide_http_worker()) in a read snapshot, else api_store
  * under api_lock (threads = 1, tests).  *st is always set; call
  * edge_api_reader_end(e, *st) after, whatever was returned (a store error
  * starting the snapshot). */

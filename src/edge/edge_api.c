@@ -9,7 +9,8 @@
  *                                recipient: see edge_overall_state)
  *   GET  /v1/messages/{id}       with its receipts (and the payload, inbox)
  *   POST /v1/messages/{id}/ack   acknowledge a received message
- *   GET  /v1/deadlines           open, overdue, met and late legal deadlines
+ *   GET  /v1/deadlines?state=&role=&case=&limit=&after=   one page of the
+ *                                obligations held here (stored, see edge_oblig.h)
  *   GET  /v1/health, GET /metrics
  * Runs on the HTTP server's workers ([api] threads; docs/edge-api.md):
  * writes (submit, ack) on api_store under api_lock, one at a time; reads on
@@ -436,8 +437,10 @@ void edge_api_store_error(egide_http_resp_t *resp, egide_rc rc)
 
 egide_rc edge_api_reader(edge_t *e, const egide_http_req_t *req, edge_store_t **st)
 {
-    if (e->api_readers && req->worker < e->n_api_readers && e->api_readers[req->worker]) {
-        *st = e->api_readers[req->worker];
+    (void)req;
+    unsigned w = egide_http_worker();
+    if (e->api_readers && w < e->n_api_readers && e->api_readers[w]) {
+        *st = e->api_readers[w];
         return edge_store_read_begin(*st);
     }
     pthread_mutex_lock(&e->api_lock);
@@ -456,7 +459,7 @@ void edge_api_reader_end(edge_t *e, edge_store_t *st)
 /* Page cursors of GET /v1/messages, opaque to clients: "o<seq>" for the
  * outbox, "i<received_ms>.<msg id hex>" for the inbox.  Parsed strictly:
  * anything else is a 400, never a page from the top. */
-static void s_cursor_format(bool out, const edge_page_t *pg, char *buf, size_t size)
+static void s_msg_cursor_format(bool out, const edge_page_t *pg, char *buf, size_t size)
 {
     if (out) {
         snprintf(buf, size, "o%lld", (long long)pg->next_key);
@@ -467,7 +470,7 @@ static void s_cursor_format(bool out, const edge_page_t *pg, char *buf, size_t s
     }
 }
 
-static bool s_cursor_parse(bool out, const char *c, edge_page_q_t *q)
+static bool s_msg_cursor_parse(bool out, const char *c, edge_page_q_t *q)
 {
     if (c[0] != (out ? 'o' : 'i'))
         return false;
@@ -525,7 +528,7 @@ static void s_list(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *re
         return;
     }
     edge_page_q_t pq = {.state = state[0] ? state : NULL, .limit = (size_t)limit};
-    if (after[0] && !s_cursor_parse(out, after, &pq)) {
+    if (after[0] && !s_msg_cursor_parse(out, after, &pq)) {
         egide_http_error(resp, 400, EGIDE_ERR_INVALID,
                          "after: not a cursor of this list (give the \"next\" of the previous "
                          "page of the same box)");
@@ -563,7 +566,7 @@ static void s_list(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *re
     json_t *o = json_pack("{s:o}", "messages", arr);
     if (pg.more) {
         char cur[80];
-        s_cursor_format(out, &pg, cur, sizeof cur);
+        s_msg_cursor_format(out, &pg, cur, sizeof cur);
         json_object_set_new(o, "next", json_string(cur));
     }
     egide_http_json(resp, 200, o);
@@ -733,95 +736,138 @@ static void s_ack(edge_t *e, const egide_http_req_t *req, const uint8_t id[16],
     egide_http_json(resp, 200, json_pack("{s:s, s:s}", "id", hex, "state", "acknowledged"));
 }
 
-/* ------------------------------------------------------------ deadlines */
+/* ------------------------------------------------------------ obligations */
 
-/* Load every stored deadline and evaluate it against the messages of both
- * boxes at now.  *out is the caller's (free). */
-static egide_rc s_deadlines_eval(edge_t *e, egide_deadline_t **out, size_t *n_out)
+/* A page cursor as the API writes it: "<due_ms>.<id>", both decimal. */
+static bool s_cursor_parse(const char *v, int64_t *due, int64_t *id)
 {
-    *out = NULL;
-    *n_out = 0;
-    if (!e->profile)
-        return EGIDE_OK;
-    egide_deadline_t *d = NULL;
-    edge_msg_time_t *t = NULL;
-    size_t nd = 0, nt = 0;
-    pthread_mutex_lock(&e->api_lock);
-    egide_rc rc = edge_store_deadline_list(e->api_store, EDGE_STORE_DEADLINES_MAX, &d, &nd);
-    if (!rc)
-        rc = edge_store_message_times(e->api_store, EDGE_STORE_TIMES_MAX, &t, &nt);
-    pthread_mutex_unlock(&e->api_lock);
-    /* The later messages of both boxes, to see which deadlines were closed. */
-    egide_deadline_msg_t *msgs = NULL;
-    char(*ids)[2][33] = NULL;
-    if (!rc && nt) {
-        msgs = calloc(nt, sizeof *msgs);
-        ids = calloc(nt, sizeof *ids);
-        if (!msgs || !ids)
-            rc = EGIDE_ERR_NOMEM;
-    }
-    for (size_t i = 0; !rc && i < nt; i++) {
-        egide_hex_encode(t[i].msg_id, 16, ids[i][0]);
-        ids[i][1][0] = '\0';
-        if (t[i].has_in_reply_to)
-            egide_hex_encode(t[i].in_reply_to, 16, ids[i][1]);
-        msgs[i] = (egide_deadline_msg_t){ids[i][0], ids[i][1], t[i].type, t[i].time_ms};
-    }
-    if (!rc && nd)
-        rc = egide_deadline_evaluate(e->profile, d, nd, msgs, nt, egide_now_ms());
-    free(msgs);
-    free(ids);
-    free(t);
-    if (rc) {
-        free(d);
-        return rc;
-    }
-    *out = d;
-    *n_out = nd;
-    return EGIDE_OK;
+    char a[24];
+    const char *dot = strchr(v, '.');
+    if (!dot || (size_t)(dot - v) >= sizeof a)
+        return false;
+    memcpy(a, v, (size_t)(dot - v));
+    a[dot - v] = '\0';
+    return egide_parse_int64(a, INT64_MIN + 1, INT64_MAX, due) == EGIDE_OK &&
+           egide_parse_int64(dot + 1, 1, INT64_MAX, id) == EGIDE_OK;
 }
 
+/* One obligation as the API shows it; overdue is computed at now. */
+static json_t *s_obligation_json(const edge_obligation_t *o, int64_t now)
+{
+    char start[33], closed[33];
+    egide_hex_encode(o->start_msg, 16, start);
+    bool overdue = o->state == EGIDE_DEADLINE_OPEN && o->due_ms < now;
+    json_t *j = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:b, s:b}", "id",
+                          (json_int_t)o->id, "name", o->name, "label", o->label, "source",
+                          o->source, "actor", o->actor, "role", edge_oblig_role_name(o->role),
+                          "start_msg", start, "start_type", o->start_type, "start_ms",
+                          (json_int_t)o->start_ms, "due_ms", (json_int_t)o->due_ms, "state",
+                          overdue ? "overdue" : egide_deadline_state_name(o->state), "overdue",
+                          overdue, "practice", o->practice);
+    if (!j)
+        return NULL;
+    if (o->case_id)
+        json_object_set_new(j, "case_id", json_integer(o->case_id));
+    if (o->year)
+        json_object_set_new(j, "year", json_integer(o->year));
+    if (o->declared_ms)
+        json_object_set_new(j, "declared_ms", json_integer(o->declared_ms));
+    if (o->closed_ms)
+        json_object_set_new(j, "closed_ms", json_integer(o->closed_ms));
+    if (o->has_closed_by) {
+        egide_hex_encode(o->closed_by, 16, closed);
+        json_object_set_new(j, "closed_by", json_string(closed));
+    }
+    return j;
+}
+
+/* GET /v1/deadlines?state=&role=&case=&due_after=&due_before=&limit=&after=
+ * One page of the obligations held here, by due time: state open (default;
+ * overdue ones included), overdue, met, late, released or any; role act,
+ * oversee or any (default); "next" is the cursor of the next page (null on
+ * the last), "total" how many the filter selects. */
 static void s_deadlines(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *resp)
 {
-    char filter[16] = "";
-    if (egide_http_query_get(req->query, "state", filter, sizeof filter) != EGIDE_OK)
-        filter[0] = '\0';
-    egide_deadline_state want = EGIDE_DEADLINE_OPEN;
-    if (filter[0] && egide_deadline_state_parse(filter, &want)) {
-        egide_http_error(resp, 400, EGIDE_ERR_INVALID, "state: open, overdue, met or late");
+    enum { Q_STATE, Q_ROLE, Q_CASE, Q_AFTER_DUE, Q_BEFORE_DUE, Q_LIMIT, Q_CURSOR, Q__N };
+    static const char *const names[Q__N] = {"state",      "role",  "case", "due_after",
+                                            "due_before", "limit", "after"};
+    char v[Q__N][48];
+    for (int i = 0; i < Q__N; i++) {
+        egide_rc rc = egide_http_query_get(req->query, names[i], v[i], sizeof v[i]);
+        if (rc == EGIDE_ERR_NOTFOUND)
+            v[i][0] = '\0';
+        else if (rc) {
+            egide_http_error(resp, 400, rc, "%s: not a valid value", names[i]);
+            return;
+        }
+    }
+    int64_t now = edge_now_ms(e);
+    edge_oblig_filter_t f;
+    memset(&f, 0, sizeof f);
+    f.state = EDGE_OBLIG_Q_OPEN;
+    f.role = -1;
+    f.now_ms = now;
+    int64_t limit = 100;
+    edge_oblig_role role;
+    const char *bad = NULL;
+    if (v[Q_STATE][0] && edge_oblig_query_parse(v[Q_STATE], &f.state))
+        bad = "state: open, overdue, met, late, released or any";
+    else if (v[Q_ROLE][0] && strcmp(v[Q_ROLE], "any") != 0 &&
+             edge_oblig_role_parse(v[Q_ROLE], &role))
+        bad = "role: act, oversee or any";
+    else if (v[Q_CASE][0] && egide_parse_int64(v[Q_CASE], 0, INT64_MAX, &f.case_id))
+        bad = "case: a case id";
+    else if (v[Q_AFTER_DUE][0] &&
+             egide_parse_int64(v[Q_AFTER_DUE], INT64_MIN + 1, INT64_MAX, &f.due_after_ms))
+        bad = "due_after: a time in ms";
+    else if (v[Q_BEFORE_DUE][0] &&
+             egide_parse_int64(v[Q_BEFORE_DUE], INT64_MIN + 1, INT64_MAX, &f.due_before_ms))
+        bad = "due_before: a time in ms";
+    else if (v[Q_LIMIT][0] && egide_parse_int64(v[Q_LIMIT], 1, EDGE_OBLIG_PAGE_MAX, &limit))
+        bad = "limit: a number from 1 to 500";
+    else if (v[Q_CURSOR][0] && !s_cursor_parse(v[Q_CURSOR], &f.cursor_due_ms, &f.cursor_id))
+        bad = "after: the \"next\" cursor of the previous page";
+    if (bad) {
+        egide_http_error(resp, 400, EGIDE_ERR_INVALID, "%s", bad);
+        return;
+    }
+    if (v[Q_ROLE][0] && strcmp(v[Q_ROLE], "any") != 0)
+        f.role = (int)role;
+    f.has_case = v[Q_CASE][0] != '\0';
+    f.has_due_after = v[Q_AFTER_DUE][0] != '\0';
+    f.has_due_before = v[Q_BEFORE_DUE][0] != '\0';
+    f.has_cursor = v[Q_CURSOR][0] != '\0';
+    f.limit = (size_t)limit;
+    if (!e->profile) {
+        egide_http_json(resp, 200,
+                        json_pack("{s:[], s:n, s:i, s:s}", "obligations", "next", "total", 0,
+                                  "note", "no deadline profile configured"));
+        return;
+    }
+    edge_obligation_t *rows = NULL;
+    size_t n = 0;
+    edge_oblig_cursor_t next;
+    int64_t total = 0;
+    pthread_mutex_lock(&e->api_lock);
+    egide_rc rc = edge_store_obligation_list(e->api_store, &f, &rows, &n, &next);
+    if (!rc)
+        rc = edge_store_obligation_count(e->api_store, &f, &total);
+    pthread_mutex_unlock(&e->api_lock);
+    if (rc) {
+        free(rows);
+        egide_http_error(resp, 500, rc, "store: %s", egide_strerror(rc));
         return;
     }
     json_t *arr = json_array();
-    if (!e->profile) {
-        egide_http_json(
-            resp, 200,
-            json_pack("{s:o, s:s}", "deadlines", arr, "note", "no deadline profile configured"));
-        return;
-    }
-    egide_deadline_t *d = NULL;
-    size_t nd = 0;
-    if (s_deadlines_eval(e, &d, &nd) != EGIDE_OK) {
-        json_decref(arr);
-        egide_http_error(resp, 500, EGIDE_ERR_NOMEM, "deadline evaluation failed");
-        return;
-    }
-    for (size_t i = 0; i < nd; i++) {
-        if (filter[0] && d[i].state != want)
-            continue;
-        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:b}", "msg_id",
-                              d[i].msg_id, "type", d[i].type, "name", d[i].name, "label",
-                              d[i].label, "source", d[i].source, "start_ms",
-                              (json_int_t)d[i].start_ms, "due_ms", (json_int_t)d[i].due_ms, "state",
-                              egide_deadline_state_name(d[i].state), "practice", d[i].practice);
-        if (d[i].closed_ms)
-            json_object_set_new(o, "closed_ms", json_integer(d[i].closed_ms));
-        if (d[i].closed_by[0])
-            json_object_set_new(o, "closed_by", json_string(d[i].closed_by));
-        json_array_append_new(arr, o);
-    }
-    free(d);
+    for (size_t i = 0; arr && i < n; i++)
+        json_array_append_new(arr, s_obligation_json(&rows[i], now));
+    free(rows);
+    char cur[48];
+    snprintf(cur, sizeof cur, "%lld.%lld", (long long)next.due_ms, (long long)next.id);
     egide_http_json(resp, 200,
-                    json_pack("{s:o, s:s}", "deadlines", arr, "profile",
+                    json_pack("{s:o, s:o, s:I, s:s}", "obligations", arr, "next",
+                              next.more ? json_string(cur) : json_null(), "total",
+                              (json_int_t)total, "profile",
                               egide_deadline_profile_name(e->profile)));
 }
 
@@ -932,19 +978,20 @@ static void s_metrics(edge_t *e, egide_http_resp_t *resp)
         if (v)
             egide_metrics_value(&out, rj, "reason", egide_wire_reason_name(r), v);
     }
-    egide_deadline_t *dl = NULL;
-    size_t ndl = 0;
-    if (s_deadlines_eval(e, &dl, &ndl) == EGIDE_OK) {
-        uint64_t by[4] = {0};
-        for (size_t i = 0; i < ndl; i++)
-            if ((unsigned)dl[i].state < 4)
-                by[dl[i].state]++;
-        egide_metrics_family(&out, "egide_edge_deadlines", "gauge",
-                             "Legal deadlines by state (overdue = past due, not met).");
-        for (int k = 0; k < 4; k++)
-            egide_metrics_value(&out, "egide_edge_deadlines", "state",
-                                egide_deadline_state_name((egide_deadline_state)k), by[k]);
-        free(dl);
+    edge_oblig_counts_t oc;
+    pthread_mutex_lock(&e->api_lock);
+    egide_rc orc = e->profile ? edge_store_obligation_counts(e->api_store, edge_now_ms(e), &oc)
+                              : EGIDE_ERR_NOTFOUND;
+    pthread_mutex_unlock(&e->api_lock);
+    if (orc == EGIDE_OK) {
+        static const char *dn = "egide_edge_deadlines";
+        egide_metrics_family(&out, dn, "gauge",
+                             "Obligations held here by state (overdue = open and past due).");
+        egide_metrics_value(&out, dn, "state", "open", (uint64_t)oc.open);
+        egide_metrics_value(&out, dn, "state", "met", (uint64_t)oc.met);
+        egide_metrics_value(&out, dn, "state", "overdue", (uint64_t)oc.overdue);
+        egide_metrics_value(&out, dn, "state", "late", (uint64_t)oc.late);
+        egide_metrics_value(&out, dn, "state", "released", (uint64_t)oc.released);
     }
     egide_metrics_single(&out, "egide_edge_resequence_stalls_total", "counter",
                          "Replay refusals past the re-signing bound: the message kept queued "

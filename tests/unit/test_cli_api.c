@@ -709,9 +709,10 @@ static void test_config_files(void)
 static void test_deadlines_config(void)
 {
     static const char list[] =
-        "{\"deadlines\":[{\"msg_id\":\"" ID1 "\",\"type\":\"snated.transmission\","
+        "{\"obligations\":[{\"start_msg\":\"" ID1 "\",\"start_type\":\"snated.transmission\","
         "\"name\":\"evaluation\",\"label\":\"\u00c9valuation (3 mois)\",\"due_ms\":"
-        "1797840840000,\"state\":\"open\",\"source\":\"L226-3\"}]}";
+        "1797840840000,\"state\":\"open\",\"source\":\"L226-3\"}],\"next\":null,"
+        "\"total\":1}";
     char cfg[256], bad[256], text[512];
     snprintf(text, sizeof text, "[api]\nurl = %s\ntoken_file = good.token\n", s_api);
     s_write("dl.ini", text, 0600, cfg, sizeof cfg);
@@ -724,9 +725,30 @@ static void test_deadlines_config(void)
     CHECK_STREQ(s_got.path, "/v1/deadlines");
     CHECK_STREQ(s_got.auth, "token"); /* the token named by the file */
     CHECK(strstr(out, "evaluation") != NULL);
+    CHECK(strstr(out, "snated.transmission") != NULL);
     CHECK(strstr(out, "Évaluation (3 mois) [L226-3]") != NULL);
+    CHECK(strstr(out, "shown") == NULL); /* one page, nothing more */
     free(out);
     free(err);
+    /* A page with more after it says so, with the cursor. */
+    static const char paged[] =
+        "{\"obligations\":[{\"start_msg\":\"" ID1 "\",\"name\":\"evaluation\","
+        "\"due_ms\":1797840840000,\"state\":\"open\"}],\"next\":\"1797840840000.7\","
+        "\"total\":501}";
+    s_expect(200, paged);
+    CHECK(s_run(a, NULL, &out, &err) == 0);
+    CHECK(
+        strstr(out, "(1 of 501 open obligations shown: GET /v1/deadlines?after=1797840840000.7") !=
+        NULL);
+    free(out);
+    free(err);
+    /* An answer of the old shape is refused, not shown empty. */
+    s_expect(200, "{\"deadlines\":[]}");
+    CHECK(s_run(a, NULL, &out, &err) != 0);
+    CHECK(strstr(err, "not a {\"obligations\": [...]} answer") != NULL);
+    free(out);
+    free(err);
+    s_expect(200, list);
     /* --json: the edge's answer as it came. */
     const char *b[] = {"deadlines", "--config", cfg, "--json", NULL};
     CHECK(s_run(b, NULL, &out, &err) == 0);

@@ -117,8 +117,7 @@ static json_t *s_call(const char *method, const char *path, const char *query, c
                             (const uint8_t *)(body ? body : ""),
                             body ? strlen(body) : 0,
                             "token",
-                            body ? "application/json" : NULL,
-                            0};
+                            body ? "application/json" : NULL};
     egide_http_resp_t resp = {500, NULL, 0, "application/json"};
     edge_api_handle(&E, &req, &resp);
     *status = resp.status;

@@ -620,7 +620,7 @@ static int64_t s_clock(void)
  * caller's, NULL on a status other than 200. */
 static char *s_api_get(const char *path)
 {
-    egide_http_req_t req = {"GET", path, "", (const uint8_t *)"", 0, "token", NULL, 0};
+    egide_http_req_t req = {"GET", path, "", (const uint8_t *)"", 0, "token", NULL};
     egide_http_resp_t resp = {500, NULL, 0, "application/json"};
     E.api_store = E.store;
     edge_api_handle(&E, &req, &resp);

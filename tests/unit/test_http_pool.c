@@ -82,9 +82,9 @@ static void s_handler(const egide_http_req_t *req, egide_http_resp_t *resp, void
     pthread_mutex_lock(&S.lock);
     int inside = S.inside, done = S.done;
     pthread_mutex_unlock(&S.lock);
-    egide_http_json(
-        resp, 200,
-        json_pack("{s:i, s:i, s:i}", "inside", inside, "done", done, "worker", (int)req->worker));
+    egide_http_json(resp, 200,
+                    json_pack("{s:i, s:i, s:i}", "inside", inside, "done", done, "worker",
+                              (int)egide_http_worker()));
 }
 
 /* Wait until n slow handlers have entered; false if they never do. */

@@ -94,6 +94,9 @@ typedef struct egide_payload_facts {
     bool anonymous_sender;     /* the sender asked to stay anonymous */
     bool confidential_sender;  /* the sender's identity must not reach the family */
     bool health_data;          /* the payload says it carries health data */
+    char case_ref[64];         /* the payload's case_ref (the CRIP's case reference), or "" when
+                                  absent or longer than 63 bytes */
+    int year;                  /* observatory.export: the year N exported; 0 = none */
 } egide_payload_facts_t;
 
 /* true when type is a catalogue message type with a payload schema. */

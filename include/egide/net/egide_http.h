@@ -25,7 +25,7 @@
  * free, and a request on one of cfg->express_paths (e.g. /v1/health) is
  * answered by the express worker even while all N are busy (an idle pool
  * worker takes express requests too).  The handler must then be
- * thread-safe; egide_http_req_t.worker says which worker runs it (0..N-1
+ * thread-safe; egide_http_worker() tells it which worker runs it (0..N-1
  * for the pool, N for the express worker), so that a handler can keep one
  * resource (a store handle) per worker.  Jobs are bounded by the
  * connections (one request at a time per connection).
@@ -113,9 +113,6 @@ typedef struct egide_http_req {
     const char *authenticated_as; /* "token" when the bearer token matched; NULL on a public path;
                                      "none" when the server runs without a token (tests only) */
     const char *content_type;     /* request Content-Type header, or NULL */
-    unsigned worker;              /* the worker running the handler: 0..threads-1 for the pool,
-                                     threads for the express worker; 0 when threads <= 1 (and
-                                     for requests built by tests) */
 } egide_http_req_t;
 
 /* The handler's answer.  The wrapper initialises it to {500, NULL, 0,
@@ -213,6 +210,12 @@ void egide_http_stats(egide_http_t *h, egide_http_stats_t *out);
 void egide_http_stop(egide_http_t **self_p);
 
 /* ---- helpers for handlers --------------------------------------------- */
+
+/* The worker running the calling thread's handler: 0..threads-1 for the
+ * pool, threads for the express worker; 0 on the polling thread (threads
+ * <= 1) and on any thread that is not a worker (tests calling a handler
+ * directly).  A thread-local, so that egide_http_req_t keeps its layout. */
+unsigned egide_http_worker(void);
 
 /* Serialise obj as compact JSON plus "\n" into resp with the given status and
  * content type "application/json".  Takes the reference to obj (NULL-safe:

@@ -997,6 +997,17 @@ static void s_from_object(s_ctx_t *c, const ProtobufCMessageDescriptor *d, json_
 
 /* ------------------------------------------------------------ facts */
 
+/* An int64 "year" field (observatory.export) within 1900..2199; else 0. */
+static int s_field_year(const ProtobufCMessage *m)
+{
+    const ProtobufCFieldDescriptor *f;
+    void *p = s_field_ptr(m, "year", &f);
+    if (!p || f->label == PROTOBUF_C_LABEL_REPEATED || f->type != PROTOBUF_C_TYPE_INT64)
+        return 0;
+    int64_t y = *(int64_t *)p;
+    return y >= 1900 && y <= 2199 ? (int)y : 0;
+}
+
 static void s_fill_facts(const s_type_t *t, const ProtobufCMessage *m, int64_t now_ms,
                          egide_payload_facts_t *fx)
 {
@@ -1016,6 +1027,9 @@ static void s_fill_facts(const s_type_t *t, const ProtobufCMessage *m, int64_t n
         fx->je_seized_ms = ms;
     if ((s = s_field_str(m, "due_date")) && egide_date_parse(s, &ms) == EGIDE_OK)
         fx->requested_due_ms = ms;
+    if ((s = s_field_str(m, "case_ref")) && strlen(s) < sizeof fx->case_ref)
+        egide_strlcpy(fx->case_ref, s, sizeof fx->case_ref);
+    fx->year = s_field_year(m);
     fx->runaway = s_field_int(m, "runaway") != 0;
     fx->parental_agreement = s_field_int(m, "parental_agreement");
 

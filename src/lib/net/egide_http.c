@@ -1011,7 +1011,6 @@ static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *con, const
         .authenticated_as = r->auth_as,
         .content_type =
             MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
-        .worker = 0,
     };
     r->resp = (egide_http_resp_t){500, NULL, 0, s_json};
     if (h->nworkers) {
@@ -1095,10 +1094,18 @@ static s_req_t *s_pop(s_req_t **head, s_req_t **tail)
  * libmicrohttpd's thread again and is not touched.  At stop the queues
  * are drained with 503s, so that every suspended connection is resumed
  * before MHD_stop_daemon (which requires it). */
+static _Thread_local unsigned s_worker_index; /* egide_http_worker() */
+
+unsigned egide_http_worker(void)
+{
+    return s_worker_index;
+}
+
 static void *s_worker_main(void *arg)
 {
     s_worker_t *w = arg;
     egide_http_t *h = w->h;
+    s_worker_index = w->index;
     pthread_mutex_lock(&h->qlock);
     for (;;) {
         s_req_t *r = w->express ? NULL : s_pop(&h->q_head, &h->q_tail);
@@ -1115,7 +1122,6 @@ static void *s_worker_main(void *arg)
         if (stopping) {
             egide_http_error(&r->resp, 503, EGIDE_ERR_STATE, "server stopping, retry later");
         } else {
-            r->hreq.worker = w->index;
             h->fn(&r->hreq, &r->resp, h->arg);
         }
         struct MHD_Connection *con = r->con;
