@@ -378,6 +378,72 @@ typedef struct edge_page {
     uint8_t next_id[16]; /* */
 } edge_page_t;
 
+/* ---- cases and search (wt-http) ------------------------------------------
+ * Searches read an index range in time order (newest first, then by id),
+ * chosen by the most selective filter given (sender, commune, type, state,
+ * else time alone); the other filters are checked row by row, on at most
+ * EDGE_STORE_SCAN_MAX rows per page, so a page costs at most that much
+ * whatever the store holds.  A page may then hold fewer rows than asked,
+ * with more set and the cursor where the scan stopped: never cut silently.
+ * total counts the matches among the first EDGE_SEARCH_COUNT_CAP rows of
+ * the range: total_exact is false when the range goes on (total is then a
+ * lower bound). */
+#define EDGE_SEARCH_COUNT_CAP 2000 /* rows a search's total looks at */
+#define EDGE_SEARCH_REF_MAX   63   /* bytes of a case reference searched */
+#define EDGE_SEARCH_PAGE_MAX  500  /* search and case pages */
+#define EDGE_CASE_MSGS_MAX    500  /* messages of one box shown in a case */
+
+typedef struct edge_search_q {
+    bool outbox;          /* the box searched (inbox: by received_ms; outbox: by created_ms) */
+    const char *type;     /* message type, exact; NULL = any */
+    int state;            /* stored state (edge_in_state / edge_out_state); < 0 = any */
+    int urgency;          /* Egide__V1__Urgency; < 0 = any */
+    const char *commune;  /* commune code, exact; NULL = any */
+    const char *sender;   /* sender node id, exact (inbox only); NULL = any */
+    const char *ref;      /* case reference: ASCII case-insensitive substring, 1..
+                             EDGE_SEARCH_REF_MAX bytes; NULL = any */
+    bool has_from;        /* time >= from_ms */
+    int64_t from_ms;      /* */
+    bool has_to;          /* time < to_ms */
+    int64_t to_ms;        /* */
+    bool has_after;       /* only rows after the cursor (after_ms, after_id) in the order */
+    int64_t after_ms;     /* */
+    uint8_t after_id[16]; /* */
+    size_t limit;         /* 1..EDGE_SEARCH_PAGE_MAX */
+} edge_search_q_t;
+
+/* One message found (the row of its box) with its case columns. */
+typedef struct edge_search_row {
+    edge_outbox_row_t out; /* when the box is the outbox */
+    edge_inbox_row_t in;   /* when the box is the inbox (no payload) */
+    int64_t case_id;       /* 0 = none */
+    char commune[16];      /* "" = none */
+    char case_ref[64];     /* "" = none */
+} edge_search_row_t;
+
+typedef struct edge_search_page {
+    bool more;           /* rows may follow: continue after (next_ms, next_id) */
+    int64_t next_ms;     /* */
+    uint8_t next_id[16]; /* cases: next_id's first 8 bytes hold the case id (big-endian) */
+    int64_t total;       /* matches counted (see above) */
+    bool total_exact;    /* total is exact; false: a lower bound */
+} edge_search_page_t;
+
+/* Cases newest activity first (updated_ms, then id). */
+typedef struct edge_case_q {
+    bool has_since;   /* only cases updated at or after since_ms */
+    int64_t since_ms; /* */
+    const char *ref;  /* as edge_search_q_t.ref */
+    bool has_from;    /* created_ms >= from_ms */
+    int64_t from_ms;  /* */
+    bool has_to;      /* created_ms < to_ms */
+    int64_t to_ms;    /* */
+    bool has_after;   /* after the cursor (after_ms = updated_ms, after_id = id) */
+    int64_t after_ms; /* */
+    int64_t after_id; /* */
+    size_t limit;     /* 1..EDGE_SEARCH_PAGE_MAX */
+} edge_case_q_t;
+
 /* ---- the table ------------------------------------------------------------ */
 
 typedef struct edge_store edge_store_t;
@@ -574,6 +640,19 @@ struct edge_store_ops {
                            size_t *n, edge_page_t *pg);
 
     /* ---- cases and search (wt-http; appended after this line) ---------- */
+    /* A page of one box's messages matching q (see edge_search_q_t);
+     * *rows the caller's.  EGIDE_ERR_INVALID: a limit out of range, a
+     * sender on the outbox, a ref of the wrong length. */
+    egide_rc (*msg_search)(edge_store_t *s, const edge_search_q_t *q, edge_search_row_t **rows,
+                           size_t *n, edge_search_page_t *pg);
+    /* A page of cases matching q, newest activity first; pg->next_id's
+     * first 8 bytes carry the case id cursor (big-endian). */
+    egide_rc (*case_search)(edge_store_t *s, const edge_case_q_t *q, edge_case_row_t **rows,
+                            size_t *n, edge_search_page_t *pg);
+    /* The messages of case case_id in one box, oldest first, at most max
+     * (1..EDGE_CASE_MSGS_MAX); *more when the case holds more. */
+    egide_rc (*case_messages)(edge_store_t *s, int64_t case_id, bool outbox, size_t max,
+                              edge_search_row_t **rows, size_t *n, bool *more);
 };
 
 /* The SQLite backend (edge_store_sqlite.c). */

@@ -104,7 +104,20 @@ static const char *const s_migrations[] = {
     /* 6 (wt-http): the API's pages, newest first after a cursor, with and
      * without a state filter, each an index range (no sort, no scan). */
     "CREATE INDEX IF NOT EXISTS inbox_page ON inbox(received_ms, msg_id);"
-    "CREATE INDEX IF NOT EXISTS inbox_state_page ON inbox(state, received_ms, msg_id);",
+    "CREATE INDEX IF NOT EXISTS inbox_state_page ON inbox(state, received_ms, msg_id);"
+    /* ... and the searches (edge_store.h, cases and search): one index per
+     * leading filter, time order after it; a case's messages in time
+     * order; cases by last activity. */
+    "CREATE INDEX IF NOT EXISTS inbox_type_page ON inbox(type, received_ms, msg_id);"
+    "CREATE INDEX IF NOT EXISTS inbox_sender_page ON inbox(sender_id, received_ms, msg_id);"
+    "CREATE INDEX IF NOT EXISTS inbox_commune_page ON inbox(commune, received_ms, msg_id);"
+    "CREATE INDEX IF NOT EXISTS inbox_case_time ON inbox(case_id, received_ms);"
+    "CREATE INDEX IF NOT EXISTS outbox_time_page ON outbox(created_ms, msg_id);"
+    "CREATE INDEX IF NOT EXISTS outbox_type_page ON outbox(type, created_ms, msg_id);"
+    "CREATE INDEX IF NOT EXISTS outbox_commune_page ON outbox(commune, created_ms, msg_id);"
+    "CREATE INDEX IF NOT EXISTS outbox_state_page ON outbox(state, created_ms, msg_id);"
+    "CREATE INDEX IF NOT EXISTS outbox_case_time ON outbox(case_id, created_ms);"
+    "CREATE INDEX IF NOT EXISTS cases_updated ON cases(updated_ms, id);",
 };
 
 typedef struct s_store {
@@ -1848,6 +1861,361 @@ static egide_rc s_inbox_page(edge_store_t *s, const edge_page_q_t *q, edge_inbox
 
 /* ------------------------------------------------------------ cases and search (wt-http) */
 
+/* The residual filters of a search, checked row by row (?1 type, ?2 state,
+ * ?3 urgency, ?4 commune, ?5 sender, ?6 case reference substring; NULL =
+ * any).  lower() folds ASCII only: the reference search says so. */
+#define S_RESID_IN                                                                                 \
+    "((?1 IS NULL OR type=?1) AND (?2 IS NULL OR state=?2) AND (?3 IS NULL OR urgency=?3) AND"     \
+    " (?4 IS NULL OR commune=?4) AND (?5 IS NULL OR sender_id=?5) AND"                             \
+    " (?6 IS NULL OR instr(lower(coalesce(case_ref, '')), lower(?6)) > 0))"
+#define S_RESID_OUT                                                                                \
+    "((?1 IS NULL OR type=?1) AND (?2 IS NULL OR state=?2) AND (?3 IS NULL OR urgency=?3) AND"     \
+    " (?4 IS NULL OR commune=?4) AND"                                                              \
+    " (?6 IS NULL OR instr(lower(coalesce(case_ref, '')), lower(?6)) > 0))"
+/* Leading filters, each the equality prefix of one index. */
+#define S_LEAD_NONE    ""
+#define S_LEAD_TYPE    "type=?1 AND "
+#define S_LEAD_STATE   "state=?2 AND "
+#define S_LEAD_COMMUNE "commune=?4 AND "
+#define S_LEAD_SENDER  "sender_id=?5 AND "
+#define S_IN_AFTER     " AND (received_ms, msg_id) < (?12, ?13)"
+#define S_OUT_AFTER    " AND (created_ms, msg_id) < (?12, ?13)"
+#define S_IN_PAGE(lead, after)                                                                     \
+    "SELECT " INBOX_COLS ", case_id, commune, case_ref, " S_RESID_IN " FROM inbox WHERE " lead     \
+    "received_ms >= ?10 AND received_ms < ?11" after " ORDER BY received_ms DESC, msg_id DESC"
+#define S_OUT_PAGE(lead, after)                                                                    \
+    "SELECT " OUTBOX_COLS ", case_id, commune, case_ref, " S_RESID_OUT " FROM outbox WHERE " lead  \
+    "created_ms >= ?10 AND created_ms < ?11" after " ORDER BY created_ms DESC, msg_id DESC"
+#define S_IN_COUNT(lead)                                                                           \
+    "SELECT count(*), total(m) FROM (SELECT " S_RESID_IN " AS m FROM inbox WHERE " lead           \
+    "received_ms >= ?10 AND received_ms < ?11 ORDER BY received_ms DESC, msg_id DESC LIMIT ?20)"
+#define S_OUT_COUNT(lead)                                                                          \
+    "SELECT count(*), total(m) FROM (SELECT " S_RESID_OUT " AS m FROM outbox WHERE " lead         \
+    "created_ms >= ?10 AND created_ms < ?11 ORDER BY created_ms DESC, msg_id DESC LIMIT ?20)"
+
+enum { S_L_NONE, S_L_TYPE, S_L_STATE, S_L_COMMUNE, S_L_SENDER, S_L__COUNT };
+
+/* [outbox][lead][after]; the outbox has no sender lead (NULL). */
+static const char *const s_search_sql[2][S_L__COUNT][2] = {
+    {{S_IN_PAGE(S_LEAD_NONE, ""), S_IN_PAGE(S_LEAD_NONE, S_IN_AFTER)},
+     {S_IN_PAGE(S_LEAD_TYPE, ""), S_IN_PAGE(S_LEAD_TYPE, S_IN_AFTER)},
+     {S_IN_PAGE(S_LEAD_STATE, ""), S_IN_PAGE(S_LEAD_STATE, S_IN_AFTER)},
+     {S_IN_PAGE(S_LEAD_COMMUNE, ""), S_IN_PAGE(S_LEAD_COMMUNE, S_IN_AFTER)},
+     {S_IN_PAGE(S_LEAD_SENDER, ""), S_IN_PAGE(S_LEAD_SENDER, S_IN_AFTER)}},
+    {{S_OUT_PAGE(S_LEAD_NONE, ""), S_OUT_PAGE(S_LEAD_NONE, S_OUT_AFTER)},
+     {S_OUT_PAGE(S_LEAD_TYPE, ""), S_OUT_PAGE(S_LEAD_TYPE, S_OUT_AFTER)},
+     {S_OUT_PAGE(S_LEAD_STATE, ""), S_OUT_PAGE(S_LEAD_STATE, S_OUT_AFTER)},
+     {S_OUT_PAGE(S_LEAD_COMMUNE, ""), S_OUT_PAGE(S_LEAD_COMMUNE, S_OUT_AFTER)},
+     {NULL, NULL}},
+};
+static const char *const s_count_sql[2][S_L__COUNT] = {
+    {S_IN_COUNT(S_LEAD_NONE), S_IN_COUNT(S_LEAD_TYPE), S_IN_COUNT(S_LEAD_STATE),
+     S_IN_COUNT(S_LEAD_COMMUNE), S_IN_COUNT(S_LEAD_SENDER)},
+    {S_OUT_COUNT(S_LEAD_NONE), S_OUT_COUNT(S_LEAD_TYPE), S_OUT_COUNT(S_LEAD_STATE),
+     S_OUT_COUNT(S_LEAD_COMMUNE), NULL},
+};
+
+/* The leading filter: the most selective one given. */
+static int s_search_lead(const edge_search_q_t *q)
+{
+    if (q->sender)
+        return S_L_SENDER;
+    if (q->commune)
+        return S_L_COMMUNE;
+    if (q->type)
+        return S_L_TYPE;
+    if (q->state >= 0)
+        return S_L_STATE;
+    return S_L_NONE;
+}
+
+static void s_bind_opt_text(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static void s_search_bind(sqlite3_stmt *st, const edge_search_q_t *q)
+{
+    s_bind_opt_text(st, 1, q->type);
+    if (q->state >= 0)
+        sqlite3_bind_int(st, 2, q->state);
+    else
+        sqlite3_bind_null(st, 2);
+    if (q->urgency >= 0)
+        sqlite3_bind_int(st, 3, q->urgency);
+    else
+        sqlite3_bind_null(st, 3);
+    s_bind_opt_text(st, 4, q->commune);
+    if (!q->outbox)
+        s_bind_opt_text(st, 5, q->sender);
+    s_bind_opt_text(st, 6, q->ref);
+    sqlite3_bind_int64(st, 10, q->has_from ? q->from_ms : INT64_MIN);
+    sqlite3_bind_int64(st, 11, q->has_to ? q->to_ms : INT64_MAX);
+}
+
+static bool s_ref_ok(const char *ref)
+{
+    size_t n = ref ? strlen(ref) : 1;
+    return n >= 1 && n <= EDGE_SEARCH_REF_MAX;
+}
+
+/* total: the matches among the first EDGE_SEARCH_COUNT_CAP rows of the
+ * leading range (the count's own statement: the page's cursor aside). */
+static egide_rc s_search_total(edge_store_t *s, const edge_search_q_t *q, int lead,
+                               edge_search_page_t *pg)
+{
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(DB(s), s_count_sql[q->outbox][lead], &st);
+    if (rc)
+        return rc;
+    s_search_bind(st, q);
+    sqlite3_bind_int64(st, 20, EDGE_SEARCH_COUNT_CAP);
+    bool row;
+    rc = s_row(DB(s), st, "search total", &row);
+    if (!rc && row) {
+        int64_t seen = sqlite3_column_int64(st, 0);
+        pg->total = (int64_t)sqlite3_column_double(st, 1);
+        pg->total_exact = seen < EDGE_SEARCH_COUNT_CAP;
+    }
+    egide_db_done(st);
+    return rc;
+}
+
+static egide_rc s_msg_search(edge_store_t *s, const edge_search_q_t *q, edge_search_row_t **rows,
+                             size_t *n, edge_search_page_t *pg)
+{
+    if (!s || !q || !rows || !n || !pg || q->limit == 0 || q->limit > EDGE_SEARCH_PAGE_MAX ||
+        (q->outbox && q->sender) || !s_ref_ok(q->ref))
+        return EGIDE_ERR_INVALID;
+    *rows = NULL;
+    *n = 0;
+    memset(pg, 0, sizeof *pg);
+    int lead = s_search_lead(q);
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(DB(s), s_search_sql[q->outbox][lead][q->has_after], &st);
+    if (rc)
+        return rc;
+    s_search_bind(st, q);
+    if (q->has_after) {
+        sqlite3_bind_int64(st, 12, q->after_ms);
+        sqlite3_bind_blob(st, 13, q->after_id, 16, SQLITE_STATIC);
+    }
+    int base = q->outbox ? 14 : 11; /* the columns after OUTBOX_COLS / INBOX_COLS */
+    size_t cap = 0, scanned = 0;
+    int64_t last_ms = 0;
+    uint8_t last_id[16] = {0};
+    for (;;) {
+        bool row;
+        rc = s_row(DB(s), st, "search", &row);
+        if (rc || !row)
+            break;
+        if (scanned == EDGE_STORE_SCAN_MAX) {
+            pg->more = true; /* the scan bound: go on from the last row looked at */
+            break;
+        }
+        scanned++;
+        bool match = sqlite3_column_int(st, base + 3) != 0;
+        if (match && *n == q->limit) {
+            pg->more = true;
+            break;
+        }
+        /* The position of the row looked at last, in the order. */
+        last_ms = sqlite3_column_int64(st, q->outbox ? 4 : 6);
+        s_blob(last_id, 16, st, 0);
+        if (!match)
+            continue;
+        rc = s_grow((void **)rows, &cap, *n, sizeof **rows);
+        if (rc)
+            break;
+        edge_search_row_t *r = &(*rows)[(*n)++];
+        memset(r, 0, sizeof *r);
+        if (q->outbox)
+            s_outbox_row(st, &r->out);
+        else
+            s_inbox_row(st, &r->in);
+        r->case_id = sqlite3_column_int64(st, base);
+        s_text(r->commune, sizeof r->commune, st, base + 1);
+        s_text(r->case_ref, sizeof r->case_ref, st, base + 2);
+    }
+    egide_db_done(st);
+    if (!rc && pg->more) {
+        pg->next_ms = last_ms;
+        memcpy(pg->next_id, last_id, 16);
+    }
+    if (!rc)
+        rc = s_search_total(s, q, lead, pg);
+    if (rc) {
+        free(*rows);
+        *rows = NULL;
+        *n = 0;
+        memset(pg, 0, sizeof *pg);
+    }
+    return rc;
+}
+
+static void s_case_fill(sqlite3_stmt *st, edge_case_row_t *row)
+{
+    memset(row, 0, sizeof *row);
+    row->id = sqlite3_column_int64(st, 0);
+    s_text(row->ref, sizeof row->ref, st, 1);
+    row->created_ms = sqlite3_column_int64(st, 2);
+    row->updated_ms = sqlite3_column_int64(st, 3);
+    row->has_origin = s_has(st, 4);
+    row->origin_ms = sqlite3_column_int64(st, 4);
+    row->has_declared = s_has(st, 5);
+    row->declared_ms = sqlite3_column_int64(st, 5);
+}
+
+#define S_CASE_RESID                                                                               \
+    "((?1 IS NULL OR instr(lower(coalesce(ref, '')), lower(?1)) > 0) AND created_ms >= ?2 AND"     \
+    " created_ms < ?3)"
+#define S_CASE_PAGE(after)                                                                         \
+    "SELECT id, ref, created_ms, updated_ms, origin_ms, declared_ms, " S_CASE_RESID                 \
+    " FROM cases WHERE updated_ms >= ?4" after " ORDER BY updated_ms DESC, id DESC"
+
+static egide_rc s_case_search(edge_store_t *s, const edge_case_q_t *q, edge_case_row_t **rows,
+                              size_t *n, edge_search_page_t *pg)
+{
+    if (!s || !q || !rows || !n || !pg || q->limit == 0 || q->limit > EDGE_SEARCH_PAGE_MAX ||
+        !s_ref_ok(q->ref))
+        return EGIDE_ERR_INVALID;
+    *rows = NULL;
+    *n = 0;
+    memset(pg, 0, sizeof *pg);
+    static const char *const sql[2] = {
+        S_CASE_PAGE(""), S_CASE_PAGE(" AND (updated_ms, id) < (?5, ?6)")};
+    static const char *const count_sql =
+        "SELECT count(*), total(m) FROM (SELECT " S_CASE_RESID " AS m FROM cases"
+        " WHERE updated_ms >= ?4 ORDER BY updated_ms DESC, id DESC LIMIT ?20)";
+    egide_rc rc = EGIDE_OK;
+    for (int pass = 0; pass < 2; pass++) {
+        sqlite3_stmt *st;
+        rc = egide_db_stmt(DB(s), pass ? count_sql : sql[q->has_after], &st);
+        if (rc)
+            goto fail;
+        s_bind_opt_text(st, 1, q->ref);
+        sqlite3_bind_int64(st, 2, q->has_from ? q->from_ms : INT64_MIN);
+        sqlite3_bind_int64(st, 3, q->has_to ? q->to_ms : INT64_MAX);
+        sqlite3_bind_int64(st, 4, q->has_since ? q->since_ms : INT64_MIN);
+        if (pass) {
+            sqlite3_bind_int64(st, 20, EDGE_SEARCH_COUNT_CAP);
+            bool row;
+            rc = s_row(DB(s), st, "case search total", &row);
+            if (!rc && row) {
+                pg->total = (int64_t)sqlite3_column_double(st, 1);
+                pg->total_exact = sqlite3_column_int64(st, 0) < EDGE_SEARCH_COUNT_CAP;
+            }
+            egide_db_done(st);
+            if (rc)
+                goto fail;
+            break;
+        }
+        if (q->has_after) {
+            sqlite3_bind_int64(st, 5, q->after_ms);
+            sqlite3_bind_int64(st, 6, q->after_id);
+        }
+        size_t cap = 0, scanned = 0;
+        int64_t last_ms = 0, last_id = 0;
+        for (;;) {
+            bool row;
+            rc = s_row(DB(s), st, "case search", &row);
+            if (rc || !row)
+                break;
+            if (scanned == EDGE_STORE_SCAN_MAX) {
+                pg->more = true;
+                break;
+            }
+            scanned++;
+            bool match = sqlite3_column_int(st, 6) != 0;
+            if (match && *n == q->limit) {
+                pg->more = true;
+                break;
+            }
+            last_id = sqlite3_column_int64(st, 0);
+            last_ms = sqlite3_column_int64(st, 3);
+            if (!match)
+                continue;
+            rc = s_grow((void **)rows, &cap, *n, sizeof **rows);
+            if (rc)
+                break;
+            s_case_fill(st, &(*rows)[(*n)++]);
+        }
+        egide_db_done(st);
+        if (rc)
+            goto fail;
+        if (pg->more) {
+            pg->next_ms = last_ms;
+            for (int i = 0; i < 8; i++)
+                pg->next_id[i] = (uint8_t)((uint64_t)last_id >> (56 - 8 * i));
+        }
+    }
+    return EGIDE_OK;
+fail:
+    free(*rows);
+    *rows = NULL;
+    *n = 0;
+    memset(pg, 0, sizeof *pg);
+    return rc;
+}
+
+static egide_rc s_case_messages(edge_store_t *s, int64_t case_id, bool outbox, size_t max,
+                                edge_search_row_t **rows, size_t *n, bool *more)
+{
+    if (!s || case_id <= 0 || !rows || !n || !more || max == 0 || max > EDGE_CASE_MSGS_MAX)
+        return EGIDE_ERR_INVALID;
+    *rows = NULL;
+    *n = 0;
+    *more = false;
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(
+        DB(s),
+        outbox ? "SELECT " OUTBOX_COLS ", case_id, commune, case_ref FROM outbox WHERE case_id=?1"
+                 " ORDER BY created_ms, msg_id LIMIT ?2"
+               : "SELECT " INBOX_COLS ", case_id, commune, case_ref FROM inbox WHERE case_id=?1"
+                 " ORDER BY received_ms, msg_id LIMIT ?2",
+        &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, case_id);
+    sqlite3_bind_int64(st, 2, (int64_t)max + 1);
+    int base = outbox ? 14 : 11;
+    size_t cap = 0;
+    for (;;) {
+        bool row;
+        rc = s_row(DB(s), st, "case messages", &row);
+        if (rc || !row)
+            break;
+        if (*n == max) {
+            *more = true;
+            break;
+        }
+        rc = s_grow((void **)rows, &cap, *n, sizeof **rows);
+        if (rc)
+            break;
+        edge_search_row_t *r = &(*rows)[(*n)++];
+        memset(r, 0, sizeof *r);
+        if (outbox)
+            s_outbox_row(st, &r->out);
+        else
+            s_inbox_row(st, &r->in);
+        r->case_id = sqlite3_column_int64(st, base);
+        s_text(r->commune, sizeof r->commune, st, base + 1);
+        s_text(r->case_ref, sizeof r->case_ref, st, base + 2);
+    }
+    egide_db_done(st);
+    if (rc) {
+        free(*rows);
+        *rows = NULL;
+        *n = 0;
+        *more = false;
+    }
+    return rc;
+}
+
+
 const edge_store_ops_t edge_store_sqlite_ops = {.name = "sqlite",
                                                 OP(open),
                                                 OP(close),
@@ -1898,4 +2266,7 @@ const edge_store_ops_t edge_store_sqlite_ops = {.name = "sqlite",
                                                 OP(read_begin),
                                                 OP(read_end),
                                                 OP(outbox_page),
-                                                OP(inbox_page)};
+                                                OP(inbox_page),
+                                                OP(msg_search),
+                                                OP(case_search),
+                                                OP(case_messages)};
