@@ -279,5 +279,16 @@ egide_rc edge_api_reader(edge_t *e, const egide_http_req_t *req, edge_store_t **
 void edge_api_reader_end(edge_t *e, edge_store_t *st);
 /* A store error as the API answers it: 503, transient, retry. */
 void edge_api_store_error(egide_http_resp_t *resp, egide_rc rc);
+/* The JSON of one message / its receipts / one obligation as the API shows
+ * them (new references; NULL on a store error or out of memory). */
+json_t *edge_api_outbox_json(edge_store_t *st, const edge_outbox_row_t *m, const char *node_id);
+json_t *edge_api_inbox_json(const edge_inbox_row_t *m);
+json_t *edge_api_receipts_json(edge_store_t *st, const uint8_t id[16]);
+json_t *edge_api_obligation_json(const edge_obligation_t *o, int64_t now_ms);
+
+/* ---- edge_api_cases.c ---- */
+/* GET /v1/cases, GET /v1/cases/{id}, GET /v1/search (docs/edge-api.md):
+ * answers resp and returns true for those paths, false for any other. */
+bool edge_api_cases_handle(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *resp);
 
 #endif

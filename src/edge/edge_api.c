@@ -1066,9 +1066,31 @@ void edge_api_handle(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *
         } else {
             egide_http_error(resp, 404, EGIDE_ERR_NOTFOUND, "no route %s %s", req->method, p);
         }
-    } else {
+    } else if (!edge_api_cases_handle(e, req, resp)) {
         egide_http_error(resp, 404, EGIDE_ERR_NOTFOUND, "no route %s %s", req->method, p);
     }
+}
+
+/* ------------------------------------------------------------ for edge_api_cases.c */
+
+json_t *edge_api_outbox_json(edge_store_t *st, const edge_outbox_row_t *m, const char *node_id)
+{
+    return s_outbox_json(st, m, node_id);
+}
+
+json_t *edge_api_inbox_json(const edge_inbox_row_t *m)
+{
+    return s_inbox_json(m);
+}
+
+json_t *edge_api_receipts_json(edge_store_t *st, const uint8_t id[16])
+{
+    return s_receipts(st, id);
+}
+
+json_t *edge_api_obligation_json(const edge_obligation_t *o, int64_t now_ms)
+{
+    return s_obligation_json(o, now_ms);
 }
 
 egide_rc edge_api_start(edge_t *e)

@@ -657,6 +657,11 @@ struct edge_store_ops {
 
 /* The SQLite backend (edge_store_sqlite.c). */
 extern const edge_store_ops_t edge_store_sqlite_ops;
+/* For tests: EXPLAIN QUERY PLAN of every page, search, total and case read
+ * the API runs on an SQLite handle s, one call of fn per statement (its
+ * name, the plan's lines).  EGIDE_ERR_INVALID when s is not SQLite's. */
+typedef void (*edge_store_plan_fn)(const char *name, const char *plan, void *arg);
+egide_rc edge_store_sqlite_plans(edge_store_t *s, edge_store_plan_fn fn, void *arg);
 
 /* The named operations, for the daemon's code: each calls the handle's
  * table (same arguments and return codes as the table above); a NULL
@@ -725,7 +730,10 @@ extern const edge_store_ops_t edge_store_sqlite_ops;
         if (s)                                                                                     \
             (s)->ops->read_end(s);                                                                 \
     } while (0)
-#define edge_store_outbox_page(s, ...) EDGE_STORE_CALL(s, outbox_page, __VA_ARGS__)
-#define edge_store_inbox_page(s, ...)  EDGE_STORE_CALL(s, inbox_page, __VA_ARGS__)
+#define edge_store_outbox_page(s, ...)   EDGE_STORE_CALL(s, outbox_page, __VA_ARGS__)
+#define edge_store_inbox_page(s, ...)    EDGE_STORE_CALL(s, inbox_page, __VA_ARGS__)
+#define edge_store_msg_search(s, ...)    EDGE_STORE_CALL(s, msg_search, __VA_ARGS__)
+#define edge_store_case_search(s, ...)   EDGE_STORE_CALL(s, case_search, __VA_ARGS__)
+#define edge_store_case_messages(s, ...) EDGE_STORE_CALL(s, case_messages, __VA_ARGS__)
 
 #endif

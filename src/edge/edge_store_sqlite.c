@@ -14,6 +14,7 @@
 #include "edge_store.h"
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sqlite3.h>
@@ -111,12 +112,12 @@ static const char *const s_migrations[] = {
     "CREATE INDEX IF NOT EXISTS inbox_type_page ON inbox(type, received_ms, msg_id);"
     "CREATE INDEX IF NOT EXISTS inbox_sender_page ON inbox(sender_id, received_ms, msg_id);"
     "CREATE INDEX IF NOT EXISTS inbox_commune_page ON inbox(commune, received_ms, msg_id);"
-    "CREATE INDEX IF NOT EXISTS inbox_case_time ON inbox(case_id, received_ms);"
+    "CREATE INDEX IF NOT EXISTS inbox_case_time ON inbox(case_id, received_ms, msg_id);"
     "CREATE INDEX IF NOT EXISTS outbox_time_page ON outbox(created_ms, msg_id);"
     "CREATE INDEX IF NOT EXISTS outbox_type_page ON outbox(type, created_ms, msg_id);"
     "CREATE INDEX IF NOT EXISTS outbox_commune_page ON outbox(commune, created_ms, msg_id);"
     "CREATE INDEX IF NOT EXISTS outbox_state_page ON outbox(state, created_ms, msg_id);"
-    "CREATE INDEX IF NOT EXISTS outbox_case_time ON outbox(case_id, created_ms);"
+    "CREATE INDEX IF NOT EXISTS outbox_case_time ON outbox(case_id, created_ms, msg_id);"
     "CREATE INDEX IF NOT EXISTS cases_updated ON cases(updated_ms, id);",
 };
 
@@ -1745,6 +1746,11 @@ static bool s_inbox_state_name(const char *name, int *state)
     return true;
 }
 
+static const char *const s_outbox_page_sql =
+    "SELECT " OUTBOX_COLS ", (SELECT sum(1 + ((r.state=?2) << 12) + ((r.state=?3) << 24)"
+    " + ((r.state=?4) << 36) + ((r.state=?5) << 48)) FROM outbox_rcpt r"
+    " WHERE r.msg_id=outbox.msg_id) FROM outbox WHERE seq < ?1 ORDER BY seq DESC";
+
 static egide_rc s_outbox_page(edge_store_t *s, const edge_page_q_t *q, edge_outbox_row_t **rows,
                               size_t *n, edge_page_t *pg)
 {
@@ -1757,12 +1763,7 @@ static egide_rc s_outbox_page(edge_store_t *s, const edge_page_q_t *q, edge_outb
     sqlite3_stmt *st;
     /* Newest first from the seq index; each row's recipients counted
      * through outbox_rcpt's primary key (at most EGIDE_MAX_RECIPIENTS). */
-    egide_rc rc = egide_db_stmt(
-        DB(s),
-        "SELECT " OUTBOX_COLS ", (SELECT sum(1 + ((r.state=?2) << 12) + ((r.state=?3) << 24)"
-        " + ((r.state=?4) << 36) + ((r.state=?5) << 48)) FROM outbox_rcpt r"
-        " WHERE r.msg_id=outbox.msg_id) FROM outbox WHERE seq < ?1 ORDER BY seq DESC",
-        &st);
+    egide_rc rc = egide_db_stmt(DB(s), s_outbox_page_sql, &st);
     if (rc)
         return rc;
     sqlite3_bind_int64(st, 1, q->has_after ? q->after_key : INT64_MAX);
@@ -1815,6 +1816,18 @@ static egide_rc s_outbox_page(edge_store_t *s, const edge_page_q_t *q, edge_outb
     return EGIDE_OK;
 }
 
+/* One statement per shape, each a range of inbox_page or
+ * inbox_state_page read backwards (no sort). */
+static const char *const s_inbox_page_sql[2][2] = {
+    {"SELECT " INBOX_COLS " FROM inbox ORDER BY received_ms DESC, msg_id DESC LIMIT ?5",
+     "SELECT " INBOX_COLS " FROM inbox WHERE (received_ms, msg_id) < (?2, ?3)"
+     " ORDER BY received_ms DESC, msg_id DESC LIMIT ?5"},
+    {"SELECT " INBOX_COLS " FROM inbox WHERE state=?4"
+     " ORDER BY received_ms DESC, msg_id DESC LIMIT ?5",
+     "SELECT " INBOX_COLS " FROM inbox WHERE state=?4 AND (received_ms, msg_id) < (?2, ?3)"
+     " ORDER BY received_ms DESC, msg_id DESC LIMIT ?5"},
+};
+
 static egide_rc s_inbox_page(edge_store_t *s, const edge_page_q_t *q, edge_inbox_row_t **rows,
                              size_t *n, edge_page_t *pg)
 {
@@ -1825,19 +1838,8 @@ static egide_rc s_inbox_page(edge_store_t *s, const edge_page_q_t *q, edge_inbox
     *rows = NULL;
     *n = 0;
     memset(pg, 0, sizeof *pg);
-    /* One statement per shape, each a range of inbox_page or
-     * inbox_state_page read backwards (no sort). */
-    static const char *const sql[2][2] = {
-        {"SELECT " INBOX_COLS " FROM inbox ORDER BY received_ms DESC, msg_id DESC LIMIT ?5",
-         "SELECT " INBOX_COLS " FROM inbox WHERE (received_ms, msg_id) < (?2, ?3)"
-         " ORDER BY received_ms DESC, msg_id DESC LIMIT ?5"},
-        {"SELECT " INBOX_COLS " FROM inbox WHERE state=?4"
-         " ORDER BY received_ms DESC, msg_id DESC LIMIT ?5",
-         "SELECT " INBOX_COLS " FROM inbox WHERE state=?4 AND (received_ms, msg_id) < (?2, ?3)"
-         " ORDER BY received_ms DESC, msg_id DESC LIMIT ?5"},
-    };
     sqlite3_stmt *st;
-    egide_rc rc = egide_db_stmt(DB(s), sql[state >= 0][q->has_after], &st);
+    egide_rc rc = egide_db_stmt(DB(s), s_inbox_page_sql[state >= 0][q->has_after], &st);
     if (rc)
         return rc;
     if (q->has_after) {
@@ -1878,8 +1880,11 @@ static egide_rc s_inbox_page(edge_store_t *s, const edge_page_q_t *q, edge_inbox
 #define S_LEAD_STATE   "state=?2 AND "
 #define S_LEAD_COMMUNE "commune=?4 AND "
 #define S_LEAD_SENDER  "sender_id=?5 AND "
-#define S_IN_AFTER     " AND (received_ms, msg_id) < (?12, ?13)"
-#define S_OUT_AFTER    " AND (created_ms, msg_id) < (?12, ?13)"
+/* After a cursor (?12, ?13): the range's upper bound ?11 is brought down to
+ * ?12 + 1 by the caller, so the index range starts at the cursor; this
+ * only drops the rows of the cursor's own millisecond up to its id. */
+#define S_IN_AFTER  " AND (received_ms < ?12 OR msg_id < ?13)"
+#define S_OUT_AFTER " AND (created_ms < ?12 OR msg_id < ?13)"
 #define S_IN_PAGE(lead, after)                                                                     \
     "SELECT " INBOX_COLS ", case_id, commune, case_ref, " S_RESID_IN " FROM inbox WHERE " lead     \
     "received_ms >= ?10 AND received_ms < ?11" after " ORDER BY received_ms DESC, msg_id DESC"
@@ -1887,10 +1892,10 @@ static egide_rc s_inbox_page(edge_store_t *s, const edge_page_q_t *q, edge_inbox
     "SELECT " OUTBOX_COLS ", case_id, commune, case_ref, " S_RESID_OUT " FROM outbox WHERE " lead  \
     "created_ms >= ?10 AND created_ms < ?11" after " ORDER BY created_ms DESC, msg_id DESC"
 #define S_IN_COUNT(lead)                                                                           \
-    "SELECT count(*), total(m) FROM (SELECT " S_RESID_IN " AS m FROM inbox WHERE " lead           \
+    "SELECT count(*), total(m) FROM (SELECT " S_RESID_IN " AS m FROM inbox WHERE " lead            \
     "received_ms >= ?10 AND received_ms < ?11 ORDER BY received_ms DESC, msg_id DESC LIMIT ?20)"
 #define S_OUT_COUNT(lead)                                                                          \
-    "SELECT count(*), total(m) FROM (SELECT " S_RESID_OUT " AS m FROM outbox WHERE " lead         \
+    "SELECT count(*), total(m) FROM (SELECT " S_RESID_OUT " AS m FROM outbox WHERE " lead          \
     "created_ms >= ?10 AND created_ms < ?11 ORDER BY created_ms DESC, msg_id DESC LIMIT ?20)"
 
 enum { S_L_NONE, S_L_TYPE, S_L_STATE, S_L_COMMUNE, S_L_SENDER, S_L__COUNT };
@@ -2002,6 +2007,8 @@ static egide_rc s_msg_search(edge_store_t *s, const edge_search_q_t *q, edge_sea
     if (q->has_after) {
         sqlite3_bind_int64(st, 12, q->after_ms);
         sqlite3_bind_blob(st, 13, q->after_id, 16, SQLITE_STATIC);
+        if (q->after_ms < INT64_MAX && (!q->has_to || q->after_ms + 1 < q->to_ms))
+            sqlite3_bind_int64(st, 11, q->after_ms + 1);
     }
     int base = q->outbox ? 14 : 11; /* the columns after OUTBOX_COLS / INBOX_COLS */
     size_t cap = 0, scanned = 0;
@@ -2073,8 +2080,14 @@ static void s_case_fill(sqlite3_stmt *st, edge_case_row_t *row)
     "((?1 IS NULL OR instr(lower(coalesce(ref, '')), lower(?1)) > 0) AND created_ms >= ?2 AND"     \
     " created_ms < ?3)"
 #define S_CASE_PAGE(after)                                                                         \
-    "SELECT id, ref, created_ms, updated_ms, origin_ms, declared_ms, " S_CASE_RESID                 \
+    "SELECT id, ref, created_ms, updated_ms, origin_ms, declared_ms, " S_CASE_RESID                \
     " FROM cases WHERE updated_ms >= ?4" after " ORDER BY updated_ms DESC, id DESC"
+
+static const char *const s_case_sql[2] = {S_CASE_PAGE(""),
+                                          S_CASE_PAGE(" AND (updated_ms, id) < (?5, ?6)")};
+static const char *const s_case_count_sql =
+    "SELECT count(*), total(m) FROM (SELECT " S_CASE_RESID " AS m FROM cases"
+    " WHERE updated_ms >= ?4 ORDER BY updated_ms DESC, id DESC LIMIT ?20)";
 
 static egide_rc s_case_search(edge_store_t *s, const edge_case_q_t *q, edge_case_row_t **rows,
                               size_t *n, edge_search_page_t *pg)
@@ -2085,15 +2098,10 @@ static egide_rc s_case_search(edge_store_t *s, const edge_case_q_t *q, edge_case
     *rows = NULL;
     *n = 0;
     memset(pg, 0, sizeof *pg);
-    static const char *const sql[2] = {
-        S_CASE_PAGE(""), S_CASE_PAGE(" AND (updated_ms, id) < (?5, ?6)")};
-    static const char *const count_sql =
-        "SELECT count(*), total(m) FROM (SELECT " S_CASE_RESID " AS m FROM cases"
-        " WHERE updated_ms >= ?4 ORDER BY updated_ms DESC, id DESC LIMIT ?20)";
     egide_rc rc = EGIDE_OK;
     for (int pass = 0; pass < 2; pass++) {
         sqlite3_stmt *st;
-        rc = egide_db_stmt(DB(s), pass ? count_sql : sql[q->has_after], &st);
+        rc = egide_db_stmt(DB(s), pass ? s_case_count_sql : s_case_sql[q->has_after], &st);
         if (rc)
             goto fail;
         s_bind_opt_text(st, 1, q->ref);
@@ -2161,6 +2169,12 @@ fail:
     return rc;
 }
 
+static const char *const s_case_msgs_sql[2] = {
+    "SELECT " INBOX_COLS ", case_id, commune, case_ref FROM inbox WHERE case_id=?1"
+    " ORDER BY received_ms, msg_id LIMIT ?2",
+    "SELECT " OUTBOX_COLS ", case_id, commune, case_ref FROM outbox WHERE case_id=?1"
+    " ORDER BY created_ms, msg_id LIMIT ?2"};
+
 static egide_rc s_case_messages(edge_store_t *s, int64_t case_id, bool outbox, size_t max,
                                 edge_search_row_t **rows, size_t *n, bool *more)
 {
@@ -2170,13 +2184,7 @@ static egide_rc s_case_messages(edge_store_t *s, int64_t case_id, bool outbox, s
     *n = 0;
     *more = false;
     sqlite3_stmt *st;
-    egide_rc rc = egide_db_stmt(
-        DB(s),
-        outbox ? "SELECT " OUTBOX_COLS ", case_id, commune, case_ref FROM outbox WHERE case_id=?1"
-                 " ORDER BY created_ms, msg_id LIMIT ?2"
-               : "SELECT " INBOX_COLS ", case_id, commune, case_ref FROM inbox WHERE case_id=?1"
-                 " ORDER BY received_ms, msg_id LIMIT ?2",
-        &st);
+    egide_rc rc = egide_db_stmt(DB(s), s_case_msgs_sql[outbox], &st);
     if (rc)
         return rc;
     sqlite3_bind_int64(st, 1, case_id);
@@ -2215,6 +2223,73 @@ static egide_rc s_case_messages(edge_store_t *s, int64_t case_id, bool outbox, s
     return rc;
 }
 
+egide_rc edge_store_sqlite_plans(edge_store_t *s, edge_store_plan_fn fn, void *arg)
+{
+    if (!s || !fn || s->ops != &edge_store_sqlite_ops)
+        return EGIDE_ERR_INVALID;
+    const char *sql[64];
+    char names[64][32];
+    size_t n = 0;
+#define S_ADD(name_, sql_)                                                                         \
+    do {                                                                                           \
+        if ((sql_) && n < 64) {                                                                    \
+            snprintf(names[n], sizeof names[n], "%s", (name_));                                    \
+            sql[n++] = (sql_);                                                                     \
+        }                                                                                          \
+    } while (0)
+    static const char *const lead[S_L__COUNT] = {"time", "type", "state", "commune", "sender"};
+    for (int b = 0; b < 2; b++)
+        for (int l = 0; l < S_L__COUNT; l++) {
+            char nm[32];
+            for (int a = 0; a < 2; a++) {
+                snprintf(nm, sizeof nm, "search %s %s%s", b ? "outbox" : "inbox", lead[l],
+                         a ? " after" : "");
+                S_ADD(nm, s_search_sql[b][l][a]);
+            }
+            snprintf(nm, sizeof nm, "total %s %s", b ? "outbox" : "inbox", lead[l]);
+            S_ADD(nm, s_count_sql[b][l]);
+        }
+    S_ADD("inbox page", s_inbox_page_sql[0][0]);
+    S_ADD("inbox page after", s_inbox_page_sql[0][1]);
+    S_ADD("inbox page state", s_inbox_page_sql[1][0]);
+    S_ADD("inbox page state after", s_inbox_page_sql[1][1]);
+    S_ADD("outbox page", s_outbox_page_sql);
+    S_ADD("cases", s_case_sql[0]);
+    S_ADD("cases after", s_case_sql[1]);
+    S_ADD("cases total", s_case_count_sql);
+    S_ADD("case inbox", s_case_msgs_sql[0]);
+    S_ADD("case outbox", s_case_msgs_sql[1]);
+#undef S_ADD
+    egide_rc rc = EGIDE_OK;
+    for (size_t i = 0; i < n && !rc; i++) {
+        char *q = sqlite3_mprintf("EXPLAIN QUERY PLAN %s", sql[i]);
+        sqlite3_stmt *st = NULL;
+        if (!q)
+            return EGIDE_ERR_NOMEM;
+        int r = sqlite3_prepare_v2(DB(s), q, -1, &st, NULL);
+        sqlite3_free(q);
+        if (r != SQLITE_OK)
+            return s_fail(DB(s), "explain", r);
+        egide_buf_t plan;
+        egide_buf_init(&plan, 1 << 16);
+        for (int k = 0; k < 256; k++) {
+            r = sqlite3_step(st);
+            if (r != SQLITE_ROW)
+                break;
+            const char *d = (const char *)sqlite3_column_text(st, 3);
+            egide_buf_append(&plan, d ? d : "", d ? strlen(d) : 0);
+            egide_buf_append(&plan, "\n", 1);
+        }
+        if (r != SQLITE_DONE && r != SQLITE_ROW)
+            rc = s_fail(DB(s), "explain", r);
+        sqlite3_finalize(st);
+        egide_buf_append(&plan, "", 1);
+        if (!rc)
+            fn(names[i], (const char *)plan.data, arg);
+        egide_buf_free(&plan);
+    }
+    return rc;
+}
 
 const edge_store_ops_t edge_store_sqlite_ops = {.name = "sqlite",
                                                 OP(open),
