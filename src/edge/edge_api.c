@@ -31,6 +31,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "egide/base/egide_date.h"
 #include "egide/base/egide_token.h"
 #include "egide/crypto/egide_crypto.h"
 #include "egide/protocol/egide_envelope.h"
@@ -148,6 +149,49 @@ static bool s_idempotency(edge_t *e, const egide_http_req_t *req, json_t *root,
     return false;
 }
 
+/* The CRIP's evaluation.assignment carries the case's clock origin (when
+ * this edge received the referral, by its own clock) as ip_received_at, so
+ * the territory's evaluation runs on the same clock as the CRIP's: when the
+ * case is known here (by in_reply_to or the payload's case_ref) and holds
+ * an origin, a missing or different ip_received_at is filled from it (a
+ * CRIP worker need not copy it; the answer says "filled"), never refused.
+ * *filled says whether the payload changed.  Store errors are returned. */
+static egide_rc s_fill_origin(edge_t *e, const char *type, const uint8_t *irt, json_t *payload,
+                              bool *filled)
+{
+    *filled = false;
+    if (strcmp(e->role, "crip") != 0 || strcmp(type, "evaluation.assignment") != 0 ||
+        !json_is_object(payload))
+        return EGIDE_OK;
+    const char *ref = json_string_value(json_object_get(payload, "case_ref"));
+    if (!irt && (!ref || !ref[0]))
+        return EGIDE_OK;
+    int64_t cid = 0;
+    edge_case_row_t c;
+    memset(&c, 0, sizeof c);
+    pthread_mutex_lock(&e->api_lock);
+    egide_rc rc = edge_store_case_find(e->api_store, NULL, irt, ref && ref[0] ? ref : NULL, &cid);
+    if (!rc)
+        rc = edge_store_case_get(e->api_store, cid, &c);
+    pthread_mutex_unlock(&e->api_lock);
+    if (rc == EGIDE_ERR_NOTFOUND || (!rc && !c.has_origin))
+        return EGIDE_OK;
+    if (rc)
+        return rc;
+    const char *have = json_string_value(json_object_get(payload, "ip_received_at"));
+    int64_t ms = 0;
+    if (have && egide_datetime_parse(have, &ms) == EGIDE_OK && ms == c.origin_ms)
+        return EGIDE_OK;
+    char iso[32];
+    rc = egide_datetime_format(c.origin_ms, iso, sizeof iso);
+    if (rc)
+        return rc;
+    if (json_object_set_new(payload, "ip_received_at", json_string(iso)) != 0)
+        return EGIDE_ERR_NOMEM;
+    *filled = true;
+    return EGIDE_OK;
+}
+
 static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *resp)
 {
     json_error_t jerr;
@@ -237,6 +281,12 @@ static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_re
     if (irt && !s_parse_id(irt, irt_id)) {
         egide_http_error(resp, 400, EGIDE_ERR_VALIDATION,
                          "in_reply_to: not a message id (32 hex digits)");
+        goto done;
+    }
+    bool filled = false;
+    egide_rc frc = s_fill_origin(e, type, irt ? irt_id : NULL, payload, &filled);
+    if (frc) {
+        egide_http_error(resp, 500, frc, "store: %s", egide_strerror(frc));
         goto done;
     }
     char *ptext = json_dumps(payload, JSON_COMPACT);
@@ -346,9 +396,11 @@ static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_re
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(arr, json_string(rcpt[i]));
-    egide_http_json(resp, 202,
-                    json_pack("{s:o, s:s, s:s, s:o}", "id", s_hex_json(msg_id, 16), "state",
-                              "queued", "type", type, "recipients", arr));
+    json_t *ok = json_pack("{s:o, s:s, s:s, s:o}", "id", s_hex_json(msg_id, 16), "state", "queued",
+                           "type", type, "recipients", arr);
+    if (ok && filled)
+        json_object_set_new(ok, "filled", json_pack("[s]", "ip_received_at"));
+    egide_http_json(resp, 202, ok);
 done:
     free(errors);
     egide_free_secret(pb, pb_len);

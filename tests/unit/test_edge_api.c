@@ -348,6 +348,94 @@ static void test_idempotency_key(void)
     CHECK(s_outbox_count() == n0 + 3);
 }
 
+/* The CRIP's evaluation.assignment carries the case's clock origin as
+ * ip_received_at (edge_api.c s_fill_origin): missing or different, it is
+ * filled from the case the reply belongs to and the answer says so; equal,
+ * nothing changes; a case without an origin here is left as submitted.
+ * The assignment then opens the CRIP's "oversee" evaluation on that clock. */
+#define ASSIGN_CHILD                                                                               \
+    "{\"surname\":\"Fictif\",\"first_names\":[\"Zoé\"],\"sex\":\"female\","                       \
+    "\"birth_date\":\"2016-05-14\",\"commune\":\"71137\"}"
+static void test_assignment_fills_origin(void)
+{
+    char path[1024], err[512];
+    snprintf(path, sizeof path, "%s/deploy/profiles/fr-casf.ini", getenv("EGIDE_SOURCE_DIR"));
+    REQUIRE(egide_deadline_profile_load(path, &E.profile, err, sizeof err) == EGIDE_OK);
+    char saved_id[sizeof E.node_id], saved_role[sizeof E.role];
+    memcpy(saved_id, E.node_id, sizeof saved_id);
+    memcpy(saved_role, E.role, sizeof saved_role);
+    egide_strlcpy(E.node_id, "71.crip", sizeof E.node_id);
+    egide_strlcpy(E.role, "crip", sizeof E.role);
+    /* the referral this CRIP received, its case and origin */
+    uint8_t ip[16], sha[32];
+    memset(ip, 0x3c, sizeof ip);
+    memset(sha, 0x3d, sizeof sha);
+    int64_t cid = 0, origin = 0;
+    REQUIRE(egide_datetime_parse("2026-09-14T07:14:25Z", &origin) == EGIDE_OK);
+    edge_inbox_msg_t im = {.msg_id = ip,
+                           .sha256 = sha,
+                           .sender_id = "fr.snated",
+                           .type = "snated.transmission",
+                           .received_ms = origin,
+                           .content_type = "x",
+                           .receipt = (const uint8_t *)"r",
+                           .receipt_len = 1,
+                           .case_id = &cid};
+    edge_inbox_put_result res;
+    uint8_t *stored = NULL;
+    size_t sl = 0;
+    REQUIRE(edge_store_inbox_put(E.store, &im, &res, &stored, &sl) == EGIDE_OK && cid > 0);
+    REQUIRE(edge_store_case_origin(E.store, cid, origin, 0, NULL) == EGIDE_OK);
+    char body[2048];
+    static const char *const irts[] = {
+        "3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c", "3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c",
+        "3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c", "99999999999999999999999999999999"};
+    static const char *const given[] = {",\"ip_received_at\":\"2026-05-14T07:14:25Z\"", "",
+                                        ",\"ip_received_at\":\"2026-09-14T09:14:25+02:00\"",
+                                        ",\"ip_received_at\":\"2026-05-14T07:14:25Z\""};
+    static const bool want_filled[] = {true, true, false, false};
+    static const char *const refs[] = {"CRIP71-2026-0042", "CRIP71-2026-0042", "CRIP71-2026-0042",
+                                       "CRIP71-2026-0999"};
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(body, sizeof body,
+                 "{\"type\":\"evaluation.assignment\",\"to\":[\"71.tas.cluny-tournus\"],"
+                 "\"in_reply_to\":\"%s\",\"payload\":{\"assigned_at\":\"2026-09-16T08:00:00Z\"%s,"
+                 "\"case_ref\":\"%s\",\"urgency\":\"normal\","
+                 "\"territory\":\"71.tas.cluny-tournus\",\"children\":[" ASSIGN_CHILD "]}}",
+                 irts[i], given[i], refs[i]);
+        int st = 0;
+        json_t *j = s_call("POST", "/v1/messages", NULL, body, &st);
+        CHECK(st == 202);
+        if (st != 202) {
+            char *dump = json_dumps(j, 0);
+            fprintf(stderr, "case %zu: %d %s\n", i, st, dump ? dump : "");
+            free(dump);
+        }
+        json_t *filled = json_object_get(j, "filled");
+        CHECK(want_filled[i] == (json_array_size(filled) == 1));
+        if (want_filled[i])
+            CHECK_STREQ(json_string_value(json_array_get(filled, 0)), "ip_received_at");
+        json_decref(j);
+    }
+    free(stored);
+    edge_oblig_filter_t f;
+    memset(&f, 0, sizeof f);
+    f.role = EDGE_OBLIG_OVERSEE;
+    f.has_case = true;
+    f.case_id = cid;
+    f.limit = 10;
+    edge_obligation_t *rows = NULL;
+    size_t n = 0;
+    edge_oblig_cursor_t next;
+    CHECK_RC(edge_store_obligation_list(E.store, &f, &rows, &n, &next), EGIDE_OK);
+    CHECK(n == 1 && strcmp(rows[0].name, "evaluation") == 0 && rows[0].start_ms == origin &&
+          strcmp(rows[0].actor, "71.tas.cluny-tournus") == 0);
+    free(rows);
+    memcpy(E.node_id, saved_id, sizeof saved_id);
+    memcpy(E.role, saved_role, sizeof saved_role);
+    egide_deadline_profile_destroy(&E.profile);
+}
+
 int main(void)
 {
     egide_log_set_sink(s_quiet, NULL);
@@ -360,6 +448,7 @@ int main(void)
     RUN(test_submit_content_type_mismatch);
     RUN(test_idempotency_key);
     RUN(test_unknown_member_quoted);
+    RUN(test_assignment_fills_origin);
     s_teardown();
     EGIDE_TEST_DONE();
 }
