@@ -502,6 +502,115 @@ static void test_query_plans(void)
     CHECK_RC(edge_store_sqlite_plans(NULL, s_plan, counts), EGIDE_ERR_INVALID);
 }
 
+/* A sparse filter over more rows than one request looks at: pages come
+ * back short (even empty) but always with a next until the end, and the
+ * one match is found once. */
+static void test_scan_bound(void)
+{
+    edge_store_t *saved = E.api_store, *st = NULL;
+    char p[128];
+    snprintf(p, sizeof p, "%s/big.db", s_dir);
+    REQUIRE(edge_store_sqlite_ops.open(p, &st) == EGIDE_OK);
+    const int n = EDGE_STORE_SCAN_MAX + 5;
+    REQUIRE(edge_store_begin(st) == EGIDE_OK);
+    for (int i = 0; i < n; i++) {
+        uint8_t id[16], sha[32];
+        memset(id, 0, 16);
+        id[0] = 0xC0;
+        id[14] = (uint8_t)(i >> 8);
+        id[15] = (uint8_t)i;
+        memset(sha, 1, sizeof sha);
+        const char *to[1] = {"71.n119"};
+        edge_inbox_msg_t m = {.msg_id = id,
+                              .sha256 = sha,
+                              .sender_id = "71.n119",
+                              .type = "ip.transmission",
+                              .created_ms = i,
+                              .received_ms = 1000 + i,
+                              .content_type = "application/x-test",
+                              .receipt = (const uint8_t *)"R",
+                              .receipt_len = 1,
+                              .case_ref = i == 0 ? "NEEDLE-1" : "HAY"};
+        edge_inbox_put_result res;
+        uint8_t *rc = NULL;
+        size_t rl = 0;
+        REQUIRE(edge_store_inbox_put(st, &m, &res, &rc, &rl) == EGIDE_OK);
+        free(rc);
+        id[0] = 0xD0;
+        edge_outbox_msg_t o = {.msg_id = id,
+                               .seq = (uint64_t)i + 1,
+                               .type = "ip.qualification",
+                               .created_ms = 1000 + i,
+                               .expires_ms = 99999999,
+                               .envelope = (const uint8_t *)"E",
+                               .envelope_len = 1,
+                               .sha256 = sha,
+                               .rcpt_ids = to,
+                               .n_rcpt = 1};
+        REQUIRE(edge_store_outbox_add(st, &o) == EGIDE_OK);
+        bool ch;
+        if (i == 0)
+            REQUIRE(edge_store_outbox_mark_accepted(st, id, 2000, 1, &ch) == EGIDE_OK &&
+                    edge_store_rcpt_update(st, id, "71.n119", EDGE_RCPT_DELIVERED, 0, 2001, &ch) ==
+                        EGIDE_OK);
+    }
+    REQUIRE(edge_store_commit(st) == EGIDE_OK);
+    E.api_store = st;
+    static const struct {
+        const char *path, *query;
+    } q[] = {{"/v1/search", "ref=needle&limit=10"},
+             {"/v1/messages", "box=outbox&state=delivered&limit=10"}};
+    for (size_t k = 0; k < 2; k++) {
+        char query[256], after[128] = "";
+        int found = 0, pages = 0, empty = 0;
+        for (int guard = 0; guard < 10; guard++) {
+            snprintf(query, sizeof query, "%s%s%s", q[k].query, after[0] ? "&after=" : "", after);
+            int status;
+            json_t *j = s_get(q[k].path, query, &status);
+            CHECK(status == 200);
+            pages++;
+            size_t got = json_array_size(json_object_get(j, "messages"));
+            found += (int)got;
+            empty += got == 0;
+            const char *next = json_string_value(json_object_get(j, "next"));
+            if (!next) {
+                json_decref(j);
+                break;
+            }
+            egide_strlcpy(after, next, sizeof after);
+            json_decref(j);
+        }
+        CHECK(found == 1);
+        CHECK(pages == 2); /* the bound, then the rest */
+        CHECK(empty == 1); /* the first page: nothing in 5,000 rows, but a next */
+    }
+    /* The total of a search stops counting at the cap and says so. */
+    int status;
+    json_t *j = s_get("/v1/search", "sender=71.n119", &status);
+    CHECK(status == 200);
+    CHECK(json_integer_value(json_object_get(j, "total")) == EDGE_SEARCH_COUNT_CAP);
+    CHECK(json_is_false(json_object_get(j, "total_exact")));
+    json_decref(j);
+    E.api_store = saved;
+    edge_store_close(&st);
+}
+
+/* A store that cannot answer: 503, retry, never a 4xx or a partial page. */
+static void test_store_error(void)
+{
+    edge_store_t *saved = E.api_store;
+    E.api_store = NULL; /* every operation fails */
+    static const char *const paths[] = {"/v1/search", "/v1/cases", "/v1/cases/1", "/v1/messages"};
+    for (size_t i = 0; i < 4; i++) {
+        int st;
+        json_t *j = s_get(paths[i], "", &st);
+        CHECK(st == 503);
+        CHECK(strstr(s_errmsg(j), "retry") != NULL);
+        json_decref(j);
+    }
+    E.api_store = saved;
+}
+
 int main(void)
 {
     egide_log_set_sink(s_quiet, NULL);
@@ -523,6 +632,8 @@ int main(void)
     RUN(test_cases);
     RUN(test_case_view);
     RUN(test_query_plans);
+    RUN(test_scan_bound);
+    RUN(test_store_error);
     edge_store_close(&E.store);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", s_dir);
