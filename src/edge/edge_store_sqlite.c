@@ -132,7 +132,8 @@ typedef struct s_store {
 
 static egide_rc s_fail(sqlite3 *db, const char *op, int src)
 {
-    egide_log(EGIDE_LOG_ERROR, "edge store: %s: %s", op, sqlite3_errmsg(db));
+    egide_log(EGIDE_LOG_ERROR, "edge store: %s: %s (%d)", op, sqlite3_errmsg(db),
+              sqlite3_extended_errcode(db));
     egide_rc rc = egide_db_rc(src);
     return rc == EGIDE_OK ? EGIDE_ERR_DB : rc;
 }

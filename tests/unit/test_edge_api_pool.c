@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "edge.h"
@@ -188,6 +189,64 @@ static void test_single_thread(void)
     s_stop();
 }
 
+static bool s_put_inbox(int i)
+{
+    uint8_t id[16], sha[32];
+    memset(id, 0, 16);
+    id[0] = 0xE0;
+    id[15] = (uint8_t)i;
+    memset(sha, i, sizeof sha);
+    edge_inbox_msg_t m = {.msg_id = id,
+                          .sha256 = sha,
+                          .sender_id = "71.n119",
+                          .type = "ip.transmission",
+                          .created_ms = 1000 + i,
+                          .received_ms = 2000 + i,
+                          .content_type = "application/x-test",
+                          .receipt = (const uint8_t *)"R",
+                          .receipt_len = 1};
+    edge_inbox_put_result res;
+    uint8_t *rc = NULL;
+    size_t rl = 0;
+    bool ok = edge_store_inbox_put(E.store, &m, &res, &rc, &rl) == EGIDE_OK;
+    free(rc);
+    return ok;
+}
+
+/* Another process (an operator's sqlite3 shell) opening and closing the
+ * database while the edge runs must not take itself for the last
+ * connection and delete the WAL under the edge's: the workers' read-only
+ * handles, opened after, still read every row (egide_db_open once dropped
+ * the process's locks by closing a descriptor of the file). */
+static void test_external_reader(void)
+{
+    REQUIRE(s_start(4) == EGIDE_OK);
+    for (int i = 0; i < 20; i++)
+        CHECK(s_put_inbox(i));
+    /* A process of its own (not a fork of this one: SQLite's lock
+     * bookkeeping would come along): the sqlite3 shell, as operators and
+     * the integration tests use it. */
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        if (null >= 0)
+            dup2(null, 1);
+        execlp("sqlite3", "sqlite3", E.db_path, "SELECT count(*) FROM inbox", (char *)NULL);
+        _exit(127);
+    }
+    int wst = 0;
+    CHECK(pid > 0 && waitpid(pid, &wst, 0) == pid && WIFEXITED(wst));
+    if (WIFEXITED(wst) && WEXITSTATUS(wst) == 127)
+        fprintf(stderr, "(no sqlite3 shell: the external reader was not run)\n");
+    for (int i = 20; i < 30; i++)
+        CHECK(s_put_inbox(i));
+    json_t *b = NULL;
+    CHECK(s_get("/v1/search?box=inbox&limit=5", &b) == 200);
+    CHECK(json_integer_value(json_object_get(b, "total")) == 30);
+    json_decref(b);
+    s_stop();
+}
+
 int main(void)
 {
     egide_log_set_sink(s_quiet, NULL);
@@ -198,6 +257,7 @@ int main(void)
     }
     RUN(test_health_during_write);
     RUN(test_single_thread);
+    RUN(test_external_reader);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", s_dir);
     if (system(cmd) != 0)
