@@ -14,9 +14,11 @@
  * state; and every main read is an index range (EXPLAIN QUERY PLAN: no
  * full scan of inbox, outbox or cases, no sort).
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "edge.h"
@@ -611,6 +613,90 @@ static void test_store_error(void)
     E.api_store = saved;
 }
 
+static void s_serve(const egide_http_req_t *req, egide_http_resp_t *resp, void *arg)
+{
+    (void)arg;
+    edge_api_handle(&E, req, resp);
+}
+
+/* Run $EGIDE_BIN/egide with args against the server; its exit status and
+ * stdout in out (size outsz). */
+static int s_cli(const char *const *args, char *out, size_t outsz)
+{
+    const char *bin = getenv("EGIDE_BIN");
+    char exe[512], fo[128];
+    snprintf(exe, sizeof exe, "%s/egide", bin ? bin : ".");
+    snprintf(fo, sizeof fo, "%s/cli.out", s_dir);
+    const char *argv[24];
+    size_t n = 0;
+    argv[n++] = exe;
+    for (size_t i = 0; args[i] && n < 23; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int o = open(fo, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (o < 0 || dup2(o, 1) < 0 || dup2(o, 2) < 0)
+            _exit(127);
+        setenv("HOME", s_dir, 1);
+        unsetenv("EGIDE_CONFIG");
+        execv(exe, (char *const *)argv);
+        _exit(127);
+    }
+    int st = -1;
+    if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+        return -1;
+    FILE *f = fopen(fo, "r");
+    size_t got = f ? fread(out, 1, outsz - 1, f) : 0;
+    out[got] = '\0';
+    if (f)
+        fclose(f);
+    return WEXITSTATUS(st);
+}
+
+/* egide search / egide cases against the real routes. */
+static void test_cli(void)
+{
+    static const char tok[] = "0123456789abcdef0123456789abcdef-cases-cli";
+    char tf[128], api[64], out[8192];
+    snprintf(tf, sizeof tf, "%s/api.token", s_dir);
+    int fd = open(tf, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    REQUIRE(fd >= 0);
+    REQUIRE(write(fd, tok, strlen(tok)) == (ssize_t)strlen(tok));
+    close(fd);
+    egide_http_config_t cfg = {.token = tok, .threads = 2};
+    egide_http_t *h = NULL;
+    REQUIRE(egide_http_start(&cfg, s_serve, NULL, &h) == EGIDE_OK);
+    snprintf(api, sizeof api, "http://127.0.0.1:%u", (unsigned)egide_http_port(h));
+    const char *a1[] = {"search",  "--api", api, "--token-file", tf, "--ref", "IP-2026-0003",
+                        "--limit", "2",     NULL};
+    CHECK(s_cli(a1, out, sizeof out) == 0);
+    CHECK(strstr(out, "total: 3") != NULL);
+    CHECK(strstr(out, "more: egide search ... --after mi") != NULL);
+    CHECK(strstr(out, "IP-2026-0003") != NULL);
+    /* A reference with a space and a '&' reaches the edge encoded. */
+    const char *a2[] = {"search", "--api", api, "--token-file", tf, "--ref", "a b&c", NULL};
+    CHECK(s_cli(a2, out, sizeof out) == 0);
+    CHECK(strstr(out, "total: 0") != NULL);
+    const char *a3[] = {"search", "--api", api, "--token-file", tf, "--commune", "7127", NULL};
+    CHECK(s_cli(a3, out, sizeof out) == 1);
+    CHECK(strstr(out, "commune:") != NULL);
+    char id[32];
+    snprintf(id, sizeof id, "%lld", (long long)s_case[0]);
+    const char *a4[] = {"cases", id, "--api", api, "--token-file", tf, NULL};
+    CHECK(s_cli(a4, out, sizeof out) == 0);
+    CHECK(strstr(out, "state overdue") != NULL);
+    CHECK(strstr(out, "obligations: 1") != NULL);
+    const char *a5[] = {"cases", "--api", api, "--token-file", tf, "--since", "20000", NULL};
+    CHECK(s_cli(a5, out, sizeof out) == 0);
+    CHECK(strstr(out, "total: 6") != NULL);
+    const char *a6[] = {"cases", "x", "--api", api, "--token-file", tf, NULL};
+    CHECK(s_cli(a6, out, sizeof out) == 2);
+    egide_http_stop(&h);
+}
+
 int main(void)
 {
     egide_log_set_sink(s_quiet, NULL);
@@ -634,6 +720,7 @@ int main(void)
     RUN(test_query_plans);
     RUN(test_scan_bound);
     RUN(test_store_error);
+    RUN(test_cli);
     edge_store_close(&E.store);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", s_dir);
