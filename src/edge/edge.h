@@ -183,7 +183,8 @@ egide_rc edge_adopt_directory(edge_t *e, const uint8_t *signed_bytes, size_t len
 /* Seal and queue a message from the API or loop thread, on store st (its
  * own transaction): recipients resolved from the peers (EGIDE_ERR_NOTFOUND
  * for one not in the directory, its status when not valid), then sealed,
- * queued with its deadlines, committed, and the loop woken.  msg_id gets the
+ * queued (joined to its case, with the obligations it opens or closes
+ * here), committed, and the loop woken.  msg_id gets the
  * new id.  Store errors come back as they are (nothing queued). */
 egide_rc edge_submit(edge_t *e, edge_store_t *st, const char *type, const char *const *to,
                      size_t n_to, int urgency, const uint8_t *in_reply_to, const uint8_t *pb,

@@ -150,7 +150,10 @@ typedef struct edge_outbox_row {
     int64_t leaf_index; /* the broker's audit leaf for the acceptance */
     bool has_in_reply_to;
     uint8_t in_reply_to[16];
-    int resequenced; /* times re-signed under a fresh seq (outbox_resequence) */
+    int resequenced;   /* times re-signed under a fresh seq (outbox_resequence) */
+    int64_t case_id;   /* its case; 0 = none (queued before the cases migration) */
+    char commune[8];   /* the payload's commune as queued, "" = none */
+    char case_ref[64]; /* the payload's case reference as queued, "" = none */
 } edge_outbox_row_t;
 
 /* One recipient's state. */
@@ -210,6 +213,9 @@ typedef struct edge_inbox_row {
     char content_type[EDGE_TYPE_MAX * 2];
     uint8_t *payload; /* inbox_get with want_payload only; the caller's */
     size_t payload_len;
+    int64_t case_id;   /* its case; 0 = none (stored before the cases migration) */
+    char commune[8];   /* the payload's commune as stored, "" = none */
+    char case_ref[64]; /* the payload's case reference as stored, "" = none */
 } edge_inbox_row_t;
 /* Wipe and free row->payload; the row may be reused.  NULL-safe. */
 void edge_inbox_row_clear(edge_inbox_row_t *row);

@@ -989,7 +989,7 @@ static egide_rc s_outbox_add(edge_store_t *s, const edge_outbox_msg_t *m)
 
 #define OUTBOX_COLS                                                                                \
     "msg_id, seq, type, urgency, created_ms, expires_ms, sha256, state, attempts, reason,"         \
-    " accepted_ms, leaf_index, in_reply_to, resequenced"
+    " accepted_ms, leaf_index, in_reply_to, resequenced, case_id, commune, case_ref"
 
 static void s_outbox_row(sqlite3_stmt *st, void *row)
 {
@@ -1010,6 +1010,9 @@ static void s_outbox_row(sqlite3_stmt *st, void *row)
     r->leaf_index = sqlite3_column_int64(st, 11);
     r->has_in_reply_to = s_blob(r->in_reply_to, 16, st, 12);
     r->resequenced = sqlite3_column_int(st, 13);
+    r->case_id = sqlite3_column_int64(st, 14);
+    s_text(r->commune, sizeof r->commune, st, 15);
+    s_text(r->case_ref, sizeof r->case_ref, st, 16);
 }
 
 static egide_rc s_outbox_get(edge_store_t *s, const uint8_t msg_id[16], edge_outbox_row_t *row)
@@ -1388,7 +1391,7 @@ static egide_rc s_inbox_receipt(edge_store_t *s, const uint8_t msg_id[16], const
 
 #define INBOX_COLS                                                                                 \
     "msg_id, sha256, sender_id, type, urgency, created_ms, received_ms, state, acknowledged_ms,"   \
-    " in_reply_to, content_type"
+    " in_reply_to, content_type, case_id, commune, case_ref"
 
 static void s_inbox_row(sqlite3_stmt *st, void *row)
 {
@@ -1406,6 +1409,9 @@ static void s_inbox_row(sqlite3_stmt *st, void *row)
     r->acknowledged_ms = sqlite3_column_int64(st, 8);
     r->has_in_reply_to = s_blob(r->in_reply_to, 16, st, 9);
     s_text(r->content_type, sizeof r->content_type, st, 10);
+    r->case_id = sqlite3_column_int64(st, 11);
+    s_text(r->commune, sizeof r->commune, st, 12);
+    s_text(r->case_ref, sizeof r->case_ref, st, 13);
 }
 
 static egide_rc s_inbox_get(edge_store_t *s, const uint8_t msg_id[16], bool want_payload,
@@ -1426,7 +1432,7 @@ static egide_rc s_inbox_get(edge_store_t *s, const uint8_t msg_id[16], bool want
     if (!rc) {
         s_inbox_row(st, row);
         if (want_payload)
-            rc = s_dup(st, 11, &row->payload, &row->payload_len);
+            rc = s_dup(st, 14, &row->payload, &row->payload_len);
     }
     egide_db_done(st);
     return rc;

@@ -428,6 +428,15 @@ static void test_profile_errors(void)
     s_bad_profile(HEAD DEF "due = 1 days\nactor_roles.court.opp = parquet\n",
                   "actor_roles.court.opp: the type is not in \"on\"");
     s_bad_profile(HEAD DEF "due = 1 days\nscope = decade\n", "scope: case or year");
+    /* nine deadlines started by one type do not fit what the edge keeps */
+    char many[4096];
+    size_t o = (size_t)snprintf(many, sizeof many, "%s", HEAD);
+    for (int i = 0; i <= EGIDE_DEADLINE_PER_MSG; i++)
+        o += (size_t)snprintf(many + o, sizeof many - o,
+                              "[deadline d%d]\nlabel = A\nsource = S\non = ip.transmission\n"
+                              "closed_by = evaluation.report\ndue = 1 days\n",
+                              i);
+    s_bad_profile(many, "ip.transmission starts more than 8 deadlines");
     s_bad_profile(HEAD DEF, "t.ini: [deadline a]: due is required");
     s_bad_profile(
         HEAD "[deadline a]\nlabel = A\nsource = S\ndue = 1 days\nclosed_by = ip.qualification\n",

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "edge_store.h"
 #include "egide/base/egide_log.h"
 #include "egide/base/egide_rc.h"
@@ -755,6 +757,21 @@ static void test_cases(void)
     CHECK_RC(s_in_case(s, 1, NULL, "CRIP71-2026-0001", &cdup, &res), EGIDE_OK);
     CHECK(res == EDGE_INBOX_DUPLICATE && cdup == 0);
 
+    /* the rows read back carry their case and the payload's facts */
+    edge_inbox_row_t ir;
+    CHECK_RC(OPS->inbox_get(s, e, true, &ir), EGIDE_OK);
+    CHECK(ir.case_id == ce && strcmp(ir.commune, "71137") == 0 &&
+          strcmp(ir.case_ref, "CRIP71-2026-0001") == 0 && ir.payload_len == 0);
+    edge_inbox_row_clear(&ir);
+    CHECK_RC(OPS->inbox_get(s, a, false, &ir), EGIDE_OK);
+    CHECK(ir.case_id == ca && ir.case_ref[0] == '\0');
+    edge_outbox_row_t orow;
+    uint8_t g[16];
+    s_id(g, 7);
+    CHECK_RC(OPS->outbox_get(s, g, &orow), EGIDE_OK);
+    CHECK(orow.case_id == ca && strcmp(orow.case_ref, "CRIP71-2026-0002") == 0 &&
+          orow.commune[0] == '\0');
+
     edge_case_row_t row;
     CHECK_RC(OPS->case_get(s, ca, &row), EGIDE_OK);
     CHECK(row.id == ca && strcmp(row.ref, "CRIP71-2026-0002") == 0 && row.created_ms == 1001 &&
@@ -795,6 +812,96 @@ static void test_cases(void)
     CHECK(row.has_origin && row.origin_ms == 7000 && !row.has_declared);
     CHECK_RC(OPS->case_origin(s, 9999, 1, 1, &changed), EGIDE_ERR_NOTFOUND);
     CHECK_RC(OPS->case_origin(s, -1, 1, 1, &changed), EGIDE_ERR_INVALID);
+    OPS->close(&s);
+}
+
+/* A store written before the cases migration (schema version 4, copied
+ * here as it was released) opens, migrates, keeps its rows with no case,
+ * and replies to an old message share a case (the old id becomes a
+ * placeholder).  SQLite-only: other backends have their own migrations. */
+static const char s_schema_v4[] =
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB);"
+    "CREATE TABLE outbox("
+    "  msg_id BLOB PRIMARY KEY, seq INTEGER NOT NULL UNIQUE, type TEXT NOT NULL,"
+    "  urgency INTEGER NOT NULL, in_reply_to BLOB, created_ms INTEGER NOT NULL,"
+    "  expires_ms INTEGER NOT NULL, envelope BLOB NOT NULL, sha256 BLOB NOT NULL,"
+    "  state INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_ms INTEGER NOT NULL DEFAULT 0, accepted_ms INTEGER, reason INTEGER,"
+    "  leaf_index INTEGER, done_ms INTEGER);"
+    "CREATE INDEX outbox_queue ON outbox(state, next_ms);"
+    "CREATE TABLE outbox_rcpt("
+    "  msg_id BLOB NOT NULL REFERENCES outbox(msg_id), node_id TEXT NOT NULL,"
+    "  state INTEGER NOT NULL DEFAULT 0, delivered_ms INTEGER, acknowledged_ms INTEGER,"
+    "  reason INTEGER, PRIMARY KEY(msg_id, node_id));"
+    "CREATE TABLE inbox("
+    "  msg_id BLOB PRIMARY KEY, sha256 BLOB NOT NULL, sender_id TEXT NOT NULL,"
+    "  type TEXT NOT NULL, urgency INTEGER NOT NULL, in_reply_to BLOB,"
+    "  created_ms INTEGER NOT NULL, received_ms INTEGER NOT NULL, content_type TEXT NOT NULL,"
+    "  payload BLOB NOT NULL, receipt BLOB NOT NULL, state INTEGER NOT NULL DEFAULT 1,"
+    "  acknowledged_ms INTEGER);"
+    "CREATE TABLE inbox_rejected("
+    "  msg_id BLOB NOT NULL, sha256 BLOB NOT NULL, sender_id TEXT, reason INTEGER NOT NULL,"
+    "  receipt BLOB NOT NULL, time_ms INTEGER NOT NULL, PRIMARY KEY(msg_id, sha256));"
+    "CREATE TABLE receipts("
+    "  sha256 BLOB PRIMARY KEY, msg_id BLOB NOT NULL, kind INTEGER NOT NULL, issuer TEXT NOT NULL,"
+    "  recipient TEXT, time_ms INTEGER NOT NULL, reason INTEGER, leaf_index INTEGER,"
+    "  data BLOB NOT NULL);"
+    "CREATE INDEX receipts_msg ON receipts(msg_id);"
+    "CREATE TABLE deadlines("
+    "  msg_id TEXT NOT NULL, type TEXT NOT NULL, name TEXT NOT NULL, label TEXT NOT NULL,"
+    "  source TEXT NOT NULL, start_ms INTEGER NOT NULL, due_ms INTEGER NOT NULL,"
+    "  practice INTEGER NOT NULL, PRIMARY KEY(msg_id, name));"
+    "CREATE INDEX IF NOT EXISTS inbox_received ON inbox(received_ms);"
+    "CREATE TABLE idempotency("
+    "  key TEXT PRIMARY KEY, request_sha256 BLOB NOT NULL, msg_id BLOB NOT NULL,"
+    "  time_ms INTEGER NOT NULL);"
+    "ALTER TABLE outbox ADD COLUMN resequenced INTEGER NOT NULL DEFAULT 0;"
+    "INSERT INTO inbox(msg_id, sha256, sender_id, type, urgency, created_ms, received_ms,"
+    " content_type, payload, receipt) VALUES(x'0b0000000000000000000000000000aa', zeroblob(32),"
+    " 'fr.snated', 'snated.transmission', 1, 5, 6, 'x', x'', x'00');"
+    "INSERT INTO deadlines VALUES('0b0000000000000000000000000000aa', 'snated.transmission',"
+    " 'evaluation', 'E', 'S', 1, 2, 0);"
+    "PRAGMA user_version=4;";
+
+static void test_migrate_v4(void)
+{
+    if (OPS != &edge_store_sqlite_ops)
+        return;
+    char p[400];
+    snprintf(p, sizeof p, "%s/edge-v4.db", s_dir);
+    sqlite3 *db = NULL;
+    REQUIRE(sqlite3_open(p, &db) == SQLITE_OK);
+    char *err = NULL;
+    int r = sqlite3_exec(db, s_schema_v4, NULL, NULL, &err);
+    if (r != SQLITE_OK)
+        fprintf(stderr, "v4 schema: %s\n", err ? err : "?");
+    sqlite3_free(err);
+    sqlite3_close(db);
+    REQUIRE(r == SQLITE_OK);
+    edge_store_t *s = NULL;
+    REQUIRE(OPS->open(p, &s) == EGIDE_OK);
+    uint8_t old[16] = {0x0b};
+    old[15] = 0xaa;
+    edge_inbox_row_t row;
+    CHECK_RC(OPS->inbox_get(s, old, false, &row), EGIDE_OK);
+    CHECK(row.case_id == 0 && row.commune[0] == '\0'); /* not backfilled */
+    int64_t cid = 0;
+    CHECK_RC(OPS->case_of(s, old, &cid), EGIDE_ERR_NOTFOUND);
+    /* the old deadlines row is not an obligation */
+    edge_oblig_counts_t c;
+    CHECK_RC(OPS->obligation_counts(s, 0, &c), EGIDE_OK);
+    CHECK(c.open + c.overdue + c.met + c.late + c.released == 0);
+    /* two replies to the old message: one case */
+    int64_t c1 = 0, c2 = 0;
+    CHECK_RC(s_out_case(s, 301, old, NULL, &c1), EGIDE_OK);
+    CHECK_RC(s_out_case(s, 302, old, NULL, &c2), EGIDE_OK);
+    CHECK(c1 > 0 && c1 == c2);
+    CHECK_RC(OPS->case_of(s, old, &cid), EGIDE_OK);
+    CHECK(cid == c1);
+    OPS->close(&s);
+    /* reopening migrates nothing twice */
+    REQUIRE(OPS->open(p, &s) == EGIDE_OK);
+    CHECK_RC(OPS->case_of(s, old, &cid), EGIDE_OK);
     OPS->close(&s);
 }
 
@@ -1212,6 +1319,7 @@ int main(void)
         RUN(test_inbox);
         RUN(test_receipts);
         RUN(test_cases);
+        RUN(test_migrate_v4);
         RUN(test_obligations);
         RUN(test_obligation_paging);
         RUN(test_overall_state);

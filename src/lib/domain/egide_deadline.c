@@ -382,6 +382,14 @@ static bool s_on_key(egide_ini_t *ini, const char *section, const char *key, con
     return egide_ini_fail(ini, "%s", ps->err[0] ? ps->err : "refused");
 }
 
+static bool s_in_list(const char list[][EGIDE_MAX_TYPE_NAME], size_t n, const char *type)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(list[i], type) == 0)
+            return true;
+    return false;
+}
+
 /* Whole-profile checks once every line is read. */
 static bool s_check_profile(s_parse_t *ps)
 {
@@ -407,6 +415,18 @@ static bool s_check_profile(s_parse_t *ps)
         if (missing) {
             snprintf(ps->err, sizeof ps->err, "[deadline %.40s]: %s is required", d->name, missing);
             return false;
+        }
+        /* The edge keeps what one message starts in EGIDE_DEADLINE_PER_MSG
+         * slots: more is a profile error now, never a clock dropped later. */
+        for (size_t k = 0; k < d->n_on; k++) {
+            size_t starts = 0;
+            for (size_t j = 0; j < p->n_defs; j++)
+                starts += s_in_list(p->defs[j].on, p->defs[j].n_on, d->on[k]);
+            if (starts > EGIDE_DEADLINE_PER_MSG) {
+                snprintf(ps->err, sizeof ps->err, "%.60s starts more than %d deadlines", d->on[k],
+                         EGIDE_DEADLINE_PER_MSG);
+                return false;
+            }
         }
         if (d->from_fallback[0]) {
             bool found = false;
@@ -519,14 +539,6 @@ const char *egide_deadline_profile_def_name(const egide_deadline_profile_t *p, s
 }
 
 /* ------------------------------------------------------------ compute */
-
-static bool s_in_list(const char list[][EGIDE_MAX_TYPE_NAME], size_t n, const char *type)
-{
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(list[i], type) == 0)
-            return true;
-    return false;
-}
 
 /* The due time of a duration from start; 0 when it does not apply. */
 static int64_t s_apply(const s_dur_t *d, int64_t start, const egide_payload_facts_t *f)
