@@ -1392,6 +1392,10 @@ static egide_rc s_inbox_receipt(edge_store_t *s, const uint8_t msg_id[16], const
 #define INBOX_COLS                                                                                 \
     "msg_id, sha256, sender_id, type, urgency, created_ms, received_ms, state, acknowledged_ms,"   \
     " in_reply_to, content_type, case_id, commune, case_ref"
+/* How many columns INBOX_COLS / OUTBOX_COLS select (what follows them
+ * starts there). */
+#define INBOX_NCOLS  14
+#define OUTBOX_NCOLS 17
 
 static void s_inbox_row(sqlite3_stmt *st, void *row)
 {
@@ -1794,7 +1798,7 @@ static egide_rc s_outbox_page(edge_store_t *s, const edge_page_q_t *q, edge_outb
         scanned++;
         int64_t seq = sqlite3_column_int64(st, 1);
         if (q->state && strcmp(s_overall_packed((edge_out_state)sqlite3_column_int(st, 7),
-                                                sqlite3_column_int64(st, 14)),
+                                                sqlite3_column_int64(st, OUTBOX_NCOLS)),
                                q->state) != 0) {
             if (*n < q->limit)
                 last_seq = seq;
@@ -1893,10 +1897,10 @@ static egide_rc s_inbox_page(edge_store_t *s, const edge_page_q_t *q, edge_inbox
 #define S_IN_AFTER  " AND (received_ms < ?12 OR msg_id < ?13)"
 #define S_OUT_AFTER " AND (created_ms < ?12 OR msg_id < ?13)"
 #define S_IN_PAGE(lead, after)                                                                     \
-    "SELECT " INBOX_COLS ", case_id, commune, case_ref, " S_RESID_IN " FROM inbox WHERE " lead     \
+    "SELECT " INBOX_COLS ", " S_RESID_IN " FROM inbox WHERE " lead                                 \
     "received_ms >= ?10 AND received_ms < ?11" after " ORDER BY received_ms DESC, msg_id DESC"
 #define S_OUT_PAGE(lead, after)                                                                    \
-    "SELECT " OUTBOX_COLS ", case_id, commune, case_ref, " S_RESID_OUT " FROM outbox WHERE " lead  \
+    "SELECT " OUTBOX_COLS ", " S_RESID_OUT " FROM outbox WHERE " lead                              \
     "created_ms >= ?10 AND created_ms < ?11" after " ORDER BY created_ms DESC, msg_id DESC"
 #define S_IN_COUNT(lead)                                                                           \
     "SELECT count(*), total(m) FROM (SELECT " S_RESID_IN " AS m FROM inbox WHERE " lead            \
@@ -1996,6 +2000,14 @@ static egide_rc s_search_total(edge_store_t *s, const edge_search_q_t *q, int le
     return rc;
 }
 
+/* A found row's case columns, from the row of its box. */
+static void s_search_case_cols(edge_search_row_t *r, bool outbox)
+{
+    r->case_id = outbox ? r->out.case_id : r->in.case_id;
+    egide_strlcpy(r->commune, outbox ? r->out.commune : r->in.commune, sizeof r->commune);
+    egide_strlcpy(r->case_ref, outbox ? r->out.case_ref : r->in.case_ref, sizeof r->case_ref);
+}
+
 static egide_rc s_msg_search(edge_store_t *s, const edge_search_q_t *q, edge_search_row_t **rows,
                              size_t *n, edge_search_page_t *pg)
 {
@@ -2017,7 +2029,7 @@ static egide_rc s_msg_search(edge_store_t *s, const edge_search_q_t *q, edge_sea
         if (q->after_ms < INT64_MAX && (!q->has_to || q->after_ms + 1 < q->to_ms))
             sqlite3_bind_int64(st, 11, q->after_ms + 1);
     }
-    int base = q->outbox ? 14 : 11; /* the columns after OUTBOX_COLS / INBOX_COLS */
+    int base = q->outbox ? OUTBOX_NCOLS : INBOX_NCOLS; /* the residual filters' column */
     size_t cap = 0, scanned = 0;
     int64_t last_ms = 0;
     uint8_t last_id[16] = {0};
@@ -2031,7 +2043,7 @@ static egide_rc s_msg_search(edge_store_t *s, const edge_search_q_t *q, edge_sea
             break;
         }
         scanned++;
-        bool match = sqlite3_column_int(st, base + 3) != 0;
+        bool match = sqlite3_column_int(st, base) != 0;
         if (match && *n == q->limit) {
             pg->more = true;
             break;
@@ -2050,9 +2062,7 @@ static egide_rc s_msg_search(edge_store_t *s, const edge_search_q_t *q, edge_sea
             s_outbox_row(st, &r->out);
         else
             s_inbox_row(st, &r->in);
-        r->case_id = sqlite3_column_int64(st, base);
-        s_text(r->commune, sizeof r->commune, st, base + 1);
-        s_text(r->case_ref, sizeof r->case_ref, st, base + 2);
+        s_search_case_cols(r, q->outbox);
     }
     egide_db_done(st);
     if (!rc && pg->more) {
@@ -2176,11 +2186,10 @@ fail:
     return rc;
 }
 
-static const char *const s_case_msgs_sql[2] = {
-    "SELECT " INBOX_COLS ", case_id, commune, case_ref FROM inbox WHERE case_id=?1"
-    " ORDER BY received_ms, msg_id LIMIT ?2",
-    "SELECT " OUTBOX_COLS ", case_id, commune, case_ref FROM outbox WHERE case_id=?1"
-    " ORDER BY created_ms, msg_id LIMIT ?2"};
+static const char *const s_case_msgs_sql[2] = {"SELECT " INBOX_COLS " FROM inbox WHERE case_id=?1"
+                                               " ORDER BY received_ms, msg_id LIMIT ?2",
+                                               "SELECT " OUTBOX_COLS " FROM outbox WHERE case_id=?1"
+                                               " ORDER BY created_ms, msg_id LIMIT ?2"};
 
 static egide_rc s_case_messages(edge_store_t *s, int64_t case_id, bool outbox, size_t max,
                                 edge_search_row_t **rows, size_t *n, bool *more)
@@ -2196,7 +2205,6 @@ static egide_rc s_case_messages(edge_store_t *s, int64_t case_id, bool outbox, s
         return rc;
     sqlite3_bind_int64(st, 1, case_id);
     sqlite3_bind_int64(st, 2, (int64_t)max + 1);
-    int base = outbox ? 14 : 11;
     size_t cap = 0;
     for (;;) {
         bool row;
@@ -2216,9 +2224,7 @@ static egide_rc s_case_messages(edge_store_t *s, int64_t case_id, bool outbox, s
             s_outbox_row(st, &r->out);
         else
             s_inbox_row(st, &r->in);
-        r->case_id = sqlite3_column_int64(st, base);
-        s_text(r->commune, sizeof r->commune, st, base + 1);
-        s_text(r->case_ref, sizeof r->case_ref, st, base + 2);
+        s_search_case_cols(r, outbox);
     }
     egide_db_done(st);
     if (rc) {
