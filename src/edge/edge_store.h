@@ -35,7 +35,8 @@
  * structs are copied and NUL-terminated (truncated to their field).
  *
  * A store handle is used by one thread at a time; the loop and the API each
- * open their own.
+ * open their own (the API: one write handle, and one read-only handle per
+ * HTTP worker, open_readonly).
  */
 #ifndef EGIDE_EDGE_STORE_H
 #define EGIDE_EDGE_STORE_H
