@@ -103,7 +103,10 @@ egide_rc edge_oblig_note(const edge_oblig_self_t *self, edge_store_t *st, const 
     if (!self->profile || !self->node_id || m->case_id <= 0)
         return EGIDE_OK;
     /* Close first: a type that both closes and starts a deadline (the next
-     * situation report) closes the running one, never the one it starts. */
+     * situation report) closes the running one, never the one it starts.
+     * That next one is not opened again: one row per (case, name, year),
+     * so a deadline recurring within a case is kept once (a known limit,
+     * docs/payloads-and-deadlines.md). */
     egide_rc rc = s_close(self, st, m);
     if (rc)
         return rc;

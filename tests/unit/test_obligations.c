@@ -11,7 +11,8 @@
  * (edge_obligations_note looks them up there; here they are the nodes').
  * After every step the test says exactly which obligations each node
  * lists, in which role and state.  Also: a backdated received_at, the
- * per-year observatory export, late closing, release, a message closing
+ * per-year observatory export, late closing, release, the OPP clocks of
+ * the parquet (actor = sender), a message closing
  * nothing, isolation of cases, rollback with the message, the payload
  * facts the engine uses, and GET /v1/deadlines through edge_api_handle.
  */
@@ -43,7 +44,9 @@ static node_t CRIP = {"71.crip", "crip", NULL};
 static node_t TAS = {"71.tas.cluny-tournus", "tas", NULL};
 static node_t PARQ = {"71.parquet.macon", "parquet", NULL};
 static node_t ODPE = {"71.odpe", "observatory", NULL};
-static node_t *const ALL[] = {&N119, &CRIP, &TAS, &PARQ, &ODPE};
+static node_t ASE = {"71.ase", "ase", NULL};
+static node_t JE = {"71.je.macon", "court", NULL};
+static node_t *const ALL[] = {&N119, &CRIP, &TAS, &PARQ, &ODPE, &ASE, &JE};
 #define N_ALL (sizeof ALL / sizeof ALL[0])
 
 static egide_deadline_profile_t *P;
@@ -551,6 +554,32 @@ static void test_oversee_and_release(void)
     CHECK(ev.has_closed_by && memcmp(ev.closed_by, mis, 16) == 0 && ev.closed_ms == rc + 2 * DAY);
 }
 
+/* actor = sender: the parquet that orders an OPP must have the judge seize
+ * and rule; the ASE it placed the child with holds nothing for it.  The
+ * judge's placement decision closes both (met) and starts the ASE's
+ * situation report; the judge, which only sent it, holds nothing. */
+static void test_opp_sender_acts(void)
+{
+    s_fresh();
+    const int64_t t = s_ts("2026-10-03T00:30:00Z");
+    node_t *toase[] = {&ASE}, *parties[] = {&PARQ, &ASE};
+    uint8_t opp[16], dec[16];
+    egide_payload_facts_t f = s_facts(t);
+    s_send(&PARQ, toase, 1, "court.opp", NULL, &f, t, t + SEC, opp);
+    SHOWS(PARQ, t + DAY, "opp_je_ruling/act/open opp_je_seizure/act/open");
+    SHOWS(ASE, t + DAY, "");
+    edge_obligation_t seize;
+    REQUIRE(s_get(&PARQ, "opp_je_seizure", 0, &seize));
+    CHECK(seize.due_ms == t + 8 * DAY && strcmp(seize.actor, "71.parquet.macon") == 0);
+    SHOWS(PARQ, t + 9 * DAY, "opp_je_ruling/act/open opp_je_seizure/act/overdue");
+    egide_payload_facts_t fd = s_facts(t + 5 * DAY);
+    egide_strlcpy(fd.kind, "placement", sizeof fd.kind);
+    s_send(&JE, parties, 2, "court.decision", opp, &fd, t + 5 * DAY, t + 5 * DAY + SEC, dec);
+    SHOWS(PARQ, t + 6 * DAY, "opp_je_ruling/act/met opp_je_seizure/act/met");
+    SHOWS(ASE, t + 6 * DAY, "situation_report/act/open");
+    SHOWS(JE, t + 6 * DAY, "");
+}
+
 /* Obligations are written in the message's transaction: a rollback drops
  * them with it.  Bad arguments are refused. */
 static void test_transaction_and_args(void)
@@ -768,6 +797,7 @@ int main(void)
     RUN(test_export_per_year);
     RUN(test_late_and_isolation);
     RUN(test_oversee_and_release);
+    RUN(test_opp_sender_acts);
     RUN(test_transaction_and_args);
     RUN(test_payload_facts);
     RUN(test_api);
