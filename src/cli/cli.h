@@ -205,5 +205,7 @@ int cmd_export(int argc, char **argv);
 int cmd_user(int argc, char **argv);
 /* cli_api.c: talking to the local edge API. */
 extern const cli_entry_t cli_send, cli_inbox, cli_outbox, cli_show, cli_ack, cli_status;
+/* cli_search.c */
+extern const cli_entry_t cli_search, cli_cases;
 
 #endif

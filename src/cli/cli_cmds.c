@@ -25,6 +25,8 @@ static const struct {
     {"ack", &cli_ack, NULL, "acknowledge a received message"},
     {"status", &cli_status, NULL, "health of the local edge"},
     {"deadlines", &cli_deadlines, NULL, "open and overdue legal deadlines"},
+    {"cases", &cli_cases, NULL, "list cases, or show one with its messages and obligations"},
+    {"search", &cli_search, NULL, "search messages or cases by type, state, commune, reference..."},
     {"validate", &cli_validate, NULL, "check a payload file offline"},
     {"export", NULL, cmd_export, "pseudonymised observatory export"},
     {"seal", &cli_seal, NULL, "seal a payload into a signed envelope (offline)"},

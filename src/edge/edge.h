@@ -15,8 +15,10 @@
  * (HTTP routes), edge_store*.{h,c} (all state, behind edge_store_ops_t).
  *
  * Threads: the loop thread owns the DEALER socket and its store handle
- * (store); the API (libmicrohttpd's thread) has its own (api_store, one
- * request at a time under api_lock).  The directory and the peer table are
+ * (store); the API's HTTP workers ([api] threads, egide_http.h) write on
+ * their own handle (api_store, one request at a time under api_lock) and
+ * read each on a read-only handle of its own (api_readers[worker]), so
+ * that reads never wait for a write or for one another.  The directory and the peer table are
  * swapped by the loop on a DirectorySync, under dir_lock; the API takes the
  * lock while it resolves and seals.  The API wakes the loop through a pipe
  * when it has queued something.
@@ -117,8 +119,10 @@ typedef struct edge {
     uint64_t corr;
     /* api */
     egide_http_t *http;
-    edge_store_t *api_store;
-    pthread_mutex_t api_lock; /* one request at a time on api_store */
+    edge_store_t *api_store;    /* the API's writes (and reads without readers) */
+    pthread_mutex_t api_lock;   /* one request at a time on api_store */
+    edge_store_t **api_readers; /* read-only handle per HTTP worker, or NULL (tests) */
+    unsigned n_api_readers;     /* entries of api_readers */
     char *api_token;
     edge_auth_policy_t auth; /* sessions and lockout of personal accounts ([web]) */
     bool cookie_secure;      /* session cookie marked Secure (TLS in front) */
@@ -305,5 +309,25 @@ void edge_api_stop(edge_t *e);
  * above as a pure function of the request, for the server and for tests
  * (tests/unit/test_edge_api.c).  resp as egide_http fills it. */
 void edge_api_handle(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *resp);
+/* The store handle for the reads of one request: the read-only handle of
+ * the worker running it (egide_http_worker()) in a read snapshot, else api_store
+ * under api_lock (threads = 1, tests).  *st is always set; call
+ * edge_api_reader_end(e, *st) after, whatever was returned (a store error
+ * starting the snapshot). */
+egide_rc edge_api_reader(edge_t *e, const egide_http_req_t *req, edge_store_t **st);
+void edge_api_reader_end(edge_t *e, edge_store_t *st);
+/* A store error as the API answers it: 503, transient, retry. */
+void edge_api_store_error(egide_http_resp_t *resp, egide_rc rc);
+/* The JSON of one message / its receipts / one obligation as the API shows
+ * them (new references; NULL on a store error or out of memory). */
+json_t *edge_api_outbox_json(edge_store_t *st, const edge_outbox_row_t *m, const char *node_id);
+json_t *edge_api_inbox_json(const edge_inbox_row_t *m);
+json_t *edge_api_receipts_json(edge_store_t *st, const uint8_t id[16]);
+json_t *edge_api_obligation_json(const edge_obligation_t *o, int64_t now_ms);
+
+/* ---- edge_api_cases.c ---- */
+/* GET /v1/cases, GET /v1/cases/{id}, GET /v1/search (docs/edge-api.md):
+ * answers resp and returns true for those paths, false for any other. */
+bool edge_api_cases_handle(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *resp);
 
 #endif

@@ -2,8 +2,10 @@
 /*
  * edge_api.c - the edge's local REST API (loopback, bearer token, JSON):
  *   POST /v1/messages            validate, resolve, seal, queue
- *   GET  /v1/messages?box=&state=&limit=   (an outbox message's "state" is
- *                                overall, never better than its worst
+ *   GET  /v1/messages?box=&state=&limit=&after=   a page, newest first,
+ *                                filtered by the store, "next" whenever
+ *                                more follow (an outbox message's "state"
+ *                                is overall, never better than its worst
  *                                recipient: see edge_overall_state)
  *   GET  /v1/messages/{id}       with its receipts (and the payload, inbox)
  *   POST /v1/messages/{id}/ack   acknowledge a received message
@@ -17,10 +19,16 @@
  * A request comes with the bearer token (a machine: every right) or with
  * a session cookie (a person: the rights of their role, edge_role_allows,
  * and the session's CSRF token on every request that is not a GET).
- * Runs in libmicrohttpd's thread, on its own store handle (api_store), one
- * request at a time; it reads through the store's named operations only
- * (no SQL here) and submits through edge_submit.  A store error is a 500,
- * never a partial answer.  Payloads are validated before anything is
+ * Runs on the HTTP server's workers ([api] threads; docs/edge-api.md):
+ * writes (submit, ack) on api_store under api_lock, one at a time; reads on
+ * the worker's own read-only handle (edge_api_reader), each request in one
+ * read snapshot, so a slow read never holds up another request or
+ * /v1/health.  Shared state is read under its lock (the directory under
+ * dir_lock) or is atomic (metrics, connection flags); node_id, role and
+ * profile are set before the server starts and never change.  It reads
+ * through the store's named operations only (no SQL here) and submits
+ * through edge_submit.  A store error is a 503 saying to retry (store
+ * errors are transient), never a partial answer.  Payloads are validated before anything is
  * signed; errors name the field (never echo content into logs).
  */
 #include "edge.h"
@@ -730,25 +738,82 @@ static bool s_store_transient(egide_rc rc)
 
 static void s_store_error(egide_http_resp_t *resp, egide_rc rc)
 {
-    if (s_store_transient(rc))
-        egide_http_error(resp, 503, rc, "store temporarily unavailable (%s): retry",
-                         egide_strerror(rc));
+    edge_api_store_error(resp, rc);
+}
+
+void edge_api_store_error(egide_http_resp_t *resp, egide_rc rc)
+{
+    egide_http_error(resp, 503, rc, "store unavailable (%s); nothing was changed, retry",
+                     egide_strerror(rc));
+}
+
+egide_rc edge_api_reader(edge_t *e, const egide_http_req_t *req, edge_store_t **st)
+{
+    (void)req;
+    unsigned w = egide_http_worker();
+    if (e->api_readers && w < e->n_api_readers && e->api_readers[w]) {
+        *st = e->api_readers[w];
+        return edge_store_read_begin(*st);
+    }
+    pthread_mutex_lock(&e->api_lock);
+    *st = e->api_store;
+    return EGIDE_OK;
+}
+
+void edge_api_reader_end(edge_t *e, edge_store_t *st)
+{
+    if (st == e->api_store)
+        pthread_mutex_unlock(&e->api_lock);
     else
-        egide_http_error(resp, 500, rc, "store: %s", egide_strerror(rc));
+        edge_store_read_end(st);
+}
+
+/* Page cursors of GET /v1/messages, opaque to clients: "o<seq>" for the
+ * outbox, "i<received_ms>.<msg id hex>" for the inbox.  Parsed strictly:
+ * anything else is a 400, never a page from the top. */
+static void s_msg_cursor_format(bool out, const edge_page_t *pg, char *buf, size_t size)
+{
+    if (out) {
+        snprintf(buf, size, "o%lld", (long long)pg->next_key);
+    } else {
+        char hex[33];
+        egide_hex_encode(pg->next_id, 16, hex);
+        snprintf(buf, size, "i%lld.%s", (long long)pg->next_key, hex);
+    }
+}
+
+static bool s_msg_cursor_parse(bool out, const char *c, edge_page_q_t *q)
+{
+    if (c[0] != (out ? 'o' : 'i'))
+        return false;
+    char num[24];
+    const char *dot = out ? NULL : strchr(c, '.');
+    size_t nl = out ? strlen(c + 1) : dot ? (size_t)(dot - c - 1) : 0;
+    if (nl == 0 || nl >= sizeof num)
+        return false;
+    memcpy(num, c + 1, nl);
+    num[nl] = '\0';
+    if (egide_parse_int64(num, 0, INT64_MAX, &q->after_key) != EGIDE_OK)
+        return false;
+    if (!out && !s_parse_id(dot + 1, q->after_id))
+        return false;
+    q->has_after = true;
+    return true;
 }
 
 static void s_list(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *resp)
 {
-    char box[16], state[16], limit_s[16];
+    char box[16], state[32], limit_s[16], after[64];
     static const struct {
         const char *name;
         const char *def;
-    } q[] = {{"box", "inbox"}, {"state", ""}, {"limit", "100"}};
-    char *bufs[] = {box, state, limit_s};
-    for (size_t i = 0; i < 3; i++) {
-        egide_rc rc = egide_http_query_get(req->query, q[i].name, bufs[i], 16);
+        size_t size;
+    } q[] = {{"box", "inbox", 16}, {"state", "", 32}, {"limit", "100", 16}, {"after", "", 64}};
+    char *bufs[] = {box, state, limit_s, after};
+    for (size_t i = 0; i < 4; i++) {
+        egide_rc rc = egide_http_query_get(req->query, q[i].name, bufs[i], q[i].size);
         if (rc == EGIDE_ERR_NOTFOUND) {
-            egide_strlcpy(bufs[i], q[i].def, 16);
+            egide_strlcpy(bufs[i], q[i].def, q[i].size);
         } else if (rc) {
             egide_http_error(resp, 400, rc, "%s: not a valid value", q[i].name);
             return;
@@ -765,59 +830,58 @@ static void s_list(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *re
         egide_http_error(resp, 400, EGIDE_ERR_INVALID, "box: inbox or outbox");
         return;
     }
-    int want = -1;
-    if (state[0]) {
-        edge_out_state os;
-        edge_in_state is;
-        if (out && edge_out_state_parse(state, &os) == EGIDE_OK)
-            want = (int)os;
-        else if (!out && edge_in_state_parse(state, &is) == EGIDE_OK)
-            want = (int)is;
-        /* For the outbox, every state but "queued" is an overall state
-         * (edge_overall_state), which depends on the recipients: filter
-         * after reading. */
-        if (out && strcmp(state, "queued") != 0)
-            want = -1;
-        if (want < 0 && !(out && edge_overall_state_known(state))) {
-            egide_http_error(resp, 400, EGIDE_ERR_INVALID, "state: unknown state \"%s\" for the %s",
-                             state, box);
-            return;
-        }
+    edge_in_state is;
+    if (state[0] &&
+        (out ? !edge_overall_state_known(state) : edge_in_state_parse(state, &is) != EGIDE_OK)) {
+        char quoted[EGIDE_PAYLOAD_QUOTE_SIZE];
+        egide_payload_quote(state, strlen(state), quoted, sizeof quoted);
+        egide_http_error(resp, 400, EGIDE_ERR_INVALID, "state: unknown state %s for the %s", quoted,
+                         box);
+        return;
+    }
+    edge_page_q_t pq = {.state = state[0] ? state : NULL, .limit = (size_t)limit};
+    if (after[0] && !s_msg_cursor_parse(out, after, &pq)) {
+        egide_http_error(resp, 400, EGIDE_ERR_INVALID,
+                         "after: not a cursor of this list (give the \"next\" of the previous "
+                         "page of the same box)");
+        return;
     }
     json_t *arr = json_array();
-    egide_rc rc;
+    edge_page_t pg;
     size_t n = 0;
-    pthread_mutex_lock(&e->api_lock);
-    if (out) {
+    edge_store_t *st = NULL;
+    egide_rc rc = edge_api_reader(e, req, &st);
+    if (!rc && out) {
         edge_outbox_row_t *rows = NULL;
-        rc = edge_store_outbox_list(e->api_store, want, (size_t)limit, &rows, &n);
+        rc = edge_store_outbox_page(st, &pq, &rows, &n, &pg);
         for (size_t i = 0; !rc && i < n; i++) {
-            json_t *o = s_outbox_json(e->api_store, &rows[i], e->node_id);
-            if (!o) {
+            json_t *o = s_outbox_json(st, &rows[i], e->node_id);
+            if (!o)
                 rc = EGIDE_ERR_DB;
-                break;
-            }
-            if (want < 0 && state[0] &&
-                strcmp(json_string_value(json_object_get(o, "state")), state) != 0)
-                json_decref(o);
             else
                 json_array_append_new(arr, o);
         }
         free(rows);
-    } else {
+    } else if (!rc) {
         edge_inbox_row_t *rows = NULL;
-        rc = edge_store_inbox_list(e->api_store, want, (size_t)limit, &rows, &n);
+        rc = edge_store_inbox_page(st, &pq, &rows, &n, &pg);
         for (size_t i = 0; !rc && i < n; i++)
             json_array_append_new(arr, s_inbox_json(&rows[i]));
         free(rows);
     }
-    pthread_mutex_unlock(&e->api_lock);
+    edge_api_reader_end(e, st);
     if (rc) {
         json_decref(arr);
         s_store_error(resp, rc);
         return;
     }
-    egide_http_json(resp, 200, json_pack("{s:o}", "messages", arr));
+    json_t *o = json_pack("{s:o}", "messages", arr);
+    if (pg.more) {
+        char cur[80];
+        s_msg_cursor_format(out, &pg, cur, sizeof cur);
+        json_object_set_new(o, "next", json_string(cur));
+    }
+    egide_http_json(resp, 200, o);
 }
 
 static json_t *s_receipts(edge_store_t *st, const uint8_t id[16])
@@ -867,28 +931,31 @@ static void s_payload_json(json_t *o, const edge_inbox_row_t *m)
 
 /* content: the payload too (never for a person whose role may not read
  * content: an auditor's session gets the message without it). */
-static void s_show(edge_t *e, const uint8_t id[16], bool content, egide_http_resp_t *resp)
+static void s_show(edge_t *e, const egide_http_req_t *req, const uint8_t id[16], bool content,
+                   egide_http_resp_t *resp)
 {
     json_t *o = NULL;
-    pthread_mutex_lock(&e->api_lock);
+    edge_store_t *st = NULL;
+    egide_rc rc = edge_api_reader(e, req, &st);
     edge_outbox_row_t om;
-    egide_rc rc = edge_store_outbox_get(e->api_store, id, &om);
-    if (!rc && !(o = s_outbox_json(e->api_store, &om, e->node_id)))
+    if (!rc)
+        rc = edge_store_outbox_get(st, id, &om);
+    if (!rc && !(o = s_outbox_json(st, &om, e->node_id)))
         rc = EGIDE_ERR_DB;
     if (rc == EGIDE_ERR_NOTFOUND) {
         edge_inbox_row_t im;
-        rc = edge_store_inbox_get(e->api_store, id, content, &im);
+        rc = edge_store_inbox_get(st, id, content, &im);
         if (!rc) {
             o = s_inbox_json(&im);
             if (content)
                 s_payload_json(o, &im);
-            rc = edge_known_child_view(e, e->api_store, &im, o);
+            rc = edge_known_child_view(e, st, &im, o);
             edge_inbox_row_clear(&im);
         }
     }
     if (o)
-        json_object_set_new(o, "receipts", s_receipts(e->api_store, id));
-    pthread_mutex_unlock(&e->api_lock);
+        json_object_set_new(o, "receipts", s_receipts(st, id));
+    edge_api_reader_end(e, st);
     if (rc && rc != EGIDE_ERR_NOTFOUND) {
         json_decref(o);
         s_store_error(resp, rc);
@@ -1097,11 +1164,14 @@ static void s_deadlines(edge_t *e, const egide_http_req_t *req, egide_http_resp_
     size_t n = 0;
     edge_oblig_cursor_t next;
     int64_t total = 0;
-    pthread_mutex_lock(&e->api_lock);
-    egide_rc rc = edge_store_obligation_list(e->api_store, &f, &rows, &n, &next);
-    if (!rc)
-        rc = edge_store_obligation_count(e->api_store, &f, &total);
-    pthread_mutex_unlock(&e->api_lock);
+    edge_store_t *st = NULL;
+    egide_rc rc = edge_api_reader(e, NULL, &st);
+    if (!rc) {
+        rc = edge_store_obligation_list(st, &f, &rows, &n, &next);
+        if (!rc)
+            rc = edge_store_obligation_count(st, &f, &total);
+        edge_api_reader_end(e, st);
+    }
     if (rc) {
         free(rows);
         egide_http_error(resp, 500, rc, "store: %s", egide_strerror(rc));
@@ -1122,37 +1192,43 @@ static void s_deadlines(edge_t *e, const egide_http_req_t *req, egide_http_resp_
 
 /* ------------------------------------------------------------ health, metrics */
 
-static void s_health(edge_t *e, egide_http_resp_t *resp)
+static void s_health(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *resp)
 {
     edge_store_counts_t c;
-    pthread_mutex_lock(&e->api_lock);
-    egide_rc rc = edge_store_counts(e->api_store, &c);
+    edge_store_t *st = NULL;
+    egide_rc rc = edge_api_reader(e, req, &st);
+    if (!rc)
+        rc = edge_store_counts(st, &c);
     uint8_t *alert = NULL;
     size_t alen = 0;
     /* Absent (NOTFOUND) is the normal case; a store error shows in counts. */
-    edge_store_meta_get(e->api_store, "checkpoint_alert", &alert, &alen);
-    pthread_mutex_unlock(&e->api_lock);
+    if (!rc)
+        edge_store_meta_get(st, "checkpoint_alert", &alert, &alen);
+    edge_api_reader_end(e, st);
     if (rc) {
         free(alert);
         s_store_error(resp, rc);
         return;
     }
+    /* The loop swaps the directory under dir_lock (edge_loop.c). */
+    pthread_mutex_lock(&e->dir_lock);
+    json_int_t dir_version = (json_int_t)(e->dir ? egide_directory_version(e->dir) : 0);
+    pthread_mutex_unlock(&e->dir_lock);
     bool conn = atomic_load(&e->connected);
     edge_clock_t clk;
     edge_clock_get(e, &clk);
-    json_t *o =
-        json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "status",
-                  alert ? "alert"
-                  : conn && !clk.offset_ms && !atomic_load(&e->reseq_stalled) &&
-                          !atomic_load(&e->cert_refused)
-                      ? "ok"
-                      : "degraded",
-                  "node", e->node_id, "broker",
-                  conn                       ? "connected"
-                  : atomic_load(&e->refused) ? "refused"
-                                             : "disconnected",
-                  "directory_version", (json_int_t)(e->dir ? egide_directory_version(e->dir) : 0),
-                  "outbox_pending", (json_int_t)c.outbox_queued, "inbox", (json_int_t)c.inbox);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "status",
+                          alert ? "alert"
+                          : conn && !clk.offset_ms && !atomic_load(&e->reseq_stalled) &&
+                                  !atomic_load(&e->cert_refused)
+                              ? "ok"
+                              : "degraded",
+                          "node", e->node_id, "broker",
+                          conn                       ? "connected"
+                          : atomic_load(&e->refused) ? "refused"
+                                                     : "disconnected",
+                          "directory_version", dir_version, "outbox_pending",
+                          (json_int_t)c.outbox_queued, "inbox", (json_int_t)c.inbox);
     /* A clock that disagrees with senders' signed times: referrals are
      * still accepted (edge_inbox.c), but legal clocks start from it. */
     json_t *cj = json_pack("{s:s, s:I}", "status", clk.offset_ms ? "skewed" : "ok", "offset_ms",
@@ -1188,9 +1264,12 @@ static void s_metrics(edge_t *e, egide_http_resp_t *resp)
     static const char *const le[] = {"10",   "25",   "50",   "100",   "250",   "500",
                                      "1000", "2500", "5000", "10000", "60000", "+Inf"};
     edge_store_counts_t c;
-    pthread_mutex_lock(&e->api_lock);
-    egide_rc rc = edge_store_counts(e->api_store, &c);
-    pthread_mutex_unlock(&e->api_lock);
+    edge_store_t *st = NULL;
+    egide_rc rc = edge_api_reader(e, NULL, &st);
+    if (!rc) {
+        rc = edge_store_counts(st, &c);
+        edge_api_reader_end(e, st);
+    }
     if (rc) {
         s_store_error(resp, rc);
         return;
@@ -1230,10 +1309,11 @@ static void s_metrics(edge_t *e, egide_http_resp_t *resp)
             egide_metrics_value(&out, rj, "reason", egide_wire_reason_name(r), v);
     }
     edge_oblig_counts_t oc;
-    pthread_mutex_lock(&e->api_lock);
-    egide_rc orc = e->profile ? edge_store_obligation_counts(e->api_store, edge_now_ms(e), &oc)
-                              : EGIDE_ERR_NOTFOUND;
-    pthread_mutex_unlock(&e->api_lock);
+    egide_rc orc = EGIDE_ERR_NOTFOUND;
+    if (e->profile && !(orc = edge_api_reader(e, NULL, &st))) {
+        orc = edge_store_obligation_counts(st, edge_now_ms(e), &oc);
+        edge_api_reader_end(e, st);
+    }
     if (orc == EGIDE_OK) {
         static const char *dn = "egide_edge_deadlines";
         egide_metrics_family(&out, dn, "gauge",
@@ -1474,7 +1554,7 @@ void edge_api_handle(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *
     if (!s_allowed(who, EDGE_PERM_READ, resp))
         return;
     if (strcmp(p, "/v1/health") == 0 && get) {
-        s_health(e, resp);
+        s_health(e, req, resp);
     } else if (strcmp(p, "/metrics") == 0 && get) {
         s_metrics(e, resp);
     } else if (strcmp(p, "/v1/deadlines") == 0 && get) {
@@ -1498,16 +1578,38 @@ void edge_api_handle(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *
         if (n != 32 || (memcpy(idtxt, rest, 32), idtxt[32] = '\0', !s_parse_id(idtxt, id))) {
             egide_http_error(resp, 400, EGIDE_ERR_INVALID, "message id: 32 hexadecimal digits");
         } else if (rest[32] == '\0' && get) {
-            s_show(e, id, !who || edge_role_allows(who->role, EDGE_PERM_CONTENT), resp);
+            s_show(e, req, id, !who || edge_role_allows(who->role, EDGE_PERM_CONTENT), resp);
         } else if (strcmp(rest + 32, "/ack") == 0 && post) {
             if (s_allowed(who, EDGE_PERM_ACK, resp))
                 s_ack(e, req, id, resp);
         } else {
             egide_http_error(resp, 404, EGIDE_ERR_NOTFOUND, "no route %s %s", req->method, p);
         }
-    } else {
+    } else if (!edge_api_cases_handle(e, req, resp)) {
         egide_http_error(resp, 404, EGIDE_ERR_NOTFOUND, "no route %s %s", req->method, p);
     }
+}
+
+/* ------------------------------------------------------------ for edge_api_cases.c */
+
+json_t *edge_api_outbox_json(edge_store_t *st, const edge_outbox_row_t *m, const char *node_id)
+{
+    return s_outbox_json(st, m, node_id);
+}
+
+json_t *edge_api_inbox_json(const edge_inbox_row_t *m)
+{
+    return s_inbox_json(m);
+}
+
+json_t *edge_api_receipts_json(edge_store_t *st, const uint8_t id[16])
+{
+    return s_receipts(st, id);
+}
+
+json_t *edge_api_obligation_json(const edge_obligation_t *o, int64_t now_ms)
+{
+    return s_obligation_json(o, now_ms);
 }
 
 egide_rc edge_api_start(edge_t *e)
@@ -1544,6 +1646,23 @@ egide_rc edge_api_start(edge_t *e)
     e->auth.fail_window_ms = e->auth.lock_ms =
         egide_config_int(cfg, "web", "lockout_minutes") * 60000LL;
     e->cookie_secure = egide_config_bool(cfg, "web", "cookie_secure");
+    /* One read-only handle per HTTP worker (the pool and the express
+     * worker), opened after the writer migrated the store. */
+    unsigned threads = (unsigned)egide_config_int(cfg, "api", "threads");
+    if (threads < 1)
+        threads = 1;
+    if (threads > EGIDE_HTTP_MAX_THREADS)
+        threads = EGIDE_HTTP_MAX_THREADS;
+    if (threads > 1) {
+        e->api_readers = calloc(threads + 1, sizeof *e->api_readers);
+        if (!e->api_readers)
+            return EGIDE_ERR_NOMEM;
+        e->n_api_readers = threads + 1;
+        for (unsigned i = 0; i < e->n_api_readers; i++)
+            if ((rc = edge_store_sqlite_ops.open_readonly(e->db_path, &e->api_readers[i])))
+                return rc; /* edge_api_stop closes what was opened */
+    }
+    static const char *const express[] = {"/v1/health", NULL};
     egide_http_config_t hc = {
         .bind_addr = egide_config_str(cfg, "api", "bind"),
         .port = (uint16_t)egide_config_int(cfg, "api", "port"),
@@ -1554,17 +1673,24 @@ egide_rc edge_api_start(edge_t *e)
         .session_arg = e,
         .max_body = (size_t)egide_config_int(cfg, "api", "max_body_bytes"),
         .allow_non_loopback = egide_config_bool(cfg, "api", "allow_non_loopback"),
-        .threads = 1,
+        .threads = threads,
+        .express_paths = express,
     };
     rc = egide_http_start(&hc, s_handler, e, &e->http);
     if (!rc)
-        egide_log(EGIDE_LOG_NOTICE, "REST API on %s:%u", hc.bind_addr, egide_http_port(e->http));
+        egide_log(EGIDE_LOG_NOTICE, "REST API on %s:%u (%u request%s at once)", hc.bind_addr,
+                  egide_http_port(e->http), threads, threads > 1 ? "s" : "");
     return rc;
 }
 
 void edge_api_stop(edge_t *e)
 {
-    egide_http_stop(&e->http);
+    egide_http_stop(&e->http); /* no handler runs after this */
+    for (unsigned i = 0; i < e->n_api_readers; i++)
+        edge_store_close(&e->api_readers[i]);
+    free(e->api_readers);
+    e->api_readers = NULL;
+    e->n_api_readers = 0;
     edge_store_close(&e->api_store);
     egide_token_free(&e->api_token);
 }

@@ -14,7 +14,7 @@
  * What a page holds: inbox messages received from 1 January of N minus a
  * day to 1 January of N+2 (a measure dated in N may arrive up to a year
  * late; a day before N for clocks), in (received time, msg id) order after
- * the cursor, through the received-time index (edge_store inbox_page);
+ * the cursor, through the received-time index (edge_store inbox_range);
  * only the types that make events (egide_observatory_type_counted) with
  * their own structured payload, as {"type", "payload"} - no "received", so
  * the export dates each event by the payload's own time, and events dated
@@ -128,12 +128,15 @@ void edge_export_olinpe(edge_t *e, const egide_http_req_t *req, egide_http_resp_
     int64_t to = egide_date_days_from_civil(year + 2, 1, 1) * S_DAY_MS;
     edge_inbox_row_t *rows = NULL;
     size_t n = 0;
-    pthread_mutex_lock(&e->api_lock);
-    egide_rc rc = edge_store_inbox_page(e->api_store, from, to, after_ms, after ? after_id : NULL,
-                                        (size_t)limit, &rows, &n);
-    pthread_mutex_unlock(&e->api_lock);
+    edge_store_t *st = NULL;
+    egide_rc rc = edge_api_reader(e, NULL, &st);
+    if (!rc) {
+        rc = edge_store_inbox_range(st, from, to, after_ms, after ? after_id : NULL, (size_t)limit,
+                                    &rows, &n);
+        edge_api_reader_end(e, st);
+    }
     if (rc) {
-        egide_http_error(resp, 500, rc, "store: %s", egide_strerror(rc));
+        edge_api_store_error(resp, rc);
         return;
     }
     json_t *msgs = json_array(), *root = json_object();

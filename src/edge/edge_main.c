@@ -82,6 +82,9 @@ const egide_config_key_t edge_config_schema[] = {
       "failures counted over, and lock length"),
     K("web", "cookie_secure", EGIDE_CFG_BOOL, false, 0, 0, "false",
       "mark the session cookie Secure (set when TLS is terminated in front)"),
+    K("api", "threads", EGIDE_CFG_INT, false, 1, 64, "4",
+      "requests answered at once (1 = one at a time on the HTTP thread; /v1/health is "
+      "answered by a worker of its own when more)"),
     {"log", "level", EGIDE_CFG_ENUM, false, 0, 0, "notice", s_levels, "log level"},
     K("log", "syslog", EGIDE_CFG_BOOL, false, 0, 0, "false", "log to syslog instead of stderr"),
     EGIDE_CONFIG_END,

@@ -35,7 +35,8 @@
  * structs are copied and NUL-terminated (truncated to their field).
  *
  * A store handle is used by one thread at a time; the loop and the API each
- * open their own.
+ * open their own (the API: one write handle, and one read-only handle per
+ * HTTP worker, open_readonly).
  */
 #ifndef EGIDE_EDGE_STORE_H
 #define EGIDE_EDGE_STORE_H
@@ -393,8 +394,8 @@ typedef struct edge_session_row {
 
 #define EDGE_KC_HEX_LEN       64                    /* a child or household key, hex */
 #define EDGE_KC_RELATED_MAX   100                   /* kc_related: rows per child and relation */
-#define EDGE_STORE_PAGE_MAX   500                   /* inbox_page: rows per page */
-#define EDGE_STORE_PAGE_BYTES (16u * 1024u * 1024u) /* inbox_page: payload bytes per page */
+#define EDGE_STORE_PAGE_MAX   500                   /* inbox_range: rows per page */
+#define EDGE_STORE_PAGE_BYTES (16u * 1024u * 1024u) /* inbox_range: payload bytes per page */
 
 /* One child of a received referral (kc_put / kc_get). */
 typedef struct edge_kc_row {
@@ -417,6 +418,97 @@ typedef struct edge_kc_related {
     int64_t received_ms; /* when that message was received */
     int64_t case_id;     /* the case it belongs to (case_msgs), 0 = none */
 } edge_kc_related_t;
+
+/* ---- paged lists (the API's readers) -------------------------------------
+ * A page is read after a cursor (the last row of the previous page) in a
+ * fixed order: the outbox newest first by seq, the inbox newest first by
+ * (received_ms, msg_id).  A filtered outbox page looks at most
+ * EDGE_STORE_SCAN_MAX messages (the overall state depends on the
+ * recipients): it may then hold fewer than limit rows, with more set.
+ * more is set whenever rows follow, and never when none do, except that
+ * it is set when a filtered outbox page stopped at the scan bound. */
+#define EDGE_STORE_SCAN_MAX 5000
+
+typedef struct edge_page_q {
+    const char *state;    /* outbox: an overall state (edge_overall_state_known), inbox: "delivered"
+                             or "acknowledged"; NULL = any */
+    size_t limit;         /* 1..EDGE_STORE_LIST_MAX */
+    bool has_after;       /* continue after the cursor below */
+    int64_t after_key;    /* outbox: seq; inbox: received_ms */
+    uint8_t after_id[16]; /* inbox: msg_id (ties of received_ms) */
+} edge_page_q_t;
+
+typedef struct edge_page {
+    bool more;           /* rows may follow: continue after next_* */
+    int64_t next_key;    /* the cursor of the next page (as edge_page_q_t.after_*) */
+    uint8_t next_id[16]; /* */
+} edge_page_t;
+
+/* ---- cases and search (wt-http) ------------------------------------------
+ * Searches read an index range in time order (newest first, then by id),
+ * chosen by the most selective filter given (sender, commune, type, state,
+ * else time alone); the other filters are checked row by row, on at most
+ * EDGE_STORE_SCAN_MAX rows per page, so a page costs at most that much
+ * whatever the store holds.  A page may then hold fewer rows than asked,
+ * with more set and the cursor where the scan stopped: never cut silently.
+ * total counts the matches among the first EDGE_SEARCH_COUNT_CAP rows of
+ * the range: total_exact is false when the range goes on (total is then a
+ * lower bound). */
+#define EDGE_SEARCH_COUNT_CAP 2000 /* rows a search's total looks at */
+#define EDGE_SEARCH_REF_MAX   63   /* bytes of a case reference searched */
+#define EDGE_SEARCH_PAGE_MAX  500  /* search and case pages */
+#define EDGE_CASE_MSGS_MAX    500  /* messages of one box shown in a case */
+
+typedef struct edge_search_q {
+    bool outbox;          /* the box searched (inbox: by received_ms; outbox: by created_ms) */
+    const char *type;     /* message type, exact; NULL = any */
+    int state;            /* stored state (edge_in_state / edge_out_state); < 0 = any */
+    int urgency;          /* Egide__V1__Urgency; < 0 = any */
+    const char *commune;  /* commune code, exact; NULL = any */
+    const char *sender;   /* sender node id, exact (inbox only); NULL = any */
+    const char *ref;      /* case reference: ASCII case-insensitive substring, 1..
+                             EDGE_SEARCH_REF_MAX bytes; NULL = any */
+    bool has_from;        /* time >= from_ms */
+    int64_t from_ms;      /* */
+    bool has_to;          /* time < to_ms */
+    int64_t to_ms;        /* */
+    bool has_after;       /* only rows after the cursor (after_ms, after_id) in the order */
+    int64_t after_ms;     /* */
+    uint8_t after_id[16]; /* */
+    size_t limit;         /* 1..EDGE_SEARCH_PAGE_MAX */
+} edge_search_q_t;
+
+/* One message found (the row of its box) with its case columns. */
+typedef struct edge_search_row {
+    edge_outbox_row_t out; /* when the box is the outbox */
+    edge_inbox_row_t in;   /* when the box is the inbox (no payload) */
+    int64_t case_id;       /* 0 = none */
+    char commune[16];      /* "" = none */
+    char case_ref[64];     /* "" = none */
+} edge_search_row_t;
+
+typedef struct edge_search_page {
+    bool more;           /* rows may follow: continue after (next_ms, next_id) */
+    int64_t next_ms;     /* */
+    uint8_t next_id[16]; /* cases: next_id's first 8 bytes hold the case id (big-endian) */
+    int64_t total;       /* matches counted (see above) */
+    bool total_exact;    /* total is exact; false: a lower bound */
+} edge_search_page_t;
+
+/* Cases newest activity first (updated_ms, then id). */
+typedef struct edge_case_q {
+    bool has_since;   /* only cases updated at or after since_ms */
+    int64_t since_ms; /* */
+    const char *ref;  /* as edge_search_q_t.ref */
+    bool has_from;    /* created_ms >= from_ms */
+    int64_t from_ms;  /* */
+    bool has_to;      /* created_ms < to_ms */
+    int64_t to_ms;    /* */
+    bool has_after;   /* after the cursor (after_ms = updated_ms, after_id = id) */
+    int64_t after_ms; /* */
+    int64_t after_id; /* */
+    size_t limit;     /* 1..EDGE_SEARCH_PAGE_MAX */
+} edge_case_q_t;
 
 /* ---- the table ------------------------------------------------------------ */
 
@@ -655,13 +747,51 @@ struct edge_store_ops {
      * EDGE_STORE_PAGE_BYTES of payload are held (always one at least).
      * Through the received-time index.  *rows the caller's: clear each
      * with edge_inbox_row_clear, then free. */
-    egide_rc (*inbox_page)(edge_store_t *s, int64_t from_ms, int64_t to_ms, int64_t after_ms,
-                           const uint8_t *after_id, size_t limit, edge_inbox_row_t **rows,
-                           size_t *n);
+    egide_rc (*inbox_range)(edge_store_t *s, int64_t from_ms, int64_t to_ms, int64_t after_ms,
+                            const uint8_t *after_id, size_t limit, edge_inbox_row_t **rows,
+                            size_t *n);
+
+    /* ---- read-only handles and paged lists (the API's readers) ---------- */
+    /* Open an existing, already migrated store for reading only (busy
+     * timeout as open's); every write on it fails.  EGIDE_ERR_DB / _IO
+     * when it cannot be opened. */
+    egide_rc (*open_readonly)(const char *path, edge_store_t **out);
+    /* One read snapshot over several reads (a page and its recipients);
+     * EGIDE_ERR_STATE when a transaction is open.  read_end is harmless
+     * when none is. */
+    egide_rc (*read_begin)(edge_store_t *s);
+    void (*read_end)(edge_store_t *s);
+    /* A page of the outbox / inbox (see edge_page_q_t); *rows the caller's,
+     * *pg filled.  EGIDE_ERR_INVALID for a limit out of range or an
+     * unknown state. */
+    egide_rc (*outbox_page)(edge_store_t *s, const edge_page_q_t *q, edge_outbox_row_t **rows,
+                            size_t *n, edge_page_t *pg);
+    egide_rc (*inbox_page)(edge_store_t *s, const edge_page_q_t *q, edge_inbox_row_t **rows,
+                           size_t *n, edge_page_t *pg);
+
+    /* ---- cases and search (wt-http; appended after this line) ---------- */
+    /* A page of one box's messages matching q (see edge_search_q_t);
+     * *rows the caller's.  EGIDE_ERR_INVALID: a limit out of range, a
+     * sender on the outbox, a ref of the wrong length. */
+    egide_rc (*msg_search)(edge_store_t *s, const edge_search_q_t *q, edge_search_row_t **rows,
+                           size_t *n, edge_search_page_t *pg);
+    /* A page of cases matching q, newest activity first; pg->next_id's
+     * first 8 bytes carry the case id cursor (big-endian). */
+    egide_rc (*case_search)(edge_store_t *s, const edge_case_q_t *q, edge_case_row_t **rows,
+                            size_t *n, edge_search_page_t *pg);
+    /* The messages of case case_id in one box, oldest first, at most max
+     * (1..EDGE_CASE_MSGS_MAX); *more when the case holds more. */
+    egide_rc (*case_messages)(edge_store_t *s, int64_t case_id, bool outbox, size_t max,
+                              edge_search_row_t **rows, size_t *n, bool *more);
 };
 
 /* The SQLite backend (edge_store_sqlite.c). */
 extern const edge_store_ops_t edge_store_sqlite_ops;
+/* For tests: EXPLAIN QUERY PLAN of every page, search, total and case read
+ * the API runs on an SQLite handle s, one call of fn per statement (its
+ * name, the plan's lines).  EGIDE_ERR_INVALID when s is not SQLite's. */
+typedef void (*edge_store_plan_fn)(const char *name, const char *plan, void *arg);
+egide_rc edge_store_sqlite_plans(edge_store_t *s, edge_store_plan_fn fn, void *arg);
 
 /* The named operations, for the daemon's code: each calls the handle's
  * table (same arguments and return codes as the table above); a NULL
@@ -742,6 +872,19 @@ extern const edge_store_ops_t edge_store_sqlite_ops;
 #define edge_store_kc_put(s, ...)              EDGE_STORE_CALL(s, kc_put, __VA_ARGS__)
 #define edge_store_kc_get(s, ...)              EDGE_STORE_CALL(s, kc_get, __VA_ARGS__)
 #define edge_store_kc_related(s, ...)          EDGE_STORE_CALL(s, kc_related, __VA_ARGS__)
-#define edge_store_inbox_page(s, ...)          EDGE_STORE_CALL(s, inbox_page, __VA_ARGS__)
+#define edge_store_inbox_range(s, ...)         EDGE_STORE_CALL(s, inbox_range, __VA_ARGS__)
+
+/* read-only handles, paged lists, cases and search */
+#define edge_store_read_begin(s) ((s) ? (s)->ops->read_begin(s) : EGIDE_ERR_INVALID)
+#define edge_store_read_end(s)                                                                     \
+    do {                                                                                           \
+        if (s)                                                                                     \
+            (s)->ops->read_end(s);                                                                 \
+    } while (0)
+#define edge_store_outbox_page(s, ...)   EDGE_STORE_CALL(s, outbox_page, __VA_ARGS__)
+#define edge_store_inbox_page(s, ...)    EDGE_STORE_CALL(s, inbox_page, __VA_ARGS__)
+#define edge_store_msg_search(s, ...)    EDGE_STORE_CALL(s, msg_search, __VA_ARGS__)
+#define edge_store_case_search(s, ...)   EDGE_STORE_CALL(s, case_search, __VA_ARGS__)
+#define edge_store_case_messages(s, ...) EDGE_STORE_CALL(s, case_messages, __VA_ARGS__)
 
 #endif

@@ -14,6 +14,7 @@
 #include "edge_store.h"
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sqlite3.h>
@@ -125,6 +126,23 @@ static const char *const s_migrations[] = {
     "  WHERE child_key IS NOT NULL;"
     "CREATE INDEX child_keys_household ON child_keys(household_key, received_ms)"
     "  WHERE household_key IS NOT NULL;",
+    /* 6 (wt-http): the API's pages, newest first after a cursor, with and
+     * without a state filter, each an index range (no sort, no scan). */
+    "CREATE INDEX IF NOT EXISTS inbox_page ON inbox(received_ms, msg_id);"
+    "CREATE INDEX IF NOT EXISTS inbox_state_page ON inbox(state, received_ms, msg_id);"
+    /* ... and the searches (edge_store.h, cases and search): one index per
+     * leading filter, time order after it; a case's messages in time
+     * order; cases by last activity. */
+    "CREATE INDEX IF NOT EXISTS inbox_type_page ON inbox(type, received_ms, msg_id);"
+    "CREATE INDEX IF NOT EXISTS inbox_sender_page ON inbox(sender_id, received_ms, msg_id);"
+    "CREATE INDEX IF NOT EXISTS inbox_commune_page ON inbox(commune, received_ms, msg_id);"
+    "CREATE INDEX IF NOT EXISTS inbox_case_time ON inbox(case_id, received_ms, msg_id);"
+    "CREATE INDEX IF NOT EXISTS outbox_time_page ON outbox(created_ms, msg_id);"
+    "CREATE INDEX IF NOT EXISTS outbox_type_page ON outbox(type, created_ms, msg_id);"
+    "CREATE INDEX IF NOT EXISTS outbox_commune_page ON outbox(commune, created_ms, msg_id);"
+    "CREATE INDEX IF NOT EXISTS outbox_state_page ON outbox(state, created_ms, msg_id);"
+    "CREATE INDEX IF NOT EXISTS outbox_case_time ON outbox(case_id, created_ms, msg_id);"
+    "CREATE INDEX IF NOT EXISTS cases_updated ON cases(updated_ms, id);",
 };
 
 typedef struct s_store {
@@ -138,7 +156,8 @@ typedef struct s_store {
 
 static egide_rc s_fail(sqlite3 *db, const char *op, int src)
 {
-    egide_log(EGIDE_LOG_ERROR, "edge store: %s: %s", op, sqlite3_errmsg(db));
+    egide_log(EGIDE_LOG_ERROR, "edge store: %s: %s (%d)", op, sqlite3_errmsg(db),
+              sqlite3_extended_errcode(db));
     egide_rc rc = egide_db_rc(src);
     return rc == EGIDE_OK ? EGIDE_ERR_DB : rc;
 }
@@ -1397,6 +1416,10 @@ static egide_rc s_inbox_receipt(edge_store_t *s, const uint8_t msg_id[16], const
 #define INBOX_COLS                                                                                 \
     "msg_id, sha256, sender_id, type, urgency, created_ms, received_ms, state, acknowledged_ms,"   \
     " in_reply_to, content_type, case_id, commune, case_ref"
+/* How many columns INBOX_COLS / OUTBOX_COLS select (what follows them
+ * starts there). */
+#define INBOX_NCOLS  14
+#define OUTBOX_NCOLS 17
 
 static void s_inbox_row(sqlite3_stmt *st, void *row)
 {
@@ -1767,9 +1790,9 @@ static egide_rc s_kc_related(edge_store_t *s, edge_kc_relation rel, const char *
     return rc;
 }
 
-static egide_rc s_inbox_page(edge_store_t *s, int64_t from_ms, int64_t to_ms, int64_t after_ms,
-                             const uint8_t *after_id, size_t limit, edge_inbox_row_t **rows,
-                             size_t *n)
+static egide_rc s_inbox_range(edge_store_t *s, int64_t from_ms, int64_t to_ms, int64_t after_ms,
+                              const uint8_t *after_id, size_t limit, edge_inbox_row_t **rows,
+                              size_t *n)
 {
     if (rows)
         *rows = NULL;
@@ -2163,6 +2186,628 @@ static egide_rc s_auth_fail_purge(edge_store_t *s, int64_t before_ms)
                    "I", before_ms);
 }
 
+/* ------------------------------------------------------------ read-only handles, pages */
+
+static egide_rc s_open_readonly(const char *path, edge_store_t **out)
+{
+    if (!path || !out)
+        return EGIDE_ERR_INVALID;
+    *out = NULL;
+    s_store_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return EGIDE_ERR_NOMEM;
+    s->base.ops = &edge_store_sqlite_ops;
+    /* SQLITE_OPEN_READONLY on the WAL database the writer migrated; WAL
+     * readers never wait for the writer (busy timeout as egide_db_open's
+     * for the checkpoint corner cases). */
+    egide_rc rc = egide_db_open(path, true, &s->db);
+    if (rc) {
+        free(s);
+        return rc;
+    }
+    *out = &s->base;
+    return EGIDE_OK;
+}
+
+static egide_rc s_read_begin(edge_store_t *s)
+{
+    if (!s)
+        return EGIDE_ERR_INVALID;
+    if (!sqlite3_get_autocommit(DB(s)))
+        return EGIDE_ERR_STATE;
+    return egide_db_exec(DB(s), "BEGIN DEFERRED");
+}
+
+static void s_read_end(edge_store_t *s)
+{
+    if (s && !sqlite3_get_autocommit(DB(s)))
+        (void)egide_db_exec(DB(s), "COMMIT");
+}
+
+/* The recipients' states of one message packed in one integer by the
+ * outbox page's subquery: 12 bits each for all, rejected, expired,
+ * pending and acknowledged (EGIDE_MAX_RECIPIENTS < 4096). */
+#define S_PACK_BITS 12
+#define S_PACK_MASK ((1 << S_PACK_BITS) - 1)
+
+/* The overall state (edge_overall_state) of an outbox row from the
+ * packed counts of its recipients. */
+static const char *s_overall_packed(edge_out_state st, int64_t packed)
+{
+    size_t n = (size_t)(packed & S_PACK_MASK);
+    size_t k[4];
+    for (int i = 0; i < 4; i++)
+        k[i] = (size_t)((packed >> (S_PACK_BITS * (i + 1))) & S_PACK_MASK);
+    edge_rcpt_row_t r[EGIDE_MAX_RECIPIENTS];
+    if (n > EGIDE_MAX_RECIPIENTS)
+        n = EGIDE_MAX_RECIPIENTS;
+    static const edge_rcpt_state kind[4] = {EDGE_RCPT_REJECTED, EDGE_RCPT_EXPIRED,
+                                            EDGE_RCPT_PENDING, EDGE_RCPT_ACKNOWLEDGED};
+    size_t j = 0;
+    for (int i = 0; i < 4; i++)
+        for (size_t m = 0; m < k[i] && j < n; m++)
+            r[j++].state = kind[i];
+    while (j < n)
+        r[j++].state = EDGE_RCPT_DELIVERED;
+    return edge_overall_state(st, r, n);
+}
+
+static bool s_inbox_state_name(const char *name, int *state)
+{
+    edge_in_state is;
+    if (edge_in_state_parse(name, &is) != EGIDE_OK)
+        return false;
+    *state = (int)is;
+    return true;
+}
+
+static const char *const s_outbox_page_sql =
+    "SELECT " OUTBOX_COLS ", (SELECT sum(1 + ((r.state=?2) << 12) + ((r.state=?3) << 24)"
+    " + ((r.state=?4) << 36) + ((r.state=?5) << 48)) FROM outbox_rcpt r"
+    " WHERE r.msg_id=outbox.msg_id) FROM outbox WHERE seq < ?1 ORDER BY seq DESC";
+
+static egide_rc s_outbox_page(edge_store_t *s, const edge_page_q_t *q, edge_outbox_row_t **rows,
+                              size_t *n, edge_page_t *pg)
+{
+    if (!s || !q || !rows || !n || !pg || q->limit == 0 || q->limit > EDGE_STORE_LIST_MAX ||
+        (q->state && !edge_overall_state_known(q->state)))
+        return EGIDE_ERR_INVALID;
+    *rows = NULL;
+    *n = 0;
+    memset(pg, 0, sizeof *pg);
+    sqlite3_stmt *st;
+    /* Newest first from the seq index; each row's recipients counted
+     * through outbox_rcpt's primary key (at most EGIDE_MAX_RECIPIENTS). */
+    egide_rc rc = egide_db_stmt(DB(s), s_outbox_page_sql, &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, q->has_after ? q->after_key : INT64_MAX);
+    sqlite3_bind_int(st, 2, EDGE_RCPT_REJECTED);
+    sqlite3_bind_int(st, 3, EDGE_RCPT_EXPIRED);
+    sqlite3_bind_int(st, 4, EDGE_RCPT_PENDING);
+    sqlite3_bind_int(st, 5, EDGE_RCPT_ACKNOWLEDGED);
+    size_t cap = 0, scanned = 0;
+    int64_t last_seq = 0;
+    for (;;) {
+        bool row;
+        rc = s_row(DB(s), st, "outbox page", &row);
+        if (rc || !row)
+            break;
+        if (scanned == EDGE_STORE_SCAN_MAX) {
+            /* Not looked at yet: the next page goes on from here. */
+            pg->more = true;
+            pg->next_key = *n == q->limit ? (int64_t)(*rows)[*n - 1].seq : last_seq;
+            break;
+        }
+        scanned++;
+        int64_t seq = sqlite3_column_int64(st, 1);
+        if (q->state && strcmp(s_overall_packed((edge_out_state)sqlite3_column_int(st, 7),
+                                                sqlite3_column_int64(st, OUTBOX_NCOLS)),
+                               q->state) != 0) {
+            if (*n < q->limit)
+                last_seq = seq;
+            continue;
+        }
+        if (*n == q->limit) {
+            /* One more matching row: there is a next page. */
+            pg->more = true;
+            pg->next_key = (int64_t)(*rows)[*n - 1].seq;
+            break;
+        }
+        rc = s_grow((void **)rows, &cap, *n, sizeof **rows);
+        if (rc)
+            break;
+        s_outbox_row(st, &(*rows)[(*n)++]);
+        last_seq = seq;
+    }
+    egide_db_done(st);
+    if (rc) {
+        free(*rows);
+        *rows = NULL;
+        *n = 0;
+        memset(pg, 0, sizeof *pg);
+        return rc;
+    }
+    return EGIDE_OK;
+}
+
+/* One statement per shape, each a range of inbox_page or
+ * inbox_state_page read backwards (no sort). */
+static const char *const s_inbox_page_sql[2][2] = {
+    {"SELECT " INBOX_COLS " FROM inbox ORDER BY received_ms DESC, msg_id DESC LIMIT ?5",
+     "SELECT " INBOX_COLS " FROM inbox WHERE (received_ms, msg_id) < (?2, ?3)"
+     " ORDER BY received_ms DESC, msg_id DESC LIMIT ?5"},
+    {"SELECT " INBOX_COLS " FROM inbox WHERE state=?4"
+     " ORDER BY received_ms DESC, msg_id DESC LIMIT ?5",
+     "SELECT " INBOX_COLS " FROM inbox WHERE state=?4 AND (received_ms, msg_id) < (?2, ?3)"
+     " ORDER BY received_ms DESC, msg_id DESC LIMIT ?5"},
+};
+
+static egide_rc s_inbox_page(edge_store_t *s, const edge_page_q_t *q, edge_inbox_row_t **rows,
+                             size_t *n, edge_page_t *pg)
+{
+    int state = -1;
+    if (!s || !q || !rows || !n || !pg || q->limit == 0 || q->limit > EDGE_STORE_LIST_MAX ||
+        (q->state && !s_inbox_state_name(q->state, &state)))
+        return EGIDE_ERR_INVALID;
+    *rows = NULL;
+    *n = 0;
+    memset(pg, 0, sizeof *pg);
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(DB(s), s_inbox_page_sql[state >= 0][q->has_after], &st);
+    if (rc)
+        return rc;
+    if (q->has_after) {
+        sqlite3_bind_int64(st, 2, q->after_key);
+        sqlite3_bind_blob(st, 3, q->after_id, 16, SQLITE_STATIC);
+    }
+    if (state >= 0)
+        sqlite3_bind_int(st, 4, state);
+    sqlite3_bind_int64(st, 5, (int64_t)q->limit + 1); /* one more: is there a next page? */
+    rc = s_collect(DB(s), st, "inbox page", sizeof **rows, s_inbox_row, (void **)rows, n);
+    if (rc)
+        return rc;
+    if (*n > q->limit) {
+        *n = q->limit;
+        pg->more = true;
+        pg->next_key = (*rows)[*n - 1].received_ms;
+        memcpy(pg->next_id, (*rows)[*n - 1].msg_id, 16);
+    }
+    return EGIDE_OK;
+}
+
+/* ------------------------------------------------------------ cases and search (wt-http) */
+
+/* The residual filters of a search, checked row by row (?1 type, ?2 state,
+ * ?3 urgency, ?4 commune, ?5 sender, ?6 case reference substring; NULL =
+ * any).  lower() folds ASCII only: the reference search says so. */
+#define S_RESID_IN                                                                                 \
+    "((?1 IS NULL OR type=?1) AND (?2 IS NULL OR state=?2) AND (?3 IS NULL OR urgency=?3) AND"     \
+    " (?4 IS NULL OR commune=?4) AND (?5 IS NULL OR sender_id=?5) AND"                             \
+    " (?6 IS NULL OR instr(lower(coalesce(case_ref, '')), lower(?6)) > 0))"
+#define S_RESID_OUT                                                                                \
+    "((?1 IS NULL OR type=?1) AND (?2 IS NULL OR state=?2) AND (?3 IS NULL OR urgency=?3) AND"     \
+    " (?4 IS NULL OR commune=?4) AND"                                                              \
+    " (?6 IS NULL OR instr(lower(coalesce(case_ref, '')), lower(?6)) > 0))"
+/* Leading filters, each the equality prefix of one index. */
+#define S_LEAD_NONE    ""
+#define S_LEAD_TYPE    "type=?1 AND "
+#define S_LEAD_STATE   "state=?2 AND "
+#define S_LEAD_COMMUNE "commune=?4 AND "
+#define S_LEAD_SENDER  "sender_id=?5 AND "
+/* After a cursor (?12, ?13): the range's upper bound ?11 is brought down to
+ * ?12 + 1 by the caller, so the index range starts at the cursor; this
+ * only drops the rows of the cursor's own millisecond up to its id. */
+#define S_IN_AFTER  " AND (received_ms < ?12 OR msg_id < ?13)"
+#define S_OUT_AFTER " AND (created_ms < ?12 OR msg_id < ?13)"
+#define S_IN_PAGE(lead, after)                                                                     \
+    "SELECT " INBOX_COLS ", " S_RESID_IN " FROM inbox WHERE " lead                                 \
+    "received_ms >= ?10 AND received_ms < ?11" after " ORDER BY received_ms DESC, msg_id DESC"
+#define S_OUT_PAGE(lead, after)                                                                    \
+    "SELECT " OUTBOX_COLS ", " S_RESID_OUT " FROM outbox WHERE " lead                              \
+    "created_ms >= ?10 AND created_ms < ?11" after " ORDER BY created_ms DESC, msg_id DESC"
+#define S_IN_COUNT(lead)                                                                           \
+    "SELECT count(*), total(m) FROM (SELECT " S_RESID_IN " AS m FROM inbox WHERE " lead            \
+    "received_ms >= ?10 AND received_ms < ?11 ORDER BY received_ms DESC, msg_id DESC LIMIT ?20)"
+#define S_OUT_COUNT(lead)                                                                          \
+    "SELECT count(*), total(m) FROM (SELECT " S_RESID_OUT " AS m FROM outbox WHERE " lead          \
+    "created_ms >= ?10 AND created_ms < ?11 ORDER BY created_ms DESC, msg_id DESC LIMIT ?20)"
+
+enum { S_L_NONE, S_L_TYPE, S_L_STATE, S_L_COMMUNE, S_L_SENDER, S_L__COUNT };
+
+/* [outbox][lead][after]; the outbox has no sender lead (NULL). */
+static const char *const s_search_sql[2][S_L__COUNT][2] = {
+    {{S_IN_PAGE(S_LEAD_NONE, ""), S_IN_PAGE(S_LEAD_NONE, S_IN_AFTER)},
+     {S_IN_PAGE(S_LEAD_TYPE, ""), S_IN_PAGE(S_LEAD_TYPE, S_IN_AFTER)},
+     {S_IN_PAGE(S_LEAD_STATE, ""), S_IN_PAGE(S_LEAD_STATE, S_IN_AFTER)},
+     {S_IN_PAGE(S_LEAD_COMMUNE, ""), S_IN_PAGE(S_LEAD_COMMUNE, S_IN_AFTER)},
+     {S_IN_PAGE(S_LEAD_SENDER, ""), S_IN_PAGE(S_LEAD_SENDER, S_IN_AFTER)}},
+    {{S_OUT_PAGE(S_LEAD_NONE, ""), S_OUT_PAGE(S_LEAD_NONE, S_OUT_AFTER)},
+     {S_OUT_PAGE(S_LEAD_TYPE, ""), S_OUT_PAGE(S_LEAD_TYPE, S_OUT_AFTER)},
+     {S_OUT_PAGE(S_LEAD_STATE, ""), S_OUT_PAGE(S_LEAD_STATE, S_OUT_AFTER)},
+     {S_OUT_PAGE(S_LEAD_COMMUNE, ""), S_OUT_PAGE(S_LEAD_COMMUNE, S_OUT_AFTER)},
+     {NULL, NULL}},
+};
+static const char *const s_count_sql[2][S_L__COUNT] = {
+    {S_IN_COUNT(S_LEAD_NONE), S_IN_COUNT(S_LEAD_TYPE), S_IN_COUNT(S_LEAD_STATE),
+     S_IN_COUNT(S_LEAD_COMMUNE), S_IN_COUNT(S_LEAD_SENDER)},
+    {S_OUT_COUNT(S_LEAD_NONE), S_OUT_COUNT(S_LEAD_TYPE), S_OUT_COUNT(S_LEAD_STATE),
+     S_OUT_COUNT(S_LEAD_COMMUNE), NULL},
+};
+
+/* The leading filter: the most selective one given. */
+static int s_search_lead(const edge_search_q_t *q)
+{
+    if (q->sender)
+        return S_L_SENDER;
+    if (q->commune)
+        return S_L_COMMUNE;
+    if (q->type)
+        return S_L_TYPE;
+    if (q->state >= 0)
+        return S_L_STATE;
+    return S_L_NONE;
+}
+
+static void s_bind_opt_text(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static void s_search_bind(sqlite3_stmt *st, const edge_search_q_t *q)
+{
+    s_bind_opt_text(st, 1, q->type);
+    if (q->state >= 0)
+        sqlite3_bind_int(st, 2, q->state);
+    else
+        sqlite3_bind_null(st, 2);
+    if (q->urgency >= 0)
+        sqlite3_bind_int(st, 3, q->urgency);
+    else
+        sqlite3_bind_null(st, 3);
+    s_bind_opt_text(st, 4, q->commune);
+    if (!q->outbox)
+        s_bind_opt_text(st, 5, q->sender);
+    s_bind_opt_text(st, 6, q->ref);
+    sqlite3_bind_int64(st, 10, q->has_from ? q->from_ms : INT64_MIN);
+    sqlite3_bind_int64(st, 11, q->has_to ? q->to_ms : INT64_MAX);
+}
+
+static bool s_ref_ok(const char *ref)
+{
+    size_t n = ref ? strlen(ref) : 1;
+    return n >= 1 && n <= EDGE_SEARCH_REF_MAX;
+}
+
+/* total: the matches among the first EDGE_SEARCH_COUNT_CAP rows of the
+ * leading range (the count's own statement: the page's cursor aside). */
+static egide_rc s_search_total(edge_store_t *s, const edge_search_q_t *q, int lead,
+                               edge_search_page_t *pg)
+{
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(DB(s), s_count_sql[q->outbox][lead], &st);
+    if (rc)
+        return rc;
+    s_search_bind(st, q);
+    sqlite3_bind_int64(st, 20, EDGE_SEARCH_COUNT_CAP);
+    bool row;
+    rc = s_row(DB(s), st, "search total", &row);
+    if (!rc && row) {
+        int64_t seen = sqlite3_column_int64(st, 0);
+        pg->total = (int64_t)sqlite3_column_double(st, 1);
+        pg->total_exact = seen < EDGE_SEARCH_COUNT_CAP;
+    }
+    egide_db_done(st);
+    return rc;
+}
+
+/* A found row's case columns, from the row of its box. */
+static void s_search_case_cols(edge_search_row_t *r, bool outbox)
+{
+    r->case_id = outbox ? r->out.case_id : r->in.case_id;
+    egide_strlcpy(r->commune, outbox ? r->out.commune : r->in.commune, sizeof r->commune);
+    egide_strlcpy(r->case_ref, outbox ? r->out.case_ref : r->in.case_ref, sizeof r->case_ref);
+}
+
+static egide_rc s_msg_search(edge_store_t *s, const edge_search_q_t *q, edge_search_row_t **rows,
+                             size_t *n, edge_search_page_t *pg)
+{
+    if (!s || !q || !rows || !n || !pg || q->limit == 0 || q->limit > EDGE_SEARCH_PAGE_MAX ||
+        (q->outbox && q->sender) || !s_ref_ok(q->ref))
+        return EGIDE_ERR_INVALID;
+    *rows = NULL;
+    *n = 0;
+    memset(pg, 0, sizeof *pg);
+    int lead = s_search_lead(q);
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(DB(s), s_search_sql[q->outbox][lead][q->has_after], &st);
+    if (rc)
+        return rc;
+    s_search_bind(st, q);
+    if (q->has_after) {
+        sqlite3_bind_int64(st, 12, q->after_ms);
+        sqlite3_bind_blob(st, 13, q->after_id, 16, SQLITE_STATIC);
+        if (q->after_ms < INT64_MAX && (!q->has_to || q->after_ms + 1 < q->to_ms))
+            sqlite3_bind_int64(st, 11, q->after_ms + 1);
+    }
+    int base = q->outbox ? OUTBOX_NCOLS : INBOX_NCOLS; /* the residual filters' column */
+    size_t cap = 0, scanned = 0;
+    int64_t last_ms = 0;
+    uint8_t last_id[16] = {0};
+    for (;;) {
+        bool row;
+        rc = s_row(DB(s), st, "search", &row);
+        if (rc || !row)
+            break;
+        if (scanned == EDGE_STORE_SCAN_MAX) {
+            pg->more = true; /* the scan bound: go on from the last row looked at */
+            break;
+        }
+        scanned++;
+        bool match = sqlite3_column_int(st, base) != 0;
+        if (match && *n == q->limit) {
+            pg->more = true;
+            break;
+        }
+        /* The position of the row looked at last, in the order. */
+        last_ms = sqlite3_column_int64(st, q->outbox ? 4 : 6);
+        s_blob(last_id, 16, st, 0);
+        if (!match)
+            continue;
+        rc = s_grow((void **)rows, &cap, *n, sizeof **rows);
+        if (rc)
+            break;
+        edge_search_row_t *r = &(*rows)[(*n)++];
+        memset(r, 0, sizeof *r);
+        if (q->outbox)
+            s_outbox_row(st, &r->out);
+        else
+            s_inbox_row(st, &r->in);
+        s_search_case_cols(r, q->outbox);
+    }
+    egide_db_done(st);
+    if (!rc && pg->more) {
+        pg->next_ms = last_ms;
+        memcpy(pg->next_id, last_id, 16);
+    }
+    if (!rc)
+        rc = s_search_total(s, q, lead, pg);
+    if (rc) {
+        free(*rows);
+        *rows = NULL;
+        *n = 0;
+        memset(pg, 0, sizeof *pg);
+    }
+    return rc;
+}
+
+static void s_case_fill(sqlite3_stmt *st, edge_case_row_t *row)
+{
+    memset(row, 0, sizeof *row);
+    row->id = sqlite3_column_int64(st, 0);
+    s_text(row->ref, sizeof row->ref, st, 1);
+    row->created_ms = sqlite3_column_int64(st, 2);
+    row->updated_ms = sqlite3_column_int64(st, 3);
+    row->has_origin = s_has(st, 4);
+    row->origin_ms = sqlite3_column_int64(st, 4);
+    row->has_declared = s_has(st, 5);
+    row->declared_ms = sqlite3_column_int64(st, 5);
+}
+
+#define S_CASE_RESID                                                                               \
+    "((?1 IS NULL OR instr(lower(coalesce(ref, '')), lower(?1)) > 0) AND created_ms >= ?2 AND"     \
+    " created_ms < ?3)"
+#define S_CASE_PAGE(after)                                                                         \
+    "SELECT id, ref, created_ms, updated_ms, origin_ms, declared_ms, " S_CASE_RESID                \
+    " FROM cases WHERE updated_ms >= ?4" after " ORDER BY updated_ms DESC, id DESC"
+
+static const char *const s_case_sql[2] = {S_CASE_PAGE(""),
+                                          S_CASE_PAGE(" AND (updated_ms, id) < (?5, ?6)")};
+static const char *const s_case_count_sql =
+    "SELECT count(*), total(m) FROM (SELECT " S_CASE_RESID " AS m FROM cases"
+    " WHERE updated_ms >= ?4 ORDER BY updated_ms DESC, id DESC LIMIT ?20)";
+
+static egide_rc s_case_search(edge_store_t *s, const edge_case_q_t *q, edge_case_row_t **rows,
+                              size_t *n, edge_search_page_t *pg)
+{
+    if (!s || !q || !rows || !n || !pg || q->limit == 0 || q->limit > EDGE_SEARCH_PAGE_MAX ||
+        !s_ref_ok(q->ref))
+        return EGIDE_ERR_INVALID;
+    *rows = NULL;
+    *n = 0;
+    memset(pg, 0, sizeof *pg);
+    egide_rc rc = EGIDE_OK;
+    for (int pass = 0; pass < 2; pass++) {
+        sqlite3_stmt *st;
+        rc = egide_db_stmt(DB(s), pass ? s_case_count_sql : s_case_sql[q->has_after], &st);
+        if (rc)
+            goto fail;
+        s_bind_opt_text(st, 1, q->ref);
+        sqlite3_bind_int64(st, 2, q->has_from ? q->from_ms : INT64_MIN);
+        sqlite3_bind_int64(st, 3, q->has_to ? q->to_ms : INT64_MAX);
+        sqlite3_bind_int64(st, 4, q->has_since ? q->since_ms : INT64_MIN);
+        if (pass) {
+            sqlite3_bind_int64(st, 20, EDGE_SEARCH_COUNT_CAP);
+            bool row;
+            rc = s_row(DB(s), st, "case search total", &row);
+            if (!rc && row) {
+                pg->total = (int64_t)sqlite3_column_double(st, 1);
+                pg->total_exact = sqlite3_column_int64(st, 0) < EDGE_SEARCH_COUNT_CAP;
+            }
+            egide_db_done(st);
+            if (rc)
+                goto fail;
+            break;
+        }
+        if (q->has_after) {
+            sqlite3_bind_int64(st, 5, q->after_ms);
+            sqlite3_bind_int64(st, 6, q->after_id);
+        }
+        size_t cap = 0, scanned = 0;
+        int64_t last_ms = 0, last_id = 0;
+        for (;;) {
+            bool row;
+            rc = s_row(DB(s), st, "case search", &row);
+            if (rc || !row)
+                break;
+            if (scanned == EDGE_STORE_SCAN_MAX) {
+                pg->more = true;
+                break;
+            }
+            scanned++;
+            bool match = sqlite3_column_int(st, 6) != 0;
+            if (match && *n == q->limit) {
+                pg->more = true;
+                break;
+            }
+            last_id = sqlite3_column_int64(st, 0);
+            last_ms = sqlite3_column_int64(st, 3);
+            if (!match)
+                continue;
+            rc = s_grow((void **)rows, &cap, *n, sizeof **rows);
+            if (rc)
+                break;
+            s_case_fill(st, &(*rows)[(*n)++]);
+        }
+        egide_db_done(st);
+        if (rc)
+            goto fail;
+        if (pg->more) {
+            pg->next_ms = last_ms;
+            for (int i = 0; i < 8; i++)
+                pg->next_id[i] = (uint8_t)((uint64_t)last_id >> (56 - 8 * i));
+        }
+    }
+    return EGIDE_OK;
+fail:
+    free(*rows);
+    *rows = NULL;
+    *n = 0;
+    memset(pg, 0, sizeof *pg);
+    return rc;
+}
+
+static const char *const s_case_msgs_sql[2] = {"SELECT " INBOX_COLS " FROM inbox WHERE case_id=?1"
+                                               " ORDER BY received_ms, msg_id LIMIT ?2",
+                                               "SELECT " OUTBOX_COLS " FROM outbox WHERE case_id=?1"
+                                               " ORDER BY created_ms, msg_id LIMIT ?2"};
+
+static egide_rc s_case_messages(edge_store_t *s, int64_t case_id, bool outbox, size_t max,
+                                edge_search_row_t **rows, size_t *n, bool *more)
+{
+    if (!s || case_id <= 0 || !rows || !n || !more || max == 0 || max > EDGE_CASE_MSGS_MAX)
+        return EGIDE_ERR_INVALID;
+    *rows = NULL;
+    *n = 0;
+    *more = false;
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(DB(s), s_case_msgs_sql[outbox], &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, case_id);
+    sqlite3_bind_int64(st, 2, (int64_t)max + 1);
+    size_t cap = 0;
+    for (;;) {
+        bool row;
+        rc = s_row(DB(s), st, "case messages", &row);
+        if (rc || !row)
+            break;
+        if (*n == max) {
+            *more = true;
+            break;
+        }
+        rc = s_grow((void **)rows, &cap, *n, sizeof **rows);
+        if (rc)
+            break;
+        edge_search_row_t *r = &(*rows)[(*n)++];
+        memset(r, 0, sizeof *r);
+        if (outbox)
+            s_outbox_row(st, &r->out);
+        else
+            s_inbox_row(st, &r->in);
+        s_search_case_cols(r, outbox);
+    }
+    egide_db_done(st);
+    if (rc) {
+        free(*rows);
+        *rows = NULL;
+        *n = 0;
+        *more = false;
+    }
+    return rc;
+}
+
+egide_rc edge_store_sqlite_plans(edge_store_t *s, edge_store_plan_fn fn, void *arg)
+{
+    if (!s || !fn || s->ops != &edge_store_sqlite_ops)
+        return EGIDE_ERR_INVALID;
+    const char *sql[64];
+    char names[64][32];
+    size_t n = 0;
+#define S_ADD(name_, sql_)                                                                         \
+    do {                                                                                           \
+        if ((sql_) && n < 64) {                                                                    \
+            snprintf(names[n], sizeof names[n], "%s", (name_));                                    \
+            sql[n++] = (sql_);                                                                     \
+        }                                                                                          \
+    } while (0)
+    static const char *const lead[S_L__COUNT] = {"time", "type", "state", "commune", "sender"};
+    for (int b = 0; b < 2; b++)
+        for (int l = 0; l < S_L__COUNT; l++) {
+            char nm[32];
+            for (int a = 0; a < 2; a++) {
+                snprintf(nm, sizeof nm, "search %s %s%s", b ? "outbox" : "inbox", lead[l],
+                         a ? " after" : "");
+                S_ADD(nm, s_search_sql[b][l][a]);
+            }
+            snprintf(nm, sizeof nm, "total %s %s", b ? "outbox" : "inbox", lead[l]);
+            S_ADD(nm, s_count_sql[b][l]);
+        }
+    S_ADD("inbox page", s_inbox_page_sql[0][0]);
+    S_ADD("inbox page after", s_inbox_page_sql[0][1]);
+    S_ADD("inbox page state", s_inbox_page_sql[1][0]);
+    S_ADD("inbox page state after", s_inbox_page_sql[1][1]);
+    S_ADD("outbox page", s_outbox_page_sql);
+    S_ADD("cases", s_case_sql[0]);
+    S_ADD("cases after", s_case_sql[1]);
+    S_ADD("cases total", s_case_count_sql);
+    S_ADD("case inbox", s_case_msgs_sql[0]);
+    S_ADD("case outbox", s_case_msgs_sql[1]);
+#undef S_ADD
+    egide_rc rc = EGIDE_OK;
+    for (size_t i = 0; i < n && !rc; i++) {
+        char *q = sqlite3_mprintf("EXPLAIN QUERY PLAN %s", sql[i]);
+        sqlite3_stmt *st = NULL;
+        if (!q)
+            return EGIDE_ERR_NOMEM;
+        int r = sqlite3_prepare_v2(DB(s), q, -1, &st, NULL);
+        sqlite3_free(q);
+        if (r != SQLITE_OK)
+            return s_fail(DB(s), "explain", r);
+        egide_buf_t plan;
+        egide_buf_init(&plan, 1 << 16);
+        for (int k = 0; k < 256; k++) {
+            r = sqlite3_step(st);
+            if (r != SQLITE_ROW)
+                break;
+            const char *d = (const char *)sqlite3_column_text(st, 3);
+            egide_buf_append(&plan, d ? d : "", d ? strlen(d) : 0);
+            egide_buf_append(&plan, "\n", 1);
+        }
+        if (r != SQLITE_DONE && r != SQLITE_ROW)
+            rc = s_fail(DB(s), "explain", r);
+        sqlite3_finalize(st);
+        egide_buf_append(&plan, "", 1);
+        if (!rc)
+            fn(names[i], (const char *)plan.data, arg);
+        egide_buf_free(&plan);
+    }
+    return rc;
+}
+
 const edge_store_ops_t edge_store_sqlite_ops = {.name = "sqlite",
                                                 OP(open),
                                                 OP(close),
@@ -2229,4 +2874,12 @@ const edge_store_ops_t edge_store_sqlite_ops = {.name = "sqlite",
                                                 OP(kc_put),
                                                 OP(kc_get),
                                                 OP(kc_related),
-                                                OP(inbox_page)};
+                                                OP(inbox_range),
+                                                OP(open_readonly),
+                                                OP(read_begin),
+                                                OP(read_end),
+                                                OP(outbox_page),
+                                                OP(inbox_page),
+                                                OP(msg_search),
+                                                OP(case_search),
+                                                OP(case_messages)};

@@ -9,7 +9,7 @@
  * `egide export olinpe` does, give exactly year N's events - and the same
  * export as the hand-made --in file of the same messages.  Paging is
  * checked with ties on the received time and page sizes 1, 2 and 100;
- * the store's inbox_page with its cursor and limits; the route's
+ * the store's inbox_range with its cursor and limits; the route's
  * refusals (year, limit, cursor, a node that is not a CRIP).  Invented
  * names; the key is made at run time.
  */
@@ -363,12 +363,12 @@ static void test_route_refusals(void)
     egide_strlcpy(E.role, "crip", sizeof E.role);
 }
 
-static void test_inbox_page(void)
+static void test_inbox_range(void)
 {
     edge_inbox_row_t *rows = NULL;
     size_t n = 0;
     /* Everything, in (received, msg id) order, with payloads. */
-    CHECK_RC(edge_store_inbox_page(E.store, INT64_MIN, INT64_MAX, 0, NULL, 100, &rows, &n),
+    CHECK_RC(edge_store_inbox_range(E.store, INT64_MIN, INT64_MAX, 0, NULL, 100, &rows, &n),
              EGIDE_OK);
     CHECK(n == s_n);
     for (size_t i = 0; i + 1 < n; i++)
@@ -380,7 +380,7 @@ static void test_inbox_page(void)
     REQUIRE(n >= 3);
     edge_inbox_row_t *after = NULL;
     size_t m = 0;
-    CHECK_RC(edge_store_inbox_page(E.store, INT64_MIN, INT64_MAX, rows[1].received_ms,
+    CHECK_RC(edge_store_inbox_range(E.store, INT64_MIN, INT64_MAX, rows[1].received_ms,
                                    rows[1].msg_id, 100, &after, &m),
              EGIDE_OK);
     CHECK(m == n - 2 && memcmp(after[0].msg_id, rows[2].msg_id, 16) == 0);
@@ -388,17 +388,17 @@ static void test_inbox_page(void)
         edge_inbox_row_clear(&after[i]);
     free(after);
     /* The window's end is excluded. */
-    CHECK_RC(edge_store_inbox_page(E.store, rows[0].received_ms, rows[0].received_ms, 0, NULL, 10,
+    CHECK_RC(edge_store_inbox_range(E.store, rows[0].received_ms, rows[0].received_ms, 0, NULL, 10,
                                    &after, &m),
              EGIDE_OK);
     CHECK(m == 0 && after == NULL);
     for (size_t i = 0; i < n; i++)
         edge_inbox_row_clear(&rows[i]);
     free(rows);
-    CHECK_RC(edge_store_inbox_page(E.store, 0, 1, 0, NULL, 0, &rows, &n), EGIDE_ERR_INVALID);
-    CHECK_RC(edge_store_inbox_page(E.store, 0, 1, 0, NULL, EDGE_STORE_PAGE_MAX + 1, &rows, &n),
+    CHECK_RC(edge_store_inbox_range(E.store, 0, 1, 0, NULL, 0, &rows, &n), EGIDE_ERR_INVALID);
+    CHECK_RC(edge_store_inbox_range(E.store, 0, 1, 0, NULL, EDGE_STORE_PAGE_MAX + 1, &rows, &n),
              EGIDE_ERR_INVALID);
-    CHECK_RC(edge_store_inbox_page(E.store, 0, 1, 0, NULL, 1, NULL, &n), EGIDE_ERR_INVALID);
+    CHECK_RC(edge_store_inbox_range(E.store, 0, 1, 0, NULL, 1, NULL, &n), EGIDE_ERR_INVALID);
 }
 
 int main(void)
@@ -410,7 +410,7 @@ int main(void)
     }
     RUN(test_exactly_year_n);
     RUN(test_route_refusals);
-    RUN(test_inbox_page);
+    RUN(test_inbox_range);
     s_teardown();
     EGIDE_TEST_DONE();
 }

@@ -32,6 +32,10 @@
 
 static atomic_int s_calls;
 static char s_base[64];
+/* Handler workers for servers started with threads = 0: main runs the
+ * server tests once on the polling thread (0) and once with workers (4),
+ * so that every limit and deadline is checked in both models. */
+static unsigned s_threads;
 
 /* The test handler: /echo describes the request; /big answers 100 KiB;
  * /q decodes two query keys; /err answers 422 with details; anything else
@@ -91,7 +95,7 @@ static egide_http_t *s_start(const char *token, const char *const *public_paths,
         .max_body = MAX_BODY,
         .max_connections = 16,
         .timeout_s = 5,
-        .threads = threads,
+        .threads = threads ? threads : s_threads,
     };
     egide_http_t *h = NULL;
     if (egide_http_start(&cfg, s_handler, NULL, &h) != EGIDE_OK)
@@ -104,6 +108,8 @@ static egide_http_t *s_start(const char *token, const char *const *public_paths,
 static egide_http_t *s_start_cfg(const egide_http_config_t *over)
 {
     egide_http_config_t cfg = *over;
+    if (!cfg.threads)
+        cfg.threads = s_threads;
     cfg.bind_addr = "127.0.0.1";
     cfg.token = TOKEN;
     cfg.max_body = MAX_BODY;
@@ -1270,6 +1276,19 @@ int main(void)
     RUN(test_bind_rules);
     RUN(test_client_errors);
     RUN(test_token_files);
+    RUN(test_session_cookie);
+    /* The same server tests with handler workers. */
+    s_threads = 4;
+    RUN(test_token_auth);
+    RUN(test_body_limits);
+    RUN(test_routes_and_helpers);
+    RUN(test_malformed);
+    RUN(test_header_deadline);
+    RUN(test_slow_clients);
+    RUN(test_pipelined_pin);
+    RUN(test_limits);
+    /* (test_log_flood not again: its rate limit is process-wide.) */
+    RUN(test_client_errors);
     RUN(test_session_cookie);
     EGIDE_TEST_DONE();
 }

@@ -15,13 +15,28 @@
  * Referrer-Policy no-referrer, Cache-Control no-store), pages and JSON
  * alike.
  *
- * Threading: the server runs in libmicrohttpd's internal polling thread
- * (MHD_USE_INTERNAL_POLLING_THREAD).  The handler is therefore called from
- * that thread, never from the thread that called egide_http_start().  With
- * cfg->threads <= 1 (the default) there is one such thread and handler calls
- * never overlap; with cfg->threads > 1 a pool is used and the handler must be
- * thread-safe.  egide_http_stop() returns only after the thread(s) have been
- * joined, so no handler call is running or will run afterwards.
+ * Threading: libmicrohttpd runs one internal polling thread (epoll) that
+ * reads requests and writes answers; handlers never run on the thread that
+ * called egide_http_start().  With cfg->threads <= 1 (the old behaviour,
+ * kept for the broker's audit API) the handler runs on that polling thread:
+ * calls never overlap, and a slow handler delays every other request, even
+ * one on another connection, until it returns.  With cfg->threads = N > 1
+ * the handler runs on N pool workers plus one express worker: when a
+ * request is complete its connection is suspended (MHD_suspend_connection)
+ * and the request queued; a worker runs the handler and resumes the
+ * connection, and the polling thread sends the answer.  So up to N requests
+ * are answered at once, a slow one never delays another while a worker is
+ * free, and a request on one of cfg->express_paths (e.g. /v1/health) is
+ * answered by the express worker even while all N are busy (an idle pool
+ * worker takes express requests too).  The handler must then be
+ * thread-safe; egide_http_worker() tells it which worker runs it (0..N-1
+ * for the pool, N for the express worker), so that a handler can keep one
+ * resource (a store handle) per worker.  Jobs are bounded by the
+ * connections (one request at a time per connection).
+ * egide_http_stop() stops the workers first (requests still queued are
+ * answered 503, the ones running finish), then libmicrohttpd; it returns
+ * only after every thread has been joined, so no handler call is running
+ * or will run afterwards.
  *
  * Abuse (slow clients, floods, malformed requests).  Every connection lives
  * under two deadlines besides libmicrohttpd's idle timeout (timeout_s, reset
@@ -86,6 +101,11 @@
  * form target but the server's own, no inline script, never framed. */
 #define EGIDE_HTTP_CSP                                                                             \
     "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+
+/* At stop, how long answers made by workers may take to be written. */
+#define EGIDE_HTTP_STOP_DRAIN_MS 2000u
+/* Most handler workers (cfg->threads above it is cut to it). */
+#define EGIDE_HTTP_MAX_THREADS 64u
 /* Longest accepted request target (path + query); longer gets 414. */
 #define EGIDE_HTTP_MAX_URI 8192u
 
@@ -123,7 +143,7 @@ typedef struct egide_http_resp {
 } egide_http_resp_t;
 
 /* Called once per complete request (after authentication and the size check
- * passed).  Runs on libmicrohttpd's thread (see the file comment).  Must set
+ * passed).  Runs on the polling thread or a worker (see the file comment).  Must set
  * resp->status and normally resp->body through the helpers below.  If a
  * helper is called twice, the previous body is freed. */
 typedef void (*egide_http_handler_fn)(const egide_http_req_t *req, egide_http_resp_t *resp,
@@ -150,8 +170,13 @@ typedef struct egide_http_config {
     unsigned max_connections;        /* 0 = EGIDE_HTTP_DEFAULT_MAX_CONNECTIONS */
     unsigned timeout_s;              /* idle connection timeout; 0 = EGIDE_HTTP_DEFAULT_TIMEOUT_S */
     bool allow_non_loopback;         /* must be true to bind anything but 127.0.0.0/8 or ::1 */
-    unsigned threads;                /* 0 or 1: one internal thread; >1: thread pool (handler must
-                                        then be thread-safe) */
+    unsigned threads;                /* 0 or 1: handlers on the polling thread, one at a time;
+                                        N > 1: N pool workers + 1 express worker (the handler must
+                                        then be thread-safe; see the file comment); at most
+                                        EGIDE_HTTP_MAX_THREADS */
+    const char *const *express_paths; /* NULL-terminated exact paths answered by the express
+                                         worker when every pool worker is busy (threads > 1 only;
+                                         their handler must be quick), or NULL.  Copied. */
     /* Fields below were added for abuse resistance; 0 means the safe default,
      * so a zero-initialised config (as the daemons use) is protected. */
     unsigned header_timeout_s; /* request line + headers must be complete this long after the
@@ -191,6 +216,9 @@ typedef struct egide_http_stats {
     uint64_t body_expired;   /* closed: request not complete by body_timeout_s */
     uint64_t evicted;        /* closed to make room for a new connection */
     uint64_t refused_busy;   /* 503: max_body_total reached */
+    uint64_t queued;         /* requests handed to a worker (threads > 1) */
+    uint64_t answered;       /* of them, answered by a worker (handler run, or 503 at stop) */
+    bool stopping;           /* egide_http_stop() has begun: what is still queued gets 503 */
 } egide_http_stats_t;
 
 /* Start serving.  cfg is copied (strings included); fn and arg must stay valid
@@ -213,6 +241,12 @@ void egide_http_stats(egide_http_t *h, egide_http_stats_t *out);
 void egide_http_stop(egide_http_t **self_p);
 
 /* ---- helpers for handlers --------------------------------------------- */
+
+/* The worker running the calling thread's handler: 0..threads-1 for the
+ * pool, threads for the express worker; 0 on the polling thread (threads
+ * <= 1) and on any thread that is not a worker (tests calling a handler
+ * directly).  A thread-local, so that egide_http_req_t keeps its layout. */
+unsigned egide_http_worker(void);
 
 /* Serialise obj as compact JSON plus "\n" into resp with the given status and
  * content type "application/json".  Takes the reference to obj (NULL-safe:

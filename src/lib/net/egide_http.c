@@ -2,7 +2,9 @@
 /*
  * egide_http.c - the HTTP server wrapper on libmicrohttpd (see egide_http.h).
  *
- * One request goes through three libmicrohttpd callbacks:
+ * One request goes through three libmicrohttpd callbacks (with workers, the
+ * handler itself runs on a worker while the connection is suspended, see
+ * s_worker_main):
  *   s_on_uri()       sees the raw request target first; it allocates the
  *                    per-request context (s_req_t) and keeps the raw query
  *                    string, which libmicrohttpd would otherwise only hand
@@ -104,7 +106,31 @@ struct egide_http {
     egide_http_stats_t st;     /* counters (st.open = list length) */
     egide_http_stats_t logged; /* counters at the last aggregated log line */
     int64_t logged_ms;         /* when that line was written */
+    /* Handler workers (threads > 1; see s_worker): jobs are requests whose
+     * connection is suspended, queued under qlock; the pool's workers take
+     * from q, the express worker (and an idle pool worker) from xq. */
+    unsigned nworkers;               /* pool workers (0: handlers run on libmicrohttpd's thread) */
+    struct s_worker *workers;        /* nworkers + 1 (the last is the express worker) */
+    unsigned nstarted;               /* worker threads started (joined at stop) */
+    char **express_paths;            /* NULL-terminated copy, may be NULL */
+    pthread_mutex_t qlock;           /* guards the queues and qstop */
+    pthread_cond_t qwake;            /* a job was queued, or stop */
+    bool q_ok;                       /* qlock and qwake are initialised */
+    bool qstop;                      /* workers drain the queues with 503s and exit */
+    struct s_req *q_head, *q_tail;   /* jobs for the pool, oldest first */
+    struct s_req *xq_head, *xq_tail; /* jobs on express paths, oldest first */
+    unsigned inflight;               /* jobs queued and not yet completed (under lock) */
+    pthread_cond_t drained;          /* inflight went down (under lock) */
+    bool drained_ok;                 /* drained is initialised */
 };
+
+/* One handler worker thread. */
+typedef struct s_worker {
+    egide_http_t *h;  /* its server */
+    unsigned index;   /* egide_http_req_t.worker of the requests it runs */
+    bool express;     /* serves only the express queue */
+    pthread_t thread; /* the thread */
+} s_worker_t;
 
 /* One request in flight.  Invariant: body.len <= max_body of the server;
  * once too_large is set the body is freed and further data discarded. */
@@ -120,9 +146,22 @@ typedef struct s_req {
     const char *auth_as; /* what egide_http_req_t.authenticated_as will say */
     char addr[64];       /* the client's address as text, or "" */
     egide_buf_t body;    /* the buffered body */
+    /* As a job for a worker (egide_http.nworkers > 0): set on the
+     * libmicrohttpd thread before the connection is suspended, then owned
+     * by the worker until it resumes the connection. */
+    int job;                    /* S_JOB_NONE, S_JOB_QUEUED, S_JOB_DONE */
+    struct s_req *qnext;        /* queue link (under qlock) */
+    struct MHD_Connection *con; /* the suspended connection */
+    egide_http_req_t hreq;      /* the request as the handler sees it */
+    egide_http_resp_t resp;     /* the handler's answer, sent once resumed */
 } s_req_t;
 
+enum { S_JOB_NONE = 0, S_JOB_QUEUED, S_JOB_DONE };
+
 static const char *const s_json = "application/json";
+
+static void s_log_answer(const egide_http_req_t *req, int status);
+static int s_enqueue(egide_http_t *h, struct MHD_Connection *con, s_req_t *r);
 
 /* ---- small helpers --------------------------------------------------- */
 
@@ -392,6 +431,14 @@ static void s_req_free(egide_http_t *h, s_req_t *r)
         return;
     if (r->reserved)
         atomic_fetch_sub(&h->body_used, r->reserved);
+    if (r->job != S_JOB_NONE) {
+        /* A worker's job is over: its answer was sent, or never will be. */
+        pthread_mutex_lock(&h->lock);
+        h->inflight--;
+        pthread_cond_broadcast(&h->drained);
+        pthread_mutex_unlock(&h->lock);
+    }
+    free(r->resp.body); /* an answer made but never sent (the connection died) */
     free(r->query);
     egide_buf_free_secret(&r->body);
     free(r);
@@ -845,6 +892,13 @@ static bool s_session_ok(const egide_http_t *h, struct MHD_Connection *con)
 }
 
 /* The client's address as text into out ("" when unknown). */
+/* The request came with the bearer token or an accepted session: its
+ * answer may keep the connection open (unauthenticated ones close it). */
+static bool s_authenticated(const s_req_t *r)
+{
+    return r->auth_as && (strcmp(r->auth_as, "token") == 0 || strcmp(r->auth_as, "session") == 0);
+}
+
 static void s_client_addr(struct MHD_Connection *con, char *out, size_t outsz)
 {
     out[0] = '\0';
@@ -982,6 +1036,11 @@ static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *con, const
         return MHD_YES;
     }
 
+    if (r->job == S_JOB_DONE) {
+        /* Resumed by the worker that ran the handler: send its answer. */
+        s_log_answer(&r->hreq, r->resp.status);
+        return s_send(con, &r->resp, NULL, NULL, !s_authenticated(r));
+    }
     s_set_phase(h, con, S_DONE, false);
     if (r->too_large)
         return s_send_status(h, con, 413, NULL);
@@ -992,7 +1051,7 @@ static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *con, const
         return MHD_NO;
     r->body.len--;
 
-    egide_http_req_t req = {
+    r->hreq = (egide_http_req_t){
         .method = method,
         .path = url,
         .query = r->query,
@@ -1008,18 +1067,181 @@ static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *con, const
         .client_addr = r->addr,
     };
     s_client_addr(con, r->addr, sizeof r->addr);
-    egide_http_resp_t resp = {500, NULL, 0, s_json, NULL};
-    h->fn(&req, &resp, h->arg);
+    r->resp = (egide_http_resp_t){500, NULL, 0, s_json, NULL};
+    if (h->nworkers) {
+        int q = s_enqueue(h, con, r);
+        if (q == 0)
+            return MHD_YES; /* suspended: the worker resumes it with the answer */
+        /* Stopping: no worker will run it. */
+        egide_http_error(&r->resp, 503, EGIDE_ERR_STATE, "server stopping, retry later");
+        return s_send(con, &r->resp, NULL, "1", true);
+    }
+    h->fn(&r->hreq, &r->resp, h->arg);
+    s_log_answer(&r->hreq, r->resp.status);
+    return s_send(con, &r->resp, NULL, NULL, !s_authenticated(r));
+}
+
+/* ---- handler workers -------------------------------------------------- */
+
+static void s_log_answer(const egide_http_req_t *req, int status)
+{
     char path[128], meth[32];
     egide_log(EGIDE_LOG_DEBUG, "http: %s %s -> %d",
-              egide_sanitize(method, strlen(method), meth, sizeof meth),
-              egide_sanitize(url, strlen(url), path, sizeof path), resp.status);
-    bool by_token =
-        r->auth_as && (strcmp(r->auth_as, "token") == 0 || strcmp(r->auth_as, "session") == 0);
-    return s_send(con, &resp, NULL, NULL, !by_token);
+              egide_sanitize(req->method, strlen(req->method), meth, sizeof meth),
+              egide_sanitize(req->path, strlen(req->path), path, sizeof path), status);
+}
+
+static bool s_is_express(const egide_http_t *h, const char *path)
+{
+    for (size_t i = 0; h->express_paths && h->express_paths[i]; i++)
+        if (strcmp(h->express_paths[i], path) == 0)
+            return true;
+    return false;
+}
+
+/* Suspend con and queue r for a worker (on libmicrohttpd's thread).  The
+ * connection is suspended before the job is visible to any worker: a
+ * resume must never come before its suspend.  0 when queued, -1 when the
+ * server is stopping (nothing suspended). */
+static int s_enqueue(egide_http_t *h, struct MHD_Connection *con, s_req_t *r)
+{
+    pthread_mutex_lock(&h->qlock);
+    if (h->qstop) {
+        pthread_mutex_unlock(&h->qlock);
+        return -1;
+    }
+    pthread_mutex_lock(&h->lock);
+    h->st.queued++;
+    h->inflight++;
+    pthread_mutex_unlock(&h->lock);
+    MHD_suspend_connection(con);
+    r->con = con;
+    r->job = S_JOB_QUEUED;
+    r->qnext = NULL;
+    bool x = s_is_express(h, r->hreq.path);
+    s_req_t **head = x ? &h->xq_head : &h->q_head, **tail = x ? &h->xq_tail : &h->q_tail;
+    if (*tail)
+        (*tail)->qnext = r;
+    else
+        *head = r;
+    *tail = r;
+    pthread_cond_broadcast(&h->qwake);
+    pthread_mutex_unlock(&h->qlock);
+    return 0;
+}
+
+static s_req_t *s_pop(s_req_t **head, s_req_t **tail)
+{
+    s_req_t *r = *head;
+    if (r) {
+        *head = r->qnext;
+        if (!*head)
+            *tail = NULL;
+        r->qnext = NULL;
+    }
+    return r;
+}
+
+/* A worker: take a job (the express worker only from the express queue,
+ * a pool worker from the pool's, then the express one), run the handler,
+ * resume the connection.  After MHD_resume_connection the job belongs to
+ * libmicrohttpd's thread again and is not touched.  At stop the queues
+ * are drained with 503s, so that every suspended connection is resumed
+ * before MHD_stop_daemon (which requires it). */
+static _Thread_local unsigned s_worker_index; /* egide_http_worker() */
+
+unsigned egide_http_worker(void)
+{
+    return s_worker_index;
+}
+
+static void *s_worker_main(void *arg)
+{
+    s_worker_t *w = arg;
+    egide_http_t *h = w->h;
+    s_worker_index = w->index;
+    pthread_mutex_lock(&h->qlock);
+    for (;;) {
+        s_req_t *r = w->express ? NULL : s_pop(&h->q_head, &h->q_tail);
+        if (!r)
+            r = s_pop(&h->xq_head, &h->xq_tail);
+        if (!r) {
+            if (h->qstop)
+                break;
+            pthread_cond_wait(&h->qwake, &h->qlock);
+            continue;
+        }
+        bool stopping = h->qstop;
+        pthread_mutex_unlock(&h->qlock);
+        if (stopping) {
+            egide_http_error(&r->resp, 503, EGIDE_ERR_STATE, "server stopping, retry later");
+        } else {
+            h->fn(&r->hreq, &r->resp, h->arg);
+        }
+        struct MHD_Connection *con = r->con;
+        r->job = S_JOB_DONE;
+        pthread_mutex_lock(&h->lock);
+        h->st.answered++;
+        pthread_mutex_unlock(&h->lock);
+        MHD_resume_connection(con);
+        pthread_mutex_lock(&h->qlock);
+    }
+    pthread_mutex_unlock(&h->qlock);
+    return NULL;
+}
+
+/* Stop the workers: drain the queues (503), join.  Idempotent. */
+static void s_workers_stop(egide_http_t *h)
+{
+    if (!h->q_ok)
+        return;
+    pthread_mutex_lock(&h->qlock);
+    h->qstop = true;
+    pthread_cond_broadcast(&h->qwake);
+    pthread_mutex_unlock(&h->qlock);
+    pthread_mutex_lock(&h->lock);
+    h->st.stopping = true;
+    pthread_mutex_unlock(&h->lock);
+    for (unsigned i = 0; i < h->nstarted; i++)
+        pthread_join(h->workers[i].thread, NULL);
+    h->nstarted = 0;
+    /* Every job is resumed now; give the polling thread the time to write
+     * their answers (bounded: a client that reads nothing is dropped). */
+    pthread_mutex_lock(&h->lock);
+    int64_t end = egide_mono_ms() + EGIDE_HTTP_STOP_DRAIN_MS;
+    for (int i = 0; i < 1000 && h->inflight && egide_mono_ms() < end; i++) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += 10 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        (void)pthread_cond_timedwait(&h->drained, &h->lock, &ts);
+    }
+    pthread_mutex_unlock(&h->lock);
 }
 
 /* ---- start / stop --------------------------------------------------- */
+
+/* A NULL-terminated copy of paths (NULL stays NULL; at most 1024 kept). */
+static egide_rc s_copy_paths(const char *const *paths, char ***out)
+{
+    *out = NULL;
+    if (!paths)
+        return EGIDE_OK;
+    size_t n = 0;
+    while (n < 1024 && paths[n])
+        n++;
+    char **p = calloc(n + 1, sizeof *p);
+    if (!p)
+        return EGIDE_ERR_NOMEM;
+    *out = p;
+    for (size_t i = 0; i < n; i++)
+        if (!(p[i] = s_strdup(paths[i])))
+            return EGIDE_ERR_NOMEM; /* the caller frees what was copied */
+    return EGIDE_OK;
+}
 
 static void s_free(egide_http_t *h)
 {
@@ -1029,7 +1251,17 @@ static void s_free(egide_http_t *h)
         free(h->public_paths[i]);
     free(h->public_paths);
     free(h->session_cookie);
+    for (size_t i = 0; h->express_paths && h->express_paths[i]; i++)
+        free(h->express_paths[i]);
+    free(h->express_paths);
+    free(h->workers);
+    if (h->q_ok) {
+        pthread_cond_destroy(&h->qwake);
+        pthread_mutex_destroy(&h->qlock);
+    }
     egide_wipe(h->token_digest, sizeof h->token_digest);
+    if (h->drained_ok)
+        pthread_cond_destroy(&h->drained);
     if (h->lock_ok) {
         pthread_cond_destroy(&h->wake);
         pthread_mutex_destroy(&h->lock);
@@ -1092,22 +1324,10 @@ egide_rc egide_http_start(const egide_http_config_t *cfg, egide_http_handler_fn 
         h->has_token = true;
         egide_sha256(cfg->token, strlen(cfg->token), h->token_digest);
     }
-    if (cfg->public_paths) {
-        size_t n = 0;
-        while (n < 1024 && cfg->public_paths[n])
-            n++;
-        h->public_paths = calloc(n + 1, sizeof *h->public_paths);
-        if (!h->public_paths) {
-            s_free(h);
-            return EGIDE_ERR_NOMEM;
-        }
-        for (size_t i = 0; i < n; i++) {
-            h->public_paths[i] = s_strdup(cfg->public_paths[i]);
-            if (!h->public_paths[i]) {
-                s_free(h);
-                return EGIDE_ERR_NOMEM;
-            }
-        }
+    if (s_copy_paths(cfg->public_paths, &h->public_paths) ||
+        s_copy_paths(cfg->express_paths, &h->express_paths)) {
+        s_free(h);
+        return EGIDE_ERR_NOMEM;
     }
 
     if (cfg->session_cookie && cfg->session_fn) {
@@ -1155,8 +1375,14 @@ egide_rc egide_http_start(const egide_http_config_t *cfg, egide_http_handler_fn 
         s_free(h);
         return EGIDE_ERR_NOMEM;
     }
-    pthread_condattr_destroy(&ca);
     h->lock_ok = true;
+    if (pthread_cond_init(&h->drained, &ca) != 0) {
+        pthread_condattr_destroy(&ca);
+        s_free(h);
+        return EGIDE_ERR_NOMEM;
+    }
+    pthread_condattr_destroy(&ca);
+    h->drained_ok = true;
 
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
     if (v6)
@@ -1166,8 +1392,25 @@ egide_rc egide_http_start(const egide_http_config_t *cfg, egide_http_handler_fn 
     h->max_conns = maxconn;
     unsigned timeout = cfg->timeout_s ? cfg->timeout_s : EGIDE_HTTP_DEFAULT_TIMEOUT_S;
     unsigned threads = cfg->threads > 1 ? cfg->threads : 1;
-    if (threads > 64)
-        threads = 64;
+    if (threads > EGIDE_HTTP_MAX_THREADS)
+        threads = EGIDE_HTTP_MAX_THREADS;
+    if (threads > 1) {
+        /* Handlers on workers of our own, libmicrohttpd's one thread
+         * suspending each connection meanwhile (see s_worker_main). */
+        h->workers = calloc(threads + 1, sizeof *h->workers);
+        if (!h->workers || pthread_mutex_init(&h->qlock, NULL) != 0) {
+            s_free(h);
+            return EGIDE_ERR_NOMEM;
+        }
+        if (pthread_cond_init(&h->qwake, NULL) != 0) {
+            pthread_mutex_destroy(&h->qlock);
+            s_free(h);
+            return EGIDE_ERR_NOMEM;
+        }
+        h->q_ok = true;
+        h->nworkers = threads;
+        flags |= MHD_ALLOW_SUSPEND_RESUME;
+    }
     unsigned per_ip = cfg->max_per_client;
     if (!per_ip && !loopback)
         per_ip = EGIDE_HTTP_DEFAULT_MAX_PER_CLIENT;
@@ -1188,8 +1431,6 @@ egide_rc egide_http_start(const egide_http_config_t *cfg, egide_http_handler_fn 
     S_OPT(MHD_OPTION_NOTIFY_CONNECTION, s_on_connection, h);
     S_OPT(MHD_OPTION_URI_LOG_CALLBACK, s_on_uri, h);
     S_OPT(MHD_OPTION_NOTIFY_COMPLETED, s_on_completed, h);
-    if (threads > 1)
-        S_OPT(MHD_OPTION_THREAD_POOL_SIZE, threads, NULL);
     S_OPT(MHD_OPTION_END, 0, NULL);
 #undef S_OPT
     h->d =
@@ -1210,6 +1451,17 @@ egide_rc egide_http_start(const egide_http_config_t *cfg, egide_http_handler_fn 
         return EGIDE_ERR_NOMEM;
     }
     h->watchdog_ok = true;
+    for (unsigned i = 0; h->nworkers && i <= h->nworkers; i++) {
+        s_worker_t *w = &h->workers[i];
+        *w = (s_worker_t){.h = h, .index = i, .express = i == h->nworkers};
+        if (pthread_create(&w->thread, NULL, s_worker_main, w) != 0) {
+            egide_log(EGIDE_LOG_ERROR, "http: cannot start the handler workers");
+            egide_http_t *hp = h;
+            egide_http_stop(&hp);
+            return EGIDE_ERR_NOMEM;
+        }
+        h->nstarted++;
+    }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
     h->port = info ? info->port : cfg->port;
     *out = h;
@@ -1236,6 +1488,9 @@ void egide_http_stop(egide_http_t **self_p)
         pthread_join(h->watchdog, NULL);
         h->watchdog_ok = false;
     }
+    /* Then the workers: every suspended connection is resumed before
+     * libmicrohttpd stops (it requires that). */
+    s_workers_stop(h);
     if (h->d)
         MHD_stop_daemon(h->d);
     h->d = NULL;

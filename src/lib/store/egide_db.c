@@ -2,6 +2,7 @@
 /* egide_db.c - SQLite open/migrate/transaction helpers (see egide_db.h). */
 #include "egide/store/egide_db.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -46,13 +47,19 @@ egide_rc egide_db_open(const char *path, bool readonly, sqlite3 **out)
 {
     *out = NULL;
     if (!readonly) {
-        /* Create the file 0600 ourselves: SQLite would use the umask. */
-        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-        if (fd < 0) {
+        /* Create the file 0600 ourselves: SQLite would use the umask.  Only
+         * when it does not exist: close() drops every POSIX lock this
+         * process holds on the file, including those of the connections
+         * already open on it (the loop's, the API's), after which another
+         * process (the sqlite3 shell) could take it for the last
+         * connection and delete the WAL under them. */
+        int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            close(fd);
+        } else if (errno != EEXIST) {
             egide_log_warn("database %s", path);
             return EGIDE_ERR_IO;
         }
-        close(fd);
     }
     sqlite3 *db = NULL;
     int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
