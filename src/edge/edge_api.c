@@ -428,16 +428,19 @@ static json_t *s_inbox_json(const edge_inbox_row_t *m)
 }
 
 /* A store failure is transient (a full disk, a locked or failing
- * database): 503, so that clients retry; nothing was accepted or lost. */
+ * database), and so is a key holder that is restarting: 503, so that
+ * clients retry; nothing was signed, accepted or lost. */
 static bool s_store_transient(egide_rc rc)
 {
     return rc == EGIDE_ERR_IO || rc == EGIDE_ERR_DB || rc == EGIDE_ERR_FULL ||
-           rc == EGIDE_ERR_NOMEM || rc == EGIDE_ERR_TIMEOUT;
+           rc == EGIDE_ERR_NOMEM || rc == EGIDE_ERR_TIMEOUT || rc == EGIDE_ERR_UNAVAILABLE;
 }
 
 static void s_store_error(egide_http_resp_t *resp, egide_rc rc)
 {
-    if (s_store_transient(rc))
+    if (rc == EGIDE_ERR_UNAVAILABLE)
+        egide_http_error(resp, 503, rc, "key holder unavailable (restarting): retry");
+    else if (s_store_transient(rc))
         egide_http_error(resp, 503, rc, "store temporarily unavailable (%s): retry",
                          egide_strerror(rc));
     else
