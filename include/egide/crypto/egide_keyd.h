@@ -108,7 +108,9 @@ int egide_keyd_serve(int fd, EVP_PKEY *const keys[EGIDE_KEYD_SLOTS]);
  * PR_SET_NO_NEW_PRIVS, not dumpable (no core file with keys), and a seccomp
  * filter that makes socket(2) and every other call that reaches the network,
  * runs a program, traces a process or opens a file fail with EPERM (see
- * docs/architecture.md, "Key holder", for the list).  EGIDE_OK;
+ * docs/architecture.md, "Key holder", for the list).  Sanitizer builds
+ * stay dumpable and deny only the network calls (their run-time reads
+ * /proc/self/maps and traces the process at exit).  EGIDE_OK;
  * EGIDE_ERR_STATE when the kernel refuses the filter; EGIDE_ERR_INVALID on
  * an architecture without a filter here. */
 egide_rc egide_keyd_sandbox(void);

@@ -244,6 +244,14 @@ done:
 
 /* ------------------------------------------------------------ sandbox */
 
+#if defined(__SANITIZE_ADDRESS__)
+#define S_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define S_SANITIZED 1
+#endif
+#endif
+
 #if defined(__x86_64__)
 #define S_AUDIT_ARCH AUDIT_ARCH_X86_64
 #elif defined(__aarch64__)
@@ -317,19 +325,13 @@ static const long s_denied_other[] = {
 };
 #endif
 
-#if defined(__SANITIZE_ADDRESS__)
-#define S_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define S_SANITIZED 1
-#endif
-#endif
-
 egide_rc egide_keyd_sandbox(void)
 {
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
         return EGIDE_ERR_STATE;
+#ifndef S_SANITIZED
     (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); /* no core file with the keys */
+#endif
 #ifndef S_AUDIT_ARCH
     return EGIDE_ERR_INVALID;
 #else
@@ -653,8 +655,8 @@ egide_rc egide_keyd_sign(egide_keyd_t *k, int slot, const char *label, const voi
     req[4] = EGIDE_KEYD_OP_SIGN;
     req[5] = (uint8_t)slot;
     req[6] = (uint8_t)ll;
-    if (ll)
-        memcpy(req + 7, label, ll);
+    for (size_t i = 0; i < ll; i++) /* the label without its NUL */
+        req[7 + i] = (uint8_t)label[i];
     if (len)
         memcpy(req + 7 + ll, msg, len);
     egide_rc rc = s_call(k, req, rlen, sig, 64);
@@ -683,10 +685,10 @@ egide_rc egide_keyd_send_raw(egide_keyd_t *k, const uint8_t *bytes, size_t len, 
         int64_t deadline = egide_mono_ms() + EGIDE_KEYD_TIMEOUT_MS;
         uint8_t *copy = malloc(len ? len : 1), hdr[4], ans[S_MAX_ANSWER];
         egide_rc x = copy ? EGIDE_OK : EGIDE_ERR_NOMEM;
-        if (!x) {
+        if (!x && len)
             memcpy(copy, bytes, len);
+        if (!x)
             x = s_xfer(k->fd, copy, len, true, deadline);
-        }
         /* Shutting our sending side makes a frame cut short look so. */
         if (!x && then_close && shutdown(k->fd, SHUT_WR) != 0)
             x = EGIDE_ERR_IO;
