@@ -114,6 +114,21 @@ for name in fr.snated 71.crip broker; do
         test -n "$new" -a "$new" != "${OLD[$name]}"
 done
 
+# Configuration: a holder that is neither, or a program that is not there.
+bad_cfg="$EL_DIR/bad-holder.ini"
+cp "$EL_DIR/state/71.tas.cluny-tournus/edge.ini" "$bad_cfg"
+printf '[keys]\nholder = elsewhere\n' >>"$bad_cfg"
+check "egide-edge -n refuses [keys] holder = elsewhere" \
+    bash -c "! '$EGIDE_BIN/egide-edge' -n -c '$bad_cfg' >/dev/null 2>&1"
+cp "$EL_DIR/state/broker/broker.ini" "$EL_DIR/bad-program.ini"
+sed -i "s#^database = .*#database = $EL_DIR/other.sqlite#; s#^port = .*#port = $(el_free_port)#; s#^endpoint = .*#endpoint = tcp://127.0.0.1:$(el_free_port)#" \
+    "$EL_DIR/bad-program.ini"
+printf '[keys]\nprogram = %s\n' "$EL_DIR/no-such-keyd" >>"$EL_DIR/bad-program.ini"
+timeout 20 "$EGIDE_BIN/egide-broker" -c "$EL_DIR/bad-program.ini" >"$EL_DIR/bad-program.log" 2>&1
+st=$?
+check "a broker whose key holder cannot run does not start (exit $st)" test "$st" -ne 0 -a "$st" -ne 124
+check "... and says so" grep -q "key holder .*no-such-keyd cannot run" "$EL_DIR/bad-program.log"
+
 # Control: the same scan finds the keys in an edge that holds them itself.
 el_stop fr.snated
 printf '[keys]\nholder = inline\n' >>"$EL_DIR/state/fr.snated/edge.ini"

@@ -5,7 +5,8 @@
  * envelope sealed to a held encryption key opens, malformed requests end
  * the holder (the client answers EGIDE_ERR_UNAVAILABLE and starts it again
  * on the next call, a bounded number of times), a killed holder is replaced
- * before the next request, a holder restarted with other keys is not used,
+ * before the next request, one that stops answering is killed (the call
+ * fails as transient, it does not hang), a holder restarted with other keys is not used,
  * key files with open permissions or of the wrong type are refused, and the
  * sandbox makes socket(2), open(2) and execve(2) fail.  Keys are made at run
  * time with the openssl command in a mkdtemp directory.
@@ -379,6 +380,24 @@ static void t_killed(void)
     CHECK(kill(pid, 0) != 0);
 }
 
+/* A holder that stops answering (SIGSTOP) does not hang the daemon: the
+ * request fails as transient once EGIDE_KEYD_TIMEOUT_MS is over, the holder
+ * is killed, and the next call starts another. */
+static void t_stopped(void)
+{
+    egide_keyd_t *k = s_new();
+    REQUIRE(k != NULL);
+    pid_t pid = egide_keyd_pid(k);
+    REQUIRE(kill(pid, SIGSTOP) == 0);
+    uint8_t sig[64];
+    CHECK_RC(egide_keyd_sign(k, EGIDE_KEYD_SLOT_SIGN, NULL, "x", 1, sig), EGIDE_ERR_UNAVAILABLE);
+    CHECK(egide_keyd_pid(k) == 0);
+    CHECK(kill(pid, 0) != 0); /* killed and reaped */
+    CHECK_RC(egide_keyd_sign(k, EGIDE_KEYD_SLOT_SIGN, NULL, "x", 1, sig), EGIDE_OK);
+    CHECK_RC(egide_ed25519_verify(s_sign_inline, "x", 1, sig, 64), EGIDE_OK);
+    egide_keyd_destroy(&k);
+}
+
 /* A holder that comes back with another key than the daemon started with
  * is not used: transient failures until the daemon is restarted. */
 static void t_other_keys(void)
@@ -533,6 +552,7 @@ int main(void)
     RUN(t_malformed);
     RUN(t_server);
     RUN(t_killed);
+    RUN(t_stopped);
     RUN(t_other_keys);
     RUN(t_refused);
     RUN(t_load);
