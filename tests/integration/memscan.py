@@ -4,27 +4,37 @@
 # strings: every readable mapping of /proc/PID/maps is read through
 # /proc/PID/mem (root, or the process's parent chain) in bounded chunks that
 # overlap by the longest needle, so a match across a chunk boundary is seen.
+# A mapping larger than MAX_REGION is not read but counted in "skipped"
+# (only sanitizer builds have such: AddressSanitizer's terabytes of shadow,
+# metadata, no data; the caller decides whether a skip is acceptable).
 # Prints one JSON object: {"pid", "regions", "bytes", "unreadable",
-# "found": {NAME: count}}.  Exit 0, or 2 when the process cannot be read at
-# all (then no verdict can be drawn from "not found").
+# "skipped", "sanitized", "found": {NAME: count}}.  Exit 0, or 2 when the
+# process cannot be read at all (then no verdict can be drawn from "not
+# found").
 import json
 import re
 import sys
 
 CHUNK = 8 << 20
+MAX_REGION = 4 << 30
 
 
 def scan(pid, needles):
     found = {k: 0 for k in needles}
     longest = max(len(v) for v in needles.values())
-    total = regions = unreadable = 0
+    total = regions = unreadable = skipped = 0
+    sanitized = False
     with open("/proc/%d/maps" % pid) as maps, open("/proc/%d/mem" % pid, "rb", 0) as mem:
         for line in maps:
             m = re.match(r"([0-9a-f]+)-([0-9a-f]+) (\S+)", line)
             if not m or m.group(3)[0] != "r" or line.rstrip().endswith("[vsyscall]"):
                 continue
             start, end = int(m.group(1), 16), int(m.group(2), 16)
+            sanitized = sanitized or "libasan" in line
             regions += 1
+            if end - start > MAX_REGION:
+                skipped += 1
+                continue
             tail = b""
             pos = start
             while pos < end:
@@ -44,7 +54,7 @@ def scan(pid, needles):
                 tail = buf[-(longest - 1):] if longest > 1 else b""
                 pos += len(data)
     return {"pid": pid, "regions": regions, "bytes": total, "unreadable": unreadable,
-            "found": found}
+            "skipped": skipped, "sanitized": sanitized, "found": found}
 
 
 def main():

@@ -69,11 +69,13 @@ scan_node() { # NAME NODE_ID KEYFILES... : scan the daemon and its keyd
     kd=$(keyd_of "$name")
     check "$name runs an egide-keyd child (pid ${kd:-none})" test -n "$kd"
     [ -n "$kd" ] || return
-    SCAN[$name]=$(python3 "$HERE/memscan.py" "${EL_PID[$name]}" "${args[@]}")
-    SCAN[$name.keyd]=$(python3 "$HERE/memscan.py" "$kd" "${args[@]}")
+    SCAN[$name]=$(timeout 300 python3 "$HERE/memscan.py" "${EL_PID[$name]}" "${args[@]}")
+    SCAN[$name.keyd]=$(timeout 300 python3 "$HERE/memscan.py" "$kd" "${args[@]}")
     echo "memscan $name (pid ${EL_PID[$name]}): ${SCAN[$name]}"
     echo "memscan $name's egide-keyd (pid $kd): ${SCAN[$name.keyd]}"
     check "$name: its memory was read (bytes > 1 MiB)" test "$(scanned "${SCAN[$name]}")" -gt 1048576
+    check "$name: every mapping was read (none skipped as too large, unless a sanitizer's shadow)" \
+        test "$(echo "${SCAN[$name]}" | json "0 if j['skipped']==0 or j['sanitized'] else 1")" = 0
     check "$name's egide-keyd: its memory was read" test "$(scanned "${SCAN[$name.keyd]}")" -gt 0
     for f in "$@"; do
         f=${f%.key}
@@ -135,7 +137,7 @@ printf '[keys]\nholder = inline\n' >>"$EL_DIR/state/fr.snated/edge.ini"
 el_start_edge fr.snated || exit 1
 check "inline edge: no egide-keyd child" test -z "$(keyd_of fr.snated)"
 check "inline edge connects" el_wait_until 100 t_connected fr.snated
-R=$(python3 "$HERE/memscan.py" "${EL_PID[fr.snated]}" \
+R=$(timeout 300 python3 "$HERE/memscan.py" "${EL_PID[fr.snated]}" \
     "sign=$(raw_priv "$PKI/fr.snated/sign.key")" "enc=$(raw_priv "$PKI/fr.snated/enc.key")")
 echo "memscan fr.snated with holder = inline: $R"
 check "inline edge: the scan finds its signing key in its memory" test "$(found "$R" sign)" -ge 1
