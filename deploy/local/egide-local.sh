@@ -4,7 +4,7 @@
 # example, a broker and edges with their configurations, tokens and state in
 # one directory.  Used by deploy/demo.sh and the integration tests.
 #
-#   EGIDE_BIN   directory of egide, egide-broker, egide-edge (required)
+#   EGIDE_BIN   directory of egide, egide-broker, egide-edge, egide-keyd (required)
 #   EL_DIR      where everything goes (required; mktemp -d)
 #   EL_DEPLOY   deployment folder (default deploy/71; a copy may be edited)
 #   EL_DEPT, EL_JURISDICTION   its department and profile (71, fr-casf)

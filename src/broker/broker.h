@@ -132,7 +132,8 @@ typedef struct broker {
     uint64_t checkpoint_entries;         /* checkpoint after this many leaves */
     int64_t checkpoint_ms;               /* or after this long */
     /* keys and trust */
-    EVP_PKEY *sign_key;         /* Ed25519: receipts and checkpoints */
+    EVP_PKEY *sign_key;         /* Ed25519: receipts and checkpoints (held by keyd) */
+    struct egide_keyd *keyd;    /* the key holder; NULL with [keys] holder = inline */
     uint8_t sign_fpr[32];       /* SHA-256 of its certificate */
     X509 *anchor;               /* directory authority, pinned */
     egide_trust_t *pki;         /* root, chain, CRLs */

@@ -16,9 +16,11 @@
 #include "egide/base/egide_log.h"
 #include "egide/base/egide_util.h"
 #include "egide/crypto/egide_crypto.h"
+#include "egide/crypto/egide_keyd.h"
 #include "egide/protocol/egide_checkpoint.h"
 
 static const char *const s_levels[] = {"error", "warning", "notice", "info", "debug", NULL};
+static const char *const s_holders[] = {"process", "inline", NULL};
 
 #define K(sec, name, type, req, min, max, def, help)                                               \
     {                                                                                              \
@@ -78,6 +80,10 @@ const egide_config_key_t broker_config_schema[] = {
       "serve /metrics without the token"),
     K("api", "allow_non_loopback", EGIDE_CFG_BOOL, false, 0, 0, "false",
       "allow binding a non-loopback address"),
+    {"keys", "holder", EGIDE_CFG_ENUM, false, 0, 0, "process", s_holders,
+     "process: the signing key lives in egide-keyd, not here; inline: in this process"},
+    K("keys", "program", EGIDE_CFG_PATH, false, 0, 0, NULL,
+      "the key holder to run (default: egide-keyd next to this binary)"),
     {"log", "level", EGIDE_CFG_ENUM, false, 0, 0, "notice", s_levels, "log level"},
     K("log", "syslog", EGIDE_CFG_BOOL, false, 0, 0, "false", "log to syslog instead of stderr"),
     EGIDE_CONFIG_END,
@@ -100,8 +106,13 @@ egide_rc broker_file_fail(const char *what, const char *path, egide_rc rc)
 /* The broker's own keys and the directory authority it pins. */
 static egide_rc s_keys(broker_t *b)
 {
+    /* The signing key is read by the key holder (egide-keyd), which this
+     * process asks to sign; held here only with [keys] holder = inline. */
     char *p = egide_config_path(b->cfg, "broker", "sign_key");
-    egide_rc rc = broker_file_fail("signing key", p, egide_key_load_private(p, &b->sign_key));
+    char *prog = egide_config_path(b->cfg, "keys", "program");
+    egide_rc rc = egide_keyd_load(egide_config_str(b->cfg, "keys", "holder"), prog, p, NULL,
+                                  &b->keyd, &b->sign_key, NULL);
+    free(prog);
     free(p);
     if (rc)
         return rc;
@@ -338,6 +349,7 @@ void broker_fini(broker_t *b)
     egide_trust_destroy(&b->pki);
     X509_free(b->anchor);
     EVP_PKEY_free(b->sign_key);
+    egide_keyd_destroy(&b->keyd); /* after the key it holds */
     free(b->directory_path);
     free(b->checkpoint_path);
     free(b->checkpoint_pending);

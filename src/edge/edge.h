@@ -95,7 +95,8 @@ typedef struct edge {
     edge_clock_t clock;      /* disagreements with senders' clocks, under dir_lock */
     bool group_commit;
     /* keys and trust */
-    EVP_PKEY *sign_key, *enc_key;
+    EVP_PKEY *sign_key, *enc_key; /* held by keyd (public part only here) unless inline */
+    struct egide_keyd *keyd;      /* the key holder; NULL with [keys] holder = inline */
     uint8_t sign_fpr[32];
     X509 *anchor;
     egide_trust_t *trust;

@@ -729,11 +729,12 @@ static json_t *s_inbox_json(const edge_inbox_row_t *m)
 }
 
 /* A store failure is transient (a full disk, a locked or failing
- * database): 503, so that clients retry; nothing was accepted or lost. */
+ * database), and so is a key holder that is restarting: 503, so that
+ * clients retry; nothing was signed, accepted or lost. */
 static bool s_store_transient(egide_rc rc)
 {
     return rc == EGIDE_ERR_IO || rc == EGIDE_ERR_DB || rc == EGIDE_ERR_FULL ||
-           rc == EGIDE_ERR_NOMEM || rc == EGIDE_ERR_TIMEOUT;
+           rc == EGIDE_ERR_NOMEM || rc == EGIDE_ERR_TIMEOUT || rc == EGIDE_ERR_UNAVAILABLE;
 }
 
 static void s_store_error(egide_http_resp_t *resp, egide_rc rc)
@@ -743,8 +744,11 @@ static void s_store_error(egide_http_resp_t *resp, egide_rc rc)
 
 void edge_api_store_error(egide_http_resp_t *resp, egide_rc rc)
 {
-    egide_http_error(resp, 503, rc, "store unavailable (%s); nothing was changed, retry",
-                     egide_strerror(rc));
+    if (rc == EGIDE_ERR_UNAVAILABLE)
+        egide_http_error(resp, 503, rc, "key holder unavailable (restarting): retry");
+    else
+        egide_http_error(resp, 503, rc, "store unavailable (%s); nothing was changed, retry",
+                         egide_strerror(rc));
 }
 
 egide_rc edge_api_reader(edge_t *e, const egide_http_req_t *req, edge_store_t **st)

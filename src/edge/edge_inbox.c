@@ -440,6 +440,10 @@ egide_rc edge_inbox_deliver(edge_t *e, const uint8_t *bytes, size_t len, edge_ou
     if (!vrc)
         vrc = egide_envelope_open(env, e->node_id, e->enc_key, spub, &ctype, &payload, &plen);
     EVP_PKEY_free(spub);
+    if (vrc == EGIDE_ERR_UNAVAILABLE) {
+        rc = vrc; /* the key holder is restarting: transient, delivered again */
+        goto end;
+    }
     if (vrc) {
         rc = s_reject(e, h, sha, s_reason_of(vrc), egide_strerror(vrc), out);
         goto end;

@@ -14,11 +14,13 @@
 #include <unistd.h>
 
 #include "egide/crypto/egide_crypto.h"
+#include "egide/crypto/egide_keyd.h"
 #include "egide/base/egide_daemon.h"
 #include "egide/base/egide_log.h"
 #include "egide/base/egide_util.h"
 
 static const char *const s_levels[] = {"error", "warning", "notice", "info", "debug", NULL};
+static const char *const s_holders[] = {"process", "inline", NULL};
 
 #define K(sec, name, type, req, min, max, def, help)                                               \
     {                                                                                              \
@@ -85,6 +87,10 @@ const egide_config_key_t edge_config_schema[] = {
     K("api", "threads", EGIDE_CFG_INT, false, 1, 64, "4",
       "requests answered at once (1 = one at a time on the HTTP thread; /v1/health is "
       "answered by a worker of its own when more)"),
+    {"keys", "holder", EGIDE_CFG_ENUM, false, 0, 0, "process", s_holders,
+     "process: the private keys live in egide-keyd, not here; inline: in this process"},
+    K("keys", "program", EGIDE_CFG_PATH, false, 0, 0, NULL,
+      "the key holder to run (default: egide-keyd next to this binary)"),
     {"log", "level", EGIDE_CFG_ENUM, false, 0, 0, "notice", s_levels, "log level"},
     K("log", "syslog", EGIDE_CFG_BOOL, false, 0, 0, "false", "log to syslog instead of stderr"),
     EGIDE_CONFIG_END,
@@ -124,13 +130,17 @@ egide_rc edge_init(edge_t *e, egide_config_t *cfg)
     egide_rc rc;
     char *p;
 
+    /* The private keys: read by the key holder (egide-keyd), which this
+     * process asks to sign and unwrap; held here only with holder = inline. */
     p = egide_config_path(cfg, "edge", "sign_key");
-    if ((rc = s_loaded("signing key", p,
-                       egide_pki_load_key(p, EGIDE_CERT_USE_SIGN, &e->sign_key))) != EGIDE_OK)
-        return rc;
-    p = egide_config_path(cfg, "edge", "enc_key");
-    if ((rc = s_loaded("encryption key", p,
-                       egide_pki_load_key(p, EGIDE_CERT_USE_ENC, &e->enc_key))) != EGIDE_OK)
+    char *enc_path = egide_config_path(cfg, "edge", "enc_key");
+    char *prog = egide_config_path(cfg, "keys", "program");
+    rc = egide_keyd_load(egide_config_str(cfg, "keys", "holder"), prog, p, enc_path, &e->keyd,
+                         &e->sign_key, &e->enc_key);
+    free(prog);
+    free(enc_path);
+    free(p);
+    if (rc)
         return rc;
     X509 *cert = NULL;
     p = egide_config_path(cfg, "edge", "sign_cert");
@@ -281,6 +291,7 @@ void edge_fini(edge_t *e)
     X509_free(e->anchor);
     EVP_PKEY_free(e->sign_key);
     EVP_PKEY_free(e->enc_key);
+    egide_keyd_destroy(&e->keyd); /* after the keys it holds */
     egide_wipe(e->curve_secret, sizeof e->curve_secret);
     free(e->db_path);
     pthread_mutex_destroy(&e->dir_lock);

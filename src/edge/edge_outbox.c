@@ -240,7 +240,7 @@ static egide_rc s_resign(edge_t *e, const uint8_t msg_id[16], const edge_outbox_
     egide_envelope_t *parsed = NULL;
     if (!crc)
         crc = egide_envelope_parse(out, out_len, &parsed);
-    if (crc == EGIDE_ERR_NOMEM) {
+    if (crc == EGIDE_ERR_NOMEM || crc == EGIDE_ERR_UNAVAILABLE) {
         rc = crc; /* transient: the broker's answer is relayed again */
         goto done;
     }

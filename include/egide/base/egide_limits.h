@@ -62,4 +62,11 @@
 #define EGIDE_DIRECTORY_MAX_NAME         200u /* bytes of a display or commune name */
 #define EGIDE_DIRECTORY_MAX_ENDPOINT     256u /* bytes of a ZeroMQ endpoint */
 
+/* The key holder (egide_keyd.h): its requests and how often it may die. */
+#define EGIDE_KEYD_MAX_MSG           (256u * 1024u) /* bytes signed in one request */
+#define EGIDE_KEYD_MAX_LABEL         64u            /* bytes of a signature label */
+#define EGIDE_KEYD_TIMEOUT_MS        10000          /* one answer, else it is killed */
+#define EGIDE_KEYD_RESPAWN_MAX       8              /* restarts per window... */
+#define EGIDE_KEYD_RESPAWN_WINDOW_MS 60000          /* ...after which calls fail fast */
+
 #endif

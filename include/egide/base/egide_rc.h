@@ -42,6 +42,7 @@ typedef enum egide_rc {
     EGIDE_ERR_AMBIGUOUS = 28,     /* input maps to several answers (e.g. postal code) */
     EGIDE_ERR_HASH = 29,          /* a hash did not match */
     EGIDE_ERR_FULL = 30,          /* disk or quota full: transient, retry later */
+    EGIDE_ERR_UNAVAILABLE = 31,   /* the key holder is down: transient, retry later */
     EGIDE_RC__COUNT
 } egide_rc;
 

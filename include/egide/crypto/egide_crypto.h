@@ -69,6 +69,39 @@ egide_rc egide_key_from_raw_public(int type, const uint8_t raw[32], EVP_PKEY **o
 /* The 32 raw public bytes of an Ed25519 or X25519 key. */
 egide_rc egide_key_raw_public(EVP_PKEY *key, uint8_t out[32]);
 
+/* Held keys: a private key that lives in another process (the key holder,
+ * egide_keyd.h).  The daemon holds a PUBLIC-ONLY EVP_PKEY carrying, in its
+ * ex_data, the holder's operations, the holder and a slot; the two places
+ * that use a private key, egide_ed25519_sign()/egide_sign_labeled() and the
+ * X25519 of HPKE decapsulation (egide_hpke.c), forward to ops for such a key
+ * and run locally otherwise, so that every caller stays unchanged.  Every
+ * other use of the key (its id, its raw public bytes, verification) works on
+ * the public part.
+ *
+ * sign signs label || '\0' || msg (label NULL: msg alone) into sig; dh puts
+ * X25519(slot's key, peer) into out.  Both return EGIDE_ERR_UNAVAILABLE when
+ * the holder cannot answer now (transient: the caller signs nothing and
+ * acknowledges nothing), EGIDE_ERR_CRYPTO when the operation itself fails
+ * (a small-order peer point). */
+typedef struct egide_key_holder_ops {
+    egide_rc (*sign)(void *holder, int slot, const char *label, const void *msg, size_t len,
+                     uint8_t sig[64]);
+    egide_rc (*dh)(void *holder, int slot, const uint8_t peer[32], uint8_t out[32]);
+} egide_key_holder_ops_t;
+
+/* A new public-only key of type (EVP_PKEY_ED25519 or EVP_PKEY_X25519) from
+ * raw_pub, marked as held by holder at slot (*out is the caller's,
+ * EVP_PKEY_free).  ops and holder are borrowed: they must outlive the key
+ * and every reference to it.  EGIDE_ERR_INVALID, EGIDE_ERR_CRYPTO,
+ * EGIDE_ERR_NOMEM. */
+egide_rc egide_key_new_held(int type, const uint8_t raw_pub[32], const egide_key_holder_ops_t *ops,
+                            void *holder, int slot, EVP_PKEY **out);
+/* 1 when key is a held key (its private part is elsewhere), else 0. */
+int egide_key_is_held(EVP_PKEY *key);
+/* X25519(key, peer) through the holder of a held X25519 key: the dh
+ * operation's codes, or EGIDE_ERR_INVALID when key is not held. */
+egide_rc egide_key_held_dh(EVP_PKEY *key, const uint8_t peer[32], uint8_t out[32]);
+
 /* Load an X.509 certificate, PEM or DER. */
 egide_rc egide_cert_load(const char *path, X509 **out);
 /* Parse DER bytes into a certificate (whole input must be consumed). */

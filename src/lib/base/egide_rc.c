@@ -37,6 +37,7 @@ static const struct {
     [EGIDE_ERR_AMBIGUOUS] = {"EGIDE_ERR_AMBIGUOUS", "ambiguous input"},
     [EGIDE_ERR_HASH] = {"EGIDE_ERR_HASH", "hash mismatch"},
     [EGIDE_ERR_FULL] = {"EGIDE_ERR_FULL", "disk full"},
+    [EGIDE_ERR_UNAVAILABLE] = {"EGIDE_ERR_UNAVAILABLE", "key holder unavailable"},
 };
 
 const char *egide_strerror(egide_rc rc)

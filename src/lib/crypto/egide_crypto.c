@@ -6,6 +6,10 @@
  * SHA-256 and HMAC-SHA256 (RFC 2104, written out on one EVP_MD_CTX) run on
  * a digest fetched once; HPKE's HKDF (egide_hpke.c) is built on
  * egide_hmac_sha256v(), so this file depends on nothing above it.
+ *
+ * Held keys (egide_key_new_held) are public-only EVP_PKEYs whose ex_data
+ * names the process that holds the private part; signing with one is
+ * forwarded there (see egide_keyd.c for the one holder there is).
  */
 #include "egide/crypto/egide_crypto.h"
 
@@ -129,10 +133,104 @@ egide_rc egide_hmac_sha256(const uint8_t *key, size_t klen, const void *data, si
     return egide_hmac_sha256v(key, klen, parts, &len, 1, out);
 }
 
+/* ------------------------------------------------------------ held keys */
+
+/* What a held key's ex_data points to.  Owned by the key (freed by
+ * s_held_free, copied by s_held_dup when OpenSSL duplicates the key). */
+typedef struct s_held {
+    const egide_key_holder_ops_t *ops; /* borrowed: outlives the key */
+    void *holder;                      /* borrowed: outlives the key */
+    int slot;                          /* the holder's slot of this key */
+} s_held_t;
+
+static pthread_once_t s_held_once = PTHREAD_ONCE_INIT;
+static int s_held_idx = -1; /* EVP_PKEY ex_data index, -1 when unavailable */
+
+static void s_held_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+    (void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
+    free(ptr);
+}
+
+static int s_held_dup(CRYPTO_EX_DATA *to, const CRYPTO_EX_DATA *from, void **from_d, int idx,
+                      long argl, void *argp)
+{
+    (void)to, (void)from, (void)idx, (void)argl, (void)argp;
+    if (!*from_d)
+        return 1;
+    s_held_t *c = malloc(sizeof *c);
+    if (!c)
+        return 0;
+    memcpy(c, *from_d, sizeof *c);
+    *from_d = c;
+    return 1;
+}
+
+static void s_held_init(void)
+{
+    s_held_idx = EVP_PKEY_get_ex_new_index(0, NULL, NULL, s_held_dup, s_held_free);
+    ERR_clear_error();
+}
+
+static const s_held_t *s_held_of(EVP_PKEY *k)
+{
+    pthread_once(&s_held_once, s_held_init);
+    return k && s_held_idx >= 0 ? EVP_PKEY_get_ex_data(k, s_held_idx) : NULL;
+}
+
+egide_rc egide_key_new_held(int type, const uint8_t raw_pub[32], const egide_key_holder_ops_t *ops,
+                            void *holder, int slot, EVP_PKEY **out)
+{
+    if (!out)
+        return EGIDE_ERR_INVALID;
+    *out = NULL;
+    if (!raw_pub || !ops || !ops->sign || !ops->dh ||
+        (type != EVP_PKEY_ED25519 && type != EVP_PKEY_X25519))
+        return EGIDE_ERR_INVALID;
+    pthread_once(&s_held_once, s_held_init);
+    if (s_held_idx < 0)
+        return EGIDE_ERR_CRYPTO;
+    s_held_t *h = malloc(sizeof *h);
+    if (!h)
+        return EGIDE_ERR_NOMEM;
+    *h = (s_held_t){ops, holder, slot};
+    EVP_PKEY *k = NULL;
+    egide_rc rc = egide_key_from_raw_public(type, raw_pub, &k);
+    if (!rc && EVP_PKEY_set_ex_data(k, s_held_idx, h) != 1) {
+        ERR_clear_error();
+        rc = EGIDE_ERR_NOMEM;
+    }
+    if (rc) {
+        free(h);
+        EVP_PKEY_free(k);
+        return rc;
+    }
+    *out = k; /* h is the key's now */
+    return EGIDE_OK;
+}
+
+int egide_key_is_held(EVP_PKEY *key)
+{
+    return s_held_of(key) != NULL;
+}
+
+egide_rc egide_key_held_dh(EVP_PKEY *key, const uint8_t peer[32], uint8_t out[32])
+{
+    const s_held_t *h = s_held_of(key);
+    if (!h || !peer || !out || EVP_PKEY_get_id(key) != EVP_PKEY_X25519)
+        return EGIDE_ERR_INVALID;
+    return h->ops->dh(h->holder, h->slot, peer, out);
+}
+
+/* ------------------------------------------------------------ Ed25519 */
+
 egide_rc egide_ed25519_sign(EVP_PKEY *sk, const void *msg, size_t len, uint8_t sig[64])
 {
     if (!sk || EVP_PKEY_get_id(sk) != EVP_PKEY_ED25519)
         return EGIDE_ERR_INVALID;
+    const s_held_t *h = s_held_of(sk);
+    if (h)
+        return h->ops->sign(h->holder, h->slot, NULL, msg, len, sig);
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     if (!ctx)
         return EGIDE_ERR_NOMEM;
@@ -177,6 +275,11 @@ static egide_rc s_labeled(const char *label, const void *msg, size_t len, egide_
 egide_rc egide_sign_labeled(EVP_PKEY *sk, const char *label, const void *msg, size_t len,
                             uint8_t sig[64])
 {
+    /* A held key gets the label apart, so that its holder can tell what it
+     * signs (and the message is not copied twice). */
+    const s_held_t *h = sk && EVP_PKEY_get_id(sk) == EVP_PKEY_ED25519 ? s_held_of(sk) : NULL;
+    if (h)
+        return label ? h->ops->sign(h->holder, h->slot, label, msg, len, sig) : EGIDE_ERR_INVALID;
     egide_buf_t b;
     egide_rc rc = s_labeled(label, msg, len, &b);
     if (!rc)

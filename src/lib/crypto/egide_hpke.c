@@ -297,9 +297,16 @@ static egide_rc s_x25519_public(const uint8_t raw[32], EVP_PKEY **out)
     return egide_key_from_raw_public(EVP_PKEY_X25519, raw, out);
 }
 
-/* dh = X25519(sk, pk). */
+/* dh = X25519(sk, pk).  A held sk (egide_key_new_held: the key holder has
+ * the private part) is answered by its holder; EGIDE_ERR_UNAVAILABLE from
+ * it is transient, never a verdict on the peer's share. */
 static egide_rc s_dh(EVP_PKEY *sk, EVP_PKEY *pk, uint8_t dh[32])
 {
+    if (egide_key_is_held(sk)) {
+        uint8_t peer[32];
+        egide_rc rc = egide_key_raw_public(pk, peer);
+        return rc ? rc : egide_key_held_dh(sk, peer, dh);
+    }
     EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(sk, NULL);
     if (!c)
         return EGIDE_ERR_NOMEM;
@@ -502,8 +509,14 @@ egide_rc egide_hpke_setup_base_r(uint16_t aead_id, const uint8_t *enc, size_t en
         rc = EGIDE_ERR_DECRYPT;
     if (!rc)
         rc = egide_key_raw_public(sk_r, pkrm);
-    if (!rc && s_dh(sk_r, pke, dh) != EGIDE_OK)
-        rc = EGIDE_ERR_DECRYPT; /* peer-supplied enc of small order */
+    if (!rc) {
+        egide_rc drc = s_dh(sk_r, pke, dh);
+        /* A key holder that cannot answer now is no verdict on enc. */
+        if (drc == EGIDE_ERR_UNAVAILABLE)
+            rc = drc;
+        else if (drc)
+            rc = EGIDE_ERR_DECRYPT; /* peer-supplied enc of small order */
+    }
     return s_setup_finish(rc, ctx, dh, enc, pkrm, info, info_len, pke, out);
 }
 
