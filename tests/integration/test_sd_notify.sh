@@ -7,8 +7,8 @@
 # STOPPING=1 from an edge.  Without these a Type=notify unit times out.
 # Also run by tests/packaging/test_packages.sh on the installed binaries
 # (EGIDE_BIN = a directory of links to /usr/bin/egide and /usr/sbin/egide-*).
+T_TIMEOUT=180 # read by common.sh's watchdog
 . "$(dirname "$0")/common.sh"
-T_TIMEOUT=180
 
 # notify_listen NAME: a Unix datagram socket $EL_DIR/NAME.sock whose
 # messages are appended, one per line, to $EL_DIR/NAME.notify.
