@@ -78,7 +78,7 @@ check "three packages: egide, egide-broker, egide-edge (no libegide: the library
     test "${#debs[@]}" -eq 3 -a -f "${debs[0]}" -a -f "${debs[1]}" -a -f "${debs[2]}"
 
 echo "== packaging: lintian"
-timeout 600 lintian --no-tag-display-limit --display-info "${debs[@]}" >"$work/lintian.txt" 2>&1 || true
+timeout 600 lintian --tag-display-limit 0 --display-info "${debs[@]}" >"$work/lintian.txt" 2>&1 || true
 cat "$work/lintian.txt"
 # "X: package: tag ..." -> "package: tag"; every one must be expected.
 tags=$(sed -n 's/^[EWIPXO]: \([a-z0-9.+-]*\)\( [a-z]*\)\?: \([a-z0-9.+-]*\).*/\1: \3/p' "$work/lintian.txt" | sort -u)
