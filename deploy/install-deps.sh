@@ -7,17 +7,21 @@
 # python3-selenium: the browser tests, tests/browser/.)
 #   --lint   also the linters (clang-tidy, cppcheck, clang-format)
 #   --fuzz   also clang + libFuzzer runtime for the fuzz targets
+#   --packaging  also what building and checking the Debian packages needs
+#            (tests/packaging/test_packages.sh): debhelper, dpkg-dev,
+#            devscripts, fakeroot, lintian, systemd (systemd-analyze)
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config openssl ca-certificates
       libssl-dev libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev sqlite3
       libinih-dev libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev libutf8proc-dev
-      curl python3 procps libsodium-dev
+      libsystemd-dev curl python3 procps man-db libsodium-dev
       chromium chromium-driver python3-selenium)
 for arg in "$@"; do
   case "$arg" in
     --lint) pkgs+=(clang-tidy cppcheck clang-format) ;;
     --fuzz) pkgs+=(clang libclang-rt-14-dev) ;;
+    --packaging) pkgs+=(debhelper dpkg-dev devscripts fakeroot lintian systemd) ;;
     *) echo "install-deps.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done

@@ -4,6 +4,9 @@
 # dependencies, builds, runs every test (unit, integration, fuzz corpora),
 # then builds again with AddressSanitizer + UndefinedBehaviorSanitizer and
 # runs every test again.  Build trees: build/ and build-asan/.
+# After the plain pass, tests/packaging/test_packages.sh builds the Debian
+# packages, installs them and checks them: only with CI=true (CI's machine is
+# disposable) or EGIDE_TEST_PACKAGES=1, since it installs system packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -24,6 +27,13 @@ cat build/long-tests.log
 if [ "$long_rc" -ne 0 ]; then
     echo "long tests failed" >&2
     exit "$long_rc"
+fi
+
+echo "== packages (build, lintian, install, check)"
+if [ "${CI:-}" = true ] || [ "${EGIDE_TEST_PACKAGES:-}" = 1 ]; then
+    ./tests/packaging/test_packages.sh --install
+else
+    echo "skipped: installs packages on this machine (CI=true or EGIDE_TEST_PACKAGES=1 runs it)"
 fi
 
 echo "== lint (clang-tidy, cppcheck)"

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "egide/base/egide_log.h"
+#include "egide/base/egide_notify.h"
 #include "egide/base/egide_util.h"
 
 #define R(x)    EGIDE__V1__REASON_CODE__REASON_##x
@@ -123,12 +124,14 @@ static bool s_frames(broker_t *b)
 static void s_reload(broker_t *b)
 {
     *b->reload = 0;
+    egide_notify("RELOADING=1");
     uint64_t before = egide_directory_version(b->dir);
     if (broker_reload_directory(b) == EGIDE_OK && egide_directory_version(b->dir) > before) {
         /* Push the new directory to every connected edge. */
         broker_send_directory(b, NULL);
         broker_flush(b);
     }
+    egide_notify("READY=1"); /* also after a refused reload: the old state serves */
 }
 
 int broker_run(broker_t *b)

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "egide/base/egide_date.h"
@@ -319,8 +320,12 @@ static int s_deadlines(const cli_args_t *args)
         if (env && *env)
             profile_path = env;
         else {
-            egide_snprintf(defpath, sizeof defpath, "%s/deploy/profiles/fr-casf.ini",
-                           EGIDE_SOURCE_DIR);
+            /* The installed profile (packages, cmake --install), else the
+             * source tree's (a build run where it was built). */
+            egide_snprintf(defpath, sizeof defpath, "%s/fr-casf.ini", EGIDE_PROFILE_DIR);
+            if (access(defpath, R_OK) != 0)
+                egide_snprintf(defpath, sizeof defpath, "%s/deploy/profiles/fr-casf.ini",
+                               EGIDE_SOURCE_DIR);
             profile_path = defpath;
         }
     }

@@ -17,6 +17,7 @@
 #include "egide/crypto/egide_keyd.h"
 #include "egide/base/egide_daemon.h"
 #include "egide/base/egide_log.h"
+#include "egide/base/egide_notify.h"
 #include "egide/base/egide_util.h"
 
 static const char *const s_levels[] = {"error", "warning", "notice", "info", "debug", NULL};
@@ -302,8 +303,12 @@ static int s_run(egide_config_t *cfg)
 {
     edge_t e;
     int status = 1;
-    if (edge_init(&e, cfg) == EGIDE_OK)
+    if (edge_init(&e, cfg) == EGIDE_OK) {
+        /* The REST API and the dealer are up: tell systemd (Type=notify). */
+        egide_notify("READY=1");
         status = edge_run(&e);
+        egide_notify("STOPPING=1");
+    }
     edge_fini(&e);
     return status;
 }
