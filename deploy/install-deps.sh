@@ -10,6 +10,7 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config openssl ca-certificates
       libssl-dev libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev sqlite3
       libinih-dev libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev libutf8proc-dev
+      libpq-dev postgresql-15
       curl python3 procps)
 for arg in "$@"; do
   case "$arg" in

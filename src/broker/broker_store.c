@@ -3,7 +3,8 @@
  * broker_store.c - the backend-independent half of the broker store: the
  * list of backends, argument checks done once for all of them (so every
  * backend refuses the same bad input the same way), the state names and the
- * functions that free returned lists.  The SQL is in broker_store_sqlite.c.
+ * functions that free returned lists.  The SQL is in broker_store_sqlite.c
+ * and broker_store_pg.c.
  */
 #include "broker_store.h"
 
@@ -20,7 +21,16 @@ struct broker_store {
 
 #define LIST_MAX 4096 /* largest list one call returns */
 
-const broker_store_ops_t *const broker_store_backends[] = {&broker_store_sqlite_ops, NULL};
+const broker_store_ops_t *const broker_store_backends[] = {&broker_store_sqlite_ops,
+                                                           &broker_store_pg_ops, NULL};
+
+const broker_store_ops_t *broker_store_backend_named(const char *name)
+{
+    for (size_t i = 0; name && broker_store_backends[i]; i++)
+        if (strcmp(broker_store_backends[i]->name, name) == 0)
+            return broker_store_backends[i];
+    return NULL;
+}
 
 const char *broker_delivery_state_name(broker_delivery_state s)
 {

@@ -132,7 +132,7 @@ typedef struct broker_store broker_store_t;
  * rely on non-NULL, well-sized arguments.  Semantics are those of the
  * wrappers. */
 typedef struct broker_store_ops {
-    const char *name; /* "sqlite" */
+    const char *name; /* "sqlite", "postgresql" */
     egide_rc (*open)(const char *location, bool reader, void **impl);
     void (*close)(void *impl);
     egide_rc (*audit)(void *impl, egide_auditlog_t **log);
@@ -178,6 +178,10 @@ typedef struct broker_store_ops {
 /* The backends compiled in, NULL-terminated (SQLite first, the default). */
 extern const broker_store_ops_t *const broker_store_backends[];
 extern const broker_store_ops_t broker_store_sqlite_ops;
+/* PostgreSQL (broker_store_pg.c): the location is a libpq conninfo. */
+extern const broker_store_ops_t broker_store_pg_ops;
+/* The backend called name ("sqlite", "postgresql"); NULL when none is. */
+const broker_store_ops_t *broker_store_backend_named(const char *name);
 
 /* Open the store at location with backend ops (NULL = SQLite): creates the
  * schema (migrations, audit tables included) and opens the audit log on the
@@ -192,7 +196,7 @@ egide_rc broker_store_open(const broker_store_ops_t *ops, const char *location, 
 egide_rc broker_store_open_reader(broker_store_t *s, broker_store_t **out);
 /* Close and NULL *self_p; NULL-safe.  An open transaction is rolled back. */
 void broker_store_close(broker_store_t **self_p);
-/* The backend's name ("sqlite"). */
+/* The backend's name ("sqlite", "postgresql"). */
 const char *broker_store_backend(const broker_store_t *s);
 /* The audit log kept in the store (borrowed; lives as long as the store). */
 egide_auditlog_t *broker_store_audit(broker_store_t *s);
