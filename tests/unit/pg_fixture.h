@@ -35,11 +35,11 @@ static char pg_fx_admin[256];  /* conninfo of the server's postgres database */
 static char pg_fx_dir[300];    /* the temporary cluster's directory, "" when none */
 static char pg_fx_runas[64];   /* "runuser -u postgres -- " as root */
 static char pg_fx_bindir[256]; /* PostgreSQL's server tools */
-static int pg_fx_n;            /* databases made */
+static int pg_fx_n;           /* databases made */
 static char pg_fx_start[2048]; /* the command that starts our cluster */
 
 /* A free TCP port on 127.0.0.1 (0 when none). */
-static int pg_fx_free_port(void)
+static inline int pg_fx_free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0)
@@ -55,7 +55,7 @@ static int pg_fx_free_port(void)
     return port;
 }
 
-static int pg_fx_sh(const char *cmd)
+static inline int pg_fx_sh(const char *cmd)
 {
     int rc = system(cmd);
     if (rc != 0)
@@ -64,7 +64,7 @@ static int pg_fx_sh(const char *cmd)
 }
 
 /* Start the temporary cluster under dir; 0 when it runs. */
-static int pg_fx_cluster(const char *dir)
+static inline int pg_fx_cluster(const char *dir)
 {
     const char *bindir = getenv("EGIDE_PG_BINDIR");
     snprintf(pg_fx_bindir, sizeof pg_fx_bindir, "%s",
@@ -114,7 +114,7 @@ static int pg_fx_cluster(const char *dir)
 }
 
 /* Find or start a server.  1: up; 0: skipped (said why); -1: failure. */
-static int pg_fixture_start(const char *dir)
+static inline int pg_fixture_start(const char *dir)
 {
     const char *given = getenv("EGIDE_TEST_PG");
     const char *req = getenv("EGIDE_TEST_PG_REQUIRED");
@@ -135,7 +135,7 @@ static int pg_fixture_start(const char *dir)
 }
 
 /* Stop the temporary cluster (if we started one). */
-static void pg_fixture_stop(void)
+static inline void pg_fixture_stop(void)
 {
     if (!pg_fx_dir[0])
         return;
@@ -148,7 +148,7 @@ static void pg_fixture_stop(void)
 
 /* Our cluster down (fast shutdown: sessions are cut) or up again; -1
  * when the server is not ours (EGIDE_TEST_PG): the caller skips. */
-static int pg_fixture_server(bool up)
+static inline int pg_fixture_server(bool up)
 {
     if (!pg_fx_dir[0])
         return -1;
@@ -161,7 +161,7 @@ static int pg_fixture_server(bool up)
 }
 
 /* Run one SQL command on the admin connection; 0 when it worked. */
-static int pg_fixture_admin(const char *sql)
+static inline int pg_fixture_admin(const char *sql)
 {
     PGconn *c = PQconnectdb(pg_fx_admin);
     int rc = -1;
@@ -177,7 +177,7 @@ static int pg_fixture_admin(const char *sql)
 }
 
 /* A fresh, empty database: its conninfo into out; 0 when made. */
-static int pg_fixture_db(char *out, size_t size)
+static inline int pg_fixture_db(char *out, size_t size)
 {
     char name[64], sql[128];
     snprintf(name, sizeof name, "egide_t%d_%d", (int)getpid(), ++pg_fx_n);
@@ -190,7 +190,7 @@ static int pg_fixture_db(char *out, size_t size)
 
 /* Cut every session on the database of conninfo (its last dbname=), as a
  * server restart or a network cut would: 0 when done. */
-static int pg_fixture_cut(const char *conninfo)
+static inline int pg_fixture_cut(const char *conninfo)
 {
     const char *d = NULL;
     for (const char *p = strstr(conninfo, "dbname="); p; p = strstr(p + 1, "dbname="))
@@ -214,7 +214,7 @@ static int pg_fixture_cut(const char *conninfo)
 }
 
 /* Drop the databases made (on a server we did not start). */
-static void pg_fixture_drop_all(void)
+static inline void pg_fixture_drop_all(void)
 {
     for (int i = 1; i <= pg_fx_n && !pg_fx_dir[0]; i++) {
         char sql[128];
