@@ -85,6 +85,7 @@ typedef struct broker_metrics {
     _Atomic int64_t directory_not_after_ms;      /* of b->dir: past it, new work is refused */
     _Atomic uint64_t directory_expired_refusals; /* hellos and submits refused for it */
     _Atomic uint64_t zap_refused_audited;        /* refusals that made an audit leaf */
+    _Atomic bool store_unavailable; /* the last transaction could not begin (server away) */
 } broker_metrics_t;
 
 /* A refused CURVE key, for aggregating refusals (broker_zap.c): one audit

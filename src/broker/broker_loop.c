@@ -91,8 +91,15 @@ static bool s_quiet(egide_rc rc, const egide_transport_msg_t *m)
 static bool s_begin(broker_t *b)
 {
     egide_rc rc = broker_store_begin(b->store);
+    bool was = atomic_exchange(&b->m.store_unavailable, rc != EGIDE_OK);
+    if (rc && !was)
+        egide_log(EGIDE_LOG_ERROR,
+                  "store unavailable (%s store: %s): no new work is taken until it is back; "
+                  "frames wait and peers retry",
+                  broker_store_backend(b->store), egide_strerror(rc));
+    else if (!rc && was)
+        egide_log(EGIDE_LOG_NOTICE, "store available again");
     if (rc) {
-        egide_log(EGIDE_LOG_ERROR, "cannot begin a transaction: %s; retrying", egide_strerror(rc));
         struct timespec ts = {0, TICK_MS * 1000000L};
         nanosleep(&ts, NULL);
     }
