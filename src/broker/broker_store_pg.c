@@ -284,13 +284,13 @@ static void s_inject_fault(void *impl, int nth_write)
 
 static egide_rc s_accept_rows(s_store_t *x, const broker_accept_t *a)
 {
-    egide_rc rc = s_fault(x, ST_ENV_INSERT)
-                      ? EGIDE_ERR_IO
-                      : egide_pg_run(x->pg, ST(x, ST_ENV_INSERT), NULL, NULL, "khtItiIIIbbI",
-                                     a->msg_id, a->sha256, a->sender_id, (int64_t)a->sender_seq,
-                                     a->type, a->urgency, a->created_ms, a->expires_ms,
-                                     a->received_ms, a->data, a->len, a->receipt, a->receipt_len,
-                                     (int64_t)a->leaf_index);
+    egide_rc rc =
+        s_fault(x, ST_ENV_INSERT)
+            ? EGIDE_ERR_IO
+            : egide_pg_run(x->pg, ST(x, ST_ENV_INSERT), NULL, NULL, "khtItiIIIbbI", a->msg_id,
+                           a->sha256, a->sender_id, (int64_t)a->sender_seq, a->type, a->urgency,
+                           a->created_ms, a->expires_ms, a->received_ms, a->data, a->len,
+                           a->receipt, a->receipt_len, (int64_t)a->leaf_index);
     for (size_t i = 0; !rc && i < a->n_recipients; i++)
         rc = s_fault(x, ST_DELIVERY_INSERT)
                  ? EGIDE_ERR_IO
@@ -517,8 +517,8 @@ static egide_rc s_relay_queue(void *impl, const char *sender_id, const char *iss
     uint8_t rsha[32];
     egide_sha256(receipt, len, rsha);
     PGresult *r = NULL;
-    egide_rc rc = egide_pg_run(x->pg, ST(x, ST_RELAY_INSERT), &r, NULL, "tkbhIt", sender_id,
-                               msg_id, receipt, len, rsha, now_ms, issuer);
+    egide_rc rc = egide_pg_run(x->pg, ST(x, ST_RELAY_INSERT), &r, NULL, "tkbhIt", sender_id, msg_id,
+                               receipt, len, rsha, now_ms, issuer);
     if (!rc && PQntuples(r) != 1)
         rc = EGIDE_ERR_DB;
     if (!rc)

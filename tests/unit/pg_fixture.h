@@ -35,7 +35,7 @@ static char pg_fx_admin[256];  /* conninfo of the server's postgres database */
 static char pg_fx_dir[300];    /* the temporary cluster's directory, "" when none */
 static char pg_fx_runas[64];   /* "runuser -u postgres -- " as root */
 static char pg_fx_bindir[256]; /* PostgreSQL's server tools */
-static int pg_fx_n;           /* databases made */
+static int pg_fx_n;            /* databases made */
 static char pg_fx_start[2048]; /* the command that starts our cluster */
 
 /* A free TCP port on 127.0.0.1 (0 when none). */

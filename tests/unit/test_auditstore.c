@@ -708,9 +708,9 @@ static void test_sqlite_migrations(void)
 
 typedef struct s_writer {
     char conninfo[512];
-    int id;                          /* 0 or 1 */
-    int failures;                    /* appends that did not succeed */
-    uint64_t idx[S_PG_PER_WRITER];   /* the index each append got */
+    int id;                        /* 0 or 1 */
+    int failures;                  /* appends that did not succeed */
+    uint64_t idx[S_PG_PER_WRITER]; /* the index each append got */
 } s_writer_t;
 
 static void *s_writer_run(void *arg)

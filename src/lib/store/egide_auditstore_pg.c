@@ -24,7 +24,7 @@
 
 #define S_REFUSE(t)                                                                                \
     "CREATE TRIGGER " t "_no_change BEFORE UPDATE OR DELETE ON " t                                 \
-    " FOR EACH ROW EXECUTE FUNCTION egide_audit_refuse();"                                          \
+    " FOR EACH ROW EXECUTE FUNCTION egide_audit_refuse();"                                         \
     "CREATE TRIGGER " t "_no_truncate BEFORE TRUNCATE ON " t                                       \
     " FOR EACH STATEMENT EXECUTE FUNCTION egide_audit_refuse();"
 
@@ -107,9 +107,9 @@ static const char *const s_sql[ST__COUNT] = {
 };
 
 static const char *const s_names[ST__COUNT] = {
-    "audit_size_lock", "audit_size", "audit_head", "audit_ins_leaf", "audit_ins_hash",
-    "audit_get_hash", "audit_hash_run", "audit_get_leaf", "audit_scan", "audit_ins_msg",
-    "audit_find_msg", "audit_has_msg", "audit_counts", "audit_ins_cp", "audit_cp_at",
+    "audit_size_lock", "audit_size",     "audit_head",     "audit_ins_leaf", "audit_ins_hash",
+    "audit_get_hash",  "audit_hash_run", "audit_get_leaf", "audit_scan",     "audit_ins_msg",
+    "audit_find_msg",  "audit_has_msg",  "audit_counts",   "audit_ins_cp",   "audit_cp_at",
     "audit_cp_latest", "audit_cp_next",
 };
 
@@ -137,7 +137,7 @@ static bool s_fault(s_self_t *self, int which)
     return true;
 }
 
-#define s_atomic_begin(self, sp, own) egide_pg_atomic_begin((self)->pg, sp, own)
+#define s_atomic_begin(self, sp, own)   egide_pg_atomic_begin((self)->pg, sp, own)
 #define s_atomic_end(self, sp, own, rc) egide_pg_atomic_end((self)->pg, sp, own, rc)
 
 /* ------------------------------------------------------------ lifecycle */

@@ -416,9 +416,8 @@ egide_rc egide_pg_version(egide_pg_t *p, const char *component, int64_t *version
     egide_rc rc = s_ready(p);
     PGresult *r = NULL;
     if (rc == EGIDE_OK)
-        rc = s_query1(p,
-                      "SELECT version FROM schema_version WHERE component = $1::text",
-                      component, &r);
+        rc = s_query1(p, "SELECT version FROM schema_version WHERE component = $1::text", component,
+                      &r);
     if (rc == EGIDE_OK)
         *version = PQntuples(r) == 1 ? egide_pg_int(r, 0, 0) : 0;
     PQclear(r);
@@ -441,8 +440,10 @@ egide_rc egide_pg_migrate(egide_pg_t *p, const char *component, const char *cons
     if (rc == EGIDE_OK)
         rc = egide_pg_version(p, component, &v);
     if (rc == EGIDE_OK && (v < 0 || (uint64_t)v > n)) {
-        egide_log(EGIDE_LOG_ERROR, "postgresql: %s schema version %lld is newer than this "
-                                   "program's %zu", component, (long long)v, n);
+        egide_log(EGIDE_LOG_ERROR,
+                  "postgresql: %s schema version %lld is newer than this "
+                  "program's %zu",
+                  component, (long long)v, n);
         rc = EGIDE_ERR_VERSION;
     }
     for (size_t i = (size_t)v; rc == EGIDE_OK && i < n; i++)
