@@ -311,6 +311,15 @@ egide_rc broker_store_counts(broker_store_t *s, uint64_t *queued, uint64_t *rela
     return s->ops->counts(s->impl, queued, relays);
 }
 
+egide_rc broker_store_lease(broker_store_t *s, const char *holder, int64_t ttl_ms, uint64_t *epoch)
+{
+    if (!WRITER_OK(s) || !s_id_ok(holder) || ttl_ms < 0 || ttl_ms > 86400000 || !epoch)
+        return EGIDE_ERR_INVALID;
+    if (!s->ops->lease)
+        return EGIDE_ERR_NOTFOUND;
+    return s->ops->lease(s->impl, holder, ttl_ms, epoch);
+}
+
 egide_rc broker_store_inject_fault(broker_store_t *s, int nth_write)
 {
     if (!s || nth_write < 0)

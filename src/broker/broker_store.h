@@ -169,6 +169,9 @@ typedef struct broker_store_ops {
     egide_rc (*relay_ack)(void *impl, uint64_t id, const char *sender_id,
                           broker_relay_acked_t *out);
     egide_rc (*counts)(void *impl, uint64_t *queued, uint64_t *relays);
+    /* Optional (NULL when a backend has none: SQLite, whose file one
+     * process owns): the write lease, see broker_store_lease. */
+    egide_rc (*lease)(void *impl, const char *holder, int64_t ttl_ms, uint64_t *epoch);
     /* Optional, for tests (NULL when a backend has none): the nth backend
      * write from now (1 = the next one) fails with EGIDE_ERR_IO, as SQLite's
      * own tests inject I/O errors; 0 clears it. */
@@ -269,6 +272,16 @@ egide_rc broker_store_relay_ack(broker_store_t *s, uint64_t id, const char *send
                                 broker_relay_acked_t *out);
 /* Gauges: QUEUED deliveries and unacknowledged relays. */
 egide_rc broker_store_counts(broker_store_t *s, uint64_t *queued, uint64_t *relays);
+/* Take or renew the store's write lease for holder (a name unique to this
+ * process) for ttl_ms (0..86400000) by the database server's clock; ttl_ms
+ * 0 gives it up.  *epoch is the fencing token: it rises each time the
+ * lease changes holder.  From then on every commit of this handle checks,
+ * in its own transaction, that holder still has the lease at that epoch,
+ * and fails with EGIDE_ERR_STATE (nothing committed) when it lost it, so a
+ * broker that was paused or cut off cannot write after another took over.
+ * Call it outside a transaction.  EGIDE_ERR_STATE when another holder's
+ * lease is valid, EGIDE_ERR_NOTFOUND when the backend has no lease. */
+egide_rc broker_store_lease(broker_store_t *s, const char *holder, int64_t ttl_ms, uint64_t *epoch);
 /* See broker_store_ops_t.inject_fault; EGIDE_ERR_STATE when the backend has none. */
 egide_rc broker_store_inject_fault(broker_store_t *s, int nth_write);
 

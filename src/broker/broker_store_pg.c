@@ -75,7 +75,14 @@ static const char *const s_migrations[] = {
     "  done BOOLEAN NOT NULL DEFAULT FALSE);"
     "CREATE INDEX relays_queue ON relays(sender_id, next_ms) WHERE NOT done;"
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);",
+    /* 2: the write lease; epoch is the fencing token */
+    "CREATE TABLE broker_lease(one BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK(one),"
+    "  holder TEXT NOT NULL, epoch BIGINT NOT NULL, expires_ms BIGINT NOT NULL);"
+    "INSERT INTO broker_lease(one, holder, epoch, expires_ms) VALUES(TRUE, '', 0, 0);",
 };
+
+/* The database server's clock in ms: one clock for every broker. */
+#define S_NOW_MS "(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
 
 enum {
     ST_ENV_INSERT,
@@ -98,6 +105,8 @@ enum {
     ST_RELAY_ATTEMPTED,
     ST_RELAY_ACK,
     ST_COUNTS,
+    ST_LEASE,
+    ST_FENCE,
     ST__COUNT
 };
 
@@ -144,6 +153,14 @@ static const char *const s_sql[ST__COUNT] = {
                      " RETURNING msg_id, receipt_sha256, issuer",
     [ST_COUNTS] = "SELECT (SELECT count(*) FROM deliveries WHERE state=0),"
                   " (SELECT count(*) FROM relays WHERE NOT done)",
+    /* Taken when free or expired, renewed by its holder; a new holder
+     * raises the epoch. */
+    [ST_LEASE] = "UPDATE broker_lease SET epoch = CASE WHEN holder = $1 THEN epoch ELSE epoch + 1"
+                 " END, holder = $1, expires_ms = " S_NOW_MS " + $2 WHERE one AND (holder = $1"
+                 " OR expires_ms <= " S_NOW_MS ") RETURNING epoch",
+    /* FOR SHARE: a takeover waits for this transaction's end. */
+    [ST_FENCE] = "SELECT 1 FROM broker_lease WHERE one AND holder = $1 AND epoch = $2 AND"
+                 " expires_ms > " S_NOW_MS " FOR SHARE",
 };
 
 static const char *const s_names[ST__COUNT] = {
@@ -153,17 +170,20 @@ static const char *const s_names[ST__COUNT] = {
     "broker_due",          "broker_attempted",       "broker_finish",
     "broker_expiring",     "broker_wake_deliveries", "broker_wake_relays",
     "broker_relay_insert", "broker_relays_due",      "broker_relay_attempted",
-    "broker_relay_ack",    "broker_counts",
+    "broker_relay_ack",    "broker_counts",          "broker_lease",
+    "broker_fence",
 };
 
 /* Invariants: pg is the one connection of this handle (one thread); as
  * and log are on it; st[i] names s_sql[i]. */
 typedef struct s_store {
-    egide_pg_t *pg;                /* the connection (owned) */
-    egide_auditstore_pg_t *as;     /* the audit tables on it (owned) */
-    egide_auditlog_t *log;         /* the audit log on as (owned) */
-    egide_pg_stmt_t st[ST__COUNT]; /* statements, prepared per session */
-    int fault_in;                  /* > 0: the fault_in-th write from now fails (tests) */
+    egide_pg_t *pg;                   /* the connection (owned) */
+    egide_auditstore_pg_t *as;        /* the audit tables on it (owned) */
+    egide_auditlog_t *log;            /* the audit log on as (owned) */
+    egide_pg_stmt_t st[ST__COUNT];    /* statements, prepared per session */
+    int fault_in;                     /* > 0: the fault_in-th write from now fails (tests) */
+    char holder[BROKER_STORE_ID_MAX]; /* the lease's holder once taken, "" before */
+    uint64_t epoch;                   /* its epoch: every commit checks it */
 } s_store_t;
 
 /* ------------------------------------------------------------ helpers */
@@ -267,7 +287,45 @@ static egide_rc s_commit(void *impl)
         egide_log(EGIDE_LOG_ERROR, "broker store: commit: injected I/O error");
         return EGIDE_ERR_IO;
     }
+    if (x->holder[0]) {
+        /* Fencing: still the holder, at our epoch, in this transaction. */
+        PGresult *r = NULL;
+        egide_rc rc =
+            egide_pg_run(x->pg, ST(x, ST_FENCE), &r, NULL, "tI", x->holder, (int64_t)x->epoch);
+        bool held = !rc && PQntuples(r) == 1;
+        PQclear(r);
+        if (rc)
+            return rc;
+        if (!held) {
+            egide_log(EGIDE_LOG_ERROR,
+                      "broker store: the write lease (epoch %llu) is lost: this transaction is "
+                      "not committed",
+                      (unsigned long long)x->epoch);
+            return EGIDE_ERR_STATE;
+        }
+    }
     return egide_pg_commit(x->pg);
+}
+
+static egide_rc s_lease(void *impl, const char *holder, int64_t ttl_ms, uint64_t *epoch)
+{
+    s_store_t *x = impl;
+    if (egide_pg_in_txn(x->pg))
+        return EGIDE_ERR_STATE;
+    PGresult *r = NULL;
+    egide_rc rc = egide_pg_run(x->pg, ST(x, ST_LEASE), &r, NULL, "tI", holder, ttl_ms);
+    if (!rc && PQntuples(r) != 1)
+        rc = EGIDE_ERR_STATE; /* another holder's lease is valid */
+    if (!rc) {
+        *epoch = (uint64_t)egide_pg_int(r, 0, 0);
+        if (x->epoch != *epoch || strcmp(x->holder, holder) != 0)
+            egide_log(EGIDE_LOG_NOTICE, "broker store: write lease taken (epoch %llu)",
+                      (unsigned long long)*epoch);
+        egide_strlcpy(x->holder, holder, sizeof x->holder);
+        x->epoch = *epoch;
+    }
+    PQclear(r);
+    return rc;
 }
 
 static void s_rollback(void *impl)
@@ -605,5 +663,6 @@ const broker_store_ops_t broker_store_pg_ops = {
     .relay_attempted = s_relay_attempted,
     .relay_ack = s_relay_ack,
     .counts = s_counts,
+    .lease = s_lease,
     .inject_fault = s_inject_fault,
 };

@@ -19,7 +19,22 @@ CONNINFO=$("$PGC" createdb "$PGD/c" egide_broker) || exit 1
 psql_q() { "${EGIDE_PG_BINDIR:-/usr/lib/postgresql/15/bin}/psql" "$CONNINFO" -qAt -c "$1"; }
 
 el_setup || exit 1
-printf '[store]\nbackend = postgresql\nconninfo = %s\n' "$CONNINFO" >>"$EL_DIR/state/broker/broker.ini"
+INI="$EL_DIR/state/broker/broker.ini"
+# Refused at start, clearly: no conninfo; a server that is not there.
+cp "$INI" "$EL_DIR/noconn.ini"
+printf '[store]\nbackend = postgresql\n' >>"$EL_DIR/noconn.ini"
+out=$(timeout 30 "$EGIDE_BIN/egide-broker" -c "$EL_DIR/noconn.ini" 2>&1)
+rc=$?
+check "backend = postgresql without conninfo: refused at start" \
+    bash -c "[ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -qF '[store] conninfo' <<<\"\$0\"" "$out"
+cp "$INI" "$EL_DIR/noserver.ini"
+printf '[store]\nbackend = postgresql\nconninfo = host=127.0.0.1 port=%s dbname=x user=postgres connect_timeout=2\n' \
+    "$(el_free_port)" >>"$EL_DIR/noserver.ini"
+out=$(timeout 30 "$EGIDE_BIN/egide-broker" -c "$EL_DIR/noserver.ini" 2>&1)
+rc=$?
+check "no server at start: a clear error, no crash (exit $rc)" \
+    bash -c "[ $rc -ge 1 ] && [ $rc -le 3 ] && grep -q 'postgresql: cannot connect' <<<\"\$0\"" "$out"
+printf '[store]\nbackend = postgresql\nconninfo = %s\n' "$CONNINFO" >>"$INI"
 el_start_broker || exit 1
 el_start_edge fr.snated || exit 1
 el_start_edge 71.crip || exit 1
