@@ -85,6 +85,9 @@ const egide_config_key_t broker_config_schema[] = {
     K("store", "conninfo", EGIDE_CFG_STRING, false, 0, 0, NULL,
       "libpq connection string for backend = postgresql (several hosts with "
       "target_session_attrs=read-write allowed; no password here: use ~/.pgpass or peer auth)"),
+    K("store", "lease_seconds", EGIDE_CFG_INT, false, 0, 3600, "0",
+      "postgresql: hold the store's write lease (renewed every third of it); a second broker "
+      "waits passive until it expires; 0 = no lease (one broker)"),
     {"log", "level", EGIDE_CFG_ENUM, false, 0, 0, "notice", s_levels, "log level"},
     K("log", "syslog", EGIDE_CFG_BOOL, false, 0, 0, "false", "log to syslog instead of stderr"),
     EGIDE_CONFIG_END,
@@ -185,6 +188,9 @@ egide_rc broker_init(broker_t *b, egide_config_t *cfg)
     free(p);
     if (rc)
         return s_fail(ops == &broker_store_sqlite_ops ? "database" : "PostgreSQL store", rc);
+    b->lease_ms = egide_config_int(cfg, "store", "lease_seconds") * 1000;
+    if ((rc = broker_lease_take(b))) /* before anything is written */
+        return rc;
     b->audit = broker_store_audit(b->store);
     b->last_checkpoint_size = 0;
     p = egide_config_path(cfg, "audit", "checkpoint_file");
