@@ -201,6 +201,8 @@ int cmd_audit(int argc, char **argv);
 /* cli_domain.c: payload validation, deadlines, observatory export. */
 extern const cli_entry_t cli_validate, cli_deadlines;
 int cmd_export(int argc, char **argv);
+/* cli_user.c: personal accounts on the edge's database (offline). */
+int cmd_user(int argc, char **argv);
 /* cli_api.c: talking to the local edge API. */
 extern const cli_entry_t cli_send, cli_inbox, cli_outbox, cli_show, cli_ack, cli_status;
 

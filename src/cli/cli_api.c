@@ -27,6 +27,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "egide/domain/egide_payload.h"
 #include "egide/net/egide_httpc.h"
 #include "egide/base/egide_limits.h"
 #include "egide/base/egide_util.h"
@@ -103,7 +104,7 @@ static egide_rc s_read_stdin(uint8_t **out, size_t *len)
 
 static int s_send_body(cli_conn_t *ctx, const char *type, const char **to, size_t nto,
                        const char *commune, const char *file, const char *urgency,
-                       const char *reply, const char *ctype, json_t **out)
+                       const char *reply, const char *ctype, const char *override, json_t **out)
 {
     uint8_t *data = NULL;
     size_t len = 0;
@@ -127,9 +128,11 @@ static int s_send_body(cli_conn_t *ctx, const char *type, const char **to, size_
         for (size_t i = 0; i < nto; i++)
             json_array_append_new(a, json_string(to[i]));
         json_object_set_new(o, "to", a);
-    } else {
+    } else if (commune) {
         json_object_set_new(o, "commune", json_string(commune));
-    }
+    } /* neither: the edge routes by the children's commune in the payload */
+    if (override)
+        json_object_set_new(o, "routing_override", json_pack("{s:s}", "reason", override));
     if (urgency)
         json_object_set_new(o, "urgency", json_string(urgency));
     if (reply) {
@@ -176,7 +179,10 @@ done:
 static const cli_opt_t s_send_opts[] = {
     {"--type", CLI_VALUE, "TYPE", "message type, e.g. snated.transmission", true},
     {"--to", CLI_LIST, "NODE", "recipient node id", false},
-    {"--commune", CLI_VALUE, "CODE", "route by the child's commune (INSEE code) instead", false},
+    {"--commune", CLI_VALUE, "CODE",
+     "route by this commune (INSEE code), one of the children's unless overridden", false},
+    {"--override-reason", CLI_VALUE, "TEXT",
+     "route by --commune although the payload disagrees, and why (travels in the message)", false},
     {"--file", CLI_VALUE, "PAYLOAD", "the payload: a file, or - for stdin", true},
     {"--urgency", CLI_VALUE, "U", "normal, urgent or immediate", false},
     {"--in-reply-to", CLI_VALUE, "MSG_ID", "the message this one answers", false},
@@ -185,8 +191,11 @@ static const cli_opt_t s_send_opts[] = {
 };
 static const char s_about_send[] =
     "Submit a message through the local edge.  PAYLOAD is a JSON object, or any bytes\n"
-    "when --content-type is given (other than application/json).  Prints the message\n"
-    "id and its recipients.";
+    "when --content-type is given (other than application/json).  Without --to or\n"
+    "--commune the edge routes by the children's commune in the payload.  --commune\n"
+    "must be one of the children's communes, and the payload's territory the one the\n"
+    "directory gives for it, unless --override-reason says why not.  Prints the\n"
+    "message id and its recipients.";
 static const cli_cmd_t s_send_cmd =
     CLI_CMD("send", NULL, 0, 0, s_about_send, s_send_opts, cli_api_opts, cli_json_opts);
 
@@ -195,6 +204,7 @@ static int s_send(const cli_args_t *args)
     const char *type = cli_get(args, "--type"), *commune = cli_get(args, "--commune");
     const char *file = cli_get(args, "--file"), *urgency = cli_get(args, "--urgency");
     const char *reply = cli_get(args, "--in-reply-to"), *ctype = cli_get(args, "--content-type");
+    const char *override = cli_get(args, "--override-reason");
     const char *to[S_MAX_TO];
     size_t nto = cli_list(args, "--to", to, S_MAX_TO);
     if (nto > S_MAX_TO)
@@ -204,8 +214,6 @@ static int s_send(const cli_args_t *args)
         return cli_fail("send", "--type TYPE is required") + 1;
     if (strlen(type) > EGIDE_MAX_TYPE_NAME)
         return cli_fail("send", "--type: longer than %u characters", EGIDE_MAX_TYPE_NAME) + 1;
-    if (!nto && !commune)
-        return cli_fail("send", "give the recipients with --to NODE or --commune CODE") + 1;
     if (nto && commune)
         return cli_fail("send", "--to and --commune are exclusive") + 1;
     for (size_t i = 0; i < nto; i++)
@@ -215,6 +223,14 @@ static int s_send(const cli_args_t *args)
         return cli_fail("send", "--commune: '%s' is not an INSEE commune code (5 characters)",
                         commune) +
                1;
+    if (override) {
+        const char *why = egide_payload_override_reason_problem(override, strlen(override));
+        if (why)
+            return cli_fail("send", "--override-reason: %s", why) + 1;
+        if (nto)
+            return cli_fail("send", "--override-reason is for routing by commune, not with --to") +
+                   1;
+    }
     if (urgency && !s_in(urgency, s_urgencies))
         return cli_fail("send", "--urgency: '%s' is not normal, urgent or immediate", urgency) + 1;
     if (reply && !s_is_msg_id(reply))
@@ -227,7 +243,7 @@ static int s_send(const cli_args_t *args)
     egide_httpc_resp_t r = {0};
     if (ret)
         goto done;
-    ret = s_send_body(&ctx, type, to, nto, commune, file, urgency, reply, ctype, &body);
+    ret = s_send_body(&ctx, type, to, nto, commune, file, urgency, reply, ctype, override, &body);
     if (ret)
         goto done;
     ret = cli_conn_call(&ctx, "POST", "/v1/messages", body, NULL, &r, &res);
@@ -247,6 +263,8 @@ static int s_send(const cli_args_t *args)
         printf(" %s", cli_clean(json_string_value(json_array_get(rec, i)), n, sizeof n));
     }
     printf("\n");
+    if (json_object_get(res, "routing_override"))
+        printf("routing override: recorded in the payload and in this edge's store\n");
 done:
     json_decref(body);
     json_decref(res);

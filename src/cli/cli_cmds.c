@@ -32,6 +32,7 @@ static const struct {
     {"pki", NULL, cmd_pki, "PKI helpers (CURVE key pairs, fingerprints)"},
     {"directory", NULL, cmd_directory, "build, show, verify and query the signed directory"},
     {"audit", NULL, cmd_audit, "verify the broker's audit log (auditors)"},
+    {"user", NULL, cmd_user, "personal accounts of the edge's web pages (offline, --db)"},
 };
 
 static void s_usage(FILE *f)

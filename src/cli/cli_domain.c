@@ -185,13 +185,13 @@ static int s_deadlines_online(const cli_args_t *args)
     cli_conn_t ctx;
     json_t *root = NULL;
     egide_httpc_resp_t resp = {0};
-    int ret = cli_conn_request(&ctx, args, &s_deadlines_edge, "GET", "/v1/deadlines", NULL, NULL,
-                               &resp, &root);
+    int ret = cli_conn_request(&ctx, args, &s_deadlines_edge, "GET", "/v1/deadlines?limit=500",
+                               NULL, NULL, &resp, &root);
     if (ret)
         goto done;
-    json_t *list = json_object_get(root, "deadlines");
+    json_t *list = json_object_get(root, "obligations");
     if (!json_is_array(list)) {
-        ret = cli_fail("deadlines", "%s: not a {\"deadlines\": [...]} answer", ctx.url);
+        ret = cli_fail("deadlines", "%s: not a {\"obligations\": [...]} answer", ctx.url);
         goto done;
     }
     if (ctx.json) {
@@ -207,11 +207,18 @@ static int s_deadlines_online(const cli_args_t *args)
     (json_is_string(json_object_get(d, k)) ? json_string_value(json_object_get(d, k)) : "")
         json_t *due = json_object_get(d, "due_ms");
         s_row(S_F("state"), json_is_integer(due) ? (int64_t)json_integer_value(due) : 0,
-              S_F("type"), S_F("name"), S_F("msg_id"), S_F("label"), S_F("source"));
+              S_F("start_type"), S_F("name"), S_F("start_msg"), S_F("label"), S_F("source"));
 #undef S_F
     }
     if (json_array_size(list) == 0)
         printf("(no deadline)\n");
+    /* A page is never cut silently: say how many more there are. */
+    json_t *total = json_object_get(root, "total");
+    if (json_is_string(json_object_get(root, "next")) && json_is_integer(total))
+        printf("(%zu of %lld open obligations shown: GET /v1/deadlines?after=%s for the next "
+               "page)\n",
+               json_array_size(list), (long long)json_integer_value(total),
+               json_string_value(json_object_get(root, "next")));
 done:
     json_decref(root);
     egide_httpc_resp_free(&resp);
@@ -322,8 +329,9 @@ static int s_deadlines(const cli_args_t *args)
     egide_deadline_t dl[EGIDE_DEADLINE_MAX_DEFS];
     size_t n = 0;
     rc = egide_deadline_compute(prof, type, "", recv_ms, &fx, dl, EGIDE_DEADLINE_MAX_DEFS, &n);
-    if (rc == EGIDE_OK)
-        rc = egide_deadline_evaluate(prof, dl, n, NULL, 0, now);
+    /* Offline nothing closes them: each is open, or overdue at --now. */
+    for (size_t i = 0; rc == EGIDE_OK && i < n; i++)
+        dl[i].state = now > dl[i].due_ms ? EGIDE_DEADLINE_OVERDUE : EGIDE_DEADLINE_OPEN;
     if (rc != EGIDE_OK) {
         egide_deadline_profile_destroy(&prof);
         return cli_fail_rc("deadlines", rc, "compute");

@@ -45,6 +45,8 @@
 #include "egide/crypto/egide_pki.h"
 #include "egide/net/egide_transport.h"
 
+#include "edge_oblig.h"
+#include "edge_accounts.h"
 #include "edge_store.h"
 
 extern const egide_config_key_t edge_config_schema[];
@@ -116,6 +118,8 @@ typedef struct edge {
     edge_store_t *api_store;
     pthread_mutex_t api_lock; /* one request at a time on api_store */
     char *api_token;
+    edge_auth_policy_t auth; /* sessions and lockout of personal accounts ([web]) */
+    bool cookie_secure;      /* session cookie marked Secure (TLS in front) */
     edge_metrics_t m;
     /* Re-signing after REPLAY (loop thread; edge_outbox.c, edge_loop.c):
      * Welcomes handled, their count at the last REPLAY handled, and a Hello
@@ -180,7 +184,8 @@ egide_rc edge_adopt_directory(edge_t *e, const uint8_t *signed_bytes, size_t len
 /* Seal and queue a message from the API or loop thread, on store st (its
  * own transaction): recipients resolved from the peers (EGIDE_ERR_NOTFOUND
  * for one not in the directory, its status when not valid), then sealed,
- * queued with its deadlines, committed, and the loop woken.  msg_id gets the
+ * queued (joined to its case, with the obligations it opens or closes
+ * here), committed, and the loop woken.  msg_id gets the
  * new id.  Store errors come back as they are (nothing queued). */
 egide_rc edge_submit(edge_t *e, edge_store_t *st, const char *type, const char *const *to,
                      size_t n_to, int urgency, const uint8_t *in_reply_to, const uint8_t *pb,
@@ -192,11 +197,15 @@ egide_rc edge_submit_in(edge_t *e, edge_store_t *st, const char *type, const cha
                         size_t pb_len, const egide_payload_facts_t *facts, uint8_t msg_id[16]);
 /* After committing an edge_submit_in: count it and wake the loop. */
 void edge_outbox_queued(edge_t *e);
-/* Record on st the deadlines the profile starts for a message (none without
- * a profile).  Store errors are returned. */
-egide_rc edge_deadlines_start(edge_t *e, edge_store_t *st, const char *type,
-                              const uint8_t msg_id[16], int64_t time_ms,
-                              const egide_payload_facts_t *facts);
+/* What a message stored (sent = false) or queued (sent = true) here does
+ * to this node's obligations (edge_oblig.h), on st in the caller's
+ * transaction: the parties' roles come from the directory held (a node not
+ * in it has no role), this node's from e->role.  Nothing without a profile
+ * or a case.  Store errors are returned (transient). */
+egide_rc edge_obligations_note(edge_t *e, edge_store_t *st, const uint8_t msg_id[16],
+                               const char *type, bool sent, const char *sender_id,
+                               const char *const *rcpt_ids, size_t n_rcpt, int64_t case_id,
+                               int64_t time_ms, const egide_payload_facts_t *facts);
 /* The broker's Welcome (within the batch): it holds sequence numbers up to
  * last_seq from this node, so the next one given is at least last_seq + 1
  * (never lower; a notice says so when the counter had to move: the edge

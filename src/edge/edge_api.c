@@ -7,8 +7,15 @@
  *                                recipient: see edge_overall_state)
  *   GET  /v1/messages/{id}       with its receipts (and the payload, inbox)
  *   POST /v1/messages/{id}/ack   acknowledge a received message
- *   GET  /v1/deadlines           open, overdue, met and late legal deadlines
+ *   GET  /v1/deadlines?state=&role=&case=&limit=&after=   one page of the
+ *                                obligations held here (stored, see edge_oblig.h)
  *   GET  /v1/health, GET /metrics
+ *   POST/GET/DELETE /v1/session  log in, who am I, log out (personal
+ *                                accounts, edge_accounts.h)
+ *   GET  /, /login, /assets/...  the embedded web pages (edge_web.c)
+ * A request comes with the bearer token (a machine: every right) or with
+ * a session cookie (a person: the rights of their role, edge_role_allows,
+ * and the session's CSRF token on every request that is not a GET).
  * Runs in libmicrohttpd's thread, on its own store handle (api_store), one
  * request at a time; it reads through the store's named operations only
  * (no SQL here) and submits through edge_submit.  A store error is a 500,
@@ -20,13 +27,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
+
+#include "egide/base/egide_date.h"
+#include "edge_web.h"
 
 #include "egide/base/egide_token.h"
 #include "egide/crypto/egide_crypto.h"
 #include "egide/protocol/egide_envelope.h"
 #include "egide/base/egide_log.h"
 #include "egide/net/egide_metrics.h"
+#include "egide/domain/egide_catalogue.h"
 #include "egide/domain/egide_payload.h"
 #include "egide/base/egide_util.h"
 #include "egide/wire/egide_wire.h"
@@ -140,6 +152,168 @@ static bool s_idempotency(edge_t *e, const egide_http_req_t *req, json_t *root,
     return false;
 }
 
+/* The CRIP's evaluation.assignment carries the case's clock origin (when
+ * this edge received the referral, by its own clock) as ip_received_at, so
+ * the territory's evaluation runs on the same clock as the CRIP's: when the
+ * case is known here (by in_reply_to or the payload's case_ref) and holds
+ * an origin, a missing or different ip_received_at is filled from it (a
+ * CRIP worker need not copy it; the answer says "filled"), never refused.
+ * *filled says whether the payload changed.  Store errors are returned. */
+static egide_rc s_fill_origin(edge_t *e, const char *type, const uint8_t *irt, json_t *payload,
+                              bool *filled)
+{
+    *filled = false;
+    if (strcmp(e->role, "crip") != 0 || strcmp(type, "evaluation.assignment") != 0 ||
+        !json_is_object(payload))
+        return EGIDE_OK;
+    const char *ref = json_string_value(json_object_get(payload, "case_ref"));
+    if (!irt && (!ref || !ref[0]))
+        return EGIDE_OK;
+    int64_t cid = 0;
+    edge_case_row_t c;
+    memset(&c, 0, sizeof c);
+    pthread_mutex_lock(&e->api_lock);
+    egide_rc rc = edge_store_case_find(e->api_store, NULL, irt, ref && ref[0] ? ref : NULL, &cid);
+    if (!rc)
+        rc = edge_store_case_get(e->api_store, cid, &c);
+    pthread_mutex_unlock(&e->api_lock);
+    if (rc == EGIDE_ERR_NOTFOUND || (!rc && !c.has_origin))
+        return EGIDE_OK;
+    if (rc)
+        return rc;
+    const char *have = json_string_value(json_object_get(payload, "ip_received_at"));
+    int64_t ms = 0;
+    if (have && egide_datetime_parse(have, &ms) == EGIDE_OK && ms == c.origin_ms)
+        return EGIDE_OK;
+    char iso[32];
+    rc = egide_datetime_format(c.origin_ms, iso, sizeof iso);
+    if (rc)
+        return rc;
+    if (json_object_set_new(payload, "ip_received_at", json_string(iso)) != 0)
+        return EGIDE_ERR_NOMEM;
+    *filled = true;
+    return EGIDE_OK;
+}
+
+/* ------------------------------------------------------------ routing checks */
+
+/* The request's "routing_override": {"reason": "..."} (issue 11 item 3),
+ * checked as the payload will check it.  *reason is borrowed from root (NULL
+ * without an override).  false when resp was answered (400). */
+static bool s_override_parse(json_t *root, const char **reason, egide_http_resp_t *resp)
+{
+    *reason = NULL;
+    json_t *o = json_object_get(root, "routing_override");
+    if (!o)
+        return true;
+    if (!json_is_object(o)) {
+        egide_http_error(resp, 400, EGIDE_ERR_VALIDATION,
+                         "routing_override: an object {\"reason\": \"why\"}");
+        return false;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(o, key, v)
+    {
+        if (strcmp(key, "reason") != 0) {
+            char q[EGIDE_PAYLOAD_QUOTE_SIZE];
+            egide_payload_quote(key, strlen(key), q, sizeof q);
+            egide_http_error(resp, 400, EGIDE_ERR_VALIDATION,
+                             "routing_override: unknown field %s (only \"reason\")", q);
+            return false;
+        }
+    }
+    json_t *r = json_object_get(o, "reason");
+    const char *why =
+        !r ? "required: say why the message goes elsewhere"
+        : !json_is_string(r)
+            ? "not a string"
+            : egide_payload_override_reason_problem(json_string_value(r), json_string_length(r));
+    if (why) {
+        egide_http_error(resp, 400, EGIDE_ERR_VALIDATION, "routing_override.reason: %s", why);
+        return false;
+    }
+    *reason = json_string_value(r);
+    return true;
+}
+
+/* true when the payload message of type has a routing_override field. */
+static bool s_type_has_override(const char *type)
+{
+    const egide_catalogue_type_t *t = egide_catalogue_type_find(type);
+    return t && t->payload &&
+           protobuf_c_message_descriptor_get_field_by_name(t->payload, "routing_override");
+}
+
+/* "71137, 71270" (and ", ..." when the payload had more). */
+static void s_communes_text(const egide_payload_facts_t *fx, char *out, size_t outsz)
+{
+    size_t o = 0;
+    out[0] = '\0';
+    for (int i = 0; i < fx->n_communes && o + 16 < outsz; i++)
+        o += (size_t)snprintf(out + o, outsz - o, "%s%s", i ? ", " : "", fx->communes[i]);
+    if (fx->more_communes && o + 8 < outsz)
+        snprintf(out + o, outsz - o, ", ...");
+}
+
+/* Issue 11 item 3: a message routed by commune goes where its payload says.
+ * The commune given must be one of the children's (when the payload names
+ * any), and the payload's territory, when it has one, must be the node the
+ * directory routes that commune to; a routing_override in the payload lets
+ * either through.  false when resp was answered (422, EGIDE_ERR_ROUTE). */
+static bool s_routing_consistent(edge_t *e, const char *given, const char *c,
+                                 const egide_payload_facts_t *fx, egide_http_resp_t *resp)
+{
+    if (fx->routing_override)
+        return true;
+    char list[EGIDE_PAYLOAD_MAX_COMMUNES * 8 + 16];
+    s_communes_text(fx, list, sizeof list);
+    if (given && fx->n_communes > 0 && !egide_payload_facts_has_commune(fx, given)) {
+        egide_http_error(resp, 422, EGIDE_ERR_ROUTE,
+                         "routing mismatch: commune %s given for routing is not a commune of the "
+                         "payload's children (%s); route by one of them, or give "
+                         "routing_override with a reason",
+                         given, list);
+        return false;
+    }
+    if (!fx->territory[0])
+        return true;
+    char routed[EGIDE_MAX_NODE_ID + 1] = "";
+    pthread_mutex_lock(&e->dir_lock);
+    const Egide__V1__RouteEntry *r = e->dir ? egide_directory_route(e->dir, c) : NULL;
+    if (r && r->territory)
+        egide_strlcpy(routed, r->territory, sizeof routed);
+    pthread_mutex_unlock(&e->dir_lock);
+    if (routed[0] && strcmp(routed, fx->territory) != 0) {
+        egide_http_error(resp, 422, EGIDE_ERR_ROUTE,
+                         "routing mismatch: the payload's territory is %s but the directory "
+                         "routes commune %s to %s; correct one of them, or give "
+                         "routing_override with a reason",
+                         fx->territory, c, routed);
+        return false;
+    }
+    return true;
+}
+
+/* What the sender keeps of an override: the edge store's meta entry
+ * "routing_override/<msg id>", {"reason", "commune", "children_communes",
+ * "territory", "recipients"}, written in the transaction that queues the
+ * message (the sealed payload itself is for its recipients only). */
+static json_t *s_override_record(const char *reason, const char *c, const egide_payload_facts_t *fx,
+                                 const char *const *rcpt, size_t n)
+{
+    json_t *kids = json_array(), *to = json_array();
+    for (int i = 0; kids && i < fx->n_communes; i++)
+        json_array_append_new(kids, json_string(fx->communes[i]));
+    for (size_t i = 0; to && i < n; i++)
+        json_array_append_new(to, json_string(rcpt[i]));
+    json_t *o =
+        json_pack("{s:s, s:s*, s:o, s:s*, s:o}", "reason", reason ? reason : "", "commune", c,
+                  "children_communes", kids ? kids : json_array(), "territory",
+                  fx->territory[0] ? fx->territory : NULL, "recipients", to ? to : json_array());
+    return o;
+}
+
 static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *resp)
 {
     json_error_t jerr;
@@ -153,7 +327,8 @@ static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_re
     }
     static const char *const allowed[] = {
         "type",    "to",          "commune",      "urgency",         "in_reply_to",
-        "payload", "payload_b64", "content_type", "idempotency_key", NULL};
+        "payload", "payload_b64", "content_type", "idempotency_key", "routing_override",
+        NULL};
     const char *key;
     json_t *val;
     json_object_foreach(root, key, val)
@@ -179,7 +354,11 @@ static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_re
     const char *type = json_string_value(json_object_get(root, "type"));
     json_t *payload = json_object_get(root, "payload");
     json_t *to = json_object_get(root, "to");
-    const char *commune = json_string_value(json_object_get(root, "commune"));
+    json_t *jcommune = json_object_get(root, "commune");
+    const char *commune = json_string_value(jcommune);
+    const char *ovr_reason = NULL;
+    json_t *pcopy = NULL;  /* the payload with the request's override written in */
+    json_t *record = NULL; /* what the outbox keeps of an override */
     const char *urg = json_string_value(json_object_get(root, "urgency"));
     const char *irt = json_string_value(json_object_get(root, "in_reply_to"));
     uint8_t irt_id[16];
@@ -221,6 +400,77 @@ static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_re
         egide_http_error(resp, 400, EGIDE_ERR_VALIDATION, "payload: required (a JSON object)");
         goto done;
     }
+    /* A commune as a JSON number loses its leading zero and cannot be 2A004:
+     * named, never ignored (issue 11 item 3). */
+    if (jcommune && !commune) {
+        egide_http_error(resp, 400, EGIDE_ERR_VALIDATION,
+                         "commune: commune must be a string INSEE code such as \"71137\"");
+        goto done;
+    }
+    /* The directory's syntax, and as the payload checks it: no INSEE code
+     * starts with 00, nor with 20 since Corsica became 2A/2B. */
+    if (commune &&
+        (!egide_directory_commune_valid(commune) || (commune[0] == '0' && commune[1] == '0') ||
+         (commune[0] == '2' && commune[1] == '0'))) {
+        char q[EGIDE_PAYLOAD_QUOTE_SIZE];
+        egide_payload_quote(commune, strlen(commune), q, sizeof q);
+        egide_http_error(resp, 400, EGIDE_ERR_VALIDATION,
+                         "commune: %s is not an INSEE commune code (5 characters: 2 digits, 2A "
+                         "or 2B, then 3 digits, e.g. \"71137\")",
+                         q);
+        goto done;
+    }
+    if (!s_override_parse(root, &ovr_reason, resp))
+        goto done;
+    if (ovr_reason) {
+        if (to) {
+            egide_http_error(resp, 400, EGIDE_ERR_VALIDATION,
+                             "routing_override: only for routing by commune; with \"to\" the "
+                             "recipients are already explicit");
+            goto done;
+        }
+        if (!s_type_has_override(type)) {
+            egide_http_error(resp, 400, EGIDE_ERR_VALIDATION,
+                             "routing_override: type %s is not routed by the children's commune "
+                             "and carries no override",
+                             type);
+            goto done;
+        }
+        if (json_object_get(payload, "routing_override")) {
+            egide_http_error(resp, 400, EGIDE_ERR_VALIDATION,
+                             "routing_override: given both in the request and in the payload");
+            goto done;
+        }
+        /* Written into the payload, so it is signed and sealed with it and
+         * every recipient sees it; the request's own JSON stays as it came
+         * (the idempotency hash is of the request). */
+        json_t *o = json_pack("{s:s, s:s*}", "reason", ovr_reason, "commune", commune);
+        pcopy = json_copy(payload);
+        if (!o || !pcopy || json_object_set_new(pcopy, "routing_override", o) != 0) {
+            egide_http_error(resp, 500, EGIDE_ERR_NOMEM, "out of memory");
+            goto done;
+        }
+        payload = pcopy;
+    }
+    /* A routing.misrouted answers the message it is about. */
+    if (strcmp(type, EGIDE_TYPE_ROUTING_MISROUTED) == 0) {
+        const char *rid = json_string_value(json_object_get(payload, "received_msg_id"));
+        uint8_t rid_b[16];
+        if (!irt) {
+            egide_http_error(resp, 400, EGIDE_ERR_VALIDATION,
+                             "in_reply_to: required for %s (the referral or assignment that is "
+                             "not this territory's)",
+                             type);
+            goto done;
+        }
+        if (rid && s_parse_id(rid, rid_b) && s_parse_id(irt, irt_id) &&
+            memcmp(rid_b, irt_id, 16) != 0) {
+            egide_http_error(resp, 422, EGIDE_ERR_VALIDATION,
+                             "payload.received_msg_id %.32s differs from in_reply_to %.32s", rid,
+                             irt);
+            goto done;
+        }
+    }
     if (urg && egide_wire_urgency_parse(urg, &urgency)) {
         egide_http_error(resp, 400, EGIDE_ERR_VALIDATION,
                          "urgency: not one of normal, urgent, immediate");
@@ -229,6 +479,12 @@ static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_re
     if (irt && !s_parse_id(irt, irt_id)) {
         egide_http_error(resp, 400, EGIDE_ERR_VALIDATION,
                          "in_reply_to: not a message id (32 hex digits)");
+        goto done;
+    }
+    bool filled = false;
+    egide_rc frc = s_fill_origin(e, type, irt ? irt_id : NULL, payload, &filled);
+    if (frc) {
+        egide_http_error(resp, 500, frc, "store: %s", egide_strerror(frc));
         goto done;
     }
     char *ptext = json_dumps(payload, JSON_COMPACT);
@@ -277,6 +533,8 @@ static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_re
                 "recipients: give \"to\", or \"commune\" (or a child's commune in the payload)");
             goto done;
         }
+        if (!s_routing_consistent(e, commune, c, &facts, resp))
+            goto done;
         pthread_mutex_lock(&e->dir_lock);
         rc = e->dir ? egide_directory_resolve(e->dir, e->role, type, c, &ids) : EGIDE_ERR_STATE;
         pthread_mutex_unlock(&e->dir_lock);
@@ -291,6 +549,15 @@ static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_re
         }
         for (size_t i = 0; ids[i] && n < EGIDE_MAX_RECIPIENTS; i++)
             rcpt[n++] = ids[i];
+        if (facts.routing_override) {
+            json_t *po = json_object_get(payload, "routing_override");
+            record = s_override_record(json_string_value(json_object_get(po, "reason")), c, &facts,
+                                       rcpt, n);
+            if (!record) {
+                egide_http_error(resp, 500, EGIDE_ERR_NOMEM, "out of memory");
+                goto done;
+            }
+        }
     }
     /* Check against the access rules here too: a refusal now is clearer
      * than a REJECTED receipt later. */
@@ -302,28 +569,35 @@ static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_re
         goto done;
     }
     uint8_t msg_id[16];
-    pthread_mutex_lock(&e->api_lock);
-    if (!idem[0]) {
-        rc = edge_submit(e, e->api_store, type, rcpt, n, urgency, irt ? irt_id : NULL, pb, pb_len,
-                         &facts, msg_id);
-    } else {
-        /* The message and its key commit together: a request cut off
-         * after this commit and retried finds the key, never a second
-         * referral. */
-        rc = edge_store_begin(e->api_store);
-        if (!rc)
-            rc = edge_submit_in(e, e->api_store, type, rcpt, n, urgency, irt ? irt_id : NULL, pb,
-                                pb_len, &facts, msg_id);
-        if (!rc)
-            rc = edge_store_idem_put(e->api_store, idem, req_sha, msg_id, edge_now_ms(e));
-        if (!rc)
-            rc = edge_store_commit(e->api_store);
-        if (rc)
-            edge_store_rollback(e->api_store);
-        else
-            edge_outbox_queued(e);
+    char *rec_text = record ? json_dumps(record, JSON_COMPACT) : NULL;
+    if (record && !rec_text) {
+        egide_http_error(resp, 500, EGIDE_ERR_NOMEM, "out of memory");
+        goto done;
     }
+    pthread_mutex_lock(&e->api_lock);
+    /* The message, its override record and its idempotency key commit
+     * together: a request cut off after this commit and retried finds the
+     * key, never a second referral. */
+    rc = edge_store_begin(e->api_store);
+    if (!rc)
+        rc = edge_submit_in(e, e->api_store, type, rcpt, n, urgency, irt ? irt_id : NULL, pb,
+                            pb_len, &facts, msg_id);
+    if (!rc && rec_text) {
+        char mkey[64], hex[33];
+        egide_hex_encode(msg_id, 16, hex);
+        snprintf(mkey, sizeof mkey, "routing_override/%s", hex);
+        rc = edge_store_meta_put(e->api_store, mkey, rec_text, strlen(rec_text));
+    }
+    if (!rc && idem[0])
+        rc = edge_store_idem_put(e->api_store, idem, req_sha, msg_id, edge_now_ms(e));
+    if (!rc)
+        rc = edge_store_commit(e->api_store);
+    if (rc)
+        edge_store_rollback(e->api_store);
+    else
+        edge_outbox_queued(e);
     pthread_mutex_unlock(&e->api_lock);
+    free(rec_text);
     if (rc == EGIDE_ERR_EXISTS && idem[0]) {
         /* Taken meanwhile (nothing was queued): answer as a retry would be;
          * when the key is still not held, the EXISTS was the message's own
@@ -349,10 +623,16 @@ static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_re
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(arr, json_string(rcpt[i]));
-    egide_http_json(resp, 202,
-                    json_pack("{s:o, s:s, s:s, s:o}", "id", s_hex_json(msg_id, 16), "state",
-                              "queued", "type", type, "recipients", arr));
+    json_t *ans = json_pack("{s:o, s:s, s:s, s:o}", "id", s_hex_json(msg_id, 16), "state", "queued",
+                            "type", type, "recipients", arr);
+    if (ans && filled)
+        json_object_set_new(ans, "filled", json_pack("[s]", "ip_received_at"));
+    if (ans && record)
+        json_object_set(ans, "routing_override", record);
+    egide_http_json(resp, 202, ans);
 done:
+    json_decref(record);
+    json_decref(pcopy);
     free(errors);
     egide_free_secret(pb, pb_len);
     egide_directory_ids_free(&ids);
@@ -572,7 +852,9 @@ static void s_payload_json(json_t *o, const edge_inbox_row_t *m)
     }
 }
 
-static void s_show(edge_t *e, const uint8_t id[16], egide_http_resp_t *resp)
+/* content: the payload too (never for a person whose role may not read
+ * content: an auditor's session gets the message without it). */
+static void s_show(edge_t *e, const uint8_t id[16], bool content, egide_http_resp_t *resp)
 {
     json_t *o = NULL;
     pthread_mutex_lock(&e->api_lock);
@@ -582,10 +864,11 @@ static void s_show(edge_t *e, const uint8_t id[16], egide_http_resp_t *resp)
         rc = EGIDE_ERR_DB;
     if (rc == EGIDE_ERR_NOTFOUND) {
         edge_inbox_row_t im;
-        rc = edge_store_inbox_get(e->api_store, id, true, &im);
+        rc = edge_store_inbox_get(e->api_store, id, content, &im);
         if (!rc) {
             o = s_inbox_json(&im);
-            s_payload_json(o, &im);
+            if (content)
+                s_payload_json(o, &im);
             edge_inbox_row_clear(&im);
         }
     }
@@ -688,95 +971,138 @@ static void s_ack(edge_t *e, const egide_http_req_t *req, const uint8_t id[16],
     egide_http_json(resp, 200, json_pack("{s:s, s:s}", "id", hex, "state", "acknowledged"));
 }
 
-/* ------------------------------------------------------------ deadlines */
+/* ------------------------------------------------------------ obligations */
 
-/* Load every stored deadline and evaluate it against the messages of both
- * boxes at now.  *out is the caller's (free). */
-static egide_rc s_deadlines_eval(edge_t *e, egide_deadline_t **out, size_t *n_out)
+/* A page cursor as the API writes it: "<due_ms>.<id>", both decimal. */
+static bool s_cursor_parse(const char *v, int64_t *due, int64_t *id)
 {
-    *out = NULL;
-    *n_out = 0;
-    if (!e->profile)
-        return EGIDE_OK;
-    egide_deadline_t *d = NULL;
-    edge_msg_time_t *t = NULL;
-    size_t nd = 0, nt = 0;
-    pthread_mutex_lock(&e->api_lock);
-    egide_rc rc = edge_store_deadline_list(e->api_store, EDGE_STORE_DEADLINES_MAX, &d, &nd);
-    if (!rc)
-        rc = edge_store_message_times(e->api_store, EDGE_STORE_TIMES_MAX, &t, &nt);
-    pthread_mutex_unlock(&e->api_lock);
-    /* The later messages of both boxes, to see which deadlines were closed. */
-    egide_deadline_msg_t *msgs = NULL;
-    char(*ids)[2][33] = NULL;
-    if (!rc && nt) {
-        msgs = calloc(nt, sizeof *msgs);
-        ids = calloc(nt, sizeof *ids);
-        if (!msgs || !ids)
-            rc = EGIDE_ERR_NOMEM;
-    }
-    for (size_t i = 0; !rc && i < nt; i++) {
-        egide_hex_encode(t[i].msg_id, 16, ids[i][0]);
-        ids[i][1][0] = '\0';
-        if (t[i].has_in_reply_to)
-            egide_hex_encode(t[i].in_reply_to, 16, ids[i][1]);
-        msgs[i] = (egide_deadline_msg_t){ids[i][0], ids[i][1], t[i].type, t[i].time_ms};
-    }
-    if (!rc && nd)
-        rc = egide_deadline_evaluate(e->profile, d, nd, msgs, nt, egide_now_ms());
-    free(msgs);
-    free(ids);
-    free(t);
-    if (rc) {
-        free(d);
-        return rc;
-    }
-    *out = d;
-    *n_out = nd;
-    return EGIDE_OK;
+    char a[24];
+    const char *dot = strchr(v, '.');
+    if (!dot || (size_t)(dot - v) >= sizeof a)
+        return false;
+    memcpy(a, v, (size_t)(dot - v));
+    a[dot - v] = '\0';
+    return egide_parse_int64(a, INT64_MIN + 1, INT64_MAX, due) == EGIDE_OK &&
+           egide_parse_int64(dot + 1, 1, INT64_MAX, id) == EGIDE_OK;
 }
 
+/* One obligation as the API shows it; overdue is computed at now. */
+static json_t *s_obligation_json(const edge_obligation_t *o, int64_t now)
+{
+    char start[33], closed[33];
+    egide_hex_encode(o->start_msg, 16, start);
+    bool overdue = o->state == EGIDE_DEADLINE_OPEN && o->due_ms < now;
+    json_t *j = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:b, s:b}", "id",
+                          (json_int_t)o->id, "name", o->name, "label", o->label, "source",
+                          o->source, "actor", o->actor, "role", edge_oblig_role_name(o->role),
+                          "start_msg", start, "start_type", o->start_type, "start_ms",
+                          (json_int_t)o->start_ms, "due_ms", (json_int_t)o->due_ms, "state",
+                          overdue ? "overdue" : egide_deadline_state_name(o->state), "overdue",
+                          overdue, "practice", o->practice);
+    if (!j)
+        return NULL;
+    if (o->case_id)
+        json_object_set_new(j, "case_id", json_integer(o->case_id));
+    if (o->year)
+        json_object_set_new(j, "year", json_integer(o->year));
+    if (o->declared_ms)
+        json_object_set_new(j, "declared_ms", json_integer(o->declared_ms));
+    if (o->closed_ms)
+        json_object_set_new(j, "closed_ms", json_integer(o->closed_ms));
+    if (o->has_closed_by) {
+        egide_hex_encode(o->closed_by, 16, closed);
+        json_object_set_new(j, "closed_by", json_string(closed));
+    }
+    return j;
+}
+
+/* GET /v1/deadlines?state=&role=&case=&due_after=&due_before=&limit=&after=
+ * One page of the obligations held here, by due time: state open (default;
+ * overdue ones included), overdue, met, late, released or any; role act,
+ * oversee or any (default); "next" is the cursor of the next page (null on
+ * the last), "total" how many the filter selects. */
 static void s_deadlines(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *resp)
 {
-    char filter[16] = "";
-    if (egide_http_query_get(req->query, "state", filter, sizeof filter) != EGIDE_OK)
-        filter[0] = '\0';
-    egide_deadline_state want = EGIDE_DEADLINE_OPEN;
-    if (filter[0] && egide_deadline_state_parse(filter, &want)) {
-        egide_http_error(resp, 400, EGIDE_ERR_INVALID, "state: open, overdue, met or late");
+    enum { Q_STATE, Q_ROLE, Q_CASE, Q_AFTER_DUE, Q_BEFORE_DUE, Q_LIMIT, Q_CURSOR, Q__N };
+    static const char *const names[Q__N] = {"state",      "role",  "case", "due_after",
+                                            "due_before", "limit", "after"};
+    char v[Q__N][48];
+    for (int i = 0; i < Q__N; i++) {
+        egide_rc rc = egide_http_query_get(req->query, names[i], v[i], sizeof v[i]);
+        if (rc == EGIDE_ERR_NOTFOUND)
+            v[i][0] = '\0';
+        else if (rc) {
+            egide_http_error(resp, 400, rc, "%s: not a valid value", names[i]);
+            return;
+        }
+    }
+    int64_t now = edge_now_ms(e);
+    edge_oblig_filter_t f;
+    memset(&f, 0, sizeof f);
+    f.state = EDGE_OBLIG_Q_OPEN;
+    f.role = -1;
+    f.now_ms = now;
+    int64_t limit = 100;
+    edge_oblig_role role;
+    const char *bad = NULL;
+    if (v[Q_STATE][0] && edge_oblig_query_parse(v[Q_STATE], &f.state))
+        bad = "state: open, overdue, met, late, released or any";
+    else if (v[Q_ROLE][0] && strcmp(v[Q_ROLE], "any") != 0 &&
+             edge_oblig_role_parse(v[Q_ROLE], &role))
+        bad = "role: act, oversee or any";
+    else if (v[Q_CASE][0] && egide_parse_int64(v[Q_CASE], 0, INT64_MAX, &f.case_id))
+        bad = "case: a case id";
+    else if (v[Q_AFTER_DUE][0] &&
+             egide_parse_int64(v[Q_AFTER_DUE], INT64_MIN + 1, INT64_MAX, &f.due_after_ms))
+        bad = "due_after: a time in ms";
+    else if (v[Q_BEFORE_DUE][0] &&
+             egide_parse_int64(v[Q_BEFORE_DUE], INT64_MIN + 1, INT64_MAX, &f.due_before_ms))
+        bad = "due_before: a time in ms";
+    else if (v[Q_LIMIT][0] && egide_parse_int64(v[Q_LIMIT], 1, EDGE_OBLIG_PAGE_MAX, &limit))
+        bad = "limit: a number from 1 to 500";
+    else if (v[Q_CURSOR][0] && !s_cursor_parse(v[Q_CURSOR], &f.cursor_due_ms, &f.cursor_id))
+        bad = "after: the \"next\" cursor of the previous page";
+    if (bad) {
+        egide_http_error(resp, 400, EGIDE_ERR_INVALID, "%s", bad);
+        return;
+    }
+    if (v[Q_ROLE][0] && strcmp(v[Q_ROLE], "any") != 0)
+        f.role = (int)role;
+    f.has_case = v[Q_CASE][0] != '\0';
+    f.has_due_after = v[Q_AFTER_DUE][0] != '\0';
+    f.has_due_before = v[Q_BEFORE_DUE][0] != '\0';
+    f.has_cursor = v[Q_CURSOR][0] != '\0';
+    f.limit = (size_t)limit;
+    if (!e->profile) {
+        egide_http_json(resp, 200,
+                        json_pack("{s:[], s:n, s:i, s:s}", "obligations", "next", "total", 0,
+                                  "note", "no deadline profile configured"));
+        return;
+    }
+    edge_obligation_t *rows = NULL;
+    size_t n = 0;
+    edge_oblig_cursor_t next;
+    int64_t total = 0;
+    pthread_mutex_lock(&e->api_lock);
+    egide_rc rc = edge_store_obligation_list(e->api_store, &f, &rows, &n, &next);
+    if (!rc)
+        rc = edge_store_obligation_count(e->api_store, &f, &total);
+    pthread_mutex_unlock(&e->api_lock);
+    if (rc) {
+        free(rows);
+        egide_http_error(resp, 500, rc, "store: %s", egide_strerror(rc));
         return;
     }
     json_t *arr = json_array();
-    if (!e->profile) {
-        egide_http_json(
-            resp, 200,
-            json_pack("{s:o, s:s}", "deadlines", arr, "note", "no deadline profile configured"));
-        return;
-    }
-    egide_deadline_t *d = NULL;
-    size_t nd = 0;
-    if (s_deadlines_eval(e, &d, &nd) != EGIDE_OK) {
-        json_decref(arr);
-        egide_http_error(resp, 500, EGIDE_ERR_NOMEM, "deadline evaluation failed");
-        return;
-    }
-    for (size_t i = 0; i < nd; i++) {
-        if (filter[0] && d[i].state != want)
-            continue;
-        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:b}", "msg_id",
-                              d[i].msg_id, "type", d[i].type, "name", d[i].name, "label",
-                              d[i].label, "source", d[i].source, "start_ms",
-                              (json_int_t)d[i].start_ms, "due_ms", (json_int_t)d[i].due_ms, "state",
-                              egide_deadline_state_name(d[i].state), "practice", d[i].practice);
-        if (d[i].closed_ms)
-            json_object_set_new(o, "closed_ms", json_integer(d[i].closed_ms));
-        if (d[i].closed_by[0])
-            json_object_set_new(o, "closed_by", json_string(d[i].closed_by));
-        json_array_append_new(arr, o);
-    }
-    free(d);
+    for (size_t i = 0; arr && i < n; i++)
+        json_array_append_new(arr, s_obligation_json(&rows[i], now));
+    free(rows);
+    char cur[48];
+    snprintf(cur, sizeof cur, "%lld.%lld", (long long)next.due_ms, (long long)next.id);
     egide_http_json(resp, 200,
-                    json_pack("{s:o, s:s}", "deadlines", arr, "profile",
+                    json_pack("{s:o, s:o, s:I, s:s}", "obligations", arr, "next",
+                              next.more ? json_string(cur) : json_null(), "total",
+                              (json_int_t)total, "profile",
                               egide_deadline_profile_name(e->profile)));
 }
 
@@ -889,19 +1215,20 @@ static void s_metrics(edge_t *e, egide_http_resp_t *resp)
         if (v)
             egide_metrics_value(&out, rj, "reason", egide_wire_reason_name(r), v);
     }
-    egide_deadline_t *dl = NULL;
-    size_t ndl = 0;
-    if (s_deadlines_eval(e, &dl, &ndl) == EGIDE_OK) {
-        uint64_t by[4] = {0};
-        for (size_t i = 0; i < ndl; i++)
-            if ((unsigned)dl[i].state < 4)
-                by[dl[i].state]++;
-        egide_metrics_family(&out, "egide_edge_deadlines", "gauge",
-                             "Legal deadlines by state (overdue = past due, not met).");
-        for (int k = 0; k < 4; k++)
-            egide_metrics_value(&out, "egide_edge_deadlines", "state",
-                                egide_deadline_state_name((egide_deadline_state)k), by[k]);
-        free(dl);
+    edge_oblig_counts_t oc;
+    pthread_mutex_lock(&e->api_lock);
+    egide_rc orc = e->profile ? edge_store_obligation_counts(e->api_store, edge_now_ms(e), &oc)
+                              : EGIDE_ERR_NOTFOUND;
+    pthread_mutex_unlock(&e->api_lock);
+    if (orc == EGIDE_OK) {
+        static const char *dn = "egide_edge_deadlines";
+        egide_metrics_family(&out, dn, "gauge",
+                             "Obligations held here by state (overdue = open and past due).");
+        egide_metrics_value(&out, dn, "state", "open", (uint64_t)oc.open);
+        egide_metrics_value(&out, dn, "state", "met", (uint64_t)oc.met);
+        egide_metrics_value(&out, dn, "state", "overdue", (uint64_t)oc.overdue);
+        egide_metrics_value(&out, dn, "state", "late", (uint64_t)oc.late);
+        egide_metrics_value(&out, dn, "state", "released", (uint64_t)oc.released);
     }
     egide_metrics_single(&out, "egide_edge_resequence_stalls_total", "counter",
                          "Replay refusals past the re-signing bound: the message kept queued "
@@ -942,6 +1269,163 @@ static void s_metrics(edge_t *e, egide_http_resp_t *resp)
     egide_buf_free(&out);
 }
 
+/* ------------------------------------------------------------ sessions */
+
+static bool s_is_read(const char *method)
+{
+    return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+}
+
+/* The CSRF token a state-changing request carries: the X-CSRF-Token
+ * header, else the csrf_token field of a form body. */
+static bool s_csrf_ok(const egide_http_req_t *req, const edge_principal_t *who)
+{
+    if (req->csrf)
+        return edge_session_csrf_ok(who, req->csrf);
+    char field[EDGE_CSRF_HEX + 2];
+    if (req->content_type &&
+        strncasecmp(req->content_type, "application/x-www-form-urlencoded", 33) == 0 &&
+        egide_http_query_get((const char *)req->body, EDGE_CSRF_FIELD, field, sizeof field) ==
+            EGIDE_OK)
+        return edge_session_csrf_ok(who, field);
+    return false;
+}
+
+/* Who sends req: *who is NULL for the bearer token (a machine, every
+ * right) or a public path, else the session's person, whose CSRF token a
+ * state-changing request must carry.  false when resp was answered (401:
+ * no valid session; 403: CSRF token missing or wrong). */
+static bool s_authenticate(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *resp,
+                           edge_principal_t *buf, const edge_principal_t **who)
+{
+    *who = NULL;
+    const char *as = req->authenticated_as;
+    if (!as || strcmp(as, "token") == 0 || strcmp(as, "none") == 0)
+        return true;
+    if (strcmp(as, "session") != 0 ||
+        edge_session_check(e->api_store, &e->api_lock, &e->auth, req->session, edge_now_ms(e), true,
+                           buf) != EGIDE_OK) {
+        egide_http_error(resp, 401, EGIDE_ERR_AUTH, "session ended: log in again");
+        return false;
+    }
+    if (!s_is_read(req->method) && !s_csrf_ok(req, buf)) {
+        egide_http_error(resp, 403, EGIDE_ERR_AUTH, "CSRF token missing or wrong");
+        return false;
+    }
+    *who = buf;
+    return true;
+}
+
+/* Whether who may do perm (the token may do everything); 403 when not. */
+static bool s_allowed(const edge_principal_t *who, edge_perm perm, egide_http_resp_t *resp)
+{
+    if (!who || edge_role_allows(who->role, perm))
+        return true;
+    egide_http_error(resp, 403, EGIDE_ERR_AUTH, "role %s may not do this",
+                     edge_role_name(who->role));
+    return false;
+}
+
+static json_t *s_who_json(const edge_principal_t *who)
+{
+    return json_pack("{s:s, s:s, s:s, s:I}", "user", who->user, "role", edge_role_name(who->role),
+                     "csrf_token", who->csrf, "expires_ms", (json_int_t)who->expires_ms);
+}
+
+/* POST /v1/session: {"user", "password"} -> a session cookie, the CSRF
+ * token and the role.  One answer (401) for an unknown name, a wrong
+ * password and a disabled account; 429 while the name or the client's
+ * address is locked; 400 for a malformed body; 415 unless JSON (a
+ * cross-site form cannot send JSON, so no login CSRF). */
+static void s_login(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *resp)
+{
+    if (!req->content_type || strncasecmp(req->content_type, "application/json", 16) != 0) {
+        egide_http_error(resp, 415, EGIDE_ERR_INVALID, "send {\"user\", \"password\"} as JSON");
+        return;
+    }
+    json_t *root = json_loadb((const char *)req->body, req->body_len, JSON_REJECT_DUPLICATES, NULL);
+    json_t *u = json_object_get(root, "user"), *p = json_object_get(root, "password");
+    if (!json_is_object(root) || json_object_size(root) != 2 || !json_is_string(u) ||
+        !json_is_string(p)) {
+        json_decref(root);
+        egide_http_error(resp, 400, EGIDE_ERR_INVALID, "send {\"user\", \"password\"} as JSON");
+        return;
+    }
+    char sid[EDGE_SESSION_HEX + 1];
+    edge_principal_t who;
+    size_t plen = json_string_length(p);
+    egide_rc rc = edge_session_login(e->api_store, &e->api_lock, &e->auth, json_string_value(u),
+                                     json_string_length(u), json_string_value(p), plen,
+                                     req->client_addr, edge_now_ms(e), sid, &who);
+    /* jansson's copy of the password: wiped before it is freed. */
+    egide_wipe((char *)(uintptr_t)json_string_value(p), plen);
+    json_decref(root);
+    switch (rc) {
+    case EGIDE_OK:
+        resp->set_cookie = edge_session_cookie(sid, e->auth.absolute_ms / 1000, e->cookie_secure);
+        egide_wipe(sid, sizeof sid);
+        if (!resp->set_cookie) {
+            egide_http_error(resp, 500, EGIDE_ERR_NOMEM, "out of memory");
+            return;
+        }
+        egide_log(EGIDE_LOG_NOTICE, "web: session opened (role %s)", edge_role_name(who.role));
+        egide_http_json(resp, 200, s_who_json(&who));
+        return;
+    case EGIDE_ERR_INVALID:
+        egide_http_error(resp, 400, rc,
+                         "user: 1 to %u of a-z 0-9 . _ -; password: 1 to %u bytes "
+                         "of UTF-8 without control characters",
+                         EDGE_USER_NAME_MAX, EDGE_PASSWORD_MAX);
+        return;
+    case EGIDE_ERR_AUTH:
+        egide_http_error(resp, 401, rc, "identifiant ou mot de passe incorrect");
+        return;
+    case EGIDE_ERR_LIMIT:
+        egide_http_error(resp, 429, rc, "trop d'essais : réessayez dans %lld minutes",
+                         (long long)(e->auth.lock_ms / 60000));
+        return;
+    default:
+        s_store_error(resp, rc);
+        return;
+    }
+}
+
+/* /v1/session: POST logs in; GET says who the session is; DELETE logs out
+ * (with the CSRF token). */
+static void s_session_route(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *resp)
+{
+    if (strcmp(req->method, "POST") == 0) {
+        s_login(e, req, resp);
+        return;
+    }
+    bool get = strcmp(req->method, "GET") == 0, del = strcmp(req->method, "DELETE") == 0;
+    if (!get && !del) {
+        egide_http_error(resp, 405, EGIDE_ERR_INVALID, "use POST, GET or DELETE");
+        return;
+    }
+    edge_principal_t who;
+    if (edge_session_check(e->api_store, &e->api_lock, &e->auth, req->session, edge_now_ms(e), get,
+                           &who) != EGIDE_OK) {
+        egide_http_error(resp, 401, EGIDE_ERR_AUTH, "no session");
+        return;
+    }
+    if (get) {
+        egide_http_json(resp, 200, s_who_json(&who));
+        return;
+    }
+    if (!s_csrf_ok(req, &who)) {
+        egide_http_error(resp, 403, EGIDE_ERR_AUTH, "CSRF token missing or wrong");
+        return;
+    }
+    egide_rc rc = edge_session_logout(e->api_store, &e->api_lock, req->session);
+    if (rc && rc != EGIDE_ERR_AUTH) {
+        s_store_error(resp, rc);
+        return;
+    }
+    resp->set_cookie = edge_session_cookie(NULL, 0, e->cookie_secure);
+    egide_http_json(resp, 200, json_pack("{s:s}", "state", "logged_out"));
+}
+
 /* ------------------------------------------------------------ routing */
 
 static void s_handler(const egide_http_req_t *req, egide_http_resp_t *resp, void *arg)
@@ -949,10 +1433,32 @@ static void s_handler(const egide_http_req_t *req, egide_http_resp_t *resp, void
     edge_api_handle(arg, req, resp);
 }
 
+/* The session callback of egide_http (any libmicrohttpd thread): only
+ * whether the session is alive; the handler checks it again for who. */
+static bool s_session_alive(const char *session, void *arg)
+{
+    edge_t *e = arg;
+    edge_principal_t who;
+    return edge_session_check(e->api_store, &e->api_lock, &e->auth, session, edge_now_ms(e), false,
+                              &who) == EGIDE_OK;
+}
+
 void edge_api_handle(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *resp)
 {
     const char *p = req->path;
+    if (edge_web_handle(req, resp))
+        return;
+    if (strcmp(p, "/v1/session") == 0) {
+        s_session_route(e, req, resp);
+        return;
+    }
+    edge_principal_t wbuf;
+    const edge_principal_t *who = NULL;
+    if (!s_authenticate(e, req, resp, &wbuf, &who))
+        return;
     bool get = strcmp(req->method, "GET") == 0, post = strcmp(req->method, "POST") == 0;
+    if (!s_allowed(who, EDGE_PERM_READ, resp))
+        return;
     if (strcmp(p, "/v1/health") == 0 && get) {
         s_health(e, resp);
     } else if (strcmp(p, "/metrics") == 0 && get) {
@@ -960,8 +1466,10 @@ void edge_api_handle(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *
     } else if (strcmp(p, "/v1/deadlines") == 0 && get) {
         s_deadlines(e, req, resp);
     } else if (strcmp(p, "/v1/messages") == 0) {
-        if (post)
+        if (post && s_allowed(who, EDGE_PERM_SEND, resp))
             s_post_message(e, req, resp);
+        else if (post)
+            return;
         else if (get)
             s_list(e, req, resp);
         else
@@ -974,9 +1482,10 @@ void edge_api_handle(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *
         if (n != 32 || (memcpy(idtxt, rest, 32), idtxt[32] = '\0', !s_parse_id(idtxt, id))) {
             egide_http_error(resp, 400, EGIDE_ERR_INVALID, "message id: 32 hexadecimal digits");
         } else if (rest[32] == '\0' && get) {
-            s_show(e, id, resp);
+            s_show(e, id, !who || edge_role_allows(who->role, EDGE_PERM_CONTENT), resp);
         } else if (strcmp(rest + 32, "/ack") == 0 && post) {
-            s_ack(e, req, id, resp);
+            if (s_allowed(who, EDGE_PERM_ACK, resp))
+                s_ack(e, req, id, resp);
         } else {
             egide_http_error(resp, 404, EGIDE_ERR_NOTFOUND, "no route %s %s", req->method, p);
         }
@@ -1000,14 +1509,33 @@ egide_rc edge_api_start(edge_t *e)
     rc = edge_store_sqlite_ops.open(e->db_path, &e->api_store);
     if (rc)
         return rc;
-    static const char *const pub_only_health[] = {"/v1/health", NULL};
-    static const char *const pub_with_metrics[] = {"/v1/health", "/metrics", NULL};
+    /* Public: health (and metrics when configured), the login endpoint and
+     * the pages (edge_web_paths), which hold no data. */
+    const char *pub[16];
+    size_t np = 0;
+    pub[np++] = "/v1/health";
+    if (egide_config_bool(cfg, "api", "metrics_public"))
+        pub[np++] = "/metrics";
+    pub[np++] = "/v1/session";
+    for (size_t i = 0; edge_web_paths[i] && np < 15; i++)
+        pub[np++] = edge_web_paths[i];
+    pub[np] = NULL;
+    edge_auth_policy_default(&e->auth);
+    e->auth.idle_ms = egide_config_int(cfg, "web", "session_idle_minutes") * 60000LL;
+    e->auth.absolute_ms = egide_config_int(cfg, "web", "session_max_hours") * 3600000LL;
+    e->auth.max_user_failures = (unsigned)egide_config_int(cfg, "web", "lockout_failures");
+    e->auth.max_source_failures = (unsigned)egide_config_int(cfg, "web", "lockout_source_failures");
+    e->auth.fail_window_ms = e->auth.lock_ms =
+        egide_config_int(cfg, "web", "lockout_minutes") * 60000LL;
+    e->cookie_secure = egide_config_bool(cfg, "web", "cookie_secure");
     egide_http_config_t hc = {
         .bind_addr = egide_config_str(cfg, "api", "bind"),
         .port = (uint16_t)egide_config_int(cfg, "api", "port"),
         .token = e->api_token,
-        .public_paths =
-            egide_config_bool(cfg, "api", "metrics_public") ? pub_with_metrics : pub_only_health,
+        .public_paths = pub,
+        .session_cookie = EDGE_SESSION_COOKIE,
+        .session_fn = s_session_alive,
+        .session_arg = e,
         .max_body = (size_t)egide_config_int(cfg, "api", "max_body_bytes"),
         .allow_non_loopback = egide_config_bool(cfg, "api", "allow_non_loopback"),
         .threads = 1,

@@ -249,6 +249,20 @@ static EVP_PKEY *s_sender_key(edge_t *e, const Egide__V1__EnvelopeHeader *h, egi
     return spub;
 }
 
+/* What a message just stored does to this node's obligations (same
+ * transaction: a store error rolls the message back with them). */
+static egide_rc s_obligations(edge_t *e, const Egide__V1__EnvelopeHeader *h, int64_t case_id,
+                              int64_t now, const egide_payload_facts_t *facts)
+{
+    const char *ids[EGIDE_MAX_RECIPIENTS];
+    size_t n = 0;
+    for (size_t i = 0; i < h->n_recipients && n < EGIDE_MAX_RECIPIENTS; i++)
+        if (h->recipients[i] && h->recipients[i]->node_id)
+            ids[n++] = h->recipients[i]->node_id;
+    return edge_obligations_note(e, e->store, h->msg_id.data, h->message_type, false, h->sender_id,
+                                 ids, n, case_id, now, facts);
+}
+
 /* Verified and opened: store it with its DELIVERED receipt. */
 static egide_rc s_store(edge_t *e, const Egide__V1__EnvelopeHeader *h, const uint8_t sha[32],
                         const char *ctype, const uint8_t *payload, size_t plen,
@@ -263,6 +277,7 @@ static egide_rc s_store(edge_t *e, const Egide__V1__EnvelopeHeader *h, const uin
         return EGIDE_OK; /* nothing promised: the broker redelivers */
     }
     int64_t now = edge_now_ms(e);
+    int64_t case_id = 0;
     edge_inbox_msg_t m = {
         .msg_id = h->msg_id.data,
         .sha256 = sha,
@@ -277,6 +292,9 @@ static egide_rc s_store(edge_t *e, const Egide__V1__EnvelopeHeader *h, const uin
         .payload_len = plen,
         .receipt = r,
         .receipt_len = rl,
+        .case_ref = facts->case_ref,
+        .commune = facts->commune,
+        .case_id = &case_id,
     };
     edge_inbox_put_result res = EDGE_INBOX_STORED;
     rc = edge_store_inbox_put(e->store, &m, &res, &stored, &sl);
@@ -284,8 +302,7 @@ static egide_rc s_store(edge_t *e, const Egide__V1__EnvelopeHeader *h, const uin
         rc = edge_outbox_note_ack(e, h->message_type, h->in_reply_to.data, h->in_reply_to.len,
                                   h->sender_id, h->created_ms);
     if (!rc && res == EDGE_INBOX_STORED)
-        rc = edge_deadlines_start(e, e->store, h->message_type, h->msg_id.data,
-                                  facts->received_ms ? facts->received_ms : now, facts);
+        rc = s_obligations(e, h, case_id, now, facts);
     char hex[33];
     egide_hex_encode(h->msg_id.data, 16, hex);
     if (rc) {

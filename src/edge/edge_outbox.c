@@ -28,20 +28,43 @@
 
 /* ------------------------------------------------------------ submit */
 
-egide_rc edge_deadlines_start(edge_t *e, edge_store_t *st, const char *type,
-                              const uint8_t msg_id[16], int64_t time_ms,
-                              const egide_payload_facts_t *facts)
+egide_rc edge_obligations_note(edge_t *e, edge_store_t *st, const uint8_t msg_id[16],
+                               const char *type, bool sent, const char *sender_id,
+                               const char *const *rcpt_ids, size_t n_rcpt, int64_t case_id,
+                               int64_t time_ms, const egide_payload_facts_t *facts)
 {
-    if (!e->profile)
+    if (!e->profile || n_rcpt > EGIDE_MAX_RECIPIENTS)
         return EGIDE_OK;
-    char hex[33];
-    egide_hex_encode(msg_id, 16, hex);
-    egide_deadline_t d[8];
-    size_t n = 0;
-    /* A type without deadlines, or facts the profile cannot use, start none. */
-    if (egide_deadline_compute(e->profile, type, hex, time_ms, facts, d, 8, &n) != EGIDE_OK)
-        return EGIDE_OK;
-    return edge_store_deadline_put(st, d, n);
+    /* The roles are copied under dir_lock: the directory may be replaced
+     * by the loop meanwhile. */
+    char roles[EGIDE_MAX_RECIPIENTS + 1][32];
+    const char *rp[EGIDE_MAX_RECIPIENTS];
+    memset(roles, 0, sizeof roles);
+    pthread_mutex_lock(&e->dir_lock);
+    for (size_t i = 0; i <= n_rcpt; i++) {
+        const char *id = i < n_rcpt ? rcpt_ids[i] : sender_id;
+        const Egide__V1__NodeEntry *ne = e->dir && id ? egide_directory_node(e->dir, id) : NULL;
+        if (ne && ne->role)
+            egide_strlcpy(roles[i], ne->role, sizeof roles[i]);
+    }
+    pthread_mutex_unlock(&e->dir_lock);
+    for (size_t i = 0; i < n_rcpt; i++)
+        rp[i] = roles[i];
+    edge_oblig_self_t self = {e->profile, e->node_id, e->role};
+    edge_oblig_msg_t m = {
+        .msg_id = msg_id,
+        .type = type,
+        .sent = sent,
+        .sender_id = sender_id,
+        .sender_role = roles[n_rcpt],
+        .rcpt_ids = rcpt_ids,
+        .rcpt_roles = rp,
+        .n_rcpt = n_rcpt,
+        .case_id = case_id,
+        .time_ms = time_ms,
+        .facts = facts,
+    };
+    return edge_oblig_note(&self, st, &m);
 }
 
 /* Resolve recipients under dir_lock and seal; *env is the caller's. */
@@ -88,8 +111,10 @@ static egide_rc s_seal(edge_t *e, edge_store_t *st, const char *type, const char
     return rc;
 }
 
-/* Queue sealed bytes as they will be sent (the header as parsed back). */
-static egide_rc s_queue(edge_store_t *st, const uint8_t *env, size_t len)
+/* Queue sealed bytes as they will be sent (the header as parsed back),
+ * joined to their case, with what they do to this node's obligations. */
+static egide_rc s_queue(edge_t *e, edge_store_t *st, const uint8_t *env, size_t len,
+                        const egide_payload_facts_t *facts)
 {
     egide_envelope_t *parsed = NULL;
     egide_rc rc = egide_envelope_parse(env, len, &parsed);
@@ -99,6 +124,7 @@ static egide_rc s_queue(edge_store_t *st, const uint8_t *env, size_t len)
     uint8_t sha[32];
     egide_envelope_hash(parsed, sha);
     const char *ids[EGIDE_MAX_RECIPIENTS];
+    int64_t case_id = 0;
     size_t n = h->n_recipients < EGIDE_MAX_RECIPIENTS ? h->n_recipients : EGIDE_MAX_RECIPIENTS;
     for (size_t i = 0; i < n; i++)
         ids[i] = h->recipients[i]->node_id;
@@ -115,8 +141,14 @@ static egide_rc s_queue(edge_store_t *st, const uint8_t *env, size_t len)
                            len,
                            sha,
                            ids,
-                           n};
+                           n,
+                           facts ? facts->case_ref : NULL,
+                           facts ? facts->commune : NULL,
+                           &case_id};
     rc = edge_store_outbox_add(st, &m);
+    if (!rc)
+        rc = edge_obligations_note(e, st, h->msg_id.data, h->message_type, true, e->node_id, ids, n,
+                                   case_id, h->created_ms, facts);
     egide_envelope_destroy(&parsed);
     return rc;
 }
@@ -132,11 +164,8 @@ egide_rc edge_submit_in(edge_t *e, edge_store_t *st, const char *type, const cha
     egide_rc rc =
         s_seal(e, st, type, to, n_to, urgency, in_reply_to, pb, pb_len, &env, &len, msg_id);
     if (!rc)
-        rc = s_queue(st, env, len);
+        rc = s_queue(e, st, env, len, facts);
     free(env);
-    if (!rc && facts)
-        rc = edge_deadlines_start(e, st, type, msg_id,
-                                  facts->received_ms ? facts->received_ms : egide_now_ms(), facts);
     return rc;
 }
 

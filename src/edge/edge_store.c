@@ -124,3 +124,42 @@ void edge_inbox_row_clear(edge_inbox_row_t *row)
     row->payload = NULL;
     row->payload_len = 0;
 }
+
+static const char *const s_role_names[] = {
+    [EDGE_OBLIG_ACT] = "act",
+    [EDGE_OBLIG_OVERSEE] = "oversee",
+};
+#define S_ROLE_COUNT (sizeof s_role_names / sizeof s_role_names[0])
+
+const char *edge_oblig_role_name(int r)
+{
+    return s_name(s_role_names, S_ROLE_COUNT, r);
+}
+
+egide_rc edge_oblig_role_parse(const char *name, edge_oblig_role *out)
+{
+    int v = 0;
+    egide_rc rc = s_parse(s_role_names, S_ROLE_COUNT, name, &v);
+    if (!rc)
+        *out = (edge_oblig_role)v;
+    return rc;
+}
+
+static const char *const s_query_names[EDGE_OBLIG_Q__COUNT] = {
+    [EDGE_OBLIG_Q_ANY] = "any", [EDGE_OBLIG_Q_OPEN] = "open", [EDGE_OBLIG_Q_OVERDUE] = "overdue",
+    [EDGE_OBLIG_Q_MET] = "met", [EDGE_OBLIG_Q_LATE] = "late", [EDGE_OBLIG_Q_RELEASED] = "released",
+};
+
+const char *edge_oblig_query_name(int q)
+{
+    return s_name(s_query_names, EDGE_OBLIG_Q__COUNT, q);
+}
+
+egide_rc edge_oblig_query_parse(const char *name, edge_oblig_query *out)
+{
+    int v = 0;
+    egide_rc rc = s_parse(s_query_names, EDGE_OBLIG_Q__COUNT, name, &v);
+    if (!rc)
+        *out = (edge_oblig_query)v;
+    return rc;
+}

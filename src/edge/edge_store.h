@@ -13,8 +13,11 @@
  * with one state per recipient; the inbox
  * (the opened payload and the DELIVERED receipt sent for it, so a duplicate
  * gets the same bytes again); the envelopes refused on receipt with the
- * REJECTED receipt sent; every verified receipt received; the legal
- * deadlines started by messages.
+ * REJECTED receipt sent; every verified receipt received; the cases
+ * (messages linked by in_reply_to or by the payload's case reference) and
+ * the legal obligations held at this node, opened and closed in the same
+ * transaction as the message that starts or closes them (edge_oblig.c),
+ * never recomputed on read.
  *
  * Contract for every operation:
  *  - a NULL store or a required argument missing -> EGIDE_ERR_INVALID and
@@ -126,6 +129,9 @@ typedef struct edge_outbox_msg {
     const uint8_t *sha256;       /* 32 bytes: the envelope hash */
     const char *const *rcpt_ids; /* recipients' node ids */
     size_t n_rcpt;               /* 1..EGIDE_MAX_RECIPIENTS */
+    const char *case_ref;        /* the payload's case reference, NULL or "" = none */
+    const char *commune;         /* the payload's commune (facts.commune), NULL or "" = none */
+    int64_t *case_id;            /* may be NULL: gets the case the message joined */
 } edge_outbox_msg_t;
 
 /* An outbox message as listed (no envelope bytes). */
@@ -144,7 +150,10 @@ typedef struct edge_outbox_row {
     int64_t leaf_index; /* the broker's audit leaf for the acceptance */
     bool has_in_reply_to;
     uint8_t in_reply_to[16];
-    int resequenced; /* times re-signed under a fresh seq (outbox_resequence) */
+    int resequenced;   /* times re-signed under a fresh seq (outbox_resequence) */
+    int64_t case_id;   /* its case; 0 = none (queued before the cases migration) */
+    char commune[8];   /* the payload's commune as queued, "" = none */
+    char case_ref[64]; /* the payload's case reference as queued, "" = none */
 } edge_outbox_row_t;
 
 /* One recipient's state. */
@@ -183,6 +192,9 @@ typedef struct edge_inbox_msg {
     size_t payload_len;
     const uint8_t *receipt; /* the signed DELIVERED receipt */
     size_t receipt_len;     /* > 0 */
+    const char *case_ref;   /* the payload's case reference, NULL or "" = none */
+    const char *commune;    /* the payload's commune (facts.commune), NULL or "" = none */
+    int64_t *case_id;       /* may be NULL: gets the case a STORED message joined (else 0) */
 } edge_inbox_msg_t;
 
 /* A received message as read back. */
@@ -201,6 +213,9 @@ typedef struct edge_inbox_row {
     char content_type[EDGE_TYPE_MAX * 2];
     uint8_t *payload; /* inbox_get with want_payload only; the caller's */
     size_t payload_len;
+    int64_t case_id;   /* its case; 0 = none (stored before the cases migration) */
+    char commune[8];   /* the payload's commune as stored, "" = none */
+    char case_ref[64]; /* the payload's case reference as stored, "" = none */
 } edge_inbox_row_t;
 /* Wipe and free row->payload; the row may be reused.  NULL-safe. */
 void edge_inbox_row_clear(edge_inbox_row_t *row);
@@ -218,14 +233,120 @@ typedef struct edge_receipt_row {
     int64_t leaf_index;
 } edge_receipt_row_t;
 
-/* A message's id, parent and time, for evaluating deadlines. */
-typedef struct edge_msg_time {
-    uint8_t msg_id[16];
-    bool has_in_reply_to;
-    uint8_t in_reply_to[16];
-    char type[EDGE_TYPE_MAX];
-    int64_t time_ms; /* created (outbox) or received (inbox) */
-} edge_msg_time_t;
+/* ---- cases and obligations ----------------------------------------------
+ *
+ * A case is the set of messages linked by in_reply_to or by the payload's
+ * case reference.  inbox_put (a STORED message) and outbox_add resolve it in
+ * the message's own transaction, first that applies:
+ *   1. the message's id is already in case_msgs (a reply to it came first
+ *      and left a placeholder): that case;
+ *   2. in_reply_to names a message (or placeholder) of a case: that case;
+ *   3. the case reference names a case (cases.ref): that case;
+ *   4. a new case.
+ * The message is written to case_msgs, and so is its in_reply_to parent when
+ * it is not held here (a placeholder, so siblings replying to the same
+ * unknown parent join one case).  A case without a reference takes the
+ * first one a message brings.  Two cases are never merged (a message whose
+ * parent and reference name different cases joins its parent's).  Rows
+ * stored before the cases migration keep case_id NULL (not backfilled). */
+typedef struct edge_case_row {
+    int64_t id;          /* > 0 */
+    char ref[64];        /* the case reference, "" = not known yet */
+    int64_t created_ms;  /* the first message's time at this node */
+    int64_t updated_ms;  /* the last message's time at this node */
+    bool has_origin;     /* origin_ms is known here */
+    int64_t origin_ms;   /* when this node received the referral by its own clock (the CRIP),
+                            or the origin an evaluation.assignment carried (a TAS) */
+    bool has_declared;   /* declared_ms is known */
+    int64_t declared_ms; /* the sender's own received_at, shown beside the origin */
+} edge_case_row_t;
+
+/* Who an obligation row is for: the node that must act, or the CRIP
+ * overseeing another node's act.  Stored as 'act' / 'oversee'. */
+typedef enum edge_oblig_role {
+    EDGE_OBLIG_ACT = 0,
+    EDGE_OBLIG_OVERSEE = 1,
+} edge_oblig_role;
+/* "act", "oversee" ("unknown" out of range); parse: EGIDE_ERR_INVALID when
+ * unknown. */
+const char *edge_oblig_role_name(int r);
+egide_rc edge_oblig_role_parse(const char *name, edge_oblig_role *out);
+
+/* One stored obligation.  Its state is one of EGIDE_DEADLINE_OPEN, _MET,
+ * _LATE (closed after due_ms) or _RELEASED (this node's act released by a
+ * message it sent, e.g. routing.misrouted); "overdue" is never stored: it
+ * is "open and due_ms < now" at read time.  Invariant: closed_ms and
+ * closed_by are set exactly when the state is not OPEN. */
+typedef struct edge_obligation {
+    int64_t id;                        /* > 0, set by the store */
+    int64_t case_id;                   /* 0 = none (a yearly obligation) */
+    char name[48];                     /* the profile's deadline name */
+    int year;                          /* yearly ones (observatory_export): the year; else 0 */
+    char actor[EGIDE_MAX_NODE_ID + 1]; /* node id that must act */
+    edge_oblig_role role;              /* act or oversee */
+    uint8_t start_msg[16];             /* the message that started it */
+    char start_type[EDGE_TYPE_MAX];    /* its type */
+    int64_t start_ms;                  /* the clock's origin */
+    int64_t declared_ms;               /* the sender's own time, shown beside; 0 = none */
+    int64_t due_ms;                    /* when it is due */
+    bool practice;                     /* a practice target, not a legal term */
+    char label[192];                   /* the profile's label */
+    char source[128];                  /* legal source */
+    egide_deadline_state state;        /* OPEN, MET, LATE or RELEASED */
+    int64_t closed_ms;                 /* when closed or released; 0 = open */
+    bool has_closed_by;                /* closed_by is set */
+    uint8_t closed_by[16];             /* the message that closed or released it */
+} edge_obligation_t;
+
+/* What obligation_list and obligation_count select.  Zero it, then set. */
+typedef enum edge_oblig_query {
+    EDGE_OBLIG_Q_ANY = 0,
+    EDGE_OBLIG_Q_OPEN,     /* state open (overdue ones included) */
+    EDGE_OBLIG_Q_OVERDUE,  /* state open and due_ms < now_ms */
+    EDGE_OBLIG_Q_MET,      /* closed on or before due */
+    EDGE_OBLIG_Q_LATE,     /* closed after due */
+    EDGE_OBLIG_Q_RELEASED, /* released by this node */
+} edge_oblig_query;
+#define EDGE_OBLIG_Q__COUNT 6
+/* "any", "open", "overdue", "met", "late", "released"; parse:
+ * EGIDE_ERR_INVALID when unknown. */
+const char *edge_oblig_query_name(int q);
+egide_rc edge_oblig_query_parse(const char *name, edge_oblig_query *out);
+
+typedef struct edge_oblig_filter {
+    edge_oblig_query state; /* which rows */
+    int role;               /* EDGE_OBLIG_ACT, EDGE_OBLIG_OVERSEE, or -1 = any */
+    bool has_case;          /* only case case_id (0 = the yearly ones) */
+    int64_t case_id;
+    int64_t now_ms;     /* for OVERDUE */
+    bool has_due_after; /* only due_ms >= due_after_ms */
+    int64_t due_after_ms;
+    bool has_due_before; /* only due_ms < due_before_ms */
+    int64_t due_before_ms;
+    bool has_cursor; /* only rows strictly after (cursor_due_ms, cursor_id) */
+    int64_t cursor_due_ms;
+    int64_t cursor_id;
+    size_t limit; /* 1..EDGE_OBLIG_PAGE_MAX (obligation_list only) */
+} edge_oblig_filter_t;
+
+/* The next page's cursor (obligation_list). */
+typedef struct edge_oblig_cursor {
+    bool more;      /* another page follows: pass due_ms/id as the filter's cursor */
+    int64_t due_ms; /* the last row's due time */
+    int64_t id;     /* the last row's id */
+} edge_oblig_cursor_t;
+
+/* obligation_counts: by state, overdue apart (open + overdue = every open
+ * row), all through the (state, due_ms) index. */
+typedef struct edge_oblig_counts {
+    int64_t open;    /* open, not yet due at now_ms */
+    int64_t overdue; /* open, due_ms < now_ms */
+    int64_t met;
+    int64_t late;
+    int64_t released;
+} edge_oblig_counts_t;
+
+#define EDGE_OBLIG_PAGE_MAX 500 /* obligation_list limit */
 
 typedef struct edge_store_counts {
     int64_t outbox_queued;                   /* outbox messages in EDGE_OUT_QUEUED */
@@ -234,11 +355,37 @@ typedef struct edge_store_counts {
 } edge_store_counts_t;
 
 /* Limits the reads enforce (the API's paging). */
-#define EDGE_STORE_LIST_MAX      10000 /* outbox_list / inbox_list limit */
-#define EDGE_STORE_DEADLINES_MAX 10000 /* deadline_list */
-#define EDGE_STORE_TIMES_MAX     20000 /* message_times */
-#define EDGE_STORE_RECEIPTS_MAX  1024  /* receipt_list, per message */
-#define EDGE_IDEM_KEY_MAX        128   /* bytes of an idempotency key */
+#define EDGE_STORE_LIST_MAX     10000 /* outbox_list / inbox_list limit */
+#define EDGE_STORE_RECEIPTS_MAX 1024  /* receipt_list, per message */
+#define EDGE_IDEM_KEY_MAX       128   /* bytes of an idempotency key */
+
+/* ---- accounts (personal accounts of the web pages: edge_accounts.h) ----- */
+
+#define EDGE_USER_NAME_MAX 64    /* bytes of an account name */
+#define EDGE_PWHASH_MAX    128   /* bytes of a stored password hash string (Argon2id, NUL incl.) */
+#define EDGE_AUTH_KEY_MAX  96    /* bytes of a lockout key ("u:" name, "s:" address) */
+#define EDGE_USERS_MAX     10000 /* user_list */
+
+/* One personal account.  pwhash is libsodium's crypto_pwhash_str() string
+ * (it carries its own algorithm, parameters and salt). */
+typedef struct edge_user_row {
+    char name[EDGE_USER_NAME_MAX + 1]; /* [a-z0-9._-], 1..EDGE_USER_NAME_MAX */
+    int role;                          /* edge_role (edge_accounts.h) */
+    bool disabled;                     /* a disabled account cannot log in */
+    char pwhash[EDGE_PWHASH_MAX];      /* empty in user_list rows */
+    int64_t created_ms, updated_ms;    /* account created, last changed */
+} edge_user_row_t;
+
+/* One session, as session_get returns it: joined with its account, whose
+ * role and disabled flag are read at each lookup, never copied. */
+typedef struct edge_session_row {
+    uint8_t id_sha256[32];             /* SHA-256 of the session id (the id is never stored) */
+    char user[EDGE_USER_NAME_MAX + 1]; /* the account */
+    int role;                          /* the account's role now */
+    bool disabled;                     /* the account is disabled now */
+    int64_t created_ms;                /* login time (absolute expiry counts from it) */
+    int64_t last_ms;                   /* last request (idle expiry counts from it) */
+} edge_session_row_t;
 
 /* ---- the table ------------------------------------------------------------ */
 
@@ -363,12 +510,47 @@ struct edge_store_ops {
     egide_rc (*receipt_list)(edge_store_t *s, const uint8_t msg_id[16], edge_receipt_row_t **rows,
                              size_t *n);
 
-    /* deadlines: put keeps the first of one (msg_id, name); list by due
-     * time, at most limit (state/closed_* left zero: evaluated later). */
-    egide_rc (*deadline_put)(edge_store_t *s, const egide_deadline_t *d, size_t n);
-    egide_rc (*deadline_list)(edge_store_t *s, size_t limit, egide_deadline_t **rows, size_t *n);
-    /* The messages of both boxes (outbox then inbox), at most limit. */
-    egide_rc (*message_times)(edge_store_t *s, size_t limit, edge_msg_time_t **rows, size_t *n);
+    /* cases.  get: NOTFOUND when no case id.  find: the case a message
+     * would join (rules 1-3 above, nothing written) from its id, its
+     * in_reply_to and its case reference (each may be NULL; not all),
+     * NOTFOUND when none.  The case of a message (held or placeholder):
+     * case_of, NOTFOUND when not in case_msgs. */
+    egide_rc (*case_get)(edge_store_t *s, int64_t case_id, edge_case_row_t *row);
+    egide_rc (*case_find)(edge_store_t *s, const uint8_t *msg_id, const uint8_t *in_reply_to,
+                          const char *case_ref, int64_t *case_id);
+    egide_rc (*case_of)(edge_store_t *s, const uint8_t msg_id[16], int64_t *case_id);
+    /* Record the case's clock origin and the sender's declared time when
+     * none is recorded yet (the first one is kept: *changed false then).
+     * declared_ms 0 = not known.  NOTFOUND when no such case. */
+    egide_rc (*case_origin)(edge_store_t *s, int64_t case_id, int64_t origin_ms,
+                            int64_t declared_ms, bool *changed);
+
+    /* obligations.  open: insert o (its id, state and closed_* ignored: it
+     * is OPEN) unless (case_id, name, year) is held already, which keeps
+     * the first (*created false, *id the held row's id; both may be NULL).
+     * EGIDE_ERR_INVALID: empty name, actor, label or source, case_id < 0,
+     * year < 0, role out of range. */
+    egide_rc (*obligation_open)(edge_store_t *s, const edge_obligation_t *o, bool *created,
+                                int64_t *id);
+    /* Close the OPEN rows of (case_id, name), of year `year` when year > 0,
+     * of role `role` unless role < 0: released true -> RELEASED, else MET
+     * when closed_ms <= due_ms, LATE otherwise; closed_ms and closed_by
+     * written.  *n (may be NULL) gets the number of rows closed.
+     * EGIDE_ERR_INVALID: empty name, case_id < 0, no closed_by. */
+    egide_rc (*obligation_close)(edge_store_t *s, int64_t case_id, const char *name, int year,
+                                 int role, bool released, int64_t closed_ms,
+                                 const uint8_t closed_by[16], size_t *n);
+    /* One page of rows selected by f, ordered by (due_ms, id); *next says
+     * whether another page follows and from where.  *rows the caller's.
+     * EGIDE_ERR_INVALID: limit 0 or above EDGE_OBLIG_PAGE_MAX, a state or
+     * role out of range.  Cost: the page, through the indexes. */
+    egide_rc (*obligation_list)(edge_store_t *s, const edge_oblig_filter_t *f,
+                                edge_obligation_t **rows, size_t *n, edge_oblig_cursor_t *next);
+    /* How many rows f selects (its cursor and limit ignored): an indexed
+     * COUNT. */
+    egide_rc (*obligation_count)(edge_store_t *s, const edge_oblig_filter_t *f, int64_t *total);
+    /* Rows by state at now_ms (see edge_oblig_counts_t). */
+    egide_rc (*obligation_counts)(edge_store_t *s, int64_t now_ms, edge_oblig_counts_t *c);
     /* Totals for health and metrics. */
     egide_rc (*counts)(edge_store_t *s, edge_store_counts_t *c);
     /* Idempotency keys of submissions (1..EDGE_IDEM_KEY_MAX bytes; the API
@@ -381,6 +563,41 @@ struct edge_store_ops {
                          const uint8_t msg_id[16], int64_t time_ms);
     egide_rc (*idem_get)(edge_store_t *s, const char *key, uint8_t request_sha256[32],
                          uint8_t msg_id[16]);
+
+    /* ---- accounts (edge_accounts.c and edge_session.c are the callers) ----
+     * user_add: EGIDE_ERR_EXISTS when the name is taken.  user_get:
+     * NOTFOUND when absent.  user_set_hash / user_set_disabled: NOTFOUND
+     * when absent; user_set_disabled(true) also deletes the account's
+     * sessions in the same statement group (its own transaction unless the
+     * caller holds one).  user_list: by name, without hashes. */
+    egide_rc (*user_add)(edge_store_t *s, const edge_user_row_t *u);
+    egide_rc (*user_get)(edge_store_t *s, const char *name, edge_user_row_t *u);
+    egide_rc (*user_set_hash)(edge_store_t *s, const char *name, const char *pwhash,
+                              int64_t time_ms);
+    egide_rc (*user_set_disabled)(edge_store_t *s, const char *name, bool disabled,
+                                  int64_t time_ms);
+    egide_rc (*user_list)(edge_store_t *s, edge_user_row_t **rows, size_t *n);
+    /* Sessions by the SHA-256 of their id.  session_get: NOTFOUND when
+     * absent (or its account is gone).  session_touch: last_ms = time_ms.
+     * session_delete: NOTFOUND when absent.  session_delete_user: every
+     * session of the account.  session_purge: those created before
+     * created_before or idle since before last_before. */
+    egide_rc (*session_put)(edge_store_t *s, const uint8_t id_sha256[32], const char *user,
+                            int64_t time_ms);
+    egide_rc (*session_get)(edge_store_t *s, const uint8_t id_sha256[32], edge_session_row_t *row);
+    egide_rc (*session_touch)(edge_store_t *s, const uint8_t id_sha256[32], int64_t time_ms);
+    egide_rc (*session_delete)(edge_store_t *s, const uint8_t id_sha256[32]);
+    egide_rc (*session_delete_user)(edge_store_t *s, const char *user);
+    egide_rc (*session_purge)(edge_store_t *s, int64_t created_before, int64_t last_before);
+    /* Failed logins, by key ("u:" + name, "s:" + source address): add one
+     * at time_ms; count those at or after since_ms (*last_ms, may be NULL:
+     * the latest of them, 0 when none); clear the key; purge every failure
+     * before before_ms. */
+    egide_rc (*auth_fail_add)(edge_store_t *s, const char *key, int64_t time_ms);
+    egide_rc (*auth_fail_count)(edge_store_t *s, const char *key, int64_t since_ms, size_t *n,
+                                int64_t *last_ms);
+    egide_rc (*auth_fail_clear)(edge_store_t *s, const char *key);
+    egide_rc (*auth_fail_purge)(edge_store_t *s, int64_t before_ms);
 };
 
 /* The SQLite backend (edge_store_sqlite.c). */
@@ -434,11 +651,33 @@ extern const edge_store_ops_t edge_store_sqlite_ops;
 #define edge_store_rejected_find(s, ...)     EDGE_STORE_CALL(s, rejected_find, __VA_ARGS__)
 #define edge_store_receipt_put(s, ...)       EDGE_STORE_CALL(s, receipt_put, __VA_ARGS__)
 #define edge_store_receipt_list(s, ...)      EDGE_STORE_CALL(s, receipt_list, __VA_ARGS__)
-#define edge_store_deadline_put(s, ...)      EDGE_STORE_CALL(s, deadline_put, __VA_ARGS__)
-#define edge_store_deadline_list(s, ...)     EDGE_STORE_CALL(s, deadline_list, __VA_ARGS__)
-#define edge_store_message_times(s, ...)     EDGE_STORE_CALL(s, message_times, __VA_ARGS__)
+#define edge_store_case_get(s, ...)          EDGE_STORE_CALL(s, case_get, __VA_ARGS__)
+#define edge_store_case_find(s, ...)         EDGE_STORE_CALL(s, case_find, __VA_ARGS__)
+#define edge_store_case_of(s, ...)           EDGE_STORE_CALL(s, case_of, __VA_ARGS__)
+#define edge_store_case_origin(s, ...)       EDGE_STORE_CALL(s, case_origin, __VA_ARGS__)
+#define edge_store_obligation_open(s, ...)   EDGE_STORE_CALL(s, obligation_open, __VA_ARGS__)
+#define edge_store_obligation_close(s, ...)  EDGE_STORE_CALL(s, obligation_close, __VA_ARGS__)
+#define edge_store_obligation_list(s, ...)   EDGE_STORE_CALL(s, obligation_list, __VA_ARGS__)
+#define edge_store_obligation_count(s, ...)  EDGE_STORE_CALL(s, obligation_count, __VA_ARGS__)
+#define edge_store_obligation_counts(s, ...) EDGE_STORE_CALL(s, obligation_counts, __VA_ARGS__)
 #define edge_store_counts(s, ...)            EDGE_STORE_CALL(s, counts, __VA_ARGS__)
 #define edge_store_idem_put(s, ...)          EDGE_STORE_CALL(s, idem_put, __VA_ARGS__)
 #define edge_store_idem_get(s, ...)          EDGE_STORE_CALL(s, idem_get, __VA_ARGS__)
+/* accounts */
+#define edge_store_user_add(s, ...)            EDGE_STORE_CALL(s, user_add, __VA_ARGS__)
+#define edge_store_user_get(s, ...)            EDGE_STORE_CALL(s, user_get, __VA_ARGS__)
+#define edge_store_user_set_hash(s, ...)       EDGE_STORE_CALL(s, user_set_hash, __VA_ARGS__)
+#define edge_store_user_set_disabled(s, ...)   EDGE_STORE_CALL(s, user_set_disabled, __VA_ARGS__)
+#define edge_store_user_list(s, ...)           EDGE_STORE_CALL(s, user_list, __VA_ARGS__)
+#define edge_store_session_put(s, ...)         EDGE_STORE_CALL(s, session_put, __VA_ARGS__)
+#define edge_store_session_get(s, ...)         EDGE_STORE_CALL(s, session_get, __VA_ARGS__)
+#define edge_store_session_touch(s, ...)       EDGE_STORE_CALL(s, session_touch, __VA_ARGS__)
+#define edge_store_session_delete(s, ...)      EDGE_STORE_CALL(s, session_delete, __VA_ARGS__)
+#define edge_store_session_delete_user(s, ...) EDGE_STORE_CALL(s, session_delete_user, __VA_ARGS__)
+#define edge_store_session_purge(s, ...)       EDGE_STORE_CALL(s, session_purge, __VA_ARGS__)
+#define edge_store_auth_fail_add(s, ...)       EDGE_STORE_CALL(s, auth_fail_add, __VA_ARGS__)
+#define edge_store_auth_fail_count(s, ...)     EDGE_STORE_CALL(s, auth_fail_count, __VA_ARGS__)
+#define edge_store_auth_fail_clear(s, ...)     EDGE_STORE_CALL(s, auth_fail_clear, __VA_ARGS__)
+#define edge_store_auth_fail_purge(s, ...)     EDGE_STORE_CALL(s, auth_fail_purge, __VA_ARGS__)
 
 #endif

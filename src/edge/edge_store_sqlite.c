@@ -68,6 +68,52 @@ static const char *const s_migrations[] = {
     /* 4: how many times a queued message was re-signed under a fresh
      * sequence after the broker refused its own as a replay (bounded). */
     "ALTER TABLE outbox ADD COLUMN resequenced INTEGER NOT NULL DEFAULT 0;",
+    /* 5: cases and stored obligations (issue 11).  Messages linked by
+     * in_reply_to or by the payload's case reference form a case;
+     * case_msgs also holds placeholders for parents not held here.  Rows
+     * stored before this migration keep case_id NULL (no backfill: their
+     * deadlines were never obligations).  The old deadlines table is left
+     * as it was, unread: its rows have no actor, role or case to migrate. */
+    "CREATE TABLE cases("
+    "  id INTEGER PRIMARY KEY, ref TEXT, created_ms INTEGER NOT NULL,"
+    "  updated_ms INTEGER NOT NULL, origin_ms INTEGER, declared_ms INTEGER);"
+    "CREATE INDEX cases_ref ON cases(ref);"
+    "CREATE TABLE case_msgs(msg_id BLOB PRIMARY KEY, case_id INTEGER NOT NULL);"
+    "CREATE INDEX case_msgs_case ON case_msgs(case_id);"
+    "ALTER TABLE inbox ADD COLUMN case_id INTEGER;"
+    "ALTER TABLE inbox ADD COLUMN commune TEXT;"
+    "ALTER TABLE inbox ADD COLUMN case_ref TEXT;"
+    "CREATE INDEX inbox_case ON inbox(case_id);"
+    "ALTER TABLE outbox ADD COLUMN case_id INTEGER;"
+    "ALTER TABLE outbox ADD COLUMN commune TEXT;"
+    "ALTER TABLE outbox ADD COLUMN case_ref TEXT;"
+    "CREATE INDEX outbox_case ON outbox(case_id);"
+    "CREATE TABLE obligations("
+    "  id INTEGER PRIMARY KEY, case_id INTEGER NOT NULL, name TEXT NOT NULL,"
+    "  year INTEGER NOT NULL DEFAULT 0, actor TEXT NOT NULL,"
+    "  role TEXT NOT NULL CHECK(role IN ('act', 'oversee')), start_msg BLOB NOT NULL,"
+    "  start_type TEXT NOT NULL, start_ms INTEGER NOT NULL, declared_ms INTEGER,"
+    "  due_ms INTEGER NOT NULL, practice INTEGER NOT NULL, label TEXT NOT NULL,"
+    "  source TEXT NOT NULL, state INTEGER NOT NULL, closed_ms INTEGER, closed_by BLOB,"
+    "  UNIQUE(case_id, name, year));"
+    "CREATE INDEX obligations_state_due ON obligations(state, due_ms);"
+    "CREATE INDEX obligations_role_state_due ON obligations(role, state, due_ms);"
+    "CREATE INDEX obligations_due ON obligations(due_ms);"
+    "CREATE INDEX obligations_role_due ON obligations(role, due_ms);"
+    "CREATE INDEX obligations_case ON obligations(case_id);",
+    /* accounts: personal accounts of the web pages (edge_accounts.h), their
+     * sessions (only the SHA-256 of a session id is kept) and failed logins
+     * for the lockout.  Sessions go with their account. */
+    "CREATE TABLE users("
+    "  name TEXT PRIMARY KEY, role INTEGER NOT NULL, pwhash TEXT NOT NULL,"
+    "  disabled INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL,"
+    "  updated_ms INTEGER NOT NULL);"
+    "CREATE TABLE sessions("
+    "  id_sha256 BLOB PRIMARY KEY, user TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,"
+    "  created_ms INTEGER NOT NULL, last_ms INTEGER NOT NULL);"
+    "CREATE INDEX sessions_user ON sessions(user);"
+    "CREATE TABLE auth_failures(key TEXT NOT NULL, time_ms INTEGER NOT NULL);"
+    "CREATE INDEX auth_failures_key ON auth_failures(key, time_ms);",
 };
 
 typedef struct s_store {
@@ -413,6 +459,477 @@ static egide_rc s_seq_raise(edge_store_t *s, uint64_t last_used, uint64_t *befor
     return EGIDE_OK;
 }
 
+/* ------------------------------------------------------------ cases */
+
+static bool s_str_set(const char *v)
+{
+    return v && v[0];
+}
+
+/* One int64 from a one-row query on a statement already bound; *found
+ * false (and EGIDE_OK) when no row or NULL. */
+static egide_rc s_one_id(sqlite3 *db, sqlite3_stmt *st, const char *op, int64_t *v, bool *found)
+{
+    bool row;
+    egide_rc rc = s_row(db, st, op, &row);
+    *found = !rc && row && s_has(st, 0);
+    if (*found)
+        *v = sqlite3_column_int64(st, 0);
+    egide_db_done(st);
+    return rc;
+}
+
+/* The case of an id in case_msgs (held message or placeholder). */
+static egide_rc s_case_of_id(edge_store_t *s, const uint8_t *id, int64_t *case_id, bool *found)
+{
+    *found = false;
+    if (!id)
+        return EGIDE_OK;
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(DB(s), "SELECT case_id FROM case_msgs WHERE msg_id=?", &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_blob(st, 1, id, 16, SQLITE_STATIC);
+    return s_one_id(DB(s), st, "case of message", case_id, found);
+}
+
+static egide_rc s_case_of_ref(edge_store_t *s, const char *ref, int64_t *case_id, bool *found)
+{
+    *found = false;
+    if (!s_str_set(ref))
+        return EGIDE_OK;
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(DB(s), "SELECT min(id) FROM cases WHERE ref=?", &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
+    return s_one_id(DB(s), st, "case of reference", case_id, found);
+}
+
+/* Rules 1-3 of edge_store.h, nothing written. */
+static egide_rc s_case_lookup(edge_store_t *s, const uint8_t *msg_id, const uint8_t *in_reply_to,
+                              const char *ref, int64_t *case_id, bool *found)
+{
+    egide_rc rc = s_case_of_id(s, msg_id, case_id, found);
+    if (!rc && !*found)
+        rc = s_case_of_id(s, in_reply_to, case_id, found);
+    if (!rc && !*found)
+        rc = s_case_of_ref(s, ref, case_id, found);
+    return rc;
+}
+
+/* Join the message just written to `box` (a string literal: "inbox" or
+ * "outbox") to its case, creating one when none applies (edge_store.h). */
+static egide_rc s_case_join(edge_store_t *s, const char *box, const uint8_t *msg_id,
+                            const uint8_t *in_reply_to, const char *ref, const char *commune,
+                            int64_t time_ms, int64_t *out)
+{
+    int64_t cid = 0;
+    bool found = false;
+    const char *r = s_str_set(ref) ? ref : NULL;
+    egide_rc rc = s_case_lookup(s, msg_id, in_reply_to, r, &cid, &found);
+    if (rc)
+        return rc;
+    if (!found) {
+        sqlite3_stmt *st;
+        rc = egide_db_stmt(DB(s),
+                           "INSERT INTO cases(ref, created_ms, updated_ms) VALUES(?1,?2,?2)"
+                           " RETURNING id",
+                           &st);
+        if (rc)
+            return rc;
+        if (r)
+            sqlite3_bind_text(st, 1, r, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, time_ms);
+        bool row;
+        rc = s_row(DB(s), st, "case new", &row);
+        if (!rc && !row)
+            rc = EGIDE_ERR_DB;
+        if (!rc)
+            cid = sqlite3_column_int64(st, 0);
+        if (!rc) {
+            int x = sqlite3_step(st);
+            if (x != SQLITE_DONE)
+                rc = s_fail(DB(s), "case new", x);
+        }
+        egide_db_done(st);
+    } else {
+        rc = s_write(s,
+                     "UPDATE cases SET updated_ms=max(updated_ms, ?), ref=coalesce(ref, ?)"
+                     " WHERE id=?",
+                     "case update", NULL, "ItI", time_ms, r, cid);
+    }
+    if (!rc)
+        rc = s_write(s, "INSERT OR IGNORE INTO case_msgs(msg_id, case_id) VALUES(?,?)",
+                     "case message", NULL, "dI", msg_id, cid);
+    if (!rc && in_reply_to)
+        rc = s_write(s, "INSERT OR IGNORE INTO case_msgs(msg_id, case_id) VALUES(?,?)",
+                     "case parent", NULL, "dI", in_reply_to, cid);
+    if (!rc)
+        rc = strcmp(box, "inbox") == 0
+                 ? s_write(s, "UPDATE inbox SET case_id=?, commune=?, case_ref=? WHERE msg_id=?",
+                           "inbox case", NULL, "Ittd", cid, s_str_set(commune) ? commune : NULL, r,
+                           msg_id)
+                 : s_write(s, "UPDATE outbox SET case_id=?, commune=?, case_ref=? WHERE msg_id=?",
+                           "outbox case", NULL, "Ittd", cid, s_str_set(commune) ? commune : NULL, r,
+                           msg_id);
+    if (!rc && out)
+        *out = cid;
+    return rc;
+}
+
+static egide_rc s_case_get(edge_store_t *s, int64_t case_id, edge_case_row_t *row)
+{
+    if (!s || !row || case_id <= 0)
+        return EGIDE_ERR_INVALID;
+    memset(row, 0, sizeof *row);
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(DB(s),
+                                "SELECT id, ref, created_ms, updated_ms, origin_ms, declared_ms"
+                                " FROM cases WHERE id=?",
+                                &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, case_id);
+    bool found;
+    rc = s_row(DB(s), st, "case get", &found);
+    if (!rc && !found)
+        rc = EGIDE_ERR_NOTFOUND;
+    if (!rc) {
+        row->id = sqlite3_column_int64(st, 0);
+        s_text(row->ref, sizeof row->ref, st, 1);
+        row->created_ms = sqlite3_column_int64(st, 2);
+        row->updated_ms = sqlite3_column_int64(st, 3);
+        row->has_origin = s_has(st, 4);
+        row->origin_ms = sqlite3_column_int64(st, 4);
+        row->has_declared = s_has(st, 5);
+        row->declared_ms = sqlite3_column_int64(st, 5);
+    }
+    egide_db_done(st);
+    return rc;
+}
+
+static egide_rc s_case_find(edge_store_t *s, const uint8_t *msg_id, const uint8_t *in_reply_to,
+                            const char *case_ref, int64_t *case_id)
+{
+    if (!s || !case_id || (!msg_id && !in_reply_to && !s_str_set(case_ref)))
+        return EGIDE_ERR_INVALID;
+    *case_id = 0;
+    bool found = false;
+    egide_rc rc = s_case_lookup(s, msg_id, in_reply_to, case_ref, case_id, &found);
+    return rc ? rc : found ? EGIDE_OK : EGIDE_ERR_NOTFOUND;
+}
+
+static egide_rc s_case_of(edge_store_t *s, const uint8_t msg_id[16], int64_t *case_id)
+{
+    if (!s || !msg_id || !case_id)
+        return EGIDE_ERR_INVALID;
+    *case_id = 0;
+    bool found = false;
+    egide_rc rc = s_case_of_id(s, msg_id, case_id, &found);
+    return rc ? rc : found ? EGIDE_OK : EGIDE_ERR_NOTFOUND;
+}
+
+static egide_rc s_case_origin(edge_store_t *s, int64_t case_id, int64_t origin_ms,
+                              int64_t declared_ms, bool *changed)
+{
+    if (changed)
+        *changed = false;
+    if (!s || case_id <= 0)
+        return EGIDE_ERR_INVALID;
+    bool ch = false;
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(DB(s),
+                                "UPDATE cases SET origin_ms=?, declared_ms=? WHERE id=?"
+                                " AND origin_ms IS NULL",
+                                &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, origin_ms);
+    if (declared_ms)
+        sqlite3_bind_int64(st, 2, declared_ms);
+    else
+        sqlite3_bind_null(st, 2);
+    sqlite3_bind_int64(st, 3, case_id);
+    rc = s_exec_changed(DB(s), st, "case origin", &ch);
+    if (changed)
+        *changed = ch;
+    if (!rc && !ch) {
+        edge_case_row_t row;
+        rc = s_case_get(s, case_id, &row);
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------ obligations */
+
+static bool s_oblig_ok(const edge_obligation_t *o)
+{
+    return o->name[0] && o->actor[0] && o->label[0] && o->source[0] && o->start_type[0] &&
+           o->case_id >= 0 && o->year >= 0 &&
+           (o->role == EDGE_OBLIG_ACT || o->role == EDGE_OBLIG_OVERSEE);
+}
+
+static egide_rc s_obligation_open(edge_store_t *s, const edge_obligation_t *o, bool *created,
+                                  int64_t *id)
+{
+    if (created)
+        *created = false;
+    if (id)
+        *id = 0;
+    if (!s || !o || !s_oblig_ok(o))
+        return EGIDE_ERR_INVALID;
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(
+        DB(s),
+        "INSERT OR IGNORE INTO obligations(case_id, name, year, actor, role, start_msg,"
+        " start_type, start_ms, declared_ms, due_ms, practice, label, source, state)"
+        " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, o->case_id);
+    sqlite3_bind_text(st, 2, o->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, o->year);
+    sqlite3_bind_text(st, 4, o->actor, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, edge_oblig_role_name(o->role), -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 6, o->start_msg, 16, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, o->start_type, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 8, o->start_ms);
+    if (o->declared_ms)
+        sqlite3_bind_int64(st, 9, o->declared_ms);
+    sqlite3_bind_int64(st, 10, o->due_ms);
+    sqlite3_bind_int(st, 11, o->practice ? 1 : 0);
+    sqlite3_bind_text(st, 12, o->label, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 13, o->source, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 14, EGIDE_DEADLINE_OPEN);
+    bool ch = false;
+    rc = s_exec_changed(DB(s), st, "obligation open", &ch);
+    if (rc)
+        return rc;
+    if (created)
+        *created = ch;
+    if (!id)
+        return EGIDE_OK;
+    rc = egide_db_stmt(DB(s), "SELECT id FROM obligations WHERE case_id=? AND name=? AND year=?",
+                       &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, o->case_id);
+    sqlite3_bind_text(st, 2, o->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, o->year);
+    bool found = false;
+    rc = s_one_id(DB(s), st, "obligation id", id, &found);
+    return rc ? rc : found ? EGIDE_OK : EGIDE_ERR_DB;
+}
+
+static egide_rc s_obligation_close(edge_store_t *s, int64_t case_id, const char *name, int year,
+                                   int role, bool released, int64_t closed_ms,
+                                   const uint8_t closed_by[16], size_t *n)
+{
+    if (n)
+        *n = 0;
+    if (!s || case_id < 0 || !name || !name[0] || !closed_by || role > EDGE_OBLIG_OVERSEE)
+        return EGIDE_ERR_INVALID;
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(
+        DB(s),
+        "UPDATE obligations SET state=CASE WHEN ?1 THEN ?2 WHEN ?3<=due_ms THEN ?4 ELSE ?5 END,"
+        " closed_ms=?3, closed_by=?6 WHERE case_id=?7 AND name=?8 AND (?9<=0 OR year=?9)"
+        " AND (?10 IS NULL OR role=?10) AND state=?11",
+        &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_int(st, 1, released ? 1 : 0);
+    sqlite3_bind_int(st, 2, EGIDE_DEADLINE_RELEASED);
+    sqlite3_bind_int64(st, 3, closed_ms);
+    sqlite3_bind_int(st, 4, EGIDE_DEADLINE_MET);
+    sqlite3_bind_int(st, 5, EGIDE_DEADLINE_LATE);
+    sqlite3_bind_blob(st, 6, closed_by, 16, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 7, case_id);
+    sqlite3_bind_text(st, 8, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 9, year);
+    if (role >= 0)
+        sqlite3_bind_text(st, 10, edge_oblig_role_name(role), -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 11, EGIDE_DEADLINE_OPEN);
+    rc = s_exec(DB(s), st, "obligation close");
+    if (!rc && n)
+        *n = (size_t)sqlite3_changes(DB(s));
+    return rc;
+}
+
+#define OBLIG_COLS                                                                                 \
+    "id, case_id, name, year, actor, role, start_msg, start_type, start_ms, declared_ms, due_ms,"  \
+    " practice, label, source, state, closed_ms, closed_by"
+
+static void s_oblig_row(sqlite3_stmt *st, void *row)
+{
+    edge_obligation_t *o = row;
+    o->id = sqlite3_column_int64(st, 0);
+    o->case_id = sqlite3_column_int64(st, 1);
+    s_text(o->name, sizeof o->name, st, 2);
+    o->year = sqlite3_column_int(st, 3);
+    s_text(o->actor, sizeof o->actor, st, 4);
+    char role[16];
+    s_text(role, sizeof role, st, 5);
+    edge_oblig_role r = EDGE_OBLIG_ACT;
+    if (edge_oblig_role_parse(role, &r) == EGIDE_OK)
+        o->role = r;
+    s_blob(o->start_msg, 16, st, 6);
+    s_text(o->start_type, sizeof o->start_type, st, 7);
+    o->start_ms = sqlite3_column_int64(st, 8);
+    o->declared_ms = sqlite3_column_int64(st, 9);
+    o->due_ms = sqlite3_column_int64(st, 10);
+    o->practice = sqlite3_column_int(st, 11) != 0;
+    s_text(o->label, sizeof o->label, st, 12);
+    s_text(o->source, sizeof o->source, st, 13);
+    o->state = (egide_deadline_state)sqlite3_column_int(st, 14);
+    o->closed_ms = sqlite3_column_int64(st, 15);
+    o->has_closed_by = s_blob(o->closed_by, 16, st, 16);
+}
+
+/* The filter's WHERE tail, shared by every shape below.  Parameters:
+ *   ?1 state (or -1)  ?2 role text (or NULL)  ?3 case id (unused unless
+ *   the shape binds it)  ?4 due lower bound  ?5 due upper bound
+ *   (exclusive)  ?6 cursor due  ?7 cursor id  ?8 limit. */
+#define OBLIG_TAIL  " AND due_ms>=?4 AND due_ms<?5 AND due_ms>=?6 AND (due_ms>?6 OR id>?7)"
+#define OBLIG_ORDER " ORDER BY due_ms, id LIMIT ?8"
+/* One literal per shape, so each uses its index (egide_db caches by
+ * pointer): state and role fixed -> (role, state, due_ms); state only ->
+ * (state, due_ms); role only -> (role, due_ms); neither -> (due_ms); a
+ * case -> (case_id), a handful of rows. */
+static const char *const s_oblig_sql[2][5] = {
+    {
+        "SELECT " OBLIG_COLS " FROM obligations WHERE state=?1 AND role=?2" OBLIG_TAIL OBLIG_ORDER,
+        "SELECT " OBLIG_COLS
+        " FROM obligations WHERE state=?1 AND ?2 IS NULL" OBLIG_TAIL OBLIG_ORDER,
+        "SELECT " OBLIG_COLS " FROM obligations WHERE ?1<0 AND role=?2" OBLIG_TAIL OBLIG_ORDER,
+        "SELECT " OBLIG_COLS " FROM obligations WHERE ?1<0 AND ?2 IS NULL" OBLIG_TAIL OBLIG_ORDER,
+        "SELECT " OBLIG_COLS " FROM obligations WHERE case_id=?3 AND (?1<0 OR state=?1) AND"
+        " (?2 IS NULL OR role=?2)" OBLIG_TAIL OBLIG_ORDER,
+    },
+    {
+        "SELECT count(*) FROM obligations WHERE state=?1 AND role=?2" OBLIG_TAIL,
+        "SELECT count(*) FROM obligations WHERE state=?1 AND ?2 IS NULL" OBLIG_TAIL,
+        "SELECT count(*) FROM obligations WHERE ?1<0 AND role=?2" OBLIG_TAIL,
+        "SELECT count(*) FROM obligations WHERE ?1<0 AND ?2 IS NULL" OBLIG_TAIL,
+        "SELECT count(*) FROM obligations WHERE case_id=?3 AND (?1<0 OR state=?1) AND"
+        " (?2 IS NULL OR role=?2)" OBLIG_TAIL,
+    },
+};
+
+/* Prepare and bind the statement for f (count: the COUNT shape). */
+static egide_rc s_oblig_stmt(edge_store_t *s, const edge_oblig_filter_t *f, bool count,
+                             sqlite3_stmt **out)
+{
+    if ((unsigned)f->state >= EDGE_OBLIG_Q__COUNT || f->role < -1 || f->role > EDGE_OBLIG_OVERSEE)
+        return EGIDE_ERR_INVALID;
+    static const int states[EDGE_OBLIG_Q__COUNT] = {
+        [EDGE_OBLIG_Q_ANY] = -1,
+        [EDGE_OBLIG_Q_OPEN] = EGIDE_DEADLINE_OPEN,
+        [EDGE_OBLIG_Q_OVERDUE] = EGIDE_DEADLINE_OPEN,
+        [EDGE_OBLIG_Q_MET] = EGIDE_DEADLINE_MET,
+        [EDGE_OBLIG_Q_LATE] = EGIDE_DEADLINE_LATE,
+        [EDGE_OBLIG_Q_RELEASED] = EGIDE_DEADLINE_RELEASED,
+    };
+    int state = states[f->state];
+    int shape = f->has_case ? 4 : state >= 0 ? (f->role >= 0 ? 0 : 1) : (f->role >= 0 ? 2 : 3);
+    egide_rc rc = egide_db_stmt(DB(s), s_oblig_sql[count ? 1 : 0][shape], out);
+    if (rc)
+        return rc;
+    sqlite3_stmt *st = *out;
+    int64_t lo = f->has_due_after ? f->due_after_ms : INT64_MIN;
+    int64_t hi = f->has_due_before ? f->due_before_ms : INT64_MAX;
+    if (f->state == EDGE_OBLIG_Q_OVERDUE && f->now_ms < hi)
+        hi = f->now_ms;
+    sqlite3_bind_int(st, 1, state);
+    if (f->role >= 0)
+        sqlite3_bind_text(st, 2, edge_oblig_role_name(f->role), -1, SQLITE_STATIC);
+    if (f->has_case)
+        sqlite3_bind_int64(st, 3, f->case_id);
+    sqlite3_bind_int64(st, 4, lo);
+    sqlite3_bind_int64(st, 5, hi);
+    bool cur = !count && f->has_cursor;
+    sqlite3_bind_int64(st, 6, cur ? f->cursor_due_ms : INT64_MIN);
+    sqlite3_bind_int64(st, 7, cur ? f->cursor_id : INT64_MIN);
+    if (!count)
+        sqlite3_bind_int64(st, 8, (int64_t)f->limit + 1);
+    return EGIDE_OK;
+}
+
+static egide_rc s_obligation_list(edge_store_t *s, const edge_oblig_filter_t *f,
+                                  edge_obligation_t **rows, size_t *n, edge_oblig_cursor_t *next)
+{
+    if (!s || !f || !rows || !n || !next || f->limit == 0 || f->limit > EDGE_OBLIG_PAGE_MAX)
+        return EGIDE_ERR_INVALID;
+    *rows = NULL;
+    *n = 0;
+    memset(next, 0, sizeof *next);
+    sqlite3_stmt *st;
+    egide_rc rc = s_oblig_stmt(s, f, false, &st);
+    if (rc)
+        return rc;
+    rc = s_collect(DB(s), st, "obligation list", sizeof **rows, s_oblig_row, (void **)rows, n);
+    if (rc)
+        return rc;
+    /* One row more than the page was asked for: it says a page follows. */
+    if (*n > f->limit) {
+        *n = f->limit;
+        next->more = true;
+        next->due_ms = (*rows)[*n - 1].due_ms;
+        next->id = (*rows)[*n - 1].id;
+    }
+    return EGIDE_OK;
+}
+
+static egide_rc s_obligation_count(edge_store_t *s, const edge_oblig_filter_t *f, int64_t *total)
+{
+    if (!s || !f || !total)
+        return EGIDE_ERR_INVALID;
+    *total = 0;
+    sqlite3_stmt *st;
+    egide_rc rc = s_oblig_stmt(s, f, true, &st);
+    if (rc)
+        return rc;
+    bool found = false;
+    rc = s_one_id(DB(s), st, "obligation count", total, &found);
+    return rc;
+}
+
+static egide_rc s_obligation_counts(edge_store_t *s, int64_t now_ms, edge_oblig_counts_t *c)
+{
+    if (!s || !c)
+        return EGIDE_ERR_INVALID;
+    memset(c, 0, sizeof *c);
+    sqlite3_stmt *st;
+    egide_rc rc =
+        egide_db_stmt(DB(s),
+                      "SELECT (SELECT count(*) FROM obligations WHERE state=?1 AND due_ms>=?2),"
+                      " (SELECT count(*) FROM obligations WHERE state=?1 AND due_ms<?2),"
+                      " (SELECT count(*) FROM obligations WHERE state=?3),"
+                      " (SELECT count(*) FROM obligations WHERE state=?4),"
+                      " (SELECT count(*) FROM obligations WHERE state=?5)",
+                      &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_int(st, 1, EGIDE_DEADLINE_OPEN);
+    sqlite3_bind_int64(st, 2, now_ms);
+    sqlite3_bind_int(st, 3, EGIDE_DEADLINE_MET);
+    sqlite3_bind_int(st, 4, EGIDE_DEADLINE_LATE);
+    sqlite3_bind_int(st, 5, EGIDE_DEADLINE_RELEASED);
+    bool row;
+    rc = s_row(DB(s), st, "obligation counts", &row);
+    if (!rc && row) {
+        c->open = sqlite3_column_int64(st, 0);
+        c->overdue = sqlite3_column_int64(st, 1);
+        c->met = sqlite3_column_int64(st, 2);
+        c->late = sqlite3_column_int64(st, 3);
+        c->released = sqlite3_column_int64(st, 4);
+    }
+    egide_db_done(st);
+    return rc;
+}
+
 /* ------------------------------------------------------------ outbox */
 
 static egide_rc s_outbox_add(edge_store_t *s, const edge_outbox_msg_t *m)
@@ -443,6 +960,9 @@ static egide_rc s_outbox_add(edge_store_t *s, const edge_outbox_msg_t *m)
     sqlite3_bind_blob(st, 9, m->sha256, 32, SQLITE_STATIC);
     sqlite3_bind_int(st, 10, EDGE_OUT_QUEUED);
     rc = s_exec(DB(s), st, "outbox add");
+    if (!rc)
+        rc = s_case_join(s, "outbox", m->msg_id, m->in_reply_to, m->case_ref, m->commune,
+                         m->created_ms, m->case_id);
     if (rc)
         return rc;
     rc = egide_db_stmt(DB(s), "INSERT INTO outbox_rcpt(msg_id, node_id, state) VALUES(?,?,?)", &st);
@@ -463,7 +983,7 @@ static egide_rc s_outbox_add(edge_store_t *s, const edge_outbox_msg_t *m)
 
 #define OUTBOX_COLS                                                                                \
     "msg_id, seq, type, urgency, created_ms, expires_ms, sha256, state, attempts, reason,"         \
-    " accepted_ms, leaf_index, in_reply_to, resequenced"
+    " accepted_ms, leaf_index, in_reply_to, resequenced, case_id, commune, case_ref"
 
 static void s_outbox_row(sqlite3_stmt *st, void *row)
 {
@@ -484,6 +1004,9 @@ static void s_outbox_row(sqlite3_stmt *st, void *row)
     r->leaf_index = sqlite3_column_int64(st, 11);
     r->has_in_reply_to = s_blob(r->in_reply_to, 16, st, 12);
     r->resequenced = sqlite3_column_int(st, 13);
+    r->case_id = sqlite3_column_int64(st, 14);
+    s_text(r->commune, sizeof r->commune, st, 15);
+    s_text(r->case_ref, sizeof r->case_ref, st, 16);
 }
 
 static egide_rc s_outbox_get(edge_store_t *s, const uint8_t msg_id[16], edge_outbox_row_t *row)
@@ -776,6 +1299,8 @@ static egide_rc s_inbox_put(edge_store_t *s, const edge_inbox_msg_t *m,
         return EGIDE_ERR_INVALID;
     *receipt = NULL;
     *receipt_len = 0;
+    if (m->case_id)
+        *m->case_id = 0;
     /* Look first, then insert: a failing INSERT is then always a storage
      * failure, never mistaken for a duplicate. */
     sqlite3_stmt *st;
@@ -820,6 +1345,9 @@ static egide_rc s_inbox_put(edge_store_t *s, const edge_inbox_msg_t *m,
     sqlite3_bind_int(st, 12, EDGE_IN_DELIVERED);
     rc = s_exec(DB(s), st, "inbox put");
     if (!rc)
+        rc = s_case_join(s, "inbox", m->msg_id, m->in_reply_to, m->case_ref, m->commune,
+                         m->received_ms, m->case_id);
+    if (!rc)
         *result = EDGE_INBOX_STORED;
     return rc;
 }
@@ -857,7 +1385,7 @@ static egide_rc s_inbox_receipt(edge_store_t *s, const uint8_t msg_id[16], const
 
 #define INBOX_COLS                                                                                 \
     "msg_id, sha256, sender_id, type, urgency, created_ms, received_ms, state, acknowledged_ms,"   \
-    " in_reply_to, content_type"
+    " in_reply_to, content_type, case_id, commune, case_ref"
 
 static void s_inbox_row(sqlite3_stmt *st, void *row)
 {
@@ -875,6 +1403,9 @@ static void s_inbox_row(sqlite3_stmt *st, void *row)
     r->acknowledged_ms = sqlite3_column_int64(st, 8);
     r->has_in_reply_to = s_blob(r->in_reply_to, 16, st, 9);
     s_text(r->content_type, sizeof r->content_type, st, 10);
+    r->case_id = sqlite3_column_int64(st, 11);
+    s_text(r->commune, sizeof r->commune, st, 12);
+    s_text(r->case_ref, sizeof r->case_ref, st, 13);
 }
 
 static egide_rc s_inbox_get(edge_store_t *s, const uint8_t msg_id[16], bool want_payload,
@@ -895,7 +1426,7 @@ static egide_rc s_inbox_get(edge_store_t *s, const uint8_t msg_id[16], bool want
     if (!rc) {
         s_inbox_row(st, row);
         if (want_payload)
-            rc = s_dup(st, 11, &row->payload, &row->payload_len);
+            rc = s_dup(st, 14, &row->payload, &row->payload_len);
     }
     egide_db_done(st);
     return rc;
@@ -1043,79 +1574,6 @@ static egide_rc s_receipt_list(edge_store_t *s, const uint8_t msg_id[16], edge_r
                      (void **)rows, n);
 }
 
-/* ------------------------------------------------------------ deadlines */
-
-static egide_rc s_deadline_put(edge_store_t *s, const egide_deadline_t *d, size_t n)
-{
-    if (!s || (!d && n))
-        return EGIDE_ERR_INVALID;
-    if (n == 0)
-        return EGIDE_OK;
-    sqlite3_stmt *st;
-    egide_rc rc = egide_db_stmt(DB(s),
-                                "INSERT OR IGNORE INTO deadlines(msg_id, type, name, label, source,"
-                                " start_ms, due_ms, practice) VALUES(?,?,?,?,?,?,?,?)",
-                                &st);
-    if (rc)
-        return rc;
-    for (size_t i = 0; i < n && !rc; i++) {
-        sqlite3_reset(st);
-        sqlite3_bind_text(st, 1, d[i].msg_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, d[i].type, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, d[i].name, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, d[i].label, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 5, d[i].source, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 6, d[i].start_ms);
-        sqlite3_bind_int64(st, 7, d[i].due_ms);
-        sqlite3_bind_int(st, 8, d[i].practice);
-        int r = sqlite3_step(st);
-        if (r != SQLITE_DONE)
-            rc = s_fail(DB(s), "deadline put", r);
-    }
-    egide_db_done(st);
-    return rc;
-}
-
-static void s_deadline_row(sqlite3_stmt *st, void *row)
-{
-    egide_deadline_t *x = row;
-    s_text(x->msg_id, sizeof x->msg_id, st, 0);
-    s_text(x->type, sizeof x->type, st, 1);
-    s_text(x->name, sizeof x->name, st, 2);
-    s_text(x->label, sizeof x->label, st, 3);
-    s_text(x->source, sizeof x->source, st, 4);
-    x->start_ms = sqlite3_column_int64(st, 5);
-    x->due_ms = sqlite3_column_int64(st, 6);
-    x->practice = sqlite3_column_int(st, 7) != 0;
-}
-
-static egide_rc s_deadline_list(edge_store_t *s, size_t limit, egide_deadline_t **rows, size_t *n)
-{
-    return s_list(s,
-                  "SELECT msg_id, type, name, label, source, start_ms, due_ms, practice"
-                  " FROM deadlines ORDER BY due_ms LIMIT ?2",
-                  "deadline list", -1, limit, EDGE_STORE_DEADLINES_MAX, sizeof **rows,
-                  s_deadline_row, (void **)rows, n);
-}
-
-static void s_time_row(sqlite3_stmt *st, void *row)
-{
-    edge_msg_time_t *x = row;
-    s_blob(x->msg_id, 16, st, 0);
-    x->has_in_reply_to = s_blob(x->in_reply_to, 16, st, 1);
-    s_text(x->type, sizeof x->type, st, 2);
-    x->time_ms = sqlite3_column_int64(st, 3);
-}
-
-static egide_rc s_message_times(edge_store_t *s, size_t limit, edge_msg_time_t **rows, size_t *n)
-{
-    return s_list(s,
-                  "SELECT msg_id, in_reply_to, type, created_ms FROM outbox UNION ALL"
-                  " SELECT msg_id, in_reply_to, type, received_ms FROM inbox LIMIT ?2",
-                  "message times", -1, limit, EDGE_STORE_TIMES_MAX, sizeof **rows, s_time_row,
-                  (void **)rows, n);
-}
-
 static egide_rc s_counts(edge_store_t *s, edge_store_counts_t *c)
 {
     if (!s || !c)
@@ -1214,6 +1672,286 @@ static egide_rc s_idem_get(edge_store_t *s, const char *key, uint8_t request_sha
     return rc;
 }
 
+/* ------------------------------------------------------------ accounts */
+
+static bool s_name_ok(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    return n > 0 && n <= EDGE_USER_NAME_MAX;
+}
+
+static bool s_auth_key_ok(const char *key)
+{
+    size_t n = key ? strlen(key) : 0;
+    return n > 0 && n <= EDGE_AUTH_KEY_MAX;
+}
+
+static egide_rc s_user_add(edge_store_t *s, const edge_user_row_t *u)
+{
+    if (!s || !u || !s_name_ok(u->name) || !u->pwhash[0])
+        return EGIDE_ERR_INVALID;
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(DB(s),
+                                "INSERT INTO users(name, role, pwhash, disabled, created_ms, "
+                                "updated_ms) VALUES(?,?,?,?,?,?)",
+                                &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, u->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, u->role);
+    sqlite3_bind_text(st, 3, u->pwhash, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, u->disabled ? 1 : 0);
+    sqlite3_bind_int64(st, 5, u->created_ms);
+    sqlite3_bind_int64(st, 6, u->updated_ms);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_DONE)
+        rc = EGIDE_OK;
+    else if ((r & 0xff) == SQLITE_CONSTRAINT)
+        rc = EGIDE_ERR_EXISTS; /* the name is taken: not a storage failure */
+    else
+        rc = s_fail(DB(s), "user add", r);
+    egide_db_done(st);
+    return rc;
+}
+
+static void s_fill_user(sqlite3_stmt *st, void *row)
+{
+    edge_user_row_t *u = row;
+    s_text(u->name, sizeof u->name, st, 0);
+    u->role = sqlite3_column_int(st, 1);
+    u->disabled = sqlite3_column_int(st, 2) != 0;
+    u->created_ms = sqlite3_column_int64(st, 3);
+    u->updated_ms = sqlite3_column_int64(st, 4);
+}
+
+static egide_rc s_user_get(edge_store_t *s, const char *name, edge_user_row_t *u)
+{
+    if (!s || !s_name_ok(name) || !u)
+        return EGIDE_ERR_INVALID;
+    memset(u, 0, sizeof *u);
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(
+        DB(s),
+        "SELECT name, role, disabled, created_ms, updated_ms, pwhash FROM users WHERE name=?", &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    bool row;
+    rc = s_row(DB(s), st, "user get", &row);
+    if (!rc && !row)
+        rc = EGIDE_ERR_NOTFOUND;
+    if (!rc) {
+        s_fill_user(st, u);
+        s_text(u->pwhash, sizeof u->pwhash, st, 5);
+    }
+    egide_db_done(st);
+    return rc;
+}
+
+static egide_rc s_user_set_hash(edge_store_t *s, const char *name, const char *pwhash,
+                                int64_t time_ms)
+{
+    if (!s || !s_name_ok(name) || !pwhash || !*pwhash || strlen(pwhash) >= EDGE_PWHASH_MAX)
+        return EGIDE_ERR_INVALID;
+    bool changed;
+    egide_rc rc = s_write(s, "UPDATE users SET pwhash=?, updated_ms=? WHERE name=?",
+                          "user set hash", &changed, "tIt", pwhash, time_ms, name);
+    return !rc && !changed ? EGIDE_ERR_NOTFOUND : rc;
+}
+
+static egide_rc s_user_set_disabled(edge_store_t *s, const char *name, bool disabled,
+                                    int64_t time_ms)
+{
+    if (!s || !s_name_ok(name))
+        return EGIDE_ERR_INVALID;
+    /* A savepoint works inside the caller's transaction and outside one. */
+    egide_rc rc = egide_db_exec(DB(s), "SAVEPOINT user_disable");
+    if (rc)
+        return rc;
+    bool changed = false;
+    rc = s_write(s, "UPDATE users SET disabled=?, updated_ms=? WHERE name=?", "user disable",
+                 &changed, "iIt", disabled ? 1 : 0, time_ms, name);
+    if (!rc && !changed)
+        rc = EGIDE_ERR_NOTFOUND;
+    if (!rc && disabled)
+        rc = s_write(s, "DELETE FROM sessions WHERE user=?", "user disable sessions", NULL, "t",
+                     name);
+    if (rc)
+        (void)egide_db_exec(DB(s), "ROLLBACK TO user_disable");
+    egide_rc r2 = egide_db_exec(DB(s), "RELEASE user_disable");
+    return rc ? rc : r2;
+}
+
+static egide_rc s_user_list(edge_store_t *s, edge_user_row_t **rows, size_t *n)
+{
+    if (!s || !rows || !n)
+        return EGIDE_ERR_INVALID;
+    *rows = NULL;
+    *n = 0;
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(
+        DB(s),
+        "SELECT name, role, disabled, created_ms, updated_ms FROM users ORDER BY name LIMIT ?",
+        &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_int(st, 1, EDGE_USERS_MAX);
+    return s_collect(DB(s), st, "user list", sizeof **rows, s_fill_user, (void **)rows, n);
+}
+
+static egide_rc s_session_put(edge_store_t *s, const uint8_t id_sha256[32], const char *user,
+                              int64_t time_ms)
+{
+    if (!s || !id_sha256 || !s_name_ok(user))
+        return EGIDE_ERR_INVALID;
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(
+        DB(s), "INSERT INTO sessions(id_sha256, user, created_ms, last_ms) VALUES(?,?,?,?)", &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_blob(st, 1, id_sha256, 32, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, user, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, time_ms);
+    sqlite3_bind_int64(st, 4, time_ms);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_DONE)
+        rc = EGIDE_OK;
+    else if ((r & 0xff) == SQLITE_CONSTRAINT)
+        rc = EGIDE_ERR_EXISTS; /* same id (never, with 256 random bits) or no such user */
+    else
+        rc = s_fail(DB(s), "session put", r);
+    egide_db_done(st);
+    return rc;
+}
+
+static egide_rc s_session_get(edge_store_t *s, const uint8_t id_sha256[32], edge_session_row_t *row)
+{
+    if (!s || !id_sha256 || !row)
+        return EGIDE_ERR_INVALID;
+    memset(row, 0, sizeof *row);
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(DB(s),
+                                "SELECT s.user, u.role, u.disabled, s.created_ms, s.last_ms "
+                                "FROM sessions s JOIN users u ON u.name = s.user "
+                                "WHERE s.id_sha256=?",
+                                &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_blob(st, 1, id_sha256, 32, SQLITE_STATIC);
+    bool found;
+    rc = s_row(DB(s), st, "session get", &found);
+    if (!rc && !found)
+        rc = EGIDE_ERR_NOTFOUND;
+    if (!rc) {
+        memcpy(row->id_sha256, id_sha256, 32);
+        s_text(row->user, sizeof row->user, st, 0);
+        row->role = sqlite3_column_int(st, 1);
+        row->disabled = sqlite3_column_int(st, 2) != 0;
+        row->created_ms = sqlite3_column_int64(st, 3);
+        row->last_ms = sqlite3_column_int64(st, 4);
+    }
+    egide_db_done(st);
+    return rc;
+}
+
+/* A write keyed by a session's 32-byte hash. */
+static egide_rc s_session_write(edge_store_t *s, const char *sql, const char *op,
+                                const uint8_t id_sha256[32], bool with_time, int64_t time_ms)
+{
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(DB(s), sql, &st);
+    if (rc)
+        return rc;
+    int i = 1;
+    if (with_time)
+        sqlite3_bind_int64(st, i++, time_ms);
+    sqlite3_bind_blob(st, i, id_sha256, 32, SQLITE_STATIC);
+    bool changed;
+    rc = s_exec_changed(DB(s), st, op, &changed);
+    return !rc && !changed ? EGIDE_ERR_NOTFOUND : rc;
+}
+
+static egide_rc s_session_touch(edge_store_t *s, const uint8_t id_sha256[32], int64_t time_ms)
+{
+    if (!s || !id_sha256)
+        return EGIDE_ERR_INVALID;
+    return s_session_write(s, "UPDATE sessions SET last_ms=? WHERE id_sha256=?", "session touch",
+                           id_sha256, true, time_ms);
+}
+
+static egide_rc s_session_delete(edge_store_t *s, const uint8_t id_sha256[32])
+{
+    if (!s || !id_sha256)
+        return EGIDE_ERR_INVALID;
+    return s_session_write(s, "DELETE FROM sessions WHERE id_sha256=?", "session delete", id_sha256,
+                           false, 0);
+}
+
+static egide_rc s_session_delete_user(edge_store_t *s, const char *user)
+{
+    if (!s || !s_name_ok(user))
+        return EGIDE_ERR_INVALID;
+    return s_write(s, "DELETE FROM sessions WHERE user=?", "session delete user", NULL, "t", user);
+}
+
+static egide_rc s_session_purge(edge_store_t *s, int64_t created_before, int64_t last_before)
+{
+    if (!s)
+        return EGIDE_ERR_INVALID;
+    return s_write(s, "DELETE FROM sessions WHERE created_ms < ? OR last_ms < ?", "session purge",
+                   NULL, "II", created_before, last_before);
+}
+
+static egide_rc s_auth_fail_add(edge_store_t *s, const char *key, int64_t time_ms)
+{
+    if (!s || !s_auth_key_ok(key))
+        return EGIDE_ERR_INVALID;
+    return s_write(s, "INSERT INTO auth_failures(key, time_ms) VALUES(?,?)", "auth failure add",
+                   NULL, "tI", key, time_ms);
+}
+
+static egide_rc s_auth_fail_count(edge_store_t *s, const char *key, int64_t since_ms, size_t *n,
+                                  int64_t *last_ms)
+{
+    if (!s || !s_auth_key_ok(key) || !n)
+        return EGIDE_ERR_INVALID;
+    *n = 0;
+    if (last_ms)
+        *last_ms = 0;
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(
+        DB(s), "SELECT count(*), max(time_ms) FROM auth_failures WHERE key=? AND time_ms>=?", &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, since_ms);
+    bool row;
+    rc = s_row(DB(s), st, "auth failure count", &row);
+    if (!rc && row) {
+        *n = (size_t)sqlite3_column_int64(st, 0);
+        if (last_ms && s_has(st, 1))
+            *last_ms = sqlite3_column_int64(st, 1);
+    }
+    egide_db_done(st);
+    return rc;
+}
+
+static egide_rc s_auth_fail_clear(edge_store_t *s, const char *key)
+{
+    if (!s || !s_auth_key_ok(key))
+        return EGIDE_ERR_INVALID;
+    return s_write(s, "DELETE FROM auth_failures WHERE key=?", "auth failure clear", NULL, "t",
+                   key);
+}
+
+static egide_rc s_auth_fail_purge(edge_store_t *s, int64_t before_ms)
+{
+    if (!s)
+        return EGIDE_ERR_INVALID;
+    return s_write(s, "DELETE FROM auth_failures WHERE time_ms < ?", "auth failure purge", NULL,
+                   "I", before_ms);
+}
+
 const edge_store_ops_t edge_store_sqlite_ops = {.name = "sqlite",
                                                 OP(open),
                                                 OP(close),
@@ -1248,9 +1986,31 @@ const edge_store_ops_t edge_store_sqlite_ops = {.name = "sqlite",
                                                 OP(rejected_find),
                                                 OP(receipt_put),
                                                 OP(receipt_list),
-                                                OP(deadline_put),
-                                                OP(deadline_list),
-                                                OP(message_times),
+                                                OP(case_get),
+                                                OP(case_find),
+                                                OP(case_of),
+                                                OP(case_origin),
+                                                OP(obligation_open),
+                                                OP(obligation_close),
+                                                OP(obligation_list),
+                                                OP(obligation_count),
+                                                OP(obligation_counts),
                                                 OP(counts),
                                                 OP(idem_put),
-                                                OP(idem_get)};
+                                                OP(idem_get),
+                                                /* accounts */
+                                                OP(user_add),
+                                                OP(user_get),
+                                                OP(user_set_hash),
+                                                OP(user_set_disabled),
+                                                OP(user_list),
+                                                OP(session_put),
+                                                OP(session_get),
+                                                OP(session_touch),
+                                                OP(session_delete),
+                                                OP(session_delete_user),
+                                                OP(session_purge),
+                                                OP(auth_fail_add),
+                                                OP(auth_fail_count),
+                                                OP(auth_fail_clear),
+                                                OP(auth_fail_purge)};

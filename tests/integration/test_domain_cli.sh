@@ -57,6 +57,11 @@ for f in "${!TYPES[@]}"; do
     run "$EGIDE" validate --type "${TYPES[$f]}" "$SAMPLES/$f"
     check "validate $f" [ "$RC" -eq 0 ] && check "validate $f says ok" [ "$OUT" = "ok" ]
 done
+# A territory's "not ours" (issue 11 item 3); kept out of TYPES, which also
+# feeds the observatory export below.
+run "$EGIDE" validate --type routing.misrouted --facts "$SAMPLES/routing-misrouted-macon.json"
+check "validate routing-misrouted-macon.json" [ "$RC" -eq 0 ]
+check "routing.misrouted facts: its reason code" has "$OUT" "wrong_commune"
 # The demo's file is the 119's transmission about the children of Cluny.
 run "$EGIDE" validate --type snated.transmission --facts "$SAMPLES/snated-cluny.json"
 check "facts commune" has "$OUT" "commune: 71137"
@@ -117,18 +122,18 @@ chmod 600 "$TMP/token"
 cat >"$TMP/stub.py" <<'PY'
 import http.server, json, sys
 token, portfile = sys.argv[1], sys.argv[2]
-BODY = json.dumps({"deadlines": [
-    {"msg_id": "0123456789abcdef0123456789abcdef", "type": "snated.transmission", "name": "evaluation",
+BODY = json.dumps({"obligations": [
+    {"start_msg": "0123456789abcdef0123456789abcdef", "start_type": "snated.transmission", "name": "evaluation",
      "label": "Évaluation de l'information préoccupante (3 mois)", "due_ms": 1797840840000,
      "state": "open", "source": "L226-3"},
-    {"msg_id": "fedcba9876543210fedcba9876543210", "type": "court.opp", "name": "opp_je_seizure",
+    {"start_msg": "fedcba9876543210fedcba9876543210", "start_type": "court.opp", "name": "opp_je_seizure",
      "label": "OPP : saisine du juge\u001b[31m", "due_ms": 1790209800000, "state": "overdue",
-     "source": "art. 375-5 C. civ."}]}).encode()
+     "source": "art. 375-5 C. civ."}], "next": None, "total": 2}).encode()
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         if self.headers.get("Authorization") != "Bearer " + token:
             self.send_response(401); self.end_headers(); self.wfile.write(b'{"error":"unauthorized"}'); return
-        if self.path != "/v1/deadlines":
+        if self.path.split("?")[0] != "/v1/deadlines":
             self.send_response(404); self.end_headers(); return
         self.send_response(200); self.send_header("Content-Type", "application/json"); self.end_headers()
         self.wfile.write(BODY)
@@ -149,7 +154,7 @@ check "online table overdue" has "$OUT" "overdue"
 check "online label in UTF-8" has "$OUT" "Évaluation de l'information préoccupante"
 check "no escape reaches the terminal" [ "$(grep -c $'\x1b' <<<"$OUT")" -eq 0 ]
 run "$EGIDE" deadlines --api "$API/" --token-file "$TMP/token" --json
-check "online json" [ "$(jq -r '.deadlines | length' <<<"$OUT")" = "2" ]
+check "online json" [ "$(jq -r '.obligations | length' <<<"$OUT")" = "2" ]
 printf 'wrong\n' >"$TMP/wrong"
 chmod 600 "$TMP/wrong"
 run "$EGIDE" deadlines --api "$API" --token-file "$TMP/wrong"

@@ -54,8 +54,18 @@ check "the CRIP's inbox shows it acknowledged" \
     test "$(el_api 71.crip GET "/v1/messages/$ID" | json "j['state']")" = acknowledged
 
 # Deadlines: a 119 transmission starts the CRIP's clocks.
-check "the CRIP lists deadlines started by the transmission" \
-    test "$(el_api 71.crip GET /v1/deadlines | json "sum(1 for d in j['deadlines'] if d['msg_id']=='$ID')")" -ge 1
+check "the CRIP lists its qualification, evaluation and yearly export started by the transmission" \
+    test "$(el_api 71.crip GET /v1/deadlines | json "','.join(sorted(d['name']+'/'+d['role'] for d in j['obligations'] if d['start_msg']=='$ID'))")" = "evaluation/act,observatory_export/act,qualification/act"
+# The sample's received_at is months old: the clocks run from the CRIP's
+# own receipt, so nothing is overdue on arrival.
+check "nothing overdue on arrival at the CRIP" \
+    test "$(el_api 71.crip GET '/v1/deadlines?state=overdue' | json "j['total']")" = 0
+check "the CRIP's page says its total and that no page follows" \
+    test "$(el_api 71.crip GET /v1/deadlines | json "(j['total'] == len(j['obligations']), j['next'])")" = "(True, None)"
+check "the 119, which only sent it, holds no obligation" \
+    test "$(el_api fr.snated GET '/v1/deadlines?state=any' | json "j['total']")" = 0
+check "the territory, only copied, holds no obligation yet" \
+    test "$(el_api 71.tas.cluny-tournus GET '/v1/deadlines?state=any' | json "j['total']")" = 0
 
 EM=$(curl -s -H "Authorization: Bearer $(cat "$EL_DIR/state/71.crip/api.token")" "http://127.0.0.1:${EL_PORT[71.crip]}/metrics")
 check "edge metrics count open deadlines" grep -Eq '^egide_edge_deadlines\{state="open"\} [1-9]' <<<"$EM"

@@ -15,7 +15,7 @@
 
 static void test_types(void)
 {
-    CHECK(egide_catalogue_type_count() == 21);
+    CHECK(egide_catalogue_type_count() == 22);
     CHECK(egide_catalogue_type_known("ip.transmission"));
     CHECK(egide_catalogue_type_known("message.acknowledgement"));
     CHECK(egide_catalogue_type_known("observatory.export"));
@@ -30,7 +30,21 @@ static void test_types(void)
     t = egide_catalogue_type_find("ip.qualification");
     REQUIRE(t != NULL);
     CHECK(t->reply);
-    /* rows 1..20 each appear exactly once */
+    /* routing.misrouted (issue 11 item 3): a territory's "not ours", a reply
+     * (in_reply_to the referral or assignment) outside DOMAIN.md's rows,
+     * with its own payload, time and reason code. */
+    t = egide_catalogue_type_find(EGIDE_TYPE_ROUTING_MISROUTED);
+    REQUIRE(t != NULL);
+    CHECK_STREQ(t->name, "routing.misrouted");
+    CHECK(t->reply);
+    CHECK(t->row == 0);
+    CHECK_STREQ(t->payload->name, "egide.v1.RoutingMisrouted");
+    CHECK_STREQ(t->content_type, "application/vnd.egide.routing-misrouted+protobuf");
+    CHECK_STREQ(t->time_field, "reported_at");
+    CHECK_STREQ(t->kind_field, "reason");
+    CHECK(!egide_catalogue_type_known("routing.Misrouted"));
+    /* rows 1..20 each appear exactly once; row 0 is message.acknowledgement
+     * and routing.misrouted */
     int seen[21] = {0};
     for (size_t i = 0; i < egide_catalogue_type_count(); i++) {
         const egide_catalogue_type_t *e = egide_catalogue_type_at(i);
@@ -39,7 +53,8 @@ static void test_types(void)
         seen[e->row]++;
         CHECK(egide_catalogue_type_find(e->name) == e);
     }
-    for (int r = 0; r <= 20; r++)
+    CHECK(seen[0] == 2);
+    for (int r = 1; r <= 20; r++)
         CHECK(seen[r] == 1);
     CHECK(egide_catalogue_type_at(egide_catalogue_type_count()) == NULL);
 }

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "egide/base/egide_token.h"
+#include "egide/domain/egide_payload.h"
 #include "egide/net/egide_http.h"
 #include "egide/net/egide_httpc.h"
 #include "egide/base/egide_util.h"
@@ -347,6 +348,103 @@ static void test_send_refusals(void)
     free(out);
     free(err);
     CHECK(s_got.count == 0);
+}
+
+/* Issue 11 item 3: --override-reason travels as the request's
+ * routing_override; without --to or --commune the edge routes by the
+ * payload; bad reasons are usage errors and nothing is sent; the edge's
+ * mismatch refusal is shown as it came. */
+static void test_send_override(void)
+{
+    char payload[256];
+    s_write("p5.json", "{\"a\":1}", 0600, payload, sizeof payload);
+    static const char accepted[] =
+        "{\"id\":\"00112233445566778899aabbccddeeff\",\"state\":\"queued\","
+        "\"recipients\":[\"71.crip\",\"71.tas.macon\"],\"routing_override\":{\"reason\":\"r\"}}";
+    s_expect(202, accepted);
+    char *out, *err;
+    const char *a[] = {"send",
+                       "--type",
+                       "ip.transmission",
+                       "--commune",
+                       "71270",
+                       "--override-reason",
+                       "Enfant suivi par le TAS de Mâcon",
+                       "--file",
+                       payload,
+                       "--api",
+                       s_api,
+                       "--token-file",
+                       s_tok,
+                       NULL};
+    CHECK(s_run(a, NULL, &out, &err) == 0);
+    CHECK(strstr(out, "routing override: recorded") != NULL);
+    json_t *b = s_got_json();
+    REQUIRE(b != NULL);
+    CHECK_STREQ(json_string_value(json_object_get(b, "commune")), "71270");
+    CHECK_STREQ(
+        json_string_value(json_object_get(json_object_get(b, "routing_override"), "reason")),
+        "Enfant suivi par le TAS de Mâcon");
+    json_decref(b);
+    free(out);
+    free(err);
+
+    /* Neither --to nor --commune: the edge routes by the children's commune. */
+    s_expect(202, s_accepted);
+    const char *n[] = {"send",  "--type", "ip.transmission", "--file", payload,
+                       "--api", s_api,    "--token-file",    s_tok,    NULL};
+    CHECK(s_run(n, NULL, &out, &err) == 0);
+    b = s_got_json();
+    REQUIRE(b != NULL);
+    CHECK(json_object_get(b, "commune") == NULL && json_object_get(b, "to") == NULL);
+    CHECK(json_object_get(b, "routing_override") == NULL);
+    json_decref(b);
+    free(out);
+    free(err);
+
+    /* Bad reasons and --to: exit 2, one line, nothing sent. */
+    int before = s_got.count;
+    char longr[EGIDE_PAYLOAD_OVERRIDE_REASON_MAX + 2];
+    memset(longr, 'x', sizeof longr - 1);
+    longr[sizeof longr - 1] = '\0';
+    static const char *const want[] = {"must not be empty", "longer than 300 bytes",
+                                       "control or formatting", "control or formatting",
+                                       "not with --to"};
+    const char *reasons[] = {"", longr, "a\nb", "a\x1b[2Jb", "fine"};
+    for (size_t i = 0; i < 5; i++) {
+        const char *c[] = {"send",
+                           "--type",
+                           "ip.transmission",
+                           i == 4 ? "--to" : "--commune",
+                           i == 4 ? "71.crip" : "71270",
+                           "--override-reason",
+                           reasons[i],
+                           "--file",
+                           payload,
+                           "--api",
+                           s_api,
+                           "--token-file",
+                           s_tok,
+                           NULL};
+        CHECK(s_run(c, NULL, &out, &err) == 2);
+        CHECK(strstr(err, "egide: send: --override-reason") == err && strstr(err, want[i]));
+        CHECK(s_lines(err) == 1);
+        free(out);
+        free(err);
+    }
+    CHECK(s_got.count == before);
+
+    /* The edge's refusal, naming both communes, reaches the user. */
+    s_expect(422, "{\"error\":{\"code\":\"EGIDE_ERR_ROUTE\",\"message\":\"routing mismatch: "
+                  "commune 71270 given for routing is not a commune of the payload's children "
+                  "(71137)\"}}");
+    const char *m[] = {"send",   "--type", "ip.transmission", "--commune", "71270",
+                       "--file", payload,  "--api",           s_api,       "--token-file",
+                       s_tok,    NULL};
+    CHECK(s_run(m, NULL, &out, &err) == 1);
+    CHECK(strstr(err, "422 routing mismatch: commune 71270") && strstr(err, "(71137)"));
+    free(out);
+    free(err);
 }
 
 static void test_send_422(void)
@@ -709,9 +807,10 @@ static void test_config_files(void)
 static void test_deadlines_config(void)
 {
     static const char list[] =
-        "{\"deadlines\":[{\"msg_id\":\"" ID1 "\",\"type\":\"snated.transmission\","
+        "{\"obligations\":[{\"start_msg\":\"" ID1 "\",\"start_type\":\"snated.transmission\","
         "\"name\":\"evaluation\",\"label\":\"\u00c9valuation (3 mois)\",\"due_ms\":"
-        "1797840840000,\"state\":\"open\",\"source\":\"L226-3\"}]}";
+        "1797840840000,\"state\":\"open\",\"source\":\"L226-3\"}],\"next\":null,"
+        "\"total\":1}";
     char cfg[256], bad[256], text[512];
     snprintf(text, sizeof text, "[api]\nurl = %s\ntoken_file = good.token\n", s_api);
     s_write("dl.ini", text, 0600, cfg, sizeof cfg);
@@ -724,9 +823,30 @@ static void test_deadlines_config(void)
     CHECK_STREQ(s_got.path, "/v1/deadlines");
     CHECK_STREQ(s_got.auth, "token"); /* the token named by the file */
     CHECK(strstr(out, "evaluation") != NULL);
+    CHECK(strstr(out, "snated.transmission") != NULL);
     CHECK(strstr(out, "Évaluation (3 mois) [L226-3]") != NULL);
+    CHECK(strstr(out, "shown") == NULL); /* one page, nothing more */
     free(out);
     free(err);
+    /* A page with more after it says so, with the cursor. */
+    static const char paged[] =
+        "{\"obligations\":[{\"start_msg\":\"" ID1 "\",\"name\":\"evaluation\","
+        "\"due_ms\":1797840840000,\"state\":\"open\"}],\"next\":\"1797840840000.7\","
+        "\"total\":501}";
+    s_expect(200, paged);
+    CHECK(s_run(a, NULL, &out, &err) == 0);
+    CHECK(
+        strstr(out, "(1 of 501 open obligations shown: GET /v1/deadlines?after=1797840840000.7") !=
+        NULL);
+    free(out);
+    free(err);
+    /* An answer of the old shape is refused, not shown empty. */
+    s_expect(200, "{\"deadlines\":[]}");
+    CHECK(s_run(a, NULL, &out, &err) != 0);
+    CHECK(strstr(err, "not a {\"obligations\": [...]} answer") != NULL);
+    free(out);
+    free(err);
+    s_expect(200, list);
     /* --json: the edge's answer as it came. */
     const char *b[] = {"deadlines", "--config", cfg, "--json", NULL};
     CHECK(s_run(b, NULL, &out, &err) == 0);
@@ -807,6 +927,7 @@ int main(void)
     RUN(test_send_commune_json);
     RUN(test_send_refusals);
     RUN(test_send_422);
+    RUN(test_send_override);
     RUN(test_unreachable_and_token);
     RUN(test_lists);
     RUN(test_show_ack_status);

@@ -4,8 +4,9 @@
  * and its shorter variants (urgent, immediate, child under 2), OPP (8 + 15
  * days), emergency reception (5 days / 72 h, parental agreement), situation
  * reports, the parquet's own term, the 30 April export, the New Caledonia
- * profile, closing by the in_reply_to thread (met, late, overdue, open), and
- * profile parsing errors with their line numbers.
+ * profile, who must act (actor, actor_roles per starting type), what closes
+ * and releases each deadline, and profile parsing errors with their line
+ * numbers.  Keeping, closing and releasing them is test_obligations'.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -164,21 +165,23 @@ static void test_opp(void)
     REQUIRE(rule != NULL);
     CHECK(rule->due_ms == s_ts("2026-10-20T09:00:00Z"));
     CHECK(s_find(d, n, "opp_je_seizure")->due_ms == r + 8 * DAY);
-    /* The judge rules on day 5, before the ruling clock's fallback start:
-     * both deadlines are met. */
-    f.je_seized_ms = 0;
-    CHECK_RC(egide_deadline_compute(s_fr, "court.opp", "opp1", r, &f, d, 8, &n), EGIDE_OK);
-    egide_deadline_msg_t msgs[] = {{"opp1", NULL, "court.opp", r},
-                                   {"dec1", "opp1", "court.decision", r + 5 * DAY}};
-    CHECK_RC(egide_deadline_evaluate(s_fr, d, n, msgs, 2, r + 30 * DAY), EGIDE_OK);
-    CHECK(s_find(d, n, "opp_je_seizure")->state == EGIDE_DEADLINE_MET);
-    CHECK(s_find(d, n, "opp_je_ruling")->state == EGIDE_DEADLINE_MET);
-    /* Without the decision, both are overdue after 23 days. */
-    for (size_t i = 0; i < n; i++)
-        d[i].closed_ms = 0;
-    CHECK_RC(egide_deadline_evaluate(s_fr, d, n, msgs, 1, r + 24 * DAY), EGIDE_OK);
-    CHECK(s_find(d, n, "opp_je_seizure")->state == EGIDE_DEADLINE_OVERDUE);
-    CHECK(s_find(d, n, "opp_je_ruling")->state == EGIDE_DEADLINE_OVERDUE);
+    /* The parquet that sent the OPP must act on both; the decision closes
+     * them (the edge stores and closes them: test_obligations). */
+    CHECK(seize->actor == EGIDE_DEADLINE_ACTOR_SENDER &&
+          strcmp(seize->actor_roles, "parquet") == 0);
+    CHECK(rule->actor == EGIDE_DEADLINE_ACTOR_SENDER && !rule->yearly);
+    size_t nd = egide_deadline_profile_count(s_fr);
+    int closes = 0;
+    for (size_t i = 0; i < nd; i++) {
+        const char *name = egide_deadline_profile_def_name(s_fr, i);
+        bool opp = strncmp(name, "opp_je_", 7) == 0;
+        unsigned fx = egide_deadline_effect(s_fr, i, "court.decision");
+        if (opp) {
+            CHECK(fx == EGIDE_DEADLINE_CLOSES);
+            closes++;
+        }
+    }
+    CHECK(closes == 2);
 }
 
 static void test_emergency_reception(void)
@@ -274,7 +277,9 @@ static void test_new_caledonia(void)
     CHECK(n == 2);
 }
 
-static void test_evaluate(void)
+/* Who must act, per starting type: the CRIP on the referral, the TAS on
+ * the assignment; what closes and releases; the yearly export. */
+static void test_who_and_effects(void)
 {
     egide_deadline_t d[8];
     size_t n = 0;
@@ -283,88 +288,60 @@ static void test_evaluate(void)
     REQUIRE(egide_deadline_compute(s_fr, "snated.transmission", "ip1", r, &f, d, 8, &n) ==
             EGIDE_OK);
     REQUIRE(n == 3);
-    /* Nothing yet: open the next day, qualification overdue after a week. */
-    CHECK_RC(egide_deadline_evaluate(s_fr, d, n, NULL, 0, r + DAY), EGIDE_OK);
-    for (size_t i = 0; i < n; i++)
-        CHECK(d[i].state == EGIDE_DEADLINE_OPEN);
-    CHECK_RC(egide_deadline_evaluate(s_fr, d, n, NULL, 0, r + 8 * DAY), EGIDE_OK);
-    CHECK(s_find(d, n, "qualification")->state == EGIDE_DEADLINE_OVERDUE);
-    CHECK(s_find(d, n, "evaluation")->state == EGIDE_DEADLINE_OPEN);
-
-    /* The thread: IP <- qualification, IP <- assignment <- report. */
-    egide_deadline_msg_t msgs[] = {
-        {"ip1", NULL, "snated.transmission", r},
-        {"q1", "ip1", "ip.qualification", r + 2 * DAY},
-        {"as1", "ip1", "evaluation.assignment", r + 3 * DAY},
-        {"rp1", "as1", "evaluation.report", s_ts("2026-11-18T14:00:00Z")},
-        /* Another child's thread: its report must not close ours. */
-        {"ip2", NULL, "ip.transmission", r},
-        {"rp2", "ip2", "evaluation.report", r + DAY},
-    };
-    CHECK_RC(egide_deadline_evaluate(s_fr, d, n, msgs, 6, s_ts("2026-11-22T10:00:00Z")), EGIDE_OK);
-    const egide_deadline_t *q = s_find(d, n, "qualification"), *e = s_find(d, n, "evaluation");
-    CHECK(q->state == EGIDE_DEADLINE_MET);
-    CHECK_STREQ(q->closed_by, "q1");
-    CHECK(q->closed_ms == r + 2 * DAY);
-    CHECK(e->state == EGIDE_DEADLINE_MET);
-    CHECK_STREQ(e->closed_by, "rp1");
-    CHECK(s_find(d, n, "observatory_export")->state == EGIDE_DEADLINE_OPEN);
-    CHECK_STREQ(egide_deadline_state_name(e->state), "met");
-
-    /* Without our own report: rp2 (another thread) leaves it overdue. */
     for (size_t i = 0; i < n; i++) {
-        d[i].closed_ms = 0;
-        d[i].closed_by[0] = '\0';
+        CHECK(d[i].actor == EGIDE_DEADLINE_ACTOR_RECIPIENT);
+        CHECK_STREQ(d[i].actor_roles, "crip");
+        CHECK(d[i].state == EGIDE_DEADLINE_OPEN);
     }
-    egide_deadline_msg_t other[] = {msgs[0], msgs[4], msgs[5]};
-    CHECK_RC(egide_deadline_evaluate(s_fr, d, n, other, 3, s_ts("2026-12-15T00:00:00Z")), EGIDE_OK);
-    CHECK(s_find(d, n, "evaluation")->state == EGIDE_DEADLINE_OVERDUE);
+    const egide_deadline_t *x = s_find(d, n, "observatory_export");
+    REQUIRE(x != NULL);
+    CHECK(x->yearly && !s_find(d, n, "evaluation")->yearly);
+    CHECK(x->due_ms == s_ts("2027-04-30T23:59:59.999Z"));
+    f.ip_received_ms = r;
+    REQUIRE(egide_deadline_compute(s_fr, "evaluation.assignment", "as1", r + 3 * DAY, &f, d, 8,
+                                   &n) == EGIDE_OK);
+    REQUIRE(n == 1);
+    CHECK_STREQ(d[0].name, "evaluation");
+    CHECK_STREQ(d[0].actor_roles, "tas");
+    CHECK(d[0].start_ms == r && d[0].due_ms == egide_date_add_months(r, 3));
+    REQUIRE(egide_deadline_compute(s_fr, "parquet.saisine", "s1", r, &f, d, 8, &n) == EGIDE_OK);
+    CHECK(n == 1 && strcmp(d[0].name, "parquet_feedback") == 0 &&
+          strcmp(d[0].actor_roles, "parquet") == 0);
+    REQUIRE(egide_deadline_compute(s_fr, "ase.situation_report", "sr", r, &f, d, 8, &n) ==
+            EGIDE_OK);
+    CHECK(n == 1 && d[0].actor == EGIDE_DEADLINE_ACTOR_SENDER &&
+          strcmp(d[0].actor_roles, "ase") == 0);
 
-    /* A report after the due time: late. */
-    for (size_t i = 0; i < n; i++)
-        d[i].closed_ms = 0;
-    egide_deadline_msg_t late[] = {
-        {"ip1", NULL, "snated.transmission", r},
-        {"rp3", "ip1", "evaluation.report", s_ts("2027-01-05T10:00:00Z")}};
-    CHECK_RC(egide_deadline_evaluate(s_fr, d, n, late, 2, s_ts("2027-01-06T00:00:00Z")), EGIDE_OK);
-    CHECK(s_find(d, n, "evaluation")->state == EGIDE_DEADLINE_LATE);
-    CHECK_STREQ(egide_deadline_state_name(EGIDE_DEADLINE_LATE), "late");
+    /* closed_by and released_by, per definition */
+    size_t nd = egide_deadline_profile_count(s_fr);
+    for (size_t i = 0; i < nd; i++) {
+        const char *name = egide_deadline_profile_def_name(s_fr, i);
+        unsigned rep = egide_deadline_effect(s_fr, i, "evaluation.report");
+        unsigned mis = egide_deadline_effect(s_fr, i, "routing.misrouted");
+        unsigned q = egide_deadline_effect(s_fr, i, "ip.qualification");
+        unsigned exp = egide_deadline_effect(s_fr, i, "observatory.export");
+        if (strcmp(name, "evaluation") == 0) {
+            CHECK(rep == EGIDE_DEADLINE_CLOSES && mis == EGIDE_DEADLINE_RELEASES && q == 0);
+        } else if (strcmp(name, "qualification") == 0) {
+            CHECK(q == EGIDE_DEADLINE_CLOSES && rep == 0 && mis == 0);
+        } else if (strcmp(name, "observatory_export") == 0) {
+            CHECK(exp == EGIDE_DEADLINE_CLOSES && egide_deadline_def_yearly(s_fr, i));
+        } else {
+            CHECK(mis == 0 && exp == 0 && !egide_deadline_def_yearly(s_fr, i));
+        }
+    }
+    CHECK(egide_deadline_effect(s_fr, nd, "evaluation.report") == 0);
+    CHECK(egide_deadline_effect(NULL, 0, "evaluation.report") == 0);
+    CHECK(egide_deadline_effect(s_fr, 0, NULL) == 0);
+    CHECK(!egide_deadline_def_yearly(s_fr, nd));
 
-    /* A cycle in in_reply_to is harmless. */
-    for (size_t i = 0; i < n; i++)
-        d[i].closed_ms = 0;
-    egide_deadline_msg_t cyc[] = {{"a", "b", "evaluation.report", r + DAY},
-                                  {"b", "a", "ip.qualification", r}};
-    CHECK_RC(egide_deadline_evaluate(s_fr, d, n, cyc, 2, r + 2 * DAY), EGIDE_OK);
-    CHECK(s_find(d, n, "evaluation")->state == EGIDE_DEADLINE_OPEN);
-}
-
-static void test_evaluate_export_any(void)
-{
-    egide_deadline_t d[8];
-    size_t n = 0;
-    int64_t r = s_ts("2026-10-15T09:00:00Z");
-    egide_payload_facts_t f = s_facts(1, false);
-    egide_strlcpy(f.kind, "placement", sizeof f.kind);
-    REQUIRE(egide_deadline_compute(s_fr, "court.decision", "j1", r, &f, d, 8, &n) == EGIDE_OK);
-    /* The export is not in the decision's thread: "close = any". */
-    egide_deadline_msg_t ok[] = {{"x1", NULL, "observatory.export", s_ts("2027-04-10T08:00:00Z")}};
-    CHECK_RC(egide_deadline_evaluate(s_fr, d, n, ok, 1, s_ts("2027-04-11T00:00:00Z")), EGIDE_OK);
-    CHECK(s_find(d, n, "observatory_export")->state == EGIDE_DEADLINE_MET);
-    CHECK(s_find(d, n, "situation_report")->state == EGIDE_DEADLINE_OPEN);
-    for (size_t i = 0; i < n; i++)
-        d[i].closed_ms = 0;
-    egide_deadline_msg_t late[] = {
-        {"x2", NULL, "observatory.export", s_ts("2027-05-02T08:00:00Z")}};
-    CHECK_RC(egide_deadline_evaluate(s_fr, d, n, late, 1, s_ts("2027-05-03T00:00:00Z")), EGIDE_OK);
-    CHECK(s_find(d, n, "observatory_export")->state == EGIDE_DEADLINE_LATE);
-    /* An export sent before the decision does not count. */
-    for (size_t i = 0; i < n; i++)
-        d[i].closed_ms = 0;
-    egide_deadline_msg_t before[] = {{"x0", NULL, "observatory.export", r - DAY}};
-    CHECK_RC(egide_deadline_evaluate(s_fr, d, n, before, 1, s_ts("2027-05-03T00:00:00Z")),
-             EGIDE_OK);
-    CHECK(s_find(d, n, "observatory_export")->state == EGIDE_DEADLINE_OVERDUE);
+    CHECK(egide_deadline_role_in("crip tas", "tas"));
+    CHECK(egide_deadline_role_in("crip tas", "crip"));
+    CHECK(!egide_deadline_role_in("crip tas", "ta"));
+    CHECK(!egide_deadline_role_in("crip", "cri"));
+    CHECK(egide_deadline_role_in("", "ase")); /* no list: any role */
+    CHECK(!egide_deadline_role_in("", ""));
+    CHECK(!egide_deadline_role_in("crip", NULL));
 }
 
 static void test_states_and_args(void)
@@ -386,8 +363,9 @@ static void test_states_and_args(void)
     CHECK_RC(
         egide_deadline_compute(s_fr, "ip.transmission", "x", s_ts("2026-11-20"), NULL, d, 1, &n),
         EGIDE_ERR_LIMIT);
-    CHECK_RC(egide_deadline_evaluate(NULL, d, 1, NULL, 0, 0), EGIDE_ERR_INVALID);
-    CHECK_RC(egide_deadline_evaluate(s_fr, NULL, 1, NULL, 0, 0), EGIDE_ERR_INVALID);
+    CHECK_STREQ(egide_deadline_state_name(EGIDE_DEADLINE_RELEASED), "released");
+    CHECK_RC(egide_deadline_state_parse("released", &s), EGIDE_OK);
+    CHECK(s == EGIDE_DEADLINE_RELEASED);
     egide_deadline_profile_t *p = NULL;
     egide_deadline_profile_destroy(&p); /* NULL-safe */
     egide_deadline_profile_destroy(NULL);
@@ -430,8 +408,35 @@ static void test_profile_errors(void)
     s_bad_profile(HEAD DEF "due = date 02-30 +1\n", "t.ini:8: due: not a duration");
     s_bad_profile(HEAD DEF "due = 3 months\ncolour = red\n",
                   "t.ini:9: [deadline a]: unknown key \"colour\"");
-    s_bad_profile(HEAD DEF "due = 3 months\nclosed_by = evaluation.reprot\n",
+    /* on names catalogue types; closed_by and released_by may name types
+     * the catalogue adds later, but only type-shaped names */
+    s_bad_profile(HEAD DEF "due = 3 months\non = evaluation.reprot\n",
                   "t.ini:9: unknown message type \"evaluation.reprot\"");
+    s_bad_profile(HEAD DEF "due = 3 months\nclosed_by = Evaluation\n",
+                  "t.ini:9: unknown message type \"Evaluation\"");
+    s_bad_profile(HEAD DEF "due = 3 months\nreleased_by = misrouted\n",
+                  "t.ini:9: unknown message type \"misrouted\"");
+    CHECK_RC(egide_deadline_profile_parse("t.ini",
+                                          HEAD DEF "due = 3 months\nreleased_by = routing.misrouted"
+                                                   "\nclosed_by = routing.closed_later\n",
+                                          &p, err, sizeof err),
+             EGIDE_OK);
+    egide_deadline_profile_destroy(&p);
+    s_bad_profile(HEAD DEF "due = 1 days\nactor = judge\n", "actor: recipient or sender");
+    s_bad_profile(HEAD DEF "due = 1 days\nactor_roles = CRIP\n", "actor_roles: roles are lower");
+    s_bad_profile(HEAD DEF "due = 1 days\nactor_roles = ,\n", "actor_roles: empty list of roles");
+    s_bad_profile(HEAD DEF "due = 1 days\nactor_roles.court.opp = parquet\n",
+                  "actor_roles.court.opp: the type is not in \"on\"");
+    s_bad_profile(HEAD DEF "due = 1 days\nscope = decade\n", "scope: case or year");
+    /* nine deadlines started by one type do not fit what the edge keeps */
+    char many[4096];
+    size_t o = (size_t)snprintf(many, sizeof many, "%s", HEAD);
+    for (int i = 0; i <= EGIDE_DEADLINE_PER_MSG; i++)
+        o += (size_t)snprintf(many + o, sizeof many - o,
+                              "[deadline d%d]\nlabel = A\nsource = S\non = ip.transmission\n"
+                              "closed_by = evaluation.report\ndue = 1 days\n",
+                              i);
+    s_bad_profile(many, "ip.transmission starts more than 8 deadlines");
     s_bad_profile(HEAD DEF, "t.ini: [deadline a]: due is required");
     s_bad_profile(
         HEAD "[deadline a]\nlabel = A\nsource = S\ndue = 1 days\nclosed_by = ip.qualification\n",
@@ -462,8 +467,7 @@ int main(void)
     RUN(test_emergency_reception);
     RUN(test_situation_reports_and_requested);
     RUN(test_new_caledonia);
-    RUN(test_evaluate);
-    RUN(test_evaluate_export_any);
+    RUN(test_who_and_effects);
     RUN(test_states_and_args);
     RUN(test_profile_errors);
     egide_deadline_profile_destroy(&s_fr);

@@ -15,7 +15,15 @@
  *    11, Deliver 4);
  *  - an idempotency key makes a retried submission return the original
  *    message (also after a restart), and the same key with another
- *    request a 409 (issue 13 item 14).
+ *    request a 409 (issue 13 item 14);
+ *  - routing by commune goes where the payload says (issue 11 item 3): a
+ *    commune that is not a child's, or a payload territory that is not the
+ *    directory's for the commune, is a 422 naming both sides; an override
+ *    with a reason lets it through, travels inside the sealed payload (the
+ *    recipient opens it and finds it) and is kept in the sender's store;
+ *    bad reasons and a commune written as a JSON number are refused by
+ *    name; without a commune the children's is used; routing.misrouted
+ *    answers the message it names.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -29,6 +37,7 @@
 #include "egide/base/egide_util.h"
 #include "egide/crypto/egide_crypto.h"
 #include "egide/domain/egide_payload.h"
+#include "egide/protocol/egide_envelope.h"
 #include "edge_fixture.h"
 #include "egide_test.h"
 
@@ -117,8 +126,11 @@ static json_t *s_call(const char *method, const char *path, const char *query, c
                             (const uint8_t *)(body ? body : ""),
                             body ? strlen(body) : 0,
                             "token",
-                            body ? "application/json" : NULL};
-    egide_http_resp_t resp = {500, NULL, 0, "application/json"};
+                            body ? "application/json" : NULL,
+                            NULL,
+                            NULL,
+                            ""};
+    egide_http_resp_t resp = {500, NULL, 0, "application/json", NULL};
     edge_api_handle(&E, &req, &resp);
     *status = resp.status;
     json_t *j = resp.body ? json_loadb(resp.body, resp.body_len, 0, NULL) : NULL;
@@ -390,6 +402,483 @@ static void test_submit_store_faults(void)
     CHECK(s_outbox_count() == n0 + 1);
 }
 
+/* The CRIP's evaluation.assignment carries the case's clock origin as
+ * ip_received_at (edge_api.c s_fill_origin): missing or different, it is
+ * filled from the case the reply belongs to and the answer says so; equal,
+ * nothing changes; a case without an origin here is left as submitted.
+ * The assignment then opens the CRIP's "oversee" evaluation on that clock. */
+#define ASSIGN_CHILD                                                                               \
+    "{\"surname\":\"Fictif\",\"first_names\":[\"Zoé\"],\"sex\":\"female\","                       \
+    "\"birth_date\":\"2016-05-14\",\"commune\":\"71137\"}"
+static void test_assignment_fills_origin(void)
+{
+    char path[1024], err[512];
+    snprintf(path, sizeof path, "%s/deploy/profiles/fr-casf.ini", getenv("EGIDE_SOURCE_DIR"));
+    REQUIRE(egide_deadline_profile_load(path, &E.profile, err, sizeof err) == EGIDE_OK);
+    char saved_id[sizeof E.node_id], saved_role[sizeof E.role];
+    memcpy(saved_id, E.node_id, sizeof saved_id);
+    memcpy(saved_role, E.role, sizeof saved_role);
+    egide_strlcpy(E.node_id, "71.crip", sizeof E.node_id);
+    egide_strlcpy(E.role, "crip", sizeof E.role);
+    /* the referral this CRIP received, its case and origin */
+    uint8_t ip[16], sha[32];
+    memset(ip, 0x3c, sizeof ip);
+    memset(sha, 0x3d, sizeof sha);
+    int64_t cid = 0, origin = 0;
+    REQUIRE(egide_datetime_parse("2026-09-14T07:14:25Z", &origin) == EGIDE_OK);
+    edge_inbox_msg_t im = {.msg_id = ip,
+                           .sha256 = sha,
+                           .sender_id = "fr.snated",
+                           .type = "snated.transmission",
+                           .received_ms = origin,
+                           .content_type = "x",
+                           .receipt = (const uint8_t *)"r",
+                           .receipt_len = 1,
+                           .case_id = &cid};
+    edge_inbox_put_result res;
+    uint8_t *stored = NULL;
+    size_t sl = 0;
+    REQUIRE(edge_store_inbox_put(E.store, &im, &res, &stored, &sl) == EGIDE_OK && cid > 0);
+    REQUIRE(edge_store_case_origin(E.store, cid, origin, 0, NULL) == EGIDE_OK);
+    char body[2048];
+    static const char *const irts[] = {
+        "3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c", "3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c",
+        "3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c", "99999999999999999999999999999999"};
+    static const char *const given[] = {",\"ip_received_at\":\"2026-05-14T07:14:25Z\"", "",
+                                        ",\"ip_received_at\":\"2026-09-14T09:14:25+02:00\"",
+                                        ",\"ip_received_at\":\"2026-05-14T07:14:25Z\""};
+    static const bool want_filled[] = {true, true, false, false};
+    static const char *const refs[] = {"CRIP71-2026-0042", "CRIP71-2026-0042", "CRIP71-2026-0042",
+                                       "CRIP71-2026-0999"};
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(body, sizeof body,
+                 "{\"type\":\"evaluation.assignment\",\"to\":[\"71.tas.cluny-tournus\"],"
+                 "\"in_reply_to\":\"%s\",\"payload\":{\"assigned_at\":\"2026-09-16T08:00:00Z\"%s,"
+                 "\"case_ref\":\"%s\",\"urgency\":\"normal\","
+                 "\"territory\":\"71.tas.cluny-tournus\",\"children\":[" ASSIGN_CHILD "]}}",
+                 irts[i], given[i], refs[i]);
+        int st = 0;
+        json_t *j = s_call("POST", "/v1/messages", NULL, body, &st);
+        CHECK(st == 202);
+        if (st != 202) {
+            char *dump = json_dumps(j, 0);
+            fprintf(stderr, "case %zu: %d %s\n", i, st, dump ? dump : "");
+            free(dump);
+        }
+        json_t *filled = json_object_get(j, "filled");
+        CHECK(want_filled[i] == (json_array_size(filled) == 1));
+        if (want_filled[i])
+            CHECK_STREQ(json_string_value(json_array_get(filled, 0)), "ip_received_at");
+        json_decref(j);
+    }
+    free(stored);
+    edge_oblig_filter_t f;
+    memset(&f, 0, sizeof f);
+    f.role = EDGE_OBLIG_OVERSEE;
+    f.has_case = true;
+    f.case_id = cid;
+    f.limit = 10;
+    edge_obligation_t *rows = NULL;
+    size_t n = 0;
+    edge_oblig_cursor_t next;
+    CHECK_RC(edge_store_obligation_list(E.store, &f, &rows, &n, &next), EGIDE_OK);
+    CHECK(n == 1 && strcmp(rows[0].name, "evaluation") == 0 && rows[0].start_ms == origin &&
+          strcmp(rows[0].actor, "71.tas.cluny-tournus") == 0);
+    free(rows);
+    memcpy(E.node_id, saved_id, sizeof saved_id);
+    memcpy(E.role, saved_role, sizeof saved_role);
+    egide_deadline_profile_destroy(&E.profile);
+}
+
+/* ------------------------------------------------------------ routing checks */
+
+/* Issue 11 item 3.  Sender identities: the fixture starts as the police;
+ * the CRIP and a territory are taken on by swapping the signing key and
+ * the node id (one store, nothing is sent). */
+static int s_become(const char *id, const char *role)
+{
+    EVP_PKEY_free(E.sign_key);
+    E.sign_key = NULL;
+    if (edge_fx_key(s_dir, id, "sign.key", EGIDE_CERT_USE_SIGN, &E.sign_key) ||
+        edge_fx_cert(s_dir, id, "sign.crt", EGIDE_CERT_USE_SIGN, NULL, E.sign_fpr))
+        return -1;
+    egide_strlcpy(E.node_id, id, sizeof E.node_id);
+    egide_strlcpy(E.role, role, sizeof E.role);
+    return 0;
+}
+
+#define KID(c)                                                                                     \
+    "{\"first_names\":[\"L\u00e9o\"],\"sex\":\"male\",\"birth_date\":\"2016-05-14\","              \
+    "\"commune\":" c "}"
+#define IP_KIDS(kids)                                                                              \
+    "{\"received_at\":\"2026-10-01T16:40:00+02:00\",\"sender\":{\"type\":\"police\"},"             \
+    "\"children\":[" kids "],\"danger\":{\"categories\":[\"severe_neglect\"]},\"urgency\":"        \
+    "\"urgent\"}"
+#define ASSIGN(territory, kids)                                                                    \
+    "{\"assigned_at\":\"2026-10-02T09:00:00+02:00\",\"ip_received_at\":"                           \
+    "\"2026-10-01T16:40:00+02:00\",\"case_ref\":\"CRIP71-2026-0815\",\"territory\":\"" territory   \
+    "\",\"children\":[" kids "],\"urgency\":\"normal\"}"
+
+/* POST body: the status; *j the answer (the caller's). */
+static int s_post_j(const char *body, json_t **j)
+{
+    int st = 0;
+    *j = s_call("POST", "/v1/messages", NULL, body, &st);
+    return st;
+}
+
+static const char *s_err_msg(json_t *j)
+{
+    const char *m = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
+    return m ? m : "";
+}
+
+static const char *s_err_code(json_t *j)
+{
+    const char *m = json_string_value(json_object_get(json_object_get(j, "error"), "code"));
+    return m ? m : "";
+}
+
+/* The answer's recipients joined by spaces. */
+static void s_rcpts(json_t *j, char *out, size_t outsz)
+{
+    json_t *a = json_object_get(j, "recipients");
+    size_t o = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < json_array_size(a) && o < outsz; i++)
+        o += (size_t)snprintf(out + o, outsz - o, "%s%s", i ? " " : "",
+                              json_string_value(json_array_get(a, i)));
+}
+
+/* Open message id (hex) from this edge's outbox as recipient `as` would:
+ * verify, decrypt, strict payload check; the payload as JSON (the
+ * caller's) and its facts, or NULL. */
+static char *s_open_as(const char *hex, const char *as, const char *type, egide_payload_facts_t *fx)
+{
+    uint8_t id[16], *env = NULL, *pl = NULL;
+    size_t len = 0, pl_len = 0;
+    char *ct = NULL, *json = NULL;
+    EVP_PKEY *enc = NULL, *spub = NULL;
+    egide_envelope_t *parsed = NULL;
+    if (egide_hex_decode(hex, id, 16) || edge_store_outbox_envelope(E.store, id, &env, &len) ||
+        egide_envelope_parse(env, len, &parsed) ||
+        edge_fx_key(s_dir, as, "enc.key", EGIDE_CERT_USE_ENC, &enc) ||
+        edge_fx_cert(s_dir, E.node_id, "sign.crt", EGIDE_CERT_USE_SIGN, &spub, NULL))
+        goto done;
+    if (egide_envelope_open(parsed, as, enc, spub, &ct, &pl, &pl_len) ||
+        strcmp(ct, egide_payload_content_type(type)) != 0 ||
+        egide_payload_check(type, pl, pl_len, egide_now_ms(), fx, NULL) ||
+        egide_payload_to_json(type, pl, pl_len, &json))
+        goto done;
+done:
+    egide_free_secret(pl, pl_len);
+    free(ct);
+    free(env);
+    egide_envelope_destroy(&parsed);
+    EVP_PKEY_free(enc);
+    EVP_PKEY_free(spub);
+    return json;
+}
+
+/* The commune given is not the child's: refused naming both; with an
+ * override it goes, the reason inside the sealed payload as the recipient
+ * opens it, and in the sender's store. */
+static void test_route_commune_mismatch_and_override(void)
+{
+    size_t n0 = s_outbox_count();
+    json_t *j = NULL;
+    const char *mismatch =
+        "{\"type\":\"ip.transmission\",\"commune\":\"71270\",\"payload\":" IP_KIDS(
+            KID("\"71137\"")) "}";
+    CHECK(s_post_j(mismatch, &j) == 422);
+    CHECK_STREQ(s_err_code(j), "EGIDE_ERR_ROUTE");
+    CHECK(strstr(s_err_msg(j), "routing mismatch: commune 71270") != NULL);
+    CHECK(strstr(s_err_msg(j), "children (71137)") != NULL);
+    CHECK(strstr(s_err_msg(j), "routing_override") != NULL);
+    json_decref(j);
+    /* Two children in two communes: either may be routed by, another not. */
+#define TWO                                                                                        \
+    "{\"type\":\"ip.transmission\",\"commune\":\"%s\",\"payload\":" IP_KIDS(                       \
+        KID("\"71137\"") "," KID("\"2A004\"")) "}"
+    char body[4096], r[256];
+    snprintf(body, sizeof body, TWO, "71543");
+    CHECK(s_post_j(body, &j) == 422);
+    CHECK(strstr(s_err_msg(j), "commune 71543") && strstr(s_err_msg(j), "(71137, 2A004)"));
+    json_decref(j);
+    CHECK(s_outbox_count() == n0);
+    snprintf(body, sizeof body, TWO, "71137");
+#undef TWO
+    CHECK(s_post_j(body, &j) == 202);
+    s_rcpts(j, r, sizeof r);
+    CHECK_STREQ(r, "71.crip 71.tas.cluny-tournus");
+    CHECK(json_object_get(j, "routing_override") == NULL);
+    json_decref(j);
+    CHECK(s_outbox_count() == n0 + 1);
+
+    /* The override: accepted, routed by the commune given. */
+    const char *ovr =
+        "{\"type\":\"ip.transmission\",\"commune\":\"71270\",\"routing_override\":{\"reason\":"
+        "\"Enfant d\u00e9j\u00e0 suivi par le TAS de M\u00e2con (mesure en cours)\"},"
+        "\"payload\":" IP_KIDS(KID("\"71137\"")) "}";
+    CHECK(s_post_j(ovr, &j) == 202);
+    s_rcpts(j, r, sizeof r);
+    CHECK_STREQ(r, "71.crip 71.tas.macon");
+    json_t *rec = json_object_get(j, "routing_override");
+    CHECK_STREQ(s_str(rec, "commune"), "71270");
+    CHECK(strstr(s_str(rec, "reason"), "TAS de M\u00e2con") != NULL);
+    char hex[33];
+    egide_strlcpy(hex, s_str(j, "id"), sizeof hex);
+    json_decref(j);
+    CHECK(s_outbox_count() == n0 + 2);
+    /* The recipient (and the CRIP) open it and find the override. */
+    const char *as[] = {"71.tas.macon", "71.crip"};
+    for (size_t i = 0; i < 2; i++) {
+        egide_payload_facts_t fx;
+        char *pl = s_open_as(hex, as[i], "ip.transmission", &fx);
+        CHECK(pl != NULL);
+        json_t *p = pl ? json_loads(pl, 0, NULL) : NULL;
+        json_t *po = json_object_get(p, "routing_override");
+        CHECK(strstr(s_str(po, "reason"), "TAS de M\u00e2con (mesure en cours)") != NULL);
+        CHECK_STREQ(s_str(po, "commune"), "71270");
+        CHECK(fx.routing_override);
+        CHECK_STREQ(fx.commune, "71137");
+        json_decref(p);
+        free(pl);
+    }
+    /* The sender's record, committed with the message. */
+    char key[64];
+    snprintf(key, sizeof key, "routing_override/%s", hex);
+    uint8_t *val = NULL;
+    size_t vlen = 0;
+    CHECK_RC(edge_store_meta_get(E.store, key, &val, &vlen), EGIDE_OK);
+    json_t *kept = val ? json_loadb((const char *)val, vlen, 0, NULL) : NULL;
+    CHECK_STREQ(s_str(kept, "commune"), "71270");
+    CHECK(strstr(s_str(kept, "reason"), "mesure en cours") != NULL);
+    CHECK(json_array_size(json_object_get(kept, "children_communes")) == 1);
+    CHECK(json_array_size(json_object_get(kept, "recipients")) == 2);
+    json_decref(kept);
+    free(val);
+    /* A message without an override has no record. */
+    CHECK(edge_store_meta_get(E.store, "routing_override/00000000000000000000000000000000", &val,
+                              &vlen) == EGIDE_ERR_NOTFOUND);
+}
+
+/* Without a commune the children's is routed by; INSEE codes of Corsica,
+ * the overseas departments and New Caledonia are communes (routed or
+ * refused by the directory, never by their shape); a malformed one is a
+ * 400. */
+static void test_route_from_payload_and_codes(void)
+{
+    json_t *j = NULL;
+    char r[256], body[4096];
+    CHECK(s_post_j("{\"type\":\"ip.transmission\",\"payload\":" IP_KIDS(KID("\"71137\"")) "}",
+                   &j) == 202);
+    s_rcpts(j, r, sizeof r);
+    CHECK_STREQ(r, "71.crip 71.tas.cluny-tournus");
+    json_decref(j);
+    static const char *const codes[] = {"2A004", "2B033", "97411", "98818"};
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(body, sizeof body,
+                 "{\"type\":\"ip.transmission\",\"commune\":\"%s\",\"payload\":" IP_KIDS(
+                     KID("\"%s\"")) "}",
+                 codes[i], codes[i]);
+        CHECK(s_post_j(body, &j) == 422); /* not department 71's */
+        CHECK(strstr(s_err_msg(j), "no route in the directory") != NULL);
+        json_decref(j);
+        /* Given against a child of 71137: a mismatch naming both. */
+        snprintf(body, sizeof body,
+                 "{\"type\":\"ip.transmission\",\"commune\":\"%s\",\"payload\":" IP_KIDS(
+                     KID("\"71137\"")) "}",
+                 codes[i]);
+        CHECK(s_post_j(body, &j) == 422);
+        CHECK(strstr(s_err_msg(j), codes[i]) && strstr(s_err_msg(j), "(71137)"));
+        json_decref(j);
+    }
+    static const char *const bad[] = {"7113",  "711370", "2C004", "71 37",
+                                      "7A137", "00123",  "20004"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(body, sizeof body,
+                 "{\"type\":\"ip.transmission\",\"commune\":\"%s\",\"payload\":" IP_KIDS(
+                     KID("\"71137\"")) "}",
+                 bad[i]);
+        int st = s_post_j(body, &j);
+        if (st != 400)
+            fprintf(stderr, "%s: %d %s\n", bad[i], st, s_err_msg(j));
+        CHECK(st == 400);
+        CHECK(strstr(s_err_msg(j), "is not an INSEE commune code") != NULL);
+        json_decref(j);
+    }
+}
+
+/* A commune written as a JSON number, in the request or in the payload: a
+ * specific error, nothing queued. */
+static void test_route_commune_number(void)
+{
+    size_t n0 = s_outbox_count();
+    json_t *j = NULL;
+    CHECK(s_post_j("{\"type\":\"ip.transmission\",\"commune\":71137,\"payload\":" IP_KIDS(
+                       KID("\"71137\"")) "}",
+                   &j) == 400);
+    CHECK_STREQ(s_err_msg(j), "commune: commune must be a string INSEE code such as \"71137\"");
+    json_decref(j);
+    CHECK(s_post_j("{\"type\":\"ip.transmission\",\"payload\":" IP_KIDS(KID("71137")) "}", &j) ==
+          422);
+    char *txt = j ? json_dumps(json_object_get(json_object_get(j, "error"), "details"), 0) : NULL;
+    CHECK(txt && strstr(txt, "children[0].commune: commune must be a string INSEE code such as "
+                             "\\\"71137\\\""));
+    free(txt);
+    json_decref(j);
+    CHECK(s_outbox_count() == n0);
+}
+
+/* Bad overrides: a 400 naming what is wrong, nothing queued. */
+static void test_route_bad_override(void)
+{
+    size_t n0 = s_outbox_count();
+    char longr[EGIDE_PAYLOAD_OVERRIDE_REASON_MAX + 2];
+    memset(longr, 'x', sizeof longr - 1);
+    longr[sizeof longr - 1] = '\0';
+    char longbody[4096];
+    snprintf(longbody, sizeof longbody,
+             "{\"type\":\"ip.transmission\",\"commune\":\"71270\",\"routing_override\":{"
+             "\"reason\":\"%s\"},\"payload\":" IP_KIDS(KID("\"71137\"")) "}",
+             longr);
+#define OVB(o) "{\"type\":\"ip.transmission\",\"commune\":\"71270\",\"routing_override\":" o
+#define PL     ",\"payload\":" IP_KIDS(KID("\"71137\"")) "}"
+    static const struct {
+        const char *body, *want;
+    } cases[] = {
+        {OVB("{\"reason\":\"\"}") PL, "routing_override.reason: must not be empty"},
+        {NULL, "routing_override.reason: longer than 300 bytes"},
+        {OVB("{\"reason\":\"suivi\\u0007ailleurs\"}") PL, "routing_override.reason: control"},
+        {OVB("{\"reason\":\"ligne\\nforg\u00e9e\"}") PL, "routing_override.reason: control"},
+        {OVB("{\"reason\":\"\\u202eenrev\"}") PL, "routing_override.reason: control"},
+        {OVB("{\"reason\":42}") PL, "routing_override.reason: not a string"},
+        {OVB("{}") PL, "routing_override.reason: required"},
+        {OVB("\"because\"") PL, "routing_override: an object"},
+        {OVB("{\"reason\":\"r\",\"by\":\"me\"}") PL, "routing_override: unknown field \"by\""},
+        {"{\"type\":\"ip.transmission\",\"to\":[\"71.crip\"],\"routing_override\":{\"reason\":"
+         "\"r\"}" PL,
+         "routing_override: only for routing by commune"},
+        {"{\"type\":\"message.acknowledgement\",\"commune\":\"71270\",\"routing_override\":{"
+         "\"reason\":\"r\"},\"payload\":{\"acknowledged_at\":\"2026-10-01T16:40:00+02:00\","
+         "\"acknowledged_by\":\"x\"}}",
+         "routing_override: type message.acknowledgement is not routed"},
+        {OVB("{\"reason\":\"r\"}") ",\"payload\":{\"received_at\":\"2026-10-01T16:40:00+02:00\","
+                                   "\"sender\":{\"type\":\"police\"},\"children\":[" KID(
+                                       "\"71137\"") "],\"danger\":{\"categories\":[\"severe_"
+                                                    "neglect\"]},\"urgency\":\"urgent\","
+                                                    "\"routing_override\":{\"reason\":\"r\"}}}",
+         "routing_override: given both in the request and in the payload"},
+    };
+#undef OVB
+#undef PL
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_t *j = NULL;
+        int st = s_post_j(cases[i].body ? cases[i].body : longbody, &j);
+        if (st != 400 || !strstr(s_err_msg(j), cases[i].want))
+            fprintf(stderr, "case %zu: %d %s\n", i, st, s_err_msg(j));
+        CHECK(st == 400);
+        CHECK(strstr(s_err_msg(j), cases[i].want) == s_err_msg(j));
+        CHECK(!strchr(s_err_msg(j), '\n') && !strchr(s_err_msg(j), 0x07));
+        json_decref(j);
+    }
+    CHECK(s_outbox_count() == n0);
+}
+
+/* The CRIP's assignment whose territory is not the directory's for the
+ * commune: refused naming both territories; with an override it goes to
+ * the directory's territory; a matching one goes as is. */
+static void test_route_territory_disagreement(void)
+{
+    REQUIRE(s_become("71.crip", "crip") == 0);
+    size_t n0 = s_outbox_count();
+    json_t *j = NULL;
+    char r[256];
+    const char *bad = "{\"type\":\"evaluation.assignment\",\"payload\":" ASSIGN(
+        "71.tas.cluny-tournus", KID("\"71270\"")) "}";
+    CHECK(s_post_j(bad, &j) == 422);
+    CHECK_STREQ(s_err_code(j), "EGIDE_ERR_ROUTE");
+    CHECK(strstr(s_err_msg(j), "territory is 71.tas.cluny-tournus") != NULL);
+    CHECK(strstr(s_err_msg(j), "routes commune 71270 to 71.tas.macon") != NULL);
+    json_decref(j);
+    /* The same with the commune given. */
+    const char *bad2 =
+        "{\"type\":\"evaluation.assignment\",\"commune\":\"71270\",\"payload\":" ASSIGN(
+            "71.tas.cluny-tournus", KID("\"71270\"")) "}";
+    CHECK(s_post_j(bad2, &j) == 422);
+    CHECK(strstr(s_err_msg(j), "71.tas.cluny-tournus") && strstr(s_err_msg(j), "71.tas.macon"));
+    json_decref(j);
+    CHECK(s_outbox_count() == n0);
+    const char *ovr = "{\"type\":\"evaluation.assignment\",\"routing_override\":{\"reason\":"
+                      "\"TAS de M\u00e2con en sous-effectif\"},\"payload\":" ASSIGN(
+                          "71.tas.cluny-tournus", KID("\"71270\"")) "}";
+    int st = s_post_j(ovr, &j);
+    if (st != 202)
+        fprintf(stderr, "override: %d %s\n", st, s_err_msg(j));
+    CHECK(st == 202);
+    s_rcpts(j, r, sizeof r);
+    CHECK_STREQ(r, "71.tas.macon");
+    char hex[33];
+    egide_strlcpy(hex, s_str(j, "id"), sizeof hex);
+    json_decref(j);
+    egide_payload_facts_t fx;
+    char *pl = s_open_as(hex, "71.tas.macon", "evaluation.assignment", &fx);
+    CHECK(pl && strstr(pl, "sous-effectif"));
+    CHECK(fx.routing_override);
+    CHECK_STREQ(fx.territory, "71.tas.cluny-tournus");
+    free(pl);
+    const char *good = "{\"type\":\"evaluation.assignment\",\"payload\":" ASSIGN(
+        "71.tas.cluny-tournus", KID("\"71137\"")) "}";
+    CHECK(s_post_j(good, &j) == 202);
+    s_rcpts(j, r, sizeof r);
+    CHECK_STREQ(r, "71.tas.cluny-tournus");
+    json_decref(j);
+    CHECK(s_outbox_count() == n0 + 2);
+    REQUIRE(s_become("71.police.macon", "police") == 0);
+}
+
+/* routing.misrouted from a territory answers the message it names. */
+static void test_misrouted_reply(void)
+{
+    REQUIRE(s_become("71.tas.macon", "tas") == 0);
+    size_t n0 = s_outbox_count();
+#define MR(irt, rid)                                                                               \
+    "{\"type\":\"routing.misrouted\",\"to\":[\"71.crip\"]" irt ",\"payload\":{\"reported_at\":"    \
+    "\"2026-10-02T10:00:00+02:00\",\"case_ref\":\"CRIP71-2026-0815\",\"received_msg_id\":\"" rid   \
+    "\",\"reason\":\"wrong_commune\",\"reason_text\":\"Famille domicili\u00e9e \u00e0 Cluny.\","   \
+    "\"believed_commune\":\"71137\",\"believed_territory\":\"71.tas.cluny-tournus\"}}"
+    json_t *j = NULL;
+    CHECK(s_post_j(MR("", "0123456789abcdef0123456789abcdef"), &j) == 400);
+    CHECK(strstr(s_err_msg(j), "in_reply_to: required for routing.misrouted") != NULL);
+    json_decref(j);
+    CHECK(s_post_j(MR(",\"in_reply_to\":\"ffffffffffffffffffffffffffffffff\"",
+                      "0123456789abcdef0123456789abcdef"),
+                   &j) == 422);
+    CHECK(strstr(s_err_msg(j), "received_msg_id 0123456789abcdef0123456789abcdef differs") != NULL);
+    json_decref(j);
+    CHECK(s_outbox_count() == n0);
+    CHECK(s_post_j(MR(",\"in_reply_to\":\"0123456789ABCDEF0123456789ABCDEF\"",
+                      "0123456789abcdef0123456789abcdef"),
+                   &j) == 202);
+    char r[256];
+    s_rcpts(j, r, sizeof r);
+    CHECK_STREQ(r, "71.crip");
+    json_decref(j);
+    /* Only a territory may say so: the police may not. */
+    REQUIRE(s_become("71.police.macon", "police") == 0);
+    CHECK(s_post_j(MR(",\"in_reply_to\":\"0123456789abcdef0123456789abcdef\"",
+                      "0123456789abcdef0123456789abcdef"),
+                   &j) == 422);
+    CHECK(strstr(s_err_msg(j), "recipients refused") != NULL);
+    json_decref(j);
+    CHECK(s_outbox_count() == n0 + 1);
+#undef MR
+}
+#undef KID
+#undef IP_KIDS
+#undef ASSIGN
+
 int main(void)
 {
     egide_log_set_sink(s_quiet, NULL);
@@ -403,6 +892,13 @@ int main(void)
     RUN(test_idempotency_key);
     RUN(test_submit_store_faults);
     RUN(test_unknown_member_quoted);
+    RUN(test_assignment_fills_origin);
+    RUN(test_route_commune_mismatch_and_override);
+    RUN(test_route_from_payload_and_codes);
+    RUN(test_route_commune_number);
+    RUN(test_route_bad_override);
+    RUN(test_route_territory_disagreement);
+    RUN(test_misrouted_reply);
     s_teardown();
     EGIDE_TEST_DONE();
 }

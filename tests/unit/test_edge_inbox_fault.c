@@ -266,6 +266,12 @@ static int s_setup(void)
     size_t dl = 0;
     if (egide_file_read(p, EGIDE_MAX_DIRECTORY, &d, &dl))
         return -1;
+    /* The CRIP keeps its legal obligations: they are written in the
+     * referral's transaction, so the faults below meet them too. */
+    char perr[512];
+    snprintf(p, sizeof p, "%s/deploy/profiles/fr-casf.ini", getenv("EGIDE_SOURCE_DIR"));
+    if (egide_deadline_profile_load(p, &E.profile, perr, sizeof perr))
+        return -1;
     snprintf(p, sizeof p, "%s/crip.db", s_dir);
     egide_rc rc = edge_store_sqlite_ops.open(p, &E.store);
     if (!rc)
@@ -276,6 +282,7 @@ static int s_setup(void)
 
 static void s_teardown(void)
 {
+    egide_deadline_profile_destroy(&E.profile);
     edge_store_close(&E.store);
     egide_peers_destroy(&E.peers);
     egide_directory_destroy(&E.dir);
@@ -468,6 +475,29 @@ static bool s_rejected_held(const uint8_t *env, size_t len)
     return rc == EGIDE_OK;
 }
 
+/* The obligations held for the case of message msg_id (0 when it has no
+ * case here; 99 on a store error). */
+static size_t s_obligations(const uint8_t msg_id[16])
+{
+    int64_t cid = 0;
+    egide_rc rc = edge_store_case_of(E.store, msg_id, &cid);
+    if (rc == EGIDE_ERR_NOTFOUND)
+        return 0;
+    edge_oblig_filter_t f;
+    memset(&f, 0, sizeof f);
+    f.role = -1;
+    f.has_case = true;
+    f.case_id = cid;
+    f.limit = 50;
+    edge_obligation_t *rows = NULL;
+    size_t n = 99;
+    edge_oblig_cursor_t next;
+    if (rc || edge_store_obligation_list(E.store, &f, &rows, &n, &next))
+        n = 99;
+    free(rows);
+    return n;
+}
+
 /* ------------------------------------------------------------ tests */
 
 /* The heart of it: the fault, then the same bytes twice. */
@@ -495,6 +525,7 @@ static void s_fault_then_deliver(int fault, int budget, size_t body_len, bool in
     CHECK(atomic_load(&E.m.received_rejected) == rejected_before); /* no REJECTED signed */
     CHECK(!s_rejected_held(env, len));                             /* nor remembered */
     CHECK(s_rows(id) == 0);
+    CHECK(s_obligations(id) == 0); /* no case, no obligation left behind */
     if (insert_fails)
         CHECK(s_warnings > warnings_before); /* the INSERT itself failed */
 
@@ -504,12 +535,14 @@ static void s_fault_then_deliver(int fault, int budget, size_t body_len, bool in
     REQUIRE(frame);
     CHECK(s_receipt_kind(frame, fl, id, NULL) == EGIDE__V1__RECEIPT_KIND__RECEIPT_DELIVERED);
     CHECK(s_rows(id) == 1);
+    CHECK(s_obligations(id) == 2); /* the CRIP's qualification and evaluation */
     /* And once more: the same receipt, still one row. */
     uint8_t *again = NULL;
     size_t al = 0;
     CHECK_RC(edge_inbox_step(&E, env, len, &again, &al), EGIDE_OK);
     CHECK(again && al == fl && memcmp(again, frame, fl) == 0);
     CHECK(s_rows(id) == 1);
+    CHECK(s_obligations(id) == 2); /* a duplicate opens nothing more */
     CHECK(!s_rejected_held(env, len));
     free(again);
     free(frame);
@@ -620,8 +653,8 @@ static int64_t s_clock(void)
  * caller's, NULL on a status other than 200. */
 static char *s_api_get(const char *path)
 {
-    egide_http_req_t req = {"GET", path, "", (const uint8_t *)"", 0, "token", NULL};
-    egide_http_resp_t resp = {500, NULL, 0, "application/json"};
+    egide_http_req_t req = {"GET", path, "", (const uint8_t *)"", 0, "token", NULL, NULL, NULL, ""};
+    egide_http_resp_t resp = {500, NULL, 0, "application/json", NULL};
     E.api_store = E.store;
     edge_api_handle(&E, &req, &resp);
     E.api_store = NULL;

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "edge_store.h"
 #include "egide/base/egide_log.h"
 #include "egide/base/egide_rc.h"
@@ -613,7 +615,7 @@ static void test_inbox(void)
     OPS->close(&s);
 }
 
-static void test_receipts_deadlines(void)
+static void test_receipts(void)
 {
     edge_store_t *s = s_open();
     REQUIRE(s);
@@ -653,66 +655,528 @@ static void test_receipts_deadlines(void)
     free(rows);
     CHECK_RC(OPS->receipt_list(s, NULL, &rows, &n), EGIDE_ERR_INVALID);
 
-    egide_deadline_t *d = NULL;
-    CHECK_RC(OPS->deadline_list(s, 10, &d, &n), EGIDE_OK);
-    CHECK(n == 0);
-    free(d);
-    egide_deadline_t in[3];
-    memset(in, 0, sizeof in);
-    for (int i = 0; i < 3; i++) {
-        snprintf(in[i].msg_id, sizeof in[i].msg_id, "%032d", i);
-        strcpy(in[i].type, "ip.transmission");
-        snprintf(in[i].name, sizeof in[i].name, "step%d", i);
-        strcpy(in[i].label, "Évaluation");
-        strcpy(in[i].source, "L226-3");
-        in[i].start_ms = 10;
-        in[i].due_ms = 1000 - i * 100;
-        in[i].practice = i == 1;
-    }
-    CHECK_RC(OPS->deadline_put(s, in, 3), EGIDE_OK);
-    in[0].due_ms = 1;
-    CHECK_RC(OPS->deadline_put(s, in, 1), EGIDE_OK); /* the first is kept */
-    CHECK_RC(OPS->deadline_put(s, NULL, 0), EGIDE_OK);
-    CHECK_RC(OPS->deadline_put(s, NULL, 2), EGIDE_ERR_INVALID);
-    CHECK_RC(OPS->deadline_list(s, 10, &d, &n), EGIDE_OK);
-    CHECK(n == 3 && d[0].due_ms == 800 && d[2].due_ms == 1000 && d[1].practice &&
-          strcmp(d[0].label, "Évaluation") == 0 && strcmp(d[2].name, "step0") == 0);
-    free(d);
-    CHECK_RC(OPS->deadline_list(s, 2, &d, &n), EGIDE_OK);
-    CHECK(n == 2);
-    free(d);
-    CHECK_RC(OPS->deadline_list(s, 0, &d, &n), EGIDE_ERR_INVALID);
-    CHECK_RC(OPS->deadline_list(s, EDGE_STORE_DEADLINES_MAX + 1, &d, &n), EGIDE_ERR_INVALID);
+    OPS->close(&s);
+}
 
-    /* message times cover both boxes */
-    edge_msg_time_t *t = NULL;
-    CHECK_RC(OPS->message_times(s, 10, &t, &n), EGIDE_OK);
-    CHECK(n == 0);
-    free(t);
-    const char *to[] = {"71.crip"};
-    CHECK_RC(s_add(s, 5, 0, to, 1, INT64_C(4102444800000)), EGIDE_OK);
-    edge_inbox_put_result res;
+/* A received message k (type ip.transmission) replying to irt (NULL =
+ * none) with a case reference (NULL = none); *case_id gets its case. */
+static egide_rc s_in_case(edge_store_t *s, int k, const uint8_t *irt, const char *ref,
+                          int64_t *case_id, edge_inbox_put_result *res)
+{
+    uint8_t id[16], sha[32];
+    s_id(id, k);
+    s_sha(sha, k);
     uint8_t *stored = NULL;
     size_t sl = 0;
-    CHECK_RC(s_inbox(s, 7, 7, 7000, &res, &stored, &sl), EGIDE_OK);
-    CHECK_RC(OPS->message_times(s, 10, &t, &n), EGIDE_OK);
-    CHECK(n == 2);
-    bool out_seen = false, in_seen = false;
-    for (size_t i = 0; i < n; i++) {
-        out_seen = out_seen || (t[i].time_ms == 1005 && !t[i].has_in_reply_to);
-        in_seen = in_seen || (t[i].time_ms == 7000 && t[i].has_in_reply_to);
+    edge_inbox_msg_t m = {
+        .msg_id = id,
+        .sha256 = sha,
+        .sender_id = "fr.snated",
+        .type = "snated.transmission",
+        .urgency = 1,
+        .in_reply_to = irt,
+        .created_ms = 500,
+        .received_ms = 1000 + k,
+        .content_type = "application/x",
+        .receipt = (const uint8_t *)"r",
+        .receipt_len = 1,
+        .case_ref = ref,
+        .commune = "71137",
+        .case_id = case_id,
+    };
+    egide_rc rc = OPS->inbox_put(s, &m, res, &stored, &sl);
+    free(stored);
+    return rc;
+}
+
+/* The same, queued in the outbox. */
+static egide_rc s_out_case(edge_store_t *s, int k, const uint8_t *irt, const char *ref,
+                           int64_t *case_id)
+{
+    uint8_t id[16], sha[32], env[8] = {1};
+    s_id(id, k);
+    s_sha(sha, k);
+    const char *to[] = {"fr.snated"};
+    edge_outbox_msg_t m = {
+        .msg_id = id,
+        .seq = (uint64_t)k,
+        .type = "ip.qualification",
+        .in_reply_to = irt,
+        .created_ms = 2000 + k,
+        .expires_ms = INT64_C(4102444800000),
+        .envelope = env,
+        .envelope_len = sizeof env,
+        .sha256 = sha,
+        .rcpt_ids = to,
+        .n_rcpt = 1,
+        .case_ref = ref,
+        .case_id = case_id,
+    };
+    return OPS->outbox_add(s, &m);
+}
+
+static void test_cases(void)
+{
+    edge_store_t *s = s_open();
+    REQUIRE(s);
+    edge_inbox_put_result res;
+    uint8_t a[16], p[16], e[16];
+    s_id(a, 1);
+    s_id(p, 50); /* a parent never held here */
+    s_id(e, 5);
+    int64_t ca = 0, cb = 0, cc = 0, cd = 0, cp = 0, ce = 0, cf = 0, cg = 0, ch = 0;
+    /* a first message opens a case; its reply joins it */
+    CHECK_RC(s_in_case(s, 1, NULL, NULL, &ca, &res), EGIDE_OK);
+    CHECK(res == EDGE_INBOX_STORED && ca > 0);
+    CHECK_RC(s_in_case(s, 2, a, NULL, &cb, &res), EGIDE_OK);
+    CHECK(cb == ca);
+    /* siblings replying to an unknown parent share one case, and the
+     * parent arriving later joins it too */
+    CHECK_RC(s_in_case(s, 3, p, NULL, &cc, &res), EGIDE_OK);
+    CHECK(cc > 0 && cc != ca);
+    CHECK_RC(s_in_case(s, 4, p, NULL, &cd, &res), EGIDE_OK);
+    CHECK(cd == cc);
+    CHECK_RC(s_in_case(s, 50, NULL, NULL, &cp, &res), EGIDE_OK);
+    CHECK(cp == cc);
+    /* by case reference */
+    CHECK_RC(s_in_case(s, 5, NULL, "CRIP71-2026-0001", &ce, &res), EGIDE_OK);
+    CHECK(ce > 0 && ce != ca && ce != cc);
+    CHECK_RC(s_in_case(s, 6, NULL, "CRIP71-2026-0001", &cf, &res), EGIDE_OK);
+    CHECK(cf == ce);
+    /* an outbox reply joins its parent's case and gives it its reference */
+    CHECK_RC(s_out_case(s, 7, a, "CRIP71-2026-0002", &cg), EGIDE_OK);
+    CHECK(cg == ca);
+    CHECK_RC(s_in_case(s, 8, NULL, "CRIP71-2026-0002", &ch, &res), EGIDE_OK);
+    CHECK(ch == ca);
+    /* the parent wins over another case's reference: never merged */
+    int64_t ci = 0;
+    CHECK_RC(s_out_case(s, 9, e, "CRIP71-2026-0002", &ci), EGIDE_OK);
+    CHECK(ci == ce);
+    /* a duplicate joins nothing new */
+    int64_t cdup = 77;
+    CHECK_RC(s_in_case(s, 1, NULL, "CRIP71-2026-0001", &cdup, &res), EGIDE_OK);
+    CHECK(res == EDGE_INBOX_DUPLICATE && cdup == 0);
+
+    /* the rows read back carry their case and the payload's facts */
+    edge_inbox_row_t ir;
+    CHECK_RC(OPS->inbox_get(s, e, true, &ir), EGIDE_OK);
+    CHECK(ir.case_id == ce && strcmp(ir.commune, "71137") == 0 &&
+          strcmp(ir.case_ref, "CRIP71-2026-0001") == 0 && ir.payload_len == 0);
+    edge_inbox_row_clear(&ir);
+    CHECK_RC(OPS->inbox_get(s, a, false, &ir), EGIDE_OK);
+    CHECK(ir.case_id == ca && ir.case_ref[0] == '\0');
+    edge_outbox_row_t orow;
+    uint8_t g[16];
+    s_id(g, 7);
+    CHECK_RC(OPS->outbox_get(s, g, &orow), EGIDE_OK);
+    CHECK(orow.case_id == ca && strcmp(orow.case_ref, "CRIP71-2026-0002") == 0 &&
+          orow.commune[0] == '\0');
+
+    edge_case_row_t row;
+    CHECK_RC(OPS->case_get(s, ca, &row), EGIDE_OK);
+    CHECK(row.id == ca && strcmp(row.ref, "CRIP71-2026-0002") == 0 && row.created_ms == 1001 &&
+          row.updated_ms == 2007 && !row.has_origin && !row.has_declared);
+    CHECK_RC(OPS->case_get(s, cc, &row), EGIDE_OK);
+    CHECK(row.ref[0] == '\0');
+    CHECK_RC(OPS->case_get(s, 9999, &row), EGIDE_ERR_NOTFOUND);
+    CHECK_RC(OPS->case_get(s, 0, &row), EGIDE_ERR_INVALID);
+    CHECK_RC(OPS->case_get(NULL, ca, &row), EGIDE_ERR_INVALID);
+
+    int64_t f = 0;
+    uint8_t x[16];
+    s_id(x, 600);
+    CHECK_RC(OPS->case_find(s, x, NULL, NULL, &f), EGIDE_ERR_NOTFOUND);
+    CHECK_RC(OPS->case_find(s, x, p, NULL, &f), EGIDE_OK);
+    CHECK(f == cc);
+    CHECK_RC(OPS->case_find(s, NULL, NULL, "CRIP71-2026-0001", &f), EGIDE_OK);
+    CHECK(f == ce);
+    CHECK_RC(OPS->case_find(s, NULL, NULL, "no-such-ref", &f), EGIDE_ERR_NOTFOUND);
+    CHECK_RC(OPS->case_find(s, NULL, NULL, NULL, &f), EGIDE_ERR_INVALID);
+    CHECK_RC(OPS->case_find(s, NULL, NULL, "", &f), EGIDE_ERR_INVALID);
+    CHECK_RC(OPS->case_find(s, a, NULL, NULL, NULL), EGIDE_ERR_INVALID);
+    CHECK_RC(OPS->case_of(s, p, &f), EGIDE_OK); /* a placeholder counts */
+    CHECK(f == cc);
+    CHECK_RC(OPS->case_of(s, x, &f), EGIDE_ERR_NOTFOUND);
+    CHECK_RC(OPS->case_of(s, NULL, &f), EGIDE_ERR_INVALID);
+
+    /* the first origin is kept */
+    bool changed = false;
+    CHECK_RC(OPS->case_origin(s, ca, 5000, 1234, &changed), EGIDE_OK);
+    CHECK(changed);
+    CHECK_RC(OPS->case_origin(s, ca, 6000, 0, &changed), EGIDE_OK);
+    CHECK(!changed);
+    CHECK_RC(OPS->case_get(s, ca, &row), EGIDE_OK);
+    CHECK(row.has_origin && row.origin_ms == 5000 && row.has_declared && row.declared_ms == 1234);
+    CHECK_RC(OPS->case_origin(s, cc, 7000, 0, &changed), EGIDE_OK);
+    CHECK_RC(OPS->case_get(s, cc, &row), EGIDE_OK);
+    CHECK(row.has_origin && row.origin_ms == 7000 && !row.has_declared);
+    CHECK_RC(OPS->case_origin(s, 9999, 1, 1, &changed), EGIDE_ERR_NOTFOUND);
+    CHECK_RC(OPS->case_origin(s, -1, 1, 1, &changed), EGIDE_ERR_INVALID);
+    OPS->close(&s);
+}
+
+/* A store written before the cases migration (schema version 4, copied
+ * here as it was released) opens, migrates, keeps its rows with no case,
+ * and replies to an old message share a case (the old id becomes a
+ * placeholder).  SQLite-only: other backends have their own migrations. */
+static const char s_schema_v4[] =
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB);"
+    "CREATE TABLE outbox("
+    "  msg_id BLOB PRIMARY KEY, seq INTEGER NOT NULL UNIQUE, type TEXT NOT NULL,"
+    "  urgency INTEGER NOT NULL, in_reply_to BLOB, created_ms INTEGER NOT NULL,"
+    "  expires_ms INTEGER NOT NULL, envelope BLOB NOT NULL, sha256 BLOB NOT NULL,"
+    "  state INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_ms INTEGER NOT NULL DEFAULT 0, accepted_ms INTEGER, reason INTEGER,"
+    "  leaf_index INTEGER, done_ms INTEGER);"
+    "CREATE INDEX outbox_queue ON outbox(state, next_ms);"
+    "CREATE TABLE outbox_rcpt("
+    "  msg_id BLOB NOT NULL REFERENCES outbox(msg_id), node_id TEXT NOT NULL,"
+    "  state INTEGER NOT NULL DEFAULT 0, delivered_ms INTEGER, acknowledged_ms INTEGER,"
+    "  reason INTEGER, PRIMARY KEY(msg_id, node_id));"
+    "CREATE TABLE inbox("
+    "  msg_id BLOB PRIMARY KEY, sha256 BLOB NOT NULL, sender_id TEXT NOT NULL,"
+    "  type TEXT NOT NULL, urgency INTEGER NOT NULL, in_reply_to BLOB,"
+    "  created_ms INTEGER NOT NULL, received_ms INTEGER NOT NULL, content_type TEXT NOT NULL,"
+    "  payload BLOB NOT NULL, receipt BLOB NOT NULL, state INTEGER NOT NULL DEFAULT 1,"
+    "  acknowledged_ms INTEGER);"
+    "CREATE TABLE inbox_rejected("
+    "  msg_id BLOB NOT NULL, sha256 BLOB NOT NULL, sender_id TEXT, reason INTEGER NOT NULL,"
+    "  receipt BLOB NOT NULL, time_ms INTEGER NOT NULL, PRIMARY KEY(msg_id, sha256));"
+    "CREATE TABLE receipts("
+    "  sha256 BLOB PRIMARY KEY, msg_id BLOB NOT NULL, kind INTEGER NOT NULL, issuer TEXT NOT NULL,"
+    "  recipient TEXT, time_ms INTEGER NOT NULL, reason INTEGER, leaf_index INTEGER,"
+    "  data BLOB NOT NULL);"
+    "CREATE INDEX receipts_msg ON receipts(msg_id);"
+    "CREATE TABLE deadlines("
+    "  msg_id TEXT NOT NULL, type TEXT NOT NULL, name TEXT NOT NULL, label TEXT NOT NULL,"
+    "  source TEXT NOT NULL, start_ms INTEGER NOT NULL, due_ms INTEGER NOT NULL,"
+    "  practice INTEGER NOT NULL, PRIMARY KEY(msg_id, name));"
+    "CREATE INDEX IF NOT EXISTS inbox_received ON inbox(received_ms);"
+    "CREATE TABLE idempotency("
+    "  key TEXT PRIMARY KEY, request_sha256 BLOB NOT NULL, msg_id BLOB NOT NULL,"
+    "  time_ms INTEGER NOT NULL);"
+    "ALTER TABLE outbox ADD COLUMN resequenced INTEGER NOT NULL DEFAULT 0;"
+    "INSERT INTO inbox(msg_id, sha256, sender_id, type, urgency, created_ms, received_ms,"
+    " content_type, payload, receipt) VALUES(x'0b0000000000000000000000000000aa', zeroblob(32),"
+    " 'fr.snated', 'snated.transmission', 1, 5, 6, 'x', x'', x'00');"
+    "INSERT INTO deadlines VALUES('0b0000000000000000000000000000aa', 'snated.transmission',"
+    " 'evaluation', 'E', 'S', 1, 2, 0);"
+    "PRAGMA user_version=4;";
+
+static void test_migrate_v4(void)
+{
+    if (OPS != &edge_store_sqlite_ops)
+        return;
+    char p[400];
+    snprintf(p, sizeof p, "%s/edge-v4.db", s_dir);
+    sqlite3 *db = NULL;
+    REQUIRE(sqlite3_open(p, &db) == SQLITE_OK);
+    char *err = NULL;
+    int r = sqlite3_exec(db, s_schema_v4, NULL, NULL, &err);
+    if (r != SQLITE_OK)
+        fprintf(stderr, "v4 schema: %s\n", err ? err : "?");
+    sqlite3_free(err);
+    sqlite3_close(db);
+    REQUIRE(r == SQLITE_OK);
+    edge_store_t *s = NULL;
+    REQUIRE(OPS->open(p, &s) == EGIDE_OK);
+    uint8_t old[16] = {0x0b};
+    old[15] = 0xaa;
+    edge_inbox_row_t row;
+    CHECK_RC(OPS->inbox_get(s, old, false, &row), EGIDE_OK);
+    CHECK(row.case_id == 0 && row.commune[0] == '\0'); /* not backfilled */
+    int64_t cid = 0;
+    CHECK_RC(OPS->case_of(s, old, &cid), EGIDE_ERR_NOTFOUND);
+    /* the old deadlines row is not an obligation */
+    edge_oblig_counts_t c;
+    CHECK_RC(OPS->obligation_counts(s, 0, &c), EGIDE_OK);
+    CHECK(c.open + c.overdue + c.met + c.late + c.released == 0);
+    /* two replies to the old message: one case */
+    int64_t c1 = 0, c2 = 0;
+    CHECK_RC(s_out_case(s, 301, old, NULL, &c1), EGIDE_OK);
+    CHECK_RC(s_out_case(s, 302, old, NULL, &c2), EGIDE_OK);
+    CHECK(c1 > 0 && c1 == c2);
+    CHECK_RC(OPS->case_of(s, old, &cid), EGIDE_OK);
+    CHECK(cid == c1);
+    OPS->close(&s);
+    /* reopening migrates nothing twice */
+    REQUIRE(OPS->open(p, &s) == EGIDE_OK);
+    CHECK_RC(OPS->case_of(s, old, &cid), EGIDE_OK);
+    OPS->close(&s);
+}
+
+static edge_obligation_t s_oblig(int64_t case_id, const char *name, int year, int64_t due,
+                                 edge_oblig_role role)
+{
+    edge_obligation_t o;
+    memset(&o, 0, sizeof o);
+    o.case_id = case_id;
+    snprintf(o.name, sizeof o.name, "%s", name);
+    o.year = year;
+    strcpy(o.actor, role == EDGE_OBLIG_ACT ? "71.crip" : "71.tas.cluny-tournus");
+    o.role = role;
+    s_id(o.start_msg, (int)case_id);
+    strcpy(o.start_type, "snated.transmission");
+    o.start_ms = 100;
+    o.declared_ms = 42;
+    o.due_ms = due;
+    o.practice = year == 0;
+    strcpy(o.label, "Évaluation de l'information préoccupante (3 mois)");
+    strcpy(o.source, "L226-3");
+    return o;
+}
+
+static void test_obligations(void)
+{
+    edge_store_t *s = s_open();
+    REQUIRE(s);
+    bool created = false;
+    int64_t id1 = 0, id2 = 0;
+    edge_obligation_t o = s_oblig(1, "evaluation", 0, 5000, EDGE_OBLIG_ACT);
+    CHECK_RC(OPS->obligation_open(s, &o, &created, &id1), EGIDE_OK);
+    CHECK(created && id1 > 0);
+    /* UNIQUE(case, name, year) keeps the first: its clock does not move */
+    edge_obligation_t later = s_oblig(1, "evaluation", 0, 9000, EDGE_OBLIG_OVERSEE);
+    CHECK_RC(OPS->obligation_open(s, &later, &created, &id2), EGIDE_OK);
+    CHECK(!created && id2 == id1);
+    CHECK_RC(OPS->obligation_open(s, &later, NULL, NULL), EGIDE_OK);
+    /* bad arguments */
+    edge_obligation_t bad = o;
+    bad.name[0] = '\0';
+    CHECK_RC(OPS->obligation_open(s, &bad, &created, NULL), EGIDE_ERR_INVALID);
+    bad = o;
+    bad.actor[0] = '\0';
+    CHECK_RC(OPS->obligation_open(s, &bad, &created, NULL), EGIDE_ERR_INVALID);
+    bad = o;
+    bad.role = (edge_oblig_role)7;
+    CHECK_RC(OPS->obligation_open(s, &bad, &created, NULL), EGIDE_ERR_INVALID);
+    bad = o;
+    bad.case_id = -1;
+    CHECK_RC(OPS->obligation_open(s, &bad, &created, NULL), EGIDE_ERR_INVALID);
+    bad = o;
+    bad.label[0] = '\0';
+    CHECK_RC(OPS->obligation_open(s, &bad, &created, NULL), EGIDE_ERR_INVALID);
+    CHECK_RC(OPS->obligation_open(s, NULL, &created, NULL), EGIDE_ERR_INVALID);
+    CHECK_RC(OPS->obligation_open(NULL, &o, &created, NULL), EGIDE_ERR_INVALID);
+
+    edge_oblig_filter_t f;
+    memset(&f, 0, sizeof f);
+    f.role = -1;
+    f.limit = 10;
+    edge_obligation_t *rows = NULL;
+    size_t n = 0;
+    edge_oblig_cursor_t next;
+    CHECK_RC(OPS->obligation_list(s, &f, &rows, &n, &next), EGIDE_OK);
+    REQUIRE(n == 1);
+    CHECK(rows[0].id == id1 && rows[0].due_ms == 5000 && rows[0].role == EDGE_OBLIG_ACT &&
+          rows[0].state == EGIDE_DEADLINE_OPEN && rows[0].declared_ms == 42 &&
+          strcmp(rows[0].label, o.label) == 0 && !rows[0].has_closed_by && !next.more &&
+          memcmp(rows[0].start_msg, o.start_msg, 16) == 0 && rows[0].practice);
+    free(rows);
+
+    /* yearly rows of two years; closing year N leaves N+1 open */
+    edge_obligation_t y1 = s_oblig(0, "observatory_export", 2026, 6000, EDGE_OBLIG_ACT);
+    edge_obligation_t y2 = s_oblig(0, "observatory_export", 2027, 7000, EDGE_OBLIG_ACT);
+    CHECK_RC(OPS->obligation_open(s, &y1, &created, NULL), EGIDE_OK);
+    CHECK(created);
+    CHECK_RC(OPS->obligation_open(s, &y2, &created, NULL), EGIDE_OK);
+    CHECK(created);
+    uint8_t by[16];
+    s_id(by, 321);
+    size_t closed = 9;
+    CHECK_RC(OPS->obligation_close(s, 0, "observatory_export", 2026, -1, false, 6500, by, &closed),
+             EGIDE_OK);
+    CHECK(closed == 1);
+    /* a second close changes nothing (only open rows close) */
+    CHECK_RC(OPS->obligation_close(s, 0, "observatory_export", 2026, -1, false, 6600, by, &closed),
+             EGIDE_OK);
+    CHECK(closed == 0);
+    f.state = EDGE_OBLIG_Q_LATE;
+    CHECK_RC(OPS->obligation_list(s, &f, &rows, &n, &next), EGIDE_OK);
+    CHECK(n == 1 && rows[0].year == 2026 && rows[0].closed_ms == 6500 && rows[0].has_closed_by &&
+          memcmp(rows[0].closed_by, by, 16) == 0);
+    free(rows);
+    f.state = EDGE_OBLIG_Q_OPEN;
+    f.has_case = true;
+    f.case_id = 0;
+    CHECK_RC(OPS->obligation_list(s, &f, &rows, &n, &next), EGIDE_OK);
+    CHECK(n == 1 && rows[0].year == 2027);
+    free(rows);
+    f.has_case = false;
+
+    /* met on time; release only touches "act" rows */
+    CHECK_RC(
+        OPS->obligation_close(s, 1, "evaluation", 0, EDGE_OBLIG_OVERSEE, true, 4000, by, &closed),
+        EGIDE_OK);
+    CHECK(closed == 0);
+    CHECK_RC(OPS->obligation_close(s, 1, "evaluation", 0, -1, false, 5000, by, &closed), EGIDE_OK);
+    CHECK(closed == 1);
+    f.state = EDGE_OBLIG_Q_MET;
+    CHECK_RC(OPS->obligation_list(s, &f, &rows, &n, &next), EGIDE_OK);
+    CHECK(n == 1 && rows[0].id == id1 && rows[0].closed_ms == 5000);
+    free(rows);
+    edge_obligation_t r = s_oblig(2, "evaluation", 0, 5000, EDGE_OBLIG_ACT);
+    CHECK_RC(OPS->obligation_open(s, &r, &created, NULL), EGIDE_OK);
+    CHECK_RC(OPS->obligation_close(s, 2, "evaluation", 0, EDGE_OBLIG_ACT, true, 9000, by, &closed),
+             EGIDE_OK);
+    CHECK(closed == 1);
+    f.state = EDGE_OBLIG_Q_RELEASED;
+    CHECK_RC(OPS->obligation_list(s, &f, &rows, &n, &next), EGIDE_OK);
+    CHECK(n == 1 && rows[0].case_id == 2 && rows[0].state == EGIDE_DEADLINE_RELEASED);
+    free(rows);
+    CHECK_RC(OPS->obligation_close(s, 1, "", 0, -1, false, 1, by, &closed), EGIDE_ERR_INVALID);
+    CHECK_RC(OPS->obligation_close(s, 1, NULL, 0, -1, false, 1, by, &closed), EGIDE_ERR_INVALID);
+    CHECK_RC(OPS->obligation_close(s, -1, "x", 0, -1, false, 1, by, &closed), EGIDE_ERR_INVALID);
+    CHECK_RC(OPS->obligation_close(s, 1, "x", 0, -1, false, 1, NULL, &closed), EGIDE_ERR_INVALID);
+    CHECK_RC(OPS->obligation_close(s, 1, "x", 0, 5, false, 1, by, &closed), EGIDE_ERR_INVALID);
+
+    edge_oblig_counts_t c;
+    CHECK_RC(OPS->obligation_counts(s, 6999, &c), EGIDE_OK);
+    CHECK(c.open == 1 && c.overdue == 0 && c.met == 1 && c.late == 1 && c.released == 1);
+    CHECK_RC(OPS->obligation_counts(s, 7001, &c), EGIDE_OK);
+    CHECK(c.open == 0 && c.overdue == 1);
+    CHECK_RC(OPS->obligation_counts(s, 1, NULL), EGIDE_ERR_INVALID);
+    CHECK_RC(OPS->obligation_counts(NULL, 1, &c), EGIDE_ERR_INVALID);
+
+    /* list arguments */
+    f.state = EDGE_OBLIG_Q_ANY;
+    f.limit = 0;
+    CHECK_RC(OPS->obligation_list(s, &f, &rows, &n, &next), EGIDE_ERR_INVALID);
+    f.limit = EDGE_OBLIG_PAGE_MAX + 1;
+    CHECK_RC(OPS->obligation_list(s, &f, &rows, &n, &next), EGIDE_ERR_INVALID);
+    f.limit = 10;
+    f.state = (edge_oblig_query)EDGE_OBLIG_Q__COUNT;
+    CHECK_RC(OPS->obligation_list(s, &f, &rows, &n, &next), EGIDE_ERR_INVALID);
+    f.state = EDGE_OBLIG_Q_ANY;
+    f.role = 2;
+    CHECK_RC(OPS->obligation_list(s, &f, &rows, &n, &next), EGIDE_ERR_INVALID);
+    CHECK_RC(OPS->obligation_count(s, &f, NULL), EGIDE_ERR_INVALID);
+    f.role = -1;
+    CHECK_RC(OPS->obligation_list(s, &f, NULL, &n, &next), EGIDE_ERR_INVALID);
+    CHECK_RC(OPS->obligation_list(s, &f, &rows, &n, NULL), EGIDE_ERR_INVALID);
+    OPS->close(&s);
+}
+
+/* Paging: every row exactly once across pages, in (due_ms, id) order, with
+ * ties on due_ms split across pages; the filters and the count agree. */
+static void test_obligation_paging(void)
+{
+    edge_store_t *s = s_open();
+    REQUIRE(s);
+    enum { N = 37 };
+    int64_t ids[N];
+    for (int i = 0; i < N; i++) {
+        /* dues repeat (i % 5), roles alternate */
+        edge_obligation_t o = s_oblig(100 + i, "evaluation", 0, 1000 * (i % 5),
+                                      i % 2 ? EDGE_OBLIG_OVERSEE : EDGE_OBLIG_ACT);
+        bool created = false;
+        CHECK_RC(OPS->obligation_open(s, &o, &created, &ids[i]), EGIDE_OK);
+        CHECK(created);
     }
-    CHECK(out_seen && in_seen);
-    free(t);
-    CHECK_RC(OPS->message_times(s, 1, &t, &n), EGIDE_OK);
-    CHECK(n == 1);
-    free(t);
-    CHECK_RC(OPS->message_times(s, 0, &t, &n), EGIDE_ERR_INVALID);
+    static const int roles[] = {-1, EDGE_OBLIG_ACT, EDGE_OBLIG_OVERSEE};
+    static const edge_oblig_query states[] = {EDGE_OBLIG_Q_ANY, EDGE_OBLIG_Q_OPEN};
+    for (size_t ri = 0; ri < 3; ri++)
+        for (size_t si = 0; si < 2; si++) {
+            edge_oblig_filter_t f;
+            memset(&f, 0, sizeof f);
+            f.state = states[si];
+            f.role = roles[ri];
+            f.limit = 4;
+            int seen[N] = {0};
+            int64_t last_due = INT64_MIN, last_id = 0;
+            size_t total = 0, pages = 0;
+            bool ordered = true;
+            for (;;) {
+                edge_obligation_t *rows = NULL;
+                size_t n = 0;
+                edge_oblig_cursor_t next;
+                REQUIRE(OPS->obligation_list(s, &f, &rows, &n, &next) == EGIDE_OK);
+                pages++;
+                for (size_t k = 0; k < n; k++) {
+                    ordered = ordered && (rows[k].due_ms > last_due ||
+                                          (rows[k].due_ms == last_due && rows[k].id > last_id));
+                    last_due = rows[k].due_ms;
+                    last_id = rows[k].id;
+                    for (int i = 0; i < N; i++)
+                        if (ids[i] == rows[k].id)
+                            seen[i]++;
+                    total++;
+                }
+                free(rows);
+                if (!next.more)
+                    break;
+                CHECK(n == 4);
+                f.has_cursor = true;
+                f.cursor_due_ms = next.due_ms;
+                f.cursor_id = next.id;
+                REQUIRE(pages < 100);
+            }
+            CHECK(ordered);
+            size_t want = 0;
+            for (int i = 0; i < N; i++) {
+                bool in =
+                    roles[ri] < 0 || (i % 2 ? EDGE_OBLIG_OVERSEE : EDGE_OBLIG_ACT) == roles[ri];
+                want += in;
+                CHECK(seen[i] == (in ? 1 : 0));
+            }
+            CHECK(total == want);
+            int64_t count = -1;
+            CHECK_RC(OPS->obligation_count(s, &f, &count), EGIDE_OK);
+            CHECK(count == (int64_t)want);
+        }
+    /* due bounds and overdue */
+    edge_oblig_filter_t f;
+    memset(&f, 0, sizeof f);
+    f.role = -1;
+    f.limit = EDGE_OBLIG_PAGE_MAX;
+    f.has_due_after = true;
+    f.due_after_ms = 1000;
+    f.has_due_before = true;
+    f.due_before_ms = 3000;
+    edge_obligation_t *rows = NULL;
+    size_t n = 0;
+    edge_oblig_cursor_t next;
+    CHECK_RC(OPS->obligation_list(s, &f, &rows, &n, &next), EGIDE_OK);
+    bool in_bounds = true;
+    for (size_t k = 0; k < n; k++)
+        in_bounds = in_bounds && rows[k].due_ms >= 1000 && rows[k].due_ms < 3000;
+    CHECK(in_bounds && n == 15 && !next.more); /* i % 5 in {1, 2}: 8 + 7 */
+    free(rows);
+    memset(&f, 0, sizeof f);
+    f.state = EDGE_OBLIG_Q_OVERDUE;
+    f.role = -1;
+    f.now_ms = 1000;
+    f.limit = EDGE_OBLIG_PAGE_MAX;
+    CHECK_RC(OPS->obligation_list(s, &f, &rows, &n, &next), EGIDE_OK);
+    CHECK(n == 8); /* due 0 < now 1000: i % 5 == 0 */
+    free(rows);
+    int64_t count = 0;
+    CHECK_RC(OPS->obligation_count(s, &f, &count), EGIDE_OK);
+    CHECK(count == 8);
+    f.has_case = true;
+    f.case_id = 105;
+    f.state = EDGE_OBLIG_Q_ANY;
+    CHECK_RC(OPS->obligation_list(s, &f, &rows, &n, &next), EGIDE_OK);
+    CHECK(n == 1 && rows[0].id == ids[5]);
+    free(rows);
     OPS->close(&s);
 }
 
 static void test_state_names(void)
 {
+    CHECK_STREQ(edge_oblig_role_name(EDGE_OBLIG_ACT), "act");
+    CHECK_STREQ(edge_oblig_role_name(EDGE_OBLIG_OVERSEE), "oversee");
+    CHECK_STREQ(edge_oblig_role_name(2), "unknown");
+    edge_oblig_role role = EDGE_OBLIG_ACT;
+    CHECK_RC(edge_oblig_role_parse("oversee", &role), EGIDE_OK);
+    CHECK(role == EDGE_OBLIG_OVERSEE);
+    CHECK_RC(edge_oblig_role_parse("acts", &role), EGIDE_ERR_INVALID);
+    edge_oblig_query q = EDGE_OBLIG_Q_ANY;
+    CHECK_RC(edge_oblig_query_parse("overdue", &q), EGIDE_OK);
+    CHECK(q == EDGE_OBLIG_Q_OVERDUE);
+    CHECK_STREQ(edge_oblig_query_name(EDGE_OBLIG_Q_RELEASED), "released");
+    CHECK_RC(edge_oblig_query_parse("closed", &q), EGIDE_ERR_INVALID);
+    CHECK_RC(edge_oblig_query_parse(NULL, &q), EGIDE_ERR_INVALID);
     CHECK_STREQ(edge_out_state_name(EDGE_OUT_QUEUED), "queued");
     CHECK_STREQ(edge_out_state_name(EDGE_OUT_EXPIRED), "expired");
     CHECK_STREQ(edge_out_state_name(4), "unknown");
@@ -853,7 +1317,11 @@ int main(void)
         RUN(test_seq_raise);
         RUN(test_outbox_resequence);
         RUN(test_inbox);
-        RUN(test_receipts_deadlines);
+        RUN(test_receipts);
+        RUN(test_cases);
+        RUN(test_migrate_v4);
+        RUN(test_obligations);
+        RUN(test_obligation_paging);
         RUN(test_overall_state);
         RUN(test_idempotency_keys);
     }

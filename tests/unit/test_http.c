@@ -3,7 +3,8 @@
  * test_http.c - the HTTP server wrapper (egide_http) and client
  * (egide_httpc) against each other on 127.0.0.1: bearer token, public paths,
  * body cap, query decoding, security headers, loopback-only binding, clean
- * stop, unreachable servers and response caps; plus token files.  A raw
+ * stop, unreachable servers and response caps; plus token files and the
+ * session cookie admitted through the session callback.  A raw
  * socket helper checks what the client does not expose (headers, chunked
  * uploads).
  */
@@ -1180,6 +1181,80 @@ static void test_token_files(void)
     rmdir(dir);
 }
 
+/* ---- sessions: the cookie admitted through the callback ---- */
+
+static atomic_int s_session_calls;
+
+/* Accepts exactly the cookie value "good-session". */
+static bool s_session_fn(const char *session, void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&s_session_calls, 1);
+    return strcmp(session, "good-session") == 0;
+}
+
+/* The "auth" member /echo reports for a raw GET with extra headers; the
+ * status into *status. */
+static void s_echo_auth(uint16_t port, const char *extra, int *status, char *auth, size_t authsz)
+{
+    char req[512], out[8192];
+    snprintf(req, sizeof req, "GET /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n%s\r\n",
+             extra);
+    size_t n = s_raw(port, req, strlen(req), out, sizeof out);
+    *status = -1;
+    auth[0] = '\0';
+    if (n == 0 || sscanf(out, "HTTP/1.1 %d", status) != 1)
+        return;
+    const char *a = strstr(out, "\"auth\":\"");
+    if (a) {
+        a += 8;
+        size_t k = strcspn(a, "\"");
+        snprintf(auth, authsz, "%.*s", (int)(k < authsz ? k : authsz - 1), a);
+    }
+}
+
+static void test_session_cookie(void)
+{
+    egide_http_config_t over = {.session_cookie = "egide_session", .session_fn = s_session_fn};
+    egide_http_t *h = s_start_cfg(&over);
+    REQUIRE(h != NULL);
+    uint16_t port = egide_http_port(h);
+    int st;
+    char auth[32];
+    s_echo_auth(port, "Cookie: egide_session=good-session\r\n", &st, auth, sizeof auth);
+    CHECK(st == 200);
+    CHECK_STREQ(auth, "session");
+    /* Among other cookies too. */
+    s_echo_auth(port, "Cookie: a=1; egide_session=good-session; b=2\r\n", &st, auth, sizeof auth);
+    CHECK(st == 200 && strcmp(auth, "session") == 0);
+    /* A session the callback refuses, another cookie's name, none: 401. */
+    s_echo_auth(port, "Cookie: egide_session=bad\r\n", &st, auth, sizeof auth);
+    CHECK(st == 401);
+    s_echo_auth(port, "Cookie: other=good-session\r\n", &st, auth, sizeof auth);
+    CHECK(st == 401);
+    s_echo_auth(port, "", &st, auth, sizeof auth);
+    CHECK(st == 401);
+    /* With an Authorization header, the token alone decides. */
+    int calls = atomic_load(&s_session_calls);
+    s_echo_auth(port, "Cookie: egide_session=good-session\r\nAuthorization: Bearer wrong\r\n", &st,
+                auth, sizeof auth);
+    CHECK(st == 401);
+    s_echo_auth(port, "Cookie: egide_session=bad\r\nAuthorization: Bearer " TOKEN "\r\n", &st, auth,
+                sizeof auth);
+    CHECK(st == 200 && strcmp(auth, "token") == 0);
+    CHECK(atomic_load(&s_session_calls) == calls);
+    egide_http_stop(&h);
+
+    /* Without a callback a cookie authenticates nothing. */
+    egide_http_config_t none = {.session_cookie = "egide_session"};
+    h = s_start_cfg(&none);
+    REQUIRE(h != NULL);
+    s_echo_auth(egide_http_port(h), "Cookie: egide_session=good-session\r\n", &st, auth,
+                sizeof auth);
+    CHECK(st == 401);
+    egide_http_stop(&h);
+}
+
 int main(void)
 {
     RUN(test_query_get);
@@ -1195,5 +1270,6 @@ int main(void)
     RUN(test_bind_rules);
     RUN(test_client_errors);
     RUN(test_token_files);
+    RUN(test_session_cookie);
     EGIDE_TEST_DONE();
 }

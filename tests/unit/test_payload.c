@@ -90,7 +90,9 @@ static const struct {
      ",\"case_ref\":\"C-1\",\"territory\":\"71.tas.macon\","
      "\"evaluators\":[\"A\",\"B\"],\"children\":[" CHILD
      "],\"other_minors\":[{\"birth_date\":\"2012-03-03\"}],"
-     "\"urgency\":\"urgent\",\"instructions\":\"Rencontrer tous les mineurs.\"}"},
+     "\"urgency\":\"urgent\",\"instructions\":\"Rencontrer tous les mineurs.\","
+     "\"routing_override\":{\"reason\":\"Enfant suivi par l'équipe de Mâcon.\","
+     "\"commune\":\"71270\"}}"},
     {"parents.notice", "{\"case_ref\":\"C-1\",\"sent_at\":" T "}"},
     {"evaluation.information_request",
      "{\"requested_at\":" T ",\"case_ref\":\"C-1\",\"addressee\":\"médecin scolaire\","
@@ -144,6 +146,11 @@ static const struct {
      "\"detail\":\"placement\"}]}"},
     {"message.acknowledgement",
      "{\"acknowledged_at\":" T ",\"acknowledged_by\":\"crip-worker-12\",\"comment\":\"Lu.\"}"},
+    {"routing.misrouted",
+     "{\"reported_at\":" T ",\"case_ref\":\"C-1\",\"received_msg_id\":"
+     "\"0123456789abcdef0123456789abcdef\",\"reason\":\"wrong_commune\",\"reason_text\":"
+     "\"La famille habite Cluny.\\nPas notre territoire.\",\"believed_commune\":\"71137\","
+     "\"believed_territory\":\"71.tas.cluny-tournus\"}"},
 };
 
 /* JSON -> pb -> JSON: the output must equal the input (minus "_comment"),
@@ -218,6 +225,7 @@ static void test_round_trip_samples(void)
         {"nc-noumea-information-signalante.json", "ip.transmission"},
         {"court-decision-macon.json", "court.decision"},
         {"emergency-reception-cluny.json", "ase.emergency_reception"},
+        {"routing-misrouted-macon.json", "routing.misrouted"},
     };
     const char *src = getenv("EGIDE_SOURCE_DIR");
     REQUIRE(src != NULL);
@@ -743,6 +751,184 @@ static void test_facts(void)
     CHECK(f.requested_due_ms == b);
 }
 
+/* Issue 11 item 3: the facts the sender edge checks routing by (the
+ * children's distinct communes, the payload's territory, whether it
+ * carries an override), a commune written as a JSON number refused by
+ * name, the override's reason bounded and printable, and routing.misrouted
+ * validated field by field. */
+#define ASSIGN_HEAD "{\"assigned_at\":" T ",\"ip_received_at\":" T ",\"case_ref\":\"C\","
+#define KID(c)                                                                                     \
+    "{\"first_names\":[\"A\"],\"sex\":\"male\",\"birth_date\":\"2016-02-03\",\"commune\":" c "}"
+static void test_routing_facts(void)
+{
+    const char *j = ASSIGN_HEAD
+        "\"territory\":\"71.tas.cluny-tournus\",\"children\":[" KID("\"71137\"") "," KID(
+            "\"2A004\"") "," KID("\"71137\"") "," KID("\"97411\"") "," KID("\"98818\"") "],"
+                                                                                        "\"urgency"
+                                                                                        "\":"
+                                                                                        "\"normal\""
+                                                                                        "}";
+    egide_payload_facts_t f;
+    CHECK_RC(
+        egide_payload_from_json("evaluation.assignment", j, strlen(j), NOW, NULL, NULL, &f, NULL),
+        EGIDE_OK);
+    CHECK(f.n_communes == 4); /* 71137 once */
+    CHECK_STREQ(f.communes[0], "71137");
+    CHECK_STREQ(f.communes[1], "2A004");
+    CHECK_STREQ(f.communes[2], "97411");
+    CHECK_STREQ(f.communes[3], "98818");
+    CHECK(!f.more_communes);
+    CHECK_STREQ(f.commune, "71137");
+    CHECK_STREQ(f.territory, "71.tas.cluny-tournus");
+    CHECK(!f.routing_override);
+    CHECK(egide_payload_facts_has_commune(&f, "2A004"));
+    CHECK(egide_payload_facts_has_commune(&f, "98818"));
+    CHECK(!egide_payload_facts_has_commune(&f, "71270"));
+    CHECK(!egide_payload_facts_has_commune(&f, NULL));
+    CHECK(!egide_payload_facts_has_commune(NULL, "71137"));
+
+    /* More distinct communes than the facts keep: flagged, never wrapped. */
+    char big[8192];
+    size_t o = (size_t)snprintf(big, sizeof big, "%s\"children\":[", ASSIGN_HEAD);
+    for (int i = 0; i < EGIDE_PAYLOAD_MAX_COMMUNES + 2; i++)
+        o += (size_t)snprintf(big + o, sizeof big - o,
+                              "%s{\"first_names\":[\"A\"],\"sex\":\"male\",\"birth_date\":"
+                              "\"2016-02-03\",\"commune\":\"71%03d\"}",
+                              i ? "," : "", 100 + i);
+    snprintf(big + o, sizeof big - o, "],\"territory\":\"71.tas.macon\",\"urgency\":\"normal\"}");
+    CHECK_RC(egide_payload_from_json("evaluation.assignment", big, strlen(big), NOW, NULL, NULL, &f,
+                                     NULL),
+             EGIDE_OK);
+    CHECK(f.n_communes == EGIDE_PAYLOAD_MAX_COMMUNES && f.more_communes);
+    CHECK(egide_payload_facts_has_commune(&f, "71100"));
+    CHECK(!egide_payload_facts_has_commune(&f, "71117")); /* the 18th: not kept */
+
+    /* The override is seen, and survives the round trip as the recipient
+     * checks it. */
+    const char *ov = "{\"received_at\":" T ",\"sender\":{\"type\":\"police\"},\"children\":[" KID(
+        "\"71137\"") "],\"danger\":{\"categories\":[\"severe_neglect\"]},\"urgency\":\"normal\","
+                     "\"routing_override\":{\"reason\":\"Suivi à Mâcon.\",\"commune\":\"71270\"}}";
+    uint8_t *pb = NULL;
+    size_t pb_len = 0;
+    CHECK_RC(
+        egide_payload_from_json("ip.transmission", ov, strlen(ov), NOW, &pb, &pb_len, &f, NULL),
+        EGIDE_OK);
+    CHECK(f.routing_override);
+    CHECK(f.territory[0] == '\0');
+    egide_payload_facts_t g;
+    CHECK_RC(egide_payload_check("ip.transmission", pb, pb_len, NOW, &g, NULL), EGIDE_OK);
+    CHECK(g.routing_override);
+    char *back = NULL;
+    CHECK_RC(egide_payload_to_json("ip.transmission", pb, pb_len, &back), EGIDE_OK);
+    CHECK(back && strstr(back, "\"Suivi à Mâcon.\"") && strstr(back, "\"71270\""));
+    free(back);
+    free(pb);
+}
+
+static void test_routing_errors(void)
+{
+    /* A commune as a JSON number: named, whatever the field. */
+    s_expect("ip.transmission",
+             "{\"received_at\":" T ",\"sender\":{\"type\":\"police\"},\"children\":[" KID(
+                 "71137") "],\"danger\":{\"categories\":[\"severe_neglect\"]},\"urgency\":"
+                          "\"normal\"}",
+             "children[0].commune: commune must be a string INSEE code such as \"71137\"");
+    s_expect("ip.transmission",
+             "{\"received_at\":" T ",\"sender\":{\"type\":\"police\"},\"children\":[" KID(
+                 "71137.0") "],\"danger\":{\"categories\":[\"severe_neglect\"]},\"urgency\":"
+                            "\"normal\"}",
+             "children[0].commune: commune must be a string INSEE code such as \"71137\"");
+    s_expect("department.transfer",
+             "{\"transferred_at\":" T ",\"case_ref\":\"C\",\"from_department\":\"71\","
+             "\"to_department\":\"21\",\"new_commune\":21231,\"children\":[" CHILD
+             "],\"summary\":\"s\"}",
+             "new_commune: commune must be a string INSEE code such as \"71137\"");
+    /* Other non-strings keep the general message. */
+    s_expect("ip.transmission",
+             "{\"received_at\":" T ",\"sender\":{\"type\":\"police\"},\"children\":[" KID(
+                 "true") "],\"danger\":{\"categories\":[\"severe_neglect\"]},\"urgency\":"
+                         "\"normal\"}",
+             "children[0].commune: not a string");
+
+    /* The override's reason: required, bounded, printable. */
+#define OV(r)                                                                                      \
+    ASSIGN_HEAD "\"territory\":\"71.tas.macon\",\"children\":[" KID(                               \
+        "\"71137\"") "],\"urgency\":\"normal\",\"routing_override\":" r "}"
+    s_expect("evaluation.assignment", OV("{\"commune\":\"71270\"}"),
+             "routing_override.reason: required");
+    s_expect("evaluation.assignment", OV("{\"reason\":\"\"}"),
+             "routing_override.reason: must not be empty");
+    s_expect("evaluation.assignment", OV("{\"reason\":\"a\\nb\"}"),
+             "routing_override.reason: control character");
+    s_expect("evaluation.assignment", OV("{\"reason\":\"a\\u0085b\"}"),
+             "routing_override.reason: control or formatting character (printable text only)");
+    s_expect("evaluation.assignment", OV("{\"reason\":\"a\\u202eb\"}"),
+             "routing_override.reason: control or formatting character (printable text only)");
+    s_expect("evaluation.assignment", OV("{\"reason\":\"ok\",\"commune\":71270}"),
+             "routing_override.commune: commune must be a string INSEE code such as \"71137\"");
+    s_expect("evaluation.assignment", OV("{\"reason\":\"ok\",\"commune\":\"7127\"}"),
+             "routing_override.commune: not an INSEE commune code");
+    s_expect("evaluation.assignment", OV("\"urgent\""), "routing_override: not an object");
+    char longr[EGIDE_PAYLOAD_OVERRIDE_REASON_MAX + 64];
+    memset(longr, 'x', EGIDE_PAYLOAD_OVERRIDE_REASON_MAX + 1);
+    longr[EGIDE_PAYLOAD_OVERRIDE_REASON_MAX + 1] = '\0';
+    char body[2048];
+    snprintf(body, sizeof body, OV("{\"reason\":\"%s\"}"), longr);
+    s_expect("evaluation.assignment", body, "routing_override.reason: longer than 300 bytes");
+    longr[EGIDE_PAYLOAD_OVERRIDE_REASON_MAX] = '\0'; /* exactly the limit: fine */
+    snprintf(body, sizeof body, OV("{\"reason\":\"%s\"}"), longr);
+    CHECK_RC(egide_payload_from_json("evaluation.assignment", body, strlen(body), NOW, NULL, NULL,
+                                     NULL, NULL),
+             EGIDE_OK);
+    /* A type not routed by the children carries none. */
+    s_expect("message.acknowledgement",
+             "{\"acknowledged_at\":" T ",\"acknowledged_by\":\"x\",\"routing_override\":"
+             "{\"reason\":\"r\"}}",
+             "routing_override: unknown field");
+    /* The shared rule, directly. */
+    CHECK(egide_payload_override_reason_problem(NULL, 0) != NULL);
+    CHECK(egide_payload_override_reason_problem("ok", 2) == NULL);
+    CHECK(egide_payload_override_reason_problem("\xff", 1) != NULL);
+    CHECK(egide_payload_override_reason_problem("a\tb", 3) != NULL);
+    CHECK(egide_payload_override_reason_problem("Enfant suivi à Mâcon", 22) == NULL);
+#undef OV
+
+    /* routing.misrouted, field by field. */
+#define MR_HEAD "{\"reported_at\":" T ",\"case_ref\":\"C-1\","
+#define MR_ID   "\"received_msg_id\":\"0123456789abcdef0123456789abcdef\","
+    s_expect("routing.misrouted", MR_HEAD MR_ID "\"reason\":\"wrong_commune\"}",
+             "reason_text: required");
+    s_expect("routing.misrouted", MR_HEAD "\"reason\":\"other\",\"reason_text\":\"x\"}",
+             "received_msg_id: required");
+    s_expect("routing.misrouted",
+             MR_HEAD "\"received_msg_id\":\"0123456789ABCDEF0123456789ABCDEF\",\"reason\":"
+                     "\"other\",\"reason_text\":\"x\"}",
+             "received_msg_id: not a message id (32 lower-case hex digits)");
+    s_expect("routing.misrouted", MR_HEAD MR_ID "\"reason\":\"elsewhere\",\"reason_text\":\"x\"}",
+             "reason: unknown reason \"elsewhere\"");
+    s_expect("routing.misrouted", MR_HEAD MR_ID "\"reason_text\":\"x\"}", "reason: required");
+    s_expect("routing.misrouted",
+             MR_HEAD MR_ID "\"reason\":\"wrong_commune\",\"reason_text\":\"x\","
+                           "\"believed_commune\":71137}",
+             "believed_commune: commune must be a string INSEE code such as \"71137\"");
+    s_expect("routing.misrouted",
+             MR_HEAD MR_ID "\"reason\":\"wrong_territory\",\"reason_text\":\"x\","
+                           "\"believed_territory\":\"TAS Cluny\"}",
+             "believed_territory: not a node id");
+    egide_payload_facts_t f;
+    const char *ok = MR_HEAD MR_ID "\"reason\":\"wrong_territory\",\"reason_text\":\"x\"}";
+    CHECK_RC(
+        egide_payload_from_json("routing.misrouted", ok, strlen(ok), NOW, NULL, NULL, &f, NULL),
+        EGIDE_OK);
+    CHECK_STREQ(f.kind, "wrong_territory");
+    CHECK(f.received_ms == 1795162440000LL);
+    CHECK(f.n_communes == 0 && !f.routing_override);
+#undef MR_HEAD
+#undef MR_ID
+}
+#undef KID
+#undef ASSIGN_HEAD
+
 static void test_content_types(void)
 {
     CHECK_STREQ(egide_payload_content_type("ip.transmission"),
@@ -872,6 +1058,8 @@ int main(void)
     RUN(test_document_errors);
     RUN(test_error_quoting);
     RUN(test_facts);
+    RUN(test_routing_facts);
+    RUN(test_routing_errors);
     RUN(test_content_types);
     RUN(test_received_protobuf);
     RUN(test_dates);

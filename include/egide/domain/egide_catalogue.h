@@ -3,7 +3,7 @@
  * egide_catalogue.h - the one list of message types and node roles.
  *
  * The message types are the catalogue of DOMAIN.md (rows 1-20 plus
- * message.acknowledgement); the roles are the node roles of the directory.
+ * message.acknowledgement and routing.misrouted); the roles are the node roles of the directory.
  * Every module that needs to know whether a type or a role exists (the
  * directory, payload validation, the broker's checks) asks here, so adding a
  * type is a one-line change in egide_catalogue.c (plus its message in
@@ -38,6 +38,7 @@
 #define EGIDE_TYPE_ASE_INCIDENT                   "ase.incident"
 #define EGIDE_TYPE_OBSERVATORY_EXPORT             "observatory.export"
 #define EGIDE_TYPE_MESSAGE_ACKNOWLEDGEMENT        "message.acknowledgement"
+#define EGIDE_TYPE_ROUTING_MISROUTED              "routing.misrouted"
 
 /* Node roles (NodeEntry.role). */
 #define EGIDE_ROLE_CRIP        "crip"
@@ -57,7 +58,8 @@
 struct ProtobufCMessageDescriptor;
 
 /* One catalogue entry: the wire name, the DOMAIN.md row (0 for
- * message.acknowledgement, which applies to any message), a short English
+ * message.acknowledgement, which applies to any message, and for
+ * routing.misrouted, which answers a referral or an assignment), a short English
  * description, whether it is a reply (sent back to the sender of an earlier
  * message, linked by in_reply_to), and how its structured payload is carried
  * (egide_payload converts by these: the top-level message of

@@ -9,18 +9,13 @@
  * source.  Values not checked against the primary texts are marked
  * "(to confirm)" in the profile: they are configuration, never constants.
  *
- * Two steps, both pure (the caller passes every time, tests use a fixed clock):
- *   1. egide_deadline_compute(): a message of type T received at R with facts
- *      F starts the deadlines {name, label, due_ms, source} of the profile;
- *   2. egide_deadline_evaluate(): given those deadlines and the later messages
- *      (msg_id, in_reply_to, type, time), each deadline is open, met, late
- *      (met after its due time) or overdue at now_ms.
- * A message closes a deadline when its type is one of the deadline's
- * closed_by types, it is not earlier than the deadline's start (or than the
- * starting message, when that is among the messages and earlier), and it
- * belongs to the same thread (following in_reply_to up to the first message,
- * both reach the same root) - or, for deadlines with "close = any" (the
- * yearly observatory export), any such message closes it.
+ * Pure functions (the caller passes every time, tests use a fixed clock):
+ * egide_deadline_compute() says which deadlines a message of type T
+ * received at R with facts F starts ({name, label, due_ms, source, who must
+ * act}), egide_deadline_effect() whether a type closes or releases a
+ * definition.  Keeping them is the edge's job: it stores each as an
+ * obligation row, opened and closed in the transaction of the message that
+ * starts or closes it (src/edge/edge_oblig.c), never re-evaluated on read.
  *
  * Profile file format (see the profiles for commented examples):
  *   [profile]            name, jurisdiction, term (what an IP is called)
@@ -34,7 +29,20 @@
  *                        deadline's due when the fact is missing), when
  *                        (no_parental_agreement), when_kind (codes of the
  *                        payload's main enum, e.g. "placement"), close
- *                        (thread | any), practice (true: not a legal term).
+ *                        (old spelling of scope: thread = case, any = year),
+ *                        practice (true: not a legal term),
+ *                        actor (recipient | sender: which party of the
+ *                        starting message must act; default recipient),
+ *                        actor_roles (the directory roles of that party,
+ *                        e.g. "crip"; absent = any), actor_roles.<type>
+ *                        (the same for one starting type listed in on),
+ *                        released_by (types that, sent by the node that
+ *                        must act, release its own obligation), scope
+ *                        (case | year: one per case, or one per calendar
+ *                        year of its start, closed only by a closing
+ *                        message whose payload names that year).
+ * closed_by and released_by may name types the catalogue does not know yet
+ * (any "family.name" of [a-z0-9_.]); on must name catalogue types.
  * Calendar arithmetic is in UTC (see egide_date.h); a due date given as a
  * day ends at 23:59:59.999 UTC of that day.
  */
@@ -51,34 +59,34 @@
 #define EGIDE_DEADLINE_PER_MSG  8  /* most deadlines one message can start */
 
 typedef enum egide_deadline_state {
-    EGIDE_DEADLINE_OPEN = 0,    /* not closed, due time not passed */
-    EGIDE_DEADLINE_MET = 1,     /* closed on or before its due time */
-    EGIDE_DEADLINE_OVERDUE = 2, /* not closed and now_ms is past its due time */
-    EGIDE_DEADLINE_LATE = 3,    /* closed, but after its due time */
+    EGIDE_DEADLINE_OPEN = 0,     /* not closed, due time not passed */
+    EGIDE_DEADLINE_MET = 1,      /* closed on or before its due time */
+    EGIDE_DEADLINE_OVERDUE = 2,  /* not closed and now_ms is past its due time */
+    EGIDE_DEADLINE_LATE = 3,     /* closed, but after its due time */
+    EGIDE_DEADLINE_RELEASED = 4, /* released: the node that had to act sent a released_by type */
 } egide_deadline_state;
 
-/* One running deadline.  Plain data: the edge stores it as a row. */
-typedef struct egide_deadline {
-    char msg_id[72];  /* the starting message's id, as the caller writes it (hex) */
-    char type[64];    /* the starting message's type */
-    char name[48];    /* profile deadline name, e.g. "evaluation" */
-    char label[192];  /* human label (UTF-8, the profile's language) */
-    char source[128]; /* legal source, e.g. "L226-3, D226-2-3" */
-    int64_t start_ms; /* when the clock started */
-    int64_t due_ms;   /* when it is due */
-    bool practice;    /* a practice target, not a legal term */
-    egide_deadline_state state;
-    int64_t closed_ms;  /* time of the closing message, 0 = not closed */
-    char closed_by[72]; /* id of the closing message, "" = not closed */
-} egide_deadline_t;
+/* Which party of the starting message must act. */
+typedef enum egide_deadline_actor {
+    EGIDE_DEADLINE_ACTOR_RECIPIENT = 0, /* a recipient with one of actor_roles */
+    EGIDE_DEADLINE_ACTOR_SENDER = 1,    /* the sender (e.g. the parquet after its OPP) */
+} egide_deadline_actor;
 
-/* A later message, as evaluate() needs it (borrowed strings). */
-typedef struct egide_deadline_msg {
-    const char *msg_id;      /* required */
-    const char *in_reply_to; /* NULL or "" for a first message */
-    const char *type;        /* catalogue type */
-    int64_t time_ms;         /* when it was sent/received */
-} egide_deadline_msg_t;
+/* One deadline a message starts (egide_deadline_compute).  Plain data. */
+typedef struct egide_deadline {
+    char msg_id[72];            /* the starting message's id, as the caller writes it (hex) */
+    char type[64];              /* the starting message's type */
+    char name[48];              /* profile deadline name, e.g. "evaluation" */
+    char label[192];            /* human label (UTF-8, the profile's language) */
+    char source[128];           /* legal source, e.g. "L226-3, D226-2-3" */
+    int64_t start_ms;           /* when the clock started */
+    int64_t due_ms;             /* when it is due */
+    bool practice;              /* a practice target, not a legal term */
+    egide_deadline_state state; /* EGIDE_DEADLINE_OPEN from compute */
+    egide_deadline_actor actor; /* who must act */
+    char actor_roles[96];       /* their roles for this starting type, space-separated; "" = any */
+    bool yearly;                /* scope = year: one per calendar year of start_ms */
+} egide_deadline_t;
 
 typedef struct egide_deadline_profile egide_deadline_profile_t;
 
@@ -114,15 +122,19 @@ egide_rc egide_deadline_compute(const egide_deadline_profile_t *p, const char *t
                                 const egide_payload_facts_t *facts, egide_deadline_t *out,
                                 size_t max, size_t *n);
 
-/* Set state/closed_ms/closed_by of each of d[0..n) from the later messages
- * and now_ms (see the header comment).  A deadline whose name is not in the
- * profile keeps its closure, if any, and is only checked against now_ms.
- * Thread walks are bounded (64 hops) so cycles in in_reply_to are harmless.
- * Returns EGIDE_ERR_INVALID on NULL arguments. */
-egide_rc egide_deadline_evaluate(const egide_deadline_profile_t *p, egide_deadline_t *d, size_t n,
-                                 const egide_deadline_msg_t *msgs, size_t nmsgs, int64_t now_ms);
+/* What a message of `type` does to the i-th definition: a mask of
+ * EGIDE_DEADLINE_CLOSES (type is in closed_by) and EGIDE_DEADLINE_RELEASES
+ * (in released_by); 0 for NULL arguments or i out of range. */
+#define EGIDE_DEADLINE_CLOSES   1u
+#define EGIDE_DEADLINE_RELEASES 2u
+unsigned egide_deadline_effect(const egide_deadline_profile_t *p, size_t i, const char *type);
+/* true when the i-th definition has scope = year. */
+bool egide_deadline_def_yearly(const egide_deadline_profile_t *p, size_t i);
+/* true when role is one of the space-separated roles ("" = any role
+ * matches); false for a NULL or empty role. */
+bool egide_deadline_role_in(const char *roles, const char *role);
 
-/* "open", "met", "overdue", "late" ("?" out of range).  Static. */
+/* "open", "met", "overdue", "late", "released" ("?" out of range).  Static. */
 const char *egide_deadline_state_name(egide_deadline_state s);
 /* The state for a name above; EGIDE_ERR_INVALID when unknown. */
 egide_rc egide_deadline_state_parse(const char *s, egide_deadline_state *out);

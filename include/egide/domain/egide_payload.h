@@ -35,6 +35,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "egide/base/egide_limits.h"
 #include "egide/base/egide_rc.h"
 
 /* Largest attachment carried inline (bytes), and longest free-text and
@@ -70,6 +71,11 @@ size_t egide_payload_quote(const char *s, size_t len, char *out, size_t outsz);
 #define EGIDE_PAYLOAD_MEMBER_SIZE (EGIDE_PAYLOAD_QUOTE_SIZE + 2u)
 const char *egide_payload_member(const char *name, char *out, size_t outsz);
 
+/* Longest reason of a routing override (bytes), and most distinct
+ * children's communes the facts keep. */
+#define EGIDE_PAYLOAD_OVERRIDE_REASON_MAX 300
+#define EGIDE_PAYLOAD_MAX_COMMUNES        16
+
 /* What the edge needs from a valid payload without reading it: routing
  * (commune), urgency and the inputs of the legal clocks.  All fields are
  * zero/empty when the payload does not say. */
@@ -94,7 +100,30 @@ typedef struct egide_payload_facts {
     bool anonymous_sender;     /* the sender asked to stay anonymous */
     bool confidential_sender;  /* the sender's identity must not reach the family */
     bool health_data;          /* the payload says it carries health data */
+    char case_ref[64];         /* the payload's case_ref (the CRIP's case reference), or "" when
+                                  absent or longer than 63 bytes */
+    int year;                  /* observatory.export: the year N exported; 0 = none */
+    /* Routing checks (issue 11 item 3): the sender edge compares these with
+     * the commune it routes by and with the directory's route. */
+    char communes[EGIDE_PAYLOAD_MAX_COMMUNES][8]; /* the children's distinct communes, in
+                                                     payload order */
+    int n_communes;                               /* entries of communes[] */
+    bool more_communes;                           /* more distinct communes than communes[] holds */
+    char territory[EGIDE_MAX_NODE_ID + 1];        /* the payload's `territory` node id, or "" */
+    bool routing_override;                        /* the payload carries a routing_override */
 } egide_payload_facts_t;
+
+/* Why s (len bytes) cannot be the reason of a routing override, as a short
+ * English phrase (static), or NULL when it can: empty, longer than
+ * EGIDE_PAYLOAD_OVERRIDE_REASON_MAX bytes, not valid UTF-8, or holding a
+ * control, line-breaking or bidirectional formatting character (see
+ * egide_payload_quote).  The payload's routing_override.reason is checked
+ * by the same rule. */
+const char *egide_payload_override_reason_problem(const char *s, size_t len);
+
+/* true when facts name a commune among the children's (always false when
+ * commune is NULL or the payload names none). */
+bool egide_payload_facts_has_commune(const egide_payload_facts_t *facts, const char *commune);
 
 /* true when type is a catalogue message type with a payload schema. */
 bool egide_payload_type_known(const char *type);

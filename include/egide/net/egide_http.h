@@ -9,7 +9,11 @@
  * except an explicit list of public paths; request bodies capped before they
  * are buffered (413); security headers on every response; JSON errors of the
  * form {"error":{"code":"EGIDE_ERR_...","message":"..."}}.  The token and
- * request bodies are never logged.
+ * request bodies are never logged, nor are session cookies.  Every answer
+ * carries the same security headers (Content-Security-Policy
+ * EGIDE_HTTP_CSP, X-Frame-Options DENY, X-Content-Type-Options nosniff,
+ * Referrer-Policy no-referrer, Cache-Control no-store), pages and JSON
+ * alike.
  *
  * Threading: the server runs in libmicrohttpd's internal polling thread
  * (MHD_USE_INTERNAL_POLLING_THREAD).  The handler is therefore called from
@@ -78,6 +82,10 @@
 #define EGIDE_HTTP_EVICT_GRACE_MS 100u
 /* Bytes of an over-large chunked body discarded before the connection is closed. */
 #define EGIDE_HTTP_DISCARD_MAX (64u * 1024u)
+/* The Content-Security-Policy of every answer: no script, style, frame or
+ * form target but the server's own, no inline script, never framed. */
+#define EGIDE_HTTP_CSP                                                                             \
+    "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 /* Longest accepted request target (path + query); longer gets 414. */
 #define EGIDE_HTTP_MAX_URI 8192u
 
@@ -91,9 +99,16 @@ typedef struct egide_http_req {
     const char *query;   /* raw query string without '?', or "" (never NULL) */
     const uint8_t *body; /* request body, NUL-terminated (body[body_len] == 0), never NULL */
     size_t body_len;     /* bytes of body, not counting the NUL */
-    const char *authenticated_as; /* "token" when the bearer token matched; NULL on a public path;
+    const char *authenticated_as; /* "token" when the bearer token matched; "session" when the
+                                     session callback accepted the cookie; NULL on a public path;
                                      "none" when the server runs without a token (tests only) */
     const char *content_type;     /* request Content-Type header, or NULL */
+    /* Fields below were added for personal accounts (sessions). */
+    const char *session;     /* the session cookie's value (cfg->session_cookie), or NULL;
+                                authenticated_as is "session" only when cfg->session_fn
+                                accepted it (the handler still checks it: it needs who) */
+    const char *csrf;        /* the X-CSRF-Token header, or NULL */
+    const char *client_addr; /* the client's IP address as text, or "" (never NULL) */
 } egide_http_req_t;
 
 /* The handler's answer.  The wrapper initialises it to {500, NULL, 0,
@@ -104,6 +119,7 @@ typedef struct egide_http_resp {
     char *body;               /* malloc'ed, freed by the wrapper; may be NULL */
     size_t body_len;          /* bytes of body */
     const char *content_type; /* static string; default "application/json" */
+    char *set_cookie;         /* a Set-Cookie value, malloc'ed, freed by the wrapper; or NULL */
 } egide_http_resp_t;
 
 /* Called once per complete request (after authentication and the size check
@@ -112,6 +128,10 @@ typedef struct egide_http_resp {
  * helper is called twice, the previous body is freed. */
 typedef void (*egide_http_handler_fn)(const egide_http_req_t *req, egide_http_resp_t *resp,
                                       void *arg);
+
+/* Whether session (a session cookie's value) is a live session; see
+ * egide_http_config_t.session_fn. */
+typedef bool (*egide_http_session_fn)(const char *session, void *arg);
 
 typedef struct egide_http_config {
     const char *bind_addr; /* "127.0.0.1" (default when NULL) or "::1"; other addresses need
@@ -151,6 +171,16 @@ typedef struct egide_http_config {
                                   since libmicrohttpd cannot refuse a chunked body while it is
                                   still coming; true: accepted, with the limits described in the
                                   file comment */
+    /* Sessions (personal accounts): a request without an Authorization
+     * header that carries the cookie session_cookie is admitted when
+     * session_fn(value, session_arg) returns true (authenticated_as
+     * "session"), refused with 401 when it returns false.  session_fn runs
+     * on libmicrohttpd's thread(s) before the body is read, so it must be
+     * thread-safe and quick.  NULL session_cookie or session_fn: cookies
+     * authenticate nothing (the token alone, as before).  Copied. */
+    const char *session_cookie;
+    egide_http_session_fn session_fn;
+    void *session_arg;
 } egide_http_config_t;
 
 /* Counters since start, for metrics and tests (egide_http_stats()). */

@@ -4,7 +4,7 @@
  * message types of DOMAIN.md's catalogue (with the protobuf message, content
  * type and facts fields that egide_payload converts by) and the directory's
  * node roles.  This is the only list of message types.
- * Lookups are linear over ~20 short strings, which is cheaper than hashing
+ * Lookups are linear over ~22 short strings, which is cheaper than hashing
  * at this size; callers that look up per message (the broker) go through the
  * directory's own sorted indexes.
  */
@@ -62,6 +62,10 @@ static const egide_catalogue_type_t s_types[] = {
      P(observatory_export), CT("observatory-export"), "generated_at", NULL},
     {EGIDE_TYPE_MESSAGE_ACKNOWLEDGEMENT, 0, "a person's acknowledgement of a message", true,
      P(message_acknowledgement), CT("message-acknowledgement"), "acknowledged_at", NULL},
+    /* A territory's "not ours" (issue 11 item 3): tas -> crip, in reply to
+     * the referral or the assignment; the CRIP re-dispatches. */
+    {EGIDE_TYPE_ROUTING_MISROUTED, 0, "a territory's notice that a message is not its own", true,
+     P(routing_misrouted), CT("routing-misrouted"), "reported_at", "reason"},
 };
 #undef P
 #undef CT

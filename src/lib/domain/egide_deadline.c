@@ -20,8 +20,9 @@
 #include "egide/base/egide_limits.h"
 #include "egide/base/egide_util.h"
 
-#define S_MAX_TYPES 12 /* types in one on/closed_by list */
+#define S_MAX_TYPES 12 /* types in one on/closed_by/released_by list */
 #define S_MAX_KINDS 8  /* codes in one when_kind list */
+#define S_ROLES_LEN 96 /* bytes of one actor_roles list */
 
 typedef enum {
     S_DUR_NONE = 0,
@@ -49,13 +50,18 @@ typedef struct s_def {
     size_t n_on;
     char closed_by[S_MAX_TYPES][EGIDE_MAX_TYPE_NAME];
     size_t n_closed_by;
+    char released_by[S_MAX_TYPES][EGIDE_MAX_TYPE_NAME];
+    size_t n_released_by;
+    egide_deadline_actor actor;              /* recipient (default) or sender */
+    char actor_roles[S_ROLES_LEN];           /* roles of the node that must act, "" = any */
+    char on_roles[S_MAX_TYPES][S_ROLES_LEN]; /* actor_roles.<on[i]>, "" = actor_roles */
+    bool yearly;                             /* scope = year */
     s_dur_t due, due_urgent, due_immediate, due_under_2, due_runaway;
     s_from from;
     char from_fallback[48]; /* another deadline's name, or "" */
     bool when_no_parental_agreement;
     char when_kind[S_MAX_KINDS][40];
     size_t n_when_kind;
-    bool close_any; /* close = any */
     bool practice;
 } s_def_t;
 
@@ -115,8 +121,23 @@ static egide_rc s_parse_dur(const char *v, s_dur_t *d)
     return EGIDE_OK;
 }
 
-/* Split a space-separated list of catalogue types. */
-static bool s_parse_types(s_parse_t *ps, const char *v, char out[][EGIDE_MAX_TYPE_NAME], size_t *n)
+/* A name shaped like a message type ("family.name", [a-z0-9_.]), for the
+ * closing and releasing lists, which may name types the catalogue adds
+ * later (a profile must not fail to load before the code that sends them). */
+static bool s_type_shaped(const char *t)
+{
+    if (!t[0] || !strchr(t, '.') || t[0] == '.')
+        return false;
+    for (const char *q = t; *q; q++)
+        if (!((*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9') || *q == '_' || *q == '.'))
+            return false;
+    return true;
+}
+
+/* Split a space-separated list of message types: catalogue types only when
+ * strict (on = ...), else any type-shaped name (closed_by, released_by). */
+static bool s_parse_types(s_parse_t *ps, const char *v, char out[][EGIDE_MAX_TYPE_NAME], size_t *n,
+                          bool strict)
 {
     *n = 0;
     const char *q = v;
@@ -132,7 +153,7 @@ static bool s_parse_types(s_parse_t *ps, const char *v, char out[][EGIDE_MAX_TYP
         }
         memcpy(out[*n], q, len);
         out[*n][len] = '\0';
-        if (!egide_catalogue_type_known(out[*n])) {
+        if (strict ? !egide_catalogue_type_known(out[*n]) : !s_type_shaped(out[*n])) {
             char safe[80];
             egide_sanitize(out[*n], strlen(out[*n]), safe, sizeof safe);
             snprintf(ps->err, sizeof ps->err, "unknown message type \"%s\"", safe);
@@ -146,6 +167,42 @@ static bool s_parse_types(s_parse_t *ps, const char *v, char out[][EGIDE_MAX_TYP
         return false;
     }
     return true;
+}
+
+/* A space-separated list of directory roles ([a-z_]+ each), kept as one
+ * string with single spaces. */
+static int s_parse_roles(s_parse_t *ps, const char *v, char out[S_ROLES_LEN], const char *key)
+{
+    size_t o = 0;
+    out[0] = '\0';
+    for (const char *q = v; *q;) {
+        while (*q == ' ' || *q == ',')
+            q++;
+        size_t len = strcspn(q, " ,");
+        if (!len)
+            break;
+        for (size_t i = 0; i < len; i++)
+            if (!((q[i] >= 'a' && q[i] <= 'z') || q[i] == '_')) {
+                snprintf(ps->err, sizeof ps->err, "%s: roles are lower-case words (crip tas ...)",
+                         key);
+                return 0;
+            }
+        if (o + len + 2 > S_ROLES_LEN) {
+            snprintf(ps->err, sizeof ps->err, "%s: longer than %d bytes", key, S_ROLES_LEN - 1);
+            return 0;
+        }
+        if (o)
+            out[o++] = ' ';
+        memcpy(out + o, q, len);
+        o += len;
+        out[o] = '\0';
+        q += len;
+    }
+    if (!o) {
+        snprintf(ps->err, sizeof ps->err, "%s: empty list of roles", key);
+        return 0;
+    }
+    return 1;
 }
 
 static bool s_copy(s_parse_t *ps, char *dst, size_t dstsz, const char *v, const char *key)
@@ -195,9 +252,42 @@ static int s_key(s_parse_t *ps, const char *section, const char *key, const char
     if (strcmp(key, "source") == 0)
         return s_copy(ps, d->source, sizeof d->source, value, key);
     if (strcmp(key, "on") == 0)
-        return s_parse_types(ps, value, d->on, &d->n_on);
+        return s_parse_types(ps, value, d->on, &d->n_on, true);
     if (strcmp(key, "closed_by") == 0)
-        return s_parse_types(ps, value, d->closed_by, &d->n_closed_by);
+        return s_parse_types(ps, value, d->closed_by, &d->n_closed_by, false);
+    if (strcmp(key, "released_by") == 0)
+        return s_parse_types(ps, value, d->released_by, &d->n_released_by, false);
+    if (strcmp(key, "actor") == 0) {
+        if (strcmp(value, "recipient") == 0)
+            d->actor = EGIDE_DEADLINE_ACTOR_RECIPIENT;
+        else if (strcmp(value, "sender") == 0)
+            d->actor = EGIDE_DEADLINE_ACTOR_SENDER;
+        else {
+            snprintf(ps->err, sizeof ps->err, "actor: recipient or sender");
+            return 0;
+        }
+        return 1;
+    }
+    if (strcmp(key, "actor_roles") == 0)
+        return s_parse_roles(ps, value, d->actor_roles, key);
+    if (strncmp(key, "actor_roles.", 12) == 0) {
+        /* actor_roles.<type>: the roles for one starting type, which must
+         * be listed in on = ... already. */
+        const char *t = key + 12;
+        for (size_t i = 0; i < d->n_on; i++)
+            if (strcmp(d->on[i], t) == 0)
+                return s_parse_roles(ps, value, d->on_roles[i], "actor_roles.<type>");
+        snprintf(ps->err, sizeof ps->err, "%.60s: the type is not in \"on\" (set on first)", key);
+        return 0;
+    }
+    if (strcmp(key, "scope") == 0) {
+        if (strcmp(value, "case") != 0 && strcmp(value, "year") != 0) {
+            snprintf(ps->err, sizeof ps->err, "scope: case or year");
+            return 0;
+        }
+        d->yearly = strcmp(value, "year") == 0;
+        return 1;
+    }
     s_dur_t *dur = NULL;
     if (strcmp(key, "due") == 0)
         dur = &d->due;
@@ -262,11 +352,13 @@ static int s_key(s_parse_t *ps, const char *section, const char *key, const char
         return 1;
     }
     if (strcmp(key, "close") == 0) {
+        /* The old spelling of scope: thread = case, any = year (an "any"
+         * export never again closes every later year's). */
         if (strcmp(value, "thread") != 0 && strcmp(value, "any") != 0) {
-            snprintf(ps->err, sizeof ps->err, "close: thread or any");
+            snprintf(ps->err, sizeof ps->err, "close: thread or any (now: scope = case | year)");
             return 0;
         }
-        d->close_any = strcmp(value, "any") == 0;
+        d->yearly = strcmp(value, "any") == 0;
         return 1;
     }
     if (strcmp(key, "practice") == 0) {
@@ -288,6 +380,14 @@ static bool s_on_key(egide_ini_t *ini, const char *section, const char *key, con
     if (s_key(ps, section, key, value))
         return true;
     return egide_ini_fail(ini, "%s", ps->err[0] ? ps->err : "refused");
+}
+
+static bool s_in_list(const char list[][EGIDE_MAX_TYPE_NAME], size_t n, const char *type)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(list[i], type) == 0)
+            return true;
+    return false;
 }
 
 /* Whole-profile checks once every line is read. */
@@ -315,6 +415,18 @@ static bool s_check_profile(s_parse_t *ps)
         if (missing) {
             snprintf(ps->err, sizeof ps->err, "[deadline %.40s]: %s is required", d->name, missing);
             return false;
+        }
+        /* The edge keeps what one message starts in EGIDE_DEADLINE_PER_MSG
+         * slots: more is a profile error now, never a clock dropped later. */
+        for (size_t k = 0; k < d->n_on; k++) {
+            size_t starts = 0;
+            for (size_t j = 0; j < p->n_defs; j++)
+                starts += s_in_list(p->defs[j].on, p->defs[j].n_on, d->on[k]);
+            if (starts > EGIDE_DEADLINE_PER_MSG) {
+                snprintf(ps->err, sizeof ps->err, "%.60s starts more than %d deadlines", d->on[k],
+                         EGIDE_DEADLINE_PER_MSG);
+                return false;
+            }
         }
         if (d->from_fallback[0]) {
             bool found = false;
@@ -427,14 +539,6 @@ const char *egide_deadline_profile_def_name(const egide_deadline_profile_t *p, s
 }
 
 /* ------------------------------------------------------------ compute */
-
-static bool s_in_list(const char list[][EGIDE_MAX_TYPE_NAME], size_t n, const char *type)
-{
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(list[i], type) == 0)
-            return true;
-    return false;
-}
 
 /* The due time of a duration from start; 0 when it does not apply. */
 static int64_t s_apply(const s_dur_t *d, int64_t start, const egide_payload_facts_t *f)
@@ -556,68 +660,51 @@ egide_rc egide_deadline_compute(const egide_deadline_profile_t *p, const char *t
         o->due_ms = due;
         o->practice = d->practice;
         o->state = EGIDE_DEADLINE_OPEN;
+        o->actor = d->actor;
+        o->yearly = d->yearly;
+        const char *roles = d->actor_roles;
+        for (size_t k = 0; k < d->n_on; k++)
+            if (strcmp(d->on[k], type) == 0 && d->on_roles[k][0])
+                roles = d->on_roles[k];
+        egide_strlcpy(o->actor_roles, roles, sizeof o->actor_roles);
     }
     return EGIDE_OK;
 }
 
-/* ------------------------------------------------------------ evaluate */
-
-/* The first message of the thread id belongs to (bounded walk). */
-static const char *s_root(const char *id, const egide_deadline_msg_t *msgs, size_t nmsgs)
+unsigned egide_deadline_effect(const egide_deadline_profile_t *p, size_t i, const char *type)
 {
-    const char *cur = id;
-    for (int hop = 0; hop < 64; hop++) {
-        const egide_deadline_msg_t *m = NULL;
-        for (size_t i = 0; i < nmsgs; i++)
-            if (msgs[i].msg_id && strcmp(msgs[i].msg_id, cur) == 0) {
-                m = &msgs[i];
-                break;
-            }
-        if (!m || !m->in_reply_to || !m->in_reply_to[0])
-            return cur;
-        cur = m->in_reply_to;
-    }
-    return cur;
+    if (!p || i >= p->n_defs || !type)
+        return 0;
+    const s_def_t *d = &p->defs[i];
+    unsigned fx = 0;
+    if (s_in_list(d->closed_by, d->n_closed_by, type))
+        fx |= EGIDE_DEADLINE_CLOSES;
+    if (s_in_list(d->released_by, d->n_released_by, type))
+        fx |= EGIDE_DEADLINE_RELEASES;
+    return fx;
 }
 
-egide_rc egide_deadline_evaluate(const egide_deadline_profile_t *p, egide_deadline_t *d, size_t n,
-                                 const egide_deadline_msg_t *msgs, size_t nmsgs, int64_t now_ms)
+bool egide_deadline_def_yearly(const egide_deadline_profile_t *p, size_t i)
 {
-    if (!p || (!d && n) || (!msgs && nmsgs))
-        return EGIDE_ERR_INVALID;
-    for (size_t i = 0; i < n; i++) {
-        egide_deadline_t *dl = &d[i];
-        const s_def_t *def = s_def_find(p, dl->name);
-        if (def) {
-            const char *root = dl->msg_id[0] ? s_root(dl->msg_id, msgs, nmsgs) : NULL;
-            /* A clock may start after its message (the JE ruling runs from
-             * the seizure limit): a closing message counts from the earlier
-             * of the start and the starting message's own time. */
-            int64_t from = dl->start_ms;
-            for (size_t k = 0; dl->msg_id[0] && k < nmsgs; k++)
-                if (msgs[k].msg_id && strcmp(msgs[k].msg_id, dl->msg_id) == 0 &&
-                    msgs[k].time_ms < from)
-                    from = msgs[k].time_ms;
-            for (size_t k = 0; k < nmsgs; k++) {
-                const egide_deadline_msg_t *m = &msgs[k];
-                if (!m->msg_id || !m->type || !s_in_list(def->closed_by, def->n_closed_by, m->type))
-                    continue;
-                if (m->time_ms < from || strcmp(m->msg_id, dl->msg_id) == 0)
-                    continue;
-                if (!def->close_any && (!root || strcmp(s_root(m->msg_id, msgs, nmsgs), root) != 0))
-                    continue;
-                if (dl->closed_ms == 0 || m->time_ms < dl->closed_ms) {
-                    dl->closed_ms = m->time_ms;
-                    egide_strlcpy(dl->closed_by, m->msg_id, sizeof dl->closed_by);
-                }
-            }
-        }
-        if (dl->closed_ms)
-            dl->state = dl->closed_ms <= dl->due_ms ? EGIDE_DEADLINE_MET : EGIDE_DEADLINE_LATE;
-        else
-            dl->state = now_ms > dl->due_ms ? EGIDE_DEADLINE_OVERDUE : EGIDE_DEADLINE_OPEN;
+    return p && i < p->n_defs && p->defs[i].yearly;
+}
+
+bool egide_deadline_role_in(const char *roles, const char *role)
+{
+    if (!roles || !role || !role[0])
+        return false;
+    if (!roles[0])
+        return true;
+    size_t n = strlen(role);
+    for (const char *q = roles; *q;) {
+        size_t len = strcspn(q, " ");
+        if (len == n && strncmp(q, role, n) == 0)
+            return true;
+        q += len;
+        while (*q == ' ')
+            q++;
     }
-    return EGIDE_OK;
+    return false;
 }
 
 const char *egide_deadline_state_name(egide_deadline_state s)
@@ -631,6 +718,8 @@ const char *egide_deadline_state_name(egide_deadline_state s)
         return "overdue";
     case EGIDE_DEADLINE_LATE:
         return "late";
+    case EGIDE_DEADLINE_RELEASED:
+        return "released";
     }
     return "?";
 }
@@ -638,10 +727,11 @@ const char *egide_deadline_state_name(egide_deadline_state s)
 egide_rc egide_deadline_state_parse(const char *s, egide_deadline_state *out)
 {
     static const egide_deadline_state all[] = {EGIDE_DEADLINE_OPEN, EGIDE_DEADLINE_MET,
-                                               EGIDE_DEADLINE_OVERDUE, EGIDE_DEADLINE_LATE};
+                                               EGIDE_DEADLINE_OVERDUE, EGIDE_DEADLINE_LATE,
+                                               EGIDE_DEADLINE_RELEASED};
     if (!s || !out)
         return EGIDE_ERR_INVALID;
-    for (size_t i = 0; i < 4; i++)
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         if (strcmp(egide_deadline_state_name(all[i]), s) == 0) {
             *out = all[i];
             return EGIDE_OK;

@@ -100,15 +100,22 @@ static const struct {
     {"egide.v1.ObservatoryEvent", "pseudonym event_type event_month department"},
     {"egide.v1.ObservatoryExport", "department year algorithm generated_at"},
     {"egide.v1.MessageAcknowledgement", "acknowledged_at acknowledged_by"},
+    {"egide.v1.RoutingOverride", "reason"},
+    {"egide.v1.RoutingMisrouted", "reported_at case_ref received_msg_id reason reason_text"},
 };
 
-/* Free-text fields: up to EGIDE_MAX_TEXT_FIELD, newlines and tabs allowed. */
+/* Free-text fields: up to EGIDE_MAX_TEXT_FIELD, newlines and tabs allowed;
+ * also every field whose name ends in "_text" (reason_text). */
 static const char *const s_text_fields[] = {
     "account",   "assessment",    "caller_account", "handler_assessment", "household",
     "request",   "actions_taken", "comment",        "next_step",          "instructions",
     "questions", "facts",         "reasons",        "proposed_measures",  "message",
     "summary",   "circumstances", "grounds",        "description",        "withheld_reason",
     NULL};
+
+/* A limit macro as a string literal, for fixed error messages. */
+#define S_STR_(x) #x
+#define S_STR(x)  S_STR_(x)
 
 /* Most elements of one repeated field (observatory events excepted). */
 #define S_MAX_REPEATED 1024u
@@ -385,6 +392,8 @@ static void s_singular(const char *field, char *out, size_t outsz)
 
 static bool s_is_text_field(const char *name)
 {
+    if (s_ends_with(name, "_text"))
+        return true;
     for (size_t i = 0; s_text_fields[i]; i++)
         if (strcmp(s_text_fields[i], name) == 0)
             return true;
@@ -527,6 +536,40 @@ static const char *s_chk_node_id(const s_ctx_t *c, const char *field, const char
     return NULL;
 }
 
+static const char *s_chk_msg_id(const s_ctx_t *c, const char *field, const char *s, size_t len)
+{
+    (void)c, (void)field;
+    return len == 32 && s_all(s, 32, "0123456789abcdef")
+               ? NULL
+               : "not a message id (32 lower-case hex digits)";
+}
+
+const char *egide_payload_override_reason_problem(const char *s, size_t len)
+{
+    if (!s || len == 0)
+        return "must not be empty";
+    if (len > EGIDE_PAYLOAD_OVERRIDE_REASON_MAX)
+        return "longer than " S_STR(EGIDE_PAYLOAD_OVERRIDE_REASON_MAX) " bytes";
+    for (size_t i = 0; i < len;) {
+        uint32_t cp = 0;
+        size_t n = s_utf8_next((const unsigned char *)s + i, len - i, &cp);
+        if (n == 0)
+            return "not valid UTF-8";
+        if (s_escaped_cp(cp))
+            return "control or formatting character (printable text only)";
+        i += n;
+    }
+    return NULL;
+}
+
+/* The routing override's reason (the only string field named "reason":
+ * the other "reason" fields are enums). */
+static const char *s_chk_reason(const s_ctx_t *c, const char *field, const char *s, size_t len)
+{
+    (void)c, (void)field;
+    return egide_payload_override_reason_problem(s, len);
+}
+
 /* A field is checked by the first row whose exact name or suffix it has. */
 typedef struct s_string_rule {
     const char *exact;       /* whole field name, or NULL */
@@ -540,7 +583,8 @@ static const s_string_rule_t s_string_rules[] = {
     {NULL, "department", s_chk_department}, {"sha256", NULL, s_chk_sha256},
     {NULL, "pseudonym", s_chk_pseudonym},   {"postal_code", NULL, s_chk_postal},
     {"phone", NULL, s_chk_phone},           {"email", NULL, s_chk_email},
-    {"territory", NULL, s_chk_node_id},
+    {"territory", NULL, s_chk_node_id},     {NULL, "_territory", s_chk_node_id},
+    {NULL, "_msg_id", s_chk_msg_id},        {"reason", NULL, s_chk_reason},
 };
 
 static bool s_check_string(s_ctx_t *c, const char *field, const char *s, size_t len)
@@ -550,7 +594,9 @@ static bool s_check_string(s_ctx_t *c, const char *field, const char *s, size_t 
         return false;
     }
     bool text = s_is_text_field(field);
-    size_t max = text ? EGIDE_MAX_TEXT_FIELD : EGIDE_MAX_SHORT_FIELD;
+    size_t max = text                           ? EGIDE_MAX_TEXT_FIELD
+                 : strcmp(field, "reason") == 0 ? EGIDE_PAYLOAD_OVERRIDE_REASON_MAX
+                                                : EGIDE_MAX_SHORT_FIELD;
     if (len > max) {
         s_err(c, "longer than %zu bytes", max);
         return false;
@@ -690,7 +736,13 @@ static void s_set_value(s_ctx_t *c, const ProtobufCFieldDescriptor *f, json_t *v
     }
     case PROTOBUF_C_TYPE_STRING: {
         if (!json_is_string(v)) {
-            s_err(c, "not a string");
+            /* A commune written as a number would lose its leading zero
+             * (01053) and cannot be 2A004: named, never taken. */
+            if (json_is_number(v) &&
+                (strcmp(f->name, "commune") == 0 || s_ends_with(f->name, "_commune")))
+                s_err(c, "commune must be a string INSEE code such as \"71137\"");
+            else
+                s_err(c, "not a string");
             return;
         }
         const char *s = json_string_value(v);
@@ -997,6 +1049,17 @@ static void s_from_object(s_ctx_t *c, const ProtobufCMessageDescriptor *d, json_
 
 /* ------------------------------------------------------------ facts */
 
+/* An int64 "year" field (observatory.export) within 1900..2199; else 0. */
+static int s_field_year(const ProtobufCMessage *m)
+{
+    const ProtobufCFieldDescriptor *f;
+    void *p = s_field_ptr(m, "year", &f);
+    if (!p || f->label == PROTOBUF_C_LABEL_REPEATED || f->type != PROTOBUF_C_TYPE_INT64)
+        return 0;
+    int64_t y = *(int64_t *)p;
+    return y >= 1900 && y <= 2199 ? (int)y : 0;
+}
+
 static void s_fill_facts(const s_type_t *t, const ProtobufCMessage *m, int64_t now_ms,
                          egide_payload_facts_t *fx)
 {
@@ -1016,6 +1079,9 @@ static void s_fill_facts(const s_type_t *t, const ProtobufCMessage *m, int64_t n
         fx->je_seized_ms = ms;
     if ((s = s_field_str(m, "due_date")) && egide_date_parse(s, &ms) == EGIDE_OK)
         fx->requested_due_ms = ms;
+    if ((s = s_field_str(m, "case_ref")) && strlen(s) < sizeof fx->case_ref)
+        egide_strlcpy(fx->case_ref, s, sizeof fx->case_ref);
+    fx->year = s_field_year(m);
     fx->runaway = s_field_int(m, "runaway") != 0;
     fx->parental_agreement = s_field_int(m, "parental_agreement");
 
@@ -1052,6 +1118,14 @@ static void s_fill_facts(const s_type_t *t, const ProtobufCMessage *m, int64_t n
                 egide_strlcpy(fx->commune, kids[i]->commune, sizeof fx->commune);
                 s_department_of(fx->commune, fx->department);
             }
+            if (kids[i]->commune && s_is_commune(kids[i]->commune) &&
+                !egide_payload_facts_has_commune(fx, kids[i]->commune)) {
+                if (fx->n_communes < EGIDE_PAYLOAD_MAX_COMMUNES)
+                    egide_strlcpy(fx->communes[fx->n_communes++], kids[i]->commune,
+                                  sizeof fx->communes[0]);
+                else
+                    fx->more_communes = true;
+            }
             if (kids[i]->birth_date && egide_date_parse(kids[i]->birth_date, &ms) == EGIDE_OK) {
                 if (fx->youngest_birth_ms == 0 || ms > fx->youngest_birth_ms)
                     fx->youngest_birth_ms = ms;
@@ -1066,6 +1140,21 @@ static void s_fill_facts(const s_type_t *t, const ProtobufCMessage *m, int64_t n
     }
     if (!fx->department[0] && (s = s_field_str(m, "department")) && s_is_department(s))
         egide_strlcpy(fx->department, s, sizeof fx->department);
+    if ((s = s_field_str(m, "territory")) && strlen(s) < sizeof fx->territory)
+        egide_strlcpy(fx->territory, s, sizeof fx->territory);
+    p = s_field_ptr(m, "routing_override", &f);
+    fx->routing_override =
+        p && f->type == PROTOBUF_C_TYPE_MESSAGE && *(ProtobufCMessage **)p != NULL;
+}
+
+bool egide_payload_facts_has_commune(const egide_payload_facts_t *facts, const char *commune)
+{
+    if (!facts || !commune)
+        return false;
+    for (int i = 0; i < facts->n_communes && i < EGIDE_PAYLOAD_MAX_COMMUNES; i++)
+        if (strcmp(facts->communes[i], commune) == 0)
+            return true;
+    return false;
 }
 
 /* ------------------------------------------------------------ public: JSON in */

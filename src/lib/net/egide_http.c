@@ -84,6 +84,9 @@ struct egide_http {
     char **public_paths;       /* NULL-terminated copy, may be NULL */
     size_t max_body;           /* request body cap in bytes */
     bool allow_chunked;        /* chunked request bodies accepted (else 411) */
+    char *session_cookie;      /* cookie name of sessions, or NULL (no sessions) */
+    egide_http_session_fn sfn; /* accepts a session cookie's value */
+    void *session_arg;         /* its argument */
     uint16_t port;             /* bound port */
     unsigned max_conns;        /* connection slots (libmicrohttpd's limit too) */
     int64_t header_ms;         /* header deadline from the request's start */
@@ -115,6 +118,7 @@ typedef struct s_req {
     size_t reserved;     /* bytes of egide_http.body_used held by this request */
     size_t discarded;    /* bytes thrown away after too_large */
     const char *auth_as; /* what egide_http_req_t.authenticated_as will say */
+    char addr[64];       /* the client's address as text, or "" */
     egide_buf_t body;    /* the buffered body */
 } s_req_t;
 
@@ -734,14 +738,22 @@ static enum MHD_Result s_send(struct MHD_Connection *con, egide_http_resp_t *res
     }
     free(resp->body);
     resp->body = NULL;
-    if (!mr)
+    if (!mr) {
+        free(resp->set_cookie);
+        resp->set_cookie = NULL;
         return MHD_NO;
+    }
     bool ok = MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE,
                                       resp->content_type ? resp->content_type : s_json) &&
               MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") &&
               MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff") &&
               MHD_add_response_header(mr, "X-Frame-Options", "DENY") &&
-              MHD_add_response_header(mr, "Referrer-Policy", "no-referrer");
+              MHD_add_response_header(mr, "Referrer-Policy", "no-referrer") &&
+              MHD_add_response_header(mr, "Content-Security-Policy", EGIDE_HTTP_CSP);
+    if (ok && resp->set_cookie)
+        ok = MHD_add_response_header(mr, MHD_HTTP_HEADER_SET_COOKIE, resp->set_cookie);
+    free(resp->set_cookie);
+    resp->set_cookie = NULL;
     if (ok && www_auth)
         ok = MHD_add_response_header(mr, MHD_HTTP_HEADER_WWW_AUTHENTICATE, www_auth);
     if (ok && retry_after)
@@ -758,7 +770,7 @@ static enum MHD_Result s_send_status(egide_http_t *h, struct MHD_Connection *con
                                      const char *www_auth)
 {
     s_set_phase(h, con, S_DONE, false);
-    egide_http_resp_t resp = {status, NULL, 0, s_json};
+    egide_http_resp_t resp = {status, NULL, 0, s_json, NULL};
     return s_send(con, &resp, www_auth, NULL, true);
 }
 
@@ -769,7 +781,7 @@ static enum MHD_Result s_send_busy(egide_http_t *h, struct MHD_Connection *con)
     pthread_mutex_lock(&h->lock);
     h->st.refused_busy++;
     pthread_mutex_unlock(&h->lock);
-    egide_http_resp_t resp = {503, NULL, 0, s_json};
+    egide_http_resp_t resp = {503, NULL, 0, s_json, NULL};
     egide_http_error(&resp, 503, EGIDE_ERR_LIMIT, "server busy, retry later");
     return s_send(con, &resp, NULL, "1", true);
 }
@@ -819,6 +831,34 @@ static bool s_is_public(const egide_http_t *h, const char *path)
         if (strcmp(h->public_paths[i], path) == 0)
             return true;
     return false;
+}
+
+/* A request without an Authorization header whose session cookie the
+ * session callback accepts.  (A request with both is judged by its token.) */
+static bool s_session_ok(const egide_http_t *h, struct MHD_Connection *con)
+{
+    if (!h->session_cookie || !h->sfn ||
+        MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION))
+        return false;
+    const char *v = MHD_lookup_connection_value(con, MHD_COOKIE_KIND, h->session_cookie);
+    return v && h->sfn(v, h->session_arg);
+}
+
+/* The client's address as text into out ("" when unknown). */
+static void s_client_addr(struct MHD_Connection *con, char *out, size_t outsz)
+{
+    out[0] = '\0';
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(con, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    if (!sa)
+        return;
+    const void *a =
+        sa->sa_family == AF_INET    ? (const void *)&((const struct sockaddr_in *)sa)->sin_addr
+        : sa->sa_family == AF_INET6 ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
+                                    : NULL;
+    if (!a || !inet_ntop(sa->sa_family, a, out, (socklen_t)outsz))
+        out[0] = '\0';
 }
 
 /* 0: authenticated; 1: no credentials; 2: wrong credentials. */
@@ -877,6 +917,9 @@ static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *con, const
             return s_send_status(h, con, 411, NULL);
         if (s_is_public(h, url)) {
             r->auth_as = NULL;
+        } else if (s_session_ok(h, con)) {
+            r->auth_as = "session";
+            s_set_phase(h, con, S_BODY, false);
         } else if (h->has_token) {
             int a = s_check_token(h, con);
             if (a != 0) {
@@ -958,14 +1001,21 @@ static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *con, const
         .authenticated_as = r->auth_as,
         .content_type =
             MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
+        .session = h->session_cookie
+                       ? MHD_lookup_connection_value(con, MHD_COOKIE_KIND, h->session_cookie)
+                       : NULL,
+        .csrf = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "X-CSRF-Token"),
+        .client_addr = r->addr,
     };
-    egide_http_resp_t resp = {500, NULL, 0, s_json};
+    s_client_addr(con, r->addr, sizeof r->addr);
+    egide_http_resp_t resp = {500, NULL, 0, s_json, NULL};
     h->fn(&req, &resp, h->arg);
     char path[128], meth[32];
     egide_log(EGIDE_LOG_DEBUG, "http: %s %s -> %d",
               egide_sanitize(method, strlen(method), meth, sizeof meth),
               egide_sanitize(url, strlen(url), path, sizeof path), resp.status);
-    bool by_token = r->auth_as && strcmp(r->auth_as, "token") == 0;
+    bool by_token =
+        r->auth_as && (strcmp(r->auth_as, "token") == 0 || strcmp(r->auth_as, "session") == 0);
     return s_send(con, &resp, NULL, NULL, !by_token);
 }
 
@@ -978,6 +1028,7 @@ static void s_free(egide_http_t *h)
     for (size_t i = 0; h->public_paths && h->public_paths[i]; i++)
         free(h->public_paths[i]);
     free(h->public_paths);
+    free(h->session_cookie);
     egide_wipe(h->token_digest, sizeof h->token_digest);
     if (h->lock_ok) {
         pthread_cond_destroy(&h->wake);
@@ -1057,6 +1108,16 @@ egide_rc egide_http_start(const egide_http_config_t *cfg, egide_http_handler_fn 
                 return EGIDE_ERR_NOMEM;
             }
         }
+    }
+
+    if (cfg->session_cookie && cfg->session_fn) {
+        h->session_cookie = s_strdup(cfg->session_cookie);
+        if (!h->session_cookie) {
+            s_free(h);
+            return EGIDE_ERR_NOMEM;
+        }
+        h->sfn = cfg->session_fn;
+        h->session_arg = cfg->session_arg;
     }
 
     size_t body_total = cfg->max_body_total;
