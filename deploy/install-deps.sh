@@ -4,7 +4,8 @@
 # build, test and run the demo.  Idempotent: does nothing when everything is
 # there; runs `apt-get update` only when something must be installed.
 # (libsodium-dev: Argon2id for the web accounts; chromium, chromium-driver,
-# python3-selenium: the browser tests, tests/browser/.)
+# python3-selenium: the browser tests, tests/browser/; libpq-dev and
+# postgresql-15: the broker's PostgreSQL store and its tests, label pg.)
 #   --lint   also the linters (clang-tidy, cppcheck, clang-format)
 #   --fuzz   also clang + libFuzzer runtime for the fuzz targets
 #   --packaging  also what building and checking the Debian packages needs
@@ -16,6 +17,7 @@ pkgs=(build-essential cmake pkg-config openssl ca-certificates
       libssl-dev libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev sqlite3
       libinih-dev libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev libutf8proc-dev
       libsystemd-dev curl python3 procps man-db libsodium-dev
+      libpq-dev postgresql-15
       chromium chromium-driver python3-selenium)
 for arg in "$@"; do
   case "$arg" in

@@ -85,6 +85,7 @@ typedef struct broker_metrics {
     _Atomic int64_t directory_not_after_ms;      /* of b->dir: past it, new work is refused */
     _Atomic uint64_t directory_expired_refusals; /* hellos and submits refused for it */
     _Atomic uint64_t zap_refused_audited;        /* refusals that made an audit leaf */
+    _Atomic bool store_unavailable; /* the last transaction could not begin (server away) */
 } broker_metrics_t;
 
 /* A refused CURVE key, for aggregating refusals (broker_zap.c): one audit
@@ -125,6 +126,10 @@ typedef struct broker {
     char origin[128];                    /* audit log origin / checkpoint key name */
     bool group_commit;                   /* one commit per batch, else per frame */
     int batch_max;                       /* frames per commit with group commit */
+    int64_t lease_ms;                    /* [store] lease_seconds in ms; 0 = no lease */
+    char lease_holder[65];               /* this process's name as the lease's holder */
+    int64_t lease_next_ms;               /* monotonic time of the next renewal */
+    bool lease_lost;                     /* another broker took it: stopping */
     int64_t clock_skew_ms;               /* accepted created_ms - now (future only) */
     int64_t max_lifetime_ms;             /* longest expires_ms - created_ms accepted */
     uint64_t seq_window;                 /* per-sender replay window */
@@ -262,6 +267,11 @@ void broker_flush(broker_t *b);
 /* Commit the transaction and flush; when it fails or the batch met a store
  * error, roll back and discard instead.  EGIDE_OK only when committed. */
 egide_rc broker_commit(broker_t *b);
+/* [store] lease_seconds > 0 (PostgreSQL): take the store's write lease,
+ * waiting (passive, until stopped) while another broker holds it; before
+ * anything is written.  EGIDE_ERR_CONFIG when the backend has no lease,
+ * EGIDE_ERR_STATE when stopped while passive. */
+egide_rc broker_lease_take(broker_t *b);
 /* Note a store error in this batch (logged once here). */
 void broker_store_failed(broker_t *b, egide_rc rc, const char *what);
 /* Append an audit event (version and time filled in); *leaf its index.

@@ -93,14 +93,20 @@ static void s_handler(const egide_http_req_t *req, egide_http_resp_t *resp, void
          * to monitoring (503) until the directory is renewed. */
         int64_t na = atomic_load(&b->m.directory_not_after_ms);
         bool expired = egide_now_ms() > na;
-        json_t *o =
-            json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:b}", "status",
-                      expired ? "directory_expired" : "ok", "node", b->node_id, "directory_version",
-                      (json_int_t)atomic_load(&b->m.directory_version), "audit_log_size",
-                      (json_int_t)atomic_load(&b->m.audit_size), "connected_nodes",
-                      (json_int_t)atomic_load(&b->m.connected_nodes), "directory_not_after_ms",
-                      (json_int_t)na, "directory_expired", expired);
-        egide_http_json(resp, expired ? 503 : 200, o);
+        /* The store away (a PostgreSQL server down): 503 too, transient. */
+        bool store_down = atomic_load(&b->m.store_unavailable);
+        json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:b, s:s, s:s}", "status",
+                              store_down ? "store_unavailable"
+                              : expired  ? "directory_expired"
+                                         : "ok",
+                              "node", b->node_id, "directory_version",
+                              (json_int_t)atomic_load(&b->m.directory_version), "audit_log_size",
+                              (json_int_t)atomic_load(&b->m.audit_size), "connected_nodes",
+                              (json_int_t)atomic_load(&b->m.connected_nodes),
+                              "directory_not_after_ms", (json_int_t)na, "directory_expired",
+                              expired, "store", store_down ? "unavailable" : "ok", "store_backend",
+                              broker_store_backend(b->store));
+        egide_http_json(resp, expired || store_down ? 503 : 200, o);
         return;
     }
     if (strcmp(req->path, "/metrics") == 0) {

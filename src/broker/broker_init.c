@@ -21,6 +21,7 @@
 
 static const char *const s_levels[] = {"error", "warning", "notice", "info", "debug", NULL};
 static const char *const s_holders[] = {"process", "inline", NULL};
+static const char *const s_store_backends[] = {"sqlite", "postgresql", NULL};
 
 #define K(sec, name, type, req, min, max, def, help)                                               \
     {                                                                                              \
@@ -32,7 +33,8 @@ const egide_config_key_t broker_config_schema[] = {
     K("broker", "endpoint", EGIDE_CFG_ENDPOINT, false, 0, 0, EGIDE_DEFAULT_BROKER_ENDPOINT,
       "ZeroMQ endpoint to bind"),
     K("broker", "database", EGIDE_CFG_PATH, true, 0, 0, NULL,
-      "SQLite file (envelopes, queues, audit log)"),
+      "SQLite file (envelopes, queues, audit log); with [store] backend = postgresql, names the "
+      "default checkpoint file only"),
     K("broker", "directory", EGIDE_CFG_PATH, true, 0, 0, NULL, "signed directory file"),
     K("broker", "directory_anchor", EGIDE_CFG_PATH, true, 0, 0, NULL,
       "directory authority certificate (pinned)"),
@@ -84,6 +86,14 @@ const egide_config_key_t broker_config_schema[] = {
      "process: the signing key lives in egide-keyd, not here; inline: in this process"},
     K("keys", "program", EGIDE_CFG_PATH, false, 0, 0, NULL,
       "the key holder to run (default: egide-keyd next to this binary)"),
+    {"store", "backend", EGIDE_CFG_ENUM, false, 0, 0, "sqlite", s_store_backends,
+     "where the broker keeps its state: sqlite ([broker] database) or postgresql"},
+    K("store", "conninfo", EGIDE_CFG_STRING, false, 0, 0, NULL,
+      "libpq connection string for backend = postgresql (several hosts with "
+      "target_session_attrs=read-write allowed; no password here: use ~/.pgpass or peer auth)"),
+    K("store", "lease_seconds", EGIDE_CFG_INT, false, 0, 3600, "0",
+      "postgresql: hold the store's write lease (renewed every third of it); a second broker "
+      "waits passive until it expires; 0 = no lease (one broker)"),
     {"log", "level", EGIDE_CFG_ENUM, false, 0, 0, "notice", s_levels, "log level"},
     K("log", "syslog", EGIDE_CFG_BOOL, false, 0, 0, "false", "log to syslog instead of stderr"),
     EGIDE_CONFIG_END,
@@ -165,12 +175,33 @@ egide_rc broker_init(broker_t *b, egide_config_t *cfg)
     if (!egide_directory_node(b->dir, b->node_id))
         egide_log(EGIDE_LOG_WARNING, "node id %s is not in the directory", b->node_id);
 
-    char *p = egide_config_path(cfg, "broker", "database");
-    b->store_new = p && access(p, F_OK) != 0;
-    rc = broker_store_open(NULL, p, false, &b->store);
+    const broker_store_ops_t *ops =
+        broker_store_backend_named(egide_config_str(cfg, "store", "backend"));
+    if (!ops)
+        return s_fail("[store] backend", EGIDE_ERR_CONFIG);
+    char *p = NULL;
+    if (ops == &broker_store_sqlite_ops) {
+        p = egide_config_path(cfg, "broker", "database");
+        b->store_new = p && access(p, F_OK) != 0;
+    } else {
+        /* A server's database has no file to miss: an empty one behind a
+         * signed checkpoint is refused by broker_check_store. */
+        const char *ci = egide_config_str(cfg, "store", "conninfo");
+        if (!ci)
+            return s_fail("[store] conninfo (backend = postgresql)", EGIDE_ERR_CONFIG);
+        p = strdup(ci);
+        if (!p)
+            return s_fail("[store] conninfo", EGIDE_ERR_NOMEM);
+    }
+    rc = broker_store_open(ops, p, false, &b->store);
+    if (p)
+        egide_wipe(p, strlen(p)); /* a conninfo may hold a password */
     free(p);
     if (rc)
-        return s_fail("database", rc);
+        return s_fail(ops == &broker_store_sqlite_ops ? "database" : "PostgreSQL store", rc);
+    b->lease_ms = egide_config_int(cfg, "store", "lease_seconds") * 1000;
+    if ((rc = broker_lease_take(b))) /* before anything is written */
+        return rc;
     b->audit = broker_store_audit(b->store);
     b->last_checkpoint_size = 0;
     p = egide_config_path(cfg, "audit", "checkpoint_file");

@@ -11,7 +11,9 @@
  */
 #include "broker.h"
 
+#include <stdio.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "egide/base/egide_log.h"
 #include "egide/base/egide_notify.h"
@@ -92,12 +94,85 @@ static bool s_quiet(egide_rc rc, const egide_transport_msg_t *m)
 static bool s_begin(broker_t *b)
 {
     egide_rc rc = broker_store_begin(b->store);
+    bool was = atomic_exchange(&b->m.store_unavailable, rc != EGIDE_OK);
+    if (rc && !was)
+        egide_log(EGIDE_LOG_ERROR,
+                  "store unavailable (%s store: %s): no new work is taken until it is back; "
+                  "frames wait and peers retry",
+                  broker_store_backend(b->store), egide_strerror(rc));
+    else if (!rc && was)
+        egide_log(EGIDE_LOG_NOTICE, "store available again");
     if (rc) {
-        egide_log(EGIDE_LOG_ERROR, "cannot begin a transaction: %s; retrying", egide_strerror(rc));
         struct timespec ts = {0, TICK_MS * 1000000L};
         nanosleep(&ts, NULL);
     }
     return rc == EGIDE_OK;
+}
+
+/* ------------------------------------------------------------ lease */
+
+static void s_nap(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+egide_rc broker_lease_take(broker_t *b)
+{
+    if (b->lease_ms <= 0)
+        return EGIDE_OK;
+    char host[24] = "";
+    if (gethostname(host, sizeof host) != 0)
+        host[0] = '\0';
+    host[sizeof host - 1] = '\0';
+    (void)snprintf(b->lease_holder, sizeof b->lease_holder, "%.24s/%s/%ld", b->node_id, host,
+                   (long)getpid());
+    bool said = false;
+    while (!*b->stop) {
+        uint64_t epoch = 0;
+        egide_rc rc = broker_store_lease(b->store, b->lease_holder, b->lease_ms, &epoch);
+        if (rc == EGIDE_OK) {
+            egide_log(EGIDE_LOG_NOTICE,
+                      "active: this broker holds the store's write lease "
+                      "(epoch %llu)",
+                      (unsigned long long)epoch);
+            b->lease_next_ms = egide_mono_ms() + b->lease_ms / 3;
+            return EGIDE_OK;
+        }
+        if (rc == EGIDE_ERR_NOTFOUND) {
+            egide_log(EGIDE_LOG_ERROR, "[store] lease_seconds: the %s store has no lease",
+                      broker_store_backend(b->store));
+            return EGIDE_ERR_CONFIG;
+        }
+        if (!said)
+            egide_log(EGIDE_LOG_NOTICE, "passive: %s; waiting for the store's write lease",
+                      rc == EGIDE_ERR_STATE ? "another broker holds it" : egide_strerror(rc));
+        said = true;
+        s_nap(500);
+    }
+    return EGIDE_ERR_STATE;
+}
+
+/* Renew the lease a third of its time before it runs out.  Lost to
+ * another broker: stop (the commits are fenced anyway); a restart waits
+ * passive.  A store error: try again next tick. */
+static void s_lease_renew(broker_t *b)
+{
+    int64_t now = egide_mono_ms();
+    if (b->lease_ms <= 0 || now < b->lease_next_ms)
+        return;
+    uint64_t epoch = 0;
+    egide_rc rc = broker_store_lease(b->store, b->lease_holder, b->lease_ms, &epoch);
+    if (rc == EGIDE_OK) {
+        b->lease_next_ms = now + b->lease_ms / 3;
+    } else if (rc == EGIDE_ERR_STATE) {
+        egide_log(EGIDE_LOG_ERROR, "the store's write lease was taken by another broker: "
+                                   "stopping (nothing more is committed here)");
+        b->lease_lost = true;
+        *b->stop = 1;
+    } else {
+        b->lease_next_ms = now + TICK_MS;
+    }
 }
 
 /* Handle up to batch_max frames; returns with a transaction open, or false
@@ -147,6 +222,9 @@ int broker_run(broker_t *b)
         bool ready[2];
         if (egide_transport_poll(socks, ready, 2, timeout) == EGIDE_ERR_IO)
             break;
+        s_lease_renew(b);
+        if (*b->stop)
+            break;
         if (!s_begin(b))
             continue;
         broker_zap_handle(b, ZAP_MAX);
@@ -169,10 +247,14 @@ int broker_run(broker_t *b)
         if (b->reload && *b->reload)
             s_reload(b);
     }
-    if (broker_store_begin(b->store) == EGIDE_OK) {
+    if (!b->lease_lost && broker_store_begin(b->store) == EGIDE_OK) {
         broker_checkpoint(b, true);
         broker_commit(b);
     }
+    uint64_t epoch = 0;
+    if (b->lease_ms > 0 && !b->lease_lost &&
+        broker_store_lease(b->store, b->lease_holder, 0, &epoch) == EGIDE_OK)
+        egide_log(EGIDE_LOG_NOTICE, "write lease given up: a passive broker may take over");
     egide_log(EGIDE_LOG_NOTICE, "broker stopping");
     return 0;
 }

@@ -3,7 +3,8 @@
  * broker_store.c - the backend-independent half of the broker store: the
  * list of backends, argument checks done once for all of them (so every
  * backend refuses the same bad input the same way), the state names and the
- * functions that free returned lists.  The SQL is in broker_store_sqlite.c.
+ * functions that free returned lists.  The SQL is in broker_store_sqlite.c
+ * and broker_store_pg.c.
  */
 #include "broker_store.h"
 
@@ -20,7 +21,16 @@ struct broker_store {
 
 #define LIST_MAX 4096 /* largest list one call returns */
 
-const broker_store_ops_t *const broker_store_backends[] = {&broker_store_sqlite_ops, NULL};
+const broker_store_ops_t *const broker_store_backends[] = {&broker_store_sqlite_ops,
+                                                           &broker_store_pg_ops, NULL};
+
+const broker_store_ops_t *broker_store_backend_named(const char *name)
+{
+    for (size_t i = 0; name && broker_store_backends[i]; i++)
+        if (strcmp(broker_store_backends[i]->name, name) == 0)
+            return broker_store_backends[i];
+    return NULL;
+}
 
 const char *broker_delivery_state_name(broker_delivery_state s)
 {
@@ -299,6 +309,15 @@ egide_rc broker_store_counts(broker_store_t *s, uint64_t *queued, uint64_t *rela
         return EGIDE_ERR_INVALID;
     *queued = *relays = 0;
     return s->ops->counts(s->impl, queued, relays);
+}
+
+egide_rc broker_store_lease(broker_store_t *s, const char *holder, int64_t ttl_ms, uint64_t *epoch)
+{
+    if (!WRITER_OK(s) || !s_id_ok(holder) || ttl_ms < 0 || ttl_ms > 86400000 || !epoch)
+        return EGIDE_ERR_INVALID;
+    if (!s->ops->lease)
+        return EGIDE_ERR_NOTFOUND;
+    return s->ops->lease(s->impl, holder, ttl_ms, epoch);
 }
 
 egide_rc broker_store_inject_fault(broker_store_t *s, int nth_write)

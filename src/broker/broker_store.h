@@ -132,7 +132,7 @@ typedef struct broker_store broker_store_t;
  * rely on non-NULL, well-sized arguments.  Semantics are those of the
  * wrappers. */
 typedef struct broker_store_ops {
-    const char *name; /* "sqlite" */
+    const char *name; /* "sqlite", "postgresql" */
     egide_rc (*open)(const char *location, bool reader, void **impl);
     void (*close)(void *impl);
     egide_rc (*audit)(void *impl, egide_auditlog_t **log);
@@ -169,6 +169,9 @@ typedef struct broker_store_ops {
     egide_rc (*relay_ack)(void *impl, uint64_t id, const char *sender_id,
                           broker_relay_acked_t *out);
     egide_rc (*counts)(void *impl, uint64_t *queued, uint64_t *relays);
+    /* Optional (NULL when a backend has none: SQLite, whose file one
+     * process owns): the write lease, see broker_store_lease. */
+    egide_rc (*lease)(void *impl, const char *holder, int64_t ttl_ms, uint64_t *epoch);
     /* Optional, for tests (NULL when a backend has none): the nth backend
      * write from now (1 = the next one) fails with EGIDE_ERR_IO, as SQLite's
      * own tests inject I/O errors; 0 clears it. */
@@ -178,6 +181,10 @@ typedef struct broker_store_ops {
 /* The backends compiled in, NULL-terminated (SQLite first, the default). */
 extern const broker_store_ops_t *const broker_store_backends[];
 extern const broker_store_ops_t broker_store_sqlite_ops;
+/* PostgreSQL (broker_store_pg.c): the location is a libpq conninfo. */
+extern const broker_store_ops_t broker_store_pg_ops;
+/* The backend called name ("sqlite", "postgresql"); NULL when none is. */
+const broker_store_ops_t *broker_store_backend_named(const char *name);
 
 /* Open the store at location with backend ops (NULL = SQLite): creates the
  * schema (migrations, audit tables included) and opens the audit log on the
@@ -192,7 +199,7 @@ egide_rc broker_store_open(const broker_store_ops_t *ops, const char *location, 
 egide_rc broker_store_open_reader(broker_store_t *s, broker_store_t **out);
 /* Close and NULL *self_p; NULL-safe.  An open transaction is rolled back. */
 void broker_store_close(broker_store_t **self_p);
-/* The backend's name ("sqlite"). */
+/* The backend's name ("sqlite", "postgresql"). */
 const char *broker_store_backend(const broker_store_t *s);
 /* The audit log kept in the store (borrowed; lives as long as the store). */
 egide_auditlog_t *broker_store_audit(broker_store_t *s);
@@ -265,6 +272,16 @@ egide_rc broker_store_relay_ack(broker_store_t *s, uint64_t id, const char *send
                                 broker_relay_acked_t *out);
 /* Gauges: QUEUED deliveries and unacknowledged relays. */
 egide_rc broker_store_counts(broker_store_t *s, uint64_t *queued, uint64_t *relays);
+/* Take or renew the store's write lease for holder (a name unique to this
+ * process) for ttl_ms (0..86400000) by the database server's clock; ttl_ms
+ * 0 gives it up.  *epoch is the fencing token: it rises each time the
+ * lease changes holder.  From then on every commit of this handle checks,
+ * in its own transaction, that holder still has the lease at that epoch,
+ * and fails with EGIDE_ERR_STATE (nothing committed) when it lost it, so a
+ * broker that was paused or cut off cannot write after another took over.
+ * Call it outside a transaction.  EGIDE_ERR_STATE when another holder's
+ * lease is valid, EGIDE_ERR_NOTFOUND when the backend has no lease. */
+egide_rc broker_store_lease(broker_store_t *s, const char *holder, int64_t ttl_ms, uint64_t *epoch);
 /* See broker_store_ops_t.inject_fault; EGIDE_ERR_STATE when the backend has none. */
 egide_rc broker_store_inject_fault(broker_store_t *s, int nth_write);
 

@@ -28,6 +28,7 @@ colour = blue
 expect_fail egide-broker "$(sed 's/^batch_max = 256/batch_max = lots/' <<<"$BASE")" "bad value for 'batch_max': not an integer in 1..4096"
 expect_fail egide-broker "$(sed 's/^endpoint = .*/endpoint = http:\/\/x/' <<<"$BASE")" "bad value for 'endpoint'"
 expect_fail egide-broker "$(sed '/^node_id/d' <<<"$BASE")" "bad.ini: missing required key 'node_id' in section [broker]"
+expect_fail egide-broker "$(sed 's/^backend = sqlite/backend = mysql/' <<<"$BASE")" "bad value for 'backend'"
 expect_fail egide-edge "[edge]
 node_id = 71.crip
 [edge]

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: AGPL-3.0-or-later
 # check_layers.sh - the layering rules that the linker cannot see:
-#   - no sqlite3_ call outside the store files (src/lib/store/, and the
-#     daemons' own store backends src/{broker,edge}/*_store*.c);
+#   - no sqlite3_ or libpq PQ* call outside the store files (src/lib/store/,
+#     and the daemons' own store backends src/{broker,edge}/*_store*.c);
 #   - no zmq_ call outside the net layer (src/lib/net/);
 #   - no sqlite3_step() whose result is thrown away, anywhere in src/;
 #   - no include cycle between the library's files.
@@ -19,6 +19,8 @@ while IFS= read -r f; do
   is_store "$f" && continue
   while IFS= read -r hit; do say "$f:$hit: sqlite3_ call outside a store file"; done < <(
     grep -n 'sqlite3_[a-z_]*\s*(' "$f" | cut -d: -f1)
+  while IFS= read -r hit; do say "$f:$hit: libpq PQ call outside a store file"; done < <(
+    grep -nE '\bPQ[a-z][A-Za-z]*\s*\(|\bPGresult\b|\bPGconn\b' "$f" | cut -d: -f1)
 done < <(git ls-files 'src/*.c' 'src/*.h')
 
 while IFS= read -r f; do

@@ -6,7 +6,9 @@
  * broker_store_backends[] so that it runs unchanged against PostgreSQL when
  * that backend is added.  `test_broker_store NAME` runs one backend only.
  * A backend's location comes from EGIDE_TEST_STORE_<NAME> (e.g. a
- * conninfo), else a fresh file in a temporary directory.
+ * conninfo), else a fresh file in a temporary directory (SQLite) or a fresh
+ * database on the server of pg_fixture.h (PostgreSQL: EGIDE_TEST_PG, else a
+ * temporary cluster this test starts and stops).
  *
  * Checked: write then read back; state transitions of a delivery and their
  * refusals; duplicates refused (accept) or idempotent (rejections); order of
@@ -26,6 +28,7 @@
 #include "egide/base/egide_rc.h"
 #include "egide/crypto/egide_crypto.h"
 #include "egide_test.h"
+#include "pg_fixture.h"
 
 static const broker_store_ops_t *s_ops; /* backend under test */
 static char s_tmp[256];
@@ -42,7 +45,10 @@ static broker_store_t *s_fresh(char *loc, size_t size)
     const char *given = getenv(env);
     if (given)
         snprintf(loc, size, "%s", given);
-    else
+    else if (s_ops == &broker_store_pg_ops) {
+        if (pg_fixture_db(loc, size) != 0)
+            return NULL;
+    } else
         snprintf(loc, size, "%s/store-%s-%d.db", s_tmp, s_ops->name, ++s_count);
     broker_store_t *s = NULL;
     if (broker_store_open(s_ops, loc, false, &s) != EGIDE_OK)
@@ -594,6 +600,146 @@ static void test_injected_failures(void)
     broker_store_close(&s);
 }
 
+/* PostgreSQL only: a batch (several accepts and their audit leaves) is one
+ * transaction; a session cut before its COMMIT loses the whole batch and
+ * nothing else; the store answers EGIDE_ERR_DB (transient) until the
+ * rollback, then reconnects on its own; with the server away every call is
+ * EGIDE_ERR_DB, and once it is back the same batch commits. */
+static void test_pg_connection_loss(void)
+{
+    char loc[512];
+    broker_store_t *s = s_fresh(loc, sizeof loc);
+    REQUIRE(s != NULL);
+    egide_auditlog_t *log = broker_store_audit(s);
+    REQUIRE(log != NULL);
+    s_acc_t x, y, z;
+    s_acc(&x, 1, 1, 2, 5000, "71.ase", NULL);
+    s_acc(&y, 2, 2, 2, 5000, "71.ase", NULL);
+    s_acc(&z, 3, 3, 2, 5000, "71.ase", NULL);
+    const uint8_t leaf[3] = {7, 7, 7};
+    /* A unique violation inside a batch: refused, the batch goes on. */
+    CHECK_RC(broker_store_begin(s), EGIDE_OK);
+    CHECK_RC(broker_store_accept(s, &x.a), EGIDE_OK);
+    CHECK_RC(broker_store_accept(s, &x.a), EGIDE_ERR_EXISTS);
+    CHECK_RC(egide_auditlog_append(log, leaf, sizeof leaf, NULL), EGIDE_OK);
+    CHECK_RC(broker_store_commit(s), EGIDE_OK);
+    CHECK(egide_auditlog_size(log) == 1);
+    /* The session is cut in the middle of a batch. */
+    CHECK_RC(broker_store_begin(s), EGIDE_OK);
+    CHECK_RC(broker_store_accept(s, &y.a), EGIDE_OK);
+    CHECK_RC(egide_auditlog_append(log, leaf, sizeof leaf, NULL), EGIDE_OK);
+    REQUIRE(pg_fixture_cut(loc) == 0);
+    CHECK_RC(broker_store_accept(s, &z.a), EGIDE_ERR_DB);
+    CHECK_RC(broker_store_commit(s), EGIDE_ERR_DB);
+    uint64_t q = 0, r = 0;
+    CHECK_RC(broker_store_counts(s, &q, &r), EGIDE_ERR_DB); /* until the rollback */
+    broker_store_rollback(s);
+    /* Reconnected: the batch is gone whole, what came before is there. */
+    CHECK_RC(broker_store_counts(s, &q, &r), EGIDE_OK);
+    CHECK(q == 1);
+    CHECK(egide_auditlog_size(log) == 1);
+    broker_stored_t st;
+    CHECK_RC(broker_store_envelope_find(s, y.msg_id, &st), EGIDE_ERR_NOTFOUND);
+    CHECK_RC(broker_store_envelope_find(s, x.msg_id, &st), EGIDE_OK);
+    broker_stored_clear(&st);
+    /* The server away: every call fails, transiently; none loops. */
+    if (pg_fixture_server(false) == 0) {
+        CHECK_RC(broker_store_begin(s), EGIDE_ERR_DB);
+        CHECK_RC(broker_store_counts(s, &q, &r), EGIDE_ERR_DB);
+        CHECK(egide_auditlog_size(log) == 0); /* unreadable: 0, as the log's header says */
+        REQUIRE(pg_fixture_server(true) == 0);
+    } else {
+        fprintf(stderr, "  not our server: the stop/start part is skipped\n");
+    }
+    /* Back: the same batch commits, once. */
+    CHECK_RC(broker_store_begin(s), EGIDE_OK);
+    CHECK_RC(broker_store_accept(s, &y.a), EGIDE_OK);
+    CHECK_RC(broker_store_accept(s, &z.a), EGIDE_OK);
+    uint64_t idx = 0;
+    CHECK_RC(egide_auditlog_append(log, leaf, sizeof leaf, &idx), EGIDE_OK);
+    CHECK(idx == 1);
+    CHECK_RC(broker_store_commit(s), EGIDE_OK);
+    CHECK_RC(broker_store_counts(s, &q, &r), EGIDE_OK);
+    CHECK(q == 3);
+    egide_auditverify_report_t rep;
+    CHECK_RC(egide_auditlog_verify_all(log, NULL, NULL, false, &rep), EGIDE_OK);
+    CHECK(rep.ok && rep.size == 2);
+    broker_store_close(&s);
+}
+
+/* The write lease and its fencing epoch: one holder at a time, renewals
+ * keep the epoch, a new holder raises it, and a handle whose lease was
+ * taken over cannot commit anything any more (the takeover is what a
+ * paused broker's lease expiring allows; ttl 0 makes it expire now). */
+static void test_lease(void)
+{
+    char loc[512];
+    broker_store_t *a = s_fresh(loc, sizeof loc);
+    REQUIRE(a != NULL);
+    uint64_t ea = 0, eb = 0;
+    egide_rc rc = broker_store_lease(a, "broker-a", 60000, &ea);
+    if (rc == EGIDE_ERR_NOTFOUND) {
+        fprintf(stderr, "  backend %s has no lease; skipped\n", s_ops->name);
+        CHECK(s_ops == &broker_store_sqlite_ops); /* the only one without */
+        broker_store_close(&a);
+        return;
+    }
+    CHECK_RC(rc, EGIDE_OK);
+    CHECK(ea >= 1);
+    CHECK_RC(broker_store_lease(a, "", 1000, &ea), EGIDE_ERR_INVALID);
+    CHECK_RC(broker_store_lease(a, "broker-a", -1, &ea), EGIDE_ERR_INVALID);
+    CHECK_RC(broker_store_lease(a, "broker-a", 1000, NULL), EGIDE_ERR_INVALID);
+    /* A second broker on the same database. */
+    broker_store_t *b = NULL;
+    REQUIRE(broker_store_open(s_ops, loc, false, &b) == EGIDE_OK);
+    CHECK_RC(broker_store_lease(b, "broker-b", 60000, &eb), EGIDE_ERR_STATE);
+    /* The holder writes; a renewal keeps the epoch. */
+    s_acc_t x, y, z;
+    s_acc(&x, 1, 1, 2, 5000, "71.ase", NULL);
+    s_acc(&y, 2, 2, 2, 5000, "71.ase", NULL);
+    s_acc(&z, 3, 3, 2, 5000, "71.ase", NULL);
+    CHECK_RC(broker_store_begin(a), EGIDE_OK);
+    CHECK_RC(broker_store_accept(a, &x.a), EGIDE_OK);
+    CHECK_RC(broker_store_commit(a), EGIDE_OK);
+    uint64_t again = 0;
+    CHECK_RC(broker_store_lease(a, "broker-a", 60000, &again), EGIDE_OK);
+    CHECK(again == ea);
+    /* Not inside a transaction. */
+    CHECK_RC(broker_store_begin(a), EGIDE_OK);
+    CHECK_RC(broker_store_lease(a, "broker-a", 60000, &again), EGIDE_ERR_STATE);
+    broker_store_rollback(a);
+    /* a's lease runs out (ttl 0); b takes over with a higher epoch. */
+    CHECK_RC(broker_store_lease(a, "broker-a", 0, &again), EGIDE_OK);
+    CHECK_RC(broker_store_lease(b, "broker-b", 60000, &eb), EGIDE_OK);
+    CHECK(eb == ea + 1);
+    /* a, unaware, tries to write: refused at commit, nothing written. */
+    CHECK_RC(broker_store_begin(a), EGIDE_OK);
+    CHECK_RC(broker_store_accept(a, &y.a), EGIDE_OK);
+    CHECK_RC(broker_store_commit(a), EGIDE_ERR_STATE);
+    broker_store_rollback(a);
+    broker_stored_t st;
+    CHECK_RC(broker_store_envelope_find(b, y.msg_id, &st), EGIDE_ERR_NOTFOUND);
+    CHECK_RC(broker_store_lease(a, "broker-a", 60000, &again), EGIDE_ERR_STATE);
+    CHECK_RC(broker_store_begin(a), EGIDE_OK);
+    CHECK_RC(broker_store_accept(a, &y.a), EGIDE_OK);
+    CHECK_RC(broker_store_commit(a), EGIDE_ERR_STATE); /* still fenced */
+    broker_store_rollback(a);
+    /* b writes. */
+    CHECK_RC(broker_store_begin(b), EGIDE_OK);
+    CHECK_RC(broker_store_accept(b, &z.a), EGIDE_OK);
+    CHECK_RC(broker_store_commit(b), EGIDE_OK);
+    uint64_t q = 0, r = 0;
+    CHECK_RC(broker_store_counts(b, &q, &r), EGIDE_OK);
+    CHECK(q == 2); /* x by a before, z by b; never y */
+    /* A reader takes no lease. */
+    broker_store_t *rd = NULL;
+    REQUIRE(broker_store_open_reader(b, &rd) == EGIDE_OK);
+    CHECK_RC(broker_store_lease(rd, "broker-r", 1000, &again), EGIDE_ERR_INVALID);
+    broker_store_close(&rd);
+    broker_store_close(&b);
+    broker_store_close(&a);
+}
+
 int main(int argc, char **argv)
 {
     snprintf(s_tmp, sizeof s_tmp, "/tmp/egide-test-broker-store.XXXXXX");
@@ -608,6 +754,12 @@ int main(int argc, char **argv)
             continue;
         ran++;
         fprintf(stderr, "backend %s\n", s_ops->name);
+        if (s_ops == &broker_store_pg_ops) {
+            int up = pg_fixture_start(s_tmp);
+            CHECK(up >= 0); /* a required server that cannot start fails */
+            if (up <= 0)
+                continue;
+        }
         RUN(test_open_and_names);
         RUN(test_accept_read_back);
         RUN(test_accept_refusals);
@@ -617,8 +769,13 @@ int main(int argc, char **argv)
         RUN(test_relays);
         RUN(test_rollback_and_reader);
         RUN(test_injected_failures);
+        RUN(test_lease);
+        if (s_ops == &broker_store_pg_ops)
+            RUN(test_pg_connection_loss);
     }
     CHECK(ran > 0); /* an unknown backend name is a failure, not a pass */
+    pg_fixture_drop_all();
+    pg_fixture_stop();
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", s_tmp);
     if (system(cmd) != 0)
