@@ -31,6 +31,7 @@
 #ifndef EGIDE_EDGE_H
 #define EGIDE_EDGE_H
 
+#include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -317,6 +318,16 @@ void edge_api_handle(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *
  * starting the snapshot). */
 egide_rc edge_api_reader(edge_t *e, const egide_http_req_t *req, edge_store_t **st);
 void edge_api_reader_end(edge_t *e, edge_store_t *st);
+
+/* A confidential sender (edge_confidential.c): split rcpt[0..n) into the
+ * CRIP recipients (crip, *n_crip) and the others (others; the count is
+ * returned), by their directory role.  Both arrays hold n entries. */
+size_t edge_conf_split(edge_t *e, const char *const *rcpt, size_t n, const char **crip,
+                       size_t *n_crip, const char **others);
+/* A copy of payload without the sender's identifying fields (the
+ * caller's; NULL when out of memory); *removed lists the fields removed
+ * ("sender.name", ...), the caller's. */
+json_t *edge_conf_redact(json_t *payload, json_t **removed);
 /* A store error as the API answers it: 503, transient, retry. */
 void edge_api_store_error(egide_http_resp_t *resp, egide_rc rc);
 /* The JSON of one message / its receipts / one obligation as the API shows

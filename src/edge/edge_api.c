@@ -388,6 +388,9 @@ static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_re
     uint8_t *pb = NULL;
     size_t pb_len = 0;
     char **ids = NULL;
+    json_t *redacted = NULL; /* the sender's fields withheld from non-CRIP recipients */
+    uint8_t *red_pb = NULL;  /* the payload without them */
+    size_t red_len = 0;
     const char *rcpt[EGIDE_MAX_RECIPIENTS];
     size_t n = 0;
     egide_payload_facts_t facts;
@@ -505,7 +508,7 @@ static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_re
     bool filled = false;
     egide_rc frc = s_fill_origin(e, type, irt ? irt_id : NULL, payload, &filled);
     if (frc) {
-        egide_http_error(resp, 500, frc, "store: %s", egide_strerror(frc));
+        s_store_error(resp, frc);
         goto done;
     }
     char *ptext = json_dumps(payload, JSON_COMPACT);
@@ -589,7 +592,33 @@ static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_re
                                                : egide_wire_reason_name(reason));
         goto done;
     }
-    uint8_t msg_id[16];
+    /* A confidential sender's identity reaches the CRIP only: the other
+     * recipients get a message of their own without it (edge_confidential.c). */
+    const char *full[EGIDE_MAX_RECIPIENTS], *others[EGIDE_MAX_RECIPIENTS];
+    size_t n_full = n, n_others = 0;
+    memcpy(full, rcpt, n * sizeof *rcpt);
+    if (facts.confidential_sender) {
+        n_others = edge_conf_split(e, rcpt, n, full, &n_full, others);
+        if (n_others) {
+            json_t *red = edge_conf_redact(payload, &redacted);
+            char *rtext = red ? json_dumps(red, JSON_COMPACT) : NULL;
+            json_decref(red);
+            egide_payload_facts_t rfx;
+            rc = rtext ? egide_payload_from_json(type, rtext, strlen(rtext), egide_now_ms(),
+                                                 &red_pb, &red_len, &rfx, NULL)
+                       : EGIDE_ERR_NOMEM;
+            if (rtext) {
+                egide_wipe(rtext, strlen(rtext));
+                free(rtext);
+            }
+            if (rc) {
+                egide_http_error(resp, 500, rc, "withholding the sender's identity failed: %s",
+                                 egide_strerror(rc));
+                goto done;
+            }
+        }
+    }
+    uint8_t msg_id[16], red_id[16] = {0};
     char *rec_text = record ? json_dumps(record, JSON_COMPACT) : NULL;
     if (record && !rec_text) {
         egide_http_error(resp, 500, EGIDE_ERR_NOMEM, "out of memory");
@@ -600,9 +629,14 @@ static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_re
      * together: a request cut off after this commit and retried finds the
      * key, never a second referral. */
     rc = edge_store_begin(e->api_store);
-    if (!rc)
-        rc = edge_submit_in(e, e->api_store, type, rcpt, n, urgency, irt ? irt_id : NULL, pb,
+    if (!rc && n_full)
+        rc = edge_submit_in(e, e->api_store, type, full, n_full, urgency, irt ? irt_id : NULL, pb,
                             pb_len, &facts, msg_id);
+    if (!rc && n_others)
+        rc = edge_submit_in(e, e->api_store, type, others, n_others, urgency, irt ? irt_id : NULL,
+                            red_pb, red_len, &facts, red_id);
+    if (!rc && !n_full)
+        memcpy(msg_id, red_id, 16); /* no CRIP among the recipients: the one message */
     if (!rc && rec_text) {
         char mkey[64], hex[33];
         egide_hex_encode(msg_id, 16, hex);
@@ -642,20 +676,36 @@ static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_re
         goto done;
     }
     json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, json_string(rcpt[i]));
+    for (size_t i = 0; i < (n_full ? n_full : n_others); i++)
+        json_array_append_new(arr, json_string(n_full ? full[i] : others[i]));
     json_t *ans = json_pack("{s:o, s:s, s:s, s:o}", "id", s_hex_json(msg_id, 16), "state", "queued",
                             "type", type, "recipients", arr);
     if (ans && filled)
         json_object_set_new(ans, "filled", json_pack("[s]", "ip_received_at"));
     if (ans && record)
         json_object_set(ans, "routing_override", record);
+    if (ans && n_others) {
+        /* The confidential sender's identity went to the CRIP only. */
+        json_t *to_o = json_array();
+        for (size_t i = 0; to_o && i < n_others; i++)
+            json_array_append_new(to_o, json_string(others[i]));
+        json_t *cp = json_pack("{s:o, s:o, s:O}", "id", s_hex_json(red_id, 16), "recipients",
+                               to_o ? to_o : json_array(), "withheld", redacted);
+        if (n_full && cp)
+            json_object_set_new(ans, "copies", json_pack("[o]", cp));
+        else if (cp) {
+            json_object_set_new(ans, "withheld", json_incref(redacted));
+            json_decref(cp);
+        }
+    }
     egide_http_json(resp, 202, ans);
 done:
     json_decref(record);
     json_decref(pcopy);
     free(errors);
     egide_free_secret(pb, pb_len);
+    egide_free_secret(red_pb, red_len);
+    json_decref(redacted);
     egide_directory_ids_free(&ids);
     json_decref(root);
 }

@@ -894,6 +894,65 @@ static void test_misrouted_reply(void)
 #undef IP_KIDS
 #undef ASSIGN
 
+/* Issue 13 item 14: a confidential sender's identity reaches the CRIP
+ * only.  Routed by the child's commune to the CRIP and the territory, the
+ * submission becomes two messages: the CRIP's opens with the sender's
+ * name, phone and organisation; the territory's opens without them, with
+ * the confidential flag; the answer names what was withheld.  Not
+ * confidential: one message, as before. */
+#define CONF_IP(conf)                                                                              \
+    "{\"type\":\"ip.transmission\",\"commune\":\"71137\",\"payload\":"                             \
+    "{\"received_at\":\"2026-10-01T16:40:00+02:00\",\"sender\":{\"type\":\"police\","              \
+    "\"name\":\"Agent Exemple-Invente\",\"phone\":\"03 85 00 00 00\",\"organisation\":"            \
+    "\"Commissariat fictif\",\"confidential\":" conf "},\"children\":[{\"first_names\":"           \
+    "[\"L\u00e9o\"],\"sex\":\"male\",\"birth_date\":\"2016-05-14\",\"commune\":\"71137\"}],"       \
+    "\"danger\":{\"categories\":[\"severe_neglect\"]},\"urgency\":\"urgent\"}}"
+static void test_confidential_sender(void)
+{
+    size_t n0 = s_outbox_count();
+    json_t *j = NULL;
+    CHECK(s_post_j(CONF_IP("true"), &j) == 202);
+    char crip_id[33] = "", tas_id[33] = "", rc[256];
+    egide_strlcpy(crip_id, s_str(j, "id"), sizeof crip_id);
+    s_rcpts(j, rc, sizeof rc);
+    CHECK_STREQ(rc, "71.crip");
+    json_t *cp = json_array_get(json_object_get(j, "copies"), 0);
+    egide_strlcpy(tas_id, s_str(cp, "id"), sizeof tas_id);
+    s_rcpts(cp, rc, sizeof rc);
+    CHECK_STREQ(rc, "71.tas.cluny-tournus");
+    char *w = cp ? json_dumps(json_object_get(cp, "withheld"), JSON_COMPACT) : NULL;
+    CHECK(w && strcmp(w, "[\"sender.name\",\"sender.phone\",\"sender.organisation\"]") == 0);
+    free(w);
+    json_decref(j);
+    CHECK(s_outbox_count() == n0 + 2);
+    CHECK(strlen(crip_id) == 32 && strlen(tas_id) == 32 && strcmp(crip_id, tas_id) != 0);
+    egide_payload_facts_t fx;
+    char *at_crip = s_open_as(crip_id, "71.crip", "ip.transmission", &fx);
+    CHECK(at_crip && strstr(at_crip, "Agent Exemple-Invente") && strstr(at_crip, "03 85") &&
+          strstr(at_crip, "Commissariat fictif"));
+    CHECK(fx.confidential_sender);
+    char *at_tas = s_open_as(tas_id, "71.tas.cluny-tournus", "ip.transmission", &fx);
+    CHECK(at_tas && !strstr(at_tas, "Agent Exemple") && !strstr(at_tas, "03 85") &&
+          !strstr(at_tas, "Commissariat"));
+    CHECK(at_tas && strstr(at_tas, "\"confidential\"") && strstr(at_tas, "\"police\""));
+    CHECK(fx.confidential_sender);
+    /* The territory cannot open the CRIP's message, nor the CRIP's key
+     * the territory's (each is sealed for its own recipients only). */
+    char *cross = s_open_as(crip_id, "71.tas.cluny-tournus", "ip.transmission", &fx);
+    CHECK(cross == NULL);
+    free(cross);
+    free(at_crip);
+    free(at_tas);
+    /* Not confidential: one message to both. */
+    CHECK(s_post_j(CONF_IP("false"), &j) == 202);
+    s_rcpts(j, rc, sizeof rc);
+    CHECK_STREQ(rc, "71.crip 71.tas.cluny-tournus");
+    CHECK(json_object_get(j, "copies") == NULL);
+    json_decref(j);
+    CHECK(s_outbox_count() == n0 + 3);
+}
+#undef CONF_IP
+
 int main(void)
 {
     egide_log_set_sink(s_quiet, NULL);
@@ -914,6 +973,7 @@ int main(void)
     RUN(test_route_bad_override);
     RUN(test_route_territory_disagreement);
     RUN(test_misrouted_reply);
+    RUN(test_confidential_sender);
     s_teardown();
     EGIDE_TEST_DONE();
 }
