@@ -1140,6 +1140,8 @@ static json_t *s_obligation_json(const edge_obligation_t *o, int64_t now)
         json_object_set_new(j, "case_id", json_integer(o->case_id));
     if (o->year)
         json_object_set_new(j, "year", json_integer(o->year));
+    if (o->occurrence > 0)
+        json_object_set_new(j, "occurrence", json_integer(o->occurrence));
     if (o->declared_ms)
         json_object_set_new(j, "declared_ms", json_integer(o->declared_ms));
     if (o->closed_ms)

@@ -95,6 +95,18 @@ static egide_rc s_close(const edge_oblig_self_t *self, edge_store_t *st, const e
     return EGIDE_OK;
 }
 
+/* Whether the deadline named `name`, started by a message of type `type`,
+ * recurs: that type also closes it, so each such message closes the running
+ * occurrence and starts the next.  Any other deadline keeps its first row
+ * (an evaluation.assignment does not move the referral's clock). */
+static bool s_recurs(const egide_deadline_profile_t *p, const char *name, const char *type)
+{
+    for (size_t i = 0; i < egide_deadline_profile_count(p); i++)
+        if (s_is(egide_deadline_profile_def_name(p, i), name))
+            return (egide_deadline_effect(p, i, type) & EGIDE_DEADLINE_CLOSES) != 0;
+    return false;
+}
+
 egide_rc edge_oblig_note(const edge_oblig_self_t *self, edge_store_t *st, const edge_oblig_msg_t *m)
 {
     if (!self || !st || !m || !m->msg_id || !m->type || !m->sender_id ||
@@ -103,10 +115,8 @@ egide_rc edge_oblig_note(const edge_oblig_self_t *self, edge_store_t *st, const 
     if (!self->profile || !self->node_id || m->case_id <= 0)
         return EGIDE_OK;
     /* Close first: a type that both closes and starts a deadline (the next
-     * situation report) closes the running one, never the one it starts.
-     * That next one is not opened again: one row per (case, name, year),
-     * so a deadline recurring within a case is kept once (a known limit,
-     * docs/payloads-and-deadlines.md). */
+     * situation report) closes the running one, never the one it starts;
+     * the one it starts is then opened as the next occurrence (s_recurs). */
     egide_rc rc = s_close(self, st, m);
     if (rc)
         return rc;
@@ -162,6 +172,7 @@ egide_rc edge_oblig_note(const edge_oblig_self_t *self, edge_store_t *st, const 
         o.practice = d[i].practice;
         egide_strlcpy(o.label, d[i].label, sizeof o.label);
         egide_strlcpy(o.source, d[i].source, sizeof o.source);
+        o.recurring = !d[i].yearly && s_recurs(self->profile, d[i].name, m->type);
         rc = edge_store_obligation_open(st, &o, NULL, NULL);
         if (rc)
             return rc;

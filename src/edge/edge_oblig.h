@@ -12,6 +12,9 @@
  * message and another party must act.  Never a node that only sent or was
  * copied.  One row per (case, name, year): the first start is kept, so an
  * evaluation.assignment does not move the clock the referral started.
+ * Except a recurring deadline, one whose starting type also closes it (the
+ * next situation report): each such message closes the running occurrence,
+ * then opens the next one (occurrence 1, 2, ... in the store).
  *
  * Clock origin: a CRIP receiving a referral records its own receipt time
  * (to the second, the precision payload date-times carry) as the case's

@@ -297,6 +297,8 @@ typedef struct edge_obligation {
     int64_t closed_ms;                 /* when closed or released; 0 = open */
     bool has_closed_by;                /* closed_by is set */
     uint8_t closed_by[16];             /* the message that closed or released it */
+    int occurrence;                    /* 1, 2, ... within (case, name, year); set by the store */
+    bool recurring;                    /* obligation_open only: open the next occurrence */
 } edge_obligation_t;
 
 /* What obligation_list and obligation_count select.  Zero it, then set. */
@@ -648,9 +650,13 @@ struct edge_store_ops {
     egide_rc (*case_origin)(edge_store_t *s, int64_t case_id, int64_t origin_ms,
                             int64_t declared_ms, bool *changed);
 
-    /* obligations.  open: insert o (its id, state and closed_* ignored: it
-     * is OPEN) unless (case_id, name, year) is held already, which keeps
-     * the first (*created false, *id the held row's id; both may be NULL).
+    /* obligations.  open: insert o (its id, state, closed_* and
+     * occurrence ignored: it is OPEN).  Not o->recurring: occurrence 1,
+     * unless (case_id, name, year) is held already, which keeps the first
+     * (*created false, *id the held row's id; both may be NULL).
+     * o->recurring: the next occurrence of (case_id, name, year) (1 when
+     * none), unless one of them is still OPEN or was started by
+     * o->start_msg (*created false, *id the latest occurrence's id).
      * EGIDE_ERR_INVALID: empty name, actor, label or source, case_id < 0,
      * year < 0, role out of range. */
     egide_rc (*obligation_open)(edge_store_t *s, const edge_obligation_t *o, bool *created,
@@ -658,7 +664,9 @@ struct edge_store_ops {
     /* Close the OPEN rows of (case_id, name), of year `year` when year > 0,
      * of role `role` unless role < 0: released true -> RELEASED, else MET
      * when closed_ms <= due_ms, LATE otherwise; closed_ms and closed_by
-     * written.  *n (may be NULL) gets the number of rows closed.
+     * written.  A row started by closed_by itself is never closed by it
+     * (a recurring deadline's new occurrence, or a message noted twice).
+     * *n (may be NULL) gets the number of rows closed.
      * EGIDE_ERR_INVALID: empty name, case_id < 0, no closed_by. */
     egide_rc (*obligation_close)(edge_store_t *s, int64_t case_id, const char *name, int year,
                                  int role, bool released, int64_t closed_ms,

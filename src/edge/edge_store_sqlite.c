@@ -74,7 +74,11 @@ static const char *const s_migrations[] = {
      * case_msgs also holds placeholders for parents not held here.  Rows
      * stored before this migration keep case_id NULL (no backfill: their
      * deadlines were never obligations).  The old deadlines table is left
-     * as it was, unread: its rows have no actor, role or case to migrate. */
+     * as it was, unread: its rows have no actor, role or case to migrate.
+     * A recurring deadline (one its own closing type starts again) keeps
+     * one row per occurrence, numbered from 1 within (case_id, name, year);
+     * every other one has occurrence 1 only.  Changed in place: this
+     * migration has not shipped. */
     "CREATE TABLE cases("
     "  id INTEGER PRIMARY KEY, ref TEXT, created_ms INTEGER NOT NULL,"
     "  updated_ms INTEGER NOT NULL, origin_ms INTEGER, declared_ms INTEGER);"
@@ -96,7 +100,8 @@ static const char *const s_migrations[] = {
     "  start_type TEXT NOT NULL, start_ms INTEGER NOT NULL, declared_ms INTEGER,"
     "  due_ms INTEGER NOT NULL, practice INTEGER NOT NULL, label TEXT NOT NULL,"
     "  source TEXT NOT NULL, state INTEGER NOT NULL, closed_ms INTEGER, closed_by BLOB,"
-    "  UNIQUE(case_id, name, year));"
+    "  occurrence INTEGER NOT NULL DEFAULT 1 CHECK(occurrence >= 1),"
+    "  UNIQUE(case_id, name, year, occurrence));"
     "CREATE INDEX obligations_state_due ON obligations(state, due_ms);"
     "CREATE INDEX obligations_role_state_due ON obligations(role, state, due_ms);"
     "CREATE INDEX obligations_due ON obligations(due_ms);"
@@ -710,11 +715,23 @@ static egide_rc s_obligation_open(edge_store_t *s, const edge_obligation_t *o, b
     if (!s || !o || !s_oblig_ok(o))
         return EGIDE_ERR_INVALID;
     sqlite3_stmt *st;
+    /* Non-recurring: occurrence 1, the first row wins.  Recurring: the next
+     * occurrence, unless one is still open (its closing message has not
+     * come) or this message started one already (noted twice). */
     egide_rc rc = egide_db_stmt(
         DB(s),
-        "INSERT OR IGNORE INTO obligations(case_id, name, year, actor, role, start_msg,"
-        " start_type, start_ms, declared_ms, due_ms, practice, label, source, state)"
-        " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        o->recurring
+            ? "INSERT INTO obligations(case_id, name, year, actor, role, start_msg,"
+              " start_type, start_ms, declared_ms, due_ms, practice, label, source, state,"
+              " occurrence)"
+              " SELECT ?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,"
+              " (SELECT coalesce(max(occurrence), 0) + 1 FROM obligations"
+              "  WHERE case_id=?1 AND name=?2 AND year=?3)"
+              " WHERE NOT EXISTS(SELECT 1 FROM obligations WHERE case_id=?1 AND name=?2"
+              "  AND year=?3 AND (state=?14 OR start_msg=?6))"
+            : "INSERT OR IGNORE INTO obligations(case_id, name, year, actor, role, start_msg,"
+              " start_type, start_ms, declared_ms, due_ms, practice, label, source, state)"
+              " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)",
         &st);
     if (rc)
         return rc;
@@ -741,7 +758,10 @@ static egide_rc s_obligation_open(edge_store_t *s, const edge_obligation_t *o, b
         *created = ch;
     if (!id)
         return EGIDE_OK;
-    rc = egide_db_stmt(DB(s), "SELECT id FROM obligations WHERE case_id=? AND name=? AND year=?",
+    /* The row just inserted, or the one held: the latest occurrence. */
+    rc = egide_db_stmt(DB(s),
+                       "SELECT id FROM obligations WHERE case_id=? AND name=? AND year=?"
+                       " ORDER BY occurrence DESC LIMIT 1",
                        &st);
     if (rc)
         return rc;
@@ -766,7 +786,7 @@ static egide_rc s_obligation_close(edge_store_t *s, int64_t case_id, const char 
         DB(s),
         "UPDATE obligations SET state=CASE WHEN ?1 THEN ?2 WHEN ?3<=due_ms THEN ?4 ELSE ?5 END,"
         " closed_ms=?3, closed_by=?6 WHERE case_id=?7 AND name=?8 AND (?9<=0 OR year=?9)"
-        " AND (?10 IS NULL OR role=?10) AND state=?11",
+        " AND (?10 IS NULL OR role=?10) AND state=?11 AND start_msg<>?6",
         &st);
     if (rc)
         return rc;
@@ -790,7 +810,7 @@ static egide_rc s_obligation_close(edge_store_t *s, int64_t case_id, const char 
 
 #define OBLIG_COLS                                                                                 \
     "id, case_id, name, year, actor, role, start_msg, start_type, start_ms, declared_ms, due_ms,"  \
-    " practice, label, source, state, closed_ms, closed_by"
+    " practice, label, source, state, closed_ms, closed_by, occurrence"
 
 static void s_oblig_row(sqlite3_stmt *st, void *row)
 {
@@ -816,6 +836,7 @@ static void s_oblig_row(sqlite3_stmt *st, void *row)
     o->state = (egide_deadline_state)sqlite3_column_int(st, 14);
     o->closed_ms = sqlite3_column_int64(st, 15);
     o->has_closed_by = s_blob(o->closed_by, 16, st, 16);
+    o->occurrence = sqlite3_column_int(st, 17);
 }
 
 /* The filter's WHERE tail, shared by every shape below.  Parameters:

@@ -472,6 +472,41 @@ static void test_case_view(void)
     CHECK_STREQ(json_string_value(json_object_get(j, "state")), "none");
     CHECK(json_array_size(json_object_get(j, "outbox")) == 0);
     json_decref(j);
+
+    /* a recurring deadline: two occurrences in one case, the first closed
+     * by the message that started the second; the view lists both, each
+     * with its occurrence (GET /v1/deadlines: test_obligations.c) */
+    edge_obligation_t r1 = {.case_id = s_case[27],
+                            .role = EDGE_OBLIG_ACT,
+                            .start_ms = 30000,
+                            .due_ms = 40000,
+                            .recurring = true};
+    strcpy(r1.name, "situation_report_next");
+    strcpy(r1.actor, "71.ase");
+    s_in_id(r1.start_msg, 27);
+    strcpy(r1.start_type, "ase.situation_report");
+    strcpy(r1.label, "Rapport de situation suivant");
+    strcpy(r1.source, "L223-5");
+    bool created = false;
+    REQUIRE(edge_store_obligation_open(E.store, &r1, &created, NULL) == EGIDE_OK && created);
+    edge_obligation_t r2 = r1;
+    s_in_id(r2.start_msg, 28);
+    r2.start_ms = 35000;
+    r2.due_ms = 1LL << 50;
+    REQUIRE(edge_store_obligation_close(E.store, s_case[27], r1.name, 0, -1, false, 35000,
+                                        r2.start_msg, NULL) == EGIDE_OK);
+    REQUIRE(edge_store_obligation_open(E.store, &r2, &created, NULL) == EGIDE_OK && created);
+    j = s_get(path, "", &st);
+    CHECK(st == 200);
+    ob = json_object_get(j, "obligations");
+    REQUIRE(json_array_size(ob) == 2);
+    for (size_t k = 0; k < 2; k++) {
+        json_t *x = json_array_get(ob, k);
+        CHECK_STREQ(json_string_value(json_object_get(x, "name")), "situation_report_next");
+        CHECK(json_integer_value(json_object_get(x, "occurrence")) == (json_int_t)k + 1);
+        CHECK_STREQ(json_string_value(json_object_get(x, "state")), k ? "open" : "met");
+    }
+    json_decref(j);
 }
 
 /* Record the plans; a plan that reads a whole table or sorts fails. */

@@ -1054,6 +1054,42 @@ static void test_obligations(void)
     f.role = -1;
     CHECK_RC(OPS->obligation_list(s, &f, NULL, &n, &next), EGIDE_ERR_INVALID);
     CHECK_RC(OPS->obligation_list(s, &f, &rows, &n, NULL), EGIDE_ERR_INVALID);
+
+    /* recurring: the next occurrence only once the running one is closed,
+     * never twice for one starting message; a message does not close the
+     * occurrence it started */
+    edge_obligation_t rr = s_oblig(9, "situation_report_next", 0, 8000, EDGE_OBLIG_ACT);
+    rr.recurring = true;
+    int64_t rid1 = 0, rid2 = 0, rid = 0;
+    CHECK_RC(OPS->obligation_open(s, &rr, &created, &rid1), EGIDE_OK);
+    CHECK(created && rid1 > 0);
+    edge_obligation_t rr2 = rr;
+    s_id(rr2.start_msg, 901);
+    rr2.due_ms = 9000;
+    CHECK_RC(OPS->obligation_open(s, &rr2, &created, &rid), EGIDE_OK);
+    CHECK(!created && rid == rid1); /* occurrence 1 still open */
+    CHECK_RC(OPS->obligation_close(s, 9, rr.name, 0, -1, false, 8500, rr.start_msg, &closed),
+             EGIDE_OK);
+    CHECK(closed == 0); /* its own start */
+    CHECK_RC(OPS->obligation_close(s, 9, rr.name, 0, -1, false, 7500, rr2.start_msg, &closed),
+             EGIDE_OK);
+    CHECK(closed == 1);
+    CHECK_RC(OPS->obligation_open(s, &rr2, &created, &rid2), EGIDE_OK);
+    CHECK(created && rid2 > rid1);
+    CHECK_RC(OPS->obligation_open(s, &rr2, &created, &rid), EGIDE_OK);
+    CHECK(!created && rid == rid2); /* noted twice */
+    CHECK_RC(OPS->obligation_close(s, 9, rr.name, 0, -1, false, 8600, rr2.start_msg, &closed),
+             EGIDE_OK);
+    CHECK(closed == 0);
+    f.has_case = true;
+    f.case_id = 9;
+    f.state = EDGE_OBLIG_Q_ANY;
+    CHECK_RC(OPS->obligation_list(s, &f, &rows, &n, &next), EGIDE_OK);
+    REQUIRE(n == 2);
+    CHECK(rows[0].id == rid1 && rows[0].occurrence == 1 && rows[0].state == EGIDE_DEADLINE_MET);
+    CHECK(memcmp(rows[0].closed_by, rr2.start_msg, 16) == 0);
+    CHECK(rows[1].id == rid2 && rows[1].occurrence == 2 && rows[1].state == EGIDE_DEADLINE_OPEN);
+    free(rows);
     OPS->close(&s);
 }
 

@@ -14,7 +14,8 @@
  * per-year observatory export, late closing, release, the OPP clocks of
  * the parquet (actor = sender), a message closing
  * nothing, isolation of cases, rollback with the message, the payload
- * facts the engine uses, and GET /v1/deadlines through edge_api_handle.
+ * facts the engine uses, GET /v1/deadlines through edge_api_handle, and a
+ * recurring deadline (the ASE's yearly situation reports).
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -333,6 +334,16 @@ static void test_whole_case(void)
     CHECK_RC(edge_store_case_of(TAS.st, ip, &c_ip), EGIDE_OK);
     CHECK_RC(edge_store_case_of(TAS.st, as, &c_as), EGIDE_OK);
     CHECK(c_ip == c_as && c_ip > 0);
+    /* a second assignment (a re-dispatch) moves no clock and adds no
+     * occurrence: the evaluation is not recurring */
+    uint8_t as2[16];
+    s_send(&CRIP, totas, 1, "evaluation.assignment", ip, &fa, rc + 3 * DAY, rc + 3 * DAY, as2);
+    SHOWS(TAS, now, "evaluation/act/open");
+    SHOWS(CRIP, now, "evaluation/act/open observatory_export/act/open/2026 qualification/act/met");
+    REQUIRE(s_get(&TAS, "evaluation", 0, &x));
+    CHECK(x.id == ev_tas.id && x.occurrence == 1 && memcmp(x.start_msg, as, 16) == 0);
+    REQUIRE(s_get(&CRIP, "evaluation", 0, &x));
+    CHECK(x.id == ev_crip.id && x.occurrence == 1 && x.start_ms == origin);
 
     /* 4. the TAS's report closes the evaluation on both sides and starts
      * the feedback to the 119 at the CRIP */
@@ -455,6 +466,19 @@ static void test_export_per_year(void)
     CHECK(y27.state == EGIDE_DEADLINE_LATE && y27.closed_ms == s_ts("2028-05-02"));
     REQUIRE(s_get(&CRIP, "observatory_export", 2026, &y26));
     CHECK(y26.closed_ms == s_ts("2027-04-10")); /* not closed again */
+    /* a referral of 2026 after that year's export opens no second row */
+    uint8_t c26[16];
+    s_send(&N119, tocrip, 1, "snated.transmission", NULL, &f, s_ts("2026-12-01"),
+           s_ts("2026-12-01"), c26);
+    edge_oblig_filter_t q;
+    memset(&q, 0, sizeof q);
+    q.role = -1;
+    q.has_case = true; /* case 0: the yearly rows, one per year */
+    int64_t total = -1;
+    CHECK_RC(edge_store_obligation_count(CRIP.st, &q, &total), EGIDE_OK);
+    CHECK(total == 2);
+    REQUIRE(s_get(&CRIP, "observatory_export", 2026, &y26));
+    CHECK(y26.occurrence == 1 && y26.state == EGIDE_DEADLINE_MET);
 }
 
 /* A report after the due time: late on both sides; a report in another
@@ -578,6 +602,106 @@ static void test_opp_sender_acts(void)
     SHOWS(PARQ, t + 6 * DAY, "opp_je_ruling/act/met opp_je_seizure/act/met");
     SHOWS(ASE, t + 6 * DAY, "situation_report/act/open");
     SHOWS(JE, t + 6 * DAY, "");
+}
+
+/* The row of occurrence `occ` of name in role `role` at nd; false if none. */
+static bool s_occ(const node_t *nd, const char *name, edge_oblig_role role, int occ,
+                  edge_obligation_t *out)
+{
+    edge_oblig_filter_t f;
+    memset(&f, 0, sizeof f);
+    f.role = (int)role;
+    f.limit = EDGE_OBLIG_PAGE_MAX;
+    edge_obligation_t *rows = NULL;
+    size_t n = 0;
+    edge_oblig_cursor_t next;
+    bool found = false;
+    if (edge_store_obligation_list(nd->st, &f, &rows, &n, &next) == EGIDE_OK)
+        for (size_t i = 0; i < n && !found; i++)
+            if (strcmp(rows[i].name, name) == 0 && rows[i].occurrence == occ) {
+                *out = rows[i];
+                found = true;
+            }
+    free(rows);
+    return found;
+}
+
+/* A recurring deadline (on = closed_by = ase.situation_report): each
+ * yearly report the ASE sends the judge, copied to the CRIP, closes the
+ * running clock and starts the next, at the ASE (act) and the CRIP
+ * (oversee); the judge holds nothing.  Three reports: occurrences 1 and 2
+ * met, 3 open, due a year after the third; a fourth for a child under 2
+ * is due in 6 months.  Noting a report twice opens nothing more. */
+static void test_recurring_report(void)
+{
+    s_fresh();
+    const int64_t t = s_ts("2026-10-05T09:00:00Z");
+    node_t *toase[] = {&ASE}, *tojc[] = {&JE, &CRIP};
+    uint8_t dec[16], r[4][16];
+    egide_payload_facts_t fd = s_facts(t);
+    egide_strlcpy(fd.kind, "placement", sizeof fd.kind);
+    s_send(&JE, toase, 1, "court.decision", NULL, &fd, t, t + SEC, dec);
+    SHOWS(ASE, t + DAY, "situation_report/act/open");
+    const int64_t tr[4] = {egide_date_add_months(t, 11), egide_date_add_months(t, 23),
+                           egide_date_add_months(t, 35), egide_date_add_months(t, 41)};
+    for (int i = 0; i < 3; i++) {
+        egide_payload_facts_t fr = s_facts(tr[i]);
+        s_send(&ASE, tojc, 2, "ase.situation_report", dec, &fr, tr[i], tr[i] + SEC, r[i]);
+    }
+    const int64_t now = tr[2] + DAY;
+    SHOWS(ASE, now,
+          "situation_report/act/met situation_report_next/act/met situation_report_next/act/met "
+          "situation_report_next/act/open");
+    SHOWS(CRIP, now,
+          "situation_report_next/oversee/met situation_report_next/oversee/met "
+          "situation_report_next/oversee/open");
+    SHOWS(JE, now, "");
+    edge_obligation_t first, o;
+    REQUIRE(s_get(&ASE, "situation_report", 0, &first));
+    CHECK(first.occurrence == 1 && first.has_closed_by && memcmp(first.closed_by, r[0], 16) == 0);
+    const edge_oblig_role roles[2] = {EDGE_OBLIG_ACT, EDGE_OBLIG_OVERSEE};
+    node_t *at[2] = {&ASE, &CRIP};
+    for (int k = 0; k < 2; k++) {
+        const int64_t t_at = k ? SEC : 0; /* the CRIP's clock runs from its receipt */
+        for (int i = 0; i < 3; i++) {
+            REQUIRE(s_occ(at[k], "situation_report_next", roles[k], i + 1, &o));
+            CHECK(memcmp(o.start_msg, r[i], 16) == 0 && o.start_ms == tr[i] + t_at);
+            CHECK(o.due_ms == egide_date_add_months(tr[i] + t_at, 12));
+            CHECK_STREQ(o.actor, "71.ase");
+            if (i < 2) {
+                CHECK(o.state == EGIDE_DEADLINE_MET && o.closed_ms == tr[i + 1] + t_at);
+                CHECK(o.has_closed_by && memcmp(o.closed_by, r[i + 1], 16) == 0);
+            } else {
+                CHECK(o.state == EGIDE_DEADLINE_OPEN && !o.has_closed_by && o.closed_ms == 0);
+            }
+        }
+        CHECK(!s_occ(at[k], "situation_report_next", roles[k], 4, &o));
+    }
+
+    /* The third report noted again (the same message) closes nothing and
+     * opens nothing: a message never closes the occurrence it started. */
+    egide_payload_facts_t f3 = s_facts(tr[2]);
+    int64_t cid = 0;
+    CHECK_RC(edge_store_case_of(ASE.st, r[2], &cid), EGIDE_OK);
+    REQUIRE(edge_store_begin(ASE.st) == EGIDE_OK);
+    CHECK_RC(s_note(&ASE, r[2], "ase.situation_report", true, &ASE, tojc, 2, cid, tr[2], &f3),
+             EGIDE_OK);
+    REQUIRE(edge_store_commit(ASE.st) == EGIDE_OK);
+    REQUIRE(s_occ(&ASE, "situation_report_next", EDGE_OBLIG_ACT, 3, &o));
+    CHECK(o.state == EGIDE_DEADLINE_OPEN);
+    CHECK(!s_occ(&ASE, "situation_report_next", EDGE_OBLIG_ACT, 4, &o));
+
+    /* A fourth report, the youngest child now under 2: 6 months. */
+    egide_payload_facts_t f4 = s_facts(tr[3]);
+    f4.child_under_2 = true;
+    s_send(&ASE, tojc, 2, "ase.situation_report", dec, &f4, tr[3], tr[3] + SEC, r[3]);
+    REQUIRE(s_occ(&ASE, "situation_report_next", EDGE_OBLIG_ACT, 3, &o));
+    CHECK(o.state == EGIDE_DEADLINE_MET && memcmp(o.closed_by, r[3], 16) == 0);
+    REQUIRE(s_occ(&ASE, "situation_report_next", EDGE_OBLIG_ACT, 4, &o));
+    CHECK(o.state == EGIDE_DEADLINE_OPEN && o.due_ms == egide_date_add_months(tr[3], 6));
+    edge_oblig_counts_t c;
+    CHECK_RC(edge_store_obligation_counts(ASE.st, tr[3] + DAY, &c), EGIDE_OK);
+    CHECK(c.open == 1 && c.overdue == 0 && c.met == 4 && c.late == 0);
 }
 
 /* Obligations are written in the message's transaction: a rollback drops
@@ -786,6 +910,57 @@ static void test_api(void)
     pthread_mutex_destroy(&E.api_lock);
 }
 
+/* GET /v1/deadlines lists each occurrence of a recurring deadline with its
+ * number: all of them with state=any, the running one by default. */
+static void test_recurring_api(void)
+{
+    s_fresh();
+    const int64_t t = s_ts("2026-10-05T09:00:00Z");
+    node_t *toase[] = {&ASE}, *tojc[] = {&JE, &CRIP};
+    uint8_t dec[16], r[16];
+    egide_payload_facts_t fd = s_facts(t);
+    egide_strlcpy(fd.kind, "placement", sizeof fd.kind);
+    s_send(&JE, toase, 1, "court.decision", NULL, &fd, t, t + SEC, dec);
+    int64_t tr = t;
+    for (int i = 0; i < 3; i++) {
+        tr = egide_date_add_months(t, 11 + 12 * i);
+        egide_payload_facts_t fr = s_facts(tr);
+        s_send(&ASE, tojc, 2, "ase.situation_report", dec, &fr, tr, tr + SEC, r);
+    }
+    static edge_t E;
+    memset(&E, 0, sizeof E);
+    pthread_mutex_init(&E.dir_lock, NULL);
+    pthread_mutex_init(&E.api_lock, NULL);
+    egide_strlcpy(E.node_id, ASE.id, sizeof E.node_id);
+    egide_strlcpy(E.role, ASE.role, sizeof E.role);
+    E.profile = P;
+    E.api_store = ASE.st;
+    E.now_ms = s_now;
+    s_clock = tr + DAY;
+    int status = 0;
+    json_t *j = s_get_api(&E, "state=any", &status);
+    CHECK(status == 200 && json_integer_value(json_object_get(j, "total")) == 4);
+    json_t *arr = json_object_get(j, "obligations");
+    int occ_seen = 0;
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        json_t *o = json_array_get(arr, i);
+        if (strcmp(json_string_value(json_object_get(o, "name")), "situation_report_next") == 0)
+            occ_seen |= 1 << json_integer_value(json_object_get(o, "occurrence"));
+    }
+    CHECK(occ_seen == (1 << 1 | 1 << 2 | 1 << 3));
+    json_decref(j);
+    j = s_get_api(&E, "", &status);
+    CHECK(status == 200 && json_integer_value(json_object_get(j, "total")) == 1);
+    json_t *o0 = json_array_get(json_object_get(j, "obligations"), 0);
+    CHECK_STREQ(json_string_value(json_object_get(o0, "name")), "situation_report_next");
+    CHECK(json_integer_value(json_object_get(o0, "occurrence")) == 3);
+    CHECK(json_integer_value(json_object_get(o0, "due_ms")) == egide_date_add_months(tr, 12));
+    CHECK_STREQ(json_string_value(json_object_get(o0, "state")), "open");
+    json_decref(j);
+    pthread_mutex_destroy(&E.dir_lock);
+    pthread_mutex_destroy(&E.api_lock);
+}
+
 int main(void)
 {
     egide_log_set_sink(s_quiet, NULL);
@@ -806,9 +981,11 @@ int main(void)
     RUN(test_late_and_isolation);
     RUN(test_oversee_and_release);
     RUN(test_opp_sender_acts);
+    RUN(test_recurring_report);
     RUN(test_transaction_and_args);
     RUN(test_payload_facts);
     RUN(test_api);
+    RUN(test_recurring_api);
     for (size_t i = 0; i < N_ALL; i++)
         edge_store_close(&ALL[i]->st);
     egide_deadline_profile_destroy(&P);
