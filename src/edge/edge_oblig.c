@@ -9,9 +9,11 @@
  */
 #include "edge_oblig.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "egide/base/egide_date.h"
+#include "egide/base/egide_log.h"
 #include "egide/base/egide_util.h"
 
 static bool s_is(const char *a, const char *b)
@@ -70,6 +72,79 @@ static egide_rc s_origin(edge_store_t *st, const edge_oblig_self_t *self, const 
     return edge_store_case_get(st, m->case_id, c);
 }
 
+/* May the sender of received message m close the case's obligations of
+ * `name`?  (edge_oblig.h, Closing.)  The actor of an open row of that name
+ * may; so may a node this one addressed in the case; so may a node whose
+ * role this one addressed nobody of in the case (when roles are known).
+ * Reads the case's outbox messages and their recipients: bounded by
+ * EDGE_CASE_MSGS_MAX.  Store errors are returned. */
+static egide_rc s_may_close(const edge_oblig_self_t *self, edge_store_t *st,
+                            const edge_oblig_msg_t *m, const char *name, bool *may)
+{
+    *may = true;
+    if (m->sent)
+        return EGIDE_OK;
+    edge_oblig_filter_t f;
+    memset(&f, 0, sizeof f);
+    f.state = EDGE_OBLIG_Q_OPEN;
+    f.role = -1;
+    f.has_case = true;
+    f.case_id = m->case_id;
+    f.limit = EDGE_OBLIG_PAGE_MAX;
+    edge_obligation_t *rows = NULL;
+    size_t n = 0;
+    edge_oblig_cursor_t next;
+    egide_rc rc = edge_store_obligation_list(st, &f, &rows, &n, &next);
+    if (rc)
+        return rc;
+    bool open_of_name = false;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(rows[i].name, name) != 0)
+            continue;
+        open_of_name = true;
+        if (strcmp(rows[i].actor, m->sender_id) == 0) {
+            free(rows);
+            return EGIDE_OK; /* the party that had to act */
+        }
+    }
+    free(rows);
+    if (!open_of_name)
+        return EGIDE_OK; /* nothing to close: nothing to guard */
+    edge_search_row_t *msgs = NULL;
+    size_t nm = 0;
+    bool more = false;
+    rc = edge_store_case_messages(st, m->case_id, true, EDGE_CASE_MSGS_MAX, &msgs, &nm, &more);
+    if (rc)
+        return rc;
+    char srole[32] = "";
+    if (self->role_of)
+        self->role_of(self->role_arg, m->sender_id, srole, sizeof srole);
+    bool same_role_addressed = false;
+    for (size_t i = 0; i < nm && !rc; i++) {
+        edge_rcpt_row_t rr[EGIDE_MAX_RECIPIENTS];
+        size_t nr = 0, pending = 0;
+        rc = edge_store_rcpt_list(st, msgs[i].out.msg_id, rr, EGIDE_MAX_RECIPIENTS, &nr, &pending);
+        for (size_t k = 0; !rc && k < nr; k++) {
+            if (strcmp(rr[k].node_id, m->sender_id) == 0) {
+                free(msgs);
+                return EGIDE_OK; /* a node this one addressed in the case */
+            }
+            char r[32] = "";
+            if (self->role_of && srole[0]) {
+                self->role_of(self->role_arg, rr[k].node_id, r, sizeof r);
+                same_role_addressed = same_role_addressed || strcmp(r, srole) == 0;
+            }
+        }
+    }
+    free(msgs);
+    if (rc)
+        return rc;
+    /* Nobody of the sender's role was addressed here (a court's decision,
+     * a case this node only received): its role's rules let it through. */
+    *may = self->role_of && srole[0] && !same_role_addressed;
+    return EGIDE_OK;
+}
+
 /* Close and release what m does to the profile's definitions. */
 static egide_rc s_close(const edge_oblig_self_t *self, edge_store_t *st, const edge_oblig_msg_t *m)
 {
@@ -78,7 +153,20 @@ static egide_rc s_close(const edge_oblig_self_t *self, edge_store_t *st, const e
         unsigned fx = egide_deadline_effect(p, i, m->type);
         const char *name = egide_deadline_profile_def_name(p, i);
         egide_rc rc = EGIDE_OK;
-        if (fx & EGIDE_DEADLINE_CLOSES) {
+        bool may = true;
+        if ((fx & EGIDE_DEADLINE_CLOSES) && !egide_deadline_def_yearly(p, i))
+            rc = s_may_close(self, st, m, name, &may);
+        if (rc)
+            return rc;
+        if (!may) {
+            char hex[33];
+            egide_hex_encode(m->msg_id, 16, hex);
+            egide_log(EGIDE_LOG_NOTICE,
+                      "message %s (%s) from %s closes no %s obligation of case %lld: that node"
+                      " is not a party of the case that may",
+                      hex, m->type, m->sender_id, name, (long long)m->case_id);
+        }
+        if ((fx & EGIDE_DEADLINE_CLOSES) && may) {
             if (!egide_deadline_def_yearly(p, i))
                 rc = edge_store_obligation_close(st, m->case_id, name, 0, -1, false, m->time_ms,
                                                  m->msg_id, NULL);

@@ -24,7 +24,13 @@
  *
  * Closing: a message of a closed_by type in the case closes the case's open
  * rows of that name (met when on or before due, else late); for a yearly
- * deadline only the row of the year the payload names.  Releasing: a
+ * deadline only the row of the year the payload names.  A RECEIVED message
+ * closes only when its sender is a party that may: the row's actor, a node
+ * this one addressed in the case, or a node of a role this one addressed
+ * nobody of in the case (a court's decision).  So a territory never
+ * assigned the case, or another parquet, cannot close the CRIP's clocks by
+ * naming its case reference or replying into it: its message joins the
+ * case (it is shown there) but closes nothing, and a notice says so.  Releasing: a
  * message of a released_by type SENT by this node releases its own "act"
  * row of that name (others' copies stay as they are).
  */
@@ -59,6 +65,11 @@ typedef struct edge_oblig_self {
     const egide_deadline_profile_t *profile; /* NULL: nothing is done */
     const char *node_id;
     const char *role; /* this node's directory role */
+    /* The directory role of a node into buf ("" when unknown); NULL = no
+     * roles known (then only the actor and the nodes this one addressed in
+     * the case may close its obligations). */
+    void (*role_of)(void *arg, const char *node_id, char *buf, size_t size);
+    void *role_arg;
 } edge_oblig_self_t;
 
 /* Open, close and release on st what m does at this node (see above), in

@@ -28,6 +28,18 @@
 
 /* ------------------------------------------------------------ submit */
 
+/* A node's directory role (edge_oblig_self_t.role_of), under dir_lock. */
+static void s_role_of(void *arg, const char *node_id, char *buf, size_t size)
+{
+    edge_t *e = arg;
+    buf[0] = '\0';
+    pthread_mutex_lock(&e->dir_lock);
+    const Egide__V1__NodeEntry *ne = e->dir ? egide_directory_node(e->dir, node_id) : NULL;
+    if (ne && ne->role)
+        egide_strlcpy(buf, ne->role, size);
+    pthread_mutex_unlock(&e->dir_lock);
+}
+
 egide_rc edge_obligations_note(edge_t *e, edge_store_t *st, const uint8_t msg_id[16],
                                const char *type, bool sent, const char *sender_id,
                                const char *const *rcpt_ids, size_t n_rcpt, int64_t case_id,
@@ -50,7 +62,7 @@ egide_rc edge_obligations_note(edge_t *e, edge_store_t *st, const uint8_t msg_id
     pthread_mutex_unlock(&e->dir_lock);
     for (size_t i = 0; i < n_rcpt; i++)
         rp[i] = roles[i];
-    edge_oblig_self_t self = {e->profile, e->node_id, e->role};
+    edge_oblig_self_t self = {e->profile, e->node_id, e->role, s_role_of, e};
     edge_oblig_msg_t m = {
         .msg_id = msg_id,
         .type = type,

@@ -18,33 +18,57 @@ BODY=$(python3 -c "import json; print(json.dumps({'type':'snated.transmission','
 R=$(el_api fr.snated POST /v1/messages -d "$BODY")
 ID=$(echo "$R" | json "j['id']")
 check "submission answers 202 with an id" test ${#ID} -eq 32
-check "recipients resolved from commune 71137: CRIP and Cluny/Tournus" \
-    test "$(echo "$R" | json "' '.join(sorted(j['recipients']))")" = "71.crip 71.tas.cluny-tournus"
+# The sample's sender is confidential: its identity reaches the CRIP only,
+# so the territory gets a message of its own without it (issue 13 item 14).
+check "routed by commune 71137: the CRIP's message, and the territory's copy" \
+    test "$(echo "$R" | json "' '.join(j['recipients'] + [r for c in j['copies'] for r in c['recipients']])")" = "71.crip 71.tas.cluny-tournus"
+ID2=$(echo "$R" | json "j['copies'][0]['id']")
+check "the copy withholds the sender's organisation, role and reference" \
+    test "$(echo "$R" | json "','.join(j['copies'][0]['withheld'])")" = "sender.role,sender.organisation,sender.reference"
 check "delivered to every recipient" el_wait_until 150 t_all_delivered fr.snated "$ID"
+check "the territory's copy delivered too" el_wait_until 150 t_all_delivered fr.snated "$ID2"
 
 M=$(el_api fr.snated GET "/v1/messages/$ID")
 check "ACCEPTED by the broker, with an audit leaf index" \
     test "$(echo "$M" | json "[r['kind'] for r in j['receipts'] if r['issuer']=='71.broker' and 'audit_leaf_index' in r]")" = "['ACCEPTED']"
+M2=$(el_api fr.snated GET "/v1/messages/$ID2")
 check "one DELIVERED receipt per recipient, each verified" \
-    test "$(echo "$M" | json "sorted(r['issuer'] for r in j['receipts'] if r['kind']=='DELIVERED' and r['verified'])")" = "['71.crip', '71.tas.cluny-tournus']"
+    test "$(echo "$M" "$M2" | python3 -c "
+import json,sys
+d=json.JSONDecoder(); t=sys.stdin.read().strip(); out=[]; i=0
+while i < len(t):
+    o,i=d.raw_decode(t,i); i+=len(t[i:])-len(t[i:].lstrip())
+    out+= [r['issuer'] for r in o['receipts'] if r['kind']=='DELIVERED' and r['verified']]
+print(sorted(out))")" = "['71.crip', '71.tas.cluny-tournus']"
 
-for n in 71.crip 71.tas.cluny-tournus; do
-    P=$(el_api "$n" GET "/v1/messages/$ID")
-    check "$n: payload identical to what was sent" python3 -c "
+P=$(el_api 71.crip GET "/v1/messages/$ID")
+check "71.crip: payload identical to what was sent" python3 -c "
 import json,sys
 got=json.loads(sys.argv[1])['payload']; sent=json.load(open('$SAMPLE'))
 sent.pop('_comment', None)  # the validator drops the sample's comment; everything else travels
 if got != sent:
     print('sent:', json.dumps(sent, sort_keys=True)[:2000]); print('got: ', json.dumps(got, sort_keys=True)[:2000])
 sys.exit(0 if got==sent else 1)" "$P"
-    check "$n: sender is fr.snated" test "$(echo "$P" | json "j['sender']")" = fr.snated
-done
+check "71.crip: sender is fr.snated" test "$(echo "$P" | json "j['sender']")" = fr.snated
+P2=$(el_api 71.tas.cluny-tournus GET "/v1/messages/$ID2")
+check "71.tas.cluny-tournus: the payload as sent without the sender's identity" python3 -c "
+import json,sys
+got=json.loads(sys.argv[1])['payload']; sent=json.load(open('$SAMPLE'))
+sent.pop('_comment', None)
+for k in ('organisation', 'role', 'reference'):
+    sent['sender'].pop(k, None)
+if got != sent:
+    print('want:', json.dumps(sent, sort_keys=True)[:2000]); print('got: ', json.dumps(got, sort_keys=True)[:2000])
+sys.exit(0 if got==sent and got['sender'].get('confidential') else 1)" "$P2"
+check "71.tas.cluny-tournus: sender is fr.snated" test "$(echo "$P2" | json "j['sender']")" = fr.snated
+check "71.tas.cluny-tournus never received the CRIP's message" test "$(t_inbox_count 71.tas.cluny-tournus "$ID")" = 0
 check "Mâcon territory did not receive the Cluny referral" test "$(t_inbox_count 71.tas.macon "$ID")" = 0
+check "nor its copy" test "$(t_inbox_count 71.tas.macon "$ID2")" = 0
 
-# Byte-for-byte: the protobuf payload the recipients stored is the same.
+# Byte-for-byte: what the CRIP stored is the payload sealed for it.
 H1=$(sqlite3 "$EL_DIR/state/71.crip/edge.sqlite" "SELECT hex(payload) FROM inbox WHERE hex(msg_id)=upper('$ID')" | sha256sum)
-H2=$(sqlite3 "$EL_DIR/state/71.tas.cluny-tournus/edge.sqlite" "SELECT hex(payload) FROM inbox WHERE hex(msg_id)=upper('$ID')" | sha256sum)
-check "stored payload bytes identical at both recipients" test "$H1" = "$H2"
+H2=$(sqlite3 "$EL_DIR/state/71.tas.cluny-tournus/edge.sqlite" "SELECT hex(payload) FROM inbox WHERE hex(msg_id)=upper('$ID2')" | sha256sum)
+check "the two recipients stored different payloads (the identity withheld)" test "$H1" != "$H2"
 
 # Acknowledgement by the CRIP travels back as a message of its own.
 el_api 71.crip POST "/v1/messages/$ID/ack" -d '{"note":"reçu, qualification en cours"}' >/dev/null
@@ -82,7 +106,7 @@ check "commune of another department -> 422" \
 check "no token -> 401" test "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:${EL_PORT[fr.snated]}/v1/messages")" = 401
 check "unknown message -> 404" test "$(code fr.snated GET /v1/messages/00000000000000000000000000000000)" = 404
 check "nothing queued by the refused requests" \
-    test "$(el_api fr.snated GET '/v1/messages?box=outbox' | json "len(j['messages'])")" = 1
+    test "$(el_api fr.snated GET '/v1/messages?box=outbox' | json "len(j['messages'])")" = 2
 
 # The broker's metrics and the auditor's proof.
 MT=$(curl -s -H "Authorization: Bearer $(cat "$EL_DIR/state/broker/api.token")" "http://127.0.0.1:$EL_BROKER_API_PORT/metrics")
@@ -92,8 +116,8 @@ check "auditor proves the message is in the signed log" "$EGIDE_BIN/egide" audit
     --api "http://127.0.0.1:$EL_BROKER_API_PORT" --token-file "$EL_DIR/state/broker/api.token" \
     --anchor "$EL_DIR/pki/nodes/71.broker/sign.crt"
 HIST=$("$EGIDE_BIN/egide" audit history "$ID" --db "$EL_DIR/state/broker/broker.sqlite" 2>&1)
-check "the audit trail shows acceptance, both deliveries, the relays and the acknowledgement" \
-    bash -c "grep -q 'accepted by the broker' <<<\"\$0\" && [ \$(grep -c 'delivered to' <<<\"\$0\") = 2 ] && [ \$(grep -c 'relayed to fr.snated' <<<\"\$0\") = 2 ] && grep -q 'acknowledged by 71.crip' <<<\"\$0\"" "$HIST"
+check "the audit trail shows acceptance, the delivery, the relays and the acknowledgement" \
+    bash -c "grep -q 'accepted by the broker' <<<\"\$0\" && [ \$(grep -c 'delivered to' <<<\"\$0\") = 1 ] && [ \$(grep -c 'relayed to fr.snated' <<<\"\$0\") = 1 ] && grep -q 'acknowledged by 71.crip' <<<\"\$0\"" "$HIST"
 check "the auditor's offline verification of the broker's log passes" "$EGIDE_BIN/egide" audit verify \
     --db "$EL_DIR/state/broker/broker.sqlite" --anchor "$EL_DIR/pki/nodes/71.broker/sign.crt"
 t_done

@@ -47,7 +47,9 @@ static node_t PARQ = {"71.parquet.macon", "parquet", NULL};
 static node_t ODPE = {"71.odpe", "observatory", NULL};
 static node_t ASE = {"71.ase", "ase", NULL};
 static node_t JE = {"71.je.macon", "court", NULL};
-static node_t *const ALL[] = {&N119, &CRIP, &TAS, &PARQ, &ODPE, &ASE, &JE};
+static node_t TAS2 = {"71.tas.autun", "tas", NULL};           /* a territory not assigned */
+static node_t PARQ2 = {"71.parquet.chalon", "parquet", NULL}; /* another parquet */
+static node_t *const ALL[] = {&N119, &CRIP, &TAS, &PARQ, &ODPE, &ASE, &JE, &TAS2, &PARQ2};
 #define N_ALL (sizeof ALL / sizeof ALL[0])
 
 static egide_deadline_profile_t *P;
@@ -90,6 +92,16 @@ static egide_payload_facts_t s_facts(int64_t declared)
     return f;
 }
 
+/* The nodes' roles, as the directory gives them (edge_oblig_self_t.role_of). */
+static void s_role_of(void *arg, const char *node_id, char *buf, size_t size)
+{
+    (void)arg;
+    buf[0] = '\0';
+    for (size_t i = 0; i < N_ALL; i++)
+        if (strcmp(ALL[i]->id, node_id) == 0)
+            egide_strlcpy(buf, ALL[i]->role, size);
+}
+
 /* What the engine does at node `at` for a message (the daemon's call). */
 static egide_rc s_note(const node_t *at, const uint8_t id[16], const char *type, bool sent,
                        const node_t *from, node_t *const *to, size_t n, int64_t case_id, int64_t t,
@@ -100,7 +112,7 @@ static egide_rc s_note(const node_t *at, const uint8_t id[16], const char *type,
         ids[i] = to[i]->id;
         roles[i] = to[i]->role;
     }
-    edge_oblig_self_t self = {P, at->id, at->role};
+    edge_oblig_self_t self = {P, at->id, at->role, s_role_of, NULL};
     edge_oblig_msg_t m = {
         .msg_id = id,
         .type = type,
@@ -740,7 +752,7 @@ static void test_transaction_and_args(void)
     SHOWS(CRIP, rc, "");
     CHECK_RC(edge_store_case_of(CRIP.st, id, &cid), EGIDE_ERR_NOTFOUND);
 
-    edge_oblig_self_t self = {P, CRIP.id, CRIP.role};
+    edge_oblig_self_t self = {P, CRIP.id, CRIP.role, s_role_of, NULL};
     edge_oblig_msg_t m = {.msg_id = id,
                           .type = "snated.transmission",
                           .sender_id = N119.id,
@@ -758,7 +770,7 @@ static void test_transaction_and_args(void)
     /* no case, or no profile: nothing done, not an error */
     m.case_id = 0;
     CHECK_RC(edge_oblig_note(&self, CRIP.st, &m), EGIDE_OK);
-    edge_oblig_self_t none = {NULL, CRIP.id, CRIP.role};
+    edge_oblig_self_t none = {NULL, CRIP.id, CRIP.role, NULL, NULL};
     m.case_id = 1;
     CHECK_RC(edge_oblig_note(&none, CRIP.st, &m), EGIDE_OK);
     SHOWS(CRIP, rc, "");
@@ -961,6 +973,65 @@ static void test_recurring_api(void)
     pthread_mutex_destroy(&E.api_lock);
 }
 
+/* Review finding F1: only a party may close.  A territory never assigned
+ * the case, naming its (guessable) case reference, sends an evaluation
+ * report: the CRIP's evaluation stays open (the message joins the case,
+ * closes nothing); the assigned territory's report closes it.  Another
+ * parquet's feedback leaves the CRIP's oversight of the parquet it seized
+ * open; that parquet's closes it.  A court's decision, from a role the
+ * node addressed nobody of in the case, still closes what it closes. */
+static void test_only_parties_close(void)
+{
+    s_fresh();
+    const int64_t rc = s_ts("2026-09-01T08:00:00Z");
+    node_t *crip_tas[] = {&CRIP, &TAS}, *tocrip[] = {&CRIP}, *totas[] = {&TAS}, *to119[] = {&N119};
+    uint8_t ip[16], q[16], as[16], forged[16], rep[16];
+    egide_payload_facts_t f = s_facts(rc);
+    s_send(&N119, crip_tas, 2, "snated.transmission", NULL, &f, rc, rc, ip);
+    egide_payload_facts_t fq = s_facts(rc + DAY);
+    egide_strlcpy(fq.case_ref, "CRIP71-2026-0042", sizeof fq.case_ref);
+    s_send(&CRIP, to119, 1, "ip.qualification", ip, &fq, rc + DAY, rc + DAY, q);
+    egide_payload_facts_t fa = s_facts(rc + 2 * DAY);
+    egide_strlcpy(fa.case_ref, "CRIP71-2026-0042", sizeof fa.case_ref);
+    fa.ip_received_ms = s_origin(&CRIP, ip);
+    s_send(&CRIP, totas, 1, "evaluation.assignment", ip, &fa, rc + 2 * DAY, rc + 2 * DAY, as);
+    edge_obligation_t ev;
+    REQUIRE(s_get(&CRIP, "evaluation", 0, &ev));
+    CHECK(ev.state == EGIDE_DEADLINE_OPEN);
+    egide_payload_facts_t fr = s_facts(rc + 3 * DAY);
+    egide_strlcpy(fr.case_ref, "CRIP71-2026-0042", sizeof fr.case_ref);
+    s_send(&TAS2, tocrip, 1, "evaluation.report", NULL, &fr, rc + 3 * DAY, rc + 3 * DAY, forged);
+    REQUIRE(s_get(&CRIP, "evaluation", 0, &ev));
+    CHECK(ev.state == EGIDE_DEADLINE_OPEN);
+    int64_t c_ip = 0, c_f = 0;
+    CHECK_RC(edge_store_case_of(CRIP.st, ip, &c_ip), EGIDE_OK);
+    CHECK_RC(edge_store_case_of(CRIP.st, forged, &c_f), EGIDE_OK);
+    CHECK(c_ip == c_f && c_ip > 0); /* shown in the case, closing nothing */
+    /* the territory the case was assigned to closes it */
+    s_send(&TAS, tocrip, 1, "evaluation.report", as, &fr, rc + 4 * DAY, rc + 4 * DAY, rep);
+    REQUIRE(s_get(&CRIP, "evaluation", 0, &ev));
+    CHECK(ev.state == EGIDE_DEADLINE_MET && memcmp(ev.closed_by, rep, 16) == 0);
+
+    s_fresh();
+    node_t *toparq[] = {&PARQ};
+    uint8_t sa[16], fb[16], fb2[16];
+    s_send(&N119, tocrip, 1, "snated.transmission", NULL, &f, rc, rc, ip);
+    egide_payload_facts_t fs = s_facts(rc + DAY);
+    egide_strlcpy(fs.case_ref, "CRIP71-2026-0043", sizeof fs.case_ref);
+    s_send(&CRIP, toparq, 1, "parquet.saisine", ip, &fs, rc + DAY, rc + DAY, sa);
+    edge_obligation_t o;
+    REQUIRE(s_get(&CRIP, "parquet_feedback", 0, &o));
+    CHECK(o.state == EGIDE_DEADLINE_OPEN && strcmp(o.actor, "71.parquet.macon") == 0);
+    egide_payload_facts_t ff = s_facts(rc + 2 * DAY);
+    egide_strlcpy(ff.case_ref, "CRIP71-2026-0043", sizeof ff.case_ref);
+    s_send(&PARQ2, tocrip, 1, "parquet.feedback", NULL, &ff, rc + 2 * DAY, rc + 2 * DAY, fb);
+    REQUIRE(s_get(&CRIP, "parquet_feedback", 0, &o));
+    CHECK(o.state == EGIDE_DEADLINE_OPEN);
+    s_send(&PARQ, tocrip, 1, "parquet.feedback", sa, &ff, rc + 3 * DAY, rc + 3 * DAY, fb2);
+    REQUIRE(s_get(&CRIP, "parquet_feedback", 0, &o));
+    CHECK(o.state == EGIDE_DEADLINE_MET && memcmp(o.closed_by, fb2, 16) == 0);
+}
+
 int main(void)
 {
     egide_log_set_sink(s_quiet, NULL);
@@ -986,6 +1057,7 @@ int main(void)
     RUN(test_payload_facts);
     RUN(test_api);
     RUN(test_recurring_api);
+    RUN(test_only_parties_close);
     for (size_t i = 0; i < N_ALL; i++)
         edge_store_close(&ALL[i]->st);
     egide_deadline_profile_destroy(&P);
