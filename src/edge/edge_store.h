@@ -10,7 +10,9 @@
  * an audit alert, the sender sequence); the outbox (the exact sealed bytes,
  * so retries are byte-identical, replaced only when the broker refused
  * their sequence as a replay and they are re-signed under a fresh one)
- * with one state per recipient; the inbox
+ * with one state per recipient, and for the types that make observatory
+ * events the sender's own copy of the payload sealed (read by the export
+ * only, never sent); the inbox
  * (the opened payload and the DELIVERED receipt sent for it, so a duplicate
  * gets the same bytes again); the envelopes refused on receipt with the
  * REJECTED receipt sent; every verified receipt received; the cases
