@@ -401,8 +401,9 @@ static const cli_opt_t s_export_opts[] = {
 static const char s_about_export_olinpe[] =
     "Pseudonymised yearly export of measure events (décret 2016-1966); see\n"
     "docs/payloads-and-deadlines.md.  Without --in, the events come from the local\n"
-    "CRIP edge's own store, page by page (GET /v1/export/olinpe): only the pages\n"
-    "and the events are ever held, and the key file never leaves this command.\n"
+    "CRIP edge's own store (what it received, then what it sent), page by page\n"
+    "(GET /v1/export/olinpe): only the pages and the events are ever held, and\n"
+    "the key file never leaves this command.\n"
     "hmac-sha256-v1 is Égide's own algorithm: the national one is not known.";
 static const cli_cmd_t s_export_cmd =
     CLI_CMD("export olinpe", NULL, 0, 0, s_about_export_olinpe, s_export_opts, cli_api_opts);

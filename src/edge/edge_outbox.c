@@ -18,6 +18,8 @@
 
 #include "egide/base/egide_log.h"
 #include "egide/base/egide_util.h"
+#include "egide/domain/egide_observatory.h"
+#include "egide/domain/egide_payload.h"
 #include "egide/protocol/egide_envelope.h"
 #include "egide/protocol/egide_receipt.h"
 #include "egide/wire/egide_frame.h"
@@ -124,9 +126,13 @@ static egide_rc s_seal(edge_t *e, edge_store_t *st, const char *type, const char
 }
 
 /* Queue sealed bytes as they will be sent (the header as parsed back),
- * joined to their case, with what they do to this node's obligations. */
+ * joined to their case, with what they do to this node's obligations.
+ * pb is the plaintext that was sealed: its copy is kept in the outbox
+ * only for the types that make observatory events and have their own
+ * structured payload (the export reads it back, edge_export.c); the
+ * copy never leaves the edge, only env is sent. */
 static egide_rc s_queue(edge_t *e, edge_store_t *st, const uint8_t *env, size_t len,
-                        const egide_payload_facts_t *facts)
+                        const uint8_t *pb, size_t pb_len, const egide_payload_facts_t *facts)
 {
     egide_envelope_t *parsed = NULL;
     egide_rc rc = egide_envelope_parse(env, len, &parsed);
@@ -156,7 +162,18 @@ static egide_rc s_queue(edge_t *e, edge_store_t *st, const uint8_t *env, size_t 
                            n,
                            facts ? facts->case_ref : NULL,
                            facts ? facts->commune : NULL,
-                           &case_id};
+                           &case_id,
+                           NULL,
+                           NULL,
+                           0};
+    const char *ct = egide_payload_content_type(h->message_type);
+    const char *ptype = egide_payload_type_for_content_type(ct);
+    if (pb && egide_observatory_type_counted(h->message_type) && ptype &&
+        strcmp(ptype, h->message_type) == 0) {
+        m.content_type = ct;
+        m.payload = pb;
+        m.payload_len = pb_len;
+    }
     rc = edge_store_outbox_add(st, &m);
     if (!rc)
         rc = edge_obligations_note(e, st, h->msg_id.data, h->message_type, true, e->node_id, ids, n,
@@ -176,7 +193,7 @@ egide_rc edge_submit_in(edge_t *e, edge_store_t *st, const char *type, const cha
     egide_rc rc =
         s_seal(e, st, type, to, n_to, urgency, in_reply_to, pb, pb_len, &env, &len, msg_id);
     if (!rc)
-        rc = s_queue(e, st, env, len, facts);
+        rc = s_queue(e, st, env, len, pb, pb_len, facts);
     free(env);
     return rc;
 }

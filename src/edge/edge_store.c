@@ -125,6 +125,15 @@ void edge_inbox_row_clear(edge_inbox_row_t *row)
     row->payload_len = 0;
 }
 
+void edge_sent_row_clear(edge_sent_row_t *row)
+{
+    if (!row)
+        return;
+    egide_free_secret(row->payload, row->payload_len);
+    row->payload = NULL;
+    row->payload_len = 0;
+}
+
 static const char *const s_role_names[] = {
     [EDGE_OBLIG_ACT] = "act",
     [EDGE_OBLIG_OVERSEE] = "oversee",

@@ -10,7 +10,9 @@
  * an audit alert, the sender sequence); the outbox (the exact sealed bytes,
  * so retries are byte-identical, replaced only when the broker refused
  * their sequence as a replay and they are re-signed under a fresh one)
- * with one state per recipient; the inbox
+ * with one state per recipient, and for the types that make observatory
+ * events the sender's own copy of the payload sealed (read by the export
+ * only, never sent); the inbox
  * (the opened payload and the DELIVERED receipt sent for it, so a duplicate
  * gets the same bytes again); the envelopes refused on receipt with the
  * REJECTED receipt sent; every verified receipt received; the cases
@@ -133,6 +135,12 @@ typedef struct edge_outbox_msg {
     const char *case_ref;        /* the payload's case reference, NULL or "" = none */
     const char *commune;         /* the payload's commune (facts.commune), NULL or "" = none */
     int64_t *case_id;            /* may be NULL: gets the case the message joined */
+    /* The sender's own copy of what it sealed, for the observatory export
+     * (outbox_range): NULL / 0 = none kept.  Never sent: only the
+     * envelope leaves the edge. */
+    const char *content_type; /* the payload's content type; required with a payload */
+    const uint8_t *payload;   /* the plaintext payload, or NULL */
+    size_t payload_len;       /* 0 with a NULL payload */
 } edge_outbox_msg_t;
 
 /* An outbox message as listed (no envelope bytes). */
@@ -220,6 +228,18 @@ typedef struct edge_inbox_row {
 } edge_inbox_row_t;
 /* Wipe and free row->payload; the row may be reused.  NULL-safe. */
 void edge_inbox_row_clear(edge_inbox_row_t *row);
+
+/* A sent message with the sender's own copy of its payload (outbox_range). */
+typedef struct edge_sent_row {
+    uint8_t msg_id[16];
+    char type[EDGE_TYPE_MAX];
+    int64_t created_ms;                   /* the header's created time */
+    char content_type[EDGE_TYPE_MAX * 2]; /* as kept by outbox_add */
+    uint8_t *payload;                     /* the caller's: clear with edge_sent_row_clear */
+    size_t payload_len;
+} edge_sent_row_t;
+/* Wipe and free row->payload; the row may be reused.  NULL-safe. */
+void edge_sent_row_clear(edge_sent_row_t *row);
 
 /* A verified receipt received (receipt_put / receipt_list). */
 typedef struct edge_receipt_row {
@@ -791,6 +811,19 @@ struct edge_store_ops {
      * (1..EDGE_CASE_MSGS_MAX); *more when the case holds more. */
     egide_rc (*case_messages)(edge_store_t *s, int64_t case_id, bool outbox, size_t max,
                               edge_search_row_t **rows, size_t *n, bool *more);
+
+    /* ---- the sender's own copies (wt-sentcopy; appended after this line) */
+    /* Sent messages that kept their payload (outbox_add with a payload),
+     * with from_ms <= created_ms < to_ms, in (created_ms, msg_id) order
+     * strictly after the cursor (after_ms, after_id; after_id NULL = from
+     * the start): at most limit (1..EDGE_STORE_PAGE_MAX) rows, and no row
+     * more once EDGE_STORE_PAGE_BYTES of payload are held (always one at
+     * least).  Through the created-time index.  *rows the caller's: clear
+     * each with edge_sent_row_clear, then free.  EGIDE_ERR_INVALID for a
+     * NULL argument or a limit out of range. */
+    egide_rc (*outbox_range)(edge_store_t *s, int64_t from_ms, int64_t to_ms, int64_t after_ms,
+                             const uint8_t *after_id, size_t limit, edge_sent_row_t **rows,
+                             size_t *n);
 };
 
 /* The SQLite backend (edge_store_sqlite.c). */
@@ -894,5 +927,6 @@ egide_rc edge_store_sqlite_plans(edge_store_t *s, edge_store_plan_fn fn, void *a
 #define edge_store_msg_search(s, ...)    EDGE_STORE_CALL(s, msg_search, __VA_ARGS__)
 #define edge_store_case_search(s, ...)   EDGE_STORE_CALL(s, case_search, __VA_ARGS__)
 #define edge_store_case_messages(s, ...) EDGE_STORE_CALL(s, case_messages, __VA_ARGS__)
+#define edge_store_outbox_range(s, ...)  EDGE_STORE_CALL(s, outbox_range, __VA_ARGS__)
 
 #endif

@@ -148,6 +148,13 @@ static const char *const s_migrations[] = {
     "CREATE INDEX IF NOT EXISTS outbox_state_page ON outbox(state, created_ms, msg_id);"
     "CREATE INDEX IF NOT EXISTS outbox_case_time ON outbox(case_id, created_ms, msg_id);"
     "CREATE INDEX IF NOT EXISTS cases_updated ON cases(updated_ms, id);",
+    /* 7 (wt-sentcopy): the sender's own copy of what it sealed, for the
+     * observatory export (outbox_range): NULL for messages queued before
+     * this migration and for types that make no event.  The range reads
+     * outbox_time_page (migration 6), created again here if missing. */
+    "ALTER TABLE outbox ADD COLUMN content_type TEXT;"
+    "ALTER TABLE outbox ADD COLUMN payload BLOB;"
+    "CREATE INDEX IF NOT EXISTS outbox_time_page ON outbox(created_ms, msg_id);",
 };
 
 typedef struct s_store {
@@ -989,6 +996,11 @@ static egide_rc s_outbox_add(edge_store_t *s, const edge_outbox_msg_t *m)
         m->envelope_len > INT32_MAX || !m->sha256 || !m->rcpt_ids || m->n_rcpt == 0 ||
         m->n_rcpt > EGIDE_MAX_RECIPIENTS)
         return EGIDE_ERR_INVALID;
+    /* The sender's copy: a payload needs its content type, and a length
+     * without bytes is refused. */
+    if ((m->payload && (!m->content_type || m->payload_len > INT32_MAX)) ||
+        (!m->payload && m->payload_len))
+        return EGIDE_ERR_INVALID;
     for (size_t i = 0; i < m->n_rcpt; i++)
         if (!m->rcpt_ids[i])
             return EGIDE_ERR_INVALID;
@@ -996,7 +1008,8 @@ static egide_rc s_outbox_add(edge_store_t *s, const edge_outbox_msg_t *m)
     egide_rc rc = egide_db_stmt(
         DB(s),
         "INSERT INTO outbox(msg_id, seq, type, urgency, in_reply_to, created_ms, expires_ms,"
-        " envelope, sha256, state, attempts, next_ms) VALUES(?,?,?,?,?,?,?,?,?,?,0,0)",
+        " envelope, sha256, state, attempts, next_ms, content_type, payload)"
+        " VALUES(?,?,?,?,?,?,?,?,?,?,0,0,?,?)",
         &st);
     if (rc)
         return rc;
@@ -1010,6 +1023,12 @@ static egide_rc s_outbox_add(edge_store_t *s, const edge_outbox_msg_t *m)
     sqlite3_bind_blob(st, 8, m->envelope, (int)m->envelope_len, SQLITE_STATIC);
     sqlite3_bind_blob(st, 9, m->sha256, 32, SQLITE_STATIC);
     sqlite3_bind_int(st, 10, EDGE_OUT_QUEUED);
+    if (m->payload) {
+        sqlite3_bind_text(st, 11, m->content_type, -1, SQLITE_STATIC);
+        /* A zero-length copy is kept as an empty blob, not as "none". */
+        sqlite3_bind_blob(st, 12, m->payload_len ? (const void *)m->payload : "",
+                          (int)m->payload_len, SQLITE_STATIC);
+    }
     rc = s_exec(DB(s), st, "outbox add");
     if (!rc)
         rc = s_case_join(s, "outbox", m->msg_id, m->in_reply_to, m->case_ref, m->commune,
@@ -1860,6 +1879,67 @@ static egide_rc s_inbox_range(edge_store_t *s, int64_t from_ms, int64_t to_ms, i
     if (rc) {
         for (size_t i = 0; i < *n; i++)
             edge_inbox_row_clear(&(*rows)[i]);
+        free(*rows);
+        *rows = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+/* The sender's own copies by created time (outbox_range); only rows that
+ * kept one.  Named for edge_store_sqlite_plans. */
+static const char *const s_outbox_range_sql =
+    "SELECT msg_id, type, created_ms, content_type, payload FROM outbox"
+    " WHERE created_ms>=?1 AND created_ms<?2"
+    " AND (?4 IS NULL OR created_ms>?3 OR (created_ms=?3 AND msg_id>?4))"
+    " AND payload IS NOT NULL"
+    " ORDER BY created_ms, msg_id LIMIT ?5";
+
+static egide_rc s_outbox_range(edge_store_t *s, int64_t from_ms, int64_t to_ms, int64_t after_ms,
+                               const uint8_t *after_id, size_t limit, edge_sent_row_t **rows,
+                               size_t *n)
+{
+    if (rows)
+        *rows = NULL;
+    if (n)
+        *n = 0;
+    if (!s || !rows || !n || limit == 0 || limit > EDGE_STORE_PAGE_MAX)
+        return EGIDE_ERR_INVALID;
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(DB(s), s_outbox_range_sql, &st);
+    if (rc)
+        return rc;
+    /* As inbox_range: the index range starts at the cursor. */
+    sqlite3_bind_int64(st, 1, after_id && after_ms > from_ms ? after_ms : from_ms);
+    sqlite3_bind_int64(st, 2, to_ms);
+    sqlite3_bind_int64(st, 3, after_ms);
+    s_bind_opt_id(st, 4, after_id);
+    sqlite3_bind_int64(st, 5, (int64_t)limit);
+    size_t cap = 0, bytes = 0;
+    while (bytes < EDGE_STORE_PAGE_BYTES) {
+        bool row;
+        rc = s_row(DB(s), st, "outbox range", &row);
+        if (rc || !row)
+            break;
+        rc = s_grow((void **)rows, &cap, *n, sizeof **rows);
+        if (rc)
+            break;
+        edge_sent_row_t *r = &(*rows)[*n];
+        memset(r, 0, sizeof *r);
+        s_blob(r->msg_id, 16, st, 0);
+        s_text(r->type, sizeof r->type, st, 1);
+        r->created_ms = sqlite3_column_int64(st, 2);
+        s_text(r->content_type, sizeof r->content_type, st, 3);
+        rc = s_dup(st, 4, &r->payload, &r->payload_len);
+        if (rc)
+            break;
+        bytes += r->payload_len;
+        (*n)++;
+    }
+    egide_db_done(st);
+    if (rc) {
+        for (size_t i = 0; i < *n; i++)
+            edge_sent_row_clear(&(*rows)[i]);
         free(*rows);
         *rows = NULL;
         *n = 0;
@@ -2797,6 +2877,7 @@ egide_rc edge_store_sqlite_plans(edge_store_t *s, edge_store_plan_fn fn, void *a
     S_ADD("cases total", s_case_count_sql);
     S_ADD("case inbox", s_case_msgs_sql[0]);
     S_ADD("case outbox", s_case_msgs_sql[1]);
+    S_ADD("outbox range", s_outbox_range_sql);
 #undef S_ADD
     egide_rc rc = EGIDE_OK;
     for (size_t i = 0; i < n && !rc; i++) {
@@ -2903,4 +2984,5 @@ const edge_store_ops_t edge_store_sqlite_ops = {.name = "sqlite",
                                                 OP(inbox_page),
                                                 OP(msg_search),
                                                 OP(case_search),
-                                                OP(case_messages)};
+                                                OP(case_messages),
+                                                OP(outbox_range)};

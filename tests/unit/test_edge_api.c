@@ -23,7 +23,11 @@
  *    recipient opens it and finds it) and is kept in the sender's store;
  *    bad reasons and a commune written as a JSON number are refused by
  *    name; without a commune the children's is used; routing.misrouted
- *    answers the message it names.
+ *    answers the message it names;
+ *  - a submitted type that makes observatory events keeps the sender's
+ *    own copy of the payload it sealed in the outbox (outbox_range, for
+ *    the export), the envelope sent holding none of it in the clear; a
+ *    type that makes no event keeps no copy.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -36,6 +40,7 @@
 #include "egide/base/egide_log.h"
 #include "egide/base/egide_util.h"
 #include "egide/crypto/egide_crypto.h"
+#include "egide/domain/egide_observatory.h"
 #include "egide/domain/egide_payload.h"
 #include "egide/protocol/egide_envelope.h"
 #include "edge_fixture.h"
@@ -952,6 +957,54 @@ static void test_confidential_sender(void)
     CHECK(s_outbox_count() == n0 + 3);
 }
 #undef CONF_IP
+/* The sender's own copy (the observatory export): kept for a type that
+ * makes events, exactly the payload sealed, never in the sent envelope;
+ * none for a type that makes no event (evaluation.assignment, queued by
+ * test_assignment_fills_origin). */
+static void test_sender_copy(void)
+{
+    const char *body =
+        "{\"type\":\"ip.transmission\",\"to\":[\"71.crip\"],\"payload\":" IP_PAYLOAD "}";
+    char id_hex[33];
+    uint8_t id[16];
+    REQUIRE(s_post(body, id_hex) == 202);
+    REQUIRE(egide_hex_decode(id_hex, id, 16) == EGIDE_OK);
+    edge_sent_row_t *rows = NULL;
+    size_t n = 0;
+    REQUIRE(edge_store_outbox_range(E.store, INT64_MIN, INT64_MAX, 0, NULL, EDGE_STORE_PAGE_MAX,
+                                    &rows, &n) == EGIDE_OK);
+    edge_outbox_row_t *all = NULL;
+    size_t n_all = 0, assignments = 0;
+    REQUIRE(edge_store_outbox_list(E.store, -1, 1000, &all, &n_all) == EGIDE_OK);
+    for (size_t i = 0; i < n_all; i++)
+        assignments += strcmp(all[i].type, "evaluation.assignment") == 0;
+    free(all);
+    CHECK(assignments > 0 && n > 0 && n < n_all);
+    bool found = false;
+    for (size_t i = 0; i < n; i++) {
+        CHECK(egide_observatory_type_counted(rows[i].type));
+        if (memcmp(rows[i].msg_id, id, 16) != 0)
+            continue;
+        found = true;
+        CHECK_STREQ(rows[i].content_type, egide_payload_content_type("ip.transmission"));
+        char *js = NULL;
+        CHECK_RC(
+            egide_payload_to_json("ip.transmission", rows[i].payload, rows[i].payload_len, &js),
+            EGIDE_OK);
+        CHECK(js && strstr(js, "2026-10-01T16:40:00+02:00"));
+        free(js);
+        uint8_t *env = NULL;
+        size_t el = 0;
+        CHECK_RC(edge_store_outbox_envelope(E.store, id, &env, &el), EGIDE_OK);
+        CHECK(env && rows[i].payload_len > 16 &&
+              !memmem(env, el, rows[i].payload, rows[i].payload_len));
+        free(env);
+    }
+    CHECK(found);
+    for (size_t i = 0; i < n; i++)
+        edge_sent_row_clear(&rows[i]);
+    free(rows);
+}
 
 int main(void)
 {
@@ -974,6 +1027,7 @@ int main(void)
     RUN(test_route_territory_disagreement);
     RUN(test_misrouted_reply);
     RUN(test_confidential_sender);
+    RUN(test_sender_copy);
     s_teardown();
     EGIDE_TEST_DONE();
 }

@@ -10,8 +10,13 @@
  * export as the hand-made --in file of the same messages.  Paging is
  * checked with ties on the received time and page sizes 1, 2 and 100;
  * the store's inbox_range with its cursor and limits; the route's
- * refusals (year, limit, cursor, a node that is not a CRIP).  Invented
- * names; the key is made at run time.
+ * refusals (year, limit, cursor, a node that is not a CRIP).  The store
+ * also holds messages the CRIP sent (parquet.saisine, department.transfer)
+ * with the sender's own copy of their payloads, across N-1, N and N+1 and
+ * with ties on the created time, and one sent without a copy (queued
+ * before the outbox kept one): the route serves the inbox then the outbox,
+ * each message once, and the store's outbox_range is checked as
+ * inbox_range is.  Invented names; the key is made at run time.
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -33,6 +38,7 @@ static edge_t E;
 static uint8_t s_key[32];
 static json_t *s_in_lines; /* the same messages as --in lines */
 static size_t s_n;         /* messages seeded */
+static size_t s_n_sent;    /* sent messages seeded with a copy of their payload */
 
 static int64_t s_ms(const char *datetime)
 {
@@ -115,6 +121,74 @@ static int s_put(const char *type, json_t *payload, int64_t received_ms)
     return rc || res != EDGE_INBOX_STORED ? -1 : 0;
 }
 
+/* Store one message this CRIP sent: type, payload JSON, created time;
+ * with the sender's own copy of the payload, or without one (as queued
+ * before the outbox kept it) when copy is false.  0 or -1. */
+static int s_sent(const char *type, json_t *payload, int64_t created_ms, bool copy)
+{
+    static uint64_t seq = 1;
+    uint8_t id[16], sha[32], *pb = NULL, env[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    size_t pl = 0;
+    char *js = json_dumps(payload, JSON_COMPACT), *errors = NULL;
+    egide_rc rc =
+        egide_random(id, 16) || egide_random(sha, 32)
+            ? EGIDE_ERR_CRYPTO
+            : egide_payload_from_json(type, js, strlen(js), NOW_MS, &pb, &pl, NULL, &errors);
+    if (rc)
+        fprintf(stderr, "%s: %s\n", type, errors ? errors : egide_strerror(rc));
+    free(errors);
+    free(js);
+    if (!rc && copy) {
+        json_array_append_new(s_in_lines,
+                              json_pack("{s:s, s:O}", "type", type, "payload", payload));
+        s_n_sent += created_ms >= s_ms("2025-12-31T00:00:00Z");
+    }
+    const char *to[] = {"71.parquet.macon"};
+    edge_outbox_msg_t m = {.msg_id = id,
+                           .seq = seq++,
+                           .type = type,
+                           .urgency = 1,
+                           .created_ms = created_ms,
+                           .expires_ms = created_ms + 86400000LL,
+                           .envelope = env,
+                           .envelope_len = sizeof env,
+                           .sha256 = sha,
+                           .rcpt_ids = to,
+                           .n_rcpt = 1,
+                           .content_type = copy ? egide_payload_content_type(type) : NULL,
+                           .payload = copy ? pb : NULL,
+                           .payload_len = copy ? pl : 0};
+    if (!rc)
+        rc = edge_store_outbox_add(E.store, &m);
+    egide_free_secret(pb, pl);
+    json_decref(payload);
+    return rc ? -1 : 0;
+}
+
+/* A parquet.saisine about one child, sent at. */
+static json_t *s_saisine(const char *at)
+{
+    return json_pack(
+        "{s:s, s:s, s:[s], s:s, s:[{s:s, s:[s], s:s, s:s, s:s, s:s}], s:[], s:{s:[s]},"
+        " s:s}",
+        "sent_at", at, "case_ref", "C-1", "grounds", "grave_immediate_danger", "actions_taken",
+        "AED refus\xc3\xa9"
+        "e.",
+        "children", "surname", "Imaginaire", "first_names", "Zo\xc3\xab", "sex", "female",
+        "birth_date", "2016-05-14", "commune", "71270", "mother_birth_surname", "Invent\xc3\xa9",
+        "adults", "danger", "categories", "severe_neglect", "urgency", "urgent");
+}
+
+/* A department.transfer out of 71, transferred at. */
+static json_t *s_transfer(const char *at)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:[{s:[s], s:s, s:s, s:s, s:s}]}", "transferred_at",
+                     at, "case_ref", "C-2", "from_department", "71", "to_department", "21",
+                     "summary", "s", "children", "first_names", "Zo\xc3\xab", "sex", "female",
+                     "birth_date", "2016-05-14", "commune", "71270", "mother_birth_surname",
+                     "Invent\xc3\xa9");
+}
+
 static int s_setup(void)
 {
     egide_strlcpy(s_dir, "/tmp/egide-test-edge-export.XXXXXX", sizeof s_dir);
@@ -165,6 +239,25 @@ static int s_setup(void)
         s_put("evaluation.report", late_report, s_ms("2027-02-01T09:00:00Z")) ||
         s_put("ip.transmission", s_ip("2027-03-01T09:00:00+01:00", false),
               s_ms("2027-03-01T08:00:00Z"));
+    int64_t sent_tie = s_ms("2026-01-01T00:00:40Z");
+    bad = bad ||
+          /* Sent in N-1: outside the window, never scanned. */
+          s_sent("parquet.saisine", s_saisine("2025-12-20T10:00:00+01:00"),
+                 s_ms("2025-12-20T09:00:01Z"), true) ||
+          /* Dated N-1 and N, sent at the very start of N (same ms). */
+          s_sent("parquet.saisine", s_saisine("2025-12-31T23:58:00+01:00"), sent_tie, true) ||
+          s_sent("parquet.saisine", s_saisine("2026-01-01T00:00:20+00:00"), sent_tie, true) ||
+          /* N: events. */
+          s_sent("parquet.saisine", s_saisine("2026-04-10T09:00:00+02:00"),
+                 s_ms("2026-04-10T07:00:01Z"), true) ||
+          s_sent("department.transfer", s_transfer("2026-06-01T10:00:00+02:00"),
+                 s_ms("2026-06-01T08:00:01Z"), true) ||
+          /* N, but sent before the outbox kept a copy: not readable. */
+          s_sent("parquet.saisine", s_saisine("2026-08-01T10:00:00+02:00"),
+                 s_ms("2026-08-01T08:00:01Z"), false) ||
+          /* N+1. */
+          s_sent("parquet.saisine", s_saisine("2027-02-01T10:00:00+01:00"),
+                 s_ms("2027-02-01T09:00:01Z"), true);
     return bad ? -1 : 0;
 }
 
@@ -277,20 +370,29 @@ static void test_exactly_year_n(void)
         memset(&st, 0, sizeof st);
         char *out = s_export_by_pages(limits[k], &msgs, &pages, &st);
         REQUIRE(out);
-        /* Served: the seven messages of types that make events received in
+        /* Served: the seven received messages of types that make events in
          * the window (not the one of 2024, the acknowledgement nor the
-         * opaque note). */
-        CHECK(msgs == 7);
+         * opaque note), then the five sent in the window with a copy (not
+         * the one of N-1 nor the one without a copy). */
+        CHECK(msgs == 7 + 5 && s_n_sent == 5);
         if (limits[k] == 1)
-            CHECK(pages == 10); /* nine rows in the window, one per page, then the end */
-        CHECK(st.lines == 7 && st.other_year == 4 && st.events == 3);
+            CHECK(pages == 9 + 5 + 1); /* one row per page in each box, then the end */
+        if (limits[k] == 100)
+            CHECK(pages == 3); /* the inbox, the outbox, the end */
+        CHECK(st.lines == 12 && st.other_year == 4 + 2 && st.events == 3 + 3);
         json_t *root = json_loads(out, 0, NULL);
         json_t *ev = json_object_get(root, "events");
-        CHECK(json_array_size(ev) == 3);
+        CHECK(json_array_size(ev) == 6);
         CHECK(s_count(ev, "event_type", "ip_received") == 2);
         CHECK(s_count(ev, "event_type", "judicial_decision") == 1);
+        CHECK(s_count(ev, "event_type", "parquet_referral") == 2);
+        CHECK(s_count(ev, "event_type", "transfer_out") == 1);
+        CHECK(s_count(ev, "event_month", "2026-01") == 1);
         CHECK(s_count(ev, "event_month", "2026-03") == 1);
+        CHECK(s_count(ev, "event_month", "2026-04") == 1);
+        CHECK(s_count(ev, "event_month", "2026-06") == 1);
         CHECK(s_count(ev, "event_month", "2026-07") == 1);
+        CHECK(s_count(ev, "event_month", "2026-08") == 0); /* sent without a copy */
         CHECK(s_count(ev, "event_month", "2026-12") == 1);
         size_t i;
         json_t *e;
@@ -344,7 +446,11 @@ static void test_route_refusals(void)
                          "year=2026&limit=501",
                          "year=2026&after=zz",
                          "year=2026&after=12-abc",
-                         "year=2026&after=-00000000000000000000000000000000"};
+                         "year=2026&after=-00000000000000000000000000000000",
+                         "year=2026&after=o-",
+                         "year=2026&after=o-zz",
+                         "year=2026&after=o-o-1-00000000000000000000000000000000",
+                         "year=2026&after=x-1-00000000000000000000000000000000"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         json_t *j = s_get(bad[i], &status);
         CHECK(status == 400);
@@ -381,7 +487,7 @@ static void test_inbox_range(void)
     edge_inbox_row_t *after = NULL;
     size_t m = 0;
     CHECK_RC(edge_store_inbox_range(E.store, INT64_MIN, INT64_MAX, rows[1].received_ms,
-                                   rows[1].msg_id, 100, &after, &m),
+                                    rows[1].msg_id, 100, &after, &m),
              EGIDE_OK);
     CHECK(m == n - 2 && memcmp(after[0].msg_id, rows[2].msg_id, 16) == 0);
     for (size_t i = 0; i < m; i++)
@@ -389,7 +495,7 @@ static void test_inbox_range(void)
     free(after);
     /* The window's end is excluded. */
     CHECK_RC(edge_store_inbox_range(E.store, rows[0].received_ms, rows[0].received_ms, 0, NULL, 10,
-                                   &after, &m),
+                                    &after, &m),
              EGIDE_OK);
     CHECK(m == 0 && after == NULL);
     for (size_t i = 0; i < n; i++)
@@ -399,6 +505,42 @@ static void test_inbox_range(void)
     CHECK_RC(edge_store_inbox_range(E.store, 0, 1, 0, NULL, EDGE_STORE_PAGE_MAX + 1, &rows, &n),
              EGIDE_ERR_INVALID);
     CHECK_RC(edge_store_inbox_range(E.store, 0, 1, 0, NULL, 1, NULL, &n), EGIDE_ERR_INVALID);
+}
+
+static void test_outbox_range(void)
+{
+    edge_sent_row_t *rows = NULL;
+    size_t n = 0;
+    /* Every sent message with a copy, in (created, msg id) order. */
+    CHECK_RC(edge_store_outbox_range(E.store, INT64_MIN, INT64_MAX, 0, NULL, 100, &rows, &n),
+             EGIDE_OK);
+    CHECK(n == s_n_sent + 1); /* and the one of N-1 */
+    for (size_t i = 0; i + 1 < n; i++)
+        CHECK(rows[i].created_ms < rows[i + 1].created_ms ||
+              (rows[i].created_ms == rows[i + 1].created_ms &&
+               memcmp(rows[i].msg_id, rows[i + 1].msg_id, 16) < 0));
+    for (size_t i = 0; i < n; i++)
+        CHECK(rows[i].payload && rows[i].payload_len > 0 &&
+              strcmp(rows[i].content_type, egide_payload_content_type(rows[i].type)) == 0);
+    /* The year's window of the route, from the second of the tie. */
+    REQUIRE(n >= 3);
+    edge_sent_row_t *after = NULL;
+    size_t m = 0;
+    CHECK_RC(edge_store_outbox_range(E.store, INT64_MIN, INT64_MAX, rows[1].created_ms,
+                                     rows[1].msg_id, 100, &after, &m),
+             EGIDE_OK);
+    CHECK(m == n - 2 && memcmp(after[0].msg_id, rows[2].msg_id, 16) == 0);
+    for (size_t i = 0; i < m; i++)
+        edge_sent_row_clear(&after[i]);
+    free(after);
+    for (size_t i = 0; i < n; i++)
+        edge_sent_row_clear(&rows[i]);
+    free(rows);
+    edge_sent_row_clear(NULL);
+    CHECK_RC(edge_store_outbox_range(E.store, 0, 1, 0, NULL, 0, &rows, &n), EGIDE_ERR_INVALID);
+    CHECK_RC(edge_store_sqlite_ops.outbox_range(NULL, 0, 1, 0, NULL, 1, &rows, &n),
+             EGIDE_ERR_INVALID);
+    CHECK_RC(edge_store_outbox_range(E.store, 0, 1, 0, NULL, 1, &rows, NULL), EGIDE_ERR_INVALID);
 }
 
 int main(void)
@@ -411,6 +553,7 @@ int main(void)
     RUN(test_exactly_year_n);
     RUN(test_route_refusals);
     RUN(test_inbox_range);
+    RUN(test_outbox_range);
     s_teardown();
     EGIDE_TEST_DONE();
 }

@@ -1333,6 +1333,164 @@ static void test_overall_names(void)
     CHECK(!edge_overall_state_known(NULL));
 }
 
+/* Queue message k created at created_ms, with the sender's copy of its
+ * payload ("copy-k", or empty when empty) or without one. */
+static egide_rc s_add_copy(edge_store_t *s, int k, int64_t created_ms, bool copy, bool empty)
+{
+    uint8_t id[16], sha[32], env[24];
+    char pb[32];
+    s_id(id, k);
+    s_sha(sha, k);
+    memset(env, k, sizeof env);
+    snprintf(pb, sizeof pb, "copy-%d", k);
+    const char *to[] = {"71.parquet.macon"};
+    edge_outbox_msg_t m = {
+        .msg_id = id,
+        .seq = (uint64_t)k,
+        .type = "parquet.saisine",
+        .urgency = 1,
+        .created_ms = created_ms,
+        .expires_ms = INT64_C(4102444800000),
+        .envelope = env,
+        .envelope_len = sizeof env,
+        .sha256 = sha,
+        .rcpt_ids = to,
+        .n_rcpt = 1,
+        .content_type = copy ? "application/x-egide-parquet-saisine" : NULL,
+        .payload = copy ? (const uint8_t *)pb : NULL,
+        .payload_len = copy && !empty ? strlen(pb) : 0,
+    };
+    return OPS->outbox_add(s, &m);
+}
+
+static void s_range_plan(const char *name, const char *plan, void *arg)
+{
+    if (strcmp(name, "outbox range") != 0)
+        return;
+    int *ok = arg;
+    *ok = strstr(plan, "outbox_time_page") && !strstr(plan, "TEMP B-TREE") ? 1 : -1;
+}
+
+static void test_outbox_range(void)
+{
+    edge_store_t *s = s_open();
+    REQUIRE(s);
+    edge_sent_row_t *rows = (edge_sent_row_t *)1;
+    size_t n = 9;
+    /* bad arguments (and the outputs reset) */
+    CHECK_RC(OPS->outbox_range(NULL, 0, 10, 0, NULL, 1, &rows, &n), EGIDE_ERR_INVALID);
+    CHECK(rows == NULL && n == 0);
+    CHECK_RC(OPS->outbox_range(s, 0, 10, 0, NULL, 1, NULL, &n), EGIDE_ERR_INVALID);
+    CHECK_RC(OPS->outbox_range(s, 0, 10, 0, NULL, 1, &rows, NULL), EGIDE_ERR_INVALID);
+    CHECK_RC(OPS->outbox_range(s, 0, 10, 0, NULL, 0, &rows, &n), EGIDE_ERR_INVALID);
+    CHECK_RC(OPS->outbox_range(s, 0, 10, 0, NULL, EDGE_STORE_PAGE_MAX + 1, &rows, &n),
+             EGIDE_ERR_INVALID);
+    /* outbox_add: a copy needs its content type, a length needs bytes */
+    uint8_t id[16], sha[32], env[4] = {1, 2, 3, 4};
+    s_id(id, 900);
+    s_sha(sha, 900);
+    const char *to[] = {"71.parquet.macon"};
+    edge_outbox_msg_t bad = {.msg_id = id,
+                             .seq = 900,
+                             .type = "parquet.saisine",
+                             .created_ms = 1,
+                             .expires_ms = 2,
+                             .envelope = env,
+                             .envelope_len = sizeof env,
+                             .sha256 = sha,
+                             .rcpt_ids = to,
+                             .n_rcpt = 1,
+                             .payload = env,
+                             .payload_len = sizeof env};
+    CHECK_RC(OPS->outbox_add(s, &bad), EGIDE_ERR_INVALID);
+    bad.payload = NULL;
+    bad.content_type = "application/x-egide-parquet-saisine";
+    CHECK_RC(OPS->outbox_add(s, &bad), EGIDE_ERR_INVALID);
+    /* empty */
+    CHECK_RC(OPS->outbox_range(s, INT64_MIN, INT64_MAX, 0, NULL, 10, &rows, &n), EGIDE_OK);
+    CHECK(n == 0 && rows == NULL);
+    /* 30 messages, three per created millisecond (ties broken by id);
+     * every fifth without a copy, k = 7 with an empty one. */
+    for (int k = 1; k <= 30; k++)
+        CHECK_RC(s_add_copy(s, k, 1000 + k / 3, k % 5 != 0, k == 7), EGIDE_OK);
+    /* The window [1001, 1008): k/3 in 1..7, k in 3..23, less 5, 10, 15, 20. */
+    const int limits[] = {1, 2, 7, 100};
+    for (size_t l = 0; l < 4; l++) {
+        int seen[31] = {0}, total = 0, pages = 0;
+        int64_t after_ms = 0, last_ms = INT64_MIN;
+        uint8_t after_id[16], last_id[16];
+        bool after = false;
+        memset(last_id, 0, sizeof last_id);
+        for (;;) {
+            CHECK_RC(OPS->outbox_range(s, 1001, 1008, after_ms, after ? after_id : NULL,
+                                       (size_t)limits[l], &rows, &n),
+                     EGIDE_OK);
+            pages++;
+            CHECK(n <= (size_t)limits[l]);
+            for (size_t i = 0; i < n; i++) {
+                int k = rows[i].msg_id[15];
+                CHECK(k >= 3 && k <= 23 && k % 5 != 0);
+                seen[k]++;
+                total++;
+                CHECK(rows[i].created_ms == 1000 + k / 3);
+                CHECK_STREQ(rows[i].type, "parquet.saisine");
+                CHECK_STREQ(rows[i].content_type, "application/x-egide-parquet-saisine");
+                char want[32];
+                snprintf(want, sizeof want, "copy-%d", k);
+                if (k == 7)
+                    CHECK(rows[i].payload_len == 0 && rows[i].payload);
+                else
+                    CHECK(rows[i].payload_len == strlen(want) &&
+                          memcmp(rows[i].payload, want, strlen(want)) == 0);
+                /* strictly increasing (created_ms, msg_id) */
+                CHECK(rows[i].created_ms > last_ms ||
+                      (rows[i].created_ms == last_ms && memcmp(rows[i].msg_id, last_id, 16) > 0));
+                last_ms = rows[i].created_ms;
+                memcpy(last_id, rows[i].msg_id, 16);
+            }
+            if (n > 0) {
+                after = true;
+                after_ms = rows[n - 1].created_ms;
+                memcpy(after_id, rows[n - 1].msg_id, 16);
+            }
+            for (size_t i = 0; i < n; i++)
+                edge_sent_row_clear(&rows[i]);
+            free(rows);
+            if (n == 0 || pages > 100)
+                break;
+        }
+        CHECK(total == 17);
+        for (int k = 3; k <= 23; k++)
+            CHECK(seen[k] == (k % 5 != 0));
+        if (limits[l] == 1)
+            CHECK(pages == 18);
+    }
+    /* The window's end is excluded, its start included. */
+    CHECK_RC(OPS->outbox_range(s, 1001, 1001, 0, NULL, 10, &rows, &n), EGIDE_OK);
+    CHECK(n == 0);
+    CHECK_RC(OPS->outbox_range(s, 1001, 1002, 0, NULL, 10, &rows, &n), EGIDE_OK);
+    CHECK(n == 2); /* k = 3, 4 and 5 share 1001, 5 has no copy; 6 is at 1002 */
+    /* The copy is the sender's own: what is sent is the envelope alone. */
+    uint8_t *e = NULL, want[24];
+    size_t el = 0;
+    s_id(id, 4);
+    memset(want, 4, sizeof want);
+    CHECK_RC(OPS->outbox_envelope(s, id, &e, &el), EGIDE_OK);
+    CHECK(el == sizeof want && e && memcmp(e, want, sizeof want) == 0);
+    free(e);
+    for (size_t i = 0; i < n; i++)
+        edge_sent_row_clear(&rows[i]);
+    free(rows);
+    edge_sent_row_clear(NULL);
+    /* Through the created-time index, without a sort. */
+    if (OPS == &edge_store_sqlite_ops) {
+        int ok = 0;
+        CHECK_RC(edge_store_sqlite_plans(s, s_range_plan, &ok), EGIDE_OK);
+        CHECK(ok == 1);
+    }
+    OPS->close(&s);
+}
+
 int main(void)
 {
     egide_log_set_sink(s_quiet, NULL);
@@ -1360,6 +1518,7 @@ int main(void)
         RUN(test_obligation_paging);
         RUN(test_overall_state);
         RUN(test_idempotency_keys);
+        RUN(test_outbox_range);
     }
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", s_dir);
