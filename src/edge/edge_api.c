@@ -1616,7 +1616,9 @@ void edge_api_handle(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *
     } else if (strcmp(p, "/v1/deadlines") == 0 && get) {
         s_deadlines(e, req, resp);
     } else if (strcmp(p, "/v1/export/olinpe") == 0 && get) {
-        edge_export_olinpe(e, req, resp); /* edge_export.c */
+        /* The export's pages carry the referrals' payloads (the CLI keys them). */
+        if (s_allowed(who, EDGE_PERM_CONTENT, resp))
+            edge_export_olinpe(e, req, resp); /* edge_export.c */
     } else if (strcmp(p, "/v1/messages") == 0) {
         if (post && s_allowed(who, EDGE_PERM_SEND, resp))
             s_post_message(e, req, resp);
@@ -1641,6 +1643,12 @@ void edge_api_handle(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *
         } else {
             egide_http_error(resp, 404, EGIDE_ERR_NOTFOUND, "no route %s %s", req->method, p);
         }
+    } else if ((strcmp(p, "/v1/search") == 0 || strcmp(p, "/v1/cases") == 0 ||
+                strncmp(p, "/v1/cases/", 10) == 0) &&
+               !s_allowed(who, EDGE_PERM_CONTENT, resp)) {
+        /* A case's commune and reference, and a search by them, say who a
+         * child is: only for roles that may read content (review F2). */
+        return;
     } else if (!edge_api_cases_handle(e, req, resp)) {
         egide_http_error(resp, 404, EGIDE_ERR_NOTFOUND, "no route %s %s", req->method, p);
     }
