@@ -157,7 +157,9 @@ static const char *const s_migrations[] = {
     "CREATE INDEX IF NOT EXISTS outbox_time_page ON outbox(created_ms, msg_id);",
     /* 8: the totals health and /metrics show, kept by triggers in the
      * transaction of every write, so that reading them costs the same
-     * whatever the store holds (counted once here, at the migration). */
+     * whatever the store holds (counted once here, at the migration): the
+     * inbox, the recipients by state, the outbox by state, the obligations
+     * by state (the open ones' overdue split is read by index). */
     "CREATE TABLE counters(name TEXT PRIMARY KEY, n INTEGER NOT NULL);"
     "INSERT INTO counters SELECT 'inbox', count(*) FROM inbox;"
     "INSERT INTO counters SELECT 'rcpt' || state, count(*) FROM outbox_rcpt GROUP BY state;"
@@ -174,7 +176,30 @@ static const char *const s_migrations[] = {
     "CREATE TRIGGER counters_rcpt_upd AFTER UPDATE OF state ON outbox_rcpt"
     "  WHEN OLD.state <> NEW.state BEGIN"
     "  UPDATE counters SET n = n - 1 WHERE name = 'rcpt' || OLD.state;"
-    "  UPDATE counters SET n = n + 1 WHERE name = 'rcpt' || NEW.state; END;",
+    "  UPDATE counters SET n = n + 1 WHERE name = 'rcpt' || NEW.state; END;"
+    /* ... the outbox by state, and the obligations by state (their closed
+     * states grow with the years; the open ones are read by index). */
+    "INSERT INTO counters SELECT 'out' || state, count(*) FROM outbox GROUP BY state;"
+    "INSERT OR IGNORE INTO counters VALUES ('out0', 0), ('out1', 0), ('out2', 0), ('out3', 0);"
+    "CREATE TRIGGER counters_out_ins AFTER INSERT ON outbox BEGIN"
+    "  UPDATE counters SET n = n + 1 WHERE name = 'out' || NEW.state; END;"
+    "CREATE TRIGGER counters_out_del AFTER DELETE ON outbox BEGIN"
+    "  UPDATE counters SET n = n - 1 WHERE name = 'out' || OLD.state; END;"
+    "CREATE TRIGGER counters_out_upd AFTER UPDATE OF state ON outbox"
+    "  WHEN OLD.state <> NEW.state BEGIN"
+    "  UPDATE counters SET n = n - 1 WHERE name = 'out' || OLD.state;"
+    "  UPDATE counters SET n = n + 1 WHERE name = 'out' || NEW.state; END;"
+    "INSERT INTO counters SELECT 'obl' || state, count(*) FROM obligations GROUP BY state;"
+    "INSERT OR IGNORE INTO counters VALUES"
+    "  ('obl0', 0), ('obl1', 0), ('obl2', 0), ('obl3', 0), ('obl4', 0);"
+    "CREATE TRIGGER counters_obl_ins AFTER INSERT ON obligations BEGIN"
+    "  UPDATE counters SET n = n + 1 WHERE name = 'obl' || NEW.state; END;"
+    "CREATE TRIGGER counters_obl_del AFTER DELETE ON obligations BEGIN"
+    "  UPDATE counters SET n = n - 1 WHERE name = 'obl' || OLD.state; END;"
+    "CREATE TRIGGER counters_obl_upd AFTER UPDATE OF state ON obligations"
+    "  WHEN OLD.state <> NEW.state BEGIN"
+    "  UPDATE counters SET n = n - 1 WHERE name = 'obl' || OLD.state;"
+    "  UPDATE counters SET n = n + 1 WHERE name = 'obl' || NEW.state; END;",
 };
 
 typedef struct s_store {
@@ -984,9 +1009,9 @@ static egide_rc s_obligation_counts(edge_store_t *s, int64_t now_ms, edge_oblig_
         egide_db_stmt(DB(s),
                       "SELECT (SELECT count(*) FROM obligations WHERE state=?1 AND due_ms>=?2),"
                       " (SELECT count(*) FROM obligations WHERE state=?1 AND due_ms<?2),"
-                      " (SELECT count(*) FROM obligations WHERE state=?3),"
-                      " (SELECT count(*) FROM obligations WHERE state=?4),"
-                      " (SELECT count(*) FROM obligations WHERE state=?5)",
+                      " (SELECT n FROM counters WHERE name='obl' || ?3),"
+                      " (SELECT n FROM counters WHERE name='obl' || ?4),"
+                      " (SELECT n FROM counters WHERE name='obl' || ?5)",
                       &st);
     if (rc)
         return rc;
@@ -1675,7 +1700,7 @@ static egide_rc s_counts(edge_store_t *s, edge_store_counts_t *c)
     memset(c, 0, sizeof *c);
     sqlite3_stmt *st;
     egide_rc rc = egide_db_stmt(DB(s),
-                                "SELECT (SELECT count(*) FROM outbox WHERE state=?),"
+                                "SELECT (SELECT n FROM counters WHERE name='out' || ?),"
                                 " (SELECT n FROM counters WHERE name='inbox')",
                                 &st);
     if (rc)
