@@ -1157,7 +1157,8 @@ static json_t *s_obligation_json(const edge_obligation_t *o, int64_t now)
  * One page of the obligations held here, by due time: state open (default;
  * overdue ones included), overdue, met, late, released or any; role act,
  * oversee or any (default); "next" is the cursor of the next page (null on
- * the last), "total" how many the filter selects. */
+ * the last), "total" how many the filter selects (at most
+ * EDGE_OBLIG_COUNT_CAP: "total_exact" false past it). */
 static void s_deadlines(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *resp)
 {
     enum { Q_STATE, Q_ROLE, Q_CASE, Q_AFTER_DUE, Q_BEFORE_DUE, Q_LIMIT, Q_CURSOR, Q__N };
@@ -1239,11 +1240,13 @@ static void s_deadlines(edge_t *e, const egide_http_req_t *req, egide_http_resp_
     free(rows);
     char cur[48];
     snprintf(cur, sizeof cur, "%lld.%lld", (long long)next.due_ms, (long long)next.id);
+    /* The count stops past its cap: then the total is a lower bound. */
+    bool exact = total <= EDGE_OBLIG_COUNT_CAP;
     egide_http_json(resp, 200,
-                    json_pack("{s:o, s:o, s:I, s:s}", "obligations", arr, "next",
+                    json_pack("{s:o, s:o, s:I, s:b, s:s}", "obligations", arr, "next",
                               next.more ? json_string(cur) : json_null(), "total",
-                              (json_int_t)total, "profile",
-                              egide_deadline_profile_name(e->profile)));
+                              (json_int_t)(exact ? total : EDGE_OBLIG_COUNT_CAP), "total_exact",
+                              exact, "profile", egide_deadline_profile_name(e->profile)));
 }
 
 /* ------------------------------------------------------------ health, metrics */

@@ -370,6 +370,10 @@ typedef struct edge_oblig_counts {
 } edge_oblig_counts_t;
 
 #define EDGE_OBLIG_PAGE_MAX 500 /* obligation_list limit */
+/* obligation_count counts at most this many + 1: past it, the total is a
+ * lower bound (the API says total_exact false), so a count costs at most
+ * that much however many years the store holds. */
+#define EDGE_OBLIG_COUNT_CAP 10000
 
 typedef struct edge_store_counts {
     int64_t outbox_queued;                   /* outbox messages in EDGE_OUT_QUEUED */
@@ -698,7 +702,7 @@ struct edge_store_ops {
     egide_rc (*obligation_list)(edge_store_t *s, const edge_oblig_filter_t *f,
                                 edge_obligation_t **rows, size_t *n, edge_oblig_cursor_t *next);
     /* How many rows f selects (its cursor and limit ignored): an indexed
-     * COUNT. */
+     * COUNT, stopping at EDGE_OBLIG_COUNT_CAP + 1. */
     egide_rc (*obligation_count)(edge_store_t *s, const edge_oblig_filter_t *f, int64_t *total);
     /* Rows by state at now_ms (see edge_oblig_counts_t). */
     egide_rc (*obligation_counts)(edge_store_t *s, int64_t now_ms, edge_oblig_counts_t *c);

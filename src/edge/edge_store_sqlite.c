@@ -912,12 +912,16 @@ static const char *const s_oblig_sql[2][5] = {
         " (?2 IS NULL OR role=?2)" OBLIG_TAIL OBLIG_ORDER,
     },
     {
-        "SELECT count(*) FROM obligations WHERE state=?1 AND role=?2" OBLIG_TAIL,
-        "SELECT count(*) FROM obligations WHERE state=?1 AND ?2 IS NULL" OBLIG_TAIL,
-        "SELECT count(*) FROM obligations WHERE ?1<0 AND role=?2" OBLIG_TAIL,
-        "SELECT count(*) FROM obligations WHERE ?1<0 AND ?2 IS NULL" OBLIG_TAIL,
-        "SELECT count(*) FROM obligations WHERE case_id=?3 AND (?1<0 OR state=?1) AND"
-        " (?2 IS NULL OR role=?2)" OBLIG_TAIL,
+        "SELECT count(*) FROM (SELECT 1 FROM obligations WHERE state=?1 AND role=?2" OBLIG_TAIL
+        " LIMIT ?8)",
+        "SELECT count(*) FROM (SELECT 1 FROM obligations WHERE state=?1 AND ?2 IS NULL" OBLIG_TAIL
+        " LIMIT ?8)",
+        "SELECT count(*) FROM (SELECT 1 FROM obligations WHERE ?1<0 AND role=?2" OBLIG_TAIL
+        " LIMIT ?8)",
+        "SELECT count(*) FROM (SELECT 1 FROM obligations WHERE ?1<0 AND ?2 IS NULL" OBLIG_TAIL
+        " LIMIT ?8)",
+        "SELECT count(*) FROM (SELECT 1 FROM obligations WHERE case_id=?3 AND (?1<0 OR state=?1)"
+        " AND (?2 IS NULL OR role=?2)" OBLIG_TAIL " LIMIT ?8)",
     },
 };
 
@@ -955,8 +959,9 @@ static egide_rc s_oblig_stmt(edge_store_t *s, const edge_oblig_filter_t *f, bool
     bool cur = !count && f->has_cursor;
     sqlite3_bind_int64(st, 6, cur ? f->cursor_due_ms : INT64_MIN);
     sqlite3_bind_int64(st, 7, cur ? f->cursor_id : INT64_MIN);
-    if (!count)
-        sqlite3_bind_int64(st, 8, (int64_t)f->limit + 1);
+    /* A page asks one row more than it shows (a page follows); a count
+     * stops one past its cap (the total is then a lower bound). */
+    sqlite3_bind_int64(st, 8, count ? EDGE_OBLIG_COUNT_CAP + 1 : (int64_t)f->limit + 1);
     return EGIDE_OK;
 }
 

@@ -1491,6 +1491,38 @@ static void test_outbox_range(void)
     OPS->close(&s);
 }
 
+/* The count behind GET /v1/deadlines' total stops one past
+ * EDGE_OBLIG_COUNT_CAP (the API then says total_exact false), however many
+ * rows the filter selects; under the cap it is exact.  And the totals by
+ * state follow every open and close (kept by triggers). */
+static void test_obligation_count_cap(void)
+{
+    edge_store_t *s = s_open();
+    REQUIRE(s);
+    REQUIRE(OPS->begin(s) == EGIDE_OK);
+    for (int i = 0; i < EDGE_OBLIG_COUNT_CAP + 5; i++) {
+        edge_obligation_t o = s_oblig(100 + i, "evaluation", 0, 1000 + i, EDGE_OBLIG_ACT);
+        bool created = false;
+        REQUIRE(OPS->obligation_open(s, &o, &created, NULL) == EGIDE_OK && created);
+    }
+    REQUIRE(OPS->commit(s) == EGIDE_OK);
+    edge_oblig_filter_t f;
+    memset(&f, 0, sizeof f);
+    f.state = EDGE_OBLIG_Q_OPEN;
+    f.role = -1;
+    int64_t total = 0;
+    CHECK_RC(OPS->obligation_count(s, &f, &total), EGIDE_OK);
+    CHECK(total == EDGE_OBLIG_COUNT_CAP + 1);
+    f.has_due_before = true;
+    f.due_before_ms = 1000 + 20;
+    CHECK_RC(OPS->obligation_count(s, &f, &total), EGIDE_OK);
+    CHECK(total == 20);
+    edge_oblig_counts_t c;
+    CHECK_RC(OPS->obligation_counts(s, 1000 + 7, &c), EGIDE_OK);
+    CHECK(c.overdue == 7 && c.open == EDGE_OBLIG_COUNT_CAP + 5 - 7 && c.met == 0);
+    OPS->close(&s);
+}
+
 int main(void)
 {
     egide_log_set_sink(s_quiet, NULL);
@@ -1516,6 +1548,7 @@ int main(void)
         RUN(test_migrate_v4);
         RUN(test_obligations);
         RUN(test_obligation_paging);
+        RUN(test_obligation_count_cap);
         RUN(test_overall_state);
         RUN(test_idempotency_keys);
         RUN(test_outbox_range);
