@@ -12,7 +12,7 @@ el_setup || exit 1
 el_start_broker || exit 1
 for n in fr.snated 71.crip 71.tas.cluny-tournus; do el_start_edge "$n" || exit 1; done
 for n in fr.snated 71.crip 71.tas.cluny-tournus; do el_wait_until 100 t_connected "$n" || exit 1; done
-python3 -c "import json; print(json.dumps({'type':'snated.transmission','commune':'71137','payload':json.load(open('$EL_ROOT/deploy/samples/snated-cluny.json'))}))" >"$EL_DIR/body.json"
+python3 -c "import json; nonconf=lambda p: (p['sender'].update(confidential=False), p)[1]; print(json.dumps({'type':'snated.transmission','commune':'71137','payload':nonconf(json.load(open('$EL_ROOT/deploy/samples/snated-cluny.json')))}))" >"$EL_DIR/body.json"
 
 submitted() { [ -f "$1" ] && wc -l <"$1" || echo 0; }
 # Count, in one sqlite query per node, how many of the ids are in its inbox

@@ -18,7 +18,7 @@ el_setup || exit 1
 el_start_broker || exit 1
 for n in $SENDER $RCPTS; do el_start_edge "$n" || exit 1; done
 for n in $SENDER $RCPTS; do el_wait_until 100 t_connected "$n" || exit 1; done
-BODY=$(python3 -c "import json; print(json.dumps({'type':'snated.transmission','commune':'71137','payload':json.load(open('$EL_ROOT/deploy/samples/snated-cluny.json'))}))")
+BODY=$(python3 -c "import json; nonconf=lambda p: (p['sender'].update(confidential=False), p)[1]; print(json.dumps({'type':'snated.transmission','commune':'71137','payload':nonconf(json.load(open('$EL_ROOT/deploy/samples/snated-cluny.json')))}))")
 DB="$EL_DIR/state/$SENDER/edge.sqlite"
 BACKUP="$EL_DIR/backup"
 mkdir -p "$BACKUP"

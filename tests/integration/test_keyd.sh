@@ -20,7 +20,7 @@ for n in $NODES; do el_start_edge "$n" || exit 1; done
 for n in $NODES; do check "$n connects to the broker" el_wait_until 100 t_connected "$n"; done
 
 SAMPLE="$EL_ROOT/deploy/samples/snated-cluny.json"
-BODY=$(python3 -c "import json; print(json.dumps({'type':'snated.transmission','commune':'71137','payload':json.load(open('$SAMPLE'))}))")
+BODY=$(python3 -c "import json; p=json.load(open('$SAMPLE')); p['sender']['confidential']=False; print(json.dumps({'type':'snated.transmission','commune':'71137','payload':p}))")
 send_one() { # -> prints the message id
     el_api fr.snated POST /v1/messages -d "$BODY" | json "j.get('id','')"
 }

@@ -13,7 +13,7 @@ el_start_edge 71.crip || exit 1
 el_write_edge_config 71.tas.cluny-tournus # configured, not started
 check "sender connected" el_wait_until 100 t_connected fr.snated
 
-BODY=$(python3 -c "import json; print(json.dumps({'type':'snated.transmission','commune':'71137','payload':json.load(open('$EL_ROOT/deploy/samples/snated-cluny.json'))}))")
+BODY=$(python3 -c "import json; nonconf=lambda p: (p['sender'].update(confidential=False), p)[1]; print(json.dumps({'type':'snated.transmission','commune':'71137','payload':nonconf(json.load(open('$EL_ROOT/deploy/samples/snated-cluny.json')))}))")
 ID=$(el_api fr.snated POST /v1/messages -d "$BODY" | json "j['id']")
 crip_done() { el_api fr.snated GET "/v1/messages/$ID" | json "[r['state'] for r in j['recipients'] if r['node']=='71.crip'][0]" | grep -qx delivered; }
 check "delivered to the CRIP, which is online" el_wait_until 100 crip_done
