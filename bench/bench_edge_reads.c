@@ -10,7 +10,9 @@
  *
  *   bench_edge_reads [N ...]     N = messages in the store (default 10000
  *                                100000 1000000); REQS=200 requests per
- *                                figure; DIR=/var/tmp where the stores go
+ *                                figure; DIR=/var/tmp where the stores go;
+ *                                KEEP=1 keeps each in DIR/egide-bench-reads.N
+ *                                and reuses it on the next run
  *
  * The store is seeded as the daemon writes it: each message through
  * outbox_add / inbox_put and the obligation engine (edge_oblig_note, with
@@ -22,8 +24,9 @@
  * over five years up to "now", so that old cases are closed, the last
  * months' open and a few overdue.  All data is invented.
  *
- * Prints one line per figure and size, then the ratio of each p99 at the
- * largest size to the smallest.
+ * Prints one line per figure and size (with the rows each answer held, on
+ * average: the page it returns), then the ratios of the largest size to the
+ * smallest: p50, p99 and rows.
  */
 #include <inttypes.h>
 #include <jansson.h>
@@ -31,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "edge.h"
@@ -272,21 +276,36 @@ static json_t *s_get(edge_t *e, const char *path, const char *query, int *status
 typedef struct figure {
     const char *name;
     double p50, p99;
-    int bad; /* requests not answered 200 */
+    double rows; /* rows per answer, on average */
+    int bad;     /* requests not answered 200 */
 } figure_t;
 
-#define N_FIG 9
+#define N_FIG 10
 static const char *const s_fig_names[N_FIG] = {
     "inbox page (newest 50)",
     "inbox page (deep, by cursor)",
     "message view",
     "case view",
-    "search (type+commune+dates)",
+    "search (type+commune, a year)",
+    "obligations (open, first 50)",
     "obligations (overdue, 50)",
     "obligations (deep page)",
     "case list (newest 50)",
     "/metrics",
 };
+
+/* How many rows an answer holds (the page it returns): its list's length,
+ * or 1 for an object without one. */
+static size_t s_rows(const json_t *j)
+{
+    static const char *const lists[] = {"messages", "obligations", "cases"};
+    for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
+        const json_t *a = json_object_get(j, lists[i]);
+        if (json_is_array(a))
+            return json_array_size(a);
+    }
+    return 1;
+}
 
 /* A cursor deep in a list: follow `next` `pages` times from the start. */
 static char *s_deep_cursor(edge_t *e, const char *path, const char *base, const char *member,
@@ -320,6 +339,7 @@ static void s_measure(edge_t *e, size_t n_msgs, int reqs, figure_t *fig)
     for (int f = 0; f < N_FIG; f++) {
         fig[f].name = s_fig_names[f];
         fig[f].bad = 0;
+        size_t rows = 0;
         for (int r = 0; r < reqs; r++) {
             char path[128] = "/v1/messages", q[512] = "";
             uint64_t c = cases ? (uint64_t)rand_r(&seed) % cases : 0;
@@ -349,27 +369,33 @@ static void s_measure(edge_t *e, size_t n_msgs, int reqs, figure_t *fig)
                 break;
             }
             case 4: {
-                int64_t from = s_clock - (int64_t)(rand_r(&seed) % (5 * 365)) * DAY;
+                /* a year of one commune's referrals, from a day of the
+                 * first four years: a full page at every size */
+                int64_t from = s_clock - (int64_t)(365 + rand_r(&seed) % (4 * 365)) * DAY;
                 snprintf(path, sizeof path, "/v1/search");
                 snprintf(q, sizeof q,
                          "type=snated.transmission&commune=71137&from=%lld&to=%lld&limit=50",
-                         (long long)from, (long long)(from + 30 * DAY));
+                         (long long)from, (long long)(from + 365 * DAY));
                 break;
             }
             case 5:
                 snprintf(path, sizeof path, "/v1/deadlines");
-                snprintf(q, sizeof q, "state=overdue&limit=50");
+                snprintf(q, sizeof q, "state=open&limit=50");
                 break;
             case 6:
+                snprintf(path, sizeof path, "/v1/deadlines");
+                snprintf(q, sizeof q, "state=overdue&limit=50");
+                break;
+            case 7:
                 snprintf(path, sizeof path, "/v1/deadlines");
                 snprintf(q, sizeof q, "state=met&limit=50%s%s", deep_obl ? "&after=" : "",
                          deep_obl ? deep_obl : "");
                 break;
-            case 7:
+            case 8:
                 snprintf(path, sizeof path, "/v1/cases");
                 snprintf(q, sizeof q, "limit=50");
                 break;
-            case 8:
+            case 9:
                 snprintf(path, sizeof path, "/metrics");
                 break;
             }
@@ -377,10 +403,12 @@ static void s_measure(edge_t *e, size_t n_msgs, int reqs, figure_t *fig)
             double a = s_ms();
             json_t *j = s_get(e, path, q, &st);
             t[r] = s_ms() - a;
+            rows += j ? s_rows(j) : 0;
             json_decref(j);
             if (st != 200)
                 fig[f].bad++;
         }
+        fig[f].rows = (double)rows / reqs;
         qsort(t, (size_t)reqs, sizeof *t, s_cmpd);
         fig[f].p50 = t[reqs / 2];
         fig[f].p99 = t[(reqs * 99) / 100 < reqs ? (reqs * 99) / 100 : reqs - 1];
@@ -438,10 +466,23 @@ int main(int argc, char **argv)
     printf("CRIP edge reads through edge_api_handle, %d requests per figure (ms)\n", reqs);
     for (int s = 0; s < n_sizes; s++) {
         char dir[512], path[600];
-        snprintf(dir, sizeof dir, "%s/egide-bench-reads.XXXXXX", base);
-        if (!mkdtemp(dir)) {
-            perror("mkdtemp");
-            return 1;
+        /* KEEP: a fixed place per size, seeded once and reused by later
+         * runs (the store is then migrated to this build's schema first). */
+        bool keep = getenv("KEEP") != NULL, reuse = false;
+        if (keep) {
+            snprintf(dir, sizeof dir, "%s/egide-bench-reads.%zu", base, sizes[s]);
+            snprintf(path, sizeof path, "%s/crip.db", dir);
+            reuse = access(path, F_OK) == 0;
+            if (!reuse && mkdir(dir, 0700) != 0) {
+                perror(dir);
+                return 1;
+            }
+        } else {
+            snprintf(dir, sizeof dir, "%s/egide-bench-reads.XXXXXX", base);
+            if (!mkdtemp(dir)) {
+                perror("mkdtemp");
+                return 1;
+            }
         }
         snprintf(path, sizeof path, "%s/crip.db", dir);
         static edge_t E;
@@ -453,23 +494,29 @@ int main(int argc, char **argv)
         E.profile = profile;
         E.now_ms = s_now;
         E.wake[0] = E.wake[1] = -1;
+        double o = s_ms();
         if (edge_store_sqlite_ops.open(path, &E.store)) {
             fprintf(stderr, "bench_edge_reads: cannot open %s\n", path);
             return 1;
         }
+        double open_s = (s_ms() - o) / 1e3;
         E.api_store = E.store;
         sd.e = &E;
         sd.seq = 0;
         size_t written = 0;
         double a = s_ms();
-        egide_rc rc = s_seed(&sd, sizes[s], &written);
+        egide_rc rc = reuse ? EGIDE_OK : s_seed(&sd, sizes[s], &written);
         double seed_s = (s_ms() - a) / 1e3;
+        if (reuse)
+            printf("\n%zu messages: the store kept in %s, opened (and migrated) in %.1f s\n",
+                   sizes[s], dir, open_s);
         if (rc) {
             fprintf(stderr, "bench_edge_reads: seeding failed: %s\n", egide_strerror(rc));
             return 1;
         }
-        printf("\n%zu messages (%zu written, %zu cases), seeded in %.1f s (%.0f messages/s)\n",
-               sizes[s], written, sizes[s] / PER_CASE, seed_s, (double)written / seed_s);
+        if (!reuse)
+            printf("\n%zu messages (%zu written, %zu cases), seeded in %.1f s (%.0f messages/s)\n",
+                   sizes[s], written, sizes[s] / PER_CASE, seed_s, (double)written / seed_s);
         edge_oblig_counts_t oc;
         if (edge_store_obligation_counts(E.store, s_clock, &oc) == EGIDE_OK)
             printf("  obligations stored: %lld open, %lld overdue, %lld met, %lld late\n",
@@ -477,22 +524,28 @@ int main(int argc, char **argv)
                    (long long)oc.late);
         s_measure(&E, sizes[s], reqs, fig[s]);
         for (int f = 0; f < N_FIG; f++)
-            printf("  %-30s p50 %8.3f  p99 %8.3f%s\n", fig[s][f].name, fig[s][f].p50, fig[s][f].p99,
-                   fig[s][f].bad ? "  (some answers not 200!)" : "");
+            printf("  %-30s p50 %8.3f  p99 %8.3f  rows %5.1f%s\n", fig[s][f].name, fig[s][f].p50,
+                   fig[s][f].p99, fig[s][f].rows, fig[s][f].bad ? "  (some answers not 200!)" : "");
         edge_store_close(&E.store);
         E.api_store = NULL;
         pthread_mutex_destroy(&E.dir_lock);
         pthread_mutex_destroy(&E.api_lock);
         char cmd[700];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-        if (system(cmd) != 0)
+        if (getenv("KEEP")) /* KEEP=1 leaves the store for a look with sqlite3 */
+            printf("  store kept in %s\n", dir);
+        else if (system(cmd) != 0)
             fprintf(stderr, "bench_edge_reads: could not remove %s\n", dir);
     }
     if (n_sizes > 1) {
-        printf("\np99 at %zu messages / p99 at %zu messages\n", sizes[n_sizes - 1], sizes[0]);
-        for (int f = 0; f < N_FIG; f++)
-            printf("  %-30s %6.2fx\n", s_fig_names[f],
-                   fig[0][f].p99 > 0 ? fig[n_sizes - 1][f].p99 / fig[0][f].p99 : 0.0);
+        printf("\nat %zu messages / at %zu messages:    p50      p99     rows\n",
+               sizes[n_sizes - 1], sizes[0]);
+        for (int f = 0; f < N_FIG; f++) {
+            const figure_t *a = &fig[0][f], *b = &fig[n_sizes - 1][f];
+            printf("  %-30s %6.2fx  %6.2fx  %6.2fx\n", s_fig_names[f],
+                   a->p50 > 0 ? b->p50 / a->p50 : 0.0, a->p99 > 0 ? b->p99 / a->p99 : 0.0,
+                   a->rows > 0 ? b->rows / a->rows : 0.0);
+        }
     }
     egide_free_secret(sd.pb, sd.pb_len);
     egide_deadline_profile_destroy(&profile);

@@ -447,12 +447,6 @@ static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_re
     if (!s_override_parse(root, &ovr_reason, resp))
         goto done;
     if (ovr_reason) {
-        if (to) {
-            egide_http_error(resp, 400, EGIDE_ERR_VALIDATION,
-                             "routing_override: only for routing by commune; with \"to\" the "
-                             "recipients are already explicit");
-            goto done;
-        }
         if (!s_type_has_override(type)) {
             egide_http_error(resp, 400, EGIDE_ERR_VALIDATION,
                              "routing_override: type %s is not routed by the children's commune "
@@ -548,6 +542,32 @@ static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_re
                 goto done;
             }
             n++;
+        }
+        /* Explicit recipients get the same routing checks (issue 11 item
+         * 3): a payload that names a territory is addressed to it, and that
+         * territory is the directory's for the children's commune. */
+        if (facts.territory[0] && !facts.routing_override) {
+            bool addressed = false;
+            for (size_t i = 0; i < n; i++)
+                addressed = addressed || strcmp(rcpt[i], facts.territory) == 0;
+            if (!addressed) {
+                egide_http_error(resp, 422, EGIDE_ERR_ROUTE,
+                                 "routing mismatch: the payload's territory is %s but \"to\" does "
+                                 "not address it; address it, or correct the payload's territory",
+                                 facts.territory);
+                goto done;
+            }
+            if (facts.commune[0] && !s_routing_consistent(e, NULL, facts.commune, &facts, resp))
+                goto done;
+        }
+        if (facts.routing_override) {
+            json_t *po = json_object_get(payload, "routing_override");
+            record = s_override_record(json_string_value(json_object_get(po, "reason")),
+                                       facts.commune[0] ? facts.commune : NULL, &facts, rcpt, n);
+            if (!record) {
+                egide_http_error(resp, 500, EGIDE_ERR_NOMEM, "out of memory");
+                goto done;
+            }
         }
     } else {
         const char *c = commune ? commune : (facts.commune[0] ? facts.commune : NULL);

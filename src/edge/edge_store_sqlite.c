@@ -200,6 +200,43 @@ static const char *const s_migrations[] = {
     "  WHEN OLD.state <> NEW.state BEGIN"
     "  UPDATE counters SET n = n - 1 WHERE name = 'obl' || OLD.state;"
     "  UPDATE counters SET n = n + 1 WHERE name = 'obl' || NEW.state; END;",
+    /* 9: the searches' indexes cover every column their residual filters
+     * read (type, state, urgency, commune, sender, case reference), and the
+     * case list's covers its rows: a search looks at index entries only
+     * until it has its page (s_msg_search), and a total counts index
+     * entries, never table rows (which, in the inbox and outbox, keep their
+     * late columns behind the payload's overflow pages).  Same names and
+     * leading columns as before, so every plan keeps its order; built once,
+     * at this migration. */
+    "DROP INDEX IF EXISTS inbox_page;"
+    "CREATE INDEX inbox_page ON inbox(received_ms, msg_id, type, state, urgency, commune,"
+    "  sender_id, case_ref);"
+    "DROP INDEX IF EXISTS inbox_state_page;"
+    "CREATE INDEX inbox_state_page ON inbox(state, received_ms, msg_id, type, urgency, commune,"
+    "  sender_id, case_ref);"
+    "DROP INDEX IF EXISTS inbox_type_page;"
+    "CREATE INDEX inbox_type_page ON inbox(type, received_ms, msg_id, state, urgency, commune,"
+    "  sender_id, case_ref);"
+    "DROP INDEX IF EXISTS inbox_sender_page;"
+    "CREATE INDEX inbox_sender_page ON inbox(sender_id, received_ms, msg_id, type, state, urgency,"
+    "  commune, case_ref);"
+    "DROP INDEX IF EXISTS inbox_commune_page;"
+    "CREATE INDEX inbox_commune_page ON inbox(commune, received_ms, msg_id, type, state, urgency,"
+    "  sender_id, case_ref);"
+    "DROP INDEX IF EXISTS outbox_time_page;"
+    "CREATE INDEX outbox_time_page ON outbox(created_ms, msg_id, type, state, urgency, commune,"
+    "  case_ref);"
+    "DROP INDEX IF EXISTS outbox_type_page;"
+    "CREATE INDEX outbox_type_page ON outbox(type, created_ms, msg_id, state, urgency, commune,"
+    "  case_ref);"
+    "DROP INDEX IF EXISTS outbox_commune_page;"
+    "CREATE INDEX outbox_commune_page ON outbox(commune, created_ms, msg_id, type, state, urgency,"
+    "  case_ref);"
+    "DROP INDEX IF EXISTS outbox_state_page;"
+    "CREATE INDEX outbox_state_page ON outbox(state, created_ms, msg_id, type, urgency, commune,"
+    "  case_ref);"
+    "DROP INDEX IF EXISTS cases_updated;"
+    "CREATE INDEX cases_updated ON cases(updated_ms, id, ref, created_ms, origin_ms, declared_ms);",
 };
 
 typedef struct s_store {
@@ -1012,7 +1049,7 @@ static egide_rc s_obligation_counts(edge_store_t *s, int64_t now_ms, edge_oblig_
     sqlite3_stmt *st;
     egide_rc rc =
         egide_db_stmt(DB(s),
-                      "SELECT (SELECT count(*) FROM obligations WHERE state=?1 AND due_ms>=?2),"
+                      "SELECT (SELECT n FROM counters WHERE name='obl' || ?1),"
                       " (SELECT count(*) FROM obligations WHERE state=?1 AND due_ms<?2),"
                       " (SELECT n FROM counters WHERE name='obl' || ?3),"
                       " (SELECT n FROM counters WHERE name='obl' || ?4),"
@@ -1028,8 +1065,11 @@ static egide_rc s_obligation_counts(edge_store_t *s, int64_t now_ms, edge_oblig_
     bool row;
     rc = s_row(DB(s), st, "obligation counts", &row);
     if (!rc && row) {
-        c->open = sqlite3_column_int64(st, 0);
+        /* The open ones from their counter, less the overdue ones, counted
+         * by index: a count that grows with the backlog, never with the
+         * years of closed obligations nor with the open ones. */
         c->overdue = sqlite3_column_int64(st, 1);
+        c->open = sqlite3_column_int64(st, 0) - c->overdue;
         c->met = sqlite3_column_int64(st, 2);
         c->late = sqlite3_column_int64(st, 3);
         c->released = sqlite3_column_int64(st, 4);
@@ -2555,12 +2595,21 @@ static egide_rc s_inbox_page(edge_store_t *s, const edge_page_q_t *q, edge_inbox
  * only drops the rows of the cursor's own millisecond up to its id. */
 #define S_IN_AFTER  " AND (received_ms < ?12 OR msg_id < ?13)"
 #define S_OUT_AFTER " AND (created_ms < ?12 OR msg_id < ?13)"
+/* A page is read in two steps: the range of the leading index, which
+ * covers every column the residual filters read (migration 9), so that a
+ * row that does not match costs one index entry and never its table row
+ * (whose late columns sit behind the payload's overflow pages); then the
+ * page's matches by primary key (s_search_fetch). */
 #define S_IN_PAGE(lead, after)                                                                     \
-    "SELECT " INBOX_COLS ", " S_RESID_IN " FROM inbox WHERE " lead                                 \
+    "SELECT received_ms, msg_id, " S_RESID_IN " FROM inbox WHERE " lead                            \
     "received_ms >= ?10 AND received_ms < ?11" after " ORDER BY received_ms DESC, msg_id DESC"
 #define S_OUT_PAGE(lead, after)                                                                    \
-    "SELECT " OUTBOX_COLS ", " S_RESID_OUT " FROM outbox WHERE " lead                              \
+    "SELECT created_ms, msg_id, " S_RESID_OUT " FROM outbox WHERE " lead                           \
     "created_ms >= ?10 AND created_ms < ?11" after " ORDER BY created_ms DESC, msg_id DESC"
+static const char *const s_search_fetch_sql[2] = {
+    "SELECT " INBOX_COLS " FROM inbox WHERE msg_id=?1",
+    "SELECT " OUTBOX_COLS " FROM outbox WHERE msg_id=?1",
+};
 #define S_IN_COUNT(lead)                                                                           \
     "SELECT count(*), total(m) FROM (SELECT " S_RESID_IN " AS m FROM inbox WHERE " lead            \
     "received_ms >= ?10 AND received_ms < ?11 ORDER BY received_ms DESC, msg_id DESC LIMIT ?20)"
@@ -2667,6 +2716,37 @@ static void s_search_case_cols(edge_search_row_t *r, bool outbox)
     egide_strlcpy(r->case_ref, outbox ? r->out.case_ref : r->in.case_ref, sizeof r->case_ref);
 }
 
+/* The page's rows, by the ids the index range matched, in its order.  A
+ * row gone meanwhile (the read is not one snapshot with the range) is left
+ * out. */
+static egide_rc s_search_fetch(edge_store_t *s, bool outbox, const uint8_t (*ids)[16],
+                               size_t found, edge_search_row_t **rows, size_t *n)
+{
+    *rows = calloc(found, sizeof **rows);
+    if (!*rows)
+        return EGIDE_ERR_NOMEM;
+    egide_rc rc = EGIDE_OK;
+    for (size_t i = 0; i < found && !rc; i++) {
+        sqlite3_stmt *st;
+        rc = egide_db_stmt(DB(s), s_search_fetch_sql[outbox], &st);
+        if (rc)
+            break;
+        sqlite3_bind_blob(st, 1, ids[i], 16, SQLITE_STATIC);
+        bool row;
+        rc = s_row(DB(s), st, "search row", &row);
+        if (!rc && row) {
+            edge_search_row_t *r = &(*rows)[(*n)++];
+            if (outbox)
+                s_outbox_row(st, &r->out);
+            else
+                s_inbox_row(st, &r->in);
+            s_search_case_cols(r, outbox);
+        }
+        egide_db_done(st);
+    }
+    return rc;
+}
+
 static egide_rc s_msg_search(edge_store_t *s, const edge_search_q_t *q, edge_search_row_t **rows,
                              size_t *n, edge_search_page_t *pg)
 {
@@ -2688,10 +2768,14 @@ static egide_rc s_msg_search(edge_store_t *s, const edge_search_q_t *q, edge_sea
         if (q->after_ms < INT64_MAX && (!q->has_to || q->after_ms + 1 < q->to_ms))
             sqlite3_bind_int64(st, 11, q->after_ms + 1);
     }
-    int base = q->outbox ? OUTBOX_NCOLS : INBOX_NCOLS; /* the residual filters' column */
-    size_t cap = 0, scanned = 0;
+    size_t scanned = 0, found = 0;
     int64_t last_ms = 0;
     uint8_t last_id[16] = {0};
+    uint8_t(*ids)[16] = calloc(q->limit, sizeof *ids);
+    if (!ids) {
+        egide_db_done(st);
+        return EGIDE_ERR_NOMEM;
+    }
     for (;;) {
         bool row;
         rc = s_row(DB(s), st, "search", &row);
@@ -2702,28 +2786,21 @@ static egide_rc s_msg_search(edge_store_t *s, const edge_search_q_t *q, edge_sea
             break;
         }
         scanned++;
-        bool match = sqlite3_column_int(st, base) != 0;
-        if (match && *n == q->limit) {
+        bool match = sqlite3_column_int(st, 2) != 0;
+        if (match && found == q->limit) {
             pg->more = true;
             break;
         }
         /* The position of the row looked at last, in the order. */
-        last_ms = sqlite3_column_int64(st, q->outbox ? 4 : 6);
-        s_blob(last_id, 16, st, 0);
-        if (!match)
-            continue;
-        rc = s_grow((void **)rows, &cap, *n, sizeof **rows);
-        if (rc)
-            break;
-        edge_search_row_t *r = &(*rows)[(*n)++];
-        memset(r, 0, sizeof *r);
-        if (q->outbox)
-            s_outbox_row(st, &r->out);
-        else
-            s_inbox_row(st, &r->in);
-        s_search_case_cols(r, q->outbox);
+        last_ms = sqlite3_column_int64(st, 0);
+        s_blob(last_id, 16, st, 1);
+        if (match)
+            memcpy(ids[found++], last_id, 16);
     }
     egide_db_done(st);
+    if (!rc && found)
+        rc = s_search_fetch(s, q->outbox, ids, found, rows, n);
+    free(ids);
     if (!rc && pg->more) {
         pg->next_ms = last_ms;
         memcpy(pg->next_id, last_id, 16);

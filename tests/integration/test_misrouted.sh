@@ -118,6 +118,26 @@ print(json.dumps({'type': 'evaluation.assignment', 'in_reply_to': '$2',
 R=$(el_api 71.crip POST /v1/messages -d "$(assign 71.tas.macon "$MR")")
 check "an assignment naming Mâcon for a child of Cluny is refused, both territories named" \
     grep -q "territory is 71.tas.macon but the directory routes commune 71137 to 71.tas.cluny-tournus" <<<"$R"
+# ... and with explicit recipients ("to") the same checks hold: the payload's
+# territory must be addressed, and be the directory's for the child's commune.
+assign_to() { # TO TERRITORY IN_REPLY_TO [OVERRIDE_REASON]
+    assign "$2" "$3" | python3 -c "
+import json, sys
+b = json.load(sys.stdin); b['to'] = ['$1']
+if '${4:-}': b['routing_override'] = {'reason': '${4:-}'}
+print(json.dumps(b))"
+}
+R=$(el_api 71.crip POST /v1/messages -d "$(assign_to 71.tas.macon 71.tas.cluny-tournus "$MR")")
+check "to Mâcon with a payload naming Cluny/Tournus is refused, the territory named" \
+    grep -q "payload's territory is 71.tas.cluny-tournus but .*to.* does not address it" <<<"$R"
+R=$(el_api 71.crip POST /v1/messages -d "$(assign_to 71.tas.macon 71.tas.macon "$MR")")
+check "to Mâcon naming Mâcon for a child of Cluny is refused, both territories named" \
+    grep -q "territory is 71.tas.macon but the directory routes commune 71137 to 71.tas.cluny-tournus" <<<"$R"
+R=$(el_api 71.crip POST /v1/messages -d "$(assign_to 71.tas.macon 71.tas.macon "$MR" "convention de suivi avec Macon")")
+OV=$(echo "$R" | json "j['id']")
+check "to Mâcon with an override is accepted" test "${#OV}" -eq 32
+check "the CRIP keeps that override's record with the message" grep -q "convention de suivi avec Macon" \
+    <<<"$(sqlite3 "$EL_DIR/state/71.crip/edge.sqlite" "SELECT CAST(value AS TEXT) FROM meta WHERE key='routing_override/$OV'")"
 R=$(el_api 71.crip POST /v1/messages -d "$(assign 71.tas.cluny-tournus "$MR")")
 AS=$(echo "$R" | json "j['id']")
 check "re-dispatch accepted with an id" test "${#AS}" -eq 32

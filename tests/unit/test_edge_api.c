@@ -777,9 +777,6 @@ static void test_route_bad_override(void)
         {OVB("{}") PL, "routing_override.reason: required"},
         {OVB("\"because\"") PL, "routing_override: an object"},
         {OVB("{\"reason\":\"r\",\"by\":\"me\"}") PL, "routing_override: unknown field \"by\""},
-        {"{\"type\":\"ip.transmission\",\"to\":[\"71.crip\"],\"routing_override\":{\"reason\":"
-         "\"r\"}" PL,
-         "routing_override: only for routing by commune"},
         {"{\"type\":\"message.acknowledgement\",\"commune\":\"71270\",\"routing_override\":{"
          "\"reason\":\"r\"},\"payload\":{\"acknowledged_at\":\"2026-10-01T16:40:00+02:00\","
          "\"acknowledged_by\":\"x\"}}",

@@ -529,7 +529,13 @@ static void s_plan(const char *name, const char *plan, void *arg)
         }
     }
     bool sort = strstr(plan, "USE TEMP B-TREE") != NULL;
-    if (full || sort) {
+    /* A search's range, its total and the case list read index entries
+     * only (migration 9): a row that does not match never costs its table
+     * row. */
+    bool covered = (strncmp(name, "search ", 7) != 0 && strncmp(name, "total ", 6) != 0 &&
+                    strncmp(name, "cases", 5) != 0) ||
+                   strstr(plan, "COVERING INDEX") != NULL;
+    if (full || sort || !covered) {
         fprintf(stderr, "plan of %s:\n%s", name, plan);
         (*bad)++;
     }
