@@ -1241,12 +1241,13 @@ static void s_deadlines(edge_t *e, const egide_http_req_t *req, egide_http_resp_
     size_t n = 0;
     edge_oblig_cursor_t next;
     int64_t total = 0;
+    bool exact = false;
     edge_store_t *st = NULL;
     egide_rc rc = edge_api_reader(e, NULL, &st);
     if (!rc) {
         rc = edge_store_obligation_list(st, &f, &rows, &n, &next);
         if (!rc)
-            rc = edge_store_obligation_count(st, &f, &total);
+            rc = edge_store_obligation_count(st, &f, &total, &exact);
         edge_api_reader_end(e, st);
     }
     if (rc) {
@@ -1260,8 +1261,7 @@ static void s_deadlines(edge_t *e, const egide_http_req_t *req, egide_http_resp_
     free(rows);
     char cur[48];
     snprintf(cur, sizeof cur, "%lld.%lld", (long long)next.due_ms, (long long)next.id);
-    /* The count stops past its cap: then the total is a lower bound. */
-    bool exact = total <= EDGE_OBLIG_COUNT_CAP;
+    /* A count by index stops past its cap: then the total is a lower bound. */
     egide_http_json(resp, 200,
                     json_pack("{s:o, s:o, s:I, s:b, s:s}", "obligations", arr, "next",
                               next.more ? json_string(cur) : json_null(), "total",

@@ -703,7 +703,11 @@ struct edge_store_ops {
                                 edge_obligation_t **rows, size_t *n, edge_oblig_cursor_t *next);
     /* How many rows f selects (its cursor and limit ignored): an indexed
      * COUNT, stopping at EDGE_OBLIG_COUNT_CAP + 1. */
-    egide_rc (*obligation_count)(edge_store_t *s, const edge_oblig_filter_t *f, int64_t *total);
+    /* *exact false: the count stopped past EDGE_OBLIG_COUNT_CAP (*total is
+     * then a lower bound).  A filter by state alone is read from the
+     * counters (migration 8): exact, whatever its size. */
+    egide_rc (*obligation_count)(edge_store_t *s, const edge_oblig_filter_t *f, int64_t *total,
+                                 bool *exact);
     /* Rows by state at now_ms (see edge_oblig_counts_t). */
     egide_rc (*obligation_counts)(edge_store_t *s, int64_t now_ms, edge_oblig_counts_t *c);
     /* Totals for health and metrics. */

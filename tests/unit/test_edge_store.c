@@ -1050,7 +1050,10 @@ static void test_obligations(void)
     f.state = EDGE_OBLIG_Q_ANY;
     f.role = 2;
     CHECK_RC(OPS->obligation_list(s, &f, &rows, &n, &next), EGIDE_ERR_INVALID);
-    CHECK_RC(OPS->obligation_count(s, &f, NULL), EGIDE_ERR_INVALID);
+    bool exact = false;
+    CHECK_RC(OPS->obligation_count(s, &f, NULL, &exact), EGIDE_ERR_INVALID);
+    int64_t total_ = 0;
+    CHECK_RC(OPS->obligation_count(s, &f, &total_, NULL), EGIDE_ERR_INVALID);
     f.role = -1;
     CHECK_RC(OPS->obligation_list(s, &f, NULL, &n, &next), EGIDE_ERR_INVALID);
     CHECK_RC(OPS->obligation_list(s, &f, &rows, &n, NULL), EGIDE_ERR_INVALID);
@@ -1157,8 +1160,9 @@ static void test_obligation_paging(void)
             }
             CHECK(total == want);
             int64_t count = -1;
-            CHECK_RC(OPS->obligation_count(s, &f, &count), EGIDE_OK);
-            CHECK(count == (int64_t)want);
+            bool exact = false;
+            CHECK_RC(OPS->obligation_count(s, &f, &count, &exact), EGIDE_OK);
+            CHECK(count == (int64_t)want && exact);
         }
     /* due bounds and overdue */
     edge_oblig_filter_t f;
@@ -1187,8 +1191,50 @@ static void test_obligation_paging(void)
     CHECK(n == 8); /* due 0 < now 1000: i % 5 == 0 */
     free(rows);
     int64_t count = 0;
-    CHECK_RC(OPS->obligation_count(s, &f, &count), EGIDE_OK);
-    CHECK(count == 8);
+    bool exact = false;
+    CHECK_RC(OPS->obligation_count(s, &f, &count, &exact), EGIDE_OK);
+    CHECK(count == 8 && exact);
+    /* closed ones: the count by state alone (the counters) and by state
+     * and role (the index) agree with what was closed */
+    static const uint8_t by[16] = {0x77};
+    size_t closed = 0;
+    for (int i = 0; i < 6; i++) {
+        size_t k = 0;
+        CHECK_RC(OPS->obligation_close(s, 100 + i, "evaluation", 0, -1, i == 5, 1500, by, &k),
+                 EGIDE_OK);
+        closed += k;
+    }
+    CHECK(closed == 6);
+    static const struct {
+        edge_oblig_query state;
+        int role;
+        int64_t want;
+    } by_state[] = {
+        /* i 0..4 closed at 1500 against due 1000 * (i % 5): 0 met (due 0,
+         * 1000 late), 2..4 met; i 5 released */
+        {EDGE_OBLIG_Q_MET, -1, 3},
+        {EDGE_OBLIG_Q_MET, EDGE_OBLIG_ACT, 2}, /* i 2, 4 */
+        {EDGE_OBLIG_Q_LATE, -1, 2},
+        {EDGE_OBLIG_Q_LATE, EDGE_OBLIG_OVERSEE, 1}, /* i 1 */
+        {EDGE_OBLIG_Q_RELEASED, -1, 1},
+        {EDGE_OBLIG_Q_OPEN, -1, N - 6},
+        {EDGE_OBLIG_Q_ANY, -1, N},
+    };
+    for (size_t i = 0; i < sizeof by_state / sizeof by_state[0]; i++) {
+        memset(&f, 0, sizeof f);
+        f.state = by_state[i].state;
+        f.role = by_state[i].role;
+        count = -1;
+        exact = false;
+        CHECK_RC(OPS->obligation_count(s, &f, &count, &exact), EGIDE_OK);
+        if (count != by_state[i].want || !exact)
+            fprintf(stderr, "count %zu: %lld, want %lld\n", i, (long long)count,
+                    (long long)by_state[i].want);
+        CHECK(count == by_state[i].want && exact);
+    }
+    memset(&f, 0, sizeof f);
+    f.role = -1;
+    f.limit = EDGE_OBLIG_PAGE_MAX;
     f.has_case = true;
     f.case_id = 105;
     f.state = EDGE_OBLIG_Q_ANY;
@@ -1511,12 +1557,19 @@ static void test_obligation_count_cap(void)
     f.state = EDGE_OBLIG_Q_OPEN;
     f.role = -1;
     int64_t total = 0;
-    CHECK_RC(OPS->obligation_count(s, &f, &total), EGIDE_OK);
-    CHECK(total == EDGE_OBLIG_COUNT_CAP + 1);
+    bool exact = false;
+    /* by state alone: the counter, exact past the cap */
+    CHECK_RC(OPS->obligation_count(s, &f, &total, &exact), EGIDE_OK);
+    CHECK(total == EDGE_OBLIG_COUNT_CAP + 5 && exact);
+    /* by state and role: the index, which stops one past the cap */
+    f.role = EDGE_OBLIG_ACT;
+    CHECK_RC(OPS->obligation_count(s, &f, &total, &exact), EGIDE_OK);
+    CHECK(total == EDGE_OBLIG_COUNT_CAP + 1 && !exact);
+    f.role = -1;
     f.has_due_before = true;
     f.due_before_ms = 1000 + 20;
-    CHECK_RC(OPS->obligation_count(s, &f, &total), EGIDE_OK);
-    CHECK(total == 20);
+    CHECK_RC(OPS->obligation_count(s, &f, &total, &exact), EGIDE_OK);
+    CHECK(total == 20 && exact);
     edge_oblig_counts_t c;
     CHECK_RC(OPS->obligation_counts(s, 1000 + 7, &c), EGIDE_OK);
     CHECK(c.overdue == 7 && c.open == EDGE_OBLIG_COUNT_CAP + 5 - 7 && c.met == 0);
