@@ -96,6 +96,23 @@ static bool s_store_transient(egide_rc rc);
  * answered: 400 for a bad key, 200 with the original message for the
  * same key and the same request, 409 for the same key and another
  * request, 503 on a store error. */
+
+/* The routing override the sender recorded with message id (meta entry
+ * "routing_override/<id>", s_override_record), set on o as
+ * "routing_override"; nothing when there was none. */
+static void s_override_attach(edge_store_t *st, const uint8_t id[16], json_t *o)
+{
+    char hex[33], mkey[64];
+    egide_hex_encode(id, 16, hex);
+    snprintf(mkey, sizeof mkey, "routing_override/%s", hex);
+    uint8_t *rec = NULL;
+    size_t rec_len = 0;
+    egide_rc rc = edge_store_meta_get(st, mkey, &rec, &rec_len);
+    json_t *rj = rc == EGIDE_OK ? json_loadb((const char *)rec, rec_len, 0, NULL) : NULL;
+    free(rec);
+    if (rj)
+        json_object_set_new(o, "routing_override", rj);
+}
 static bool s_idempotency(edge_t *e, const egide_http_req_t *req, json_t *root,
                           char idem[EDGE_IDEM_KEY_MAX + 1], uint8_t req_sha[32],
                           egide_http_resp_t *resp)
@@ -157,17 +174,9 @@ static bool s_idempotency(edge_t *e, const egide_http_req_t *req, json_t *root,
     }
     /* The same request again: the message it made, not a new one (with
      * the routing override it recorded, as the first answer had it). */
-    char mkey[64];
-    uint8_t *rec = NULL;
-    size_t rec_len = 0;
-    snprintf(mkey, sizeof mkey, "routing_override/%s", hex);
     pthread_mutex_lock(&e->api_lock);
-    egide_rc mrc = edge_store_meta_get(e->api_store, mkey, &rec, &rec_len);
+    s_override_attach(e->api_store, held_id, o);
     pthread_mutex_unlock(&e->api_lock);
-    json_t *rj = mrc == EGIDE_OK ? json_loadb((const char *)rec, rec_len, 0, NULL) : NULL;
-    free(rec);
-    if (rj)
-        json_object_set_new(o, "routing_override", rj);
     json_object_set_new(o, "idempotent_replay", json_true());
     egide_http_json(resp, 200, o);
     return false;
@@ -1016,6 +1025,8 @@ static void s_show(edge_t *e, const egide_http_req_t *req, const uint8_t id[16],
         rc = edge_store_outbox_get(st, id, &om);
     if (!rc && !(o = s_outbox_json(st, &om, e->node_id)))
         rc = EGIDE_ERR_DB;
+    if (!rc)
+        s_override_attach(st, id, o); /* what the sender overrode, and why */
     if (rc == EGIDE_ERR_NOTFOUND) {
         edge_inbox_row_t im;
         rc = edge_store_inbox_get(st, id, content, &im);

@@ -78,6 +78,10 @@ sys.exit(0 if (j['reason'], j['commune'], j['children_communes'], sorted(j['reci
          (sys.argv[2], '71270', ['71137'], ['71.crip', '71.tas.macon']) else 1)" "$KEPT" "$REASON"
 }
 check "the sender's store keeps the override with the message" kept_ok
+SV=$(el_api 71.police.macon GET "/v1/messages/$ID")
+check "the sender's view of its message shows the override's reason" \
+    test "$(echo "$SV" | json "j['routing_override']['reason']")" = "$REASON"
+check "... and the commune it routed by" test "$(echo "$SV" | json "j['routing_override']['commune']")" = 71270
 
 # 3. Mâcon: "not ours", in reply to the referral.
 MR_BODY=$(python3 -c "
