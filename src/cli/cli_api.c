@@ -70,8 +70,6 @@ static bool s_in(const char *s, const char *const *list)
     return false;
 }
 
-static const char *const s_states[] = {"queued",   "accepted", "delivered", "acknowledged",
-                                       "rejected", "expired",  NULL};
 static const char *const s_urgencies[] = {"normal", "urgent", "immediate", NULL};
 
 /* ---- send ------------------------------------------------------------ */
@@ -302,33 +300,65 @@ static const char *s_recipients_line(json_t *m, char *out, size_t outsz)
     return out;
 }
 
-static const cli_opt_t s_list_opts[] = {
-    {"--state", CLI_VALUE, "STATE",
-     "only messages in STATE: queued, accepted, delivered, acknowledged, rejected, expired", false},
-    {"--limit", CLI_VALUE, "N", "at most N messages (1..100000)", false},
+#define S_STR_(x) #x
+#define S_STR(x)  S_STR_(x)
+/* The states each box's API accepts (edge_in_state_parse and
+ * edge_overall_state_known at the edge). */
+static const char *const s_in_states[] = {"delivered", "acknowledged", NULL};
+static const char *const s_out_states[] = {"queued",          "accepted",       "delivered",
+                                           "acknowledged",    "rejected",       "partly_rejected",
+                                           "partly_expired",  "expired",        NULL};
+static const cli_opt_t s_inbox_opts[] = {
+    {"--state", CLI_VALUE, "STATE", "only messages in STATE: delivered or acknowledged", false},
+    {"--limit", CLI_VALUE, "N", "at most N messages (1.." S_STR(EGIDE_LIST_PAGE_MAX) ", default 100)",
+     false},
+    {"--after", CLI_VALUE, "CURSOR", "the next page (the cursor the previous run printed)", false},
     {NULL, CLI_FLAG, NULL, NULL, false},
 };
-static const char s_about_inbox[] = "List the messages received, with their states.";
+static const cli_opt_t s_outbox_opts[] = {
+    {"--state", CLI_VALUE, "STATE",
+     "only messages in STATE: queued, accepted, delivered, acknowledged, rejected, "
+     "partly_rejected, partly_expired, expired",
+     false},
+    {"--limit", CLI_VALUE, "N", "at most N messages (1.." S_STR(EGIDE_LIST_PAGE_MAX) ", default 100)",
+     false},
+    {"--after", CLI_VALUE, "CURSOR", "the next page (the cursor the previous run printed)", false},
+    {NULL, CLI_FLAG, NULL, NULL, false},
+};
+static const char s_about_inbox[] =
+    "List the messages received, newest first, with their states; one page, then the command "
+    "for the next one.";
 static const cli_cmd_t s_inbox_cmd =
-    CLI_CMD("inbox", NULL, 0, 0, s_about_inbox, s_list_opts, cli_api_opts, cli_json_opts);
-static const char s_about_outbox[] = "List the messages sent, with their states per recipient.";
+    CLI_CMD("inbox", NULL, 0, 0, s_about_inbox, s_inbox_opts, cli_api_opts, cli_json_opts);
+static const char s_about_outbox[] =
+    "List the messages sent, newest first, with their states per recipient; one page, then the "
+    "command for the next one.";
 static const cli_cmd_t s_outbox_cmd =
-    CLI_CMD("outbox", NULL, 0, 0, s_about_outbox, s_list_opts, cli_api_opts, cli_json_opts);
+    CLI_CMD("outbox", NULL, 0, 0, s_about_outbox, s_outbox_opts, cli_api_opts, cli_json_opts);
 
 static int s_list(const cli_args_t *args)
 {
     const char *what = args->cmd->name;
     const char *box = args->cmd == &s_inbox_cmd ? "inbox" : "outbox";
     const char *state = cli_get(args, "--state"), *v = cli_get(args, "--limit");
+    const char *after = cli_get(args, "--after");
+    bool inbox = strcmp(box, "inbox") == 0;
     int64_t limit = 0;
-    if (state && !s_in(state, s_states))
-        return cli_fail(what,
-                        "--state: '%s' is not one of queued, accepted, delivered, "
-                        "acknowledged, rejected, expired",
-                        state) +
+    if (state && !s_in(state, inbox ? s_in_states : s_out_states))
+        return cli_fail(what, "--state: '%s' is not one of %s", state,
+                        inbox ? "delivered, acknowledged"
+                              : "queued, accepted, delivered, acknowledged, rejected, "
+                                "partly_rejected, partly_expired, expired") +
                1;
-    if (v && egide_parse_int64(v, 1, 100000, &limit))
-        return cli_fail(what, "--limit: not a number in [1, 100000]") + 1;
+    if (v && egide_parse_int64(v, 1, EGIDE_LIST_PAGE_MAX, &limit))
+        return cli_fail(what, "--limit: a number from 1 to %d", EGIDE_LIST_PAGE_MAX) + 1;
+    /* a cursor is what a previous page printed: letters and digits */
+    for (const char *c = after; c && *c; c++)
+        if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+              *c == '.' || *c == '-') ||
+            c - after > 64)
+            return cli_fail(what, "--after: not a cursor (give the one the previous page printed)") +
+                   1;
     cli_conn_t ctx;
     json_t *res = NULL;
     egide_httpc_resp_t r = {0};
@@ -338,6 +368,10 @@ static int s_list(const cli_args_t *args)
     if (limit) {
         size_t n = strlen(path);
         (void)snprintf(path + n, sizeof path - n, "&limit=%lld", (long long)limit);
+    }
+    if (after && after[0]) {
+        size_t n = strlen(path);
+        (void)snprintf(path + n, sizeof path - n, "&after=%s", after);
     }
     int ret = cli_conn_request(&ctx, args, &cli_edge, "GET", path, NULL, NULL, &r, &res);
     if (ret)
@@ -351,7 +385,6 @@ static int s_list(const cli_args_t *args)
         printf("(no messages%s%s)\n", state ? " in state " : "", state ? state : "");
         goto done;
     }
-    bool inbox = strcmp(box, "inbox") == 0;
     printf("%-32s  %-26s  %-9s  %-16s  %-12s  %s\n", "ID", "TYPE", "URGENCY",
            inbox ? "RECEIVED" : "CREATED", "STATE", inbox ? "FROM" : "TO (STATE)");
     for (size_t i = 0; i < json_array_size(msgs); i++) {
@@ -370,6 +403,12 @@ static int s_list(const cli_args_t *args)
             s_recipients_line(m, who, sizeof who);
         }
         printf("%-32s  %-26s  %-9s  %-16s  %-12s  %s\n", id, type, urg, when, st, who);
+    }
+    /* The page is not the whole list: say how to get the next one. */
+    if (json_is_string(json_object_get(res, "next"))) {
+        char next[128];
+        printf("more: egide %s%s%s --after %s\n", box, state ? " --state " : "",
+               state ? state : "", cli_field(res, "next", next, sizeof next));
     }
 done:
     json_decref(res);

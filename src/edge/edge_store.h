@@ -382,7 +382,7 @@ typedef struct edge_store_counts {
 } edge_store_counts_t;
 
 /* Limits the reads enforce (the API's paging). */
-#define EDGE_STORE_LIST_MAX     10000 /* outbox_list / inbox_list limit */
+#define EDGE_STORE_LIST_MAX     EGIDE_LIST_PAGE_MAX /* outbox_list / inbox_list limit */
 #define EDGE_STORE_RECEIPTS_MAX 1024  /* receipt_list, per message */
 #define EDGE_IDEM_KEY_MAX       128   /* bytes of an idempotency key */
 

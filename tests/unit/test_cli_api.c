@@ -617,6 +617,45 @@ static void test_lists(void)
     free(out);
     free(err);
 
+    /* The inbox offers the inbox's states only, the limit is the API's. */
+    const char *cq[] = {"inbox", "--state", "queued", "--api", s_api, NULL};
+    CHECK(s_run(cq, NULL, &out, &err) == 2);
+    CHECK(strstr(err, "not one of delivered, acknowledged") != NULL);
+    free(out);
+    free(err);
+    const char *cl[] = {"inbox", "--limit", "10001", "--api", s_api, NULL};
+    CHECK(s_run(cl, NULL, &out, &err) == 2);
+    CHECK(strstr(err, "--limit: a number from 1 to 10000") != NULL);
+    free(out);
+    free(err);
+    const char *ca[] = {"inbox", "--after", "x&state=1", "--api", s_api, NULL};
+    CHECK(s_run(ca, NULL, &out, &err) == 2);
+    CHECK(strstr(err, "--after: not a cursor") != NULL);
+    free(out);
+    free(err);
+
+    /* A page with more after it: the command for the next one, which asks
+     * the edge for that cursor. */
+    static const char paged[] =
+        "{\"messages\":[{\"id\":\"" ID2 "\",\"box\":\"inbox\",\"type\":\"ip.qualification\","
+        "\"sender\":\"71.crip\",\"urgency\":\"normal\",\"created_ms\":1700000000000,"
+        "\"state\":\"delivered\"}],\"next\":\"i1700000000000.00112233445566778899aabbccddeeff\"}";
+    s_expect(200, paged);
+    const char *pg[] = {"inbox", "--state", "delivered", "--api", s_api, "--token-file", s_tok, NULL};
+    CHECK(s_run(pg, NULL, &out, &err) == 0);
+    CHECK(strstr(out, "more: egide inbox --state delivered --after "
+                      "i1700000000000.00112233445566778899aabbccddeeff\n") != NULL);
+    free(out);
+    free(err);
+    const char *pn[] = {"inbox",  "--after",      "i1700000000000.00112233445566778899aabbccddeeff",
+                        "--api",  s_api,          "--token-file",
+                        s_tok,    NULL};
+    s_expect(200, "{\"messages\":[]}");
+    CHECK(s_run(pn, NULL, &out, &err) == 0);
+    CHECK_STREQ(s_got.query, "box=inbox&after=i1700000000000.00112233445566778899aabbccddeeff");
+    free(out);
+    free(err);
+
     /* A 200 that is not JSON. */
     s_expect(200, "<html>");
     CHECK(s_run(b, NULL, &out, &err) == 1);
