@@ -57,6 +57,7 @@ extern const egide_config_key_t edge_config_schema[];
 typedef struct edge_metrics {
     _Atomic uint64_t submitted, accepted, rejected, delivered_out, rejected_out;
     _Atomic uint64_t received, received_rejected, retries, acks_sent;
+    _Atomic uint64_t sender_unknown_deferred; /* deliveries left for a newer directory */
     _Atomic uint64_t rejected_by_reason[32];
     _Atomic uint64_t checkpoint_alerts;
     _Atomic uint64_t latency_bucket[12]; /* submit -> all DELIVERED, see edge_api.c bounds */
@@ -135,6 +136,12 @@ typedef struct edge {
      * a message is past EDGE_RESEQ_MAX with no Welcome since. */
     uint64_t welcomes, welcomes_at_replay;
     bool hello_wanted;
+    /* A sender unknown to this node's directory (edge_inbox.c): the broker
+     * admitted it, so this directory may be behind; its messages are left
+     * undelivered (the broker delivers again) and a Hello brings the newer
+     * directory, for this long after the first attempt, before a REJECTED
+     * UNKNOWN_SENDER is signed.  [edge] unknown_sender_grace_s. */
+    int64_t unknown_sender_grace_ms;
     int64_t hello_asked_ms;    /* monotonic */
     atomic_bool reseq_stalled; /* a message waits for a Welcome (health) */
     atomic_bool cert_refused;  /* the broker refused the current certificate (health) */

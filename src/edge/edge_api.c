@@ -1388,6 +1388,8 @@ static void s_metrics(edge_t *e, egide_http_resp_t *resp)
     egide_metrics_value(&out, mt, "event", "received", atomic_load(&m->received));
     egide_metrics_value(&out, mt, "event", "refused_on_receipt",
                         atomic_load(&m->received_rejected));
+    egide_metrics_value(&out, mt, "event", "sender_unknown_deferred",
+                        atomic_load(&m->sender_unknown_deferred));
     egide_metrics_single(&out, "egide_edge_retries_total", "counter",
                          "Envelopes sent again to the broker.", atomic_load(&m->retries));
     static const char *const rj = "egide_edge_rejections_total";

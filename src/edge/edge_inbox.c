@@ -396,6 +396,54 @@ static void s_check_clock(edge_t *e, const Egide__V1__EnvelopeHeader *h, const s
         atomic_fetch_add(&e->m.clock_expired, 1);
 }
 
+/* A sender this node's directory does not list, though the broker admitted
+ * its message: most likely this directory is behind the broker's (a node
+ * added since, and the newer directory not adopted yet).  Refusing would
+ * lose the referral for good, so for unknown_sender_grace_ms after the
+ * first attempt (kept in the store's meta "unknown_sender/<msg id>", in the
+ * batch's transaction) nothing is signed: *later true, the broker delivers
+ * again, and a Hello is asked for so that the broker sends its directory.
+ * Past the grace, *later false: the caller refuses.  Store errors are
+ * returned (transient). */
+static egide_rc s_unknown_sender(edge_t *e, const Egide__V1__EnvelopeHeader *h, bool *later)
+{
+    *later = false;
+    char hex[33], key[64];
+    egide_hex_encode(h->msg_id.data, 16, hex);
+    snprintf(key, sizeof key, "unknown_sender/%s", hex);
+    int64_t now = edge_now_ms(e), first = now;
+    uint8_t *v = NULL;
+    size_t vl = 0;
+    egide_rc rc = edge_store_meta_get(e->store, key, &v, &vl);
+    if (rc == EGIDE_OK && vl == 8) {
+        uint64_t t = 0;
+        for (int i = 0; i < 8; i++)
+            t = (t << 8) | v[i];
+        first = (int64_t)t;
+    }
+    free(v);
+    if (rc == EGIDE_ERR_NOTFOUND) {
+        uint8_t b[8];
+        for (int i = 0; i < 8; i++)
+            b[i] = (uint8_t)((uint64_t)now >> (56 - 8 * i));
+        rc = edge_store_meta_put(e->store, key, b, sizeof b);
+    }
+    if (rc)
+        return rc;
+    if (now - first >= e->unknown_sender_grace_ms)
+        return EGIDE_OK;
+    *later = true;
+    e->hello_wanted = true;
+    atomic_fetch_add(&e->m.sender_unknown_deferred, 1);
+    egide_log(EGIDE_LOG_WARNING,
+              "message %s from %s: sender not in this node's directory (v%llu); not refused: left "
+              "for the broker to deliver again, asking it for a newer directory (refused after "
+              "%lld s without one)",
+              hex, h->sender_id, (unsigned long long)(e->dir ? egide_directory_version(e->dir) : 0),
+              (long long)(e->unknown_sender_grace_ms / 1000));
+    return EGIDE_OK;
+}
+
 egide_rc edge_inbox_deliver(edge_t *e, const uint8_t *bytes, size_t len, edge_out_t *out)
 {
     if (!e || !out || (!bytes && len))
@@ -428,6 +476,12 @@ egide_rc edge_inbox_deliver(edge_t *e, const uint8_t *bytes, size_t len, edge_ou
     if (!spub && why == EGIDE_ERR_NOMEM) {
         rc = why; /* transient, like a store error */
         goto end;
+    }
+    if (!spub && why == EGIDE_ERR_NOTFOUND) {
+        bool later = false;
+        rc = s_unknown_sender(e, h, &later);
+        if (rc || later)
+            goto end; /* nothing signed: the broker delivers it again */
     }
     if (!spub) {
         rc = s_reject(e, h, sha, why == EGIDE_ERR_NOTFOUND ? R(UNKNOWN_SENDER) : s_reason_of(why),

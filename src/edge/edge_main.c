@@ -53,6 +53,9 @@ const egide_config_key_t edge_config_schema[] = {
       "a message not delivered by then expires"),
     K("edge", "retry_min_ms", EGIDE_CFG_INT, false, 10, 600000, "500", "first resend delay"),
     K("edge", "retry_max_ms", EGIDE_CFG_INT, false, 100, 3600000, "60000", "longest resend delay"),
+    K("edge", "unknown_sender_grace_s", EGIDE_CFG_INT, false, 0, 2592000, "86400",
+      "how long a message from a sender unknown to this node's directory waits for a newer "
+      "directory before it is refused"),
     K("edge", "clock_skew_ms", EGIDE_CFG_INT, false, 1000, 86400000, "300000",
       "accepted clock difference"),
     K("edge", "heartbeat_ms", EGIDE_CFG_INT, false, 0, 600000, "5000",
@@ -126,6 +129,7 @@ egide_rc edge_init(edge_t *e, egide_config_t *cfg)
     e->ttl_ms = egide_config_int(cfg, "edge", "message_ttl_days") * 86400000LL;
     e->retry_min_ms = (int)egide_config_int(cfg, "edge", "retry_min_ms");
     e->retry_max_ms = (int)egide_config_int(cfg, "edge", "retry_max_ms");
+    e->unknown_sender_grace_ms = egide_config_int(cfg, "edge", "unknown_sender_grace_s") * 1000;
     e->clock_skew_ms = egide_config_int(cfg, "edge", "clock_skew_ms");
     e->group_commit = egide_config_bool(cfg, "edge", "group_commit");
     egide_rc rc;

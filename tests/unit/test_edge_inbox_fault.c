@@ -306,6 +306,9 @@ static void s_teardown(void)
 
 /* Seal body (content type ctype, message type type) from 71.police.macon
  * for 71.crip or 71.tas.macon, created at created_ms (0 = now). */
+/* The sender id s_seal writes (always signed with the police's key). */
+static const char *s_seal_sender = "71.police.macon";
+
 static uint8_t *s_seal(bool to_crip, const char *type, const char *ctype, const uint8_t *body,
                        size_t body_len, uint64_t seq, int64_t created_ms, size_t *len,
                        uint8_t msg_id[16])
@@ -314,7 +317,7 @@ static uint8_t *s_seal(bool to_crip, const char *type, const char *ctype, const 
                                 to_crip ? s_crip_enc_pub : s_tas_enc_pub,
                                 to_crip ? s_crip_enc_fpr : s_tas_enc_fpr};
     egide_seal_params_t p = {
-        .sender_id = "71.police.macon",
+        .sender_id = s_seal_sender,
         .sign_key = s_police_sign,
         .sign_cert_fpr = s_police_fpr,
         .recipients = &r,
@@ -918,6 +921,68 @@ static void test_content_type_mismatch(void)
 /* ---- the sending side: a submission and a receipt meet the fault ---- */
 
 /* Submitting while the disk is full fails cleanly: nothing is queued. */
+/* A sender this node's directory does not know, whose message the broker
+ * admitted (its directory is newer): nothing signed, nothing stored, a
+ * Hello asked for, for the grace after the first attempt; then a REJECTED
+ * UNKNOWN_SENDER.  With no grace, refused at once. */
+static void test_unknown_sender_waits(void)
+{
+    E.now_ms = s_clock;
+    s_clock_offset = 0;
+    E.unknown_sender_grace_ms = 60000;
+    s_seal_sender = "71.police.nouveau"; /* not in the directory */
+    uint8_t id[16];
+    size_t len = 0;
+    uint8_t *env = s_referral(true, 100, 700, &len, id);
+    s_seal_sender = "71.police.macon";
+    REQUIRE(env);
+    uint64_t rejected_before = atomic_load(&E.m.received_rejected);
+    uint64_t deferred_before = atomic_load(&E.m.sender_unknown_deferred);
+    for (int i = 0; i < 2; i++) {
+        E.hello_wanted = false;
+        s_clock_offset = i * 30000; /* again 30 s later: still within the grace */
+        uint8_t *frame = NULL;
+        size_t fl = 0;
+        CHECK_RC(edge_inbox_step(&E, env, len, &frame, &fl), EGIDE_OK);
+        CHECK(frame == NULL && fl == 0); /* no receipt of any kind */
+        CHECK(s_rows(id) == 0);
+        CHECK(!s_rejected_held(env, len));
+        CHECK(E.hello_wanted); /* a Hello brings the broker's newer directory */
+        CHECK(atomic_load(&E.m.sender_unknown_deferred) == deferred_before + (uint64_t)i + 1);
+        CHECK(atomic_load(&E.m.received_rejected) == rejected_before);
+        free(frame);
+    }
+    char *m = s_api_get("/metrics");
+    CHECK(m && strstr(m, "event=\"sender_unknown_deferred\"} ") != NULL);
+    free(m);
+    /* past the grace since the FIRST attempt: refused, signed, held */
+    s_clock_offset = 61000;
+    uint8_t *frame = NULL;
+    size_t fl = 0;
+    CHECK_RC(edge_inbox_step(&E, env, len, &frame, &fl), EGIDE_OK);
+    REQUIRE(frame);
+    int reason = -1;
+    CHECK(s_receipt_kind(frame, fl, id, &reason) == EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED);
+    CHECK(reason == EGIDE__V1__REASON_CODE__REASON_UNKNOWN_SENDER);
+    CHECK(s_rejected_held(env, len));
+    CHECK(s_rows(id) == 0);
+    free(frame);
+    free(env);
+    /* no grace: refused on the first attempt, as before */
+    E.unknown_sender_grace_ms = 0;
+    s_clock_offset = 0;
+    s_seal_sender = "71.police.nouveau";
+    env = s_referral(true, 100, 701, &len, id);
+    s_seal_sender = "71.police.macon";
+    REQUIRE(env);
+    frame = NULL;
+    CHECK_RC(edge_inbox_step(&E, env, len, &frame, &fl), EGIDE_OK);
+    CHECK(frame && s_receipt_kind(frame, fl, id, NULL) == EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED);
+    free(frame);
+    free(env);
+    E.now_ms = NULL;
+}
+
 static void test_submit_under_fault(void)
 {
     const char *to[] = {"71.tas.macon"};
@@ -1105,6 +1170,7 @@ int main(void)
     RUN(test_slow_clock_delivers);
     RUN(test_cert_not_yet_valid_by_clock);
     RUN(test_content_type_mismatch);
+    RUN(test_unknown_sender_waits);
     RUN(test_submit_under_fault);
     RUN(test_receipt_under_fault);
     RUN(test_out_queue);
