@@ -207,5 +207,6 @@ int cmd_user(int argc, char **argv);
 extern const cli_entry_t cli_send, cli_inbox, cli_outbox, cli_show, cli_ack, cli_status;
 /* cli_search.c */
 extern const cli_entry_t cli_search, cli_cases;
+extern const cli_entry_t cli_backup; /* cli_backup.c */
 
 #endif

@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: AGPL-3.0-or-later
 # test_edge_restore.sh - a sending edge restored from a backup can still
 # send (issue 13 item 2).  The 119's edge sends referrals; its database is
-# copied while it is stopped (a backup); it sends more; it is stopped, the
-# backup put back, and started again, so its sequence counter is behind
+# copied online by `egide backup` while it sends (issue 16 item 5); it
+# sends more; it is stopped, the backup put back, and started again, so its sequence counter is behind
 # what the broker accepted from it.  Every new referral must be ACCEPTED
 # and delivered exactly once at each recipient, none REJECTED as
 # REASON_REPLAY for good: the broker's Welcome moves the counter up, and
@@ -72,12 +72,26 @@ send "$EL_DIR/ids-1" 3
 check "3 referrals before the backup submitted" test "$(wc -l <"$EL_DIR/ids-1")" -eq 3
 check "they are delivered" el_wait_until 200 delivered_all "$EL_DIR/ids-1"
 
-# 2. the backup, taken while the edge is stopped
-el_stop $SENDER
-copy_db "$EL_DIR/state/$SENDER" "$BACKUP"
-check "backup taken" test -s "$BACKUP/edge.sqlite"
-el_start_edge $SENDER || exit 1
-el_wait_until 100 t_connected $SENDER || exit 1
+# 2. the backup, taken online with `egide backup` while the edge runs and
+# sends (issue 16 item 5): a consistent snapshot of one commit
+send "$EL_DIR/ids-1b" 3 &
+SENDING=$!
+check "egide backup while the edge sends" \
+    "$EGIDE_BIN/egide" backup --db "$DB" --out "$BACKUP/edge.sqlite"
+wait "$SENDING"
+check "3 more referrals sent during the backup" test "$(wc -l <"$EL_DIR/ids-1b")" -eq 3
+check "the backup is the owner's only (0600)" test "$(stat -c %a "$BACKUP/edge.sqlite")" = 600
+check "the backup is one file (no WAL beside it)" test ! -e "$BACKUP/edge.sqlite-wal"
+check "the backup passes its integrity check" \
+    test "$(sqlite3 "$BACKUP/edge.sqlite" 'PRAGMA integrity_check')" = ok
+refuses_overwrite() { ! "$EGIDE_BIN/egide" backup --db "$DB" --out "$BACKUP/edge.sqlite" 2>/dev/null; }
+check "a backup is never written over a file" refuses_overwrite
+no_db() { ! "$EGIDE_BIN/egide" backup --db "$EL_DIR/none.sqlite" --out "$EL_DIR/x.sqlite" 2>/dev/null && test ! -e "$EL_DIR/x.sqlite"; }
+check "a missing database is refused and leaves no file" no_db
+IN_BACKUP=$(sqlite3 "$BACKUP/edge.sqlite" 'SELECT count(*) FROM outbox')
+check "the backup holds the 3 before it and 0 to 3 of those sent meanwhile" \
+    test "$IN_BACKUP" -ge 3 -a "$IN_BACKUP" -le 6
+check "they are delivered" el_wait_until 200 delivered_all "$EL_DIR/ids-1b"
 
 # 3. after the backup: these sequence numbers the restored edge will forget
 send "$EL_DIR/ids-2" 4
@@ -89,7 +103,7 @@ check "they are delivered" el_wait_until 200 delivered_all "$EL_DIR/ids-2"
 # broker accepted already (from step 3): they must be re-signed, not lost.
 el_stop $SENDER
 el_stop broker
-copy_db "$BACKUP" "$EL_DIR/state/$SENDER"
+copy_db "$BACKUP" "$EL_DIR/state/$SENDER" # the restore: the copy in place, no -wal, no -shm
 el_start_edge $SENDER || exit 1
 send "$EL_DIR/ids-3a" 2
 check "2 referrals queued at the restored edge while the broker is down" \
@@ -116,6 +130,7 @@ check "those sealed after the Welcome never met a REPLAY refusal" \
 check "the earlier referrals are still delivered once" once_everywhere "$EL_DIR/ids-2"
 check "no message in the sender's outbox is rejected" \
     test "$(el_api $SENDER GET "/v1/messages?box=outbox&limit=100" | json "sum(1 for m in j['messages'] if m['state'] in ('rejected','partly_rejected'))")" = 0
-check "the sender's outbox holds the 8 it remembers (3 + 5)" \
-    test "$(el_api $SENDER GET "/v1/messages?box=outbox&limit=100" | json "len(j['messages'])")" = 8
+check "the sender's outbox holds what the backup held and the 5 since" \
+    test "$(el_api $SENDER GET "/v1/messages?box=outbox&limit=100" | json "len(j['messages'])")" = $((IN_BACKUP + 5))
+check "those sent during the backup are still delivered once" once_everywhere "$EL_DIR/ids-1b"
 t_done
