@@ -549,10 +549,14 @@ static int s_show(const cli_args_t *args)
         char kind[32], issuer[EGIDE_MAX_NODE_ID + 1], rcp[EGIDE_MAX_NODE_ID + 1], t[40],
             reason[256];
         json_t *ver = json_object_get(x, "verified");
-        printf("  %-9s %s -> %s  %s  %s", cli_field(x, "kind", kind, sizeof kind),
-               cli_field(x, "issuer", issuer, sizeof issuer),
-               cli_field(x, "recipient", rcp, sizeof rcp),
-               s_time(x, "time_ms", S_T_SEC, t, sizeof t),
+        /* Who signed it, and about which recipient when that is another
+         * node (the broker's ACCEPTED is about the message as a whole). */
+        cli_field(x, "kind", kind, sizeof kind);
+        cli_field(x, "issuer", issuer, sizeof issuer);
+        cli_field(x, "recipient", rcp, sizeof rcp);
+        bool about = rcp[0] && strcmp(rcp, "-") != 0 && strcmp(rcp, issuer) != 0;
+        printf("  %-12s signed by %s%s%s  %s  %s", kind, issuer, about ? ", about " : "",
+               about ? rcp : "", s_time(x, "time_ms", S_T_SEC, t, sizeof t),
                json_is_true(ver) ? "signature verified" : "SIGNATURE NOT VERIFIED");
         if (json_is_integer(json_object_get(x, "audit_leaf_index")))
             printf("  audit #%s", cli_field(x, "audit_leaf_index", b, sizeof b));

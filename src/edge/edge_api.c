@@ -406,8 +406,17 @@ static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_re
     memset(&facts, 0, sizeof facts);
 
     if (!type || !egide_payload_type_known(type)) {
-        egide_http_error(resp, 400, EGIDE_ERR_VALIDATION, "type: %s",
-                         type ? "unknown message type" : "required");
+        /* The types this edge can send, so that a typo is fixed at once. */
+        char known[2048];
+        size_t o = 0;
+        known[0] = '\0';
+        for (size_t i = 0; i < egide_catalogue_type_count() && o + 72 < sizeof known; i++) {
+            const egide_catalogue_type_t *t = egide_catalogue_type_at(i);
+            if (t && egide_payload_type_known(t->name))
+                o += (size_t)snprintf(known + o, sizeof known - o, "%s%s", o ? ", " : "", t->name);
+        }
+        egide_http_error(resp, 400, EGIDE_ERR_VALIDATION, "type: %s; one of: %s",
+                         type ? "unknown message type" : "required", known);
         goto done;
     }
     /* A catalogue type carries its own structured payload and nothing else:

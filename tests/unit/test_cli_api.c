@@ -669,9 +669,12 @@ static void test_show_ack_status(void)
     static const char msg[] =
         "{\"id\":\"" ID2 "\",\"box\":\"inbox\",\"type\":\"snated.transmission\",\"sender\":"
         "\"fr.snated\",\"urgency\":\"urgent\",\"created_ms\":1700000000000,\"state\":"
-        "\"delivered\",\"receipts\":[{\"kind\":\"DELIVERED\",\"issuer\":\"71.crip\","
+        "\"delivered\",\"receipts\":[{\"kind\":\"ACCEPTED\",\"issuer\":\"71.broker\","
+        "\"recipient\":null,\"time_ms\":1700000001000,\"verified\":true},"
+        "{\"kind\":\"DELIVERED\",\"issuer\":\"71.crip\","
         "\"recipient\":\"71.crip\",\"time_ms\":1700000002000,\"reason\":\"\",\"verified\":true,"
-        "\"audit_leaf_index\":42}],\"content_type\":\"application/json\",\"payload\":"
+        "\"audit_leaf_index\":42},{\"kind\":\"EXPIRED\",\"issuer\":\"71.broker\","
+        "\"recipient\":\"71.tas.macon\",\"time_ms\":1700000003000,\"verified\":true}],\"content_type\":\"application/json\",\"payload\":"
         "{\"children\":[{\"first_name\":\"SECRETNAME\"}]}}";
     s_expect(200, msg);
     char *out, *err;
@@ -683,6 +686,11 @@ static void test_show_ack_status(void)
     CHECK(strstr(out, "DELIVERED") != NULL);
     CHECK(strstr(out, "signature verified") != NULL);
     CHECK(strstr(out, "audit #42") != NULL);
+    /* receipts named plainly: who signed, and about whom when another */
+    CHECK(strstr(out, "ACCEPTED     signed by 71.broker  ") != NULL);
+    CHECK(strstr(out, "DELIVERED    signed by 71.crip  ") != NULL);
+    CHECK(strstr(out, "EXPIRED      signed by 71.broker, about 71.tas.macon  ") != NULL);
+    CHECK(strstr(out, " -> ") == NULL);
     CHECK(strstr(out, "SECRETNAME") == NULL); /* payload only on request */
     CHECK(strstr(out, "--payload") != NULL);
     free(out);

@@ -592,6 +592,14 @@ static void test_route_commune_mismatch_and_override(void)
 {
     size_t n0 = s_outbox_count();
     json_t *j = NULL;
+    /* an unknown type is answered with the types there are */
+    CHECK(s_post_j("{\"type\":\"ip.transmision\",\"commune\":\"71137\",\"payload\":{}}", &j) ==
+          400);
+    CHECK(strstr(s_err_msg(j), "type: unknown message type; one of: ") != NULL);
+    CHECK(strstr(s_err_msg(j), "ip.transmission") != NULL);
+    CHECK(strstr(s_err_msg(j), "evaluation.report") != NULL);
+    json_decref(j);
+    j = NULL;
     const char *mismatch =
         "{\"type\":\"ip.transmission\",\"commune\":\"71270\",\"payload\":" IP_KIDS(
             KID("\"71137\"")) "}";
