@@ -45,9 +45,9 @@ static const char *s_time(json_t *o, const char *key, int style, char *out, size
     size_t n = 0;
     if (ms > 0 && localtime_r(&t, &tm)) {
         if (style == S_T_MIN)
-            n = strftime(out, outsz, "%Y-%m-%d %H:%M", &tm);
+            n = strftime(out, outsz, "%Y-%m-%d %H:%M %Z", &tm);
         else if (style == S_T_SEC)
-            n = strftime(out, outsz, "%Y-%m-%d %H:%M:%S", &tm);
+            n = strftime(out, outsz, "%Y-%m-%d %H:%M:%S %Z", &tm);
         else
             n = strftime(out, outsz, "%Y-%m-%dT%H:%M:%S%z", &tm);
     }

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -137,16 +138,12 @@ static const cli_conn_spec_t s_deadlines_edge = {
 
 static void s_fmt_time(int64_t ms, char *out, size_t outsz)
 {
-    char iso[32];
-    if (ms <= 0) {
+    /* Local time with its zone, as every other command prints times (a
+     * CRIP reads its deadlines in Paris time, not UTC). */
+    struct tm tm;
+    time_t t = (time_t)(ms / 1000);
+    if (ms <= 0 || !localtime_r(&t, &tm) || strftime(out, outsz, "%Y-%m-%d %H:%M %Z", &tm) == 0)
         egide_strlcpy(out, "-", outsz);
-        return;
-    }
-    egide_datetime_format(ms, iso, sizeof iso);
-    /* "YYYY-MM-DDTHH:MM:SSZ" -> "YYYY-MM-DD HH:MM" */
-    iso[10] = ' ';
-    iso[16] = '\0';
-    egide_snprintf(out, outsz, "%s", iso);
 }
 
 /* Copy s for the terminal: control characters become '?', UTF-8 is kept
