@@ -14,12 +14,12 @@ RUN_AS=()
 [ "$(id -u)" -ne 0 ] || RUN_AS=(runuser -u postgres --)
 # stop NAME PROGRAM: TERM, up to 30 s, then KILL; only if the PID runs PROGRAM.
 stop() {
-    local f="$DIR/run/$1.pid" pid i
+    local f="$DIR/run/$1.pid" pid
     [ -s "$f" ] || return 0
     pid=$(cat "$f")
     if [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$2"; then
         kill -TERM "$pid" 2>/dev/null
-        for i in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+        for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
         kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
     fi
     rm -f "$f"

@@ -48,6 +48,7 @@ for s in ss: s.close()')"
 fi
 [ ${#P[@]} -eq 10 ] || { say "EGIDE_HA_PORTS needs 10 ports"; exit 2; }
 echo "${P[*]}" >"$DIR/ports"
+# shellcheck disable=SC2034 # PG2 and REST2 are read as ${!pgp} and ${!restp}
 PG1=${P[6]} PG2=${P[7]} REST1=${P[8]} REST2=${P[9]}
 INITIAL="etcd1=http://127.0.0.1:${P[1]},etcd2=http://127.0.0.1:${P[3]},etcd3=http://127.0.0.1:${P[5]}"
 ETCD_HOSTS="127.0.0.1:${P[0]},127.0.0.1:${P[2]},127.0.0.1:${P[4]}"
