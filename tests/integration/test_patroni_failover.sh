@@ -40,6 +40,15 @@ LEADER=$(member leader)
 SYNC=$(member sync_standby)
 check "pg1 leads, pg2 is its synchronous standby" test "$LEADER/$SYNC" = pg1/pg2
 psql_q() { "$PGBIN/psql" "$CONNINFO" -qAt -c "$1"; }
+out=$("$EL_ROOT/deploy/ha/up.sh" "$HAD" 2>&1)
+rc=$?
+check "up.sh on a directory in use: refused ($rc), clearly" bash -c "[ $rc -eq 1 ] && grep -q 'already in use' <<<\"\$0\"" "$out"
+check "  and the running set is untouched" test "$(member leader)" = pg1
+touch "$EL_DIR/marker"
+out=$("$EL_ROOT/deploy/ha/down.sh" "$EL_DIR" 2>&1)
+rc=$?
+check "down.sh on a directory up.sh did not make: refused ($rc), nothing removed" \
+    bash -c "[ $rc -eq 1 ] && grep -q 'not made by up.sh' <<<\"\$0\" && [ -f '$EL_DIR/marker' ]" "$out"
 
 el_setup || exit 1
 printf '[store]\nbackend = postgresql\nconninfo = %s\nlease_seconds = 15\n' "$CONNINFO" \
@@ -157,4 +166,16 @@ check "the old primary ($LEADER) rejoins as the synchronous standby" el_wait_unt
 [ -z "$FIRST_MS" ] || echo "database failover: $((FIRST_MS - KILL_MS)) ms from the primary killed to the first new ACCEPTED at the sender (Patroni ttl 10, loop_wait 2, retry_timeout 4; synchronous_mode_strict)"
 # Where it went, from Patroni's own log (informative).
 grep -E 'promoted self to leader|Synchronous standby status assigned' "$HAD/$SYNC.log" | sed 's/^/  patroni: /' || true
+
+# down.sh stops exactly what up.sh started: every PID it recorded, and the
+# PostgreSQL servers under them.
+PIDS=$(cat "$HAD"/run/*.pid)
+for n in pg1 pg2; do PIDS+=" $(head -1 "$HAD/$n/data/postmaster.pid" 2>/dev/null)"; done
+check "up.sh recorded 3 etcd and 2 Patroni PIDs, both servers run" test "$(wc -w <<<"$PIDS")" -eq 7
+"$EL_ROOT/deploy/ha/down.sh" "$HAD" --keep
+alive=0
+for p in $PIDS; do kill -0 "$p" 2>/dev/null && alive=$((alive + 1)); done
+check "down.sh: none of them is left running ($alive alive)" test "$alive" -eq 0
+check "  and no PID file is left" bash -c "! ls '$HAD'/run/*.pid 2>/dev/null | grep -q ."
+rm -rf "$HAD"
 t_done
