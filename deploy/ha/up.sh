@@ -3,13 +3,14 @@
 # up.sh - brings up, on loopback, the replicated PostgreSQL the broker's
 # store can run on: a three-member etcd (etcd-server 3.4) and two
 # PostgreSQL 15 nodes managed by Patroni (3.0.2), a primary and a
-# synchronous standby.  Everything lives in DIR (created; its ports are
+# synchronous standby.  Everything lives in DIR (new or empty; its ports are
 # free ones picked at start, or EGIDE_HA_PORTS="e1c e1p e2c e2p e3c e3p
 # pg1 pg2 rest1 rest2").  The passwords are generated here, at run time,
 # into DIR (mode 0600); none is in this repository.
 #   deploy/ha/up.sh DIR     waits until a leader and a synchronous standby
 #                           exist, then prints the broker's conninfo on stdout
-#                           (also in DIR/conninfo); messages go to stderr
+#                           (also in DIR/conninfo); messages go to stderr;
+#                           on failure it stops what it had started
 #   deploy/ha/down.sh DIR   stops exactly what this started (PID files)
 # As root the daemons run as the postgres user (runuser); otherwise as the
 # caller.  EGIDE_PG_BINDIR overrides /usr/lib/postgresql/15/bin.  Exit 77
@@ -29,9 +30,20 @@ command -v curl >/dev/null || { say "no curl"; exit 77; }
 
 RUN_AS=()
 [ "$(id -u)" -ne 0 ] || RUN_AS=(runuser -u postgres --)
+# DIR must be new or empty: one set per directory, never over an old one.
+if [ -d "$DIR" ] && [ -n "$(ls -A "$DIR")" ]; then
+    say "$DIR is already in use or not empty (deploy/ha/down.sh $DIR, or another directory)"
+    exit 1
+fi
 mkdir -p "$DIR/run"
 DIR=$(cd "$DIR" && pwd)
-[ ! -e "$DIR/conninfo" ] || { say "$DIR is already in use (deploy/ha/down.sh $DIR first)"; exit 1; }
+# On failure, stop whatever was started (the logs stay in DIR).
+on_exit() {
+    local rc=$?
+    [ $rc -eq 0 ] || "$HERE/down.sh" "$DIR" --keep
+    exit $rc
+}
+trap on_exit EXIT
 chmod 755 "$DIR" # the daemons run as postgres
 if [ "$(id -u)" -eq 0 ]; then chown postgres: "$DIR"; fi
 

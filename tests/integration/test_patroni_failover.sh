@@ -178,4 +178,16 @@ for p in $PIDS; do kill -0 "$p" 2>/dev/null && alive=$((alive + 1)); done
 check "down.sh: none of them is left running ($alive alive)" test "$alive" -eq 0
 check "  and no PID file is left" bash -c "! ls '$HAD'/run/*.pid 2>/dev/null | grep -q ."
 rm -rf "$HAD"
+
+# up.sh that fails (here: no time to wait for the primary) stops what it had
+# started and keeps the logs.
+HAD2=$(mktemp -d /tmp/egide-ha.XXXXXX)
+EGIDE_HA_WAIT=1 "$EL_ROOT/deploy/ha/up.sh" "$HAD2" >/dev/null 2>"$EL_DIR/ha-up2.log"
+rc=$?
+check "up.sh that times out fails ($rc) and says so" \
+    bash -c "[ $rc -eq 1 ] && grep -q 'timed out waiting' '$EL_DIR/ha-up2.log'"
+none_from() { ! pgrep -f "$1" >/dev/null; } # (pgrep never matches itself)
+check "  with nothing left running from its directory" none_from "$HAD2/"
+check "  its logs kept, no PID file" bash -c "ls '$HAD2'/*.log >/dev/null && ! ls '$HAD2'/run/*.pid 2>/dev/null | grep -q ."
+rm -rf "$HAD2"
 t_done
