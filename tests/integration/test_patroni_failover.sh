@@ -89,8 +89,11 @@ accepted_count() { sqlite3 "$sender_db" "SELECT count(DISTINCT msg_id) FROM rece
 el_wait_until 600 bash -c "[ \$(sqlite3 '$sender_db' \"SELECT count(DISTINCT msg_id) FROM receipts WHERE kind = 1\") -ge $((N / 4)) ]"
 AT_KILL=$(wc -l <"$IDS")
 ACC_AT_KILL=$(accepted_count)
-KILL_MS=$(date +%s%3N)
 as_pg "$PGBIN/pg_ctl" -D "$HAD/$LEADER/data" -m immediate -w stop >/dev/null 2>&1
+# The time once pg_ctl has seen the server gone: a receipt signed after it
+# can only have been committed by the promoted server (taken before pg_ctl,
+# a commit made in the few ms the server takes to die counted as "new").
+KILL_MS=$(date +%s%3N)
 echo "$(date -u +%T.%3N): primary $LEADER killed (pg_ctl stop -m immediate) after $AT_KILL submissions, $ACC_AT_KILL accepted"
 check "the primary was killed mid-stream ($ACC_AT_KILL of $N accepted)" test "$ACC_AT_KILL" -lt "$N"
 # The failover as the sender sees it: until an ACCEPTED signed after the kill
