@@ -134,8 +134,16 @@ egide_rc edge_session_login(edge_store_t *st, pthread_mutex_t *lock,
     egide_rc rc = s_locked(st, policy, ukey, policy->max_user_failures, now_ms, &ulocked);
     if (!rc)
         rc = s_locked(st, policy, skey, policy->max_source_failures, now_ms, &slocked);
+    /* The attempt is counted as a failure before its password is checked
+     * (in the same locked step as the check of the lockout), and taken back
+     * once it proves right: concurrent attempts on several HTTP workers
+     * cannot each pass the check before any of them is counted. */
     if (!rc && !ulocked && !slocked) {
-        rc = edge_store_user_get(st, user, &u);
+        rc = edge_store_auth_fail_add(st, ukey, now_ms);
+        if (!rc && skey[0])
+            rc = edge_store_auth_fail_add(st, skey, now_ms);
+        if (!rc)
+            rc = edge_store_user_get(st, user, &u);
         found = rc == EGIDE_OK;
         if (rc == EGIDE_ERR_NOTFOUND)
             rc = EGIDE_OK;
@@ -152,12 +160,7 @@ egide_rc edge_session_login(edge_store_t *st, pthread_mutex_t *lock,
     if (!ok) {
         if (found)
             egide_wipe(u.pwhash, sizeof u.pwhash);
-        s_lock(lock);
-        rc = edge_store_auth_fail_add(st, ukey, now_ms);
-        if (!rc && skey[0])
-            rc = edge_store_auth_fail_add(st, skey, now_ms);
-        s_unlock(lock);
-        return rc ? rc : EGIDE_ERR_AUTH;
+        return EGIDE_ERR_AUTH; /* counted already */
     }
     char newhash[EDGE_PWHASH_MAX] = "";
     if (rehash && edge_password_hash(pw, pwlen, newhash) != EGIDE_OK)
@@ -172,6 +175,8 @@ egide_rc edge_session_login(edge_store_t *st, pthread_mutex_t *lock,
         rc = edge_store_begin(st);
         if (!rc)
             rc = edge_store_auth_fail_clear(st, ukey);
+        if (!rc && skey[0])
+            rc = edge_store_auth_fail_remove(st, skey, now_ms); /* this attempt's */
         /* Old failures and ended sessions go while we are here. */
         if (!rc)
             rc = edge_store_auth_fail_purge(st, now_ms - policy->fail_window_ms - policy->lock_ms);

@@ -757,6 +757,10 @@ struct edge_store_ops {
                                 int64_t *last_ms);
     egide_rc (*auth_fail_clear)(edge_store_t *s, const char *key);
     egide_rc (*auth_fail_purge)(edge_store_t *s, int64_t before_ms);
+    /* Remove one failure of key at time_ms (a login's reservation, taken
+     * before its password is checked, once the password proves right);
+     * nothing when there is none. */
+    egide_rc (*auth_fail_remove)(edge_store_t *s, const char *key, int64_t time_ms);
     /* ---- known child (appended: keep other sections above) ----
      * kc_put: the keys of a received message's children, in the caller's
      * transaction with the message itself; n may be 0 (nothing written).
@@ -918,6 +922,7 @@ egide_rc edge_store_sqlite_plans(edge_store_t *s, edge_store_plan_fn fn, void *a
 #define edge_store_auth_fail_count(s, ...)     EDGE_STORE_CALL(s, auth_fail_count, __VA_ARGS__)
 #define edge_store_auth_fail_clear(s, ...)     EDGE_STORE_CALL(s, auth_fail_clear, __VA_ARGS__)
 #define edge_store_auth_fail_purge(s, ...)     EDGE_STORE_CALL(s, auth_fail_purge, __VA_ARGS__)
+#define edge_store_auth_fail_remove(s, ...)    EDGE_STORE_CALL(s, auth_fail_remove, __VA_ARGS__)
 #define edge_store_kc_put(s, ...)              EDGE_STORE_CALL(s, kc_put, __VA_ARGS__)
 #define edge_store_kc_get(s, ...)              EDGE_STORE_CALL(s, kc_get, __VA_ARGS__)
 #define edge_store_kc_related(s, ...)          EDGE_STORE_CALL(s, kc_related, __VA_ARGS__)

@@ -2420,6 +2420,16 @@ static egide_rc s_auth_fail_purge(edge_store_t *s, int64_t before_ms)
                    "I", before_ms);
 }
 
+static egide_rc s_auth_fail_remove(edge_store_t *s, const char *key, int64_t time_ms)
+{
+    if (!s || !s_auth_key_ok(key))
+        return EGIDE_ERR_INVALID;
+    return s_write(s,
+                   "DELETE FROM auth_failures WHERE rowid = (SELECT rowid FROM auth_failures"
+                   " WHERE key=?1 AND time_ms=?2 LIMIT 1)",
+                   "auth failure remove", NULL, "tI", key, time_ms);
+}
+
 /* ------------------------------------------------------------ read-only handles, pages */
 
 static egide_rc s_open_readonly(const char *path, edge_store_t **out)
@@ -3142,6 +3152,7 @@ const edge_store_ops_t edge_store_sqlite_ops = {.name = "sqlite",
                                                 OP(auth_fail_count),
                                                 OP(auth_fail_clear),
                                                 OP(auth_fail_purge),
+                                                OP(auth_fail_remove),
                                                 /* known child */
                                                 OP(kc_put),
                                                 OP(kc_get),

@@ -25,6 +25,7 @@
  *    logout ends the session once;
  *  - the cookie: HttpOnly, SameSite=Strict, Path=/, Secure only when asked.
  */
+#include <pthread.h>
 #include <sodium.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -381,6 +382,68 @@ static void test_lockout_per_source(void)
     P = saved;
 }
 
+/* Attempts at once (the edge's HTTP workers run logins side by side): no
+ * more are checked than the lockout allows, and successful logins from a
+ * shared address never count against it. */
+typedef struct s_try {
+    const char *user, *pw, *src;
+    int64_t t;
+    egide_rc rc;
+} s_try_t;
+
+static void *s_try_login(void *arg)
+{
+    s_try_t *x = arg;
+    char sid[EDGE_SESSION_HEX + 1];
+    edge_principal_t who;
+    x->rc = s_login(x->user, x->pw, x->src, x->t, sid, &who);
+    return NULL;
+}
+
+static void test_lockout_concurrent(void)
+{
+    CHECK_RC(edge_account_add(S, &s_lock, "fred", EDGE_ROLE_AGENT, s_pw, strlen(s_pw), T0),
+             EGIDE_OK);
+    enum { N = 8 };
+    pthread_t th[N];
+    s_try_t x[N];
+    int64_t t = T0 + 9000 * MIN;
+    for (int i = 0; i < N; i++) {
+        x[i] = (s_try_t){.user = "fred", .pw = s_other, .src = "", .t = t, .rc = EGIDE_OK};
+        REQUIRE(pthread_create(&th[i], NULL, s_try_login, &x[i]) == 0);
+    }
+    int checked = 0, refused = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        checked += x[i].rc == EGIDE_ERR_AUTH;
+        refused += x[i].rc == EGIDE_ERR_LIMIT;
+    }
+    if (checked != (int)P.max_user_failures)
+        fprintf(stderr, "%d of %d concurrent attempts checked (lockout at %u)\n", checked, N,
+                P.max_user_failures);
+    CHECK(checked == (int)P.max_user_failures);
+    CHECK(refused == N - (int)P.max_user_failures);
+    char sid[EDGE_SESSION_HEX + 1];
+    edge_principal_t who;
+    CHECK_RC(s_login("fred", s_pw, "", t + 1, sid, &who), EGIDE_ERR_LIMIT);
+
+    /* A shared office address: right passwords, one after another, never
+     * add up against it (each attempt's reservation is taken back). */
+    edge_auth_policy_t saved = P;
+    P.max_source_failures = 3;
+    t += 2 * P.lock_ms;
+    int ok = 0;
+    for (int i = 0; i < 10; i++)
+        ok += s_login("fred", s_pw, "198.51.100.9", t + i, sid, &who) == EGIDE_OK;
+    CHECK(ok == 10);
+    size_t n = 99;
+    CHECK_RC(edge_store_auth_fail_count(S, "s:198.51.100.9", 0, &n, NULL), EGIDE_OK);
+    CHECK(n == 0);
+    CHECK_RC(edge_store_auth_fail_remove(S, "s:198.51.100.9", t), EGIDE_OK); /* none: no-op */
+    CHECK_RC(edge_store_auth_fail_remove(S, "", t), EGIDE_ERR_INVALID);
+    P = saved;
+}
+
 /* ------------------------------------------------------------ expiry */
 
 static void test_idle_expiry(void)
@@ -513,6 +576,7 @@ int main(void)
     RUN(test_login_and_same_answer);
     RUN(test_lockout_per_account);
     RUN(test_lockout_per_source);
+    RUN(test_lockout_concurrent);
     RUN(test_idle_expiry);
     RUN(test_absolute_expiry);
     RUN(test_disable_kills_sessions);
