@@ -29,8 +29,8 @@
 typedef struct {
     uint8_t id[16];
     int64_t t0_us;
-    int64_t acc_us; /* ACCEPTED back (the broker's commit) */
-    int64_t d1_us;  /* the first recipient's DELIVERED back */
+    int64_t acc_us;  /* ACCEPTED back (the broker's commit) */
+    int64_t d1_us;   /* the first recipient's DELIVERED back */
     int64_t done_us; /* the second's */
     int delivered;
 } s_msg_t;
@@ -226,8 +226,7 @@ int main(int argc, char **argv)
                         uint64_t c = m.frame->corr_id;
                         if (c >= 1 && c <= (uint64_t)sent && !msgs[c - 1].acc_us)
                             msgs[c - 1].acc_us = s_us();
-                    }
-                    else if (b->kind == EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED)
+                    } else if (b->kind == EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED)
                         rejected++;
                     else if (b->kind == EGIDE__V1__RECEIPT_KIND__RECEIPT_DELIVERED) {
                         /* corr ids are not echoed in relays: find by msg_id (recent first) */
@@ -293,8 +292,7 @@ int main(int argc, char **argv)
                                        "1st->2nd_delivered"};
         for (int j = 0; j < 3; j++) {
             s_pct(hv[j], n[j], &p50, &p99);
-            printf("hop %-24s n=%lld p50=%.1fms p99=%.1fms\n", names[j], (long long)n[j], p50,
-                   p99);
+            printf("hop %-24s n=%lld p50=%.1fms p99=%.1fms\n", names[j], (long long)n[j], p50, p99);
             free(hv[j]);
         }
     }

@@ -8,9 +8,14 @@
 # A fresh deployment per build per round; in each, 200 referrals one in
 # flight, then COUNT with 100 in flight (and the hops: submit -> ACCEPTED,
 # ACCEPTED -> first DELIVERED, first -> second DELIVERED), and the CPU each
-# process used per referral at 100 in flight (from /proc/PID/stat).
+# process used per referral at 100 in flight (from /proc/PID/stat, each
+# daemon with its key holder egide-keyd).
 #
 #   EGIDE_BIN_A=/tmp/base/build EGIDE_BIN_B=build bench/run-e2e-ab.sh 3 3000
+#
+# EXTRA_INI_A / EXTRA_INI_B: lines appended to every daemon's configuration
+# of that side (one build may then be compared with itself, a setting
+# changed): e.g. EXTRA_INI_B=$'[keys]\nholder = inline'.
 #
 # The machine is shared: the figures are under load; the ratios, measured in
 # the same run and interleaved, are what to read.
@@ -23,15 +28,24 @@ HZ=$(getconf CLK_TCK)
 RES=$(mktemp /tmp/egide-ab.XXXXXX)
 trap 'rm -f "$RES"' EXIT
 
-s_ticks() { # PID -> utime+stime ticks
-    local s f
-    s=$(cat /proc/"$1"/stat 2>/dev/null) || { echo 0; return; }
-    read -r -a f <<<"${s##*) }"
-    echo $((f[11] + f[12]))
+s_tree() { # PID and its descendants (a daemon and its egide-keyd)
+    local c
+    echo "$1"
+    for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do s_tree "$c"; done
 }
 
-s_round() { # LABEL BIN
-    local label=$1 bin=$2
+s_ticks() { # PID -> utime+stime ticks of it and its descendants
+    local p s f t=0
+    for p in $(s_tree "$1"); do
+        s=$(cat /proc/"$p"/stat 2>/dev/null) || continue
+        read -r -a f <<<"${s##*) }"
+        t=$((t + f[11] + f[12]))
+    done
+    echo $t
+}
+
+s_round() { # LABEL BIN EXTRA_INI
+    local label=$1 bin=$2 extra=$3
     EL_DIR=$(mktemp -d /tmp/egide-ab-run.XXXXXX)
     EGIDE_BIN=$bin
     export EL_DIR EGIDE_BIN EL_GROUP_COMMIT=true EL_EDGE_GROUP_COMMIT=true EL_LOG_LEVEL=warning
@@ -39,6 +53,11 @@ s_round() { # LABEL BIN
         . "$ROOT/deploy/local/egide-local.sh"
         trap 'el_stop_all; rm -rf "$EL_DIR"' EXIT
         el_setup >/dev/null
+        el_write_edge_config 71.crip
+        el_write_edge_config 71.tas.cluny-tournus
+        if [ -n "$extra" ]; then
+            for f in "$EL_DIR"/state/*/*.ini; do printf '%s\n' "$extra" >>"$f"; done
+        fi
         el_start_broker
         el_start_edge 71.crip
         el_start_edge 71.tas.cluny-tournus
@@ -71,8 +90,8 @@ PY
 
 for ((r = 1; r <= ROUNDS; r++)); do
     for side in A B; do
-        bin_var=EGIDE_BIN_$side
-        s_round "$side" "${!bin_var}" | tee -a "$RES"
+        bin_var=EGIDE_BIN_$side extra_var=EXTRA_INI_$side
+        s_round "$side" "${!bin_var}" "${!extra_var:-}" | tee -a "$RES"
     done
 done
 
