@@ -29,6 +29,9 @@
 typedef struct {
     uint8_t id[16];
     int64_t t0_us;
+    int64_t acc_us;  /* ACCEPTED back (the broker's commit) */
+    int64_t d1_us;   /* the first recipient's DELIVERED back */
+    int64_t done_us; /* the second's */
     int delivered;
 } s_msg_t;
 
@@ -43,6 +46,14 @@ static int s_cmp64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return x < y ? -1 : x > y;
+}
+
+/* The median and 99th percentile of n values (sorted in place), in ms. */
+static void s_pct(int64_t *v, int64_t n, double *p50, double *p99)
+{
+    qsort(v, (size_t)n, sizeof *v, s_cmp64);
+    *p50 = n ? (double)v[n / 2] / 1000.0 : 0.0;
+    *p99 = n ? (double)v[(n * 99) / 100] / 1000.0 : 0.0;
 }
 
 static char *s_read(const char *p)
@@ -144,11 +155,28 @@ int main(int argc, char **argv)
     f.body_case = EGIDE__V1__FRAME__BODY_HELLO;
     f.hello = &h;
     egide_transport_send(sock, NULL, 0, &f);
+    /* Sequence numbers go on from the highest the broker accepted from us
+     * (its Welcome says which): a number far above it is refused. */
+    uint64_t seq0 = 0;
+    for (int tries = 0; tries < 100 && !seq0; tries++) {
+        zmq_pollitem_t wi = {sock, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&wi, 1, 100) <= 0)
+            continue;
+        egide_transport_msg_t m;
+        while (!seq0 && egide_transport_recv(sock, 0, &m) == EGIDE_OK) {
+            if (m.frame->body_case == EGIDE__V1__FRAME__BODY_WELCOME && m.frame->welcome)
+                seq0 = m.frame->welcome->last_seq + 1;
+            egide_transport_msg_clear(&m);
+        }
+    }
+    if (!seq0) {
+        fprintf(stderr, "bench_e2e: no Welcome from the broker\n");
+        return 1;
+    }
 
     s_msg_t *msgs = calloc((size_t)count, sizeof *msgs);
     int64_t *lat = calloc((size_t)count, sizeof *lat);
     int64_t sent = 0, done = 0, accepted = 0, rejected = 0;
-    uint64_t seq0 = (uint64_t)egide_now_ms() * 1000;
     uint64_t *acks = calloc(4096, sizeof *acks);
     size_t nacks = 0;
     int64_t t_start = s_us(), t_end_limit = t_start + 600 * 1000000LL;
@@ -192,16 +220,24 @@ int main(int argc, char **argv)
                 if (egide_receipt_parse(m.frame->receipt->receipt.data,
                                         m.frame->receipt->receipt.len, &rc) == 0) {
                     const Egide__V1__ReceiptBody *b = egide_receipt_body(rc);
-                    if (b->kind == EGIDE__V1__RECEIPT_KIND__RECEIPT_ACCEPTED)
+                    if (b->kind == EGIDE__V1__RECEIPT_KIND__RECEIPT_ACCEPTED) {
                         accepted++;
-                    else if (b->kind == EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED)
+                        /* The answer to Submit corr k+1 (corr ids are echoed). */
+                        uint64_t c = m.frame->corr_id;
+                        if (c >= 1 && c <= (uint64_t)sent && !msgs[c - 1].acc_us)
+                            msgs[c - 1].acc_us = s_us();
+                    } else if (b->kind == EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED)
                         rejected++;
                     else if (b->kind == EGIDE__V1__RECEIPT_KIND__RECEIPT_DELIVERED) {
                         /* corr ids are not echoed in relays: find by msg_id (recent first) */
                         for (int64_t i = sent - 1; i >= 0 && i >= sent - window - 1024; i--)
                             if (memcmp(msgs[i].id, b->msg_id.data, 16) == 0) {
-                                if (++msgs[i].delivered == 2)
-                                    lat[done++] = s_us() - msgs[i].t0_us;
+                                if (++msgs[i].delivered == 1)
+                                    msgs[i].d1_us = s_us();
+                                if (msgs[i].delivered == 2) {
+                                    msgs[i].done_us = s_us();
+                                    lat[done++] = msgs[i].done_us - msgs[i].t0_us;
+                                }
                                 break;
                             }
                     }
@@ -229,13 +265,37 @@ int main(int argc, char **argv)
         }
     }
     double secs = (double)(s_us() - t_start) / 1e6;
-    qsort(lat, (size_t)done, sizeof *lat, s_cmp64);
-    double rate = (double)done / secs;
+    double rate = (double)done / secs, p50, p99;
+    s_pct(lat, done, &p50, &p99);
     printf("referrals=%lld accepted=%lld seconds=%.2f rate=%.0f/s p50=%.1fms p99=%.1fms "
            "payload=%zuB\n",
-           (long long)done, (long long)accepted, secs, rate,
-           done ? (double)lat[done / 2] / 1000.0 : 0.0,
-           done ? (double)lat[(done * 99) / 100] / 1000.0 : 0.0, pb_len);
+           (long long)done, (long long)accepted, secs, rate, p50, p99, pb_len);
+    /* The hops (EGIDE_BENCH_HOPS=1): submit -> ACCEPTED (admission and the
+     * broker's commit), ACCEPTED -> the first DELIVERED (delivery, the edge's
+     * checks and commit, its receipt, the broker's commit, the relay), and
+     * the first -> the second DELIVERED (how far apart the two edges are). */
+    const char *hops = getenv("EGIDE_BENCH_HOPS");
+    if (hops && strcmp(hops, "1") == 0) {
+        int64_t *hv[3];
+        int64_t n[3] = {0, 0, 0};
+        for (int j = 0; j < 3; j++)
+            hv[j] = calloc((size_t)count + 1, sizeof *hv[j]);
+        for (int64_t i = 0; i < sent; i++) {
+            if (msgs[i].acc_us)
+                hv[0][n[0]++] = msgs[i].acc_us - msgs[i].t0_us;
+            if (msgs[i].acc_us && msgs[i].d1_us > msgs[i].acc_us)
+                hv[1][n[1]++] = msgs[i].d1_us - msgs[i].acc_us;
+            if (msgs[i].delivered == 2)
+                hv[2][n[2]++] = msgs[i].done_us - msgs[i].d1_us;
+        }
+        static const char *names[3] = {"submit->accepted", "accepted->1st_delivered",
+                                       "1st->2nd_delivered"};
+        for (int j = 0; j < 3; j++) {
+            s_pct(hv[j], n[j], &p50, &p99);
+            printf("hop %-24s n=%lld p50=%.1fms p99=%.1fms\n", names[j], (long long)n[j], p50, p99);
+            free(hv[j]);
+        }
+    }
     zmq_close(mon);
     zmq_close(sock);
     zmq_ctx_term(zctx);

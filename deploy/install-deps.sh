@@ -3,7 +3,8 @@
 # install-deps.sh - installs exactly the Debian 12 packages Égide needs to
 # build, test and run the demo.  Idempotent: does nothing when everything is
 # there; runs `apt-get update` only when something must be installed.
-# (libsodium-dev: Argon2id for the web accounts; chromium, chromium-driver,
+# (libsodium-dev: Ed25519 in the crypto layer and Argon2id for the web
+# accounts; chromium, chromium-driver,
 # python3-selenium: the browser tests, tests/browser/; libpq-dev and
 # postgresql-15: the broker's PostgreSQL store and its tests, label pg;
 # patroni, etcd-server: deploy/ha/ and its test, label ha.)

@@ -40,6 +40,18 @@ egide_rc egide_hmac_sha256(const uint8_t *key, size_t klen, const void *data, si
 egide_rc egide_hmac_sha256v(const uint8_t *key, size_t klen, const void *const *parts,
                             const size_t *lens, size_t n, uint8_t out[32]);
 
+/* Which implementation runs Ed25519 (RFC 8032, pure): libsodium (the
+ * default: faster) or OpenSSL's.  Both give the same signatures (Ed25519 is
+ * deterministic) and accept the same valid ones; libsodium also refuses
+ * public keys and R values of small order, which no honest signer makes.
+ * egide_ed25519_backend_set returns the previous one (an unknown value
+ * changes nothing); process-wide, for tests and benchmarks. */
+typedef enum {
+    EGIDE_ED25519_SODIUM = 0,
+    EGIDE_ED25519_OPENSSL = 1,
+} egide_ed25519_backend_t;
+egide_ed25519_backend_t egide_ed25519_backend_set(egide_ed25519_backend_t b);
+
 /* Raw Ed25519 over msg (used as is by C2SP signed notes). */
 egide_rc egide_ed25519_sign(EVP_PKEY *sk, const void *msg, size_t len, uint8_t sig[64]);
 /* EGIDE_OK when sig verifies, EGIDE_ERR_SIGNATURE when it does not,
