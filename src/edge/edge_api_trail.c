@@ -226,6 +226,24 @@ static json_t *s_cp_fields(json_t *o, const char *note)
     return o;
 }
 
+/* The latest checkpoint, a new one first when entries follow it, in a
+ * write transaction of its own (see edge_trail_note_as); under api_lock. */
+static egide_rc s_fresh_checkpoint(edge_t *e, edge_trail_t *t, char **note, uint64_t *size)
+{
+    egide_rc rc = edge_store_begin(e->api_store);
+    if (rc)
+        return rc;
+    rc = edge_trail_checkpoint(t, e->sign_key, true, note, size);
+    if (!rc)
+        rc = edge_store_commit(e->api_store);
+    if (rc) {
+        edge_store_rollback(e->api_store);
+        free(*note);
+        *note = NULL;
+    }
+    return rc;
+}
+
 static void s_checkpoint(edge_t *e, egide_http_resp_t *resp)
 {
     char *note = NULL;
@@ -233,7 +251,7 @@ static void s_checkpoint(edge_t *e, egide_http_resp_t *resp)
     edge_trail_t *t = NULL;
     egide_rc rc = edge_trail_open(edge_store_sqlite_db(e->api_store), e->node_id, &t);
     if (!rc)
-        rc = edge_trail_checkpoint(t, e->sign_key, true, &note, NULL);
+        rc = s_fresh_checkpoint(e, t, &note, NULL);
     edge_trail_destroy(&t);
     pthread_mutex_unlock(&e->api_lock);
     if (rc == EGIDE_ERR_NOTFOUND) {
@@ -279,7 +297,7 @@ static void s_proof(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *r
     if (!rc && index >= egide_auditlog_size(edge_trail_log(t)))
         rc = EGIDE_ERR_NOTFOUND;
     if (!rc)
-        rc = edge_trail_checkpoint(t, e->sign_key, true, &note, &size);
+        rc = s_fresh_checkpoint(e, t, &note, &size);
     if (!rc && index >= size)
         rc = EGIDE_ERR_STATE; /* no key: the latest checkpoint is older than the entry */
     if (!rc)

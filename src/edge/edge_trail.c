@@ -482,8 +482,18 @@ egide_rc edge_trail_note_as(edge_t *e, const char *account, const char *role, co
         if (edge_store_case_of(e->api_store, msg_id, &cid) == EGIDE_OK && cid > 0)
             en.case_id = cid;
     }
+    /* A write transaction of its own (BEGIN IMMEDIATE, which waits for the
+     * loop's writes): a SAVEPOINT alone would start as a reader and could
+     * not become the writer once the loop had committed (busy snapshot). */
     if (!rc)
+        rc = edge_store_begin(e->api_store);
+    if (!rc) {
         rc = edge_trail_append(t, &en, NULL);
+        if (!rc)
+            rc = edge_store_commit(e->api_store);
+        if (rc)
+            edge_store_rollback(e->api_store);
+    }
     edge_trail_destroy(&t);
     pthread_mutex_unlock(&e->api_lock);
     if (rc)
