@@ -35,6 +35,7 @@ static const struct {
     {"directory", NULL, cmd_directory, "build, show, verify and query the signed directory"},
     {"audit", NULL, cmd_audit, "verify the broker's audit log (auditors)"},
     {"user", NULL, cmd_user, "personal accounts of the edge's web pages (offline, --db)"},
+    {"trail", NULL, cmd_trail, "verify an edge's trail of who read what (offline, --db)"},
 };
 
 static void s_usage(FILE *f)
