@@ -19,6 +19,7 @@ const ACTIONS = {
   "case.view": "a consulté le dossier", "export.olinpe": "a exporté (ONPE)", login: "connexion",
   "login.failed": "connexion refusée", "login.locked": "connexion bloquée", logout: "déconnexion",
   "user.add": "a créé un compte", "user.disable": "a désactivé un compte",
+  "user.enable": "a réactivé un compte", "user.passwd": "a changé un mot de passe",
 };
 const KINDS = { ACCEPTED: "accepté par le courtier", DELIVERED: "remis", REJECTED: "refusé",
                 EXPIRED: "expiré", ACKNOWLEDGED: "accusé" };
@@ -231,7 +232,7 @@ function trailRow(e) {
   cell(tr, fmtTime(e.time_ms));
   cell(tr, e.account);
   cell(tr, ROLES[e.role] || e.role);
-  cell(tr, ACTIONS[e.action] || e.action);
+  cell(tr, (ACTIONS[e.action] || e.action) + (e.subject ? " (" + e.subject + ")" : ""));
   cell(tr, e.msg_id || "", "mono");
   cell(tr, e.case_id || "");
   const td = document.createElement("td");

@@ -60,6 +60,8 @@ static json_t *s_entry_json(const edge_trail_entry_t *en)
     }
     if (o && en->case_id > 0)
         json_object_set_new(o, "case_id", json_integer(en->case_id));
+    if (o && en->subject[0])
+        json_object_set_new(o, "subject", json_string(en->subject));
     return o;
 }
 

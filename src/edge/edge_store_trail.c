@@ -106,6 +106,11 @@ egide_rc edge_trail_leaf_encode(const edge_trail_entry_t *en, char **out, size_t
     }
     if (k > 0 && (size_t)k < sizeof buf && en->case_id > 0)
         k += snprintf(buf + k, sizeof buf - (size_t)k, ",\"case_id\":%lld", (long long)en->case_id);
+    if (k > 0 && (size_t)k < sizeof buf && en->subject[0]) {
+        if (!s_printable(en->subject, EDGE_TRAIL_ACCOUNT_MAX))
+            return EGIDE_ERR_INVALID;
+        k += snprintf(buf + k, sizeof buf - (size_t)k, ",\"subject\":\"%s\"", en->subject);
+    }
     if (k > 0 && (size_t)k < sizeof buf)
         k += snprintf(buf + k, sizeof buf - (size_t)k, "}");
     if (k <= 0 || (size_t)k >= sizeof buf)
@@ -134,7 +139,8 @@ egide_rc edge_trail_leaf_decode(const uint8_t *leaf, size_t len, edge_trail_entr
     egide_rc rc = EGIDE_ERR_PROTO;
     json_t *v = json_object_get(o, "v"), *t = json_object_get(o, "time_ms");
     json_t *m = json_object_get(o, "msg_id"), *c = json_object_get(o, "case_id");
-    size_t want = 6 + (m ? 1 : 0) + (c ? 1 : 0);
+    json_t *sj = json_object_get(o, "subject");
+    size_t want = 6 + (m ? 1 : 0) + (c ? 1 : 0) + (sj ? 1 : 0);
     if (json_is_object(o) && json_object_size(o) == want && json_integer_value(v) == 1 &&
         json_is_integer(t) && json_integer_value(t) >= 0 &&
         s_copy_str(o, "node", en->node, sizeof en->node) &&
@@ -143,7 +149,8 @@ egide_rc edge_trail_leaf_decode(const uint8_t *leaf, size_t len, edge_trail_entr
         s_copy_str(o, "action", en->action, sizeof en->action) &&
         (!m || (json_string_length(m) == 32 &&
                 egide_hex_decode(json_string_value(m), en->msg_id, 16) == EGIDE_OK)) &&
-        (!c || (json_is_integer(c) && json_integer_value(c) > 0))) {
+        (!c || (json_is_integer(c) && json_integer_value(c) > 0)) &&
+        (!sj || s_copy_str(o, "subject", en->subject, sizeof en->subject))) {
         en->time_ms = json_integer_value(t);
         en->has_msg = m != NULL;
         en->case_id = c ? json_integer_value(c) : 0;
@@ -457,5 +464,48 @@ egide_rc edge_trail_verify(edge_trail_t *t, EVP_PKEY *pub, egide_auditverify_rep
     }
     if (rep)
         *rep = r;
+    return rc;
+}
+
+/* The node of the trail's first entry, "offline" when there is none. */
+static void s_first_node(edge_trail_t *t, char *node, size_t size)
+{
+    uint8_t *leaf = NULL;
+    size_t len = 0;
+    edge_trail_entry_t en;
+    if (egide_auditlog_leaf(t->log, 0, &leaf, &len) == EGIDE_OK &&
+        edge_trail_leaf_decode(leaf, len, &en) == EGIDE_OK)
+        egide_strlcpy(node, en.node, size);
+    else
+        egide_strlcpy(node, "offline", size);
+    free(leaf);
+}
+
+egide_rc edge_trail_note_offline(edge_store_t *st, const char *account, const char *action,
+                                 const char *subject, int64_t now_ms)
+{
+    sqlite3 *db = edge_store_sqlite_db(st);
+    if (!db || !account || !action || !subject)
+        return EGIDE_ERR_INVALID;
+    edge_trail_entry_t en = {.time_ms = now_ms};
+    egide_strlcpy(en.account, account, sizeof en.account);
+    egide_strlcpy(en.role, "admin", sizeof en.role);
+    egide_strlcpy(en.action, action, sizeof en.action);
+    egide_strlcpy(en.subject, subject, sizeof en.subject);
+    edge_trail_t *t = NULL;
+    egide_rc rc = edge_trail_open(db, "offline", &t);
+    if (!rc) {
+        s_first_node(t, t->node, sizeof t->node);
+        snprintf(t->origin, sizeof t->origin, "egide.%s/trail", t->node);
+        rc = edge_store_begin(st);
+    }
+    if (!rc) {
+        rc = edge_trail_append(t, &en, NULL);
+        if (!rc)
+            rc = edge_store_commit(st);
+        if (rc)
+            edge_store_rollback(st);
+    }
+    edge_trail_destroy(&t);
     return rc;
 }

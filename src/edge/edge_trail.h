@@ -13,8 +13,9 @@
  * request made with the machine token is the account "api-token" (role
  * "machine").  The leaf is the entry as compact JSON, in this order:
  *   {"v":1,"node":"71.crip","time_ms":N,"account":"alice","role":"agent",
- *    "action":"message.open","msg_id":"<32 hex>","case_id":N}
- * (msg_id and case_id only when known), at most EDGE_TRAIL_LEAF_MAX bytes;
+ *    "action":"message.open","msg_id":"<32 hex>","case_id":N,"subject":"bob"}
+ * (msg_id and case_id only when known; subject: the account an account
+ * action was on, `egide user add|disable|enable|passwd`), at most EDGE_TRAIL_LEAF_MAX bytes;
  * anyone holding the leaf bytes can recompute its hash (0x00 || leaf).
  *
  * Finding entries: the table trail_index (edge store migration 9) repeats
@@ -69,6 +70,7 @@ typedef struct edge_trail_entry {
     bool has_msg;                                /* msg_id is set */
     uint8_t msg_id[16];                          /* the message */
     int64_t case_id;                             /* its case, 0 = none or not known */
+    char subject[EDGE_TRAIL_ACCOUNT_MAX + 1];    /* the account acted on (user.*), "" = none */
 } edge_trail_entry_t;
 
 /* A page query: entries with index > after (when has_after), ascending,
@@ -143,6 +145,12 @@ egide_rc edge_trail_note(struct edge *e, const struct edge_principal *who, const
  * yet). */
 egide_rc edge_trail_note_as(struct edge *e, const char *account, const char *role,
                             const char *action, const uint8_t *msg_id, int64_t case_id);
+/* The offline commands' entry (egide user ...) on the store st: account
+ * and role of who ran it, the account acted on.  The node is the trail's
+ * (its first entry's), "offline" while it is empty.  In a write
+ * transaction of its own. */
+egide_rc edge_trail_note_offline(edge_store_t *st, const char *account, const char *action,
+                                 const char *subject, int64_t now_ms);
 
 
 /* ---- the API (edge_api_trail.c), called by edge_api.c's dispatch ------- */

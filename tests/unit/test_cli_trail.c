@@ -174,6 +174,44 @@ static void test_verify(void)
     CHECK(s_run(args, NULL) == 1);
     CHECK(strstr(s_err, "entry 2"));
 
+    /* Account commands are entries of the trail, naming who ran them and
+     * the account; never the password. */
+    static const char pw[] = "un-mot-de-passe-de-test-0001";
+    s_write("pw", pw, 0600);
+    char p3[160];
+    snprintf(p3, sizeof p3, "%s/users.db", s_dir);
+    REQUIRE(edge_store_sqlite_ops.open(p3, &st) == EGIDE_OK);
+    edge_store_close(&st);
+    snprintf(args, sizeof args, "user add --db %s --role auditor --password-file %s/pw paul", p3,
+             s_dir);
+    CHECK(s_run(args, NULL) == 0);
+    snprintf(args, sizeof args, "user disable --db %s paul", p3);
+    CHECK(s_run(args, NULL) == 0);
+    REQUIRE(edge_store_sqlite_ops.open(p3, &st) == EGIDE_OK);
+    REQUIRE(edge_trail_open(edge_store_sqlite_db(st), "offline", &t) == EGIDE_OK);
+    edge_trail_q_t q = {.limit = 10};
+    edge_trail_entry_t *rows = NULL;
+    size_t n = 0;
+    bool more = true;
+    CHECK_RC(edge_trail_list(t, &q, &rows, &n, &more), EGIDE_OK);
+    REQUIRE(n == 2 && !more);
+    CHECK_STREQ(rows[0].action, "user.add");
+    CHECK_STREQ(rows[1].action, "user.disable");
+    CHECK_STREQ(rows[0].subject, "paul");
+    CHECK(strncmp(rows[0].account, "cli:", 4) == 0 && !rows[0].has_msg);
+    free(rows);
+    edge_trail_destroy(&t);
+    edge_store_close(&st);
+    db = NULL;
+    REQUIRE(sqlite3_open(p3, &db) == SQLITE_OK);
+    sqlite3_stmt *sq = NULL;
+    REQUIRE(sqlite3_prepare_v2(db, "SELECT count(*) FROM audit_leaves WHERE instr(leaf, ?1) > 0",
+                               -1, &sq, NULL) == SQLITE_OK);
+    sqlite3_bind_text(sq, 1, pw, -1, SQLITE_STATIC);
+    CHECK(sqlite3_step(sq) == SQLITE_ROW && sqlite3_column_int(sq, 0) == 0);
+    sqlite3_finalize(sq);
+    sqlite3_close(db);
+
     /* An edge database without a trail yet. */
     char p2[160];
     snprintf(p2, sizeof p2, "%s/fresh.db", s_dir);
