@@ -196,8 +196,9 @@ static void s_list(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *re
     edge_trail_destroy(&t);
     pthread_mutex_unlock(&e->api_lock);
     if (rc == EGIDE_ERR_CONSISTENCY) {
-        egide_http_error(resp, 500, rc, "the trail's index does not match its entries: run "
-                                        "`egide trail verify`");
+        egide_http_error(resp, 500, rc,
+                         "the trail's index does not match its entries: run "
+                         "`egide trail verify`");
         return;
     }
     if (rc) {

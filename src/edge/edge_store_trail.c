@@ -21,10 +21,10 @@
 #include "egide/store/egide_db.h"
 
 struct edge_trail {
-    sqlite3 *db;                                /* borrowed */
-    egide_auditlog_t *log;                      /* the Merkle log on db */
-    char node[EGIDE_MAX_NODE_ID + 1];           /* this edge */
-    char origin[EGIDE_MAX_NODE_ID + 16];        /* "egide.<node>/trail" */
+    sqlite3 *db;                         /* borrowed */
+    egide_auditlog_t *log;               /* the Merkle log on db */
+    char node[EGIDE_MAX_NODE_ID + 1];    /* this edge */
+    char origin[EGIDE_MAX_NODE_ID + 16]; /* "egide.<node>/trail" */
 };
 
 egide_rc edge_trail_open(sqlite3 *db, const char *node_id, edge_trail_t **out)
@@ -76,8 +76,7 @@ static bool s_printable(const char *s, size_t max)
     if (n == 0 || n > max)
         return false;
     for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e || s[i] == '"' ||
-            s[i] == '\\')
+        if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e || s[i] == '"' || s[i] == '\\')
             return false;
     return true;
 }

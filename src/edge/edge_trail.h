@@ -51,26 +51,26 @@
 #include "egide/base/egide_rc.h"
 #include "egide/net/egide_http.h"
 
-#define EDGE_TRAIL_ACCOUNT_TOKEN "api-token" /* the machine token's account */
-#define EDGE_TRAIL_ROLE_TOKEN    "machine"   /* ... and its role */
-#define EDGE_TRAIL_ACCOUNT_UNKNOWN "inconnu" /* a failed login of no account */
-#define EDGE_TRAIL_ACCOUNT_MAX   64          /* bytes of an entry's account */
-#define EDGE_TRAIL_ACTION_MAX    31          /* bytes of an action */
-#define EDGE_TRAIL_LEAF_MAX      1024u       /* bytes of a leaf */
-#define EDGE_TRAIL_PAGE_MAX      500         /* entries per page */
+#define EDGE_TRAIL_ACCOUNT_TOKEN   "api-token" /* the machine token's account */
+#define EDGE_TRAIL_ROLE_TOKEN      "machine"   /* ... and its role */
+#define EDGE_TRAIL_ACCOUNT_UNKNOWN "inconnu"   /* a failed login of no account */
+#define EDGE_TRAIL_ACCOUNT_MAX     64          /* bytes of an entry's account */
+#define EDGE_TRAIL_ACTION_MAX      31          /* bytes of an action */
+#define EDGE_TRAIL_LEAF_MAX        1024u       /* bytes of a leaf */
+#define EDGE_TRAIL_PAGE_MAX        500         /* entries per page */
 
 /* One entry of the trail. */
 typedef struct edge_trail_entry {
-    uint64_t index;                              /* its leaf index (set by the store) */
-    int64_t time_ms;                             /* when, ms since the epoch */
-    char node[EGIDE_MAX_NODE_ID + 1];            /* the edge it was written at */
-    char account[EDGE_TRAIL_ACCOUNT_MAX + 1];    /* the account, or "api-token" */
-    char role[16];                               /* its role then, or "machine" */
-    char action[EDGE_TRAIL_ACTION_MAX + 1];      /* "message.open", "login", ... */
-    bool has_msg;                                /* msg_id is set */
-    uint8_t msg_id[16];                          /* the message */
-    int64_t case_id;                             /* its case, 0 = none or not known */
-    char subject[EDGE_TRAIL_ACCOUNT_MAX + 1];    /* the account acted on (user.*), "" = none */
+    uint64_t index;                           /* its leaf index (set by the store) */
+    int64_t time_ms;                          /* when, ms since the epoch */
+    char node[EGIDE_MAX_NODE_ID + 1];         /* the edge it was written at */
+    char account[EDGE_TRAIL_ACCOUNT_MAX + 1]; /* the account, or "api-token" */
+    char role[16];                            /* its role then, or "machine" */
+    char action[EDGE_TRAIL_ACTION_MAX + 1];   /* "message.open", "login", ... */
+    bool has_msg;                             /* msg_id is set */
+    uint8_t msg_id[16];                       /* the message */
+    int64_t case_id;                          /* its case, 0 = none or not known */
+    char subject[EDGE_TRAIL_ACCOUNT_MAX + 1]; /* the account acted on (user.*), "" = none */
 } edge_trail_entry_t;
 
 /* A page query: entries with index > after (when has_after), ascending,
@@ -151,7 +151,6 @@ egide_rc edge_trail_note_as(struct edge *e, const char *account, const char *rol
  * transaction of its own. */
 egide_rc edge_trail_note_offline(edge_store_t *st, const char *account, const char *action,
                                  const char *subject, int64_t now_ms);
-
 
 /* ---- the API (edge_api_trail.c), called by edge_api.c's dispatch ------- */
 /* GET /v1/trail, /v1/trail/proof, /v1/trail/checkpoint (who NULL = the

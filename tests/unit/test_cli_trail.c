@@ -100,7 +100,6 @@ static int s_run(const char *args, const char *stdin_text)
     return rc;
 }
 
-
 static EVP_PKEY *s_key(const char *name)
 {
     char cmd[512], p[160];

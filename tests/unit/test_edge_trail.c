@@ -238,8 +238,8 @@ static void test_login_entries(void)
     CHECK(s_size() == n1 + 1);
     j = s_trail("account=sybil", NULL, &n);
     REQUIRE(j && n == 2);
-    CHECK_STREQ(json_string_value(json_object_get(json_array_get(json_object_get(j, "entries"), 1),
-                                                  "action")),
+    CHECK_STREQ(json_string_value(
+                    json_object_get(json_array_get(json_object_get(j, "entries"), 1), "action")),
                 "logout");
     json_decref(j);
 }
@@ -299,8 +299,8 @@ static void test_open_appends_one(void)
     CHECK_STREQ(json_string_value(json_object_get(x, "msg_id")), s_msg_hex);
     json_decref(j);
     /* A message not held: 404 and no entry. */
-    r = s_call("GET", "/v1/messages/00000000000000000000000000000000", NULL, "session",
-               s_sid_agent, NULL, NULL);
+    r = s_call("GET", "/v1/messages/00000000000000000000000000000000", NULL, "session", s_sid_agent,
+               NULL, NULL);
     CHECK(r.status == 404);
     t_free(&r);
     CHECK(s_size() == n0 + 3);
@@ -388,9 +388,9 @@ static void test_pages_and_params(void)
     CHECK(j && n == 0);
     json_decref(j);
     static const char *const bad[] = {
-        "after=abc", "after=-1",       "after=01",         "limit=0",    "limit=501",
-        "limit=",    "message=xyz",    "message=00",       "unknown=1",  "after=1&after=2",
-        "account=",  "account=Alice!", "account=a%20b",    "index=0",
+        "after=abc", "after=-1",       "after=01",      "limit=0",   "limit=501",
+        "limit=",    "message=xyz",    "message=00",    "unknown=1", "after=1&after=2",
+        "account=",  "account=Alice!", "account=a%20b", "index=0",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         t_resp_t r = s_call("GET", "/v1/trail", bad[i], "token", NULL, NULL, NULL);
@@ -450,9 +450,9 @@ static void test_proof(void)
                  EGIDE_OK);
         if (np) {
             path[np - 1][5] ^= 1; /* a changed path element proves nothing */
-            CHECK_RC(egide_merkle_verify_inclusion(lh, idx, size, (const uint8_t(*)[32])path, np,
-                                                   root),
-                     EGIDE_ERR_CONSISTENCY);
+            CHECK_RC(
+                egide_merkle_verify_inclusion(lh, idx, size, (const uint8_t(*)[32])path, np, root),
+                EGIDE_ERR_CONSISTENCY);
         }
         /* The entry shown is the leaf. */
         edge_trail_entry_t en;
