@@ -203,6 +203,8 @@ extern const cli_entry_t cli_validate, cli_deadlines;
 int cmd_export(int argc, char **argv);
 /* cli_user.c: personal accounts on the edge's database (offline). */
 int cmd_user(int argc, char **argv);
+/* cli_trail.c: the edge's trail of who read what, verified offline. */
+int cmd_trail(int argc, char **argv);
 /* cli_api.c: talking to the local edge API. */
 extern const cli_entry_t cli_send, cli_inbox, cli_outbox, cli_show, cli_ack, cli_status;
 /* cli_search.c */

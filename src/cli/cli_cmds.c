@@ -36,6 +36,7 @@ static const struct {
     {"audit", NULL, cmd_audit, "verify the broker's audit log (auditors)"},
     {"user", NULL, cmd_user, "personal accounts of the edge's web pages (offline, --db)"},
     {"backup", &cli_backup, NULL, "online consistent copy of an edge's or broker's database"},
+    {"trail", NULL, cmd_trail, "verify an edge's trail of who read what (offline, --db)"},
 };
 
 static void s_usage(FILE *f)

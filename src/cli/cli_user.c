@@ -13,12 +13,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "edge_accounts.h"
 #include "edge_store.h"
+#include "edge_trail.h"
 #include "egide/base/egide_util.h"
 
 static const cli_opt_t s_db_opts[] = {
@@ -136,6 +138,23 @@ static int s_name_check(const cli_args_t *a)
     return 0;
 }
 
+/* The edge's trail of who did what (edge_trail.h): the account action,
+ * by "cli:<the system user who ran it>", on the account named. */
+static egide_rc s_note(edge_store_t *st, const char *action, const char *subject)
+{
+    struct passwd *pw = getpwuid(geteuid());
+    char who[EDGE_TRAIL_ACCOUNT_MAX + 1];
+    snprintf(who, sizeof who, "cli:%s", pw && pw->pw_name && pw->pw_name[0] ? pw->pw_name : "?");
+    for (char *p = who; *p; p++)
+        if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e || *p == '"' || *p == '\\')
+            *p = '_';
+    egide_rc rc = edge_trail_note_offline(st, who, action, subject, egide_now_ms());
+    if (rc)
+        fprintf(stderr, "egide: %s: done, but not recorded in the edge's trail (%s)\n", action,
+                egide_strerror(rc));
+    return rc;
+}
+
 static int s_result(const cli_args_t *a, egide_rc rc, const char *done)
 {
     const char *what = a->cmd->name;
@@ -165,6 +184,8 @@ static int s_add(const cli_args_t *a)
     if (!r) {
         egide_rc rc = edge_account_add(st, NULL, a->pos[0], role, pw, (size_t)n, egide_now_ms());
         r = s_result(a, rc, "account created");
+        if (!rc && s_note(st, "user.add", a->pos[0]))
+            r = 1;
     }
     egide_wipe(pw, sizeof pw);
     edge_store_close(&st);
@@ -184,6 +205,8 @@ static int s_passwd(const cli_args_t *a)
     if (!r) {
         egide_rc rc = edge_account_passwd(st, NULL, a->pos[0], pw, (size_t)n, egide_now_ms());
         r = s_result(a, rc, "password changed; the account's sessions ended");
+        if (!rc && s_note(st, "user.passwd", a->pos[0]))
+            r = 1;
     }
     egide_wipe(pw, sizeof pw);
     edge_store_close(&st);
@@ -199,6 +222,8 @@ static int s_set_disabled(const cli_args_t *a, bool disabled)
     if (!r) {
         egide_rc rc = edge_account_set_disabled(st, NULL, a->pos[0], disabled, egide_now_ms());
         r = s_result(a, rc, disabled ? "account disabled; its sessions ended" : "account enabled");
+        if (!rc && s_note(st, disabled ? "user.disable" : "user.enable", a->pos[0]))
+            r = 1;
     }
     edge_store_close(&st);
     return r;

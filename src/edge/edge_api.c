@@ -40,6 +40,7 @@
 #include <time.h>
 
 #include "egide/base/egide_date.h"
+#include "edge_trail.h"
 #include "edge_web.h"
 
 #include "egide/base/egide_token.h"
@@ -1644,7 +1645,11 @@ void edge_api_handle(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *
     if (edge_web_handle(req, resp))
         return;
     if (strcmp(p, "/v1/session") == 0) {
+        /* The trail notes logins, failed ones and logouts (edge_trail.h). */
+        edge_principal_t leaving;
+        bool had = edge_api_trail_session_before(e, req, &leaving);
         s_session_route(e, req, resp);
+        edge_api_trail_session_after(e, req, had ? &leaving : NULL, resp);
         return;
     }
     edge_principal_t wbuf;
@@ -1662,12 +1667,17 @@ void edge_api_handle(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *
         s_deadlines(e, req, resp);
     } else if (strcmp(p, "/v1/export/olinpe") == 0 && get) {
         /* The export's pages carry the referrals' payloads (the CLI keys them). */
-        if (s_allowed(who, EDGE_PERM_CONTENT, resp))
+        if (s_allowed(who, EDGE_PERM_CONTENT, resp)) {
             edge_export_olinpe(e, req, resp); /* edge_export.c */
+            edge_api_trail_served(e, who, "export.olinpe", NULL, 0, resp);
+        }
+    } else if (strcmp(p, "/v1/trail") == 0 || strncmp(p, "/v1/trail/", 10) == 0) {
+        edge_api_trail_handle(e, req, who, resp); /* edge_api_trail.c */
     } else if (strcmp(p, "/v1/messages") == 0) {
-        if (post && s_allowed(who, EDGE_PERM_SEND, resp))
+        if (post && s_allowed(who, EDGE_PERM_SEND, resp)) {
             s_post_message(e, req, resp);
-        else if (post)
+            edge_api_trail_acted(e, who, "message.send", NULL, resp, 202);
+        } else if (post)
             return;
         else if (get)
             s_list(e, req, resp);
@@ -1681,10 +1691,22 @@ void edge_api_handle(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *
         if (n != 32 || (memcpy(idtxt, rest, 32), idtxt[32] = '\0', !s_parse_id(idtxt, id))) {
             egide_http_error(resp, 400, EGIDE_ERR_INVALID, "message id: 32 hexadecimal digits");
         } else if (rest[32] == '\0' && get) {
-            s_show(e, req, id, !who || edge_role_allows(who->role, EDGE_PERM_CONTENT), resp);
+            /* A received message's payload is shown only once the trail
+             * holds who opened it (edge_trail.h). */
+            bool content = !who || edge_role_allows(who->role, EDGE_PERM_CONTENT), in = false;
+            egide_rc trc = content ? edge_api_trail_in_inbox(e, id, &in) : EGIDE_OK;
+            if (trc) {
+                s_store_error(resp, trc);
+            } else {
+                s_show(e, req, id, content && in, resp);
+                if (content && in)
+                    edge_api_trail_served(e, who, "message.open", id, 0, resp);
+            }
         } else if (strcmp(rest + 32, "/ack") == 0 && post) {
-            if (s_allowed(who, EDGE_PERM_ACK, resp))
+            if (s_allowed(who, EDGE_PERM_ACK, resp)) {
                 s_ack(e, req, id, resp);
+                edge_api_trail_acted(e, who, "message.ack", id, resp, 200);
+            }
         } else {
             egide_http_error(resp, 404, EGIDE_ERR_NOTFOUND, "no route %s %s", req->method, p);
         }
@@ -1694,7 +1716,9 @@ void edge_api_handle(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *
         /* A case's commune and reference, and a search by them, say who a
          * child is: only for roles that may read content (review F2). */
         return;
-    } else if (!edge_api_cases_handle(e, req, resp)) {
+    } else if (edge_api_cases_handle(e, req, resp)) {
+        edge_api_trail_cases(e, req, who, resp); /* a case's view: noted */
+    } else {
         egide_http_error(resp, 404, EGIDE_ERR_NOTFOUND, "no route %s %s", req->method, p);
     }
 }

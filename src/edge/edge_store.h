@@ -845,6 +845,11 @@ extern const edge_store_ops_t edge_store_sqlite_ops;
  * name, the plan's lines).  EGIDE_ERR_INVALID when s is not SQLite's. */
 typedef void (*edge_store_plan_fn)(const char *name, const char *plan, void *arg);
 egide_rc edge_store_sqlite_plans(edge_store_t *s, edge_store_plan_fn fn, void *arg);
+/* The SQLite connection of an SQLite handle (NULL for another backend or
+ * NULL): the edge's trail (edge_trail.c) keeps the audit log's tables in
+ * the same database, through the library's own SQLite audit store. */
+struct sqlite3;
+struct sqlite3 *edge_store_sqlite_db(edge_store_t *s);
 
 /* The named operations, for the daemon's code: each calls the handle's
  * table (same arguments and return codes as the table above); a NULL

@@ -237,6 +237,24 @@ static const char *const s_migrations[] = {
     "  case_ref);"
     "DROP INDEX IF EXISTS cases_updated;"
     "CREATE INDEX cases_updated ON cases(updated_ms, id, ref, created_ms, origin_ms, declared_ms);",
+    /* 10 (wt-trail): the index of the edge's own trail of who read what
+     * (edge_trail.c).  The trail itself is the audit log's tables
+     * (egide_auditstore_sqlite.c: audit_leaves, audit_hashes, ...) in this
+     * database; this table only finds an entry's index by account or by
+     * message, an index range each, and is append-only like them.  Every
+     * row repeats what its leaf says, which `verify` checks. */
+    "CREATE TABLE trail_index(idx INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL,"
+    "  account TEXT NOT NULL, msg_id BLOB, case_id INTEGER);"
+    "CREATE INDEX trail_by_account ON trail_index(account, idx);"
+    "CREATE INDEX trail_by_msg ON trail_index(msg_id, idx);"
+    "CREATE INDEX trail_by_msg_account ON trail_index(msg_id, account, idx);"
+    "CREATE TRIGGER trail_index_no_update BEFORE UPDATE ON trail_index"
+    "  BEGIN SELECT RAISE(ABORT, 'the trail is append-only'); END;"
+    "CREATE TRIGGER trail_index_no_delete BEFORE DELETE ON trail_index"
+    "  BEGIN SELECT RAISE(ABORT, 'the trail is append-only'); END;"
+    "CREATE TRIGGER trail_index_no_replace BEFORE INSERT ON trail_index"
+    "  WHEN EXISTS (SELECT 1 FROM trail_index WHERE idx = NEW.idx)"
+    "  BEGIN SELECT RAISE(ABORT, 'the trail is append-only'); END;",
 };
 
 typedef struct s_store {
@@ -3019,6 +3037,11 @@ static egide_rc s_case_messages(edge_store_t *s, int64_t case_id, bool outbox, s
         *more = false;
     }
     return rc;
+}
+
+sqlite3 *edge_store_sqlite_db(edge_store_t *s)
+{
+    return s && s->ops == &edge_store_sqlite_ops ? DB(s) : NULL;
 }
 
 egide_rc edge_store_sqlite_plans(edge_store_t *s, edge_store_plan_fn fn, void *arg)

@@ -18,9 +18,20 @@ static const struct {
     {"/login", "login.html", "text/html; charset=utf-8"},
     {"/assets/login.js", "login.js", "text/javascript; charset=utf-8"},
     {"/assets/style.css", "style.css", "text/css; charset=utf-8"},
+    /* the auditor's screen (wt-trail) */
+    {"/audit", "auditor.html", "text/html; charset=utf-8"},
+    {"/assets/auditor.js", "auditor.js", "text/javascript; charset=utf-8"},
+    {"/assets/auditor.css", "auditor.css", "text/css; charset=utf-8"},
 };
 
-const char *const edge_web_paths[] = {"/", "/login", "/assets/login.js", "/assets/style.css", NULL};
+const char *const edge_web_paths[] = {"/",
+                                      "/login",
+                                      "/assets/login.js",
+                                      "/assets/style.css",
+                                      "/audit",
+                                      "/assets/auditor.js",
+                                      "/assets/auditor.css",
+                                      NULL};
 
 const edge_asset_t *edge_web_find(const char *name)
 {

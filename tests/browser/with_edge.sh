@@ -7,6 +7,11 @@
 #   EGIDE_WEB_URL            http://127.0.0.1:PORT
 #   EGIDE_WEB_USER           the account
 #   EGIDE_WEB_PASSWORD_FILE  its password
+#   EGIDE_WEB_DB             the edge's database (for more `egide user add`)
+#   EGIDE_WEB_TOKEN_FILE     the edge's API token (machines' reads)
+# A test whose file has a line "# with_edge: also start NODE" gets that
+# edge too (e.g. fr.snated, to send the CRIP a referral), and
+#   EGIDE_WEB_SENDER_URL, EGIDE_WEB_SENDER_TOKEN_FILE   its API.
 # Exit status: the test's; 77 (ctest's "skipped") when Chromium, its driver
 # or Selenium is missing outside CI; in CI ($CI set) their absence fails.
 PY=/usr/bin/python3
@@ -29,6 +34,12 @@ fi
 el_setup || exit 1
 el_start_broker || exit 1
 el_start_edge 71.crip || exit 1
+also=$(sed -n 's/^# with_edge: also start \([a-z0-9.-]*\)$/\1/p' "${@: -1}" | head -1)
+if [ -n "$also" ]; then
+    el_start_edge "$also" || exit 1
+    export EGIDE_WEB_SENDER_URL="http://127.0.0.1:${EL_PORT[$also]}"
+    export EGIDE_WEB_SENDER_TOKEN_FILE="$EL_DIR/state/$also/api.token"
+fi
 pwf="$EL_DIR/web-password"
 el_token "$pwf"
 "$EGIDE_BIN/egide" user add --db "$EL_DIR/state/71.crip/edge.sqlite" --role agent \
@@ -36,6 +47,8 @@ el_token "$pwf"
 export EGIDE_WEB_URL="http://127.0.0.1:${EL_PORT[71.crip]}"
 export EGIDE_WEB_USER=agent1
 export EGIDE_WEB_PASSWORD_FILE="$pwf"
+export EGIDE_WEB_DB="$EL_DIR/state/71.crip/edge.sqlite"
+export EGIDE_WEB_TOKEN_FILE="$EL_DIR/state/71.crip/api.token"
 export EGIDE_WEB_PROFILE="$EL_DIR/chromium"
 "$PY" "$@"
 rc=$?
