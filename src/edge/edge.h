@@ -65,6 +65,7 @@ typedef struct edge_metrics {
     _Atomic uint64_t clock_ahead; /* envelopes created ahead of our clock (> EDGE_CLOCK_NOTE_MS) */
     _Atomic uint64_t clock_expired; /* delivered although past expiry by our clock */
     _Atomic uint64_t reseq_stalls;  /* REPLAYs past EDGE_RESEQ_MAX kept queued for a Welcome */
+    _Atomic uint64_t seq_lowered;   /* counters set back after a jump the broker refuses */
     _Atomic uint64_t cert_refusals; /* CERT_INVALID for the current certificate, kept queued */
 } edge_metrics_t;
 
@@ -233,6 +234,10 @@ egide_rc edge_outbox_welcome(edge_t *e, uint64_t last_seq);
  * a stale counter): a Hello asks for a fresh Welcome, and the next REPLAY
  * after a Welcome re-signs it again. */
 #define EDGE_RESEQ_MAX 8
+/* How far past the broker's last number from this node the counter may be
+ * before a Welcome sets it back (edge_outbox_welcome): half the jump the
+ * broker refuses for good (BROKER_SEQ_MAX_JUMP, 2^48). */
+#define EDGE_SEQ_FAR (UINT64_C(1) << 47)
 /* The least time between two Hellos asked for by stalled re-signing. */
 #define EDGE_HELLO_AGAIN_MS 5000
 /* Send what is due (connected only), one transaction of attempts. */

@@ -1430,6 +1430,10 @@ static void s_metrics(edge_t *e, egide_http_resp_t *resp)
                          "Replay refusals past the re-signing bound: the message kept queued "
                          "until a Welcome gives the broker's sequence.",
                          atomic_load(&m->reseq_stalls));
+    egide_metrics_single(&out, "egide_edge_sequence_resets_total", "counter",
+                         "Sequence counters set back after a Welcome: they had gone further past "
+                         "the broker's last number than it accepts.",
+                         atomic_load(&m->seq_lowered));
     egide_metrics_single(&out, "egide_edge_certificate_refusals_total", "counter",
                          "Broker refusals of this node's current signing certificate"
                          " (messages kept queued).",

@@ -235,9 +235,27 @@ egide_rc edge_outbox_welcome(edge_t *e, uint64_t last_seq)
                   (unsigned long long)last_seq);
         return EGIDE_OK;
     }
+    /* A counter that went further past the broker's last number than the
+     * broker ever accepts (a jump it refuses as a replay, for good: a
+     * damaged or edited store) would stall every message: it is set back
+     * just above what the broker and this outbox hold. */
+    if (!rc && after > last_seq + 1 && after - 1 - last_seq > EDGE_SEQ_FAR) {
+        uint64_t lowered = 0;
+        rc = edge_store_seq_lower(e->store, last_seq, last_seq + EDGE_SEQ_FAR, &lowered);
+        if (!rc) {
+            egide_log(EGIDE_LOG_ERROR,
+                      "this node's sequence counter (next %llu) is further past the broker's "
+                      "last number from it (%llu) than the broker accepts: set back to %llu; "
+                      "queued messages are re-signed under new numbers",
+                      (unsigned long long)after, (unsigned long long)last_seq,
+                      (unsigned long long)lowered);
+            atomic_fetch_add(&e->m.seq_lowered, 1);
+            after = lowered;
+        }
+    }
     if (!rc)
         e->welcomes++; /* a REPLAY after it may re-sign past EDGE_RESEQ_MAX */
-    if (!rc && after != before)
+    if (!rc && after > before)
         egide_log(EGIDE_LOG_NOTICE,
                   "the broker holds sequence numbers up to %llu from this node but the next one"
                   " here was %llu: this edge was restored or reinstalled; resuming at %llu",

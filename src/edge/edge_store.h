@@ -572,6 +572,13 @@ struct edge_store_ops {
      * nothing moved).  EGIDE_ERR_LIMIT when last_used >= INT64_MAX (nothing
      * changes). */
     egide_rc (*seq_raise)(edge_store_t *s, uint64_t last_used, uint64_t *before, uint64_t *after);
+    /* The counter went far past what the broker accepts (a jump it refuses
+     * for good): set it back so that next_seq gives the first number above
+     * last_used and above every outbox row's number at or below limit (the
+     * rows beyond limit are the jumped ones, re-signed when refused).
+     * *after as for seq_raise.  EGIDE_ERR_LIMIT when last_used or limit is
+     * >= INT64_MAX or limit < last_used. */
+    egide_rc (*seq_lower)(edge_store_t *s, uint64_t last_used, uint64_t limit, uint64_t *after);
 
     /* outbox.  add: the message in EDGE_OUT_QUEUED, due now, every recipient
      * EDGE_RCPT_PENDING; EGIDE_ERR_EXISTS for a msg_id or seq already held. */
@@ -873,6 +880,7 @@ struct sqlite3 *edge_store_sqlite_db(edge_store_t *s);
 #define edge_store_meta_put(s, ...)          EDGE_STORE_CALL(s, meta_put, __VA_ARGS__)
 #define edge_store_next_seq(s, ...)          EDGE_STORE_CALL(s, next_seq, __VA_ARGS__)
 #define edge_store_seq_raise(s, ...)         EDGE_STORE_CALL(s, seq_raise, __VA_ARGS__)
+#define edge_store_seq_lower(s, ...)         EDGE_STORE_CALL(s, seq_lower, __VA_ARGS__)
 #define edge_store_outbox_add(s, ...)        EDGE_STORE_CALL(s, outbox_add, __VA_ARGS__)
 #define edge_store_outbox_envelope(s, ...)   EDGE_STORE_CALL(s, outbox_envelope, __VA_ARGS__)
 #define edge_store_outbox_resequence(s, ...) EDGE_STORE_CALL(s, outbox_resequence, __VA_ARGS__)

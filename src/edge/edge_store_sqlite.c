@@ -601,6 +601,31 @@ static egide_rc s_seq_raise(edge_store_t *s, uint64_t last_used, uint64_t *befor
     return EGIDE_OK;
 }
 
+static egide_rc s_seq_lower(edge_store_t *s, uint64_t last_used, uint64_t limit, uint64_t *after)
+{
+    if (!s)
+        return EGIDE_ERR_INVALID;
+    if (last_used >= (uint64_t)INT64_MAX || limit >= (uint64_t)INT64_MAX || limit < last_used)
+        return EGIDE_ERR_LIMIT;
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(
+        DB(s),
+        "INSERT INTO meta(key, value) VALUES('seq', max(?1, coalesce((SELECT max(seq) FROM outbox"
+        " WHERE seq <= ?2), 0))) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+        &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, (int64_t)last_used);
+    sqlite3_bind_int64(st, 2, (int64_t)limit);
+    rc = s_exec(DB(s), st, "seq lower");
+    uint64_t a = 0;
+    if (!rc)
+        rc = s_seq_peek(s, &a);
+    if (!rc && after)
+        *after = a;
+    return rc;
+}
+
 /* ------------------------------------------------------------ cases */
 
 static bool s_str_set(const char *v)
@@ -3123,6 +3148,7 @@ const edge_store_ops_t edge_store_sqlite_ops = {.name = "sqlite",
                                                 OP(meta_put),
                                                 OP(next_seq),
                                                 OP(seq_raise),
+                                                OP(seq_lower),
                                                 OP(outbox_add),
                                                 OP(outbox_envelope),
                                                 OP(outbox_resequence),

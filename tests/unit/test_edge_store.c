@@ -230,6 +230,21 @@ static void test_seq_raise(void)
     CHECK(a == 9);
     CHECK_RC(OPS->next_seq(s, &q), EGIDE_OK);
     CHECK(q == 9);
+    /* set back (a jump the broker refuses): just above the broker's last
+     * number and the outbox's rows at or below the limit */
+    CHECK_RC(OPS->seq_raise(s, UINT64_C(1) << 50, &b, &a), EGIDE_OK);
+    CHECK(a == (UINT64_C(1) << 50) + 1);
+    CHECK_RC(OPS->seq_lower(s, 5, 1000, &a), EGIDE_OK);
+    CHECK(a == 6);
+    CHECK_RC(OPS->next_seq(s, &q), EGIDE_OK);
+    CHECK(q == 6);
+    CHECK_RC(OPS->seq_lower(s, 5, 4, &a), EGIDE_ERR_LIMIT);
+    CHECK_RC(OPS->seq_lower(s, (uint64_t)INT64_MAX, (uint64_t)INT64_MAX, &a), EGIDE_ERR_LIMIT);
+    CHECK_RC(OPS->seq_lower(NULL, 5, 10, &a), EGIDE_ERR_INVALID);
+    CHECK_RC(OPS->seq_raise(s, 8, &b, &a), EGIDE_OK); /* back where the test goes on */
+    CHECK(a == 9);
+    CHECK_RC(OPS->next_seq(s, &q), EGIDE_OK);
+    CHECK(q == 9);
     /* rolled back with the caller's transaction, kept with its commit */
     CHECK_RC(OPS->begin(s), EGIDE_OK);
     CHECK_RC(OPS->seq_raise(s, 100, &b, &a), EGIDE_OK);
