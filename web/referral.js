@@ -196,9 +196,10 @@ function action(key, title, build, submit) {
     b.disabled = true;
     try {
       const r = await submit(new FormData(form), form);
+      say("action-result", "", true);
+      await render(); /* the case as it is now; then the result, announced */
       say("action-result", `${title} : envoyé (message ${r.id || id}).`, true);
       $("action-result").dataset.done = key;
-      await render();
     } catch (e) {
       say("action-result", errText(e));
     } finally {
@@ -333,8 +334,9 @@ async function render() {
       b.disabled = true;
       try {
         await api("POST", `/v1/messages/${id}/ack`, {});
-        say("action-result", "Accusé de réception envoyé.", true);
+        say("action-result", "", true);
         await render();
+        say("action-result", "Accusé de réception envoyé.", true);
       } catch (e) {
         say("action-result", errText(e));
         b.disabled = false;

@@ -7,6 +7,11 @@
 #   EGIDE_WEB_URL            http://127.0.0.1:PORT
 #   EGIDE_WEB_USER           the account
 #   EGIDE_WEB_PASSWORD_FILE  its password
+# and, for the flows between nodes (test_flow.py), the 119 (fr.snated,
+# driven by its API token) and the territory Cluny/Tournus with an agent:
+#   EGIDE_WEB_119_URL, EGIDE_WEB_119_TOKEN_FILE
+#   EGIDE_WEB_TAS_URL, EGIDE_WEB_TAS_USER (same password file)
+#   EGIDE_WEB_CRIP_DB        the CRIP edge's database (to age a session)
 # Exit status: the test's; 77 (ctest's "skipped") when Chromium, its driver
 # or Selenium is missing outside CI; in CI ($CI set) their absence fails.
 PY=/usr/bin/python3
@@ -29,10 +34,22 @@ fi
 el_setup || exit 1
 el_start_broker || exit 1
 el_start_edge 71.crip || exit 1
+el_start_edge fr.snated || exit 1
+el_start_edge 71.tas.cluny-tournus || exit 1
 pwf="$EL_DIR/web-password"
 el_token "$pwf"
 "$EGIDE_BIN/egide" user add --db "$EL_DIR/state/71.crip/edge.sqlite" --role agent \
     --password-file "$pwf" agent1 >/dev/null || { bad "egide user add"; t_done; }
+"$EGIDE_BIN/egide" user add --db "$EL_DIR/state/71.tas.cluny-tournus/edge.sqlite" --role agent \
+    --password-file "$pwf" tas1 >/dev/null || { bad "egide user add (territory)"; t_done; }
+for n in 71.crip fr.snated 71.tas.cluny-tournus; do
+    el_wait_until 100 t_connected "$n" || { bad "$n connects to the broker"; t_done; }
+done
+export EGIDE_WEB_119_URL="http://127.0.0.1:${EL_PORT[fr.snated]}"
+export EGIDE_WEB_119_TOKEN_FILE="$EL_DIR/state/fr.snated/api.token"
+export EGIDE_WEB_TAS_URL="http://127.0.0.1:${EL_PORT[71.tas.cluny-tournus]}"
+export EGIDE_WEB_TAS_USER=tas1
+export EGIDE_WEB_CRIP_DB="$EL_DIR/state/71.crip/edge.sqlite"
 export EGIDE_WEB_URL="http://127.0.0.1:${EL_PORT[71.crip]}"
 export EGIDE_WEB_USER=agent1
 export EGIDE_WEB_PASSWORD_FILE="$pwf"
