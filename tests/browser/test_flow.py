@@ -28,7 +28,7 @@ TAS = os.environ.get("EGIDE_WEB_TAS_URL", "")
 U119 = os.environ.get("EGIDE_WEB_119_URL", "")
 CSP = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 PAGES = ["/", "/login", "/crip.html", "/territory.html", "/referral.html", "/deadlines.html", "/it.html"]
-ASSETS = ["/assets/style.css", "/assets/login.js", "/assets/app.js", "/assets/queue.js", "/assets/crip.js",
+ASSETS = ["/assets/favicon.svg", "/assets/style.css", "/assets/login.js", "/assets/app.js", "/assets/queue.js", "/assets/crip.js",
           "/assets/territory.js", "/assets/referral.js", "/assets/deadlines.js", "/assets/it.js"]
 
 try:
@@ -319,8 +319,9 @@ def main():
         # --- nothing left the edges' origins
         drain(driver)
         origins = (URL + "/", TAS + "/")
-        # chrome:// is the browser's own start page, never on the network.
-        outside = [u for u in REQUESTS if not u.startswith(origins) and not u.startswith("chrome://")]
+        # chrome:// (the browser's own start page) and data: (bytes already in
+        # the browser) never reach the network.
+        outside = [u for u in REQUESTS if not u.startswith(origins + ("chrome://", "data:"))]
         check("the browser made requests (%d seen)" % len(REQUESTS),
               any(u.endswith("/assets/app.js") for u in REQUESTS) and len(REQUESTS) > 20)
         check("no request outside the edges' origins%s" % ("" if not outside else ": " + outside[0]),
