@@ -24,10 +24,22 @@ function row(o) {
     el("td", { class: late ? "late" : "" }, el("span", { class: "badge " + (late ? "bad" : "warn") }, late ? "en retard" : "en cours"), " ", fmtLeft(o.due_ms, now)));
 }
 
+// Cases whose referral concerns a child under 2, among the latest 100
+// received (GET /v1/queue: age bands, never a birth date).
+let under2 = new Set();
+async function loadUnder2() {
+  try {
+    const q = await api("GET", "/v1/queue?limit=100");
+    under2 = new Set(q.messages.filter((m) => m.age_band === "0-2" && m.case_id).map((m) => m.case_id));
+  } catch (e) {
+    under2 = new Set();
+  }
+}
+
 function cards(list, total) {
   const n = (f) => list.filter(f).length;
   const c = [["Ouvertes", total], ["Dépassées", n((o) => o.overdue)],
-    ["Enfants de moins de 2 ans", n((o) => /2 ans|under.?2/i.test(o.label + o.name))],
+    ["Enfant de moins de 2 ans (100 derniers reçus)", n((o) => under2.has(o.case_id))],
     ["OPP : saisine du juge (8 j) et décision (15 j)", n((o) => o.start_type === "court.opp")],
     ["Accueil d'urgence (5 j / 72 h)", n((o) => o.start_type === "ase.emergency_reception")]];
   $("dl-cards").replaceChildren(...c.map(([k, v]) => el("section", { class: "doc-section" }, el("h2", {}, k), el("p", { class: "big" }, String(v)))));
@@ -132,5 +144,6 @@ async function chart() {
   if (refs.cut || obl.cut) say("dl-status", "Graphique partiel : trop de données pour la période, seules les premières pages sont comptées.");
 }
 
+await loadUnder2();
 await page(true);
 await chart();

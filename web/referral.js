@@ -280,6 +280,22 @@ async function cripActions(m, p, c) {
 function territoryActions(m, p, c) {
   const out = [];
   const ref = caseRef(c, p);
+  if (m.type === "evaluation.assignment" && m.state === "delivered")
+    out.push(action("pair", "Accuser réception et désigner le binôme", (f) => {
+      f.append(field("Premier évaluateur", text("w1", (p.evaluators || [])[0] || "", { required: true, maxlength: 120, id: "pair-1" })),
+        field("Second évaluateur", text("w2", (p.evaluators || [])[1] || "", { required: true, maxlength: 120, id: "pair-2" })));
+    }, (d) => {
+      if (!d.get("w1").trim() || !d.get("w2").trim()) throw new Error("Nommez les deux évaluateurs du binôme.");
+      return api("POST", `/v1/messages/${id}/ack`, { note: `Binôme désigné : ${d.get("w1").trim()} et ${d.get("w2").trim()}` });
+    }));
+  if (m.type === "evaluation.assignment")
+    out.push(action("escalate", "Alerter la cellule (danger grave, enfant non rencontré)", (f) => {
+      f.append(field("Motif", select("reason", { serious_danger: "Danger grave", child_not_met: "Enfant non rencontré",
+        family_refusal: "Refus de la famille" }, "serious_danger")),
+      field("Faits", area("facts", "", { required: true, id: "escalate-facts" })),
+      field("Urgence", select("urgency", URGENCY, "immediate")));
+    }, (d) => post({ type: "evaluation.escalation", to: [m.sender], in_reply_to: id, payload: {
+      escalated_at: isoNow(), case_ref: ref, reason: d.get("reason"), facts: d.get("facts"), urgency: d.get("urgency") } })));
   if (m.type === "evaluation.assignment")
     out.push(action("report", "Envoyer le rapport d'évaluation", (f) => {
       f.append(field("Référence du dossier", text("case_ref", ref, { required: true })),

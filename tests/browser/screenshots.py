@@ -98,7 +98,9 @@ def main():
         shot("01-connexion", "#login-form")
         login(URL, os.environ["EGIDE_WEB_USER"])
         d.get(URL + "/crip.html")
+        d.set_window_size(1920, 900)  # the queue on a 1920 px screen
         shot("02-crip-file-attente", 'tr[data-id="%s"]' % ids[0])
+        d.set_window_size(1280, 900)
         d.get(URL + "/referral.html?id=" + ids[0])
         wait.until(EC.presence_of_element_located((By.ID, "action-assign")))
         d.find_element(By.ID, "ack").click()
@@ -109,7 +111,9 @@ def main():
         d.find_element(By.ID, "submit-assign").click()
         wait.until(lambda x: "envoyé" in x.find_element(By.ID, "action-result").text)
         d.get(URL + "/deadlines.html")
+        d.set_window_size(1280, 1700)  # the table and the chart below it
         shot("04-crip-echeances", "#chart-svg")
+        d.set_window_size(1280, 900)
         d.get(URL + "/it.html")
         shot("05-informatique", "#it-broker-state")
         login(TAS, os.environ["EGIDE_WEB_TAS_USER"])

@@ -272,6 +272,20 @@ def main():
         wait.until(EC.presence_of_element_located((By.ID, "action-report")))
         check("the territory has the report and misrouted actions",
               driver.find_elements(By.ID, "action-misrouted") != [])
+        check("the territory may escalate", driver.find_elements(By.ID, "action-escalate") != [])
+        open_action(driver, "pair")
+        submit_action(driver, "pair")
+        res = driver.find_element(By.ID, "action-result")
+        check("pair refused until both workers are named",
+              "deux évaluateurs" in res.text and "error" in res.get_attribute("class"))
+        driver.find_element(By.ID, "pair-1").send_keys("Évaluatrice Exemple")
+        driver.find_element(By.ID, "pair-2").send_keys("Éducateur Fictif")
+        click(driver, driver.find_element(By.ID, "submit-pair"))
+        WebDriverWait(driver, 20).until(
+            lambda d: "envoyé" in d.find_element(By.ID, "action-result").text)
+        check("the assignment acknowledged with the pair named",
+              "accusé" in driver.find_element(By.ID, "doc").text and
+              driver.find_elements(By.ID, "action-pair") == [])
         open_action(driver, "report")
         ev = driver.find_element(By.ID, "report-evaluators")
         ev.clear()
