@@ -194,6 +194,8 @@ function action(key, title, build, submit) {
     ev.preventDefault();
     const b = form.querySelector("button[type=submit]");
     b.disabled = true;
+    say("action-result", "", true);
+    delete $("action-result").dataset.done;
     try {
       const r = await submit(new FormData(form), form);
       say("action-result", "", true);

@@ -68,8 +68,12 @@ static const char *s_age_band(const char *birth, int64_t now_ms)
         age--;
     if (age < 0)
         return NULL;
-    return age < 2 ? "0-2" : age < 6 ? "2-5" : age < 11 ? "6-10" : age < 15 ? "11-14"
-                                                          : age < 18 ? "15-17" : "18+";
+    return age < 2    ? "0-2"
+           : age < 6  ? "2-5"
+           : age < 11 ? "6-10"
+           : age < 15 ? "11-14"
+           : age < 18 ? "15-17"
+                      : "18+";
 }
 
 /* The triage facts of one payload into o (age band, commune, sender type,
@@ -138,8 +142,12 @@ static egide_rc s_clock(edge_t *e, edge_store_t *st, int64_t case_id, json_t *o)
     if (case_id <= 0)
         return EGIDE_OK;
     int64_t now = edge_now_ms(e);
-    edge_oblig_filter_t f = {.state = EDGE_OBLIG_Q_OPEN, .role = -1, .has_case = true,
-                             .case_id = case_id, .now_ms = now, .limit = 1};
+    edge_oblig_filter_t f = {.state = EDGE_OBLIG_Q_OPEN,
+                             .role = -1,
+                             .has_case = true,
+                             .case_id = case_id,
+                             .now_ms = now,
+                             .limit = 1};
     edge_obligation_t *rows = NULL;
     size_t n = 0;
     edge_oblig_cursor_t cur;
@@ -262,7 +270,8 @@ static void s_route(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *r
     const Egide__V1__RouteEntry *r = e->dir ? egide_directory_route(e->dir, commune) : NULL;
     json_t *o = NULL;
     if (r) {
-        o = json_pack("{s:s, s:s}", "commune", commune, "territory", r->territory ? r->territory : "");
+        o = json_pack("{s:s, s:s}", "commune", commune, "territory",
+                      r->territory ? r->territory : "");
         static const char *const k[] = {"parquet", "court", "police", "crip", "name"};
         const char *v[] = {r->parquet, r->court, r->police, r->crip, r->name};
         for (size_t i = 0; o && i < 5; i++)
@@ -275,7 +284,8 @@ static void s_route(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *r
     }
     pthread_mutex_unlock(&e->dir_lock);
     if (!r) {
-        egide_http_error(resp, 404, EGIDE_ERR_NOTFOUND, "no route for this commune in the directory");
+        egide_http_error(resp, 404, EGIDE_ERR_NOTFOUND,
+                         "no route for this commune in the directory");
         return;
     }
     if (!o) {

@@ -100,10 +100,10 @@ bool edge_web_handle(const egide_http_req_t *req, egide_http_resp_t *resp)
             file = s_routes[i].file;
             type = s_routes[i].type;
         }
-    if (!file && req->path[0] == '/' && edge_web_find(req->path[1] == 'a' &&
-                                                      strncmp(req->path, "/assets/", 8) == 0
-                                                          ? req->path + 8
-                                                          : req->path + 1)) {
+    if (!file && req->path[0] == '/' &&
+        edge_web_find(req->path[1] == 'a' && strncmp(req->path, "/assets/", 8) == 0
+                          ? req->path + 8
+                          : req->path + 1)) {
         bool asset = strncmp(req->path, "/assets/", 8) == 0, page = false;
         const char *name = req->path + (asset ? 8 : 1);
         const char *t = s_type_of(name, &page);

@@ -157,9 +157,12 @@ def open_action(driver, key):
 
 def submit_action(driver, key):
     click(driver, driver.find_element(By.ID, "submit-" + key))
-    res = WebDriverWait(driver, 20).until(
-        lambda d: d.find_element(By.ID, "action-result") if d.find_element(By.ID, "action-result").text else None)
-    return res
+
+    def done(d):
+        r = d.find_element(By.ID, "action-result")
+        ok = r.get_attribute("data-done") == key or "error" in (r.get_attribute("class") or "")
+        return r if ok and r.text else None
+    return WebDriverWait(driver, 20).until(done)
 
 
 def main():
@@ -215,6 +218,13 @@ def main():
               [a.text for a in driver.find_elements(By.CSS_SELECTOR, "#shell nav a")] ==
               ["File d'attente", "Échéances", "Informatique"])
 
+        for w in (1920, 1280):
+            driver.set_window_size(w, 1000)
+            over = driver.execute_script(
+                "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            check("the queue fits a %d px window (overflow %d px)" % (w, over), over <= 0)
+        row = driver.find_element(By.CSS_SELECTOR, 'tr[data-id="%s"]' % mid)
+
         # --- the document
         row.find_element(By.TAG_NAME, "a").click()
         wait.until(EC.presence_of_element_located((By.ID, "action-assign")))
@@ -227,6 +237,18 @@ def main():
               driver.find_elements(By.ID, "sender-protected") != [])
         check("the confidential sender's organisation and reference are not shown",
               "SNATED (119 Allô" not in body and "Référence de l'émetteur" not in body)
+
+        # --- accessibility basics: every field labelled, focus visible
+        unlabelled = driver.execute_script("""
+            return [...document.querySelectorAll('input, select, textarea')]
+              .filter(e => !e.id || !document.querySelector('label[for="' + e.id + '"]'))
+              .map(e => e.name || e.outerHTML.slice(0, 60));""")
+        check("every field of the actions has its label (%s)" % ", ".join(unlabelled[:3]), not unlabelled)
+        outline = driver.execute_script("""
+            const s = document.querySelector('#action-assign summary'); s.focus();
+            const st = getComputedStyle(s); return [document.activeElement === s, st.outlineStyle, st.outlineWidth];""")
+        check("keyboard focus is visible (outline %s %s)" % (outline[1], outline[2]),
+              outline[0] and outline[1] != "none" and outline[2] != "0px")
 
         # --- acknowledge, qualify, assign
         click(driver, driver.find_element(By.ID, "ack"))
@@ -241,8 +263,14 @@ def main():
               terr.get_attribute("value") == "71.tas.cluny-tournus")
         res = submit_action(driver, "assign")
         check("assignment sent", "envoyé" in res.text and "ok" in res.get_attribute("class"))
-        tl = driver.find_element(By.ID, "case-timeline").text
-        check("the case shows the qualification and the assignment sent",
+        tl = ""
+        for _ in range(10):  # bounded: the page re-read the case after the action
+            tl = driver.execute_script(
+                "const t = document.getElementById('case-timeline'); return t ? t.textContent : '';")
+            if "Qualification" in tl and "Demande d'évaluation" in tl:
+                break
+            time.sleep(1)
+        check("the case shows the qualification and the assignment sent (%s)" % tl[:200],
               "Qualification" in tl and "Demande d'évaluation" in tl)
 
         # --- a change without the CSRF token is refused, with a session
@@ -280,9 +308,8 @@ def main():
               "deux évaluateurs" in res.text and "error" in res.get_attribute("class"))
         driver.find_element(By.ID, "pair-1").send_keys("Évaluatrice Exemple")
         driver.find_element(By.ID, "pair-2").send_keys("Éducateur Fictif")
-        click(driver, driver.find_element(By.ID, "submit-pair"))
-        WebDriverWait(driver, 20).until(
-            lambda d: "envoyé" in d.find_element(By.ID, "action-result").text)
+        res = submit_action(driver, "pair")
+        check("pair sent", "envoyé" in res.text and "ok" in res.get_attribute("class"))
         check("the assignment acknowledged with the pair named",
               "accusé" in driver.find_element(By.ID, "doc").text and
               driver.find_elements(By.ID, "action-pair") == [])
@@ -301,7 +328,7 @@ def main():
         met = until_row(driver, URL + "/referral.html?id=" + mid,
                         '#case-obligations tr[data-name="evaluation"][data-state="met"]')
         check("the CRIP sees the evaluation clock closed (met)", met is not None)
-        tl = driver.find_element(By.ID, "case-timeline").text
+        tl = driver.execute_script("return document.getElementById('case-timeline').textContent")
         check("the CRIP's case shows the report received", "Rapport d'évaluation" in tl)
         qrow = until_row(driver, URL + "/crip.html", 'tr[data-id="%s"]' % mid)
         check("the queue shows the referral acknowledged", qrow is not None and

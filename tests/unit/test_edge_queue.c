@@ -172,7 +172,8 @@ static void test_queue_rows(void)
     CHECK(json_is_null(json_object_get(j, "next")));
     /* Newest first: 2, 1, 0. */
     json_t *r2 = json_array_get(arr, 0), *r1 = json_array_get(arr, 1), *r0 = json_array_get(arr, 2);
-    CHECK_STREQ(json_string_value(json_object_get(r0, "id")), "c000000000000000000000000000000" "0");
+    CHECK_STREQ(json_string_value(json_object_get(r0, "id")), "c000000000000000000000000000000"
+                                                              "0");
     CHECK_STREQ(json_string_value(json_object_get(r0, "type")), "ip.transmission");
     CHECK_STREQ(json_string_value(json_object_get(r0, "age_band")), "0-2");
     CHECK_STREQ(json_string_value(json_object_get(r0, "commune")), "71270");
@@ -193,9 +194,9 @@ static void test_queue_rows(void)
     CHECK(json_object_get(r2, "clock") == NULL);
     CHECK(json_object_get(r2, "payload") == NULL);
     /* None of the content: names, birth dates, addresses, the sender. */
-    static const char *const secret[] = {"Imaginaire", "Léo", "2025-08-03", "Fictive",
-                                         "Alice", "CHX-PED", "pediatrie@", "Zoé",
-                                         "Fictif", "SNATED-2026", "cris", NULL};
+    static const char *const secret[] = {"Imaginaire", "Léo",         "2025-08-03", "Fictive",
+                                         "Alice",      "CHX-PED",     "pediatrie@", "Zoé",
+                                         "Fictif",     "SNATED-2026", "cris",       NULL};
     for (const char *const *s = secret; *s; s++)
         CHECK(raw && strstr(raw, *s) == NULL);
     free(raw);
@@ -234,15 +235,9 @@ static void test_queue_paging(void)
 
 static void test_queue_bad(void)
 {
-    static const char *const bad[] = {"limit=0",
-                                      "limit=101",
-                                      "limit=x",
-                                      "after=o12",
-                                      "after=i12.zz",
-                                      "after=i12.00",
-                                      "foo=1",
-                                      "limit=1&limit=2",
-                                      NULL};
+    static const char *const bad[] = {"limit=0",   "limit=101",       "limit=x",
+                                      "after=o12", "after=i12.zz",    "after=i12.00",
+                                      "foo=1",     "limit=1&limit=2", NULL};
     for (const char *const *q = bad; *q; q++) {
         int st;
         json_t *j = s_get("/v1/queue", *q, &st);
@@ -250,8 +245,11 @@ static void test_queue_bad(void)
         json_decref(j);
     }
     int st;
-    egide_http_req_t req = {.method = "POST", .path = "/v1/queue", .query = "",
-                            .body = (const uint8_t *)"", .authenticated_as = "token"};
+    egide_http_req_t req = {.method = "POST",
+                            .path = "/v1/queue",
+                            .query = "",
+                            .body = (const uint8_t *)"",
+                            .authenticated_as = "token"};
     egide_http_resp_t resp = {.status = 500};
     edge_api_handle(&E, &req, &resp);
     CHECK(resp.status == 405);
@@ -279,8 +277,11 @@ static void test_queue_auditor(void)
     edge_principal_t who;
     REQUIRE(edge_session_login(E.store, NULL, &E.auth, "paul", 4, "correct horse battery", 21,
                                "127.0.0.1", egide_now_ms(), sid, &who) == EGIDE_OK);
-    egide_http_req_t req = {.method = "GET", .path = "/v1/queue", .query = "",
-                            .body = (const uint8_t *)"", .authenticated_as = "session",
+    egide_http_req_t req = {.method = "GET",
+                            .path = "/v1/queue",
+                            .query = "",
+                            .body = (const uint8_t *)"",
+                            .authenticated_as = "session",
                             .session = sid};
     egide_http_resp_t resp = {.status = 500};
     edge_api_handle(&E, &req, &resp);
