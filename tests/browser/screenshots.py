@@ -130,6 +130,9 @@ def main():
         d.find_element(By.CSS_SELECTOR, 'tr[data-type="evaluation.assignment"] a').click()
         wait.until(EC.presence_of_element_located((By.ID, "action-report")))
         act("report")
+        ev = d.find_element(By.ID, "report-evaluators")
+        ev.clear()
+        ev.send_keys("Évaluatrice Exemple (assistante sociale)\nÉducateur Fictif")
         d.find_element(By.ID, "report-reasons").send_keys(
             "Les deux enfants ont été rencontrés ; la mère accepte un accompagnement (exemple inventé).")
         d.execute_script("document.getElementById('action-report').scrollIntoView({block: 'start'});")
