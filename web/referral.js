@@ -279,9 +279,15 @@ async function cripActions(m, p, c) {
   return out;
 }
 
-function territoryActions(m, p, c) {
+async function territoryActions(m, p, c) {
   const out = [];
   const ref = caseRef(c, p);
+  // "Misrouted" goes to the department's CRIP (the sender of an assignment;
+  // for a referral received directly, the CRIP of the child's commune).
+  const commune = p.children && p.children[0] && p.children[0].commune;
+  const route = m.type !== "evaluation.assignment" && commune
+    ? await api("GET", "/v1/route?commune=" + encodeURIComponent(commune)).catch(() => null) : null;
+  const crip = m.type === "evaluation.assignment" ? m.sender : (route && route.crip) || m.sender;
   if (m.type === "evaluation.assignment" && m.state === "delivered")
     out.push(action("pair", "Accuser réception et désigner le binôme", (f) => {
       f.append(field("Premier évaluateur", text("w1", (p.evaluators || [])[0] || "", { required: true, maxlength: 120, id: "pair-1" })),
@@ -321,7 +327,7 @@ function territoryActions(m, p, c) {
     field("Explication", area("reason_text", "", { required: true })),
     field("Commune correcte (INSEE), si connue", text("believed_commune", "", { maxlength: 5, pattern: "[0-9AB]{5}" })),
     field("Territoire compétent, si connu", text("believed_territory", "")));
-  }, (d) => post({ type: "routing.misrouted", to: [m.sender], in_reply_to: id, payload: {
+  }, (d) => post({ type: "routing.misrouted", to: [crip], in_reply_to: id, payload: {
     reported_at: isoNow(), case_ref: ref, received_msg_id: id, reason: d.get("reason"), reason_text: d.get("reason_text"),
     believed_commune: d.get("believed_commune") || undefined, believed_territory: d.get("believed_territory") || undefined } })));
   return out;
@@ -363,7 +369,7 @@ async function render() {
     list.push(el("p", {}, b));
   }
   if (!territoryNode && REFERRALS.includes(m.type)) list.push(...await cripActions(m, p, c));
-  if (territoryNode && (m.type === "evaluation.assignment" || REFERRALS.includes(m.type))) list.push(...territoryActions(m, p, c));
+  if (territoryNode && (m.type === "evaluation.assignment" || REFERRALS.includes(m.type))) list.push(...await territoryActions(m, p, c));
   $("action-list").replaceChildren(...list);
   $("actions").hidden = !list.length || !["agent", "supervisor"].includes(who.role);
 }

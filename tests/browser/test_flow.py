@@ -273,6 +273,24 @@ def main():
         check("the case shows the qualification and the assignment sent (%s)" % tl[:200],
               "Qualification" in tl and "Demande d'évaluation" in tl)
 
+        # The other actions build catalogue payloads the edge accepts.
+        open_action(driver, "feedback")
+        res = submit_action(driver, "feedback")
+        check("feedback to the sender sent", "envoyé" in res.text and "ok" in res.get_attribute("class"))
+        open_action(driver, "parquet")
+        check("the parquet is pre-filled from the route",
+              driver.find_element(By.CSS_SELECTOR, "#form-parquet input[name=parquet]").get_attribute("value") ==
+              "71.parquet.macon")
+        res = submit_action(driver, "parquet")
+        check("the saisine needs the actions already taken",
+              "error" in res.get_attribute("class") and "actions_taken" in res.text)
+        driver.find_element(By.CSS_SELECTOR, "#form-parquet textarea[name=actions_taken]").send_keys(
+            "Évaluation engagée par le territoire (exemple inventé).")
+        res = submit_action(driver, "parquet")
+        check("saisine of the parquet sent", "envoyé" in res.text and "ok" in res.get_attribute("class"))
+        tl = driver.execute_script("return document.getElementById('case-timeline').textContent")
+        check("the case shows the feedback and the saisine", "Retour à l'émetteur" in tl and "Saisine du parquet" in tl)
+
         # --- a change without the CSRF token is refused, with a session
         st = driver.execute_async_script("""
             const done = arguments[arguments.length - 1];
@@ -321,6 +339,22 @@ def main():
             "Les deux enfants ont été rencontrés (exemple inventé).")
         res = submit_action(driver, "report")
         check("evaluation report sent", "envoyé" in res.text and "ok" in res.get_attribute("class"))
+        open_action(driver, "escalate")
+        driver.find_element(By.ID, "escalate-facts").send_keys("Enfant non rencontré à deux reprises (exemple inventé).")
+        res = submit_action(driver, "escalate")
+        check("escalation sent", "envoyé" in res.text and "ok" in res.get_attribute("class"))
+        # The copy of the 119's referral the territory received: "not ours".
+        row = until_row(driver, TAS + "/territory.html", 'tr[data-type="snated.transmission"]')
+        check("the territory also lists the referral's copy", row is not None)
+        if row is not None:
+            row.find_element(By.TAG_NAME, "a").click()
+            wait.until(EC.presence_of_element_located((By.ID, "action-misrouted")))
+            check("no report form on a referral", driver.find_elements(By.ID, "action-report") == [])
+            open_action(driver, "misrouted")
+            driver.find_element(By.CSS_SELECTOR, "#form-misrouted textarea[name=reason_text]").send_keys(
+                "Famille suivie par un autre territoire (exemple inventé).")
+            res = submit_action(driver, "misrouted")
+            check("routing.misrouted sent to the CRIP", "envoyé" in res.text and "ok" in res.get_attribute("class"))
         drain(driver)
 
         # --- the CRIP sees the clock closed
