@@ -374,7 +374,8 @@ def main():
         driver.get(URL + "/it.html")
         b = wait.until(EC.presence_of_element_located((By.ID, "it-broker-state")))
         check("the IT page shows the broker connected and the expiries",
-              b.text == "connecté" and "j restants" in driver.find_element(By.ID, "it-dir-expiry").text and
+              b.text == "connecté" and driver.find_element(By.ID, "it-pending").text.isdigit() and
+              "j restants" in driver.find_element(By.ID, "it-dir-expiry").text and
               "j restants" in driver.find_element(By.ID, "it-cert-expiry").text)
 
         # --- an idle-expired session is refused: its last use set back 2 h
