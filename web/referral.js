@@ -129,7 +129,7 @@ function processing(c) {
     .sort((a, b) => (a.received_ms || a.created_ms) - (b.received_ms || b.created_ms));
   const list = el("ol", { class: "timeline", id: "case-timeline" }, ...msgs.map((x) =>
     el("li", { "data-type": x.type }, el("strong", {}, TYPES[x.type] || x.type), ` – ${x.dir} le ${fmtTime(x.received_ms || x.created_ms)}`,
-      x.dir === "reçu" ? ` de ${x.sender}` : ` à ${(x.recipients || []).map((r) => r.id || r).join(", ")}`,
+      x.dir === "reçu" ? ` de ${x.sender}` : ` à ${(x.recipients || []).map((r) => r.node || r).join(", ")}`,
       ` (${STATES[x.state] || x.state})`)));
   const ob = el("table", { id: "case-obligations" }, el("caption", {}, "Échéances du dossier"),
     el("thead", {}, el("tr", {}, ...["Échéance", "Qui doit agir", "Échue le", "État"].map((h) => el("th", { scope: "col" }, h)))));
@@ -248,9 +248,11 @@ async function cripActions(m, p, c) {
       evaluators: d.get("evaluators").split("\n").map((x) => x.trim()).filter(Boolean),
       urgency: d.get("urgency"), instructions: d.get("instructions") || undefined } };
     if (route && terr !== route.territory) {
+      // Another territory than the directory's: sent to it by name, the
+      // reason written in the payload (signed and sealed with it).
       if (!d.get("reason").trim()) throw new Error("Motif requis : le territoire diffère de l'annuaire.");
-      body.routing_override = { reason: d.get("reason").trim() };
-      body.commune = p.children[0].commune;
+      body.to = [terr];
+      body.payload.routing_override = { reason: d.get("reason").trim(), commune: route.commune };
     }
     return post(body);
   }));

@@ -273,6 +273,21 @@ def main():
         check("the case shows the qualification and the assignment sent (%s)" % tl[:200],
               "Qualification" in tl and "Demande d'évaluation" in tl)
 
+        # Another territory than the directory's needs a reason.
+        open_action(driver, "assign")
+        terr = driver.find_element(By.ID, "assign-territory")
+        terr.clear()
+        terr.send_keys("71.tas.macon")
+        res = submit_action(driver, "assign")
+        check("another territory without a reason is refused by the page",
+              "Motif requis" in res.text and "error" in res.get_attribute("class"))
+        driver.find_element(By.CSS_SELECTOR, "#form-assign input[name=reason]").send_keys(
+            "Enfant déjà suivi par l'équipe de Mâcon (exemple inventé)")
+        res = submit_action(driver, "assign")
+        check("another territory with a reason is sent", "envoyé" in res.text and "ok" in res.get_attribute("class"))
+        tl = driver.execute_script("return document.getElementById('case-timeline').textContent")
+        check("the re-dispatch went to Mâcon", tl.count("Demande d'évaluation") == 2 and "71.tas.macon" in tl)
+
         # The other actions build catalogue payloads the edge accepts.
         open_action(driver, "feedback")
         res = submit_action(driver, "feedback")
