@@ -294,6 +294,26 @@ static void test_queue_auditor(void)
     free(resp.body);
 }
 
+/* Health for the IT page: the node's role, the recipients per state; no
+ * directory here, so no name and no expiry (never a made-up one). */
+static void test_health_fields(void)
+{
+    int st;
+    json_t *j = s_get("/v1/health", "", &st);
+    CHECK(st == 200);
+    CHECK_STREQ(json_string_value(json_object_get(j, "node")), "71.crip");
+    CHECK(json_is_string(json_object_get(j, "node_role")));
+    json_t *rq = json_object_get(j, "outbox_recipients");
+    CHECK(json_is_integer(json_object_get(rq, "queued")) &&
+          json_is_integer(json_object_get(rq, "delivered")) &&
+          json_is_integer(json_object_get(rq, "rejected")));
+    CHECK(json_integer_value(json_object_get(j, "inbox")) == N_REF);
+    CHECK(json_object_get(j, "directory_not_after_ms") == NULL);
+    CHECK(json_object_get(j, "certificate_not_after_ms") == NULL);
+    CHECK(json_object_get(j, "node_name") == NULL);
+    json_decref(j);
+}
+
 static int s_serve(const char *path, const char **type)
 {
     egide_http_req_t req = {.method = "GET", .path = path, .query = ""};
@@ -353,6 +373,7 @@ int main(void)
     RUN(test_queue_bad);
     RUN(test_queue_auditor);
     RUN(test_web_paths);
+    RUN(test_health_fields);
     edge_store_close(&E.store);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", s_dir);
