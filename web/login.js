@@ -15,8 +15,22 @@ function showError(text) {
   e.hidden = !text;
 }
 
+// The home page of an account on this node (as app.js's homeOf).
+async function home(role) {
+  let nodeRole = "";
+  try {
+    nodeRole = (await (await fetch("/v1/health", { cache: "no-store" })).json()).node_role || "";
+  } catch (e) {
+    /* the CRIP's page by default */
+  }
+  if (role === "auditor") return "/auditor.html";
+  if (role === "admin") return "/it.html";
+  return nodeRole === "tas" || nodeRole === "ase" ? "/territory.html" : "/crip.html";
+}
+
 function showSession(who) {
   csrf = who.csrf_token;
+  home(who.role).then((h) => { $("home").href = h; });
   $("session-user").textContent = who.user;
   $("session-role").textContent = ROLES[who.role] || who.role;
   $("login").hidden = true;
@@ -81,6 +95,8 @@ async function whoami() {
   }
 }
 
+if (new URLSearchParams(location.search).get("fin"))
+  showError("Votre session a pris fin : reconnectez-vous.");
 $("login-form").addEventListener("submit", login);
 $("logout").addEventListener("click", logout);
 whoami();

@@ -354,4 +354,9 @@ json_t *edge_api_obligation_json(const edge_obligation_t *o, int64_t now_ms);
  * answers resp and returns true for those paths, false for any other. */
 bool edge_api_cases_handle(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *resp);
 
+/* ---- edge_api_queue.c ---- */
+/* GET /v1/queue (the inbox with triage facts) and GET /v1/route?commune=
+ * (docs/edge-api.md): answers resp and returns true for those paths. */
+bool edge_api_queue_handle(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *resp);
+
 #endif

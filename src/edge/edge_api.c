@@ -1042,6 +1042,8 @@ static void s_show(edge_t *e, const egide_http_req_t *req, const uint8_t id[16],
         rc = edge_store_inbox_get(st, id, content, &im);
         if (!rc) {
             o = s_inbox_json(&im);
+            if (im.case_id > 0) /* the pages open the case from the message */
+                json_object_set_new(o, "case_id", json_integer(im.case_id));
             if (content)
                 s_payload_json(o, &im);
             rc = edge_known_child_view(e, st, &im, o);
@@ -1313,6 +1315,17 @@ static void s_health(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *
     /* The loop swaps the directory under dir_lock (edge_loop.c). */
     pthread_mutex_lock(&e->dir_lock);
     json_int_t dir_version = (json_int_t)(e->dir ? egide_directory_version(e->dir) : 0);
+    /* For the IT page: the directory's and this node's certificates' expiry,
+     * and the service's name (none of it is secret; health stays public). */
+    json_int_t dir_not_after = (json_int_t)(e->dir ? egide_directory_not_after_ms(e->dir) : 0);
+    const Egide__V1__NodeEntry *self = e->dir ? egide_directory_node(e->dir, e->node_id) : NULL;
+    char node_name[128] = "";
+    if (self && self->display_name)
+        egide_strlcpy(node_name, self->display_name, sizeof node_name);
+    char node_role[32];
+    egide_strlcpy(node_role, e->role, sizeof node_role);
+    const egide_peer_t *me = e->peers ? egide_peers_get(e->peers, e->node_id) : NULL;
+    json_int_t cert_not_after = (json_int_t)(me ? me->not_after_ms : 0);
     pthread_mutex_unlock(&e->dir_lock);
     bool conn = atomic_load(&e->connected);
     edge_clock_t clk;
@@ -1341,6 +1354,18 @@ static void s_health(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *
                                         "signed time: check time synchronisation"));
     }
     json_object_set_new(o, "clock", cj);
+    json_object_set_new(o, "node_role", json_string(node_role));
+    if (node_name[0])
+        json_object_set_new(o, "node_name", json_string(node_name));
+    if (dir_not_after > 0)
+        json_object_set_new(o, "directory_not_after_ms", json_integer(dir_not_after));
+    if (cert_not_after > 0)
+        json_object_set_new(o, "certificate_not_after_ms", json_integer(cert_not_after));
+    json_t *rq = json_object();
+    for (int i = 0; rq && i < EDGE_RCPT_STATE__COUNT; i++)
+        json_object_set_new(rq, edge_rcpt_state_name(i), json_integer(c.by_rcpt[i]));
+    if (rq)
+        json_object_set_new(o, "outbox_recipients", rq);
     /* A message refused as a replay past EDGE_RESEQ_MAX re-signings: kept
      * queued until a Welcome from the broker gives the counter. */
     if (atomic_load(&e->reseq_stalled))
@@ -1715,14 +1740,15 @@ void edge_api_handle(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *
             egide_http_error(resp, 404, EGIDE_ERR_NOTFOUND, "no route %s %s", req->method, p);
         }
     } else if ((strcmp(p, "/v1/search") == 0 || strcmp(p, "/v1/cases") == 0 ||
-                strncmp(p, "/v1/cases/", 10) == 0) &&
+                strncmp(p, "/v1/cases/", 10) == 0 || strcmp(p, "/v1/queue") == 0 ||
+                strcmp(p, "/v1/route") == 0) &&
                !s_allowed(who, EDGE_PERM_CONTENT, resp)) {
         /* A case's commune and reference, and a search by them, say who a
          * child is: only for roles that may read content (review F2). */
         return;
     } else if (edge_api_cases_handle(e, req, resp)) {
         edge_api_trail_cases(e, req, who, resp); /* a case's view: noted */
-    } else {
+    } else if (!edge_api_queue_handle(e, req, resp)) {
         egide_http_error(resp, 404, EGIDE_ERR_NOTFOUND, "no route %s %s", req->method, p);
     }
 }
@@ -1766,15 +1792,6 @@ egide_rc edge_api_start(edge_t *e)
         return rc;
     /* Public: health (and metrics when configured), the login endpoint and
      * the pages (edge_web_paths), which hold no data. */
-    const char *pub[16];
-    size_t np = 0;
-    pub[np++] = "/v1/health";
-    if (egide_config_bool(cfg, "api", "metrics_public"))
-        pub[np++] = "/metrics";
-    pub[np++] = "/v1/session";
-    for (size_t i = 0; edge_web_paths[i] && np < 15; i++)
-        pub[np++] = edge_web_paths[i];
-    pub[np] = NULL;
     edge_auth_policy_default(&e->auth);
     e->auth.idle_ms = egide_config_int(cfg, "web", "session_idle_minutes") * 60000LL;
     e->auth.absolute_ms = egide_config_int(cfg, "web", "session_max_hours") * 3600000LL;
@@ -1799,12 +1816,30 @@ egide_rc edge_api_start(edge_t *e)
             if ((rc = edge_store_sqlite_ops.open_readonly(e->db_path, &e->api_readers[i])))
                 return rc; /* edge_api_stop closes what was opened */
     }
+    char **web = edge_web_public_paths();
+    size_t nweb = 0;
+    while (web && web[nweb])
+        nweb++;
+    const char **pub = calloc(nweb + 4, sizeof *pub);
+    if (!web || !pub) {
+        edge_web_paths_free(web);
+        free(pub);
+        return EGIDE_ERR_NOMEM;
+    }
+    size_t np = 0;
+    pub[np++] = "/v1/health";
+    if (egide_config_bool(cfg, "api", "metrics_public"))
+        pub[np++] = "/metrics";
+    pub[np++] = "/v1/session";
+    for (size_t i = 0; i < nweb; i++)
+        pub[np++] = web[i];
+    pub[np] = NULL;
     static const char *const express[] = {"/v1/health", NULL};
     egide_http_config_t hc = {
         .bind_addr = egide_config_str(cfg, "api", "bind"),
         .port = (uint16_t)egide_config_int(cfg, "api", "port"),
         .token = e->api_token,
-        .public_paths = pub,
+        .public_paths = (const char *const *)pub,
         .session_cookie = EDGE_SESSION_COOKIE,
         .session_fn = s_session_alive,
         .session_arg = e,
@@ -1814,6 +1849,8 @@ egide_rc edge_api_start(edge_t *e)
         .express_paths = express,
     };
     rc = egide_http_start(&hc, s_handler, e, &e->http);
+    free(pub); /* egide_http keeps its own copy of the paths */
+    edge_web_paths_free(web);
     if (!rc)
         egide_log(EGIDE_LOG_NOTICE, "REST API on %s:%u (%u request%s at once)", hc.bind_addr,
                   egide_http_port(e->http), threads, threads > 1 ? "s" : "");

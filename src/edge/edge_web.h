@@ -26,10 +26,17 @@ extern const edge_asset_t edge_assets[];
 /* The paths edge_web_handle serves (NULL-terminated), to list as public. */
 extern const char *const edge_web_paths[];
 
+/* Every path edge_web_handle serves: edge_web_paths, then "/<name>.html"
+ * for each embedded page and "/assets/<name>" for each script, style and
+ * image (a NULL-terminated list of the caller's, for edge_web_paths_free;
+ * NULL when out of memory). */
+char **edge_web_public_paths(void);
+void edge_web_paths_free(char **paths);
+
 /* The embedded file named name, or NULL. */
 const edge_asset_t *edge_web_find(const char *name);
 
-/* When req is a GET (or HEAD) of one of edge_web_paths, fill resp with
+/* When req is a GET (or HEAD) of one of edge_web_public_paths(), fill resp with
  * the page and return true; else false and resp untouched. */
 bool edge_web_handle(const egide_http_req_t *req, egide_http_resp_t *resp);
 

@@ -3,7 +3,7 @@
 # test_auditor.py - the auditor's screen (web/auditor.html) in a real
 # browser (Debian's chromium + chromium-driver + python3-selenium,
 # headless), against the edges with_edge.sh started on loopback.
-# with_edge: also start fr.snated
+# (with_edge.sh starts the 119, fr.snated, beside the CRIP.)
 #
 # What it proves: the 119 (fr.snated) sends the CRIP the invented sample
 # referral; the CRIP's agent logs in and opens it (its payload comes back
