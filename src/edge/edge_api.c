@@ -1272,6 +1272,8 @@ static void s_health(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *
     /* The loop swaps the directory under dir_lock (edge_loop.c). */
     pthread_mutex_lock(&e->dir_lock);
     json_int_t dir_version = (json_int_t)(e->dir ? egide_directory_version(e->dir) : 0);
+    char broker_ep[sizeof e->broker_endpoint];
+    egide_strlcpy(broker_ep, e->broker_endpoint, sizeof broker_ep); /* the broker in use */
     pthread_mutex_unlock(&e->dir_lock);
     bool conn = atomic_load(&e->connected);
     edge_clock_t clk;
@@ -1288,6 +1290,7 @@ static void s_health(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *
                                                      : "disconnected",
                           "directory_version", dir_version, "outbox_pending",
                           (json_int_t)c.outbox_queued, "inbox", (json_int_t)c.inbox);
+    json_object_set_new(o, "broker_endpoint", json_string(broker_ep));
     /* A clock that disagrees with senders' signed times: referrals are
      * still accepted (edge_inbox.c), but legal clocks start from it. */
     json_t *cj = json_pack("{s:s, s:I}", "status", clk.offset_ms ? "skewed" : "ok", "offset_ms",

@@ -1129,8 +1129,11 @@ egide_rc egide_directory_build_sign(const egide_directory_build_t *b, uint64_t v
     dir.jurisdiction = (char *)b->jur;
     dir.referral_term = (char *)b->term;
     size_t nb = 0, nr = 0;
+    /* A broker node's endpoint may be a comma-separated list: the brokers
+     * of one department sharing its keys and its store, one entry each. */
     for (size_t i = 0; i < nodes->n; i++)
-        nb += nodes->v[i].endpoint != NULL;
+        for (const char *p = nodes->v[i].endpoint; p && *p; p++)
+            nb += p == nodes->v[i].endpoint || p[-1] == ',';
     for (size_t g = 0; g < rules->n; g++)
         nr += rules->v[g].n_from;
     /* One block per kind: the entries, then the pointers to them. */
@@ -1158,9 +1161,14 @@ egide_rc egide_directory_build_sign(const egide_directory_build_t *b, uint64_t v
         ne[i].curve_public_key = (char *)n->curve;
         ne[i].status = (Egide__V1__NodeStatus)n->status;
         nep[i] = &ne[i];
-        if (n->endpoint) {
+        for (char *p = n->endpoint, *next; p && *p && k < nb; p = next) {
+            next = strchr(p, ',');
+            if (next)
+                *next++ = '\0'; /* split in place: n->endpoint is not used after */
+            else
+                next = p + strlen(p);
             egide__v1__broker_endpoint__init(&be[k]);
-            be[k].endpoint = n->endpoint;
+            be[k].endpoint = p;
             be[k].curve_public_key = (char *)n->curve;
             be[k].node_id = n->id;
             bep[k] = &be[k];
