@@ -8,7 +8,7 @@
 # the second takes it with a higher epoch, the edges move to it, and the
 # referrals sent meanwhile are delivered once; the audit log has no gap; a
 # clean stop gives the lease up.  Label "pg".
-T_TIMEOUT=170
+T_TIMEOUT=${T_TIMEOUT:-170}
 . "$(dirname "$0")/common.sh"
 . "$(dirname "$0")/pg_ha.sh"
 
