@@ -55,8 +55,7 @@ static egide_rc s_append(egide_auditlog_t *log, uint64_t i)
 int main(int argc, char **argv)
 {
     int64_t total = 100000;
-    if (argc < 2 ||
-        (argc > 2 && egide_parse_int64(argv[2], 1000, 100000000, &total) != EGIDE_OK)) {
+    if (argc < 2 || (argc > 2 && egide_parse_int64(argv[2], 1000, 100000000, &total) != EGIDE_OK)) {
         fprintf(stderr, "usage: %s CONNINFO [ENTRIES >= 1000]\n", argv[0]);
         return 2;
     }

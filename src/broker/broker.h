@@ -85,8 +85,8 @@ typedef struct broker_metrics {
     _Atomic int64_t directory_not_after_ms;      /* of b->dir: past it, new work is refused */
     _Atomic uint64_t directory_expired_refusals; /* hellos and submits refused for it */
     _Atomic uint64_t zap_refused_audited;        /* refusals that made an audit leaf */
-    _Atomic bool store_unavailable; /* the last transaction could not begin (server away) */
-    _Atomic int role;               /* BROKER_ACTIVE, _PASSIVE or _REFUSING */
+    _Atomic bool store_unavailable;    /* the last transaction could not begin (server away) */
+    _Atomic int role;                  /* BROKER_ACTIVE, _PASSIVE or _REFUSING */
     _Atomic uint64_t passive_refusals; /* frames answered REASON_BROKER_PASSIVE */
 } broker_metrics_t;
 

@@ -355,8 +355,9 @@ egide_rc broker_verify_log(broker_t *b)
     egide_auditverify_report_t rep;
     int64_t t0 = egide_mono_ms();
     uint64_t size = egide_auditlog_size(b->audit);
-    egide_log(EGIDE_LOG_NOTICE, "takeover: recomputing the audit log's root from its %llu stored "
-                                "leaves before signing",
+    egide_log(EGIDE_LOG_NOTICE,
+              "takeover: recomputing the audit log's root from its %llu stored "
+              "leaves before signing",
               (unsigned long long)size);
     egide_rc rc = egide_auditlog_verify_all(b->audit, b->origin, b->sign_key, false, &rep);
     if (rc == EGIDE_ERR_CONSISTENCY && rep.unanchored && !rep.checkpoints) {
@@ -399,7 +400,8 @@ egide_rc broker_become_active(broker_t *b)
      * every leaf is hashed again before this one signs over them. */
     if (!rc && b->lease_ms > 0)
         rc = broker_verify_log(b);
-    if (!rc && (rc = broker_audit_directory(b)) != EGIDE_OK) /* the directory this run starts with */
+    if (!rc &&
+        (rc = broker_audit_directory(b)) != EGIDE_OK) /* the directory this run starts with */
         (void)snprintf(b->refuse_why, sizeof b->refuse_why, "audit log: %s", egide_strerror(rc));
     if (rc)
         return rc == EGIDE_ERR_STATE ? rc : s_fail("audit log", rc);

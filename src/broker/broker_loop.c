@@ -19,9 +19,9 @@
 #include "egide/base/egide_notify.h"
 #include "egide/base/egide_util.h"
 
-#define R(x)    EGIDE__V1__REASON_CODE__REASON_##x
-#define TICK_MS 200
-#define ZAP_MAX 256 /* ZAP requests answered per round */
+#define R(x)         EGIDE__V1__REASON_CODE__REASON_##x
+#define TICK_MS      200
+#define ZAP_MAX      256 /* ZAP requests answered per round */
 #define LEASE_TRY_MS 500 /* passive: how often the lease is tried */
 
 static void s_handle(broker_t *b, egide_transport_msg_t *m, egide_rc rrc)
@@ -126,7 +126,8 @@ egide_rc broker_lease_take(broker_t *b)
     uint64_t epoch = 0;
     egide_rc rc = broker_store_lease(b->store, b->lease_holder, b->lease_ms, &epoch);
     if (rc == EGIDE_OK) {
-        egide_log(EGIDE_LOG_NOTICE, "active: this broker holds the store's write lease (epoch %llu)",
+        egide_log(EGIDE_LOG_NOTICE,
+                  "active: this broker holds the store's write lease (epoch %llu)",
                   (unsigned long long)epoch);
         b->lease_next_ms = egide_mono_ms() + b->lease_ms / 3;
         return EGIDE_OK;
@@ -199,8 +200,7 @@ static void s_not_active(broker_t *b, void *const *socks)
         atomic_fetch_add(&b->m.frames_in, 1);
         if (m.user_id[0]) {
             atomic_fetch_add(&b->m.passive_refusals, 1);
-            broker_send_error(b, m.user_id, m.frame ? m.frame->corr_id : 0, R(BROKER_PASSIVE),
-                              why);
+            broker_send_error(b, m.user_id, m.frame ? m.frame->corr_id : 0, R(BROKER_PASSIVE), why);
         }
         egide_transport_msg_clear(&m);
     }

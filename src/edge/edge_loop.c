@@ -251,8 +251,8 @@ static void s_broker_move(edge_t *e, int64_t now)
         return;
     int64_t round = e->broker_fails / (int)n, wait = e->broker_passive ? 0 : EDGE_BROKER_WAIT_MS;
     if (round > 0)
-        wait += round >= 5 ? EDGE_BROKER_BACKOFF_MAX_MS
-                           : (EDGE_BROKER_BACKOFF_MAX_MS >> (5 - round));
+        wait +=
+            round >= 5 ? EDGE_BROKER_BACKOFF_MAX_MS : (EDGE_BROKER_BACKOFF_MAX_MS >> (5 - round));
     if (now - e->broker_since_ms < wait)
         return;
     size_t i = (e->broker_i + 1) % n;
@@ -276,8 +276,8 @@ static void s_broker_move(edge_t *e, int64_t now)
     e->broker_fails++;
     if (egide_transport_dealer(e->zctx, be->endpoint, be->curve_public_key, e->curve_public,
                                e->curve_secret, &o, &dealer) != EGIDE_OK) {
-        egide_log(EGIDE_LOG_WARNING, "broker %s: cannot open a socket; staying on %s",
-                  be->endpoint, e->broker_endpoint);
+        egide_log(EGIDE_LOG_WARNING, "broker %s: cannot open a socket; staying on %s", be->endpoint,
+                  e->broker_endpoint);
         return;
     }
     egide_log(EGIDE_LOG_NOTICE, "broker %s %s: moving to %s (%zu of %zu listed)",
