@@ -307,11 +307,14 @@ int broker_run(broker_t *b)
             broker_checkpoint(b, false);
             next_tick = now + TICK_MS;
         }
-        broker_commit(b);
+        egide_rc crc = broker_commit(b);
         /* After the commit, not before: a broker resumed after a pause past
          * its lease meets the fence first (its commit is refused), then
-         * finds here that the lease is another's. */
-        s_lease_renew(b);
+         * finds here that the lease is another's.  Not after a commit that
+         * failed on the connection (the server ended a transaction left
+         * open by the pause): the next round's commit meets the fence. */
+        if (crc != EGIDE_ERR_DB)
+            s_lease_renew(b);
         if (now >= next_gauges) {
             s_gauges(b);
             next_gauges = now + 1000;

@@ -9,7 +9,9 @@
 # lease stays epoch 2 with the second broker, every envelope is stored
 # once, the audit log has no gap and verifies, no edge's witness raises a
 # fork or rollback alert.  Every referral reaches the recipient's inbox
-# exactly once and the sender has its receipts.  Label "pg".
+# exactly once and the sender has its receipts.  Then the second stops
+# cleanly: the first takes over again (epoch 3), the edges follow.
+# Label "pg".
 T_TIMEOUT=${T_TIMEOUT:-170}
 . "$(dirname "$0")/common.sh"
 . "$(dirname "$0")/pg_ha.sh"
@@ -75,4 +77,19 @@ for id in "${IDS[0]}" "${IDS[29]}"; do
         "$EGIDE_BIN/egide" audit prove "$id" --api "http://127.0.0.1:$B2_API_PORT" \
         --token-file "$EL_DIR/state/broker/api.token" --anchor "$EL_DIR/pki/nodes/71.broker/sign.crt"
 done
+
+# The stepped-down broker can serve again: the second one stops cleanly
+# (gives the lease up); the first takes it over (epoch 3, with the takeover
+# checks) and the edges move back to it.
+el_stop broker2
+check "the stepped-down broker takes over again when the lease is free" \
+    el_wait_until 100 grep -q 'takeover done in' "$EL_DIR/state/broker/broker.log"
+check "  at epoch 3" test "$(psql_q "SELECT holder LIKE '%/$B1' AND epoch = 3 FROM broker_lease")" = t
+for n in fr.snated 71.crip; do
+    check "$n moves back to the first broker" el_wait_until 150 ha_on "$n" "$EL_BROKER_PORT"
+done
+ID=$(send)
+check "a referral delivered through it" el_wait_until 150 t_all_delivered fr.snated "$ID"
+check "  once" test "$(t_inbox_count 71.crip "$ID")" -eq 1
+for n in fr.snated 71.crip; do check "$n: still no witness alert" ha_no_alert "$n"; done
 t_done
