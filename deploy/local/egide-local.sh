@@ -30,8 +30,8 @@ el_free_port() {
 el_setup() {
     [ -n "${EL_DIR:-}" ] || el_die "EL_DIR not set" || return 1
     mkdir -p "$EL_DIR/state"
-    EL_BROKER_PORT=$(el_free_port)
-    EL_BROKER_API_PORT=$(el_free_port)
+    EL_BROKER_PORT=${EL_BROKER_PORT:-$(el_free_port)} # preset: the caller lists it elsewhere too
+    EL_BROKER_API_PORT=${EL_BROKER_API_PORT:-$(el_free_port)}
     EGIDE="$EGIDE_BIN/egide" "$EL_ROOT/deploy/tools/make-directory.sh" "$EL_DEPLOY" "$EL_DEPT" \
         "$EL_JURISDICTION" "$EL_DIR/pki" \
         --endpoint "tcp://127.0.0.1:$EL_BROKER_PORT" "$@" >"$EL_DIR/make-directory.log" 2>&1 ||

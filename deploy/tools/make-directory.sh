@@ -39,7 +39,8 @@ while [ $# -gt 0 ]; do
     *) die "unknown argument '$1'" ;;
     esac
 done
-[[ "$ENDPOINT" =~ ^(tcp|ipc)://[^[:space:]]+$ ]] || die "bad endpoint '$ENDPOINT'"
+# Several brokers of the department (one store, one active): a comma list.
+[[ "$ENDPOINT" =~ ^(tcp|ipc)://[^[:space:],]+(,(tcp|ipc)://[^[:space:],]+)*$ ]] || die "bad endpoint '$ENDPOINT'"
 command -v "$EGIDE" >/dev/null 2>&1 || [ -x "$EGIDE" ] || die "egide binary not found (set EGIDE)"
 [ -f "$DEPLOY/nodes.ini" ] || die "$DEPLOY/nodes.ini: no such file"
 

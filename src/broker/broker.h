@@ -85,8 +85,17 @@ typedef struct broker_metrics {
     _Atomic int64_t directory_not_after_ms;      /* of b->dir: past it, new work is refused */
     _Atomic uint64_t directory_expired_refusals; /* hellos and submits refused for it */
     _Atomic uint64_t zap_refused_audited;        /* refusals that made an audit leaf */
-    _Atomic bool store_unavailable; /* the last transaction could not begin (server away) */
+    _Atomic bool store_unavailable;    /* the last transaction could not begin (server away) */
+    _Atomic int role;                  /* BROKER_ACTIVE, _PASSIVE or _REFUSING */
+    _Atomic uint64_t passive_refusals; /* frames answered REASON_BROKER_PASSIVE */
 } broker_metrics_t;
+
+/* A broker's role among those sharing one store ([store] lease_seconds):
+ * active (holds the write lease, or there is no lease), passive (another
+ * holds it: every frame is answered REASON_BROKER_PASSIVE, nothing is
+ * written), refusing (it took the lease but the store failed the takeover
+ * checks: it serves nothing and gave the lease up; b->refuse_why says why). */
+enum { BROKER_ACTIVE = 0, BROKER_PASSIVE = 1, BROKER_REFUSING = 2 };
 
 /* A refused CURVE key, for aggregating refusals (broker_zap.c): one audit
  * leaf and one log line per key per interval, however many handshakes. */
@@ -115,6 +124,7 @@ typedef struct broker_counted {
 } broker_counted_t;
 
 /* The broker.  Invariants: the HTTP API's thread reads only m, node_id,
+ * refuse_why (written before m.role becomes BROKER_REFUSING),
  * cfg and its own api_* fields; everything else is the loop thread's (the
  * directory it replaces on SIGHUP included: the API reads its version from
  * m).  out holds only frames produced inside the open transaction, and
@@ -130,6 +140,9 @@ typedef struct broker {
     char lease_holder[65];               /* this process's name as the lease's holder */
     int64_t lease_next_ms;               /* monotonic time of the next renewal */
     bool lease_lost;                     /* another broker took it: stopping */
+    char refuse_why[400];                /* BROKER_REFUSING: why (set before m.role) */
+    int64_t lease_try_ms;                /* passive: monotonic time of the next try */
+    bool lease_check;                    /* a commit was fenced: renew (or step down) now */
     int64_t clock_skew_ms;               /* accepted created_ms - now (future only) */
     int64_t max_lifetime_ms;             /* longest expires_ms - created_ms accepted */
     uint64_t seq_window;                 /* per-sender replay window */
@@ -267,11 +280,20 @@ void broker_flush(broker_t *b);
 /* Commit the transaction and flush; when it fails or the batch met a store
  * error, roll back and discard instead.  EGIDE_OK only when committed. */
 egide_rc broker_commit(broker_t *b);
-/* [store] lease_seconds > 0 (PostgreSQL): take the store's write lease,
- * waiting (passive, until stopped) while another broker holds it; before
- * anything is written.  EGIDE_ERR_CONFIG when the backend has no lease,
- * EGIDE_ERR_STATE when stopped while passive. */
+/* [store] lease_seconds > 0 (PostgreSQL): try to take the store's write
+ * lease once, before anything is written: m.role is BROKER_ACTIVE when
+ * taken (or with no lease), else BROKER_PASSIVE (broker_run tries again).
+ * EGIDE_ERR_CONFIG when the backend has no lease. */
 egide_rc broker_lease_take(broker_t *b);
+/* Become the active broker (at start with the lease, or at a takeover): the
+ * store against the last signed checkpoint (broker_check_store), with a
+ * lease every leaf hashed again (broker_verify_log), then the directory
+ * audited.  On failure b->refuse_why says why and nothing was signed. */
+egide_rc broker_become_active(broker_t *b);
+/* Recompute every stored hash and every stored checkpoint's root from the
+ * stored leaves (egide_auditlog_verify_all: reads all of them, O(n)).
+ * EGIDE_ERR_CONSISTENCY when they disagree (b->refuse_why set). */
+egide_rc broker_verify_log(broker_t *b);
 /* Note a store error in this batch (logged once here). */
 void broker_store_failed(broker_t *b, egide_rc rc, const char *what);
 /* Append an audit event (version and time filled in); *leaf its index.

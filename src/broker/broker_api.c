@@ -77,6 +77,12 @@ static void s_metrics(broker_t *b, egide_http_resp_t *resp)
     egide_metrics_single(&out, "egide_broker_directory_expired_refusals_total", "counter",
                          "Hellos and submits refused because the directory expired.",
                          atomic_load(&m->directory_expired_refusals));
+    egide_metrics_single(&out, "egide_broker_passive", "gauge",
+                         "1 while this broker does not hold the store's write lease (or refuses).",
+                         atomic_load(&m->role) != BROKER_ACTIVE);
+    egide_metrics_single(&out, "egide_broker_passive_refusals_total", "counter",
+                         "Frames answered REASON_BROKER_PASSIVE.",
+                         atomic_load(&m->passive_refusals));
     egide_metrics_single(&out, "egide_broker_zap_refused_audited_total", "counter",
                          "Refused handshakes that made an audit leaf (one per key per interval).",
                          atomic_load(&m->zap_refused_audited));
@@ -95,10 +101,15 @@ static void s_handler(const egide_http_req_t *req, egide_http_resp_t *resp, void
         bool expired = egide_now_ms() > na;
         /* The store away (a PostgreSQL server down): 503 too, transient. */
         bool store_down = atomic_load(&b->m.store_unavailable);
+        /* Passive (another broker holds the write lease) or refusing (the
+         * store failed the takeover checks): 503, with the reason. */
+        int role = atomic_load(&b->m.role);
         json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:b, s:s, s:s}", "status",
-                              store_down ? "store_unavailable"
-                              : expired  ? "directory_expired"
-                                         : "ok",
+                              role == BROKER_REFUSING  ? "refusing"
+                              : role == BROKER_PASSIVE ? "passive"
+                              : store_down             ? "store_unavailable"
+                              : expired                ? "directory_expired"
+                                                       : "ok",
                               "node", b->node_id, "directory_version",
                               (json_int_t)atomic_load(&b->m.directory_version), "audit_log_size",
                               (json_int_t)atomic_load(&b->m.audit_size), "connected_nodes",
@@ -106,7 +117,16 @@ static void s_handler(const egide_http_req_t *req, egide_http_resp_t *resp, void
                               "directory_not_after_ms", (json_int_t)na, "directory_expired",
                               expired, "store", store_down ? "unavailable" : "ok", "store_backend",
                               broker_store_backend(b->store));
-        egide_http_json(resp, expired || store_down ? 503 : 200, o);
+        json_object_set_new(o, "role",
+                            json_string(role == BROKER_REFUSING  ? "refusing"
+                                        : role == BROKER_PASSIVE ? "passive"
+                                                                 : "active"));
+        if (role == BROKER_REFUSING)
+            json_object_set_new(o, "reason", json_string(b->refuse_why));
+        else if (role == BROKER_PASSIVE)
+            json_object_set_new(o, "reason",
+                                json_string("another broker holds the store's write lease"));
+        egide_http_json(resp, expired || store_down || role != BROKER_ACTIVE ? 503 : 200, o);
         return;
     }
     if (strcmp(req->path, "/metrics") == 0) {

@@ -86,7 +86,8 @@ egide_rc broker_load_directory(broker_t *b)
     if (newer) {
         egide_directory_destroy(&b->dir);
         b->dir = d;
-        if (b->store && broker_audit_directory(b) != EGIDE_OK)
+        if (b->store && atomic_load(&b->m.role) == BROKER_ACTIVE &&
+            broker_audit_directory(b) != EGIDE_OK)
             egide_log(EGIDE_LOG_WARNING, "directory v%llu loaded but not audited",
                       (unsigned long long)egide_directory_version(b->dir));
     }

@@ -17,6 +17,7 @@
 #include "egide/base/egide_util.h"
 #include "egide/crypto/egide_crypto.h"
 #include "egide/crypto/egide_keyd.h"
+#include "egide/audit/egide_auditverify.h"
 #include "egide/protocol/egide_checkpoint.h"
 
 static const char *const s_levels[] = {"error", "warning", "notice", "info", "debug", NULL};
@@ -200,8 +201,6 @@ egide_rc broker_init(broker_t *b, egide_config_t *cfg)
     if (rc)
         return s_fail(ops == &broker_store_sqlite_ops ? "database" : "PostgreSQL store", rc);
     b->lease_ms = egide_config_int(cfg, "store", "lease_seconds") * 1000;
-    if ((rc = broker_lease_take(b))) /* before anything is written */
-        return rc;
     b->audit = broker_store_audit(b->store);
     b->last_checkpoint_size = 0;
     p = egide_config_path(cfg, "audit", "checkpoint_file");
@@ -214,10 +213,11 @@ egide_rc broker_init(broker_t *b, egide_config_t *cfg)
         free(db);
     }
     b->checkpoint_path = p;
-    if ((rc = broker_check_store(b))) /* before anything is appended */
+    if ((rc = broker_lease_take(b))) /* before anything is written */
         return rc;
-    if ((rc = broker_audit_directory(b))) /* the directory this run starts with */
-        return s_fail("audit log", rc);
+    /* Passive: the checks wait for the takeover (broker_become_active). */
+    if (atomic_load(&b->m.role) == BROKER_ACTIVE && (rc = broker_become_active(b)))
+        return rc;
 
     char secret[41];
     p = egide_config_path(cfg, "broker", "curve_secret");
@@ -347,6 +347,67 @@ egide_rc broker_check_store(broker_t *b)
     b->last_checkpoint_size = cp.size;
     egide_log(EGIDE_LOG_INFO, "store check: %llu entries, agrees with the checkpoint of size %llu",
               (unsigned long long)size, (unsigned long long)cp.size);
+    return EGIDE_OK;
+}
+
+egide_rc broker_verify_log(broker_t *b)
+{
+    egide_auditverify_report_t rep;
+    int64_t t0 = egide_mono_ms();
+    uint64_t size = egide_auditlog_size(b->audit);
+    egide_log(EGIDE_LOG_NOTICE,
+              "takeover: recomputing the audit log's root from its %llu stored "
+              "leaves before signing",
+              (unsigned long long)size);
+    egide_rc rc = egide_auditlog_verify_all(b->audit, b->origin, b->sign_key, false, &rep);
+    if (rc == EGIDE_ERR_CONSISTENCY && rep.unanchored && !rep.checkpoints) {
+        /* A young log no checkpoint covers yet: nothing signed to disagree
+         * with, and every stored hash was recomputed from its leaves. */
+        rc = EGIDE_OK;
+    }
+    if (rc == EGIDE_ERR_CONSISTENCY) {
+        (void)snprintf(b->refuse_why, sizeof b->refuse_why,
+                       "the audit log recomputed from its stored leaves disagrees with what "
+                       "this broker signed: %s",
+                       rep.problem);
+        egide_log(EGIDE_LOG_ERROR,
+                  "takeover: %s (first bad entry %llu); refusing to serve. Restore the store "
+                  "from a backup",
+                  b->refuse_why, (unsigned long long)rep.bad_index);
+        return rc;
+    }
+    if (rc) {
+        (void)snprintf(b->refuse_why, sizeof b->refuse_why,
+                       "the audit log could not be recomputed: %s", egide_strerror(rc));
+        egide_log(EGIDE_LOG_ERROR, "takeover: %s", b->refuse_why);
+        return rc;
+    }
+    egide_log(EGIDE_LOG_NOTICE,
+              "takeover: the audit log's %llu leaves hash to the stored tree and to the %llu "
+              "signed checkpoints (%lld ms)",
+              (unsigned long long)rep.size, (unsigned long long)rep.checkpoints,
+              (long long)(egide_mono_ms() - t0));
+    return EGIDE_OK;
+}
+
+egide_rc broker_become_active(broker_t *b)
+{
+    egide_rc rc = broker_check_store(b); /* before anything is appended */
+    if (rc && !b->refuse_why[0])
+        (void)snprintf(b->refuse_why, sizeof b->refuse_why,
+                       "the store does not agree with the last signed checkpoint (see the log)");
+    /* With a lease the store may have been written by another broker:
+     * every leaf is hashed again before this one signs over them. */
+    if (!rc && b->lease_ms > 0)
+        rc = broker_verify_log(b);
+    if (!rc &&
+        (rc = broker_audit_directory(b)) != EGIDE_OK) /* the directory this run starts with */
+        (void)snprintf(b->refuse_why, sizeof b->refuse_why, "audit log: %s", egide_strerror(rc));
+    if (rc)
+        return rc == EGIDE_ERR_STATE ? rc : s_fail("audit log", rc);
+    b->last_checkpoint_ms = egide_mono_ms();
+    atomic_store(&b->m.audit_size, egide_auditlog_size(b->audit));
+    atomic_store(&b->m.role, BROKER_ACTIVE);
     return EGIDE_OK;
 }
 

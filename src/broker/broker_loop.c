@@ -19,9 +19,10 @@
 #include "egide/base/egide_notify.h"
 #include "egide/base/egide_util.h"
 
-#define R(x)    EGIDE__V1__REASON_CODE__REASON_##x
-#define TICK_MS 200
-#define ZAP_MAX 256 /* ZAP requests answered per round */
+#define R(x)         EGIDE__V1__REASON_CODE__REASON_##x
+#define TICK_MS      200
+#define ZAP_MAX      256 /* ZAP requests answered per round */
+#define LEASE_TRY_MS 500 /* passive: how often the lease is tried */
 
 static void s_handle(broker_t *b, egide_transport_msg_t *m, egide_rc rrc)
 {
@@ -111,14 +112,9 @@ static bool s_begin(broker_t *b)
 
 /* ------------------------------------------------------------ lease */
 
-static void s_nap(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 egide_rc broker_lease_take(broker_t *b)
 {
+    atomic_store(&b->m.role, BROKER_ACTIVE);
     if (b->lease_ms <= 0)
         return EGIDE_OK;
     char host[24] = "";
@@ -127,52 +123,121 @@ egide_rc broker_lease_take(broker_t *b)
     host[sizeof host - 1] = '\0';
     (void)snprintf(b->lease_holder, sizeof b->lease_holder, "%.24s/%s/%ld", b->node_id, host,
                    (long)getpid());
-    bool said = false;
-    while (!*b->stop) {
-        uint64_t epoch = 0;
-        egide_rc rc = broker_store_lease(b->store, b->lease_holder, b->lease_ms, &epoch);
-        if (rc == EGIDE_OK) {
-            egide_log(EGIDE_LOG_NOTICE,
-                      "active: this broker holds the store's write lease "
-                      "(epoch %llu)",
-                      (unsigned long long)epoch);
-            b->lease_next_ms = egide_mono_ms() + b->lease_ms / 3;
-            return EGIDE_OK;
-        }
-        if (rc == EGIDE_ERR_NOTFOUND) {
-            egide_log(EGIDE_LOG_ERROR, "[store] lease_seconds: the %s store has no lease",
-                      broker_store_backend(b->store));
-            return EGIDE_ERR_CONFIG;
-        }
-        if (!said)
-            egide_log(EGIDE_LOG_NOTICE, "passive: %s; waiting for the store's write lease",
-                      rc == EGIDE_ERR_STATE ? "another broker holds it" : egide_strerror(rc));
-        said = true;
-        s_nap(500);
-    }
-    return EGIDE_ERR_STATE;
-}
-
-/* Renew the lease a third of its time before it runs out.  Lost to
- * another broker: stop (the commits are fenced anyway); a restart waits
- * passive.  A store error: try again next tick. */
-static void s_lease_renew(broker_t *b)
-{
-    int64_t now = egide_mono_ms();
-    if (b->lease_ms <= 0 || now < b->lease_next_ms)
-        return;
     uint64_t epoch = 0;
     egide_rc rc = broker_store_lease(b->store, b->lease_holder, b->lease_ms, &epoch);
     if (rc == EGIDE_OK) {
-        b->lease_next_ms = now + b->lease_ms / 3;
-    } else if (rc == EGIDE_ERR_STATE) {
-        egide_log(EGIDE_LOG_ERROR, "the store's write lease was taken by another broker: "
-                                   "stopping (nothing more is committed here)");
-        b->lease_lost = true;
-        *b->stop = 1;
-    } else {
-        b->lease_next_ms = now + TICK_MS;
+        egide_log(EGIDE_LOG_NOTICE,
+                  "active: this broker holds the store's write lease (epoch %llu)",
+                  (unsigned long long)epoch);
+        b->lease_next_ms = egide_mono_ms() + b->lease_ms / 3;
+        return EGIDE_OK;
     }
+    if (rc == EGIDE_ERR_NOTFOUND) {
+        egide_log(EGIDE_LOG_ERROR, "[store] lease_seconds: the %s store has no lease",
+                  broker_store_backend(b->store));
+        return EGIDE_ERR_CONFIG;
+    }
+    egide_log(EGIDE_LOG_NOTICE,
+              "passive: %s; waiting for the store's write lease (edges are refused: "
+              "REASON_BROKER_PASSIVE)",
+              rc == EGIDE_ERR_STATE ? "another broker holds it" : egide_strerror(rc));
+    atomic_store(&b->m.role, BROKER_PASSIVE);
+    b->lease_try_ms = egide_mono_ms() + LEASE_TRY_MS;
+    return EGIDE_OK;
+}
+
+/* The lease is another broker's: write nothing more, refuse the edges, try
+ * again every LEASE_TRY_MS (a takeover then checks the store again). */
+static void s_step_down(broker_t *b)
+{
+    egide_log(EGIDE_LOG_ERROR,
+              "passive: the store's write lease was taken by another broker: stepping down "
+              "(nothing more is committed here; edges are refused: REASON_BROKER_PASSIVE)");
+    broker_out_discard(b);
+    b->lease_lost = true;
+    b->lease_try_ms = egide_mono_ms() + LEASE_TRY_MS;
+    atomic_store(&b->m.role, BROKER_PASSIVE);
+}
+
+/* Renew the lease a third of its time before it runs out, or at once after
+ * a fenced commit.  Lost to another broker: step down.  A store error: try
+ * again next tick. */
+static void s_lease_renew(broker_t *b)
+{
+    int64_t now = egide_mono_ms();
+    if (b->lease_ms <= 0 || (now < b->lease_next_ms && !b->lease_check))
+        return;
+    b->lease_check = false;
+    uint64_t epoch = 0;
+    egide_rc rc = broker_store_lease(b->store, b->lease_holder, b->lease_ms, &epoch);
+    if (rc == EGIDE_OK)
+        b->lease_next_ms = now + b->lease_ms / 3;
+    else if (rc == EGIDE_ERR_STATE)
+        s_step_down(b);
+    else
+        b->lease_next_ms = now + TICK_MS;
+}
+
+/* Passive or refusing: answer every frame with REASON_BROKER_PASSIVE and
+ * its reason, audit nothing; passive, try to take the lease over. */
+static void s_not_active(broker_t *b, void *const *socks)
+{
+    bool ready[2];
+    if (egide_transport_poll(socks, ready, 2, TICK_MS) == EGIDE_ERR_IO) {
+        *b->stop = 1;
+        return;
+    }
+    broker_zap_handle(b, ZAP_MAX); /* refusals are not audited while not active */
+    int role = atomic_load(&b->m.role);
+    const char *why = role == BROKER_REFUSING
+                          ? "this broker refuses to serve: its store failed the takeover checks"
+                          : "passive: another broker holds the store's write lease";
+    for (int i = 0; i < b->batch_max; i++) {
+        egide_transport_msg_t m;
+        egide_rc rc = egide_transport_recv(b->router, 1, &m);
+        if (rc == EGIDE_ERR_TIMEOUT || rc == EGIDE_ERR_IO)
+            break;
+        atomic_fetch_add(&b->m.frames_in, 1);
+        if (m.user_id[0]) {
+            atomic_fetch_add(&b->m.passive_refusals, 1);
+            broker_send_error(b, m.user_id, m.frame ? m.frame->corr_id : 0, R(BROKER_PASSIVE), why);
+        }
+        egide_transport_msg_clear(&m);
+    }
+    broker_flush(b);
+    int64_t now = egide_mono_ms();
+    if (role != BROKER_PASSIVE || now < b->lease_try_ms)
+        return;
+    b->lease_try_ms = now + LEASE_TRY_MS;
+    uint64_t epoch = 0;
+    egide_rc rc = broker_store_lease(b->store, b->lease_holder, b->lease_ms, &epoch);
+    if (rc != EGIDE_OK)
+        return;
+    int64_t t0 = egide_mono_ms();
+    egide_log(EGIDE_LOG_NOTICE, "active: this broker holds the store's write lease (epoch %llu)",
+              (unsigned long long)epoch);
+    b->lease_next_ms = t0 + b->lease_ms / 3;
+    b->lease_lost = false;
+    rc = broker_become_active(b);
+    if (rc == EGIDE_OK) {
+        egide_log(EGIDE_LOG_NOTICE, "takeover done in %lld ms: serving",
+                  (long long)(egide_mono_ms() - t0));
+        return;
+    }
+    if (rc != EGIDE_ERR_CONSISTENCY && rc != EGIDE_ERR_INVALID) {
+        /* A transient fault (the server away): passive again, retried. */
+        egide_log(EGIDE_LOG_WARNING, "takeover not done (%s): giving the lease up, retrying",
+                  egide_strerror(rc));
+        b->refuse_why[0] = '\0';
+        (void)broker_store_lease(b->store, b->lease_holder, 0, &epoch);
+        return;
+    }
+    /* The store disagrees with what was signed: serve nothing, sign nothing,
+     * and leave the lease free (a broker holding it would sign over it). */
+    (void)broker_store_lease(b->store, b->lease_holder, 0, &epoch);
+    b->lease_lost = true;
+    atomic_store(&b->m.role, BROKER_REFUSING);
+    egide_log(EGIDE_LOG_ERROR, "refusing to serve: %s", b->refuse_why);
 }
 
 /* Handle up to batch_max frames; returns with a transaction open, or false
@@ -220,9 +285,12 @@ int broker_run(broker_t *b)
         int64_t now = egide_mono_ms();
         int timeout = next_tick > now ? (int)(next_tick - now) : 0;
         bool ready[2];
+        if (atomic_load(&b->m.role) != BROKER_ACTIVE) {
+            s_not_active(b, socks);
+            continue;
+        }
         if (egide_transport_poll(socks, ready, 2, timeout) == EGIDE_ERR_IO)
             break;
-        s_lease_renew(b);
         if (*b->stop)
             break;
         if (!s_begin(b))
@@ -239,7 +307,14 @@ int broker_run(broker_t *b)
             broker_checkpoint(b, false);
             next_tick = now + TICK_MS;
         }
-        broker_commit(b);
+        egide_rc crc = broker_commit(b);
+        /* After the commit, not before: a broker resumed after a pause past
+         * its lease meets the fence first (its commit is refused), then
+         * finds here that the lease is another's.  Not after a commit that
+         * failed on the connection (the server ended a transaction left
+         * open by the pause): the next round's commit meets the fence. */
+        if (crc != EGIDE_ERR_DB)
+            s_lease_renew(b);
         if (now >= next_gauges) {
             s_gauges(b);
             next_gauges = now + 1000;
@@ -247,12 +322,13 @@ int broker_run(broker_t *b)
         if (b->reload && *b->reload)
             s_reload(b);
     }
-    if (!b->lease_lost && broker_store_begin(b->store) == EGIDE_OK) {
+    bool active = atomic_load(&b->m.role) == BROKER_ACTIVE;
+    if (active && !b->lease_lost && broker_store_begin(b->store) == EGIDE_OK) {
         broker_checkpoint(b, true);
         broker_commit(b);
     }
     uint64_t epoch = 0;
-    if (b->lease_ms > 0 && !b->lease_lost &&
+    if (active && b->lease_ms > 0 && !b->lease_lost &&
         broker_store_lease(b->store, b->lease_holder, 0, &epoch) == EGIDE_OK)
         egide_log(EGIDE_LOG_NOTICE, "write lease given up: a passive broker may take over");
     egide_log(EGIDE_LOG_NOTICE, "broker stopping");

@@ -149,6 +149,8 @@ egide_rc broker_commit(broker_t *b)
         broker_flush(b);
         return EGIDE_OK;
     }
+    if (rc == EGIDE_ERR_STATE)
+        b->lease_check = true;   /* fenced: the lease is checked before anything else */
     free(b->checkpoint_pending); /* signed in a transaction that did not happen */
     b->checkpoint_pending = NULL;
     memset(&b->counted, 0, sizeof b->counted);

@@ -107,6 +107,7 @@ enum {
     ST_COUNTS,
     ST_LEASE,
     ST_FENCE,
+    ST_IDLE,
     ST__COUNT
 };
 
@@ -161,6 +162,10 @@ static const char *const s_sql[ST__COUNT] = {
     /* FOR SHARE: a takeover waits for this transaction's end. */
     [ST_FENCE] = "SELECT 1 FROM broker_lease WHERE one AND holder = $1 AND epoch = $2 AND"
                  " expires_ms > " S_NOW_MS " FOR SHARE",
+    /* A lease holder's session: a transaction left open (the broker paused
+     * or stopped inside it) is ended by the server after the lease's time,
+     * so its row locks do not hold up the broker that takes over. */
+    [ST_IDLE] = "SELECT set_config('idle_in_transaction_session_timeout', $1, false)",
 };
 
 static const char *const s_names[ST__COUNT] = {
@@ -171,7 +176,7 @@ static const char *const s_names[ST__COUNT] = {
     "broker_expiring",     "broker_wake_deliveries", "broker_wake_relays",
     "broker_relay_insert", "broker_relays_due",      "broker_relay_attempted",
     "broker_relay_ack",    "broker_counts",          "broker_lease",
-    "broker_fence",
+    "broker_fence",        "broker_idle_timeout",
 };
 
 /* Invariants: pg is the one connection of this handle (one thread); as
@@ -184,6 +189,8 @@ typedef struct s_store {
     int fault_in;                     /* > 0: the fault_in-th write from now fails (tests) */
     char holder[BROKER_STORE_ID_MAX]; /* the lease's holder once taken, "" before */
     uint64_t epoch;                   /* its epoch: every commit checks it */
+    int64_t lease_ms;                 /* the lease's time once taken */
+    uint64_t idle_session;            /* session whose idle timeout is set (0: none) */
 } s_store_t;
 
 /* ------------------------------------------------------------ helpers */
@@ -277,7 +284,17 @@ static egide_rc s_location(void *impl, char *out, size_t size)
 
 static egide_rc s_begin(void *impl)
 {
-    return egide_pg_begin(((s_store_t *)impl)->pg);
+    s_store_t *x = impl;
+    if (x->holder[0] && x->lease_ms > 0 && x->idle_session != egide_pg_session(x->pg)) {
+        /* Once per session, outside a transaction (a rollback would undo it). */
+        char ms[24];
+        (void)snprintf(ms, sizeof ms, "%lld", (long long)x->lease_ms);
+        PGresult *r = NULL;
+        if (egide_pg_run(x->pg, ST(x, ST_IDLE), &r, NULL, "t", ms) == EGIDE_OK)
+            x->idle_session = egide_pg_session(x->pg);
+        PQclear(r);
+    }
+    return egide_pg_begin(x->pg);
 }
 
 static egide_rc s_commit(void *impl)
@@ -323,6 +340,8 @@ static egide_rc s_lease(void *impl, const char *holder, int64_t ttl_ms, uint64_t
                       (unsigned long long)*epoch);
         egide_strlcpy(x->holder, holder, sizeof x->holder);
         x->epoch = *epoch;
+        if (ttl_ms > 0)
+            x->lease_ms = ttl_ms;
     }
     PQclear(r);
     return rc;

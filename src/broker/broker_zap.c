@@ -60,6 +60,8 @@ void broker_zap_summary(broker_t *b, int64_t now_ms)
 bool broker_zap_refused(broker_t *b, const uint8_t ksha[32], const char *node_id, int64_t now_ms)
 {
     atomic_fetch_add(&b->m.zap_refused, 1);
+    if (atomic_load(&b->m.role) != BROKER_ACTIVE)
+        return false; /* a passive broker writes nothing: the active one audits */
     int64_t interval =
         b->refused_interval_ms > 0 ? b->refused_interval_ms : BROKER_REFUSED_INTERVAL_MS;
     bool fresh = false;

@@ -54,7 +54,8 @@ static const cli_opt_t s_build_opts[] = {
     {"--pki", CLI_VALUE, "DIR", "default certificate and key paths DIR/nodes/<id>/", false},
     {"--communes", CLI_VALUE, "COMMUNES.csv", "every commune of the department", false},
     {"--allow-unrouted", CLI_FLAG, NULL, "with --communes: communes may lack a route", false},
-    {"--broker-endpoint", CLI_VALUE, "tcp://HOST:PORT", "replaces the brokers' endpoint", false},
+    {"--broker-endpoint", CLI_VALUE, "tcp://HOST:PORT[,...]",
+     "replaces the brokers' endpoint (a comma list: the department's brokers, one active)", false},
     {NULL, CLI_FLAG, NULL, NULL, false},
 };
 static const cli_opt_t s_anchor_opts[] = {

@@ -104,7 +104,15 @@ typedef struct edge {
     X509 *anchor;
     egide_trust_t *trust;
     char curve_public[41], curve_secret[41];
-    char broker_endpoint[256], broker_public[41];
+    char broker_endpoint[256], broker_public[41]; /* the broker in use (written under dir_lock) */
+    /* The department's brokers (one active): the directory's list, or the
+     * one of [edge] broker_endpoint (an override: no moving).  Loop thread. */
+    bool broker_pinned;      /* [edge] broker_endpoint set: never move */
+    size_t broker_i;         /* index in the directory's list of the one in use */
+    int broker_fails;        /* moves since the last Welcome: the backoff */
+    int64_t broker_since_ms; /* monotonic: connecting (or disconnected) since */
+    bool broker_passive;     /* the one in use answered REASON_BROKER_PASSIVE */
+    unsigned monitor_gen;    /* the monitor's inproc name changes with the socket */
     char broker_id[EGIDE_MAX_NODE_ID + 1];
     pthread_mutex_t dir_lock; /* guards dir, peers and clock */
     egide_directory_t *dir;

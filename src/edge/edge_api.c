@@ -1326,6 +1326,8 @@ static void s_health(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *
     egide_strlcpy(node_role, e->role, sizeof node_role);
     const egide_peer_t *me = e->peers ? egide_peers_get(e->peers, e->node_id) : NULL;
     json_int_t cert_not_after = (json_int_t)(me ? me->not_after_ms : 0);
+    char broker_ep[sizeof e->broker_endpoint];
+    egide_strlcpy(broker_ep, e->broker_endpoint, sizeof broker_ep); /* the broker in use */
     pthread_mutex_unlock(&e->dir_lock);
     bool conn = atomic_load(&e->connected);
     edge_clock_t clk;
@@ -1342,6 +1344,7 @@ static void s_health(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *
                                                      : "disconnected",
                           "directory_version", dir_version, "outbox_pending",
                           (json_int_t)c.outbox_queued, "inbox", (json_int_t)c.inbox);
+    json_object_set_new(o, "broker_endpoint", json_string(broker_ep));
     /* A clock that disagrees with senders' signed times: referrals are
      * still accepted (edge_inbox.c), but legal clocks start from it. */
     json_t *cj = json_pack("{s:s, s:I}", "status", clk.offset_ms ? "skewed" : "ok", "offset_ms",

@@ -28,6 +28,10 @@
  * full disk does not turn the loop into a busy one; the broker keeps what
  * we did not acknowledge and sends it again. */
 #define STORE_RETRY_MS 500
+/* Several brokers listed: how long one may go without a handshake before
+ * the next is tried, and the longest extra wait after rounds of the list. */
+#define EDGE_BROKER_WAIT_MS        3000
+#define EDGE_BROKER_BACKOFF_MAX_MS 16000
 
 /* ------------------------------------------------------------ directory */
 
@@ -119,6 +123,15 @@ static egide_rc s_handle_frame(edge_t *e, const Egide__V1__Frame *f, edge_out_t 
                                        f->checkpoint->consistency_proof,
                                        f->checkpoint->n_consistency_proof);
     case EGIDE__V1__FRAME__BODY_ERROR:
+        if (f->error->code == EGIDE__V1__REASON_CODE__REASON_BROKER_PASSIVE) {
+            /* Not the active broker: another listed one is tried. */
+            if (!e->broker_passive)
+                egide_log(EGIDE_LOG_NOTICE, "broker %s is passive (%s)", e->broker_endpoint,
+                          f->error->detail ? f->error->detail : "");
+            e->broker_passive = true;
+            atomic_store(&e->connected, false);
+            return EGIDE_OK;
+        }
         egide_log(EGIDE_LOG_WARNING, "broker error (corr %llu): %s", (unsigned long long)f->corr_id,
                   egide_wire_reason_name(f->error->code));
         return EGIDE_OK;
@@ -127,6 +140,8 @@ static egide_rc s_handle_frame(edge_t *e, const Egide__V1__Frame *f, edge_out_t 
     case EGIDE__V1__FRAME__BODY_WELCOME:
         /* In this batch's transaction: the raised counter is durable before
          * anything the batch produces is sent. */
+        e->broker_fails = 0; /* an active broker: the backoff starts again */
+        e->broker_passive = false;
         return f->welcome ? edge_outbox_welcome(e, f->welcome->last_seq) : EGIDE_OK;
     default:
         egide_log(EGIDE_LOG_WARNING, "unexpected frame from the broker");
@@ -198,8 +213,10 @@ static void s_monitor(edge_t *e)
             s_hello(e);
             break;
         case EGIDE_TRANSPORT_EV_DISCONNECTED:
-            if (atomic_exchange(&e->connected, false))
+            if (atomic_exchange(&e->connected, false)) {
                 egide_log(EGIDE_LOG_NOTICE, "disconnected from the broker; will reconnect");
+                e->broker_since_ms = egide_mono_ms();
+            }
             break;
         case EGIDE_TRANSPORT_EV_HANDSHAKE_FAIL_AUTH:
             if (!atomic_exchange(&e->refused, true))
@@ -217,14 +234,76 @@ static void s_monitor(edge_t *e)
     }
 }
 
+/* ------------------------------------------------------------ brokers */
+
+/* Move to the next broker the directory lists (its own CURVE key) when the
+ * one in use is passive, or has not answered a handshake for
+ * EDGE_BROKER_WAIT_MS (more after each round of the list without a
+ * Welcome, at most EDGE_BROKER_BACKOFF_MAX_MS).  Not with [edge]
+ * broker_endpoint, nor with one listed broker. */
+static void s_broker_move(edge_t *e, int64_t now)
+{
+    pthread_mutex_lock(&e->dir_lock);
+    const Egide__V1__Directory *d = e->dir ? egide_directory_pb(e->dir) : NULL;
+    size_t n = d ? d->n_brokers : 0;
+    pthread_mutex_unlock(&e->dir_lock); /* the loop thread alone replaces e->dir */
+    if (e->broker_pinned || n < 2 || atomic_load(&e->connected))
+        return;
+    int64_t round = e->broker_fails / (int)n, wait = e->broker_passive ? 0 : EDGE_BROKER_WAIT_MS;
+    if (round > 0)
+        wait +=
+            round >= 5 ? EDGE_BROKER_BACKOFF_MAX_MS : (EDGE_BROKER_BACKOFF_MAX_MS >> (5 - round));
+    if (now - e->broker_since_ms < wait)
+        return;
+    size_t i = (e->broker_i + 1) % n;
+    const Egide__V1__BrokerEndpoint *be = d->brokers[i];
+    char mon_ep[48];
+    (void)snprintf(mon_ep, sizeof mon_ep, "inproc://edge-monitor-%u", ++e->monitor_gen);
+    void *dealer = NULL, *monitor = NULL;
+    egide_transport_opts_t o = {
+        .heartbeat_ms = (int)egide_config_int(e->cfg, "edge", "heartbeat_ms"),
+        .linger_ms = EGIDE_DEFAULT_LINGER_MS,
+        .max_msg = EGIDE_MAX_FRAME,
+        .sndhwm = 100000,
+        .monitor_ep = mon_ep,
+        .monitor_events = EGIDE_TRANSPORT_EV_HANDSHAKE_OK | EGIDE_TRANSPORT_EV_DISCONNECTED |
+                          EGIDE_TRANSPORT_EV_HANDSHAKE_FAIL_AUTH |
+                          EGIDE_TRANSPORT_EV_HANDSHAKE_FAIL_NOAUTH |
+                          EGIDE_TRANSPORT_EV_HANDSHAKE_FAIL_PROTO,
+        .monitor_out = &monitor,
+    };
+    e->broker_since_ms = now;
+    e->broker_fails++;
+    if (egide_transport_dealer(e->zctx, be->endpoint, be->curve_public_key, e->curve_public,
+                               e->curve_secret, &o, &dealer) != EGIDE_OK) {
+        egide_log(EGIDE_LOG_WARNING, "broker %s: cannot open a socket; staying on %s", be->endpoint,
+                  e->broker_endpoint);
+        return;
+    }
+    egide_log(EGIDE_LOG_NOTICE, "broker %s %s: moving to %s (%zu of %zu listed)",
+              e->broker_endpoint, e->broker_passive ? "is passive" : "does not answer",
+              be->endpoint, i + 1, n);
+    egide_transport_close(&e->monitor, 0);
+    egide_transport_monitor_stop(e->dealer);
+    egide_transport_close(&e->dealer, 0); /* unacknowledged frames are sent again */
+    e->dealer = dealer;
+    e->monitor = monitor;
+    e->broker_i = i;
+    e->broker_passive = false;
+    pthread_mutex_lock(&e->dir_lock);
+    egide_strlcpy(e->broker_endpoint, be->endpoint, sizeof e->broker_endpoint);
+    egide_strlcpy(e->broker_public, be->curve_public_key, sizeof e->broker_public);
+    pthread_mutex_unlock(&e->dir_lock);
+}
+
 int edge_run(edge_t *e)
 {
     if (!e->monitor)
         return 1;
-    void *const socks[2] = {e->monitor, e->dealer};
     int64_t next_tick = 0, store_retry = 0;
     egide_log(EGIDE_LOG_NOTICE, "edge %s running, broker %s", e->node_id, e->broker_endpoint);
     while (!*e->stop) {
+        void *const socks[2] = {e->monitor, e->dealer}; /* s_broker_move replaces them */
         int64_t now = egide_mono_ms();
         int64_t wait = next_tick > now ? next_tick - now : 0;
         bool ready[2] = {false, false};
@@ -254,6 +333,7 @@ int edge_run(edge_t *e)
         if (woken || now >= next_tick || handled)
             edge_outbox_send(e);
         if (now >= next_tick) {
+            s_broker_move(e, now);
             edge_outbox_expire(e);
             next_tick = now + TICK_MS;
         }

@@ -232,6 +232,8 @@ egide_rc edge_init(edge_t *e, egide_config_t *cfg)
         return EGIDE_ERR_CONFIG;
     }
     egide_strlcpy(e->broker_endpoint, ep, sizeof e->broker_endpoint);
+    e->broker_pinned = egide_config_str(cfg, "edge", "broker_endpoint") != NULL;
+    e->broker_since_ms = egide_mono_ms();
     if (!e->role[0]) {
         egide_log(EGIDE_LOG_ERROR, "node %s is not in the directory", e->node_id);
         return EGIDE_ERR_CONFIG;
@@ -259,7 +261,7 @@ egide_rc edge_init(edge_t *e, egide_config_t *cfg)
         .linger_ms = EGIDE_DEFAULT_LINGER_MS,
         .max_msg = EGIDE_MAX_FRAME,
         .sndhwm = 100000,
-        .monitor_ep = "inproc://edge-monitor",
+        .monitor_ep = "inproc://edge-monitor-0",
         .monitor_events = EGIDE_TRANSPORT_EV_HANDSHAKE_OK | EGIDE_TRANSPORT_EV_DISCONNECTED |
                           EGIDE_TRANSPORT_EV_HANDSHAKE_FAIL_AUTH |
                           EGIDE_TRANSPORT_EV_HANDSHAKE_FAIL_NOAUTH |

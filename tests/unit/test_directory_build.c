@@ -254,6 +254,39 @@ static void test_good(void)
     free(bytes);
     egide_directory_build_destroy(&b);
 
+    /* Several brokers for the department (one node, one store): a comma
+     * list, one entry each with the node's key; signing twice gives the
+     * same list.  An empty item is refused. */
+    o.broker_endpoint = "tcp://10.0.0.1:7710,tcp://10.0.0.2:7711";
+    CHECK_RC(egide_directory_build_load(&o, &b, err, sizeof err), EGIDE_OK);
+    for (int round = 0; round < 2; round++) {
+        CHECK_RC(egide_directory_build_sign(b, 1, now, 1, s_auth_key, s_auth_cert, &bytes, &len,
+                                            err, sizeof err),
+                 EGIDE_OK);
+        CHECK_RC(egide_directory_load_untrusted(bytes, len, &d), EGIDE_OK);
+        const Egide__V1__Directory *pb = d ? egide_directory_pb(d) : NULL;
+        CHECK(pb && pb->n_brokers == 2);
+        CHECK(pb && pb->n_brokers == 2 &&
+              strcmp(pb->brokers[0]->endpoint, "tcp://10.0.0.1:7710") == 0 &&
+              strcmp(pb->brokers[1]->endpoint, "tcp://10.0.0.2:7711") == 0 &&
+              strcmp(pb->brokers[0]->curve_public_key, pb->brokers[1]->curve_public_key) == 0 &&
+              strcmp(pb->brokers[0]->node_id, pb->brokers[1]->node_id) == 0);
+        egide_directory_destroy(&d);
+        free(bytes);
+    }
+    egide_directory_build_destroy(&b);
+    static const char *const s_bad_lists[] = {"tcp://10.0.0.1:7710,,tcp://10.0.0.2:7711",
+                                              "tcp://10.0.0.1:7710,", ",tcp://10.0.0.1:7710"};
+    for (size_t i = 0; i < sizeof s_bad_lists / sizeof s_bad_lists[0]; i++) {
+        o.broker_endpoint = s_bad_lists[i];
+        bytes = NULL;
+        CHECK_RC(egide_directory_build_load(&o, &b, err, sizeof err), EGIDE_OK);
+        CHECK(egide_directory_build_sign(b, 1, now, 1, s_auth_key, s_auth_cert, &bytes, &len, err,
+                                         sizeof err) != EGIDE_OK);
+        CHECK(bytes == NULL);
+        egide_directory_build_destroy(&b);
+    }
+
     /* A commune without a route is allowed when asked. */
     REQUIRE(s_write(F_ROUTES, "71137,Cluny,71.tas.cluny,71.parquet\n", ""));
     o = s_opts();

@@ -56,6 +56,9 @@ bool egide_pg_reader(const egide_pg_t *p);
 bool egide_pg_in_txn(const egide_pg_t *p);
 /* Whether the connection is up now (no call is made). */
 bool egide_pg_up(const egide_pg_t *p);
+/* The server session's generation: it changes at each reconnection (for a
+ * caller that sets session parameters once per session). */
+uint64_t egide_pg_session(const egide_pg_t *p);
 /* The SQLSTATE of the last failed call ("" after a success or when libpq
  * had none): for a caller that tells a refusal from a failure. */
 const char *egide_pg_sqlstate(const egide_pg_t *p);

@@ -1129,8 +1129,15 @@ egide_rc egide_directory_build_sign(const egide_directory_build_t *b, uint64_t v
     dir.jurisdiction = (char *)b->jur;
     dir.referral_term = (char *)b->term;
     size_t nb = 0, nr = 0;
-    for (size_t i = 0; i < nodes->n; i++)
-        nb += nodes->v[i].endpoint != NULL;
+    /* A broker node's endpoint may be a comma-separated list: the brokers
+     * of one department sharing its keys and its store, one entry each. */
+    size_t eplen = 0;
+    for (size_t i = 0; i < nodes->n; i++) {
+        for (const char *p = nodes->v[i].endpoint; p; p = strchr(p, ','), p = p ? p + 1 : p)
+            nb++; /* items, empty ones included: the loader refuses those */
+        eplen += nodes->v[i].endpoint ? strlen(nodes->v[i].endpoint) + 1 : 0;
+    }
+    char *eps = malloc(eplen + 1), *ep = eps; /* the lists, copied and split */
     for (size_t g = 0; g < rules->n; g++)
         nr += rules->v[g].n_from;
     /* One block per kind: the entries, then the pointers to them. */
@@ -1143,7 +1150,7 @@ egide_rc egide_directory_build_sign(const egide_directory_build_t *b, uint64_t v
     Egide__V1__AccessRule *ae = calloc(nr + 1, sizeof *ae);
     Egide__V1__AccessRule **aep = calloc(nr + 1, sizeof *aep);
     egide_rc rc = EGIDE_ERR_NOMEM;
-    if (!ne || !nep || !be || !bep || !re || !rep || !ae || !aep)
+    if (!ne || !nep || !be || !bep || !re || !rep || !ae || !aep || !eps)
         goto out;
     for (size_t i = 0, k = 0; i < nodes->n; i++) {
         const s_node_t *n = &nodes->v[i];
@@ -1158,9 +1165,18 @@ egide_rc egide_directory_build_sign(const egide_directory_build_t *b, uint64_t v
         ne[i].curve_public_key = (char *)n->curve;
         ne[i].status = (Egide__V1__NodeStatus)n->status;
         nep[i] = &ne[i];
+        char *next = NULL;
         if (n->endpoint) {
+            memcpy(ep, n->endpoint, strlen(n->endpoint) + 1);
+            next = ep;
+            ep += strlen(n->endpoint) + 1;
+        }
+        for (char *p = next; p && k < nb; p = next) {
+            next = strchr(p, ',');
+            if (next)
+                *next++ = '\0';
             egide__v1__broker_endpoint__init(&be[k]);
-            be[k].endpoint = n->endpoint;
+            be[k].endpoint = p;
             be[k].curve_public_key = (char *)n->curve;
             be[k].node_id = n->id;
             bep[k] = &be[k];
@@ -1211,6 +1227,7 @@ out:
     free(nep);
     free(be);
     free(bep);
+    free(eps);
     free(re);
     free(rep);
     free(ae);

@@ -147,6 +147,11 @@ static egide_rc s_ready(egide_pg_t *p)
     return rc;
 }
 
+uint64_t egide_pg_session(const egide_pg_t *p)
+{
+    return p ? p->gen : 0;
+}
+
 egide_rc egide_pg_open(const char *conninfo, bool reader, egide_pg_t **out)
 {
     if (!out)
