@@ -191,6 +191,9 @@ int64_t broker_now(const broker_t *b);
 egide_rc broker_init(broker_t *b, egide_config_t *cfg);
 void broker_fini(broker_t *b);
 int broker_serve(egide_config_t *cfg);
+/* `egide-broker -n` (broker_check.c): every file the configuration names
+ * opened and checked; one line on stderr per problem; returns how many. */
+int broker_check_config(egide_config_t *cfg);
 /* Log that the file at path (for `what`) failed to load with rc, with the
  * fix for a mode too open; returns rc (EGIDE_OK: nothing logged). */
 egide_rc broker_file_fail(const char *what, const char *path, egide_rc rc);

@@ -172,8 +172,14 @@ egide_rc broker_init(broker_t *b, egide_config_t *cfg)
     b->directory_path = egide_config_path(cfg, "broker", "directory");
     if ((rc = broker_load_directory(b)))
         return rc;
-    if (!egide_directory_node(b->dir, b->node_id))
-        egide_log(EGIDE_LOG_WARNING, "node id %s is not in the directory", b->node_id);
+    if (!egide_directory_node(b->dir, b->node_id)) {
+        /* A broker the directory does not list has no certificate the edges
+         * trust for its receipts: refuse to run rather than warn. */
+        egide_log(EGIDE_LOG_ERROR, "directory %s (v%llu) does not list this broker's node id %s",
+                  b->directory_path, (unsigned long long)egide_directory_version(b->dir),
+                  b->node_id);
+        return EGIDE_ERR_CONFIG;
+    }
 
     const broker_store_ops_t *ops =
         broker_store_backend_named(egide_config_str(cfg, "store", "backend"));

@@ -154,6 +154,9 @@ void edge_clock_get(edge_t *e, edge_clock_t *out);
 /* Load keys, trust, store and directory, open the transport and the API.
  * On failure the caller still calls edge_fini. */
 egide_rc edge_init(edge_t *e, egide_config_t *cfg);
+/* `egide-edge -n` (edge_check.c): every file the configuration names opened
+ * and checked; one line on stderr per problem; returns how many. */
+int edge_check_config(egide_config_t *cfg);
 /* Release everything edge_init made; safe on a half-initialised edge. */
 void edge_fini(edge_t *e);
 

@@ -316,9 +316,14 @@ static int s_run(egide_config_t *cfg)
 int main(int argc, char **argv)
 {
     static const egide_daemon_spec_t spec = {
-        "egide-edge",
-        "Égide edge: holds one node's keys, seals and opens its messages, keeps a\n"
-        "durable outbox and inbox, and serves the local REST API.\n",
-        edge_config_schema, s_run};
+        .name = "egide-edge",
+        .description = "Égide edge: holds one node's keys, seals and opens its messages, keeps a\n"
+                       "durable outbox and inbox, and serves the local REST API.  -n opens and\n"
+                       "checks every file the configuration names (keys, certificates, directory,\n"
+                       "CRL, token, deadline profile).\n",
+        .schema = edge_config_schema,
+        .run = s_run,
+        .check = edge_check_config,
+    };
     return egide_daemon_main(&spec, argc, argv);
 }
