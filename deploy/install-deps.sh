@@ -5,7 +5,9 @@
 # there; runs `apt-get update` only when something must be installed.
 # (libsodium-dev: Argon2id for the web accounts; chromium, chromium-driver,
 # python3-selenium: the browser tests, tests/browser/; libpq-dev and
-# postgresql-15: the broker's PostgreSQL store and its tests, label pg.)
+# postgresql-15: the broker's PostgreSQL store and its tests, label pg;
+# prometheus: promtool for tests/integration/test_metrics.sh; python3-yaml:
+# the OpenAPI coverage test, tests/integration/test_openapi.sh.)
 #   --lint   also the linters (clang-tidy, cppcheck, clang-format)
 #   --fuzz   also clang + libFuzzer runtime for the fuzz targets
 #   --packaging  also what building and checking the Debian packages needs
@@ -18,7 +20,8 @@ pkgs=(build-essential cmake pkg-config openssl ca-certificates
       libinih-dev libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev libutf8proc-dev
       libsystemd-dev curl python3 procps man-db libsodium-dev
       libpq-dev postgresql-15
-      chromium chromium-driver python3-selenium)
+      chromium chromium-driver python3-selenium
+      prometheus python3-yaml)
 for arg in "$@"; do
   case "$arg" in
     --lint) pkgs+=(clang-tidy cppcheck clang-format) ;;

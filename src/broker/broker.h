@@ -140,6 +140,7 @@ typedef struct broker {
     EVP_PKEY *sign_key;         /* Ed25519: receipts and checkpoints (held by keyd) */
     struct egide_keyd *keyd;    /* the key holder; NULL with [keys] holder = inline */
     uint8_t sign_fpr[32];       /* SHA-256 of its certificate */
+    int64_t sign_not_after_ms;  /* end of its certificate's validity (Unix ms) */
     X509 *anchor;               /* directory authority, pinned */
     egide_trust_t *pki;         /* root, chain, CRLs */
     egide_directory_t *dir;     /* the directory held (replaced on reload) */
@@ -159,6 +160,7 @@ typedef struct broker {
     broker_store_t *store;         /* the loop thread's */
     egide_auditlog_t *audit;       /* borrowed from store */
     bool store_failed;             /* a store error in this batch: roll it back */
+    bool audit_wrote;              /* this transaction appended to the audit log */
     bool store_new;                /* the store's file did not exist before this start */
     uint64_t last_checkpoint_size; /* tree size of the last checkpoint */
     int64_t last_checkpoint_ms;    /* monotonic time of it */

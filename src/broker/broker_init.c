@@ -131,6 +131,8 @@ static egide_rc s_keys(broker_t *b)
     rc = egide_cert_load(p, &cert);
     if (!rc)
         rc = egide_cert_fingerprint(cert, b->sign_fpr);
+    if (!rc)
+        rc = egide_cert_not_after_ms(cert, &b->sign_not_after_ms);
     X509_free(cert);
     rc = broker_file_fail("signing certificate", p, rc);
     free(p);

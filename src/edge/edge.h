@@ -99,6 +99,7 @@ typedef struct edge {
     EVP_PKEY *sign_key, *enc_key; /* held by keyd (public part only here) unless inline */
     struct egide_keyd *keyd;      /* the key holder; NULL with [keys] holder = inline */
     uint8_t sign_fpr[32];
+    int64_t sign_not_after_ms; /* end of the signing certificate's validity (Unix ms) */
     X509 *anchor;
     egide_trust_t *trust;
     char curve_public[41], curve_secret[41];

@@ -1320,8 +1320,9 @@ static void s_health(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *
 
 static void s_metrics(edge_t *e, egide_http_resp_t *resp)
 {
-    static const char *const le[] = {"10",   "25",   "50",   "100",   "250",   "500",
-                                     "1000", "2500", "5000", "10000", "60000", "+Inf"};
+    /* The bucket bounds of latency_bucket[] (ms: edge.h) in seconds. */
+    static const char *const le[] = {"0.01", "0.025", "0.05", "0.1", "0.25", "0.5",
+                                     "1",    "2.5",   "5",    "10",  "60",   "+Inf"};
     edge_store_counts_t c;
     edge_store_t *st = NULL;
     egide_rc rc = edge_api_reader(e, NULL, &st);
@@ -1396,27 +1397,42 @@ static void s_metrics(edge_t *e, egide_http_resp_t *resp)
                          atomic_load(&m->checkpoint_alerts));
     edge_clock_t clk;
     edge_clock_get(e, &clk);
-    egide_metrics_single(&out, "egide_edge_clock_offset_ms", "gauge",
-                         "Largest lead of a sender's signed time over this node's clock in the "
-                         "last hour (0 = none beyond 30 s).",
-                         (uint64_t)clk.offset_ms);
+    egide_metrics_single_ms(&out, "egide_edge_clock_offset_seconds", "gauge",
+                            "Largest lead of a sender's signed time over this node's clock in "
+                            "the last hour (0 = none beyond 30 s).",
+                            clk.offset_ms);
     static const char *const ck = "egide_edge_clock_disagreements_total";
     egide_metrics_family(&out, ck, "counter",
                          "Envelopes accepted although this node's clock disagreed: created ahead "
                          "of it, or past expiry by it.");
     egide_metrics_value(&out, ck, "kind", "created_ahead", atomic_load(&m->clock_ahead));
     egide_metrics_value(&out, ck, "kind", "expired_by_own_clock", atomic_load(&m->clock_expired));
-    static const char *const lat = "egide_edge_delivery_latency_ms";
-    egide_metrics_family(&out, lat, "histogram", "Submission to the last recipient's receipt.");
+    static const char *const lat = "egide_edge_delivery_latency_seconds";
+    egide_metrics_family(&out, lat, "histogram",
+                         "Seconds from submission to the last recipient's receipt.");
     uint64_t cum = 0;
     for (int i = 0; i < 12; i++) {
         cum += atomic_load(&m->latency_bucket[i]);
-        egide_metrics_value(&out, "egide_edge_delivery_latency_ms_bucket", "le", le[i], cum);
+        egide_metrics_value(&out, "egide_edge_delivery_latency_seconds_bucket", "le", le[i], cum);
     }
-    egide_metrics_value(&out, "egide_edge_delivery_latency_ms_sum", NULL, NULL,
-                        atomic_load(&m->latency_sum_ms));
-    egide_metrics_value(&out, "egide_edge_delivery_latency_ms_count", NULL, NULL,
+    egide_metrics_value_ms(&out, "egide_edge_delivery_latency_seconds_sum", NULL, NULL,
+                           (int64_t)atomic_load(&m->latency_sum_ms));
+    egide_metrics_value(&out, "egide_edge_delivery_latency_seconds_count", NULL, NULL,
                         atomic_load(&m->latency_count));
+    int64_t now = egide_now_ms();
+    pthread_mutex_lock(&e->dir_lock);
+    int64_t dna = e->dir ? egide_directory_not_after_ms(e->dir) : 0;
+    pthread_mutex_unlock(&e->dir_lock);
+    if (dna)
+        egide_metrics_single_ms(&out, "egide_edge_directory_expiry_seconds", "gauge",
+                                "Seconds until the directory held expires (negative: expired).",
+                                dna - now);
+    egide_metrics_single_ms(&out, "egide_edge_certificate_expiry_seconds", "gauge",
+                            "Seconds until this node's signing certificate expires (negative: "
+                            "expired).",
+                            e->sign_not_after_ms - now);
+    egide_metrics_family(&out, "egide_build_info", "gauge", "The running build (always 1).");
+    egide_metrics_value(&out, "egide_build_info", "version", EGIDE_VERSION_STRING, 1);
     egide_buf_append(&out, "", 1);
     egide_http_text(resp, 200, "text/plain; version=0.0.4", out.data ? (const char *)out.data : "");
     egide_buf_free(&out);

@@ -150,6 +150,8 @@ egide_rc edge_init(edge_t *e, egide_config_t *cfg)
         rc = egide_pki_check_node_cert(cert, EGIDE_CERT_USE_SIGN, e->node_id);
     if (!rc)
         rc = egide_cert_fingerprint(cert, e->sign_fpr);
+    if (!rc)
+        rc = egide_cert_not_after_ms(cert, &e->sign_not_after_ms);
     X509_free(cert);
     if ((rc = s_loaded("signing certificate (must name this node)", p, rc)) != EGIDE_OK)
         return rc;
