@@ -100,6 +100,11 @@ static void s_metrics(broker_t *b, egide_http_resp_t *resp)
 static void s_handler(const egide_http_req_t *req, egide_http_resp_t *resp, void *arg)
 {
     broker_t *b = arg;
+    bool read = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
+    if ((strcmp(req->path, "/v1/health") == 0 || strcmp(req->path, "/metrics") == 0) && !read) {
+        egide_http_method_not_allowed(resp, "GET, HEAD");
+        return;
+    }
     if (strcmp(req->path, "/v1/health") == 0) {
         /* Past the directory's validity the broker refuses new work: say so
          * to monitoring (503) until the directory is renewed. */
@@ -134,6 +139,8 @@ static void s_handler(const egide_http_req_t *req, egide_http_resp_t *resp, void
         resp->body = body;
         resp->body_len = body ? strlen(body) : 0;
         resp->content_type = ctype;
+        if (status == 405)
+            resp->allow = "GET, HEAD"; /* the audit API is read-only */
         return;
     }
     egide_http_error(resp, 404, EGIDE_ERR_NOTFOUND, "no route %s", req->path);

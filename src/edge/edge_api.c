@@ -1569,7 +1569,7 @@ static void s_session_route(edge_t *e, const egide_http_req_t *req, egide_http_r
     }
     bool get = strcmp(req->method, "GET") == 0, del = strcmp(req->method, "DELETE") == 0;
     if (!get && !del) {
-        egide_http_error(resp, 405, EGIDE_ERR_INVALID, "use POST, GET or DELETE");
+        egide_http_method_not_allowed(resp, "GET, POST, DELETE");
         return;
     }
     edge_principal_t who;
@@ -1628,13 +1628,17 @@ void edge_api_handle(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *
     bool get = strcmp(req->method, "GET") == 0, post = strcmp(req->method, "POST") == 0;
     if (!s_allowed(who, EDGE_PERM_READ, resp))
         return;
-    if (strcmp(p, "/v1/health") == 0 && get) {
+    bool get_only = strcmp(p, "/v1/health") == 0 || strcmp(p, "/metrics") == 0 ||
+                    strcmp(p, "/v1/deadlines") == 0 || strcmp(p, "/v1/export/olinpe") == 0;
+    if (get_only && !get) {
+        egide_http_method_not_allowed(resp, "GET");
+    } else if (strcmp(p, "/v1/health") == 0) {
         s_health(e, req, resp);
-    } else if (strcmp(p, "/metrics") == 0 && get) {
+    } else if (strcmp(p, "/metrics") == 0) {
         s_metrics(e, resp);
-    } else if (strcmp(p, "/v1/deadlines") == 0 && get) {
+    } else if (strcmp(p, "/v1/deadlines") == 0) {
         s_deadlines(e, req, resp);
-    } else if (strcmp(p, "/v1/export/olinpe") == 0 && get) {
+    } else if (strcmp(p, "/v1/export/olinpe") == 0) {
         /* The export's pages carry the referrals' payloads (the CLI keys them). */
         if (s_allowed(who, EDGE_PERM_CONTENT, resp))
             edge_export_olinpe(e, req, resp); /* edge_export.c */
@@ -1646,7 +1650,7 @@ void edge_api_handle(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *
         else if (get)
             s_list(e, req, resp);
         else
-            egide_http_error(resp, 405, EGIDE_ERR_INVALID, "use GET or POST");
+            egide_http_method_not_allowed(resp, "GET, POST");
     } else if (strncmp(p, "/v1/messages/", 13) == 0) {
         const char *rest = p + 13;
         char idtxt[33];
@@ -1656,9 +1660,13 @@ void edge_api_handle(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *
             egide_http_error(resp, 400, EGIDE_ERR_INVALID, "message id: 32 hexadecimal digits");
         } else if (rest[32] == '\0' && get) {
             s_show(e, req, id, !who || edge_role_allows(who->role, EDGE_PERM_CONTENT), resp);
+        } else if (rest[32] == '\0') {
+            egide_http_method_not_allowed(resp, "GET");
         } else if (strcmp(rest + 32, "/ack") == 0 && post) {
             if (s_allowed(who, EDGE_PERM_ACK, resp))
                 s_ack(e, req, id, resp);
+        } else if (strcmp(rest + 32, "/ack") == 0) {
+            egide_http_method_not_allowed(resp, "POST");
         } else {
             egide_http_error(resp, 404, EGIDE_ERR_NOTFOUND, "no route %s %s", req->method, p);
         }

@@ -654,7 +654,7 @@ static int64_t s_clock(void)
 static char *s_api_get(const char *path)
 {
     egide_http_req_t req = {"GET", path, "", (const uint8_t *)"", 0, "token", NULL, NULL, NULL, ""};
-    egide_http_resp_t resp = {500, NULL, 0, "application/json", NULL};
+    egide_http_resp_t resp = {.status = 500, .content_type = "application/json"};
     E.api_store = E.store;
     edge_api_handle(&E, &req, &resp);
     E.api_store = NULL;

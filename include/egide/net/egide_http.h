@@ -140,7 +140,12 @@ typedef struct egide_http_resp {
     size_t body_len;          /* bytes of body */
     const char *content_type; /* static string; default "application/json" */
     char *set_cookie;         /* a Set-Cookie value, malloc'ed, freed by the wrapper; or NULL */
+    const char *allow;        /* static: the Allow header of a 405 ("GET, POST"); or NULL */
 } egide_http_resp_t;
+
+/* A 405 naming the methods the route answers, in the Allow header and the
+ * message ("use GET or POST" style: "method not allowed; allowed: GET, POST"). */
+void egide_http_method_not_allowed(egide_http_resp_t *resp, const char *allow);
 
 /* Called once per complete request (after authentication and the size check
  * passed).  Runs on the polling thread or a worker (see the file comment).  Must set

@@ -247,6 +247,14 @@ void egide_http_error(egide_http_resp_t *resp, int status, egide_rc rc, const ch
     va_end(ap);
 }
 
+void egide_http_method_not_allowed(egide_http_resp_t *resp, const char *allow)
+{
+    if (!resp)
+        return;
+    egide_http_error(resp, 405, EGIDE_ERR_INVALID, "method not allowed; allowed: %s", allow);
+    resp->allow = allow;
+}
+
 void egide_http_error_details(egide_http_resp_t *resp, int status, egide_rc rc, json_t *details,
                               const char *fmt, ...)
 {
@@ -799,6 +807,8 @@ static enum MHD_Result s_send(struct MHD_Connection *con, egide_http_resp_t *res
               MHD_add_response_header(mr, "Content-Security-Policy", EGIDE_HTTP_CSP);
     if (ok && resp->set_cookie)
         ok = MHD_add_response_header(mr, MHD_HTTP_HEADER_SET_COOKIE, resp->set_cookie);
+    if (ok && resp->allow)
+        ok = MHD_add_response_header(mr, MHD_HTTP_HEADER_ALLOW, resp->allow);
     free(resp->set_cookie);
     resp->set_cookie = NULL;
     if (ok && www_auth)
@@ -817,7 +827,7 @@ static enum MHD_Result s_send_status(egide_http_t *h, struct MHD_Connection *con
                                      const char *www_auth)
 {
     s_set_phase(h, con, S_DONE, false);
-    egide_http_resp_t resp = {status, NULL, 0, s_json, NULL};
+    egide_http_resp_t resp = {.status = status, .content_type = s_json};
     return s_send(con, &resp, www_auth, NULL, true);
 }
 
@@ -828,7 +838,7 @@ static enum MHD_Result s_send_busy(egide_http_t *h, struct MHD_Connection *con)
     pthread_mutex_lock(&h->lock);
     h->st.refused_busy++;
     pthread_mutex_unlock(&h->lock);
-    egide_http_resp_t resp = {503, NULL, 0, s_json, NULL};
+    egide_http_resp_t resp = {.status = 503, .content_type = s_json};
     egide_http_error(&resp, 503, EGIDE_ERR_LIMIT, "server busy, retry later");
     return s_send(con, &resp, NULL, "1", true);
 }
@@ -1067,7 +1077,7 @@ static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *con, const
         .client_addr = r->addr,
     };
     s_client_addr(con, r->addr, sizeof r->addr);
-    r->resp = (egide_http_resp_t){500, NULL, 0, s_json, NULL};
+    r->resp = (egide_http_resp_t){.status = 500, .content_type = s_json};
     if (h->nworkers) {
         int q = s_enqueue(h, con, r);
         if (q == 0)
