@@ -1211,7 +1211,8 @@ static void s_deadlines(edge_t *e, const egide_http_req_t *req, egide_http_resp_
     f.has_due_before = v[Q_BEFORE_DUE][0] != '\0';
     f.has_cursor = v[Q_CURSOR][0] != '\0';
     f.limit = (size_t)limit;
-    if (!e->profile) {
+    const egide_deadline_profile_t *profile = edge_profile(e);
+    if (!profile) {
         egide_http_json(resp, 200,
                         json_pack("{s:[], s:n, s:i, s:s}", "obligations", "next", "total", 0,
                                   "note", "no deadline profile configured"));
@@ -1246,7 +1247,7 @@ static void s_deadlines(edge_t *e, const egide_http_req_t *req, egide_http_resp_
                     json_pack("{s:o, s:o, s:I, s:b, s:s}", "obligations", arr, "next",
                               next.more ? json_string(cur) : json_null(), "total",
                               (json_int_t)(exact ? total : EDGE_OBLIG_COUNT_CAP), "total_exact",
-                              exact, "profile", egide_deadline_profile_name(e->profile)));
+                              exact, "profile", egide_deadline_profile_name(profile)));
 }
 
 /* ------------------------------------------------------------ health, metrics */
@@ -1370,7 +1371,7 @@ static void s_metrics(edge_t *e, egide_http_resp_t *resp)
     }
     edge_oblig_counts_t oc;
     egide_rc orc = EGIDE_ERR_NOTFOUND;
-    if (e->profile && !(orc = edge_api_reader(e, NULL, &st))) {
+    if (edge_profile(e) && !(orc = edge_api_reader(e, NULL, &st))) {
         orc = edge_store_obligation_counts(st, edge_now_ms(e), &oc);
         edge_api_reader_end(e, st);
     }

@@ -237,6 +237,10 @@ egide_rc egide_http_start(const egide_http_config_t *cfg, egide_http_handler_fn 
 
 /* The port actually bound (useful with cfg->port == 0); 0 if h is NULL. */
 uint16_t egide_http_port(const egide_http_t *h);
+/* Replace the bearer token (a reload): requests from now on need the new
+ * one.  EGIDE_ERR_INVALID when the server was started without a token,
+ * EGIDE_ERR_CONFIG when token is not a usable one (the old one stays). */
+egide_rc egide_http_set_token(egide_http_t *h, const char *token);
 
 /* Copy the counters into *out (zeroes if h is NULL).  Thread-safe. */
 void egide_http_stats(egide_http_t *h, egide_http_stats_t *out);

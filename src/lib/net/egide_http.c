@@ -78,34 +78,35 @@ typedef struct s_conn {
 /* A running server.  Invariant: d != NULL between start and stop; the
  * configuration it uses is owned here (copied from the caller). */
 struct egide_http {
-    struct MHD_Daemon *d;      /* the libmicrohttpd daemon */
-    egide_http_handler_fn fn;  /* the Égide handler */
-    void *arg;                 /* its argument */
-    bool has_token;            /* false: no authentication (tests only) */
-    uint8_t token_digest[32];  /* SHA-256 of the expected token */
-    char **public_paths;       /* NULL-terminated copy, may be NULL */
-    size_t max_body;           /* request body cap in bytes */
-    bool allow_chunked;        /* chunked request bodies accepted (else 411) */
-    char *session_cookie;      /* cookie name of sessions, or NULL (no sessions) */
-    egide_http_session_fn sfn; /* accepts a session cookie's value */
-    void *session_arg;         /* its argument */
-    uint16_t port;             /* bound port */
-    unsigned max_conns;        /* connection slots (libmicrohttpd's limit too) */
-    int64_t header_ms;         /* header deadline from the request's start */
-    int64_t body_ms;           /* whole-request deadline from the request's start */
-    size_t body_total;         /* cap on body bytes buffered over all connections */
-    atomic_size_t body_used;   /* body bytes reserved now */
-    pthread_mutex_t lock;      /* guards the list, counters and stopping */
-    pthread_cond_t wake;       /* wakes the watchdog to stop */
-    bool lock_ok;              /* lock and wake are initialised */
-    bool stopping;             /* the watchdog must exit */
-    bool watchdog_ok;          /* the watchdog thread runs */
-    unsigned nclosing;         /* listed connections already shut down */
-    pthread_t watchdog;        /* closes connections past their deadlines */
-    s_conn_t *head, *tail;     /* open connections, oldest request first */
-    egide_http_stats_t st;     /* counters (st.open = list length) */
-    egide_http_stats_t logged; /* counters at the last aggregated log line */
-    int64_t logged_ms;         /* when that line was written */
+    struct MHD_Daemon *d;       /* the libmicrohttpd daemon */
+    egide_http_handler_fn fn;   /* the Égide handler */
+    void *arg;                  /* its argument */
+    bool has_token;             /* false: no authentication (tests only) */
+    uint8_t token_digest[32];   /* SHA-256 of the expected token, under token_lock */
+    pthread_mutex_t token_lock; /* guards token_digest (egide_http_set_token) */
+    char **public_paths;        /* NULL-terminated copy, may be NULL */
+    size_t max_body;            /* request body cap in bytes */
+    bool allow_chunked;         /* chunked request bodies accepted (else 411) */
+    char *session_cookie;       /* cookie name of sessions, or NULL (no sessions) */
+    egide_http_session_fn sfn;  /* accepts a session cookie's value */
+    void *session_arg;          /* its argument */
+    uint16_t port;              /* bound port */
+    unsigned max_conns;         /* connection slots (libmicrohttpd's limit too) */
+    int64_t header_ms;          /* header deadline from the request's start */
+    int64_t body_ms;            /* whole-request deadline from the request's start */
+    size_t body_total;          /* cap on body bytes buffered over all connections */
+    atomic_size_t body_used;    /* body bytes reserved now */
+    pthread_mutex_t lock;       /* guards the list, counters and stopping */
+    pthread_cond_t wake;        /* wakes the watchdog to stop */
+    bool lock_ok;               /* lock and wake are initialised */
+    bool stopping;              /* the watchdog must exit */
+    bool watchdog_ok;           /* the watchdog thread runs */
+    unsigned nclosing;          /* listed connections already shut down */
+    pthread_t watchdog;         /* closes connections past their deadlines */
+    s_conn_t *head, *tail;      /* open connections, oldest request first */
+    egide_http_stats_t st;      /* counters (st.open = list length) */
+    egide_http_stats_t logged;  /* counters at the last aggregated log line */
+    int64_t logged_ms;          /* when that line was written */
     /* Handler workers (threads > 1; see s_worker): jobs are requests whose
      * connection is suspended, queued under qlock; the pool's workers take
      * from q, the express worker (and an idle pool worker) from xq. */
@@ -926,7 +927,7 @@ static void s_client_addr(struct MHD_Connection *con, char *out, size_t outsz)
 }
 
 /* 0: authenticated; 1: no credentials; 2: wrong credentials. */
-static int s_check_token(const egide_http_t *h, struct MHD_Connection *con)
+static int s_check_token(egide_http_t *h, struct MHD_Connection *con)
 {
     const char *v =
         MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
@@ -942,9 +943,26 @@ static int s_check_token(const egide_http_t *h, struct MHD_Connection *con)
         n--;
     uint8_t d[32];
     egide_sha256(v, n, d);
+    pthread_mutex_lock(&h->token_lock);
     bool ok = egide_ct_equal(d, h->token_digest, sizeof d);
+    pthread_mutex_unlock(&h->token_lock);
     egide_wipe(d, sizeof d);
     return ok ? 0 : 2;
+}
+
+egide_rc egide_http_set_token(egide_http_t *h, const char *token)
+{
+    if (!h || !token || !h->has_token)
+        return EGIDE_ERR_INVALID;
+    if (!egide_token_valid(token, strlen(token)))
+        return EGIDE_ERR_CONFIG;
+    uint8_t d[32];
+    egide_sha256(token, strlen(token), d);
+    pthread_mutex_lock(&h->token_lock);
+    memcpy(h->token_digest, d, sizeof d);
+    pthread_mutex_unlock(&h->token_lock);
+    egide_wipe(d, sizeof d);
+    return EGIDE_OK;
 }
 
 static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *con, const char *url,
@@ -1270,6 +1288,7 @@ static void s_free(egide_http_t *h)
         pthread_mutex_destroy(&h->qlock);
     }
     egide_wipe(h->token_digest, sizeof h->token_digest);
+    pthread_mutex_destroy(&h->token_lock);
     if (h->drained_ok)
         pthread_cond_destroy(&h->drained);
     if (h->lock_ok) {
@@ -1324,6 +1343,10 @@ egide_rc egide_http_start(const egide_http_config_t *cfg, egide_http_handler_fn 
     egide_http_t *h = calloc(1, sizeof *h);
     if (!h)
         return EGIDE_ERR_NOMEM;
+    if (pthread_mutex_init(&h->token_lock, NULL) != 0) {
+        free(h);
+        return EGIDE_ERR_NOMEM;
+    }
     h->fn = fn;
     h->arg = arg;
     h->max_body = cfg->max_body ? cfg->max_body : EGIDE_MAX_JSON_BODY;
