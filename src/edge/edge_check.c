@@ -12,6 +12,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "egide/base/egide_token.h"
 #include "egide/base/egide_util.h"
@@ -58,6 +59,27 @@ static void s_curve(egide_check_t *c, const char *what, char *path, int secret)
     free(path);
 }
 
+/* The directory the edge's database holds, if any, valid now under the
+ * anchor (NULL otherwise: no database yet, none stored, or not valid). */
+static egide_directory_t *s_stored_directory(egide_config_t *cfg, X509 *anchor, int64_t now_ms)
+{
+    char *db = egide_config_path(cfg, "edge", "database");
+    edge_store_t *st = NULL;
+    egide_directory_t *d = NULL;
+    if (anchor && db && access(db, F_OK) == 0 &&
+        edge_store_sqlite_ops.open_readonly(db, &st) == EGIDE_OK) {
+        uint8_t *b = NULL;
+        size_t n = 0;
+        if (edge_store_meta_get(st, "directory", &b, &n) == EGIDE_OK &&
+            egide_directory_load(b, n, anchor, 0, now_ms, &d) != EGIDE_OK)
+            d = NULL;
+        free(b);
+        edge_store_close(&st);
+    }
+    free(db);
+    return d;
+}
+
 int edge_check_config(egide_config_t *cfg)
 {
     egide_check_t c = {.prog = "egide-edge", .now_ms = egide_now_ms()};
@@ -81,20 +103,38 @@ int edge_check_config(egide_config_t *cfg)
     char *p = egide_config_path(cfg, "edge", "directory_anchor");
     X509 *anchor = egide_check_anchor(&c, p);
     free(p);
+    /* The edge starts with the newest of the directory its database holds
+     * (later ones came from the broker) and the configured first one: with
+     * a valid stored one, the configured file's problems (typically: long
+     * expired) are warnings. */
+    egide_directory_t *stored = s_stored_directory(cfg, anchor, c.now_ms);
     p = egide_config_path(cfg, "edge", "directory");
+    egide_directory_t *d = NULL;
     if (p) {
-        egide_directory_t *d = egide_check_directory(&c, p, anchor, node);
-        if (d && !egide_config_str(cfg, "edge", "broker_endpoint") && !egide_directory_broker(d))
-            egide_check_fail(&c, "directory", p,
-                             "names no broker endpoint (set [edge] broker_endpoint)");
-        egide_directory_destroy(&d);
-    } else if (!egide_config_str(cfg, "edge", "broker_endpoint")) {
-        /* Without a first directory the edge needs one stored in its
-         * database: only a start can tell; say so when there is none. */
-        egide_check_fail(&c, "[edge] directory", NULL,
-                         "not set, and no broker_endpoint / broker_curve_public to reach the "
-                         "broker with");
+        /* edge_init refuses a file it cannot read, stored directory or not. */
+        c.warn_only = stored != NULL && access(p, R_OK) == 0;
+        d = egide_check_directory(&c, p, anchor, stored ? NULL : node);
+        c.warn_only = false;
     }
+    if (stored) {
+        if (!d || egide_directory_version(stored) >= egide_directory_version(d)) {
+            egide_directory_destroy(&d);
+            d = stored;
+        } else {
+            egide_directory_destroy(&stored);
+        }
+        if (!egide_directory_node(d, node))
+            egide_check_fail(&c, "directory", p ? p : "(stored)",
+                             "v%llu does not list this node (%s)",
+                             (unsigned long long)egide_directory_version(d), node);
+    } else if (!p) {
+        egide_check_fail(&c, "[edge] directory", NULL,
+                         "not set, and the database holds no valid directory");
+    }
+    if (d && !egide_config_str(cfg, "edge", "broker_endpoint") && !egide_directory_broker(d))
+        egide_check_fail(&c, "directory", p ? p : "(stored)",
+                         "names no broker endpoint (set [edge] broker_endpoint)");
+    egide_directory_destroy(&d);
     free(p);
     X509_free(anchor);
 

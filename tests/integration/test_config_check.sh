@@ -121,4 +121,27 @@ sed -e "s#^sign_key = .*#sign_key = $EL_DIR/none.key#" -e "s#^directory = .*#dir
 refuses egide-edge "$EL_DIR/two.ini" "edge -n lists the first of two problems" "signing key $EL_DIR/none.key: does not exist"
 check "edge -n lists the second of two problems too" grep -qF "directory $EL_DIR/none.bin: does not exist" "$EL_DIR/err"
 check "edge -n counts them: 2 problems" grep -q ": 2 problems$" "$EL_DIR/err"
+
+# An edge that has run holds the directory in its database (later ones come
+# from the broker): its configured first directory may then be long expired
+# or otherwise refused; the edge starts with the stored one, and -n warns and
+# passes.  (Without the database it was refused above; a missing file stops
+# the start, so -n refuses it whatever the database holds.)
+el_start_edge 71.crip || bad "71.crip did not start"
+el_stop 71.crip
+python3 -c "
+import sys; b=bytearray(open(sys.argv[1],'rb').read()); b[len(b)//2]^=1; open(sys.argv[2],'wb').write(b)" "$DIR" "$EL_DIR/tampered.bin"
+sed -i "s#^directory = .*#directory = $EL_DIR/tampered.bin#" "$ECFG"
+out=$("$B/egide-edge" -n -c "$ECFG" 2>&1)
+rc=$?
+if [ $rc -eq 0 ] && grep -qF "egide-edge: warning: directory $EL_DIR/tampered.bin: " <<<"$out"; then
+    ok "edge -n with a stored directory: a refused configured file is a warning"
+else
+    bad "edge -n with a stored directory: rc=$rc '$out'"
+fi
+check "and the edge does start so (the check agrees with the start)" el_start_edge 71.crip
+el_stop 71.crip
+sed -i "s#^directory = .*#directory = $EL_DIR/gone.bin#" "$ECFG"
+refuses egide-edge "$ECFG" "edge -n refuses a missing configured directory even with a stored one" \
+    "egide-edge: directory $EL_DIR/gone.bin: does not exist"
 t_done

@@ -28,9 +28,11 @@ typedef struct egide_check {
     const char *prog; /* "egide-broker": the first word of each line */
     int problems;     /* lines printed by egide_check_fail() so far */
     int64_t now_ms;   /* the time certificates and the directory are checked at */
+    bool warn_only;   /* print problems as "warning:" lines, not counted */
 } egide_check_t;
 
-/* Print "prog: what path: problem" on stderr and count it. */
+/* Print "prog: what path: problem" on stderr and count it (with warn_only:
+ * "prog: warning: what path: problem", not counted). */
 void egide_check_fail(egide_check_t *c, const char *what, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 

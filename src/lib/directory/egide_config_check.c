@@ -28,8 +28,10 @@ void egide_check_fail(egide_check_t *c, const char *what, const char *path, cons
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "%s: %s%s%s: %s\n", c->prog, what, path ? " " : "", path ? path : "", msg);
-    c->problems++;
+    fprintf(stderr, "%s: %s%s%s%s: %s\n", c->prog, c->warn_only ? "warning: " : "", what,
+            path ? " " : "", path ? path : "", msg);
+    if (!c->warn_only)
+        c->problems++;
 }
 
 static void s_warn(egide_check_t *c, const char *what, const char *path, int64_t not_after)
