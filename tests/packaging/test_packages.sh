@@ -133,7 +133,7 @@ echo "== packaging: the installed programs"
 # -n opens every file the configuration names: as installed, the example
 # configuration names keys and a directory that IT has not installed yet,
 # and -n says so (the syntax itself is valid: only "does not exist" lines).
-as_egide() { runuser -u egide -- "$@"; }
+as_egide() { $sudo runuser -u egide -- "$@"; }
 only_missing() { # BIN CONFIG
     local err rc
     err=$(as_egide "$1" -n -c "$2" 2>&1 >/dev/null)
@@ -169,7 +169,7 @@ check "egide-broker -n -c /etc/egide/broker.ini (keys installed, as egide)" \
     as_egide /usr/sbin/egide-broker -n -c /etc/egide/broker.ini
 $sudo chmod 0644 /etc/egide/keys/sign.key
 check "egide-broker -n refuses the installed signing key once 0644" bash -c \
-    "runuser -u egide -- /usr/sbin/egide-broker -n -c /etc/egide/broker.ini 2>&1 | grep -qF 'signing key /etc/egide/keys/sign.key: mode 0644, must be 0600'"
+    "$sudo runuser -u egide -- /usr/sbin/egide-broker -n -c /etc/egide/broker.ini 2>&1 | grep -qF 'signing key /etc/egide/keys/sign.key: mode 0644, must be 0600'"
 provision 71.crip
 check "egide-edge -n -c /etc/egide/edge.ini (keys installed, as egide)" \
     as_egide /usr/sbin/egide-edge -n -c /etc/egide/edge.ini
