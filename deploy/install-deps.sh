@@ -7,7 +7,9 @@
 # accounts; chromium, chromium-driver,
 # python3-selenium: the browser tests, tests/browser/; libpq-dev and
 # postgresql-15: the broker's PostgreSQL store and its tests, label pg;
-# patroni, etcd-server: deploy/ha/ and its test, label ha.)
+# patroni, etcd-server: deploy/ha/ and its test, label ha;
+# prometheus: promtool for tests/integration/test_metrics.sh; python3-yaml:
+# the OpenAPI coverage test, tests/integration/test_openapi.sh.)
 # The Debian packages of postgresql, etcd-server and patroni start system
 # services on install (postgresql@15-main on 5432, etcd on 2379/2380).  None
 # is wanted here: the tests run their own on free loopback ports.  So the
@@ -26,7 +28,8 @@ pkgs=(build-essential cmake pkg-config openssl ca-certificates
       libinih-dev libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev libutf8proc-dev
       libsystemd-dev curl python3 procps man-db libsodium-dev
       libpq-dev postgresql-15 patroni etcd-server
-      chromium chromium-driver python3-selenium)
+      chromium chromium-driver python3-selenium
+      prometheus python3-yaml)
 for arg in "$@"; do
   case "$arg" in
     --lint) pkgs+=(clang-tidy cppcheck clang-format) ;;

@@ -153,6 +153,7 @@ typedef struct broker {
     EVP_PKEY *sign_key;         /* Ed25519: receipts and checkpoints (held by keyd) */
     struct egide_keyd *keyd;    /* the key holder; NULL with [keys] holder = inline */
     uint8_t sign_fpr[32];       /* SHA-256 of its certificate */
+    int64_t sign_not_after_ms;  /* end of its certificate's validity (Unix ms) */
     X509 *anchor;               /* directory authority, pinned */
     egide_trust_t *pki;         /* root, chain, CRLs */
     egide_directory_t *dir;     /* the directory held (replaced on reload) */
@@ -172,6 +173,7 @@ typedef struct broker {
     broker_store_t *store;         /* the loop thread's */
     egide_auditlog_t *audit;       /* borrowed from store */
     bool store_failed;             /* a store error in this batch: roll it back */
+    bool audit_wrote;              /* this transaction appended to the audit log */
     bool store_new;                /* the store's file did not exist before this start */
     uint64_t last_checkpoint_size; /* tree size of the last checkpoint */
     int64_t last_checkpoint_ms;    /* monotonic time of it */
@@ -204,6 +206,9 @@ int64_t broker_now(const broker_t *b);
 egide_rc broker_init(broker_t *b, egide_config_t *cfg);
 void broker_fini(broker_t *b);
 int broker_serve(egide_config_t *cfg);
+/* `egide-broker -n` (broker_check.c): every file the configuration names
+ * opened and checked; one line on stderr per problem; returns how many. */
+int broker_check_config(egide_config_t *cfg);
 /* Log that the file at path (for `what`) failed to load with rc, with the
  * fix for a mode too open; returns rc (EGIDE_OK: nothing logged). */
 egide_rc broker_file_fail(const char *what, const char *path, egide_rc rc);

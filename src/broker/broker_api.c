@@ -57,7 +57,9 @@ static void s_metrics(broker_t *b, egide_http_resp_t *resp)
     egide_metrics_single(&out, "egide_broker_zap_refused_total", "counter",
                          "Transport keys refused at the handshake.", atomic_load(&m->zap_refused));
     egide_metrics_single(&out, "egide_broker_commits_total", "counter",
-                         "Database commits (each one fsync).", atomic_load(&m->commits));
+                         "Store transactions committed that wrote something (each one a durable "
+                         "write: one fsync with SQLite); the loop's empty commits are not counted.",
+                         atomic_load(&m->commits));
     egide_metrics_single(&out, "egide_broker_queue_depth", "gauge",
                          "Deliveries waiting for a recipient's receipt.",
                          atomic_load(&m->queue_depth));
@@ -74,6 +76,16 @@ static void s_metrics(broker_t *b, egide_http_resp_t *resp)
     egide_metrics_single(&out, "egide_broker_directory_not_after_seconds", "gauge",
                          "End of the directory's validity (Unix time).",
                          na > 0 ? (uint64_t)(na / 1000) : 0);
+    int64_t now = egide_now_ms();
+    egide_metrics_single_ms(&out, "egide_broker_directory_expiry_seconds", "gauge",
+                            "Seconds until the directory held expires (negative: expired).",
+                            na - now);
+    egide_metrics_single_ms(&out, "egide_broker_certificate_expiry_seconds", "gauge",
+                            "Seconds until this broker's signing certificate expires (negative: "
+                            "expired).",
+                            b->sign_not_after_ms - now);
+    egide_metrics_family(&out, "egide_build_info", "gauge", "The running build (always 1).");
+    egide_metrics_value(&out, "egide_build_info", "version", EGIDE_VERSION_STRING, 1);
     egide_metrics_single(&out, "egide_broker_directory_expired_refusals_total", "counter",
                          "Hellos and submits refused because the directory expired.",
                          atomic_load(&m->directory_expired_refusals));
@@ -94,6 +106,11 @@ static void s_metrics(broker_t *b, egide_http_resp_t *resp)
 static void s_handler(const egide_http_req_t *req, egide_http_resp_t *resp, void *arg)
 {
     broker_t *b = arg;
+    bool read = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
+    if ((strcmp(req->path, "/v1/health") == 0 || strcmp(req->path, "/metrics") == 0) && !read) {
+        egide_http_method_not_allowed(resp, "GET, HEAD");
+        return;
+    }
     if (strcmp(req->path, "/v1/health") == 0) {
         /* Past the directory's validity the broker refuses new work: say so
          * to monitoring (503) until the directory is renewed. */
@@ -142,6 +159,8 @@ static void s_handler(const egide_http_req_t *req, egide_http_resp_t *resp, void
         resp->body = body;
         resp->body_len = body ? strlen(body) : 0;
         resp->content_type = ctype;
+        if (status == 405)
+            resp->allow = "GET, HEAD"; /* the audit API is read-only */
         return;
     }
     egide_http_error(resp, 404, EGIDE_ERR_NOTFOUND, "no route %s", req->path);

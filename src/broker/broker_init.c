@@ -132,6 +132,8 @@ static egide_rc s_keys(broker_t *b)
     rc = egide_cert_load(p, &cert);
     if (!rc)
         rc = egide_cert_fingerprint(cert, b->sign_fpr);
+    if (!rc)
+        rc = egide_cert_not_after_ms(cert, &b->sign_not_after_ms);
     X509_free(cert);
     rc = broker_file_fail("signing certificate", p, rc);
     free(p);
@@ -173,8 +175,14 @@ egide_rc broker_init(broker_t *b, egide_config_t *cfg)
     b->directory_path = egide_config_path(cfg, "broker", "directory");
     if ((rc = broker_load_directory(b)))
         return rc;
-    if (!egide_directory_node(b->dir, b->node_id))
-        egide_log(EGIDE_LOG_WARNING, "node id %s is not in the directory", b->node_id);
+    if (!egide_directory_node(b->dir, b->node_id)) {
+        /* A broker the directory does not list has no certificate the edges
+         * trust for its receipts: refuse to run rather than warn. */
+        egide_log(EGIDE_LOG_ERROR, "directory %s (v%llu) does not list this broker's node id %s",
+                  b->directory_path, (unsigned long long)egide_directory_version(b->dir),
+                  b->node_id);
+        return EGIDE_ERR_CONFIG;
+    }
 
     const broker_store_ops_t *ops =
         broker_store_backend_named(egide_config_str(cfg, "store", "backend"));

@@ -29,10 +29,14 @@ static int s_run(egide_config_t *cfg)
 int main(int argc, char **argv)
 {
     static const egide_daemon_spec_t spec = {
-        "egide-broker",
-        "Égide broker: routes signed, encrypted referrals between the nodes of a\n"
-        "department's directory, keeps per-recipient queues and the audit log.\n"
-        "SIGHUP reloads the directory and the CRL.\n",
-        broker_config_schema, s_run};
+        .name = "egide-broker",
+        .description = "Égide broker: routes signed, encrypted referrals between the nodes of a\n"
+                       "department's directory, keeps per-recipient queues and the audit log.\n"
+                       "SIGHUP reloads the directory and the CRL.  -n opens and checks every file\n"
+                       "the configuration names (keys, certificates, directory, CRL).\n",
+        .schema = broker_config_schema,
+        .run = s_run,
+        .check = broker_check_config,
+    };
     return egide_daemon_main(&spec, argc, argv);
 }

@@ -136,7 +136,11 @@ static void s_count(broker_t *b)
     for (size_t i = 0; i < 32; i++)
         if (c->rejected_by_reason[i])
             atomic_fetch_add(&m->rejected_by_reason[i], c->rejected_by_reason[i]);
-    atomic_fetch_add(&m->commits, 1);
+    /* The loop commits every tick; only a transaction that wrote is a
+     * durable write (an fsync with SQLite): count those. */
+    if (broker_store_wrote(b->store) || b->audit_wrote || b->checkpoint_pending)
+        atomic_fetch_add(&m->commits, 1);
+    b->audit_wrote = false;
 }
 
 egide_rc broker_commit(broker_t *b)
@@ -151,6 +155,7 @@ egide_rc broker_commit(broker_t *b)
     }
     if (rc == EGIDE_ERR_STATE)
         b->lease_check = true;   /* fenced: the lease is checked before anything else */
+    b->audit_wrote = false;
     free(b->checkpoint_pending); /* signed in a transaction that did not happen */
     b->checkpoint_pending = NULL;
     memset(&b->counted, 0, sizeof b->counted);
@@ -176,6 +181,8 @@ egide_rc broker_audit(broker_t *b, Egide__V1__AuditEvent *ev, uint64_t *leaf)
         broker_store_failed(b, rc, egide_wire_audit_type_name(ev->type));
     else
         atomic_store(&b->m.audit_size, idx + 1);
+    if (!rc)
+        b->audit_wrote = true;
     if (leaf)
         *leaf = idx;
     return rc;

@@ -17,6 +17,7 @@ struct broker_store {
     const broker_store_ops_t *ops; /* the backend */
     void *impl;                    /* its state */
     bool reader;                   /* opened read-only */
+    bool wrote;                    /* a write call since the last begin */
 };
 
 #define LIST_MAX 4096 /* largest list one call returns */
@@ -136,7 +137,14 @@ egide_rc broker_store_location(broker_store_t *s, char *out, size_t size)
 
 egide_rc broker_store_begin(broker_store_t *s)
 {
+    if (s)
+        s->wrote = false;
     return s ? s->ops->begin(s->impl) : EGIDE_ERR_INVALID;
+}
+
+bool broker_store_wrote(const broker_store_t *s)
+{
+    return s && s->wrote;
 }
 
 egide_rc broker_store_commit(broker_store_t *s)
@@ -151,7 +159,16 @@ void broker_store_rollback(broker_store_t *s)
 }
 
 /* Writes are refused on a reader handle before the backend sees them. */
-#define WRITER_OK(s) ((s) && !(s)->reader)
+#define WRITER_OK(s) s_writer(s)
+
+/* A writer handle (and the transaction now has a write to commit). */
+static bool s_writer(broker_store_t *s)
+{
+    if (!s || s->reader)
+        return false;
+    s->wrote = true;
+    return true;
+}
 
 egide_rc broker_store_accept(broker_store_t *s, const broker_accept_t *a)
 {

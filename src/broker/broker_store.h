@@ -210,6 +210,10 @@ egide_rc broker_store_location(broker_store_t *s, char *out, size_t size);
  * commit: durable on return (fsync); on failure the caller rolls back. */
 egide_rc broker_store_begin(broker_store_t *s);
 egide_rc broker_store_commit(broker_store_t *s);
+/* Whether a write call (through these functions, not the audit log's) was
+ * made since the last broker_store_begin: a commit with none writes
+ * nothing. */
+bool broker_store_wrote(const broker_store_t *s);
 void broker_store_rollback(broker_store_t *s);
 
 /* Write an accepted envelope, one QUEUED delivery per recipient (attempts 0,

@@ -101,6 +101,7 @@ typedef struct edge {
     EVP_PKEY *sign_key, *enc_key; /* held by keyd (public part only here) unless inline */
     struct egide_keyd *keyd;      /* the key holder; NULL with [keys] holder = inline */
     uint8_t sign_fpr[32];
+    int64_t sign_not_after_ms; /* end of the signing certificate's validity (Unix ms) */
     X509 *anchor;
     egide_trust_t *trust;
     char curve_public[41], curve_secret[41];
@@ -117,7 +118,9 @@ typedef struct edge {
     pthread_mutex_t dir_lock; /* guards dir, peers and clock */
     egide_directory_t *dir;
     egide_peers_t *peers;
-    egide_deadline_profile_t *profile;
+    egide_deadline_profile_t *profile;       /* swapped by a reload: read with edge_profile() */
+    egide_deadline_profile_t **old_profiles; /* replaced by reloads, freed at fini */
+    size_t n_old_profiles;
     uint8_t *kc_key; /* [known_child] key_file (CRIP only), wiped at fini; NULL = detection off */
     size_t kc_key_len;
     /* store */
@@ -155,6 +158,7 @@ typedef struct edge {
     atomic_bool reseq_stalled; /* a message waits for a Welcome (health) */
     atomic_bool cert_refused;  /* the broker refused the current certificate (health) */
     volatile sig_atomic_t *stop;
+    volatile sig_atomic_t *reload; /* SIGHUP asked for edge_reload (NULL: never) */
 } edge_t;
 
 /* This node's clock (e->now_ms, else the system's), in ms since the epoch. */
@@ -170,6 +174,20 @@ void edge_clock_get(edge_t *e, edge_clock_t *out);
 /* Load keys, trust, store and directory, open the transport and the API.
  * On failure the caller still calls edge_fini. */
 egide_rc edge_init(edge_t *e, egide_config_t *cfg);
+/* SIGHUP (edge_reload.c): read the API token file and the deadline profile
+ * named by the configuration again and use them from now on; a file that
+ * fails to load is logged and the one in use kept.  Other keys need a
+ * restart.  Runs on the loop's thread. */
+void edge_reload(edge_t *e);
+/* The deadline profile in use (NULL: none); a reload replaces it, the
+ * replaced one stays valid until edge_fini. */
+static inline egide_deadline_profile_t *edge_profile(const edge_t *e)
+{
+    return __atomic_load_n(&e->profile, __ATOMIC_ACQUIRE);
+}
+/* `egide-edge -n` (edge_check.c): every file the configuration names opened
+ * and checked; one line on stderr per problem; returns how many. */
+int edge_check_config(egide_config_t *cfg);
 /* Release everything edge_init made; safe on a half-initialised edge. */
 void edge_fini(edge_t *e);
 

@@ -1254,7 +1254,8 @@ static void s_deadlines(edge_t *e, const egide_http_req_t *req, egide_http_resp_
     f.has_due_before = v[Q_BEFORE_DUE][0] != '\0';
     f.has_cursor = v[Q_CURSOR][0] != '\0';
     f.limit = (size_t)limit;
-    if (!e->profile) {
+    const egide_deadline_profile_t *profile = edge_profile(e);
+    if (!profile) {
         egide_http_json(resp, 200,
                         json_pack("{s:[], s:n, s:i, s:s}", "obligations", "next", "total", 0,
                                   "note", "no deadline profile configured"));
@@ -1289,7 +1290,7 @@ static void s_deadlines(edge_t *e, const egide_http_req_t *req, egide_http_resp_
                     json_pack("{s:o, s:o, s:I, s:b, s:s}", "obligations", arr, "next",
                               next.more ? json_string(cur) : json_null(), "total",
                               (json_int_t)(exact ? total : EDGE_OBLIG_COUNT_CAP), "total_exact",
-                              exact, "profile", egide_deadline_profile_name(e->profile)));
+                              exact, "profile", egide_deadline_profile_name(profile)));
 }
 
 /* ------------------------------------------------------------ health, metrics */
@@ -1389,8 +1390,9 @@ static void s_health(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *
 
 static void s_metrics(edge_t *e, egide_http_resp_t *resp)
 {
-    static const char *const le[] = {"10",   "25",   "50",   "100",   "250",   "500",
-                                     "1000", "2500", "5000", "10000", "60000", "+Inf"};
+    /* The bucket bounds of latency_bucket[] (ms: edge.h) in seconds. */
+    static const char *const le[] = {"0.01", "0.025", "0.05", "0.1", "0.25", "0.5",
+                                     "1",    "2.5",   "5",    "10",  "60",   "+Inf"};
     edge_store_counts_t c;
     edge_store_t *st = NULL;
     egide_rc rc = edge_api_reader(e, NULL, &st);
@@ -1440,7 +1442,7 @@ static void s_metrics(edge_t *e, egide_http_resp_t *resp)
     }
     edge_oblig_counts_t oc;
     egide_rc orc = EGIDE_ERR_NOTFOUND;
-    if (e->profile && !(orc = edge_api_reader(e, NULL, &st))) {
+    if (edge_profile(e) && !(orc = edge_api_reader(e, NULL, &st))) {
         orc = edge_store_obligation_counts(st, edge_now_ms(e), &oc);
         edge_api_reader_end(e, st);
     }
@@ -1471,27 +1473,42 @@ static void s_metrics(edge_t *e, egide_http_resp_t *resp)
                          atomic_load(&m->checkpoint_alerts));
     edge_clock_t clk;
     edge_clock_get(e, &clk);
-    egide_metrics_single(&out, "egide_edge_clock_offset_ms", "gauge",
-                         "Largest lead of a sender's signed time over this node's clock in the "
-                         "last hour (0 = none beyond 30 s).",
-                         (uint64_t)clk.offset_ms);
+    egide_metrics_single_ms(&out, "egide_edge_clock_offset_seconds", "gauge",
+                            "Largest lead of a sender's signed time over this node's clock in "
+                            "the last hour (0 = none beyond 30 s).",
+                            clk.offset_ms);
     static const char *const ck = "egide_edge_clock_disagreements_total";
     egide_metrics_family(&out, ck, "counter",
                          "Envelopes accepted although this node's clock disagreed: created ahead "
                          "of it, or past expiry by it.");
     egide_metrics_value(&out, ck, "kind", "created_ahead", atomic_load(&m->clock_ahead));
     egide_metrics_value(&out, ck, "kind", "expired_by_own_clock", atomic_load(&m->clock_expired));
-    static const char *const lat = "egide_edge_delivery_latency_ms";
-    egide_metrics_family(&out, lat, "histogram", "Submission to the last recipient's receipt.");
+    static const char *const lat = "egide_edge_delivery_latency_seconds";
+    egide_metrics_family(&out, lat, "histogram",
+                         "Seconds from submission to the last recipient's receipt.");
     uint64_t cum = 0;
     for (int i = 0; i < 12; i++) {
         cum += atomic_load(&m->latency_bucket[i]);
-        egide_metrics_value(&out, "egide_edge_delivery_latency_ms_bucket", "le", le[i], cum);
+        egide_metrics_value(&out, "egide_edge_delivery_latency_seconds_bucket", "le", le[i], cum);
     }
-    egide_metrics_value(&out, "egide_edge_delivery_latency_ms_sum", NULL, NULL,
-                        atomic_load(&m->latency_sum_ms));
-    egide_metrics_value(&out, "egide_edge_delivery_latency_ms_count", NULL, NULL,
+    egide_metrics_value_ms(&out, "egide_edge_delivery_latency_seconds_sum", NULL, NULL,
+                           (int64_t)atomic_load(&m->latency_sum_ms));
+    egide_metrics_value(&out, "egide_edge_delivery_latency_seconds_count", NULL, NULL,
                         atomic_load(&m->latency_count));
+    int64_t now = egide_now_ms();
+    pthread_mutex_lock(&e->dir_lock);
+    int64_t dna = e->dir ? egide_directory_not_after_ms(e->dir) : 0;
+    pthread_mutex_unlock(&e->dir_lock);
+    if (dna)
+        egide_metrics_single_ms(&out, "egide_edge_directory_expiry_seconds", "gauge",
+                                "Seconds until the directory held expires (negative: expired).",
+                                dna - now);
+    egide_metrics_single_ms(&out, "egide_edge_certificate_expiry_seconds", "gauge",
+                            "Seconds until this node's signing certificate expires (negative: "
+                            "expired).",
+                            e->sign_not_after_ms - now);
+    egide_metrics_family(&out, "egide_build_info", "gauge", "The running build (always 1).");
+    egide_metrics_value(&out, "egide_build_info", "version", EGIDE_VERSION_STRING, 1);
     egide_buf_append(&out, "", 1);
     egide_http_text(resp, 200, "text/plain; version=0.0.4", out.data ? (const char *)out.data : "");
     egide_buf_free(&out);
@@ -1628,7 +1645,7 @@ static void s_session_route(edge_t *e, const egide_http_req_t *req, egide_http_r
     }
     bool get = strcmp(req->method, "GET") == 0, del = strcmp(req->method, "DELETE") == 0;
     if (!get && !del) {
-        egide_http_error(resp, 405, EGIDE_ERR_INVALID, "use POST, GET or DELETE");
+        egide_http_method_not_allowed(resp, "GET, POST, DELETE");
         return;
     }
     edge_principal_t who;
@@ -1691,13 +1708,17 @@ void edge_api_handle(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *
     bool get = strcmp(req->method, "GET") == 0, post = strcmp(req->method, "POST") == 0;
     if (!s_allowed(who, EDGE_PERM_READ, resp))
         return;
-    if (strcmp(p, "/v1/health") == 0 && get) {
+    bool get_only = strcmp(p, "/v1/health") == 0 || strcmp(p, "/metrics") == 0 ||
+                    strcmp(p, "/v1/deadlines") == 0 || strcmp(p, "/v1/export/olinpe") == 0;
+    if (get_only && !get) {
+        egide_http_method_not_allowed(resp, "GET");
+    } else if (strcmp(p, "/v1/health") == 0) {
         s_health(e, req, resp);
-    } else if (strcmp(p, "/metrics") == 0 && get) {
+    } else if (strcmp(p, "/metrics") == 0) {
         s_metrics(e, resp);
-    } else if (strcmp(p, "/v1/deadlines") == 0 && get) {
+    } else if (strcmp(p, "/v1/deadlines") == 0) {
         s_deadlines(e, req, resp);
-    } else if (strcmp(p, "/v1/export/olinpe") == 0 && get) {
+    } else if (strcmp(p, "/v1/export/olinpe") == 0) {
         /* The export's pages carry the referrals' payloads (the CLI keys them). */
         if (s_allowed(who, EDGE_PERM_CONTENT, resp)) {
             edge_export_olinpe(e, req, resp); /* edge_export.c */
@@ -1714,7 +1735,7 @@ void edge_api_handle(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *
         else if (get)
             s_list(e, req, resp);
         else
-            egide_http_error(resp, 405, EGIDE_ERR_INVALID, "use GET or POST");
+            egide_http_method_not_allowed(resp, "GET, POST");
     } else if (strncmp(p, "/v1/messages/", 13) == 0) {
         const char *rest = p + 13;
         char idtxt[33];
@@ -1734,11 +1755,15 @@ void edge_api_handle(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *
                 if (content && in)
                     edge_api_trail_served(e, who, "message.open", id, 0, resp);
             }
+        } else if (rest[32] == '\0') {
+            egide_http_method_not_allowed(resp, "GET");
         } else if (strcmp(rest + 32, "/ack") == 0 && post) {
             if (s_allowed(who, EDGE_PERM_ACK, resp)) {
                 s_ack(e, req, id, resp);
                 edge_api_trail_acted(e, who, "message.ack", id, resp, 200);
             }
+        } else if (strcmp(rest + 32, "/ack") == 0) {
+            egide_http_method_not_allowed(resp, "POST");
         } else {
             egide_http_error(resp, 404, EGIDE_ERR_NOTFOUND, "no route %s %s", req->method, p);
         }

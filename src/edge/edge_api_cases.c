@@ -531,7 +531,7 @@ bool edge_api_cases_handle(edge_t *e, const egide_http_req_t *req, egide_http_re
     if (!cases && !search && !one)
         return false;
     if (strcmp(req->method, "GET") != 0) {
-        egide_http_error(resp, 405, EGIDE_ERR_INVALID, "use GET");
+        egide_http_method_not_allowed(resp, "GET");
         return true;
     }
     s_params_t prm;

@@ -337,6 +337,10 @@ int edge_run(edge_t *e)
             edge_outbox_expire(e);
             next_tick = now + TICK_MS;
         }
+        if (e->reload && *e->reload) {
+            *e->reload = 0;
+            edge_reload(e);
+        }
     }
     egide_log(EGIDE_LOG_NOTICE, "edge stopping");
     return 0;

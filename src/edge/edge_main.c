@@ -122,6 +122,7 @@ egide_rc edge_init(edge_t *e, egide_config_t *cfg)
     memset(e, 0, sizeof *e);
     e->cfg = cfg;
     e->stop = &egide_daemon_stop;
+    e->reload = &egide_daemon_reload;
     e->wake[0] = e->wake[1] = -1;
     pthread_mutex_init(&e->dir_lock, NULL);
     pthread_mutex_init(&e->api_lock, NULL);
@@ -154,6 +155,8 @@ egide_rc edge_init(edge_t *e, egide_config_t *cfg)
         rc = egide_pki_check_node_cert(cert, EGIDE_CERT_USE_SIGN, e->node_id);
     if (!rc)
         rc = egide_cert_fingerprint(cert, e->sign_fpr);
+    if (!rc)
+        rc = egide_cert_not_after_ms(cert, &e->sign_not_after_ms);
     X509_free(cert);
     if ((rc = s_loaded("signing certificate (must name this node)", p, rc)) != EGIDE_OK)
         return rc;
@@ -291,6 +294,9 @@ void edge_fini(edge_t *e)
             close(e->wake[i]);
     edge_store_close(&e->store);
     egide_deadline_profile_destroy(&e->profile);
+    for (size_t i = 0; i < e->n_old_profiles; i++)
+        egide_deadline_profile_destroy(&e->old_profiles[i]);
+    free(e->old_profiles);
     edge_known_child_fini(e);
     egide_peers_destroy(&e->peers);
     egide_directory_destroy(&e->dir);
@@ -322,9 +328,15 @@ static int s_run(egide_config_t *cfg)
 int main(int argc, char **argv)
 {
     static const egide_daemon_spec_t spec = {
-        "egide-edge",
-        "Égide edge: holds one node's keys, seals and opens its messages, keeps a\n"
-        "durable outbox and inbox, and serves the local REST API.\n",
-        edge_config_schema, s_run};
+        .name = "egide-edge",
+        .description = "Égide edge: holds one node's keys, seals and opens its messages, keeps a\n"
+                       "durable outbox and inbox, and serves the local REST API.  SIGHUP reloads\n"
+                       "the API token and the deadline profile.  -n opens and\n"
+                       "checks every file the configuration names (keys, certificates, directory,\n"
+                       "CRL, token, deadline profile).\n",
+        .schema = edge_config_schema,
+        .run = s_run,
+        .check = edge_check_config,
+    };
     return egide_daemon_main(&spec, argc, argv);
 }

@@ -47,7 +47,8 @@ egide_rc edge_obligations_note(edge_t *e, edge_store_t *st, const uint8_t msg_id
                                const char *const *rcpt_ids, size_t n_rcpt, int64_t case_id,
                                int64_t time_ms, const egide_payload_facts_t *facts)
 {
-    if (!e->profile || n_rcpt > EGIDE_MAX_RECIPIENTS)
+    const egide_deadline_profile_t *profile = edge_profile(e);
+    if (!profile || n_rcpt > EGIDE_MAX_RECIPIENTS)
         return EGIDE_OK;
     /* The roles are copied under dir_lock: the directory may be replaced
      * by the loop meanwhile. */
@@ -64,7 +65,7 @@ egide_rc edge_obligations_note(edge_t *e, edge_store_t *st, const uint8_t msg_id
     pthread_mutex_unlock(&e->dir_lock);
     for (size_t i = 0; i < n_rcpt; i++)
         rp[i] = roles[i];
-    edge_oblig_self_t self = {e->profile, e->node_id, e->role, s_role_of, e};
+    edge_oblig_self_t self = {profile, e->node_id, e->role, s_role_of, e};
     edge_oblig_msg_t m = {
         .msg_id = msg_id,
         .type = type,

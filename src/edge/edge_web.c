@@ -125,7 +125,7 @@ bool edge_web_handle(const egide_http_req_t *req, egide_http_resp_t *resp)
     }
     if (file) {
         if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
-            egide_http_error(resp, 405, EGIDE_ERR_INVALID, "use GET");
+            egide_http_method_not_allowed(resp, "GET, HEAD");
             return true;
         }
         const edge_asset_t *a = edge_web_find(file);

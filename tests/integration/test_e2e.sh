@@ -93,7 +93,7 @@ check "the territory, only copied, holds no obligation yet" \
 
 EM=$(curl -s -H "Authorization: Bearer $(cat "$EL_DIR/state/71.crip/api.token")" "http://127.0.0.1:${EL_PORT[71.crip]}/metrics")
 check "edge metrics count open deadlines" grep -Eq '^egide_edge_deadlines\{state="open"\} [1-9]' <<<"$EM"
-check "edge metrics have the delivery-latency histogram" grep -q '^egide_edge_delivery_latency_ms_count' <<<"$EM"
+check "edge metrics have the delivery-latency histogram" grep -q '^egide_edge_delivery_latency_seconds_count' <<<"$EM"
 
 # Clear errors and nothing sent on bad input.
 code() { el_api "$1" "$2" "$3" -o /dev/null -w '%{http_code}' "${@:4}"; }

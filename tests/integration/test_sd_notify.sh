@@ -3,8 +3,8 @@
 # test_sd_notify.sh - the daemons speak systemd's notify protocol (the units
 # are Type=notify): a listener on $NOTIFY_SOCKET, as systemd would hold it,
 # must see READY=1 from the broker once its API answers, RELOADING=1 then
-# READY=1 around a SIGHUP reload, STOPPING=1 on SIGTERM; the same READY=1 and
-# STOPPING=1 from an edge.  Without these a Type=notify unit times out.
+# READY=1 around a SIGHUP reload, STOPPING=1 on SIGTERM; the same from an
+# edge.  Without these a Type=notify unit times out.
 # Also run by tests/packaging/test_packages.sh on the installed binaries
 # (EGIDE_BIN = a directory of links to /usr/bin/egide and /usr/sbin/egide-*).
 T_TIMEOUT=180 # read by common.sh's watchdog
@@ -56,6 +56,11 @@ check "broker: RELOADING=1 comes before the second READY=1" \
 NOTIFY_SOCKET="$EL_DIR/edge.sock" el_start_edge 71.crip || bad "edge start"
 check "edge: READY=1 once serving" el_wait_until 50 saw edge READY=1
 check "edge: the broker's socket got nothing from the edge" test "$(grep -c . "$EL_DIR/broker.notify")" -eq 3
+kill -HUP "${EL_PID[71.crip]}"
+check "edge: RELOADING=1 on SIGHUP" el_wait_until 50 saw edge RELOADING=1
+check "edge: READY=1 again after the reload" el_wait_until 50 saw edge READY=1 2
+check "edge: RELOADING=1 comes before the second READY=1" \
+    test "$(grep -x 'READY=1\|RELOADING=1' "$EL_DIR/edge.notify" | tr '\n' ' ')" = "READY=1 RELOADING=1 READY=1 "
 
 el_stop 71.crip
 check "edge: STOPPING=1 on SIGTERM" el_wait_until 25 saw edge STOPPING=1

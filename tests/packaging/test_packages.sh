@@ -11,7 +11,9 @@
 #   4. the installed layout: binaries, profiles, man pages, conffiles, the
 #      egide user (sysusers.d) and its directories with their modes
 #      (tmpfiles.d); `egide-broker -n` / `egide-edge -n` on the installed
-#      example configuration (and a broken copy refused); the installed
+#      example configuration (first naming the keys not installed, then
+#      passing once a development PKI is copied to its paths, and a broken
+#      copy refused); the installed
 #      `egide deadlines` finds its profile; systemd-analyze verify on the
 #      units; test_sd_notify.sh on the installed binaries (a throwaway PKI
 #      and directory made with the installed `egide`).
@@ -128,8 +130,50 @@ check "/var/lib/egide/edge 0700 egide:egide" mode_is /var/lib/egide/edge 700 egi
 check "/run/egide 0750 egide:egide" mode_is /run/egide 750 egide:egide
 
 echo "== packaging: the installed programs"
-check "egide-broker -n -c /etc/egide/broker.ini" /usr/sbin/egide-broker -n -c /etc/egide/broker.ini
-check "egide-edge -n -c /etc/egide/edge.ini" /usr/sbin/egide-edge -n -c /etc/egide/edge.ini
+# -n opens every file the configuration names: as installed, the example
+# configuration names keys and a directory that IT has not installed yet,
+# and -n says so (the syntax itself is valid: only "does not exist" lines).
+as_egide() { $sudo runuser -u egide -- "$@"; }
+only_missing() { # BIN CONFIG
+    local err rc
+    err=$(as_egide "$1" -n -c "$2" 2>&1 >/dev/null)
+    rc=$?
+    [ $rc -eq 1 ] && grep -qF "signing key /etc/egide/keys/sign.key: does not exist" <<<"$err" &&
+        ! grep -v -e 'does not exist' -e ': configuration .*: [0-9]* problems\?$' <<<"$err"
+}
+check "egide-broker -n on the installed example names the keys not installed yet" \
+    only_missing /usr/sbin/egide-broker /etc/egide/broker.ini
+check "egide-edge -n on the installed example names the keys not installed yet" \
+    only_missing /usr/sbin/egide-edge /etc/egide/edge.ini
+# Then installed as IT would (a development PKI made with the installed
+# egide, copied to the example's paths, owned by egide, 0600), -n passes as
+# the service user, as ExecStartPre runs it.  The examples are for one node
+# per host: the broker's files first, then the CRIP edge's.
+EGIDE=/usr/bin/egide timeout 300 "$SRC/deploy/tools/make-directory.sh" "$SRC/deploy/71" 71 fr-casf \
+    "$work/pki" >"$work/pki.log" 2>&1 || { cat "$work/pki.log"; bad "make-directory.sh with the installed egide"; }
+provision() { # NODE_ID
+    local p="$work/pki" n="$work/pki/nodes/$1"
+    $sudo install -d -m 0750 -o root -g egide /etc/egide/ca /etc/egide/keys
+    $sudo install -m 0644 "$p/ca/root.crt" "$p/ca/chain.pem" "$p/ca/crl.pem" \
+        "$p/authority/authority.crt" /etc/egide/ca/
+    $sudo install -m 0644 "$p/directory.bin" /etc/egide/directory.bin
+    $sudo install -m 0644 "$n/sign.crt" "$n/curve.public" /etc/egide/keys/
+    $sudo install -m 0600 -o egide -g egide "$n/sign.key" "$n/enc.key" "$n/curve.secret" /etc/egide/keys/
+    (umask 077 && openssl rand -hex 32 >"$work/token")
+    for t in /etc/egide/broker-api.token /etc/egide/api.token; do
+        $sudo install -m 0600 -o egide -g egide "$work/token" "$t"
+    done
+}
+provision 71.broker
+check "egide-broker -n -c /etc/egide/broker.ini (keys installed, as egide)" \
+    as_egide /usr/sbin/egide-broker -n -c /etc/egide/broker.ini
+$sudo chmod 0644 /etc/egide/keys/sign.key
+check "egide-broker -n refuses the installed signing key once 0644" bash -c \
+    "$sudo runuser -u egide -- /usr/sbin/egide-broker -n -c /etc/egide/broker.ini 2>&1 | grep -qF 'signing key /etc/egide/keys/sign.key: mode 0644, must be 0600'"
+provision 71.crip
+check "egide-edge -n -c /etc/egide/edge.ini (keys installed, as egide)" \
+    as_egide /usr/sbin/egide-edge -n -c /etc/egide/edge.ini
+$sudo rm -rf /etc/egide/keys /etc/egide/ca /etc/egide/directory.bin /etc/egide/broker-api.token /etc/egide/api.token
 sed 's/^batch_max = .*/batch_max = lots/' /etc/egide/broker.ini >"$work/bad.ini"
 check "egide-broker -n refuses a broken copy" bash -c "! /usr/sbin/egide-broker -n -c '$work/bad.ini' 2>/dev/null"
 check "egide --version" bash -c "/usr/bin/egide --version | grep -q '^egide 0\\.'"

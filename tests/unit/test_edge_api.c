@@ -135,7 +135,7 @@ static json_t *s_call(const char *method, const char *path, const char *query, c
                             NULL,
                             NULL,
                             ""};
-    egide_http_resp_t resp = {500, NULL, 0, "application/json", NULL};
+    egide_http_resp_t resp = {.status = 500, .content_type = "application/json"};
     edge_api_handle(&E, &req, &resp);
     *status = resp.status;
     json_t *j = resp.body ? json_loadb(resp.body, resp.body_len, 0, NULL) : NULL;

@@ -94,7 +94,7 @@ static t_resp_t s_call(const char *method, const char *path, const char *as, con
                             session,
                             csrf,
                             "127.0.0.1"};
-    egide_http_resp_t resp = {500, NULL, 0, "application/json", NULL};
+    egide_http_resp_t resp = {.status = 500, .content_type = "application/json"};
     edge_api_handle(&E, &req, &resp);
     t_resp_t r = {resp.status, NULL, resp.set_cookie, resp.content_type};
     r.body = calloc(1, resp.body_len + 1);

@@ -22,10 +22,15 @@ typedef struct egide_daemon_spec {
     const egide_config_key_t *schema; /* must have [log] level and syslog */
     /* Start and run until egide_daemon_stop; returns the exit status. */
     int (*run)(egide_config_t *cfg);
+    /* -n after the syntax check: open and check every file the configuration
+     * names (keys, certificates, directory, CRL); prints one line on stderr
+     * per problem and returns how many.  NULL: syntax only. */
+    int (*check)(egide_config_t *cfg);
 } egide_daemon_spec_t;
 
 /* main() of a daemon.  Exit 0 for -n on a valid file, --help, --version;
- * 1 for a bad configuration (one line on stderr); 2 for a usage error. */
+ * 1 for a bad configuration (one line on stderr per problem); 2 for a usage
+ * error. */
 int egide_daemon_main(const egide_daemon_spec_t *spec, int argc, char **argv);
 
 #endif

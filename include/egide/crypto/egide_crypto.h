@@ -122,6 +122,8 @@ egide_rc egide_cert_from_der(const uint8_t *der, size_t len, X509 **out);
 egide_rc egide_cert_to_der(X509 *cert, uint8_t **der, size_t *len);
 /* SHA-256 over the certificate's DER encoding. */
 egide_rc egide_cert_fingerprint(X509 *cert, uint8_t out[32]);
+/* The end of cert's validity (Unix ms).  EGIDE_ERR_CERT when unreadable. */
+egide_rc egide_cert_not_after_ms(const X509 *cert, int64_t *out);
 
 /* Log and clear OpenSSL's error queue, prefixed by what failed. */
 void egide_crypto_log_errors(const char *what);

@@ -140,7 +140,12 @@ typedef struct egide_http_resp {
     size_t body_len;          /* bytes of body */
     const char *content_type; /* static string; default "application/json" */
     char *set_cookie;         /* a Set-Cookie value, malloc'ed, freed by the wrapper; or NULL */
+    const char *allow;        /* static: the Allow header of a 405 ("GET, POST"); or NULL */
 } egide_http_resp_t;
+
+/* A 405 naming the methods the route answers, in the Allow header and the
+ * message ("use GET or POST" style: "method not allowed; allowed: GET, POST"). */
+void egide_http_method_not_allowed(egide_http_resp_t *resp, const char *allow);
 
 /* Called once per complete request (after authentication and the size check
  * passed).  Runs on the polling thread or a worker (see the file comment).  Must set
@@ -232,6 +237,10 @@ egide_rc egide_http_start(const egide_http_config_t *cfg, egide_http_handler_fn 
 
 /* The port actually bound (useful with cfg->port == 0); 0 if h is NULL. */
 uint16_t egide_http_port(const egide_http_t *h);
+/* Replace the bearer token (a reload): requests from now on need the new
+ * one.  EGIDE_ERR_INVALID when the server was started without a token,
+ * EGIDE_ERR_CONFIG when token is not a usable one (the old one stays). */
+egide_rc egide_http_set_token(egide_http_t *h, const char *token);
 
 /* Copy the counters into *out (zeroes if h is NULL).  Thread-safe. */
 void egide_http_stats(egide_http_t *h, egide_http_stats_t *out);

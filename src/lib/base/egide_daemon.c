@@ -88,6 +88,16 @@ int egide_daemon_main(const egide_daemon_spec_t *spec, int argc, char **argv)
         return 1;
     }
     if (check) {
+        /* Only errors: the loaders' own warnings would repeat the lines the
+         * check prints. */
+        egide_log_init(spec->name, false, EGIDE_LOG_ERROR);
+        int problems = spec->check ? spec->check(cfg) : 0;
+        if (problems) {
+            fprintf(stderr, "%s: configuration %s: %d problem%s\n", spec->name, config, problems,
+                    problems == 1 ? "" : "s");
+            egide_config_destroy(&cfg);
+            return 1;
+        }
         printf("%s: configuration %s is valid\n", spec->name, config);
         egide_config_destroy(&cfg);
         return 0;

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <pthread.h>
 
@@ -529,6 +530,16 @@ egide_rc egide_cert_fingerprint(X509 *cert, uint8_t out[32])
         return rc;
     egide_sha256(der, len, out);
     OPENSSL_free(der);
+    return EGIDE_OK;
+}
+
+egide_rc egide_cert_not_after_ms(const X509 *cert, int64_t *out)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    if (!cert || !out || ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1)
+        return EGIDE_ERR_CERT;
+    *out = (int64_t)timegm(&tm) * 1000;
     return EGIDE_OK;
 }
 

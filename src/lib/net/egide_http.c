@@ -78,34 +78,35 @@ typedef struct s_conn {
 /* A running server.  Invariant: d != NULL between start and stop; the
  * configuration it uses is owned here (copied from the caller). */
 struct egide_http {
-    struct MHD_Daemon *d;      /* the libmicrohttpd daemon */
-    egide_http_handler_fn fn;  /* the Égide handler */
-    void *arg;                 /* its argument */
-    bool has_token;            /* false: no authentication (tests only) */
-    uint8_t token_digest[32];  /* SHA-256 of the expected token */
-    char **public_paths;       /* NULL-terminated copy, may be NULL */
-    size_t max_body;           /* request body cap in bytes */
-    bool allow_chunked;        /* chunked request bodies accepted (else 411) */
-    char *session_cookie;      /* cookie name of sessions, or NULL (no sessions) */
-    egide_http_session_fn sfn; /* accepts a session cookie's value */
-    void *session_arg;         /* its argument */
-    uint16_t port;             /* bound port */
-    unsigned max_conns;        /* connection slots (libmicrohttpd's limit too) */
-    int64_t header_ms;         /* header deadline from the request's start */
-    int64_t body_ms;           /* whole-request deadline from the request's start */
-    size_t body_total;         /* cap on body bytes buffered over all connections */
-    atomic_size_t body_used;   /* body bytes reserved now */
-    pthread_mutex_t lock;      /* guards the list, counters and stopping */
-    pthread_cond_t wake;       /* wakes the watchdog to stop */
-    bool lock_ok;              /* lock and wake are initialised */
-    bool stopping;             /* the watchdog must exit */
-    bool watchdog_ok;          /* the watchdog thread runs */
-    unsigned nclosing;         /* listed connections already shut down */
-    pthread_t watchdog;        /* closes connections past their deadlines */
-    s_conn_t *head, *tail;     /* open connections, oldest request first */
-    egide_http_stats_t st;     /* counters (st.open = list length) */
-    egide_http_stats_t logged; /* counters at the last aggregated log line */
-    int64_t logged_ms;         /* when that line was written */
+    struct MHD_Daemon *d;       /* the libmicrohttpd daemon */
+    egide_http_handler_fn fn;   /* the Égide handler */
+    void *arg;                  /* its argument */
+    bool has_token;             /* false: no authentication (tests only) */
+    uint8_t token_digest[32];   /* SHA-256 of the expected token, under token_lock */
+    pthread_mutex_t token_lock; /* guards token_digest (egide_http_set_token) */
+    char **public_paths;        /* NULL-terminated copy, may be NULL */
+    size_t max_body;            /* request body cap in bytes */
+    bool allow_chunked;         /* chunked request bodies accepted (else 411) */
+    char *session_cookie;       /* cookie name of sessions, or NULL (no sessions) */
+    egide_http_session_fn sfn;  /* accepts a session cookie's value */
+    void *session_arg;          /* its argument */
+    uint16_t port;              /* bound port */
+    unsigned max_conns;         /* connection slots (libmicrohttpd's limit too) */
+    int64_t header_ms;          /* header deadline from the request's start */
+    int64_t body_ms;            /* whole-request deadline from the request's start */
+    size_t body_total;          /* cap on body bytes buffered over all connections */
+    atomic_size_t body_used;    /* body bytes reserved now */
+    pthread_mutex_t lock;       /* guards the list, counters and stopping */
+    pthread_cond_t wake;        /* wakes the watchdog to stop */
+    bool lock_ok;               /* lock and wake are initialised */
+    bool stopping;              /* the watchdog must exit */
+    bool watchdog_ok;           /* the watchdog thread runs */
+    unsigned nclosing;          /* listed connections already shut down */
+    pthread_t watchdog;         /* closes connections past their deadlines */
+    s_conn_t *head, *tail;      /* open connections, oldest request first */
+    egide_http_stats_t st;      /* counters (st.open = list length) */
+    egide_http_stats_t logged;  /* counters at the last aggregated log line */
+    int64_t logged_ms;          /* when that line was written */
     /* Handler workers (threads > 1; see s_worker): jobs are requests whose
      * connection is suspended, queued under qlock; the pool's workers take
      * from q, the express worker (and an idle pool worker) from xq. */
@@ -245,6 +246,14 @@ void egide_http_error(egide_http_resp_t *resp, int status, egide_rc rc, const ch
     va_start(ap, fmt);
     s_error_v(resp, status, rc, NULL, fmt, ap);
     va_end(ap);
+}
+
+void egide_http_method_not_allowed(egide_http_resp_t *resp, const char *allow)
+{
+    if (!resp)
+        return;
+    egide_http_error(resp, 405, EGIDE_ERR_INVALID, "method not allowed; allowed: %s", allow);
+    resp->allow = allow;
 }
 
 void egide_http_error_details(egide_http_resp_t *resp, int status, egide_rc rc, json_t *details,
@@ -799,6 +808,8 @@ static enum MHD_Result s_send(struct MHD_Connection *con, egide_http_resp_t *res
               MHD_add_response_header(mr, "Content-Security-Policy", EGIDE_HTTP_CSP);
     if (ok && resp->set_cookie)
         ok = MHD_add_response_header(mr, MHD_HTTP_HEADER_SET_COOKIE, resp->set_cookie);
+    if (ok && resp->allow)
+        ok = MHD_add_response_header(mr, MHD_HTTP_HEADER_ALLOW, resp->allow);
     free(resp->set_cookie);
     resp->set_cookie = NULL;
     if (ok && www_auth)
@@ -817,7 +828,7 @@ static enum MHD_Result s_send_status(egide_http_t *h, struct MHD_Connection *con
                                      const char *www_auth)
 {
     s_set_phase(h, con, S_DONE, false);
-    egide_http_resp_t resp = {status, NULL, 0, s_json, NULL};
+    egide_http_resp_t resp = {.status = status, .content_type = s_json};
     return s_send(con, &resp, www_auth, NULL, true);
 }
 
@@ -828,7 +839,7 @@ static enum MHD_Result s_send_busy(egide_http_t *h, struct MHD_Connection *con)
     pthread_mutex_lock(&h->lock);
     h->st.refused_busy++;
     pthread_mutex_unlock(&h->lock);
-    egide_http_resp_t resp = {503, NULL, 0, s_json, NULL};
+    egide_http_resp_t resp = {.status = 503, .content_type = s_json};
     egide_http_error(&resp, 503, EGIDE_ERR_LIMIT, "server busy, retry later");
     return s_send(con, &resp, NULL, "1", true);
 }
@@ -916,7 +927,7 @@ static void s_client_addr(struct MHD_Connection *con, char *out, size_t outsz)
 }
 
 /* 0: authenticated; 1: no credentials; 2: wrong credentials. */
-static int s_check_token(const egide_http_t *h, struct MHD_Connection *con)
+static int s_check_token(egide_http_t *h, struct MHD_Connection *con)
 {
     const char *v =
         MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
@@ -932,9 +943,26 @@ static int s_check_token(const egide_http_t *h, struct MHD_Connection *con)
         n--;
     uint8_t d[32];
     egide_sha256(v, n, d);
+    pthread_mutex_lock(&h->token_lock);
     bool ok = egide_ct_equal(d, h->token_digest, sizeof d);
+    pthread_mutex_unlock(&h->token_lock);
     egide_wipe(d, sizeof d);
     return ok ? 0 : 2;
+}
+
+egide_rc egide_http_set_token(egide_http_t *h, const char *token)
+{
+    if (!h || !token || !h->has_token)
+        return EGIDE_ERR_INVALID;
+    if (!egide_token_valid(token, strlen(token)))
+        return EGIDE_ERR_CONFIG;
+    uint8_t d[32];
+    egide_sha256(token, strlen(token), d);
+    pthread_mutex_lock(&h->token_lock);
+    memcpy(h->token_digest, d, sizeof d);
+    pthread_mutex_unlock(&h->token_lock);
+    egide_wipe(d, sizeof d);
+    return EGIDE_OK;
 }
 
 static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *con, const char *url,
@@ -1067,7 +1095,7 @@ static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *con, const
         .client_addr = r->addr,
     };
     s_client_addr(con, r->addr, sizeof r->addr);
-    r->resp = (egide_http_resp_t){500, NULL, 0, s_json, NULL};
+    r->resp = (egide_http_resp_t){.status = 500, .content_type = s_json};
     if (h->nworkers) {
         int q = s_enqueue(h, con, r);
         if (q == 0)
@@ -1260,6 +1288,7 @@ static void s_free(egide_http_t *h)
         pthread_mutex_destroy(&h->qlock);
     }
     egide_wipe(h->token_digest, sizeof h->token_digest);
+    pthread_mutex_destroy(&h->token_lock);
     if (h->drained_ok)
         pthread_cond_destroy(&h->drained);
     if (h->lock_ok) {
@@ -1314,6 +1343,10 @@ egide_rc egide_http_start(const egide_http_config_t *cfg, egide_http_handler_fn 
     egide_http_t *h = calloc(1, sizeof *h);
     if (!h)
         return EGIDE_ERR_NOMEM;
+    if (pthread_mutex_init(&h->token_lock, NULL) != 0) {
+        free(h);
+        return EGIDE_ERR_NOMEM;
+    }
     h->fn = fn;
     h->arg = arg;
     h->max_body = cfg->max_body ? cfg->max_body : EGIDE_MAX_JSON_BODY;
