@@ -302,14 +302,14 @@ bool edge_api_queue_handle(edge_t *e, const egide_http_req_t *req, egide_http_re
         if (get)
             s_queue(e, req, resp);
         else
-            egide_http_error(resp, 405, EGIDE_ERR_INVALID, "use GET");
+            egide_http_method_not_allowed(resp, "GET");
         return true;
     }
     if (strcmp(req->path, "/v1/route") == 0) {
         if (get)
             s_route(e, req, resp);
         else
-            egide_http_error(resp, 405, EGIDE_ERR_INVALID, "use GET");
+            egide_http_method_not_allowed(resp, "GET");
         return true;
     }
     return false;

@@ -342,7 +342,7 @@ void edge_api_trail_handle(edge_t *e, const egide_http_req_t *req, const edge_pr
                            egide_http_resp_t *resp)
 {
     if (strcmp(req->method, "GET") != 0) {
-        egide_http_error(resp, 405, EGIDE_ERR_INVALID, "use GET");
+        egide_http_method_not_allowed(resp, "GET");
         return;
     }
     if (!s_may_read(who)) {
