@@ -1863,6 +1863,35 @@ egide_rc edge_api_start(edge_t *e)
         pub[np++] = web[i];
     pub[np] = NULL;
     static const char *const express[] = {"/v1/health", NULL};
+    /* HTTPS when both are given (for use beyond loopback): the cookie is
+     * then Secure whatever [web] cookie_secure says. */
+    char *cert_path = egide_config_path(cfg, "api", "tls_cert");
+    char *key_path = egide_config_path(cfg, "api", "tls_key");
+    uint8_t *cert = NULL, *key = NULL;
+    size_t cert_len = 0, key_len = 0;
+    if ((cert_path != NULL) != (key_path != NULL)) {
+        egide_log(EGIDE_LOG_ERROR, "[api] tls_cert and tls_key: give both, or neither");
+        rc = EGIDE_ERR_INVALID;
+    } else if (cert_path) {
+        rc = egide_file_read(cert_path, 1 << 20, &cert, &cert_len);
+        if (rc)
+            egide_log(EGIDE_LOG_ERROR, "[api] tls_cert %s: %s", cert_path, egide_strerror(rc));
+        if (!rc && (rc = egide_secret_read(key_path, 1 << 20, &key, &key_len)))
+            egide_log(EGIDE_LOG_ERROR, "[api] tls_key %s: %s%s", key_path, egide_strerror(rc),
+                      rc == EGIDE_ERR_PERM ? " (a regular file of this user, chmod 600)" : "");
+        if (!rc)
+            e->cookie_secure = true;
+    }
+    free(cert_path);
+    free(key_path);
+    if (rc) {
+        free(cert);
+        if (key)
+            egide_free_secret(key, key_len);
+        free(pub);
+        edge_web_paths_free(web);
+        return rc;
+    }
     egide_http_config_t hc = {
         .bind_addr = egide_config_str(cfg, "api", "bind"),
         .port = (uint16_t)egide_config_int(cfg, "api", "port"),
@@ -1875,13 +1904,20 @@ egide_rc edge_api_start(edge_t *e)
         .allow_non_loopback = egide_config_bool(cfg, "api", "allow_non_loopback"),
         .threads = threads,
         .express_paths = express,
+        .tls_cert_pem = (const char *)cert,
+        .tls_key_pem = (const char *)key,
     };
     rc = egide_http_start(&hc, s_handler, e, &e->http);
+    free(cert);
+    if (key)
+        egide_free_secret(key, key_len);
     free(pub); /* egide_http keeps its own copy of the paths */
     edge_web_paths_free(web);
     if (!rc)
-        egide_log(EGIDE_LOG_NOTICE, "REST API on %s:%u (%u request%s at once)", hc.bind_addr,
-                  egide_http_port(e->http), threads, threads > 1 ? "s" : "");
+        egide_log(EGIDE_LOG_NOTICE, "REST API on %s://%s:%u (%u request%s at once)",
+                  e->cookie_secure && cert_len ? "https" : "http", hc.bind_addr,
+                  egide_http_port(e->http),
+                  threads, threads > 1 ? "s" : "");
     return rc;
 }
 

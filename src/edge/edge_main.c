@@ -70,6 +70,11 @@ const egide_config_key_t edge_config_schema[] = {
     K("api", "port", EGIDE_CFG_INT, false, 0, 65535, "7720",
       "port of the REST API (0 = any free port)"),
     K("api", "token_file", EGIDE_CFG_PATH, true, 0, 0, NULL, "bearer token file (mode 0600)"),
+    K("api", "tls_cert", EGIDE_CFG_PATH, false, 0, 0, NULL,
+      "HTTPS: the listener's certificate chain (PEM); with tls_key, the API and the pages are "
+      "served over TLS only and the session cookie is Secure"),
+    K("api", "tls_key", EGIDE_CFG_PATH, false, 0, 0, NULL,
+      "HTTPS: the listener's private key (PEM, mode 0600)"),
     K("api", "metrics_public", EGIDE_CFG_BOOL, false, 0, 0, "false",
       "serve /metrics without the token"),
     K("api", "allow_non_loopback", EGIDE_CFG_BOOL, false, 0, 0, "false",

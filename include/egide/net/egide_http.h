@@ -211,6 +211,12 @@ typedef struct egide_http_config {
     const char *session_cookie;
     egide_http_session_fn session_fn;
     void *session_arg;
+    /* TLS (HTTPS) on the listener: the server's certificate chain and its
+     * private key, PEM text, both or neither (NULL: plain HTTP, for
+     * loopback).  TLS 1.2 and 1.3 only.  Copied; the key's copy is wiped
+     * at stop.  EGIDE_ERR_STATE when libmicrohttpd was built without TLS. */
+    const char *tls_cert_pem;
+    const char *tls_key_pem;
 } egide_http_config_t;
 
 /* Counters since start, for metrics and tests (egide_http_stats()). */

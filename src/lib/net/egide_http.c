@@ -90,6 +90,7 @@ struct egide_http {
     char *session_cookie;       /* cookie name of sessions, or NULL (no sessions) */
     egide_http_session_fn sfn;  /* accepts a session cookie's value */
     void *session_arg;          /* its argument */
+    char *tls_cert, *tls_key;   /* PEM copies while TLS is on, or NULL */
     uint16_t port;              /* bound port */
     unsigned max_conns;         /* connection slots (libmicrohttpd's limit too) */
     int64_t header_ms;          /* header deadline from the request's start */
@@ -1279,6 +1280,11 @@ static void s_free(egide_http_t *h)
         free(h->public_paths[i]);
     free(h->public_paths);
     free(h->session_cookie);
+    free(h->tls_cert);
+    if (h->tls_key) {
+        egide_wipe(h->tls_key, strlen(h->tls_key));
+        free(h->tls_key);
+    }
     for (size_t i = 0; h->express_paths && h->express_paths[i]; i++)
         free(h->express_paths[i]);
     free(h->express_paths);
@@ -1449,7 +1455,27 @@ egide_rc egide_http_start(const egide_http_config_t *cfg, egide_http_handler_fn 
         per_ip = EGIDE_HTTP_DEFAULT_MAX_PER_CLIENT;
     const struct sockaddr *sa = v6 ? (const struct sockaddr *)&sin6 : (const struct sockaddr *)&sin;
 
-    struct MHD_OptionItem opts[16];
+    bool tls = cfg->tls_cert_pem || cfg->tls_key_pem;
+    if (tls) {
+        if (!cfg->tls_cert_pem || !cfg->tls_key_pem || !*cfg->tls_cert_pem || !*cfg->tls_key_pem) {
+            egide_log(EGIDE_LOG_ERROR, "http: TLS needs both a certificate and its key");
+            s_free(h);
+            return EGIDE_ERR_INVALID;
+        }
+        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+            egide_log(EGIDE_LOG_ERROR, "http: this libmicrohttpd has no TLS support");
+            s_free(h);
+            return EGIDE_ERR_STATE;
+        }
+        h->tls_cert = strdup(cfg->tls_cert_pem);
+        h->tls_key = strdup(cfg->tls_key_pem);
+        if (!h->tls_cert || !h->tls_key) {
+            s_free(h);
+            return EGIDE_ERR_NOMEM;
+        }
+        flags |= MHD_USE_TLS;
+    }
+    struct MHD_OptionItem opts[24];
     size_t no = 0;
 #define S_OPT(o, v, p) (opts[no++] = (struct MHD_OptionItem){(o), (intptr_t)(v), (p)})
     S_OPT(MHD_OPTION_SOCK_ADDR, 0, (void *)(uintptr_t)sa);
@@ -1464,6 +1490,12 @@ egide_rc egide_http_start(const egide_http_config_t *cfg, egide_http_handler_fn 
     S_OPT(MHD_OPTION_NOTIFY_CONNECTION, s_on_connection, h);
     S_OPT(MHD_OPTION_URI_LOG_CALLBACK, s_on_uri, h);
     S_OPT(MHD_OPTION_NOTIFY_COMPLETED, s_on_completed, h);
+    if (tls) {
+        S_OPT(MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert);
+        S_OPT(MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key);
+        S_OPT(MHD_OPTION_HTTPS_PRIORITIES, 0,
+              (void *)(uintptr_t) "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2");
+    }
     S_OPT(MHD_OPTION_END, 0, NULL);
 #undef S_OPT
     h->d =
