@@ -7,8 +7,8 @@
 #   bash tests/browser/with_edge.sh tests/browser/screenshots.py
 #
 # (EGIDE_BIN must point at a build directory.)  Not a test: it asserts
-# only that each screen was reached.  The auditor's screen belongs to the
-# audit pages and is taken when web/auditor.html exists.
+# only that each screen was reached; the auditor's screen with an auditor
+# account made here.
 import copy
 import json
 import os
@@ -138,8 +138,24 @@ def main():
         d.execute_script("document.getElementById('action-report').scrollIntoView({block: 'start'});")
         shot("07-territoire-rapport-evaluation", "#report-reasons")
         if os.path.exists(os.path.join(SRC, "web", "auditor.html")):
-            d.get(URL + "/auditor.html")
-            shot("08-audit", "main")
+            # The auditor (an account of their own, made as IT would): the
+            # referral's trail (opened and acknowledged by the agent above),
+            # each entry's proof checked in the browser.
+            subprocess.run([os.path.join(os.environ["EGIDE_BIN"], "egide"), "user", "add", "--db",
+                            os.environ["EGIDE_WEB_DB"], "--role", "auditor", "--password-file",
+                            os.environ["EGIDE_WEB_PASSWORD_FILE"], "auditrice"],
+                           check=True, capture_output=True, timeout=60)
+            login(URL, "auditrice")
+            d.get(URL + "/audit#message=" + ids[0])
+            wait.until(lambda x: x.find_elements(By.CSS_SELECTOR, "#trail-table tbody tr"))
+            rows = d.find_elements(By.CSS_SELECTOR, "#trail-table tbody tr")
+            opened = [tr for tr in rows if "a ouvert le contenu" in tr.text]
+            if opened:  # the agent's opening: its proof checked in the browser
+                opened[0].find_element(By.TAG_NAME, "button").click()
+                wait.until(lambda x: x.find_element(By.ID, "proof-result").get_attribute(
+                    "data-result") in ("vérifiée", "échec"))
+            d.set_window_size(1280, 1300)
+            shot("08-audit", "#trail-table")
     finally:
         d.quit()
     # Smaller files for the repository when pngquant (Debian's) is there.
@@ -148,7 +164,7 @@ def main():
             subprocess.call(["pngquant", "--force", "--skip-if-larger", "--quality", "60-90",
                              "--output", p, p])
     print("%d screenshots in %s" % (len(shots), OUT))
-    return 0 if len(shots) >= 7 else 1
+    return 0 if len(shots) >= 8 else 1
 
 
 if __name__ == "__main__":
