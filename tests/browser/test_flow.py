@@ -54,6 +54,31 @@ PASSED = 0
 FAILED = 0
 
 
+# WCAG 2.1 AA contrast (1.4.3) of every visible text of the page: the text's
+# colour against the first opaque background behind it; 4.5:1, or 3:1 for
+# large text (24 px, or 18.66 px bold).  Returns the failures, at most 5.
+CONTRAST_JS = """
+function rgb(c) { const m = c.match(/[\\d.]+/g); return m ? m.map(Number) : [0, 0, 0, 0]; }
+function lum(c) { const v = c.slice(0, 3).map(x => { x /= 255;
+  return x <= 0.03928 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4); });
+  return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2]; }
+function bg(e) { for (; e; e = e.parentElement) { const c = rgb(getComputedStyle(e).backgroundColor);
+  if (c.length < 4 || c[3] > 0.99) return c; } return [255, 255, 255]; }
+const bad = [];
+for (const e of document.querySelectorAll('body *')) {
+  if (![...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim())) continue;
+  const st = getComputedStyle(e), r = e.getBoundingClientRect();
+  if (st.visibility === 'hidden' || st.display === 'none' || r.width === 0 || r.height === 0) continue;
+  const f = rgb(st.color), b = bg(e), l1 = lum(f), l2 = lum(b);
+  const ratio = (Math.max(l1, l2) + 0.05) / (Math.min(l1, l2) + 0.05);
+  const px = parseFloat(st.fontSize), large = px >= 24 || (px >= 18.66 && Number(st.fontWeight) >= 700);
+  if (ratio < (large ? 3 : 4.5) && bad.length < 5)
+    bad.push(e.tagName + ' "' + e.textContent.trim().slice(0, 30) + '" ' + ratio.toFixed(2));
+}
+return bad;
+"""
+
+
 def check(what, cond):
     global PASSED, FAILED
     if cond:
@@ -218,6 +243,16 @@ def main():
               [a.text for a in driver.find_elements(By.CSS_SELECTOR, "#shell nav a")] ==
               ["File d'attente", "Échéances", "Informatique"])
 
+        low = driver.execute_script(CONTRAST_JS)
+        check("the queue's texts meet WCAG AA contrast (%s)" % "; ".join(low), not low)
+        # the probe itself: a light grey text on white must be caught
+        driver.execute_script("""const p = document.createElement('p'); p.id = 'contrast-probe';
+            p.textContent = 'gris clair'; p.style.color = '#bbbbbb'; p.style.background = '#ffffff';
+            document.body.appendChild(p);""")
+        probe = driver.execute_script(CONTRAST_JS)
+        driver.execute_script("document.getElementById('contrast-probe').remove();")
+        check("the contrast probe catches #bbb on white (%s)" % "; ".join(probe),
+              any('"gris clair"' in x for x in probe))
         for w in (1920, 1280):
             driver.set_window_size(w, 1000)
             over = driver.execute_script(
@@ -237,6 +272,9 @@ def main():
               driver.find_elements(By.ID, "sender-protected") != [])
         check("the confidential sender's organisation and reference are not shown",
               "SNATED (119 Allô" not in body and "Référence de l'émetteur" not in body)
+
+        low = driver.execute_script(CONTRAST_JS)
+        check("the document's texts meet WCAG AA contrast (%s)" % "; ".join(low), not low)
 
         # --- accessibility basics: every field labelled, focus visible
         unlabelled = driver.execute_script("""
