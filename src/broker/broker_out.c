@@ -154,7 +154,7 @@ egide_rc broker_commit(broker_t *b)
         return EGIDE_OK;
     }
     if (rc == EGIDE_ERR_STATE)
-        b->lease_check = true;   /* fenced: the lease is checked before anything else */
+        b->lease_check = true; /* fenced: the lease is checked before anything else */
     b->audit_wrote = false;
     free(b->checkpoint_pending); /* signed in a transaction that did not happen */
     b->checkpoint_pending = NULL;

@@ -305,13 +305,13 @@ static const char *s_recipients_line(json_t *m, char *out, size_t outsz)
 /* The states each box's API accepts (edge_in_state_parse and
  * edge_overall_state_known at the edge). */
 static const char *const s_in_states[] = {"delivered", "acknowledged", NULL};
-static const char *const s_out_states[] = {"queued",          "accepted",       "delivered",
-                                           "acknowledged",    "rejected",       "partly_rejected",
-                                           "partly_expired",  "expired",        NULL};
+static const char *const s_out_states[] = {"queued",         "accepted", "delivered",
+                                           "acknowledged",   "rejected", "partly_rejected",
+                                           "partly_expired", "expired",  NULL};
 static const cli_opt_t s_inbox_opts[] = {
     {"--state", CLI_VALUE, "STATE", "only messages in STATE: delivered or acknowledged", false},
-    {"--limit", CLI_VALUE, "N", "at most N messages (1.." S_STR(EGIDE_LIST_PAGE_MAX) ", default 100)",
-     false},
+    {"--limit", CLI_VALUE, "N",
+     "at most N messages (1.." S_STR(EGIDE_LIST_PAGE_MAX) ", default 100)", false},
     {"--after", CLI_VALUE, "CURSOR", "the next page (the cursor the previous run printed)", false},
     {NULL, CLI_FLAG, NULL, NULL, false},
 };
@@ -320,8 +320,8 @@ static const cli_opt_t s_outbox_opts[] = {
      "only messages in STATE: queued, accepted, delivered, acknowledged, rejected, "
      "partly_rejected, partly_expired, expired",
      false},
-    {"--limit", CLI_VALUE, "N", "at most N messages (1.." S_STR(EGIDE_LIST_PAGE_MAX) ", default 100)",
-     false},
+    {"--limit", CLI_VALUE, "N",
+     "at most N messages (1.." S_STR(EGIDE_LIST_PAGE_MAX) ", default 100)", false},
     {"--after", CLI_VALUE, "CURSOR", "the next page (the cursor the previous run printed)", false},
     {NULL, CLI_FLAG, NULL, NULL, false},
 };
@@ -357,7 +357,8 @@ static int s_list(const cli_args_t *args)
         if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
               *c == '.' || *c == '-') ||
             c - after > 64)
-            return cli_fail(what, "--after: not a cursor (give the one the previous page printed)") +
+            return cli_fail(what,
+                            "--after: not a cursor (give the one the previous page printed)") +
                    1;
     cli_conn_t ctx;
     json_t *res = NULL;
@@ -407,8 +408,8 @@ static int s_list(const cli_args_t *args)
     /* The page is not the whole list: say how to get the next one. */
     if (json_is_string(json_object_get(res, "next"))) {
         char next[128];
-        printf("more: egide %s%s%s --after %s\n", box, state ? " --state " : "",
-               state ? state : "", cli_field(res, "next", next, sizeof next));
+        printf("more: egide %s%s%s --after %s\n", box, state ? " --state " : "", state ? state : "",
+               cli_field(res, "next", next, sizeof next));
     }
 done:
     json_decref(res);

@@ -1916,8 +1916,7 @@ egide_rc edge_api_start(edge_t *e)
     if (!rc)
         egide_log(EGIDE_LOG_NOTICE, "REST API on %s://%s:%u (%u request%s at once)",
                   e->cookie_secure && cert_len ? "https" : "http", hc.bind_addr,
-                  egide_http_port(e->http),
-                  threads, threads > 1 ? "s" : "");
+                  egide_http_port(e->http), threads, threads > 1 ? "s" : "");
     return rc;
 }
 

@@ -383,8 +383,8 @@ typedef struct edge_store_counts {
 
 /* Limits the reads enforce (the API's paging). */
 #define EDGE_STORE_LIST_MAX     EGIDE_LIST_PAGE_MAX /* outbox_list / inbox_list limit */
-#define EDGE_STORE_RECEIPTS_MAX 1024  /* receipt_list, per message */
-#define EDGE_IDEM_KEY_MAX       128   /* bytes of an idempotency key */
+#define EDGE_STORE_RECEIPTS_MAX 1024                /* receipt_list, per message */
+#define EDGE_IDEM_KEY_MAX       128                 /* bytes of an idempotency key */
 
 /* ---- accounts (personal accounts of the web pages: edge_accounts.h) ----- */
 

@@ -1094,12 +1094,9 @@ static egide_rc s_obligation_count(edge_store_t *s, const edge_oblig_filter_t *f
                            EGIDE_DEADLINE_RELEASED == 4,
                        "the counters' names follow the states");
         static const char *const names[EDGE_OBLIG_Q__COUNT] = {
-            [EDGE_OBLIG_Q_ANY] = "obl%",
-            [EDGE_OBLIG_Q_OPEN] = "obl0",
-            [EDGE_OBLIG_Q_OVERDUE] = "",
-            [EDGE_OBLIG_Q_MET] = "obl1",
-            [EDGE_OBLIG_Q_LATE] = "obl3",
-            [EDGE_OBLIG_Q_RELEASED] = "obl4",
+            [EDGE_OBLIG_Q_ANY] = "obl%",  [EDGE_OBLIG_Q_OPEN] = "obl0",
+            [EDGE_OBLIG_Q_OVERDUE] = "",  [EDGE_OBLIG_Q_MET] = "obl1",
+            [EDGE_OBLIG_Q_LATE] = "obl3", [EDGE_OBLIG_Q_RELEASED] = "obl4",
         };
         rc = egide_db_stmt(DB(s), "SELECT total(n) FROM counters WHERE name LIKE ?1", &st);
         if (rc)
@@ -1129,14 +1126,13 @@ static egide_rc s_obligation_counts(edge_store_t *s, int64_t now_ms, edge_oblig_
         return EGIDE_ERR_INVALID;
     memset(c, 0, sizeof *c);
     sqlite3_stmt *st;
-    egide_rc rc =
-        egide_db_stmt(DB(s),
-                      "SELECT (SELECT n FROM counters WHERE name='obl' || ?1),"
-                      " (SELECT count(*) FROM obligations WHERE state=?1 AND due_ms<?2),"
-                      " (SELECT n FROM counters WHERE name='obl' || ?3),"
-                      " (SELECT n FROM counters WHERE name='obl' || ?4),"
-                      " (SELECT n FROM counters WHERE name='obl' || ?5)",
-                      &st);
+    egide_rc rc = egide_db_stmt(DB(s),
+                                "SELECT (SELECT n FROM counters WHERE name='obl' || ?1),"
+                                " (SELECT count(*) FROM obligations WHERE state=?1 AND due_ms<?2),"
+                                " (SELECT n FROM counters WHERE name='obl' || ?3),"
+                                " (SELECT n FROM counters WHERE name='obl' || ?4),"
+                                " (SELECT n FROM counters WHERE name='obl' || ?5)",
+                                &st);
     if (rc)
         return rc;
     sqlite3_bind_int(st, 1, EGIDE_DEADLINE_OPEN);
@@ -2811,8 +2807,8 @@ static void s_search_case_cols(edge_search_row_t *r, bool outbox)
 /* The page's rows, by the ids the index range matched, in its order.  A
  * row gone meanwhile (the read is not one snapshot with the range) is left
  * out. */
-static egide_rc s_search_fetch(edge_store_t *s, bool outbox, const uint8_t (*ids)[16],
-                               size_t found, edge_search_row_t **rows, size_t *n)
+static egide_rc s_search_fetch(edge_store_t *s, bool outbox, const uint8_t (*ids)[16], size_t found,
+                               edge_search_row_t **rows, size_t *n)
 {
     *rows = calloc(found, sizeof **rows);
     if (!*rows)

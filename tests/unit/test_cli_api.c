@@ -641,15 +641,16 @@ static void test_lists(void)
         "\"sender\":\"71.crip\",\"urgency\":\"normal\",\"created_ms\":1700000000000,"
         "\"state\":\"delivered\"}],\"next\":\"i1700000000000.00112233445566778899aabbccddeeff\"}";
     s_expect(200, paged);
-    const char *pg[] = {"inbox", "--state", "delivered", "--api", s_api, "--token-file", s_tok, NULL};
+    const char *pg[] = {"inbox", "--state",      "delivered", "--api",
+                        s_api,   "--token-file", s_tok,       NULL};
     CHECK(s_run(pg, NULL, &out, &err) == 0);
     CHECK(strstr(out, "more: egide inbox --state delivered --after "
                       "i1700000000000.00112233445566778899aabbccddeeff\n") != NULL);
     free(out);
     free(err);
-    const char *pn[] = {"inbox",  "--after",      "i1700000000000.00112233445566778899aabbccddeeff",
-                        "--api",  s_api,          "--token-file",
-                        s_tok,    NULL};
+    const char *pn[] = {"inbox", "--after", "i1700000000000.00112233445566778899aabbccddeeff",
+                        "--api", s_api,     "--token-file",
+                        s_tok,   NULL};
     s_expect(200, "{\"messages\":[]}");
     CHECK(s_run(pn, NULL, &out, &err) == 0);
     CHECK_STREQ(s_got.query, "box=inbox&after=i1700000000000.00112233445566778899aabbccddeeff");
@@ -674,7 +675,8 @@ static void test_show_ack_status(void)
         "{\"kind\":\"DELIVERED\",\"issuer\":\"71.crip\","
         "\"recipient\":\"71.crip\",\"time_ms\":1700000002000,\"reason\":\"\",\"verified\":true,"
         "\"audit_leaf_index\":42},{\"kind\":\"EXPIRED\",\"issuer\":\"71.broker\","
-        "\"recipient\":\"71.tas.macon\",\"time_ms\":1700000003000,\"verified\":true}],\"content_type\":\"application/json\",\"payload\":"
+        "\"recipient\":\"71.tas.macon\",\"time_ms\":1700000003000,\"verified\":true}],\"content_"
+        "type\":\"application/json\",\"payload\":"
         "{\"children\":[{\"first_name\":\"SECRETNAME\"}]}}";
     s_expect(200, msg);
     char *out, *err;

@@ -977,7 +977,8 @@ static void test_unknown_sender_waits(void)
     REQUIRE(env);
     frame = NULL;
     CHECK_RC(edge_inbox_step(&E, env, len, &frame, &fl), EGIDE_OK);
-    CHECK(frame && s_receipt_kind(frame, fl, id, NULL) == EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED);
+    CHECK(frame &&
+          s_receipt_kind(frame, fl, id, NULL) == EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED);
     free(frame);
     free(env);
     E.now_ms = NULL;

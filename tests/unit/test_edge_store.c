@@ -1227,12 +1227,9 @@ static void test_obligation_paging(void)
     } by_state[] = {
         /* i 0..4 closed at 1500 against due 1000 * (i % 5): 0 met (due 0,
          * 1000 late), 2..4 met; i 5 released */
-        {EDGE_OBLIG_Q_MET, -1, 3},
-        {EDGE_OBLIG_Q_MET, EDGE_OBLIG_ACT, 2}, /* i 2, 4 */
-        {EDGE_OBLIG_Q_LATE, -1, 2},
-        {EDGE_OBLIG_Q_LATE, EDGE_OBLIG_OVERSEE, 1}, /* i 1 */
-        {EDGE_OBLIG_Q_RELEASED, -1, 1},
-        {EDGE_OBLIG_Q_OPEN, -1, N - 6},
+        {EDGE_OBLIG_Q_MET, -1, 3},      {EDGE_OBLIG_Q_MET, EDGE_OBLIG_ACT, 2},      /* i 2, 4 */
+        {EDGE_OBLIG_Q_LATE, -1, 2},     {EDGE_OBLIG_Q_LATE, EDGE_OBLIG_OVERSEE, 1}, /* i 1 */
+        {EDGE_OBLIG_Q_RELEASED, -1, 1}, {EDGE_OBLIG_Q_OPEN, -1, N - 6},
         {EDGE_OBLIG_Q_ANY, -1, N},
     };
     for (size_t i = 0; i < sizeof by_state / sizeof by_state[0]; i++) {

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sqlite3.h>
 #include "egide/base/egide_rc.h"
 
@@ -43,5 +44,23 @@ void egide_db_done(sqlite3_stmt *st);
 
 /* Map a sqlite result code to egide_rc (SQLITE_CONSTRAINT -> EGIDE_ERR_EXISTS). */
 egide_rc egide_db_rc(int sqlite_rc);
+
+/* An online, consistent copy of the database at src_path into a NEW file
+ * dst_path (egide_db_backup.c): one read snapshot through SQLite's backup
+ * API, while writers go on; dst created O_EXCL mode 0600, one file
+ * (rollback journal), integrity-checked, synced with its directory.
+ * progress (may be NULL) is called with pages done and total.  *info (may
+ * be NULL) gets the pages and bytes copied.  On failure the partial copy
+ * is removed and err (may be NULL) says why: EGIDE_ERR_NOTFOUND (no
+ * source), EGIDE_ERR_EXISTS (dst exists: never written over),
+ * EGIDE_ERR_IO, EGIDE_ERR_HASH (the copy fails its integrity check),
+ * EGIDE_ERR_DB or EGIDE_ERR_FULL (SQLite). */
+typedef void (*egide_db_progress_fn)(void *arg, int done, int total);
+typedef struct egide_db_backup_info {
+    int pages;
+    int64_t bytes;
+} egide_db_backup_info_t;
+egide_rc egide_db_backup(const char *src_path, const char *dst_path, egide_db_progress_fn progress,
+                         void *arg, egide_db_backup_info_t *info, char *err, size_t errsz);
 
 #endif
