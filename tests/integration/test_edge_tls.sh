@@ -71,11 +71,12 @@ start "$ST/edge.ini"
 stopped() { ! kill -0 "${EL_PID[$N]}" 2>/dev/null; }
 check "a 0644 TLS key stops the edge at start" el_wait_until 100 stopped
 check "  saying which file and why" grep -q "tls_key $ST/tls.key: .*chmod 600" "$ST/edge.log"
+el_stop $N # (nothing left to stop when the check held)
 chmod 600 "$ST/tls.key"
 grep -v '^tls_key = ' "$ST/edge.ini" >"$ST/edge-nokey.ini"
 : >"$ST/edge.log"
 start "$ST/edge-nokey.ini"
 check "a certificate without its key stops the edge at start" el_wait_until 100 stopped
 check "  saying both are needed" grep -q "tls_cert and tls_key: give both, or neither" "$ST/edge.log"
-unset "EL_PID[$N]"
+el_stop $N
 t_done
