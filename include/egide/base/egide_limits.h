@@ -20,15 +20,16 @@
 #define EGIDE_MAX_RECIPIENTS  32u
 #define EGIDE_MAX_NODE_ID     64u                  /* bytes of a node id */
 #define EGIDE_MAX_TYPE_NAME   64u                  /* bytes of a message type */
-/* One page of GET /v1/messages (the edge API) and of `egide inbox|outbox
- * --limit`: the same bound on both sides. */
-#define EGIDE_LIST_PAGE_MAX 10000
 #define EGIDE_MAX_DIRECTORY   (8u * 1024u * 1024u) /* one SignedDirectory */
 #define EGIDE_MAX_RECEIPT     (16u * 1024u)
 #define EGIDE_MAX_AUDIT_EVENT (8u * 1024u)
 #define EGIDE_MAX_CONFIG_FILE (1024u * 1024u)
 #define EGIDE_MAX_CERT_FILE   (64u * 1024u)
 #define EGIDE_MAX_JSON_BODY   (24u * 1024u * 1024u) /* REST API request body */
+
+/* One page of GET /v1/messages (the edge API) and of `egide inbox|outbox
+ * --limit`: the same bound on both sides. */
+#define EGIDE_LIST_PAGE_MAX 10000
 
 /* Crypto sizes (suite 1). */
 #define EGIDE_MSG_ID_LEN        16u
