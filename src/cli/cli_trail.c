@@ -65,8 +65,10 @@ static int s_verify(const cli_args_t *a)
         if (!rc)
             rc = egide_pki_cert_pubkey(c, EGIDE_CERT_USE_SIGN, &pub);
         X509_free(c);
-        if (rc)
+        if (rc) {
+            EVP_PKEY_free(pub); /* whatever a refused certificate left there */
             return cli_fail_rc(what, rc, "--cert %s: not a signing certificate", cert) + 1;
+        }
     }
     sqlite3 *db = NULL;
     egide_auditlog_t *log = NULL;
