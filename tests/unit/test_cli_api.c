@@ -114,7 +114,7 @@ static int s_run(const char *const *args, const char *env_config, char **out, ch
         if (o < 0 || e < 0 || in < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0 || dup2(in, 0) < 0)
             _exit(127);
         setenv("HOME", s_dir, 1);
-        setenv("TZ", "UTC", 1);
+        setenv("TZ", "UTC", 0); /* UTC unless a test set a zone */
         if (env_config)
             setenv("EGIDE_CONFIG", env_config, 1);
         else
@@ -579,6 +579,15 @@ static void test_lists(void)
     CHECK_STREQ(err, "");
     free(out);
     free(err);
+    /* Times in the reader's local time, with its zone (a POSIX TZ rule:
+     * no tzdata needed). */
+    setenv("TZ", "CET-1CEST,M3.5.0,M10.5.0/3", 1);
+    s_expect(200, outbox);
+    CHECK(s_run(a, NULL, &out, &err) == 0);
+    CHECK(strstr(out, "2023-11-14 23:13 CET") != NULL);
+    unsetenv("TZ");
+    free(out);
+    free(err);
 
     /* --json passes the list through. */
     const char *j[] = {"outbox", "--json", "--api", s_api, "--token-file", s_tok, NULL};
@@ -948,6 +957,7 @@ static void test_deadlines_config(void)
 
 int main(void)
 {
+    unsetenv("TZ"); /* the CLI runs in UTC unless a test sets a zone (s_run) */
     const char *bin = getenv("EGIDE_BIN");
     if (!bin) {
         fprintf(stderr, "EGIDE_BIN is not set\n");
