@@ -884,6 +884,16 @@ static void test_deadlines_config(void)
     CHECK(strstr(out, "snated.transmission") != NULL);
     CHECK(strstr(out, "Évaluation (3 mois) [L226-3]") != NULL);
     CHECK(strstr(out, "shown") == NULL); /* one page, nothing more */
+    CHECK(strstr(out, "2026-12-21 08:14") != NULL); /* due_ms in UTC (s_run's default) */
+    free(out);
+    free(err);
+    /* The due time in the reader's local time, with its zone. */
+    setenv("TZ", "CET-1CEST,M3.5.0,M10.5.0/3", 1);
+    s_expect(200, list);
+    CHECK(s_run(a, NULL, &out, &err) == 0);
+    CHECK(strstr(out, "2026-12-21 09:14 CET") != NULL);
+    CHECK(strstr(out, "08:14") == NULL);
+    unsetenv("TZ");
     free(out);
     free(err);
     /* A page with more after it says so, with the cursor. */
