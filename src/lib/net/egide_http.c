@@ -852,6 +852,9 @@ static void s_default_body(egide_http_resp_t *resp)
     case 431:
         egide_http_error(resp, 431, EGIDE_ERR_LIMIT, "request header fields too large");
         break;
+    case 503:
+        egide_http_error(resp, 503, EGIDE_ERR_STATE, "service unavailable, retry later");
+        break;
 
     default:
         if (resp->status == 204 || resp->status == 304)
