@@ -85,11 +85,10 @@ static void s_handler(const egide_http_req_t *req, egide_http_resp_t *resp, void
         egide_http_json(resp, 200,
                         json_pack("{s:I, s:I, s:n, s:I, s:{s:I}, s:[{s:I}], s:I, s:s, s:I}",
                                   "created_ms", (json_int_t)1796144400123LL, "timeout_ms",
-                                  (json_int_t)5000, "closed_ms", "due_ms", (json_int_t)0,
-                                  "payload", "received_ms", (json_int_t)1796144400123LL, "rows",
-                                  "seen_ms", (json_int_t)86400000, "time_ms",
-                                  (json_int_t)253402300800000LL, "done_at", "kept", "done_ms",
-                                  (json_int_t)1796144400123LL));
+                                  (json_int_t)5000, "closed_ms", "due_ms", (json_int_t)0, "payload",
+                                  "received_ms", (json_int_t)1796144400123LL, "rows", "seen_ms",
+                                  (json_int_t)86400000, "time_ms", (json_int_t)253402300800000LL,
+                                  "done_at", "kept", "done_ms", (json_int_t)1796144400123LL));
     } else if (strcmp(req->path, "/twice") == 0) {
         egide_http_text(resp, 200, NULL, "first");
         egide_http_json(resp, 201, json_pack("{s:b}", "second", 1));
@@ -326,7 +325,7 @@ static void test_problems_and_times(void)
     CHECK(json_object_get(json_object_get(o, "payload"), "received_at") == NULL);
     json_t *row = json_array_get(json_object_get(o, "rows"), 0);
     CHECK_STREQ(json_string_value(json_object_get(row, "seen_at")), "1970-01-02T00:00:00.000Z");
-    CHECK(json_is_null(json_object_get(o, "time_at"))); /* past year 9999 */
+    CHECK(json_is_null(json_object_get(o, "time_at")));                    /* past year 9999 */
     CHECK_STREQ(json_string_value(json_object_get(o, "done_at")), "kept"); /* its own */
     json_decref(o);
     egide_httpc_resp_free(&r);
@@ -575,8 +574,8 @@ static void test_routes_and_helpers(void)
         if (defaults[i].body)
             CHECK_STREQ(r.body, defaults[i].body);
         /* Errors are problems, successes JSON. */
-        CHECK(strcmp(r.content_type, r.status >= 400 ? "application/problem+json"
-                                                     : "application/json") == 0);
+        CHECK(strcmp(r.content_type,
+                     r.status >= 400 ? "application/problem+json" : "application/json") == 0);
         egide_httpc_resp_free(&r);
     }
 

@@ -198,8 +198,7 @@ static void test_pick(void)
          "unknown-recipient"},
         {422, EGIDE_ERR_RULE, EGIDE__V1__REASON_CODE__REASON_UNKNOWN_TYPE, "unknown-type"},
         {422, EGIDE_ERR_RULE, EGIDE__V1__REASON_CODE__REASON_NO_RECIPIENT, "no-recipient"},
-        {422, EGIDE_ERR_AUTH, EGIDE__V1__REASON_CODE__REASON_UNKNOWN_SENDER,
-         "recipients-refused"},
+        {422, EGIDE_ERR_AUTH, EGIDE__V1__REASON_CODE__REASON_UNKNOWN_SENDER, "recipients-refused"},
         {422, EGIDE_ERR_NOTFOUND, 0, "unknown-recipient"},
         {422, EGIDE_ERR_IO, 0, "unprocessable"},
         {429, EGIDE_ERR_LIMIT, 0, "rate-limited"},
@@ -237,8 +236,8 @@ static void test_pick(void)
                 const egide_problem_info_t *pi =
                     egide_problem_info(egide_problem_pick(st, (egide_rc)rc, reason));
                 if (pi->status != 0 && pi->status != st) {
-                    fprintf(stderr, "pick(%d, %d, %d) = %s (status %d)\n", st, rc, reason,
-                            pi->code, pi->status);
+                    fprintf(stderr, "pick(%d, %d, %d) = %s (status %d)\n", st, rc, reason, pi->code,
+                            pi->status);
                     CHECK(pi->status == st);
                     return;
                 }

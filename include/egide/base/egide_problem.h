@@ -36,41 +36,41 @@
 
 /* One value per code; values may be added, never renumbered or reused. */
 typedef enum egide_problem {
-    EGIDE_PROBLEM_BAD_REQUEST = 0,       /* 400 bad-request */
-    EGIDE_PROBLEM_MALFORMED_REQUEST,     /* 400 malformed-request */
-    EGIDE_PROBLEM_VALIDATION_FAILED,     /* 400 validation-failed */
-    EGIDE_PROBLEM_UNAUTHENTICATED,       /* 401 unauthenticated */
-    EGIDE_PROBLEM_FORBIDDEN,             /* 403 forbidden */
-    EGIDE_PROBLEM_NOT_FOUND,             /* 404 not-found */
-    EGIDE_PROBLEM_NO_CHECKPOINT,         /* 404 no-checkpoint */
-    EGIDE_PROBLEM_METHOD_NOT_ALLOWED,    /* 405 method-not-allowed */
-    EGIDE_PROBLEM_CONFLICT,              /* 409 conflict */
-    EGIDE_PROBLEM_NOT_CHECKPOINTED,      /* 409 not-checkpointed */
-    EGIDE_PROBLEM_LENGTH_REQUIRED,       /* 411 length-required */
-    EGIDE_PROBLEM_BODY_TOO_LARGE,        /* 413 body-too-large */
-    EGIDE_PROBLEM_URI_TOO_LONG,          /* 414 uri-too-long */
-    EGIDE_PROBLEM_UNSUPPORTED_MEDIA,     /* 415 unsupported-media-type */
-    EGIDE_PROBLEM_PAYLOAD_INVALID,       /* 422 payload-invalid */
-    EGIDE_PROBLEM_ROUTING_REFUSED,       /* 422 routing-refused */
-    EGIDE_PROBLEM_FORBIDDEN_TYPE,        /* 422 forbidden-type */
-    EGIDE_PROBLEM_FORBIDDEN_RECIPIENT,   /* 422 forbidden-recipient */
-    EGIDE_PROBLEM_UNKNOWN_RECIPIENT,     /* 422 unknown-recipient */
-    EGIDE_PROBLEM_NODE_SUSPENDED,        /* 422 node-suspended */
-    EGIDE_PROBLEM_UNKNOWN_TYPE,          /* 422 unknown-type */
-    EGIDE_PROBLEM_NO_RECIPIENT,          /* 422 no-recipient */
-    EGIDE_PROBLEM_RECIPIENTS_REFUSED,    /* 422 recipients-refused */
-    EGIDE_PROBLEM_UNPROCESSABLE,         /* 422 unprocessable */
-    EGIDE_PROBLEM_RATE_LIMITED,          /* 429 rate-limited */
-    EGIDE_PROBLEM_HEADERS_TOO_LARGE,     /* 431 headers-too-large */
-    EGIDE_PROBLEM_REQUEST_REFUSED,       /* any other 4xx: request-refused */
-    EGIDE_PROBLEM_INTERNAL_ERROR,        /* 500 internal-error */
-    EGIDE_PROBLEM_INTEGRITY_FAILURE,     /* 500 integrity-failure */
-    EGIDE_PROBLEM_SERVER_BUSY,           /* 503 server-busy */
-    EGIDE_PROBLEM_UNAVAILABLE,           /* 503 unavailable */
-    EGIDE_PROBLEM_STORE_UNAVAILABLE,     /* 503 store-unavailable */
+    EGIDE_PROBLEM_BAD_REQUEST = 0,        /* 400 bad-request */
+    EGIDE_PROBLEM_MALFORMED_REQUEST,      /* 400 malformed-request */
+    EGIDE_PROBLEM_VALIDATION_FAILED,      /* 400 validation-failed */
+    EGIDE_PROBLEM_UNAUTHENTICATED,        /* 401 unauthenticated */
+    EGIDE_PROBLEM_FORBIDDEN,              /* 403 forbidden */
+    EGIDE_PROBLEM_NOT_FOUND,              /* 404 not-found */
+    EGIDE_PROBLEM_NO_CHECKPOINT,          /* 404 no-checkpoint */
+    EGIDE_PROBLEM_METHOD_NOT_ALLOWED,     /* 405 method-not-allowed */
+    EGIDE_PROBLEM_CONFLICT,               /* 409 conflict */
+    EGIDE_PROBLEM_NOT_CHECKPOINTED,       /* 409 not-checkpointed */
+    EGIDE_PROBLEM_LENGTH_REQUIRED,        /* 411 length-required */
+    EGIDE_PROBLEM_BODY_TOO_LARGE,         /* 413 body-too-large */
+    EGIDE_PROBLEM_URI_TOO_LONG,           /* 414 uri-too-long */
+    EGIDE_PROBLEM_UNSUPPORTED_MEDIA,      /* 415 unsupported-media-type */
+    EGIDE_PROBLEM_PAYLOAD_INVALID,        /* 422 payload-invalid */
+    EGIDE_PROBLEM_ROUTING_REFUSED,        /* 422 routing-refused */
+    EGIDE_PROBLEM_FORBIDDEN_TYPE,         /* 422 forbidden-type */
+    EGIDE_PROBLEM_FORBIDDEN_RECIPIENT,    /* 422 forbidden-recipient */
+    EGIDE_PROBLEM_UNKNOWN_RECIPIENT,      /* 422 unknown-recipient */
+    EGIDE_PROBLEM_NODE_SUSPENDED,         /* 422 node-suspended */
+    EGIDE_PROBLEM_UNKNOWN_TYPE,           /* 422 unknown-type */
+    EGIDE_PROBLEM_NO_RECIPIENT,           /* 422 no-recipient */
+    EGIDE_PROBLEM_RECIPIENTS_REFUSED,     /* 422 recipients-refused */
+    EGIDE_PROBLEM_UNPROCESSABLE,          /* 422 unprocessable */
+    EGIDE_PROBLEM_RATE_LIMITED,           /* 429 rate-limited */
+    EGIDE_PROBLEM_HEADERS_TOO_LARGE,      /* 431 headers-too-large */
+    EGIDE_PROBLEM_REQUEST_REFUSED,        /* any other 4xx: request-refused */
+    EGIDE_PROBLEM_INTERNAL_ERROR,         /* 500 internal-error */
+    EGIDE_PROBLEM_INTEGRITY_FAILURE,      /* 500 integrity-failure */
+    EGIDE_PROBLEM_SERVER_BUSY,            /* 503 server-busy */
+    EGIDE_PROBLEM_UNAVAILABLE,            /* 503 unavailable */
+    EGIDE_PROBLEM_STORE_UNAVAILABLE,      /* 503 store-unavailable */
     EGIDE_PROBLEM_KEY_HOLDER_UNAVAILABLE, /* 503 key-holder-unavailable */
-    EGIDE_PROBLEM_SEQUENCE_COLLISION,    /* 503 sequence-collision */
-    EGIDE_PROBLEM_SERVER_ERROR,          /* any other 5xx: server-error */
+    EGIDE_PROBLEM_SEQUENCE_COLLISION,     /* 503 sequence-collision */
+    EGIDE_PROBLEM_SERVER_ERROR,           /* any other 5xx: server-error */
     EGIDE_PROBLEM__COUNT
 } egide_problem;
 

@@ -38,8 +38,9 @@ static int s_error(int status, egide_problem p, const char *message, char **body
 {
     const egide_problem_info_t *pi = egide_problem_info(p);
     char type[128];
-    json_t *j = json_pack("{s:s,s:s,s:i,s:s,s:s}", "type", egide_problem_type_uri(p, type, sizeof type),
-                          "title", pi->title, "status", status, "detail", message, "code", pi->code);
+    json_t *j =
+        json_pack("{s:s,s:s,s:i,s:s,s:s}", "type", egide_problem_type_uri(p, type, sizeof type),
+                  "title", pi->title, "status", status, "detail", message, "code", pi->code);
     *body = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     *ct = EGIDE_PROBLEM_MEDIA_TYPE;
@@ -298,7 +299,8 @@ static int s_checkpoint(egide_auditlog_t *log, char **body, const char **ct)
     char *note = NULL;
     egide_rc rc = egide_auditlog_latest_checkpoint(log, &note);
     if (rc == EGIDE_ERR_NOTFOUND)
-        return s_error(404, EGIDE_PROBLEM_NO_CHECKPOINT, "no checkpoint has been published yet", body, ct);
+        return s_error(404, EGIDE_PROBLEM_NO_CHECKPOINT, "no checkpoint has been published yet",
+                       body, ct);
     if (rc != EGIDE_OK)
         return s_internal(rc, body, ct);
     *body = note;
@@ -310,7 +312,8 @@ static int s_checkpoints(egide_auditlog_t *log, const s_query_t *q, char **body,
 {
     uint64_t start = 0;
     if (s_get_u64(q, "start", &start) < 0)
-        return s_error(400, EGIDE_PROBLEM_BAD_REQUEST, "start must be a non-negative integer", body, ct);
+        return s_error(400, EGIDE_PROBLEM_BAD_REQUEST, "start must be a non-negative integer", body,
+                       ct);
     json_t *arr = json_array();
     json_t *next = json_null();
     for (unsigned i = 0; arr && i <= EGIDE_AUDITAPI_MAX_PAGE; i++) {
@@ -343,8 +346,8 @@ static int s_inclusion(egide_auditlog_t *log, const s_query_t *q, char **body, c
     int hi = s_get_u64(q, "index", &index), hs = s_get_u64(q, "size", &size);
     const char *mid = s_get(q, "msg_id");
     if (hi < 0 || hs < 0)
-        return s_error(400, EGIDE_PROBLEM_BAD_REQUEST, "index and size must be non-negative integers", body,
-                       ct);
+        return s_error(400, EGIDE_PROBLEM_BAD_REQUEST,
+                       "index and size must be non-negative integers", body, ct);
     if ((hi == 1) == (mid != NULL))
         return s_error(400, EGIDE_PROBLEM_BAD_REQUEST, "give either index or msg_id", body, ct);
     uint8_t msg_id[16];
@@ -355,7 +358,8 @@ static int s_inclusion(egide_auditlog_t *log, const s_query_t *q, char **body, c
     if (hs == 0) {
         egide_rc rc = s_latest(log, &size, &note);
         if (rc == EGIDE_ERR_NOTFOUND)
-            return s_error(409, EGIDE_PROBLEM_NOT_CHECKPOINTED, "no checkpoint has been published yet", body, ct);
+            return s_error(409, EGIDE_PROBLEM_NOT_CHECKPOINTED,
+                           "no checkpoint has been published yet", body, ct);
         if (rc != EGIDE_OK)
             return s_internal(rc, body, ct);
         jnote = json_string(note);
@@ -375,7 +379,8 @@ static int s_inclusion(egide_auditlog_t *log, const s_query_t *q, char **body, c
         }
         if (nidx == 0) {
             json_decref(jnote);
-            return s_error(404, EGIDE_PROBLEM_NOT_FOUND, "no audit event for this msg_id", body, ct);
+            return s_error(404, EGIDE_PROBLEM_NOT_FOUND, "no audit event for this msg_id", body,
+                           ct);
         }
     } else {
         if (index >= logsize) {
@@ -384,7 +389,8 @@ static int s_inclusion(egide_auditlog_t *log, const s_query_t *q, char **body, c
         }
         if (index >= size) {
             json_decref(jnote);
-            return s_error(hs ? 400 : 409, hs ? EGIDE_PROBLEM_BAD_REQUEST : EGIDE_PROBLEM_NOT_CHECKPOINTED,
+            return s_error(hs ? 400 : 409,
+                           hs ? EGIDE_PROBLEM_BAD_REQUEST : EGIDE_PROBLEM_NOT_CHECKPOINTED,
                            "the entry is not covered by the tree size", body, ct);
         }
         idx = malloc(sizeof *idx);
@@ -428,13 +434,15 @@ static int s_consistency(egide_auditlog_t *log, const s_query_t *q, char **body,
     uint64_t from = 0, to = 0, logsize = egide_auditlog_size(log);
     int hf = s_get_u64(q, "from", &from), ht = s_get_u64(q, "to", &to);
     if (hf != 1 || ht < 0)
-        return s_error(400, EGIDE_PROBLEM_BAD_REQUEST, "from (and to) must be non-negative integers", body, ct);
+        return s_error(400, EGIDE_PROBLEM_BAD_REQUEST,
+                       "from (and to) must be non-negative integers", body, ct);
     json_t *tonote = NULL;
     if (ht == 0) {
         char *note = NULL;
         egide_rc rc = s_latest(log, &to, &note);
         if (rc == EGIDE_ERR_NOTFOUND)
-            return s_error(409, EGIDE_PROBLEM_NOT_CHECKPOINTED, "no checkpoint has been published yet", body, ct);
+            return s_error(409, EGIDE_PROBLEM_NOT_CHECKPOINTED,
+                           "no checkpoint has been published yet", body, ct);
         if (rc != EGIDE_OK)
             return s_internal(rc, body, ct);
         tonote = json_string(note);
@@ -442,7 +450,8 @@ static int s_consistency(egide_auditlog_t *log, const s_query_t *q, char **body,
     }
     if (from == 0 || from > to || to > logsize) {
         json_decref(tonote);
-        return s_error(400, EGIDE_PROBLEM_BAD_REQUEST, "need 0 < from <= to <= tree size", body, ct);
+        return s_error(400, EGIDE_PROBLEM_BAD_REQUEST, "need 0 < from <= to <= tree size", body,
+                       ct);
     }
     if (!tonote)
         tonote = s_note_at(log, to);
@@ -465,10 +474,11 @@ static int s_entries(egide_auditlog_t *log, const s_query_t *q, char **body, con
     uint64_t start = 0, end = 0, size = egide_auditlog_size(log);
     int hs = s_get_u64(q, "start", &start), he = s_get_u64(q, "end", &end);
     if (hs != 1 || he < 0)
-        return s_error(400, EGIDE_PROBLEM_BAD_REQUEST, "start (and end) must be non-negative integers", body,
-                       ct);
+        return s_error(400, EGIDE_PROBLEM_BAD_REQUEST,
+                       "start (and end) must be non-negative integers", body, ct);
     if (start > size || (he == 1 && end < start))
-        return s_error(400, EGIDE_PROBLEM_BAD_REQUEST, "need start <= end and start <= tree size", body, ct);
+        return s_error(400, EGIDE_PROBLEM_BAD_REQUEST, "need start <= end and start <= tree size",
+                       body, ct);
     uint64_t stop = start + EGIDE_AUDITAPI_MAX_PAGE;
     if (he == 1 && end < stop)
         stop = end;
@@ -502,9 +512,11 @@ int egide_auditapi_handle(egide_auditlog_t *log, const char *method, const char 
     *body = NULL;
     *content_type = S_JSON;
     if (!log || !method || !path)
-        return s_error(500, EGIDE_PROBLEM_INTERNAL_ERROR, "audit API not configured", body, content_type);
+        return s_error(500, EGIDE_PROBLEM_INTERNAL_ERROR, "audit API not configured", body,
+                       content_type);
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-        return s_error(405, EGIDE_PROBLEM_METHOD_NOT_ALLOWED, "the audit API is read-only", body, content_type);
+        return s_error(405, EGIDE_PROBLEM_METHOD_NOT_ALLOWED, "the audit API is read-only", body,
+                       content_type);
     static const char *const none[] = {NULL};
     static const char *const p_cps[] = {"start", NULL};
     static const char *const p_incl[] = {"index", "size", "msg_id", NULL};

@@ -63,11 +63,11 @@ static const egide_problem_info_t s_codes[EGIDE_PROBLEM__COUNT] = {
  * match gives the code.  Reason rows come first: a refusal by the access
  * rules names its reason whatever the rc. */
 static const struct {
-    int reason;        /* an Egide__V1__ReasonCode, or 0 */
-    int status;        /* HTTP status, or 0 for any */
-    int rc;            /* an egide_rc, or S_ANY_RC */
-    egide_problem p;   /* the code answered */
-    const char *text;  /* reason rows: what the reason means, for the detail */
+    int reason;       /* an Egide__V1__ReasonCode, or 0 */
+    int status;       /* HTTP status, or 0 for any */
+    int rc;           /* an egide_rc, or S_ANY_RC */
+    egide_problem p;  /* the code answered */
+    const char *text; /* reason rows: what the reason means, for the detail */
 } s_pick[] = {
     {EGIDE__V1__REASON_CODE__REASON_FORBIDDEN_TYPE, 422, S_ANY_RC, EGIDE_PROBLEM_FORBIDDEN_TYPE,
      "this node's role may not send this type"},
@@ -81,8 +81,8 @@ static const struct {
      "the message type is not in the catalogue"},
     {EGIDE__V1__REASON_CODE__REASON_NO_RECIPIENT, 422, S_ANY_RC, EGIDE_PROBLEM_NO_RECIPIENT,
      "no recipient is left"},
-    {EGIDE__V1__REASON_CODE__REASON_UNKNOWN_SENDER, 422, S_ANY_RC,
-     EGIDE_PROBLEM_RECIPIENTS_REFUSED, "this node is not in the directory"},
+    {EGIDE__V1__REASON_CODE__REASON_UNKNOWN_SENDER, 422, S_ANY_RC, EGIDE_PROBLEM_RECIPIENTS_REFUSED,
+     "this node is not in the directory"},
     {EGIDE__V1__REASON_CODE__REASON_MALFORMED, 422, S_ANY_RC, EGIDE_PROBLEM_RECIPIENTS_REFUSED,
      "a recipient id is malformed"},
     {EGIDE__V1__REASON_CODE__REASON_OVERSIZE, 422, S_ANY_RC, EGIDE_PROBLEM_RECIPIENTS_REFUSED,
