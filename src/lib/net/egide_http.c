@@ -319,9 +319,8 @@ static void s_add_times(json_t *j, int depth)
     if (depth > S_TIMES_DEPTH)
         return;
     if (json_is_array(j)) {
-        size_t i;
-        json_t *v;
-        json_array_foreach(j, i, v) s_add_times(v, depth + 1);
+        for (size_t i = 0; i < json_array_size(j); i++)
+            s_add_times(json_array_get(j, i), depth + 1);
         return;
     }
     if (!json_is_object(j))
