@@ -16,6 +16,7 @@
 #include "egide/store/egide_db.h"
 #include "egide/audit/egide_merkle.h"
 #include "egide/base/egide_util.h"
+#include "egide/base/egide_date.h"
 #include "egide_test.h"
 
 #define ORIGIN "egide.71.broker/audit"
@@ -168,6 +169,12 @@ static void test_endpoints(void)
                 "03000000000000000000000000000000");
     CHECK(json_array_size(json_object_get(ev, "recipients")) == 2);
     CHECK_STREQ(json_string_value(json_object_get(ev, "time")), "2026-09-21T14:13:27Z");
+    /* And the RFC 3339 sibling of time_ms, with its milliseconds. */
+    const char *tat = json_string_value(json_object_get(ev, "time_at"));
+    CHECK(tat && strncmp(tat, "2026-09-21T14:13:27.", 20) == 0 && strlen(tat) == 24);
+    int64_t tms = 0;
+    CHECK(tat && egide_datetime_parse(tat, &tms) == EGIDE_OK &&
+          tms == json_integer_value(json_object_get(ev, "time_ms")));
     json_decref(j);
 
     /* Explicit size with a stored checkpoint, and without one. */

@@ -37,7 +37,8 @@
  *
  * "event" is the decoded AuditEvent: {"type", "msg_id" (hex),
  * "envelope_sha256" (hex), "sender", "recipients", "message_type", "node",
- * "reason", "directory_version", "receipt_sha256", "time_ms", "time"}
+ * "reason", "directory_version", "receipt_sha256", "time_ms", "time", "time_at"
+ * (RFC 3339 with milliseconds, as every *_at)}
  * (absent fields omitted), or null when the leaf is not an AuditEvent.
  */
 #ifndef EGIDE_AUDITAPI_H

@@ -198,6 +198,9 @@ json_t *egide_auditapi_event_json(const Egide__V1__AuditEvent *ev)
     char t[64];
     if (egide_datetime_format(ev->time_ms, t, sizeof t) == EGIDE_OK)
         json_object_set_new(j, "time", json_string(t));
+    /* The rule of every answer: <name>_at beside <name>_ms (docs/errors.md). */
+    bool at = ev->time_ms > 0 && egide_datetime_format_ms(ev->time_ms, t, sizeof t) == EGIDE_OK;
+    json_object_set_new(j, "time_at", at ? json_string(t) : json_null());
     return j;
 }
 
