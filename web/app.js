@@ -100,12 +100,14 @@ export function isoNow() {
   return new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
+// An API refusal: the body is an RFC 9457 problem (detail, code, errors).
 export class ApiError extends Error {
   constructor(status, body) {
-    const e = (body && body.error) || {};
-    super(e.message || `erreur ${status}`);
+    const p = body && typeof body === "object" ? body : {};
+    super(typeof p.detail === "string" && p.detail ? p.detail : `erreur ${status}`);
     this.status = status;
-    this.details = e.details || [];
+    this.code = typeof p.code === "string" ? p.code : "";
+    this.details = Array.isArray(p.errors) ? p.errors : [];
   }
 }
 

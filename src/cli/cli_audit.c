@@ -214,10 +214,14 @@ static char *s_get(s_opts_t *o, const char *path_query, size_t *len, bool want_j
     if (r.status != 200) {
         const char *msg = NULL;
         json_t *j = json_loadb(r.body, r.body_len, 0, NULL);
-        msg = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
-        char clean[256];
+        /* An RFC 9457 problem: its detail, and its code in brackets. */
+        msg = json_string_value(json_object_get(j, "detail"));
+        const char *code = json_string_value(json_object_get(j, "code"));
+        char clean[256], cclean[64];
         egide_sanitize(msg ? msg : "", msg ? strlen(msg) : 0, clean, sizeof clean);
-        cli_fail(o->what, "the broker answered %ld%s%s", r.status, msg ? ": " : "", clean);
+        egide_sanitize(code ? code : "", code ? strlen(code) : 0, cclean, sizeof cclean);
+        cli_fail(o->what, "the broker answered %ld%s%s%s%s%s", r.status, msg ? ": " : "", clean,
+                 code ? " [" : "", cclean, code ? "]" : "");
         json_decref(j);
         egide_httpc_resp_free(&r);
         return NULL;

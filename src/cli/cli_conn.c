@@ -255,13 +255,15 @@ void cli_conn_print_raw(const egide_httpc_resp_t *r)
         (void)fputc('\n', stdout);
 }
 
-/* Print the server's error as one line per detail; returns 1. */
+/* Print the server's problem (RFC 9457: detail, code, errors) as one line
+ * per field error, "<status> <detail> [<code>]"; returns 1. */
 static int s_api_error(cli_conn_t *ctx, const egide_httpc_resp_t *r, const char *msg_id)
 {
     json_t *o = json_loadb(r->body, r->body_len, 0, NULL);
-    json_t *err = json_object_get(o, "error");
-    char msg[512];
-    cli_field(err, "message", msg, sizeof msg);
+    bool problem = json_is_string(json_object_get(o, "detail"));
+    char msg[512], code[64];
+    cli_field(o, "detail", msg, sizeof msg);
+    cli_field(o, "code", code, sizeof code);
     if (ctx->json && o)
         cli_conn_print_raw(r); /* machines get the details too */
     if (r->status == 404 && msg_id) {
@@ -270,13 +272,13 @@ static int s_api_error(cli_conn_t *ctx, const egide_httpc_resp_t *r, const char 
         cli_fail(ctx->what, "401 %s (%s)", strcmp(msg, "-") ? msg : "unauthorized",
                  ctx->token ? "the edge refused the token in the --token-file"
                             : "give the API token with --token-file");
-    } else if (!err) {
+    } else if (!problem) {
         char snippet[80];
         cli_clean(r->body ? r->body : "", snippet, sizeof snippet);
         cli_fail(ctx->what, "HTTP %ld from the edge API%s%s", r->status, snippet[0] ? ": " : "",
                  snippet);
     } else {
-        json_t *details = json_object_get(err, "details");
+        json_t *details = json_object_get(o, "errors");
         size_t nd = json_array_size(details);
         size_t printed = 0;
         for (size_t i = 0; i < nd && i < 1000; i++) {
@@ -284,12 +286,12 @@ static int s_api_error(cli_conn_t *ctx, const egide_httpc_resp_t *r, const char 
             json_t *di = json_array_get(details, i);
             if (!json_is_string(di))
                 continue;
-            cli_fail(ctx->what, "%ld %s: %s", r->status, msg,
+            cli_fail(ctx->what, "%ld %s [%s]: %s", r->status, msg, code,
                      cli_clean(json_string_value(di), d, sizeof d));
             printed++;
         }
         if (!printed)
-            cli_fail(ctx->what, "%ld %s", r->status, msg);
+            cli_fail(ctx->what, "%ld %s [%s]", r->status, msg, code);
     }
     json_decref(o);
     return 1;

@@ -626,9 +626,15 @@ static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_re
      * than a REJECTED receipt later. */
     int reason = 0;
     if ((rc = s_check_send(e, type, rcpt, n, &reason)) != EGIDE_OK) {
-        egide_http_error(resp, rc == EGIDE_ERR_STATE ? 503 : 422, rc, "recipients refused: %s",
-                         rc == EGIDE_ERR_STATE ? "no directory yet"
-                                               : egide_wire_reason_name(reason));
+        /* The code names the reason (forbidden-type, ...), the detail says
+         * it in words: never the wire's REASON_ names. */
+        int st = rc == EGIDE_ERR_STATE ? 503 : 422;
+        const char *why = egide_problem_reason_text(reason);
+        egide_http_problem(resp, st, egide_problem_pick(st, rc, reason), NULL,
+                           "recipients refused: %s",
+                           rc == EGIDE_ERR_STATE ? "no directory yet"
+                           : why                 ? why
+                                                 : egide_strerror(rc));
         goto done;
     }
     /* A confidential sender's identity reaches the CRIP only: the other

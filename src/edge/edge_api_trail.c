@@ -258,7 +258,8 @@ static void s_checkpoint(edge_t *e, egide_http_resp_t *resp)
     edge_trail_destroy(&t);
     pthread_mutex_unlock(&e->api_lock);
     if (rc == EGIDE_ERR_NOTFOUND) {
-        egide_http_error(resp, 404, rc, "no checkpoint yet (the trail is empty)");
+        egide_http_problem(resp, 404, EGIDE_PROBLEM_NO_CHECKPOINT, NULL,
+                           "no checkpoint yet (the trail is empty)");
         return;
     }
     if (rc) {

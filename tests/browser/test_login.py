@@ -136,8 +136,12 @@ def main():
         st = driver.execute_async_script("""
             const done = arguments[arguments.length - 1];
             fetch('/v1/messages', {method: 'POST', headers: {'Content-Type': 'application/json'},
-                                   body: '{}'}).then(r => done(r.status));""")
-        check("POST without CSRF token refused (403)", st == 403)
+                                   body: '{}'}).then(r => r.json().then(j => done(
+                {s: r.status, ct: r.headers.get('content-type'), code: j.code, detail: j.detail})));""")
+        check("POST without CSRF token refused (403)", st["s"] == 403)
+        check("... as an RFC 9457 problem: forbidden, with its detail (%r)" % st,
+              st["ct"] == "application/problem+json" and st["code"] == "forbidden"
+              and "CSRF" in (st["detail"] or ""))
 
         # Logout.
         driver.find_element(By.ID, "logout").click()

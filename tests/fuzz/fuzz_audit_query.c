@@ -68,7 +68,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if (st != 200) {
         json_t *j = json_loads(body, 0, NULL);
-        if (!json_string_value(json_object_get(json_object_get(j, "error"), "code")))
+        if (!json_string_value(json_object_get(j, "code")) ||
+            !json_string_value(json_object_get(j, "detail")) ||
+            json_integer_value(json_object_get(j, "status")) != st)
             abort();
         json_decref(j);
     }

@@ -13,7 +13,13 @@
       on a running daemon: every documented operation of DAEMON is answered
       (not a routing 404, not 405); every other method on a documented path
       gets 405 with an Allow header naming exactly the documented methods
-      (HEAD aside); undocumented paths get the routing 404.
+      (HEAD aside); undocumented paths get the routing 404.  Every error
+      answer (4xx, 5xx but a health answer) is an RFC 9457 problem:
+      application/problem+json with type, title, status (the answer's),
+      detail and a code of the Problem schema's enum, no internal name; a
+      503 carries Retry-After.  Every JSON answer gives each instant
+      <name>_ms an RFC 3339 sibling <name>_at that agrees with it, and no
+      duration gets one.
 
 Prints "ok ..." / "FAIL ..." lines; exits 1 on any failure."""
 import json
@@ -99,6 +105,19 @@ def static(root):
             bad("route %s compared in %s is not in docs/openapi.yaml" % (lit, fname))
     if n < 15:
         bad("only %d route literals found in the dispatch code: the extraction broke" % n)
+    # Errors are the Problem schema, served as application/problem+json.
+    schemas = (doc.get("components") or {}).get("schemas") or {}
+    prob = schemas.get("Problem") or {}
+    if set(prob.get("required", [])) >= {"type", "title", "status", "detail", "code"} and \
+            (prob.get("properties", {}).get("code") or {}).get("enum"):
+        ok("Problem schema: required members and a code enum")
+    else:
+        bad("components.schemas.Problem lacks the RFC 9457 members or the code enum")
+    err = ((doc.get("components") or {}).get("responses") or {}).get("Error") or {}
+    if "application/problem+json" in (err.get("content") or {}):
+        ok("the Error response is application/problem+json")
+    else:
+        bad("components.responses.Error is not application/problem+json")
 
 
 def request(url, method, token, body=None):
@@ -121,10 +140,103 @@ def routing_404(status, body):
     if status != 404:
         return False
     try:
-        msg = json.loads(body)["error"]["message"]
+        p = json.loads(body)
+        msg, code = p["detail"], p["code"]
     except (ValueError, KeyError, TypeError):
         return True
-    return msg.startswith("no route") or msg in ("no such audit endpoint", "not found")
+    return code == "not-found" and (msg.startswith("no route") or
+                                    msg in ("no such audit endpoint", "not found"))
+
+
+# *_ms members that are durations, not instants (no *_at sibling); the
+# daemons' list is s_durations in src/lib/net/egide_http.c.
+DURATIONS = {"clock_skew_ms", "heartbeat_ms", "offset_ms", "retry_min_ms", "retry_max_ms",
+             "lock_ms", "timeout_ms", "latency_ms", "age_ms", "elapsed_ms", "interval_ms"}
+RFC3339_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+checked = {"problems": 0, "times": 0}
+
+
+def rfc3339_ms(text):
+    import datetime
+    d = datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+        tzinfo=datetime.timezone.utc)
+    return round(d.timestamp() * 1000)
+
+
+def time_pairs(obj, where, depth=0):
+    """Every instant of obj has its *_at, equal to it; no duration has one."""
+    if depth > 16:
+        return
+    if isinstance(obj, list):
+        for v in obj:
+            time_pairs(v, where, depth + 1)
+        return
+    if not isinstance(obj, dict):
+        return
+    for k, v in obj.items():
+        if k == "payload":
+            continue
+        if isinstance(v, (dict, list)):
+            time_pairs(v, where, depth + 1)
+            continue
+        if not k.endswith("_ms") or len(k) <= 3:
+            continue
+        at = k[:-3] + "_at"
+        if k in DURATIONS:
+            if at in obj:
+                bad("%s: duration %s has %s" % (where, k, at))
+            continue
+        if isinstance(v, bool) or not (v is None or isinstance(v, int)):
+            continue
+        a = obj.get(at, "absent")
+        if isinstance(v, int) and v > 0:
+            if not isinstance(a, str) or not RFC3339_MS.match(a) or rfc3339_ms(a) != v:
+                bad("%s: %s=%r but %s=%r" % (where, k, v, at, a))
+            checked["times"] += 1
+        elif a is not None:
+            bad("%s: %s=%r but %s=%r (wanted null)" % (where, k, v, at, a))
+
+
+def check_answer(doc, where, status, headers, body):
+    """An error is an RFC 9457 problem of the documented codes; a JSON
+    answer's times come in pairs."""
+    ctype = (headers.get("Content-Type") or "").split(";")[0].strip()
+    if status >= 400 and not where.endswith("/v1/health"):
+        codes = doc["components"]["schemas"]["Problem"]["properties"]["code"]["enum"]
+        try:
+            p = json.loads(body)
+        except ValueError:
+            p = None
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
+        why = []
+        if ctype != "application/problem+json":
+            why.append("Content-Type %r" % ctype)
+        if not isinstance(p, dict):
+            why.append("not a JSON object")
+        else:
+            if p.get("code") not in codes:
+                why.append("code %r not in the Problem enum" % p.get("code"))
+            if p.get("type") != "https://egide.fr/problems/%s" % p.get("code"):
+                why.append("type %r" % p.get("type"))
+            if p.get("status") != status:
+                why.append("status member %r" % p.get("status"))
+            if not isinstance(p.get("title"), str) or not isinstance(p.get("detail"), str):
+                why.append("title or detail missing")
+            if "error" in p:
+                why.append("the old \"error\" envelope")
+        if "EGIDE_ERR_" in text or "REASON_" in text:
+            why.append("an internal name")
+        if status == 503 and "Retry-After" not in headers:
+            why.append("503 without Retry-After")
+        if why:
+            bad("%s: %d is not a proper problem (%s): %s" % (where, status, "; ".join(why),
+                                                             text[:160]))
+        checked["problems"] += 1
+    elif ctype == "application/json" and body:
+        try:
+            time_pairs(json.loads(body), where)
+        except ValueError:
+            bad("%s: %d application/json that does not parse" % (where, status))
 
 
 def concrete(path, item, op):
@@ -161,7 +273,8 @@ def live(root, daemon, base, token):
             op["parameters"] = [resolve(doc, p) for p in op.get("parameters", [])]
             url = concrete(path, item, op)
             body = {} if m in ("post", "put", "patch") else None
-            st, _, rb = request(base + url, m.upper(), token, body)
+            st, hd, rb = request(base + url, m.upper(), token, body)
+            check_answer(doc, "%s %s %s" % (daemon, m.upper(), url), st, hd, rb)
             n += 1
             if routing_404(st, rb) or st == 405:
                 bad("%s %s %s: documented but answered %d %s" % (daemon, m.upper(), url, st,
@@ -175,6 +288,7 @@ def live(root, daemon, base, token):
             op = item[ops[0]]
             url = concrete(path, item, dict(op, parameters=[resolve(doc, p) for p in op.get("parameters", [])]))
             st, hd, rb = request(base + url, m.upper(), token, {} if m != "get" else None)
+            check_answer(doc, "%s %s %s" % (daemon, m.upper(), url), st, hd, rb)
             allow = {a.strip() for a in hd.get("Allow", "").split(",") if a.strip()} - {"HEAD"}
             if st == 405 and allow == allowed:
                 ok("%s %s %s: 405, Allow %s" % (daemon, m.upper(), url, hd.get("Allow")))
@@ -184,14 +298,30 @@ def live(root, daemon, base, token):
                        rb[:100]))
     for p in ("/v1/nope", "/v1/audit/nope" if daemon == "broker" else "/v1/messages/" + "0" * 32 + "/nope",
               "/metricsx"):
-        st, _, rb = request(base + p, "GET", token)
+        st, hd, rb = request(base + p, "GET", token)
+        check_answer(doc, "%s GET %s" % (daemon, p), st, hd, rb)
         if routing_404(st, rb):
             ok("%s GET %s (undocumented): routing 404" % (daemon, p))
         else:
             bad("%s GET %s (undocumented): wanted the routing 404, got %d %s" % (daemon, p, st,
                                                                                  rb[:100]))
+    # Without a token: a 401 problem.
+    st, hd, rb = request(base + "/v1/nope", "GET", "wrong-token")
+    check_answer(doc, "%s GET /v1/nope (wrong token)" % daemon, st, hd, rb)
+    if st == 401 and json.loads(rb or b"{}").get("code") == "unauthenticated":
+        ok("%s: a wrong token gets the unauthenticated problem" % daemon)
+    else:
+        bad("%s: a wrong token got %d %s" % (daemon, st, rb[:100]))
     if n == 0:
         bad("no documented operation for %s" % daemon)
+    if checked["problems"] < 5:
+        bad("only %d error answers checked as problems" % checked["problems"])
+    else:
+        ok("%s: %d error answers are RFC 9457 problems" % (daemon, checked["problems"]))
+    if daemon == "edge" and checked["times"] < 1:
+        bad("no *_ms instant found in the edge's answers: the time check saw nothing")
+    else:
+        ok("%s: %d *_ms instants have an agreeing *_at" % (daemon, checked["times"]))
 
 
 if __name__ == "__main__":

@@ -201,18 +201,19 @@ abuse_api() { # NAME PORT TOKENFILE
         for w in "$@"; do [ "$s" = "$w" ] && return 0; done
         return 1
     }
-    json() { [ "$(echo "$out" | awk -v c="$1" '$1 == c { print $3 }')" = application/json ]; }
+    # json CASE: the refusal is an RFC 9457 problem (application/problem+json).
+    json() { [ "$(echo "$out" | awk -v c="$1" '$1 == c { print $3 }')" = application/problem+json ]; }
     check "$name: ~500 query parameters on a public path: 200" is params500 200
     check "$name: ~500 query parameters on an authenticated path: answered" \
         is params500auth 200 400 404
     check "$name: a garbage request line: refused at once" is garbage 400 closed
     check "$name: a control character in the target: 400" is garbage_target 400
-    check "$name: ... with a JSON error" json garbage_target
+    check "$name: ... with a problem+json error" json garbage_target
     check "$name: a malformed header name: 400" is garbage_header 400
-    check "$name: ... with a JSON error" json garbage_header
+    check "$name: ... with a problem+json error" json garbage_header
     check "$name: HTTP/1.1 without Host: 400" is nohost 400
     check "$name: a chunk size of 2^64-1: 411" is chunk2e64 411
-    check "$name: ... with a JSON error" json chunk2e64
+    check "$name: ... with a problem+json error" json chunk2e64
     check "$name: Content-Length with Transfer-Encoding: 400" is cl_te 400
     check "$name: oversized headers: 431" is headers431 431
     check "$name: HTTP/9.9: 505" is version 505

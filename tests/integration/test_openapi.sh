@@ -27,6 +27,24 @@ out=$(python3 "$CHK" static "$EL_DIR/copy" 2>&1)
 check "static: a route left out of the document is caught" \
     grep -q "^FAIL route /v1/deadlines compared in edge_api.c is not in docs/openapi.yaml" <<<"$out"
 
+# The checker fails on an error that is not a problem, a 503 without
+# Retry-After, an *_at that disagrees with its *_ms, a duration with one.
+out=$(cd "$EL_ROOT/tests/integration" && python3 -c '
+import sys
+import openapi_check as c
+doc = c.load(sys.argv[1])
+good = b"{\"type\":\"https://egide.fr/problems/store-unavailable\",\"title\":\"Store unavailable\",\"status\":503,\"detail\":\"d\",\"code\":\"store-unavailable\"}"
+c.check_answer(doc, "a", 503, {"Content-Type": "application/problem+json", "Retry-After": "1"}, good)
+n0 = c.fails
+c.check_answer(doc, "b", 400, {"Content-Type": "application/json"},
+               b"{\"error\":{\"code\":\"EGIDE_ERR_INVALID\",\"message\":\"m\"}}")
+c.check_answer(doc, "c", 503, {"Content-Type": "application/problem+json"}, good)
+c.time_pairs({"created_ms": 1000, "created_at": "1970-01-01T00:00:02.000Z"}, "d")
+c.time_pairs({"due_ms": 1000}, "e")
+c.time_pairs({"offset_ms": 5, "offset_at": None}, "f")
+print(n0, c.fails)' "$EL_ROOT" 2>&1 | tail -1)
+check "the checker passes a problem and catches five faults in answers (got: $out)" test "$out" = "0 5"
+
 el_setup || exit 1
 el_start_broker || exit 1
 el_start_edge 71.crip || exit 1

@@ -40,7 +40,8 @@ check "connected edges receive directory v2" el_wait_until 100 v2
 # An evaluation assignment (invented data) the CRIP could send before.
 ASSIGN='{"type":"evaluation.assignment","to":["71.tas.macon"],"payload":{"assigned_at":"2026-11-20T09:14:00+01:00","ip_received_at":"2026-11-20T09:14:00+01:00","case_ref":"C-1","territory":"71.tas.macon","evaluators":["A","B"],"children":[{"surname":"Fictif","first_names":["Zoé"],"sex":"female","birth_date":"2016-05-14","commune":"71270","address":{"street":"1 rue X","postal_code":"71000","city":"Mâcon"},"case_ref":"C-1"}],"urgency":"urgent"}}'
 R=$(el_api 71.crip POST /v1/messages -d "$ASSIGN")
-check "the CRIP's edge refuses to address the suspended territory" grep -q 'REASON_NODE_SUSPENDED' <<<"$R"
+check "the CRIP's edge refuses to address the suspended territory" grep -q '"code":"node-suspended"' <<<"$R"
+check "... naming no internal reason" bash -c '! grep -q REASON_ <<<"$1"' _ "$R"
 check "the suspended territory is refused at its next handshake" test "$(probe 71.tas.macon)" = refused
 ENTRIES=$(curl -s -H "Authorization: Bearer $(cat "$EL_DIR/state/broker/api.token")" \
     "http://127.0.0.1:$EL_BROKER_API_PORT/v1/audit/entries?start=0")

@@ -16,6 +16,7 @@
 #include "egide/store/egide_db.h"
 #include "egide/audit/egide_merkle.h"
 #include "egide/base/egide_util.h"
+#include "egide/base/egide_date.h"
 #include "egide_test.h"
 
 #define ORIGIN "egide.71.broker/audit"
@@ -55,7 +56,12 @@ static int s_call(const char *method, const char *path, const char *query, json_
     int st = egide_auditapi_handle(s_log, method, path, query, &body, &ct);
     if (j)
         *j = NULL;
-    if (body && ct && strncmp(ct, "application/json", 16) == 0 && j)
+    /* JSON answers and problems; an error is never plain JSON. */
+    bool json = ct && strcmp(ct, "application/json") == 0;
+    bool problem = ct && strcmp(ct, "application/problem+json") == 0;
+    if (st >= 400 && body)
+        CHECK(problem);
+    if (body && (json || problem) && j)
         *j = json_loads(body, 0, NULL);
     if (text)
         *text = body;
@@ -72,9 +78,16 @@ static void s_err(int want, const char *method, const char *path, const char *qu
     if (st != want)
         fprintf(stderr, "%s %s?%s: %d, wanted %d\n", method, path, query ? query : "", st, want);
     CHECK(st == want);
-    const char *got = json_string_value(json_object_get(json_object_get(j, "error"), "code"));
+    /* An RFC 9457 problem: code, its type URI, a title, the status, a detail. */
+    const char *got = json_string_value(json_object_get(j, "code"));
     CHECK_STREQ(got, code);
-    CHECK(json_string_value(json_object_get(json_object_get(j, "error"), "message")) != NULL);
+    char type[128];
+    snprintf(type, sizeof type, "https://egide.fr/problems/%s", code);
+    CHECK_STREQ(json_string_value(json_object_get(j, "type")), type);
+    CHECK(json_string_value(json_object_get(j, "title")) != NULL);
+    CHECK(json_integer_value(json_object_get(j, "status")) == want);
+    CHECK(json_string_value(json_object_get(j, "detail")) != NULL);
+    CHECK(json_object_get(j, "error") == NULL);
     json_decref(j);
 }
 
@@ -103,9 +116,9 @@ static size_t s_proof(json_t *arr, uint8_t (*p)[32])
 
 static void test_empty(void)
 {
-    s_err(404, "GET", "/v1/audit/checkpoint", NULL, "no_checkpoint");
-    s_err(409, "GET", "/v1/audit/proof/inclusion", "index=0", "no_checkpoint");
-    s_err(409, "GET", "/v1/audit/proof/consistency", "from=1", "no_checkpoint");
+    s_err(404, "GET", "/v1/audit/checkpoint", NULL, "no-checkpoint");
+    s_err(409, "GET", "/v1/audit/proof/inclusion", "index=0", "not-checkpointed");
+    s_err(409, "GET", "/v1/audit/proof/consistency", "from=1", "not-checkpointed");
     json_t *j = NULL;
     CHECK(s_call("GET", "/v1/audit/entries", "start=0", &j, NULL) == 200);
     CHECK(json_array_size(json_object_get(j, "entries")) == 0);
@@ -156,6 +169,12 @@ static void test_endpoints(void)
                 "03000000000000000000000000000000");
     CHECK(json_array_size(json_object_get(ev, "recipients")) == 2);
     CHECK_STREQ(json_string_value(json_object_get(ev, "time")), "2026-09-21T14:13:27Z");
+    /* And the RFC 3339 sibling of time_ms, with its milliseconds. */
+    const char *tat = json_string_value(json_object_get(ev, "time_at"));
+    CHECK(tat && strncmp(tat, "2026-09-21T14:13:27.", 20) == 0 && strlen(tat) == 24);
+    int64_t tms = 0;
+    CHECK(tat && egide_datetime_parse(tat, &tms) == EGIDE_OK &&
+          tms == json_integer_value(json_object_get(ev, "time_ms")));
     json_decref(j);
 
     /* Explicit size with a stored checkpoint, and without one. */
@@ -222,41 +241,41 @@ static void test_endpoints(void)
 
 static void test_errors(void)
 {
-    s_err(405, "POST", "/v1/audit/checkpoint", NULL, "method_not_allowed");
-    s_err(405, "DELETE", "/v1/audit/entries", "start=0", "method_not_allowed");
-    s_err(404, "GET", "/v1/audit/nope", NULL, "not_found");
-    s_err(404, "GET", "/v1/audit/checkpoint/", NULL, "not_found");
-    s_err(400, "GET", "/v1/audit/checkpoint", "x=1", "bad_request");
-    s_err(400, "GET", "/v1/audit/proof/inclusion", NULL, "bad_request");
-    s_err(400, "GET", "/v1/audit/proof/inclusion", "index=-1", "bad_request");
-    s_err(400, "GET", "/v1/audit/proof/inclusion", "index=1x", "bad_request");
-    s_err(400, "GET", "/v1/audit/proof/inclusion", "index=1&index=2", "bad_request");
-    s_err(400, "GET", "/v1/audit/proof/inclusion", "index=1&msg_id=00", "bad_request");
-    s_err(400, "GET", "/v1/audit/proof/inclusion", "msg_id=00", "bad_request");
-    s_err(400, "GET", "/v1/audit/proof/inclusion", "index=99999999999999999999", "bad_request");
-    s_err(400, "GET", "/v1/audit/proof/inclusion", "index=1&size=100000", "bad_request");
-    s_err(400, "GET", "/v1/audit/proof/inclusion", "index=5&size=5", "bad_request");
-    s_err(409, "GET", "/v1/audit/proof/inclusion", "index=35", "not_checkpointed");
-    s_err(404, "GET", "/v1/audit/proof/inclusion", "index=100000", "not_found");
+    s_err(405, "POST", "/v1/audit/checkpoint", NULL, "method-not-allowed");
+    s_err(405, "DELETE", "/v1/audit/entries", "start=0", "method-not-allowed");
+    s_err(404, "GET", "/v1/audit/nope", NULL, "not-found");
+    s_err(404, "GET", "/v1/audit/checkpoint/", NULL, "not-found");
+    s_err(400, "GET", "/v1/audit/checkpoint", "x=1", "bad-request");
+    s_err(400, "GET", "/v1/audit/proof/inclusion", NULL, "bad-request");
+    s_err(400, "GET", "/v1/audit/proof/inclusion", "index=-1", "bad-request");
+    s_err(400, "GET", "/v1/audit/proof/inclusion", "index=1x", "bad-request");
+    s_err(400, "GET", "/v1/audit/proof/inclusion", "index=1&index=2", "bad-request");
+    s_err(400, "GET", "/v1/audit/proof/inclusion", "index=1&msg_id=00", "bad-request");
+    s_err(400, "GET", "/v1/audit/proof/inclusion", "msg_id=00", "bad-request");
+    s_err(400, "GET", "/v1/audit/proof/inclusion", "index=99999999999999999999", "bad-request");
+    s_err(400, "GET", "/v1/audit/proof/inclusion", "index=1&size=100000", "bad-request");
+    s_err(400, "GET", "/v1/audit/proof/inclusion", "index=5&size=5", "bad-request");
+    s_err(409, "GET", "/v1/audit/proof/inclusion", "index=35", "not-checkpointed");
+    s_err(404, "GET", "/v1/audit/proof/inclusion", "index=100000", "not-found");
     s_err(404, "GET", "/v1/audit/proof/inclusion", "msg_id=ffffffffffffffffffffffffffffffff",
-          "not_found");
-    s_err(400, "GET", "/v1/audit/proof/inclusion", "index=1&", "bad_request");
-    s_err(400, "GET", "/v1/audit/proof/inclusion", "&index=1", "bad_request");
-    s_err(400, "GET", "/v1/audit/proof/inclusion", "index", "bad_request");
-    s_err(400, "GET", "/v1/audit/proof/inclusion", "index=%31", "bad_request");
-    s_err(400, "GET", "/v1/audit/proof/consistency", NULL, "bad_request");
-    s_err(400, "GET", "/v1/audit/proof/consistency", "from=0", "bad_request");
-    s_err(400, "GET", "/v1/audit/proof/consistency", "from=31", "bad_request");
-    s_err(400, "GET", "/v1/audit/proof/consistency", "from=5&to=4", "bad_request");
-    s_err(400, "GET", "/v1/audit/proof/consistency", "from=5&to=100000", "bad_request");
-    s_err(400, "GET", "/v1/audit/entries", NULL, "bad_request");
-    s_err(400, "GET", "/v1/audit/entries", "start=100000", "bad_request");
-    s_err(400, "GET", "/v1/audit/entries", "start=5&end=4", "bad_request");
-    s_err(400, "GET", "/v1/audit/checkpoints", "start=z", "bad_request");
+          "not-found");
+    s_err(400, "GET", "/v1/audit/proof/inclusion", "index=1&", "bad-request");
+    s_err(400, "GET", "/v1/audit/proof/inclusion", "&index=1", "bad-request");
+    s_err(400, "GET", "/v1/audit/proof/inclusion", "index", "bad-request");
+    s_err(400, "GET", "/v1/audit/proof/inclusion", "index=%31", "bad-request");
+    s_err(400, "GET", "/v1/audit/proof/consistency", NULL, "bad-request");
+    s_err(400, "GET", "/v1/audit/proof/consistency", "from=0", "bad-request");
+    s_err(400, "GET", "/v1/audit/proof/consistency", "from=31", "bad-request");
+    s_err(400, "GET", "/v1/audit/proof/consistency", "from=5&to=4", "bad-request");
+    s_err(400, "GET", "/v1/audit/proof/consistency", "from=5&to=100000", "bad-request");
+    s_err(400, "GET", "/v1/audit/entries", NULL, "bad-request");
+    s_err(400, "GET", "/v1/audit/entries", "start=100000", "bad-request");
+    s_err(400, "GET", "/v1/audit/entries", "start=5&end=4", "bad-request");
+    s_err(400, "GET", "/v1/audit/checkpoints", "start=z", "bad-request");
     char big[2000];
     memset(big, 'a', sizeof big - 1);
     big[sizeof big - 1] = '\0';
-    s_err(400, "GET", "/v1/audit/entries", big, "bad_request");
+    s_err(400, "GET", "/v1/audit/entries", big, "bad-request");
     char *body = (char *)1;
     const char *ct = NULL;
     CHECK(egide_auditapi_handle(NULL, "GET", "/v1/audit/checkpoint", NULL, &body, &ct) == 500);

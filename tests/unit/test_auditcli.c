@@ -255,7 +255,8 @@ static void test_online(void)
     EXPECT_RUN(0, "not in a checkpoint yet", NULL,
                "prove a0000000000000000000000000000006 --api %s --anchor %s/broker.pem", s_api,
                s_tmp);
-    EXPECT_RUN(1, NULL, "answered 404",
+    /* The broker's problem: its detail and code. */
+    EXPECT_RUN(1, NULL, "answered 404: no audit event for this msg_id [not-found]",
                "prove a00000000000000000000000000000ff --api %s --anchor %s/broker.pem", s_api,
                s_tmp);
     EXPECT_RUN(1, NULL, "--anchor", "prove a0000000000000000000000000000001 --api %s", s_api);

@@ -435,14 +435,16 @@ static void test_send_override(void)
     CHECK(s_got.count == before);
 
     /* The edge's refusal, naming both communes, reaches the user. */
-    s_expect(422, "{\"error\":{\"code\":\"EGIDE_ERR_ROUTE\",\"message\":\"routing mismatch: "
+    s_expect(422, "{\"type\":\"https://egide.fr/problems/routing-refused\",\"title\":"
+                  "\"Routing refused\",\"status\":422,\"detail\":\"routing mismatch: "
                   "commune 71270 given for routing is not a commune of the payload's children "
-                  "(71137)\"}}");
+                  "(71137)\",\"code\":\"routing-refused\"}");
     const char *m[] = {"send",   "--type", "ip.transmission", "--commune", "71270",
                        "--file", payload,  "--api",           s_api,       "--token-file",
                        s_tok,    NULL};
     CHECK(s_run(m, NULL, &out, &err) == 1);
     CHECK(strstr(err, "422 routing mismatch: commune 71270") && strstr(err, "(71137)"));
+    CHECK(strstr(err, "(71137) [routing-refused]\n") != NULL); /* the code, after the detail */
     free(out);
     free(err);
 }
@@ -452,17 +454,20 @@ static void test_send_422(void)
     char payload[256];
     s_write("p4.json", "{\"children\":[{},{\"birth_date\":\"x\"}]}", 0600, payload, sizeof payload);
     static const char body[] =
-        "{\"error\":{\"code\":\"EGIDE_ERR_VALIDATION\",\"message\":\"payload invalid\","
-        "\"details\":[\"children[1].birth_date: not a date\",\"children[0].first_name: "
-        "missing\"]}}";
+        "{\"type\":\"https://egide.fr/problems/payload-invalid\",\"title\":\"Payload invalid\","
+        "\"status\":422,\"detail\":\"payload invalid\",\"code\":\"payload-invalid\","
+        "\"errors\":[\"children[1].birth_date: not a date\",\"children[0].first_name: "
+        "missing\"]}";
     s_expect(422, body);
     char *out, *err;
     const char *a[] = {
         "send",  "--type", "snated.transmission", "--to", "71.crip", "--file", payload,
         "--api", s_api,    "--token-file",        s_tok,  NULL};
     CHECK(s_run(a, NULL, &out, &err) == 1);
-    CHECK_STREQ(err, "egide: send: 422 payload invalid: children[1].birth_date: not a date\n"
-                     "egide: send: 422 payload invalid: children[0].first_name: missing\n");
+    CHECK_STREQ(err, "egide: send: 422 payload invalid [payload-invalid]: children[1].birth_date: "
+                     "not a date\n"
+                     "egide: send: 422 payload invalid [payload-invalid]: children[0].first_name: "
+                     "missing\n");
     CHECK_STREQ(out, "");
     free(out);
     free(err);
@@ -477,9 +482,17 @@ static void test_send_422(void)
     free(out);
     free(err);
     /* An error without details: one line with status and message. */
-    s_expect(409, "{\"error\":{\"code\":\"EGIDE_ERR_ROUTE\",\"message\":\"no route for 99999\"}}");
+    s_expect(409, "{\"type\":\"https://egide.fr/problems/conflict\",\"title\":\"Conflict\","
+                  "\"status\":409,\"detail\":\"idempotency_key: already used\","
+                  "\"code\":\"conflict\"}");
     CHECK(s_run(a, NULL, &out, &err) == 1);
-    CHECK_STREQ(err, "egide: send: 409 no route for 99999\n");
+    CHECK_STREQ(err, "egide: send: 409 idempotency_key: already used [conflict]\n");
+    free(out);
+    free(err);
+    /* The old envelope is not a problem: shown as the raw body. */
+    s_expect(409, "{\"error\":{\"message\":\"x\"}}");
+    CHECK(s_run(a, NULL, &out, &err) == 1);
+    CHECK_STREQ(err, "egide: send: HTTP 409 from the edge API: {\"error\":{\"message\":\"x\"}}\n");
     free(out);
     free(err);
     /* A non-JSON error body. */
@@ -726,7 +739,8 @@ static void test_show_ack_status(void)
     free(err);
 
     /* Unknown id: "no message ID". */
-    s_expect(404, "{\"error\":{\"code\":\"EGIDE_ERR_NOTFOUND\",\"message\":\"no such message\"}}");
+    s_expect(404, "{\"type\":\"https://egide.fr/problems/not-found\",\"title\":\"Not found\","
+                  "\"status\":404,\"detail\":\"no such message\",\"code\":\"not-found\"}");
     const char *d[] = {"show", ID1, "--api", s_api, "--token-file", s_tok, NULL};
     CHECK(s_run(d, NULL, &out, &err) == 1);
     CHECK_STREQ(err, "egide: show: no message " ID1 "\n");

@@ -204,6 +204,126 @@ static void test_overall_state_shows_rejection(void)
     json_decref(j);
 }
 
+/* ------------------------------------------------------------ RFC 3339 times */
+
+/* Every <name>_ms of j (walked down) that is an instant has <name>_at, the
+ * same instant in RFC 3339 UTC (null for none); durations have none.
+ * Returns the pairs checked with a time in them; *bad counts disagreements. */
+static int s_time_pairs(json_t *j, int depth, int *bad)
+{
+    int n = 0;
+    if (depth > 16)
+        return 0;
+    if (json_is_array(j)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(j, i, v) n += s_time_pairs(v, depth + 1, bad);
+        return n;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(j, key, v)
+    {
+        if (strcmp(key, "payload") == 0)
+            continue;
+        if (json_is_object(v) || json_is_array(v)) {
+            n += s_time_pairs(v, depth + 1, bad);
+            continue;
+        }
+        size_t kl = strlen(key);
+        if (kl <= 3 || strcmp(key + kl - 3, "_ms") != 0)
+            continue;
+        char at[96];
+        snprintf(at, sizeof at, "%.*s_at", (int)(kl - 3), key);
+        json_t *a = json_object_get(j, at);
+        bool duration = strcmp(key, "offset_ms") == 0 || strcmp(key, "clock_skew_ms") == 0 ||
+                        strcmp(key, "heartbeat_ms") == 0 || strstr(key, "retry_") == key;
+        if (duration) {
+            if (a) {
+                fprintf(stderr, "duration %s has %s\n", key, at);
+                (*bad)++;
+            }
+            continue;
+        }
+        int64_t ms = 0;
+        if (json_is_integer(v) && json_integer_value(v) > 0) {
+            if (!json_is_string(a) || egide_datetime_parse(json_string_value(a), &ms) ||
+                ms != json_integer_value(v) || strlen(json_string_value(a)) != 24 ||
+                json_string_value(a)[23] != 'Z') {
+                fprintf(stderr, "%s=%lld but %s=%s\n", key, (long long)json_integer_value(v), at,
+                        json_is_string(a) ? json_string_value(a) : "(none)");
+                (*bad)++;
+            }
+            n++;
+        } else if (!json_is_null(a)) {
+            fprintf(stderr, "%s has no time but %s is not null\n", key, at);
+            (*bad)++;
+        }
+    }
+    return n;
+}
+
+/* Issue 16 item 4: times as RFC 3339 beside the milliseconds, in the
+ * message detail, the outbox list and the health answer. */
+static void test_times_beside_ms(void)
+{
+    uint8_t id[16], sha[32], env[24];
+    memset(id, 0x7d, sizeof id);
+    memset(sha, 0x22, sizeof sha);
+    memset(env, 0x34, sizeof env);
+    const char *to[] = {"71.crip", "71.tas.macon"};
+    edge_outbox_msg_t m = {
+        .msg_id = id,
+        .seq = 9002,
+        .type = "ip.transmission",
+        .urgency = 2,
+        .created_ms = 1796144400123LL, /* 2026-12-01T17:00:00.123Z */
+        .expires_ms = 1796144400123LL + 86400000LL * 30,
+        .envelope = env,
+        .envelope_len = sizeof env,
+        .sha256 = sha,
+        .rcpt_ids = to,
+        .n_rcpt = 2,
+    };
+    bool ch = false;
+    REQUIRE(edge_store_outbox_add(E.store, &m) == EGIDE_OK);
+    REQUIRE(edge_store_outbox_mark_accepted(E.store, id, 1796144401000LL, 3, &ch) == EGIDE_OK);
+    REQUIRE(edge_store_rcpt_update(E.store, id, "71.tas.macon", EDGE_RCPT_DELIVERED, 0,
+                                   1796144402999LL, &ch) == EGIDE_OK);
+    char hex[33], path[64];
+    egide_hex_encode(id, 16, hex);
+    snprintf(path, sizeof path, "/v1/messages/%s", hex);
+    int st = 0, bad = 0;
+    json_t *j = s_call("GET", path, NULL, NULL, &st);
+    CHECK(st == 200);
+    CHECK_STREQ(s_str(j, "created_at"), "2026-12-01T17:00:00.123Z");
+    CHECK(json_integer_value(json_object_get(j, "created_ms")) == 1796144400123LL);
+    int n = s_time_pairs(j, 0, &bad);
+    CHECK(n >= 3); /* created, accepted, delivered at least */
+    CHECK(bad == 0);
+    char *txt = json_dumps(j, 0);
+    CHECK(txt && strstr(txt, "\"2026-12-01T17:00:02.999Z\"")); /* the delivery */
+    free(txt);
+    json_decref(j);
+
+    j = s_call("GET", "/v1/messages", "box=outbox", NULL, &st);
+    CHECK(st == 200);
+    bad = 0;
+    CHECK(s_time_pairs(j, 0, &bad) >= 2);
+    CHECK(bad == 0);
+    json_decref(j);
+
+    j = s_call("GET", "/v1/health", NULL, NULL, &st);
+    REQUIRE(j != NULL);
+    bad = 0;
+    (void)s_time_pairs(j, 0, &bad);
+    CHECK(bad == 0);
+    json_t *clk = json_object_get(j, "clock");
+    if (clk && json_object_get(clk, "offset_ms"))
+        CHECK(json_object_get(clk, "offset_at") == NULL); /* a duration */
+    json_decref(j);
+}
+
 /* ------------------------------------------------------------ content type */
 
 /* Issue 11 (Deliver 4), the sender's side: a catalogue type sent as
@@ -249,7 +369,7 @@ static void test_unknown_member_quoted(void)
     json_t *j = s_call("POST", "/v1/messages", NULL,
                        "{\"type\":\"ip.transmission\",\"a\\nERROR forged\\u001b[31m\":1}", &st);
     CHECK(st == 400);
-    const char *msg = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
+    const char *msg = json_string_value(json_object_get(j, "detail"));
     CHECK(msg && strstr(msg, "unknown field \"a\\u000aERROR forged\\u001b[31m\""));
     CHECK(msg && !strchr(msg, '\n') && !strchr(msg, 0x1b));
     json_decref(j);
@@ -259,7 +379,7 @@ static void test_unknown_member_quoted(void)
     memcpy(big + 8002, "\":1}", 5);
     j = s_call("POST", "/v1/messages", NULL, big, &st);
     CHECK(st == 400);
-    msg = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
+    msg = json_string_value(json_object_get(j, "detail"));
     CHECK(msg && strlen(msg) < 200 && strstr(msg, "\u2026"));
     json_decref(j);
 }
@@ -534,13 +654,13 @@ static int s_post_j(const char *body, json_t **j)
 
 static const char *s_err_msg(json_t *j)
 {
-    const char *m = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
+    const char *m = json_string_value(json_object_get(j, "detail"));
     return m ? m : "";
 }
 
 static const char *s_err_code(json_t *j)
 {
-    const char *m = json_string_value(json_object_get(json_object_get(j, "error"), "code"));
+    const char *m = json_string_value(json_object_get(j, "code"));
     return m ? m : "";
 }
 
@@ -604,7 +724,7 @@ static void test_route_commune_mismatch_and_override(void)
         "{\"type\":\"ip.transmission\",\"commune\":\"71270\",\"payload\":" IP_KIDS(
             KID("\"71137\"")) "}";
     CHECK(s_post_j(mismatch, &j) == 422);
-    CHECK_STREQ(s_err_code(j), "EGIDE_ERR_ROUTE");
+    CHECK_STREQ(s_err_code(j), "routing-refused");
     CHECK(strstr(s_err_msg(j), "routing mismatch: commune 71270") != NULL);
     CHECK(strstr(s_err_msg(j), "children (71137)") != NULL);
     CHECK(strstr(s_err_msg(j), "routing_override") != NULL);
@@ -751,7 +871,7 @@ static void test_route_commune_number(void)
     json_decref(j);
     CHECK(s_post_j("{\"type\":\"ip.transmission\",\"payload\":" IP_KIDS(KID("71137")) "}", &j) ==
           422);
-    char *txt = j ? json_dumps(json_object_get(json_object_get(j, "error"), "details"), 0) : NULL;
+    char *txt = j ? json_dumps(json_object_get(j, "errors"), 0) : NULL;
     CHECK(txt && strstr(txt, "children[0].commune: commune must be a string INSEE code such as "
                              "\\\"71137\\\""));
     free(txt);
@@ -823,7 +943,7 @@ static void test_route_territory_disagreement(void)
     const char *bad = "{\"type\":\"evaluation.assignment\",\"payload\":" ASSIGN(
         "71.tas.cluny-tournus", KID("\"71270\"")) "}";
     CHECK(s_post_j(bad, &j) == 422);
-    CHECK_STREQ(s_err_code(j), "EGIDE_ERR_ROUTE");
+    CHECK_STREQ(s_err_code(j), "routing-refused");
     CHECK(strstr(s_err_msg(j), "territory is 71.tas.cluny-tournus") != NULL);
     CHECK(strstr(s_err_msg(j), "routes commune 71270 to 71.tas.macon") != NULL);
     json_decref(j);
@@ -896,6 +1016,10 @@ static void test_misrouted_reply(void)
                       "0123456789abcdef0123456789abcdef"),
                    &j) == 422);
     CHECK(strstr(s_err_msg(j), "recipients refused") != NULL);
+    /* The code names the reason; no internal name in the detail. */
+    CHECK_STREQ(s_err_code(j), "forbidden-type");
+    CHECK(strstr(s_err_msg(j), "may not send this type") != NULL);
+    CHECK(strstr(s_err_msg(j), "REASON_") == NULL);
     json_decref(j);
     CHECK(s_outbox_count() == n0 + 1);
 #undef MR
@@ -1033,6 +1157,7 @@ int main(void)
     RUN(test_misrouted_reply);
     RUN(test_confidential_sender);
     RUN(test_sender_copy);
+    RUN(test_times_beside_ms);
     s_teardown();
     EGIDE_TEST_DONE();
 }

@@ -176,7 +176,7 @@ static json_t *s_get(const char *path, const char *query, int *status)
 
 static const char *s_errmsg(json_t *j)
 {
-    const char *m = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
+    const char *m = json_string_value(json_object_get(j, "detail"));
     return m ? m : "";
 }
 

@@ -70,6 +70,25 @@ static void s_handler(const egide_http_req_t *req, egide_http_resp_t *resp, void
     } else if (strcmp(req->path, "/err") == 0) {
         egide_http_error_details(resp, 422, EGIDE_ERR_VALIDATION,
                                  json_pack("[s,s]", "a: bad", "b: worse"), "payload invalid");
+    } else if (strcmp(req->path, "/busy") == 0) {
+        egide_http_error(resp, 503, EGIDE_ERR_FULL, "store unavailable; retry");
+    } else if (strcmp(req->path, "/only-get") == 0) {
+        egide_http_method_not_allowed(resp, "GET");
+    } else if (strcmp(req->path, "/badutf8") == 0) {
+        egide_http_error(resp, 400, EGIDE_ERR_INVALID, "bad \xff\xfe value %s", "x");
+    } else if (strcmp(req->path, "/long") == 0) {
+        char big[2000];
+        memset(big, 'y', sizeof big - 1);
+        big[sizeof big - 1] = '\0';
+        egide_http_error(resp, 400, EGIDE_ERR_INVALID, "%s", big);
+    } else if (strcmp(req->path, "/times") == 0) {
+        egide_http_json(resp, 200,
+                        json_pack("{s:I, s:I, s:n, s:I, s:{s:I}, s:[{s:I}], s:I, s:s, s:I}",
+                                  "created_ms", (json_int_t)1796144400123LL, "timeout_ms",
+                                  (json_int_t)5000, "closed_ms", "due_ms", (json_int_t)0, "payload",
+                                  "received_ms", (json_int_t)1796144400123LL, "rows", "seen_ms",
+                                  (json_int_t)86400000, "time_ms", (json_int_t)253402300800000LL,
+                                  "done_at", "kept", "done_ms", (json_int_t)1796144400123LL));
     } else if (strcmp(req->path, "/twice") == 0) {
         egide_http_text(resp, 200, NULL, "first");
         egide_http_json(resp, 201, json_pack("{s:b}", "second", 1));
@@ -232,9 +251,91 @@ static json_t *s_parse(const egide_httpc_resp_t *r)
     return r->body ? json_loadb(r->body, r->body_len, 0, NULL) : NULL;
 }
 
+/* The code of an RFC 9457 problem, NULL unless o is a whole one: type is
+ * the code's URI, title and detail are strings, status is the answer's. */
 static const char *s_err_code(json_t *o)
 {
-    return json_string_value(json_object_get(json_object_get(o, "error"), "code"));
+    const char *code = json_string_value(json_object_get(o, "code"));
+    const char *type = json_string_value(json_object_get(o, "type"));
+    char want[128];
+    if (!code || !type || !json_is_string(json_object_get(o, "title")) ||
+        !json_is_string(json_object_get(o, "detail")) ||
+        !json_is_integer(json_object_get(o, "status")) || json_object_get(o, "error"))
+        return NULL;
+    snprintf(want, sizeof want, "https://egide.fr/problems/%s", code);
+    return strcmp(type, want) == 0 ? code : NULL;
+}
+
+/* The problem's status member (-1 if absent). */
+static long s_err_status(json_t *o)
+{
+    json_t *v = json_object_get(o, "status");
+    return json_is_integer(v) ? (long)json_integer_value(v) : -1;
+}
+
+/* Errors are RFC 9457 problems with their headers; every 503 says when to
+ * retry; instants get an RFC 3339 sibling, durations and payloads do not. */
+static void test_problems_and_times(void)
+{
+    egide_http_t *h = s_start(NULL, NULL, 0);
+    REQUIRE(h != NULL);
+    uint16_t port = egide_http_port(h);
+    char buf[8192];
+    const char *rq = "GET /busy HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    s_raw(port, rq, strlen(rq), buf, sizeof buf);
+    CHECK(strstr(buf, " 503 ") != NULL);
+    CHECK(strstr(buf, "Retry-After: 1\r\n") != NULL); /* a handler's 503 too */
+    CHECK(strstr(buf, "Content-Type: application/problem+json\r\n") != NULL);
+    CHECK(strstr(buf, "\"code\":\"store-unavailable\"") != NULL);
+    CHECK(strstr(buf, "\"status\":503") != NULL);
+    rq = "POST /only-get HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    s_raw(port, rq, strlen(rq), buf, sizeof buf);
+    CHECK(strstr(buf, " 405 ") != NULL);
+    CHECK(strstr(buf, "Allow: GET\r\n") != NULL);
+    CHECK(strstr(buf, "\"code\":\"method-not-allowed\"") != NULL);
+    CHECK(strstr(buf, "Retry-After") == NULL);
+
+    egide_httpc_resp_t r;
+    /* A detail that is not UTF-8 still makes a problem (sanitised). */
+    CHECK_RC(s_get("/badutf8", NULL, &r), EGIDE_OK);
+    CHECK(r.status == 400);
+    json_t *o = s_parse(&r);
+    CHECK_STREQ(s_err_code(o), "bad-request");
+    const char *d = json_string_value(json_object_get(o, "detail"));
+    CHECK(d && strstr(d, "bad ") == d && strstr(d, "value x") != NULL);
+    json_decref(o);
+    egide_httpc_resp_free(&r);
+    /* A long detail is cut at 511 bytes. */
+    CHECK_RC(s_get("/long", NULL, &r), EGIDE_OK);
+    o = s_parse(&r);
+    d = json_string_value(json_object_get(o, "detail"));
+    CHECK(d && strlen(d) == 511);
+    CHECK_STREQ(s_err_code(o), "bad-request");
+    json_decref(o);
+    egide_httpc_resp_free(&r);
+
+    CHECK_RC(s_get("/times", NULL, &r), EGIDE_OK);
+    CHECK(r.status == 200);
+    o = s_parse(&r);
+    REQUIRE(o != NULL);
+    CHECK_STREQ(json_string_value(json_object_get(o, "created_at")), "2026-12-01T17:00:00.123Z");
+    CHECK(json_object_get(o, "timeout_at") == NULL); /* a duration */
+    CHECK(json_is_null(json_object_get(o, "closed_at")));
+    CHECK(json_is_null(json_object_get(o, "due_at"))); /* 0: no time */
+    CHECK(json_object_get(json_object_get(o, "payload"), "received_at") == NULL);
+    json_t *row = json_array_get(json_object_get(o, "rows"), 0);
+    CHECK_STREQ(json_string_value(json_object_get(row, "seen_at")), "1970-01-02T00:00:00.000Z");
+    CHECK(json_is_null(json_object_get(o, "time_at")));                    /* past year 9999 */
+    CHECK_STREQ(json_string_value(json_object_get(o, "done_at")), "kept"); /* its own */
+    json_decref(o);
+    egide_httpc_resp_free(&r);
+    egide_http_stop(&h);
+    /* NULL-safe; a non-object is left alone. */
+    egide_http_json_add_times(NULL);
+    json_t *n = json_integer(5);
+    egide_http_json_add_times(n);
+    CHECK(json_integer_value(n) == 5);
+    json_decref(n);
 }
 
 static void test_token_auth(void)
@@ -261,8 +362,10 @@ static void test_token_auth(void)
     /* No token: 401, handler not called. */
     CHECK_RC(s_get("/echo", NULL, &r), EGIDE_OK);
     CHECK(r.status == 401);
+    CHECK(strcmp(r.content_type, "application/problem+json") == 0);
     o = s_parse(&r);
-    CHECK_STREQ(s_err_code(o), "EGIDE_ERR_AUTH");
+    CHECK_STREQ(s_err_code(o), "unauthenticated");
+    CHECK(s_err_status(o) == 401);
     json_decref(o);
     egide_httpc_resp_free(&r);
     /* Wrong token, same length. */
@@ -341,7 +444,8 @@ static void test_body_limits(void)
     CHECK_RC(s_post("/echo", TOKEN, body, MAX_BODY + 1, &r), EGIDE_OK);
     CHECK(r.status == 413);
     o = s_parse(&r);
-    CHECK_STREQ(s_err_code(o), "EGIDE_ERR_LIMIT");
+    CHECK_STREQ(s_err_code(o), "body-too-large");
+    CHECK(s_err_status(o) == 413);
     json_decref(o);
     egide_httpc_resp_free(&r);
     CHECK_RC(s_post("/echo", TOKEN, body, 4 * MAX_BODY, &r), EGIDE_OK);
@@ -368,7 +472,9 @@ static void test_body_limits(void)
                      "5\r\nhello\r\n0\r\n\r\n");
     s_raw(egide_http_port(h), chunked, (size_t)n, buf, sizeof buf);
     CHECK(strstr(buf, " 411 ") != NULL);
-    CHECK(strstr(buf, "EGIDE_ERR_INVALID") != NULL);
+    CHECK(strstr(buf, "\"code\":\"length-required\"") != NULL);
+    CHECK(strstr(buf, "application/problem+json") != NULL);
+    CHECK(strstr(buf, "EGIDE_ERR") == NULL);
     egide_http_stop(&h);
     egide_http_config_t ccfg = {.allow_chunked = true, .timeout_s = 5};
     h = s_start_cfg(&ccfg);
@@ -428,7 +534,7 @@ static void test_routes_and_helpers(void)
     CHECK_RC(s_get("/nowhere", NULL, &r), EGIDE_OK);
     CHECK(r.status == 404);
     o = s_parse(&r);
-    CHECK_STREQ(s_err_code(o), "EGIDE_ERR_NOTFOUND");
+    CHECK_STREQ(s_err_code(o), "not-found");
     json_decref(o);
     egide_httpc_resp_free(&r);
 
@@ -439,28 +545,37 @@ static void test_routes_and_helpers(void)
         const char *body;
     } defaults[] = {
         {"/status?code=409", 409,
-         "{\"error\":{\"code\":\"EGIDE_ERR_INVALID\",\"message\":"
-         "\"request refused\"}}\n"},
+         "{\"type\":\"https://egide.fr/problems/conflict\",\"title\":\"Conflict\","
+         "\"status\":409,\"detail\":\"request refused\",\"code\":\"conflict\"}\n"},
         {"/status?code=405", 405,
-         "{\"error\":{\"code\":\"EGIDE_ERR_INVALID\",\"message\":"
-         "\"method not allowed\"}}\n"},
+         "{\"type\":\"https://egide.fr/problems/method-not-allowed\",\"title\":"
+         "\"Method not allowed\",\"status\":405,\"detail\":\"method not allowed\","
+         "\"code\":\"method-not-allowed\"}\n"},
         {"/status?code=204", 204, ""},
         {"/status?code=200", 200, "{}\n"},
+        {"/status?code=418", 418,
+         "{\"type\":\"https://egide.fr/problems/request-refused\",\"title\":"
+         "\"Request refused\",\"status\":418,\"detail\":\"request refused\","
+         "\"code\":\"request-refused\"}\n"},
         {"/status?code=503", 503,
-         "{\"error\":{\"code\":\"EGIDE_ERR_IO\",\"message\":"
-         "\"internal error\"}}\n"},
+         "{\"type\":\"https://egide.fr/problems/unavailable\",\"title\":"
+         "\"Temporarily unavailable\",\"status\":503,\"detail\":"
+         "\"service unavailable, retry later\",\"code\":\"unavailable\"}\n"},
         {"/status?code=99", 500, NULL},
         {"/status?code=700", 500, NULL},
         {"/status", 500,
-         "{\"error\":{\"code\":\"EGIDE_ERR_IO\",\"message\":"
-         "\"internal error\"}}\n"},
+         "{\"type\":\"https://egide.fr/problems/internal-error\",\"title\":"
+         "\"Internal error\",\"status\":500,\"detail\":\"internal error\","
+         "\"code\":\"internal-error\"}\n"},
     };
     for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++) {
         CHECK_RC(s_get(defaults[i].q, NULL, &r), EGIDE_OK);
         CHECK(r.status == defaults[i].status);
         if (defaults[i].body)
             CHECK_STREQ(r.body, defaults[i].body);
-        CHECK(strncmp(r.content_type, "application/json", 16) == 0);
+        /* Errors are problems, successes JSON. */
+        CHECK(strcmp(r.content_type,
+                     r.status >= 400 ? "application/problem+json" : "application/json") == 0);
         egide_httpc_resp_free(&r);
     }
 
@@ -468,12 +583,13 @@ static void test_routes_and_helpers(void)
     CHECK_RC(s_get("/err", NULL, &r), EGIDE_OK);
     CHECK(r.status == 422);
     o = s_parse(&r);
-    CHECK_STREQ(s_err_code(o), "EGIDE_ERR_VALIDATION");
-    json_t *d = json_object_get(json_object_get(o, "error"), "details");
+    CHECK_STREQ(s_err_code(o), "payload-invalid");
+    CHECK(s_err_status(o) == 422);
+    CHECK_STREQ(json_string_value(json_object_get(o, "title")), "Payload invalid");
+    json_t *d = json_object_get(o, "errors");
     CHECK(json_array_size(d) == 2);
     CHECK_STREQ(json_string_value(json_array_get(d, 1)), "b: worse");
-    CHECK_STREQ(json_string_value(json_object_get(json_object_get(o, "error"), "message")),
-                "payload invalid");
+    CHECK_STREQ(json_string_value(json_object_get(o, "detail")), "payload invalid");
     json_decref(o);
     egide_httpc_resp_free(&r);
 
@@ -553,7 +669,7 @@ static void test_malformed(void)
                   auth);
     st = s_raw_status(port, rq, (size_t)n, wait_ms, buf, 65536);
     CHECK(st == 414);
-    CHECK(strstr(buf, "application/json") != NULL);
+    CHECK(strstr(buf, "application/problem+json") != NULL);
 
     /* Request lines libmicrohttpd refuses itself (no space, no target):
      * closed at once, or a 400. */
@@ -602,7 +718,7 @@ static void test_malformed(void)
                  auth);
     st = s_raw_status(port, rq, (size_t)n, wait_ms, buf, 65536);
     CHECK(st == 411);
-    CHECK(strstr(buf, "application/json") != NULL);
+    CHECK(strstr(buf, "application/problem+json") != NULL);
 
     /* With chunked bodies allowed, libmicrohttpd 0.9.75 cannot answer in the
      * middle of one: a chunk of 2^64-1 bytes that stops coming is closed at
@@ -1265,6 +1381,7 @@ int main(void)
 {
     RUN(test_query_get);
     RUN(test_token_auth);
+    RUN(test_problems_and_times);
     RUN(test_body_limits);
     RUN(test_routes_and_helpers);
     RUN(test_malformed);

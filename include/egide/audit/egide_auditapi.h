@@ -29,13 +29,16 @@
  *       entries [A, min(B, A + EGIDE_AUDITAPI_MAX_PAGE, size)):
  *       {"start":A, "end":E, "tree_size":N, "entries":[{"index", "leaf",
  *        "leaf_hash", "event"}], "next":E or null}.
- * Errors are {"error":{"code":"...","message":"..."}} with 400 (bad or
- * unknown parameter), 404, 405, 409 or 500.  Query strings are at most
+ * Errors are RFC 9457 problems (application/problem+json, egide_problem.h):
+ * 400 bad-request (bad or unknown parameter), 404 not-found or
+ * no-checkpoint, 405 method-not-allowed, 409 not-checkpointed, 500
+ * internal-error.  Query strings are at most
  * EGIDE_AUDITAPI_MAX_QUERY bytes, each parameter once, decimal or hex only.
  *
  * "event" is the decoded AuditEvent: {"type", "msg_id" (hex),
  * "envelope_sha256" (hex), "sender", "recipients", "message_type", "node",
- * "reason", "directory_version", "receipt_sha256", "time_ms", "time"}
+ * "reason", "directory_version", "receipt_sha256", "time_ms", "time", "time_at"
+ * (RFC 3339 with milliseconds, as every *_at)}
  * (absent fields omitted), or null when the leaf is not an AuditEvent.
  */
 #ifndef EGIDE_AUDITAPI_H

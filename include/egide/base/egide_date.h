@@ -41,6 +41,10 @@ egide_rc egide_datetime_parse(const char *s, int64_t *ms);
 egide_rc egide_date_format(int64_t ms, char *out, size_t outsz);
 /* Format ms as "YYYY-MM-DDTHH:MM:SSZ" (UTC) into out (>= 21 bytes). */
 egide_rc egide_datetime_format(int64_t ms, char *out, size_t outsz);
+/* Format ms as "YYYY-MM-DDTHH:MM:SS.mmmZ" (RFC 3339, UTC, milliseconds)
+ * into out (>= 25 bytes).  EGIDE_ERR_LIMIT if out is too small,
+ * EGIDE_ERR_INVALID for an instant before year 0 or after year 9999. */
+egide_rc egide_datetime_format_ms(int64_t ms, char *out, size_t outsz);
 
 /* ms plus n calendar months, same time of day; the day is clamped to the
  * end of a shorter month (31 Jan + 1 month = 28/29 Feb).  n may be negative. */

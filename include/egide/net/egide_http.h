@@ -7,8 +7,9 @@
  * unless explicitly allowed; a bearer token (compared in constant time, via
  * SHA-256 digests so that length differences leak nothing) on every route
  * except an explicit list of public paths; request bodies capped before they
- * are buffered (413); security headers on every response; JSON errors of the
- * form {"error":{"code":"EGIDE_ERR_...","message":"..."}}.  The token and
+ * are buffered (413); security headers on every response; errors as RFC 9457
+ * problem details (application/problem+json: type, title, status, detail,
+ * code, errors; the codes in egide_problem.h, docs/errors.md).  The token and
  * request bodies are never logged, nor are session cookies.  Every answer
  * carries the same security headers (Content-Security-Policy
  * EGIDE_HTTP_CSP, X-Frame-Options DENY, X-Content-Type-Options nosniff,
@@ -54,7 +55,7 @@
  * shares 127.0.0.1.  Memory is bounded per connection (EGIDE_HTTP_CONN_MEMORY
  * for the request line and headers, max_body for the body) and overall
  * (max_connections pools; max_body_total body bytes buffered at once, past
- * which 503).  A malformed request gets, with the usual JSON error: 400 (a
+ * which 503).  A malformed request gets, with the usual problem body: 400 (a
  * control character in the target, a malformed header field, several
  * Content-Length or Transfer-Encoding fields, both, or an encoding other than
  * chunked), 411 (a chunked body, unless allow_chunked), 413, 414 (target over
@@ -76,6 +77,7 @@
 #include <stdint.h>
 #include <jansson.h>
 
+#include "egide/base/egide_problem.h"
 #include "egide/base/egide_rc.h"
 #include "egide/base/egide_token.h"
 
@@ -133,7 +135,7 @@ typedef struct egide_http_req {
 
 /* The handler's answer.  The wrapper initialises it to {500, NULL, 0,
  * "application/json"}.  If the handler leaves body NULL, the wrapper sends a
- * JSON error matching status ("not found", "method not allowed", ...). */
+ * problem (application/problem+json) matching status ("not found", ...). */
 typedef struct egide_http_resp {
     int status;               /* HTTP status (200..599, else 500); default 500 until set */
     char *body;               /* malloc'ed, freed by the wrapper; may be NULL */
@@ -264,20 +266,41 @@ void egide_http_stop(egide_http_t **self_p);
 unsigned egide_http_worker(void);
 
 /* Serialise obj as compact JSON plus "\n" into resp with the given status and
- * content type "application/json".  Takes the reference to obj (NULL-safe:
- * a NULL obj, or a serialisation failure, gives a 500 JSON error). */
+ * content type "application/json", after egide_http_json_add_times(obj).
+ * Takes the reference to obj (NULL-safe: a NULL obj, or a serialisation
+ * failure, gives a 500 problem). */
 void egide_http_json(egide_http_resp_t *resp, int status, json_t *obj);
 
-/* {"error":{"code":"<egide_rc_name(rc)>","message":"<formatted>"}} with the
- * given status.  The message is not logged; keep referral content out of it. */
+/* Give every instant of obj an RFC 3339 sibling: in every object (nested
+ * ones and array items too, down to 16 levels), a member <name>_ms whose
+ * value is an integer or null gets <name>_at, the same instant as
+ * "YYYY-MM-DDTHH:MM:SS.mmmZ" (UTC), or null when the value is null, 0 or
+ * out of the years 0000-9999.  Left alone: durations (clock_skew_ms,
+ * heartbeat_ms, offset_ms, retry_min_ms, retry_max_ms, lock_ms, timeout_ms,
+ * latency_ms, age_ms, elapsed_ms, interval_ms), a member whose _at sibling
+ * is already there, and whatever is under a "payload" member (a referral's
+ * own content).  NULL-safe; at most 64 members per object get one. */
+void egide_http_json_add_times(json_t *obj);
+
+/* An RFC 9457 problem (application/problem+json) with the given status:
+ * {"type":"https://egide.fr/problems/<code>","title":...,"status":status,
+ *  "detail":"<formatted>","code":"<code>"}, the code picked from (status, rc)
+ * by egide_problem_pick().  The detail is cut at 511 bytes, made valid UTF-8
+ * if it is not, and not logged; keep referral content out of it. */
 void egide_http_error(egide_http_resp_t *resp, int status, egide_rc rc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* Like egide_http_error() with an extra "details":[...] array of strings
- * (e.g. payload validation errors).  Takes the reference to details (a JSON
+/* Like egide_http_error() with an "errors":[...] array of strings (e.g.
+ * payload validation errors).  Takes the reference to details (a JSON
  * array, may be NULL). */
 void egide_http_error_details(egide_http_resp_t *resp, int status, egide_rc rc, json_t *details,
                               const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* Like egide_http_error_details() with the code given (p, e.g. one that
+ * egide_problem_pick() chose with a wire reason) instead of picked from rc.
+ * Takes the reference to errors (may be NULL). */
+void egide_http_problem(egide_http_resp_t *resp, int status, egide_problem p, json_t *errors,
+                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* Copy text into resp with status and content_type (a static string, e.g.
  * "text/plain; version=0.0.4" for Prometheus; NULL = "text/plain; charset=utf-8"). */

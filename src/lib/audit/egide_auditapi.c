@@ -16,6 +16,7 @@
 #include "egide/protocol/egide_checkpoint.h"
 #include "egide/base/egide_date.h"
 #include "egide/base/egide_limits.h"
+#include "egide/base/egide_problem.h"
 #include "egide/audit/egide_merkle.h"
 #include "egide/base/egide_util.h"
 #include "egide/wire/egide_wire.h"
@@ -31,12 +32,18 @@ typedef struct s_query {
     int n;                      /* parameters present */
 } s_query_t;
 
-static int s_error(int status, const char *code, const char *message, char **body, const char **ct)
+/* An RFC 9457 problem (egide_problem.h) with the given status; the same
+ * members as the HTTP layer's egide_http_problem(). */
+static int s_error(int status, egide_problem p, const char *message, char **body, const char **ct)
 {
-    json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);
+    const egide_problem_info_t *pi = egide_problem_info(p);
+    char type[128];
+    json_t *j =
+        json_pack("{s:s,s:s,s:i,s:s,s:s}", "type", egide_problem_type_uri(p, type, sizeof type),
+                  "title", pi->title, "status", status, "detail", message, "code", pi->code);
     *body = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
-    *ct = S_JSON;
+    *ct = EGIDE_PROBLEM_MEDIA_TYPE;
     return *body ? status : 500;
 }
 
@@ -44,11 +51,11 @@ static int s_json(json_t *j, char **body, const char **ct)
 {
     *ct = S_JSON;
     if (!j)
-        return s_error(500, "internal", "out of memory", body, ct);
+        return s_error(500, EGIDE_PROBLEM_INTERNAL_ERROR, "out of memory", body, ct);
     *body = json_dumps(j, JSON_COMPACT);
     json_decref(j);
     if (!*body)
-        return s_error(500, "internal", "out of memory", body, ct);
+        return s_error(500, EGIDE_PROBLEM_INTERNAL_ERROR, "out of memory", body, ct);
     return 200;
 }
 
@@ -191,6 +198,9 @@ json_t *egide_auditapi_event_json(const Egide__V1__AuditEvent *ev)
     char t[64];
     if (egide_datetime_format(ev->time_ms, t, sizeof t) == EGIDE_OK)
         json_object_set_new(j, "time", json_string(t));
+    /* The rule of every answer: <name>_at beside <name>_ms (docs/errors.md). */
+    bool at = ev->time_ms > 0 && egide_datetime_format_ms(ev->time_ms, t, sizeof t) == EGIDE_OK;
+    json_object_set_new(j, "time_at", at ? json_string(t) : json_null());
     return j;
 }
 
@@ -284,7 +294,7 @@ static json_t *s_note_at(egide_auditlog_t *log, uint64_t size)
 
 static int s_internal(egide_rc rc, char **body, const char **ct)
 {
-    return s_error(500, "internal", egide_strerror(rc), body, ct);
+    return s_error(500, EGIDE_PROBLEM_INTERNAL_ERROR, egide_strerror(rc), body, ct);
 }
 
 static int s_checkpoint(egide_auditlog_t *log, char **body, const char **ct)
@@ -292,7 +302,8 @@ static int s_checkpoint(egide_auditlog_t *log, char **body, const char **ct)
     char *note = NULL;
     egide_rc rc = egide_auditlog_latest_checkpoint(log, &note);
     if (rc == EGIDE_ERR_NOTFOUND)
-        return s_error(404, "no_checkpoint", "no checkpoint has been published yet", body, ct);
+        return s_error(404, EGIDE_PROBLEM_NO_CHECKPOINT, "no checkpoint has been published yet",
+                       body, ct);
     if (rc != EGIDE_OK)
         return s_internal(rc, body, ct);
     *body = note;
@@ -304,7 +315,8 @@ static int s_checkpoints(egide_auditlog_t *log, const s_query_t *q, char **body,
 {
     uint64_t start = 0;
     if (s_get_u64(q, "start", &start) < 0)
-        return s_error(400, "bad_request", "start must be a non-negative integer", body, ct);
+        return s_error(400, EGIDE_PROBLEM_BAD_REQUEST, "start must be a non-negative integer", body,
+                       ct);
     json_t *arr = json_array();
     json_t *next = json_null();
     for (unsigned i = 0; arr && i <= EGIDE_AUDITAPI_MAX_PAGE; i++) {
@@ -337,26 +349,27 @@ static int s_inclusion(egide_auditlog_t *log, const s_query_t *q, char **body, c
     int hi = s_get_u64(q, "index", &index), hs = s_get_u64(q, "size", &size);
     const char *mid = s_get(q, "msg_id");
     if (hi < 0 || hs < 0)
-        return s_error(400, "bad_request", "index and size must be non-negative integers", body,
-                       ct);
+        return s_error(400, EGIDE_PROBLEM_BAD_REQUEST,
+                       "index and size must be non-negative integers", body, ct);
     if ((hi == 1) == (mid != NULL))
-        return s_error(400, "bad_request", "give either index or msg_id", body, ct);
+        return s_error(400, EGIDE_PROBLEM_BAD_REQUEST, "give either index or msg_id", body, ct);
     uint8_t msg_id[16];
     if (mid && egide_hex_decode(mid, msg_id, 16) != EGIDE_OK)
-        return s_error(400, "bad_request", "msg_id must be 32 hex digits", body, ct);
+        return s_error(400, EGIDE_PROBLEM_BAD_REQUEST, "msg_id must be 32 hex digits", body, ct);
     char *note = NULL;
     json_t *jnote = NULL;
     if (hs == 0) {
         egide_rc rc = s_latest(log, &size, &note);
         if (rc == EGIDE_ERR_NOTFOUND)
-            return s_error(409, "no_checkpoint", "no checkpoint has been published yet", body, ct);
+            return s_error(409, EGIDE_PROBLEM_NOT_CHECKPOINTED,
+                           "no checkpoint has been published yet", body, ct);
         if (rc != EGIDE_OK)
             return s_internal(rc, body, ct);
         jnote = json_string(note);
         free(note);
     } else {
         if (size > logsize)
-            return s_error(400, "bad_request", "size is beyond the log", body, ct);
+            return s_error(400, EGIDE_PROBLEM_BAD_REQUEST, "size is beyond the log", body, ct);
         jnote = s_note_at(log, size);
     }
     uint64_t *idx = NULL;
@@ -369,16 +382,18 @@ static int s_inclusion(egide_auditlog_t *log, const s_query_t *q, char **body, c
         }
         if (nidx == 0) {
             json_decref(jnote);
-            return s_error(404, "not_found", "no audit event for this msg_id", body, ct);
+            return s_error(404, EGIDE_PROBLEM_NOT_FOUND, "no audit event for this msg_id", body,
+                           ct);
         }
     } else {
         if (index >= logsize) {
             json_decref(jnote);
-            return s_error(404, "not_found", "no entry at this index", body, ct);
+            return s_error(404, EGIDE_PROBLEM_NOT_FOUND, "no entry at this index", body, ct);
         }
         if (index >= size) {
             json_decref(jnote);
-            return s_error(hs ? 400 : 409, hs ? "bad_request" : "not_checkpointed",
+            return s_error(hs ? 400 : 409,
+                           hs ? EGIDE_PROBLEM_BAD_REQUEST : EGIDE_PROBLEM_NOT_CHECKPOINTED,
                            "the entry is not covered by the tree size", body, ct);
         }
         idx = malloc(sizeof *idx);
@@ -422,13 +437,15 @@ static int s_consistency(egide_auditlog_t *log, const s_query_t *q, char **body,
     uint64_t from = 0, to = 0, logsize = egide_auditlog_size(log);
     int hf = s_get_u64(q, "from", &from), ht = s_get_u64(q, "to", &to);
     if (hf != 1 || ht < 0)
-        return s_error(400, "bad_request", "from (and to) must be non-negative integers", body, ct);
+        return s_error(400, EGIDE_PROBLEM_BAD_REQUEST,
+                       "from (and to) must be non-negative integers", body, ct);
     json_t *tonote = NULL;
     if (ht == 0) {
         char *note = NULL;
         egide_rc rc = s_latest(log, &to, &note);
         if (rc == EGIDE_ERR_NOTFOUND)
-            return s_error(409, "no_checkpoint", "no checkpoint has been published yet", body, ct);
+            return s_error(409, EGIDE_PROBLEM_NOT_CHECKPOINTED,
+                           "no checkpoint has been published yet", body, ct);
         if (rc != EGIDE_OK)
             return s_internal(rc, body, ct);
         tonote = json_string(note);
@@ -436,7 +453,8 @@ static int s_consistency(egide_auditlog_t *log, const s_query_t *q, char **body,
     }
     if (from == 0 || from > to || to > logsize) {
         json_decref(tonote);
-        return s_error(400, "bad_request", "need 0 < from <= to <= tree size", body, ct);
+        return s_error(400, EGIDE_PROBLEM_BAD_REQUEST, "need 0 < from <= to <= tree size", body,
+                       ct);
     }
     if (!tonote)
         tonote = s_note_at(log, to);
@@ -459,10 +477,11 @@ static int s_entries(egide_auditlog_t *log, const s_query_t *q, char **body, con
     uint64_t start = 0, end = 0, size = egide_auditlog_size(log);
     int hs = s_get_u64(q, "start", &start), he = s_get_u64(q, "end", &end);
     if (hs != 1 || he < 0)
-        return s_error(400, "bad_request", "start (and end) must be non-negative integers", body,
-                       ct);
+        return s_error(400, EGIDE_PROBLEM_BAD_REQUEST,
+                       "start (and end) must be non-negative integers", body, ct);
     if (start > size || (he == 1 && end < start))
-        return s_error(400, "bad_request", "need start <= end and start <= tree size", body, ct);
+        return s_error(400, EGIDE_PROBLEM_BAD_REQUEST, "need start <= end and start <= tree size",
+                       body, ct);
     uint64_t stop = start + EGIDE_AUDITAPI_MAX_PAGE;
     if (he == 1 && end < stop)
         stop = end;
@@ -496,9 +515,11 @@ int egide_auditapi_handle(egide_auditlog_t *log, const char *method, const char 
     *body = NULL;
     *content_type = S_JSON;
     if (!log || !method || !path)
-        return s_error(500, "internal", "audit API not configured", body, content_type);
+        return s_error(500, EGIDE_PROBLEM_INTERNAL_ERROR, "audit API not configured", body,
+                       content_type);
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-        return s_error(405, "method_not_allowed", "the audit API is read-only", body, content_type);
+        return s_error(405, EGIDE_PROBLEM_METHOD_NOT_ALLOWED, "the audit API is read-only", body,
+                       content_type);
     static const char *const none[] = {NULL};
     static const char *const p_cps[] = {"start", NULL};
     static const char *const p_incl[] = {"index", "size", "msg_id", NULL};
@@ -522,12 +543,12 @@ int egide_auditapi_handle(egide_auditlog_t *log, const char *method, const char 
         allowed = p_ent;
         which = 5;
     } else {
-        return s_error(404, "not_found", "no such audit endpoint", body, content_type);
+        return s_error(404, EGIDE_PROBLEM_NOT_FOUND, "no such audit endpoint", body, content_type);
     }
     s_query_t q;
     const char *why = s_parse_query(query, allowed, &q);
     if (why)
-        return s_error(400, "bad_request", why, body, content_type);
+        return s_error(400, EGIDE_PROBLEM_BAD_REQUEST, why, body, content_type);
     switch (which) {
     case 1:
         return s_checkpoint(log, body, content_type);

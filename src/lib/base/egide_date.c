@@ -169,6 +169,31 @@ egide_rc egide_datetime_format(int64_t ms, char *out, size_t outsz)
     return (n < 0 || (size_t)n >= outsz) ? EGIDE_ERR_LIMIT : EGIDE_OK;
 }
 
+egide_rc egide_datetime_format_ms(int64_t ms, char *out, size_t outsz)
+{
+    /* 0000-01-01T00:00:00.000Z .. 9999-12-31T23:59:59.999Z */
+    const int64_t lo = -62167219200000LL, hi = 253402300799999LL;
+    if (!out || outsz == 0)
+        return EGIDE_ERR_LIMIT;
+    out[0] = '\0';
+    if (ms < lo || ms > hi)
+        return EGIDE_ERR_INVALID;
+    int64_t y;
+    unsigned m, d;
+    const int64_t days = s_floor_days(ms);
+    const int64_t tod = ms - days * EGIDE_MS_PER_DAY;
+    const int64_t sec = tod / 1000;
+    egide_date_civil_from_days(days, &y, &m, &d);
+    int n = snprintf(out, outsz, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ", (long long)y, m,
+                     d, (long long)(sec / 3600), (long long)(sec / 60 % 60), (long long)(sec % 60),
+                     (long long)(tod % 1000));
+    if (n < 0 || (size_t)n >= outsz) {
+        out[0] = '\0';
+        return EGIDE_ERR_LIMIT;
+    }
+    return EGIDE_OK;
+}
+
 int64_t egide_date_add_months(int64_t ms, int64_t n)
 {
     const int64_t days = s_floor_days(ms);

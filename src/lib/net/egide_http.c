@@ -49,6 +49,7 @@
 #include <unistd.h>
 
 #include "egide/crypto/egide_crypto.h"
+#include "egide/base/egide_date.h"
 #include "egide/base/egide_limits.h"
 #include "egide/base/egide_log.h"
 #include "egide/base/egide_util.h"
@@ -161,6 +162,7 @@ typedef struct s_req {
 enum { S_JOB_NONE = 0, S_JOB_QUEUED, S_JOB_DONE };
 
 static const char *const s_json = "application/json";
+static const char *const s_problem = EGIDE_PROBLEM_MEDIA_TYPE;
 
 static void s_log_answer(const egide_http_req_t *req, int status);
 static int s_enqueue(egide_http_t *h, struct MHD_Connection *con, s_req_t *r);
@@ -186,13 +188,16 @@ static void s_set_body(egide_http_resp_t *resp, int status, const char *ctype, c
     resp->body_len = len;
 }
 
-/* A JSON error body as a new string (NULL on allocation failure). */
-static char *s_error_body(egide_rc rc, const char *msg, json_t *details, size_t *len)
+/* An RFC 9457 problem body as a new string (NULL on allocation failure):
+ * type, title, status, detail, code and, when given, errors. */
+static char *s_problem_body(int status, egide_problem p, const char *msg, json_t *errors,
+                            size_t *len)
 {
-    json_t *err = json_object();
+    const egide_problem_info_t *pi = egide_problem_info(p);
+    char type[128];
     json_t *root = json_object();
     char *out = NULL;
-    if (!err || !root)
+    if (!root)
         goto done;
     json_t *m = json_string(msg ? msg : "");
     if (!m) {
@@ -200,15 +205,17 @@ static char *s_error_body(egide_rc rc, const char *msg, json_t *details, size_t 
         char clean[512];
         m = json_string(egide_sanitize(msg, strlen(msg), clean, sizeof clean));
     }
-    if (json_object_set_new(err, "code", json_string(egide_rc_name(rc))) ||
-        json_object_set_new(err, "message", m))
+    if (json_object_set_new(root, "type",
+                            json_string(egide_problem_type_uri(p, type, sizeof type))) ||
+        json_object_set_new(root, "title", json_string(pi->title)) ||
+        json_object_set_new(root, "status", json_integer(status)) ||
+        json_object_set_new(root, "detail", m) ||
+        json_object_set_new(root, "code", json_string(pi->code)))
         goto done;
-    if (details) {
-        if (json_object_set(err, "details", details))
+    if (errors) {
+        if (json_object_set(root, "errors", errors))
             goto done;
     }
-    if (json_object_set(root, "error", err))
-        goto done;
     char *s = json_dumps(root, JSON_COMPACT);
     if (!s)
         goto done;
@@ -222,19 +229,18 @@ static char *s_error_body(egide_rc rc, const char *msg, json_t *details, size_t 
     out[n + 1] = '\0';
     *len = n + 1;
 done:
-    json_decref(err);
     json_decref(root);
     return out;
 }
 
-static void s_error_v(egide_http_resp_t *resp, int status, egide_rc rc, json_t *details,
-                      const char *fmt, va_list ap)
+static void s_problem_v(egide_http_resp_t *resp, int status, egide_problem p, json_t *errors,
+                        const char *fmt, va_list ap)
 {
     char msg[512];
     (void)vsnprintf(msg, sizeof msg, fmt, ap);
     size_t len = 0;
-    char *body = s_error_body(rc, msg, details, &len);
-    s_set_body(resp, status, s_json, body, body ? len : 0);
+    char *body = s_problem_body(status, p, msg, errors, &len);
+    s_set_body(resp, status, s_problem, body, body ? len : 0);
 }
 
 /* ---- helpers for handlers ------------------------------------------- */
@@ -245,8 +251,22 @@ void egide_http_error(egide_http_resp_t *resp, int status, egide_rc rc, const ch
         return;
     va_list ap;
     va_start(ap, fmt);
-    s_error_v(resp, status, rc, NULL, fmt, ap);
+    s_problem_v(resp, status, egide_problem_pick(status, rc, 0), NULL, fmt, ap);
     va_end(ap);
+}
+
+void egide_http_problem(egide_http_resp_t *resp, int status, egide_problem p, json_t *errors,
+                        const char *fmt, ...)
+{
+    if (!resp) {
+        json_decref(errors);
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    s_problem_v(resp, status, p, errors, fmt, ap);
+    va_end(ap);
+    json_decref(errors);
 }
 
 void egide_http_method_not_allowed(egide_http_resp_t *resp, const char *allow)
@@ -266,9 +286,83 @@ void egide_http_error_details(egide_http_resp_t *resp, int status, egide_rc rc, 
     }
     va_list ap;
     va_start(ap, fmt);
-    s_error_v(resp, status, rc, details, fmt, ap);
+    s_problem_v(resp, status, egide_problem_pick(status, rc, 0), details, fmt, ap);
     va_end(ap);
     json_decref(details);
+}
+
+/* Members named *_ms that are durations, not instants: no _at sibling.
+ * A new duration in an answer is added here (the live OpenAPI check and
+ * docs/errors.md list the rule). */
+static const char *const s_durations[] = {
+    "clock_skew_ms", "heartbeat_ms", "offset_ms", "retry_min_ms", "retry_max_ms", "lock_ms",
+    "timeout_ms",    "latency_ms",   "age_ms",    "elapsed_ms",   "interval_ms",  NULL};
+/* Members holding a referral's own content: never rewritten. */
+static const char *const s_opaque[] = {"payload", NULL};
+
+static bool s_in(const char *const *list, const char *key)
+{
+    for (size_t i = 0; list[i]; i++)
+        if (strcmp(list[i], key) == 0)
+            return true;
+    return false;
+}
+
+/* Most *_ms members of one object given an _at sibling; deeper than
+ * S_TIMES_DEPTH nothing is added (answers are a few levels deep). */
+#define S_TIMES_PER_OBJECT 64
+#define S_TIMES_DEPTH      16
+#define S_TIMES_KEY        64
+
+static void s_add_times(json_t *j, int depth)
+{
+    if (depth > S_TIMES_DEPTH)
+        return;
+    if (json_is_array(j)) {
+        for (size_t i = 0; i < json_array_size(j); i++)
+            s_add_times(json_array_get(j, i), depth + 1);
+        return;
+    }
+    if (!json_is_object(j))
+        return;
+    /* Collected first: an object is not changed while it is walked. */
+    char names[S_TIMES_PER_OBJECT][S_TIMES_KEY];
+    json_int_t vals[S_TIMES_PER_OBJECT];
+    bool set[S_TIMES_PER_OBJECT];
+    size_t n = 0;
+    const char *key;
+    json_t *v;
+    json_object_foreach(j, key, v)
+    {
+        if (s_in(s_opaque, key))
+            continue;
+        if (json_is_object(v) || json_is_array(v)) {
+            s_add_times(v, depth + 1);
+            continue;
+        }
+        size_t kl = strlen(key);
+        if (kl <= 3 || kl >= S_TIMES_KEY || strcmp(key + kl - 3, "_ms") != 0 ||
+            s_in(s_durations, key) || !(json_is_integer(v) || json_is_null(v)) ||
+            n >= S_TIMES_PER_OBJECT)
+            continue;
+        memcpy(names[n], key, kl - 3);
+        memcpy(names[n] + kl - 3, "_at", 4);
+        set[n] = json_is_integer(v) && json_integer_value(v) > 0;
+        vals[n] = set[n] ? json_integer_value(v) : 0;
+        n++;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (json_object_get(j, names[i]))
+            continue; /* the answer has its own (e.g. a payload-like field) */
+        char when[32];
+        bool ok = set[i] && egide_datetime_format_ms(vals[i], when, sizeof when) == EGIDE_OK;
+        (void)json_object_set_new(j, names[i], ok ? json_string(when) : json_null());
+    }
+}
+
+void egide_http_json_add_times(json_t *obj)
+{
+    s_add_times(obj, 0);
 }
 
 void egide_http_json(egide_http_resp_t *resp, int status, json_t *obj)
@@ -277,6 +371,7 @@ void egide_http_json(egide_http_resp_t *resp, int status, json_t *obj)
         json_decref(obj);
         return;
     }
+    s_add_times(obj, 0);
     char *s = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
     json_decref(obj);
     if (!s) {
@@ -724,7 +819,7 @@ static void s_on_completed(void *cls, struct MHD_Connection *con, void **req_cls
     *req_cls = NULL;
 }
 
-/* Fill a handler-less response with the default JSON error for its status. */
+/* Fill a handler-less response with the default problem for its status. */
 static void s_default_body(egide_http_resp_t *resp)
 {
     switch (resp->status) {
@@ -756,6 +851,9 @@ static void s_default_body(egide_http_resp_t *resp)
     case 431:
         egide_http_error(resp, 431, EGIDE_ERR_LIMIT, "request header fields too large");
         break;
+    case 503:
+        egide_http_error(resp, 503, EGIDE_ERR_STATE, "service unavailable, retry later");
+        break;
 
     default:
         if (resp->status == 204 || resp->status == 304)
@@ -785,6 +883,10 @@ static enum MHD_Result s_send(struct MHD_Connection *con, egide_http_resp_t *res
     }
     if (!resp->body)
         s_default_body(resp);
+    /* Every 503 is transient (busy, stopping, the store or the key holder
+     * away): tell the client when to retry, the handlers' answers too. */
+    if (!retry_after && resp->status == 503)
+        retry_after = "1";
     struct MHD_Response *mr;
     if (resp->body) {
         mr = MHD_create_response_from_buffer(resp->body_len, resp->body, MHD_RESPMEM_MUST_FREE);
