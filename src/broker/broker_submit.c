@@ -193,11 +193,10 @@ void broker_handle_submit(broker_t *b, const egide_transport_msg_t *m)
     case BROKER_ADMIT_MALFORMED:
         b->counted.rejected++;
         b->counted.rejected_by_reason[d.reason]++;
-        egide_log_kv(EGIDE_LOG_NOTICE,
-                     &(egide_log_fields){.component = "submit",
-                                         .peer = node,
-                                         .reason = egide_rc_name(d.rc)},
-                     "unparsable envelope from %s: %s", node, egide_strerror(d.rc));
+        egide_log_kv(
+            EGIDE_LOG_NOTICE,
+            &(egide_log_fields){.component = "submit", .peer = node, .reason = egide_rc_name(d.rc)},
+            "unparsable envelope from %s: %s", node, egide_strerror(d.rc));
         broker_send_error(b, node, corr, d.reason, d.detail);
         break;
     case BROKER_ADMIT_RETRY:

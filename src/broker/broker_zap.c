@@ -94,11 +94,12 @@ bool broker_zap_refused(broker_t *b, const uint8_t ksha[32], const char *node_id
     r->count = 1;
     if (!b->refused_summary_ms)
         b->refused_summary_ms = now_ms;
-    const egide_log_fields lf = {.component = "transport", .peer = node_id, .reason = "NODE_REFUSED"};
+    const egide_log_fields lf = {
+        .component = "transport", .peer = node_id, .reason = "NODE_REFUSED"};
     if (before > 1)
         egide_log_kv(EGIDE_LOG_NOTICE, &lf,
-                     "refused transport key %s…%s%s (%llu refusals in the previous interval)",
-                     khex, node_id ? " of node " : "", node_id ? node_id : "",
+                     "refused transport key %s…%s%s (%llu refusals in the previous interval)", khex,
+                     node_id ? " of node " : "", node_id ? node_id : "",
                      (unsigned long long)before);
     else
         egide_log_kv(EGIDE_LOG_NOTICE, &lf, "refused transport key %s…%s%s", khex,

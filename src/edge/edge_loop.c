@@ -182,8 +182,8 @@ static int s_batch(edge_t *e, bool *failed)
         if (!s_failing)
             egide_log_kv(EGIDE_LOG_WARNING,
                          &(egide_log_fields){.component = "store", .reason = egide_rc_name(rc)},
-                         "store: %s; %d frame(s) left for the broker to resend",
-                         egide_strerror(rc), handled);
+                         "store: %s; %d frame(s) left for the broker to resend", egide_strerror(rc),
+                         handled);
         s_failing = true;
         *failed = true;
         edge_store_rollback(e->store);
@@ -224,10 +224,11 @@ static void s_monitor(edge_t *e)
             break;
         case EGIDE_TRANSPORT_EV_HANDSHAKE_FAIL_AUTH:
             if (!atomic_exchange(&e->refused, true))
-                egide_log_kv(EGIDE_LOG_ERROR,
-                             &(egide_log_fields){.component = "transport", .reason = "NODE_REFUSED"},
-                             "the broker refused this node's transport key:"
-                             " is the node active in the directory?");
+                egide_log_kv(
+                    EGIDE_LOG_ERROR,
+                    &(egide_log_fields){.component = "transport", .reason = "NODE_REFUSED"},
+                    "the broker refused this node's transport key:"
+                    " is the node active in the directory?");
             break;
         case EGIDE_TRANSPORT_EV_HANDSHAKE_FAIL_NOAUTH:
         case EGIDE_TRANSPORT_EV_HANDSHAKE_FAIL_PROTO:

@@ -576,7 +576,7 @@ static void test_progress(void)
     egide_auditlog_t *log = s_newlog("big.sqlite", &db);
     REQUIRE(log != NULL);
     sqlite3_exec(db, "BEGIN", NULL, NULL, NULL); /* one commit, not 3000 */
-    s_story(log, 0, 3000, 0); /* 256 message ids, reused in turn */
+    s_story(log, 0, 3000, 0);                    /* 256 message ids, reused in turn */
     REQUIRE(egide_auditlog_checkpoint(log, ORIGIN, ORIGIN, s_key, NULL) == EGIDE_OK);
     REQUIRE(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK);
     REQUIRE(egide_auditlog_size(log) == 3000);

@@ -132,12 +132,11 @@ static void s_plain_line(void)
 }
 static void s_kv_line(void)
 {
-    egide_log_kv(EGIDE_LOG_NOTICE,
-                 &(egide_log_fields){.component = "submit",
-                                     .msg_id = "a001",
-                                     .peer = "71.crip",
-                                     .reason = "FORBIDDEN_TYPE"},
-                 "rejected %s from %s (%s): %s", "a001", "71.crip", "FORBIDDEN_TYPE", "no");
+    egide_log_kv(
+        EGIDE_LOG_NOTICE,
+        &(egide_log_fields){
+            .component = "submit", .msg_id = "a001", .peer = "71.crip", .reason = "FORBIDDEN_TYPE"},
+        "rejected %s from %s (%s): %s", "a001", "71.crip", "FORBIDDEN_TYPE", "no");
 }
 
 /* The text after "<time> " of a stderr line. */
@@ -188,8 +187,7 @@ static void test_journal_fields(void)
 
     /* A peer's string cannot add a field nor break a value. */
     egide_log_kv(EGIDE_LOG_WARNING,
-                 &(egide_log_fields){.peer = "71.crip\nEGIDE_NODE=forged", .msg_id = ""},
-                 "x\ny");
+                 &(egide_log_fields){.peer = "71.crip\nEGIDE_NODE=forged", .msg_id = ""}, "x\ny");
     CHECK_STREQ(s_jget("EGIDE_PEER"), "71.crip?EGIDE_NODE=forged");
     CHECK_STREQ(s_jget("MESSAGE"), "x?y");
     CHECK(s_jget("EGIDE_MSG_ID") == NULL); /* empty: left out */

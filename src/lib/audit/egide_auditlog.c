@@ -400,12 +400,13 @@ typedef struct s_vctx {
     egide_auditverify_t *v; /* the verifier fed with the stored leaves */
     uint64_t msg_events;    /* events with a msg_id seen */
     egide_rc err;           /* a store error during the walk */
-    egide_auditlog_progress_fn progress; /* told after each leaf, or NULL */
-    void *progress_arg;
-    uint64_t leaves, total; /* leaves read so far, of total (the size at the start) */
     uint64_t run_first;     /* position of run[0] */
     size_t run_n;           /* valid entries of run */
     uint8_t run[S_RUN][32]; /* stored hashes read ahead */
+
+    egide_auditlog_progress_fn progress; /* told after each leaf, or NULL */
+    void *progress_arg;                  /* its first argument */
+    uint64_t leaves, total;              /* leaves read so far, of the size at the start */
 } s_vctx_t;
 
 /* The stored hash at pos: from the read-ahead run, refilled from pos when

@@ -42,8 +42,9 @@ typedef struct s_ctx {
     char **strs;  /* arena: owned strings */
     size_t n_strs, cap_strs;
     bool nomem; /* an allocation failed */
+
     egide_directory_build_progress_fn progress; /* after each node checked, or NULL */
-    void *progress_arg;
+    void *progress_arg;                         /* its first argument */
 } s_ctx_t;
 
 /* "file:line: message" (line 0: "file: message"), the first only; false. */
