@@ -127,16 +127,17 @@ static const char *s_capture_stderr(void (*fn)(void))
 
 static void s_plain_line(void)
 {
-    egide_log(EGIDE_LOG_NOTICE, "rejected %s from %s (%s): %s", "a001", "71.crip", "FORBIDDEN_TYPE",
-              "no");
+    egide_log(EGIDE_LOG_NOTICE, "rejected %s from %s (%s): %s", "a001", "71.crip",
+              "REASON_FORBIDDEN_TYPE", "no");
 }
 static void s_kv_line(void)
 {
-    egide_log_kv(
-        EGIDE_LOG_NOTICE,
-        &(egide_log_fields){
-            .component = "submit", .msg_id = "a001", .peer = "71.crip", .reason = "FORBIDDEN_TYPE"},
-        "rejected %s from %s (%s): %s", "a001", "71.crip", "FORBIDDEN_TYPE", "no");
+    egide_log_kv(EGIDE_LOG_NOTICE,
+                 &(egide_log_fields){.component = "submit",
+                                     .msg_id = "a001",
+                                     .peer = "71.crip",
+                                     .reason = "REASON_FORBIDDEN_TYPE"},
+                 "rejected %s from %s (%s): %s", "a001", "71.crip", "REASON_FORBIDDEN_TYPE", "no");
 }
 
 /* The text after "<time> " of a stderr line. */
@@ -157,13 +158,13 @@ static void test_journal_fields(void)
     s_kv_line();
     CHECK(s_jcalls == 1);
     CHECK_STREQ(s_jget("PRIORITY"), "5"); /* LOG_NOTICE */
-    CHECK_STREQ(s_jget("MESSAGE"), "rejected a001 from 71.crip (FORBIDDEN_TYPE): no");
+    CHECK_STREQ(s_jget("MESSAGE"), "rejected a001 from 71.crip (REASON_FORBIDDEN_TYPE): no");
     CHECK_STREQ(s_jget("SYSLOG_IDENTIFIER"), "egide-broker");
     CHECK_STREQ(s_jget("EGIDE_NODE"), "71.broker");
     CHECK_STREQ(s_jget("EGIDE_COMPONENT"), "submit");
     CHECK_STREQ(s_jget("EGIDE_MSG_ID"), "a001");
     CHECK_STREQ(s_jget("EGIDE_PEER"), "71.crip");
-    CHECK_STREQ(s_jget("EGIDE_REASON"), "FORBIDDEN_TYPE");
+    CHECK_STREQ(s_jget("EGIDE_REASON"), "REASON_FORBIDDEN_TYPE");
     CHECK(s_nfields == 8);
 
     /* A plain line: only what is known, the thread's component. */
@@ -203,7 +204,8 @@ static void test_journal_fields(void)
     s_jresult = -ENOENT;
     const char *out = s_capture_stderr(s_kv_line);
     CHECK(strstr(out, "egide-broker[") != NULL);
-    CHECK(strstr(out, "] notice: rejected a001 from 71.crip (FORBIDDEN_TYPE): no\n") != NULL);
+    CHECK(strstr(out, "] notice: rejected a001 from 71.crip (REASON_FORBIDDEN_TYPE): no\n") !=
+          NULL);
     s_jresult = 0;
     /* Syslog, like a test sink, goes first: the journal is not used. */
     s_jcalls = 0;
@@ -227,7 +229,7 @@ static void test_text_unchanged(void)
     const char *kv = s_capture_stderr(s_kv_line);
     char want[256];
     snprintf(want, sizeof want,
-             "egide-broker[%ld] notice: rejected a001 from 71.crip (FORBIDDEN_TYPE): no\n",
+             "egide-broker[%ld] notice: rejected a001 from 71.crip (REASON_FORBIDDEN_TYPE): no\n",
              (long)getpid());
     CHECK_STREQ(s_after_time(plain), want);
     CHECK_STREQ(s_after_time(kv), want);

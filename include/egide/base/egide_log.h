@@ -55,7 +55,7 @@ typedef struct egide_log_fields {
                               NULL: the thread's, egide_log_set_component() */
     const char *msg_id;    /* EGIDE_MSG_ID: a message id, 32 hex digits */
     const char *peer;      /* EGIDE_PEER: the node id of the other side */
-    const char *reason;    /* EGIDE_REASON: a reason or egide_rc name (FORBIDDEN_TYPE, ...) */
+    const char *reason;    /* EGIDE_REASON: REASON_..., EGIDE_ERR_... */
 } egide_log_fields;
 
 /* egide_log() with structured fields f (may be NULL). */
