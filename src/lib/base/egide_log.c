@@ -116,12 +116,10 @@ static bool s_field(struct iovec *iov, char *buf, size_t cap, const char *name, 
 {
     if (!value || !*value)
         return false;
-    size_t nl = strlen(name);
-    if (nl + 2 > cap)
+    int k = snprintf(buf, cap, "%s=", name);
+    if (k < 0 || (size_t)k + 1 >= cap)
         return false;
-    memcpy(buf, name, nl);
-    buf[nl] = '=';
-    egide_sanitize(value, strlen(value), buf + nl + 1, cap - nl - 1);
+    egide_sanitize(value, strlen(value), buf + k, cap - (size_t)k);
     iov->iov_base = buf;
     iov->iov_len = strlen(buf);
     return true;
