@@ -126,8 +126,9 @@ void broker_handle_hello(broker_t *b, const egide_transport_msg_t *m)
     ev.directory_version = h->directory_version;
     if (broker_audit(b, &ev, NULL))
         return;
-    egide_log(EGIDE_LOG_INFO, "node %s connected (directory v%llu)", m->user_id,
-              (unsigned long long)h->directory_version);
+    egide_log_kv(EGIDE_LOG_INFO, &(egide_log_fields){.component = "transport", .peer = m->user_id},
+                 "node %s connected (directory v%llu)", m->user_id,
+                 (unsigned long long)h->directory_version);
     uint64_t last_seq = 0;
     egide_rc rc = broker_store_sender_max_seq(b->store, m->user_id, &last_seq);
     if (rc) {

@@ -97,12 +97,14 @@ static bool s_begin(broker_t *b)
     egide_rc rc = broker_store_begin(b->store);
     bool was = atomic_exchange(&b->m.store_unavailable, rc != EGIDE_OK);
     if (rc && !was)
-        egide_log(EGIDE_LOG_ERROR,
-                  "store unavailable (%s store: %s): no new work is taken until it is back; "
-                  "frames wait and peers retry",
-                  broker_store_backend(b->store), egide_strerror(rc));
+        egide_log_kv(EGIDE_LOG_ERROR,
+                     &(egide_log_fields){.component = "store", .reason = egide_rc_name(rc)},
+                     "store unavailable (%s store: %s): no new work is taken until it is back; "
+                     "frames wait and peers retry",
+                     broker_store_backend(b->store), egide_strerror(rc));
     else if (!rc && was)
-        egide_log(EGIDE_LOG_NOTICE, "store available again");
+        egide_log_kv(EGIDE_LOG_NOTICE, &(egide_log_fields){.component = "store"},
+                     "store available again");
     if (rc) {
         struct timespec ts = {0, TICK_MS * 1000000L};
         nanosleep(&ts, NULL);

@@ -9,6 +9,7 @@
 #include "broker.h"
 
 #include "egide/base/egide_daemon.h"
+#include "egide/base/egide_journal.h"
 #include "egide/base/egide_notify.h"
 
 /* broker_serve() with the service manager told: READY=1 once init has
@@ -17,6 +18,7 @@ static int s_run(egide_config_t *cfg)
 {
     broker_t b;
     int status = 1;
+    egide_journal_attach(egide_config_str(cfg, "broker", "node_id"));
     if (broker_init(&b, cfg) == EGIDE_OK) {
         egide_notify("READY=1");
         status = broker_run(&b);

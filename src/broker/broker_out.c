@@ -115,8 +115,9 @@ void broker_flush(broker_t *b)
 void broker_store_failed(broker_t *b, egide_rc rc, const char *what)
 {
     if (!b->store_failed)
-        egide_log(EGIDE_LOG_ERROR, "store: %s: %s; this batch will be refused", what,
-                  egide_strerror(rc));
+        egide_log_kv(EGIDE_LOG_ERROR,
+                     &(egide_log_fields){.component = "store", .reason = egide_rc_name(rc)},
+                     "store: %s: %s; this batch will be refused", what, egide_strerror(rc));
     b->store_failed = true;
 }
 
@@ -160,8 +161,9 @@ egide_rc broker_commit(broker_t *b)
     b->checkpoint_pending = NULL;
     memset(&b->counted, 0, sizeof b->counted);
     /* Nothing queued in b->out was promised: drop it, peers retry. */
-    egide_log(EGIDE_LOG_ERROR, "%s; batch rolled back, nothing sent, peers will retry",
-              b->store_failed ? "store error in this batch" : "commit failed");
+    egide_log_kv(EGIDE_LOG_ERROR, &(egide_log_fields){.component = "store"},
+                 "%s; batch rolled back, nothing sent, peers will retry",
+                 b->store_failed ? "store error in this batch" : "commit failed");
     broker_store_rollback(b->store);
     broker_out_discard(b);
     b->store_failed = false;

@@ -15,6 +15,7 @@
 #include "egide/base/egide_util.h"
 #include "egide/crypto/egide_crypto.h"
 #include "egide/protocol/egide_receipt.h"
+#include "egide/wire/egide_wire.h"
 
 #define R(x)         EGIDE__V1__REASON_CODE__REASON_##x
 #define PUMP_BATCH   256
@@ -62,7 +63,10 @@ static const Egide__V1__ReceiptBody *s_receipt_body(broker_t *b, const egide_tra
         rc = egide_receipt_verify(*r, p->sign_pub);
     const Egide__V1__ReceiptBody *body = *r ? egide_receipt_body(*r) : NULL;
     if (rc || !body) {
-        egide_log(EGIDE_LOG_NOTICE, "bad receipt from %s: %s", node, egide_strerror(rc));
+        egide_log_kv(
+            EGIDE_LOG_NOTICE,
+            &(egide_log_fields){.component = "relay", .peer = node, .reason = egide_rc_name(rc)},
+            "bad receipt from %s: %s", node, egide_strerror(rc));
         broker_send_error(b, node, m->frame->corr_id,
                           rc == EGIDE_ERR_SIGNATURE ? R(BAD_SIGNATURE) : R(MALFORMED),
                           "receipt refused");
@@ -136,6 +140,15 @@ void broker_handle_receipt(broker_t *b, const egide_transport_msg_t *m)
         b->counted.delivered++;
     else
         b->counted.recipient_rejected++;
+    char hex[33];
+    egide_hex_encode(body->msg_id.data, 16, hex);
+    egide_log_kv(
+        EGIDE_LOG_INFO,
+        &(egide_log_fields){.component = "relay",
+                            .msg_id = hex,
+                            .peer = node,
+                            .reason = delivered ? NULL : egide_wire_reason_name(body->reason)},
+        "%s %s at %s", hex, delivered ? "delivered" : "refused by its recipient", node);
     broker_queue_relay(b, dl.sender_id, node, body->msg_id.data, raw->data, raw->len);
 done:
     egide_receipt_destroy(&r);

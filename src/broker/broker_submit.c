@@ -45,8 +45,13 @@ static void s_reject(broker_t *b, const char *node, uint64_t corr, const broker_
     const Egide__V1__EnvelopeHeader *h = egide_envelope_header(d->env);
     char hex[33];
     s_hex16(h->msg_id.data, hex);
-    egide_log(EGIDE_LOG_NOTICE, "rejected %s from %s (%s): %s", hex, node,
-              egide_wire_reason_name(d->reason), d->detail);
+    egide_log_kv(EGIDE_LOG_NOTICE,
+                 &(egide_log_fields){.component = "submit",
+                                     .msg_id = hex,
+                                     .peer = node,
+                                     .reason = egide_wire_reason_name(d->reason)},
+                 "rejected %s from %s (%s): %s", hex, node, egide_wire_reason_name(d->reason),
+                 d->detail);
 
     Egide__V1__AuditEvent ev;
     s_event(&ev, EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_REJECTED, h, d->sha256, (char **)d->ids,
@@ -121,6 +126,12 @@ static void s_accept(broker_t *b, const char *node, uint64_t corr, broker_admit_
         broker_audit(b, &ack, NULL);
     }
     b->counted.accepted++;
+    char hex[33];
+    s_hex16(h->msg_id.data, hex);
+    egide_log_kv(EGIDE_LOG_INFO,
+                 &(egide_log_fields){.component = "submit", .msg_id = hex, .peer = node},
+                 "accepted %s (%s) from %s for %zu recipient%s", hex, h->message_type, node, n,
+                 n == 1 ? "" : "s");
     broker_send_receipt(b, node, corr, 0, rcpt, rlen);
     free(rcpt);
     /* Deliver right away to connected recipients (after this commit). */
@@ -182,7 +193,10 @@ void broker_handle_submit(broker_t *b, const egide_transport_msg_t *m)
     case BROKER_ADMIT_MALFORMED:
         b->counted.rejected++;
         b->counted.rejected_by_reason[d.reason]++;
-        egide_log(EGIDE_LOG_NOTICE, "unparsable envelope from %s: %s", node, egide_strerror(d.rc));
+        egide_log_kv(
+            EGIDE_LOG_NOTICE,
+            &(egide_log_fields){.component = "submit", .peer = node, .reason = egide_rc_name(d.rc)},
+            "unparsable envelope from %s: %s", node, egide_strerror(d.rc));
         broker_send_error(b, node, corr, d.reason, d.detail);
         break;
     case BROKER_ADMIT_RETRY:

@@ -94,13 +94,16 @@ bool broker_zap_refused(broker_t *b, const uint8_t ksha[32], const char *node_id
     r->count = 1;
     if (!b->refused_summary_ms)
         b->refused_summary_ms = now_ms;
+    const egide_log_fields lf = {
+        .component = "transport", .peer = node_id, .reason = "NODE_REFUSED"};
     if (before > 1)
-        egide_log(EGIDE_LOG_NOTICE,
-                  "refused transport key %s…%s%s (%llu refusals in the previous interval)", khex,
-                  node_id ? " of node " : "", node_id ? node_id : "", (unsigned long long)before);
+        egide_log_kv(EGIDE_LOG_NOTICE, &lf,
+                     "refused transport key %s…%s%s (%llu refusals in the previous interval)", khex,
+                     node_id ? " of node " : "", node_id ? node_id : "",
+                     (unsigned long long)before);
     else
-        egide_log(EGIDE_LOG_NOTICE, "refused transport key %s…%s%s", khex,
-                  node_id ? " of node " : "", node_id ? node_id : "");
+        egide_log_kv(EGIDE_LOG_NOTICE, &lf, "refused transport key %s…%s%s", khex,
+                     node_id ? " of node " : "", node_id ? node_id : "");
     /* One leaf per key per interval, with the count of the refusals of its
      * previous interval that were only counted (the first of an interval
      * is this leaf; the others stay in the table until the next one). */

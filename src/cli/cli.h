@@ -11,6 +11,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <limits.h>
 
 #include <jansson.h>
@@ -120,6 +122,40 @@ void cli_help(const cli_cmd_t *cmd, void *f);
 /* Print "egide: <cmd>: <message>" and return 2 (a usage error). */
 int cli_usage_fail(const cli_cmd_t *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* ---- cli_progress.c: how far long work is, on a terminal ----------------
+ *
+ * One line on stderr redrawn with \r ("egide audit verify: 1200 of 5000
+ * entries (24%)"), at most CLI_PROGRESS_EVERY_MS apart (the first update is
+ * drawn at once), erased by cli_progress_end() so that what the command
+ * prints next starts on a clean line.  Only when stderr is a terminal:
+ * scripts, pipes and CI logs never see it.  An error printed by cli_fail()
+ * while a line is shown erases it first. */
+
+#define CLI_PROGRESS_EVERY_MS 250 /* at most 4 redraws a second */
+
+typedef struct cli_progress {
+    FILE *out;               /* where the line is drawn; NULL: progress off */
+    const char *label;       /* "audit verify" (after "egide ") */
+    const char *unit;        /* "entries", "pages", "nodes" */
+    int64_t (*now_ms)(void); /* monotonic clock; tests give their own */
+    int64_t last_ms;         /* when the line was last drawn */
+    size_t width;            /* length of the line on screen, 0: none */
+    unsigned draws;          /* how many times a line was drawn */
+} cli_progress_t;
+
+/* Begin: on when stderr is a terminal (isatty), else every call is a no-op. */
+void cli_progress_start(cli_progress_t *p, const char *label, const char *unit);
+/* Begin drawing on out (NULL: off) whatever it is (tests). */
+void cli_progress_start_on(cli_progress_t *p, FILE *out, const char *label, const char *unit);
+/* done of total (total 0: unknown, the count alone is shown). */
+void cli_progress_update(cli_progress_t *p, uint64_t done, uint64_t total);
+/* The same as a callback (arg is the cli_progress_t *). */
+void cli_progress_cb(void *arg, uint64_t done, uint64_t total);
+/* Erase the line; idempotent. */
+void cli_progress_end(cli_progress_t *p);
+/* Erase whichever line is shown (cli_fail() calls it). */
+void cli_progress_clear(void);
 
 /* ---- cli_conn.c: talking to a daemon's API ------------------------------ */
 

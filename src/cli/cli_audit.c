@@ -770,6 +770,8 @@ static int s_cmd_export(s_opts_t *o)
         return cli_fail(o->what, "--out %s: cannot create %s", o->out, part);
     uint64_t size = 0, start = 0;
     int ret = 0, io = 0;
+    cli_progress_t pg;
+    cli_progress_start(&pg, o->what, "entries");
     /* Entries first: the export's size is the log size at the first page. */
     for (int page = 0; ret == 0; page++) {
         char pq[128];
@@ -809,6 +811,7 @@ static int s_cmd_export(s_opts_t *o)
                                      lh ? lh : json_null())) != 0;
             start++;
         }
+        cli_progress_update(&pg, start, size);
         json_decref(j);
         if (ret == 0 && k == 0 && start < size)
             ret = cli_fail(o->what, "the broker returned no entries at %llu",
@@ -846,6 +849,7 @@ static int s_cmd_export(s_opts_t *o)
             break;
         cstart = next;
     }
+    cli_progress_end(&pg);
     if (ret == 0)
         io |= fputs("]}\n", f) < 0;
     io |= fflush(f) != 0 || fsync(fileno(f)) != 0;
@@ -943,8 +947,12 @@ static int s_cmd_verify(s_opts_t *o)
         egide_rc rc = egide_db_open(o->db, true, &db);
         if (rc == EGIDE_OK)
             rc = egide_auditlog_open(db, &log);
+        cli_progress_t pg;
+        cli_progress_start(&pg, o->what, "entries");
         if (rc == EGIDE_OK)
-            rc = egide_auditlog_verify_all(log, o->origin, o->pub, true, &rep);
+            rc = egide_auditlog_verify_all_progress(log, o->origin, o->pub, true,
+                                                    pg.out ? cli_progress_cb : NULL, &pg, &rep);
+        cli_progress_end(&pg);
         egide_auditlog_destroy(&log);
         egide_db_close(&db);
         if (rc != EGIDE_OK && rc != EGIDE_ERR_CONSISTENCY)
@@ -962,6 +970,8 @@ static int s_cmd_verify(s_opts_t *o)
     json_t *cps = json_object_get(doc, "checkpoints");
     json_t *entries = json_object_get(doc, "entries");
     egide_rc rc = EGIDE_OK;
+    cli_progress_t pg;
+    cli_progress_start(&pg, o->what, "entries");
     for (size_t i = 0; i < json_array_size(cps) && rc == EGIDE_OK; i++) {
         const char *note = json_string_value(json_array_get(cps, i));
         if (!note) {
@@ -989,7 +999,9 @@ static int s_cmd_verify(s_opts_t *o)
         }
         rc = egide_auditverify_add_leaf(v, idx, leaf, len, jh && !json_is_null(jh) ? lh : NULL);
         free(leaf);
+        cli_progress_update(&pg, i + 1, json_array_size(entries));
     }
+    cli_progress_end(&pg);
     if (rc != EGIDE_OK && rc != EGIDE_ERR_CONSISTENCY) {
         egide_auditverify_destroy(&v);
         json_decref(doc);

@@ -8,7 +8,6 @@
  * (docs/backup.md).
  */
 #include <stdio.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "egide/store/egide_db.h"
@@ -24,11 +23,10 @@ static const char s_about[] =
     "copy in place of the database (removing its -wal and -shm files), start it (docs/backup.md).";
 static const cli_cmd_t s_cmd = CLI_CMD("backup", NULL, 0, 0, s_about, s_opts);
 
+/* egide_db_backup's page counts into the progress line (cli_progress.c). */
 static void s_progress(void *arg, int done, int total)
 {
-    (void)arg;
-    fprintf(stderr, "\regide backup: %d of %d pages (%d%%)%s", done, total,
-            total ? (int)(100LL * done / total) : 100, done == total ? "\n" : "");
+    cli_progress_update(arg, done > 0 ? (uint64_t)done : 0, total > 0 ? (uint64_t)total : 0);
 }
 
 static int s_backup(const cli_args_t *a)
@@ -37,8 +35,10 @@ static int s_backup(const cli_args_t *a)
     const char *db = cli_get(a, "--db"), *out = cli_get(a, "--out");
     egide_db_backup_info_t info;
     char err[512];
-    egide_rc rc = egide_db_backup(db, out, isatty(STDERR_FILENO) ? s_progress : NULL, NULL, &info,
-                                  err, sizeof err);
+    cli_progress_t pg;
+    cli_progress_start(&pg, "backup", "pages");
+    egide_rc rc = egide_db_backup(db, out, pg.out ? s_progress : NULL, &pg, &info, err, sizeof err);
+    cli_progress_end(&pg);
     if (rc == EGIDE_ERR_NOTFOUND)
         return cli_fail(what, "%s", err) + 1;
     if (rc == EGIDE_ERR_EXISTS)

@@ -123,6 +123,12 @@ static void s_fill(const cli_args_t *a, s_opts_t *o)
 
 /* ------------------------------------------------------------------ build */
 
+/* The nodes checked so far into the progress line (cli_progress.c). */
+static void s_build_progress(void *arg, size_t done, size_t total)
+{
+    cli_progress_update(arg, done, total);
+}
+
 static int s_build(const cli_args_t *a)
 {
     const char *what = "directory build";
@@ -136,6 +142,7 @@ static int s_build(const cli_args_t *a)
     if (o.endpoint && strncmp(o.endpoint, "tcp://", 6) != 0 && strncmp(o.endpoint, "ipc://", 6))
         return cli_fail(what, "--broker-endpoint wants tcp://HOST:PORT"), 2;
 
+    cli_progress_t pg;
     egide_directory_build_opts_t bo = {.nodes = o.nodes,
                                        .routes = o.routes,
                                        .rules = o.rules,
@@ -145,10 +152,14 @@ static int s_build(const cli_args_t *a)
                                        .department = o.department,
                                        .jurisdiction = o.jurisdiction,
                                        .referral_term = o.term,
-                                       .allow_unrouted = o.allow_unrouted};
+                                       .allow_unrouted = o.allow_unrouted,
+                                       .progress = s_build_progress,
+                                       .progress_arg = &pg};
     char err[1024];
     egide_directory_build_t *b = NULL;
+    cli_progress_start(&pg, what, "nodes");
     egide_rc rc = egide_directory_build_load(&bo, &b, err, sizeof err);
+    cli_progress_end(&pg);
     if (rc == EGIDE_ERR_INVALID)
         return cli_fail(what, "%s", err), 2;
     if (rc)

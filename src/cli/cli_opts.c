@@ -37,6 +37,7 @@ static void s_vfail(const char *what, int rc, const char *fmt, va_list ap)
 {
     char msg[1024];
     vsnprintf(msg, sizeof msg, fmt, ap);
+    cli_progress_clear(); /* the error on a line of its own */
     if (rc < 0)
         fprintf(stderr, "egide: %s: %s\n", what, msg);
     else

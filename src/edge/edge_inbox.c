@@ -162,8 +162,13 @@ static egide_rc s_reject(edge_t *e, const Egide__V1__EnvelopeHeader *h, const ui
         free(r);
         return rc;
     }
-    egide_log(EGIDE_LOG_WARNING, "refused message %s from %s: %s (%s)", hex, h->sender_id,
-              egide_wire_reason_name(reason), why);
+    egide_log_kv(EGIDE_LOG_WARNING,
+                 &(egide_log_fields){.component = "inbox",
+                                     .msg_id = hex,
+                                     .peer = h->sender_id,
+                                     .reason = egide_wire_reason_name(reason)},
+                 "refused message %s from %s: %s (%s)", hex, h->sender_id,
+                 egide_wire_reason_name(reason), why);
     atomic_fetch_add(&e->m.received_rejected, 1);
     if (reason >= 0 && reason < 32)
         atomic_fetch_add(&e->m.rejected_by_reason[reason], 1);
@@ -310,16 +315,22 @@ static egide_rc s_store(edge_t *e, const Egide__V1__EnvelopeHeader *h, const uin
     egide_hex_encode(h->msg_id.data, 16, hex);
     if (rc) {
         /* Transient: the DELIVERED receipt just signed is dropped unsent. */
-        egide_log(EGIDE_LOG_WARNING,
-                  "message %s from %s not stored (%s): the broker will deliver it again", hex,
-                  h->sender_id, egide_strerror(rc));
+        egide_log_kv(EGIDE_LOG_WARNING,
+                     &(egide_log_fields){.component = "store",
+                                         .msg_id = hex,
+                                         .peer = h->sender_id,
+                                         .reason = egide_rc_name(rc)},
+                     "message %s from %s not stored (%s): the broker will deliver it again", hex,
+                     h->sender_id, egide_strerror(rc));
     } else if (res == EDGE_INBOX_CONFLICT) {
         rc = s_reject(e, h, sha, R(DUPLICATE_CONFLICT), "msg_id already received", out);
     } else if (res == EDGE_INBOX_DUPLICATE) {
         s_reply(out, stored, sl);
     } else {
         atomic_fetch_add(&e->m.received, 1);
-        egide_log(EGIDE_LOG_INFO, "received %s (%s) from %s", hex, h->message_type, h->sender_id);
+        egide_log_kv(EGIDE_LOG_INFO,
+                     &(egide_log_fields){.component = "inbox", .msg_id = hex, .peer = h->sender_id},
+                     "received %s (%s) from %s", hex, h->message_type, h->sender_id);
         s_reply(out, r, rl);
     }
     free(stored);

@@ -180,15 +180,18 @@ static int s_batch(edge_t *e, bool *failed)
     if (rc) {
         /* Nothing was promised: the broker will redeliver. */
         if (!s_failing)
-            egide_log(EGIDE_LOG_WARNING, "store: %s; %d frame(s) left for the broker to resend",
-                      egide_strerror(rc), handled);
+            egide_log_kv(EGIDE_LOG_WARNING,
+                         &(egide_log_fields){.component = "store", .reason = egide_rc_name(rc)},
+                         "store: %s; %d frame(s) left for the broker to resend", egide_strerror(rc),
+                         handled);
         s_failing = true;
         *failed = true;
         edge_store_rollback(e->store);
         edge_out_flush(e, out, false);
     } else {
         if (s_failing)
-            egide_log(EGIDE_LOG_NOTICE, "store writable again");
+            egide_log_kv(EGIDE_LOG_NOTICE, &(egide_log_fields){.component = "store"},
+                         "store writable again");
         s_failing = false;
         edge_out_flush(e, out, true);
     }
@@ -209,7 +212,8 @@ static void s_monitor(edge_t *e)
         case EGIDE_TRANSPORT_EV_HANDSHAKE_OK:
             atomic_store(&e->connected, true);
             atomic_store(&e->refused, false);
-            egide_log(EGIDE_LOG_NOTICE, "connected to the broker");
+            egide_log_kv(EGIDE_LOG_NOTICE, &(egide_log_fields){.component = "transport"},
+                         "connected to the broker");
             s_hello(e);
             break;
         case EGIDE_TRANSPORT_EV_DISCONNECTED:
@@ -220,8 +224,11 @@ static void s_monitor(edge_t *e)
             break;
         case EGIDE_TRANSPORT_EV_HANDSHAKE_FAIL_AUTH:
             if (!atomic_exchange(&e->refused, true))
-                egide_log(EGIDE_LOG_ERROR, "the broker refused this node's transport key:"
-                                           " is the node active in the directory?");
+                egide_log_kv(
+                    EGIDE_LOG_ERROR,
+                    &(egide_log_fields){.component = "transport", .reason = "NODE_REFUSED"},
+                    "the broker refused this node's transport key:"
+                    " is the node active in the directory?");
             break;
         case EGIDE_TRANSPORT_EV_HANDSHAKE_FAIL_NOAUTH:
         case EGIDE_TRANSPORT_EV_HANDSHAKE_FAIL_PROTO:

@@ -17,6 +17,7 @@
 #include "egide/crypto/egide_keyd.h"
 #include "egide/base/egide_daemon.h"
 #include "egide/base/egide_log.h"
+#include "egide/base/egide_journal.h"
 #include "egide/base/egide_notify.h"
 #include "egide/base/egide_util.h"
 
@@ -320,6 +321,7 @@ static int s_run(egide_config_t *cfg)
 {
     edge_t e;
     int status = 1;
+    egide_journal_attach(egide_config_str(cfg, "edge", "node_id"));
     if (edge_init(&e, cfg) == EGIDE_OK) {
         /* The REST API and the dealer are up: tell systemd (Type=notify). */
         egide_notify("READY=1");

@@ -531,8 +531,15 @@ static egide_rc s_apply(edge_t *e, const Egide__V1__ReceiptBody *b)
             if (rc || done)
                 return rc;
         }
-        egide_log(EGIDE_LOG_WARNING, "broker rejected a message: %s",
-                  egide_wire_reason_name(b->reason));
+        char rhex[33] = "";
+        if (b->msg_id.len == 16)
+            egide_hex_encode(b->msg_id.data, 16, rhex);
+        egide_log_kv(EGIDE_LOG_WARNING,
+                     &(egide_log_fields){.component = "outbox",
+                                         .msg_id = rhex,
+                                         .peer = b->issuer_id,
+                                         .reason = egide_wire_reason_name(b->reason)},
+                     "broker rejected a message: %s", egide_wire_reason_name(b->reason));
         if (b->reason >= 0 && b->reason < 32)
             atomic_fetch_add(&e->m.rejected_by_reason[b->reason], 1);
         rc = edge_store_outbox_mark_rejected(e->store, b->msg_id.data, b->reason, b->time_ms,

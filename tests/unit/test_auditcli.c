@@ -10,6 +10,9 @@
  * deleting or reordering one entry in an export or directly in the SQLite
  * file (triggers dropped) makes `egide audit verify` fail naming the first
  * bad index.  Keys and certificates are made at run time in a mkdtemp dir.
+ * Under a pseudo-terminal, export and verify of a 3000-entry log draw their
+ * progress line on stderr (and erase it), and never when stderr is a file;
+ * stdout and the exit status are the same either way.
  */
 #include <arpa/inet.h>
 #include <jansson.h>
@@ -18,6 +21,8 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <poll.h>
+#include <pty.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -101,6 +106,90 @@ static int s_run(const char *fmt, ...)
         fclose(f);
     }
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Like s_run, with stderr on a new pseudo-terminal (stdout still to a file):
+ * s_out gets stdout, s_tty what the command drew on the terminal.  Bounded:
+ * gives up (exit -1) after about 60 s. */
+static char s_tty[65536];
+static int s_run_pty(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int s_run_pty(const char *fmt, ...)
+{
+    char args[2048], cmd[4096], o[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(o, sizeof o, "%s/out.txt", s_tmp);
+    snprintf(cmd, sizeof cmd, "exec '%s' audit %s >'%s' </dev/null", s_bin, args, o);
+    s_out[0] = s_tty[0] = '\0';
+    int m = -1, sl = -1;
+    if (openpty(&m, &sl, NULL, NULL, NULL) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        setsid();
+        dup2(sl, STDERR_FILENO);
+        close(sl);
+        close(m);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    close(sl);
+    size_t got = 0;
+    for (int i = 0; i < 600; i++) { /* 600 x 100 ms */
+        struct pollfd pf = {.fd = m, .events = POLLIN};
+        int pr = poll(&pf, 1, 100);
+        if (pr < 0)
+            break;
+        if (pr == 0)
+            continue;
+        char buf[4096];
+        ssize_t n = read(m, buf, sizeof buf);
+        if (n <= 0)
+            break; /* EIO: the command exited, the terminal's other side closed */
+        size_t k = (size_t)n < sizeof s_tty - 1 - got ? (size_t)n : sizeof s_tty - 1 - got;
+        memcpy(s_tty + got, buf, k);
+        got += k;
+    }
+    s_tty[got] = '\0';
+    close(m);
+    int st = 0;
+    pid_t w = 0;
+    for (int i = 0; i < 100 && (w = waitpid(pid, &st, WNOHANG)) == 0; i++) /* up to 10 s */
+        poll(NULL, 0, 100);
+    if (w == 0) {
+        kill(pid, SIGKILL); /* the one we started */
+        waitpid(pid, &st, 0);
+        return -1;
+    }
+    FILE *f = fopen(o, "r");
+    if (f) {
+        size_t n = fread(s_out, 1, sizeof s_out - 1, f);
+        s_out[n] = '\0';
+        fclose(f);
+    }
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* The terminal shows a progress line for label and ends erased: the last
+ * thing drawn is "\r", blanks at least as wide as a line, "\r". */
+static bool s_progress_shown(const char *label, const char *unit_total)
+{
+    char want[160];
+    snprintf(want, sizeof want, "\regide %s: ", label);
+    if (!strstr(s_tty, want) || !strstr(s_tty, unit_total) || !strstr(s_tty, "%)"))
+        return false;
+    size_t n = strlen(s_tty);
+    if (n < 2 || s_tty[n - 1] != '\r')
+        return false;
+    const char *start = s_tty + n - 1;
+    while (start > s_tty && start[-1] == ' ')
+        start--;
+    size_t blanks = (size_t)(s_tty + n - 1 - start);
+    return start > s_tty && start[-1] == '\r' && blanks >= strlen(want) + strlen(unit_total);
 }
 
 #define EXPECT_RUN(want, needle_out, needle_err, ...)                                              \
@@ -480,6 +569,68 @@ static void test_db_tamper(void)
     EXPECT_RUN(0, "history MSGID", NULL, "--help");
 }
 
+/* Export and verify of a 3000-entry log: the progress line on a terminal
+ * only; the same stdout and exit status with and without it. */
+static void test_progress(void)
+{
+    sqlite3 *db = NULL;
+    egide_auditlog_t *log = s_newlog("big.sqlite", &db);
+    REQUIRE(log != NULL);
+    sqlite3_exec(db, "BEGIN", NULL, NULL, NULL); /* one commit, not 3000 */
+    s_story(log, 0, 3000, 0);                    /* 256 message ids, reused in turn */
+    REQUIRE(egide_auditlog_checkpoint(log, ORIGIN, ORIGIN, s_key, NULL) == EGIDE_OK);
+    REQUIRE(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK);
+    REQUIRE(egide_auditlog_size(log) == 3000);
+    s_served = log;
+    static char plain[65536];
+    const char *cmds[][2] = {
+        {"export --out %s/big.json --api %s", "audit export"},
+        {"verify %s/big.json --anchor %s/broker.pem", "audit verify"},
+        {"verify --db %s/big.sqlite --anchor %s/broker.pem", "audit verify"},
+    };
+    for (size_t c = 0; c < sizeof cmds / sizeof cmds[0]; c++) {
+        char args[512];
+        const char *second = c == 0 ? s_api : s_tmp;
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+        snprintf(args, sizeof args, cmds[c][0], s_tmp, second);
+#pragma GCC diagnostic pop
+        /* stderr a file: no progress, nothing but what the command says */
+        EXPECT_RUN(0, c == 0 ? "exported 3000 entries and 1 checkpoints" : "verified", NULL, "%s",
+                   args);
+        CHECK(c == 0 || strstr(s_out, ": 3000 entries, 1 signed checkpoints, 256 messages\n"));
+        CHECK(strchr(s_err, '\r') == NULL && strstr(s_err, "entries (") == NULL);
+        CHECK_STREQ(s_err, "");
+        snprintf(plain, sizeof plain, "%s", s_out);
+        /* stderr a terminal: the line, then erased; stdout the same */
+        int rc = s_run_pty("%s", args);
+        CHECK(rc == 0);
+        CHECK_STREQ(s_out, plain);
+        bool shown = s_progress_shown(cmds[c][1], " of 3000 entries (");
+        if (!shown)
+            fprintf(stderr, "%s: terminal got [%s]\n", args, s_tty);
+        CHECK(shown);
+    }
+    /* A failing verify under a terminal (the file claims one entry more
+     * than it holds): same status and message, on a line of its own after
+     * the progress line was erased. */
+    char cmd[600];
+    snprintf(cmd, sizeof cmd,
+             "sed 's/\"tree_size\":3000,/\"tree_size\":3001,/' %s/big.json >%s/bad.json", s_tmp,
+             s_tmp);
+    REQUIRE(system(cmd) == 0);
+    EXPECT_RUN(1, NULL, "the file says 3001 entries but holds 3000",
+               "verify %s/bad.json --anchor %s/broker.pem", s_tmp, s_tmp);
+    CHECK(s_run_pty("verify %s/bad.json --anchor %s/broker.pem", s_tmp, s_tmp) == 1);
+    char *err = strstr(s_tty, "egide: audit verify: ");
+    CHECK(err != NULL && strstr(s_tty, "the file says 3001 entries but holds 3000"));
+    CHECK(err != NULL && err > s_tty + 1 && err[-1] == '\r' && err[-2] == ' ');
+    CHECK(strstr(s_tty, "\regide audit verify: ") != NULL);
+    s_served = NULL;
+    egide_auditlog_destroy(&log);
+    egide_db_close(&db);
+}
+
 int main(void)
 {
     const char *bin = getenv("EGIDE_BIN");
@@ -513,6 +664,7 @@ int main(void)
 
     RUN(test_online);
     RUN(test_db_tamper);
+    RUN(test_progress);
 
     MHD_stop_daemon(d);
     EVP_PKEY_free(s_key);

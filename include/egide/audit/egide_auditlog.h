@@ -125,6 +125,15 @@ egide_rc egide_auditlog_checkpoint_next(egide_auditlog_t *log, uint64_t min_size
  * check could not run. */
 egide_rc egide_auditlog_verify_all(egide_auditlog_t *log, const char *key_name, EVP_PKEY *pub,
                                    bool events, egide_auditverify_report_t *rep);
+/* Told how far a long walk is: done of total leaves read (total is the log
+ * size when the walk began; done may reach it, never passes it). */
+typedef void (*egide_auditlog_progress_fn)(void *arg, uint64_t done, uint64_t total);
+/* egide_auditlog_verify_all() calling progress (may be NULL) with arg after
+ * each leaf read (the caller rate-limits what it shows). */
+egide_rc egide_auditlog_verify_all_progress(egide_auditlog_t *log, const char *key_name,
+                                            EVP_PKEY *pub, bool events,
+                                            egide_auditlog_progress_fn progress, void *arg,
+                                            egide_auditverify_report_t *rep);
 
 /* The stored-hash position of (level, index) (exposed for tests and tools). */
 uint64_t egide_auditlog_hash_pos(unsigned level, uint64_t index);

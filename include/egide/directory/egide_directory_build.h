@@ -43,6 +43,10 @@
 
 #include "egide/base/egide_rc.h"
 
+/* Told how far the load is: done of total nodes checked (their certificates
+ * read and checked, the slow part of a large directory). */
+typedef void (*egide_directory_build_progress_fn)(void *arg, size_t done, size_t total);
+
 typedef struct egide_directory_build_opts {
     const char *nodes;           /* nodes INI file (required) */
     const char *routes;          /* routes CSV file (required) */
@@ -55,6 +59,8 @@ typedef struct egide_directory_build_opts {
     const char *referral_term;   /* NULL: "information signalante" for "nc-*"
                                     jurisdictions, else "information préoccupante" */
     bool allow_unrouted;         /* with communes: communes without a route are allowed */
+    egide_directory_build_progress_fn progress; /* after each node, or NULL */
+    void *progress_arg;                         /* progress's first argument */
 } egide_directory_build_opts_t;
 
 /* A checked draft: nodes with their loaded certificates and keys, routes and

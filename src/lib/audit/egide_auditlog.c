@@ -403,6 +403,10 @@ typedef struct s_vctx {
     uint64_t run_first;     /* position of run[0] */
     size_t run_n;           /* valid entries of run */
     uint8_t run[S_RUN][32]; /* stored hashes read ahead */
+
+    egide_auditlog_progress_fn progress; /* told after each leaf, or NULL */
+    void *progress_arg;                  /* its first argument */
+    uint64_t leaves, total;              /* leaves read so far, of the size at the start */
 } s_vctx_t;
 
 /* The stored hash at pos: from the read-ahead run, refilled from pos when
@@ -474,6 +478,10 @@ static egide_rc s_on_leaf(void *ctx, uint64_t index, const uint8_t *leaf, size_t
 {
     s_vctx_t *v = ctx;
     egide_rc rc = egide_auditverify_add_leaf(v->v, index, leaf, len, NULL);
+    if (v->progress) {
+        v->leaves++;
+        v->progress(v->progress_arg, v->leaves < v->total ? v->leaves : v->total, v->total);
+    }
     return v->err != EGIDE_OK ? v->err : rc;
 }
 
@@ -533,6 +541,14 @@ static egide_rc s_check_counts(s_vctx_t *vc, bool events, const egide_auditverif
 egide_rc egide_auditlog_verify_all(egide_auditlog_t *log, const char *key_name, EVP_PKEY *pub,
                                    bool events, egide_auditverify_report_t *rep)
 {
+    return egide_auditlog_verify_all_progress(log, key_name, pub, events, NULL, NULL, rep);
+}
+
+egide_rc egide_auditlog_verify_all_progress(egide_auditlog_t *log, const char *key_name,
+                                            EVP_PKEY *pub, bool events,
+                                            egide_auditlog_progress_fn progress, void *arg,
+                                            egide_auditverify_report_t *rep)
+{
     if (!log)
         return EGIDE_ERR_INVALID;
     egide_auditverify_t *v = egide_auditverify_new(key_name, pub, NULL, events);
@@ -545,6 +561,9 @@ egide_rc egide_auditlog_verify_all(egide_auditlog_t *log, const char *key_name, 
     }
     vc->log = log;
     vc->v = v;
+    vc->progress = progress;
+    vc->progress_arg = arg;
+    vc->total = progress ? egide_auditlog_size(log) : 0;
     egide_auditverify_set_hooks(v, s_on_hash, events ? s_on_event : NULL, vc);
     /* Checkpoints first (their signatures), then the leaves in order, then
      * the row counts (only when all else held, as the first problem is the

@@ -42,6 +42,9 @@ typedef struct s_ctx {
     char **strs;  /* arena: owned strings */
     size_t n_strs, cap_strs;
     bool nomem; /* an allocation failed */
+
+    egide_directory_build_progress_fn progress; /* after each node checked, or NULL */
+    void *progress_arg;                         /* its first argument */
 } s_ctx_t;
 
 /* "file:line: message" (line 0: "file: message"), the first only; false. */
@@ -376,6 +379,8 @@ static bool s_nodes_finish(s_ctx_t *x, const char *file, s_nodes_t *ns, const ch
             if (strcmp(ns->v[j].curve, n->curve) == 0)
                 return s_fail(x, file, line, "%s: same CURVE key as %s (line %d)", n->id,
                               ns->v[j].id, ns->v[j].line);
+        if (x->progress)
+            x->progress(x->progress_arg, i + 1, ns->n);
     }
     return true;
 }
@@ -1038,6 +1043,8 @@ egide_rc egide_directory_build_load(const egide_directory_build_opts_t *o,
     s_none[0] = '\0';
     x->err = (err && errsz) ? err : s_none;
     x->errsz = (err && errsz) ? errsz : 1;
+    x->progress = o->progress;
+    x->progress_arg = o->progress_arg;
     b->nodes.x = b->rules.x = x;
     egide_rc rc = EGIDE_ERR_CONFIG;
     static const egide_ini_section_spec_t node_spec[] = {{"*", s_node_keys}, {NULL, NULL}};
@@ -1091,6 +1098,7 @@ egide_rc egide_directory_build_load(const egide_directory_build_opts_t *o,
         goto fail;
     x->err = s_none; /* the caller's buffer is not ours beyond this call */
     x->errsz = 1;
+    x->progress = NULL; /* nor is the caller's callback */
     *out = b;
     return EGIDE_OK;
 fail:
