@@ -290,8 +290,8 @@ static void s_broker_move(edge_t *e, int64_t now)
     egide_log(EGIDE_LOG_NOTICE, "broker %s %s: moving to %s (%zu of %zu listed)",
               e->broker_endpoint, e->broker_passive ? "is passive" : "does not answer",
               be->endpoint, i + 1, n);
+    egide_transport_monitor_stop(e->dealer); /* before its receiver: see edge_fini */
     egide_transport_close(&e->monitor, 0);
-    egide_transport_monitor_stop(e->dealer);
     egide_transport_close(&e->dealer, 0); /* unacknowledged frames are sent again */
     e->dealer = dealer;
     e->monitor = monitor;

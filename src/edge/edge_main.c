@@ -290,9 +290,14 @@ egide_rc edge_init(edge_t *e, egide_config_t *cfg)
 void edge_fini(edge_t *e)
 {
     edge_api_stop(e);
-    egide_transport_close(&e->monitor, 0);
+    /* The monitor is stopped before its receiving end is closed: libzmq's
+     * I/O thread sends each event with a blocking send under the socket's
+     * monitor lock, so an event (the handshake's, say) sent to a closed
+     * PAIR blocks that thread for good, and zmq_socket_monitor(NULL) here
+     * then waits on the lock forever (the edge hung on exit). */
     if (e->dealer)
         egide_transport_monitor_stop(e->dealer);
+    egide_transport_close(&e->monitor, 0);
     egide_transport_close(&e->dealer, EGIDE_DEFAULT_LINGER_MS);
     egide_transport_ctx_destroy(&e->zctx);
     for (int i = 0; i < 2; i++)

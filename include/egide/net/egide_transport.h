@@ -85,7 +85,9 @@ void *egide_transport_ctx_new(void);
 void egide_transport_ctx_destroy(void **ctx);
 /* Close a socket with the given linger (ms); NULL-safe, sets *sock = NULL. */
 void egide_transport_close(void **sock, int linger_ms);
-/* Detach a socket monitor attached by egide_transport_dealer. */
+/* Detach a socket monitor attached by egide_transport_dealer.  Call it before
+ * closing the monitor's receiving socket: an event sent to a closed receiver
+ * blocks libzmq's I/O thread, and then this call, for good. */
 void egide_transport_monitor_stop(void *sock);
 
 /* Send already-packed frame bytes without blocking (same results as

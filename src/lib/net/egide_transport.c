@@ -129,6 +129,7 @@ egide_rc egide_transport_dealer(void *zctx, const char *endpoint, const char *se
     if (rc) {
         int zero = 0;
         if (mon) {
+            zmq_socket_monitor(s, NULL, 0); /* stopped before its receiver is closed */
             zmq_setsockopt(mon, ZMQ_LINGER, &zero, sizeof zero);
             zmq_close(mon);
         }
