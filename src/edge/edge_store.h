@@ -619,8 +619,7 @@ struct edge_store_ops {
      * *kept the caller's (free()); EGIDE_ERR_NOTFOUND when no such message
      * or none is kept (queued before it was kept, or no longer QUEUED:
      * leaving QUEUED erases it). */
-    egide_rc (*outbox_kept)(edge_store_t *s, const uint8_t msg_id[16], uint8_t **kept,
-                            size_t *len);
+    egide_rc (*outbox_kept)(edge_store_t *s, const uint8_t msg_id[16], uint8_t **kept, size_t *len);
     /* One more send: attempts + 1, next due at next_ms. */
     egide_rc (*outbox_attempt)(edge_store_t *s, const uint8_t msg_id[16], int64_t next_ms);
     /* Every queued message due now (on reconnecting). */

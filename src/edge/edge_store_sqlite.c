@@ -1238,7 +1238,7 @@ static egide_rc s_outbox_add(edge_store_t *s, const edge_outbox_msg_t *m)
 
 #define OUTBOX_COLS                                                                                \
     "msg_id, seq, type, urgency, created_ms, expires_ms, sha256, state, attempts, reason,"         \
-    " accepted_ms, leaf_index, in_reply_to, resequenced, case_id, commune, case_ref, resealed,"      \
+    " accepted_ms, leaf_index, in_reply_to, resequenced, case_id, commune, case_ref, resealed,"    \
     " kept_cek IS NOT NULL"
 
 static void s_outbox_row(sqlite3_stmt *st, void *row)
@@ -1413,7 +1413,7 @@ static egide_rc s_outbox_kept(edge_store_t *s, const uint8_t msg_id[16], uint8_t
     rc = s_row(DB(s), st, "outbox kept", &row);
     if (!rc)
         rc = row && sqlite3_column_type(st, 0) == SQLITE_BLOB ? s_dup(st, 0, kept, len)
-                                                             : EGIDE_ERR_NOTFOUND;
+                                                              : EGIDE_ERR_NOTFOUND;
     egide_db_done(st);
     return rc;
 }

@@ -89,8 +89,8 @@ egide_rc egide_envelope_seal(const egide_seal_params_t *p, uint8_t **out, size_t
  * the kept copy of the content key sealed to keep_pub (the sender's own
  * X25519 public key; a held key is fine).  EGIDE_ERR_INVALID when keep_pub
  * is missing or not X25519; keep is wiped on failure. */
-egide_rc egide_envelope_seal_kept(const egide_seal_params_t *p, EVP_PKEY *keep_pub,
-                                  uint8_t **out, size_t *out_len, uint8_t msg_id_out[16],
+egide_rc egide_envelope_seal_kept(const egide_seal_params_t *p, EVP_PKEY *keep_pub, uint8_t **out,
+                                  size_t *out_len, uint8_t msg_id_out[16],
                                   uint8_t keep[EGIDE_ENVELOPE_KEEP_LEN]);
 
 /* The same envelope sealed again for the recipients' current keys: the

@@ -304,8 +304,8 @@ egide_rc egide_envelope_seal(const egide_seal_params_t *p, uint8_t **out, size_t
     return s_seal(p, NULL, NULL, out, out_len, msg_id_out);
 }
 
-egide_rc egide_envelope_seal_kept(const egide_seal_params_t *p, EVP_PKEY *keep_pub,
-                                  uint8_t **out, size_t *out_len, uint8_t msg_id_out[16],
+egide_rc egide_envelope_seal_kept(const egide_seal_params_t *p, EVP_PKEY *keep_pub, uint8_t **out,
+                                  size_t *out_len, uint8_t msg_id_out[16],
                                   uint8_t keep[EGIDE_ENVELOPE_KEEP_LEN])
 {
     if (!keep_pub || !keep || EVP_PKEY_get_id(keep_pub) != EVP_PKEY_X25519) {
