@@ -349,7 +349,7 @@ static egide_rc s_resign(edge_t *e, const uint8_t msg_id[16], const edge_outbox_
         *done = true;
         atomic_fetch_add(&e->m.resealed, 1);
         egide_log(EGIDE_LOG_NOTICE,
-                  "message %s: the broker refused it (%s); sealed again for %zu renewed"
+                  "message %s: %s; sealed again for %zu renewed"
                   " recipient key(s) of this node's directory, re-signed under sequence %llu"
                   " (was %llu), queued again (re-sealing %d of at most %d)",
                   hex, why, rs->renewed, (unsigned long long)seq, (unsigned long long)row->seq,
@@ -461,8 +461,12 @@ static egide_rc s_recertify(edge_t *e, const uint8_t msg_id[16], bool *done)
  * unknown), when the directory names the keys the envelope was sealed for
  * (nothing to re-seal for), when no copy was kept, or past the bound.
  * Store errors and a key holder that is down are returned (transient: the
- * receipt is relayed again). */
-static egide_rc s_reseal(edge_t *e, const uint8_t msg_id[16], bool *done)
+ * receipt is relayed again).  before_send: called for a message never sent
+ * yet whose envelope names another key than the directory for a recipient
+ * (s_send_one), so it is sealed again before the broker sees the stale
+ * key; then nothing is logged when it is not (it is sent as it is, and the
+ * broker decides). */
+static egide_rc s_reseal(edge_t *e, const uint8_t msg_id[16], bool before_send, bool *done)
 {
     *done = false;
     edge_outbox_row_t row;
@@ -474,18 +478,20 @@ static egide_rc s_reseal(edge_t *e, const uint8_t msg_id[16], bool *done)
     char hex[33];
     egide_hex_encode(msg_id, 16, hex);
     if (!row.has_kept) {
-        egide_log(EGIDE_LOG_WARNING,
-                  "message %s: the broker holds a recipient's key as not the directory's; no"
-                  " copy of its content key was kept (queued before this edge kept one), so it"
-                  " cannot be sealed again: rejected",
-                  hex);
+        if (!before_send)
+            egide_log(EGIDE_LOG_WARNING,
+                      "message %s: the broker holds a recipient's key as not the directory's; no"
+                      " copy of its content key was kept (queued before this edge kept one), so it"
+                      " cannot be sealed again: rejected",
+                      hex);
         return EGIDE_OK;
     }
     if (row.resealed >= EDGE_RESEAL_MAX) {
-        egide_log(EGIDE_LOG_WARNING,
-                  "message %s: the broker refused a recipient's key again after %d re-sealings:"
-                  " rejected",
-                  hex, row.resealed);
+        if (!before_send)
+            egide_log(EGIDE_LOG_WARNING,
+                      "message %s: the broker refused a recipient's key again after %d re-sealings:"
+                      " rejected",
+                      hex, row.resealed);
         return EGIDE_OK;
     }
     uint8_t *env = NULL, *kept = NULL;
@@ -534,21 +540,27 @@ static egide_rc s_reseal(edge_t *e, const uint8_t msg_id[16], bool *done)
     if (rc)
         goto done;
     if (unknown[0]) {
-        egide_log(EGIDE_LOG_WARNING,
-                  "message %s: the broker refused recipient keys; recipient %s %s this node's"
-                  " directory v%llu: rejected",
-                  hex, unknown, unknown_why, (unsigned long long)dir_version);
+        if (!before_send)
+            egide_log(EGIDE_LOG_WARNING,
+                      "message %s: the broker refused recipient keys; recipient %s %s this node's"
+                      " directory v%llu: rejected",
+                      hex, unknown, unknown_why, (unsigned long long)dir_version);
         goto done;
     }
     if (renewed == 0) {
-        egide_log(EGIDE_LOG_WARNING,
-                  "message %s: the broker refused the recipient keys this node's directory v%llu"
-                  " names as well (the broker's directory differs): rejected",
-                  hex, (unsigned long long)dir_version);
+        if (!before_send)
+            egide_log(
+                EGIDE_LOG_WARNING,
+                "message %s: the broker refused the recipient keys this node's directory v%llu"
+                " names as well (the broker's directory differs): rejected",
+                hex, (unsigned long long)dir_version);
         goto done;
     }
     s_reseal_in_t rs = {kept, kept_len, rcpts, n, renewed};
-    rc = s_resign(e, msg_id, &row, "a recipient key is not the directory's", &rs, done);
+    rc = s_resign(e, msg_id, &row,
+                  before_send ? "this node's directory names a renewed key for a recipient"
+                              : "the broker refused it (a recipient key is not the directory's)",
+                  &rs, done);
 done:
     for (size_t i = 0; i < n; i++)
         EVP_PKEY_free(rcpts[i].enc_pub);
@@ -569,15 +581,51 @@ static int64_t s_backoff(const edge_t *e, int attempts)
     return d < e->retry_max_ms ? d : e->retry_max_ms;
 }
 
+#define SEND_STALE_MAX 16 /* re-sealings before sending, per send pass */
+
 typedef struct s_send_ctx {
     edge_t *e;
     int64_t now;
-    egide_rc rc; /* the first store error */
+    egide_rc rc;    /* the first store error */
+    bool unchecked; /* send as it is (s_send_stale) */
+    size_t n_stale; /* never sent, naming a key the directory no longer does */
+    uint8_t stale[SEND_STALE_MAX][16];
 } s_send_ctx_t;
+
+/* Does this envelope name, for a recipient, another key than this node's
+ * directory does now (every recipient valid here)? */
+static bool s_keys_renewed(edge_t *e, const uint8_t *env, size_t len)
+{
+    egide_envelope_t *pe = NULL;
+    if (egide_envelope_parse(env, len, &pe) != EGIDE_OK)
+        return false;
+    const Egide__V1__EnvelopeHeader *h = egide_envelope_header(pe);
+    bool renewed = false, valid = true;
+    pthread_mutex_lock(&e->dir_lock);
+    for (size_t i = 0; i < h->n_recipients && valid; i++) {
+        const egide_peer_t *p = egide_peers_get(e->peers, h->recipients[i]->node_id);
+        if (!p || p->status != EGIDE_OK)
+            valid = false;
+        else if (h->recipients[i]->key_fingerprint.len != 32 ||
+                 memcmp(h->recipients[i]->key_fingerprint.data, p->enc_fpr, 32) != 0)
+            renewed = true;
+    }
+    pthread_mutex_unlock(&e->dir_lock);
+    egide_envelope_destroy(&pe);
+    return valid && renewed;
+}
 
 static int s_send_one(const edge_outbox_due_t *m, void *arg)
 {
     s_send_ctx_t *c = arg;
+    /* Never sent, and sealed for a key since renewed: sealed again first
+     * (after this pass), so the broker never sees the stale key.  Only
+     * then: bytes once sent may have been accepted, and must stay. */
+    if (!c->unchecked && m->attempts == 0 && c->n_stale < SEND_STALE_MAX &&
+        s_keys_renewed(c->e, m->envelope, m->envelope_len)) {
+        memcpy(c->stale[c->n_stale++], m->msg_id, 16);
+        return 0;
+    }
     uint8_t *f = NULL;
     size_t fl = 0;
     egide_rc rc = egide_frame_submit(m->seq, m->envelope, m->envelope_len, &f, &fl);
@@ -593,16 +641,53 @@ static int s_send_one(const edge_outbox_due_t *m, void *arg)
     return c->rc ? 1 : 0;
 }
 
+/* The messages s_send_one set aside: each sealed again for the current
+ * keys (due now: the next pass sends it), or, when it cannot be, sent as
+ * it is.  Store errors returned. */
+static egide_rc s_send_stale(s_send_ctx_t *c)
+{
+    egide_rc rc = EGIDE_OK;
+    c->unchecked = true;
+    for (size_t i = 0; i < c->n_stale && !rc && !c->rc; i++) {
+        bool done = false;
+        rc = s_reseal(c->e, c->stale[i], true, &done);
+        if (rc == EGIDE_ERR_UNAVAILABLE)
+            rc = EGIDE_OK; /* the key holder is down: sent as it is, the broker decides */
+        if (rc || done)
+            continue;
+        edge_outbox_row_t row;
+        uint8_t *env = NULL;
+        size_t len = 0;
+        rc = edge_store_outbox_get(c->e->store, c->stale[i], &row);
+        if (!rc && row.state == EDGE_OUT_QUEUED)
+            rc = edge_store_outbox_envelope(c->e->store, c->stale[i], &env, &len);
+        if (!rc && env) {
+            edge_outbox_due_t m = {.msg_id = c->stale[i],
+                                   .seq = row.seq,
+                                   .envelope = env,
+                                   .envelope_len = len,
+                                   .attempts = row.attempts};
+            (void)s_send_one(&m, c);
+        }
+        free(env);
+        if (rc == EGIDE_ERR_NOTFOUND)
+            rc = EGIDE_OK;
+    }
+    return rc ? rc : c->rc;
+}
+
 void edge_outbox_send(edge_t *e)
 {
     if (!atomic_load(&e->connected))
         return;
-    s_send_ctx_t c = {e, egide_now_ms(), EGIDE_OK};
+    s_send_ctx_t c = {.e = e, .now = egide_now_ms(), .rc = EGIDE_OK};
     if (edge_store_begin(e->store) != EGIDE_OK)
         return;
     egide_rc rc = edge_store_outbox_due(e->store, c.now, SEND_BATCH, s_send_one, &c);
     if (!rc)
         rc = c.rc;
+    if (!rc && c.n_stale)
+        rc = s_send_stale(&c);
     /* Frames already sent are harmless: retries are byte-identical. */
     if (!rc)
         rc = edge_store_commit(e->store);
@@ -682,7 +767,7 @@ static egide_rc s_apply(edge_t *e, const Egide__V1__ReceiptBody *b)
             bool done = false;
             rc = b->reason == R(REPLAY)         ? s_resequence(e, b->msg_id.data, &done)
                  : b->reason == R(CERT_INVALID) ? s_recertify(e, b->msg_id.data, &done)
-                                                : s_reseal(e, b->msg_id.data, &done);
+                                                : s_reseal(e, b->msg_id.data, false, &done);
             if (rc || done)
                 return rc;
         }

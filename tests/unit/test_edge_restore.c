@@ -758,6 +758,52 @@ static void test_recipient_key_renewed(void)
     s_crip_restore(old_pub, old_fpr);
 }
 
+/* Before sending: a referral never sent whose envelope names a key this
+ * node's directory has since renewed is sealed again first (the broker
+ * never sees the stale key, no refusal is needed); one already sent is
+ * not (its bytes may have been accepted) and waits for the broker's
+ * answer. */
+static void test_recipient_key_renewed_before_send(void)
+{
+    uint8_t id[16], sent[16];
+    REQUIRE(s_submit(id) == EGIDE_OK);
+    REQUIRE(s_submit(sent) == EGIDE_OK);
+    CHECK_RC(edge_store_outbox_attempt(E.store, sent, 0), EGIDE_OK); /* sent once, due again */
+    EVP_PKEY *nk = NULL, *old_pub = NULL;
+    uint8_t old_fpr[32];
+    s_crip_renew(0x91, &nk, &old_pub, old_fpr);
+    REQUIRE(nk != NULL && old_pub != NULL);
+    edge_outbox_row_t row;
+    REQUIRE(edge_store_outbox_get(E.store, id, &row) == EGIDE_OK);
+    uint64_t seq0 = row.seq;
+    /* connected, but no socket: the sends themselves fail (left due) */
+    atomic_store(&E.connected, true);
+    edge_outbox_send(&E);
+    atomic_store(&E.connected, false);
+    REQUIRE(edge_store_outbox_get(E.store, id, &row) == EGIDE_OK);
+    CHECK(row.state == EDGE_OUT_QUEUED && row.resealed == 1 && row.seq > seq0);
+    CHECK(row.attempts == 0 && row.has_kept && s_due_now(id, row.seq));
+    CHECK_RC(s_opens(id, "71.crip", nk), EGIDE_OK);
+    CHECK_RC(s_opens(id, "71.crip", s_crip_enc), EGIDE_ERR_DECRYPT);
+    CHECK_RC(s_opens(id, "71.tas.macon", s_tas_enc), EGIDE_OK);
+    REQUIRE(edge_store_outbox_get(E.store, sent, &row) == EGIDE_OK);
+    CHECK(row.state == EDGE_OUT_QUEUED && row.resealed == 0 && row.attempts == 1);
+    CHECK_RC(s_opens(sent, "71.crip", s_crip_enc), EGIDE_OK);
+    /* the next pass finds nothing to seal again */
+    atomic_store(&E.connected, true);
+    edge_outbox_send(&E);
+    atomic_store(&E.connected, false);
+    REQUIRE(edge_store_outbox_get(E.store, id, &row) == EGIDE_OK);
+    CHECK(row.resealed == 1);
+    s_crip_restore(old_pub, old_fpr);
+    /* settle both, so the tests after see nothing queued from here */
+    bool acked = false;
+    CHECK_RC(s_broker_receipt(id, EGIDE__V1__RECEIPT_KIND__RECEIPT_ACCEPTED, 0, 0, &acked),
+             EGIDE_OK);
+    CHECK_RC(s_broker_receipt(sent, EGIDE__V1__RECEIPT_KIND__RECEIPT_ACCEPTED, 0, 0, &acked),
+             EGIDE_OK);
+}
+
 int main(void)
 {
     egide_log_set_sink(s_sink, NULL);
@@ -772,6 +818,7 @@ int main(void)
     RUN(test_other_rejection_unchanged);
     RUN(test_cert_renewal);
     RUN(test_recipient_key_renewed);
+    RUN(test_recipient_key_renewed_before_send);
     RUN(test_welcome_lost);
     RUN(test_welcome_lost_broker_welcomes_replays);
     s_teardown();
