@@ -9,7 +9,9 @@
  * What is kept: meta (key -> bytes: the directory, the witnessed checkpoint,
  * an audit alert, the sender sequence); the outbox (the exact sealed bytes,
  * so retries are byte-identical, replaced only when the broker refused
- * their sequence as a replay and they are re-signed under a fresh one)
+ * their sequence as a replay and they are re-signed under a fresh one, or
+ * refused a recipient key renewed meanwhile and they are sealed again
+ * from the kept copy of their content key, held sealed while QUEUED only)
  * with one state per recipient, and for the types that make observatory
  * events the sender's own copy of the payload sealed (read by the export
  * only, never sent); the inbox
