@@ -7,7 +7,8 @@
 # renewed and a new directory (v2) signed; 71.crip restarts with its new
 # key; the broker starts again with v2.  The queued envelope names
 # 71.crip's old key, so the broker refuses it ("recipient key is not the
-# directory's", UNKNOWN_RECIPIENT); the sender opens the content key it
+# directory's", UNKNOWN_RECIPIENT), unless the sender got v2 first and
+# saw it before sending; either way the sender opens the content key it
 # kept (sealed to its own key, through its key holder), wraps it again for
 # the new key, re-signs, and the referral is delivered exactly once,
 # readable at 71.crip, never REJECTED at the sender; the kept copy is
@@ -93,8 +94,12 @@ check "exactly once at each recipient" once_everywhere "$ID1"
 check "71.crip reads it with its new key: the payload as sent" payload_as_sent $CRIP "$ID1"
 check "71.tas.cluny-tournus reads it too" payload_as_sent 71.tas.cluny-tournus "$ID1"
 check "the sender never shows it rejected: its state is delivered" test "$(state_of "$ID1")" = delivered
-check "the broker refused the old key once (UNKNOWN_RECIPIENT), then ACCEPTED it" \
-    test "$(refusals "$ID1" REASON_UNKNOWN_RECIPIENT)" = 1
+# Which path sealed it again depends on what reached the sender first: the
+# broker's v2 (sealed again before sending, no refusal) or its answer to
+# the queued envelope (refused once, then sealed again).  Either way once.
+REFUSED=$(refusals "$ID1" REASON_UNKNOWN_RECIPIENT)
+echo "# the broker refused the stale key $REFUSED time(s) before the re-sealing"
+check "the broker refused the old key at most once (UNKNOWN_RECIPIENT)" test "$REFUSED" -le 1
 check "the sender logged one re-sealing, without content" \
     test "$(grep -c "sealed again for 1 renewed recipient key" "$EL_DIR/state/$SENDER/edge.log")" = 1
 check "it is counted once in the outbox (resealed = 1), same msg_id" test "$(col "$ID1" resealed)" = 1
