@@ -1469,8 +1469,8 @@ static void s_metrics(edge_t *e, egide_http_resp_t *resp)
                          " (messages kept queued).",
                          atomic_load(&m->cert_refusals));
     egide_metrics_single(&out, "egide_edge_resealed_total", "counter",
-                         "Queued messages sealed again for recipient keys renewed while they"
-                         " waited (the broker refused the old key).",
+                         "Queued messages sealed again for a recipient key renewed while they"
+                         " waited.",
                          atomic_load(&m->resealed));
     egide_metrics_single(&out, "egide_edge_audit_alerts_total", "counter",
                          "Broker checkpoints that failed the consistency check.",

@@ -108,7 +108,10 @@ check "  (kept_cek is NULL)" test "$(col "$ID1" "kept_cek IS NULL")" = 1
 check "no kept copy remains for any message no longer queued" \
     test "$(sqlite3 "$DB" 'SELECT count(*) FROM outbox WHERE state<>0 AND kept_cek IS NOT NULL')" = 0
 check "the earlier referral is still delivered once" once_everywhere "$ID0"
-metric() { el_api $SENDER GET /metrics | grep -q '^egide_edge_resealed_total 1$'; }
+metric() { # the whole page first: grep -q would cut the pipe (pipefail)
+    local m
+    m=$(el_api $SENDER GET /metrics) && grep -q '^egide_edge_resealed_total 1$' <<<"$m"
+}
 check "the resealed metric says 1" metric
 
 # 5. the envelope as sent now opens with 71.crip's new key only
