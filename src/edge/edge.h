@@ -273,7 +273,10 @@ egide_rc edge_outbox_welcome(edge_t *e, uint64_t last_seq);
 #define EDGE_SEQ_FAR (UINT64_C(1) << 47)
 /* The least time between two Hellos asked for by stalled re-signing. */
 #define EDGE_HELLO_AGAIN_MS 5000
-/* Send what is due (connected only), one transaction of attempts. */
+/* Send what is due (connected only), one transaction of attempts.  A
+ * message never sent yet whose envelope names a recipient key this node's
+ * directory has since renewed is sealed again first (from its kept content
+ * key) and sent on the next pass; without a kept copy it is sent as is. */
 void edge_outbox_send(edge_t *e);
 /* Mark expired what passed its expiry (own transaction). */
 void edge_outbox_expire(edge_t *e);
