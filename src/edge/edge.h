@@ -67,6 +67,7 @@ typedef struct edge_metrics {
     _Atomic uint64_t reseq_stalls;  /* REPLAYs past EDGE_RESEQ_MAX kept queued for a Welcome */
     _Atomic uint64_t seq_lowered;   /* counters set back after a jump the broker refuses */
     _Atomic uint64_t cert_refusals; /* CERT_INVALID for the current certificate, kept queued */
+    _Atomic uint64_t resealed;      /* queued messages sealed again for renewed recipient keys */
 } edge_metrics_t;
 
 /* How far a sender's signed created time may be ahead of our clock before
@@ -260,13 +261,22 @@ egide_rc edge_outbox_welcome(edge_t *e, uint64_t last_seq);
  * a stale counter): a Hello asks for a fresh Welcome, and the next REPLAY
  * after a Welcome re-signs it again. */
 #define EDGE_RESEQ_MAX 8
+/* How many times one queued message is sealed again for recipient keys
+ * renewed while it waited (the broker's UNKNOWN_RECIPIENT, "recipient key
+ * is not the directory's"): each time needs a key in this node's directory
+ * other than the one the envelope names, so a renewal or two; past it the
+ * rejection stands. */
+#define EDGE_RESEAL_MAX 4
 /* How far past the broker's last number from this node the counter may be
  * before a Welcome sets it back (edge_outbox_welcome): half the jump the
  * broker refuses for good (BROKER_SEQ_MAX_JUMP, 2^48). */
 #define EDGE_SEQ_FAR (UINT64_C(1) << 47)
 /* The least time between two Hellos asked for by stalled re-signing. */
 #define EDGE_HELLO_AGAIN_MS 5000
-/* Send what is due (connected only), one transaction of attempts. */
+/* Send what is due (connected only), one transaction of attempts.  A
+ * message never sent yet whose envelope names a recipient key this node's
+ * directory has since renewed is sealed again first (from its kept content
+ * key) and sent on the next pass; without a kept copy it is sent as is. */
 void edge_outbox_send(edge_t *e);
 /* Mark expired what passed its expiry (own transaction). */
 void edge_outbox_expire(edge_t *e);
@@ -276,8 +286,12 @@ void edge_outbox_expire(edge_t *e);
  * was used already, by a message this edge forgot) re-signs it under a
  * fresh sequence and queues it again, at most EDGE_RESEQ_MAX times unless
  * a Welcome came since the last REPLAY; past that it stays queued and a
- * Hello is asked for (e->hello_wanted).  For every other reason the
- * rejection is for good.  A store error is returned (the batch rolls back,
+ * Hello is asked for (e->hello_wanted).  REASON_CERT_INVALID re-signs
+ * under a renewed certificate or keeps it queued.  REASON_UNKNOWN_RECIPIENT
+ * for a message whose content key was kept seals it again for the
+ * recipients' current keys when this node's directory names another key
+ * for one of them (at most EDGE_RESEAL_MAX times).  For every other reason
+ * the rejection is for good.  A store error is returned (the batch rolls back,
  * no ack is sent). */
 egide_rc edge_outbox_receipt(edge_t *e, const uint8_t *rcpt, size_t len, uint64_t relay_id,
                              edge_out_t *out);

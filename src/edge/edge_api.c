@@ -1474,6 +1474,10 @@ static void s_metrics(edge_t *e, egide_http_resp_t *resp)
                          "Broker refusals of this node's current signing certificate"
                          " (messages kept queued).",
                          atomic_load(&m->cert_refusals));
+    egide_metrics_single(&out, "egide_edge_resealed_total", "counter",
+                         "Queued messages sealed again for a recipient key renewed while they"
+                         " waited.",
+                         atomic_load(&m->resealed));
     egide_metrics_single(&out, "egide_edge_audit_alerts_total", "counter",
                          "Broker checkpoints that failed the consistency check.",
                          atomic_load(&m->checkpoint_alerts));

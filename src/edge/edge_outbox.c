@@ -82,11 +82,17 @@ egide_rc edge_obligations_note(edge_t *e, edge_store_t *st, const uint8_t msg_id
     return edge_oblig_note(&self, st, &m);
 }
 
-/* Resolve recipients under dir_lock and seal; *env is the caller's. */
+/* Resolve recipients under dir_lock and seal; *env is the caller's.  With
+ * an encryption key of its own (every edge has one), keep gets the content
+ * key sealed to it and *kept is true: queued with the message until the
+ * broker takes it, so that it can be sealed again if a recipient's key is
+ * renewed meanwhile (s_reseal). */
 static egide_rc s_seal(edge_t *e, edge_store_t *st, const char *type, const char *const *to,
                        size_t n_to, int urgency, const uint8_t *in_reply_to, const uint8_t *pb,
-                       size_t pb_len, uint8_t **env, size_t *len, uint8_t msg_id[16])
+                       size_t pb_len, uint8_t **env, size_t *len, uint8_t msg_id[16],
+                       uint8_t keep[EGIDE_ENVELOPE_KEEP_LEN], bool *kept)
 {
+    *kept = false;
     egide_seal_recipient_t rcpts[EGIDE_MAX_RECIPIENTS];
     egide_rc rc = EGIDE_OK;
     uint64_t seq = 0;
@@ -120,7 +126,12 @@ static egide_rc s_seal(edge_t *e, edge_store_t *st, const char *type, const char
             .payload = pb,
             .payload_len = pb_len,
         };
-        rc = egide_envelope_seal(&sp, env, len, msg_id);
+        if (e->enc_key && EVP_PKEY_get_id(e->enc_key) == EVP_PKEY_X25519) {
+            rc = egide_envelope_seal_kept(&sp, e->enc_key, env, len, msg_id, keep);
+            *kept = rc == EGIDE_OK;
+        } else {
+            rc = egide_envelope_seal(&sp, env, len, msg_id);
+        }
     }
     pthread_mutex_unlock(&e->dir_lock);
     return rc;
@@ -133,7 +144,8 @@ static egide_rc s_seal(edge_t *e, edge_store_t *st, const char *type, const char
  * structured payload (the export reads it back, edge_export.c); the
  * copy never leaves the edge, only env is sent. */
 static egide_rc s_queue(edge_t *e, edge_store_t *st, const uint8_t *env, size_t len,
-                        const uint8_t *pb, size_t pb_len, const egide_payload_facts_t *facts)
+                        const uint8_t *pb, size_t pb_len, const egide_payload_facts_t *facts,
+                        const uint8_t *keep)
 {
     egide_envelope_t *parsed = NULL;
     egide_rc rc = egide_envelope_parse(env, len, &parsed);
@@ -166,7 +178,9 @@ static egide_rc s_queue(edge_t *e, edge_store_t *st, const uint8_t *env, size_t 
                            &case_id,
                            NULL,
                            NULL,
-                           0};
+                           0,
+                           keep,
+                           keep ? EGIDE_ENVELOPE_KEEP_LEN : 0};
     const char *ct = egide_payload_content_type(h->message_type);
     const char *ptype = egide_payload_type_for_content_type(ct);
     if (pb && egide_observatory_type_counted(h->message_type) && ptype &&
@@ -191,10 +205,13 @@ egide_rc edge_submit_in(edge_t *e, edge_store_t *st, const char *type, const cha
         return EGIDE_ERR_LIMIT;
     uint8_t *env = NULL;
     size_t len = 0;
-    egide_rc rc =
-        s_seal(e, st, type, to, n_to, urgency, in_reply_to, pb, pb_len, &env, &len, msg_id);
+    uint8_t keep[EGIDE_ENVELOPE_KEEP_LEN];
+    bool kept = false;
+    egide_rc rc = s_seal(e, st, type, to, n_to, urgency, in_reply_to, pb, pb_len, &env, &len,
+                         msg_id, keep, &kept);
     if (!rc)
-        rc = s_queue(e, st, env, len, pb, pb_len, facts);
+        rc = s_queue(e, st, env, len, pb, pb_len, facts, kept ? keep : NULL);
+    egide_wipe(keep, sizeof keep);
     free(env);
     return rc;
 }
@@ -265,13 +282,27 @@ egide_rc edge_outbox_welcome(edge_t *e, uint64_t last_seq)
     return rc;
 }
 
+/* What s_resign needs to seal a message again for its recipients'
+ * current keys (s_reseal): the kept copy of its content key and the
+ * recipients' keys, in the header's order (references held). */
+typedef struct s_reseal_in {
+    const uint8_t *kept;
+    size_t kept_len;
+    const egide_seal_recipient_t *rcpts;
+    size_t n;
+    size_t renewed; /* how many of them differ from the envelope's */
+} s_reseal_in_t;
+
 /* Re-sign a QUEUED message under a fresh sequence and this node's current
- * signing key and certificate, and queue it again (due now).  *done true
- * when it was, or when it stays queued for another reason; false when it
- * cannot be re-signed (the rejection then stands).  `why` names the
- * broker's refusal for the log.  Store errors returned. */
+ * signing key and certificate, and queue it again (due now).  With rs, it
+ * is sealed again for rs's recipient keys first (the content key opened
+ * from the kept copy through the key holder; the payload's ciphertext
+ * unchanged) and counted as a re-sealing instead.  *done true when it
+ * was, or when it stays queued for another reason; false when it cannot
+ * be re-signed (the rejection then stands).  `why` names the broker's
+ * refusal for the log.  Store errors returned. */
 static egide_rc s_resign(edge_t *e, const uint8_t msg_id[16], const edge_outbox_row_t *row,
-                         const char *why, bool *done)
+                         const char *why, const s_reseal_in_t *rs, bool *done)
 {
     char hex[33];
     egide_hex_encode(msg_id, 16, hex);
@@ -284,7 +315,9 @@ static egide_rc s_resign(edge_t *e, const uint8_t msg_id[16], const edge_outbox_
     if (rc)
         goto done;
     egide_rc crc =
-        egide_envelope_resequence(env, len, seq, e->sign_key, e->sign_fpr, &out, &out_len);
+        rs ? egide_envelope_reseal(env, len, rs->kept, rs->kept_len, e->enc_key, rs->rcpts, rs->n,
+                                   seq, e->sign_key, e->sign_fpr, &out, &out_len, NULL)
+           : egide_envelope_resequence(env, len, seq, e->sign_key, e->sign_fpr, &out, &out_len);
     egide_envelope_t *parsed = NULL;
     if (!crc)
         crc = egide_envelope_parse(out, out_len, &parsed);
@@ -293,15 +326,16 @@ static egide_rc s_resign(edge_t *e, const uint8_t msg_id[16], const edge_outbox_
         goto done;
     }
     if (crc) {
-        egide_log(EGIDE_LOG_WARNING, "message %s refused (%s) cannot be re-signed (%s): rejected",
-                  hex, why, egide_strerror(crc));
+        egide_log(EGIDE_LOG_WARNING, "message %s refused (%s) cannot be %s (%s): rejected", hex,
+                  why, rs ? "sealed again" : "re-signed", egide_strerror(crc));
         goto done;
     }
     uint8_t sha[32];
     egide_envelope_hash(parsed, sha);
     egide_envelope_destroy(&parsed);
     bool changed = false;
-    rc = edge_store_outbox_resequence(e->store, msg_id, seq, out, out_len, sha, &changed);
+    rc = rs ? edge_store_outbox_reseal(e->store, msg_id, seq, out, out_len, sha, &changed)
+            : edge_store_outbox_resequence(e->store, msg_id, seq, out, out_len, sha, &changed);
     if (rc == EGIDE_ERR_EXISTS) {
         /* next_seq gave a number another row holds: the store is not what
          * it promises; leave the message queued, its retry asks again. */
@@ -311,7 +345,16 @@ static egide_rc s_resign(edge_t *e, const uint8_t msg_id[16], const edge_outbox_
         *done = true;
         goto done;
     }
-    if (!rc && changed) {
+    if (!rc && changed && rs) {
+        *done = true;
+        atomic_fetch_add(&e->m.resealed, 1);
+        egide_log(EGIDE_LOG_NOTICE,
+                  "message %s: %s; sealed again for %zu renewed"
+                  " recipient key(s) of this node's directory, re-signed under sequence %llu"
+                  " (was %llu), queued again (re-sealing %d of at most %d)",
+                  hex, why, rs->renewed, (unsigned long long)seq, (unsigned long long)row->seq,
+                  row->resealed + 1, EDGE_RESEAL_MAX);
+    } else if (!rc && changed) {
         *done = true;
         egide_log(EGIDE_LOG_NOTICE,
                   "message %s: the broker refused it (%s); re-signed under sequence %llu (was"
@@ -359,7 +402,7 @@ static egide_rc s_resequence(edge_t *e, const uint8_t msg_id[16], bool *done)
         *done = true;
         return EGIDE_OK;
     }
-    rc = s_resign(e, msg_id, &row, "sequence already used", done);
+    rc = s_resign(e, msg_id, &row, "sequence already used", NULL, done);
     if (!rc && *done && row.resequenced >= EDGE_RESEQ_MAX)
         atomic_store(&e->reseq_stalled, false); /* re-signed after a Welcome */
     return rc;
@@ -392,7 +435,7 @@ static egide_rc s_recertify(edge_t *e, const uint8_t msg_id[16], bool *done)
     egide_rc frc = egide_envelope_sender_fpr(env, len, fpr);
     free(env);
     if (!frc && memcmp(fpr, e->sign_fpr, 32) != 0)
-        return s_resign(e, msg_id, &row, "signed under a certificate since renewed", done);
+        return s_resign(e, msg_id, &row, "signed under a certificate since renewed", NULL, done);
     char hex[33];
     egide_hex_encode(msg_id, 16, hex);
     egide_log(EGIDE_LOG_WARNING,
@@ -406,6 +449,128 @@ static egide_rc s_recertify(edge_t *e, const uint8_t msg_id[16], bool *done)
     return EGIDE_OK;
 }
 
+/* A REJECTED UNKNOWN_RECIPIENT for a queued message: the broker holds a
+ * recipient's key as not the directory's, which a renewal of that key (new
+ * certificate, new directory) while the message waited here causes.  When
+ * this node kept the content key (messages queued since it does) and its
+ * directory now names another key for at least one recipient, the message
+ * is sealed again for the current keys and re-signed (s_resign), same
+ * msg_id, at most EDGE_RESEAL_MAX times.  The rejection stands (*done
+ * false), with the reason logged, when a recipient is not in this node's
+ * directory or its certificates are not valid (a recipient genuinely
+ * unknown), when the directory names the keys the envelope was sealed for
+ * (nothing to re-seal for), when no copy was kept, or past the bound.
+ * Store errors and a key holder that is down are returned (transient: the
+ * receipt is relayed again).  before_send: called for a message never sent
+ * yet whose envelope names another key than the directory for a recipient
+ * (s_send_one), so it is sealed again before the broker sees the stale
+ * key; then nothing is logged when it is not (it is sent as it is, and the
+ * broker decides). */
+static egide_rc s_reseal(edge_t *e, const uint8_t msg_id[16], bool before_send, bool *done)
+{
+    *done = false;
+    edge_outbox_row_t row;
+    egide_rc rc = edge_store_outbox_get(e->store, msg_id, &row);
+    if (rc == EGIDE_ERR_NOTFOUND)
+        return EGIDE_OK;
+    if (rc || row.state != EDGE_OUT_QUEUED)
+        return rc;
+    char hex[33];
+    egide_hex_encode(msg_id, 16, hex);
+    if (!row.has_kept) {
+        if (!before_send)
+            egide_log(EGIDE_LOG_WARNING,
+                      "message %s: the broker holds a recipient's key as not the directory's; no"
+                      " copy of its content key was kept (queued before this edge kept one), so it"
+                      " cannot be sealed again: rejected",
+                      hex);
+        return EGIDE_OK;
+    }
+    if (row.resealed >= EDGE_RESEAL_MAX) {
+        if (!before_send)
+            egide_log(EGIDE_LOG_WARNING,
+                      "message %s: the broker refused a recipient's key again after %d re-sealings:"
+                      " rejected",
+                      hex, row.resealed);
+        return EGIDE_OK;
+    }
+    uint8_t *env = NULL, *kept = NULL;
+    size_t len = 0, kept_len = 0, n = 0, renewed = 0;
+    egide_envelope_t *parsed = NULL;
+    egide_seal_recipient_t rcpts[EGIDE_MAX_RECIPIENTS];
+    uint8_t fprs[EGIDE_MAX_RECIPIENTS][32];
+    char unknown[EGIDE_MAX_NODE_ID + 1] = "";
+    const char *unknown_why = "";
+    uint64_t dir_version = 0;
+    memset(rcpts, 0, sizeof rcpts);
+    rc = edge_store_outbox_envelope(e->store, msg_id, &env, &len);
+    if (!rc)
+        rc = edge_store_outbox_kept(e->store, msg_id, &kept, &kept_len);
+    if (rc == EGIDE_ERR_NOTFOUND)
+        rc = EGIDE_OK; /* erased meanwhile: the rejection stands */
+    if (rc || !kept)
+        goto done;
+    if (egide_envelope_parse(env, len, &parsed) != EGIDE_OK)
+        goto done; /* our own bytes: s_resign would say the same */
+    const Egide__V1__EnvelopeHeader *h = egide_envelope_header(parsed);
+    n = h->n_recipients < EGIDE_MAX_RECIPIENTS ? h->n_recipients : EGIDE_MAX_RECIPIENTS;
+    /* The keys are referenced under dir_lock: the directory may be replaced
+     * meanwhile (by this thread only, but the references keep it simple). */
+    pthread_mutex_lock(&e->dir_lock);
+    dir_version = e->dir ? egide_directory_version(e->dir) : 0;
+    for (size_t i = 0; i < n && !unknown[0]; i++) {
+        const char *id = h->recipients[i]->node_id;
+        const egide_peer_t *p = egide_peers_get(e->peers, id);
+        if (!p || p->status != EGIDE_OK || !p->enc_pub) {
+            egide_strlcpy(unknown, id, sizeof unknown);
+            unknown_why = !p ? "is not in" : "has certificates that are not valid in";
+            break;
+        }
+        if (EVP_PKEY_up_ref(p->enc_pub) != 1) {
+            rc = EGIDE_ERR_NOMEM;
+            break;
+        }
+        memcpy(fprs[i], p->enc_fpr, 32);
+        rcpts[i] = (egide_seal_recipient_t){id, p->enc_pub, fprs[i]};
+        if (h->recipients[i]->key_fingerprint.len != 32 ||
+            memcmp(h->recipients[i]->key_fingerprint.data, p->enc_fpr, 32) != 0)
+            renewed++;
+    }
+    pthread_mutex_unlock(&e->dir_lock);
+    if (rc)
+        goto done;
+    if (unknown[0]) {
+        if (!before_send)
+            egide_log(EGIDE_LOG_WARNING,
+                      "message %s: the broker refused recipient keys; recipient %s %s this node's"
+                      " directory v%llu: rejected",
+                      hex, unknown, unknown_why, (unsigned long long)dir_version);
+        goto done;
+    }
+    if (renewed == 0) {
+        if (!before_send)
+            egide_log(
+                EGIDE_LOG_WARNING,
+                "message %s: the broker refused the recipient keys this node's directory v%llu"
+                " names as well (the broker's directory differs): rejected",
+                hex, (unsigned long long)dir_version);
+        goto done;
+    }
+    s_reseal_in_t rs = {kept, kept_len, rcpts, n, renewed};
+    rc = s_resign(e, msg_id, &row,
+                  before_send ? "this node's directory names a renewed key for a recipient"
+                              : "the broker refused it (a recipient key is not the directory's)",
+                  &rs, done);
+done:
+    for (size_t i = 0; i < n; i++)
+        EVP_PKEY_free(rcpts[i].enc_pub);
+    egide_envelope_destroy(&parsed);
+    if (kept)
+        egide_free_secret(kept, kept_len);
+    free(env);
+    return rc;
+}
+
 /* ------------------------------------------------------------ resending */
 
 static int64_t s_backoff(const edge_t *e, int attempts)
@@ -416,15 +581,51 @@ static int64_t s_backoff(const edge_t *e, int attempts)
     return d < e->retry_max_ms ? d : e->retry_max_ms;
 }
 
+#define SEND_STALE_MAX 16 /* re-sealings before sending, per send pass */
+
 typedef struct s_send_ctx {
     edge_t *e;
     int64_t now;
-    egide_rc rc; /* the first store error */
+    egide_rc rc;    /* the first store error */
+    bool unchecked; /* send as it is (s_send_stale) */
+    size_t n_stale; /* never sent, naming a key the directory no longer does */
+    uint8_t stale[SEND_STALE_MAX][16];
 } s_send_ctx_t;
+
+/* Does this envelope name, for a recipient, another key than this node's
+ * directory does now (every recipient valid here)? */
+static bool s_keys_renewed(edge_t *e, const uint8_t *env, size_t len)
+{
+    egide_envelope_t *pe = NULL;
+    if (egide_envelope_parse(env, len, &pe) != EGIDE_OK)
+        return false;
+    const Egide__V1__EnvelopeHeader *h = egide_envelope_header(pe);
+    bool renewed = false, valid = true;
+    pthread_mutex_lock(&e->dir_lock);
+    for (size_t i = 0; i < h->n_recipients && valid; i++) {
+        const egide_peer_t *p = egide_peers_get(e->peers, h->recipients[i]->node_id);
+        if (!p || p->status != EGIDE_OK)
+            valid = false;
+        else if (h->recipients[i]->key_fingerprint.len != 32 ||
+                 memcmp(h->recipients[i]->key_fingerprint.data, p->enc_fpr, 32) != 0)
+            renewed = true;
+    }
+    pthread_mutex_unlock(&e->dir_lock);
+    egide_envelope_destroy(&pe);
+    return valid && renewed;
+}
 
 static int s_send_one(const edge_outbox_due_t *m, void *arg)
 {
     s_send_ctx_t *c = arg;
+    /* Never sent, and sealed for a key since renewed: sealed again first
+     * (after this pass), so the broker never sees the stale key.  Only
+     * then: bytes once sent may have been accepted, and must stay. */
+    if (!c->unchecked && m->attempts == 0 && c->n_stale < SEND_STALE_MAX &&
+        s_keys_renewed(c->e, m->envelope, m->envelope_len)) {
+        memcpy(c->stale[c->n_stale++], m->msg_id, 16);
+        return 0;
+    }
     uint8_t *f = NULL;
     size_t fl = 0;
     egide_rc rc = egide_frame_submit(m->seq, m->envelope, m->envelope_len, &f, &fl);
@@ -440,16 +641,53 @@ static int s_send_one(const edge_outbox_due_t *m, void *arg)
     return c->rc ? 1 : 0;
 }
 
+/* The messages s_send_one set aside: each sealed again for the current
+ * keys (due now: the next pass sends it), or, when it cannot be, sent as
+ * it is.  Store errors returned. */
+static egide_rc s_send_stale(s_send_ctx_t *c)
+{
+    egide_rc rc = EGIDE_OK;
+    c->unchecked = true;
+    for (size_t i = 0; i < c->n_stale && !rc && !c->rc; i++) {
+        bool done = false;
+        rc = s_reseal(c->e, c->stale[i], true, &done);
+        if (rc == EGIDE_ERR_UNAVAILABLE)
+            rc = EGIDE_OK; /* the key holder is down: sent as it is, the broker decides */
+        if (rc || done)
+            continue;
+        edge_outbox_row_t row;
+        uint8_t *env = NULL;
+        size_t len = 0;
+        rc = edge_store_outbox_get(c->e->store, c->stale[i], &row);
+        if (!rc && row.state == EDGE_OUT_QUEUED)
+            rc = edge_store_outbox_envelope(c->e->store, c->stale[i], &env, &len);
+        if (!rc && env) {
+            edge_outbox_due_t m = {.msg_id = c->stale[i],
+                                   .seq = row.seq,
+                                   .envelope = env,
+                                   .envelope_len = len,
+                                   .attempts = row.attempts};
+            (void)s_send_one(&m, c);
+        }
+        free(env);
+        if (rc == EGIDE_ERR_NOTFOUND)
+            rc = EGIDE_OK;
+    }
+    return rc ? rc : c->rc;
+}
+
 void edge_outbox_send(edge_t *e)
 {
     if (!atomic_load(&e->connected))
         return;
-    s_send_ctx_t c = {e, egide_now_ms(), EGIDE_OK};
+    s_send_ctx_t c = {.e = e, .now = egide_now_ms(), .rc = EGIDE_OK};
     if (edge_store_begin(e->store) != EGIDE_OK)
         return;
     egide_rc rc = edge_store_outbox_due(e->store, c.now, SEND_BATCH, s_send_one, &c);
     if (!rc)
         rc = c.rc;
+    if (!rc && c.n_stale)
+        rc = s_send_stale(&c);
     /* Frames already sent are harmless: retries are byte-identical. */
     if (!rc)
         rc = edge_store_commit(e->store);
@@ -524,10 +762,12 @@ static egide_rc s_apply(edge_t *e, const Egide__V1__ReceiptBody *b)
             atomic_store(&e->cert_refused, false); /* the broker takes our certificate */
         }
     } else if (from_broker && b->kind == EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED && !rcpt[0]) {
-        if (b->reason == R(REPLAY) || b->reason == R(CERT_INVALID)) {
+        if (b->reason == R(REPLAY) || b->reason == R(CERT_INVALID) ||
+            b->reason == R(UNKNOWN_RECIPIENT)) {
             bool done = false;
-            rc = b->reason == R(REPLAY) ? s_resequence(e, b->msg_id.data, &done)
-                                        : s_recertify(e, b->msg_id.data, &done);
+            rc = b->reason == R(REPLAY)         ? s_resequence(e, b->msg_id.data, &done)
+                 : b->reason == R(CERT_INVALID) ? s_recertify(e, b->msg_id.data, &done)
+                                                : s_reseal(e, b->msg_id.data, false, &done);
             if (rc || done)
                 return rc;
         }

@@ -9,7 +9,9 @@
  * What is kept: meta (key -> bytes: the directory, the witnessed checkpoint,
  * an audit alert, the sender sequence); the outbox (the exact sealed bytes,
  * so retries are byte-identical, replaced only when the broker refused
- * their sequence as a replay and they are re-signed under a fresh one)
+ * their sequence as a replay and they are re-signed under a fresh one, or
+ * refused a recipient key renewed meanwhile and they are sealed again
+ * from the kept copy of their content key, held sealed while QUEUED only)
  * with one state per recipient, and for the types that make observatory
  * events the sender's own copy of the payload sealed (read by the export
  * only, never sent); the inbox
@@ -141,6 +143,12 @@ typedef struct edge_outbox_msg {
     const char *content_type; /* the payload's content type; required with a payload */
     const uint8_t *payload;   /* the plaintext payload, or NULL */
     size_t payload_len;       /* 0 with a NULL payload */
+    /* The kept copy of the content key, sealed to this node's own
+     * encryption key (egide_envelope_seal_kept), kept while QUEUED so the
+     * message can be sealed again for a renewed recipient key
+     * (outbox_reseal); erased when it leaves QUEUED.  NULL / 0 = none. */
+    const uint8_t *kept;
+    size_t kept_len; /* 1..4096 with kept, else 0 */
 } edge_outbox_msg_t;
 
 /* An outbox message as listed (no envelope bytes). */
@@ -163,6 +171,8 @@ typedef struct edge_outbox_row {
     int64_t case_id;   /* its case; 0 = none (queued before the cases migration) */
     char commune[8];   /* the payload's commune as queued, "" = none */
     char case_ref[64]; /* the payload's case reference as queued, "" = none */
+    int resealed;      /* times sealed again for renewed recipient keys (outbox_reseal) */
+    bool has_kept;     /* the kept copy of its content key is held (outbox_kept) */
 } edge_outbox_row_t;
 
 /* One recipient's state. */
@@ -600,6 +610,18 @@ struct edge_store_ops {
     egide_rc (*outbox_resequence)(edge_store_t *s, const uint8_t msg_id[16], uint64_t seq,
                                   const uint8_t *env, size_t len, const uint8_t sha256[32],
                                   bool *changed);
+    /* As outbox_resequence for a message sealed again for renewed
+     * recipient keys: envelope, hash and seq replaced, resealed + 1 (not
+     * resequenced), due now; the kept copy stays (it is the same content
+     * key).  Same *changed and EGIDE_ERR_EXISTS. */
+    egide_rc (*outbox_reseal)(edge_store_t *s, const uint8_t msg_id[16], uint64_t seq,
+                              const uint8_t *env, size_t len, const uint8_t sha256[32],
+                              bool *changed);
+    /* The kept copy of a message's content key as outbox_add stored it,
+     * *kept the caller's (free()); EGIDE_ERR_NOTFOUND when no such message
+     * or none is kept (queued before it was kept, or no longer QUEUED:
+     * leaving QUEUED erases it). */
+    egide_rc (*outbox_kept)(edge_store_t *s, const uint8_t msg_id[16], uint8_t **kept, size_t *len);
     /* One more send: attempts + 1, next due at next_ms. */
     egide_rc (*outbox_attempt)(edge_store_t *s, const uint8_t msg_id[16], int64_t next_ms);
     /* Every queued message due now (on reconnecting). */
@@ -885,6 +907,8 @@ struct sqlite3 *edge_store_sqlite_db(edge_store_t *s);
 #define edge_store_outbox_envelope(s, ...)   EDGE_STORE_CALL(s, outbox_envelope, __VA_ARGS__)
 #define edge_store_outbox_resequence(s, ...) EDGE_STORE_CALL(s, outbox_resequence, __VA_ARGS__)
 #define edge_store_outbox_get(s, ...)        EDGE_STORE_CALL(s, outbox_get, __VA_ARGS__)
+#define edge_store_outbox_reseal(s, ...)     EDGE_STORE_CALL(s, outbox_reseal, __VA_ARGS__)
+#define edge_store_outbox_kept(s, ...)       EDGE_STORE_CALL(s, outbox_kept, __VA_ARGS__)
 #define edge_store_outbox_due(s, ...)        EDGE_STORE_CALL(s, outbox_due, __VA_ARGS__)
 #define edge_store_outbox_attempt(s, ...)    EDGE_STORE_CALL(s, outbox_attempt, __VA_ARGS__)
 #define edge_store_outbox_retry_all(s)       ((s) ? (s)->ops->outbox_retry_all(s) : EGIDE_ERR_INVALID)

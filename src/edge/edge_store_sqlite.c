@@ -255,6 +255,19 @@ static const char *const s_migrations[] = {
     "CREATE TRIGGER trail_index_no_replace BEFORE INSERT ON trail_index"
     "  WHEN EXISTS (SELECT 1 FROM trail_index WHERE idx = NEW.idx)"
     "  BEGIN SELECT RAISE(ABORT, 'the trail is append-only'); END;",
+    /* 11 (wt-reseal): the sender's kept copy of a queued message's content
+     * key, sealed to this node's own encryption key
+     * (egide_envelope_seal_kept), so that a message refused because a
+     * recipient's key was renewed before the broker took it can be sealed
+     * again (outbox_reseal counts it in resealed).  NULL for messages
+     * queued before this migration.  Erased by the trigger as soon as the
+     * message leaves QUEUED (accepted, rejected, expired), whatever writes
+     * the state. */
+    "ALTER TABLE outbox ADD COLUMN kept_cek BLOB;"
+    "ALTER TABLE outbox ADD COLUMN resealed INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TRIGGER outbox_kept_erase AFTER UPDATE OF state ON outbox"
+    "  WHEN NEW.state <> 0 AND NEW.kept_cek IS NOT NULL BEGIN"
+    "  UPDATE outbox SET kept_cek = NULL WHERE msg_id = NEW.msg_id; END;",
 };
 
 typedef struct s_store {
@@ -1169,6 +1182,8 @@ static egide_rc s_outbox_add(edge_store_t *s, const edge_outbox_msg_t *m)
     if ((m->payload && (!m->content_type || m->payload_len > INT32_MAX)) ||
         (!m->payload && m->payload_len))
         return EGIDE_ERR_INVALID;
+    if ((m->kept && (m->kept_len == 0 || m->kept_len > 4096)) || (!m->kept && m->kept_len))
+        return EGIDE_ERR_INVALID;
     for (size_t i = 0; i < m->n_rcpt; i++)
         if (!m->rcpt_ids[i])
             return EGIDE_ERR_INVALID;
@@ -1176,8 +1191,8 @@ static egide_rc s_outbox_add(edge_store_t *s, const edge_outbox_msg_t *m)
     egide_rc rc = egide_db_stmt(
         DB(s),
         "INSERT INTO outbox(msg_id, seq, type, urgency, in_reply_to, created_ms, expires_ms,"
-        " envelope, sha256, state, attempts, next_ms, content_type, payload)"
-        " VALUES(?,?,?,?,?,?,?,?,?,?,0,0,?,?)",
+        " envelope, sha256, state, attempts, next_ms, content_type, payload, kept_cek)"
+        " VALUES(?,?,?,?,?,?,?,?,?,?,0,0,?,?,?)",
         &st);
     if (rc)
         return rc;
@@ -1197,6 +1212,8 @@ static egide_rc s_outbox_add(edge_store_t *s, const edge_outbox_msg_t *m)
         sqlite3_bind_blob(st, 12, m->payload_len ? (const void *)m->payload : "",
                           (int)m->payload_len, SQLITE_STATIC);
     }
+    if (m->kept)
+        sqlite3_bind_blob(st, 13, m->kept, (int)m->kept_len, SQLITE_STATIC);
     rc = s_exec(DB(s), st, "outbox add");
     if (!rc)
         rc = s_case_join(s, "outbox", m->msg_id, m->in_reply_to, m->case_ref, m->commune,
@@ -1221,7 +1238,8 @@ static egide_rc s_outbox_add(edge_store_t *s, const edge_outbox_msg_t *m)
 
 #define OUTBOX_COLS                                                                                \
     "msg_id, seq, type, urgency, created_ms, expires_ms, sha256, state, attempts, reason,"         \
-    " accepted_ms, leaf_index, in_reply_to, resequenced, case_id, commune, case_ref"
+    " accepted_ms, leaf_index, in_reply_to, resequenced, case_id, commune, case_ref, resealed,"    \
+    " kept_cek IS NOT NULL"
 
 static void s_outbox_row(sqlite3_stmt *st, void *row)
 {
@@ -1245,6 +1263,8 @@ static void s_outbox_row(sqlite3_stmt *st, void *row)
     r->case_id = sqlite3_column_int64(st, 14);
     s_text(r->commune, sizeof r->commune, st, 15);
     s_text(r->case_ref, sizeof r->case_ref, st, 16);
+    r->resealed = sqlite3_column_int(st, 17);
+    r->has_kept = sqlite3_column_int(st, 18) != 0;
 }
 
 static egide_rc s_outbox_get(edge_store_t *s, const uint8_t msg_id[16], edge_outbox_row_t *row)
@@ -1323,9 +1343,11 @@ static egide_rc s_outbox_envelope(edge_store_t *s, const uint8_t msg_id[16], uin
     return rc;
 }
 
-static egide_rc s_outbox_resequence(edge_store_t *s, const uint8_t msg_id[16], uint64_t seq,
-                                    const uint8_t *env, size_t len, const uint8_t sha256[32],
-                                    bool *changed)
+/* A QUEUED message's envelope replaced (sql: a literal binding seq,
+ * envelope, sha256, msg_id, state in that order). */
+static egide_rc s_outbox_replace(edge_store_t *s, const char *sql, const char *op,
+                                 const uint8_t msg_id[16], uint64_t seq, const uint8_t *env,
+                                 size_t len, const uint8_t sha256[32], bool *changed)
 {
     if (changed)
         *changed = false;
@@ -1333,10 +1355,7 @@ static egide_rc s_outbox_resequence(edge_store_t *s, const uint8_t msg_id[16], u
         !sha256)
         return EGIDE_ERR_INVALID;
     sqlite3_stmt *st;
-    egide_rc rc = egide_db_stmt(DB(s),
-                                "UPDATE outbox SET seq=?, envelope=?, sha256=?,"
-                                " resequenced=resequenced+1, next_ms=0 WHERE msg_id=? AND state=?",
-                                &st);
+    egide_rc rc = egide_db_stmt(DB(s), sql, &st);
     if (rc)
         return rc;
     sqlite3_bind_int64(st, 1, (int64_t)seq);
@@ -1352,8 +1371,49 @@ static egide_rc s_outbox_resequence(edge_store_t *s, const uint8_t msg_id[16], u
     } else if ((r & 0xff) == SQLITE_CONSTRAINT) {
         rc = EGIDE_ERR_EXISTS; /* another message holds seq: not a storage failure */
     } else {
-        rc = s_fail(DB(s), "outbox resequence", r);
+        rc = s_fail(DB(s), op, r);
     }
+    egide_db_done(st);
+    return rc;
+}
+
+static egide_rc s_outbox_resequence(edge_store_t *s, const uint8_t msg_id[16], uint64_t seq,
+                                    const uint8_t *env, size_t len, const uint8_t sha256[32],
+                                    bool *changed)
+{
+    return s_outbox_replace(s,
+                            "UPDATE outbox SET seq=?, envelope=?, sha256=?,"
+                            " resequenced=resequenced+1, next_ms=0 WHERE msg_id=? AND state=?",
+                            "outbox resequence", msg_id, seq, env, len, sha256, changed);
+}
+
+static egide_rc s_outbox_reseal(edge_store_t *s, const uint8_t msg_id[16], uint64_t seq,
+                                const uint8_t *env, size_t len, const uint8_t sha256[32],
+                                bool *changed)
+{
+    return s_outbox_replace(s,
+                            "UPDATE outbox SET seq=?, envelope=?, sha256=?,"
+                            " resealed=resealed+1, next_ms=0 WHERE msg_id=? AND state=?",
+                            "outbox reseal", msg_id, seq, env, len, sha256, changed);
+}
+
+static egide_rc s_outbox_kept(edge_store_t *s, const uint8_t msg_id[16], uint8_t **kept,
+                              size_t *len)
+{
+    if (!s || !msg_id || !kept || !len)
+        return EGIDE_ERR_INVALID;
+    *kept = NULL;
+    *len = 0;
+    sqlite3_stmt *st;
+    egide_rc rc = egide_db_stmt(DB(s), "SELECT kept_cek FROM outbox WHERE msg_id=?", &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_blob(st, 1, msg_id, 16, SQLITE_STATIC);
+    bool row;
+    rc = s_row(DB(s), st, "outbox kept", &row);
+    if (!rc)
+        rc = row && sqlite3_column_type(st, 0) == SQLITE_BLOB ? s_dup(st, 0, kept, len)
+                                                              : EGIDE_ERR_NOTFOUND;
     egide_db_done(st);
     return rc;
 }
@@ -1627,7 +1687,7 @@ static egide_rc s_inbox_receipt(edge_store_t *s, const uint8_t msg_id[16], const
 /* How many columns INBOX_COLS / OUTBOX_COLS select (what follows them
  * starts there). */
 #define INBOX_NCOLS  14
-#define OUTBOX_NCOLS 17
+#define OUTBOX_NCOLS 19
 
 static void s_inbox_row(sqlite3_stmt *st, void *row)
 {
@@ -3148,6 +3208,8 @@ const edge_store_ops_t edge_store_sqlite_ops = {.name = "sqlite",
                                                 OP(outbox_add),
                                                 OP(outbox_envelope),
                                                 OP(outbox_resequence),
+                                                OP(outbox_reseal),
+                                                OP(outbox_kept),
                                                 OP(outbox_get),
                                                 OP(outbox_due),
                                                 OP(outbox_attempt),

@@ -23,12 +23,19 @@
  *  - the broker's CERT_INVALID for a queued message is never final: signed
  *    under a certificate since renewed, it is re-signed under the current
  *    one; under the current one, it stays queued and health says so;
+ *  - the broker's UNKNOWN_RECIPIENT for a queued message whose recipient's
+ *    encryption key was renewed meanwhile seals it again from the kept
+ *    content key for the new key (same msg_id; the old key no longer opens
+ *    it), and the kept copy is erased once ACCEPTED; the rejection stands
+ *    for a key the directory still names, a recipient not valid here, a
+ *    message without a kept copy, and past EDGE_RESEAL_MAX;
  *  - any other rejection is for good at once, as before.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sqlite3.h>
 
 #include "edge.h"
 #include "egide/base/egide_log.h"
@@ -47,6 +54,7 @@ static edge_t E;
 static EVP_PKEY *s_broker_sign, *s_snated_sign_pub, *s_crip_enc, *s_tas_enc;
 static uint8_t s_broker_fpr[32];
 static int s_moved_notes, s_reseq_notes, s_for_good_notes, s_kept_notes;
+static int s_resealed_notes, s_reseal_refused_notes;
 
 static void s_sink(egide_log_level level, const char *line, void *arg)
 {
@@ -60,6 +68,11 @@ static void s_sink(egide_log_level level, const char *line, void *arg)
         s_for_good_notes++;
     if (strstr(line, "kept queued (not rejected)"))
         s_kept_notes++;
+    if (strstr(line, "sealed again for"))
+        s_resealed_notes++;
+    if (strstr(line, "refused recipient keys") || strstr(line, "names as well") ||
+        strstr(line, "re-sealings: rejected") || strstr(line, "cannot be sealed again"))
+        s_reseal_refused_notes++;
 }
 
 /* The 119's edge fr.snated: keys, trust, the signed directory, a store. */
@@ -566,6 +579,231 @@ static void test_cert_renewal(void)
     EVP_PKEY_free(renewed);
 }
 
+/* 71.crip's encryption key renewed in this edge's directory (the peer
+ * table edited in place, as a new directory would): a new key and
+ * certificate fingerprint (fill byte f); the previous ones are given back
+ * through *old_pub / old_fpr for s_crip_restore. */
+static void s_crip_renew(uint8_t f, EVP_PKEY **nk, EVP_PKEY **old_pub, uint8_t old_fpr[32])
+{
+    egide_peer_t *p = (egide_peer_t *)egide_peers_get(E.peers, "71.crip");
+    *nk = EVP_PKEY_Q_keygen(NULL, NULL, "X25519");
+    if (!p || !*nk)
+        return;
+    if (old_pub) {
+        *old_pub = p->enc_pub;
+        memcpy(old_fpr, p->enc_fpr, 32);
+    } else {
+        EVP_PKEY_free(p->enc_pub);
+    }
+    p->enc_pub = *nk;
+    memset(p->enc_fpr, f, 32);
+}
+
+static void s_crip_restore(EVP_PKEY *old_pub, const uint8_t old_fpr[32])
+{
+    egide_peer_t *p = (egide_peer_t *)egide_peers_get(E.peers, "71.crip");
+    EVP_PKEY_free(p->enc_pub);
+    p->enc_pub = old_pub;
+    memcpy(p->enc_fpr, old_fpr, 32);
+}
+
+/* Opens message id's stored bytes as node with key: the payload as
+ * submitted?  EGIDE_OK or the first failure. */
+static egide_rc s_opens(const uint8_t id[16], const char *node, EVP_PKEY *key)
+{
+    uint8_t *env = NULL;
+    size_t len = 0;
+    egide_rc rc = edge_store_outbox_envelope(E.store, id, &env, &len);
+    egide_envelope_t *pe = NULL;
+    if (!rc)
+        rc = egide_envelope_parse(env, len, &pe);
+    char *ct = NULL;
+    uint8_t *pl = NULL;
+    size_t pll = 0;
+    if (!rc)
+        rc = egide_envelope_open(pe, node, key, s_snated_sign_pub, &ct, &pl, &pll);
+    if (!rc && (!pl || pll != sizeof s_body - 1 || memcmp(pl, s_body, pll) != 0))
+        rc = EGIDE_ERR_PROTO;
+    free(ct);
+    if (pl)
+        egide_free_secret(pl, pll);
+    egide_envelope_destroy(&pe);
+    free(env);
+    return rc;
+}
+
+/* A recipient's encryption key renewed while a referral is queued here
+ * (issue 13): the broker's REJECTED UNKNOWN_RECIPIENT ("recipient key is
+ * not the directory's") seals it again from the kept content key for the
+ * key this node's directory now names - same msg_id, fresh sequence, the
+ * renewed recipient opens it with its new key and no longer with the old
+ * one, the other recipient as before - and the kept copy is erased once
+ * the broker ACCEPTED it.  The rejection stands when the directory still
+ * names the refused key, when a recipient's certificates are not valid
+ * here, when no copy was kept, and after EDGE_RESEAL_MAX re-sealings. */
+static void test_recipient_key_renewed(void)
+{
+    uint8_t id[16];
+    REQUIRE(s_submit(id) == EGIDE_OK);
+    edge_outbox_row_t row;
+    REQUIRE(edge_store_outbox_get(E.store, id, &row) == EGIDE_OK);
+    CHECK(row.has_kept && row.resealed == 0);
+    uint64_t seq0 = row.seq;
+    EVP_PKEY *nk = NULL, *old_pub = NULL;
+    uint8_t old_fpr[32];
+    s_crip_renew(0x71, &nk, &old_pub, old_fpr);
+    REQUIRE(nk != NULL && old_pub != NULL);
+    int notes = s_resealed_notes;
+    uint64_t counted = atomic_load(&E.m.resealed);
+    bool acked = false;
+    CHECK_RC(s_broker_receipt(id, EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED, R(UNKNOWN_RECIPIENT),
+                              0, &acked),
+             EGIDE_OK);
+    REQUIRE(edge_store_outbox_get(E.store, id, &row) == EGIDE_OK);
+    CHECK(row.state == EDGE_OUT_QUEUED && row.reason == 0 && row.resealed == 1);
+    CHECK(row.has_kept && row.seq > seq0 && s_due_now(id, row.seq));
+    CHECK(s_resealed_notes == notes + 1 && atomic_load(&E.m.resealed) == counted + 1);
+    CHECK_RC(s_opens(id, "71.crip", nk), EGIDE_OK);
+    CHECK_RC(s_opens(id, "71.crip", s_crip_enc), EGIDE_ERR_DECRYPT);
+    CHECK_RC(s_opens(id, "71.tas.macon", s_tas_enc), EGIDE_OK);
+    uint8_t *env = NULL;
+    size_t len = 0;
+    REQUIRE(edge_store_outbox_envelope(E.store, id, &env, &len) == EGIDE_OK);
+    egide_envelope_t *pe = NULL;
+    REQUIRE(egide_envelope_parse(env, len, &pe) == EGIDE_OK);
+    CHECK(memcmp(egide_envelope_header(pe)->msg_id.data, id, 16) == 0);
+    CHECK(egide_envelope_header(pe)->sender_seq == row.seq);
+    egide_envelope_destroy(&pe);
+    free(env);
+    /* accepted: the kept copy is erased */
+    CHECK_RC(s_broker_receipt(id, EGIDE__V1__RECEIPT_KIND__RECEIPT_ACCEPTED, 0, 0, &acked),
+             EGIDE_OK);
+    REQUIRE(edge_store_outbox_get(E.store, id, &row) == EGIDE_OK);
+    CHECK(row.state == EDGE_OUT_ACCEPTED && !row.has_kept);
+    uint8_t *kept = NULL;
+    size_t kl = 0;
+    CHECK_RC(edge_store_outbox_kept(E.store, id, &kept, &kl), EGIDE_ERR_NOTFOUND);
+
+    /* refused for the key the directory names: nothing to seal again for */
+    uint8_t id2[16];
+    REQUIRE(s_submit(id2) == EGIDE_OK);
+    int refused = s_reseal_refused_notes;
+    CHECK_RC(s_broker_receipt(id2, EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED, R(UNKNOWN_RECIPIENT),
+                              0, &acked),
+             EGIDE_OK);
+    REQUIRE(edge_store_outbox_get(E.store, id2, &row) == EGIDE_OK);
+    CHECK(row.state == EDGE_OUT_REJECTED && row.reason == R(UNKNOWN_RECIPIENT));
+    CHECK(row.resealed == 0 && !row.has_kept);
+    CHECK(s_reseal_refused_notes == refused + 1);
+
+    /* a recipient whose certificates are not valid here: stands */
+    uint8_t id3[16];
+    REQUIRE(s_submit(id3) == EGIDE_OK);
+    egide_peer_t *crip = (egide_peer_t *)egide_peers_get(E.peers, "71.crip");
+    REQUIRE(crip != NULL);
+    crip->status = EGIDE_ERR_REVOKED;
+    CHECK_RC(s_broker_receipt(id3, EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED, R(UNKNOWN_RECIPIENT),
+                              0, &acked),
+             EGIDE_OK);
+    crip->status = EGIDE_OK;
+    REQUIRE(edge_store_outbox_get(E.store, id3, &row) == EGIDE_OK);
+    CHECK(row.state == EDGE_OUT_REJECTED && row.resealed == 0);
+    CHECK(s_reseal_refused_notes == refused + 2);
+
+    /* queued without a kept copy (before the migration): stands */
+    uint8_t id4[16];
+    REQUIRE(s_submit(id4) == EGIDE_OK);
+    {
+        char p[512];
+        snprintf(p, sizeof p, "%s/snated.db", s_dir);
+        sqlite3 *db = NULL;
+        sqlite3_stmt *st = NULL;
+        REQUIRE(sqlite3_open(p, &db) == SQLITE_OK);
+        sqlite3_busy_timeout(db, 2000);
+        REQUIRE(sqlite3_prepare_v2(db, "UPDATE outbox SET kept_cek=NULL WHERE msg_id=?", -1, &st,
+                                   NULL) == SQLITE_OK);
+        sqlite3_bind_blob(st, 1, id4, 16, SQLITE_STATIC);
+        CHECK(sqlite3_step(st) == SQLITE_DONE && sqlite3_changes(db) == 1);
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+    }
+    EVP_PKEY *nk2 = NULL;
+    s_crip_renew(0x72, &nk2, NULL, NULL);
+    CHECK_RC(s_broker_receipt(id4, EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED, R(UNKNOWN_RECIPIENT),
+                              0, &acked),
+             EGIDE_OK);
+    REQUIRE(edge_store_outbox_get(E.store, id4, &row) == EGIDE_OK);
+    CHECK(row.state == EDGE_OUT_REJECTED && row.resealed == 0);
+    CHECK(s_reseal_refused_notes == refused + 3);
+
+    /* bounded: renewed again and again, sealed again EDGE_RESEAL_MAX
+     * times, then the rejection stands */
+    uint8_t id5[16];
+    REQUIRE(s_submit(id5) == EGIDE_OK);
+    for (int i = 0; i <= EDGE_RESEAL_MAX; i++) {
+        EVP_PKEY *k = NULL;
+        s_crip_renew((uint8_t)(0x80 + i), &k, NULL, NULL);
+        REQUIRE(k != NULL);
+        CHECK_RC(s_broker_receipt(id5, EGIDE__V1__RECEIPT_KIND__RECEIPT_REJECTED,
+                                  R(UNKNOWN_RECIPIENT), 0, &acked),
+                 EGIDE_OK);
+        REQUIRE(edge_store_outbox_get(E.store, id5, &row) == EGIDE_OK);
+        if (i < EDGE_RESEAL_MAX) {
+            CHECK(row.state == EDGE_OUT_QUEUED && row.resealed == i + 1);
+            CHECK_RC(s_opens(id5, "71.crip", k), EGIDE_OK);
+        }
+    }
+    CHECK(row.state == EDGE_OUT_REJECTED && row.resealed == EDGE_RESEAL_MAX && !row.has_kept);
+    CHECK(s_reseal_refused_notes == refused + 4);
+    s_crip_restore(old_pub, old_fpr);
+}
+
+/* Before sending: a referral never sent whose envelope names a key this
+ * node's directory has since renewed is sealed again first (the broker
+ * never sees the stale key, no refusal is needed); one already sent is
+ * not (its bytes may have been accepted) and waits for the broker's
+ * answer. */
+static void test_recipient_key_renewed_before_send(void)
+{
+    uint8_t id[16], sent[16];
+    REQUIRE(s_submit(id) == EGIDE_OK);
+    REQUIRE(s_submit(sent) == EGIDE_OK);
+    CHECK_RC(edge_store_outbox_attempt(E.store, sent, 0), EGIDE_OK); /* sent once, due again */
+    EVP_PKEY *nk = NULL, *old_pub = NULL;
+    uint8_t old_fpr[32];
+    s_crip_renew(0x91, &nk, &old_pub, old_fpr);
+    REQUIRE(nk != NULL && old_pub != NULL);
+    edge_outbox_row_t row;
+    REQUIRE(edge_store_outbox_get(E.store, id, &row) == EGIDE_OK);
+    uint64_t seq0 = row.seq;
+    /* connected, but no socket: the sends themselves fail (left due) */
+    atomic_store(&E.connected, true);
+    edge_outbox_send(&E);
+    atomic_store(&E.connected, false);
+    REQUIRE(edge_store_outbox_get(E.store, id, &row) == EGIDE_OK);
+    CHECK(row.state == EDGE_OUT_QUEUED && row.resealed == 1 && row.seq > seq0);
+    CHECK(row.attempts == 0 && row.has_kept && s_due_now(id, row.seq));
+    CHECK_RC(s_opens(id, "71.crip", nk), EGIDE_OK);
+    CHECK_RC(s_opens(id, "71.crip", s_crip_enc), EGIDE_ERR_DECRYPT);
+    CHECK_RC(s_opens(id, "71.tas.macon", s_tas_enc), EGIDE_OK);
+    REQUIRE(edge_store_outbox_get(E.store, sent, &row) == EGIDE_OK);
+    CHECK(row.state == EDGE_OUT_QUEUED && row.resealed == 0 && row.attempts == 1);
+    CHECK_RC(s_opens(sent, "71.crip", s_crip_enc), EGIDE_OK);
+    /* the next pass finds nothing to seal again */
+    atomic_store(&E.connected, true);
+    edge_outbox_send(&E);
+    atomic_store(&E.connected, false);
+    REQUIRE(edge_store_outbox_get(E.store, id, &row) == EGIDE_OK);
+    CHECK(row.resealed == 1);
+    s_crip_restore(old_pub, old_fpr);
+    /* settle both, so the tests after see nothing queued from here */
+    bool acked = false;
+    CHECK_RC(s_broker_receipt(id, EGIDE__V1__RECEIPT_KIND__RECEIPT_ACCEPTED, 0, 0, &acked),
+             EGIDE_OK);
+    CHECK_RC(s_broker_receipt(sent, EGIDE__V1__RECEIPT_KIND__RECEIPT_ACCEPTED, 0, 0, &acked),
+             EGIDE_OK);
+}
+
 int main(void)
 {
     egide_log_set_sink(s_sink, NULL);
@@ -579,6 +817,8 @@ int main(void)
     RUN(test_replay_bounded);
     RUN(test_other_rejection_unchanged);
     RUN(test_cert_renewal);
+    RUN(test_recipient_key_renewed);
+    RUN(test_recipient_key_renewed_before_send);
     RUN(test_welcome_lost);
     RUN(test_welcome_lost_broker_welcomes_replays);
     s_teardown();

@@ -338,6 +338,148 @@ static void test_outbox_resequence(void)
     OPS->close(&s);
 }
 
+/* The kept copy of a queued message's content key (outbox_add's kept,
+ * outbox_kept): stored as given, replaced envelopes keep it (outbox_reseal
+ * counts in resealed, not resequenced), and it is erased as soon as the
+ * message leaves QUEUED, by whichever way: accepted, rejected, expired.
+ * A message queued without one reads NOTFOUND (the rejection stands). */
+static void test_outbox_kept(void)
+{
+    edge_store_t *s = s_open();
+    REQUIRE(s);
+    const char *to1[] = {"71.crip"};
+    int64_t far = INT64_C(4102444800000);
+    uint8_t kept[80], sha[32], *got = NULL;
+    size_t gl = 0;
+    memset(kept, 0xC3, sizeof kept);
+    s_sha(sha, 9);
+    /* k = 1..4 kept, 5 without */
+    for (int k = 1; k <= 5; k++) {
+        uint8_t id[16], esha[32], env[24];
+        s_id(id, k);
+        s_sha(esha, k);
+        memset(env, k, sizeof env);
+        edge_outbox_msg_t m = {
+            .msg_id = id,
+            .seq = (uint64_t)k,
+            .type = "ip.transmission",
+            .urgency = 0,
+            .created_ms = 1000 + k,
+            .expires_ms = k == 4 ? 2000 : far,
+            .envelope = env,
+            .envelope_len = sizeof env,
+            .sha256 = esha,
+            .rcpt_ids = to1,
+            .n_rcpt = 1,
+            .kept = k <= 4 ? kept : NULL,
+            .kept_len = k <= 4 ? sizeof kept : 0,
+        };
+        CHECK_RC(OPS->outbox_add(s, &m), EGIDE_OK);
+    }
+    uint8_t id[16], none[16];
+    s_id(none, 77);
+    /* a length without bytes, bytes without a length: refused */
+    {
+        uint8_t bid[16], env[4] = {1, 2, 3, 4};
+        s_id(bid, 40);
+        edge_outbox_msg_t m = {.msg_id = bid,
+                               .seq = 40,
+                               .type = "ip.transmission",
+                               .created_ms = 1,
+                               .expires_ms = far,
+                               .envelope = env,
+                               .envelope_len = sizeof env,
+                               .sha256 = sha,
+                               .rcpt_ids = to1,
+                               .n_rcpt = 1,
+                               .kept = NULL,
+                               .kept_len = 80};
+        CHECK_RC(OPS->outbox_add(s, &m), EGIDE_ERR_INVALID);
+        m.kept = kept;
+        m.kept_len = 0;
+        CHECK_RC(OPS->outbox_add(s, &m), EGIDE_ERR_INVALID);
+    }
+    s_id(id, 1);
+    CHECK_RC(OPS->outbox_kept(NULL, id, &got, &gl), EGIDE_ERR_INVALID);
+    CHECK_RC(OPS->outbox_kept(s, NULL, &got, &gl), EGIDE_ERR_INVALID);
+    CHECK_RC(OPS->outbox_kept(s, id, NULL, &gl), EGIDE_ERR_INVALID);
+    CHECK_RC(OPS->outbox_kept(s, none, &got, &gl), EGIDE_ERR_NOTFOUND);
+    CHECK(got == NULL && gl == 0);
+    CHECK_RC(OPS->outbox_kept(s, id, &got, &gl), EGIDE_OK);
+    CHECK(gl == sizeof kept && got && memcmp(got, kept, gl) == 0);
+    free(got);
+    got = NULL;
+    edge_outbox_row_t row;
+    CHECK_RC(OPS->outbox_get(s, id, &row), EGIDE_OK);
+    CHECK(row.has_kept && row.resealed == 0);
+    /* queued without one: none to read */
+    s_id(id, 5);
+    CHECK_RC(OPS->outbox_get(s, id, &row), EGIDE_OK);
+    CHECK(!row.has_kept);
+    CHECK_RC(OPS->outbox_kept(s, id, &got, &gl), EGIDE_ERR_NOTFOUND);
+
+    /* sealed again: bytes, hash, seq replaced, resealed counted, kept stays */
+    uint8_t nenv[40];
+    memset(nenv, 0x5B, sizeof nenv);
+    bool ch = true;
+    s_id(id, 1);
+    CHECK_RC(OPS->outbox_reseal(s, id, 0, nenv, sizeof nenv, sha, &ch), EGIDE_ERR_INVALID);
+    CHECK(!ch);
+    CHECK_RC(OPS->outbox_reseal(s, id, 9, NULL, sizeof nenv, sha, &ch), EGIDE_ERR_INVALID);
+    CHECK_RC(OPS->outbox_reseal(s, id, 2, nenv, sizeof nenv, sha, &ch), EGIDE_ERR_EXISTS);
+    CHECK_RC(OPS->outbox_attempt(s, id, 5000), EGIDE_OK);
+    CHECK_RC(OPS->outbox_reseal(s, id, 9, nenv, sizeof nenv, sha, &ch), EGIDE_OK);
+    CHECK(ch);
+    CHECK_RC(OPS->outbox_get(s, id, &row), EGIDE_OK);
+    CHECK(row.seq == 9 && row.resealed == 1 && row.resequenced == 0 && row.has_kept &&
+          row.state == EDGE_OUT_QUEUED && memcmp(row.sha256, sha, 32) == 0);
+    uint8_t *env = NULL;
+    size_t len = 0;
+    CHECK_RC(OPS->outbox_envelope(s, id, &env, &len), EGIDE_OK);
+    CHECK(len == sizeof nenv && env && memcmp(env, nenv, len) == 0);
+    free(env);
+    /* rolled back with the transaction */
+    CHECK_RC(OPS->begin(s), EGIDE_OK);
+    CHECK_RC(OPS->outbox_reseal(s, id, 14, nenv, sizeof nenv, sha, &ch), EGIDE_OK);
+    OPS->rollback(s);
+    CHECK_RC(OPS->outbox_get(s, id, &row), EGIDE_OK);
+    CHECK(row.seq == 9 && row.resealed == 1);
+
+    /* erased when it leaves QUEUED: accepted (1), rejected (2), expired (4) */
+    CHECK_RC(OPS->outbox_mark_accepted(s, id, 3000, 7, &ch), EGIDE_OK);
+    CHECK(ch);
+    CHECK_RC(OPS->outbox_get(s, id, &row), EGIDE_OK);
+    CHECK(row.state == EDGE_OUT_ACCEPTED && !row.has_kept);
+    CHECK_RC(OPS->outbox_kept(s, id, &got, &gl), EGIDE_ERR_NOTFOUND);
+    /* and no longer re-sealable */
+    CHECK_RC(OPS->outbox_reseal(s, id, 15, nenv, sizeof nenv, sha, &ch), EGIDE_OK);
+    CHECK(!ch);
+    s_id(id, 2);
+    CHECK_RC(OPS->outbox_mark_rejected(s, id, 6, 3000, &ch), EGIDE_OK);
+    CHECK_RC(OPS->outbox_get(s, id, &row), EGIDE_OK);
+    CHECK(row.state == EDGE_OUT_REJECTED && !row.has_kept);
+    CHECK_RC(OPS->outbox_kept(s, id, &got, &gl), EGIDE_ERR_NOTFOUND);
+    size_t n = 0;
+    CHECK_RC(OPS->outbox_expire(s, 2500, &n), EGIDE_OK);
+    CHECK(n == 1);
+    s_id(id, 4);
+    CHECK_RC(OPS->outbox_get(s, id, &row), EGIDE_OK);
+    CHECK(row.state == EDGE_OUT_EXPIRED && !row.has_kept);
+    /* the one still queued keeps its copy */
+    s_id(id, 3);
+    CHECK_RC(OPS->outbox_get(s, id, &row), EGIDE_OK);
+    CHECK(row.state == EDGE_OUT_QUEUED && row.has_kept);
+    /* the list reads the same flags */
+    edge_outbox_row_t *rows = NULL;
+    CHECK_RC(OPS->outbox_list(s, -1, 10, &rows, &n), EGIDE_OK);
+    size_t with = 0;
+    for (size_t i = 0; i < n; i++)
+        with += rows[i].has_kept;
+    CHECK(n == 5 && with == 1);
+    free(rows);
+    OPS->close(&s);
+}
+
 static int s_collect(const edge_outbox_due_t *m, void *arg)
 {
     int *seen = arg;
@@ -1607,6 +1749,7 @@ int main(void)
         RUN(test_outbox);
         RUN(test_seq_raise);
         RUN(test_outbox_resequence);
+        RUN(test_outbox_kept);
         RUN(test_inbox);
         RUN(test_receipts);
         RUN(test_cases);

@@ -1004,6 +1004,171 @@ static void test_resequence(void)
     free(buf);
 }
 
+/* Open buf as node_id with key (any key), the first failure. */
+static egide_rc s_open_with(const uint8_t *buf, size_t len, const char *node_id, EVP_PKEY *key,
+                            char **body)
+{
+    egide_envelope_t *e = NULL;
+    egide_rc rc = egide_envelope_parse(buf, len, &e);
+    if (rc)
+        return rc;
+    char *ct = NULL;
+    uint8_t *pl = NULL;
+    size_t pl_len = 0;
+    rc = egide_envelope_open(e, node_id, key, s_nodes[POLICE].sign_pub, &ct, &pl, &pl_len);
+    if (!rc && body) {
+        *body = calloc(1, pl_len + 1);
+        memcpy(*body, pl, pl_len);
+    }
+    free(ct);
+    egide_free_secret(pl, pl_len);
+    egide_envelope_destroy(&e);
+    return rc;
+}
+
+/* The sender's kept copy of the content key, and a message sealed again
+ * with it after a recipient's key was renewed: only that recipient's wrap
+ * changes, the new key opens it and the old one no longer does, the other
+ * recipient still opens it, msg_id and ciphertext stay; a copy that is not
+ * this envelope's, or opened with another key, is refused; so are other
+ * recipients and bad arguments. */
+static void test_reseal(void)
+{
+    const char *msg = "IP: enfant de 8 ans, renouvellement de clé (exemple inventé)";
+    egide_seal_recipient_t r[2] = {
+        {s_nodes[CRIP].id, s_nodes[CRIP].enc_pub, s_nodes[CRIP].enc_fpr},
+        {s_nodes[TAS].id, s_nodes[TAS].enc_pub, s_nodes[TAS].enc_fpr},
+    };
+    egide_seal_params_t p = {
+        .sender_id = s_nodes[POLICE].id,
+        .sign_key = s_nodes[POLICE].sign_key,
+        .sign_cert_fpr = s_nodes[POLICE].sign_fpr,
+        .recipients = r,
+        .n_recipients = 2,
+        .message_type = "ip.transmission",
+        .urgency = EGIDE__V1__URGENCY__URGENCY_URGENT,
+        .sender_seq = 7,
+        .content_type = "text/plain",
+        .payload = (const uint8_t *)msg,
+        .payload_len = strlen(msg),
+    };
+    uint8_t keep[EGIDE_ENVELOPE_KEEP_LEN], keep2[EGIDE_ENVELOPE_KEEP_LEN], id[16], id2[16];
+    uint8_t *buf = NULL, *buf2 = NULL, *re = NULL;
+    size_t len = 0, len2 = 0, relen = 0, nre = 99;
+    CHECK_RC(egide_envelope_seal_kept(&p, NULL, &buf, &len, id, keep), EGIDE_ERR_INVALID);
+    CHECK_RC(egide_envelope_seal_kept(&p, s_nodes[POLICE].sign_pub, &buf, &len, id, keep),
+             EGIDE_ERR_INVALID);
+    CHECK(buf == NULL && len == 0);
+    REQUIRE(egide_envelope_seal_kept(&p, s_nodes[POLICE].enc_pub, &buf, &len, id, keep) ==
+            EGIDE_OK);
+    REQUIRE(egide_envelope_seal_kept(&p, s_nodes[POLICE].enc_pub, &buf2, &len2, id2, keep2) ==
+            EGIDE_OK);
+    /* as sealed, the recipients open it; the kept copy is not a wrap */
+    for (int i = 0; i < 2; i++) {
+        char *body = NULL;
+        CHECK_RC(s_open_with(buf, len, r[i].node_id,
+                             i ? s_nodes[TAS].enc_key : s_nodes[CRIP].enc_key, &body),
+                 EGIDE_OK);
+        CHECK_STREQ(body, msg);
+        free(body);
+    }
+    CHECK_RC(s_open_with(buf, len, s_nodes[POLICE].id, s_nodes[POLICE].enc_key, NULL),
+             EGIDE_ERR_NOT_RECIPIENT);
+
+    /* 71.crip's key renewed: a new key and certificate fingerprint */
+    EVP_PKEY *nk = EVP_PKEY_Q_keygen(NULL, NULL, "X25519");
+    REQUIRE(nk != NULL);
+    uint8_t nfpr[32];
+    memset(nfpr, 0x6b, sizeof nfpr);
+    egide_seal_recipient_t nr[2] = {{s_nodes[CRIP].id, nk, nfpr}, r[1]};
+    CHECK_RC(egide_envelope_reseal(buf, len, keep, sizeof keep, s_nodes[POLICE].enc_key, nr, 2, 8,
+                                   s_nodes[POLICE].sign_key, NULL, &re, &relen, &nre),
+             EGIDE_OK);
+    REQUIRE(re != NULL);
+    CHECK(nre == 1);
+    egide_envelope_t *a = NULL, *b = NULL;
+    REQUIRE(egide_envelope_parse(buf, len, &a) == EGIDE_OK);
+    REQUIRE(egide_envelope_parse(re, relen, &b) == EGIDE_OK);
+    const Egide__V1__EnvelopeHeader *ha = egide_envelope_header(a), *hb = egide_envelope_header(b);
+    CHECK(memcmp(hb->msg_id.data, id, 16) == 0 && memcmp(ha->msg_id.data, id, 16) == 0);
+    CHECK(hb->sender_seq == 8 && ha->created_ms == hb->created_ms &&
+          ha->expires_ms == hb->expires_ms);
+    CHECK(memcmp(hb->recipients[0]->key_fingerprint.data, nfpr, 32) == 0);
+    CHECK(memcmp(hb->recipients[0]->enc.data, ha->recipients[0]->enc.data, 32) != 0);
+    CHECK(memcmp(hb->recipients[1]->enc.data, ha->recipients[1]->enc.data, 32) == 0);
+    CHECK(memcmp(hb->ciphertext_sha256.data, ha->ciphertext_sha256.data, 32) == 0);
+    CHECK_RC(egide_envelope_verify(b, s_nodes[POLICE].sign_pub), EGIDE_OK);
+    egide_envelope_destroy(&a);
+    egide_envelope_destroy(&b);
+    char *body = NULL;
+    CHECK_RC(s_open_with(re, relen, s_nodes[CRIP].id, nk, &body), EGIDE_OK);
+    CHECK_STREQ(body, msg);
+    free(body);
+    body = NULL;
+    CHECK_RC(s_open_with(re, relen, s_nodes[CRIP].id, s_nodes[CRIP].enc_key, NULL),
+             EGIDE_ERR_DECRYPT); /* the old key no longer opens it */
+    CHECK_RC(s_open_with(re, relen, s_nodes[TAS].id, s_nodes[TAS].enc_key, &body), EGIDE_OK);
+    CHECK_STREQ(body, msg);
+    free(body);
+    free(re);
+    re = NULL;
+    /* the same keys: nothing wrapped again, still a valid envelope */
+    CHECK_RC(egide_envelope_reseal(buf, len, keep, sizeof keep, s_nodes[POLICE].enc_key, r, 2, 9,
+                                   s_nodes[POLICE].sign_key, NULL, &re, &relen, &nre),
+             EGIDE_OK);
+    CHECK(nre == 0);
+    free(re);
+    re = NULL;
+
+    /* refused: another key opening the copy, an altered copy, another
+     * envelope's copy, a short one */
+    CHECK_RC(egide_envelope_reseal(buf, len, keep, sizeof keep, s_nodes[CRIP].enc_key, nr, 2, 8,
+                                   s_nodes[POLICE].sign_key, NULL, &re, &relen, &nre),
+             EGIDE_ERR_DECRYPT);
+    keep[40] ^= 1;
+    CHECK_RC(egide_envelope_reseal(buf, len, keep, sizeof keep, s_nodes[POLICE].enc_key, nr, 2, 8,
+                                   s_nodes[POLICE].sign_key, NULL, &re, &relen, &nre),
+             EGIDE_ERR_DECRYPT);
+    keep[40] ^= 1;
+    CHECK_RC(egide_envelope_reseal(buf, len, keep2, sizeof keep2, s_nodes[POLICE].enc_key, nr, 2, 8,
+                                   s_nodes[POLICE].sign_key, NULL, &re, &relen, &nre),
+             EGIDE_ERR_DECRYPT); /* the copy's info binds its msg_id */
+    CHECK_RC(egide_envelope_reseal(buf, len, keep, sizeof keep - 1, s_nodes[POLICE].enc_key, nr, 2,
+                                   8, s_nodes[POLICE].sign_key, NULL, &re, &relen, &nre),
+             EGIDE_ERR_PROTO);
+    /* other recipients: fewer, another order, another id */
+    CHECK_RC(egide_envelope_reseal(buf, len, keep, sizeof keep, s_nodes[POLICE].enc_key, nr, 1, 8,
+                                   s_nodes[POLICE].sign_key, NULL, &re, &relen, &nre),
+             EGIDE_ERR_INVALID);
+    egide_seal_recipient_t sw[2] = {r[1], nr[0]};
+    CHECK_RC(egide_envelope_reseal(buf, len, keep, sizeof keep, s_nodes[POLICE].enc_key, sw, 2, 8,
+                                   s_nodes[POLICE].sign_key, NULL, &re, &relen, &nre),
+             EGIDE_ERR_INVALID);
+    egide_seal_recipient_t ot[2] = {{s_nodes[PARQUET].id, nk, nfpr}, r[1]};
+    CHECK_RC(egide_envelope_reseal(buf, len, keep, sizeof keep, s_nodes[POLICE].enc_key, ot, 2, 8,
+                                   s_nodes[POLICE].sign_key, NULL, &re, &relen, &nre),
+             EGIDE_ERR_INVALID);
+    /* bad arguments */
+    CHECK_RC(egide_envelope_reseal(buf, len, keep, sizeof keep, s_nodes[POLICE].enc_key, nr, 2, 0,
+                                   s_nodes[POLICE].sign_key, NULL, &re, &relen, &nre),
+             EGIDE_ERR_INVALID);
+    CHECK_RC(egide_envelope_reseal(NULL, len, keep, sizeof keep, s_nodes[POLICE].enc_key, nr, 2, 8,
+                                   s_nodes[POLICE].sign_key, NULL, &re, &relen, &nre),
+             EGIDE_ERR_INVALID);
+    CHECK_RC(egide_envelope_reseal(buf, len, NULL, sizeof keep, s_nodes[POLICE].enc_key, nr, 2, 8,
+                                   s_nodes[POLICE].sign_key, NULL, &re, &relen, &nre),
+             EGIDE_ERR_INVALID);
+    CHECK_RC(egide_envelope_reseal(buf, len, keep, sizeof keep, s_nodes[POLICE].sign_pub, nr, 2, 8,
+                                   s_nodes[POLICE].sign_key, NULL, &re, &relen, &nre),
+             EGIDE_ERR_INVALID);
+    CHECK(egide_envelope_reseal(buf, len / 2, keep, sizeof keep, s_nodes[POLICE].enc_key, nr, 2, 8,
+                                s_nodes[POLICE].sign_key, NULL, &re, &relen, &nre) != EGIDE_OK);
+    CHECK(re == NULL && relen == 0);
+    EVP_PKEY_free(nk);
+    free(buf);
+    free(buf2);
+}
+
 static void test_api_null_safety(void)
 {
     egide_envelope_destroy(NULL);
@@ -1033,6 +1198,7 @@ int main(void)
     RUN(test_payload_parsing);
     RUN(test_independent_open);
     RUN(test_resequence);
+    RUN(test_reseal);
     RUN(test_api_null_safety);
     s_teardown();
     EGIDE_TEST_DONE();

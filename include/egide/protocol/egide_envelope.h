@@ -76,6 +76,45 @@ typedef struct egide_seal_params {
 egide_rc egide_envelope_seal(const egide_seal_params_t *p, uint8_t **out, size_t *out_len,
                              uint8_t msg_id_out[16]);
 
+/* The sender's kept copy of an envelope's content key (CEK): HPKE base
+ * mode (as the wraps) to the sender's OWN X25519 key, info =
+ * lp("egide-keep-v1") lp(msg_id) lp(sender_id), no aad: enc (32) ||
+ * wrapped CEK (48).  Never sent: the sending edge keeps it, sealed, until
+ * the broker has ACCEPTED the message, so that it can seal the message
+ * again for a recipient whose key was renewed meanwhile
+ * (egide_envelope_reseal). */
+#define EGIDE_ENVELOPE_KEEP_LEN 80u
+
+/* As egide_envelope_seal, and keep (EGIDE_ENVELOPE_KEEP_LEN bytes) gets
+ * the kept copy of the content key sealed to keep_pub (the sender's own
+ * X25519 public key; a held key is fine).  EGIDE_ERR_INVALID when keep_pub
+ * is missing or not X25519; keep is wiped on failure. */
+egide_rc egide_envelope_seal_kept(const egide_seal_params_t *p, EVP_PKEY *keep_pub, uint8_t **out,
+                                  size_t *out_len, uint8_t msg_id_out[16],
+                                  uint8_t keep[EGIDE_ENVELOPE_KEEP_LEN]);
+
+/* The same envelope sealed again for the recipients' current keys: the
+ * content key is opened from keep with keep_key (the sender's own X25519
+ * private key, or a held one: the key holder answers), checked against the
+ * header's key commitment, and wrapped again for every recipient whose
+ * key_fingerprint differs from rcpts[i].enc_cert_fpr (the others keep their
+ * wrap); the header is re-packed with sender_seq = new_seq (and
+ * sender_cert_fingerprint = sign_cert_fpr when not NULL) and signed with
+ * sign_key.  msg_id, times, type, payload nonce, ciphertext and commitment
+ * are unchanged.  rcpts must name the header's recipients, in its order
+ * (n of them).  *out is new (caller frees); *n_rewrapped (may be NULL) gets
+ * how many wraps were made again.  Returns egide_envelope_parse()'s codes
+ * for buf, EGIDE_ERR_INVALID (NULL argument, new_seq 0, other recipients),
+ * EGIDE_ERR_PROTO (keep_len not EGIDE_ENVELOPE_KEEP_LEN), EGIDE_ERR_DECRYPT
+ * (keep does not open with keep_key: another key, or altered),
+ * EGIDE_ERR_COMMITMENT (keep holds another envelope's key),
+ * EGIDE_ERR_UNAVAILABLE (the key holder is down: transient),
+ * EGIDE_ERR_CRYPTO, EGIDE_ERR_LIMIT, EGIDE_ERR_NOMEM. */
+egide_rc egide_envelope_reseal(const uint8_t *buf, size_t len, const uint8_t *keep, size_t keep_len,
+                               EVP_PKEY *keep_key, const egide_seal_recipient_t *rcpts, size_t n,
+                               uint64_t new_seq, EVP_PKEY *sign_key, const uint8_t *sign_cert_fpr,
+                               uint8_t **out, size_t *out_len, size_t *n_rewrapped);
+
 /* A parsed, structurally validated envelope (no cryptography checked yet). */
 typedef struct egide_envelope egide_envelope_t;
 

@@ -26,6 +26,7 @@
 #define WRAP_LABEL      "egide-wrap-v1"
 #define PAYLOAD_LABEL   "egide-payload-v1"
 #define COMMIT_LABEL    "egide-commit-v1"
+#define KEEP_LABEL      "egide-keep-v1"
 #define WRAPPED_CEK_LEN (EGIDE_CEK_LEN + EGIDE_GCM_TAG_LEN)
 /* Payload framing overhead: two tags, two lengths, the content type. */
 #define MAX_PLAINTEXT (EGIDE_MAX_PAYLOAD + EGIDE_MAX_CONTENT_TYPE + 32u)
@@ -267,8 +268,59 @@ static egide_rc s_check_params(const egide_seal_params_t *p)
     return EGIDE_OK;
 }
 
+/* The kept copy's HPKE info: lp("egide-keep-v1") lp(msg_id) lp(sender_id). */
+static egide_rc s_keep_info(egide_buf_t *b, const uint8_t *msg_id, const char *sender_id)
+{
+    egide_buf_init(b, 3 * 4 + sizeof KEEP_LABEL + EGIDE_MSG_ID_LEN + EGIDE_MAX_NODE_ID);
+    egide_rc rc = egide_buf_append_lp(b, KEEP_LABEL, strlen(KEEP_LABEL));
+    if (!rc)
+        rc = egide_buf_append_lp(b, msg_id, EGIDE_MSG_ID_LEN);
+    if (!rc)
+        rc = egide_buf_append_lp(b, sender_id, strlen(sender_id));
+    return rc;
+}
+
+/* One HPKE wrap of cek for r into enc (32) || wrapped (48). */
+static egide_rc s_wrap(const uint8_t *msg_id, const char *sender_id,
+                       const egide_seal_recipient_t *r, const uint8_t cek[EGIDE_CEK_LEN],
+                       uint8_t *enc, uint8_t *wrapped)
+{
+    egide_buf_t info;
+    egide_rc rc = s_wrap_info(&info, msg_id, sender_id, r->node_id);
+    if (!rc)
+        rc = egide_hpke_seal(EGIDE_HPKE_AEAD_AES256GCM, r->enc_pub, info.data, info.len,
+                             r->enc_cert_fpr, EGIDE_SHA256_LEN, cek, EGIDE_CEK_LEN, enc, wrapped);
+    egide_buf_free(&info);
+    return rc;
+}
+
+static egide_rc s_seal(const egide_seal_params_t *p, EVP_PKEY *keep_pub,
+                       uint8_t keep[EGIDE_ENVELOPE_KEEP_LEN], uint8_t **out, size_t *out_len,
+                       uint8_t msg_id_out[16]);
+
 egide_rc egide_envelope_seal(const egide_seal_params_t *p, uint8_t **out, size_t *out_len,
                              uint8_t msg_id_out[16])
+{
+    return s_seal(p, NULL, NULL, out, out_len, msg_id_out);
+}
+
+egide_rc egide_envelope_seal_kept(const egide_seal_params_t *p, EVP_PKEY *keep_pub, uint8_t **out,
+                                  size_t *out_len, uint8_t msg_id_out[16],
+                                  uint8_t keep[EGIDE_ENVELOPE_KEEP_LEN])
+{
+    if (!keep_pub || !keep || EVP_PKEY_get_id(keep_pub) != EVP_PKEY_X25519) {
+        if (out)
+            *out = NULL;
+        if (out_len)
+            *out_len = 0;
+        return EGIDE_ERR_INVALID;
+    }
+    return s_seal(p, keep_pub, keep, out, out_len, msg_id_out);
+}
+
+static egide_rc s_seal(const egide_seal_params_t *p, EVP_PKEY *keep_pub,
+                       uint8_t keep[EGIDE_ENVELOPE_KEEP_LEN], uint8_t **out, size_t *out_len,
+                       uint8_t msg_id_out[16])
 {
     if (!out || !out_len)
         return EGIDE_ERR_INVALID;
@@ -333,6 +385,17 @@ egide_rc egide_envelope_seal(const egide_seal_params_t *p, uint8_t **out, size_t
     egide_sha256(ct, ct_len, ct_hash);
     if ((rc = s_commitment(cek, msg_id, commit)))
         goto done;
+    if (keep_pub) {
+        /* The sender's kept copy of the content key, for itself only. */
+        egide_buf_t kinfo;
+        rc = s_keep_info(&kinfo, msg_id, p->sender_id);
+        if (!rc)
+            rc = egide_hpke_seal(EGIDE_HPKE_AEAD_AES256GCM, keep_pub, kinfo.data, kinfo.len, NULL,
+                                 0, cek, sizeof cek, keep, keep + EGIDE_HPKE_ENC_LEN);
+        egide_buf_free(&kinfo);
+        if (rc)
+            goto done;
+    }
 
     /* One HPKE wrap of the CEK per recipient. */
     rcpts = calloc(p->n_recipients, sizeof *rcpts);
@@ -346,12 +409,7 @@ egide_rc egide_envelope_seal(const egide_seal_params_t *p, uint8_t **out, size_t
         const egide_seal_recipient_t *r = &p->recipients[i];
         uint8_t *enc = wraps + i * (EGIDE_HPKE_ENC_LEN + WRAPPED_CEK_LEN);
         uint8_t *wrapped = enc + EGIDE_HPKE_ENC_LEN;
-        egide_buf_t info;
-        rc = s_wrap_info(&info, msg_id, p->sender_id, r->node_id);
-        if (!rc)
-            rc = egide_hpke_seal(EGIDE_HPKE_AEAD_AES256GCM, r->enc_pub, info.data, info.len,
-                                 r->enc_cert_fpr, EGIDE_SHA256_LEN, cek, sizeof cek, enc, wrapped);
-        egide_buf_free(&info);
+        rc = s_wrap(msg_id, p->sender_id, r, cek, enc, wrapped);
         if (rc)
             goto done;
         egide__v1__recipient__init(&rcpts[i]);
@@ -431,6 +489,8 @@ egide_rc egide_envelope_seal(const egide_seal_params_t *p, uint8_t **out, size_t
     rc = EGIDE_OK;
 done:
     egide_wipe(cek, sizeof cek);
+    if (rc && keep)
+        egide_wipe(keep, EGIDE_ENVELOPE_KEEP_LEN);
     free(ct);
     free(hdr_bytes);
     free(env_bytes);
@@ -517,6 +577,137 @@ egide_rc egide_envelope_resequence(const uint8_t *buf, size_t len, uint64_t new_
     rc = EGIDE_OK;
 done:
     free(hdr);
+    egide_envelope_destroy(&e);
+    return rc;
+}
+
+/* ------------------------------------------------------------ reseal */
+
+egide_rc egide_envelope_reseal(const uint8_t *buf, size_t len, const uint8_t *keep, size_t keep_len,
+                               EVP_PKEY *keep_key, const egide_seal_recipient_t *rcpts, size_t n,
+                               uint64_t new_seq, EVP_PKEY *sign_key, const uint8_t *sign_cert_fpr,
+                               uint8_t **out, size_t *out_len, size_t *n_rewrapped)
+{
+    if (out)
+        *out = NULL;
+    if (out_len)
+        *out_len = 0;
+    if (n_rewrapped)
+        *n_rewrapped = 0;
+    if (!buf || !keep || !keep_key || EVP_PKEY_get_id(keep_key) != EVP_PKEY_X25519 || !rcpts ||
+        !sign_key || !out || !out_len || !new_seq)
+        return EGIDE_ERR_INVALID;
+    if (keep_len != EGIDE_ENVELOPE_KEEP_LEN)
+        return EGIDE_ERR_PROTO;
+    egide_envelope_t *e = NULL;
+    egide_rc rc = egide_envelope_parse(buf, len, &e);
+    if (rc)
+        return rc;
+    const Egide__V1__EnvelopeHeader *h0 = egide_envelope_header(e);
+    /* The same addressees, in the same order: only their keys change. */
+    if (n != h0->n_recipients) {
+        egide_envelope_destroy(&e);
+        return EGIDE_ERR_INVALID;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!rcpts[i].node_id || strcmp(rcpts[i].node_id, h0->recipients[i]->node_id) != 0 ||
+            !rcpts[i].enc_pub || EVP_PKEY_get_id(rcpts[i].enc_pub) != EVP_PKEY_X25519 ||
+            !rcpts[i].enc_cert_fpr) {
+            egide_envelope_destroy(&e);
+            return EGIDE_ERR_INVALID;
+        }
+    uint8_t cek[EGIDE_CEK_LEN], commit[32], fpr[32], sig[EGIDE_ED25519_SIG_LEN];
+    uint8_t *hdr = NULL, *env_bytes = NULL, *wraps = NULL;
+    Egide__V1__Recipient *nr = NULL;
+    Egide__V1__Recipient **ptrs = NULL;
+    size_t rewrapped = 0;
+    egide_buf_t kinfo;
+    rc = s_keep_info(&kinfo, h0->msg_id.data, h0->sender_id);
+    if (!rc) {
+        rc = egide_hpke_open(EGIDE_HPKE_AEAD_AES256GCM, keep_key, keep, EGIDE_HPKE_ENC_LEN,
+                             kinfo.data, kinfo.len, NULL, 0, keep + EGIDE_HPKE_ENC_LEN,
+                             keep_len - EGIDE_HPKE_ENC_LEN, cek);
+        if (rc == EGIDE_ERR_CRYPTO)
+            rc = EGIDE_ERR_DECRYPT;
+    }
+    egide_buf_free(&kinfo);
+    if (rc)
+        goto done;
+    /* The kept key must be this envelope's: its commitment says so. */
+    if ((rc = s_commitment(cek, h0->msg_id.data, commit)))
+        goto done;
+    if (!egide_ct_equal(commit, h0->key_commitment.data, 32)) {
+        rc = EGIDE_ERR_COMMITMENT;
+        goto done;
+    }
+    nr = calloc(n, sizeof *nr);
+    ptrs = calloc(n, sizeof *ptrs);
+    wraps = malloc(n * (EGIDE_HPKE_ENC_LEN + WRAPPED_CEK_LEN));
+    if (!nr || !ptrs || !wraps) {
+        rc = EGIDE_ERR_NOMEM;
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const Egide__V1__Recipient *old = h0->recipients[i];
+        const egide_seal_recipient_t *r = &rcpts[i];
+        nr[i] = *old;
+        ptrs[i] = &nr[i];
+        if (old->key_fingerprint.len == EGIDE_SHA256_LEN &&
+            memcmp(old->key_fingerprint.data, r->enc_cert_fpr, EGIDE_SHA256_LEN) == 0)
+            continue; /* this recipient's key did not change: its wrap stays */
+        uint8_t *enc = wraps + i * (EGIDE_HPKE_ENC_LEN + WRAPPED_CEK_LEN);
+        uint8_t *wrapped = enc + EGIDE_HPKE_ENC_LEN;
+        if ((rc = s_wrap(h0->msg_id.data, h0->sender_id, r, cek, enc, wrapped)))
+            goto done;
+        nr[i].key_fingerprint = (ProtobufCBinaryData){EGIDE_SHA256_LEN, (uint8_t *)r->enc_cert_fpr};
+        nr[i].enc = (ProtobufCBinaryData){EGIDE_HPKE_ENC_LEN, enc};
+        nr[i].wrapped_cek = (ProtobufCBinaryData){WRAPPED_CEK_LEN, wrapped};
+        rewrapped++;
+    }
+    Egide__V1__EnvelopeHeader h = *h0;
+    h.recipients = ptrs;
+    h.sender_seq = new_seq;
+    if (sign_cert_fpr) {
+        memcpy(fpr, sign_cert_fpr, sizeof fpr);
+        h.sender_cert_fingerprint = (ProtobufCBinaryData){sizeof fpr, fpr};
+    }
+    size_t hdr_len = egide__v1__envelope_header__get_packed_size(&h);
+    if (hdr_len > EGIDE_MAX_HEADER) {
+        rc = EGIDE_ERR_LIMIT;
+        goto done;
+    }
+    if (!(hdr = malloc(hdr_len))) {
+        rc = EGIDE_ERR_NOMEM;
+        goto done;
+    }
+    egide__v1__envelope_header__pack(&h, hdr);
+    if ((rc = egide_sign_labeled(sign_key, EGIDE_LABEL_ENVELOPE, hdr, hdr_len, sig)))
+        goto done;
+    Egide__V1__SignedEnvelope env = EGIDE__V1__SIGNED_ENVELOPE__INIT;
+    env.header = (ProtobufCBinaryData){hdr_len, hdr};
+    env.ciphertext = e->env->ciphertext;
+    env.signature = (ProtobufCBinaryData){sizeof sig, sig};
+    size_t env_len = egide__v1__signed_envelope__get_packed_size(&env);
+    if (env_len > EGIDE_MAX_ENVELOPE) {
+        rc = EGIDE_ERR_LIMIT;
+        goto done;
+    }
+    if (!(env_bytes = malloc(env_len))) {
+        rc = EGIDE_ERR_NOMEM;
+        goto done;
+    }
+    egide__v1__signed_envelope__pack(&env, env_bytes);
+    *out = env_bytes;
+    *out_len = env_len;
+    if (n_rewrapped)
+        *n_rewrapped = rewrapped;
+    rc = EGIDE_OK;
+done:
+    egide_wipe(cek, sizeof cek);
+    free(hdr);
+    free(nr);
+    free(ptrs);
+    free(wraps);
     egide_envelope_destroy(&e);
     return rc;
 }
