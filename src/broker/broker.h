@@ -118,7 +118,7 @@ typedef struct broker_refused {
 #define BROKER_REFUSED_LEAVES_MAX 256
 /* How often the peers' certificates are checked again against the clock. */
 /* Redeliveries to a restored node queued per Hello or pump pass. */
-#define BROKER_REDELIVER_PAGE 1024
+#define BROKER_REDELIVER_PAGE   1024
 #define BROKER_PEERS_RECHECK_MS (60LL * 1000)
 
 /* Outcomes counted inside the open transaction, added to the metrics when

@@ -181,11 +181,10 @@ typedef struct broker_store_ops {
     egide_rc (*counts)(void *impl, uint64_t *queued, uint64_t *relays);
     egide_rc (*redeliver_start)(void *impl, const char *recipient_id, const uint8_t *held_msg_id,
                                 broker_redeliver_cursor_t *cur);
-    egide_rc (*redeliver_page)(void *impl, const char *recipient_id,
-                               broker_redeliver_cursor_t *cur, size_t limit, int64_t now_ms,
-                               size_t *n);
-    egide_rc (*redeliveries_due)(void *impl, const char *recipient_id, int64_t now_ms,
-                                 size_t limit, broker_due_t **items, size_t *n);
+    egide_rc (*redeliver_page)(void *impl, const char *recipient_id, broker_redeliver_cursor_t *cur,
+                               size_t limit, int64_t now_ms, size_t *n);
+    egide_rc (*redeliveries_due)(void *impl, const char *recipient_id, int64_t now_ms, size_t limit,
+                                 broker_due_t **items, size_t *n);
     egide_rc (*redelivery_attempted)(void *impl, const uint8_t *msg_id, const char *recipient_id,
                                      int64_t next_ms);
     egide_rc (*redelivery_done)(void *impl, const uint8_t *msg_id, const char *recipient_id);

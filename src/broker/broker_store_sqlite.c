@@ -178,7 +178,8 @@ static const char *const s_sql[ST__COUNT] = {
     [ST_REDELIVERY_ATTEMPTED] = "UPDATE redeliveries SET attempts=attempts+1, next_ms=? WHERE"
                                 " msg_id=? AND recipient_id=?",
     [ST_REDELIVERY_DONE] = "DELETE FROM redeliveries WHERE msg_id=? AND recipient_id=?",
-    [ST_WAKE_REDELIVERIES] = "UPDATE redeliveries SET next_ms=0 WHERE recipient_id=? AND next_ms<>0",
+    [ST_WAKE_REDELIVERIES] =
+        "UPDATE redeliveries SET next_ms=0 WHERE recipient_id=? AND next_ms<>0",
 };
 
 typedef struct s_store {

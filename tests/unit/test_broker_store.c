@@ -540,9 +540,12 @@ static void test_redeliveries(void)
         int64_t at;
         const char *node;
     } fin[] = {
-        {1, BROKER_DELIVERY_DELIVERED, 100, "71.crip"},  {2, BROKER_DELIVERY_DELIVERED, 200, "71.crip"},
-        {3, BROKER_DELIVERY_REJECTED, 300, "71.crip"},   {4, BROKER_DELIVERY_DELIVERED, 300, "71.crip"},
-        {5, BROKER_DELIVERY_DELIVERED, 350, "71.crip"},  {7, BROKER_DELIVERY_DELIVERED, 400, "71.ase"},
+        {1, BROKER_DELIVERY_DELIVERED, 100, "71.crip"},
+        {2, BROKER_DELIVERY_DELIVERED, 200, "71.crip"},
+        {3, BROKER_DELIVERY_REJECTED, 300, "71.crip"},
+        {4, BROKER_DELIVERY_DELIVERED, 300, "71.crip"},
+        {5, BROKER_DELIVERY_DELIVERED, 350, "71.crip"},
+        {7, BROKER_DELIVERY_DELIVERED, 400, "71.ase"},
     };
     for (size_t i = 0; i < sizeof fin / sizeof fin[0]; i++)
         CHECK_RC(broker_store_delivery_finish(s, x[fin[i].id].msg_id, fin[i].node, fin[i].st, rcpt,
