@@ -69,6 +69,10 @@ typedef struct broker_conn {
     bool connected; /* false after EHOSTUNREACH until its next frame */
     int64_t last_seen_ms;
     uint64_t checkpoint_size; /* tree size the edge said it holds */
+    /* A redelivery to a restored node with pages still to queue (see
+     * broker_store_redeliver_page): queued a page per pump pass. */
+    bool redeliver_more;
+    broker_redeliver_cursor_t redeliver_cur;
 } broker_conn_t;
 
 /* Counters for /metrics (read from the API thread). */
@@ -113,6 +117,8 @@ typedef struct broker_refused {
  * refusals past it are counted in the summary line). */
 #define BROKER_REFUSED_LEAVES_MAX 256
 /* How often the peers' certificates are checked again against the clock. */
+/* Redeliveries to a restored node queued per Hello or pump pass. */
+#define BROKER_REDELIVER_PAGE   1024
 #define BROKER_PEERS_RECHECK_MS (60LL * 1000)
 
 /* Outcomes counted inside the open transaction, added to the metrics when

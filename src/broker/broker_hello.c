@@ -5,7 +5,9 @@
  * and the latest audit checkpoint (with a consistency proof from the size it
  * holds), a Welcome with the highest sequence the broker accepted from it
  * (a restored edge resumes above it instead of being refused as a replay
- * for ever), and everything pending for it becomes due.  Past the
+ * for ever), and everything pending for it becomes due; what the broker
+ * delivered to it after the newest message it says it holds is queued
+ * again (a node restored from a backup).  Past the
  * directory's expiry a hello gets a transient Error instead.  Also the periodic
  * signed checkpoints and the directory push after a reload.
  */
@@ -96,6 +98,45 @@ void broker_checkpoint(broker_t *b, bool force)
     b->checkpoint_pending = note;
 }
 
+/* The node's Hello named the newest message it holds: what the broker
+ * finished delivering to it after that one is queued again (a node restored
+ * from a backup lost it; docs/backup.md).  The normal case, where that is
+ * the last one delivered, is one lookup and nothing queued. */
+static void s_redeliver(broker_t *b, broker_conn_t *c, const ProtobufCBinaryData *held)
+{
+    if (held->len != 16) {
+        /* None held (a new node, or an edge before this field): nothing is
+         * redelivered; a restored node with an empty inbox is in the
+         * docs' procedure. */
+        return;
+    }
+    if (c->redeliver_more)
+        return; /* a redelivery under way goes on from where it stands */
+    broker_redeliver_cursor_t cur;
+    egide_rc rc = broker_store_redeliver_start(b->store, c->node_id, held->data, &cur);
+    if (rc == EGIDE_ERR_NOTFOUND) {
+        /* Not one the broker delivered to it (still queued: the receipt was
+         * not in yet; or unknown): nothing to compare with. */
+        return;
+    }
+    size_t n = 0;
+    if (!rc)
+        rc = broker_store_redeliver_page(b->store, c->node_id, &cur, BROKER_REDELIVER_PAGE,
+                                         egide_now_ms(), &n);
+    if (rc) {
+        broker_store_failed(b, rc, "queueing redeliveries");
+        return;
+    }
+    if (n == 0)
+        return;
+    c->redeliver_cur = cur;
+    c->redeliver_more = n == BROKER_REDELIVER_PAGE;
+    egide_log(EGIDE_LOG_NOTICE,
+              "node %s holds an older inbox than the broker delivered (restored from a backup?): "
+              "%zu%s message(s) delivered since are sent again",
+              c->node_id, n, c->redeliver_more ? "+" : "");
+}
+
 void broker_handle_hello(broker_t *b, const egide_transport_msg_t *m)
 {
     const Egide__V1__Hello *h = m->frame->hello;
@@ -141,6 +182,11 @@ void broker_handle_hello(broker_t *b, const egide_transport_msg_t *m)
     s_send_checkpoint(b, c);
     /* Everything pending for this node is due now. */
     rc = broker_store_node_wake(b->store, m->user_id);
-    if (rc)
+    if (rc) {
         broker_store_failed(b, rc, "waking a node's queue");
+        return;
+    }
+    c = broker_conn(b, m->user_id, false); /* the frames above may have moved it */
+    if (c)
+        s_redeliver(b, c, &h->inbox_newest);
 }

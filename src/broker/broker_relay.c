@@ -109,8 +109,22 @@ void broker_handle_receipt(broker_t *b, const egide_transport_msg_t *m)
         broker_store_failed(b, rc, "reading a delivery");
         goto done;
     }
-    if (dl.state != BROKER_DELIVERY_QUEUED)
-        goto done; /* already final: a retry of the same receipt; relay exists */
+    if (dl.state != BROKER_DELIVERY_QUEUED) {
+        /* Already final: a retry of the same receipt (its relay exists), or
+         * the answer to a redelivery to a restored node.  Either way the
+         * delivery keeps the receipt that settled it, the sender was told
+         * once, and the audit log has its entry: only the redelivery, if
+         * any, is done. */
+        rc = broker_store_redelivery_done(b->store, body->msg_id.data, node);
+        if (rc && rc != EGIDE_ERR_NOTFOUND)
+            broker_store_failed(b, rc, "ending a redelivery");
+        else if (!rc && body->kind != EGIDE__V1__RECEIPT_KIND__RECEIPT_DELIVERED)
+            egide_log(EGIDE_LOG_NOTICE,
+                      "node %s refused a message it had received before the restore of its "
+                      "store; the sender keeps the first answer",
+                      node);
+        goto done;
+    }
 
     bool delivered = body->kind == EGIDE__V1__RECEIPT_KIND__RECEIPT_DELIVERED;
     rc = broker_store_delivery_finish(b->store, body->msg_id.data, node,
@@ -178,7 +192,37 @@ void broker_handle_ack(broker_t *b, const egide_transport_msg_t *m)
     }
 }
 
-/* Due deliveries and relays of one connected node. */
+/* What a restored node lost (broker_hello.c): the next page queued while
+ * one follows, then what is due sent, as the first deliveries were. */
+static egide_rc s_pump_redeliveries(broker_t *b, const char *node, int64_t now)
+{
+    broker_conn_t *c = broker_conn(b, node, false);
+    egide_rc rc = EGIDE_OK;
+    if (c && c->redeliver_more) {
+        broker_redeliver_cursor_t cur = c->redeliver_cur;
+        size_t k = 0;
+        rc = broker_store_redeliver_page(b->store, node, &cur, BROKER_REDELIVER_PAGE, now, &k);
+        if (rc)
+            return rc;
+        c->redeliver_cur = cur;
+        c->redeliver_more = k == BROKER_REDELIVER_PAGE;
+    }
+    broker_due_t *due = NULL;
+    size_t n = 0;
+    rc = broker_store_redeliveries_due(b->store, node, now, PUMP_BATCH, &due, &n);
+    for (size_t i = 0; !rc && i < n; i++) {
+        rc = broker_store_redelivery_attempted(b->store, due[i].msg_id, node,
+                                               s_next_due(b, due[i].attempts + 1));
+        if (rc)
+            break;
+        broker_send_deliver(b, node, due[i].data, due[i].len);
+        b->counted.redeliveries++;
+    }
+    broker_due_free(due, n);
+    return rc;
+}
+
+/* Due deliveries, redeliveries and relays of one connected node. */
 static egide_rc s_pump_node(broker_t *b, const char *node, int64_t now)
 {
     broker_due_t *due = NULL;
@@ -194,6 +238,9 @@ static egide_rc s_pump_node(broker_t *b, const char *node, int64_t now)
             b->counted.redeliveries++;
     }
     broker_due_free(due, n);
+    if (rc)
+        return rc;
+    rc = s_pump_redeliveries(b, node, now);
     if (rc)
         return rc;
     broker_due_t *rel = NULL;

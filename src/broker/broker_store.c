@@ -328,6 +328,51 @@ egide_rc broker_store_counts(broker_store_t *s, uint64_t *queued, uint64_t *rela
     return s->ops->counts(s->impl, queued, relays);
 }
 
+egide_rc broker_store_redeliver_start(broker_store_t *s, const char *recipient_id,
+                                      const uint8_t *held_msg_id, broker_redeliver_cursor_t *cur)
+{
+    if (!s || !s_id_ok(recipient_id) || !held_msg_id || !cur)
+        return EGIDE_ERR_INVALID;
+    memset(cur, 0, sizeof *cur);
+    return s->ops->redeliver_start(s->impl, recipient_id, held_msg_id, cur);
+}
+
+egide_rc broker_store_redeliver_page(broker_store_t *s, const char *recipient_id,
+                                     broker_redeliver_cursor_t *cur, size_t limit, int64_t now_ms,
+                                     size_t *n)
+{
+    if (!WRITER_OK(s) || !s_id_ok(recipient_id) || !cur || !n || limit == 0 || limit > LIST_MAX)
+        return EGIDE_ERR_INVALID;
+    *n = 0;
+    return s->ops->redeliver_page(s->impl, recipient_id, cur, limit, now_ms, n);
+}
+
+egide_rc broker_store_redeliveries_due(broker_store_t *s, const char *recipient_id, int64_t now_ms,
+                                       size_t limit, broker_due_t **items, size_t *n)
+{
+    if (!s || !s_id_ok(recipient_id) || !s_list_ok(limit, items, n))
+        return EGIDE_ERR_INVALID;
+    *items = NULL;
+    *n = 0;
+    return s->ops->redeliveries_due(s->impl, recipient_id, now_ms, limit, items, n);
+}
+
+egide_rc broker_store_redelivery_attempted(broker_store_t *s, const uint8_t *msg_id,
+                                           const char *recipient_id, int64_t next_ms)
+{
+    if (!WRITER_OK(s) || !msg_id || !s_id_ok(recipient_id))
+        return EGIDE_ERR_INVALID;
+    return s->ops->redelivery_attempted(s->impl, msg_id, recipient_id, next_ms);
+}
+
+egide_rc broker_store_redelivery_done(broker_store_t *s, const uint8_t *msg_id,
+                                      const char *recipient_id)
+{
+    if (!WRITER_OK(s) || !msg_id || !s_id_ok(recipient_id))
+        return EGIDE_ERR_INVALID;
+    return s->ops->redelivery_done(s->impl, msg_id, recipient_id);
+}
+
 egide_rc broker_store_lease(broker_store_t *s, const char *holder, int64_t ttl_ms, uint64_t *epoch)
 {
     if (!WRITER_OK(s) || !s_id_ok(holder) || ttl_ms < 0 || ttl_ms > 86400000 || !epoch)

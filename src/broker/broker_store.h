@@ -125,6 +125,16 @@ typedef struct broker_relay_acked {
     char issuer[BROKER_STORE_ID_MAX]; /* whose receipt it is */
 } broker_relay_acked_t;
 
+/* Where a redelivery to a restored recipient stands: the finished
+ * deliveries after (done_ms, seq) in the broker's finishing order are still
+ * to queue, skip excepted (the message the recipient said it holds).  Set by
+ * broker_store_redeliver_start, moved on by broker_store_redeliver_page. */
+typedef struct broker_redeliver_cursor {
+    int64_t done_ms;  /* when the last one taken was finished */
+    int64_t seq;      /* its delivery's order (-1: every tie of done_ms) */
+    uint8_t skip[16]; /* msg_id never taken (the one the recipient holds) */
+} broker_redeliver_cursor_t;
+
 typedef struct broker_store broker_store_t;
 
 /* A backend.  Each function gets the backend's own state (impl); the
@@ -169,6 +179,15 @@ typedef struct broker_store_ops {
     egide_rc (*relay_ack)(void *impl, uint64_t id, const char *sender_id,
                           broker_relay_acked_t *out);
     egide_rc (*counts)(void *impl, uint64_t *queued, uint64_t *relays);
+    egide_rc (*redeliver_start)(void *impl, const char *recipient_id, const uint8_t *held_msg_id,
+                                broker_redeliver_cursor_t *cur);
+    egide_rc (*redeliver_page)(void *impl, const char *recipient_id, broker_redeliver_cursor_t *cur,
+                               size_t limit, int64_t now_ms, size_t *n);
+    egide_rc (*redeliveries_due)(void *impl, const char *recipient_id, int64_t now_ms, size_t limit,
+                                 broker_due_t **items, size_t *n);
+    egide_rc (*redelivery_attempted)(void *impl, const uint8_t *msg_id, const char *recipient_id,
+                                     int64_t next_ms);
+    egide_rc (*redelivery_done)(void *impl, const uint8_t *msg_id, const char *recipient_id);
     /* Optional (NULL when a backend has none: SQLite, whose file one
      * process owns): the write lease, see broker_store_lease. */
     egide_rc (*lease)(void *impl, const char *holder, int64_t ttl_ms, uint64_t *epoch);
@@ -256,8 +275,8 @@ egide_rc broker_store_delivery_finish(broker_store_t *s, const uint8_t *msg_id,
 /* Up to limit (1..4096) QUEUED deliveries with expires_ms <= now_ms. */
 egide_rc broker_store_deliveries_expiring(broker_store_t *s, int64_t now_ms, size_t limit,
                                           broker_expiring_t **items, size_t *n);
-/* The node is back: its queued deliveries and its pending relays are due
- * now.  EGIDE_OK also when it has none. */
+/* The node is back: its queued deliveries, redeliveries and pending relays
+ * are due now.  EGIDE_OK also when it has none. */
 egide_rc broker_store_node_wake(broker_store_t *s, const char *node_id);
 /* Queue a receipt (issued by issuer about msg_id) for sender_id, due now,
  * attempts 0; *id (> 0, increasing) names it in the sender's Ack. */
@@ -276,6 +295,41 @@ egide_rc broker_store_relay_ack(broker_store_t *s, uint64_t id, const char *send
                                 broker_relay_acked_t *out);
 /* Gauges: QUEUED deliveries and unacknowledged relays. */
 egide_rc broker_store_counts(broker_store_t *s, uint64_t *queued, uint64_t *relays);
+/* Redelivery to a restored recipient (docs/backup.md).  A recipient whose
+ * store was restored from a backup lost what it received since; its Hello
+ * names the newest message it holds.  The deliveries to it that the broker
+ * finished as DELIVERED after that one are queued again, in a queue of their
+ * own: the delivery keeps its final state and receipt, no relay goes to the
+ * sender and nothing is written to the audit log.  The recipient recognises
+ * what it holds and answers with the receipt it signed before.
+ *
+ * redeliver_start: the cursor just before held_msg_id's delivery to
+ * recipient_id in finishing order (ties of its done_ms included, itself
+ * skipped).  EGIDE_ERR_NOTFOUND when held_msg_id is not a DELIVERED delivery
+ * to recipient_id (unknown, still QUEUED, REJECTED or EXPIRED).  One lookup
+ * by primary key; writes nothing. */
+egide_rc broker_store_redeliver_start(broker_store_t *s, const char *recipient_id,
+                                      const uint8_t *held_msg_id, broker_redeliver_cursor_t *cur);
+/* Queue for redelivery (due now, attempts 0) the next limit (1..4096)
+ * DELIVERED deliveries to recipient_id after *cur in (done_ms, seq) order,
+ * cur->skip excepted, unless already queued; *cur moves to the last one
+ * taken.  *n: how many were taken (n < limit: none follow).  Nothing taken
+ * is one index lookup and no write. */
+egide_rc broker_store_redeliver_page(broker_store_t *s, const char *recipient_id,
+                                     broker_redeliver_cursor_t *cur, size_t limit, int64_t now_ms,
+                                     size_t *n);
+/* Up to limit (1..4096) queued redeliveries to recipient_id due at now_ms,
+ * in finishing order; data is the envelope as first delivered. */
+egide_rc broker_store_redeliveries_due(broker_store_t *s, const char *recipient_id, int64_t now_ms,
+                                       size_t limit, broker_due_t **items, size_t *n);
+/* A redelivery was sent: attempts + 1, next due at next_ms.
+ * EGIDE_ERR_NOTFOUND when none is queued for (msg_id, recipient_id). */
+egide_rc broker_store_redelivery_attempted(broker_store_t *s, const uint8_t *msg_id,
+                                           const char *recipient_id, int64_t next_ms);
+/* The recipient answered a redelivery: it leaves the queue.
+ * EGIDE_ERR_NOTFOUND when none is queued for (msg_id, recipient_id). */
+egide_rc broker_store_redelivery_done(broker_store_t *s, const uint8_t *msg_id,
+                                      const char *recipient_id);
 /* Take or renew the store's write lease for holder (a name unique to this
  * process) for ttl_ms (0..86400000) by the database server's clock; ttl_ms
  * 0 gives it up.  *epoch is the fencing token: it rises each time the

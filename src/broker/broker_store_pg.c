@@ -79,6 +79,18 @@ static const char *const s_migrations[] = {
     "CREATE TABLE broker_lease(one BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK(one),"
     "  holder TEXT NOT NULL, epoch BIGINT NOT NULL, expires_ms BIGINT NOT NULL);"
     "INSERT INTO broker_lease(one, holder, epoch, expires_ms) VALUES(TRUE, '', 0, 0);",
+    /* 3: redeliveries to a restored recipient (docs/backup.md), read in the
+     * order deliveries were finished; the delivery keeps its final state. */
+    "CREATE INDEX deliveries_done ON deliveries(recipient_id, done_ms, seq) WHERE state = 1;"
+    "CREATE TABLE redeliveries("
+    "  recipient_id TEXT NOT NULL,"
+    "  msg_id BYTEA NOT NULL REFERENCES envelopes(msg_id),"
+    "  done_ms BIGINT NOT NULL,"
+    "  seq BIGINT NOT NULL,"
+    "  next_ms BIGINT NOT NULL DEFAULT 0,"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY(recipient_id, msg_id));"
+    "CREATE INDEX redeliveries_queue ON redeliveries(recipient_id, next_ms);",
 };
 
 /* The database server's clock in ms: one clock for every broker. */
@@ -108,6 +120,13 @@ enum {
     ST_LEASE,
     ST_FENCE,
     ST_IDLE,
+    ST_REDELIVER_START,
+    ST_REDELIVER_PAGE,
+    ST_REDELIVER_INSERT,
+    ST_REDELIVERIES_DUE,
+    ST_REDELIVERY_ATTEMPTED,
+    ST_REDELIVERY_DONE,
+    ST_WAKE_REDELIVERIES,
     ST__COUNT
 };
 
@@ -166,17 +185,55 @@ static const char *const s_sql[ST__COUNT] = {
      * or stopped inside it) is ended by the server after the lease's time,
      * so its row locks do not hold up the broker that takes over. */
     [ST_IDLE] = "SELECT set_config('idle_in_transaction_session_timeout', $1, false)",
+    [ST_REDELIVER_START] = "SELECT done_ms FROM deliveries WHERE msg_id=$1 AND recipient_id=$2"
+                           " AND state=1 AND done_ms IS NOT NULL",
+    [ST_REDELIVER_PAGE] = "SELECT msg_id, done_ms, seq FROM deliveries WHERE recipient_id=$1"
+                          " AND state=1 AND (done_ms, seq) > ($2, $3) AND msg_id<>$4"
+                          " ORDER BY done_ms, seq LIMIT $5",
+    [ST_REDELIVER_INSERT] = "INSERT INTO redeliveries(recipient_id, msg_id, done_ms, seq, next_ms)"
+                            " VALUES($1,$2,$3,$4,$5) ON CONFLICT DO NOTHING",
+    [ST_REDELIVERIES_DUE] =
+        "SELECT r.seq, r.msg_id, e.data, r.attempts FROM redeliveries r JOIN envelopes e"
+        " ON e.msg_id=r.msg_id WHERE r.recipient_id=$1 AND r.next_ms<=$2"
+        " ORDER BY r.done_ms, r.seq LIMIT $3",
+    [ST_REDELIVERY_ATTEMPTED] = "UPDATE redeliveries SET attempts=attempts+1, next_ms=$1 WHERE"
+                                " msg_id=$2 AND recipient_id=$3",
+    [ST_REDELIVERY_DONE] = "DELETE FROM redeliveries WHERE msg_id=$1 AND recipient_id=$2",
+    [ST_WAKE_REDELIVERIES] =
+        "UPDATE redeliveries SET next_ms=0 WHERE recipient_id=$1 AND next_ms<>0",
 };
 
 static const char *const s_names[ST__COUNT] = {
-    "broker_env_insert",   "broker_delivery_insert", "broker_sender_upsert",
-    "broker_env_find",     "broker_rej_insert",      "broker_rej_find",
-    "broker_sender_max",   "broker_seq_used",        "broker_delivery_get",
-    "broker_due",          "broker_attempted",       "broker_finish",
-    "broker_expiring",     "broker_wake_deliveries", "broker_wake_relays",
-    "broker_relay_insert", "broker_relays_due",      "broker_relay_attempted",
-    "broker_relay_ack",    "broker_counts",          "broker_lease",
-    "broker_fence",        "broker_idle_timeout",
+    "broker_env_insert",
+    "broker_delivery_insert",
+    "broker_sender_upsert",
+    "broker_env_find",
+    "broker_rej_insert",
+    "broker_rej_find",
+    "broker_sender_max",
+    "broker_seq_used",
+    "broker_delivery_get",
+    "broker_due",
+    "broker_attempted",
+    "broker_finish",
+    "broker_expiring",
+    "broker_wake_deliveries",
+    "broker_wake_relays",
+    "broker_relay_insert",
+    "broker_relays_due",
+    "broker_relay_attempted",
+    "broker_relay_ack",
+    "broker_counts",
+    "broker_lease",
+    "broker_fence",
+    "broker_idle_timeout",
+    "broker_redeliver_start",
+    "broker_redeliver_page",
+    "broker_redeliver_insert",
+    "broker_redeliveries_due",
+    "broker_redelivery_attempted",
+    "broker_redelivery_done",
+    "broker_wake_redeliveries",
 };
 
 /* Invariants: pg is the one connection of this handle (one thread); as
@@ -579,7 +636,90 @@ static egide_rc s_node_wake(void *impl, const char *node_id)
     if (s_fault(x, ST_WAKE_DELIVERIES))
         return EGIDE_ERR_IO;
     egide_rc rc = egide_pg_run(x->pg, ST(x, ST_WAKE_DELIVERIES), NULL, NULL, "t", node_id);
+    if (!rc)
+        rc = egide_pg_run(x->pg, ST(x, ST_WAKE_REDELIVERIES), NULL, NULL, "t", node_id);
     return rc ? rc : egide_pg_run(x->pg, ST(x, ST_WAKE_RELAYS), NULL, NULL, "t", node_id);
+}
+
+/* ------------------------------------------------------------ redeliveries */
+
+static egide_rc s_redeliver_start(void *impl, const char *recipient_id, const uint8_t *held_msg_id,
+                                  broker_redeliver_cursor_t *cur)
+{
+    s_store_t *x = impl;
+    PGresult *r = NULL;
+    egide_rc rc =
+        egide_pg_run(x->pg, ST(x, ST_REDELIVER_START), &r, NULL, "kt", held_msg_id, recipient_id);
+    if (!rc && PQntuples(r) == 0)
+        rc = EGIDE_ERR_NOTFOUND;
+    if (!rc) {
+        cur->done_ms = egide_pg_int(r, 0, 0);
+        cur->seq = -1; /* the ties of done_ms: the recipient's order may differ */
+        memcpy(cur->skip, held_msg_id, 16);
+    }
+    PQclear(r);
+    return rc;
+}
+
+static egide_rc s_redeliver_page(void *impl, const char *recipient_id,
+                                 broker_redeliver_cursor_t *cur, size_t limit, int64_t now_ms,
+                                 size_t *n)
+{
+    s_store_t *x = impl;
+    PGresult *r = NULL;
+    egide_rc rc = egide_pg_run(x->pg, ST(x, ST_REDELIVER_PAGE), &r, NULL, "tIIkI", recipient_id,
+                               cur->done_ms, cur->seq, cur->skip, (int64_t)limit);
+    int rows = rc ? 0 : PQntuples(r);
+    uint8_t id[16];
+    int64_t done_ms = 0, seq = 0;
+    for (int i = 0; !rc && i < rows; i++) {
+        if (!egide_pg_fixed(r, i, 0, id, 16)) {
+            rc = EGIDE_ERR_DB;
+            break;
+        }
+        done_ms = egide_pg_int(r, i, 1);
+        seq = egide_pg_int(r, i, 2);
+        rc = s_fault(x, ST_REDELIVER_INSERT)
+                 ? EGIDE_ERR_IO
+                 : egide_pg_run(x->pg, ST(x, ST_REDELIVER_INSERT), NULL, NULL, "tkIII",
+                                recipient_id, id, done_ms, seq, now_ms);
+    }
+    PQclear(r);
+    if (!rc && rows > 0) {
+        cur->done_ms = done_ms;
+        cur->seq = seq;
+        *n = (size_t)rows;
+    }
+    return rc;
+}
+
+static egide_rc s_redeliveries_due(void *impl, const char *recipient_id, int64_t now_ms,
+                                   size_t limit, broker_due_t **items, size_t *n)
+{
+    return s_due(impl, ST_REDELIVERIES_DUE, recipient_id, now_ms, limit, items, n);
+}
+
+static egide_rc s_redelivery_attempted(void *impl, const uint8_t *msg_id, const char *recipient_id,
+                                       int64_t next_ms)
+{
+    s_store_t *x = impl;
+    if (s_fault(x, ST_REDELIVERY_ATTEMPTED))
+        return EGIDE_ERR_IO;
+    uint64_t n = 0;
+    egide_rc rc = egide_pg_run(x->pg, ST(x, ST_REDELIVERY_ATTEMPTED), NULL, &n, "Ikt", next_ms,
+                               msg_id, recipient_id);
+    return s_changed(rc, n);
+}
+
+static egide_rc s_redelivery_done(void *impl, const uint8_t *msg_id, const char *recipient_id)
+{
+    s_store_t *x = impl;
+    if (s_fault(x, ST_REDELIVERY_DONE))
+        return EGIDE_ERR_IO;
+    uint64_t n = 0;
+    egide_rc rc =
+        egide_pg_run(x->pg, ST(x, ST_REDELIVERY_DONE), NULL, &n, "kt", msg_id, recipient_id);
+    return s_changed(rc, n);
 }
 
 /* ------------------------------------------------------------ relays */
@@ -682,6 +822,11 @@ const broker_store_ops_t broker_store_pg_ops = {
     .relay_attempted = s_relay_attempted,
     .relay_ack = s_relay_ack,
     .counts = s_counts,
+    .redeliver_start = s_redeliver_start,
+    .redeliver_page = s_redeliver_page,
+    .redeliveries_due = s_redeliveries_due,
+    .redelivery_attempted = s_redelivery_attempted,
+    .redelivery_done = s_redelivery_done,
     .lease = s_lease,
     .inject_fault = s_inject_fault,
 };

@@ -75,6 +75,18 @@ static const char *const s_migrations[] = {
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value);",
     /* 2: who issued each relayed receipt (for the audit trail) */
     "ALTER TABLE relays ADD COLUMN issuer TEXT NOT NULL DEFAULT '';",
+    /* 3: redeliveries to a restored recipient (docs/backup.md), read in the
+     * order deliveries were finished; the delivery keeps its final state. */
+    "CREATE INDEX deliveries_done ON deliveries(recipient_id, state, done_ms);"
+    "CREATE TABLE redeliveries("
+    "  recipient_id TEXT NOT NULL,"
+    "  msg_id BLOB NOT NULL REFERENCES envelopes(msg_id),"
+    "  done_ms INTEGER NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  next_ms INTEGER NOT NULL DEFAULT 0,"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY(recipient_id, msg_id));"
+    "CREATE INDEX redeliveries_queue ON redeliveries(recipient_id, next_ms);",
 };
 /* The audit log's tables are migrated right after these, on the same
  * connection, by egide_auditstore_sqlite_migrate(): their DDL belongs to the
@@ -102,6 +114,13 @@ enum {
     ST_RELAY_ATTEMPTED,
     ST_RELAY_ACK,
     ST_COUNTS,
+    ST_REDELIVER_START,
+    ST_REDELIVER_PAGE,
+    ST_REDELIVER_INSERT,
+    ST_REDELIVERIES_DUE,
+    ST_REDELIVERY_ATTEMPTED,
+    ST_REDELIVERY_DONE,
+    ST_WAKE_REDELIVERIES,
     ST__COUNT
 };
 
@@ -145,6 +164,22 @@ static const char *const s_sql[ST__COUNT] = {
                      " RETURNING msg_id, receipt_sha256, issuer",
     [ST_COUNTS] = "SELECT (SELECT count(*) FROM deliveries WHERE state=0),"
                   " (SELECT count(*) FROM relays WHERE done=0)",
+    [ST_REDELIVER_START] = "SELECT done_ms FROM deliveries WHERE msg_id=? AND recipient_id=?"
+                           " AND state=1 AND done_ms IS NOT NULL",
+    [ST_REDELIVER_PAGE] = "SELECT msg_id, done_ms, rowid FROM deliveries WHERE recipient_id=?1"
+                          " AND state=1 AND (done_ms, rowid) > (?2, ?3) AND msg_id<>?4"
+                          " ORDER BY done_ms, rowid LIMIT ?5",
+    [ST_REDELIVER_INSERT] = "INSERT OR IGNORE INTO redeliveries(recipient_id, msg_id, done_ms, seq,"
+                            " next_ms) VALUES(?,?,?,?,?)",
+    [ST_REDELIVERIES_DUE] =
+        "SELECT r.seq, r.msg_id, e.data, r.attempts FROM redeliveries r JOIN envelopes e"
+        " ON e.msg_id=r.msg_id WHERE r.recipient_id=? AND r.next_ms<=?"
+        " ORDER BY r.done_ms, r.seq LIMIT ?",
+    [ST_REDELIVERY_ATTEMPTED] = "UPDATE redeliveries SET attempts=attempts+1, next_ms=? WHERE"
+                                " msg_id=? AND recipient_id=?",
+    [ST_REDELIVERY_DONE] = "DELETE FROM redeliveries WHERE msg_id=? AND recipient_id=?",
+    [ST_WAKE_REDELIVERIES] =
+        "UPDATE redeliveries SET next_ms=0 WHERE recipient_id=? AND next_ms<>0",
 };
 
 typedef struct s_store {
@@ -616,7 +651,84 @@ static egide_rc s_deliveries_expiring(void *impl, int64_t now_ms, size_t limit,
 static egide_rc s_node_wake(void *impl, const char *node_id)
 {
     egide_rc rc = s_exec(impl, ST_WAKE_DELIVERIES, false, "t", node_id);
+    if (!rc)
+        rc = s_exec(impl, ST_WAKE_REDELIVERIES, false, "t", node_id);
     return rc ? rc : s_exec(impl, ST_WAKE_RELAYS, false, "t", node_id);
+}
+
+/* ------------------------------------------------------------ redeliveries */
+
+static egide_rc s_redeliver_start(void *impl, const char *recipient_id, const uint8_t *held_msg_id,
+                                  broker_redeliver_cursor_t *cur)
+{
+    sqlite3_stmt *st;
+    egide_rc rc = s_row(impl, ST_REDELIVER_START, &st, "kt", held_msg_id, recipient_id);
+    if (rc)
+        return rc;
+    cur->done_ms = sqlite3_column_int64(st, 0);
+    cur->seq = -1; /* the ties of done_ms: the recipient's order may differ */
+    memcpy(cur->skip, held_msg_id, 16);
+    egide_db_done(st);
+    return EGIDE_OK;
+}
+
+/* One candidate of a redelivery page. */
+typedef struct s_redeliver_row {
+    uint8_t msg_id[16];
+    int64_t done_ms, seq;
+} s_redeliver_row_t;
+
+static egide_rc s_redeliver_row(sqlite3_stmt *st, void *item)
+{
+    s_redeliver_row_t *r = item;
+    if (!s_col_fixed(st, 0, r->msg_id, 16))
+        return EGIDE_ERR_DB;
+    r->done_ms = sqlite3_column_int64(st, 1);
+    r->seq = sqlite3_column_int64(st, 2);
+    return EGIDE_OK;
+}
+
+/* The candidates are read first, then queued: no write while the query
+ * steps. */
+static egide_rc s_redeliver_page(void *impl, const char *recipient_id,
+                                 broker_redeliver_cursor_t *cur, size_t limit, int64_t now_ms,
+                                 size_t *n)
+{
+    s_store_t *x = impl;
+    sqlite3_stmt *st = NULL;
+    s_redeliver_row_t *rows = NULL;
+    size_t k = 0;
+    egide_rc rc = s_row(x, ST_REDELIVER_PAGE, &st, "tIIkI", recipient_id, cur->done_ms, cur->seq,
+                        cur->skip, (int64_t)limit);
+    rc = s_collect(x, ST_REDELIVER_PAGE, rc, st, s_redeliver_row, sizeof *rows,
+                   s_nothing_to_release, (void **)&rows, &k);
+    for (size_t i = 0; !rc && i < k; i++)
+        rc = s_exec(x, ST_REDELIVER_INSERT, false, "tkIII", recipient_id, rows[i].msg_id,
+                    rows[i].done_ms, rows[i].seq, now_ms);
+    if (!rc && k > 0) {
+        cur->done_ms = rows[k - 1].done_ms;
+        cur->seq = rows[k - 1].seq;
+        *n = k;
+    }
+    free(rows);
+    return rc;
+}
+
+static egide_rc s_redeliveries_due(void *impl, const char *recipient_id, int64_t now_ms,
+                                   size_t limit, broker_due_t **items, size_t *n)
+{
+    return s_due(impl, ST_REDELIVERIES_DUE, recipient_id, now_ms, limit, items, n);
+}
+
+static egide_rc s_redelivery_attempted(void *impl, const uint8_t *msg_id, const char *recipient_id,
+                                       int64_t next_ms)
+{
+    return s_exec(impl, ST_REDELIVERY_ATTEMPTED, true, "Ikt", next_ms, msg_id, recipient_id);
+}
+
+static egide_rc s_redelivery_done(void *impl, const uint8_t *msg_id, const char *recipient_id)
+{
+    return s_exec(impl, ST_REDELIVERY_DONE, true, "kt", msg_id, recipient_id);
 }
 
 /* ------------------------------------------------------------ relays */
@@ -703,5 +815,10 @@ const broker_store_ops_t broker_store_sqlite_ops = {
     .relay_attempted = s_relay_attempted,
     .relay_ack = s_relay_ack,
     .counts = s_counts,
+    .redeliver_start = s_redeliver_start,
+    .redeliver_page = s_redeliver_page,
+    .redeliveries_due = s_redeliveries_due,
+    .redelivery_attempted = s_redelivery_attempted,
+    .redelivery_done = s_redelivery_done,
     .inject_fault = s_inject_fault,
 };

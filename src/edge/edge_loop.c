@@ -14,6 +14,7 @@
  */
 #include "edge.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -78,13 +79,38 @@ egide_rc edge_adopt_directory(edge_t *e, const uint8_t *bytes, size_t len, bool 
 
 /* ------------------------------------------------------------ hello */
 
+/* The msg_id of the newest message in the inbox (by the order received)
+ * into id; false when the inbox is empty or cannot be read (the Hello then
+ * says none is held: the broker redelivers nothing, which is what an edge
+ * before this field got too). */
+static bool s_inbox_newest(edge_t *e, uint8_t id[16])
+{
+    edge_page_q_t q = {.limit = 1};
+    edge_page_t pg = {0};
+    edge_inbox_row_t *rows = NULL;
+    size_t n = 0;
+    egide_rc rc = edge_store_inbox_page(e->store, &q, &rows, &n, &pg);
+    if (rc)
+        egide_log(EGIDE_LOG_WARNING, "hello: newest inbox message not read: %s",
+                  egide_strerror(rc));
+    bool found = !rc && n > 0;
+    if (found)
+        memcpy(id, rows[0].msg_id, 16);
+    for (size_t i = 0; i < n; i++)
+        edge_inbox_row_clear(&rows[i]);
+    free(rows);
+    return found;
+}
+
 static void s_hello(edge_t *e)
 {
+    uint8_t newest[16];
     egide_frame_hello_t h = {
         .node_id = e->node_id,
         .directory_version = e->dir ? egide_directory_version(e->dir) : 0,
         .checkpoint_size = edge_witness_size(e),
         .software = "egide-edge/" EGIDE_VERSION_STRING,
+        .inbox_newest = s_inbox_newest(e, newest) ? newest : NULL,
     };
     uint8_t *f = NULL;
     size_t fl = 0;

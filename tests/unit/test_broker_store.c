@@ -505,6 +505,146 @@ static void test_relays(void)
     broker_store_close(&s);
 }
 
+/* The msg_ids of a due list, as their first byte, into ids (up to 8). */
+static size_t s_due_ids(broker_store_t *s, const char *node, int64_t now, uint8_t *ids)
+{
+    broker_due_t *due = NULL;
+    size_t n = 0;
+    CHECK_RC(broker_store_redeliveries_due(s, node, now, 8, &due, &n), EGIDE_OK);
+    for (size_t i = 0; i < n && i < 8; i++)
+        ids[i] = due[i].msg_id[0];
+    broker_due_free(due, n);
+    return n;
+}
+
+/* Redelivery to a restored recipient: what was finished DELIVERED after the
+ * message it holds, in finishing order, paged, without touching the
+ * deliveries' final state. */
+static void test_redeliveries(void)
+{
+    char loc[512];
+    broker_store_t *s = s_fresh(loc, sizeof loc);
+    REQUIRE(s != NULL);
+    s_acc_t x[8];
+    const uint8_t rcpt[4] = {9, 8, 7, 6};
+    CHECK_RC(broker_store_begin(s), EGIDE_OK);
+    for (uint8_t i = 1; i <= 7; i++) {
+        s_acc(&x[i], i, i, 1, 900000, i == 7 ? "71.ase" : "71.crip", NULL);
+        CHECK_RC(broker_store_accept(s, &x[i].a), EGIDE_OK);
+    }
+    /* Finished: 1 at 100, 2 at 200, 3 REJECTED and 4 at 300, 5 at 350;
+     * 6 still queued; 7 is another node's. */
+    const struct {
+        uint8_t id;
+        broker_delivery_state st;
+        int64_t at;
+        const char *node;
+    } fin[] = {
+        {1, BROKER_DELIVERY_DELIVERED, 100, "71.crip"},
+        {2, BROKER_DELIVERY_DELIVERED, 200, "71.crip"},
+        {3, BROKER_DELIVERY_REJECTED, 300, "71.crip"},
+        {4, BROKER_DELIVERY_DELIVERED, 300, "71.crip"},
+        {5, BROKER_DELIVERY_DELIVERED, 350, "71.crip"},
+        {7, BROKER_DELIVERY_DELIVERED, 400, "71.ase"},
+    };
+    for (size_t i = 0; i < sizeof fin / sizeof fin[0]; i++)
+        CHECK_RC(broker_store_delivery_finish(s, x[fin[i].id].msg_id, fin[i].node, fin[i].st, rcpt,
+                                              sizeof rcpt, fin[i].at),
+                 EGIDE_OK);
+
+    broker_redeliver_cursor_t cur;
+    size_t n = 99;
+    uint8_t ids[8] = {0};
+    uint8_t unknown[16];
+    memset(unknown, 0xee, sizeof unknown);
+    /* Nothing to compare with: queued, refused, unknown, another node's. */
+    CHECK_RC(broker_store_redeliver_start(s, "71.crip", x[6].msg_id, &cur), EGIDE_ERR_NOTFOUND);
+    CHECK_RC(broker_store_redeliver_start(s, "71.crip", x[3].msg_id, &cur), EGIDE_ERR_NOTFOUND);
+    CHECK_RC(broker_store_redeliver_start(s, "71.crip", unknown, &cur), EGIDE_ERR_NOTFOUND);
+    CHECK_RC(broker_store_redeliver_start(s, "71.crip", x[7].msg_id, &cur), EGIDE_ERR_NOTFOUND);
+    CHECK_RC(broker_store_redeliver_start(s, "71.crip", NULL, &cur), EGIDE_ERR_INVALID);
+    CHECK_RC(broker_store_redeliver_start(s, "", x[1].msg_id, &cur), EGIDE_ERR_INVALID);
+
+    /* The normal case: it holds the newest; nothing is queued. */
+    CHECK_RC(broker_store_redeliver_start(s, "71.crip", x[5].msg_id, &cur), EGIDE_OK);
+    CHECK_RC(broker_store_redeliver_page(s, "71.crip", &cur, 16, 500, &n), EGIDE_OK);
+    CHECK(n == 0);
+    CHECK(s_due_ids(s, "71.crip", 500, ids) == 0);
+    /* A tie of done_ms is sent again (the recipient's order may differ);
+     * a REJECTED one is not. */
+    CHECK_RC(broker_store_redeliver_start(s, "71.crip", x[4].msg_id, &cur), EGIDE_OK);
+    CHECK_RC(broker_store_redeliver_page(s, "71.crip", &cur, 16, 500, &n), EGIDE_OK);
+    CHECK(n == 1);
+    CHECK(s_due_ids(s, "71.crip", 500, ids) == 1 && ids[0] == 5);
+    CHECK_RC(broker_store_redelivery_done(s, x[5].msg_id, "71.crip"), EGIDE_OK);
+
+    /* Restored to when it held 1: 2, 4, 5 in finishing order, by pages of 2. */
+    CHECK_RC(broker_store_redeliver_start(s, "71.crip", x[1].msg_id, &cur), EGIDE_OK);
+    CHECK_RC(broker_store_redeliver_page(s, "71.crip", &cur, 2, 500, &n), EGIDE_OK);
+    CHECK(n == 2);
+    CHECK(s_due_ids(s, "71.crip", 500, ids) == 2 && ids[0] == 2 && ids[1] == 4);
+    CHECK_RC(broker_store_redeliver_page(s, "71.crip", &cur, 2, 500, &n), EGIDE_OK);
+    CHECK(n == 1);
+    CHECK(s_due_ids(s, "71.crip", 500, ids) == 3 && ids[2] == 5);
+    CHECK_RC(broker_store_redeliver_page(s, "71.crip", &cur, 2, 500, &n), EGIDE_OK);
+    CHECK(n == 0);
+    CHECK_RC(broker_store_redeliver_page(s, "71.crip", &cur, 0, 500, &n), EGIDE_ERR_INVALID);
+    CHECK_RC(broker_store_redeliver_page(s, "71.crip", NULL, 2, 500, &n), EGIDE_ERR_INVALID);
+    /* Queued again from the start: nothing twice. */
+    CHECK_RC(broker_store_redeliver_start(s, "71.crip", x[1].msg_id, &cur), EGIDE_OK);
+    CHECK_RC(broker_store_redeliver_page(s, "71.crip", &cur, 16, 500, &n), EGIDE_OK);
+    CHECK(n == 3);
+    CHECK(s_due_ids(s, "71.crip", 500, ids) == 3);
+    /* The bytes are the envelope's; another node has none. */
+    broker_due_t *due = NULL;
+    CHECK_RC(broker_store_redeliveries_due(s, "71.crip", 500, 1, &due, &n), EGIDE_OK);
+    CHECK(n == 1 && due[0].len == sizeof x[2].data &&
+          memcmp(due[0].data, x[2].data, sizeof x[2].data) == 0 && due[0].attempts == 0);
+    broker_due_free(due, n);
+    CHECK(s_due_ids(s, "71.ase", 500, ids) == 0);
+    CHECK_RC(broker_store_redeliveries_due(s, "71.crip", 500, 0, &due, &n), EGIDE_ERR_INVALID);
+
+    /* Attempted: not due until next_ms; a node's wake makes it due. */
+    CHECK_RC(broker_store_redelivery_attempted(s, x[2].msg_id, "71.crip", 1000), EGIDE_OK);
+    CHECK_RC(broker_store_redelivery_attempted(s, x[6].msg_id, "71.crip", 1000),
+             EGIDE_ERR_NOTFOUND);
+    CHECK(s_due_ids(s, "71.crip", 999, ids) == 2 && ids[0] == 4);
+    CHECK_RC(broker_store_redeliveries_due(s, "71.crip", 1000, 8, &due, &n), EGIDE_OK);
+    CHECK(n == 3 && due[0].msg_id[0] == 2 && due[0].attempts == 1);
+    broker_due_free(due, n);
+    CHECK_RC(broker_store_node_wake(s, "71.crip"), EGIDE_OK);
+    CHECK(s_due_ids(s, "71.crip", 500, ids) == 3);
+
+    /* Answered: it leaves the queue, once. */
+    CHECK_RC(broker_store_redelivery_done(s, x[2].msg_id, "71.crip"), EGIDE_OK);
+    CHECK_RC(broker_store_redelivery_done(s, x[2].msg_id, "71.crip"), EGIDE_ERR_NOTFOUND);
+    CHECK_RC(broker_store_redelivery_done(s, x[4].msg_id, "71.ase"), EGIDE_ERR_NOTFOUND);
+    CHECK(s_due_ids(s, "71.crip", 500, ids) == 2 && ids[0] == 4 && ids[1] == 5);
+
+    /* The deliveries themselves are as they were finished. */
+    broker_delivery_t d;
+    CHECK_RC(broker_store_delivery_get(s, x[2].msg_id, "71.crip", &d), EGIDE_OK);
+    CHECK(d.state == BROKER_DELIVERY_DELIVERED);
+    CHECK_RC(broker_store_delivery_finish(s, x[2].msg_id, "71.crip", BROKER_DELIVERY_DELIVERED,
+                                          rcpt, sizeof rcpt, 600),
+             EGIDE_ERR_STATE);
+    uint64_t q = 9, r = 9;
+    CHECK_RC(broker_store_counts(s, &q, &r), EGIDE_OK);
+    CHECK(q == 1 && r == 0); /* 6, still queued */
+    CHECK_RC(broker_store_commit(s), EGIDE_OK);
+
+    /* Committed: a reader sees the queue; it cannot write to it. */
+    broker_store_t *rd = NULL;
+    CHECK_RC(broker_store_open_reader(s, &rd), EGIDE_OK);
+    if (rd) {
+        CHECK(s_due_ids(rd, "71.crip", 500, ids) == 2);
+        CHECK_RC(broker_store_redeliver_page(rd, "71.crip", &cur, 2, 500, &n), EGIDE_ERR_INVALID);
+        CHECK_RC(broker_store_redelivery_done(rd, x[4].msg_id, "71.crip"), EGIDE_ERR_INVALID);
+        broker_store_close(&rd);
+    }
+    broker_store_close(&s);
+}
+
 static void test_rollback_and_reader(void)
 {
     char loc[512];
@@ -767,6 +907,7 @@ int main(int argc, char **argv)
         RUN(test_due_order_and_attempts);
         RUN(test_finish_and_expiry);
         RUN(test_relays);
+        RUN(test_redeliveries);
         RUN(test_rollback_and_reader);
         RUN(test_injected_failures);
         RUN(test_lease);

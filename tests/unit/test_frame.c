@@ -29,13 +29,25 @@ static void test_each_builder(void)
     const uint8_t env[] = {1, 2, 3, 4, 5};
     Egide__V1__Frame *f;
 
-    egide_frame_hello_t h = {"71.crip", 7, 42, "egide-edge/test"};
+    egide_frame_hello_t h = {.node_id = "71.crip",
+                             .directory_version = 7,
+                             .checkpoint_size = 42,
+                             .software = "egide-edge/test"};
     CHECK_RC(egide_frame_hello(9, &h, &buf, &len), EGIDE_OK);
     REQUIRE((f = s_unpack(buf, len)) != NULL);
     CHECK(f->corr_id == 9 && f->body_case == EGIDE__V1__FRAME__BODY_HELLO);
     CHECK_STREQ(f->hello->node_id, "71.crip");
+    CHECK(f->hello->inbox_newest.len == 0); /* none held */
     CHECK(f->hello->directory_version == 7 && f->hello->checkpoint_size == 42);
     CHECK_STREQ(f->hello->software, "egide-edge/test");
+    egide_wire_free(EGIDE_WIRE_FRAME, f);
+
+    /* The newest inbox message it holds, for redelivery after a restore. */
+    const uint8_t newest[16] = {0xa1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 0xf0};
+    h.inbox_newest = newest;
+    CHECK_RC(egide_frame_hello(10, &h, &buf, &len), EGIDE_OK);
+    REQUIRE((f = s_unpack(buf, len)) != NULL);
+    CHECK(f->hello->inbox_newest.len == 16 && memcmp(f->hello->inbox_newest.data, newest, 16) == 0);
     egide_wire_free(EGIDE_WIRE_FRAME, f);
 
     CHECK_RC(egide_frame_directory(0, env, sizeof env, &buf, &len), EGIDE_OK);
@@ -116,10 +128,10 @@ static void test_refusals(void)
     uint8_t *buf = (uint8_t *)"sentinel";
     size_t len = 1;
     const uint8_t env[] = {1};
-    egide_frame_hello_t nobody = {NULL, 0, 0, NULL};
+    egide_frame_hello_t nobody = {.node_id = NULL};
     CHECK_RC(egide_frame_hello(0, NULL, &buf, &len), EGIDE_ERR_INVALID);
     CHECK_RC(egide_frame_hello(0, &nobody, &buf, &len), EGIDE_ERR_INVALID);
-    egide_frame_hello_t bad = {"not a node id!", 0, 0, NULL};
+    egide_frame_hello_t bad = {.node_id = "not a node id!"};
     CHECK_RC(egide_frame_hello(0, &bad, &buf, &len), EGIDE_ERR_PROTO); /* wire's check */
     CHECK(buf == NULL && len == 0);
     CHECK_RC(egide_frame_submit(0, NULL, 3, &buf, &len), EGIDE_ERR_INVALID);

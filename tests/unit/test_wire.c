@@ -336,6 +336,19 @@ static void test_frames(void)
     f.heartbeat = &hb;
     f.version = 99;
     CHECK_RC(egide_wire_check(EGIDE_WIRE_FRAME, &f, &detail), EGIDE_ERR_PROTO);
+
+    /* A Hello's newest inbox message is a 16-byte msg_id or nothing. */
+    uint8_t id[17] = {1, 2, 3};
+    egide_wire_frame_init(&f, 9);
+    f.body_case = EGIDE__V1__FRAME__BODY_HELLO;
+    f.hello = &hello;
+    hello.inbox_newest = (ProtobufCBinaryData){16, id};
+    s_roundtrip(EGIDE_WIRE_FRAME, &f);
+    hello.inbox_newest = (ProtobufCBinaryData){17, id};
+    CHECK_RC(egide_wire_check(EGIDE_WIRE_FRAME, &f, &detail), EGIDE_ERR_PROTO);
+    CHECK_STREQ(detail, "hello: inbox_newest is not a 16-byte msg_id");
+    hello.inbox_newest = (ProtobufCBinaryData){15, id};
+    CHECK_RC(egide_wire_check(EGIDE_WIRE_FRAME, &f, &detail), EGIDE_ERR_PROTO);
 }
 
 static void test_garbage(void)

@@ -21,10 +21,11 @@
 #include "egide/base/egide_rc.h"
 
 typedef struct egide_frame_hello {
-    const char *node_id;        /* must equal the connection's ZAP User-Id */
-    uint64_t directory_version; /* 0 = none held */
-    uint64_t checkpoint_size;   /* tree size of the checkpoint held (0 = none) */
-    const char *software;       /* "egide-edge/0.1.0" */
+    const char *node_id;         /* must equal the connection's ZAP User-Id */
+    uint64_t directory_version;  /* 0 = none held */
+    uint64_t checkpoint_size;    /* tree size of the checkpoint held (0 = none) */
+    const char *software;        /* "egide-edge/0.1.0" */
+    const uint8_t *inbox_newest; /* 16 bytes: newest msg_id in the inbox; NULL = none held */
 } egide_frame_hello_t;
 
 egide_rc egide_frame_hello(uint64_t corr, const egide_frame_hello_t *h, uint8_t **out, size_t *len);

@@ -36,6 +36,8 @@ egide_rc egide_frame_hello(uint64_t corr, const egide_frame_hello_t *h, uint8_t 
     b.directory_version = h->directory_version;
     b.checkpoint_size = h->checkpoint_size;
     b.software = (char *)(h->software ? h->software : "");
+    if (h->inbox_newest)
+        b.inbox_newest = s_bin(h->inbox_newest, 16);
     f.body_case = EGIDE__V1__FRAME__BODY_HELLO;
     f.hello = &b;
     return s_pack(&f, out, len);

@@ -140,7 +140,11 @@ static const char *s_check_frame(const void *m)
         return "unsupported frame version";
     switch (f->body_case) {
     case EGIDE__V1__FRAME__BODY_HELLO:
-        return s_id_ok(f->hello->node_id) ? NULL : "hello: bad node_id";
+        if (!s_id_ok(f->hello->node_id))
+            return "hello: bad node_id";
+        return f->hello->inbox_newest.len == 0 || f->hello->inbox_newest.len == 16
+                   ? NULL
+                   : "hello: inbox_newest is not a 16-byte msg_id";
     case EGIDE__V1__FRAME__BODY_DIRECTORY:
         return f->directory->signed_directory.len ? NULL : "directory: empty";
     case EGIDE__V1__FRAME__BODY_SUBMIT:
