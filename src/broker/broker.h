@@ -73,6 +73,10 @@ typedef struct broker_conn {
      * broker_store_redeliver_page): queued a page per pump pass. */
     bool redeliver_more;
     broker_redeliver_cursor_t redeliver_cur;
+    /* The same as of the last commit: a rolled-back batch also rolled back
+     * the page it queued, so the cursor goes back with it (broker_commit). */
+    bool redeliver_more_committed;
+    broker_redeliver_cursor_t redeliver_cur_committed;
 } broker_conn_t;
 
 /* Counters for /metrics (read from the API thread). */
@@ -190,6 +194,7 @@ typedef struct broker {
     /* transport (opaque libzmq handles, used through egide_transport_*) */
     void *zctx, *router, *zap;
     broker_conn_t *conns; /* nodes seen, connected or not */
+    bool redeliver_moved; /* a conn's redelivery cursor moved in this transaction */
     size_t n_conns, cap_conns;
     broker_out_t *out, **out_tail; /* frames waiting for the commit */
     /* api */

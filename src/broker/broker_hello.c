@@ -131,6 +131,7 @@ static void s_redeliver(broker_t *b, broker_conn_t *c, const ProtobufCBinaryData
         return;
     c->redeliver_cur = cur;
     c->redeliver_more = n == BROKER_REDELIVER_PAGE;
+    b->redeliver_moved = true;
     egide_log(EGIDE_LOG_NOTICE,
               "node %s holds an older inbox than the broker delivered (restored from a backup?): "
               "%zu%s message(s) delivered since are sent again",

@@ -144,10 +144,30 @@ static void s_count(broker_t *b)
     b->audit_wrote = false;
 }
 
+/* The redelivery cursors moved in this transaction: kept when it
+ * committed, put back when it rolled back (with the pages it queued). */
+static void s_redeliver_cursors(broker_t *b, bool committed)
+{
+    if (!b->redeliver_moved)
+        return;
+    for (size_t i = 0; i < b->n_conns; i++) {
+        broker_conn_t *c = &b->conns[i];
+        if (committed) {
+            c->redeliver_cur_committed = c->redeliver_cur;
+            c->redeliver_more_committed = c->redeliver_more;
+        } else {
+            c->redeliver_cur = c->redeliver_cur_committed;
+            c->redeliver_more = c->redeliver_more_committed;
+        }
+    }
+    b->redeliver_moved = false;
+}
+
 egide_rc broker_commit(broker_t *b)
 {
     egide_rc rc = EGIDE_ERR_DB;
     if (!b->store_failed && (rc = broker_store_commit(b->store)) == EGIDE_OK) {
+        s_redeliver_cursors(b, true);
         s_count(b);
         memset(&b->counted, 0, sizeof b->counted);
         broker_keep_checkpoint(b);
@@ -165,6 +185,7 @@ egide_rc broker_commit(broker_t *b)
                  "%s; batch rolled back, nothing sent, peers will retry",
                  b->store_failed ? "store error in this batch" : "commit failed");
     broker_store_rollback(b->store);
+    s_redeliver_cursors(b, false);
     broker_out_discard(b);
     b->store_failed = false;
     return rc;

@@ -206,6 +206,7 @@ static egide_rc s_pump_redeliveries(broker_t *b, const char *node, int64_t now)
             return rc;
         c->redeliver_cur = cur;
         c->redeliver_more = k == BROKER_REDELIVER_PAGE;
+        b->redeliver_moved = true;
     }
     broker_due_t *due = NULL;
     size_t n = 0;
