@@ -293,7 +293,7 @@ void edge_fini(edge_t *e)
     /* The monitor is stopped before its receiving end is closed: libzmq's
      * I/O thread sends each event with a blocking send under the socket's
      * monitor lock, so an event (the handshake's, say) sent to a closed
-     * PAIR blocks that thread for good, and zmq_socket_monitor(NULL) here
+     * PAIR blocks that thread for good, and stopping the monitor here
      * then waits on the lock forever (the edge hung on exit). */
     if (e->dealer)
         egide_transport_monitor_stop(e->dealer);
