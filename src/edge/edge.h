@@ -90,6 +90,7 @@ typedef struct edge_clock {
 
 typedef struct edge {
     egide_config_t *cfg;
+    const egide_config_key_t *cfg_schema; /* cfg's schema, for a reload (NULL: none) */
     char node_id[EGIDE_MAX_NODE_ID + 1];
     char role[32];
     int64_t ttl_ms;
@@ -175,10 +176,12 @@ void edge_clock_get(edge_t *e, edge_clock_t *out);
 /* Load keys, trust, store and directory, open the transport and the API.
  * On failure the caller still calls edge_fini. */
 egide_rc edge_init(edge_t *e, egide_config_t *cfg);
-/* SIGHUP (edge_reload.c): read the API token file and the deadline profile
- * named by the configuration again and use them from now on; a file that
- * fails to load is logged and the one in use kept.  Other keys need a
- * restart.  Runs on the loop's thread. */
+/* SIGHUP (edge_reload.c): read the configuration file again (one that does
+ * not load changes nothing), apply its log level, and read the API token
+ * file and the deadline profile it names and use them from now on; a file
+ * that fails to load is logged and the one in use kept.  Other keys that
+ * changed are named as applying at the next restart.  Runs on the loop's
+ * thread. */
 void edge_reload(edge_t *e);
 /* The deadline profile in use (NULL: none); a reload replaces it, the
  * replaced one stays valid until edge_fini. */

@@ -127,6 +127,7 @@ egide_rc edge_init(edge_t *e, egide_config_t *cfg)
 {
     memset(e, 0, sizeof *e);
     e->cfg = cfg;
+    e->cfg_schema = edge_config_schema;
     e->stop = &egide_daemon_stop;
     e->reload = &egide_daemon_reload;
     e->wake[0] = e->wake[1] = -1;
@@ -343,7 +344,8 @@ int main(int argc, char **argv)
         .name = "egide-edge",
         .description = "Égide edge: holds one node's keys, seals and opens its messages, keeps a\n"
                        "durable outbox and inbox, and serves the local REST API.  SIGHUP reloads\n"
-                       "the API token and the deadline profile.  -n opens and\n"
+                       "the configuration (log level), the API token and the deadline profile.\n"
+                       "-n opens and\n"
                        "checks every file the configuration names (keys, certificates, directory,\n"
                        "CRL, token, deadline profile).\n",
         .schema = edge_config_schema,

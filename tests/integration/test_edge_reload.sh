@@ -37,7 +37,7 @@ kill -HUP "$PID"
 check "after SIGHUP: the new token is accepted" el_wait_until 50 bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H 'Authorization: Bearer $NEW' '$URL/v1/deadlines')\" = 200 ]"
 check "after SIGHUP: the old token is refused (401)" test "$(status_with "$OLD" /v1/deadlines)" = 401
 check "after SIGHUP: /v1/deadlines names the reloaded profile" test "$(profile_name)" = fr-casf-reloaded
-check "the log says what was reloaded" log_has "reload: API token and deadline profile reloaded"
+check "the log says what was reloaded" log_has "reload: configuration, API token and deadline profile reloaded"
 check "the edge is still running" kill -0 "$PID"
 
 # A token file readable by others and a broken profile: refused, kept.
@@ -58,5 +58,45 @@ check "health still answers" test "$(status_with "$NEW" /v1/health)" = 200
 kill -HUP "$PID"
 check "a too-short token is refused at reload" el_wait_until 50 log_has "reload: API token $ST/api.token: not a usable token"
 check "the token in use still works after it" test "$(status_with "$NEW" /v1/deadlines)" = 200
+
+# The configuration file itself is read again (issue 16 item 6).
+INI="$ST/edge.ini"
+cp "$EL_ROOT/deploy/profiles/fr-casf.ini" "$EL_DIR/profile.ini" # a good profile again
+# A token file at another path, and a key that needs a restart.
+TOK2=$(openssl rand -hex 32)
+(umask 077 && printf '%s\n' "$TOK2" >"$EL_DIR/api2.token")
+sed -i "s#^token_file = .*#token_file = $EL_DIR/api2.token#" "$INI"
+printf '[web]\nlockout_minutes = 45\n' >>"$INI"
+kill -HUP "$PID"
+check "the token file named by the reloaded configuration is the one in use" \
+    el_wait_until 50 bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H 'Authorization: Bearer $TOK2' '$URL/v1/deadlines')\" = 200 ]"
+check "the token of the old path is refused" test "$(status_with "$NEW" /v1/deadlines)" = 401
+check "a changed key that needs a restart is named" \
+    el_wait_until 50 log_has "reload: [web] lockout_minutes changed in $INI: it applies at the next restart"
+check "  and the summary says some keys wait for a restart" \
+    el_wait_until 50 log_has "some changed keys apply at the next restart"
+check "  its value is not logged" bash -c "! grep -q 'lockout_minutes.*45' '$LOG'"
+# A configuration that does not load changes nothing.
+cp "$INI" "$EL_DIR/edge.ini.good"
+printf 'this line is not ini\n' >>"$INI"
+TOK3=$(openssl rand -hex 32)
+(umask 077 && printf '%s\n' "$TOK3" >"$EL_DIR/api2.token")
+kill -HUP "$PID"
+check "a broken configuration is refused at reload, naming the file" \
+    el_wait_until 50 log_has "reload: configuration $INI:"
+check "  and nothing is reloaded: the token file is not read again" \
+    test "$(status_with "$TOK2" /v1/deadlines)" = 200
+check "  the new token is not in use" test "$(status_with "$TOK3" /v1/deadlines)" = 401
+# The log level applies at once: at warning, a reload's notice is not written.
+cp "$EL_DIR/edge.ini.good" "$INI"
+sed -i 's/^level = .*/level = warning/' "$INI"
+n_before=$(grep -c "reload: " "$LOG")
+kill -HUP "$PID"
+check "after the level is raised, the new token is in use" \
+    el_wait_until 50 bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H 'Authorization: Bearer $TOK3' '$URL/v1/deadlines')\" = 200 ]"
+check "  the reload's notice is no longer written (level warning)" \
+    bash -c "sleep 1; [ \"\$(grep -c 'reload: .*token and deadline profile reloaded\$\|reload: configuration, API' '$LOG')\" = \"\$(grep -c 'reload: configuration, API' '$LOG')\" ] && ! tail -n 3 '$LOG' | grep -q 'notice: reload: configuration, API'"
+check "  the restart-only key is still named (a warning)" \
+    bash -c "[ \"\$(grep -c 'lockout_minutes changed' '$LOG')\" -ge 2 ]"
 check "the edge is still running at the end" kill -0 "$PID"
 t_done
