@@ -897,7 +897,7 @@ static void test_deadlines_config(void)
     CHECK(strstr(out, "evaluation") != NULL);
     CHECK(strstr(out, "snated.transmission") != NULL);
     CHECK(strstr(out, "Évaluation (3 mois) [L226-3]") != NULL);
-    CHECK(strstr(out, "shown") == NULL); /* one page, nothing more */
+    CHECK(strstr(out, "shown") == NULL);            /* one page, nothing more */
     CHECK(strstr(out, "2026-12-21 08:14") != NULL); /* due_ms in UTC (s_run's default) */
     free(out);
     free(err);
