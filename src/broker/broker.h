@@ -158,6 +158,7 @@ typedef struct broker {
     uint64_t seq_window;                 /* per-sender replay window */
     int retry_min_ms, retry_max_ms;      /* redelivery backoff bounds */
     size_t redeliver_page;               /* BROKER_REDELIVER_PAGE (tests: smaller) */
+    bool redeliver_hold;                 /* tests: the pump queues no page */
     uint64_t checkpoint_entries;         /* checkpoint after this many leaves */
     int64_t checkpoint_ms;               /* or after this long */
     /* keys and trust */

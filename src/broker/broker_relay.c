@@ -198,7 +198,7 @@ static egide_rc s_pump_redeliveries(broker_t *b, const char *node, int64_t now)
 {
     broker_conn_t *c = broker_conn(b, node, false);
     egide_rc rc = EGIDE_OK;
-    if (c && c->redeliver_more) {
+    if (c && c->redeliver_more && !b->redeliver_hold) {
         /* The cursor is the store's: a page queued and the cursor moved on
          * commit (or roll back) together. */
         broker_redeliver_cursor_t cur;
