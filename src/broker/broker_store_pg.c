@@ -730,10 +730,13 @@ static egide_rc s_redeliver_page(void *impl, const char *recipient_id,
     if (!rc) {
         bool full = (size_t)rows == limit;
         int which = full ? ST_CURSOR_PUT : ST_CURSOR_DROP;
-        rc = s_fault(x, which) ? EGIDE_ERR_IO
-             : full            ? egide_pg_run(x->pg, ST(x, which), NULL, NULL, "tIIk", recipient_id,
-                                              cur->done_ms, cur->seq, cur->skip)
-                               : egide_pg_run(x->pg, ST(x, which), NULL, NULL, "t", recipient_id);
+        if (s_fault(x, which))
+            rc = EGIDE_ERR_IO;
+        else if (full)
+            rc = egide_pg_run(x->pg, ST(x, which), NULL, NULL, "tIIk", recipient_id, cur->done_ms,
+                              cur->seq, cur->skip);
+        else
+            rc = egide_pg_run(x->pg, ST(x, which), NULL, NULL, "t", recipient_id);
     }
     if (!rc)
         *n = (size_t)rows;
