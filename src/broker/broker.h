@@ -69,14 +69,14 @@ typedef struct broker_conn {
     bool connected; /* false after EHOSTUNREACH until its next frame */
     int64_t last_seen_ms;
     uint64_t checkpoint_size; /* tree size the edge said it holds */
-    /* A redelivery to a restored node with pages still to queue (see
-     * broker_store_redeliver_page): queued a page per pump pass. */
+    /* A redelivery to a restored node may have pages still to queue: its
+     * cursor is in the store (broker_store_redeliver_resume), read when a
+     * page is queued, one per pump pass.  Only a cache: false (the common
+     * case) costs the pump nothing; set at Hello from the store. */
     bool redeliver_more;
-    broker_redeliver_cursor_t redeliver_cur;
     /* The same as of the last commit: a rolled-back batch also rolled back
-     * the page it queued, so the cursor goes back with it (broker_commit). */
+     * the stored cursor, so the flag goes back with it (broker_commit). */
     bool redeliver_more_committed;
-    broker_redeliver_cursor_t redeliver_cur_committed;
 } broker_conn_t;
 
 /* Counters for /metrics (read from the API thread). */
@@ -157,6 +157,8 @@ typedef struct broker {
     int64_t max_lifetime_ms;             /* longest expires_ms - created_ms accepted */
     uint64_t seq_window;                 /* per-sender replay window */
     int retry_min_ms, retry_max_ms;      /* redelivery backoff bounds */
+    size_t redeliver_page;               /* BROKER_REDELIVER_PAGE (tests: smaller) */
+    bool redeliver_hold;                 /* tests: the pump queues no page */
     uint64_t checkpoint_entries;         /* checkpoint after this many leaves */
     int64_t checkpoint_ms;               /* or after this long */
     /* keys and trust */

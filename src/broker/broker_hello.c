@@ -98,44 +98,69 @@ void broker_checkpoint(broker_t *b, bool force)
     b->checkpoint_pending = note;
 }
 
+/* a before b in finishing order (a seq of -1 is before every tie). */
+static bool s_cursor_before(const broker_redeliver_cursor_t *a, const broker_redeliver_cursor_t *b)
+{
+    return a->done_ms < b->done_ms || (a->done_ms == b->done_ms && a->seq < b->seq);
+}
+
 /* The node's Hello named the newest message it holds: what the broker
  * finished delivering to it after that one is queued again (a node restored
- * from a backup lost it; docs/backup.md).  The normal case, where that is
- * the last one delivered, is one lookup and nothing queued. */
+ * from a backup lost it; docs/backup.md).  A redelivery under way (its
+ * cursor in the store, written with each full page, so also across a
+ * broker restart) goes on from where it stands, whatever newest message
+ * the node names now (one delivered since its restore is after the pages
+ * still to queue); unless the node holds less than that (restored again):
+ * then from what it holds.  The normal case, where that is the last one
+ * delivered, is two lookups and nothing queued. */
 static void s_redeliver(broker_t *b, broker_conn_t *c, const ProtobufCBinaryData *held)
 {
-    if (held->len != 16) {
-        /* None held (a new node, or an edge before this field): nothing is
-         * redelivered; a restored node with an empty inbox is in the
-         * docs' procedure. */
+    broker_redeliver_cursor_t cur, from;
+    egide_rc rc = broker_store_redeliver_resume(b->store, c->node_id, &cur);
+    if (rc && rc != EGIDE_ERR_NOTFOUND) {
+        broker_store_failed(b, rc, "reading a redelivery cursor");
         return;
     }
-    if (c->redeliver_more)
-        return; /* a redelivery under way goes on from where it stands */
-    broker_redeliver_cursor_t cur;
-    egide_rc rc = broker_store_redeliver_start(b->store, c->node_id, held->data, &cur);
-    if (rc == EGIDE_ERR_NOTFOUND) {
-        /* Not one the broker delivered to it (still queued: the receipt was
-         * not in yet; or unknown): nothing to compare with. */
-        return;
+    bool under_way = rc == EGIDE_OK, found = under_way;
+    /* None held (a new node, or an edge before this field): nothing more
+     * is redelivered; a restored node with an empty inbox is in the docs'
+     * procedure. */
+    if (held->len == 16) {
+        rc = broker_store_redeliver_start(b->store, c->node_id, held->data, &from);
+        if (rc && rc != EGIDE_ERR_NOTFOUND) {
+            broker_store_failed(b, rc, "queueing redeliveries");
+            return;
+        }
+        /* EGIDE_ERR_NOTFOUND: not one the broker delivered to it (still
+         * queued: the receipt was not in yet; or unknown): nothing to
+         * compare with. */
+        if (!rc && (!found || s_cursor_before(&from, &cur))) {
+            cur = from;
+            found = true;
+        }
     }
+    if (!found)
+        return;
     size_t n = 0;
-    if (!rc)
-        rc = broker_store_redeliver_page(b->store, c->node_id, &cur, BROKER_REDELIVER_PAGE,
-                                         egide_now_ms(), &n);
+    rc = broker_store_redeliver_page(b->store, c->node_id, &cur, b->redeliver_page, egide_now_ms(),
+                                     &n);
     if (rc) {
         broker_store_failed(b, rc, "queueing redeliveries");
         return;
     }
+    bool more = n == b->redeliver_page;
+    if (more != c->redeliver_more) {
+        c->redeliver_more = more;
+        b->redeliver_moved = true;
+    }
     if (n == 0)
         return;
-    c->redeliver_cur = cur;
-    c->redeliver_more = n == BROKER_REDELIVER_PAGE;
-    b->redeliver_moved = true;
     egide_log(EGIDE_LOG_NOTICE,
-              "node %s holds an older inbox than the broker delivered (restored from a backup?): "
-              "%zu%s message(s) delivered since are sent again",
-              c->node_id, n, c->redeliver_more ? "+" : "");
+              under_way ? "node %s: the redelivery under way goes on (restored from a backup?): "
+                          "%zu%s more message(s) delivered before are sent again"
+                        : "node %s holds an older inbox than the broker delivered (restored from "
+                          "a backup?): %zu%s message(s) delivered since are sent again",
+              c->node_id, n, more ? "+" : "");
 }
 
 void broker_handle_hello(broker_t *b, const egide_transport_msg_t *m)

@@ -161,6 +161,30 @@ egide_rc broker_init(broker_t *b, egide_config_t *cfg)
     b->seq_window = (uint64_t)egide_config_int(cfg, "broker", "seq_window");
     b->retry_min_ms = (int)egide_config_int(cfg, "broker", "retry_min_ms");
     b->retry_max_ms = (int)egide_config_int(cfg, "broker", "retry_max_ms");
+    b->redeliver_page = BROKER_REDELIVER_PAGE;
+    /* Test only, not settings (not in the config schema), so that a test
+     * can restart the broker in the middle of a redelivery of a few
+     * messages (tests/integration/test_edge_restore_restart.sh):
+     * EGIDE_TEST_REDELIVER_PAGE, a smaller page (ignored unless
+     * 1..BROKER_REDELIVER_PAGE); EGIDE_TEST_REDELIVER_HOLD=1, only a Hello
+     * queues a page (the pump queues none: the redelivery stops after its
+     * first page until the node's next Hello). */
+    const char *page = getenv("EGIDE_TEST_REDELIVER_PAGE");
+    if (page && *page) {
+        char *end = NULL;
+        long v = strtol(page, &end, 10);
+        if (*end == '\0' && v >= 1 && v <= BROKER_REDELIVER_PAGE) {
+            b->redeliver_page = (size_t)v;
+            egide_log(EGIDE_LOG_WARNING,
+                      "test only: redelivery pages of %ld (EGIDE_TEST_REDELIVER_PAGE)", v);
+        }
+    }
+    const char *hold = getenv("EGIDE_TEST_REDELIVER_HOLD");
+    if (hold && strcmp(hold, "1") == 0) {
+        b->redeliver_hold = true;
+        egide_log(EGIDE_LOG_WARNING,
+                  "test only: redelivery pages queued on Hello only (EGIDE_TEST_REDELIVER_HOLD)");
+    }
     b->checkpoint_entries = (uint64_t)egide_config_int(cfg, "audit", "checkpoint_entries");
     b->checkpoint_ms = egide_config_int(cfg, "audit", "checkpoint_seconds") * 1000;
     const char *origin = egide_config_str(cfg, "audit", "origin");

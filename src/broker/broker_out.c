@@ -144,21 +144,21 @@ static void s_count(broker_t *b)
     b->audit_wrote = false;
 }
 
-/* The redelivery cursors moved in this transaction: kept when it
- * committed, put back when it rolled back (with the pages it queued). */
+/* The redelivery flags changed in this transaction: kept when it
+ * committed; when it rolled back (with the pages it queued and the stored
+ * cursors, which are the truth: the flag only says where to look), a flag
+ * set then or before stays set: a cursor may be there, and a flag set
+ * for none costs one lookup, which clears it. */
 static void s_redeliver_cursors(broker_t *b, bool committed)
 {
     if (!b->redeliver_moved)
         return;
     for (size_t i = 0; i < b->n_conns; i++) {
         broker_conn_t *c = &b->conns[i];
-        if (committed) {
-            c->redeliver_cur_committed = c->redeliver_cur;
+        if (committed)
             c->redeliver_more_committed = c->redeliver_more;
-        } else {
-            c->redeliver_cur = c->redeliver_cur_committed;
-            c->redeliver_more = c->redeliver_more_committed;
-        }
+        else
+            c->redeliver_more = c->redeliver_more || c->redeliver_more_committed;
     }
     b->redeliver_moved = false;
 }

@@ -198,14 +198,19 @@ static egide_rc s_pump_redeliveries(broker_t *b, const char *node, int64_t now)
 {
     broker_conn_t *c = broker_conn(b, node, false);
     egide_rc rc = EGIDE_OK;
-    if (c && c->redeliver_more) {
-        broker_redeliver_cursor_t cur = c->redeliver_cur;
+    if (c && c->redeliver_more && !b->redeliver_hold) {
+        /* The cursor is the store's: a page queued and the cursor moved on
+         * commit (or roll back) together. */
+        broker_redeliver_cursor_t cur;
         size_t k = 0;
-        rc = broker_store_redeliver_page(b->store, node, &cur, BROKER_REDELIVER_PAGE, now, &k);
+        rc = broker_store_redeliver_resume(b->store, node, &cur);
+        if (rc == EGIDE_OK)
+            rc = broker_store_redeliver_page(b->store, node, &cur, b->redeliver_page, now, &k);
+        else if (rc == EGIDE_ERR_NOTFOUND)
+            rc = EGIDE_OK; /* none under way any more */
         if (rc)
             return rc;
-        c->redeliver_cur = cur;
-        c->redeliver_more = k == BROKER_REDELIVER_PAGE;
+        c->redeliver_more = k == b->redeliver_page;
         b->redeliver_moved = true;
     }
     broker_due_t *due = NULL;

@@ -347,6 +347,15 @@ egide_rc broker_store_redeliver_page(broker_store_t *s, const char *recipient_id
     return s->ops->redeliver_page(s->impl, recipient_id, cur, limit, now_ms, n);
 }
 
+egide_rc broker_store_redeliver_resume(broker_store_t *s, const char *recipient_id,
+                                       broker_redeliver_cursor_t *cur)
+{
+    if (!s || !s_id_ok(recipient_id) || !cur)
+        return EGIDE_ERR_INVALID;
+    memset(cur, 0, sizeof *cur);
+    return s->ops->redeliver_resume(s->impl, recipient_id, cur);
+}
+
 egide_rc broker_store_redeliveries_due(broker_store_t *s, const char *recipient_id, int64_t now_ms,
                                        size_t limit, broker_due_t **items, size_t *n)
 {

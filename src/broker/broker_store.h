@@ -128,7 +128,8 @@ typedef struct broker_relay_acked {
 /* Where a redelivery to a restored recipient stands: the finished
  * deliveries after (done_ms, seq) in the broker's finishing order are still
  * to queue, skip excepted (the message the recipient said it holds).  Set by
- * broker_store_redeliver_start, moved on by broker_store_redeliver_page. */
+ * broker_store_redeliver_start, moved on (and kept in the store while a
+ * page was full) by broker_store_redeliver_page. */
 typedef struct broker_redeliver_cursor {
     int64_t done_ms;  /* when the last one taken was finished */
     int64_t seq;      /* its delivery's order (-1: every tie of done_ms) */
@@ -183,6 +184,8 @@ typedef struct broker_store_ops {
                                 broker_redeliver_cursor_t *cur);
     egide_rc (*redeliver_page)(void *impl, const char *recipient_id, broker_redeliver_cursor_t *cur,
                                size_t limit, int64_t now_ms, size_t *n);
+    egide_rc (*redeliver_resume)(void *impl, const char *recipient_id,
+                                 broker_redeliver_cursor_t *cur);
     egide_rc (*redeliveries_due)(void *impl, const char *recipient_id, int64_t now_ms, size_t limit,
                                  broker_due_t **items, size_t *n);
     egide_rc (*redelivery_attempted)(void *impl, const uint8_t *msg_id, const char *recipient_id,
@@ -313,11 +316,20 @@ egide_rc broker_store_redeliver_start(broker_store_t *s, const char *recipient_i
 /* Queue for redelivery (due now, attempts 0) the next limit (1..4096)
  * DELIVERED deliveries to recipient_id after *cur in (done_ms, seq) order,
  * cur->skip excepted, unless already queued; *cur moves to the last one
- * taken.  *n: how many were taken (n < limit: none follow).  Nothing taken
- * is one index lookup and no write. */
+ * taken.  *n: how many were taken (n < limit: none follow).  In the same
+ * transaction the recipient's stored cursor (broker_store_redeliver_resume)
+ * becomes *cur when n == limit, and is deleted when n < limit: a restart
+ * goes on from where the last committed page left off.  Nothing taken is
+ * one index lookup and a delete by primary key that finds no row. */
 egide_rc broker_store_redeliver_page(broker_store_t *s, const char *recipient_id,
                                      broker_redeliver_cursor_t *cur, size_t limit, int64_t now_ms,
                                      size_t *n);
+/* The cursor of a redelivery to recipient_id under way (its last page was
+ * full: more may follow), as the last committed (or this transaction's)
+ * broker_store_redeliver_page left it.  EGIDE_ERR_NOTFOUND when none is
+ * under way.  One lookup by primary key. */
+egide_rc broker_store_redeliver_resume(broker_store_t *s, const char *recipient_id,
+                                       broker_redeliver_cursor_t *cur);
 /* Up to limit (1..4096) queued redeliveries to recipient_id due at now_ms,
  * in finishing order; data is the envelope as first delivered. */
 egide_rc broker_store_redeliveries_due(broker_store_t *s, const char *recipient_id, int64_t now_ms,

@@ -91,6 +91,13 @@ static const char *const s_migrations[] = {
     "  attempts INTEGER NOT NULL DEFAULT 0,"
     "  PRIMARY KEY(recipient_id, msg_id));"
     "CREATE INDEX redeliveries_queue ON redeliveries(recipient_id, next_ms);",
+    /* 4: where a redelivery of more than one page stands, written with the
+     * page it queued so that a restart goes on from it (docs/backup.md). */
+    "CREATE TABLE redeliver_cursors("
+    "  recipient_id TEXT PRIMARY KEY,"
+    "  done_ms BIGINT NOT NULL,"
+    "  seq BIGINT NOT NULL,"
+    "  skip BYTEA NOT NULL);",
 };
 
 /* The database server's clock in ms: one clock for every broker. */
@@ -127,6 +134,9 @@ enum {
     ST_REDELIVERY_ATTEMPTED,
     ST_REDELIVERY_DONE,
     ST_WAKE_REDELIVERIES,
+    ST_CURSOR_GET,
+    ST_CURSOR_PUT,
+    ST_CURSOR_DROP,
     ST__COUNT
 };
 
@@ -201,6 +211,11 @@ static const char *const s_sql[ST__COUNT] = {
     [ST_REDELIVERY_DONE] = "DELETE FROM redeliveries WHERE msg_id=$1 AND recipient_id=$2",
     [ST_WAKE_REDELIVERIES] =
         "UPDATE redeliveries SET next_ms=0 WHERE recipient_id=$1 AND next_ms<>0",
+    [ST_CURSOR_GET] = "SELECT done_ms, seq, skip FROM redeliver_cursors WHERE recipient_id=$1",
+    [ST_CURSOR_PUT] = "INSERT INTO redeliver_cursors(recipient_id, done_ms, seq, skip)"
+                      " VALUES($1,$2,$3,$4) ON CONFLICT(recipient_id) DO UPDATE SET"
+                      " done_ms=$2, seq=$3, skip=$4",
+    [ST_CURSOR_DROP] = "DELETE FROM redeliver_cursors WHERE recipient_id=$1",
 };
 
 static const char *const s_names[ST__COUNT] = {
@@ -234,6 +249,9 @@ static const char *const s_names[ST__COUNT] = {
     "broker_redelivery_attempted",
     "broker_redelivery_done",
     "broker_wake_redeliveries",
+    "broker_cursor_get",
+    "broker_cursor_put",
+    "broker_cursor_drop",
 };
 
 /* Invariants: pg is the one connection of this handle (one thread); as
@@ -661,6 +679,26 @@ static egide_rc s_redeliver_start(void *impl, const char *recipient_id, const ui
     return rc;
 }
 
+static egide_rc s_redeliver_resume(void *impl, const char *recipient_id,
+                                   broker_redeliver_cursor_t *cur)
+{
+    s_store_t *x = impl;
+    PGresult *r = NULL;
+    egide_rc rc = egide_pg_run(x->pg, ST(x, ST_CURSOR_GET), &r, NULL, "t", recipient_id);
+    if (!rc && PQntuples(r) == 0)
+        rc = EGIDE_ERR_NOTFOUND;
+    if (!rc) {
+        cur->done_ms = egide_pg_int(r, 0, 0);
+        cur->seq = egide_pg_int(r, 0, 1);
+        if (!egide_pg_fixed(r, 0, 2, cur->skip, 16))
+            rc = EGIDE_ERR_DB;
+    }
+    PQclear(r);
+    return rc;
+}
+
+/* The cursor is kept (a full page: more may follow) or dropped (none
+ * follow) in the same transaction as the page. */
 static egide_rc s_redeliver_page(void *impl, const char *recipient_id,
                                  broker_redeliver_cursor_t *cur, size_t limit, int64_t now_ms,
                                  size_t *n)
@@ -688,8 +726,20 @@ static egide_rc s_redeliver_page(void *impl, const char *recipient_id,
     if (!rc && rows > 0) {
         cur->done_ms = done_ms;
         cur->seq = seq;
-        *n = (size_t)rows;
     }
+    if (!rc) {
+        bool full = (size_t)rows == limit;
+        int which = full ? ST_CURSOR_PUT : ST_CURSOR_DROP;
+        if (s_fault(x, which))
+            rc = EGIDE_ERR_IO;
+        else if (full)
+            rc = egide_pg_run(x->pg, ST(x, which), NULL, NULL, "tIIk", recipient_id, cur->done_ms,
+                              cur->seq, cur->skip);
+        else
+            rc = egide_pg_run(x->pg, ST(x, which), NULL, NULL, "t", recipient_id);
+    }
+    if (!rc)
+        *n = (size_t)rows;
     return rc;
 }
 
@@ -824,6 +874,7 @@ const broker_store_ops_t broker_store_pg_ops = {
     .counts = s_counts,
     .redeliver_start = s_redeliver_start,
     .redeliver_page = s_redeliver_page,
+    .redeliver_resume = s_redeliver_resume,
     .redeliveries_due = s_redeliveries_due,
     .redelivery_attempted = s_redelivery_attempted,
     .redelivery_done = s_redelivery_done,

@@ -87,6 +87,13 @@ static const char *const s_migrations[] = {
     "  attempts INTEGER NOT NULL DEFAULT 0,"
     "  PRIMARY KEY(recipient_id, msg_id));"
     "CREATE INDEX redeliveries_queue ON redeliveries(recipient_id, next_ms);",
+    /* 4: where a redelivery of more than one page stands, written with the
+     * page it queued so that a restart goes on from it (docs/backup.md). */
+    "CREATE TABLE redeliver_cursors("
+    "  recipient_id TEXT PRIMARY KEY,"
+    "  done_ms INTEGER NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  skip BLOB NOT NULL);",
 };
 /* The audit log's tables are migrated right after these, on the same
  * connection, by egide_auditstore_sqlite_migrate(): their DDL belongs to the
@@ -121,6 +128,9 @@ enum {
     ST_REDELIVERY_ATTEMPTED,
     ST_REDELIVERY_DONE,
     ST_WAKE_REDELIVERIES,
+    ST_CURSOR_GET,
+    ST_CURSOR_PUT,
+    ST_CURSOR_DROP,
     ST__COUNT
 };
 
@@ -180,6 +190,11 @@ static const char *const s_sql[ST__COUNT] = {
     [ST_REDELIVERY_DONE] = "DELETE FROM redeliveries WHERE msg_id=? AND recipient_id=?",
     [ST_WAKE_REDELIVERIES] =
         "UPDATE redeliveries SET next_ms=0 WHERE recipient_id=? AND next_ms<>0",
+    [ST_CURSOR_GET] = "SELECT done_ms, seq, skip FROM redeliver_cursors WHERE recipient_id=?",
+    [ST_CURSOR_PUT] = "INSERT INTO redeliver_cursors(recipient_id, done_ms, seq, skip)"
+                      " VALUES(?1,?2,?3,?4) ON CONFLICT(recipient_id) DO UPDATE SET"
+                      " done_ms=?2, seq=?3, skip=?4",
+    [ST_CURSOR_DROP] = "DELETE FROM redeliver_cursors WHERE recipient_id=?",
 };
 
 typedef struct s_store {
@@ -688,8 +703,24 @@ static egide_rc s_redeliver_row(sqlite3_stmt *st, void *item)
     return EGIDE_OK;
 }
 
+static egide_rc s_redeliver_resume(void *impl, const char *recipient_id,
+                                   broker_redeliver_cursor_t *cur)
+{
+    sqlite3_stmt *st;
+    egide_rc rc = s_row(impl, ST_CURSOR_GET, &st, "t", recipient_id);
+    if (rc)
+        return rc;
+    cur->done_ms = sqlite3_column_int64(st, 0);
+    cur->seq = sqlite3_column_int64(st, 1);
+    if (!s_col_fixed(st, 2, cur->skip, 16))
+        rc = EGIDE_ERR_DB;
+    egide_db_done(st);
+    return rc;
+}
+
 /* The candidates are read first, then queued: no write while the query
- * steps. */
+ * steps.  The cursor is kept (a full page: more may follow) or dropped
+ * (none follow) in the same transaction. */
 static egide_rc s_redeliver_page(void *impl, const char *recipient_id,
                                  broker_redeliver_cursor_t *cur, size_t limit, int64_t now_ms,
                                  size_t *n)
@@ -708,8 +739,13 @@ static egide_rc s_redeliver_page(void *impl, const char *recipient_id,
     if (!rc && k > 0) {
         cur->done_ms = rows[k - 1].done_ms;
         cur->seq = rows[k - 1].seq;
-        *n = k;
     }
+    if (!rc)
+        rc = k == limit ? s_exec(x, ST_CURSOR_PUT, false, "tIIk", recipient_id, cur->done_ms,
+                                 cur->seq, cur->skip)
+                        : s_exec(x, ST_CURSOR_DROP, false, "t", recipient_id);
+    if (!rc)
+        *n = k;
     free(rows);
     return rc;
 }
@@ -817,6 +853,7 @@ const broker_store_ops_t broker_store_sqlite_ops = {
     .counts = s_counts,
     .redeliver_start = s_redeliver_start,
     .redeliver_page = s_redeliver_page,
+    .redeliver_resume = s_redeliver_resume,
     .redeliveries_due = s_redeliveries_due,
     .redelivery_attempted = s_redelivery_attempted,
     .redelivery_done = s_redelivery_done,

@@ -645,6 +645,116 @@ static void test_redeliveries(void)
     broker_store_close(&s);
 }
 
+/* Two cursors the same. */
+static bool s_cursor_eq(const broker_redeliver_cursor_t *a, const broker_redeliver_cursor_t *b)
+{
+    return a->done_ms == b->done_ms && a->seq == b->seq && memcmp(a->skip, b->skip, 16) == 0;
+}
+
+/* The cursor of a redelivery of more than one page is in the store, written
+ * with the page it queued: it survives a reopen (a broker restart), goes
+ * back with a rolled-back page, and is gone when a short page ends it. */
+static void test_redeliver_cursor(void)
+{
+    char loc[512];
+    broker_store_t *s = s_fresh(loc, sizeof loc);
+    REQUIRE(s != NULL);
+    s_acc_t x[7];
+    const uint8_t rcpt[4] = {9, 8, 7, 6};
+    CHECK_RC(broker_store_begin(s), EGIDE_OK);
+    for (uint8_t i = 1; i <= 6; i++) {
+        s_acc(&x[i], i, i, 1, 900000, i == 6 ? "71.ase" : "71.crip", NULL);
+        CHECK_RC(broker_store_accept(s, &x[i].a), EGIDE_OK);
+        CHECK_RC(broker_store_delivery_finish(s, x[i].msg_id, i == 6 ? "71.ase" : "71.crip",
+                                              BROKER_DELIVERY_DELIVERED, rcpt, sizeof rcpt,
+                                              100 * i),
+                 EGIDE_OK);
+    }
+    CHECK_RC(broker_store_commit(s), EGIDE_OK);
+
+    broker_redeliver_cursor_t cur, got, kept;
+    size_t n = 99;
+    uint8_t ids[8] = {0};
+    /* None under way; bad arguments. */
+    CHECK_RC(broker_store_redeliver_resume(s, "71.crip", &got), EGIDE_ERR_NOTFOUND);
+    CHECK_RC(broker_store_redeliver_resume(s, "", &got), EGIDE_ERR_INVALID);
+    CHECK_RC(broker_store_redeliver_resume(s, "71.crip", NULL), EGIDE_ERR_INVALID);
+    CHECK_RC(broker_store_redeliver_resume(NULL, "71.crip", &got), EGIDE_ERR_INVALID);
+
+    /* Restored to when it held 1: a full page (2, 3) keeps the cursor. */
+    CHECK_RC(broker_store_begin(s), EGIDE_OK);
+    CHECK_RC(broker_store_redeliver_start(s, "71.crip", x[1].msg_id, &cur), EGIDE_OK);
+    CHECK_RC(broker_store_redeliver_resume(s, "71.crip", &got), EGIDE_ERR_NOTFOUND);
+    CHECK_RC(broker_store_redeliver_page(s, "71.crip", &cur, 2, 500, &n), EGIDE_OK);
+    CHECK(n == 2);
+    CHECK_RC(broker_store_redeliver_resume(s, "71.crip", &got), EGIDE_OK);
+    CHECK(s_cursor_eq(&got, &cur) && got.done_ms == 300 && memcmp(got.skip, x[1].msg_id, 16) == 0);
+    CHECK_RC(broker_store_commit(s), EGIDE_OK);
+    kept = cur;
+    CHECK_RC(broker_store_redeliver_resume(s, "71.ase", &got), EGIDE_ERR_NOTFOUND);
+
+    /* A restart: the cursor is still there, the page queued with it. */
+    broker_store_close(&s);
+    REQUIRE(broker_store_open(s_ops, loc, false, &s) == EGIDE_OK);
+    memset(&got, 0, sizeof got);
+    CHECK_RC(broker_store_redeliver_resume(s, "71.crip", &got), EGIDE_OK);
+    CHECK(s_cursor_eq(&got, &kept));
+    CHECK(s_due_ids(s, "71.crip", 500, ids) == 2 && ids[0] == 2 && ids[1] == 3);
+
+    /* Rolled back: the next page (4, 5) and the cursor's move with it. */
+    CHECK_RC(broker_store_begin(s), EGIDE_OK);
+    cur = got;
+    CHECK_RC(broker_store_redeliver_page(s, "71.crip", &cur, 2, 500, &n), EGIDE_OK);
+    CHECK(n == 2 && cur.done_ms == 500);
+    CHECK_RC(broker_store_redeliver_resume(s, "71.crip", &got), EGIDE_OK);
+    CHECK(s_cursor_eq(&got, &cur));
+    broker_store_rollback(s);
+    CHECK_RC(broker_store_redeliver_resume(s, "71.crip", &got), EGIDE_OK);
+    CHECK(s_cursor_eq(&got, &kept));
+    CHECK(s_due_ids(s, "71.crip", 500, ids) == 2);
+    /* The cursor's write fails (after the page's two): the batch is rolled
+     * back, the cursor as it was. */
+    CHECK_RC(broker_store_begin(s), EGIDE_OK);
+    cur = kept;
+    CHECK_RC(broker_store_inject_fault(s, 3), EGIDE_OK);
+    CHECK_RC(broker_store_redeliver_page(s, "71.crip", &cur, 2, 500, &n), EGIDE_ERR_IO);
+    broker_store_rollback(s);
+    broker_store_inject_fault(s, 0);
+    CHECK_RC(broker_store_redeliver_resume(s, "71.crip", &got), EGIDE_OK);
+    CHECK(s_cursor_eq(&got, &kept));
+
+    /* A short page (4, 5 of at most 3: none follow) ends it. */
+    CHECK_RC(broker_store_begin(s), EGIDE_OK);
+    cur = kept;
+    CHECK_RC(broker_store_redeliver_page(s, "71.crip", &cur, 3, 500, &n), EGIDE_OK);
+    CHECK(n == 2);
+    CHECK_RC(broker_store_redeliver_resume(s, "71.crip", &got), EGIDE_ERR_NOTFOUND);
+    CHECK_RC(broker_store_commit(s), EGIDE_OK);
+    CHECK(s_due_ids(s, "71.crip", 500, ids) == 4 && ids[2] == 4 && ids[3] == 5);
+    broker_store_close(&s);
+    REQUIRE(broker_store_open(s_ops, loc, false, &s) == EGIDE_OK);
+    CHECK_RC(broker_store_redeliver_resume(s, "71.crip", &got), EGIDE_ERR_NOTFOUND);
+
+    /* An empty page after a full one (exactly a page left) ends it too. */
+    CHECK_RC(broker_store_begin(s), EGIDE_OK);
+    CHECK_RC(broker_store_redeliver_start(s, "71.crip", x[3].msg_id, &cur), EGIDE_OK);
+    CHECK_RC(broker_store_redeliver_page(s, "71.crip", &cur, 2, 500, &n), EGIDE_OK);
+    CHECK(n == 2);
+    CHECK_RC(broker_store_redeliver_resume(s, "71.crip", &got), EGIDE_OK);
+    CHECK_RC(broker_store_redeliver_page(s, "71.crip", &cur, 2, 500, &n), EGIDE_OK);
+    CHECK(n == 0);
+    CHECK_RC(broker_store_redeliver_resume(s, "71.crip", &got), EGIDE_ERR_NOTFOUND);
+    CHECK_RC(broker_store_commit(s), EGIDE_OK);
+    /* A reader sees what is committed. */
+    broker_store_t *rd = NULL;
+    CHECK_RC(broker_store_open_reader(s, &rd), EGIDE_OK);
+    if (rd) {
+        CHECK_RC(broker_store_redeliver_resume(rd, "71.crip", &got), EGIDE_ERR_NOTFOUND);
+        broker_store_close(&rd);
+    }
+    broker_store_close(&s);
+}
+
 static void test_rollback_and_reader(void)
 {
     char loc[512];
@@ -908,6 +1018,7 @@ int main(int argc, char **argv)
         RUN(test_finish_and_expiry);
         RUN(test_relays);
         RUN(test_redeliveries);
+        RUN(test_redeliver_cursor);
         RUN(test_rollback_and_reader);
         RUN(test_injected_failures);
         RUN(test_lease);
