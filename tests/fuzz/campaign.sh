@@ -23,6 +23,9 @@
 #   FUZZ_JOBS=N           targets run side by side (default 1)
 #   FUZZ_MERGE=1          also merge new coverage into tests/fuzz/corpus/
 #                         (-merge=1: only units that add coverage)
+#   FUZZ_REPORT_ONLY=1    run nothing: write REPORT.txt again from the logs
+#                         already in build-fuzz/campaign/ (e.g. to report on
+#                         every target after campaigns of a few each)
 # Per-target libFuzzer options: tests/fuzz/NAME.dict is passed as -dict=,
 # and s_target_opts below sets -max_len where the decoder's cost grows with
 # the input (the checked-in seeds larger than that are truncated by
@@ -47,6 +50,7 @@ if [ -n "${FUZZ_DEADLINE:-}" ]; then
 fi
 command -v clang >/dev/null || { echo "campaign.sh: clang is needed (apt-get install clang)" >&2; exit 2; }
 
+report_only=${FUZZ_REPORT_ONLY:-0}
 CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEGIDE_FUZZ=ON >/dev/null
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
@@ -56,7 +60,9 @@ for t in "${targets[@]}"; do
     [ -f "tests/fuzz/fuzz_$t.c" ] || { echo "campaign.sh: no target fuzz_$t" >&2; exit 2; }
 done
 mapfile -t bins < <(printf 'fuzz_%s\n' "${targets[@]}")
-nice -n 19 cmake --build build-fuzz -j"$(nproc)" --target "${bins[@]}" >/dev/null
+if [ "$report_only" != 1 ]; then
+    nice -n 19 cmake --build build-fuzz -j"$(nproc)" --target "${bins[@]}" >/dev/null
+fi
 
 # Extra libFuzzer options of a target.
 s_target_opts() { # NAME
@@ -64,6 +70,9 @@ s_target_opts() { # NAME
     # Every node costs two certificate parses (slow in OpenSSL 3.0): the
     # small seeds (mini-*) cover the decoder; 16 KiB still holds the 988 one.
     directory) echo "-max_len=16384" ;;
+    # Ten lookups per input, a byte at a time: 1 KiB still reaches every
+    # limit (key >= 128, name >= 256, value >= 64 bytes).
+    http_query) echo "-max_len=1024" ;;
     esac
     if [ -f "tests/fuzz/$1.dict" ]; then echo "-dict=../tests/fuzz/$1.dict"; fi
 }
@@ -84,6 +93,7 @@ run_one() { # NAME
             return 0
         fi
     fi
+    echo "$limit" >"$d/limit"
     local opts
     mapfile -t opts < <(s_target_opts "$t")
     if [ -n "$runs" ]; then opts+=("-runs=$runs"); fi
@@ -100,6 +110,7 @@ run_one() { # NAME
 }
 jobs=${FUZZ_JOBS:-1}
 for t in "${targets[@]}"; do
+    [ "$report_only" != 1 ] || break
     while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do sleep 1; done
     echo "fuzzing $t (${runs:+$runs executions, }at most ${secs}s${deadline:+, until ${FUZZ_DEADLINE} UTC})"
     run_one "$t" &
@@ -108,9 +119,13 @@ wait
 
 crashes=0
 {
-    printf '%-13s %11s %7s %6s %6s %6s %7s %5s  %s\n' target executions exec/s cov ft corpus seconds aim crashes
+    printf '%-13s %11s %7s %6s %6s %6s %10s %5s  %s\n' target executions exec/s cov ft corpus seconds aim crashes
     for t in "${targets[@]}"; do
         d="$out/$t"
+        if [ ! -f "$d/log.txt" ]; then
+            printf '%-13s %11s\n' "$t" "not run"
+            continue
+        fi
         execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$d/log.txt" | tail -1)
         rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$d/log.txt" | tail -1)
         last=$(grep -E '^#[0-9]+' "$d/log.txt" | tail -1 || true)
@@ -124,20 +139,21 @@ crashes=0
         done
         crashes=$((crashes + found))
         s=$(cat "$d/seconds" 2>/dev/null || echo -)
+        lim=$(cat "$d/limit" 2>/dev/null || echo -)
         if [ "${rate:-0}" = 0 ] && [ -n "$execs" ] && [ "$s" != - ] && [ "$s" -gt 0 ]; then
             rate=$((execs / s)) # libFuzzer says 0 for runs under a second
         fi
         reached=no
         if [ -n "$execs" ] && [ "$execs" -ge "$aim" ]; then reached=yes; fi
-        printf '%-13s %11s %7s %6s %6s %6s %7s %5s  %s\n' "$t" "${execs:-?}" "${rate:-?}" \
-            "${cov:-?}" "${ft:-?}" "$units" "$s" "$reached" \
+        printf '%-13s %11s %7s %6s %6s %6s %10s %5s  %s\n' "$t" "${execs:-?}" "${rate:-?}" \
+            "${cov:-?}" "${ft:-?}" "$units" "$s/$lim" "$reached" \
             "$found (rc $(cat "$d/rc"))"
         if [ "${FUZZ_MERGE:-0}" = 1 ]; then
             (cd build-fuzz && nice -n 19 "./fuzz_$t" -merge=1 "../tests/fuzz/corpus/$t" "../$d/corpus" \
                 >/dev/null 2>&1) || true
         fi
     done
-    echo "time limit per target: ${secs}s${runs:+; executions per target: $runs}${deadline:+; deadline ${FUZZ_DEADLINE} UTC}; aim: $aim executions per target, 0 crashes"
+    echo "seconds: used/time limit${runs:+; executions per target: $runs}${deadline:+; deadline ${FUZZ_DEADLINE} UTC}; aim: $aim executions per target, 0 crashes"
     echo "crashes, leaks and timeouts kept in tests/fuzz/corpus/: $crashes"
     echo "rc: libFuzzer's exit status (0 = limit reached, 72 = interrupted); exec/s is libFuzzer's average"
 } >"$out/REPORT.txt" # not a pipe: crashes must survive the block
