@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const size_t sizes[] = {1, 2, 8, 64, 4096};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         char out[4096 + 8];
-        memset(out, 'Z', sizeof out);
+        memset(out, 'Z', sizes[i] + 1); /* what the checks below read */
         egide_rc rc = egide_http_query_get(query, key, out, sizes[i]);
         if (memchr(out, '\0', sizes[i]) == NULL)
             abort(); /* always terminated within outsz */
