@@ -87,16 +87,18 @@ check "a broken configuration is refused at reload, naming the file" \
 check "  and nothing is reloaded: the token file is not read again" \
     test "$(status_with "$TOK2" /v1/deadlines)" = 200
 check "  the new token is not in use" test "$(status_with "$TOK3" /v1/deadlines)" = 401
-# The log level applies at once: at warning, a reload's notice is not written.
-cp "$EL_DIR/edge.ini.good" "$INI"
+# The log level applies at once: at warning, a reload's notice is not
+# written.  The file differs from the running one only in live keys (the
+# [web] key is taken out again), so the summary would be a notice.
+grep -v '^\[web\]$\|^lockout_minutes = 45$' "$EL_DIR/edge.ini.good" >"$INI"
 sed -i 's/^level = .*/level = warning/' "$INI"
-n_before=$(grep -c "reload: " "$LOG")
+notices() { grep -c "notice: reload: configuration, API token and deadline profile reloaded" "$LOG"; }
+n_before=$(notices)
 kill -HUP "$PID"
-check "after the level is raised, the new token is in use" \
+check "after the level is raised, the new token is in use (the reload happened)" \
     el_wait_until 50 bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H 'Authorization: Bearer $TOK3' '$URL/v1/deadlines')\" = 200 ]"
-check "  the reload's notice is no longer written (level warning)" \
-    bash -c "sleep 1; [ \"\$(grep -c 'reload: .*token and deadline profile reloaded\$\|reload: configuration, API' '$LOG')\" = \"\$(grep -c 'reload: configuration, API' '$LOG')\" ] && ! tail -n 3 '$LOG' | grep -q 'notice: reload: configuration, API'"
-check "  the restart-only key is still named (a warning)" \
-    bash -c "[ \"\$(grep -c 'lockout_minutes changed' '$LOG')\" -ge 2 ]"
+sleep 1
+check "  and its notice was not written (level warning)" test "$(notices)" = "$n_before"
+check "  nor any restart-only key named" test "$(grep -c 'lockout_minutes changed' "$LOG")" = 1
 check "the edge is still running at the end" kill -0 "$PID"
 t_done
