@@ -521,6 +521,40 @@ egide_rc egide_envelope_sender_fpr(const uint8_t *buf, size_t len, uint8_t fpr[3
     return rc;
 }
 
+/* Sign header h and pack it with ciphertext as a SignedEnvelope: a new
+ * buffer in *out (the caller frees it).  The size limits of a first
+ * sealing apply. */
+static egide_rc s_sign_pack(const Egide__V1__EnvelopeHeader *h, ProtobufCBinaryData ciphertext,
+                            EVP_PKEY *sign_key, uint8_t **out, size_t *out_len)
+{
+    uint8_t sig[EGIDE_ED25519_SIG_LEN];
+    size_t hdr_len = egide__v1__envelope_header__get_packed_size(h);
+    if (hdr_len > EGIDE_MAX_HEADER)
+        return EGIDE_ERR_LIMIT;
+    uint8_t *hdr = malloc(hdr_len);
+    if (!hdr)
+        return EGIDE_ERR_NOMEM;
+    egide__v1__envelope_header__pack(h, hdr);
+    egide_rc rc = egide_sign_labeled(sign_key, EGIDE_LABEL_ENVELOPE, hdr, hdr_len, sig);
+    Egide__V1__SignedEnvelope env = EGIDE__V1__SIGNED_ENVELOPE__INIT;
+    env.header = (ProtobufCBinaryData){hdr_len, hdr};
+    env.ciphertext = ciphertext;
+    env.signature = (ProtobufCBinaryData){sizeof sig, sig};
+    size_t env_len = rc ? 0 : egide__v1__signed_envelope__get_packed_size(&env);
+    uint8_t *env_bytes = NULL;
+    if (!rc && env_len > EGIDE_MAX_ENVELOPE)
+        rc = EGIDE_ERR_LIMIT;
+    if (!rc && !(env_bytes = malloc(env_len)))
+        rc = EGIDE_ERR_NOMEM;
+    if (!rc) {
+        egide__v1__signed_envelope__pack(&env, env_bytes);
+        *out = env_bytes;
+        *out_len = env_len;
+    }
+    free(hdr);
+    return rc;
+}
+
 egide_rc egide_envelope_resequence(const uint8_t *buf, size_t len, uint64_t new_seq,
                                    EVP_PKEY *sign_key, const uint8_t *sign_cert_fpr, uint8_t **out,
                                    size_t *out_len)
@@ -544,39 +578,10 @@ egide_rc egide_envelope_resequence(const uint8_t *buf, size_t len, uint64_t new_
         memcpy(fpr, sign_cert_fpr, sizeof fpr);
         h.sender_cert_fingerprint = (ProtobufCBinaryData){sizeof fpr, fpr};
     }
-    uint8_t *hdr = NULL, *env_bytes = NULL;
-    uint8_t sig[EGIDE_ED25519_SIG_LEN];
-    size_t hdr_len = egide__v1__envelope_header__get_packed_size(&h);
-    if (hdr_len > EGIDE_MAX_HEADER) {
-        rc = EGIDE_ERR_LIMIT;
+    if ((rc = s_sign_pack(&h, e->env->ciphertext, sign_key, out, out_len)))
         goto done;
-    }
-    if (!(hdr = malloc(hdr_len))) {
-        rc = EGIDE_ERR_NOMEM;
-        goto done;
-    }
-    egide__v1__envelope_header__pack(&h, hdr);
-    if ((rc = egide_sign_labeled(sign_key, EGIDE_LABEL_ENVELOPE, hdr, hdr_len, sig)))
-        goto done;
-    Egide__V1__SignedEnvelope env = EGIDE__V1__SIGNED_ENVELOPE__INIT;
-    env.header = (ProtobufCBinaryData){hdr_len, hdr};
-    env.ciphertext = e->env->ciphertext;
-    env.signature = (ProtobufCBinaryData){sizeof sig, sig};
-    size_t env_len = egide__v1__signed_envelope__get_packed_size(&env);
-    if (env_len > EGIDE_MAX_ENVELOPE) {
-        rc = EGIDE_ERR_LIMIT;
-        goto done;
-    }
-    if (!(env_bytes = malloc(env_len))) {
-        rc = EGIDE_ERR_NOMEM;
-        goto done;
-    }
-    egide__v1__signed_envelope__pack(&env, env_bytes);
-    *out = env_bytes;
-    *out_len = env_len;
     rc = EGIDE_OK;
 done:
-    free(hdr);
     egide_envelope_destroy(&e);
     return rc;
 }
@@ -616,8 +621,8 @@ egide_rc egide_envelope_reseal(const uint8_t *buf, size_t len, const uint8_t *ke
             egide_envelope_destroy(&e);
             return EGIDE_ERR_INVALID;
         }
-    uint8_t cek[EGIDE_CEK_LEN], commit[32], fpr[32], sig[EGIDE_ED25519_SIG_LEN];
-    uint8_t *hdr = NULL, *env_bytes = NULL, *wraps = NULL;
+    uint8_t cek[EGIDE_CEK_LEN], commit[32], fpr[32];
+    uint8_t *wraps = NULL;
     Egide__V1__Recipient *nr = NULL;
     Egide__V1__Recipient **ptrs = NULL;
     size_t rewrapped = 0;
@@ -671,40 +676,13 @@ egide_rc egide_envelope_reseal(const uint8_t *buf, size_t len, const uint8_t *ke
         memcpy(fpr, sign_cert_fpr, sizeof fpr);
         h.sender_cert_fingerprint = (ProtobufCBinaryData){sizeof fpr, fpr};
     }
-    size_t hdr_len = egide__v1__envelope_header__get_packed_size(&h);
-    if (hdr_len > EGIDE_MAX_HEADER) {
-        rc = EGIDE_ERR_LIMIT;
+    if ((rc = s_sign_pack(&h, e->env->ciphertext, sign_key, out, out_len)))
         goto done;
-    }
-    if (!(hdr = malloc(hdr_len))) {
-        rc = EGIDE_ERR_NOMEM;
-        goto done;
-    }
-    egide__v1__envelope_header__pack(&h, hdr);
-    if ((rc = egide_sign_labeled(sign_key, EGIDE_LABEL_ENVELOPE, hdr, hdr_len, sig)))
-        goto done;
-    Egide__V1__SignedEnvelope env = EGIDE__V1__SIGNED_ENVELOPE__INIT;
-    env.header = (ProtobufCBinaryData){hdr_len, hdr};
-    env.ciphertext = e->env->ciphertext;
-    env.signature = (ProtobufCBinaryData){sizeof sig, sig};
-    size_t env_len = egide__v1__signed_envelope__get_packed_size(&env);
-    if (env_len > EGIDE_MAX_ENVELOPE) {
-        rc = EGIDE_ERR_LIMIT;
-        goto done;
-    }
-    if (!(env_bytes = malloc(env_len))) {
-        rc = EGIDE_ERR_NOMEM;
-        goto done;
-    }
-    egide__v1__signed_envelope__pack(&env, env_bytes);
-    *out = env_bytes;
-    *out_len = env_len;
     if (n_rewrapped)
         *n_rewrapped = rewrapped;
     rc = EGIDE_OK;
 done:
     egide_wipe(cek, sizeof cek);
-    free(hdr);
     free(nr);
     free(ptrs);
     free(wraps);
