@@ -118,6 +118,7 @@ done
 wait
 
 crashes=0
+slow=0
 {
     printf '%-13s %11s %7s %6s %6s %6s %10s %5s  %s\n' target executions exec/s cov ft corpus seconds aim crashes
     for t in "${targets[@]}"; do
@@ -132,9 +133,15 @@ crashes=0
         cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
         ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
         units=$(find "$d/corpus" -type f | wc -l)
-        found=$(find "$d/artifacts" -type f | wc -l)
+        # slow-unit-* files are inputs over libFuzzer's -report_slow_units
+        # (10 s) that still finished: reported apart, not failures, and not
+        # copied (ctest would replay them slowly for nothing)
+        found=$(find "$d/artifacts" -type f ! -name 'slow-unit-*' | wc -l)
+        nslow=$(find "$d/artifacts" -type f -name 'slow-unit-*' | wc -l)
+        slow=$((slow + nslow))
         for a in "$d"/artifacts/*; do
             [ -f "$a" ] || continue
+            case "$(basename "$a")" in slow-unit-*) continue ;; esac
             cp "$a" "tests/fuzz/corpus/$t/$(basename "$a")"
         done
         crashes=$((crashes + found))
@@ -147,7 +154,7 @@ crashes=0
         if [ -n "$execs" ] && [ "$execs" -ge "$aim" ]; then reached=yes; fi
         printf '%-13s %11s %7s %6s %6s %6s %10s %5s  %s\n' "$t" "${execs:-?}" "${rate:-?}" \
             "${cov:-?}" "${ft:-?}" "$units" "$s/$lim" "$reached" \
-            "$found (rc $(cat "$d/rc"))"
+            "$found (rc $(cat "$d/rc"))${nslow:+$([ "$nslow" -gt 0 ] && echo ", $nslow slow")}"
         if [ "${FUZZ_MERGE:-0}" = 1 ]; then
             (cd build-fuzz && nice -n 19 "./fuzz_$t" -merge=1 "../tests/fuzz/corpus/$t" "../$d/corpus" \
                 >/dev/null 2>&1) || true
@@ -155,6 +162,7 @@ crashes=0
     done
     echo "seconds: used/time limit${runs:+; executions per target: $runs}${deadline:+; deadline ${FUZZ_DEADLINE} UTC}; aim: $aim executions per target, 0 crashes"
     echo "crashes, leaks and timeouts kept in tests/fuzz/corpus/: $crashes"
+    echo "slow units (over 10 s, finished; kept in build-fuzz/campaign/*/artifacts/ only): $slow"
     echo "rc: libFuzzer's exit status (0 = limit reached, 72 = interrupted); exec/s is libFuzzer's average"
 } >"$out/REPORT.txt" # not a pipe: crashes must survive the block
 cat "$out/REPORT.txt"

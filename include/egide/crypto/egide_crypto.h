@@ -13,6 +13,7 @@
 #define EGIDE_CRYPTO_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -124,6 +125,29 @@ egide_rc egide_cert_to_der(X509 *cert, uint8_t **der, size_t *len);
 egide_rc egide_cert_fingerprint(X509 *cert, uint8_t out[32]);
 /* The end of cert's validity (Unix ms).  EGIDE_ERR_CERT when unreadable. */
 egide_rc egide_cert_not_after_ms(const X509 *cert, int64_t *out);
+
+/* What a directory needs to know of a certificate without holding it: the
+ * type of its key (EVP_PKEY_ED25519, EVP_PKEY_X25519, ... or EVP_PKEY_NONE
+ * when it has none OpenSSL knows) and its validity period (Unix ms;
+ * times_ok false when either time cannot be read). */
+typedef struct {
+    int key_type;
+    bool times_ok;
+    int64_t not_before_ms;
+    int64_t not_after_ms;
+} egide_cert_facts_t;
+/* The facts of the DER certificate der (the whole input must be one
+ * certificate, as egide_cert_from_der).  They depend on the bytes alone, so
+ * the last EGIDE_CERT_FACTS_CACHE answers are kept, keyed by the SHA-256 of
+ * der: a directory names each certificate in several checks, and every
+ * reload names the same ones again, while OpenSSL 3.0 parses a certificate
+ * in tens of microseconds.  Thread-safe.  EGIDE_ERR_CERT when der is not a
+ * certificate. */
+#define EGIDE_CERT_FACTS_CACHE 512u
+egide_rc egide_cert_facts(const uint8_t *der, size_t len, egide_cert_facts_t *out);
+/* Counters of egide_cert_facts since the process started: answers taken from
+ * the cache and certificates parsed (for tests and benchmarks). */
+void egide_cert_facts_stats(uint64_t *hits, uint64_t *parses);
 
 /* Log and clear OpenSSL's error queue, prefixed by what failed. */
 void egide_crypto_log_errors(const char *what);

@@ -543,6 +543,90 @@ egide_rc egide_cert_not_after_ms(const X509 *cert, int64_t *out)
     return EGIDE_OK;
 }
 
+/* A direct-mapped cache of certificate facts: slot = first digest bytes.
+ * A slot holds the whole digest, so an answer is only ever given for the
+ * same bytes (a collision of SHA-256 aside). */
+typedef struct {
+    bool used;
+    egide_rc rc;
+    uint8_t digest[S_SHA256_LEN];
+    egide_cert_facts_t facts;
+} s_facts_slot_t;
+static s_facts_slot_t s_facts[EGIDE_CERT_FACTS_CACHE];
+static pthread_mutex_t s_facts_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t s_facts_hits, s_facts_parses;
+
+static bool s_asn1_ms(const ASN1_TIME *t, int64_t *ms)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
+        return false;
+    *ms = (int64_t)timegm(&tm) * 1000;
+    return true;
+}
+
+static egide_rc s_facts_parse(const uint8_t *der, size_t len, egide_cert_facts_t *out)
+{
+    X509 *c = NULL;
+    egide_rc rc = egide_cert_from_der(der, len, &c);
+    if (rc)
+        return rc;
+    EVP_PKEY *k = X509_get0_pubkey(c);
+    out->key_type = k ? EVP_PKEY_get_id(k) : EVP_PKEY_NONE;
+    out->times_ok = s_asn1_ms(X509_get0_notBefore(c), &out->not_before_ms) &&
+                    s_asn1_ms(X509_get0_notAfter(c), &out->not_after_ms);
+    if (!out->times_ok)
+        out->not_before_ms = out->not_after_ms = 0;
+    X509_free(c);
+    ERR_clear_error();
+    return EGIDE_OK;
+}
+
+egide_rc egide_cert_facts(const uint8_t *der, size_t len, egide_cert_facts_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!der || len == 0 || len > EGIDE_MAX_CERT_FILE)
+        return EGIDE_ERR_CERT;
+    uint8_t digest[S_SHA256_LEN];
+    egide_sha256(der, len, digest);
+    size_t slot = ((size_t)digest[0] << 8 | digest[1]) % EGIDE_CERT_FACTS_CACHE;
+    pthread_mutex_lock(&s_facts_lock);
+    s_facts_slot_t *e = &s_facts[slot];
+    if (e->used && memcmp(e->digest, digest, sizeof digest) == 0) {
+        egide_rc rc = e->rc;
+        *out = e->facts;
+        s_facts_hits++;
+        pthread_mutex_unlock(&s_facts_lock);
+        return rc;
+    }
+    pthread_mutex_unlock(&s_facts_lock);
+    /* parsed outside the lock: two threads may parse the same bytes at once,
+     * and both store the same answer */
+    egide_cert_facts_t f;
+    memset(&f, 0, sizeof f);
+    egide_rc rc = s_facts_parse(der, len, &f);
+    pthread_mutex_lock(&s_facts_lock);
+    s_facts_parses++;
+    e->used = true;
+    e->rc = rc;
+    memcpy(e->digest, digest, sizeof digest);
+    e->facts = f;
+    pthread_mutex_unlock(&s_facts_lock);
+    *out = f;
+    return rc;
+}
+
+void egide_cert_facts_stats(uint64_t *hits, uint64_t *parses)
+{
+    pthread_mutex_lock(&s_facts_lock);
+    if (hits)
+        *hits = s_facts_hits;
+    if (parses)
+        *parses = s_facts_parses;
+    pthread_mutex_unlock(&s_facts_lock);
+}
+
 void egide_crypto_log_errors(const char *what)
 {
     unsigned long e;

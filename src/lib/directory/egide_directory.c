@@ -342,13 +342,8 @@ static bool s_rule_allows_role(const Egide__V1__AccessRule *rule, const char *ro
 /* The certificate must parse and carry a key of the given type. */
 static bool s_cert_has_key(const ProtobufCBinaryData *der, int type)
 {
-    X509 *c = NULL;
-    if (egide_cert_from_der(der->data, der->len, &c) != EGIDE_OK)
-        return false;
-    EVP_PKEY *k = X509_get0_pubkey(c);
-    bool ok = k && EVP_PKEY_get_id(k) == type;
-    X509_free(c);
-    return ok;
+    egide_cert_facts_t f;
+    return egide_cert_facts(der->data, der->len, &f) == EGIDE_OK && f.key_type == type;
 }
 
 #define S_FAIL(...)                                                                                \

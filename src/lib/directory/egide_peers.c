@@ -6,8 +6,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <openssl/err.h>
 #include <openssl/x509.h>
 
 #include "egide/crypto/egide_crypto.h"
@@ -37,17 +35,6 @@ static egide_rc s_verify(const egide_trust_t *trust, const ProtobufCBinaryData *
     return rc;
 }
 
-/* An ASN.1 time as Unix ms; false when it cannot be read. */
-static bool s_asn1_ms(const ASN1_TIME *t, int64_t *ms)
-{
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
-        return false;
-    *ms = (int64_t)timegm(&tm) * 1000;
-    return true;
-}
-
 /* The validity period common to the node's two certificates (both 0 when
  * one does not parse or they do not meet). */
 static void s_window(egide_peer_t *e)
@@ -55,19 +42,14 @@ static void s_window(egide_peer_t *e)
     const ProtobufCBinaryData *der[2] = {&e->node->signing_cert_der, &e->node->encryption_cert_der};
     int64_t lo = INT64_MIN, hi = INT64_MAX;
     for (int i = 0; i < 2; i++) {
-        X509 *c = NULL;
-        int64_t nb = 0, na = 0;
-        bool ok = egide_cert_from_der(der[i]->data, der[i]->len, &c) == EGIDE_OK &&
-                  s_asn1_ms(X509_get0_notBefore(c), &nb) && s_asn1_ms(X509_get0_notAfter(c), &na);
-        X509_free(c);
-        if (!ok) {
+        egide_cert_facts_t f;
+        if (egide_cert_facts(der[i]->data, der[i]->len, &f) != EGIDE_OK || !f.times_ok) {
             lo = 1, hi = 0;
             break;
         }
-        lo = nb > lo ? nb : lo;
-        hi = na < hi ? na : hi;
+        lo = f.not_before_ms > lo ? f.not_before_ms : lo;
+        hi = f.not_after_ms < hi ? f.not_after_ms : hi;
     }
-    ERR_clear_error();
     if (lo <= hi) {
         e->not_before_ms = lo;
         e->not_after_ms = hi;
