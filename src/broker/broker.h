@@ -93,6 +93,8 @@ typedef struct broker_metrics {
     _Atomic int64_t directory_not_after_ms;      /* of b->dir: past it, new work is refused */
     _Atomic uint64_t directory_expired_refusals; /* hellos and submits refused for it */
     _Atomic uint64_t zap_refused_audited;        /* refusals that made an audit leaf */
+    _Atomic uint64_t store_waits;                /* rounds a store statement waited */
+    _Atomic uint64_t zap_in_store_wait;          /* handshakes answered during those */
     _Atomic bool store_unavailable;    /* the last transaction could not begin (server away) */
     _Atomic int role;                  /* BROKER_ACTIVE, _PASSIVE or _REFUSING */
     _Atomic uint64_t passive_refusals; /* frames answered REASON_BROKER_PASSIVE */
@@ -120,6 +122,16 @@ typedef struct broker_refused {
  * nothing to make, so a client cycling through keys is bounded too (the
  * refusals past it are counted in the summary line). */
 #define BROKER_REFUSED_LEAVES_MAX 256
+/* Refused keys whose audit waits while a store statement waits on the
+ * server (broker_store_wait): past it they are only counted. */
+#define BROKER_ZAP_LATER_MAX 64
+
+/* A refusal answered during a store wait, audited after it. */
+typedef struct broker_zap_later {
+    uint8_t key_sha256[32];
+    bool has_node;
+    char node_id[EGIDE_MAX_NODE_ID + 1];
+} broker_zap_later_t;
 /* How often the peers' certificates are checked again against the clock. */
 /* Redeliveries to a restored node queued per Hello or pump pass. */
 #define BROKER_REDELIVER_PAGE   1024
@@ -181,6 +193,10 @@ typedef struct broker {
     int64_t refused_summary_ms;  /* when the last summary line was logged */
     int64_t refused_leaves_ms;   /* start of the interval refused_leaves counts in */
     uint64_t refused_leaves;     /* leaves for refused keys in that interval */
+    /* handshakes answered while a store statement waits (broker_zap.c) */
+    bool in_store_wait;                                 /* answering ZAP inside a store wait */
+    broker_zap_later_t zap_later[BROKER_ZAP_LATER_MAX]; /* refusals to audit after it */
+    size_t n_zap_later;
     /* store */
     broker_store_t *store;         /* the loop thread's */
     egide_auditlog_t *audit;       /* borrowed from store */
@@ -239,6 +255,12 @@ int broker_run(broker_t *b);
 
 /* broker_zap.c: answer the waiting ZAP requests (at most max). */
 void broker_zap_handle(broker_t *b, int max);
+/* The store's wait hook (broker_store_set_wait; arg is the broker): waits
+ * for the server's socket and meanwhile answers ZAP handshakes, so that a
+ * slow database does not stop edges from connecting (an edge that cannot
+ * complete a handshake in 3 s moves to the next broker).  Refused keys
+ * are audited after the wait, by the next broker_zap_handle. */
+void broker_store_wait(void *arg, int fd, bool write, int timeout_ms);
 /* A refused CURVE key (its SHA-256) of node (NULL: unknown key) at now_ms:
  * counted; audited and logged only for the first refusal of that key in
  * b->refused_interval_ms.  Returns true when it appended an audit leaf. */

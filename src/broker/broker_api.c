@@ -98,6 +98,12 @@ static void s_metrics(broker_t *b, egide_http_resp_t *resp)
     egide_metrics_single(&out, "egide_broker_zap_refused_audited_total", "counter",
                          "Refused handshakes that made an audit leaf (one per key per interval).",
                          atomic_load(&m->zap_refused_audited));
+    egide_metrics_single(&out, "egide_broker_store_waits_total", "counter",
+                         "Rounds of the loop's poll while a store statement waited on the server.",
+                         atomic_load(&m->store_waits));
+    egide_metrics_single(&out, "egide_broker_zap_in_store_wait_total", "counter",
+                         "Handshakes answered while a store statement waited on the server.",
+                         atomic_load(&m->zap_in_store_wait));
     egide_buf_append(&out, "", 1);
     egide_http_text(resp, 200, "text/plain; version=0.0.4", out.data ? (const char *)out.data : "");
     egide_buf_free(&out);

@@ -8,6 +8,10 @@
  * happened in (rolled back, nothing sent) and the loop goes on: peers retry.
  * Timers (every TICK_MS): due deliveries and relays, expiry, checkpoints;
  * every second the gauges; on SIGHUP the directory.
+ * A store on a server (PostgreSQL) does not block the thread: while one of
+ * its statements waits, the loop polls libpq's socket with the ZAP socket
+ * and answers handshakes (broker_store_wait), so a slow or locked database
+ * delays the frames, which wait in ZeroMQ, but not the edges' connections.
  */
 #include "broker.h"
 
@@ -280,9 +284,13 @@ int broker_run(broker_t *b)
 {
     void *socks[2] = {b->router, b->zap};
     int64_t next_tick = 0, next_gauges = 0;
-    egide_log(EGIDE_LOG_NOTICE, "broker %s running (directory v%llu, %s commit, %s store)",
+    /* A store on a server (PostgreSQL) waits in the loop's poll, answering
+     * handshakes, instead of blocking the thread (broker_store_wait). */
+    bool waits = broker_store_set_wait(b->store, broker_store_wait, b) == EGIDE_OK;
+    egide_log(EGIDE_LOG_NOTICE, "broker %s running (directory v%llu, %s commit, %s store%s)",
               b->node_id, (unsigned long long)egide_directory_version(b->dir),
-              b->group_commit ? "group" : "per-message", broker_store_backend(b->store));
+              b->group_commit ? "group" : "per-message", broker_store_backend(b->store),
+              waits ? ", its waits in the loop's poll" : "");
     while (!*b->stop) {
         int64_t now = egide_mono_ms();
         int timeout = next_tick > now ? (int)(next_tick - now) : 0;
@@ -333,6 +341,7 @@ int broker_run(broker_t *b)
     if (active && b->lease_ms > 0 && !b->lease_lost &&
         broker_store_lease(b->store, b->lease_holder, 0, &epoch) == EGIDE_OK)
         egide_log(EGIDE_LOG_NOTICE, "write lease given up: a passive broker may take over");
+    (void)broker_store_set_wait(b->store, NULL, NULL);
     egide_log(EGIDE_LOG_NOTICE, "broker stopping");
     return 0;
 }

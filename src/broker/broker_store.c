@@ -400,3 +400,13 @@ egide_rc broker_store_inject_fault(broker_store_t *s, int nth_write)
     s->ops->inject_fault(s->impl, nth_write);
     return EGIDE_OK;
 }
+
+egide_rc broker_store_set_wait(broker_store_t *s, broker_store_wait_fn fn, void *arg)
+{
+    if (!s)
+        return EGIDE_ERR_INVALID;
+    if (!s->ops->set_wait)
+        return EGIDE_ERR_STATE;
+    s->ops->set_wait(s->impl, fn, arg);
+    return EGIDE_OK;
+}

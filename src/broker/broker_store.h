@@ -138,6 +138,11 @@ typedef struct broker_redeliver_cursor {
 
 typedef struct broker_store broker_store_t;
 
+/* Called while a statement waits on the server, with the server's socket
+ * fd (readable wanted; also writable when write) and at most timeout_ms to
+ * wait: see broker_store_set_wait. */
+typedef void (*broker_store_wait_fn)(void *arg, int fd, bool write, int timeout_ms);
+
 /* A backend.  Each function gets the backend's own state (impl); the
  * broker_store_* wrappers below check the arguments first, so a backend may
  * rely on non-NULL, well-sized arguments.  Semantics are those of the
@@ -198,6 +203,10 @@ typedef struct broker_store_ops {
      * write from now (1 = the next one) fails with EGIDE_ERR_IO, as SQLite's
      * own tests inject I/O errors; 0 clears it. */
     void (*inject_fault)(void *impl, int nth_write);
+    /* Optional (NULL when the backend's calls do not wait on a server:
+     * SQLite): what to do while a statement waits, see
+     * broker_store_set_wait. */
+    void (*set_wait)(void *impl, broker_store_wait_fn fn, void *arg);
 } broker_store_ops_t;
 
 /* The backends compiled in, NULL-terminated (SQLite first, the default). */
@@ -352,6 +361,12 @@ egide_rc broker_store_redelivery_done(broker_store_t *s, const uint8_t *msg_id,
  * Call it outside a transaction.  EGIDE_ERR_STATE when another holder's
  * lease is valid, EGIDE_ERR_NOTFOUND when the backend has no lease. */
 egide_rc broker_store_lease(broker_store_t *s, const char *holder, int64_t ttl_ms, uint64_t *epoch);
+/* While one of its statements waits on the server, the store calls
+ * fn(arg, fd, write, timeout_ms) instead of blocking (PostgreSQL: the
+ * socket of libpq, see egide_pg_set_wait), so that the caller's loop goes
+ * on with what needs no store.  fn must not use the store.  NULL fn: block.
+ * EGIDE_ERR_STATE when the backend never waits on a server (SQLite). */
+egide_rc broker_store_set_wait(broker_store_t *s, broker_store_wait_fn fn, void *arg);
 /* See broker_store_ops_t.inject_fault; EGIDE_ERR_STATE when the backend has none. */
 egide_rc broker_store_inject_fault(broker_store_t *s, int nth_write);
 

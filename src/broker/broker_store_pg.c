@@ -432,6 +432,11 @@ static void s_inject_fault(void *impl, int nth_write)
     ((s_store_t *)impl)->fault_in = nth_write;
 }
 
+static void s_set_wait(void *impl, broker_store_wait_fn fn, void *arg)
+{
+    egide_pg_set_wait(((s_store_t *)impl)->pg, fn, arg);
+}
+
 /* ------------------------------------------------------------ accept */
 
 static egide_rc s_accept_rows(s_store_t *x, const broker_accept_t *a)
@@ -880,4 +885,5 @@ const broker_store_ops_t broker_store_pg_ops = {
     .redelivery_done = s_redelivery_done,
     .lease = s_lease,
     .inject_fault = s_inject_fault,
+    .set_wait = s_set_wait,
 };

@@ -17,7 +17,8 @@
 #include "egide/base/egide_util.h"
 #include "egide/crypto/egide_crypto.h"
 
-#define R(x) EGIDE__V1__REASON_CODE__REASON_##x
+#define R(x)            EGIDE__V1__REASON_CODE__REASON_##x
+#define ZAP_IN_WAIT_MAX 64 /* ZAP requests answered per round of a store wait */
 
 /* The entry of a refused key, or a new one (the oldest evicted when the
  * table is full: memory stays bounded whatever a client sends). */
@@ -129,7 +130,20 @@ static void s_refused(broker_t *b, const egide_zap_request_t *req, const Egide__
 {
     uint8_t ksha[32];
     egide_sha256(req->curve_key, 32, ksha);
-    broker_zap_refused(b, ksha, node ? node->id : NULL, broker_now(b));
+    if (!b->in_store_wait) {
+        broker_zap_refused(b, ksha, node ? node->id : NULL, broker_now(b));
+        return;
+    }
+    /* inside a store statement: the audit leaf waits for the loop */
+    if (b->n_zap_later >= BROKER_ZAP_LATER_MAX) {
+        atomic_fetch_add(&b->m.zap_refused, 1);
+        b->refused_quiet++; /* in the next summary line */
+        return;
+    }
+    broker_zap_later_t *l = &b->zap_later[b->n_zap_later++];
+    memcpy(l->key_sha256, ksha, 32);
+    l->has_node = node != NULL;
+    egide_strlcpy(l->node_id, node ? node->id : "", sizeof l->node_id);
 }
 
 static void s_answer(broker_t *b, const egide_zap_request_t *req)
@@ -154,8 +168,10 @@ static void s_answer(broker_t *b, const egide_zap_request_t *req)
         egide_log(EGIDE_LOG_WARNING, "ZAP reply not sent");
 }
 
-void broker_zap_handle(broker_t *b, int max)
+/* Answer up to max waiting ZAP requests; how many were answered. */
+static int s_zap_round(broker_t *b, int max)
 {
+    int answered = 0;
     for (int i = 0; i < max; i++) {
         egide_zap_request_t req;
         egide_rc rc = egide_zap_recv(b->zap, &req);
@@ -164,5 +180,40 @@ void broker_zap_handle(broker_t *b, int max)
         if (rc)
             continue; /* malformed and drained: nothing to answer */
         s_answer(b, &req);
+        answered++;
     }
+    return answered;
+}
+
+void broker_zap_handle(broker_t *b, int max)
+{
+    /* first the refusals answered during a store wait (b->in_store_wait is
+     * false here: the loop calls this between statements) */
+    size_t n = b->n_zap_later;
+    b->n_zap_later = 0;
+    for (size_t i = 0; i < n; i++) {
+        const broker_zap_later_t *l = &b->zap_later[i];
+        broker_zap_refused(b, l->key_sha256, l->has_node ? l->node_id : NULL, broker_now(b));
+    }
+    (void)s_zap_round(b, max);
+}
+
+void broker_store_wait(void *arg, int fd, bool write, int timeout_ms)
+{
+    broker_t *b = arg;
+    atomic_fetch_add(&b->m.store_waits, 1);
+    void *socks[1] = {b->zap};
+    bool ready[1] = {false}, fd_ready = false;
+    if (b->in_store_wait || !b->zap) {
+        /* not from inside a ZAP answer (none reaches the store): wait only */
+        (void)egide_transport_poll_fd_rw(socks, ready, 0, fd, write, &fd_ready, timeout_ms);
+        return;
+    }
+    if (egide_transport_poll_fd_rw(socks, ready, 1, fd, write, &fd_ready, timeout_ms) != EGIDE_OK ||
+        !ready[0])
+        return;
+    b->in_store_wait = true;
+    int n = s_zap_round(b, ZAP_IN_WAIT_MAX);
+    b->in_store_wait = false;
+    atomic_fetch_add(&b->m.zap_in_store_wait, (uint64_t)n);
 }

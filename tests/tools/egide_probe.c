@@ -7,7 +7,8 @@
  *
  *   egide_probe --endpoint E --broker-public F --curve-secret F --curve-public F
  *               --node ID [--sign-key K --sign-cert C --pki DIR] MODE [options]
- * MODE: hello | submit | replay | garbage
+ * MODE: handshake | hello | submit | replay | garbage
+ *   handshake: only the CURVE handshake (the broker's ZAP answer), then exit
  *   submit/replay: --type T --to ID [--to ID] [--sender-id ID] [--seq N] [--size BYTES]
  *   garbage: --count N
  * Prints one line per outcome; exit 0 when the exchange completed, 3 when the
@@ -206,10 +207,15 @@ int main(int argc, char **argv)
         return 2;
     int refused = 0, status = 0;
     /* With ZMQ_IMMEDIATE nothing can be sent before the handshake: wait for it. */
+    int64_t t0 = egide_mono_ms();
     Egide__V1__Frame *f = s_wait(5000, -1, &refused);
     if (!f) {
-        printf(refused ? "refused\n" : "no-answer\n");
+        printf(refused ? "refused %lld ms\n" : "no-answer\n", (long long)(egide_mono_ms() - t0));
         status = refused ? 4 : 3;
+        goto out;
+    }
+    if (strcmp(mode, "handshake") == 0) {
+        printf("handshake %lld ms\n", (long long)(egide_mono_ms() - t0));
         goto out;
     }
     s_hello(node);

@@ -20,6 +20,7 @@
  */
 #include "broker_store.h"
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,12 +28,36 @@
 
 #include "egide/base/egide_rc.h"
 #include "egide/crypto/egide_crypto.h"
+#include "egide/store/egide_pg.h"
 #include "egide_test.h"
 #include "pg_fixture.h"
 
 static const broker_store_ops_t *s_ops; /* backend under test */
 static char s_tmp[256];
 static int s_count;
+
+/* The second PostgreSQL pass runs every test with a wait hook, as the
+ * broker's loop sets one: every statement, COMMIT included, is then sent
+ * without blocking and awaited through the hook (egide_pg_set_wait). */
+static bool s_waiting;
+static int s_hook_calls, s_hook_nested, s_hook_bad_fd;
+static bool s_in_hook;
+
+static void s_hook(void *arg, int fd, bool write, int timeout_ms)
+{
+    (void)arg;
+    s_hook_calls++;
+    if (s_in_hook)
+        s_hook_nested++;
+    if (fd < 0 || timeout_ms <= 0 || timeout_ms > EGIDE_PG_WAIT_MS) {
+        s_hook_bad_fd++;
+        return;
+    }
+    s_in_hook = true;
+    struct pollfd p = {.fd = fd, .events = (short)(POLLIN | (write ? POLLOUT : 0))};
+    (void)poll(&p, 1, timeout_ms);
+    s_in_hook = false;
+}
 
 /* A fresh, empty store of the backend under test. */
 static broker_store_t *s_fresh(char *loc, size_t size)
@@ -53,6 +78,10 @@ static broker_store_t *s_fresh(char *loc, size_t size)
     broker_store_t *s = NULL;
     if (broker_store_open(s_ops, loc, false, &s) != EGIDE_OK)
         return NULL;
+    if (s_waiting && broker_store_set_wait(s, s_hook, NULL) != EGIDE_OK) {
+        broker_store_close(&s);
+        return NULL;
+    }
     return s;
 }
 
@@ -998,17 +1027,32 @@ int main(int argc, char **argv)
         return 1;
     }
     int ran = 0;
-    for (size_t i = 0; broker_store_backends[i]; i++) {
-        s_ops = broker_store_backends[i];
+    size_t nb = 0;
+    while (broker_store_backends[nb])
+        nb++;
+    /* every backend, then PostgreSQL again with the wait hook */
+    for (size_t i = 0; i <= nb; i++) {
+        s_ops = i < nb ? broker_store_backends[i] : &broker_store_pg_ops;
+        s_waiting = i == nb;
         if (argc > 1 && strcmp(argv[1], s_ops->name) != 0)
             continue;
         ran++;
-        fprintf(stderr, "backend %s\n", s_ops->name);
-        if (s_ops == &broker_store_pg_ops) {
+        fprintf(stderr, "backend %s%s\n", s_ops->name, s_waiting ? ", waits through a hook" : "");
+        if (s_ops == &broker_store_pg_ops && !s_waiting) {
             int up = pg_fixture_start(s_tmp);
             CHECK(up >= 0); /* a required server that cannot start fails */
-            if (up <= 0)
-                continue;
+            if (up <= 0) {
+                nb = i; /* no server: no second pass either */
+                break;
+            }
+        }
+        if (!s_waiting) {
+            broker_store_t *sq = s_fresh((char[512]){0}, 512);
+            CHECK(sq != NULL);
+            CHECK_RC(broker_store_set_wait(sq, s_hook, NULL),
+                     s_ops == &broker_store_pg_ops ? EGIDE_OK : EGIDE_ERR_STATE);
+            broker_store_close(&sq);
+            CHECK_RC(broker_store_set_wait(NULL, s_hook, NULL), EGIDE_ERR_INVALID);
         }
         RUN(test_open_and_names);
         RUN(test_accept_read_back);
@@ -1024,6 +1068,11 @@ int main(int argc, char **argv)
         RUN(test_lease);
         if (s_ops == &broker_store_pg_ops)
             RUN(test_pg_connection_loss);
+        if (s_waiting) {
+            fprintf(stderr, "wait hook: %d calls\n", s_hook_calls);
+            CHECK(s_hook_calls > 0); /* the statements did go through it */
+            CHECK(s_hook_nested == 0 && s_hook_bad_fd == 0);
+        }
     }
     CHECK(ran > 0); /* an unknown backend name is a failure, not a pass */
     pg_fixture_drop_all();

@@ -103,6 +103,11 @@ egide_rc egide_transport_poll(void *const *socks, bool *ready, int n, int timeou
  * none): *fd_ready tells whether it is readable. */
 egide_rc egide_transport_poll_fd(void *const *socks, bool *ready, int n, int fd, bool *fd_ready,
                                  int timeout_ms);
+/* The same, and when fd_write also waiting for fd to be writable: *fd_ready
+ * tells whether it is readable, writable or in error (a database client's
+ * socket, whose library then says which). */
+egide_rc egide_transport_poll_fd_rw(void *const *socks, bool *ready, int n, int fd, bool fd_write,
+                                    bool *fd_ready, int timeout_ms);
 
 /* Read one event from a monitor PAIR socket without blocking: *event gets the
  * ZMQ_EVENT_* number.  EGIDE_ERR_TIMEOUT when none is waiting. */

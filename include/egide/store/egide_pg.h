@@ -63,6 +63,25 @@ uint64_t egide_pg_session(const egide_pg_t *p);
  * had none): for a caller that tells a refusal from a failure. */
 const char *egide_pg_sqlstate(const egide_pg_t *p);
 
+/* What the caller does while a statement waits on the server.  Without
+ * one (the default) libpq blocks the thread until the answer comes.  With
+ * one, every statement, COMMIT included, is sent without blocking and the
+ * answer awaited through wait(arg, fd, write, timeout_ms): fd is libpq's
+ * socket; the call returns when fd is readable (or, when write, also
+ * writable), when timeout_ms (at most EGIDE_PG_WAIT_MS) has passed, or
+ * earlier, and may do other work meanwhile (the broker answers its ZAP
+ * handshakes), but must not use this connection.  Waiting takes as long as
+ * the server does: the hook bounds the wait of each round, not the
+ * statement (the server's statement_timeout and the lease do).  A
+ * reconnection (PQreset, bounded by connect_timeout) still blocks.
+ * NULL fn: block again. */
+#define EGIDE_PG_WAIT_MS 200
+typedef void (*egide_pg_wait_fn)(void *arg, int fd, bool write, int timeout_ms);
+void egide_pg_set_wait(egide_pg_t *p, egide_pg_wait_fn fn, void *arg);
+/* How many times a statement of p waited (called its wait hook) since it
+ * was opened: for tests and metrics. */
+uint64_t egide_pg_waits(const egide_pg_t *p);
+
 /* Run SQL without parameters or results (BEGIN, SAVEPOINT, DDL; several
  * statements allowed).  Reconnects first when the connection was lost
  * outside a transaction. */

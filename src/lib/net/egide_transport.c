@@ -279,6 +279,12 @@ egide_rc egide_transport_send_raw(void *sock, const void *routing_id, size_t rid
 egide_rc egide_transport_poll_fd(void *const *socks, bool *ready, int n, int fd, bool *fd_ready,
                                  int timeout_ms)
 {
+    return egide_transport_poll_fd_rw(socks, ready, n, fd, false, fd_ready, timeout_ms);
+}
+
+egide_rc egide_transport_poll_fd_rw(void *const *socks, bool *ready, int n, int fd, bool fd_write,
+                                    bool *fd_ready, int timeout_ms)
+{
     zmq_pollitem_t items[9];
     if (!socks || !ready || n < 0 || n > 8 || (n == 0 && fd < 0) || (fd >= 0 && !fd_ready))
         return EGIDE_ERR_INVALID;
@@ -288,7 +294,8 @@ egide_rc egide_transport_poll_fd(void *const *socks, bool *ready, int n, int fd,
     }
     int total = n;
     if (fd >= 0) {
-        items[total++] = (zmq_pollitem_t){NULL, fd, ZMQ_POLLIN, 0};
+        items[total++] =
+            (zmq_pollitem_t){NULL, fd, (short)(ZMQ_POLLIN | (fd_write ? ZMQ_POLLOUT : 0)), 0};
         *fd_ready = false;
     }
     int r = zmq_poll(items, total, timeout_ms);
@@ -301,7 +308,8 @@ egide_rc egide_transport_poll_fd(void *const *socks, bool *ready, int n, int fd,
     for (int i = 0; i < n; i++)
         ready[i] = (items[i].revents & ZMQ_POLLIN) != 0;
     if (fd >= 0)
-        *fd_ready = (items[n].revents & ZMQ_POLLIN) != 0;
+        *fd_ready = (items[n].revents &
+                     (fd_write ? ZMQ_POLLIN | ZMQ_POLLOUT | ZMQ_POLLERR : ZMQ_POLLIN)) != 0;
     return r > 0 ? EGIDE_OK : EGIDE_ERR_TIMEOUT;
 }
 

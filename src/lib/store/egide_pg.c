@@ -32,13 +32,16 @@
  * connection meanwhile; down is set while the server is unreachable, so
  * that the loss is logged once and the return logged once. */
 struct egide_pg {
-    PGconn *conn;   /* the connection (owned) */
-    char *conninfo; /* as given (owned) */
-    bool reader;    /* READ ONLY session */
-    bool txn;       /* a transaction block of ours is open */
-    bool down;      /* the last attempt to reach the server failed */
-    uint64_t gen;   /* session generation */
-    char state[6];  /* SQLSTATE of the last failure, "" */
+    PGconn *conn;          /* the connection (owned) */
+    char *conninfo;        /* as given (owned) */
+    bool reader;           /* READ ONLY session */
+    bool txn;              /* a transaction block of ours is open */
+    bool down;             /* the last attempt to reach the server failed */
+    uint64_t gen;          /* session generation */
+    char state[6];         /* SQLSTATE of the last failure, "" */
+    egide_pg_wait_fn wait; /* NULL: libpq's blocking calls */
+    void *wait_arg;
+    uint64_t waits; /* calls of wait */
 };
 
 /* ------------------------------------------------------------ errors */
@@ -100,6 +103,95 @@ static egide_rc s_rc(egide_pg_t *p, const PGresult *res, const char *what)
     return EGIDE_ERR_DB;
 }
 
+/* ------------------------------------------------------------ waiting */
+
+/* With a wait hook: send the query already queued by a PQsend* call (which
+ * returned ok), then collect its results, waiting through the hook, as
+ * PQexec does (the last result, or the first error, is returned; NULL when
+ * the connection broke and libpq has no result to give). */
+static PGresult *s_collect(egide_pg_t *p, int sent)
+{
+    if (!sent)
+        return NULL;
+    int fd = PQsocket(p->conn);
+    for (;;) { /* the query out: wait for writable or readable (libpq's rule) */
+        int f = PQflush(p->conn);
+        if (f == 0)
+            break;
+        if (f < 0 || fd < 0)
+            return NULL;
+        p->waits++;
+        p->wait(p->wait_arg, fd, true, EGIDE_PG_WAIT_MS);
+        if (!PQconsumeInput(p->conn))
+            return NULL;
+    }
+    PGresult *keep = NULL;
+    for (;;) {
+        while (PQisBusy(p->conn)) {
+            if (fd < 0)
+                break;
+            p->waits++;
+            p->wait(p->wait_arg, fd, false, EGIDE_PG_WAIT_MS);
+            if (!PQconsumeInput(p->conn))
+                break; /* PQgetResult then says what broke */
+        }
+        if (PQisBusy(p->conn) && PQstatus(p->conn) != CONNECTION_OK) {
+            PQclear(keep);
+            return NULL;
+        }
+        PGresult *r = PQgetResult(p->conn);
+        if (!r)
+            break;
+        bool failed = PQresultStatus(r) == PGRES_FATAL_ERROR;
+        if (keep && PQresultStatus(keep) == PGRES_FATAL_ERROR && !failed) {
+            PQclear(r); /* the first error stands */
+            continue;
+        }
+        PQclear(keep);
+        keep = r;
+    }
+    return keep;
+}
+
+static PGresult *s_exec(egide_pg_t *p, const char *sql)
+{
+    if (!p->wait)
+        return PQexec(p->conn, sql);
+    return s_collect(p, PQsendQuery(p->conn, sql));
+}
+
+static PGresult *s_prepare(egide_pg_t *p, const egide_pg_stmt_t *st)
+{
+    if (!p->wait)
+        return PQprepare(p->conn, st->name, st->sql, 0, NULL);
+    return s_collect(p, PQsendPrepare(p->conn, st->name, st->sql, 0, NULL));
+}
+
+static PGresult *s_exec_prepared(egide_pg_t *p, const char *name, int n, const char *const *vals,
+                                 const int *lens, const int *fmts)
+{
+    if (!p->wait)
+        return PQexecPrepared(p->conn, name, n, vals, lens, fmts, 1);
+    return s_collect(p, PQsendQueryPrepared(p->conn, name, n, vals, lens, fmts, 1));
+}
+
+void egide_pg_set_wait(egide_pg_t *p, egide_pg_wait_fn fn, void *arg)
+{
+    if (!p)
+        return;
+    p->wait = fn;
+    p->wait_arg = arg;
+    /* a PQsend* must never block on a full socket: libpq's blocking calls
+     * (PQexec, PQreset's session settings) ignore this and still block */
+    if (PQsetnonblocking(p->conn, fn ? 1 : 0) != 0)
+        egide_log(EGIDE_LOG_WARNING, "postgresql: cannot change the connection's blocking mode");
+}
+
+uint64_t egide_pg_waits(const egide_pg_t *p)
+{
+    return p ? p->waits : 0;
+}
+
 /* ------------------------------------------------------------ sessions */
 
 /* What every new session runs. */
@@ -115,6 +207,8 @@ static egide_rc s_session(egide_pg_t *p)
                                 : "SET client_min_messages = warning";
     PGresult *r = PQexec(p->conn, sql);
     egide_rc rc = s_rc(p, r, "session settings");
+    if (p->wait && PQsetnonblocking(p->conn, 1) != 0)
+        rc = EGIDE_ERR_DB;
     PQclear(r);
     if (rc == EGIDE_OK)
         p->gen++;
@@ -230,7 +324,7 @@ egide_rc egide_pg_exec_rows(egide_pg_t *p, const char *sql, uint64_t *rows)
     egide_rc rc = s_ready(p);
     if (rc != EGIDE_OK)
         return rc;
-    PGresult *r = PQexec(p->conn, sql);
+    PGresult *r = s_exec(p, sql);
     char what[48];
     s_clean(sql, what, 28);
     rc = s_rc(p, r, what);
@@ -260,7 +354,7 @@ egide_rc egide_pg_run(egide_pg_t *p, egide_pg_stmt_t *st, PGresult **res, uint64
     if (rc != EGIDE_OK)
         return rc;
     if (st->gen != p->gen) {
-        PGresult *r = PQprepare(p->conn, st->name, st->sql, 0, NULL);
+        PGresult *r = s_prepare(p, st);
         rc = s_rc(p, r, st->name);
         PQclear(r);
         if (rc != EGIDE_OK)
@@ -303,7 +397,7 @@ egide_rc egide_pg_run(egide_pg_t *p, egide_pg_stmt_t *st, PGresult **res, uint64
         }
     }
     va_end(ap);
-    PGresult *r = PQexecPrepared(p->conn, st->name, n, vals, lens, fmts, 1);
+    PGresult *r = s_exec_prepared(p, st->name, n, vals, lens, fmts);
     rc = s_rc(p, r, st->name);
     if (rc == EGIDE_OK && changed) {
         const char *t = PQcmdTuples(r);
@@ -338,7 +432,7 @@ egide_rc egide_pg_commit(egide_pg_t *p)
         return EGIDE_ERR_STATE;
     if (PQstatus(p->conn) != CONNECTION_OK)
         return EGIDE_ERR_DB; /* the transaction went with the connection */
-    PGresult *r = PQexec(p->conn, "COMMIT");
+    PGresult *r = s_exec(p, "COMMIT");
     egide_rc rc = s_rc(p, r, "COMMIT");
     if (rc == EGIDE_OK && strcmp(PQcmdStatus(r), "COMMIT") != 0) {
         /* The transaction had failed: the server rolled it back. */
@@ -359,7 +453,7 @@ void egide_pg_rollback(egide_pg_t *p)
     p->txn = false;
     if (PQstatus(p->conn) != CONNECTION_OK)
         return; /* nothing to roll back on the server: the next call reconnects */
-    PGresult *r = PQexec(p->conn, "ROLLBACK");
+    PGresult *r = s_exec(p, "ROLLBACK");
     (void)s_rc(p, r, "ROLLBACK");
     PQclear(r);
 }

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: AGPL-3.0-or-later
+# test_broker_slow_db_pg.sh - a slow database does not block the broker's
+# loop.  The broker runs on [store] backend = postgresql (a temporary
+# PostgreSQL 15 cluster); another session holds an ACCESS EXCLUSIVE lock on
+# the deliveries table for 15 s, so the broker's next statement waits on
+# the server (pg_stat_activity shows it waiting on the lock).  Meanwhile:
+# - a node's CURVE handshake is answered (egide_probe handshake; before,
+#   the loop was inside PQexec and no ZAP request was read until the lock
+#   went: the probe got no answer in 5 s, and an edge would move to another
+#   broker after 3 s);
+# - an unknown key is refused, and its audit leaf is written after the
+#   wait (not from inside the waiting statement);
+# - the 119 submits a referral: queued, and delivered once when the lock
+#   goes, with no rejection.
+# Label "pg".
+. "$(dirname "$0")/common.sh"
+PGC="$EL_ROOT/tests/tools/pg-test-cluster.sh"
+PGD=$(mktemp -d /tmp/egide-pg.XXXXXX)
+chmod 755 "$PGD" # the server runs as postgres
+LOCKER=
+pg_cleanup() {
+    [ -n "$LOCKER" ] && kill "$LOCKER" 2>/dev/null
+    "$PGC" stop "$PGD/c" 2>/dev/null
+    rm -rf "$PGD"
+}
+trap 'pg_cleanup; t_cleanup; pkill -P $T_WATCHDOG 2>/dev/null; kill $T_WATCHDOG 2>/dev/null' EXIT
+"$PGC" init "$PGD/c" || { rc=$?; [ $rc -eq 77 ] && [ "${EGIDE_TEST_PG_REQUIRED:-0}" != 1 ] && { echo "SKIP: no PostgreSQL server tools"; exit 0; }; exit 1; }
+"$PGC" start "$PGD/c" >/dev/null || exit 1
+CONNINFO=$("$PGC" createdb "$PGD/c" egide_broker) || exit 1
+PSQL="${EGIDE_PG_BINDIR:-/usr/lib/postgresql/15/bin}/psql"
+psql_q() { "$PSQL" "$CONNINFO" -qAt -c "$1"; }
+
+el_setup || exit 1
+INI="$EL_DIR/state/broker/broker.ini"
+printf '[store]\nbackend = postgresql\nconninfo = %s\n' "$CONNINFO" >>"$INI"
+el_start_broker || exit 1
+el_start_edge fr.snated || exit 1
+el_start_edge 71.crip || exit 1
+for n in fr.snated 71.crip; do check "$n connects to the broker" el_wait_until 100 t_connected "$n"; done
+check "the broker waits on PostgreSQL in its loop's poll" \
+    grep -q "its waits in the loop's poll" "$EL_DIR/state/broker/broker.log"
+
+BODY=$(python3 -c "import json; print(json.dumps({'type':'snated.transmission','to':['71.crip'],'payload':json.load(open('$EL_ROOT/deploy/samples/snated-cluny.json'))}))")
+send() { el_api fr.snated POST /v1/messages -d "$BODY" | json "j['id']"; }
+ID0=$(send)
+check "a referral delivered before the database is slowed" \
+    el_wait_until 150 t_all_delivered fr.snated "$ID0"
+
+PKI="$EL_DIR/pki"
+probe() { # KEYDIR NODE MODE
+    timeout 20 "$EGIDE_BIN/egide_probe" --endpoint "tcp://127.0.0.1:$EL_BROKER_PORT" \
+        --broker-public "$PKI/nodes/71.broker/curve.public" \
+        --curve-secret "$1/curve.secret" --curve-public "$1/curve.public" --node "$2" "$3"
+}
+mkdir -p "$EL_DIR/rogue" && chmod 700 "$EL_DIR/rogue"
+"$EGIDE_BIN/egide" pki curve-keygen --out-secret "$EL_DIR/rogue/curve.secret" \
+    --out-public "$EL_DIR/rogue/curve.public" >/dev/null
+TOKEN=$(cat "$EL_DIR/state/broker/api.token")
+metric() { # NAME -> value
+    curl -s --max-time 2 -H "Authorization: Bearer $TOKEN" \
+        "http://127.0.0.1:$EL_BROKER_API_PORT/metrics" | awk -v n="$1" '$1 == n {print $2}'
+}
+# Both handshakes fine with the database well.
+OUT=$(probe "$PKI/nodes/71.crip" 71.crip handshake)
+check "with the database well: a listed key's handshake is answered ($OUT)" \
+    bash -c "[[ '$OUT' == handshake* ]]"
+AUDITED0=$(metric egide_broker_zap_refused_audited_total)
+check "the metrics answer (refusals audited so far: $AUDITED0)" test -n "$AUDITED0"
+
+# Slow it: a session holds every row of deliveries for 15 s.
+"$PSQL" "$CONNINFO" -qAt -c "BEGIN; LOCK TABLE deliveries IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(15); COMMIT;" \
+    >/dev/null 2>&1 &
+LOCKER=$!
+broker_waits_on_lock() {
+    [ "$(psql_q "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()")" -ge 1 ]
+}
+check "the broker's statement waits on the lock" el_wait_until 50 broker_waits_on_lock
+ID1=$(send)
+check "the 119 submits meanwhile (queued at its edge: $ID1)" test -n "$ID1"
+OUT=$(probe "$PKI/nodes/71.crip" 71.crip handshake)
+RC=$?
+check "during the wait: a listed key's handshake is answered ($OUT)" \
+    bash -c "[ $RC -eq 0 ] && [[ '$OUT' == handshake* ]]"
+OUT=$(probe "$EL_DIR/rogue" fr.snated handshake)
+RC=$?
+check "during the wait: an unknown key is refused at once ($OUT)" \
+    bash -c "[ $RC -eq 4 ] && [[ '$OUT' == refused* ]]"
+check "  and the broker was still waiting on the lock then" broker_waits_on_lock
+check "  and the lock was still held" kill -0 "$LOCKER"
+N=$(metric egide_broker_zap_in_store_wait_total)
+check "handshakes answered during store waits counted ($N)" test "${N:-0}" -ge 2
+check "  and the rounds of waiting ($(metric egide_broker_store_waits_total))" \
+    test "$(metric egide_broker_store_waits_total)" -ge 5
+check "  the refusal is not audited from inside the waiting statement" \
+    test "$(metric egide_broker_zap_refused_audited_total)" = "$AUDITED0"
+
+# The lock goes.
+wait "$LOCKER"
+LOCKER=
+check "the referral sent during the wait is delivered" \
+    el_wait_until 200 t_all_delivered fr.snated "$ID1"
+check "  once" test "$(t_inbox_count 71.crip "$ID1")" -eq 1
+audited_after() { [ "$(metric egide_broker_zap_refused_audited_total)" -eq $((AUDITED0 + 1)) ]; }
+check "the refusal is audited after the wait (one leaf)" el_wait_until 50 audited_after
+check "the broker is still up" kill -0 "${EL_PID[broker]}"
+check "no rejection counted by the broker" \
+    bash -c "! curl -s http://127.0.0.1:$EL_BROKER_API_PORT/metrics -H 'Authorization: Bearer $TOKEN' | grep -Eq '^egide_broker_messages_total\{outcome=\"rejected\"\} [1-9]'"
+check "two envelopes in PostgreSQL" test "$(psql_q 'SELECT count(DISTINCT msg_id) FROM envelopes')" = 2
+t_done
