@@ -13,14 +13,22 @@
 #   wait (not from inside the waiting statement);
 # - the 119 submits a referral: queued, and delivered once when the lock
 #   goes, with no rejection.
+# Then the database goes away (pg_ctl stop) and the conninfo's second host
+# accepts TCP connections but never answers (a server that hangs), so each
+# reconnection attempt takes connect_timeout (8 s) there.  The attempts run
+# on a thread of their own: handshakes are answered meanwhile (before,
+# PQreset blocked the loop for the 8 s, longer than the probe's 5 s).  The
+# database back: the referral sent during the outage is delivered once.
 # Label "pg".
 . "$(dirname "$0")/common.sh"
 PGC="$EL_ROOT/tests/tools/pg-test-cluster.sh"
 PGD=$(mktemp -d /tmp/egide-pg.XXXXXX)
 chmod 755 "$PGD" # the server runs as postgres
 LOCKER=
+SILENT_PID=
 pg_cleanup() {
     [ -n "$LOCKER" ] && kill "$LOCKER" 2>/dev/null
+    [ -n "$SILENT_PID" ] && kill "$SILENT_PID" 2>/dev/null
     "$PGC" stop "$PGD/c" 2>/dev/null
     rm -rf "$PGD"
 }
@@ -32,8 +40,15 @@ PSQL="${EGIDE_PG_BINDIR:-/usr/lib/postgresql/15/bin}/psql"
 psql_q() { "$PSQL" "$CONNINFO" -qAt -c "$1"; }
 
 el_setup || exit 1
+# A second host that takes TCP connections and never answers.
+SILENT_PORT=$(el_free_port)
+python3 -c "import socket,sys,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen(128); time.sleep(600)" \
+    "$SILENT_PORT" &
+SILENT_PID=$!
+PGPORT=$(sed -n 's/.*port=\([0-9]*\).*/\1/p' <<<"$CONNINFO")
+BROKER_CONNINFO="host=127.0.0.1,127.0.0.1 port=$PGPORT,$SILENT_PORT user=postgres dbname=egide_broker connect_timeout=8"
 INI="$EL_DIR/state/broker/broker.ini"
-printf '[store]\nbackend = postgresql\nconninfo = %s\n' "$CONNINFO" >>"$INI"
+printf '[store]\nbackend = postgresql\nconninfo = %s\n' "$BROKER_CONNINFO" >>"$INI"
 el_start_broker || exit 1
 el_start_edge fr.snated || exit 1
 el_start_edge 71.crip || exit 1
@@ -107,4 +122,30 @@ check "the broker is still up" kill -0 "${EL_PID[broker]}"
 check "no rejection counted by the broker" \
     bash -c "! curl -s http://127.0.0.1:$EL_BROKER_API_PORT/metrics -H 'Authorization: Bearer $TOKEN' | grep -Eq '^egide_broker_messages_total\{outcome=\"rejected\"\} [1-9]'"
 check "two envelopes in PostgreSQL" test "$(psql_q 'SELECT count(DISTINCT msg_id) FROM envelopes')" = 2
+
+# The database goes away; reconnecting hangs 8 s on the silent host.
+"$PGC" stop "$PGD/c"
+health() { curl -s --max-time 2 "http://127.0.0.1:$EL_BROKER_API_PORT/v1/health"; }
+store_down() { health | grep -q '"status": *"store_unavailable"'; }
+check "broker health: store unavailable" el_wait_until 100 store_down
+ID2=$(send)
+check "the 119 submits during the outage (queued: $ID2)" test -n "$ID2"
+silent_tried() { [ "$(ss -Htn state established "( dport = :$SILENT_PORT )" | wc -l)" -ge 1 ]; }
+check "the broker is trying the silent host" el_wait_until 100 silent_tried
+answered=0
+for i in 1 2 3; do
+    OUT=$(probe "$PKI/nodes/71.crip" 71.crip handshake)
+    [[ "$OUT" == handshake* ]] && answered=$((answered + 1))
+    echo "  probe $i during reconnection: $OUT"
+    sleep 1
+done
+check "during reconnection attempts: 3 of 3 handshakes answered ($answered)" test "$answered" -eq 3
+check "the broker is still up" kill -0 "${EL_PID[broker]}"
+"$PGC" start "$PGD/c" >/dev/null || exit 1
+store_up() { health | grep -q '"store": *"ok"'; }
+check "broker health: store ok again" el_wait_until 300 store_up
+check "the referral sent during the outage is delivered" \
+    el_wait_until 300 t_all_delivered fr.snated "$ID2"
+check "  once" test "$(t_inbox_count 71.crip "$ID2")" -eq 1
+check "three envelopes in PostgreSQL" test "$(psql_q 'SELECT count(DISTINCT msg_id) FROM envelopes')" = 3
 t_done

@@ -73,8 +73,10 @@ const char *egide_pg_sqlstate(const egide_pg_t *p);
  * handshakes), but must not use this connection.  Waiting takes as long as
  * the server does: the hook bounds the wait of each round, not the
  * statement (the server's statement_timeout and the lease do).  A
- * reconnection (PQreset, bounded by connect_timeout) still blocks.
- * NULL fn: block again. */
+ * reconnection runs PQconnectdb (every host of the conninfo, each within
+ * connect_timeout) on a thread of its own while wait is called with the
+ * read end of a pipe that thread writes when it is done.
+ * NULL fn: block again (PQreset for a reconnection). */
 #define EGIDE_PG_WAIT_MS 200
 typedef void (*egide_pg_wait_fn)(void *arg, int fd, bool write, int timeout_ms);
 void egide_pg_set_wait(egide_pg_t *p, egide_pg_wait_fn fn, void *arg);

@@ -10,16 +10,26 @@
  * Reconnection: a lost connection is noticed on the call that fails (libpq
  * reports CONNECTION_BAD, or the server sends a class 08 / 57P0x error).
  * Inside a transaction nothing can be saved: calls fail until the caller's
- * rollback.  Outside one, the next call runs PQreset() once (it tries every
- * host of the conninfo) and, when it works, starts a new session
- * generation, so that every statement is prepared again before its use.
+ * rollback.  Outside one, the next call reconnects once (PQreset, or with
+ * a wait hook a new PQconnectdb on a thread of its own; both try every host
+ * of the conninfo) and, when it works, starts a new session generation, so
+ * that every statement is prepared again before its use.
+ *
+ * Waiting (egide_pg_set_wait): with a hook, statements go out through
+ * PQsend* on a non-blocking connection and their answers are awaited
+ * through the hook, so the caller's loop polls libpq's socket.
  */
 #include "egide/store/egide_pg.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "egide/base/egide_log.h"
 #include "egide/base/egide_util.h"
@@ -215,6 +225,60 @@ static egide_rc s_session(egide_pg_t *p)
     return rc;
 }
 
+/* A connection attempt on its own thread, so that the caller's wait hook
+ * keeps running: PQconnectdb tries every host of the conninfo, each within
+ * connect_timeout, which libpq's polling interface would not do. */
+typedef struct {
+    const char *conninfo;
+    PGconn *conn; /* the attempt's result (NULL: out of memory) */
+    int done[2];  /* pipe: written once the attempt is over */
+} s_attempt_t;
+
+static void *s_attempt_run(void *arg)
+{
+    s_attempt_t *a = arg;
+    a->conn = PQconnectdb(a->conninfo);
+    ssize_t w;
+    do
+        w = write(a->done[1], "", 1);
+    while (w < 0 && errno == EINTR);
+    return NULL;
+}
+
+/* One reconnection attempt: PQreset without a wait hook; with one, a new
+ * connection made on a thread while the hook waits for its pipe (when no
+ * thread or pipe can be had, PQreset after all).  p->conn is then the new
+ * connection, up or not. */
+static void s_reconnect(egide_pg_t *p)
+{
+    s_attempt_t a = {.conninfo = p->conninfo, .conn = NULL, .done = {-1, -1}};
+    pthread_t t;
+    if (!p->wait || pipe2(a.done, O_CLOEXEC) != 0) {
+        PQreset(p->conn);
+        return;
+    }
+    if (pthread_create(&t, NULL, s_attempt_run, &a) != 0) {
+        close(a.done[0]);
+        close(a.done[1]);
+        PQreset(p->conn);
+        return;
+    }
+    for (;;) {
+        struct pollfd pf = {.fd = a.done[0], .events = POLLIN};
+        if (poll(&pf, 1, 0) > 0)
+            break;
+        p->waits++;
+        p->wait(p->wait_arg, a.done[0], false, EGIDE_PG_WAIT_MS);
+    }
+    (void)pthread_join(t, NULL);
+    close(a.done[0]);
+    close(a.done[1]);
+    if (!a.conn)
+        return; /* out of memory: the old one stays, still down */
+    PQfinish(p->conn);
+    p->conn = a.conn;
+}
+
 /* Make sure the connection is up before a call: reconnect once when it was
  * lost outside a transaction. */
 static egide_rc s_ready(egide_pg_t *p)
@@ -223,7 +287,7 @@ static egide_rc s_ready(egide_pg_t *p)
         return EGIDE_OK;
     if (p->txn)
         return EGIDE_ERR_DB; /* gone with its connection: the caller rolls back */
-    PQreset(p->conn);
+    s_reconnect(p);
     if (PQstatus(p->conn) != CONNECTION_OK) {
         if (!p->down) {
             char m[256];
