@@ -69,6 +69,10 @@ typedef struct broker_conn {
     bool connected; /* false after EHOSTUNREACH until its next frame */
     int64_t last_seen_ms;
     uint64_t checkpoint_size; /* tree size the edge said it holds */
+    /* Its Hello was handled by this broker while active: until then its
+     * checkpoint_size is unknown, so no checkpoint is pushed to it (one
+     * without the right proof would raise a false fork alert). */
+    bool said_hello;
     /* A redelivery to a restored node may have pages still to queue: its
      * cursor is in the store (broker_store_redeliver_resume), read when a
      * page is queued, one per pump pass.  Only a cache: false (the common
@@ -311,6 +315,9 @@ int64_t broker_backoff(const broker_t *b, int attempts);
 /* broker_out.c */
 broker_conn_t *broker_conn(broker_t *b, const char *node_id, bool create);
 void broker_conn_seen(broker_t *b, const egide_transport_msg_t *m);
+/* Every node as not connected and not yet said Hello (a passive broker
+ * taking over: the nodes it refused meanwhile say Hello again). */
+void broker_conns_forget(broker_t *b);
 /* Queue packed frame bytes for node_id (takes ownership of *data, NULLs it);
  * a failed build (rc != EGIDE_OK) is logged and dropped. */
 void broker_out_push(broker_t *b, const char *node_id, egide_rc rc, uint8_t **data, size_t len);

@@ -90,7 +90,7 @@ void broker_checkpoint(broker_t *b, bool force)
     b->last_checkpoint_ms = now;
     /* Connected edges get it (with a consistency proof from their size). */
     for (size_t i = 0; i < b->n_conns; i++)
-        if (b->conns[i].connected)
+        if (b->conns[i].connected && b->conns[i].said_hello)
             s_send_checkpoint(b, &b->conns[i]);
     /* Kept outside the store once this transaction commits (broker_commit),
      * so that a store that lost what it covers is caught at the next start. */
@@ -187,6 +187,7 @@ void broker_handle_hello(broker_t *b, const egide_transport_msg_t *m)
         return;
     }
     c->checkpoint_size = h->checkpoint_size;
+    c->said_hello = true;
     Egide__V1__AuditEvent ev = EGIDE__V1__AUDIT_EVENT__INIT;
     ev.type = EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_NODE_CONNECTED;
     ev.node_id = (char *)m->user_id;

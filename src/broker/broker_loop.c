@@ -205,6 +205,9 @@ static void s_not_active(broker_t *b, void *const *socks)
             break;
         atomic_fetch_add(&b->m.frames_in, 1);
         if (m.user_id[0]) {
+            /* the refusal must reach the edge (which then tries the next
+             * broker listed): sending goes by the node's connection */
+            broker_conn_seen(b, &m);
             atomic_fetch_add(&b->m.passive_refusals, 1);
             broker_send_error(b, m.user_id, m.frame ? m.frame->corr_id : 0, R(BROKER_PASSIVE), why);
         }
@@ -224,6 +227,9 @@ static void s_not_active(broker_t *b, void *const *socks)
               (unsigned long long)epoch);
     b->lease_next_ms = t0 + b->lease_ms / 3;
     b->lease_lost = false;
+    /* The nodes refused while passive said no Hello to an active broker:
+     * each says one when it connects again (nothing is pushed meanwhile). */
+    broker_conns_forget(b);
     rc = broker_become_active(b);
     if (rc == EGIDE_OK) {
         egide_log(EGIDE_LOG_NOTICE, "takeover done in %lld ms: serving",

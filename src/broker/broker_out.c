@@ -46,6 +46,15 @@ broker_conn_t *broker_conn(broker_t *b, const char *node_id, bool create)
     return c;
 }
 
+void broker_conns_forget(broker_t *b)
+{
+    for (size_t i = 0; i < b->n_conns; i++) {
+        b->conns[i].connected = false;
+        b->conns[i].said_hello = false;
+    }
+    atomic_store(&b->m.connected_nodes, 0);
+}
+
 void broker_conn_seen(broker_t *b, const egide_transport_msg_t *m)
 {
     broker_conn_t *c = broker_conn(b, m->user_id, true);

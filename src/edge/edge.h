@@ -150,6 +150,11 @@ typedef struct edge {
      * a message is past EDGE_RESEQ_MAX with no Welcome since. */
     uint64_t welcomes, welcomes_at_replay;
     bool hello_wanted;
+    /* A Hello was sent and no Welcome came since: sent again at most every
+     * EDGE_HELLO_AGAIN_MS while connected (a Hello can be lost: a broker
+     * that was passive when it came, a batch of the broker's rolled back;
+     * until a Welcome the broker may not deliver to this node). */
+    bool welcome_due;
     /* A sender unknown to this node's directory (edge_inbox.c): the broker
      * admitted it, so this directory may be behind; its messages are left
      * undelivered (the broker delivers again) and a Hello brings the newer

@@ -122,6 +122,7 @@ static void s_hello(edge_t *e)
         egide_log(EGIDE_LOG_WARNING, "hello not sent: %s", egide_strerror(rc));
     /* Its Welcome answers any Hello asked for by stalled re-signing. */
     e->hello_wanted = false;
+    e->welcome_due = true;
     e->hello_asked_ms = egide_mono_ms();
     /* Everything not yet accepted is due now (a failure only delays it). */
     edge_store_outbox_retry_all(e->store);
@@ -168,6 +169,7 @@ static egide_rc s_handle_frame(edge_t *e, const Egide__V1__Frame *f, edge_out_t 
          * anything the batch produces is sent. */
         e->broker_fails = 0; /* an active broker: the backoff starts again */
         e->broker_passive = false;
+        e->welcome_due = false;
         return f->welcome ? edge_outbox_welcome(e, f->welcome->last_seq) : EGIDE_OK;
     default:
         egide_log(EGIDE_LOG_WARNING, "unexpected frame from the broker");
@@ -358,9 +360,11 @@ int edge_run(edge_t *e)
             store_retry = now + STORE_RETRY_MS;
         /* A message refused as a replay past EDGE_RESEQ_MAX waits for a
          * Welcome (the one of the last Hello was lost): ask for one. */
-        if (e->hello_wanted && atomic_load(&e->connected) &&
+        if ((e->hello_wanted || e->welcome_due) && atomic_load(&e->connected) &&
             now - e->hello_asked_ms >= EDGE_HELLO_AGAIN_MS) {
-            egide_log(EGIDE_LOG_NOTICE, "asking the broker for a Welcome (hello again)");
+            egide_log(EGIDE_LOG_NOTICE, e->hello_wanted
+                                            ? "asking the broker for a Welcome (hello again)"
+                                            : "no Welcome to the last Hello: hello again");
             s_hello(e);
         }
         if (woken || now >= next_tick || handled)

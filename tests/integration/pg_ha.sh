@@ -5,14 +5,20 @@
 # second broker's configuration (its own endpoint and API port), edges
 # configured by the directory only.  Exits 77 (skipped) only when the
 # server tools are absent and CI does not require them.
-PGC="$EL_ROOT/tests/tools/pg-test-cluster.sh"
-PGD=$(mktemp -d /tmp/egide-pg.XXXXXX)
-chmod 755 "$PGD" # the server runs as postgres
-pg_cleanup() { "$PGC" stop "$PGD/c" 2>/dev/null; rm -rf "$PGD"; }
-trap 'pg_cleanup; t_cleanup; pkill -P $T_WATCHDOG 2>/dev/null; kill $T_WATCHDOG 2>/dev/null' EXIT
-"$PGC" init "$PGD/c" || { rc=$?; [ $rc -eq 77 ] && [ "${EGIDE_TEST_PG_REQUIRED:-0}" != 1 ] && { echo "SKIP: no PostgreSQL server tools"; exit 77; }; exit 1; }
-"$PGC" start "$PGD/c" >/dev/null || exit 1
-CONNINFO=$("$PGC" createdb "$PGD/c" egide_broker) || exit 1
+# With PG_HA_CONNINFO set (the Patroni test), that server is used instead
+# and the caller cleans up.
+if [ -n "${PG_HA_CONNINFO:-}" ]; then
+    CONNINFO=$PG_HA_CONNINFO
+else
+    PGC="$EL_ROOT/tests/tools/pg-test-cluster.sh"
+    PGD=$(mktemp -d /tmp/egide-pg.XXXXXX)
+    chmod 755 "$PGD" # the server runs as postgres
+    pg_cleanup() { "$PGC" stop "$PGD/c" 2>/dev/null; rm -rf "$PGD"; }
+    trap 'pg_cleanup; t_cleanup; pkill -P $T_WATCHDOG 2>/dev/null; kill $T_WATCHDOG 2>/dev/null' EXIT
+    "$PGC" init "$PGD/c" || { rc=$?; [ $rc -eq 77 ] && [ "${EGIDE_TEST_PG_REQUIRED:-0}" != 1 ] && { echo "SKIP: no PostgreSQL server tools"; exit 77; }; exit 1; }
+    "$PGC" start "$PGD/c" >/dev/null || exit 1
+    CONNINFO=$("$PGC" createdb "$PGD/c" egide_broker) || exit 1
+fi
 psql_q() { "${EGIDE_PG_BINDIR:-/usr/lib/postgresql/15/bin}/psql" "$CONNINFO" -qAt -c "$1"; }
 
 # ha_setup LEASE_SECONDS: both brokers' configurations, edges' heartbeat 1 s

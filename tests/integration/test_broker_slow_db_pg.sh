@@ -19,6 +19,12 @@
 # on a thread of their own: handshakes are answered meanwhile (before,
 # PQreset blocked the loop for the 8 s, longer than the probe's 5 s).  The
 # database back: the referral sent during the outage is delivered once.
+# Last, a Hello lost with its batch: the CRIP's edge restarts while
+# audit_head is locked, so the broker's audit append for its Hello waits;
+# that session is then ended (pg_terminate_backend): the batch, the Welcome
+# with it, is rolled back.  The edge says Hello again (it used to wait for
+# a Welcome forever, and what a Hello starts, such as the redelivery to a
+# restored node, never happened) and gets its Welcome.
 # Label "pg".
 . "$(dirname "$0")/common.sh"
 PGC="$EL_ROOT/tests/tools/pg-test-cluster.sh"
@@ -148,4 +154,27 @@ check "the referral sent during the outage is delivered" \
     el_wait_until 300 t_all_delivered fr.snated "$ID2"
 check "  once" test "$(t_inbox_count 71.crip "$ID2")" -eq 1
 check "three envelopes in PostgreSQL" test "$(psql_q 'SELECT count(DISTINCT msg_id) FROM envelopes')" = 3
+
+# A Hello lost with its batch.
+"$PSQL" "$CONNINFO" -qAt -c "BEGIN; LOCK TABLE audit_head IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60); COMMIT;" \
+    >/dev/null 2>&1 &
+LOCKER=$!
+locked() { [ "$(psql_q "SELECT count(*) FROM pg_locks WHERE relation = 'audit_head'::regclass AND mode = 'AccessExclusiveLock' AND granted")" = 1 ]; }
+check "audit_head locked" el_wait_until 50 locked
+ROLLED=$(grep -c 'batch rolled back' "$EL_DIR/state/broker/broker.log")
+el_stop 71.crip
+el_start_edge 71.crip || exit 1
+hello_waits() { [ "$(psql_q "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE '%audit_head%' AND pid <> pg_backend_pid()")" -ge 1 ]; }
+check "the broker's audit append for the CRIP's Hello waits on the lock" el_wait_until 100 hello_waits
+psql_q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE '%audit_head%' AND pid <> pg_backend_pid()" >/dev/null
+kill "$LOCKER" 2>/dev/null
+wait "$LOCKER" 2>/dev/null
+LOCKER=
+rolled_back() { [ "$(grep -c 'batch rolled back' "$EL_DIR/state/broker/broker.log")" -gt "$ROLLED" ]; }
+check "the batch with the Hello was rolled back, its Welcome not sent" el_wait_until 100 rolled_back
+check "the CRIP's edge says Hello again, having had no Welcome" \
+    el_wait_until 150 grep -q 'no Welcome to the last Hello: hello again' "$EL_DIR/state/71.crip/edge.log"
+ID3=$(send)
+check "a referral after it is delivered" el_wait_until 200 t_all_delivered fr.snated "$ID3"
+check "  once" test "$(t_inbox_count 71.crip "$ID3")" -eq 1
 t_done

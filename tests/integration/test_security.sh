@@ -82,4 +82,19 @@ check "and still accepts good envelopes ($OUT)" test "$OUT" = "ACCEPTED -"
 MT=$(curl -s -H "Authorization: Bearer $(cat "$EL_DIR/state/broker/api.token")" "http://127.0.0.1:$EL_BROKER_API_PORT/metrics")
 check "metrics count rejections by reason" grep -q 'egide_broker_rejections_total{reason="REASON_SENDER_MISMATCH"} 1' <<<"$MT"
 check "metrics count refused keys" grep -Eq '^egide_broker_zap_refused_total [1-9]' <<<"$MT"
+
+# A node that connects and sends frames without a Hello gets no checkpoint:
+# the broker does not know the size it holds, and a checkpoint without the
+# proof from that size would raise a false fork alert at its witness.  The
+# CRIP's edge, which said Hello, gets them meanwhile.
+cp_note() { sqlite3 "file:$EL_DIR/state/71.crip/edge.sqlite?mode=ro" "SELECT hex(value) FROM meta WHERE key = 'checkpoint'"; }
+BEFORE=$(cp_note)
+probe 71.je.macon "$PKI/nodes/71.je.macon" nohello --count 7 >"$EL_DIR/nohello.out" 2>&1 &
+NOHELLO=$!
+sleep 1
+for i in 1 2 3; do probe fr.snated "$PKI/nodes/fr.snated" submit --type snated.transmission --to 71.crip >/dev/null; sleep 1; done
+wait "$NOHELLO"
+check "the CRIP's edge got a new checkpoint meanwhile" bash -c "[ '$(cp_note)' != '$BEFORE' ]"
+check "no checkpoint pushed to a node that said no Hello ($(cat "$EL_DIR/nohello.out"))" \
+    grep -qx 'checkpoints 0' "$EL_DIR/nohello.out"
 t_done

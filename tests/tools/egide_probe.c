@@ -9,6 +9,8 @@
  *               --node ID [--sign-key K --sign-cert C --pki DIR] MODE [options]
  * MODE: handshake | hello | submit | replay | garbage
  *   handshake: only the CURVE handshake (the broker's ZAP answer), then exit
+ *   nohello: no Hello, a heartbeat a second for --count seconds; prints
+ *   "checkpoints N", the checkpoint frames the broker pushed meanwhile
  *   submit/replay: --type T --to ID [--to ID] [--sender-id ID] [--seq N] [--size BYTES]
  *   garbage: --count N
  * Prints one line per outcome; exit 0 when the exchange completed, 3 when the
@@ -28,6 +30,7 @@
 #include "egide/protocol/egide_receipt.h"
 #include "egide/net/egide_transport.h"
 #include "egide/base/egide_util.h"
+#include "egide/wire/egide_frame.h"
 #include "egide/wire/egide_wire.h"
 
 static void *s_zctx, *s_sock, *s_mon;
@@ -210,12 +213,33 @@ int main(int argc, char **argv)
     int64_t t0 = egide_mono_ms();
     Egide__V1__Frame *f = s_wait(5000, -1, &refused);
     if (!f) {
-        printf(refused ? "refused %lld ms\n" : "no-answer\n", (long long)(egide_mono_ms() - t0));
+        printf(refused ? "refused\n" : "no-answer\n");
         status = refused ? 4 : 3;
         goto out;
     }
     if (strcmp(mode, "handshake") == 0) {
         printf("handshake %lld ms\n", (long long)(egide_mono_ms() - t0));
+        goto out;
+    }
+    if (strcmp(mode, "nohello") == 0) {
+        int checkpoints = 0;
+        for (long long i = 0; i < count && i < 600; i++) {
+            uint8_t *hb = NULL;
+            size_t hl = 0;
+            if (egide_frame_heartbeat(0, egide_now_ms(), &hb, &hl) == EGIDE_OK)
+                (void)egide_transport_send_raw(s_sock, NULL, 0, hb, hl);
+            free(hb);
+            int64_t end = egide_mono_ms() + 1000;
+            while (egide_mono_ms() < end) {
+                Egide__V1__Frame *cf =
+                    s_wait((int)(end - egide_mono_ms()), EGIDE__V1__FRAME__BODY_CHECKPOINT, NULL);
+                if (!cf)
+                    break;
+                checkpoints++;
+                egide_wire_free(EGIDE_WIRE_FRAME, cf);
+            }
+        }
+        printf("checkpoints %d\n", checkpoints);
         goto out;
     }
     s_hello(node);
