@@ -148,6 +148,8 @@ egide_rc egide_cert_facts(const uint8_t *der, size_t len, egide_cert_facts_t *ou
 /* Counters of egide_cert_facts since the process started: answers taken from
  * the cache and certificates parsed (for tests and benchmarks). */
 void egide_cert_facts_stats(uint64_t *hits, uint64_t *parses);
+/* Empty the cache (benchmarks: a cold load). */
+void egide_cert_facts_clear(void);
 
 /* Log and clear OpenSSL's error queue, prefixed by what failed. */
 void egide_crypto_log_errors(const char *what);

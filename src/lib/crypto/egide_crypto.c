@@ -617,6 +617,13 @@ egide_rc egide_cert_facts(const uint8_t *der, size_t len, egide_cert_facts_t *ou
     return rc;
 }
 
+void egide_cert_facts_clear(void)
+{
+    pthread_mutex_lock(&s_facts_lock);
+    memset(s_facts, 0, sizeof s_facts);
+    pthread_mutex_unlock(&s_facts_lock);
+}
+
 void egide_cert_facts_stats(uint64_t *hits, uint64_t *parses)
 {
     pthread_mutex_lock(&s_facts_lock);
