@@ -69,6 +69,10 @@ typedef struct broker_conn {
     bool connected; /* false after EHOSTUNREACH until its next frame */
     int64_t last_seen_ms;
     uint64_t checkpoint_size; /* tree size the edge said it holds */
+    /* Size of a checkpoint queued for it in this transaction: it becomes
+     * checkpoint_size once the commit sends it, and is dropped with a
+     * rollback (which drops the frame too). */
+    uint64_t checkpoint_size_queued;
     /* Its Hello was handled by this broker while active: until then its
      * checkpoint_size is unknown, so no checkpoint is pushed to it (one
      * without the right proof would raise a false fork alert). */
@@ -135,6 +139,7 @@ typedef struct broker_zap_later {
     uint8_t key_sha256[32];
     bool has_node;
     char node_id[EGIDE_MAX_NODE_ID + 1];
+    int64_t time_ms; /* when it was refused */
 } broker_zap_later_t;
 /* How often the peers' certificates are checked again against the clock. */
 /* Redeliveries to a restored node queued per Hello or pump pass. */

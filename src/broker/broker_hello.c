@@ -52,17 +52,21 @@ static void s_send_checkpoint(broker_t *b, broker_conn_t *c)
     uint8_t(*proof)[32] = NULL;
     size_t n = 0;
     uint64_t from = 0;
-    if (c->checkpoint_size > 0 && c->checkpoint_size < cp.size &&
-        egide_auditlog_consistency(b->audit, c->checkpoint_size, cp.size, &proof, &n) == EGIDE_OK)
-        from = c->checkpoint_size;
+    /* What the edge will hold when this frame arrives: the one queued
+     * before it in this transaction, else the one it holds. */
+    uint64_t held = c->checkpoint_size_queued > c->checkpoint_size ? c->checkpoint_size_queued
+                                                                   : c->checkpoint_size;
+    if (held > 0 && held < cp.size &&
+        egide_auditlog_consistency(b->audit, held, cp.size, &proof, &n) == EGIDE_OK)
+        from = held;
     uint8_t *f = NULL;
     size_t flen = 0;
     egide_rc rc = egide_frame_checkpoint(0, note, strlen(note), from, (const uint8_t(*)[32])proof,
                                          from ? n : 0, &f, &flen);
     broker_out_push(b, c->node_id, rc, &f, flen);
     /* The edge will hold this one: the next proof starts from it. */
-    if (rc == EGIDE_OK && cp.size > c->checkpoint_size)
-        c->checkpoint_size = cp.size;
+    if (rc == EGIDE_OK && cp.size > held)
+        c->checkpoint_size_queued = cp.size; /* the edge holds it once sent (broker_commit) */
     free(proof);
     free(note);
 }
@@ -187,6 +191,7 @@ void broker_handle_hello(broker_t *b, const egide_transport_msg_t *m)
         return;
     }
     c->checkpoint_size = h->checkpoint_size;
+    c->checkpoint_size_queued = 0;
     c->said_hello = true;
     Egide__V1__AuditEvent ev = EGIDE__V1__AUDIT_EVENT__INIT;
     ev.type = EGIDE__V1__AUDIT_EVENT_TYPE__AUDIT_NODE_CONNECTED;

@@ -158,6 +158,18 @@ static void s_count(broker_t *b)
  * cursors, which are the truth: the flag only says where to look), a flag
  * set then or before stays set: a cursor may be there, and a flag set
  * for none costs one lookup, which clears it. */
+/* The checkpoints queued in this transaction: sent with its commit (the
+ * edges then hold them), or dropped with its rollback. */
+static void s_checkpoints_queued(broker_t *b, bool committed)
+{
+    for (size_t i = 0; i < b->n_conns; i++) {
+        broker_conn_t *c = &b->conns[i];
+        if (committed && c->checkpoint_size_queued > c->checkpoint_size)
+            c->checkpoint_size = c->checkpoint_size_queued;
+        c->checkpoint_size_queued = 0;
+    }
+}
+
 static void s_redeliver_cursors(broker_t *b, bool committed)
 {
     if (!b->redeliver_moved)
@@ -177,6 +189,7 @@ egide_rc broker_commit(broker_t *b)
     egide_rc rc = EGIDE_ERR_DB;
     if (!b->store_failed && (rc = broker_store_commit(b->store)) == EGIDE_OK) {
         s_redeliver_cursors(b, true);
+        s_checkpoints_queued(b, true);
         s_count(b);
         memset(&b->counted, 0, sizeof b->counted);
         broker_keep_checkpoint(b);
@@ -195,6 +208,7 @@ egide_rc broker_commit(broker_t *b)
                  b->store_failed ? "store error in this batch" : "commit failed");
     broker_store_rollback(b->store);
     s_redeliver_cursors(b, false);
+    s_checkpoints_queued(b, false);
     broker_out_discard(b);
     b->store_failed = false;
     return rc;

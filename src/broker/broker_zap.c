@@ -143,6 +143,7 @@ static void s_refused(broker_t *b, const egide_zap_request_t *req, const Egide__
     broker_zap_later_t *l = &b->zap_later[b->n_zap_later++];
     memcpy(l->key_sha256, ksha, 32);
     l->has_node = node != NULL;
+    l->time_ms = broker_now(b);
     egide_strlcpy(l->node_id, node ? node->id : "", sizeof l->node_id);
 }
 
@@ -187,14 +188,16 @@ static int s_zap_round(broker_t *b, int max)
 
 void broker_zap_handle(broker_t *b, int max)
 {
-    /* first the refusals answered during a store wait (b->in_store_wait is
-     * false here: the loop calls this between statements) */
+    /* First the refusals answered during a store wait.  Auditing one runs
+     * statements, whose waits may answer (and defer) more: those go to the
+     * emptied table, these are audited from a copy. */
     size_t n = b->n_zap_later;
+    broker_zap_later_t later[BROKER_ZAP_LATER_MAX];
+    memcpy(later, b->zap_later, n * sizeof *later);
     b->n_zap_later = 0;
-    for (size_t i = 0; i < n; i++) {
-        const broker_zap_later_t *l = &b->zap_later[i];
-        broker_zap_refused(b, l->key_sha256, l->has_node ? l->node_id : NULL, broker_now(b));
-    }
+    for (size_t i = 0; i < n; i++)
+        broker_zap_refused(b, later[i].key_sha256, later[i].has_node ? later[i].node_id : NULL,
+                           later[i].time_ms);
     (void)s_zap_round(b, max);
 }
 

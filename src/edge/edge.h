@@ -155,6 +155,8 @@ typedef struct edge {
      * that was passive when it came, a batch of the broker's rolled back;
      * until a Welcome the broker may not deliver to this node). */
     bool welcome_due;
+    bool welcome_in_batch;  /* a Welcome in the batch being handled */
+    int64_t hello_again_ms; /* wait before the next repeated Hello */
     /* A sender unknown to this node's directory (edge_inbox.c): the broker
      * admitted it, so this directory may be behind; its messages are left
      * undelivered (the broker delivers again) and a Hello brings the newer
@@ -281,6 +283,9 @@ egide_rc edge_outbox_welcome(edge_t *e, uint64_t last_seq);
 #define EDGE_SEQ_FAR (UINT64_C(1) << 47)
 /* The least time between two Hellos asked for by stalled re-signing. */
 #define EDGE_HELLO_AGAIN_MS 5000
+/* A Hello without a Welcome is said again after EDGE_HELLO_AGAIN_MS, then
+ * twice as long each time, up to this. */
+#define EDGE_HELLO_AGAIN_MAX_MS 60000
 /* Send what is due (connected only), one transaction of attempts.  A
  * message never sent yet whose envelope names a recipient key this node's
  * directory has since renewed is sealed again first (from its kept content

@@ -102,7 +102,11 @@ static bool s_inbox_newest(edge_t *e, uint8_t id[16])
     return found;
 }
 
-static void s_hello(edge_t *e)
+/* Say Hello: fresh on a new connection (everything not yet accepted is
+ * then due at once), or again when the last one had no Welcome (then
+ * nothing else is sent again, and the next repeat waits twice as long, up
+ * to EDGE_HELLO_AGAIN_MAX_MS). */
+static void s_hello(edge_t *e, bool fresh)
 {
     uint8_t newest[16];
     egide_frame_hello_t h = {
@@ -124,8 +128,26 @@ static void s_hello(edge_t *e)
     e->hello_wanted = false;
     e->welcome_due = true;
     e->hello_asked_ms = egide_mono_ms();
+    if (!fresh) {
+        int64_t next = e->hello_again_ms * 2;
+        e->hello_again_ms = next < EDGE_HELLO_AGAIN_MS       ? EDGE_HELLO_AGAIN_MS
+                            : next > EDGE_HELLO_AGAIN_MAX_MS ? EDGE_HELLO_AGAIN_MAX_MS
+                                                             : next;
+        return;
+    }
+    e->hello_again_ms = EDGE_HELLO_AGAIN_MS;
     /* Everything not yet accepted is due now (a failure only delays it). */
     edge_store_outbox_retry_all(e->store);
+}
+
+/* Whether another listed broker can be tried (s_broker_move's rule). */
+static bool s_can_move(edge_t *e)
+{
+    pthread_mutex_lock(&e->dir_lock);
+    const Egide__V1__Directory *d = e->dir ? egide_directory_pb(e->dir) : NULL;
+    size_t n = d ? d->n_brokers : 0;
+    pthread_mutex_unlock(&e->dir_lock);
+    return !e->broker_pinned && n >= 2;
 }
 
 /* ------------------------------------------------------------ frames */
@@ -151,12 +173,16 @@ static egide_rc s_handle_frame(edge_t *e, const Egide__V1__Frame *f, edge_out_t 
                                        f->checkpoint->n_consistency_proof);
     case EGIDE__V1__FRAME__BODY_ERROR:
         if (f->error->code == EGIDE__V1__REASON_CODE__REASON_BROKER_PASSIVE) {
-            /* Not the active broker: another listed one is tried. */
+            /* Not the active broker: another listed one is tried.  With
+             * none to move to (one listed, or [edge] broker_endpoint), the
+             * connection stays and the Hello is said again until this
+             * broker takes over and answers it with a Welcome. */
             if (!e->broker_passive)
                 egide_log(EGIDE_LOG_NOTICE, "broker %s is passive (%s)", e->broker_endpoint,
                           f->error->detail ? f->error->detail : "");
             e->broker_passive = true;
-            atomic_store(&e->connected, false);
+            if (s_can_move(e))
+                atomic_store(&e->connected, false);
             return EGIDE_OK;
         }
         egide_log(EGIDE_LOG_WARNING, "broker error (corr %llu): %s", (unsigned long long)f->corr_id,
@@ -169,7 +195,7 @@ static egide_rc s_handle_frame(edge_t *e, const Egide__V1__Frame *f, edge_out_t 
          * anything the batch produces is sent. */
         e->broker_fails = 0; /* an active broker: the backoff starts again */
         e->broker_passive = false;
-        e->welcome_due = false;
+        e->welcome_in_batch = true; /* welcome_due is cleared once this batch commits */
         return f->welcome ? edge_outbox_welcome(e, f->welcome->last_seq) : EGIDE_OK;
     default:
         egide_log(EGIDE_LOG_WARNING, "unexpected frame from the broker");
@@ -222,7 +248,10 @@ static int s_batch(edge_t *e, bool *failed)
                          "store writable again");
         s_failing = false;
         edge_out_flush(e, out, true);
+        if (e->welcome_in_batch)
+            e->welcome_due = false;
     }
+    e->welcome_in_batch = false; /* rolled back: the Hello is said again */
     free(out);
     return handled;
 }
@@ -242,7 +271,7 @@ static void s_monitor(edge_t *e)
             atomic_store(&e->refused, false);
             egide_log_kv(EGIDE_LOG_NOTICE, &(egide_log_fields){.component = "transport"},
                          "connected to the broker");
-            s_hello(e);
+            s_hello(e, true);
             break;
         case EGIDE_TRANSPORT_EV_DISCONNECTED:
             if (atomic_exchange(&e->connected, false)) {
@@ -361,11 +390,12 @@ int edge_run(edge_t *e)
         /* A message refused as a replay past EDGE_RESEQ_MAX waits for a
          * Welcome (the one of the last Hello was lost): ask for one. */
         if ((e->hello_wanted || e->welcome_due) && atomic_load(&e->connected) &&
-            now - e->hello_asked_ms >= EDGE_HELLO_AGAIN_MS) {
+            now - e->hello_asked_ms >=
+                (e->hello_wanted ? EDGE_HELLO_AGAIN_MS : e->hello_again_ms)) {
             egide_log(EGIDE_LOG_NOTICE, e->hello_wanted
                                             ? "asking the broker for a Welcome (hello again)"
                                             : "no Welcome to the last Hello: hello again");
-            s_hello(e);
+            s_hello(e, e->hello_wanted); /* re-signing stalled: as before, all due */
         }
         if (woken || now >= next_tick || handled)
             edge_outbox_send(e);

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: AGPL-3.0-or-later
 # test_broker_passive_hello_pg.sh - edges that reach the passive broker
 # before it takes over.  Two brokers on one PostgreSQL store, a long lease
-# (10 s), edges noticing a dead broker in 3 s: when the active broker is
+# (15 s), edges noticing a dead broker in 3 s: when the active broker is
 # killed, the edges move to the passive one well before its takeover.  The
 # passive broker must answer their Hello with REASON_BROKER_PASSIVE (it
 # used to drop the answer: it had no connection entry to send it by, so an
@@ -16,7 +16,7 @@ T_TIMEOUT=${T_TIMEOUT:-200}
 . "$(dirname "$0")/common.sh"
 . "$(dirname "$0")/pg_ha.sh"
 
-ha_setup 10 || exit 1
+ha_setup 15 || exit 1
 el_start_broker || exit 1
 B1=${EL_PID[broker]}
 el_start_edge fr.snated || exit 1

@@ -40,23 +40,18 @@ static int s_count;
  * broker's loop sets one: every statement, COMMIT included, is then sent
  * without blocking and awaited through the hook (egide_pg_set_wait). */
 static bool s_waiting;
-static int s_hook_calls, s_hook_nested, s_hook_bad_fd;
-static bool s_in_hook;
+static int s_hook_calls, s_hook_bad_fd;
 
 static void s_hook(void *arg, int fd, bool write, int timeout_ms)
 {
     (void)arg;
     s_hook_calls++;
-    if (s_in_hook)
-        s_hook_nested++;
     if (fd < 0 || timeout_ms <= 0 || timeout_ms > EGIDE_PG_WAIT_MS) {
         s_hook_bad_fd++;
         return;
     }
-    s_in_hook = true;
     struct pollfd p = {.fd = fd, .events = (short)(POLLIN | (write ? POLLOUT : 0))};
     (void)poll(&p, 1, timeout_ms);
-    s_in_hook = false;
 }
 
 /* A fresh, empty store of the backend under test. */
@@ -1071,7 +1066,7 @@ int main(int argc, char **argv)
         if (s_waiting) {
             fprintf(stderr, "wait hook: %d calls\n", s_hook_calls);
             CHECK(s_hook_calls > 0); /* the statements did go through it */
-            CHECK(s_hook_nested == 0 && s_hook_bad_fd == 0);
+            CHECK(s_hook_bad_fd == 0); /* a socket, a bounded wait */
         }
     }
     CHECK(ran > 0); /* an unknown backend name is a failure, not a pass */

@@ -138,7 +138,8 @@ typedef struct {
 } egide_cert_facts_t;
 /* The facts of the DER certificate der (the whole input must be one
  * certificate, as egide_cert_from_der).  They depend on the bytes alone, so
- * the last EGIDE_CERT_FACTS_CACHE answers are kept, keyed by the SHA-256 of
+ * the last EGIDE_CERT_FACTS_CACHE good answers are kept (refusals are not),
+ * keyed by the SHA-256 of
  * der: a directory names each certificate in several checks, and every
  * reload names the same ones again, while OpenSSL 3.0 parses a certificate
  * in tens of microseconds.  Thread-safe.  EGIDE_ERR_CERT when der is not a

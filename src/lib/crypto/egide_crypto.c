@@ -548,7 +548,6 @@ egide_rc egide_cert_not_after_ms(const X509 *cert, int64_t *out)
  * same bytes (a collision of SHA-256 aside). */
 typedef struct {
     bool used;
-    egide_rc rc;
     uint8_t digest[S_SHA256_LEN];
     egide_cert_facts_t facts;
 } s_facts_slot_t;
@@ -594,11 +593,10 @@ egide_rc egide_cert_facts(const uint8_t *der, size_t len, egide_cert_facts_t *ou
     pthread_mutex_lock(&s_facts_lock);
     s_facts_slot_t *e = &s_facts[slot];
     if (e->used && memcmp(e->digest, digest, sizeof digest) == 0) {
-        egide_rc rc = e->rc;
         *out = e->facts;
         s_facts_hits++;
         pthread_mutex_unlock(&s_facts_lock);
-        return rc;
+        return EGIDE_OK;
     }
     pthread_mutex_unlock(&s_facts_lock);
     /* parsed outside the lock: two threads may parse the same bytes at once,
@@ -608,10 +606,13 @@ egide_rc egide_cert_facts(const uint8_t *der, size_t len, egide_cert_facts_t *ou
     egide_rc rc = s_facts_parse(der, len, &f);
     pthread_mutex_lock(&s_facts_lock);
     s_facts_parses++;
-    e->used = true;
-    e->rc = rc;
-    memcpy(e->digest, digest, sizeof digest);
-    e->facts = f;
+    if (rc == EGIDE_OK) {
+        /* a refusal is not kept: d2i_X509 says the same for bytes that are
+         * not a certificate and for a lack of memory */
+        e->used = true;
+        memcpy(e->digest, digest, sizeof digest);
+        e->facts = f;
+    }
     pthread_mutex_unlock(&s_facts_lock);
     *out = f;
     return rc;

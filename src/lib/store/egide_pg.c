@@ -49,6 +49,7 @@ struct egide_pg {
     bool down;             /* the last attempt to reach the server failed */
     uint64_t gen;          /* session generation */
     char state[6];         /* SQLSTATE of the last failure, "" */
+    bool broken;           /* up for libpq, but in a state we cannot trust: reconnect */
     egide_pg_wait_fn wait; /* NULL: libpq's blocking calls */
     void *wait_arg;
     uint64_t waits; /* calls of wait */
@@ -78,7 +79,7 @@ static void s_quiet_notice(void *arg, const char *message)
 /* Whether the connection is gone (libpq's view or the server's SQLSTATE). */
 static bool s_lost(const egide_pg_t *p, const char *sqlstate)
 {
-    if (PQstatus(p->conn) != CONNECTION_OK)
+    if (PQstatus(p->conn) != CONNECTION_OK || p->broken)
         return true;
     return sqlstate && (strncmp(sqlstate, "08", 2) == 0 || strcmp(sqlstate, "57P01") == 0 ||
                         strcmp(sqlstate, "57P02") == 0 || strcmp(sqlstate, "57P03") == 0);
@@ -128,33 +129,35 @@ static PGresult *s_collect(egide_pg_t *p, int sent)
         int f = PQflush(p->conn);
         if (f == 0)
             break;
-        if (f < 0 || fd < 0)
+        bool ok = f > 0 && fd >= 0;
+        if (ok) {
+            p->waits++;
+            p->wait(p->wait_arg, fd, true, EGIDE_PG_WAIT_MS);
+            ok = PQconsumeInput(p->conn) != 0;
+        }
+        if (!ok) {
+            p->broken = true; /* a command may be half sent: this session is done */
             return NULL;
-        p->waits++;
-        p->wait(p->wait_arg, fd, true, EGIDE_PG_WAIT_MS);
-        if (!PQconsumeInput(p->conn))
-            return NULL;
+        }
     }
     PGresult *keep = NULL;
     for (;;) {
         while (PQisBusy(p->conn)) {
-            if (fd < 0)
-                break;
             p->waits++;
             p->wait(p->wait_arg, fd, false, EGIDE_PG_WAIT_MS);
-            if (!PQconsumeInput(p->conn))
-                break; /* PQgetResult then says what broke */
-        }
-        if (PQisBusy(p->conn) && PQstatus(p->conn) != CONNECTION_OK) {
-            PQclear(keep);
-            return NULL;
+            if (!PQconsumeInput(p->conn)) {
+                /* broken, or out of memory with the connection up: either
+                 * way PQgetResult would block or lie; reconnect */
+                p->broken = true;
+                PQclear(keep);
+                return NULL;
+            }
         }
         PGresult *r = PQgetResult(p->conn);
         if (!r)
             break;
-        bool failed = PQresultStatus(r) == PGRES_FATAL_ERROR;
-        if (keep && PQresultStatus(keep) == PGRES_FATAL_ERROR && !failed) {
-            PQclear(r); /* the first error stands */
+        if (keep && PQresultStatus(keep) == PGRES_FATAL_ERROR) {
+            PQclear(r); /* the first error stands, with its SQLSTATE */
             continue;
         }
         PQclear(keep);
@@ -283,11 +286,12 @@ static void s_reconnect(egide_pg_t *p)
  * lost outside a transaction. */
 static egide_rc s_ready(egide_pg_t *p)
 {
-    if (PQstatus(p->conn) == CONNECTION_OK)
+    if (PQstatus(p->conn) == CONNECTION_OK && !p->broken)
         return EGIDE_OK;
     if (p->txn)
         return EGIDE_ERR_DB; /* gone with its connection: the caller rolls back */
     s_reconnect(p);
+    p->broken = false; /* a new connection, or PQreset's */
     if (PQstatus(p->conn) != CONNECTION_OK) {
         if (!p->down) {
             char m[256];
@@ -302,6 +306,8 @@ static egide_rc s_ready(egide_pg_t *p)
         egide_log(EGIDE_LOG_NOTICE, "postgresql: connection back");
     if (rc == EGIDE_OK)
         p->down = false;
+    else
+        p->broken = true; /* a session without its settings: the next call reconnects */
     return rc;
 }
 
@@ -371,7 +377,7 @@ bool egide_pg_in_txn(const egide_pg_t *p)
 
 bool egide_pg_up(const egide_pg_t *p)
 {
-    return p && PQstatus(p->conn) == CONNECTION_OK && !p->down;
+    return p && PQstatus(p->conn) == CONNECTION_OK && !p->down && !p->broken;
 }
 
 const char *egide_pg_sqlstate(const egide_pg_t *p)
@@ -494,7 +500,7 @@ egide_rc egide_pg_commit(egide_pg_t *p)
         return EGIDE_ERR_INVALID;
     if (!p->txn)
         return EGIDE_ERR_STATE;
-    if (PQstatus(p->conn) != CONNECTION_OK)
+    if (PQstatus(p->conn) != CONNECTION_OK || p->broken)
         return EGIDE_ERR_DB; /* the transaction went with the connection */
     PGresult *r = s_exec(p, "COMMIT");
     egide_rc rc = s_rc(p, r, "COMMIT");
@@ -515,8 +521,8 @@ void egide_pg_rollback(egide_pg_t *p)
     if (!p || !p->txn)
         return;
     p->txn = false;
-    if (PQstatus(p->conn) != CONNECTION_OK)
-        return; /* nothing to roll back on the server: the next call reconnects */
+    if (PQstatus(p->conn) != CONNECTION_OK || p->broken)
+        return; /* nothing to roll back there: the next call reconnects */
     PGresult *r = s_exec(p, "ROLLBACK");
     (void)s_rc(p, r, "ROLLBACK");
     PQclear(r);
