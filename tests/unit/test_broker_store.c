@@ -1065,7 +1065,7 @@ int main(int argc, char **argv)
             RUN(test_pg_connection_loss);
         if (s_waiting) {
             fprintf(stderr, "wait hook: %d calls\n", s_hook_calls);
-            CHECK(s_hook_calls > 0); /* the statements did go through it */
+            CHECK(s_hook_calls > 0);   /* the statements did go through it */
             CHECK(s_hook_bad_fd == 0); /* a socket, a bounded wait */
         }
     }
