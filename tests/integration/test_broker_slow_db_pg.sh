@@ -168,7 +168,12 @@ el_stop 71.crip
 el_start_edge 71.crip || exit 1
 hello_waits() { [ "$(psql_q "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE '%audit_head%' AND pid <> pg_backend_pid()")" -ge 1 ]; }
 check "the broker's audit append for the CRIP's Hello waits on the lock" el_wait_until 100 hello_waits
-psql_q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE '%audit_head%' AND pid <> pg_backend_pid()" >/dev/null
+# Whatever waits on the lock is ended, for 6 s: the batch that handles the
+# Hello (its audit append) is among them, whichever batch blocked first.
+for i in 1 2 3 4 5 6; do
+    psql_q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE '%audit_head%' AND pid <> pg_backend_pid()" >/dev/null
+    sleep 1
+done
 # the lock goes with its server session (killing psql alone leaves it)
 psql_q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'egide_test_locker'" >/dev/null
 wait "$LOCKER" 2>/dev/null
