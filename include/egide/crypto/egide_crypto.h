@@ -123,6 +123,8 @@ egide_rc egide_cert_from_der(const uint8_t *der, size_t len, X509 **out);
 egide_rc egide_cert_to_der(X509 *cert, uint8_t **der, size_t *len);
 /* SHA-256 over the certificate's DER encoding. */
 egide_rc egide_cert_fingerprint(X509 *cert, uint8_t out[32]);
+/* An ASN.1 time as Unix ms; false when t is NULL or unreadable. */
+bool egide_asn1_time_ms(const ASN1_TIME *t, int64_t *ms);
 /* The end of cert's validity (Unix ms).  EGIDE_ERR_CERT when unreadable. */
 egide_rc egide_cert_not_after_ms(const X509 *cert, int64_t *out);
 

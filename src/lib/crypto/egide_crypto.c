@@ -535,12 +535,8 @@ egide_rc egide_cert_fingerprint(X509 *cert, uint8_t out[32])
 
 egide_rc egide_cert_not_after_ms(const X509 *cert, int64_t *out)
 {
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    if (!cert || !out || ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1)
-        return EGIDE_ERR_CERT;
-    *out = (int64_t)timegm(&tm) * 1000;
-    return EGIDE_OK;
+    return cert && out && egide_asn1_time_ms(X509_get0_notAfter(cert), out) ? EGIDE_OK
+                                                                            : EGIDE_ERR_CERT;
 }
 
 /* A direct-mapped cache of certificate facts: slot = first digest bytes.
@@ -555,7 +551,7 @@ static s_facts_slot_t s_facts[EGIDE_CERT_FACTS_CACHE];
 static pthread_mutex_t s_facts_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t s_facts_hits, s_facts_parses;
 
-static bool s_asn1_ms(const ASN1_TIME *t, int64_t *ms)
+bool egide_asn1_time_ms(const ASN1_TIME *t, int64_t *ms)
 {
     struct tm tm;
     memset(&tm, 0, sizeof tm);
@@ -573,8 +569,8 @@ static egide_rc s_facts_parse(const uint8_t *der, size_t len, egide_cert_facts_t
         return rc;
     EVP_PKEY *k = X509_get0_pubkey(c);
     out->key_type = k ? EVP_PKEY_get_id(k) : EVP_PKEY_NONE;
-    out->times_ok = s_asn1_ms(X509_get0_notBefore(c), &out->not_before_ms) &&
-                    s_asn1_ms(X509_get0_notAfter(c), &out->not_after_ms);
+    out->times_ok = egide_asn1_time_ms(X509_get0_notBefore(c), &out->not_before_ms) &&
+                    egide_asn1_time_ms(X509_get0_notAfter(c), &out->not_after_ms);
     if (!out->times_ok)
         out->not_before_ms = out->not_after_ms = 0;
     X509_free(c);

@@ -111,16 +111,6 @@ bool egide_check_private_key(egide_check_t *c, const char *what, const char *pat
     return true;
 }
 
-static bool s_asn1_ms(const ASN1_TIME *t, int64_t *ms)
-{
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
-        return false;
-    *ms = (int64_t)timegm(&tm) * 1000;
-    return true;
-}
-
 /* The file's CRLs: each parses, was issued in the past, is not stale. */
 static bool s_check_crl_dates(egide_check_t *c, const char *path)
 {
@@ -136,7 +126,7 @@ static bool s_check_crl_dates(egide_check_t *c, const char *path)
         int64_t last = 0, next = 0;
         char when[40] = "";
         n++;
-        if (!s_asn1_ms(X509_CRL_get0_lastUpdate(crl), &last)) {
+        if (!egide_asn1_time_ms(X509_CRL_get0_lastUpdate(crl), &last)) {
             egide_check_fail(c, "CRL", path, "CRL %d has no valid issue date", n);
             ok = false;
         } else if (last > c->now_ms + EGIDE_DEFAULT_CLOCK_SKEW_MS) {
@@ -144,7 +134,7 @@ static bool s_check_crl_dates(egide_check_t *c, const char *path)
             egide_check_fail(c, "CRL", path, "CRL %d is issued in the future (%s)", n, when);
             ok = false;
         } else if (!X509_CRL_get0_nextUpdate(crl) ||
-                   !s_asn1_ms(X509_CRL_get0_nextUpdate(crl), &next)) {
+                   !egide_asn1_time_ms(X509_CRL_get0_nextUpdate(crl), &next)) {
             egide_check_fail(c, "CRL", path, "CRL %d has no next-update date", n);
             ok = false;
         } else if (next < c->now_ms) {
@@ -224,7 +214,8 @@ bool egide_check_node_cert(egide_check_t *c, const char *what, const char *path,
     bool ok = true;
     int64_t nb = 0, na = 0;
     char when[40] = "";
-    if (!s_asn1_ms(X509_get0_notBefore(cert), &nb) || !s_asn1_ms(X509_get0_notAfter(cert), &na)) {
+    if (!egide_asn1_time_ms(X509_get0_notBefore(cert), &nb) ||
+        !egide_asn1_time_ms(X509_get0_notAfter(cert), &na)) {
         egide_check_fail(c, what, path, "has no valid validity dates");
         ok = false;
     } else if (na < c->now_ms) {
@@ -284,8 +275,8 @@ X509 *egide_check_anchor(egide_check_t *c, const char *path)
     }
     int64_t nb = 0, na = 0;
     char when[40] = "";
-    if (!s_asn1_ms(X509_get0_notBefore(a), &nb) || !s_asn1_ms(X509_get0_notAfter(a), &na) ||
-        nb > c->now_ms) {
+    if (!egide_asn1_time_ms(X509_get0_notBefore(a), &nb) ||
+        !egide_asn1_time_ms(X509_get0_notAfter(a), &na) || nb > c->now_ms) {
         egide_check_fail(c, "directory anchor", path, "not valid now");
     } else if (na < c->now_ms) {
         egide_datetime_format(na, when, sizeof when);
