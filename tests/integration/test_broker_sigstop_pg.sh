@@ -49,8 +49,17 @@ BEFORE=$(counts)
 
 # The first one resumes.
 kill -CONT "$B1"
-check "the resumed broker's commit is refused by the epoch check" \
-    el_wait_until 100 grep -q 'write lease (epoch 1) is lost: this transaction is not committed' "$EL_DIR/state/broker/broker.log"
+# Resumed between rounds, its next commit meets the fence (the epoch check
+# in the transaction); resumed inside a commit the server had already
+# finished before the lease ran out, its lease renewal right after finds
+# the lease another's.  Either way nothing is written (checked below); the
+# fence alone is checked in unit.test_broker_store (test_lease, pg).
+fenced() {
+    grep -q 'write lease (epoch 1) is lost: this transaction is not committed' "$EL_DIR/state/broker/broker.log" ||
+        grep -q 'passive: the store.s write lease was taken by another broker' "$EL_DIR/state/broker/broker.log"
+}
+check "the resumed broker is fenced (its commit refused by the epoch check, or its renewal refused)" \
+    el_wait_until 100 fenced
 check "  it steps down" el_wait_until 100 grep -q 'passive: the store.s write lease was taken by another broker: stepping down' "$EL_DIR/state/broker/broker.log"
 check "  and stays up, passive (health 503, with the reason)" el_wait_until 50 ha_passive "$EL_BROKER_API_PORT"
 check "  it did not take the lease back (epoch 2, the second broker)" \
@@ -59,13 +68,14 @@ sleep 2
 check "  it wrote nothing (audit size, envelopes, queued deliveries unchanged)" test "$(counts)" = "$BEFORE"
 for i in $(seq 1 5); do IDS+=("$(send)"); done
 
+F0=$T_FAIL
 for id in "${IDS[@]}"; do
     if ! el_wait_until 200 t_all_delivered fr.snated "$id"; then bad "referral $id delivered"; continue; fi
     [ "$(t_inbox_count 71.crip "$id")" -eq 1 ] || bad "referral $id in the inbox exactly once"
     r=$(el_api fr.snated GET "/v1/messages/$id" | json "sorted(set(r['kind'] for r in j['receipts'] if r.get('verified', True)))")
     [ "$r" = "['ACCEPTED', 'DELIVERED']" ] || bad "referral $id: the sender's receipts ($r)"
 done
-check "all ${#IDS[@]} referrals delivered, each once, with their receipts" test "$T_FAIL" -eq 0
+check "all ${#IDS[@]} referrals delivered, each once, with their receipts" test "$T_FAIL" -eq "$F0"
 check "${#IDS[@]} envelopes in the store, each once" \
     test "$(psql_q 'SELECT count(*) FROM envelopes')/$(psql_q 'SELECT count(DISTINCT msg_id) FROM envelopes')" = "${#IDS[@]}/${#IDS[@]}"
 check "one audit log, no gap" \
