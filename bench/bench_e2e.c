@@ -10,6 +10,8 @@
  *
  *   bench_e2e ENDPOINT PKI_DIR COUNT WINDOW SAMPLE_JSON
  * Prints referrals/s, p50/p99 latency (submit -> both DELIVERED) in ms.
+ * EGIDE_BENCH_NEED=1: a referral is done at its first DELIVERED receipt
+ * (one recipient offline: run-offline-queue.sh queues for it).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -179,6 +181,11 @@ int main(int argc, char **argv)
     int64_t sent = 0, done = 0, accepted = 0, rejected = 0;
     uint64_t *acks = calloc(4096, sizeof *acks);
     size_t nacks = 0;
+    int need = 2;
+    const char *need_s = getenv("EGIDE_BENCH_NEED");
+    int64_t need64 = 0;
+    if (need_s && egide_parse_int64(need_s, 1, 2, &need64) == EGIDE_OK)
+        need = (int)need64;
     int64_t t_start = s_us(), t_end_limit = t_start + 600 * 1000000LL;
     while (done < count && s_us() < t_end_limit) {
         while (sent < count && sent - done < window) {
@@ -234,7 +241,7 @@ int main(int argc, char **argv)
                             if (memcmp(msgs[i].id, b->msg_id.data, 16) == 0) {
                                 if (++msgs[i].delivered == 1)
                                     msgs[i].d1_us = s_us();
-                                if (msgs[i].delivered == 2) {
+                                if (msgs[i].delivered == need) {
                                     msgs[i].done_us = s_us();
                                     lat[done++] = msgs[i].done_us - msgs[i].t0_us;
                                 }

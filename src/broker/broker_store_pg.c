@@ -98,6 +98,30 @@ static const char *const s_migrations[] = {
     "  done_ms BIGINT NOT NULL,"
     "  seq BIGINT NOT NULL,"
     "  skip BYTEA NOT NULL);",
+    /* 5: the queue gauges kept by a trigger, read in O(1) (the SQLite
+     * store's version 5). */
+    "CREATE TABLE broker_counters(name TEXT PRIMARY KEY, n BIGINT NOT NULL);"
+    "INSERT INTO broker_counters VALUES"
+    "  ('queued', (SELECT count(*) FROM deliveries WHERE state = 0)),"
+    "  ('relays', (SELECT count(*) FROM relays WHERE NOT done));"
+    "CREATE FUNCTION broker_count() RETURNS trigger LANGUAGE plpgsql AS $$"
+    "DECLARE d BIGINT := 0; c TEXT := 'queued';"
+    "BEGIN"
+    "  IF TG_TABLE_NAME = 'deliveries' THEN"
+    "    IF TG_OP <> 'DELETE' AND NEW.state = 0 THEN d := d + 1; END IF;"
+    "    IF TG_OP <> 'INSERT' AND OLD.state = 0 THEN d := d - 1; END IF;"
+    "  ELSE"
+    "    c := 'relays';"
+    "    IF TG_OP <> 'DELETE' AND NOT NEW.done THEN d := d + 1; END IF;"
+    "    IF TG_OP <> 'INSERT' AND NOT OLD.done THEN d := d - 1; END IF;"
+    "  END IF;"
+    "  IF d <> 0 THEN UPDATE broker_counters SET n = n + d WHERE name = c; END IF;"
+    "  RETURN NULL;"
+    "END$$;"
+    "CREATE TRIGGER broker_count AFTER INSERT OR DELETE OR UPDATE OF state ON deliveries"
+    "  FOR EACH ROW EXECUTE FUNCTION broker_count();"
+    "CREATE TRIGGER broker_count AFTER INSERT OR DELETE OR UPDATE OF done ON relays"
+    "  FOR EACH ROW EXECUTE FUNCTION broker_count();",
 };
 
 /* The database server's clock in ms: one clock for every broker. */
@@ -181,8 +205,8 @@ static const char *const s_sql[ST__COUNT] = {
         "UPDATE relays SET attempts=attempts+1, next_ms=$1 WHERE id=$2 AND NOT done",
     [ST_RELAY_ACK] = "UPDATE relays SET done=TRUE WHERE id=$1 AND sender_id=$2 AND NOT done"
                      " RETURNING msg_id, receipt_sha256, issuer",
-    [ST_COUNTS] = "SELECT (SELECT count(*) FROM deliveries WHERE state=0),"
-                  " (SELECT count(*) FROM relays WHERE NOT done)",
+    [ST_COUNTS] = "SELECT (SELECT n FROM broker_counters WHERE name = 'queued'),"
+                  " (SELECT n FROM broker_counters WHERE name = 'relays')",
     /* Taken when free or expired, renewed by its holder; a new holder
      * raises the epoch. */
     [ST_LEASE] = "UPDATE broker_lease SET epoch = CASE WHEN holder = $1 THEN epoch ELSE epoch + 1"

@@ -94,6 +94,29 @@ static const char *const s_migrations[] = {
     "  done_ms INTEGER NOT NULL,"
     "  seq INTEGER NOT NULL,"
     "  skip BLOB NOT NULL);",
+    /* 5: the queue gauges kept by triggers, read in O(1): counting the
+     * queued rows every second held the loop for as long as the queue was
+     * long (an offline recipient's 10^5 deliveries). */
+    "CREATE TABLE broker_counters(name TEXT PRIMARY KEY, n INTEGER NOT NULL);"
+    "INSERT INTO broker_counters VALUES"
+    "  ('queued', (SELECT count(*) FROM deliveries WHERE state=0)),"
+    "  ('relays', (SELECT count(*) FROM relays WHERE done=0));"
+    "CREATE TRIGGER broker_counters_dlv_ins AFTER INSERT ON deliveries WHEN NEW.state=0 BEGIN"
+    "  UPDATE broker_counters SET n = n + 1 WHERE name = 'queued'; END;"
+    "CREATE TRIGGER broker_counters_dlv_del AFTER DELETE ON deliveries WHEN OLD.state=0 BEGIN"
+    "  UPDATE broker_counters SET n = n - 1 WHERE name = 'queued'; END;"
+    "CREATE TRIGGER broker_counters_dlv_upd AFTER UPDATE OF state ON deliveries"
+    "  WHEN (OLD.state=0) <> (NEW.state=0) BEGIN"
+    "  UPDATE broker_counters SET n = n + (CASE WHEN NEW.state=0 THEN 1 ELSE -1 END)"
+    "  WHERE name = 'queued'; END;"
+    "CREATE TRIGGER broker_counters_rly_ins AFTER INSERT ON relays WHEN NEW.done=0 BEGIN"
+    "  UPDATE broker_counters SET n = n + 1 WHERE name = 'relays'; END;"
+    "CREATE TRIGGER broker_counters_rly_del AFTER DELETE ON relays WHEN OLD.done=0 BEGIN"
+    "  UPDATE broker_counters SET n = n - 1 WHERE name = 'relays'; END;"
+    "CREATE TRIGGER broker_counters_rly_upd AFTER UPDATE OF done ON relays"
+    "  WHEN (OLD.done=0) <> (NEW.done=0) BEGIN"
+    "  UPDATE broker_counters SET n = n + (CASE WHEN NEW.done=0 THEN 1 ELSE -1 END)"
+    "  WHERE name = 'relays'; END;",
 };
 /* The audit log's tables are migrated right after these, on the same
  * connection, by egide_auditstore_sqlite_migrate(): their DDL belongs to the
@@ -172,8 +195,8 @@ static const char *const s_sql[ST__COUNT] = {
     [ST_RELAY_ATTEMPTED] = "UPDATE relays SET attempts=attempts+1, next_ms=? WHERE id=? AND done=0",
     [ST_RELAY_ACK] = "UPDATE relays SET done=1 WHERE id=? AND sender_id=? AND done=0"
                      " RETURNING msg_id, receipt_sha256, issuer",
-    [ST_COUNTS] = "SELECT (SELECT count(*) FROM deliveries WHERE state=0),"
-                  " (SELECT count(*) FROM relays WHERE done=0)",
+    [ST_COUNTS] = "SELECT (SELECT n FROM broker_counters WHERE name='queued'),"
+                  " (SELECT n FROM broker_counters WHERE name='relays')",
     [ST_REDELIVER_START] = "SELECT done_ms FROM deliveries WHERE msg_id=? AND recipient_id=?"
                            " AND state=1 AND done_ms IS NOT NULL",
     [ST_REDELIVER_PAGE] = "SELECT msg_id, done_ms, rowid FROM deliveries WHERE recipient_id=?1"

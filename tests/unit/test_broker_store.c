@@ -21,6 +21,7 @@
 #include "broker_store.h"
 
 #include <poll.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -452,6 +453,103 @@ static void test_finish_and_expiry(void)
     CHECK_RC(broker_store_counts(s, &q, &r), EGIDE_OK);
     CHECK(q == 0 && r == 0);
     CHECK_RC(broker_store_commit(s), EGIDE_OK);
+    broker_store_close(&s);
+}
+
+/* The gauges are counters kept in the store (O(1) to read, whatever the
+ * queue's length): right through accepts, finishes, expiry, relays and
+ * their acks, a rolled-back transaction, and counted from the rows already
+ * there when a store of the version before them is migrated. */
+static void test_counters(void)
+{
+    char loc[512];
+    broker_store_t *s = s_fresh(loc, sizeof loc);
+    REQUIRE(s != NULL);
+    s_acc_t x[4];
+    CHECK_RC(broker_store_begin(s), EGIDE_OK);
+    for (uint8_t i = 0; i < 4; i++) {
+        s_acc(&x[i], (uint8_t)(0x40 + i), 100 + i, 2, 5000, "71.ase", "71.tas.macon");
+        CHECK_RC(broker_store_accept(s, &x[i].a), EGIDE_OK);
+    }
+    uint8_t mid[16], rb[8] = "receipt";
+    memset(mid, 0x40, sizeof mid);
+    uint64_t id1 = 0, id2 = 0;
+    CHECK_RC(broker_store_relay_queue(s, "71.crip", "71.ase", mid, rb, sizeof rb, 10, &id1),
+             EGIDE_OK);
+    CHECK_RC(broker_store_relay_queue(s, "71.crip", "71.tas.macon", mid, rb, sizeof rb, 10, &id2),
+             EGIDE_OK);
+    CHECK_RC(broker_store_commit(s), EGIDE_OK);
+    uint64_t q = 0, r = 0;
+    CHECK_RC(broker_store_counts(s, &q, &r), EGIDE_OK);
+    CHECK(q == 8 && r == 2);
+    /* A delivered, an expired, a refused one leave the queue; a second
+     * finish of the same delivery changes nothing; an ack takes a relay. */
+    CHECK_RC(broker_store_begin(s), EGIDE_OK);
+    CHECK_RC(broker_store_delivery_finish(s, x[0].msg_id, "71.ase", BROKER_DELIVERY_DELIVERED, rb,
+                                          sizeof rb, 20),
+             EGIDE_OK);
+    CHECK_RC(broker_store_delivery_finish(s, x[1].msg_id, "71.ase", BROKER_DELIVERY_EXPIRED, rb,
+                                          sizeof rb, 20),
+             EGIDE_OK);
+    CHECK_RC(broker_store_delivery_finish(s, x[2].msg_id, "71.ase", BROKER_DELIVERY_REJECTED, rb,
+                                          sizeof rb, 20),
+             EGIDE_OK);
+    (void)broker_store_delivery_finish(s, x[0].msg_id, "71.ase", BROKER_DELIVERY_DELIVERED, rb,
+                                       sizeof rb, 21);
+    broker_relay_acked_t acked;
+    CHECK_RC(broker_store_relay_ack(s, id1, "71.crip", &acked), EGIDE_OK);
+    CHECK_RC(broker_store_relay_ack(s, id1, "71.crip", &acked), EGIDE_ERR_NOTFOUND);
+    CHECK_RC(broker_store_commit(s), EGIDE_OK);
+    CHECK_RC(broker_store_counts(s, &q, &r), EGIDE_OK);
+    CHECK(q == 5 && r == 1);
+    /* Rolled back: the counters with it. */
+    s_acc_t y;
+    s_acc(&y, 0x50, 200, 2, 5000, "71.ase", "71.tas.macon");
+    CHECK_RC(broker_store_begin(s), EGIDE_OK);
+    CHECK_RC(broker_store_accept(s, &y.a), EGIDE_OK);
+    CHECK_RC(broker_store_relay_ack(s, id2, "71.crip", &acked), EGIDE_OK);
+    CHECK_RC(broker_store_counts(s, &q, &r), EGIDE_OK);
+    CHECK(q == 7 && r == 0); /* seen inside the transaction */
+    broker_store_rollback(s);
+    CHECK_RC(broker_store_counts(s, &q, &r), EGIDE_OK);
+    CHECK(q == 5 && r == 1);
+    broker_store_close(&s);
+    /* A store of version 4 (before the counters), its rows there: the
+     * migration counts them. */
+    if (s_ops == &broker_store_sqlite_ops) {
+        sqlite3 *db = NULL;
+        REQUIRE(sqlite3_open(loc, &db) == SQLITE_OK);
+        CHECK(sqlite3_exec(
+                  db,
+                  "DROP TABLE broker_counters;"
+                  "DROP TRIGGER broker_counters_dlv_ins; DROP TRIGGER broker_counters_dlv_del;"
+                  "DROP TRIGGER broker_counters_dlv_upd; DROP TRIGGER broker_counters_rly_ins;"
+                  "DROP TRIGGER broker_counters_rly_del; DROP TRIGGER broker_counters_rly_upd;"
+                  "PRAGMA user_version = 4;",
+                  NULL, NULL, NULL) == SQLITE_OK);
+        sqlite3_close(db);
+    } else if (s_ops == &broker_store_pg_ops) {
+        egide_pg_t *pg = NULL;
+        REQUIRE(egide_pg_open(loc, false, &pg) == EGIDE_OK);
+        CHECK_RC(egide_pg_exec(pg,
+                               "DROP TABLE broker_counters; DROP FUNCTION broker_count() CASCADE;"
+                               "UPDATE schema_version SET version = 4 WHERE component = 'broker'"),
+                 EGIDE_OK);
+        egide_pg_close(&pg);
+    } else
+        return;
+    CHECK_RC(broker_store_open(s_ops, loc, false, &s), EGIDE_OK);
+    REQUIRE(s != NULL);
+    CHECK_RC(broker_store_counts(s, &q, &r), EGIDE_OK);
+    CHECK(q == 5 && r == 1);
+    /* and keeps them from then on */
+    CHECK_RC(broker_store_begin(s), EGIDE_OK);
+    CHECK_RC(broker_store_delivery_finish(s, x[3].msg_id, "71.ase", BROKER_DELIVERY_DELIVERED, rb,
+                                          sizeof rb, 30),
+             EGIDE_OK);
+    CHECK_RC(broker_store_commit(s), EGIDE_OK);
+    CHECK_RC(broker_store_counts(s, &q, &r), EGIDE_OK);
+    CHECK(q == 4 && r == 1);
     broker_store_close(&s);
 }
 
@@ -1056,6 +1154,7 @@ int main(int argc, char **argv)
         RUN(test_due_order_and_attempts);
         RUN(test_finish_and_expiry);
         RUN(test_relays);
+        RUN(test_counters);
         RUN(test_redeliveries);
         RUN(test_redeliver_cursor);
         RUN(test_rollback_and_reader);
