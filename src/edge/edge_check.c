@@ -155,7 +155,9 @@ int edge_check_config(egide_config_t *cfg)
     if (p) {
         char err[512] = "";
         egide_deadline_profile_t *prof = NULL;
-        if (egide_deadline_profile_load(p, &prof, err, sizeof err) != EGIDE_OK)
+        if (access(p, F_OK) != 0)
+            egide_check_fail(&c, "deadline profile", p, "does not exist");
+        else if (egide_deadline_profile_load(p, &prof, err, sizeof err) != EGIDE_OK)
             egide_check_fail(&c, "deadline profile", p, "%s", err[0] ? err : "cannot be loaded");
         egide_deadline_profile_destroy(&prof);
     }

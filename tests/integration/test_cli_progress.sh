@@ -65,7 +65,7 @@ check "backup refused: same message on a terminal" grep -qF "$(cat "$T/b4.err")"
 
 # ---- egide directory build (deploy/71: its PKI made now)
 D71="$T/71"
-"$SRC/deploy/71/make-directory.sh" "$D71" --endpoint tcp://127.0.0.1:17790 >"$T/make71.log" 2>&1
+EGIDE="$EGIDE" "$SRC/deploy/71/make-directory.sh" "$D71" --endpoint tcp://127.0.0.1:17790 >"$T/make71.log" 2>&1
 check "make 71" [ -f "$D71/directory.bin" ]
 build() { # OUT: the build make-directory.sh does, to OUT
     "$EGIDE" directory build --nodes "$SRC/deploy/71/nodes.ini" --pki "$D71" \
