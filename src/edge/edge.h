@@ -68,6 +68,7 @@ typedef struct edge_metrics {
     _Atomic uint64_t seq_lowered;   /* counters set back after a jump the broker refuses */
     _Atomic uint64_t cert_refusals; /* CERT_INVALID for the current certificate, kept queued */
     _Atomic uint64_t resealed;      /* queued messages sealed again for renewed recipient keys */
+    _Atomic uint64_t api_batches, api_batched; /* the API's submission batches, their jobs */
 } edge_metrics_t;
 
 /* How far a sender's signed created time may be ahead of our clock before
@@ -136,8 +137,13 @@ typedef struct edge {
     uint64_t corr;
     /* api */
     egide_http_t *http;
-    edge_store_t *api_store;    /* the API's writes (and reads without readers) */
-    pthread_mutex_t api_lock;   /* one request at a time on api_store */
+    edge_store_t *api_store;  /* the API's writes (and reads without readers) */
+    pthread_mutex_t api_lock; /* one request at a time on api_store */
+    /* The API's submissions waiting for their batch (edge_api_batch.c). */
+    pthread_mutex_t batch_lock;
+    pthread_cond_t batch_cond;
+    struct edge_api_job *batch_head, *batch_tail;
+    bool batch_writer;          /* a request is writing a batch */
     edge_store_t **api_readers; /* read-only handle per HTTP worker, or NULL (tests) */
     unsigned n_api_readers;     /* entries of api_readers */
     char *api_token;
@@ -232,6 +238,27 @@ int edge_run(edge_t *e);
  * no-op).  persist: also keep it in the store (a store error is returned
  * after the directory was adopted in memory). */
 egide_rc edge_adopt_directory(edge_t *e, const uint8_t *signed_bytes, size_t len, bool persist);
+
+/* ---- edge_api_batch.c ---- */
+/* A request's writes, run by whichever request writes the batch, in one
+ * transaction on e->api_store (api_lock held) shared with the batch's
+ * other jobs; *trail is the trail on that store (NULL until a job's
+ * entry opens it: edge_trail_note_in).
+ * Anything but EGIDE_OK undoes the job's writes alone. */
+struct edge_trail;
+typedef struct edge_api_job {
+    egide_rc (*fn)(edge_t *e, struct edge_trail **trail, void *arg);
+    void *arg;
+    egide_rc rc; /* the job's result once done, EGIDE_OK = committed */
+    bool done;
+    struct edge_api_job *next;
+} edge_api_job_t;
+#define EDGE_API_BATCH_MAX 64
+/* Queue job and return once its batch is committed or rolled back: its
+ * rc (EGIDE_OK only when committed; a store error when its batch could
+ * not be; the loop is woken for each committed job).  The caller must not
+ * hold api_lock. */
+egide_rc edge_api_batch_run(edge_t *e, edge_api_job_t *job);
 
 /* ---- edge_outbox.c ---- */
 /* Seal and queue a message from the API or loop thread, on store st (its

@@ -345,7 +345,55 @@ static json_t *s_override_record(const char *reason, const char *c, const egide_
     return o;
 }
 
-static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *resp)
+/* A submission's writes, run in its batch's transaction
+ * (edge_api_batch.c): the message (and its copy without a confidential
+ * sender's identity), its override record, its idempotency key and the
+ * trail entry saying who sent it commit together, so that a request cut
+ * off after the commit and retried finds the key, never a second
+ * referral, and no message is queued without its entry. */
+typedef struct {
+    const edge_principal_t *who;
+    const char *type;
+    const char *const *full, *const *others;
+    size_t n_full, n_others;
+    int urgency;
+    const uint8_t *irt;
+    const uint8_t *pb, *red_pb;
+    size_t pb_len, red_len;
+    const egide_payload_facts_t *facts;
+    const char *rec_text, *idem;
+    const uint8_t *req_sha;
+    uint8_t msg_id[16], red_id[16];
+} s_submit_job_t;
+
+static egide_rc s_submit_job(edge_t *e, struct edge_trail **trail, void *arg)
+{
+    s_submit_job_t *j = arg;
+    edge_store_t *st = e->api_store;
+    egide_rc rc = EGIDE_OK;
+    if (j->n_full)
+        rc = edge_submit_in(e, st, j->type, j->full, j->n_full, j->urgency, j->irt, j->pb,
+                            j->pb_len, j->facts, j->msg_id);
+    if (!rc && j->n_others)
+        rc = edge_submit_in(e, st, j->type, j->others, j->n_others, j->urgency, j->irt, j->red_pb,
+                            j->red_len, j->facts, j->red_id);
+    if (!rc && !j->n_full)
+        memcpy(j->msg_id, j->red_id, 16); /* no CRIP among the recipients: the one message */
+    if (!rc && j->rec_text) {
+        char mkey[64], hex[33];
+        egide_hex_encode(j->msg_id, 16, hex);
+        snprintf(mkey, sizeof mkey, "routing_override/%s", hex);
+        rc = edge_store_meta_put(st, mkey, j->rec_text, strlen(j->rec_text));
+    }
+    if (!rc && j->idem[0])
+        rc = edge_store_idem_put(st, j->idem, j->req_sha, j->msg_id, edge_now_ms(e));
+    if (!rc)
+        rc = edge_trail_note_in(e, trail, j->who, "message.send", j->msg_id);
+    return rc;
+}
+
+static void s_post_message(edge_t *e, const egide_http_req_t *req, const edge_principal_t *who,
+                           egide_http_resp_t *resp)
 {
     json_error_t jerr;
     json_t *root =
@@ -669,34 +717,26 @@ static void s_post_message(edge_t *e, const egide_http_req_t *req, egide_http_re
         egide_http_error(resp, 500, EGIDE_ERR_NOMEM, "out of memory");
         goto done;
     }
-    pthread_mutex_lock(&e->api_lock);
-    /* The message, its override record and its idempotency key commit
-     * together: a request cut off after this commit and retried finds the
-     * key, never a second referral. */
-    rc = edge_store_begin(e->api_store);
-    if (!rc && n_full)
-        rc = edge_submit_in(e, e->api_store, type, full, n_full, urgency, irt ? irt_id : NULL, pb,
-                            pb_len, &facts, msg_id);
-    if (!rc && n_others)
-        rc = edge_submit_in(e, e->api_store, type, others, n_others, urgency, irt ? irt_id : NULL,
-                            red_pb, red_len, &facts, red_id);
-    if (!rc && !n_full)
-        memcpy(msg_id, red_id, 16); /* no CRIP among the recipients: the one message */
-    if (!rc && rec_text) {
-        char mkey[64], hex[33];
-        egide_hex_encode(msg_id, 16, hex);
-        snprintf(mkey, sizeof mkey, "routing_override/%s", hex);
-        rc = edge_store_meta_put(e->api_store, mkey, rec_text, strlen(rec_text));
-    }
-    if (!rc && idem[0])
-        rc = edge_store_idem_put(e->api_store, idem, req_sha, msg_id, edge_now_ms(e));
-    if (!rc)
-        rc = edge_store_commit(e->api_store);
-    if (rc)
-        edge_store_rollback(e->api_store);
-    else
-        edge_outbox_queued(e);
-    pthread_mutex_unlock(&e->api_lock);
+    s_submit_job_t sj = {.who = who,
+                         .type = type,
+                         .full = full,
+                         .others = others,
+                         .n_full = n_full,
+                         .n_others = n_others,
+                         .urgency = urgency,
+                         .irt = irt ? irt_id : NULL,
+                         .pb = pb,
+                         .red_pb = red_pb,
+                         .pb_len = pb_len,
+                         .red_len = red_len,
+                         .facts = &facts,
+                         .rec_text = rec_text,
+                         .idem = idem,
+                         .req_sha = req_sha};
+    edge_api_job_t job = {.fn = s_submit_job, .arg = &sj};
+    rc = edge_api_batch_run(e, &job);
+    memcpy(msg_id, sj.msg_id, 16);
+    memcpy(red_id, sj.red_id, 16);
     free(rec_text);
     if (rc == EGIDE_ERR_EXISTS && idem[0]) {
         /* Taken meanwhile (nothing was queued): answer as a retry would be;
@@ -1478,6 +1518,13 @@ static void s_metrics(edge_t *e, egide_http_resp_t *resp)
                          "Queued messages sealed again for a recipient key renewed while they"
                          " waited.",
                          atomic_load(&m->resealed));
+    egide_metrics_single(&out, "egide_edge_api_batches_total", "counter",
+                         "Transactions that committed (or not) the API's submissions together.",
+                         atomic_load(&m->api_batches));
+    egide_metrics_single(&out, "egide_edge_api_batch_submits_total", "counter",
+                         "Submissions those transactions ran (over egide_edge_api_batches_total:"
+                         " the mean batch).",
+                         atomic_load(&m->api_batched));
     egide_metrics_single(&out, "egide_edge_audit_alerts_total", "counter",
                          "Broker checkpoints that failed the consistency check.",
                          atomic_load(&m->checkpoint_alerts));
@@ -1738,8 +1785,7 @@ void edge_api_handle(edge_t *e, const egide_http_req_t *req, egide_http_resp_t *
         edge_api_trail_handle(e, req, who, resp); /* edge_api_trail.c */
     } else if (strcmp(p, "/v1/messages") == 0) {
         if (post && s_allowed(who, EDGE_PERM_SEND, resp)) {
-            s_post_message(e, req, resp);
-            edge_api_trail_acted(e, who, "message.send", NULL, resp, 202);
+            s_post_message(e, req, who, resp); /* its trail entry in its transaction */
         } else if (post)
             return;
         else if (get)

@@ -133,6 +133,8 @@ egide_rc edge_init(edge_t *e, egide_config_t *cfg)
     e->wake[0] = e->wake[1] = -1;
     pthread_mutex_init(&e->dir_lock, NULL);
     pthread_mutex_init(&e->api_lock, NULL);
+    pthread_mutex_init(&e->batch_lock, NULL);
+    pthread_cond_init(&e->batch_cond, NULL);
     egide_strlcpy(e->node_id, egide_config_str(cfg, "edge", "node_id"), sizeof e->node_id);
     e->ttl_ms = egide_config_int(cfg, "edge", "message_ttl_days") * 86400000LL;
     e->retry_min_ms = (int)egide_config_int(cfg, "edge", "retry_min_ms");
@@ -321,6 +323,8 @@ void edge_fini(edge_t *e)
     free(e->db_path);
     pthread_mutex_destroy(&e->dir_lock);
     pthread_mutex_destroy(&e->api_lock);
+    pthread_cond_destroy(&e->batch_cond);
+    pthread_mutex_destroy(&e->batch_lock);
 }
 
 static int s_run(egide_config_t *cfg)

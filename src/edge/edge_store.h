@@ -568,6 +568,13 @@ struct edge_store_ops {
     egide_rc (*begin)(edge_store_t *s);
     egide_rc (*commit)(edge_store_t *s);
     void (*rollback)(edge_store_t *s); /* harmless when none is open */
+    /* Inside the open transaction: mark where one request's writes begin
+     * (EGIDE_ERR_STATE when no transaction is open: the store ended it
+     * after an error), then keep them or undo them alone (undo = true).
+     * unmark returns EGIDE_ERR_STATE when the transaction is no longer
+     * open, whatever was asked: nothing of it is kept.  Marks do not nest. */
+    egide_rc (*mark)(edge_store_t *s);
+    egide_rc (*unmark)(edge_store_t *s, bool undo);
 
     /* meta: *val (NUL-terminated beyond *len) is the caller's;
      * EGIDE_ERR_NOTFOUND when the key is absent. */
@@ -888,6 +895,8 @@ struct sqlite3 *edge_store_sqlite_db(edge_store_t *s);
 #define EDGE_STORE_CALL(s, op, ...) ((s) ? (s)->ops->op((s), __VA_ARGS__) : EGIDE_ERR_INVALID)
 #define edge_store_begin(s)         ((s) ? (s)->ops->begin(s) : EGIDE_ERR_INVALID)
 #define edge_store_commit(s)        ((s) ? (s)->ops->commit(s) : EGIDE_ERR_INVALID)
+#define edge_store_mark(s)          ((s) ? (s)->ops->mark(s) : EGIDE_ERR_INVALID)
+#define edge_store_unmark(s, undo)  ((s) ? (s)->ops->unmark((s), (undo)) : EGIDE_ERR_INVALID)
 #define edge_store_rollback(s)                                                                     \
     do {                                                                                           \
         if (s)                                                                                     \

@@ -502,6 +502,31 @@ static void s_rollback(edge_store_t *s)
         egide_db_rollback(DB(s));
 }
 
+static egide_rc s_mark(edge_store_t *s)
+{
+    if (!s)
+        return EGIDE_ERR_INVALID;
+    if (sqlite3_get_autocommit(DB(s)))
+        return EGIDE_ERR_STATE; /* a savepoint now would open a transaction of its own */
+    return egide_db_exec(DB(s), "SAVEPOINT edge_request");
+}
+
+static egide_rc s_unmark(edge_store_t *s, bool undo)
+{
+    if (!s)
+        return EGIDE_ERR_INVALID;
+    /* After a full disk or an I/O error SQLite may have ended the whole
+     * transaction: the savepoint is gone with it, and nothing is kept. */
+    if (sqlite3_get_autocommit(DB(s)))
+        return EGIDE_ERR_STATE;
+    egide_rc rc = undo ? egide_db_exec(DB(s), "ROLLBACK TO edge_request") : EGIDE_OK;
+    if (!rc)
+        rc = egide_db_exec(DB(s), "RELEASE edge_request");
+    if (!rc && sqlite3_get_autocommit(DB(s)))
+        rc = EGIDE_ERR_STATE;
+    return rc;
+}
+
 /* ------------------------------------------------------------ meta */
 
 static egide_rc s_meta_get(edge_store_t *s, const char *key, uint8_t **val, size_t *len)
@@ -3122,7 +3147,9 @@ static egide_rc s_case_messages(edge_store_t *s, int64_t case_id, bool outbox, s
 
 sqlite3 *edge_store_sqlite_db(edge_store_t *s)
 {
-    return s && s->ops == &edge_store_sqlite_ops ? DB(s) : NULL;
+    /* A handle of this backend, also when its table is a copy with an
+     * operation replaced (the tests' fault injection). */
+    return s && s->ops && s->ops->open == s_open ? DB(s) : NULL;
 }
 
 egide_rc edge_store_sqlite_plans(edge_store_t *s, edge_store_plan_fn fn, void *arg)
@@ -3200,6 +3227,8 @@ const edge_store_ops_t edge_store_sqlite_ops = {.name = "sqlite",
                                                 OP(begin),
                                                 OP(commit),
                                                 OP(rollback),
+                                                OP(mark),
+                                                OP(unmark),
                                                 OP(meta_get),
                                                 OP(meta_put),
                                                 OP(next_seq),

@@ -15,27 +15,51 @@
 
 /* ------------------------------------------------------------ edge side */
 
+static void s_entry(edge_t *e, edge_trail_entry_t *en, const char *account, const char *role,
+                    const char *action, const uint8_t *msg_id, int64_t case_id)
+{
+    *en = (edge_trail_entry_t){.time_ms = edge_now_ms(e), .case_id = case_id > 0 ? case_id : 0};
+    egide_strlcpy(en->account, account, sizeof en->account);
+    egide_strlcpy(en->role, role, sizeof en->role);
+    egide_strlcpy(en->action, action, sizeof en->action);
+    if (msg_id) {
+        en->has_msg = true;
+        memcpy(en->msg_id, msg_id, 16);
+    }
+    if (msg_id && en->case_id == 0) {
+        int64_t cid = 0;
+        if (edge_store_case_of(e->api_store, msg_id, &cid) == EGIDE_OK && cid > 0)
+            en->case_id = cid;
+    }
+}
+
+egide_rc edge_trail_note_in(edge_t *e, edge_trail_t **t, const edge_principal_t *who,
+                            const char *action, const uint8_t *msg_id)
+{
+    if (!e || !t || !action)
+        return EGIDE_ERR_INVALID;
+    if (!*t) {
+        egide_rc rc = edge_trail_open(edge_store_sqlite_db(e->api_store), e->node_id, t);
+        if (rc)
+            return rc;
+    }
+    edge_trail_entry_t en;
+    s_entry(e, &en, who ? who->user : EDGE_TRAIL_ACCOUNT_TOKEN,
+            who ? edge_role_name(who->role) : EDGE_TRAIL_ROLE_TOKEN, action, msg_id, 0);
+    return edge_trail_append(*t, &en, NULL);
+}
+
 egide_rc edge_trail_note_as(edge_t *e, const char *account, const char *role, const char *action,
                             const uint8_t *msg_id, int64_t case_id)
 {
     if (!e || !account || !role || !action)
         return EGIDE_ERR_INVALID;
-    edge_trail_entry_t en = {.time_ms = edge_now_ms(e), .case_id = case_id > 0 ? case_id : 0};
-    egide_strlcpy(en.account, account, sizeof en.account);
-    egide_strlcpy(en.role, role, sizeof en.role);
-    egide_strlcpy(en.action, action, sizeof en.action);
-    if (msg_id) {
-        en.has_msg = true;
-        memcpy(en.msg_id, msg_id, 16);
-    }
+    edge_trail_entry_t en;
     pthread_mutex_lock(&e->api_lock);
     edge_trail_t *t = NULL;
     egide_rc rc = edge_trail_open(edge_store_sqlite_db(e->api_store), e->node_id, &t);
-    if (!rc && msg_id && en.case_id == 0) {
-        int64_t cid = 0;
-        if (edge_store_case_of(e->api_store, msg_id, &cid) == EGIDE_OK && cid > 0)
-            en.case_id = cid;
-    }
+    if (!rc)
+        s_entry(e, &en, account, role, action, msg_id, case_id);
     /* A write transaction of its own (BEGIN IMMEDIATE, which waits for the
      * loop's writes): a SAVEPOINT alone would start as a reader and could
      * not become the writer once the loop had committed (busy snapshot). */

@@ -145,6 +145,13 @@ egide_rc edge_trail_note(struct edge *e, const struct edge_principal *who, const
  * yet). */
 egide_rc edge_trail_note_as(struct edge *e, const char *account, const char *role,
                             const char *action, const uint8_t *msg_id, int64_t case_id);
+/* The same inside the caller's write transaction on e->api_store (the
+ * caller holds e->api_lock), on the trail *t on that store (opened here
+ * when NULL; the caller destroys it once its transaction ends): the entry
+ * commits or rolls back with the caller's writes (a submission and the
+ * entry saying who made it). */
+egide_rc edge_trail_note_in(struct edge *e, edge_trail_t **t, const struct edge_principal *who,
+                            const char *action, const uint8_t *msg_id);
 /* The offline commands' entry (egide user ...) on the store st: account
  * and role of who ran it, the account acted on.  The node is the trail's
  * (its first entry's), "offline" while it is empty.  In a write

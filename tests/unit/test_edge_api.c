@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "edge.h"
+#include "edge_trail.h"
 #include "egide/base/egide_date.h"
 #include "egide/base/egide_log.h"
 #include "egide/base/egide_util.h"
@@ -63,6 +64,8 @@ static int s_setup(void)
     memset(&E, 0, sizeof E);
     pthread_mutex_init(&E.dir_lock, NULL);
     pthread_mutex_init(&E.api_lock, NULL);
+    pthread_mutex_init(&E.batch_lock, NULL);
+    pthread_cond_init(&E.batch_cond, NULL);
     E.wake[0] = E.wake[1] = -1;
     egide_strlcpy(E.node_id, "71.police.macon", sizeof E.node_id);
     E.clock_skew_ms = 300000;
@@ -113,6 +116,8 @@ static void s_teardown(void)
     EVP_PKEY_free(E.enc_key);
     pthread_mutex_destroy(&E.dir_lock);
     pthread_mutex_destroy(&E.api_lock);
+    pthread_cond_destroy(&E.batch_cond);
+    pthread_mutex_destroy(&E.batch_lock);
     if (s_dir[0]) {
         char cmd[512];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", s_dir);
@@ -525,6 +530,186 @@ static void test_submit_store_faults(void)
     CHECK(s_post(keyed, id2) == 200);
     CHECK_STREQ(id2, id);
     CHECK(s_outbox_count() == n0 + 1);
+}
+
+/* Submissions commit together (edge_api_batch.c).  The test stands in for
+ * a batch being written (batch_writer) until all its requests are queued,
+ * so that they run as one batch: every answer is as if alone (202s, the
+ * retry of a key 200 with the original id, the same key with another
+ * request 409, its writes undone alone), in one transaction, each queued
+ * message with its trail entry.  A batch whose commit fails keeps nothing
+ * and answers every request 503; a transaction the store ended by itself
+ * (a full disk) fails the request that met it and those after it, 503. */
+typedef struct {
+    pthread_t t;
+    const char *body;
+    int status;
+    char id[33];
+} s_par_t;
+
+static void *s_par_main(void *arg)
+{
+    s_par_t *p = arg;
+    p->status = s_post(p->body, p->id);
+    return NULL;
+}
+
+static size_t s_queued_jobs(void)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&E.batch_lock);
+    for (edge_api_job_t *j = E.batch_head; j; j = j->next)
+        n++;
+    pthread_mutex_unlock(&E.batch_lock);
+    return n;
+}
+
+/* Run the requests as one batch: held until all are queued (bounded). */
+static bool s_par_batch(s_par_t *p, size_t n)
+{
+    pthread_mutex_lock(&E.batch_lock);
+    E.batch_writer = true;
+    pthread_mutex_unlock(&E.batch_lock);
+    for (size_t i = 0; i < n; i++)
+        if (pthread_create(&p[i].t, NULL, s_par_main, &p[i]) != 0)
+            return false;
+    bool all = false;
+    for (int k = 0; k < 3000 && !all; k++) {
+        all = s_queued_jobs() == n;
+        if (!all)
+            usleep(10000);
+    }
+    pthread_mutex_lock(&E.batch_lock);
+    E.batch_writer = false;
+    pthread_cond_broadcast(&E.batch_cond);
+    pthread_mutex_unlock(&E.batch_lock);
+    for (size_t i = 0; i < n; i++)
+        pthread_join(p[i].t, NULL);
+    return all;
+}
+
+/* message.send entries in the trail. */
+static size_t s_trail_sends(void)
+{
+    edge_trail_t *t = NULL;
+    if (edge_trail_open(edge_store_sqlite_db(E.store), E.node_id, &t) != EGIDE_OK)
+        return 99999;
+    size_t sends = 0;
+    edge_trail_q_t q = {.limit = EDGE_TRAIL_PAGE_MAX};
+    for (int page = 0; page < 100; page++) {
+        edge_trail_entry_t *rows = NULL;
+        size_t n = 0;
+        bool more = false;
+        if (edge_trail_list(t, &q, &rows, &n, &more) != EGIDE_OK) {
+            sends = 99999;
+            break;
+        }
+        for (size_t i = 0; i < n; i++)
+            sends += strcmp(rows[i].action, "message.send") == 0;
+        if (n) {
+            q.has_after = true;
+            q.after = rows[n - 1].index;
+        }
+        free(rows);
+        if (!more)
+            break;
+    }
+    edge_trail_destroy(&t);
+    return sends;
+}
+
+static egide_rc s_commit_fails(edge_store_t *st)
+{
+    (void)st;
+    return EGIDE_ERR_FULL;
+}
+
+static const edge_store_ops_t *s_real_ops;
+static egide_rc s_add_ends_txn(edge_store_t *st, const edge_outbox_msg_t *m)
+{
+    (void)m;
+    s_real_ops->rollback(st); /* as SQLite does after SQLITE_FULL */
+    return EGIDE_ERR_FULL;
+}
+
+static void test_submit_batched(void)
+{
+    const char *plain =
+        "{\"type\":\"ip.transmission\",\"to\":[\"71.crip\"],\"payload\":" IP_PAYLOAD "}";
+    const char *keyed = "{\"type\":\"ip.transmission\",\"to\":[\"71.crip\"],"
+                        "\"idempotency_key\":\"batch-key-1\",\"payload\":" IP_PAYLOAD "}";
+    const char *keyed_other =
+        "{\"type\":\"ip.transmission\",\"to\":[\"71.crip\"],\"urgency\":"
+        "\"immediate\",\"idempotency_key\":\"batch-key-1\",\"payload\":" IP_PAYLOAD "}";
+    s_par_t p[9];
+    memset(p, 0, sizeof p);
+    for (int i = 0; i < 6; i++)
+        p[i].body = plain;
+    p[6].body = p[7].body = keyed;
+    p[8].body = keyed_other;
+    size_t out0 = s_outbox_count(), sends0 = s_trail_sends();
+    uint64_t b0 = atomic_load(&E.m.api_batches), j0 = atomic_load(&E.m.api_batched);
+    CHECK(s_par_batch(p, 9));
+    CHECK(atomic_load(&E.m.api_batches) == b0 + 1); /* one transaction */
+    CHECK(atomic_load(&E.m.api_batched) == j0 + 9);
+    int n202 = 0;
+    for (int i = 0; i < 6; i++)
+        n202 += p[i].status == 202 && strlen(p[i].id) == 32;
+    CHECK(n202 == 6);
+    /* The key's first request in the batch's order (the threads') is
+     * queued; the same request again gets its id (200), another request
+     * with the key a 409. */
+    if (p[8].status == 202) {
+        CHECK(p[6].status == 409 && p[7].status == 409);
+        egide_strlcpy(p[6].id, p[8].id, sizeof p[6].id);
+    } else {
+        CHECK((p[6].status == 202 && p[7].status == 200) ||
+              (p[6].status == 200 && p[7].status == 202));
+        CHECK_STREQ(p[6].id, p[7].id);
+        CHECK(p[8].status == 409);
+    }
+    for (int i = 0; i < 6; i++)
+        for (int k = i + 1; k < 7; k++)
+            CHECK(strcmp(p[i].id, p[k].id) != 0);
+    CHECK(s_outbox_count() == out0 + 7);  /* the 409's message undone alone */
+    CHECK(s_trail_sends() == sends0 + 7); /* each queued message with its entry */
+
+    /* The commit fails: nothing of the batch kept, every request 503. */
+    edge_store_ops_t faulty = *E.api_store->ops;
+    const edge_store_ops_t *real = E.api_store->ops;
+    faulty.commit = s_commit_fails;
+    E.api_store->ops = &faulty;
+    s_par_t q[3];
+    memset(q, 0, sizeof q);
+    for (int i = 0; i < 3; i++)
+        q[i].body = plain;
+    CHECK(s_par_batch(q, 3));
+    E.api_store->ops = real;
+    for (int i = 0; i < 3; i++)
+        CHECK(q[i].status == 503);
+    CHECK(s_outbox_count() == out0 + 7);
+    CHECK(s_trail_sends() == sends0 + 7);
+
+    /* The store ends the transaction under the first request: it and the
+     * ones after are 503, nothing kept, nothing written outside it. */
+    faulty = *real;
+    faulty.outbox_add = s_add_ends_txn;
+    s_real_ops = real;
+    E.api_store->ops = &faulty;
+    memset(q, 0, sizeof q);
+    for (int i = 0; i < 3; i++)
+        q[i].body = plain;
+    CHECK(s_par_batch(q, 3));
+    E.api_store->ops = real;
+    for (int i = 0; i < 3; i++)
+        CHECK(q[i].status == 503);
+    CHECK(s_outbox_count() == out0 + 7);
+    CHECK(s_trail_sends() == sends0 + 7);
+    /* and the next request is served as usual */
+    char id[33];
+    CHECK(s_post(plain, id) == 202);
+    CHECK(s_outbox_count() == out0 + 8);
+    CHECK(s_trail_sends() == sends0 + 8);
 }
 
 /* The CRIP's evaluation.assignment carries the case's clock origin as
@@ -1147,6 +1332,7 @@ int main(void)
     RUN(test_submit_content_type_mismatch);
     RUN(test_idempotency_key);
     RUN(test_submit_store_faults);
+    RUN(test_submit_batched);
     RUN(test_unknown_member_quoted);
     RUN(test_assignment_fills_origin);
     RUN(test_route_commune_mismatch_and_override);

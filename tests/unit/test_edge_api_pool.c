@@ -60,6 +60,8 @@ static egide_rc s_start(unsigned threads)
     memset(&E, 0, sizeof E);
     pthread_mutex_init(&E.dir_lock, NULL);
     pthread_mutex_init(&E.api_lock, NULL);
+    pthread_mutex_init(&E.batch_lock, NULL);
+    pthread_cond_init(&E.batch_cond, NULL);
     E.wake[0] = E.wake[1] = -1;
     egide_strlcpy(E.node_id, "71.crip", sizeof E.node_id);
     char tok[128], db[128], cfg[2048], err[256];
@@ -92,6 +94,8 @@ static void s_stop(void)
     free(E.db_path);
     pthread_mutex_destroy(&E.dir_lock);
     pthread_mutex_destroy(&E.api_lock);
+    pthread_cond_destroy(&E.batch_cond);
+    pthread_mutex_destroy(&E.batch_lock);
 }
 
 static int s_get(const char *path, json_t **body)

@@ -755,6 +755,8 @@ int main(void)
     memset(&E, 0, sizeof E);
     pthread_mutex_init(&E.dir_lock, NULL);
     pthread_mutex_init(&E.api_lock, NULL);
+    pthread_mutex_init(&E.batch_lock, NULL);
+    pthread_cond_init(&E.batch_cond, NULL);
     E.wake[0] = E.wake[1] = -1;
     egide_strlcpy(E.node_id, "71.crip", sizeof E.node_id);
     if (s_seed()) {

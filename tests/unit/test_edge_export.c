@@ -197,6 +197,8 @@ static int s_setup(void)
     memset(&E, 0, sizeof E);
     pthread_mutex_init(&E.dir_lock, NULL);
     pthread_mutex_init(&E.api_lock, NULL);
+    pthread_mutex_init(&E.batch_lock, NULL);
+    pthread_cond_init(&E.batch_cond, NULL);
     egide_strlcpy(E.node_id, "71.crip", sizeof E.node_id);
     egide_strlcpy(E.role, "crip", sizeof E.role);
     char p[512];
@@ -267,6 +269,8 @@ static void s_teardown(void)
     edge_store_close(&E.store);
     pthread_mutex_destroy(&E.dir_lock);
     pthread_mutex_destroy(&E.api_lock);
+    pthread_cond_destroy(&E.batch_cond);
+    pthread_mutex_destroy(&E.batch_lock);
     json_decref(s_in_lines);
     if (s_dir[0]) {
         char cmd[512];
