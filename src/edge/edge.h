@@ -129,6 +129,10 @@ typedef struct edge {
     /* store */
     char *db_path;
     edge_store_t *store; /* loop thread */
+    /* Taken around every write transaction of store and api_store
+     * (edge_store_sqlite_share_writes): writers wait on it, not in
+     * SQLite's busy handler. */
+    pthread_mutex_t write_lock;
     /* transport */
     void *zctx, *dealer, *monitor;
     atomic_bool connected;

@@ -1874,6 +1874,7 @@ egide_rc edge_api_start(edge_t *e)
     rc = edge_store_sqlite_ops.open(e->db_path, &e->api_store);
     if (rc)
         return rc;
+    edge_store_sqlite_share_writes(e->api_store, &e->write_lock); /* with the loop's */
     /* Public: health (and metrics when configured), the login endpoint and
      * the pages (edge_web_paths), which hold no data. */
     edge_auth_policy_default(&e->auth);

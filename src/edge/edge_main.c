@@ -134,6 +134,7 @@ egide_rc edge_init(edge_t *e, egide_config_t *cfg)
     pthread_mutex_init(&e->dir_lock, NULL);
     pthread_mutex_init(&e->api_lock, NULL);
     pthread_mutex_init(&e->batch_lock, NULL);
+    pthread_mutex_init(&e->write_lock, NULL);
     pthread_cond_init(&e->batch_cond, NULL);
     egide_strlcpy(e->node_id, egide_config_str(cfg, "edge", "node_id"), sizeof e->node_id);
     e->ttl_ms = egide_config_int(cfg, "edge", "message_ttl_days") * 86400000LL;
@@ -195,6 +196,7 @@ egide_rc edge_init(edge_t *e, egide_config_t *cfg)
     rc = edge_store_sqlite_ops.open(e->db_path, &e->store);
     if (rc)
         return s_path_fail("database", e->db_path, rc);
+    edge_store_sqlite_share_writes(e->store, &e->write_lock);
 
     /* The directory: the newest of the stored one and the configured file. */
     uint8_t *stored = NULL;
@@ -325,6 +327,7 @@ void edge_fini(edge_t *e)
     pthread_mutex_destroy(&e->api_lock);
     pthread_cond_destroy(&e->batch_cond);
     pthread_mutex_destroy(&e->batch_lock);
+    pthread_mutex_destroy(&e->write_lock);
 }
 
 static int s_run(egide_config_t *cfg)

@@ -45,6 +45,7 @@
 #ifndef EGIDE_EDGE_STORE_H
 #define EGIDE_EDGE_STORE_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -886,6 +887,15 @@ egide_rc edge_store_sqlite_plans(edge_store_t *s, edge_store_plan_fn fn, void *a
  * the same database, through the library's own SQLite audit store. */
 struct sqlite3;
 struct sqlite3 *edge_store_sqlite_db(edge_store_t *s);
+/* The daemon's handles on one database (the loop's and the API's) take
+ * lock around each write transaction (begin to commit or rollback), so
+ * that a writer waits for another on the mutex and is woken at its commit,
+ * rather than in SQLite's busy handler, which sleeps up to 100 ms at a
+ * time while the other writer takes the database again (the API's
+ * submissions waited up to 1.4 s behind the loop's transactions).  Given
+ * up after 10 s as SQLite's busy timeout is (EGIDE_ERR_TIMEOUT).  NULL:
+ * SQLite's locking alone (other processes always are). */
+void edge_store_sqlite_share_writes(edge_store_t *s, pthread_mutex_t *lock);
 
 /* The named operations, for the daemon's code: each calls the handle's
  * table (same arguments and return codes as the table above); a NULL

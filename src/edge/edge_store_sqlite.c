@@ -13,10 +13,12 @@
  */
 #include "edge_store.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sqlite3.h>
 
 #include "egide/base/egide_log.h"
@@ -271,9 +273,13 @@ static const char *const s_migrations[] = {
 };
 
 typedef struct s_store {
-    edge_store_t base; /* must be first: the handle callers hold */
-    sqlite3 *db;       /* one connection, one thread at a time */
+    edge_store_t base;      /* must be first: the handle callers hold */
+    sqlite3 *db;            /* one connection, one thread at a time */
+    pthread_mutex_t *wlock; /* the process's writers' (edge_store_sqlite_share_writes) */
+    bool wlocked;           /* held by this handle's open transaction */
 } s_store_t;
+
+#define S_WLOCK_WAIT_MS 10000 /* as long as SQLite's busy timeout (egide_db_open) */
 
 #define DB(s) (((s_store_t *)(s))->db)
 
@@ -471,18 +477,46 @@ static void s_close(edge_store_t **sp)
     if (!sp || !*sp)
         return;
     s_store_t *s = (s_store_t *)*sp;
-    egide_db_close(&s->db);
+    egide_db_close(&s->db); /* an open transaction rolled back */
+    if (s->wlocked)
+        pthread_mutex_unlock(s->wlock);
     free(s);
     *sp = NULL;
+}
+
+/* The shared writer lock is held exactly while this handle has a write
+ * transaction open: taken before BEGIN, given back once no transaction
+ * is open any more (committed, rolled back, or ended by SQLite itself). */
+static void s_wunlock(s_store_t *x)
+{
+    if (x->wlocked && sqlite3_get_autocommit(x->db)) {
+        x->wlocked = false;
+        pthread_mutex_unlock(x->wlock);
+    }
 }
 
 static egide_rc s_begin(edge_store_t *s)
 {
     if (!s)
         return EGIDE_ERR_INVALID;
+    s_store_t *x = (s_store_t *)s;
+    s_wunlock(x); /* a transaction SQLite ended by itself since */
     if (!sqlite3_get_autocommit(DB(s)))
         return EGIDE_ERR_STATE;
-    return egide_db_begin(DB(s));
+    if (x->wlock && !x->wlocked) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += S_WLOCK_WAIT_MS / 1000;
+        if (pthread_mutex_timedlock(x->wlock, &until) != 0) {
+            egide_log(EGIDE_LOG_ERROR, "edge store: another writer held the database for %d s",
+                      S_WLOCK_WAIT_MS / 1000);
+            return EGIDE_ERR_TIMEOUT;
+        }
+        x->wlocked = true;
+    }
+    egide_rc rc = egide_db_begin(DB(s));
+    s_wunlock(x);
+    return rc;
 }
 
 static egide_rc s_commit(edge_store_t *s)
@@ -491,15 +525,31 @@ static egide_rc s_commit(edge_store_t *s)
         return EGIDE_ERR_INVALID;
     /* SQLite rolls a transaction back by itself after some errors (a full
      * disk, an I/O error): a COMMIT then would "succeed" on nothing. */
-    if (sqlite3_get_autocommit(DB(s)))
+    if (sqlite3_get_autocommit(DB(s))) {
+        s_wunlock((s_store_t *)s);
         return EGIDE_ERR_STATE;
-    return egide_db_commit(DB(s));
+    }
+    egide_rc rc = egide_db_commit(DB(s));
+    s_wunlock((s_store_t *)s); /* a failed COMMIT leaves it open: the rollback gives it back */
+    return rc;
 }
 
 static void s_rollback(edge_store_t *s)
 {
     if (s && !sqlite3_get_autocommit(DB(s)))
         egide_db_rollback(DB(s));
+    if (s)
+        s_wunlock((s_store_t *)s);
+}
+
+void edge_store_sqlite_share_writes(edge_store_t *s, pthread_mutex_t *lock)
+{
+    if (!s || s->ops->open != s_open)
+        return;
+    s_store_t *x = (s_store_t *)s;
+    if (x->wlocked)
+        return; /* not while a transaction holds the lock there is */
+    x->wlock = lock;
 }
 
 static egide_rc s_mark(edge_store_t *s)

@@ -9,6 +9,8 @@
  * Each backend gets a fresh store in a mkdtemp directory.
  */
 #include <stdint.h>
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,6 +163,89 @@ static void test_transactions(void)
     CHECK(n == 1 && v && v[0] == '2');
     free(v);
     OPS->close(&s);
+}
+
+/* The writers of one process share a lock (edge_store_sqlite_share_writes):
+ * held exactly while a handle has a write transaction open (taken at
+ * begin, given back at commit, rollback, or close), so another handle's
+ * begin waits for it and goes on once it is given back; a mark undone
+ * takes back one request's writes alone, inside the transaction. */
+typedef struct {
+    edge_store_t *s;
+    egide_rc begin_rc, commit_rc;
+} s_writer_t;
+
+static void *s_writer_main(void *arg)
+{
+    s_writer_t *w = arg;
+    w->begin_rc = OPS->begin(w->s);
+    if (w->begin_rc == EGIDE_OK) {
+        (void)OPS->meta_put(w->s, "b", "1", 1);
+        w->commit_rc = OPS->commit(w->s);
+    }
+    return NULL;
+}
+
+static void test_shared_writes(void)
+{
+    char p[400];
+    snprintf(p, sizeof p, "%s/shared.db", s_dir);
+    edge_store_t *a = NULL, *b = NULL;
+    REQUIRE(OPS->open(p, &a) == EGIDE_OK && OPS->open(p, &b) == EGIDE_OK);
+    pthread_mutex_t lock;
+    pthread_mutex_init(&lock, NULL);
+    edge_store_sqlite_share_writes(a, &lock);
+    edge_store_sqlite_share_writes(b, &lock);
+    CHECK(pthread_mutex_trylock(&lock) == 0); /* free: no transaction */
+    pthread_mutex_unlock(&lock);
+    CHECK_RC(OPS->begin(a), EGIDE_OK);
+    CHECK(pthread_mutex_trylock(&lock) == EBUSY);
+    CHECK_RC(OPS->meta_put(a, "a", "1", 1), EGIDE_OK);
+    /* b's writer waits for a's commit, then writes. */
+    s_writer_t w = {.s = b, .begin_rc = -1, .commit_rc = -1};
+    pthread_t t;
+    REQUIRE(pthread_create(&t, NULL, s_writer_main, &w) == 0);
+    CHECK_RC(OPS->commit(a), EGIDE_OK);
+    pthread_join(t, NULL);
+    CHECK_RC(w.begin_rc, EGIDE_OK);
+    CHECK_RC(w.commit_rc, EGIDE_OK);
+    CHECK(pthread_mutex_trylock(&lock) == 0); /* given back by both */
+    pthread_mutex_unlock(&lock);
+    /* Rolled back: given back. */
+    CHECK_RC(OPS->begin(a), EGIDE_OK);
+    OPS->rollback(a);
+    CHECK(pthread_mutex_trylock(&lock) == 0);
+    pthread_mutex_unlock(&lock);
+    /* A second begin refused (one open) keeps it; a commit with none open
+     * does not give back what another handle holds. */
+    CHECK_RC(OPS->begin(a), EGIDE_OK);
+    CHECK_RC(OPS->begin(a), EGIDE_ERR_STATE);
+    CHECK_RC(OPS->commit(b), EGIDE_ERR_STATE);
+    OPS->rollback(b);
+    CHECK(pthread_mutex_trylock(&lock) == EBUSY);
+    /* Marks: one request's writes undone alone, the others kept. */
+    CHECK_RC(OPS->mark(a), EGIDE_OK);
+    CHECK_RC(OPS->meta_put(a, "kept", "1", 1), EGIDE_OK);
+    CHECK_RC(OPS->unmark(a, false), EGIDE_OK);
+    CHECK_RC(OPS->mark(a), EGIDE_OK);
+    CHECK_RC(OPS->meta_put(a, "undone", "1", 1), EGIDE_OK);
+    CHECK_RC(OPS->unmark(a, true), EGIDE_OK);
+    CHECK_RC(OPS->commit(a), EGIDE_OK);
+    uint8_t *v = NULL;
+    size_t n = 0;
+    CHECK_RC(OPS->meta_get(b, "kept", &v, &n), EGIDE_OK);
+    free(v);
+    v = NULL;
+    CHECK_RC(OPS->meta_get(b, "undone", &v, &n), EGIDE_ERR_NOTFOUND);
+    CHECK_RC(OPS->mark(a), EGIDE_ERR_STATE); /* no transaction */
+    CHECK_RC(OPS->unmark(a, true), EGIDE_ERR_STATE);
+    /* Closed with a transaction open: given back. */
+    CHECK_RC(OPS->begin(b), EGIDE_OK);
+    OPS->close(&b);
+    CHECK(pthread_mutex_trylock(&lock) == 0);
+    pthread_mutex_unlock(&lock);
+    OPS->close(&a);
+    pthread_mutex_destroy(&lock);
 }
 
 static void test_meta_and_seq(void)
@@ -1745,6 +1830,7 @@ int main(void)
         fprintf(stderr, "backend %s\n", OPS->name);
         RUN(test_open_close);
         RUN(test_transactions);
+        RUN(test_shared_writes);
         RUN(test_meta_and_seq);
         RUN(test_outbox);
         RUN(test_seq_raise);
