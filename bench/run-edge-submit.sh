@@ -13,20 +13,24 @@
 #
 # Two builds in one go, interleaved rounds, and the ratio of their medians:
 #   EGIDE_BIN_A=/tmp/base/build EGIDE_BIN_B=build bench/run-edge-submit.sh 20 3
+# EXTRA_INI_A / EXTRA_INI_B: lines appended to the sending edge's
+# configuration of that side (one build against itself, a setting changed):
+#   EXTRA_INI_B=$'[api]\nthreads = 8' bench/run-edge-submit.sh 20 3
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 SECS=${1:-20}
 ROUNDS=${2:-3}
 A=${EGIDE_BIN_A:-${EGIDE_BIN:-$ROOT/build}}
 B=${EGIDE_BIN_B:-}
+[ -z "${EXTRA_INI_B:-}" ] || B=${B:-$A}
 for bin in "$A" ${B:+"$B"}; do
     [ -x "$bin/bench_edge_submit" ] || { echo "build first: $bin/bench_edge_submit" >&2; exit 1; }
 done
 RES=$(mktemp /tmp/egide-submit-res.XXXXXX)
 trap 'rm -f "$RES"' EXIT
 
-s_round() { # LABEL BIN
-    local label=$1 bin=$2
+s_round() { # LABEL BIN EXTRA_INI
+    local label=$1 bin=$2 extra=$3
     EL_DIR=$(mktemp -d /tmp/egide-submit.XXXXXX)
     EGIDE_BIN=$bin
     export EL_DIR EGIDE_BIN EL_GROUP_COMMIT=true EL_EDGE_GROUP_COMMIT=true EL_LOG_LEVEL=warning
@@ -34,6 +38,8 @@ s_round() { # LABEL BIN
         . "$ROOT/deploy/local/egide-local.sh"
         trap 'el_stop_all; rm -rf "$EL_DIR"' EXIT
         el_setup >/dev/null
+        el_write_edge_config fr.snated
+        [ -z "$extra" ] || printf '%s\n' "$extra" >>"$EL_DIR/state/fr.snated/edge.ini"
         el_start_broker
         for n in fr.snated 71.crip; do el_start_edge "$n"; done
         sleep 1
@@ -52,8 +58,8 @@ s_round() { # LABEL BIN
 }
 
 for r in $(seq 1 "$ROUNDS"); do
-    s_round A "$A"
-    [ -z "$B" ] || s_round B "$B"
+    s_round A "$A" "${EXTRA_INI_A:-}"
+    [ -z "$B" ] || s_round B "$B" "${EXTRA_INI_B:-}"
 done
 python3 - "$RES" "$B" <<'PY'
 import statistics, sys
