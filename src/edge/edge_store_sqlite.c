@@ -504,10 +504,10 @@ static egide_rc s_begin(edge_store_t *s)
     if (!sqlite3_get_autocommit(DB(s)))
         return EGIDE_ERR_STATE;
     if (x->wlock && !x->wlocked) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
+        struct timespec until; /* monotonic: a clock set meanwhile changes nothing */
+        clock_gettime(CLOCK_MONOTONIC, &until);
         until.tv_sec += S_WLOCK_WAIT_MS / 1000;
-        if (pthread_mutex_timedlock(x->wlock, &until) != 0) {
+        if (pthread_mutex_clocklock(x->wlock, CLOCK_MONOTONIC, &until) != 0) {
             egide_log(EGIDE_LOG_ERROR, "edge store: another writer held the database for %d s",
                       S_WLOCK_WAIT_MS / 1000);
             return EGIDE_ERR_TIMEOUT;

@@ -172,6 +172,18 @@ static egide_rc s_exec(sqlite3 *db, sqlite3_stmt *st, const char *what)
     return rc == EGIDE_OK || rc == EGIDE_ERR_EXISTS ? EGIDE_ERR_DB : rc;
 }
 
+egide_rc edge_trail_append_in(edge_trail_t *t, const edge_trail_entry_t *en, uint64_t *index)
+{
+    if (!t || !en)
+        return EGIDE_ERR_INVALID;
+    /* The caller's transaction ended under it (SQLite rolls back by
+     * itself after some errors): a savepoint now would commit the entry
+     * alone, saying what was never done. */
+    if (sqlite3_get_autocommit(t->db))
+        return EGIDE_ERR_DB;
+    return edge_trail_append(t, en, index);
+}
+
 egide_rc edge_trail_append(edge_trail_t *t, const edge_trail_entry_t *en, uint64_t *index)
 {
     if (!t || !en)

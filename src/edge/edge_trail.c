@@ -46,7 +46,7 @@ egide_rc edge_trail_note_in(edge_t *e, edge_trail_t **t, const edge_principal_t 
     edge_trail_entry_t en;
     s_entry(e, &en, who ? who->user : EDGE_TRAIL_ACCOUNT_TOKEN,
             who ? edge_role_name(who->role) : EDGE_TRAIL_ROLE_TOKEN, action, msg_id, 0);
-    return edge_trail_append(*t, &en, NULL);
+    return edge_trail_append_in(*t, &en, NULL); /* never alone */
 }
 
 egide_rc edge_trail_note_as(edge_t *e, const char *account, const char *role, const char *action,

@@ -111,6 +111,9 @@ egide_rc edge_trail_leaf_decode(const uint8_t *leaf, size_t len, edge_trail_entr
  * row.  *index (may be NULL) gets its index.  EGIDE_ERR_INVALID,
  * EGIDE_ERR_LIMIT, EGIDE_ERR_DB. */
 egide_rc edge_trail_append(edge_trail_t *t, const edge_trail_entry_t *en, uint64_t *index);
+/* The same, only inside the caller's open transaction: EGIDE_ERR_DB when
+ * none is open (it ended after an error), nothing written. */
+egide_rc edge_trail_append_in(edge_trail_t *t, const edge_trail_entry_t *en, uint64_t *index);
 /* One page (see edge_trail_q_t), decoded from the leaves: *rows the
  * caller's; *more when entries follow (continue after the last index).
  * EGIDE_ERR_INVALID for a limit out of range; EGIDE_ERR_CONSISTENCY when

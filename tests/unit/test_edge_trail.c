@@ -508,6 +508,31 @@ static void test_plans(void)
     CHECK_RC(edge_trail_plans(NULL, s_plan, c), EGIDE_ERR_INVALID);
 }
 
+/* An entry noted inside a request's transaction (edge_trail_note_in) is
+ * never written alone: with no transaction open (the store ended it after
+ * an error) it is refused as a store error and the trail is unchanged;
+ * inside one it commits or rolls back with it. */
+static void test_note_in_never_alone(void)
+{
+    uint64_t n0 = s_size();
+    edge_trail_t *t = NULL;
+    uint8_t mid[16];
+    memset(mid, 0x5c, sizeof mid);
+    CHECK_RC(edge_trail_note_in(&E, &t, NULL, "message.send", mid), EGIDE_ERR_DB);
+    edge_trail_destroy(&t);
+    CHECK(s_size() == n0);
+    CHECK_RC(edge_store_begin(E.api_store), EGIDE_OK);
+    CHECK_RC(edge_trail_note_in(&E, &t, NULL, "message.send", mid), EGIDE_OK);
+    edge_trail_destroy(&t);
+    edge_store_rollback(E.api_store);
+    CHECK(s_size() == n0);
+    CHECK_RC(edge_store_begin(E.api_store), EGIDE_OK);
+    CHECK_RC(edge_trail_note_in(&E, &t, NULL, "message.send", mid), EGIDE_OK);
+    edge_trail_destroy(&t);
+    CHECK_RC(edge_store_commit(E.api_store), EGIDE_OK);
+    CHECK(s_size() == n0 + 1);
+}
+
 static void test_verify_and_tamper(void)
 {
     edge_trail_t *t = NULL;
@@ -598,6 +623,7 @@ int main(void)
     RUN(test_plans);
     RUN(test_proof);
     RUN(test_verify_and_tamper);
+    RUN(test_note_in_never_alone);
 
     edge_store_close(&E.api_store);
     EVP_PKEY_free(E.sign_key);
