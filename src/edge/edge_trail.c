@@ -2,7 +2,8 @@
 /*
  * edge_trail.c - the daemon's side of the trail of who read what
  * (edge_trail.h): one entry for a person (or the machine token) on the
- * API's store, in a write transaction of its own.  No SQL here: the
+ * API's store, in a write transaction of its own, or in the caller's (a
+ * submission's, edge_trail_note_in).  No SQL here: the
  * trail's store is edge_store_trail.c.
  */
 #include "edge_trail.h"
