@@ -478,7 +478,7 @@ static void s_close(edge_store_t **sp)
         return;
     s_store_t *s = (s_store_t *)*sp;
     egide_db_close(&s->db); /* an open transaction rolled back */
-    if (s->wlocked)
+    if (s->wlocked && s->wlock)
         pthread_mutex_unlock(s->wlock);
     free(s);
     *sp = NULL;
@@ -489,7 +489,7 @@ static void s_close(edge_store_t **sp)
  * is open any more (committed, rolled back, or ended by SQLite itself). */
 static void s_wunlock(s_store_t *x)
 {
-    if (x->wlocked && sqlite3_get_autocommit(x->db)) {
+    if (x->wlocked && x->wlock && sqlite3_get_autocommit(x->db)) {
         x->wlocked = false;
         pthread_mutex_unlock(x->wlock);
     }
