@@ -57,8 +57,8 @@ static void s_batch(edge_t *e, edge_api_job_t *jobs)
         if (j->rc == EGIDE_OK) {
             kept++;
         } else {
-            /* The trail's frontier in memory may be ahead of what was
-             * undone: the next entry reads it again from the store. */
+            /* A job undone: the next entry opens the trail again, so
+             * nothing it holds outlives the undo. */
             edge_trail_destroy(&trail);
         }
     }

@@ -632,6 +632,24 @@ static egide_rc s_add_ends_txn(edge_store_t *st, const edge_outbox_msg_t *m)
     return EGIDE_ERR_FULL;
 }
 
+/* Three requests of body as one batch on the store table ops: how many
+ * were answered 503. */
+static int s_faulty_batch(const edge_store_ops_t *ops, const char *body)
+{
+    const edge_store_ops_t *real = E.api_store->ops;
+    s_par_t q[3];
+    memset(q, 0, sizeof q);
+    for (int i = 0; i < 3; i++)
+        q[i].body = body;
+    E.api_store->ops = ops;
+    bool one = s_par_batch(q, 3);
+    E.api_store->ops = real;
+    int n503 = 0;
+    for (int i = 0; i < 3; i++)
+        n503 += q[i].status == 503;
+    return one ? n503 : -1;
+}
+
 static void test_submit_batched(void)
 {
     const char *plain =
@@ -675,18 +693,11 @@ static void test_submit_batched(void)
     CHECK(s_trail_sends() == sends0 + 7); /* each queued message with its entry */
 
     /* The commit fails: nothing of the batch kept, every request 503. */
-    edge_store_ops_t faulty = *E.api_store->ops;
     const edge_store_ops_t *real = E.api_store->ops;
+    s_real_ops = real;
+    edge_store_ops_t faulty = *real;
     faulty.commit = s_commit_fails;
-    E.api_store->ops = &faulty;
-    s_par_t q[3];
-    memset(q, 0, sizeof q);
-    for (int i = 0; i < 3; i++)
-        q[i].body = plain;
-    CHECK(s_par_batch(q, 3));
-    E.api_store->ops = real;
-    for (int i = 0; i < 3; i++)
-        CHECK(q[i].status == 503);
+    CHECK(s_faulty_batch(&faulty, plain) == 3);
     CHECK(s_outbox_count() == out0 + 7);
     CHECK(s_trail_sends() == sends0 + 7);
 
@@ -694,15 +705,7 @@ static void test_submit_batched(void)
      * ones after are 503, nothing kept, nothing written outside it. */
     faulty = *real;
     faulty.outbox_add = s_add_ends_txn;
-    s_real_ops = real;
-    E.api_store->ops = &faulty;
-    memset(q, 0, sizeof q);
-    for (int i = 0; i < 3; i++)
-        q[i].body = plain;
-    CHECK(s_par_batch(q, 3));
-    E.api_store->ops = real;
-    for (int i = 0; i < 3; i++)
-        CHECK(q[i].status == 503);
+    CHECK(s_faulty_batch(&faulty, plain) == 3);
     CHECK(s_outbox_count() == out0 + 7);
     CHECK(s_trail_sends() == sends0 + 7);
     /* and the next request is served as usual */
