@@ -858,6 +858,58 @@ static void test_pg_reader_and_versions(void)
     CHECK_RC(egide_auditstore_pg_migrate(NULL), EGIDE_ERR_INVALID);
 }
 
+static int s_stmts(sqlite3 *db)
+{
+    int n = 0;
+    for (sqlite3_stmt *st = sqlite3_next_stmt(db, NULL); st && n < 10000;
+         st = sqlite3_next_stmt(db, st))
+        n++;
+    return n;
+}
+
+/* A log opened again on the same connection (the edge's trail, once per
+ * API batch) prepares nothing: its statements are the connection's cached
+ * ones, kept after the log is closed, finalized with the connection.  Two
+ * logs on one connection, used in turn, see each other's entries. */
+static void test_sqlite_reopen(void)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/reopen.sqlite", s_tmp);
+    sqlite3 *db = NULL;
+    REQUIRE(egide_db_open(path, false, &db) == EGIDE_OK);
+    egide_auditstore_sqlite_t *a = NULL, *b = NULL;
+    REQUIRE(egide_auditstore_sqlite_new(db, &a) == EGIDE_OK);
+    int first = s_stmts(db);
+    CHECK(first >= 10);
+    egide_auditstore_sqlite_destroy(&a);
+    CHECK(s_stmts(db) == first); /* kept for the next one */
+    for (int i = 0; i < 3; i++) {
+        REQUIRE(egide_auditstore_sqlite_new(db, &a) == EGIDE_OK);
+        CHECK(s_stmts(db) == first); /* nothing prepared again */
+        egide_auditstore_sqlite_destroy(&a);
+    }
+    REQUIRE(egide_auditstore_sqlite_new(db, &a) == EGIDE_OK);
+    REQUIRE(egide_auditstore_sqlite_new(db, &b) == EGIDE_OK);
+    uint8_t leaf[] = "an invented entry";
+    uint8_t h[1][EGIDE_AUDITSTORE_HASH_LEN] = {{7}};
+    CHECK_RC(egide_auditstore_sqlite_ops.begin(a), EGIDE_OK);
+    CHECK_RC(egide_auditstore_sqlite_ops.append(a, 0, leaf, sizeof leaf, NULL, 0,
+                                                (const uint8_t(*)[32])h, 1),
+             EGIDE_OK);
+    CHECK_RC(egide_auditstore_sqlite_ops.release(a), EGIDE_OK);
+    uint64_t n = 0;
+    CHECK_RC(egide_auditstore_sqlite_ops.size(b, &n), EGIDE_OK);
+    CHECK(n == 1);
+    CHECK_RC(egide_auditstore_sqlite_ops.size(a, &n), EGIDE_OK);
+    CHECK(n == 1);
+    egide_auditstore_sqlite_destroy(&a);
+    CHECK_RC(egide_auditstore_sqlite_ops.size(b, &n), EGIDE_OK); /* a's close left b's intact */
+    CHECK(n == 1);
+    egide_auditstore_sqlite_destroy(&b);
+    egide_db_close(&db);
+    CHECK(db == NULL);
+}
+
 int main(void)
 {
     snprintf(s_tmp, sizeof s_tmp, "/tmp/egide-auditstore-XXXXXX");
@@ -888,6 +940,7 @@ int main(void)
         }
     }
     RUN(test_sqlite_migrations);
+    RUN(test_sqlite_reopen);
     pg_fixture_drop_all();
     pg_fixture_stop();
     char cmd[300];

@@ -124,9 +124,13 @@ static const char *const s_sql[ST__COUNT] = {
  * calls (ST_SCAN_LEAVES only while scan_leaves runs); fault counts down the
  * writes to an injected failure (0 = none armed). */
 struct egide_auditstore_sqlite {
-    sqlite3 *db;                 /* borrowed connection */
-    sqlite3_stmt *st[ST__COUNT]; /* prepared statements (owned) */
-    unsigned fault;              /* writes until an injected EGIDE_ERR_IO, 0 = off */
+    sqlite3 *db; /* borrowed connection */
+    /* The connection's cached statements (egide_db_stmt): a log opened
+     * again on the same connection (the edge's trail, once per API batch)
+     * parses nothing.  Two logs open on one connection share them, so
+     * they are used one after the other, never one inside another's step. */
+    sqlite3_stmt *st[ST__COUNT];
+    unsigned fault; /* writes until an injected EGIDE_ERR_IO, 0 = off */
 };
 
 typedef struct egide_auditstore_sqlite s_self_t;
@@ -192,8 +196,7 @@ static void s_rollback_to(s_self_t *self, int rollback)
 static egide_rc s_version(sqlite3 *db, int64_t *version)
 {
     sqlite3_stmt *st = NULL;
-    egide_rc rc =
-        egide_db_prepare(db, "SELECT COALESCE(MAX(version), 0) FROM audit_migrations", &st);
+    egide_rc rc = egide_db_stmt(db, "SELECT COALESCE(MAX(version), 0) FROM audit_migrations", &st);
     if (rc != EGIDE_OK)
         return rc;
     int src = sqlite3_step(st);
@@ -201,7 +204,7 @@ static egide_rc s_version(sqlite3 *db, int64_t *version)
         *version = sqlite3_column_int64(st, 0);
     else
         rc = s_err(db, "reading the audit schema version", src);
-    sqlite3_finalize(st);
+    egide_db_done(st);
     return rc;
 }
 
@@ -269,12 +272,8 @@ egide_rc egide_auditstore_sqlite_new(sqlite3 *db, egide_auditstore_sqlite_t **ou
     self->db = db;
     egide_rc rc = sqlite3_db_readonly(db, "main") == 1 ? s_check_tables(db)
                                                        : egide_auditstore_sqlite_migrate(db);
-    for (int i = 0; i < ST__COUNT && rc == EGIDE_OK; i++) {
-        int src =
-            sqlite3_prepare_v3(db, s_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &self->st[i], NULL);
-        if (src != SQLITE_OK)
-            rc = s_err(db, "preparing statements", src);
-    }
+    for (int i = 0; i < ST__COUNT && rc == EGIDE_OK; i++)
+        rc = egide_db_stmt(db, s_sql[i], &self->st[i]);
     if (rc != EGIDE_OK) {
         egide_auditstore_sqlite_destroy(&self);
         return rc;
@@ -288,7 +287,7 @@ void egide_auditstore_sqlite_destroy(egide_auditstore_sqlite_t **self_p)
     if (!self_p || !*self_p)
         return;
     for (int i = 0; i < ST__COUNT; i++)
-        sqlite3_finalize((*self_p)->st[i]);
+        egide_db_done((*self_p)->st[i]); /* finalized with the connection */
     free(*self_p);
     *self_p = NULL;
 }
