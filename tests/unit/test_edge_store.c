@@ -1147,6 +1147,95 @@ static void test_migrate_v4(void)
     OPS->close(&s);
 }
 
+/* Migration 14: the recipients of messages sent before it get their
+ * message's expiry, expiry then finds them through its partial indexes
+ * (an accepted message's pending recipient expires, a delivered one and a
+ * message not yet due do not), and an insert that does not give the
+ * expiry (older code) has it filled by the trigger.  SQLite-only. */
+static void test_migrate_expiry(void)
+{
+    if (OPS != &edge_store_sqlite_ops)
+        return;
+    char p[400];
+    snprintf(p, sizeof p, "%s/edge-v13.db", s_dir);
+    edge_store_t *s = NULL;
+    REQUIRE(OPS->open(p, &s) == EGIDE_OK);
+    OPS->close(&s);
+    /* Back to version 13 as it was, with three messages in its form. */
+    sqlite3 *db = NULL;
+    REQUIRE(sqlite3_open(p, &db) == SQLITE_OK);
+    char *err = NULL;
+    int r = sqlite3_exec(
+        db,
+        "DROP TRIGGER outbox_rcpt_expiry_fill; DROP INDEX outbox_rcpt_expiry;"
+        "DROP INDEX outbox_queued_expiry; ALTER TABLE outbox_rcpt DROP COLUMN expires_ms;"
+        "INSERT INTO outbox(msg_id, seq, type, urgency, created_ms, expires_ms, envelope, sha256,"
+        " state) VALUES (x'0a000000000000000000000000000000', 1, 't', 1, 1, 1000, x'00', "
+        "zeroblob(32), 1),"
+        " (x'0b000000000000000000000000000000', 2, 't', 1, 1, 1000, x'00', zeroblob(32), 0),"
+        " (x'0c000000000000000000000000000000', 3, 't', 1, 1, 5000, x'00', zeroblob(32), 0);"
+        "INSERT INTO outbox_rcpt(msg_id, node_id, state) VALUES "
+        "(x'0a000000000000000000000000000000', 'x', 0), (x'0a000000000000000000000000000000', 'y', "
+        "1),"
+        " (x'0b000000000000000000000000000000', 'x', 0), (x'0c000000000000000000000000000000', "
+        "'x', 0);"
+        "PRAGMA user_version=13;",
+        NULL, NULL, &err);
+    if (r != SQLITE_OK)
+        fprintf(stderr, "v13: %s\n", err ? err : "?");
+    sqlite3_free(err);
+    sqlite3_close(db);
+    REQUIRE(r == SQLITE_OK);
+    REQUIRE(OPS->open(p, &s) == EGIDE_OK);
+    size_t n = 99;
+    CHECK_RC(OPS->outbox_expire(s, 2000, &n), EGIDE_OK);
+    CHECK(n == 1); /* 0b, the queued one past its expiry */
+    edge_rcpt_row_t rr[EGIDE_MAX_RECIPIENTS];
+    size_t nr = 0, pending = 0;
+    uint8_t id[16] = {0x0a};
+    CHECK_RC(OPS->rcpt_list(s, (uint8_t[16]){0x0a}, rr, EGIDE_MAX_RECIPIENTS, &nr, &pending),
+             EGIDE_OK);
+    CHECK(nr == 2 && pending == 0);
+    CHECK(nr == 2 && rr[0].state == EDGE_RCPT_EXPIRED && rr[1].state == EDGE_RCPT_DELIVERED);
+    edge_outbox_row_t row;
+    CHECK_RC(OPS->outbox_get(s, id, &row), EGIDE_OK);
+    CHECK(row.state == EDGE_OUT_ACCEPTED);
+    CHECK_RC(OPS->rcpt_list(s, (uint8_t[16]){0x0b}, rr, EGIDE_MAX_RECIPIENTS, &nr, &pending),
+             EGIDE_OK);
+    CHECK(nr == 1 && rr[0].state == EDGE_RCPT_EXPIRED);
+    CHECK_RC(OPS->outbox_get(s, (uint8_t[16]){0x0b}, &row), EGIDE_OK);
+    CHECK(row.state == EDGE_OUT_EXPIRED);
+    CHECK_RC(OPS->rcpt_list(s, (uint8_t[16]){0x0c}, rr, EGIDE_MAX_RECIPIENTS, &nr, &pending),
+             EGIDE_OK);
+    CHECK(nr == 1 && rr[0].state == EDGE_RCPT_PENDING && pending == 1);
+    OPS->close(&s);
+    /* An insert without the expiry: the trigger gives it the message's. */
+    REQUIRE(sqlite3_open(p, &db) == SQLITE_OK);
+    r = sqlite3_exec(db,
+                     "INSERT INTO outbox(msg_id, seq, type, urgency, created_ms, expires_ms,"
+                     " envelope, sha256, state) VALUES (x'0d000000000000000000000000000000', 4, "
+                     "'t', 1, 1, 2500, x'00',"
+                     " zeroblob(32), 1);"
+                     "INSERT INTO outbox_rcpt(msg_id, node_id, state) VALUES "
+                     "(x'0d000000000000000000000000000000', 'x', 0);",
+                     NULL, NULL, NULL);
+    sqlite3_close(db);
+    CHECK(r == SQLITE_OK);
+    REQUIRE(OPS->open(p, &s) == EGIDE_OK);
+    CHECK_RC(OPS->outbox_expire(s, 2400, &n), EGIDE_OK);
+    CHECK_RC(OPS->rcpt_list(s, (uint8_t[16]){0x0d}, rr, EGIDE_MAX_RECIPIENTS, &nr, &pending),
+             EGIDE_OK);
+    CHECK(nr == 1 && pending == 1);
+    CHECK_RC(OPS->outbox_expire(s, 3000, &n), EGIDE_OK);
+    CHECK_RC(OPS->rcpt_list(s, (uint8_t[16]){0x0d}, rr, EGIDE_MAX_RECIPIENTS, &nr, &pending),
+             EGIDE_OK);
+    CHECK(nr == 1 && rr[0].state == EDGE_RCPT_EXPIRED && pending == 0);
+    CHECK_RC(OPS->rcpt_list(s, (uint8_t[16]){0x0c}, rr, EGIDE_MAX_RECIPIENTS, &nr, &pending),
+             EGIDE_OK);
+    CHECK(nr == 1 && pending == 1); /* 0c expires at 5000 */
+    OPS->close(&s);
+}
+
 static edge_obligation_t s_oblig(int64_t case_id, const char *name, int year, int64_t due,
                                  edge_oblig_role role)
 {
@@ -1840,6 +1929,7 @@ int main(void)
         RUN(test_receipts);
         RUN(test_cases);
         RUN(test_migrate_v4);
+        RUN(test_migrate_expiry);
         RUN(test_obligations);
         RUN(test_obligation_paging);
         RUN(test_obligation_count_cap);
