@@ -27,7 +27,6 @@
 #include "egide/crypto/egide_crypto.h"
 #include "egide/store/egide_auditstore_sqlite.h"
 #include "egide/store/egide_db.h"
-#include "egide/store/egide_db_ckpt.h"
 
 static const char *const s_migrations[] = {
     /* 1 */
@@ -225,7 +224,6 @@ typedef struct s_store {
     sqlite3 *db;           /* one connection, used by one thread */
     egide_auditlog_t *log; /* the audit log on the same connection */
     int fault_in;          /* > 0: the fault_in-th write from now fails (tests) */
-    egide_db_ckpt_t *ckpt; /* the writer's WAL checkpoints, on a thread (egide_db_ckpt.h) */
 } s_store_t;
 
 /* ------------------------------------------------------------ helpers */
@@ -444,9 +442,6 @@ static egide_rc s_open(const char *location, bool reader, void **impl)
         free(x);
         return rc;
     }
-    /* Without it the commits checkpoint themselves, as SQLite does. */
-    if (!reader && egide_db_ckpt_start(location, x->db, &x->ckpt) != EGIDE_OK)
-        egide_log(EGIDE_LOG_WARNING, "broker store: checkpoints stay in the commits");
     *impl = x;
     return EGIDE_OK;
 }
@@ -458,7 +453,6 @@ static void s_close(void *impl)
         return;
     if (x->db && !sqlite3_get_autocommit(x->db))
         egide_db_rollback(x->db);
-    egide_db_ckpt_stop(&x->ckpt, x->db);
     egide_auditlog_destroy(&x->log);
     egide_db_close(&x->db);
     free(x);

@@ -24,7 +24,6 @@
 #include "egide/base/egide_log.h"
 #include "egide/base/egide_util.h"
 #include "egide/store/egide_db.h"
-#include "egide/store/egide_db_ckpt.h"
 
 /* Migration 1's DEFAULTs equal EDGE_OUT_QUEUED, EDGE_RCPT_PENDING and
  * EDGE_IN_DELIVERED; every INSERT binds the state anyway.  A migration
@@ -295,7 +294,6 @@ typedef struct s_store {
     sqlite3 *db;            /* one connection, one thread at a time */
     pthread_mutex_t *wlock; /* the process's writers' (edge_store_sqlite_share_writes) */
     bool wlocked;           /* held by this handle's open transaction */
-    egide_db_ckpt_t *ckpt;  /* its WAL checkpoints, on a thread (egide_db_ckpt.h) */
 } s_store_t;
 
 #define S_WLOCK_WAIT_MS 10000 /* as long as SQLite's busy timeout (egide_db_open) */
@@ -487,9 +485,6 @@ static egide_rc s_open(const char *path, edge_store_t **out)
         free(s);
         return rc;
     }
-    /* Without it the commits checkpoint themselves, as SQLite does. */
-    if (egide_db_ckpt_start(path, s->db, &s->ckpt) != EGIDE_OK)
-        egide_log(EGIDE_LOG_WARNING, "edge store: checkpoints stay in the commits");
     *out = &s->base;
     return EGIDE_OK;
 }
@@ -499,7 +494,6 @@ static void s_close(edge_store_t **sp)
     if (!sp || !*sp)
         return;
     s_store_t *s = (s_store_t *)*sp;
-    egide_db_ckpt_stop(&s->ckpt, s->db);
     egide_db_close(&s->db); /* an open transaction rolled back */
     if (s->wlocked && s->wlock)
         pthread_mutex_unlock(s->wlock);
