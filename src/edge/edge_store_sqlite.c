@@ -275,12 +275,13 @@ static const char *const s_migrations[] = {
      * the whole outbox (every message ever sent: 10^6 for a decade of a
      * CRIP), five times a second, holding the writer lock.  Each recipient
      * row now carries its message's expiry (set at the insert; the trigger
-     * fills it for an insert that did not), and two partial indexes hold
-     * only the pending recipients and the queued messages (state 0:
-     * EDGE_RCPT_PENDING, EDGE_OUT_QUEUED). */
+     * fills it for an insert that did not; at the migration only pending
+     * rows need it: no recipient goes back to pending), and two partial
+     * indexes hold only the pending recipients and the queued messages
+     * (state 0: EDGE_RCPT_PENDING, EDGE_OUT_QUEUED). */
     "ALTER TABLE outbox_rcpt ADD COLUMN expires_ms INTEGER;"
     "UPDATE outbox_rcpt SET expires_ms = (SELECT o.expires_ms FROM outbox o"
-    "  WHERE o.msg_id = outbox_rcpt.msg_id);"
+    "  WHERE o.msg_id = outbox_rcpt.msg_id) WHERE state = 0;"
     "CREATE INDEX outbox_rcpt_expiry ON outbox_rcpt(expires_ms) WHERE state = 0;"
     "CREATE INDEX outbox_queued_expiry ON outbox(expires_ms) WHERE state = 0;"
     "CREATE TRIGGER outbox_rcpt_expiry_fill AFTER INSERT ON outbox_rcpt"

@@ -1234,6 +1234,25 @@ static void test_migrate_expiry(void)
              EGIDE_OK);
     CHECK(nr == 1 && pending == 1); /* 0c expires at 5000 */
     OPS->close(&s);
+    /* The store's own insert gives the expiry itself (the trigger off). */
+    REQUIRE(sqlite3_open(p, &db) == SQLITE_OK);
+    r = sqlite3_exec(db, "DROP TRIGGER outbox_rcpt_expiry_fill", NULL, NULL, NULL);
+    sqlite3_close(db);
+    CHECK(r == SQLITE_OK);
+    REQUIRE(OPS->open(p, &s) == EGIDE_OK);
+    static const char *const to[] = {"x", "y"};
+    CHECK_RC(s_add(s, 77, 1, to, 2, 4000), EGIDE_OK);
+    OPS->close(&s);
+    REQUIRE(sqlite3_open(p, &db) == SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    int64_t with = -1;
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM outbox_rcpt WHERE expires_ms = 4000", -1, &st,
+                           NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        with = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    CHECK(with == 2);
 }
 
 static edge_obligation_t s_oblig(int64_t case_id, const char *name, int year, int64_t due,

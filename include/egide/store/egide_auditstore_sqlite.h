@@ -43,8 +43,9 @@ egide_rc egide_auditstore_sqlite_migrate(sqlite3 *db);
  * EGIDE_ERR_INVALID, EGIDE_ERR_DB, EGIDE_ERR_NOMEM, EGIDE_ERR_VERSION. */
 egide_rc egide_auditstore_sqlite_new(sqlite3 *db, egide_auditstore_sqlite_t **out);
 
-/* Finalize the statements and free; does not close the connection.
- * NULL-safe, nulls *self_p. */
+/* Give the statements back to the connection's cache (egide_db_done: they
+ * are finalized with the connection, or here when the cache was full) and
+ * free; does not close the connection.  NULL-safe, nulls *self_p. */
 void egide_auditstore_sqlite_destroy(egide_auditstore_sqlite_t **self_p);
 
 #endif
