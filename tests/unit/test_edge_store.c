@@ -1105,21 +1105,44 @@ static const char s_schema_v4[] =
     " 'evaluation', 'E', 'S', 1, 2, 0);"
     "PRAGMA user_version=4;";
 
+/* Run sql on the database file at path with a connection of its own, as
+ * an older program (or an administrator) would: SQLITE_OK or the error,
+ * printed with what. */
+static int s_raw_exec(const char *path, const char *sql, const char *what)
+{
+    sqlite3 *db = NULL;
+    char *err = NULL;
+    int r = sqlite3_open(path, &db);
+    if (r == SQLITE_OK)
+        r = sqlite3_exec(db, sql, NULL, NULL, &err);
+    if (r != SQLITE_OK)
+        fprintf(stderr, "%s: %s\n", what, err ? err : sqlite3_errstr(r));
+    sqlite3_free(err);
+    sqlite3_close(db);
+    return r;
+}
+
+/* One row's count(*) on the file at path; -1 on error. */
+static int64_t s_raw_count(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int64_t n = -1;
+    if (sqlite3_open(path, &db) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
 static void test_migrate_v4(void)
 {
     if (OPS != &edge_store_sqlite_ops)
         return;
     char p[400];
     snprintf(p, sizeof p, "%s/edge-v4.db", s_dir);
-    sqlite3 *db = NULL;
-    REQUIRE(sqlite3_open(p, &db) == SQLITE_OK);
-    char *err = NULL;
-    int r = sqlite3_exec(db, s_schema_v4, NULL, NULL, &err);
-    if (r != SQLITE_OK)
-        fprintf(stderr, "v4 schema: %s\n", err ? err : "?");
-    sqlite3_free(err);
-    sqlite3_close(db);
-    REQUIRE(r == SQLITE_OK);
+    REQUIRE(s_raw_exec(p, s_schema_v4, "v4 schema") == SQLITE_OK);
     edge_store_t *s = NULL;
     REQUIRE(OPS->open(p, &s) == EGIDE_OK);
     uint8_t old[16] = {0x0b};
@@ -1156,103 +1179,83 @@ static void test_migrate_expiry(void)
 {
     if (OPS != &edge_store_sqlite_ops)
         return;
+/* Message k's id: k, then 15 zero bytes (as SQL, and as C). */
+#define X0A   "x'0a000000000000000000000000000000'"
+#define X0B   "x'0b000000000000000000000000000000'"
+#define X0C   "x'0c000000000000000000000000000000'"
+#define X0D   "x'0d000000000000000000000000000000'"
+#define ID(k) ((const uint8_t[16]){k})
     char p[400];
     snprintf(p, sizeof p, "%s/edge-v13.db", s_dir);
     edge_store_t *s = NULL;
     REQUIRE(OPS->open(p, &s) == EGIDE_OK);
     OPS->close(&s);
-    /* Back to version 13 as it was, with three messages in its form. */
-    sqlite3 *db = NULL;
-    REQUIRE(sqlite3_open(p, &db) == SQLITE_OK);
-    char *err = NULL;
-    int r = sqlite3_exec(
-        db,
-        "DROP TRIGGER outbox_rcpt_expiry_fill; DROP INDEX outbox_rcpt_expiry;"
-        "DROP INDEX outbox_queued_expiry; ALTER TABLE outbox_rcpt DROP COLUMN expires_ms;"
-        "INSERT INTO outbox(msg_id, seq, type, urgency, created_ms, expires_ms, envelope, sha256,"
-        " state) VALUES (x'0a000000000000000000000000000000', 1, 't', 1, 1, 1000, x'00', "
-        "zeroblob(32), 1),"
-        " (x'0b000000000000000000000000000000', 2, 't', 1, 1, 1000, x'00', zeroblob(32), 0),"
-        " (x'0c000000000000000000000000000000', 3, 't', 1, 1, 5000, x'00', zeroblob(32), 0);"
-        "INSERT INTO outbox_rcpt(msg_id, node_id, state) VALUES "
-        "(x'0a000000000000000000000000000000', 'x', 0), (x'0a000000000000000000000000000000', 'y', "
-        "1),"
-        " (x'0b000000000000000000000000000000', 'x', 0), (x'0c000000000000000000000000000000', "
-        "'x', 0);"
-        "PRAGMA user_version=13;",
-        NULL, NULL, &err);
-    if (r != SQLITE_OK)
-        fprintf(stderr, "v13: %s\n", err ? err : "?");
-    sqlite3_free(err);
-    sqlite3_close(db);
-    REQUIRE(r == SQLITE_OK);
+    /* Back to version 13 as it was, with three messages in its form: 0a
+     * accepted (expired; x pending, y delivered), 0b queued (expired), 0c
+     * queued (expires at 5000). */
+    REQUIRE(s_raw_exec(p,
+                       "DROP TRIGGER outbox_rcpt_expiry_fill; DROP INDEX outbox_rcpt_expiry;"
+                       "DROP INDEX outbox_queued_expiry;"
+                       "ALTER TABLE outbox_rcpt DROP COLUMN expires_ms;"
+                       "INSERT INTO outbox(msg_id, seq, type, urgency, created_ms, expires_ms,"
+                       " envelope, sha256, state) VALUES"
+                       " (" X0A ", 1, 't', 1, 1, 1000, x'00', zeroblob(32), 1),"
+                       " (" X0B ", 2, 't', 1, 1, 1000, x'00', zeroblob(32), 0),"
+                       " (" X0C ", 3, 't', 1, 1, 5000, x'00', zeroblob(32), 0);"
+                       "INSERT INTO outbox_rcpt(msg_id, node_id, state) VALUES"
+                       " (" X0A ", 'x', 0), (" X0A ", 'y', 1),"
+                       " (" X0B ", 'x', 0), (" X0C ", 'x', 0);"
+                       "PRAGMA user_version=13;",
+                       "v13") == SQLITE_OK);
     REQUIRE(OPS->open(p, &s) == EGIDE_OK);
     size_t n = 99;
     CHECK_RC(OPS->outbox_expire(s, 2000, &n), EGIDE_OK);
     CHECK(n == 1); /* 0b, the queued one past its expiry */
     edge_rcpt_row_t rr[EGIDE_MAX_RECIPIENTS];
     size_t nr = 0, pending = 0;
-    uint8_t id[16] = {0x0a};
-    CHECK_RC(OPS->rcpt_list(s, (uint8_t[16]){0x0a}, rr, EGIDE_MAX_RECIPIENTS, &nr, &pending),
-             EGIDE_OK);
+    CHECK_RC(OPS->rcpt_list(s, ID(0x0a), rr, EGIDE_MAX_RECIPIENTS, &nr, &pending), EGIDE_OK);
     CHECK(nr == 2 && pending == 0);
     CHECK(nr == 2 && rr[0].state == EDGE_RCPT_EXPIRED && rr[1].state == EDGE_RCPT_DELIVERED);
     edge_outbox_row_t row;
-    CHECK_RC(OPS->outbox_get(s, id, &row), EGIDE_OK);
+    CHECK_RC(OPS->outbox_get(s, ID(0x0a), &row), EGIDE_OK);
     CHECK(row.state == EDGE_OUT_ACCEPTED);
-    CHECK_RC(OPS->rcpt_list(s, (uint8_t[16]){0x0b}, rr, EGIDE_MAX_RECIPIENTS, &nr, &pending),
-             EGIDE_OK);
+    CHECK_RC(OPS->rcpt_list(s, ID(0x0b), rr, EGIDE_MAX_RECIPIENTS, &nr, &pending), EGIDE_OK);
     CHECK(nr == 1 && rr[0].state == EDGE_RCPT_EXPIRED);
-    CHECK_RC(OPS->outbox_get(s, (uint8_t[16]){0x0b}, &row), EGIDE_OK);
+    CHECK_RC(OPS->outbox_get(s, ID(0x0b), &row), EGIDE_OK);
     CHECK(row.state == EDGE_OUT_EXPIRED);
-    CHECK_RC(OPS->rcpt_list(s, (uint8_t[16]){0x0c}, rr, EGIDE_MAX_RECIPIENTS, &nr, &pending),
-             EGIDE_OK);
+    CHECK_RC(OPS->rcpt_list(s, ID(0x0c), rr, EGIDE_MAX_RECIPIENTS, &nr, &pending), EGIDE_OK);
     CHECK(nr == 1 && rr[0].state == EDGE_RCPT_PENDING && pending == 1);
     OPS->close(&s);
     /* An insert without the expiry: the trigger gives it the message's. */
-    REQUIRE(sqlite3_open(p, &db) == SQLITE_OK);
-    r = sqlite3_exec(db,
+    CHECK(s_raw_exec(p,
                      "INSERT INTO outbox(msg_id, seq, type, urgency, created_ms, expires_ms,"
-                     " envelope, sha256, state) VALUES (x'0d000000000000000000000000000000', 4, "
-                     "'t', 1, 1, 2500, x'00',"
-                     " zeroblob(32), 1);"
-                     "INSERT INTO outbox_rcpt(msg_id, node_id, state) VALUES "
-                     "(x'0d000000000000000000000000000000', 'x', 0);",
-                     NULL, NULL, NULL);
-    sqlite3_close(db);
-    CHECK(r == SQLITE_OK);
+                     " envelope, sha256, state) VALUES"
+                     " (" X0D ", 4, 't', 1, 1, 2500, x'00', zeroblob(32), 1);"
+                     "INSERT INTO outbox_rcpt(msg_id, node_id, state) VALUES"
+                     " (" X0D ", 'x', 0);",
+                     "insert without expiry") == SQLITE_OK);
     REQUIRE(OPS->open(p, &s) == EGIDE_OK);
     CHECK_RC(OPS->outbox_expire(s, 2400, &n), EGIDE_OK);
-    CHECK_RC(OPS->rcpt_list(s, (uint8_t[16]){0x0d}, rr, EGIDE_MAX_RECIPIENTS, &nr, &pending),
-             EGIDE_OK);
+    CHECK_RC(OPS->rcpt_list(s, ID(0x0d), rr, EGIDE_MAX_RECIPIENTS, &nr, &pending), EGIDE_OK);
     CHECK(nr == 1 && pending == 1);
     CHECK_RC(OPS->outbox_expire(s, 3000, &n), EGIDE_OK);
-    CHECK_RC(OPS->rcpt_list(s, (uint8_t[16]){0x0d}, rr, EGIDE_MAX_RECIPIENTS, &nr, &pending),
-             EGIDE_OK);
+    CHECK_RC(OPS->rcpt_list(s, ID(0x0d), rr, EGIDE_MAX_RECIPIENTS, &nr, &pending), EGIDE_OK);
     CHECK(nr == 1 && rr[0].state == EDGE_RCPT_EXPIRED && pending == 0);
-    CHECK_RC(OPS->rcpt_list(s, (uint8_t[16]){0x0c}, rr, EGIDE_MAX_RECIPIENTS, &nr, &pending),
-             EGIDE_OK);
+    CHECK_RC(OPS->rcpt_list(s, ID(0x0c), rr, EGIDE_MAX_RECIPIENTS, &nr, &pending), EGIDE_OK);
     CHECK(nr == 1 && pending == 1); /* 0c expires at 5000 */
     OPS->close(&s);
     /* The store's own insert gives the expiry itself (the trigger off). */
-    REQUIRE(sqlite3_open(p, &db) == SQLITE_OK);
-    r = sqlite3_exec(db, "DROP TRIGGER outbox_rcpt_expiry_fill", NULL, NULL, NULL);
-    sqlite3_close(db);
-    CHECK(r == SQLITE_OK);
+    CHECK(s_raw_exec(p, "DROP TRIGGER outbox_rcpt_expiry_fill", "drop trigger") == SQLITE_OK);
     REQUIRE(OPS->open(p, &s) == EGIDE_OK);
     static const char *const to[] = {"x", "y"};
     CHECK_RC(s_add(s, 77, 1, to, 2, 4000), EGIDE_OK);
     OPS->close(&s);
-    REQUIRE(sqlite3_open(p, &db) == SQLITE_OK);
-    sqlite3_stmt *st = NULL;
-    int64_t with = -1;
-    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM outbox_rcpt WHERE expires_ms = 4000", -1, &st,
-                           NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        with = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    CHECK(with == 2);
+    CHECK(s_raw_count(p, "SELECT count(*) FROM outbox_rcpt WHERE expires_ms = 4000") == 2);
+#undef ID
+#undef X0A
+#undef X0B
+#undef X0C
+#undef X0D
 }
 
 static edge_obligation_t s_oblig(int64_t case_id, const char *name, int year, int64_t due,

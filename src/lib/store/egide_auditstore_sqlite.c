@@ -127,7 +127,7 @@ struct egide_auditstore_sqlite {
     sqlite3 *db; /* borrowed connection */
     /* The connection's cached statements (egide_db_stmt): a log opened
      * again on the same connection (the edge's trail, once per API batch)
-     * parses nothing.  Two logs open on one connection share them, so
+     * prepares none of them again.  Two logs open on one connection share them, so
      * they are used one after the other, never one inside another's step. */
     sqlite3_stmt *st[ST__COUNT];
     unsigned fault; /* writes until an injected EGIDE_ERR_IO, 0 = off */
